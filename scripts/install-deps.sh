@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package Coffer needs to build, run and test. Idempotent: installs only
+# what is missing, and runs apt-get update only when something is.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config git ca-certificates curl jq
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev sqlite3 libjwt-dev libcli11-dev libspdlog-dev libfmt-dev
+  libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-pytest python3-requests
+)
+if [[ "${COFFER_WITH_LOAD_TOOLS:-0}" == 1 ]]; then
+  packages+=(wrk nginx-light)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,130 @@
+// Status and StatusOr<T>: errors as values, with Abseil's canonical codes plus kGone.
+// Every fallible function in Coffer returns one of these; exceptions from libraries are caught at
+// the edge that calls them. One table (api/status_http.cc) maps codes to HTTP.
+#pragma once
+
+#include <expected>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace coffer {
+
+enum class StatusCode : int {
+  kOk = 0,
+  kCancelled = 1,
+  kUnknown = 2,
+  kInvalidArgument = 3,
+  kDeadlineExceeded = 4,
+  kNotFound = 5,
+  kAlreadyExists = 6,
+  kPermissionDenied = 7,
+  kResourceExhausted = 8,
+  kFailedPrecondition = 9,
+  kAborted = 10,
+  kOutOfRange = 11,
+  kUnimplemented = 12,
+  kInternal = 13,
+  kUnavailable = 14,
+  kDataLoss = 15,
+  kUnauthenticated = 16,
+  // Not in Abseil's set: the thing existed but may no longer be read (expired, exhausted,
+  // disabled). Maps to HTTP 410.
+  kGone = 100,
+};
+
+std::string_view StatusCodeName(StatusCode code);
+
+// A Status is a code and a message meant for the caller. The message must never contain a
+// secret value, key or token: it may end up in a problem+json body or a log line.
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // Lets the RETURN_IF_ERROR / ASSIGN_OR_RETURN macros serve functions returning Status too.
+  Status(std::unexpected<Status> u) : Status(std::move(u.error())) {}  // NOLINT
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  std::string ToString() const;
+
+  friend bool operator==(const Status& a, const Status& b) {
+    return a.code_ == b.code_ && a.message_ == b.message_;
+  }
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Status& s);
+
+inline Status OkStatus() { return Status(); }
+inline Status InvalidArgumentError(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status NotFoundError(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+inline Status AlreadyExistsError(std::string m) {
+  return {StatusCode::kAlreadyExists, std::move(m)};
+}
+inline Status PermissionDeniedError(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
+inline Status UnauthenticatedError(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
+inline Status ResourceExhaustedError(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
+}
+inline Status FailedPreconditionError(std::string m) {
+  return {StatusCode::kFailedPrecondition, std::move(m)};
+}
+inline Status AbortedError(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
+inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
+inline Status UnimplementedError(std::string m) {
+  return {StatusCode::kUnimplemented, std::move(m)};
+}
+inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status UnavailableError(std::string m) {
+  return {StatusCode::kUnavailable, std::move(m)};
+}
+inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+inline Status GoneError(std::string m) { return {StatusCode::kGone, std::move(m)}; }
+
+// StatusOr<T> holds a T or a non-OK Status.
+template <typename T>
+using StatusOr = std::expected<T, Status>;
+
+// Lets `return SomeError(...)` work in a function returning StatusOr<T>.
+inline std::unexpected<Status> Err(Status s) { return std::unexpected<Status>(std::move(s)); }
+
+namespace internal {
+inline Status ToStatus(const Status& s) { return s; }
+template <typename T>
+Status ToStatus(const StatusOr<T>& s) {
+  return s.has_value() ? OkStatus() : s.error();
+}
+}  // namespace internal
+
+}  // namespace coffer
+
+#define COFFER_CONCAT_INNER(a, b) a##b
+#define COFFER_CONCAT(a, b) COFFER_CONCAT_INNER(a, b)
+
+// Returns the Status from the enclosing function if `expr` (a Status or StatusOr) is not OK.
+// Works in functions returning Status or StatusOr<U>.
+#define RETURN_IF_ERROR(expr)                                                  \
+  do {                                                                         \
+    ::coffer::Status coffer_status_ = ::coffer::internal::ToStatus((expr));    \
+    if (!coffer_status_.ok()) return ::coffer::Err(std::move(coffer_status_)); \
+  } while (0)
+
+// ASSIGN_OR_RETURN(auto x, FunctionReturningStatusOr());
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  ASSIGN_OR_RETURN_IMPL(COFFER_CONCAT(coffer_statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)                 \
+  auto tmp = (expr);                                          \
+  if (!tmp.has_value()) return ::coffer::Err(std::move(tmp).error()); \
+  lhs = std::move(tmp).value()

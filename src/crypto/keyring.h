@@ -1,0 +1,64 @@
+// Keyring: the data keys, each wrapped under the root key, with ids. Encrypts new values with
+// the active data key and opens values sealed under any key it holds. Also holds the HMAC pepper
+// for credentials and the JWT signing key. Safe for concurrent use once built.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/secret_buffer.h"
+#include "common/status.h"
+#include "crypto/random.h"
+#include "model/secret.h"
+
+namespace coffer {
+
+inline constexpr std::string_view kKeyPurposeData = "data";
+inline constexpr std::string_view kKeyPurposePepper = "hmac-pepper";
+inline constexpr std::string_view kKeyPurposeJwt = "jwt";
+
+class Keyring {
+ public:
+  // Fresh keys for a new data directory (one active key per purpose, ids 1..3), wrapped under
+  // `root_key`, to be stored.
+  static StatusOr<std::vector<WrappedKey>> CreateInitialKeys(const SecretBuffer& root_key,
+                                                             Random& random, UnixMicros now);
+
+  // Wraps a new key for `purpose` with id `id` (for key rotation).
+  static StatusOr<WrappedKey> CreateKey(const SecretBuffer& root_key, uint32_t id,
+                                        std::string_view purpose, Random& random,
+                                        UnixMicros now);
+
+  // Unwraps stored keys. kFailedPrecondition "root key does not match …" when any key fails to
+  // unwrap (wrong root key); kFailedPrecondition when a purpose has no active key.
+  static StatusOr<std::unique_ptr<Keyring>> Unwrap(const std::vector<WrappedKey>& keys,
+                                                   const SecretBuffer& root_key, Random& random);
+
+  // Seals under the active data key. Thread-safe.
+  StatusOr<std::vector<uint8_t>> Encrypt(std::span<const uint8_t> plaintext,
+                                         std::span<const uint8_t> aad) const;
+  // Opens a blob under whichever data key it names. kDataLoss for an unknown key id or any
+  // integrity failure. Thread-safe.
+  StatusOr<SecretBuffer> Decrypt(std::span<const uint8_t> blob,
+                                 std::span<const uint8_t> aad) const;
+
+  uint32_t active_data_key_id() const { return active_data_key_id_; }
+  const SecretBuffer& pepper() const { return pepper_; }
+  const SecretBuffer& jwt_key() const { return jwt_key_; }
+  Random& random() const { return random_; }
+
+ private:
+  explicit Keyring(Random& random) : random_(random) {}
+
+  Random& random_;
+  std::map<uint32_t, SecretBuffer> data_keys_;
+  uint32_t active_data_key_id_ = 0;
+  SecretBuffer pepper_;
+  SecretBuffer jwt_key_;
+};
+
+}  // namespace coffer

@@ -1,0 +1,42 @@
+// Plain HTTP request and response records. Deliberately free of Beast/Asio so the api/ layer
+// and its tests compile fast; only http/server.cc sees Beast.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace coffer::http {
+
+struct Request {
+  std::string method;  // "GET", "PUT", …
+  std::string target;  // as received: path and query, still percent-encoded
+  // Path segments after percent-decoding, e.g. /v1/vaults/x/secrets/a%2Fb -> {"v1","vaults",
+  // "x","secrets","a/b"}.
+  std::vector<std::string> segments;
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string peer_ip;     // the socket peer
+  std::string request_id;  // assigned by the server, echoed as X-Request-Id
+
+  // First header of that (lower-case) name.
+  std::optional<std::string_view> Header(std::string_view lower_name) const;
+  // First query parameter of that name.
+  std::optional<std::string_view> Query(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // The body holds a secret value: the server wipes it once written.
+  bool sensitive = false;
+};
+
+}  // namespace coffer::http

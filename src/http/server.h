@@ -1,0 +1,59 @@
+// HttpServer: HTTP/1.1 with keep-alive on Boost.Beast/Asio coroutines. One I/O thread per core
+// accepts and parses; handlers (which may block on the store) run on a separate worker pool.
+// Enforces header/body limits and read/idle timeouts, assigns request ids, and shuts down
+// gracefully: on Shutdown() (or SIGTERM/SIGINT when asked) it stops accepting, lets in-flight
+// requests finish and closes idle connections. Beast and Asio stay inside server.cc.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "http/router.h"
+
+namespace coffer::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8200;  // 0 picks a free port
+  int io_threads = 0;      // 0 = one per core
+  int worker_threads = 32;  // blocking handler pool
+  size_t max_body_bytes = 1 << 20;    // larger bodies get 413
+  size_t max_header_bytes = 16 << 10;  // larger headers get 431
+  std::chrono::milliseconds read_timeout{15'000};  // a request must arrive within this
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive connection with no request
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds shutdown_grace{25'000};  // in-flight requests get this long
+  bool handle_signals = true;  // SIGTERM/SIGINT trigger graceful shutdown
+};
+
+// Called once per finished request (for access logs and metrics). Must not block for long.
+struct RequestLogEntry {
+  const Request* request;
+  std::string_view route_template;  // "" when no route matched
+  int status;
+  std::chrono::microseconds duration;
+};
+using RequestObserver = std::function<void(const RequestLogEntry&)>;
+
+class HttpServer {
+ public:
+  // Binds the listening socket. kUnavailable if the address cannot be bound.
+  static StatusOr<std::unique_ptr<HttpServer>> Create(const ServerOptions& options,
+                                                      const Router& router,
+                                                      RequestObserver observer = nullptr);
+  virtual ~HttpServer() = default;
+
+  // The bound port (useful with port 0).
+  virtual uint16_t port() const = 0;
+  // Serves until shutdown completes. Call once.
+  virtual Status Run() = 0;
+  // Starts a graceful shutdown. Thread-safe, idempotent.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace coffer::http

@@ -1,0 +1,94 @@
+// Plain records that cross the service/store boundary: vaults, secrets and their versions,
+// principals and credentials, keyring entries. No behaviour beyond small predicates.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace coffer {
+
+// The eight secret types of the API.
+enum class SecretType : uint8_t {
+  kPassword,
+  kApiKey,
+  kPrivateKey,
+  kCertificate,
+  kFile,
+  kNote,
+  kSshKey,
+  kEnvBundle,
+};
+
+std::string_view SecretTypeName(SecretType t);
+std::optional<SecretType> ParseSecretType(std::string_view name);
+// "password, api_key, …" for error messages.
+std::string_view SecretTypeList();
+
+struct Vault {
+  std::string id;  // UUID
+  std::string name;
+  std::string description;
+  std::string owner_id;  // user id of the creator
+  UnixMicros created_at = 0;
+};
+
+// One version of a secret. Every field but `ciphertext` is metadata that may be shown.
+struct SecretVersion {
+  std::string secret_id;  // UUID of the secret (stable across versions)
+  std::string vault_id;
+  std::string path;
+  int64_t version = 0;  // 1, 2, 3 … dense per secret
+  SecretType type = SecretType::kPassword;
+  std::string metadata_json = "{}";   // a JSON object, serialized
+  std::string rotation_policy_json;   // a JSON object, or empty for none
+  std::optional<UnixMicros> expires_at;
+  int64_t max_access_count = 0;  // 0 = unlimited
+  int64_t access_count = 0;      // counted reads handed out (only tracked when max > 0)
+  std::optional<UnixMicros> disabled_at;
+  UnixMicros created_at = 0;
+  std::string created_by;  // principal id
+  std::vector<uint8_t> ciphertext;  // AEAD blob, see crypto/aead.h
+
+  bool is_disabled() const { return disabled_at.has_value(); }
+};
+
+// Summary of a secret for listings: its latest version's metadata, no value.
+using SecretSummary = SecretVersion;
+
+enum class PrincipalKind : uint8_t { kUser, kAgent };
+std::string_view PrincipalKindName(PrincipalKind k);
+
+struct User {
+  std::string id;  // UUID
+  std::string name;
+  bool is_admin = false;
+  UnixMicros created_at = 0;
+};
+
+// A stored credential: only the public id and an HMAC of the secret part, never the secret.
+struct Credential {
+  std::string public_id;  // the `<public id>` part of cfr_<kind>_<public id>_…
+  std::string kind;       // "key" (API key), "rot" (rotation secret)
+  PrincipalKind principal_kind = PrincipalKind::kUser;
+  std::string principal_id;
+  std::string name;  // label chosen by its owner
+  std::vector<uint8_t> secret_hmac;  // HMAC-SHA256(pepper, secret part)
+  UnixMicros created_at = 0;
+  std::optional<UnixMicros> revoked_at;
+};
+
+// A data key wrapped (AES-256-GCM) under the root key. `purpose` says what it is for.
+struct WrappedKey {
+  uint32_t id = 0;
+  std::string purpose;  // "data", "hmac-pepper", "jwt"
+  std::vector<uint8_t> wrapped;
+  UnixMicros created_at = 0;
+  bool active = true;  // the key new writes of this purpose use
+};
+
+}  // namespace coffer
