@@ -1,7 +1,8 @@
 // AES-256-GCM sealing of values into self-describing blobs:
 //   format(1) = 0x01 | key_id(4, big endian) | nonce(12) | ciphertext | tag(16)
 // The associated data binds a blob to its place (see SecretAad), so a blob copied to another
-// row, truncated or altered fails to open.
+// row, truncated or altered fails to open. GCM authenticates the 5 header bytes too (they are
+// prepended to the caller's associated data), so the format byte and key id cannot be altered.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,232 @@
+// Root key providers: a 0600 key file holding 64 hex characters, or an environment variable.
+// Messages name the file or variable and the fix, and never contain key material.
+#include "crypto/key_provider.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <system_error>
+
+namespace coffer {
+namespace {
+
+constexpr size_t kRootKeyHexSize = 2 * kRootKeySize;
+// Generous bound on what a well-formed key file holds (64 hex chars, maybe a newline): reading
+// one byte more than allowed is enough to tell an over-long file from a good one.
+constexpr size_t kMaxKeyFileRead = kRootKeyHexSize + 2;
+
+int HexValue(uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes 64 hex characters and an optional trailing '\n' into a 32-byte key; false when
+// malformed (and `key` untouched).
+bool DecodeHexKey(std::span<const uint8_t> text, SecretBuffer& key) {
+  if (text.size() == kRootKeyHexSize + 1 && text.back() == '\n') text = text.first(kRootKeyHexSize);
+  if (text.size() != kRootKeyHexSize) return false;
+  SecretBuffer out(kRootKeySize);
+  for (size_t i = 0; i < kRootKeySize; ++i) {
+    const int hi = HexValue(text[2 * i]);
+    const int lo = HexValue(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out.data()[i] = static_cast<uint8_t>((hi << 4) | lo);
+  }
+  key = std::move(out);
+  return true;
+}
+
+// Thread-safe, unlike strerror.
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+  // Closes now and reports the result (a failed close can mean lost writes).
+  int Close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+class FileKeyProvider final : public KeyProvider {
+ public:
+  explicit FileKeyProvider(std::string path) : path_(std::move(path)) {}
+
+  StatusOr<SecretBuffer> LoadRootKey() override {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == ENOENT) {
+        return Err(NotFoundError(fmt::format(
+            "key file {} does not exist (create a data directory with `coffer init`, or point "
+            "the server at the existing key file)",
+            path_)));
+      }
+      return Err(FailedPreconditionError(
+          fmt::format("cannot open key file {}: {}", path_, ErrnoText(err))));
+    }
+    FdCloser closer(fd);
+    // Checked on the open descriptor, so the file cannot be swapped between check and read.
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return Err(FailedPreconditionError(
+          fmt::format("cannot stat key file {}: {}", path_, ErrnoText(errno))));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Err(FailedPreconditionError(fmt::format("key file {} is not a regular file", path_)));
+    }
+    if ((st.st_mode & 077) != 0) {
+      return Err(FailedPreconditionError(fmt::format(
+          "key file {} may be read by other users (mode {:04o}); restrict it with: chmod 600 {}",
+          path_, st.st_mode & 07777, path_)));
+    }
+    SecretBuffer text(kMaxKeyFileRead);
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Err(FailedPreconditionError(
+            fmt::format("cannot read key file {}: {}", path_, ErrnoText(errno))));
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    SecretBuffer key;
+    if (!DecodeHexKey(text.span().first(got), key)) {
+      return Err(FailedPreconditionError(fmt::format(
+          "key file {} is malformed: it must hold the root key as 64 hexadecimal characters "
+          "and an optional newline",
+          path_)));
+    }
+    return key;
+  }
+
+  std::string Describe() const override { return "key file " + path_; }
+
+ private:
+  std::string path_;
+};
+
+class EnvKeyProvider final : public KeyProvider {
+ public:
+  explicit EnvKeyProvider(std::string variable) : variable_(std::move(variable)) {}
+
+  StatusOr<SecretBuffer> LoadRootKey() override {
+    const char* value = std::getenv(variable_.c_str());
+    if (value == nullptr) {
+      return Err(NotFoundError(fmt::format("environment variable {} is not set", variable_)));
+    }
+    const std::span<const uint8_t> text(reinterpret_cast<const uint8_t*>(value),
+                                        std::strlen(value));
+    SecretBuffer key;
+    if (!DecodeHexKey(text, key)) {
+      return Err(FailedPreconditionError(fmt::format(
+          "environment variable {} is malformed: it must hold the root key as 64 hexadecimal "
+          "characters",
+          variable_)));
+    }
+    return key;
+  }
+
+  std::string Describe() const override { return "environment variable " + variable_; }
+
+ private:
+  std::string variable_;
+};
+
+std::string ParentDirectory(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+bool WriteAll(int fd, std::span<const uint8_t> data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data = data.subspan(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<KeyProvider> NewFileKeyProvider(std::string path) {
+  return std::make_unique<FileKeyProvider>(std::move(path));
+}
+
+std::unique_ptr<KeyProvider> NewEnvKeyProvider(std::string variable) {
+  return std::make_unique<EnvKeyProvider>(std::move(variable));
+}
+
+Status CreateRootKeyFile(const std::string& path, Random& random) {
+  SecretBuffer key(kRootKeySize);
+  RETURN_IF_ERROR(random.Fill({key.data(), key.size()}));
+  static constexpr char kHex[] = "0123456789abcdef";
+  SecretBuffer text(kRootKeyHexSize + 1);
+  for (size_t i = 0; i < kRootKeySize; ++i) {
+    text.data()[2 * i] = static_cast<uint8_t>(kHex[key.data()[i] >> 4]);
+    text.data()[2 * i + 1] = static_cast<uint8_t>(kHex[key.data()[i] & 0x0f]);
+  }
+  text.data()[kRootKeyHexSize] = '\n';
+
+  // O_EXCL: a root key is never overwritten; O_NOFOLLOW: nor is a file a symlink points at.
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EEXIST) {
+      return AlreadyExistsError(
+          fmt::format("key file {} already exists; refusing to overwrite a root key", path));
+    }
+    return FailedPreconditionError(
+        fmt::format("cannot create key file {}: {}", path, ErrnoText(err)));
+  }
+  FdCloser closer(fd);
+  // The umask may have cleared owner bits; the owner must be able to read the key back.
+  if (::fchmod(fd, 0600) != 0 || !WriteAll(fd, text.span()) || ::fsync(fd) != 0 ||
+      closer.Close() != 0) {
+    const int err = errno;
+    // A half-written key file would only fail later as "malformed"; remove what we created.
+    ::unlink(path.c_str());
+    return FailedPreconditionError(
+        fmt::format("cannot write key file {}: {}", path, ErrnoText(err)));
+  }
+  // Make the new directory entry durable too, not just the file's contents.
+  const std::string dir = ParentDirectory(path);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    return FailedPreconditionError(
+        fmt::format("cannot open directory {} to sync it: {}", dir, ErrnoText(errno)));
+  }
+  FdCloser dir_closer(dir_fd);
+  if (::fsync(dir_fd) != 0) {
+    return FailedPreconditionError(
+        fmt::format("cannot sync directory {}: {}", dir, ErrnoText(errno)));
+  }
+  return OkStatus();
+}
+
+}  // namespace coffer

@@ -1,0 +1,146 @@
+// Keyring: creates, wraps and unwraps the data, pepper and JWT keys under the root key, and
+// encrypts and decrypts stored values with the data keys.
+#include "crypto/keyring.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "crypto/aead.h"
+
+namespace coffer {
+namespace {
+
+// The wrapped blobs name key id 0: the root key.
+constexpr uint32_t kRootKeyId = 0;
+constexpr std::string_view kRootKeyMismatch =
+    "root key does not match this data directory (the keyring cannot be unwrapped)";
+
+// Binds a wrapped key to its purpose and id, so a stored row cannot be relabelled (for
+// example a data key presented as the JWT key) without failing to unwrap.
+std::vector<uint8_t> KeyAad(std::string_view purpose, uint32_t id) {
+  static constexpr std::string_view kLabel = "coffer/keyring/v1";
+  std::vector<uint8_t> aad(kLabel.size() + 4 + purpose.size() + 4);
+  uint8_t* p = std::copy(kLabel.begin(), kLabel.end(), aad.data());
+  const auto put_u32 = [](uint8_t* out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+  };
+  put_u32(p, static_cast<uint32_t>(purpose.size()));
+  p = std::copy(purpose.begin(), purpose.end(), p + 4);
+  put_u32(p, id);
+  return aad;
+}
+
+bool IsKnownPurpose(std::string_view purpose) {
+  return purpose == kKeyPurposeData || purpose == kKeyPurposePepper || purpose == kKeyPurposeJwt;
+}
+
+}  // namespace
+
+StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(const SecretBuffer& root_key,
+                                                             Random& random, UnixMicros now) {
+  std::vector<WrappedKey> keys;
+  uint32_t id = 1;
+  for (const std::string_view purpose : {kKeyPurposeData, kKeyPurposePepper, kKeyPurposeJwt}) {
+    ASSIGN_OR_RETURN(WrappedKey key, CreateKey(root_key, id++, purpose, random, now));
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t id,
+                                        std::string_view purpose, Random& random,
+                                        UnixMicros now) {
+  if (id == kRootKeyId) return Err(InvalidArgumentError("key id 0 is reserved for the root key"));
+  if (!IsKnownPurpose(purpose)) {
+    return Err(InvalidArgumentError(fmt::format("unknown key purpose \"{}\"", purpose)));
+  }
+  if (root_key.size() != kAeadKeySize) {
+    return Err(InvalidArgumentError("root key must be 32 bytes"));
+  }
+  SecretBuffer key(kAeadKeySize);
+  RETURN_IF_ERROR(random.Fill({key.data(), key.size()}));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
+                   AeadSeal(root_key, kRootKeyId, key.span(), KeyAad(purpose, id), random));
+  WrappedKey out;
+  out.id = id;
+  out.purpose = std::string(purpose);
+  out.wrapped = std::move(wrapped);
+  out.created_at = now;
+  out.active = true;
+  return out;
+}
+
+StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>& keys,
+                                                   const SecretBuffer& root_key, Random& random) {
+  if (root_key.size() != kAeadKeySize) {
+    return Err(FailedPreconditionError("root key must be 32 bytes"));
+  }
+  std::unique_ptr<Keyring> ring(new Keyring(random));
+  // Among several active keys of one purpose (a rotation half done), the newest id wins.
+  uint32_t pepper_id = 0;
+  uint32_t jwt_id = 0;
+  std::vector<uint32_t> seen;
+  for (const WrappedKey& wrapped : keys) {
+    if (std::find(seen.begin(), seen.end(), wrapped.id) != seen.end()) {
+      return Err(FailedPreconditionError(
+          fmt::format("keyring is inconsistent: key id {} appears twice", wrapped.id)));
+    }
+    seen.push_back(wrapped.id);
+    // Every key is unwrapped, whatever its purpose, so a wrong root key is caught here and not
+    // at the first read of a value.
+    StatusOr<SecretBuffer> key =
+        AeadOpen(root_key, wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
+    if (!key.has_value()) return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
+    if (key->size() != kAeadKeySize) {
+      return Err(FailedPreconditionError(
+          fmt::format("keyring is inconsistent: key id {} has the wrong size", wrapped.id)));
+    }
+    if (wrapped.purpose == kKeyPurposeData) {
+      if (wrapped.active && wrapped.id > ring->active_data_key_id_) {
+        ring->active_data_key_id_ = wrapped.id;
+      }
+      ring->data_keys_.emplace(wrapped.id, std::move(*key));
+    } else if (wrapped.purpose == kKeyPurposePepper) {
+      if (wrapped.active && wrapped.id > pepper_id) {
+        pepper_id = wrapped.id;
+        ring->pepper_ = std::move(*key);
+      }
+    } else if (wrapped.purpose == kKeyPurposeJwt) {
+      if (wrapped.active && wrapped.id > jwt_id) {
+        jwt_id = wrapped.id;
+        ring->jwt_key_ = std::move(*key);
+      }
+    }
+    // Keys of purposes this version does not know are checked above and otherwise ignored.
+  }
+  for (const auto& [purpose, id] : {std::pair{kKeyPurposeData, ring->active_data_key_id_},
+                                    std::pair{kKeyPurposePepper, pepper_id},
+                                    std::pair{kKeyPurposeJwt, jwt_id}}) {
+    if (id == 0) {
+      return Err(
+          FailedPreconditionError(fmt::format("keyring has no active \"{}\" key", purpose)));
+    }
+  }
+  return ring;
+}
+
+StatusOr<std::vector<uint8_t>> Keyring::Encrypt(std::span<const uint8_t> plaintext,
+                                                std::span<const uint8_t> aad) const {
+  const auto it = data_keys_.find(active_data_key_id_);
+  if (it == data_keys_.end()) return Err(InternalError("keyring has no active data key"));
+  return AeadSeal(it->second, active_data_key_id_, plaintext, aad, random_);
+}
+
+StatusOr<SecretBuffer> Keyring::Decrypt(std::span<const uint8_t> blob,
+                                        std::span<const uint8_t> aad) const {
+  ASSIGN_OR_RETURN(const uint32_t key_id, AeadBlobKeyId(blob));
+  const auto it = data_keys_.find(key_id);
+  if (it == data_keys_.end()) {
+    return Err(DataLossError(
+        fmt::format("encrypted value names data key {}, which the keyring does not hold", key_id)));
+  }
+  return AeadOpen(it->second, blob, aad);
+}
+
+}  // namespace coffer
