@@ -1,2 +1,102 @@
-// Entry point placeholder.
-int main() { return 0; }
+// coffer: one binary for the server side (init, server) and, later, the client commands.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+
+namespace {
+
+// The TOML file is read before flags are parsed so that flags and COFFER_* variables override
+// it: --config PATH / --config=PATH on the command line, else COFFER_CONFIG.
+std::string FindConfigPath(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) return argv[i + 1];
+    if (arg.starts_with("--config=")) return arg.substr(9);
+  }
+  const char* env = std::getenv("COFFER_CONFIG");
+  return env != nullptr ? env : "";
+}
+
+void AddServerOptions(CLI::App& cmd, coffer::cli::ServerConfig& c, std::string& config_path) {
+  cmd.add_option("--config", config_path, "TOML config file (keys as the long flags, with '_')")
+      ->envname("COFFER_CONFIG");
+  cmd.add_option("--data-dir", c.data_dir, "Data directory (root key, embedded store)")
+      ->envname("COFFER_DATA_DIR")
+      ->capture_default_str();
+  cmd.add_option("--store", c.store, "Store: sqlite:PATH (default <data-dir>/coffer.db)")
+      ->envname("COFFER_STORE");
+  cmd.add_option("--root-key-file", c.root_key_file, "Root key file (default <data-dir>/root.key)")
+      ->envname("COFFER_ROOT_KEY_FILE");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace coffer::cli;
+  ServerConfig config;
+  const std::string config_path = FindConfigPath(argc, argv);
+  if (!config_path.empty()) {
+    if (coffer::Status s = LoadTomlConfig(config_path, config); !s.ok()) {
+      fmt::print(stderr, "error: {}\n", s.message());
+      return kExitUsage;
+    }
+  }
+  std::string ignored_config;
+
+  CLI::App app{"Coffer: a secrets vault for AI agents and the people who run them"};
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  coffer init --data-dir ./coffer-data\n"
+      "  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
+
+  CLI::App* init = app.add_subcommand("init", "Create a data directory and the first admin API key");
+  AddServerOptions(*init, config, ignored_config);
+  init->footer("Example:\n  coffer init --data-dir ./coffer-data");
+
+  CLI::App* server = app.add_subcommand("server", "Serve the HTTP API");
+  AddServerOptions(*server, config, ignored_config);
+  server->add_option("--listen", config.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->envname("COFFER_LISTEN")
+      ->capture_default_str();
+  server->add_option("--io-threads", config.io_threads, "I/O threads (0: one per core)")
+      ->envname("COFFER_IO_THREADS");
+  server->add_option("--worker-threads", config.worker_threads, "Threads for store work")
+      ->envname("COFFER_WORKER_THREADS")
+      ->capture_default_str();
+  server->add_option("--max-body-bytes", config.max_body_bytes, "Largest request body (413 above)")
+      ->envname("COFFER_MAX_BODY_BYTES")
+      ->capture_default_str();
+  server->add_option("--read-timeout-ms", config.read_timeout_ms, "Time to receive a request")
+      ->envname("COFFER_READ_TIMEOUT_MS")
+      ->capture_default_str();
+  server->add_option("--idle-timeout-ms", config.idle_timeout_ms, "Keep-alive idle time")
+      ->envname("COFFER_IDLE_TIMEOUT_MS")
+      ->capture_default_str();
+  server->add_option("--token-ttl-seconds", config.token_ttl_seconds, "Lifetime of issued JWTs")
+      ->envname("COFFER_TOKEN_TTL_SECONDS")
+      ->capture_default_str();
+  server->add_option("--log-level", config.log_level, "trace, debug, info, warn, error, off")
+      ->envname("COFFER_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  server->footer("Example:\n  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
+
+  app.add_subcommand("version", "Print the version")->callback([] {
+    fmt::print("coffer 0.1.0\n");
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (init->parsed()) return RunInit(config);
+  if (server->parsed()) return RunServer(config);
+  return kExitOk;
+}

@@ -1,0 +1,161 @@
+// Strict JSON body parsing with wiped storage.
+#include "api/json_body.h"
+
+#include <fmt/format.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <new>
+
+#include "common/secret_buffer.h"
+
+namespace coffer::api {
+namespace {
+
+constexpr size_t kMaxDepth = 32;
+
+bool IsJsonMediaType(std::string_view ct) {
+  const size_t semi = ct.find(';');
+  std::string_view type = ct.substr(0, semi);
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  std::string lower(type);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "application/json" ||
+         (lower.starts_with("application/") && lower.ends_with("+json"));
+}
+
+std::string_view KindName(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: return "a number";
+    case boost::json::kind::string: return "a string";
+    case boost::json::kind::array: return "an array";
+    case boost::json::kind::object: return "an object";
+  }
+  return "a value";
+}
+
+}  // namespace
+
+void* WipingResource::do_allocate(std::size_t bytes, std::size_t align) {
+  return ::operator new(bytes, std::align_val_t(align));
+}
+
+void WipingResource::do_deallocate(void* p, std::size_t bytes, std::size_t align) {
+  SecureWipe(p, bytes);
+  ::operator delete(p, std::align_val_t(align));
+}
+
+JsonBody::~JsonBody() {
+  // Release the value (wiping each block) before the resource it came from.
+  value_ = boost::json::value();
+}
+
+std::expected<JsonBody, BodyError> JsonBody::Parse(const http::Request& request, bool optional) {
+  JsonBody body;
+  body.resource_ = std::make_unique<WipingResource>();
+  if (request.body.empty()) {
+    if (!optional) {
+      return std::unexpected(BodyError{false, InvalidArgumentError("request body is required")});
+    }
+    body.value_ = boost::json::object(body.resource_.get());
+    return body;
+  }
+  const auto content_type = request.Header("content-type");
+  if (!content_type.has_value() || !IsJsonMediaType(*content_type)) {
+    return std::unexpected(BodyError{
+        true, InvalidArgumentError("Content-Type must be application/json")});
+  }
+  boost::json::parse_options options;
+  options.max_depth = kMaxDepth;
+  boost::system::error_code ec;
+  boost::json::storage_ptr sp(body.resource_.get());
+  body.value_ = boost::json::parse(request.body, ec, sp, options);
+  if (ec) {
+    std::string why = ec == boost::json::error::too_deep
+                          ? fmt::format("nested deeper than {} levels", kMaxDepth)
+                          : ec.message();
+    return std::unexpected(
+        BodyError{false, InvalidArgumentError(fmt::format("request body is not valid JSON: {}", why))});
+  }
+  if (!body.value_.is_object()) {
+    return std::unexpected(
+        BodyError{false, InvalidArgumentError("request body must be a JSON object")});
+  }
+  return body;
+}
+
+const boost::json::value* JsonBody::Find(std::string_view field) const {
+  const auto& obj = value_.get_object();
+  auto it = obj.find(field);
+  if (it == obj.end()) return nullptr;
+  return &it->value();
+}
+
+Status JsonBody::AllowOnly(std::initializer_list<std::string_view> allowed) const {
+  for (const auto& kv : value_.get_object()) {
+    bool known = false;
+    for (std::string_view a : allowed) known = known || kv.key() == a;
+    if (!known) {
+      std::string list;
+      for (std::string_view a : allowed) {
+        if (!list.empty()) list += ", ";
+        list += a;
+      }
+      // Field names are not secret, but bound and tame what is echoed.
+      std::string name(kv.key().substr(0, 64));
+      for (char& c : name) {
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+      }
+      return InvalidArgumentError(fmt::format("unknown field \"{}\" (allowed: {})", name, list));
+    }
+  }
+  return OkStatus();
+}
+
+StatusOr<std::optional<std::string_view>> JsonBody::String(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  if (v == nullptr || v->is_null()) return std::optional<std::string_view>();
+  if (!v->is_string()) {
+    return Err(InvalidArgumentError(fmt::format("{} must be a string, not {}", field, KindName(*v))));
+  }
+  const auto& s = v->get_string();
+  return std::optional<std::string_view>(std::string_view(s.data(), s.size()));
+}
+
+StatusOr<std::string_view> JsonBody::RequiredString(std::string_view field) const {
+  ASSIGN_OR_RETURN(auto s, String(field));
+  if (!s.has_value()) return Err(InvalidArgumentError(fmt::format("{} is required", field)));
+  return *s;
+}
+
+StatusOr<std::optional<int64_t>> JsonBody::Integer(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  if (v == nullptr || v->is_null()) return std::optional<int64_t>();
+  if (v->is_int64()) return std::optional<int64_t>(v->get_int64());
+  if (v->is_uint64()) {
+    return Err(InvalidArgumentError(fmt::format("{} is out of range", field)));
+  }
+  if (v->is_double()) {
+    const double d = v->get_double();
+    if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9.0e15 && d < 9.0e15) {
+      return std::optional<int64_t>(static_cast<int64_t>(d));
+    }
+    return Err(InvalidArgumentError(fmt::format("{} must be a whole number in range", field)));
+  }
+  return Err(InvalidArgumentError(fmt::format("{} must be an integer, not {}", field, KindName(*v))));
+}
+
+StatusOr<std::optional<std::string>> JsonBody::ObjectJson(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  if (v == nullptr || v->is_null()) return std::optional<std::string>();
+  if (!v->is_object()) {
+    return Err(InvalidArgumentError(fmt::format("{} must be an object, not {}", field, KindName(*v))));
+  }
+  return std::optional<std::string>(boost::json::serialize(*v));
+}
+
+}  // namespace coffer::api

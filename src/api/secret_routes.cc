@@ -1,0 +1,168 @@
+// Routes of the secrets API (seeds 000–002): PUT/GET/DELETE secrets, list, secret-rotate,
+// secret-versions, secret-version and disable.
+#include <fmt/format.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "api/handler.h"
+#include "api/render.h"
+#include "api/routes.h"
+#include "common/time_format.h"
+
+namespace coffer::api {
+namespace {
+
+StatusOr<std::optional<int64_t>> QueryInteger(const http::Request& request, std::string_view name) {
+  auto text = request.Query(name);
+  if (!text.has_value()) return std::optional<int64_t>();
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (text->empty() || ec != std::errc() || ptr != text->data() + text->size()) {
+    return Err(InvalidArgumentError(fmt::format("query parameter {} must be an integer", name)));
+  }
+  return std::optional<int64_t>(v);
+}
+
+StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& request,
+                                   const http::RouteParams& params, const RequestContext& ctx) {
+  auto body = ParseBody(request, /*optional=*/false);
+  if (!body.has_value()) return std::move(body.error());
+  RETURN_IF_ERROR(body->AllowOnly(
+      {"type", "value", "metadata", "expires_at", "rotation_policy", "max_access_count"}));
+  PutSecretRequest put;
+  ASSIGN_OR_RETURN(std::string_view type, body->RequiredString("type"));
+  put.type = std::string(type);
+  ASSIGN_OR_RETURN(std::string_view value, body->RequiredString("value"));
+  put.value = SecretBuffer(value);
+  ASSIGN_OR_RETURN(auto metadata, body->ObjectJson("metadata"));
+  if (metadata.has_value()) put.metadata_json = std::move(*metadata);
+  ASSIGN_OR_RETURN(auto policy, body->ObjectJson("rotation_policy"));
+  if (policy.has_value()) put.rotation_policy_json = std::move(*policy);
+  ASSIGN_OR_RETURN(auto expires, body->String("expires_at"));
+  if (expires.has_value()) {
+    auto t = ParseRfc3339(*expires);
+    if (!t.has_value()) {
+      return Err(InvalidArgumentError(fmt::format("expires_at {}", t.error().message())));
+    }
+    put.expires_at = *t;
+  }
+  ASSIGN_OR_RETURN(auto max_count, body->Integer("max_access_count"));
+  put.max_access_count = max_count.value_or(0);
+  ASSIGN_OR_RETURN(SecretVersion stored, secrets.Put(ctx, Param(params, "vault_id"),
+                                                     Param(params, "path"), std::move(put)));
+  return JsonResponse(201, RenderSecretMeta(stored));
+}
+
+// A value response: built in wiped memory, and marked so the server wipes the body too.
+http::Response ValueResponse(const SecretValue& secret) {
+  WipingResource resource;
+  http::Response r;
+  {
+    boost::json::object o = RenderSecretMeta(secret.meta, &resource);
+    o["value"] = boost::json::string(secret.value.view(), &resource);
+    r.body = boost::json::serialize(o);
+  }
+  r.sensitive = true;
+  return r;
+}
+
+StatusOr<http::Response> RotateSecret(SecretService& secrets, const http::Request& request,
+                                      const http::RouteParams& params, const RequestContext& ctx) {
+  auto body = ParseBody(request, /*optional=*/true);
+  if (!body.has_value()) return std::move(body.error());
+  RETURN_IF_ERROR(body->AllowOnly({"length", "charset", "type"}));
+  RotateSecretRequest rotate;
+  ASSIGN_OR_RETURN(rotate.length, body->Integer("length"));
+  ASSIGN_OR_RETURN(auto charset, body->String("charset"));
+  if (charset.has_value()) rotate.charset = std::string(*charset);
+  ASSIGN_OR_RETURN(auto type, body->String("type"));
+  if (type.has_value()) rotate.type = std::string(*type);
+  ASSIGN_OR_RETURN(SecretVersion stored, secrets.Rotate(ctx, Param(params, "vault_id"),
+                                                        Param(params, "path"), std::move(rotate)));
+  return JsonResponse(201, RenderSecretMeta(stored));
+}
+
+StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request& request,
+                                     const http::RouteParams& params, const RequestContext& ctx) {
+  for (const auto& [name, value] : request.query) {
+    if (name != "prefix" && name != "after" && name != "limit") {
+      return Err(InvalidArgumentError("unknown query parameter (allowed: prefix, after, limit)"));
+    }
+  }
+  ASSIGN_OR_RETURN(auto limit, QueryInteger(request, "limit"));
+  ASSIGN_OR_RETURN(SecretListPage page,
+                   secrets.List(ctx, Param(params, "vault_id"),
+                                request.Query("prefix").value_or(""),
+                                request.Query("after").value_or(""), limit));
+  boost::json::array items;
+  for (const SecretSummary& s : page.secrets) items.push_back(RenderSecretMeta(s));
+  boost::json::object o;
+  o["secrets"] = std::move(items);
+  o["next_after"] = page.next_after.empty() ? boost::json::value(nullptr)
+                                            : boost::json::value(page.next_after);
+  return JsonResponse(200, o);
+}
+
+}  // namespace
+
+void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
+  SecretService& secrets = api.secrets;
+  AuthService& auth = api.auth;
+  const std::string base = "/v1/vaults/{vault_id}";
+
+  router.Add("GET", base + "/secrets", Authed(auth, [&secrets](auto& req, auto& params, auto& ctx) {
+               return ListSecrets(secrets, req, params, ctx);
+             }));
+  router.Add("PUT", base + "/secrets/{*path}",
+             Authed(auth, [&secrets](auto& req, auto& params, auto& ctx) {
+               return PutSecret(secrets, req, params, ctx);
+             }));
+  router.Add("GET", base + "/secrets/{*path}",
+             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(SecretValue secret, secrets.Get(ctx, Param(params, "vault_id"),
+                                                                Param(params, "path")));
+               return ValueResponse(secret);
+             }));
+  router.Add("DELETE", base + "/secrets/{*path}",
+             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+               RETURN_IF_ERROR(
+                   secrets.Delete(ctx, Param(params, "vault_id"), Param(params, "path")));
+               return NoContent();
+             }));
+  router.Add("POST", base + "/secret-rotate/{*path}",
+             Authed(auth, [&secrets](auto& req, auto& params, auto& ctx) {
+               return RotateSecret(secrets, req, params, ctx);
+             }));
+  router.Add("GET", base + "/secret-versions/{*path}",
+             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(auto versions, secrets.ListVersions(ctx, Param(params, "vault_id"),
+                                                                    Param(params, "path")));
+               boost::json::array items;
+               for (const SecretVersion& v : versions) items.push_back(RenderVersionEntry(v));
+               boost::json::object o;
+               o["id"] = versions.empty() ? "" : versions.front().secret_id;
+               o["path"] = Param(params, "path");
+               o["versions"] = std::move(items);
+               return JsonResponse(200, o);
+             }));
+  router.Add("GET", base + "/secret-version/{*path}/{version}",
+             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(SecretValue secret,
+                                secrets.GetVersion(ctx, Param(params, "vault_id"),
+                                                   Param(params, "path"), Param(params, "version")));
+               return ValueResponse(secret);
+             }));
+  router.Add("POST", base + "/secret-version/{*path}/{version}/disable",
+             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+               ASSIGN_OR_RETURN(SecretVersion v,
+                                secrets.DisableVersion(ctx, Param(params, "vault_id"),
+                                                       Param(params, "path"),
+                                                       Param(params, "version")));
+               return JsonResponse(200, RenderSecretMeta(v));
+             }));
+}
+
+}  // namespace coffer::api

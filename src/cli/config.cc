@@ -1,0 +1,83 @@
+// TOML configuration loading and listen-address parsing.
+#include "cli/config.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <toml++/toml.h>
+
+namespace coffer::cli {
+
+std::string ServerConfig::RootKeyFile() const {
+  return root_key_file.empty() ? data_dir + "/root.key" : root_key_file;
+}
+
+std::string ServerConfig::StorePath() const {
+  if (store.empty()) return data_dir + "/coffer.db";
+  if (store.starts_with("sqlite://")) return store.substr(9);
+  if (store.starts_with("sqlite:")) return store.substr(7);
+  return store;
+}
+
+Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return InvalidArgumentError(fmt::format("{}:{}:{}: {}", path, where.line, where.column,
+                                            std::string(e.description())));
+  } catch (const std::exception& e) {
+    return NotFoundError(fmt::format("cannot read config file {}", path));
+  }
+  for (const auto& [key, node] : table) {
+    const std::string k(key.str());
+    auto str = [&](std::string& out) -> Status {
+      if (!node.is_string()) return InvalidArgumentError(fmt::format("{}: {} must be a string", path, k));
+      out = node.as_string()->get();
+      return OkStatus();
+    };
+    auto integer = [&](auto& out) -> Status {
+      if (!node.is_integer()) return InvalidArgumentError(fmt::format("{}: {} must be an integer", path, k));
+      out = static_cast<std::remove_reference_t<decltype(out)>>(node.as_integer()->get());
+      return OkStatus();
+    };
+    Status s;
+    if (k == "data_dir") s = str(config.data_dir);
+    else if (k == "listen") s = str(config.listen);
+    else if (k == "store") s = str(config.store);
+    else if (k == "root_key_file") s = str(config.root_key_file);
+    else if (k == "log_level") s = str(config.log_level);
+    else if (k == "io_threads") s = integer(config.io_threads);
+    else if (k == "worker_threads") s = integer(config.worker_threads);
+    else if (k == "max_body_bytes") s = integer(config.max_body_bytes);
+    else if (k == "read_timeout_ms") s = integer(config.read_timeout_ms);
+    else if (k == "idle_timeout_ms") s = integer(config.idle_timeout_ms);
+    else if (k == "token_ttl_seconds") s = integer(config.token_ttl_seconds);
+    else return InvalidArgumentError(fmt::format("{}: unknown key '{}'", path, k));
+    RETURN_IF_ERROR(s);
+  }
+  return OkStatus();
+}
+
+Status ParseListen(const std::string& listen, std::string& host, uint16_t& port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= listen.size()) {
+    return InvalidArgumentError("listen must be HOST:PORT, e.g. 127.0.0.1:8200");
+  }
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) return InvalidArgumentError("listen must be HOST:PORT, e.g. 127.0.0.1:8200");
+  const std::string p = listen.substr(colon + 1);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
+    return InvalidArgumentError("listen port must be a number from 0 to 65535");
+  }
+  port = static_cast<uint16_t>(value);
+  return OkStatus();
+}
+
+}  // namespace coffer::cli

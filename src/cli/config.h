@@ -1,0 +1,36 @@
+// Server configuration: defaults, overridden by an optional TOML file, then COFFER_* environment
+// variables, then command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace coffer::cli {
+
+struct ServerConfig {
+  std::string data_dir = "./coffer-data";
+  std::string listen = "127.0.0.1:8200";
+  std::string store;          // empty: SQLite at <data_dir>/coffer.db
+  std::string root_key_file;  // empty: <data_dir>/root.key (unless COFFER_ROOT_KEY is set)
+  int io_threads = 0;         // 0: one per core
+  int worker_threads = 32;
+  int64_t max_body_bytes = 1 << 20;
+  int64_t read_timeout_ms = 15'000;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t token_ttl_seconds = 900;
+  std::string log_level = "info";
+
+  std::string RootKeyFile() const;
+  std::string StorePath() const;  // the SQLite file
+};
+
+// Loads a TOML file over `config`. kInvalidArgument naming the key at fault (unknown keys are
+// refused so a typo is not silently ignored); kNotFound when the file is missing.
+Status LoadTomlConfig(const std::string& path, ServerConfig& config);
+
+// Splits "host:port" ("[::1]:8200" for IPv6). kInvalidArgument.
+Status ParseListen(const std::string& listen, std::string& host, uint16_t& port);
+
+}  // namespace coffer::cli

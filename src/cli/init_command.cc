@@ -1,0 +1,83 @@
+// `coffer init`: a new data directory with its root key, keyring and first admin API key.
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "crypto/key_provider.h"
+#include "crypto/random.h"
+#include "service/auth_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace coffer::cli {
+
+int RunInit(const ServerConfig& config) {
+  DisableCoreDumps();
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    fmt::print(stderr, "error: cannot create data directory {}: {}\n", config.data_dir,
+               ec.message());
+    return kExitError;
+  }
+  ::chmod(config.data_dir.c_str(), 0700);
+
+  SystemRandom random;
+  SystemClock clock;
+  const std::string key_file = config.RootKeyFile();
+  auto store = OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath()});
+  if (!store.has_value()) {
+    fmt::print(stderr, "error: cannot open store {}: {}\n", config.StorePath(),
+               store.error().ToString());
+    return kExitError;
+  }
+  auto keys = (*store)->LoadKeys();
+  if (!keys.has_value()) {
+    fmt::print(stderr, "error: {}\n", keys.error().ToString());
+    return kExitError;
+  }
+  if (!keys->empty()) {
+    fmt::print(stderr,
+               "error: {} is already initialized (its admin API key was printed by the first "
+               "init; nothing was changed)\n",
+               config.data_dir);
+    return kExitError;
+  }
+  // A key file left by an init that failed half-way is reused; otherwise a fresh one is made.
+  Status created = CreateRootKeyFile(key_file, random);
+  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
+    fmt::print(stderr, "error: cannot create root key file {}: {}\n", key_file,
+               created.message());
+    return kExitError;
+  }
+  auto root_key = NewFileKeyProvider(key_file)->LoadRootKey();
+  if (!root_key.has_value()) {
+    fmt::print(stderr, "error: {}\n", root_key.error().message());
+    return kExitError;
+  }
+  auto result = InitializeStore(**store, *root_key, random, clock);
+  if (!result.has_value()) {
+    fmt::print(stderr, "error: cannot initialize the store: {}\n", result.error().ToString());
+    return kExitError;
+  }
+  fmt::print(
+      "Initialized Coffer data directory {}\n"
+      "  root key:  {} (mode 0600; back it up: without it nothing stored can be decrypted)\n"
+      "  store:     {}\n"
+      "\n"
+      "Admin API key (shown only this once; store it somewhere safe):\n"
+      "\n"
+      "  {}\n"
+      "\n",
+      config.data_dir, key_file, config.StorePath(), result->api_key.view());
+  std::fflush(stdout);
+  return kExitOk;
+}
+
+}  // namespace coffer::cli

@@ -1,0 +1,134 @@
+// `coffer server`: wires store, keyring, services, routes and the HTTP server, and runs them.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "api/routes.h"
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "crypto/key_provider.h"
+#include "crypto/keyring.h"
+#include "crypto/random.h"
+#include "http/server.h"
+#include "service/auth_service.h"
+#include "service/authorizer.h"
+#include "service/secret_service.h"
+#include "service/vault_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace coffer::cli {
+
+void DisableCoreDumps() {
+  struct rlimit none {0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+namespace {
+
+std::unique_ptr<KeyProvider> KeyProviderFor(const ServerConfig& config) {
+  if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
+    return NewEnvKeyProvider("COFFER_ROOT_KEY");
+  }
+  return NewFileKeyProvider(config.RootKeyFile());
+}
+
+}  // namespace
+
+int RunServer(const ServerConfig& config) {
+  DisableCoreDumps();
+  auto level = spdlog::level::from_str(config.log_level);
+  spdlog::set_level(level);
+
+  http::ServerOptions options;
+  if (Status s = ParseListen(config.listen, options.host, options.port); !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return kExitUsage;
+  }
+  if (config.max_body_bytes < 1024 || config.worker_threads < 1 || config.read_timeout_ms < 1 ||
+      config.idle_timeout_ms < 1 || config.token_ttl_seconds < 1) {
+    fmt::print(stderr,
+               "error: max_body_bytes must be >= 1024 and worker_threads, timeouts and "
+               "token_ttl_seconds must be positive\n");
+    return kExitUsage;
+  }
+  options.io_threads = config.io_threads;
+  options.worker_threads = config.worker_threads;
+  options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+
+  auto provider = KeyProviderFor(config);
+  auto root_key = provider->LoadRootKey();
+  if (!root_key.has_value()) {
+    fmt::print(stderr, "error: cannot load the root key from {}: {}\n", provider->Describe(),
+               root_key.error().message());
+    if (root_key.error().code() == StatusCode::kNotFound) {
+      fmt::print(stderr, "hint: run `coffer init --data-dir {}` first\n", config.data_dir);
+    }
+    return kExitError;
+  }
+  auto store = OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath()});
+  if (!store.has_value()) {
+    fmt::print(stderr, "error: cannot open store {}: {}\n", config.StorePath(),
+               store.error().ToString());
+    return kExitError;
+  }
+  auto wrapped = (*store)->LoadKeys();
+  if (!wrapped.has_value()) {
+    fmt::print(stderr, "error: cannot read the keyring: {}\n", wrapped.error().ToString());
+    return kExitError;
+  }
+  if (wrapped->empty()) {
+    fmt::print(stderr, "error: {} is not initialized; run `coffer init --data-dir {}` first\n",
+               config.StorePath(), config.data_dir);
+    return kExitError;
+  }
+  SystemRandom random;
+  auto keyring = Keyring::Unwrap(*wrapped, *root_key, random);
+  root_key->Wipe();
+  if (!keyring.has_value()) {
+    fmt::print(stderr, "error: {} ({})\n", keyring.error().message(), provider->Describe());
+    return kExitError;
+  }
+
+  SystemClock clock;
+  OwnerAuthorizer authorizer;
+  AuthService auth(**store, **keyring, clock,
+                   AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});
+  VaultService vaults(**store, authorizer, clock);
+  SecretService secrets(**store, **keyring, clock, authorizer);
+  http::Router router;
+  api::RegisterRoutes(router, api::ApiServices{auth, vaults, secrets});
+
+  auto observer = [](const http::RequestLogEntry& e) {
+    spdlog::info("{} {} {} {}us rid={} peer={}", e.request->method,
+                 e.route_template.empty() ? "-" : e.route_template, e.status,
+                 e.duration.count(), e.request->request_id, e.request->peer_ip);
+  };
+  auto server = http::HttpServer::Create(options, router, observer);
+  if (!server.has_value()) {
+    fmt::print(stderr, "error: cannot listen on {}: {}\n", config.listen,
+               server.error().message());
+    return kExitError;
+  }
+  const std::string shown_host =
+      options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
+  fmt::print("coffer listening on http://{}:{}\n", shown_host, (*server)->port());
+  std::fflush(stdout);
+  Status run = (*server)->Run();
+  server->reset();
+  store->reset();  // drains pending writes and closes the database cleanly
+  if (!run.ok()) {
+    fmt::print(stderr, "error: {}\n", run.ToString());
+    return kExitError;
+  }
+  fmt::print(stderr, "coffer stopped\n");
+  return kExitOk;
+}
+
+}  // namespace coffer::cli

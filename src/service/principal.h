@@ -1,0 +1,24 @@
+// Who is asking, and the request they ask in: what every service call receives.
+#pragma once
+
+#include <string>
+
+#include "model/secret.h"
+
+namespace coffer {
+
+struct Principal {
+  PrincipalKind kind = PrincipalKind::kUser;
+  std::string id;
+  std::string name;
+  bool is_admin = false;
+  std::string credential_id;  // public id of the API key (or the key a JWT was exchanged for)
+};
+
+struct RequestContext {
+  Principal principal;
+  std::string request_id;
+  std::string client_ip;
+};
+
+}  // namespace coffer

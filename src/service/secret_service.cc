@@ -1,0 +1,249 @@
+// The secrets API's rules: validation, versioning, counted/expiring reads, rotation.
+#include "service/secret_service.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "crypto/aead.h"
+#include "crypto/value_generator.h"
+#include "model/secret_path.h"
+#include "service/vault_service.h"
+
+namespace coffer {
+namespace {
+
+Status NotFoundAs(const Status& s, std::string_view what) {
+  if (s.code() == StatusCode::kNotFound) return NotFoundError(std::string(what));
+  return s;
+}
+
+}  // namespace
+
+StatusOr<int64_t> ParseVersionNumber(std::string_view text) {
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < 1 ||
+      text.front() == '+' || text.front() == '0') {
+    return Err(InvalidArgumentError("version must be a positive integer"));
+  }
+  return v;
+}
+
+StatusOr<Vault> SecretService::Authorize(const RequestContext& ctx, std::string_view vault_id,
+                                         std::string_view path, Permission permission,
+                                         std::optional<Permission> alternative) {
+  RETURN_IF_ERROR(ValidateVaultId(vault_id));
+  auto vault = store_.GetVault(vault_id);
+  if (!vault.has_value()) return Err(NotFoundAs(vault.error(), "vault not found"));
+  // A vault the caller has no standing in does not exist for them.
+  if (!authorizer_.CanSeeVault(ctx.principal, *vault)) return Err(NotFoundError("vault not found"));
+  if (permission == Permission::kList) {
+    RETURN_IF_ERROR(ValidateSecretPrefix(path));
+  } else {
+    RETURN_IF_ERROR(ValidateSecretPath(path));
+  }
+  Status allowed = authorizer_.Authorize(ctx.principal, *vault, path, permission);
+  if (!allowed.ok() && alternative.has_value() &&
+      authorizer_.Authorize(ctx.principal, *vault, path, *alternative).ok()) {
+    allowed = OkStatus();
+  }
+  if (!allowed.ok()) {
+    if (!alternative.has_value()) return Err(allowed);
+    return Err(PermissionDeniedError(fmt::format("no '{}' or '{}' permission on this path",
+                                                 PermissionName(permission),
+                                                 PermissionName(*alternative))));
+  }
+  return vault;
+}
+
+StatusOr<SecretVersion> SecretService::Write(const RequestContext& ctx, const Vault& vault,
+                                             std::string_view path, NewSecretVersion version,
+                                             const SecretBuffer& value) {
+  version.vault_id = vault.id;
+  version.path = std::string(path);
+  version.created_at = clock_.Now();
+  version.created_by = ctx.principal.id;
+  auto seal = [&](const SecretVersion& header) -> StatusOr<std::vector<uint8_t>> {
+    const std::vector<uint8_t> aad = SecretAad(header.vault_id, header.secret_id, header.version);
+    return keyring_.Encrypt(value.span(), aad);
+  };
+  auto stored = store_.PutSecretVersion(version, seal);
+  if (!stored.has_value()) return Err(NotFoundAs(stored.error(), "vault not found"));
+  return stored;
+}
+
+StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::string_view vault_id,
+                                           std::string_view path, PutSecretRequest request) {
+  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kWrite));
+  const auto type = ParseSecretType(request.type);
+  if (!type.has_value()) {
+    return Err(InvalidArgumentError(fmt::format("type must be one of: {}", SecretTypeList())));
+  }
+  if (request.value.empty()) return Err(InvalidArgumentError("value must not be empty"));
+  if (request.value.size() > kMaxSecretValueBytes) {
+    return Err(InvalidArgumentError(
+        fmt::format("value is larger than {} bytes", kMaxSecretValueBytes)));
+  }
+  if (request.metadata_json.size() > kMaxMetadataBytes) {
+    return Err(InvalidArgumentError(
+        fmt::format("metadata is larger than {} bytes", kMaxMetadataBytes)));
+  }
+  if (request.rotation_policy_json.size() > kMaxMetadataBytes) {
+    return Err(InvalidArgumentError(
+        fmt::format("rotation_policy is larger than {} bytes", kMaxMetadataBytes)));
+  }
+  if (request.expires_at.has_value() && *request.expires_at <= clock_.Now()) {
+    return Err(InvalidArgumentError("expires_at must be in the future"));
+  }
+  if (request.max_access_count < 0 || request.max_access_count > kMaxAccessCountLimit) {
+    return Err(InvalidArgumentError(
+        fmt::format("max_access_count must be between 0 and {}", kMaxAccessCountLimit)));
+  }
+  NewSecretVersion version;
+  version.type = *type;
+  version.metadata_json = std::move(request.metadata_json);
+  version.rotation_policy_json = std::move(request.rotation_policy_json);
+  version.expires_at = request.expires_at;
+  version.max_access_count = request.max_access_count;
+  return Write(ctx, vault, path, std::move(version), request.value);
+}
+
+StatusOr<SecretValue> SecretService::Reveal(SecretVersion version) {
+  if (version.is_disabled()) {
+    return Err(GoneError(fmt::format("version {} is disabled", version.version)));
+  }
+  if (version.expires_at.has_value() && *version.expires_at <= clock_.Now()) {
+    return Err(GoneError("secret has expired"));
+  }
+  if (version.max_access_count > 0 && version.access_count >= version.max_access_count) {
+    return Err(GoneError("secret has reached its max_access_count"));
+  }
+  // Decrypt before spending a counted read, so a damaged row never burns one.
+  const std::vector<uint8_t> aad = SecretAad(version.vault_id, version.secret_id, version.version);
+  ASSIGN_OR_RETURN(SecretBuffer value, keyring_.Decrypt(version.ciphertext, aad));
+  version.ciphertext.clear();
+  if (version.max_access_count > 0) {
+    auto count = store_.ConsumeSecretAccess(version.secret_id, version.version);
+    if (!count.has_value()) {
+      if (count.error().code() == StatusCode::kGone) {
+        return Err(GoneError("secret has reached its max_access_count"));
+      }
+      return Err(NotFoundAs(count.error(), "secret not found"));
+    }
+    version.access_count = *count;
+  }
+  return SecretValue{std::move(version), std::move(value)};
+}
+
+StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_view vault_id,
+                                         std::string_view path) {
+  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
+  auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestEnabled());
+  if (!version.has_value()) {
+    if (version.error().code() == StatusCode::kGone) {
+      return Err(GoneError("every version of this secret is disabled"));
+    }
+    return Err(NotFoundAs(version.error(), "secret not found"));
+  }
+  return Reveal(std::move(*version));
+}
+
+StatusOr<SecretValue> SecretService::GetVersion(const RequestContext& ctx,
+                                                std::string_view vault_id, std::string_view path,
+                                                std::string_view version_text) {
+  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
+  ASSIGN_OR_RETURN(int64_t number, ParseVersionNumber(version_text));
+  auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::Exact(number));
+  if (!version.has_value()) {
+    return Err(NotFoundAs(version.error(), fmt::format("version {} not found", number)));
+  }
+  return Reveal(std::move(*version));
+}
+
+StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx,
+                                             std::string_view vault_id, std::string_view prefix,
+                                             std::string_view after,
+                                             std::optional<int64_t> limit) {
+  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, prefix, Permission::kList));
+  if (!after.empty()) RETURN_IF_ERROR(ValidateSecretPath(after));
+  const int64_t n = limit.value_or(static_cast<int64_t>(kMaxListLimit));
+  if (n < 1 || n > static_cast<int64_t>(kMaxListLimit)) {
+    return Err(InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxListLimit)));
+  }
+  return store_.ListSecrets(vault.id, prefix, after, static_cast<size_t>(n));
+}
+
+Status SecretService::Delete(const RequestContext& ctx, std::string_view vault_id,
+                             std::string_view path) {
+  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kDelete));
+  return NotFoundAs(store_.DeleteSecret(vault.id, path), "secret not found");
+}
+
+StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx,
+                                              std::string_view vault_id, std::string_view path,
+                                              RotateSecretRequest request) {
+  // Rotation needs `rotate` or `write`.
+  ASSIGN_OR_RETURN(Vault vault,
+                   Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
+  const int64_t length = request.length.value_or(32);
+  if (length < static_cast<int64_t>(kMinGeneratedLength) ||
+      length > static_cast<int64_t>(kMaxGeneratedLength)) {
+    return Err(InvalidArgumentError(fmt::format("length must be between {} and {}",
+                                                kMinGeneratedLength, kMaxGeneratedLength)));
+  }
+  const auto charset = ParseCharset(request.charset.value_or("hex"));
+  if (!charset.has_value()) {
+    return Err(InvalidArgumentError("charset must be one of: hex, base64, alphanumeric, ascii"));
+  }
+  std::optional<SecretType> type;
+  if (request.type.has_value()) {
+    type = ParseSecretType(*request.type);
+    if (!type.has_value()) {
+      return Err(InvalidArgumentError(fmt::format("type must be one of: {}", SecretTypeList())));
+    }
+  }
+
+  NewSecretVersion version;
+  auto previous = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestAny());
+  if (previous.has_value()) {
+    version.type = type.value_or(previous->type);
+    version.metadata_json = previous->metadata_json;
+    version.rotation_policy_json = previous->rotation_policy_json;
+    // The read limit carries over (with a fresh count); an absolute expiry does not.
+    version.max_access_count = previous->max_access_count;
+  } else if (previous.error().code() == StatusCode::kNotFound && type.has_value()) {
+    version.type = *type;
+  } else if (previous.error().code() == StatusCode::kNotFound) {
+    return Err(NotFoundError("secret not found (give \"type\" to create it by rotation)"));
+  } else {
+    return Err(previous.error());
+  }
+  ASSIGN_OR_RETURN(SecretBuffer value,
+                   GenerateValue(*charset, static_cast<size_t>(length), keyring_.random()));
+  return Write(ctx, vault, path, std::move(version), value);
+}
+
+StatusOr<std::vector<SecretVersion>> SecretService::ListVersions(const RequestContext& ctx,
+                                                                 std::string_view vault_id,
+                                                                 std::string_view path) {
+  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
+  auto versions = store_.ListSecretVersions(vault.id, path);
+  if (!versions.has_value()) return Err(NotFoundAs(versions.error(), "secret not found"));
+  return versions;
+}
+
+StatusOr<SecretVersion> SecretService::DisableVersion(const RequestContext& ctx,
+                                                      std::string_view vault_id,
+                                                      std::string_view path,
+                                                      std::string_view version_text) {
+  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kWrite));
+  ASSIGN_OR_RETURN(int64_t number, ParseVersionNumber(version_text));
+  auto disabled = store_.DisableSecretVersion(vault.id, path, number, clock_.Now());
+  if (!disabled.has_value()) {
+    return Err(NotFoundAs(disabled.error(), fmt::format("version {} not found", number)));
+  }
+  return disabled;
+}
+
+}  // namespace coffer

@@ -1,0 +1,107 @@
+// SecretService: every rule of the secrets API (seeds 000–002). Versioned writes, reads of the
+// latest readable version, counted and expiring reads, server-side rotation, version listing and
+// disabling. Values are sealed with the keyring, bound to (vault, secret, version). Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/secret_buffer.h"
+#include "common/status.h"
+#include "crypto/keyring.h"
+#include "model/secret.h"
+#include "service/authorizer.h"
+#include "service/principal.h"
+#include "store/store.h"
+
+namespace coffer {
+
+inline constexpr size_t kMaxSecretValueBytes = 512 * 1024;
+inline constexpr size_t kMaxMetadataBytes = 16 * 1024;
+inline constexpr int64_t kMaxAccessCountLimit = 1'000'000'000;
+inline constexpr size_t kMaxListLimit = 1000;
+
+struct PutSecretRequest {
+  std::string type;  // one of the eight type names
+  SecretBuffer value;
+  std::string metadata_json = "{}";  // a serialized JSON object
+  std::string rotation_policy_json;  // a serialized JSON object, or empty
+  std::optional<UnixMicros> expires_at;
+  int64_t max_access_count = 0;
+};
+
+struct RotateSecretRequest {
+  std::optional<int64_t> length;       // default 32
+  std::optional<std::string> charset;  // default "hex"
+  std::optional<std::string> type;     // default: the existing secret's type
+};
+
+struct SecretValue {
+  SecretVersion meta;  // ciphertext cleared
+  SecretBuffer value;
+};
+
+class SecretService {
+ public:
+  SecretService(Store& store, const Keyring& keyring, const Clock& clock, Authorizer& authorizer)
+      : store_(store), keyring_(keyring), clock_(clock), authorizer_(authorizer) {}
+
+  // Stores a new version. kInvalidArgument naming the field at fault; kNotFound for a missing
+  // vault; kPermissionDenied without write permission.
+  StatusOr<SecretVersion> Put(const RequestContext& ctx, std::string_view vault_id,
+                              std::string_view path, PutSecretRequest request);
+
+  // The latest readable (not disabled) version's value. kGone when it has expired, its read
+  // limit is spent, or every version is disabled; a counted read is durable before this returns.
+  StatusOr<SecretValue> Get(const RequestContext& ctx, std::string_view vault_id,
+                            std::string_view path);
+
+  // That version's value; kGone when disabled, expired or spent.
+  StatusOr<SecretValue> GetVersion(const RequestContext& ctx, std::string_view vault_id,
+                                   std::string_view path, std::string_view version);
+
+  // Latest-version metadata of secrets whose path starts with `prefix`. No values.
+  StatusOr<SecretListPage> List(const RequestContext& ctx, std::string_view vault_id,
+                                std::string_view prefix, std::string_view after,
+                                std::optional<int64_t> limit);
+
+  Status Delete(const RequestContext& ctx, std::string_view vault_id, std::string_view path);
+
+  // Generates a value server-side and stores it as the next version. Creates the secret when
+  // absent only if `type` is given. The value is never returned.
+  StatusOr<SecretVersion> Rotate(const RequestContext& ctx, std::string_view vault_id,
+                                 std::string_view path, RotateSecretRequest request);
+
+  // Every version, newest first, without values.
+  StatusOr<std::vector<SecretVersion>> ListVersions(const RequestContext& ctx,
+                                                    std::string_view vault_id,
+                                                    std::string_view path);
+
+  // Disables a version (idempotent). Reads of it get kGone from then on.
+  StatusOr<SecretVersion> DisableVersion(const RequestContext& ctx, std::string_view vault_id,
+                                         std::string_view path, std::string_view version);
+
+ private:
+  // Loads the vault and checks `permission` (or else `alternative`) on `path`, validated first.
+  // kNotFound when the vault is absent or invisible to the caller.
+  StatusOr<Vault> Authorize(const RequestContext& ctx, std::string_view vault_id,
+                            std::string_view path, Permission permission,
+                            std::optional<Permission> alternative = std::nullopt);
+  StatusOr<SecretVersion> Write(const RequestContext& ctx, const Vault& vault,
+                                std::string_view path, NewSecretVersion version,
+                                const SecretBuffer& value);
+  // Applies expiry and read limits to a loaded version, then decrypts it.
+  StatusOr<SecretValue> Reveal(SecretVersion version);
+
+  Store& store_;
+  const Keyring& keyring_;
+  const Clock& clock_;
+  Authorizer& authorizer_;
+};
+
+// Parses a version path segment: a positive decimal integer. kInvalidArgument otherwise.
+StatusOr<int64_t> ParseVersionNumber(std::string_view text);
+
+}  // namespace coffer
