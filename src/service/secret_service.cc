@@ -212,10 +212,10 @@ StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx,
     version.rotation_policy_json = previous->rotation_policy_json;
     // The read limit carries over (with a fresh count); an absolute expiry does not.
     version.max_access_count = previous->max_access_count;
-  } else if (previous.error().code() == StatusCode::kNotFound && type.has_value()) {
-    version.type = *type;
   } else if (previous.error().code() == StatusCode::kNotFound) {
-    return Err(NotFoundError("secret not found (give \"type\" to create it by rotation)"));
+    // Rotating a path that holds nothing yet creates it: a generated value is a password
+    // unless the caller says otherwise.
+    version.type = type.value_or(SecretType::kPassword);
   } else {
     return Err(previous.error());
   }

@@ -69,8 +69,9 @@ class SecretService {
 
   Status Delete(const RequestContext& ctx, std::string_view vault_id, std::string_view path);
 
-  // Generates a value server-side and stores it as the next version. Creates the secret when
-  // absent only if `type` is given. The value is never returned.
+  // Generates a value server-side and stores it as the next version (type, metadata and read
+  // limit carry over; `type` overrides). A path with no secret gets version 1 (type `password`
+  // unless given). The value is never returned.
   StatusOr<SecretVersion> Rotate(const RequestContext& ctx, std::string_view vault_id,
                                  std::string_view path, RotateSecretRequest request);
 

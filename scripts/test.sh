@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test: unit tests (ctest) and the integration tests that drive
+# the real binary over HTTP (pytest, Debian's python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/build.sh
+build_dir=${COFFER_BUILD_DIR:-build}
+echo "== unit tests"
+(cd "$build_dir" && ctest --output-on-failure -j2 --timeout 600)
+echo "== integration tests"
+COFFER_BIN="$PWD/$build_dir/coffer" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration

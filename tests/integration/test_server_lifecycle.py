@@ -1,0 +1,134 @@
+"""init, start-up checks, configuration, timeouts and shutdown of the real binary."""
+import os
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import COFFER_BIN, Server, init_data_dir
+
+
+def test_init_creates_private_key_file_and_refuses_a_second_time(data_dir):
+    key = init_data_dir(data_dir)
+    mode = stat.S_IMODE(os.stat(os.path.join(data_dir, "root.key")).st_mode)
+    assert mode == 0o600
+    assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
+    before = open(os.path.join(data_dir, "root.key")).read()
+    out = subprocess.run([COFFER_BIN, "init", "--data-dir", data_dir], capture_output=True, text=True)
+    assert out.returncode != 0 and "already initialized" in out.stderr
+    assert "cfr_key_" not in out.stdout + out.stderr
+    assert open(os.path.join(data_dir, "root.key")).read() == before
+    assert key not in out.stdout
+
+
+def test_server_refuses_wrong_root_key(data_dir):
+    init_data_dir(data_dir)
+    with open(os.path.join(data_dir, "root.key"), "w") as f:
+        f.write("ab" * 32 + "\n")
+    out = subprocess.run([COFFER_BIN, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "root key does not match" in out.stderr
+
+
+def test_server_refuses_uninitialized_dir(tmp_path):
+    out = subprocess.run([COFFER_BIN, "server", "--data-dir", str(tmp_path / "none"),
+                          "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "coffer init" in out.stderr
+
+
+def test_world_readable_key_file_is_refused(data_dir):
+    init_data_dir(data_dir)
+    os.chmod(os.path.join(data_dir, "root.key"), 0o644)
+    out = subprocess.run([COFFER_BIN, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "chmod 600" in out.stderr
+
+
+def test_toml_config_and_env(data_dir, tmp_path):
+    key = init_data_dir(data_dir)
+    cfg = tmp_path / "coffer.toml"
+    cfg.write_text(f'data_dir = "{data_dir}"\nmax_body_bytes = 2048\n')
+    srv = Server(data_dir, key, extra_args=["--config", str(cfg)])
+    try:
+        s = srv.session()
+        v = s.post(srv.url + "/v1/vaults", json={"name": "cfg"}).json()["id"]
+        r = s.put(f"{srv.url}/v1/vaults/{v}/secrets/x", json={"type": "note", "value": "y" * 4000})
+        assert r.status_code == 413
+    finally:
+        srv.stop()
+    cfg.write_text('no_such_key = 1\n')
+    out = subprocess.run([COFFER_BIN, "server", "--config", str(cfg)], capture_output=True, text=True)
+    assert out.returncode != 0 and "no_such_key" in out.stderr
+    srv = Server(data_dir, key, env={"COFFER_MAX_BODY_BYTES": "1024"})
+    try:
+        s = srv.session()
+        r = s.post(srv.url + "/v1/vaults", json={"name": "e", "description": "d" * 2000})
+        assert r.status_code == 413
+    finally:
+        srv.stop()
+
+
+def test_core_dumps_disabled(server):
+    limits = open(f"/proc/{server.proc.pid}/limits").read()
+    line = [l for l in limits.splitlines() if l.startswith("Max core file size")][0]
+    assert line.split()[4:6] == ["0", "0"]
+
+
+def test_idle_and_slow_clients_are_cut_off(data_dir):
+    key = init_data_dir(data_dir)
+    srv = Server(data_dir, key, extra_args=["--read-timeout-ms", "500", "--idle-timeout-ms", "500"])
+    try:
+        host, port = srv.url.rsplit("//", 1)[1].split(":")
+        idle = socket.create_connection((host, int(port)))
+        slow = socket.create_connection((host, int(port)))
+        start = time.time()
+        slow.sendall(b"GET /v1/health HTTP/1.1\r\n")
+        for _ in range(12):  # a header byte every 100 ms: never completes in time
+            try:
+                slow.sendall(b"X")
+            except OSError:
+                break
+            time.sleep(0.1)
+        idle.settimeout(5)
+        assert idle.recv(1) == b""  # closed by the server
+        assert time.time() - start < 5
+        # Others are served meanwhile.
+        assert requests.get(srv.url + "/v1/health").status_code == 200
+    finally:
+        srv.stop()
+
+
+def test_sigterm_exits_cleanly_and_data_persists(data_dir):
+    key = init_data_dir(data_dir)
+    srv = Server(data_dir, key)
+    s = srv.session()
+    v = s.post(srv.url + "/v1/vaults", json={"name": "p"}).json()["id"]
+    assert s.put(f"{srv.url}/v1/vaults/{v}/secrets/k", json={"type": "note", "value": "kept"}).status_code == 201
+    srv.stop()
+    assert srv.proc.returncode == 0
+    srv = Server(data_dir, key)
+    try:
+        assert srv.session().get(f"{srv.url}/v1/vaults/{v}/secrets/k").json()["value"] == "kept"
+    finally:
+        srv.stop()
+
+
+def test_no_secret_in_server_log(data_dir):
+    key = init_data_dir(data_dir)
+    srv = Server(data_dir, key)
+    canary = "CANARY-LOG-9c2e1f"
+    try:
+        s = srv.session()
+        v = s.post(srv.url + "/v1/vaults", json={"name": "l"}).json()["id"]
+        s.put(f"{srv.url}/v1/vaults/{v}/secrets/k", json={"type": "note", "value": canary})
+        s.get(f"{srv.url}/v1/vaults/{v}/secrets/k")
+        s.put(f"{srv.url}/v1/vaults/{v}/secrets/k", json={"type": "bad", "value": canary})
+        requests.get(srv.url + "/v1/vaults", headers={"Authorization": "Bearer " + canary})
+    finally:
+        srv.stop()
+    log = srv.read_log()
+    assert canary not in log and key not in log
