@@ -79,10 +79,9 @@ StatusOr<std::vector<uint8_t>> AeadSeal(const SecretBuffer& key, uint32_t key_id
       !AddAad(ctx.get(), {header, kHeaderSize}, aad)) {
     return Err(InternalError("AES-GCM encryption failed"));
   }
-  if (!plaintext.empty() &&
-      (EVP_EncryptUpdate(ctx.get(), ciphertext, &len, plaintext.data(),
-                         static_cast<int>(plaintext.size())) != 1 ||
-       static_cast<size_t>(len) != plaintext.size())) {
+  if (!plaintext.empty() && (EVP_EncryptUpdate(ctx.get(), ciphertext, &len, plaintext.data(),
+                                               static_cast<int>(plaintext.size())) != 1 ||
+                             static_cast<size_t>(len) != plaintext.size())) {
     return Err(InternalError("AES-GCM encryption failed"));
   }
   if (EVP_EncryptFinal_ex(ctx.get(), ciphertext + plaintext.size(), &len) != 1 || len != 0 ||
@@ -122,10 +121,9 @@ StatusOr<SecretBuffer> AeadOpen(const SecretBuffer& key, std::span<const uint8_t
       !AddAad(ctx.get(), {header, kHeaderSize}, aad)) {
     return Err(DataLossError(std::string(kOpenFailure)));
   }
-  if (ciphertext_size > 0 &&
-      (EVP_DecryptUpdate(ctx.get(), plaintext.data(), &len, ciphertext,
-                         static_cast<int>(ciphertext_size)) != 1 ||
-       static_cast<size_t>(len) != ciphertext_size)) {
+  if (ciphertext_size > 0 && (EVP_DecryptUpdate(ctx.get(), plaintext.data(), &len, ciphertext,
+                                                static_cast<int>(ciphertext_size)) != 1 ||
+                              static_cast<size_t>(len) != ciphertext_size)) {
     return Err(DataLossError(std::string(kOpenFailure)));
   }
   // OpenSSL takes a non-const pointer for the expected tag but only reads it.

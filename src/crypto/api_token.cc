@@ -87,8 +87,7 @@ Status FillBase62(std::span<uint8_t> out, Random& random) {
 
 }  // namespace
 
-StatusOr<MintedToken> MintToken(std::string_view kind, const SecretBuffer& pepper,
-                                Random& random) {
+StatusOr<MintedToken> MintToken(std::string_view kind, const SecretBuffer& pepper, Random& random) {
   if (!IsValidKind(kind)) {
     return Err(InvalidArgumentError("token kind must be 2 to 8 lowercase letters"));
   }
@@ -149,8 +148,7 @@ std::vector<uint8_t> HmacSecret(const SecretBuffer& pepper, std::string_view sec
   // OpenSSL wants non-null pointers even for empty inputs.
   static constexpr uint8_t kEmpty = 0;
   const uint8_t* key = pepper.empty() ? &kEmpty : pepper.data();
-  const uint8_t* data =
-      secret.empty() ? &kEmpty : reinterpret_cast<const uint8_t*>(secret.data());
+  const uint8_t* data = secret.empty() ? &kEmpty : reinterpret_cast<const uint8_t*>(secret.data());
   std::vector<uint8_t> mac(EVP_MAX_MD_SIZE);
   unsigned int mac_len = 0;
   if (HMAC(EVP_sha256(), key, static_cast<int>(pepper.size()), data, secret.size(), mac.data(),

@@ -49,8 +49,7 @@ StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(const SecretBuffer&
 }
 
 StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t id,
-                                        std::string_view purpose, Random& random,
-                                        UnixMicros now) {
+                                        std::string_view purpose, Random& random, UnixMicros now) {
   if (id == kRootKeyId) return Err(InvalidArgumentError("key id 0 is reserved for the root key"));
   if (!IsKnownPurpose(purpose)) {
     return Err(InvalidArgumentError(fmt::format("unknown key purpose \"{}\"", purpose)));
@@ -114,12 +113,11 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
     }
     // Keys of purposes this version does not know are checked above and otherwise ignored.
   }
-  for (const auto& [purpose, id] : {std::pair{kKeyPurposeData, ring->active_data_key_id_},
-                                    std::pair{kKeyPurposePepper, pepper_id},
-                                    std::pair{kKeyPurposeJwt, jwt_id}}) {
+  for (const auto& [purpose, id] :
+       {std::pair{kKeyPurposeData, ring->active_data_key_id_},
+        std::pair{kKeyPurposePepper, pepper_id}, std::pair{kKeyPurposeJwt, jwt_id}}) {
     if (id == 0) {
-      return Err(
-          FailedPreconditionError(fmt::format("keyring has no active \"{}\" key", purpose)));
+      return Err(FailedPreconditionError(fmt::format("keyring has no active \"{}\" key", purpose)));
     }
   }
   return ring;

@@ -29,10 +29,14 @@ std::optional<Charset> ParseCharset(std::string_view name) {
 
 std::string_view CharsetAlphabet(Charset charset) {
   switch (charset) {
-    case Charset::kHex: return kHex;
-    case Charset::kBase64: return kBase64;
-    case Charset::kAlphanumeric: return kAlphanumeric;
-    case Charset::kAscii: return kAscii;
+    case Charset::kHex:
+      return kHex;
+    case Charset::kBase64:
+      return kBase64;
+    case Charset::kAlphanumeric:
+      return kAlphanumeric;
+    case Charset::kAscii:
+      return kAscii;
   }
   return kHex;
 }

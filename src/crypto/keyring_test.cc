@@ -1,0 +1,198 @@
+// Tests for the keyring: initial keys, unwrapping under the right and a wrong root key,
+// encryption with the active data key, decryption across key rotation.
+#include "crypto/keyring.h"
+
+#include <gtest/gtest.h>
+
+#include "crypto/aead.h"
+
+namespace coffer {
+namespace {
+
+std::span<const uint8_t> Bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+class KeyringTest : public ::testing::Test {
+ protected:
+  SecretBuffer NewRootKey() {
+    SecretBuffer key(32);
+    EXPECT_TRUE(random_->Fill({key.data(), key.size()}).ok());
+    return key;
+  }
+
+  std::unique_ptr<Random> random_ = NewDeterministicRandom(77);
+  SecretBuffer root_ = NewRootKey();
+  std::vector<uint8_t> aad_ = SecretAad("vault", "secret", 1);
+};
+
+TEST_F(KeyringTest, InitialKeys) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 1234);
+  ASSERT_TRUE(keys.has_value()) << keys.error();
+  ASSERT_EQ(keys->size(), 3u);
+  EXPECT_EQ((*keys)[0].id, 1u);
+  EXPECT_EQ((*keys)[0].purpose, kKeyPurposeData);
+  EXPECT_EQ((*keys)[1].id, 2u);
+  EXPECT_EQ((*keys)[1].purpose, kKeyPurposePepper);
+  EXPECT_EQ((*keys)[2].id, 3u);
+  EXPECT_EQ((*keys)[2].purpose, kKeyPurposeJwt);
+  for (const WrappedKey& k : *keys) {
+    EXPECT_TRUE(k.active);
+    EXPECT_EQ(k.created_at, 1234);
+    EXPECT_EQ(k.wrapped.size(), 32 + kBlobOverhead);
+    auto id = AeadBlobKeyId(k.wrapped);
+    ASSERT_TRUE(id.has_value());
+    EXPECT_EQ(*id, 0u) << "wrapped under the root key";
+  }
+}
+
+TEST_F(KeyringTest, UnwrapAndRoundTrip) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  auto ring = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring.has_value()) << ring.error();
+  EXPECT_EQ((*ring)->active_data_key_id(), 1u);
+  EXPECT_EQ((*ring)->pepper().size(), 32u);
+  EXPECT_EQ((*ring)->jwt_key().size(), 32u);
+  EXPECT_FALSE((*ring)->pepper().Equals((*ring)->jwt_key().span()));
+
+  auto blob = (*ring)->Encrypt(Bytes("hunter2"), aad_);
+  ASSERT_TRUE(blob.has_value());
+  EXPECT_EQ(*AeadBlobKeyId(*blob), 1u);
+  auto plain = (*ring)->Decrypt(*blob, aad_);
+  ASSERT_TRUE(plain.has_value()) << plain.error();
+  EXPECT_EQ(plain->view(), "hunter2");
+
+  // A second unwrap of the same rows yields the same keys.
+  auto again = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ((*again)->Decrypt(*blob, aad_)->view(), "hunter2");
+  EXPECT_TRUE((*again)->pepper().Equals((*ring)->pepper().span()));
+}
+
+TEST_F(KeyringTest, WrongRootKeyRefused) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  SecretBuffer other = NewRootKey();
+  auto ring = Keyring::Unwrap(*keys, other, *random_);
+  ASSERT_FALSE(ring.has_value());
+  EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ring.error().message(),
+            "root key does not match this data directory (the keyring cannot be unwrapped)");
+}
+
+TEST_F(KeyringTest, RelabelledOrTamperedKeyRefused) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  {
+    auto swapped = *keys;  // the JWT key's row presented as the pepper
+    std::swap(swapped[1].wrapped, swapped[2].wrapped);
+    auto ring = Keyring::Unwrap(swapped, root_, *random_);
+    ASSERT_FALSE(ring.has_value());
+    EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
+  }
+  {
+    auto renumbered = *keys;
+    renumbered[0].id = 9;
+    EXPECT_FALSE(Keyring::Unwrap(renumbered, root_, *random_).has_value());
+  }
+  {
+    auto tampered = *keys;
+    tampered[0].wrapped[20] ^= 1;
+    EXPECT_FALSE(Keyring::Unwrap(tampered, root_, *random_).has_value());
+  }
+}
+
+TEST_F(KeyringTest, MissingPurposeRefused) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  for (size_t drop = 0; drop < 3; ++drop) {
+    auto partial = *keys;
+    partial.erase(partial.begin() + static_cast<ptrdiff_t>(drop));
+    auto ring = Keyring::Unwrap(partial, root_, *random_);
+    ASSERT_FALSE(ring.has_value());
+    EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
+  }
+  auto inactive = *keys;
+  inactive[0].active = false;
+  EXPECT_FALSE(Keyring::Unwrap(inactive, root_, *random_).has_value());
+  EXPECT_FALSE(Keyring::Unwrap({}, root_, *random_).has_value());
+}
+
+TEST_F(KeyringTest, DuplicateIdRefused) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  keys->push_back((*keys)[0]);
+  auto ring = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_FALSE(ring.has_value());
+  EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(KeyringTest, RotationKeepsOldKeysReadable) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  auto ring1 = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring1.has_value());
+  auto old_blob = (*ring1)->Encrypt(Bytes("old value"), aad_);
+  ASSERT_TRUE(old_blob.has_value());
+
+  auto new_key = Keyring::CreateKey(root_, 4, kKeyPurposeData, *random_, 10);
+  ASSERT_TRUE(new_key.has_value());
+  (*keys)[0].active = false;
+  keys->push_back(std::move(*new_key));
+  auto ring2 = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring2.has_value()) << ring2.error();
+  EXPECT_EQ((*ring2)->active_data_key_id(), 4u);
+
+  auto new_blob = (*ring2)->Encrypt(Bytes("new value"), aad_);
+  ASSERT_TRUE(new_blob.has_value());
+  EXPECT_EQ(*AeadBlobKeyId(*new_blob), 4u);
+  EXPECT_EQ((*ring2)->Decrypt(*new_blob, aad_)->view(), "new value");
+  EXPECT_EQ((*ring2)->Decrypt(*old_blob, aad_)->view(), "old value");
+
+  // The old keyring does not hold key 4.
+  auto unknown = (*ring1)->Decrypt(*new_blob, aad_);
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(KeyringTest, NewestActiveKeyWinsWhenSeveralAreActive) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  auto newer = Keyring::CreateKey(root_, 9, kKeyPurposeData, *random_, 0);
+  ASSERT_TRUE(newer.has_value());
+  keys->insert(keys->begin(), std::move(*newer));
+  auto ring = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring.has_value());
+  EXPECT_EQ((*ring)->active_data_key_id(), 9u);
+}
+
+TEST_F(KeyringTest, DecryptRefusesTamperingAndWrongPlace) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  auto ring = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring.has_value());
+  auto blob = (*ring)->Encrypt(Bytes("value"), aad_);
+  ASSERT_TRUE(blob.has_value());
+  for (size_t i = 0; i < blob->size(); ++i) {
+    auto tampered = *blob;
+    tampered[i] ^= 0x40;
+    auto out = (*ring)->Decrypt(tampered, aad_);
+    ASSERT_FALSE(out.has_value()) << "byte " << i;
+    EXPECT_EQ(out.error().code(), StatusCode::kDataLoss);
+  }
+  auto moved = (*ring)->Decrypt(*blob, SecretAad("vault", "other", 1));
+  ASSERT_FALSE(moved.has_value());
+  EXPECT_EQ(moved.error().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(KeyringTest, CreateKeyRejectsBadInput) {
+  EXPECT_EQ(Keyring::CreateKey(root_, 0, kKeyPurposeData, *random_, 0).error().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Keyring::CreateKey(root_, 5, "nonsense", *random_, 0).error().code(),
+            StatusCode::kInvalidArgument);
+  SecretBuffer short_root(16);
+  EXPECT_FALSE(Keyring::CreateKey(short_root, 5, kKeyPurposeData, *random_, 0).has_value());
+}
+
+}  // namespace
+}  // namespace coffer
