@@ -1,0 +1,70 @@
+// A service-level test environment: a real SQLite store in a temp dir, a fresh keyring, a fake
+// clock, and the admin principal from InitializeStore.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "crypto/keyring.h"
+#include "crypto/random.h"
+#include "service/auth_service.h"
+#include "service/authorizer.h"
+#include "service/secret_service.h"
+#include "service/vault_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace coffer {
+
+class ServiceTestEnv {
+ public:
+  // 2026-01-01T00:00:00Z
+  static constexpr UnixMicros kStart = 1'767'225'600LL * kMicrosPerSecond;
+
+  ServiceTestEnv() : clock_(kStart) {
+    dir_ = std::filesystem::temp_directory_path() / ("coffer-svc-" + NewUuid());
+    std::filesystem::create_directories(dir_);
+    store_ = std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir_ / "db").string()}).value());
+    root_key_ = SecretBuffer(32);
+    EXPECT_TRUE(random_.Fill({root_key_.data(), root_key_.size()}).ok());
+    auto boot = InitializeStore(*store_, root_key_, random_, clock_);
+    EXPECT_TRUE(boot.has_value());
+    admin_key_ = std::move(boot->api_key);
+    admin_ = {PrincipalKind::kUser, boot->admin.id, "admin", true, ""};
+    keyring_ = std::move(Keyring::Unwrap(store_->LoadKeys().value(), root_key_, random_).value());
+    auth_ = std::make_unique<AuthService>(*store_, *keyring_, clock_,
+                                          AuthService::Options{std::chrono::seconds(60)});
+    vaults_ = std::make_unique<VaultService>(*store_, authorizer_, clock_);
+    secrets_ = std::make_unique<SecretService>(*store_, *keyring_, clock_, authorizer_);
+  }
+  ~ServiceTestEnv() {
+    secrets_.reset();
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  RequestContext AdminCtx() const { return {admin_, "req-test", "127.0.0.1"}; }
+  std::string NewVault(const std::string& name = "v") {
+    return vaults_->Create(AdminCtx(), {name, ""}).value().id;
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  SystemRandom random_;
+  SecretBuffer root_key_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Keyring> keyring_;
+  SecretBuffer admin_key_;
+  Principal admin_;
+  OwnerAuthorizer authorizer_;
+  std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<VaultService> vaults_;
+  std::unique_ptr<SecretService> secrets_;
+};
+
+}  // namespace coffer
