@@ -1,0 +1,45 @@
+// Tests for UUIDv4 generation and validation.
+#include "common/ids.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace coffer {
+namespace {
+
+TEST(IdsTest, NewUuidIsCanonicalV4) {
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = NewUuid();
+    ASSERT_EQ(id.size(), 36u);
+    EXPECT_TRUE(IsUuid(id)) << id;
+    EXPECT_EQ(id[14], '4') << "version nibble: " << id;
+    EXPECT_NE(std::string_view("89ab").find(id[19]), std::string_view::npos)
+        << "variant nibble: " << id;
+    for (const char c : id) EXPECT_FALSE(c >= 'A' && c <= 'F') << "lower case: " << id;
+  }
+}
+
+TEST(IdsTest, NewUuidIsUnique) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 10000; ++i) ids.insert(NewUuid());
+  EXPECT_EQ(ids.size(), 10000u);
+}
+
+TEST(IdsTest, IsUuid) {
+  EXPECT_TRUE(IsUuid("123e4567-e89b-12d3-a456-426614174000"));
+  EXPECT_TRUE(IsUuid("123E4567-E89B-12D3-A456-426614174000"));
+  EXPECT_TRUE(IsUuid("00000000-0000-0000-0000-000000000000"));
+  EXPECT_FALSE(IsUuid(""));
+  EXPECT_FALSE(IsUuid("123e4567e89b12d3a456426614174000"));
+  EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456-42661417400"));
+  EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456-4266141740000"));
+  EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456_426614174000"));
+  EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a456-42661417400g"));
+  EXPECT_FALSE(IsUuid("{123e4567-e89b-12d3-a456-426614174000}"));
+  EXPECT_FALSE(IsUuid("123e4567-e89b-12d3-a4560426614174000-"));
+  EXPECT_FALSE(IsUuid("../../etc/passwd-0000-0000-0000000000"));
+}
+
+}  // namespace
+}  // namespace coffer

@@ -1,0 +1,182 @@
+// Tests for Status / StatusOr and the RETURN_IF_ERROR / ASSIGN_OR_RETURN macros, in functions
+// returning Status and functions returning StatusOr, with copyable and move-only values.
+#include "common/status.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <sstream>
+
+namespace coffer {
+namespace {
+
+TEST(StatusTest, DefaultIsOk) {
+  const Status s;
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kOk);
+  EXPECT_EQ(s.ToString(), "OK");
+  EXPECT_EQ(s, OkStatus());
+}
+
+TEST(StatusTest, ConstructorsSetCodeAndMessage) {
+  const std::pair<Status, StatusCode> cases[] = {
+      {InvalidArgumentError("m"), StatusCode::kInvalidArgument},
+      {NotFoundError("m"), StatusCode::kNotFound},
+      {AlreadyExistsError("m"), StatusCode::kAlreadyExists},
+      {PermissionDeniedError("m"), StatusCode::kPermissionDenied},
+      {UnauthenticatedError("m"), StatusCode::kUnauthenticated},
+      {ResourceExhaustedError("m"), StatusCode::kResourceExhausted},
+      {FailedPreconditionError("m"), StatusCode::kFailedPrecondition},
+      {AbortedError("m"), StatusCode::kAborted},
+      {OutOfRangeError("m"), StatusCode::kOutOfRange},
+      {UnimplementedError("m"), StatusCode::kUnimplemented},
+      {InternalError("m"), StatusCode::kInternal},
+      {UnavailableError("m"), StatusCode::kUnavailable},
+      {DataLossError("m"), StatusCode::kDataLoss},
+      {GoneError("m"), StatusCode::kGone},
+  };
+  for (const auto& [status, code] : cases) {
+    EXPECT_FALSE(status.ok());
+    EXPECT_EQ(status.code(), code);
+    EXPECT_EQ(status.message(), "m");
+  }
+}
+
+TEST(StatusTest, CodeNames) {
+  EXPECT_EQ(StatusCodeName(StatusCode::kOk), "OK");
+  EXPECT_EQ(StatusCodeName(StatusCode::kInvalidArgument), "INVALID_ARGUMENT");
+  EXPECT_EQ(StatusCodeName(StatusCode::kUnauthenticated), "UNAUTHENTICATED");
+  EXPECT_EQ(StatusCodeName(StatusCode::kPermissionDenied), "PERMISSION_DENIED");
+  EXPECT_EQ(StatusCodeName(StatusCode::kDataLoss), "DATA_LOSS");
+  EXPECT_EQ(StatusCodeName(StatusCode::kGone), "GONE");
+  EXPECT_EQ(StatusCodeName(static_cast<StatusCode>(55)), "UNKNOWN");
+  // Every defined code has its own name.
+  std::set<std::string_view> names;
+  for (int c = 0; c <= 16; ++c) names.insert(StatusCodeName(static_cast<StatusCode>(c)));
+  names.insert(StatusCodeName(StatusCode::kGone));
+  EXPECT_EQ(names.size(), 18u);
+}
+
+TEST(StatusTest, ToStringAndStream) {
+  EXPECT_EQ(NotFoundError("vault not found").ToString(), "NOT_FOUND: vault not found");
+  EXPECT_EQ(Status(StatusCode::kInternal, "").ToString(), "INTERNAL");
+  std::ostringstream os;
+  os << GoneError("expired");
+  EXPECT_EQ(os.str(), "GONE: expired");
+}
+
+TEST(StatusTest, Equality) {
+  EXPECT_EQ(NotFoundError("a"), NotFoundError("a"));
+  EXPECT_NE(NotFoundError("a"), NotFoundError("b"));
+  EXPECT_NE(NotFoundError("a"), InternalError("a"));
+}
+
+TEST(StatusOrTest, ValueAndError) {
+  StatusOr<int> v = 5;
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v, 5);
+  StatusOr<int> e = Err(NotFoundError("nope"));
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error(), NotFoundError("nope"));
+}
+
+// --- the macros -------------------------------------------------------------------------------
+
+Status Check(bool ok, int* calls) {
+  ++*calls;
+  return ok ? OkStatus() : InvalidArgumentError("bad input");
+}
+
+StatusOr<int> Half(int x) {
+  if (x % 2 != 0) return Err(InvalidArgumentError("odd"));
+  return x / 2;
+}
+
+StatusOr<std::unique_ptr<int>> MakeBox(int x) {
+  if (x < 0) return Err(OutOfRangeError("negative"));
+  return std::make_unique<int>(x);
+}
+
+// Status-returning function using both macros.
+Status StatusFn(bool ok, int x, int* out, int* calls) {
+  RETURN_IF_ERROR(Check(ok, calls));
+  ASSIGN_OR_RETURN(const int half, Half(x));
+  *out = half;
+  return OkStatus();
+}
+
+// StatusOr-returning function using both macros, including on a StatusOr in RETURN_IF_ERROR.
+StatusOr<int> StatusOrFn(bool ok, int x, int* calls) {
+  RETURN_IF_ERROR(Check(ok, calls));
+  RETURN_IF_ERROR(Half(x));
+  ASSIGN_OR_RETURN(int quarter, Half(x / 2));
+  return quarter;
+}
+
+StatusOr<int> MoveOnlyFn(int x) {
+  ASSIGN_OR_RETURN(std::unique_ptr<int> box, MakeBox(x));
+  ASSIGN_OR_RETURN(auto again, MakeBox(*box + 1));  // two on distinct lines in one scope
+  return *again;
+}
+
+TEST(StatusMacrosTest, ReturnIfErrorInStatusFunction) {
+  int out = 0;
+  int calls = 0;
+  EXPECT_TRUE(StatusFn(true, 8, &out, &calls).ok());
+  EXPECT_EQ(out, 4);
+  EXPECT_EQ(calls, 1);  // the expression is evaluated exactly once
+  const Status s = StatusFn(false, 8, &out, &calls);
+  EXPECT_EQ(s, InvalidArgumentError("bad input"));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(StatusMacrosTest, AssignOrReturnInStatusFunction) {
+  int out = -1;
+  int calls = 0;
+  const Status s = StatusFn(true, 7, &out, &calls);
+  EXPECT_EQ(s, InvalidArgumentError("odd"));
+  EXPECT_EQ(out, -1);  // nothing after the failing line ran
+}
+
+TEST(StatusMacrosTest, InStatusOrFunction) {
+  int calls = 0;
+  auto ok = StatusOrFn(true, 8, &calls);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(*ok, 2);
+  auto first = StatusOrFn(false, 8, &calls);
+  ASSERT_FALSE(first.has_value());
+  EXPECT_EQ(first.error(), InvalidArgumentError("bad input"));
+  auto second = StatusOrFn(true, 3, &calls);  // RETURN_IF_ERROR on a StatusOr
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error(), InvalidArgumentError("odd"));
+  auto third = StatusOrFn(true, 6, &calls);  // 6/2 = 3 is odd: ASSIGN_OR_RETURN fails
+  ASSERT_FALSE(third.has_value());
+  EXPECT_EQ(third.error(), InvalidArgumentError("odd"));
+}
+
+TEST(StatusMacrosTest, MoveOnlyValues) {
+  auto ok = MoveOnlyFn(41);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(*ok, 42);
+  auto bad = MoveOnlyFn(-5);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), StatusCode::kOutOfRange);
+}
+
+// Braces are deliberately left out: the macro must expand to exactly one statement, so that
+// the `else` binds to the `if` as written.
+TEST(StatusMacrosTest, WorksAsSingleStatementInIfElse) {
+  const auto fn = [](bool fail) -> Status {
+    if (fail)
+      RETURN_IF_ERROR(InternalError("x"));
+    else
+      return OkStatus();
+    return AbortedError("unreachable");
+  };
+  EXPECT_EQ(fn(true).code(), StatusCode::kInternal);
+  EXPECT_TRUE(fn(false).ok());
+}
+
+}  // namespace
+}  // namespace coffer
