@@ -1,0 +1,722 @@
+// HttpServer on Boost.Beast/Asio with C++20 coroutines: accepts on the I/O threads, parses with
+// size limits and deadlines, routes, runs handlers on a separate worker pool, writes responses
+// with fixed security headers, and drains gracefully. The only translation unit that sees Beast.
+#include "http/server.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/span.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include "common/secret_buffer.h"
+#include "http/problem_json.h"
+
+namespace coffer::http {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+// Every byte a request brings in (raw bytes in the read buffer, header values such as
+// Authorization, the body) lives in memory from this allocator, which wipes it on release.
+template <typename T>
+class WipingAllocator {
+ public:
+  using value_type = T;
+  using propagate_on_container_move_assignment = std::true_type;
+  using is_always_equal = std::true_type;
+
+  WipingAllocator() = default;
+  template <typename U>
+  WipingAllocator(const WipingAllocator<U>&) noexcept {}  // NOLINT: rebinding must be implicit
+
+  T* allocate(size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, size_t n) noexcept {
+    SecureWipe(p, n * sizeof(T));
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <typename U>
+  bool operator==(const WipingAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+using WipingBody = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
+using RequestParser = bhttp::request_parser<WipingBody, WipingAllocator<char>>;
+using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
+// The body points into Response::body, so a sensitive body is never copied before it is wiped.
+using WireResponse = bhttp::response<bhttp::span_body<const char>>;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kFirstReadBytes = 4096;
+// After an error response, unread input is drained for a moment so the client sees the response
+// instead of a connection reset.
+constexpr std::chrono::milliseconds kMaxLinger{2000};
+constexpr size_t kMaxLingerBytes = 8 << 20;
+constexpr size_t kMaxRequestIdLength = 64;
+constexpr size_t kMaxMethodInDetail = 16;
+
+// One client connection. `idle` is read and written only on the stream's strand.
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool idle = false;  // waiting for the first byte of a request
+};
+
+std::string PeerIp(const tcp::socket& socket) {
+  beast::error_code ec;
+  tcp::endpoint ep = socket.remote_endpoint(ec);
+  if (ec) {
+    return "";
+  }
+  asio::ip::address addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+  }
+  try {
+    return addr.to_string();
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+bool IsRequestIdChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool IsWellFormedRequestId(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxRequestIdLength &&
+         std::all_of(id.begin(), id.end(), IsRequestIdChar);
+}
+
+std::string NewRequestId() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::array<unsigned char, 8> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    // Request ids only correlate logs; a clock-derived id is an acceptable fallback.
+    const uint64_t t = static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
+    std::memcpy(bytes.data(), &t, bytes.size());
+  }
+  std::string id;
+  id.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 0x0f]);
+  }
+  return id;
+}
+
+std::string ToLowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ToLowerAscii(a) == ToLowerAscii(b);
+}
+
+// Header text a handler supplies must not be able to split the response.
+bool IsSafeHeaderText(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Framing is the server's job; a handler cannot override these.
+bool IsServerOwnedHeader(std::string_view name) {
+  for (std::string_view owned :
+       {"content-length", "transfer-encoding", "connection", "keep-alive", "x-request-id"}) {
+    if (EqualsIgnoreCase(name, owned)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Bodies carry secret values and these headers carry credentials; what stays (method, target,
+// other headers) is what the request observer may log.
+void WipeRequest(Request& request) {
+  SecureWipe(request.body);
+  for (auto& [name, value] : request.headers) {
+    if (name == "authorization" || name == "proxy-authorization" || name == "cookie") {
+      SecureWipe(value);
+    }
+  }
+}
+
+Response InternalErrorProblem() { return ProblemFromStatus(InternalError("")); }
+
+Response BadRequestProblem(std::string_view detail) {
+  return Problem(400, "bad-request", "Bad request", detail);
+}
+
+// Decodes the origin-form target into segments and query parameters. Returns a problem for a
+// target the router must never see.
+std::optional<Response> ParseTarget(std::string_view target, Request& request) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed.has_value()) {
+    return BadRequestProblem("malformed request target");
+  }
+  const boost::urls::url_view& url = parsed.value();
+  for (std::string segment : url.segments()) {
+    if (segment.find('\0') != std::string::npos) {
+      return BadRequestProblem("request path contains a NUL byte");
+    }
+    request.segments.push_back(std::move(segment));
+  }
+  for (auto param : url.params()) {
+    if (param.key.find('\0') != std::string::npos ||
+        param.value.find('\0') != std::string::npos) {
+      return BadRequestProblem("query contains a NUL byte");
+    }
+    request.query.emplace_back(std::move(param.key), std::move(param.value));
+  }
+  return std::nullopt;
+}
+
+// The response for a failed read, or nullopt when the connection should just be closed (the
+// peer went away, timed out, or sent half a request and stopped).
+std::optional<Response> ProblemForReadError(const beast::error_code& ec,
+                                            const ServerOptions& options) {
+  if (ec == bhttp::error::header_limit) {
+    return Problem(431, "header-too-large", "Request header fields too large",
+                   "request header exceeds the " + std::to_string(options.max_header_bytes) +
+                       "-byte limit");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return Problem(413, "payload-too-large", "Payload too large",
+                   "request body exceeds the " + std::to_string(options.max_body_bytes) +
+                       "-byte limit");
+  }
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
+    return std::nullopt;
+  }
+  if (ec.category() == beast::error_code(bhttp::error::bad_method).category()) {
+    return BadRequestProblem("malformed HTTP request");
+  }
+  return std::nullopt;
+}
+
+class BeastHttpServer final : public HttpServer {
+ public:
+  BeastHttpServer(const ServerOptions& options, const Router& router, RequestObserver observer)
+      : options_(options),
+        router_(router),
+        observer_(std::move(observer)),
+        workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
+        control_(asio::make_strand(ioc_)),
+        acceptor_(control_),
+        signals_(control_),
+        grace_timer_(control_) {}
+
+  ~BeastHttpServer() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;  // connection frames destroyed below must not touch ioc_ any more
+    }
+    ioc_.stop();
+    workers_.stop();
+    workers_.join();
+    // Members go in reverse order: the worker pool before ioc_ (its queued work refers to ioc_),
+    // ioc_ (and the connection frames it owns) before mu_ and connections_.
+  }
+
+  Status Bind();
+
+  uint16_t port() const override { return port_; }
+  Status Run() override;
+  void Shutdown() override;
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+  void StartConnection(tcp::socket socket);
+  asio::awaitable<void> Serve(std::shared_ptr<Connection> conn, uint64_t id);
+  // Reads, handles and answers one request. Returns whether the connection may be reused.
+  asio::awaitable<bool> ServeOne(Connection& conn, ReadBuffer& buffer,
+                                 const std::string& peer_ip);
+  // Routes the request and runs its handler on the worker pool, filling `response` in place.
+  asio::awaitable<void> Dispatch(const Request& request, std::string& route_template,
+                                 Response& response);
+  asio::awaitable<bool> Write(Connection& conn, const Response& response, unsigned version,
+                              bool keep_alive, const std::string& request_id);
+  asio::awaitable<void> LingerAndClose(Connection& conn);
+  void Observe(const Request& request, std::string_view route_template, int status,
+               SteadyClock::time_point start);
+  void BeginShutdown();  // on control_
+  void StopLocked();     // REQUIRES: mu_ held
+  void Deregister(uint64_t id);
+  void RunIoThread();
+
+  const ServerOptions options_;
+  const Router router_;  // a copy, so the caller's router need not outlive the server
+  const RequestObserver observer_;
+
+  std::mutex mu_;
+  std::map<uint64_t, std::weak_ptr<Connection>> connections_;  // guarded by mu_
+  uint64_t next_connection_id_ = 0;                            // guarded by mu_
+  bool stopped_ = false;                                       // guarded by mu_
+
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> run_called_{false};
+  uint16_t port_ = 0;
+
+  asio::io_context ioc_;
+  asio::thread_pool workers_;  // handlers run here, never on the I/O threads
+  // Serializes the acceptor, the signal set and the grace timer.
+  asio::strand<asio::io_context::executor_type> control_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer grace_timer_;
+};
+
+Status BeastHttpServer::Bind() {
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  if (ec) {
+    return UnavailableError("cannot resolve " + where + ": " + ec.message());
+  }
+  for (const auto& entry : endpoints) {
+    const tcp::endpoint ep = entry.endpoint();
+    acceptor_.close(ec);
+    acceptor_.open(ep.protocol(), ec);
+    if (ec) {
+      continue;
+    }
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    acceptor_.bind(ep, ec);
+    if (ec) {
+      continue;
+    }
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      continue;
+    }
+    port_ = acceptor_.local_endpoint(ec).port();
+    if (!ec) {
+      return OkStatus();
+    }
+  }
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  return UnavailableError("cannot listen on " + where + ": " +
+                          (ec ? ec.message() : std::string("no address")));
+}
+
+Status BeastHttpServer::Run() {
+  if (run_called_.exchange(true)) {
+    return FailedPreconditionError("HttpServer::Run called twice");
+  }
+  if (options_.handle_signals) {
+    beast::error_code ec;
+    signals_.add(SIGINT, ec);
+    signals_.add(SIGTERM, ec);
+    signals_.async_wait([this](const beast::error_code& error, int) {
+      if (!error) {
+        BeginShutdown();
+      }
+    });
+  }
+  asio::co_spawn(control_, AcceptLoop(), [](std::exception_ptr) {});
+
+  int io_threads = options_.io_threads;
+  if (io_threads <= 0) {
+    io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  std::vector<std::thread> threads;
+  for (int i = 1; i < io_threads; ++i) {
+    try {
+      threads.emplace_back([this] { RunIoThread(); });
+    } catch (const std::exception&) {
+      break;  // fewer threads still serve
+    }
+  }
+  RunIoThread();
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  // Handlers still running (only possible after shutdown_grace ran out) finish; queued ones
+  // are dropped.
+  workers_.stop();
+  workers_.join();
+  return OkStatus();
+}
+
+void BeastHttpServer::RunIoThread() {
+  for (;;) {
+    try {
+      ioc_.run();
+      return;
+    } catch (...) {
+      // A completion handler threw; the failing connection is gone, the rest keep running.
+    }
+  }
+}
+
+void BeastHttpServer::Shutdown() {
+  asio::post(control_, [this] { BeginShutdown(); });
+}
+
+void BeastHttpServer::BeginShutdown() {
+  if (draining_.exchange(true)) {
+    return;
+  }
+  beast::error_code ec;
+  acceptor_.close(ec);
+  signals_.cancel(ec);
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, weak] : connections_) {
+      if (auto conn = weak.lock()) {
+        live.push_back(std::move(conn));
+      }
+    }
+    if (connections_.empty()) {
+      StopLocked();
+      return;
+    }
+  }
+  // A connection that is not idle here is reading or handling a request; it sees draining_
+  // before it would wait for another one, and answers with "Connection: close".
+  for (auto& conn : live) {
+    asio::post(conn->stream.get_executor(), [conn] {
+      if (conn->idle) {
+        beast::error_code ignored;
+        conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        conn->stream.close();
+      }
+    });
+  }
+  grace_timer_.expires_after(options_.shutdown_grace);
+  grace_timer_.async_wait([this](const beast::error_code& error) {
+    if (!error) {
+      std::lock_guard<std::mutex> lock(mu_);
+      StopLocked();
+    }
+  });
+}
+
+void BeastHttpServer::StopLocked() {
+  if (!stopped_) {
+    stopped_ = true;
+    ioc_.stop();
+  }
+}
+
+void BeastHttpServer::Deregister(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_.erase(id);
+  if (draining_.load() && connections_.empty()) {
+    StopLocked();
+  }
+}
+
+asio::awaitable<void> BeastHttpServer::AcceptLoop() {
+  for (;;) {
+    tcp::socket socket(asio::make_strand(ioc_));
+    auto [ec] = co_await acceptor_.async_accept(socket, kNoThrow);
+    if (draining_.load() || !acceptor_.is_open()) {
+      co_return;
+    }
+    if (ec) {
+      // Out of descriptors or similar: back off instead of spinning.
+      asio::steady_timer backoff(control_, std::chrono::milliseconds(50));
+      co_await backoff.async_wait(kNoThrow);
+      continue;
+    }
+    StartConnection(std::move(socket));
+  }
+}
+
+void BeastHttpServer::StartConnection(tcp::socket socket) {
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto conn = std::make_shared<Connection>(std::move(socket));
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_connection_id_++;
+    connections_.emplace(id, conn);
+  }
+  auto executor = conn->stream.get_executor();
+  asio::co_spawn(executor, Serve(std::move(conn), id), [](std::exception_ptr) {});
+}
+
+asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection> conn, uint64_t id) {
+  // Runs when the coroutine ends or is destroyed with the io_context.
+  struct Registration {
+    BeastHttpServer* server;
+    uint64_t id;
+    ~Registration() { server->Deregister(id); }
+  } registration{this, id};
+
+  const std::string peer_ip = PeerIp(conn->stream.socket());
+  ReadBuffer buffer;
+  for (;;) {
+    if (draining_.load()) {
+      break;
+    }
+    if (buffer.size() == 0) {
+      buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
+      conn->idle = true;
+      conn->stream.expires_after(options_.idle_timeout);
+      auto [ec, n] = co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes),
+                                                           kNoThrow);
+      conn->idle = false;
+      if (ec) {
+        break;
+      }
+      buffer.commit(n);
+    }
+    if (!co_await ServeOne(*conn, buffer, peer_ip)) {
+      break;
+    }
+  }
+  beast::error_code ignored;
+  conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  conn->stream.close();
+}
+
+asio::awaitable<bool> BeastHttpServer::ServeOne(Connection& conn, ReadBuffer& buffer,
+                                                const std::string& peer_ip) {
+  const SteadyClock::time_point start = SteadyClock::now();
+  RequestParser parser;
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(options_.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  parser.body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
+
+  // One deadline covers the whole request, so a client trickling bytes cannot hold the
+  // connection (slowloris).
+  conn.stream.expires_after(options_.read_timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kNoThrow);
+  if (!ec && !parser.is_done()) {
+    const auto& header = parser.get();
+    if (header.version() == 11 && EqualsIgnoreCase(header[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
+      std::tie(ec, n) = co_await bhttp::async_write(conn.stream, proceed, kNoThrow);
+    }
+    if (!ec) {
+      std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kNoThrow);
+    }
+  }
+
+  Request request;
+  request.peer_ip = peer_ip;
+  if (parser.is_header_done()) {
+    const auto& header = parser.get();
+    request.method = std::string(header.method_string());
+    request.target = std::string(header.target());
+    for (const auto& field : header) {
+      request.headers.emplace_back(ToLowerAscii(field.name_string()), std::string(field.value()));
+    }
+  }
+  const auto incoming_id = request.Header("x-request-id");
+  request.request_id = incoming_id.has_value() && IsWellFormedRequestId(*incoming_id)
+                           ? std::string(*incoming_id)
+                           : NewRequestId();
+
+  if (ec) {
+    std::optional<Response> problem = ProblemForReadError(ec, options_);
+    if (problem.has_value()) {
+      if (co_await Write(conn, *problem, 11, /*keep_alive=*/false, request.request_id)) {
+        co_await LingerAndClose(conn);
+      }
+      Observe(request, "", problem->status, start);
+    }
+    WipeRequest(request);
+    co_return false;
+  }
+
+  const unsigned version = parser.get().version();
+  const bool client_keep_alive = parser.get().keep_alive();
+  {
+    const auto& body = parser.get().body();
+    request.body.assign(body.data(), body.size());
+  }
+  // The parser's copy of headers and body is wiped as soon as it is released.
+  parser.release();
+
+  std::string route_template;
+  Response response;
+  if (std::optional<Response> bad_target = ParseTarget(request.target, request)) {
+    response = std::move(*bad_target);
+  } else {
+    co_await Dispatch(request, route_template, response);
+  }
+  WipeRequest(request);
+
+  const bool keep_alive = client_keep_alive && !draining_.load();
+  const bool written = co_await Write(conn, response, version, keep_alive, request.request_id);
+  if (response.sensitive) {
+    SecureWipe(response.body);
+  }
+  Observe(request, route_template, response.status, start);
+  co_return written && keep_alive;
+}
+
+asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request,
+                                                std::string& route_template,
+                                                Response& response) {
+  RouteMatch match = router_.Match(request.method, request.segments);
+  switch (match.kind) {
+    case RouteMatch::Kind::kNotFound:
+      response = ProblemFromStatus(
+          NotFoundError("no route for " + request.method.substr(0, kMaxMethodInDetail)));
+      co_return;
+    case RouteMatch::Kind::kMethodNotAllowed:
+      response = Problem(405, "method-not-allowed", "Method not allowed",
+                         "method " + request.method.substr(0, kMaxMethodInDetail) +
+                             " is not allowed here");
+      response.headers.emplace_back("Allow", match.allow);
+      co_return;
+    case RouteMatch::Kind::kFound:
+      break;
+  }
+  route_template = match.route_template;
+
+  // The store blocks, so handlers run on the worker pool; this coroutine resumes on the
+  // connection's strand afterwards. The result is written in place rather than returned so a
+  // sensitive body is not moved through intermediate storage.
+  const Handler& handler = *match.handler;
+  const RouteParams& params = match.params;
+  co_await asio::co_spawn(
+      workers_.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        try {
+          response = handler(request, params);
+        } catch (...) {
+          // A handler bug. Its message may hold anything, so the client gets a generic 500.
+          response = InternalErrorProblem();
+        }
+        co_return;
+      },
+      asio::use_awaitable);
+  if (response.status < 200 || response.status > 599) {
+    if (response.sensitive) {
+      SecureWipe(response.body);
+    }
+    response = InternalErrorProblem();
+  }
+}
+
+asio::awaitable<bool> BeastHttpServer::Write(Connection& conn, const Response& response,
+                                             unsigned version, bool keep_alive,
+                                             const std::string& request_id) {
+  WireResponse wire;
+  wire.version(version == 10 ? 10 : 11);
+  wire.result(static_cast<unsigned>(response.status));
+  for (const auto& [name, value] : response.headers) {
+    if (!name.empty() && IsSafeHeaderText(name) && IsSafeHeaderText(value) &&
+        !IsServerOwnedHeader(name)) {
+      wire.insert(name, value);
+    }
+  }
+  const bool bodyless = response.status == 204 || response.status == 304;
+  if (!bodyless && !response.content_type.empty() &&
+      wire.find(bhttp::field::content_type) == wire.end()) {
+    wire.set(bhttp::field::content_type, response.content_type);
+  }
+  if (wire.find(bhttp::field::cache_control) == wire.end()) {
+    wire.set(bhttp::field::cache_control, "no-store");
+  }
+  wire.set("X-Content-Type-Options", "nosniff");
+  wire.set(bhttp::field::server, "coffer");
+  wire.set("X-Request-Id", request_id);
+  wire.keep_alive(keep_alive);
+  if (!bodyless) {
+    wire.body() = beast::span<const char>(response.body.data(), response.body.size());
+    wire.content_length(response.body.size());
+  }
+  conn.stream.expires_after(options_.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(conn.stream, wire, kNoThrow);
+  co_return !ec;
+}
+
+asio::awaitable<void> BeastHttpServer::LingerAndClose(Connection& conn) {
+  beast::error_code ignored;
+  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn.stream.expires_after(std::min<std::chrono::milliseconds>(options_.read_timeout, kMaxLinger));
+  std::array<char, 16384> sink;
+  size_t total = 0;
+  while (total < kMaxLingerBytes) {
+    auto [ec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kNoThrow);
+    if (ec) {
+      break;
+    }
+    total += n;
+  }
+  SecureWipe(sink.data(), sink.size());  // the discarded bytes may be part of a secret
+}
+
+void BeastHttpServer::Observe(const Request& request, std::string_view route_template, int status,
+                              SteadyClock::time_point start) {
+  if (!observer_) {
+    return;
+  }
+  RequestLogEntry entry{&request, route_template, status,
+                        std::chrono::duration_cast<std::chrono::microseconds>(
+                            SteadyClock::now() - start)};
+  try {
+    observer_(entry);
+  } catch (...) {
+    // Logging must never take a connection down.
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerOptions& options,
+                                                         const Router& router,
+                                                         RequestObserver observer) {
+  try {
+    auto server = std::make_unique<BeastHttpServer>(options, router, std::move(observer));
+    RETURN_IF_ERROR(server->Bind());
+    return std::unique_ptr<HttpServer>(std::move(server));
+  } catch (const std::exception& e) {
+    // Asio reports resource exhaustion (no threads, no descriptors) by throwing.
+    return Err(UnavailableError(std::string("cannot start HTTP server: ") + e.what()));
+  }
+}
+
+}  // namespace coffer::http
