@@ -1,0 +1,189 @@
+// The group-commit loop: batch queued write operations into one transaction, one SAVEPOINT per
+// operation, one COMMIT (one fsync) per batch.
+#include "store/sqlite/group_commit_writer.h"
+
+#include <algorithm>
+#include <exception>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace coffer {
+
+namespace {
+
+Status AsUnavailable(const Status& cause) {
+  return Status(StatusCode::kUnavailable, cause.message());
+}
+
+// Runs one operation; an exception escaping it (it is caller code) becomes kInternal rather
+// than ending the writer thread.
+Status RunOp(const WriteOp& op, SqliteConnection& db) {
+  try {
+    return op(db);
+  } catch (const std::exception&) {
+    return InternalError("store: a write operation failed unexpectedly");
+  } catch (...) {
+    return InternalError("store: a write operation failed unexpectedly");
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(
+    std::unique_ptr<SqliteConnection> db, size_t max_batch) {
+  std::unique_ptr<GroupCommitWriter> writer(
+      new GroupCommitWriter(std::move(db), std::max<size_t>(max_batch, 1)));
+  try {
+    writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
+  } catch (const std::system_error&) {
+    return Err(InternalError("store: cannot start the writer thread"));
+  }
+  return writer;
+}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  if (db_->InTransaction()) {
+    (void)db_->Exec("ROLLBACK");
+  }
+  // Folds the WAL into the database file so a closed store is one self-contained file.
+  (void)db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+Status GroupCommitWriter::Run(const WriteOp& op) {
+  Pending pending{&op, OkStatus()};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      return UnavailableError("store: the store is closing");
+    }
+    queue_.push_back(&pending);
+  }
+  work_cv_.notify_one();
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return pending.done; });
+  return std::move(pending.result);
+}
+
+GroupCommitStats GroupCommitWriter::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  GroupCommitStats stats = stats_;
+  stats.pending = queue_.size();
+  return stats;
+}
+
+void GroupCommitWriter::Loop() {
+  std::vector<Pending*> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        return;  // stopping, and everything queued has run
+      }
+      const size_t n = std::min(queue_.size(), max_batch_);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+    }
+    const uint64_t commits = RunBatch(batch);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Pending* p : batch) {
+        p->done = true;
+      }
+      stats_.ops += batch.size();
+      stats_.commits += commits;
+      stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, batch.size());
+    }
+    done_cv_.notify_all();
+  }
+}
+
+uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch) {
+  uint64_t commits = 0;
+  bool open = false;
+  std::vector<Pending*> kept;  // succeeded; their changes are in the open transaction
+  // Ends the open transaction without keeping anything: the kept ops get kUnavailable.
+  auto abandon = [&](const Status& cause) {
+    if (db_->InTransaction()) {
+      (void)db_->Exec("ROLLBACK");
+    }
+    for (Pending* p : kept) {
+      p->result = AsUnavailable(cause);
+    }
+    kept.clear();
+    open = false;
+  };
+
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Pending* p = batch[i];
+    if (!open) {
+      // BEGIN IMMEDIATE takes the write lock now, so no statement below can hit SQLITE_BUSY.
+      const Status begun = db_->Exec("BEGIN IMMEDIATE");
+      if (!begun.ok()) {
+        // Another process held the lock past the busy timeout, or the disk failed: retrying
+        // op by op would only multiply the wait.
+        for (size_t j = i; j < batch.size(); ++j) {
+          batch[j]->result = AsUnavailable(begun);
+        }
+        return commits;
+      }
+      open = true;
+    }
+    Status s = db_->Exec("SAVEPOINT op");
+    if (!s.ok()) {
+      p->result = AsUnavailable(s);
+      abandon(s);
+      continue;
+    }
+    Status result = RunOp(*p->op, *db_);
+    if (result.ok()) {
+      s = db_->Exec("RELEASE op");
+      if (!s.ok()) {
+        p->result = AsUnavailable(s);
+        abandon(s);
+        continue;
+      }
+      p->result = OkStatus();  // final once the COMMIT succeeds
+      kept.push_back(p);
+      continue;
+    }
+    p->result = std::move(result);
+    if (!db_->InTransaction()) {
+      // SQLite rolled the whole transaction back by itself (it may on FULL, IOERR, NOMEM).
+      abandon(UnavailableError("store: the write transaction was rolled back"));
+      continue;
+    }
+    s = db_->Exec("ROLLBACK TO op");
+    if (s.ok()) {
+      s = db_->Exec("RELEASE op");
+    }
+    if (!s.ok()) {
+      abandon(s);
+    }
+  }
+
+  if (open) {
+    if (kept.empty()) {
+      abandon(OkStatus());  // nothing to keep: roll back instead of paying for an fsync
+    } else {
+      const Status committed = db_->Exec("COMMIT");
+      if (committed.ok()) {
+        ++commits;
+      } else {
+        abandon(committed);
+      }
+    }
+  }
+  return commits;
+}
+
+}  // namespace coffer

@@ -1,0 +1,48 @@
+// The embedded SQLite backend of Store: one database file in WAL mode, one writer thread that
+// group-commits every write, and a pool of read-only connections so reads never wait for writes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace coffer {
+
+struct SqliteStoreOptions {
+  std::string path;            // the database file; created (mode 0600) if missing
+  int reader_connections = 8;  // read-only connections, i.e. reads that can run at once
+  size_t max_batch = 512;      // most write operations committed by one transaction
+};
+
+// Counters of the group-commit writer since the store was opened.
+struct SqliteStoreStats {
+  uint64_t write_ops = 0;      // write operations run, committed or not
+  uint64_t commits = 0;        // transactions committed, one WAL fsync each
+  uint64_t largest_batch = 0;  // most write operations taken in one batch
+  uint64_t pending_ops = 0;    // write operations queued right now, waiting for the writer
+};
+
+// Store over SQLite. Every Store method is thread-safe. A write is queued to the writer thread
+// and returns once the transaction holding it is committed with synchronous=FULL. Note that a
+// PutSecretVersion `seal` function runs on the writer thread, inside the batch's transaction:
+// it must be quick and must not call back into the store.
+class SqliteStore : public Store {
+ public:
+  // Opens `options.path`, creating the file if missing, and applies pending schema migrations.
+  // Errors: kInvalidArgument for bad options; kFailedPrecondition when the directory does not
+  // exist or the database has a schema newer than this binary knows; kUnavailable when the file
+  // cannot be opened or locked; kDataLoss when it is not a (sound) SQLite database.
+  static StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
+
+  // Thread-safe.
+  virtual SqliteStoreStats Stats() const = 0;
+};
+
+// SqliteStore::Open for callers that only need the Store interface.
+StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);
+
+}  // namespace coffer
