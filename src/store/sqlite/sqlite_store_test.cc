@@ -1,0 +1,443 @@
+// SqliteStore: the Store conformance suite on SQLite, plus what only SQLite has — the file and its
+// schema migrations, group commit, readers that do not wait for the writer.
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "common/ids.h"
+#include "store/sqlite/sqlite_migrations.h"
+#include "store/sqlite/sqlite_status.h"
+#include "store/store_conformance_test.h"
+
+namespace coffer {
+namespace {
+
+using store_testing::FakeSeal;
+using store_testing::HasCode;
+using store_testing::IsOk;
+using store_testing::kT0;
+
+std::unique_ptr<Store> OpenForConformance(const std::string& dir) {
+  // Fewer readers than test threads, so leases are contended too.
+  auto store = OpenSqliteStore({.path = dir + "/coffer.db", .reader_connections = 4});
+  if (!store.has_value()) {
+    ADD_FAILURE() << store.error();
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+using store_testing::StoreConformanceTest;
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformanceTest,
+                         ::testing::Values(store_testing::StoreBackend{"Sqlite",
+                                                                       OpenForConformance}),
+                         store_testing::BackendName);
+
+// Runs one statement on the file through a connection of its own, outside the store.
+void RawExec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+      << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// The rows of `sql` as "a|b" strings.
+std::vector<std::string> RawQuery(const std::string& path, const std::string& sql) {
+  std::vector<std::string> rows;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
+    std::string row;
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      if (i > 0) {
+        row += "|";
+      }
+      const auto* text = sqlite3_column_text(st, i);
+      row += text != nullptr ? reinterpret_cast<const char*>(text) : "NULL";
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+// A seal that blocks the writer thread (and with it the open batch transaction) until released.
+class WriterBlocker {
+ public:
+  SealFunction Seal() {
+    return [this](const SecretVersion& h) -> StatusOr<std::vector<uint8_t>> {
+      entered_.set_value();
+      release_.get_future().wait();
+      return std::vector<uint8_t>{1};
+    };
+  }
+  void WaitUntilBlocked() { entered_.get_future().wait(); }
+  void Release() { release_.set_value(); }
+
+ private:
+  std::promise<void> entered_;
+  std::promise<void> release_;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "coffer-sqlite-XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/coffer.db";
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<SqliteStore> MustOpen(SqliteStoreOptions options = {}) {
+    options.path = path_;
+    auto store = SqliteStore::Open(options);
+    EXPECT_TRUE(IsOk(store));
+    return store.has_value() ? std::move(store).value() : nullptr;
+  }
+
+  static Vault AddVault(Store& store, std::string name = "v") {
+    Vault v{NewUuid(), std::move(name), "", "owner-1", kT0};
+    EXPECT_TRUE(IsOk(store.InsertVault(v)));
+    return v;
+  }
+
+  static NewSecretVersion NewVersion(const Vault& v, std::string path) {
+    NewSecretVersion n;
+    n.vault_id = v.id;
+    n.path = std::move(path);
+    n.created_at = kT0;
+    return n;
+  }
+
+  // Waits until `n` write operations are queued behind the (blocked) writer.
+  static void WaitForPending(const SqliteStore& store, uint64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (store.Stats().pending_ops < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(store.Stats().pending_ops, n);
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+// --- the file and its schema -------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, CreatesAPrivateFileInWalMode) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the file holds wrapped keys";
+  store.reset();
+  EXPECT_EQ(RawQuery(path_, "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+}
+
+TEST_F(SqliteStoreTest, CloseCheckpointsTheWal) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const Vault v = AddVault(*store);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("x"))));
+  }
+  store.reset();
+  const std::string wal = path_ + "-wal";
+  EXPECT_TRUE(!std::filesystem::exists(wal) || std::filesystem::file_size(wal) == 0);
+  EXPECT_EQ(RawQuery(path_, "SELECT latest_version FROM secrets"), std::vector<std::string>{"20"});
+}
+
+TEST_F(SqliteStoreTest, RejectsBadOptionsAndAMissingDirectory) {
+  EXPECT_TRUE(HasCode(SqliteStore::Open({}), StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(SqliteStore::Open({.path = path_, .reader_connections = 0}),
+                      StatusCode::kInvalidArgument));
+  EXPECT_TRUE(
+      HasCode(SqliteStore::Open({.path = path_, .max_batch = 0}), StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(OpenSqliteStore({.path = dir_ + "/no/such/dir/coffer.db"}),
+                      StatusCode::kFailedPrecondition));
+}
+
+TEST_F(SqliteStoreTest, AFileThatIsNotADatabaseIsDataLoss) {
+  std::ofstream(path_) << std::string(8192, 'x');
+  EXPECT_TRUE(HasCode(SqliteStore::Open({.path = path_}), StatusCode::kDataLoss));
+}
+
+TEST_F(SqliteStoreTest, MigrationsAreRecordedOnceAcrossReopens) {
+  std::vector<std::string> want;
+  for (const SqliteMigration& m : SqliteMigrations()) {
+    want.push_back(std::to_string(m.version) + "|" + std::string(m.name));
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    AddVault(*store, "v" + std::to_string(i));
+  }
+  EXPECT_EQ(RawQuery(path_, "SELECT version, name FROM schema_migrations ORDER BY version"), want);
+  EXPECT_EQ(RawQuery(path_, "SELECT name FROM vaults ORDER BY name"),
+            (std::vector<std::string>{"v0", "v1", "v2"}));
+}
+
+TEST_F(SqliteStoreTest, ASchemaNewerThanTheBinaryIsRefused) {
+  ASSERT_NE(MustOpen(), nullptr);
+  const int64_t future = SqliteMigrations().back().version + 1;
+  RawExec(path_, "INSERT INTO schema_migrations VALUES (" + std::to_string(future) +
+                     ", 'from the future', 0)");
+  auto store = SqliteStore::Open({.path = path_});
+  ASSERT_TRUE(HasCode(store, StatusCode::kFailedPrecondition));
+  EXPECT_NE(store.error().message().find("newer"), std::string::npos) << store.error();
+}
+
+TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsMissing) {
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+  sqlite3_close(raw);
+  ASSERT_NE(MustOpen(), nullptr);  // applies the real list
+  // A second migration arrives: only it runs.
+  const std::vector<SqliteMigration> next = {
+      SqliteMigrations()[0],
+      {2, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY) STRICT"},
+  };
+  auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
+  ASSERT_TRUE(IsOk(db));
+  ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, next, kT0)));
+  ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, next, kT0)));
+  // The real list is now older than the file.
+  EXPECT_TRUE(HasCode(ApplySqliteMigrations(**db, SqliteMigrations(), kT0),
+                      StatusCode::kFailedPrecondition));
+  db->reset();
+  EXPECT_EQ(RawQuery(path_,
+                     "SELECT version, applied_at = 1700000000000000 FROM"
+                     " schema_migrations ORDER BY version"),
+            (std::vector<std::string>{"1|0", "2|1"}));
+}
+
+// --- group commit ------------------------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, ConcurrentWritersShareCommits) {
+  constexpr int kThreads = 16;
+  constexpr int kPutsPerThread = 50;
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const Vault v = AddVault(*store);
+  const SqliteStoreStats before = store->Stats();
+
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPutsPerThread; ++i) {
+        const std::string path = "t" + std::to_string(t) + "/" + std::to_string(i);
+        if (!store->PutSecretVersion(NewVersion(v, path), FakeSeal("x")).has_value()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  ASSERT_EQ(failures.load(), 0);
+  const SqliteStoreStats after = store->Stats();
+  const uint64_t ops = after.write_ops - before.write_ops;
+  const uint64_t commits = after.commits - before.commits;
+  EXPECT_EQ(ops, static_cast<uint64_t>(kThreads * kPutsPerThread));
+  EXPECT_LE(commits * 2, ops) << "expected at least 2 writes per commit on average";
+  ::testing::Test::RecordProperty("ops_per_commit", std::to_string(double(ops) / commits));
+  std::printf(
+      "[ group commit ] %d writers: %llu ops in %llu commits (%.1f ops/commit, largest "
+      "batch %llu)\n",
+      kThreads, static_cast<unsigned long long>(ops), static_cast<unsigned long long>(commits),
+      double(ops) / double(commits), static_cast<unsigned long long>(after.largest_batch));
+}
+
+TEST_F(SqliteStoreTest, QueuedWritesCommitTogetherAndAFailingOneSpoilsNothing) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const Vault v = AddVault(*store);
+  NewSecretVersion limited = NewVersion(v, "limited");
+  limited.max_access_count = 1;
+  auto put = store->PutSecretVersion(limited, FakeSeal("x"));
+  ASSERT_TRUE(IsOk(put));
+  ASSERT_TRUE(IsOk(store->ConsumeSecretAccess(put->secret_id, 1)));
+  const SqliteStoreStats before = store->Stats();
+
+  WriterBlocker blocker;
+  std::thread first(
+      [&] { EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal()))); });
+  blocker.WaitUntilBlocked();
+
+  // Six writes queue up behind the blocked one; three of them fail.
+  std::vector<std::thread> queued;
+  for (const std::string path : {"ok/1", "ok/2", "ok/3"}) {
+    queued.emplace_back([&, path] {
+      EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, path), FakeSeal("x"))));
+    });
+  }
+  queued.emplace_back([&] {
+    EXPECT_TRUE(HasCode(store->InsertVault({NewUuid(), v.name, "", v.owner_id, kT0}),
+                        StatusCode::kAlreadyExists));
+  });
+  queued.emplace_back([&] {
+    auto failed = store->PutSecretVersion(
+        NewVersion(v, "never"), [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
+          return Err(InternalError("seal failed"));
+        });
+    EXPECT_TRUE(HasCode(failed, StatusCode::kInternal));
+  });
+  queued.emplace_back([&] {
+    EXPECT_TRUE(HasCode(store->ConsumeSecretAccess(put->secret_id, 1), StatusCode::kGone));
+  });
+  WaitForPending(*store, 6);
+  blocker.Release();
+  first.join();
+  for (std::thread& t : queued) {
+    t.join();
+  }
+
+  const SqliteStoreStats after = store->Stats();
+  EXPECT_EQ(after.write_ops - before.write_ops, 7u);
+  EXPECT_EQ(after.commits - before.commits, 2u) << "the blocked write, then the six together";
+  EXPECT_GE(after.largest_batch, 6u);
+  std::string next;
+  auto page = store->ListSecrets(v.id, "", "", 100);
+  ASSERT_TRUE(IsOk(page));
+  std::vector<std::string> paths;
+  for (const SecretSummary& s : page->secrets) {
+    paths.push_back(s.path);
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{"first", "limited", "ok/1", "ok/2", "ok/3"}));
+}
+
+TEST_F(SqliteStoreTest, ABatchHoldsAtMostMaxBatchWrites) {
+  SqliteStoreOptions options;
+  options.max_batch = 2;
+  auto store = MustOpen(options);
+  ASSERT_NE(store, nullptr);
+  const Vault v = AddVault(*store);
+  const SqliteStoreStats before = store->Stats();
+
+  WriterBlocker blocker;
+  std::thread first(
+      [&] { EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal()))); });
+  blocker.WaitUntilBlocked();
+  std::vector<std::thread> queued;
+  for (int i = 0; i < 5; ++i) {
+    queued.emplace_back([&, i] {
+      EXPECT_TRUE(
+          IsOk(store->PutSecretVersion(NewVersion(v, "q" + std::to_string(i)), FakeSeal("x"))));
+    });
+  }
+  WaitForPending(*store, 5);
+  blocker.Release();
+  first.join();
+  for (std::thread& t : queued) {
+    t.join();
+  }
+  const SqliteStoreStats after = store->Stats();
+  EXPECT_EQ(after.commits - before.commits, 4u) << "1, then 2 + 2 + 1";
+  EXPECT_EQ(after.largest_batch, 2u);
+}
+
+TEST_F(SqliteStoreTest, ReadsDoNotWaitForTheWriter) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const Vault v = AddVault(*store);
+  ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("committed"))));
+
+  WriterBlocker blocker;
+  std::thread writer(
+      [&] { EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), blocker.Seal()))); });
+  blocker.WaitUntilBlocked();
+  // The writer sits inside an open write transaction; readers still see the last commit.
+  auto read = std::async(std::launch::async, [&] {
+    return store->GetSecretVersion(v.id, "s", VersionSelector::LatestAny());
+  });
+  const bool finished = read.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  blocker.Release();
+  writer.join();
+  ASSERT_TRUE(finished) << "a read waited for the writer";
+  auto got = read.get();
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->version, 1);
+}
+
+// --- SQLite specifics of the contract ----------------------------------------------------------
+
+TEST_F(SqliteStoreTest, PrefixesEndingInByteFFAreListedCorrectly) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const Vault v = AddVault(*store);
+  const std::vector<std::string> paths = {"a\xfe", "a\xff", "a\xff\xff",
+                                          "a\xff"
+                                          "b",
+                                          "b"};
+  for (const std::string& p : paths) {
+    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, p), FakeSeal("x"))));
+  }
+  auto list = [&](std::string_view prefix) {
+    std::vector<std::string> out;
+    auto page = store->ListSecrets(v.id, prefix, "", 100);
+    EXPECT_TRUE(IsOk(page));
+    for (const SecretSummary& s : page->secrets) {
+      out.push_back(s.path);
+    }
+    return out;
+  };
+  // Byte order: "a\xff" "b" sorts before "a\xff\xff".
+  EXPECT_EQ(list("a\xff"), (std::vector<std::string>{"a\xff",
+                                                     "a\xff"
+                                                     "b",
+                                                     "a\xff\xff"}));
+  EXPECT_EQ(list("a\xff\xff"), std::vector<std::string>{"a\xff\xff"});
+  EXPECT_EQ(list("a"), (std::vector<std::string>{"a\xfe", "a\xff",
+                                                 "a\xff"
+                                                 "b",
+                                                 "a\xff\xff"}));
+  EXPECT_TRUE(list("\xff").empty());
+}
+
+TEST(SqliteStatusTest, MapsResultCodesWithoutDetail) {
+  const std::vector<std::pair<int, StatusCode>> cases = {
+      {SQLITE_FULL, StatusCode::kUnavailable},
+      {SQLITE_IOERR_FSYNC, StatusCode::kUnavailable},
+      {SQLITE_READONLY, StatusCode::kUnavailable},
+      {SQLITE_BUSY, StatusCode::kUnavailable},
+      {SQLITE_CANTOPEN, StatusCode::kUnavailable},
+      {SQLITE_CONSTRAINT_UNIQUE, StatusCode::kAlreadyExists},
+      {SQLITE_CONSTRAINT_PRIMARYKEY, StatusCode::kAlreadyExists},
+      {SQLITE_CONSTRAINT_FOREIGNKEY, StatusCode::kFailedPrecondition},
+      {SQLITE_CONSTRAINT_NOTNULL, StatusCode::kFailedPrecondition},
+      {SQLITE_CORRUPT, StatusCode::kDataLoss},
+      {SQLITE_NOTADB, StatusCode::kDataLoss},
+      {SQLITE_TOOBIG, StatusCode::kInvalidArgument},
+      {SQLITE_MISUSE, StatusCode::kInternal},
+  };
+  for (const auto& [code, want] : cases) {
+    EXPECT_EQ(SqliteStatus(code, "ctx").code(), want) << sqlite3_errstr(code);
+  }
+  EXPECT_EQ(SqliteStatus(SQLITE_FULL, "insert").message(),
+            "store: insert: database or disk is full");
+}
+
+}  // namespace
+}  // namespace coffer

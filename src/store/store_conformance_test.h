@@ -1,0 +1,84 @@
+// The conformance suite every Store backend must pass: one value-parameterized GoogleTest
+// fixture, instantiated per backend with a factory (see sqlite/sqlite_store_test.cc), so the
+// SQLite and PostgreSQL stores are held to exactly the same contract.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace coffer::store_testing {
+
+// Makes a store whose data lives in `scratch_dir`, an empty directory that exists for the whole
+// test. Called again with the same directory after the previous store was destroyed, it must
+// reopen the same data. Returns null on failure (the test then fails).
+using StoreFactory = std::function<std::unique_ptr<Store>(const std::string& scratch_dir)>;
+
+struct StoreBackend {
+  std::string name;  // becomes the test-name suffix: letters, digits and '_' only
+  StoreFactory factory;
+};
+
+// For INSTANTIATE_TEST_SUITE_P(…, StoreConformanceTest, ::testing::Values(backend), BackendName).
+std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info);
+
+// Gtest assertions that print the Status on failure: EXPECT_TRUE(IsOk(s)),
+// EXPECT_TRUE(HasCode(s, StatusCode::kNotFound)).
+::testing::AssertionResult IsOk(const Status& s);
+template <typename T>
+::testing::AssertionResult IsOk(const StatusOr<T>& s) {
+  return IsOk(s.has_value() ? OkStatus() : s.error());
+}
+::testing::AssertionResult HasCode(const Status& s, StatusCode code);
+template <typename T>
+::testing::AssertionResult HasCode(const StatusOr<T>& s, StatusCode code) {
+  return HasCode(s.has_value() ? OkStatus() : s.error(), code);
+}
+
+// A fixed point in time; tests never read the wall clock.
+constexpr UnixMicros kT0 = 1'700'000'000'000'000;
+
+// A stand-in for AEAD sealing: "<secret_id>|<version>|<value>", so a test can check that the
+// ciphertext was bound to the header the store passed in.
+SealFunction FakeSeal(std::string value);
+std::vector<uint8_t> FakeCiphertext(std::string_view secret_id, int64_t version,
+                                    std::string_view value);
+
+class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override;     // a fresh scratch directory and store
+  void TearDown() override;  // closes the store, removes the directory
+
+  // Closes the store and opens it again on the same data.
+  void Reopen();
+
+  // Inserts a vault (a new UUID) and returns it; adds a test failure if that fails.
+  Vault AddVault(std::string_view name, std::string_view owner_id = "owner-1",
+                 UnixMicros created_at = kT0);
+  // A new version for (vault, path) with the value's type and metadata defaulted.
+  static NewSecretVersion NewVersion(std::string_view vault_id, std::string_view path,
+                                     UnixMicros created_at = kT0);
+  // Puts `value` (FakeSeal) at (vault, path).
+  StatusOr<SecretVersion> Put(std::string_view vault_id, std::string_view path,
+                              std::string value = "value");
+  // Paths of ListSecrets(vault, prefix, after, limit), and its next_after in `next_after`.
+  std::vector<std::string> ListPaths(std::string_view vault_id, std::string_view prefix,
+                                     std::string_view after = "", size_t limit = 1000,
+                                     std::string* next_after = nullptr);
+
+  Store& store() { return *store_; }
+  const std::string& scratch_dir() const { return scratch_dir_; }
+
+ private:
+  std::string scratch_dir_;
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace coffer::store_testing
