@@ -1,0 +1,202 @@
+// GroupCommitWriter on its own, with operations no Store method would run: a commit that fails,
+// a transaction SQLite rolls back by itself, an operation that throws.
+#include "store/sqlite/group_commit_writer.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "store/store_conformance_test.h"
+
+namespace coffer {
+namespace {
+
+using store_testing::HasCode;
+using store_testing::IsOk;
+
+// parent/child with a DEFERRED foreign key: a dangling child is accepted by its statement and
+// refused by COMMIT, which is how these tests make a commit fail.
+constexpr std::string_view kSchema = R"sql(
+  PRAGMA journal_mode = WAL;
+  PRAGMA synchronous = FULL;
+  PRAGMA foreign_keys = ON;
+  CREATE TABLE parent (id INTEGER PRIMARY KEY) STRICT;
+  CREATE TABLE child (id INTEGER PRIMARY KEY,
+                      parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED,
+                      payload BLOB) STRICT;
+)sql";
+
+WriteOp Insert(std::string table, int64_t id, int64_t parent_id = 0, size_t payload = 0) {
+  return [=](SqliteConnection& db) -> Status {
+    const std::string sql = table == "parent"
+                                ? "INSERT INTO parent (id) VALUES (?1)"
+                                : "INSERT INTO child (id, parent_id, payload) VALUES (?1, ?2, ?3)";
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(sql));
+    st.BindInt(1, id);
+    if (table != "parent") {
+      st.BindInt(2, parent_id);
+      st.BindBlob(3, std::vector<uint8_t>(payload, 0x5a));
+    }
+    return st.Run();
+  };
+}
+
+class GroupCommitWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "coffer-writer-XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    writer_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // Starts a writer on a fresh database; `extra_sql` runs on its connection first.
+  void Start(std::string_view extra_sql = "") {
+    auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(IsOk(db));
+    ASSERT_TRUE(IsOk((*db)->Exec(kSchema)));
+    if (!extra_sql.empty()) {
+      ASSERT_TRUE(IsOk((*db)->Exec(extra_sql)));
+    }
+    auto writer = GroupCommitWriter::Start(std::move(db).value(), 64);
+    ASSERT_TRUE(IsOk(writer));
+    writer_ = std::move(writer).value();
+  }
+
+  // Runs `ops` as one batch: a blocking operation holds the writer until all are queued.
+  std::vector<Status> RunAsOneBatch(const std::vector<WriteOp>& ops) {
+    std::promise<void> entered;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    const WriteOp blocker = [&](SqliteConnection&) {
+      entered.set_value();
+      released.wait();
+      return OkStatus();
+    };
+    auto first = std::async(std::launch::async, [&] { return writer_->Run(blocker); });
+    entered.get_future().wait();
+    std::vector<std::future<Status>> results;
+    for (const WriteOp& op : ops) {
+      results.push_back(std::async(std::launch::async, [&] { return writer_->Run(op); }));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (writer_->Stats().pending < ops.size() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(writer_->Stats().pending, ops.size());
+    release.set_value();
+    EXPECT_TRUE(IsOk(first.get()));
+    std::vector<Status> out;
+    for (auto& r : results) {
+      out.push_back(r.get());
+    }
+    return out;
+  }
+
+  // Ids in `table`, read through the writer.
+  std::vector<int64_t> Ids(const std::string& table) {
+    std::vector<int64_t> ids;
+    EXPECT_TRUE(IsOk(writer_->Run([&](SqliteConnection& db) -> Status {
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("SELECT id FROM " + table + " ORDER BY id"));
+      while (true) {
+        ASSIGN_OR_RETURN(const bool row, st.Step());
+        if (!row) {
+          return OkStatus();
+        }
+        ids.push_back(st.ColumnInt(0));
+      }
+    })));
+    return ids;
+  }
+
+  std::string dir_;
+  std::unique_ptr<GroupCommitWriter> writer_;
+};
+
+TEST_F(GroupCommitWriterTest, AFailedCommitFailsEveryWriteThatWasInIt) {
+  Start();
+  const uint64_t commits_before = writer_->Stats().commits;
+  const std::vector<Status> results = RunAsOneBatch({
+      Insert("parent", 1),
+      Insert("child", 10, /*parent_id=*/99),  // passes its statement, fails the COMMIT
+      [](SqliteConnection&) { return NotFoundError("its own error"); },
+  });
+  EXPECT_TRUE(HasCode(results[0], StatusCode::kUnavailable));
+  EXPECT_TRUE(HasCode(results[1], StatusCode::kUnavailable));
+  EXPECT_EQ(results[2], NotFoundError("its own error")) << "an op that failed keeps its error";
+  EXPECT_EQ(writer_->Stats().commits - commits_before, 1u) << "only the blocker's batch";
+
+  EXPECT_TRUE(Ids("parent").empty()) << "nothing of the failed batch was kept";
+  EXPECT_TRUE(Ids("child").empty());
+  // The writer carries on.
+  EXPECT_TRUE(IsOk(writer_->Run(Insert("parent", 2))));
+  EXPECT_EQ(Ids("parent"), std::vector<int64_t>{2});
+}
+
+TEST_F(GroupCommitWriterTest, AThrowingOperationFailsAloneAndTheWriterSurvives) {
+  Start();
+  const std::vector<Status> results = RunAsOneBatch({
+      Insert("parent", 1),
+      [](SqliteConnection& db) -> Status {
+        (void)Insert("parent", 2)(db);
+        throw std::runtime_error("boom");
+      },
+      Insert("parent", 3),
+  });
+  EXPECT_TRUE(IsOk(results[0]));
+  EXPECT_TRUE(HasCode(results[1], StatusCode::kInternal));
+  EXPECT_EQ(results[1].message().find("boom"), std::string::npos);
+  EXPECT_TRUE(IsOk(results[2]));
+  EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 3})) << "the thrower's insert was undone";
+}
+
+TEST_F(GroupCommitWriterTest, AFullDatabaseNeverReportsALostWriteAsDone) {
+  // A database that cannot grow: one 1 MiB payload is too much. SQLite may then roll back the
+  // statement or the whole transaction (3.40 does the latter); either way, OK must mean kept and
+  // failed mean not kept.
+  Start("PRAGMA max_page_count = 64;");
+  const std::vector<Status> results = RunAsOneBatch({
+      Insert("parent", 1),
+      Insert("parent", 2),
+      Insert("child", 3, 1, /*payload=*/1 << 20),
+      Insert("parent", 4),
+  });
+  EXPECT_TRUE(HasCode(results[2], StatusCode::kUnavailable)) << "SQLITE_FULL";
+  const std::vector<int64_t> kept = Ids("parent");
+  for (const int64_t id : {1, 2, 4}) {
+    const bool ok = results[id == 4 ? 3 : id - 1].ok();
+    const bool present = std::find(kept.begin(), kept.end(), id) != kept.end();
+    EXPECT_EQ(ok, present) << "parent " << id;
+  }
+  EXPECT_TRUE(Ids("child").empty());
+  EXPECT_TRUE(IsOk(results[3])) << "a write after the failure gets its own transaction";
+}
+
+TEST_F(GroupCommitWriterTest, DestructorCheckpointsTheWal) {
+  Start();
+  for (int64_t id = 1; id <= 5; ++id) {
+    ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", id))));
+  }
+  writer_.reset();
+  const std::string wal = dir_ + "/w.db-wal";
+  EXPECT_TRUE(!std::filesystem::exists(wal) || std::filesystem::file_size(wal) == 0);
+  auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadOnly, 1000);
+  ASSERT_TRUE(IsOk(db));
+  auto st = (*db)->Prepare("SELECT count(*) FROM parent");
+  ASSERT_TRUE(IsOk(st));
+  ASSERT_TRUE(IsOk(st->Step()));
+  EXPECT_EQ(st->ColumnInt(0), 5);
+}
+
+}  // namespace
+}  // namespace coffer
