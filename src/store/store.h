@@ -95,7 +95,8 @@ class Store {
                                                                   std::string_view path) = 0;
 
   // Secrets whose path starts with `prefix` (plain string prefix), ordered by path, after the
-  // path `after` (exclusive, empty for the start), at most `limit`.
+  // path `after` (exclusive, empty for the start), at most `limit` (0: no limit). Paths compare
+  // bytewise, as memcmp does.
   virtual StatusOr<SecretListPage> ListSecrets(std::string_view vault_id,
                                                std::string_view prefix, std::string_view after,
                                                size_t limit) = 0;
@@ -112,7 +113,8 @@ class Store {
   // Atomically counts one read of a version with a read limit: succeeds only while the
   // version is enabled and access_count < max_access_count, and the new count is durable
   // before this returns. Returns the new access_count; kGone when no read is left (or the
-  // version was disabled meanwhile); kNotFound when the version no longer exists.
+  // version was disabled meanwhile); kNotFound when the version no longer exists;
+  // kFailedPrecondition when the version has no read limit (max_access_count 0).
   virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version) = 0;
 };
 

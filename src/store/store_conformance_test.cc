@@ -637,6 +637,11 @@ TEST_P(StoreConformanceTest, ListSecretsPaginates) {
   EXPECT_TRUE(ListPaths(v.id, "p/", "p/24").empty());
   EXPECT_TRUE(ListPaths(v.id, "p/", "q").empty());
   EXPECT_EQ(ListPaths(v.id, "", "p/24"), std::vector<std::string>{"q/last"});
+
+  // Limit 0 is no limit.
+  next = "unset";
+  EXPECT_EQ(ListPaths(v.id, "", "", 0, &next).size(), 27u);
+  EXPECT_TRUE(next.empty());
 }
 
 // --- counted reads -----------------------------------------------------------------------------
