@@ -73,7 +73,8 @@ class GroupCommitWriterTest : public ::testing::Test {
     writer_ = std::move(writer).value();
   }
 
-  // Runs `ops` as one batch: a blocking operation holds the writer until all are queued.
+  // Runs `ops` as one batch, in order: a blocking operation holds the writer until all are
+  // queued.
   std::vector<Status> RunAsOneBatch(const std::vector<WriteOp>& ops) {
     std::promise<void> entered;
     std::promise<void> release;
@@ -85,15 +86,12 @@ class GroupCommitWriterTest : public ::testing::Test {
     };
     auto first = std::async(std::launch::async, [&] { return writer_->Run(blocker); });
     entered.get_future().wait();
+    // One at a time, so the queue holds them in order.
     std::vector<std::future<Status>> results;
     for (const WriteOp& op : ops) {
       results.push_back(std::async(std::launch::async, [&] { return writer_->Run(op); }));
+      WaitForPending(results.size());
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (writer_->Stats().pending < ops.size() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    EXPECT_EQ(writer_->Stats().pending, ops.size());
     release.set_value();
     EXPECT_TRUE(IsOk(first.get()));
     std::vector<Status> out;
@@ -101,6 +99,14 @@ class GroupCommitWriterTest : public ::testing::Test {
       out.push_back(r.get());
     }
     return out;
+  }
+
+  void WaitForPending(size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (writer_->Stats().pending < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(writer_->Stats().pending, n);
   }
 
   // Ids in `table`, read through the writer.
