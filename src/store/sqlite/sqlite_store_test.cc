@@ -1,5 +1,5 @@
-// SqliteStore: the Store conformance suite on SQLite, plus what only SQLite has — the file and its
-// schema migrations, group commit, readers that do not wait for the writer.
+// SqliteStore: the Store conformance suite on SQLite, plus what only SQLite has: the file and
+// its schema migrations, group commit, readers that do not wait for the writer.
 #include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -208,9 +208,6 @@ TEST_F(SqliteStoreTest, ASchemaNewerThanTheBinaryIsRefused) {
 }
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsMissing) {
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
-  sqlite3_close(raw);
   ASSERT_NE(MustOpen(), nullptr);  // applies the real list
   // A second migration arrives: only it runs.
   const std::vector<SqliteMigration> next = {
@@ -318,7 +315,6 @@ TEST_F(SqliteStoreTest, QueuedWritesCommitTogetherAndAFailingOneSpoilsNothing) {
   EXPECT_EQ(after.write_ops - before.write_ops, 7u);
   EXPECT_EQ(after.commits - before.commits, 2u) << "the blocked write, then the six together";
   EXPECT_GE(after.largest_batch, 6u);
-  std::string next;
   auto page = store->ListSecrets(v.id, "", "", 100);
   ASSERT_TRUE(IsOk(page));
   std::vector<std::string> paths;
