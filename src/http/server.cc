@@ -283,6 +283,7 @@ class BeastHttpServer final : public HttpServer {
   void BeginShutdown();  // on control_
   void StopLocked();     // REQUIRES: mu_ held
   void Deregister(uint64_t id);
+  void InstallSignalHandlers();
   void RunIoThread();
 
   const ServerOptions options_;
@@ -334,6 +335,7 @@ Status BeastHttpServer::Bind() {
     }
     port_ = acceptor_.local_endpoint(ec).port();
     if (!ec) {
+      InstallSignalHandlers();
       return OkStatus();
     }
   }
@@ -346,16 +348,6 @@ Status BeastHttpServer::Bind() {
 Status BeastHttpServer::Run() {
   if (run_called_.exchange(true)) {
     return FailedPreconditionError("HttpServer::Run called twice");
-  }
-  if (options_.handle_signals) {
-    beast::error_code ec;
-    signals_.add(SIGINT, ec);
-    signals_.add(SIGTERM, ec);
-    signals_.async_wait([this](const beast::error_code& error, int) {
-      if (!error) {
-        BeginShutdown();
-      }
-    });
   }
   asio::co_spawn(control_, AcceptLoop(), [](std::exception_ptr) {});
 
@@ -380,6 +372,22 @@ Status BeastHttpServer::Run() {
   workers_.stop();
   workers_.join();
   return OkStatus();
+}
+
+void BeastHttpServer::InstallSignalHandlers() {
+  if (!options_.handle_signals) {
+    return;
+  }
+  // Installed before Run() so a signal that arrives while the caller is still starting up is
+  // not fatal; it is acted on once Run() starts.
+  beast::error_code ec;
+  signals_.add(SIGINT, ec);
+  signals_.add(SIGTERM, ec);
+  signals_.async_wait([this](const beast::error_code& error, int) {
+    if (!error) {
+      BeginShutdown();
+    }
+  });
 }
 
 void BeastHttpServer::RunIoThread() {
@@ -543,7 +551,9 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection& conn, ReadBuffer& bu
 
   Request request;
   request.peer_ip = peer_ip;
-  if (parser.is_header_done()) {
+  {
+    // After a header or body limit error this is whatever was parsed before it (the request line
+    // and fields, for a body over the limit), which the observer may log.
     const auto& header = parser.get();
     request.method = std::string(header.method_string());
     request.target = std::string(header.target());

@@ -42,7 +42,9 @@ using RequestObserver = std::function<void(const RequestLogEntry&)>;
 
 class HttpServer {
  public:
-  // Binds the listening socket. kUnavailable if the address cannot be bound.
+  // Binds the listening socket. kUnavailable if the address cannot be bound. With
+  // options.handle_signals, SIGTERM/SIGINT are caught from here on (and acted on once Run() runs).
+  // The router is copied; handlers it holds must stay valid while the server lives.
   static StatusOr<std::unique_ptr<HttpServer>> Create(const ServerOptions& options,
                                                       const Router& router,
                                                       RequestObserver observer = nullptr);

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -405,6 +406,8 @@ TEST_F(ServerTest, BodyOverLimitIs413AndCloses) {
   EXPECT_EQ(JsonString(ProblemBody(*r), "detail"), "request body exceeds the 1048576-byte limit");
   client.ShutdownWrite();
   EXPECT_TRUE(client.WaitForClose());
+  Stop();
+  EXPECT_EQ(Log(), std::vector<std::string>{"POST  413"});
 }
 
 TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
@@ -575,6 +578,50 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequest) {
 
   TestClient late(port());
   EXPECT_FALSE(late.connected());
+}
+
+TEST_F(ServerTest, ShutdownGraceBoundsTheWait) {
+  ServerOptions options = DefaultOptions();
+  options.shutdown_grace = milliseconds(50);
+  Start(options);
+  TestClient busy(port());
+  ASSERT_TRUE(busy.Send("GET /v1/slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  while (!slow_started_) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  server_->Shutdown();
+  run_thread_.join();  // the grace ran out before the handler finished
+  EXPECT_TRUE(run_status_.ok());
+  server_.reset();  // drops the connection that never got its answer
+  std::string received;
+  EXPECT_TRUE(busy.WaitForClose(&received));
+  EXPECT_TRUE(received.empty()) << received;
+}
+
+TEST_F(ServerTest, SigtermTriggersGracefulShutdown) {
+  ServerOptions options = DefaultOptions();
+  options.handle_signals = true;
+  Start(options);
+  TestClient client(port());
+  ASSERT_TRUE(client.Request("GET", "/v1/hello").has_value());
+  ASSERT_EQ(std::raise(SIGTERM), 0);
+  run_thread_.join();
+  EXPECT_TRUE(run_status_.ok());
+  EXPECT_TRUE(client.WaitForClose());
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  Start();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(
+      "GET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+  auto first = client.ReadResponse();
+  auto second = client.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(first->body(), "hello");
+  EXPECT_EQ(second->body(), "abc");
 }
 
 TEST_F(ServerTest, ShutdownWithNoConnectionsReturnsPromptly) {
