@@ -3,9 +3,8 @@
 // message (file names, SQL, key ids) ever reaches a client.
 #include "http/problem_json.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <string>
 
 namespace coffer::http {

@@ -69,8 +69,8 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
       parts.push_back(Part{Part::Kind::kLiteral, std::move(piece)});
     }
   }
-  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(parts),
-                          std::move(handler)});
+  routes_.push_back(
+      Route{std::move(method), std::move(pattern), std::move(parts), std::move(handler)});
 }
 
 namespace {

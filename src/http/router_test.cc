@@ -87,8 +87,8 @@ TEST_F(RouterTest, DecodedSlashInsideOneSegmentIsKept) {
 }
 
 TEST_F(RouterTest, RestParameterFollowedByMoreParts) {
-  RouteMatch m = router_.Match(
-      "POST", {"v1", "vaults", "v", "secret-version", "a", "b", "3", "disable"});
+  RouteMatch m =
+      router_.Match("POST", {"v1", "vaults", "v", "secret-version", "a", "b", "3", "disable"});
   ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
   EXPECT_EQ(Call(m), "disable");
   EXPECT_EQ(m.params.at("path"), "a/b");
@@ -181,8 +181,7 @@ TEST(RouterEdgeTest, TwoRestParameters) {
 
 TEST(RouterEdgeTest, ManySegmentsStayCheap) {
   Router router;
-  router.Add("GET", "/v1/vaults/{vault_id}/secret-version/{*path}/{version}/disable",
-             Tagged("x"));
+  router.Add("GET", "/v1/vaults/{vault_id}/secret-version/{*path}/{version}/disable", Tagged("x"));
   std::vector<std::string> segments = {"v1", "vaults", "v", "secret-version"};
   segments.resize(20000, "s");
   RouteMatch m = router.Match("GET", segments);

@@ -8,18 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <csignal>
-#include <cstring>
-#include <exception>
-#include <limits>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <thread>
-#include <utility>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,6 +25,17 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
@@ -203,8 +202,7 @@ std::optional<Response> ParseTarget(std::string_view target, Request& request) {
     request.segments.push_back(std::move(segment));
   }
   for (auto param : url.params()) {
-    if (param.key.find('\0') != std::string::npos ||
-        param.value.find('\0') != std::string::npos) {
+    if (param.key.find('\0') != std::string::npos || param.value.find('\0') != std::string::npos) {
       return BadRequestProblem("query contains a NUL byte");
     }
     request.query.emplace_back(std::move(param.key), std::move(param.value));
@@ -217,14 +215,14 @@ std::optional<Response> ParseTarget(std::string_view target, Request& request) {
 std::optional<Response> ProblemForReadError(const beast::error_code& ec,
                                             const ServerOptions& options) {
   if (ec == bhttp::error::header_limit) {
-    return Problem(431, "header-too-large", "Request header fields too large",
-                   "request header exceeds the " + std::to_string(options.max_header_bytes) +
-                       "-byte limit");
+    return Problem(
+        431, "header-too-large", "Request header fields too large",
+        "request header exceeds the " + std::to_string(options.max_header_bytes) + "-byte limit");
   }
   if (ec == bhttp::error::body_limit) {
-    return Problem(413, "payload-too-large", "Payload too large",
-                   "request body exceeds the " + std::to_string(options.max_body_bytes) +
-                       "-byte limit");
+    return Problem(
+        413, "payload-too-large", "Payload too large",
+        "request body exceeds the " + std::to_string(options.max_body_bytes) + "-byte limit");
   }
   if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
     return std::nullopt;
@@ -270,8 +268,7 @@ class BeastHttpServer final : public HttpServer {
   void StartConnection(tcp::socket socket);
   asio::awaitable<void> Serve(std::shared_ptr<Connection> conn, uint64_t id);
   // Reads, handles and answers one request. Returns whether the connection may be reused.
-  asio::awaitable<bool> ServeOne(Connection& conn, ReadBuffer& buffer,
-                                 const std::string& peer_ip);
+  asio::awaitable<bool> ServeOne(Connection& conn, ReadBuffer& buffer, const std::string& peer_ip);
   // Routes the request and runs its handler on the worker pool, filling `response` in place.
   asio::awaitable<void> Dispatch(const Request& request, std::string& route_template,
                                  Response& response);
@@ -509,8 +506,8 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection> conn, u
       buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
       conn->idle = true;
       conn->stream.expires_after(options_.idle_timeout);
-      auto [ec, n] = co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes),
-                                                           kNoThrow);
+      auto [ec, n] =
+          co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes), kNoThrow);
       conn->idle = false;
       if (ec) {
         break;
@@ -602,11 +599,11 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection& conn, ReadBuffer& bu
     SecureWipe(response.body);
   }
   Observe(request, route_template, response.status, start);
-  co_return written && keep_alive;
+  const bool reusable = written && keep_alive;
+  co_return reusable;
 }
 
-asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request,
-                                                std::string& route_template,
+asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::string& route_template,
                                                 Response& response) {
   RouteMatch match = router_.Match(request.method, request.segments);
   switch (match.kind) {
@@ -615,9 +612,9 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request,
           NotFoundError("no route for " + request.method.substr(0, kMaxMethodInDetail)));
       co_return;
     case RouteMatch::Kind::kMethodNotAllowed:
-      response = Problem(405, "method-not-allowed", "Method not allowed",
-                         "method " + request.method.substr(0, kMaxMethodInDetail) +
-                             " is not allowed here");
+      response = Problem(
+          405, "method-not-allowed", "Method not allowed",
+          "method " + request.method.substr(0, kMaxMethodInDetail) + " is not allowed here");
       response.headers.emplace_back("Allow", match.allow);
       co_return;
     case RouteMatch::Kind::kFound:
@@ -704,9 +701,9 @@ void BeastHttpServer::Observe(const Request& request, std::string_view route_tem
   if (!observer_) {
     return;
   }
-  RequestLogEntry entry{&request, route_template, status,
-                        std::chrono::duration_cast<std::chrono::microseconds>(
-                            SteadyClock::now() - start)};
+  RequestLogEntry entry{
+      &request, route_template, status,
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start)};
   try {
     observer_(entry);
   } catch (...) {

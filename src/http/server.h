@@ -31,7 +31,10 @@ struct ServerOptions {
   bool handle_signals = true;  // SIGTERM/SIGINT trigger graceful shutdown
 };
 
-// Called once per finished request (for access logs and metrics). Must not block for long.
+// Called once per finished request (for access logs and metrics), including requests rejected
+// for size or syntax (route_template ""), after the response is written. Runs on the I/O threads,
+// possibly several at once: must be thread-safe and must not block for long. The request's body
+// and credential headers (authorization, proxy-authorization, cookie) are already wiped.
 struct RequestLogEntry {
   const Request* request;
   std::string_view route_template;  // "" when no route matched

@@ -5,26 +5,24 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 #include <cerrno>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/beast/http.hpp>
-#include <boost/json.hpp>
 
 #include "http/problem_json.h"
 
@@ -320,7 +318,8 @@ TEST_F(ServerTest, NoContentHasNoBodyOrLength) {
 TEST_F(ServerTest, RequestIdIsHonoredWhenWellFormed) {
   Start();
   TestClient client(port());
-  auto r = client.Request("GET", "/v1/whoami", "", "X-Request-Id: trace-abc.123_X\r\nX-Test: 1\r\n");
+  auto r =
+      client.Request("GET", "/v1/whoami", "", "X-Request-Id: trace-abc.123_X\r\nX-Test: 1\r\n");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->body(), "127.0.0.1|trace-abc.123_X|1");
   EXPECT_EQ((*r)["X-Request-Id"], "trace-abc.123_X");
@@ -369,9 +368,8 @@ TEST_F(ServerTest, WrongMethodIsProblem405WithAllow) {
 
 TEST_F(ServerTest, BadTargetsAreProblem400) {
   Start();
-  for (std::string_view target :
-       {"/v1/paths/a%00b", "/v1/paths/a%zzb", "/v1/hello?q=%00", "http://example.com/v1/hello",
-        "/v1/paths/<script>"}) {
+  for (std::string_view target : {"/v1/paths/a%00b", "/v1/paths/a%zzb", "/v1/hello?q=%00",
+                                  "http://example.com/v1/hello", "/v1/paths/<script>"}) {
     SCOPED_TRACE(std::string(target));
     TestClient client(port());
     auto r = client.Request("GET", target);
@@ -613,9 +611,9 @@ TEST_F(ServerTest, SigtermTriggersGracefulShutdown) {
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   Start();
   TestClient client(port());
-  ASSERT_TRUE(client.Send(
-      "GET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n"
-      "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+  ASSERT_TRUE(
+      client.Send("GET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "POST /v1/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
   auto first = client.ReadResponse();
   auto second = client.ReadResponse();
   ASSERT_TRUE(first.has_value());
