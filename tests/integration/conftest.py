@@ -119,3 +119,33 @@ def vault(api):
     r = api.post(api.base + "/v1/vaults", json={"name": "test-vault"})
     assert r.status_code == 201, r.text
     return r.json()["id"]
+
+
+class RawResponse:
+    def __init__(self, status, headers, body):
+        self.status_code = status
+        self.headers = headers
+        self.text = body.decode(errors="replace")
+
+    def json(self):
+        import json
+        return json.loads(self.text)
+
+
+def raw_request(base_url, method, target, body=None, headers=None):
+    """Sends `target` exactly as given (no dot-segment or percent normalisation)."""
+    import http.client
+    import json as _json
+    host = base_url.split("//", 1)[1]
+    conn = http.client.HTTPConnection(host, timeout=10)
+    hdrs = dict(headers or {})
+    data = None
+    if body is not None:
+        data = _json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    conn.request(method, target, body=data, headers=hdrs)
+    resp = conn.getresponse()
+    out = RawResponse(resp.status, requests.structures.CaseInsensitiveDict(resp.getheaders()),
+                      resp.read())
+    conn.close()
+    return out
