@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "model/identity.h"
 #include "model/secret.h"
 
 namespace coffer {
@@ -50,6 +51,26 @@ struct SecretListPage {
   std::string next_after;              // non-empty when more remain: pass as `after`
 };
 
+// Every mutating method takes an optional audit event (nullptr for none). When given, it is
+// appended to the audit chain in the same transaction as the mutation: if either fails, neither
+// happens (fail closed). The store assigns the event's seq, prev_hash and hash; for
+// PutSecretVersion and ConsumeSecretAccess it also fills in `version` (and for PutSecretVersion
+// `vault_id` and `path`) from the row written.
+struct AuditQuery {
+  std::string vault_id;  // empty: any
+  std::string actor_id;  // empty: any
+  std::string action;    // empty: any
+  std::optional<UnixMicros> since;  // at >= since
+  std::optional<UnixMicros> until;  // at < until
+  int64_t after_seq = 0;            // seq > after_seq (pagination)
+  size_t limit = 100;
+};
+
+struct RateLimitDecision {
+  bool allowed = false;
+  UnixMicros retry_after = 0;  // when refused: how long until a hit would be allowed
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -62,19 +83,73 @@ class Store {
   virtual Status InsertKey(const WrappedKey& key) = 0;
 
   // --- users and credentials -----------------------------------------------------------------
-  virtual Status InsertUser(const User& user) = 0;        // kAlreadyExists on duplicate name
+  virtual Status InsertUser(const User& user, const AuditEvent* audit) = 0;  // kAlreadyExists: name
+  virtual StatusOr<std::vector<User>> ListUsers() = 0;  // ordered by creation
   virtual StatusOr<User> GetUser(std::string_view id) = 0;  // kNotFound
-  virtual Status InsertCredential(const Credential& credential) = 0;  // kAlreadyExists
+  virtual Status InsertCredential(const Credential& credential, const AuditEvent* audit) = 0;
   virtual StatusOr<Credential> GetCredential(std::string_view public_id) = 0;  // kNotFound
+  // Every credential of a principal (revoked ones too), ordered by creation.
+  virtual StatusOr<std::vector<Credential>> ListCredentials(PrincipalKind kind,
+                                                            std::string_view principal_id) = 0;
+  // Sets revoked_at (first revocation wins; revoking again is OK). kNotFound.
+  virtual Status RevokeCredential(std::string_view public_id, UnixMicros at,
+                                  const AuditEvent* audit) = 0;
+
+  // --- agents --------------------------------------------------------------------------------
+  // Inserts the agent together with its first credentials, atomically.
+  virtual Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
+                             const AuditEvent* audit) = 0;
+  virtual StatusOr<Agent> GetAgent(std::string_view agent_id) = 0;  // kNotFound
+  // Every agent, or only those of `owner_id`; ordered by creation.
+  virtual StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) = 0;
+  // Sets the agent's revoked_at and revokes all its credentials. Idempotent. kNotFound.
+  virtual Status RevokeAgent(std::string_view agent_id, UnixMicros at,
+                             const AuditEvent* audit) = 0;
+  // Rotation as one compare-and-swap: succeeds only if every public id in `expected_active` is
+  // a credential of the agent that is still unrevoked and the agent is not revoked; then revokes
+  // every unrevoked credential of the agent and inserts `fresh`. kAborted when the expectation no
+  // longer holds (someone rotated first), kNotFound for an unknown agent, kFailedPrecondition
+  // for a revoked agent.
+  virtual Status ReplaceAgentCredentials(std::string_view agent_id,
+                                         const std::vector<std::string>& expected_active,
+                                         const std::vector<Credential>& fresh, UnixMicros at,
+                                         const AuditEvent* audit) = 0;
+
+  // --- policies ------------------------------------------------------------------------------
+  virtual Status InsertPolicy(const Policy& policy, const AuditEvent* audit) = 0;
+  // kNotFound when absent or in another vault.
+  virtual StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id) = 0;
+  virtual StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id) = 0;
+  // Every policy naming this principal, in any vault.
+  virtual StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(
+      PrincipalKind kind, std::string_view principal_id) = 0;
+  virtual Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
+                              const AuditEvent* audit) = 0;  // kNotFound
+
+  // --- audit ---------------------------------------------------------------------------------
+  // Appends one event (durable on return) and returns it with seq and hashes filled in.
+  virtual StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) = 0;
+  // Events matching `query`, in seq order.
+  virtual StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) = 0;
+  // Calls `visit` for every event in seq order until it returns false. Reads a consistent
+  // snapshot.
+  virtual Status ScanAudit(const std::function<bool(const AuditEvent&)>& visit) = 0;
+
+  // --- rate limits ---------------------------------------------------------------------------
+  // Sliding-window limiter shared by everything using this store: counts the hits of `key` in
+  // (now - window, now]; under `limit` it records this hit and allows it, otherwise it refuses
+  // without recording and says when the oldest counted hit leaves the window. Durable.
+  virtual StatusOr<RateLimitDecision> HitRateLimit(std::string_view key, UnixMicros window,
+                                                   int64_t limit, UnixMicros now) = 0;
 
   // --- vaults --------------------------------------------------------------------------------
   // kAlreadyExists when the owner already has a vault of that name.
-  virtual Status InsertVault(const Vault& vault) = 0;
+  virtual Status InsertVault(const Vault& vault, const AuditEvent* audit) = 0;
   virtual StatusOr<Vault> GetVault(std::string_view vault_id) = 0;  // kNotFound
   // Every vault, or only those of `owner_id`; ordered by creation time.
   virtual StatusOr<std::vector<Vault>> ListVaults(std::optional<std::string_view> owner_id) = 0;
   // Deletes the vault with all its secrets and versions. kNotFound.
-  virtual Status DeleteVault(std::string_view vault_id) = 0;
+  virtual Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) = 0;
 
   // --- secrets -------------------------------------------------------------------------------
   // Appends the next version (1 for a new path) of the secret at (vault, path), creating the
@@ -82,7 +157,8 @@ class Store {
   // version without ciphertext. kNotFound if the vault does not exist; any error from `seal`
   // aborts the write.
   virtual StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
-                                                   const SealFunction& seal) = 0;
+                                                   const SealFunction& seal,
+                                                   const AuditEvent* audit) = 0;
 
   // The selected version with its ciphertext. kNotFound when there is no secret at the path or
   // no such version; kGone for kLatestEnabled when every version is disabled.
@@ -102,20 +178,22 @@ class Store {
                                                size_t limit) = 0;
 
   // Deletes the secret and all its versions. kNotFound.
-  virtual Status DeleteSecret(std::string_view vault_id, std::string_view path) = 0;
+  virtual Status DeleteSecret(std::string_view vault_id, std::string_view path,
+                              const AuditEvent* audit) = 0;
 
   // Marks the version disabled at `at` (the row stays). Already disabled: OK, time unchanged.
   // Returns the version's metadata. kNotFound.
   virtual StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id,
                                                        std::string_view path, int64_t version,
-                                                       UnixMicros at) = 0;
+                                                       UnixMicros at, const AuditEvent* audit) = 0;
 
   // Atomically counts one read of a version with a read limit: succeeds only while the
   // version is enabled and access_count < max_access_count, and the new count is durable
   // before this returns. Returns the new access_count; kGone when no read is left (or the
   // version was disabled meanwhile); kNotFound when the version no longer exists;
   // kFailedPrecondition when the version has no read limit (max_access_count 0).
-  virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version) = 0;
+  virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
+                                                const AuditEvent* audit) = 0;
 };
 
 }  // namespace coffer

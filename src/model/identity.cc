@@ -1,0 +1,37 @@
+// The audit chain's canonical encoding.
+#include "model/identity.h"
+
+namespace coffer {
+namespace {
+
+void PutU64(std::vector<uint8_t>& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (i * 8)));
+}
+
+void PutString(std::vector<uint8_t>& out, std::string_view s) {
+  PutU64(out, s.size());
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+}  // namespace
+
+Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& e) {
+  std::vector<uint8_t> buf;
+  buf.reserve(256);
+  PutString(buf, "coffer/audit/v1");
+  PutU64(buf, static_cast<uint64_t>(e.seq));
+  PutU64(buf, static_cast<uint64_t>(e.at));
+  PutString(buf, e.request_id);
+  PutString(buf, e.actor_kind);
+  PutString(buf, e.actor_id);
+  PutString(buf, e.action);
+  PutString(buf, e.vault_id);
+  PutString(buf, e.path);
+  PutU64(buf, static_cast<uint64_t>(e.version));
+  PutString(buf, e.client_ip);
+  PutString(buf, e.outcome);
+  PutString(buf, e.status);
+  return Sha256({prev_hash, buf});
+}
+
+}  // namespace coffer

@@ -1,0 +1,71 @@
+// Records for who may do what: agents, per-vault policies, and audit events with their hash
+// chain.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/sha256.h"
+#include "model/secret.h"
+
+namespace coffer {
+
+struct Agent {
+  std::string id;  // UUID
+  std::string name;
+  std::string description;
+  std::string owner_id;  // the user who created it
+  UnixMicros created_at = 0;
+  std::optional<UnixMicros> revoked_at;
+
+  bool is_revoked() const { return revoked_at.has_value(); }
+};
+
+// Permission bits of a policy.
+enum PermissionBits : uint8_t {
+  kPermRead = 1 << 0,
+  kPermWrite = 1 << 1,
+  kPermRotate = 1 << 2,
+  kPermDelete = 1 << 3,
+  kPermList = 1 << 4,
+};
+
+struct Policy {
+  std::string id;  // UUID
+  std::string vault_id;
+  PrincipalKind principal_kind = PrincipalKind::kAgent;
+  std::string principal_id;
+  std::string path_glob;  // see model/path_glob.h
+  uint8_t permissions = 0;  // PermissionBits
+  std::optional<UnixMicros> expires_at;
+  UnixMicros created_at = 0;
+  std::string created_by;
+};
+
+// One audit event. Never holds a value, key or token.
+struct AuditEvent {
+  int64_t seq = 0;  // assigned by the store: 1, 2, 3 … without gaps
+  UnixMicros at = 0;
+  std::string request_id;
+  std::string actor_kind;  // "user", "agent", or "anonymous"
+  std::string actor_id;    // empty when anonymous
+  std::string action;      // e.g. "secret.read"
+  std::string vault_id;
+  std::string path;
+  int64_t version = 0;  // 0 when not about one version
+  std::string client_ip;
+  std::string outcome;  // "success", "denied" (401/403/429), "failure" (any other error)
+  std::string status;   // the canonical status name: "OK", "PERMISSION_DENIED", "GONE", …
+  Sha256Digest prev_hash{};  // hash of event seq-1 (zeros for the first)
+  Sha256Digest hash{};       // AuditChainHash(prev_hash, this)
+};
+
+// SHA-256(prev_hash || canonical encoding of every field but the hashes). Length-prefixed so no
+// two different events encode alike.
+Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& event);
+
+}  // namespace coffer
