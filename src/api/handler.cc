@@ -3,17 +3,39 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/secret_buffer.h"
 #include "http/problem_json.h"
 
 namespace coffer::api {
 
-http::Handler Authed(AuthService& auth, AuthedHandler handler) {
-  return [&auth, handler = std::move(handler)](const http::Request& request,
-                                               const http::RouteParams& params) {
-    auto principal = auth.Authenticate(request.Header("authorization"));
-    if (!principal.has_value()) return http::ProblemFromStatus(principal.error());
-    RequestContext ctx{std::move(*principal), request.request_id, request.peer_ip};
+RequestContext AnonymousContext(const http::Request& request,
+                                const http::TrustedProxies& trusted) {
+  RequestContext ctx;
+  ctx.request_id = request.request_id;
+  ctx.client_ip = http::ClientIp(request, trusted);
+  return ctx;
+}
+
+http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler handler) {
+  return [rc, action = std::move(action), handler = std::move(handler)](
+             const http::Request& request, const http::RouteParams& params) {
+    RequestContext ctx = AnonymousContext(request, rc.trusted_proxies);
+    auto principal = rc.auth.Authenticate(request.Header("authorization"));
+    if (!principal.has_value()) {
+      Status recorded =
+          rc.audit.RecordAnonymous(ctx.request_id, ctx.client_ip, "auth.failed", principal.error());
+      return http::ProblemFromStatus(recorded.ok() ? principal.error() : recorded);
+    }
+    ctx.principal = std::move(*principal);
     auto response = handler(request, params, ctx);
+    if (!ctx.audited) {
+      Status recorded = rc.audit.Record(ctx, rc.audit.NewEvent(ctx, action),
+                                        response.has_value() ? OkStatus() : response.error());
+      if (!recorded.ok()) {
+        if (response.has_value() && response->sensitive) SecureWipe(response->body);
+        return http::ProblemFromStatus(recorded);
+      }
+    }
     if (!response.has_value()) return http::ProblemFromStatus(response.error());
     return std::move(*response);
   };

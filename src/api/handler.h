@@ -8,6 +8,8 @@
 #include "common/status.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "http/client_ip.h"
+#include "service/audit_log.h"
 #include "service/auth_service.h"
 #include "service/principal.h"
 
@@ -16,9 +18,22 @@ namespace coffer::api {
 using AuthedHandler = std::function<StatusOr<http::Response>(
     const http::Request&, const http::RouteParams&, const RequestContext&)>;
 
-// Authenticates the request (401 problem otherwise), then runs `handler`; a non-OK Status
-// becomes its problem+json response.
-http::Handler Authed(AuthService& auth, AuthedHandler handler);
+// What every authenticated route needs besides its service.
+struct RouteContext {
+  AuthService& auth;
+  AuditLog& audit;
+  const http::TrustedProxies& trusted_proxies;
+};
+
+// Authenticates the request (a refusal is audited as auth.failed and answered 401/403), then
+// runs `handler`; a non-OK Status becomes its problem+json response. If the handler did not
+// write the request's audit event (e.g. it refused the body before calling a service), one is
+// written for `action`; if that fails the answer is 503 (fail closed).
+http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler handler);
+
+// A request context with no principal yet: request id and client IP.
+RequestContext AnonymousContext(const http::Request& request,
+                                const http::TrustedProxies& trusted);
 
 // Runs an unauthenticated handler with the same error mapping.
 http::Handler Public(std::function<StatusOr<http::Response>(const http::Request&,

@@ -132,6 +132,24 @@ StatusOr<std::string_view> JsonBody::RequiredString(std::string_view field) cons
   return *s;
 }
 
+StatusOr<std::vector<std::string>> JsonBody::StringList(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  if (v == nullptr || v->is_null()) {
+    return Err(InvalidArgumentError(fmt::format("{} is required", field)));
+  }
+  if (!v->is_array()) {
+    return Err(InvalidArgumentError(fmt::format("{} must be an array of strings", field)));
+  }
+  std::vector<std::string> out;
+  for (const auto& item : v->get_array()) {
+    if (!item.is_string()) {
+      return Err(InvalidArgumentError(fmt::format("{} must be an array of strings", field)));
+    }
+    out.emplace_back(item.get_string().data(), item.get_string().size());
+  }
+  return out;
+}
+
 StatusOr<std::optional<int64_t>> JsonBody::Integer(std::string_view field) const {
   const boost::json::value* v = Find(field);
   if (v == nullptr || v->is_null()) return std::optional<int64_t>();

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "http/message.h"
@@ -55,6 +56,8 @@ class JsonBody {
   StatusOr<std::optional<int64_t>> Integer(std::string_view field) const;
   // An object field, serialized back to compact JSON.
   StatusOr<std::optional<std::string>> ObjectJson(std::string_view field) const;
+  // Required array of strings: kInvalidArgument when absent or not an array of strings.
+  StatusOr<std::vector<std::string>> StringList(std::string_view field) const;
   // Required string: kInvalidArgument "<field> is required" when absent.
   StatusOr<std::string_view> RequiredString(std::string_view field) const;
 

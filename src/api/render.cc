@@ -1,9 +1,13 @@
 // Rendering of vaults and secret metadata.
 #include "api/render.h"
 
+#include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 
+#include "common/sha256.h"
 #include "common/time_format.h"
+#include "http/problem_json.h"
+#include "service/policy_service.h"
 
 namespace coffer::api {
 namespace {
@@ -62,6 +66,85 @@ boost::json::object RenderVersionEntry(const SecretVersion& v) {
   o["max_access_count"] = v.max_access_count;
   o["access_count"] = v.access_count;
   o["metadata"] = ParseStored(v.metadata_json, {});
+  return o;
+}
+
+boost::json::object RenderUser(const User& user) {
+  boost::json::object o;
+  o["id"] = user.id;
+  o["name"] = user.name;
+  o["is_admin"] = user.is_admin;
+  o["created_at"] = FormatRfc3339(user.created_at);
+  return o;
+}
+
+boost::json::object RenderApiKey(const Credential& c) {
+  boost::json::object o;
+  o["id"] = c.public_id;
+  o["name"] = c.name;
+  o["created_at"] = FormatRfc3339(c.created_at);
+  o["revoked_at"] = TimeOrNull(c.revoked_at);
+  return o;
+}
+
+boost::json::object RenderAgent(const Agent& agent) {
+  boost::json::object o;
+  o["id"] = agent.id;
+  o["name"] = agent.name;
+  o["description"] = agent.description;
+  o["created_by"] = agent.owner_id;
+  o["created_at"] = FormatRfc3339(agent.created_at);
+  o["is_revoked"] = agent.is_revoked();
+  o["revoked_at"] = TimeOrNull(agent.revoked_at);
+  return o;
+}
+
+boost::json::object RenderPolicy(const Policy& p) {
+  boost::json::object o;
+  o["id"] = p.id;
+  o["vault_id"] = p.vault_id;
+  o["principal_type"] = PrincipalKindName(p.principal_kind);
+  o["principal_id"] = p.principal_id;
+  o["secret_path_pattern"] = p.path_glob;
+  boost::json::array permissions;
+  for (std::string_view name : PermissionNames(p.permissions)) permissions.emplace_back(name);
+  o["permissions"] = std::move(permissions);
+  o["expires_at"] = TimeOrNull(p.expires_at);
+  o["created_at"] = FormatRfc3339(p.created_at);
+  o["created_by"] = p.created_by;
+  return o;
+}
+
+boost::json::object RenderAuditEvent(const AuditEvent& e) {
+  boost::json::object o;
+  o["seq"] = e.seq;
+  o["at"] = FormatRfc3339(e.at);
+  o["request_id"] = e.request_id;
+  o["actor_type"] = e.actor_kind;
+  o["actor_id"] = e.actor_id.empty() ? boost::json::value(nullptr) : boost::json::value(e.actor_id);
+  o["action"] = e.action;
+  o["vault_id"] = e.vault_id.empty() ? boost::json::value(nullptr) : boost::json::value(e.vault_id);
+  o["path"] = e.path.empty() ? boost::json::value(nullptr) : boost::json::value(e.path);
+  o["version"] = e.version == 0 ? boost::json::value(nullptr) : boost::json::value(e.version);
+  o["client_ip"] = e.client_ip;
+  o["outcome"] = e.outcome;
+  o["status"] = e.status;
+  // Successes are shown as 200 whatever 2xx the answer was.
+  const StatusCode code = StatusCodeFromName(e.status).value_or(StatusCode::kUnknown);
+  o["http_status"] = code == StatusCode::kOk ? 200 : http::HttpStatusFor(code);
+  o["prev_hash"] = HexEncode(e.prev_hash);
+  o["hash"] = HexEncode(e.hash);
+  return o;
+}
+
+boost::json::object RenderVerification(const AuditVerification& v) {
+  boost::json::object o;
+  o["ok"] = v.ok;
+  o["events_checked"] = v.events_checked;
+  o["first_broken_seq"] = v.first_broken_seq.has_value() ? boost::json::value(*v.first_broken_seq)
+                                                         : boost::json::value(nullptr);
+  o["reason"] = v.reason.empty() ? boost::json::value(nullptr) : boost::json::value(v.reason);
+  o["head_hash"] = HexEncode(v.head_hash);
   return o;
 }
 

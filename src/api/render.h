@@ -4,7 +4,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "model/identity.h"
 #include "model/secret.h"
+#include "service/audit_log.h"
 
 namespace coffer::api {
 
@@ -18,5 +20,13 @@ boost::json::object RenderSecretMeta(const SecretVersion& version,
 
 // One entry of secret-versions.
 boost::json::object RenderVersionEntry(const SecretVersion& version);
+
+boost::json::object RenderUser(const User& user);
+// An API key's public record: id (its public id), name, created_at, revoked_at. Never a secret.
+boost::json::object RenderApiKey(const Credential& credential);
+boost::json::object RenderAgent(const Agent& agent);
+boost::json::object RenderPolicy(const Policy& policy);
+boost::json::object RenderAuditEvent(const AuditEvent& event);
+boost::json::object RenderVerification(const AuditVerification& verification);
 
 }  // namespace coffer::api

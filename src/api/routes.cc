@@ -1,4 +1,5 @@
-// Route registration: vaults, auth and health here; secrets in secret_routes.cc.
+// Route registration: health, auth, vaults here; secrets in secret_routes.cc; users, agents,
+// policies and audit in identity_routes.cc.
 #include "api/routes.h"
 
 #include <boost/json/array.hpp>
@@ -11,26 +12,29 @@
 namespace coffer::api {
 
 void RegisterSecretRoutes(http::Router& router, const ApiServices& api);
+void RegisterIdentityRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
 void RegisterVaultRoutes(http::Router& router, const ApiServices& api) {
   VaultService& vaults = api.vaults;
+  const RouteContext rc{api.auth, api.audit_log, api.trusted_proxies};
   router.Add("POST", "/v1/vaults",
-             Authed(api.auth, [&vaults](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
-               auto body = ParseBody(req, /*optional=*/false);
-               if (!body.has_value()) return std::move(body.error());
-               RETURN_IF_ERROR(body->AllowOnly({"name", "description"}));
-               CreateVaultRequest create;
-               ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
-               create.name = std::string(name);
-               ASSIGN_OR_RETURN(auto description, body->String("description"));
-               create.description = std::string(description.value_or(""));
-               ASSIGN_OR_RETURN(Vault vault, vaults.Create(ctx, std::move(create)));
-               return JsonResponse(201, RenderVault(vault));
-             }));
+             Authed(rc, "vault.create",
+                    [&vaults](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+                      auto body = ParseBody(req, /*optional=*/false);
+                      if (!body.has_value()) return std::move(body.error());
+                      RETURN_IF_ERROR(body->AllowOnly({"name", "description"}));
+                      CreateVaultRequest create;
+                      ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
+                      create.name = std::string(name);
+                      ASSIGN_OR_RETURN(auto description, body->String("description"));
+                      create.description = std::string(description.value_or(""));
+                      ASSIGN_OR_RETURN(Vault vault, vaults.Create(ctx, std::move(create)));
+                      return JsonResponse(201, RenderVault(vault));
+                    }));
   router.Add("GET", "/v1/vaults",
-             Authed(api.auth, [&vaults](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+             Authed(rc, "vault.list", [&vaults](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(std::vector<Vault> list, vaults.List(ctx));
                boost::json::array items;
                for (const Vault& v : list) items.push_back(RenderVault(v));
@@ -39,38 +43,52 @@ void RegisterVaultRoutes(http::Router& router, const ApiServices& api) {
                return JsonResponse(200, o);
              }));
   router.Add("GET", "/v1/vaults/{vault_id}",
-             Authed(api.auth, [&vaults](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(Vault vault, vaults.Get(ctx, Param(params, "vault_id")));
-               return JsonResponse(200, RenderVault(vault));
-             }));
+             Authed(rc, "vault.read",
+                    [&vaults](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(Vault vault, vaults.Get(ctx, Param(params, "vault_id")));
+                      return JsonResponse(200, RenderVault(vault));
+                    }));
   router.Add("DELETE", "/v1/vaults/{vault_id}",
-             Authed(api.auth, [&vaults](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(vaults.Delete(ctx, Param(params, "vault_id")));
-               return NoContent();
-             }));
+             Authed(rc, "vault.delete",
+                    [&vaults](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      RETURN_IF_ERROR(vaults.Delete(ctx, Param(params, "vault_id")));
+                      return NoContent();
+                    }));
 }
 
 void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
   AuthService& auth = api.auth;
+  AuditLog& audit = api.audit_log;
+  const http::TrustedProxies& proxies = api.trusted_proxies;
   // The API key comes in the body ({"api_key": …}) or, failing that, as the Bearer credential.
   router.Add("POST", "/v1/auth/token",
-             Public([&auth](auto& req, auto&) -> StatusOr<http::Response> {
+             Public([&auth, &audit, &proxies](auto& req, auto&) -> StatusOr<http::Response> {
+               RequestContext anonymous = AnonymousContext(req, proxies);
                auto body = ParseBody(req, /*optional=*/true);
-               if (!body.has_value()) return std::move(body.error());
-               RETURN_IF_ERROR(body->AllowOnly({"api_key"}));
-               ASSIGN_OR_RETURN(auto key, body->String("api_key"));
                std::string_view api_key;
-               if (key.has_value()) {
-                 api_key = *key;
-               } else if (auto header = req.Header("authorization");
-                          header.has_value() && header->size() > 7 &&
-                          (header->starts_with("Bearer ") || header->starts_with("bearer "))) {
-                 api_key = header->substr(7);
+               Status refused;
+               if (!body.has_value()) {
+                 refused = InvalidArgumentError("request body refused");
+               } else if (Status s = body->AllowOnly({"api_key"}); !s.ok()) {
+                 refused = s;
+               } else if (auto key = body->String("api_key"); !key.has_value()) {
+                 refused = key.error();
+               } else if (key->has_value()) {
+                 api_key = **key;
+               } else if (auto header = AuthService::BearerToken(req.Header("authorization"));
+                          header.has_value()) {
+                 api_key = *header;
                } else {
-                 return Err(UnauthenticatedError(
-                     "api_key is required (in the body, or as the Bearer credential)"));
+                 refused = UnauthenticatedError(
+                     "api_key is required (in the body, or as the Bearer credential)");
                }
-               ASSIGN_OR_RETURN(AccessToken token, auth.IssueToken(api_key));
+               if (!refused.ok()) {
+                 RETURN_IF_ERROR(audit.RecordAnonymous(anonymous.request_id, anonymous.client_ip,
+                                                       "auth.token", refused));
+                 if (!body.has_value()) return std::move(body.error());
+                 return Err(refused);
+               }
+               ASSIGN_OR_RETURN(AccessToken token, auth.IssueToken(anonymous, api_key));
                WipingResource resource;
                http::Response r;
                {
@@ -83,6 +101,15 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
                }
                r.sensitive = true;
                return r;
+             }));
+  const RouteContext rc{api.auth, api.audit_log, api.trusted_proxies};
+  router.Add("GET", "/v1/me", Authed(rc, "me.read", [](auto&, auto&, auto& ctx) {
+               boost::json::object o;
+               o["type"] = PrincipalKindName(ctx.principal.kind);
+               o["id"] = ctx.principal.id;
+               o["name"] = ctx.principal.name;
+               o["is_admin"] = ctx.principal.is_admin;
+               return StatusOr<http::Response>(JsonResponse(200, o));
              }));
 }
 
@@ -97,6 +124,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterAuthRoutes(router, services);
   RegisterVaultRoutes(router, services);
   RegisterSecretRoutes(router, services);
+  RegisterIdentityRoutes(router, services);
 }
 
 }  // namespace coffer::api

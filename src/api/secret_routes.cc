@@ -110,34 +110,34 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
 
 void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
   SecretService& secrets = api.secrets;
-  AuthService& auth = api.auth;
+  const RouteContext rc{api.auth, api.audit_log, api.trusted_proxies};
   const std::string base = "/v1/vaults/{vault_id}";
 
-  router.Add("GET", base + "/secrets", Authed(auth, [&secrets](auto& req, auto& params, auto& ctx) {
+  router.Add("GET", base + "/secrets", Authed(rc, "secret.list", [&secrets](auto& req, auto& params, auto& ctx) {
                return ListSecrets(secrets, req, params, ctx);
              }));
   router.Add("PUT", base + "/secrets/{*path}",
-             Authed(auth, [&secrets](auto& req, auto& params, auto& ctx) {
+             Authed(rc, "secret.write", [&secrets](auto& req, auto& params, auto& ctx) {
                return PutSecret(secrets, req, params, ctx);
              }));
   router.Add("GET", base + "/secrets/{*path}",
-             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+             Authed(rc, "secret.read", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(SecretValue secret, secrets.Get(ctx, Param(params, "vault_id"),
                                                                 Param(params, "path")));
                return ValueResponse(secret);
              }));
   router.Add("DELETE", base + "/secrets/{*path}",
-             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+             Authed(rc, "secret.delete", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                RETURN_IF_ERROR(
                    secrets.Delete(ctx, Param(params, "vault_id"), Param(params, "path")));
                return NoContent();
              }));
   router.Add("POST", base + "/secret-rotate/{*path}",
-             Authed(auth, [&secrets](auto& req, auto& params, auto& ctx) {
+             Authed(rc, "secret.rotate", [&secrets](auto& req, auto& params, auto& ctx) {
                return RotateSecret(secrets, req, params, ctx);
              }));
   router.Add("GET", base + "/secret-versions/{*path}",
-             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+             Authed(rc, "secret.versions", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(auto versions, secrets.ListVersions(ctx, Param(params, "vault_id"),
                                                                     Param(params, "path")));
                boost::json::array items;
@@ -149,14 +149,14 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
                return JsonResponse(200, o);
              }));
   router.Add("GET", base + "/secret-version/{*path}/{version}",
-             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+             Authed(rc, "secret.read", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(SecretValue secret,
                                 secrets.GetVersion(ctx, Param(params, "vault_id"),
                                                    Param(params, "path"), Param(params, "version")));
                return ValueResponse(secret);
              }));
   router.Add("POST", base + "/secret-version/{*path}/{version}/disable",
-             Authed(auth, [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+             Authed(rc, "secret.disable", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(SecretVersion v,
                                 secrets.DisableVersion(ctx, Param(params, "vault_id"),
                                                        Param(params, "path"),

@@ -48,6 +48,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
     else if (k == "store") s = str(config.store);
     else if (k == "root_key_file") s = str(config.root_key_file);
     else if (k == "log_level") s = str(config.log_level);
+    else if (k == "trusted_proxies") s = str(config.trusted_proxies);
     else if (k == "io_threads") s = integer(config.io_threads);
     else if (k == "worker_threads") s = integer(config.worker_threads);
     else if (k == "max_body_bytes") s = integer(config.max_body_bytes);

@@ -21,6 +21,8 @@ struct ServerConfig {
   int64_t idle_timeout_ms = 60'000;
   int64_t token_ttl_seconds = 900;
   std::string log_level = "info";
+  // Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
+  std::string trusted_proxies;
 
   std::string RootKeyFile() const;
   std::string StorePath() const;  // the SQLite file

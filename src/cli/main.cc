@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
       ->envname("COFFER_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  server->add_option("--trusted-proxies", config.trusted_proxies,
+                     "Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed")
+      ->envname("COFFER_TRUSTED_PROXIES");
   server->footer("Example:\n  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
 
   app.add_subcommand("version", "Print the version")->callback([] {

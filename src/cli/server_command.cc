@@ -14,9 +14,16 @@
 #include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "http/server.h"
+#include "http/client_ip.h"
+#include "service/access_cache.h"
+#include "service/agent_service.h"
+#include "service/audit_log.h"
+#include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/authorizer.h"
+#include "service/policy_service.h"
 #include "service/secret_service.h"
+#include "service/user_service.h"
 #include "service/vault_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -96,14 +103,28 @@ int RunServer(const ServerConfig& config) {
     return kExitError;
   }
 
+  auto proxies = http::TrustedProxies::Parse(config.trusted_proxies);
+  if (!proxies.has_value()) {
+    fmt::print(stderr, "error: {}\n", proxies.error().message());
+    return kExitUsage;
+  }
+
   SystemClock clock;
-  OwnerAuthorizer authorizer;
-  AuthService auth(**store, **keyring, clock,
+  AccessCache cache(**store);
+  Authorizer authorizer(cache, clock);
+  AuditLog audit_log(**store, clock);
+  const ServiceDeps deps{**store, clock, cache, authorizer, audit_log};
+  AuthService auth(deps, **keyring,
                    AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});
-  VaultService vaults(**store, authorizer, clock);
-  SecretService secrets(**store, **keyring, clock, authorizer);
+  VaultService vaults(deps);
+  SecretService secrets(deps, **keyring);
+  UserService users(deps, auth, **keyring);
+  AgentService agents(deps, auth, **keyring);
+  PolicyService policies(deps);
+  AuditService audit(deps);
   http::Router router;
-  api::RegisterRoutes(router, api::ApiServices{auth, vaults, secrets});
+  api::RegisterRoutes(router, api::ApiServices{auth, audit_log, *proxies, vaults, secrets, users,
+                                               agents, policies, audit});
 
   auto observer = [](const http::RequestLogEntry& e) {
     spdlog::info("{} {} {} {}us rid={} peer={}", e.request->method,

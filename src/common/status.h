@@ -4,6 +4,7 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -35,6 +36,8 @@ enum class StatusCode : int {
 };
 
 std::string_view StatusCodeName(StatusCode code);
+// The code whose StatusCodeName is `name`, if any.
+std::optional<StatusCode> StatusCodeFromName(std::string_view name);
 
 // A Status is a code and a message meant for the caller. The message must never contain a
 // secret value, key or token: it may end up in a problem+json body or a log line.
@@ -92,6 +95,13 @@ inline Status UnavailableError(std::string m) {
 }
 inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status GoneError(std::string m) { return {StatusCode::kGone, std::move(m)}; }
+
+// `s`, but with `message` when it is kNotFound: for turning a store's generic "not found" into
+// the caller's words ("vault not found").
+inline Status NotFoundAs(const Status& s, std::string_view message) {
+  if (s.code() == StatusCode::kNotFound) return NotFoundError(std::string(message));
+  return s;
+}
 
 // StatusOr<T> holds a T or a non-OK Status.
 template <typename T>

@@ -1,5 +1,7 @@
-// Credential verification and bootstrap of a new store.
+// Credential verification with a revocation-safe cache, JWT exchange, and store bootstrap.
 #include "service/auth_service.h"
+
+#include <mutex>
 
 #include "common/ids.h"
 #include "crypto/api_token.h"
@@ -14,7 +16,7 @@ Status Unauthenticated() { return UnauthenticatedError("invalid credentials"); }
 
 }  // namespace
 
-StatusOr<Principal> AuthService::Authenticate(std::optional<std::string_view> header) {
+StatusOr<std::string_view> AuthService::BearerToken(std::optional<std::string_view> header) {
   if (!header.has_value() || header->empty()) {
     return Err(UnauthenticatedError("missing Authorization header (use: Bearer <token>)"));
   }
@@ -28,76 +30,142 @@ StatusOr<Principal> AuthService::Authenticate(std::optional<std::string_view> he
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
   if (value.empty()) return Err(UnauthenticatedError("empty bearer token"));
-  if (LooksLikeToken(value)) return AuthenticateApiKey(value);
-  return AuthenticateJwt(value);
+  return value;
 }
 
-StatusOr<Principal> AuthService::AuthenticateApiKey(std::string_view api_key) {
-  auto parsed = ParseToken(api_key);
+StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id) {
+  uint64_t generation;
+  {
+    std::shared_lock lock(mu_);
+    auto it = credentials_.find(std::string(public_id));
+    if (it != credentials_.end()) return it->second;
+    generation = generation_;
+  }
+  ASSIGN_OR_RETURN(Credential credential, deps_.store.GetCredential(public_id));
+  CacheEntry entry;
+  entry.principal.kind = credential.principal_kind;
+  entry.principal.id = credential.principal_id;
+  entry.principal.credential_id = credential.public_id;
+  if (credential.principal_kind == PrincipalKind::kUser) {
+    ASSIGN_OR_RETURN(User user, deps_.store.GetUser(credential.principal_id));
+    entry.principal.name = user.name;
+    entry.principal.is_admin = user.is_admin;
+  } else {
+    ASSIGN_OR_RETURN(Agent agent, deps_.store.GetAgent(credential.principal_id));
+    entry.principal.name = agent.name;
+    entry.principal_revoked = agent.is_revoked();
+  }
+  entry.credential = std::move(credential);
+  std::unique_lock lock(mu_);
+  // Only if nothing was revoked or rotated while we read: never cache a stale "valid".
+  if (generation == generation_) {
+    if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
+    credentials_.emplace(entry.credential.public_id, entry);
+  }
+  return entry;
+}
+
+void AuthService::InvalidatePrincipal(PrincipalKind kind, std::string_view principal_id) {
+  std::unique_lock lock(mu_);
+  ++generation_;
+  std::erase_if(credentials_, [&](const auto& kv) {
+    return kv.second.credential.principal_kind == kind &&
+           kv.second.credential.principal_id == principal_id;
+  });
+}
+
+StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::string_view kind) {
+  auto parsed = ParseToken(token);
   if (!parsed.has_value()) return Err(parsed.error());
-  if (parsed->kind != kTokenKindApiKey) return Err(Unauthenticated());
   const std::vector<uint8_t> presented = HmacSecret(keyring_.pepper(), parsed->secret.view());
-  auto credential = store_.GetCredential(parsed->public_id);
-  if (!credential.has_value()) {
-    if (credential.error().code() != StatusCode::kNotFound) return Err(credential.error());
-    // Same work as a wrong secret: compare against a stored-size dummy.
+  auto entry = Lookup(parsed->public_id);
+  if (!entry.has_value()) {
+    if (entry.error().code() != StatusCode::kNotFound) return Err(entry.error());
+    // Same work as a wrong secret: a constant-time compare against a dummy of the same size.
     const std::vector<uint8_t> dummy(presented.size(), 0);
     (void)ConstantTimeEquals(presented, dummy);
     return Err(Unauthenticated());
   }
-  const bool match = ConstantTimeEquals(presented, credential->secret_hmac);
-  if (!match || credential->kind != kTokenKindApiKey || credential->revoked_at.has_value()) {
+  const bool match = ConstantTimeEquals(presented, entry->credential.secret_hmac);
+  if (!match || parsed->kind != kind || entry->credential.kind != kind ||
+      entry->credential.revoked_at.has_value()) {
     return Err(Unauthenticated());
   }
-  return PrincipalFor(*credential);
+  return VerifiedCredential{std::move(entry->credential), std::move(entry->principal),
+                            entry->principal_revoked};
+}
+
+StatusOr<Principal> AuthService::FromVerified(const VerifiedCredential& verified) {
+  if (verified.principal_revoked) return Err(PermissionDeniedError("agent is revoked"));
+  return verified.principal;
+}
+
+StatusOr<Principal> AuthService::Authenticate(std::optional<std::string_view> header) {
+  ASSIGN_OR_RETURN(std::string_view token, BearerToken(header));
+  if (LooksLikeToken(token)) {
+    ASSIGN_OR_RETURN(VerifiedCredential verified, Verify(token, kTokenKindApiKey));
+    return FromVerified(verified);
+  }
+  return AuthenticateJwt(token);
 }
 
 StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
-  ASSIGN_OR_RETURN(JwtClaims claims, VerifyJwt(jwt, keyring_.jwt_key(), clock_.Now()));
+  ASSIGN_OR_RETURN(JwtClaims claims, VerifyJwt(jwt, keyring_.jwt_key(), deps_.clock.Now()));
   // The token lives only as long as the key it was exchanged for.
-  auto credential = store_.GetCredential(claims.credential_id);
-  if (!credential.has_value()) {
-    if (credential.error().code() == StatusCode::kNotFound) return Err(Unauthenticated());
-    return Err(credential.error());
+  auto entry = Lookup(claims.credential_id);
+  if (!entry.has_value()) {
+    if (entry.error().code() == StatusCode::kNotFound) return Err(Unauthenticated());
+    return Err(entry.error());
   }
-  if (credential->revoked_at.has_value() || credential->principal_id != claims.subject) {
+  if (entry->credential.revoked_at.has_value() ||
+      entry->credential.principal_id != claims.subject) {
     return Err(Unauthenticated());
   }
-  return PrincipalFor(*credential);
+  if (entry->principal_revoked) return Err(PermissionDeniedError("agent is revoked"));
+  return entry->principal;
 }
 
-StatusOr<Principal> AuthService::PrincipalFor(const Credential& credential) {
-  Principal p;
-  p.kind = credential.principal_kind;
-  p.id = credential.principal_id;
-  p.credential_id = credential.public_id;
-  if (credential.principal_kind == PrincipalKind::kUser) {
-    auto user = store_.GetUser(credential.principal_id);
-    if (!user.has_value()) {
-      if (user.error().code() == StatusCode::kNotFound) return Err(Unauthenticated());
-      return Err(user.error());
-    }
-    p.name = user->name;
-    p.is_admin = user->is_admin;
-  }
-  return p;
+StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
+                                              std::string_view api_key) {
+  auto verified = LooksLikeToken(api_key)
+                      ? Verify(api_key, kTokenKindApiKey)
+                      : StatusOr<VerifiedCredential>(
+                            Err(UnauthenticatedError("api_key is not a Coffer API key")));
+  RequestContext ctx = anonymous;
+  if (verified.has_value()) ctx.principal = verified->principal;
+  return deps_.audit.Audited<AccessToken>(ctx, "auth.token",
+                                          [&](AuditEvent&) -> StatusOr<AccessToken> {
+    if (!verified.has_value()) return Err(verified.error());
+    ASSIGN_OR_RETURN(Principal principal, FromVerified(*verified));
+    const UnixMicros now = deps_.clock.Now();
+    JwtClaims claims;
+    claims.subject = principal.id;
+    claims.principal_kind = std::string(PrincipalKindName(principal.kind));
+    claims.credential_id = principal.credential_id;
+    claims.token_id = NewUuid();
+    claims.issued_at = now;
+    claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
+    ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
+    AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count()};
+    SecureWipe(jwt);
+    return token;
+  });
 }
 
-StatusOr<AccessToken> AuthService::IssueToken(std::string_view api_key) {
-  if (!LooksLikeToken(api_key)) return Err(UnauthenticatedError("api_key is not a Coffer API key"));
-  ASSIGN_OR_RETURN(Principal principal, AuthenticateApiKey(api_key));
-  const UnixMicros now = clock_.Now();
-  JwtClaims claims;
-  claims.subject = principal.id;
-  claims.principal_kind = std::string(PrincipalKindName(principal.kind));
-  claims.credential_id = principal.credential_id;
-  claims.token_id = NewUuid();
-  claims.issued_at = now;
-  claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
-  ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
-  AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count()};
-  SecureWipe(jwt);
-  return token;
+StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind principal_kind,
+                                          std::string_view principal_id, std::string_view name,
+                                          const Keyring& keyring, UnixMicros now) {
+  ASSIGN_OR_RETURN(MintedToken minted, MintToken(kind, keyring.pepper(), keyring.random()));
+  IssuedCredential issued;
+  issued.credential.public_id = std::move(minted.public_id);
+  issued.credential.kind = std::string(kind);
+  issued.credential.principal_kind = principal_kind;
+  issued.credential.principal_id = std::string(principal_id);
+  issued.credential.name = std::string(name);
+  issued.credential.secret_hmac = std::move(minted.secret_hmac);
+  issued.credential.created_at = now;
+  issued.token = std::move(minted.token);
+  return issued;
 }
 
 StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root_key,
@@ -117,19 +185,13 @@ StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root
   admin.name = "admin";
   admin.is_admin = true;
   admin.created_at = now;
-  RETURN_IF_ERROR(store.InsertUser(admin));
+  RETURN_IF_ERROR(store.InsertUser(admin, nullptr));
 
-  ASSIGN_OR_RETURN(MintedToken minted, MintToken(kTokenKindApiKey, keyring->pepper(), random));
-  Credential credential;
-  credential.public_id = minted.public_id;
-  credential.kind = std::string(kTokenKindApiKey);
-  credential.principal_kind = PrincipalKind::kUser;
-  credential.principal_id = admin.id;
-  credential.name = "initial admin key";
-  credential.secret_hmac = minted.secret_hmac;
-  credential.created_at = now;
-  RETURN_IF_ERROR(store.InsertCredential(credential));
-  return BootstrapResult{std::move(admin), std::move(minted.token)};
+  ASSIGN_OR_RETURN(IssuedCredential key,
+                   MintCredential(kTokenKindApiKey, PrincipalKind::kUser, admin.id,
+                                  "initial admin key", *keyring, now));
+  RETURN_IF_ERROR(store.InsertCredential(key.credential, nullptr));
+  return BootstrapResult{std::move(admin), std::move(key.token)};
 }
 
 }  // namespace coffer

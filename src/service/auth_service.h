@@ -1,18 +1,24 @@
-// AuthService: turns an Authorization header into a Principal (API key or short-lived JWT), and
-// exchanges API keys for JWTs. Verification costs the same whether a key's id is unknown or its
-// secret wrong. Thread-safe.
+// AuthService: turns an Authorization header into a Principal (API key or short-lived JWT),
+// exchanges API keys for JWTs, and verifies credentials for rotation. Verified credentials are
+// cached in memory so a warm request costs no store round trip; whoever revokes or rotates a
+// credential calls InvalidatePrincipal before answering, so the old one is refused the moment
+// that call returns. An unknown id costs the same HMAC as a wrong secret. Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
+#include <shared_mutex>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
-#include "common/clock.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
 #include "crypto/keyring.h"
+#include "model/identity.h"
 #include "service/principal.h"
-#include "store/store.h"
+#include "service/service_deps.h"
 
 namespace coffer {
 
@@ -22,31 +28,68 @@ struct AccessToken {
   int64_t expires_in_seconds = 0;
 };
 
+// A credential whose secret matched, with the principal it belongs to.
+struct VerifiedCredential {
+  Credential credential;
+  Principal principal;
+  bool principal_revoked = false;  // an agent that was revoked
+};
+
 class AuthService {
  public:
   struct Options {
     std::chrono::seconds token_ttl{900};
   };
-  AuthService(Store& store, const Keyring& keyring, const Clock& clock, Options options)
-      : store_(store), keyring_(keyring), clock_(clock), options_(options) {}
+  AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options)
+      : deps_(deps), keyring_(keyring), options_(options) {}
 
   // Authenticates "Bearer <api key or JWT>". kUnauthenticated with a reason that never echoes
-  // the credential.
+  // the credential; kPermissionDenied for a revoked agent.
   StatusOr<Principal> Authenticate(std::optional<std::string_view> authorization_header);
 
-  // Verifies an API key and issues a JWT for its principal. kUnauthenticated.
-  StatusOr<AccessToken> IssueToken(std::string_view api_key);
+  // Verifies an API key and issues a JWT for its principal; audited as auth.token.
+  StatusOr<AccessToken> IssueToken(const RequestContext& anonymous, std::string_view api_key);
+
+  // Verifies a token of `kind` ("key" or "rot") that is not revoked. kUnauthenticated otherwise.
+  // A revoked agent's credential verifies, with principal_revoked set.
+  StatusOr<VerifiedCredential> Verify(std::string_view token, std::string_view kind);
+
+  // Forgets every cached credential of the principal. Call after revoking or rotating any.
+  void InvalidatePrincipal(PrincipalKind kind, std::string_view principal_id);
+
+  // The Bearer credential of an Authorization header, or kUnauthenticated.
+  static StatusOr<std::string_view> BearerToken(std::optional<std::string_view> header);
 
  private:
-  StatusOr<Principal> AuthenticateApiKey(std::string_view api_key);
+  struct CacheEntry {
+    Credential credential;
+    Principal principal;
+    bool principal_revoked = false;
+  };
+  // The credential with its principal, from the cache or the store. kNotFound if unknown.
+  StatusOr<CacheEntry> Lookup(std::string_view public_id);
+  StatusOr<Principal> FromVerified(const VerifiedCredential& verified);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
-  StatusOr<Principal> PrincipalFor(const Credential& credential);
 
-  Store& store_;
+  static constexpr size_t kMaxCacheEntries = 100'000;
+
+  ServiceDeps deps_;
   const Keyring& keyring_;
-  const Clock& clock_;
   Options options_;
+
+  std::shared_mutex mu_;
+  uint64_t generation_ = 0;                                 // guarded by mu_
+  std::unordered_map<std::string, CacheEntry> credentials_;  // guarded by mu_
 };
+
+// A new credential for a principal: the record to store and the token to show once.
+struct IssuedCredential {
+  Credential credential;
+  SecretBuffer token;
+};
+StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind principal_kind,
+                                          std::string_view principal_id, std::string_view name,
+                                          const Keyring& keyring, UnixMicros now);
 
 // The first admin of a new data directory and its API key (shown once).
 struct BootstrapResult {

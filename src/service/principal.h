@@ -19,6 +19,9 @@ struct RequestContext {
   Principal principal;
   std::string request_id;
   std::string client_ip;
+  // Set once this request's audit event is durable, so exactly one event is written per
+  // request. A context belongs to one request on one thread.
+  mutable bool audited = false;
 };
 
 }  // namespace coffer

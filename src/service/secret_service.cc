@@ -1,4 +1,5 @@
-// The secrets API's rules: validation, versioning, counted/expiring reads, rotation.
+// The secrets API's rules: validation, versioning, counted/expiring reads, rotation, each
+// authorized by policy and audited as one event.
 #include "service/secret_service.h"
 
 #include <fmt/format.h>
@@ -11,15 +12,6 @@
 #include "service/vault_service.h"
 
 namespace coffer {
-namespace {
-
-Status NotFoundAs(const Status& s, std::string_view what) {
-  if (s.code() == StatusCode::kNotFound) return NotFoundError(std::string(what));
-  return s;
-}
-
-}  // namespace
-
 StatusOr<int64_t> ParseVersionNumber(std::string_view text) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -34,32 +26,31 @@ StatusOr<Vault> SecretService::Authorize(const RequestContext& ctx, std::string_
                                          std::string_view path, Permission permission,
                                          std::optional<Permission> alternative) {
   RETURN_IF_ERROR(ValidateVaultId(vault_id));
-  auto vault = store_.GetVault(vault_id);
+  auto vault = deps_.cache.GetVault(vault_id);
   if (!vault.has_value()) return Err(NotFoundAs(vault.error(), "vault not found"));
-  // A vault the caller has no standing in does not exist for them.
-  if (!authorizer_.CanSeeVault(ctx.principal, *vault)) return Err(NotFoundError("vault not found"));
   if (permission == Permission::kList) {
     RETURN_IF_ERROR(ValidateSecretPrefix(path));
-  } else {
-    RETURN_IF_ERROR(ValidateSecretPath(path));
+    RETURN_IF_ERROR(deps_.authorizer.AuthorizeListing(ctx.principal, *vault, path));
+    return vault;
   }
-  Status allowed = authorizer_.Authorize(ctx.principal, *vault, path, permission);
-  if (!allowed.ok() && alternative.has_value() &&
-      authorizer_.Authorize(ctx.principal, *vault, path, *alternative).ok()) {
-    allowed = OkStatus();
+  RETURN_IF_ERROR(ValidateSecretPath(path));
+  Status allowed = deps_.authorizer.Authorize(ctx.principal, *vault, path, permission);
+  if (!allowed.ok() && allowed.code() == StatusCode::kPermissionDenied &&
+      alternative.has_value()) {
+    allowed = deps_.authorizer.Authorize(ctx.principal, *vault, path, *alternative);
+    if (allowed.code() == StatusCode::kPermissionDenied) {
+      return Err(PermissionDeniedError(fmt::format("no '{}' or '{}' permission on this path",
+                                                   PermissionName(permission),
+                                                   PermissionName(*alternative))));
+    }
   }
-  if (!allowed.ok()) {
-    if (!alternative.has_value()) return Err(allowed);
-    return Err(PermissionDeniedError(fmt::format("no '{}' or '{}' permission on this path",
-                                                 PermissionName(permission),
-                                                 PermissionName(*alternative))));
-  }
+  RETURN_IF_ERROR(allowed);
   return vault;
 }
 
 StatusOr<SecretVersion> SecretService::Write(const RequestContext& ctx, const Vault& vault,
                                              std::string_view path, NewSecretVersion version,
-                                             const SecretBuffer& value) {
+                                             const SecretBuffer& value, AuditEvent& event) {
   version.vault_id = vault.id;
   version.path = std::string(path);
   version.created_at = clock_.Now();
@@ -68,48 +59,56 @@ StatusOr<SecretVersion> SecretService::Write(const RequestContext& ctx, const Va
     const std::vector<uint8_t> aad = SecretAad(header.vault_id, header.secret_id, header.version);
     return keyring_.Encrypt(value.span(), aad);
   };
-  auto stored = store_.PutSecretVersion(version, seal);
+  auto stored = store_.PutSecretVersion(version, seal, AuditLog::Success(event));
   if (!stored.has_value()) return Err(NotFoundAs(stored.error(), "vault not found"));
+  AuditLog::MarkWritten(ctx);
   return stored;
 }
 
 StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::string_view vault_id,
                                            std::string_view path, PutSecretRequest request) {
-  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kWrite));
-  const auto type = ParseSecretType(request.type);
-  if (!type.has_value()) {
-    return Err(InvalidArgumentError(fmt::format("type must be one of: {}", SecretTypeList())));
-  }
-  if (request.value.empty()) return Err(InvalidArgumentError("value must not be empty"));
-  if (request.value.size() > kMaxSecretValueBytes) {
-    return Err(InvalidArgumentError(
-        fmt::format("value is larger than {} bytes", kMaxSecretValueBytes)));
-  }
-  if (request.metadata_json.size() > kMaxMetadataBytes) {
-    return Err(InvalidArgumentError(
-        fmt::format("metadata is larger than {} bytes", kMaxMetadataBytes)));
-  }
-  if (request.rotation_policy_json.size() > kMaxMetadataBytes) {
-    return Err(InvalidArgumentError(
-        fmt::format("rotation_policy is larger than {} bytes", kMaxMetadataBytes)));
-  }
-  if (request.expires_at.has_value() && *request.expires_at <= clock_.Now()) {
-    return Err(InvalidArgumentError("expires_at must be in the future"));
-  }
-  if (request.max_access_count < 0 || request.max_access_count > kMaxAccessCountLimit) {
-    return Err(InvalidArgumentError(
-        fmt::format("max_access_count must be between 0 and {}", kMaxAccessCountLimit)));
-  }
-  NewSecretVersion version;
-  version.type = *type;
-  version.metadata_json = std::move(request.metadata_json);
-  version.rotation_policy_json = std::move(request.rotation_policy_json);
-  version.expires_at = request.expires_at;
-  version.max_access_count = request.max_access_count;
-  return Write(ctx, vault, path, std::move(version), request.value);
+  return deps_.audit.Audited<SecretVersion>(
+      ctx, "secret.write", [&](AuditEvent& event) -> StatusOr<SecretVersion> {
+        AuditLog::SetTarget(event, vault_id, path);
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kWrite));
+        const auto type = ParseSecretType(request.type);
+        if (!type.has_value()) {
+          return Err(
+              InvalidArgumentError(fmt::format("type must be one of: {}", SecretTypeList())));
+        }
+        if (request.value.empty()) return Err(InvalidArgumentError("value must not be empty"));
+        if (request.value.size() > kMaxSecretValueBytes) {
+          return Err(InvalidArgumentError(
+              fmt::format("value is larger than {} bytes", kMaxSecretValueBytes)));
+        }
+        if (request.metadata_json.size() > kMaxMetadataBytes) {
+          return Err(InvalidArgumentError(
+              fmt::format("metadata is larger than {} bytes", kMaxMetadataBytes)));
+        }
+        if (request.rotation_policy_json.size() > kMaxMetadataBytes) {
+          return Err(InvalidArgumentError(
+              fmt::format("rotation_policy is larger than {} bytes", kMaxMetadataBytes)));
+        }
+        if (request.expires_at.has_value() && *request.expires_at <= clock_.Now()) {
+          return Err(InvalidArgumentError("expires_at must be in the future"));
+        }
+        if (request.max_access_count < 0 || request.max_access_count > kMaxAccessCountLimit) {
+          return Err(InvalidArgumentError(fmt::format(
+              "max_access_count must be between 0 and {}", kMaxAccessCountLimit)));
+        }
+        NewSecretVersion version;
+        version.type = *type;
+        version.metadata_json = std::move(request.metadata_json);
+        version.rotation_policy_json = std::move(request.rotation_policy_json);
+        version.expires_at = request.expires_at;
+        version.max_access_count = request.max_access_count;
+        return Write(ctx, vault, path, std::move(version), request.value, event);
+      });
 }
 
-StatusOr<SecretValue> SecretService::Reveal(SecretVersion version) {
+StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVersion version,
+                                            AuditEvent& event) {
+  event.version = version.version;
   if (version.is_disabled()) {
     return Err(GoneError(fmt::format("version {} is disabled", version.version)));
   }
@@ -124,13 +123,16 @@ StatusOr<SecretValue> SecretService::Reveal(SecretVersion version) {
   ASSIGN_OR_RETURN(SecretBuffer value, keyring_.Decrypt(version.ciphertext, aad));
   version.ciphertext.clear();
   if (version.max_access_count > 0) {
-    auto count = store_.ConsumeSecretAccess(version.secret_id, version.version);
+    // The count and this read's audit event commit together, before the value is sent.
+    auto count =
+        store_.ConsumeSecretAccess(version.secret_id, version.version, AuditLog::Success(event));
     if (!count.has_value()) {
       if (count.error().code() == StatusCode::kGone) {
         return Err(GoneError("secret has reached its max_access_count"));
       }
       return Err(NotFoundAs(count.error(), "secret not found"));
     }
+    AuditLog::MarkWritten(ctx);
     version.access_count = *count;
   }
   return SecretValue{std::move(version), std::move(value)};
@@ -138,112 +140,159 @@ StatusOr<SecretValue> SecretService::Reveal(SecretVersion version) {
 
 StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_view vault_id,
                                          std::string_view path) {
-  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
-  auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestEnabled());
-  if (!version.has_value()) {
-    if (version.error().code() == StatusCode::kGone) {
-      return Err(GoneError("every version of this secret is disabled"));
-    }
-    return Err(NotFoundAs(version.error(), "secret not found"));
-  }
-  return Reveal(std::move(*version));
+  return deps_.audit.Audited<SecretValue>(
+      ctx, "secret.read", [&](AuditEvent& event) -> StatusOr<SecretValue> {
+        AuditLog::SetTarget(event, vault_id, path);
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
+        auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestEnabled());
+        if (!version.has_value()) {
+          if (version.error().code() == StatusCode::kGone) {
+            return Err(GoneError("every version of this secret is disabled"));
+          }
+          return Err(NotFoundAs(version.error(), "secret not found"));
+        }
+        return Reveal(ctx, std::move(*version), event);
+      });
 }
 
 StatusOr<SecretValue> SecretService::GetVersion(const RequestContext& ctx,
                                                 std::string_view vault_id, std::string_view path,
                                                 std::string_view version_text) {
-  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
-  ASSIGN_OR_RETURN(int64_t number, ParseVersionNumber(version_text));
-  auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::Exact(number));
-  if (!version.has_value()) {
-    return Err(NotFoundAs(version.error(), fmt::format("version {} not found", number)));
-  }
-  return Reveal(std::move(*version));
+  return deps_.audit.Audited<SecretValue>(
+      ctx, "secret.read", [&](AuditEvent& event) -> StatusOr<SecretValue> {
+        AuditLog::SetTarget(event, vault_id, path);
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
+        ASSIGN_OR_RETURN(int64_t number, ParseVersionNumber(version_text));
+        event.version = number;
+        auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::Exact(number));
+        if (!version.has_value()) {
+          return Err(NotFoundAs(version.error(), fmt::format("version {} not found", number)));
+        }
+        return Reveal(ctx, std::move(*version), event);
+      });
 }
 
 StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx,
                                              std::string_view vault_id, std::string_view prefix,
                                              std::string_view after,
                                              std::optional<int64_t> limit) {
-  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, prefix, Permission::kList));
-  if (!after.empty()) RETURN_IF_ERROR(ValidateSecretPath(after));
-  const int64_t n = limit.value_or(static_cast<int64_t>(kMaxListLimit));
-  if (n < 1 || n > static_cast<int64_t>(kMaxListLimit)) {
-    return Err(InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxListLimit)));
-  }
-  return store_.ListSecrets(vault.id, prefix, after, static_cast<size_t>(n));
+  return deps_.audit.Audited<SecretListPage>(
+      ctx, "secret.list", [&](AuditEvent& event) -> StatusOr<SecretListPage> {
+        AuditLog::SetTarget(event, vault_id, prefix);
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, prefix, Permission::kList));
+        if (!after.empty()) RETURN_IF_ERROR(ValidateSecretPath(after));
+        const int64_t n = limit.value_or(static_cast<int64_t>(kMaxListLimit));
+        if (n < 1 || n > static_cast<int64_t>(kMaxListLimit)) {
+          return Err(
+              InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxListLimit)));
+        }
+        ASSIGN_OR_RETURN(SecretListPage page,
+                         store_.ListSecrets(vault.id, prefix, after, static_cast<size_t>(n)));
+        if (!Authorizer::IsOwner(ctx.principal, vault)) {
+          // Only the paths this caller may list; the page boundary stays the store's.
+          std::erase_if(page.secrets, [&](const SecretSummary& s) {
+            return !deps_.authorizer.Authorize(ctx.principal, vault, s.path, Permission::kList)
+                        .ok();
+          });
+        }
+        return page;
+      });
 }
 
 Status SecretService::Delete(const RequestContext& ctx, std::string_view vault_id,
                              std::string_view path) {
-  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kDelete));
-  return NotFoundAs(store_.DeleteSecret(vault.id, path), "secret not found");
+  auto result = deps_.audit.Audited<bool>(
+      ctx, "secret.delete", [&](AuditEvent& event) -> StatusOr<bool> {
+        AuditLog::SetTarget(event, vault_id, path);
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kDelete));
+        RETURN_IF_ERROR(NotFoundAs(store_.DeleteSecret(vault.id, path, AuditLog::Success(event)),
+                                   "secret not found"));
+        AuditLog::MarkWritten(ctx);
+        return true;
+      });
+  return result.has_value() ? OkStatus() : result.error();
 }
 
 StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx,
                                               std::string_view vault_id, std::string_view path,
                                               RotateSecretRequest request) {
-  // Rotation needs `rotate` or `write`.
-  ASSIGN_OR_RETURN(Vault vault,
-                   Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
-  const int64_t length = request.length.value_or(32);
-  if (length < static_cast<int64_t>(kMinGeneratedLength) ||
-      length > static_cast<int64_t>(kMaxGeneratedLength)) {
-    return Err(InvalidArgumentError(fmt::format("length must be between {} and {}",
-                                                kMinGeneratedLength, kMaxGeneratedLength)));
-  }
-  const auto charset = ParseCharset(request.charset.value_or("hex"));
-  if (!charset.has_value()) {
-    return Err(InvalidArgumentError("charset must be one of: hex, base64, alphanumeric, ascii"));
-  }
-  std::optional<SecretType> type;
-  if (request.type.has_value()) {
-    type = ParseSecretType(*request.type);
-    if (!type.has_value()) {
-      return Err(InvalidArgumentError(fmt::format("type must be one of: {}", SecretTypeList())));
-    }
-  }
-
-  NewSecretVersion version;
-  auto previous = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestAny());
-  if (previous.has_value()) {
-    version.type = type.value_or(previous->type);
-    version.metadata_json = previous->metadata_json;
-    version.rotation_policy_json = previous->rotation_policy_json;
-    // The read limit carries over (with a fresh count); an absolute expiry does not.
-    version.max_access_count = previous->max_access_count;
-  } else if (previous.error().code() == StatusCode::kNotFound) {
-    // Rotating a path that holds nothing yet creates it: a generated value is a password
-    // unless the caller says otherwise.
-    version.type = type.value_or(SecretType::kPassword);
-  } else {
-    return Err(previous.error());
-  }
-  ASSIGN_OR_RETURN(SecretBuffer value,
-                   GenerateValue(*charset, static_cast<size_t>(length), keyring_.random()));
-  return Write(ctx, vault, path, std::move(version), value);
+  return deps_.audit.Audited<SecretVersion>(
+      ctx, "secret.rotate", [&](AuditEvent& event) -> StatusOr<SecretVersion> {
+        AuditLog::SetTarget(event, vault_id, path);
+        // Rotation needs `rotate` or `write`.
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRotate,
+                                                Permission::kWrite));
+        const int64_t length = request.length.value_or(32);
+        if (length < static_cast<int64_t>(kMinGeneratedLength) ||
+            length > static_cast<int64_t>(kMaxGeneratedLength)) {
+          return Err(InvalidArgumentError(fmt::format(
+              "length must be between {} and {}", kMinGeneratedLength, kMaxGeneratedLength)));
+        }
+        const auto charset = ParseCharset(request.charset.value_or("hex"));
+        if (!charset.has_value()) {
+          return Err(
+              InvalidArgumentError("charset must be one of: hex, base64, alphanumeric, ascii"));
+        }
+        std::optional<SecretType> type;
+        if (request.type.has_value()) {
+          type = ParseSecretType(*request.type);
+          if (!type.has_value()) {
+            return Err(
+                InvalidArgumentError(fmt::format("type must be one of: {}", SecretTypeList())));
+          }
+        }
+        NewSecretVersion version;
+        auto previous = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestAny());
+        if (previous.has_value()) {
+          version.type = type.value_or(previous->type);
+          version.metadata_json = previous->metadata_json;
+          version.rotation_policy_json = previous->rotation_policy_json;
+          // The read limit carries over (with a fresh count); an absolute expiry does not.
+          version.max_access_count = previous->max_access_count;
+        } else if (previous.error().code() == StatusCode::kNotFound) {
+          // Rotating a path that holds nothing yet creates it: a generated value is a password
+          // unless the caller says otherwise.
+          version.type = type.value_or(SecretType::kPassword);
+        } else {
+          return Err(previous.error());
+        }
+        ASSIGN_OR_RETURN(SecretBuffer value,
+                         GenerateValue(*charset, static_cast<size_t>(length), keyring_.random()));
+        return Write(ctx, vault, path, std::move(version), value, event);
+      });
 }
 
 StatusOr<std::vector<SecretVersion>> SecretService::ListVersions(const RequestContext& ctx,
                                                                  std::string_view vault_id,
                                                                  std::string_view path) {
-  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
-  auto versions = store_.ListSecretVersions(vault.id, path);
-  if (!versions.has_value()) return Err(NotFoundAs(versions.error(), "secret not found"));
-  return versions;
+  return deps_.audit.Audited<std::vector<SecretVersion>>(
+      ctx, "secret.versions", [&](AuditEvent& event) -> StatusOr<std::vector<SecretVersion>> {
+        AuditLog::SetTarget(event, vault_id, path);
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
+        auto versions = store_.ListSecretVersions(vault.id, path);
+        if (!versions.has_value()) return Err(NotFoundAs(versions.error(), "secret not found"));
+        return versions;
+      });
 }
 
 StatusOr<SecretVersion> SecretService::DisableVersion(const RequestContext& ctx,
                                                       std::string_view vault_id,
                                                       std::string_view path,
                                                       std::string_view version_text) {
-  ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kWrite));
-  ASSIGN_OR_RETURN(int64_t number, ParseVersionNumber(version_text));
-  auto disabled = store_.DisableSecretVersion(vault.id, path, number, clock_.Now());
-  if (!disabled.has_value()) {
-    return Err(NotFoundAs(disabled.error(), fmt::format("version {} not found", number)));
-  }
-  return disabled;
+  return deps_.audit.Audited<SecretVersion>(
+      ctx, "secret.disable", [&](AuditEvent& event) -> StatusOr<SecretVersion> {
+        AuditLog::SetTarget(event, vault_id, path);
+        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kWrite));
+        ASSIGN_OR_RETURN(int64_t number, ParseVersionNumber(version_text));
+        event.version = number;
+        auto disabled = store_.DisableSecretVersion(vault.id, path, number, clock_.Now(),
+                                                    AuditLog::Success(event));
+        if (!disabled.has_value()) {
+          return Err(NotFoundAs(disabled.error(), fmt::format("version {} not found", number)));
+        }
+        AuditLog::MarkWritten(ctx);
+        return disabled;
+      });
 }
 
 }  // namespace coffer

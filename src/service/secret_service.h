@@ -12,8 +12,8 @@
 #include "common/status.h"
 #include "crypto/keyring.h"
 #include "model/secret.h"
-#include "service/authorizer.h"
 #include "service/principal.h"
+#include "service/service_deps.h"
 #include "store/store.h"
 
 namespace coffer {
@@ -45,8 +45,8 @@ struct SecretValue {
 
 class SecretService {
  public:
-  SecretService(Store& store, const Keyring& keyring, const Clock& clock, Authorizer& authorizer)
-      : store_(store), keyring_(keyring), clock_(clock), authorizer_(authorizer) {}
+  SecretService(const ServiceDeps& deps, const Keyring& keyring)
+      : deps_(deps), store_(deps.store), keyring_(keyring), clock_(deps.clock) {}
 
   // Stores a new version. kInvalidArgument naming the field at fault; kNotFound for a missing
   // vault; kPermissionDenied without write permission.
@@ -85,21 +85,23 @@ class SecretService {
                                          std::string_view path, std::string_view version);
 
  private:
-  // Loads the vault and checks `permission` (or else `alternative`) on `path`, validated first.
-  // kNotFound when the vault is absent or invisible to the caller.
+  // Loads the vault, validates `path` and checks `permission` (or else `alternative`) on it.
+  // kNotFound when the vault is absent; kPermissionDenied when not allowed.
   StatusOr<Vault> Authorize(const RequestContext& ctx, std::string_view vault_id,
                             std::string_view path, Permission permission,
                             std::optional<Permission> alternative = std::nullopt);
   StatusOr<SecretVersion> Write(const RequestContext& ctx, const Vault& vault,
                                 std::string_view path, NewSecretVersion version,
-                                const SecretBuffer& value);
-  // Applies expiry and read limits to a loaded version, then decrypts it.
-  StatusOr<SecretValue> Reveal(SecretVersion version);
+                                const SecretBuffer& value, AuditEvent& event);
+  // Applies expiry and read limits to a loaded version, then decrypts it; a counted read is
+  // spent together with `event`.
+  StatusOr<SecretValue> Reveal(const RequestContext& ctx, SecretVersion version,
+                               AuditEvent& event);
 
+  ServiceDeps deps_;
   Store& store_;
   const Keyring& keyring_;
   const Clock& clock_;
-  Authorizer& authorizer_;
 };
 
 // Parses a version path segment: a positive decimal integer. kInvalidArgument otherwise.

@@ -175,13 +175,17 @@ TEST_F(SecretServiceTest, RotateGeneratesAndInheritsButNeverReturnsTheValue) {
   EXPECT_EQ(env_.secrets_->Get(env_.AdminCtx(), vault_, "fresh").value().value.size(), 32u);
 }
 
-TEST_F(SecretServiceTest, OtherUsersCannotSeeTheVault) {
+TEST_F(SecretServiceTest, OtherUsersAreDeniedWithoutAPolicy) {
   ASSERT_TRUE(Put("x", "v").has_value());
   RequestContext stranger{{PrincipalKind::kUser, NewUuid(), "eve", false, ""}, "r", "1.2.3.4"};
-  EXPECT_EQ(env_.secrets_->Get(stranger, vault_, "x").error().code(), StatusCode::kNotFound);
+  // 403 whether or not a secret exists at the path: nothing is revealed.
+  EXPECT_EQ(env_.secrets_->Get(stranger, vault_, "x").error(),
+            env_.secrets_->Get(stranger, vault_, "no-such-path").error());
+  EXPECT_EQ(env_.secrets_->Get(stranger, vault_, "x").error().code(),
+            StatusCode::kPermissionDenied);
   EXPECT_EQ(env_.secrets_->Put(stranger, vault_, "x", Req("y")).error().code(),
-            StatusCode::kNotFound);
-  EXPECT_EQ(env_.vaults_->Get(stranger, vault_).error().code(), StatusCode::kNotFound);
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(env_.vaults_->Get(stranger, vault_).error().code(), StatusCode::kPermissionDenied);
   EXPECT_TRUE(env_.vaults_->List(stranger).value().empty());
 }
 

@@ -12,9 +12,12 @@
 #include "common/ids.h"
 #include "crypto/keyring.h"
 #include "crypto/random.h"
+#include "service/agent_service.h"
+#include "service/audit_service.h"
 #include "service/auth_service.h"
-#include "service/authorizer.h"
+#include "service/policy_service.h"
 #include "service/secret_service.h"
+#include "service/user_service.h"
 #include "service/vault_service.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -36,13 +39,28 @@ class ServiceTestEnv {
     admin_key_ = std::move(boot->api_key);
     admin_ = {PrincipalKind::kUser, boot->admin.id, "admin", true, ""};
     keyring_ = std::move(Keyring::Unwrap(store_->LoadKeys().value(), root_key_, random_).value());
-    auth_ = std::make_unique<AuthService>(*store_, *keyring_, clock_,
+    cache_ = std::make_unique<AccessCache>(*store_);
+    authorizer_ = std::make_unique<Authorizer>(*cache_, clock_);
+    audit_ = std::make_unique<AuditLog>(*store_, clock_);
+    deps_ = std::make_unique<ServiceDeps>(
+        ServiceDeps{*store_, clock_, *cache_, *authorizer_, *audit_});
+    auth_ = std::make_unique<AuthService>(*deps_, *keyring_,
                                           AuthService::Options{std::chrono::seconds(60)});
-    vaults_ = std::make_unique<VaultService>(*store_, authorizer_, clock_);
-    secrets_ = std::make_unique<SecretService>(*store_, *keyring_, clock_, authorizer_);
+    vaults_ = std::make_unique<VaultService>(*deps_);
+    secrets_ = std::make_unique<SecretService>(*deps_, *keyring_);
+    users_ = std::make_unique<UserService>(*deps_, *auth_, *keyring_);
+    agents_ = std::make_unique<AgentService>(*deps_, *auth_, *keyring_);
+    policies_ = std::make_unique<PolicyService>(*deps_);
+    audit_service_ = std::make_unique<AuditService>(*deps_);
   }
   ~ServiceTestEnv() {
+    audit_service_.reset();
+    policies_.reset();
+    agents_.reset();
+    users_.reset();
     secrets_.reset();
+    vaults_.reset();
+    auth_.reset();
     store_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -61,10 +79,17 @@ class ServiceTestEnv {
   std::unique_ptr<Keyring> keyring_;
   SecretBuffer admin_key_;
   Principal admin_;
-  OwnerAuthorizer authorizer_;
+  std::unique_ptr<AccessCache> cache_;
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<ServiceDeps> deps_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<VaultService> vaults_;
   std::unique_ptr<SecretService> secrets_;
+  std::unique_ptr<UserService> users_;
+  std::unique_ptr<AgentService> agents_;
+  std::unique_ptr<PolicyService> policies_;
+  std::unique_ptr<AuditService> audit_service_;
 };
 
 }  // namespace coffer

@@ -1,16 +1,14 @@
-// VaultService: create, list, get and delete vaults. Owners and the admin see a vault; others
-// are told it does not exist. Thread-safe.
+// VaultService: create, list, get and delete vaults. Users own the vaults they create; the admin
+// sees all; others see a vault only while a policy grants them something in it. Thread-safe.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/status.h"
 #include "model/secret.h"
-#include "service/authorizer.h"
 #include "service/principal.h"
-#include "store/store.h"
+#include "service/service_deps.h"
 
 namespace coffer {
 
@@ -21,24 +19,26 @@ struct CreateVaultRequest {
 
 class VaultService {
  public:
-  VaultService(Store& store, Authorizer& authorizer, const Clock& clock)
-      : store_(store), authorizer_(authorizer), clock_(clock) {}
+  explicit VaultService(const ServiceDeps& deps) : deps_(deps) {}
 
   // kInvalidArgument for a bad name or description; kAlreadyExists when the caller already has
-  // a vault of that name.
+  // a vault of that name; kPermissionDenied for agents.
   StatusOr<Vault> Create(const RequestContext& ctx, CreateVaultRequest request);
   StatusOr<std::vector<Vault>> List(const RequestContext& ctx);
-  // kInvalidArgument for a malformed id; kNotFound when absent or not visible to the caller.
+  // kInvalidArgument for a malformed id; kNotFound when absent; kPermissionDenied when the
+  // caller has no standing in it.
   StatusOr<Vault> Get(const RequestContext& ctx, std::string_view vault_id);
+  // Owner or admin only.
   Status Delete(const RequestContext& ctx, std::string_view vault_id);
 
  private:
-  Store& store_;
-  Authorizer& authorizer_;
-  const Clock& clock_;
+  ServiceDeps deps_;
 };
 
 // kInvalidArgument unless `id` is a UUID. Shared by every service taking a vault id.
 Status ValidateVaultId(std::string_view id);
+
+// Names of vaults, users and agents: 1–64 of [A-Za-z0-9._-]. kInvalidArgument naming `field`.
+Status ValidateName(std::string_view name, std::string_view field);
 
 }  // namespace coffer

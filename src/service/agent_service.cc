@@ -1,0 +1,194 @@
+// Agent lifecycle and credential rotation.
+#include "service/agent_service.h"
+
+#include <fmt/format.h>
+
+#include "common/ids.h"
+#include "crypto/api_token.h"
+#include "service/vault_service.h"
+
+namespace coffer {
+namespace {
+
+constexpr size_t kMaxDescription = 1024;
+
+}  // namespace
+
+StatusOr<std::pair<IssuedCredential, IssuedCredential>> AgentService::NewCredentials(
+    const Agent& agent) {
+  const UnixMicros now = deps_.clock.Now();
+  ASSIGN_OR_RETURN(IssuedCredential key, MintCredential(kTokenKindApiKey, PrincipalKind::kAgent,
+                                                        agent.id, "api key", keyring_, now));
+  ASSIGN_OR_RETURN(IssuedCredential rot,
+                   MintCredential(kTokenKindRotation, PrincipalKind::kAgent, agent.id,
+                                  "rotation secret", keyring_, now));
+  return std::make_pair(std::move(key), std::move(rot));
+}
+
+StatusOr<Agent> AgentService::Manageable(const RequestContext& ctx, std::string_view agent_id,
+                                         bool allow_self) {
+  if (!IsUuid(agent_id)) return Err(InvalidArgumentError("agent_id must be a UUID"));
+  auto agent = deps_.store.GetAgent(agent_id);
+  if (!agent.has_value()) return Err(NotFoundAs(agent.error(), "agent not found"));
+  const Principal& p = ctx.principal;
+  const bool owner = p.kind == PrincipalKind::kUser && p.id == agent->owner_id;
+  const bool self = allow_self && p.kind == PrincipalKind::kAgent && p.id == agent->id;
+  if (!p.is_admin && !owner && !self) {
+    // Someone else's agent does not exist for this caller.
+    return Err(NotFoundError("agent not found"));
+  }
+  return agent;
+}
+
+StatusOr<AgentWithCredentials> AgentService::Create(const RequestContext& ctx,
+                                                    CreateAgentRequest request) {
+  return deps_.audit.Audited<AgentWithCredentials>(
+      ctx, "agent.create", [&](AuditEvent& event) -> StatusOr<AgentWithCredentials> {
+        if (ctx.principal.kind != PrincipalKind::kUser) {
+          return Err(PermissionDeniedError("only users create agents"));
+        }
+        RETURN_IF_ERROR(ValidateName(request.name, "name"));
+        if (request.description.size() > kMaxDescription) {
+          return Err(InvalidArgumentError(
+              fmt::format("description is longer than {} characters", kMaxDescription)));
+        }
+        Agent agent;
+        agent.id = NewUuid();
+        agent.name = std::move(request.name);
+        agent.description = std::move(request.description);
+        agent.owner_id = ctx.principal.id;
+        agent.created_at = deps_.clock.Now();
+        ASSIGN_OR_RETURN(auto credentials, NewCredentials(agent));
+        RETURN_IF_ERROR(deps_.store.InsertAgent(
+            agent, {credentials.first.credential, credentials.second.credential},
+            AuditLog::Success(event)));
+        AuditLog::MarkWritten(ctx);
+        return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),
+                                    std::move(credentials.second.token)};
+      });
+}
+
+StatusOr<std::vector<Agent>> AgentService::List(const RequestContext& ctx) {
+  return deps_.audit.Audited<std::vector<Agent>>(
+      ctx, "agent.list", [&](AuditEvent&) -> StatusOr<std::vector<Agent>> {
+        if (ctx.principal.is_admin) return deps_.store.ListAgents(std::nullopt);
+        if (ctx.principal.kind != PrincipalKind::kUser) {
+          return Err(PermissionDeniedError("agents cannot list agents"));
+        }
+        return deps_.store.ListAgents(std::string_view(ctx.principal.id));
+      });
+}
+
+StatusOr<Agent> AgentService::Get(const RequestContext& ctx, std::string_view agent_id) {
+  return deps_.audit.Audited<Agent>(ctx, "agent.read", [&](AuditEvent&) -> StatusOr<Agent> {
+    return Manageable(ctx, agent_id, /*allow_self=*/true);
+  });
+}
+
+Status AgentService::Revoke(const RequestContext& ctx, std::string_view agent_id) {
+  auto result = deps_.audit.Audited<bool>(
+      ctx, "agent.revoke", [&](AuditEvent& event) -> StatusOr<bool> {
+        ASSIGN_OR_RETURN(Agent agent, Manageable(ctx, agent_id, /*allow_self=*/false));
+        Status s = deps_.store.RevokeAgent(agent.id, deps_.clock.Now(), AuditLog::Success(event));
+        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
+        RETURN_IF_ERROR(s);
+        AuditLog::MarkWritten(ctx);
+        return true;
+      });
+  return result.has_value() ? OkStatus() : result.error();
+}
+
+StatusOr<AgentWithCredentials> AgentService::RotateKey(const RequestContext& ctx,
+                                                       std::string_view agent_id) {
+  return deps_.audit.Audited<AgentWithCredentials>(
+      ctx, "agent.rotate_key", [&](AuditEvent& event) -> StatusOr<AgentWithCredentials> {
+        ASSIGN_OR_RETURN(Agent agent, Manageable(ctx, agent_id, /*allow_self=*/false));
+        if (agent.is_revoked()) {
+          return Err(FailedPreconditionError("agent is revoked; create a new one"));
+        }
+        ASSIGN_OR_RETURN(auto credentials, NewCredentials(agent));
+        // A human rotation replaces whatever is active, so no expectation.
+        Status s = deps_.store.ReplaceAgentCredentials(
+            agent.id, {}, {credentials.first.credential, credentials.second.credential},
+            deps_.clock.Now(), AuditLog::Success(event));
+        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
+        RETURN_IF_ERROR(s);
+        AuditLog::MarkWritten(ctx);
+        return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),
+                                    std::move(credentials.second.token)};
+      });
+}
+
+StatusOr<AgentWithCredentials> AgentService::SelfRotate(
+    const RequestContext& anonymous, std::optional<std::string_view> authorization,
+    const StatusOr<std::optional<std::string_view>>& rotation_secret, UnixMicros* retry_after) {
+  RequestContext ctx = anonymous;
+  // Every request to the endpoint counts, whatever its outcome.
+  const UnixMicros now = deps_.clock.Now();
+  auto decision = deps_.store.HitRateLimit("agent-self-rotate:" + ctx.client_ip,
+                                           kSelfRotateWindow, kSelfRotateLimit, now);
+  std::optional<VerifiedCredential> key;
+  if (decision.has_value() && decision->allowed) {
+    auto bearer = AuthService::BearerToken(authorization);
+    if (bearer.has_value() && LooksLikeToken(*bearer)) {
+      auto verified = auth_.Verify(*bearer, kTokenKindApiKey);
+      if (verified.has_value() && verified->principal.kind == PrincipalKind::kAgent) {
+        key = std::move(*verified);
+        ctx.principal = key->principal;
+      }
+    }
+  }
+  auto result = deps_.audit.Audited<AgentWithCredentials>(
+      ctx, "agent.self_rotate_key", [&](AuditEvent& event) -> StatusOr<AgentWithCredentials> {
+        if (!decision.has_value()) return Err(decision.error());
+        if (!decision->allowed) {
+          if (retry_after != nullptr) *retry_after = decision->retry_after;
+          return Err(ResourceExhaustedError(fmt::format(
+              "too many rotation attempts: at most {} per 15 minutes", kSelfRotateLimit)));
+        }
+        if (!key.has_value()) return Err(UnauthenticatedError("invalid API key"));
+        if (key->principal_revoked) return Err(PermissionDeniedError("agent is revoked"));
+        if (!rotation_secret.has_value()) return Err(rotation_secret.error());
+        if (!rotation_secret->has_value() || (*rotation_secret)->empty()) {
+          return Err(InvalidArgumentError("rotationSecret is required"));
+        }
+        const std::string_view presented = **rotation_secret;
+        ASSIGN_OR_RETURN(std::vector<Credential> all,
+                         deps_.store.ListCredentials(PrincipalKind::kAgent, key->principal.id));
+        const bool configured = std::any_of(all.begin(), all.end(), [](const Credential& c) {
+          return c.kind == kTokenKindRotation && !c.revoked_at.has_value();
+        });
+        if (!configured) {
+          return Err(PermissionDeniedError("no rotation secret is configured for this agent"));
+        }
+        auto secret = LooksLikeToken(presented)
+                          ? auth_.Verify(presented, kTokenKindRotation)
+                          : StatusOr<VerifiedCredential>(Err(UnauthenticatedError("")));
+        if (!secret.has_value() || secret->principal.kind != PrincipalKind::kAgent ||
+            secret->principal.id != key->principal.id) {
+          return Err(UnauthenticatedError("invalid rotation secret"));
+        }
+        ASSIGN_OR_RETURN(Agent agent, deps_.store.GetAgent(key->principal.id));
+        ASSIGN_OR_RETURN(auto credentials, NewCredentials(agent));
+        // Compare-and-swap on exactly the presented pair: a concurrent rotation that won
+        // leaves them revoked, and this one fails.
+        Status s = deps_.store.ReplaceAgentCredentials(
+            agent.id, {key->credential.public_id, secret->credential.public_id},
+            {credentials.first.credential, credentials.second.credential}, deps_.clock.Now(),
+            AuditLog::Success(event));
+        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
+        if (s.code() == StatusCode::kAborted) {
+          return Err(UnauthenticatedError("invalid API key or rotation secret"));
+        }
+        if (s.code() == StatusCode::kFailedPrecondition) {
+          return Err(PermissionDeniedError("agent is revoked"));
+        }
+        RETURN_IF_ERROR(s);
+        AuditLog::MarkWritten(ctx);
+        return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),
+                                    std::move(credentials.second.token)};
+      });
+  return result;
+}
+
+}  // namespace coffer

@@ -1,0 +1,87 @@
+// Audit events: construction, recording, verification of the hash chain.
+#include "service/audit_log.h"
+
+#include <fmt/format.h>
+
+#include "common/ids.h"
+#include "model/secret_path.h"
+
+namespace coffer {
+
+std::string_view AuditOutcome(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "success";
+    case StatusCode::kUnauthenticated:
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kResourceExhausted: return "denied";
+    default: return "failure";
+  }
+}
+
+AuditEvent AuditLog::NewEvent(const RequestContext& ctx, std::string_view action) const {
+  AuditEvent e;
+  e.at = clock_.Now();
+  e.request_id = ctx.request_id;
+  e.actor_kind = ctx.principal.id.empty() ? "anonymous"
+                                          : std::string(PrincipalKindName(ctx.principal.kind));
+  e.actor_id = ctx.principal.id;
+  e.action = std::string(action);
+  e.client_ip = ctx.client_ip;
+  return e;
+}
+
+void AuditLog::SetTarget(AuditEvent& event, std::string_view vault_id, std::string_view path) {
+  event.vault_id = IsUuid(vault_id) ? std::string(vault_id) : "";
+  event.path = path.size() <= kMaxSecretPathLength ? std::string(path) : "";
+}
+
+Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Status& result) {
+  if (ctx.audited) return OkStatus();
+  event.outcome = std::string(AuditOutcome(result.code()));
+  event.status = std::string(StatusCodeName(result.code()));
+  auto appended = store_.AppendAudit(event);
+  if (!appended.has_value()) {
+    return UnavailableError("the audit log cannot be written; the request was refused");
+  }
+  ctx.audited = true;
+  return OkStatus();
+}
+
+Status AuditLog::RecordAnonymous(std::string_view request_id, std::string_view client_ip,
+                                 std::string_view action, const Status& result) {
+  RequestContext ctx;
+  ctx.request_id = std::string(request_id);
+  ctx.client_ip = std::string(client_ip);
+  return Record(ctx, NewEvent(ctx, action), result);
+}
+
+StatusOr<AuditVerification> AuditLog::Verify() {
+  AuditVerification v;
+  Sha256Digest prev{};
+  int64_t expected_seq = 1;
+  Status scan = store_.ScanAudit([&](const AuditEvent& e) {
+    ++v.events_checked;
+    std::string problem;
+    if (e.seq != expected_seq) {
+      problem = fmt::format("expected event {} but found {}", expected_seq, e.seq);
+    } else if (e.prev_hash != prev) {
+      problem = "prev_hash does not match the previous event's hash";
+    } else if (AuditChainHash(prev, e) != e.hash) {
+      problem = "the event's content does not match its hash";
+    }
+    if (!problem.empty()) {
+      v.ok = false;
+      v.first_broken_seq = expected_seq;
+      v.reason = std::move(problem);
+      return false;
+    }
+    prev = e.hash;
+    ++expected_seq;
+    return true;
+  });
+  RETURN_IF_ERROR(scan);
+  v.head_hash = prev;
+  return v;
+}
+
+}  // namespace coffer

@@ -1,0 +1,83 @@
+// AuditLog: builds and appends audit events, one per request, and answers audit queries and
+// chain verification. Services wrap each operation in Audited(), which records the outcome
+// (fail closed: if the event cannot be written, the operation's answer is an error). Thread-safe.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "model/identity.h"
+#include "service/principal.h"
+#include "store/store.h"
+
+namespace coffer {
+
+struct AuditVerification {
+  bool ok = true;
+  int64_t events_checked = 0;
+  std::optional<int64_t> first_broken_seq;
+  std::string reason;
+  Sha256Digest head_hash{};
+};
+
+// "success", or "denied" for 401/403/429-like codes, or "failure".
+std::string_view AuditOutcome(StatusCode code);
+
+class AuditLog {
+ public:
+  AuditLog(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+  // An event for this request and action, with outcome/status still to be set.
+  AuditEvent NewEvent(const RequestContext& ctx, std::string_view action) const;
+
+  // Appends an event for `ctx` (unless one was already written) with the outcome of `result`
+  // and marks ctx audited. OK once durable, else kUnavailable.
+  Status Record(const RequestContext& ctx, AuditEvent event, const Status& result);
+
+  // An event for a request that never authenticated. Returns OK or kUnavailable.
+  Status RecordAnonymous(std::string_view request_id, std::string_view client_ip,
+                         std::string_view action, const Status& result);
+
+  // Runs `op` with an event it may fill in (vault, path, version) and pass to a store mutation
+  // (then it must set ctx.audited via MarkWritten). Afterwards, if no event was written, records
+  // one with op's outcome; if that fails, the answer becomes kUnavailable (fail closed).
+  template <typename T>
+  StatusOr<T> Audited(const RequestContext& ctx, std::string_view action,
+                      const std::function<StatusOr<T>(AuditEvent&)>& op) {
+    AuditEvent event = NewEvent(ctx, action);
+    StatusOr<T> result = op(event);
+    if (ctx.audited) return result;
+    RETURN_IF_ERROR(Record(ctx, std::move(event), result.has_value() ? OkStatus() : result.error()));
+    return result;
+  }
+
+  // Completes `event` as a success, for passing into a store mutation.
+  static const AuditEvent* Success(AuditEvent& event) {
+    event.outcome = "success";
+    event.status = "OK";
+    return &event;
+  }
+  // Names what the request is about; ids and paths from the request are kept only when well
+  // formed (a UUID; a path of bounded length), so garbage input never fills the log.
+  static void SetTarget(AuditEvent& event, std::string_view vault_id, std::string_view path);
+  // After a store mutation that carried the event returned OK.
+  static void MarkWritten(const RequestContext& ctx) { ctx.audited = true; }
+
+  // Events matching `query` (caller's visibility is checked by the caller).
+  StatusOr<std::vector<AuditEvent>> List(const AuditQuery& query) {
+    return store_.ListAudit(query);
+  }
+
+  // Recomputes the whole chain.
+  StatusOr<AuditVerification> Verify();
+
+ private:
+  Store& store_;
+  const Clock& clock_;
+};
+
+}  // namespace coffer

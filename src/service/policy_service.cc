@@ -1,0 +1,138 @@
+// Policy validation and lifecycle.
+#include "service/policy_service.h"
+
+#include <fmt/format.h>
+
+#include "common/ids.h"
+#include "model/path_glob.h"
+#include "service/vault_service.h"
+
+namespace coffer {
+namespace {
+
+constexpr std::pair<uint8_t, std::string_view> kPermissionNames[] = {
+    {kPermRead, "read"},     {kPermWrite, "write"}, {kPermRotate, "rotate"},
+    {kPermDelete, "delete"}, {kPermList, "list"},
+};
+
+}  // namespace
+
+std::vector<std::string_view> PermissionNames(uint8_t bits) {
+  std::vector<std::string_view> names;
+  for (const auto& [bit, name] : kPermissionNames) {
+    if ((bits & bit) != 0) names.push_back(name);
+  }
+  return names;
+}
+
+StatusOr<Vault> PolicyService::OwnedVault(const RequestContext& ctx, std::string_view vault_id) {
+  RETURN_IF_ERROR(ValidateVaultId(vault_id));
+  auto vault = deps_.cache.GetVault(vault_id);
+  if (!vault.has_value()) return Err(NotFoundAs(vault.error(), "vault not found"));
+  if (!Authorizer::IsOwner(ctx.principal, *vault)) {
+    return Err(PermissionDeniedError("only the vault's owner or the admin manages its policies"));
+  }
+  return vault;
+}
+
+StatusOr<Policy> PolicyService::Create(const RequestContext& ctx, std::string_view vault_id,
+                                       CreatePolicyRequest request) {
+  return deps_.audit.Audited<Policy>(
+      ctx, "policy.create", [&](AuditEvent& event) -> StatusOr<Policy> {
+        AuditLog::SetTarget(event, vault_id, "");
+        ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
+        Policy policy;
+        if (request.principal_type == "agent") {
+          policy.principal_kind = PrincipalKind::kAgent;
+        } else if (request.principal_type == "user") {
+          policy.principal_kind = PrincipalKind::kUser;
+        } else {
+          return Err(InvalidArgumentError("principal_type must be \"agent\" or \"user\""));
+        }
+        if (!IsUuid(request.principal_id)) {
+          return Err(InvalidArgumentError("principal_id must be a UUID"));
+        }
+        const bool exists = policy.principal_kind == PrincipalKind::kAgent
+                                ? deps_.store.GetAgent(request.principal_id).has_value()
+                                : deps_.store.GetUser(request.principal_id).has_value();
+        if (!exists) {
+          return Err(InvalidArgumentError(
+              fmt::format("principal_id does not name an existing {}", request.principal_type)));
+        }
+        Status glob = ValidatePathGlob(request.path_pattern);
+        if (!glob.ok()) {
+          return Err(InvalidArgumentError(fmt::format("secret_path_pattern: {}", glob.message())));
+        }
+        if (request.permissions.empty()) {
+          return Err(InvalidArgumentError("permissions must name at least one permission"));
+        }
+        for (const std::string& name : request.permissions) {
+          bool known = false;
+          for (const auto& [bit, n] : kPermissionNames) {
+            if (n == name) {
+              policy.permissions |= bit;
+              known = true;
+            }
+          }
+          if (!known) {
+            return Err(InvalidArgumentError(
+                "permissions may contain only: read, write, rotate, delete, list"));
+          }
+        }
+        if (request.expires_at.has_value() && *request.expires_at <= deps_.clock.Now()) {
+          return Err(InvalidArgumentError("expires_at must be in the future"));
+        }
+        policy.id = NewUuid();
+        policy.vault_id = vault.id;
+        policy.principal_id = std::move(request.principal_id);
+        policy.path_glob = std::move(request.path_pattern);
+        policy.expires_at = request.expires_at;
+        policy.created_at = deps_.clock.Now();
+        policy.created_by = ctx.principal.id;
+        Status s = deps_.store.InsertPolicy(policy, AuditLog::Success(event));
+        deps_.cache.InvalidatePolicies(vault.id);
+        RETURN_IF_ERROR(s);
+        AuditLog::MarkWritten(ctx);
+        return policy;
+      });
+}
+
+StatusOr<std::vector<Policy>> PolicyService::List(const RequestContext& ctx,
+                                                  std::string_view vault_id) {
+  return deps_.audit.Audited<std::vector<Policy>>(
+      ctx, "policy.list", [&](AuditEvent& event) -> StatusOr<std::vector<Policy>> {
+        AuditLog::SetTarget(event, vault_id, "");
+        ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
+        return deps_.store.ListPolicies(vault.id);
+      });
+}
+
+StatusOr<Policy> PolicyService::Get(const RequestContext& ctx, std::string_view vault_id,
+                                    std::string_view policy_id) {
+  return deps_.audit.Audited<Policy>(ctx, "policy.read", [&](AuditEvent& event) -> StatusOr<Policy> {
+    AuditLog::SetTarget(event, vault_id, "");
+    ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
+    if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));
+    auto policy = deps_.store.GetPolicy(vault.id, policy_id);
+    if (!policy.has_value()) return Err(NotFoundAs(policy.error(), "policy not found"));
+    return policy;
+  });
+}
+
+Status PolicyService::Delete(const RequestContext& ctx, std::string_view vault_id,
+                             std::string_view policy_id) {
+  auto result = deps_.audit.Audited<bool>(
+      ctx, "policy.delete", [&](AuditEvent& event) -> StatusOr<bool> {
+        AuditLog::SetTarget(event, vault_id, "");
+        ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
+        if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));
+        Status s = deps_.store.DeletePolicy(vault.id, policy_id, AuditLog::Success(event));
+        deps_.cache.InvalidatePolicies(vault.id);
+        RETURN_IF_ERROR(NotFoundAs(s, "policy not found"));
+        AuditLog::MarkWritten(ctx);
+        return true;
+      });
+  return result.has_value() ? OkStatus() : result.error();
+}
+
+}  // namespace coffer

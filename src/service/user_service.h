@@ -1,0 +1,44 @@
+// UserService: the admin creates users; a user (or the admin) manages that user's named API
+// keys. Revoking a key takes effect before the call returns. Thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "model/secret.h"
+#include "service/auth_service.h"
+#include "service/principal.h"
+#include "service/service_deps.h"
+
+namespace coffer {
+
+class UserService {
+ public:
+  UserService(const ServiceDeps& deps, AuthService& auth, const Keyring& keyring)
+      : deps_(deps), auth_(auth), keyring_(keyring) {}
+
+  // Admin only. kInvalidArgument bad name; kAlreadyExists duplicate.
+  StatusOr<User> Create(const RequestContext& ctx, std::string name);
+  StatusOr<std::vector<User>> List(const RequestContext& ctx);  // admin only
+  StatusOr<User> Get(const RequestContext& ctx, std::string_view user_id);  // admin or self
+
+  // Admin or the user itself. The token is shown once.
+  StatusOr<IssuedCredential> CreateApiKey(const RequestContext& ctx, std::string_view user_id,
+                                          std::string name);
+  StatusOr<std::vector<Credential>> ListApiKeys(const RequestContext& ctx,
+                                                std::string_view user_id);
+  Status RevokeApiKey(const RequestContext& ctx, std::string_view user_id,
+                      std::string_view key_id);
+
+ private:
+  // kPermissionDenied unless the caller is the admin or the user `user_id` itself; kNotFound
+  // for an unknown user (only told to the admin).
+  StatusOr<User> Accessible(const RequestContext& ctx, std::string_view user_id);
+
+  ServiceDeps deps_;
+  AuthService& auth_;
+  const Keyring& keyring_;
+};
+
+}  // namespace coffer
