@@ -31,9 +31,9 @@ Status RunOp(const WriteOp& op, SqliteConnection& db) {
 }  // namespace
 
 StatusOr<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(
-    std::unique_ptr<SqliteConnection> db, size_t max_batch) {
+    std::unique_ptr<SqliteConnection> db, size_t max_batch, RollbackListener on_rollback) {
   std::unique_ptr<GroupCommitWriter> writer(
-      new GroupCommitWriter(std::move(db), std::max<size_t>(max_batch, 1)));
+      new GroupCommitWriter(std::move(db), std::max<size_t>(max_batch, 1), std::move(on_rollback)));
   try {
     writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
   } catch (const std::system_error&) {
@@ -121,6 +121,9 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch) {
     }
     kept.clear();
     open = false;
+    if (on_rollback_) {
+      on_rollback_();
+    }
   };
 
   for (size_t i = 0; i < batch.size(); ++i) {

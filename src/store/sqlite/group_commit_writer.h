@@ -23,6 +23,14 @@ namespace coffer {
 // GroupCommitWriter::Run (that would deadlock).
 using WriteOp = std::function<Status(SqliteConnection& db)>;
 
+// Called on the writer thread right after a batch's transaction was rolled back as a whole: a
+// failed COMMIT, a failed SAVEPOINT or RELEASE, SQLite ending the transaction by itself, or a
+// batch in which every operation failed. State kept beside the database (a cached row) must then
+// be dropped, since every change since the batch began is gone. Not called for one operation's
+// own rollback to its SAVEPOINT: the operation knows of that from its own return value.
+// REQUIRES: it does not call GroupCommitWriter::Run and does not throw.
+using RollbackListener = std::function<void()>;
+
 struct GroupCommitStats {
   uint64_t ops = 0;            // operations run (committed or not)
   uint64_t commits = 0;        // transactions committed, one WAL fsync each
@@ -32,10 +40,11 @@ struct GroupCommitStats {
 
 class GroupCommitWriter {
  public:
-  // Starts the writer thread. kInternal if it cannot be started.
+  // Starts the writer thread. kInternal if it cannot be started. `on_rollback` may be empty.
   // REQUIRES: `db` is a read-write connection with no transaction open; max_batch >= 1.
   static StatusOr<std::unique_ptr<GroupCommitWriter>> Start(std::unique_ptr<SqliteConnection> db,
-                                                            size_t max_batch);
+                                                            size_t max_batch,
+                                                            RollbackListener on_rollback = {});
 
   // Runs every operation still queued, stops the thread, checkpoints the WAL into the database
   // file and closes the connection.
@@ -59,14 +68,16 @@ class GroupCommitWriter {
     bool done = false;  // guarded by mu_
   };
 
-  GroupCommitWriter(std::unique_ptr<SqliteConnection> db, size_t max_batch)
-      : db_(std::move(db)), max_batch_(max_batch) {}
+  GroupCommitWriter(std::unique_ptr<SqliteConnection> db, size_t max_batch,
+                    RollbackListener on_rollback)
+      : db_(std::move(db)), max_batch_(max_batch), on_rollback_(std::move(on_rollback)) {}
   void Loop();
   // Runs `batch` on db_ and sets each result. Returns the number of COMMITs done. Writer thread.
   uint64_t RunBatch(const std::vector<Pending*>& batch);
 
   const std::unique_ptr<SqliteConnection> db_;  // used only by the writer thread
   const size_t max_batch_;
+  const RollbackListener on_rollback_;  // called only by the writer thread
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // signalled when queue_ grows or stopping_ is set

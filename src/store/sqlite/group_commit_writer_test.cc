@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -60,7 +61,8 @@ class GroupCommitWriterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ignored);
   }
 
-  // Starts a writer on a fresh database; `extra_sql` runs on its connection first.
+  // Starts a writer on a fresh database; `extra_sql` runs on its connection first. The writer
+  // counts its rollbacks in rollbacks_.
   void Start(std::string_view extra_sql = "") {
     auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
     ASSERT_TRUE(IsOk(db));
@@ -68,7 +70,7 @@ class GroupCommitWriterTest : public ::testing::Test {
     if (!extra_sql.empty()) {
       ASSERT_TRUE(IsOk((*db)->Exec(extra_sql)));
     }
-    auto writer = GroupCommitWriter::Start(std::move(db).value(), 64);
+    auto writer = GroupCommitWriter::Start(std::move(db).value(), 64, [this] { ++rollbacks_; });
     ASSERT_TRUE(IsOk(writer));
     writer_ = std::move(writer).value();
   }
@@ -126,6 +128,7 @@ class GroupCommitWriterTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::atomic<int> rollbacks_ = 0;  // written by the writer thread
   std::unique_ptr<GroupCommitWriter> writer_;
 };
 
@@ -141,12 +144,30 @@ TEST_F(GroupCommitWriterTest, AFailedCommitFailsEveryWriteThatWasInIt) {
   EXPECT_TRUE(HasCode(results[1], StatusCode::kUnavailable));
   EXPECT_EQ(results[2], NotFoundError("its own error")) << "an op that failed keeps its error";
   EXPECT_EQ(writer_->Stats().commits - commits_before, 1u) << "only the blocker's batch";
+  EXPECT_EQ(rollbacks_.load(), 1) << "the listener hears of the rolled-back batch";
 
   EXPECT_TRUE(Ids("parent").empty()) << "nothing of the failed batch was kept";
   EXPECT_TRUE(Ids("child").empty());
   // The writer carries on.
   EXPECT_TRUE(IsOk(writer_->Run(Insert("parent", 2))));
   EXPECT_EQ(Ids("parent"), std::vector<int64_t>{2});
+}
+
+TEST_F(GroupCommitWriterTest, TheRollbackListenerHearsOnlyOfWholeTransactions) {
+  Start();
+  // A committed batch with an op that rolled back to its own savepoint: no whole rollback.
+  const std::vector<Status> results = RunAsOneBatch({
+      Insert("parent", 1),
+      [](SqliteConnection&) { return NotFoundError("its own error"); },
+  });
+  EXPECT_TRUE(IsOk(results[0]));
+  EXPECT_EQ(rollbacks_.load(), 0);
+  // A batch in which every op failed is rolled back rather than committed.
+  EXPECT_TRUE(HasCode(writer_->Run([](SqliteConnection&) { return NotFoundError("no"); }),
+                      StatusCode::kNotFound));
+  EXPECT_EQ(rollbacks_.load(), 1);
+  EXPECT_TRUE(IsOk(writer_->Run(Insert("parent", 2))));
+  EXPECT_EQ(rollbacks_.load(), 1);
 }
 
 TEST_F(GroupCommitWriterTest, AThrowingOperationFailsAloneAndTheWriterSurvives) {
