@@ -63,7 +63,7 @@ struct AuditQuery {
   std::optional<UnixMicros> since;  // at >= since
   std::optional<UnixMicros> until;  // at < until
   int64_t after_seq = 0;            // seq > after_seq (pagination)
-  size_t limit = 100;
+  size_t limit = 100;               // at most this many events; 0: no limit
 };
 
 struct RateLimitDecision {
@@ -96,29 +96,36 @@ class Store {
                                   const AuditEvent* audit) = 0;
 
   // --- agents --------------------------------------------------------------------------------
-  // Inserts the agent together with its first credentials, atomically.
+  // Inserts the agent together with its first credentials, atomically. kAlreadyExists when the
+  // owner already has an agent of that name, or an id is taken; kInvalidArgument when a
+  // credential does not name this agent as its principal.
   virtual Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
                              const AuditEvent* audit) = 0;
   virtual StatusOr<Agent> GetAgent(std::string_view agent_id) = 0;  // kNotFound
   // Every agent, or only those of `owner_id`; ordered by creation.
   virtual StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) = 0;
-  // Sets the agent's revoked_at and revokes all its credentials. Idempotent. kNotFound.
+  // Sets the agent's revoked_at and revokes all its credentials. Idempotent: times already set
+  // (the agent's, a credential's) are kept. kNotFound.
   virtual Status RevokeAgent(std::string_view agent_id, UnixMicros at,
                              const AuditEvent* audit) = 0;
   // Rotation as one compare-and-swap: succeeds only if every public id in `expected_active` is
   // a credential of the agent that is still unrevoked and the agent is not revoked; then revokes
   // every unrevoked credential of the agent and inserts `fresh`. kAborted when the expectation no
   // longer holds (someone rotated first), kNotFound for an unknown agent, kFailedPrecondition
-  // for a revoked agent.
+  // for a revoked agent, kInvalidArgument when a fresh credential does not name this agent. An
+  // empty `expected_active` expects nothing (an unconditional rotation).
   virtual Status ReplaceAgentCredentials(std::string_view agent_id,
                                          const std::vector<std::string>& expected_active,
                                          const std::vector<Credential>& fresh, UnixMicros at,
                                          const AuditEvent* audit) = 0;
 
   // --- policies ------------------------------------------------------------------------------
+  // kNotFound when the vault does not exist; kAlreadyExists when the id is taken. Deleting the
+  // vault deletes its policies.
   virtual Status InsertPolicy(const Policy& policy, const AuditEvent* audit) = 0;
   // kNotFound when absent or in another vault.
   virtual StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id) = 0;
+  // Ordered by creation, as is ListPoliciesForPrincipal.
   virtual StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id) = 0;
   // Every policy naming this principal, in any vault.
   virtual StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(
@@ -132,13 +139,16 @@ class Store {
   // Events matching `query`, in seq order.
   virtual StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) = 0;
   // Calls `visit` for every event in seq order until it returns false. Reads a consistent
-  // snapshot.
+  // snapshot. `visit` must not call back into the store (it runs while a read connection and
+  // its snapshot are held).
   virtual Status ScanAudit(const std::function<bool(const AuditEvent&)>& visit) = 0;
 
   // --- rate limits ---------------------------------------------------------------------------
-  // Sliding-window limiter shared by everything using this store: counts the hits of `key` in
-  // (now - window, now]; under `limit` it records this hit and allows it, otherwise it refuses
-  // without recording and says when the oldest counted hit leaves the window. Durable.
+  // Sliding-window limiter shared by everything using this store: counts the hits of `key`
+  // stamped after now - window (a hit stamped after `now`, by a clock running ahead, counts
+  // too); under `limit` it records this hit and allows it, otherwise it refuses without
+  // recording and says when the oldest counted hit leaves the window. Durable. Hits of `key`
+  // that left the window are deleted. kInvalidArgument when window <= 0 or limit < 1.
   virtual StatusOr<RateLimitDecision> HitRateLimit(std::string_view key, UnixMicros window,
                                                    int64_t limit, UnixMicros now) = 0;
 
