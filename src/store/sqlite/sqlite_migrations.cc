@@ -81,8 +81,77 @@ CREATE INDEX secret_versions_enabled ON secret_versions (secret_id, version)
   WHERE disabled_at IS NULL;
 )sql";
 
+// Agents, policies, the audit chain and rate-limit hits. The audit table has no foreign key to
+// vaults: its events outlive what they are about. seq is assigned by the store (INTEGER PRIMARY
+// KEY, so a second writer of the same seq fails on the key); the triggers make the chain
+// append-only against any code path that would rewrite or trim it.
+constexpr std::string_view kIdentityAndAuditSchema = R"sql(
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  owner_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  UNIQUE (owner_id, name)
+) STRICT;
+CREATE INDEX agents_created ON agents (created_at);
+CREATE INDEX agents_owner_created ON agents (owner_id, created_at);
+
+CREATE TABLE policies (
+  id TEXT PRIMARY KEY,
+  vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  principal_kind TEXT NOT NULL,
+  principal_id TEXT NOT NULL,
+  path_glob TEXT NOT NULL,
+  permissions INTEGER NOT NULL CHECK (permissions BETWEEN 0 AND 255),
+  expires_at INTEGER,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+) STRICT;
+CREATE INDEX policies_vault ON policies (vault_id);
+CREATE INDEX policies_principal ON policies (principal_kind, principal_id);
+
+CREATE TABLE audit_events (
+  seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+  at INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  actor_kind TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  vault_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  client_ip TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  status TEXT NOT NULL,
+  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),
+  hash BLOB NOT NULL CHECK (length(hash) = 32)
+) STRICT;
+CREATE INDEX audit_events_vault_seq ON audit_events (vault_id, seq);
+CREATE INDEX audit_events_actor_seq ON audit_events (actor_id, seq);
+CREATE INDEX audit_events_action_seq ON audit_events (action, seq);
+CREATE INDEX audit_events_at ON audit_events (at);
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+
+-- One row per allowed hit; a key's rows older than its window are deleted as it is hit.
+CREATE TABLE rate_limit_hits (
+  key TEXT NOT NULL,
+  at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX rate_limit_hits_key_at ON rate_limit_hits (key, at);
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
+    {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
