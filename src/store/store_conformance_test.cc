@@ -75,7 +75,7 @@ Vault StoreConformanceTest::AddVault(std::string_view name, std::string_view own
                                      UnixMicros created_at) {
   Vault v{NewUuid(), std::string(name), "about " + std::string(name), std::string(owner_id),
           created_at};
-  EXPECT_TRUE(IsOk(store_->InsertVault(v)));
+  EXPECT_TRUE(IsOk(store_->InsertVault(v, nullptr)));
   return v;
 }
 
@@ -91,7 +91,7 @@ NewSecretVersion StoreConformanceTest::NewVersion(std::string_view vault_id, std
 
 StatusOr<SecretVersion> StoreConformanceTest::Put(std::string_view vault_id, std::string_view path,
                                                   std::string value) {
-  return store_->PutSecretVersion(NewVersion(vault_id, path), FakeSeal(std::move(value)));
+  return store_->PutSecretVersion(NewVersion(vault_id, path), FakeSeal(std::move(value)), nullptr);
 }
 
 std::vector<std::string> StoreConformanceTest::ListPaths(std::string_view vault_id,
@@ -174,7 +174,7 @@ TEST_P(StoreConformanceTest, DuplicateKeyIdFailsWithoutDeactivatingAnything) {
 
 TEST_P(StoreConformanceTest, UserRoundTripAndDuplicates) {
   const User alice{NewUuid(), "alice", true, kT0};
-  ASSERT_TRUE(IsOk(store().InsertUser(alice)));
+  ASSERT_TRUE(IsOk(store().InsertUser(alice, nullptr)));
   auto got = store().GetUser(alice.id);
   ASSERT_TRUE(IsOk(got));
   EXPECT_EQ(got->id, alice.id);
@@ -182,11 +182,11 @@ TEST_P(StoreConformanceTest, UserRoundTripAndDuplicates) {
   EXPECT_TRUE(got->is_admin);
   EXPECT_EQ(got->created_at, kT0);
 
-  Status dup_name = store().InsertUser({NewUuid(), "alice", false, kT0});
+  Status dup_name = store().InsertUser({NewUuid(), "alice", false, kT0}, nullptr);
   EXPECT_TRUE(HasCode(dup_name, StatusCode::kAlreadyExists));
   EXPECT_NE(dup_name.message().find("alice"), std::string::npos) << dup_name;
-  EXPECT_TRUE(
-      HasCode(store().InsertUser({alice.id, "bob", false, kT0}), StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode(store().InsertUser({alice.id, "bob", false, kT0}, nullptr),
+                      StatusCode::kAlreadyExists));
   EXPECT_TRUE(HasCode(store().GetUser(NewUuid()), StatusCode::kNotFound));
 }
 
@@ -199,14 +199,14 @@ TEST_P(StoreConformanceTest, CredentialRoundTripAndDuplicates) {
   key.name = "ci runner";
   key.secret_hmac = std::vector<uint8_t>(32, 0xab);
   key.created_at = kT0;
-  ASSERT_TRUE(IsOk(store().InsertCredential(key)));
+  ASSERT_TRUE(IsOk(store().InsertCredential(key, nullptr)));
 
   Credential revoked = key;
   revoked.public_id = "pub456";
   revoked.kind = "rot";
   revoked.principal_kind = PrincipalKind::kUser;
   revoked.revoked_at = kT0 + 5;
-  ASSERT_TRUE(IsOk(store().InsertCredential(revoked)));
+  ASSERT_TRUE(IsOk(store().InsertCredential(revoked, nullptr)));
 
   auto got = store().GetCredential("pub123");
   ASSERT_TRUE(IsOk(got));
@@ -223,7 +223,7 @@ TEST_P(StoreConformanceTest, CredentialRoundTripAndDuplicates) {
   EXPECT_EQ(got->principal_kind, PrincipalKind::kUser);
   EXPECT_EQ(got->revoked_at, kT0 + 5);
 
-  Status dup = store().InsertCredential(key);
+  Status dup = store().InsertCredential(key, nullptr);
   EXPECT_TRUE(HasCode(dup, StatusCode::kAlreadyExists));
   EXPECT_EQ(dup.message().find("\xab\xab"), std::string::npos) << "no HMAC bytes in messages";
   EXPECT_TRUE(HasCode(store().GetCredential("nope"), StatusCode::kNotFound));
@@ -245,11 +245,11 @@ TEST_P(StoreConformanceTest, VaultRoundTrip) {
 
 TEST_P(StoreConformanceTest, VaultNameIsUniquePerOwner) {
   AddVault("prod", "owner-1");
-  Status dup = store().InsertVault({NewUuid(), "prod", "", "owner-1", kT0});
+  Status dup = store().InsertVault({NewUuid(), "prod", "", "owner-1", kT0}, nullptr);
   EXPECT_TRUE(HasCode(dup, StatusCode::kAlreadyExists));
   EXPECT_EQ(dup.message(), "a vault named 'prod' already exists");
   // Another owner may use the name.
-  EXPECT_TRUE(IsOk(store().InsertVault({NewUuid(), "prod", "", "owner-2", kT0})));
+  EXPECT_TRUE(IsOk(store().InsertVault({NewUuid(), "prod", "", "owner-2", kT0}, nullptr)));
 }
 
 TEST_P(StoreConformanceTest, ListVaultsByCreationTimeAndOwner) {
@@ -283,15 +283,15 @@ TEST_P(StoreConformanceTest, DeleteVaultTakesItsSecretsAlong) {
   ASSERT_TRUE(IsOk(Put(doomed.id, "db/password")));
   ASSERT_TRUE(IsOk(Put(kept.id, "db/password")));
 
-  ASSERT_TRUE(IsOk(store().DeleteVault(doomed.id)));
+  ASSERT_TRUE(IsOk(store().DeleteVault(doomed.id, nullptr)));
   EXPECT_TRUE(HasCode(store().GetVault(doomed.id), StatusCode::kNotFound));
   EXPECT_TRUE(
       HasCode(store().GetSecretVersion(doomed.id, "db/password", {}), StatusCode::kNotFound));
-  EXPECT_TRUE(
-      HasCode(store().ConsumeSecretAccess(doomed_secret->secret_id, 1), StatusCode::kNotFound))
+  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(doomed_secret->secret_id, 1, nullptr),
+                      StatusCode::kNotFound))
       << "the versions went with the vault";
   EXPECT_TRUE(IsOk(store().GetSecretVersion(kept.id, "db/password", {})));
-  EXPECT_TRUE(HasCode(store().DeleteVault(doomed.id), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(store().DeleteVault(doomed.id, nullptr), StatusCode::kNotFound));
 
   // The name is free again, and a new vault starts empty.
   const Vault again = AddVault("doomed");
@@ -311,11 +311,13 @@ TEST_P(StoreConformanceTest, PutPassesAFullHeaderToSealAndStoresItsCiphertext) {
   n.created_by = "agent-7";
 
   SecretVersion seen;
-  auto put =
-      store().PutSecretVersion(n, [&](const SecretVersion& h) -> StatusOr<std::vector<uint8_t>> {
+  auto put = store().PutSecretVersion(
+      n,
+      [&](const SecretVersion& h) -> StatusOr<std::vector<uint8_t>> {
         seen = h;
         return FakeCiphertext(h.secret_id, h.version, "sk-123");
-      });
+      },
+      nullptr);
   ASSERT_TRUE(IsOk(put));
 
   EXPECT_TRUE(IsUuid(seen.secret_id));
@@ -398,17 +400,21 @@ TEST_P(StoreConformanceTest, SealErrorAbortsThePut) {
   const Vault v = AddVault("v");
   ASSERT_TRUE(IsOk(Put(v.id, "kept")));
   auto failed = store().PutSecretVersion(
-      NewVersion(v.id, "new"), [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
+      NewVersion(v.id, "new"),
+      [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
         return Err(InternalError("no data key"));
-      });
+      },
+      nullptr);
   ASSERT_FALSE(failed.has_value());
   EXPECT_EQ(failed.error(), InternalError("no data key")) << "seal's own error comes back";
   EXPECT_TRUE(HasCode(store().GetSecretVersion(v.id, "new", {}), StatusCode::kNotFound));
 
-  failed = store().PutSecretVersion(NewVersion(v.id, "kept"),
-                                    [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
-                                      return Err(UnavailableError("kms down"));
-                                    });
+  failed = store().PutSecretVersion(
+      NewVersion(v.id, "kept"),
+      [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
+        return Err(UnavailableError("kms down"));
+      },
+      nullptr);
   EXPECT_TRUE(HasCode(failed, StatusCode::kUnavailable));
   // Neither failure used up a version number.
   auto next_new = Put(v.id, "new");
@@ -424,7 +430,7 @@ TEST_P(StoreConformanceTest, GetSelectorsAndTheirErrors) {
   for (int i = 1; i <= 3; ++i) {
     ASSERT_TRUE(IsOk(Put(v.id, "s", "v" + std::to_string(i))));
   }
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 3, kT0 + 9)));
+  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 3, kT0 + 9, nullptr)));
 
   auto enabled = store().GetSecretVersion(v.id, "s", VersionSelector::LatestEnabled());
   ASSERT_TRUE(IsOk(enabled));
@@ -463,8 +469,8 @@ TEST_P(StoreConformanceTest, LatestEnabledIsGoneWhenEveryVersionIsDisabled) {
   const Vault v = AddVault("v");
   ASSERT_TRUE(IsOk(Put(v.id, "s")));
   ASSERT_TRUE(IsOk(Put(v.id, "s")));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 1, kT0)));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0)));
+  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 1, kT0, nullptr)));
+  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0, nullptr)));
   auto got = store().GetSecretVersion(v.id, "s", VersionSelector::LatestEnabled());
   EXPECT_TRUE(HasCode(got, StatusCode::kGone));
   if (!got.has_value()) {
@@ -484,7 +490,7 @@ TEST_P(StoreConformanceTest, ListSecretVersionsNewestFirstWithoutValues) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(IsOk(Put(v.id, "s")));
   }
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2)));
+  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2, nullptr)));
   auto versions = store().ListSecretVersions(v.id, "s");
   ASSERT_TRUE(IsOk(versions));
   ASSERT_EQ(versions->size(), 4u);
@@ -502,22 +508,24 @@ TEST_P(StoreConformanceTest, ListSecretVersionsNewestFirstWithoutValues) {
 TEST_P(StoreConformanceTest, DisableIsIdempotentAndKeepsTheFirstTime) {
   const Vault v = AddVault("v");
   ASSERT_TRUE(IsOk(Put(v.id, "s")));
-  auto first = store().DisableSecretVersion(v.id, "s", 1, kT0 + 1);
+  auto first = store().DisableSecretVersion(v.id, "s", 1, kT0 + 1, nullptr);
   ASSERT_TRUE(IsOk(first));
   EXPECT_EQ(first->disabled_at, kT0 + 1);
   EXPECT_EQ(first->version, 1);
   EXPECT_EQ(first->path, "s");
   EXPECT_TRUE(first->ciphertext.empty());
 
-  auto again = store().DisableSecretVersion(v.id, "s", 1, kT0 + 99);
+  auto again = store().DisableSecretVersion(v.id, "s", 1, kT0 + 99, nullptr);
   ASSERT_TRUE(IsOk(again));
   EXPECT_EQ(again->disabled_at, kT0 + 1);
   auto stored = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(1));
   ASSERT_TRUE(IsOk(stored));
   EXPECT_EQ(stored->disabled_at, kT0 + 1);
 
-  EXPECT_TRUE(HasCode(store().DisableSecretVersion(v.id, "s", 2, kT0), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().DisableSecretVersion(v.id, "t", 1, kT0), StatusCode::kNotFound));
+  EXPECT_TRUE(
+      HasCode(store().DisableSecretVersion(v.id, "s", 2, kT0, nullptr), StatusCode::kNotFound));
+  EXPECT_TRUE(
+      HasCode(store().DisableSecretVersion(v.id, "t", 1, kT0, nullptr), StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, DeleteSecretRemovesEveryVersionAndFreesThePath) {
@@ -527,13 +535,14 @@ TEST_P(StoreConformanceTest, DeleteSecretRemovesEveryVersionAndFreesThePath) {
   ASSERT_TRUE(IsOk(Put(v.id, "s")));
   ASSERT_TRUE(IsOk(Put(v.id, "s2")));
 
-  ASSERT_TRUE(IsOk(store().DeleteSecret(v.id, "s")));
+  ASSERT_TRUE(IsOk(store().DeleteSecret(v.id, "s", nullptr)));
   EXPECT_TRUE(HasCode(store().GetSecretVersion(v.id, "s", {}), StatusCode::kNotFound));
   EXPECT_TRUE(HasCode(store().ListSecretVersions(v.id, "s"), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(old->secret_id, 2), StatusCode::kNotFound));
+  EXPECT_TRUE(
+      HasCode(store().ConsumeSecretAccess(old->secret_id, 2, nullptr), StatusCode::kNotFound));
   EXPECT_EQ(ListPaths(v.id, ""), std::vector<std::string>{"s2"});
-  EXPECT_TRUE(HasCode(store().DeleteSecret(v.id, "s"), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().DeleteSecret(NewUuid(), "s2"), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(store().DeleteSecret(v.id, "s", nullptr), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(store().DeleteSecret(NewUuid(), "s2", nullptr), StatusCode::kNotFound));
 
   auto reborn = Put(v.id, "s");
   ASSERT_TRUE(IsOk(reborn));
@@ -550,7 +559,7 @@ TEST_P(StoreConformanceTest, ListSecretsShowsEachLatestVersionWithoutValues) {
   NewSecretVersion n = NewVersion(v.id, "b");
   n.type = SecretType::kNote;
   n.metadata_json = R"({"v":2})";
-  ASSERT_TRUE(IsOk(store().PutSecretVersion(n, FakeSeal("x"))));
+  ASSERT_TRUE(IsOk(store().PutSecretVersion(n, FakeSeal("x"), nullptr)));
   ASSERT_TRUE(IsOk(Put(v.id, "a")));
   ASSERT_TRUE(IsOk(Put(other.id, "a0")));
 
@@ -650,31 +659,32 @@ TEST_P(StoreConformanceTest, ConsumeCountsUpToTheLimitThenIsGone) {
   const Vault v = AddVault("v");
   NewSecretVersion n = NewVersion(v.id, "once");
   n.max_access_count = 3;
-  auto put = store().PutSecretVersion(n, FakeSeal("x"));
+  auto put = store().PutSecretVersion(n, FakeSeal("x"), nullptr);
   ASSERT_TRUE(IsOk(put));
   for (int64_t want = 1; want <= 3; ++want) {
-    auto count = store().ConsumeSecretAccess(put->secret_id, 1);
+    auto count = store().ConsumeSecretAccess(put->secret_id, 1, nullptr);
     ASSERT_TRUE(IsOk(count));
     EXPECT_EQ(*count, want);
   }
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1), StatusCode::kGone));
+  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusCode::kGone));
   auto got = store().GetSecretVersion(v.id, "once", {});
   ASSERT_TRUE(IsOk(got));
   EXPECT_EQ(got->access_count, 3);
 
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 2), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(NewUuid(), 1), StatusCode::kNotFound));
+  EXPECT_TRUE(
+      HasCode(store().ConsumeSecretAccess(put->secret_id, 2, nullptr), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(NewUuid(), 1, nullptr), StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, ConsumeOnADisabledVersionIsGone) {
   const Vault v = AddVault("v");
   NewSecretVersion n = NewVersion(v.id, "s");
   n.max_access_count = 5;
-  auto put = store().PutSecretVersion(n, FakeSeal("x"));
+  auto put = store().PutSecretVersion(n, FakeSeal("x"), nullptr);
   ASSERT_TRUE(IsOk(put));
-  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(put->secret_id, 1)));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 1, kT0)));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1), StatusCode::kGone));
+  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(put->secret_id, 1, nullptr)));
+  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 1, kT0, nullptr)));
+  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusCode::kGone));
   auto got = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(1));
   ASSERT_TRUE(IsOk(got));
   EXPECT_EQ(got->access_count, 1);
@@ -684,8 +694,8 @@ TEST_P(StoreConformanceTest, ConsumeOnAnUnlimitedVersionIsAPreconditionError) {
   const Vault v = AddVault("v");
   auto put = Put(v.id, "s");
   ASSERT_TRUE(IsOk(put));
-  EXPECT_TRUE(
-      HasCode(store().ConsumeSecretAccess(put->secret_id, 1), StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1, nullptr),
+                      StatusCode::kFailedPrecondition));
 }
 
 // --- concurrency -------------------------------------------------------------------------------
@@ -741,7 +751,7 @@ TEST_P(StoreConformanceTest, ConcurrentConsumersGetExactlyTheLimit) {
   const Vault v = AddVault("v");
   NewSecretVersion n = NewVersion(v.id, "limited");
   n.max_access_count = kLimit;
-  auto put = store().PutSecretVersion(n, FakeSeal("x"));
+  auto put = store().PutSecretVersion(n, FakeSeal("x"), nullptr);
   ASSERT_TRUE(IsOk(put));
 
   std::vector<std::vector<int64_t>> counts(kThreads);
@@ -751,7 +761,7 @@ TEST_P(StoreConformanceTest, ConcurrentConsumersGetExactlyTheLimit) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 5; ++i) {
-        auto count = store().ConsumeSecretAccess(put->secret_id, 1);
+        auto count = store().ConsumeSecretAccess(put->secret_id, 1, nullptr);
         if (count.has_value()) {
           counts[t].push_back(*count);
         } else if (count.error().code() == StatusCode::kGone) {
@@ -797,15 +807,16 @@ TEST_P(StoreConformanceTest, FailingWritesAmongConcurrentOnesDoNotDisturbThem) {
           ++unexpected;
         }
         // Three writes that must fail, each for its own reason.
-        if (store().InsertVault({NewUuid(), v.name, "", v.owner_id, kT0}).code() !=
+        if (store().InsertVault({NewUuid(), v.name, "", v.owner_id, kT0}, nullptr).code() !=
             StatusCode::kAlreadyExists) {
           ++unexpected;
         }
-        auto sealed = store().PutSecretVersion(NewVersion(v.id, mine + "/never"), failing_seal);
+        auto sealed =
+            store().PutSecretVersion(NewVersion(v.id, mine + "/never"), failing_seal, nullptr);
         if (sealed.has_value() || sealed.error() != InternalError("seal failed")) {
           ++unexpected;
         }
-        if (store().DeleteSecret(v.id, "absent").code() != StatusCode::kNotFound) {
+        if (store().DeleteSecret(v.id, "absent", nullptr).code() != StatusCode::kNotFound) {
           ++unexpected;
         }
       }
@@ -863,21 +874,21 @@ TEST_P(StoreConformanceTest, ReadsSeeEveryAcknowledgedWrite) {
 TEST_P(StoreConformanceTest, EverythingSurvivesReopen) {
   ASSERT_TRUE(IsOk(store().InsertKey({1, "data", {1, 2}, kT0, true})));
   const User user{NewUuid(), "alice", false, kT0};
-  ASSERT_TRUE(IsOk(store().InsertUser(user)));
+  ASSERT_TRUE(IsOk(store().InsertUser(user, nullptr)));
   Credential cred;
   cred.public_id = "pub";
   cred.kind = "key";
   cred.principal_id = user.id;
   cred.secret_hmac = {7, 7, 7};
-  ASSERT_TRUE(IsOk(store().InsertCredential(cred)));
+  ASSERT_TRUE(IsOk(store().InsertCredential(cred, nullptr)));
   const Vault v = AddVault("v");
   NewSecretVersion n = NewVersion(v.id, "s");
   n.max_access_count = 10;
-  auto first = store().PutSecretVersion(n, FakeSeal("one"));
+  auto first = store().PutSecretVersion(n, FakeSeal("one"), nullptr);
   ASSERT_TRUE(IsOk(first));
   ASSERT_TRUE(IsOk(Put(v.id, "s", "two")));
-  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(first->secret_id, 1)));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2)));
+  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(first->secret_id, 1, nullptr)));
+  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2, nullptr)));
 
   Reopen();
 

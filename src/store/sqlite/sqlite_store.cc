@@ -1,5 +1,6 @@
 // SqliteStore: the Store methods as SQL. Reads run on a leased read-only connection; writes are
-// closures handed to the group-commit writer, which runs them in a shared transaction.
+// closures handed to the group-commit writer, which runs them in a shared transaction, each
+// followed by its audit event when it has one.
 #include "store/sqlite/sqlite_store.h"
 
 #include <fcntl.h>
@@ -9,10 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "common/ids.h"
 #include "store/sqlite/group_commit_writer.h"
+#include "store/sqlite/sqlite_audit_log.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/sqlite/sqlite_migrations.h"
 #include "store/sqlite/sqlite_reader_pool.h"
@@ -151,6 +154,10 @@ Vault ReadVault(const SqliteStatement& st) {
   return v;
 }
 
+User ReadUser(const SqliteStatement& st) {
+  return User{st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2) != 0, st.ColumnInt(3)};
+}
+
 // True when `sql` (with ?1, ?2 bound to a and b) returns a row.
 StatusOr<bool> Exists(SqliteConnection& db, std::string_view sql, std::string_view a,
                       std::optional<std::string_view> b = std::nullopt) {
@@ -211,14 +218,154 @@ Status ConfigureWriter(SqliteConnection& db) {
   return db.Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
 }
 
+// --- rows of the identity tables ----------------------------------------------------------------
+
+constexpr std::string_view kCredentialColumnsSql =
+    "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
+    " revoked_at FROM credentials";
+constexpr std::string_view kAgentColumnsSql =
+    "SELECT id, name, description, owner_id, created_at, revoked_at FROM agents";
+constexpr std::string_view kPolicyColumnsSql =
+    "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
+    " created_at, created_by FROM policies";
+
+StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind) {
+  if (name == PrincipalKindName(PrincipalKind::kUser)) {
+    return PrincipalKind::kUser;
+  }
+  if (name == PrincipalKindName(PrincipalKind::kAgent)) {
+    return PrincipalKind::kAgent;
+  }
+  return Err(DataLossError("store: a " + std::string(row_kind) + " has an unknown principal kind"));
+}
+
+StatusOr<Credential> ReadCredential(const SqliteStatement& st) {
+  Credential c;
+  c.public_id = st.ColumnText(0);
+  c.kind = st.ColumnText(1);
+  ASSIGN_OR_RETURN(c.principal_kind, ParsePrincipalKind(st.ColumnText(2), "credential"));
+  c.principal_id = st.ColumnText(3);
+  c.name = st.ColumnText(4);
+  c.secret_hmac = st.ColumnBlob(5);
+  c.created_at = st.ColumnInt(6);
+  c.revoked_at = st.ColumnOptionalInt(7);
+  return c;
+}
+
+Agent ReadAgent(const SqliteStatement& st) {
+  Agent a;
+  a.id = st.ColumnText(0);
+  a.name = st.ColumnText(1);
+  a.description = st.ColumnText(2);
+  a.owner_id = st.ColumnText(3);
+  a.created_at = st.ColumnInt(4);
+  a.revoked_at = st.ColumnOptionalInt(5);
+  return a;
+}
+
+StatusOr<Policy> ReadPolicy(const SqliteStatement& st) {
+  Policy p;
+  p.id = st.ColumnText(0);
+  p.vault_id = st.ColumnText(1);
+  ASSIGN_OR_RETURN(p.principal_kind, ParsePrincipalKind(st.ColumnText(2), "policy"));
+  p.principal_id = st.ColumnText(3);
+  p.path_glob = st.ColumnText(4);
+  p.permissions = static_cast<uint8_t>(st.ColumnInt(5));
+  p.expires_at = st.ColumnOptionalInt(6);
+  p.created_at = st.ColumnInt(7);
+  p.created_by = st.ColumnText(8);
+  return p;
+}
+
+// Every row of `st`, read by `read` (returning T or StatusOr<T>).
+template <typename T, typename Read>
+StatusOr<std::vector<T>> ReadAll(SqliteStatement& st, Read read) {
+  std::vector<T> out;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) {
+      return out;
+    }
+    if constexpr (std::is_same_v<std::invoke_result_t<Read, const SqliteStatement&>, T>) {
+      out.push_back(read(st));
+    } else {
+      ASSIGN_OR_RETURN(T value, read(st));
+      out.push_back(std::move(value));
+    }
+  }
+}
+
+Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db.Prepare("INSERT INTO credentials (public_id, kind, principal_kind,"
+                              " principal_id, name, secret_hmac, created_at, revoked_at)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  st.BindText(1, c.public_id);
+  st.BindText(2, c.kind);
+  st.BindText(3, PrincipalKindName(c.principal_kind));
+  st.BindText(4, c.principal_id);
+  st.BindText(5, c.name);
+  st.BindBlob(6, c.secret_hmac);
+  st.BindInt(7, c.created_at);
+  st.BindOptionalInt(8, c.revoked_at);
+  return Reword(st.Run(), StatusCode::kAlreadyExists, "the credential already exists");
+}
+
+// kInvalidArgument unless every credential names agent `agent_id` as its principal: the store
+// must never let an agent operation mint credentials for someone else.
+Status CheckAgentCredentials(std::string_view agent_id, const std::vector<Credential>& creds) {
+  for (const Credential& c : creds) {
+    if (c.principal_kind != PrincipalKind::kAgent || c.principal_id != agent_id) {
+      return InvalidArgumentError("store: a credential does not belong to the agent");
+    }
+  }
+  return OkStatus();
+}
+
+// Revokes, at `at`, every credential of the agent that is not revoked yet.
+Status RevokeAgentCredentialRows(SqliteConnection& db, std::string_view agent_id, UnixMicros at) {
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db.Prepare("UPDATE credentials SET revoked_at = ?2"
+                              " WHERE principal_kind = 'agent' AND principal_id = ?1"
+                              " AND revoked_at IS NULL"));
+  st.BindText(1, agent_id);
+  st.BindInt(2, at);
+  return st.Run();
+}
+
+// Puts the audit chain's cached head back as it was when a write operation began, unless the
+// operation succeeded: its SAVEPOINT rollback removed any event it appended. Writer thread.
+class ChainHeadGuard {
+ public:
+  explicit ChainHeadGuard(SqliteAuditChain& chain) : chain_(chain), saved_(chain.cached()) {}
+  ChainHeadGuard(const ChainHeadGuard&) = delete;
+  ChainHeadGuard& operator=(const ChainHeadGuard&) = delete;
+  ~ChainHeadGuard() {
+    if (!kept_) {
+      chain_.Restore(saved_);
+    }
+  }
+  void Keep() { kept_ = true; }
+
+ private:
+  SqliteAuditChain& chain_;
+  const std::optional<SqliteAuditChain::Head> saved_;
+  bool kept_ = false;
+};
+
 class SqliteStoreImpl final : public SqliteStore {
  public:
-  SqliteStoreImpl(std::unique_ptr<GroupCommitWriter> writer,
+  // `audit_chain` is the one the writer's rollback listener forgets.
+  SqliteStoreImpl(std::unique_ptr<SqliteAuditChain> audit_chain,
+                  std::unique_ptr<GroupCommitWriter> writer,
                   std::unique_ptr<SqliteReaderPool> readers)
-      : writer_(std::move(writer)), readers_(std::move(readers)) {}
+      : audit_chain_(std::move(audit_chain)),
+        writer_(std::move(writer)),
+        readers_(std::move(readers)) {}
 
   ~SqliteStoreImpl() override {
-    // Readers first, so the writer's final checkpoint is the last word on the file.
+    // Readers first, so the writer's final checkpoint is the last word on the file. The audit
+    // chain goes last: the writer thread uses it until it stops.
     readers_.reset();
     writer_.reset();
   }
@@ -235,24 +382,19 @@ class SqliteStoreImpl final : public SqliteStore {
     ASSIGN_OR_RETURN(SqliteStatement st,
                      db->Prepare("SELECT id, purpose, wrapped, created_at, active FROM keys"
                                  " ORDER BY id"));
-    std::vector<WrappedKey> keys;
-    while (true) {
-      ASSIGN_OR_RETURN(const bool row, st.Step());
-      if (!row) {
-        return keys;
-      }
+    return ReadAll<WrappedKey>(st, [](const SqliteStatement& row) {
       WrappedKey k;
-      k.id = static_cast<uint32_t>(st.ColumnInt(0));
-      k.purpose = st.ColumnText(1);
-      k.wrapped = st.ColumnBlob(2);
-      k.created_at = st.ColumnInt(3);
-      k.active = st.ColumnInt(4) != 0;
-      keys.push_back(std::move(k));
-    }
+      k.id = static_cast<uint32_t>(row.ColumnInt(0));
+      k.purpose = row.ColumnText(1);
+      k.wrapped = row.ColumnBlob(2);
+      k.created_at = row.ColumnInt(3);
+      k.active = row.ColumnInt(4) != 0;
+      return k;
+    });
   }
 
   Status InsertKey(const WrappedKey& key) override {
-    return writer_->Run([&](SqliteConnection& db) -> Status {
+    return Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
       {
         ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("SELECT 1 FROM keys WHERE id = ?1"));
         st.BindInt(1, key.id);
@@ -281,8 +423,8 @@ class SqliteStoreImpl final : public SqliteStore {
 
   // --- users and credentials ---------------------------------------------------------------
 
-  Status InsertUser(const User& user) override {
-    return writer_->Run([&](SqliteConnection& db) -> Status {
+  Status InsertUser(const User& user, const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(const bool taken,
                        Exists(db, "SELECT 1 FROM users WHERE name = ?1", user.name));
       if (taken) {
@@ -299,6 +441,15 @@ class SqliteStoreImpl final : public SqliteStore {
     });
   }
 
+  StatusOr<std::vector<User>> ListUsers() override {
+    auto db = readers_->Acquire();
+    // rowid breaks ties in insertion order.
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db->Prepare("SELECT id, name, is_admin, created_at FROM users"
+                                 " ORDER BY created_at, rowid"));
+    return ReadAll<User>(st, ReadUser);
+  }
+
   StatusOr<User> GetUser(std::string_view id) override {
     auto db = readers_->Acquire();
     ASSIGN_OR_RETURN(SqliteStatement st,
@@ -309,61 +460,312 @@ class SqliteStoreImpl final : public SqliteStore {
     if (!row) {
       return Err(NotFoundError("user not found"));
     }
-    return User{st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2) != 0, st.ColumnInt(3)};
+    return ReadUser(st);
   }
 
-  Status InsertCredential(const Credential& c) override {
-    return writer_->Run([&](SqliteConnection& db) -> Status {
-      ASSIGN_OR_RETURN(SqliteStatement st,
-                       db.Prepare("INSERT INTO credentials (public_id, kind, principal_kind,"
-                                  " principal_id, name, secret_hmac, created_at, revoked_at)"
-                                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-      st.BindText(1, c.public_id);
-      st.BindText(2, c.kind);
-      st.BindText(3, PrincipalKindName(c.principal_kind));
-      st.BindText(4, c.principal_id);
-      st.BindText(5, c.name);
-      st.BindBlob(6, c.secret_hmac);
-      st.BindInt(7, c.created_at);
-      st.BindOptionalInt(8, c.revoked_at);
-      return Reword(st.Run(), StatusCode::kAlreadyExists, "the credential already exists");
+  Status InsertCredential(const Credential& c, const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      return InsertCredentialRow(db, c);
     });
   }
 
   StatusOr<Credential> GetCredential(std::string_view public_id) override {
     auto db = readers_->Acquire();
     ASSIGN_OR_RETURN(SqliteStatement st,
-                     db->Prepare("SELECT public_id, kind, principal_kind, principal_id, name,"
-                                 " secret_hmac, created_at, revoked_at FROM credentials"
-                                 " WHERE public_id = ?1"));
+                     db->Prepare(std::string(kCredentialColumnsSql) + " WHERE public_id = ?1"));
     st.BindText(1, public_id);
     ASSIGN_OR_RETURN(const bool row, st.Step());
     if (!row) {
       return Err(NotFoundError("credential not found"));
     }
-    Credential c;
-    c.public_id = st.ColumnText(0);
-    c.kind = st.ColumnText(1);
-    const std::string kind = st.ColumnText(2);
-    if (kind == PrincipalKindName(PrincipalKind::kUser)) {
-      c.principal_kind = PrincipalKind::kUser;
-    } else if (kind == PrincipalKindName(PrincipalKind::kAgent)) {
-      c.principal_kind = PrincipalKind::kAgent;
-    } else {
-      return Err(DataLossError("store: a credential has an unknown principal kind"));
+    return ReadCredential(st);
+  }
+
+  StatusOr<std::vector<Credential>> ListCredentials(PrincipalKind kind,
+                                                    std::string_view principal_id) override {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db->Prepare(std::string(kCredentialColumnsSql) +
+                                 " WHERE principal_kind = ?1 AND principal_id = ?2"
+                                 " ORDER BY created_at, rowid"));
+    st.BindText(1, PrincipalKindName(kind));
+    st.BindText(2, principal_id);
+    return ReadAll<Credential>(st, ReadCredential);
+  }
+
+  Status RevokeCredential(std::string_view public_id, UnixMicros at,
+                          const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      // COALESCE keeps the first revocation's time.
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("UPDATE credentials SET revoked_at = COALESCE(revoked_at, ?2)"
+                                  " WHERE public_id = ?1"));
+      st.BindText(1, public_id);
+      st.BindInt(2, at);
+      RETURN_IF_ERROR(st.Run());
+      if (db.Changes() == 0) {
+        return NotFoundError("credential not found");
+      }
+      return OkStatus();
+    });
+  }
+
+  // --- agents ------------------------------------------------------------------------------
+
+  Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
+                     const AuditEvent* audit) override {
+    RETURN_IF_ERROR(CheckAgentCredentials(agent.id, credentials));
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      ASSIGN_OR_RETURN(const bool taken,
+                       Exists(db, "SELECT 1 FROM agents WHERE owner_id = ?1 AND name = ?2",
+                              agent.owner_id, agent.name));
+      if (taken) {
+        return AlreadyExistsError("an agent named '" + agent.name + "' already exists");
+      }
+      {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("INSERT INTO agents (id, name, description, owner_id,"
+                                    " created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+        st.BindText(1, agent.id);
+        st.BindText(2, agent.name);
+        st.BindText(3, agent.description);
+        st.BindText(4, agent.owner_id);
+        st.BindInt(5, agent.created_at);
+        st.BindOptionalInt(6, agent.revoked_at);
+        RETURN_IF_ERROR(
+            Reword(st.Run(), StatusCode::kAlreadyExists, "an agent with this id already exists"));
+      }
+      for (const Credential& c : credentials) {
+        RETURN_IF_ERROR(InsertCredentialRow(db, c));
+      }
+      return OkStatus();
+    });
+  }
+
+  StatusOr<Agent> GetAgent(std::string_view agent_id) override {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db->Prepare(std::string(kAgentColumnsSql) + " WHERE id = ?1"));
+    st.BindText(1, agent_id);
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) {
+      return Err(NotFoundError("agent not found"));
     }
-    c.principal_id = st.ColumnText(3);
-    c.name = st.ColumnText(4);
-    c.secret_hmac = st.ColumnBlob(5);
-    c.created_at = st.ColumnInt(6);
-    c.revoked_at = st.ColumnOptionalInt(7);
-    return c;
+    return ReadAgent(st);
+  }
+
+  StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override {
+    auto db = readers_->Acquire();
+    std::string sql(kAgentColumnsSql);
+    sql += owner_id.has_value() ? " WHERE owner_id = ?1 ORDER BY created_at, rowid"
+                                : " ORDER BY created_at, rowid";
+    ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(sql));
+    if (owner_id.has_value()) {
+      st.BindText(1, *owner_id);
+    }
+    return ReadAll<Agent>(st, ReadAgent);
+  }
+
+  Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("UPDATE agents SET revoked_at = COALESCE(revoked_at, ?2)"
+                                    " WHERE id = ?1"));
+        st.BindText(1, agent_id);
+        st.BindInt(2, at);
+        RETURN_IF_ERROR(st.Run());
+        if (db.Changes() == 0) {
+          return NotFoundError("agent not found");
+        }
+      }
+      return RevokeAgentCredentialRows(db, agent_id, at);
+    });
+  }
+
+  Status ReplaceAgentCredentials(std::string_view agent_id,
+                                 const std::vector<std::string>& expected_active,
+                                 const std::vector<Credential>& fresh, UnixMicros at,
+                                 const AuditEvent* audit) override {
+    RETURN_IF_ERROR(CheckAgentCredentials(agent_id, fresh));
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("SELECT revoked_at IS NOT NULL FROM agents WHERE id = ?1"));
+        st.BindText(1, agent_id);
+        ASSIGN_OR_RETURN(const bool row, st.Step());
+        if (!row) {
+          return NotFoundError("agent not found");
+        }
+        if (st.ColumnInt(0) != 0) {
+          return FailedPreconditionError("the agent is revoked");
+        }
+      }
+      // The writer runs one operation at a time, so nothing can change between this check and
+      // the swap below.
+      for (const std::string& public_id : expected_active) {
+        ASSIGN_OR_RETURN(const bool active,
+                         Exists(db,
+                                "SELECT 1 FROM credentials WHERE public_id = ?1"
+                                " AND principal_kind = 'agent' AND principal_id = ?2"
+                                " AND revoked_at IS NULL",
+                                public_id, agent_id));
+        if (!active) {
+          return AbortedError("the agent's credentials changed since they were read");
+        }
+      }
+      RETURN_IF_ERROR(RevokeAgentCredentialRows(db, agent_id, at));
+      for (const Credential& c : fresh) {
+        RETURN_IF_ERROR(InsertCredentialRow(db, c));
+      }
+      return OkStatus();
+    });
+  }
+
+  // --- policies ----------------------------------------------------------------------------
+
+  Status InsertPolicy(const Policy& p, const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      ASSIGN_OR_RETURN(const bool vault_exists,
+                       Exists(db, "SELECT 1 FROM vaults WHERE id = ?1", p.vault_id));
+      if (!vault_exists) {
+        return NotFoundError("vault not found");
+      }
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("INSERT INTO policies (id, vault_id, principal_kind,"
+                                  " principal_id, path_glob, permissions, expires_at, created_at,"
+                                  " created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+      st.BindText(1, p.id);
+      st.BindText(2, p.vault_id);
+      st.BindText(3, PrincipalKindName(p.principal_kind));
+      st.BindText(4, p.principal_id);
+      st.BindText(5, p.path_glob);
+      st.BindInt(6, p.permissions);
+      st.BindOptionalInt(7, p.expires_at);
+      st.BindInt(8, p.created_at);
+      st.BindText(9, p.created_by);
+      return Reword(st.Run(), StatusCode::kAlreadyExists, "a policy with this id already exists");
+    });
+  }
+
+  StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id) override {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(std::string(kPolicyColumnsSql) +
+                                                     " WHERE id = ?2 AND vault_id = ?1"));
+    st.BindText(1, vault_id);
+    st.BindText(2, policy_id);
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) {
+      return Err(NotFoundError("policy not found"));
+    }
+    return ReadPolicy(st);
+  }
+
+  StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id) override {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db->Prepare(std::string(kPolicyColumnsSql) +
+                                 " WHERE vault_id = ?1 ORDER BY created_at, rowid"));
+    st.BindText(1, vault_id);
+    return ReadAll<Policy>(st, ReadPolicy);
+  }
+
+  StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(PrincipalKind kind,
+                                                         std::string_view principal_id) override {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db->Prepare(std::string(kPolicyColumnsSql) +
+                                 " WHERE principal_kind = ?1 AND principal_id = ?2"
+                                 " ORDER BY created_at, rowid"));
+    st.BindText(1, PrincipalKindName(kind));
+    st.BindText(2, principal_id);
+    return ReadAll<Policy>(st, ReadPolicy);
+  }
+
+  Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
+                      const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("DELETE FROM policies WHERE id = ?2 AND vault_id = ?1"));
+      st.BindText(1, vault_id);
+      st.BindText(2, policy_id);
+      RETURN_IF_ERROR(st.Run());
+      if (db.Changes() == 0) {
+        return NotFoundError("policy not found");
+      }
+      return OkStatus();
+    });
+  }
+
+  // --- audit -------------------------------------------------------------------------------
+
+  StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override {
+    AuditEvent stored;
+    RETURN_IF_ERROR(Write(
+        &event, [](SqliteConnection&, AuditEvent*) { return OkStatus(); }, &stored));
+    return stored;
+  }
+
+  StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) override {
+    auto db = readers_->Acquire();
+    return QueryAuditEvents(*db, query);
+  }
+
+  Status ScanAudit(const std::function<bool(const AuditEvent&)>& visit) override {
+    auto db = readers_->Acquire();
+    return ScanAuditEvents(*db, visit);
+  }
+
+  // --- rate limits -------------------------------------------------------------------------
+
+  StatusOr<RateLimitDecision> HitRateLimit(std::string_view key, UnixMicros window, int64_t limit,
+                                           UnixMicros now) override {
+    if (window <= 0 || limit < 1) {
+      return Err(InvalidArgumentError("store: a rate limit needs a positive window and limit"));
+    }
+    RateLimitDecision decision;
+    RETURN_IF_ERROR(Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      const UnixMicros horizon = now - window;  // hits at or before it have left the window
+      {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("DELETE FROM rate_limit_hits WHERE key = ?1 AND at <= ?2"));
+        st.BindText(1, key);
+        st.BindInt(2, horizon);
+        RETURN_IF_ERROR(st.Run());
+      }
+      int64_t count = 0;
+      UnixMicros oldest = 0;
+      {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("SELECT COUNT(*), MIN(at) FROM rate_limit_hits"
+                                    " WHERE key = ?1 AND at > ?2"));
+        st.BindText(1, key);
+        st.BindInt(2, horizon);
+        ASSIGN_OR_RETURN(const bool row, st.Step());
+        if (row) {
+          count = st.ColumnInt(0);
+          oldest = st.ColumnInt(1);
+        }
+      }
+      if (count >= limit) {
+        decision = RateLimitDecision{false, oldest + window - now};
+        return OkStatus();
+      }
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("INSERT INTO rate_limit_hits (key, at) VALUES (?1, ?2)"));
+      st.BindText(1, key);
+      st.BindInt(2, now);
+      RETURN_IF_ERROR(st.Run());
+      decision = RateLimitDecision{true, 0};
+      return OkStatus();
+    }));
+    return decision;
   }
 
   // --- vaults ------------------------------------------------------------------------------
 
-  Status InsertVault(const Vault& vault) override {
-    return writer_->Run([&](SqliteConnection& db) -> Status {
+  Status InsertVault(const Vault& vault, const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(const bool taken,
                        Exists(db, "SELECT 1 FROM vaults WHERE owner_id = ?1 AND name = ?2",
                               vault.owner_id, vault.name));
@@ -404,18 +806,13 @@ class SqliteStoreImpl final : public SqliteStore {
     if (owner_id.has_value()) {
       st.BindText(1, *owner_id);
     }
-    std::vector<Vault> vaults;
-    while (true) {
-      ASSIGN_OR_RETURN(const bool row, st.Step());
-      if (!row) {
-        return vaults;
-      }
-      vaults.push_back(ReadVault(st));
-    }
+    return ReadAll<Vault>(st, ReadVault);
   }
 
-  Status DeleteVault(std::string_view vault_id) override {
-    return writer_->Run([&](SqliteConnection& db) -> Status {
+  Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      // Secrets, their versions and the vault's policies go by ON DELETE CASCADE; audit events
+      // stay.
       ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM vaults WHERE id = ?1"));
       st.BindText(1, vault_id);
       RETURN_IF_ERROR(st.Run());
@@ -428,10 +825,10 @@ class SqliteStoreImpl final : public SqliteStore {
 
   // --- secrets -----------------------------------------------------------------------------
 
-  StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& in,
-                                           const SealFunction& seal) override {
+  StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& in, const SealFunction& seal,
+                                           const AuditEvent* audit) override {
     SecretVersion stored;
-    RETURN_IF_ERROR(writer_->Run([&](SqliteConnection& db) -> Status {
+    RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
       ASSIGN_OR_RETURN(const bool vault_exists,
                        Exists(db, "SELECT 1 FROM vaults WHERE id = ?1", in.vault_id));
       if (!vault_exists) {
@@ -488,6 +885,11 @@ class SqliteStoreImpl final : public SqliteStore {
       st.BindText(9, header.created_by);
       st.BindBlob(10, ciphertext);
       RETURN_IF_ERROR(st.Run());
+      if (event != nullptr) {
+        event->vault_id = header.vault_id;
+        event->path = header.path;
+        event->version = header.version;
+      }
       stored = std::move(header);
       return OkStatus();
     }));
@@ -565,8 +967,9 @@ class SqliteStoreImpl final : public SqliteStore {
     return page;
   }
 
-  Status DeleteSecret(std::string_view vault_id, std::string_view path) override {
-    return writer_->Run([&](SqliteConnection& db) -> Status {
+  Status DeleteSecret(std::string_view vault_id, std::string_view path,
+                      const AuditEvent* audit) override {
+    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(SqliteStatement st,
                        db.Prepare("DELETE FROM secrets WHERE vault_id = ?1 AND path = ?2"));
       st.BindText(1, vault_id);
@@ -580,9 +983,10 @@ class SqliteStoreImpl final : public SqliteStore {
   }
 
   StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id, std::string_view path,
-                                               int64_t version, UnixMicros at) override {
+                                               int64_t version, UnixMicros at,
+                                               const AuditEvent* audit) override {
     SecretVersion result;
-    RETURN_IF_ERROR(writer_->Run([&](SqliteConnection& db) -> Status {
+    RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
       if (!secret.has_value()) {
         return NotFoundError("secret not found");
@@ -611,9 +1015,10 @@ class SqliteStoreImpl final : public SqliteStore {
     return result;
   }
 
-  StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version) override {
+  StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
+                                        const AuditEvent* audit) override {
     int64_t count = 0;
-    RETURN_IF_ERROR(writer_->Run([&](SqliteConnection& db) -> Status {
+    RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
       {
         ASSIGN_OR_RETURN(SqliteStatement st,
                          db.Prepare("UPDATE secret_versions SET access_count = access_count + 1"
@@ -626,6 +1031,9 @@ class SqliteStoreImpl final : public SqliteStore {
         ASSIGN_OR_RETURN(const bool updated, st.Step());
         if (updated) {
           count = st.ColumnInt(0);
+          if (event != nullptr) {
+            event->version = version;
+          }
           return OkStatus();
         }
       }
@@ -651,6 +1059,33 @@ class SqliteStoreImpl final : public SqliteStore {
   }
 
  private:
+  // Runs `body(db, event)` as one write operation and then, when `audit` is given, appends
+  // `event` (a copy of it that `body` may complete with what only the row knows) to the audit
+  // chain in the same operation: both are kept or neither is. The appended event, with its
+  // seq and hashes, goes to `*appended` when that is not null.
+  template <typename Body>
+  Status Write(const AuditEvent* audit, Body body, AuditEvent* appended = nullptr) {
+    return writer_->Run([&](SqliteConnection& db) -> Status {
+      ChainHeadGuard guard(*audit_chain_);
+      std::optional<AuditEvent> event;
+      if (audit != nullptr) {
+        event.emplace(*audit);
+      }
+      RETURN_IF_ERROR(body(db, event.has_value() ? &*event : nullptr));
+      if (event.has_value()) {
+        RETURN_IF_ERROR(audit_chain_->Append(db, *event));
+        if (appended != nullptr) {
+          *appended = std::move(*event);
+        }
+      }
+      guard.Keep();
+      return OkStatus();
+    });
+  }
+
+  // Declared first so it is destroyed last; used only on the writer thread (write operations
+  // and the writer's rollback listener).
+  const std::unique_ptr<SqliteAuditChain> audit_chain_;
   std::unique_ptr<GroupCommitWriter> writer_;
   std::unique_ptr<SqliteReaderPool> readers_;
 };
@@ -675,8 +1110,14 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOption
   // Readers open after the writer has put the file in WAL mode and created its schema.
   ASSIGN_OR_RETURN(auto readers, SqliteReaderPool::Open(options.path, options.reader_connections,
                                                         kBusyTimeoutMs));
-  ASSIGN_OR_RETURN(auto writer, GroupCommitWriter::Start(std::move(db), options.max_batch));
-  return std::make_unique<SqliteStoreImpl>(std::move(writer), std::move(readers));
+  // When a batch's transaction is rolled back, the events it appended are gone: the cached
+  // chain head is dropped and read again by the next append.
+  auto audit_chain = std::make_unique<SqliteAuditChain>();
+  ASSIGN_OR_RETURN(auto writer,
+                   GroupCommitWriter::Start(std::move(db), options.max_batch,
+                                            [chain = audit_chain.get()] { chain->Forget(); }));
+  return std::make_unique<SqliteStoreImpl>(std::move(audit_chain), std::move(writer),
+                                           std::move(readers));
 }
 
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options) {

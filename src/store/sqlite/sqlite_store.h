@@ -29,7 +29,9 @@ struct SqliteStoreStats {
 // Store over SQLite. Every Store method is thread-safe. A write is queued to the writer thread
 // and returns once the transaction holding it is committed with synchronous=FULL. Note that a
 // PutSecretVersion `seal` function runs on the writer thread, inside the batch's transaction:
-// it must be quick and must not call back into the store.
+// it must be quick and must not call back into the store. The writer keeps the audit chain's last
+// seq and hash in memory, so an audit event costs one INSERT; a rolled-back batch drops that
+// cache, and a seq already taken (by another process on the same file) makes it re-read.
 class SqliteStore : public Store {
  public:
   // Opens `options.path`, creating the file if missing, and applies pending schema migrations.

@@ -117,7 +117,7 @@ class SqliteStoreTest : public ::testing::Test {
 
   static Vault AddVault(Store& store, std::string name = "v") {
     Vault v{NewUuid(), std::move(name), "", "owner-1", kT0};
-    EXPECT_TRUE(IsOk(store.InsertVault(v)));
+    EXPECT_TRUE(IsOk(store.InsertVault(v, nullptr)));
     return v;
   }
 
@@ -159,7 +159,7 @@ TEST_F(SqliteStoreTest, CloseCheckpointsTheWal) {
   ASSERT_NE(store, nullptr);
   const Vault v = AddVault(*store);
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("x"))));
+    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("x"), nullptr)));
   }
   store.reset();
   const std::string wal = path_ + "-wal";
@@ -209,11 +209,10 @@ TEST_F(SqliteStoreTest, ASchemaNewerThanTheBinaryIsRefused) {
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsMissing) {
   ASSERT_NE(MustOpen(), nullptr);  // applies the real list
-  // A second migration arrives: only it runs.
-  const std::vector<SqliteMigration> next = {
-      SqliteMigrations()[0],
-      {2, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY) STRICT"},
-  };
+  // A further migration arrives: only it runs.
+  std::vector<SqliteMigration> next(SqliteMigrations().begin(), SqliteMigrations().end());
+  const int64_t added = next.back().version + 1;
+  next.push_back({added, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY) STRICT"});
   auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
   ASSERT_TRUE(IsOk(db));
   ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, next, kT0)));
@@ -222,10 +221,14 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsMissing) {
   EXPECT_TRUE(HasCode(ApplySqliteMigrations(**db, SqliteMigrations(), kT0),
                       StatusCode::kFailedPrecondition));
   db->reset();
+  std::vector<std::string> want;
+  for (const SqliteMigration& m : next) {
+    want.push_back(std::to_string(m.version) + (m.version == added ? "|1" : "|0"));
+  }
   EXPECT_EQ(RawQuery(path_,
                      "SELECT version, applied_at = 1700000000000000 FROM"
                      " schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1|0", "2|1"}));
+            want);
 }
 
 // --- group commit ------------------------------------------------------------------------------
@@ -244,7 +247,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersShareCommits) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPutsPerThread; ++i) {
         const std::string path = "t" + std::to_string(t) + "/" + std::to_string(i);
-        if (!store->PutSecretVersion(NewVersion(v, path), FakeSeal("x")).has_value()) {
+        if (!store->PutSecretVersion(NewVersion(v, path), FakeSeal("x"), nullptr).has_value()) {
           ++failures;
         }
       }
@@ -273,36 +276,39 @@ TEST_F(SqliteStoreTest, QueuedWritesCommitTogetherAndAFailingOneSpoilsNothing) {
   const Vault v = AddVault(*store);
   NewSecretVersion limited = NewVersion(v, "limited");
   limited.max_access_count = 1;
-  auto put = store->PutSecretVersion(limited, FakeSeal("x"));
+  auto put = store->PutSecretVersion(limited, FakeSeal("x"), nullptr);
   ASSERT_TRUE(IsOk(put));
-  ASSERT_TRUE(IsOk(store->ConsumeSecretAccess(put->secret_id, 1)));
+  ASSERT_TRUE(IsOk(store->ConsumeSecretAccess(put->secret_id, 1, nullptr)));
   const SqliteStoreStats before = store->Stats();
 
   WriterBlocker blocker;
-  std::thread first(
-      [&] { EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal()))); });
+  std::thread first([&] {
+    EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), nullptr)));
+  });
   blocker.WaitUntilBlocked();
 
   // Six writes queue up behind the blocked one; three of them fail.
   std::vector<std::thread> queued;
   for (const std::string path : {"ok/1", "ok/2", "ok/3"}) {
     queued.emplace_back([&, path] {
-      EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, path), FakeSeal("x"))));
+      EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, path), FakeSeal("x"), nullptr)));
     });
   }
   queued.emplace_back([&] {
-    EXPECT_TRUE(HasCode(store->InsertVault({NewUuid(), v.name, "", v.owner_id, kT0}),
+    EXPECT_TRUE(HasCode(store->InsertVault({NewUuid(), v.name, "", v.owner_id, kT0}, nullptr),
                         StatusCode::kAlreadyExists));
   });
   queued.emplace_back([&] {
     auto failed = store->PutSecretVersion(
-        NewVersion(v, "never"), [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
+        NewVersion(v, "never"),
+        [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
           return Err(InternalError("seal failed"));
-        });
+        },
+        nullptr);
     EXPECT_TRUE(HasCode(failed, StatusCode::kInternal));
   });
   queued.emplace_back([&] {
-    EXPECT_TRUE(HasCode(store->ConsumeSecretAccess(put->secret_id, 1), StatusCode::kGone));
+    EXPECT_TRUE(HasCode(store->ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusCode::kGone));
   });
   WaitForPending(*store, 6);
   blocker.Release();
@@ -333,14 +339,15 @@ TEST_F(SqliteStoreTest, ABatchHoldsAtMostMaxBatchWrites) {
   const SqliteStoreStats before = store->Stats();
 
   WriterBlocker blocker;
-  std::thread first(
-      [&] { EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal()))); });
+  std::thread first([&] {
+    EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), nullptr)));
+  });
   blocker.WaitUntilBlocked();
   std::vector<std::thread> queued;
   for (int i = 0; i < 5; ++i) {
     queued.emplace_back([&, i] {
-      EXPECT_TRUE(
-          IsOk(store->PutSecretVersion(NewVersion(v, "q" + std::to_string(i)), FakeSeal("x"))));
+      EXPECT_TRUE(IsOk(
+          store->PutSecretVersion(NewVersion(v, "q" + std::to_string(i)), FakeSeal("x"), nullptr)));
     });
   }
   WaitForPending(*store, 5);
@@ -358,11 +365,12 @@ TEST_F(SqliteStoreTest, ReadsDoNotWaitForTheWriter) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
   const Vault v = AddVault(*store);
-  ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("committed"))));
+  ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("committed"), nullptr)));
 
   WriterBlocker blocker;
-  std::thread writer(
-      [&] { EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), blocker.Seal()))); });
+  std::thread writer([&] {
+    EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), blocker.Seal(), nullptr)));
+  });
   blocker.WaitUntilBlocked();
   // The writer sits inside an open write transaction; readers still see the last commit.
   auto read = std::async(std::launch::async, [&] {
@@ -388,7 +396,7 @@ TEST_F(SqliteStoreTest, PrefixesEndingInByteFFAreListedCorrectly) {
                                           "b",
                                           "b"};
   for (const std::string& p : paths) {
-    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, p), FakeSeal("x"))));
+    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, p), FakeSeal("x"), nullptr)));
   }
   auto list = [&](std::string_view prefix) {
     std::vector<std::string> out;
