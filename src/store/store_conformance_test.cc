@@ -49,6 +49,55 @@ SealFunction FakeSeal(std::string value) {
   };
 }
 
+AuditEvent MakeEvent(std::string_view action, std::string_view vault_id, std::string_view actor_id,
+                     UnixMicros at) {
+  AuditEvent e;
+  e.at = at;
+  e.request_id = "req-" + std::string(action);
+  e.actor_kind = actor_id.empty() ? "anonymous" : "user";
+  e.actor_id = actor_id;
+  e.action = action;
+  e.vault_id = vault_id;
+  e.client_ip = "192.0.2.7";
+  e.outcome = "success";
+  e.status = "OK";
+  return e;
+}
+
+::testing::AssertionResult ChainIsIntact(const std::vector<AuditEvent>& events) {
+  Sha256Digest prev{};
+  for (size_t i = 0; i < events.size(); ++i) {
+    const AuditEvent& e = events[i];
+    if (e.seq != static_cast<int64_t>(i) + 1) {
+      return ::testing::AssertionFailure()
+             << "event " << i << " has seq " << e.seq << ", want " << i + 1;
+    }
+    if (e.prev_hash != prev) {
+      return ::testing::AssertionFailure()
+             << "seq " << e.seq << " is not chained to its predecessor";
+    }
+    if (e.hash != AuditChainHash(e.prev_hash, e)) {
+      return ::testing::AssertionFailure()
+             << "seq " << e.seq << " has a hash that does not recompute";
+    }
+    prev = e.hash;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+Credential AgentCredential(std::string_view agent_id, std::string public_id, std::string kind,
+                           UnixMicros created_at) {
+  Credential c;
+  c.public_id = std::move(public_id);
+  c.kind = std::move(kind);
+  c.principal_kind = PrincipalKind::kAgent;
+  c.principal_id = agent_id;
+  c.name = c.kind == "rot" ? "rotation secret" : "api key";
+  c.secret_hmac = std::vector<uint8_t>(32, 0x5c);
+  c.created_at = created_at;
+  return c;
+}
+
 void StoreConformanceTest::SetUp() {
   std::string pattern = (std::filesystem::path(::testing::TempDir()) / "coffer-store-XXXXXX");
   ASSERT_NE(mkdtemp(pattern.data()), nullptr);
@@ -77,6 +126,24 @@ Vault StoreConformanceTest::AddVault(std::string_view name, std::string_view own
           created_at};
   EXPECT_TRUE(IsOk(store_->InsertVault(v, nullptr)));
   return v;
+}
+
+Agent StoreConformanceTest::AddAgent(std::string_view name, std::string_view owner_id,
+                                     UnixMicros created_at) {
+  Agent a{NewUuid(),  std::string(name), "agent " + std::string(name), std::string(owner_id),
+          created_at, std::nullopt};
+  EXPECT_TRUE(IsOk(store_->InsertAgent(
+      a, {AgentCredential(a.id, std::string(name) + "-key", "key", created_at)}, nullptr)));
+  return a;
+}
+
+std::vector<AuditEvent> StoreConformanceTest::AllAudit() {
+  std::vector<AuditEvent> events;
+  EXPECT_TRUE(IsOk(store_->ScanAudit([&](const AuditEvent& e) {
+    events.push_back(e);
+    return true;
+  })));
+  return events;
 }
 
 NewSecretVersion StoreConformanceTest::NewVersion(std::string_view vault_id, std::string_view path,
@@ -188,6 +255,25 @@ TEST_P(StoreConformanceTest, UserRoundTripAndDuplicates) {
   EXPECT_TRUE(HasCode(store().InsertUser({alice.id, "bob", false, kT0}, nullptr),
                       StatusCode::kAlreadyExists));
   EXPECT_TRUE(HasCode(store().GetUser(NewUuid()), StatusCode::kNotFound));
+}
+
+TEST_P(StoreConformanceTest, ListUsersInCreationOrder) {
+  auto empty = store().ListUsers();
+  ASSERT_TRUE(IsOk(empty));
+  EXPECT_TRUE(empty->empty());
+  const User carol{NewUuid(), "carol", false, kT0 + 3};
+  const User alice{NewUuid(), "alice", true, kT0 + 1};
+  const User bob{NewUuid(), "bob", false, kT0 + 2};
+  for (const User& u : {carol, alice, bob}) {
+    ASSERT_TRUE(IsOk(store().InsertUser(u, nullptr)));
+  }
+  auto users = store().ListUsers();
+  ASSERT_TRUE(IsOk(users));
+  ASSERT_EQ(users->size(), 3u);
+  EXPECT_EQ((*users)[0].id, alice.id);
+  EXPECT_TRUE((*users)[0].is_admin);
+  EXPECT_EQ((*users)[1].name, "bob");
+  EXPECT_EQ((*users)[2].created_at, kT0 + 3);
 }
 
 TEST_P(StoreConformanceTest, CredentialRoundTripAndDuplicates) {

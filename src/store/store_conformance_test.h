@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "model/identity.h"
 #include "store/store.h"
 
 namespace coffer::store_testing {
@@ -51,6 +52,20 @@ SealFunction FakeSeal(std::string value);
 std::vector<uint8_t> FakeCiphertext(std::string_view secret_id, int64_t version,
                                     std::string_view value);
 
+// An audit event as the service layer hands it over: every field but seq and the hashes.
+AuditEvent MakeEvent(std::string_view action, std::string_view vault_id = "",
+                     std::string_view actor_id = "user-1", UnixMicros at = kT0);
+// Succeeds when `events` are seqs 1..n in order, the first chained to 32 zero bytes and each
+// other to its predecessor's hash, and every hash recomputes with AuditChainHash.
+::testing::AssertionResult ChainIsIntact(const std::vector<AuditEvent>& events);
+
+// A credential of agent `agent_id`, with a made-up HMAC.
+Credential AgentCredential(std::string_view agent_id, std::string public_id,
+                           std::string kind = "key", UnixMicros created_at = kT0);
+
+// The tests are in store_conformance_test.cc (keys, users, vaults, secrets),
+// store_conformance_identity_test.cc (credentials, agents, policies) and
+// store_conformance_audit_test.cc (audit chain, rate limits); a backend's test binary links all.
 class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override;     // a fresh scratch directory and store
@@ -68,6 +83,12 @@ class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
   // Puts `value` (FakeSeal) at (vault, path).
   StatusOr<SecretVersion> Put(std::string_view vault_id, std::string_view path,
                               std::string value = "value");
+  // Inserts an agent (a new UUID) with one API key whose public id is "<name>-key"; adds a test
+  // failure if that fails.
+  Agent AddAgent(std::string_view name, std::string_view owner_id = "owner-1",
+                 UnixMicros created_at = kT0);
+  // Every audit event in seq order, read through ScanAudit; adds a test failure if that fails.
+  std::vector<AuditEvent> AllAudit();
   // Paths of ListSecrets(vault, prefix, after, limit), and its next_after in `next_after`.
   std::vector<std::string> ListPaths(std::string_view vault_id, std::string_view prefix,
                                      std::string_view after = "", size_t limit = 1000,

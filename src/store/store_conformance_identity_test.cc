@@ -1,0 +1,402 @@
+// Store conformance tests for who may do what: credentials and their revocation, agents and the
+// compare-and-swap rotation of their credentials, per-vault policies.
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <set>
+#include <thread>
+
+#include "common/ids.h"
+#include "store/store_conformance_test.h"
+
+namespace coffer::store_testing {
+namespace {
+
+std::vector<std::string> PublicIds(const std::vector<Credential>& creds, bool only_active) {
+  std::vector<std::string> ids;
+  for (const Credential& c : creds) {
+    if (!only_active || !c.revoked_at.has_value()) {
+      ids.push_back(c.public_id);
+    }
+  }
+  return ids;
+}
+
+// --- credentials -------------------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, ListCredentialsIncludesRevokedOnesInCreationOrder) {
+  const std::string agent_id = NewUuid();
+  ASSERT_TRUE(
+      IsOk(store().InsertCredential(AgentCredential(agent_id, "c3", "key", kT0 + 3), nullptr)));
+  ASSERT_TRUE(
+      IsOk(store().InsertCredential(AgentCredential(agent_id, "c1", "rot", kT0 + 1), nullptr)));
+  ASSERT_TRUE(
+      IsOk(store().InsertCredential(AgentCredential(agent_id, "c2", "key", kT0 + 2), nullptr)));
+  // Same id, other principal kind: not listed.
+  Credential user_key = AgentCredential(agent_id, "u1");
+  user_key.principal_kind = PrincipalKind::kUser;
+  ASSERT_TRUE(IsOk(store().InsertCredential(user_key, nullptr)));
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(NewUuid(), "other"), nullptr)));
+  ASSERT_TRUE(IsOk(store().RevokeCredential("c1", kT0 + 10, nullptr)));
+
+  auto creds = store().ListCredentials(PrincipalKind::kAgent, agent_id);
+  ASSERT_TRUE(IsOk(creds));
+  EXPECT_EQ(PublicIds(*creds, false), (std::vector<std::string>{"c1", "c2", "c3"}));
+  EXPECT_EQ((*creds)[0].revoked_at, kT0 + 10);
+  EXPECT_EQ((*creds)[0].kind, "rot");
+  EXPECT_EQ((*creds)[0].secret_hmac, std::vector<uint8_t>(32, 0x5c));
+  EXPECT_FALSE((*creds)[1].revoked_at.has_value());
+
+  auto users = store().ListCredentials(PrincipalKind::kUser, agent_id);
+  ASSERT_TRUE(IsOk(users));
+  EXPECT_EQ(PublicIds(*users, false), std::vector<std::string>{"u1"});
+  auto none = store().ListCredentials(PrincipalKind::kAgent, "nobody");
+  ASSERT_TRUE(IsOk(none));
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreConformanceTest, RevokeCredentialKeepsTheFirstTime) {
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(NewUuid(), "c"), nullptr)));
+  ASSERT_TRUE(IsOk(store().RevokeCredential("c", kT0 + 5, nullptr)));
+  ASSERT_TRUE(IsOk(store().RevokeCredential("c", kT0 + 9, nullptr))) << "revoking again is OK";
+  auto got = store().GetCredential("c");
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->revoked_at, kT0 + 5);
+  EXPECT_TRUE(HasCode(store().RevokeCredential("nope", kT0, nullptr), StatusCode::kNotFound));
+}
+
+// --- agents ------------------------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, AgentRoundTripWithItsFirstCredentials) {
+  const Agent agent{NewUuid(), "ci-runner", "builds things", "owner-1", kT0 + 4, std::nullopt};
+  ASSERT_TRUE(IsOk(store().InsertAgent(
+      agent, {AgentCredential(agent.id, "k1"), AgentCredential(agent.id, "r1", "rot")}, nullptr)));
+
+  auto got = store().GetAgent(agent.id);
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->id, agent.id);
+  EXPECT_EQ(got->name, "ci-runner");
+  EXPECT_EQ(got->description, "builds things");
+  EXPECT_EQ(got->owner_id, "owner-1");
+  EXPECT_EQ(got->created_at, kT0 + 4);
+  EXPECT_FALSE(got->is_revoked());
+
+  auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
+  ASSERT_TRUE(IsOk(creds));
+  EXPECT_EQ(PublicIds(*creds, true), (std::vector<std::string>{"k1", "r1"}));
+  EXPECT_TRUE(HasCode(store().GetAgent(NewUuid()), StatusCode::kNotFound));
+}
+
+TEST_P(StoreConformanceTest, AgentNameIsUniquePerOwner) {
+  const Agent first = AddAgent("bot", "owner-1");
+  const Agent dup{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt};
+  Status s = store().InsertAgent(dup, {AgentCredential(dup.id, "dup-key")}, nullptr);
+  EXPECT_TRUE(HasCode(s, StatusCode::kAlreadyExists));
+  EXPECT_EQ(s.message(), "an agent named 'bot' already exists");
+  EXPECT_TRUE(HasCode(store().GetCredential("dup-key"), StatusCode::kNotFound))
+      << "the credentials went nowhere either";
+  // Another owner may use the name; the same id may not be used twice.
+  const Agent other{NewUuid(), "bot", "", "owner-2", kT0, std::nullopt};
+  EXPECT_TRUE(IsOk(store().InsertAgent(other, {}, nullptr)));
+  const Agent same_id{first.id, "bot-2", "", "owner-1", kT0, std::nullopt};
+  EXPECT_TRUE(HasCode(store().InsertAgent(same_id, {}, nullptr), StatusCode::kAlreadyExists));
+}
+
+TEST_P(StoreConformanceTest, InsertAgentIsAtomicWithItsCredentials) {
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(NewUuid(), "taken"), nullptr)));
+  const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt};
+  Status s = store().InsertAgent(
+      agent, {AgentCredential(agent.id, "fresh"), AgentCredential(agent.id, "taken")}, nullptr);
+  EXPECT_TRUE(HasCode(s, StatusCode::kAlreadyExists));
+  EXPECT_TRUE(HasCode(store().GetAgent(agent.id), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(store().GetCredential("fresh"), StatusCode::kNotFound));
+  // Nothing of the failed insert is left: the same agent goes in cleanly.
+  EXPECT_TRUE(IsOk(store().InsertAgent(agent, {AgentCredential(agent.id, "fresh")}, nullptr)));
+}
+
+TEST_P(StoreConformanceTest, AgentCredentialsMustNameTheAgent) {
+  const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt};
+  Credential users = AgentCredential(agent.id, "k");
+  users.principal_kind = PrincipalKind::kUser;
+  EXPECT_TRUE(HasCode(store().InsertAgent(agent, {users}, nullptr), StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(store().InsertAgent(agent, {AgentCredential(NewUuid(), "k")}, nullptr),
+                      StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(store().GetAgent(agent.id), StatusCode::kNotFound));
+
+  ASSERT_TRUE(IsOk(store().InsertAgent(agent, {AgentCredential(agent.id, "k")}, nullptr)));
+  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(
+                          agent.id, {"k"}, {AgentCredential(NewUuid(), "k2")}, kT0, nullptr),
+                      StatusCode::kInvalidArgument));
+  auto k = store().GetCredential("k");
+  ASSERT_TRUE(IsOk(k));
+  EXPECT_FALSE(k->revoked_at.has_value()) << "a refused swap revokes nothing";
+}
+
+TEST_P(StoreConformanceTest, ListAgentsByCreationTimeAndOwner) {
+  const Agent late = AddAgent("late", "owner-1", kT0 + 30);
+  const Agent early = AddAgent("early", "owner-2", kT0 + 10);
+  const Agent middle = AddAgent("middle", "owner-1", kT0 + 20);
+
+  auto all = store().ListAgents(std::nullopt);
+  ASSERT_TRUE(IsOk(all));
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, early.id);
+  EXPECT_EQ((*all)[1].id, middle.id);
+  EXPECT_EQ((*all)[2].id, late.id);
+
+  auto mine = store().ListAgents("owner-1");
+  ASSERT_TRUE(IsOk(mine));
+  ASSERT_EQ(mine->size(), 2u);
+  EXPECT_EQ((*mine)[0].id, middle.id);
+  EXPECT_EQ((*mine)[1].id, late.id);
+  auto none = store().ListAgents("nobody");
+  ASSERT_TRUE(IsOk(none));
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreConformanceTest, RevokeAgentRevokesItsCredentialsAndIsIdempotent) {
+  const Agent agent = AddAgent("bot");
+  const Agent bystander = AddAgent("other");
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "old"), nullptr)));
+  ASSERT_TRUE(IsOk(store().RevokeCredential("old", kT0 + 1, nullptr)));
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "rot", "rot"), nullptr)));
+
+  ASSERT_TRUE(IsOk(store().RevokeAgent(agent.id, kT0 + 50, nullptr)));
+  auto got = store().GetAgent(agent.id);
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->revoked_at, kT0 + 50);
+  auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
+  ASSERT_TRUE(IsOk(creds));
+  ASSERT_EQ(creds->size(), 3u);
+  for (const Credential& c : *creds) {
+    EXPECT_EQ(c.revoked_at, c.public_id == "old" ? kT0 + 1 : kT0 + 50) << c.public_id;
+  }
+
+  // Again: OK, and every time stays.
+  ASSERT_TRUE(IsOk(store().RevokeAgent(agent.id, kT0 + 99, nullptr)));
+  got = store().GetAgent(agent.id);
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->revoked_at, kT0 + 50);
+  auto key = store().GetCredential("bot-key");
+  ASSERT_TRUE(IsOk(key));
+  EXPECT_EQ(key->revoked_at, kT0 + 50);
+
+  auto untouched = store().GetCredential("other-key");
+  ASSERT_TRUE(IsOk(untouched));
+  EXPECT_FALSE(untouched->revoked_at.has_value());
+  auto other = store().GetAgent(bystander.id);
+  ASSERT_TRUE(IsOk(other));
+  EXPECT_FALSE(other->is_revoked());
+  EXPECT_TRUE(HasCode(store().RevokeAgent(NewUuid(), kT0, nullptr), StatusCode::kNotFound));
+}
+
+TEST_P(StoreConformanceTest, ReplaceAgentCredentialsRevokesEveryActiveOneAndInsertsTheFresh) {
+  const Agent agent = AddAgent("bot");
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "bot-rot", "rot"), nullptr)));
+  // An active credential the caller did not mention is revoked too.
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "stray"), nullptr)));
+
+  ASSERT_TRUE(IsOk(store().ReplaceAgentCredentials(
+      agent.id, {"bot-key", "bot-rot"},
+      {AgentCredential(agent.id, "k2", "key", kT0 + 7), AgentCredential(agent.id, "r2", "rot")},
+      kT0 + 7, nullptr)));
+
+  auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
+  ASSERT_TRUE(IsOk(creds));
+  EXPECT_EQ(PublicIds(*creds, true), (std::vector<std::string>{"r2", "k2"}))
+      << "r2 was created at kT0, k2 at kT0 + 7";
+  for (const std::string id : {"bot-key", "bot-rot", "stray"}) {
+    auto old = store().GetCredential(id);
+    ASSERT_TRUE(IsOk(old));
+    EXPECT_EQ(old->revoked_at, kT0 + 7) << id;
+  }
+
+  // The old expectation no longer holds.
+  Status stale = store().ReplaceAgentCredentials(agent.id, {"bot-key"},
+                                                 {AgentCredential(agent.id, "k3")}, kT0, nullptr);
+  EXPECT_TRUE(HasCode(stale, StatusCode::kAborted));
+  EXPECT_TRUE(HasCode(store().GetCredential("k3"), StatusCode::kNotFound));
+  auto still = store().GetCredential("k2");
+  ASSERT_TRUE(IsOk(still));
+  EXPECT_FALSE(still->revoked_at.has_value()) << "an aborted swap revokes nothing";
+}
+
+TEST_P(StoreConformanceTest, ReplaceAgentCredentialsChecksEveryExpectedId) {
+  const Agent agent = AddAgent("bot");
+  const Agent other = AddAgent("other");
+  const auto replace = [&](std::vector<std::string> expected) {
+    return store().ReplaceAgentCredentials(agent.id, expected, {AgentCredential(agent.id, "new")},
+                                           kT0, nullptr);
+  };
+  // Another agent's credential, an unknown id, or one active and one not: all aborted.
+  EXPECT_TRUE(HasCode(replace({"other-key"}), StatusCode::kAborted));
+  EXPECT_TRUE(HasCode(replace({"bot-key", "no-such-id"}), StatusCode::kAborted));
+  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "gone"), nullptr)));
+  ASSERT_TRUE(IsOk(store().RevokeCredential("gone", kT0, nullptr)));
+  EXPECT_TRUE(HasCode(replace({"bot-key", "gone"}), StatusCode::kAborted));
+  EXPECT_TRUE(HasCode(store().GetCredential("new"), StatusCode::kNotFound));
+
+  // An empty expectation is an unconditional rotation.
+  EXPECT_TRUE(IsOk(replace({})));
+  auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
+  ASSERT_TRUE(IsOk(creds));
+  EXPECT_EQ(PublicIds(*creds, true), std::vector<std::string>{"new"});
+  auto untouched = store().GetCredential("other-key");
+  ASSERT_TRUE(IsOk(untouched));
+  EXPECT_FALSE(untouched->revoked_at.has_value());
+}
+
+TEST_P(StoreConformanceTest, ReplaceAgentCredentialsOnARevokedOrUnknownAgent) {
+  const Agent agent = AddAgent("bot");
+  ASSERT_TRUE(IsOk(store().RevokeAgent(agent.id, kT0, nullptr)));
+  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(agent.id, {}, {}, kT0, nullptr),
+                      StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(
+                          agent.id, {}, {AgentCredential(agent.id, "new")}, kT0, nullptr),
+                      StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(HasCode(store().GetCredential("new"), StatusCode::kNotFound));
+  const std::string unknown = NewUuid();
+  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(unknown, {}, {}, kT0, nullptr),
+                      StatusCode::kNotFound));
+}
+
+TEST_P(StoreConformanceTest, ConcurrentSwapsWithOneExpectationHaveExactlyOneWinner) {
+  constexpr int kRounds = 20;
+  const Agent agent = AddAgent("bot");
+  std::string current = "bot-key";
+  for (int round = 0; round < kRounds; ++round) {
+    std::barrier start(2);
+    Status results[2];
+    std::thread racers[2];
+    for (int t = 0; t < 2; ++t) {
+      racers[t] = std::thread([&, t] {
+        const Credential fresh =
+            AgentCredential(agent.id, "r" + std::to_string(round) + "-t" + std::to_string(t));
+        const AuditEvent event = MakeEvent("agent.rotate_key");
+        start.arrive_and_wait();
+        results[t] =
+            store().ReplaceAgentCredentials(agent.id, {current}, {fresh}, kT0 + round, &event);
+      });
+    }
+    for (std::thread& t : racers) {
+      t.join();
+    }
+    const int winners = static_cast<int>(results[0].ok()) + static_cast<int>(results[1].ok());
+    ASSERT_EQ(winners, 1) << "round " << round << ": " << results[0] << " / " << results[1];
+    const int loser = results[0].ok() ? 1 : 0;
+    EXPECT_TRUE(HasCode(results[loser], StatusCode::kAborted));
+
+    auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
+    ASSERT_TRUE(IsOk(creds));
+    const std::vector<std::string> active = PublicIds(*creds, true);
+    ASSERT_EQ(active.size(), 1u) << "round " << round;
+    EXPECT_EQ(active[0], "r" + std::to_string(round) + "-t" + std::to_string(1 - loser));
+    current = active[0];
+  }
+  // One audit event per successful swap, none for the aborted ones.
+  const std::vector<AuditEvent> events = AllAudit();
+  EXPECT_EQ(events.size(), static_cast<size_t>(kRounds));
+  EXPECT_TRUE(ChainIsIntact(events));
+}
+
+// --- policies ----------------------------------------------------------------------------------
+
+Policy MakePolicy(std::string_view vault_id, std::string_view principal_id, UnixMicros created_at,
+                  std::string glob = "**") {
+  Policy p;
+  p.id = NewUuid();
+  p.vault_id = vault_id;
+  p.principal_kind = PrincipalKind::kAgent;
+  p.principal_id = principal_id;
+  p.path_glob = std::move(glob);
+  p.permissions = kPermRead | kPermList;
+  p.created_at = created_at;
+  p.created_by = "user-1";
+  return p;
+}
+
+TEST_P(StoreConformanceTest, PolicyRoundTripListAndDelete) {
+  const Vault v = AddVault("v");
+  const Vault w = AddVault("w");
+  Policy full = MakePolicy(v.id, "agent-1", kT0 + 2, "db/*/password");
+  full.principal_kind = PrincipalKind::kUser;
+  full.permissions = kPermRead | kPermWrite | kPermRotate | kPermDelete | kPermList;
+  full.expires_at = kT0 + 3600;
+  const Policy first = MakePolicy(v.id, "agent-1", kT0 + 1);
+  const Policy elsewhere = MakePolicy(w.id, "agent-1", kT0);
+  const Policy someone_else = MakePolicy(v.id, "agent-2", kT0 + 3);
+  for (const Policy& p : {full, first, elsewhere, someone_else}) {
+    ASSERT_TRUE(IsOk(store().InsertPolicy(p, nullptr)));
+  }
+
+  auto got = store().GetPolicy(v.id, full.id);
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->id, full.id);
+  EXPECT_EQ(got->vault_id, v.id);
+  EXPECT_EQ(got->principal_kind, PrincipalKind::kUser);
+  EXPECT_EQ(got->principal_id, "agent-1");
+  EXPECT_EQ(got->path_glob, "db/*/password");
+  EXPECT_EQ(got->permissions, 0x1f);
+  EXPECT_EQ(got->expires_at, kT0 + 3600);
+  EXPECT_EQ(got->created_at, kT0 + 2);
+  EXPECT_EQ(got->created_by, "user-1");
+  auto plain = store().GetPolicy(v.id, first.id);
+  ASSERT_TRUE(IsOk(plain));
+  EXPECT_FALSE(plain->expires_at.has_value());
+  EXPECT_TRUE(HasCode(store().GetPolicy(w.id, full.id), StatusCode::kNotFound))
+      << "a policy is found only in its own vault";
+  EXPECT_TRUE(HasCode(store().GetPolicy(v.id, NewUuid()), StatusCode::kNotFound));
+
+  auto in_v = store().ListPolicies(v.id);
+  ASSERT_TRUE(IsOk(in_v));
+  ASSERT_EQ(in_v->size(), 3u);
+  EXPECT_EQ((*in_v)[0].id, first.id);
+  EXPECT_EQ((*in_v)[1].id, full.id);
+  EXPECT_EQ((*in_v)[2].id, someone_else.id);
+
+  auto agent_1 = store().ListPoliciesForPrincipal(PrincipalKind::kAgent, "agent-1");
+  ASSERT_TRUE(IsOk(agent_1));
+  ASSERT_EQ(agent_1->size(), 2u) << "the kUser policy names another principal";
+  EXPECT_EQ((*agent_1)[0].id, elsewhere.id);
+  EXPECT_EQ((*agent_1)[1].id, first.id);
+
+  EXPECT_TRUE(HasCode(store().DeletePolicy(w.id, first.id, nullptr), StatusCode::kNotFound));
+  ASSERT_TRUE(IsOk(store().DeletePolicy(v.id, first.id, nullptr)));
+  EXPECT_TRUE(HasCode(store().GetPolicy(v.id, first.id), StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(store().DeletePolicy(v.id, first.id, nullptr), StatusCode::kNotFound));
+  in_v = store().ListPolicies(v.id);
+  ASSERT_TRUE(IsOk(in_v));
+  EXPECT_EQ(in_v->size(), 2u);
+}
+
+TEST_P(StoreConformanceTest, InsertPolicyNeedsItsVaultAndAFreshId) {
+  const Vault v = AddVault("v");
+  const Policy p = MakePolicy(v.id, "agent-1", kT0);
+  ASSERT_TRUE(IsOk(store().InsertPolicy(p, nullptr)));
+  EXPECT_TRUE(HasCode(store().InsertPolicy(p, nullptr), StatusCode::kAlreadyExists));
+  Status missing = store().InsertPolicy(MakePolicy(NewUuid(), "agent-1", kT0), nullptr);
+  EXPECT_TRUE(HasCode(missing, StatusCode::kNotFound));
+  EXPECT_EQ(missing.message(), "vault not found");
+}
+
+TEST_P(StoreConformanceTest, DeleteVaultDeletesItsPolicies) {
+  const Vault doomed = AddVault("doomed");
+  const Vault kept = AddVault("kept");
+  const Policy gone = MakePolicy(doomed.id, "agent-1", kT0);
+  const Policy stays = MakePolicy(kept.id, "agent-1", kT0 + 1);
+  ASSERT_TRUE(IsOk(store().InsertPolicy(gone, nullptr)));
+  ASSERT_TRUE(IsOk(store().InsertPolicy(stays, nullptr)));
+
+  ASSERT_TRUE(IsOk(store().DeleteVault(doomed.id, nullptr)));
+  EXPECT_TRUE(HasCode(store().GetPolicy(doomed.id, gone.id), StatusCode::kNotFound));
+  auto left = store().ListPoliciesForPrincipal(PrincipalKind::kAgent, "agent-1");
+  ASSERT_TRUE(IsOk(left));
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].id, stays.id);
+  auto listed = store().ListPolicies(doomed.id);
+  ASSERT_TRUE(IsOk(listed));
+  EXPECT_TRUE(listed->empty());
+}
+
+}  // namespace
+}  // namespace coffer::store_testing
