@@ -22,10 +22,12 @@
 namespace coffer {
 namespace {
 
+using store_testing::ChainIsIntact;
 using store_testing::FakeSeal;
 using store_testing::HasCode;
 using store_testing::IsOk;
 using store_testing::kT0;
+using store_testing::MakeEvent;
 
 std::unique_ptr<Store> OpenForConformance(const std::string& dir) {
   // Fewer readers than test threads, so leases are contended too.
@@ -52,6 +54,15 @@ void RawExec(const std::string& path, const std::string& sql) {
       << (error != nullptr ? error : "");
   sqlite3_free(error);
   sqlite3_close(db);
+}
+
+// Runs `sql` on the file through a connection of its own and returns SQLite's result code.
+int RawExecCode(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  return rc;
 }
 
 // The rows of `sql` as "a|b" strings.
@@ -119,6 +130,16 @@ class SqliteStoreTest : public ::testing::Test {
     Vault v{NewUuid(), std::move(name), "", "owner-1", kT0};
     EXPECT_TRUE(IsOk(store.InsertVault(v, nullptr)));
     return v;
+  }
+
+  // Every audit event in seq order.
+  static std::vector<AuditEvent> AllAudit(Store& store) {
+    std::vector<AuditEvent> events;
+    EXPECT_TRUE(IsOk(store.ScanAudit([&](const AuditEvent& e) {
+      events.push_back(e);
+      return true;
+    })));
+    return events;
   }
 
   static NewSecretVersion NewVersion(const Vault& v, std::string path) {
@@ -229,6 +250,32 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsMissing) {
                      "SELECT version, applied_at = 1700000000000000 FROM"
                      " schema_migrations ORDER BY version"),
             want);
+}
+
+TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
+  // A file as a Coffer with only the first migration left it, holding a vault.
+  {
+    auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(IsOk(db));
+    ASSERT_TRUE(IsOk((*db)->Exec("PRAGMA journal_mode = WAL")));
+    ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, SqliteMigrations().first(1), kT0)));
+    ASSERT_TRUE(IsOk((*db)->Exec("INSERT INTO vaults VALUES ('v-old', 'old', '', 'owner-1', 1)")));
+  }
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  auto vault = store->GetVault("v-old");
+  ASSERT_TRUE(IsOk(vault));
+  EXPECT_EQ(vault->name, "old");
+  AuditEvent event;
+  event.action = "vault.delete";
+  ASSERT_TRUE(IsOk(store->DeleteVault("v-old", &event)));
+  auto events = store->ListAudit({});
+  ASSERT_TRUE(IsOk(events));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].seq, 1);
+  store.reset();
+  EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"),
+            (std::vector<std::string>{"1", "2"}));
 }
 
 // --- group commit ------------------------------------------------------------------------------
@@ -418,6 +465,148 @@ TEST_F(SqliteStoreTest, PrefixesEndingInByteFFAreListedCorrectly) {
                                                  "b",
                                                  "a\xff\xff"}));
   EXPECT_TRUE(list("\xff").empty());
+}
+
+// --- the audit chain's cached head -------------------------------------------------------------
+
+// An audit event with request id 'poison' passes its INSERT but fails the COMMIT (a deferred
+// foreign key it leaves dangling), the way a disk error at commit time would.
+constexpr std::string_view kPoisonCommitSql = R"sql(
+  CREATE TABLE poison_parent (id INTEGER PRIMARY KEY);
+  CREATE TABLE poison (id INTEGER PRIMARY KEY,
+                       parent INTEGER REFERENCES poison_parent (id) DEFERRABLE INITIALLY DEFERRED);
+  CREATE TRIGGER poison_commit AFTER INSERT ON audit_events WHEN NEW.request_id = 'poison'
+  BEGIN
+    INSERT INTO poison (parent) VALUES (42);
+  END;
+)sql";
+
+AuditEvent Poisoned() {
+  AuditEvent e = MakeEvent("poisoned");
+  e.request_id = "poison";
+  return e;
+}
+
+TEST_F(SqliteStoreTest, AFailedCommitPutsTheCachedChainHeadBack) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("one"))));
+  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("two"))));  // the head is cached at seq 2
+  RawExec(path_, std::string(kPoisonCommitSql));
+
+  // Alone in its batch: the COMMIT fails, the event is gone.
+  EXPECT_TRUE(HasCode(store->AppendAudit(Poisoned()), StatusCode::kUnavailable));
+  auto three = store->AppendAudit(MakeEvent("three"));
+  ASSERT_TRUE(IsOk(three));
+  EXPECT_EQ(three->seq, 3) << "the rolled-back seq 3 is handed out again";
+
+  // In a batch with others: every event of the batch is gone, mutations' included.
+  const Vault v = AddVault(*store);
+  WriterBlocker blocker;
+  AuditEvent blocked_event = MakeEvent("blocked.write");
+  std::thread first([&] {
+    EXPECT_TRUE(
+        IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), &blocked_event)));
+  });
+  blocker.WaitUntilBlocked();
+  std::vector<std::thread> queued;
+  queued.emplace_back([&] {
+    EXPECT_TRUE(HasCode(store->AppendAudit(MakeEvent("lost")), StatusCode::kUnavailable));
+  });
+  queued.emplace_back(
+      [&] { EXPECT_TRUE(HasCode(store->AppendAudit(Poisoned()), StatusCode::kUnavailable)); });
+  queued.emplace_back([&] {
+    const AuditEvent e = MakeEvent("lost.write");
+    EXPECT_TRUE(HasCode(store->PutSecretVersion(NewVersion(v, "lost"), FakeSeal("x"), &e),
+                        StatusCode::kUnavailable));
+  });
+  WaitForPending(*store, 3);
+  blocker.Release();
+  first.join();
+  for (std::thread& t : queued) {
+    t.join();
+  }
+
+  auto after = store->AppendAudit(MakeEvent("after"));
+  ASSERT_TRUE(IsOk(after));
+  EXPECT_EQ(after->seq, 5) << "3, then the blocked write's 4; the failed batch's are reused";
+  const std::vector<AuditEvent> events = AllAudit(*store);
+  std::vector<std::string> actions;
+  for (const AuditEvent& e : events) {
+    actions.push_back(e.action);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"one", "two", "three", "blocked.write", "after"}));
+  EXPECT_TRUE(ChainIsIntact(events));
+  EXPECT_TRUE(HasCode(store->GetSecretVersion(v.id, "lost", {}), StatusCode::kNotFound));
+}
+
+TEST_F(SqliteStoreTest, AnEventThatCannotBeWrittenFailsItsMutation) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const Vault v = AddVault(*store);
+  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("one"))));
+  RawExec(path_,
+          "CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.request_id = 'refuse'"
+          " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  AuditEvent refused = MakeEvent("secret.write");
+  refused.request_id = "refuse";
+  EXPECT_FALSE(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("x"), &refused).has_value());
+  EXPECT_TRUE(HasCode(store->GetSecretVersion(v.id, "s", {}), StatusCode::kNotFound))
+      << "fail closed: no event, no write";
+  EXPECT_FALSE(store->DeleteVault(v.id, &refused).ok());
+  EXPECT_TRUE(IsOk(store->GetVault(v.id)));
+
+  auto two = store->AppendAudit(MakeEvent("two"));
+  ASSERT_TRUE(IsOk(two));
+  EXPECT_EQ(two->seq, 2);
+  EXPECT_TRUE(ChainIsIntact(AllAudit(*store)));
+}
+
+TEST_F(SqliteStoreTest, EventsAppendedByAnotherProcessAreChainedOnto) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  auto one = store->AppendAudit(MakeEvent("one"));  // caches the head at seq 1
+  ASSERT_TRUE(IsOk(one));
+  // Another process (another Coffer on the same file) appends seq 2.
+  AuditEvent two = MakeEvent("from.elsewhere");
+  two.seq = 2;
+  two.prev_hash = one->hash;
+  two.hash = AuditChainHash(two.prev_hash, two);
+  RawExec(path_, "INSERT INTO audit_events VALUES (2, " + std::to_string(two.at) + ", '" +
+                     two.request_id + "', 'user', 'user-1', 'from.elsewhere', '', '', 0, '" +
+                     two.client_ip + "', 'success', 'OK', X'" + HexEncode(two.prev_hash) + "', X'" +
+                     HexEncode(two.hash) + "')");
+
+  auto three = store->AppendAudit(MakeEvent("three"));
+  ASSERT_TRUE(IsOk(three));
+  EXPECT_EQ(three->seq, 3);
+  EXPECT_EQ(three->prev_hash, two.hash);
+  EXPECT_TRUE(ChainIsIntact(AllAudit(*store)));
+}
+
+TEST_F(SqliteStoreTest, AuditRowsAreAppendOnly) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("one"))));
+  EXPECT_NE(RawExecCode(path_, "UPDATE audit_events SET outcome = 'denied'"), SQLITE_OK);
+  EXPECT_NE(RawExecCode(path_, "DELETE FROM audit_events"), SQLITE_OK);
+  EXPECT_EQ(RawQuery(path_, "SELECT seq, outcome FROM audit_events"),
+            std::vector<std::string>{"1|success"});
+}
+
+TEST_F(SqliteStoreTest, RateLimitHitsOutsideTheWindowAreDeleted) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  constexpr UnixMicros kWindow = 60 * kMicrosPerSecond;
+  for (int i = 0; i < 50; ++i) {
+    auto d = store->HitRateLimit("k", kWindow, 3, kT0 + i * kWindow / 2);
+    ASSERT_TRUE(IsOk(d));
+    EXPECT_TRUE(d->allowed) << i;
+  }
+  ASSERT_TRUE(IsOk(store->HitRateLimit("other", kWindow, 3, kT0)));
+  store.reset();
+  EXPECT_EQ(RawQuery(path_, "SELECT key, count(*) FROM rate_limit_hits GROUP BY key ORDER BY key"),
+            (std::vector<std::string>{"k|2", "other|1"}));
 }
 
 TEST(SqliteStatusTest, MapsResultCodesWithoutDetail) {
