@@ -8,11 +8,32 @@
 
 namespace coffer::api {
 
+namespace {
+
+// What a successful request of each action answers; recorded in its audit event.
+int SuccessStatusFor(std::string_view action) {
+  static constexpr std::string_view kCreated[] = {
+      "user.create",   "apikey.create", "agent.create", "vault.create",
+      "policy.create", "secret.write",  "secret.rotate"};
+  static constexpr std::string_view kNoContent[] = {
+      "apikey.revoke", "agent.revoke", "vault.delete", "policy.delete", "secret.delete"};
+  for (std::string_view a : kCreated) {
+    if (a == action) return 201;
+  }
+  for (std::string_view a : kNoContent) {
+    if (a == action) return 204;
+  }
+  return 200;
+}
+
+}  // namespace
+
 RequestContext AnonymousContext(const http::Request& request,
                                 const http::TrustedProxies& trusted) {
   RequestContext ctx;
   ctx.request_id = request.request_id;
   ctx.client_ip = http::ClientIp(request, trusted);
+  ctx.success_status = 200;
   return ctx;
 }
 
@@ -27,6 +48,7 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
       return http::ProblemFromStatus(recorded.ok() ? principal.error() : recorded);
     }
     ctx.principal = std::move(*principal);
+    ctx.success_status = SuccessStatusFor(action);
     auto response = handler(request, params, ctx);
     if (!ctx.audited) {
       Status recorded = rc.audit.Record(ctx, rc.audit.NewEvent(ctx, action),

@@ -129,9 +129,11 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
   o["client_ip"] = e.client_ip;
   o["outcome"] = e.outcome;
   o["status"] = e.status;
-  // Successes are shown as 200 whatever 2xx the answer was.
+  // A failure's HTTP status follows from its canonical code through the one table.
   const StatusCode code = StatusCodeFromName(e.status).value_or(StatusCode::kUnknown);
-  o["http_status"] = code == StatusCode::kOk ? 200 : http::HttpStatusFor(code);
+  o["http_status"] = e.http_status != 0       ? e.http_status
+                     : code == StatusCode::kOk ? 200
+                                               : http::HttpStatusFor(code);
   o["prev_hash"] = HexEncode(e.prev_hash);
   o["hash"] = HexEncode(e.hash);
   return o;

@@ -31,6 +31,7 @@ Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& e) 
   PutString(buf, e.client_ip);
   PutString(buf, e.outcome);
   PutString(buf, e.status);
+  PutU64(buf, static_cast<uint64_t>(static_cast<uint32_t>(e.http_status)));
   return Sha256({prev_hash, buf});
 }
 

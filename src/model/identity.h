@@ -60,6 +60,7 @@ struct AuditEvent {
   std::string client_ip;
   std::string outcome;  // "success", "denied" (401/403/429), "failure" (any other error)
   std::string status;   // the canonical status name: "OK", "PERMISSION_DENIED", "GONE", …
+  int32_t http_status = 0;  // the protocol's answer for a success (201, 204, …); 0 if not known
   Sha256Digest prev_hash{};  // hash of event seq-1 (zeros for the first)
   Sha256Digest hash{};       // AuditChainHash(prev_hash, this)
 };

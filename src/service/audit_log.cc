@@ -27,6 +27,7 @@ AuditEvent AuditLog::NewEvent(const RequestContext& ctx, std::string_view action
   e.actor_id = ctx.principal.id;
   e.action = std::string(action);
   e.client_ip = ctx.client_ip;
+  e.http_status = ctx.success_status;  // kept only if the request succeeds
   return e;
 }
 
@@ -39,6 +40,7 @@ Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Statu
   if (ctx.audited) return OkStatus();
   event.outcome = std::string(AuditOutcome(result.code()));
   event.status = std::string(StatusCodeName(result.code()));
+  if (!result.ok()) event.http_status = 0;
   auto appended = store_.AppendAudit(event);
   if (!appended.has_value()) {
     return UnavailableError("the audit log cannot be written; the request was refused");

@@ -87,8 +87,12 @@ StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::st
     return Err(Unauthenticated());
   }
   const bool match = ConstantTimeEquals(presented, entry->credential.secret_hmac);
-  if (!match || parsed->kind != kind || entry->credential.kind != kind ||
-      entry->credential.revoked_at.has_value()) {
+  if (!match || parsed->kind != kind || entry->credential.kind != kind) {
+    return Err(Unauthenticated());
+  }
+  // Revoking an agent revokes its credentials too; the agent's revocation is what the caller
+  // is told (403), as seed 003 says.
+  if (entry->credential.revoked_at.has_value() && !entry->principal_revoked) {
     return Err(Unauthenticated());
   }
   return VerifiedCredential{std::move(entry->credential), std::move(entry->principal),

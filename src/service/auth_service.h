@@ -51,7 +51,8 @@ class AuthService {
   StatusOr<AccessToken> IssueToken(const RequestContext& anonymous, std::string_view api_key);
 
   // Verifies a token of `kind` ("key" or "rot") that is not revoked. kUnauthenticated otherwise.
-  // A revoked agent's credential verifies, with principal_revoked set.
+  // A credential of a revoked agent verifies (even though revoked with it), with
+  // principal_revoked set, so callers can answer 403 rather than 401.
   StatusOr<VerifiedCredential> Verify(std::string_view token, std::string_view kind);
 
   // Forgets every cached credential of the principal. Call after revoking or rotating any.

@@ -40,7 +40,7 @@ TEST(AuthServiceTest, WrongSecretUnknownIdAndGarbageAreUnauthenticated) {
 
 TEST(AuthServiceTest, JwtWorksUntilItExpires) {
   ServiceTestEnv env;
-  auto token = env.auth_->IssueToken(env.admin_key_.view());
+  auto token = env.auth_->IssueToken(RequestContext{{}, "r", "127.0.0.1"}, env.admin_key_.view());
   ASSERT_TRUE(token.has_value()) << token.error();
   EXPECT_EQ(token->expires_in_seconds, 60);
   auto p = env.auth_->Authenticate(Bearer(token->token.view()));
@@ -49,7 +49,7 @@ TEST(AuthServiceTest, JwtWorksUntilItExpires) {
   env.clock_.Advance(61 * kMicrosPerSecond);
   EXPECT_EQ(env.auth_->Authenticate(Bearer(token->token.view())).error().code(),
             StatusCode::kUnauthenticated);
-  EXPECT_EQ(env.auth_->IssueToken("not-a-key").error().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(env.auth_->IssueToken(RequestContext{{}, "r", "127.0.0.1"}, "not-a-key").error().code(), StatusCode::kUnauthenticated);
 }
 
 TEST(AuthServiceTest, InitializeRefusesASecondTime) {

@@ -22,6 +22,9 @@ struct RequestContext {
   // Set once this request's audit event is durable, so exactly one event is written per
   // request. A context belongs to one request on one thread.
   mutable bool audited = false;
+  // The protocol's answer if the request succeeds (e.g. HTTP 201), recorded in its audit event;
+  // 0 when the caller does not say.
+  int success_status = 0;
 };
 
 }  // namespace coffer

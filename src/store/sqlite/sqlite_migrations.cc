@@ -149,9 +149,16 @@ CREATE TABLE rate_limit_hits (
 CREATE INDEX rate_limit_hits_key_at ON rate_limit_hits (key, at);
 )sql";
 
+// The HTTP status of a successful request, which the canonical status name alone cannot tell
+// (201 vs 200 vs 204). Part of the hashed event.
+constexpr std::string_view kAuditHttpStatus = R"sql(
+ALTER TABLE audit_events ADD COLUMN http_status INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
+    {3, "audit events record the HTTP status", kAuditHttpStatus},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -275,7 +275,7 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
   EXPECT_EQ((*events)[0].seq, 1);
   store.reset();
   EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2"}));
+            (std::vector<std::string>{"1", "2", "3"}));
 }
 
 // --- group commit ------------------------------------------------------------------------------
@@ -575,7 +575,7 @@ TEST_F(SqliteStoreTest, EventsAppendedByAnotherProcessAreChainedOnto) {
   RawExec(path_, "INSERT INTO audit_events VALUES (2, " + std::to_string(two.at) + ", '" +
                      two.request_id + "', 'user', 'user-1', 'from.elsewhere', '', '', 0, '" +
                      two.client_ip + "', 'success', 'OK', X'" + HexEncode(two.prev_hash) + "', X'" +
-                     HexEncode(two.hash) + "')");
+                     HexEncode(two.hash) + "', 0)");
 
   auto three = store->AppendAudit(MakeEvent("three"));
   ASSERT_TRUE(IsOk(three));
