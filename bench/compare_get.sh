@@ -29,7 +29,8 @@ start() {  # start NAME BIN -> sets url/key/vault for it in files
 }
 
 measure() {  # measure NAME CONNECTIONS -> "rps p99ms"
-  local out; out=$(wrk -t2 -c"$2" -d"${duration}s" --latency \
+  local threads=2; [[ $2 -lt 2 ]] && threads=1
+  local out; out=$(wrk -t"$threads" -c"$2" -d"${duration}s" --latency \
     -H "Authorization: Bearer $(cat "$work/$1.key")" "$(cat "$work/$1.target")")
   local rps p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
