@@ -149,3 +149,234 @@ def raw_request(base_url, method, target, body=None, headers=None):
                       resp.read())
     conn.close()
     return out
+
+
+# --- Helpers for the identity tests (users, agents, policies, audit) ------------------------------
+# Assertions here fail through pytest.fail with redacted text, never a bare `assert`, and the
+# helpers hide their frames (__tracebackhide__), because pytest prints every frame's arguments:
+# a failure must not print an API key, rotation secret or JWT into the test output.
+
+import types  # noqa: E402  (kept with the helpers below)
+
+API_KEY_RE = re.compile(r"cfr_key_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}")
+ROTATION_SECRET_RE = re.compile(r"cfr_rot_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+_SECRETISH_RE = re.compile(r"cfr_(key|rot)_[0-9A-Za-z_]+|eyJ[\w-]+\.[\w-]+\.[\w-]*")
+
+
+def redact(text, limit=600):
+    """`text` with anything that looks like a credential or JWT masked, cut to `limit`."""
+    __tracebackhide__ = True
+    return _SECRETISH_RE.sub(lambda m: m.group(0)[:8] + "<redacted>", str(text))[:limit]
+
+
+def expect(r, *statuses):
+    """Fails unless the response status is one of `statuses`; returns the response."""
+    __tracebackhide__ = True
+    if r.status_code not in statuses:
+        method = r.request.method if getattr(r, "request", None) is not None else ""
+        pytest.fail(f"{method} {redact(getattr(r, 'url', ''), 200)}: expected "
+                    f"{' or '.join(map(str, statuses))}, got {r.status_code}: {redact(r.text)}")
+    return r
+
+
+def expect_problem(r, status, detail_re=None):
+    """An RFC 9457 problem answer with `status`; returns its body."""
+    __tracebackhide__ = True
+    expect(r, status)
+    ctype = r.headers.get("Content-Type", "")
+    if not ctype.startswith("application/problem+json"):
+        pytest.fail(f"expected application/problem+json, got {ctype!r}")
+    body = r.json()
+    if body.get("status") != status or not str(body.get("type", "")).startswith(
+            "urn:coffer:problem:"):
+        pytest.fail(f"bad problem body: {redact(r.text)}")
+    if detail_re and not re.search(detail_re, body.get("detail", "")):
+        pytest.fail(f"detail {redact(body.get('detail'))!r} does not match {detail_re!r}")
+    return body
+
+
+def check_credential(value, kind):
+    """Fails unless `value` is a well-formed credential of `kind` ("key" or "rot")."""
+    __tracebackhide__ = True
+    pattern = API_KEY_RE if kind == "key" else ROTATION_SECRET_RE
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        shape = f"{type(value).__name__} of length {len(value) if isinstance(value, str) else '-'}"
+        pytest.fail(f"not a cfr_{kind}_ credential ({shape}, starts {redact(str(value)[:8])!r})")
+
+
+def check_absent(text, needles, where="response"):
+    """Fails if any of `needles` (secrets) occurs in `text`; names only the needle's index."""
+    __tracebackhide__ = True
+    for i, needle in enumerate(needles):
+        if needle and needle in text:
+            pytest.fail(f"secret #{i} ({redact(needle[:8])}…) appears in the {where}")
+
+
+def check_different(a, b, what):
+    __tracebackhide__ = True
+    if a == b:
+        pytest.fail(f"{what}: the new value equals the old one")
+
+
+def public_id(credential):
+    """The public id of a cfr_<kind>_<public id>_<secret>_<checksum> credential."""
+    __tracebackhide__ = True
+    return credential.split("_")[2]
+
+
+class Bag(types.SimpleNamespace):
+    """A namespace for fixtures whose repr names only its fields: pytest prints test arguments
+    in tracebacks, and these hold credentials."""
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {' '.join(sorted(vars(self)))}>"
+
+
+class TransportError(Exception):
+    """A request that got no answer (e.g. the server died); says nothing about its headers."""
+
+
+class Caller:
+    """Calls the /v1 API of `server` as one principal; token None means unauthenticated."""
+
+    def __init__(self, server, token=None, headers=None):
+        self.server = server
+        self.token = token
+        self.headers = dict(headers or {})
+        self.http = requests.Session()
+
+    def __repr__(self):
+        return f"<Caller {'anonymous' if self.token is None else 'with a token'}>"
+
+    def request(self, method, route, **kwargs):
+        __tracebackhide__ = True
+        headers = dict(self.headers)
+        if self.token is not None:
+            headers["Authorization"] = "Bearer " + self.token
+        headers.update(kwargs.pop("headers", None) or {})
+        kwargs.setdefault("timeout", 30)
+        try:
+            return self.http.request(method, self.server.url + "/v1" + route, headers=headers,
+                                     **kwargs)
+        except requests.RequestException as e:
+            raise TransportError(f"{method} /v1{redact(route, 200)}: {type(e).__name__}") from None
+
+    def get(self, route, **kw):
+        __tracebackhide__ = True
+        return self.request("GET", route, **kw)
+
+    def post(self, route, **kw):
+        __tracebackhide__ = True
+        return self.request("POST", route, **kw)
+
+    def put(self, route, **kw):
+        __tracebackhide__ = True
+        return self.request("PUT", route, **kw)
+
+    def delete(self, route, **kw):
+        __tracebackhide__ = True
+        return self.request("DELETE", route, **kw)
+
+    def me(self):
+        __tracebackhide__ = True
+        return self.get("/me")
+
+
+def admin_caller(server):
+    __tracebackhide__ = True
+    return Caller(server, server.admin_key)
+
+
+def create_user(server, name):
+    """The admin creates user `name` and a first API key for it; returns (user, Caller)."""
+    __tracebackhide__ = True
+    admin = admin_caller(server)
+    user = expect(admin.post("/users", json={"name": name}), 201).json()
+    key = expect(admin.post(f"/users/{user['id']}/api-keys", json={"name": "first"}), 201).json()
+    return user, Caller(server, key["api_key"])
+
+
+def create_vault(caller, name):
+    __tracebackhide__ = True
+    return expect(caller.post("/vaults", json={"name": name}), 201).json()["id"]
+
+
+def put_secret(caller, vault, path, value="v", type_="api_key", **extra):
+    __tracebackhide__ = True
+    return expect(caller.put(f"/vaults/{vault}/secrets/{path}",
+                             json={"type": type_, "value": value, **extra}), 201).json()
+
+
+def create_agent(caller, name, description=None):
+    """Creates an agent; returns its 201 body (with api_key and rotation_secret)."""
+    __tracebackhide__ = True
+    body = {"name": name}
+    if description is not None:
+        body["description"] = description
+    return expect(caller.post("/agents", json=body), 201).json()
+
+
+def grant(caller, vault, principal_id, pattern, permissions, principal_type="agent",
+          expires_at=None):
+    """Creates a policy; returns its 201 body."""
+    __tracebackhide__ = True
+    body = {"principal_type": principal_type, "principal_id": principal_id,
+            "secret_path_pattern": pattern, "permissions": list(permissions)}
+    if expires_at is not None:
+        body["expires_at"] = expires_at
+    return expect(caller.post(f"/vaults/{vault}/policies", json=body), 201).json()
+
+
+def exchange(server, api_key):
+    """POST /auth/token with `api_key`; returns the JWT."""
+    __tracebackhide__ = True
+    r = expect(Caller(server).post("/auth/token", json={"api_key": api_key}), 200)
+    return r.json()["access_token"]
+
+
+def self_rotate(server, api_key, rotation_secret, headers=None, body=None):
+    """POST /agents/self/rotate-key on a fresh connection; `body` overrides the JSON body."""
+    __tracebackhide__ = True
+    payload = {"rotationSecret": rotation_secret} if body is None else body
+    return Caller(server, api_key, headers).post("/agents/self/rotate-key", json=payload)
+
+
+def audit_pages(caller, limit=100, **params):
+    """Every page of GET /audit with `params`, following next_after; returns (events, texts)."""
+    __tracebackhide__ = True
+    events, texts, after = [], [], None
+    for _ in range(1000):
+        query = dict(params, limit=limit)
+        if after is not None:
+            query["after"] = after
+        r = expect(caller.get("/audit", params=query), 200)
+        texts.append(r.text)
+        page = r.json()
+        events.extend(page["events"])
+        after = page.get("next_after")
+        if after is None or not page["events"]:
+            return events, texts
+    pytest.fail("GET /audit pagination did not end")
+
+
+@pytest.fixture
+def make_server():
+    """A factory for more servers, each in its own fresh data dir, all stopped afterwards:
+    make_server(extra_args=[...], env={...}) -> Server."""
+    started, dirs = [], []
+
+    def make(extra_args=(), env=None):
+        d = tempfile.TemporaryDirectory(prefix="coffer-test-")
+        dirs.append(d)
+        data = os.path.join(d.name, "data")
+        srv = Server(data, init_data_dir(data), extra_args=extra_args, env=env)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+    for d in dirs:
+        d.cleanup()
