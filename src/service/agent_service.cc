@@ -59,9 +59,11 @@ StatusOr<AgentWithCredentials> AgentService::Create(const RequestContext& ctx,
         agent.owner_id = ctx.principal.id;
         agent.created_at = deps_.clock.Now();
         ASSIGN_OR_RETURN(auto credentials, NewCredentials(agent));
-        RETURN_IF_ERROR(deps_.store.InsertAgent(
+        Status s = deps_.store.InsertAgent(
             agent, {credentials.first.credential, credentials.second.credential},
-            AuditLog::Success(event)));
+            AuditLog::Success(event));
+        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
+        RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),
                                     std::move(credentials.second.token)};

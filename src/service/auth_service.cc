@@ -38,10 +38,26 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
   {
     std::shared_lock lock(mu_);
     auto it = credentials_.find(std::string(public_id));
-    if (it != credentials_.end()) return it->second;
+    if (it != credentials_.end()) {
+      if (!it->second.exists) return Err(NotFoundError("unknown credential"));
+      return it->second;
+    }
     generation = generation_;
   }
-  ASSIGN_OR_RETURN(Credential credential, deps_.store.GetCredential(public_id));
+  auto found = deps_.store.GetCredential(public_id);
+  if (!found.has_value()) {
+    if (found.error().code() == StatusCode::kNotFound) {
+      std::unique_lock lock(mu_);
+      if (generation == generation_) {
+        if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
+        CacheEntry absent;
+        absent.exists = false;
+        credentials_.emplace(std::string(public_id), std::move(absent));
+      }
+    }
+    return Err(found.error());
+  }
+  Credential credential = std::move(*found);
   CacheEntry entry;
   entry.principal.kind = credential.principal_kind;
   entry.principal.id = credential.principal_id;
@@ -69,8 +85,8 @@ void AuthService::InvalidatePrincipal(PrincipalKind kind, std::string_view princ
   std::unique_lock lock(mu_);
   ++generation_;
   std::erase_if(credentials_, [&](const auto& kv) {
-    return kv.second.credential.principal_kind == kind &&
-           kv.second.credential.principal_id == principal_id;
+    return !kv.second.exists || (kv.second.credential.principal_kind == kind &&
+                                 kv.second.credential.principal_id == principal_id);
   });
 }
 

@@ -55,7 +55,8 @@ class AuthService {
   // principal_revoked set, so callers can answer 403 rather than 401.
   StatusOr<VerifiedCredential> Verify(std::string_view token, std::string_view kind);
 
-  // Forgets every cached credential of the principal. Call after revoking or rotating any.
+  // Forgets every cached credential of the principal, and every remembered unknown id. Call
+  // after creating, revoking or rotating any of its credentials.
   void InvalidatePrincipal(PrincipalKind kind, std::string_view principal_id);
 
   // The Bearer credential of an Authorization header, or kUnauthenticated.
@@ -63,6 +64,9 @@ class AuthService {
 
  private:
   struct CacheEntry {
+    // False for an id the store does not know: remembered too, so that an unknown id and a
+    // wrong secret cost the same once warm.
+    bool exists = true;
     Credential credential;
     Principal principal;
     bool principal_revoked = false;

@@ -60,3 +60,21 @@ TEST(AuthServiceTest, InitializeRefusesASecondTime) {
 
 }  // namespace
 }  // namespace coffer
+
+namespace coffer {
+namespace {
+
+TEST(AuthServiceTest, UnknownIdsAreRememberedButNewKeysStillWork) {
+  ServiceTestEnv env;
+  // A well-formed key whose id the store has never seen: refused, and remembered as unknown.
+  auto stranger = MintToken(kTokenKindApiKey, env.keyring_->pepper(), env.random_).value();
+  EXPECT_EQ(env.auth_->Authenticate("Bearer " + std::string(stranger.token.view())).error().code(),
+            StatusCode::kUnauthenticated);
+  // Keys created afterwards authenticate at once.
+  auto user = env.users_->Create(env.AdminCtx(), "carol").value();
+  auto key = env.users_->CreateApiKey(env.AdminCtx(), user.id, "k").value();
+  EXPECT_TRUE(env.auth_->Authenticate("Bearer " + std::string(key.token.view())).has_value());
+}
+
+}  // namespace
+}  // namespace coffer

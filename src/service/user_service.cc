@@ -63,7 +63,9 @@ StatusOr<IssuedCredential> UserService::CreateApiKey(const RequestContext& ctx,
         ASSIGN_OR_RETURN(IssuedCredential key,
                          MintCredential(kTokenKindApiKey, PrincipalKind::kUser, user.id, name,
                                         keyring_, deps_.clock.Now()));
-        RETURN_IF_ERROR(deps_.store.InsertCredential(key.credential, AuditLog::Success(event)));
+        Status s = deps_.store.InsertCredential(key.credential, AuditLog::Success(event));
+        auth_.InvalidatePrincipal(PrincipalKind::kUser, user.id);
+        RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return key;
       });
