@@ -10,6 +10,7 @@ packages=(
   libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests
+  libpq-dev postgresql  # the PostgreSQL store; tests start a throwaway cluster
 )
 if [[ "${COFFER_WITH_LOAD_TOOLS:-0}" == 1 ]]; then
   packages+=(wrk nginx-light)

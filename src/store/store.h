@@ -204,6 +204,20 @@ class Store {
   // kFailedPrecondition when the version has no read limit (max_access_count 0).
   virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                                 const AuditEvent* audit) = 0;
+
+  // --- copying a store (coffer migrate) ------------------------------------------------------
+  // Inserts one version exactly as given (secret id, number, counters, times, ciphertext, which
+  // stays bound to those ids), creating the secret with version 1. Versions of a secret must
+  // come in order 1, 2, 3…: kFailedPrecondition otherwise; kAlreadyExists when the version or
+  // (for version 1) the secret id or path is taken; kNotFound when the vault does not exist.
+  virtual Status ImportSecretVersion(const SecretVersion& version) = 0;
+
+  // --- deployment ----------------------------------------------------------------------------
+  // True when other processes may change this store at any moment (PostgreSQL shared by
+  // several servers): an in-process cache of credentials, policies or vaults cannot then be
+  // kept fresh by invalidating it in-process, and must not be trusted without the store.
+  // Pure, so a wrapper store cannot forget to pass it on.
+  virtual bool SharedByOtherProcesses() const = 0;
 };
 
 }  // namespace coffer

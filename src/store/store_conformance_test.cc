@@ -103,6 +103,9 @@ void StoreConformanceTest::SetUp() {
   ASSERT_NE(mkdtemp(pattern.data()), nullptr);
   scratch_dir_ = pattern;
   store_ = GetParam().factory(scratch_dir_);
+  if (IsSkipped()) {
+    return;  // the backend is not available here (the factory said why)
+  }
   ASSERT_NE(store_, nullptr) << "the store factory failed";
 }
 
@@ -953,6 +956,69 @@ TEST_P(StoreConformanceTest, ReadsSeeEveryAcknowledgedWrite) {
   }
   EXPECT_EQ(violations.load(), 0);
   EXPECT_EQ(acknowledged.load(), 30);
+}
+
+// --- copying a store -----------------------------------------------------------------------
+
+TEST_P(StoreConformanceTest, ImportSecretVersionKeepsEveryFieldAndNumberingContinues) {
+  const Vault v = AddVault("v");
+  SecretVersion first;
+  first.secret_id = NewUuid();
+  first.vault_id = v.id;
+  first.path = "imported/key";
+  first.version = 1;
+  first.type = SecretType::kSshKey;
+  first.metadata_json = R"({"from":"sqlite"})";
+  first.rotation_policy_json = R"({"days":30})";
+  first.expires_at = kT0 + 99;
+  first.max_access_count = 5;
+  first.access_count = 2;
+  first.created_at = kT0 + 1;
+  first.created_by = "user-9";
+  first.ciphertext = FakeCiphertext(first.secret_id, 1, "one");
+  SecretVersion second = first;
+  second.version = 2;
+  second.max_access_count = 0;
+  second.access_count = 0;
+  second.disabled_at = kT0 + 3;
+  second.ciphertext = FakeCiphertext(first.secret_id, 2, "two");
+  ASSERT_TRUE(IsOk(store().ImportSecretVersion(first)));
+  ASSERT_TRUE(IsOk(store().ImportSecretVersion(second)));
+
+  auto got = store().GetSecretVersion(v.id, "imported/key", VersionSelector::Exact(1));
+  ASSERT_TRUE(IsOk(got));
+  EXPECT_EQ(got->secret_id, first.secret_id);
+  EXPECT_EQ(got->type, SecretType::kSshKey);
+  EXPECT_EQ(got->metadata_json, first.metadata_json);
+  EXPECT_EQ(got->rotation_policy_json, first.rotation_policy_json);
+  EXPECT_EQ(got->expires_at, first.expires_at);
+  EXPECT_EQ(got->max_access_count, 5);
+  EXPECT_EQ(got->access_count, 2);
+  EXPECT_FALSE(got->disabled_at.has_value());
+  EXPECT_EQ(got->created_at, kT0 + 1);
+  EXPECT_EQ(got->created_by, "user-9");
+  EXPECT_EQ(got->ciphertext, first.ciphertext);
+  auto latest = store().GetSecretVersion(v.id, "imported/key", VersionSelector::LatestEnabled());
+  ASSERT_TRUE(IsOk(latest));
+  EXPECT_EQ(latest->version, 1) << "version 2 came in disabled";
+  auto disabled = store().GetSecretVersion(v.id, "imported/key", VersionSelector::Exact(2));
+  ASSERT_TRUE(IsOk(disabled));
+  EXPECT_EQ(disabled->disabled_at, kT0 + 3);
+  EXPECT_EQ(disabled->ciphertext, second.ciphertext);
+
+  auto third = Put(v.id, "imported/key");
+  ASSERT_TRUE(IsOk(third));
+  EXPECT_EQ(third->version, 3);
+  EXPECT_EQ(third->secret_id, first.secret_id);
+
+  SecretVersion gap = first;
+  gap.version = 5;
+  EXPECT_TRUE(HasCode(store().ImportSecretVersion(gap), StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(HasCode(store().ImportSecretVersion(first), StatusCode::kAlreadyExists));
+  SecretVersion elsewhere = first;
+  elsewhere.secret_id = NewUuid();
+  elsewhere.vault_id = NewUuid();
+  EXPECT_TRUE(HasCode(store().ImportSecretVersion(elsewhere), StatusCode::kNotFound));
 }
 
 // --- durability --------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ namespace coffer::store_testing {
 
 // Makes a store whose data lives in `scratch_dir`, an empty directory that exists for the whole
 // test. Called again with the same directory after the previous store was destroyed, it must
-// reopen the same data. Returns null on failure (the test then fails).
+// reopen the same data. Returns null on failure (the test then fails), or null after
+// GTEST_SKIP() when the backend is not available in this environment (the test is skipped).
 using StoreFactory = std::function<std::unique_ptr<Store>(const std::string& scratch_dir)>;
 
 struct StoreBackend {

@@ -1058,6 +1058,59 @@ class SqliteStoreImpl final : public SqliteStore {
     return count;
   }
 
+  Status ImportSecretVersion(const SecretVersion& v) override {
+    return Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      if (v.version == 1) {
+        ASSIGN_OR_RETURN(const bool vault_exists,
+                         Exists(db, "SELECT 1 FROM vaults WHERE id = ?1", v.vault_id));
+        if (!vault_exists) {
+          return NotFoundError("vault not found");
+        }
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("INSERT INTO secrets (id, vault_id, path, created_at,"
+                                    " latest_version) VALUES (?1, ?2, ?3, ?4, 1)"));
+        st.BindText(1, v.secret_id);
+        st.BindText(2, v.vault_id);
+        st.BindText(3, v.path);
+        st.BindInt(4, v.created_at);
+        RETURN_IF_ERROR(Reword(st.Run(), StatusCode::kAlreadyExists, "the secret already exists"));
+      } else {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("UPDATE secrets SET latest_version = ?2 WHERE id = ?1"
+                                    " AND vault_id = ?3 AND path = ?4 AND latest_version = ?2 - 1"));
+        st.BindText(1, v.secret_id);
+        st.BindInt(2, v.version);
+        st.BindText(3, v.vault_id);
+        st.BindText(4, v.path);
+        RETURN_IF_ERROR(st.Run());
+        if (db.Changes() == 0) {
+          return FailedPreconditionError("store: versions must be imported in order from 1");
+        }
+      }
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("INSERT INTO secret_versions (secret_id, version, type,"
+                                  " metadata_json, rotation_policy_json, expires_at,"
+                                  " max_access_count, access_count, disabled_at, created_at,"
+                                  " created_by, ciphertext)"
+                                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+      st.BindText(1, v.secret_id);
+      st.BindInt(2, v.version);
+      st.BindText(3, SecretTypeName(v.type));
+      st.BindText(4, v.metadata_json);
+      st.BindText(5, v.rotation_policy_json);
+      st.BindOptionalInt(6, v.expires_at);
+      st.BindInt(7, v.max_access_count);
+      st.BindInt(8, v.access_count);
+      st.BindOptionalInt(9, v.disabled_at);
+      st.BindInt(10, v.created_at);
+      st.BindText(11, v.created_by);
+      st.BindBlob(12, v.ciphertext);
+      return Reword(st.Run(), StatusCode::kAlreadyExists, "the version already exists");
+    });
+  }
+
+  bool SharedByOtherProcesses() const override { return false; }
+
  private:
   // Runs `body(db, event)` as one write operation and then, when `audit` is given, appends
   // `event` (a copy of it that `body` may complete with what only the row knows) to the audit

@@ -1,0 +1,57 @@
+// DatabaseClock: a Clock that follows the database server's clock instead of this machine's, so
+// several Coffer servers with skewed clocks agree on every time rule (expiry, policy expiry, JWT
+// lifetimes, audit times). It reads the database's time now and then and, in between, adds the
+// time elapsed on this machine's monotonic clock, so Now() costs no round trip and is immune to
+// this machine's wall clock being stepped.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace coffer {
+
+class DatabaseClock final : public Clock {
+ public:
+  // Reads the database's time (Unix microseconds), e.g. PostgresStore::DatabaseNow.
+  using Source = std::function<StatusOr<UnixMicros>()>;
+
+  // Takes a first reading (the error if it fails) and starts a thread that takes another every
+  // `refresh`. A failed refresh keeps the last good reading, extrapolated.
+  static StatusOr<std::unique_ptr<DatabaseClock>> Start(Source source,
+                                                        std::chrono::milliseconds refresh);
+  ~DatabaseClock() override;  // stops the refresh thread
+
+  // The database's time now, as of the last reading plus the monotonic time since. Thread-safe.
+  UnixMicros Now() const override;
+
+  // Takes a reading now. Thread-safe.
+  Status Refresh();
+
+ private:
+  struct Reading {
+    UnixMicros database = 0;                        // the database's time …
+    std::chrono::steady_clock::time_point local{};  // … at this monotonic instant
+  };
+
+  DatabaseClock(Source source, std::chrono::milliseconds refresh)
+      : source_(std::move(source)), refresh_(refresh) {}
+  void RefreshLoop();
+
+  const Source source_;
+  const std::chrono::milliseconds refresh_;
+
+  mutable std::mutex mu_;
+  Reading reading_;             // guarded by mu_
+  bool stopping_ = false;       // guarded by mu_
+  std::condition_variable cv_;  // wakes the refresh thread to stop
+  std::thread thread_;
+};
+
+}  // namespace coffer

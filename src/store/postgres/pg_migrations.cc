@@ -1,0 +1,265 @@
+// The PostgreSQL schema (migration 1 onward) and the migration runner.
+#include "store/postgres/pg_migrations.h"
+
+#include <string>
+
+namespace coffer {
+
+namespace {
+
+// The same tables as the SQLite store's migrations 1-3, in PostgreSQL types. Times are Unix
+// microseconds (bigint). Paths use the "C" collation so they compare bytewise, as the Store
+// contract says. `ord` columns (identity) break creation-time ties in insertion order, as
+// SQLite's rowid does. Constraint names are fixed because the store words errors by them.
+//
+// Beyond SQLite's tables: audit_head, the one row every audit append locks (FOR UPDATE), so
+// appends from any number of servers are serialized and seq stays dense; the rate limiter as
+// one SQL function that decides under a per-key advisory lock by the database's clock; and
+// coffer_now_micros(), the database's clock for every rule a server enforces.
+constexpr std::string_view kInitialSchema = R"sql(
+CREATE TABLE keys (
+  id bigint PRIMARY KEY CHECK (id BETWEEN 0 AND 4294967295),
+  purpose text NOT NULL,
+  wrapped bytea NOT NULL,
+  created_at bigint NOT NULL,
+  active boolean NOT NULL
+);
+CREATE UNIQUE INDEX keys_active_purpose ON keys (purpose) WHERE active;
+
+CREATE TABLE users (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  is_admin boolean NOT NULL,
+  created_at bigint NOT NULL,
+  ord bigint GENERATED ALWAYS AS IDENTITY,
+  CONSTRAINT users_name_key UNIQUE (name)
+);
+CREATE INDEX users_created ON users (created_at, ord);
+
+CREATE TABLE credentials (
+  public_id text PRIMARY KEY,
+  kind text NOT NULL,
+  principal_kind text NOT NULL,
+  principal_id text NOT NULL,
+  name text NOT NULL,
+  secret_hmac bytea NOT NULL,
+  created_at bigint NOT NULL,
+  revoked_at bigint,
+  ord bigint GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX credentials_principal ON credentials (principal_kind, principal_id, created_at, ord);
+
+CREATE TABLE vaults (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  description text NOT NULL,
+  owner_id text NOT NULL,
+  created_at bigint NOT NULL,
+  ord bigint GENERATED ALWAYS AS IDENTITY,
+  CONSTRAINT vaults_owner_name_key UNIQUE (owner_id, name)
+);
+CREATE INDEX vaults_created ON vaults (created_at, ord);
+CREATE INDEX vaults_owner_created ON vaults (owner_id, created_at, ord);
+
+CREATE TABLE secrets (
+  id text PRIMARY KEY,
+  vault_id text NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  path text COLLATE "C" NOT NULL,
+  created_at bigint NOT NULL,
+  latest_version bigint NOT NULL CHECK (latest_version >= 1),
+  CONSTRAINT secrets_vault_path_key UNIQUE (vault_id, path)
+);
+
+CREATE TABLE secret_versions (
+  secret_id text NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+  version bigint NOT NULL CHECK (version >= 1),
+  type text NOT NULL,
+  metadata_json text NOT NULL,
+  rotation_policy_json text NOT NULL,
+  expires_at bigint,
+  max_access_count bigint NOT NULL CHECK (max_access_count >= 0),
+  access_count bigint NOT NULL DEFAULT 0 CHECK (access_count >= 0),
+  disabled_at bigint,
+  created_at bigint NOT NULL,
+  created_by text NOT NULL,
+  ciphertext bytea NOT NULL,
+  CONSTRAINT secret_versions_pkey PRIMARY KEY (secret_id, version)
+);
+CREATE INDEX secret_versions_enabled ON secret_versions (secret_id, version)
+  WHERE disabled_at IS NULL;
+
+CREATE TABLE agents (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  description text NOT NULL,
+  owner_id text NOT NULL,
+  created_at bigint NOT NULL,
+  revoked_at bigint,
+  ord bigint GENERATED ALWAYS AS IDENTITY,
+  CONSTRAINT agents_owner_name_key UNIQUE (owner_id, name)
+);
+CREATE INDEX agents_created ON agents (created_at, ord);
+CREATE INDEX agents_owner_created ON agents (owner_id, created_at, ord);
+
+CREATE TABLE policies (
+  id text PRIMARY KEY,
+  vault_id text NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  principal_kind text NOT NULL,
+  principal_id text NOT NULL,
+  path_glob text NOT NULL,
+  permissions integer NOT NULL CHECK (permissions BETWEEN 0 AND 255),
+  expires_at bigint,
+  created_at bigint NOT NULL,
+  created_by text NOT NULL,
+  ord bigint GENERATED ALWAYS AS IDENTITY
+);
+CREATE INDEX policies_vault ON policies (vault_id, created_at, ord);
+CREATE INDEX policies_principal ON policies (principal_kind, principal_id, created_at, ord);
+
+CREATE TABLE audit_events (
+  seq bigint PRIMARY KEY CHECK (seq >= 1),
+  at bigint NOT NULL,
+  request_id text NOT NULL,
+  actor_kind text NOT NULL,
+  actor_id text NOT NULL,
+  action text NOT NULL,
+  vault_id text NOT NULL,
+  path text NOT NULL,
+  version bigint NOT NULL,
+  client_ip text NOT NULL,
+  outcome text NOT NULL,
+  status text NOT NULL,
+  http_status integer NOT NULL,
+  prev_hash bytea NOT NULL CHECK (length(prev_hash) = 32),
+  hash bytea NOT NULL CHECK (length(hash) = 32)
+);
+CREATE INDEX audit_events_vault_seq ON audit_events (vault_id, seq);
+CREATE INDEX audit_events_actor_seq ON audit_events (actor_id, seq);
+CREATE INDEX audit_events_action_seq ON audit_events (action, seq);
+CREATE INDEX audit_events_at ON audit_events (at);
+
+CREATE FUNCTION coffer_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit events are append-only';
+END
+$$;
+CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+  FOR EACH ROW EXECUTE FUNCTION coffer_audit_append_only();
+CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION coffer_audit_append_only();
+
+CREATE TABLE audit_head (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  seq bigint NOT NULL CHECK (seq >= 0),
+  hash bytea NOT NULL CHECK (length(hash) = 32)
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (true, 0, decode(repeat('00', 32), 'hex'));
+
+CREATE TABLE rate_limit_hits (
+  key text NOT NULL,
+  at bigint NOT NULL
+);
+CREATE INDEX rate_limit_hits_key_at ON rate_limit_hits (key, at);
+
+CREATE FUNCTION coffer_now_micros() RETURNS bigint LANGUAGE sql VOLATILE AS $$
+  SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+$$;
+
+-- One hit of `p_key`'s sliding window: (now - window, now] holds at most `p_limit` hits. `now`
+-- is the database's clock, read after the key's lock is held, unless `p_now` is given.
+CREATE FUNCTION coffer_rate_limit_hit(p_key text, p_window bigint, p_limit bigint,
+                                      p_now bigint, OUT allowed boolean,
+                                      OUT retry_after bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint;
+  v_count bigint;
+  v_oldest bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(1668244082, hashtext(p_key));
+  v_now := COALESCE(p_now, coffer_now_micros());
+  DELETE FROM rate_limit_hits WHERE key = p_key AND at <= v_now - p_window;
+  SELECT count(*), min(at) INTO v_count, v_oldest
+    FROM rate_limit_hits WHERE key = p_key AND at > v_now - p_window;
+  IF v_count >= p_limit THEN
+    allowed := false;
+    retry_after := v_oldest + p_window - v_now;
+  ELSE
+    INSERT INTO rate_limit_hits (key, at) VALUES (p_key, v_now);
+    allowed := true;
+    retry_after := 0;
+  END IF;
+END
+$$;
+)sql";
+
+constexpr PgMigration kMigrations[] = {
+    {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
+};
+
+constexpr std::string_view kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)";
+
+StatusOr<int64_t> RecordedVersion(PgConnection& conn) {
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn.Exec("SELECT COALESCE(MAX(version), 0)::bigint FROM schema_migrations"));
+  return r.rows() > 0 ? r.Int(0, 0) : 0;
+}
+
+// Applies `m` in a transaction unless already recorded.
+Status ApplyOne(PgConnection& conn, const PgMigration& m, int64_t known) {
+  ASSIGN_OR_RETURN(const int64_t recorded, RecordedVersion(conn));
+  if (recorded > known) {
+    return FailedPreconditionError(
+        "store: the database has schema version " + std::to_string(recorded) +
+        ", newer than the newest this Coffer knows (" + std::to_string(known) +
+        "); run a newer Coffer or restore a backup");
+  }
+  if (recorded >= m.version) {
+    return OkStatus();
+  }
+  if (recorded != m.version - 1) {
+    return InternalError("store: schema migrations out of order");
+  }
+  RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
+  Status s = conn.ExecScript(m.sql);
+  if (s.ok()) {
+    s = conn.Run(
+        "INSERT INTO schema_migrations (version, name, applied_at)"
+        " VALUES ($1, $2, now())",
+        PgParams().Int(m.version).Text(m.name));
+  }
+  if (s.ok()) {
+    s = conn.ExecScript("COMMIT");
+  }
+  if (!s.ok() && conn.InTransaction()) {
+    (void)conn.ExecScript("ROLLBACK");
+  }
+  return s;
+}
+
+}  // namespace
+
+std::span<const PgMigration> PgMigrations() { return kMigrations; }
+
+Status ApplyPgMigrations(PgConnection& conn, std::span<const PgMigration> migrations) {
+  RETURN_IF_ERROR(conn.Run("SELECT pg_advisory_lock($1)", PgParams().Int(kPgMigrationLockKey)));
+  Status status = conn.ExecScript(kCreateMigrationsTable);
+  const int64_t known = migrations.empty() ? 0 : migrations.back().version;
+  if (status.ok() && migrations.empty()) {
+    auto recorded = RecordedVersion(conn);
+    status = recorded.has_value() ? OkStatus() : recorded.error();
+  }
+  for (const PgMigration& m : migrations) {
+    if (!status.ok()) {
+      break;
+    }
+    status = ApplyOne(conn, m, known);
+  }
+  const Status unlocked =
+      conn.Run("SELECT pg_advisory_unlock($1)", PgParams().Int(kPgMigrationLockKey));
+  return status.ok() ? unlocked : status;
+}
+
+}  // namespace coffer

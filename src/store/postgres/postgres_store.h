@@ -1,0 +1,54 @@
+// The PostgreSQL backend of Store, for several `coffer server` processes sharing one database:
+// a pool of libpq connections, prepared statements with binary parameters, and every rule that
+// must hold across servers made atomic in SQL (dense versions, counted reads, the audit chain,
+// the rate limiter, credential compare-and-swap), with time rules on the database's clock.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace coffer {
+
+struct PostgresStoreOptions {
+  // postgres://user[:password]@host[:port]/dbname[?param=value&…] (or postgresql://). Any
+  // libpq parameter may be given (sslmode, connect_timeout, …); `pool_size=N` is Coffer's own
+  // and overrides `pool_size` below.
+  std::string url;
+  int pool_size = 16;  // connections at most, i.e. store calls that run at once
+  std::chrono::milliseconds pool_wait{10'000};  // how long a call waits for a free connection
+  // Where HitRateLimit reads the time: the database's clock (every server counts one window,
+  // whatever its own clock says), or the `now` argument. kCaller exists for tests that must
+  // move time by hand (the conformance suite); never use it in a deployment.
+  enum class RuleClock : uint8_t { kDatabase, kCaller };
+  RuleClock rate_limit_clock = RuleClock::kDatabase;
+};
+
+// Store over PostgreSQL. Every Store method is thread-safe and runs on a pooled connection;
+// a write returns once its transaction is committed with synchronous_commit on. Transactions
+// that hit a serialization failure or deadlock are retried from the start (a PutSecretVersion
+// `seal` may then run more than once). SharedByOtherProcesses() is true.
+class PostgresStore : public Store {
+ public:
+  // Connects, applies pending schema migrations (once, even when several servers start
+  // together). kInvalidArgument for a malformed URL or options; kUnavailable when the database
+  // cannot be reached; kFailedPrecondition when its schema is newer than this binary knows.
+  static StatusOr<std::unique_ptr<PostgresStore>> Open(const PostgresStoreOptions& options);
+
+  // The database's clock (clock_timestamp()), in Unix microseconds. Thread-safe.
+  virtual StatusOr<UnixMicros> DatabaseNow() = 0;
+};
+
+// PostgresStore::Open for callers that only need the Store interface.
+StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options);
+
+// True for a postgres:// or postgresql:// URL.
+bool IsPostgresUrl(std::string_view url);
+
+// `url` with any password replaced by "***", for messages and logs.
+std::string RedactPostgresUrl(std::string_view url);
+
+}  // namespace coffer

@@ -1,0 +1,426 @@
+// PostgresStore: the Store conformance suite on PostgreSQL, plus what only a shared database
+// has: several stores (as several servers would) on one database, migrations raced by servers
+// starting together, the rate limiter on the database's clock, connections lost and replaced.
+// Needs COFFER_TEST_PG_URL (a database whose user may CREATE DATABASE; scripts/test.sh starts a
+// throwaway cluster and sets it); without it every test here is skipped, saying so.
+#include "store/postgres/postgres_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "common/ids.h"
+#include "store/postgres/database_clock.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_migrations.h"
+#include "store/store_conformance_test.h"
+
+namespace coffer {
+namespace {
+
+using store_testing::ChainIsIntact;
+using store_testing::FakeSeal;
+using store_testing::HasCode;
+using store_testing::IsOk;
+using store_testing::kT0;
+using store_testing::MakeEvent;
+
+constexpr UnixMicros kMinute = 60 * kMicrosPerSecond;
+constexpr UnixMicros kWindow = 15 * kMinute;
+
+const char* AdminUrl() {
+  const char* url = std::getenv("COFFER_TEST_PG_URL");
+  return url != nullptr && *url != '\0' ? url : nullptr;
+}
+
+// `url` with its database name replaced by `database`.
+std::string WithDatabase(const std::string& url, const std::string& database) {
+  const size_t host = url.find("://") + 3;
+  const size_t slash = url.find('/', host);
+  const size_t query = url.find('?', host);
+  std::string out = url.substr(0, std::min(slash, query));
+  out += "/" + database;
+  if (query != std::string::npos) {
+    out += url.substr(query);
+  }
+  return out;
+}
+
+// Databases this process created, dropped when the test program ends.
+class Databases : public ::testing::Environment {
+ public:
+  static Databases* instance;
+
+  // A new empty database; its URL, or "" on failure (with a test failure added).
+  std::string Create() {
+    const std::string name = "coffer_t_" + NewUuid().substr(0, 8) + NewUuid().substr(0, 8);
+    auto admin = PgConnection::Connect(AdminUrl());
+    if (!admin.has_value()) {
+      ADD_FAILURE() << admin.error();
+      return "";
+    }
+    const Status created = (*admin)->ExecScript("CREATE DATABASE " + name);
+    if (!created.ok()) {
+      ADD_FAILURE() << created;
+      return "";
+    }
+    std::lock_guard lock(mu_);
+    names_.push_back(name);
+    return WithDatabase(AdminUrl(), name);
+  }
+
+  void TearDown() override {
+    if (AdminUrl() == nullptr) {
+      return;
+    }
+    auto admin = PgConnection::Connect(AdminUrl());
+    if (!admin.has_value()) {
+      return;
+    }
+    std::lock_guard lock(mu_);
+    for (const std::string& name : names_) {
+      (void)(*admin)->ExecScript("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> names_;  // guarded by mu_
+};
+Databases* Databases::instance =
+    static_cast<Databases*>(::testing::AddGlobalTestEnvironment(new Databases));
+
+void SkipWithoutPostgres() {
+  GTEST_SKIP() << "COFFER_TEST_PG_URL is not set: PostgreSQL tests skipped (scripts/test.sh "
+                  "starts a throwaway cluster and sets it)";
+}
+
+// The conformance factory: one database per scratch directory, named in a file inside it so a
+// reopen finds it again. The rate limiter takes the caller's `now`, because the suite moves
+// time by hand; RateLimitUsesTheDatabaseClock below covers the deployment setting.
+std::unique_ptr<Store> OpenForConformance(const std::string& dir) {
+  if (AdminUrl() == nullptr) {
+    SkipWithoutPostgres();
+    return nullptr;
+  }
+  const std::string marker = dir + "/pg-url";
+  std::string url;
+  if (std::ifstream in(marker); in) {
+    std::getline(in, url);
+  } else {
+    url = Databases::instance->Create();
+    std::ofstream(marker) << url << "\n";
+  }
+  // Fewer connections than test threads, so leases are contended too.
+  auto store = OpenPostgresStore(
+      {.url = url, .pool_size = 8, .rate_limit_clock = PostgresStoreOptions::RuleClock::kCaller});
+  if (!store.has_value()) {
+    ADD_FAILURE() << store.error();
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+using store_testing::StoreConformanceTest;
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreConformanceTest,
+                         ::testing::Values(store_testing::StoreBackend{"Postgres",
+                                                                       OpenForConformance}),
+                         store_testing::BackendName);
+
+// --- what only PostgreSQL has ------------------------------------------------------------------
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (AdminUrl() == nullptr) {
+      SkipWithoutPostgres();
+      return;
+    }
+    url_ = Databases::instance->Create();
+    ASSERT_FALSE(url_.empty());
+  }
+
+  // A store on this test's database, as one more server would open it.
+  std::unique_ptr<PostgresStore> Open(int pool_size = 8) {
+    auto store = PostgresStore::Open({.url = url_, .pool_size = pool_size});
+    EXPECT_TRUE(IsOk(store));
+    return store.has_value() ? std::move(store).value() : nullptr;
+  }
+
+  // Runs `sql` on this test's database through a connection of its own.
+  StatusOr<PgResult> Raw(const std::string& sql) {
+    ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(url_));
+    return conn->Exec(sql);
+  }
+
+  std::string url_;
+};
+
+TEST_F(PostgresStoreTest, MigrationsRunOnceWhenServersStartTogether) {
+  constexpr int kServers = 6;
+  std::barrier start(kServers);
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kServers; ++i) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      if (!PostgresStore::Open({.url = url_, .pool_size = 1}).has_value()) {
+        ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  auto applied = Raw("SELECT count(*), max(version) FROM schema_migrations");
+  ASSERT_TRUE(IsOk(applied));
+  EXPECT_EQ(applied->Int(0, 0), static_cast<int64_t>(PgMigrations().size()));
+  EXPECT_EQ(applied->Int(0, 1), PgMigrations().back().version);
+}
+
+TEST_F(PostgresStoreTest, ANewerSchemaIsRefused) {
+  ASSERT_NE(Open(), nullptr);
+  ASSERT_TRUE(IsOk(Raw("INSERT INTO schema_migrations VALUES (999, 'from the future', now())")));
+  auto store = PostgresStore::Open({.url = url_});
+  EXPECT_TRUE(HasCode(store, StatusCode::kFailedPrecondition));
+}
+
+TEST_F(PostgresStoreTest, RateLimitUsesTheDatabaseClock) {
+  auto a = Open();
+  auto b = Open();  // a second server on the same database
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  // Each server passes its own, wildly wrong, idea of now; the database's clock decides, so
+  // both count one window.
+  const UnixMicros epoch = 0;                                      // 1970
+  const UnixMicros far_future = 4'102'444'800 * kMicrosPerSecond;  // 2100
+  for (auto* store : {a.get(), b.get(), a.get()}) {
+    auto d = store->HitRateLimit("agent-self-rotate:203.0.113.5", kWindow, 3,
+                                 store == a.get() ? epoch : far_future);
+    ASSERT_TRUE(IsOk(d));
+    EXPECT_TRUE(d->allowed);
+  }
+  for (const UnixMicros now : {epoch, far_future, kT0 + 10 * kWindow}) {
+    auto refused = b->HitRateLimit("agent-self-rotate:203.0.113.5", kWindow, 3, now);
+    ASSERT_TRUE(IsOk(refused));
+    EXPECT_FALSE(refused->allowed) << "now=" << now;
+    // The oldest hit was taken moments ago by the database's clock: a whole window to wait.
+    EXPECT_GT(refused->retry_after, kWindow - kMinute);
+    EXPECT_LE(refused->retry_after, kWindow);
+  }
+  // The hits are stamped with the database's time, not with either server's.
+  auto db_now = a->DatabaseNow();
+  ASSERT_TRUE(IsOk(db_now));
+  auto stamps = Raw("SELECT min(at), max(at) FROM rate_limit_hits");
+  ASSERT_TRUE(IsOk(stamps));
+  EXPECT_GT(stamps->Int(0, 0), *db_now - kMinute);
+  EXPECT_LE(stamps->Int(0, 1), *db_now);
+}
+
+TEST_F(PostgresStoreTest, ConcurrentRateLimitHitsFromTwoServersShareOneBudget) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  constexpr int kThreads = 16;
+  std::barrier start(kThreads);
+  std::atomic<int> allowed = 0;
+  std::atomic<int> errors = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      start.arrive_and_wait();
+      auto d = store.HitRateLimit("ip:198.51.100.1", kWindow, 3, t * kWindow);
+      if (!d.has_value()) {
+        ++errors;
+      } else if (d->allowed) {
+        ++allowed;
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(allowed.load(), 3);
+}
+
+TEST_F(PostgresStoreTest, TwoServersWriteDenseVersionsCountExactlyAndExtendOneChain) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_TRUE(IsOk(a->InsertVault(v, nullptr)));
+  NewSecretVersion limited;
+  limited.vault_id = v.id;
+  limited.path = "limited";
+  limited.max_access_count = 20;
+  auto put = b->PutSecretVersion(limited, FakeSeal("x"), nullptr);
+  ASSERT_TRUE(IsOk(put));
+
+  constexpr int kThreads = 8;
+  std::atomic<int> failures = 0;
+  std::atomic<int> counted = 0;
+  std::vector<std::vector<int64_t>> versions(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      for (int i = 0; i < 20; ++i) {
+        NewSecretVersion n;
+        n.vault_id = v.id;
+        n.path = "hot";
+        AuditEvent put_event = MakeEvent("secret.write", v.id);
+        auto p = store.PutSecretVersion(n, FakeSeal("t"), &put_event);
+        if (p.has_value()) {
+          versions[t].push_back(p->version);
+        } else {
+          ++failures;
+        }
+        AuditEvent read_event = MakeEvent("secret.read", v.id);
+        auto c = store.ConsumeSecretAccess(put->secret_id, 1, &read_event);
+        if (c.has_value()) {
+          ++counted;
+        } else if (c.error().code() != StatusCode::kGone) {
+          ++failures;
+        }
+        if (!store.AppendAudit(MakeEvent("plain")).has_value()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(counted.load(), 20);
+  std::vector<int64_t> all;
+  for (const auto& vs : versions) {
+    all.insert(all.end(), vs.begin(), vs.end());
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<int64_t> want(kThreads * 20);
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_EQ(all, want);
+
+  std::vector<AuditEvent> chain;
+  ASSERT_TRUE(IsOk(b->ScanAudit([&](const AuditEvent& e) {
+    chain.push_back(e);
+    return true;
+  })));
+  EXPECT_EQ(chain.size(), static_cast<size_t>(kThreads * 20 * 2 + 20));
+  EXPECT_TRUE(ChainIsIntact(chain));
+}
+
+TEST_F(PostgresStoreTest, AuditEventsCannotBeRewritten) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("kept"))));
+  EXPECT_FALSE(Raw("UPDATE audit_events SET action = 'forged'").has_value());
+  EXPECT_FALSE(Raw("DELETE FROM audit_events").has_value());
+  EXPECT_FALSE(Raw("TRUNCATE audit_events").has_value());
+  auto events = store->ListAudit({});
+  ASSERT_TRUE(IsOk(events));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].action, "kept");
+}
+
+TEST_F(PostgresStoreTest, ConnectionsClosedByTheServerAreReplaced) {
+  auto store = Open(4);
+  ASSERT_NE(store, nullptr);
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_TRUE(IsOk(store->InsertVault(v, nullptr)));
+  // Warm every pooled connection, then have the server close them all (as a restart would).
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] { (void)store->GetVault(v.id); });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  ASSERT_TRUE(
+      IsOk(Raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+               " WHERE application_name = 'coffer' AND pid <> pg_backend_pid()"
+               " AND datname = current_database()")));
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(IsOk(store->GetVault(v.id))) << i;
+    EXPECT_TRUE(IsOk(store->AppendAudit(MakeEvent("after.restart")))) << i;
+  }
+}
+
+TEST_F(PostgresStoreTest, DatabaseClockFollowsTheDatabase) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto clock =
+      DatabaseClock::Start([&] { return store->DatabaseNow(); }, std::chrono::milliseconds(50));
+  ASSERT_TRUE(IsOk(clock));
+  auto db_now = store->DatabaseNow();
+  ASSERT_TRUE(IsOk(db_now));
+  EXPECT_LT(std::abs((*clock)->Now() - *db_now), kMicrosPerSecond);
+}
+
+TEST(DatabaseClockTest, AddsMonotonicTimeToTheLastReading) {
+  std::atomic<int> readings = 0;
+  const UnixMicros skewed = kT0;  // a database whose clock says 2023, whatever ours says
+  auto clock = DatabaseClock::Start(
+      [&]() -> StatusOr<UnixMicros> {
+        ++readings;
+        return skewed;
+      },
+      std::chrono::hours(1));
+  ASSERT_TRUE(IsOk(clock));
+  const UnixMicros first = (*clock)->Now();
+  EXPECT_GE(first, skewed);
+  EXPECT_LT(first, skewed + kMicrosPerSecond);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE((*clock)->Now(), first + 15'000) << "time moves on between readings";
+  EXPECT_EQ(readings.load(), 1);
+}
+
+TEST(DatabaseClockTest, AFailedFirstReadingIsAnError) {
+  auto clock =
+      DatabaseClock::Start([]() -> StatusOr<UnixMicros> { return Err(UnavailableError("down")); },
+                           std::chrono::seconds(1));
+  EXPECT_TRUE(HasCode(clock, StatusCode::kUnavailable));
+}
+
+TEST(PostgresUrlTest, RecognizesAndRedacts) {
+  EXPECT_TRUE(IsPostgresUrl("postgres://u@h/db"));
+  EXPECT_TRUE(IsPostgresUrl("postgresql://u@h/db"));
+  EXPECT_FALSE(IsPostgresUrl("sqlite:/tmp/x.db"));
+  EXPECT_EQ(RedactPostgresUrl("postgres://coffer:s3cret@db:5432/coffer?sslmode=require"),
+            "postgres://coffer:***@db:5432/coffer?sslmode=require");
+  EXPECT_EQ(RedactPostgresUrl("postgres://db/coffer?user=a&password=s3cret&sslmode=require"),
+            "postgres://db/coffer?user=a&password=***&sslmode=require");
+  EXPECT_EQ(RedactPostgresUrl("postgres://coffer@db/coffer"), "postgres://coffer@db/coffer");
+}
+
+TEST(PostgresUrlTest, BadOptionsAreRefusedBeforeConnecting) {
+  EXPECT_TRUE(HasCode(OpenPostgresStore({.url = "mysql://x"}), StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(OpenPostgresStore({.url = "postgres://127.0.0.1:1/x?pool_size=0"}),
+                      StatusCode::kInvalidArgument));
+  EXPECT_TRUE(HasCode(OpenPostgresStore({.url = "postgres://127.0.0.1:1/x?pool_size=many"}),
+                      StatusCode::kInvalidArgument));
+}
+
+TEST(PostgresUrlTest, AnUnreachableDatabaseIsUnavailableAndTheMessageHasNoPassword) {
+  auto store =
+      OpenPostgresStore({.url = "postgres://coffer:hunter2@127.0.0.1:1/x?connect_timeout=2"});
+  ASSERT_TRUE(HasCode(store, StatusCode::kUnavailable));
+  EXPECT_EQ(store.error().message().find("hunter2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coffer
