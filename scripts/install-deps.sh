@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates curl jq
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev sqlite3 libjwt-dev libcli11-dev libspdlog-dev libfmt-dev
-  libtomlplusplus-dev
+  libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests
   libpq-dev postgresql  # the PostgreSQL store; tests start a throwaway cluster

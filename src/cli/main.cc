@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cli/client_cli.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
     fmt::print("coffer 0.1.0\n");
   });
 
+  ClientCli client_cli(app);  // login, vaults, secrets, agents, policies, audit, run, mcp
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -101,5 +104,6 @@ int main(int argc, char** argv) {
   }
   if (init->parsed()) return RunInit(config);
   if (server->parsed()) return RunServer(config);
+  if (client_cli.selected()) return client_cli.Run();
   return kExitOk;
 }

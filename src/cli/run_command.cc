@@ -1,0 +1,425 @@
+// `coffer run`: resolves coffer:// references and --bundle secrets into a child's environment,
+// starts the child with posix_spawnp, passes signals on through a signalfd, optionally watches
+// the secrets for new versions (restart, or a signal), and exits with the child's status.
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "cli/client_commands.h"
+#include "cli/exit_codes.h"
+#include "client/coffer_client.h"
+#include "client/env_bundle.h"
+#include "client/secret_reference.h"
+
+extern char** environ;
+
+namespace coffer::cli {
+namespace {
+
+using client::CofferClient;
+using client::SecretReference;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+
+bool IsStopSignal(int sig) {
+  return sig == SIGHUP || sig == SIGINT || sig == SIGQUIT || sig == SIGTERM;
+}
+
+// "HUP", "SIGHUP", "hup" or "1" -> SIGHUP. 0 when unknown.
+int ParseSignal(std::string name) {
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name.starts_with("SIG")) name = name.substr(3);
+  static const std::map<std::string, int> kNames = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"TERM", SIGTERM},
+      {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}, {"ALRM", SIGALRM},
+      {"KILL", SIGKILL}, {"CONT", SIGCONT}};
+  if (auto it = kNames.find(name); it != kNames.end()) return it->second;
+  int n = 0;
+  auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), n);
+  if (!name.empty() && ec == std::errc() && ptr == name.data() + name.size() && n > 0 && n < 65) {
+    return n;
+  }
+  return 0;
+}
+
+int ExitStatusOf(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return kExitError;
+}
+
+// One secret the child's environment is built from.
+struct Source {
+  bool is_bundle = false;
+  std::string var_name;  // the variable a reference replaces (not for bundles)
+  SecretReference ref;
+  std::string vault_id;
+  int64_t version = 0;  // the version in the running child's environment
+  std::string Label() const {
+    return is_bundle ? fmt::format("--bundle {}/{}", ref.vault, ref.path)
+                     : fmt::format("{}={}", var_name, ref.ToString());
+  }
+};
+
+// A child environment: "NAME=value" entries in wiped memory, in a stable order.
+class ChildEnv {
+ public:
+  void Set(std::string_view name, std::string_view value) {
+    SecretBuffer entry(name.size() + 1 + value.size() + 1);
+    std::memcpy(entry.data(), name.data(), name.size());
+    entry.data()[name.size()] = '=';
+    std::memcpy(entry.data() + name.size() + 1, value.data(), value.size());
+    entry.data()[entry.size() - 1] = '\0';
+    const std::string key(name);
+    if (auto it = index_.find(key); it != index_.end()) {
+      entries_[it->second] = std::move(entry);
+    } else {
+      index_[key] = entries_.size();
+      entries_.push_back(std::move(entry));
+    }
+  }
+  // NULL-terminated pointers, valid while this ChildEnv lives unchanged.
+  std::vector<char*> Pointers() {
+    std::vector<char*> out;
+    for (SecretBuffer& e : entries_) out.push_back(reinterpret_cast<char*>(e.data()));
+    out.push_back(nullptr);
+    return out;
+  }
+
+ private:
+  std::vector<SecretBuffer> entries_;
+  std::map<std::string, size_t> index_;
+};
+
+class Runner {
+ public:
+  Runner(CofferClient& client, const RunOptions& options) : client_(client), options_(options) {}
+
+  // Reads the references from the environment and the --bundle options. kInvalidArgument.
+  Status Collect() {
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      const size_t eq = entry.find('=');
+      if (eq == std::string_view::npos) continue;
+      const std::string_view name = entry.substr(0, eq);
+      const std::string_view value = entry.substr(eq + 1);
+      plain_.emplace_back(std::string(name), std::string(value));
+      if (!client::LooksLikeReference(value)) continue;
+      auto ref = client::ParseSecretReference(value);
+      if (!ref.has_value()) {
+        return InvalidArgumentError(fmt::format("{}: {}", name, ref.error().message()));
+      }
+      sources_.push_back(Source{.is_bundle = false, .var_name = std::string(name), .ref = *ref});
+    }
+    for (const std::string& bundle : options_.bundles) {
+      auto ref = client::ParseSecretReference(bundle, /*scheme_optional=*/true);
+      if (!ref.has_value()) {
+        return InvalidArgumentError(fmt::format("--bundle {}: {}", bundle, ref.error().message()));
+      }
+      sources_.push_back(Source{.is_bundle = true, .ref = *ref});
+    }
+    for (Source& s : sources_) {
+      auto id = client_.ResolveVault(s.ref.vault);
+      if (!id.has_value()) return Status(id.error().code(), Prefix(s, id.error()));
+      s.vault_id = *id;
+    }
+    return OkStatus();
+  }
+
+  // Fetches every source and builds the environment; records the versions only on success.
+  StatusOr<ChildEnv> Fetch() {
+    ChildEnv env;
+    for (const auto& [name, value] : plain_) env.Set(name, value);
+    std::vector<int64_t> versions;
+    // References first (they replace their own variable), then bundles in the order given.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const Source& s : sources_) {
+        if (s.is_bundle != (pass == 1)) continue;
+        auto secret = s.ref.version.has_value()
+                          ? client_.GetSecretVersion(s.vault_id, s.ref.path, *s.ref.version)
+                          : client_.GetSecret(s.vault_id, s.ref.path);
+        if (!secret.has_value()) return Err(Status(secret.error().code(), Prefix(s, secret.error())));
+        versions.push_back(secret->meta.version);
+        if (!s.is_bundle) {
+          env.Set(s.var_name, secret->value.view());
+          continue;
+        }
+        if (secret->meta.type != "env_bundle") {
+          return Err(InvalidArgumentError(fmt::format(
+              "{}: the secret is of type {}, not env_bundle", s.Label(), secret->meta.type)));
+        }
+        auto entries = client::ParseEnvBundle(secret->value.view());
+        if (!entries.has_value()) {
+          return Err(InvalidArgumentError(fmt::format("{}: {}", s.Label(),
+                                                      entries.error().message())));
+        }
+        for (const client::EnvEntry& e : *entries) env.Set(e.name, e.value.view());
+      }
+    }
+    size_t i = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (Source& s : sources_) {
+        if (s.is_bundle == (pass == 1)) s.version = versions[i++];
+      }
+    }
+    return env;
+  }
+
+  // The sources whose latest readable version differs from the one in use (pinned ones never
+  // change). Describes each change in `what`.
+  StatusOr<bool> Changed(std::string& what) {
+    bool changed = false;
+    for (const Source& s : sources_) {
+      if (s.ref.version.has_value()) continue;
+      auto list = client_.ListVersions(s.vault_id, s.ref.path);
+      if (!list.has_value()) return Err(Status(list.error().code(), Prefix(s, list.error())));
+      int64_t latest = 0;
+      for (const auto& v : list->versions) {
+        if (!v.is_disabled) {
+          latest = v.version;
+          break;
+        }
+      }
+      if (latest != 0 && latest != s.version) {
+        if (!what.empty()) what += ", ";
+        what += fmt::format("{}/{} version {} -> {}", s.ref.vault, s.ref.path, s.version, latest);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  bool HasWatchable() const {
+    for (const Source& s : sources_) {
+      if (!s.ref.version.has_value()) return true;
+    }
+    return false;
+  }
+
+ private:
+  static std::string Prefix(const Source& s, const Status& error) {
+    return fmt::format("{}: {}", s.Label(), error.message());
+  }
+
+  CofferClient& client_;
+  const RunOptions& options_;
+  std::vector<std::pair<std::string, std::string>> plain_;
+  std::vector<Source> sources_;
+};
+
+class Supervisor {
+ public:
+  Supervisor(const RunOptions& options, int signal_fd, const sigset_t& child_mask)
+      : options_(options), signal_fd_(signal_fd), child_mask_(child_mask) {}
+
+  // Starts the command with `env`. On failure prints why and returns 127 (not found) or 126.
+  int Spawn(ChildEnv& env) {
+    std::vector<char*> argv;
+    for (const std::string& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp = env.Pointers();
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &child_mask_);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int sig : kForwarded) sigaddset(&defaults, sig);
+    sigaddset(&defaults, SIGCHLD);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    const int rc = posix_spawnp(&child_, argv[0], nullptr, &attr, argv.data(), envp.data());
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      child_ = -1;
+      fmt::print(stderr, "coffer run: {}: {}\n", options_.command[0], std::strerror(rc));
+      return rc == ENOENT ? 127 : 126;
+    }
+    return 0;
+  }
+
+  // Waits for signals and the child until the child ends for good; returns its exit status.
+  // `on_poll` runs every watch interval and may call Restart or Signal.
+  template <typename OnPoll>
+  int Loop(OnPoll on_poll) {
+    auto next_poll = Clock::now() + Interval();
+    for (;;) {
+      int timeout = -1;
+      if (options_.watch && !stopping_) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - Clock::now());
+        timeout = static_cast<int>(std::max<int64_t>(0, left.count()));
+      }
+      pollfd pfd{.fd = signal_fd_, .events = POLLIN, .revents = 0};
+      const int n = ::poll(&pfd, 1, timeout);
+      if (n < 0 && errno != EINTR) {
+        fmt::print(stderr, "coffer run: poll: {}\n", std::strerror(errno));
+      }
+      if (n > 0) {
+        if (auto status = DrainSignals(); status.has_value()) return *status;
+      }
+      if (options_.watch && !stopping_ && Clock::now() >= next_poll) {
+        if (auto status = on_poll(); status.has_value()) return *status;
+        next_poll = Clock::now() + Interval();
+      }
+    }
+  }
+
+  // Stops the child (SIGTERM, SIGKILL after the grace time) and waits for it. Returns its exit
+  // status if a stop signal arrived meanwhile (coffer should exit), else nullopt.
+  std::optional<int> StopChild() {
+    if (child_ <= 0) return std::nullopt;
+    ::kill(child_, SIGTERM);
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(options_.grace_seconds * 1000));
+    bool killed = false;
+    for (;;) {
+      int status = 0;
+      const pid_t r = ::waitpid(child_, &status, WNOHANG);
+      if (r == child_) {
+        child_ = -1;
+        if (stopping_) return ExitStatusOf(status);
+        return std::nullopt;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 && !killed) {
+        ::kill(child_, SIGKILL);
+        killed = true;
+        left = std::chrono::milliseconds(1000);
+      }
+      pollfd pfd{.fd = signal_fd_, .events = POLLIN, .revents = 0};
+      ::poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(left.count(), 10, 1000)));
+      if (pfd.revents & POLLIN) ReadSignals(/*forward=*/false);
+    }
+  }
+
+  void SendToChild(int sig) {
+    if (child_ > 0) ::kill(child_, sig);
+  }
+
+ private:
+  std::chrono::milliseconds Interval() const {
+    return std::chrono::milliseconds(static_cast<int64_t>(options_.interval_seconds * 1000));
+  }
+
+  // Reads pending signals; forwards those sent to coffer itself (a terminal's ^C already reached
+  // the child through its process group). Returns the child's exit status once it has ended.
+  std::optional<int> DrainSignals() {
+    ReadSignals(/*forward=*/true);
+    if (child_ > 0) {
+      int status = 0;
+      if (::waitpid(child_, &status, WNOHANG) == child_) {
+        child_ = -1;
+        return ExitStatusOf(status);
+      }
+    }
+    return std::nullopt;
+  }
+
+  void ReadSignals(bool forward) {
+    signalfd_siginfo info;
+    while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
+      const int sig = static_cast<int>(info.ssi_signo);
+      if (sig == SIGCHLD) continue;
+      if (IsStopSignal(sig)) stopping_ = true;
+      const bool from_kernel = info.ssi_code == SI_KERNEL;
+      if ((forward || IsStopSignal(sig)) && !from_kernel) SendToChild(sig);
+    }
+  }
+
+  const RunOptions& options_;
+  int signal_fd_;
+  sigset_t child_mask_;
+  pid_t child_ = -1;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
+  if (options.command.empty()) {
+    fmt::print(stderr, "coffer run: no command given (coffer run -- CMD ARGS…)\n");
+    return kExitUsage;
+  }
+  int watch_signal = 0;
+  if (!options.signal_name.empty()) {
+    watch_signal = ParseSignal(options.signal_name);
+    if (watch_signal == 0) {
+      fmt::print(stderr, "coffer run: unknown signal '{}' (e.g. HUP, USR1, TERM)\n",
+                 options.signal_name);
+      return kExitUsage;
+    }
+  }
+  auto client = Connect(flags);
+  if (!client.has_value()) return ReportError(client.error());
+  Runner runner(**client, options);
+  if (Status s = runner.Collect(); !s.ok()) {
+    fmt::print(stderr, "coffer run: ");
+    return ReportError(s);
+  }
+  auto env = runner.Fetch();
+  if (!env.has_value()) {
+    fmt::print(stderr, "coffer run: ");
+    return ReportError(env.error());
+  }
+  if (options.watch && !runner.HasWatchable()) {
+    fmt::print(stderr, "coffer run: --watch has nothing to watch (no unpinned references)\n");
+  }
+
+  // Signals are taken through a signalfd from here on; the child gets the original mask.
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : kForwarded) sigaddset(&handled, sig);
+  sigaddset(&handled, SIGCHLD);
+  sigset_t original;
+  ::sigprocmask(SIG_BLOCK, &handled, &original);
+  const int sfd = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) {
+    fmt::print(stderr, "coffer run: signalfd: {}\n", std::strerror(errno));
+    return kExitError;
+  }
+  Supervisor supervisor(options, sfd, original);
+  if (int rc = supervisor.Spawn(*env); rc != 0) return rc;
+
+  return supervisor.Loop([&]() -> std::optional<int> {
+    std::string what;
+    auto changed = runner.Changed(what);
+    if (!changed.has_value()) {
+      fmt::print(stderr, "coffer run: cannot check for new versions: {}\n",
+                 changed.error().message());
+      return std::nullopt;
+    }
+    if (!*changed) return std::nullopt;
+    auto fresh = runner.Fetch();
+    if (!fresh.has_value()) {
+      fmt::print(stderr, "coffer run: cannot fetch the new versions ({}): {}; keeping the "
+                 "running command\n", what, fresh.error().message());
+      return std::nullopt;
+    }
+    if (watch_signal != 0) {
+      fmt::print(stderr, "coffer run: {}; sending SIG{} to {}\n", what,
+                 sigabbrev_np(watch_signal) != nullptr ? sigabbrev_np(watch_signal) : "?",
+                 options.command[0]);
+      supervisor.SendToChild(watch_signal);
+      return std::nullopt;
+    }
+    fmt::print(stderr, "coffer run: {}; restarting {}\n", what, options.command[0]);
+    if (auto status = supervisor.StopChild(); status.has_value()) return status;
+    *env = std::move(*fresh);
+    if (int rc = supervisor.Spawn(*env); rc != 0) return rc;
+    return std::nullopt;
+  });
+}
+
+}  // namespace coffer::cli

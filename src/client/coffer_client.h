@@ -1,0 +1,111 @@
+// CofferClient: one typed call per route of the Coffer HTTP API, over one HttpTransport.
+// Every failure is a Status: an error answer carries the problem's title, detail and HTTP status
+// (client/problem.h); a transport failure is kUnavailable naming the server.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/api_types.h"
+#include "client/http_transport.h"
+#include "common/secret_buffer.h"
+#include "common/status.h"
+
+namespace coffer::client {
+
+struct ClientOptions {
+  std::string addr;     // base URL, e.g. http://127.0.0.1:8200
+  SecretBuffer token;   // API key or JWT used as Bearer; may be empty
+  std::string ca_cert;  // PEM CA bundle; empty: the system's
+  long timeout_ms = 60'000;
+};
+
+// Not thread-safe (one connection, one request at a time).
+class CofferClient {
+ public:
+  // kInvalidArgument for a malformed address.
+  static StatusOr<std::unique_ptr<CofferClient>> Create(ClientOptions options);
+
+  const std::string& addr() const { return transport_->base_url(); }
+
+  // --- Health, identity of the caller, tokens
+  Status Health();
+  StatusOr<Me> GetMe();
+  StatusOr<AccessToken> IssueToken(const SecretBuffer& api_key);
+
+  // --- Vaults
+  StatusOr<Vault> CreateVault(std::string_view name, std::string_view description);
+  StatusOr<std::vector<Vault>> ListVaults();
+  StatusOr<Vault> GetVault(std::string_view vault_id);
+  Status DeleteVault(std::string_view vault_id);
+  // The id of the vault named or identified by `name_or_id`: an id is used as is; a name is
+  // looked up in GET /v1/vaults (cached). kNotFound "no vault named …"; kFailedPrecondition when
+  // more than one visible vault has that name.
+  StatusOr<std::string> ResolveVault(std::string_view name_or_id);
+
+  // --- Secrets
+  StatusOr<SecretMeta> PutSecret(std::string_view vault_id, std::string_view path,
+                                 PutSecretInput input);
+  StatusOr<SecretValue> GetSecret(std::string_view vault_id, std::string_view path);
+  StatusOr<SecretValue> GetSecretVersion(std::string_view vault_id, std::string_view path,
+                                         int64_t version);
+  StatusOr<SecretPage> ListSecrets(std::string_view vault_id, std::string_view prefix,
+                                   std::string_view after, std::optional<int64_t> limit);
+  // Every page of ListSecrets.
+  StatusOr<std::vector<SecretMeta>> ListAllSecrets(std::string_view vault_id,
+                                                   std::string_view prefix);
+  Status DeleteSecret(std::string_view vault_id, std::string_view path);
+  StatusOr<SecretMeta> RotateSecret(std::string_view vault_id, std::string_view path,
+                                    const RotateSecretInput& input);
+  StatusOr<VersionList> ListVersions(std::string_view vault_id, std::string_view path);
+  StatusOr<SecretMeta> DisableVersion(std::string_view vault_id, std::string_view path,
+                                      int64_t version);
+
+  // --- Users and their API keys
+  StatusOr<User> CreateUser(std::string_view name);
+  StatusOr<std::vector<User>> ListUsers();
+  StatusOr<User> GetUser(std::string_view user_id);
+  StatusOr<IssuedApiKey> CreateApiKey(std::string_view user_id, std::string_view name);
+  StatusOr<std::vector<ApiKeyInfo>> ListApiKeys(std::string_view user_id);
+  Status RevokeApiKey(std::string_view user_id, std::string_view key_id);
+
+  // --- Agents
+  StatusOr<AgentCredentials> CreateAgent(std::string_view name, std::string_view description);
+  StatusOr<std::vector<Agent>> ListAgents();
+  StatusOr<Agent> GetAgent(std::string_view agent_id);
+  Status RevokeAgent(std::string_view agent_id);
+  StatusOr<AgentCredentials> RotateAgentKey(std::string_view agent_id);
+  // POST /agents/self/rotate-key with this client's token as the agent's current key.
+  StatusOr<SelfRotation> SelfRotateAgentKey(const SecretBuffer& rotation_secret);
+
+  // --- Policies
+  StatusOr<Policy> CreatePolicy(std::string_view vault_id, const PolicyInput& input);
+  StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id);
+  StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id);
+  Status DeletePolicy(std::string_view vault_id, std::string_view policy_id);
+
+  // --- Audit
+  StatusOr<AuditPage> ListAudit(const AuditQuery& query);
+  StatusOr<AuditVerification> VerifyAudit();
+
+ private:
+  CofferClient(std::unique_ptr<HttpTransport> transport, SecretBuffer token);
+
+  // Sends and parses the answer: a 2xx JSON body, an empty WipedJson for 204, or the problem.
+  StatusOr<WipedJson> Call(std::string_view method, const std::string& target,
+                           std::string_view body = {});
+  StatusOr<WipedJson> CallWithToken(std::string_view method, const std::string& target,
+                                    const SecretBuffer* token, std::string_view body);
+  StatusOr<SecretValue> ReadValue(const std::string& target);
+
+  std::unique_ptr<HttpTransport> transport_;
+  SecretBuffer token_;
+  std::optional<std::vector<Vault>> vault_cache_;
+};
+
+// "/v1/vaults/{id}/<kind>/<path>" with the vault id and path segments percent-encoded.
+std::string SecretTarget(std::string_view vault_id, std::string_view kind, std::string_view path);
+
+}  // namespace coffer::client
