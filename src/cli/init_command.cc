@@ -13,7 +13,7 @@
 #include "crypto/key_provider.h"
 #include "crypto/random.h"
 #include "service/auth_service.h"
-#include "store/sqlite/sqlite_store.h"
+#include "cli/store_factory.h"
 
 namespace coffer::cli {
 
@@ -29,15 +29,14 @@ int RunInit(const ServerConfig& config) {
   ::chmod(config.data_dir.c_str(), 0700);
 
   SystemRandom random;
-  SystemClock clock;
   const std::string key_file = config.RootKeyFile();
-  auto store = OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath()});
+  auto store = OpenStore(config);
   if (!store.has_value()) {
-    fmt::print(stderr, "error: cannot open store {}: {}\n", config.StorePath(),
+    fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
                store.error().ToString());
     return kExitError;
   }
-  auto keys = (*store)->LoadKeys();
+  auto keys = store->store->LoadKeys();
   if (!keys.has_value()) {
     fmt::print(stderr, "error: {}\n", keys.error().ToString());
     return kExitError;
@@ -46,7 +45,7 @@ int RunInit(const ServerConfig& config) {
     fmt::print(stderr,
                "error: {} is already initialized (its admin API key was printed by the first "
                "init; nothing was changed)\n",
-               config.data_dir);
+               IsPostgresStore(config) ? store->description : config.data_dir);
     return kExitError;
   }
   // A key file left by an init that failed half-way is reused; otherwise a fresh one is made.
@@ -61,7 +60,7 @@ int RunInit(const ServerConfig& config) {
     fmt::print(stderr, "error: {}\n", root_key.error().message());
     return kExitError;
   }
-  auto result = InitializeStore(**store, *root_key, random, clock);
+  auto result = InitializeStore(*store->store, *root_key, random, *store->clock);
   if (!result.has_value()) {
     fmt::print(stderr, "error: cannot initialize the store: {}\n", result.error().ToString());
     return kExitError;
@@ -75,7 +74,7 @@ int RunInit(const ServerConfig& config) {
       "\n"
       "  {}\n"
       "\n",
-      config.data_dir, key_file, config.StorePath(), result->api_key.view());
+      config.data_dir, key_file, store->description, result->api_key.view());
   std::fflush(stdout);
   return kExitOk;
 }

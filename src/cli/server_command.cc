@@ -9,6 +9,7 @@
 
 #include "api/routes.h"
 #include "cli/commands.h"
+#include "cli/store_factory.h"
 #include "common/clock.h"
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
@@ -79,20 +80,20 @@ int RunServer(const ServerConfig& config) {
     }
     return kExitError;
   }
-  auto store = OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath()});
+  auto store = OpenStore(config);
   if (!store.has_value()) {
-    fmt::print(stderr, "error: cannot open store {}: {}\n", config.StorePath(),
+    fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
                store.error().ToString());
     return kExitError;
   }
-  auto wrapped = (*store)->LoadKeys();
+  auto wrapped = store->store->LoadKeys();
   if (!wrapped.has_value()) {
     fmt::print(stderr, "error: cannot read the keyring: {}\n", wrapped.error().ToString());
     return kExitError;
   }
   if (wrapped->empty()) {
     fmt::print(stderr, "error: {} is not initialized; run `coffer init --data-dir {}` first\n",
-               config.StorePath(), config.data_dir);
+               store->description, config.data_dir);
     return kExitError;
   }
   SystemRandom random;
@@ -109,11 +110,11 @@ int RunServer(const ServerConfig& config) {
     return kExitUsage;
   }
 
-  SystemClock clock;
-  AccessCache cache(**store);
+  const Clock& clock = *store->clock;  // the database's on PostgreSQL: see store_factory.h
+  AccessCache cache(*store->store);
   Authorizer authorizer(cache, clock);
-  AuditLog audit_log(**store, clock);
-  const ServiceDeps deps{**store, clock, cache, authorizer, audit_log};
+  AuditLog audit_log(*store->store, clock);
+  const ServiceDeps deps{*store->store, clock, cache, authorizer, audit_log};
   AuthService auth(deps, **keyring,
                    AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});
   VaultService vaults(deps);
@@ -143,7 +144,8 @@ int RunServer(const ServerConfig& config) {
   std::fflush(stdout);
   Status run = (*server)->Run();
   server->reset();
-  store->reset();  // drains pending writes and closes the database cleanly
+  store->clock.reset();  // it may read the store
+  store->store.reset();  // drains pending writes and closes the database cleanly
   if (!run.ok()) {
     fmt::print(stderr, "error: {}\n", run.ToString());
     return kExitError;

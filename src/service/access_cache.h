@@ -22,7 +22,11 @@ class AccessCache {
  public:
   using PolicyList = std::shared_ptr<const std::vector<Policy>>;
 
-  explicit AccessCache(Store& store) : store_(store) {}
+  // On a store shared with other processes (several servers on PostgreSQL) nothing is kept:
+  // a policy deleted through another server must stop granting here at once, and in-process
+  // invalidation cannot see that. Every call then reads the store.
+  explicit AccessCache(Store& store)
+      : store_(store), caching_(!store.SharedByOtherProcesses()) {}
 
   // kNotFound when the vault does not exist.
   StatusOr<Vault> GetVault(std::string_view vault_id);
@@ -39,6 +43,7 @@ class AccessCache {
   static constexpr size_t kMaxEntries = 100'000;
 
   Store& store_;
+  const bool caching_;  // false on a store shared with other processes
   std::shared_mutex mu_;
   // Bumped by every invalidation; a fill that started before a bump is not kept, so a value
   // read from the store before a change can never be cached after it.

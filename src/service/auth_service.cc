@@ -34,8 +34,8 @@ StatusOr<std::string_view> AuthService::BearerToken(std::optional<std::string_vi
 }
 
 StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id) {
-  uint64_t generation;
-  {
+  uint64_t generation = 0;
+  if (caching_) {
     std::shared_lock lock(mu_);
     auto it = credentials_.find(std::string(public_id));
     if (it != credentials_.end()) {
@@ -48,7 +48,7 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
   if (!found.has_value()) {
     if (found.error().code() == StatusCode::kNotFound) {
       std::unique_lock lock(mu_);
-      if (generation == generation_) {
+      if (caching_ && generation == generation_) {
         if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
         CacheEntry absent;
         absent.exists = false;
@@ -74,7 +74,7 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
   entry.credential = std::move(credential);
   std::unique_lock lock(mu_);
   // Only if nothing was revoked or rotated while we read: never cache a stale "valid".
-  if (generation == generation_) {
+  if (caching_ && generation == generation_) {
     if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
     credentials_.emplace(entry.credential.public_id, entry);
   }

@@ -40,8 +40,14 @@ class AuthService {
   struct Options {
     std::chrono::seconds token_ttl{900};
   };
+  // When the store is shared with other processes (several servers on PostgreSQL), nothing is
+  // cached: a credential revoked through another server must be refused here at once, and only
+  // the store knows. Each authentication then reads the credential and its principal.
   AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options)
-      : deps_(deps), keyring_(keyring), options_(options) {}
+      : deps_(deps),
+        keyring_(keyring),
+        options_(options),
+        caching_(!deps.store.SharedByOtherProcesses()) {}
 
   // Authenticates "Bearer <api key or JWT>". kUnauthenticated with a reason that never echoes
   // the credential; kPermissionDenied for a revoked agent.
@@ -81,6 +87,7 @@ class AuthService {
   ServiceDeps deps_;
   const Keyring& keyring_;
   Options options_;
+  const bool caching_;  // false on a store shared with other processes
 
   std::shared_mutex mu_;
   uint64_t generation_ = 0;                                 // guarded by mu_

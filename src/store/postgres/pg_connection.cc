@@ -200,13 +200,16 @@ StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string&
     }
     return Err(UnavailableError("store: cannot connect to PostgreSQL: " + message));
   }
+  // Notices (e.g. "already exists, skipping") are not for the user's terminal.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   std::unique_ptr<PgConnection> connection(new PgConnection(conn));
   if (PQsetClientEncoding(conn, "UTF8") != 0) {
     return Err(UnavailableError("store: PostgreSQL refused client_encoding UTF8"));
   }
   RETURN_IF_ERROR(connection->ExecScript(
       "SET TIME ZONE 'UTC'; SET synchronous_commit = on; SET default_transaction_isolation = "
-      "'read committed'"));
+      "'read committed'; SET client_min_messages = warning"));
   return connection;
 }
 

@@ -1,0 +1,35 @@
+// Opens the store a server configuration names: PostgreSQL for a postgres:// URL (with the
+// database's clock for every rule), else the embedded SQLite file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli/config.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "store/store.h"
+
+namespace coffer::cli {
+
+struct OpenedStore {
+  std::unique_ptr<Store> store;
+  // The clock every rule follows (expiry, policy expiry, JWT lifetimes, audit times): this
+  // machine's for SQLite; for PostgreSQL the database's, so servers with skewed clocks agree.
+  // Declared after `store`, so it is destroyed first (it may read the store).
+  std::unique_ptr<Clock> clock;
+  // What to call the store in messages: the SQLite path, or the URL without its password.
+  std::string description;
+};
+
+// True when `config.store` is a PostgreSQL URL.
+bool IsPostgresStore(const ServerConfig& config);
+
+// What to call `config.store` in messages (the URL without its password).
+std::string StoreDescription(const ServerConfig& config);
+
+// Opens `config.store` ("", sqlite:PATH, PATH, or postgres://… / postgresql://…), creating the
+// schema if needed. Errors as SqliteStore::Open / PostgresStore::Open.
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config);
+
+}  // namespace coffer::cli
