@@ -37,6 +37,8 @@ struct Response {
   std::string body;
   // The body holds a secret value: the server wipes it once written.
   bool sensitive = false;
+  // The authenticated caller (a user or agent id), for the access log; never sent.
+  std::string actor_id;
 };
 
 }  // namespace coffer::http

@@ -4,6 +4,7 @@
 #include "http/server.h"
 
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
@@ -14,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -23,6 +25,7 @@
 #include <boost/beast/core/span.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <csignal>
@@ -47,6 +50,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -89,12 +93,92 @@ constexpr size_t kMaxLingerBytes = 8 << 20;
 constexpr size_t kMaxRequestIdLength = 64;
 constexpr size_t kMaxMethodInDetail = 16;
 
-// One client connection. `idle` is read and written only on the stream's strand.
-struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+// TLS 1.2 suites: ECDHE key exchange and AEAD ciphers only (TLS 1.3 suites are all of that kind
+// and keep OpenSSL's defaults).
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What graceful shutdown needs of a connection, whatever its stream.
+struct ConnectionBase {
+  virtual ~ConnectionBase() = default;
+  // Closes the connection if it is waiting for a request (on its own strand).
+  virtual void CloseIfIdle() = 0;
+};
+
+// One client connection. `idle` is read and written only on the stream's strand. A TLS
+// connection keeps the context it was accepted with, so a reload never pulls it from under it.
+template <typename Stream>
+struct Connection final : ConnectionBase, std::enable_shared_from_this<Connection<Stream>> {
+  Connection(tcp::socket socket, std::shared_ptr<ssl::context> context)
+      : tls_context(std::move(context)), stream(MakeStream(std::move(socket), tls_context.get())) {}
+
+  static Stream MakeStream(tcp::socket socket, ssl::context* context) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return TlsStream(std::move(socket), *context);
+    } else {
+      return PlainStream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream); }
+
+  void CloseIfIdle() override {
+    auto self = this->shared_from_this();
+    asio::post(stream.get_executor(), [self] {
+      if (self->idle) {
+        beast::error_code ignored;
+        self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        self->lowest().close();
+      }
+    });
+  }
+
+  const std::shared_ptr<ssl::context> tls_context;  // null for plain HTTP
+  Stream stream;
   bool idle = false;  // waiting for the first byte of a request
 };
+
+// A server TLS context from PEM files. Errors name the file at fault, never its content.
+StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_file,
+                                                       const std::string& key_file) {
+  try {
+    auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
+                         ssl::context::single_dh_use | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1);
+    SSL_CTX* handle = context->native_handle();
+    SSL_CTX_set_min_proto_version(handle, TLS1_2_VERSION);
+    SSL_CTX_set_options(handle, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_set_cipher_list(handle, kTls12Ciphers) != 1) {
+      return Err(InternalError("the TLS cipher list was refused by OpenSSL"));
+    }
+    beast::error_code ec;
+    context->use_certificate_chain_file(cert_file, ec);
+    if (ec) {
+      return Err(InvalidArgumentError("cannot load the TLS certificate chain from " + cert_file +
+                                      ": " + ec.message()));
+    }
+    context->use_private_key_file(key_file, ssl::context::pem, ec);
+    if (ec) {
+      return Err(InvalidArgumentError("cannot load the TLS private key from " + key_file + ": " +
+                                      ec.message()));
+    }
+    if (SSL_CTX_check_private_key(handle) != 1) {
+      return Err(InvalidArgumentError("the TLS private key in " + key_file +
+                                      " does not match the certificate in " + cert_file));
+    }
+    return context;
+  } catch (const std::exception& e) {
+    return Err(InternalError(std::string("cannot set up TLS: ") + e.what()));
+  }
+}
 
 std::string PeerIp(const tcp::socket& socket) {
   beast::error_code ec;
@@ -258,29 +342,39 @@ class BeastHttpServer final : public HttpServer {
   }
 
   Status Bind();
+  Status LoadTls();
 
   uint16_t port() const override { return port_; }
   Status Run() override;
   void Shutdown() override;
+  Status ReloadTls() override;
+  bool tls() const override { return !options_.tls_cert_file.empty(); }
+  size_t active_connections() const override { return active_connections_.load(); }
 
  private:
   asio::awaitable<void> AcceptLoop();
   void StartConnection(tcp::socket socket);
-  asio::awaitable<void> Serve(std::shared_ptr<Connection> conn, uint64_t id);
+  template <typename Stream>
+  asio::awaitable<void> Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id);
   // Reads, handles and answers one request. Returns whether the connection may be reused.
-  asio::awaitable<bool> ServeOne(Connection& conn, ReadBuffer& buffer, const std::string& peer_ip);
+  template <typename Stream>
+  asio::awaitable<bool> ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
+                                 const std::string& peer_ip);
   // Routes the request and runs its handler on the worker pool, filling `response` in place.
   asio::awaitable<void> Dispatch(const Request& request, std::string& route_template,
                                  Response& response);
-  asio::awaitable<bool> Write(Connection& conn, const Response& response, unsigned version,
+  template <typename Stream>
+  asio::awaitable<bool> Write(Connection<Stream>& conn, const Response& response, unsigned version,
                               bool keep_alive, const std::string& request_id);
-  asio::awaitable<void> LingerAndClose(Connection& conn);
+  template <typename Stream>
+  asio::awaitable<void> LingerAndClose(Connection<Stream>& conn);
   void Observe(const Request& request, std::string_view route_template, int status,
-               SteadyClock::time_point start);
+               SteadyClock::time_point start, std::string_view actor_id = {});
   void BeginShutdown();  // on control_
   void StopLocked();     // REQUIRES: mu_ held
   void Deregister(uint64_t id);
   void InstallSignalHandlers();
+  void WaitForSignal();  // on control_
   void RunIoThread();
 
   const ServerOptions options_;
@@ -288,9 +382,11 @@ class BeastHttpServer final : public HttpServer {
   const RequestObserver observer_;
 
   std::mutex mu_;
-  std::map<uint64_t, std::weak_ptr<Connection>> connections_;  // guarded by mu_
-  uint64_t next_connection_id_ = 0;                            // guarded by mu_
-  bool stopped_ = false;                                       // guarded by mu_
+  std::map<uint64_t, std::weak_ptr<ConnectionBase>> connections_;  // guarded by mu_
+  uint64_t next_connection_id_ = 0;                                // guarded by mu_
+  bool stopped_ = false;                                           // guarded by mu_
+  std::shared_ptr<ssl::context> tls_context_;  // for new connections; guarded by mu_
+  std::atomic<size_t> active_connections_{0};
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> run_called_{false};
@@ -342,6 +438,24 @@ Status BeastHttpServer::Bind() {
                           (ec ? ec.message() : std::string("no address")));
 }
 
+Status BeastHttpServer::LoadTls() {
+  if (!tls()) {
+    return OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<ssl::context> context,
+                   MakeTlsContext(options_.tls_cert_file, options_.tls_key_file));
+  std::lock_guard<std::mutex> lock(mu_);
+  tls_context_ = std::move(context);
+  return OkStatus();
+}
+
+Status BeastHttpServer::ReloadTls() {
+  if (!tls()) {
+    return FailedPreconditionError("the server does not use TLS");
+  }
+  return LoadTls();
+}
+
 Status BeastHttpServer::Run() {
   if (run_called_.exchange(true)) {
     return FailedPreconditionError("HttpServer::Run called twice");
@@ -380,10 +494,31 @@ void BeastHttpServer::InstallSignalHandlers() {
   beast::error_code ec;
   signals_.add(SIGINT, ec);
   signals_.add(SIGTERM, ec);
-  signals_.async_wait([this](const beast::error_code& error, int) {
-    if (!error) {
-      BeginShutdown();
+  // SIGHUP reloads the certificate; without TLS it is ignored rather than fatal.
+  signals_.add(SIGHUP, ec);
+  WaitForSignal();
+}
+
+void BeastHttpServer::WaitForSignal() {
+  signals_.async_wait([this](const beast::error_code& error, int signal_number) {
+    if (error) {
+      return;
     }
+    if (signal_number != SIGHUP) {
+      BeginShutdown();
+      return;
+    }
+    if (tls()) {
+      Status reloaded = ReloadTls();
+      if (options_.on_tls_reload) {
+        try {
+          options_.on_tls_reload(reloaded);
+        } catch (...) {
+          // Reporting must not stop the server.
+        }
+      }
+    }
+    WaitForSignal();
   });
 }
 
@@ -409,7 +544,7 @@ void BeastHttpServer::BeginShutdown() {
   beast::error_code ec;
   acceptor_.close(ec);
   signals_.cancel(ec);
-  std::vector<std::shared_ptr<Connection>> live;
+  std::vector<std::shared_ptr<ConnectionBase>> live;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, weak] : connections_) {
@@ -425,13 +560,7 @@ void BeastHttpServer::BeginShutdown() {
   // A connection that is not idle here is reading or handling a request; it sees draining_
   // before it would wait for another one, and answers with "Connection: close".
   for (auto& conn : live) {
-    asio::post(conn->stream.get_executor(), [conn] {
-      if (conn->idle) {
-        beast::error_code ignored;
-        conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        conn->stream.close();
-      }
-    });
+    conn->CloseIfIdle();
   }
   grace_timer_.expires_after(options_.shutdown_grace);
   grace_timer_.async_wait([this](const beast::error_code& error) {
@@ -451,7 +580,9 @@ void BeastHttpServer::StopLocked() {
 
 void BeastHttpServer::Deregister(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  connections_.erase(id);
+  if (connections_.erase(id) > 0) {
+    active_connections_.fetch_sub(1);
+  }
   if (draining_.load() && connections_.empty()) {
     StopLocked();
   }
@@ -477,18 +608,32 @@ asio::awaitable<void> BeastHttpServer::AcceptLoop() {
 void BeastHttpServer::StartConnection(tcp::socket socket) {
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
-  auto conn = std::make_shared<Connection>(std::move(socket));
+  std::shared_ptr<ssl::context> context;
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = next_connection_id_++;
-    connections_.emplace(id, conn);
+    context = tls_context_;
   }
-  auto executor = conn->stream.get_executor();
-  asio::co_spawn(executor, Serve(std::move(conn), id), [](std::exception_ptr) {});
+  auto start = [&](auto conn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      connections_.emplace(id, conn);
+      active_connections_.fetch_add(1);
+    }
+    auto executor = conn->stream.get_executor();
+    asio::co_spawn(executor, Serve(std::move(conn), id), [](std::exception_ptr) {});
+  };
+  if (context) {
+    start(std::make_shared<Connection<TlsStream>>(std::move(socket), std::move(context)));
+  } else {
+    start(std::make_shared<Connection<PlainStream>>(std::move(socket), nullptr));
+  }
 }
 
-asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection> conn, uint64_t id) {
+template <typename Stream>
+asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>> conn,
+                                             uint64_t id) {
   // Runs when the coroutine ends or is destroyed with the io_context.
   struct Registration {
     BeastHttpServer* server;
@@ -496,8 +641,19 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection> conn, u
     ~Registration() { server->Deregister(id); }
   } registration{this, id};
 
-  const std::string peer_ip = PeerIp(conn->stream.socket());
+  const std::string peer_ip = PeerIp(conn->lowest().socket());
   ReadBuffer buffer;
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    // The handshake must finish within the read timeout, like a request.
+    conn->lowest().expires_after(options_.read_timeout);
+    auto [ec] = co_await conn->stream.async_handshake(ssl::stream_base::server, kNoThrow);
+    if (ec) {
+      beast::error_code ignored;
+      conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      conn->lowest().close();
+      co_return;
+    }
+  }
   for (;;) {
     if (draining_.load()) {
       break;
@@ -505,7 +661,7 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection> conn, u
     if (buffer.size() == 0) {
       buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
       conn->idle = true;
-      conn->stream.expires_after(options_.idle_timeout);
+      conn->lowest().expires_after(options_.idle_timeout);
       auto [ec, n] =
           co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes), kNoThrow);
       conn->idle = false;
@@ -518,12 +674,20 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection> conn, u
       break;
     }
   }
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    // close_notify, briefly: a peer that is gone or silent must not hold the connection.
+    if (conn->lowest().socket().is_open()) {
+      conn->lowest().expires_after(kTlsShutdownTimeout);
+      co_await conn->stream.async_shutdown(kNoThrow);
+    }
+  }
   beast::error_code ignored;
-  conn->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  conn->stream.close();
+  conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  conn->lowest().close();
 }
 
-asio::awaitable<bool> BeastHttpServer::ServeOne(Connection& conn, ReadBuffer& buffer,
+template <typename Stream>
+asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
                                                 const std::string& peer_ip) {
   const SteadyClock::time_point start = SteadyClock::now();
   RequestParser parser;
@@ -533,7 +697,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection& conn, ReadBuffer& bu
 
   // One deadline covers the whole request, so a client trickling bytes cannot hold the
   // connection (slowloris).
-  conn.stream.expires_after(options_.read_timeout);
+  conn.lowest().expires_after(options_.read_timeout);
   auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kNoThrow);
   if (!ec && !parser.is_done()) {
     const auto& header = parser.get();
@@ -598,7 +762,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection& conn, ReadBuffer& bu
   if (response.sensitive) {
     SecureWipe(response.body);
   }
-  Observe(request, route_template, response.status, start);
+  Observe(request, route_template, response.status, start, response.actor_id);
   const bool reusable = written && keep_alive;
   co_return reusable;
 }
@@ -647,7 +811,8 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
   }
 }
 
-asio::awaitable<bool> BeastHttpServer::Write(Connection& conn, const Response& response,
+template <typename Stream>
+asio::awaitable<bool> BeastHttpServer::Write(Connection<Stream>& conn, const Response& response,
                                              unsigned version, bool keep_alive,
                                              const std::string& request_id) {
   WireResponse wire;
@@ -675,19 +840,22 @@ asio::awaitable<bool> BeastHttpServer::Write(Connection& conn, const Response& r
     wire.body() = beast::span<const char>(response.body.data(), response.body.size());
     wire.content_length(response.body.size());
   }
-  conn.stream.expires_after(options_.write_timeout);
+  conn.lowest().expires_after(options_.write_timeout);
   auto [ec, n] = co_await bhttp::async_write(conn.stream, wire, kNoThrow);
   co_return !ec;
 }
 
-asio::awaitable<void> BeastHttpServer::LingerAndClose(Connection& conn) {
+template <typename Stream>
+asio::awaitable<void> BeastHttpServer::LingerAndClose(Connection<Stream>& conn) {
+  // Reads (and discards) below TLS: the bytes are thrown away either way.
   beast::error_code ignored;
-  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  conn.stream.expires_after(std::min<std::chrono::milliseconds>(options_.read_timeout, kMaxLinger));
+  conn.lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn.lowest().expires_after(
+      std::min<std::chrono::milliseconds>(options_.read_timeout, kMaxLinger));
   std::array<char, 16384> sink;
   size_t total = 0;
   while (total < kMaxLingerBytes) {
-    auto [ec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), kNoThrow);
+    auto [ec, n] = co_await conn.lowest().async_read_some(asio::buffer(sink), kNoThrow);
     if (ec) {
       break;
     }
@@ -697,13 +865,13 @@ asio::awaitable<void> BeastHttpServer::LingerAndClose(Connection& conn) {
 }
 
 void BeastHttpServer::Observe(const Request& request, std::string_view route_template, int status,
-                              SteadyClock::time_point start) {
+                              SteadyClock::time_point start, std::string_view actor_id) {
   if (!observer_) {
     return;
   }
   RequestLogEntry entry{
       &request, route_template, status,
-      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start)};
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start), actor_id};
   try {
     observer_(entry);
   } catch (...) {
@@ -718,6 +886,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerOptions& op
                                                          RequestObserver observer) {
   try {
     auto server = std::make_unique<BeastHttpServer>(options, router, std::move(observer));
+    RETURN_IF_ERROR(server->LoadTls());
     RETURN_IF_ERROR(server->Bind());
     return std::unique_ptr<HttpServer>(std::move(server));
   } catch (const std::exception& e) {

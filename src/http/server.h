@@ -19,16 +19,23 @@ namespace coffer::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8200;  // 0 picks a free port
-  int io_threads = 0;      // 0 = one per core
-  int worker_threads = 32;  // blocking handler pool
-  size_t max_body_bytes = 1 << 20;    // larger bodies get 413
-  size_t max_header_bytes = 16 << 10;  // larger headers get 431
+  uint16_t port = 8200;                            // 0 picks a free port
+  int io_threads = 0;                              // 0 = one per core
+  int worker_threads = 32;                         // blocking handler pool
+  size_t max_body_bytes = 1 << 20;                 // larger bodies get 413
+  size_t max_header_bytes = 16 << 10;              // larger headers get 431
   std::chrono::milliseconds read_timeout{15'000};  // a request must arrive within this
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{25'000};  // in-flight requests get this long
-  bool handle_signals = true;  // SIGTERM/SIGINT trigger graceful shutdown
+  bool handle_signals = true;  // SIGTERM/SIGINT trigger graceful shutdown; SIGHUP reloads TLS
+  // HTTPS when both are set: PEM files with the certificate chain (leaf first) and its private
+  // key. TLS 1.2 and 1.3 only, forward-secret AEAD ciphers only. Read at Create() and again on
+  // each ReloadTls() (SIGHUP), which affects new connections only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Told the outcome of every TLS reload (on the signal thread; must not block for long).
+  std::function<void(const Status&)> on_tls_reload;
 };
 
 // Called once per finished request (for access logs and metrics), including requests rejected
@@ -40,6 +47,7 @@ struct RequestLogEntry {
   std::string_view route_template;  // "" when no route matched
   int status;
   std::chrono::microseconds duration;
+  std::string_view actor_id;  // who made the request, when the handler said (Response::actor_id)
 };
 using RequestObserver = std::function<void(const RequestLogEntry&)>;
 
@@ -59,6 +67,14 @@ class HttpServer {
   virtual Status Run() = 0;
   // Starts a graceful shutdown. Thread-safe, idempotent.
   virtual void Shutdown() = 0;
+  // Re-reads the TLS certificate and key files; new handshakes use them, connections already
+  // open keep theirs. On failure (unreadable or mismatched files) the old ones stay in use and
+  // the error says which file is at fault. kFailedPrecondition without TLS. Thread-safe.
+  virtual Status ReloadTls() = 0;
+  // Whether the server speaks TLS.
+  virtual bool tls() const = 0;
+  // Connections open right now. Thread-safe.
+  virtual size_t active_connections() const = 0;
 };
 
 }  // namespace coffer::http
