@@ -12,6 +12,10 @@ packages=(
   python3 python3-pytest python3-requests
   libpq-dev postgresql  # the PostgreSQL store; tests start a throwaway cluster
 )
+# node and npm lint docs/openapi.yaml (@redocly/cli); a node already installed (any source) is used.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [[ "${COFFER_WITH_LOAD_TOOLS:-0}" == 1 ]]; then
   packages+=(wrk nginx-light)
 fi

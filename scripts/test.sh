@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh
 build_dir=${COFFER_BUILD_DIR:-build}
+echo "== OpenAPI lint"
+(cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint)
 echo "== unit tests"
 (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 600)
 echo "== integration tests"

@@ -55,11 +55,15 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
                                         response.has_value() ? OkStatus() : response.error());
       if (!recorded.ok()) {
         if (response.has_value() && response->sensitive) SecureWipe(response->body);
-        return http::ProblemFromStatus(recorded);
+        http::Response refused = http::ProblemFromStatus(recorded);
+        refused.actor_id = ctx.principal.id;
+        return refused;
       }
     }
-    if (!response.has_value()) return http::ProblemFromStatus(response.error());
-    return std::move(*response);
+    http::Response answer = response.has_value() ? std::move(*response)
+                                                 : http::ProblemFromStatus(response.error());
+    answer.actor_id = ctx.principal.id;  // for the access log only
+    return answer;
   };
 }
 

@@ -131,7 +131,8 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                  }
                  return problem;
                }
-               return CredentialResponse(200, [&](boost::json::object& o, WipingResource* mr) {
+               http::Response rotated_response =
+                   CredentialResponse(200, [&](boost::json::object& o, WipingResource* mr) {
                  o["message"] =
                      "API key and rotation secret rotated successfully. Save both \u2014 they "
                      "will not be shown again.";
@@ -140,6 +141,8 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                  o["agentId"] = rotated->agent.id;
                  o["agentName"] = rotated->agent.name;
                });
+               rotated_response.actor_id = rotated->agent.id;
+               return rotated_response;
              }));
   router.Add("POST", "/v1/agents",
              Authed(rc, "agent.create", [&agents](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {

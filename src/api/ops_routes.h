@@ -1,0 +1,25 @@
+// Routes for operating Coffer rather than using it: readiness, Prometheus metrics and the
+// OpenAPI description. None needs credentials, and none reveals a secret, a path or an id.
+#pragma once
+
+#include <functional>
+
+#include "common/status.h"
+#include "http/metrics.h"
+#include "http/router.h"
+
+namespace coffer::api {
+
+struct OpsRoutes {
+  // OK when the server can serve requests (the store answers a read, the keyring is loaded);
+  // otherwise a Status whose message says what is wrong (shown in the 503 problem). Called on a
+  // worker thread for every GET /v1/ready; must be thread-safe and cheap.
+  std::function<Status()> ready;
+  // Rendered for GET /metrics; may be null (then /metrics answers 404 like any unknown route).
+  const http::MetricsRegistry* metrics = nullptr;
+};
+
+// Registers GET /v1/ready, GET /metrics and GET /v1/openapi.yaml.
+void RegisterOpsRoutes(http::Router& router, OpsRoutes ops);
+
+}  // namespace coffer::api

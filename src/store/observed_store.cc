@@ -1,0 +1,208 @@
+// ObservedStore: forwards every Store call, timing it and noting refused rate-limit hits and
+// audit events that could not be written.
+#include "store/observed_store.h"
+
+#include <utility>
+
+namespace coffer {
+
+namespace {
+
+bool IsOk(const Status& s) { return s.ok(); }
+template <typename T>
+bool IsOk(const StatusOr<T>& s) {
+  return s.has_value();
+}
+StatusCode CodeOf(const Status& s) { return s.code(); }
+template <typename T>
+StatusCode CodeOf(const StatusOr<T>& s) {
+  return s.has_value() ? StatusCode::kOk : s.error().code();
+}
+
+// Codes that mean the store could not do its job, as opposed to the operation's own answer
+// (not found, already exists, a lost compare-and-swap).
+bool IsStoreFailure(StatusCode code) {
+  return code == StatusCode::kUnavailable || code == StatusCode::kInternal ||
+         code == StatusCode::kDataLoss || code == StatusCode::kUnknown;
+}
+
+class ObservedStore final : public Store {
+ public:
+  ObservedStore(Store& inner, StoreObserver& observer) : inner_(inner), observer_(observer) {}
+
+  // Runs `call`, reports its duration, and reports a failed audit write when `audit` (the event
+  // the call was to make durable) is set and the call failed for a store reason.
+  template <typename Call>
+  auto Timed(std::string_view operation, const AuditEvent* audit, Call&& call) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = call();
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    const bool ok = IsOk(result);
+    observer_.OnStoreCall(operation, elapsed, ok);
+    // An appended event that did not land is a failure whatever the reason; a mutation that
+    // carried one failed to record it only when the store itself failed.
+    if (audit != nullptr && !ok && (operation == "AppendAudit" || IsStoreFailure(CodeOf(result)))) {
+      observer_.OnAuditWriteFailed();
+    }
+    return result;
+  }
+
+  StatusOr<std::vector<WrappedKey>> LoadKeys() override {
+    return Timed("LoadKeys", nullptr, [&] { return inner_.LoadKeys(); });
+  }
+  Status InsertKey(const WrappedKey& key) override {
+    return Timed("InsertKey", nullptr, [&] { return inner_.InsertKey(key); });
+  }
+  Status InsertUser(const User& user, const AuditEvent* audit) override {
+    return Timed("InsertUser", audit, [&] { return inner_.InsertUser(user, audit); });
+  }
+  StatusOr<std::vector<User>> ListUsers() override {
+    return Timed("ListUsers", nullptr, [&] { return inner_.ListUsers(); });
+  }
+  StatusOr<User> GetUser(std::string_view id) override {
+    return Timed("GetUser", nullptr, [&] { return inner_.GetUser(id); });
+  }
+  Status InsertCredential(const Credential& credential, const AuditEvent* audit) override {
+    return Timed("InsertCredential", audit,
+                 [&] { return inner_.InsertCredential(credential, audit); });
+  }
+  StatusOr<Credential> GetCredential(std::string_view public_id) override {
+    return Timed("GetCredential", nullptr, [&] { return inner_.GetCredential(public_id); });
+  }
+  StatusOr<std::vector<Credential>> ListCredentials(PrincipalKind kind,
+                                                    std::string_view principal_id) override {
+    return Timed("ListCredentials", nullptr,
+                 [&] { return inner_.ListCredentials(kind, principal_id); });
+  }
+  Status RevokeCredential(std::string_view public_id, UnixMicros at,
+                          const AuditEvent* audit) override {
+    return Timed("RevokeCredential", audit,
+                 [&] { return inner_.RevokeCredential(public_id, at, audit); });
+  }
+  Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
+                     const AuditEvent* audit) override {
+    return Timed("InsertAgent", audit,
+                 [&] { return inner_.InsertAgent(agent, credentials, audit); });
+  }
+  StatusOr<Agent> GetAgent(std::string_view agent_id) override {
+    return Timed("GetAgent", nullptr, [&] { return inner_.GetAgent(agent_id); });
+  }
+  StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override {
+    return Timed("ListAgents", nullptr, [&] { return inner_.ListAgents(owner_id); });
+  }
+  Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
+    return Timed("RevokeAgent", audit, [&] { return inner_.RevokeAgent(agent_id, at, audit); });
+  }
+  Status ReplaceAgentCredentials(std::string_view agent_id,
+                                 const std::vector<std::string>& expected_active,
+                                 const std::vector<Credential>& fresh, UnixMicros at,
+                                 const AuditEvent* audit) override {
+    return Timed("ReplaceAgentCredentials", audit, [&] {
+      return inner_.ReplaceAgentCredentials(agent_id, expected_active, fresh, at, audit);
+    });
+  }
+  Status InsertPolicy(const Policy& policy, const AuditEvent* audit) override {
+    return Timed("InsertPolicy", audit, [&] { return inner_.InsertPolicy(policy, audit); });
+  }
+  StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id) override {
+    return Timed("GetPolicy", nullptr, [&] { return inner_.GetPolicy(vault_id, policy_id); });
+  }
+  StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id) override {
+    return Timed("ListPolicies", nullptr, [&] { return inner_.ListPolicies(vault_id); });
+  }
+  StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(PrincipalKind kind,
+                                                         std::string_view principal_id) override {
+    return Timed("ListPoliciesForPrincipal", nullptr,
+                 [&] { return inner_.ListPoliciesForPrincipal(kind, principal_id); });
+  }
+  Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
+                      const AuditEvent* audit) override {
+    return Timed("DeletePolicy", audit,
+                 [&] { return inner_.DeletePolicy(vault_id, policy_id, audit); });
+  }
+  StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override {
+    return Timed("AppendAudit", &event, [&] { return inner_.AppendAudit(event); });
+  }
+  StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) override {
+    return Timed("ListAudit", nullptr, [&] { return inner_.ListAudit(query); });
+  }
+  Status ScanAudit(const std::function<bool(const AuditEvent&)>& visit) override {
+    return Timed("ScanAudit", nullptr, [&] { return inner_.ScanAudit(visit); });
+  }
+  StatusOr<RateLimitDecision> HitRateLimit(std::string_view key, UnixMicros window, int64_t limit,
+                                           UnixMicros now) override {
+    auto decision = Timed("HitRateLimit", nullptr,
+                          [&] { return inner_.HitRateLimit(key, window, limit, now); });
+    if (decision.has_value() && !decision->allowed) {
+      observer_.OnRateLimitRefused(key.substr(0, key.find(':')));
+    }
+    return decision;
+  }
+  Status InsertVault(const Vault& vault, const AuditEvent* audit) override {
+    return Timed("InsertVault", audit, [&] { return inner_.InsertVault(vault, audit); });
+  }
+  StatusOr<Vault> GetVault(std::string_view vault_id) override {
+    return Timed("GetVault", nullptr, [&] { return inner_.GetVault(vault_id); });
+  }
+  StatusOr<std::vector<Vault>> ListVaults(std::optional<std::string_view> owner_id) override {
+    return Timed("ListVaults", nullptr, [&] { return inner_.ListVaults(owner_id); });
+  }
+  Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override {
+    return Timed("DeleteVault", audit, [&] { return inner_.DeleteVault(vault_id, audit); });
+  }
+  StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
+                                           const SealFunction& seal,
+                                           const AuditEvent* audit) override {
+    return Timed("PutSecretVersion", audit,
+                 [&] { return inner_.PutSecretVersion(version, seal, audit); });
+  }
+  StatusOr<SecretVersion> GetSecretVersion(std::string_view vault_id, std::string_view path,
+                                           VersionSelector selector) override {
+    return Timed("GetSecretVersion", nullptr,
+                 [&] { return inner_.GetSecretVersion(vault_id, path, selector); });
+  }
+  StatusOr<std::vector<SecretVersion>> ListSecretVersions(std::string_view vault_id,
+                                                          std::string_view path) override {
+    return Timed("ListSecretVersions", nullptr,
+                 [&] { return inner_.ListSecretVersions(vault_id, path); });
+  }
+  StatusOr<SecretListPage> ListSecrets(std::string_view vault_id, std::string_view prefix,
+                                       std::string_view after, size_t limit) override {
+    return Timed("ListSecrets", nullptr,
+                 [&] { return inner_.ListSecrets(vault_id, prefix, after, limit); });
+  }
+  Status DeleteSecret(std::string_view vault_id, std::string_view path,
+                      const AuditEvent* audit) override {
+    return Timed("DeleteSecret", audit, [&] { return inner_.DeleteSecret(vault_id, path, audit); });
+  }
+  StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id, std::string_view path,
+                                               int64_t version, UnixMicros at,
+                                               const AuditEvent* audit) override {
+    return Timed("DisableSecretVersion", audit,
+                 [&] { return inner_.DisableSecretVersion(vault_id, path, version, at, audit); });
+  }
+  StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
+                                        const AuditEvent* audit) override {
+    return Timed("ConsumeSecretAccess", audit,
+                 [&] { return inner_.ConsumeSecretAccess(secret_id, version, audit); });
+  }
+
+  Status ImportSecretVersion(const SecretVersion& version) override {
+    return Timed("ImportSecretVersion", nullptr,
+                 [&] { return inner_.ImportSecretVersion(version); });
+  }
+  // Not timed: it asks the backend what it is, not the database anything.
+  bool SharedByOtherProcesses() const override { return inner_.SharedByOtherProcesses(); }
+
+ private:
+  Store& inner_;
+  StoreObserver& observer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> NewObservedStore(Store& inner, StoreObserver& observer) {
+  return std::make_unique<ObservedStore>(inner, observer);
+}
+
+}  // namespace coffer
