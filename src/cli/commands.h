@@ -2,6 +2,8 @@
 // process exit code.
 #pragma once
 
+#include <string>
+
 #include "cli/config.h"
 
 namespace coffer::cli {
@@ -17,6 +19,10 @@ int RunInit(const ServerConfig& config);
 
 // Serves the HTTP API until SIGTERM/SIGINT.
 int RunServer(const ServerConfig& config);
+
+// Copies the embedded store to `out` (a new file) while a server may be running: one consistent
+// snapshot, integrity-checked. The root key is not included.
+int RunBackup(const ServerConfig& config, const std::string& out);
 
 // Makes the process undumpable and sets RLIMIT_CORE to 0, so no core file holds key material.
 void DisableCoreDumps();

@@ -42,6 +42,11 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
       out = static_cast<std::remove_reference_t<decltype(out)>>(node.as_integer()->get());
       return OkStatus();
     };
+    auto boolean = [&](bool& out) -> Status {
+      if (!node.is_boolean()) return InvalidArgumentError(fmt::format("{}: {} must be true or false", path, k));
+      out = node.as_boolean()->get();
+      return OkStatus();
+    };
     Status s;
     if (k == "data_dir") s = str(config.data_dir);
     else if (k == "listen") s = str(config.listen);
@@ -49,6 +54,9 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
     else if (k == "root_key_file") s = str(config.root_key_file);
     else if (k == "log_level") s = str(config.log_level);
     else if (k == "trusted_proxies") s = str(config.trusted_proxies);
+    else if (k == "tls_cert") s = str(config.tls_cert);
+    else if (k == "tls_key") s = str(config.tls_key);
+    else if (k == "insecure_listen") s = boolean(config.insecure_listen);
     else if (k == "io_threads") s = integer(config.io_threads);
     else if (k == "worker_threads") s = integer(config.worker_threads);
     else if (k == "max_body_bytes") s = integer(config.max_body_bytes);

@@ -23,6 +23,11 @@ struct ServerConfig {
   std::string log_level = "info";
   // Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
   std::string trusted_proxies;
+  // HTTPS when both are set: PEM certificate chain and its private key (re-read on SIGHUP).
+  std::string tls_cert;
+  std::string tls_key;
+  // Allows plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
+  bool insecure_listen = false;
 
   std::string RootKeyFile() const;
   std::string StorePath() const;  // the SQLite file

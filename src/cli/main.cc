@@ -89,7 +89,25 @@ int main(int argc, char** argv) {
   server->add_option("--trusted-proxies", config.trusted_proxies,
                      "Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed")
       ->envname("COFFER_TRUSTED_PROXIES");
+  server->add_option("--tls-cert", config.tls_cert,
+                     "PEM certificate chain: serve HTTPS (with --tls-key; reloaded on SIGHUP)")
+      ->envname("COFFER_TLS_CERT");
+  server->add_option("--tls-key", config.tls_key, "PEM private key of --tls-cert")
+      ->envname("COFFER_TLS_KEY");
+  server->add_flag("--insecure-listen", config.insecure_listen,
+                   "Allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
+      ->envname("COFFER_INSECURE_LISTEN");
   server->footer("Example:\n  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
+
+  std::string backup_out;
+  CLI::App* backup = app.add_subcommand(
+      "backup", "Copy the embedded store to a new file (safe while the server runs)");
+  AddServerOptions(*backup, config, ignored_config);
+  backup->add_option("--out", backup_out, "The backup file to create (must not exist)")
+      ->required();
+  backup->footer(
+      "Example:\n  coffer backup --data-dir /var/lib/coffer --out /backup/coffer-$(date +%F).db\n"
+      "The root key is not included: back up <data-dir>/root.key separately.");
 
   app.add_subcommand("version", "Print the version")->callback([] {
     fmt::print("coffer 0.1.0\n");
@@ -104,6 +122,7 @@ int main(int argc, char** argv) {
   }
   if (init->parsed()) return RunInit(config);
   if (server->parsed()) return RunServer(config);
+  if (backup->parsed()) return RunBackup(config, backup_out);
   if (client_cli.selected()) return client_cli.Run();
   return kExitOk;
 }

@@ -7,9 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "api/ops_routes.h"
 #include "api/routes.h"
 #include "cli/commands.h"
 #include "cli/store_factory.h"
+#include "cli/json_log.h"
+#include "cli/listen_check.h"
+#include "cli/server_telemetry.h"
 #include "common/clock.h"
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
@@ -26,6 +30,7 @@
 #include "service/secret_service.h"
 #include "service/user_service.h"
 #include "service/vault_service.h"
+#include "store/observed_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace coffer::cli {
@@ -49,8 +54,7 @@ std::unique_ptr<KeyProvider> KeyProviderFor(const ServerConfig& config) {
 
 int RunServer(const ServerConfig& config) {
   DisableCoreDumps();
-  auto level = spdlog::level::from_str(config.log_level);
-  spdlog::set_level(level);
+  InstallJsonLogging(config.log_level);
 
   http::ServerOptions options;
   if (Status s = ParseListen(config.listen, options.host, options.port); !s.ok()) {
@@ -64,6 +68,21 @@ int RunServer(const ServerConfig& config) {
                "token_ttl_seconds must be positive\n");
     return kExitUsage;
   }
+  if (Status s = CheckListenSecurity(options.host, config.tls_cert, config.tls_key,
+                                     config.insecure_listen);
+      !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return kExitUsage;
+  }
+  options.tls_cert_file = config.tls_cert;
+  options.tls_key_file = config.tls_key;
+  options.on_tls_reload = [](const Status& s) {
+    if (s.ok()) {
+      spdlog::info("TLS certificate and key reloaded");
+    } else {
+      spdlog::error("TLS reload failed, still serving the previous certificate: {}", s.message());
+    }
+  };
   options.io_threads = config.io_threads;
   options.worker_threads = config.worker_threads;
   options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
@@ -110,11 +129,19 @@ int RunServer(const ServerConfig& config) {
     return kExitUsage;
   }
 
+  // Services reach the store through an observer that times calls for /metrics.
+  ServerTelemetry telemetry;
+  Store& raw_store = *store->store;
+  if (const auto* sqlite = dynamic_cast<const SqliteStore*>(&raw_store)) {
+    telemetry.WatchSqliteStore(*sqlite);
+  }
+  std::unique_ptr<Store> observed_store = NewObservedStore(raw_store, telemetry);
+
   const Clock& clock = *store->clock;  // the database's on PostgreSQL: see store_factory.h
-  AccessCache cache(*store->store);
+  AccessCache cache(*observed_store);
   Authorizer authorizer(cache, clock);
-  AuditLog audit_log(*store->store, clock);
-  const ServiceDeps deps{*store->store, clock, cache, authorizer, audit_log};
+  AuditLog audit_log(*observed_store, clock);
+  const ServiceDeps deps{*observed_store, clock, cache, authorizer, audit_log};
   AuthService auth(deps, **keyring,
                    AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});
   VaultService vaults(deps);
@@ -126,21 +153,38 @@ int RunServer(const ServerConfig& config) {
   http::Router router;
   api::RegisterRoutes(router, api::ApiServices{auth, audit_log, *proxies, vaults, secrets, users,
                                                agents, policies, audit});
+  // Ready: the store answers a read (an unknown user is a fine answer) and the keyring, which
+  // the server cannot start without, holds an active data key.
+  const Keyring& loaded_keyring = **keyring;
+  api::RegisterOpsRoutes(router, api::OpsRoutes{
+      .ready = [&raw_store, &loaded_keyring]() -> Status {
+        auto probe = raw_store.GetUser("readiness-probe");
+        if (!probe.has_value() && probe.error().code() != StatusCode::kNotFound) {
+          return UnavailableError("the store does not answer reads");
+        }
+        if (loaded_keyring.active_data_key_id() == 0) {
+          return UnavailableError("the keyring has no active data key");
+        }
+        return OkStatus();
+      },
+      .metrics = &telemetry.registry()});
 
-  auto observer = [](const http::RequestLogEntry& e) {
-    spdlog::info("{} {} {} {}us rid={} peer={}", e.request->method,
-                 e.route_template.empty() ? "-" : e.route_template, e.status,
-                 e.duration.count(), e.request->request_id, e.request->peer_ip);
-  };
+  auto observer = [&telemetry](const http::RequestLogEntry& e) { telemetry.OnRequest(e); };
   auto server = http::HttpServer::Create(options, router, observer);
   if (!server.has_value()) {
+    if (server.error().code() == StatusCode::kInvalidArgument) {  // TLS files at fault
+      fmt::print(stderr, "error: {}\n", server.error().message());
+      return kExitUsage;
+    }
     fmt::print(stderr, "error: cannot listen on {}: {}\n", config.listen,
                server.error().message());
     return kExitError;
   }
+  telemetry.WatchServer(**server);
   const std::string shown_host =
       options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
-  fmt::print("coffer listening on http://{}:{}\n", shown_host, (*server)->port());
+  fmt::print("coffer listening on {}://{}:{}\n", (*server)->tls() ? "https" : "http", shown_host,
+             (*server)->port());
   std::fflush(stdout);
   Status run = (*server)->Run();
   server->reset();
@@ -150,7 +194,7 @@ int RunServer(const ServerConfig& config) {
     fmt::print(stderr, "error: {}\n", run.ToString());
     return kExitError;
   }
-  fmt::print(stderr, "coffer stopped\n");
+  spdlog::info("coffer stopped");
   return kExitOk;
 }
 

@@ -13,7 +13,7 @@ COFFER_BIN = os.environ.get(
     "COFFER_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "coffer"))
 
 KEY_RE = re.compile(r"^\s*(cfr_key_[A-Za-z0-9_]+)\s*$", re.M)
-LISTEN_RE = re.compile(r"coffer listening on (http://\S+)")
+LISTEN_RE = re.compile(r"coffer listening on (https?://\S+)")
 
 
 def init_data_dir(data_dir):
