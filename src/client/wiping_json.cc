@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serializer.hpp>
 #include <cstring>
+#include <memory>
 #include <new>
 
 namespace coffer::client {
@@ -22,8 +23,10 @@ WipedJson::WipedJson()
 
 WipedJson& WipedJson::operator=(WipedJson&& other) noexcept {
   if (this != &other) {
-    value_ = boost::json::value();
-    value_ = std::move(other.value_);
+    // A json::value keeps the storage it was built with, even across assignment: rebuild it on
+    // the other's storage, then let the old resource go.
+    std::destroy_at(&value_);
+    std::construct_at(&value_, std::move(other.value_));
     resource_ = std::move(other.resource_);
   }
   return *this;
