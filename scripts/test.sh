@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh
 build_dir=${COFFER_BUILD_DIR:-build}
+echo "== throwaway PostgreSQL cluster on 127.0.0.1 (the PostgreSQL store's tests use it)"
+eval "$(./scripts/pg-cluster.sh start)"
+trap './scripts/pg-cluster.sh stop "$COFFER_PG_DIR"' EXIT
 echo "== OpenAPI lint"
 (cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint)
 echo "== unit tests"
