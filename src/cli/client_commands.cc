@@ -158,6 +158,7 @@ struct ClientCli::Impl {
 
   // Shared positional/option storage (only one leaf is parsed per run).
   std::string vault, path, name, description, id, version_text, prefix;
+  std::string argv_value;  // only to refuse it
   std::string type = "password", value_file, metadata, expires_at, rotation_policy;
   int64_t max_access_count = -1;
   int64_t length = 0;
@@ -350,6 +351,12 @@ struct ClientCli::Impl {
   }
 
   int SecretsPut() {
+    if (!argv_value.empty()) {
+      SecureWipe(argv_value);
+      return ReportError(InvalidArgumentError(
+          "--value is refused: a value on the command line lands in shell history and `ps`; "
+          "pipe it on stdin or use --value-file FILE"));
+    }
     return WithClient([&](CofferClient& c) -> Status {
       ASSIGN_OR_RETURN(std::string vault_id, VaultId(c, vault));
       client::PutSecretInput input;
@@ -813,6 +820,8 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
   c->add_option("--max-access-count", m.max_access_count,
                 "Reads allowed before the version is spent (0: unlimited)");
   c->add_option("--rotation-policy", m.rotation_policy, "JSON object stored with the secret");
+  // Taken only to refuse it with a reason (CLI11 would echo an unknown option's value).
+  c->add_option("--value", m.argv_value, "Refused: use stdin or --value-file")->group("");
   c = leaf(secrets, "get",
            "Print a secret's value, bare (for $(…) and pipes); --json adds its metadata",
            "export OPENAI_API_KEY=$(coffer secrets get prod api-keys/openai)", &Impl::SecretsGet);
