@@ -8,6 +8,7 @@
 #include "cli/client_cli.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/migrate_command.h"
 
 namespace {
 
@@ -29,7 +30,8 @@ void AddServerOptions(CLI::App& cmd, coffer::cli::ServerConfig& c, std::string& 
   cmd.add_option("--data-dir", c.data_dir, "Data directory (root key, embedded store)")
       ->envname("COFFER_DATA_DIR")
       ->capture_default_str();
-  cmd.add_option("--store", c.store, "Store: sqlite:PATH (default <data-dir>/coffer.db)")
+  cmd.add_option("--store", c.store,
+                 "Store: sqlite:PATH (default <data-dir>/coffer.db) or postgres://USER@HOST/DB")
       ->envname("COFFER_STORE");
   cmd.add_option("--root-key-file", c.root_key_file, "Root key file (default <data-dir>/root.key)")
       ->envname("COFFER_ROOT_KEY_FILE");
@@ -109,6 +111,19 @@ int main(int argc, char** argv) {
       "Example:\n  coffer backup --data-dir /var/lib/coffer --out /backup/coffer-$(date +%F).db\n"
       "The root key is not included: back up <data-dir>/root.key separately.");
 
+  std::string migrate_from;
+  std::string migrate_to;
+  CLI::App* migrate = app.add_subcommand(
+      "migrate", "Copy every record of one store into a new, empty one and verify the copy");
+  migrate->add_option("--from", migrate_from, "Source store: sqlite:PATH or postgres://…")
+      ->required();
+  migrate->add_option("--to", migrate_to, "Target store (empty): postgres://… or sqlite:PATH")
+      ->required();
+  migrate->footer(
+      "Example (stop the server first; keep the same root key file):\n"
+      "  coffer migrate --from sqlite:./coffer-data/coffer.db \\\n"
+      "                 --to postgres://coffer@db.internal/coffer");
+
   app.add_subcommand("version", "Print the version")->callback([] {
     fmt::print("coffer 0.1.0\n");
   });
@@ -122,6 +137,7 @@ int main(int argc, char** argv) {
   }
   if (init->parsed()) return RunInit(config);
   if (server->parsed()) return RunServer(config);
+  if (migrate->parsed()) return RunMigrate(migrate_from, migrate_to);
   if (backup->parsed()) return RunBackup(config, backup_out);
   if (client_cli.selected()) return client_cli.Run();
   return kExitOk;

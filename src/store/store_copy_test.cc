@@ -1,0 +1,179 @@
+// CopyStore: SQLite to SQLite always, and SQLite to PostgreSQL when COFFER_TEST_PG_URL is set:
+// every record arrives as it was, the audit chain comes out identical, and a non-empty target is
+// refused.
+#include "store/store_copy.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/ids.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/postgres_store.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/store_conformance_test.h"
+
+namespace coffer {
+namespace {
+
+using store_testing::AgentCredential;
+using store_testing::FakeSeal;
+using store_testing::HasCode;
+using store_testing::IsOk;
+using store_testing::kT0;
+using store_testing::MakeEvent;
+
+class StoreCopyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "coffer-copy-XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    source_ = Sqlite("source.db");
+    ASSERT_NE(source_, nullptr);
+  }
+  void TearDown() override {
+    source_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<Store> Sqlite(const std::string& name) {
+    auto store = OpenSqliteStore({.path = dir_ + "/" + name});
+    EXPECT_TRUE(IsOk(store));
+    return store.has_value() ? std::move(store).value() : nullptr;
+  }
+
+  // A bit of everything, with audit events on the mutations.
+  void Fill() {
+    Store& s = *source_;
+    ASSERT_TRUE(IsOk(s.InsertKey({1, "data", {1, 2, 3}, kT0, false})));
+    ASSERT_TRUE(IsOk(s.InsertKey({2, "data", {4, 5, 6}, kT0 + 1, true})));
+    const User alice{NewUuid(), "alice", true, kT0};
+    AuditEvent e = MakeEvent("user.create");
+    ASSERT_TRUE(IsOk(s.InsertUser(alice, &e)));
+    Credential key;
+    key.public_id = "alicekey";
+    key.kind = "key";
+    key.principal_id = alice.id;
+    key.secret_hmac = {9, 9};
+    key.created_at = kT0;
+    ASSERT_TRUE(IsOk(s.InsertCredential(key, nullptr)));
+    const Agent bot{NewUuid(), "bot", "", alice.id, kT0, std::nullopt};
+    ASSERT_TRUE(IsOk(s.InsertAgent(bot, {AgentCredential(bot.id, "botkey")}, nullptr)));
+    ASSERT_TRUE(IsOk(s.RevokeCredential("botkey", kT0 + 5, nullptr)));
+    const Vault v{NewUuid(), "prod", "production", alice.id, kT0};
+    e = MakeEvent("vault.create", v.id);
+    ASSERT_TRUE(IsOk(s.InsertVault(v, &e)));
+    Policy p;
+    p.id = NewUuid();
+    p.vault_id = v.id;
+    p.principal_id = bot.id;
+    p.path_glob = "db/**";
+    p.permissions = kPermRead;
+    p.created_at = kT0;
+    ASSERT_TRUE(IsOk(s.InsertPolicy(p, nullptr)));
+    NewSecretVersion n;
+    n.vault_id = v.id;
+    n.path = "db/password";
+    n.max_access_count = 3;
+    for (int i = 0; i < 3; ++i) {
+      e = MakeEvent("secret.write", v.id);
+      auto put = s.PutSecretVersion(n, FakeSeal("v" + std::to_string(i)), &e);
+      ASSERT_TRUE(IsOk(put));
+      secret_id_ = put->secret_id;
+    }
+    ASSERT_TRUE(IsOk(s.ConsumeSecretAccess(secret_id_, 1, nullptr)));
+    ASSERT_TRUE(IsOk(s.DisableSecretVersion(v.id, "db/password", 2, kT0 + 9, nullptr)));
+    n.path = "other";
+    ASSERT_TRUE(IsOk(s.PutSecretVersion(n, FakeSeal("o"), nullptr)));
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(IsOk(s.AppendAudit(MakeEvent("secret.read", v.id))));
+    }
+    vault_id_ = v.id;
+  }
+
+  void ExpectCopied(Store& to) {
+    auto report = CopyStore(*source_, to, nullptr);
+    ASSERT_TRUE(IsOk(report));
+    EXPECT_EQ(report->keys, 2);
+    EXPECT_EQ(report->users, 1);
+    EXPECT_EQ(report->agents, 1);
+    EXPECT_EQ(report->credentials, 2);
+    EXPECT_EQ(report->vaults, 1);
+    EXPECT_EQ(report->policies, 1);
+    EXPECT_EQ(report->secrets, 2);
+    EXPECT_EQ(report->versions, 4);
+    EXPECT_EQ(report->audit_events, 25);
+
+    auto v1 = to.GetSecretVersion(vault_id_, "db/password", VersionSelector::Exact(1));
+    ASSERT_TRUE(IsOk(v1));
+    EXPECT_EQ(v1->secret_id, secret_id_);
+    EXPECT_EQ(v1->access_count, 1);
+    EXPECT_EQ(v1->ciphertext, store_testing::FakeCiphertext(secret_id_, 1, "v0"));
+    auto latest = to.GetSecretVersion(vault_id_, "db/password", VersionSelector::LatestEnabled());
+    ASSERT_TRUE(IsOk(latest));
+    EXPECT_EQ(latest->version, 3);
+    auto revoked = to.GetCredential("botkey");
+    ASSERT_TRUE(IsOk(revoked));
+    EXPECT_EQ(revoked->revoked_at, kT0 + 5);
+    auto keys = to.LoadKeys();
+    ASSERT_TRUE(IsOk(keys));
+    ASSERT_EQ(keys->size(), 2u);
+    EXPECT_FALSE((*keys)[0].active);
+    EXPECT_TRUE((*keys)[1].active);
+    // The copy goes on where the source stopped.
+    auto next = to.AppendAudit(MakeEvent("after.migrate"));
+    ASSERT_TRUE(IsOk(next));
+    EXPECT_EQ(next->seq, 26);
+    EXPECT_EQ(next->prev_hash, report->audit_head);
+
+    // A second copy into the now non-empty target is refused, changing nothing.
+    EXPECT_TRUE(HasCode(CopyStore(*source_, to, nullptr), StatusCode::kFailedPrecondition));
+  }
+
+  std::string dir_;
+  std::unique_ptr<Store> source_;
+  std::string vault_id_;
+  std::string secret_id_;
+};
+
+TEST_F(StoreCopyTest, SqliteToSqliteCopiesEverythingAndTheChainIsIdentical) {
+  Fill();
+  auto target = Sqlite("target.db");
+  ASSERT_NE(target, nullptr);
+  ExpectCopied(*target);
+}
+
+TEST_F(StoreCopyTest, SqliteToPostgresCopiesEverythingAndTheChainIsIdentical) {
+  const char* admin = std::getenv("COFFER_TEST_PG_URL");
+  if (admin == nullptr || *admin == '\0') {
+    GTEST_SKIP() << "COFFER_TEST_PG_URL is not set: PostgreSQL tests skipped";
+  }
+  Fill();
+  const std::string name = "coffer_copy_" + NewUuid().substr(0, 8);
+  auto conn = PgConnection::Connect(admin);
+  ASSERT_TRUE(IsOk(conn));
+  ASSERT_TRUE(IsOk((*conn)->ExecScript("CREATE DATABASE " + name)));
+  std::string url(admin);
+  url = url.substr(0, url.rfind('/')) + "/" + name;
+  {
+    auto target = OpenPostgresStore({.url = url});
+    ASSERT_TRUE(IsOk(target));
+    ExpectCopied(**target);
+  }
+  (void)(*conn)->ExecScript("DROP DATABASE " + name + " WITH (FORCE)");
+}
+
+TEST_F(StoreCopyTest, AnEmptySourceCopiesToAnEmptyTarget) {
+  auto target = Sqlite("target.db");
+  ASSERT_NE(target, nullptr);
+  auto report = CopyStore(*source_, *target, nullptr);
+  ASSERT_TRUE(IsOk(report));
+  EXPECT_EQ(report->audit_events, 0);
+}
+
+}  // namespace
+}  // namespace coffer
