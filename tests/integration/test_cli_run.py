@@ -1,0 +1,222 @@
+"""`coffer run`: coffer:// references and --bundle secrets in a child's environment, exit codes and
+signals passed through, and --watch picking up a new version (restart, or a signal)."""
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from cli_support import EXIT_NOT_FOUND, EXIT_USAGE, cli  # noqa: F401  (cli is a fixture)
+from conftest import COFFER_BIN, check_absent
+
+KEY_V1 = "sk-run-test-value-one"
+KEY_V2 = "sk-run-test-value-two"
+
+# A child that records its environment and the signals it gets, one JSON line per event, in
+# $OUT; it exits 42 on SIGTERM.
+CHILD = textwrap.dedent("""
+    import json, os, signal, sys, time
+    out = os.environ["OUT"]
+    names = os.environ.get("NAMES", "").split(",")
+    def record(**event):
+        event["pid"] = os.getpid()
+        with open(out, "a") as f:
+            f.write(json.dumps(event) + "\\n")
+    def on_term(sig, frame):
+        record(signal="TERM")
+        sys.exit(42)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGUSR1, lambda s, f: record(signal="USR1"))
+    signal.signal(signal.SIGHUP, lambda s, f: record(signal="HUP"))
+    record(env={n: os.environ.get(n) for n in names if n})
+    if os.environ.get("EXIT_AT_ONCE"):
+        sys.exit(int(os.environ["EXIT_AT_ONCE"]))
+    while True:
+        time.sleep(0.05)
+""")
+
+
+@pytest.fixture
+def child(tmp_path):
+    path = tmp_path / "child.py"
+    path.write_text(CHILD)
+    return str(path)
+
+
+def events(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def wait_for(path, predicate, what, timeout=15):
+    __tracebackhide__ = True
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = [e for e in events(path) if predicate(e)]
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def same(a, b, what):
+    """Compares two secret-bearing values without printing them."""
+    __tracebackhide__ = True
+    if a != b:
+        pytest.fail(f"{what}: the child did not get the expected value")
+
+
+def test_run_replaces_references_and_passes_the_exit_code(cli, child, tmp_path):
+    vault = json.loads(cli.ok("vaults", "create", "prod", "--json"))["id"]
+    cli.ok("secrets", "put", "prod", "api-keys/openai", "--type", "api_key", input=KEY_V1)
+    cli.ok("secrets", "put", "prod", "api-keys/openai", "--type", "api_key", input=KEY_V2)
+    out = str(tmp_path / "events")
+    env = {"OUT": out, "NAMES": "LATEST,PINNED,BY_ID,PLAIN", "EXIT_AT_ONCE": "7",
+           "LATEST": "coffer://prod/api-keys/openai",
+           "PINNED": "coffer://prod/api-keys/openai#1",
+           "BY_ID": f"coffer://{vault}/api-keys/openai",
+           "PLAIN": "not-a-reference"}
+    r = cli.run("run", "--", "/usr/bin/python3", child, env=env)
+    assert r.returncode == 7
+    check_absent(r.stdout + r.stderr, [KEY_V1, KEY_V2], "coffer run output")
+    seen = events(out)[0]["env"]
+    same(seen["LATEST"], KEY_V2, "LATEST")
+    same(seen["PINNED"], KEY_V1, "PINNED (#1)")
+    same(seen["BY_ID"], KEY_V2, "BY_ID (vault id)")
+    assert seen["PLAIN"] == "not-a-reference"
+
+
+def test_run_expands_env_bundles(cli, child, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "env/agent", "--type", "env_bundle",
+           input=f"# agent\nOPENAI_API_KEY={KEY_V1}\nexport MODEL=\"gpt-x\"\nPLAIN=overridden\n")
+    cli.ok("secrets", "put", "prod", "not-a-bundle", input="x")
+    out = str(tmp_path / "events")
+    env = {"OUT": out, "NAMES": "OPENAI_API_KEY,MODEL,PLAIN", "EXIT_AT_ONCE": "0",
+           "PLAIN": "inherited"}
+    r = cli.run("run", "--bundle", "prod/env/agent", "--", "/usr/bin/python3", child, env=env)
+    assert r.returncode == 0
+    check_absent(r.stdout + r.stderr, [KEY_V1], "coffer run output")
+    seen = events(out)[0]["env"]
+    same(seen["OPENAI_API_KEY"], KEY_V1, "OPENAI_API_KEY from the bundle")
+    assert seen["MODEL"] == "gpt-x" and seen["PLAIN"] == "overridden"
+
+    r = cli.run("run", "--bundle", "prod/not-a-bundle", "--", "true", env=env)
+    assert r.returncode == EXIT_USAGE
+    assert "not env_bundle" in r.stderr
+
+
+def test_run_exit_codes_stdio_and_failures_before_start(cli, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    assert cli.run("run", "--", "sh", "-c", "exit 3").returncode == 3
+    assert cli.run("run", "--", "sh", "-c", "kill -KILL $$").returncode == 128 + 9
+    assert cli.run("run", "--", "sh", "-c", "kill -TERM $$").returncode == 128 + 15
+    # stdin and stdout are the child's own.
+    r = cli.run("run", "--", "cat", input="through the pipe")
+    assert r.returncode == 0 and r.stdout == "through the pipe"
+    # Arguments that look like flags belong to the command.
+    r = cli.run("run", "sh", "-c", "echo $0 $1", "x", "--watch")
+    assert r.stdout.strip() == "x --watch"
+
+    r = cli.run("run", "--", "no-such-command-anywhere")
+    assert r.returncode == 127 and "no-such-command-anywhere" in r.stderr
+
+    marker = tmp_path / "started"
+    r = cli.run("run", "--", "touch", str(marker), env={"K": "coffer://prod/missing"})
+    assert r.returncode == EXIT_NOT_FOUND
+    assert "K=coffer://prod/missing: Not found (HTTP 404): secret not found" in r.stderr
+    assert not marker.exists()
+    r = cli.run("run", "--", "true", env={"K": "coffer://prod"})
+    assert r.returncode == EXIT_USAGE and "K:" in r.stderr
+    assert cli.run("run").returncode == EXIT_USAGE
+
+
+def start_run(cli, args, env):
+    return subprocess.Popen([COFFER_BIN, "run", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli.env(env))
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.kill()
+    out, err = proc.communicate(timeout=30)
+    return out, err
+
+
+def test_run_forwards_signals(cli, child, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "k", input=KEY_V1)
+    out = str(tmp_path / "events")
+    proc = start_run(cli, ["--", "/usr/bin/python3", child],
+                     {"OUT": out, "NAMES": "K", "K": "coffer://prod/k"})
+    try:
+        wait_for(out, lambda e: "env" in e, "the child to start")
+        # coffer's own argv and environment hold the reference, never the value.
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+            check_absent(f.read().decode(errors="replace"), [KEY_V1], "coffer's argv")
+        with open(f"/proc/{proc.pid}/environ", "rb") as f:
+            own_env = f.read().decode(errors="replace")
+        check_absent(own_env, [KEY_V1], "coffer's environment")
+        assert "K=coffer://prod/k" in own_env
+
+        proc.send_signal(signal.SIGUSR1)
+        wait_for(out, lambda e: e.get("signal") == "USR1", "SIGUSR1 to reach the child")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(out, lambda e: e.get("signal") == "HUP", "SIGHUP to reach the child")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 42  # the child's own exit code after its SIGTERM handler
+    finally:
+        stdout, stderr = stop(proc)
+    check_absent(stdout + stderr, [KEY_V1], "coffer run output")
+    assert len({e["pid"] for e in events(out)}) == 1
+
+
+def test_run_watch_restarts_the_child_on_a_new_version(cli, child, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "api-keys/openai", input=KEY_V1)
+    out = str(tmp_path / "events")
+    proc = start_run(cli, ["--watch", "--interval", "0.2", "--", "/usr/bin/python3", child],
+                     {"OUT": out, "NAMES": "OPENAI_API_KEY",
+                      "OPENAI_API_KEY": "coffer://prod/api-keys/openai"})
+    try:
+        first = wait_for(out, lambda e: "env" in e, "the child to start")[0]
+        same(first["env"]["OPENAI_API_KEY"], KEY_V1, "first child")
+        cli.ok("secrets", "put", "prod", "api-keys/openai", input=KEY_V2)
+        second = wait_for(out, lambda e: "env" in e and e["pid"] != first["pid"],
+                          "the restarted child")[0]
+        same(second["env"]["OPENAI_API_KEY"], KEY_V2, "restarted child")
+        # The old child was stopped with SIGTERM first.
+        assert {"signal": "TERM", "pid": first["pid"]} in events(out)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 42
+    finally:
+        stdout, stderr = stop(proc)
+    assert "prod/api-keys/openai version 1 -> 2; restarting" in stderr
+    check_absent(stdout + stderr, [KEY_V1, KEY_V2], "coffer run output")
+
+
+def test_run_watch_can_signal_instead_of_restarting(cli, child, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "db/password", input=KEY_V1)
+    cli.ok("secrets", "put", "prod", "pinned", input=KEY_V1)
+    out = str(tmp_path / "events")
+    proc = start_run(cli, ["--watch", "--interval", "0.2", "--signal", "USR1", "--",
+                           "/usr/bin/python3", child],
+                     {"OUT": out, "NAMES": "DB", "DB": "coffer://prod/db/password",
+                      "PIN": "coffer://prod/pinned#1"})
+    try:
+        first = wait_for(out, lambda e: "env" in e, "the child to start")[0]
+        cli.ok("secrets", "put", "prod", "pinned", input=KEY_V2)  # pinned: no effect
+        cli.ok("secrets", "rotate", "prod", "db/password")
+        wait_for(out, lambda e: e.get("signal") == "USR1", "SIGUSR1 after the rotation")
+        assert {e["pid"] for e in events(out)} == {first["pid"]}  # not restarted
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 42
+    finally:
+        stdout, stderr = stop(proc)
+    assert "sending SIGUSR1" in stderr and "pinned" not in stderr
