@@ -10,6 +10,8 @@ eval "$(./scripts/pg-cluster.sh start)"
 trap './scripts/pg-cluster.sh stop "$COFFER_PG_DIR"' EXIT
 echo "== OpenAPI lint"
 (cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint)
+echo "== MCP SDK test client (tests/mcp, used by tests/integration/test_cli_mcp.py)"
+(cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
 echo "== unit tests"
 (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 600)
 echo "== integration tests"

@@ -1,0 +1,152 @@
+// Drives `coffer mcp` through the official MCP TypeScript SDK client over stdio, as an agent's
+// MCP host would. Run by tests/integration/test_cli_mcp.py, which starts a Coffer server and
+// passes COFFER_BIN, COFFER_ADDR, COFFER_TOKEN (admin), AGENT_TOKEN and VAULT_NAME.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const { COFFER_BIN, COFFER_ADDR, COFFER_TOKEN, AGENT_TOKEN, VAULT_NAME } = process.env;
+
+async function connect(token) {
+  const transport = new StdioClientTransport({
+    command: COFFER_BIN,
+    args: ['mcp'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, COFFER_ADDR, COFFER_TOKEN: token },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'coffer-mcp-test', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+function text(result) {
+  assert.equal(result.content.length, 1);
+  assert.equal(result.content[0].type, 'text');
+  return result.content[0].text;
+}
+
+async function call(client, name, args) {
+  const result = await client.callTool({ name, arguments: args });
+  assert.notEqual(result.isError, true, `${name} failed: ${text(result)}`);
+  return JSON.parse(text(result));
+}
+
+describe('coffer mcp with the admin token', () => {
+  let client;
+  before(async () => { client = await connect(COFFER_TOKEN); });
+  after(async () => { await client.close(); });
+
+  it('initializes with the tools capability', async () => {
+    assert.equal(client.getServerVersion().name, 'coffer');
+    assert.ok(client.getServerCapabilities().tools);
+    await client.ping();
+  });
+
+  it('lists every tool with a JSON Schema for its input', async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name).sort();
+    assert.deepEqual(names, ['disable_version', 'get_secret', 'list_secrets', 'list_vaults',
+      'list_versions', 'put_secret', 'rotate_secret']);
+    for (const tool of tools) {
+      assert.equal(tool.inputSchema.type, 'object', tool.name);
+      assert.ok(tool.description.length > 10, tool.name);
+    }
+    const get = tools.find((t) => t.name === 'get_secret');
+    assert.deepEqual(get.inputSchema.required, ['vault', 'path']);
+  });
+
+  it('lists vaults', async () => {
+    const { vaults } = await call(client, 'list_vaults', {});
+    assert.ok(vaults.some((v) => v.name === VAULT_NAME));
+  });
+
+  it('puts, reads, rotates, lists versions and disables a version', async () => {
+    const put = await call(client, 'put_secret', {
+      vault: VAULT_NAME, path: 'api-keys/mcp', value: 'sk-mcp-test-1', type: 'api_key',
+      metadata: { via: 'mcp' },
+    });
+    assert.equal(put.version, 1);
+    assert.equal(put.value, undefined, 'put_secret must not echo the value');
+    assert.deepEqual(put.metadata, { via: 'mcp' });
+
+    const got = await call(client, 'get_secret', { vault: VAULT_NAME, path: 'api-keys/mcp' });
+    assert.equal(got.value, 'sk-mcp-test-1');
+    assert.equal(got.type, 'api_key');
+
+    const rotated = await call(client, 'rotate_secret', {
+      vault: VAULT_NAME, path: 'api-keys/mcp', length: 24, charset: 'alphanumeric',
+    });
+    assert.equal(rotated.version, 2);
+    assert.equal(rotated.value, undefined);
+    const fresh = await call(client, 'get_secret', { vault: VAULT_NAME, path: 'api-keys/mcp' });
+    assert.match(fresh.value, /^[A-Za-z0-9]{24}$/);
+
+    const { versions } = await call(client, 'list_versions', { vault: VAULT_NAME, path: 'api-keys/mcp' });
+    assert.deepEqual(versions.map((v) => v.version), [2, 1]);
+
+    const disabled = await call(client, 'disable_version', {
+      vault: VAULT_NAME, path: 'api-keys/mcp', version: 2,
+    });
+    assert.equal(disabled.is_disabled, true);
+    const back = await call(client, 'get_secret', { vault: VAULT_NAME, path: 'api-keys/mcp' });
+    assert.equal(back.version, 1);
+    assert.equal(back.value, 'sk-mcp-test-1');
+    const pinned = await call(client, 'get_secret', { vault: VAULT_NAME, path: 'api-keys/mcp', version: 1 });
+    assert.equal(pinned.value, 'sk-mcp-test-1');
+
+    const { secrets } = await call(client, 'list_secrets', { vault: VAULT_NAME, prefix: 'api-keys/' });
+    assert.ok(secrets.some((s) => s.path === 'api-keys/mcp'));
+    assert.ok(secrets.every((s) => s.value === undefined));
+  });
+
+  it('returns API failures as tool errors with the problem detail', async () => {
+    const missing = await client.callTool({
+      name: 'get_secret', arguments: { vault: VAULT_NAME, path: 'no/such' },
+    });
+    assert.equal(missing.isError, true);
+    assert.match(text(missing), /secret not found/);
+
+    const gone = await client.callTool({
+      name: 'get_secret', arguments: { vault: VAULT_NAME, path: 'api-keys/mcp', version: 2 },
+    });
+    assert.equal(gone.isError, true);
+    assert.match(text(gone), /Gone \(HTTP 410\)/);
+
+    const invalid = await client.callTool({
+      name: 'put_secret', arguments: { vault: VAULT_NAME, path: 'bad path', value: 'x' },
+    });
+    assert.equal(invalid.isError, true);
+    assert.match(text(invalid), /HTTP 400/);
+
+    const noVault = await client.callTool({ name: 'list_secrets', arguments: {} });
+    assert.equal(noVault.isError, true);
+    assert.match(text(noVault), /vault/);
+  });
+
+  it('answers an unknown tool with a protocol error', async () => {
+    await assert.rejects(client.callTool({ name: 'no_such_tool', arguments: {} }),
+      /Unknown tool/);
+  });
+});
+
+describe('coffer mcp with an agent token', () => {
+  let client;
+  before(async () => { client = await connect(AGENT_TOKEN); });
+  after(async () => { await client.close(); });
+
+  it('acts under the agent\'s policies only', async () => {
+    const got = await call(client, 'get_secret', { vault: VAULT_NAME, path: 'api-keys/openai' });
+    assert.equal(got.value, 'sk-agent-visible');
+    const denied = await client.callTool({
+      name: 'get_secret', arguments: { vault: VAULT_NAME, path: 'db/password' },
+    });
+    assert.equal(denied.isError, true);
+    assert.match(text(denied), /Permission denied \(HTTP 403\)/);
+    const write = await client.callTool({
+      name: 'put_secret', arguments: { vault: VAULT_NAME, path: 'api-keys/openai', value: 'x' },
+    });
+    assert.equal(write.isError, true);
+  });
+});
