@@ -59,10 +59,14 @@ def pair(database):
         admin_key = KEY_RE.search(out.stdout).group(1)
         os.makedirs(b_dir, mode=0o700)
         shutil.copy2(os.path.join(a_dir, "root.key"), os.path.join(b_dir, "root.key"))
+        # A reads the store URL from a TOML file, B from COFFER_STORE (init used --store).
+        toml = os.path.join(d, "coffer.toml")
+        with open(toml, "w") as f:
+            f.write(f'store = "{database}"\n')
         servers = []
         try:
-            for data_dir in (a_dir, b_dir):
-                servers.append(Server(data_dir, admin_key, extra_args=["--store", database]))
+            servers.append(Server(a_dir, admin_key, extra_args=["--config", toml]))
+            servers.append(Server(b_dir, admin_key, env={"COFFER_STORE": database}))
             yield Bag(a=servers[0], b=servers[1], url=database,
                       admin_a=Caller(servers[0], admin_key), admin_b=Caller(servers[1], admin_key))
         finally:
