@@ -1,10 +1,13 @@
 // The client commands that mirror the API (login, logout, whoami, vaults, secrets, agents,
 // policies, audit) and the registration of every client command with CLI11.
-#include <CLI/CLI.hpp>
+#include "cli/client_commands.h"
+
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -12,11 +15,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <functional>
 
 #include "cli/client_cli.h"
-#include "cli/client_commands.h"
 #include "cli/client_config.h"
 #include "cli/exit_codes.h"
 #include "cli/table.h"
@@ -85,7 +86,7 @@ StatusOr<SecretBuffer> ReadAllFd(int fd, std::string_view what) {
 StatusOr<SecretBuffer> ReadHidden(std::string_view prompt) {
   fmt::print(stderr, "{}", prompt);
   std::fflush(stderr);
-  termios old {};
+  termios old{};
   const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
   if (tty) {
     termios quiet = old;
@@ -138,8 +139,7 @@ StatusOr<int64_t> ParseVersion(const std::string& text) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v < 1) {
-    return Err(InvalidArgumentError(
-        fmt::format("version '{}' must be a positive integer", text)));
+    return Err(InvalidArgumentError(fmt::format("version '{}' must be a positive integer", text)));
   }
   return v;
 }
@@ -234,9 +234,8 @@ struct ClientCli::Impl {
     if (!c.has_value()) return ReportError(c.error());
     auto me = (*c)->GetMe();
     if (!me.has_value()) return ReportError(me.error());
-    UserConfig config{.addr = resolved->addr,
-                              .token = std::move(token),
-                              .ca_cert = resolved->ca_cert};
+    UserConfig config{
+        .addr = resolved->addr, .token = std::move(token), .ca_cert = resolved->ca_cert};
     if (Status s = SaveUserConfig(*path, config); !s.ok()) return ReportError(s);
     if (json_output) {
       json::object o = me->json;
@@ -267,9 +266,9 @@ struct ClientCli::Impl {
       if (json_output) {
         PrintJson(me.json);
       } else {
-        fmt::print("{}", RenderTable({"TYPE", "NAME", "ID", "ADMIN", "SERVER"},
-                                     {{me.type, me.name, me.id, me.is_admin ? "yes" : "no",
-                                       c.addr()}}));
+        fmt::print("{}",
+                   RenderTable({"TYPE", "NAME", "ID", "ADMIN", "SERVER"},
+                               {{me.type, me.name, me.id, me.is_admin ? "yes" : "no", c.addr()}}));
       }
       return OkStatus();
     });
@@ -280,8 +279,8 @@ struct ClientCli::Impl {
   static std::vector<std::string> VaultRow(const client::Vault& v) {
     return {v.name, v.id, v.description, v.created_at};
   }
-  static constexpr std::initializer_list<const char*> kVaultHeaders = {"NAME", "ID",
-                                                                      "DESCRIPTION", "CREATED"};
+  static constexpr std::initializer_list<const char*> kVaultHeaders = {"NAME", "ID", "DESCRIPTION",
+                                                                       "CREATED"};
   static std::vector<std::string> Headers(std::initializer_list<const char*> h) {
     return {h.begin(), h.end()};
   }
@@ -416,8 +415,8 @@ struct ClientCli::Impl {
         rows.push_back({s.path, s.type, std::to_string(s.version), s.created_at,
                         OrDash(s.expires_at), AccessText(s.access_count, s.max_access_count)});
       }
-      fmt::print("{}", RenderTable({"PATH", "TYPE", "VERSION", "UPDATED", "EXPIRES", "READS"},
-                                   rows));
+      fmt::print("{}",
+                 RenderTable({"PATH", "TYPE", "VERSION", "UPDATED", "EXPIRES", "READS"}, rows));
       return OkStatus();
     });
   }
@@ -449,8 +448,8 @@ struct ClientCli::Impl {
                         v.created_at, OrDash(v.expires_at),
                         AccessText(v.access_count, v.max_access_count)});
       }
-      fmt::print("{}", RenderTable({"VERSION", "TYPE", "STATE", "CREATED", "EXPIRES", "READS"},
-                                   rows));
+      fmt::print("{}",
+                 RenderTable({"VERSION", "TYPE", "STATE", "CREATED", "EXPIRES", "READS"}, rows));
       return OkStatus();
     });
   }
@@ -487,8 +486,8 @@ struct ClientCli::Impl {
   static std::vector<std::string> AgentRow(const client::Agent& a) {
     return {a.name, a.id, a.is_revoked ? "revoked" : "active", a.description, a.created_at};
   }
-  static constexpr std::initializer_list<const char*> kAgentHeaders = {
-      "NAME", "ID", "STATE", "DESCRIPTION", "CREATED"};
+  static constexpr std::initializer_list<const char*> kAgentHeaders = {"NAME", "ID", "STATE",
+                                                                       "DESCRIPTION", "CREATED"};
 
   void PrintCredentials(const client::AgentCredentials& a, std::string_view verb) {
     if (json_output) {
@@ -503,8 +502,8 @@ struct ClientCli::Impl {
       WriteStdout("\n");
       return;
     }
-    fmt::print("{} agent {} ({})\n\nShown only this once; store them somewhere safe:\n",
-               verb, a.agent.name, a.agent.id);
+    fmt::print("{} agent {} ({})\n\nShown only this once; store them somewhere safe:\n", verb,
+               a.agent.name, a.agent.id);
     std::fflush(stdout);
     WriteStdout("  API key:          ");
     WriteStdout(a.api_key.view());
@@ -595,8 +594,8 @@ struct ClientCli::Impl {
         size_t start = 0;
         while (start <= p.size()) {
           const size_t comma = p.find(',', start);
-          std::string one = p.substr(start, comma == std::string::npos ? std::string::npos
-                                                                       : comma - start);
+          std::string one =
+              p.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
           if (!one.empty()) input.permissions.push_back(one);
           if (comma == std::string::npos) break;
           start = comma + 1;
@@ -607,8 +606,8 @@ struct ClientCli::Impl {
       if (json_output) {
         PrintJson(p.json);
       } else {
-        fmt::print("Added policy {}: {} {} may {} on {}\n", p.id, p.principal_type,
-                   p.principal_id, fmt::join(p.permissions, ","), p.secret_path_pattern);
+        fmt::print("Added policy {}: {} {} may {} on {}\n", p.id, p.principal_type, p.principal_id,
+                   fmt::join(p.permissions, ","), p.secret_path_pattern);
       }
       return OkStatus();
     });
@@ -629,9 +628,9 @@ struct ClientCli::Impl {
         rows.push_back({p.id, p.principal_type, p.principal_id, p.secret_path_pattern,
                         fmt::format("{}", fmt::join(p.permissions, ",")), OrDash(p.expires_at)});
       }
-      fmt::print("{}", RenderTable({"ID", "PRINCIPAL", "PRINCIPAL_ID", "PATHS", "PERMISSIONS",
-                                    "EXPIRES"},
-                                   rows));
+      fmt::print("{}",
+                 RenderTable({"ID", "PRINCIPAL", "PRINCIPAL_ID", "PATHS", "PERMISSIONS", "EXPIRES"},
+                             rows));
       return OkStatus();
     });
   }
@@ -741,9 +740,10 @@ void AddConnectionOptions(CLI::App* cmd, ConnectionFlags& conn) {
 
 ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
-  app.footer(app.get_footer() + "\n  coffer login --addr http://127.0.0.1:8200\n"
-                                "  coffer secrets put prod api-keys/openai --type api_key < key.txt\n"
-                                "  coffer run -- ./agent.py\n\n" +
+  app.footer(app.get_footer() +
+             "\n  coffer login --addr http://127.0.0.1:8200\n"
+             "  coffer secrets put prod api-keys/openai --type api_key < key.txt\n"
+             "  coffer run -- ./agent.py\n\n" +
              std::string(ExitCodesHelp()));
 
   // A leaf command: connection options, --json when it prints, an example, and its action.
@@ -765,12 +765,12 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
   };
 
   // login / logout / whoami
-  CLI::App* login = leaf(&app, "login",
-                         "Check an API key against the server and save it (and --addr) in "
-                         "~/.config/coffer/config.toml, mode 0600. The key is read hidden from "
-                         "the terminal, or from stdin, or COFFER_TOKEN",
-                         "coffer login --addr https://coffer.internal:8200 < admin-key.txt",
-                         &Impl::Login);
+  CLI::App* login =
+      leaf(&app, "login",
+           "Check an API key against the server and save it (and --addr) in "
+           "~/.config/coffer/config.toml, mode 0600. The key is read hidden from "
+           "the terminal, or from stdin, or COFFER_TOKEN",
+           "coffer login --addr https://coffer.internal:8200 < admin-key.txt", &Impl::Login);
   (void)login;
   leaf(&app, "logout", "Remove the saved token from the config file", "coffer logout",
        &Impl::Logout, false);
@@ -781,8 +781,8 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
                            "  coffer vaults create prod --description 'production keys'\n"
                            "  coffer vaults list\n  coffer vaults get prod\n"
                            "  coffer vaults delete prod");
-  CLI::App* c = leaf(vaults, "create", "Create a vault", "coffer vaults create prod",
-                     &Impl::VaultsCreate);
+  CLI::App* c =
+      leaf(vaults, "create", "Create a vault", "coffer vaults create prod", &Impl::VaultsCreate);
   c->add_option("name", m.name, "Vault name")->required();
   c->add_option("--description,-d", m.description, "What the vault holds");
   leaf(vaults, "list", "List the vaults you can see", "coffer vaults list --json",
@@ -814,7 +814,8 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
   vault_path(c);
   c->add_option("--type,-t", m.type, std::string("Secret type: ") + std::string(kSecretTypes))
       ->capture_default_str();
-  c->add_option("--value-file,-f", m.value_file, "Read the value from FILE, byte for byte ('-': stdin)");
+  c->add_option("--value-file,-f", m.value_file,
+                "Read the value from FILE, byte for byte ('-': stdin)");
   c->add_option("--metadata,-m", m.metadata, "JSON object of metadata, e.g. '{\"team\":\"ml\"}'");
   c->add_option("--expires-at", m.expires_at, "RFC 3339 time after which reads get 410 Gone");
   c->add_option("--max-access-count", m.max_access_count,
@@ -856,10 +857,8 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
                            "  coffer agents list\n  coffer agents get research-bot\n"
                            "  coffer agents rotate-key research-bot\n"
                            "  coffer agents revoke research-bot");
-  c = leaf(agents, "create",
-           "Create an agent; prints its API key and rotation secret once",
-           "coffer agents create research-bot --description 'nightly digest'",
-           &Impl::AgentsCreate);
+  c = leaf(agents, "create", "Create an agent; prints its API key and rotation secret once",
+           "coffer agents create research-bot --description 'nightly digest'", &Impl::AgentsCreate);
   c->add_option("name", m.name, "Agent name")->required();
   c->add_option("--description,-d", m.description, "What the agent does");
   leaf(agents, "list", "List your agents (the admin: all)", "coffer agents list",
@@ -924,8 +923,8 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
            "coffer://VAULT/PATH[#VERSION] is replaced by that secret, and each --bundle "
            "env_bundle secret adds its KEY=VALUE lines (overriding inherited variables). "
            "Signals are passed on, and coffer exits with the command's exit code",
-           "OPENAI_API_KEY=coffer://prod/api-keys/openai coffer run --watch -- ./agent.py",
-           nullptr, false);
+           "OPENAI_API_KEY=coffer://prod/api-keys/openai coffer run --watch -- ./agent.py", nullptr,
+           false);
   c->callback([&m] { m.action = [&m] { return RunRun(m.conn, m.run); }; });
   c->add_option("--bundle,-b", m.run.bundles,
                 "VAULT/PATH of an env_bundle secret to expand (repeatable)")
@@ -937,16 +936,16 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
       ->check(CLI::Range(0.05, 86400.0));
   c->add_option("--signal", m.run.signal_name,
                 "With --watch: send this signal (e.g. HUP) instead of restarting");
-  c->add_option("--grace", m.run.grace_seconds,
-                "On restart: seconds between SIGTERM and SIGKILL")
+  c->add_option("--grace", m.run.grace_seconds, "On restart: seconds between SIGTERM and SIGKILL")
       ->capture_default_str();
   c->add_option("command", m.run.command, "The command and its arguments, after --")->required();
   c->positionals_at_end();  // everything from the command on is the command's
-  c->footer("Examples:\n"
-            "  OPENAI_API_KEY=coffer://prod/api-keys/openai coffer run -- ./agent.py\n"
-            "  coffer run --bundle prod/env/agent --watch --interval 10 -- ./agent.py\n"
-            "  DB_PASSWORD=coffer://prod/db/password#3 coffer run -- psql\n\n" +
-            std::string(ExitCodesHelp()));
+  c->footer(
+      "Examples:\n"
+      "  OPENAI_API_KEY=coffer://prod/api-keys/openai coffer run -- ./agent.py\n"
+      "  coffer run --bundle prod/env/agent --watch --interval 10 -- ./agent.py\n"
+      "  DB_PASSWORD=coffer://prod/db/password#3 coffer run -- psql\n\n" +
+      std::string(ExitCodesHelp()));
 
   // mcp
   c = leaf(&app, "mcp",

@@ -14,7 +14,7 @@ struct RunOptions {
   std::vector<std::string> bundles;  // VAULT/PATH[#N] of env_bundle secrets
   bool watch = false;
   double interval_seconds = 30;
-  std::string signal_name;  // with --watch: send this instead of restarting
+  std::string signal_name;    // with --watch: send this instead of restarting
   double grace_seconds = 10;  // restart: time between SIGTERM and SIGKILL
   std::vector<std::string> command;
 };

@@ -4,13 +4,13 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <toml++/toml.h>
 
 namespace coffer::cli {
 namespace {
@@ -78,8 +78,8 @@ StatusOr<UserConfig> LoadUserConfig(const std::string& path) {
     table = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return Err(InvalidArgumentError(fmt::format("{}:{}:{}: {}", path, where.line, where.column,
-                                                std::string(e.description()))));
+    return Err(InvalidArgumentError(
+        fmt::format("{}:{}:{}: {}", path, where.line, where.column, std::string(e.description()))));
   } catch (const std::exception&) {
     return Err(InvalidArgumentError(fmt::format("cannot read config file {}", path)));
   }
@@ -145,10 +145,10 @@ StatusOr<Connection> ResolveConnection(const ConnectionFlags& flags) {
     ASSIGN_OR_RETURN(file, LoadUserConfig(file_path));
   }
   const std::string env_addr = Env("COFFER_ADDR");
-  c.addr = !flags.addr.empty()   ? flags.addr
-           : !env_addr.empty()   ? env_addr
-           : !file.addr.empty()  ? file.addr
-                                 : std::string(kDefaultAddr);
+  c.addr = !flags.addr.empty()  ? flags.addr
+           : !env_addr.empty()  ? env_addr
+           : !file.addr.empty() ? file.addr
+                                : std::string(kDefaultAddr);
   const std::string env_ca = Env("COFFER_CA_CERT");
   c.ca_cert = !flags.ca_cert.empty() ? flags.ca_cert : !env_ca.empty() ? env_ca : file.ca_cert;
   if (!flags.token.empty()) {

@@ -49,14 +49,13 @@ const std::vector<std::pair<Tool, std::string>>& Tools() {
     t.push_back({{"list_vaults", "List vaults",
                   "List the vaults this token can see (id, name, description).", true, false},
                  R"j({"type":"object","properties":{},"additionalProperties":false})j"});
-    t.push_back(
-        {{"list_secrets", "List secrets",
-          "List the secrets of a vault: paths, types, versions and metadata, never values.",
-          true, false},
-         R"j({"type":"object","properties":{"vault":{"type":"string","minLength":1,)j"
-         R"j("description":"Vault name or id"},"prefix":{"type":"string",)j"
-         R"j("description":"Only paths starting with this, e.g. api-keys/"}},)j"
-         R"j("required":["vault"],"additionalProperties":false})j"});
+    t.push_back({{"list_secrets", "List secrets",
+                  "List the secrets of a vault: paths, types, versions and metadata, never values.",
+                  true, false},
+                 R"j({"type":"object","properties":{"vault":{"type":"string","minLength":1,)j"
+                 R"j("description":"Vault name or id"},"prefix":{"type":"string",)j"
+                 R"j("description":"Only paths starting with this, e.g. api-keys/"}},)j"
+                 R"j("required":["vault"],"additionalProperties":false})j"});
     t.push_back({{"get_secret", "Read a secret",
                   "Read a secret's value and metadata: the latest readable version, or the "
                   "given version. Counts as an access (one-time secrets are spent).",
@@ -65,43 +64,47 @@ const std::vector<std::pair<Tool, std::string>>& Tools() {
                      R"j(,"version":{"type":"integer","minimum":1,)j"
                      R"j("description":"A specific version (default: the latest readable)"}},)j"
                      R"j("required":["vault","path"],"additionalProperties":false})j"});
-    t.push_back({{"put_secret", "Store a secret",
-                  "Store a new version of a secret (creating it if needed). Returns metadata, "
-                  "never the value.",
-                  false, false},
-                 "{\"type\":\"object\",\"properties\":{" + VaultPathProps() +
-                     R"j(,"value":{"type":"string","minLength":1,"description":"The secret value"},)j"
-                     R"j("type":{"type":"string","enum":)j" + std::string(kTypeEnum) +
-                     R"j(,"description":"Secret type (default password)"},)j"
-                     R"j("metadata":{"type":"object","description":"Free-form metadata"},)j"
-                     R"j("expires_at":{"type":"string","format":"date-time",)j"
-                     R"j("description":"RFC 3339 time after which reads fail"},)j"
-                     R"j("max_access_count":{"type":"integer","minimum":0,)j"
-                     R"j("description":"Reads allowed (0: unlimited)"}},)j"
-                     R"j("required":["vault","path","value"],"additionalProperties":false})j"});
-    t.push_back({{"rotate_secret", "Rotate a secret",
-                  "Store a new server-generated random value as the next version. The value is "
-                  "not returned; read it with get_secret if needed.",
-                  false, false},
-                 "{\"type\":\"object\",\"properties\":{" + VaultPathProps() +
-                     R"j(,"length":{"type":"integer","minimum":8,"maximum":1024,)j"
-                     R"j("description":"Length of the value (default 32)"},)j"
-                     R"j("charset":{"type":"string","enum":["hex","base64","alphanumeric","ascii"],)j"
-                     R"j("description":"Characters to draw from (default hex)"},)j"
-                     R"j("type":{"type":"string","enum":)j" + std::string(kTypeEnum) + "}}," +
-                     R"j("required":["vault","path"],"additionalProperties":false})j"});
+    t.push_back(
+        {{"put_secret", "Store a secret",
+          "Store a new version of a secret (creating it if needed). Returns metadata, "
+          "never the value.",
+          false, false},
+         "{\"type\":\"object\",\"properties\":{" + VaultPathProps() +
+             R"j(,"value":{"type":"string","minLength":1,"description":"The secret value"},)j"
+             R"j("type":{"type":"string","enum":)j" +
+             std::string(kTypeEnum) +
+             R"j(,"description":"Secret type (default password)"},)j"
+             R"j("metadata":{"type":"object","description":"Free-form metadata"},)j"
+             R"j("expires_at":{"type":"string","format":"date-time",)j"
+             R"j("description":"RFC 3339 time after which reads fail"},)j"
+             R"j("max_access_count":{"type":"integer","minimum":0,)j"
+             R"j("description":"Reads allowed (0: unlimited)"}},)j"
+             R"j("required":["vault","path","value"],"additionalProperties":false})j"});
+    t.push_back(
+        {{"rotate_secret", "Rotate a secret",
+          "Store a new server-generated random value as the next version. The value is "
+          "not returned; read it with get_secret if needed.",
+          false, false},
+         "{\"type\":\"object\",\"properties\":{" + VaultPathProps() +
+             R"j(,"length":{"type":"integer","minimum":8,"maximum":1024,)j"
+             R"j("description":"Length of the value (default 32)"},)j"
+             R"j("charset":{"type":"string","enum":["hex","base64","alphanumeric","ascii"],)j"
+             R"j("description":"Characters to draw from (default hex)"},)j"
+             R"j("type":{"type":"string","enum":)j" +
+             std::string(kTypeEnum) + "}}," +
+             R"j("required":["vault","path"],"additionalProperties":false})j"});
     t.push_back({{"list_versions", "List versions",
-                  "List every version of a secret, newest first, with is_disabled.", true,
-                  false},
+                  "List every version of a secret, newest first, with is_disabled.", true, false},
                  "{\"type\":\"object\",\"properties\":{" + VaultPathProps() + "}," +
                      R"j("required":["vault","path"],"additionalProperties":false})j"});
-    t.push_back({{"disable_version", "Disable a version",
-                  "Disable one version of a secret: reads of it fail from then on; the record "
-                  "is kept for audit.",
-                  false, true},
-                 "{\"type\":\"object\",\"properties\":{" + VaultPathProps() +
-                     R"j(,"version":{"type":"integer","minimum":1,"description":"Version number"}},)j"
-                     R"j("required":["vault","path","version"],"additionalProperties":false})j"});
+    t.push_back(
+        {{"disable_version", "Disable a version",
+          "Disable one version of a secret: reads of it fail from then on; the record "
+          "is kept for audit.",
+          false, true},
+         "{\"type\":\"object\",\"properties\":{" + VaultPathProps() +
+             R"j(,"version":{"type":"integer","minimum":1,"description":"Version number"}},)j"
+             R"j("required":["vault","path","version"],"additionalProperties":false})j"});
     return t;
   }();
   return kTools;
@@ -146,7 +149,8 @@ class Args {
     }
     if (v->is_int64()) return std::optional<int64_t>(v->as_int64());
     if (v->is_uint64()) return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()));
-    if (v->is_double() && v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double()))) {
+    if (v->is_double() &&
+        v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double()))) {
       return std::optional<int64_t>(static_cast<int64_t>(v->as_double()));
     }
     return Err(InvalidArgumentError(fmt::format("'{}' must be an integer", key)));
@@ -189,9 +193,9 @@ Status CallTool(CofferClient& c, std::string_view name, const Args& args, WipedJ
   ASSIGN_OR_RETURN(std::string path, args.String("path", true));
   if (name == "get_secret") {
     ASSIGN_OR_RETURN(auto version, args.Integer("version", false));
-    ASSIGN_OR_RETURN(client::SecretValue secret,
-                     version.has_value() ? c.GetSecretVersion(vid, path, *version)
-                                         : c.GetSecret(vid, path));
+    ASSIGN_OR_RETURN(client::SecretValue secret, version.has_value()
+                                                     ? c.GetSecretVersion(vid, path, *version)
+                                                     : c.GetSecret(vid, path));
     json::object o(doc.storage());
     for (const auto& kv : secret.meta.json) o[kv.key()] = kv.value();
     o["value"] = json::string(secret.value.view(), doc.storage());
@@ -289,7 +293,8 @@ std::optional<SecretBuffer> McpServer::HandleMessage(std::string_view line) {
 
   if (method == "initialize") {
     std::string_view chosen = kMcpProtocolVersions[0];
-    if (const json::value* v = params.if_contains("protocolVersion"); v != nullptr && v->is_string()) {
+    if (const json::value* v = params.if_contains("protocolVersion");
+        v != nullptr && v->is_string()) {
       for (std::string_view known : kMcpProtocolVersions) {
         if (v->as_string() == known) chosen = known;
       }
@@ -297,8 +302,8 @@ std::optional<SecretBuffer> McpServer::HandleMessage(std::string_view line) {
     json::object result;
     result["protocolVersion"] = chosen;
     result["capabilities"] = json::object{{"tools", json::object{{"listChanged", false}}}};
-    result["serverInfo"] = json::object{{"name", "coffer"}, {"title", "Coffer secrets vault"},
-                                        {"version", "0.1.0"}};
+    result["serverInfo"] =
+        json::object{{"name", "coffer"}, {"title", "Coffer secrets vault"}, {"version", "0.1.0"}};
     result["instructions"] =
         "Coffer keeps secrets (API keys, passwords, certificates) in vaults. Name a vault by its "
         "name or id and a secret by its path (segments of letters, digits, '-' and '_' joined by "

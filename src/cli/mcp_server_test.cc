@@ -15,8 +15,8 @@ class McpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // Port 9 on loopback: nothing listens, so a tool call fails fast.
-    auto c = client::CofferClient::Create(
-        client::ClientOptions{.addr = "http://127.0.0.1:9", .token = {}, .ca_cert = "", .timeout_ms = 2000});
+    auto c = client::CofferClient::Create(client::ClientOptions{
+        .addr = "http://127.0.0.1:9", .token = {}, .ca_cert = "", .timeout_ms = 2000});
     ASSERT_TRUE(c.has_value());
     client_ = std::move(*c);
     server_ = std::make_unique<McpServer>(*client_);
@@ -72,9 +72,8 @@ TEST_F(McpServerTest, EveryToolHasAnObjectInputSchema) {
     EXPECT_EQ(t.at("inputSchema").at("type"), "object") << t.at("name");
     EXPECT_FALSE(t.at("description").as_string().empty());
   }
-  EXPECT_EQ(names, (std::set<std::string>{"list_vaults", "list_secrets", "get_secret",
-                                          "put_secret", "rotate_secret", "list_versions",
-                                          "disable_version"}));
+  EXPECT_EQ(names, (std::set<std::string>{"list_vaults", "list_secrets", "get_secret", "put_secret",
+                                          "rotate_secret", "list_versions", "disable_version"}));
 }
 
 TEST_F(McpServerTest, ToolFailuresAreToolErrors) {
@@ -84,8 +83,8 @@ TEST_F(McpServerTest, ToolFailuresAreToolErrors) {
   EXPECT_NE(missing.at("result").at("content").at(0).at("text").as_string().find("vault"),
             json::string::npos);
 
-  json::value unreachable = Call(
-      R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_vaults"}})");
+  json::value unreachable =
+      Call(R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_vaults"}})");
   EXPECT_EQ(unreachable.at("result").at("isError"), true);
   EXPECT_EQ(unreachable.at("result").at("content").at(0).at("type"), "text");
 }

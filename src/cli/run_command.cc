@@ -149,7 +149,8 @@ class Runner {
         auto secret = s.ref.version.has_value()
                           ? client_.GetSecretVersion(s.vault_id, s.ref.path, *s.ref.version)
                           : client_.GetSecret(s.vault_id, s.ref.path);
-        if (!secret.has_value()) return Err(Status(secret.error().code(), Prefix(s, secret.error())));
+        if (!secret.has_value())
+          return Err(Status(secret.error().code(), Prefix(s, secret.error())));
         versions.push_back(secret->meta.version);
         if (!s.is_bundle) {
           env.Set(s.var_name, secret->value.view());
@@ -161,8 +162,8 @@ class Runner {
         }
         auto entries = client::ParseEnvBundle(secret->value.view());
         if (!entries.has_value()) {
-          return Err(InvalidArgumentError(fmt::format("{}: {}", s.Label(),
-                                                      entries.error().message())));
+          return Err(
+              InvalidArgumentError(fmt::format("{}: {}", s.Label(), entries.error().message())));
         }
         for (const client::EnvEntry& e : *entries) env.Set(e.name, e.value.view());
       }
@@ -281,8 +282,8 @@ class Supervisor {
   std::optional<int> StopChild() {
     if (child_ <= 0) return std::nullopt;
     ::kill(child_, SIGTERM);
-    const auto deadline =
-        Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(options_.grace_seconds * 1000));
+    const auto deadline = Clock::now() + std::chrono::milliseconds(
+                                             static_cast<int64_t>(options_.grace_seconds * 1000));
     bool killed = false;
     for (;;) {
       int status = 0;
@@ -403,8 +404,10 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
     if (!*changed) return std::nullopt;
     auto fresh = runner.Fetch();
     if (!fresh.has_value()) {
-      fmt::print(stderr, "coffer run: cannot fetch the new versions ({}): {}; keeping the "
-                 "running command\n", what, fresh.error().message());
+      fmt::print(stderr,
+                 "coffer run: cannot fetch the new versions ({}): {}; keeping the "
+                 "running command\n",
+                 what, fresh.error().message());
       return std::nullopt;
     }
     if (watch_signal != 0) {

@@ -41,8 +41,8 @@ TEST(ExitCodeTest, DistinctCodesForUsageAuthNotFoundAndServer) {
   EXPECT_EQ(ExitCodeFor(AlreadyExistsError("x")), kExitError);
   EXPECT_EQ(ExitCodeFor(ResourceExhaustedError("x")), kExitError);
   // All distinct.
-  EXPECT_EQ(std::set<int>({kExitOk, kExitError, kExitUsage, kExitAuth, kExitNotFound,
-                           kExitServer}).size(),
+  EXPECT_EQ(std::set<int>({kExitOk, kExitError, kExitUsage, kExitAuth, kExitNotFound, kExitServer})
+                .size(),
             6u);
 }
 

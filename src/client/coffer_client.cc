@@ -234,14 +234,12 @@ StatusOr<WipedJson> CofferClient::Call(std::string_view method, const std::strin
   return CallWithToken(method, target, &token_, body);
 }
 
-StatusOr<WipedJson> CofferClient::CallWithToken(std::string_view method,
-                                                const std::string& target,
-                                                const SecretBuffer* token,
-                                                std::string_view body) {
+StatusOr<WipedJson> CofferClient::CallWithToken(std::string_view method, const std::string& target,
+                                                const SecretBuffer* token, std::string_view body) {
   ASSIGN_OR_RETURN(HttpResponse response, transport_->Send(method, target, token, body));
   if (response.status < 200 || response.status >= 300) {
-    return Err(ProblemStatus(
-        ParseProblem(response.status, response.content_type, response.body.view())));
+    return Err(
+        ProblemStatus(ParseProblem(response.status, response.content_type, response.body.view())));
   }
   if (response.status == 204 || response.body.size() == 0) {
     return WipedJson();
@@ -348,8 +346,8 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
     boost::system::error_code ec;
     json::value v = json::parse(*text, ec, body.storage());
     if (ec || !v.is_object()) {
-      return InvalidArgumentError(fmt::format("{} must be a JSON object, e.g. {{\"team\":\"ml\"}}",
-                                              field));
+      return InvalidArgumentError(
+          fmt::format("{} must be a JSON object, e.g. {{\"team\":\"ml\"}}", field));
     }
     o[field] = std::move(v);
     return OkStatus();
@@ -359,7 +357,8 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
   if (input.expires_at.has_value()) o["expires_at"] = json::string(*input.expires_at);
   if (input.max_access_count.has_value()) o["max_access_count"] = *input.max_access_count;
   SecretBuffer text = body.Serialize();
-  ASSIGN_OR_RETURN(WipedJson doc, Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()));
+  ASSIGN_OR_RETURN(WipedJson doc,
+                   Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()));
   ASSIGN_OR_RETURN(const json::object* meta, ObjectOf(doc));
   return ToSecretMeta(*meta);
 }
@@ -424,8 +423,7 @@ StatusOr<SecretMeta> CofferClient::RotateSecret(std::string_view vault_id, std::
   return ToSecretMeta(*o);
 }
 
-StatusOr<VersionList> CofferClient::ListVersions(std::string_view vault_id,
-                                                 std::string_view path) {
+StatusOr<VersionList> CofferClient::ListVersions(std::string_view vault_id, std::string_view path) {
   ASSIGN_OR_RETURN(WipedJson doc, Call("GET", SecretTarget(vault_id, "secret-versions", path)));
   ASSIGN_OR_RETURN(auto versions, ListOf<VersionInfo>(doc, "versions", ToVersion));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
@@ -435,8 +433,8 @@ StatusOr<VersionList> CofferClient::ListVersions(std::string_view vault_id,
                      .json = PlainCopy(*o)};
 }
 
-StatusOr<SecretMeta> CofferClient::DisableVersion(std::string_view vault_id,
-                                                  std::string_view path, int64_t version) {
+StatusOr<SecretMeta> CofferClient::DisableVersion(std::string_view vault_id, std::string_view path,
+                                                  int64_t version) {
   ASSIGN_OR_RETURN(
       WipedJson doc,
       Call("POST",
@@ -466,8 +464,7 @@ StatusOr<User> CofferClient::GetUser(std::string_view user_id) {
   return ToUser(*o);
 }
 
-StatusOr<IssuedApiKey> CofferClient::CreateApiKey(std::string_view user_id,
-                                                  std::string_view name) {
+StatusOr<IssuedApiKey> CofferClient::CreateApiKey(std::string_view user_id, std::string_view name) {
   json::object body;
   body["name"] = name;
   ASSIGN_OR_RETURN(WipedJson doc,
@@ -528,8 +525,7 @@ StatusOr<AgentCredentials> CofferClient::RotateAgentKey(std::string_view agent_i
 StatusOr<SelfRotation> CofferClient::SelfRotateAgentKey(const SecretBuffer& rotation_secret) {
   WipedJson body;
   body.value() = json::object(body.storage());
-  body.value().as_object()["rotationSecret"] =
-      json::string(rotation_secret.view(), body.storage());
+  body.value().as_object()["rotationSecret"] = json::string(rotation_secret.view(), body.storage());
   SecretBuffer text = body.Serialize();
   ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/agents/self/rotate-key", text.view()));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));

@@ -39,8 +39,8 @@ StatusOr<std::vector<EnvEntry>> ParseEnvBundle(std::string_view text) {
     if (line.starts_with("export ")) line = Trim(line.substr(7));
     const size_t eq = line.find('=');
     if (eq == std::string_view::npos) {
-      return Err(InvalidArgumentError(
-          fmt::format("env bundle line {}: expected KEY=VALUE", line_no)));
+      return Err(
+          InvalidArgumentError(fmt::format("env bundle line {}: expected KEY=VALUE", line_no)));
     }
     const std::string_view name = Trim(line.substr(0, eq));
     if (!IsEnvName(name)) {

@@ -3,9 +3,8 @@
 #include "client/http_transport.h"
 
 #include <curl/curl.h>
-#include <fmt/format.h>
-
 #include <fcntl.h>
+#include <fmt/format.h>
 
 #include <mutex>
 
@@ -50,8 +49,8 @@ Status TransportError(CURLcode code, const std::string& base_url, const char* er
           "TLS with {} failed (is its certificate signed by a CA you trust? --ca-cert FILE): {}",
           base_url, why));
     default:
-      return UnavailableError(fmt::format("cannot reach the Coffer server at {}: {}", base_url,
-                                          why));
+      return UnavailableError(
+          fmt::format("cannot reach the Coffer server at {}: {}", base_url, why));
   }
 }
 
@@ -100,8 +99,7 @@ HttpTransport::HttpTransport(TransportOptions options, void* curl)
 HttpTransport::~HttpTransport() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 StatusOr<HttpResponse> HttpTransport::Send(std::string_view method, std::string_view target,
-                                           const SecretBuffer* bearer,
-                                           std::string_view json_body) {
+                                           const SecretBuffer* bearer, std::string_view json_body) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);  // keeps live connections: the next request reuses this one's
   HttpResponse response;

@@ -13,8 +13,8 @@
 namespace coffer::client {
 
 struct TransportOptions {
-  std::string base_url;     // e.g. http://127.0.0.1:8200 (no trailing /v1)
-  std::string ca_cert;      // PEM file of CAs to trust instead of the system store; may be empty
+  std::string base_url;  // e.g. http://127.0.0.1:8200 (no trailing /v1)
+  std::string ca_cert;   // PEM file of CAs to trust instead of the system store; may be empty
   long timeout_ms = 60'000;
   long connect_timeout_ms = 10'000;
 };

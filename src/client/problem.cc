@@ -15,21 +15,36 @@ constexpr std::string_view kHttpMarker = " (HTTP ";
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 400: return "Bad request";
-    case 401: return "Unauthenticated";
-    case 403: return "Permission denied";
-    case 404: return "Not found";
-    case 405: return "Method not allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload too large";
-    case 415: return "Unsupported media type";
-    case 429: return "Too many requests";
-    case 500: return "Internal server error";
-    case 502: return "Bad gateway";
-    case 503: return "Service unavailable";
-    case 504: return "Gateway timeout";
-    default: return status >= 500 ? "Server error" : "Request refused";
+    case 400:
+      return "Bad request";
+    case 401:
+      return "Unauthenticated";
+    case 403:
+      return "Permission denied";
+    case 404:
+      return "Not found";
+    case 405:
+      return "Method not allowed";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Payload too large";
+    case 415:
+      return "Unsupported media type";
+    case 429:
+      return "Too many requests";
+    case 500:
+      return "Internal server error";
+    case 502:
+      return "Bad gateway";
+    case 503:
+      return "Service unavailable";
+    case 504:
+      return "Gateway timeout";
+    default:
+      return status >= 500 ? "Server error" : "Request refused";
   }
 }
 
@@ -79,17 +94,27 @@ StatusCode CodeForProblem(const Problem& problem) {
     if (slug == "internal") return StatusCode::kInternal;
   }
   switch (problem.http_status) {
-    case 401: return StatusCode::kUnauthenticated;
-    case 403: return StatusCode::kPermissionDenied;
-    case 404: return StatusCode::kNotFound;
-    case 409: return StatusCode::kAborted;
-    case 410: return StatusCode::kGone;
-    case 429: return StatusCode::kResourceExhausted;
-    case 501: return StatusCode::kUnimplemented;
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 403:
+      return StatusCode::kPermissionDenied;
+    case 404:
+      return StatusCode::kNotFound;
+    case 409:
+      return StatusCode::kAborted;
+    case 410:
+      return StatusCode::kGone;
+    case 429:
+      return StatusCode::kResourceExhausted;
+    case 501:
+      return StatusCode::kUnimplemented;
     case 502:
-    case 503: return StatusCode::kUnavailable;
-    case 504: return StatusCode::kDeadlineExceeded;
-    default: break;
+    case 503:
+      return StatusCode::kUnavailable;
+    case 504:
+      return StatusCode::kDeadlineExceeded;
+    default:
+      break;
   }
   return problem.http_status >= 500 ? StatusCode::kInternal : StatusCode::kInvalidArgument;
 }

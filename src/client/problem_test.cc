@@ -28,18 +28,14 @@ TEST(ProblemTest, CodeFollowsTheTypeThenTheHttpStatus) {
     const char* type;
     StatusCode code;
   };
-  for (const Case& c : {Case{409, "urn:coffer:problem:failed-precondition",
-                             StatusCode::kFailedPrecondition},
-                        Case{409, "urn:coffer:problem:already-exists", StatusCode::kAlreadyExists},
-                        Case{401, "", StatusCode::kUnauthenticated},
-                        Case{403, "", StatusCode::kPermissionDenied},
-                        Case{410, "", StatusCode::kGone},
-                        Case{429, "", StatusCode::kResourceExhausted},
-                        Case{400, "", StatusCode::kInvalidArgument},
-                        Case{413, "", StatusCode::kInvalidArgument},
-                        Case{503, "", StatusCode::kUnavailable},
-                        Case{500, "", StatusCode::kInternal},
-                        Case{502, "", StatusCode::kUnavailable}}) {
+  for (const Case& c :
+       {Case{409, "urn:coffer:problem:failed-precondition", StatusCode::kFailedPrecondition},
+        Case{409, "urn:coffer:problem:already-exists", StatusCode::kAlreadyExists},
+        Case{401, "", StatusCode::kUnauthenticated}, Case{403, "", StatusCode::kPermissionDenied},
+        Case{410, "", StatusCode::kGone}, Case{429, "", StatusCode::kResourceExhausted},
+        Case{400, "", StatusCode::kInvalidArgument}, Case{413, "", StatusCode::kInvalidArgument},
+        Case{503, "", StatusCode::kUnavailable}, Case{500, "", StatusCode::kInternal},
+        Case{502, "", StatusCode::kUnavailable}}) {
     Problem p{.http_status = c.http, .type = c.type, .title = "t", .detail = ""};
     EXPECT_EQ(CodeForProblem(p), c.code) << c.http << " " << c.type;
   }

@@ -37,14 +37,15 @@ StatusOr<SecretReference> ParseSecretReference(std::string_view text, bool schem
   }
   const size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0) {
-    return Err(InvalidArgumentError(
-        "a secret reference names a vault and a path: coffer://VAULT/PATH"));
+    return Err(
+        InvalidArgumentError("a secret reference names a vault and a path: coffer://VAULT/PATH"));
   }
   ref.vault = std::string(rest.substr(0, slash));
   ref.path = std::string(rest.substr(slash + 1));
   if (ref.path.empty()) {
-    return Err(InvalidArgumentError("a secret reference needs a path after the vault: "
-                                    "coffer://VAULT/PATH"));
+    return Err(
+        InvalidArgumentError("a secret reference needs a path after the vault: "
+                             "coffer://VAULT/PATH"));
   }
   return ref;
 }

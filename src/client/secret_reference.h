@@ -29,7 +29,6 @@ bool LooksLikeReference(std::string_view value);
 // Parses "coffer://VAULT/PATH[#VERSION]". When `scheme_optional`, "VAULT/PATH[#VERSION]" is
 // accepted too (the --bundle form). kInvalidArgument saying what is wrong: no vault, no path,
 // a version that is not a positive integer.
-StatusOr<SecretReference> ParseSecretReference(std::string_view text,
-                                               bool scheme_optional = false);
+StatusOr<SecretReference> ParseSecretReference(std::string_view text, bool scheme_optional = false);
 
 }  // namespace coffer::client

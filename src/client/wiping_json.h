@@ -18,9 +18,7 @@ class WipingMemoryResource final : public boost::container::pmr::memory_resource
  private:
   void* do_allocate(std::size_t bytes, std::size_t align) override;
   void do_deallocate(void* p, std::size_t bytes, std::size_t align) override;
-  bool do_is_equal(const memory_resource& other) const noexcept override {
-    return this == &other;
-  }
+  bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
 };
 
 // A JSON value living in wiped memory. Move-only; the value is released before its resource.
