@@ -49,9 +49,10 @@ start() {  # start NAME [STORE_URL] -> url, key, vault in $work/NAME.*
 # PUTs spread over 1000 paths, so the figure is the store's write path, not one row's lock.
 cat > "$work/put.lua" <<'LUA'
 local n = 0
+wrk.headers["Content-Type"] = "application/json"  -- beside -H Authorization
 request = function()
   n = n + 1
-  return wrk.format("PUT", wrk.path .. (n % 1000), {["Content-Type"] = "application/json"},
+  return wrk.format("PUT", wrk.path .. (n % 1000), nil,
                     '{"type":"password","value":"bench-value-' .. n .. '"}')
 end
 LUA

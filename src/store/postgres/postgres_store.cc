@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/ids.h"
+#include "store/postgres/pg_audit_chain.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_migrations.h"
 #include "store/postgres/pg_pool.h"
@@ -97,11 +98,6 @@ constexpr std::string_view kPolicyColumnsSql =
   "seq, at, request_id, actor_kind, actor_id, action, vault_id, path, version, client_ip, " \
   "outcome, status, prev_hash, hash, http_status"
 constexpr std::string_view kAuditSelectSql = "SELECT " COFFER_PG_AUDIT_COLUMNS " FROM audit_events";
-// Inserts the event and moves the head in one statement; the head row is already locked.
-constexpr std::string_view kAuditInsertSql =
-    "WITH e AS (INSERT INTO audit_events (" COFFER_PG_AUDIT_COLUMNS
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))"
-    " UPDATE audit_head SET seq = $1, hash = $14 WHERE id";
 #undef COFFER_PG_AUDIT_COLUMNS
 
 // For a prefix whose last byte is ASCII below 0x7F: the prefix with that byte incremented, the
@@ -289,39 +285,6 @@ Status RevokeAgentCredentialRows(PgConnection& conn, std::string_view agent_id, 
       PgParams().Text(agent_id).Int(at));
 }
 
-// Appends `event` to the chain: locks the head row (waiting for any other server's append to
-// commit), chains to it, inserts and moves the head. REQUIRES: inside a transaction, as the
-// last statement before COMMIT so the lock is held as briefly as possible.
-Status AppendAuditEvent(PgConnection& conn, AuditEvent& event) {
-  ASSIGN_OR_RETURN(PgResult head,
-                   conn.Exec("SELECT seq, hash FROM audit_head WHERE id FOR UPDATE"));
-  if (head.rows() != 1) {
-    return DataLossError("store: the audit chain's head row is missing");
-  }
-  AuditEvent chained = event;
-  chained.seq = head.Int(0, 0) + 1;
-  ASSIGN_OR_RETURN(chained.prev_hash, ReadDigest(head, 0, 1));
-  chained.hash = AuditChainHash(chained.prev_hash, chained);
-  RETURN_IF_ERROR(conn.Run(kAuditInsertSql, PgParams()
-                                                .Int(chained.seq)
-                                                .Int(chained.at)
-                                                .Text(chained.request_id)
-                                                .Text(chained.actor_kind)
-                                                .Text(chained.actor_id)
-                                                .Text(chained.action)
-                                                .Text(chained.vault_id)
-                                                .Text(chained.path)
-                                                .Int(chained.version)
-                                                .Text(chained.client_ip)
-                                                .Text(chained.outcome)
-                                                .Text(chained.status)
-                                                .Bytes(chained.prev_hash)
-                                                .Bytes(chained.hash)
-                                                .Int(chained.http_status)));
-  event = std::move(chained);
-  return OkStatus();
-}
-
 // The URL without Coffer's own query parameters, and their values.
 struct ParsedUrl {
   std::string conninfo;
@@ -366,7 +329,7 @@ StatusOr<ParsedUrl> ParseUrl(std::string_view url) {
 class PostgresStoreImpl final : public PostgresStore {
  public:
   PostgresStoreImpl(std::unique_ptr<PgPool> pool, RuleClockOption rate_limit_clock)
-      : pool_(std::move(pool)), rate_limit_clock_(rate_limit_clock) {}
+      : pool_(std::move(pool)), rate_limit_clock_(rate_limit_clock), batcher_(*pool_) {}
 
   bool SharedByOtherProcesses() const override { return true; }
 
@@ -676,10 +639,7 @@ class PostgresStoreImpl final : public PostgresStore {
   // --- audit -------------------------------------------------------------------------------
 
   StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override {
-    AuditEvent stored;
-    RETURN_IF_ERROR(Write(
-        &event, [](PgConnection&, AuditEvent*) { return OkStatus(); }, &stored));
-    return stored;
+    return batcher_.Append(event);
   }
 
   StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) override {
@@ -1117,7 +1077,8 @@ class PostgresStoreImpl final : public PostgresStore {
         s = body(*conn, event.has_value() ? &*event : nullptr);
       }
       if (s.ok() && event.has_value()) {
-        s = AppendAuditEvent(*conn, *event);
+        std::vector<AuditEvent*> events = {&*event};
+        s = AppendAuditEvents(*conn, events);
       }
       bool committing = false;
       if (s.ok()) {
@@ -1148,6 +1109,7 @@ class PostgresStoreImpl final : public PostgresStore {
 
   std::unique_ptr<PgPool> pool_;
   const RuleClockOption rate_limit_clock_;
+  PgAuditBatcher batcher_;  // standalone appends (AppendAudit)
 };
 
 }  // namespace
