@@ -120,14 +120,20 @@ class Runner {
       if (!ref.has_value()) {
         return InvalidArgumentError(fmt::format("{}: {}", name, ref.error().message()));
       }
-      sources_.push_back(Source{.is_bundle = false, .var_name = std::string(name), .ref = *ref});
+      Source source;
+      source.var_name = std::string(name);
+      source.ref = *ref;
+      sources_.push_back(std::move(source));
     }
     for (const std::string& bundle : options_.bundles) {
       auto ref = client::ParseSecretReference(bundle, /*scheme_optional=*/true);
       if (!ref.has_value()) {
         return InvalidArgumentError(fmt::format("--bundle {}: {}", bundle, ref.error().message()));
       }
-      sources_.push_back(Source{.is_bundle = true, .ref = *ref});
+      Source source;
+      source.is_bundle = true;
+      source.ref = *ref;
+      sources_.push_back(std::move(source));
     }
     for (Source& s : sources_) {
       auto id = client_.ResolveVault(s.ref.vault);
