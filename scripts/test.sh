@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh
 build_dir=${COFFER_BUILD_DIR:-build}
 echo "== throwaway PostgreSQL cluster on 127.0.0.1 (the PostgreSQL store's tests use it)"
-eval "$(./scripts/pg-cluster.sh start)"
+pg_env=$(./scripts/pg-cluster.sh start)  # stops the run if no cluster starts: CI must run them
+eval "$pg_env"
 trap './scripts/pg-cluster.sh stop "$COFFER_PG_DIR"' EXIT
 echo "== OpenAPI lint"
 (cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint)
