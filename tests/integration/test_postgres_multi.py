@@ -215,3 +215,16 @@ def test_two_inits_racing_on_a_fresh_database_initialize_it_once(database):
     for o in outs:
         if o.returncode != 0:
             assert "error:" in o.stderr and "cfr_key_" not in o.stdout
+
+
+def test_expiry_is_judged_on_the_database_clock_by_both_servers(pair):
+    """A secret that expires two seconds from now by the database's clock is readable on both
+    servers until then and gone on both after (their rule clock is the database's)."""
+    vault = new_vault(pair.admin_a)
+    soon = psql("SELECT to_char((now() + interval '2 seconds') AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", pair.url)
+    put_secret(pair.admin_a, vault, "short/lived", value="tmp", expires_at=soon)
+    expect(pair.admin_b.get(f"/vaults/{vault}/secrets/short/lived"), 200)
+    psql("SELECT pg_sleep(2.2)", pair.url)
+    for admin in (pair.admin_a, pair.admin_b):
+        expect_problem(admin.get(f"/vaults/{vault}/secrets/short/lived"), 410, "expired")
