@@ -9,12 +9,16 @@ packages=(
   libssl-dev libsqlite3-dev sqlite3 libjwt-dev libcli11-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-requests
-  libpq-dev postgresql  # the PostgreSQL store; tests start a throwaway cluster
+  libpq-dev  # the PostgreSQL store's client library
 )
-# node and npm lint docs/openapi.yaml (@redocly/cli); a node already installed (any source) is used.
-if ! command -v npm >/dev/null 2>&1; then
-  packages+=(nodejs npm)
+# What only the tests need (scripts/test.sh sets COFFER_WITH_TEST_TOOLS=1): the PostgreSQL server
+# for a throwaway cluster, pytest, and node/npm for the OpenAPI lint and the MCP SDK client (a
+# node already installed, from any source, is used).
+if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
+  packages+=(python3 python3-pytest python3-requests postgresql)
+  if ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+  fi
 fi
 if [[ "${COFFER_WITH_LOAD_TOOLS:-0}" == 1 ]]; then
   packages+=(wrk nginx-light)

@@ -21,7 +21,7 @@ free_port() {
 }
 
 start() {
-  [[ -x "$pg_bin/initdb" ]] || { echo "PostgreSQL 15 is missing: run scripts/install-deps.sh" >&2; exit 2; }
+  [[ -x "$pg_bin/initdb" ]] || { echo "PostgreSQL 15 is missing: run COFFER_WITH_TEST_TOOLS=1 scripts/install-deps.sh" >&2; exit 2; }
   local dir; dir=$(mktemp -d /tmp/coffer-pg-XXXXXX)
   chmod 0700 "$dir"
   if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$dir"; fi

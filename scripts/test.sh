@@ -3,6 +3,7 @@
 # the real binary over HTTP (pytest, Debian's python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export COFFER_WITH_TEST_TOOLS=1
 ./scripts/build.sh
 build_dir=${COFFER_BUILD_DIR:-build}
 echo "== throwaway PostgreSQL cluster on 127.0.0.1 (the PostgreSQL store's tests use it)"

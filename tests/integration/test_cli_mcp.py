@@ -15,7 +15,7 @@ def ensure_sdk():
     if os.path.isdir(os.path.join(MCP_DIR, "node_modules", "@modelcontextprotocol", "sdk")):
         return
     if shutil.which("npm") is None:
-        pytest.fail("npm is needed for the MCP SDK client (scripts/install-deps.sh installs it)")
+        pytest.fail("npm is needed for the MCP SDK client (COFFER_WITH_TEST_TOOLS=1 scripts/install-deps.sh installs it)")
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=MCP_DIR,
                    check=True, timeout=600)
 
