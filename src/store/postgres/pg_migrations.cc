@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "store/migration_step.h"
+
 namespace coffer {
 
 namespace {
@@ -210,17 +212,9 @@ StatusOr<int64_t> RecordedVersion(PgConnection& conn) {
 // Applies `m` in a transaction unless already recorded.
 Status ApplyOne(PgConnection& conn, const PgMigration& m, int64_t known) {
   ASSIGN_OR_RETURN(const int64_t recorded, RecordedVersion(conn));
-  if (recorded > known) {
-    return FailedPreconditionError(
-        "store: the database has schema version " + std::to_string(recorded) +
-        ", newer than the newest this Coffer knows (" + std::to_string(known) +
-        "); run a newer Coffer or restore a backup");
-  }
-  if (recorded >= m.version) {
+  ASSIGN_OR_RETURN(const MigrationStep step, NextMigrationStep(recorded, m.version, known));
+  if (step == MigrationStep::kSkip) {
     return OkStatus();
-  }
-  if (recorded != m.version - 1) {
-    return InternalError("store: schema migrations out of order");
   }
   RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
   Status s = conn.ExecScript(m.sql);

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "store/migration_step.h"
+
 namespace coffer {
 
 namespace {
@@ -175,17 +177,9 @@ StatusOr<int64_t> RecordedVersion(SqliteConnection& db) {
 // Applies `m` unless recorded. REQUIRES: a write transaction is open on `db`.
 Status ApplyOne(SqliteConnection& db, const SqliteMigration& m, int64_t known, UnixMicros now) {
   ASSIGN_OR_RETURN(const int64_t recorded, RecordedVersion(db));
-  if (recorded > known) {
-    return FailedPreconditionError(
-        "store: the database has schema version " + std::to_string(recorded) +
-        ", newer than the newest this Coffer knows (" + std::to_string(known) +
-        "); run a newer Coffer or restore a backup");
-  }
-  if (recorded >= m.version) {
+  ASSIGN_OR_RETURN(const MigrationStep step, NextMigrationStep(recorded, m.version, known));
+  if (step == MigrationStep::kSkip) {
     return OkStatus();
-  }
-  if (recorded != m.version - 1) {
-    return InternalError("store: schema migrations out of order");
   }
   RETURN_IF_ERROR(db.Exec(m.sql));
   ASSIGN_OR_RETURN(SqliteStatement st,
