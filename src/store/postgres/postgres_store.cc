@@ -494,28 +494,11 @@ class PostgresStoreImpl final : public PostgresStore {
   }
 
   StatusOr<Agent> GetAgent(std::string_view agent_id) override {
-    return Read([&](PgConnection& conn) -> StatusOr<Agent> {
-      ASSIGN_OR_RETURN(PgResult r, conn.Exec(std::string(kAgentColumnsSql) + " WHERE id = $1",
-                                             PgParams().Text(agent_id)));
-      if (r.rows() == 0) {
-        return Err(NotFoundError("agent not found"));
-      }
-      return ReadAgent(r, 0);
-    });
+    return GetById(kAgentColumnsSql, agent_id, "agent not found", ReadAgent);
   }
 
   StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override {
-    return Read([&](PgConnection& conn) -> StatusOr<std::vector<Agent>> {
-      std::string sql(kAgentColumnsSql);
-      PgParams params;
-      if (owner_id.has_value()) {
-        sql += " WHERE owner_id = $1";
-        params.Text(*owner_id);
-      }
-      sql += " ORDER BY created_at, ord";
-      ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
-      return ReadAll<Agent>(r, ReadAgent);
-    });
+    return ListByOwner(kAgentColumnsSql, owner_id, ReadAgent);
   }
 
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
@@ -755,28 +738,11 @@ class PostgresStoreImpl final : public PostgresStore {
   }
 
   StatusOr<Vault> GetVault(std::string_view vault_id) override {
-    return Read([&](PgConnection& conn) -> StatusOr<Vault> {
-      ASSIGN_OR_RETURN(PgResult r, conn.Exec(std::string(kVaultColumnsSql) + " WHERE id = $1",
-                                             PgParams().Text(vault_id)));
-      if (r.rows() == 0) {
-        return Err(NotFoundError("vault not found"));
-      }
-      return ReadVault(r, 0);
-    });
+    return GetById(kVaultColumnsSql, vault_id, "vault not found", ReadVault);
   }
 
   StatusOr<std::vector<Vault>> ListVaults(std::optional<std::string_view> owner_id) override {
-    return Read([&](PgConnection& conn) -> StatusOr<std::vector<Vault>> {
-      std::string sql(kVaultColumnsSql);
-      PgParams params;
-      if (owner_id.has_value()) {
-        sql += " WHERE owner_id = $1";
-        params.Text(*owner_id);
-      }
-      sql += " ORDER BY created_at, ord";
-      ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
-      return ReadAll<Vault>(r, ReadVault);
-    });
+    return ListByOwner(kVaultColumnsSql, owner_id, ReadVault);
   }
 
   Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override {
@@ -1039,6 +1005,38 @@ class PostgresStoreImpl final : public PostgresStore {
                                .Text(v.created_by)
                                .Bytes(ciphertext)),
                   StatusCode::kAlreadyExists, "the version already exists");
+  }
+
+  // The row of `columns_sql` (a SELECT … FROM table) whose id is `id`; kNotFound `not_found`.
+  template <typename T>
+  StatusOr<T> GetById(std::string_view columns_sql, std::string_view id,
+                      std::string_view not_found, T (*read)(const PgResult&, int)) {
+    return Read([&](PgConnection& conn) -> StatusOr<T> {
+      ASSIGN_OR_RETURN(PgResult r,
+                       conn.Exec(std::string(columns_sql) + " WHERE id = $1", PgParams().Text(id)));
+      if (r.rows() == 0) {
+        return Err(NotFoundError(std::string(not_found)));
+      }
+      return read(r, 0);
+    });
+  }
+
+  // Every row of `columns_sql`, or those of `owner_id`, in creation order.
+  template <typename T>
+  StatusOr<std::vector<T>> ListByOwner(std::string_view columns_sql,
+                                       std::optional<std::string_view> owner_id,
+                                       T (*read)(const PgResult&, int)) {
+    return Read([&](PgConnection& conn) -> StatusOr<std::vector<T>> {
+      std::string sql(columns_sql);
+      PgParams params;
+      if (owner_id.has_value()) {
+        sql += " WHERE owner_id = $1";
+        params.Text(*owner_id);
+      }
+      sql += " ORDER BY created_at, ord";
+      ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
+      return ReadAll<T>(r, read);
+    });
   }
 
   // Runs `body(conn)` on a pooled connection, outside any transaction (each statement commits

@@ -543,27 +543,11 @@ class SqliteStoreImpl final : public SqliteStore {
   }
 
   StatusOr<Agent> GetAgent(std::string_view agent_id) override {
-    auto db = readers_->Acquire();
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db->Prepare(std::string(kAgentColumnsSql) + " WHERE id = ?1"));
-    st.BindText(1, agent_id);
-    ASSIGN_OR_RETURN(const bool row, st.Step());
-    if (!row) {
-      return Err(NotFoundError("agent not found"));
-    }
-    return ReadAgent(st);
+    return GetById(kAgentColumnsSql, agent_id, "agent not found", ReadAgent);
   }
 
   StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override {
-    auto db = readers_->Acquire();
-    std::string sql(kAgentColumnsSql);
-    sql += owner_id.has_value() ? " WHERE owner_id = ?1 ORDER BY created_at, rowid"
-                                : " ORDER BY created_at, rowid";
-    ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(sql));
-    if (owner_id.has_value()) {
-      st.BindText(1, *owner_id);
-    }
-    return ReadAll<Agent>(st, ReadAgent);
+    return ListByOwner(kAgentColumnsSql, owner_id, ReadAgent);
   }
 
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
@@ -785,28 +769,11 @@ class SqliteStoreImpl final : public SqliteStore {
   }
 
   StatusOr<Vault> GetVault(std::string_view vault_id) override {
-    auto db = readers_->Acquire();
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db->Prepare(std::string(kVaultColumnsSql) + " WHERE id = ?1"));
-    st.BindText(1, vault_id);
-    ASSIGN_OR_RETURN(const bool row, st.Step());
-    if (!row) {
-      return Err(NotFoundError("vault not found"));
-    }
-    return ReadVault(st);
+    return GetById(kVaultColumnsSql, vault_id, "vault not found", ReadVault);
   }
 
   StatusOr<std::vector<Vault>> ListVaults(std::optional<std::string_view> owner_id) override {
-    auto db = readers_->Acquire();
-    // rowid breaks ties in insertion order.
-    std::string sql(kVaultColumnsSql);
-    sql += owner_id.has_value() ? " WHERE owner_id = ?1 ORDER BY created_at, rowid"
-                                : " ORDER BY created_at, rowid";
-    ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(sql));
-    if (owner_id.has_value()) {
-      st.BindText(1, *owner_id);
-    }
-    return ReadAll<Vault>(st, ReadVault);
+    return ListByOwner(kVaultColumnsSql, owner_id, ReadVault);
   }
 
   Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override {
@@ -1112,6 +1079,37 @@ class SqliteStoreImpl final : public SqliteStore {
   bool SharedByOtherProcesses() const override { return false; }
 
  private:
+  // The row of `columns_sql` (a SELECT … FROM table) whose id is `id`; kNotFound `not_found`.
+  template <typename T>
+  StatusOr<T> GetById(std::string_view columns_sql, std::string_view id,
+                      std::string_view not_found, T (*read)(const SqliteStatement&)) {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(std::string(columns_sql) + " WHERE id = ?1"));
+    st.BindText(1, id);
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) {
+      return Err(NotFoundError(std::string(not_found)));
+    }
+    return read(st);
+  }
+
+  // Every row of `columns_sql`, or those of `owner_id`, in creation order (rowid breaks ties in
+  // insertion order).
+  template <typename T>
+  StatusOr<std::vector<T>> ListByOwner(std::string_view columns_sql,
+                                       std::optional<std::string_view> owner_id,
+                                       T (*read)(const SqliteStatement&)) {
+    auto db = readers_->Acquire();
+    std::string sql(columns_sql);
+    sql += owner_id.has_value() ? " WHERE owner_id = ?1 ORDER BY created_at, rowid"
+                                : " ORDER BY created_at, rowid";
+    ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(sql));
+    if (owner_id.has_value()) {
+      st.BindText(1, *owner_id);
+    }
+    return ReadAll<T>(st, read);
+  }
+
   // Runs `body(db, event)` as one write operation and then, when `audit` is given, appends
   // `event` (a copy of it that `body` may complete with what only the row knows) to the audit
   // chain in the same operation: both are kept or neither is. The appended event, with its
