@@ -86,6 +86,7 @@ class Server:
         self._close()
 
     def _close(self):
+        note_sanitizer_exit(self.proc, "server")
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
         if not self.log.closed:
@@ -380,3 +381,45 @@ def make_server():
         srv.stop()
     for d in dirs:
         d.cleanup()
+
+
+# --- Sanitizer builds (scripts/test-sanitizers.sh) ------------------------------------------------
+# There every sanitizer report is fatal, exits 66 and is written to a file in
+# $COFFER_SANITIZER_REPORT_DIR (log_path). A test fails if, by its end, a process it started
+# exited 66 or wrote a report, so a data race, leak or UB in the server fails the test that caused
+# it even when the test never looks at the server's exit code.
+
+SANITIZER_EXIT_CODE = 66
+SANITIZER_REPORT_DIR = os.environ.get("COFFER_SANITIZER_REPORT_DIR")
+_sanitizer_exits = []
+
+
+def note_sanitizer_exit(proc, what):
+    """Records `proc` if it exited with the sanitizers' exit code (checked after each test)."""
+    if proc is not None and proc.poll() == SANITIZER_EXIT_CODE:
+        _sanitizer_exits.append(f"{what} (pid {proc.pid}) exited {SANITIZER_EXIT_CODE}")
+
+
+def sanitizer_reports(pid=None):
+    """Paths of the sanitizer reports written so far (by process `pid` if given)."""
+    if not SANITIZER_REPORT_DIR or not os.path.isdir(SANITIZER_REPORT_DIR):
+        return []
+    names = sorted(os.listdir(SANITIZER_REPORT_DIR))
+    if pid is not None:
+        names = [n for n in names if n.endswith(f".{pid}")]
+    return [os.path.join(SANITIZER_REPORT_DIR, n) for n in names]
+
+
+@pytest.fixture(autouse=True)
+def _no_sanitizer_reports():
+    before = set(sanitizer_reports())
+    del _sanitizer_exits[:]
+    yield
+    new = [p for p in sanitizer_reports() if p not in before]
+    if new or _sanitizer_exits:
+        texts = []
+        for path in new:
+            with open(path, errors="replace") as f:
+                texts.append(f"--- {os.path.basename(path)}\n{f.read()[-6000:]}")
+        pytest.fail("sanitizer report(s): " + "; ".join(_sanitizer_exits) + "\n" +
+                    "\n".join(texts), pytrace=False)

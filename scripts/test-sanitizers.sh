@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds Coffer under sanitizers and runs the whole suite (ctest + tests/integration) against it:
+#   scripts/test-sanitizers.sh [asan|tsan|all]   (default all)
+# asan = AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer in build-asan (clang-16; fuzz/
+# reuses this dir), tsan = ThreadSanitizer in build-tsan (clang-16). Any report fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+mode=${1:-all}
+case "$mode" in
+  asan | tsan | all) ;;
+  *) echo "usage: $0 [asan|tsan|all]" >&2; exit 2 ;;
+esac
+
+COFFER_WITH_TEST_TOOLS=1 ./scripts/install-deps.sh
+jobs=${COFFER_JOBS:-2}
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+
+# Run standalone, the suite still needs what scripts/test.sh sets up: a PostgreSQL cluster and the
+# MCP SDK client.
+if [[ -z "${COFFER_TEST_PG_URL:-}" ]]; then
+  pg_env=$(./scripts/pg-cluster.sh start)
+  eval "$pg_env"
+  trap './scripts/pg-cluster.sh stop "$COFFER_PG_DIR"' EXIT
+fi
+if [[ ! -d tests/mcp/node_modules ]]; then
+  (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+supp=$root/tests/sanitizers
+# Every report is fatal (halt_on_error) and exits 66, which no Coffer exit code uses.
+common_opts="halt_on_error=1:exitcode=66"
+asan_opts="$common_opts:detect_leaks=1:abort_on_error=0:check_initialization_order=1"
+asan_opts+=":strict_init_order=1:detect_stack_use_after_return=0"
+ubsan_opts="$common_opts:print_stacktrace=1"
+lsan_opts="suppressions=$supp/lsan.supp:print_suppressions=0"
+tsan_opts="$common_opts:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
+
+run_one() {  # run_one <asan|tsan>
+  local name=$1 sanitize build_dir
+  if [[ $name == asan ]]; then sanitize=address,undefined; else sanitize=thread; fi
+  build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$name
+  local t0=$SECONDS
+  echo "== $name: build ($build_dir, COFFER_SANITIZE=$sanitize, clang-16)"
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCOFFER_BUILD_BENCH=OFF \
+    -DCOFFER_SANITIZE="$sanitize" "${launcher[@]}" >/dev/null
+  ninja -C "$build_dir" -j"$jobs"
+  local t1=$SECONDS
+  echo "== $name: unit tests"
+  (
+    export ASAN_OPTIONS=$asan_opts UBSAN_OPTIONS=$ubsan_opts LSAN_OPTIONS=$lsan_opts
+    export TSAN_OPTIONS=$tsan_opts
+    cd "$build_dir" && ctest --output-on-failure -j"$jobs" --timeout 900
+  )
+  local t2=$SECONDS
+  echo "== $name: integration tests"
+  # Reports of every process the tests start (servers, CLI runs) go to files in a fresh dir,
+  # which conftest.py checks after each test: a report fails the test that caused it.
+  local report_dir
+  report_dir=$(mktemp -d /tmp/coffer-san-XXXXXX)
+  (
+    export COFFER_SANITIZER_REPORT_DIR=$report_dir
+    export ASAN_OPTIONS=$asan_opts:log_path=$report_dir/asan
+    export UBSAN_OPTIONS=$ubsan_opts:log_path=$report_dir/ubsan
+    export LSAN_OPTIONS=$lsan_opts
+    export TSAN_OPTIONS=$tsan_opts:log_path=$report_dir/tsan
+    export COFFER_SANITIZER=$name
+    COFFER_BIN="$root/$build_dir/coffer" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+      tests/integration tests/sanitizers
+  )
+  # A report the per-test check could not see (e.g. from a module-scoped server) still fails.
+  if compgen -G "$report_dir/*" >/dev/null; then
+    echo "sanitizer reports in $report_dir:" >&2
+    tail -n 60 "$report_dir"/* >&2
+    exit 1
+  fi
+  rm -rf "$report_dir"
+  local t3=$SECONDS
+  echo "== $name: build $((t1 - t0)) s, unit tests $((t2 - t1)) s, integration tests $((t3 - t2)) s"
+}
+
+if [[ $mode == asan || $mode == all ]]; then run_one asan; fi
+if [[ $mode == tsan || $mode == all ]]; then run_one tsan; fi
