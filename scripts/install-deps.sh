@@ -18,6 +18,8 @@ if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   packages+=(python3 python3-pytest python3-requests postgresql)
   # scripts/test-sanitizers.sh: clang-16 and its sanitizer/libFuzzer runtimes (ASan+UBSan, TSan).
   packages+=(clang-16 libclang-rt-16-dev)
+  # scripts/sqlmap.sh and tests/integration/test_sqlmap.py: SQL injection scan of the API.
+  packages+=(sqlmap)
   if ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
   fi
