@@ -27,6 +27,11 @@ fi
 if [[ "${COFFER_WITH_LOAD_TOOLS:-0}" == 1 ]]; then
   packages+=(wrk nginx-light)
 fi
+# bench/peer-barbican only (never CI): OpenStack Barbican's API served by uWSGI, on a throwaway
+# MariaDB. The packages' own services are not used (the script runs everything in temp dirs).
+if [[ "${COFFER_WITH_PEER_TOOLS:-0}" == 1 ]]; then
+  packages+=(wrk barbican-api uwsgi-core uwsgi-plugin-python3 mariadb-server python3-pymysql)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
