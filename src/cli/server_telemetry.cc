@@ -91,9 +91,14 @@ void ServerTelemetry::WatchSqliteStore(const SqliteStore& store) {
                         [&store] { return static_cast<double>(store.Stats().write_ops); });
   registry_.AddCallback(
       "coffer_store_commits_total",
-      "Transactions committed by the group-commit writer (one fsync each); write_ops / commits "
-      "is the mean batch size.",
+      "Transactions committed by the group-commit writer; write_ops / commits is the mean batch "
+      "size.",
       "counter", [&store] { return static_cast<double>(store.Stats().commits); });
+  registry_.AddCallback(
+      "coffer_store_wal_syncs_total",
+      "fsyncs of the write-ahead log: one per durable commit, plus one per sync interval while "
+      "stand-alone audit events (of requests that changed nothing) wait for one.",
+      "counter", [&store] { return static_cast<double>(store.Stats().syncs); });
   registry_.AddCallback("coffer_store_largest_batch", "Most write operations in one commit.",
                         "gauge",
                         [&store] { return static_cast<double>(store.Stats().largest_batch); });

@@ -1,6 +1,7 @@
 // The group-commit loop: batch queued write operations into one transaction, one SAVEPOINT per
-// operation, one COMMIT (one fsync) per batch.
+// operation, one COMMIT (one fsync, unless no operation of the batch needs one) per batch.
 #include "store/sqlite/group_commit_writer.h"
+
 
 #include <algorithm>
 #include <exception>
@@ -31,9 +32,12 @@ Status RunOp(const WriteOp& op, SqliteConnection& db) {
 }  // namespace
 
 StatusOr<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(
-    std::unique_ptr<SqliteConnection> db, size_t max_batch, RollbackListener on_rollback) {
+    std::unique_ptr<SqliteConnection> db, size_t max_batch, RollbackListener on_rollback,
+    std::chrono::milliseconds sync_interval) {
   std::unique_ptr<GroupCommitWriter> writer(
-      new GroupCommitWriter(std::move(db), std::max<size_t>(max_batch, 1), std::move(on_rollback)));
+      new GroupCommitWriter(std::move(db), std::max<size_t>(max_batch, 1), std::move(on_rollback),
+                            std::max(sync_interval, std::chrono::milliseconds(1))));
+  RETURN_IF_ERROR(writer->db_->Exec("PRAGMA synchronous = FULL"));
   try {
     writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
   } catch (const std::system_error&) {
@@ -54,12 +58,13 @@ GroupCommitWriter::~GroupCommitWriter() {
   if (db_->InTransaction()) {
     (void)db_->Exec("ROLLBACK");
   }
+  (void)SyncWal();
   // Folds the WAL into the database file so a closed store is one self-contained file.
   (void)db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-Status GroupCommitWriter::Run(const WriteOp& op) {
-  Pending pending{&op, OkStatus()};
+Status GroupCommitWriter::Run(const WriteOp& op, Durability durability) {
+  Pending pending{&op, durability, OkStatus()};
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
@@ -80,20 +85,65 @@ GroupCommitStats GroupCommitWriter::Stats() const {
   return stats;
 }
 
+Status GroupCommitWriter::SetSynchronous(bool full) {
+  if (full == synchronous_full_) {
+    return OkStatus();
+  }
+  RETURN_IF_ERROR(db_->Exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
+  synchronous_full_ = full;
+  return OkStatus();
+}
+
+Status GroupCommitWriter::SyncWal() {
+  if (!unsynced_since_.has_value()) {
+    return OkStatus();
+  }
+  RETURN_IF_ERROR(db_->SyncWal());
+  unsynced_since_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.syncs;
+  return OkStatus();
+}
+
 void GroupCommitWriter::Loop() {
   std::vector<Pending*> batch;
   while (true) {
+    bool sync_due = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {
-        return;  // stopping, and everything queued has run
+      auto ready = [&] { return stopping_ || !queue_.empty(); };
+      if (unsynced_since_.has_value()) {
+        sync_due = !work_cv_.wait_until(lock, *unsynced_since_ + sync_interval_, ready);
+      } else {
+        work_cv_.wait(lock, ready);
       }
-      const size_t n = std::min(queue_.size(), max_batch_);
-      batch.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      if (!sync_due) {
+        if (queue_.empty()) {
+          return;  // stopping, and everything queued has run (the destructor syncs)
+        }
+        const size_t n = std::min(queue_.size(), max_batch_);
+        batch.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      }
     }
-    const uint64_t commits = RunBatch(batch);
+    if (sync_due) {
+      // A failed sync is retried at the next interval; the next synced commit covers it too.
+      if (!SyncWal().ok()) {
+        unsynced_since_ = std::chrono::steady_clock::now();
+      }
+      continue;
+    }
+    const bool synced = std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
+      return p->durability == Durability::kSynced;
+    });
+    const uint64_t commits = RunBatch(batch, synced);
+    if (commits > 0) {
+      if (synced) {
+        unsynced_since_.reset();  // the commit's fsync of the WAL covered earlier frames too
+      } else if (!unsynced_since_.has_value()) {
+        unsynced_since_ = std::chrono::steady_clock::now();
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Pending* p : batch) {
@@ -101,14 +151,23 @@ void GroupCommitWriter::Loop() {
       }
       stats_.ops += batch.size();
       stats_.commits += commits;
+      if (synced) {
+        stats_.syncs += commits;
+      }
       stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, batch.size());
     }
     done_cv_.notify_all();
   }
 }
 
-uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch) {
+uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool synced) {
   uint64_t commits = 0;
+  if (const Status set = SetSynchronous(synced); !set.ok()) {
+    for (Pending* p : batch) {
+      p->result = AsUnavailable(set);
+    }
+    return commits;
+  }
   bool open = false;
   std::vector<Pending*> kept;  // succeeded; their changes are in the open transaction
   // Ends the open transaction without keeping anything: the kept ops get kUnavailable.

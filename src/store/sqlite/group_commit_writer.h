@@ -1,8 +1,12 @@
 // GroupCommitWriter: owns the one read-write SQLite connection and a thread that runs every write.
 // Callers queue an operation and block; the thread runs up to max_batch queued operations in one
-// transaction (a SAVEPOINT each) and commits them with a single fsync.
+// transaction (a SAVEPOINT each) and commits them with a single fsync. Operations that only need
+// to be written (audit events of requests that changed nothing) share commits without an fsync
+// of their own; the WAL holding them is fsynced by the next durable commit or within
+// `sync_interval`, whichever comes first.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/status.h"
@@ -31,9 +36,19 @@ using WriteOp = std::function<Status(SqliteConnection& db)>;
 // REQUIRES: it does not call GroupCommitWriter::Run and does not throw.
 using RollbackListener = std::function<void()>;
 
+// What "done" means for an operation when Run() returns OK.
+enum class Durability {
+  // Committed and fsynced: survives a power loss.
+  kSynced,
+  // Committed to the WAL (in the OS, so it survives the process being killed) and fsynced
+  // within the writer's sync interval or by the next kSynced commit, whichever is first.
+  kWritten,
+};
+
 struct GroupCommitStats {
   uint64_t ops = 0;            // operations run (committed or not)
-  uint64_t commits = 0;        // transactions committed, one WAL fsync each
+  uint64_t commits = 0;        // transactions committed
+  uint64_t syncs = 0;          // WAL fsyncs: synced commits plus interval syncs
   uint64_t largest_batch = 0;  // most operations taken in one batch
   uint64_t pending = 0;        // operations queued right now, not yet taken by the writer
 };
@@ -41,10 +56,14 @@ struct GroupCommitStats {
 class GroupCommitWriter {
  public:
   // Starts the writer thread. kInternal if it cannot be started. `on_rollback` may be empty.
-  // REQUIRES: `db` is a read-write connection with no transaction open; max_batch >= 1.
-  static StatusOr<std::unique_ptr<GroupCommitWriter>> Start(std::unique_ptr<SqliteConnection> db,
-                                                            size_t max_batch,
-                                                            RollbackListener on_rollback = {});
+  // REQUIRES: `db` is a read-write connection in WAL mode with no transaction open;
+  // max_batch >= 1.
+  static StatusOr<std::unique_ptr<GroupCommitWriter>> Start(
+      std::unique_ptr<SqliteConnection> db, size_t max_batch, RollbackListener on_rollback = {},
+      std::chrono::milliseconds sync_interval = kDefaultSyncInterval);
+
+  // How long a kWritten commit may stay without an fsync.
+  static constexpr std::chrono::milliseconds kDefaultSyncInterval{20};
 
   // Runs every operation still queued, stops the thread, checkpoints the WAL into the database
   // file and closes the connection.
@@ -52,11 +71,11 @@ class GroupCommitWriter {
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
-  // Queues `op` and blocks until its batch is over. OK means its changes are committed and
-  // durable. Otherwise: the op's own error (its changes rolled back, the batch unaffected), or
+  // Queues `op` and blocks until its batch is over. OK means its changes are committed with
+  // the given durability. Otherwise: the op's own error (its changes rolled back, the batch unaffected), or
   // kUnavailable when the batch's transaction could not be begun or committed (nothing of the
   // op was kept). Thread-safe.
-  Status Run(const WriteOp& op);
+  Status Run(const WriteOp& op, Durability durability = Durability::kSynced);
 
   // Thread-safe.
   GroupCommitStats Stats() const;
@@ -64,20 +83,33 @@ class GroupCommitWriter {
  private:
   struct Pending {
     const WriteOp* op;
+    Durability durability;
     Status result;
     bool done = false;  // guarded by mu_
   };
 
   GroupCommitWriter(std::unique_ptr<SqliteConnection> db, size_t max_batch,
-                    RollbackListener on_rollback)
-      : db_(std::move(db)), max_batch_(max_batch), on_rollback_(std::move(on_rollback)) {}
+                    RollbackListener on_rollback, std::chrono::milliseconds sync_interval)
+      : db_(std::move(db)),
+        max_batch_(max_batch),
+        on_rollback_(std::move(on_rollback)),
+        sync_interval_(sync_interval) {}
   void Loop();
   // Runs `batch` on db_ and sets each result. Returns the number of COMMITs done. Writer thread.
-  uint64_t RunBatch(const std::vector<Pending*>& batch);
+  uint64_t RunBatch(const std::vector<Pending*>& batch, bool synced);
+  // Sets PRAGMA synchronous to FULL or NORMAL unless it already is. Writer thread.
+  Status SetSynchronous(bool full);
+  // fsyncs the WAL, making every commit so far durable. Writer thread.
+  Status SyncWal();
 
   const std::unique_ptr<SqliteConnection> db_;  // used only by the writer thread
   const size_t max_batch_;
   const RollbackListener on_rollback_;  // called only by the writer thread
+  const std::chrono::milliseconds sync_interval_;
+  // Writer thread only: the connection's synchronous setting, and since when commits are in the
+  // WAL without an fsync (nullopt: none are).
+  bool synchronous_full_ = true;
+  std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // signalled when queue_ grows or stopping_ is set

@@ -63,14 +63,16 @@ class GroupCommitWriterTest : public ::testing::Test {
 
   // Starts a writer on a fresh database; `extra_sql` runs on its connection first. The writer
   // counts its rollbacks in rollbacks_.
-  void Start(std::string_view extra_sql = "") {
+  void Start(std::string_view extra_sql = "",
+             std::chrono::milliseconds sync_interval = GroupCommitWriter::kDefaultSyncInterval) {
     auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
     ASSERT_TRUE(IsOk(db));
     ASSERT_TRUE(IsOk((*db)->Exec(kSchema)));
     if (!extra_sql.empty()) {
       ASSERT_TRUE(IsOk((*db)->Exec(extra_sql)));
     }
-    auto writer = GroupCommitWriter::Start(std::move(db).value(), 64, [this] { ++rollbacks_; });
+    auto writer = GroupCommitWriter::Start(std::move(db).value(), 64, [this] { ++rollbacks_; },
+                                           sync_interval);
     ASSERT_TRUE(IsOk(writer));
     writer_ = std::move(writer).value();
   }
@@ -223,6 +225,65 @@ TEST_F(GroupCommitWriterTest, DestructorCheckpointsTheWal) {
   ASSERT_TRUE(IsOk(st));
   ASSERT_TRUE(IsOk(st->Step()));
   EXPECT_EQ(st->ColumnInt(0), 5);
+}
+
+}  // namespace
+}  // namespace coffer
+
+namespace coffer {
+namespace {
+
+// Reads PRAGMA synchronous on the writer's connection (0 OFF, 1 NORMAL, 2 FULL).
+int64_t Synchronous(GroupCommitWriter& writer) {
+  int64_t level = -1;
+  EXPECT_TRUE(IsOk(writer.Run([&](SqliteConnection& db) -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("PRAGMA synchronous"));
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    level = row ? st.ColumnInt(0) : -1;
+    return OkStatus();
+  }, Durability::kWritten)));
+  return level;
+}
+
+TEST_F(GroupCommitWriterTest, WrittenOnlyBatchesCommitWithoutAnFsyncAndAreSyncedWithinTheInterval) {
+  Start("", std::chrono::milliseconds(1000));
+  const GroupCommitStats before = writer_->Stats();
+  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 1), Durability::kWritten)));
+  EXPECT_EQ(Synchronous(*writer_), 1) << "a batch of kWritten ops commits with synchronous=NORMAL";
+  const GroupCommitStats after = writer_->Stats();
+  EXPECT_EQ(after.commits - before.commits, 2u);
+  EXPECT_EQ(after.syncs, before.syncs) << "no fsync of its own";
+  // The interval then syncs the WAL, once.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (writer_->Stats().syncs == before.syncs && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1) << "nothing left to sync: no more fsyncs";
+  EXPECT_EQ(Ids("parent"), std::vector<int64_t>{1});
+}
+
+TEST_F(GroupCommitWriterTest, ABatchWithOneSyncedOpIsFullySynchronous) {
+  Start();
+  const GroupCommitStats before = writer_->Stats();
+  const std::vector<Status> results = RunAsOneBatch({Insert("parent", 1), Insert("parent", 2)});
+  ASSERT_TRUE(IsOk(results[0]));
+  ASSERT_TRUE(IsOk(results[1]));
+  const GroupCommitStats after = writer_->Stats();
+  EXPECT_EQ(after.syncs - before.syncs, after.commits - before.commits)
+      << "every commit holding a kSynced op is an fsync";
+  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 3), Durability::kWritten)));
+  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 4))));
+  int64_t level = -1;
+  ASSERT_TRUE(IsOk(writer_->Run([&](SqliteConnection& db) -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("PRAGMA synchronous"));
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    level = row ? st.ColumnInt(0) : -1;
+    return OkStatus();
+  })));
+  EXPECT_EQ(level, 2) << "back to FULL for a synced op";
+  EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2, 3, 4}));
 }
 
 }  // namespace

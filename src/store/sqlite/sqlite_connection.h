@@ -87,6 +87,11 @@ class SqliteConnection {
   // as it may on SQLITE_FULL or SQLITE_IOERR).
   bool InTransaction() const;
 
+  // fsyncs the write-ahead log's file (every frame written so far becomes durable). A
+  // connection not in WAL mode, or whose WAL is not open, checkpoints instead. kUnavailable when
+  // the sync fails.
+  Status SyncWal();
+
  private:
   struct CachedStatement {
     sqlite3_stmt* stmt = nullptr;

@@ -372,7 +372,7 @@ class SqliteStoreImpl final : public SqliteStore {
 
   SqliteStoreStats Stats() const override {
     const GroupCommitStats s = writer_->Stats();
-    return SqliteStoreStats{s.ops, s.commits, s.largest_batch, s.pending};
+    return SqliteStoreStats{s.ops, s.commits, s.syncs, s.largest_batch, s.pending};
   }
 
   // --- keyring -----------------------------------------------------------------------------
@@ -684,9 +684,12 @@ class SqliteStoreImpl final : public SqliteStore {
   // --- audit -------------------------------------------------------------------------------
 
   StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override {
+    // An event standing alone records a request that changed nothing (a read, a refusal, a
+    // failure): written before the answer, fsynced within the writer's sync interval.
     AuditEvent stored;
     RETURN_IF_ERROR(Write(
-        &event, [](SqliteConnection&, AuditEvent*) { return OkStatus(); }, &stored));
+        &event, [](SqliteConnection&, AuditEvent*) { return OkStatus(); }, &stored,
+        Durability::kWritten));
     return stored;
   }
 
@@ -1115,7 +1118,8 @@ class SqliteStoreImpl final : public SqliteStore {
   // chain in the same operation: both are kept or neither is. The appended event, with its
   // seq and hashes, goes to `*appended` when that is not null.
   template <typename Body>
-  Status Write(const AuditEvent* audit, Body body, AuditEvent* appended = nullptr) {
+  Status Write(const AuditEvent* audit, Body body, AuditEvent* appended = nullptr,
+               Durability durability = Durability::kSynced) {
     return writer_->Run([&](SqliteConnection& db) -> Status {
       ChainHeadGuard guard(*audit_chain_);
       std::optional<AuditEvent> event;
@@ -1165,8 +1169,10 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOption
   // chain head is dropped and read again by the next append.
   auto audit_chain = std::make_unique<SqliteAuditChain>();
   ASSIGN_OR_RETURN(auto writer,
-                   GroupCommitWriter::Start(std::move(db), options.max_batch,
-                                            [chain = audit_chain.get()] { chain->Forget(); }));
+                   GroupCommitWriter::Start(
+                       std::move(db), options.max_batch,
+                       [chain = audit_chain.get()] { chain->Forget(); },
+                       options.audit_sync_interval));
   return std::make_unique<SqliteStoreImpl>(std::move(audit_chain), std::move(writer),
                                            std::move(readers));
 }

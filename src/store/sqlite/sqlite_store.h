@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <chrono>
 #include <string>
 
 #include "common/status.h"
@@ -16,18 +17,24 @@ struct SqliteStoreOptions {
   std::string path;            // the database file; created (mode 0600) if missing
   int reader_connections = 8;  // read-only connections, i.e. reads that can run at once
   size_t max_batch = 512;      // most write operations committed by one transaction
+  // Longest time a stand-alone audit event stays in the WAL without an fsync.
+  std::chrono::milliseconds audit_sync_interval{20};
 };
 
 // Counters of the group-commit writer since the store was opened.
 struct SqliteStoreStats {
   uint64_t write_ops = 0;      // write operations run, committed or not
-  uint64_t commits = 0;        // transactions committed, one WAL fsync each
+  uint64_t commits = 0;        // transactions committed
+  uint64_t syncs = 0;          // WAL fsyncs (durable commits and interval syncs)
   uint64_t largest_batch = 0;  // most write operations taken in one batch
   uint64_t pending_ops = 0;    // write operations queued right now, waiting for the writer
 };
 
 // Store over SQLite. Every Store method is thread-safe. A write is queued to the writer thread
-// and returns once the transaction holding it is committed with synchronous=FULL. Note that a
+// and returns once the transaction holding it is committed with synchronous=FULL, except an
+// AppendAudit event standing alone (a request that changed nothing): it is committed to the WAL
+// before the call returns and fsynced within `audit_sync_interval` (or by the next durable
+// commit), so a killed process loses none and only a power loss can lose that window. Note that a
 // PutSecretVersion `seal` function runs on the writer thread, inside the batch's transaction:
 // it must be quick and must not call back into the store. The writer keeps the audit chain's last
 // seq and hash in memory, so an audit event costs one INSERT; a rolled-back batch drops that
