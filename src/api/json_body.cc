@@ -3,9 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <new>
+#include <unordered_set>
 
 #include "common/secret_buffer.h"
 
@@ -36,6 +38,98 @@ std::string_view KindName(const boost::json::value& v) {
     case boost::json::kind::object: return "an object";
   }
   return "a value";
+}
+
+// A basic_parser handler that builds nothing and fails on the first object holding the same
+// key twice (after unescaping). Boost.JSON keeps the last of duplicate keys, while a proxy or
+// another parser may act on the first, so such bodies are refused rather than guessed at.
+// Keys may be secret-bearing (metadata), so every copy is wiped before it is freed.
+class DuplicateKeyCheck {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  DuplicateKeyCheck() = default;
+  DuplicateKeyCheck(const DuplicateKeyCheck&) = delete;
+  DuplicateKeyCheck& operator=(const DuplicateKeyCheck&) = delete;
+  ~DuplicateKeyCheck() {
+    WipeString(key_);
+    while (!objects_.empty()) PopObject();
+  }
+
+  bool duplicate() const { return duplicate_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    objects_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    PopObject();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) {
+    return true;
+  }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) {
+    return true;
+  }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    key_.append(s.data(), s.size());
+    std::string key;
+    key.swap(key_);
+    auto [it, inserted] = objects_.back().insert(std::move(key));
+    if (!inserted) {
+      WipeString(key);  // not moved from when the insert did not happen
+      duplicate_ = true;
+      ec = boost::json::error::syntax;
+      return false;
+    }
+    return true;
+  }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  static void WipeString(std::string& s) {
+    SecureWipe(s.data(), s.capacity());
+    s.clear();
+  }
+  void PopObject() {
+    auto& keys = objects_.back();
+    while (!keys.empty()) {
+      auto node = keys.extract(keys.begin());
+      WipeString(node.value());
+    }
+    objects_.pop_back();
+  }
+
+  std::vector<std::unordered_set<std::string>> objects_;
+  std::string key_;
+  bool duplicate_ = false;
+};
+
+// Whether some object in `text` (already known to be valid JSON) repeats a key.
+bool HasDuplicateKey(std::string_view text, const boost::json::parse_options& options) {
+  boost::json::basic_parser<DuplicateKeyCheck> parser(options);
+  boost::system::error_code ec;
+  parser.write_some(false, text.data(), text.size(), ec);
+  return parser.handler().duplicate();
 }
 
 }  // namespace
@@ -84,6 +178,10 @@ std::expected<JsonBody, BodyError> JsonBody::Parse(const http::Request& request,
   if (!body.value_.is_object()) {
     return std::unexpected(
         BodyError{false, InvalidArgumentError("request body must be a JSON object")});
+  }
+  if (HasDuplicateKey(request.body, options)) {
+    return std::unexpected(BodyError{
+        false, InvalidArgumentError("request body is not valid JSON: duplicate key in an object")});
   }
   return body;
 }

@@ -1,0 +1,43 @@
+// Tests for strict JSON body parsing: duplicate keys, nesting depth, media type.
+#include "api/json_body.h"
+
+#include <gtest/gtest.h>
+
+namespace coffer::api {
+namespace {
+
+http::Request JsonRequest(std::string body) {
+  http::Request r;
+  r.headers.emplace_back("content-type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(JsonBodyTest, RefusesDuplicateKeysAtAnyDepth) {
+  for (const char* text : {R"({"a":1,"a":2})", R"({"a":1,"\u0061":2})",
+                           R"({"m":{"k":"x","k":"y"}})", R"({"l":[{"k":1,"k":1}]})"}) {
+    auto body = JsonBody::Parse(JsonRequest(text), false);
+    ASSERT_FALSE(body.has_value()) << text;
+    EXPECT_NE(body.error().status.message().find("duplicate key"), std::string::npos);
+  }
+}
+
+TEST(JsonBodyTest, SameKeyInDifferentObjectsIsFine) {
+  auto body = JsonBody::Parse(JsonRequest(R"({"a":{"k":1},"b":{"k":2},"c":[{"k":1},{"k":2}]})"),
+                              false);
+  EXPECT_TRUE(body.has_value());
+}
+
+TEST(JsonBodyTest, RefusesDeepNestingAndWrongMediaType) {
+  auto deep = JsonBody::Parse(JsonRequest(std::string(100000, '[')), false);
+  ASSERT_FALSE(deep.has_value());
+  EXPECT_FALSE(deep.error().unsupported_media_type);
+  http::Request text = JsonRequest("{}");
+  text.headers[0].second = "text/plain";
+  auto refused = JsonBody::Parse(text, false);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_TRUE(refused.error().unsupported_media_type);
+}
+
+}  // namespace
+}  // namespace coffer::api
