@@ -25,6 +25,10 @@ import requests
 from conftest import COFFER_BIN, LISTEN_RE, Bag, init_data_dir
 
 
+CANARY_TAGS = ("value", "value2", "env", "counted", "bad_body", "rot_body", "rot_key", "header",
+               "query", "cli", "corrupt")
+
+
 def canary(tag):
     # Shaped like nothing the server generates, unique per run, easy to search in bytes.
     return f"CNRY{tag}{uuid.uuid4().hex}"
@@ -279,8 +283,7 @@ def cli_outputs(url, admin_key, c, vault_name="canaries"):
 
 
 def test_canaries_never_leak(tmp_path, core_limit):
-    c = {tag: canary(tag) for tag in ("value", "value2", "env", "counted", "bad_body", "rot_body",
-                                      "rot_key", "header", "query", "cli", "corrupt")}
+    c = {tag: canary(tag) for tag in CANARY_TAGS}
     data = str(tmp_path / "data")
     admin_key = init_data_dir(data)
     cwd = tmp_path / "cwd"
@@ -370,8 +373,7 @@ def test_crash_signals_leave_no_core_with_secrets(tmp_path, core_limit):
     assert found, "the control core file does not hold the control canary: the scan is blind"
 
     for sig in (signal.SIGSEGV, signal.SIGABRT):
-        c = {tag: canary(tag) for tag in ("value", "value2", "env", "counted", "bad_body",
-                                          "rot_body", "rot_key", "header", "query", "cli", "corrupt")}
+        c = {tag: canary(tag) for tag in CANARY_TAGS}
         run_dir = tmp_path / f"run-{sig.name}"
         run_dir.mkdir()
         data = str(run_dir / "data")
