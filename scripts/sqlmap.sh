@@ -159,12 +159,12 @@ for f in "$work"/req-*.txt; do
   name=${name#req-??-}
   t0=$(date +%s)
   set +e
-  # Forced SQLite (the embedded store). A 401 (a mangled credential) or 429 is an answer to
-  # compare like any other, not a reason for sqlmap to stop. No time-based technique: each such payload waits and they add nothing for a store
+  # Forced SQLite (the embedded store). A 401 (a mangled credential), 404 (a mangled id or
+  # path), 410 or 429 is an answer to compare like any other, not a reason for sqlmap to stop. No time-based technique: each such payload waits and they add nothing for a store
   # whose queries are all prepared statements (boolean, error, UNION and stacked are tried).
   sqlmap -r "$f" --batch --level "$level" --risk "$risk" --dbms SQLite --technique BEUS \
     --tamper xforwardedfor --ignore-stdin --flush-session --disable-coloring --output-dir "$work/out" \
-    --ignore-code 401,429 --timeout 10 --retries 1 --answers "follow=N,keep testing=Y" >"$work/sqlmap-$name.log" 2>&1
+    --ignore-code 401,404,410,429 --timeout 10 --retries 1 --answers "follow=N,keep testing=Y" >"$work/sqlmap-$name.log" 2>&1
   rc=$?
   set -e
   took=$(($(date +%s) - t0))
