@@ -1027,6 +1027,45 @@ def test_many_connections_at_once(env):
             sock.close()
 
 
+def test_concurrent_floods_of_hostile_bodies(env):
+    """16 clients at once, each sending huge, nested and over-limit bodies, while a normal client
+    reads: every hostile request gets its 4xx and the normal reads stay fast."""
+    e = env
+    payloads = [b'{"type":"note","value":"' + b"a" * (MAX_BODY - 100) + b'"}',
+                b"[" * 100_000, b'{"name":"' + b"a" * MAX_BODY + b'"}', b"\xff" * 1000]
+    errors = []
+
+    def flood(i):
+        s = requests.Session()
+        s.headers["Authorization"] = "Bearer " + e.srv.admin_key
+        for k in range(6):
+            data = payloads[(i + k) % len(payloads)]
+            try:
+                r = s.put(f"{e.base}/vaults/{e.vault}/secrets/hostile/flood{i}", data=data,
+                          headers={"Content-Type": "application/json"}, timeout=30)
+                if not 400 <= r.status_code < 500:
+                    errors.append(r.status_code)
+            except requests.RequestException as ex:
+                errors.append(type(ex).__name__)
+
+    threads = [threading.Thread(target=flood, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    latencies = []
+    s = e.srv.session()
+    while any(t.is_alive() for t in threads):
+        start = time.monotonic()
+        r = s.get(f"{e.base}/vaults/{e.vault}/secrets/app/db", timeout=10)
+        latencies.append(time.monotonic() - start)
+        assert r.status_code == 200
+        time.sleep(0.02)
+    for t in threads:
+        t.join(60)
+    assert not errors, f"hostile requests answered {errors[:5]}"
+    if latencies:
+        assert sorted(latencies)[len(latencies) // 2] < 1.0, "normal reads slowed down"
+
+
 def test_zz_server_kept_serving_throughout(env):
     """The watcher's reads all succeeded, the server is alive, and the audit chain verifies."""
     w = env.watcher
