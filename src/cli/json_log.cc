@@ -15,6 +15,7 @@ namespace coffer::cli {
 namespace {
 
 constexpr std::string_view kAccessLogger = "access";
+constexpr std::string_view kAlertLogger = "alert";
 constexpr size_t kMaxMethodLength = 16;
 
 // Access lines carry their fields as a ready JSON fragment ("\"k\":v,…"); other lines carry a
@@ -33,8 +34,11 @@ class JsonFormatter final : public spdlog::formatter {
                    "{{\"time\":\"{:%Y-%m-%dT%H:%M:%S}.{:06d}Z\",\"level\":\"{}\",", utc,
                    micros % 1'000'000, level);
     const std::string_view payload(msg.payload.data(), msg.payload.size());
-    if (std::string_view(msg.logger_name.data(), msg.logger_name.size()) == kAccessLogger) {
+    const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
+    if (logger == kAccessLogger) {
       fmt::format_to(std::back_inserter(dest), "\"msg\":\"request\",{}}}\n", payload);
+    } else if (logger == kAlertLogger) {
+      fmt::format_to(std::back_inserter(dest), "\"msg\":\"ALERT\",{}}}\n", payload);
     } else {
       fmt::format_to(std::back_inserter(dest), "\"msg\":{}}}\n", JsonString(payload));
     }
@@ -45,6 +49,11 @@ class JsonFormatter final : public spdlog::formatter {
 };
 
 std::shared_ptr<spdlog::logger>& AccessLogger() {
+  static std::shared_ptr<spdlog::logger> logger;
+  return logger;
+}
+
+std::shared_ptr<spdlog::logger>& AlertLogger() {
   static std::shared_ptr<spdlog::logger> logger;
   return logger;
 }
@@ -94,8 +103,20 @@ void InstallJsonLogging(std::string_view level) {
   access->set_level(parsed);
   // Errors are flushed at once; info lines go out as the stream buffers them (stderr: unbuffered).
   main_logger->flush_on(spdlog::level::warn);
+  auto alert = std::make_shared<spdlog::logger>(std::string(kAlertLogger), sink);
+  alert->set_level(parsed);
+  alert->flush_on(spdlog::level::critical);
   spdlog::set_default_logger(main_logger);
   AccessLogger() = access;
+  AlertLogger() = alert;
+}
+
+void LogAlert(std::string_view event, std::string_view fields) {
+  const auto& logger = AlertLogger();
+  if (!logger) {
+    return;
+  }
+  logger->critical("\"event\":{}{}{}", JsonString(event), fields.empty() ? "" : ",", fields);
 }
 
 void LogRequest(const http::RequestLogEntry& e) {

@@ -18,6 +18,11 @@ void InstallJsonLogging(std::string_view level);
 // written: no path, query, header or body.
 void LogRequest(const http::RequestLogEntry& entry);
 
+// Logs an alert as one JSON line at critical: {"level":"critical","msg":"ALERT","event":EVENT,
+// FIELDS}, where `fields` is a ready JSON fragment ("\"k\":v,…", built with JsonString) that
+// must not hold a secret. Thread-safe; flushed at once.
+void LogAlert(std::string_view event, std::string_view fields);
+
 // `s` as a JSON string literal, quotes included; bytes that are not valid UTF-8 are escaped as
 // \u00XX so the line stays valid JSON.
 std::string JsonString(std::string_view s);

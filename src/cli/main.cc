@@ -8,6 +8,7 @@
 #include "cli/client_cli.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/keys_command.h"
 #include "cli/migrate_command.h"
 
 namespace {
@@ -128,6 +129,8 @@ int main(int argc, char** argv) {
     fmt::print("coffer 0.1.0\n");
   });
 
+  KeysCli keys_cli(app, [&](CLI::App& cmd) { AddServerOptions(cmd, config, ignored_config); });
+
   ClientCli client_cli(app);  // login, vaults, secrets, agents, policies, audit, run, mcp
 
   try {
@@ -139,6 +142,7 @@ int main(int argc, char** argv) {
   if (server->parsed()) return RunServer(config);
   if (migrate->parsed()) return RunMigrate(migrate_from, migrate_to);
   if (backup->parsed()) return RunBackup(config, backup_out);
+  if (keys_cli.selected()) return keys_cli.Run(config);
   if (client_cli.selected()) return client_cli.Run();
   return kExitOk;
 }

@@ -26,6 +26,7 @@
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/authorizer.h"
+#include "service/keyring_refresher.h"
 #include "service/policy_service.h"
 #include "service/secret_service.h"
 #include "service/user_service.h"
@@ -145,7 +146,27 @@ int RunServer(const ServerConfig& config) {
   AuthService auth(deps, **keyring,
                    AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});
   VaultService vaults(deps);
-  SecretService secrets(deps, **keyring);
+  // Another process may rotate or retire data keys (coffer keys): re-read them now and then,
+  // and at once when a read meets a key id this keyring does not hold.
+  auto refresher = std::make_unique<KeyringRefresher>(raw_store, *provider, **keyring);
+  refresher->Start(kKeyringRefreshInterval, [](const StatusOr<bool>& r) {
+    if (r.has_value()) {
+      spdlog::info("data keys reloaded from the store");
+    } else {
+      spdlog::error("cannot reload the data keys: {}", r.error().message());
+    }
+  });
+  SecretServiceHooks secret_hooks;
+  secret_hooks.reload_keyring = [r = refresher.get()] { return r->RefreshSoon(); };
+  secret_hooks.on_integrity_failure = [](const IntegrityFailure& f) {
+    LogAlert("ciphertext_integrity_failure",
+             fmt::format("\"vault_id\":{},\"secret_id\":{},\"path\":{},\"version\":{},"
+                         "\"key_id\":{},\"key_held\":{},\"request_id\":{}",
+                         JsonString(f.vault_id), JsonString(f.secret_id), JsonString(f.path),
+                         f.version, f.key_id.has_value() ? std::to_string(*f.key_id) : "null",
+                         f.key_held, JsonString(f.request_id)));
+  };
+  SecretService secrets(deps, **keyring, std::move(secret_hooks));
   UserService users(deps, auth, **keyring);
   AgentService agents(deps, auth, **keyring);
   PolicyService policies(deps);
@@ -188,6 +209,7 @@ int RunServer(const ServerConfig& config) {
   std::fflush(stdout);
   Status run = (*server)->Run();
   server->reset();
+  refresher.reset();  // its thread reads the store
   store->clock.reset();  // it may read the store
   store->store.reset();  // drains pending writes and closes the database cleanly
   if (!run.ok()) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "crypto/aead.h"
 
@@ -123,8 +124,72 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
   return ring;
 }
 
+bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
+  std::shared_lock lock(mu_);
+  size_t stored = 0;
+  uint32_t active = 0;
+  for (const WrappedKey& wrapped : keys) {
+    if (wrapped.purpose != kKeyPurposeData) {
+      continue;
+    }
+    ++stored;
+    if (!data_keys_.contains(wrapped.id)) {
+      return false;
+    }
+    if (wrapped.active && wrapped.id > active) {
+      active = wrapped.id;
+    }
+  }
+  return stored == data_keys_.size() && active == active_data_key_id_;
+}
+
+StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
+                                        const SecretBuffer& root_key) {
+  if (DataKeysMatch(keys)) {
+    return false;
+  }
+  // Unwrapped outside the lock (into a new map), so readers never wait on the unwrapping.
+  std::map<uint32_t, SecretBuffer> fresh;
+  uint32_t active = 0;
+  for (const WrappedKey& wrapped : keys) {
+    if (wrapped.purpose != kKeyPurposeData) {
+      continue;
+    }
+    if (wrapped.active && wrapped.id > active) {
+      active = wrapped.id;
+    }
+    {
+      std::shared_lock lock(mu_);
+      const auto held = data_keys_.find(wrapped.id);
+      if (held != data_keys_.end()) {
+        fresh.emplace(wrapped.id, held->second.Clone());
+        continue;
+      }
+    }
+    StatusOr<SecretBuffer> key =
+        AeadOpen(root_key, wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
+    if (!key.has_value()) return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
+    if (key->size() != kAeadKeySize) {
+      return Err(FailedPreconditionError(
+          fmt::format("keyring is inconsistent: key id {} has the wrong size", wrapped.id)));
+    }
+    fresh.emplace(wrapped.id, std::move(*key));
+  }
+  if (active == 0) return Err(FailedPreconditionError("keyring has no active \"data\" key"));
+  std::unique_lock lock(mu_);
+  data_keys_.swap(fresh);
+  active_data_key_id_ = active;
+  return true;  // `fresh`, now the old keys, is wiped as it goes out of scope
+}
+
+bool Keyring::HoldsDataKey(uint32_t id) const {
+  std::shared_lock lock(mu_);
+  return data_keys_.contains(id);
+}
+
 StatusOr<std::vector<uint8_t>> Keyring::Encrypt(std::span<const uint8_t> plaintext,
                                                 std::span<const uint8_t> aad) const {
+  std::shared_lock lock(mu_);
   const auto it = data_keys_.find(active_data_key_id_);
   if (it == data_keys_.end()) return Err(InternalError("keyring has no active data key"));
   return AeadSeal(it->second, active_data_key_id_, plaintext, aad, random_);
@@ -133,6 +198,7 @@ StatusOr<std::vector<uint8_t>> Keyring::Encrypt(std::span<const uint8_t> plainte
 StatusOr<SecretBuffer> Keyring::Decrypt(std::span<const uint8_t> blob,
                                         std::span<const uint8_t> aad) const {
   ASSIGN_OR_RETURN(const uint32_t key_id, AeadBlobKeyId(blob));
+  std::shared_lock lock(mu_);
   const auto it = data_keys_.find(key_id);
   if (it == data_keys_.end()) {
     return Err(DataLossError(

@@ -1,11 +1,13 @@
 // Keyring: the data keys, each wrapped under the root key, with ids. Encrypts new values with
 // the active data key and opens values sealed under any key it holds. Also holds the HMAC pepper
-// for credentials and the JWT signing key. Safe for concurrent use once built.
+// for credentials and the JWT signing key. Safe for concurrent use once built; the data keys can
+// be refreshed from the store while in use (key rotation), the pepper and JWT key cannot.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <span>
 #include <vector>
 
@@ -46,7 +48,23 @@ class Keyring {
   StatusOr<SecretBuffer> Decrypt(std::span<const uint8_t> blob,
                                  std::span<const uint8_t> aad) const;
 
-  uint32_t active_data_key_id() const { return active_data_key_id_; }
+  // Brings the data keys in line with `keys` (the store's keyring, as LoadKeys returns it):
+  // unwraps data keys not held yet, drops those no longer stored (retired), and makes the
+  // newest active one the key for new writes. The pepper and JWT key are left as they are.
+  // Returns whether anything changed. kFailedPrecondition when a new key does not unwrap under
+  // `root_key` or no data key is active; the keyring is then unchanged. Thread-safe.
+  StatusOr<bool> RefreshDataKeys(const std::vector<WrappedKey>& keys,
+                                 const SecretBuffer& root_key);
+  // True when every data key of `keys` is held and the active one is the one in use: a
+  // refresh would change nothing, and needs no root key. Thread-safe.
+  bool DataKeysMatch(const std::vector<WrappedKey>& keys) const;
+  // Whether a data key of this id is held. Thread-safe.
+  bool HoldsDataKey(uint32_t id) const;
+
+  uint32_t active_data_key_id() const {
+    std::shared_lock lock(mu_);
+    return active_data_key_id_;
+  }
   const SecretBuffer& pepper() const { return pepper_; }
   const SecretBuffer& jwt_key() const { return jwt_key_; }
   Random& random() const { return random_; }
@@ -55,6 +73,7 @@ class Keyring {
   explicit Keyring(Random& random) : random_(random) {}
 
   Random& random_;
+  mutable std::shared_mutex mu_;  // guards data_keys_ and active_data_key_id_
   std::map<uint32_t, SecretBuffer> data_keys_;
   uint32_t active_data_key_id_ = 0;
   SecretBuffer pepper_;

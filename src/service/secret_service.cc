@@ -106,6 +106,39 @@ StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::strin
       });
 }
 
+StatusOr<SecretBuffer> SecretService::Open(const RequestContext& ctx,
+                                           const SecretVersion& version) {
+  const std::vector<uint8_t> aad = SecretAad(version.vault_id, version.secret_id, version.version);
+  auto value = keyring_.Decrypt(version.ciphertext, aad);
+  if (value.has_value()) {
+    return value;
+  }
+  const auto key_id = AeadBlobKeyId(version.ciphertext);
+  if (key_id.has_value() && !keyring_.HoldsDataKey(*key_id) && hooks_.reload_keyring &&
+      hooks_.reload_keyring()) {
+    value = keyring_.Decrypt(version.ciphertext, aad);
+    if (value.has_value()) {
+      return value;
+    }
+  }
+  if (hooks_.on_integrity_failure) {
+    IntegrityFailure failure;
+    failure.vault_id = version.vault_id;
+    failure.secret_id = version.secret_id;
+    failure.path = version.path;
+    failure.version = version.version;
+    if (key_id.has_value()) {
+      failure.key_id = *key_id;
+      failure.key_held = keyring_.HoldsDataKey(*key_id);
+    }
+    failure.request_id = ctx.request_id;
+    hooks_.on_integrity_failure(failure);
+  }
+  // One message whatever failed (tampering, truncation, a copied blob, an unknown key): the
+  // client learns nothing about the blob; the alert tells the operator which row.
+  return Err(DataLossError("the stored value failed its integrity check"));
+}
+
 StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVersion version,
                                             AuditEvent& event) {
   event.version = version.version;
@@ -119,8 +152,7 @@ StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVer
     return Err(GoneError("secret has reached its max_access_count"));
   }
   // Decrypt before spending a counted read, so a damaged row never burns one.
-  const std::vector<uint8_t> aad = SecretAad(version.vault_id, version.secret_id, version.version);
-  ASSIGN_OR_RETURN(SecretBuffer value, keyring_.Decrypt(version.ciphertext, aad));
+  ASSIGN_OR_RETURN(SecretBuffer value, Open(ctx, version));
   version.ciphertext.clear();
   if (version.max_access_count > 0) {
     // The count and this read's audit event commit together, before the value is sent.

@@ -3,6 +3,7 @@
 // disabling. Values are sealed with the keyring, bound to (vault, secret, version). Thread-safe.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,10 +44,36 @@ struct SecretValue {
   SecretBuffer value;
 };
 
+// A stored value that failed to decrypt: what an operator needs to find the row, never the
+// value or any byte of the blob.
+struct IntegrityFailure {
+  std::string vault_id;
+  std::string secret_id;
+  std::string path;
+  int64_t version = 0;
+  std::optional<uint32_t> key_id;  // the data key the blob names; none when too short to say
+  bool key_held = false;           // whether the keyring holds that key
+  std::string request_id;
+};
+
+struct SecretServiceHooks {
+  // Called (from a request thread) when a stored value names a data key the keyring does not
+  // hold, before the read is declared failed: re-reads the keyring (another process may have
+  // rotated it) and returns true when the read is worth trying again. May be empty.
+  std::function<bool()> reload_keyring;
+  // Called (from a request thread) for every stored value that fails to decrypt, to raise an
+  // alert. Must be thread-safe. May be empty.
+  std::function<void(const IntegrityFailure&)> on_integrity_failure;
+};
+
 class SecretService {
  public:
-  SecretService(const ServiceDeps& deps, const Keyring& keyring)
-      : deps_(deps), store_(deps.store), keyring_(keyring), clock_(deps.clock) {}
+  SecretService(const ServiceDeps& deps, const Keyring& keyring, SecretServiceHooks hooks = {})
+      : deps_(deps),
+        store_(deps.store),
+        keyring_(keyring),
+        clock_(deps.clock),
+        hooks_(std::move(hooks)) {}
 
   // Stores a new version. kInvalidArgument naming the field at fault; kNotFound for a missing
   // vault; kPermissionDenied without write permission.
@@ -98,10 +125,15 @@ class SecretService {
   StatusOr<SecretValue> Reveal(const RequestContext& ctx, SecretVersion version,
                                AuditEvent& event);
 
+  // Decrypts a loaded version; on failure reloads the keyring once if the blob names a key it
+  // does not hold, raises the integrity alert and returns kDataLoss with a fixed message.
+  StatusOr<SecretBuffer> Open(const RequestContext& ctx, const SecretVersion& version);
+
   ServiceDeps deps_;
   Store& store_;
   const Keyring& keyring_;
   const Clock& clock_;
+  const SecretServiceHooks hooks_;
 };
 
 // Parses a version path segment: a positive decimal integer. kInvalidArgument otherwise.

@@ -53,6 +53,22 @@ class ObservedStore final : public Store {
   Status InsertKey(const WrappedKey& key) override {
     return Timed("InsertKey", nullptr, [&] { return inner_.InsertKey(key); });
   }
+  StatusOr<std::vector<StoredCiphertext>> ListCiphertextsNotUnderKey(
+      uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
+      size_t limit) override {
+    return Timed("ListCiphertextsNotUnderKey", nullptr, [&] {
+      return inner_.ListCiphertextsNotUnderKey(key_id, after_secret_id, after_version, limit);
+    });
+  }
+  StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) override {
+    return Timed("SwapCiphertexts", nullptr, [&] { return inner_.SwapCiphertexts(swaps); });
+  }
+  StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override {
+    return Timed("CountCiphertextsByKey", nullptr, [&] { return inner_.CountCiphertextsByKey(); });
+  }
+  Status DeleteDataKey(uint32_t id) override {
+    return Timed("DeleteDataKey", nullptr, [&] { return inner_.DeleteDataKey(id); });
+  }
   Status InsertUser(const User& user, const AuditEvent* audit) override {
     return Timed("InsertUser", audit, [&] { return inner_.InsertUser(user, audit); });
   }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,26 @@ struct RateLimitDecision {
   UnixMicros retry_after = 0;  // when refused: how long until a hit would be allowed
 };
 
+// One stored version's ciphertext and what binds it to its row (for re-encryption).
+struct StoredCiphertext {
+  std::string vault_id;
+  std::string secret_id;
+  std::string path;
+  int64_t version = 0;
+  std::vector<uint8_t> ciphertext;
+};
+
+// Replace one version's ciphertext, only if it still is `expected`.
+struct CiphertextSwap {
+  std::string secret_id;
+  int64_t version = 0;
+  std::vector<uint8_t> expected;
+  std::vector<uint8_t> replacement;
+};
+
+// Key of CountCiphertextsByKey for blobs too short to name a data key.
+inline constexpr int64_t kUnreadableKeyId = -1;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -81,6 +102,26 @@ class Store {
   // kAlreadyExists if the id is taken. When `key.active`, other keys of its purpose become
   // inactive in the same transaction.
   virtual Status InsertKey(const WrappedKey& key) = 0;
+
+  // --- data key rotation (coffer keys) -------------------------------------------------------
+  // A blob names its data key in bytes 1..4 (big endian; see crypto/aead.h); the store reads
+  // only those bytes, never decrypts.
+  // Up to `limit` (>= 1) versions whose ciphertext does not name data key `key_id` (blobs too
+  // short to name a key included), ordered by (secret_id, version), strictly after
+  // (after_secret_id, after_version); pass "" and 0 to start.
+  virtual StatusOr<std::vector<StoredCiphertext>> ListCiphertextsNotUnderKey(
+      uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
+      size_t limit) = 0;
+  // Compare-and-swap of ciphertexts, all in one transaction: each row's ciphertext becomes
+  // `replacement` only where it still equals `expected`; nothing else in the row changes.
+  // Returns how many rows were replaced (a row changed or deleted meanwhile is skipped).
+  virtual StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) = 0;
+  // How many versions name each data key id (kUnreadableKeyId: blobs too short to name one).
+  virtual StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() = 0;
+  // Deletes data key `id`, atomically checking that it is inactive and that no version names
+  // it. kNotFound when there is no data key `id`; kFailedPrecondition when it is active or
+  // still in use (the message says how many versions).
+  virtual Status DeleteDataKey(uint32_t id) = 0;
 
   // --- users and credentials -----------------------------------------------------------------
   virtual Status InsertUser(const User& user, const AuditEvent* audit) = 0;  // kAlreadyExists: name

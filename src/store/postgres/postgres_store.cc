@@ -236,6 +236,21 @@ StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row) {
   return e;
 }
 
+// The 4 bytes by which a blob names its data key (big endian, after the format byte).
+std::vector<uint8_t> KeyIdBytes(uint32_t id) {
+  return {static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
+          static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
+}
+
+// The key id those 4 bytes name, or kUnreadableKeyId when there are fewer.
+int64_t KeyIdOf(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() != 4) {
+    return kUnreadableKeyId;
+  }
+  return (int64_t{bytes[0]} << 24) | (int64_t{bytes[1]} << 16) | (int64_t{bytes[2]} << 8) |
+         int64_t{bytes[3]};
+}
+
 // Every row of `r`, read by `read(r, row)` (returning T or StatusOr<T>).
 template <typename T, typename Read>
 StatusOr<std::vector<T>> ReadAll(const PgResult& r, Read read) {
@@ -380,6 +395,96 @@ class PostgresStoreImpl final : public PostgresStore {
         return AlreadyExistsError("key " + std::to_string(key.id) + " already exists");
       }
       return s;
+    });
+  }
+
+  // --- data key rotation -------------------------------------------------------------------
+
+  StatusOr<std::vector<StoredCiphertext>> ListCiphertextsNotUnderKey(
+      uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
+      size_t limit) override {
+    return Read([&](PgConnection& conn) -> StatusOr<std::vector<StoredCiphertext>> {
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          conn.Exec("SELECT s.vault_id, v.secret_id, s.path, v.version, v.ciphertext"
+                    " FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id"
+                    " WHERE (v.secret_id, v.version) > ($1, $2)"
+                    " AND substring(v.ciphertext from 2 for 4) IS DISTINCT FROM $3"
+                    " ORDER BY v.secret_id, v.version LIMIT $4",
+                    PgParams()
+                        .Text(after_secret_id)
+                        .Int(after_version)
+                        .Bytes(KeyIdBytes(key_id))
+                        .Int(static_cast<int64_t>(std::max<size_t>(limit, 1)))));
+      return ReadAll<StoredCiphertext>(r, [](const PgResult& rr, int row) {
+        StoredCiphertext c;
+        c.vault_id = rr.Text(row, 0);
+        c.secret_id = rr.Text(row, 1);
+        c.path = rr.Text(row, 2);
+        c.version = rr.Int(row, 3);
+        c.ciphertext = rr.Bytes(row, 4);
+        return c;
+      });
+    });
+  }
+
+  StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) override {
+    int64_t swapped = 0;
+    RETURN_IF_ERROR(Write(nullptr, [&](PgConnection& conn, AuditEvent*) -> Status {
+      swapped = 0;
+      for (const CiphertextSwap& swap : swaps) {
+        ASSIGN_OR_RETURN(PgResult r,
+                         conn.Exec("UPDATE secret_versions SET ciphertext = $4"
+                                   " WHERE secret_id = $1 AND version = $2 AND ciphertext = $3",
+                                   PgParams()
+                                       .Text(swap.secret_id)
+                                       .Int(swap.version)
+                                       .Bytes(swap.expected)
+                                       .Bytes(swap.replacement)));
+        swapped += r.affected();
+      }
+      return OkStatus();
+    }));
+    return swapped;
+  }
+
+  StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override {
+    return Read([&](PgConnection& conn) -> StatusOr<std::map<int64_t, int64_t>> {
+      ASSIGN_OR_RETURN(PgResult r,
+                       conn.Exec("SELECT substring(ciphertext from 2 for 4) AS k, count(*)"
+                                 " FROM secret_versions GROUP BY k"));
+      std::map<int64_t, int64_t> counts;
+      for (int row = 0; row < r.rows(); ++row) {
+        counts[KeyIdOf(r.Bytes(row, 0))] += r.Int(row, 1);
+      }
+      return counts;
+    });
+  }
+
+  Status DeleteDataKey(uint32_t id) override {
+    return Write(nullptr, [&](PgConnection& conn, AuditEvent*) -> Status {
+      // The row lock orders this against a concurrent rotation making the key active again.
+      ASSIGN_OR_RETURN(PgResult key, conn.Exec("SELECT active FROM keys WHERE id = $1"
+                                               " AND purpose = 'data' FOR UPDATE",
+                                               PgParams().Int(id)));
+      if (key.rows() == 0) {
+        return NotFoundError("there is no data key " + std::to_string(id));
+      }
+      if (key.Bool(0, 0)) {
+        return FailedPreconditionError("data key " + std::to_string(id) +
+                                       " is the active key; rotate first");
+      }
+      ASSIGN_OR_RETURN(PgResult used,
+                       conn.Exec("SELECT count(*) FROM secret_versions"
+                                 " WHERE substring(ciphertext from 2 for 4) = $1",
+                                 PgParams().Bytes(KeyIdBytes(id))));
+      const int64_t in_use = used.rows() == 1 ? used.Int(0, 0) : 0;
+      if (in_use > 0) {
+        return FailedPreconditionError(std::to_string(in_use) +
+                                       " secret versions are still encrypted under data key " +
+                                       std::to_string(id) + "; run coffer keys reencrypt");
+      }
+      return conn.Run("DELETE FROM keys WHERE id = $1", PgParams().Int(id));
     });
   }
 

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -277,6 +278,21 @@ StatusOr<Policy> ReadPolicy(const SqliteStatement& st) {
   return p;
 }
 
+// The 4 bytes by which a blob names its data key (big endian, after the format byte).
+std::vector<uint8_t> KeyIdBytes(uint32_t id) {
+  return {static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
+          static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
+}
+
+// The key id those 4 bytes name, or kUnreadableKeyId when there are fewer.
+int64_t KeyIdOf(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() != 4) {
+    return kUnreadableKeyId;
+  }
+  return (int64_t{bytes[0]} << 24) | (int64_t{bytes[1]} << 16) | (int64_t{bytes[2]} << 8) |
+         int64_t{bytes[3]};
+}
+
 // Every row of `st`, read by `read` (returning T or StatusOr<T>).
 template <typename T, typename Read>
 StatusOr<std::vector<T>> ReadAll(SqliteStatement& st, Read read) {
@@ -417,6 +433,103 @@ class SqliteStoreImpl final : public SqliteStore {
       st.BindBlob(3, key.wrapped);
       st.BindInt(4, key.created_at);
       st.BindInt(5, key.active ? 1 : 0);
+      return st.Run();
+    });
+  }
+
+  // --- data key rotation -------------------------------------------------------------------
+
+  StatusOr<std::vector<StoredCiphertext>> ListCiphertextsNotUnderKey(
+      uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
+      size_t limit) override {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        db->Prepare("SELECT s.vault_id, v.secret_id, s.path, v.version, v.ciphertext"
+                    " FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id"
+                    " WHERE (v.secret_id, v.version) > (?1, ?2)"
+                    " AND substr(v.ciphertext, 2, 4) IS NOT ?3"
+                    " ORDER BY v.secret_id, v.version LIMIT ?4"));
+    st.BindText(1, after_secret_id);
+    st.BindInt(2, after_version);
+    st.BindBlob(3, KeyIdBytes(key_id));
+    st.BindInt(4, static_cast<int64_t>(std::max<size_t>(limit, 1)));
+    return ReadAll<StoredCiphertext>(st, [](const SqliteStatement& row) {
+      StoredCiphertext c;
+      c.vault_id = row.ColumnText(0);
+      c.secret_id = row.ColumnText(1);
+      c.path = row.ColumnText(2);
+      c.version = row.ColumnInt(3);
+      c.ciphertext = row.ColumnBlob(4);
+      return c;
+    });
+  }
+
+  StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) override {
+    int64_t swapped = 0;
+    RETURN_IF_ERROR(Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      swapped = 0;
+      for (const CiphertextSwap& swap : swaps) {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("UPDATE secret_versions SET ciphertext = ?4 WHERE"
+                                    " secret_id = ?1 AND version = ?2 AND ciphertext = ?3"));
+        st.BindText(1, swap.secret_id);
+        st.BindInt(2, swap.version);
+        st.BindBlob(3, swap.expected);
+        st.BindBlob(4, swap.replacement);
+        RETURN_IF_ERROR(st.Run());
+        swapped += db.Changes();
+      }
+      return OkStatus();
+    }));
+    return swapped;
+  }
+
+  StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override {
+    auto db = readers_->Acquire();
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db->Prepare("SELECT substr(ciphertext, 2, 4) AS k, count(*)"
+                                 " FROM secret_versions GROUP BY k"));
+    std::map<int64_t, int64_t> counts;
+    while (true) {
+      ASSIGN_OR_RETURN(const bool row, st.Step());
+      if (!row) {
+        return counts;
+      }
+      counts[KeyIdOf(st.ColumnBlob(0))] += st.ColumnInt(1);
+    }
+  }
+
+  Status DeleteDataKey(uint32_t id) override {
+    return Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("SELECT active FROM keys WHERE id = ?1 AND purpose = 'data'"));
+        st.BindInt(1, id);
+        ASSIGN_OR_RETURN(const bool found, st.Step());
+        if (!found) {
+          return NotFoundError("there is no data key " + std::to_string(id));
+        }
+        if (st.ColumnInt(0) != 0) {
+          return FailedPreconditionError("data key " + std::to_string(id) +
+                                         " is the active key; rotate first");
+        }
+      }
+      {
+        ASSIGN_OR_RETURN(SqliteStatement st,
+                         db.Prepare("SELECT count(*) FROM secret_versions"
+                                    " WHERE substr(ciphertext, 2, 4) = ?1"));
+        st.BindBlob(1, KeyIdBytes(id));
+        ASSIGN_OR_RETURN(const bool row, st.Step());
+        const int64_t in_use = row ? st.ColumnInt(0) : 0;
+        if (in_use > 0) {
+          return FailedPreconditionError(std::to_string(in_use) +
+                                         " secret versions are still encrypted under data key " +
+                                         std::to_string(id) + "; run coffer keys reencrypt");
+        }
+      }
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM keys WHERE id = ?1"));
+      st.BindInt(1, id);
       return st.Run();
     });
   }

@@ -1,0 +1,57 @@
+// KeyringRefresher: periodic and on-demand re-reading of the store's keyring.
+#include "service/keyring_refresher.h"
+
+#include <utility>
+
+namespace coffer {
+
+KeyringRefresher::~KeyringRefresher() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+StatusOr<bool> KeyringRefresher::RefreshNow() {
+  std::lock_guard lock(refresh_mu_);
+  last_refresh_ = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
+  if (keyring_.DataKeysMatch(keys)) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(SecretBuffer root_key, provider_.LoadRootKey());
+  return keyring_.RefreshDataKeys(keys, root_key);  // root_key is wiped on return
+}
+
+bool KeyringRefresher::RefreshSoon(std::chrono::milliseconds min_gap) {
+  {
+    std::lock_guard lock(refresh_mu_);
+    if (last_refresh_ != std::chrono::steady_clock::time_point{} &&
+        std::chrono::steady_clock::now() - last_refresh_ < min_gap) {
+      return false;
+    }
+  }
+  auto changed = RefreshNow();
+  return changed.has_value() && *changed;
+}
+
+void KeyringRefresher::Start(std::chrono::milliseconds interval,
+                             std::function<void(const StatusOr<bool>&)> on_result) {
+  thread_ = std::thread([this, interval, on_result = std::move(on_result)] {
+    std::unique_lock lock(stop_mu_);
+    while (!stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      const StatusOr<bool> result = RefreshNow();
+      if (on_result && (!result.has_value() || *result)) {
+        on_result(result);
+      }
+      lock.lock();
+    }
+  });
+}
+
+}  // namespace coffer

@@ -1,0 +1,60 @@
+// KeyringRefresher: keeps a running server's data keys in line with the store's keyring, so a
+// `coffer keys rotate` (or retire) done by another process takes effect without a restart.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "common/status.h"
+#include "crypto/key_provider.h"
+#include "crypto/keyring.h"
+#include "store/store.h"
+
+namespace coffer {
+
+// How often a server re-reads the keyring by default. `coffer keys retire` waits this long,
+// several times over, after a rotation before it will drop the previous key.
+inline constexpr std::chrono::seconds kKeyringRefreshInterval{2};
+
+class KeyringRefresher {
+ public:
+  // `store`, `provider` and `keyring` must outlive this object. The root key is loaded from
+  // `provider` only when the store holds a data key the keyring does not, and wiped at once.
+  KeyringRefresher(Store& store, KeyProvider& provider, Keyring& keyring)
+      : store_(store), provider_(provider), keyring_(keyring) {}
+  // Stops the background thread, if started.
+  ~KeyringRefresher();
+  KeyringRefresher(const KeyringRefresher&) = delete;
+  KeyringRefresher& operator=(const KeyringRefresher&) = delete;
+
+  // Reads the keyring from the store and applies it (Keyring::RefreshDataKeys). Returns whether
+  // the data keys changed; the store's or the provider's error otherwise (the keyring is then
+  // unchanged). Thread-safe: concurrent calls run one after another.
+  StatusOr<bool> RefreshNow();
+
+  // RefreshNow, unless one ran less than `min_gap` ago (then false): for reads that meet a key
+  // id the keyring does not hold, so a flood of damaged rows cannot flood the store.
+  bool RefreshSoon(std::chrono::milliseconds min_gap = std::chrono::milliseconds(200));
+
+  // Calls RefreshNow every `interval` on a background thread until destruction; `on_result`
+  // (may be empty) hears each result that changed something or failed.
+  void Start(std::chrono::milliseconds interval,
+             std::function<void(const StatusOr<bool>&)> on_result);
+
+ private:
+  Store& store_;
+  KeyProvider& provider_;
+  Keyring& keyring_;
+
+  std::mutex refresh_mu_;  // serializes refreshes; guards last_refresh_
+  std::chrono::steady_clock::time_point last_refresh_{};
+
+  std::mutex stop_mu_;  // guards stopping_
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace coffer
