@@ -56,7 +56,7 @@ GroupCommitWriter::~GroupCommitWriter() {
     thread_.join();
   }
   if (db_->InTransaction()) {
-    (void)db_->Exec("ROLLBACK");
+    (void)db_->ExecCached("ROLLBACK");
   }
   (void)SyncWal();
   // Folds the WAL into the database file so a closed store is one self-contained file.
@@ -173,7 +173,7 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
   // Ends the open transaction without keeping anything: the kept ops get kUnavailable.
   auto abandon = [&](const Status& cause) {
     if (db_->InTransaction()) {
-      (void)db_->Exec("ROLLBACK");
+      (void)db_->ExecCached("ROLLBACK");
     }
     for (Pending* p : kept) {
       p->result = AsUnavailable(cause);
@@ -189,7 +189,7 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
     Pending* p = batch[i];
     if (!open) {
       // BEGIN IMMEDIATE takes the write lock now, so no statement below can hit SQLITE_BUSY.
-      const Status begun = db_->Exec("BEGIN IMMEDIATE");
+      const Status begun = db_->ExecCached("BEGIN IMMEDIATE");
       if (!begun.ok()) {
         // Another process held the lock past the busy timeout, or the disk failed: retrying
         // op by op would only multiply the wait.
@@ -200,7 +200,7 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
       }
       open = true;
     }
-    Status s = db_->Exec("SAVEPOINT op");
+    Status s = db_->ExecCached("SAVEPOINT op");
     if (!s.ok()) {
       p->result = AsUnavailable(s);
       abandon(s);
@@ -208,7 +208,7 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
     }
     Status result = RunOp(*p->op, *db_);
     if (result.ok()) {
-      s = db_->Exec("RELEASE op");
+      s = db_->ExecCached("RELEASE op");
       if (!s.ok()) {
         p->result = AsUnavailable(s);
         abandon(s);
@@ -224,9 +224,9 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
       abandon(UnavailableError("store: the write transaction was rolled back"));
       continue;
     }
-    s = db_->Exec("ROLLBACK TO op");
+    s = db_->ExecCached("ROLLBACK TO op");
     if (s.ok()) {
-      s = db_->Exec("RELEASE op");
+      s = db_->ExecCached("RELEASE op");
     }
     if (!s.ok()) {
       abandon(s);
@@ -237,7 +237,7 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
     if (kept.empty()) {
       abandon(OkStatus());  // nothing to keep: roll back instead of paying for an fsync
     } else {
-      const Status committed = db_->Exec("COMMIT");
+      const Status committed = db_->ExecCached("COMMIT");
       if (committed.ok()) {
         ++commits;
       } else {

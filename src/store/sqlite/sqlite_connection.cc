@@ -189,6 +189,11 @@ int64_t SqliteConnection::Changes() const { return sqlite3_changes64(db_); }
 
 bool SqliteConnection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
+Status SqliteConnection::ExecCached(std::string_view sql) {
+  ASSIGN_OR_RETURN(SqliteStatement st, Prepare(sql));
+  return st.Run();
+}
+
 Status SqliteConnection::SyncWal() {
   // The WAL's own file handle: an fsync of it covers every frame written so far.
   sqlite3_file* wal = nullptr;

@@ -80,6 +80,9 @@ class SqliteConnection {
 
   // Runs one or more statements without parameters (transaction control, pragmas, DDL).
   Status Exec(std::string_view sql);
+  // Runs one statement without parameters through the statement cache: for statements run
+  // again and again (BEGIN, SAVEPOINT, COMMIT), which Exec would compile every time.
+  Status ExecCached(std::string_view sql);
 
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
   int64_t Changes() const;
