@@ -6,6 +6,7 @@
 
 #include <set>
 #include <string>
+#include <unordered_set>
 
 namespace coffer {
 namespace {
@@ -76,16 +77,34 @@ TEST_F(AeadTest, SameInputSealsDifferently) {
   EXPECT_NE(*a, *b);
 }
 
-TEST_F(AeadTest, NoncesUniqueOver100kSeals) {
-  SystemRandom system;  // the real source: a repeated nonce under one key breaks GCM
-  std::set<std::string> nonces;
+// A million seals under one key with the real random source: no 96-bit nonce repeats (a
+// repeat under one key breaks GCM). With random nonces a repeat here has probability ~2^-57, so
+// a failure means the source or the sealing is broken, not bad luck. Each nonce is also not
+// all zeros and not the previous one plus one (a counter in disguise).
+TEST_F(AeadTest, NoncesUniqueOverAMillionSeals) {
+  constexpr size_t kSeals = 1'000'000;
+  SystemRandom system;
+  std::unordered_set<std::string> nonces;
+  nonces.reserve(kSeals);
   const uint8_t plaintext[1] = {'x'};
-  for (int i = 0; i < 100000; ++i) {
+  const std::string zeros(kAeadNonceSize, '\0');
+  size_t sequential = 0;
+  std::string previous;
+  for (size_t i = 0; i < kSeals; ++i) {
     auto blob = AeadSeal(key_, 1, plaintext, {}, system);
     ASSERT_TRUE(blob.has_value());
-    nonces.emplace(blob->begin() + 5, blob->begin() + 5 + kAeadNonceSize);
+    std::string nonce(blob->begin() + 5, blob->begin() + 5 + kAeadNonceSize);
+    ASSERT_NE(nonce, zeros);
+    if (!previous.empty() && static_cast<uint8_t>(nonce.back()) ==
+                                 static_cast<uint8_t>(static_cast<uint8_t>(previous.back()) + 1) &&
+        nonce.compare(0, kAeadNonceSize - 1, previous, 0, kAeadNonceSize - 1) == 0) {
+      ++sequential;
+    }
+    previous = nonce;
+    ASSERT_TRUE(nonces.insert(std::move(nonce)).second) << "nonce repeated at seal " << i;
   }
-  EXPECT_EQ(nonces.size(), 100000u);
+  EXPECT_EQ(nonces.size(), kSeals);
+  EXPECT_EQ(sequential, 0u);
 }
 
 TEST_F(AeadTest, EveryFlippedBitPositionIsRefused) {

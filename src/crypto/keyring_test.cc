@@ -196,3 +196,78 @@ TEST_F(KeyringTest, CreateKeyRejectsBadInput) {
 
 }  // namespace
 }  // namespace coffer
+
+namespace coffer {
+namespace {
+
+// A running server's keyring follows a rotation and a retirement done by another process.
+TEST_F(KeyringTest, RefreshAddsNewDataKeysMakesTheNewestActiveAndDropsRetiredOnes) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  auto ring = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring.has_value());
+  Keyring& k = **ring;
+  auto old_blob = k.Encrypt(Bytes("old value"), aad_);
+  ASSERT_TRUE(old_blob.has_value());
+  EXPECT_TRUE(k.DataKeysMatch(*keys));
+  auto unchanged = k.RefreshDataKeys(*keys, root_);
+  ASSERT_TRUE(unchanged.has_value());
+  EXPECT_FALSE(*unchanged);
+
+  // Rotation: key 4 becomes the active data key, key 1 stays as an old one.
+  auto rotated = *keys;
+  rotated[0].active = false;
+  auto key4 = Keyring::CreateKey(root_, 4, kKeyPurposeData, *random_, 10);
+  ASSERT_TRUE(key4.has_value());
+  rotated.push_back(*key4);
+  EXPECT_FALSE(k.DataKeysMatch(rotated));
+  EXPECT_FALSE(k.HoldsDataKey(4));
+  auto changed = k.RefreshDataKeys(rotated, root_);
+  ASSERT_TRUE(changed.has_value()) << changed.error();
+  EXPECT_TRUE(*changed);
+  EXPECT_EQ(k.active_data_key_id(), 4u);
+  EXPECT_TRUE(k.HoldsDataKey(1));
+  EXPECT_TRUE(k.DataKeysMatch(rotated));
+  auto new_blob = k.Encrypt(Bytes("new value"), aad_);
+  ASSERT_TRUE(new_blob.has_value());
+  EXPECT_EQ(*AeadBlobKeyId(*new_blob), 4u);
+  EXPECT_EQ(k.Decrypt(*old_blob, aad_)->view(), "old value");
+
+  // A new key that does not unwrap under the root key changes nothing.
+  auto bad = rotated;
+  auto key5 = Keyring::CreateKey(NewRootKey(), 5, kKeyPurposeData, *random_, 20);
+  ASSERT_TRUE(key5.has_value());
+  bad.back().active = false;
+  bad.push_back(*key5);
+  auto refused = k.RefreshDataKeys(bad, root_);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(k.active_data_key_id(), 4u);
+  EXPECT_FALSE(k.HoldsDataKey(5));
+
+  // Retirement: key 1 is gone from the store, so from the keyring; its blobs no longer open.
+  auto retired = rotated;
+  retired.erase(retired.begin());
+  ASSERT_TRUE(k.RefreshDataKeys(retired, root_).value());
+  EXPECT_FALSE(k.HoldsDataKey(1));
+  EXPECT_EQ(k.Decrypt(*old_blob, aad_).error().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(k.Decrypt(*new_blob, aad_)->view(), "new value");
+  // The pepper and JWT key are not touched by a data key refresh.
+  EXPECT_EQ(k.pepper().size(), 32u);
+  EXPECT_EQ(k.jwt_key().size(), 32u);
+}
+
+TEST_F(KeyringTest, RefreshRefusesAKeyringWithoutAnActiveDataKey) {
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
+  ASSERT_TRUE(keys.has_value());
+  auto ring = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring.has_value());
+  auto none = *keys;
+  none[0].active = false;
+  auto refused = (*ring)->RefreshDataKeys(none, root_);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ((*ring)->active_data_key_id(), 1u);
+}
+
+}  // namespace
+}  // namespace coffer

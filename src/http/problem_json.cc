@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 #include <string>
 
+#include "common/storage_fault.h"
+
 namespace coffer::http {
 
 namespace {
@@ -135,7 +137,23 @@ Response Problem(int http_status, std::string_view slug, std::string_view title,
 }
 
 Response ProblemFromStatus(const Status& status) {
-  const ProblemKind kind = KindFor(status.code());
+  ProblemKind kind = KindFor(status.code());
+  if (status.code() == StatusCode::kUnavailable) {
+    // A store that cannot be written says why in the type (common/storage_fault.h).
+    switch (StorageFaultIn(status.message())) {
+      case StorageFault::kFull:
+        kind = {503, "Storage full", "storage-full", false};
+        break;
+      case StorageFault::kReadOnly:
+        kind = {503, "Storage read-only", "storage-read-only", false};
+        break;
+      case StorageFault::kIoError:
+        kind = {503, "Storage I/O error", "storage-io-error", false};
+        break;
+      case StorageFault::kNone:
+        break;
+    }
+  }
   return Problem(kind.http_status, kind.slug, kind.title,
                  kind.hide_detail ? kInternalDetail : std::string_view(status.message()));
 }

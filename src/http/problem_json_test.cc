@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <string>
+#include <utility>
 
 namespace coffer::http {
 namespace {
@@ -78,6 +79,24 @@ TEST(ProblemJsonTest, ClientErrorsKeepTheMessage) {
 TEST(ProblemJsonTest, UnavailableKeepsTheMessage) {
   Response r = ProblemFromStatus(UnavailableError("store is read-only"));
   EXPECT_EQ(Field(ParseBody(r), "detail"), "store is read-only");
+}
+
+TEST(ProblemJsonTest, StorageFaultsNameTheirCauseInTheType) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"store: exec: database or disk is full (storage full)", "storage-full"},
+      {"store: query: disk I/O error (storage read-only)", "storage-read-only"},
+      {"store: exec: disk I/O error (storage I/O error)", "storage-io-error"},
+  };
+  for (const auto& [message, slug] : cases) {
+    Response r = ProblemFromStatus(UnavailableError(message));
+    EXPECT_EQ(r.status, 503);
+    boost::json::object body = ParseBody(r);
+    EXPECT_EQ(Field(body, "type"), "urn:coffer:problem:" + slug);
+    EXPECT_EQ(Field(body, "detail"), message);
+  }
+  // Only a 503 is refined: an internal error with the marker stays a hidden 500.
+  Response r = ProblemFromStatus(InternalError("x (storage full)"));
+  EXPECT_EQ(Field(ParseBody(r), "type"), "urn:coffer:problem:internal");
 }
 
 TEST(ProblemJsonTest, InternalErrorsHideTheMessage) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/ids.h"
+#include "common/storage_fault.h"
 #include "model/secret_path.h"
 
 namespace coffer {
@@ -43,7 +44,15 @@ Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Statu
   if (!result.ok()) event.http_status = 0;
   auto appended = store_.AppendAudit(event);
   if (!appended.has_value()) {
-    return UnavailableError("the audit log cannot be written; the request was refused");
+    // Only the storage fault's marker is passed on: it names the cause (the 503's type) without
+    // any internal detail of the store's message.
+    std::string message = "the audit log cannot be written; the request was refused";
+    const StorageFault fault = StorageFaultIn(appended.error().message());
+    if (fault != StorageFault::kNone) {
+      message += " ";
+      message += StorageFaultMarker(fault);
+    }
+    return UnavailableError(std::move(message));
   }
   ctx.audited = true;
   return OkStatus();

@@ -72,7 +72,7 @@ StatusOr<bool> SqliteStatement::Step() {
   if (rc == SQLITE_DONE) {
     return false;
   }
-  return Err(SqliteStatus(rc, "query"));
+  return Err(SqliteStatus(rc, "query", SqliteLastErrno(sqlite3_db_handle(stmt_))));
 }
 
 Status SqliteStatement::Run() {
@@ -173,7 +173,7 @@ Status SqliteConnection::Exec(std::string_view sql) {
     return OkStatus();
   }
   const int code = sqlite3_extended_errcode(db_);
-  Status status = SqliteStatus(code != SQLITE_OK ? code : rc, "exec");
+  Status status = SqliteStatus(code != SQLITE_OK ? code : rc, "exec", SqliteLastErrno(db_));
   // Exec runs only the code's own parameterless SQL, so the detail holds no bound value.
   std::string message = status.message();
   if (error != nullptr) {

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "common/storage_fault.h"
+
 namespace coffer {
 
 namespace {
@@ -43,13 +45,55 @@ StatusCode CodeFor(int code) {
   }
 }
 
+StorageFault FaultFor(int code, int system_errno) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+      return StorageFault::kFull;
+    case SQLITE_READONLY:
+      return StorageFault::kReadOnly;
+    case SQLITE_IOERR: {
+      // SQLite reports a failed write as IOERR_WRITE and a full disk as FULL, but an fsync or
+      // truncate that fails with ENOSPC or EROFS only as IOERR_*: the errno says which.
+      const StorageFault fault = StorageFaultForErrno(system_errno);
+      return fault == StorageFault::kNone ? StorageFault::kIoError : fault;
+    }
+    default:
+      return StorageFault::kNone;
+  }
+}
+
 }  // namespace
 
-Status SqliteStatus(int code, std::string_view context) {
+int SqliteLastErrno(sqlite3* db) {
+  if (db == nullptr) {
+    return 0;
+  }
+  int error = 0;
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK &&
+      wal != nullptr && wal->pMethods != nullptr &&
+      wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &error) == SQLITE_OK &&
+      error != 0) {
+    return error;
+  }
+  error = 0;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &error) == SQLITE_OK &&
+      error != 0) {
+    return error;
+  }
+  return sqlite3_system_errno(db);
+}
+
+Status SqliteStatus(int code, std::string_view context, int system_errno) {
   std::string message = "store: ";
   message += context;
   message += ": ";
   message += sqlite3_errstr(code);
+  const StorageFault fault = FaultFor(code, system_errno);
+  if (fault != StorageFault::kNone) {
+    message += " ";
+    message += StorageFaultMarker(fault);
+  }
   return Status(CodeFor(code), std::move(message));
 }
 

@@ -1,0 +1,301 @@
+"""Storage faults on the SQLite store (issue 8, item 3): disk full, read-only and failed fsync.
+
+The server runs with tests/fault/storage_fault_shim.cc preloaded (LD_PRELOAD, no root needed):
+while a control file exists, the write-side calls SQLite makes on <data-dir>/coffer.db* fail
+with the errno it names. What must hold:
+  - every write fails cleanly: 503 problem+json whose type names the cause
+    (urn:coffer:problem:storage-full / storage-read-only / storage-io-error), no value in it;
+  - a read is audited and the audit fails closed (DESIGN.md), so while the store cannot be
+    written authenticated reads are refused with the same 503 — never served unaudited, and a
+    counted read is never handed out uncounted. /v1/health and /metrics keep answering;
+  - nothing is corrupted: PRAGMA integrity_check, GET /v1/audit/verify, every earlier value;
+  - a write that got 503 left nothing behind (write and ENOSPC faults);
+  - the server recovers WITHOUT a restart as soon as the fault is gone, also after a fault hit
+    writes in the middle of a busy group commit.
+"""
+import concurrent.futures
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import (COFFER_BIN, Caller, Server, admin_caller, create_agent, create_vault,
+                      expect, expect_problem, init_data_dir, put_secret, redact)
+
+SHIM = os.environ.get("COFFER_FAULT_SHIM",
+                      os.path.join(os.path.dirname(os.path.abspath(COFFER_BIN)),
+                                   "libcoffer_fault_shim.so"))
+pytestmark = pytest.mark.skipif(not os.path.exists(SHIM),
+                                reason=f"{SHIM} not built (tests/fault, COFFER_BUILD_TESTS=ON)")
+
+CANARY = "canary-value-7d1f0c9e-must-not-leak"
+SLUG = {"ENOSPC": "storage-full", "EROFS": "storage-read-only", "EIO": "storage-io-error",
+        "EIO sync": "storage-io-error", "ENOSPC sync": "storage-full"}
+
+
+def preload(binary):
+    """LD_PRELOAD for `binary`: a sanitizer runtime it links dynamically must come first."""
+    libs = []
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=30).stdout
+        libs = re.findall(r"=>\s*(\S*lib(?:asan|tsan|ubsan|lsan)\.so\S*)", out)
+    except OSError:
+        pass
+    return " ".join(libs + [SHIM])
+
+
+class Fault:
+    """The control file of one server's shim: on(kind) starts failing, off() ends it."""
+
+    def __init__(self, directory):
+        self.control = os.path.join(directory, "fault-control")
+        self.log = os.path.join(directory, "fault.log")
+
+    def on(self, kind):
+        with open(self.control + ".tmp", "w") as f:
+            f.write(kind)
+        os.replace(self.control + ".tmp", self.control)
+
+    def off(self):
+        if os.path.exists(self.control):
+            os.remove(self.control)
+
+    def calls(self):
+        """The intercepted functions that were made to fail, with counts."""
+        if not os.path.exists(self.log):
+            return {}
+        counts = {}
+        with open(self.log) as f:
+            for line in f:
+                counts[line.strip()] = counts.get(line.strip(), 0) + 1
+        return counts
+
+
+@pytest.fixture
+def faulty():
+    """A server whose store can be made to fail: (server, fault, data_dir)."""
+    with tempfile.TemporaryDirectory(prefix="coffer-fault-") as d:
+        data_dir = os.path.join(d, "data")
+        key = init_data_dir(data_dir)
+        fault = Fault(d)
+        env = {"LD_PRELOAD": preload(COFFER_BIN),
+               "COFFER_FAULT_PREFIX": os.path.realpath(os.path.join(data_dir, "coffer.db")),
+               "COFFER_FAULT_CONTROL": fault.control, "COFFER_FAULT_LOG": fault.log}
+        server = Server(data_dir, key, env=env)
+        try:
+            yield server, fault, data_dir
+        finally:
+            fault.off()
+            server.stop()
+
+
+def storage_problem(r, kind):
+    """A 503 problem+json naming the fault, without the canary."""
+    __tracebackhide__ = True
+    body = expect_problem(r, 503)
+    if body["type"] != "urn:coffer:problem:" + SLUG[kind]:
+        pytest.fail(f"503 type {body['type']!r}, expected {SLUG[kind]!r}: {redact(r.text)}")
+    if CANARY in r.text:
+        pytest.fail("a secret value appears in the 503 body")
+    return body
+
+
+def integrity_check(data_dir):
+    con = sqlite3.connect(os.path.join(data_dir, "coffer.db"))
+    try:
+        return con.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        con.close()
+
+
+def audit_ok(caller):
+    body = expect(caller.get("/audit/verify"), 200).json()
+    assert body["ok"] is True, (body.get("first_broken_seq"), body.get("reason"))
+    return body["events_checked"]
+
+
+def test_the_shim_intercepts_debians_sqlite(tmp_path):
+    """The same libsqlite3 the server links: its pwrite64 and fdatasync are intercepted."""
+    fault = Fault(str(tmp_path))
+    db = str(tmp_path / "probe.db")
+    script = (
+        "import sqlite3, sys\n"
+        "con = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "con.execute('PRAGMA journal_mode=WAL'); con.execute('PRAGMA synchronous=FULL')\n"
+        "con.execute('CREATE TABLE t (v TEXT)')\n"
+        "open(sys.argv[2], 'w').write(sys.argv[3])\n"
+        "try:\n"
+        "    con.execute('INSERT INTO t VALUES (?)', ('x' * 10000,))\n"
+        "    print('ok')\n"
+        "except sqlite3.Error as e:\n"
+        "    print(e)\n")
+    results = {}
+    for kind in ("ENOSPC", "EROFS", "EIO sync"):
+        fault.off()
+        if os.path.exists(db):
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.remove(db + suffix)
+        env = dict(os.environ, LD_PRELOAD=SHIM, COFFER_FAULT_PREFIX=os.path.realpath(db),
+                   COFFER_FAULT_CONTROL=fault.control, COFFER_FAULT_LOG=fault.log)
+        out = subprocess.run([sys.executable, "-c", script, db, fault.control, kind], env=env,
+                             capture_output=True, text=True, timeout=60)
+        results[kind] = out.stdout.strip()
+    fault.off()
+    assert results["ENOSPC"] == "database or disk is full", results
+    assert results["EROFS"] == "disk I/O error", results
+    assert results["EIO sync"] == "disk I/O error", results
+    calls = fault.calls()
+    assert calls.get("pwrite64", 0) >= 2 and calls.get("fdatasync", 0) >= 1, calls
+
+
+@pytest.mark.parametrize("kind", ["ENOSPC", "EROFS", "EIO sync"])
+def test_writes_fail_with_503_nothing_is_corrupted_and_the_server_recovers(faulty, kind):
+    server, fault, data_dir = faulty
+    admin = admin_caller(server)
+    vault = create_vault(admin, "faults")
+    before = {f"keep/{i}": f"{CANARY}-{i}" for i in range(5)}
+    for path, value in before.items():
+        put_secret(admin, vault, path, value=value)
+    put_secret(admin, vault, "counted/once", value=CANARY + "-counted", max_access_count=2)
+    expect(admin.get(f"/vaults/{vault}/secrets/counted/once"), 200)
+    agent = create_agent(admin, "fault-bot")
+    events_before = audit_ok(admin)
+
+    fault.on(kind)
+    # Every kind of write, several at once so they meet in one group commit.
+    writes = [lambda i=i: admin.put(f"/vaults/{vault}/secrets/keep/{i}",
+                                    json={"type": "password", "value": CANARY + "-new"})
+              for i in range(5)]
+    writes += [lambda i=i: admin.put(f"/vaults/{vault}/secrets/fresh/{i}",
+                                     json={"type": "password", "value": CANARY})
+               for i in range(5)]
+    writes += [lambda: admin.post(f"/vaults/{vault}/secret-rotate/keep/0", json={}),
+               lambda: admin.delete(f"/vaults/{vault}/secrets/keep/1"),
+               lambda: admin.post(f"/agents/{agent['id']}/rotate-key"),
+               lambda: admin.post("/vaults", json={"name": "new"})]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda call: call(), writes))
+    for r in answers:
+        storage_problem(r, kind)
+    # Reads are audited and the audit fails closed: refused the same way, and the counted read
+    # is not handed out.
+    storage_problem(admin.get(f"/vaults/{vault}/secrets/keep/2"), kind)
+    storage_problem(admin.get(f"/vaults/{vault}/secrets/counted/once"), kind)
+    storage_problem(Caller(server, agent["api_key"]).me(), kind)
+    # Unaudited endpoints keep answering, and the server is alive.
+    assert requests.get(server.url + "/v1/health", timeout=10).status_code == 200
+    metrics = requests.get(server.url + "/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert re.search(r"^coffer_audit_write_failures_total [1-9]", metrics.text, re.M)
+    assert server.proc.poll() is None
+    assert fault.calls(), "the shim failed no call: the fault was not injected"
+
+    fault.off()
+    # Recovery without a restart: the very next write works.
+    expect(admin.put(f"/vaults/{vault}/secrets/after", json={"type": "note", "value": "a"}), 201)
+    for path, value in before.items():
+        r = expect(admin.get(f"/vaults/{vault}/secrets/{path}"), 200).json()
+        assert r["value"] == value, path
+    if "sync" not in kind:
+        # Nothing of a refused write was kept: one version each, no new secrets, no new vault.
+        for i in range(5):
+            versions = expect(admin.get(f"/vaults/{vault}/secret-versions/keep/{i}"), 200).json()
+            assert len(versions["versions"]) == 1, f"keep/{i}"
+            expect_problem(admin.get(f"/vaults/{vault}/secrets/fresh/{i}"), 404)
+        expect(Caller(server, agent["api_key"]).me(), 200)
+        vaults = expect(admin.get("/vaults"), 200).json()
+        names = [v["name"] for v in (vaults["vaults"] if isinstance(vaults, dict) else vaults)]
+        assert "new" not in names
+    counted = expect(admin.get(f"/vaults/{vault}/secret-versions/counted/once"), 200).json()
+    # The refused counted read was not spent (unless a sync-only fault kept the transaction).
+    assert counted["versions"][0]["access_count"] in ((1,) if "sync" not in kind else (1, 2))
+    assert audit_ok(admin) > events_before
+    server.stop()
+    assert integrity_check(data_dir) == [("ok",)]
+    check_no_canary_in_log(server)
+
+
+def check_no_canary_in_log(server):
+    log = server.read_log()
+    assert CANARY not in log, "a secret value appears in the server log"
+
+
+def lost_writes(caller, vault, acked):
+    """The paths of `acked` ({path: value}) whose value the server no longer returns."""
+    def lost(item):
+        r = caller.get(f"/vaults/{vault}/secrets/{item[0]}")
+        return r.status_code != 200 or r.json().get("value") != item[1]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        flags = list(pool.map(lost, acked.items()))
+    return [p for p, f in zip(acked, flags) if f]
+
+
+def test_faults_toggled_under_concurrent_load_lose_no_acknowledged_write(faulty):
+    """Writers run while the fault is switched on and off: each write is either acknowledged
+    (and then durable and readable) or refused with a storage 503; the writer never sticks."""
+    server, fault, data_dir = faulty
+    admin = admin_caller(server)
+    vault = create_vault(admin, "load")
+    acked, refused, other = {}, [0], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(i):
+        s = requests.Session()
+        s.headers["Authorization"] = "Bearer " + server.admin_key
+        n = 0
+        while not stop.is_set():
+            path = f"w{i}/n{n}"
+            value = f"{CANARY}-{i}-{n}"
+            r = s.put(f"{server.url}/v1/vaults/{vault}/secrets/{path}",
+                      json={"type": "password", "value": value}, timeout=30)
+            with lock:
+                if r.status_code == 201:
+                    acked[path] = value
+                elif r.status_code == 503 and r.json().get("type", "").startswith(
+                        "urn:coffer:problem:storage-"):
+                    refused[0] += 1
+                else:
+                    other.append(f"{r.status_code} {redact(r.text, 200)}")
+            n += 1
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        for kind in ["ENOSPC", "EIO sync", "EROFS", "ENOSPC write", "EIO"] * 2:
+            time.sleep(0.25)
+            fault.on(kind)
+            time.sleep(0.25)
+            fault.off()
+        time.sleep(0.5)
+    finally:
+        fault.off()
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not other, other[:5]
+    assert refused[0] > 0 and len(acked) > 20, (refused[0], len(acked))
+    # The writer is healthy again at once.
+    expect(admin.put(f"/vaults/{vault}/secrets/final", json={"type": "note", "value": "f"}), 201)
+    lost = lost_writes(admin, vault, acked)
+    assert not lost, f"{len(lost)} acknowledged writes lost, e.g. {lost[:5]}"
+    audit_ok(admin)
+    # And after a restart too, with the database intact.
+    server.stop()
+    assert integrity_check(data_dir) == [("ok",)]
+    server.start()
+    lost = lost_writes(admin, vault, acked)
+    assert not lost, f"{len(lost)} acknowledged writes lost after restart, e.g. {lost[:5]}"
+    audit_ok(admin)
+    print(f"\n{len(acked)} writes acknowledged, {refused[0]} refused with a storage 503")
+    check_no_canary_in_log(server)
