@@ -18,7 +18,7 @@ import pytest
 
 F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python 3.10+ names it; Linux's value)
 
-from conftest import (COFFER_BIN, Server, admin_caller, check_absent, create_vault, expect,
+from conftest import (COFFER_BIN, Server, admin_caller, audit_pages, check_absent, create_vault, expect,
                       init_data_dir, put_secret, redact)
 
 
@@ -154,6 +154,12 @@ def test_reencrypt_moves_every_version_then_the_old_key_is_retired(data):
     data.server.start()
     data.check_all_readable()
     check_absent(data.server.read_log(), list(data.all.values()), "server log")
+    # Each key operation is in the audit chain, which still verifies.
+    events, _ = audit_pages(data.admin)
+    actions = [(e["action"], e["path"]) for e in events if e["action"].startswith("keys.")]
+    assert actions == [("keys.rotate", "keyring/data/4"), ("keys.reencrypt", "keyring/data/4"),
+                       ("keys.reencrypt", "keyring/data/4"), ("keys.retire", "keyring/data/1")]
+    assert expect(data.admin.get("/audit/verify"), 200).json()["ok"] is True
 
 
 def test_reencrypt_killed_mid_run_and_rerun_leaves_everything_readable_on_the_new_key(server):
