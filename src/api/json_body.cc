@@ -6,6 +6,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <algorithm>
+#include <cstddef>
 #include <new>
 #include <unordered_set>
 
@@ -132,15 +134,23 @@ bool HasDuplicateKey(std::string_view text, const boost::json::parse_options& op
   return parser.handler().duplicate();
 }
 
+// Boost.JSON 1.81 does not always free a block with the alignment it allocated it with (an
+// object key is allocated with alignment 1 and, when parsing fails after it, freed with 16).
+// Aligned new/delete must match, so every block uses at least the default alignment: both calls
+// then agree whatever Boost.JSON passes.
+std::size_t BlockAlignment(std::size_t align) {
+  return std::max(align, alignof(std::max_align_t));
+}
+
 }  // namespace
 
 void* WipingResource::do_allocate(std::size_t bytes, std::size_t align) {
-  return ::operator new(bytes, std::align_val_t(align));
+  return ::operator new(bytes, std::align_val_t(BlockAlignment(align)));
 }
 
 void WipingResource::do_deallocate(void* p, std::size_t bytes, std::size_t align) {
   SecureWipe(p, bytes);
-  ::operator delete(p, std::align_val_t(align));
+  ::operator delete(p, std::align_val_t(BlockAlignment(align)));
 }
 
 JsonBody::~JsonBody() {
