@@ -8,9 +8,12 @@
 namespace coffer {
 
 Sha256Digest Sha256(std::initializer_list<std::span<const uint8_t>> parts) {
+  // Fetched once: OpenSSL 3 would otherwise look the algorithm up on every init.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (md == nullptr) std::abort();
   Sha256Digest out{};
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, md, nullptr) == 1;
   for (auto part : parts) {
     ok = ok && EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
   }

@@ -93,7 +93,7 @@ void AuthService::InvalidatePrincipal(PrincipalKind kind, std::string_view princ
 StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::string_view kind) {
   auto parsed = ParseToken(token);
   if (!parsed.has_value()) return Err(parsed.error());
-  const std::vector<uint8_t> presented = HmacSecret(keyring_.pepper(), parsed->secret.view());
+  const std::vector<uint8_t> presented = pepper_mac_.Mac(parsed->secret.view());
   auto entry = Lookup(parsed->public_id);
   if (!entry.has_value()) {
     if (entry.error().code() != StatusCode::kNotFound) return Err(entry.error());

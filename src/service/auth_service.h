@@ -15,6 +15,7 @@
 
 #include "common/secret_buffer.h"
 #include "common/status.h"
+#include "crypto/hmac_key.h"
 #include "crypto/keyring.h"
 #include "model/identity.h"
 #include "service/principal.h"
@@ -46,6 +47,7 @@ class AuthService {
   AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options)
       : deps_(deps),
         keyring_(keyring),
+        pepper_mac_(keyring.pepper()),
         options_(options),
         caching_(!deps.store.SharedByOtherProcesses()) {}
 
@@ -86,6 +88,7 @@ class AuthService {
 
   ServiceDeps deps_;
   const Keyring& keyring_;
+  const HmacSha256Key pepper_mac_;  // HMAC under the pepper, which never changes while running
   Options options_;
   const bool caching_;  // false on a store shared with other processes
 
