@@ -43,12 +43,39 @@ std::string FormatRfc3339(UnixMicros t) {
   const auto day = floor<days>(tp);
   const year_month_day ymd{day};
   const hh_mm_ss hms{tp - day};
-  std::string out = fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}", int(ymd.year()),
-                                unsigned(ymd.month()), unsigned(ymd.day()), hms.hours().count(),
-                                hms.minutes().count(), hms.seconds().count());
-  if (frac != 0) out += fmt::format(".{:06d}", frac);
-  out += 'Z';
-  return out;
+  // Written digit by digit: this runs for every timestamp of every response.
+  const int year = int(ymd.year());
+  if (year < 0 || year > 9999) {
+    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}Z", year, unsigned(ymd.month()),
+                       unsigned(ymd.day()), hms.hours().count(), hms.minutes().count(),
+                       hms.seconds().count(), frac != 0 ? fmt::format(".{:06d}", frac) : "");
+  }
+  char buf[32];
+  auto put = [&buf](size_t at, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      buf[at + static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, year, 4);
+  buf[4] = '-';
+  put(5, unsigned(ymd.month()), 2);
+  buf[7] = '-';
+  put(8, unsigned(ymd.day()), 2);
+  buf[10] = 'T';
+  put(11, hms.hours().count(), 2);
+  buf[13] = ':';
+  put(14, hms.minutes().count(), 2);
+  buf[16] = ':';
+  put(17, hms.seconds().count(), 2);
+  size_t n = 19;
+  if (frac != 0) {
+    buf[n++] = '.';
+    put(n, frac, 6);
+    n += 6;
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, n);
 }
 
 StatusOr<UnixMicros> ParseRfc3339(std::string_view s) {
