@@ -26,8 +26,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
 #include <csignal>
 #include <cstring>
 #include <exception>
@@ -42,6 +40,7 @@
 
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
+#include "http/request_target.h"
 
 namespace coffer::http {
 
@@ -269,29 +268,6 @@ Response InternalErrorProblem() { return ProblemFromStatus(InternalError("")); }
 
 Response BadRequestProblem(std::string_view detail) {
   return Problem(400, "bad-request", "Bad request", detail);
-}
-
-// Decodes the origin-form target into segments and query parameters. Returns a problem for a
-// target the router must never see.
-std::optional<Response> ParseTarget(std::string_view target, Request& request) {
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed.has_value()) {
-    return BadRequestProblem("malformed request target");
-  }
-  const boost::urls::url_view& url = parsed.value();
-  for (std::string segment : url.segments()) {
-    if (segment.find('\0') != std::string::npos) {
-      return BadRequestProblem("request path contains a NUL byte");
-    }
-    request.segments.push_back(std::move(segment));
-  }
-  for (auto param : url.params()) {
-    if (param.key.find('\0') != std::string::npos || param.value.find('\0') != std::string::npos) {
-      return BadRequestProblem("query contains a NUL byte");
-    }
-    request.query.emplace_back(std::move(param.key), std::move(param.value));
-  }
-  return std::nullopt;
 }
 
 // The response for a failed read, or nullopt when the connection should just be closed (the
@@ -750,7 +726,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBu
 
   std::string route_template;
   Response response;
-  if (std::optional<Response> bad_target = ParseTarget(request.target, request)) {
+  if (std::optional<Response> bad_target = ParseRequestTarget(request.target, request)) {
     response = std::move(*bad_target);
   } else {
     co_await Dispatch(request, route_template, response);

@@ -1,0 +1,42 @@
+// Request-target decoding with Boost.URL (origin form only).
+#include "http/request_target.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <string>
+#include <utility>
+
+#include "http/problem_json.h"
+
+namespace coffer::http {
+
+namespace {
+
+Response BadTarget(std::string_view detail) {
+  return Problem(400, "bad-request", "Bad request", detail);
+}
+
+}  // namespace
+
+std::optional<Response> ParseRequestTarget(std::string_view target, Request& request) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed.has_value()) {
+    return BadTarget("malformed request target");
+  }
+  const boost::urls::url_view& url = parsed.value();
+  for (std::string segment : url.segments()) {
+    if (segment.find('\0') != std::string::npos) {
+      return BadTarget("request path contains a NUL byte");
+    }
+    request.segments.push_back(std::move(segment));
+  }
+  for (auto param : url.params()) {
+    if (param.key.find('\0') != std::string::npos || param.value.find('\0') != std::string::npos) {
+      return BadTarget("query contains a NUL byte");
+    }
+    request.query.emplace_back(std::move(param.key), std::move(param.value));
+  }
+  return std::nullopt;
+}
+
+}  // namespace coffer::http
