@@ -267,7 +267,9 @@ StatusOr<std::optional<int64_t>> JsonBody::Integer(std::string_view field) const
   }
   if (v->is_double()) {
     const double d = v->get_double();
-    if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9.0e15 && d < 9.0e15) {
+    // The range check comes first: converting a double outside int64's range (1e19, inf, NaN)
+    // to an integer is undefined behaviour.
+    if (d > -9.0e15 && d < 9.0e15 && d == static_cast<double>(static_cast<int64_t>(d))) {
       return std::optional<int64_t>(static_cast<int64_t>(d));
     }
     return Err(InvalidArgumentError(fmt::format("{} must be a whole number in range", field)));

@@ -34,6 +34,21 @@ TEST(JsonBodyTest, SyntaxErrorAfterKeysFreesThemCleanly) {
   }
 }
 
+// Found by fuzz/api_body_fuzz: UBSan flagged the double -> int64 conversion of 1e19 / 1e309.
+TEST(JsonBodyTest, IntegerFieldOutOfRangeIsRefusedWithoutOverflow) {
+  for (const char* text : {R"({"n":1e19})", R"({"n":-1e19})", R"({"n":1e309})", R"({"n":9e15})",
+                           R"({"n":1.5})"}) {
+    auto body = JsonBody::Parse(JsonRequest(text), false);
+    ASSERT_TRUE(body.has_value()) << text;
+    auto n = body->Integer("n");
+    ASSERT_FALSE(n.has_value()) << text;
+    EXPECT_NE(n.error().message().find("whole number in range"), std::string::npos) << text;
+  }
+  auto body = JsonBody::Parse(JsonRequest(R"({"n":3.0})"), false);
+  ASSERT_TRUE(body.has_value());
+  EXPECT_EQ(body->Integer("n").value(), 3);
+}
+
 TEST(JsonBodyTest, SameKeyInDifferentObjectsIsFine) {
   auto body = JsonBody::Parse(JsonRequest(R"({"a":{"k":1},"b":{"k":2},"c":[{"k":1},{"k":2}]})"),
                               false);
