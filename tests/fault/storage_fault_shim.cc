@@ -8,7 +8,9 @@
 //   COFFER_FAULT_CONTROL  the control file. While it exists, calls fail with the errno its first
 //                         word names: ENOSPC (default when empty), EROFS, EIO, EDQUOT. A second
 //                         word narrows the calls: "sync" (fsync, fdatasync only), "write"
-//                         (everything but the syncs); default all of them
+//                         (everything but the syncs), "grow" (only what would make a file
+//                         bigger: a write past its end, a growing ftruncate, fallocate —
+//                         what a really full file system refuses); default all of them
 //   COFFER_FAULT_LOG      optional: each injected failure appends "<function>\n" here, so a test
 //                         can check the shim really intercepted the store's calls
 // Thread-safe: no state but the resolved libc functions and the environment, both set once.
@@ -77,8 +79,29 @@ void Note(const char* what) {
   close(fd);
 }
 
+// Ends of the byte ranges calls touch, for the "grow" scope.
+constexpr off64_t kUnknownEnd = -1;  // a write at the file offset: looked up with lseek
+constexpr off64_t kGrows = -2;       // fallocate: always counts as growing
+
+// Whether a call reaching byte `end` of `fd` makes the file bigger.
+bool Grows(int fd, off64_t end, size_t count) {
+  if (end == kGrows) {
+    return true;
+  }
+  if (end == kUnknownEnd) {
+    const off64_t at = lseek64(fd, 0, SEEK_CUR);
+    if (at < 0) {
+      return true;  // a pipe or socket is never under the prefix; be strict otherwise
+    }
+    end = at + static_cast<off64_t>(count);
+  }
+  struct stat64 st;
+  return fstat64(fd, &st) != 0 || end > st.st_size;
+}
+
 // The errno to fail a call on `fd` with, or 0 to let it through. `sync`: the call is an fsync.
-int FaultFor(int fd, const char* what, bool sync = false) {
+// `end` / `count`: the end of the range a write or truncate reaches (for the "grow" scope).
+int FaultFor(int fd, const char* what, bool sync = false, off64_t end = kGrows, size_t count = 0) {
   const Config& c = GetConfig();
   if (c.prefix_len == 0 || c.control == nullptr) {
     return 0;
@@ -96,6 +119,10 @@ int FaultFor(int fd, const char* what, bool sync = false) {
       return 0;
     }
     if (scope != nullptr && std::strncmp(scope + 1, "write", 5) == 0 && sync) {
+      return 0;
+    }
+    if (scope != nullptr && std::strncmp(scope + 1, "grow", 4) == 0 &&
+        (sync || !Grows(fd, end, count))) {
       return 0;
     }
   }
@@ -135,7 +162,7 @@ extern "C" {
 
 ssize_t write(int fd, const void* buf, size_t count) {
   static std::atomic<WriteFn> real{nullptr};
-  COFFER_FAULT_OR_RETURN(fd, "write");
+  COFFER_FAULT_OR_RETURN(fd, "write", false, kUnknownEnd, count);
   return Next(real, "write")(fd, buf, count);
 }
 
@@ -149,14 +176,14 @@ ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
 ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
   using Fn = ssize_t (*)(int, const void*, size_t, off_t);
   static std::atomic<Fn> real{nullptr};
-  COFFER_FAULT_OR_RETURN(fd, "pwrite");
+  COFFER_FAULT_OR_RETURN(fd, "pwrite", false, offset + static_cast<off64_t>(count));
   return Next(real, "pwrite")(fd, buf, count, offset);
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t count, off64_t offset) {
   using Fn = ssize_t (*)(int, const void*, size_t, off64_t);
   static std::atomic<Fn> real{nullptr};
-  COFFER_FAULT_OR_RETURN(fd, "pwrite64");
+  COFFER_FAULT_OR_RETURN(fd, "pwrite64", false, offset + static_cast<off64_t>(count));
   return Next(real, "pwrite64")(fd, buf, count, offset);
 }
 
@@ -177,14 +204,14 @@ int fdatasync(int fd) {
 int ftruncate(int fd, off_t length) {
   using Fn = int (*)(int, off_t);
   static std::atomic<Fn> real{nullptr};
-  COFFER_FAULT_OR_RETURN(fd, "ftruncate");
+  COFFER_FAULT_OR_RETURN(fd, "ftruncate", false, length);
   return Next(real, "ftruncate")(fd, length);
 }
 
 int ftruncate64(int fd, off64_t length) {
   using Fn = int (*)(int, off64_t);
   static std::atomic<Fn> real{nullptr};
-  COFFER_FAULT_OR_RETURN(fd, "ftruncate64");
+  COFFER_FAULT_OR_RETURN(fd, "ftruncate64", false, length);
   return Next(real, "ftruncate64")(fd, length);
 }
 

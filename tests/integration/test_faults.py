@@ -2,7 +2,8 @@
 
 The server runs with tests/fault/storage_fault_shim.cc preloaded (LD_PRELOAD, no root needed):
 while a control file exists, the write-side calls SQLite makes on <data-dir>/coffer.db* fail
-with the errno it names. What must hold:
+with the errno it names (all of them, only the syncs, or only what would grow a file, as a
+really full file system does). What must hold:
   - every write fails cleanly: 503 problem+json whose type names the cause
     (urn:coffer:problem:storage-full / storage-read-only / storage-io-error), no value in it;
   - a read is audited and the audit fails closed (DESIGN.md), so while the store cannot be
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SHIM),
 
 CANARY = "canary-value-7d1f0c9e-must-not-leak"
 SLUG = {"ENOSPC": "storage-full", "EROFS": "storage-read-only", "EIO": "storage-io-error",
-        "EIO sync": "storage-io-error", "ENOSPC sync": "storage-full"}
+        "EIO sync": "storage-io-error", "ENOSPC grow": "storage-full"}
 
 
 def preload(binary):
@@ -272,7 +273,7 @@ def test_faults_toggled_under_concurrent_load_lose_no_acknowledged_write(faulty)
     for t in threads:
         t.start()
     try:
-        for kind in ["ENOSPC", "EIO sync", "EROFS", "ENOSPC write", "EIO"] * 2:
+        for kind in ["ENOSPC", "EIO sync", "EROFS", "ENOSPC grow", "EIO"] * 2:
             time.sleep(0.25)
             fault.on(kind)
             time.sleep(0.25)
@@ -299,3 +300,53 @@ def test_faults_toggled_under_concurrent_load_lose_no_acknowledged_write(faulty)
     audit_ok(admin)
     print(f"\n{len(acked)} writes acknowledged, {refused[0]} refused with a storage 503")
     check_no_canary_in_log(server)
+
+
+def test_a_really_full_disk_still_serves_reads_while_the_log_has_room(faulty):
+    """A full file system refuses only what would grow a file ("ENOSPC grow"). SQLite reuses
+    its write-ahead log from the start after a checkpoint, so while that space lasts, reads
+    (whose audit events are small) and small writes keep working; once the log would have to
+    grow, writes and audited reads get 503 storage-full. Every 201 is kept either way."""
+    server, fault, data_dir = faulty
+    admin = admin_caller(server)
+    vault = create_vault(admin, "full")
+    before = {f"keep/{i}": f"{CANARY}-{i}" for i in range(5)}
+    for path, value in before.items():
+        put_secret(admin, vault, path, value=value)
+    filler = "f" * 100_000
+    for i in range(12):  # about 1.2 MB of log, below the 1000-page autocheckpoint
+        put_secret(admin, vault, f"filler/{i}", value=filler, type_="note")
+    con = sqlite3.connect(os.path.join(data_dir, "coffer.db"))
+    try:
+        busy, log, done = con.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+    finally:
+        con.close()
+    assert busy == 0 and log == done and log > 100, (busy, log, done)
+
+    fault.on("ENOSPC grow")
+    for _ in range(3):
+        for path, value in before.items():
+            assert expect(admin.get(f"/vaults/{vault}/secrets/{path}"), 200).json()["value"] == value
+    acked = {"small": "s"}
+    expect(admin.put(f"/vaults/{vault}/secrets/small", json={"type": "note", "value": "s"}), 201)
+    refused = None
+    for i in range(40):  # 4 MB: more than the log holds
+        r = admin.put(f"/vaults/{vault}/secrets/big/{i}",
+                      json={"type": "note", "value": f"{i}-{filler}"})
+        if r.status_code == 201:
+            acked[f"big/{i}"] = f"{i}-{filler}"
+            continue
+        refused = storage_problem(r, "ENOSPC")
+        break
+    assert refused is not None, "the log never had to grow"
+    r = admin.get(f"/vaults/{vault}/secrets/keep/0")
+    if r.status_code != 200:
+        storage_problem(r, "ENOSPC")
+    assert fault.calls(), "the shim failed no call"
+
+    fault.off()
+    expect(admin.put(f"/vaults/{vault}/secrets/after", json={"type": "note", "value": "a"}), 201)
+    assert not lost_writes(admin, vault, {**before, **acked})
+    audit_ok(admin)
+    server.stop()
+    assert integrity_check(data_dir) == [("ok",)]
