@@ -3,9 +3,9 @@
 // key within kKeyringRefreshInterval, and at once when a read names a key they do not hold.
 #include "cli/keys_command.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -198,10 +198,11 @@ int RunReencrypt(const ServerConfig& config, size_t batch_size) {
     return kExitError;
   }
   Audit(*o.store.store, *o.store.clock, "keys.reencrypt", result->target_key_id);
-  fmt::print("Re-encrypted {} secret versions under data key {}; {} changed meanwhile, {} do not "
-             "decrypt, {} not under data key {}.\n",
-             result->moved, result->target_key_id, result->skipped, result->failed, result->left,
-             result->target_key_id);
+  fmt::print(
+      "Re-encrypted {} secret versions under data key {}; {} changed meanwhile, {} do not "
+      "decrypt, {} not under data key {}.\n",
+      result->moved, result->target_key_id, result->skipped, result->failed, result->left,
+      result->target_key_id);
   if (result->left > 0) {
     fmt::print(stderr,
                "error: {} secret versions are not under data key {} yet (written meanwhile by a "
@@ -285,8 +286,8 @@ KeysCli::KeysCli(CLI::App& app, const std::function<void(CLI::App&)>& add_store_
   i.reencrypt->add_option("--batch-size", i.batch_size, "Values per transaction")
       ->capture_default_str();
   i.reencrypt->footer("Example:\n  coffer keys reencrypt --data-dir /var/lib/coffer");
-  i.retire = i.keys->add_subcommand(
-      "retire", "Delete an old data key once no stored value uses it");
+  i.retire =
+      i.keys->add_subcommand("retire", "Delete an old data key once no stored value uses it");
   add_store_options(*i.retire);
   i.retire->add_option("--key-id", i.key_id, "The data key to retire")->required();
   i.retire->footer("Example:\n  coffer keys retire --data-dir /var/lib/coffer --key-id 1");

@@ -95,8 +95,9 @@ TEST_F(AeadTest, NoncesUniqueOverAMillionSeals) {
     ASSERT_TRUE(blob.has_value());
     std::string nonce(blob->begin() + 5, blob->begin() + 5 + kAeadNonceSize);
     ASSERT_NE(nonce, zeros);
-    if (!previous.empty() && static_cast<uint8_t>(nonce.back()) ==
-                                 static_cast<uint8_t>(static_cast<uint8_t>(previous.back()) + 1) &&
+    if (!previous.empty() &&
+        static_cast<uint8_t>(nonce.back()) ==
+            static_cast<uint8_t>(static_cast<uint8_t>(previous.back()) + 1) &&
         nonce.compare(0, kAeadNonceSize - 1, previous, 0, kAeadNonceSize - 1) == 0) {
       ++sequential;
     }

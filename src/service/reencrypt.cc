@@ -52,15 +52,15 @@ StatusOr<ReencryptProgress> ReencryptAll(Store& store, const Keyring& keyring,
         ++progress.failed;
         if (options.on_damaged) {
           const auto key_id = AeadBlobKeyId(row.ciphertext);
-          options.on_damaged(DamagedVersion{row.vault_id, row.path, row.version,
-                                            key_id.has_value() ? int64_t{*key_id}
-                                                               : kUnreadableKeyId});
+          options.on_damaged(
+              DamagedVersion{row.vault_id, row.path, row.version,
+                             key_id.has_value() ? int64_t{*key_id} : kUnreadableKeyId});
         }
         continue;
       }
       ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, keyring.Encrypt(value->span(), aad));
-      swaps.push_back(CiphertextSwap{row.secret_id, row.version, std::move(row.ciphertext),
-                                     std::move(sealed)});
+      swaps.push_back(
+          CiphertextSwap{row.secret_id, row.version, std::move(row.ciphertext), std::move(sealed)});
     }
     if (!swaps.empty()) {
       ASSIGN_OR_RETURN(const int64_t swapped, store.SwapCiphertexts(swaps));

@@ -84,8 +84,8 @@ TEST_F(ReencryptTest, RotationThenReencryptMovesEveryVersionAndKeepsValues) {
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->moved, 0);
   EXPECT_TRUE(env_.store_->DeleteDataKey(1).ok());
-  ASSERT_TRUE(env_.keyring_->RefreshDataKeys(env_.store_->LoadKeys().value(), env_.root_key_)
-                  .has_value());
+  ASSERT_TRUE(
+      env_.keyring_->RefreshDataKeys(env_.store_->LoadKeys().value(), env_.root_key_).has_value());
   EXPECT_FALSE(env_.keyring_->HoldsDataKey(1));
   EXPECT_EQ(Get("s7"), "value-7");
 }
@@ -110,7 +110,8 @@ TEST_F(ReencryptTest, KeepsReadCountsAndDisabledVersionsAndRebindsToTheSameRow) 
   EXPECT_EQ(*AeadBlobKeyId(d2.ciphertext), 4u);
   EXPECT_EQ(Get("d"), "one");
   // The new blob is still bound to its row: under another row's associated data it fails.
-  EXPECT_FALSE(env_.keyring_->Decrypt(c.ciphertext, SecretAad(vault_, d2.secret_id, 2)).has_value());
+  EXPECT_FALSE(
+      env_.keyring_->Decrypt(c.ciphertext, SecretAad(vault_, d2.secret_id, 2)).has_value());
 }
 
 TEST_F(ReencryptTest, ADamagedVersionIsReportedAndLeftAsItIs) {
@@ -119,8 +120,7 @@ TEST_F(ReencryptTest, ADamagedVersionIsReportedAndLeftAsItIs) {
   auto bad = env_.store_->GetSecretVersion(vault_, "bad", VersionSelector::Exact(1)).value();
   std::vector<uint8_t> damaged = bad.ciphertext;
   damaged[20] ^= 0x40;
-  ASSERT_EQ(env_.store_->SwapCiphertexts({{bad.secret_id, 1, bad.ciphertext, damaged}}).value(),
-            1);
+  ASSERT_EQ(env_.store_->SwapCiphertexts({{bad.secret_id, 1, bad.ciphertext, damaged}}).value(), 1);
   Rotate(4);
   std::vector<DamagedVersion> reported;
   ReencryptOptions options;
@@ -166,9 +166,9 @@ TEST_F(ReencryptTest, ConcurrentWritesAndReadsDuringReencryptLoseNothing) {
     auto versions = env_.secrets_->ListVersions(env_.AdminCtx(), vault_, "p" + std::to_string(i));
     ASSERT_TRUE(versions.has_value());
     for (const SecretVersion& v : *versions) {
-      EXPECT_TRUE(env_.secrets_
-                      ->GetVersion(env_.AdminCtx(), vault_, v.path, std::to_string(v.version))
-                      .has_value());
+      EXPECT_TRUE(
+          env_.secrets_->GetVersion(env_.AdminCtx(), vault_, v.path, std::to_string(v.version))
+              .has_value());
     }
   }
 }
@@ -225,8 +225,8 @@ TEST_F(IntegrityAlertTest, AnUnknownKeyIdReloadsTheKeyringOnceBeforeFailing) {
   ASSERT_TRUE(other.has_value());
   ASSERT_TRUE(Put("x", "placeholder").has_value());
   auto x = env_.store_->GetSecretVersion(vault_, "x", VersionSelector::Exact(1)).value();
-  auto sealed = (*other)->Encrypt(SecretBuffer("sealed-elsewhere").span(),
-                                  SecretAad(vault_, x.secret_id, 1));
+  auto sealed =
+      (*other)->Encrypt(SecretBuffer("sealed-elsewhere").span(), SecretAad(vault_, x.secret_id, 1));
   ASSERT_TRUE(sealed.has_value());
   ASSERT_EQ(env_.store_->SwapCiphertexts({{x.secret_id, 1, x.ciphertext, *sealed}}).value(), 1);
 
@@ -266,10 +266,9 @@ TEST_F(IntegrityAlertTest, ADamagedCountedValueDoesNotSpendARead) {
   EXPECT_EQ(env_.secrets_->Get(env_.AdminCtx(), vault_, "once").error().code(),
             StatusCode::kDataLoss);
   EXPECT_EQ(alerts_.size(), 1u);
-  EXPECT_EQ(env_.store_->GetSecretVersion(vault_, "once", VersionSelector::Exact(1))
-                .value()
-                .access_count,
-            0);
+  EXPECT_EQ(
+      env_.store_->GetSecretVersion(vault_, "once", VersionSelector::Exact(1)).value().access_count,
+      0);
 }
 
 }  // namespace

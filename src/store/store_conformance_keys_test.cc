@@ -129,8 +129,7 @@ TEST_P(StoreConformanceTest, DeletesADataKeyOnlyWhenInactiveAndUnused) {
   const Vault v = AddVault("v");
   auto put = store().PutSecretVersion(
       NewVersion(v.id, "s"),
-      [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> { return Blob(1, "x"); },
-      nullptr);
+      [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> { return Blob(1, "x"); }, nullptr);
   ASSERT_TRUE(IsOk(put));
 
   EXPECT_TRUE(HasCode(store().DeleteDataKey(1), StatusCode::kFailedPrecondition));  // active
