@@ -1,0 +1,300 @@
+// FuzzEnv: wiring of the in-process service stack (as `coffer server` wires it, minus the
+// network) and the response checks shared by the request-level fuzz targets.
+#include "fuzz_env.h"
+
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "api/routes.h"
+#include "common/clock.h"
+#include "common/secret_buffer.h"
+#include "crypto/keyring.h"
+#include "crypto/random.h"
+#include "http/client_ip.h"
+#include "http/problem_json.h"
+#include "http/request_target.h"
+#include "http/router.h"
+#include "service/access_cache.h"
+#include "service/agent_service.h"
+#include "service/audit_log.h"
+#include "service/audit_service.h"
+#include "service/auth_service.h"
+#include "service/authorizer.h"
+#include "service/policy_service.h"
+#include "service/secret_service.h"
+#include "service/user_service.h"
+#include "service/vault_service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace coffer::fuzz {
+
+namespace {
+
+constexpr size_t kRequestsPerEnv = 2000;
+// 2026-01-01T00:00:00Z; the clock moves one second per request so rate-limit windows and
+// expiry times are crossed during a run.
+constexpr UnixMicros kStart = 1'767'225'600LL * kMicrosPerSecond;
+constexpr std::string_view kCanaryPath = "db/password";
+constexpr std::string_view kCanaryValue = "CANARY-7f3c9a-fuzz-value-never-echoed";
+
+std::filesystem::path TempRoot() {
+  std::error_code ec;
+  if (std::filesystem::is_directory("/dev/shm", ec)) {
+    return "/dev/shm";  // fsync is free there, so a fuzz iteration is not a disk write
+  }
+  return std::filesystem::temp_directory_path();
+}
+
+template <typename T>
+T ValueOrDie(StatusOr<T> result, const char* what) {
+  if (!result.has_value()) {
+    std::fprintf(stderr, "fuzz env: %s: %s\n", what, result.error().ToString().c_str());
+    std::abort();
+  }
+  return std::move(*result);
+}
+
+void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
+  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos)) {
+    text.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+}
+
+}  // namespace
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "fuzz property violated: %s\n", what);
+    std::abort();
+  }
+}
+
+struct FuzzEnv::State {
+  std::filesystem::path dir;
+  FakeClock clock{kStart};
+  std::unique_ptr<Random> random = NewDeterministicRandom(8);
+  SecretBuffer root_key{32};
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Keyring> keyring;
+  std::unique_ptr<AccessCache> cache;
+  std::unique_ptr<Authorizer> authorizer;
+  std::unique_ptr<AuditLog> audit_log;
+  std::unique_ptr<ServiceDeps> deps;
+  std::unique_ptr<AuthService> auth;
+  std::unique_ptr<VaultService> vaults;
+  std::unique_ptr<SecretService> secrets;
+  std::unique_ptr<UserService> users;
+  std::unique_ptr<AgentService> agents;
+  std::unique_ptr<PolicyService> policies;
+  std::unique_ptr<AuditService> audit;
+  http::TrustedProxies proxies = ValueOrDie(http::TrustedProxies::Parse("10.0.0.0/8"), "proxies");
+  http::Router router;
+
+  SecretBuffer admin_key;
+  std::string admin_id;
+  SecretBuffer agent_key;
+  SecretBuffer rotation_secret;
+  std::string agent_id;
+  std::string vault_id;
+  std::string last_route;
+
+  ~State() {
+    router = http::Router();
+    audit.reset();
+    policies.reset();
+    agents.reset();
+    users.reset();
+    secrets.reset();
+    vaults.reset();
+    auth.reset();
+    deps.reset();
+    audit_log.reset();
+    authorizer.reset();
+    cache.reset();
+    keyring.reset();
+    store.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+FuzzEnv& FuzzEnv::Get() {
+  static FuzzEnv* env = new FuzzEnv();  // never destroyed: libFuzzer exits without unwinding
+  if (env->requests_ >= kRequestsPerEnv) {
+    env->Build();
+  }
+  return *env;
+}
+
+FuzzEnv::FuzzEnv() { Build(); }
+
+FuzzEnv::~FuzzEnv() = default;
+
+void FuzzEnv::Build() {
+  state_.reset();
+  requests_ = 0;
+  auto s = std::make_unique<State>();
+  s->dir = TempRoot() / ("coffer-fuzz-" + std::to_string(::getpid()));
+  std::error_code ec;
+  std::filesystem::remove_all(s->dir, ec);
+  std::filesystem::create_directories(s->dir);
+  s->store = ValueOrDie(OpenSqliteStore(SqliteStoreOptions{.path = (s->dir / "db").string(),
+                                                           .reader_connections = 2}),
+                        "open store");
+  Check(s->random->Fill({s->root_key.data(), s->root_key.size()}).ok(), "root key");
+  BootstrapResult boot =
+      ValueOrDie(InitializeStore(*s->store, s->root_key, *s->random, s->clock), "init");
+  s->admin_key = std::move(boot.api_key);
+  s->admin_id = boot.admin.id;
+  s->keyring = ValueOrDie(
+      Keyring::Unwrap(ValueOrDie(s->store->LoadKeys(), "load keys"), s->root_key, *s->random),
+      "unwrap");
+  s->cache = std::make_unique<AccessCache>(*s->store);
+  s->authorizer = std::make_unique<Authorizer>(*s->cache, s->clock);
+  s->audit_log = std::make_unique<AuditLog>(*s->store, s->clock);
+  s->deps = std::make_unique<ServiceDeps>(
+      ServiceDeps{*s->store, s->clock, *s->cache, *s->authorizer, *s->audit_log});
+  s->auth = std::make_unique<AuthService>(*s->deps, *s->keyring,
+                                          AuthService::Options{std::chrono::seconds(300)});
+  s->vaults = std::make_unique<VaultService>(*s->deps);
+  s->secrets = std::make_unique<SecretService>(*s->deps, *s->keyring);
+  s->users = std::make_unique<UserService>(*s->deps, *s->auth, *s->keyring);
+  s->agents = std::make_unique<AgentService>(*s->deps, *s->auth, *s->keyring);
+  s->policies = std::make_unique<PolicyService>(*s->deps);
+  s->audit = std::make_unique<AuditService>(*s->deps);
+  api::RegisterRoutes(s->router,
+                      api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults, *s->secrets,
+                                       *s->users, *s->agents, *s->policies, *s->audit});
+
+  // Seeded objects: a vault with the canary secret, and an agent that may read under db/.
+  const Principal admin{PrincipalKind::kUser, s->admin_id, "admin", true, ""};
+  const RequestContext ctx{admin, "fuzz-seed", "127.0.0.1"};
+  s->vault_id = ValueOrDie(s->vaults->Create(ctx, {"fuzz", "seeded"}), "vault").id;
+  PutSecretRequest put;
+  put.type = "password";
+  put.value = SecretBuffer(kCanaryValue);
+  ValueOrDie(s->secrets->Put(ctx, s->vault_id, kCanaryPath, std::move(put)), "secret");
+  AgentWithCredentials agent =
+      ValueOrDie(s->agents->Create(ctx, {"fuzz-agent", "seeded"}), "agent");
+  s->agent_id = agent.agent.id;
+  s->agent_key = std::move(agent.api_key);
+  s->rotation_secret = std::move(agent.rotation_secret);
+  ValueOrDie(s->policies->Create(ctx, s->vault_id,
+                                 {"agent", s->agent_id, "db/**", {"read", "list"}, std::nullopt}),
+             "policy");
+  state_ = std::move(s);
+}
+
+void FuzzEnv::Substitute(std::string& text) const {
+  if (text.find('@') == std::string::npos) {
+    return;
+  }
+  ReplaceAll(text, kAdminKey, state_->admin_key.view());
+  ReplaceAll(text, kAgentKey, state_->agent_key.view());
+  ReplaceAll(text, kRotationSecret, state_->rotation_secret.view());
+  ReplaceAll(text, kAdminId, state_->admin_id);
+  ReplaceAll(text, kAgentId, state_->agent_id);
+  ReplaceAll(text, kVaultId, state_->vault_id);
+}
+
+http::Response FuzzEnv::Handle(http::Request& request) {
+  ++requests_;
+  state_->clock.Advance(kMicrosPerSecond);
+  state_->last_route.clear();
+  if (request.request_id.empty()) {
+    request.request_id = "fuzz";
+  }
+  if (request.peer_ip.empty()) {
+    request.peer_ip = "127.0.0.1";
+  }
+  if (auto bad_target = http::ParseRequestTarget(request.target, request)) {
+    return std::move(*bad_target);
+  }
+  // As BeastHttpServer::Dispatch does.
+  http::RouteMatch match = state_->router.Match(request.method, request.segments);
+  switch (match.kind) {
+    case http::RouteMatch::Kind::kNotFound:
+      return http::ProblemFromStatus(NotFoundError("no route"));
+    case http::RouteMatch::Kind::kMethodNotAllowed:
+      Check(!match.allow.empty(), "405 without an Allow list");
+      return http::Problem(405, "method-not-allowed", "Method not allowed", "not allowed");
+    case http::RouteMatch::Kind::kFound:
+      break;
+  }
+  Check(match.handler != nullptr, "route found without a handler");
+  state_->last_route = request.method + " " + match.route_template;
+  try {
+    return (*match.handler)(request, match.params);
+  } catch (...) {
+    Check(false, "a handler threw");
+  }
+  return {};
+}
+
+void FuzzEnv::CheckResponse(const http::Request& request, const http::Response& response) const {
+  Check(response.status >= 200 && response.status <= 599, "status out of range");
+  Check(response.status != 500, "500 Internal Server Error");
+  const std::string_view body = response.body;
+  // A value the request itself carried (in its target, body or a header other than
+  // Authorization) may legitimately come back, e.g. as a vault description; only a value the
+  // request did not send must never appear.
+  const auto carried = [&request](std::string_view value) {
+    if (request.target.find(value) != std::string::npos ||
+        request.body.find(value) != std::string::npos) {
+      return true;
+    }
+    for (const auto& [name, text] : request.headers) {
+      if (name != "authorization" && text.find(value) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto never_echoed = [&](std::string_view value, const char* what) {
+    if (body.find(value) != std::string_view::npos) {
+      Check(carried(value), what);
+    }
+  };
+  never_echoed(state_->admin_key.view(), "a response holds the admin API key");
+  never_echoed(state_->agent_key.view(), "a response holds the agent API key");
+  never_echoed(state_->rotation_secret.view(), "a response holds the agent's rotation secret");
+  if (body.find(kCanaryValue) != std::string_view::npos && !carried(kCanaryValue)) {
+    const std::string& route = state_->last_route;
+    Check(response.status == 200 &&
+              (route == "GET /v1/vaults/{vault_id}/secrets/{*path}" ||
+               route == "GET /v1/vaults/{vault_id}/secret-version/{*path}/{version}"),
+          "the canary value appears outside a secret read");
+    Check(response.sensitive, "a secret value in a response not marked sensitive");
+  }
+  if (response.status >= 400) {
+    Check(response.content_type == "application/problem+json", "error not problem+json");
+    boost::system::error_code ec;
+    boost::json::value problem = boost::json::parse(body, ec);
+    Check(!ec && problem.is_object(), "problem body is not a JSON object");
+    const auto& o = problem.get_object();
+    for (const char* field : {"type", "title", "detail"}) {
+      Check(o.contains(field) && o.at(field).is_string(), "problem misses type/title/detail");
+    }
+    Check(o.contains("status") && o.at("status").is_int64() &&
+              o.at("status").get_int64() == response.status,
+          "problem status differs from the HTTP status");
+  } else if (response.status != 204 && response.content_type == "application/json") {
+    boost::system::error_code ec;
+    boost::json::value value = boost::json::parse(body, ec);
+    Check(!ec, "a success body is not valid JSON");
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> FuzzEnv::Routes() const {
+  return state_->router.Routes();
+}
+
+}  // namespace coffer::fuzz
