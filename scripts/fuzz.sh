@@ -25,8 +25,13 @@ else
 fi
 
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+  # The same options as scripts/test-sanitizers.sh gives build-asan, so neither rebuilds the other.
+  launcher=()
+  if command -v ccache >/dev/null 2>&1; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCOFFER_BUILD_BENCH=OFF \
-    -DCOFFER_SANITIZE=address,undefined -DCOFFER_FUZZ=ON
+    -DCOFFER_SANITIZE=address,undefined "${launcher[@]}" -DCOFFER_FUZZ=ON
 elif ! grep -q '^COFFER_FUZZ:BOOL=ON' "$build_dir/CMakeCache.txt"; then
   cmake -S . -B "$build_dir" -DCOFFER_FUZZ=ON
 fi
