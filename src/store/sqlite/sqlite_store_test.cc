@@ -628,8 +628,10 @@ TEST(SqliteStatusTest, MapsResultCodesWithoutDetail) {
   for (const auto& [code, want] : cases) {
     EXPECT_EQ(SqliteStatus(code, "ctx").code(), want) << sqlite3_errstr(code);
   }
+  EXPECT_EQ(SqliteStatus(SQLITE_BUSY, "insert").message(), "store: insert: database is locked");
+  // A storage fault also carries its marker (sqlite_status_test.cc).
   EXPECT_EQ(SqliteStatus(SQLITE_FULL, "insert").message(),
-            "store: insert: database or disk is full");
+            "store: insert: database or disk is full (storage full)");
 }
 
 }  // namespace
