@@ -808,6 +808,21 @@ def test_malformed_header_lines_are_400(env):
             assert rs[0].status != 500
 
 
+def test_hostile_request_ids_are_replaced_not_echoed(env):
+    e = env
+    for rid in ("a\r\nSet-Cookie: x=1", "' OR 1=1 --", "x" * 65, "<script>", "a b", "\xff\xfe",
+                "../../etc", "%0d%0a"):
+        data = request_bytes("GET", "/v1/health", headers={"X-Request-Id": rid})
+        rs = send_raw(e, data)
+        if not rs:
+            continue
+        r = rs[0]
+        assert "set-cookie" not in r.headers
+        got = r.headers.get("x-request-id", "")
+        assert got and got != rid and all(ch.isalnum() or ch in "._-" for ch in got), \
+            "hostile X-Request-Id echoed"
+
+
 def test_http_1_0_is_answered_and_closed(env):
     e = env
     with connect(e) as sock:
