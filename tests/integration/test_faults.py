@@ -261,8 +261,13 @@ def test_faults_toggled_under_concurrent_load_lose_no_acknowledged_write(faulty)
         while not stop.is_set():
             path = f"w{i}/n{n}"
             value = f"{CANARY}-{i}-{n}"
-            r = s.put(f"{server.url}/v1/vaults/{vault}/secrets/{path}",
-                      json={"type": "password", "value": value}, timeout=30)
+            try:
+                r = s.put(f"{server.url}/v1/vaults/{vault}/secrets/{path}",
+                          json={"type": "password", "value": value}, timeout=30)
+            except requests.RequestException as e:
+                with lock:
+                    other.append(f"no answer: {type(e).__name__}")
+                return
             with lock:
                 if r.status_code == 201:
                     acked[path] = value
