@@ -33,6 +33,11 @@ StatusOr<std::string_view> AuthService::BearerToken(std::optional<std::string_vi
   return value;
 }
 
+namespace {
+// A well-formed id no principal has (ids are random UUIDs; this one is version 0).
+constexpr std::string_view kNoSuchPrincipalId = "00000000-0000-0000-0000-000000000000";
+}  // namespace
+
 StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id) {
   uint64_t generation = 0;
   if (caching_) {
@@ -47,6 +52,9 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
   auto found = deps_.store.GetCredential(public_id);
   if (!found.has_value()) {
     if (found.error().code() == StatusCode::kNotFound) {
+      // The principal read a known id costs, here for nothing: an unknown id takes as long as a
+      // known one, so timing does not tell which ids exist.
+      (void)deps_.store.GetUser(kNoSuchPrincipalId);
       std::unique_lock lock(mu_);
       if (caching_ && generation == generation_) {
         if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
