@@ -274,7 +274,8 @@ KeysCli::KeysCli(CLI::App& app, const std::function<void(CLI::App&)>& add_store_
       "Rotation: `keys rotate` adds a data key that new writes use (old ones stay readable);\n"
       "`keys reencrypt` moves every stored value to it (batched, safe to interrupt and rerun);\n"
       "`keys retire --key-id N` then deletes the old key. Running servers pick up a new key\n"
-      "within 2 s. Each needs the root key (--root-key-file or COFFER_ROOT_KEY) but status.");
+      "within 2 s. rotate and reencrypt need the root key (root.key in --data-dir,\n"
+      "--root-key-file or COFFER_ROOT_KEY). See docs/operations.md, \"Data key rotation\".");
   i.status = i.keys->add_subcommand("status", "List the data keys and how many values use each");
   add_store_options(*i.status);
   i.rotate = i.keys->add_subcommand("rotate", "Add a new data key and make it the active one");
