@@ -1,0 +1,95 @@
+// KeyringRefresher: a running server's keyring follows rotations and retirements made in the
+// store by another process, on demand, rate-limited, and from its background thread.
+#include "service/keyring_refresher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "crypto/aead.h"
+#include "service/service_test_env.h"
+
+namespace coffer {
+namespace {
+
+// Hands out a copy of a fixed root key and counts how often it was asked.
+class FakeKeyProvider final : public KeyProvider {
+ public:
+  explicit FakeKeyProvider(const SecretBuffer& key) : key_(key.Clone()) {}
+  StatusOr<SecretBuffer> LoadRootKey() override {
+    ++loads_;
+    return key_.Clone();
+  }
+  std::string Describe() const override { return "fake"; }
+  int loads() const { return loads_; }
+
+ private:
+  SecretBuffer key_;
+  std::atomic<int> loads_{0};
+};
+
+class KeyringRefresherTest : public ::testing::Test {
+ protected:
+  void AddDataKey(uint32_t id) {
+    auto key = Keyring::CreateKey(env_.root_key_, id, kKeyPurposeData, env_.random_, 1);
+    ASSERT_TRUE(key.has_value());
+    ASSERT_TRUE(env_.store_->InsertKey(*key).ok());
+  }
+
+  ServiceTestEnv env_;
+  FakeKeyProvider provider_{env_.root_key_};
+};
+
+TEST_F(KeyringRefresherTest, RefreshNowPicksUpARotationAndLoadsTheRootKeyOnlyThen) {
+  KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
+  auto unchanged = refresher.RefreshNow();
+  ASSERT_TRUE(unchanged.has_value());
+  EXPECT_FALSE(*unchanged);
+  EXPECT_EQ(provider_.loads(), 0);  // nothing new: the root key is not needed
+
+  AddDataKey(9);
+  auto changed = refresher.RefreshNow();
+  ASSERT_TRUE(changed.has_value()) << changed.error();
+  EXPECT_TRUE(*changed);
+  EXPECT_EQ(provider_.loads(), 1);
+  EXPECT_EQ(env_.keyring_->active_data_key_id(), 9u);
+  EXPECT_TRUE(env_.keyring_->HoldsDataKey(1));
+}
+
+TEST_F(KeyringRefresherTest, RefreshSoonRunsAtMostOncePerGap) {
+  KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
+  AddDataKey(9);
+  EXPECT_TRUE(refresher.RefreshSoon(std::chrono::hours(1)));
+  AddDataKey(10);
+  EXPECT_FALSE(refresher.RefreshSoon(std::chrono::hours(1)));  // too soon: not even tried
+  EXPECT_EQ(env_.keyring_->active_data_key_id(), 9u);
+  EXPECT_TRUE(refresher.RefreshSoon(std::chrono::milliseconds(0)));
+  EXPECT_EQ(env_.keyring_->active_data_key_id(), 10u);
+}
+
+TEST_F(KeyringRefresherTest, TheBackgroundThreadFollowsTheStoreAndStopsOnDestruction) {
+  std::atomic<int> changes{0};
+  {
+    KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
+    refresher.Start(std::chrono::milliseconds(10), [&](const StatusOr<bool>& r) {
+      if (r.has_value() && *r) {
+        ++changes;
+      }
+    });
+    AddDataKey(9);
+    for (int i = 0; i < 500 && env_.keyring_->active_data_key_id() != 9u; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(env_.keyring_->active_data_key_id(), 9u);
+  }
+  EXPECT_EQ(changes.load(), 1);
+  // A retirement in the store (key 1 unused here) drops the key at the next refresh.
+  ASSERT_TRUE(env_.store_->DeleteDataKey(1).ok());
+  KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
+  ASSERT_TRUE(refresher.RefreshNow().value());
+  EXPECT_FALSE(env_.keyring_->HoldsDataKey(1));
+}
+
+}  // namespace
+}  // namespace coffer
