@@ -163,29 +163,33 @@ def test_reencrypt_moves_every_version_then_the_old_key_is_retired(data):
 
 
 def test_reencrypt_killed_mid_run_and_rerun_leaves_everything_readable_on_the_new_key(server):
-    data = Data(server, paths=200)
+    data = Data(server, paths=250)
     d = server.data_dir
     ok(keys(d, "rotate"))
-    # Batches of one row (one transaction each) and a one-page stdout pipe read only up to a
-    # chosen progress line (COFFER_TEST_SEED picks it): the run is at most ~130 batches further
-    # along when it is killed, so it dies part-way (mid-transaction or between two).
+    # Batches of one row (one transaction each) and a one-page stdout pipe read byte by byte up
+    # to a chosen progress line (COFFER_TEST_SEED picks it): the run can then get at most one
+    # pipe's worth (~135 lines) further before its writes block, so it is killed part-way
+    # (mid-transaction or between two), with rows left on both keys.
     read_fd, write_fd = os.pipe()
     fcntl.fcntl(read_fd, F_SETPIPE_SZ, 4096)
     proc = subprocess.Popen([COFFER_BIN, "keys", "reencrypt", "--batch-size", "1", "--data-dir", d],
                             stdout=write_fd, stderr=subprocess.DEVNULL)
     os.close(write_fd)
-    stop_after = random.Random(int(os.environ.get("COFFER_TEST_SEED", "8"))).randint(5, 60)
+    stop_after = random.Random(int(os.environ.get("COFFER_TEST_SEED", "8"))).randint(5, 50)
     try:
-        with os.fdopen(read_fd, "r") as out:
-            for _ in range(stop_after):
-                if not out.readline():
-                    break
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        lines = 0
+        while lines < stop_after:
+            byte = os.read(read_fd, 1)
+            if not byte:
+                break
+            lines += byte == b"\n"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        os.close(read_fd)
     assert proc.returncode == -signal.SIGKILL, "reencrypt ended before it could be killed"
     counts = collections.Counter(sqlite_key_ids(d).values())
     assert counts[4] >= stop_after and counts[1] > 0, f"not a mid-run kill: {dict(counts)}"
