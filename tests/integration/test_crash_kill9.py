@@ -10,7 +10,9 @@ the same store, and then:
   - every acknowledged agent key rotation is effective: the new key works, every older key is
     refused (an unacknowledged rotation may or may not have happened; the test re-rotates);
   - no counted secret was handed out more often than its max_access_count, summed over all
-    restarts, and the stored access_count is at least the number of values received;
+    restarts, and the stored access_count is at least the number of values received (one
+    secret with a large max read in every cycle, one with max 3, and each cycle a fresh one
+    with max 1-3 read in that cycle and the next, so the kill often lands on its last reads);
   - GET /v1/audit/verify says the chain is intact.
 SQLite runs COFFER_CRASH_CYCLES cycles (default 25); PostgreSQL (when COFFER_TEST_PG_URL is set)
 COFFER_CRASH_PG_CYCLES (default 8). COFFER_CRASH_SEED replays one run's kill timings. Failures
@@ -40,7 +42,8 @@ PUT_PATHS_PER_PUTTER = 3
 ROTATORS = 2
 DELETERS = 2
 AGENTS = 3
-COUNTED = {"counted/small": 3, "counted/large": 100000}
+COUNTED = {"counted/small": 3, "counted/large": 100000}  # created once, read in every cycle
+SMALL_LIMITS = (1, 2, 3)  # each cycle also creates counted/c<cycle> with one of these
 COUNTED_READERS = 4
 
 
@@ -52,6 +55,7 @@ class Ledger:
         self.versions = {}      # path -> {version: value}, acknowledged PUTs
         self.rotated = {}       # path -> set of versions from acknowledged secret-rotates
         self.deleted = set()    # paths whose DELETE was acknowledged
+        self.limits = dict(COUNTED)  # counted path -> max_access_count
         self.received = {p: 0 for p in COUNTED}  # counted path -> values handed out (200s)
         self.anomalies = []     # unexpected answers during the load, as short strings
         self.fresh = set()      # (kind, path[, version]) acknowledged since the last verification
@@ -130,7 +134,9 @@ class Load:
 
     def counted_reader(self, i):
         s = http_session()
-        paths = sorted(COUNTED)
+        # The long-lived ones, and this cycle's and the previous cycle's small one.
+        paths = sorted(COUNTED) + [f"counted/c{c}" for c in (self.cycle, self.cycle - 1)
+                                   if f"counted/c{c}" in self.ledger.limits]
         while not self.stop.is_set():
             path = paths[self.rng.randrange(len(paths))]
             r = self.call(s, "GET", f"{self.base}/secrets/{path}")
@@ -237,6 +243,7 @@ def verify(server, vault, ledger, agents, seed, cycle, everything, rng):
         rotated = {p: set(v) for p, v in ledger.rotated.items()}
         deleted = set(ledger.deleted)
         received = dict(ledger.received)
+        limits = dict(ledger.limits)
 
     def check_put(path):
         problems = []
@@ -288,15 +295,18 @@ def verify(server, vault, ledger, agents, seed, cycle, everything, rng):
     if problems:
         fail(seed, cycle, f"{len(problems)} acknowledged facts lost; first: {problems[:5]}")
 
-    for path, limit in COUNTED.items():
+    def spent(path):
+        return admin.get(f"{base}/secret-versions/{path}").json()["versions"][0]["access_count"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        spent_by_path = dict(zip(limits, pool.map(spent, limits)))
+    for path, limit in limits.items():
         if received[path] > limit:
             fail(seed, cycle, f"{path}: handed out {received[path]} times, max_access_count "
                               f"is {limit}")
-        listed = expect(admin.get(f"{base}/secret-versions/{path}"), 200).json()["versions"]
-        spent = listed[0]["access_count"]
-        if not received[path] <= spent <= limit:
-            fail(seed, cycle, f"{path}: access_count {spent}, values received {received[path]}, "
-                              f"max {limit}")
+        if not received[path] <= spent_by_path[path] <= limit:
+            fail(seed, cycle, f"{path}: access_count {spent_by_path[path]}, values received "
+                              f"{received[path]}, max {limit}")
 
     for agent in agents:
         check_agent(server, agent, seed, cycle, rng)
@@ -356,6 +366,13 @@ def setup_store(server):
     return vault, agents
 
 
+def received_summary(ledger):
+    small = [p for p in ledger.limits if p not in COUNTED]
+    exhausted = sum(ledger.received[p] == ledger.limits[p] for p in small)
+    return (f"large {ledger.received['counted/large']}, small {ledger.received['counted/small']}"
+            f"/{COUNTED['counted/small']}, {exhausted} of {len(small)} per-cycle ones exhausted")
+
+
 def run_cycles(data_dir, admin_key, cycles, extra_args=(), env=None):
     seed = int(os.environ.get("COFFER_CRASH_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
@@ -364,6 +381,13 @@ def run_cycles(data_dir, admin_key, cycles, extra_args=(), env=None):
     try:
         vault, agents = setup_store(server)
         for cycle in range(cycles):
+            small = f"counted/c{cycle}"
+            limit = rng.choice(SMALL_LIMITS)
+            put_secret(admin_caller(server), vault, small, value="counted-" + small,
+                       type_="password", max_access_count=limit)
+            with ledger.lock:
+                ledger.limits[small] = limit
+                ledger.received[small] = 0
             load = Load(server, vault, ledger, agents, cycle, random.Random(rng.random()))
             load.start()
             # Mostly mid-load; sometimes right at the start, while connections are being opened.
@@ -383,7 +407,7 @@ def run_cycles(data_dir, admin_key, cycles, extra_args=(), env=None):
         print(f"\n[seed {seed}] {cycles} kill -9 cycles: {acked} PUTs, "
               f"{sum(len(v) for v in ledger.rotated.values())} secret-rotates, "
               f"{len(ledger.deleted)} deletes, {rotations} agent key rotations acknowledged; "
-              f"counted reads handed out {ledger.received}")
+              f"counted reads handed out {received_summary(ledger)}")
     finally:
         server.stop()
 
