@@ -52,11 +52,14 @@ ProblemKind KindFor(StatusCode code) {
       return {503, "Service unavailable", "unavailable", false};
     case StatusCode::kDeadlineExceeded:
       return {504, "Deadline exceeded", "deadline-exceeded", false};
+    case StatusCode::kDataLoss:
+      // Stored data failed a check (a value that does not decrypt, a damaged row): a type of its
+      // own so clients and operators can tell it from a bug; the message stays internal.
+      return {500, "Stored data failed its integrity check", "data-integrity", true};
     case StatusCode::kOk:  // a problem built from OK is a bug in the caller
     case StatusCode::kCancelled:
     case StatusCode::kUnknown:
     case StatusCode::kInternal:
-    case StatusCode::kDataLoss:
       break;
   }
   return {500, "Internal server error", "internal", true};

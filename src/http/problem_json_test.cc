@@ -50,7 +50,7 @@ TEST(ProblemJsonTest, TableMapsEveryCode) {
       {StatusCode::kUnimplemented, 501, "unimplemented"},
       {StatusCode::kUnavailable, 503, "unavailable"},
       {StatusCode::kDeadlineExceeded, 504, "deadline-exceeded"},
-      {StatusCode::kDataLoss, 500, "internal"},
+      {StatusCode::kDataLoss, 500, "data-integrity"},
       {StatusCode::kInternal, 500, "internal"},
       {StatusCode::kUnknown, 500, "internal"},
       {StatusCode::kCancelled, 500, "internal"},

@@ -89,7 +89,9 @@ class World:
                   self.admin.get(f"/vaults/{vault}/secret-version/{path}/{version}")):
             if not 500 <= r.status_code < 600:
                 pytest.fail(f"expected a 5xx, got {r.status_code}")
-            expect_problem(r, r.status_code)
+            body = expect_problem(r, r.status_code)
+            if body["type"] != "urn:coffer:problem:data-integrity":
+                pytest.fail(f"unexpected problem type {body['type']}")
             check_absent(r.text, list(self.values.values()), "error body")
         # The other secrets are still served, with their own values.
         if self.value(self.a, "y") != self.values["y"] or \
