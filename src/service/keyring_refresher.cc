@@ -18,25 +18,28 @@ KeyringRefresher::~KeyringRefresher() {
 
 StatusOr<bool> KeyringRefresher::RefreshNow() {
   std::lock_guard lock(refresh_mu_);
-  last_refresh_ = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
-  if (keyring_.DataKeysMatch(keys)) {
-    return false;
-  }
-  ASSIGN_OR_RETURN(SecretBuffer root_key, provider_.LoadRootKey());
-  return keyring_.RefreshDataKeys(keys, root_key);  // root_key is wiped on return
+  return RefreshLocked();
 }
 
-bool KeyringRefresher::RefreshSoon(std::chrono::milliseconds min_gap) {
-  {
-    std::lock_guard lock(refresh_mu_);
-    if (last_refresh_ != std::chrono::steady_clock::time_point{} &&
-        std::chrono::steady_clock::now() - last_refresh_ < min_gap) {
-      return false;
-    }
+StatusOr<bool> KeyringRefresher::RefreshLocked() {
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
+  bool changed = false;
+  if (!keyring_.DataKeysMatch(keys)) {
+    ASSIGN_OR_RETURN(SecretBuffer root_key, provider_.LoadRootKey());
+    ASSIGN_OR_RETURN(changed, keyring_.RefreshDataKeys(keys, root_key));
+  }  // root_key is wiped as it goes out of scope
+  last_good_start_ = start;
+  return changed;
+}
+
+bool KeyringRefresher::RefreshSoon() {
+  const auto asked = std::chrono::steady_clock::now();
+  std::lock_guard lock(refresh_mu_);
+  if (last_good_start_ > asked) {
+    return true;  // a refresh that began after this call finished while it waited for the lock
   }
-  auto changed = RefreshNow();
-  return changed.has_value() && *changed;
+  return RefreshLocked().has_value();
 }
 
 void KeyringRefresher::Start(std::chrono::milliseconds interval,

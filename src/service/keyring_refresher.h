@@ -34,9 +34,11 @@ class KeyringRefresher {
   // unchanged). Thread-safe: concurrent calls run one after another.
   StatusOr<bool> RefreshNow();
 
-  // RefreshNow, unless one ran less than `min_gap` ago (then false): for reads that meet a key
-  // id the keyring does not hold, so a flood of damaged rows cannot flood the store.
-  bool RefreshSoon(std::chrono::milliseconds min_gap = std::chrono::milliseconds(200));
+  // For a read that met a key id the keyring does not hold: makes sure a refresh that began
+  // after this call has completed — its own, or one another thread ran meanwhile (concurrent
+  // callers share one refresh). Returns true when such a refresh succeeded, so the read is
+  // worth retrying. Never skips a refresh the caller needs (a rotation just made elsewhere).
+  bool RefreshSoon();
 
   // Calls RefreshNow every `interval` on a background thread until destruction; `on_result`
   // (may be empty) hears each result that changed something or failed.
@@ -48,8 +50,12 @@ class KeyringRefresher {
   KeyProvider& provider_;
   Keyring& keyring_;
 
-  std::mutex refresh_mu_;  // serializes refreshes; guards last_refresh_
-  std::chrono::steady_clock::time_point last_refresh_{};
+  // RefreshNow with refresh_mu_ held.
+  StatusOr<bool> RefreshLocked();
+
+  std::mutex refresh_mu_;  // serializes refreshes; guards last_good_start_
+  // When the last successful refresh began (epoch: none yet).
+  std::chrono::steady_clock::time_point last_good_start_{};
 
   std::mutex stop_mu_;  // guards stopping_
   std::condition_variable stop_cv_;

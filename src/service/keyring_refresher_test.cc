@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "crypto/aead.h"
 #include "service/service_test_env.h"
@@ -57,15 +58,34 @@ TEST_F(KeyringRefresherTest, RefreshNowPicksUpARotationAndLoadsTheRootKeyOnlyThe
   EXPECT_TRUE(env_.keyring_->HoldsDataKey(1));
 }
 
-TEST_F(KeyringRefresherTest, RefreshSoonRunsAtMostOncePerGap) {
+TEST_F(KeyringRefresherTest, RefreshSoonNeverSkipsARotationMadeJustBefore) {
+  KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
+  ASSERT_TRUE(refresher.RefreshNow().has_value());
+  AddDataKey(9);  // right after a refresh: a read meeting key 9 must still get it
+  EXPECT_TRUE(refresher.RefreshSoon());
+  EXPECT_TRUE(env_.keyring_->HoldsDataKey(9));
+  AddDataKey(10);
+  EXPECT_TRUE(refresher.RefreshSoon());
+  EXPECT_EQ(env_.keyring_->active_data_key_id(), 10u);
+}
+
+TEST_F(KeyringRefresherTest, ConcurrentRefreshSoonCallsAllSeeTheNewKey) {
   KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
   AddDataKey(9);
-  EXPECT_TRUE(refresher.RefreshSoon(std::chrono::hours(1)));
-  AddDataKey(10);
-  EXPECT_FALSE(refresher.RefreshSoon(std::chrono::hours(1)));  // too soon: not even tried
-  EXPECT_EQ(env_.keyring_->active_data_key_id(), 9u);
-  EXPECT_TRUE(refresher.RefreshSoon(std::chrono::milliseconds(0)));
-  EXPECT_EQ(env_.keyring_->active_data_key_id(), 10u);
+  std::vector<std::thread> readers;
+  std::atomic<int> saw{0};
+  for (int i = 0; i < 8; ++i) {
+    readers.emplace_back([&] {
+      if (refresher.RefreshSoon() && env_.keyring_->HoldsDataKey(9)) {
+        ++saw;
+      }
+    });
+  }
+  for (std::thread& t : readers) {
+    t.join();
+  }
+  EXPECT_EQ(saw.load(), 8);
+  EXPECT_EQ(provider_.loads(), 1);  // one unwrap however many asked
 }
 
 TEST_F(KeyringRefresherTest, TheBackgroundThreadFollowsTheStoreAndStopsOnDestruction) {

@@ -239,6 +239,18 @@ def test_reencrypt_while_the_server_writes_and_reads_loses_nothing(server):
     data.check_all_readable()
 
 
+def test_values_moved_to_a_new_key_are_readable_at_once_by_a_running_server(data):
+    # Rotate and reencrypt as fast as possible, then read before the server's periodic refresh
+    # can have run: the read meets an unknown key id and reloads the keyring on the spot.
+    d = data.server.data_dir
+    for key_id in (4, 5, 6):
+        ok(keys(d, "rotate"))
+        ok(keys(d, "reencrypt"))
+        assert set(sqlite_key_ids(d).values()) == {key_id}
+        data.check_all_readable()
+    assert "ciphertext_integrity_failure" not in data.server.read_log()
+
+
 def test_rotate_refuses_a_wrong_root_key_and_changes_nothing(data, tmp_path):
     d = data.server.data_dir
     wrong = tmp_path / "wrong.key"
