@@ -43,10 +43,15 @@ run_one() {  # run_one <asan|tsan>
   local name=$1 sanitize build_dir
   if [[ $name == asan ]]; then sanitize=address,undefined; else sanitize=thread; fi
   build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$name
+  local extra=()
+  if [[ $name == asan && -f fuzz/CMakeLists.txt ]]; then
+    # The same dir serves scripts/fuzz.sh (libFuzzer), so CI compiles the layers once.
+    extra=(-DCOFFER_FUZZ=ON)
+  fi
   local t0=$SECONDS
   echo "== $name: build ($build_dir, COFFER_SANITIZE=$sanitize, clang-16)"
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCOFFER_BUILD_BENCH=OFF \
-    -DCOFFER_SANITIZE="$sanitize" "${launcher[@]}" >/dev/null
+    -DCOFFER_SANITIZE="$sanitize" "${launcher[@]}" "${extra[@]}" >/dev/null
   ninja -C "$build_dir" -j"$jobs"
   local t1=$SECONDS
   echo "== $name: unit tests"
