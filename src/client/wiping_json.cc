@@ -61,6 +61,9 @@ SecretBuffer WipedJson::Serialize() const {
 }
 
 void GrowingSecretBuffer::Append(const char* data, size_t size) {
+  if (size == 0) {
+    return;  // `data` may be null then, and memcpy from null is undefined even for 0 bytes
+  }
   if (size_ + size > buffer_.size()) {
     size_t capacity = buffer_.size() < 4096 ? 4096 : buffer_.size();
     while (capacity < size_ + size) {
