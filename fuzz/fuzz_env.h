@@ -46,7 +46,9 @@ class FuzzEnv {
   // Properties of every response: a valid status, never 500; a 4xx/5xx is problem+json whose
   // body is an object with type/title/status/detail and the same status; no body ever holds the
   // admin's or the agent's API key or rotation secret; the canary secret's value appears only in
-  // a 200 answer to a secret read. Aborts on a violation.
+  // a 200 answer to a secret read. (A value some request of this environment sent as data — in
+  // a target, a body, a header other than Authorization — is exempt from then on: the server
+  // may have stored it as a description or an audited prefix.) Aborts on a violation.
   void CheckResponse(const http::Request& request, const http::Response& response) const;
 
   // Every (method, pattern) the real /v1 router has, in registration order.
