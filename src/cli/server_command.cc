@@ -15,6 +15,7 @@
 #include "cli/listen_check.h"
 #include "cli/server_telemetry.h"
 #include "common/clock.h"
+#include "common/time_format.h"
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
 #include "crypto/random.h"
@@ -142,6 +143,21 @@ int RunServer(const ServerConfig& config) {
   AccessCache cache(*observed_store);
   Authorizer authorizer(cache, clock);
   AuditLog audit_log(*observed_store, clock);
+  // While a storage fault keeps audit events out of the store, those of requests that changed
+  // nothing go to the log (journald under systemd) as ALERT lines, so reads go on, audited.
+  audit_log.SetFallback([&telemetry](const AuditEvent& e) {
+    telemetry.OnAuditFallback();
+    LogAlert("audit_event_not_in_store",
+             fmt::format("\"at\":{},\"request_id\":{},\"actor_kind\":{},\"actor_id\":{},"
+                         "\"action\":{},\"vault_id\":{},\"path\":{},\"version\":{},"
+                         "\"client_ip\":{},\"outcome\":{},\"status\":{},\"http_status\":{}",
+                         JsonString(FormatRfc3339(e.at)), JsonString(e.request_id),
+                         JsonString(e.actor_kind), JsonString(e.actor_id), JsonString(e.action),
+                         JsonString(e.vault_id), JsonString(e.path), e.version,
+                         JsonString(e.client_ip), JsonString(e.outcome), JsonString(e.status),
+                         e.http_status));
+    return true;
+  });
   const ServiceDeps deps{*observed_store, clock, cache, authorizer, audit_log};
   AuthService auth(deps, **keyring,
                    AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});

@@ -47,7 +47,13 @@ ServerTelemetry::ServerTelemetry()
           {"limit"})),
       audit_failures_(registry_.AddCounter(
           "coffer_audit_write_failures_total",
-          "Audit events that could not be written; each refused its request (fail closed).")) {
+          "Audit events the store could not take (each refused its request, unless it went to "
+          "the log instead: coffer_audit_fallback_events_total).")),
+      audit_fallbacks_(registry_.AddCounter(
+          "coffer_audit_fallback_events_total",
+          "Audit events of requests that changed nothing, written to the server log (an ALERT "
+          "line audit_event_not_in_store) because a storage fault kept them out of the store; "
+          "they are not in the hash chain.")) {
   const auto started = std::chrono::system_clock::now();
   registry_.AddCallback(
       "coffer_start_time_seconds", "When this server started (Unix time).", "gauge",
@@ -78,6 +84,8 @@ void ServerTelemetry::OnRateLimitRefused(std::string_view limit) {
 }
 
 void ServerTelemetry::OnAuditWriteFailed() { audit_failures_.Inc(); }
+
+void ServerTelemetry::OnAuditFallback() { audit_fallbacks_.Inc(); }
 
 void ServerTelemetry::WatchServer(const http::HttpServer& server) {
   registry_.AddCallback("coffer_http_active_connections", "Client connections open right now.",

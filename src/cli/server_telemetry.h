@@ -24,6 +24,8 @@ class ServerTelemetry final : public StoreObserver {
   void OnStoreCall(std::string_view operation, std::chrono::nanoseconds elapsed, bool ok) override;
   void OnRateLimitRefused(std::string_view limit) override;
   void OnAuditWriteFailed() override;
+  // An audit event the store refused (storage fault) went to the log instead. Thread-safe.
+  void OnAuditFallback();
 
   // Adds gauges read from `server` (active connections). REQUIRES: `server` outlives every
   // Render() of the registry, i.e. the server is the last thing serving /metrics.
@@ -41,6 +43,7 @@ class ServerTelemetry final : public StoreObserver {
   http::CounterFamily& store_errors_;
   http::CounterFamily& rate_limit_refusals_;
   http::Counter& audit_failures_;
+  http::Counter& audit_fallbacks_;
 };
 
 }  // namespace coffer::cli

@@ -44,10 +44,17 @@ Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Statu
   if (!result.ok()) event.http_status = 0;
   auto appended = store_.AppendAudit(event);
   if (!appended.has_value()) {
+    const StorageFault fault = StorageFaultIn(appended.error().message());
+    // A stand-alone event is of a request that changed nothing (a read, a refusal, a failed
+    // write): while the store cannot be written, the fallback (the server log) records it, so
+    // reads go on; a write or counted read still fails, inside its own transaction.
+    if (fault != StorageFault::kNone && fallback_ && fallback_(event)) {
+      ctx.audited = true;
+      return OkStatus();
+    }
     // Only the storage fault's marker is passed on: it names the cause (the 503's type) without
     // any internal detail of the store's message.
     std::string message = "the audit log cannot be written; the request was refused";
-    const StorageFault fault = StorageFaultIn(appended.error().message());
     if (fault != StorageFault::kNone) {
       message += " ";
       message += StorageFaultMarker(fault);

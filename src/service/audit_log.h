@@ -27,15 +27,25 @@ struct AuditVerification {
 // "success", or "denied" for 401/403/429-like codes, or "failure".
 std::string_view AuditOutcome(StatusCode code);
 
+// A second place for audit events of requests that changed nothing, used only while the store
+// refuses them because of a storage fault (disk full, read-only, I/O error): the server log.
+// Returns true once the event is recorded there. Must be thread-safe.
+using AuditFallback = std::function<bool(const AuditEvent&)>;
+
 class AuditLog {
  public:
   AuditLog(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+  // Sets the fallback. REQUIRES: called before any other method, from one thread.
+  void SetFallback(AuditFallback fallback) { fallback_ = std::move(fallback); }
 
   // An event for this request and action, with outcome/status still to be set.
   AuditEvent NewEvent(const RequestContext& ctx, std::string_view action) const;
 
   // Appends an event for `ctx` (unless one was already written) with the outcome of `result`
-  // and marks ctx audited. OK once durable, else kUnavailable.
+  // and marks ctx audited. OK once written (a stand-alone event of a request that changed
+  // nothing: in the store's log, fsynced within moments), or — while the store refuses writes
+  // because of a storage fault — once the fallback recorded it. Else kUnavailable (fail closed).
   Status Record(const RequestContext& ctx, AuditEvent event, const Status& result);
 
   // An event for a request that never authenticated. Returns OK or kUnavailable.
@@ -78,6 +88,7 @@ class AuditLog {
  private:
   Store& store_;
   const Clock& clock_;
+  AuditFallback fallback_;
 };
 
 }  // namespace coffer

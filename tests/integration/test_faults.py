@@ -6,9 +6,11 @@ with the errno it names (all of them, only the syncs, or only what would grow a 
 really full file system does). What must hold:
   - every write fails cleanly: 503 problem+json whose type names the cause
     (urn:coffer:problem:storage-full / storage-read-only / storage-io-error), no value in it;
-  - a read is audited and the audit fails closed (DESIGN.md), so while the store cannot be
-    written authenticated reads are refused with the same 503 — never served unaudited, and a
-    counted read is never handed out uncounted. /v1/health and /metrics keep answering;
+  - reads keep working: a request that changes nothing is still audited, and while the store
+    cannot take its event the event goes to the server log instead (an ALERT line
+    audit_event_not_in_store, counted by coffer_audit_fallback_events_total), so it is never
+    served unaudited; a counted read changes the store (its count), so it gets the same 503 and
+    is never handed out uncounted. /v1/health and /metrics keep answering;
   - nothing is corrupted: PRAGMA integrity_check, GET /v1/audit/verify, every earlier value;
   - a write that got 503 left nothing behind (write and ENOSPC faults);
   - the server recovers WITHOUT a restart as soon as the fault is gone, also after a fault hit
@@ -191,16 +193,25 @@ def test_writes_fail_with_503_nothing_is_corrupted_and_the_server_recovers(fault
         answers = list(pool.map(lambda call: call(), writes))
     for r in answers:
         storage_problem(r, kind)
-    # Reads are audited and the audit fails closed: refused the same way, and the counted read
-    # is not handed out.
-    storage_problem(admin.get(f"/vaults/{vault}/secrets/keep/2"), kind)
+    # Reads keep working, audited in the log while the store cannot take their events; the
+    # counted read changes the store, so it is refused the same way as a write and not handed out.
+    for path, value in before.items():
+        got = expect(admin.get(f"/vaults/{vault}/secrets/{path}"), 200).json()
+        assert got["value"] == value, f"a read of {path} during the fault returned another value"
     storage_problem(admin.get(f"/vaults/{vault}/secrets/counted/once"), kind)
-    storage_problem(Caller(server, agent["api_key"]).me(), kind)
+    expect(Caller(server, agent["api_key"]).me(), 200)
+    expect_problem(Caller(server, "cfr_key_wrong").me(), 401)
     # Unaudited endpoints keep answering, and the server is alive.
     assert requests.get(server.url + "/v1/health", timeout=10).status_code == 200
     metrics = requests.get(server.url + "/metrics", timeout=10)
     assert metrics.status_code == 200
     assert re.search(r"^coffer_audit_write_failures_total [1-9]", metrics.text, re.M)
+    assert re.search(r"^coffer_audit_fallback_events_total [1-9]", metrics.text, re.M)
+    fallback_lines = [line for line in server.read_log().splitlines()
+                      if '"audit_event_not_in_store"' in line]
+    assert any('"action":"secret.read"' in line and '"path":"keep/2"' in line
+               for line in fallback_lines), 'the reads during the fault left no audit line'
+
     assert server.proc.poll() is None
     assert fault.calls(), "the shim failed no call: the fault was not injected"
 
@@ -316,7 +327,8 @@ def test_a_really_full_disk_still_serves_reads_while_the_log_has_room(faulty):
     """A full file system refuses only what would grow a file ("ENOSPC grow"). SQLite reuses
     its write-ahead log from the start after a checkpoint, so while that space lasts, reads
     (whose audit events are small) and small writes keep working; once the log would have to
-    grow, writes and audited reads get 503 storage-full. Every 201 is kept either way."""
+    grow, writes get 503 storage-full and reads go on, their audit events in the log. Every 201
+    is kept either way."""
     server, fault, data_dir = faulty
     admin = admin_caller(server)
     vault = create_vault(admin, "full")
@@ -349,9 +361,8 @@ def test_a_really_full_disk_still_serves_reads_while_the_log_has_room(faulty):
         refused = storage_problem(r, "ENOSPC")
         break
     assert refused is not None, "the log never had to grow"
-    r = admin.get(f"/vaults/{vault}/secrets/keep/0")
-    if r.status_code != 200:
-        storage_problem(r, "ENOSPC")
+    for path, value in before.items():
+        assert expect(admin.get(f"/vaults/{vault}/secrets/{path}"), 200).json()["value"] == value
     assert fault.calls(), "the shim failed no call"
 
     fault.off()
