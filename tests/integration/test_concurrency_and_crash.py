@@ -111,6 +111,9 @@ def test_acknowledged_writes_and_counted_reads_survive_kill_9(data_dir):
         for t in threads:
             t.start()
         time.sleep(1.0 + 0.3 * round_)
+        deadline = time.time() + 30  # a sanitizer build (TSan: 5-15x slower) needs longer
+        while len(acked) <= 10 and time.time() < deadline:
+            time.sleep(0.1)
         server.kill()  # SIGKILL while requests are in flight
         stop.set()
         for t in threads:
