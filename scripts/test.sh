@@ -18,5 +18,7 @@ echo "== unit tests"
 (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 600)
 echo "== integration tests"
 COFFER_BIN="$PWD/$build_dir/coffer" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+echo "== sanitizers: ctest and tests/integration under ASan+UBSan, then TSan (scripts/test-sanitizers.sh)"
+./scripts/test-sanitizers.sh all
 echo "== fuzzing: every fuzz/ target for 60 s, two at a time (scripts/fuzz.sh, ASan+UBSan build)"
 ./scripts/fuzz.sh 60 "${COFFER_SANITIZER_BUILD_PREFIX:-build}-asan"
