@@ -3,6 +3,9 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "common/sha256.h"
 #include "common/time_format.h"
@@ -24,6 +27,48 @@ boost::json::value ParseStored(const std::string& json, boost::json::storage_ptr
   boost::json::value v = boost::json::parse(json, ec, sp);
   if (ec || !v.is_object()) return boost::json::object(sp);
   return v;
+}
+
+// Audit events keep the vault id and path as the request named them, which may be any bytes
+// (percent-decoded from the URL). JSON text must be UTF-8, so each byte that does not start a
+// well-formed UTF-8 sequence is shown as U+FFFD; the stored event (and its hash) is unchanged.
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    size_t len = 0;
+    uint32_t min = 0;
+    if (b < 0x80) {
+      len = 1;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+      len = 2;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      len = 3;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      len = 4;
+      min = 0x10000;
+    }
+    bool ok = len > 0 && i + len <= s.size();
+    uint32_t cp = len == 1 ? b : b & (0xff >> (len + 1));
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      ok = (c & 0xc0) == 0x80;
+      cp = cp << 6 | (c & 0x3f);
+    }
+    ok = ok && cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xef\xbf\xbd");
+      ++i;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -123,8 +168,9 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
   o["actor_type"] = e.actor_kind;
   o["actor_id"] = e.actor_id.empty() ? boost::json::value(nullptr) : boost::json::value(e.actor_id);
   o["action"] = e.action;
-  o["vault_id"] = e.vault_id.empty() ? boost::json::value(nullptr) : boost::json::value(e.vault_id);
-  o["path"] = e.path.empty() ? boost::json::value(nullptr) : boost::json::value(e.path);
+  o["vault_id"] =
+      e.vault_id.empty() ? boost::json::value(nullptr) : boost::json::value(ValidUtf8(e.vault_id));
+  o["path"] = e.path.empty() ? boost::json::value(nullptr) : boost::json::value(ValidUtf8(e.path));
   o["version"] = e.version == 0 ? boost::json::value(nullptr) : boost::json::value(e.version);
   o["client_ip"] = e.client_ip;
   o["outcome"] = e.outcome;
