@@ -44,10 +44,12 @@ if(COFFER_SANITIZE)
     # per-thread recycling allocator for coroutine frames then touches another I/O thread's cache:
     # a race that TSan reports in these builds, a compiler bug rather than ours (the release
     # binary is built by gcc). Frames from plain new/delete avoid that TLS access, and let ASan
-    # see their lifetimes. Asio is compiled only in http/server.cc (shared/DESIGN.md) and the files that
-    # test it through Beast, so only they change (the same value in each: no ODR mismatch).
+    # see their lifetimes (handler memory too, for the same reason). Asio is compiled only in
+    # http/server.cc (shared/DESIGN.md) and the files that test it through Beast, so only they
+    # change (the same value in each: no ODR mismatch).
     set_source_files_properties(
         ${CMAKE_SOURCE_DIR}/src/http/server.cc ${CMAKE_SOURCE_DIR}/src/http/server_test.cc
-        PROPERTIES COMPILE_DEFINITIONS BOOST_ASIO_DISABLE_SMALL_BLOCK_RECYCLING)
+        PROPERTIES COMPILE_DEFINITIONS
+        "BOOST_ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING;BOOST_ASIO_DISABLE_SMALL_BLOCK_RECYCLING")
   endif()
 endif()
