@@ -1,4 +1,4 @@
-"""Canaries (issue 8, item 7): unique values planted as secret values, generated values, agent
+"""Canaries: unique values planted as secret values, generated values, agent
 API keys and rotation secrets, user API keys, JWTs, in request bodies that fail validation, in
 credential headers and in query strings, through success, 4xx and audit paths, /metrics, the
 ops endpoints and the CLI; then none may appear in the server's output (stdout and stderr at

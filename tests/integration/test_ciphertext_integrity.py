@@ -1,4 +1,4 @@
-"""Ciphertext integrity end to end (issue 8, item 4): stored blobs are damaged directly in the
+"""Ciphertext integrity end to end: stored blobs are damaged directly in the
 SQLite file (a second connection on the live WAL database, or with the server stopped) and each
 read must fail with a 5xx problem+json that holds no plaintext (neither the row's nor another
 secret's), the server must keep serving the other secrets, and the log must carry one ALERT line

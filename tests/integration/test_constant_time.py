@@ -1,4 +1,4 @@
-"""Constant-time credential checks (issue 8, item 7), measured from outside: response times of
+"""Constant-time credential checks, measured from outside: response times of
 many interleaved requests presenting (a) a credential whose public id does not exist and (b) the
 public id of a real credential with a wrong secret must not differ measurably. Done for API keys
 (Bearer on GET /v1/me) and for the agent self-rotation secret (rotationSecret, with a fresh

@@ -1,4 +1,4 @@
-"""kill -9 at random moments under mixed concurrent load, many times (issue 8, item 3).
+"""kill -9 at random moments under mixed concurrent load, many times.
 
 Concurrent clients PUT new versions, read counted secrets (small and large max_access_count),
 secret-rotate, rotate agents' keys and delete secrets, each recording exactly what was

@@ -1,4 +1,4 @@
-"""Storage faults on the SQLite store (issue 8, item 3): disk full, read-only and failed fsync.
+"""Storage faults on the SQLite store: disk full, read-only and failed fsync.
 
 The server runs with tests/fault/storage_fault_shim.cc preloaded (LD_PRELOAD, no root needed):
 while a control file exists, the write-side calls SQLite makes on <data-dir>/coffer.db* fail

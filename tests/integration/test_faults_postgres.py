@@ -1,4 +1,4 @@
-"""A PostgreSQL store that stops accepting writes (issue 8, item 3): the database is switched to
+"""A PostgreSQL store that stops accepting writes: the database is switched to
 read-only transactions (as a demoted primary or a hot standby would be) and its sessions are
 cut. Writes answer 503 urn:coffer:problem:storage-read-only (SQLSTATE 25006), never 201 or
 500; reads go on, their audit events in the server log while the database refuses them; nothing

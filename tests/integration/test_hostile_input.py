@@ -1,4 +1,4 @@
-"""Hostile input against the real server (issue 8, item 6): deeply nested and huge JSON, invalid
+"""Hostile input against the real server: deeply nested and huge JSON, invalid
 UTF-8, out-of-range numbers, wrong types, duplicate keys, path traversal and SQL metacharacters in
 every path segment, query parameter and string field, enormous headers, slow and half-open
 connections, pipelining, HTTP/1.0, absurd Content-Length and chunked bodies.

@@ -1,4 +1,4 @@
-"""Data key rotation end to end (issue 8, item 5): `coffer keys rotate` makes a new data key
+"""Data key rotation end to end: `coffer keys rotate` makes a new data key
 active for new writes while old values stay readable, running servers switch to it without a
 restart, `coffer keys reencrypt` moves every stored value to it (batched, safe to kill -9 and
 rerun, correct while a server writes), and `coffer keys retire` drops the old key only once

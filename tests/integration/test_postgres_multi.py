@@ -1,4 +1,4 @@
-"""Two real `coffer server` processes on one PostgreSQL database (issue 4): counted reads,
+"""Two real `coffer server` processes on one PostgreSQL database: counted reads,
 versions, the self-rotation rate limit, credential rotation and revocation, policies and the audit
 chain must behave as one deployment however requests are spread. Skipped unless
 COFFER_TEST_PG_URL names a database whose user may create databases (scripts/test.sh starts a

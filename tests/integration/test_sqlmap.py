@@ -1,4 +1,4 @@
-"""sqlmap against the real server (issue 8, item 6): runs scripts/sqlmap.sh --quick (level 2,
+"""sqlmap against the real server: runs scripts/sqlmap.sh --quick (level 2,
 risk 1, one target per route family: secrets list query, secret path segments, secret PUT body,
 vault and policy bodies, audit query, auth/token body, self-rotation body), which starts its own
 server on port 0, and fails if sqlmap reports any injection or gives no verdict on a target.
