@@ -92,6 +92,22 @@ struct CiphertextSwap {
 // Key of CountCiphertextsByKey for blobs too short to name a data key.
 inline constexpr int64_t kUnreadableKeyId = -1;
 
+// The 4 bytes by which a blob names its data key (big endian, after the format byte), as the
+// stores compare them in SQL.
+inline std::vector<uint8_t> KeyIdBytes(uint32_t id) {
+  return {static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
+          static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
+}
+
+// The key id those 4 bytes name, or kUnreadableKeyId when there are not 4.
+inline int64_t KeyIdOf(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() != 4) {
+    return kUnreadableKeyId;
+  }
+  return (int64_t{bytes[0]} << 24) | (int64_t{bytes[1]} << 16) | (int64_t{bytes[2]} << 8) |
+         int64_t{bytes[3]};
+}
+
 class Store {
  public:
   virtual ~Store() = default;

@@ -236,21 +236,6 @@ StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row) {
   return e;
 }
 
-// The 4 bytes by which a blob names its data key (big endian, after the format byte).
-std::vector<uint8_t> KeyIdBytes(uint32_t id) {
-  return {static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
-          static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
-}
-
-// The key id those 4 bytes name, or kUnreadableKeyId when there are fewer.
-int64_t KeyIdOf(const std::vector<uint8_t>& bytes) {
-  if (bytes.size() != 4) {
-    return kUnreadableKeyId;
-  }
-  return (int64_t{bytes[0]} << 24) | (int64_t{bytes[1]} << 16) | (int64_t{bytes[2]} << 8) |
-         int64_t{bytes[3]};
-}
-
 // Every row of `r`, read by `read(r, row)` (returning T or StatusOr<T>).
 template <typename T, typename Read>
 StatusOr<std::vector<T>> ReadAll(const PgResult& r, Read read) {
