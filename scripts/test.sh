@@ -16,8 +16,8 @@ echo "== MCP SDK test client (tests/mcp, used by tests/integration/test_cli_mcp.
 (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
 echo "== unit tests"
 (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 600)
-echo "== integration tests"
-COFFER_BIN="$PWD/$build_dir/coffer" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+echo "== integration tests (two passes: 2-wide, then the serial tests; scripts/integration-tests.sh)"
+COFFER_BIN="$PWD/$build_dir/coffer" ./scripts/integration-tests.sh tests/integration
 echo "== sanitizers: ctest and tests/integration under ASan+UBSan, then TSan (scripts/test-sanitizers.sh)"
 ./scripts/test-sanitizers.sh all
 echo "== fuzzing: every fuzz/ target for 60 s, two at a time (scripts/fuzz.sh, ASan+UBSan build)"

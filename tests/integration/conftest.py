@@ -392,6 +392,18 @@ def make_server():
 SANITIZER_EXIT_CODE = 66
 SANITIZER_REPORT_DIR = os.environ.get("COFFER_SANITIZER_REPORT_DIR")
 _sanitizer_exits = []
+# Run 2-wide (pytest-xdist), each worker's processes write their reports to a subdir of their own,
+# so a report fails the test that caused it rather than the one running beside it on the other
+# worker (scripts/test-sanitizers.sh still fails the run on a report in any subdir).
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if SANITIZER_REPORT_DIR and _XDIST_WORKER:
+    _worker_dir = os.path.join(SANITIZER_REPORT_DIR, _XDIST_WORKER)
+    os.makedirs(_worker_dir, exist_ok=True)
+    for _var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        if _var in os.environ:
+            os.environ[_var] = os.environ[_var].replace(f"log_path={SANITIZER_REPORT_DIR}/",
+                                                        f"log_path={_worker_dir}/")
+    SANITIZER_REPORT_DIR = _worker_dir
 
 
 def note_sanitizer_exit(proc, what):
@@ -423,3 +435,29 @@ def _no_sanitizer_reports():
                 texts.append(f"--- {os.path.basename(path)}\n{f.read()[-6000:]}")
         pytest.fail("sanitizer report(s): " + "; ".join(_sanitizer_exits) + "\n" +
                     "\n".join(texts), pytrace=False)
+
+
+# --- Parallel runs (pytest-xdist) -----------------------------------------------------------------
+# scripts/test.sh and scripts/test-sanitizers.sh run the suite in two passes: everything not marked
+# `serial` two files at a time (`-m "not serial" -n 2 --dist loadfile`: a file's tests stay on one
+# worker, in order, with its module-scoped servers), then the `serial` tests alone (`-m serial`).
+# Serial are the tests that measure time or load the machine on purpose and need it to themselves.
+# Every fixture is safe in parallel: temp dirs, servers on port 0, a private HOME for the CLI, and
+# PostgreSQL databases named by uuid4.
+SERIAL_MODULES = {
+    "test_constant_time.py": "compares response times",
+    "test_crash_kill9.py": "kill -9 cycles under concurrent load",
+    "test_concurrency_and_crash.py": "concurrent load and kill -9",
+    "test_sqlmap.py": "sqlmap's time-based checks",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "serial: runs alone, after the parallel pass "
+                            "(conftest.py SERIAL_MODULES)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
