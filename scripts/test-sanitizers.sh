@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # Builds Coffer under sanitizers and runs the whole suite (ctest + tests/integration) against it:
 #   scripts/test-sanitizers.sh [asan|tsan|all]   (default all)
+#   scripts/test-sanitizers.sh build asan|tsan     (only the build; scripts/test.sh runs it in the
+#                                                   background beside the gcc tests)
 # asan = AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer in build-asan (clang-16; fuzz/
 # reuses this dir), tsan = ThreadSanitizer in build-tsan (clang-16). Any report fails the run.
+# With all, the TSan build runs at nice 19 in the background while the ASan tests run (they leave
+# most of the CPU idle, waiting on servers), so it costs little wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 mode=${1:-all}
 case "$mode" in
   asan | tsan | all) ;;
-  *) echo "usage: $0 [asan|tsan|all]" >&2; exit 2 ;;
+  build) [[ ${2:-} == asan || ${2:-} == tsan ]] || mode=usage ;;
+  *) mode=usage ;;
 esac
+if [[ $mode == usage ]]; then
+  echo "usage: $0 [asan|tsan|all] | build asan|tsan" >&2
+  exit 2
+fi
 
 COFFER_WITH_TEST_TOOLS=1 ./scripts/install-deps.sh
 jobs=${COFFER_JOBS:-2}
@@ -19,12 +28,41 @@ if command -v ccache >/dev/null 2>&1; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
+build_one() {  # build_one <asan|tsan>: configures and builds build-<name>
+  local name=$1 sanitize build_dir
+  if [[ $name == asan ]]; then sanitize=address,undefined; else sanitize=thread; fi
+  build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$name
+  local extra=()
+  if [[ $name == asan && -f fuzz/CMakeLists.txt ]]; then
+    # The same dir serves scripts/fuzz.sh (libFuzzer), so CI compiles the layers once.
+    extra=(-DCOFFER_FUZZ=ON)
+  fi
+  echo "== $name: build ($build_dir, COFFER_SANITIZE=$sanitize, clang-16)"
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCOFFER_BUILD_BENCH=OFF \
+    -DCOFFER_SANITIZE="$sanitize" "${launcher[@]}" "${extra[@]}" >/dev/null
+  ninja -C "$build_dir" -j"$jobs"
+}
+
+if [[ $mode == build ]]; then
+  t0=$SECONDS
+  build_one "$2"
+  echo "== $2: build $((SECONDS - t0)) s"
+  exit 0
+fi
+
 # Run standalone, the suite still needs what scripts/test.sh sets up: a PostgreSQL cluster and the
 # MCP SDK client.
+pg_dir=""   # the cluster this script started, if any
+tsan_pid=""  # the background TSan build (mode all), a process group of its own
+cleanup() {
+  if [[ -n $tsan_pid ]]; then kill -- -"$tsan_pid" 2>/dev/null || true; fi
+  if [[ -n $pg_dir ]]; then ./scripts/pg-cluster.sh stop "$pg_dir"; fi
+}
+trap cleanup EXIT
 if [[ -z "${COFFER_TEST_PG_URL:-}" ]]; then
   pg_env=$(./scripts/pg-cluster.sh start)
   eval "$pg_env"
-  trap './scripts/pg-cluster.sh stop "$COFFER_PG_DIR"' EXIT
+  pg_dir=$COFFER_PG_DIR
 fi
 if [[ ! -d tests/mcp/node_modules ]]; then
   (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
@@ -39,20 +77,8 @@ ubsan_opts="$common_opts:print_stacktrace=1"
 lsan_opts="suppressions=$supp/lsan.supp:print_suppressions=0"
 tsan_opts="$common_opts:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
 
-run_one() {  # run_one <asan|tsan>
-  local name=$1 sanitize build_dir
-  if [[ $name == asan ]]; then sanitize=address,undefined; else sanitize=thread; fi
-  build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$name
-  local extra=()
-  if [[ $name == asan && -f fuzz/CMakeLists.txt ]]; then
-    # The same dir serves scripts/fuzz.sh (libFuzzer), so CI compiles the layers once.
-    extra=(-DCOFFER_FUZZ=ON)
-  fi
-  local t0=$SECONDS
-  echo "== $name: build ($build_dir, COFFER_SANITIZE=$sanitize, clang-16)"
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCOFFER_BUILD_BENCH=OFF \
-    -DCOFFER_SANITIZE="$sanitize" "${launcher[@]}" "${extra[@]}" >/dev/null
-  ninja -C "$build_dir" -j"$jobs"
+test_one() {  # test_one <asan|tsan> <seconds its build took>: runs ctest and the pytest suites
+  local name=$1 build_seconds=$2 build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$1
   local t1=$SECONDS
   echo "== $name: unit tests"
   (
@@ -86,8 +112,40 @@ run_one() {  # run_one <asan|tsan>
   fi
   rm -rf "$report_dir"
   local t3=$SECONDS
-  echo "== $name: build $((t1 - t0)) s, unit tests $((t2 - t1)) s, integration tests $((t3 - t2)) s"
+  echo "== $name: build $build_seconds s, unit tests $((t2 - t1)) s, integration tests $((t3 - t2)) s"
 }
 
-if [[ $mode == asan || $mode == all ]]; then run_one asan; fi
-if [[ $mode == tsan || $mode == all ]]; then run_one tsan; fi
+run_one() {  # run_one <asan|tsan>: builds (a no-op when already built), then runs the tests
+  local t0=$SECONDS
+  build_one "$1"
+  test_one "$1" $((SECONDS - t0))
+}
+
+if [[ $mode == all ]]; then
+  t0=$SECONDS
+  build_one asan
+  asan_build_seconds=$((SECONDS - t0))
+  # The TSan build in the background, in its own process group (set -m) so that a failing ASan
+  # stage stops it; its output is shown once it is waited for.
+  tsan_log=$(mktemp /tmp/coffer-tsan-build-XXXXXX)
+  echo "== tsan: build starts in the background at nice 19 (output below when it is done)"
+  set -m
+  nice -n 19 "$root/scripts/test-sanitizers.sh" build tsan >"$tsan_log" 2>&1 &
+  tsan_pid=$!
+  set +m
+  test_one asan "$asan_build_seconds"
+  t0=$SECONDS
+  tsan_status=0
+  wait "$tsan_pid" || tsan_status=$?
+  tsan_pid=""
+  cat "$tsan_log"
+  rm -f "$tsan_log"
+  echo "== tsan: waited $((SECONDS - t0)) s for the background build"
+  if ((tsan_status != 0)); then
+    echo "tsan: the build failed (exit $tsan_status)" >&2
+    exit 1
+  fi
+  run_one tsan
+else
+  run_one "$mode"
+fi

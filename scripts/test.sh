@@ -4,20 +4,46 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export COFFER_WITH_TEST_TOOLS=1
+./scripts/install-deps.sh  # first: the background build below must not race apt for its lock
+# The ASan+UBSan build runs in the background at nice 19 from here on, on the CPU that the gcc build
+# and tests leave idle (the integration tests mostly wait on servers); it is waited for before the
+# sanitizer stage. It has its own process group (set -m), which the EXIT trap stops on a failure.
+asan_log=$(mktemp /tmp/coffer-asan-build-XXXXXX)
+echo "== asan: build starts in the background at nice 19 (output below when it is done)"
+set -m
+nice -n 19 ./scripts/test-sanitizers.sh build asan >"$asan_log" 2>&1 &
+asan_pid=$!
+set +m
+trap 'kill -- -"$asan_pid" 2>/dev/null || true' EXIT
+t0=$SECONDS
 ./scripts/build.sh
 build_dir=${COFFER_BUILD_DIR:-build}
+t1=$SECONDS
 echo "== throwaway PostgreSQL cluster on 127.0.0.1 (the PostgreSQL store's tests use it)"
 pg_env=$(./scripts/pg-cluster.sh start)  # stops the run if no cluster starts: CI must run them
 eval "$pg_env"
-trap './scripts/pg-cluster.sh stop "$COFFER_PG_DIR"' EXIT
+trap 'kill -- -"$asan_pid" 2>/dev/null || true; ./scripts/pg-cluster.sh stop "$COFFER_PG_DIR"' EXIT
 echo "== OpenAPI lint"
 (cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint)
 echo "== MCP SDK test client (tests/mcp, used by tests/integration/test_cli_mcp.py)"
 (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
 echo "== unit tests"
+t2=$SECONDS
 (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 600)
+t3=$SECONDS
 echo "== integration tests (two passes: 2-wide, then the serial tests; scripts/integration-tests.sh)"
 COFFER_BIN="$PWD/$build_dir/coffer" ./scripts/integration-tests.sh tests/integration
+echo "== gcc: build $((t1 - t0)) s, unit tests $((t3 - t2)) s, integration tests $((SECONDS - t3)) s"
+t0=$SECONDS
+asan_status=0
+wait "$asan_pid" || asan_status=$?
+cat "$asan_log"
+rm -f "$asan_log"
+echo "== asan: waited $((SECONDS - t0)) s for the background build"
+if ((asan_status != 0)); then
+  echo "asan: the build failed (exit $asan_status)" >&2
+  exit 1
+fi
 echo "== sanitizers: ctest and tests/integration under ASan+UBSan, then TSan (scripts/test-sanitizers.sh)"
 ./scripts/test-sanitizers.sh all
 echo "== fuzzing: every fuzz/ target for 60 s, two at a time (scripts/fuzz.sh, ASan+UBSan build)"
