@@ -49,6 +49,7 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
     }
     ctx.principal = std::move(*principal);
     ctx.success_status = SuccessStatusFor(action);
+    ctx.defer_audit = request.before_send_honoured;
     auto response = handler(request, params, ctx);
     if (!ctx.audited) {
       Status recorded = rc.audit.Record(ctx, rc.audit.NewEvent(ctx, action),
@@ -63,6 +64,12 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
     http::Response answer = response.has_value() ? std::move(*response)
                                                  : http::ProblemFromStatus(response.error());
     answer.actor_id = ctx.principal.id;  // for the access log only
+    if (ctx.audit_receipt != nullptr) {
+      // The request's audit event is still being appended: the server sends the answer once it
+      // is written, or the audit failure's problem instead.
+      answer.before_send = [receipt = std::move(ctx.audit_receipt)](
+                               std::function<void(Status)> then) { receipt->Then(std::move(then)); };
+    }
     return answer;
   };
 }

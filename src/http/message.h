@@ -3,12 +3,15 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/status.h"
 
 namespace coffer::http {
 
@@ -23,6 +26,9 @@ struct Request {
   std::string body;
   std::string peer_ip;     // the socket peer
   std::string request_id;  // assigned by the server, echoed as X-Request-Id
+  // Set by a server that honours Response::before_send; a handler called without it (a test,
+  // a fuzzer) must give a response that is final as returned.
+  bool before_send_honoured = false;
 
   // First header of that (lower-case) name.
   std::optional<std::string_view> Header(std::string_view lower_name) const;
@@ -39,6 +45,12 @@ struct Response {
   bool sensitive = false;
   // The authenticated caller (a user or agent id), for the access log; never sent.
   std::string actor_id;
+  // Only for a request with before_send_honoured. When set, the server calls it once before
+  // sending, off its worker threads, with a continuation it expects exactly once, from any
+  // thread: OK sends this response; any other status sends that status's problem+json instead
+  // (a sensitive body is wiped unsent). A handler's last step (e.g. appending its audit event)
+  // so finishes without a thread waiting for it.
+  std::function<void(std::function<void(Status)>)> before_send;
 };
 
 }  // namespace coffer::http

@@ -10,6 +10,8 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -26,6 +28,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <exception>
@@ -307,6 +310,11 @@ class BeastHttpServer final : public HttpServer {
 
   ~BeastHttpServer() override {
     {
+      // A before_send continuation still to come posts to ioc_: it must find it alive.
+      std::unique_lock<std::mutex> lock(mu_);
+      before_send_done_.wait(lock, [&] { return before_send_pending_ == 0; });
+    }
+    {
       std::lock_guard<std::mutex> lock(mu_);
       stopped_ = true;  // connection frames destroyed below must not touch ioc_ any more
     }
@@ -339,6 +347,9 @@ class BeastHttpServer final : public HttpServer {
   // Routes the request and runs its handler on the worker pool, filling `response` in place.
   asio::awaitable<void> Dispatch(const Request& request, std::string& route_template,
                                  Response& response);
+  // Runs response.before_send and resumes on the connection's strand when its continuation is
+  // called; a non-OK outcome replaces the response with its problem.
+  asio::awaitable<void> AwaitBeforeSend(Response& response);
   template <typename Stream>
   asio::awaitable<bool> Write(Connection<Stream>& conn, const Response& response, unsigned version,
                               bool keep_alive, const std::string& request_id);
@@ -363,6 +374,8 @@ class BeastHttpServer final : public HttpServer {
   bool stopped_ = false;                                           // guarded by mu_
   std::shared_ptr<ssl::context> tls_context_;  // for new connections; guarded by mu_
   std::atomic<size_t> active_connections_{0};
+  std::condition_variable before_send_done_;
+  size_t before_send_pending_ = 0;  // continuations not yet called; guarded by mu_
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> run_called_{false};
@@ -688,6 +701,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBu
 
   Request request;
   request.peer_ip = peer_ip;
+  request.before_send_honoured = true;
   {
     // After a header or body limit error this is whatever was parsed before it (the request line
     // and fields, for a body over the limit), which the observer may log.
@@ -730,6 +744,9 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBu
     response = std::move(*bad_target);
   } else {
     co_await Dispatch(request, route_template, response);
+    if (response.before_send) {
+      co_await AwaitBeforeSend(response);
+    }
   }
   WipeRequest(request);
 
@@ -767,16 +784,18 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
   // sensitive body is not moved through intermediate storage.
   const Handler& handler = *match.handler;
   const RouteParams& params = match.params;
-  co_await asio::co_spawn(
-      workers_.get_executor(),
-      [&]() -> asio::awaitable<void> {
-        try {
-          response = handler(request, params);
-        } catch (...) {
-          // A handler bug. Its message may hold anything, so the client gets a generic 500.
-          response = InternalErrorProblem();
-        }
-        co_return;
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      [&](auto resume) {
+        asio::post(workers_, [&, resume = std::move(resume)]() mutable {
+          try {
+            response = handler(request, params);
+          } catch (...) {
+            // A handler bug. Its message may hold anything, so the client gets a generic 500.
+            response = InternalErrorProblem();
+          }
+          auto executor = asio::get_associated_executor(resume);
+          asio::post(executor, std::move(resume));
+        });
       },
       asio::use_awaitable);
   if (response.status < 200 || response.status > 599) {
@@ -784,6 +803,39 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
       SecureWipe(response.body);
     }
     response = InternalErrorProblem();
+  }
+}
+
+asio::awaitable<void> BeastHttpServer::AwaitBeforeSend(Response& response) {
+  const std::function<void(std::function<void(Status)>)> before_send =
+      std::move(response.before_send);
+  response.before_send = nullptr;
+  Status outcome = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Status)>(
+      [this, &before_send](auto handler) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++before_send_pending_;
+        }
+        // std::function needs a copyable callable; the coroutine's handler is move-only.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        before_send([this, shared](Status s) {
+          auto executor = asio::get_associated_executor(*shared);
+          asio::post(executor, [shared, s = std::move(s)]() mutable {
+            std::move(*shared)(std::move(s));
+          });
+          std::lock_guard<std::mutex> lock(mu_);
+          --before_send_pending_;
+          before_send_done_.notify_all();  // under the lock: the server may go once it is free
+        });
+      },
+      asio::use_awaitable);
+  if (!outcome.ok()) {
+    if (response.sensitive) {
+      SecureWipe(response.body);
+    }
+    std::string actor_id = std::move(response.actor_id);
+    response = ProblemFromStatus(outcome);
+    response.actor_id = std::move(actor_id);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -501,6 +502,102 @@ TEST_F(ServerTest, SensitiveResponseIsDelivered) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->body(), R"({"value":"s3cr3t"})");
   EXPECT_EQ((*r)[bhttp::field::cache_control], "no-store");
+}
+
+// before_send: the server waits for the continuation, which comes from another thread later,
+// and sends the response only if it is OK.
+class BeforeSendTest : public ServerTest {
+ protected:
+  BeforeSendTest() {
+    router_.Add("GET", "/v1/gated/{outcome}", [this](const Request& req,
+                                                     const RouteParams& params) {
+      Response r;
+      r.body = R"({"value":"gated-s3cr3t"})";
+      r.sensitive = true;
+      r.actor_id = "actor-1";
+      honoured_ = req.before_send_honoured;
+      const bool ok = params.at("outcome") == "ok";
+      r.before_send = [this, ok](std::function<void(Status)> then) {
+        // Answered from a thread of its own, after the handler has long returned.
+        std::lock_guard<std::mutex> lock(threads_mu_);
+        threads_.emplace_back([ok, then = std::move(then)] {
+          std::this_thread::sleep_for(milliseconds(50));
+          then(ok ? OkStatus() : UnavailableError("the audit log cannot be written"));
+        });
+      };
+      return r;
+    });
+  }
+  ~BeforeSendTest() override {
+    Stop();
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    for (std::thread& t : threads_) {
+      t.join();
+    }
+  }
+
+  std::atomic<bool> honoured_{false};
+  std::mutex threads_mu_;
+  std::vector<std::thread> threads_;  // guarded by threads_mu_
+};
+
+TEST_F(BeforeSendTest, AnOkContinuationSendsTheResponse) {
+  Start();
+  TestClient client(port());
+  const auto started = std::chrono::steady_clock::now();
+  auto r = client.Request("GET", "/v1/gated/ok");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(honoured_.load());
+  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(50));
+  EXPECT_EQ(r->result_int(), 200);
+  EXPECT_EQ(r->body(), R"({"value":"gated-s3cr3t"})");
+}
+
+TEST_F(BeforeSendTest, AFailedContinuationSendsItsProblemAndNothingOfTheBody) {
+  Start();
+  TestClient client(port());
+  auto r = client.Request("GET", "/v1/gated/fail");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 503);
+  EXPECT_EQ(r->body().find("gated-s3cr3t"), std::string::npos);
+  EXPECT_EQ((*r)[bhttp::field::content_type], "application/problem+json");
+  // The connection goes on.
+  auto next = client.Request("GET", "/v1/gated/ok");
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->result_int(), 200);
+}
+
+TEST_F(BeforeSendTest, ManyGatedRequestsAtOnceAllComplete) {
+  Start();
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i) {
+    clients.emplace_back([&] {
+      TestClient client(port());
+      for (int j = 0; j < 5; ++j) {
+        auto r = client.Request("GET", "/v1/gated/ok");
+        ok += r.has_value() && r->result_int() == 200 ? 1 : 0;
+      }
+    });
+  }
+  for (std::thread& t : clients) {
+    t.join();
+  }
+  EXPECT_EQ(ok.load(), 80);
+}
+
+TEST_F(BeforeSendTest, TheServerWaitsForContinuationsStillToComeBeforeItGoes) {
+  Start();
+  std::thread client([this] {
+    TestClient c(port());
+    (void)c.Request("GET", "/v1/gated/ok");
+  });
+  // Shut down while the request waits for its continuation: the server must not be destroyed
+  // under it (the continuation posts to the server's I/O context).
+  std::this_thread::sleep_for(milliseconds(20));
+  Stop();
+  server_.reset();
+  client.join();
 }
 
 TEST_F(ServerTest, ObserverSeesRouteTemplateAndStatus) {

@@ -37,32 +37,60 @@ void AuditLog::SetTarget(AuditEvent& event, std::string_view vault_id, std::stri
   event.path = path.size() <= kMaxSecretPathLength ? std::string(path) : "";
 }
 
+AuditLog::~AuditLog() {
+  std::unique_lock<std::mutex> lock(background_mu_);
+  background_done_.wait(lock, [&] { return background_ == 0; });
+}
+
 Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Status& result) {
   if (ctx.audited) return OkStatus();
   event.outcome = std::string(AuditOutcome(result.code()));
   event.status = std::string(StatusCodeName(result.code()));
   if (!result.ok()) event.http_status = 0;
-  auto appended = store_.AppendAudit(event);
-  if (!appended.has_value()) {
-    const StorageFault fault = StorageFaultIn(appended.error().message());
-    // A stand-alone event is of a request that changed nothing (a read, a refusal, a failed
-    // write): while the store cannot be written, the fallback (the server log) records it, so
-    // reads go on; a write or counted read still fails, inside its own transaction.
-    if (fault != StorageFault::kNone && fallback_ && fallback_(event)) {
-      ctx.audited = true;
-      return OkStatus();
+  if (ctx.defer_audit) {
+    auto receipt = std::make_shared<AuditReceipt>();
+    ctx.audit_receipt = receipt;
+    ctx.audited = true;  // the event is on its way; the caller waits on the receipt
+    {
+      std::lock_guard<std::mutex> lock(background_mu_);
+      ++background_;
     }
-    // Only the storage fault's marker is passed on: it names the cause (the 503's type) without
-    // any internal detail of the store's message.
-    std::string message = "the audit log cannot be written; the request was refused";
-    if (fault != StorageFault::kNone) {
-      message += " ";
-      message += StorageFaultMarker(fault);
-    }
-    return UnavailableError(std::move(message));
+    auto shared = std::make_shared<const AuditEvent>(std::move(event));
+    store_.AppendAuditAsync(shared, [this, shared, receipt](Status appended) {
+      receipt->Complete(AfterAppend(appended, *shared));
+      std::lock_guard<std::mutex> lock(background_mu_);
+      --background_;
+      background_done_.notify_all();  // under the lock: `this` may be gone once it is released
+    });
+    return OkStatus();
   }
-  ctx.audited = true;
-  return OkStatus();
+  auto appended = store_.AppendAudit(event);
+  Status outcome = AfterAppend(appended.has_value() ? OkStatus() : appended.error(), event);
+  if (outcome.ok()) {
+    ctx.audited = true;
+  }
+  return outcome;
+}
+
+Status AuditLog::AfterAppend(const Status& appended, const AuditEvent& event) const {
+  if (appended.ok()) {
+    return OkStatus();
+  }
+  const StorageFault fault = StorageFaultIn(appended.message());
+  // A stand-alone event is of a request that changed nothing (a read, a refusal, a failed
+  // write): while the store cannot be written, the fallback (the server log) records it, so
+  // reads go on; a write or counted read still fails, inside its own transaction.
+  if (fault != StorageFault::kNone && fallback_ && fallback_(event)) {
+    return OkStatus();
+  }
+  // Only the storage fault's marker is passed on: it names the cause (the 503's type) without
+  // any internal detail of the store's message.
+  std::string message = "the audit log cannot be written; the request was refused";
+  if (fault != StorageFault::kNone) {
+    message += " ";
+    message += StorageFaultMarker(fault);
+  }
+  return UnavailableError(std::move(message));
 }
 
 Status AuditLog::RecordAnonymous(std::string_view request_id, std::string_view client_ip,

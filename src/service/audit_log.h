@@ -3,7 +3,11 @@
 // (fail closed: if the event cannot be written, the operation's answer is an error). Thread-safe.
 #pragma once
 
+#include <condition_variable>
+#include <cstddef>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +39,11 @@ using AuditFallback = std::function<bool(const AuditEvent&)>;
 class AuditLog {
  public:
   AuditLog(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  // Waits for the outcome of every event still being appended in the background.
+  // REQUIRES: the store is still open.
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
 
   // Sets the fallback. REQUIRES: called before any other method, from one thread.
   void SetFallback(AuditFallback fallback) { fallback_ = std::move(fallback); }
@@ -46,6 +55,7 @@ class AuditLog {
   // and marks ctx audited. OK once written (a stand-alone event of a request that changed
   // nothing: in the store's log, fsynced within moments), or — while the store refuses writes
   // because of a storage fault — once the fallback recorded it. Else kUnavailable (fail closed).
+  // With ctx.defer_audit set, returns OK at once and delivers that outcome to ctx.audit_receipt.
   Status Record(const RequestContext& ctx, AuditEvent event, const Status& result);
 
   // An event for a request that never authenticated. Returns OK or kUnavailable.
@@ -86,9 +96,15 @@ class AuditLog {
   StatusOr<AuditVerification> Verify();
 
  private:
+  // What Record answers for a stand-alone event once the store's append came back `appended`.
+  Status AfterAppend(const Status& appended, const AuditEvent& event) const;
+
   Store& store_;
   const Clock& clock_;
   AuditFallback fallback_;
+  std::mutex background_mu_;
+  std::condition_variable background_done_;
+  size_t background_ = 0;  // events appended in the background, outcome not yet delivered
 };
 
 }  // namespace coffer

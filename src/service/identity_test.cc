@@ -1,7 +1,6 @@
 // Issue 3 at the service level: policies, agents and their rotation, API keys, the audit chain
 // and fail-closed auditing, on a real store with a fake clock.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <barrier>
@@ -37,17 +36,6 @@ class IdentityTest : public ::testing::Test {
     r.value = SecretBuffer(value);
     r.max_access_count = max_reads;
     ASSERT_TRUE(env_.secrets_->Put(env_.AdminCtx(), vault_, path, std::move(r)).has_value());
-  }
-  // Makes every audit append fail, as a full or broken audit table would.
-  void BreakAuditTable() {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((env_.dir_ / "db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events "
-                           "BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END;",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
   }
 
   ServiceTestEnv env_;
@@ -247,7 +235,7 @@ TEST_F(IdentityTest, AuditChainVerifiesAndNamesTheActor) {
 TEST_F(IdentityTest, FailClosedWhenTheAuditCannotBeWritten) {
   PutAsAdmin("counted", "v", /*max_reads=*/2);
   PutAsAdmin("plain", "v");
-  BreakAuditTable();
+  env_.BreakAuditTable();
   auto read = env_.secrets_->Get(env_.AdminCtx(), vault_, "counted");
   ASSERT_FALSE(read.has_value());
   EXPECT_EQ(read.error().code(), StatusCode::kUnavailable);

@@ -1,8 +1,13 @@
 // Who is asking, and the request they ask in: what every service call receives.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
+#include "common/status.h"
 #include "model/secret.h"
 
 namespace coffer {
@@ -15,6 +20,38 @@ struct Principal {
   std::string credential_id;  // public id of the API key (or the key a JWT was exchanged for)
 };
 
+// The outcome of an audit event appended in the background. Thread-safe.
+class AuditReceipt {
+ public:
+  // Calls `then` once with the outcome: at once, on this thread, if it is known; otherwise on
+  // the thread that completes the receipt. Call at most once.
+  void Then(std::function<void(Status)> then) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!outcome_.has_value()) {
+      then_ = std::move(then);
+      return;
+    }
+    lock.unlock();
+    then(std::move(*outcome_));
+  }
+  // Sets the outcome. Call once.
+  void Complete(Status outcome) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!then_) {
+      outcome_ = std::move(outcome);
+      return;
+    }
+    std::function<void(Status)> then = std::move(then_);
+    lock.unlock();
+    then(std::move(outcome));
+  }
+
+ private:
+  std::mutex mu_;
+  std::optional<Status> outcome_;       // guarded by mu_
+  std::function<void(Status)> then_;    // guarded by mu_
+};
+
 struct RequestContext {
   Principal principal;
   std::string request_id;
@@ -25,6 +62,12 @@ struct RequestContext {
   // The protocol's answer if the request succeeds (e.g. HTTP 201), recorded in its audit event;
   // 0 when the caller does not say.
   int success_status = 0;
+  // Set by a caller that can wait for the audit outcome without holding a thread (the HTTP
+  // server): an event standing alone (of a request that changed nothing) is then appended in
+  // the background, and its outcome is delivered to `audit_receipt`; the caller must not answer
+  // before that outcome is OK, and must answer with its error otherwise.
+  bool defer_audit = false;
+  mutable std::shared_ptr<AuditReceipt> audit_receipt{};
 };
 
 }  // namespace coffer

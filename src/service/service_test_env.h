@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <memory>
@@ -67,6 +68,18 @@ class ServiceTestEnv {
   }
 
   RequestContext AdminCtx() const { return {admin_, "req-test", "127.0.0.1"}; }
+  // Makes every audit append fail (with an error that is no storage fault), as a broken audit
+  // table would.
+  void BreakAuditTable() {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events "
+                           "BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
   std::string NewVault(const std::string& name = "v") {
     return vaults_->Create(AdminCtx(), {name, ""}).value().id;
   }

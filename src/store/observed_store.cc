@@ -139,6 +139,17 @@ class ObservedStore final : public Store {
   StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override {
     return Timed("AppendAudit", &event, [&] { return inner_.AppendAudit(event); });
   }
+  void AppendAuditAsync(std::shared_ptr<const AuditEvent> event,
+                        std::function<void(Status)> done) override {
+    const auto start = std::chrono::steady_clock::now();
+    inner_.AppendAuditAsync(std::move(event), [this, start, done = std::move(done)](Status s) {
+      observer_.OnStoreCall("AppendAudit", std::chrono::steady_clock::now() - start, s.ok());
+      if (!s.ok()) {
+        observer_.OnAuditWriteFailed();
+      }
+      done(std::move(s));
+    });
+  }
   StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) override {
     return Timed("ListAudit", nullptr, [&] { return inner_.ListAudit(query); });
   }

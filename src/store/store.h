@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -193,6 +194,16 @@ class Store {
   // --- audit ---------------------------------------------------------------------------------
   // Appends one event (durable on return) and returns it with seq and hashes filled in.
   virtual StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) = 0;
+  // Appends one event of a request that changed nothing (AppendAudit's durability for such an
+  // event) without waiting: `done` gets the outcome AppendAudit would have had, once, on
+  // whichever thread finishes the append — possibly the caller's, before this returns. `done`
+  // must be quick, must not throw and must not call back into the store. The default appends
+  // at once with AppendAudit.
+  virtual void AppendAuditAsync(std::shared_ptr<const AuditEvent> event,
+                                std::function<void(Status)> done) {
+    auto appended = AppendAudit(*event);
+    done(appended.has_value() ? OkStatus() : std::move(appended.error()));
+  }
   // Events matching `query`, in seq order.
   virtual StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) = 0;
   // Calls `visit` for every event in seq order until it returns false. Reads a consistent

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <memory>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -78,6 +79,26 @@ Status GroupCommitWriter::Run(const WriteOp& op, Durability durability) {
   return std::move(pending.result);
 }
 
+void GroupCommitWriter::RunAsync(WriteOp op, Durability durability,
+                                 std::function<void(Status)> done) {
+  auto pending = std::make_unique<Pending>();
+  pending->owned_op = std::move(op);
+  pending->op = &pending->owned_op;
+  pending->durability = durability;
+  pending->on_done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(pending.release());
+    }
+  }
+  if (pending != nullptr) {
+    pending->on_done(UnavailableError("store: the store is closing"));
+    return;
+  }
+  work_cv_.notify_one();
+}
+
 GroupCommitStats GroupCommitWriter::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   GroupCommitStats stats = stats_;
@@ -130,33 +151,51 @@ void GroupCommitWriter::Loop() {
       // A failed sync is retried at the next interval; the next synced commit covers it too.
       if (!SyncWal().ok()) {
         unsynced_since_ = std::chrono::steady_clock::now();
+        sync_failed_ = true;
       }
       continue;
     }
-    const bool synced = std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
+    // While syncs fail, nothing is answered as written that a sync would not keep: every
+    // commit is synced (and so fails) until one succeeds.
+    const bool synced = sync_failed_ || std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
       return p->durability == Durability::kSynced;
     });
     const uint64_t commits = RunBatch(batch, synced);
     if (commits > 0) {
       if (synced) {
         unsynced_since_.reset();  // the commit's fsync of the WAL covered earlier frames too
+        sync_failed_ = false;
       } else if (!unsynced_since_.has_value()) {
         unsynced_since_ = std::chrono::steady_clock::now();
       }
     }
+    const size_t batch_size = batch.size();
+    // RunAsync's operations leave the batch before Run's waiters are woken (a woken waiter's
+    // Pending is gone at once); their callbacks run last, outside the lock.
+    std::vector<std::unique_ptr<Pending>> detached;
+    std::erase_if(batch, [&](Pending* p) {
+      if (!p->on_done) {
+        return false;
+      }
+      detached.emplace_back(p);
+      return true;
+    });
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Pending* p : batch) {
         p->done = true;
       }
-      stats_.ops += batch.size();
+      stats_.ops += batch_size;
       stats_.commits += commits;
       if (synced) {
         stats_.syncs += commits;
       }
-      stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, batch.size());
+      stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, batch_size);
     }
     done_cv_.notify_all();
+    for (std::unique_ptr<Pending>& p : detached) {
+      p->on_done(std::move(p->result));
+    }
   }
 }
 
@@ -241,6 +280,7 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
       if (committed.ok()) {
         ++commits;
       } else {
+        sync_failed_ = sync_failed_ || synced;  // a synced COMMIT fails mostly in its fsync
         abandon(committed);
       }
     }

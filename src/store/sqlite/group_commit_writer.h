@@ -42,6 +42,7 @@ enum class Durability {
   kSynced,
   // Committed to the WAL (in the OS, so it survives the process being killed) and fsynced
   // within the writer's sync interval or by the next kSynced commit, whichever is first.
+  // After a failed sync, until one succeeds, it is committed as kSynced.
   kWritten,
 };
 
@@ -77,6 +78,12 @@ class GroupCommitWriter {
   // op was kept). Thread-safe.
   Status Run(const WriteOp& op, Durability durability = Durability::kSynced);
 
+  // Queues `op` and returns at once; `done` gets what Run would have returned, once the op's
+  // batch is over. `done` runs on the writer thread (or, when the writer is closing, on the
+  // caller's, before RunAsync returns), so it must be quick, must not throw, and must not call
+  // Run. Thread-safe.
+  void RunAsync(WriteOp op, Durability durability, std::function<void(Status)> done);
+
   // Thread-safe.
   GroupCommitStats Stats() const;
 
@@ -86,6 +93,10 @@ class GroupCommitWriter {
     Durability durability;
     Status result;
     bool done = false;  // guarded by mu_
+    // Set for RunAsync: the Pending is heap-allocated, owns its op, and is finished by calling
+    // `on_done` and deleting it instead of by waking a waiter.
+    WriteOp owned_op{};
+    std::function<void(Status)> on_done{};
   };
 
   GroupCommitWriter(std::unique_ptr<SqliteConnection> db, size_t max_batch,
@@ -109,6 +120,10 @@ class GroupCommitWriter {
   // Writer thread only: the connection's synchronous setting, and since when commits are in the
   // WAL without an fsync (nullopt: none are).
   bool synchronous_full_ = true;
+  // Set when a sync or a synced commit failed, cleared when one succeeds: while set, every
+  // commit is synced, so a kWritten operation is not reported done on a WAL that cannot be
+  // synced.
+  bool sync_failed_ = false;
   std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
 
   mutable std::mutex mu_;

@@ -77,27 +77,43 @@ class GroupCommitWriterTest : public ::testing::Test {
     writer_ = std::move(writer).value();
   }
 
-  // Runs `ops` as one batch, in order: a blocking operation holds the writer until all are
-  // queued.
+  // The writer, busy with an operation of its own until Release(); what is queued meanwhile
+  // runs as one batch afterwards.
+  class Hold {
+   public:
+    explicit Hold(GroupCommitWriter& writer) {
+      std::promise<void> entered;
+      result_ = std::async(std::launch::async, [&writer, &entered, released = released_] {
+        return writer.Run([&entered, released](SqliteConnection&) {
+          entered.set_value();
+          released.wait();
+          return OkStatus();
+        });
+      });
+      entered.get_future().wait();
+    }
+    // Lets the writer go on; returns the holding operation's result.
+    Status Release() {
+      release_.set_value();
+      return result_.get();
+    }
+
+   private:
+    std::promise<void> release_;
+    std::shared_future<void> released_ = release_.get_future().share();
+    std::future<Status> result_;
+  };
+
+  // Runs `ops` as one batch, in order.
   std::vector<Status> RunAsOneBatch(const std::vector<WriteOp>& ops) {
-    std::promise<void> entered;
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    const WriteOp blocker = [&](SqliteConnection&) {
-      entered.set_value();
-      released.wait();
-      return OkStatus();
-    };
-    auto first = std::async(std::launch::async, [&] { return writer_->Run(blocker); });
-    entered.get_future().wait();
+    Hold hold(*writer_);
     // One at a time, so the queue holds them in order.
     std::vector<std::future<Status>> results;
     for (const WriteOp& op : ops) {
       results.push_back(std::async(std::launch::async, [&] { return writer_->Run(op); }));
       WaitForPending(results.size());
     }
-    release.set_value();
-    EXPECT_TRUE(IsOk(first.get()));
+    EXPECT_TRUE(IsOk(hold.Release()));
     std::vector<Status> out;
     for (auto& r : results) {
       out.push_back(r.get());
@@ -284,6 +300,69 @@ TEST_F(GroupCommitWriterTest, ABatchWithOneSyncedOpIsFullySynchronous) {
   })));
   EXPECT_EQ(level, 2) << "back to FULL for a synced op";
   EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2, 3, 4}));
+}
+
+// RunAsync: the callback gets what Run would have returned, once the batch is over, and
+// operations of both kinds share batches.
+TEST_F(GroupCommitWriterTest, RunAsyncReportsEachOperationsOwnOutcomeAfterItsBatch) {
+  Start();
+  Hold hold(*writer_);
+  std::promise<Status> kept;
+  std::promise<Status> refused;
+  std::atomic<int> calls = 0;
+  writer_->RunAsync(Insert("parent", 1), Durability::kWritten, [&](Status s) {
+    ++calls;
+    kept.set_value(std::move(s));
+  });
+  // A duplicate id: its own error, and the rest of the batch is unaffected.
+  writer_->RunAsync(Insert("parent", 1), Durability::kWritten, [&](Status s) {
+    ++calls;
+    refused.set_value(std::move(s));
+  });
+  auto waited = std::async(std::launch::async, [&] { return writer_->Run(Insert("parent", 2)); });
+  WaitForPending(3);
+  EXPECT_EQ(calls.load(), 0);  // nothing is reported before its batch has run
+  EXPECT_TRUE(IsOk(hold.Release()));
+  EXPECT_TRUE(IsOk(kept.get_future().get()));
+  EXPECT_FALSE(refused.get_future().get().ok());
+  EXPECT_TRUE(IsOk(waited.get()));
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2}));
+  EXPECT_GE(writer_->Stats().largest_batch, 3u);
+}
+
+TEST_F(GroupCommitWriterTest, RunAsyncOperationsInAFailedCommitAreReportedUnavailable) {
+  Start();
+  std::promise<Status> dangling;
+  std::promise<Status> innocent;
+  Hold hold(*writer_);
+  // The dangling child makes the batch's COMMIT fail: every operation in it loses its changes.
+  writer_->RunAsync(Insert("child", 10, /*parent_id=*/99), Durability::kWritten,
+                    [&](Status s) { dangling.set_value(std::move(s)); });
+  writer_->RunAsync(Insert("parent", 5), Durability::kWritten,
+                    [&](Status s) { innocent.set_value(std::move(s)); });
+  WaitForPending(2);
+  EXPECT_TRUE(IsOk(hold.Release()));  // its own batch, before the others were queued
+  EXPECT_TRUE(HasCode(dangling.get_future().get(), StatusCode::kUnavailable));
+  EXPECT_TRUE(HasCode(innocent.get_future().get(), StatusCode::kUnavailable));
+  EXPECT_TRUE(Ids("parent").empty());
+}
+
+TEST_F(GroupCommitWriterTest, RunAsyncQueuedBeforeCloseStillRuns) {
+  Start();
+  std::promise<Status> queued;
+  writer_->RunAsync(Insert("parent", 7), Durability::kWritten,
+                    [&](Status s) { queued.set_value(std::move(s)); });
+  writer_.reset();  // runs what is queued, then closes
+  EXPECT_TRUE(IsOk(queued.get_future().get()));
+  auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
+  ASSERT_TRUE(IsOk(db));
+  auto st = (*db)->Prepare("SELECT count(*) FROM parent WHERE id = 7");
+  ASSERT_TRUE(IsOk(st));
+  auto row = st->Step();
+  ASSERT_TRUE(IsOk(row));
+  EXPECT_TRUE(*row);
+  EXPECT_EQ(st->ColumnInt(0), 1);
 }
 
 }  // namespace

@@ -791,6 +791,17 @@ class SqliteStoreImpl final : public SqliteStore {
     return stored;
   }
 
+  void AppendAuditAsync(std::shared_ptr<const AuditEvent> event,
+                        std::function<void(Status)> done) override {
+    writer_->RunAsync(
+        [this, event = std::move(event)](SqliteConnection& db) {
+          return WriteInOp(db, event.get(), [](SqliteConnection&, AuditEvent*) {
+            return OkStatus();
+          });
+        },
+        Durability::kWritten, std::move(done));
+  }
+
   StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) override {
     auto db = readers_->Acquire();
     return QueryAuditEvents(*db, query);
@@ -1218,22 +1229,29 @@ class SqliteStoreImpl final : public SqliteStore {
   template <typename Body>
   Status Write(const AuditEvent* audit, Body body, AuditEvent* appended = nullptr,
                Durability durability = Durability::kSynced) {
-    return writer_->Run([&](SqliteConnection& db) -> Status {
-      ChainHeadGuard guard(*audit_chain_);
-      std::optional<AuditEvent> event;
-      if (audit != nullptr) {
-        event.emplace(*audit);
+    return writer_->Run(
+        [&](SqliteConnection& db) -> Status { return WriteInOp(db, audit, body, appended); },
+        durability);
+  }
+
+  // Write's operation, on the writer thread.
+  template <typename Body>
+  Status WriteInOp(SqliteConnection& db, const AuditEvent* audit, Body&& body,
+                   AuditEvent* appended = nullptr) {
+    ChainHeadGuard guard(*audit_chain_);
+    std::optional<AuditEvent> event;
+    if (audit != nullptr) {
+      event.emplace(*audit);
+    }
+    RETURN_IF_ERROR(body(db, event.has_value() ? &*event : nullptr));
+    if (event.has_value()) {
+      RETURN_IF_ERROR(audit_chain_->Append(db, *event));
+      if (appended != nullptr) {
+        *appended = std::move(*event);
       }
-      RETURN_IF_ERROR(body(db, event.has_value() ? &*event : nullptr));
-      if (event.has_value()) {
-        RETURN_IF_ERROR(audit_chain_->Append(db, *event));
-        if (appended != nullptr) {
-          *appended = std::move(*event);
-        }
-      }
-      guard.Keep();
-      return OkStatus();
-    });
+    }
+    guard.Keep();
+    return OkStatus();
   }
 
   // Declared first so it is destroyed last; used only on the writer thread (write operations
