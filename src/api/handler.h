@@ -18,6 +18,11 @@ namespace coffer::api {
 using AuthedHandler = std::function<StatusOr<http::Response>(
     const http::Request&, const http::RouteParams&, const RequestContext&)>;
 
+// For the reads a server may answer on its I/O thread: quick, and waiting for nothing but the
+// store's reads unless the secret is counted (http::RouteOptions::io_thread says what happens
+// then).
+inline constexpr http::RouteOptions kReadOnIoThread{.io_thread = true};
+
 // What every authenticated route needs besides its service.
 struct RouteContext {
   AuthService& auth;

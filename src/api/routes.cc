@@ -47,7 +47,8 @@ void RegisterVaultRoutes(http::Router& router, const ApiServices& api) {
                     [&vaults](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                       ASSIGN_OR_RETURN(Vault vault, vaults.Get(ctx, Param(params, "vault_id")));
                       return JsonResponse(200, RenderVault(vault));
-                    }));
+                    }),
+             kReadOnIoThread);
   router.Add("DELETE", "/v1/vaults/{vault_id}",
              Authed(rc, "vault.delete",
                     [&vaults](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
@@ -110,7 +111,8 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
                o["name"] = ctx.principal.name;
                o["is_admin"] = ctx.principal.is_admin;
                return StatusOr<http::Response>(JsonResponse(200, o));
-             }));
+             }),
+             kReadOnIoThread);
 }
 
 }  // namespace
@@ -120,7 +122,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
     http::Response r;
     r.body = R"({"status":"ok"})";
     return r;
-  });
+  }, kReadOnIoThread);
   RegisterAuthRoutes(router, services);
   RegisterVaultRoutes(router, services);
   RegisterSecretRoutes(router, services);

@@ -125,7 +125,8 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
                ASSIGN_OR_RETURN(SecretValue secret, secrets.Get(ctx, Param(params, "vault_id"),
                                                                 Param(params, "path")));
                return ValueResponse(secret);
-             }));
+             }),
+             kReadOnIoThread);
   router.Add("DELETE", base + "/secrets/{*path}",
              Authed(rc, "secret.delete", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                RETURN_IF_ERROR(
@@ -154,7 +155,8 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
                                 secrets.GetVersion(ctx, Param(params, "vault_id"),
                                                    Param(params, "path"), Param(params, "version")));
                return ValueResponse(secret);
-             }));
+             }),
+             kReadOnIoThread);
   router.Add("POST", base + "/secret-version/{*path}/{version}/disable",
              Authed(rc, "secret.disable", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(SecretVersion v,

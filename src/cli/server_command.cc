@@ -136,6 +136,9 @@ int RunServer(const ServerConfig& config) {
   Store& raw_store = *store->store;
   if (const auto* sqlite = dynamic_cast<const SqliteStore*>(&raw_store)) {
     telemetry.WatchSqliteStore(*sqlite);
+    // SQLite's reads are local and quick: a plain read can be answered on the I/O thread. A
+    // PostgreSQL read is a network round trip, so every handler runs on the worker pool.
+    options.io_thread_routes = true;
   }
   std::unique_ptr<Store> observed_store = NewObservedStore(raw_store, telemetry);
 

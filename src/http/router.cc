@@ -32,7 +32,8 @@ std::string JoinSegments(const std::vector<std::string>& segments, size_t begin,
 
 }  // namespace
 
-void Router::Add(std::string method, std::string pattern, Handler handler) {
+void Router::Add(std::string method, std::string pattern, Handler handler,
+                 RouteOptions options) {
   if (pattern.empty() || pattern.front() != '/') {
     BadPattern(pattern, "must start with '/'");
   }
@@ -70,7 +71,7 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
     }
   }
   routes_.push_back(
-      Route{std::move(method), std::move(pattern), std::move(parts), std::move(handler)});
+      Route{std::move(method), std::move(pattern), std::move(parts), std::move(handler), options});
 }
 
 namespace {
@@ -145,6 +146,7 @@ RouteMatch Router::Match(std::string_view method, const std::vector<std::string>
     if (route.method == method) {
       result.kind = RouteMatch::Kind::kFound;
       result.handler = &route.handler;
+      result.options = route.options;
       result.params = std::move(params);
       result.route_template = route.pattern;
       result.allow.clear();

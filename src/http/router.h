@@ -17,10 +17,20 @@ namespace coffer::http {
 using RouteParams = std::map<std::string, std::string, std::less<>>;
 using Handler = std::function<Response(const Request&, const RouteParams&)>;
 
+struct RouteOptions {
+  // The handler is quick and, unless it must wait for the store's writer, need not leave the
+  // I/O thread: a server that allows it runs it there inside a NonBlockingScope
+  // (common/non_blocking.h) and, if anything in it refused to wait, throws that attempt away
+  // and runs the handler again on its worker pool. So the handler must leave no trace before
+  // its first wait (the store's writer and the audit log see to that).
+  bool io_thread = false;
+};
+
 struct RouteMatch {
   enum class Kind { kFound, kNotFound, kMethodNotAllowed };
   Kind kind = Kind::kNotFound;
   const Handler* handler = nullptr;
+  RouteOptions options;
   RouteParams params;
   std::string route_template;  // the pattern that matched, for logs and metrics
   std::string allow;           // for kMethodNotAllowed: "GET, PUT"
@@ -30,7 +40,7 @@ class Router {
  public:
   // Registers a route. Routes are tried in registration order; the first whose pattern and method
   // match wins. Not thread-safe: register everything before serving.
-  void Add(std::string method, std::string pattern, Handler handler);
+  void Add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
 
   // Thread-safe once registration is done.
   RouteMatch Match(std::string_view method, const std::vector<std::string>& segments) const;
@@ -49,6 +59,7 @@ class Router {
     std::string pattern;
     std::vector<Part> parts;
     Handler handler;
+    RouteOptions options;
   };
   static bool MatchParts(const std::vector<Part>& parts, const std::vector<std::string>& segments,
                          RouteParams& params);

@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/non_blocking.h"
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
 #include "http/request_target.h"
@@ -780,24 +781,43 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
   route_template = match.route_template;
 
   // The store blocks, so handlers run on the worker pool; this coroutine resumes on the
-  // connection's strand afterwards. The result is written in place rather than returned so a
-  // sensitive body is not moved through intermediate storage.
+  // connection's strand afterwards. A route marked io_thread is tried here first, on the I/O
+  // thread, and goes to the pool only if it would wait. The result is written in place rather
+  // than returned so a sensitive body is not moved through intermediate storage.
   const Handler& handler = *match.handler;
   const RouteParams& params = match.params;
-  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-      [&](auto resume) {
-        asio::post(workers_, [&, resume = std::move(resume)]() mutable {
-          try {
-            response = handler(request, params);
-          } catch (...) {
-            // A handler bug. Its message may hold anything, so the client gets a generic 500.
-            response = InternalErrorProblem();
-          }
-          auto executor = asio::get_associated_executor(resume);
-          asio::post(executor, std::move(resume));
-        });
-      },
-      asio::use_awaitable);
+  // A handler bug (an exception, whose message may hold anything) becomes a generic 500.
+  auto run_handler = [&] {
+    try {
+      response = handler(request, params);
+    } catch (...) {
+      response = InternalErrorProblem();
+    }
+  };
+  bool answered = false;
+  if (match.options.io_thread && options_.io_thread_routes) {
+    NonBlockingScope scope;
+    run_handler();
+    answered = !scope.refused();
+    if (!answered) {
+      // It would have waited: that attempt left no trace; run it again where waiting is fine.
+      if (response.sensitive) {
+        SecureWipe(response.body);
+      }
+      response = Response();
+    }
+  }
+  if (!answered) {
+    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [&](auto resume) {
+          asio::post(workers_, [&, resume = std::move(resume)]() mutable {
+            run_handler();
+            auto executor = asio::get_associated_executor(resume);
+            asio::post(executor, std::move(resume));
+          });
+        },
+        asio::use_awaitable);
+  }
   if (response.status < 200 || response.status > 599) {
     if (response.sensitive) {
       SecureWipe(response.body);

@@ -22,6 +22,9 @@ struct ServerOptions {
   uint16_t port = 8200;                            // 0 picks a free port
   int io_threads = 0;                              // 0 = one per core
   int worker_threads = 32;                         // blocking handler pool
+  // Run routes marked RouteOptions::io_thread on the I/O threads (falling back to the pool when
+  // they would wait). Only for a store whose reads do not wait long (SQLite, not PostgreSQL).
+  bool io_thread_routes = false;
   size_t max_body_bytes = 1 << 20;                 // larger bodies get 413
   size_t max_header_bytes = 16 << 10;              // larger headers get 431
   std::chrono::milliseconds read_timeout{15'000};  // a request must arrive within this

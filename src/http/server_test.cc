@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/non_blocking.h"
 #include "http/problem_json.h"
 
 namespace coffer::http {
@@ -598,6 +599,78 @@ TEST_F(BeforeSendTest, TheServerWaitsForContinuationsStillToComeBeforeItGoes) {
   Stop();
   server_.reset();
   client.join();
+}
+
+// Routes marked io_thread: tried on the I/O thread inside a NonBlockingScope, and run again on
+// the worker pool when that attempt refused to wait.
+class IoThreadRouteTest : public ServerTest {
+ protected:
+  IoThreadRouteTest() {
+    router_.Add(
+        "GET", "/v1/quick",
+        [this](const Request&, const RouteParams&) {
+          ++quick_calls_;
+          Response r;
+          r.content_type = "text/plain";
+          r.body = NonBlockingScope::MustNotBlock() ? "io" : "worker";
+          return r;
+        },
+        RouteOptions{.io_thread = true});
+    router_.Add(
+        "GET", "/v1/waits",
+        [this](const Request&, const RouteParams&) {
+          ++wait_calls_;
+          Response r;
+          r.content_type = "text/plain";
+          r.sensitive = true;
+          if (NonBlockingScope::MustNotBlock()) {
+            NonBlockingScope::NoteRefused();  // as the store's writer does
+            r.status = 503;
+            r.body = "first attempt";
+            return r;
+          }
+          r.body = "second attempt";
+          return r;
+        },
+        RouteOptions{.io_thread = true});
+  }
+  std::atomic<int> quick_calls_{0};
+  std::atomic<int> wait_calls_{0};
+};
+
+TEST_F(IoThreadRouteTest, AQuickRouteIsAnsweredOnTheIoThreadOnce) {
+  ServerOptions options = DefaultOptions();
+  options.io_thread_routes = true;
+  Start(options);
+  TestClient client(port());
+  auto r = client.Request("GET", "/v1/quick");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "io");
+  EXPECT_EQ(quick_calls_.load(), 1);
+}
+
+TEST_F(IoThreadRouteTest, ARouteThatWouldWaitRunsAgainOnTheWorkerPool) {
+  ServerOptions options = DefaultOptions();
+  options.io_thread_routes = true;
+  Start(options);
+  TestClient client(port());
+  auto r = client.Request("GET", "/v1/waits");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  EXPECT_EQ(r->body(), "second attempt");
+  EXPECT_EQ(wait_calls_.load(), 2);
+}
+
+TEST_F(IoThreadRouteTest, WithoutTheOptionEveryRouteRunsOnTheWorkerPool) {
+  Start();
+  TestClient client(port());
+  auto r = client.Request("GET", "/v1/quick");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "worker");
+  auto w = client.Request("GET", "/v1/waits");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->body(), "second attempt");
+  EXPECT_EQ(wait_calls_.load(), 1);
 }
 
 TEST_F(ServerTest, ObserverSeesRouteTemplateAndStatus) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/ids.h"
+#include "common/non_blocking.h"
 #include "common/storage_fault.h"
 #include "model/secret_path.h"
 
@@ -44,6 +45,11 @@ AuditLog::~AuditLog() {
 
 Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Status& result) {
   if (ctx.audited) return OkStatus();
+  if (NonBlockingScope::Refused()) {
+    // This attempt is thrown away and the request run again where it may wait; that run
+    // writes the request's one event.
+    return UnavailableError("the request is run again on another thread");
+  }
   event.outcome = std::string(AuditOutcome(result.code()));
   event.status = std::string(StatusCodeName(result.code()));
   if (!result.ok()) event.http_status = 0;

@@ -2,6 +2,8 @@
 // audit events that could not be written.
 #include "store/observed_store.h"
 
+#include "common/non_blocking.h"
+
 #include <utility>
 
 namespace coffer {
@@ -36,6 +38,9 @@ class ObservedStore final : public Store {
   auto Timed(std::string_view operation, const AuditEvent* audit, Call&& call) {
     const auto start = std::chrono::steady_clock::now();
     auto result = call();
+    if (NonBlockingScope::Refused()) {
+      return result;  // an attempt thrown away (it would have waited), not a store failure
+    }
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const bool ok = IsOk(result);
     observer_.OnStoreCall(operation, elapsed, ok);

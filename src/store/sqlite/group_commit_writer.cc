@@ -2,6 +2,8 @@
 // operation, one COMMIT (one fsync, unless no operation of the batch needs one) per batch.
 #include "store/sqlite/group_commit_writer.h"
 
+#include "common/non_blocking.h"
+
 
 #include <algorithm>
 #include <exception>
@@ -65,6 +67,10 @@ GroupCommitWriter::~GroupCommitWriter() {
 }
 
 Status GroupCommitWriter::Run(const WriteOp& op, Durability durability) {
+  if (NonBlockingScope::MustNotBlock()) {
+    NonBlockingScope::NoteRefused();
+    return UnavailableError("store: a write cannot wait on this thread");
+  }
   Pending pending{&op, durability, OkStatus()};
   {
     std::lock_guard<std::mutex> lock(mu_);

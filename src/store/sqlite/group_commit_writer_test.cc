@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/non_blocking.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer {
@@ -363,6 +364,21 @@ TEST_F(GroupCommitWriterTest, RunAsyncQueuedBeforeCloseStillRuns) {
   ASSERT_TRUE(IsOk(row));
   EXPECT_TRUE(*row);
   EXPECT_EQ(st->ColumnInt(0), 1);
+}
+
+TEST_F(GroupCommitWriterTest, RunInsideANonBlockingScopeRefusesAndQueuesNothing) {
+  Start();
+  {
+    NonBlockingScope scope;
+    EXPECT_TRUE(HasCode(writer_->Run(Insert("parent", 1)), StatusCode::kUnavailable));
+    EXPECT_TRUE(scope.refused());
+    // RunAsync does not wait, so it is allowed.
+    std::promise<Status> queued;
+    writer_->RunAsync(Insert("parent", 2), Durability::kWritten,
+                      [&](Status s) { queued.set_value(std::move(s)); });
+    EXPECT_TRUE(IsOk(queued.get_future().get()));
+  }
+  EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{2}));
 }
 
 }  // namespace
