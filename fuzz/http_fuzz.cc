@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "fuzz_env.h"
+#include "http/request_target.h"
 #include "http/server.h"
 
 namespace {
@@ -20,16 +21,6 @@ namespace {
 namespace bhttp = boost::beast::http;
 
 constexpr int kMaxPipelined = 8;
-
-std::string ToLowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -71,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     request.target = std::string(message.target());
     Check(!request.method.empty(), "a parsed request without a method");
     for (const auto& field : message) {
-      request.headers.emplace_back(ToLowerAscii(field.name_string()), std::string(field.value()));
+      request.headers.emplace_back(coffer::http::ToLowerAscii(field.name_string()), std::string(field.value()));
     }
     request.body = message.body();
     const bool keep_alive = message.keep_alive();

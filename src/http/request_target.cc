@@ -39,4 +39,14 @@ std::optional<Response> ParseRequestTarget(std::string_view target, Request& req
   return std::nullopt;
 }
 
+std::string ToLowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 }  // namespace coffer::http

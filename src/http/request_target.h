@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "http/message.h"
@@ -14,5 +15,8 @@ namespace coffer::http {
 // problem for a target the router must never see (malformed, or a NUL byte anywhere after
 // decoding); request.segments/query may then hold a partial result. Thread-safe.
 std::optional<Response> ParseRequestTarget(std::string_view target, Request& request);
+
+// `s` with A-Z lowered (header names, which the router's Request keeps lower-cased).
+std::string ToLowerAscii(std::string_view s);
 
 }  // namespace coffer::http
