@@ -1,6 +1,7 @@
 // Coffer's micro benchmarks (Google Benchmark): the CPU cost of the crypto on every request
 // (AEAD seal/open 64 B–64 KiB, API-key check, JWT verification), policy path matching, and the
-// SQLite store's put / get / counted get. Not run in CI (only built); run by hand:
+// store's put / get / counted get on SQLite and PostgreSQL. Not run in CI (only built); run by
+// hand (COFFER_BENCH_PG_URL for the PostgreSQL runs, see PgAdminUrl below):
 //   ninja -C build-bench coffer_micro_bench && build-bench/bench/coffer_micro_bench
 #include <benchmark/benchmark.h>
 
@@ -19,6 +20,8 @@
 #include "crypto/random.h"
 #include "model/path_glob.h"
 #include "service/auth_service.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
@@ -102,20 +105,44 @@ void BM_PolicyGlobMatch(benchmark::State& state) {
 }
 BENCHMARK(BM_PolicyGlobMatch);
 
-// A fresh SQLite store (temp dir) with an admin and one vault, shared by the store benchmarks'
-// threads; created by the first thread, removed after the last.
+// The store the store benchmarks run on: their argument ("pg:0" SQLite, "pg:1" PostgreSQL).
+enum Backend : int64_t { kSqlite = 0, kPostgres = 1 };
+
+// For the PostgreSQL runs: a database URL whose user may CREATE DATABASE (what
+// `scripts/pg-cluster.sh start` prints as COFFER_TEST_PG_URL). Unset: those runs are skipped.
+const char* PgAdminUrl() {
+  const char* url = std::getenv("COFFER_BENCH_PG_URL");
+  return url != nullptr && *url != '\0' ? url : nullptr;
+}
+
+// A fresh store with an admin and one vault, shared by the store benchmarks' threads; created
+// by the first thread, removed after the last. SQLite: a file in a temp dir. PostgreSQL: a new
+// database on the server of COFFER_BENCH_PG_URL, dropped afterwards.
 struct StoreFixture {
   std::filesystem::path dir;
+  std::string pg_database;
   SystemRandom random;
   SystemClock clock;
   std::unique_ptr<Store> store;
   std::string vault_id;
   std::string admin_id;
 
-  StoreFixture() {
-    dir = std::filesystem::temp_directory_path() / ("coffer-bench-" + NewUuid());
-    std::filesystem::create_directories(dir);
-    store = std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir / "db").string()}).value());
+  explicit StoreFixture(Backend backend) {
+    if (backend == kPostgres) {
+      pg_database = "coffer_bench_" + NewUuid().substr(0, 8);
+      auto admin = PgConnection::Connect(PgAdminUrl());
+      if (!admin.has_value() || !(*admin)->ExecScript("CREATE DATABASE " + pg_database).ok()) {
+        std::abort();
+      }
+      store = std::move(OpenPostgresStore(PostgresStoreOptions{
+                            .url = PostgresUrlWithDatabase(PgAdminUrl(), pg_database)})
+                            .value());
+    } else {
+      dir = std::filesystem::temp_directory_path() / ("coffer-bench-" + NewUuid());
+      std::filesystem::create_directories(dir);
+      store =
+          std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir / "db").string()}).value());
+    }
     SecretBuffer root_key = RandomKey(random);
     admin_id = InitializeStore(*store, root_key, random, clock).value().admin.id;
     vault_id = NewUuid();
@@ -125,8 +152,15 @@ struct StoreFixture {
   }
   ~StoreFixture() {
     store.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    if (!pg_database.empty()) {
+      if (auto admin = PgConnection::Connect(PgAdminUrl()); admin.has_value()) {
+        (void)(*admin)->ExecScript("DROP DATABASE IF EXISTS " + pg_database + " WITH (FORCE)");
+      }
+    }
+    if (!dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
   }
 
   // Appends a version of `path` with a 64-byte ciphertext; aborts on failure.
@@ -152,15 +186,28 @@ struct StoreFixture {
 std::unique_ptr<StoreFixture> g_store;
 
 void SetUpStore(const benchmark::State& state) {
-  if (state.thread_index() == 0) {
-    g_store = std::make_unique<StoreFixture>();
+  const auto backend = static_cast<Backend>(state.range(0));
+  if (state.thread_index() == 0 && (backend == kSqlite || PgAdminUrl() != nullptr)) {
+    g_store = std::make_unique<StoreFixture>(backend);
   }
 }
 void SetUpStoreWithSecret(const benchmark::State& state) {
   SetUpStore(state);
-  if (state.thread_index() == 0) {
+  if (state.thread_index() == 0 && g_store != nullptr) {
     g_store->Put("bench/get", 0);
   }
+}
+// False (the run skipped) when its store could not be set up: PostgreSQL without a URL.
+bool HaveStore(benchmark::State& state) {
+  if (g_store == nullptr) {
+    state.SkipWithError("set COFFER_BENCH_PG_URL to run the PostgreSQL store benchmarks");
+    return false;
+  }
+  return true;
+}
+// Both stores, one and eight threads.
+void StoreRuns(benchmark::internal::Benchmark* b) {
+  b->ArgName("pg")->Arg(kSqlite)->Arg(kPostgres)->Threads(1)->Threads(8)->UseRealTime();
 }
 void TearDownStore(const benchmark::State& state) {
   if (state.thread_index() == 0) {
@@ -170,16 +217,21 @@ void TearDownStore(const benchmark::State& state) {
 
 // Each put is a durable commit; with several threads the group-commit writer batches them.
 void BM_StorePut(benchmark::State& state) {
+  if (!HaveStore(state)) {
+    return;
+  }
   std::string path = "bench/put-" + std::to_string(state.thread_index());
   for (auto _ : state) {
     benchmark::DoNotOptimize(g_store->Put(path, 0));
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_StorePut)->Setup(SetUpStore)->Teardown(TearDownStore)->Threads(1)->Threads(8)
-    ->UseRealTime();
+BENCHMARK(BM_StorePut)->Setup(SetUpStore)->Teardown(TearDownStore)->Apply(StoreRuns);
 
 void BM_StoreGetLatest(benchmark::State& state) {
+  if (!HaveStore(state)) {
+    return;
+  }
   for (auto _ : state) {
     auto got = g_store->store->GetSecretVersion(g_store->vault_id, "bench/get",
                                                 VersionSelector::LatestEnabled());
@@ -187,11 +239,14 @@ void BM_StoreGetLatest(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_StoreGetLatest)->Setup(SetUpStoreWithSecret)->Teardown(TearDownStore)->Threads(1)
-    ->Threads(8)->UseRealTime();
+BENCHMARK(BM_StoreGetLatest)->Setup(SetUpStoreWithSecret)->Teardown(TearDownStore)
+    ->Apply(StoreRuns);
 
 // A counted read: the read plus the durable increment of access_count.
 void BM_StoreCountedGet(benchmark::State& state) {
+  if (!HaveStore(state)) {
+    return;
+  }
   std::string path = "bench/counted-" + std::to_string(state.thread_index());
   SecretVersion version = g_store->Put(path, 1'000'000'000);
   for (auto _ : state) {
@@ -203,8 +258,7 @@ void BM_StoreCountedGet(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_StoreCountedGet)->Setup(SetUpStore)->Teardown(TearDownStore)->Threads(1)
-    ->Threads(8)->UseRealTime();
+BENCHMARK(BM_StoreCountedGet)->Setup(SetUpStore)->Teardown(TearDownStore)->Apply(StoreRuns);
 
 }  // namespace
 }  // namespace coffer

@@ -1206,6 +1206,19 @@ bool IsPostgresUrl(std::string_view url) {
   return url.starts_with("postgres://") || url.starts_with("postgresql://");
 }
 
+std::string PostgresUrlWithDatabase(std::string_view url, std::string_view database) {
+  const size_t host = url.find("://") + 3;
+  const size_t slash = url.find('/', host);
+  const size_t query = url.find('?', host);
+  std::string out(url.substr(0, std::min(slash, query)));
+  out += "/";
+  out += database;
+  if (query != std::string_view::npos) {
+    out += url.substr(query);
+  }
+  return out;
+}
+
 std::string RedactPostgresUrl(std::string_view url) {
   std::string out(url);
   const size_t scheme = out.find("://");

@@ -48,6 +48,10 @@ StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& o
 // True for a postgres:// or postgresql:// URL.
 bool IsPostgresUrl(std::string_view url);
 
+// A postgres:// URL `url` with its database name replaced by `database` (query kept).
+// REQUIRES: IsPostgresUrl(url).
+std::string PostgresUrlWithDatabase(std::string_view url, std::string_view database);
+
 // `url` with any password replaced by "***", for messages and logs.
 std::string RedactPostgresUrl(std::string_view url);
 

@@ -41,19 +41,6 @@ const char* AdminUrl() {
   return url != nullptr && *url != '\0' ? url : nullptr;
 }
 
-// `url` with its database name replaced by `database`.
-std::string WithDatabase(const std::string& url, const std::string& database) {
-  const size_t host = url.find("://") + 3;
-  const size_t slash = url.find('/', host);
-  const size_t query = url.find('?', host);
-  std::string out = url.substr(0, std::min(slash, query));
-  out += "/" + database;
-  if (query != std::string::npos) {
-    out += url.substr(query);
-  }
-  return out;
-}
-
 // Databases this process created, dropped when the test program ends.
 class Databases : public ::testing::Environment {
  public:
@@ -74,7 +61,7 @@ class Databases : public ::testing::Environment {
     }
     std::lock_guard lock(mu_);
     names_.push_back(name);
-    return WithDatabase(AdminUrl(), name);
+    return PostgresUrlWithDatabase(AdminUrl(), name);
   }
 
   void TearDown() override {
