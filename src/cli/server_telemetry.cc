@@ -107,6 +107,12 @@ void ServerTelemetry::WatchSqliteStore(const SqliteStore& store) {
       "fsyncs of the write-ahead log: one per durable commit, plus one per sync interval while "
       "stand-alone audit events (of requests that changed nothing) wait for one.",
       "counter", [&store] { return static_cast<double>(store.Stats().syncs); });
+  registry_.AddCallback(
+      "coffer_store_wal_sync_failures_total",
+      "Interval fsyncs of the write-ahead log that failed: audit events of requests that changed "
+      "nothing, answered since the last good sync, may not survive a power loss. Until a sync "
+      "succeeds every commit is fsynced (and fails like a write).",
+      "counter", [&store] { return static_cast<double>(store.Stats().sync_failures); });
   registry_.AddCallback("coffer_store_largest_batch", "Most write operations in one commit.",
                         "gauge",
                         [&store] { return static_cast<double>(store.Stats().largest_batch); });

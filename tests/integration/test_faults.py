@@ -426,3 +426,35 @@ def test_kill_9_while_the_store_fails_loses_nothing_acknowledged(faulty):
         assert not lost, f"cycle {cycle}: {len(lost)} acknowledged writes lost, e.g. {lost[:5]}"
         audit_ok(admin)
     assert len(acked) > 10, len(acked)
+
+
+def test_a_failing_wal_sync_is_counted_and_later_reads_are_audited_in_the_log(faulty):
+    """A read's event needs no fsync of its own; the sync that follows within 20 ms fails. That is
+    counted (coffer_store_wal_sync_failures_total), and from then on every commit is synced: the
+    next read's event fails to commit and goes to the log, and the server recovers."""
+    server, fault, _ = faulty
+    admin = admin_caller(server)
+    vault = create_vault(admin, "sync-fault")
+    put_secret(admin, vault, "keep/a", value=CANARY)
+    fault.on("EIO sync")
+    try:
+        expect(admin.get(f"/vaults/{vault}/secrets/keep/a"), 200)
+        deadline = time.monotonic() + 10
+        failures = 0.0
+        while time.monotonic() < deadline and failures < 1:
+            metrics = requests.get(server.url + "/metrics", timeout=10).text
+            found = re.search(r"^coffer_store_wal_sync_failures_total (\S+)", metrics, re.M)
+            failures = float(found.group(1)) if found else 0.0
+            time.sleep(0.05)
+        assert failures >= 1, "the failing WAL sync was not counted"
+        got = expect(admin.get(f"/vaults/{vault}/secrets/keep/a"), 200).json()
+        assert got["value"] == CANARY
+        lines = [line for line in server.read_log().splitlines()
+                 if '"audit_event_not_in_store"' in line and '"action":"secret.read"' in line]
+        assert lines, "a read after the failed sync was not audited in the log"
+    finally:
+        fault.off()
+    # Recovered: writes and the store's own audit work again.
+    put_secret(admin, vault, "keep/b", value=CANARY + "-b")
+    expect(admin.get(f"/vaults/{vault}/secrets/keep/b"), 200)
+

@@ -158,6 +158,8 @@ void GroupCommitWriter::Loop() {
       if (!SyncWal().ok()) {
         unsynced_since_ = std::chrono::steady_clock::now();
         sync_failed_ = true;
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.sync_failures;
       }
       continue;
     }

@@ -50,6 +50,7 @@ struct GroupCommitStats {
   uint64_t ops = 0;            // operations run (committed or not)
   uint64_t commits = 0;        // transactions committed
   uint64_t syncs = 0;          // WAL fsyncs: synced commits plus interval syncs
+  uint64_t sync_failures = 0;  // interval syncs that failed (kWritten commits not yet on disk)
   uint64_t largest_batch = 0;  // most operations taken in one batch
   uint64_t pending = 0;        // operations queued right now, not yet taken by the writer
 };

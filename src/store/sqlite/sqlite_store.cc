@@ -373,7 +373,12 @@ class SqliteStoreImpl final : public SqliteStore {
 
   SqliteStoreStats Stats() const override {
     const GroupCommitStats s = writer_->Stats();
-    return SqliteStoreStats{s.ops, s.commits, s.syncs, s.largest_batch, s.pending};
+    return SqliteStoreStats{.write_ops = s.ops,
+                            .commits = s.commits,
+                            .syncs = s.syncs,
+                            .sync_failures = s.sync_failures,
+                            .largest_batch = s.largest_batch,
+                            .pending_ops = s.pending};
   }
 
   // --- keyring -----------------------------------------------------------------------------
