@@ -28,7 +28,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <exception>
@@ -41,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/in_flight.h"
 #include "common/non_blocking.h"
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
@@ -227,6 +227,14 @@ std::string NewRequestId() {
   return id;
 }
 
+// Replaces `response`, wiping its body first if it holds a secret, so that never lingers unsent.
+void ReplaceResponse(Response& response, Response replacement) {
+  if (response.sensitive) {
+    SecureWipe(response.body);
+  }
+  response = std::move(replacement);
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ToLowerAscii(a) == ToLowerAscii(b);
 }
@@ -300,11 +308,8 @@ class BeastHttpServer final : public HttpServer {
         grace_timer_(control_) {}
 
   ~BeastHttpServer() override {
-    {
-      // A before_send continuation still to come posts to ioc_: it must find it alive.
-      std::unique_lock<std::mutex> lock(mu_);
-      before_send_done_.wait(lock, [&] { return before_send_pending_ == 0; });
-    }
+    // A before_send continuation still to come posts to ioc_: it must find it alive.
+    before_send_in_flight_.WaitForNone();
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopped_ = true;  // connection frames destroyed below must not touch ioc_ any more
@@ -365,8 +370,7 @@ class BeastHttpServer final : public HttpServer {
   bool stopped_ = false;                                           // guarded by mu_
   std::shared_ptr<ssl::context> tls_context_;  // for new connections; guarded by mu_
   std::atomic<size_t> active_connections_{0};
-  std::condition_variable before_send_done_;
-  size_t before_send_pending_ = 0;  // continuations not yet called; guarded by mu_
+  InFlight before_send_in_flight_;  // before_send continuations not yet called
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> run_called_{false};
@@ -791,10 +795,7 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
     answered = !scope.refused();
     if (!answered) {
       // It would have waited: that attempt left no trace; run it again where waiting is fine.
-      if (response.sensitive) {
-        SecureWipe(response.body);
-      }
-      response = Response();
+      ReplaceResponse(response, Response());
     }
   }
   if (!answered) {
@@ -809,10 +810,7 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
         asio::use_awaitable);
   }
   if (response.status < 200 || response.status > 599) {
-    if (response.sensitive) {
-      SecureWipe(response.body);
-    }
-    response = InternalErrorProblem();
+    ReplaceResponse(response, InternalErrorProblem());
   }
 }
 
@@ -822,10 +820,7 @@ asio::awaitable<void> BeastHttpServer::AwaitBeforeSend(Response& response) {
   response.before_send = nullptr;
   Status outcome = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Status)>(
       [this, &before_send](auto handler) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++before_send_pending_;
-        }
+        before_send_in_flight_.Add();
         // std::function needs a copyable callable; the coroutine's handler is move-only.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         before_send([this, shared](Status s) {
@@ -833,19 +828,14 @@ asio::awaitable<void> BeastHttpServer::AwaitBeforeSend(Response& response) {
           asio::post(executor, [shared, s = std::move(s)]() mutable {
             std::move(*shared)(std::move(s));
           });
-          std::lock_guard<std::mutex> lock(mu_);
-          --before_send_pending_;
-          before_send_done_.notify_all();  // under the lock: the server may go once it is free
+          before_send_in_flight_.Done();
         });
       },
       asio::use_awaitable);
   if (!outcome.ok()) {
-    if (response.sensitive) {
-      SecureWipe(response.body);
-    }
-    std::string actor_id = std::move(response.actor_id);
-    response = ProblemFromStatus(outcome);
-    response.actor_id = std::move(actor_id);
+    Response refused = ProblemFromStatus(outcome);
+    refused.actor_id = std::move(response.actor_id);
+    ReplaceResponse(response, std::move(refused));
   }
 }
 

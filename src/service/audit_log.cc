@@ -38,10 +38,7 @@ void AuditLog::SetTarget(AuditEvent& event, std::string_view vault_id, std::stri
   event.path = path.size() <= kMaxSecretPathLength ? std::string(path) : "";
 }
 
-AuditLog::~AuditLog() {
-  std::unique_lock<std::mutex> lock(background_mu_);
-  background_done_.wait(lock, [&] { return background_ == 0; });
-}
+AuditLog::~AuditLog() { background_.WaitForNone(); }
 
 Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Status& result) {
   if (ctx.audited) return OkStatus();
@@ -57,16 +54,11 @@ Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Statu
     auto receipt = std::make_shared<AuditReceipt>();
     ctx.audit_receipt = receipt;
     ctx.audited = true;  // the event is on its way; the caller waits on the receipt
-    {
-      std::lock_guard<std::mutex> lock(background_mu_);
-      ++background_;
-    }
+    background_.Add();
     auto shared = std::make_shared<const AuditEvent>(std::move(event));
     store_.AppendAuditAsync(shared, [this, shared, receipt](Status appended) {
       receipt->Complete(AfterAppend(appended, *shared));
-      std::lock_guard<std::mutex> lock(background_mu_);
-      --background_;
-      background_done_.notify_all();  // under the lock: `this` may be gone once it is released
+      background_.Done();
     });
     return OkStatus();
   }

@@ -3,8 +3,6 @@
 // (fail closed: if the event cannot be written, the operation's answer is an error). Thread-safe.
 #pragma once
 
-#include <condition_variable>
-#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/in_flight.h"
 #include "common/status.h"
 #include "model/identity.h"
 #include "service/principal.h"
@@ -35,6 +34,38 @@ std::string_view AuditOutcome(StatusCode code);
 // refuses them because of a storage fault (disk full, read-only, I/O error): the server log.
 // Returns true once the event is recorded there. Must be thread-safe.
 using AuditFallback = std::function<bool(const AuditEvent&)>;
+
+// The outcome of an audit event appended in the background. Thread-safe.
+class AuditReceipt {
+ public:
+  // Calls `then` once with the outcome: at once, on this thread, if it is known; otherwise on
+  // the thread that completes the receipt. Call at most once.
+  void Then(std::function<void(Status)> then) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!outcome_.has_value()) {
+      then_ = std::move(then);
+      return;
+    }
+    lock.unlock();
+    then(std::move(*outcome_));
+  }
+  // Sets the outcome. Call once.
+  void Complete(Status outcome) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!then_) {
+      outcome_ = std::move(outcome);
+      return;
+    }
+    std::function<void(Status)> then = std::move(then_);
+    lock.unlock();
+    then(std::move(outcome));
+  }
+
+ private:
+  std::mutex mu_;
+  std::optional<Status> outcome_;     // guarded by mu_
+  std::function<void(Status)> then_;  // guarded by mu_
+};
 
 class AuditLog {
  public:
@@ -102,9 +133,7 @@ class AuditLog {
   Store& store_;
   const Clock& clock_;
   AuditFallback fallback_;
-  std::mutex background_mu_;
-  std::condition_variable background_done_;
-  size_t background_ = 0;  // events appended in the background, outcome not yet delivered
+  InFlight background_;  // events appended in the background, outcome not yet delivered
 };
 
 }  // namespace coffer

@@ -19,7 +19,8 @@ class DeferredAuditTest : public ::testing::Test {
     PutSecretRequest r;
     r.type = "api_key";
     r.value = SecretBuffer("sk-deferred");
-    ASSERT_TRUE(env_.secrets_->Put(env_.AdminCtx(), vault_, "api-keys/a", std::move(r)).has_value());
+    ASSERT_TRUE(
+        env_.secrets_->Put(env_.AdminCtx(), vault_, "api-keys/a", std::move(r)).has_value());
   }
 
   // The receipt's outcome, waited for at most 10 s.
@@ -106,7 +107,8 @@ TEST_F(DeferredAuditTest, TheLogWaitsForEventsStillBeingAppendedBeforeItGoes) {
     RequestContext ctx = env_.AdminCtx();
     ctx.request_id = "req-burst-" + std::to_string(i);
     ctx.defer_audit = true;
-    ASSERT_TRUE(env_.audit_->Record(ctx, env_.audit_->NewEvent(ctx, "secret.read"), OkStatus()).ok());
+    ASSERT_TRUE(
+        env_.audit_->Record(ctx, env_.audit_->NewEvent(ctx, "secret.read"), OkStatus()).ok());
     contexts.push_back(std::move(ctx));
   }
   env_.audit_service_.reset();

@@ -1,13 +1,9 @@
 // Who is asking, and the request they ask in: what every service call receives.
 #pragma once
 
-#include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 
-#include "common/status.h"
 #include "model/secret.h"
 
 namespace coffer {
@@ -20,37 +16,8 @@ struct Principal {
   std::string credential_id;  // public id of the API key (or the key a JWT was exchanged for)
 };
 
-// The outcome of an audit event appended in the background. Thread-safe.
-class AuditReceipt {
- public:
-  // Calls `then` once with the outcome: at once, on this thread, if it is known; otherwise on
-  // the thread that completes the receipt. Call at most once.
-  void Then(std::function<void(Status)> then) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!outcome_.has_value()) {
-      then_ = std::move(then);
-      return;
-    }
-    lock.unlock();
-    then(std::move(*outcome_));
-  }
-  // Sets the outcome. Call once.
-  void Complete(Status outcome) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!then_) {
-      outcome_ = std::move(outcome);
-      return;
-    }
-    std::function<void(Status)> then = std::move(then_);
-    lock.unlock();
-    then(std::move(outcome));
-  }
-
- private:
-  std::mutex mu_;
-  std::optional<Status> outcome_;       // guarded by mu_
-  std::function<void(Status)> then_;    // guarded by mu_
-};
+// The outcome of an audit event appended in the background (service/audit_log.h).
+class AuditReceipt;
 
 struct RequestContext {
   Principal principal;

@@ -2,19 +2,14 @@
 // audit events that could not be written.
 #include "store/observed_store.h"
 
-#include "common/non_blocking.h"
-
 #include <utility>
+
+#include "common/non_blocking.h"
 
 namespace coffer {
 
 namespace {
 
-bool IsOk(const Status& s) { return s.ok(); }
-template <typename T>
-bool IsOk(const StatusOr<T>& s) {
-  return s.has_value();
-}
 StatusCode CodeOf(const Status& s) { return s.code(); }
 template <typename T>
 StatusCode CodeOf(const StatusOr<T>& s) {
@@ -32,8 +27,7 @@ class ObservedStore final : public Store {
  public:
   ObservedStore(Store& inner, StoreObserver& observer) : inner_(inner), observer_(observer) {}
 
-  // Runs `call`, reports its duration, and reports a failed audit write when `audit` (the event
-  // the call was to make durable) is set and the call failed for a store reason.
+  // Runs `call` and reports it (Report).
   template <typename Call>
   auto Timed(std::string_view operation, const AuditEvent* audit, Call&& call) {
     const auto start = std::chrono::steady_clock::now();
@@ -41,15 +35,21 @@ class ObservedStore final : public Store {
     if (NonBlockingScope::Refused()) {
       return result;  // an attempt thrown away (it would have waited), not a store failure
     }
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    const bool ok = IsOk(result);
+    Report(operation, audit, std::chrono::steady_clock::now() - start, CodeOf(result));
+    return result;
+  }
+
+  // Reports a call's duration and outcome, and a failed audit write when `audit` (the event the
+  // call was to make durable) is set and the call failed for a store reason.
+  void Report(std::string_view operation, const AuditEvent* audit,
+              std::chrono::steady_clock::duration elapsed, StatusCode code) {
+    const bool ok = code == StatusCode::kOk;
     observer_.OnStoreCall(operation, elapsed, ok);
     // An appended event that did not land is a failure whatever the reason; a mutation that
     // carried one failed to record it only when the store itself failed.
-    if (audit != nullptr && !ok && (operation == "AppendAudit" || IsStoreFailure(CodeOf(result)))) {
+    if (audit != nullptr && !ok && (operation == "AppendAudit" || IsStoreFailure(code))) {
       observer_.OnAuditWriteFailed();
     }
-    return result;
   }
 
   StatusOr<std::vector<WrappedKey>> LoadKeys() override {
@@ -147,11 +147,8 @@ class ObservedStore final : public Store {
   void AppendAuditAsync(std::shared_ptr<const AuditEvent> event,
                         std::function<void(Status)> done) override {
     const auto start = std::chrono::steady_clock::now();
-    inner_.AppendAuditAsync(std::move(event), [this, start, done = std::move(done)](Status s) {
-      observer_.OnStoreCall("AppendAudit", std::chrono::steady_clock::now() - start, s.ok());
-      if (!s.ok()) {
-        observer_.OnAuditWriteFailed();
-      }
+    inner_.AppendAuditAsync(event, [this, start, event, done = std::move(done)](Status s) {
+      Report("AppendAudit", event.get(), std::chrono::steady_clock::now() - start, s.code());
       done(std::move(s));
     });
   }

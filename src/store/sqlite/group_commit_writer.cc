@@ -2,15 +2,14 @@
 // operation, one COMMIT (one fsync, unless no operation of the batch needs one) per batch.
 #include "store/sqlite/group_commit_writer.h"
 
-#include "common/non_blocking.h"
-
-
 #include <algorithm>
 #include <exception>
 #include <memory>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "common/non_blocking.h"
 
 namespace coffer {
 
@@ -165,9 +164,10 @@ void GroupCommitWriter::Loop() {
     }
     // While syncs fail, nothing is answered as written that a sync would not keep: every
     // commit is synced (and so fails) until one succeeds.
-    const bool synced = sync_failed_ || std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
-      return p->durability == Durability::kSynced;
-    });
+    const bool synced =
+        sync_failed_ || std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
+          return p->durability == Durability::kSynced;
+        });
     const uint64_t commits = RunBatch(batch, synced);
     if (commits > 0) {
       if (synced) {
