@@ -3,6 +3,8 @@
 #   scripts/test-sanitizers.sh [asan|tsan|all]   (default all)
 #   scripts/test-sanitizers.sh build asan|tsan     (only the build; scripts/test.sh runs it in the
 #                                                   background beside the gcc tests)
+#   scripts/test-sanitizers.sh repeat asan|tsan N  (the integration suite N times in a row on an
+#                                                   existing build; counts the failed runs, goes on)
 # asan = AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer in build-asan (clang-16; fuzz/
 # reuses this dir), tsan = ThreadSanitizer in build-tsan (clang-16). Any report fails the run.
 # With all, the TSan build runs at nice 19 in the background while the ASan tests run (they leave
@@ -14,10 +16,11 @@ mode=${1:-all}
 case "$mode" in
   asan | tsan | all) ;;
   build) [[ ${2:-} == asan || ${2:-} == tsan ]] || mode=usage ;;
+  repeat) [[ (${2:-} == asan || ${2:-} == tsan) && ${3:-} =~ ^[1-9][0-9]*$ ]] || mode=usage ;;
   *) mode=usage ;;
 esac
 if [[ $mode == usage ]]; then
-  echo "usage: $0 [asan|tsan|all] | build asan|tsan" >&2
+  echo "usage: $0 [asan|tsan|all] | build asan|tsan | repeat asan|tsan N" >&2
   exit 2
 fi
 
@@ -77,20 +80,11 @@ ubsan_opts="$common_opts:print_stacktrace=1"
 lsan_opts="suppressions=$supp/lsan.supp:print_suppressions=0"
 tsan_opts="$common_opts:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
 
-test_one() {  # test_one <asan|tsan> <seconds its build took>: runs ctest and the pytest suites
-  local name=$1 build_seconds=$2 build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$1
-  local t1=$SECONDS
-  echo "== $name: unit tests"
-  (
-    export ASAN_OPTIONS=$asan_opts UBSAN_OPTIONS=$ubsan_opts LSAN_OPTIONS=$lsan_opts
-    export TSAN_OPTIONS=$tsan_opts
-    cd "$build_dir" && ctest --output-on-failure -j"$jobs" --timeout 900
-  )
-  local t2=$SECONDS
-  echo "== $name: integration tests"
+integration_one() {  # integration_one <asan|tsan>: the pytest suites once; fails on any report
+  local name=$1 build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$1
   # Reports of every process the tests start (servers, CLI runs) go to files in a fresh dir,
   # which conftest.py checks after each test: a report fails the test that caused it.
-  local report_dir
+  local report_dir status=0
   report_dir=$(mktemp -d /tmp/coffer-san-XXXXXX)
   (
     export COFFER_SANITIZER_REPORT_DIR=$report_dir
@@ -103,14 +97,29 @@ test_one() {  # test_one <asan|tsan> <seconds its build took>: runs ctest and th
     # worker's reports go to a subdir of $report_dir (conftest.py).
     COFFER_BIN="$root/$build_dir/coffer" ./scripts/integration-tests.sh tests/integration \
       tests/sanitizers
-  )
+  ) || status=$?
   # A report the per-test check could not see (e.g. from a module-scoped server) still fails.
   if [[ -n $(find "$report_dir" -type f -print -quit) ]]; then
     echo "sanitizer reports in $report_dir:" >&2
     find "$report_dir" -type f -exec tail -n 60 {} + >&2
-    exit 1
+    return 1
   fi
   rm -rf "$report_dir"
+  return "$status"
+}
+
+test_one() {  # test_one <asan|tsan> <seconds its build took>: runs ctest and the pytest suites
+  local name=$1 build_seconds=$2 build_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-$1
+  local t1=$SECONDS
+  echo "== $name: unit tests"
+  (
+    export ASAN_OPTIONS=$asan_opts UBSAN_OPTIONS=$ubsan_opts LSAN_OPTIONS=$lsan_opts
+    export TSAN_OPTIONS=$tsan_opts
+    cd "$build_dir" && ctest --output-on-failure -j"$jobs" --timeout 900
+  )
+  local t2=$SECONDS
+  echo "== $name: integration tests"
+  integration_one "$name"
   local t3=$SECONDS
   echo "== $name: build $build_seconds s, unit tests $((t2 - t1)) s, integration tests $((t3 - t2)) s"
 }
@@ -120,6 +129,22 @@ run_one() {  # run_one <asan|tsan>: builds (a no-op when already built), then ru
   build_one "$1"
   test_one "$1" $((SECONDS - t0))
 }
+
+if [[ $mode == repeat ]]; then
+  # A flaky test is a defect: this shows one by running the suite again and again. Every run
+  # goes on to the end; the failed ones are counted and the script fails if any did.
+  failed=0
+  for ((i = 1; i <= $3; i++)); do
+    t0=$SECONDS
+    run_status=0
+    integration_one "$2" || run_status=$?
+    if ((run_status != 0)); then failed=$((failed + 1)); fi
+    echo "== $2: integration run $i of $3: exit $run_status in $((SECONDS - t0)) s"
+  done
+  echo "== $2: $(($3 - failed)) of $3 integration runs passed"
+  ((failed == 0))
+  exit
+fi
 
 if [[ $mode == all ]]; then
   t0=$SECONDS
