@@ -295,6 +295,19 @@ std::optional<Response> ProblemForReadError(const beast::error_code& ec,
   return std::nullopt;
 }
 
+// Resumes the coroutine whose completion handler is `handler` with `status`, on the handler's
+// own executor (the connection's strand). The handler is moved into the posted operation and the
+// executor copy dies before this returns, so afterwards the caller holds nothing bound to the
+// io_context: that operation is the only owner, run by the io_context or destroyed with it
+// (while its strand service still exists). Thread-safe.
+template <typename Handler>
+void PostResume(Handler& handler, Status status) {
+  auto executor = asio::get_associated_executor(handler);
+  asio::post(executor, [resume = std::move(handler), status = std::move(status)]() mutable {
+    std::move(resume)(std::move(status));
+  });
+}
+
 class BeastHttpServer final : public HttpServer {
  public:
   BeastHttpServer(const ServerOptions& options, const Router& router, RequestObserver observer)
@@ -308,7 +321,9 @@ class BeastHttpServer final : public HttpServer {
         grace_timer_(control_) {}
 
   ~BeastHttpServer() override {
-    // A before_send continuation still to come posts to ioc_: it must find it alive.
+    // A before_send continuation still to come posts to ioc_: it must find it alive. One that
+    // has been called holds nothing of ioc_ any more (PostResume), however long its caller
+    // keeps it.
     before_send_in_flight_.WaitForNone();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -824,10 +839,10 @@ asio::awaitable<void> BeastHttpServer::AwaitBeforeSend(Response& response) {
         // std::function needs a copyable callable; the coroutine's handler is move-only.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         before_send([this, shared](Status s) {
-          auto executor = asio::get_associated_executor(*shared);
-          asio::post(executor, [shared, s = std::move(s)]() mutable {
-            std::move(*shared)(std::move(s));
-          });
+          PostResume(*shared, std::move(s));
+          // The last use of the server: it may be destroyed as soon as this returns. Whatever
+          // the caller still holds (this continuation, copies of it) holds only the empty shell
+          // PostResume left, nothing of the server's io_context.
           before_send_in_flight_.Done();
         });
       },

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -528,18 +529,61 @@ class BeforeSendTest : public ServerTest {
       };
       return r;
     });
+    // The continuation is kept for the test to call (or not) when it likes.
+    router_.Add("GET", "/v1/held", [this](const Request&, const RouteParams&) {
+      Response r;
+      r.content_type = "text/plain";
+      r.body = "held";
+      r.before_send = [this](std::function<void(Status)> then) {
+        std::lock_guard<std::mutex> lock(threads_mu_);
+        held_.push_back(std::move(then));
+      };
+      return r;
+    });
+    router_.Add("GET", "/v1/busy", [this](const Request&, const RouteParams&) {
+      ++busy_started_;
+      std::this_thread::sleep_for(milliseconds(20));
+      return Text("busy")(Request(), RouteParams());
+    });
   }
   ~BeforeSendTest() override {
     Stop();
-    std::lock_guard<std::mutex> lock(threads_mu_);
-    for (std::thread& t : threads_) {
+    JoinContinuations();
+  }
+
+  void JoinContinuations() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(threads_mu_);
+      threads.swap(threads_);
+    }
+    for (std::thread& t : threads) {
       t.join();
     }
   }
 
+  size_t HeldCount() {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    return held_.size();
+  }
+
+  // Polls `done` until it holds or `limit` passes; returns whether it held.
+  static bool WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return true;
+  }
+
   std::atomic<bool> honoured_{false};
+  std::atomic<int> busy_started_{0};
   std::mutex threads_mu_;
-  std::vector<std::thread> threads_;  // guarded by threads_mu_
+  std::vector<std::thread> threads_;                // guarded by threads_mu_
+  std::vector<std::function<void(Status)>> held_;  // guarded by threads_mu_
 };
 
 TEST_F(BeforeSendTest, AnOkContinuationSendsTheResponse) {
@@ -599,6 +643,98 @@ TEST_F(BeforeSendTest, TheServerWaitsForContinuationsStillToComeBeforeItGoes) {
   Stop();
   server_.reset();
   client.join();
+}
+
+// The shutdown grace gave up on a request still waiting for its continuation; the continuation
+// comes after Run() returned, and its caller keeps it (as an audit writer may) until after the
+// server is gone. The server's io_context, and the strands it owns, are gone then: the kept
+// continuation must hold nothing of them. (It held the coroutine's completion handler, whose
+// frame keeps the connection's strand and socket: destroying it there touched the destroyed
+// strand service, the use after free AddressSanitizer reports.)
+TEST_F(BeforeSendTest, AContinuationKeptPastTheServersEndHoldsNothingOfIt) {
+  ServerOptions options = DefaultOptions();
+  options.shutdown_grace = milliseconds(30);
+  Start(options);
+  TestClient client(port());
+  ASSERT_TRUE(client.Send("GET /v1/held HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitFor([this] { return HeldCount() == 1; }));
+  server_->Shutdown();
+  run_thread_.join();  // the grace ran out with the request still waiting
+  EXPECT_TRUE(run_status_.ok());
+  std::function<void(Status)> then;
+  {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    then = held_.front();  // a copy: the one in held_ is kept as well
+  }
+  then(OkStatus());  // too late to be sent: the I/O threads are gone
+  server_.reset();
+  then = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    held_.clear();
+  }
+  std::string received;
+  EXPECT_TRUE(client.WaitForClose(&received));
+  EXPECT_TRUE(received.empty()) << received;
+}
+
+// Stopping a server with every kind of connection at once — idle keep-alive ones, requests whose
+// handler is still running, requests waiting for their continuation — and destroying it, many
+// times over: each round either drains (a grace long enough) or gives up (a grace too short),
+// and every client gets its answer or a closed connection, never a hang.
+TEST_F(BeforeSendTest, StoppingUnderLoadManyTimesInARow) {
+  constexpr int kRounds = 16;
+  constexpr int kEach = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const bool drains = round % 2 == 0;
+    ServerOptions options = DefaultOptions();
+    options.shutdown_grace = drains ? milliseconds(5000) : milliseconds(5);
+    busy_started_ = 0;
+    Start(options);
+
+    std::vector<std::unique_ptr<TestClient>> idle;
+    for (int i = 0; i < kEach; ++i) {
+      idle.push_back(std::make_unique<TestClient>(port()));
+      ASSERT_TRUE(idle.back()->Request("GET", "/v1/hello").has_value());
+    }
+    std::atomic<int> answered{0};
+    std::atomic<int> closed{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 2 * kEach; ++i) {
+      const char* target = i % 2 == 0 ? "/v1/gated/ok" : "/v1/busy";
+      clients.emplace_back([&, target] {
+        TestClient c(port());
+        auto r = c.Request("GET", target);
+        if (r.has_value()) {
+          answered += r->result_int() == 200 ? 1 : 0;
+        } else {
+          ++closed;
+        }
+      });
+    }
+    ASSERT_TRUE(WaitFor([&] { return busy_started_.load() == kEach; }));
+    ASSERT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(threads_mu_);
+      return threads_.size() == kEach;  // every gated request is waiting for its continuation
+    }));
+
+    server_->Shutdown();
+    run_thread_.join();
+    EXPECT_TRUE(run_status_.ok());
+    server_.reset();  // waits for the continuations still to come
+    JoinContinuations();
+    for (std::thread& t : clients) {
+      t.join();
+    }
+    for (auto& c : idle) {
+      EXPECT_TRUE(c->WaitForClose());
+    }
+    EXPECT_EQ(answered.load() + closed.load(), 2 * kEach);
+    if (drains) {
+      EXPECT_EQ(answered.load(), 2 * kEach);  // a drain answers everything in flight
+    }
+  }
 }
 
 // Routes marked io_thread: tried on the I/O thread inside a NonBlockingScope, and run again on
