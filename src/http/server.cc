@@ -82,7 +82,88 @@ class WipingAllocator {
 };
 
 using WipingBody = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
-using RequestParser = bhttp::request_parser<WipingBody, WipingAllocator<char>>;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ToLowerAscii(a) == ToLowerAscii(b);
+}
+
+// Whether a Transfer-Encoding value (all its fields joined with ", ") names exactly one transfer
+// coding, "chunked", in any case, with optional whitespace around it. Empty list elements are
+// ignored (RFC 9110 §5.6.1).
+bool IsChunkedAlone(std::string_view codings) {
+  int chunked = 0;
+  while (!codings.empty()) {
+    const size_t comma = codings.find(',');
+    std::string_view element = codings.substr(0, comma);
+    codings = comma == std::string_view::npos ? std::string_view() : codings.substr(comma + 1);
+    const size_t first = element.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+      continue;
+    }
+    element = element.substr(first, element.find_last_not_of(" \t") - first + 1);
+    if (!EqualsIgnoreCase(element, "chunked")) {
+      return false;
+    }
+    ++chunked;
+  }
+  return chunked == 1;
+}
+
+// Beast's request parser held to the framing rules of RFC 9112 §6, so that Coffer and any proxy
+// in front of it cannot disagree on where a request ends (request smuggling):
+// - Transfer-Encoding must be exactly "chunked": a coding list not ending in chunked would be
+//   read by Beast as a request without a body, and the body's bytes as the next request; other
+//   codings are not implemented; chunked twice is malformed.
+// - Transfer-Encoding never comes with Content-Length, nor in an HTTP/1.0 request.
+// - The fields of a chunked trailer are dropped: Beast would add them to the header fields,
+//   where Authorization, Content-Type or X-Forwarded-For would act as request headers.
+// A refused header fails the read with bhttp::error::bad_transfer_encoding; framing_error()
+// says why, for the problem's detail.
+class RequestParser final : public bhttp::request_parser<WipingBody, WipingAllocator<char>> {
+ public:
+  std::string_view framing_error() const { return framing_error_; }
+
+ private:
+  void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code& ec) override {
+    ec = {};
+    if (is_header_done()) {
+      return;  // a trailer field
+    }
+    if (name == bhttp::field::transfer_encoding) {
+      if (!transfer_encoding_.empty()) {
+        transfer_encoding_ += ", ";
+      }
+      transfer_encoding_.append(value.data(), value.size());
+      has_transfer_encoding_ = true;
+    } else if (name == bhttp::field::content_length) {
+      has_content_length_ = true;
+    }
+    get().insert(name, name_string, value);
+  }
+
+  void on_header_impl(beast::error_code& ec) override {
+    ec = {};
+    if (!has_transfer_encoding_) {
+      return;
+    }
+    if (get().version() < 11) {
+      framing_error_ = "Transfer-Encoding is not allowed in an HTTP/1.0 request";
+    } else if (has_content_length_) {
+      framing_error_ = "a request must not have both Transfer-Encoding and Content-Length";
+    } else if (!IsChunkedAlone(transfer_encoding_) || !chunked()) {
+      framing_error_ = "Transfer-Encoding must be \"chunked\" (no other transfer coding is supported)";
+    } else {
+      return;
+    }
+    ec = bhttp::error::bad_transfer_encoding;
+  }
+
+  std::string transfer_encoding_;  // every Transfer-Encoding field of the header, joined
+  bool has_transfer_encoding_ = false;
+  bool has_content_length_ = false;
+  std::string framing_error_;
+};
 using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
 // The body points into Response::body, so a sensitive body is never copied before it is wiped.
 using WireResponse = bhttp::response<bhttp::span_body<const char>>;
@@ -235,10 +316,6 @@ void ReplaceResponse(Response& response, Response replacement) {
   response = std::move(replacement);
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ToLowerAscii(a) == ToLowerAscii(b);
-}
-
 // Header text a handler supplies must not be able to split the response.
 bool IsSafeHeaderText(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
@@ -275,7 +352,20 @@ Response BadRequestProblem(std::string_view detail) {
 // The response for a failed read, or nullopt when the connection should just be closed (the
 // peer went away, timed out, or sent half a request and stopped).
 std::optional<Response> ProblemForReadError(const beast::error_code& ec,
+                                            const RequestParser& parser,
                                             const ServerOptions& options) {
+  if (!parser.framing_error().empty()) {
+    return BadRequestProblem(parser.framing_error());
+  }
+  // Beast's own checks: chunked twice, Transfer-Encoding after Content-Length or the reverse.
+  if (ec == bhttp::error::bad_transfer_encoding) {
+    return BadRequestProblem(
+        "Transfer-Encoding must be \"chunked\", once, and not with Content-Length");
+  }
+  if (ec == bhttp::error::bad_content_length || ec == bhttp::error::multiple_content_length) {
+    return BadRequestProblem(
+        "Content-Length must be one decimal number, and not with Transfer-Encoding");
+  }
   if (ec == bhttp::error::header_limit) {
     return Problem(
         431, "header-too-large", "Request header fields too large",
@@ -728,7 +818,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBu
                            : NewRequestId();
 
   if (ec) {
-    std::optional<Response> problem = ProblemForReadError(ec, options_);
+    std::optional<Response> problem = ProblemForReadError(ec, parser, options_);
     if (problem.has_value()) {
       if (co_await Write(conn, *problem, 11, /*keep_alive=*/false, request.request_id)) {
         co_await LingerAndClose(conn);

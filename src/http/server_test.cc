@@ -214,6 +214,16 @@ class ServerTest : public ::testing::Test {
       r.sensitive = true;
       return r;
     });
+    // Which of the headers a request's framing may try to smuggle in the handler sees.
+    router_.Add("POST", "/v1/seen", [](const Request& req, const RouteParams&) {
+      Response r;
+      r.content_type = "text/plain";
+      r.body = std::string("authorization=") + (req.Header("authorization") ? "yes" : "no") +
+               "|content-type=" + std::string(req.Header("content-type").value_or("-")) +
+               "|x-forwarded-for=" + std::string(req.Header("x-forwarded-for").value_or("-")) +
+               "|body=" + req.body;
+      return r;
+    });
     router_.Add("DELETE", "/v1/thing", [](const Request&, const RouteParams&) {
       Response r;
       r.status = 204;
@@ -424,6 +434,102 @@ TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
   auto r = client.ReadResponse();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->result_int(), 413);
+}
+
+// Framing Coffer and a proxy in front of it could read differently (RFC 9112 §6): each is a 400
+// problem and the connection closes, so the bytes after the header (here a pipelined GET) are
+// never served as a request of their own.
+TEST_F(ServerTest, AmbiguousFramingIs400AndCloses) {
+  Start();
+  const std::string chunked_body = "5\r\nhello\r\n0\r\n\r\n";
+  const std::string smuggled = "GET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  struct Case {
+    std::string version;
+    std::string fields;  // after Host, each ending in CRLF
+    std::string detail;
+  };
+  const std::string not_chunked =
+      "Transfer-Encoding must be \"chunked\" (no other transfer coding is supported)";
+  const std::string beast_te =
+      "Transfer-Encoding must be \"chunked\", once, and not with Content-Length";
+  const std::vector<Case> cases = {
+      {"1.1", "Transfer-Encoding: chunked, identity\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: identity\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: gzip\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: gzip, chunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: \"chunked\"\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: chunked, chunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: xchunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", beast_te},
+      {"1.1", "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", beast_te},
+      {"1.1", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", beast_te},
+      {"1.1", "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+       "Content-Length must be one decimal number, and not with Transfer-Encoding"},
+      {"1.1", "Transfer-Encoding: gzip\r\nContent-Length: 21\r\n",
+       "a request must not have both Transfer-Encoding and Content-Length"},
+      {"1.0", "Transfer-Encoding: chunked\r\n",
+       "Transfer-Encoding is not allowed in an HTTP/1.0 request"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE("HTTP/" + c.version + " " + c.fields);
+    TestClient client(port());
+    ASSERT_TRUE(client.Send("POST /v1/echo HTTP/" + c.version + "\r\nHost: t\r\n" + c.fields +
+                            "\r\n" + chunked_body + smuggled));
+    auto r = client.ReadResponse();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->result_int(), 400);
+    EXPECT_FALSE(r->keep_alive());
+    EXPECT_EQ((*r)[bhttp::field::content_type], "application/problem+json");
+    auto body = ProblemBody(*r);
+    EXPECT_EQ(JsonString(body, "type"), "urn:coffer:problem:bad-request");
+    EXPECT_EQ(JsonString(body, "detail"), c.detail);
+    std::string after;
+    EXPECT_TRUE(client.WaitForClose(&after));
+    EXPECT_EQ(after, "");  // the smuggled GET got no answer
+  }
+  Stop();
+  for (const std::string& line : Log()) {
+    EXPECT_EQ(line, "POST  400");  // and never reached a handler
+  }
+}
+
+TEST_F(ServerTest, ChunkedInAnyCaseWithWhitespaceIsRead) {
+  Start();
+  for (std::string_view value : {"chunked", "Chunked", "CHUNKED", " \tchunked\t ", ", chunked"}) {
+    SCOPED_TRACE(std::string(value));
+    TestClient client(port());
+    ASSERT_TRUE(client.Send("POST /v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " +
+                            std::string(value) + "\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" +
+                            "GET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = client.ReadResponse();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->result_int(), 200);
+    EXPECT_EQ(r->body(), "abcde");
+    auto next = client.ReadResponse();  // the pipelined request after a well-framed body
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->body(), "hello");
+  }
+}
+
+// Fields of a chunked trailer never act as request headers: not Authorization, not
+// Content-Type, not X-Forwarded-For.
+TEST_F(ServerTest, ChunkedTrailerFieldsAreNotHeaders) {
+  Start();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send(
+      "POST /v1/seen HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+      "Authorization: Bearer trailer-token\r\nContent-Type: application/json\r\n"
+      "X-Forwarded-For: 10.9.8.7\r\n\r\n"));
+  auto r = client.ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  EXPECT_EQ(r->body(), "authorization=no|content-type=text/plain|x-forwarded-for=-|body=hello");
+  // The connection goes on.
+  auto next = client.Request("GET", "/v1/hello");
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body(), "hello");
 }
 
 TEST_F(ServerTest, BodyAtLimitIsAccepted) {
