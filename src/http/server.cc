@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -37,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -152,7 +154,8 @@ class RequestParser final : public bhttp::request_parser<WipingBody, WipingAlloc
     } else if (has_content_length_) {
       framing_error_ = "a request must not have both Transfer-Encoding and Content-Length";
     } else if (!IsChunkedAlone(transfer_encoding_) || !chunked()) {
-      framing_error_ = "Transfer-Encoding must be \"chunked\" (no other transfer coding is supported)";
+      framing_error_ =
+          "Transfer-Encoding must be \"chunked\" (no other transfer coding is supported)";
     } else {
       return;
     }
@@ -184,19 +187,29 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+// Open files kept free of connections (for the store, logs, the accept itself): an eighth of the
+// limit, within these bounds.
+constexpr size_t kMinReservedFiles = 64;
+constexpr size_t kMaxReservedFiles = 1024;
+// After a failed accept (out of descriptors or similar), before the next one.
+constexpr std::chrono::milliseconds kAcceptBackoff{50};
+constexpr std::chrono::milliseconds kAcceptBackoffAfterEviction{5};
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-// What graceful shutdown needs of a connection, whatever its stream.
+// What graceful shutdown and the connection limit need of a connection, whatever its stream.
 struct ConnectionBase {
   virtual ~ConnectionBase() = default;
   // Closes the connection if it is waiting for a request (on its own strand).
   virtual void CloseIfIdle() = 0;
+  // Waiting for a request (or, with TLS, for the handshake): nothing would be lost by closing.
+  // Written only on the connection's strand; read there and by the accept loop.
+  std::atomic<bool> idle{false};
 };
 
-// One client connection. `idle` is read and written only on the stream's strand. A TLS
-// connection keeps the context it was accepted with, so a reload never pulls it from under it.
+// One client connection. A TLS connection keeps the context it was accepted with, so a reload
+// never pulls it from under it.
 template <typename Stream>
 struct Connection final : ConnectionBase, std::enable_shared_from_this<Connection<Stream>> {
   Connection(tcp::socket socket, std::shared_ptr<ssl::context> context)
@@ -225,8 +238,20 @@ struct Connection final : ConnectionBase, std::enable_shared_from_this<Connectio
 
   const std::shared_ptr<ssl::context> tls_context;  // null for plain HTTP
   Stream stream;
-  bool idle = false;  // waiting for the first byte of a request
 };
+
+// How many connections may be open at once: `configured` (0 = no wish), but never more than the
+// open-file limit less a reserve.
+size_t ConnectionLimit(size_t configured) {
+  size_t files = std::numeric_limits<size_t>::max();
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    files = static_cast<size_t>(limit.rlim_cur);
+  }
+  const size_t reserve = std::clamp(files / 8, kMinReservedFiles, kMaxReservedFiles);
+  const size_t by_files = files > reserve + 1 ? files - reserve : 1;
+  return configured == 0 ? by_files : std::min(configured, by_files);
+}
 
 // A server TLS context from PEM files. Errors name the file at fault, never its content.
 StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_file,
@@ -279,6 +304,13 @@ std::string PeerIp(const tcp::socket& socket) {
   } catch (const std::exception&) {
     return "";
   }
+}
+
+// Closes a socket refused at once: a reset, so neither side keeps it in TIME_WAIT.
+void Refuse(tcp::socket& socket) {
+  beast::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
 }
 
 bool IsRequestIdChar(char c) {
@@ -404,6 +436,7 @@ class BeastHttpServer final : public HttpServer {
       : options_(options),
         router_(router),
         observer_(std::move(observer)),
+        max_connections_(ConnectionLimit(options.max_connections)),
         workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
         control_(asio::make_strand(ioc_)),
         acceptor_(control_),
@@ -435,16 +468,30 @@ class BeastHttpServer final : public HttpServer {
   Status ReloadTls() override;
   bool tls() const override { return !options_.tls_cert_file.empty(); }
   size_t active_connections() const override { return active_connections_.load(); }
+  size_t max_connections() const override { return max_connections_; }
+  uint64_t refused_connections() const override { return refused_connections_.load(); }
+  uint64_t evicted_connections() const override { return evicted_connections_.load(); }
 
  private:
   asio::awaitable<void> AcceptLoop();
   void StartConnection(tcp::socket socket);
+  // Makes room for one more connection if the limits allow it: the peer's address is under
+  // its limit and, at the total limit, an idle connection is closed for it. On success the
+  // connection is registered under a new id. REQUIRES: mu_ held.
+  std::optional<uint64_t> AdmitLocked(const std::string& address,
+                                      std::shared_ptr<ConnectionBase>& evict);
+  // The connection waiting for a request the longest, not already being closed for room; null
+  // if none. REQUIRES: mu_ held.
+  std::shared_ptr<ConnectionBase> OldestIdleLocked();
   template <typename Stream>
-  asio::awaitable<void> Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id);
+  asio::awaitable<void> Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id,
+                              std::string peer_ip);
   // Reads, handles and answers one request. Returns whether the connection may be reused.
+  // `header_deadline`, for a connection's first request, bounds the wait for its header.
   template <typename Stream>
   asio::awaitable<bool> ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
-                                 const std::string& peer_ip);
+                                 const std::string& peer_ip,
+                                 std::optional<SteadyClock::time_point> header_deadline);
   // Routes the request and runs its handler on the worker pool, filling `response` in place.
   asio::awaitable<void> Dispatch(const Request& request, std::string& route_template,
                                  Response& response);
@@ -469,12 +516,23 @@ class BeastHttpServer final : public HttpServer {
   const Router router_;  // a copy, so the caller's router need not outlive the server
   const RequestObserver observer_;
 
+  const size_t max_connections_;
+
+  struct Registered {
+    std::weak_ptr<ConnectionBase> conn;
+    std::string address;   // the peer's
+    bool evicted = false;  // being closed to make room
+  };
   std::mutex mu_;
-  std::map<uint64_t, std::weak_ptr<ConnectionBase>> connections_;  // guarded by mu_
-  uint64_t next_connection_id_ = 0;                                // guarded by mu_
-  bool stopped_ = false;                                           // guarded by mu_
-  std::shared_ptr<ssl::context> tls_context_;  // for new connections; guarded by mu_
+  // By id, which is the order of acceptance: the first idle one is the one idle the longest.
+  std::map<uint64_t, Registered> connections_;           // guarded by mu_
+  std::unordered_map<std::string, size_t> per_address_;  // guarded by mu_
+  uint64_t next_connection_id_ = 0;                      // guarded by mu_
+  bool stopped_ = false;                                 // guarded by mu_
+  std::shared_ptr<ssl::context> tls_context_;            // for new connections; guarded by mu_
   std::atomic<size_t> active_connections_{0};
+  std::atomic<uint64_t> refused_connections_{0};
+  std::atomic<uint64_t> evicted_connections_{0};
   InFlight before_send_in_flight_;  // before_send continuations not yet called
 
   std::atomic<bool> draining_{false};
@@ -636,8 +694,8 @@ void BeastHttpServer::BeginShutdown() {
   std::vector<std::shared_ptr<ConnectionBase>> live;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, weak] : connections_) {
-      if (auto conn = weak.lock()) {
+    for (auto& [id, registered] : connections_) {
+      if (auto conn = registered.conn.lock()) {
         live.push_back(std::move(conn));
       }
     }
@@ -669,7 +727,13 @@ void BeastHttpServer::StopLocked() {
 
 void BeastHttpServer::Deregister(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (connections_.erase(id) > 0) {
+  auto it = connections_.find(id);
+  if (it != connections_.end()) {
+    auto count = per_address_.find(it->second.address);
+    if (count != per_address_.end() && --count->second == 0) {
+      per_address_.erase(count);
+    }
+    connections_.erase(it);
     active_connections_.fetch_sub(1);
   }
   if (draining_.load() && connections_.empty()) {
@@ -685,33 +749,101 @@ asio::awaitable<void> BeastHttpServer::AcceptLoop() {
       co_return;
     }
     if (ec) {
-      // Out of descriptors or similar: back off instead of spinning.
-      asio::steady_timer backoff(control_, std::chrono::milliseconds(50));
-      co_await backoff.async_wait(kNoThrow);
+      // Out of descriptors or similar: back off instead of spinning. Out of descriptors with
+      // connections idle, the one idle the longest gives its descriptor to whoever is waiting.
+      std::chrono::milliseconds backoff = kAcceptBackoff;
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory ||
+          ec == boost::system::errc::too_many_files_open_in_system) {
+        std::shared_ptr<ConnectionBase> evict;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          evict = OldestIdleLocked();
+        }
+        if (evict) {
+          evict->CloseIfIdle();
+          backoff = kAcceptBackoffAfterEviction;
+        }
+      }
+      asio::steady_timer timer(control_, backoff);
+      co_await timer.async_wait(kNoThrow);
       continue;
     }
     StartConnection(std::move(socket));
   }
 }
 
+std::shared_ptr<ConnectionBase> BeastHttpServer::OldestIdleLocked() {
+  for (auto& [id, registered] : connections_) {
+    if (registered.evicted) {
+      continue;
+    }
+    std::shared_ptr<ConnectionBase> conn = registered.conn.lock();
+    if (conn != nullptr && conn->idle.load()) {
+      registered.evicted = true;
+      evicted_connections_.fetch_add(1);
+      return conn;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<uint64_t> BeastHttpServer::AdmitLocked(const std::string& address,
+                                                     std::shared_ptr<ConnectionBase>& evict) {
+  auto count = per_address_.find(address);
+  const size_t from_address = count == per_address_.end() ? 0 : count->second;
+  if (options_.max_connections_per_address != 0 &&
+      from_address >= options_.max_connections_per_address) {
+    return std::nullopt;
+  }
+  if (connections_.size() >= max_connections_) {
+    evict = OldestIdleLocked();
+    if (evict == nullptr) {
+      return std::nullopt;  // every connection is busy with a request
+    }
+  }
+  const uint64_t id = next_connection_id_++;
+  connections_.emplace(id, Registered{.conn = {}, .address = address});
+  ++per_address_[address];
+  active_connections_.fetch_add(1);
+  return id;
+}
+
 void BeastHttpServer::StartConnection(tcp::socket socket) {
-  beast::error_code ec;
-  socket.set_option(tcp::no_delay(true), ec);
+  // The TCP peer: behind a proxy this is the proxy, whatever X-Forwarded-For says later.
+  std::string peer_ip = PeerIp(socket);
+  if (peer_ip.empty()) {
+    Refuse(socket);  // gone already
+    return;
+  }
+  std::optional<uint64_t> id;
+  std::shared_ptr<ConnectionBase> evict;
   std::shared_ptr<ssl::context> context;
-  uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    id = next_connection_id_++;
+    id = AdmitLocked(peer_ip, evict);
     context = tls_context_;
   }
+  if (!id.has_value()) {
+    refused_connections_.fetch_add(1);
+    Refuse(socket);
+    return;
+  }
+  if (evict != nullptr) {
+    evict->CloseIfIdle();
+  }
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
   auto start = [&](auto conn) {
     {
+      // Registered by AdmitLocked; nothing else looks at it until Serve runs, and this runs on
+      // control_ like every other admission and BeginShutdown.
       std::lock_guard<std::mutex> lock(mu_);
-      connections_.emplace(id, conn);
-      active_connections_.fetch_add(1);
+      connections_.at(*id).conn = conn;
     }
     auto executor = conn->stream.get_executor();
-    asio::co_spawn(executor, Serve(std::move(conn), id), [](std::exception_ptr) {});
+    asio::co_spawn(executor, Serve(std::move(conn), *id, std::move(peer_ip)),
+                   [](std::exception_ptr) {});
   };
   if (context) {
     start(std::make_shared<Connection<TlsStream>>(std::move(socket), std::move(context)));
@@ -721,8 +853,8 @@ void BeastHttpServer::StartConnection(tcp::socket socket) {
 }
 
 template <typename Stream>
-asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>> conn,
-                                             uint64_t id) {
+asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id,
+                                             std::string peer_ip) {
   // Runs when the coroutine ends or is destroyed with the io_context.
   struct Registration {
     BeastHttpServer* server;
@@ -730,12 +862,16 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
     ~Registration() { server->Deregister(id); }
   } registration{this, id};
 
-  const std::string peer_ip = PeerIp(conn->lowest().socket());
+  // A new connection delivers its first request header by this time, TLS handshake included,
+  // or is closed.
+  const SteadyClock::time_point first_deadline =
+      SteadyClock::now() + options_.first_request_timeout;
   ReadBuffer buffer;
   if constexpr (std::is_same_v<Stream, TlsStream>) {
-    // The handshake must finish within the read timeout, like a request.
-    conn->lowest().expires_after(options_.read_timeout);
+    conn->idle = true;  // nothing to lose yet: shutdown or a new client may close it
+    conn->lowest().expires_at(first_deadline);
     auto [ec] = co_await conn->stream.async_handshake(ssl::stream_base::server, kNoThrow);
+    conn->idle = false;
     if (ec) {
       beast::error_code ignored;
       conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -743,14 +879,15 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
       co_return;
     }
   }
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (draining_.load()) {
       break;
     }
     if (buffer.size() == 0) {
       buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
       conn->idle = true;
-      conn->lowest().expires_after(options_.idle_timeout);
+      const SteadyClock::time_point idle_deadline = SteadyClock::now() + options_.idle_timeout;
+      conn->lowest().expires_at(first ? std::min(first_deadline, idle_deadline) : idle_deadline);
       auto [ec, n] =
           co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes), kNoThrow);
       conn->idle = false;
@@ -759,7 +896,8 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
       }
       buffer.commit(n);
     }
-    if (!co_await ServeOne(*conn, buffer, peer_ip)) {
+    if (!co_await ServeOne(*conn, buffer, peer_ip,
+                           first ? std::optional(first_deadline) : std::nullopt)) {
       break;
     }
   }
@@ -776,8 +914,9 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
 }
 
 template <typename Stream>
-asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
-                                                const std::string& peer_ip) {
+asio::awaitable<bool> BeastHttpServer::ServeOne(
+    Connection<Stream>& conn, ReadBuffer& buffer, const std::string& peer_ip,
+    std::optional<SteadyClock::time_point> header_deadline) {
   const SteadyClock::time_point start = SteadyClock::now();
   RequestParser parser;
   parser.header_limit(static_cast<std::uint32_t>(
@@ -785,10 +924,14 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBu
   parser.body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
 
   // One deadline covers the whole request, so a client trickling bytes cannot hold the
-  // connection (slowloris).
-  conn.lowest().expires_after(options_.read_timeout);
+  // connection (slowloris); a connection's first header may have less time.
+  const SteadyClock::time_point request_deadline = start + options_.read_timeout;
+  conn.lowest().expires_at(header_deadline.has_value()
+                               ? std::min(*header_deadline, request_deadline)
+                               : request_deadline);
   auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kNoThrow);
   if (!ec && !parser.is_done()) {
+    conn.lowest().expires_at(request_deadline);
     const auto& header = parser.get();
     if (header.version() == 11 && EqualsIgnoreCase(header[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};

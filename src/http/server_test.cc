@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -202,6 +203,7 @@ class ServerTest : public ::testing::Test {
     });
     router_.Add("GET", "/v1/slow", [this](const Request&, const RouteParams&) {
       slow_started_ = true;
+      ++slow_count_;
       std::this_thread::sleep_for(milliseconds(300));
       return Text("slow")(Request(), RouteParams());
     });
@@ -242,6 +244,7 @@ class ServerTest : public ::testing::Test {
     options.worker_threads = 4;
     options.read_timeout = milliseconds(2000);
     options.idle_timeout = milliseconds(2000);
+    options.first_request_timeout = milliseconds(2000);
     options.write_timeout = milliseconds(2000);
     options.shutdown_grace = milliseconds(2000);
     options.handle_signals = false;
@@ -281,6 +284,7 @@ class ServerTest : public ::testing::Test {
   std::thread run_thread_;
   Status run_status_;
   std::atomic<bool> slow_started_{false};
+  std::atomic<int> slow_count_{0};
   std::mutex log_mu_;
   std::vector<std::string> log_;  // guarded by log_mu_
 };
@@ -499,9 +503,9 @@ TEST_F(ServerTest, ChunkedInAnyCaseWithWhitespaceIsRead) {
   for (std::string_view value : {"chunked", "Chunked", "CHUNKED", " \tchunked\t ", ", chunked"}) {
     SCOPED_TRACE(std::string(value));
     TestClient client(port());
-    ASSERT_TRUE(client.Send("POST /v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " +
-                            std::string(value) + "\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" +
-                            "GET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(client.Send(
+        "POST /v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + std::string(value) +
+        "\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n"));
     auto r = client.ReadResponse();
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->result_int(), 200);
@@ -517,11 +521,11 @@ TEST_F(ServerTest, ChunkedInAnyCaseWithWhitespaceIsRead) {
 TEST_F(ServerTest, ChunkedTrailerFieldsAreNotHeaders) {
   Start();
   TestClient client(port());
-  ASSERT_TRUE(client.Send(
-      "POST /v1/seen HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
-      "Authorization: Bearer trailer-token\r\nContent-Type: application/json\r\n"
-      "X-Forwarded-For: 10.9.8.7\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /v1/seen HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+                  "Authorization: Bearer trailer-token\r\nContent-Type: application/json\r\n"
+                  "X-Forwarded-For: 10.9.8.7\r\n\r\n"));
   auto r = client.ReadResponse();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->result_int(), 200);
@@ -939,6 +943,125 @@ TEST_F(ServerTest, IdleConnectionIsClosed) {
 
   TestClient silent(port());
   EXPECT_TRUE(silent.WaitForClose());
+}
+
+// Polls `done` until it holds or `limit` passes; returns whether it held.
+bool Eventually(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
+// A connection that sends nothing, or half a header, is closed after first_request_timeout;
+// one that made its first request in time then waits the (longer) idle timeout.
+TEST_F(ServerTest, FirstRequestMustArriveWithinTheFirstRequestTimeout) {
+  ServerOptions options = DefaultOptions();
+  options.first_request_timeout = milliseconds(500);
+  options.idle_timeout = milliseconds(5000);
+  options.read_timeout = milliseconds(5000);
+  Start(options);
+  const auto start = std::chrono::steady_clock::now();
+  TestClient silent(port(), milliseconds(4000));
+  TestClient half(port(), milliseconds(4000));
+  TestClient prompt(port(), milliseconds(4000));
+  ASSERT_TRUE(half.Send("GET /v1/hello HTTP/1.1\r\nHost: t\r\n"));
+  ASSERT_TRUE(prompt.Request("GET", "/v1/hello").has_value());
+  EXPECT_TRUE(silent.WaitForClose());
+  EXPECT_TRUE(half.WaitForClose());
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, milliseconds(450));
+  EXPECT_LT(waited, milliseconds(3000));  // well before the idle and read timeouts
+  // The prompt connection outlived the first request timeout and still serves.
+  auto again = prompt.Request("GET", "/v1/hello");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->body(), "hello");
+}
+
+TEST_F(ServerTest, ConnectionsOverThePerAddressLimitAreClosedAtOnce) {
+  ServerOptions options = DefaultOptions();
+  options.max_connections_per_address = 3;
+  Start(options);
+  std::vector<std::unique_ptr<TestClient>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<TestClient>(port()));
+    ASSERT_TRUE(open.back()->Request("GET", "/v1/hello").has_value());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  TestClient excess(port());
+  EXPECT_TRUE(excess.WaitForClose());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));  // not a timeout
+  EXPECT_EQ(server_->refused_connections(), 1u);
+  // The open ones are untouched, and a closed one frees its place.
+  ASSERT_TRUE(open[0]->Request("GET", "/v1/hello").has_value());
+  open.pop_back();
+  ASSERT_TRUE(Eventually([&] { return server_->active_connections() == 2; }));
+  TestClient next(port());
+  auto r = next.Request("GET", "/v1/hello");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "hello");
+}
+
+TEST_F(ServerTest, AtTheTotalLimitTheLongestIdleConnectionMakesRoom) {
+  ServerOptions options = DefaultOptions();
+  options.max_connections = 3;
+  options.max_connections_per_address = 0;
+  Start(options);
+  EXPECT_EQ(server_->max_connections(), 3u);
+  std::vector<std::unique_ptr<TestClient>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<TestClient>(port()));
+    ASSERT_TRUE(open.back()->Request("GET", "/v1/hello").has_value());
+  }
+  TestClient newcomer(port());
+  auto r = newcomer.Request("GET", "/v1/hello");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "hello");
+  EXPECT_TRUE(open[0]->WaitForClose());  // the first to go idle
+  EXPECT_EQ(server_->evicted_connections(), 1u);
+  EXPECT_EQ(server_->refused_connections(), 0u);
+  ASSERT_TRUE(open[2]->Request("GET", "/v1/hello").has_value());
+}
+
+TEST_F(ServerTest, AtTheTotalLimitWithNoConnectionIdleANewOneIsClosed) {
+  ServerOptions options = DefaultOptions();
+  options.max_connections = 2;
+  Start(options);
+  std::vector<std::optional<WireResponse>> slow(2);
+  std::vector<std::thread> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.emplace_back([&, i] {
+      TestClient c(port());
+      slow[i] = c.Request("GET", "/v1/slow");
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return slow_count_.load() == 2; }));
+  TestClient excess(port());
+  EXPECT_TRUE(excess.WaitForClose());
+  EXPECT_EQ(server_->refused_connections(), 1u);
+  for (std::thread& t : busy) {
+    t.join();
+  }
+  for (const auto& r : slow) {
+    ASSERT_TRUE(r.has_value());  // the busy ones were not touched
+    EXPECT_EQ(r->body(), "slow");
+  }
+}
+
+TEST_F(ServerTest, TheTotalLimitStaysBelowTheOpenFileLimit) {
+  rlimit files{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
+  ServerOptions options = DefaultOptions();
+  options.max_connections = 0;
+  Start(options);
+  EXPECT_GT(server_->max_connections(), 0u);
+  if (files.rlim_cur != RLIM_INFINITY) {
+    EXPECT_LE(server_->max_connections() + 64, files.rlim_cur);
+  }
 }
 
 TEST_F(ServerTest, SlowlorisIsCutOffByReadTimeout) {
