@@ -1,6 +1,7 @@
 // HttpServer: HTTP/1.1 with keep-alive on Boost.Beast/Asio coroutines. One I/O thread per core
 // accepts and parses; handlers (which may block on the store) run on a separate worker pool.
-// Enforces header/body limits and read/idle timeouts, assigns request ids, and shuts down
+// Enforces header/body limits, unambiguous framing, read/idle/first-request timeouts and
+// connection limits (per client address and in all), assigns request ids, and shuts down
 // gracefully: on Shutdown() (or SIGTERM/SIGINT when asked) it stops accepting, lets in-flight
 // requests finish and closes idle connections. Beast and Asio stay inside server.cc.
 #pragma once

@@ -1,7 +1,9 @@
 // Tests for HttpServer over real sockets on 127.0.0.1: keep-alive round trips, problem+json
-// errors, size limits, timeouts (idle and slowloris), handler failures, graceful shutdown and
-// many concurrent clients. The client is plain POSIX sockets with receive timeouts, so a server
-// bug fails a test instead of hanging it; Beast's parser only decodes the responses.
+// errors, size limits, framing (Transfer-Encoding, trailers), timeouts (idle, first request and
+// slowloris), connection limits, handler failures, graceful shutdown (also under load, and with
+// before_send continuations outliving the server) and many concurrent clients. The client is
+// plain POSIX sockets with receive timeouts, so a server bug fails a test instead of hanging it;
+// Beast's parser only decodes the responses.
 #include "http/server.h"
 
 #include <arpa/inet.h>
