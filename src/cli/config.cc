@@ -62,6 +62,9 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
     else if (k == "max_body_bytes") s = integer(config.max_body_bytes);
     else if (k == "read_timeout_ms") s = integer(config.read_timeout_ms);
     else if (k == "idle_timeout_ms") s = integer(config.idle_timeout_ms);
+    else if (k == "first_request_timeout_ms") s = integer(config.first_request_timeout_ms);
+    else if (k == "max_connections_per_address") s = integer(config.max_connections_per_address);
+    else if (k == "max_connections") s = integer(config.max_connections);
     else if (k == "token_ttl_seconds") s = integer(config.token_ttl_seconds);
     else return InvalidArgumentError(fmt::format("{}: unknown key '{}'", path, k));
     RETURN_IF_ERROR(s);

@@ -82,6 +82,19 @@ int main(int argc, char** argv) {
   server->add_option("--idle-timeout-ms", config.idle_timeout_ms, "Keep-alive idle time")
       ->envname("COFFER_IDLE_TIMEOUT_MS")
       ->capture_default_str();
+  server->add_option("--first-request-timeout-ms", config.first_request_timeout_ms,
+                     "Time a new connection has to send its first request header")
+      ->envname("COFFER_FIRST_REQUEST_TIMEOUT_MS")
+      ->capture_default_str();
+  server->add_option("--max-connections-per-address", config.max_connections_per_address,
+                     "Connections open at once from one client address (0: no limit; raise it "
+                     "behind a reverse proxy)")
+      ->envname("COFFER_MAX_CONNECTIONS_PER_ADDRESS")
+      ->capture_default_str();
+  server->add_option("--max-connections", config.max_connections,
+                     "Connections open at once in all (0: the open-file limit less a reserve)")
+      ->envname("COFFER_MAX_CONNECTIONS")
+      ->capture_default_str();
   server->add_option("--token-ttl-seconds", config.token_ttl_seconds, "Lifetime of issued JWTs")
       ->envname("COFFER_TOKEN_TTL_SECONDS")
       ->capture_default_str();

@@ -45,6 +45,16 @@ void DisableCoreDumps() {
 
 namespace {
 
+// Every connection is an open file: the soft limit goes up to the hard one, which the operator
+// sets (systemd's LimitNOFILE=, ulimit -Hn). The server keeps its connections below it.
+void RaiseOpenFileLimit() {
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+}
+
 std::unique_ptr<KeyProvider> KeyProviderFor(const ServerConfig& config) {
   if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
     return NewEnvKeyProvider("COFFER_ROOT_KEY");
@@ -64,10 +74,17 @@ int RunServer(const ServerConfig& config) {
     return kExitUsage;
   }
   if (config.max_body_bytes < 1024 || config.worker_threads < 1 || config.read_timeout_ms < 1 ||
-      config.idle_timeout_ms < 1 || config.token_ttl_seconds < 1) {
+      config.idle_timeout_ms < 1 || config.first_request_timeout_ms < 1 ||
+      config.token_ttl_seconds < 1) {
     fmt::print(stderr,
                "error: max_body_bytes must be >= 1024 and worker_threads, timeouts and "
                "token_ttl_seconds must be positive\n");
+    return kExitUsage;
+  }
+  if (config.max_connections_per_address < 0 || config.max_connections < 0) {
+    fmt::print(stderr,
+               "error: max_connections and max_connections_per_address must be 0 (no limit of "
+               "their own) or positive\n");
     return kExitUsage;
   }
   if (Status s = CheckListenSecurity(options.host, config.tls_cert, config.tls_key,
@@ -90,6 +107,10 @@ int RunServer(const ServerConfig& config) {
   options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
   options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  options.first_request_timeout = std::chrono::milliseconds(config.first_request_timeout_ms);
+  options.max_connections_per_address = static_cast<size_t>(config.max_connections_per_address);
+  options.max_connections = static_cast<size_t>(config.max_connections);
+  RaiseOpenFileLimit();  // before the server derives its connection limit from it
 
   auto provider = KeyProviderFor(config);
   auto root_key = provider->LoadRootKey();
@@ -226,6 +247,11 @@ int RunServer(const ServerConfig& config) {
   fmt::print("coffer listening on {}://{}:{}\n", (*server)->tls() ? "https" : "http", shown_host,
              (*server)->port());
   std::fflush(stdout);
+  spdlog::info("at most {} connections at once, {} per client address",
+               (*server)->max_connections(),
+               options.max_connections_per_address == 0
+                   ? std::string("any number")
+                   : std::to_string(options.max_connections_per_address));
   Status run = (*server)->Run();
   server->reset();
   refresher.reset();  // its thread reads the store

@@ -91,6 +91,15 @@ void ServerTelemetry::WatchServer(const http::HttpServer& server) {
   registry_.AddCallback("coffer_http_active_connections", "Client connections open right now.",
                         "gauge",
                         [&server] { return static_cast<double>(server.active_connections()); });
+  registry_.AddCallback(
+      "coffer_http_connections_refused_total",
+      "Connections closed as soon as accepted: over the per-address limit, or at the total limit "
+      "with no idle connection to close instead.",
+      "counter", [&server] { return static_cast<double>(server.refused_connections()); });
+  registry_.AddCallback(
+      "coffer_http_connections_evicted_total",
+      "Idle connections closed to make room for a new one at the total connection limit.",
+      "counter", [&server] { return static_cast<double>(server.evicted_connections()); });
 }
 
 void ServerTelemetry::WatchSqliteStore(const SqliteStore& store) {

@@ -49,7 +49,8 @@ struct Response {
   // sending, off its worker threads, with a continuation it expects exactly once, from any
   // thread: OK sends this response; any other status sends that status's problem+json instead
   // (a sensitive body is wiped unsent). A handler's last step (e.g. appending its audit event)
-  // so finishes without a thread waiting for it.
+  // so finishes without a thread waiting for it. The caller may keep the continuation (and
+  // copies of it) after calling it, even past the server's end: once called it holds nothing.
   std::function<void(std::function<void(Status)>)> before_send;
 };
 

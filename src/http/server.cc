@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -37,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -82,7 +84,89 @@ class WipingAllocator {
 };
 
 using WipingBody = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
-using RequestParser = bhttp::request_parser<WipingBody, WipingAllocator<char>>;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ToLowerAscii(a) == ToLowerAscii(b);
+}
+
+// Whether a Transfer-Encoding value (all its fields joined with ", ") names exactly one transfer
+// coding, "chunked", in any case, with optional whitespace around it. Empty list elements are
+// ignored (RFC 9110 §5.6.1).
+bool IsChunkedAlone(std::string_view codings) {
+  int chunked = 0;
+  while (!codings.empty()) {
+    const size_t comma = codings.find(',');
+    std::string_view element = codings.substr(0, comma);
+    codings = comma == std::string_view::npos ? std::string_view() : codings.substr(comma + 1);
+    const size_t first = element.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+      continue;
+    }
+    element = element.substr(first, element.find_last_not_of(" \t") - first + 1);
+    if (!EqualsIgnoreCase(element, "chunked")) {
+      return false;
+    }
+    ++chunked;
+  }
+  return chunked == 1;
+}
+
+// Beast's request parser held to the framing rules of RFC 9112 §6, so that Coffer and any proxy
+// in front of it cannot disagree on where a request ends (request smuggling):
+// - Transfer-Encoding must be exactly "chunked": a coding list not ending in chunked would be
+//   read by Beast as a request without a body, and the body's bytes as the next request; other
+//   codings are not implemented; chunked twice is malformed.
+// - Transfer-Encoding never comes with Content-Length, nor in an HTTP/1.0 request.
+// - The fields of a chunked trailer are dropped: Beast would add them to the header fields,
+//   where Authorization, Content-Type or X-Forwarded-For would act as request headers.
+// A refused header fails the read with bhttp::error::bad_transfer_encoding; framing_error()
+// says why, for the problem's detail.
+class RequestParser final : public bhttp::request_parser<WipingBody, WipingAllocator<char>> {
+ public:
+  std::string_view framing_error() const { return framing_error_; }
+
+ private:
+  void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code& ec) override {
+    ec = {};
+    if (is_header_done()) {
+      return;  // a trailer field
+    }
+    if (name == bhttp::field::transfer_encoding) {
+      if (!transfer_encoding_.empty()) {
+        transfer_encoding_ += ", ";
+      }
+      transfer_encoding_.append(value.data(), value.size());
+      has_transfer_encoding_ = true;
+    } else if (name == bhttp::field::content_length) {
+      has_content_length_ = true;
+    }
+    get().insert(name, name_string, value);
+  }
+
+  void on_header_impl(beast::error_code& ec) override {
+    ec = {};
+    if (!has_transfer_encoding_) {
+      return;
+    }
+    if (get().version() < 11) {
+      framing_error_ = "Transfer-Encoding is not allowed in an HTTP/1.0 request";
+    } else if (has_content_length_) {
+      framing_error_ = "a request must not have both Transfer-Encoding and Content-Length";
+    } else if (!IsChunkedAlone(transfer_encoding_) || !chunked()) {
+      framing_error_ =
+          "Transfer-Encoding must be \"chunked\" (no other transfer coding is supported)";
+    } else {
+      return;
+    }
+    ec = bhttp::error::bad_transfer_encoding;
+  }
+
+  std::string transfer_encoding_;  // every Transfer-Encoding field of the header, joined
+  bool has_transfer_encoding_ = false;
+  bool has_content_length_ = false;
+  std::string framing_error_;
+};
 using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
 // The body points into Response::body, so a sensitive body is never copied before it is wiped.
 using WireResponse = bhttp::response<bhttp::span_body<const char>>;
@@ -103,19 +187,29 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+// Open files kept free of connections (for the store, logs, the accept itself): an eighth of the
+// limit, within these bounds.
+constexpr size_t kMinReservedFiles = 64;
+constexpr size_t kMaxReservedFiles = 1024;
+// After a failed accept (out of descriptors or similar), before the next one.
+constexpr std::chrono::milliseconds kAcceptBackoff{50};
+constexpr std::chrono::milliseconds kAcceptBackoffAfterEviction{5};
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-// What graceful shutdown needs of a connection, whatever its stream.
+// What graceful shutdown and the connection limit need of a connection, whatever its stream.
 struct ConnectionBase {
   virtual ~ConnectionBase() = default;
   // Closes the connection if it is waiting for a request (on its own strand).
   virtual void CloseIfIdle() = 0;
+  // Waiting for a request (or, with TLS, for the handshake): nothing would be lost by closing.
+  // Written only on the connection's strand; read there and by the accept loop.
+  std::atomic<bool> idle{false};
 };
 
-// One client connection. `idle` is read and written only on the stream's strand. A TLS
-// connection keeps the context it was accepted with, so a reload never pulls it from under it.
+// One client connection. A TLS connection keeps the context it was accepted with, so a reload
+// never pulls it from under it.
 template <typename Stream>
 struct Connection final : ConnectionBase, std::enable_shared_from_this<Connection<Stream>> {
   Connection(tcp::socket socket, std::shared_ptr<ssl::context> context)
@@ -144,8 +238,20 @@ struct Connection final : ConnectionBase, std::enable_shared_from_this<Connectio
 
   const std::shared_ptr<ssl::context> tls_context;  // null for plain HTTP
   Stream stream;
-  bool idle = false;  // waiting for the first byte of a request
 };
+
+// How many connections may be open at once: `configured` (0 = no wish), but never more than the
+// open-file limit less a reserve.
+size_t ConnectionLimit(size_t configured) {
+  size_t files = std::numeric_limits<size_t>::max();
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    files = static_cast<size_t>(limit.rlim_cur);
+  }
+  const size_t reserve = std::clamp(files / 8, kMinReservedFiles, kMaxReservedFiles);
+  const size_t by_files = files > reserve + 1 ? files - reserve : 1;
+  return configured == 0 ? by_files : std::min(configured, by_files);
+}
 
 // A server TLS context from PEM files. Errors name the file at fault, never its content.
 StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_file,
@@ -200,6 +306,13 @@ std::string PeerIp(const tcp::socket& socket) {
   }
 }
 
+// Closes a socket refused at once: a reset, so neither side keeps it in TIME_WAIT.
+void Refuse(tcp::socket& socket) {
+  beast::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
+}
+
 bool IsRequestIdChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
@@ -233,10 +346,6 @@ void ReplaceResponse(Response& response, Response replacement) {
     SecureWipe(response.body);
   }
   response = std::move(replacement);
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ToLowerAscii(a) == ToLowerAscii(b);
 }
 
 // Header text a handler supplies must not be able to split the response.
@@ -275,7 +384,20 @@ Response BadRequestProblem(std::string_view detail) {
 // The response for a failed read, or nullopt when the connection should just be closed (the
 // peer went away, timed out, or sent half a request and stopped).
 std::optional<Response> ProblemForReadError(const beast::error_code& ec,
+                                            const RequestParser& parser,
                                             const ServerOptions& options) {
+  if (!parser.framing_error().empty()) {
+    return BadRequestProblem(parser.framing_error());
+  }
+  // Beast's own checks: chunked twice, Transfer-Encoding after Content-Length or the reverse.
+  if (ec == bhttp::error::bad_transfer_encoding) {
+    return BadRequestProblem(
+        "Transfer-Encoding must be \"chunked\", once, and not with Content-Length");
+  }
+  if (ec == bhttp::error::bad_content_length || ec == bhttp::error::multiple_content_length) {
+    return BadRequestProblem(
+        "Content-Length must be one decimal number, and not with Transfer-Encoding");
+  }
   if (ec == bhttp::error::header_limit) {
     return Problem(
         431, "header-too-large", "Request header fields too large",
@@ -295,12 +417,26 @@ std::optional<Response> ProblemForReadError(const beast::error_code& ec,
   return std::nullopt;
 }
 
+// Resumes the coroutine whose completion handler is `handler` with `status`, on the handler's
+// own executor (the connection's strand). The handler is moved into the posted operation and the
+// executor copy dies before this returns, so afterwards the caller holds nothing bound to the
+// io_context: that operation is the only owner, run by the io_context or destroyed with it
+// (while its strand service still exists). Thread-safe.
+template <typename Handler>
+void PostResume(Handler& handler, Status status) {
+  auto executor = asio::get_associated_executor(handler);
+  asio::post(executor, [resume = std::move(handler), status = std::move(status)]() mutable {
+    std::move(resume)(std::move(status));
+  });
+}
+
 class BeastHttpServer final : public HttpServer {
  public:
   BeastHttpServer(const ServerOptions& options, const Router& router, RequestObserver observer)
       : options_(options),
         router_(router),
         observer_(std::move(observer)),
+        max_connections_(ConnectionLimit(options.max_connections)),
         workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
         control_(asio::make_strand(ioc_)),
         acceptor_(control_),
@@ -308,7 +444,9 @@ class BeastHttpServer final : public HttpServer {
         grace_timer_(control_) {}
 
   ~BeastHttpServer() override {
-    // A before_send continuation still to come posts to ioc_: it must find it alive.
+    // A before_send continuation still to come posts to ioc_: it must find it alive. One that
+    // has been called holds nothing of ioc_ any more (PostResume), however long its caller
+    // keeps it.
     before_send_in_flight_.WaitForNone();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -330,16 +468,30 @@ class BeastHttpServer final : public HttpServer {
   Status ReloadTls() override;
   bool tls() const override { return !options_.tls_cert_file.empty(); }
   size_t active_connections() const override { return active_connections_.load(); }
+  size_t max_connections() const override { return max_connections_; }
+  uint64_t refused_connections() const override { return refused_connections_.load(); }
+  uint64_t evicted_connections() const override { return evicted_connections_.load(); }
 
  private:
   asio::awaitable<void> AcceptLoop();
   void StartConnection(tcp::socket socket);
+  // Makes room for one more connection if the limits allow it: the peer's address is under
+  // its limit and, at the total limit, an idle connection is closed for it. On success the
+  // connection is registered under a new id. REQUIRES: mu_ held.
+  std::optional<uint64_t> AdmitLocked(const std::string& address,
+                                      std::shared_ptr<ConnectionBase>& evict);
+  // The connection waiting for a request the longest, not already being closed for room; null
+  // if none. REQUIRES: mu_ held.
+  std::shared_ptr<ConnectionBase> OldestIdleLocked();
   template <typename Stream>
-  asio::awaitable<void> Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id);
+  asio::awaitable<void> Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id,
+                              std::string peer_ip);
   // Reads, handles and answers one request. Returns whether the connection may be reused.
+  // `header_deadline`, for a connection's first request, bounds the wait for its header.
   template <typename Stream>
   asio::awaitable<bool> ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
-                                 const std::string& peer_ip);
+                                 const std::string& peer_ip,
+                                 std::optional<SteadyClock::time_point> header_deadline);
   // Routes the request and runs its handler on the worker pool, filling `response` in place.
   asio::awaitable<void> Dispatch(const Request& request, std::string& route_template,
                                  Response& response);
@@ -364,12 +516,23 @@ class BeastHttpServer final : public HttpServer {
   const Router router_;  // a copy, so the caller's router need not outlive the server
   const RequestObserver observer_;
 
+  const size_t max_connections_;
+
+  struct Registered {
+    std::weak_ptr<ConnectionBase> conn;
+    std::string address;   // the peer's
+    bool evicted = false;  // being closed to make room
+  };
   std::mutex mu_;
-  std::map<uint64_t, std::weak_ptr<ConnectionBase>> connections_;  // guarded by mu_
-  uint64_t next_connection_id_ = 0;                                // guarded by mu_
-  bool stopped_ = false;                                           // guarded by mu_
-  std::shared_ptr<ssl::context> tls_context_;  // for new connections; guarded by mu_
+  // By id, which is the order of acceptance: the first idle one is the one idle the longest.
+  std::map<uint64_t, Registered> connections_;           // guarded by mu_
+  std::unordered_map<std::string, size_t> per_address_;  // guarded by mu_
+  uint64_t next_connection_id_ = 0;                      // guarded by mu_
+  bool stopped_ = false;                                 // guarded by mu_
+  std::shared_ptr<ssl::context> tls_context_;            // for new connections; guarded by mu_
   std::atomic<size_t> active_connections_{0};
+  std::atomic<uint64_t> refused_connections_{0};
+  std::atomic<uint64_t> evicted_connections_{0};
   InFlight before_send_in_flight_;  // before_send continuations not yet called
 
   std::atomic<bool> draining_{false};
@@ -531,8 +694,8 @@ void BeastHttpServer::BeginShutdown() {
   std::vector<std::shared_ptr<ConnectionBase>> live;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, weak] : connections_) {
-      if (auto conn = weak.lock()) {
+    for (auto& [id, registered] : connections_) {
+      if (auto conn = registered.conn.lock()) {
         live.push_back(std::move(conn));
       }
     }
@@ -564,7 +727,13 @@ void BeastHttpServer::StopLocked() {
 
 void BeastHttpServer::Deregister(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (connections_.erase(id) > 0) {
+  auto it = connections_.find(id);
+  if (it != connections_.end()) {
+    auto count = per_address_.find(it->second.address);
+    if (count != per_address_.end() && --count->second == 0) {
+      per_address_.erase(count);
+    }
+    connections_.erase(it);
     active_connections_.fetch_sub(1);
   }
   if (draining_.load() && connections_.empty()) {
@@ -580,33 +749,101 @@ asio::awaitable<void> BeastHttpServer::AcceptLoop() {
       co_return;
     }
     if (ec) {
-      // Out of descriptors or similar: back off instead of spinning.
-      asio::steady_timer backoff(control_, std::chrono::milliseconds(50));
-      co_await backoff.async_wait(kNoThrow);
+      // Out of descriptors or similar: back off instead of spinning. Out of descriptors with
+      // connections idle, the one idle the longest gives its descriptor to whoever is waiting.
+      std::chrono::milliseconds backoff = kAcceptBackoff;
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory ||
+          ec == boost::system::errc::too_many_files_open_in_system) {
+        std::shared_ptr<ConnectionBase> evict;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          evict = OldestIdleLocked();
+        }
+        if (evict) {
+          evict->CloseIfIdle();
+          backoff = kAcceptBackoffAfterEviction;
+        }
+      }
+      asio::steady_timer timer(control_, backoff);
+      co_await timer.async_wait(kNoThrow);
       continue;
     }
     StartConnection(std::move(socket));
   }
 }
 
+std::shared_ptr<ConnectionBase> BeastHttpServer::OldestIdleLocked() {
+  for (auto& [id, registered] : connections_) {
+    if (registered.evicted) {
+      continue;
+    }
+    std::shared_ptr<ConnectionBase> conn = registered.conn.lock();
+    if (conn != nullptr && conn->idle.load()) {
+      registered.evicted = true;
+      evicted_connections_.fetch_add(1);
+      return conn;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<uint64_t> BeastHttpServer::AdmitLocked(const std::string& address,
+                                                     std::shared_ptr<ConnectionBase>& evict) {
+  auto count = per_address_.find(address);
+  const size_t from_address = count == per_address_.end() ? 0 : count->second;
+  if (options_.max_connections_per_address != 0 &&
+      from_address >= options_.max_connections_per_address) {
+    return std::nullopt;
+  }
+  if (connections_.size() >= max_connections_) {
+    evict = OldestIdleLocked();
+    if (evict == nullptr) {
+      return std::nullopt;  // every connection is busy with a request
+    }
+  }
+  const uint64_t id = next_connection_id_++;
+  connections_.emplace(id, Registered{.conn = {}, .address = address});
+  ++per_address_[address];
+  active_connections_.fetch_add(1);
+  return id;
+}
+
 void BeastHttpServer::StartConnection(tcp::socket socket) {
-  beast::error_code ec;
-  socket.set_option(tcp::no_delay(true), ec);
+  // The TCP peer: behind a proxy this is the proxy, whatever X-Forwarded-For says later.
+  std::string peer_ip = PeerIp(socket);
+  if (peer_ip.empty()) {
+    Refuse(socket);  // gone already
+    return;
+  }
+  std::optional<uint64_t> id;
+  std::shared_ptr<ConnectionBase> evict;
   std::shared_ptr<ssl::context> context;
-  uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    id = next_connection_id_++;
+    id = AdmitLocked(peer_ip, evict);
     context = tls_context_;
   }
+  if (!id.has_value()) {
+    refused_connections_.fetch_add(1);
+    Refuse(socket);
+    return;
+  }
+  if (evict != nullptr) {
+    evict->CloseIfIdle();
+  }
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
   auto start = [&](auto conn) {
     {
+      // Registered by AdmitLocked; nothing else looks at it until Serve runs, and this runs on
+      // control_ like every other admission and BeginShutdown.
       std::lock_guard<std::mutex> lock(mu_);
-      connections_.emplace(id, conn);
-      active_connections_.fetch_add(1);
+      connections_.at(*id).conn = conn;
     }
     auto executor = conn->stream.get_executor();
-    asio::co_spawn(executor, Serve(std::move(conn), id), [](std::exception_ptr) {});
+    asio::co_spawn(executor, Serve(std::move(conn), *id, std::move(peer_ip)),
+                   [](std::exception_ptr) {});
   };
   if (context) {
     start(std::make_shared<Connection<TlsStream>>(std::move(socket), std::move(context)));
@@ -616,8 +853,8 @@ void BeastHttpServer::StartConnection(tcp::socket socket) {
 }
 
 template <typename Stream>
-asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>> conn,
-                                             uint64_t id) {
+asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id,
+                                             std::string peer_ip) {
   // Runs when the coroutine ends or is destroyed with the io_context.
   struct Registration {
     BeastHttpServer* server;
@@ -625,12 +862,16 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
     ~Registration() { server->Deregister(id); }
   } registration{this, id};
 
-  const std::string peer_ip = PeerIp(conn->lowest().socket());
+  // A new connection delivers its first request header by this time, TLS handshake included,
+  // or is closed.
+  const SteadyClock::time_point first_deadline =
+      SteadyClock::now() + options_.first_request_timeout;
   ReadBuffer buffer;
   if constexpr (std::is_same_v<Stream, TlsStream>) {
-    // The handshake must finish within the read timeout, like a request.
-    conn->lowest().expires_after(options_.read_timeout);
+    conn->idle = true;  // nothing to lose yet: shutdown or a new client may close it
+    conn->lowest().expires_at(first_deadline);
     auto [ec] = co_await conn->stream.async_handshake(ssl::stream_base::server, kNoThrow);
+    conn->idle = false;
     if (ec) {
       beast::error_code ignored;
       conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -638,14 +879,15 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
       co_return;
     }
   }
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (draining_.load()) {
       break;
     }
     if (buffer.size() == 0) {
       buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
       conn->idle = true;
-      conn->lowest().expires_after(options_.idle_timeout);
+      const SteadyClock::time_point idle_deadline = SteadyClock::now() + options_.idle_timeout;
+      conn->lowest().expires_at(first ? std::min(first_deadline, idle_deadline) : idle_deadline);
       auto [ec, n] =
           co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes), kNoThrow);
       conn->idle = false;
@@ -654,7 +896,8 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
       }
       buffer.commit(n);
     }
-    if (!co_await ServeOne(*conn, buffer, peer_ip)) {
+    if (!co_await ServeOne(*conn, buffer, peer_ip,
+                           first ? std::optional(first_deadline) : std::nullopt)) {
       break;
     }
   }
@@ -671,8 +914,9 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
 }
 
 template <typename Stream>
-asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
-                                                const std::string& peer_ip) {
+asio::awaitable<bool> BeastHttpServer::ServeOne(
+    Connection<Stream>& conn, ReadBuffer& buffer, const std::string& peer_ip,
+    std::optional<SteadyClock::time_point> header_deadline) {
   const SteadyClock::time_point start = SteadyClock::now();
   RequestParser parser;
   parser.header_limit(static_cast<std::uint32_t>(
@@ -680,10 +924,14 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBu
   parser.body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
 
   // One deadline covers the whole request, so a client trickling bytes cannot hold the
-  // connection (slowloris).
-  conn.lowest().expires_after(options_.read_timeout);
+  // connection (slowloris); a connection's first header may have less time.
+  const SteadyClock::time_point request_deadline = start + options_.read_timeout;
+  conn.lowest().expires_at(header_deadline.has_value()
+                               ? std::min(*header_deadline, request_deadline)
+                               : request_deadline);
   auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kNoThrow);
   if (!ec && !parser.is_done()) {
+    conn.lowest().expires_at(request_deadline);
     const auto& header = parser.get();
     if (header.version() == 11 && EqualsIgnoreCase(header[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
@@ -713,7 +961,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(Connection<Stream>& conn, ReadBu
                            : NewRequestId();
 
   if (ec) {
-    std::optional<Response> problem = ProblemForReadError(ec, options_);
+    std::optional<Response> problem = ProblemForReadError(ec, parser, options_);
     if (problem.has_value()) {
       if (co_await Write(conn, *problem, 11, /*keep_alive=*/false, request.request_id)) {
         co_await LingerAndClose(conn);
@@ -824,10 +1072,10 @@ asio::awaitable<void> BeastHttpServer::AwaitBeforeSend(Response& response) {
         // std::function needs a copyable callable; the coroutine's handler is move-only.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         before_send([this, shared](Status s) {
-          auto executor = asio::get_associated_executor(*shared);
-          asio::post(executor, [shared, s = std::move(s)]() mutable {
-            std::move(*shared)(std::move(s));
-          });
+          PostResume(*shared, std::move(s));
+          // The last use of the server: it may be destroyed as soon as this returns. Whatever
+          // the caller still holds (this continuation, copies of it) holds only the empty shell
+          // PostResume left, nothing of the server's io_context.
           before_send_in_flight_.Done();
         });
       },

@@ -1,6 +1,7 @@
 // HttpServer: HTTP/1.1 with keep-alive on Boost.Beast/Asio coroutines. One I/O thread per core
 // accepts and parses; handlers (which may block on the store) run on a separate worker pool.
-// Enforces header/body limits and read/idle timeouts, assigns request ids, and shuts down
+// Enforces header/body limits, unambiguous framing, read/idle/first-request timeouts and
+// connection limits (per client address and in all), assigns request ids, and shuts down
 // gracefully: on Shutdown() (or SIGTERM/SIGINT when asked) it stops accepting, lets in-flight
 // requests finish and closes idle connections. Beast and Asio stay inside server.cc.
 #pragma once
@@ -29,6 +30,19 @@ struct ServerOptions {
   size_t max_header_bytes = 16 << 10;              // larger headers get 431
   std::chrono::milliseconds read_timeout{15'000};  // a request must arrive within this
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive connection with no request
+  // A new connection must have sent its first request header (after the TLS handshake) this
+  // long after it was accepted, or it is closed: connections opened and left silent do not pile
+  // up for the whole idle timeout.
+  std::chrono::milliseconds first_request_timeout{5'000};
+  // Connections open at once from one peer address (the TCP peer, before any X-Forwarded-For);
+  // more are closed as soon as accepted. 0 = no limit. Behind a reverse proxy every connection
+  // comes from the proxy: raise it there.
+  size_t max_connections_per_address = 256;
+  // Connections open at once in all. 0 = the open-file limit (RLIMIT_NOFILE, read at Create())
+  // less a reserve for the store, logs and the server itself; a larger value is lowered to that.
+  // At the limit a new connection makes room by closing the connection idle the longest (one
+  // waiting for a request), or is closed itself when none is idle.
+  size_t max_connections = 0;
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{25'000};  // in-flight requests get this long
   bool handle_signals = true;  // SIGTERM/SIGINT trigger graceful shutdown; SIGHUP reloads TLS
@@ -78,6 +92,13 @@ class HttpServer {
   virtual bool tls() const = 0;
   // Connections open right now. Thread-safe.
   virtual size_t active_connections() const = 0;
+  // How many connections may be open at once (ServerOptions::max_connections as applied).
+  virtual size_t max_connections() const = 0;
+  // Connections closed as soon as accepted, over the per-address or the total limit, since
+  // Create(). Thread-safe.
+  virtual uint64_t refused_connections() const = 0;
+  // Idle connections closed to make room for a new one at the total limit. Thread-safe.
+  virtual uint64_t evicted_connections() const = 0;
 };
 
 }  // namespace coffer::http

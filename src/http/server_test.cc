@@ -1,12 +1,15 @@
 // Tests for HttpServer over real sockets on 127.0.0.1: keep-alive round trips, problem+json
-// errors, size limits, timeouts (idle and slowloris), handler failures, graceful shutdown and
-// many concurrent clients. The client is plain POSIX sockets with receive timeouts, so a server
-// bug fails a test instead of hanging it; Beast's parser only decodes the responses.
+// errors, size limits, framing (Transfer-Encoding, trailers), timeouts (idle, first request and
+// slowloris), connection limits, handler failures, graceful shutdown (also under load, and with
+// before_send continuations outliving the server) and many concurrent clients. The client is
+// plain POSIX sockets with receive timeouts, so a server bug fails a test instead of hanging it;
+// Beast's parser only decodes the responses.
 #include "http/server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -201,6 +205,7 @@ class ServerTest : public ::testing::Test {
     });
     router_.Add("GET", "/v1/slow", [this](const Request&, const RouteParams&) {
       slow_started_ = true;
+      ++slow_count_;
       std::this_thread::sleep_for(milliseconds(300));
       return Text("slow")(Request(), RouteParams());
     });
@@ -211,6 +216,16 @@ class ServerTest : public ::testing::Test {
       Response r;
       r.body = R"({"value":"s3cr3t"})";
       r.sensitive = true;
+      return r;
+    });
+    // Which of the headers a request's framing may try to smuggle in the handler sees.
+    router_.Add("POST", "/v1/seen", [](const Request& req, const RouteParams&) {
+      Response r;
+      r.content_type = "text/plain";
+      r.body = std::string("authorization=") + (req.Header("authorization") ? "yes" : "no") +
+               "|content-type=" + std::string(req.Header("content-type").value_or("-")) +
+               "|x-forwarded-for=" + std::string(req.Header("x-forwarded-for").value_or("-")) +
+               "|body=" + req.body;
       return r;
     });
     router_.Add("DELETE", "/v1/thing", [](const Request&, const RouteParams&) {
@@ -231,6 +246,7 @@ class ServerTest : public ::testing::Test {
     options.worker_threads = 4;
     options.read_timeout = milliseconds(2000);
     options.idle_timeout = milliseconds(2000);
+    options.first_request_timeout = milliseconds(2000);
     options.write_timeout = milliseconds(2000);
     options.shutdown_grace = milliseconds(2000);
     options.handle_signals = false;
@@ -270,6 +286,7 @@ class ServerTest : public ::testing::Test {
   std::thread run_thread_;
   Status run_status_;
   std::atomic<bool> slow_started_{false};
+  std::atomic<int> slow_count_{0};
   std::mutex log_mu_;
   std::vector<std::string> log_;  // guarded by log_mu_
 };
@@ -425,6 +442,102 @@ TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
   EXPECT_EQ(r->result_int(), 413);
 }
 
+// Framing Coffer and a proxy in front of it could read differently (RFC 9112 §6): each is a 400
+// problem and the connection closes, so the bytes after the header (here a pipelined GET) are
+// never served as a request of their own.
+TEST_F(ServerTest, AmbiguousFramingIs400AndCloses) {
+  Start();
+  const std::string chunked_body = "5\r\nhello\r\n0\r\n\r\n";
+  const std::string smuggled = "GET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  struct Case {
+    std::string version;
+    std::string fields;  // after Host, each ending in CRLF
+    std::string detail;
+  };
+  const std::string not_chunked =
+      "Transfer-Encoding must be \"chunked\" (no other transfer coding is supported)";
+  const std::string beast_te =
+      "Transfer-Encoding must be \"chunked\", once, and not with Content-Length";
+  const std::vector<Case> cases = {
+      {"1.1", "Transfer-Encoding: chunked, identity\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: identity\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: gzip\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: gzip, chunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: \"chunked\"\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: chunked, chunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: xchunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", not_chunked},
+      {"1.1", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", beast_te},
+      {"1.1", "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", beast_te},
+      {"1.1", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", beast_te},
+      {"1.1", "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+       "Content-Length must be one decimal number, and not with Transfer-Encoding"},
+      {"1.1", "Transfer-Encoding: gzip\r\nContent-Length: 21\r\n",
+       "a request must not have both Transfer-Encoding and Content-Length"},
+      {"1.0", "Transfer-Encoding: chunked\r\n",
+       "Transfer-Encoding is not allowed in an HTTP/1.0 request"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE("HTTP/" + c.version + " " + c.fields);
+    TestClient client(port());
+    ASSERT_TRUE(client.Send("POST /v1/echo HTTP/" + c.version + "\r\nHost: t\r\n" + c.fields +
+                            "\r\n" + chunked_body + smuggled));
+    auto r = client.ReadResponse();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->result_int(), 400);
+    EXPECT_FALSE(r->keep_alive());
+    EXPECT_EQ((*r)[bhttp::field::content_type], "application/problem+json");
+    auto body = ProblemBody(*r);
+    EXPECT_EQ(JsonString(body, "type"), "urn:coffer:problem:bad-request");
+    EXPECT_EQ(JsonString(body, "detail"), c.detail);
+    std::string after;
+    EXPECT_TRUE(client.WaitForClose(&after));
+    EXPECT_EQ(after, "");  // the smuggled GET got no answer
+  }
+  Stop();
+  for (const std::string& line : Log()) {
+    EXPECT_EQ(line, "POST  400");  // and never reached a handler
+  }
+}
+
+TEST_F(ServerTest, ChunkedInAnyCaseWithWhitespaceIsRead) {
+  Start();
+  for (std::string_view value : {"chunked", "Chunked", "CHUNKED", " \tchunked\t ", ", chunked"}) {
+    SCOPED_TRACE(std::string(value));
+    TestClient client(port());
+    ASSERT_TRUE(client.Send(
+        "POST /v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + std::string(value) +
+        "\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /v1/hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = client.ReadResponse();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->result_int(), 200);
+    EXPECT_EQ(r->body(), "abcde");
+    auto next = client.ReadResponse();  // the pipelined request after a well-framed body
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->body(), "hello");
+  }
+}
+
+// Fields of a chunked trailer never act as request headers: not Authorization, not
+// Content-Type, not X-Forwarded-For.
+TEST_F(ServerTest, ChunkedTrailerFieldsAreNotHeaders) {
+  Start();
+  TestClient client(port());
+  ASSERT_TRUE(
+      client.Send("POST /v1/seen HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+                  "Authorization: Bearer trailer-token\r\nContent-Type: application/json\r\n"
+                  "X-Forwarded-For: 10.9.8.7\r\n\r\n"));
+  auto r = client.ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  EXPECT_EQ(r->body(), "authorization=no|content-type=text/plain|x-forwarded-for=-|body=hello");
+  // The connection goes on.
+  auto next = client.Request("GET", "/v1/hello");
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body(), "hello");
+}
+
 TEST_F(ServerTest, BodyAtLimitIsAccepted) {
   Start();
   TestClient client(port());
@@ -528,18 +641,61 @@ class BeforeSendTest : public ServerTest {
       };
       return r;
     });
+    // The continuation is kept for the test to call (or not) when it likes.
+    router_.Add("GET", "/v1/held", [this](const Request&, const RouteParams&) {
+      Response r;
+      r.content_type = "text/plain";
+      r.body = "held";
+      r.before_send = [this](std::function<void(Status)> then) {
+        std::lock_guard<std::mutex> lock(threads_mu_);
+        held_.push_back(std::move(then));
+      };
+      return r;
+    });
+    router_.Add("GET", "/v1/busy", [this](const Request&, const RouteParams&) {
+      ++busy_started_;
+      std::this_thread::sleep_for(milliseconds(20));
+      return Text("busy")(Request(), RouteParams());
+    });
   }
   ~BeforeSendTest() override {
     Stop();
-    std::lock_guard<std::mutex> lock(threads_mu_);
-    for (std::thread& t : threads_) {
+    JoinContinuations();
+  }
+
+  void JoinContinuations() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(threads_mu_);
+      threads.swap(threads_);
+    }
+    for (std::thread& t : threads) {
       t.join();
     }
   }
 
+  size_t HeldCount() {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    return held_.size();
+  }
+
+  // Polls `done` until it holds or `limit` passes; returns whether it held.
+  static bool WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return true;
+  }
+
   std::atomic<bool> honoured_{false};
+  std::atomic<int> busy_started_{0};
   std::mutex threads_mu_;
-  std::vector<std::thread> threads_;  // guarded by threads_mu_
+  std::vector<std::thread> threads_;                // guarded by threads_mu_
+  std::vector<std::function<void(Status)>> held_;  // guarded by threads_mu_
 };
 
 TEST_F(BeforeSendTest, AnOkContinuationSendsTheResponse) {
@@ -599,6 +755,98 @@ TEST_F(BeforeSendTest, TheServerWaitsForContinuationsStillToComeBeforeItGoes) {
   Stop();
   server_.reset();
   client.join();
+}
+
+// The shutdown grace gave up on a request still waiting for its continuation; the continuation
+// comes after Run() returned, and its caller keeps it (as an audit writer may) until after the
+// server is gone. The server's io_context, and the strands it owns, are gone then: the kept
+// continuation must hold nothing of them. (It held the coroutine's completion handler, whose
+// frame keeps the connection's strand and socket: destroying it there touched the destroyed
+// strand service, the use after free AddressSanitizer reports.)
+TEST_F(BeforeSendTest, AContinuationKeptPastTheServersEndHoldsNothingOfIt) {
+  ServerOptions options = DefaultOptions();
+  options.shutdown_grace = milliseconds(30);
+  Start(options);
+  TestClient client(port());
+  ASSERT_TRUE(client.Send("GET /v1/held HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitFor([this] { return HeldCount() == 1; }));
+  server_->Shutdown();
+  run_thread_.join();  // the grace ran out with the request still waiting
+  EXPECT_TRUE(run_status_.ok());
+  std::function<void(Status)> then;
+  {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    then = held_.front();  // a copy: the one in held_ is kept as well
+  }
+  then(OkStatus());  // too late to be sent: the I/O threads are gone
+  server_.reset();
+  then = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    held_.clear();
+  }
+  std::string received;
+  EXPECT_TRUE(client.WaitForClose(&received));
+  EXPECT_TRUE(received.empty()) << received;
+}
+
+// Stopping a server with every kind of connection at once — idle keep-alive ones, requests whose
+// handler is still running, requests waiting for their continuation — and destroying it, many
+// times over: each round either drains (a grace long enough) or gives up (a grace too short),
+// and every client gets its answer or a closed connection, never a hang.
+TEST_F(BeforeSendTest, StoppingUnderLoadManyTimesInARow) {
+  constexpr int kRounds = 16;
+  constexpr int kEach = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const bool drains = round % 2 == 0;
+    ServerOptions options = DefaultOptions();
+    options.shutdown_grace = drains ? milliseconds(5000) : milliseconds(5);
+    busy_started_ = 0;
+    Start(options);
+
+    std::vector<std::unique_ptr<TestClient>> idle;
+    for (int i = 0; i < kEach; ++i) {
+      idle.push_back(std::make_unique<TestClient>(port()));
+      ASSERT_TRUE(idle.back()->Request("GET", "/v1/hello").has_value());
+    }
+    std::atomic<int> answered{0};
+    std::atomic<int> closed{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 2 * kEach; ++i) {
+      const char* target = i % 2 == 0 ? "/v1/gated/ok" : "/v1/busy";
+      clients.emplace_back([&, target] {
+        TestClient c(port());
+        auto r = c.Request("GET", target);
+        if (r.has_value()) {
+          answered += r->result_int() == 200 ? 1 : 0;
+        } else {
+          ++closed;
+        }
+      });
+    }
+    ASSERT_TRUE(WaitFor([&] { return busy_started_.load() == kEach; }));
+    ASSERT_TRUE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(threads_mu_);
+      return threads_.size() == kEach;  // every gated request is waiting for its continuation
+    }));
+
+    server_->Shutdown();
+    run_thread_.join();
+    EXPECT_TRUE(run_status_.ok());
+    server_.reset();  // waits for the continuations still to come
+    JoinContinuations();
+    for (std::thread& t : clients) {
+      t.join();
+    }
+    for (auto& c : idle) {
+      EXPECT_TRUE(c->WaitForClose());
+    }
+    EXPECT_EQ(answered.load() + closed.load(), 2 * kEach);
+    if (drains) {
+      EXPECT_EQ(answered.load(), 2 * kEach);  // a drain answers everything in flight
+    }
+  }
 }
 
 // Routes marked io_thread: tried on the I/O thread inside a NonBlockingScope, and run again on
@@ -697,6 +945,125 @@ TEST_F(ServerTest, IdleConnectionIsClosed) {
 
   TestClient silent(port());
   EXPECT_TRUE(silent.WaitForClose());
+}
+
+// Polls `done` until it holds or `limit` passes; returns whether it held.
+bool Eventually(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
+// A connection that sends nothing, or half a header, is closed after first_request_timeout;
+// one that made its first request in time then waits the (longer) idle timeout.
+TEST_F(ServerTest, FirstRequestMustArriveWithinTheFirstRequestTimeout) {
+  ServerOptions options = DefaultOptions();
+  options.first_request_timeout = milliseconds(500);
+  options.idle_timeout = milliseconds(5000);
+  options.read_timeout = milliseconds(5000);
+  Start(options);
+  const auto start = std::chrono::steady_clock::now();
+  TestClient silent(port(), milliseconds(4000));
+  TestClient half(port(), milliseconds(4000));
+  TestClient prompt(port(), milliseconds(4000));
+  ASSERT_TRUE(half.Send("GET /v1/hello HTTP/1.1\r\nHost: t\r\n"));
+  ASSERT_TRUE(prompt.Request("GET", "/v1/hello").has_value());
+  EXPECT_TRUE(silent.WaitForClose());
+  EXPECT_TRUE(half.WaitForClose());
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, milliseconds(450));
+  EXPECT_LT(waited, milliseconds(3000));  // well before the idle and read timeouts
+  // The prompt connection outlived the first request timeout and still serves.
+  auto again = prompt.Request("GET", "/v1/hello");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->body(), "hello");
+}
+
+TEST_F(ServerTest, ConnectionsOverThePerAddressLimitAreClosedAtOnce) {
+  ServerOptions options = DefaultOptions();
+  options.max_connections_per_address = 3;
+  Start(options);
+  std::vector<std::unique_ptr<TestClient>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<TestClient>(port()));
+    ASSERT_TRUE(open.back()->Request("GET", "/v1/hello").has_value());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  TestClient excess(port());
+  EXPECT_TRUE(excess.WaitForClose());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));  // not a timeout
+  EXPECT_EQ(server_->refused_connections(), 1u);
+  // The open ones are untouched, and a closed one frees its place.
+  ASSERT_TRUE(open[0]->Request("GET", "/v1/hello").has_value());
+  open.pop_back();
+  ASSERT_TRUE(Eventually([&] { return server_->active_connections() == 2; }));
+  TestClient next(port());
+  auto r = next.Request("GET", "/v1/hello");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "hello");
+}
+
+TEST_F(ServerTest, AtTheTotalLimitTheLongestIdleConnectionMakesRoom) {
+  ServerOptions options = DefaultOptions();
+  options.max_connections = 3;
+  options.max_connections_per_address = 0;
+  Start(options);
+  EXPECT_EQ(server_->max_connections(), 3u);
+  std::vector<std::unique_ptr<TestClient>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<TestClient>(port()));
+    ASSERT_TRUE(open.back()->Request("GET", "/v1/hello").has_value());
+  }
+  TestClient newcomer(port());
+  auto r = newcomer.Request("GET", "/v1/hello");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "hello");
+  EXPECT_TRUE(open[0]->WaitForClose());  // the first to go idle
+  EXPECT_EQ(server_->evicted_connections(), 1u);
+  EXPECT_EQ(server_->refused_connections(), 0u);
+  ASSERT_TRUE(open[2]->Request("GET", "/v1/hello").has_value());
+}
+
+TEST_F(ServerTest, AtTheTotalLimitWithNoConnectionIdleANewOneIsClosed) {
+  ServerOptions options = DefaultOptions();
+  options.max_connections = 2;
+  Start(options);
+  std::vector<std::optional<WireResponse>> slow(2);
+  std::vector<std::thread> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.emplace_back([&, i] {
+      TestClient c(port());
+      slow[i] = c.Request("GET", "/v1/slow");
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return slow_count_.load() == 2; }));
+  TestClient excess(port());
+  EXPECT_TRUE(excess.WaitForClose());
+  EXPECT_EQ(server_->refused_connections(), 1u);
+  for (std::thread& t : busy) {
+    t.join();
+  }
+  for (const auto& r : slow) {
+    ASSERT_TRUE(r.has_value());  // the busy ones were not touched
+    EXPECT_EQ(r->body(), "slow");
+  }
+}
+
+TEST_F(ServerTest, TheTotalLimitStaysBelowTheOpenFileLimit) {
+  rlimit files{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &files), 0);
+  ServerOptions options = DefaultOptions();
+  options.max_connections = 0;
+  Start(options);
+  EXPECT_GT(server_->max_connections(), 0u);
+  if (files.rlim_cur != RLIM_INFINITY) {
+    EXPECT_LE(server_->max_connections() + 64, files.rlim_cur);
+  }
 }
 
 TEST_F(ServerTest, SlowlorisIsCutOffByReadTimeout) {

@@ -1,5 +1,6 @@
 """init, start-up checks, configuration, timeouts and shutdown of the real binary."""
 import os
+import resource
 import socket
 import stat
 import subprocess
@@ -70,6 +71,66 @@ def test_toml_config_and_env(data_dir, tmp_path):
         assert r.status_code == 413
     finally:
         srv.stop()
+
+
+def lower_soft_open_file_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
+
+
+def open_files_limits(pid):
+    limits = open(f"/proc/{pid}/limits").read()
+    line = [l for l in limits.splitlines() if l.startswith("Max open files")][0]
+    return line.split()[3:5]
+
+
+def test_connection_limits_from_toml_env_and_flags(data_dir, tmp_path):
+    key = init_data_dir(data_dir)
+    cfg = tmp_path / "coffer.toml"
+    cfg.write_text('max_connections_per_address = 2\nfirst_request_timeout_ms = 60000\n')
+    # Started with a soft open-file limit of 512: the server raises it to the hard limit.
+    srv = Server(data_dir, key, extra_args=["--config", str(cfg)],
+                 env={"COFFER_MAX_CONNECTIONS": "100"}, preexec_fn=lower_soft_open_file_limit)
+    socks = []
+    try:
+        soft, hard = open_files_limits(srv.proc.pid)
+        assert soft == hard, (soft, hard)
+        deadline = time.time() + 10  # logged just after the listening line
+        while "at most 100 connections at once, 2 per client address" not in srv.read_log():
+            assert time.time() < deadline, "the connection limits were not logged"
+            time.sleep(0.05)
+        host, port = srv.url.rsplit("//", 1)[1].split(":")
+        for _ in range(2):
+            socks.append(socket.create_connection((host, int(port)), timeout=5))
+        excess = socket.create_connection((host, int(port)), timeout=5)
+        socks.append(excess)
+        try:
+            assert excess.recv(1) == b""  # closed (or reset) at once, not after a timeout
+        except ConnectionResetError:
+            pass
+        for s in socks[:2]:  # the first two stay open: the first request timeout is 60 s
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                s.recv(1)
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+    srv = Server(data_dir, key, extra_args=["--first-request-timeout-ms", "300"])
+    try:
+        host, port = srv.url.rsplit("//", 1)[1].split(":")
+        silent = socket.create_connection((host, int(port)), timeout=10)
+        start = time.time()
+        assert silent.recv(1) == b""
+        assert time.time() - start < 5  # far below the 60 s idle timeout
+        silent.close()
+    finally:
+        srv.stop()
+    for flag in ("--max-connections", "--max-connections-per-address"):
+        out = subprocess.run([COFFER_BIN, "server", "--data-dir", data_dir, "--listen",
+                              "127.0.0.1:0", flag, "-1"], capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode == 2 and "max_connections" in out.stderr, out.stderr
 
 
 def test_core_dumps_disabled(server):
