@@ -88,6 +88,8 @@ check "/var/lib/coffer is coffer:coffer 0700" \
   sh -c "[ \"\$(stat -c '%U:%G %a' /var/lib/coffer)\" = 'coffer:coffer 700' ]"
 check "root.key is coffer 0600" \
   sh -c "[ \"\$(stat -c '%U %a' /var/lib/coffer/root.key)\" = 'coffer 600' ]"
+check "coffer.db is coffer 0600" \
+  sh -c "[ \"\$(stat -c '%U %a' /var/lib/coffer/coffer.db)\" = 'coffer 600' ]"
 check "initial admin key file is root 0600" \
   sh -c "[ \"\$(stat -c '%U %a' /var/lib/coffer/initial-admin-key.txt)\" = 'root 600' ]"
 check "service enabled (wants symlink)" \

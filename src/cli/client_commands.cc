@@ -21,6 +21,7 @@
 #include "cli/client_config.h"
 #include "cli/exit_codes.h"
 #include "cli/table.h"
+#include "client/child_env_rules.h"
 #include "client/coffer_client.h"
 #include "client/problem.h"
 #include "client/wiping_json.h"
@@ -720,6 +721,22 @@ struct ClientCli::Impl {
 
 namespace {
 
+// `words` joined by spaces into lines of at most `width` characters, each after `indent`.
+std::string WrapWords(const std::vector<std::string>& words, std::string_view indent,
+                      size_t width) {
+  std::string out;
+  std::string line(indent);
+  for (const std::string& w : words) {
+    if (line.size() > indent.size() && line.size() + 1 + w.size() > width) {
+      out += line + "\n";
+      line = std::string(indent);
+    }
+    if (line.size() > indent.size()) line += ' ';
+    line += w;
+  }
+  return out + line;
+}
+
 void AddConnectionOptions(CLI::App* cmd, ConnectionFlags& conn) {
   cmd->add_option("--addr", conn.addr,
                   "Server URL (env COFFER_ADDR; default: login config, else http://127.0.0.1:8200)")
@@ -938,13 +955,26 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
                 "With --watch: send this signal (e.g. HUP) instead of restarting");
   c->add_option("--grace", m.run.grace_seconds, "On restart: seconds between SIGTERM and SIGKILL")
       ->capture_default_str();
+  c->add_option("--allow-env", m.run.allow_env,
+                "Let a secret set this variable although it changes how the command starts "
+                "(exact name, repeatable; the refused names are listed below)")
+      ->allow_extra_args(false);
+  c->add_flag("--pass-token", m.run.pass_token,
+              "Give the command coffer's own COFFER_TOKEN (with COFFER_ADDR and COFFER_CA_CERT); "
+              "without it COFFER_TOKEN is removed from the command's environment");
   c->add_option("command", m.run.command, "The command and its arguments, after --")->required();
   c->positionals_at_end();  // everything from the command on is the command's
   c->footer(
       "Examples:\n"
       "  OPENAI_API_KEY=coffer://prod/api-keys/openai coffer run -- ./agent.py\n"
       "  coffer run --bundle prod/env/agent --watch --interval 10 -- ./agent.py\n"
-      "  DB_PASSWORD=coffer://prod/db/password#3 coffer run -- psql\n\n" +
+      "  DB_PASSWORD=coffer://prod/db/password#3 coffer run -- psql\n"
+      "  coffer run --bundle prod/env/build --allow-env JAVA_TOOL_OPTIONS -- ./gradlew build\n\n"
+      "A secret (a reference or a bundle line) may not set a variable that changes how the\n"
+      "command starts or which code it loads, unless --allow-env names it; nothing runs if one\n"
+      "does. COFFER_TOKEN is removed from the command's environment unless --pass-token.\n"
+      "Refused names (NAME* is a prefix; why each is there: docs/security.md):\n" +
+      WrapWords(client::StartupVariablePatterns(), "  ", 78) + "\n\n" +
       std::string(ExitCodesHelp()));
 
   // mcp

@@ -16,6 +16,11 @@ struct RunOptions {
   double interval_seconds = 30;
   std::string signal_name;    // with --watch: send this instead of restarting
   double grace_seconds = 10;  // restart: time between SIGTERM and SIGKILL
+  // Variables a secret may set although they change how the command starts (--allow-env NAME).
+  std::vector<std::string> allow_env;
+  // Give the command coffer's own connection: COFFER_TOKEN (removed otherwise), COFFER_ADDR and
+  // COFFER_CA_CERT as coffer resolved them (--pass-token).
+  bool pass_token = false;
   std::vector<std::string> command;
 };
 

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/file_mode.h"
+
 namespace coffer::cli {
 namespace {
 
@@ -70,9 +72,6 @@ StatusOr<UserConfig> LoadUserConfig(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) {
     return config;  // no file yet
   }
-  if ((st.st_mode & 077) != 0) {
-    fmt::print(stderr, "warning: {} is readable by other users; run: chmod 600 {}\n", path, path);
-  }
   toml::table table;
   try {
     table = toml::parse_file(path);
@@ -99,6 +98,11 @@ StatusOr<UserConfig> LoadUserConfig(const std::string& path) {
       return Err(InvalidArgumentError(
           fmt::format("{}: unknown key '{}' (known: addr, token, ca_cert)", path, k)));
     }
+  }
+  // Others who can change the file choose the server the token is sent to; others who can read
+  // it have the token. Refused, like a root key file (chmod 600 fixes both).
+  if ((st.st_mode & 022) != 0 || (!config.token.empty() && (st.st_mode & 077) != 0)) {
+    RETURN_IF_ERROR(CheckOwnerOnlyFile(st, "config file", path));
   }
   return config;
 }

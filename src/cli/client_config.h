@@ -35,7 +35,8 @@ struct UserConfig {
 StatusOr<std::string> UserConfigPath();
 
 // Reads the config file; a missing file is an empty config. kInvalidArgument naming the file and
-// key for a malformed one. Warns on stderr when the file is readable by group or others.
+// key for a malformed one. kFailedPrecondition naming the file, its mode and `chmod 600` when
+// other users may change it, or may read it and it holds a token.
 StatusOr<UserConfig> LoadUserConfig(const std::string& path);
 
 // Writes the config file atomically (temp file + rename) with mode 0600, creating its directory

@@ -1,6 +1,8 @@
 // `coffer run`: resolves coffer:// references and --bundle secrets into a child's environment,
 // starts the child with posix_spawnp, passes signals on through a signalfd, optionally watches
-// the secrets for new versions (restart, or a signal), and exits with the child's status.
+// the secrets for new versions (restart, or a signal), and exits with the child's status. A
+// secret may not set a variable that changes how the child starts (client/child_env_rules.h)
+// unless --allow-env names it, and coffer's own token is not passed on unless --pass-token.
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,9 +16,11 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "cli/client_commands.h"
 #include "cli/exit_codes.h"
+#include "client/child_env_rules.h"
 #include "client/coffer_client.h"
 #include "client/env_bundle.h"
 #include "client/secret_reference.h"
@@ -102,11 +106,24 @@ class ChildEnv {
   std::map<std::string, size_t> index_;
 };
 
+// What the child learns of coffer's own connection with --pass-token.
+struct PassedConnection {
+  std::string addr;
+  SecretBuffer token;
+  std::string ca_cert;
+};
+
 class Runner {
  public:
-  Runner(CofferClient& client, const RunOptions& options) : client_(client), options_(options) {}
+  // `passed`: set with --pass-token, else nullopt (COFFER_TOKEN is then removed).
+  Runner(CofferClient& client, const RunOptions& options, std::optional<PassedConnection> passed)
+      : client_(client),
+        options_(options),
+        allowed_(options.allow_env.begin(), options.allow_env.end()),
+        passed_(std::move(passed)) {}
 
-  // Reads the references from the environment and the --bundle options. kInvalidArgument.
+  // Reads the references from the environment and the --bundle options. kInvalidArgument, also
+  // for a reference in a variable a secret may not set.
   Status Collect() {
     for (char** e = environ; *e != nullptr; ++e) {
       std::string_view entry(*e);
@@ -114,8 +131,13 @@ class Runner {
       if (eq == std::string_view::npos) continue;
       const std::string_view name = entry.substr(0, eq);
       const std::string_view value = entry.substr(eq + 1);
-      plain_.emplace_back(std::string(name), std::string(value));
-      if (!client::LooksLikeReference(value)) continue;
+      if (!client::LooksLikeReference(value)) {
+        // coffer's own credential stays with coffer unless --pass-token.
+        if (name != client::kTokenVariable) {
+          plain_.emplace_back(std::string(name), std::string(value));
+        }
+        continue;
+      }
       auto ref = client::ParseSecretReference(value);
       if (!ref.has_value()) {
         return InvalidArgumentError(fmt::format("{}: {}", name, ref.error().message()));
@@ -123,6 +145,9 @@ class Runner {
       Source source;
       source.var_name = std::string(name);
       source.ref = *ref;
+      if (Status s = client::CheckSecretVariable(name, allowed_); !s.ok()) {
+        return Status(s.code(), Prefix(source, s));
+      }
       sources_.push_back(std::move(source));
     }
     for (const std::string& bundle : options_.bundles) {
@@ -147,6 +172,11 @@ class Runner {
   StatusOr<ChildEnv> Fetch() {
     ChildEnv env;
     for (const auto& [name, value] : plain_) env.Set(name, value);
+    if (passed_.has_value()) {
+      env.Set("COFFER_ADDR", passed_->addr);
+      if (!passed_->token.empty()) env.Set(client::kTokenVariable, passed_->token.view());
+      if (!passed_->ca_cert.empty()) env.Set("COFFER_CA_CERT", passed_->ca_cert);
+    }
     std::vector<int64_t> versions;
     // References first (they replace their own variable), then bundles in the order given.
     for (int pass = 0; pass < 2; ++pass) {
@@ -159,6 +189,10 @@ class Runner {
           return Err(Status(secret.error().code(), Prefix(s, secret.error())));
         versions.push_back(secret->meta.version);
         if (!s.is_bundle) {
+          if (Status v = client::CheckSecretVariableValue(s.var_name, secret->value.view());
+              !v.ok()) {
+            return Err(Status(v.code(), Prefix(s, v)));
+          }
           env.Set(s.var_name, secret->value.view());
           continue;
         }
@@ -170,6 +204,12 @@ class Runner {
         if (!entries.has_value()) {
           return Err(
               InvalidArgumentError(fmt::format("{}: {}", s.Label(), entries.error().message())));
+        }
+        // Every entry is checked before any is used: a refused one stops the whole run.
+        for (const client::EnvEntry& e : *entries) {
+          Status ok = client::CheckSecretVariable(e.name, allowed_);
+          if (ok.ok()) ok = client::CheckSecretVariableValue(e.name, e.value.view());
+          if (!ok.ok()) return Err(Status(ok.code(), Prefix(s, ok)));
         }
         for (const client::EnvEntry& e : *entries) env.Set(e.name, e.value.view());
       }
@@ -221,6 +261,8 @@ class Runner {
 
   CofferClient& client_;
   const RunOptions& options_;
+  const std::set<std::string, std::less<>> allowed_;
+  const std::optional<PassedConnection> passed_;
   std::vector<std::pair<std::string, std::string>> plain_;
   std::vector<Source> sources_;
 };
@@ -368,17 +410,39 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
       return kExitUsage;
     }
   }
-  auto client = Connect(flags);
+  for (const std::string& name : options.allow_env) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      fmt::print(stderr, "coffer run: --allow-env takes a variable name, e.g. --allow-env PATH\n");
+      return kExitUsage;
+    }
+  }
+  auto connection = ResolveConnection(flags);
+  if (!connection.has_value()) return ReportError(connection.error());
+  std::optional<PassedConnection> passed;
+  if (options.pass_token) {
+    passed = PassedConnection{.addr = connection->addr,
+                              .token = connection->token.Clone(),
+                              .ca_cert = connection->ca_cert};
+  }
+  auto client =
+      client::CofferClient::Create(client::ClientOptions{.addr = connection->addr,
+                                                         .token = std::move(connection->token),
+                                                         .ca_cert = connection->ca_cert,
+                                                         .timeout_ms = connection->timeout_ms});
   if (!client.has_value()) return ReportError(client.error());
-  Runner runner(**client, options);
+  Runner runner(**client, options, std::move(passed));
   if (Status s = runner.Collect(); !s.ok()) {
     fmt::print(stderr, "coffer run: ");
-    return ReportError(s);
+    const int rc = ReportError(s);
+    fmt::print(stderr, "coffer run: {} was not started\n", options.command[0]);
+    return rc;
   }
   auto env = runner.Fetch();
   if (!env.has_value()) {
     fmt::print(stderr, "coffer run: ");
-    return ReportError(env.error());
+    const int rc = ReportError(env.error());
+    fmt::print(stderr, "coffer run: {} was not started\n", options.command[0]);
+    return rc;
   }
   if (options.watch && !runner.HasWatchable()) {
     fmt::print(stderr, "coffer run: --watch has nothing to watch (no unpinned references)\n");

@@ -4,10 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 
 #include "client/problem.h"
 #include "common/ids.h"
@@ -286,6 +288,34 @@ StatusOr<Vault> CofferClient::CreateVault(std::string_view name, std::string_vie
   return ToVault(*o);
 }
 
+StatusOr<std::string> FindVaultByName(const std::vector<Vault>& vaults, std::string_view name) {
+  const auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  std::vector<const Vault*> found;
+  for (const Vault& v : vaults) {
+    if (same(v.name, name)) found.push_back(&v);
+  }
+  if (found.empty()) {
+    return Err(NotFoundError(fmt::format(
+        "no vault named '{}' is visible to you (coffer vaults list shows those that are)", name)));
+  }
+  if (found.size() > 1) {
+    std::string which;
+    for (const Vault* v : found) {
+      which += fmt::format("{}'{}' (id {})", which.empty() ? "" : ", ", v->name, v->id);
+    }
+    return Err(FailedPreconditionError(fmt::format(
+        "more than one vault is named '{}' (names are compared ignoring case): {}; refusing to "
+        "pick one: use the vault's id",
+        name, which)));
+  }
+  return found.front()->id;
+}
+
 StatusOr<std::vector<Vault>> CofferClient::ListVaults() {
   ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/vaults"));
   return ListOf<Vault>(doc, "vaults", ToVault);
@@ -313,22 +343,7 @@ StatusOr<std::string> CofferClient::ResolveVault(std::string_view name_or_id) {
   if (!vault_cache_.has_value()) {
     ASSIGN_OR_RETURN(vault_cache_, ListVaults());
   }
-  const Vault* found = nullptr;
-  for (const Vault& v : *vault_cache_) {
-    if (v.name == name_or_id) {
-      if (found != nullptr) {
-        return Err(FailedPreconditionError(fmt::format(
-            "more than one vault is named '{}': use its id (coffer vaults list)", name_or_id)));
-      }
-      found = &v;
-    }
-  }
-  if (found == nullptr) {
-    return Err(NotFoundError(fmt::format(
-        "no vault named '{}' is visible to you (coffer vaults list shows those that are)",
-        name_or_id)));
-  }
-  return found->id;
+  return FindVaultByName(*vault_cache_, name_or_id);
 }
 
 // --- Secrets --------------------------------------------------------------------------------

@@ -22,6 +22,12 @@ struct ClientOptions {
   long timeout_ms = 60'000;
 };
 
+// The id of the one vault in `vaults` named `name`, names compared case-insensitively (ASCII,
+// as the server compares them): a vault name means one vault. kNotFound "no vault named …";
+// kFailedPrecondition naming every match when more than one vault matches (say "Prod" and "prod"
+// from a server that allowed both): the client fails closed and never picks one.
+StatusOr<std::string> FindVaultByName(const std::vector<Vault>& vaults, std::string_view name);
+
 // Not thread-safe (one connection, one request at a time).
 class CofferClient {
  public:
@@ -41,8 +47,7 @@ class CofferClient {
   StatusOr<Vault> GetVault(std::string_view vault_id);
   Status DeleteVault(std::string_view vault_id);
   // The id of the vault named or identified by `name_or_id`: an id is used as is; a name is
-  // looked up in GET /v1/vaults (cached). kNotFound "no vault named …"; kFailedPrecondition when
-  // more than one visible vault has that name.
+  // looked up in GET /v1/vaults (cached) with FindVaultByName.
   StatusOr<std::string> ResolveVault(std::string_view name_or_id);
 
   // --- Secrets

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "common/file_mode.h"
+
 namespace coffer {
 namespace {
 
@@ -89,14 +91,7 @@ class FileKeyProvider final : public KeyProvider {
       return Err(FailedPreconditionError(
           fmt::format("cannot stat key file {}: {}", path_, ErrnoText(errno))));
     }
-    if (!S_ISREG(st.st_mode)) {
-      return Err(FailedPreconditionError(fmt::format("key file {} is not a regular file", path_)));
-    }
-    if ((st.st_mode & 077) != 0) {
-      return Err(FailedPreconditionError(fmt::format(
-          "key file {} may be read by other users (mode {:04o}); restrict it with: chmod 600 {}",
-          path_, st.st_mode & 07777, path_)));
-    }
+    RETURN_IF_ERROR(CheckOwnerOnlyFile(st, "key file", path_));
     SecretBuffer text(kMaxKeyFileRead);
     size_t got = 0;
     while (got < text.size()) {

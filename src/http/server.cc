@@ -47,6 +47,7 @@
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
 #include "http/request_target.h"
+#include "http/tls_key_file.h"
 
 namespace coffer::http {
 
@@ -253,7 +254,8 @@ size_t ConnectionLimit(size_t configured) {
   return configured == 0 ? by_files : std::min(configured, by_files);
 }
 
-// A server TLS context from PEM files. Errors name the file at fault, never its content.
+// A server TLS context from PEM files. Errors name the file at fault, never its content; a key
+// file other users could read or change is refused.
 StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_file,
                                                        const std::string& key_file) {
   try {
@@ -274,7 +276,10 @@ StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_f
       return Err(InvalidArgumentError("cannot load the TLS certificate chain from " + cert_file +
                                       ": " + ec.message()));
     }
-    context->use_private_key_file(key_file, ssl::context::pem, ec);
+    // Read through a descriptor whose owner and mode were checked (http/tls_key_file.h).
+    auto key_pem = ReadTlsPrivateKey(key_file);
+    if (!key_pem.has_value()) return Err(InvalidArgumentError(key_pem.error().message()));
+    context->use_private_key(asio::buffer(key_pem->data(), key_pem->size()), ssl::context::pem, ec);
     if (ec) {
       return Err(InvalidArgumentError("cannot load the TLS private key from " + key_file + ": " +
                                       ec.message()));

@@ -48,7 +48,9 @@ struct ServerOptions {
   bool handle_signals = true;  // SIGTERM/SIGINT trigger graceful shutdown; SIGHUP reloads TLS
   // HTTPS when both are set: PEM files with the certificate chain (leaf first) and its private
   // key. TLS 1.2 and 1.3 only, forward-secret AEAD ciphers only. Read at Create() and again on
-  // each ReloadTls() (SIGHUP), which affects new connections only.
+  // each ReloadTls() (SIGHUP), which affects new connections only. The key file is refused when
+  // other users could read or change it (http/tls_key_file.h): 0600 owned by the server's user,
+  // or at most 0640 owned by root.
   std::string tls_cert_file;
   std::string tls_key_file;
   // Told the outcome of every TLS reload (on the signal thread; must not block for long).
@@ -70,7 +72,9 @@ using RequestObserver = std::function<void(const RequestLogEntry&)>;
 
 class HttpServer {
  public:
-  // Binds the listening socket. kUnavailable if the address cannot be bound. With
+  // Binds the listening socket. kUnavailable if the address cannot be bound; kInvalidArgument
+  // naming the file when the TLS files cannot be used (unreadable, malformed, mismatched, or a
+  // key other users could read or change). With
   // options.handle_signals, SIGTERM/SIGINT are caught from here on (and acted on once Run() runs).
   // The router is copied; handlers it holds must stay valid while the server lives.
   static StatusOr<std::unique_ptr<HttpServer>> Create(const ServerOptions& options,

@@ -252,6 +252,31 @@ def test_login_saves_the_token_with_mode_0600(cli):
     cli.fails(EXIT_AUTH, "whoami", with_token=False, with_addr=False)
 
 
+def test_a_config_file_others_can_read_or_change_is_refused(cli):
+    """A saved token in a file other users can read is refused, like a root key file; a file
+    others can change (they would choose the server the token goes to) is refused even without
+    a token."""
+    r = cli.run("login", input=cli.token + "\n", with_token=False)
+    assert r.returncode == 0, redact(r.stderr)
+    path = os.path.join(cli.home, ".config", "coffer", "config.toml")
+    for mode in (0o644, 0o640, 0o604, 0o660):
+        os.chmod(path, mode)
+        r = cli.run("whoami", with_token=False, with_addr=False)
+        assert r.returncode == EXIT_ERROR, (oct(mode), redact(r.stderr))
+        assert f"config file {path} may be" in r.stderr and f"(mode {mode:04o})" in r.stderr
+        assert f"chmod 600 {path}" in r.stderr
+        check_absent(r.stdout + r.stderr, [cli.token], "whoami output")
+    os.chmod(path, 0o600)
+    cli.ok("whoami", with_token=False, with_addr=False)
+
+    cli.ok("logout")  # the file keeps the address only
+    os.chmod(path, 0o644)
+    cli.ok("whoami")  # readable, no token in it: nothing to protect
+    os.chmod(path, 0o646)
+    r = cli.run("whoami")
+    assert r.returncode == EXIT_ERROR and "may be read and changed by other users" in r.stderr
+
+
 def test_every_command_has_help_with_an_example():
     groups = {"vaults": ["create", "list", "get", "delete"],
               "secrets": ["put", "get", "list", "delete", "versions", "rotate", "disable"],

@@ -220,3 +220,190 @@ def test_run_watch_can_signal_instead_of_restarting(cli, child, tmp_path):
     finally:
         stdout, stderr = stop(proc)
     assert "sending SIGUSR1" in stderr and "pinned" not in stderr
+
+
+# --- What a secret may set, and what coffer keeps to itself ----------------------------------
+
+def put_bundle(cli, path, text):
+    cli.ok("secrets", "put", "prod", path, "--type", "env_bundle", input=text)
+
+
+def test_run_refuses_a_bundle_that_changes_how_the_command_starts(cli, tmp_path):
+    """An env_bundle that sets BASH_ENV, LD_PRELOAD or PATH is refused and nothing runs: whoever
+    can write the bundle does not get to run code in the command's shell."""
+    cli.ok("vaults", "create", "prod")
+    hook = tmp_path / "hook.sh"
+    pwned = tmp_path / "pwned"
+    hook.write_text(f"touch {pwned}\n")
+    marker = tmp_path / "started"
+    cases = {
+        "BASH_ENV": str(hook),  # bash sources it before running the command
+        "LD_PRELOAD": str(tmp_path / "evil.so"),
+        "PATH": str(tmp_path),
+    }
+    for name, value in cases.items():
+        put_bundle(cli, f"env/{name.lower()}", f"OPENAI_API_KEY={KEY_V1}\n{name}={value}\n")
+        r = cli.run("run", "--bundle", f"prod/env/{name.lower()}", "--",
+                    "/bin/bash", "-c", f"touch {marker}")
+        assert r.returncode == EXIT_USAGE, (name, r.returncode, r.stderr)
+        assert not marker.exists() and not pwned.exists(), f"{name}: the command ran"
+        assert f"set {name}:" in r.stderr and f"--allow-env {name}" in r.stderr, r.stderr
+        assert f"--bundle prod/env/{name.lower()}" in r.stderr and "was not started" in r.stderr
+        check_absent(r.stdout + r.stderr, [KEY_V1, value], "coffer run output")
+
+
+def test_watch_keeps_the_command_when_a_new_version_would_set_bash_env(cli, child, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    put_bundle(cli, "env/agent", f"OPENAI_API_KEY={KEY_V1}\n")
+    hook = tmp_path / "hook.sh"
+    pwned = tmp_path / "pwned"
+    hook.write_text(f"touch {pwned}\n")
+    out = str(tmp_path / "events")
+    proc = start_run(cli, ["--watch", "--interval", "0.2", "--bundle", "prod/env/agent", "--",
+                           "/bin/bash", "-c", f"exec /usr/bin/python3 {child}"],
+                     {"OUT": out, "NAMES": "OPENAI_API_KEY"})
+    try:
+        first = wait_for(out, lambda e: "env" in e, "the child to start")[0]
+        put_bundle(cli, "env/agent", f"OPENAI_API_KEY={KEY_V2}\nBASH_ENV={hook}\n")
+        # Wait until coffer has read version 2 (its audit event), then for one more poll.
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            listed = json.loads(cli.ok("audit", "list", "--vault", "prod", "--action",
+                                       "secret.read", "--json"))
+            if any(e.get("path") == "env/agent" and e.get("version") == 2
+                   for e in listed["events"]):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("coffer run never read the new version")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 42
+    finally:
+        stdout, stderr = stop(proc)
+    assert {e["pid"] for e in events(out)} == {first["pid"]}, "the command was restarted"
+    assert not pwned.exists()
+    assert "refusing to let a secret set BASH_ENV" in stderr
+    assert "keeping the running command" in stderr
+    check_absent(stdout + stderr, [KEY_V1, KEY_V2], "coffer run output")
+
+
+def test_run_refuses_a_reference_in_a_startup_variable(cli, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "lib", input=str(tmp_path / "evil.so"))
+    marker = tmp_path / "started"
+    r = cli.run("run", "--", "touch", str(marker), env={"LD_PRELOAD": "coffer://prod/lib"})
+    assert r.returncode == EXIT_USAGE and not marker.exists()
+    assert "LD_PRELOAD=coffer://prod/lib: refusing to let a secret set LD_PRELOAD" in r.stderr
+    # An inherited variable that is not a reference is the user's own and passes untouched.
+    r = cli.run("run", "--", "sh", "-c", 'printf %s "$SHELLOPTS_FREE"',
+                env={"SHELLOPTS_FREE": "x"})
+    assert r.returncode == 0 and r.stdout == "x"
+
+
+def test_allow_env_lets_exactly_the_named_variable_through(cli, child, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    path_value = f"{tools}:/usr/bin:/bin"
+    put_bundle(cli, "env/path", f"PATH={path_value}\nMODEL=m1\n")
+    put_bundle(cli, "env/both", f"PATH={path_value}\nBASH_ENV=/dev/null\n")
+    out = str(tmp_path / "events")
+    env = {"OUT": out, "NAMES": "PATH,MODEL", "EXIT_AT_ONCE": "0"}
+    r = cli.run("run", "--allow-env", "PATH", "--bundle", "prod/env/path", "--",
+                "/usr/bin/python3", child, env=env)
+    assert r.returncode == 0, r.stderr
+    seen = events(out)[0]["env"]
+    assert seen == {"PATH": path_value, "MODEL": "m1"}
+    # Allowing PATH does not allow BASH_ENV in the same bundle; the run stops before starting.
+    marker = tmp_path / "started"
+    r = cli.run("run", "--allow-env", "PATH", "--bundle", "prod/env/both", "--",
+                "touch", str(marker))
+    assert r.returncode == EXIT_USAGE and not marker.exists()
+    assert "--allow-env BASH_ENV" in r.stderr
+    # Names are exact: a prefix or another case allows nothing.
+    r = cli.run("run", "--allow-env", "path", "--allow-env", "PAT", "--bundle", "prod/env/path",
+                "--", "touch", str(marker))
+    assert r.returncode == EXIT_USAGE and not marker.exists()
+    assert cli.run("run", "--allow-env", "A=B", "--", "true").returncode == EXIT_USAGE
+
+
+def test_run_does_not_pass_its_own_token_unless_asked(cli, child, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "k", input=KEY_V1)
+    out = str(tmp_path / "events")
+    names = "COFFER_TOKEN,COFFER_ADDR,K"
+    env = {"OUT": out, "NAMES": names, "EXIT_AT_ONCE": "0", "K": "coffer://prod/k"}
+    r = cli.run("run", "--", "/usr/bin/python3", child, env=env)
+    assert r.returncode == 0, r.stderr
+    seen = events(out)[-1]["env"]
+    if seen["COFFER_TOKEN"] is not None:
+        pytest.fail("the child got coffer's token")  # (the value is not printed)
+    same(seen["K"], KEY_V1, "K")
+    assert seen["COFFER_ADDR"] == cli.server.url  # not a credential: inherited as it was
+
+    r = cli.run("run", "--pass-token", "--", "/usr/bin/python3", child, env=env)
+    assert r.returncode == 0, r.stderr
+    seen = events(out)[-1]["env"]
+    same(seen["COFFER_TOKEN"], cli.token, "COFFER_TOKEN with --pass-token")
+    assert seen["COFFER_ADDR"] == cli.server.url
+
+    # A token given as --token (or saved by `coffer login`) is passed the same way when asked,
+    # with the address it belongs to.
+    r = cli.run("run", "--addr", cli.server.url, "--token", cli.token, "--pass-token", "--",
+                "/usr/bin/python3", child, env=env, with_token=False, with_addr=False)
+    assert r.returncode == 0, r.stderr
+    seen = events(out)[-1]["env"]
+    same(seen["COFFER_TOKEN"], cli.token, "COFFER_TOKEN from --token")
+    assert seen["COFFER_ADDR"] == cli.server.url
+    check_absent(r.stdout + r.stderr, [cli.token, KEY_V1], "coffer run output")
+
+
+def test_vault_names_differing_only_in_case_fail_closed(cli, tmp_path):
+    """A vault name means one vault, compared ignoring case. Where the server still holds two
+    vaults whose names differ only in case, the client refuses to pick one."""
+    api = cli.server.session()
+    first = api.post(cli.server.url + "/v1/vaults", json={"name": "prod"})
+    assert first.status_code == 201, first.text
+    cli.ok("secrets", "put", "prod", "k", input=KEY_V1)
+    second = api.post(cli.server.url + "/v1/vaults", json={"name": "Prod"})
+    marker = tmp_path / "started"
+    if second.status_code == 409:
+        # The server keeps names unique ignoring case: any case names the one vault.
+        r = cli.run("run", "--", "sh", "-c", f'[ "$K" = "{KEY_V1}" ] && touch {marker}',
+                    env={"K": "coffer://PROD/k"})
+        assert r.returncode == 0 and marker.exists(), r.stderr
+        return
+    assert second.status_code == 201, second.text
+    ids = {first.json()["id"], second.json()["id"]}
+    for name in ("prod", "Prod", "PROD"):
+        r = cli.run("run", "--", "touch", str(marker), env={"K": f"coffer://{name}/k"})
+        assert r.returncode == 1 and not marker.exists(), (name, r.stderr)
+        assert "more than one vault is named" in r.stderr
+        assert all(i in r.stderr for i in ids), r.stderr
+        r = cli.run("secrets", "get", name, "k")
+        assert r.returncode == 1 and "more than one vault" in r.stderr
+        check_absent(r.stdout, [KEY_V1], "secrets get output")
+    # The id still names one vault.
+    r = cli.run("secrets", "get", first.json()["id"], "k")
+    assert r.returncode == 0
+    same(r.stdout, KEY_V1, "secrets get by id")
+
+
+def test_the_refused_names_in_help_and_docs_agree():
+    """`coffer run --help` prints the table the code uses; docs/security.md must list the same
+    names, so neither can drift from the other."""
+    import re
+    out = subprocess.run([COFFER_BIN, "run", "--help"], capture_output=True, text=True,
+                         timeout=30).stdout
+    listed = out.split("Refused names", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]
+    in_help = set(listed.split())
+    docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "security.md")
+    with open(docs) as f:
+        text = f.read()
+    section = text.split("### Variables a secret may not set", 1)[1].split("\n## ", 1)[0]
+    in_docs = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            in_docs.update(re.findall(r"`([A-Za-z0-9_]+\*?)`", line.split(" | ")[0]))
+    assert {"LD_*", "BASH_ENV", "ENV", "PATH", "NODE_OPTIONS", "PYTHONPATH"} <= in_help
+    assert in_help == in_docs, (sorted(in_help - in_docs), sorted(in_docs - in_help))

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import COFFER_BIN, Server, init_data_dir
+from conftest import COFFER_BIN, KEY_RE, Server, init_data_dir
 
 
 def test_init_creates_private_key_file_and_refuses_a_second_time(data_dir):
@@ -47,6 +47,49 @@ def test_world_readable_key_file_is_refused(data_dir):
     out = subprocess.run([COFFER_BIN, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "chmod 600" in out.stderr
+
+
+def test_store_files_others_can_read_or_change_are_refused(data_dir):
+    key = init_data_dir(data_dir)
+    db = os.path.join(data_dir, "coffer.db")
+    args = [COFFER_BIN, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0"]
+    for mode in (0o666, 0o644, 0o640, 0o620):
+        os.chmod(db, mode)
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert out.returncode != 0, oct(mode)
+        assert f"store file {db} may be" in out.stderr and f"(mode {mode:04o})" in out.stderr
+        assert f"chmod 600 {db}" in out.stderr
+    os.chmod(db, 0o600)
+    # A data directory others can write to: they could swap the files in it.
+    os.chmod(data_dir, 0o777)
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and f"chmod go-w {data_dir}" in out.stderr
+    os.chmod(data_dir, 0o700)
+    srv = Server(data_dir, key)
+    try:
+        assert srv.session().get(srv.url + "/v1/health").status_code == 200
+    finally:
+        srv.stop()
+
+
+def test_init_makes_private_files_whatever_the_umask(tmp_path):
+    data_dir = str(tmp_path / "data")
+    out = subprocess.run([COFFER_BIN, "init", "--data-dir", data_dir], capture_output=True,
+                         text=True, timeout=60, preexec_fn=lambda: os.umask(0))
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
+    for name in ("root.key", "coffer.db"):
+        assert stat.S_IMODE(os.stat(os.path.join(data_dir, name)).st_mode) == 0o600, name
+    key = KEY_RE.search(out.stdout).group(1)
+    srv = Server(data_dir, key)
+    try:
+        srv.session().post(srv.url + "/v1/vaults", json={"name": "v"})
+        # SQLite gives the WAL files the database's mode.
+        for name in ("coffer.db-wal", "coffer.db-shm"):
+            path = os.path.join(data_dir, name)
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, name
+    finally:
+        srv.stop()
 
 
 def test_toml_config_and_env(data_dir, tmp_path):

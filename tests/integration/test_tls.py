@@ -224,3 +224,45 @@ def test_tls_on_a_public_address_needs_no_insecure_flag(data_dir, pki):
         conn.close()
     finally:
         stop(proc)
+
+
+def test_a_tls_key_others_can_read_is_refused_at_start(data_dir, pki):
+    """The TLS private key is held to the root key's rule (here the server's user owns it, so
+    0600; a root-owned key may be 0640, see docs/operations.md)."""
+    key = init_data_dir(data_dir)
+    args = [COFFER_BIN, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+            "--tls-cert", pki["cert"], "--tls-key", pki["key"]]
+    for mode in (0o644, 0o640, 0o604, 0o660):
+        os.chmod(pki["key"], mode)
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 2, (oct(mode), out.stderr)
+        assert f"TLS private key {pki['key']} may be" in out.stderr
+        assert f"(mode {mode:04o})" in out.stderr and f"chmod 600 {pki['key']}" in out.stderr
+        assert "PRIVATE KEY" not in out.stderr
+    os.chmod(pki["key"], 0o600)
+    srv = Server(data_dir, key, extra_args=["--tls-cert", pki["cert"], "--tls-key", pki["key"]])
+    try:
+        assert srv.url.startswith("https://")
+    finally:
+        srv.stop()
+
+
+def test_a_reload_refuses_a_key_others_can_read(tls_server, pki):
+    new_cert, new_key = make_leaf(pki["dir"], "coffer-three", pki["dir"])
+    shutil.copyfile(new_cert, pki["cert"])
+    shutil.copyfile(new_key, pki["key"])
+    os.chmod(pki["key"], 0o644)
+    tls_server.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 5
+    while "TLS reload failed" not in tls_server.read_log() and time.time() < deadline:
+        time.sleep(0.1)
+    log = tls_server.read_log()
+    assert "TLS reload failed" in log and "chmod 600" in log and "mode 0644" in log
+    assert "TLS certificate and key reloaded" not in log
+    host, port = host_port(tls_server.url)
+    conn = http.client.HTTPSConnection(host, port, context=verifying_context(pki["ca"]),
+                                       timeout=10)
+    conn.request("GET", "/v1/health")
+    assert conn.getresponse().status == 200
+    assert peer_cn(conn.sock) == "coffer-one"  # still the old certificate and key
+    conn.close()

@@ -5,15 +5,18 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
+#include "common/file_mode.h"
 #include "common/ids.h"
 #include "store/sqlite/group_commit_writer.h"
 #include "store/sqlite/sqlite_audit_log.h"
@@ -193,8 +196,11 @@ std::string VersionNotFound(int64_t version) {
 }
 
 // Creates `path` with mode 0600 if it does not exist: the database holds wrapped keys and
-// credential HMACs, and SQLite gives its -wal and -shm files the database file's mode.
-Status CreateDatabaseFile(const std::string& path) {
+// credential HMACs, and SQLite gives its -wal and -shm files the database file's mode. Then
+// refuses a database, -wal or -shm file other users could read or change, and a directory they
+// could write to (they could replace the files or plant a -wal): kFailedPrecondition naming the
+// file, its mode and the chmod that fixes it.
+Status PrepareDatabaseFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     const int error = errno;
@@ -204,7 +210,28 @@ Status CreateDatabaseFile(const std::string& path) {
     }
     return UnavailableError("store: cannot open " + path + ": " + std::strerror(error));
   }
+  struct stat st {};
+  const int stat_rc = ::fstat(fd, &st);
+  const int stat_error = errno;
   ::close(fd);
+  if (stat_rc != 0) {
+    return UnavailableError("store: cannot stat " + path + ": " + std::strerror(stat_error));
+  }
+  RETURN_IF_ERROR(CheckOwnerOnlyFile(st, "store file", path));
+  for (const char* suffix : {"-wal", "-shm"}) {
+    const std::string side = path + suffix;
+    if (::stat(side.c_str(), &st) == 0) {
+      RETURN_IF_ERROR(CheckOwnerOnlyFile(st, "store file", side));
+    }
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  if (::stat(dir.c_str(), &st) != 0) {
+    return UnavailableError("store: cannot stat " + dir + ": " + std::strerror(errno));
+  }
+  if (Status s = CheckPrivateDirectory(st, dir); !s.ok()) {
+    return Status(s.code(), "store: " + s.message());
+  }
   return OkStatus();
 }
 
@@ -1278,7 +1305,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOption
   if (sqlite3_threadsafe() == 0) {
     return Err(FailedPreconditionError("store: SQLite was built without thread support"));
   }
-  RETURN_IF_ERROR(CreateDatabaseFile(options.path));
+  RETURN_IF_ERROR(PrepareDatabaseFile(options.path));
   ASSIGN_OR_RETURN(auto db, SqliteConnection::Open(options.path, SqliteConnection::Mode::kReadWrite,
                                                    kBusyTimeoutMs));
   RETURN_IF_ERROR(ConfigureWriter(*db));

@@ -46,7 +46,9 @@ class SqliteStore : public Store {
  public:
   // Opens `options.path`, creating the file if missing, and applies pending schema migrations.
   // Errors: kInvalidArgument for bad options; kFailedPrecondition when the directory does not
-  // exist or the database has a schema newer than this binary knows; kUnavailable when the file
+  // exist, when other users could read or change the database or its -wal/-shm files (any group
+  // or other bit) or write to its directory (common/file_mode.h), or when the database has a
+  // schema newer than this binary knows; kUnavailable when the file
   // cannot be opened or locked; kDataLoss when it is not a (sound) SQLite database.
   static StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
 

@@ -2,10 +2,12 @@
 // its schema migrations, group commit, readers that do not wait for the writer.
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -175,6 +177,45 @@ TEST_F(SqliteStoreTest, CreatesAPrivateFileInWalMode) {
   EXPECT_EQ(RawQuery(path_, "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
 
+TEST_F(SqliteStoreTest, RefusesStoreFilesOtherUsersCouldReadOrChange) {
+  MustOpen().reset();  // creates the file (0600) and its schema
+  for (const std::string suffix : {"", "-wal", "-shm"}) {
+    const std::string file = path_ + suffix;
+    if (!suffix.empty()) {
+      // As another program might have left them (SQLite removes them on a clean close).
+      const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+      ASSERT_GE(fd, 0) << file;
+      ::close(fd);
+    }
+    for (const mode_t mode : {0644, 0666, 0640, 0604, 0620}) {
+      ASSERT_EQ(::chmod(file.c_str(), mode), 0);
+      auto store = SqliteStore::Open(SqliteStoreOptions{.path = path_});
+      ASSERT_FALSE(store.has_value()) << file << " " << std::oct << mode;
+      EXPECT_EQ(store.error().code(), StatusCode::kFailedPrecondition);
+      EXPECT_NE(store.error().message().find("chmod 600 " + file), std::string::npos)
+          << store.error().message();
+    }
+    ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+    if (!suffix.empty()) {
+      ASSERT_EQ(::unlink(file.c_str()), 0);
+    }
+  }
+  EXPECT_NE(MustOpen(), nullptr);
+}
+
+TEST_F(SqliteStoreTest, RefusesADirectoryOtherUsersCanWriteTo) {
+  for (const mode_t mode : {0777, 01777, 0770}) {
+    ASSERT_EQ(::chmod(dir_.c_str(), mode), 0);
+    auto store = SqliteStore::Open(SqliteStoreOptions{.path = path_});
+    ASSERT_FALSE(store.has_value()) << std::oct << mode;
+    EXPECT_EQ(store.error().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(store.error().message().find("chmod go-w " + dir_), std::string::npos)
+        << store.error().message();
+  }
+  ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
+  EXPECT_NE(MustOpen(), nullptr);
+}
+
 TEST_F(SqliteStoreTest, CloseCheckpointsTheWal) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
@@ -200,6 +241,7 @@ TEST_F(SqliteStoreTest, RejectsBadOptionsAndAMissingDirectory) {
 
 TEST_F(SqliteStoreTest, AFileThatIsNotADatabaseIsDataLoss) {
   std::ofstream(path_) << std::string(8192, 'x');
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
   EXPECT_TRUE(HasCode(SqliteStore::Open({.path = path_}), StatusCode::kDataLoss));
 }
 
@@ -261,6 +303,7 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
     ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, SqliteMigrations().first(1), kT0)));
     ASSERT_TRUE(IsOk((*db)->Exec("INSERT INTO vaults VALUES ('v-old', 'old', '', 'owner-1', 1)")));
   }
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);  // SQLite created it with its default 0644
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
   auto vault = store->GetVault("v-old");
