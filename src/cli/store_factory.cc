@@ -23,6 +23,14 @@ std::string StoreDescription(const ServerConfig& config) {
   return IsPostgresUrl(config.store) ? RedactPostgresUrl(config.store) : config.StorePath();
 }
 
+StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
+                                                     std::string_view holder) {
+  if (IsPostgresUrl(config.store)) {
+    return std::unique_ptr<SqliteStoreLock>();
+  }
+  return SqliteStoreLock::Acquire(config.StorePath(), holder);
+}
+
 StatusOr<OpenedStore> OpenStore(const ServerConfig& config) {
   OpenedStore opened;
   opened.description = StoreDescription(config);

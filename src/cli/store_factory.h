@@ -8,6 +8,7 @@
 #include "cli/config.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "store/sqlite/sqlite_store_lock.h"
 #include "store/store.h"
 
 namespace coffer::cli {
@@ -31,5 +32,12 @@ std::string StoreDescription(const ServerConfig& config);
 // Opens `config.store` ("", sqlite:PATH, PATH, or postgres://… / postgresql://…), creating the
 // schema if needed. Errors as SqliteStore::Open / PostgresStore::Open.
 StatusOr<OpenedStore> OpenStore(const ServerConfig& config);
+
+// For a SQLite store: makes `holder` (e.g. "coffer server") its only owner until the result is
+// destroyed; take it before OpenStore, keep it until the store is closed. kFailedPrecondition
+// "the store PATH is in use by coffer server (pid N)" when another process owns it (see
+// SqliteStoreLock::Acquire). For a PostgreSQL store, which several servers share: null.
+StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
+                                                     std::string_view holder);
 
 }  // namespace coffer::cli
