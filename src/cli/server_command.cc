@@ -112,7 +112,7 @@ int RunServer(const ServerConfig& config) {
                    : "");
     return kExitError;
   }
-  auto store = OpenStore(config);
+  auto store = OpenStore(config, StoreUse::kServer);
   if (!store.has_value()) {
     fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
                store.error().ToString());
