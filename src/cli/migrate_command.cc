@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/store_factory.h"
@@ -41,6 +43,20 @@ int RunMigrate(const std::string& from, const std::string& to) {
   if (StoreDescription(source_config) == StoreDescription(target_config)) {
     fmt::print(stderr, "error: --from and --to name the same store\n");
     return kExitUsage;
+  }
+  // Nothing may write to either end during the copy: a SQLite store a server owns is refused.
+  // (A PostgreSQL source must have its servers stopped by hand, docs/multi-node.md.)
+  std::vector<std::unique_ptr<SqliteStoreLock>> locks;
+  for (const ServerConfig* end : {&source_config, &target_config}) {
+    auto lock = LockStore(*end, "coffer migrate");
+    if (!lock.has_value()) {
+      fmt::print(stderr, "error: {}{}\n", lock.error().message(),
+                 lock.error().code() == StatusCode::kFailedPrecondition
+                     ? "; stop it first (nothing may write to the stores during the copy)"
+                     : "");
+      return kExitError;
+    }
+    locks.push_back(std::move(*lock));
   }
   auto source = OpenStore(source_config);
   if (!source.has_value()) {

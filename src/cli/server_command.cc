@@ -122,7 +122,18 @@ int RunServer(const ServerConfig& config) {
     }
     return kExitError;
   }
-  auto store = OpenStore(config);
+  // One server per SQLite store: it keeps credentials, vaults and policies in memory and hears
+  // only of its own changes. (Several servers need PostgreSQL.) Held until the process ends.
+  auto lock = LockStore(config, "coffer server");
+  if (!lock.has_value()) {
+    fmt::print(stderr, "error: {}{}\n", lock.error().message(),
+               lock.error().code() == StatusCode::kFailedPrecondition
+                   ? "; stop it first, or run several servers on PostgreSQL "
+                     "(docs/multi-node.md)"
+                   : "");
+    return kExitError;
+  }
+  auto store = OpenStore(config, StoreUse::kServer);
   if (!store.has_value()) {
     fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
                store.error().ToString());

@@ -1,6 +1,8 @@
 // OpenStore: the one place that picks a store backend from the configuration.
 #include "cli/store_factory.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 #include "store/postgres/database_clock.h"
@@ -23,12 +25,35 @@ std::string StoreDescription(const ServerConfig& config) {
   return IsPostgresUrl(config.store) ? RedactPostgresUrl(config.store) : config.StorePath();
 }
 
-StatusOr<OpenedStore> OpenStore(const ServerConfig& config) {
+StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
+                                                     std::string_view holder) {
+  if (IsPostgresUrl(config.store)) {
+    return std::unique_ptr<SqliteStoreLock>();
+  }
+  return SqliteStoreLock::Acquire(config.StorePath(), holder);
+}
+
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use) {
   OpenedStore opened;
   opened.description = StoreDescription(config);
   if (IsPostgresUrl(config.store)) {
-    ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> pg,
-                     PostgresStore::Open(PostgresStoreOptions{.url = config.store}));
+    PostgresStoreOptions options{.url = config.store};
+    if (use == StoreUse::kServer) {
+      // Credentials, vaults and policies are served from memory only while this server hears
+      // of every change the others make (docs/multi-node.md).
+      options.follow_changes = true;
+      options.on_follow_state = [](const Status& s) {
+        if (s.ok()) {
+          spdlog::info("following the other servers' changes; in-memory caches in use");
+        } else {
+          spdlog::warn(
+              "lost track of the other servers' changes ({}); credentials, vaults and "
+              "policies are read from the database until it is back",
+              s.message());
+        }
+      };
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> pg, PostgresStore::Open(options));
     ASSIGN_OR_RETURN(
         opened.clock,
         DatabaseClock::Start([store = pg.get()] { return store->DatabaseNow(); }, kClockRefresh));

@@ -8,6 +8,7 @@
 #include "cli/config.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "store/sqlite/sqlite_store_lock.h"
 #include "store/store.h"
 
 namespace coffer::cli {
@@ -28,8 +29,21 @@ bool IsPostgresStore(const ServerConfig& config);
 // What to call `config.store` in messages (the URL without its password).
 std::string StoreDescription(const ServerConfig& config);
 
+// Who opens the store.
+enum class StoreUse : uint8_t {
+  kCommand,  // init, keys, migrate: for a while, for one job
+  kServer,   // `coffer server`: on PostgreSQL it follows what the other servers change
+};
+
 // Opens `config.store` ("", sqlite:PATH, PATH, or postgres://… / postgresql://…), creating the
 // schema if needed. Errors as SqliteStore::Open / PostgresStore::Open.
-StatusOr<OpenedStore> OpenStore(const ServerConfig& config);
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use = StoreUse::kCommand);
+
+// For a SQLite store: makes `holder` (e.g. "coffer server") its only owner until the result is
+// destroyed; take it before OpenStore, keep it until the store is closed. kFailedPrecondition
+// "the store PATH is in use by coffer server (pid N)" when another process owns it (see
+// SqliteStoreLock::Acquire). For a PostgreSQL store, which several servers share: null.
+StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
+                                                     std::string_view holder);
 
 }  // namespace coffer::cli

@@ -1,6 +1,9 @@
 // AccessCache: vaults and their policies kept in memory, so authorizing a request costs no store
-// round trip once warm. The services that change a vault or its policies invalidate it before
-// they answer, so a change is in force the moment its call returns. Thread-safe.
+// round trip once warm. It follows the store's change feed: a vault or policy change, made
+// through this process or (on a store shared by several servers) any other, is forgotten here
+// when the feed reports it — before the changing call returns in this process, within
+// kMaxChangeDelay in the others — and nothing is served from memory while the feed is not
+// Current(). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -22,34 +25,31 @@ class AccessCache {
  public:
   using PolicyList = std::shared_ptr<const std::vector<Policy>>;
 
-  // On a store shared with other processes (several servers on PostgreSQL) nothing is kept:
-  // a policy deleted through another server must stop granting here at once, and in-process
-  // invalidation cannot see that. Every call then reads the store.
-  explicit AccessCache(Store& store)
-      : store_(store), caching_(!store.SharedByOtherProcesses()) {}
+  // Follows the store's own feed.
+  explicit AccessCache(Store& store) : AccessCache(store, store.Changes()) {}
+  // Follows `changes` instead (a test that reports changes by hand). Both must outlive the cache.
+  AccessCache(Store& store, ChangeFeed& changes);
 
   // kNotFound when the vault does not exist.
   StatusOr<Vault> GetVault(std::string_view vault_id);
   // Every policy of the vault.
   StatusOr<PolicyList> Policies(std::string_view vault_id);
 
-  // Forget a vault (and its policies): call after deleting it.
-  void InvalidateVault(std::string_view vault_id);
-  // Forget a vault's policies: call after changing them.
-  void InvalidatePolicies(std::string_view vault_id);
-
  private:
   // Bounds memory: past this many entries a map is cleared and refilled on demand.
   static constexpr size_t kMaxEntries = 100'000;
 
+  void OnChange(const StoreChange& change);
+
   Store& store_;
-  const bool caching_;  // false on a store shared with other processes
+  ChangeFeed& changes_;
   std::shared_mutex mu_;
-  // Bumped by every invalidation; a fill that started before a bump is not kept, so a value
+  // Bumped by every change reported; a fill that started before a bump is not kept, so a value
   // read from the store before a change can never be cached after it.
-  uint64_t generation_ = 0;                              // guarded by mu_
-  std::unordered_map<std::string, Vault> vaults_;        // guarded by mu_
+  uint64_t generation_ = 0;                               // guarded by mu_
+  std::unordered_map<std::string, Vault> vaults_;         // guarded by mu_
   std::unordered_map<std::string, PolicyList> policies_;  // guarded by mu_
+  ChangeFeed::Subscription subscription_;                 // last: unsubscribed before the maps go
 };
 
 }  // namespace coffer

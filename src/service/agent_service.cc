@@ -62,7 +62,6 @@ StatusOr<AgentWithCredentials> AgentService::Create(const RequestContext& ctx,
         Status s = deps_.store.InsertAgent(
             agent, {credentials.first.credential, credentials.second.credential},
             AuditLog::Success(event));
-        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
         RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),
@@ -92,7 +91,6 @@ Status AgentService::Revoke(const RequestContext& ctx, std::string_view agent_id
       ctx, "agent.revoke", [&](AuditEvent& event) -> StatusOr<bool> {
         ASSIGN_OR_RETURN(Agent agent, Manageable(ctx, agent_id, /*allow_self=*/false));
         Status s = deps_.store.RevokeAgent(agent.id, deps_.clock.Now(), AuditLog::Success(event));
-        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
         RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return true;
@@ -113,7 +111,6 @@ StatusOr<AgentWithCredentials> AgentService::RotateKey(const RequestContext& ctx
         Status s = deps_.store.ReplaceAgentCredentials(
             agent.id, {}, {credentials.first.credential, credentials.second.credential},
             deps_.clock.Now(), AuditLog::Success(event));
-        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
         RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),
@@ -178,7 +175,6 @@ StatusOr<AgentWithCredentials> AgentService::SelfRotate(
             agent.id, {key->credential.public_id, secret->credential.public_id},
             {credentials.first.credential, credentials.second.credential}, deps_.clock.Now(),
             AuditLog::Success(event));
-        auth_.InvalidatePrincipal(PrincipalKind::kAgent, agent.id);
         if (s.code() == StatusCode::kAborted) {
           return Err(UnauthenticatedError("invalid API key or rotation secret"));
         }

@@ -16,6 +16,14 @@ Status Unauthenticated() { return UnauthenticatedError("invalid credentials"); }
 
 }  // namespace
 
+AuthService::AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options)
+    : deps_(deps),
+      keyring_(keyring),
+      pepper_mac_(keyring.pepper()),
+      options_(options),
+      changes_(options.changes != nullptr ? *options.changes : deps.store.Changes()),
+      subscription_(changes_.Watch([this](const StoreChange& change) { OnChange(change); })) {}
+
 StatusOr<std::string_view> AuthService::BearerToken(std::optional<std::string_view> header) {
   if (!header.has_value() || header->empty()) {
     return Err(UnauthenticatedError("missing Authorization header (use: Bearer <token>)"));
@@ -39,8 +47,9 @@ constexpr std::string_view kNoSuchPrincipalId = "00000000-0000-0000-0000-0000000
 }  // namespace
 
 StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id) {
+  const bool current = changes_.Current();
   uint64_t generation = 0;
-  if (caching_) {
+  if (current) {
     std::shared_lock lock(mu_);
     auto it = credentials_.find(std::string(public_id));
     if (it != credentials_.end()) {
@@ -55,12 +64,14 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
       // The principal read a known id costs, here for nothing: an unknown id takes as long as a
       // known one, so timing does not tell which ids exist.
       (void)deps_.store.GetUser(kNoSuchPrincipalId);
-      std::unique_lock lock(mu_);
-      if (caching_ && generation == generation_) {
-        if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
-        CacheEntry absent;
-        absent.exists = false;
-        credentials_.emplace(std::string(public_id), std::move(absent));
+      if (current) {
+        std::unique_lock lock(mu_);
+        if (generation == generation_) {
+          if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
+          CacheEntry absent;
+          absent.exists = false;
+          credentials_.emplace(std::string(public_id), std::move(absent));
+        }
       }
     }
     return Err(found.error());
@@ -80,22 +91,35 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
     entry.principal_revoked = agent.is_revoked();
   }
   entry.credential = std::move(credential);
-  std::unique_lock lock(mu_);
-  // Only if nothing was revoked or rotated while we read: never cache a stale "valid".
-  if (caching_ && generation == generation_) {
-    if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
-    credentials_.emplace(entry.credential.public_id, entry);
+  if (current) {
+    std::unique_lock lock(mu_);
+    // Only if nothing was revoked or rotated while we read: never cache a stale "valid".
+    if (generation == generation_) {
+      if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
+      credentials_.emplace(entry.credential.public_id, entry);
+    }
   }
   return entry;
 }
 
-void AuthService::InvalidatePrincipal(PrincipalKind kind, std::string_view principal_id) {
+void AuthService::OnChange(const StoreChange& change) {
+  using Kind = StoreChange::Kind;
+  if (change.kind != Kind::kCredential && change.kind != Kind::kPrincipal &&
+      change.kind != Kind::kEverything) {
+    return;
+  }
   std::unique_lock lock(mu_);
   ++generation_;
-  std::erase_if(credentials_, [&](const auto& kv) {
-    return !kv.second.exists || (kv.second.credential.principal_kind == kind &&
-                                 kv.second.credential.principal_id == principal_id);
-  });
+  if (change.kind == Kind::kEverything) {
+    credentials_.clear();
+  } else if (change.kind == Kind::kCredential) {
+    credentials_.erase(change.id);
+  } else {
+    std::erase_if(credentials_, [&](const auto& kv) {
+      return !kv.second.exists || (kv.second.credential.principal_kind == change.principal_kind &&
+                                   kv.second.credential.principal_id == change.id);
+    });
+  }
 }
 
 StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::string_view kind) {

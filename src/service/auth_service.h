@@ -1,8 +1,10 @@
 // AuthService: turns an Authorization header into a Principal (API key or short-lived JWT),
 // exchanges API keys for JWTs, and verifies credentials for rotation. Verified credentials are
-// cached in memory so a warm request costs no store round trip; whoever revokes or rotates a
-// credential calls InvalidatePrincipal before answering, so the old one is refused the moment
-// that call returns. An unknown id costs the same HMAC as a wrong secret. Thread-safe.
+// cached in memory so a warm request costs no store round trip. The cache follows the store's
+// change feed: a credential revoked or rotated, or an agent revoked, through this process is
+// refused the moment that call returns; through another server on a shared store, within
+// kMaxChangeDelay; and nothing is served from memory while the feed is not Current(). An
+// unknown id costs the same HMAC as a wrong secret. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -40,16 +42,11 @@ class AuthService {
  public:
   struct Options {
     std::chrono::seconds token_ttl{900};
+    // The feed the credential cache follows; null: the store's own (a test may report changes
+    // by hand instead). Must outlive the service.
+    ChangeFeed* changes = nullptr;
   };
-  // When the store is shared with other processes (several servers on PostgreSQL), nothing is
-  // cached: a credential revoked through another server must be refused here at once, and only
-  // the store knows. Each authentication then reads the credential and its principal.
-  AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options)
-      : deps_(deps),
-        keyring_(keyring),
-        pepper_mac_(keyring.pepper()),
-        options_(options),
-        caching_(!deps.store.SharedByOtherProcesses()) {}
+  AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options);
 
   // Authenticates "Bearer <api key or JWT>". kUnauthenticated with a reason that never echoes
   // the credential; kPermissionDenied for a revoked agent.
@@ -62,10 +59,6 @@ class AuthService {
   // A credential of a revoked agent verifies (even though revoked with it), with
   // principal_revoked set, so callers can answer 403 rather than 401.
   StatusOr<VerifiedCredential> Verify(std::string_view token, std::string_view kind);
-
-  // Forgets every cached credential of the principal, and every remembered unknown id. Call
-  // after creating, revoking or rotating any of its credentials.
-  void InvalidatePrincipal(PrincipalKind kind, std::string_view principal_id);
 
   // The Bearer credential of an Authorization header, or kUnauthenticated.
   static StatusOr<std::string_view> BearerToken(std::optional<std::string_view> header);
@@ -83,6 +76,9 @@ class AuthService {
   StatusOr<CacheEntry> Lookup(std::string_view public_id);
   StatusOr<Principal> FromVerified(const VerifiedCredential& verified);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
+  // Forgets what `change` makes stale: a credential, every credential of a principal (and every
+  // remembered unknown id, which may be one of its new ones), or everything.
+  void OnChange(const StoreChange& change);
 
   static constexpr size_t kMaxCacheEntries = 100'000;
 
@@ -90,11 +86,13 @@ class AuthService {
   const Keyring& keyring_;
   const HmacSha256Key pepper_mac_;  // HMAC under the pepper, which never changes while running
   Options options_;
-  const bool caching_;  // false on a store shared with other processes
+  ChangeFeed& changes_;
 
   std::shared_mutex mu_;
+  // Bumped by every change reported; a fill that started before a bump is not kept.
   uint64_t generation_ = 0;                                 // guarded by mu_
   std::unordered_map<std::string, CacheEntry> credentials_;  // guarded by mu_
+  ChangeFeed::Subscription subscription_;  // last: unsubscribed before the map goes
 };
 
 // A new credential for a principal: the record to store and the token to show once.

@@ -90,7 +90,6 @@ StatusOr<Policy> PolicyService::Create(const RequestContext& ctx, std::string_vi
         policy.created_at = deps_.clock.Now();
         policy.created_by = ctx.principal.id;
         Status s = deps_.store.InsertPolicy(policy, AuditLog::Success(event));
-        deps_.cache.InvalidatePolicies(vault.id);
         RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return policy;
@@ -127,7 +126,6 @@ Status PolicyService::Delete(const RequestContext& ctx, std::string_view vault_i
         ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
         if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));
         Status s = deps_.store.DeletePolicy(vault.id, policy_id, AuditLog::Success(event));
-        deps_.cache.InvalidatePolicies(vault.id);
         RETURN_IF_ERROR(NotFoundAs(s, "policy not found"));
         AuditLog::MarkWritten(ctx);
         return true;

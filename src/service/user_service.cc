@@ -64,7 +64,6 @@ StatusOr<IssuedCredential> UserService::CreateApiKey(const RequestContext& ctx,
                          MintCredential(kTokenKindApiKey, PrincipalKind::kUser, user.id, name,
                                         keyring_, deps_.clock.Now()));
         Status s = deps_.store.InsertCredential(key.credential, AuditLog::Success(event));
-        auth_.InvalidatePrincipal(PrincipalKind::kUser, user.id);
         RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return key;
@@ -98,7 +97,6 @@ Status UserService::RevokeApiKey(const RequestContext& ctx, std::string_view use
         }
         Status s = deps_.store.RevokeCredential(credential->public_id, deps_.clock.Now(),
                                                 AuditLog::Success(event));
-        auth_.InvalidatePrincipal(PrincipalKind::kUser, user.id);
         RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return true;

@@ -105,7 +105,6 @@ Status VaultService::Delete(const RequestContext& ctx, std::string_view vault_id
           return Err(PermissionDeniedError("only the vault's owner or the admin may delete it"));
         }
         Status s = deps_.store.DeleteVault(vault->id, AuditLog::Success(event));
-        deps_.cache.InvalidateVault(vault->id);
         RETURN_IF_ERROR(NotFoundAs(s, "vault not found"));
         AuditLog::MarkWritten(ctx);
         return true;

@@ -220,8 +220,8 @@ class ObservedStore final : public Store {
     return Timed("ImportSecretVersion", nullptr,
                  [&] { return inner_.ImportSecretVersion(version); });
   }
-  // Not timed: it asks the backend what it is, not the database anything.
-  bool SharedByOtherProcesses() const override { return inner_.SharedByOtherProcesses(); }
+  // Not timed: the feed is the backend's, reached without a store call.
+  ChangeFeed& Changes() override { return inner_.Changes(); }
 
  private:
   Store& inner_;

@@ -17,6 +17,7 @@
 #include "common/status.h"
 #include "model/identity.h"
 #include "model/secret.h"
+#include "store/change_feed.h"
 
 namespace coffer {
 
@@ -280,12 +281,17 @@ class Store {
   // (for version 1) the secret id or path is taken; kNotFound when the vault does not exist.
   virtual Status ImportSecretVersion(const SecretVersion& version) = 0;
 
-  // --- deployment ----------------------------------------------------------------------------
-  // True when other processes may change this store at any moment (PostgreSQL shared by
-  // several servers): an in-process cache of credentials, policies or vaults cannot then be
-  // kept fresh by invalidating it in-process, and must not be trusted without the store.
-  // Pure, so a wrapper store cannot forget to pass it on.
-  virtual bool SharedByOtherProcesses() const = 0;
+  // --- changes -------------------------------------------------------------------------------
+  // What the layers above may keep in memory (credentials, principals, vaults, policies) and
+  // how to keep it fresh. Every mutation that changes one of those is published to the feed by
+  // the time the call returns, whatever its outcome (a failed COMMIT may have committed): by
+  // InsertCredential and RevokeCredential (kCredential), InsertAgent, RevokeAgent and
+  // ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy
+  // and DeletePolicy (kPolicies). On a store other processes write too (PostgreSQL shared by
+  // several servers), their changes are published as well, within kMaxChangeDelay while the
+  // feed is Current(). The feed lives as long as the store. Pure, so a wrapper store cannot
+  // forget to pass it on.
+  virtual ChangeFeed& Changes() = 0;
 };
 
 }  // namespace coffer

@@ -186,10 +186,12 @@ std::vector<uint8_t> PgResult::Bytes(int row, int column) const {
 
 // --- PgConnection -----------------------------------------------------------------------------
 
-StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo) {
+StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo,
+                                                              int connect_timeout_seconds) {
   // Defaults first: what the URL itself says (expanded from dbname) overrides them.
+  const std::string timeout = std::to_string(connect_timeout_seconds);
   const char* const keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* const values[] = {"10", "coffer", conninfo.c_str(), nullptr};
+  const char* const values[] = {timeout.c_str(), "coffer", conninfo.c_str(), nullptr};
   pg_conn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) {
     return Err(UnavailableError("store: out of memory connecting to PostgreSQL"));
@@ -225,6 +227,51 @@ bool PgConnection::healthy() const {
 bool PgConnection::InTransaction() const {
   const PGTransactionStatusType s = PQtransactionStatus(conn_);
   return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
+int PgConnection::socket() const { return PQsocket(conn_); }
+
+Status PgConnection::SendQuery(std::string_view sql) {
+  last_error_ = PgError{};
+  const std::string text(sql);
+  if (PQsendQueryParams(conn_, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                        /*resultFormat=*/1) == 0) {
+    return UnavailableError("store: cannot send a query: " + Trimmed(PQerrorMessage(conn_)));
+  }
+  return OkStatus();
+}
+
+Status PgConnection::ConsumeInput() {
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+    return UnavailableError("store: the connection broke: " + Trimmed(PQerrorMessage(conn_)));
+  }
+  return OkStatus();
+}
+
+bool PgConnection::Busy() const { return PQisBusy(conn_) != 0; }
+
+StatusOr<std::optional<PgResult>> PgConnection::TakeResult() {
+  pg_result* raw = PQgetResult(conn_);
+  if (raw == nullptr) {
+    return std::optional<PgResult>();
+  }
+  PgResult result(raw);
+  const ExecStatusType status = PQresultStatus(raw);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return Err(Failure(raw, "query"));
+  }
+  return std::optional<PgResult>(std::move(result));
+}
+
+std::optional<PgNotification> PgConnection::TakeNotification() {
+  PGnotify* notify = PQnotifies(conn_);
+  if (notify == nullptr) {
+    return std::nullopt;
+  }
+  PgNotification out{notify->relname != nullptr ? notify->relname : "",
+                     notify->extra != nullptr ? notify->extra : ""};
+  PQfreemem(notify);
+  return out;
 }
 
 bool PgConnection::lost() const {

@@ -71,6 +71,12 @@ class PgResult {
   pg_result* result_;
 };
 
+// A notification that arrived on a connection that LISTENs.
+struct PgNotification {
+  std::string channel;
+  std::string payload;
+};
+
 // What a failed statement said, for callers that decide by SQLSTATE or constraint name.
 struct PgError {
   std::string sqlstate;    // e.g. "23505"; empty when the connection failed
@@ -82,8 +88,10 @@ class PgConnection {
   // Connects with a libpq connection string or URI and sets the session up: UTC, UTF8,
   // synchronous_commit on (a commit returns once durable), application_name coffer.
   // kUnavailable when the server cannot be reached; kInvalidArgument for a malformed URL.
-  // Messages never contain the password.
-  static StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo);
+  // Messages never contain the password. `connect_timeout_seconds` applies unless the URL sets
+  // connect_timeout itself.
+  static StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo,
+                                                         int connect_timeout_seconds = 10);
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -113,6 +121,24 @@ class PgConnection {
   bool lost() const;
   // True while a transaction block is open (or failed and not yet rolled back).
   bool InTransaction() const;
+
+  // --- without blocking (a connection that LISTENs: pg_change_listener.h) ----------------------
+  // The socket to wait on for input; -1 once the connection is gone.
+  int socket() const;
+  // Sends `sql` (one statement, no parameters; results in binary) and returns at once; then
+  // wait for the socket, ConsumeInput(), and TakeResult() while !Busy(). kUnavailable when it
+  // cannot be sent.
+  Status SendQuery(std::string_view sql);
+  // Reads what has arrived on the socket, without blocking. kUnavailable when the connection
+  // broke.
+  Status ConsumeInput();
+  // True while the next result of SendQuery has not fully arrived (TakeResult would block).
+  bool Busy() const;
+  // The next result of SendQuery, or nullopt once there are no more (the query is done).
+  // REQUIRES: !Busy(). Same errors as Exec for a failed statement.
+  StatusOr<std::optional<PgResult>> TakeResult();
+  // The next notification ConsumeInput (or any other call) has read, if any.
+  std::optional<PgNotification> TakeNotification();
 
  private:
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}

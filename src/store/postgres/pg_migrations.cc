@@ -195,8 +195,21 @@ END
 $$;
 )sql";
 
+// A counter every change to something a server may keep in memory (credentials, agents,
+// vaults, policies) bumps in its own transaction before it NOTIFYs coffer_changes with the new
+// value (pg_change_listener.h): a server that reads the counter ahead of the notifications it
+// has seen knows it missed some.
+constexpr std::string_view kChangeGeneration = R"sql(
+CREATE TABLE change_generation (
+  id boolean PRIMARY KEY DEFAULT true CHECK (id),
+  generation bigint NOT NULL
+);
+INSERT INTO change_generation (id, generation) VALUES (true, 0);
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
+    {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

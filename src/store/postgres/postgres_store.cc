@@ -14,6 +14,7 @@
 
 #include "common/ids.h"
 #include "store/postgres/pg_audit_chain.h"
+#include "store/postgres/pg_change_listener.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_migrations.h"
 #include "store/postgres/pg_pool.h"
@@ -331,7 +332,13 @@ class PostgresStoreImpl final : public PostgresStore {
   PostgresStoreImpl(std::unique_ptr<PgPool> pool, RuleClockOption rate_limit_clock)
       : pool_(std::move(pool)), rate_limit_clock_(rate_limit_clock), batcher_(*pool_) {}
 
-  bool SharedByOtherProcesses() const override { return true; }
+  // Starts following what other processes change (PostgresStoreOptions::follow_changes).
+  void FollowChanges(std::string conninfo, PgChangeListenerOptions options) {
+    listener_ =
+        std::make_unique<PgChangeListener>(std::move(conninfo), changes_, std::move(options));
+  }
+
+  ChangeFeed& Changes() override { return changes_; }
 
   StatusOr<UnixMicros> DatabaseNow() override {
     return Read([&](PgConnection& conn) -> StatusOr<UnixMicros> {
@@ -510,7 +517,8 @@ class PostgresStoreImpl final : public PostgresStore {
   }
 
   Status InsertCredential(const Credential& c, const AuditEvent* audit) override {
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Credential(c.public_id);
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       return InsertCredentialRow(conn, c);
     });
   }
@@ -541,7 +549,8 @@ class PostgresStoreImpl final : public PostgresStore {
 
   Status RevokeCredential(std::string_view public_id, UnixMicros at,
                           const AuditEvent* audit) override {
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Credential(std::string(public_id));
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       // COALESCE keeps the first revocation's time.
       ASSIGN_OR_RETURN(PgResult r,
                        conn.Exec("UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2)"
@@ -559,7 +568,8 @@ class PostgresStoreImpl final : public PostgresStore {
   Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
                      const AuditEvent* audit) override {
     RETURN_IF_ERROR(CheckAgentCredentials(agent.id, credentials));
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, agent.id);
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       Status s = conn.Run(
           "INSERT INTO agents (id, name, description, owner_id, created_at,"
           " revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -592,7 +602,8 @@ class PostgresStoreImpl final : public PostgresStore {
   }
 
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, std::string(agent_id));
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(PgResult r,
                        conn.Exec("UPDATE agents SET revoked_at = COALESCE(revoked_at, $2)"
                                  " WHERE id = $1",
@@ -609,7 +620,8 @@ class PostgresStoreImpl final : public PostgresStore {
                                  const std::vector<Credential>& fresh, UnixMicros at,
                                  const AuditEvent* audit) override {
     RETURN_IF_ERROR(CheckAgentCredentials(agent_id, fresh));
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, std::string(agent_id));
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       // The agent's row lock serializes every rotation and revocation of this agent, on any
       // server; the credential rows are locked too, so a revocation of one of them by id
       // either finishes first (and the check below sees it) or waits for this swap.
@@ -643,7 +655,8 @@ class PostgresStoreImpl final : public PostgresStore {
   // --- policies ----------------------------------------------------------------------------
 
   Status InsertPolicy(const Policy& p, const AuditEvent* audit) override {
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Policies(p.vault_id);
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       Status s = conn.Run(
           "INSERT INTO policies (id, vault_id, principal_kind, principal_id,"
           " path_glob, permissions, expires_at, created_at, created_by)"
@@ -699,7 +712,8 @@ class PostgresStoreImpl final : public PostgresStore {
 
   Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
                       const AuditEvent* audit) override {
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Policies(std::string(vault_id));
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(PgResult r, conn.Exec("DELETE FROM policies WHERE id = $2 AND vault_id = $1",
                                              PgParams().Text(vault_id).Text(policy_id)));
       if (r.affected() == 0) {
@@ -808,7 +822,8 @@ class PostgresStoreImpl final : public PostgresStore {
   // --- vaults ------------------------------------------------------------------------------
 
   Status InsertVault(const Vault& vault, const AuditEvent* audit) override {
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Vault(vault.id);
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       Status s = conn.Run(
           "INSERT INTO vaults (id, name, description, owner_id, created_at)"
           " VALUES ($1, $2, $3, $4, $5)",
@@ -836,7 +851,8 @@ class PostgresStoreImpl final : public PostgresStore {
   }
 
   Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override {
-    return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Vault(std::string(vault_id));
+    return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
       // Secrets, versions and policies go by ON DELETE CASCADE; audit events stay.
       ASSIGN_OR_RETURN(PgResult r,
                        conn.Exec("DELETE FROM vaults WHERE id = $1", PgParams().Text(vault_id)));
@@ -1148,6 +1164,21 @@ class PostgresStoreImpl final : public PostgresStore {
     }
   }
 
+  // Write, for a mutation of something the layers above may keep in memory: the same
+  // transaction counts the change and announces it to every listening server (NOTIFY, sent at
+  // commit, see pg_change_listener.h); once the call is over it is published to this process's
+  // feed, whatever the outcome (a COMMIT that failed may still have happened).
+  template <typename Body>
+  Status WriteChange(const StoreChange& change, const AuditEvent* audit, Body body) {
+    const std::string payload = ChangePayload(change);
+    Status s = Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+      RETURN_IF_ERROR(body(conn, event));
+      return conn.Run(kAnnounceChangeSql, PgParams().Text(payload));
+    });
+    changes_.Publish(change);
+    return s;
+  }
+
   // Runs `body(conn, event)` in a transaction and then, when `audit` is given, appends `event`
   // (a copy that `body` may complete with what only the row knows) in the same transaction:
   // both commit or neither. Retried from the start on a serialization failure or deadlock.
@@ -1198,6 +1229,8 @@ class PostgresStoreImpl final : public PostgresStore {
   std::unique_ptr<PgPool> pool_;
   const RuleClockOption rate_limit_clock_;
   PgAuditBatcher batcher_;  // standalone appends (AppendAudit)
+  ChangeFeed changes_{ChangeFeed::Writers::kShared};
+  std::unique_ptr<PgChangeListener> listener_;  // after changes_, which it publishes to
 };
 
 }  // namespace
@@ -1254,7 +1287,12 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStore
     RETURN_IF_ERROR(ApplyPgMigrations(*conn, PgMigrations()));
   }
   auto pool = std::make_unique<PgPool>(url.conninfo, pool_size, options.pool_wait);
-  return std::make_unique<PostgresStoreImpl>(std::move(pool), options.rate_limit_clock);
+  auto store = std::make_unique<PostgresStoreImpl>(std::move(pool), options.rate_limit_clock);
+  if (options.follow_changes) {
+    store->FollowChanges(url.conninfo,
+                         PgChangeListenerOptions{.on_state = options.on_follow_state});
+  }
+  return store;
 }
 
 StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options) {

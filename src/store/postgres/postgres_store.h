@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,12 +26,21 @@ struct PostgresStoreOptions {
   // move time by hand (the conformance suite); never use it in a deployment.
   enum class RuleClock : uint8_t { kDatabase, kCaller };
   RuleClock rate_limit_clock = RuleClock::kDatabase;
+  // Follow the changes other processes commit (credentials, agents, vaults, policies) on one
+  // more connection that LISTENs (pg_change_listener.h), so that Changes() is Current() and
+  // what a server keeps in memory may be served. Off, Changes() reports this process's own
+  // changes only and is never Current(). A server turns it on; commands need not.
+  bool follow_changes = false;
+  // With follow_changes: told, on the listener's thread, when following stops (why) and
+  // resumes (OK). Messages hold no password.
+  std::function<void(const Status&)> on_follow_state = nullptr;
 };
 
 // Store over PostgreSQL. Every Store method is thread-safe and runs on a pooled connection;
 // a write returns once its transaction is committed with synchronous_commit on. Transactions
 // that hit a serialization failure or deadlock are retried from the start (a PutSecretVersion
-// `seal` may then run more than once). SharedByOtherProcesses() is true.
+// `seal` may then run more than once). Changes() is a ChangeFeed of several writers: see
+// PostgresStoreOptions::follow_changes.
 class PostgresStore : public Store {
  public:
   // Connects, applies pending schema migrations (once, even when several servers start

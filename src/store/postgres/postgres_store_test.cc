@@ -19,6 +19,7 @@
 
 #include "common/ids.h"
 #include "store/postgres/database_clock.h"
+#include "store/postgres/pg_change_listener.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_migrations.h"
 #include "store/store_conformance_test.h"
@@ -356,6 +357,154 @@ TEST_F(PostgresStoreTest, DatabaseClockFollowsTheDatabase) {
   auto db_now = store->DatabaseNow();
   ASSERT_TRUE(IsOk(db_now));
   EXPECT_LT(std::abs((*clock)->Now() - *db_now), kMicrosPerSecond);
+}
+
+// --- the change feed across servers ------------------------------------------------------------
+
+// Records what a feed publishes and what a listener says of its state; waits for either.
+class FeedRecorder {
+ public:
+  explicit FeedRecorder(ChangeFeed& feed)
+      : subscription_(feed.Watch([this](const StoreChange& c) {
+          std::lock_guard lock(mu_);
+          changes_.push_back(c);
+        })) {}
+
+  // True once `change` has been published, within `deadline`.
+  bool Saw(const StoreChange& change,
+           std::chrono::milliseconds deadline = std::chrono::milliseconds(1000)) {
+    return Within(deadline, [&] {
+      std::lock_guard lock(mu_);
+      return std::find(changes_.begin(), changes_.end(), change) != changes_.end();
+    });
+  }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    changes_.clear();
+  }
+
+  // Polls `condition` until it holds or `deadline` passes.
+  template <typename Condition>
+  static bool Within(std::chrono::milliseconds deadline, Condition condition) {
+    const auto end = std::chrono::steady_clock::now() + deadline;
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() > end) {
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<StoreChange> changes_;  // guarded by mu_
+  ChangeFeed::Subscription subscription_;
+};
+
+class PgChangeFeedTest : public PostgresStoreTest {
+ protected:
+  // A store that follows the others' changes, as a server opens it; on_follow_state goes to
+  // states_.
+  std::unique_ptr<PostgresStore> OpenFollowing() {
+    auto store = PostgresStore::Open({.url = url_,
+                                      .pool_size = 4,
+                                      .follow_changes = true,
+                                      .on_follow_state = [this](const Status& s) {
+                                        std::lock_guard lock(mu_);
+                                        states_.push_back(s.ok());
+                                      }});
+    EXPECT_TRUE(IsOk(store));
+    return store.has_value() ? std::move(store).value() : nullptr;
+  }
+  std::vector<bool> States() {
+    std::lock_guard lock(mu_);
+    return states_;
+  }
+
+  std::mutex mu_;
+  std::vector<bool> states_;  // guarded by mu_: true for "following", false for "lost"
+};
+
+TEST_F(PgChangeFeedTest, ChangesThroughOneServerReachAnothersFeedWithinASecond) {
+  auto a = Open();
+  auto b = OpenFollowing();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_FALSE(Open()->Changes().Current()) << "a store that does not follow is never current";
+  ASSERT_TRUE(
+      FeedRecorder::Within(std::chrono::seconds(5), [&] { return b->Changes().Current(); }));
+  FeedRecorder seen(b->Changes());
+
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_TRUE(IsOk(a->InsertVault(v, nullptr)));
+  EXPECT_TRUE(seen.Saw(StoreChange::Vault(v.id)));
+  const Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt};
+  ASSERT_TRUE(
+      IsOk(a->InsertAgent(agent, {store_testing::AgentCredential(agent.id, "k1")}, nullptr)));
+  ASSERT_TRUE(IsOk(a->RevokeAgent(agent.id, kT0, nullptr)));
+  EXPECT_TRUE(seen.Saw(StoreChange::Principal(PrincipalKind::kAgent, agent.id)));
+  ASSERT_TRUE(IsOk(a->RevokeCredential("k1", kT0, nullptr)));
+  EXPECT_TRUE(seen.Saw(StoreChange::Credential("k1")));
+  // A change that rolled back was never announced: only committed changes are.
+  seen.Clear();
+  EXPECT_TRUE(HasCode(a->DeleteVault(NewUuid(), nullptr), StatusCode::kNotFound));
+  ASSERT_TRUE(IsOk(a->DeleteVault(v.id, nullptr)));
+  EXPECT_TRUE(seen.Saw(StoreChange::Vault(v.id)));
+  EXPECT_TRUE(b->Changes().Current());
+  EXPECT_EQ(States(), std::vector<bool>{true});
+}
+
+TEST_F(PgChangeFeedTest, ACounterAheadOfTheNotificationsMakesTheFeedReportEverything) {
+  auto b = OpenFollowing();
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(
+      FeedRecorder::Within(std::chrono::seconds(5), [&] { return b->Changes().Current(); }));
+  FeedRecorder seen(b->Changes());
+  // A change counted but never notified (as if its notification were lost).
+  ASSERT_TRUE(IsOk(Raw("UPDATE change_generation SET generation = generation + 1")));
+  EXPECT_TRUE(seen.Saw(StoreChange::Everything()));
+}
+
+TEST_F(PgChangeFeedTest, AKilledListeningConnectionIsDistrustedAtOnceAndReplaced) {
+  auto a = Open();
+  auto b = OpenFollowing();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(
+      FeedRecorder::Within(std::chrono::seconds(5), [&] { return b->Changes().Current(); }));
+  FeedRecorder seen(b->Changes());
+  auto killed =
+      Raw("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+          " WHERE application_name = 'coffer-change-feed' AND datname = current_database()");
+  ASSERT_TRUE(IsOk(killed));
+  ASSERT_EQ(killed->Int(0, 0), 1);
+  // Whatever is changed now may never be notified to b: b must not vouch for its memory until it
+  // listens again and has reported everything.
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_TRUE(IsOk(a->InsertVault(v, nullptr)));
+  EXPECT_TRUE(FeedRecorder::Within(std::chrono::milliseconds(kMaxChangeDelay),
+                                   [&] { return !b->Changes().Current(); }));
+  ASSERT_TRUE(
+      FeedRecorder::Within(std::chrono::seconds(10), [&] { return b->Changes().Current(); }));
+  EXPECT_TRUE(seen.Saw(StoreChange::Everything(), std::chrono::milliseconds(0)));
+  EXPECT_EQ(States(), (std::vector<bool>{true, false, true}));
+  // And it follows again.
+  ASSERT_TRUE(IsOk(a->DeleteVault(v.id, nullptr)));
+  EXPECT_TRUE(seen.Saw(StoreChange::Vault(v.id)));
+}
+
+TEST(ChangePayloadTest, RoundTripsAndRefusesAnythingElse) {
+  for (const StoreChange& c :
+       {StoreChange::Credential("abc123"), StoreChange::Principal(PrincipalKind::kUser, "u-1"),
+        StoreChange::Principal(PrincipalKind::kAgent, "a-1"), StoreChange::Vault("v-1"),
+        StoreChange::Policies("v-2"), StoreChange::Everything()}) {
+    EXPECT_EQ(ParseChangePayload(ChangePayload(c)), c) << ChangePayload(c);
+  }
+  for (std::string_view bad : {"", "vault", "vault ", "vault a b", "principal robot x",
+                               "credential \x01", "secret s-1", "everything else"}) {
+    EXPECT_EQ(ParseChangePayload(bad), std::nullopt) << bad;
+  }
 }
 
 TEST(DatabaseClockTest, AddsMonotonicTimeToTheLastReading) {

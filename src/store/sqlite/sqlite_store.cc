@@ -594,7 +594,8 @@ class SqliteStoreImpl final : public SqliteStore {
   }
 
   Status InsertCredential(const Credential& c, const AuditEvent* audit) override {
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Credential(c.public_id);
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       return InsertCredentialRow(db, c);
     });
   }
@@ -625,7 +626,8 @@ class SqliteStoreImpl final : public SqliteStore {
 
   Status RevokeCredential(std::string_view public_id, UnixMicros at,
                           const AuditEvent* audit) override {
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Credential(std::string(public_id));
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       // COALESCE keeps the first revocation's time.
       ASSIGN_OR_RETURN(SqliteStatement st,
                        db.Prepare("UPDATE credentials SET revoked_at = COALESCE(revoked_at, ?2)"
@@ -645,7 +647,8 @@ class SqliteStoreImpl final : public SqliteStore {
   Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
                      const AuditEvent* audit) override {
     RETURN_IF_ERROR(CheckAgentCredentials(agent.id, credentials));
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, agent.id);
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(const bool taken,
                        Exists(db, "SELECT 1 FROM agents WHERE owner_id = ?1 AND name = ?2",
                               agent.owner_id, agent.name));
@@ -681,7 +684,8 @@ class SqliteStoreImpl final : public SqliteStore {
   }
 
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, std::string(agent_id));
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       {
         ASSIGN_OR_RETURN(SqliteStatement st,
                          db.Prepare("UPDATE agents SET revoked_at = COALESCE(revoked_at, ?2)"
@@ -702,7 +706,8 @@ class SqliteStoreImpl final : public SqliteStore {
                                  const std::vector<Credential>& fresh, UnixMicros at,
                                  const AuditEvent* audit) override {
     RETURN_IF_ERROR(CheckAgentCredentials(agent_id, fresh));
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, std::string(agent_id));
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       {
         ASSIGN_OR_RETURN(SqliteStatement st,
                          db.Prepare("SELECT revoked_at IS NOT NULL FROM agents WHERE id = ?1"));
@@ -739,7 +744,8 @@ class SqliteStoreImpl final : public SqliteStore {
   // --- policies ----------------------------------------------------------------------------
 
   Status InsertPolicy(const Policy& p, const AuditEvent* audit) override {
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Policies(p.vault_id);
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(const bool vault_exists,
                        Exists(db, "SELECT 1 FROM vaults WHERE id = ?1", p.vault_id));
       if (!vault_exists) {
@@ -798,7 +804,8 @@ class SqliteStoreImpl final : public SqliteStore {
 
   Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
                       const AuditEvent* audit) override {
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Policies(std::string(vault_id));
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(SqliteStatement st,
                        db.Prepare("DELETE FROM policies WHERE id = ?2 AND vault_id = ?1"));
       st.BindText(1, vault_id);
@@ -893,7 +900,8 @@ class SqliteStoreImpl final : public SqliteStore {
   // --- vaults ------------------------------------------------------------------------------
 
   Status InsertVault(const Vault& vault, const AuditEvent* audit) override {
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Vault(vault.id);
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       ASSIGN_OR_RETURN(const bool taken,
                        Exists(db, "SELECT 1 FROM vaults WHERE owner_id = ?1 AND name = ?2",
                               vault.owner_id, vault.name));
@@ -921,7 +929,8 @@ class SqliteStoreImpl final : public SqliteStore {
   }
 
   Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override {
-    return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    const StoreChange change = StoreChange::Vault(std::string(vault_id));
+    return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
       // Secrets, their versions and the vault's policies go by ON DELETE CASCADE; audit events
       // stay.
       ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM vaults WHERE id = ?1"));
@@ -1220,9 +1229,20 @@ class SqliteStoreImpl final : public SqliteStore {
     });
   }
 
-  bool SharedByOtherProcesses() const override { return false; }
+  // Only this process writes what the feed is about (`coffer keys` beside a server changes the
+  // keyring and ciphertexts; a second server is refused, see sqlite_store_lock.h).
+  ChangeFeed& Changes() override { return changes_; }
 
  private:
+  // Write, for a mutation of something the layers above may keep in memory: `change` is
+  // published once the write is over, whatever its outcome.
+  template <typename Body>
+  Status WriteChange(const StoreChange& change, const AuditEvent* audit, Body body) {
+    Status s = Write(audit, std::move(body));
+    changes_.Publish(change);
+    return s;
+  }
+
   // The row of `columns_sql` (a SELECT … FROM table) whose id is `id`; kNotFound `not_found`.
   template <typename T>
   StatusOr<T> GetById(std::string_view columns_sql, std::string_view id,
@@ -1291,6 +1311,7 @@ class SqliteStoreImpl final : public SqliteStore {
   const std::unique_ptr<SqliteAuditChain> audit_chain_;
   std::unique_ptr<GroupCommitWriter> writer_;
   std::unique_ptr<SqliteReaderPool> readers_;
+  ChangeFeed changes_{ChangeFeed::Writers::kThisProcess};
 };
 
 }  // namespace

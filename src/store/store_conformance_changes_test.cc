@@ -1,0 +1,105 @@
+// Store conformance tests for the change feed: every mutation of what the layers above keep in
+// memory (credentials, agents, vaults, policies) is published to Changes() before the call
+// returns, whatever its outcome; nothing else is.
+#include <functional>
+#include <vector>
+
+#include "common/ids.h"
+#include "store/store_conformance_test.h"
+
+namespace coffer::store_testing {
+namespace {
+
+// What `mutate` published to the store's feed while it ran.
+std::vector<StoreChange> Published(Store& store, const std::function<void()>& mutate) {
+  std::vector<StoreChange> seen;
+  auto subscription = store.Changes().Watch([&](const StoreChange& c) { seen.push_back(c); });
+  mutate();
+  return seen;
+}
+
+using Changes = std::vector<StoreChange>;
+
+TEST_P(StoreConformanceTest, EveryMutationOfCachedRecordsIsPublishedBeforeItReturns) {
+  Store& s = store();
+  Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.InsertVault(v, nullptr))); }),
+            Changes{StoreChange::Vault(v.id)});
+
+  Policy p;
+  p.id = NewUuid();
+  p.vault_id = v.id;
+  p.principal_id = "agent-1";
+  p.path_glob = "**";
+  p.permissions = kPermRead;
+  p.created_at = kT0;
+  p.created_by = "owner-1";
+  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.InsertPolicy(p, nullptr))); }),
+            Changes{StoreChange::Policies(v.id)});
+  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.DeletePolicy(v.id, p.id, nullptr))); }),
+            Changes{StoreChange::Policies(v.id)});
+
+  const std::string user_id = NewUuid();
+  Credential key = AgentCredential(user_id, "user-key");
+  key.principal_kind = PrincipalKind::kUser;
+  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.InsertCredential(key, nullptr))); }),
+            Changes{StoreChange::Credential("user-key")});
+  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.RevokeCredential("user-key", kT0, nullptr))); }),
+            Changes{StoreChange::Credential("user-key")});
+
+  Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt};
+  const StoreChange agent_change = StoreChange::Principal(PrincipalKind::kAgent, agent.id);
+  EXPECT_EQ(Published(s,
+                      [&] {
+                        ASSERT_TRUE(IsOk(s.InsertAgent(
+                            agent, {AgentCredential(agent.id, "agent-key-1")}, nullptr)));
+                      }),
+            Changes{agent_change});
+  EXPECT_EQ(Published(s,
+                      [&] {
+                        ASSERT_TRUE(IsOk(s.ReplaceAgentCredentials(
+                            agent.id, {"agent-key-1"}, {AgentCredential(agent.id, "agent-key-2")},
+                            kT0 + 1, nullptr)));
+                      }),
+            Changes{agent_change});
+  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.RevokeAgent(agent.id, kT0 + 2, nullptr))); }),
+            Changes{agent_change});
+
+  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.DeleteVault(v.id, nullptr))); }),
+            Changes{StoreChange::Vault(v.id)});
+}
+
+TEST_P(StoreConformanceTest, AFailedMutationIsPublishedToo) {
+  // The caller cannot always know whether a failed write happened (a COMMIT whose answer was
+  // lost), so a cache forgets what it may have changed either way.
+  Store& s = store();
+  EXPECT_EQ(Published(s,
+                      [&] {
+                        EXPECT_TRUE(HasCode(s.RevokeCredential("no-such-key", kT0, nullptr),
+                                            StatusCode::kNotFound));
+                      }),
+            Changes{StoreChange::Credential("no-such-key")});
+  const std::string missing = NewUuid();
+  EXPECT_EQ(
+      Published(
+          s, [&] { EXPECT_TRUE(HasCode(s.DeleteVault(missing, nullptr), StatusCode::kNotFound)); }),
+      Changes{StoreChange::Vault(missing)});
+}
+
+TEST_P(StoreConformanceTest, SecretsReadsAndAuditArePublishedAsNothing) {
+  Store& s = store();
+  const Vault v = AddVault("quiet");
+  const auto seen = Published(s, [&] {
+    ASSERT_TRUE(IsOk(Put(v.id, "a/b", "value")));
+    ASSERT_TRUE(IsOk(s.GetSecretVersion(v.id, "a/b", VersionSelector::LatestEnabled())));
+    ASSERT_TRUE(IsOk(s.GetVault(v.id)));
+    ASSERT_TRUE(IsOk(s.ListPolicies(v.id)));
+    ASSERT_TRUE(IsOk(s.AppendAudit(MakeEvent("secret.read", v.id))));
+    ASSERT_TRUE(IsOk(s.InsertUser({NewUuid(), "someone", false, kT0}, nullptr)));
+    ASSERT_TRUE(IsOk(s.DeleteSecret(v.id, "a/b", nullptr)));
+  });
+  EXPECT_TRUE(seen.empty()) << seen.size() << " changes published";
+}
+
+}  // namespace
+}  // namespace coffer::store_testing
