@@ -20,6 +20,7 @@
 #include "cli/client_cli.h"
 #include "cli/client_config.h"
 #include "cli/exit_codes.h"
+#include "cli/option_bounds.h"
 #include "cli/table.h"
 #include "client/coffer_client.h"
 #include "client/problem.h"
@@ -733,6 +734,7 @@ void AddConnectionOptions(CLI::App* cmd, ConnectionFlags& conn) {
       ->group("Connection");
   cmd->add_option("--timeout", conn.timeout_seconds, "Seconds to wait for each answer")
       ->group("Connection")
+      ->check(SecondsOption(kClientTimeout))
       ->capture_default_str();
 }
 
@@ -933,10 +935,11 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
               "Poll the secrets and restart the command when one gets a new version");
   c->add_option("--interval", m.run.interval_seconds, "Seconds between --watch polls")
       ->capture_default_str()
-      ->check(CLI::Range(0.05, 86400.0));
+      ->check(SecondsOption(kRunInterval));
   c->add_option("--signal", m.run.signal_name,
                 "With --watch: send this signal (e.g. HUP) instead of restarting");
   c->add_option("--grace", m.run.grace_seconds, "On restart: seconds between SIGTERM and SIGKILL")
+      ->check(SecondsOption(kRunGrace))
       ->capture_default_str();
   c->add_option("command", m.run.command, "The command and its arguments, after --")->required();
   c->positionals_at_end();  // everything from the command on is the command's

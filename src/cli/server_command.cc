@@ -56,18 +56,15 @@ std::unique_ptr<KeyProvider> KeyProviderFor(const ServerConfig& config) {
 
 int RunServer(const ServerConfig& config) {
   DisableCoreDumps();
+  if (Status s = CheckServerConfig(config); !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return kExitUsage;
+  }
   InstallJsonLogging(config.log_level);
 
   http::ServerOptions options;
   if (Status s = ParseListen(config.listen, options.host, options.port); !s.ok()) {
     fmt::print(stderr, "error: {}\n", s.message());
-    return kExitUsage;
-  }
-  if (config.max_body_bytes < 1024 || config.worker_threads < 1 || config.read_timeout_ms < 1 ||
-      config.idle_timeout_ms < 1 || config.token_ttl_seconds < 1) {
-    fmt::print(stderr,
-               "error: max_body_bytes must be >= 1024 and worker_threads, timeouts and "
-               "token_ttl_seconds must be positive\n");
     return kExitUsage;
   }
   if (Status s = CheckListenSecurity(options.host, config.tls_cert, config.tls_key,
@@ -85,8 +82,8 @@ int RunServer(const ServerConfig& config) {
       spdlog::error("TLS reload failed, still serving the previous certificate: {}", s.message());
     }
   };
-  options.io_threads = config.io_threads;
-  options.worker_threads = config.worker_threads;
+  options.io_threads = static_cast<int>(config.io_threads);  // bounded by CheckServerConfig
+  options.worker_threads = static_cast<int>(config.worker_threads);
   options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
   options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
