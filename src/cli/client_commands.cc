@@ -685,7 +685,8 @@ struct ClientCli::Impl {
         const std::string actor_text =
             e.actor_id.empty() ? e.actor_type : fmt::format("{}:{}", e.actor_type, e.actor_id);
         rows.push_back({std::to_string(e.seq), e.at, actor_text, e.action, e.vault_id, e.path,
-                        e.version > 0 ? std::to_string(e.version) : "", e.outcome,
+                        e.version > 0 ? std::to_string(e.version) : "",
+                        e.count > 1 ? fmt::format("{} x{}", e.outcome, e.count) : e.outcome,
                         std::to_string(e.http_status)});
       }
       fmt::print("{}", RenderTable({"SEQ", "AT", "ACTOR", "ACTION", "VAULT", "PATH", "VERSION",

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -182,6 +183,7 @@ AuditEvent ToAuditEvent(const json::object& o) {
                     .outcome = Str(o, "outcome"),
                     .status = Str(o, "status"),
                     .http_status = Int(o, "http_status"),
+                    .count = std::max<int64_t>(1, Int(o, "count")),
                     .json = PlainCopy(o)};
 }
 
