@@ -150,17 +150,27 @@ int RunServer(const ServerConfig& config) {
     LogAlert("audit_event_not_in_store",
              fmt::format("\"at\":{},\"request_id\":{},\"actor_kind\":{},\"actor_id\":{},"
                          "\"action\":{},\"vault_id\":{},\"path\":{},\"version\":{},"
-                         "\"client_ip\":{},\"outcome\":{},\"status\":{},\"http_status\":{}",
+                         "\"client_ip\":{},\"outcome\":{},\"status\":{},\"http_status\":{},"
+                         "\"count\":{}",
                          JsonString(FormatRfc3339(e.at)), JsonString(e.request_id),
                          JsonString(e.actor_kind), JsonString(e.actor_id), JsonString(e.action),
                          JsonString(e.vault_id), JsonString(e.path), e.version,
                          JsonString(e.client_ip), JsonString(e.outcome), JsonString(e.status),
-                         e.http_status));
+                         e.http_status, e.count > 0 ? e.count : 1));
     return true;
   });
   const ServiceDeps deps{*observed_store, clock, cache, authorizer, audit_log};
-  AuthService auth(deps, **keyring,
-                   AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});
+  AuthService::Options auth_options;
+  auth_options.token_ttl = std::chrono::seconds(config.token_ttl_seconds);
+  auth_options.failure_limit.burst = config.auth_failure_burst;
+  auth_options.failure_limit.per_minute = config.auth_failures_per_minute;
+  auth_options.on_limited = [&telemetry] { telemetry.OnRateLimitRefused("auth-failures"); };
+  AuthService auth(deps, **keyring, std::move(auth_options));
+  // Refusals past a client's budget are counted, not audited one by one: their summaries
+  // (auth.failed.summary, one per address and minute) are appended from here.
+  auth.StartFailureSummaries(std::chrono::seconds(1), [](const Status& s) {
+    spdlog::error("cannot append the summary of refused authentications: {}", s.message());
+  });
   VaultService vaults(deps);
   // Another process may rotate or retire data keys (coffer keys): re-read them now and then,
   // and at once when a read meets a key id this keyring does not hold.
@@ -225,6 +235,7 @@ int RunServer(const ServerConfig& config) {
   std::fflush(stdout);
   Status run = (*server)->Run();
   server->reset();
+  auth.StopFailureSummaries();  // the counts still pending go into the audit log
   refresher.reset();  // its thread reads the store
   store->clock.reset();  // it may read the store
   store->store.reset();  // drains pending writes and closes the database cleanly

@@ -2,15 +2,25 @@
 // exchanges API keys for JWTs, and verifies credentials for rotation. Verified credentials are
 // cached in memory so a warm request costs no store round trip; whoever revokes or rotates a
 // credential calls InvalidatePrincipal before answering, so the old one is refused the moment
-// that call returns. An unknown id costs the same HMAC as a wrong secret. Thread-safe.
+// that call returns. An unknown id costs the same HMAC as a wrong secret.
+//
+// Refused credentials are limited per client address (AuthFailureLimiter, in this process's
+// memory): past the address's budget, its requests are answered kResourceExhausted before any
+// credential is looked at — a valid one included, so the answer tells a guesser nothing — and
+// are counted instead of audited one by one; a summary event (auth.failed.summary) per address
+// and minute carries the count. Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "common/secret_buffer.h"
@@ -18,6 +28,7 @@
 #include "crypto/hmac_key.h"
 #include "crypto/keyring.h"
 #include "model/identity.h"
+#include "service/auth_failure_limiter.h"
 #include "service/principal.h"
 #include "service/service_deps.h"
 
@@ -40,6 +51,9 @@ class AuthService {
  public:
   struct Options {
     std::chrono::seconds token_ttl{900};
+    AuthFailureLimiter::Options failure_limit{};
+    // Hears each request refused because its address is over the limit (e.g. for metrics).
+    std::function<void()> on_limited{};
   };
   // When the store is shared with other processes (several servers on PostgreSQL), nothing is
   // cached: a credential revoked through another server must be refused here at once, and only
@@ -48,15 +62,51 @@ class AuthService {
       : deps_(deps),
         keyring_(keyring),
         pepper_mac_(keyring.pepper()),
-        options_(options),
-        caching_(!deps.store.SharedByOtherProcesses()) {}
+        options_(std::move(options)),
+        caching_(!deps.store.SharedByOtherProcesses()),
+        failures_(options_.failure_limit) {}
+
+  ~AuthService();
 
   // Authenticates "Bearer <api key or JWT>". kUnauthenticated with a reason that never echoes
-  // the credential; kPermissionDenied for a revoked agent.
+  // the credential; kPermissionDenied for a revoked agent. Neither audited nor limited: see
+  // AuthenticateRequest.
   StatusOr<Principal> Authenticate(std::optional<std::string_view> authorization_header);
 
-  // Verifies an API key and issues a JWT for its principal; audited as auth.token.
-  StatusOr<AccessToken> IssueToken(const RequestContext& anonymous, std::string_view api_key);
+  // Authenticate for a request from `anonymous.client_ip`, within that address's budget of
+  // refusals. kResourceExhausted, with *retry_after (microseconds, if not null), when the
+  // address is over it: answered before the credential is looked at, counted for the summary,
+  // not audited. Otherwise a refusal (401/403) is audited as auth.failed — kUnavailable if that
+  // event cannot be written — and spends one of the address's tokens.
+  StatusOr<Principal> AuthenticateRequest(const RequestContext& anonymous,
+                                          std::optional<std::string_view> authorization_header,
+                                          UnixMicros* retry_after);
+
+  // Verifies an API key (or takes the request's refusal, when `api_key` holds an error) and
+  // issues a JWT for its principal; audited as auth.token. Limited as AuthenticateRequest:
+  // kResourceExhausted with *retry_after when over the limit; a refusal spends a token.
+  StatusOr<AccessToken> IssueToken(const RequestContext& anonymous,
+                                   const StatusOr<std::string_view>& api_key,
+                                   UnixMicros* retry_after = nullptr);
+
+  // For other routes that check a credential (agent self-rotation): OK when `client_ip` is
+  // within its budget; otherwise kResourceExhausted with *retry_after, and the refusal is
+  // counted for the summary (the caller must then neither look at the credential nor audit).
+  Status AdmitClient(std::string_view client_ip, UnixMicros* retry_after);
+  // Spends one of `client_ip`'s tokens when `result` is a refusal of the client's request
+  // (invalid argument, unauthenticated, permission denied, too many requests), unless the
+  // attempt is to be thrown away (NonBlockingScope::Refused: it runs again and is charged then).
+  void NoteResult(std::string_view client_ip, const Status& result);
+
+  // Appends an auth.failed.summary event for each address whose refusals are due for one (every
+  // pending count when `all`). Returns the first append's error; the counts are taken either way.
+  Status AppendFailureSummaries(bool all);
+  // Calls AppendFailureSummaries(false) every `interval` on a background thread; `on_error`
+  // (may be empty) hears each failure. StopFailureSummaries ends the thread and appends what is
+  // left: call it while the store is still open. The destructor only ends the thread.
+  void StartFailureSummaries(std::chrono::milliseconds interval,
+                             std::function<void(const Status&)> on_error);
+  void StopFailureSummaries();
 
   // Verifies a token of `kind` ("key" or "rot") that is not revoked. kUnauthenticated otherwise.
   // A credential of a revoked agent verifies (even though revoked with it), with
@@ -86,6 +136,9 @@ class AuthService {
 
   static constexpr size_t kMaxCacheEntries = 100'000;
 
+  // Ends the summary thread, if running.
+  void JoinSummaryThread();
+
   ServiceDeps deps_;
   const Keyring& keyring_;
   const HmacSha256Key pepper_mac_;  // HMAC under the pepper, which never changes while running
@@ -95,6 +148,12 @@ class AuthService {
   std::shared_mutex mu_;
   uint64_t generation_ = 0;                                 // guarded by mu_
   std::unordered_map<std::string, CacheEntry> credentials_;  // guarded by mu_
+
+  AuthFailureLimiter failures_;
+  std::mutex summary_mu_;  // guards stopping_
+  std::condition_variable summary_cv_;
+  bool stopping_ = false;
+  std::thread summary_thread_;
 };
 
 // A new credential for a principal: the record to store and the token to show once.
