@@ -88,8 +88,7 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
                    anonymous, refused.ok() ? StatusOr<std::string_view>(api_key) : Err(refused),
                    &retry_after);
                if (!token.has_value()) {
-                 if (!refused.ok() && !body.has_value() &&
-                     token.error().code() == refused.code()) {
+                 if (!refused.ok() && !body.has_value() && token.error().code() == refused.code()) {
                    return std::move(body.error());  // its own answer (400, 415)
                  }
                  return ProblemWithRetryAfter(token.error(), retry_after);

@@ -42,8 +42,8 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
     auto integer = [&](int64_t& out) -> Status {
       const IntegerBound& bound = IntegerBoundOf(k);
       if (!node.is_integer()) {
-        return InvalidArgumentError(fmt::format("{}: {} must be an integer between {} and {}",
-                                                path, k, bound.min, bound.max));
+        return InvalidArgumentError(fmt::format("{}: {} must be an integer between {} and {}", path,
+                                                k, bound.min, bound.max));
       }
       const int64_t value = node.as_integer()->get();
       if (Status s = CheckInteger(bound, value, k); !s.ok()) {

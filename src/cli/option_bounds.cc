@@ -90,9 +90,9 @@ StatusOr<double> ParseSeconds(const SecondsBound& bound, std::string_view text) 
   const double value = copy.empty() ? std::nan("") : std::strtod(copy.c_str(), &end);
   const bool parsed = !copy.empty() && end == copy.c_str() + copy.size() && errno == 0;
   if (!parsed || !std::isfinite(value) || value < bound.min || value > bound.max) {
-    return Err(InvalidArgumentError(fmt::format(
-        "must be a number of seconds between {} and {} (got {})", bound.min, bound.max,
-        Shown(text))));
+    return Err(
+        InvalidArgumentError(fmt::format("must be a number of seconds between {} and {} (got {})",
+                                         bound.min, bound.max, Shown(text))));
   }
   return value;
 }

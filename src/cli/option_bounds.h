@@ -5,7 +5,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <span>
 #include <string>
@@ -65,7 +64,7 @@ inline constexpr SecondsBound kRunInterval{"--interval", 0.05, 86400};
 inline constexpr SecondsBound kRunGrace{"--grace", 0, 3600};
 
 // The log levels, lowest first.
-inline constexpr std::string_view kLogLevels[] = {"trace", "debug", "info",    "warn",
+inline constexpr std::string_view kLogLevels[] = {"trace", "debug",    "info", "warn",
                                                   "error", "critical", "off"};
 // A CLI11 validator that lower-cases a level or refuses it with that list.
 CLI::Validator LogLevelOption();

@@ -19,9 +19,9 @@ TEST(RequestTargetTest, DecodesSegmentsAndParameters) {
 }
 
 TEST(RequestTargetTest, RefusesARepeatedParameterNamingIt) {
-  for (const char* target : {"/v1/vaults/x/secrets?prefix=a&prefix=b",
-                             "/v1/vaults/x/secrets?limit=1&prefix=a&limit=1",
-                             "/v1/audit?action=x&%61ction=y"}) {
+  for (const char* target :
+       {"/v1/vaults/x/secrets?prefix=a&prefix=b", "/v1/vaults/x/secrets?limit=1&prefix=a&limit=1",
+        "/v1/audit?action=x&%61ction=y"}) {
     Request request;
     auto refused = ParseRequestTarget(target, request);
     ASSERT_TRUE(refused.has_value()) << target;
@@ -32,8 +32,7 @@ TEST(RequestTargetTest, RefusesARepeatedParameterNamingIt) {
   Request request;
   auto refused = ParseRequestTarget("/v1/audit?limit=1&limit=2", request);
   ASSERT_TRUE(refused.has_value());
-  EXPECT_NE(refused->body.find(R"(query parameter \"limit\")"), std::string::npos)
-      << refused->body;
+  EXPECT_NE(refused->body.find(R"(query parameter \"limit\")"), std::string::npos) << refused->body;
 }
 
 TEST(RequestTargetTest, ShowsARepeatedParameterNameTamed) {

@@ -36,8 +36,8 @@ TEST(AuditChainHashTest, AnEventWithoutCountHashesAsBeforeTheFieldExisted) {
   put_string("coffer/audit/v1");
   put_u64(static_cast<uint64_t>(e.seq));
   put_u64(static_cast<uint64_t>(e.at));
-  for (const std::string* s : {&e.request_id, &e.actor_kind, &e.actor_id, &e.action, &e.vault_id,
-                               &e.path}) {
+  for (const std::string* s :
+       {&e.request_id, &e.actor_kind, &e.actor_id, &e.action, &e.vault_id, &e.path}) {
     put_string(*s);
   }
   put_u64(static_cast<uint64_t>(e.version));

@@ -75,7 +75,7 @@ void AuthFailureLimiter::NoteFailure(std::string_view client, UnixMicros now) {
 }
 
 std::vector<AuthFailureLimiter::Summary> AuthFailureLimiter::TakeSummaries(UnixMicros now,
-                                                                          bool all) {
+                                                                           bool all) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Summary> due = std::move(forgotten_);
   forgotten_.clear();

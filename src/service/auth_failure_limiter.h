@@ -58,8 +58,8 @@ class AuthFailureLimiter {
  private:
   struct Client {
     double tokens = 0;
-    UnixMicros refilled_at = 0;  // when `tokens` was last brought up to date
-    Summary pending;             // refused == 0: nothing to report
+    UnixMicros refilled_at = 0;   // when `tokens` was last brought up to date
+    Summary pending;              // refused == 0: nothing to report
     UnixMicros last_summary = 0;  // 0: none yet
     std::list<std::string>::iterator lru;
   };

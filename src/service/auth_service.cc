@@ -238,29 +238,31 @@ StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
                                               UnixMicros* retry_after) {
   RETURN_IF_ERROR(AdmitClient(anonymous.client_ip, retry_after));
   StatusOr<VerifiedCredential> verified =
-      !api_key.has_value()       ? StatusOr<VerifiedCredential>(Err(api_key.error()))
-      : LooksLikeToken(*api_key) ? Verify(*api_key, kTokenKindApiKey)
-                                 : StatusOr<VerifiedCredential>(
-                                       Err(UnauthenticatedError("api_key is not a Coffer API key")));
+      Err(UnauthenticatedError("api_key is not a Coffer API key"));
+  if (!api_key.has_value()) {
+    verified = Err(api_key.error());
+  } else if (LooksLikeToken(*api_key)) {
+    verified = Verify(*api_key, kTokenKindApiKey);
+  }
   RequestContext ctx = anonymous;
   if (verified.has_value()) ctx.principal = verified->principal;
-  auto issued = deps_.audit.Audited<AccessToken>(ctx, "auth.token",
-                                          [&](AuditEvent&) -> StatusOr<AccessToken> {
-    if (!verified.has_value()) return Err(verified.error());
-    ASSIGN_OR_RETURN(Principal principal, FromVerified(*verified));
-    const UnixMicros now = deps_.clock.Now();
-    JwtClaims claims;
-    claims.subject = principal.id;
-    claims.principal_kind = std::string(PrincipalKindName(principal.kind));
-    claims.credential_id = principal.credential_id;
-    claims.token_id = NewUuid();
-    claims.issued_at = now;
-    claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
-    ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
-    AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count()};
-    SecureWipe(jwt);
-    return token;
-  });
+  auto issued = deps_.audit.Audited<AccessToken>(
+      ctx, "auth.token", [&](AuditEvent&) -> StatusOr<AccessToken> {
+        if (!verified.has_value()) return Err(verified.error());
+        ASSIGN_OR_RETURN(Principal principal, FromVerified(*verified));
+        const UnixMicros now = deps_.clock.Now();
+        JwtClaims claims;
+        claims.subject = principal.id;
+        claims.principal_kind = std::string(PrincipalKindName(principal.kind));
+        claims.credential_id = principal.credential_id;
+        claims.token_id = NewUuid();
+        claims.issued_at = now;
+        claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
+        ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
+        AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count()};
+        SecureWipe(jwt);
+        return token;
+      });
   NoteResult(anonymous.client_ip, issued.has_value() ? OkStatus() : issued.error());
   return issued;
 }
