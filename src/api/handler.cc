@@ -1,6 +1,7 @@
 // Authenticated handler wrapper and response helpers.
 #include "api/handler.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 
 #include "common/secret_buffer.h"
@@ -41,12 +42,10 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
   return [rc, action = std::move(action), handler = std::move(handler)](
              const http::Request& request, const http::RouteParams& params) {
     RequestContext ctx = AnonymousContext(request, rc.trusted_proxies);
-    auto principal = rc.auth.Authenticate(request.Header("authorization"));
-    if (!principal.has_value()) {
-      Status recorded =
-          rc.audit.RecordAnonymous(ctx.request_id, ctx.client_ip, "auth.failed", principal.error());
-      return http::ProblemFromStatus(recorded.ok() ? principal.error() : recorded);
-    }
+    UnixMicros retry_after = 0;
+    auto principal =
+        rc.auth.AuthenticateRequest(ctx, request.Header("authorization"), &retry_after);
+    if (!principal.has_value()) return ProblemWithRetryAfter(principal.error(), retry_after);
     ctx.principal = std::move(*principal);
     ctx.success_status = SuccessStatusFor(action);
     ctx.defer_audit = request.before_send_honoured;
@@ -72,6 +71,16 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
     }
     return answer;
   };
+}
+
+http::Response ProblemWithRetryAfter(const Status& status, UnixMicros retry_after) {
+  http::Response problem = http::ProblemFromStatus(status);
+  if (status.code() == StatusCode::kResourceExhausted && retry_after > 0) {
+    const int64_t seconds =
+        std::max<int64_t>(1, (retry_after + kMicrosPerSecond - 1) / kMicrosPerSecond);
+    problem.headers.emplace_back("Retry-After", std::to_string(seconds));
+  }
+  return problem;
 }
 
 http::Handler Public(std::function<StatusOr<http::Response>(const http::Request&,

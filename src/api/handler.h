@@ -30,7 +30,9 @@ struct RouteContext {
   const http::TrustedProxies& trusted_proxies;
 };
 
-// Authenticates the request (a refusal is audited as auth.failed and answered 401/403), then
+// Authenticates the request (AuthService::AuthenticateRequest: a refusal is audited as
+// auth.failed and answered 401/403; past the client address's budget of refusals, 429 with
+// Retry-After before the credential is looked at), then
 // runs `handler`; a non-OK Status becomes its problem+json response. If the handler did not
 // write the request's audit event (e.g. it refused the body before calling a service), one is
 // written for `action`; if that fails the answer is 503 (fail closed).
@@ -39,6 +41,10 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
 // A request context with no principal yet: request id and client IP.
 RequestContext AnonymousContext(const http::Request& request,
                                 const http::TrustedProxies& trusted);
+
+// The problem response for `status`; with a Retry-After header (whole seconds, at least 1) when
+// it is kResourceExhausted and `retry_after` (microseconds) is set.
+http::Response ProblemWithRetryAfter(const Status& status, UnixMicros retry_after);
 
 // Runs an unauthenticated handler with the same error mapping.
 http::Handler Public(std::function<StatusOr<http::Response>(const http::Request&,

@@ -122,15 +122,7 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                UnixMicros retry_after = 0;
                auto rotated =
                    agents.SelfRotate(anonymous, req.Header("authorization"), secret, &retry_after);
-               if (!rotated.has_value()) {
-                 http::Response problem = http::ProblemFromStatus(rotated.error());
-                 if (rotated.error().code() == StatusCode::kResourceExhausted) {
-                   const int64_t seconds =
-                       std::max<int64_t>(1, (retry_after + kMicrosPerSecond - 1) / kMicrosPerSecond);
-                   problem.headers.emplace_back("Retry-After", std::to_string(seconds));
-                 }
-                 return problem;
-               }
+               if (!rotated.has_value()) return ProblemWithRetryAfter(rotated.error(), retry_after);
                http::Response rotated_response =
                    CredentialResponse(200, [&](boost::json::object& o, WipingResource* mr) {
                  o["message"] =

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <new>
 #include <unordered_set>
@@ -134,6 +135,41 @@ bool HasDuplicateKey(std::string_view text, const boost::json::parse_options& op
   return parser.handler().duplicate();
 }
 
+// A field name as shown in an error: bounded, control and non-ASCII bytes masked. Keys are not
+// secret (metadata keys are listed with the metadata), but they are the client's bytes.
+std::string ShownKey(std::string_view key) {
+  std::string name(key.substr(0, 64));
+  for (char& c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return name;
+}
+
+// Whether `v` holds a number that is not finite, and then its path (".metadata.n", "[2]")
+// in `path`: Boost.JSON parses a number beyond double's range (1e400) as an infinity, which no
+// JSON can carry back (it was stored as "Infinity", and the object then failed to render). Only
+// the offending field's path is built (keys may be sensitive; no copy of the others is made).
+bool FindNonFiniteNumber(const boost::json::value& v, std::string& path) {
+  if (v.is_double()) return !std::isfinite(v.get_double());
+  if (v.is_object()) {
+    for (const auto& kv : v.get_object()) {
+      if (FindNonFiniteNumber(kv.value(), path)) {
+        path = "." + ShownKey(kv.key()) + path;
+        return true;
+      }
+    }
+  } else if (v.is_array()) {
+    const auto& items = v.get_array();
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (FindNonFiniteNumber(items[i], path)) {
+        path = fmt::format("[{}]{}", i, path);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // Boost.JSON 1.81 does not always free a block with the alignment it allocated it with (an
 // object key is allocated with alignment 1 and, when parsing fails after it, freed with 16).
 // Aligned new/delete must match, so every block uses at least the default alignment: both calls
@@ -193,6 +229,12 @@ std::expected<JsonBody, BodyError> JsonBody::Parse(const http::Request& request,
     return std::unexpected(BodyError{
         false, InvalidArgumentError("request body is not valid JSON: duplicate key in an object")});
   }
+  if (std::string path; FindNonFiniteNumber(body.value_, path)) {
+    if (path.starts_with('.')) path.erase(0, 1);
+    return std::unexpected(BodyError{
+        false, InvalidArgumentError(fmt::format(
+                   "{} is a number out of range (JSON numbers must fit a 64-bit double)", path))});
+  }
   return body;
 }
 
@@ -213,11 +255,7 @@ Status JsonBody::AllowOnly(std::initializer_list<std::string_view> allowed) cons
         if (!list.empty()) list += ", ";
         list += a;
       }
-      // Field names are not secret, but bound and tame what is echoed.
-      std::string name(kv.key().substr(0, 64));
-      for (char& c : name) {
-        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-      }
+      const std::string name = ShownKey(kv.key());
       return InvalidArgumentError(fmt::format("unknown field \"{}\" (allowed: {})", name, list));
     }
   }

@@ -36,8 +36,8 @@ TEST(JsonBodyTest, SyntaxErrorAfterKeysFreesThemCleanly) {
 
 // Found by fuzz/api_body_fuzz: UBSan flagged the double -> int64 conversion of 1e19 / 1e309.
 TEST(JsonBodyTest, IntegerFieldOutOfRangeIsRefusedWithoutOverflow) {
-  for (const char* text : {R"({"n":1e19})", R"({"n":-1e19})", R"({"n":1e309})", R"({"n":9e15})",
-                           R"({"n":1.5})"}) {
+  for (const char* text : {R"({"n":1e19})", R"({"n":-1e19})", R"({"n":9e15})", R"({"n":1.5})",
+                           R"({"n":18446744073709551616})"}) {
     auto body = JsonBody::Parse(JsonRequest(text), false);
     ASSERT_TRUE(body.has_value()) << text;
     auto n = body->Integer("n");
@@ -47,6 +47,29 @@ TEST(JsonBodyTest, IntegerFieldOutOfRangeIsRefusedWithoutOverflow) {
   auto body = JsonBody::Parse(JsonRequest(R"({"n":3.0})"), false);
   ASSERT_TRUE(body.has_value());
   EXPECT_EQ(body->Integer("n").value(), 3);
+}
+
+// A number beyond double's range parses as an infinity, which no JSON can carry: refused wherever
+// it is, naming where.
+TEST(JsonBodyTest, NumberBeyondDoubleRangeIsRefusedAnywhereNamingItsPath) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"n":1e309})", "n is a number out of range"},
+      {R"({"metadata":{"n":1e400,"team":"x"}})", "metadata.n is a number out of range"},
+      {R"({"metadata":{"deep":{"list":[1,2,-1e999]}}})",
+       "metadata.deep.list[2] is a number out of range"},
+      {R"({"rotation_policy":[{"every":1E+400}]})", "rotation_policy[0].every is a number"},
+  };
+  for (const auto& [text, detail] : cases) {
+    auto body = JsonBody::Parse(JsonRequest(text), false);
+    ASSERT_FALSE(body.has_value()) << text;
+    EXPECT_FALSE(body.error().unsupported_media_type);
+    EXPECT_EQ(body.error().status.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(body.error().status.message().find(detail), std::string::npos)
+        << text << ": " << body.error().status.message();
+  }
+  // Large but finite numbers are kept as they are.
+  auto finite = JsonBody::Parse(JsonRequest(R"({"metadata":{"n":1e308,"m":-2.5e-300}})"), false);
+  EXPECT_TRUE(finite.has_value());
 }
 
 TEST(JsonBodyTest, SameKeyInDifferentObjectsIsFine) {

@@ -180,6 +180,7 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
   o["http_status"] = e.http_status != 0       ? e.http_status
                      : code == StatusCode::kOk ? 200
                                                : http::HttpStatusFor(code);
+  o["count"] = e.count > 0 ? e.count : 1;  // requests the event stands for
   o["prev_hash"] = HexEncode(e.prev_hash);
   o["hash"] = HexEncode(e.hash);
   return o;

@@ -59,11 +59,10 @@ void RegisterVaultRoutes(http::Router& router, const ApiServices& api) {
 
 void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
   AuthService& auth = api.auth;
-  AuditLog& audit = api.audit_log;
   const http::TrustedProxies& proxies = api.trusted_proxies;
   // The API key comes in the body ({"api_key": …}) or, failing that, as the Bearer credential.
   router.Add("POST", "/v1/auth/token",
-             Public([&auth, &audit, &proxies](auto& req, auto&) -> StatusOr<http::Response> {
+             Public([&auth, &proxies](auto& req, auto&) -> StatusOr<http::Response> {
                RequestContext anonymous = AnonymousContext(req, proxies);
                auto body = ParseBody(req, /*optional=*/true);
                std::string_view api_key;
@@ -83,21 +82,25 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
                  refused = UnauthenticatedError(
                      "api_key is required (in the body, or as the Bearer credential)");
                }
-               if (!refused.ok()) {
-                 RETURN_IF_ERROR(audit.RecordAnonymous(anonymous.request_id, anonymous.client_ip,
-                                                       "auth.token", refused));
-                 if (!body.has_value()) return std::move(body.error());
-                 return Err(refused);
+               // A refused body is audited (and limited) as a refused credential.
+               UnixMicros retry_after = 0;
+               auto token = auth.IssueToken(
+                   anonymous, refused.ok() ? StatusOr<std::string_view>(api_key) : Err(refused),
+                   &retry_after);
+               if (!token.has_value()) {
+                 if (!refused.ok() && !body.has_value() && token.error().code() == refused.code()) {
+                   return std::move(body.error());  // its own answer (400, 415)
+                 }
+                 return ProblemWithRetryAfter(token.error(), retry_after);
                }
-               ASSIGN_OR_RETURN(AccessToken token, auth.IssueToken(anonymous, api_key));
                WipingResource resource;
                http::Response r;
                {
                  boost::json::object o(&resource);
-                 o["access_token"] = boost::json::string(token.token.view(), &resource);
+                 o["access_token"] = boost::json::string(token->token.view(), &resource);
                  o["token_type"] = "Bearer";
-                 o["expires_in"] = token.expires_in_seconds;
-                 o["expires_at"] = FormatRfc3339(token.expires_at);
+                 o["expires_in"] = token->expires_in_seconds;
+                 o["expires_at"] = FormatRfc3339(token->expires_at);
                  r = JsonResponse(200, o);
                }
                r.sensitive = true;

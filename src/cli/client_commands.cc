@@ -20,6 +20,7 @@
 #include "cli/client_cli.h"
 #include "cli/client_config.h"
 #include "cli/exit_codes.h"
+#include "cli/option_bounds.h"
 #include "cli/table.h"
 #include "client/child_env_rules.h"
 #include "client/coffer_client.h"
@@ -685,7 +686,8 @@ struct ClientCli::Impl {
         const std::string actor_text =
             e.actor_id.empty() ? e.actor_type : fmt::format("{}:{}", e.actor_type, e.actor_id);
         rows.push_back({std::to_string(e.seq), e.at, actor_text, e.action, e.vault_id, e.path,
-                        e.version > 0 ? std::to_string(e.version) : "", e.outcome,
+                        e.version > 0 ? std::to_string(e.version) : "",
+                        e.count > 1 ? fmt::format("{} x{}", e.outcome, e.count) : e.outcome,
                         std::to_string(e.http_status)});
       }
       fmt::print("{}", RenderTable({"SEQ", "AT", "ACTOR", "ACTION", "VAULT", "PATH", "VERSION",
@@ -750,6 +752,7 @@ void AddConnectionOptions(CLI::App* cmd, ConnectionFlags& conn) {
       ->group("Connection");
   cmd->add_option("--timeout", conn.timeout_seconds, "Seconds to wait for each answer")
       ->group("Connection")
+      ->check(SecondsOption(kClientTimeout))
       ->capture_default_str();
 }
 
@@ -950,10 +953,11 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
               "Poll the secrets and restart the command when one gets a new version");
   c->add_option("--interval", m.run.interval_seconds, "Seconds between --watch polls")
       ->capture_default_str()
-      ->check(CLI::Range(0.05, 86400.0));
+      ->check(SecondsOption(kRunInterval));
   c->add_option("--signal", m.run.signal_name,
                 "With --watch: send this signal (e.g. HUP) instead of restarting");
   c->add_option("--grace", m.run.grace_seconds, "On restart: seconds between SIGTERM and SIGKILL")
+      ->check(SecondsOption(kRunGrace))
       ->capture_default_str();
   c->add_option("--allow-env", m.run.allow_env,
                 "Let a secret set this variable although it changes how the command starts "

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <toml++/toml.h>
 
+#include "cli/option_bounds.h"
+
 namespace coffer::cli {
 
 std::string ServerConfig::RootKeyFile() const {
@@ -37,9 +39,27 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
       out = node.as_string()->get();
       return OkStatus();
     };
-    auto integer = [&](auto& out) -> Status {
-      if (!node.is_integer()) return InvalidArgumentError(fmt::format("{}: {} must be an integer", path, k));
-      out = static_cast<std::remove_reference_t<decltype(out)>>(node.as_integer()->get());
+    auto integer = [&](int64_t& out) -> Status {
+      const IntegerBound& bound = IntegerBoundOf(k);
+      if (!node.is_integer()) {
+        return InvalidArgumentError(fmt::format("{}: {} must be an integer between {} and {}", path,
+                                                k, bound.min, bound.max));
+      }
+      const int64_t value = node.as_integer()->get();
+      if (Status s = CheckInteger(bound, value, k); !s.ok()) {
+        return InvalidArgumentError(fmt::format("{}: {}", path, s.message()));
+      }
+      out = value;
+      return OkStatus();
+    };
+    auto log_level = [&](std::string& out) -> Status {
+      std::string text;
+      RETURN_IF_ERROR(str(text));
+      auto level = NormalizeLogLevel(text);
+      if (!level.has_value()) {
+        return InvalidArgumentError(fmt::format("{}: {} {}", path, k, level.error().message()));
+      }
+      out = std::move(*level);
       return OkStatus();
     };
     auto boolean = [&](bool& out) -> Status {
@@ -52,7 +72,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
     else if (k == "listen") s = str(config.listen);
     else if (k == "store") s = str(config.store);
     else if (k == "root_key_file") s = str(config.root_key_file);
-    else if (k == "log_level") s = str(config.log_level);
+    else if (k == "log_level") s = log_level(config.log_level);
     else if (k == "trusted_proxies") s = str(config.trusted_proxies);
     else if (k == "tls_cert") s = str(config.tls_cert);
     else if (k == "tls_key") s = str(config.tls_key);
@@ -66,9 +86,33 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
     else if (k == "max_connections_per_address") s = integer(config.max_connections_per_address);
     else if (k == "max_connections") s = integer(config.max_connections);
     else if (k == "token_ttl_seconds") s = integer(config.token_ttl_seconds);
+    else if (k == "auth_failure_burst") s = integer(config.auth_failure_burst);
+    else if (k == "auth_failures_per_minute") s = integer(config.auth_failures_per_minute);
     else return InvalidArgumentError(fmt::format("{}: unknown key '{}'", path, k));
     RETURN_IF_ERROR(s);
   }
+  return OkStatus();
+}
+
+Status CheckServerConfig(const ServerConfig& config) {
+  const std::pair<std::string_view, int64_t> numbers[] = {
+      {"io_threads", config.io_threads},
+      {"worker_threads", config.worker_threads},
+      {"max_body_bytes", config.max_body_bytes},
+      {"read_timeout_ms", config.read_timeout_ms},
+      {"idle_timeout_ms", config.idle_timeout_ms},
+      {"first_request_timeout_ms", config.first_request_timeout_ms},
+      {"max_connections_per_address", config.max_connections_per_address},
+      {"max_connections", config.max_connections},
+      {"token_ttl_seconds", config.token_ttl_seconds},
+      {"auth_failure_burst", config.auth_failure_burst},
+      {"auth_failures_per_minute", config.auth_failures_per_minute},
+  };
+  for (const auto& [key, value] : numbers) {
+    RETURN_IF_ERROR(CheckInteger(IntegerBoundOf(key), value));
+  }
+  auto level = NormalizeLogLevel(config.log_level);
+  if (!level.has_value()) return InvalidArgumentError("--log-level " + level.error().message());
   return OkStatus();
 }
 

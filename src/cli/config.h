@@ -14,8 +14,10 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8200";
   std::string store;          // empty: SQLite at <data_dir>/coffer.db
   std::string root_key_file;  // empty: <data_dir>/root.key (unless COFFER_ROOT_KEY is set)
-  int io_threads = 0;         // 0: one per core
-  int worker_threads = 32;
+  // Numbers are 64-bit whatever their use, so a value from any source is checked against its
+  // bound (cli/option_bounds.h) before it is narrowed.
+  int64_t io_threads = 0;  // 0: one per core
+  int64_t worker_threads = 32;
   int64_t max_body_bytes = 1 << 20;
   int64_t read_timeout_ms = 15'000;
   int64_t idle_timeout_ms = 60'000;
@@ -23,7 +25,10 @@ struct ServerConfig {
   int64_t max_connections_per_address = 256;  // 0: no limit
   int64_t max_connections = 0;                // 0: the open-file limit less a reserve
   int64_t token_ttl_seconds = 900;
-  std::string log_level = "info";
+  // Failed authentications one client address may make at once, and how many more per minute.
+  int64_t auth_failure_burst = 20;
+  int64_t auth_failures_per_minute = 60;
+  std::string log_level = "info";  // lower case: one of kLogLevels
   // Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
   std::string trusted_proxies;
   // HTTPS when both are set: PEM certificate chain and its private key (re-read on SIGHUP).
@@ -36,9 +41,14 @@ struct ServerConfig {
   std::string StorePath() const;  // the SQLite file
 };
 
-// Loads a TOML file over `config`. kInvalidArgument naming the key at fault (unknown keys are
-// refused so a typo is not silently ignored); kNotFound when the file is missing.
+// Loads a TOML file over `config`. kInvalidArgument naming the key at fault: an unknown key (so a
+// typo is not silently ignored), a wrong type, a number outside its bound, an unknown log level;
+// kNotFound when the file is missing.
 Status LoadTomlConfig(const std::string& path, ServerConfig& config);
+
+// Every number of `config` within its bound and a known log level, whatever set them;
+// kInvalidArgument naming the first option at fault and its bound.
+Status CheckServerConfig(const ServerConfig& config);
 
 // Splits "host:port" ("[::1]:8200" for IPv6). kInvalidArgument.
 Status ParseListen(const std::string& listen, std::string& host, uint16_t& port);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/option_bounds.h"
 #include "cli/store_factory.h"
 #include "common/ids.h"
 #include "common/time_format.h"
@@ -160,8 +161,10 @@ int RunRotate(const ServerConfig& config) {
 }
 
 int RunReencrypt(const ServerConfig& config, size_t batch_size) {
-  if (batch_size < 1 || batch_size > 10000) {
-    fmt::print(stderr, "error: --batch-size must be between 1 and 10000\n");
+  if (Status s = CheckInteger(IntegerBoundOf("batch_size"),
+                              static_cast<int64_t>(std::min<size_t>(batch_size, INT64_MAX)));
+      !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
     return kExitUsage;
   }
   auto opened = OpenForKeys(config);
@@ -285,6 +288,7 @@ KeysCli::KeysCli(CLI::App& app, const std::function<void(CLI::App&)>& add_store_
       "reencrypt", "Move every stored value to the active data key (resumable)");
   add_store_options(*i.reencrypt);
   i.reencrypt->add_option("--batch-size", i.batch_size, "Values per transaction")
+      ->check(IntegerOption("batch_size"))
       ->capture_default_str();
   i.reencrypt->footer("Example:\n  coffer keys reencrypt --data-dir /var/lib/coffer");
   i.retire =

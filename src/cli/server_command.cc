@@ -66,25 +66,15 @@ std::unique_ptr<KeyProvider> KeyProviderFor(const ServerConfig& config) {
 
 int RunServer(const ServerConfig& config) {
   DisableCoreDumps();
+  if (Status s = CheckServerConfig(config); !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return kExitUsage;
+  }
   InstallJsonLogging(config.log_level);
 
   http::ServerOptions options;
   if (Status s = ParseListen(config.listen, options.host, options.port); !s.ok()) {
     fmt::print(stderr, "error: {}\n", s.message());
-    return kExitUsage;
-  }
-  if (config.max_body_bytes < 1024 || config.worker_threads < 1 || config.read_timeout_ms < 1 ||
-      config.idle_timeout_ms < 1 || config.first_request_timeout_ms < 1 ||
-      config.token_ttl_seconds < 1) {
-    fmt::print(stderr,
-               "error: max_body_bytes must be >= 1024 and worker_threads, timeouts and "
-               "token_ttl_seconds must be positive\n");
-    return kExitUsage;
-  }
-  if (config.max_connections_per_address < 0 || config.max_connections < 0) {
-    fmt::print(stderr,
-               "error: max_connections and max_connections_per_address must be 0 (no limit of "
-               "their own) or positive\n");
     return kExitUsage;
   }
   if (Status s = CheckListenSecurity(options.host, config.tls_cert, config.tls_key,
@@ -102,8 +92,8 @@ int RunServer(const ServerConfig& config) {
       spdlog::error("TLS reload failed, still serving the previous certificate: {}", s.message());
     }
   };
-  options.io_threads = config.io_threads;
-  options.worker_threads = config.worker_threads;
+  options.io_threads = static_cast<int>(config.io_threads);  // bounded by CheckServerConfig
+  options.worker_threads = static_cast<int>(config.worker_threads);
   options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
   options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
@@ -185,17 +175,27 @@ int RunServer(const ServerConfig& config) {
     LogAlert("audit_event_not_in_store",
              fmt::format("\"at\":{},\"request_id\":{},\"actor_kind\":{},\"actor_id\":{},"
                          "\"action\":{},\"vault_id\":{},\"path\":{},\"version\":{},"
-                         "\"client_ip\":{},\"outcome\":{},\"status\":{},\"http_status\":{}",
+                         "\"client_ip\":{},\"outcome\":{},\"status\":{},\"http_status\":{},"
+                         "\"count\":{}",
                          JsonString(FormatRfc3339(e.at)), JsonString(e.request_id),
                          JsonString(e.actor_kind), JsonString(e.actor_id), JsonString(e.action),
                          JsonString(e.vault_id), JsonString(e.path), e.version,
                          JsonString(e.client_ip), JsonString(e.outcome), JsonString(e.status),
-                         e.http_status));
+                         e.http_status, e.count > 0 ? e.count : 1));
     return true;
   });
   const ServiceDeps deps{*observed_store, clock, cache, authorizer, audit_log};
-  AuthService auth(deps, **keyring,
-                   AuthService::Options{std::chrono::seconds(config.token_ttl_seconds)});
+  AuthService::Options auth_options;
+  auth_options.token_ttl = std::chrono::seconds(config.token_ttl_seconds);
+  auth_options.failure_limit.burst = config.auth_failure_burst;
+  auth_options.failure_limit.per_minute = config.auth_failures_per_minute;
+  auth_options.on_limited = [&telemetry] { telemetry.OnRateLimitRefused("auth-failures"); };
+  AuthService auth(deps, **keyring, std::move(auth_options));
+  // Refusals past a client's budget are counted, not audited one by one: their summaries
+  // (auth.failed.summary, one per address and minute) are appended from here.
+  auth.StartFailureSummaries(std::chrono::seconds(1), [](const Status& s) {
+    spdlog::error("cannot append the summary of refused authentications: {}", s.message());
+  });
   VaultService vaults(deps);
   // Another process may rotate or retire data keys (coffer keys): re-read them now and then,
   // and at once when a read meets a key id this keyring does not hold.
@@ -265,6 +265,7 @@ int RunServer(const ServerConfig& config) {
                    : std::to_string(options.max_connections_per_address));
   Status run = (*server)->Run();
   server->reset();
+  auth.StopFailureSummaries();  // the counts still pending go into the audit log
   refresher.reset();  // its thread reads the store
   store->clock.reset();  // it may read the store
   store->store.reset();  // drains pending writes and closes the database cleanly

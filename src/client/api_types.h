@@ -145,6 +145,7 @@ struct AuditEvent {
   std::string outcome;
   std::string status;
   int64_t http_status = 0;
+  int64_t count = 1;  // requests the event stands for (more than 1: a summary)
   boost::json::object json;
 };
 

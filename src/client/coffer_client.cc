@@ -184,6 +184,7 @@ AuditEvent ToAuditEvent(const json::object& o) {
                     .outcome = Str(o, "outcome"),
                     .status = Str(o, "status"),
                     .http_status = Int(o, "http_status"),
+                    .count = std::max<int64_t>(1, Int(o, "count")),
                     .json = PlainCopy(o)};
 }
 

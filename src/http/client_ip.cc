@@ -42,6 +42,18 @@ std::optional<std::array<uint8_t, 16>> ParseAddress(std::string_view text, bool*
   return std::nullopt;
 }
 
+// The canonical text of a parsed address ("2001:db8::1", "192.0.2.7"), so one client has one
+// spelling in the audit trail and one per-address rate-limit bucket.
+std::string FormatAddress(const std::array<uint8_t, 16>& address, bool is_v4) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (is_v4) {
+    inet_ntop(AF_INET, address.data() + 12, text, sizeof(text));
+  } else {
+    inet_ntop(AF_INET6, address.data(), text, sizeof(text));
+  }
+  return text;
+}
+
 }  // namespace
 
 StatusOr<TrustedProxies> TrustedProxies::Parse(std::string_view list) {
@@ -96,22 +108,32 @@ bool TrustedProxies::Contains(std::string_view ip) const {
 
 std::string ClientIp(const Request& request, const TrustedProxies& trusted) {
   if (trusted.empty() || !trusted.Contains(request.peer_ip)) return request.peer_ip;
-  std::string candidate = request.peer_ip;
-  // Walk X-Forwarded-For from the right: each hop was appended by the proxy before it.
+  // Several X-Forwarded-For lines are one list, joined in the order received (RFC 9110 §5.3):
+  // a client's own line comes before the one its proxy appended, so all lines are taken
+  // together before the walk from the right; judging each line alone would let the client's
+  // line decide.
+  std::vector<std::string_view> hops;
   for (const auto& [name, value] : request.headers) {
     if (name != "x-forwarded-for") continue;
     std::string_view rest = value;
-    std::vector<std::string_view> hops;
-    while (!rest.empty()) {
+    while (true) {
       const size_t comma = rest.find(',');
       hops.push_back(Trim(rest.substr(0, comma)));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
     }
-    for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-      if (!ParseAddress(*it, nullptr).has_value()) return candidate;  // garbage: stop trusting
-      candidate = std::string(*it);
-      if (!trusted.Contains(*it)) return candidate;
-    }
+  }
+  // Each hop was appended by the proxy after it, so the walk stops at the first one not a
+  // trusted proxy. An entry that is not an address (empty, a port, a name, garbage) was not
+  // written by a trusted proxy and cannot be believed, nor anything left of it: the client is
+  // then the last trusted hop — the proxy that passed the garbage on.
+  std::string candidate = request.peer_ip;
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    bool v4 = false;
+    const auto address = ParseAddress(*it, &v4);
+    if (!address.has_value()) return candidate;
+    candidate = FormatAddress(*address, v4);
+    if (!trusted.Contains(candidate)) return candidate;
   }
   return candidate;
 }

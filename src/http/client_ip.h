@@ -31,6 +31,12 @@ class TrustedProxies {
   std::vector<Network> networks_;
 };
 
+// The client's address, in canonical text form when it comes from X-Forwarded-For. When the
+// socket peer is a trusted proxy, every X-Forwarded-For line of the request, in the order
+// received, forms one list (RFC 9110 §5.3) that is walked from the right: the first address
+// that is not a trusted proxy is the client. An entry that is not an IP address stops the walk
+// and the last trusted hop is the client (the peer itself when the right-most entry is
+// garbage), so nothing a client writes chooses its address. Thread-safe.
 std::string ClientIp(const Request& request, const TrustedProxies& trusted);
 
 }  // namespace coffer::http

@@ -32,6 +32,7 @@ Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& e) 
   PutString(buf, e.outcome);
   PutString(buf, e.status);
   PutU64(buf, static_cast<uint64_t>(static_cast<uint32_t>(e.http_status)));
+  if (e.count != 0) PutU64(buf, static_cast<uint64_t>(e.count));
   return Sha256({prev_hash, buf});
 }
 

@@ -61,12 +61,16 @@ struct AuditEvent {
   std::string outcome;  // "success", "denied" (401/403/429), "failure" (any other error)
   std::string status;   // the canonical status name: "OK", "PERMISSION_DENIED", "GONE", …
   int32_t http_status = 0;  // the protocol's answer for a success (201, 204, …); 0 if not known
+  // How many requests the event stands for when it summarises several (auth.failed.summary:
+  // refusals of one client address); 0 for an event of its own request.
+  int64_t count = 0;
   Sha256Digest prev_hash{};  // hash of event seq-1 (zeros for the first)
   Sha256Digest hash{};       // AuditChainHash(prev_hash, this)
 };
 
 // SHA-256(prev_hash || canonical encoding of every field but the hashes). Length-prefixed so no
-// two different events encode alike.
+// two different events encode alike. `count` is appended only when not 0, so events written
+// before it existed keep their hashes.
 Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& event);
 
 }  // namespace coffer

@@ -122,6 +122,9 @@ StatusOr<AgentWithCredentials> AgentService::SelfRotate(
     const RequestContext& anonymous, std::optional<std::string_view> authorization,
     const StatusOr<std::optional<std::string_view>>& rotation_secret, UnixMicros* retry_after) {
   RequestContext ctx = anonymous;
+  // An address over its budget of refused credentials is answered before anything is looked at
+  // (not audited, counted for its summary).
+  RETURN_IF_ERROR(auth_.AdmitClient(ctx.client_ip, retry_after));
   // Every request to the endpoint counts, whatever its outcome.
   const UnixMicros now = deps_.clock.Now();
   auto decision = deps_.store.HitRateLimit("agent-self-rotate:" + ctx.client_ip,
@@ -186,6 +189,7 @@ StatusOr<AgentWithCredentials> AgentService::SelfRotate(
         return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),
                                     std::move(credentials.second.token)};
       });
+  auth_.NoteResult(ctx.client_ip, result.has_value() ? OkStatus() : result.error());
   return result;
 }
 

@@ -50,7 +50,9 @@ class AgentService {
   // The agent rotates its own credentials. `ctx` has no principal yet (request id and client
   // IP only); `rotation_secret` is what the body held, or why the body was refused (reported
   // only after the rate limit and the key are checked, so every request counts). Checks, in
-  // order: the rate limit (kResourceExhausted, with `retry_after` set);
+  // order: the address's budget of refused credentials (AuthService::AdmitClient: nothing else
+  // is looked at nor audited when it is spent); the rate limit (kResourceExhausted, with
+  // `retry_after` set);
   // the Bearer API key (kUnauthenticated); a revoked agent (kPermissionDenied); the rotation
   // secret present (kInvalidArgument), configured (kPermissionDenied) and valid
   // (kUnauthenticated). Of concurrent rotations with the same credentials exactly one succeeds;

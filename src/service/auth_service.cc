@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "common/ids.h"
+#include "common/non_blocking.h"
 #include "crypto/api_token.h"
 #include "crypto/jwt.h"
 
@@ -14,14 +15,27 @@ constexpr std::string_view kBearer = "Bearer ";
 
 Status Unauthenticated() { return UnauthenticatedError("invalid credentials"); }
 
+// What a client is refused when it has spent its budget. Names no credential.
+Status Limited() {
+  return ResourceExhaustedError(
+      "too many failed authentications from this address; try again after Retry-After seconds");
+}
+
+// Whether `code` refuses the client's request (rather than reporting a fault of the server).
+bool IsRefusal(StatusCode code) {
+  return code == StatusCode::kInvalidArgument || code == StatusCode::kUnauthenticated ||
+         code == StatusCode::kPermissionDenied || code == StatusCode::kResourceExhausted;
+}
+
 }  // namespace
 
 AuthService::AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options)
     : deps_(deps),
       keyring_(keyring),
       pepper_mac_(keyring.pepper()),
-      options_(options),
-      changes_(options.changes != nullptr ? *options.changes : deps.store.Changes()),
+      options_(std::move(options)),
+      changes_(options_.changes != nullptr ? *options_.changes : deps.store.Changes()),
+      failures_(options_.failure_limit),
       subscription_(changes_.Watch([this](const StoreChange& change) { OnChange(change); })) {}
 
 StatusOr<std::string_view> AuthService::BearerToken(std::optional<std::string_view> header) {
@@ -177,31 +191,105 @@ StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
   return entry->principal;
 }
 
+AuthService::~AuthService() { JoinSummaryThread(); }
+
+Status AuthService::AdmitClient(std::string_view client_ip, UnixMicros* retry_after) {
+  const UnixMicros wait = failures_.Admit(client_ip, deps_.clock.Now());
+  if (wait == 0) return OkStatus();
+  if (retry_after != nullptr) *retry_after = wait;
+  if (options_.on_limited) options_.on_limited();
+  return Limited();
+}
+
+void AuthService::NoteResult(std::string_view client_ip, const Status& result) {
+  if (result.ok() || !IsRefusal(result.code()) || NonBlockingScope::Refused()) return;
+  failures_.NoteFailure(client_ip, deps_.clock.Now());
+}
+
+StatusOr<Principal> AuthService::AuthenticateRequest(const RequestContext& anonymous,
+                                                     std::optional<std::string_view> header,
+                                                     UnixMicros* retry_after) {
+  RETURN_IF_ERROR(AdmitClient(anonymous.client_ip, retry_after));
+  auto principal = Authenticate(header);
+  if (principal.has_value()) return principal;
+  Status recorded = deps_.audit.RecordAnonymous(anonymous.request_id, anonymous.client_ip,
+                                                "auth.failed", principal.error());
+  NoteResult(anonymous.client_ip, principal.error());
+  return Err(recorded.ok() ? principal.error() : recorded);
+}
+
+Status AuthService::AppendFailureSummaries(bool all) {
+  Status first = OkStatus();
+  for (AuthFailureLimiter::Summary& s : failures_.TakeSummaries(deps_.clock.Now(), all)) {
+    RequestContext ctx;
+    ctx.client_ip = std::move(s.client);
+    AuditEvent event = deps_.audit.NewEvent(ctx, "auth.failed.summary");
+    event.count = s.refused;
+    Status appended = deps_.audit.Record(ctx, std::move(event), Limited());
+    if (!appended.ok() && first.ok()) first = appended;
+  }
+  return first;
+}
+
+void AuthService::StartFailureSummaries(std::chrono::milliseconds interval,
+                                        std::function<void(const Status&)> on_error) {
+  summary_thread_ = std::thread([this, interval, on_error = std::move(on_error)] {
+    std::unique_lock lock(summary_mu_);
+    while (!summary_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      const Status s = AppendFailureSummaries(false);
+      if (!s.ok() && on_error) on_error(s);
+      lock.lock();
+    }
+  });
+}
+
+void AuthService::JoinSummaryThread() {
+  {
+    std::lock_guard lock(summary_mu_);
+    stopping_ = true;
+  }
+  summary_cv_.notify_all();
+  if (summary_thread_.joinable()) summary_thread_.join();
+}
+
+void AuthService::StopFailureSummaries() {
+  JoinSummaryThread();
+  (void)AppendFailureSummaries(true);
+}
+
 StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
-                                              std::string_view api_key) {
-  auto verified = LooksLikeToken(api_key)
-                      ? Verify(api_key, kTokenKindApiKey)
-                      : StatusOr<VerifiedCredential>(
-                            Err(UnauthenticatedError("api_key is not a Coffer API key")));
+                                              const StatusOr<std::string_view>& api_key,
+                                              UnixMicros* retry_after) {
+  RETURN_IF_ERROR(AdmitClient(anonymous.client_ip, retry_after));
+  StatusOr<VerifiedCredential> verified =
+      Err(UnauthenticatedError("api_key is not a Coffer API key"));
+  if (!api_key.has_value()) {
+    verified = Err(api_key.error());
+  } else if (LooksLikeToken(*api_key)) {
+    verified = Verify(*api_key, kTokenKindApiKey);
+  }
   RequestContext ctx = anonymous;
   if (verified.has_value()) ctx.principal = verified->principal;
-  return deps_.audit.Audited<AccessToken>(ctx, "auth.token",
-                                          [&](AuditEvent&) -> StatusOr<AccessToken> {
-    if (!verified.has_value()) return Err(verified.error());
-    ASSIGN_OR_RETURN(Principal principal, FromVerified(*verified));
-    const UnixMicros now = deps_.clock.Now();
-    JwtClaims claims;
-    claims.subject = principal.id;
-    claims.principal_kind = std::string(PrincipalKindName(principal.kind));
-    claims.credential_id = principal.credential_id;
-    claims.token_id = NewUuid();
-    claims.issued_at = now;
-    claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
-    ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
-    AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count()};
-    SecureWipe(jwt);
-    return token;
-  });
+  auto issued = deps_.audit.Audited<AccessToken>(
+      ctx, "auth.token", [&](AuditEvent&) -> StatusOr<AccessToken> {
+        if (!verified.has_value()) return Err(verified.error());
+        ASSIGN_OR_RETURN(Principal principal, FromVerified(*verified));
+        const UnixMicros now = deps_.clock.Now();
+        JwtClaims claims;
+        claims.subject = principal.id;
+        claims.principal_kind = std::string(PrincipalKindName(principal.kind));
+        claims.credential_id = principal.credential_id;
+        claims.token_id = NewUuid();
+        claims.issued_at = now;
+        claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
+        ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
+        AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count()};
+        SecureWipe(jwt);
+        return token;
+      });
+  NoteResult(anonymous.client_ip, issued.has_value() ? OkStatus() : issued.error());
+  return issued;
 }
 
 StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind principal_kind,

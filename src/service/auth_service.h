@@ -4,15 +4,25 @@
 // change feed: a credential revoked or rotated, or an agent revoked, through this process is
 // refused the moment that call returns; through another server on a shared store, within
 // kMaxChangeDelay; and nothing is served from memory while the feed is not Current(). An
-// unknown id costs the same HMAC as a wrong secret. Thread-safe.
+// unknown id costs the same HMAC as a wrong secret.
+//
+// Refused credentials are limited per client address (AuthFailureLimiter, in this process's
+// memory): past the address's budget, its requests are answered kResourceExhausted before any
+// credential is looked at — a valid one included, so the answer tells a guesser nothing — and
+// are counted instead of audited one by one; a summary event (auth.failed.summary) per address
+// and minute carries the count. Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "common/secret_buffer.h"
@@ -20,6 +30,7 @@
 #include "crypto/hmac_key.h"
 #include "crypto/keyring.h"
 #include "model/identity.h"
+#include "service/auth_failure_limiter.h"
 #include "service/principal.h"
 #include "service/service_deps.h"
 
@@ -45,15 +56,52 @@ class AuthService {
     // The feed the credential cache follows; null: the store's own (a test may report changes
     // by hand instead). Must outlive the service.
     ChangeFeed* changes = nullptr;
+    AuthFailureLimiter::Options failure_limit{};
+    // Hears each request refused because its address is over the limit (e.g. for metrics).
+    std::function<void()> on_limited{};
   };
   AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options);
+  ~AuthService();
 
   // Authenticates "Bearer <api key or JWT>". kUnauthenticated with a reason that never echoes
-  // the credential; kPermissionDenied for a revoked agent.
+  // the credential; kPermissionDenied for a revoked agent. Neither audited nor limited: see
+  // AuthenticateRequest.
   StatusOr<Principal> Authenticate(std::optional<std::string_view> authorization_header);
 
-  // Verifies an API key and issues a JWT for its principal; audited as auth.token.
-  StatusOr<AccessToken> IssueToken(const RequestContext& anonymous, std::string_view api_key);
+  // Authenticate for a request from `anonymous.client_ip`, within that address's budget of
+  // refusals. kResourceExhausted, with *retry_after (microseconds, if not null), when the
+  // address is over it: answered before the credential is looked at, counted for the summary,
+  // not audited. Otherwise a refusal (401/403) is audited as auth.failed — kUnavailable if that
+  // event cannot be written — and spends one of the address's tokens.
+  StatusOr<Principal> AuthenticateRequest(const RequestContext& anonymous,
+                                          std::optional<std::string_view> authorization_header,
+                                          UnixMicros* retry_after);
+
+  // Verifies an API key (or takes the request's refusal, when `api_key` holds an error) and
+  // issues a JWT for its principal; audited as auth.token. Limited as AuthenticateRequest:
+  // kResourceExhausted with *retry_after when over the limit; a refusal spends a token.
+  StatusOr<AccessToken> IssueToken(const RequestContext& anonymous,
+                                   const StatusOr<std::string_view>& api_key,
+                                   UnixMicros* retry_after = nullptr);
+
+  // For other routes that check a credential (agent self-rotation): OK when `client_ip` is
+  // within its budget; otherwise kResourceExhausted with *retry_after, and the refusal is
+  // counted for the summary (the caller must then neither look at the credential nor audit).
+  Status AdmitClient(std::string_view client_ip, UnixMicros* retry_after);
+  // Spends one of `client_ip`'s tokens when `result` is a refusal of the client's request
+  // (invalid argument, unauthenticated, permission denied, too many requests), unless the
+  // attempt is to be thrown away (NonBlockingScope::Refused: it runs again and is charged then).
+  void NoteResult(std::string_view client_ip, const Status& result);
+
+  // Appends an auth.failed.summary event for each address whose refusals are due for one (every
+  // pending count when `all`). Returns the first append's error; the counts are taken either way.
+  Status AppendFailureSummaries(bool all);
+  // Calls AppendFailureSummaries(false) every `interval` on a background thread; `on_error`
+  // (may be empty) hears each failure. StopFailureSummaries ends the thread and appends what is
+  // left: call it while the store is still open. The destructor only ends the thread.
+  void StartFailureSummaries(std::chrono::milliseconds interval,
+                             std::function<void(const Status&)> on_error);
+  void StopFailureSummaries();
 
   // Verifies a token of `kind` ("key" or "rot") that is not revoked. kUnauthenticated otherwise.
   // A credential of a revoked agent verifies (even though revoked with it), with
@@ -82,6 +130,9 @@ class AuthService {
 
   static constexpr size_t kMaxCacheEntries = 100'000;
 
+  // Ends the summary thread, if running.
+  void JoinSummaryThread();
+
   ServiceDeps deps_;
   const Keyring& keyring_;
   const HmacSha256Key pepper_mac_;  // HMAC under the pepper, which never changes while running
@@ -92,6 +143,13 @@ class AuthService {
   // Bumped by every change reported; a fill that started before a bump is not kept.
   uint64_t generation_ = 0;                                 // guarded by mu_
   std::unordered_map<std::string, CacheEntry> credentials_;  // guarded by mu_
+
+  AuthFailureLimiter failures_;
+  std::mutex summary_mu_;  // guards stopping_
+  std::condition_variable summary_cv_;
+  bool stopping_ = false;
+  std::thread summary_thread_;
+
   ChangeFeed::Subscription subscription_;  // last: unsubscribed before the map goes
 };
 

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "common/non_blocking.h"
 #include "crypto/api_token.h"
 #include "service/service_test_env.h"
 
@@ -74,6 +77,146 @@ TEST(AuthServiceTest, UnknownIdsAreRememberedButNewKeysStillWork) {
   auto user = env.users_->Create(env.AdminCtx(), "carol").value();
   auto key = env.users_->CreateApiKey(env.AdminCtx(), user.id, "k").value();
   EXPECT_TRUE(env.auth_->Authenticate("Bearer " + std::string(key.token.view())).has_value());
+}
+
+}  // namespace
+}  // namespace coffer
+
+// --- refused credentials, limited per client address --------------------------------------------
+
+namespace coffer {
+namespace {
+
+std::vector<AuditEvent> AuditOf(ServiceTestEnv& env) { return env.store_->ListAudit({}).value(); }
+
+int64_t Count(const std::vector<AuditEvent>& events, std::string_view action) {
+  return std::count_if(events.begin(), events.end(),
+                       [&](const AuditEvent& e) { return e.action == action; });
+}
+
+// An AuthService over the test store with a small budget: 3 refusals at once, then 1 a second.
+std::unique_ptr<AuthService> LimitedAuth(ServiceTestEnv& env) {
+  AuthService::Options options;
+  options.token_ttl = std::chrono::seconds(60);
+  options.failure_limit = {.burst = 3, .per_minute = 60};
+  return std::make_unique<AuthService>(*env.deps_, *env.keyring_, options);
+}
+
+RequestContext From(std::string_view ip) { return RequestContext{{}, "req", std::string(ip)}; }
+
+TEST(AuthServiceLimitTest, PastTheBurstAnAddressIsRefusedUnauditedAndCounted) {
+  ServiceTestEnv env;
+  auto auth = LimitedAuth(env);
+  const std::string wrong = "Bearer x";
+  for (int i = 0; i < 3; ++i) {
+    UnixMicros retry = 0;
+    auto p = auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry);
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().code(), StatusCode::kUnauthenticated);
+    EXPECT_EQ(retry, 0);
+  }
+  EXPECT_EQ(Count(AuditOf(env), "auth.failed"), 3);
+  for (int i = 0; i < 50; ++i) {
+    UnixMicros retry = 0;
+    auto p = auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry);
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().code(), StatusCode::kResourceExhausted);
+    EXPECT_GT(retry, 0);
+    EXPECT_LE(retry, kMicrosPerSecond);
+  }
+  // A valid key from that address is refused too: the answer must not tell a guesser which
+  // credential is right.
+  const std::string admin = "Bearer " + std::string(env.admin_key_.view());
+  UnixMicros retry = 0;
+  EXPECT_EQ(auth->AuthenticateRequest(From("203.0.113.5"), admin, &retry).error().code(),
+            StatusCode::kResourceExhausted);
+  // Another address is not affected.
+  EXPECT_TRUE(auth->AuthenticateRequest(From("203.0.113.6"), admin, &retry).has_value());
+  EXPECT_EQ(auth->AuthenticateRequest(From("203.0.113.6"), wrong, &retry).error().code(),
+            StatusCode::kUnauthenticated);
+  std::vector<AuditEvent> events = AuditOf(env);
+  EXPECT_EQ(Count(events, "auth.failed"), 4) << "the refusals past the budget are not audited";
+
+  // The summary names the address and the count, once.
+  ASSERT_TRUE(auth->AppendFailureSummaries(false).ok());
+  events = AuditOf(env);
+  ASSERT_EQ(Count(events, "auth.failed.summary"), 1);
+  const AuditEvent& summary = events.back();
+  EXPECT_EQ(summary.action, "auth.failed.summary");
+  EXPECT_EQ(summary.client_ip, "203.0.113.5");
+  EXPECT_EQ(summary.count, 51);
+  EXPECT_EQ(summary.outcome, "denied");
+  EXPECT_EQ(summary.status, "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(summary.actor_kind, "anonymous");
+  EXPECT_TRUE(env.audit_->Verify().value().ok);
+  ASSERT_TRUE(auth->AppendFailureSummaries(false).ok());
+  EXPECT_EQ(Count(AuditOf(env), "auth.failed.summary"), 1) << "nothing more to report";
+
+  // A second later one more attempt is allowed (and audited).
+  env.clock_.Advance(kMicrosPerSecond);
+  EXPECT_EQ(auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry).error().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry).error().code(),
+            StatusCode::kResourceExhausted);
+  // Within the minute no second summary; at shutdown what is left is appended.
+  ASSERT_TRUE(auth->AppendFailureSummaries(false).ok());
+  EXPECT_EQ(Count(AuditOf(env), "auth.failed.summary"), 1);
+  auth->StopFailureSummaries();
+  events = AuditOf(env);
+  ASSERT_EQ(Count(events, "auth.failed.summary"), 2);
+  EXPECT_EQ(events.back().count, 1);
+}
+
+TEST(AuthServiceLimitTest, SuccessesSpendNothing) {
+  ServiceTestEnv env;
+  auto auth = LimitedAuth(env);
+  const std::string admin = "Bearer " + std::string(env.admin_key_.view());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(auth->AuthenticateRequest(From("203.0.113.7"), admin, nullptr).has_value());
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(auth->AuthenticateRequest(From("203.0.113.7"), "Bearer x", nullptr).error().code(),
+              StatusCode::kUnauthenticated);
+  }
+}
+
+TEST(AuthServiceLimitTest, TokenExchangeIsLimitedToo) {
+  ServiceTestEnv env;
+  auto auth = LimitedAuth(env);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(auth->IssueToken(From("198.51.100.2"), "not-a-key").error().code(),
+              StatusCode::kUnauthenticated);
+  }
+  StatusOr<std::string_view> refused_body = Err(InvalidArgumentError("request body refused"));
+  UnixMicros retry = 0;
+  EXPECT_EQ(auth->IssueToken(From("198.51.100.2"), refused_body, &retry).error().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_GT(retry, 0);
+  EXPECT_EQ(auth->IssueToken(From("198.51.100.2"), env.admin_key_.view()).error().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(Count(AuditOf(env), "auth.token"), 3);
+  EXPECT_TRUE(auth->IssueToken(From("198.51.100.3"), env.admin_key_.view()).has_value());
+}
+
+// On an HTTP I/O thread an attempt whose audit event would wait is thrown away and run again on
+// a worker: only the run that counts may spend a token.
+TEST(AuthServiceLimitTest, AnAttemptThrownAwaySpendsNothing) {
+  ServiceTestEnv env;
+  auto auth = LimitedAuth(env);
+  for (int i = 0; i < 3; ++i) {
+    {
+      NonBlockingScope scope;
+      auto p = auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x", nullptr);
+      ASSERT_FALSE(p.has_value());
+      ASSERT_TRUE(scope.refused()) << "the audit append should have refused to wait";
+    }
+    auto p = auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x", nullptr);
+    ASSERT_FALSE(p.has_value());
+    EXPECT_EQ(p.error().code(), StatusCode::kUnauthenticated) << i;
+  }
+  EXPECT_EQ(Count(AuditOf(env), "auth.failed"), 3);
+  EXPECT_EQ(auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x", nullptr).error().code(),
+            StatusCode::kResourceExhausted);
 }
 
 }  // namespace

@@ -79,6 +79,25 @@ TEST_P(StoreConformanceTest, AppendAuditAssignsDenseSeqsAndChainsEveryField) {
   }
 }
 
+TEST_P(StoreConformanceTest, AuditEventKeepsTheCountItSummarises) {
+  AuditEvent summary = MakeEvent("auth.failed.summary");
+  summary.client_ip = "203.0.113.9";
+  summary.outcome = "denied";
+  summary.status = "RESOURCE_EXHAUSTED";
+  summary.count = 4711;
+  ASSERT_TRUE(IsOk(store().AppendAudit(summary)));
+  ASSERT_TRUE(IsOk(store().AppendAudit(MakeEvent("auth.failed"))));
+  const std::vector<AuditEvent> events = AllAudit();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(ChainIsIntact(events));
+  EXPECT_EQ(events[0].count, 4711);
+  EXPECT_EQ(events[1].count, 0);
+  auto listed = store().ListAudit({});
+  ASSERT_TRUE(IsOk(listed));
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].count, 4711);
+}
+
 TEST_P(StoreConformanceTest, EveryMutationAppendsItsEventInTheSameWrite) {
   const auto event = [](std::string_view action) { return MakeEvent(action); };
   std::vector<std::string> want;

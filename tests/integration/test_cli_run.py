@@ -407,3 +407,26 @@ def test_the_refused_names_in_help_and_docs_agree():
             in_docs.update(re.findall(r"`([A-Za-z0-9_]+\*?)`", line.split(" | ")[0]))
     assert {"LD_*", "BASH_ENV", "ENV", "PATH", "NODE_OPTIONS", "PYTHONPATH"} <= in_help
     assert in_help == in_docs, (sorted(in_help - in_docs), sorted(in_docs - in_help))
+
+
+# Durations of the client commands are finite numbers within bounds: `--interval nan` used to
+# pass the range check (every comparison with NaN is false) and reach the poll loop.
+@pytest.mark.parametrize("args,message", [
+    (["run", "--interval", "nan", "--", "true"],
+     "--interval: must be a number of seconds between 0.05 and 86400 (got nan)"),
+    (["run", "--interval", "inf", "--", "true"], "--interval: must be a number of seconds"),
+    (["run", "--interval", "-1", "--", "true"], "--interval: must be a number of seconds"),
+    (["run", "--interval", "1e400", "--", "true"], "--interval: must be a number of seconds"),
+    (["run", "--grace", "nan", "--", "true"],
+     "--grace: must be a number of seconds between 0 and 3600 (got nan)"),
+    (["run", "--grace", "-3", "--", "true"], "--grace: must be a number of seconds"),
+    (["vaults", "list", "--timeout", "inf"],
+     "--timeout: must be a number of seconds between 0.1 and 3600 (got inf)"),
+    (["vaults", "list", "--timeout", "0"], "--timeout: must be a number of seconds"),
+])
+def test_duration_options_must_be_bounded_numbers(tmp_path, args, message):
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "COFFER_ADDR": "http://127.0.0.1:9"}
+    out = subprocess.run([COFFER_BIN, *args], capture_output=True, text=True, timeout=30, env=env)
+    assert out.returncode == EXIT_USAGE, out.stderr
+    assert message in out.stderr, out.stderr

@@ -1,9 +1,10 @@
 """Constant-time credential checks, measured from outside: response times of
 many interleaved requests presenting (a) a credential whose public id does not exist and (b) the
 public id of a real credential with a wrong secret must not differ measurably. Done for API keys
-(Bearer on GET /v1/me) and for the agent self-rotation secret (rotationSecret, with a fresh
-X-Forwarded-For address per request through a trusted loopback proxy, so the 3-per-15-minutes
-limit does not interfere). A malformed token is timed as well, as a control that is reported
+(Bearer on GET /v1/me) and for the agent self-rotation secret (rotationSecret). Each request
+comes from a fresh X-Forwarded-For address through a trusted loopback proxy, so neither the
+per-address budget of refused credentials nor the 3-per-15-minutes rotation limit interferes:
+what is timed is the credential check of a request that is not limited. A malformed token is timed as well, as a control that is reported
 but not judged.
 
 The machine is shared and noisy, so the test interleaves the classes in random order on one
@@ -148,10 +149,15 @@ def test_api_key_unknown_id_and_wrong_secret_take_the_same_time(env):
     unknown = [forge("key", unknown_id) for _ in range(64)]
     tokens = {"unknown-id": unknown, "wrong-secret": wrong, "malformed": ["cfr_key_garbage"]}
     s = requests.Session()
+    counter = [0]
 
     def send(cls):
-        r = s.get(url, headers={"Authorization": "Bearer " + random.choice(tokens[cls])},
-                  timeout=30)
+        # Each request from a new forwarded address, within its budget of refused credentials.
+        counter[0] += 1
+        n = counter[0]
+        ip = f"172.{16 + ((n >> 16) & 15)}.{(n >> 8) & 255}.{n & 255}"
+        r = s.get(url, headers={"Authorization": "Bearer " + random.choice(tokens[cls]),
+                                "X-Forwarded-For": ip}, timeout=30)
         assert r.status_code == 401
 
     start = time.monotonic()

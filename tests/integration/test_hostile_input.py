@@ -750,14 +750,17 @@ def test_hostile_bearer_tokens_are_401(env):
                          "cfr_key_%00", "x" * 15000, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
                          "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA", "Basic YTpi"]:
         try:
-            r = requests.get(e.base + "/me", headers={"Authorization": "Bearer " + token},
-                             timeout=10)
+            # Each from its own address: what is tested is the parse, not the budget of
+            # refused credentials (test_auth_failure_limit.py).
+            r = requests.get(e.base + "/me", headers={"Authorization": "Bearer " + token,
+                                                      "X-Forwarded-For": fresh_ip()}, timeout=10)
         except (ValueError, requests.RequestException):
             continue  # the client library refused to send it
         check_req_problem(r, allowed=(400, 401), where="hostile bearer")
     for header in ("Bearer", "Bearer ", "bearer " + valid + " " + valid, "Token " + valid,
                    "Bearer\t" + valid + "\x7f"):
-        data = request_bytes("GET", "/v1/me", headers={"Authorization": header})
+        data = request_bytes("GET", "/v1/me", headers={"Authorization": header,
+                                                       "X-Forwarded-For": fresh_ip()})
         rs = send_raw(e, data)
         if rs and rs[0].status == 200:
             continue  # a lenient but exact parse of a valid key is fine

@@ -7,15 +7,25 @@ import time
 
 import pytest
 
-from conftest import (RFC3339_RE, UUID_RE, Bag, Caller, admin_caller, check_absent,
+from conftest import (RFC3339_RE, UUID_RE, Bag, Caller, Server, admin_caller, check_absent,
                       create_agent, create_user, create_vault, expect, expect_problem, grant,
-                      put_secret)
+                      init_data_dir, put_secret)
 
 PATHS = ["api-keys/openai", "api-keys/anthropic", "api-keys-prod/x", "api-keys/a/b", "db/x"]
 
 
 def value_of(path):
     return "value-of-" + path.replace("/", "-")
+
+
+@pytest.fixture
+def server(data_dir):
+    """The 401 tests here present well over a hundred refused credentials from one address: the
+    budget of refused credentials is raised so each gets its 401 (the budget itself:
+    test_auth_failure_limit.py)."""
+    srv = Server(data_dir, init_data_dir(data_dir), extra_args=["--auth-failure-burst", "1000"])
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture

@@ -125,6 +125,56 @@ def test_put_bad_fields_are_400_naming_the_field(api, vault, body, detail):
     assert api.get(url(api, vault, "secrets", "a/b")).status_code == 404
 
 
+# Numbers beyond a double's range (Boost.JSON reads them as infinities, which were stored as
+# "Infinity" and then rendered the whole metadata as {}) and integers beyond 64 bits are refused
+# wherever they are, naming where. Sent as text: Python's json cannot write such numbers.
+@pytest.mark.parametrize("text,detail", [
+    ('{"type":"api_key","value":"x","metadata":{"n":1e400,"team":"x"}}',
+     "metadata.n is a number out of range"),
+    ('{"type":"api_key","value":"x","metadata":{"list":[1,-1E999]}}',
+     r"metadata.list\[1\] is a number out of range"),
+    ('{"type":"api_key","value":"x","rotation_policy":{"every":1e309}}',
+     "rotation_policy.every is a number out of range"),
+    ('{"type":"api_key","value":"x","max_access_count":1e400}',
+     "max_access_count is a number out of range"),
+    ('{"type":"api_key","value":"x","max_access_count":18446744073709551616}', "max_access_count"),
+    ('{"type":"api_key","value":"x","max_access_count":9223372036854775808}', "max_access_count"),
+    ('{"type":"api_key","value":"x","max_access_count":-9223372036854775809}', "max_access_count"),
+])
+def test_put_numbers_out_of_range_are_400_naming_the_field(api, vault, text, detail):
+    r = api.put(url(api, vault, "secrets", "a/b"), data=text,
+                headers={"Content-Type": "application/json"})
+    assert_problem(r, 400, detail)
+    assert api.get(url(api, vault, "secrets", "a/b")).status_code == 404
+
+
+def test_large_finite_numbers_in_metadata_are_kept(api, vault):
+    r = api.put(url(api, vault, "secrets", "a/b"),
+                data='{"type":"api_key","value":"x","metadata":{"n":1e308,"team":"x"}}',
+                headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert r.json()["metadata"] == {"n": 1e308, "team": "x"}
+    assert api.get(url(api, vault, "secrets", "a/b")).json()["metadata"]["team"] == "x"
+
+
+def test_secret_rotate_length_out_of_range_is_400(api, vault):
+    r = api.post(url(api, vault, "secret-rotate", "r/x"), data='{"length":1e400}',
+                 headers={"Content-Type": "application/json"})
+    assert_problem(r, 400, "length is a number out of range")
+
+
+@pytest.mark.parametrize("query,name", [
+    ("prefix=a&prefix=b", "prefix"), ("limit=1&limit=1", "limit"), ("after=&after=x", "after"),
+    ("prefix=a&limit=2&pre%66ix=b", "prefix"),
+])
+def test_repeated_query_parameters_are_400_naming_them(api, vault, query, name):
+    assert put(api, vault, "a/b").status_code == 201
+    r = api.get(url(api, vault, "secrets") + "?" + query)
+    assert_problem(r, 400, f'query parameter "{name}" is given more than once')
+    r = api.get(api.base + "/v1/audit?action=secret.write&" + query.replace("prefix", "action"))
+    assert_problem(r, 400, "is given more than once")
+
+
 def test_malformed_json_non_json_and_oversized_bodies(api, vault):
     target = url(api, vault, "secrets", "a/b")
     r = api.put(target, data='{"type": "api_key", "value": ', headers={"Content-Type": "application/json"})

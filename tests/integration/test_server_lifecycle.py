@@ -173,7 +173,71 @@ def test_connection_limits_from_toml_env_and_flags(data_dir, tmp_path):
         out = subprocess.run([COFFER_BIN, "server", "--data-dir", data_dir, "--listen",
                               "127.0.0.1:0", flag, "-1"], capture_output=True, text=True,
                              timeout=30)
-        assert out.returncode == 2 and "max_connections" in out.stderr, out.stderr
+        assert out.returncode == 2 and f"{flag}: must be between 0 and" in out.stderr, out.stderr
+
+
+# Every number of `coffer server` goes through one table of bounds, from a flag, a COFFER_*
+# variable or the TOML file alike, and the refusal names the bound (docs/operations.md). Before,
+# --token-ttl-seconds 10000000000000 overflowed into tokens dated in the year -3496, and
+# worker_threads = -4294967295 in the file became 1.
+@pytest.mark.parametrize("source,key,value,message", [
+    ("flag", "token_ttl_seconds", "10000000000000",
+     "--token-ttl-seconds: must be between 60 and 86400 seconds (got 10000000000000)"),
+    ("flag", "token_ttl_seconds", "99999999999999999999999",
+     "must be between 60 and 86400 seconds (got 99999999999999999999999)"),
+    ("env", "token_ttl_seconds", "0", "must be between 60 and 86400 seconds (got 0)"),
+    ("toml", "token_ttl_seconds", "10000000000000",
+     "token_ttl_seconds must be between 60 and 86400 seconds (got 10000000000000)"),
+    ("toml", "worker_threads", "-4294967295",
+     "worker_threads must be between 1 and 1024 threads (got -4294967295)"),
+    ("env", "worker_threads", "4294967297", "must be between 1 and 1024 threads"),
+    ("flag", "io_threads", "-1", "must be between 0 and 256 threads (got -1)"),
+    ("flag", "read_timeout_ms", "0", "must be between 100 and 3600000 ms (got 0)"),
+    ("toml", "idle_timeout_ms", "9223372036854775807", "must be between 100 and 3600000 ms"),
+    ("flag", "max_body_bytes", "1e9", "must be an integer between 1024 and 67108864"),
+    ("toml", "max_body_bytes", "1e9", "max_body_bytes must be an integer between"),
+    ("flag", "auth_failure_burst", "0", "must be between 1 and 1000000 (got 0)"),
+    ("env", "auth_failures_per_minute", "-5", "must be between 1 and 1000000 (got -5)"),
+    ("toml", "log_level", '"Loud"',
+     "log_level must be one of trace, debug, info, warn, error, critical, off (got Loud)"),
+    ("flag", "log_level", "Loud", "must be one of trace, debug, info, warn, error"),
+])
+def test_out_of_bounds_options_refuse_to_start_naming_the_bound(data_dir, tmp_path, source, key,
+                                                                 value, message):
+    init_data_dir(data_dir)
+    args = [COFFER_BIN, "server", "--data-dir", data_dir, "--listen", "127.0.0.1:0"]
+    env = dict(os.environ)
+    if source == "flag":
+        args += ["--" + key.replace("_", "-"), value]
+    elif source == "env":
+        env["COFFER_" + key.upper()] = value
+    else:
+        cfg = tmp_path / "coffer.toml"
+        cfg.write_text(f"{key} = {value}\n")
+        args += ["--config", str(cfg)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30, env=env)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr, out.stderr
+    assert "coffer listening" not in out.stdout
+
+
+def test_log_level_is_case_insensitive(data_dir, tmp_path):
+    """"Info" in the file used to switch every log line off, ALERTs included."""
+    key = init_data_dir(data_dir)
+    cfg = tmp_path / "coffer.toml"
+    cfg.write_text('log_level = "Info"\n')
+    srv = Server(data_dir, key, extra_args=["--config", str(cfg)])
+    try:
+        assert srv.session().get(srv.url + "/v1/me").status_code == 200
+    finally:
+        srv.stop()
+    assert '"msg":"request"' in srv.read_log()
+    srv = Server(data_dir, key, env={"COFFER_LOG_LEVEL": "WARN"})
+    try:
+        assert srv.session().get(srv.url + "/v1/me").status_code == 200
+    finally:
+        srv.stop()
+    assert srv.read_log().count('"msg":"request"') == 1, "WARN hides the access lines"
 
 
 def test_core_dumps_disabled(server):

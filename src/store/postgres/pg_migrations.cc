@@ -207,9 +207,15 @@ CREATE TABLE change_generation (
 INSERT INTO change_generation (id, generation) VALUES (true, 0);
 )sql";
 
+// As SQLite's migration 4: how many requests an audit event summarises (0: its own request).
+constexpr std::string_view kAuditRequestCount = R"sql(
+ALTER TABLE audit_events ADD COLUMN request_count bigint NOT NULL DEFAULT 0;
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
+    {3, "audit events count the requests they summarise", kAuditRequestCount},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -97,7 +97,7 @@ constexpr std::string_view kPolicyColumnsSql =
 
 #define COFFER_PG_AUDIT_COLUMNS                                                             \
   "seq, at, request_id, actor_kind, actor_id, action, vault_id, path, version, client_ip, " \
-  "outcome, status, prev_hash, hash, http_status"
+  "outcome, status, prev_hash, hash, http_status, request_count"
 constexpr std::string_view kAuditSelectSql = "SELECT " COFFER_PG_AUDIT_COLUMNS " FROM audit_events";
 #undef COFFER_PG_AUDIT_COLUMNS
 
@@ -234,6 +234,7 @@ StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row) {
   ASSIGN_OR_RETURN(e.prev_hash, ReadDigest(r, row, 12));
   ASSIGN_OR_RETURN(e.hash, ReadDigest(r, row, 13));
   e.http_status = static_cast<int32_t>(r.Int(row, 14));
+  e.count = r.Int(row, 15);
   return e;
 }
 

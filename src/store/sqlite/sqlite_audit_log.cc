@@ -13,11 +13,11 @@ namespace {
 // The columns ReadEvent() expects, in order.
 #define COFFER_AUDIT_COLUMNS                                                                \
   "seq, at, request_id, actor_kind, actor_id, action, vault_id, path, version, client_ip, " \
-  "outcome, status, prev_hash, hash, http_status"
+  "outcome, status, prev_hash, hash, http_status, request_count"
 
 constexpr std::string_view kInsertSql =
     "INSERT INTO audit_events (" COFFER_AUDIT_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 constexpr std::string_view kSelectSql = "SELECT " COFFER_AUDIT_COLUMNS " FROM audit_events";
 
 #undef COFFER_AUDIT_COLUMNS
@@ -49,6 +49,7 @@ StatusOr<AuditEvent> ReadEvent(const SqliteStatement& st) {
   ASSIGN_OR_RETURN(e.prev_hash, ReadDigest(st, 12));
   ASSIGN_OR_RETURN(e.hash, ReadDigest(st, 13));
   e.http_status = static_cast<int32_t>(st.ColumnInt(14));
+  e.count = st.ColumnInt(15);
   return e;
 }
 
@@ -81,6 +82,7 @@ Status InsertEvent(SqliteConnection& db, const AuditEvent& e) {
   st.BindBlob(13, e.prev_hash);
   st.BindBlob(14, e.hash);
   st.BindInt(15, e.http_status);
+  st.BindInt(16, e.count);
   return st.Run();
 }
 

@@ -157,10 +157,17 @@ constexpr std::string_view kAuditHttpStatus = R"sql(
 ALTER TABLE audit_events ADD COLUMN http_status INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// How many requests an event stands for when it summarises several (a count of refusals of one
+// client address); 0 for the event of one request. Part of the hashed event when not 0.
+constexpr std::string_view kAuditRequestCount = R"sql(
+ALTER TABLE audit_events ADD COLUMN request_count INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
     {3, "audit events record the HTTP status", kAuditHttpStatus},
+    {4, "audit events count the requests they summarise", kAuditRequestCount},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

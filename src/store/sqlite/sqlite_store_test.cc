@@ -318,7 +318,36 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
   EXPECT_EQ((*events)[0].seq, 1);
   store.reset();
   EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2", "3"}));
+            (std::vector<std::string>{"1", "2", "3", "4"}));
+}
+
+TEST_F(SqliteStoreTest, AnAuditChainFromBeforeTheRequestCountStillVerifies) {
+  // A file as migrations 1-3 left it, with an event hashed before `count` existed.
+  AuditEvent old = MakeEvent("auth.failed");
+  old.seq = 1;
+  old.hash = AuditChainHash(old.prev_hash, old);
+  {
+    auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(IsOk(db));
+    ASSERT_TRUE(IsOk((*db)->Exec("PRAGMA journal_mode = WAL")));
+    ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, SqliteMigrations().first(3), kT0)));
+  }
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);  // as the store creates it
+  RawExec(path_, "INSERT INTO audit_events VALUES (1, " + std::to_string(old.at) + ", '" +
+                     old.request_id + "', 'user', 'user-1', 'auth.failed', '', '', 0, '" +
+                     old.client_ip + "', 'success', 'OK', X'" + HexEncode(old.prev_hash) + "', X'" +
+                     HexEncode(old.hash) + "', 0)");
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  AuditEvent summary = MakeEvent("auth.failed.summary");
+  summary.count = 12;
+  ASSERT_TRUE(IsOk(store->AppendAudit(summary)));
+  const std::vector<AuditEvent> events = AllAudit(*store);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].count, 0);
+  EXPECT_EQ(events[0].hash, old.hash);
+  EXPECT_EQ(events[1].count, 12);
+  EXPECT_TRUE(ChainIsIntact(events));
 }
 
 // --- group commit ------------------------------------------------------------------------------
@@ -618,7 +647,7 @@ TEST_F(SqliteStoreTest, EventsAppendedByAnotherProcessAreChainedOnto) {
   RawExec(path_, "INSERT INTO audit_events VALUES (2, " + std::to_string(two.at) + ", '" +
                      two.request_id + "', 'user', 'user-1', 'from.elsewhere', '', '', 0, '" +
                      two.client_ip + "', 'success', 'OK', X'" + HexEncode(two.prev_hash) + "', X'" +
-                     HexEncode(two.hash) + "', 0)");
+                     HexEncode(two.hash) + "', 0, 0)");
 
   auto three = store->AppendAudit(MakeEvent("three"));
   ASSERT_TRUE(IsOk(three));
