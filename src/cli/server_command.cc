@@ -101,7 +101,7 @@ int RunServer(const ServerConfig& config) {
     }
     return kExitError;
   }
-  auto store = OpenStore(config);
+  auto store = OpenStore(config, [](std::string_view line) { spdlog::warn("{}", line); });
   if (!store.has_value()) {
     fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
                store.error().ToString());

@@ -1,7 +1,10 @@
 // OpenStore: the one place that picks a store backend from the configuration.
 #include "cli/store_factory.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
+#include <cstdio>
 
 #include "store/postgres/database_clock.h"
 #include "store/postgres/postgres_store.h"
@@ -23,19 +26,25 @@ std::string StoreDescription(const ServerConfig& config) {
   return IsPostgresUrl(config.store) ? RedactPostgresUrl(config.store) : config.StorePath();
 }
 
-StatusOr<OpenedStore> OpenStore(const ServerConfig& config) {
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config, MigrationNotice notice) {
+  if (!notice) {
+    notice = [](std::string_view line) { fmt::print(stderr, "warning: {}\n", line); };
+  }
   OpenedStore opened;
   opened.description = StoreDescription(config);
   if (IsPostgresUrl(config.store)) {
     ASSIGN_OR_RETURN(std::unique_ptr<PostgresStore> pg,
-                     PostgresStore::Open(PostgresStoreOptions{.url = config.store}));
+                     PostgresStore::Open(PostgresStoreOptions{
+                         .url = config.store, .on_migration_notice = std::move(notice)}));
     ASSIGN_OR_RETURN(
         opened.clock,
         DatabaseClock::Start([store = pg.get()] { return store->DatabaseNow(); }, kClockRefresh));
     opened.store = std::move(pg);
     return opened;
   }
-  ASSIGN_OR_RETURN(opened.store, OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath()}));
+  ASSIGN_OR_RETURN(opened.store,
+                   OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath(),
+                                                      .on_migration_notice = std::move(notice)}));
   opened.clock = std::make_unique<SystemClock>();
   return opened;
 }

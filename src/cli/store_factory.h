@@ -8,6 +8,7 @@
 #include "cli/config.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "store/migration_step.h"
 #include "store/store.h"
 
 namespace coffer::cli {
@@ -29,7 +30,9 @@ bool IsPostgresStore(const ServerConfig& config);
 std::string StoreDescription(const ServerConfig& config);
 
 // Opens `config.store` ("", sqlite:PATH, PATH, or postgres://… / postgresql://…), creating the
-// schema if needed. Errors as SqliteStore::Open / PostgresStore::Open.
-StatusOr<OpenedStore> OpenStore(const ServerConfig& config);
+// schema if needed. Errors as SqliteStore::Open / PostgresStore::Open. `notice` gets what a
+// schema migration changed besides the schema (one line each); empty: printed to stderr as
+// "warning: …".
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config, MigrationNotice notice = {});
 
 }  // namespace coffer::cli

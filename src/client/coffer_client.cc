@@ -4,10 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 
 #include "client/problem.h"
 #include "common/ids.h"
@@ -313,9 +315,18 @@ StatusOr<std::string> CofferClient::ResolveVault(std::string_view name_or_id) {
   if (!vault_cache_.has_value()) {
     ASSIGN_OR_RETURN(vault_cache_, ListVaults());
   }
+  // Vault names are unique without regard to case; should two visible vaults still match
+  // (a server of an older version), the name is refused rather than guessed.
+  const auto same_name = [&](std::string_view name) {
+    return name.size() == name_or_id.size() &&
+           std::equal(name.begin(), name.end(), name_or_id.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  };
   const Vault* found = nullptr;
   for (const Vault& v : *vault_cache_) {
-    if (v.name == name_or_id) {
+    if (same_name(v.name)) {
       if (found != nullptr) {
         return Err(FailedPreconditionError(fmt::format(
             "more than one vault is named '{}': use its id (coffer vaults list)", name_or_id)));
@@ -400,7 +411,9 @@ StatusOr<std::vector<SecretMeta>> CofferClient::ListAllSecrets(std::string_view 
   for (int page = 0; page < 100'000; ++page) {
     ASSIGN_OR_RETURN(SecretPage p, ListSecrets(vault_id, prefix, after, std::nullopt));
     for (SecretMeta& m : p.secrets) all.push_back(std::move(m));
-    if (!p.next_after.has_value() || p.next_after->empty() || p.secrets.empty()) break;
+    // A page filtered by policy may be empty and still have a cursor (the server read as much
+    // as it reads per request and found nothing visible): only a missing cursor ends the list.
+    if (!p.next_after.has_value() || p.next_after->empty() || *p.next_after == after) break;
     after = *p.next_after;
   }
   return all;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "store/migration_step.h"
 #include "store/store.h"
 
 namespace coffer {
@@ -25,6 +26,9 @@ struct PostgresStoreOptions {
   // move time by hand (the conformance suite); never use it in a deployment.
   enum class RuleClock : uint8_t { kDatabase, kCaller };
   RuleClock rate_limit_clock = RuleClock::kDatabase;
+  // Told what a schema migration changed besides the schema (e.g. vaults it renamed), once it
+  // has committed, so the operator's log says so. May be empty.
+  MigrationNotice on_migration_notice = {};
 };
 
 // Store over PostgreSQL. Every Store method is thread-safe and runs on a pooled connection;
