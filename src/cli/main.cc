@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cli/admin_command.h"
 #include "cli/client_cli.h"
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -165,6 +166,7 @@ int main(int argc, char** argv) {
   });
 
   KeysCli keys_cli(app, [&](CLI::App& cmd) { AddServerOptions(cmd, config, ignored_config); });
+  AdminCli admin_cli(app, [&](CLI::App& cmd) { AddServerOptions(cmd, config, ignored_config); });
 
   ClientCli client_cli(app);  // login, vaults, secrets, agents, policies, audit, run, mcp
 
@@ -178,6 +180,7 @@ int main(int argc, char** argv) {
   if (migrate->parsed()) return RunMigrate(migrate_from, migrate_to);
   if (backup->parsed()) return RunBackup(config, backup_out);
   if (keys_cli.selected()) return keys_cli.Run(config);
+  if (admin_cli.selected()) return admin_cli.Run(config);
   if (client_cli.selected()) return client_cli.Run();
   return kExitOk;
 }

@@ -123,7 +123,8 @@ int RunServer(const ServerConfig& config) {
                    : "");
     return kExitError;
   }
-  auto store = OpenStore(config, StoreUse::kServer);
+  auto store = OpenStore(config, StoreUse::kServer,
+                         [](std::string_view line) { spdlog::warn("{}", line); });
   if (!store.has_value()) {
     fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
                store.error().ToString());

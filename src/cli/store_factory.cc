@@ -1,9 +1,11 @@
 // OpenStore: the one place that picks a store backend from the configuration.
 #include "cli/store_factory.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "store/postgres/database_clock.h"
 #include "store/postgres/postgres_store.h"
@@ -33,11 +35,15 @@ StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
   return SqliteStoreLock::Acquire(config.StorePath(), holder);
 }
 
-StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use) {
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use,
+                                MigrationNotice notice) {
+  if (!notice) {
+    notice = [](std::string_view line) { fmt::print(stderr, "warning: {}\n", line); };
+  }
   OpenedStore opened;
   opened.description = StoreDescription(config);
   if (IsPostgresUrl(config.store)) {
-    PostgresStoreOptions options{.url = config.store};
+    PostgresStoreOptions options{.url = config.store, .on_migration_notice = std::move(notice)};
     if (use == StoreUse::kServer) {
       // Credentials, vaults and policies are served from memory only while this server hears
       // of every change the others make (docs/multi-node.md).
@@ -60,7 +66,9 @@ StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use) {
     opened.store = std::move(pg);
     return opened;
   }
-  ASSIGN_OR_RETURN(opened.store, OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath()}));
+  ASSIGN_OR_RETURN(opened.store,
+                   OpenSqliteStore(SqliteStoreOptions{.path = config.StorePath(),
+                                                      .on_migration_notice = std::move(notice)}));
   opened.clock = std::make_unique<SystemClock>();
   return opened;
 }

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/sqlite/sqlite_store_lock.h"
+#include "store/migration_step.h"
 #include "store/store.h"
 
 namespace coffer::cli {
@@ -36,8 +37,11 @@ enum class StoreUse : uint8_t {
 };
 
 // Opens `config.store` ("", sqlite:PATH, PATH, or postgres://… / postgresql://…), creating the
-// schema if needed. Errors as SqliteStore::Open / PostgresStore::Open.
-StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use = StoreUse::kCommand);
+// schema if needed. Errors as SqliteStore::Open / PostgresStore::Open. `notice` gets what a
+// schema migration changed besides the schema (one line each); empty: printed to stderr as
+// "warning: …".
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use = StoreUse::kCommand,
+                                MigrationNotice notice = {});
 
 // For a SQLite store: makes `holder` (e.g. "coffer server") its only owner until the result is
 // destroyed; take it before OpenStore, keep it until the store is closed. kFailedPrecondition

@@ -416,7 +416,9 @@ StatusOr<std::vector<SecretMeta>> CofferClient::ListAllSecrets(std::string_view 
   for (int page = 0; page < 100'000; ++page) {
     ASSIGN_OR_RETURN(SecretPage p, ListSecrets(vault_id, prefix, after, std::nullopt));
     for (SecretMeta& m : p.secrets) all.push_back(std::move(m));
-    if (!p.next_after.has_value() || p.next_after->empty() || p.secrets.empty()) break;
+    // A page filtered by policy may be empty and still have a cursor (the server read as much
+    // as it reads per request and found nothing visible): only a missing cursor ends the list.
+    if (!p.next_after.has_value() || p.next_after->empty() || *p.next_after == after) break;
     after = *p.next_after;
   }
   return all;

@@ -1,6 +1,7 @@
 // Credential verification with a revocation-safe cache, JWT exchange, and store bootstrap.
 #include "service/auth_service.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "common/ids.h"
@@ -332,6 +333,31 @@ StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root
                                   "initial admin key", *keyring, now));
   RETURN_IF_ERROR(store.InsertCredential(key.credential, nullptr));
   return BootstrapResult{std::move(admin), std::move(key.token)};
+}
+
+StatusOr<BootstrapResult> RecoverAdminAccess(Store& store, const Keyring& keyring,
+                                             const Clock& clock, std::string_view key_name) {
+  ASSIGN_OR_RETURN(std::vector<User> users, store.ListUsers());
+  const auto admin =
+      std::find_if(users.begin(), users.end(), [](const User& u) { return u.is_admin; });
+  if (admin == users.end()) {
+    return Err(FailedPreconditionError("the store has no admin user (was it initialized?)"));
+  }
+  const UnixMicros now = clock.Now();
+  ASSIGN_OR_RETURN(IssuedCredential key, MintCredential(kTokenKindApiKey, PrincipalKind::kUser,
+                                                        admin->id, key_name, keyring, now));
+  AuditEvent event;
+  event.at = now;
+  event.request_id = "offline-" + NewUuid();
+  event.actor_kind = "system";
+  event.actor_id = "offline";
+  event.action = "admin.recovered";
+  event.path = "users/" + admin->id + "/api-keys/" + key.credential.public_id;
+  event.client_ip = "local";
+  event.outcome = "success";
+  event.status = "OK";
+  RETURN_IF_ERROR(store.InsertCredential(key.credential, &event));
+  return BootstrapResult{*admin, std::move(key.token)};
 }
 
 }  // namespace coffer

@@ -173,4 +173,13 @@ struct BootstrapResult {
 StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root_key,
                                           Random& random, const Clock& clock);
 
+// Offline recovery of admin access (`coffer admin recover`, run by the operator with the root
+// key when no admin API key works): a new API key named `key_name` for the first admin user,
+// stored together with an audit event `admin.recovered` (actor "system"/"offline", path
+// "users/<admin id>/api-keys/<key id>") in one transaction. Returns the admin and the key (shown
+// once). kFailedPrecondition when the store has no admin user; store errors otherwise.
+// REQUIRES: `keyring` was unwrapped from this store's keys (so its pepper is the store's).
+StatusOr<BootstrapResult> RecoverAdminAccess(Store& store, const Keyring& keyring,
+                                             const Clock& clock, std::string_view key_name);
+
 }  // namespace coffer

@@ -79,4 +79,29 @@ StatusOr<bool> Authorizer::CanSeeVault(const Principal& principal, const Vault& 
   return false;
 }
 
+bool Authorizer::ListFilter::Matches(std::string_view path) const {
+  if (everything_) return true;
+  for (const std::string& glob : globs_) {
+    if (PathGlobMatches(glob, path)) return true;
+  }
+  return false;
+}
+
+StatusOr<Authorizer::ListFilter> Authorizer::ListablePaths(const Principal& principal,
+                                                           const Vault& vault) {
+  ListFilter filter;
+  if (IsOwner(principal, vault)) {
+    filter.everything_ = true;
+    return filter;
+  }
+  ASSIGN_OR_RETURN(AccessCache::PolicyList policies, cache_.Policies(vault.id));
+  const UnixMicros now = clock_.Now();
+  for (const Policy& p : *policies) {
+    if ((p.permissions & kPermList) != 0 && Applies(p, principal, now)) {
+      filter.globs_.push_back(p.path_glob);
+    }
+  }
+  return filter;
+}
+
 }  // namespace coffer

@@ -3,7 +3,9 @@
 // them whose pattern matches the path and whose permissions include the action.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -36,6 +38,20 @@ class Authorizer {
 
   // Whether the principal has any standing in the vault: owner, admin, or an unexpired policy.
   StatusOr<bool> CanSeeVault(const Principal& principal, const Vault& vault);
+
+  // Which paths of the vault the principal may list, decided once for a whole listing (the
+  // policies in force when this is called). kUnavailable if policies cannot be loaded.
+  // Thread-safe; the returned filter is a value and may be used on any thread.
+  class ListFilter {
+   public:
+    bool Matches(std::string_view path) const;
+
+   private:
+    friend class Authorizer;
+    bool everything_ = false;
+    std::vector<std::string> globs_;
+  };
+  StatusOr<ListFilter> ListablePaths(const Principal& principal, const Vault& vault);
 
  private:
   bool Applies(const Policy& policy, const Principal& principal, UnixMicros now) const;

@@ -35,6 +35,34 @@ StatusOr<Vault> PolicyService::OwnedVault(const RequestContext& ctx, std::string
   return vault;
 }
 
+Status PolicyService::MayGrant(const RequestContext& ctx, PrincipalKind kind,
+                               std::string_view principal_id) {
+  if (kind == PrincipalKind::kUser) {
+    // The vault's owner shares it with any person of the deployment.
+    auto user = deps_.store.GetUser(principal_id);
+    if (user.has_value()) return OkStatus();
+    if (user.error().code() != StatusCode::kNotFound) return user.error();
+    return InvalidArgumentError("principal_id does not name an existing user");
+  }
+  auto agent = deps_.store.GetAgent(principal_id);
+  if (!agent.has_value() && agent.error().code() != StatusCode::kNotFound) return agent.error();
+  if (ctx.principal.is_admin) {
+    if (!agent.has_value()) {
+      return InvalidArgumentError("principal_id does not name an existing agent");
+    }
+    return OkStatus();
+  }
+  // An agent acts for its owner: only the owner (or the admin) decides what it may reach. Someone
+  // else's agent gets the same answer as one that does not exist, as in AgentService.
+  if (!agent.has_value() || ctx.principal.kind != PrincipalKind::kUser ||
+      agent->owner_id != ctx.principal.id) {
+    return PermissionDeniedError(
+        "principal_id must name an agent you own: only an agent's owner or the admin grants it "
+        "access");
+  }
+  return OkStatus();
+}
+
 StatusOr<Policy> PolicyService::Create(const RequestContext& ctx, std::string_view vault_id,
                                        CreatePolicyRequest request) {
   return deps_.audit.Audited<Policy>(
@@ -52,13 +80,7 @@ StatusOr<Policy> PolicyService::Create(const RequestContext& ctx, std::string_vi
         if (!IsUuid(request.principal_id)) {
           return Err(InvalidArgumentError("principal_id must be a UUID"));
         }
-        const bool exists = policy.principal_kind == PrincipalKind::kAgent
-                                ? deps_.store.GetAgent(request.principal_id).has_value()
-                                : deps_.store.GetUser(request.principal_id).has_value();
-        if (!exists) {
-          return Err(InvalidArgumentError(
-              fmt::format("principal_id does not name an existing {}", request.principal_type)));
-        }
+        RETURN_IF_ERROR(MayGrant(ctx, policy.principal_kind, request.principal_id));
         Status glob = ValidatePathGlob(request.path_pattern);
         if (!glob.ok()) {
           return Err(InvalidArgumentError(fmt::format("secret_path_pattern: {}", glob.message())));

@@ -1,5 +1,6 @@
-// PolicyService: per-vault access policies, managed by the vault's owner or the admin. A change
-// is in force for every request that starts after the call returns. Thread-safe.
+// PolicyService: per-vault access policies, managed by the vault's owner or the admin; a policy
+// naming an agent is created only by the admin or the agent's owner. A change is in force for
+// every request that starts after the call returns. Thread-safe.
 #pragma once
 
 #include <optional>
@@ -28,8 +29,10 @@ class PolicyService {
  public:
   explicit PolicyService(const ServiceDeps& deps) : deps_(deps) {}
 
-  // kInvalidArgument naming the field at fault (pattern, permission, principal);
-  // kPermissionDenied unless owner or admin; kNotFound for a missing vault.
+  // kInvalidArgument naming the field at fault (pattern, permission, principal, an unknown
+  // user); kPermissionDenied unless the caller owns the vault or is the admin, and, for a policy
+  // naming an agent, unless the caller owns the agent or is the admin (a caller who is not the
+  // admin gets this too for an agent that does not exist); kNotFound for a missing vault.
   StatusOr<Policy> Create(const RequestContext& ctx, std::string_view vault_id,
                           CreatePolicyRequest request);
   StatusOr<std::vector<Policy>> List(const RequestContext& ctx, std::string_view vault_id);
@@ -39,6 +42,8 @@ class PolicyService {
 
  private:
   StatusOr<Vault> OwnedVault(const RequestContext& ctx, std::string_view vault_id);
+  // OK when the caller may name this principal in a policy (see Create).
+  Status MayGrant(const RequestContext& ctx, PrincipalKind kind, std::string_view principal_id);
 
   ServiceDeps deps_;
 };

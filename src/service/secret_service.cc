@@ -9,6 +9,7 @@
 #include "crypto/aead.h"
 #include "crypto/value_generator.h"
 #include "model/secret_path.h"
+#include "service/list_cursor.h"
 #include "service/vault_service.h"
 
 namespace coffer {
@@ -212,23 +213,67 @@ StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx,
       ctx, "secret.list", [&](AuditEvent& event) -> StatusOr<SecretListPage> {
         AuditLog::SetTarget(event, vault_id, prefix);
         ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, prefix, Permission::kList));
-        if (!after.empty()) RETURN_IF_ERROR(ValidateSecretPath(after));
+        std::string start;
+        if (IsListCursor(after)) {
+          ASSIGN_OR_RETURN(start, OpenListCursor(keyring_, vault.id, ctx.principal, after));
+        } else if (!after.empty()) {
+          RETURN_IF_ERROR(ValidateSecretPath(after));
+          start = std::string(after);
+        }
         const int64_t n = limit.value_or(static_cast<int64_t>(kMaxListLimit));
         if (n < 1 || n > static_cast<int64_t>(kMaxListLimit)) {
           return Err(
               InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxListLimit)));
         }
-        ASSIGN_OR_RETURN(SecretListPage page,
-                         store_.ListSecrets(vault.id, prefix, after, static_cast<size_t>(n)));
-        if (!Authorizer::IsOwner(ctx.principal, vault)) {
-          // Only the paths this caller may list; the page boundary stays the store's.
-          std::erase_if(page.secrets, [&](const SecretSummary& s) {
-            return !deps_.authorizer.Authorize(ctx.principal, vault, s.path, Permission::kList)
-                        .ok();
-          });
+        if (Authorizer::IsOwner(ctx.principal, vault)) {
+          return store_.ListSecrets(vault.id, prefix, start, static_cast<size_t>(n));
         }
-        return page;
+        ASSIGN_OR_RETURN(Authorizer::ListFilter visible,
+                         deps_.authorizer.ListablePaths(ctx.principal, vault));
+        return ListVisible(ctx, vault, prefix, start, static_cast<size_t>(n), visible);
       });
+}
+
+StatusOr<SecretListPage> SecretService::ListVisible(const RequestContext& ctx, const Vault& vault,
+                                                    std::string_view prefix, std::string position,
+                                                    size_t limit,
+                                                    const Authorizer::ListFilter& visible) {
+  // Every field of the answer, the cursor included, names only paths the caller may list: the
+  // store is read in batches until `limit` visible paths are found, one more shows that more
+  // remain, or the store has no more. The cursor is then the last path returned. When the scan
+  // budget runs out first, the position reached (possibly a path the caller may not see) goes
+  // back sealed, so paging still makes progress and still returns every visible path, in order.
+  SecretListPage out;
+  size_t scanned = 0;
+  size_t batch = std::max<size_t>(limit + 1, kListFirstBatch);
+  bool more_visible = false;
+  while (!more_visible) {
+    if (scanned >= max_list_scan_) {
+      if (out.secrets.size() < limit) {
+        ASSIGN_OR_RETURN(out.next_after,
+                         SealListCursor(keyring_, vault.id, ctx.principal, position));
+      } else {
+        out.next_after = out.secrets.back().path;  // more may remain: the caller asks again
+      }
+      return out;
+    }
+    batch = std::min({batch, kMaxListLimit, max_list_scan_ - scanned});
+    ASSIGN_OR_RETURN(SecretListPage page, store_.ListSecrets(vault.id, prefix, position, batch));
+    for (SecretSummary& s : page.secrets) {
+      ++scanned;
+      position = s.path;
+      if (!visible.Matches(s.path)) continue;
+      if (out.secrets.size() == limit) {
+        more_visible = true;
+        break;
+      }
+      out.secrets.push_back(std::move(s));
+    }
+    if (page.next_after.empty()) break;  // the store has nothing after this batch
+    batch *= 2;
+  }
+  if (more_visible) out.next_after = out.secrets.back().path;
+  return out;
 }
 
 Status SecretService::Delete(const RequestContext& ctx, std::string_view vault_id,

@@ -3,6 +3,7 @@
 // disabling. Values are sealed with the keyring, bound to (vault, secret, version). Thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ inline constexpr size_t kMaxSecretValueBytes = 512 * 1024;
 inline constexpr size_t kMaxMetadataBytes = 16 * 1024;
 inline constexpr int64_t kMaxAccessCountLimit = 1'000'000'000;
 inline constexpr size_t kMaxListLimit = 1000;
+// A listing filtered by policy reads at most this many store rows per request (in batches of at
+// most kMaxListLimit, the first of at least kListFirstBatch).
+inline constexpr size_t kMaxListScan = 10 * kMaxListLimit;
+inline constexpr size_t kListFirstBatch = 64;
 
 struct PutSecretRequest {
   std::string type;  // one of the eight type names
@@ -68,12 +73,16 @@ struct SecretServiceHooks {
 
 class SecretService {
  public:
-  SecretService(const ServiceDeps& deps, const Keyring& keyring, SecretServiceHooks hooks = {})
+  // `max_list_scan`: the store rows a listing filtered by policy reads at most per request
+  // (tests lower it).
+  SecretService(const ServiceDeps& deps, const Keyring& keyring, SecretServiceHooks hooks = {},
+                size_t max_list_scan = kMaxListScan)
       : deps_(deps),
         store_(deps.store),
         keyring_(keyring),
         clock_(deps.clock),
-        hooks_(std::move(hooks)) {}
+        hooks_(std::move(hooks)),
+        max_list_scan_(std::max<size_t>(1, max_list_scan)) {}
 
   // Stores a new version. kInvalidArgument naming the field at fault; kNotFound for a missing
   // vault; kPermissionDenied without write permission.
@@ -89,7 +98,12 @@ class SecretService {
   StatusOr<SecretValue> GetVersion(const RequestContext& ctx, std::string_view vault_id,
                                    std::string_view path, std::string_view version);
 
-  // Latest-version metadata of secrets whose path starts with `prefix`. No values.
+  // Latest-version metadata of secrets whose path starts with `prefix`, after `after` (a path,
+  // or a cursor from an earlier page), at most `limit` (1..kMaxListLimit, default the most). No
+  // values. A caller who is not the vault's owner or the admin gets only the paths they may
+  // list, and `next_after` never names another: it is the last path returned, or a sealed
+  // cursor (see service/list_cursor.h) when the scan budget ran out; empty when nothing visible
+  // remains. kInvalidArgument for a bad prefix, `after` or `limit`.
   StatusOr<SecretListPage> List(const RequestContext& ctx, std::string_view vault_id,
                                 std::string_view prefix, std::string_view after,
                                 std::optional<int64_t> limit);
@@ -117,6 +131,10 @@ class SecretService {
   StatusOr<Vault> Authorize(const RequestContext& ctx, std::string_view vault_id,
                             std::string_view path, Permission permission,
                             std::optional<Permission> alternative = std::nullopt);
+  // List for a caller who may list only some paths: those `visible` matches.
+  StatusOr<SecretListPage> ListVisible(const RequestContext& ctx, const Vault& vault,
+                                       std::string_view prefix, std::string position, size_t limit,
+                                       const Authorizer::ListFilter& visible);
   StatusOr<SecretVersion> Write(const RequestContext& ctx, const Vault& vault,
                                 std::string_view path, NewSecretVersion version,
                                 const SecretBuffer& value, AuditEvent& event);
@@ -134,6 +152,7 @@ class SecretService {
   const Keyring& keyring_;
   const Clock& clock_;
   const SecretServiceHooks hooks_;
+  const size_t max_list_scan_;
 };
 
 // Parses a version path segment: a positive decimal integer. kInvalidArgument otherwise.

@@ -28,6 +28,8 @@ class UserService {
                                           std::string name);
   StatusOr<std::vector<Credential>> ListApiKeys(const RequestContext& ctx,
                                                 std::string_view user_id);
+  // kFailedPrecondition for the last active API key of an admin (see Store::RevokeCredential):
+  // the deployment must keep a way in.
   Status RevokeApiKey(const RequestContext& ctx, std::string_view user_id,
                       std::string_view key_id);
 

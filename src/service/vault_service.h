@@ -1,5 +1,6 @@
-// VaultService: create, list, get and delete vaults. Users own the vaults they create; the admin
-// sees all; others see a vault only while a policy grants them something in it. Thread-safe.
+// VaultService: create, list, get and delete vaults. A vault name means one vault in the whole
+// deployment (unique without regard to case). Users own the vaults they create; the admin sees
+// all; others see a vault only while a policy grants them something in it. Thread-safe.
 #pragma once
 
 #include <string>
@@ -21,8 +22,9 @@ class VaultService {
  public:
   explicit VaultService(const ServiceDeps& deps) : deps_(deps) {}
 
-  // kInvalidArgument for a bad name or description; kAlreadyExists when the caller already has
-  // a vault of that name; kPermissionDenied for agents.
+  // kInvalidArgument for a bad name or description; kAlreadyExists when any vault of the
+  // deployment has that name, compared without regard to case (the message names no other
+  // vault, its id or its owner); kPermissionDenied for agents.
   StatusOr<Vault> Create(const RequestContext& ctx, CreateVaultRequest request);
   StatusOr<std::vector<Vault>> List(const RequestContext& ctx);
   // kInvalidArgument for a malformed id; kNotFound when absent; kPermissionDenied when the

@@ -3,10 +3,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
 namespace coffer {
+
+// Receives what a migration changed besides the schema (data it rewrote or removed), one
+// operator-facing line each, after the migration has committed. May be empty.
+using MigrationNotice = std::function<void(std::string_view)>;
+
+// What a migration's data step reports; handed to the MigrationNotice once it commits.
+using MigrationNotes = std::vector<std::string>;
 
 enum class MigrationStep : uint8_t { kApply, kSkip };
 

@@ -110,6 +110,17 @@ inline int64_t KeyIdOf(const std::vector<uint8_t>& bytes) {
          int64_t{bytes[3]};
 }
 
+// The message of RevokeCredential's kFailedPrecondition for the last admin API key.
+inline constexpr std::string_view kLastAdminKey =
+    "this is the last active API key of an admin: create another admin API key first (with "
+    "none left, only `coffer admin recover` on the server can restore admin access)";
+
+// The message of InsertVault's kAlreadyExists for a name that is taken. It names no other vault.
+inline std::string VaultNameTaken(std::string_view name) {
+  return "a vault named '" + std::string(name) +
+         "' already exists (vault names are unique, compared without regard to case)";
+}
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -150,7 +161,11 @@ class Store {
   // Every credential of a principal (revoked ones too), ordered by creation.
   virtual StatusOr<std::vector<Credential>> ListCredentials(PrincipalKind kind,
                                                             std::string_view principal_id) = 0;
-  // Sets revoked_at (first revocation wins; revoking again is OK). kNotFound.
+  // Sets revoked_at (first revocation wins; revoking again is OK). kNotFound. Never leaves the
+  // deployment without a way in: kFailedPrecondition (kLastAdminKey's message) when the
+  // credential is an unrevoked API key (kind "key") of an admin user and no other unrevoked API
+  // key of any admin user exists. Of concurrent revocations of the last admin keys, all but one
+  // are refused, whichever store process runs them.
   virtual Status RevokeCredential(std::string_view public_id, UnixMicros at,
                                   const AuditEvent* audit) = 0;
 
@@ -222,7 +237,8 @@ class Store {
                                                    int64_t limit, UnixMicros now) = 0;
 
   // --- vaults --------------------------------------------------------------------------------
-  // kAlreadyExists when the owner already has a vault of that name.
+  // kAlreadyExists (with VaultNameTaken's message) when any vault has that name, compared
+  // without regard to ASCII case: of concurrent inserts of one name exactly one succeeds.
   virtual Status InsertVault(const Vault& vault, const AuditEvent* audit) = 0;
   virtual StatusOr<Vault> GetVault(std::string_view vault_id) = 0;  // kNotFound
   // Every vault, or only those of `owner_id`; ordered by creation time.

@@ -65,6 +65,96 @@ TEST_P(StoreConformanceTest, RevokeCredentialKeepsTheFirstTime) {
   EXPECT_TRUE(HasCode(store().RevokeCredential("nope", kT0, nullptr), StatusCode::kNotFound));
 }
 
+// A user's API key, with a made-up HMAC.
+Credential UserKey(std::string_view user_id, std::string public_id, std::string kind = "key") {
+  Credential c = AgentCredential(user_id, std::move(public_id), std::move(kind));
+  c.principal_kind = PrincipalKind::kUser;
+  return c;
+}
+
+TEST_P(StoreConformanceTest, TheLastAdminApiKeyIsNeverRevoked) {
+  const User admin{NewUuid(), "admin", true, kT0};
+  const User alice{NewUuid(), "alice", false, kT0 + 1};
+  ASSERT_TRUE(IsOk(store().InsertUser(admin, nullptr)));
+  ASSERT_TRUE(IsOk(store().InsertUser(alice, nullptr)));
+  for (const Credential& c :
+       {UserKey(admin.id, "admin-1"), UserKey(admin.id, "admin-2"),
+        UserKey(admin.id, "admin-rot", "rot"), UserKey(alice.id, "alice-1")}) {
+    ASSERT_TRUE(IsOk(store().InsertCredential(c, nullptr)));
+  }
+  // Anyone else's last key goes (alice can be given a new one by the admin).
+  EXPECT_TRUE(IsOk(store().RevokeCredential("alice-1", kT0, nullptr)));
+  // One of two admin keys goes; the other is then the last.
+  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-1", kT0 + 1, nullptr)));
+  AuditEvent event = MakeEvent("apikey.revoke");
+  Status last = store().RevokeCredential("admin-2", kT0 + 2, &event);
+  EXPECT_TRUE(HasCode(last, StatusCode::kFailedPrecondition));
+  EXPECT_EQ(last.message(), kLastAdminKey);
+  EXPECT_TRUE(AllAudit().empty()) << "a refused revocation appends nothing";
+  auto kept = store().GetCredential("admin-2");
+  ASSERT_TRUE(IsOk(kept));
+  EXPECT_FALSE(kept->revoked_at.has_value());
+  // A credential that is not an API key does not count, and may go.
+  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-rot", kT0, nullptr)));
+  // Revoking an already revoked key changes nothing and is still fine.
+  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-1", kT0 + 9, nullptr)));
+  // With a second admin holding a key, the first admin's last key may go.
+  const User second{NewUuid(), "admin-two", true, kT0 + 2};
+  ASSERT_TRUE(IsOk(store().InsertUser(second, nullptr)));
+  ASSERT_TRUE(IsOk(store().InsertCredential(UserKey(second.id, "second-1"), nullptr)));
+  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-2", kT0 + 3, nullptr)));
+  EXPECT_TRUE(HasCode(store().RevokeCredential("second-1", kT0 + 4, nullptr),
+                      StatusCode::kFailedPrecondition));
+}
+
+TEST_P(StoreConformanceTest, OfConcurrentRevocationsOfTheLastAdminKeysOneIsRefused) {
+  constexpr int kKeys = 4;
+  constexpr int kRounds = 8;
+  const User admin{NewUuid(), "admin", true, kT0};
+  ASSERT_TRUE(IsOk(store().InsertUser(admin, nullptr)));
+  std::vector<std::string> survivors;  // the previous round's unrevoked key
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::string> ids;
+    for (int k = 0; k < kKeys; ++k) {
+      ids.push_back("r" + std::to_string(round) + "-" + std::to_string(k));
+      ASSERT_TRUE(IsOk(store().InsertCredential(UserKey(admin.id, ids.back()), nullptr)));
+    }
+    for (const std::string& id : survivors) {
+      ASSERT_TRUE(IsOk(store().RevokeCredential(id, kT0, nullptr)));
+    }
+    std::barrier start(kKeys);
+    std::atomic<int> revoked = 0;
+    std::atomic<int> refused = 0;
+    std::vector<std::thread> threads;
+    for (int k = 0; k < kKeys; ++k) {
+      threads.emplace_back([&, k] {
+        start.arrive_and_wait();
+        AuditEvent event = MakeEvent("apikey.revoke");
+        Status s = store().RevokeCredential(ids[static_cast<size_t>(k)], kT0 + 1, &event);
+        if (s.ok()) {
+          ++revoked;
+        } else if (s.code() == StatusCode::kFailedPrecondition) {
+          ++refused;
+        }
+      });
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+    EXPECT_EQ(revoked.load(), kKeys - 1) << "round " << round;
+    EXPECT_EQ(refused.load(), 1) << "round " << round;
+    auto after = store().ListCredentials(PrincipalKind::kUser, admin.id);
+    ASSERT_TRUE(IsOk(after));
+    survivors.clear();
+    for (const Credential& c : *after) {
+      if (!c.revoked_at.has_value()) survivors.push_back(c.public_id);
+    }
+    EXPECT_EQ(survivors.size(), 1u) << "round " << round;
+  }
+  EXPECT_TRUE(ChainIsIntact(AllAudit()));
+  EXPECT_EQ(AllAudit().size(), static_cast<size_t>(kRounds * (kKeys - 1)));
+}
+
 // --- agents ------------------------------------------------------------------------------------
 
 TEST_P(StoreConformanceTest, AgentRoundTripWithItsFirstCredentials) {

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
@@ -332,13 +334,59 @@ TEST_P(StoreConformanceTest, VaultRoundTrip) {
   EXPECT_TRUE(HasCode(store().GetVault(NewUuid()), StatusCode::kNotFound));
 }
 
-TEST_P(StoreConformanceTest, VaultNameIsUniquePerOwner) {
-  AddVault("prod", "owner-1");
-  Status dup = store().InsertVault({NewUuid(), "prod", "", "owner-1", kT0}, nullptr);
-  EXPECT_TRUE(HasCode(dup, StatusCode::kAlreadyExists));
-  EXPECT_EQ(dup.message(), "a vault named 'prod' already exists");
-  // Another owner may use the name.
-  EXPECT_TRUE(IsOk(store().InsertVault({NewUuid(), "prod", "", "owner-2", kT0}, nullptr)));
+TEST_P(StoreConformanceTest, AVaultNameMeansOneVaultWhateverItsCaseAndOwner) {
+  const Vault prod = AddVault("prod", "owner-1");
+  for (const auto& [name, owner] : {std::pair{"prod", "owner-1"}, std::pair{"prod", "owner-2"},
+                                    std::pair{"Prod", "owner-2"}, std::pair{"PROD", "owner-1"}}) {
+    Status dup = store().InsertVault({NewUuid(), name, "", owner, kT0}, nullptr);
+    EXPECT_TRUE(HasCode(dup, StatusCode::kAlreadyExists)) << name << " of " << owner;
+    EXPECT_EQ(dup.message(), VaultNameTaken(name));
+    EXPECT_EQ(dup.message().find(prod.id), std::string::npos) << "names no other vault";
+  }
+  EXPECT_TRUE(IsOk(store().InsertVault({NewUuid(), "prod-2", "", "owner-2", kT0}, nullptr)));
+  auto all = store().ListVaults(std::nullopt);
+  ASSERT_TRUE(IsOk(all));
+  EXPECT_EQ(all->size(), 2u);
+  // Deleting a vault frees its name, in any case.
+  ASSERT_TRUE(IsOk(store().DeleteVault(prod.id, nullptr)));
+  EXPECT_TRUE(IsOk(store().InsertVault({NewUuid(), "PROD", "", "owner-2", kT0}, nullptr)));
+}
+
+TEST_P(StoreConformanceTest, OfConcurrentInsertsOfOneVaultNameExactlyOneWins) {
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 5;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string base = "team-" + std::to_string(round);
+    std::barrier start(kThreads);
+    std::atomic<int> won = 0;
+    std::atomic<int> unexpected = 0;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        // Every thread a different owner and a different case of the same name.
+        std::string name = base;
+        for (size_t i = 0; i < name.size(); ++i) {
+          if (((t >> (i % 3)) & 1) != 0) name[i] = static_cast<char>(std::toupper(name[i]));
+        }
+        start.arrive_and_wait();
+        Status s =
+            store().InsertVault({NewUuid(), name, "", "owner-" + std::to_string(t), kT0}, nullptr);
+        if (s.ok()) {
+          ++won;
+        } else if (s.code() != StatusCode::kAlreadyExists) {
+          ++unexpected;
+        }
+      });
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+    EXPECT_EQ(won.load(), 1) << base;
+    EXPECT_EQ(unexpected.load(), 0) << base;
+  }
+  auto all = store().ListVaults(std::nullopt);
+  ASSERT_TRUE(IsOk(all));
+  EXPECT_EQ(all->size(), static_cast<size_t>(kRounds));
 }
 
 TEST_P(StoreConformanceTest, ListVaultsByCreationTimeAndOwner) {

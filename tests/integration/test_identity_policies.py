@@ -118,9 +118,7 @@ BAD_POLICIES = {
     "missing_permissions": ({"permissions": ...}, "permissions"),
     "bad_principal_type": ({"principal_type": "group"}, "principal_type"),
     "missing_principal_type": ({"principal_type": ...}, "principal_type"),
-    "unknown_agent": ({"principal_id": UNKNOWN_ID}, "principal"),
     "unknown_user": ({"principal_type": "user", "principal_id": UNKNOWN_ID}, "principal"),
-    "user_id_as_agent": ({"principal_id": "ALICE"}, "principal"),
     "agent_id_as_user": ({"principal_type": "user"}, "principal"),
     "not_a_uuid": ({"principal_id": "bot"}, "principal"),
     "missing_principal_id": ({"principal_id": ...}, "principal_id"),
@@ -128,6 +126,26 @@ BAD_POLICIES = {
     "unknown_field": ({"vault_id": UNKNOWN_ID}, "unknown field"),
     "camel_case_field": ({"secretPathPattern": "x/*"}, "unknown field"),
 }
+
+
+# Naming an agent the caller does not own (or none at all) is not bad input but a grant the
+# caller may not make: 403, the same whether the agent exists or not (docs: "Tenancy").
+NOT_YOURS = {
+    "unknown_agent": {"principal_id": UNKNOWN_ID},
+    "user_id_as_agent": {"principal_id": "ALICE"},
+    "another_users_agent": {"principal_id": "BOBS_AGENT"},
+}
+
+
+@pytest.mark.parametrize("override", NOT_YOURS.values(), ids=NOT_YOURS.keys())
+def test_a_policy_naming_an_agent_you_do_not_own_is_403(world, override):
+    w = world
+    bobs = create_agent(w.b, "bobs-agent")["id"]
+    override = {k: {"ALICE": w.alice["id"], "BOBS_AGENT": bobs}.get(v, v)
+                for k, v in override.items()}
+    expect_problem(w.a.post(f"/vaults/{w.prod}/policies", json=policy_body(w, **override)), 403,
+                   "agent you own")
+    assert expect(w.a.get(f"/vaults/{w.prod}/policies"), 200).json()["policies"] == []
 
 
 @pytest.mark.parametrize("override,detail", BAD_POLICIES.values(), ids=BAD_POLICIES.keys())

@@ -246,11 +246,12 @@ def test_users_see_only_their_own_vaults_and_the_admin_sees_all(server):
     assert expect(admin.get(f"/vaults/{vb}"), 200).json()["id"] == vb
 
 
-def test_vault_names_are_per_owner(server):
+def test_a_vault_name_means_one_vault_in_the_deployment(server):
     _, a = create_user(server, "alice")
     _, b = create_user(server, "bob")
     create_vault(a, "prod")
-    create_vault(b, "prod")
+    expect_problem(b.post("/vaults", json={"name": "prod"}), 409)
+    expect_problem(b.post("/vaults", json={"name": "PROD"}), 409)
     expect_problem(a.post("/vaults", json={"name": "prod"}), 409)
 
 

@@ -1,6 +1,8 @@
 // The PostgreSQL schema (migration 1 onward) and the migration runner.
 #include "store/postgres/pg_migrations.h"
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "store/migration_step.h"
@@ -212,10 +214,65 @@ constexpr std::string_view kAuditRequestCount = R"sql(
 ALTER TABLE audit_events ADD COLUMN request_count bigint NOT NULL DEFAULT 0;
 )sql";
 
+// A vault name means one vault in the whole deployment, compared without regard to case (names
+// are ASCII). The data step first makes existing names unique; the index makes concurrent
+// creates of one name, on any server, end with exactly one vault.
+constexpr std::string_view kUniqueVaultNames = R"sql(
+CREATE UNIQUE INDEX vaults_name_lower_key ON vaults (lower(name));
+)sql";
+
+// The data step of kUniqueVaultNames, as the SQLite store's migration 5 (sqlite_migrations.cc):
+// later vaults of a name are renamed `<name>-<first 8 characters of the id>`, and policies
+// naming an agent that neither its owner nor an admin created are deleted. Servers of the
+// previous version may still run: the tables are locked against writes until this commits.
+Status MakeVaultNamesUnique(PgConnection& conn, MigrationNotes& notes) {
+  RETURN_IF_ERROR(conn.ExecScript("LOCK TABLE vaults, policies IN EXCLUSIVE MODE"));
+  ASSIGN_OR_RETURN(
+      PgResult dups,
+      conn.Exec("SELECT v.id, v.name, v.owner_id, (SELECT w.id FROM vaults w"
+                " WHERE lower(w.name) = lower(v.name) ORDER BY w.created_at, w.ord LIMIT 1)"
+                " FROM vaults v WHERE EXISTS (SELECT 1 FROM vaults w"
+                " WHERE lower(w.name) = lower(v.name) AND (w.created_at, w.ord) <"
+                " (v.created_at, v.ord)) ORDER BY v.created_at, v.ord"));
+  for (int i = 0; i < dups.rows(); ++i) {
+    const std::string id = dups.Text(i, 0);
+    const std::string old_name = dups.Text(i, 1);
+    std::string name = old_name + "-" + id.substr(0, 8);
+    ASSIGN_OR_RETURN(PgResult taken, conn.Exec("SELECT 1 FROM vaults WHERE lower(name) = lower($1)",
+                                               PgParams().Text(name)));
+    if (taken.rows() > 0) name = old_name + "-" + id;
+    RETURN_IF_ERROR(
+        conn.Run("UPDATE vaults SET name = $2 WHERE id = $1", PgParams().Text(id).Text(name)));
+    notes.push_back(fmt::format(
+        "vault {} (owner {}) renamed from '{}' to '{}': vault names are now unique without "
+        "regard to case, and vault {} had the name first",
+        id, dups.Text(i, 2), old_name, name, dups.Text(i, 3)));
+  }
+  ASSIGN_OR_RETURN(
+      PgResult grants,
+      conn.Exec("DELETE FROM policies p WHERE p.principal_kind = 'agent'"
+                " AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = p.principal_id"
+                " AND a.owner_id = p.created_by)"
+                " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = p.created_by AND u.is_admin)"
+                " RETURNING p.id, p.vault_id, p.principal_id, p.created_by"));
+  const bool renamed_or_deleted = dups.rows() > 0 || grants.rows() > 0;
+  for (int i = 0; i < grants.rows(); ++i) {
+    notes.push_back(fmt::format(
+        "policy {} of vault {} deleted: it named agent {} but was created by {}, who is neither "
+        "the agent's owner nor an admin",
+        grants.Text(i, 0), grants.Text(i, 1), grants.Text(i, 2), grants.Text(i, 3)));
+  }
+  if (!renamed_or_deleted) return OkStatus();
+  // Servers following the change feed (pg_change_listener.h) see the counter ahead of the
+  // notifications they heard and forget what they keep of vaults and policies.
+  return conn.Run("UPDATE change_generation SET generation = generation + 1");
+}
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
     {3, "audit events count the requests they summarise", kAuditRequestCount},
+    {4, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
@@ -228,15 +285,19 @@ StatusOr<int64_t> RecordedVersion(PgConnection& conn) {
   return r.rows() > 0 ? r.Int(0, 0) : 0;
 }
 
-// Applies `m` in a transaction unless already recorded.
-Status ApplyOne(PgConnection& conn, const PgMigration& m, int64_t known) {
+// Applies `m` in a transaction unless already recorded, adding its data step's notes to
+// `notes`.
+Status ApplyOne(PgConnection& conn, const PgMigration& m, int64_t known, MigrationNotes& notes) {
   ASSIGN_OR_RETURN(const int64_t recorded, RecordedVersion(conn));
   ASSIGN_OR_RETURN(const MigrationStep step, NextMigrationStep(recorded, m.version, known));
   if (step == MigrationStep::kSkip) {
     return OkStatus();
   }
   RETURN_IF_ERROR(conn.ExecScript("BEGIN"));
-  Status s = conn.ExecScript(m.sql);
+  Status s = m.data_step != nullptr ? m.data_step(conn, notes) : OkStatus();
+  if (s.ok()) {
+    s = conn.ExecScript(m.sql);
+  }
   if (s.ok()) {
     s = conn.Run(
         "INSERT INTO schema_migrations (version, name, applied_at)"
@@ -256,7 +317,8 @@ Status ApplyOne(PgConnection& conn, const PgMigration& m, int64_t known) {
 
 std::span<const PgMigration> PgMigrations() { return kMigrations; }
 
-Status ApplyPgMigrations(PgConnection& conn, std::span<const PgMigration> migrations) {
+Status ApplyPgMigrations(PgConnection& conn, std::span<const PgMigration> migrations,
+                         const MigrationNotice& notice) {
   RETURN_IF_ERROR(conn.Run("SELECT pg_advisory_lock($1)", PgParams().Int(kPgMigrationLockKey)));
   Status status = conn.ExecScript(kCreateMigrationsTable);
   const int64_t known = migrations.empty() ? 0 : migrations.back().version;
@@ -268,7 +330,13 @@ Status ApplyPgMigrations(PgConnection& conn, std::span<const PgMigration> migrat
     if (!status.ok()) {
       break;
     }
-    status = ApplyOne(conn, m, known);
+    MigrationNotes notes;
+    status = ApplyOne(conn, m, known, notes);
+    if (status.ok() && notice) {
+      for (const std::string& note : notes) {
+        notice(fmt::format("store migration {}: {}", m.version, note));
+      }
+    }
   }
   const Status unlocked =
       conn.Run("SELECT pg_advisory_unlock($1)", PgParams().Int(kPgMigrationLockKey));

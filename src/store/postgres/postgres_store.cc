@@ -552,6 +552,28 @@ class PostgresStoreImpl final : public PostgresStore {
                           const AuditEvent* audit) override {
     const StoreChange change = StoreChange::Credential(std::string(public_id));
     return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+      // Every revocation of an admin's key locks the admin rows first, so revocations on any
+      // server run one after another, and (in READ COMMITTED) the check below sees every
+      // revocation committed before the lock was granted.
+      ASSIGN_OR_RETURN(PgResult target,
+                       conn.Exec("SELECT 1 FROM credentials c JOIN users u ON u.id = c.principal_id"
+                                 " WHERE c.public_id = $1 AND c.principal_kind = 'user'"
+                                 " AND c.kind = 'key' AND u.is_admin",
+                                 PgParams().Text(public_id)));
+      if (target.rows() > 0) {
+        RETURN_IF_ERROR(conn.Run("SELECT 1 FROM users WHERE is_admin ORDER BY id FOR UPDATE"));
+        ASSIGN_OR_RETURN(
+            PgResult last,
+            conn.Exec("SELECT 1 FROM credentials c WHERE c.public_id = $1 AND c.revoked_at IS NULL"
+                      " AND NOT EXISTS (SELECT 1 FROM credentials o JOIN users a"
+                      " ON a.id = o.principal_id WHERE o.public_id <> c.public_id"
+                      " AND o.principal_kind = 'user' AND o.kind = 'key'"
+                      " AND o.revoked_at IS NULL AND a.is_admin)",
+                      PgParams().Text(public_id)));
+        if (last.rows() > 0) {
+          return FailedPreconditionError(std::string(kLastAdminKey));
+        }
+      }
       // COALESCE keeps the first revocation's time.
       ASSIGN_OR_RETURN(PgResult r,
                        conn.Exec("UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2)"
@@ -835,8 +857,9 @@ class PostgresStoreImpl final : public PostgresStore {
               .Text(vault.owner_id)
               .Int(vault.created_at));
       if (s.code() == StatusCode::kAlreadyExists) {
-        return conn.last_error().constraint == "vaults_owner_name_key"
-                   ? AlreadyExistsError("a vault named '" + vault.name + "' already exists")
+        const std::string& constraint = conn.last_error().constraint;
+        return constraint == "vaults_name_lower_key" || constraint == "vaults_owner_name_key"
+                   ? AlreadyExistsError(VaultNameTaken(vault.name))
                    : AlreadyExistsError("a vault with this id already exists");
       }
       return s;
@@ -1285,7 +1308,7 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStore
   {
     // Migrations on a connection of their own, so its session lock ends with it.
     ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(url.conninfo));
-    RETURN_IF_ERROR(ApplyPgMigrations(*conn, PgMigrations()));
+    RETURN_IF_ERROR(ApplyPgMigrations(*conn, PgMigrations(), options.on_migration_notice));
   }
   auto pool = std::make_unique<PgPool>(url.conninfo, pool_size, options.pool_wait);
   auto store = std::make_unique<PostgresStoreImpl>(std::move(pool), options.rate_limit_clock);

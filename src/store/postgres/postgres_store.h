@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "store/migration_step.h"
 #include "store/store.h"
 
 namespace coffer {
@@ -34,6 +35,9 @@ struct PostgresStoreOptions {
   // With follow_changes: told, on the listener's thread, when following stops (why) and
   // resumes (OK). Messages hold no password.
   std::function<void(const Status&)> on_follow_state = nullptr;
+  // Told what a schema migration changed besides the schema (e.g. vaults it renamed), once it
+  // has committed, so the operator's log says so. May be empty.
+  MigrationNotice on_migration_notice = {};
 };
 
 // Store over PostgreSQL. Every Store method is thread-safe and runs on a pooled connection;

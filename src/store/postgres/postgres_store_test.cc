@@ -175,6 +175,60 @@ TEST_F(PostgresStoreTest, MigrationsRunOnceWhenServersStartTogether) {
   EXPECT_EQ(applied->Int(0, 1), PgMigrations().back().version);
 }
 
+TEST_F(PostgresStoreTest, UpgradingMakesVaultNamesUniqueAndDropsGrantsNoOneMayMake) {
+  // A database as a Coffer with migrations 1-3 left it: vault names unique per owner only, and
+  // policies naming an agent made by whoever owned the vault.
+  {
+    auto conn = PgConnection::Connect(url_);
+    ASSERT_TRUE(IsOk(conn));
+    ASSERT_TRUE(IsOk(ApplyPgMigrations(**conn, PgMigrations().first(3))));
+    ASSERT_TRUE(IsOk((*conn)->ExecScript(
+        "INSERT INTO users (id, name, is_admin, created_at) VALUES ('admin', 'admin', true, 1),"
+        " ('alice', 'alice', false, 2), ('mallory', 'mallory', false, 3);"
+        "INSERT INTO agents (id, name, description, owner_id, created_at) VALUES"
+        " ('admin-bot', 'bot', '', 'admin', 1), ('alice-bot', 'bot', '', 'alice', 1);"
+        "INSERT INTO vaults (id, name, description, owner_id, created_at) VALUES"
+        " ('11111111-a', 'prod', '', 'admin', 10), ('22222222-b', 'Prod', '', 'mallory', 20),"
+        " ('33333333-c', 'PROD', '', 'alice', 20), ('44444444-d', 'dev', '', 'alice', 5);"
+        "INSERT INTO policies (id, vault_id, principal_kind, principal_id, path_glob,"
+        " permissions, created_at, created_by) VALUES"
+        " ('p-admin', '11111111-a', 'agent', 'admin-bot', '**', 1, 1, 'admin'),"
+        " ('p-owner', '44444444-d', 'agent', 'alice-bot', '**', 1, 2, 'alice'),"
+        " ('p-admin-for-alice', '44444444-d', 'agent', 'alice-bot', '**', 1, 3, 'admin'),"
+        " ('p-user', '22222222-b', 'user', 'alice', '**', 1, 4, 'mallory'),"
+        " ('p-stolen', '22222222-b', 'agent', 'admin-bot', '**', 1, 5, 'mallory')")));
+  }
+  std::vector<std::string> notices;
+  auto store = PostgresStore::Open(
+      {.url = url_, .on_migration_notice = [&](std::string_view n) { notices.emplace_back(n); }});
+  ASSERT_TRUE(IsOk(store));
+  auto vaults = Raw("SELECT id || '|' || name FROM vaults ORDER BY id");
+  ASSERT_TRUE(IsOk(vaults));
+  std::vector<std::string> names;
+  for (int i = 0; i < vaults->rows(); ++i) names.push_back(vaults->Text(i, 0));
+  EXPECT_EQ(names, (std::vector<std::string>{"11111111-a|prod", "22222222-b|Prod-22222222",
+                                             "33333333-c|PROD-33333333", "44444444-d|dev"}));
+  auto policies = Raw("SELECT id FROM policies ORDER BY id");
+  ASSERT_TRUE(IsOk(policies));
+  std::vector<std::string> ids;
+  for (int i = 0; i < policies->rows(); ++i) ids.push_back(policies->Text(i, 0));
+  EXPECT_EQ(ids, (std::vector<std::string>{"p-admin", "p-admin-for-alice", "p-owner", "p-user"}));
+  ASSERT_EQ(notices.size(), 3u);
+  EXPECT_NE(notices[0].find("store migration 4: vault 22222222-b (owner mallory) renamed from "
+                            "'Prod' to 'Prod-22222222'"),
+            std::string::npos)
+      << notices[0];
+  EXPECT_NE(notices[1].find("'PROD' to 'PROD-33333333'"), std::string::npos) << notices[1];
+  EXPECT_NE(notices[2].find("policy p-stolen of vault 22222222-b deleted"), std::string::npos)
+      << notices[2];
+  // Servers that follow the change feed drop what they keep of the renamed vaults.
+  auto generation = Raw("SELECT generation FROM change_generation");
+  ASSERT_TRUE(IsOk(generation));
+  EXPECT_EQ(generation->Int(0, 0), 1);
+  EXPECT_TRUE(HasCode((*store)->InsertVault({NewUuid(), "pRoD", "", "bob", kT0}, nullptr),
+                      StatusCode::kAlreadyExists));
+}
+
 TEST_F(PostgresStoreTest, ANewerSchemaIsRefused) {
   ASSERT_NE(Open(), nullptr);
   ASSERT_TRUE(IsOk(Raw("INSERT INTO schema_migrations VALUES (999, 'from the future', now())")));

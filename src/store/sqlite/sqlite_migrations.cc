@@ -1,7 +1,10 @@
 // Schema of the SQLite store (migration 1 onward) and the migration runner.
 #include "store/sqlite/sqlite_migrations.h"
 
+#include <fmt/format.h>
+
 #include <string>
+#include <vector>
 
 #include "store/migration_step.h"
 
@@ -163,11 +166,91 @@ constexpr std::string_view kAuditRequestCount = R"sql(
 ALTER TABLE audit_events ADD COLUMN request_count INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// A vault name means one vault in the whole deployment, compared without regard to case (names
+// are ASCII, so lower() folds them all). The data step first makes existing names unique.
+constexpr std::string_view kUniqueVaultNames = R"sql(
+CREATE UNIQUE INDEX vaults_name_nocase ON vaults (lower(name));
+)sql";
+
+// The data step of kUniqueVaultNames, and the tenancy rule for policies that came with it:
+// - every vault whose name (without regard to case) an earlier vault already had is renamed
+//   `<name>-<first 8 characters of its id>` (the earliest keeps the name; the full id if that
+//   too is taken);
+// - every policy naming an agent that was created by neither the agent's owner nor an admin is
+//   deleted (such a grant can no longer be made).
+Status MakeVaultNamesUnique(SqliteConnection& db, MigrationNotes& notes) {
+  struct Rename {
+    std::string id, name, owner_id, first_id;
+  };
+  std::vector<Rename> renames;
+  {
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db.Prepare("SELECT v.id, v.name, v.owner_id, (SELECT w.id FROM vaults w"
+                                " WHERE lower(w.name) = lower(v.name)"
+                                " ORDER BY w.created_at, w.rowid LIMIT 1)"
+                                " FROM vaults v WHERE EXISTS (SELECT 1 FROM vaults w"
+                                " WHERE lower(w.name) = lower(v.name) AND (w.created_at <"
+                                " v.created_at OR (w.created_at = v.created_at AND w.rowid <"
+                                " v.rowid))) ORDER BY v.created_at, v.rowid"));
+    for (;;) {
+      ASSIGN_OR_RETURN(const bool row, st.Step());
+      if (!row) break;
+      renames.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)});
+    }
+  }
+  for (const Rename& r : renames) {
+    std::string name = r.name + "-" + r.id.substr(0, 8);
+    ASSIGN_OR_RETURN(SqliteStatement taken,
+                     db.Prepare("SELECT 1 FROM vaults WHERE lower(name) = lower(?1)"));
+    taken.BindText(1, name);
+    ASSIGN_OR_RETURN(const bool is_taken, taken.Step());
+    if (is_taken) name = r.name + "-" + r.id;
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("UPDATE vaults SET name = ?2 WHERE id = ?1"));
+    st.BindText(1, r.id);
+    st.BindText(2, name);
+    RETURN_IF_ERROR(st.Run());
+    notes.push_back(fmt::format(
+        "vault {} (owner {}) renamed from '{}' to '{}': vault names are now unique without "
+        "regard to case, and vault {} had the name first",
+        r.id, r.owner_id, r.name, name, r.first_id));
+  }
+  struct Grant {
+    std::string id, vault_id, agent_id, created_by;
+  };
+  std::vector<Grant> grants;
+  {
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db.Prepare("SELECT p.id, p.vault_id, p.principal_id, p.created_by"
+                                " FROM policies p WHERE p.principal_kind = 'agent'"
+                                " AND NOT EXISTS (SELECT 1 FROM agents a WHERE"
+                                " a.id = p.principal_id AND a.owner_id = p.created_by)"
+                                " AND NOT EXISTS (SELECT 1 FROM users u WHERE"
+                                " u.id = p.created_by AND u.is_admin = 1)"
+                                " ORDER BY p.created_at, p.rowid"));
+    for (;;) {
+      ASSIGN_OR_RETURN(const bool row, st.Step());
+      if (!row) break;
+      grants.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)});
+    }
+  }
+  for (const Grant& g : grants) {
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM policies WHERE id = ?1"));
+    st.BindText(1, g.id);
+    RETURN_IF_ERROR(st.Run());
+    notes.push_back(fmt::format(
+        "policy {} of vault {} deleted: it named agent {} but was created by {}, who is neither "
+        "the agent's owner nor an admin",
+        g.id, g.vault_id, g.agent_id, g.created_by));
+  }
+  return OkStatus();
+}
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
     {3, "audit events record the HTTP status", kAuditHttpStatus},
     {4, "audit events count the requests they summarise", kAuditRequestCount},
+    {5, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
@@ -181,12 +264,17 @@ StatusOr<int64_t> RecordedVersion(SqliteConnection& db) {
   return row ? st.ColumnInt(0) : 0;
 }
 
-// Applies `m` unless recorded. REQUIRES: a write transaction is open on `db`.
-Status ApplyOne(SqliteConnection& db, const SqliteMigration& m, int64_t known, UnixMicros now) {
+// Applies `m` unless recorded, adding its data step's notes to `notes`. REQUIRES: a write
+// transaction is open on `db`.
+Status ApplyOne(SqliteConnection& db, const SqliteMigration& m, int64_t known, UnixMicros now,
+                MigrationNotes& notes) {
   ASSIGN_OR_RETURN(const int64_t recorded, RecordedVersion(db));
   ASSIGN_OR_RETURN(const MigrationStep step, NextMigrationStep(recorded, m.version, known));
   if (step == MigrationStep::kSkip) {
     return OkStatus();
+  }
+  if (m.data_step != nullptr) {
+    RETURN_IF_ERROR(m.data_step(db, notes));
   }
   RETURN_IF_ERROR(db.Exec(m.sql));
   ASSIGN_OR_RETURN(SqliteStatement st,
@@ -217,11 +305,15 @@ Status InWriteTransaction(SqliteConnection& db, Body body) {
 std::span<const SqliteMigration> SqliteMigrations() { return kMigrations; }
 
 Status ApplySqliteMigrations(SqliteConnection& db, std::span<const SqliteMigration> migrations,
-                             UnixMicros now) {
+                             UnixMicros now, const MigrationNotice& notice) {
   RETURN_IF_ERROR(InWriteTransaction(db, [&] { return db.Exec(kCreateMigrationsTable); }));
   const int64_t known = migrations.empty() ? 0 : migrations.back().version;
   for (const SqliteMigration& m : migrations) {
-    RETURN_IF_ERROR(InWriteTransaction(db, [&] { return ApplyOne(db, m, known, now); }));
+    MigrationNotes notes;
+    RETURN_IF_ERROR(InWriteTransaction(db, [&] { return ApplyOne(db, m, known, now, notes); }));
+    for (const std::string& note : notes) {
+      if (notice) notice(fmt::format("store migration {}: {}", m.version, note));
+    }
   }
   return OkStatus();
 }

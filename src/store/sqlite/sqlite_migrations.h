@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "store/migration_step.h"
 #include "store/sqlite/sqlite_connection.h"
 
 namespace coffer {
@@ -17,6 +18,9 @@ struct SqliteMigration {
   int64_t version;  // 1, 2, 3 … in list order
   std::string_view name;
   std::string_view sql;  // one or more statements, run in the migration's transaction
+  // Runs first, in the same transaction, for data changes the schema change needs; adds a note
+  // for each. May be null.
+  Status (*data_step)(SqliteConnection& db, MigrationNotes& notes) = nullptr;
 };
 
 // Every migration this binary knows, in order.
@@ -29,6 +33,6 @@ std::span<const SqliteMigration> SqliteMigrations();
 // (it was written by a newer Coffer); otherwise the Status of the failing statement.
 // REQUIRES: `db` is a read-write connection with no transaction open.
 Status ApplySqliteMigrations(SqliteConnection& db, std::span<const SqliteMigration> migrations,
-                             UnixMicros now);
+                             UnixMicros now, const MigrationNotice& notice = {});
 
 }  // namespace coffer

@@ -162,6 +162,16 @@ User ReadUser(const SqliteStatement& st) {
   return User{st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2) != 0, st.ColumnInt(3)};
 }
 
+// A row when credential ?1 is an unrevoked API key of an admin and no other admin API key is
+// unrevoked.
+constexpr std::string_view kIsLastAdminKeySql =
+    "SELECT 1 FROM credentials c JOIN users u ON u.id = c.principal_id"
+    " WHERE c.public_id = ?1 AND c.principal_kind = 'user' AND c.kind = 'key'"
+    " AND c.revoked_at IS NULL AND u.is_admin = 1"
+    " AND NOT EXISTS (SELECT 1 FROM credentials o JOIN users a ON a.id = o.principal_id"
+    " WHERE o.public_id <> c.public_id AND o.principal_kind = 'user' AND o.kind = 'key'"
+    " AND o.revoked_at IS NULL AND a.is_admin = 1)";
+
 // True when `sql` (with ?1, ?2 bound to a and b) returns a row.
 StatusOr<bool> Exists(SqliteConnection& db, std::string_view sql, std::string_view a,
                       std::optional<std::string_view> b = std::nullopt) {
@@ -628,6 +638,12 @@ class SqliteStoreImpl final : public SqliteStore {
                           const AuditEvent* audit) override {
     const StoreChange change = StoreChange::Credential(std::string(public_id));
     return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+      // The writer runs one operation at a time, so nothing revokes an admin key between this
+      // check and the UPDATE.
+      ASSIGN_OR_RETURN(const bool last_admin_key, Exists(db, kIsLastAdminKeySql, public_id));
+      if (last_admin_key) {
+        return FailedPreconditionError(std::string(kLastAdminKey));
+      }
       // COALESCE keeps the first revocation's time.
       ASSIGN_OR_RETURN(SqliteStatement st,
                        db.Prepare("UPDATE credentials SET revoked_at = COALESCE(revoked_at, ?2)"
@@ -902,11 +918,11 @@ class SqliteStoreImpl final : public SqliteStore {
   Status InsertVault(const Vault& vault, const AuditEvent* audit) override {
     const StoreChange change = StoreChange::Vault(vault.id);
     return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
-      ASSIGN_OR_RETURN(const bool taken,
-                       Exists(db, "SELECT 1 FROM vaults WHERE owner_id = ?1 AND name = ?2",
-                              vault.owner_id, vault.name));
+      ASSIGN_OR_RETURN(
+          const bool taken,
+          Exists(db, "SELECT 1 FROM vaults WHERE lower(name) = lower(?1)", vault.name));
       if (taken) {
-        return AlreadyExistsError("a vault named '" + vault.name + "' already exists");
+        return AlreadyExistsError(VaultNameTaken(vault.name));
       }
       ASSIGN_OR_RETURN(SqliteStatement st,
                        db.Prepare("INSERT INTO vaults (id, name, description, owner_id,"
@@ -1330,7 +1346,8 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOption
   ASSIGN_OR_RETURN(auto db, SqliteConnection::Open(options.path, SqliteConnection::Mode::kReadWrite,
                                                    kBusyTimeoutMs));
   RETURN_IF_ERROR(ConfigureWriter(*db));
-  RETURN_IF_ERROR(ApplySqliteMigrations(*db, SqliteMigrations(), SystemClock().Now()));
+  RETURN_IF_ERROR(ApplySqliteMigrations(*db, SqliteMigrations(), SystemClock().Now(),
+                                        options.on_migration_notice));
   // Readers open after the writer has put the file in WAL mode and created its schema.
   ASSIGN_OR_RETURN(auto readers, SqliteReaderPool::Open(options.path, options.reader_connections,
                                                         kBusyTimeoutMs));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "store/migration_step.h"
 #include "store/store.h"
 
 namespace coffer {
@@ -19,6 +20,9 @@ struct SqliteStoreOptions {
   size_t max_batch = 512;      // most write operations committed by one transaction
   // Longest time a stand-alone audit event stays in the WAL without an fsync.
   std::chrono::milliseconds audit_sync_interval{20};
+  // Told what a schema migration changed besides the schema (e.g. vaults it renamed), once it
+  // has committed, so the operator's log says so. May be empty.
+  MigrationNotice on_migration_notice = {};
 };
 
 // Counters of the group-commit writer since the store was opened.

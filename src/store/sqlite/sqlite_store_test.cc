@@ -318,7 +318,7 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
   EXPECT_EQ((*events)[0].seq, 1);
   store.reset();
   EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2", "3", "4"}));
+            (std::vector<std::string>{"1", "2", "3", "4", "5"}));
 }
 
 TEST_F(SqliteStoreTest, AnAuditChainFromBeforeTheRequestCountStillVerifies) {
@@ -348,6 +348,61 @@ TEST_F(SqliteStoreTest, AnAuditChainFromBeforeTheRequestCountStillVerifies) {
   EXPECT_EQ(events[0].hash, old.hash);
   EXPECT_EQ(events[1].count, 12);
   EXPECT_TRUE(ChainIsIntact(events));
+}
+
+TEST_F(SqliteStoreTest, UpgradingMakesVaultNamesUniqueAndDropsGrantsNoOneMayMake) {
+  // A file as a Coffer with migrations 1-4 left it: vault names unique per owner only, and
+  // policies naming an agent made by whoever owned the vault.
+  {
+    auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(IsOk(db));
+    ASSERT_TRUE(IsOk((*db)->Exec("PRAGMA journal_mode = WAL")));
+    ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, SqliteMigrations().first(4), kT0)));
+    ASSERT_TRUE(IsOk((*db)->Exec(
+        "INSERT INTO users VALUES ('admin', 'admin', 1, 1), ('alice', 'alice', 0, 2),"
+        " ('mallory', 'mallory', 0, 3);"
+        "INSERT INTO agents VALUES ('admin-bot', 'bot', '', 'admin', 1, NULL),"
+        " ('alice-bot', 'bot', '', 'alice', 1, NULL);"
+        "INSERT INTO vaults VALUES ('11111111-a', 'prod', '', 'admin', 10),"
+        " ('22222222-b', 'Prod', '', 'mallory', 20), ('33333333-c', 'PROD', '', 'alice', 20),"
+        " ('44444444-d', 'dev', '', 'alice', 5);"
+        "INSERT INTO policies VALUES"
+        " ('p-admin', '11111111-a', 'agent', 'admin-bot', '**', 1, NULL, 1, 'admin'),"
+        " ('p-owner', '44444444-d', 'agent', 'alice-bot', '**', 1, NULL, 2, 'alice'),"
+        " ('p-admin-for-alice', '44444444-d', 'agent', 'alice-bot', '**', 1, NULL, 3, 'admin'),"
+        " ('p-user', '22222222-b', 'user', 'alice', '**', 1, NULL, 4, 'mallory'),"
+        " ('p-stolen', '22222222-b', 'agent', 'admin-bot', '**', 1, NULL, 5, 'mallory')")));
+  }
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);  // as the store creates it
+  std::vector<std::string> notices;
+  auto store = SqliteStore::Open(
+      {.path = path_, .on_migration_notice = [&](std::string_view n) { notices.emplace_back(n); }});
+  ASSERT_TRUE(IsOk(store));
+  // The earliest vault keeps the name; later ones (ties in insertion order) get their id's start.
+  EXPECT_EQ(RawQuery(path_, "SELECT id, name FROM vaults ORDER BY id"),
+            (std::vector<std::string>{"11111111-a|prod", "22222222-b|Prod-22222222",
+                                      "33333333-c|PROD-33333333", "44444444-d|dev"}));
+  // Only the grant of the admin's agent by someone who is neither its owner nor an admin goes.
+  EXPECT_EQ(RawQuery(path_, "SELECT id FROM policies ORDER BY id"),
+            (std::vector<std::string>{"p-admin", "p-admin-for-alice", "p-owner", "p-user"}));
+  ASSERT_EQ(notices.size(), 3u);
+  EXPECT_NE(notices[0].find("store migration 5: vault 22222222-b (owner mallory) renamed from "
+                            "'Prod' to 'Prod-22222222'"),
+            std::string::npos)
+      << notices[0];
+  EXPECT_NE(notices[1].find("'PROD' to 'PROD-33333333'"), std::string::npos) << notices[1];
+  EXPECT_NE(notices[2].find("policy p-stolen of vault 22222222-b deleted"), std::string::npos)
+      << notices[2];
+  // From now on the store refuses a second vault of the name in any case.
+  EXPECT_TRUE(HasCode((*store)->InsertVault({NewUuid(), "pRoD", "", "bob", kT0}, nullptr),
+                      StatusCode::kAlreadyExists));
+  store->reset();
+  // Reopening changes nothing more and says nothing.
+  notices.clear();
+  auto again = SqliteStore::Open(
+      {.path = path_, .on_migration_notice = [&](std::string_view n) { notices.emplace_back(n); }});
+  ASSERT_TRUE(IsOk(again));
+  EXPECT_TRUE(notices.empty());
 }
 
 // --- group commit ------------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+// `coffer admin recover`: checks the root key against the store's keyring before touching
+// anything, then mints a new API key for the admin user together with an `admin.recovered` audit
+// event (service/auth_service.h, RecoverAdminAccess) and prints the key once.
+#include "cli/admin_command.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/store_factory.h"
+#include "crypto/key_provider.h"
+#include "crypto/keyring.h"
+#include "crypto/random.h"
+#include "service/auth_service.h"
+
+namespace coffer::cli {
+
+namespace {
+
+// Where the root key comes from, as for `coffer server`: COFFER_ROOT_KEY unless a key file is
+// named, else the key file.
+std::unique_ptr<KeyProvider> RootKeyProvider(const ServerConfig& config) {
+  if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
+    return NewEnvKeyProvider("COFFER_ROOT_KEY");
+  }
+  return NewFileKeyProvider(config.RootKeyFile());
+}
+
+int RunRecover(const ServerConfig& config) {
+  if (!IsPostgresStore(config) && !std::filesystem::exists(config.StorePath())) {
+    // Opening would create an empty store there.
+    fmt::print(stderr, "error: there is no store at {}; nothing was changed\n", config.StorePath());
+    return kExitError;
+  }
+  auto store = OpenStore(config);
+  if (!store.has_value()) {
+    fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
+               store.error().ToString());
+    return kExitError;
+  }
+  auto keys = store->store->LoadKeys();
+  if (!keys.has_value()) {
+    fmt::print(stderr, "error: cannot read the keyring: {}\n", keys.error().ToString());
+    return kExitError;
+  }
+  if (keys->empty()) {
+    fmt::print(stderr, "error: {} is not initialized; run `coffer init` first\n",
+               store->description);
+    return kExitError;
+  }
+  auto provider = RootKeyProvider(config);
+  auto root_key = provider->LoadRootKey();
+  if (!root_key.has_value()) {
+    fmt::print(stderr, "error: cannot load the root key from {}: {}; nothing was changed\n",
+               provider->Describe(), root_key.error().message());
+    return kExitError;
+  }
+  // Only the holder of this store's root key may mint an admin key: the keyring must unwrap.
+  SystemRandom random;
+  auto keyring = Keyring::Unwrap(*keys, *root_key, random);
+  root_key->Wipe();
+  if (!keyring.has_value()) {
+    fmt::print(stderr, "error: {} ({}); nothing was changed\n", keyring.error().message(),
+               provider->Describe());
+    return kExitError;
+  }
+  auto recovered =
+      RecoverAdminAccess(*store->store, **keyring, *store->clock, "recovered admin key");
+  if (!recovered.has_value()) {
+    fmt::print(stderr, "error: cannot recover admin access: {}\n", recovered.error().ToString());
+    return kExitError;
+  }
+  fmt::print(
+      "Admin access recovered for user {} ({}) on {}.\n"
+      "The audit trail records it as admin.recovered (actor system/offline).\n"
+      "\n"
+      "New admin API key (shown only this once; store it somewhere safe):\n"
+      "\n"
+      "  {}\n"
+      "\n",
+      recovered->admin.name, recovered->admin.id, store->description, recovered->api_key.view());
+  std::fflush(stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+struct AdminCli::Impl {
+  CLI::App* admin = nullptr;
+  CLI::App* recover = nullptr;
+};
+
+AdminCli::AdminCli(CLI::App& app, const std::function<void(CLI::App&)>& add_store_options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& i = *impl_;
+  i.admin = app.add_subcommand("admin", "Offline administration on the store (root key needed)");
+  i.admin->require_subcommand(1);
+  i.recover = i.admin->add_subcommand(
+      "recover", "Mint a new admin API key when no admin key works (audited; root key needed)");
+  add_store_options(*i.recover);
+  i.recover->footer(
+      "Checks the root key (root.key in --data-dir, --root-key-file or COFFER_ROOT_KEY) against\n"
+      "the store's keyring, then adds an API key to the admin user, prints it once and records\n"
+      "`admin.recovered` in the audit trail. Servers may keep running.\n"
+      "Example:\n  sudo -u coffer coffer admin recover --data-dir /var/lib/coffer");
+}
+
+AdminCli::~AdminCli() = default;
+
+bool AdminCli::selected() const { return impl_->admin->parsed(); }
+
+int AdminCli::Run(const ServerConfig& config) {
+  DisableCoreDumps();
+  if (impl_->recover->parsed()) return RunRecover(config);
+  return kExitUsage;
+}
+
+}  // namespace coffer::cli
