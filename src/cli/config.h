@@ -34,7 +34,8 @@ struct ServerConfig {
 };
 
 // Loads a TOML file over `config`. kInvalidArgument naming the key at fault (unknown keys are
-// refused so a typo is not silently ignored); kNotFound when the file is missing.
+// refused so a typo is not silently ignored); kNotFound when the file is missing;
+// kFailedPrecondition when it is not a regular file (a directory, a FIFO) or cannot be read.
 Status LoadTomlConfig(const std::string& path, ServerConfig& config);
 
 // Splits "host:port" ("[::1]:8200" for IPv6). kInvalidArgument.

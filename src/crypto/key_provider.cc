@@ -12,6 +12,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "common/regular_file.h"
+
 namespace coffer {
 namespace {
 
@@ -70,7 +72,8 @@ class FileKeyProvider final : public KeyProvider {
   explicit FileKeyProvider(std::string path) : path_(std::move(path)) {}
 
   StatusOr<SecretBuffer> LoadRootKey() override {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    // O_NONBLOCK: a FIFO named as the key file must be refused, not waited on for a writer.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
       const int err = errno;
       if (err == ENOENT) {
@@ -90,7 +93,8 @@ class FileKeyProvider final : public KeyProvider {
           fmt::format("cannot stat key file {}: {}", path_, ErrnoText(errno))));
     }
     if (!S_ISREG(st.st_mode)) {
-      return Err(FailedPreconditionError(fmt::format("key file {} is not a regular file", path_)));
+      return Err(FailedPreconditionError(
+          fmt::format("key file {} is {}, not a regular file", path_, FileTypeName(st.st_mode))));
     }
     if ((st.st_mode & 077) != 0) {
       return Err(FailedPreconditionError(fmt::format(

@@ -42,6 +42,7 @@
 
 #include "common/in_flight.h"
 #include "common/non_blocking.h"
+#include "common/regular_file.h"
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
 #include "http/request_target.h"
@@ -162,6 +163,9 @@ StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_f
     if (SSL_CTX_set_cipher_list(handle, kTls12Ciphers) != 1) {
       return Err(InternalError("the TLS cipher list was refused by OpenSSL"));
     }
+    // OpenSSL opens the files by name: a FIFO would stall it, and the server, for good.
+    RETURN_IF_ERROR(CheckRegularFile(cert_file, "TLS certificate"));
+    RETURN_IF_ERROR(CheckRegularFile(key_file, "TLS key"));
     beast::error_code ec;
     context->use_certificate_chain_file(cert_file, ec);
     if (ec) {
