@@ -13,7 +13,9 @@ void RegisterOpsRoutes(http::Router& router, OpsRoutes ops) {
              [ready = std::move(ops.ready)](const http::Request&, const http::RouteParams&) {
                Status status = ready ? ready() : OkStatus();
                if (!status.ok()) {
-                 return http::Problem(503, "not-ready", "Not ready", status.message());
+                 http::Response r = http::Problem(503, "not-ready", "Not ready", status.message());
+                 r.internal_cause = status.message();
+                 return r;
                }
                http::Response r;
                r.body = R"({"status":"ready"})";

@@ -942,7 +942,12 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
            "Run a command with secrets in its environment: every variable whose value is "
            "coffer://VAULT/PATH[#VERSION] is replaced by that secret, and each --bundle "
            "env_bundle secret adds its KEY=VALUE lines (overriding inherited variables). "
-           "Signals are passed on, and coffer exits with the command's exit code",
+           "The command runs in a process group of its own: signals are passed on to the whole "
+           "group, and when the command ends or is restarted, whatever it left running in the "
+           "group is stopped too (SIGTERM, then SIGKILL after --grace). In the foreground of a "
+           "terminal the group gets the terminal (^C and ^Z reach it directly). coffer exits "
+           "with the command's exit code. A value holding a NUL byte is refused (an environment "
+           "variable cannot carry one)",
            "OPENAI_API_KEY=coffer://prod/api-keys/openai coffer run --watch -- ./agent.py", nullptr,
            false);
   c->callback([&m] { m.action = [&m] { return RunRun(m.conn, m.run); }; });
@@ -956,7 +961,9 @@ ClientCli::ClientCli(CLI::App& app) : impl_(std::make_unique<Impl>()) {
       ->check(SecondsOption(kRunInterval));
   c->add_option("--signal", m.run.signal_name,
                 "With --watch: send this signal (e.g. HUP) instead of restarting");
-  c->add_option("--grace", m.run.grace_seconds, "On restart: seconds between SIGTERM and SIGKILL")
+  c->add_option("--grace", m.run.grace_seconds,
+                "Seconds between SIGTERM and SIGKILL when stopping the command's process group "
+                "(on restart, and for what the command leaves behind when it ends)")
       ->check(SecondsOption(kRunGrace))
       ->capture_default_str();
   c->add_option("--allow-env", m.run.allow_env,

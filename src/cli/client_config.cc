@@ -13,9 +13,12 @@
 #include <filesystem>
 
 #include "common/file_mode.h"
+#include "common/regular_file.h"
 
 namespace coffer::cli {
 namespace {
+
+constexpr size_t kMaxUserConfigBytes = 1 << 20;
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
@@ -72,16 +75,18 @@ StatusOr<UserConfig> LoadUserConfig(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) {
     return config;  // no file yet
   }
+  // A directory or a FIFO at this path is an error naming it, never waited on.
+  ASSIGN_OR_RETURN(std::string text, ReadRegularFile(path, "config file", kMaxUserConfigBytes));
   toml::table table;
   try {
-    table = toml::parse_file(path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
+    SecureWipe(text);  // it holds the token
     const auto& where = e.source().begin;
     return Err(InvalidArgumentError(
         fmt::format("{}:{}:{}: {}", path, where.line, where.column, std::string(e.description()))));
-  } catch (const std::exception&) {
-    return Err(InvalidArgumentError(fmt::format("cannot read config file {}", path)));
   }
+  SecureWipe(text);
   for (const auto& [key, node] : table) {
     const std::string k(key.str());
     if (!node.is_string()) {
@@ -155,6 +160,8 @@ StatusOr<Connection> ResolveConnection(const ConnectionFlags& flags) {
                                 : std::string(kDefaultAddr);
   const std::string env_ca = Env("COFFER_CA_CERT");
   c.ca_cert = !flags.ca_cert.empty() ? flags.ca_cert : !env_ca.empty() ? env_ca : file.ca_cert;
+  // libcurl opens it by name: a FIFO would stall every command.
+  if (!c.ca_cert.empty()) RETURN_IF_ERROR(CheckRegularFile(c.ca_cert, "CA certificate"));
   if (!flags.token.empty()) {
     c.token = SecretBuffer(flags.token);
     c.token_source = "--token";

@@ -7,8 +7,14 @@
 #include <toml++/toml.h>
 
 #include "cli/option_bounds.h"
+#include "common/regular_file.h"
 
 namespace coffer::cli {
+namespace {
+
+constexpr size_t kMaxConfigBytes = 1 << 20;
+
+}  // namespace
 
 std::string ServerConfig::RootKeyFile() const {
   return root_key_file.empty() ? data_dir + "/root.key" : root_key_file;
@@ -22,15 +28,16 @@ std::string ServerConfig::StorePath() const {
 }
 
 Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
+  // Read here rather than by toml++, so a directory, a FIFO or an unreadable file is an error
+  // that names it (and a FIFO is never waited on).
+  ASSIGN_OR_RETURN(const std::string text, ReadRegularFile(path, "config file", kMaxConfigBytes));
   toml::table table;
   try {
-    table = toml::parse_file(path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return InvalidArgumentError(fmt::format("{}:{}:{}: {}", path, where.line, where.column,
-                                            std::string(e.description())));
-  } catch (const std::exception& e) {
-    return NotFoundError(fmt::format("cannot read config file {}", path));
+    return InvalidArgumentError(
+        fmt::format("{}:{}:{}: {}", path, where.line, where.column, std::string(e.description())));
   }
   for (const auto& [key, node] : table) {
     const std::string k(key.str());

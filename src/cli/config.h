@@ -43,7 +43,8 @@ struct ServerConfig {
 
 // Loads a TOML file over `config`. kInvalidArgument naming the key at fault: an unknown key (so a
 // typo is not silently ignored), a wrong type, a number outside its bound, an unknown log level;
-// kNotFound when the file is missing.
+// kNotFound when the file is missing; kFailedPrecondition when it is not a regular file (a
+// directory, a FIFO) or cannot be read.
 Status LoadTomlConfig(const std::string& path, ServerConfig& config);
 
 // Every number of `config` within its bound and a known log level, whatever set them;

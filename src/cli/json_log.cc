@@ -121,7 +121,10 @@ void LogAlert(std::string_view event, std::string_view fields) {
 
 void LogRequest(const http::RequestLogEntry& e) {
   const auto& logger = AccessLogger();
-  if (!logger || !logger->should_log(spdlog::level::info)) {
+  // A 5xx is logged at error level with its cause, so it shows whatever the log level.
+  const bool failed = e.status >= 500;
+  const auto level = failed ? spdlog::level::err : spdlog::level::info;
+  if (!logger || !logger->should_log(level)) {
     return;
   }
   const std::string method(e.request->method.substr(0, kMaxMethodLength));
@@ -133,8 +136,13 @@ void LogRequest(const http::RequestLogEntry& e) {
       static_cast<double>(e.duration.count()) / 1000.0,
       e.actor_id.empty() ? std::string("null") : JsonString(e.actor_id),
       JsonString(e.request->peer_ip));
+  if (failed) {
+    fields += ",\"error\":";
+    fields += JsonString(e.internal_cause.empty() ? std::string_view("(no cause recorded)")
+                                                  : e.internal_cause);
+  }
   // Logged as is: a method from the client may hold braces, which must not be formatted.
-  logger->log(spdlog::level::info, spdlog::string_view_t(fields.data(), fields.size()));
+  logger->log(level, spdlog::string_view_t(fields.data(), fields.size()));
 }
 
 }  // namespace coffer::cli

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "cli/admin_command.h"
 #include "cli/client_cli.h"
@@ -12,14 +13,25 @@
 #include "cli/keys_command.h"
 #include "cli/migrate_command.h"
 #include "cli/option_bounds.h"
+#include "cli/store_factory.h"
 
 namespace {
 
+// The commands that read the server's configuration (the TOML file, the server's COFFER_*
+// variables); client commands such as `secrets get` and `run` never do.
+bool UsesServerConfig(std::string_view command) {
+  return command == "init" || command == "server" || command == "backup" || command == "keys" ||
+         command == "admin";
+}
+
 // The TOML file is read before flags are parsed so that flags and COFFER_* variables override
-// it: --config PATH / --config=PATH on the command line, else COFFER_CONFIG.
+// it: --config PATH / --config=PATH on the command line, else COFFER_CONFIG; only for the
+// commands that use it. Nothing after `--` is coffer's.
 std::string FindConfigPath(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
+  if (argc < 2 || !UsesServerConfig(argv[1])) return "";
+  for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--") break;
     if (arg == "--config" && i + 1 < argc) return argv[i + 1];
     if (arg.starts_with("--config=")) return arg.substr(9);
   }
@@ -27,15 +39,34 @@ std::string FindConfigPath(int argc, char** argv) {
   return env != nullptr ? env : "";
 }
 
-void AddServerOptions(CLI::App& cmd, coffer::cli::ServerConfig& c, std::string& config_path) {
+// Refuses a store URL with a password on the command line, where every local user sees it
+// (ps, /proc/PID/cmdline). The message never repeats the URL.
+CLI::Validator NoPasswordInArgv(std::string where_instead) {
+  return CLI::Validator(
+      [where_instead](const std::string& url) -> std::string {
+        if (!coffer::cli::StoreUrlHasPassword(url)) return "";
+        return "the URL holds a password, which every local user can read in the process list; "
+               "leave it out and give it in " +
+               where_instead;
+      },
+      "URL");
+}
+
+void AddServerOptions(CLI::App& cmd, coffer::cli::ServerConfig& c, std::string& config_path,
+                      std::string& store_flag) {
   cmd.add_option("--config", config_path, "TOML config file (keys as the long flags, with '_')")
       ->envname("COFFER_CONFIG");
   cmd.add_option("--data-dir", c.data_dir, "Data directory (root key, embedded store)")
       ->envname("COFFER_DATA_DIR")
       ->capture_default_str();
-  cmd.add_option("--store", c.store,
-                 "Store: sqlite:PATH (default <data-dir>/coffer.db) or postgres://USER@HOST/DB")
-      ->envname("COFFER_STORE");
+  // No envname: COFFER_STORE is applied after parsing, as only the flag is refused a password.
+  cmd.add_option("--store", store_flag,
+                 "Store: sqlite:PATH (default <data-dir>/coffer.db) or postgres://USER@HOST/DB "
+                 "(env COFFER_STORE). Never a password here: use ~/.pgpass, PGPASSFILE, "
+                 "COFFER_STORE or the config file")
+      ->check(NoPasswordInArgv(
+          "~/.pgpass or PGPASSFILE, or pass the whole URL in COFFER_STORE or the config file's "
+          "store key"));
   cmd.add_option("--root-key-file", c.root_key_file, "Root key file (default <data-dir>/root.key)")
       ->envname("COFFER_ROOT_KEY_FILE");
 }
@@ -53,6 +84,7 @@ int main(int argc, char** argv) {
     }
   }
   std::string ignored_config;
+  std::string store_flag;
 
   CLI::App app{"Coffer: a secrets vault for AI agents and the people who run them"};
   app.require_subcommand(1);
@@ -62,11 +94,11 @@ int main(int argc, char** argv) {
       "  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
 
   CLI::App* init = app.add_subcommand("init", "Create a data directory and the first admin API key");
-  AddServerOptions(*init, config, ignored_config);
+  AddServerOptions(*init, config, ignored_config, store_flag);
   init->footer("Example:\n  coffer init --data-dir ./coffer-data");
 
   CLI::App* server = app.add_subcommand("server", "Serve the HTTP API");
-  AddServerOptions(*server, config, ignored_config);
+  AddServerOptions(*server, config, ignored_config, store_flag);
   server->add_option("--listen", config.listen, "HOST:PORT to listen on (port 0: any free port)")
       ->envname("COFFER_LISTEN")
       ->capture_default_str();
@@ -141,7 +173,7 @@ int main(int argc, char** argv) {
   std::string backup_out;
   CLI::App* backup = app.add_subcommand(
       "backup", "Copy the embedded store to a new file (safe while the server runs)");
-  AddServerOptions(*backup, config, ignored_config);
+  AddServerOptions(*backup, config, ignored_config, store_flag);
   backup->add_option("--out", backup_out, "The backup file to create (must not exist)")
       ->required();
   backup->footer(
@@ -152,10 +184,13 @@ int main(int argc, char** argv) {
   std::string migrate_to;
   CLI::App* migrate = app.add_subcommand(
       "migrate", "Copy every record of one store into a new, empty one and verify the copy");
+  const CLI::Validator no_password = NoPasswordInArgv("~/.pgpass or PGPASSFILE");
   migrate->add_option("--from", migrate_from, "Source store: sqlite:PATH or postgres://…")
-      ->required();
+      ->required()
+      ->check(no_password);
   migrate->add_option("--to", migrate_to, "Target store (empty): postgres://… or sqlite:PATH")
-      ->required();
+      ->required()
+      ->check(no_password);
   migrate->footer(
       "Example (stop the server first; keep the same root key file):\n"
       "  coffer migrate --from sqlite:./coffer-data/coffer.db \\\n"
@@ -165,8 +200,10 @@ int main(int argc, char** argv) {
     fmt::print("coffer 0.1.0\n");
   });
 
-  KeysCli keys_cli(app, [&](CLI::App& cmd) { AddServerOptions(cmd, config, ignored_config); });
-  AdminCli admin_cli(app, [&](CLI::App& cmd) { AddServerOptions(cmd, config, ignored_config); });
+  KeysCli keys_cli(
+      app, [&](CLI::App& cmd) { AddServerOptions(cmd, config, ignored_config, store_flag); });
+  AdminCli admin_cli(
+      app, [&](CLI::App& cmd) { AddServerOptions(cmd, config, ignored_config, store_flag); });
 
   ClientCli client_cli(app);  // login, vaults, secrets, agents, policies, audit, run, mcp
 
@@ -174,6 +211,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  // --store wins over COFFER_STORE, which wins over the config file.
+  if (!store_flag.empty()) {
+    config.store = store_flag;
+  } else if (const char* env = std::getenv("COFFER_STORE"); env != nullptr && *env != '\0') {
+    config.store = env;
   }
   if (init->parsed()) return RunInit(config);
   if (server->parsed()) return RunServer(config);

@@ -1,5 +1,6 @@
 // `coffer mcp`: the stdio transport of the MCP server: newline-delimited JSON-RPC messages on
-// stdin, answers on stdout (nothing else is written there), diagnostics on stderr.
+// stdin (each at most kMcpMaxMessageBytes), answers on stdout (nothing else is written there),
+// diagnostics on stderr.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -9,8 +10,9 @@
 
 #include "cli/client_commands.h"
 #include "cli/exit_codes.h"
+#include "cli/mcp_line_reader.h"
 #include "cli/mcp_server.h"
-#include "client/wiping_json.h"
+#include "common/secret_buffer.h"
 
 namespace coffer::cli {
 namespace {
@@ -34,7 +36,17 @@ int RunMcp(const ConnectionFlags& flags) {
   auto c = Connect(flags);
   if (!c.has_value()) return ReportError(c.error());
   McpServer server(**c);
-  client::GrowingSecretBuffer pending;
+  McpLineReader reader(kMcpMaxMessageBytes);
+  // False once the client has closed its end (the answer could not be written).
+  const McpLineReader::OnLine answer = [&](const McpLineReader::Line& line) {
+    if (line.too_long) {
+      fmt::print(stderr, "coffer mcp: a message larger than {} bytes was discarded\n",
+                 kMcpMaxMessageBytes);
+      return WriteLine(McpServer::TooLargeAnswer(kMcpMaxMessageBytes).view());
+    }
+    auto out = server.HandleMessage(line.text);
+    return !out.has_value() || WriteLine(out->view());
+  };
   char chunk[65536];
   for (;;) {
     const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof(chunk));
@@ -45,25 +57,13 @@ int RunMcp(const ConnectionFlags& flags) {
       return kExitError;
     }
     if (n == 0) break;
-    pending.Append(chunk, static_cast<size_t>(n));
-    std::string_view data = pending.view();
-    size_t start = 0;
-    for (size_t nl = data.find('\n'); nl != std::string_view::npos; nl = data.find('\n', start)) {
-      std::string_view line = data.substr(start, nl - start);
-      start = nl + 1;
-      if (line.ends_with('\r')) line.remove_suffix(1);
-      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-      if (auto answer = server.HandleMessage(line); answer.has_value()) {
-        if (!WriteLine(answer->view())) return kExitOk;  // the client closed its end
-      }
-    }
-    if (start > 0) {
-      client::GrowingSecretBuffer rest;
-      rest.Append(data.data() + start, data.size() - start);
-      pending = std::move(rest);
+    if (!reader.Feed(std::string_view(chunk, static_cast<size_t>(n)), answer)) {
+      SecureWipe(chunk, sizeof(chunk));
+      return kExitOk;  // the client closed its end
     }
   }
   SecureWipe(chunk, sizeof(chunk));
+  reader.Finish(answer);  // a last message without a newline is answered too
   return kExitOk;
 }
 

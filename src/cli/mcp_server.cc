@@ -249,6 +249,13 @@ Status CallTool(CofferClient& c, std::string_view name, const Args& args, WipedJ
 
 }  // namespace
 
+SecretBuffer McpServer::TooLargeAnswer(size_t max_bytes) {
+  return ErrorAnswer(nullptr, kInvalidRequest,
+                     fmt::format("Invalid Request: the message is larger than {} bytes, the most "
+                                 "this server accepts; it was discarded",
+                                 max_bytes));
+}
+
 std::optional<SecretBuffer> McpServer::HandleMessage(std::string_view line) {
   WipedJson request;
   {

@@ -26,6 +26,10 @@ class McpServer {
   // value, hence SecretBuffer), or nullopt for notifications and stray responses.
   std::optional<SecretBuffer> HandleMessage(std::string_view line);
 
+  // The answer to a message that was discarded for being larger than `max_bytes`: an Invalid
+  // Request error with a null id (the id was in the discarded bytes).
+  static SecretBuffer TooLargeAnswer(size_t max_bytes);
+
  private:
   client::CofferClient& client_;
   bool initialized_ = false;

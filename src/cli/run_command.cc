@@ -1,12 +1,14 @@
 // `coffer run`: resolves coffer:// references and --bundle secrets into a child's environment,
-// starts the child with posix_spawnp, passes signals on through a signalfd, optionally watches
-// the secrets for new versions (restart, or a signal), and exits with the child's status. A
-// secret may not set a variable that changes how the child starts (client/child_env_rules.h)
-// unless --allow-env names it, and coffer's own token is not passed on unless --pass-token.
+// starts the child with posix_spawnp in a process group of its own, passes signals on to that
+// group through a signalfd, optionally watches the secrets for new versions (restart, or a
+// signal), and exits with the child's status once nothing of its group is left. A secret may not
+// set a variable that changes how the child starts (client/child_env_rules.h) unless --allow-env
+// names it, and coffer's own token is not passed on unless --pass-token.
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "cli/client_commands.h"
@@ -189,10 +192,7 @@ class Runner {
           return Err(Status(secret.error().code(), Prefix(s, secret.error())));
         versions.push_back(secret->meta.version);
         if (!s.is_bundle) {
-          if (Status v = client::CheckSecretVariableValue(s.var_name, secret->value.view());
-              !v.ok()) {
-            return Err(Status(v.code(), Prefix(s, v)));
-          }
+          RETURN_IF_ERROR(RefuseNul(s, s.var_name, secret->value.view()));
           env.Set(s.var_name, secret->value.view());
           continue;
         }
@@ -207,9 +207,10 @@ class Runner {
         }
         // Every entry is checked before any is used: a refused one stops the whole run.
         for (const client::EnvEntry& e : *entries) {
-          Status ok = client::CheckSecretVariable(e.name, allowed_);
-          if (ok.ok()) ok = client::CheckSecretVariableValue(e.name, e.value.view());
-          if (!ok.ok()) return Err(Status(ok.code(), Prefix(s, ok)));
+          if (Status ok = client::CheckSecretVariable(e.name, allowed_); !ok.ok()) {
+            return Err(Status(ok.code(), Prefix(s, ok)));
+          }
+          RETURN_IF_ERROR(RefuseNul(s, e.name, e.value.view()));
         }
         for (const client::EnvEntry& e : *entries) env.Set(e.name, e.value.view());
       }
@@ -255,6 +256,17 @@ class Runner {
   }
 
  private:
+  // An environment variable ends at its first NUL byte: such a value would reach the child cut
+  // short, so it is refused, naming the variable (never the value).
+  static Status RefuseNul(const Source& s, std::string_view var, std::string_view value) {
+    if (value.find('\0') == std::string_view::npos) return OkStatus();
+    return InvalidArgumentError(fmt::format(
+        "{}: the value of {} holds a NUL byte, which an environment variable cannot carry (it "
+        "would be cut short); read it as a file instead: coffer secrets get {} {}{} > FILE",
+        s.Label(), var, s.ref.vault, s.ref.path,
+        s.ref.version.has_value() ? fmt::format(" --version {}", *s.ref.version) : ""));
+  }
+
   static std::string Prefix(const Source& s, const Status& error) {
     return fmt::format("{}: {}", s.Label(), error.message());
   }
@@ -267,10 +279,19 @@ class Runner {
   std::vector<Source> sources_;
 };
 
+// Runs the command in a process group of its own and supervises the whole group: signals go to
+// the group, and a restart or the command's end stops every process left in it (SIGTERM, then
+// SIGKILL after the grace time), so a wrapper that does not exec leaves nothing behind. coffer is
+// a subreaper, so the processes the command leaves come back to it to be reaped. In the
+// foreground of a terminal the group is made the terminal's foreground group while it runs: the
+// command reads the terminal and gets ^C and ^Z itself, as any job of a shell.
 class Supervisor {
  public:
   Supervisor(const RunOptions& options, int signal_fd, const sigset_t& child_mask)
-      : options_(options), signal_fd_(signal_fd), child_mask_(child_mask) {}
+      : options_(options),
+        signal_fd_(signal_fd),
+        child_mask_(child_mask),
+        terminal_fd_(ForegroundTerminal()) {}
 
   // Starts the command with `env`. On failure prints why and returns 127 (not found) or 126.
   int Spawn(ChildEnv& env) {
@@ -287,18 +308,30 @@ class Supervisor {
     sigaddset(&defaults, SIGCHLD);
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    const int rc = posix_spawnp(&child_, argv[0], nullptr, &attr, argv.data(), envp.data());
+    posix_spawnattr_setpgroup(&attr, 0);  // a new group, led by the command
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    // Only while coffer holds the terminal: taking it from the background would steal it from
+    // the shell.
+    if (terminal_fd_ >= 0 && ::tcgetpgrp(terminal_fd_) == ::getpgrp()) {
+      posix_spawn_file_actions_addtcsetpgrp_np(&actions, terminal_fd_);
+    }
+    const int rc = posix_spawnp(&child_, argv[0], &actions, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
       child_ = -1;
       fmt::print(stderr, "coffer run: {}: {}\n", options_.command[0], std::strerror(rc));
       return rc == ENOENT ? 127 : 126;
     }
+    group_ = child_;
+    leader_status_.reset();
     return 0;
   }
 
-  // Waits for signals and the child until the child ends for good; returns its exit status.
+  // Waits for signals and the command until it ends for good; returns its exit status.
   // `on_poll` runs every watch interval and may call Restart or Signal.
   template <typename OnPoll>
   int Loop(OnPoll on_poll) {
@@ -325,36 +358,18 @@ class Supervisor {
     }
   }
 
-  // Stops the child (SIGTERM, SIGKILL after the grace time) and waits for it. Returns its exit
-  // status if a stop signal arrived meanwhile (coffer should exit), else nullopt.
+  // Stops the command's whole group (see StopGroup). Returns the command's exit status if a stop
+  // signal arrived meanwhile (coffer should exit), else nullopt.
   std::optional<int> StopChild() {
-    if (child_ <= 0) return std::nullopt;
-    ::kill(child_, SIGTERM);
-    const auto deadline = Clock::now() + std::chrono::milliseconds(
-                                             static_cast<int64_t>(options_.grace_seconds * 1000));
-    bool killed = false;
-    for (;;) {
-      int status = 0;
-      const pid_t r = ::waitpid(child_, &status, WNOHANG);
-      if (r == child_) {
-        child_ = -1;
-        if (stopping_) return ExitStatusOf(status);
-        return std::nullopt;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0 && !killed) {
-        ::kill(child_, SIGKILL);
-        killed = true;
-        left = std::chrono::milliseconds(1000);
-      }
-      pollfd pfd{.fd = signal_fd_, .events = POLLIN, .revents = 0};
-      ::poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(left.count(), 10, 1000)));
-      if (pfd.revents & POLLIN) ReadSignals(/*forward=*/false);
-    }
+    if (group_ <= 0) return std::nullopt;
+    StopGroup();
+    if (stopping_ && leader_status_.has_value()) return ExitStatusOf(*leader_status_);
+    return std::nullopt;
   }
 
+  // Sends `sig` to every process in the command's group.
   void SendToChild(int sig) {
-    if (child_ > 0) ::kill(child_, sig);
+    if (group_ > 0) ::kill(-group_, sig);
   }
 
  private:
@@ -362,35 +377,122 @@ class Supervisor {
     return std::chrono::milliseconds(static_cast<int64_t>(options_.interval_seconds * 1000));
   }
 
-  // Reads pending signals; forwards those sent to coffer itself (a terminal's ^C already reached
-  // the child through its process group). Returns the child's exit status once it has ended.
+  // The descriptor of the terminal whose foreground group coffer is in, or -1.
+  static int ForegroundTerminal() {
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+      if (::isatty(fd) && ::tcgetpgrp(fd) == ::getpgrp()) return fd;
+    }
+    return -1;
+  }
+
+  bool GroupAlive() const { return group_ > 0 && (::kill(-group_, 0) == 0 || errno == EPERM); }
+
+  // Reaps every child that ended: the command (its status is kept) and the processes it left,
+  // which come back to coffer as their subreaper. Notes when the command was stopped.
+  void Reap() {
+    for (;;) {
+      int status = 0;
+      const pid_t r = ::waitpid(-1, &status, WNOHANG | WUNTRACED);
+      if (r <= 0) return;
+      if (r != child_) continue;
+      if (WIFSTOPPED(status)) {
+        stopped_ = true;
+        continue;
+      }
+      leader_status_ = status;
+      child_ = -1;
+    }
+  }
+
+  // Takes the terminal back from the command's group (coffer blocks SIGTTOU, so this works from
+  // the background).
+  void ReclaimTerminal() {
+    if (terminal_fd_ >= 0 && group_ > 0 && ::tcgetpgrp(terminal_fd_) == group_) {
+      ::tcsetpgrp(terminal_fd_, ::getpgrp());
+    }
+  }
+
+  // The command was stopped at the terminal it holds (^Z): coffer stops too, so the shell sees
+  // the job stopped and takes the terminal back; once continued, coffer hands the terminal back
+  // (if it is in the foreground again) and continues the group.
+  void Suspend() {
+    stopped_ = false;
+    if (terminal_fd_ < 0 || group_ <= 0 || ::tcgetpgrp(terminal_fd_) != group_) return;
+    ReclaimTerminal();
+    ::kill(::getpid(), SIGTSTP);  // returns once continued (fg or bg)
+    if (::tcgetpgrp(terminal_fd_) == ::getpgrp()) ::tcsetpgrp(terminal_fd_, group_);
+    ::kill(-group_, SIGCONT);
+  }
+
+  // Ends the command's group: SIGTERM (and SIGCONT, should it be stopped) to every process in
+  // it, SIGKILL to those left after the grace time, and waits until none remains.
+  void StopGroup() {
+    if (GroupAlive()) {
+      ::kill(-group_, SIGTERM);
+      ::kill(-group_, SIGCONT);
+    }
+    auto deadline = Clock::now() +
+                    std::chrono::milliseconds(static_cast<int64_t>(options_.grace_seconds * 1000));
+    bool killed = false;
+    for (;;) {
+      Reap();
+      if (child_ <= 0 && !GroupAlive()) break;
+      if (Clock::now() >= deadline) {
+        if (killed) {
+          fmt::print(stderr, "coffer run: process group {} did not end after SIGKILL\n", group_);
+          break;
+        }
+        ::kill(-group_, SIGKILL);
+        killed = true;
+        deadline = Clock::now() + std::chrono::seconds(5);
+      }
+      // Processes the command left may still have a parent of their own, whose end coffer is not
+      // told of: look again every few milliseconds.
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      pollfd pfd{.fd = signal_fd_, .events = POLLIN, .revents = 0};
+      ::poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(left.count(), 1, 20)));
+      if (pfd.revents & POLLIN) ReadSignals(/*forward=*/false);
+    }
+    ReclaimTerminal();
+    group_ = -1;
+  }
+
+  // Reads pending signals, notes the command's end, and once it has ended stops what it left in
+  // its group. Returns the command's exit status then.
   std::optional<int> DrainSignals() {
     ReadSignals(/*forward=*/true);
-    if (child_ > 0) {
-      int status = 0;
-      if (::waitpid(child_, &status, WNOHANG) == child_) {
-        child_ = -1;
-        return ExitStatusOf(status);
-      }
+    Reap();
+    if (stopped_) Suspend();
+    if (child_ <= 0 && leader_status_.has_value()) {
+      ReclaimTerminal();
+      StopGroup();
+      return ExitStatusOf(*leader_status_);
     }
     return std::nullopt;
   }
 
+  // Passes signals on to the command's group (all of them, or with forward=false only those
+  // that stop coffer). The group is never coffer's own, so a terminal's ^C that reached coffer
+  // did not reach the command.
   void ReadSignals(bool forward) {
     signalfd_siginfo info;
     while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
       const int sig = static_cast<int>(info.ssi_signo);
       if (sig == SIGCHLD) continue;
       if (IsStopSignal(sig)) stopping_ = true;
-      const bool from_kernel = info.ssi_code == SI_KERNEL;
-      if ((forward || IsStopSignal(sig)) && !from_kernel) SendToChild(sig);
+      if (forward || IsStopSignal(sig)) SendToChild(sig);
     }
   }
 
   const RunOptions& options_;
   int signal_fd_;
   sigset_t child_mask_;
-  pid_t child_ = -1;
+  int terminal_fd_;                   // see ForegroundTerminal
+  pid_t child_ = -1;                  // the command (the group's leader) until it is reaped
+  pid_t group_ = -1;                  // its process group, until every process in it has ended
+  std::optional<int> leader_status_;  // the command's wait status, once reaped
+  bool stopped_ = false;
   bool stopping_ = false;
 };
 
@@ -449,12 +551,17 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
   }
 
   // Signals are taken through a signalfd from here on; the child gets the original mask.
+  // SIGTTOU stays blocked, so coffer may take the terminal back and write from the background.
   sigset_t handled;
   sigemptyset(&handled);
   for (int sig : kForwarded) sigaddset(&handled, sig);
   sigaddset(&handled, SIGCHLD);
+  sigset_t blocked = handled;
+  sigaddset(&blocked, SIGTTOU);
   sigset_t original;
-  ::sigprocmask(SIG_BLOCK, &handled, &original);
+  ::sigprocmask(SIG_BLOCK, &blocked, &original);
+  // The processes the command leaves behind are re-parented to coffer, which reaps them.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   const int sfd = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) {
     fmt::print(stderr, "coffer run: signalfd: {}\n", std::strerror(errno));

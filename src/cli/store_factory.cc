@@ -23,6 +23,10 @@ constexpr std::chrono::seconds kClockRefresh{30};
 
 bool IsPostgresStore(const ServerConfig& config) { return IsPostgresUrl(config.store); }
 
+bool StoreUrlHasPassword(std::string_view url) {
+  return IsPostgresUrl(url) && RedactPostgresUrl(url) != url;
+}
+
 std::string StoreDescription(const ServerConfig& config) {
   return IsPostgresUrl(config.store) ? RedactPostgresUrl(config.store) : config.StorePath();
 }

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cli/config.h"
 #include "common/clock.h"
@@ -26,6 +27,10 @@ struct OpenedStore {
 
 // True when `config.store` is a PostgreSQL URL.
 bool IsPostgresStore(const ServerConfig& config);
+
+// True when `url` is a postgres:// URL carrying a password (in its user info or a password=
+// parameter): one that must not be given on a command line.
+bool StoreUrlHasPassword(std::string_view url);
 
 // What to call `config.store` in messages (the URL without its password).
 std::string StoreDescription(const ServerConfig& config);

@@ -189,12 +189,4 @@ Status CheckSecretVariable(std::string_view name,
       name, risk, name));
 }
 
-Status CheckSecretVariableValue(std::string_view name, std::string_view value) {
-  if (value.find('\0') != std::string_view::npos) {
-    return InvalidArgumentError(fmt::format(
-        "the value for {} holds a NUL byte, where an environment variable would end", name));
-  }
-  return OkStatus();
-}
-
 }  // namespace coffer::client

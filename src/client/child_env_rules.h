@@ -35,8 +35,4 @@ std::vector<std::string> StartupVariablePatterns();
 Status CheckSecretVariable(std::string_view name,
                            const std::set<std::string, std::less<>>& allowed);
 
-// OK for a value an environment variable can carry; kInvalidArgument when it holds a NUL byte
-// (the variable would silently end there). The message never contains the value.
-Status CheckSecretVariableValue(std::string_view name, std::string_view value);
-
 }  // namespace coffer::client

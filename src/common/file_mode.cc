@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "common/regular_file.h"
+
 namespace coffer {
 namespace {
 
@@ -20,7 +22,8 @@ std::string_view Exposure(mode_t mode) {
 
 Status CheckOwnerOnlyFile(const struct stat& st, std::string_view what, std::string_view path) {
   if (!S_ISREG(st.st_mode)) {
-    return FailedPreconditionError(fmt::format("{} {} is not a regular file", what, path));
+    return FailedPreconditionError(
+        fmt::format("{} {} is {}, not a regular file", what, path, FileTypeName(st.st_mode)));
   }
   const mode_t loose = st.st_mode & 077;
   if (loose != 0) {
@@ -33,7 +36,8 @@ Status CheckOwnerOnlyFile(const struct stat& st, std::string_view what, std::str
 
 Status CheckPrivateKeyFile(const struct stat& st, uid_t euid, std::string_view path) {
   if (!S_ISREG(st.st_mode)) {
-    return FailedPreconditionError(fmt::format("TLS private key {} is not a regular file", path));
+    return FailedPreconditionError(fmt::format("TLS private key {} is {}, not a regular file", path,
+                                               FileTypeName(st.st_mode)));
   }
   const mode_t mode = st.st_mode & 07777;
   if (st.st_uid == euid) {

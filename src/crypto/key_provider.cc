@@ -72,7 +72,8 @@ class FileKeyProvider final : public KeyProvider {
   explicit FileKeyProvider(std::string path) : path_(std::move(path)) {}
 
   StatusOr<SecretBuffer> LoadRootKey() override {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    // O_NONBLOCK: a FIFO named as the key file must be refused, not waited on for a writer.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
       const int err = errno;
       if (err == ENOENT) {

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
 
 namespace coffer {
@@ -98,6 +100,25 @@ TEST_F(KeyFileTest, RefusesDirectory) {
   auto key = NewFileKeyProvider(path_)->LoadRootKey();
   ASSERT_FALSE(key.has_value());
   EXPECT_EQ(key.error().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(KeyFileTest, RefusesFifoWithoutWaitingForAWriter) {
+  ASSERT_EQ(mkfifo(path_.c_str(), 0600), 0);
+  auto load =
+      std::async(std::launch::async, [&] { return NewFileKeyProvider(path_)->LoadRootKey(); });
+  if (load.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // Blocked in open(): give it a writer that closes at once, so the test fails instead of
+    // hanging.
+    const int writer = open(path_.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer >= 0) close(writer);
+    load.wait();
+    FAIL() << "LoadRootKey waited for a writer on a FIFO";
+  }
+  auto key = load.get();
+  ASSERT_FALSE(key.has_value());
+  EXPECT_EQ(key.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(key.error().message(),
+            "key file " + path_ + " is a FIFO (named pipe), not a regular file");
 }
 
 TEST_F(KeyFileTest, Describe) {

@@ -45,6 +45,9 @@ struct Response {
   bool sensitive = false;
   // The authenticated caller (a user or agent id), for the access log; never sent.
   std::string actor_id;
+  // Why a 5xx happened (the Status message that the client is not shown), for the access log;
+  // never sent. Status messages never hold a value or a token.
+  std::string internal_cause;
   // Only for a request with before_send_honoured. When set, the server calls it once before
   // sending, off its worker threads, with a continuation it expects exactly once, from any
   // thread: OK sends this response; any other status sends that status's problem+json instead

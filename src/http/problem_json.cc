@@ -157,8 +157,14 @@ Response ProblemFromStatus(const Status& status) {
         break;
     }
   }
-  return Problem(kind.http_status, kind.slug, kind.title,
-                 kind.hide_detail ? kInternalDetail : std::string_view(status.message()));
+  Response response =
+      Problem(kind.http_status, kind.slug, kind.title,
+              kind.hide_detail ? kInternalDetail : std::string_view(status.message()));
+  if (kind.http_status >= 500) {
+    // The client gets a generic detail; the operator's log gets the cause.
+    response.internal_cause = status.message().empty() ? status.ToString() : status.message();
+  }
+  return response;
 }
 
 int HttpStatusFor(StatusCode code) { return KindFor(code).http_status; }

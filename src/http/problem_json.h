@@ -10,7 +10,8 @@
 namespace coffer::http {
 
 // `type` URIs look like "urn:coffer:problem:not-found"; they never change once published.
-// The detail is the Status message (which by contract never holds a secret).
+// The detail is the Status message (which by contract never holds a secret). For a 5xx the
+// message also goes to Response::internal_cause, so the access log says why.
 Response ProblemFromStatus(const Status& status);
 
 // A problem the HTTP layer itself raises (405, 413, 415, 431, …). `slug` becomes the type URI.

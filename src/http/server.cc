@@ -3,6 +3,7 @@
 // with fixed security headers, and drains gracefully. The only translation unit that sees Beast.
 #include "http/server.h"
 
+#include <cxxabi.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <sys/resource.h>
@@ -30,6 +31,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -38,12 +40,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <typeinfo>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "common/in_flight.h"
 #include "common/non_blocking.h"
+#include "common/regular_file.h"
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
 #include "http/request_target.h"
@@ -270,6 +274,9 @@ StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_f
     if (SSL_CTX_set_cipher_list(handle, kTls12Ciphers) != 1) {
       return Err(InternalError("the TLS cipher list was refused by OpenSSL"));
     }
+    // OpenSSL opens the files by name: a FIFO would stall it, and the server, for good.
+    RETURN_IF_ERROR(CheckRegularFile(cert_file, "TLS certificate"));
+    RETURN_IF_ERROR(CheckRegularFile(key_file, "TLS key"));
     beast::error_code ec;
     context->use_certificate_chain_file(cert_file, ec);
     if (ec) {
@@ -380,7 +387,18 @@ void WipeRequest(Request& request) {
   }
 }
 
-Response InternalErrorProblem() { return ProblemFromStatus(InternalError("")); }
+// "std::runtime_error" for typeid(std::runtime_error).
+std::string DemangledTypeName(const std::type_info& type) {
+  int status = 0;
+  char* name = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  std::string out = status == 0 && name != nullptr ? name : type.name();
+  std::free(name);
+  return out;
+}
+
+Response InternalErrorProblem(std::string cause) {
+  return ProblemFromStatus(InternalError(std::move(cause)));
+}
 
 Response BadRequestProblem(std::string_view detail) {
   return Problem(400, "bad-request", "Bad request", detail);
@@ -509,7 +527,8 @@ class BeastHttpServer final : public HttpServer {
   template <typename Stream>
   asio::awaitable<void> LingerAndClose(Connection<Stream>& conn);
   void Observe(const Request& request, std::string_view route_template, int status,
-               SteadyClock::time_point start, std::string_view actor_id = {});
+               SteadyClock::time_point start, std::string_view actor_id = {},
+               std::string_view internal_cause = {});
   void BeginShutdown();  // on control_
   void StopLocked();     // REQUIRES: mu_ held
   void Deregister(uint64_t id);
@@ -1003,7 +1022,8 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
   if (response.sensitive) {
     SecureWipe(response.body);
   }
-  Observe(request, route_template, response.status, start, response.actor_id);
+  Observe(request, route_template, response.status, start, response.actor_id,
+          response.internal_cause);
   const bool reusable = written && keep_alive;
   co_return reusable;
 }
@@ -1037,8 +1057,11 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
   auto run_handler = [&] {
     try {
       response = handler(request, params);
+    } catch (const std::exception& e) {
+      // The type only: an exception's message may hold anything, a value included.
+      response = InternalErrorProblem("the handler threw " + DemangledTypeName(typeid(e)));
     } catch (...) {
-      response = InternalErrorProblem();
+      response = InternalErrorProblem("the handler threw a non-standard exception");
     }
   };
   bool answered = false;
@@ -1063,7 +1086,8 @@ asio::awaitable<void> BeastHttpServer::Dispatch(const Request& request, std::str
         asio::use_awaitable);
   }
   if (response.status < 200 || response.status > 599) {
-    ReplaceResponse(response, InternalErrorProblem());
+    ReplaceResponse(response, InternalErrorProblem("the handler answered HTTP status " +
+                                                   std::to_string(response.status)));
   }
 }
 
@@ -1146,13 +1170,15 @@ asio::awaitable<void> BeastHttpServer::LingerAndClose(Connection<Stream>& conn) 
 }
 
 void BeastHttpServer::Observe(const Request& request, std::string_view route_template, int status,
-                              SteadyClock::time_point start, std::string_view actor_id) {
+                              SteadyClock::time_point start, std::string_view actor_id,
+                              std::string_view internal_cause) {
   if (!observer_) {
     return;
   }
   RequestLogEntry entry{
-      &request, route_template, status,
-      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start), actor_id};
+      &request, route_template,
+      status,   std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start),
+      actor_id, internal_cause};
   try {
     observer_(entry);
   } catch (...) {

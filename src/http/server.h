@@ -67,6 +67,7 @@ struct RequestLogEntry {
   int status;
   std::chrono::microseconds duration;
   std::string_view actor_id;  // who made the request, when the handler said (Response::actor_id)
+  std::string_view internal_cause;  // why a 5xx happened (Response::internal_cause), or ""
 };
 using RequestObserver = std::function<void(const RequestLogEntry&)>;
 

@@ -212,6 +212,9 @@ class ServerTest : public ::testing::Test {
     router_.Add("GET", "/v1/throw", [](const Request&, const RouteParams&) -> Response {
       throw std::runtime_error("db password is hunter2");
     });
+    router_.Add("GET", "/v1/store-fails", [](const Request&, const RouteParams&) {
+      return ProblemFromStatus(InternalError("store: select: permission denied for table x"));
+    });
     router_.Add("GET", "/v1/secret", [](const Request&, const RouteParams&) {
       Response r;
       r.body = R"({"value":"s3cr3t"})";
@@ -258,7 +261,8 @@ class ServerTest : public ::testing::Test {
     auto server = HttpServer::Create(options, router_, [this](const RequestLogEntry& e) {
       std::lock_guard<std::mutex> lock(log_mu_);
       log_.push_back(std::string(e.request->method) + " " + std::string(e.route_template) + " " +
-                     std::to_string(e.status));
+                     std::to_string(e.status) +
+                     (e.internal_cause.empty() ? "" : " " + std::string(e.internal_cause)));
     });
     ASSERT_TRUE(server.has_value()) << server.error();
     server_ = std::move(*server);
@@ -930,6 +934,23 @@ TEST_F(ServerTest, ObserverSeesRouteTemplateAndStatus) {
   }
   Stop();  // every observer call happens before Run() returns
   EXPECT_EQ(Log(), (std::vector<std::string>{"GET /v1/paths/{*path} 200", "GET  404"}));
+}
+
+TEST_F(ServerTest, ObserverGetsTheCauseOfA500ThatTheClientIsNotShown) {
+  Start();
+  {
+    TestClient client(port());
+    auto r = client.Request("GET", "/v1/store-fails");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->result_int(), 500);
+    EXPECT_EQ(JsonString(ProblemBody(*r), "detail"), "internal error");
+    ASSERT_TRUE(client.Request("GET", "/v1/throw").has_value());
+  }
+  Stop();
+  // The exception's type, never its message (which may hold anything: here, a password).
+  EXPECT_EQ(Log(), (std::vector<std::string>{
+                       "GET /v1/store-fails 500 store: select: permission denied for table x",
+                       "GET /v1/throw 500 the handler threw std::runtime_error"}));
 }
 
 TEST_F(ServerTest, IdleConnectionIsClosed) {

@@ -40,3 +40,26 @@ def test_mcp_server_through_the_typescript_sdk_client(server, tmp_path):
     summary = out.stdout
     if "ℹ fail 0" not in summary or "ℹ pass 7" not in summary:
         pytest.fail("the MCP SDK tests did not all run and pass:\n" + redact(summary[-1500:]))
+
+
+def test_mcp_bounds_a_message_and_answers_a_last_one_without_newline(server, tmp_path):
+    """A message over 8 MiB is discarded up to its newline and answered with a JSON-RPC error
+    (id null); the messages after it are answered, the last one even without a newline."""
+    import json
+    env = dict(os.environ, COFFER_ADDR=server.url, COFFER_TOKEN=server.admin_key,
+               HOME=str(tmp_path))
+    huge = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping",
+                       "params": {"pad": "x" * (9 << 20)}})
+    stream = (huge + "\n" + json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}) + "\n" +
+              json.dumps({"jsonrpc": "2.0", "id": 3, "method": "ping"}))
+    out = subprocess.run([COFFER_BIN, "mcp"], input=stream.encode(), capture_output=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, redact(out.stderr.decode(errors="replace"))
+    answers = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    assert len(answers) == 3, answers
+    assert answers[0]["id"] is None
+    assert answers[0]["error"]["code"] == -32600
+    assert "larger than 8388608 bytes" in answers[0]["error"]["message"]
+    assert answers[1] == {"jsonrpc": "2.0", "id": 2, "result": {}}
+    assert answers[2] == {"jsonrpc": "2.0", "id": 3, "result": {}}
+    assert b"discarded" in out.stderr

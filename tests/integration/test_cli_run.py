@@ -430,3 +430,146 @@ def test_duration_options_must_be_bounded_numbers(tmp_path, args, message):
     out = subprocess.run([COFFER_BIN, *args], capture_output=True, text=True, timeout=30, env=env)
     assert out.returncode == EXIT_USAGE, out.stderr
     assert message in out.stderr, out.stderr
+
+
+def alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def generations(path):
+    """The (wrapper pid, background child pid) pair each generation wrote, in order."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [tuple(int(p) for p in line.split()) for line in f if len(line.split()) == 2]
+
+
+def wait_generations(path, count, what):
+    __tracebackhide__ = True
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        gens = generations(path)
+        if len(gens) >= count:
+            return gens
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+# A start script that does not exec: the agent runs in the background of a shell that waits.
+WRAPPER = 'sleep 1000 & echo "$$ $!" >> "$PIDS"; wait'
+
+
+def test_run_restart_and_stop_end_every_process_of_the_generation(cli, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "k", input=KEY_V1)
+    pids = str(tmp_path / "pids")
+    proc = start_run(cli, ["--watch", "--interval", "0.2", "--grace", "5", "--",
+                           "sh", "-c", WRAPPER], {"PIDS": pids, "K": "coffer://prod/k"})
+    try:
+        first = wait_generations(pids, 1, "the first generation")[0]
+        assert all(alive(p) for p in first)
+        cli.ok("secrets", "put", "prod", "k", input=KEY_V2)
+        second = wait_generations(pids, 2, "the restarted generation")[1]
+        # The new generation starts only once nothing of the old one is left.
+        assert not any(alive(p) for p in first), "a process of the old generation survived"
+        assert all(alive(p) for p in second)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 128 + signal.SIGTERM
+        assert not any(alive(p) for p in second), "a process survived coffer run's SIGTERM"
+    finally:
+        stdout, stderr = stop(proc)
+    check_absent(stdout + stderr, [KEY_V1, KEY_V2], "coffer run output")
+
+
+def test_run_ends_what_the_command_leaves_behind(cli, tmp_path):
+    pids = str(tmp_path / "pids")
+    # The command exits at once, leaving a background process in its group; one that ignores
+    # SIGTERM is killed after --grace.
+    r = cli.run("run", "--grace", "0.5", "--", "sh", "-c",
+                'sleep 1000 & echo "$$ $!" >> "$PIDS"; '
+                'sh -c \'trap "" TERM; echo "$$ $$" >> "$PIDS"; sleep 1000\' & '
+                'while [ "$(wc -l < "$PIDS")" -lt 2 ]; do sleep 0.01; done; exit 3',
+                env={"PIDS": pids})
+    assert r.returncode == 3
+    gens = generations(pids)
+    assert len(gens) == 2
+    assert not any(alive(p) for g in gens for p in g), "a process of the command's group survived"
+
+
+def test_run_in_a_terminal_gives_the_command_the_terminal(cli, tmp_path):
+    """In the foreground of a terminal the command's group owns it: it reads the terminal (a
+    background group could not) and ^C reaches it."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    master, slave = pty.openpty()
+
+    def take_terminal():  # runs in the child after setsid: the pty becomes its terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([COFFER_BIN, "run", "--", "sh", "-c",
+                             'read line; echo "got:$line"; exec sleep 1000'],
+                            stdin=slave, stdout=slave, stderr=slave, env=cli.env(),
+                            start_new_session=True, preexec_fn=take_terminal)
+    os.close(slave)
+    seen = b""
+
+    def read_until(needle):
+        nonlocal seen
+        deadline = time.time() + 15
+        while needle not in seen and time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+        return needle in seen
+
+    try:
+        os.write(master, b"hello\n")
+        assert read_until(b"got:hello"), "the command could not read the terminal"
+        os.write(master, b"\x03")  # ^C
+        assert proc.wait(timeout=15) == 128 + signal.SIGINT
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+def test_run_refuses_a_value_holding_nul(cli, tmp_path):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "with-nul", input="abc\0def")
+    cli.ok("secrets", "put", "prod", "env/nul", "--type", "env_bundle",
+           input="GOOD=fine\nBAD=abc\0def\n")
+    marker = tmp_path / "started"
+    r = cli.run("run", "--", "touch", str(marker), env={"SECRET_K": "coffer://prod/with-nul"})
+    assert r.returncode == EXIT_USAGE
+    assert "SECRET_K" in r.stderr and "NUL" in r.stderr
+    assert "coffer secrets get prod with-nul > FILE" in r.stderr
+    assert "abc" not in r.stderr and "def" not in r.stderr
+    assert not marker.exists()
+
+    r = cli.run("run", "--bundle", "prod/env/nul", "--", "touch", str(marker))
+    assert r.returncode == EXIT_USAGE
+    assert "--bundle prod/env/nul" in r.stderr and "BAD" in r.stderr and "NUL" in r.stderr
+    assert not marker.exists()
+
+
+def test_run_leaves_the_commands_arguments_and_coffer_config_alone(cli, tmp_path):
+    # The child's own --config flags are the child's; COFFER_CONFIG is the server's, and a
+    # client command does not read it.
+    for child_args in (["--config=/nonexistent/app.toml"], ["--config", "/nonexistent/app.toml"]):
+        r = cli.run("run", "--", "sh", "-c", 'echo "ran $*"', "sh", *child_args)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "ran " + " ".join(child_args)
+    r = cli.run("vaults", "list", env={"COFFER_CONFIG": "/nonexistent/coffer.toml"})
+    assert r.returncode == 0, r.stderr

@@ -7,11 +7,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <system_error>
 #include <thread>
+
+#include "common/regular_file.h"
 
 namespace coffer {
 
@@ -53,6 +57,62 @@ StatusOr<std::string> QueryText(sqlite3* db, const char* sql) {
     return Err(DataLossError(fmt::format("the copy failed \"{}\": {}", sql, sqlite3_errmsg(db))));
   }
   return out;
+}
+
+// Thread-safe, unlike strerror.
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+// What the file system tells about an error number, for an operator: what to do about it.
+std::string_view HintFor(int err) {
+  switch (err) {
+    case EACCES:
+    case EPERM:
+      return " (run coffer backup as the user the server runs as)";
+    case EROFS:
+      return " (SQLite writes the -shm file to read a database in WAL mode: back up from a "
+             "writable mount)";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+std::string SqliteReadProblem(const std::string& path, const AccessCheck& can_access) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const std::string shown_dir = dir.empty() ? "." : dir;
+  auto problem = [](std::string what, int err) {
+    return fmt::format("{}: {}{}", what, ErrnoText(err), HintFor(err));
+  };
+  if (int err = can_access(shown_dir, X_OK); err != 0) {
+    return problem(fmt::format("cannot enter the directory {}", shown_dir), err);
+  }
+  if (int err = can_access(path, R_OK); err != 0) {
+    return problem(fmt::format("cannot read {}", path), err);
+  }
+  // A reader of a WAL database reads the -wal file and opens the -shm file read-write, creating
+  // it when missing.
+  const std::string wal = path + "-wal";
+  if (can_access(wal, F_OK) == 0) {
+    if (int err = can_access(wal, R_OK); err != 0) {
+      return problem(fmt::format("cannot read {}", wal), err);
+    }
+  }
+  const std::string shm = path + "-shm";
+  if (can_access(shm, F_OK) == 0) {
+    if (int err = can_access(shm, R_OK | W_OK); err != 0) {
+      return problem(fmt::format("cannot open {} for writing", shm), err);
+    }
+  } else if (int err = can_access(shown_dir, W_OK); err != 0) {
+    return problem(fmt::format("cannot create {}", shm), err);
+  }
+  return "";
+}
+
+namespace {
+
+int SystemAccess(const std::string& path, int mode) {
+  return ::access(path.c_str(), mode) == 0 ? 0 : errno;
 }
 
 Status SyncPath(const std::string& path, int flags) {
@@ -103,8 +163,16 @@ StatusOr<SqliteBackupResult> BackupSqliteDatabase(const std::string& source,
     return Err(
         AlreadyExistsError(fmt::format("{} already exists; choose a new file", destination)));
   }
-  if (!std::filesystem::is_regular_file(source, ec)) {
-    return Err(NotFoundError(fmt::format("no database at {}", source)));
+  // The real cause, not "no database" for a directory this user may not enter.
+  struct stat st {};
+  if (::stat(source.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return Err(NotFoundError(fmt::format("no database at {}", source)));
+    return Err(UnavailableError(SqliteReadProblem(source, SystemAccess)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Err(FailedPreconditionError(
+        fmt::format("{} is {}, not a database file", source, FileTypeName(st.st_mode))));
   }
   const std::string temp = destination + ".partial";
   std::filesystem::remove(temp, ec);
@@ -113,7 +181,8 @@ StatusOr<SqliteBackupResult> BackupSqliteDatabase(const std::string& source,
     // wrapped keyring.
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-      return Err(UnavailableError(fmt::format("cannot create {}", temp)));
+      const int err = errno;
+      return Err(UnavailableError(fmt::format("cannot create {}: {}", temp, ErrnoText(err))));
     }
     ::close(fd);
   }
@@ -123,17 +192,19 @@ StatusOr<SqliteBackupResult> BackupSqliteDatabase(const std::string& source,
     std::filesystem::remove(temp + "-journal", ignored);
   };
 
+  // SQLite says "unable to open database file" or "attempt to write a readonly database" when
+  // the cause is a permission or a read-only mount: name that instead.
+  auto read_failure = [&](const Status& s) {
+    cleanup();
+    const std::string problem = SqliteReadProblem(source, SystemAccess);
+    if (problem.empty()) return s;
+    return UnavailableError(fmt::format("cannot read the database: {}", problem));
+  };
   SqliteBackupResult result;
   {
     auto db = OpenDb(source, SQLITE_OPEN_READONLY);
-    if (!db.has_value()) {
-      cleanup();
-      return Err(db.error());
-    }
-    if (Status s = CopyInto(db->get(), temp); !s.ok()) {
-      cleanup();
-      return Err(s);
-    }
+    if (!db.has_value()) return Err(read_failure(db.error()));
+    if (Status s = CopyInto(db->get(), temp); !s.ok()) return Err(read_failure(s));
   }
   {
     auto copy = OpenDb(temp, SQLITE_OPEN_READONLY);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/status.h"
@@ -20,8 +21,18 @@ struct SqliteBackupResult {
 // it back to WAL), is created with mode 0600 and is fsynced. It appears under its name only once
 // complete: a failed backup leaves nothing behind.
 // Errors: kAlreadyExists (destination exists), kNotFound (no database at source),
-// kDataLoss (the copy fails its integrity check or is not a Coffer store), kUnavailable (I/O).
+// kFailedPrecondition (source is not a file), kDataLoss (the copy fails its integrity check or
+// is not a Coffer store), kUnavailable (I/O; a source this user cannot read says why, see
+// SqliteReadProblem).
 StatusOr<SqliteBackupResult> BackupSqliteDatabase(const std::string& source,
                                                   const std::string& destination);
+
+// access(2) as a function: 0 when `path` allows `mode`, else the errno.
+using AccessCheck = std::function<int(const std::string& path, int mode)>;
+
+// Why this process cannot read the SQLite database at `path` in WAL mode, for an operator:
+// e.g. "cannot create /d/coffer.db-shm: Read-only file system (…)"; the directory, the file, its
+// -wal and its -shm are checked with `can_access`. "" when nothing is in the way.
+std::string SqliteReadProblem(const std::string& path, const AccessCheck& can_access);
 
 }  // namespace coffer
