@@ -7,8 +7,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
+#include <variant>
 
 #include "cli/commands.h"
 #include "cli/store_factory.h"
@@ -21,38 +21,16 @@ namespace coffer::cli {
 
 namespace {
 
-// Where the root key comes from, as for `coffer server`: COFFER_ROOT_KEY unless a key file is
-// named, else the key file.
-std::unique_ptr<KeyProvider> RootKeyProvider(const ServerConfig& config) {
-  if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
-    return NewEnvKeyProvider("COFFER_ROOT_KEY");
-  }
-  return NewFileKeyProvider(config.RootKeyFile());
-}
-
 int RunRecover(const ServerConfig& config) {
   if (!IsPostgresStore(config) && !std::filesystem::exists(config.StorePath())) {
     // Opening would create an empty store there.
     fmt::print(stderr, "error: there is no store at {}; nothing was changed\n", config.StorePath());
     return kExitError;
   }
-  auto store = OpenStore(config);
-  if (!store.has_value()) {
-    fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
-               store.error().ToString());
-    return kExitError;
-  }
-  auto keys = store->store->LoadKeys();
-  if (!keys.has_value()) {
-    fmt::print(stderr, "error: cannot read the keyring: {}\n", keys.error().ToString());
-    return kExitError;
-  }
-  if (keys->empty()) {
-    fmt::print(stderr, "error: {} is not initialized; run `coffer init` first\n",
-               store->description);
-    return kExitError;
-  }
-  auto provider = RootKeyProvider(config);
+  auto opened = OpenInitializedStore(config);
+  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
+  auto& [store, keys] = std::get<InitializedStore>(opened);
+  auto provider = RootKeyProviderFor(config);
   auto root_key = provider->LoadRootKey();
   if (!root_key.has_value()) {
     fmt::print(stderr, "error: cannot load the root key from {}: {}; nothing was changed\n",
@@ -61,15 +39,14 @@ int RunRecover(const ServerConfig& config) {
   }
   // Only the holder of this store's root key may mint an admin key: the keyring must unwrap.
   SystemRandom random;
-  auto keyring = Keyring::Unwrap(*keys, *root_key, random);
+  auto keyring = Keyring::Unwrap(keys, *root_key, random);
   root_key->Wipe();
   if (!keyring.has_value()) {
     fmt::print(stderr, "error: {} ({}); nothing was changed\n", keyring.error().message(),
                provider->Describe());
     return kExitError;
   }
-  auto recovered =
-      RecoverAdminAccess(*store->store, **keyring, *store->clock, "recovered admin key");
+  auto recovered = RecoverAdminAccess(*store.store, **keyring, *store.clock, "recovered admin key");
   if (!recovered.has_value()) {
     fmt::print(stderr, "error: cannot recover admin access: {}\n", recovered.error().ToString());
     return kExitError;
@@ -82,7 +59,7 @@ int RunRecover(const ServerConfig& config) {
       "\n"
       "  {}\n"
       "\n",
-      recovered->admin.name, recovered->admin.id, store->description, recovered->api_key.view());
+      recovered->admin.name, recovered->admin.id, store.description, recovered->api_key.view());
   std::fflush(stdout);
   return kExitOk;
 }

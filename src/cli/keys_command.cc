@@ -34,43 +34,9 @@ namespace {
 // to a new key within one refresh interval, and writes already sealed commit soon after.
 constexpr auto kRetireGrace = 3 * kKeyringRefreshInterval;
 
-std::unique_ptr<KeyProvider> ProviderFor(const ServerConfig& config) {
-  if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
-    return NewEnvKeyProvider("COFFER_ROOT_KEY");
-  }
-  return NewFileKeyProvider(config.RootKeyFile());
-}
-
-// What one keys command works on: the store, its clock and keyring as stored.
-struct Opened {
-  OpenedStore store;
-  std::vector<WrappedKey> keys;
-};
-
-// Opens the store and reads its keyring; prints the error and returns an exit code on failure.
-std::variant<Opened, int> OpenForKeys(const ServerConfig& config) {
-  auto store = OpenStore(config);
-  if (!store.has_value()) {
-    fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
-               store.error().ToString());
-    return kExitError;
-  }
-  auto keys = store->store->LoadKeys();
-  if (!keys.has_value()) {
-    fmt::print(stderr, "error: cannot read the keyring: {}\n", keys.error().ToString());
-    return kExitError;
-  }
-  if (keys->empty()) {
-    fmt::print(stderr, "error: {} is not initialized; run `coffer init` first\n",
-               store->description);
-    return kExitError;
-  }
-  return Opened{std::move(*store), std::move(*keys)};
-}
-
 // The root key, or nullopt after printing why not.
 std::optional<SecretBuffer> LoadRootKey(const ServerConfig& config) {
-  auto provider = ProviderFor(config);
+  auto provider = RootKeyProviderFor(config);
   auto root_key = provider->LoadRootKey();
   if (!root_key.has_value()) {
     fmt::print(stderr, "error: cannot load the root key from {}: {}\n", provider->Describe(),
@@ -98,9 +64,9 @@ void Audit(Store& store, const Clock& clock, std::string_view action, uint32_t k
 }
 
 int RunStatus(const ServerConfig& config) {
-  auto opened = OpenForKeys(config);
+  auto opened = OpenInitializedStore(config);
   if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
-  Opened& o = std::get<Opened>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
   auto counts = o.store.store->CountCiphertextsByKey();
   if (!counts.has_value()) {
     fmt::print(stderr, "error: {}\n", counts.error().ToString());
@@ -123,9 +89,9 @@ int RunStatus(const ServerConfig& config) {
 }
 
 int RunRotate(const ServerConfig& config) {
-  auto opened = OpenForKeys(config);
+  auto opened = OpenInitializedStore(config);
   if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
-  Opened& o = std::get<Opened>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
   auto root_key = LoadRootKey(config);
   if (!root_key.has_value()) return kExitError;
   SystemRandom random;
@@ -167,9 +133,9 @@ int RunReencrypt(const ServerConfig& config, size_t batch_size) {
     fmt::print(stderr, "error: {}\n", s.message());
     return kExitUsage;
   }
-  auto opened = OpenForKeys(config);
+  auto opened = OpenInitializedStore(config);
   if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
-  Opened& o = std::get<Opened>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
   auto root_key = LoadRootKey(config);
   if (!root_key.has_value()) return kExitError;
   SystemRandom random;
@@ -217,9 +183,9 @@ int RunReencrypt(const ServerConfig& config, size_t batch_size) {
 }
 
 int RunRetire(const ServerConfig& config, uint32_t key_id) {
-  auto opened = OpenForKeys(config);
+  auto opened = OpenInitializedStore(config);
   if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
-  Opened& o = std::get<Opened>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
   const WrappedKey* retired = nullptr;
   UnixMicros newest_active_since = 0;
   for (const WrappedKey& key : o.keys) {

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <variant>
 
 #include "api/ops_routes.h"
 #include "api/routes.h"
@@ -55,13 +56,6 @@ void RaiseOpenFileLimit() {
   }
 }
 
-std::unique_ptr<KeyProvider> KeyProviderFor(const ServerConfig& config) {
-  if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
-    return NewEnvKeyProvider("COFFER_ROOT_KEY");
-  }
-  return NewFileKeyProvider(config.RootKeyFile());
-}
-
 }  // namespace
 
 int RunServer(const ServerConfig& config) {
@@ -102,7 +96,7 @@ int RunServer(const ServerConfig& config) {
   options.max_connections = static_cast<size_t>(config.max_connections);
   RaiseOpenFileLimit();  // before the server derives its connection limit from it
 
-  auto provider = KeyProviderFor(config);
+  auto provider = RootKeyProviderFor(config);
   auto root_key = provider->LoadRootKey();
   if (!root_key.has_value()) {
     fmt::print(stderr, "error: cannot load the root key from {}: {}\n", provider->Describe(),
@@ -123,25 +117,12 @@ int RunServer(const ServerConfig& config) {
                    : "");
     return kExitError;
   }
-  auto store = OpenStore(config, StoreUse::kServer,
-                         [](std::string_view line) { spdlog::warn("{}", line); });
-  if (!store.has_value()) {
-    fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
-               store.error().ToString());
-    return kExitError;
-  }
-  auto wrapped = store->store->LoadKeys();
-  if (!wrapped.has_value()) {
-    fmt::print(stderr, "error: cannot read the keyring: {}\n", wrapped.error().ToString());
-    return kExitError;
-  }
-  if (wrapped->empty()) {
-    fmt::print(stderr, "error: {} is not initialized; run `coffer init --data-dir {}` first\n",
-               store->description, config.data_dir);
-    return kExitError;
-  }
+  auto opened = OpenInitializedStore(config, StoreUse::kServer,
+                                     [](std::string_view line) { spdlog::warn("{}", line); });
+  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
+  auto& [store, wrapped] = std::get<InitializedStore>(opened);
   SystemRandom random;
-  auto keyring = Keyring::Unwrap(*wrapped, *root_key, random);
+  auto keyring = Keyring::Unwrap(wrapped, *root_key, random);
   root_key->Wipe();
   if (!keyring.has_value()) {
     fmt::print(stderr, "error: {} ({})\n", keyring.error().message(), provider->Describe());
@@ -156,7 +137,7 @@ int RunServer(const ServerConfig& config) {
 
   // Services reach the store through an observer that times calls for /metrics.
   ServerTelemetry telemetry;
-  Store& raw_store = *store->store;
+  Store& raw_store = *store.store;
   if (const auto* sqlite = dynamic_cast<const SqliteStore*>(&raw_store)) {
     telemetry.WatchSqliteStore(*sqlite);
     // SQLite's reads are local and quick: a plain read can be answered on the I/O thread. A
@@ -165,7 +146,7 @@ int RunServer(const ServerConfig& config) {
   }
   std::unique_ptr<Store> observed_store = NewObservedStore(raw_store, telemetry);
 
-  const Clock& clock = *store->clock;  // the database's on PostgreSQL: see store_factory.h
+  const Clock& clock = *store.clock;  // the database's on PostgreSQL: see store_factory.h
   AccessCache cache(*observed_store);
   Authorizer authorizer(cache, clock);
   AuditLog audit_log(*observed_store, clock);
@@ -268,8 +249,8 @@ int RunServer(const ServerConfig& config) {
   server->reset();
   auth.StopFailureSummaries();  // the counts still pending go into the audit log
   refresher.reset();  // its thread reads the store
-  store->clock.reset();  // it may read the store
-  store->store.reset();  // drains pending writes and closes the database cleanly
+  store.clock.reset();  // it may read the store
+  store.store.reset();  // drains pending writes and closes the database cleanly
   if (!run.ok()) {
     fmt::print(stderr, "error: {}\n", run.ToString());
     return kExitError;

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
+#include "cli/commands.h"
 #include "store/postgres/database_clock.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -39,8 +41,7 @@ StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
   return SqliteStoreLock::Acquire(config.StorePath(), holder);
 }
 
-StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use,
-                                MigrationNotice notice) {
+StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use, MigrationNotice notice) {
   if (!notice) {
     notice = [](std::string_view line) { fmt::print(stderr, "warning: {}\n", line); };
   }
@@ -75,6 +76,34 @@ StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use,
                                                       .on_migration_notice = std::move(notice)}));
   opened.clock = std::make_unique<SystemClock>();
   return opened;
+}
+
+std::unique_ptr<KeyProvider> RootKeyProviderFor(const ServerConfig& config) {
+  if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
+    return NewEnvKeyProvider("COFFER_ROOT_KEY");
+  }
+  return NewFileKeyProvider(config.RootKeyFile());
+}
+
+std::variant<InitializedStore, int> OpenInitializedStore(const ServerConfig& config, StoreUse use,
+                                                         MigrationNotice notice) {
+  auto store = OpenStore(config, use, std::move(notice));
+  if (!store.has_value()) {
+    fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),
+               store.error().ToString());
+    return kExitError;
+  }
+  auto keys = store->store->LoadKeys();
+  if (!keys.has_value()) {
+    fmt::print(stderr, "error: cannot read the keyring: {}\n", keys.error().ToString());
+    return kExitError;
+  }
+  if (keys->empty()) {
+    fmt::print(stderr, "error: {} is not initialized; run `coffer init --data-dir {}` first\n",
+               store->description, config.data_dir);
+    return kExitError;
+  }
+  return InitializedStore{std::move(*store), std::move(*keys)};
 }
 
 }  // namespace coffer::cli

@@ -5,12 +5,15 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 #include "cli/config.h"
 #include "common/clock.h"
 #include "common/status.h"
-#include "store/sqlite/sqlite_store_lock.h"
+#include "crypto/key_provider.h"
 #include "store/migration_step.h"
+#include "store/sqlite/sqlite_store_lock.h"
 #include "store/store.h"
 
 namespace coffer::cli {
@@ -54,5 +57,22 @@ StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use = Store
 // SqliteStoreLock::Acquire). For a PostgreSQL store, which several servers share: null.
 StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
                                                      std::string_view holder);
+
+// Where the root key comes from: COFFER_ROOT_KEY when it is set and no key file is named, else
+// the key file (root.key in the data directory unless --root-key-file).
+std::unique_ptr<KeyProvider> RootKeyProviderFor(const ServerConfig& config);
+
+// A store that `coffer init` has initialized, with its keyring as stored: what the offline
+// commands (keys, admin) work on.
+struct InitializedStore {
+  OpenedStore store;
+  std::vector<WrappedKey> keys;
+};
+
+// Opens the store (as OpenStore) and reads its keyring. On failure — it cannot be opened or read,
+// or it is not initialized — prints why to stderr and returns the exit code.
+std::variant<InitializedStore, int> OpenInitializedStore(const ServerConfig& config,
+                                                         StoreUse use = StoreUse::kCommand,
+                                                         MigrationNotice notice = {});
 
 }  // namespace coffer::cli

@@ -38,7 +38,17 @@ std::string_view FileTypeName(unsigned st_mode) {
   }
 }
 
-StatusOr<int> OpenRegularFile(const std::string& path, std::string_view what) {
+FdCloser::~FdCloser() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int FdCloser::Close() {
+  const int rc = ::close(fd_);
+  fd_ = -1;
+  return rc;
+}
+
+StatusOr<int> OpenRegularFile(const std::string& path, std::string_view what, struct stat* st_out) {
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, forever. O_NOCTTY: a terminal
   // named by mistake must not become the controlling terminal.
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -65,32 +75,38 @@ StatusOr<int> OpenRegularFile(const std::string& path, std::string_view what) {
   // Reads block as usual from here on (it makes no difference for a regular file).
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (st_out != nullptr) *st_out = st;
   return fd;
+}
+
+StatusOr<size_t> ReadUpTo(int fd, std::span<uint8_t> buffer, std::string_view what,
+                          std::string_view path) {
+  size_t got = 0;
+  while (got < buffer.size()) {
+    const ssize_t n = ::read(fd, buffer.data() + got, buffer.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Err(FailedPreconditionError(
+          fmt::format("cannot read {} {}: {}", what, path, ErrnoText(errno))));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;
 }
 
 StatusOr<std::string> ReadRegularFile(const std::string& path, std::string_view what,
                                       size_t max_bytes) {
   ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path, what));
-  std::string out;
-  char chunk[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Err(FailedPreconditionError(
-          fmt::format("cannot read {} {}: {}", what, path, ErrnoText(err))));
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      ::close(fd);
-      return Err(FailedPreconditionError(
-          fmt::format("{} {} is larger than {} bytes", what, path, max_bytes)));
-    }
-    out.append(chunk, static_cast<size_t>(n));
+  FdCloser closer(fd);
+  std::string out(max_bytes + 1, '\0');  // one byte more tells a file that is too large
+  ASSIGN_OR_RETURN(const size_t got,
+                   ReadUpTo(fd, {reinterpret_cast<uint8_t*>(out.data()), out.size()}, what, path));
+  if (got > max_bytes) {
+    return Err(FailedPreconditionError(
+        fmt::format("{} {} is larger than {} bytes", what, path, max_bytes)));
   }
-  ::close(fd);
+  out.resize(got);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "common/file_mode.h"
+#include "common/regular_file.h"
 
 namespace coffer {
 namespace {
@@ -48,63 +49,27 @@ bool DecodeHexKey(std::span<const uint8_t> text, SecretBuffer& key) {
 // Thread-safe, unlike strerror.
 std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  // Closes now and reports the result (a failed close can mean lost writes).
-  int Close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
-
 class FileKeyProvider final : public KeyProvider {
  public:
   explicit FileKeyProvider(std::string path) : path_(std::move(path)) {}
 
   StatusOr<SecretBuffer> LoadRootKey() override {
-    // O_NONBLOCK: a FIFO named as the key file must be refused, not waited on for a writer.
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-      const int err = errno;
-      if (err == ENOENT) {
-        return Err(NotFoundError(fmt::format(
-            "key file {} does not exist (create a data directory with `coffer init`, or point "
-            "the server at the existing key file)",
-            path_)));
-      }
-      return Err(FailedPreconditionError(
-          fmt::format("cannot open key file {}: {}", path_, ErrnoText(err))));
-    }
-    FdCloser closer(fd);
-    // Checked on the open descriptor, so the file cannot be swapped between check and read.
+    // Opened without waiting (a FIFO is refused, not waited on for a writer) and checked on the
+    // open descriptor, so the file cannot be swapped between check and read.
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      return Err(FailedPreconditionError(
-          fmt::format("cannot stat key file {}: {}", path_, ErrnoText(errno))));
+    auto fd = OpenRegularFile(path_, "key file", &st);
+    if (!fd.has_value()) {
+      if (fd.error().code() != StatusCode::kNotFound) return Err(fd.error());
+      return Err(NotFoundError(fmt::format(
+          "key file {} does not exist (create a data directory with `coffer init`, or point "
+          "the server at the existing key file)",
+          path_)));
     }
+    FdCloser closer(*fd);
     RETURN_IF_ERROR(CheckOwnerOnlyFile(st, "key file", path_));
     SecretBuffer text(kMaxKeyFileRead);
-    size_t got = 0;
-    while (got < text.size()) {
-      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Err(FailedPreconditionError(
-            fmt::format("cannot read key file {}: {}", path_, ErrnoText(errno))));
-      }
-      if (n == 0) break;
-      got += static_cast<size_t>(n);
-    }
+    ASSIGN_OR_RETURN(const size_t got,
+                     ReadUpTo(*fd, {text.data(), text.size()}, "key file", path_));
     SecretBuffer key;
     if (!DecodeHexKey(text.span().first(got), key)) {
       return Err(FailedPreconditionError(fmt::format(

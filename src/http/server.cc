@@ -274,9 +274,9 @@ StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_f
     if (SSL_CTX_set_cipher_list(handle, kTls12Ciphers) != 1) {
       return Err(InternalError("the TLS cipher list was refused by OpenSSL"));
     }
-    // OpenSSL opens the files by name: a FIFO would stall it, and the server, for good.
+    // OpenSSL opens the certificate by name: a FIFO would stall it, and the server, for good.
+    // (The key is read through ReadTlsPrivateKey, which refuses one itself.)
     RETURN_IF_ERROR(CheckRegularFile(cert_file, "TLS certificate"));
-    RETURN_IF_ERROR(CheckRegularFile(key_file, "TLS key"));
     beast::error_code ec;
     context->use_certificate_chain_file(cert_file, ec);
     if (ec) {

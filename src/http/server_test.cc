@@ -39,6 +39,18 @@ namespace bhttp = boost::beast::http;
 using std::chrono::milliseconds;
 using WireResponse = bhttp::response<bhttp::string_body>;
 
+// Polls `done` until it holds or `limit` passes; returns whether it held.
+bool Eventually(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
 // A blocking client socket whose reads give up after `timeout`.
 class TestClient {
  public:
@@ -683,18 +695,6 @@ class BeforeSendTest : public ServerTest {
     return held_.size();
   }
 
-  // Polls `done` until it holds or `limit` passes; returns whether it held.
-  static bool WaitFor(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return false;
-      }
-      std::this_thread::sleep_for(milliseconds(2));
-    }
-    return true;
-  }
-
   std::atomic<bool> honoured_{false};
   std::atomic<int> busy_started_{0};
   std::mutex threads_mu_;
@@ -773,7 +773,7 @@ TEST_F(BeforeSendTest, AContinuationKeptPastTheServersEndHoldsNothingOfIt) {
   Start(options);
   TestClient client(port());
   ASSERT_TRUE(client.Send("GET /v1/held HTTP/1.1\r\nHost: t\r\n\r\n"));
-  ASSERT_TRUE(WaitFor([this] { return HeldCount() == 1; }));
+  ASSERT_TRUE(Eventually([this] { return HeldCount() == 1; }));
   server_->Shutdown();
   run_thread_.join();  // the grace ran out with the request still waiting
   EXPECT_TRUE(run_status_.ok());
@@ -829,8 +829,8 @@ TEST_F(BeforeSendTest, StoppingUnderLoadManyTimesInARow) {
         }
       });
     }
-    ASSERT_TRUE(WaitFor([&] { return busy_started_.load() == kEach; }));
-    ASSERT_TRUE(WaitFor([&] {
+    ASSERT_TRUE(Eventually([&] { return busy_started_.load() == kEach; }));
+    ASSERT_TRUE(Eventually([&] {
       std::lock_guard<std::mutex> lock(threads_mu_);
       return threads_.size() == kEach;  // every gated request is waiting for its continuation
     }));
@@ -966,18 +966,6 @@ TEST_F(ServerTest, IdleConnectionIsClosed) {
 
   TestClient silent(port());
   EXPECT_TRUE(silent.WaitForClose());
-}
-
-// Polls `done` until it holds or `limit` passes; returns whether it held.
-bool Eventually(const std::function<bool()>& done, milliseconds limit = milliseconds(5000)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return true;
 }
 
 // A connection that sends nothing, or half a header, is closed after first_request_timeout;

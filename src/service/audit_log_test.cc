@@ -37,7 +37,9 @@ class DeferredAuditTest : public ::testing::Test {
   }
 
   size_t EventsFor(const std::string& request_id) {
-    auto events = env_.store_->ListAudit(AuditQuery{.limit = 0});
+    AuditQuery all;
+    all.limit = 0;
+    auto events = env_.store_->ListAudit(all);
     EXPECT_TRUE(events.has_value());
     size_t n = 0;
     for (const AuditEvent& e : events.value_or(std::vector<AuditEvent>{})) {

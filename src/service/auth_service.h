@@ -141,7 +141,7 @@ class AuthService {
 
   std::shared_mutex mu_;
   // Bumped by every change reported; a fill that started before a bump is not kept.
-  uint64_t generation_ = 0;                                 // guarded by mu_
+  uint64_t generation_ = 0;                                  // guarded by mu_
   std::unordered_map<std::string, CacheEntry> credentials_;  // guarded by mu_
 
   AuthFailureLimiter failures_;

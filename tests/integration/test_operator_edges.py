@@ -57,7 +57,7 @@ def test_a_fifo_as_root_key_or_tls_file_stops_the_start_at_once(tmp_path):
     make_ca(pki)
     cert, key = make_leaf(pki, "edge", pki)
     for flags, what in ((["--tls-cert", fifo, "--tls-key", key], "TLS certificate"),
-                        (["--tls-cert", cert, "--tls-key", fifo], "TLS key")):
+                        (["--tls-cert", cert, "--tls-key", fifo], "TLS private key")):
         r = coffer("server", "--data-dir", data, "--listen", "127.0.0.1:0", *flags)
         assert r.returncode != 0
         assert f"{what} {fifo} is a FIFO (named pipe), not a regular file" in r.stderr

@@ -150,11 +150,17 @@ def enforced_within(check, deadline=ENFORCED_WITHIN):
         time.sleep(0.005)
 
 
+def reader_of_a_secret(admin):
+    """A new vault holding db/password, and an agent (with its API key) that may read it."""
+    vault = new_vault(admin)
+    put_secret(admin, vault, "db/password", value="pw")
+    agent = create_agent(admin, "worker")
+    grant(admin, vault, agent["id"], "db/**", ["read"])
+    return vault, agent
+
+
 def test_a_rotated_or_revoked_credential_is_refused_by_the_other_server_within_a_second(pair):
-    vault = new_vault(pair.admin_a)
-    put_secret(pair.admin_a, vault, "db/password", value="pw")
-    agent = create_agent(pair.admin_a, "worker")
-    grant(pair.admin_a, vault, agent["id"], "db/**", ["read"])
+    vault, agent = reader_of_a_secret(pair.admin_a)
     old_key = agent["api_key"]
     # Warm B: the key and a JWT exchanged for it work there (and are now in its memory).
     expect(Caller(pair.b, old_key).get(f"/vaults/{vault}/secrets/db/password"), 200)
@@ -194,10 +200,7 @@ def test_a_rotated_or_revoked_credential_is_refused_by_the_other_server_within_a
 
 def test_a_revoked_agent_is_refused_by_the_other_server_within_a_second(pair):
     """Its API key, a JWT it already holds, and a new JWT exchange."""
-    vault = new_vault(pair.admin_a)
-    put_secret(pair.admin_a, vault, "db/password", value="pw")
-    agent = create_agent(pair.admin_a, "worker")
-    grant(pair.admin_a, vault, agent["id"], "db/**", ["read"])
+    vault, agent = reader_of_a_secret(pair.admin_a)
     key = agent["api_key"]
     jwt = expect(Caller(pair.b).post("/auth/token", json={"api_key": key}), 200).json()[
         "access_token"]
