@@ -199,6 +199,10 @@ constexpr size_t kMaxReservedFiles = 1024;
 // After a failed accept (out of descriptors or similar), before the next one.
 constexpr std::chrono::milliseconds kAcceptBackoff{50};
 constexpr std::chrono::milliseconds kAcceptBackoffAfterEviction{5};
+// To make room, the connection idle the longest among the first this many idle ones, in order of
+// acceptance, is closed: exact up to this many idle connections, and a bounded cost per
+// admission beyond (the oldest connections are looked at first).
+constexpr size_t kEvictionCandidates = 1024;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -208,9 +212,14 @@ struct ConnectionBase {
   virtual ~ConnectionBase() = default;
   // Closes the connection if it is waiting for a request (on its own strand).
   virtual void CloseIfIdle() = 0;
-  // Waiting for a request (or, with TLS, for the handshake): nothing would be lost by closing.
-  // Written only on the connection's strand; read there and by the accept loop.
-  std::atomic<bool> idle{false};
+  // Waiting for a request (or, with TLS, for the handshake) since idle_since: nothing would be
+  // lost by closing. Written only on the connection's strand; read there and by the accept loop.
+  void SetIdle(bool now_idle) {
+    idle_since.store(now_idle ? SteadyClock::now().time_since_epoch().count() : kBusy);
+  }
+  bool idle() const { return idle_since.load() != kBusy; }
+  static constexpr SteadyClock::rep kBusy = -1;
+  std::atomic<SteadyClock::rep> idle_since{kBusy};
 };
 
 // One client connection. A TLS connection keeps the context it was accepted with, so a reload
@@ -233,7 +242,7 @@ struct Connection final : ConnectionBase, std::enable_shared_from_this<Connectio
   void CloseIfIdle() override {
     auto self = this->shared_from_this();
     asio::post(stream.get_executor(), [self] {
-      if (self->idle) {
+      if (self->idle()) {
         beast::error_code ignored;
         self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
         self->lowest().close();
@@ -494,6 +503,7 @@ class BeastHttpServer final : public HttpServer {
   size_t max_connections() const override { return max_connections_; }
   uint64_t refused_connections() const override { return refused_connections_.load(); }
   uint64_t evicted_connections() const override { return evicted_connections_.load(); }
+  size_t idle_connections() const override;
 
  private:
   asio::awaitable<void> AcceptLoop();
@@ -547,8 +557,8 @@ class BeastHttpServer final : public HttpServer {
     std::string address;   // the peer's
     bool evicted = false;  // being closed to make room
   };
-  std::mutex mu_;
-  // By id, which is the order of acceptance: the first idle one is the one idle the longest.
+  mutable std::mutex mu_;
+  // By id, the order of acceptance.
   std::map<uint64_t, Registered> connections_;           // guarded by mu_
   std::unordered_map<std::string, size_t> per_address_;  // guarded by mu_
   uint64_t next_connection_id_ = 0;                      // guarded by mu_
@@ -798,18 +808,44 @@ asio::awaitable<void> BeastHttpServer::AcceptLoop() {
 }
 
 std::shared_ptr<ConnectionBase> BeastHttpServer::OldestIdleLocked() {
+  Registered* oldest = nullptr;
+  std::shared_ptr<ConnectionBase> oldest_conn;
+  SteadyClock::rep oldest_since = 0;
+  size_t candidates = 0;
   for (auto& [id, registered] : connections_) {
     if (registered.evicted) {
       continue;
     }
     std::shared_ptr<ConnectionBase> conn = registered.conn.lock();
-    if (conn != nullptr && conn->idle.load()) {
-      registered.evicted = true;
-      evicted_connections_.fetch_add(1);
-      return conn;
+    const SteadyClock::rep since =
+        conn != nullptr ? conn->idle_since.load() : ConnectionBase::kBusy;
+    if (since == ConnectionBase::kBusy) {
+      continue;
+    }
+    if (oldest == nullptr || since < oldest_since) {
+      oldest = &registered;
+      oldest_conn = std::move(conn);
+      oldest_since = since;
+    }
+    if (++candidates == kEvictionCandidates) {
+      break;
     }
   }
-  return nullptr;
+  if (oldest != nullptr) {
+    oldest->evicted = true;
+    evicted_connections_.fetch_add(1);
+  }
+  return oldest_conn;
+}
+
+size_t BeastHttpServer::idle_connections() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t idle = 0;
+  for (const auto& [id, registered] : connections_) {
+    std::shared_ptr<ConnectionBase> conn = registered.conn.lock();
+    idle += conn != nullptr && conn->idle() && !registered.evicted ? 1 : 0;
+  }
+  return idle;
 }
 
 std::optional<uint64_t> BeastHttpServer::AdmitLocked(const std::string& address,
@@ -892,10 +928,10 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
       SteadyClock::now() + options_.first_request_timeout;
   ReadBuffer buffer;
   if constexpr (std::is_same_v<Stream, TlsStream>) {
-    conn->idle = true;  // nothing to lose yet: shutdown or a new client may close it
+    conn->SetIdle(true);  // nothing to lose yet: shutdown or a new client may close it
     conn->lowest().expires_at(first_deadline);
     auto [ec] = co_await conn->stream.async_handshake(ssl::stream_base::server, kNoThrow);
-    conn->idle = false;
+    conn->SetIdle(false);
     if (ec) {
       beast::error_code ignored;
       conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -909,12 +945,12 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
     }
     if (buffer.size() == 0) {
       buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
-      conn->idle = true;
+      conn->SetIdle(true);
       const SteadyClock::time_point idle_deadline = SteadyClock::now() + options_.idle_timeout;
       conn->lowest().expires_at(first ? std::min(first_deadline, idle_deadline) : idle_deadline);
       auto [ec, n] =
           co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes), kNoThrow);
-      conn->idle = false;
+      conn->SetIdle(false);
       if (ec) {
         break;
       }

@@ -41,7 +41,8 @@ struct ServerOptions {
   // Connections open at once in all. 0 = the open-file limit (RLIMIT_NOFILE, read at Create())
   // less a reserve for the store, logs and the server itself; a larger value is lowered to that.
   // At the limit a new connection makes room by closing the connection idle the longest (one
-  // waiting for a request), or is closed itself when none is idle.
+  // waiting for a request; among the first 1024 idle ones in order of acceptance, so that the
+  // choice costs little however many are open), or is closed itself when none is idle.
   size_t max_connections = 0;
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{25'000};  // in-flight requests get this long
@@ -104,6 +105,8 @@ class HttpServer {
   virtual uint64_t refused_connections() const = 0;
   // Idle connections closed to make room for a new one at the total limit. Thread-safe.
   virtual uint64_t evicted_connections() const = 0;
+  // Connections waiting for a request right now (not yet chosen to make room). Thread-safe.
+  virtual size_t idle_connections() const = 0;
 };
 
 }  // namespace coffer::http

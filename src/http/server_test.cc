@@ -61,6 +61,7 @@ class TestClient {
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    connect_errno_ = connected_ ? 0 : errno;
     SetTimeout(timeout);
   }
   ~TestClient() {
@@ -141,10 +142,14 @@ class TestClient {
   }
 
   // True if the server closes the connection (EOF or reset) before the read timeout; bytes that
-  // arrive meanwhile are collected in `received`.
+  // arrive meanwhile are collected in `received`. A connection the server resets as soon as it
+  // accepts it may be reset before connect() returns, which then fails with ECONNRESET.
   bool WaitForClose(std::string* received = nullptr) {
     if (received != nullptr) {
       *received = pending_;
+    }
+    if (!connected_) {
+      return connect_errno_ == ECONNRESET;
     }
     for (;;) {
       char buf[4096];
@@ -164,6 +169,7 @@ class TestClient {
  private:
   int fd_ = -1;
   bool connected_ = false;
+  int connect_errno_ = 0;
   std::string pending_;
 };
 
@@ -639,24 +645,24 @@ TEST_F(ServerTest, SensitiveResponseIsDelivered) {
 class BeforeSendTest : public ServerTest {
  protected:
   BeforeSendTest() {
-    router_.Add("GET", "/v1/gated/{outcome}", [this](const Request& req,
-                                                     const RouteParams& params) {
-      Response r;
-      r.body = R"({"value":"gated-s3cr3t"})";
-      r.sensitive = true;
-      r.actor_id = "actor-1";
-      honoured_ = req.before_send_honoured;
-      const bool ok = params.at("outcome") == "ok";
-      r.before_send = [this, ok](std::function<void(Status)> then) {
-        // Answered from a thread of its own, after the handler has long returned.
-        std::lock_guard<std::mutex> lock(threads_mu_);
-        threads_.emplace_back([ok, then = std::move(then)] {
-          std::this_thread::sleep_for(milliseconds(50));
-          then(ok ? OkStatus() : UnavailableError("the audit log cannot be written"));
-        });
-      };
-      return r;
-    });
+    router_.Add("GET", "/v1/gated/{outcome}",
+                [this](const Request& req, const RouteParams& params) {
+                  Response r;
+                  r.body = R"({"value":"gated-s3cr3t"})";
+                  r.sensitive = true;
+                  r.actor_id = "actor-1";
+                  honoured_ = req.before_send_honoured;
+                  const bool ok = params.at("outcome") == "ok";
+                  r.before_send = [this, ok](std::function<void(Status)> then) {
+                    // Answered from a thread of its own, after the handler has long returned.
+                    std::lock_guard<std::mutex> lock(threads_mu_);
+                    threads_.emplace_back([ok, then = std::move(then)] {
+                      std::this_thread::sleep_for(milliseconds(50));
+                      then(ok ? OkStatus() : UnavailableError("the audit log cannot be written"));
+                    });
+                  };
+                  return r;
+                });
     // The continuation is kept for the test to call (or not) when it likes.
     router_.Add("GET", "/v1/held", [this](const Request&, const RouteParams&) {
       Response r;
@@ -698,7 +704,7 @@ class BeforeSendTest : public ServerTest {
   std::atomic<bool> honoured_{false};
   std::atomic<int> busy_started_{0};
   std::mutex threads_mu_;
-  std::vector<std::thread> threads_;                // guarded by threads_mu_
+  std::vector<std::thread> threads_;               // guarded by threads_mu_
   std::vector<std::function<void(Status)>> held_;  // guarded by threads_mu_
 };
 
@@ -1024,17 +1030,23 @@ TEST_F(ServerTest, AtTheTotalLimitTheLongestIdleConnectionMakesRoom) {
   Start(options);
   EXPECT_EQ(server_->max_connections(), 3u);
   std::vector<std::unique_ptr<TestClient>> open;
-  for (int i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < 3; ++i) {
     open.push_back(std::make_unique<TestClient>(port()));
     ASSERT_TRUE(open.back()->Request("GET", "/v1/hello").has_value());
+    // The client has the response a moment before the server waits for the next request.
+    ASSERT_TRUE(Eventually([&] { return server_->idle_connections() == i + 1; }));
   }
+  // The one idle the longest goes, although it was not the first accepted.
+  ASSERT_TRUE(open[0]->Request("GET", "/v1/hello").has_value());
+  ASSERT_TRUE(Eventually([&] { return server_->idle_connections() == 3; }));
   TestClient newcomer(port());
   auto r = newcomer.Request("GET", "/v1/hello");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->body(), "hello");
-  EXPECT_TRUE(open[0]->WaitForClose());  // the first to go idle
+  EXPECT_TRUE(open[1]->WaitForClose());
   EXPECT_EQ(server_->evicted_connections(), 1u);
   EXPECT_EQ(server_->refused_connections(), 0u);
+  ASSERT_TRUE(open[0]->Request("GET", "/v1/hello").has_value());
   ASSERT_TRUE(open[2]->Request("GET", "/v1/hello").has_value());
 }
 
