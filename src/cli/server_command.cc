@@ -247,10 +247,11 @@ int RunServer(const ServerConfig& config) {
                    : std::to_string(options.max_connections_per_address));
   Status run = (*server)->Run();
   server->reset();
-  auth.StopFailureSummaries();  // the counts still pending go into the audit log
-  refresher.reset();  // its thread reads the store
-  store.clock.reset();  // it may read the store
-  store.store.reset();  // drains pending writes and closes the database cleanly
+  auth.StopFailureSummaries();    // the counts still pending go into the audit log
+  audit_log.WaitForBackground();  // every event appended before the store closes
+  refresher.reset();              // its thread reads the store
+  store.clock.reset();            // it may read the store
+  store.store.reset();            // drains pending writes and closes the database cleanly
   if (!run.ok()) {
     fmt::print(stderr, "error: {}\n", run.ToString());
     return kExitError;

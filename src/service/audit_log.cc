@@ -38,7 +38,7 @@ void AuditLog::SetTarget(AuditEvent& event, std::string_view vault_id, std::stri
   event.path = path.size() <= kMaxSecretPathLength ? std::string(path) : "";
 }
 
-AuditLog::~AuditLog() { background_.WaitForNone(); }
+void AuditLog::WaitForBackground() { background_.WaitForNone(); }
 
 Status AuditLog::Record(const RequestContext& ctx, AuditEvent event, const Status& result) {
   if (ctx.audited) return OkStatus();

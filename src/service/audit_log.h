@@ -72,7 +72,10 @@ class AuditLog {
   AuditLog(Store& store, const Clock& clock) : store_(store), clock_(clock) {}
   // Waits for the outcome of every event still being appended in the background.
   // REQUIRES: the store is still open.
-  ~AuditLog();
+  ~AuditLog() { WaitForBackground(); }
+  // The same, for an owner that closes the store before the log goes out of scope.
+  // REQUIRES: the store is still open.
+  void WaitForBackground();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
