@@ -4,6 +4,7 @@ whose cause must be in the log, and a backup that cannot read the store saying w
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -110,9 +111,25 @@ def open_dir():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def sanitizer_env_for_nobody(open_dir):
+    """The environment for a command run as nobody: under a sanitizer, its reports go to a
+    directory nobody may write to (the suite's own report directory is root's). Returns the
+    environment and that directory, which must stay empty."""
+    reports = open_dir / "sanitizer-reports"
+    reports.mkdir()
+    os.chmod(reports, 0o777)
+    env = dict(os.environ)
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        if "log_path=" in env.get(var, ""):
+            env[var] = re.sub(r"log_path=[^:]*", f"log_path={reports}/{var[:-8].lower()}",
+                              env[var])
+    return env, reports
+
+
 def test_backup_names_permission_denied(open_dir):
     prefix = as_nobody()
     tmp_path = open_dir
+    env, reports = sanitizer_env_for_nobody(open_dir)
     data = str(tmp_path / "data")
     init_data_dir(data)
     out_dir = tmp_path / "out"
@@ -122,7 +139,7 @@ def test_backup_names_permission_denied(open_dir):
 
     # The data directory is the server user's own (0700): not "no database".
     r = subprocess.run([*prefix, "backup", "--data-dir", data, "--out", str(out_dir / "b1.db")],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode != 0
     assert f"cannot read {db}: Permission denied" in r.stderr or \
         f"cannot enter the directory {data}: Permission denied" in r.stderr, r.stderr
@@ -133,15 +150,17 @@ def test_backup_names_permission_denied(open_dir):
     os.chmod(data, 0o755)
     os.chmod(db, 0o644)
     r = subprocess.run([*prefix, "backup", "--data-dir", data, "--out", str(out_dir / "b2.db")],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode != 0
     assert f"cannot create {db}-shm: Permission denied" in r.stderr, r.stderr
 
     # The destination: the real cause too.
     r = subprocess.run([*prefix, "backup", "--data-dir", data, "--out", str(tmp_path / "b3.db")],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode != 0 and "b3.db.partial: Permission denied" in r.stderr, r.stderr
     assert not any(out_dir.iterdir())
+    found = {p.name: p.read_text()[-3000:] for p in reports.iterdir()}
+    assert not found, f"sanitizer reports: {found}"
 
 
 def test_backup_names_a_read_only_file_system(tmp_path):
