@@ -200,9 +200,9 @@ constexpr size_t kMaxReservedFiles = 1024;
 constexpr std::chrono::milliseconds kAcceptBackoff{50};
 constexpr std::chrono::milliseconds kAcceptBackoffAfterEviction{5};
 // To make room, the connection idle the longest among the first this many idle ones, in order of
-// acceptance, is closed: exact up to this many idle connections, and a bounded cost per
-// admission beyond (the oldest connections are looked at first).
-constexpr size_t kEvictionCandidates = 1024;
+// acceptance, is closed: exact for a few idle connections and, like a sampled LRU, a bounded cost
+// per admission under a flood of them (the oldest connections are looked at first).
+constexpr size_t kEvictionCandidates = 16;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;

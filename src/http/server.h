@@ -41,7 +41,7 @@ struct ServerOptions {
   // Connections open at once in all. 0 = the open-file limit (RLIMIT_NOFILE, read at Create())
   // less a reserve for the store, logs and the server itself; a larger value is lowered to that.
   // At the limit a new connection makes room by closing the connection idle the longest (one
-  // waiting for a request; among the first 1024 idle ones in order of acceptance, so that the
+  // waiting for a request; among the first 16 idle ones in order of acceptance, so that the
   // choice costs little however many are open), or is closed itself when none is idle.
   size_t max_connections = 0;
   std::chrono::milliseconds write_timeout{30'000};
