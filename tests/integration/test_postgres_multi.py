@@ -89,16 +89,17 @@ def test_max_access_count_gives_exactly_k_reads_spread_over_both_servers(pair):
     vault = new_vault(pair.admin_a)
     put_secret(pair.admin_a, vault, "once/token", value="only-seven-times", max_access_count=7)
     callers = [pair.admin_a, pair.admin_b]
-    responses = run_concurrently(
-        [lambda c=callers[i % 2]: c.get(f"/vaults/{vault}/secrets/once/token") for i in range(40)])
+    path = f"/vaults/{vault}/secrets/once/token"
+    # One read through each server first, so both hand out reads whichever answers faster
+    # below; then the rest race through both at once.
+    first = [expect(c.get(path), 200) for c in callers]
+    responses = run_concurrently([lambda c=callers[i % 2]: c.get(path) for i in range(38)])
     ok = [r for r in responses if r.status_code == 200]
     gone = [r for r in responses if r.status_code == 410]
-    assert len(ok) == 7, [r.status_code for r in responses]
+    assert len(ok) == 5, [r.status_code for r in responses]
     assert len(gone) == 33
-    assert sorted(r.json()["access_count"] for r in ok) == list(range(1, 8))
-    assert all(r.json()["value"] == "only-seven-times" for r in ok)
-    served_by = {r.url.split("/v1/")[0] for r in ok}
-    assert len(served_by) == 2, "both servers handed out reads"
+    assert sorted(r.json()["access_count"] for r in first + ok) == list(range(1, 8))
+    assert all(r.json()["value"] == "only-seven-times" for r in first + ok)
 
 
 def test_concurrent_puts_through_both_servers_get_dense_unique_versions(pair):
