@@ -1,5 +1,6 @@
-// The client subcommands of `coffer` (login, logout, whoami, vaults, secrets, agents, policies,
-// audit, run, mcp): registered on the CLI11 app by main.cc, run after parsing.
+// The client commands of `coffer` that mirror the API (login, logout, whoami, vaults, secrets,
+// agents, policies, audit): registered on the CLI11 app by main.cc, run after parsing. `run` and
+// `mcp` are agent/'s.
 #pragma once
 
 #include <memory>
@@ -10,9 +11,11 @@ class App;
 
 namespace coffer::cli {
 
+class ClientContext;
+
 class ClientCli {
  public:
-  // Adds the client subcommands (and the exit-code table to the app's footer).
+  // Adds the client commands (and examples and the exit-code table to the app's footer).
   explicit ClientCli(CLI::App& app);
   ~ClientCli();
   ClientCli(const ClientCli&) = delete;
@@ -20,12 +23,11 @@ class ClientCli {
 
   // True when the parsed command line selected a client command.
   bool selected() const;
-  // Runs it; returns the process exit code (cli/exit_codes.h).
+  // Runs it; returns the process exit code (client/exit_codes.h).
   int Run();
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<ClientContext> context_;
 };
 
 }  // namespace coffer::cli

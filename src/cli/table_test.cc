@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cli/exit_codes.h"
+#include "client/exit_codes.h"
 
 namespace coffer::cli {
 namespace {

@@ -1,0 +1,276 @@
+// `coffer keys`: show, rotate, re-encrypt under and retire data keys. Runs against the store
+// directly (like init and backup), with the root key; running servers notice a new or retired
+// key within kKeyringRefreshInterval, and at once when a read names a key they do not hold.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "admin/offline_command.h"
+#include "common/exit_codes.h"
+#include "common/ids.h"
+#include "common/option_bounds.h"
+#include "common/time_format.h"
+#include "crypto/key_provider.h"
+#include "crypto/keyring.h"
+#include "crypto/random.h"
+#include "server/store_factory.h"
+#include "service/keyring_refresher.h"
+#include "service/reencrypt.h"
+
+namespace coffer::admin {
+
+using server::RootKeyProviderFor;
+using server::OpenInitializedStore;
+using server::InitializedStore;
+
+namespace {
+
+// A retired key must have been out of use by every running server for this long: they switch
+// to a new key within one refresh interval, and writes already sealed commit soon after.
+constexpr auto kRetireGrace = 3 * kKeyringRefreshInterval;
+
+// The root key, or nullopt after printing why not.
+std::optional<SecretBuffer> LoadRootKey(const ServerConfig& config) {
+  auto provider = RootKeyProviderFor(config);
+  auto root_key = provider->LoadRootKey();
+  if (!root_key.has_value()) {
+    fmt::print(stderr, "error: cannot load the root key from {}: {}\n", provider->Describe(),
+               root_key.error().message());
+    return std::nullopt;
+  }
+  return std::move(*root_key);
+}
+
+// Records a key operation in the audit chain (no actor: it ran on the server machine).
+void Audit(Store& store, const Clock& clock, std::string_view action, uint32_t key_id) {
+  AuditEvent event;
+  event.at = clock.Now();
+  event.request_id = "cli-" + NewUuid();
+  event.actor_kind = "anonymous";
+  event.action = std::string(action);
+  event.path = fmt::format("keyring/data/{}", key_id);
+  event.client_ip = "local";
+  event.outcome = "success";
+  event.status = "OK";
+  if (auto appended = store.AppendAudit(event); !appended.has_value()) {
+    fmt::print(stderr, "warning: the audit event {} could not be written: {}\n", action,
+               appended.error().message());
+  }
+}
+
+int RunStatus(const ServerConfig& config) {
+  auto opened = OpenInitializedStore(config);
+  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
+  auto counts = o.store.store->CountCiphertextsByKey();
+  if (!counts.has_value()) {
+    fmt::print(stderr, "error: {}\n", counts.error().ToString());
+    return kExitError;
+  }
+  fmt::print("{:<8} {:<8} {:<28} {}\n", "KEY ID", "STATE", "CREATED", "SECRET VERSIONS");
+  for (const WrappedKey& key : o.keys) {
+    if (key.purpose != kKeyPurposeData) continue;
+    const auto it = counts->find(key.id);
+    fmt::print("{:<8} {:<8} {:<28} {}\n", key.id, key.active ? "active" : "old",
+               FormatRfc3339(key.created_at), it == counts->end() ? 0 : it->second);
+    counts->erase(key.id);
+  }
+  for (const auto& [id, count] : *counts) {
+    // Versions naming a key the keyring does not hold: damaged, or a retired key's.
+    fmt::print("{:<8} {:<8} {:<28} {}\n", id == kUnreadableKeyId ? "-" : std::to_string(id),
+               "missing", "-", count);
+  }
+  return kExitOk;
+}
+
+int RunRotate(const ServerConfig& config) {
+  auto opened = OpenInitializedStore(config);
+  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
+  auto root_key = LoadRootKey(config);
+  if (!root_key.has_value()) return kExitError;
+  SystemRandom random;
+  // The root key must be this store's: a key wrapped under another would lock every server out.
+  if (auto ring = Keyring::Unwrap(o.keys, *root_key, random); !ring.has_value()) {
+    fmt::print(stderr, "error: {}\n", ring.error().message());
+    return kExitError;
+  }
+  uint32_t next_id = 1;
+  uint32_t previous = 0;
+  for (const WrappedKey& key : o.keys) {
+    next_id = std::max(next_id, key.id + 1);
+    if (key.purpose == kKeyPurposeData && key.active) previous = key.id;
+  }
+  auto key = Keyring::CreateKey(*root_key, next_id, kKeyPurposeData, random, o.store.clock->Now());
+  root_key->Wipe();
+  if (!key.has_value()) {
+    fmt::print(stderr, "error: {}\n", key.error().message());
+    return kExitError;
+  }
+  if (Status s = o.store.store->InsertKey(*key); !s.ok()) {
+    fmt::print(stderr, "error: cannot store the new data key: {}{}\n", s.message(),
+               s.code() == StatusCode::kAlreadyExists ? " (another rotation ran; try again)" : "");
+    return kExitError;
+  }
+  Audit(*o.store.store, *o.store.clock, "keys.rotate", next_id);
+  fmt::print(
+      "Data key {} is now active for new writes (data key {} stays readable).\n"
+      "Running servers switch to it within {} s. Next: `coffer keys reencrypt` to move existing\n"
+      "values to it, then `coffer keys retire --key-id {}`.\n",
+      next_id, previous, kKeyringRefreshInterval.count(), previous);
+  return kExitOk;
+}
+
+int RunReencrypt(const ServerConfig& config, size_t batch_size) {
+  if (Status s = CheckInteger(IntegerBoundOf("batch_size"),
+                              static_cast<int64_t>(std::min<size_t>(batch_size, INT64_MAX)));
+      !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return kExitUsage;
+  }
+  auto opened = OpenInitializedStore(config);
+  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
+  auto root_key = LoadRootKey(config);
+  if (!root_key.has_value()) return kExitError;
+  SystemRandom random;
+  auto ring = Keyring::Unwrap(o.keys, *root_key, random);
+  root_key->Wipe();
+  if (!ring.has_value()) {
+    fmt::print(stderr, "error: {}\n", ring.error().message());
+    return kExitError;
+  }
+  ReencryptOptions options;
+  options.batch_size = batch_size;
+  options.on_batch = [](const ReencryptProgress& p) {
+    fmt::print("reencrypt: {} moved, {} left\n", p.moved, p.left);
+    std::fflush(stdout);
+  };
+  options.on_damaged = [](const DamagedVersion& d) {
+    fmt::print(stderr,
+               "damaged: vault {} path {} version {} (names data key {}) does not decrypt; "
+               "left as it is\n",
+               d.vault_id, d.path, d.version,
+               d.key_id == kUnreadableKeyId ? std::string("-") : std::to_string(d.key_id));
+  };
+  auto result = ReencryptAll(*o.store.store, **ring, options);
+  if (!result.has_value()) {
+    fmt::print(stderr,
+               "error: re-encryption stopped: {} (what was done is kept; run it again to "
+               "resume)\n",
+               result.error().ToString());
+    return kExitError;
+  }
+  Audit(*o.store.store, *o.store.clock, "keys.reencrypt", result->target_key_id);
+  fmt::print(
+      "Re-encrypted {} secret versions under data key {}; {} changed meanwhile, {} do not "
+      "decrypt, {} not under data key {}.\n",
+      result->moved, result->target_key_id, result->skipped, result->failed, result->left,
+      result->target_key_id);
+  if (result->left > 0) {
+    fmt::print(stderr,
+               "error: {} secret versions are not under data key {} yet (written meanwhile by a "
+               "server that had not switched yet, or damaged): run it again\n",
+               result->left, result->target_key_id);
+    return kExitError;
+  }
+  return kExitOk;
+}
+
+int RunRetire(const ServerConfig& config, uint32_t key_id) {
+  auto opened = OpenInitializedStore(config);
+  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
+  InitializedStore& o = std::get<InitializedStore>(opened);
+  const WrappedKey* retired = nullptr;
+  UnixMicros newest_active_since = 0;
+  for (const WrappedKey& key : o.keys) {
+    if (key.purpose != kKeyPurposeData) continue;
+    if (key.id == key_id) retired = &key;
+    if (key.active) newest_active_since = key.created_at;
+  }
+  if (retired == nullptr) {
+    fmt::print(stderr, "error: there is no data key {}\n", key_id);
+    return kExitError;
+  }
+  if (retired->active) {
+    fmt::print(stderr, "error: data key {} is the active key; run `coffer keys rotate` first\n",
+               key_id);
+    return kExitError;
+  }
+  const UnixMicros grace =
+      std::chrono::duration_cast<std::chrono::microseconds>(kRetireGrace).count();
+  const UnixMicros since = o.store.clock->Now() - newest_active_since;
+  if (since < grace) {
+    fmt::print(stderr,
+               "error: the rotation is {} ms old; a running server may still be writing under "
+               "data key {}: try again in {} ms\n",
+               since / 1000, key_id, (grace - since) / 1000 + 1);
+    return kExitError;
+  }
+  if (Status s = o.store.store->DeleteDataKey(key_id); !s.ok()) {
+    fmt::print(stderr, "error: cannot retire data key {}: {}\n", key_id, s.message());
+    return kExitError;
+  }
+  Audit(*o.store.store, *o.store.clock, "keys.retire", key_id);
+  fmt::print("Data key {} is retired (deleted from the keyring).\n", key_id);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
+  // The options' storage lives as long as the callbacks that read it (as long as `app`).
+  struct Options {
+    size_t batch_size = 100;
+    uint32_t key_id = 0;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* keys = app.add_subcommand(
+      "keys", "Data keys: status, rotate, reencrypt, retire (on the store; servers may run)");
+  keys->require_subcommand(1);
+  keys->footer(
+      "Rotation: `keys rotate` adds a data key that new writes use (old ones stay readable);\n"
+      "`keys reencrypt` moves every stored value to it (batched, safe to interrupt and rerun);\n"
+      "`keys retire --key-id N` then deletes the old key. Running servers pick up a new key\n"
+      "within 2 s. rotate and reencrypt need the root key (root.key in --data-dir,\n"
+      "--root-key-file or COFFER_ROOT_KEY). See docs/operations.md, \"Data key rotation\".");
+  CLI::App* status =
+      keys->add_subcommand("status", "List the data keys and how many values use each");
+  registry.add_store_options(*status);
+  status->callback([&registry] { registry.action = RunStatus; });
+  CLI::App* rotate = keys->add_subcommand("rotate", "Add a new data key and make it the active one");
+  registry.add_store_options(*rotate);
+  rotate->footer("Example:\n  coffer keys rotate --data-dir /var/lib/coffer");
+  rotate->callback([&registry] { registry.action = RunRotate; });
+  CLI::App* reencrypt = keys->add_subcommand(
+      "reencrypt", "Move every stored value to the active data key (resumable)");
+  registry.add_store_options(*reencrypt);
+  reencrypt->add_option("--batch-size", o->batch_size, "Values per transaction")
+      ->check(IntegerOption("batch_size"))
+      ->capture_default_str();
+  reencrypt->footer("Example:\n  coffer keys reencrypt --data-dir /var/lib/coffer");
+  reencrypt->callback([&registry, o] {
+    registry.action = [o](const ServerConfig& config) {
+      return RunReencrypt(config, o->batch_size);
+    };
+  });
+  CLI::App* retire =
+      keys->add_subcommand("retire", "Delete an old data key once no stored value uses it");
+  registry.add_store_options(*retire);
+  retire->add_option("--key-id", o->key_id, "The data key to retire")->required();
+  retire->footer("Example:\n  coffer keys retire --data-dir /var/lib/coffer --key-id 1");
+  retire->callback([&registry, o] {
+    registry.action = [o](const ServerConfig& config) { return RunRetire(config, o->key_id); };
+  });
+}
+
+}  // namespace coffer::admin

@@ -1,0 +1,146 @@
+// TOML configuration loading and listen-address parsing.
+#include "server/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <charconv>
+
+#include "common/option_bounds.h"
+#include "common/regular_file.h"
+
+namespace coffer::server {
+namespace {
+
+constexpr size_t kMaxConfigBytes = 1 << 20;
+
+}  // namespace
+
+std::string ServerConfig::RootKeyFile() const {
+  return root_key_file.empty() ? data_dir + "/root.key" : root_key_file;
+}
+
+std::string ServerConfig::StorePath() const {
+  if (store.empty()) return data_dir + "/coffer.db";
+  if (store.starts_with("sqlite://")) return store.substr(9);
+  if (store.starts_with("sqlite:")) return store.substr(7);
+  return store;
+}
+
+Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
+  // Read here rather than by toml++, so a directory, a FIFO or an unreadable file is an error
+  // that names it (and a FIFO is never waited on).
+  ASSIGN_OR_RETURN(const std::string text, ReadRegularFile(path, "config file", kMaxConfigBytes));
+  toml::table table;
+  try {
+    table = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return InvalidArgumentError(
+        fmt::format("{}:{}:{}: {}", path, where.line, where.column, std::string(e.description())));
+  }
+  for (const auto& [key, node] : table) {
+    const std::string k(key.str());
+    auto str = [&](std::string& out) -> Status {
+      if (!node.is_string()) return InvalidArgumentError(fmt::format("{}: {} must be a string", path, k));
+      out = node.as_string()->get();
+      return OkStatus();
+    };
+    auto integer = [&](int64_t& out) -> Status {
+      const IntegerBound& bound = IntegerBoundOf(k);
+      if (!node.is_integer()) {
+        return InvalidArgumentError(fmt::format("{}: {} must be an integer between {} and {}", path,
+                                                k, bound.min, bound.max));
+      }
+      const int64_t value = node.as_integer()->get();
+      if (Status s = CheckInteger(bound, value, k); !s.ok()) {
+        return InvalidArgumentError(fmt::format("{}: {}", path, s.message()));
+      }
+      out = value;
+      return OkStatus();
+    };
+    auto log_level = [&](std::string& out) -> Status {
+      std::string text;
+      RETURN_IF_ERROR(str(text));
+      auto level = NormalizeLogLevel(text);
+      if (!level.has_value()) {
+        return InvalidArgumentError(fmt::format("{}: {} {}", path, k, level.error().message()));
+      }
+      out = std::move(*level);
+      return OkStatus();
+    };
+    auto boolean = [&](bool& out) -> Status {
+      if (!node.is_boolean()) return InvalidArgumentError(fmt::format("{}: {} must be true or false", path, k));
+      out = node.as_boolean()->get();
+      return OkStatus();
+    };
+    Status s;
+    if (k == "data_dir") s = str(config.data_dir);
+    else if (k == "listen") s = str(config.listen);
+    else if (k == "store") s = str(config.store);
+    else if (k == "root_key_file") s = str(config.root_key_file);
+    else if (k == "log_level") s = log_level(config.log_level);
+    else if (k == "trusted_proxies") s = str(config.trusted_proxies);
+    else if (k == "tls_cert") s = str(config.tls_cert);
+    else if (k == "tls_key") s = str(config.tls_key);
+    else if (k == "insecure_listen") s = boolean(config.insecure_listen);
+    else if (k == "io_threads") s = integer(config.io_threads);
+    else if (k == "worker_threads") s = integer(config.worker_threads);
+    else if (k == "max_body_bytes") s = integer(config.max_body_bytes);
+    else if (k == "read_timeout_ms") s = integer(config.read_timeout_ms);
+    else if (k == "idle_timeout_ms") s = integer(config.idle_timeout_ms);
+    else if (k == "first_request_timeout_ms") s = integer(config.first_request_timeout_ms);
+    else if (k == "max_connections_per_address") s = integer(config.max_connections_per_address);
+    else if (k == "max_connections") s = integer(config.max_connections);
+    else if (k == "token_ttl_seconds") s = integer(config.token_ttl_seconds);
+    else if (k == "auth_failure_burst") s = integer(config.auth_failure_burst);
+    else if (k == "auth_failures_per_minute") s = integer(config.auth_failures_per_minute);
+    else return InvalidArgumentError(fmt::format("{}: unknown key '{}'", path, k));
+    RETURN_IF_ERROR(s);
+  }
+  return OkStatus();
+}
+
+Status CheckServerConfig(const ServerConfig& config) {
+  const std::pair<std::string_view, int64_t> numbers[] = {
+      {"io_threads", config.io_threads},
+      {"worker_threads", config.worker_threads},
+      {"max_body_bytes", config.max_body_bytes},
+      {"read_timeout_ms", config.read_timeout_ms},
+      {"idle_timeout_ms", config.idle_timeout_ms},
+      {"first_request_timeout_ms", config.first_request_timeout_ms},
+      {"max_connections_per_address", config.max_connections_per_address},
+      {"max_connections", config.max_connections},
+      {"token_ttl_seconds", config.token_ttl_seconds},
+      {"auth_failure_burst", config.auth_failure_burst},
+      {"auth_failures_per_minute", config.auth_failures_per_minute},
+  };
+  for (const auto& [key, value] : numbers) {
+    RETURN_IF_ERROR(CheckInteger(IntegerBoundOf(key), value));
+  }
+  auto level = NormalizeLogLevel(config.log_level);
+  if (!level.has_value()) return InvalidArgumentError("--log-level " + level.error().message());
+  return OkStatus();
+}
+
+Status ParseListen(const std::string& listen, std::string& host, uint16_t& port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= listen.size()) {
+    return InvalidArgumentError("listen must be HOST:PORT, e.g. 127.0.0.1:8200");
+  }
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) return InvalidArgumentError("listen must be HOST:PORT, e.g. 127.0.0.1:8200");
+  const std::string p = listen.substr(colon + 1);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
+    return InvalidArgumentError("listen port must be a number from 0 to 65535");
+  }
+  port = static_cast<uint16_t>(value);
+  return OkStatus();
+}
+
+}  // namespace coffer::server

@@ -1,0 +1,57 @@
+// Server configuration: defaults, overridden by an optional TOML file, then COFFER_* environment
+// variables, then command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace coffer::server {
+
+struct ServerConfig {
+  std::string data_dir = "./coffer-data";
+  std::string listen = "127.0.0.1:8200";
+  std::string store;          // empty: SQLite at <data_dir>/coffer.db
+  std::string root_key_file;  // empty: <data_dir>/root.key (unless COFFER_ROOT_KEY is set)
+  // Numbers are 64-bit whatever their use, so a value from any source is checked against its
+  // bound (common/option_bounds.h) before it is narrowed.
+  int64_t io_threads = 0;  // 0: one per core
+  int64_t worker_threads = 32;
+  int64_t max_body_bytes = 1 << 20;
+  int64_t read_timeout_ms = 15'000;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t first_request_timeout_ms = 5'000;  // a new connection's first request header
+  int64_t max_connections_per_address = 256;  // 0: no limit
+  int64_t max_connections = 0;                // 0: the open-file limit less a reserve
+  int64_t token_ttl_seconds = 900;
+  // Failed authentications one client address may make at once, and how many more per minute.
+  int64_t auth_failure_burst = 20;
+  int64_t auth_failures_per_minute = 60;
+  std::string log_level = "info";  // lower case: one of kLogLevels
+  // Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
+  std::string trusted_proxies;
+  // HTTPS when both are set: PEM certificate chain and its private key (re-read on SIGHUP).
+  std::string tls_cert;
+  std::string tls_key;
+  // Allows plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
+  bool insecure_listen = false;
+
+  std::string RootKeyFile() const;
+  std::string StorePath() const;  // the SQLite file
+};
+
+// Loads a TOML file over `config`. kInvalidArgument naming the key at fault: an unknown key (so a
+// typo is not silently ignored), a wrong type, a number outside its bound, an unknown log level;
+// kNotFound when the file is missing; kFailedPrecondition when it is not a regular file (a
+// directory, a FIFO) or cannot be read.
+Status LoadTomlConfig(const std::string& path, ServerConfig& config);
+
+// Every number of `config` within its bound and a known log level, whatever set them;
+// kInvalidArgument naming the first option at fault and its bound.
+Status CheckServerConfig(const ServerConfig& config);
+
+// Splits "host:port" ("[::1]:8200" for IPv6). kInvalidArgument.
+Status ParseListen(const std::string& listen, std::string& host, uint16_t& port);
+
+}  // namespace coffer::server
