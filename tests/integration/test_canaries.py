@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
@@ -255,9 +254,9 @@ def exercise(url, admin_key, rec, c, db_path):
     return issued, vault
 
 
-def cli_outputs(url, admin_key, c, vault_name="canaries"):
-    """The client's output on error paths, where no canary may show: (label, text) pairs."""
-    home = tempfile.mkdtemp(prefix="coffer-canary-home-")
+def cli_outputs(url, admin_key, c, home, vault_name="canaries"):
+    """The client's output on error paths, where no canary may show: (label, text) pairs. `home`
+    is the client's HOME (an empty temp dir)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
     env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"), COFFER_ADDR=url)
     outs = []
@@ -292,7 +291,9 @@ def test_canaries_never_leak(tmp_path, core_limit):
     rec = Recorder()
     try:
         issued, vault = exercise(url, admin_key, rec, c, os.path.join(data, "coffer.db"))
-        cli = cli_outputs(url, admin_key, c)
+        home = tmp_path / "home"
+        home.mkdir()
+        cli = cli_outputs(url, admin_key, c, str(home))
         # The server is undumpable from the start, with no core size.
         limits = open(f"/proc/{proc.pid}/limits").read()
         line = [l for l in limits.splitlines() if l.startswith("Max core file size")][0]
