@@ -15,6 +15,7 @@ namespace {
 
 // --- rows of the identity tables ----------------------------------------------------------------
 
+constexpr std::string_view kUserColumnsSql = "SELECT id, name, is_admin, created_at FROM users";
 constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
     " revoked_at FROM credentials";
@@ -74,6 +75,20 @@ StatusOr<Policy> ReadPolicy(const SqliteStatement& st) {
   p.created_at = st.ColumnInt(7);
   p.created_by = st.ColumnText(8);
   return p;
+}
+
+// The rows of `columns_sql` (credentials or policies) that name principal (`kind`, `id`), in
+// creation order (rowid breaks ties in insertion order).
+template <typename T>
+StatusOr<std::vector<T>> ListForPrincipal(SqliteConnection& db, std::string_view columns_sql,
+                                          PrincipalKind kind, std::string_view principal_id,
+                                          StatusOr<T> (*read)(const SqliteStatement&)) {
+  ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(std::string(columns_sql) +
+                                                  " WHERE principal_kind = ?1 AND principal_id = ?2"
+                                                  " ORDER BY created_at, rowid"));
+  st.BindText(1, PrincipalKindName(kind));
+  st.BindText(2, principal_id);
+  return ReadAll<T>(st, read);
 }
 
 // A row when credential ?1 is an unrevoked API key of an admin and no other admin API key is
@@ -150,22 +165,13 @@ StatusOr<std::vector<User>> SqliteStoreImpl::ListUsers() {
   auto db = readers_->Acquire();
   // rowid breaks ties in insertion order.
   ASSIGN_OR_RETURN(SqliteStatement st,
-                   db->Prepare("SELECT id, name, is_admin, created_at FROM users"
-                               " ORDER BY created_at, rowid"));
+                   db->Prepare(std::string(kUserColumnsSql) + " ORDER BY created_at, rowid"));
   return ReadAll<User>(st, ReadUser);
 }
 
 StatusOr<User> SqliteStoreImpl::GetUser(std::string_view id) {
   auto db = readers_->Acquire();
-  ASSIGN_OR_RETURN(SqliteStatement st,
-                   db->Prepare("SELECT id, name, is_admin, created_at FROM users"
-                               " WHERE id = ?1"));
-  st.BindText(1, id);
-  ASSIGN_OR_RETURN(const bool row, st.Step());
-  if (!row) {
-    return Err(NotFoundError("user not found"));
-  }
-  return ReadUser(st);
+  return GetById(*db, kUserColumnsSql, id, "user not found", ReadUser);
 }
 
 Status SqliteStoreImpl::InsertCredential(const Credential& c, const AuditEvent* audit) {
@@ -190,13 +196,7 @@ StatusOr<Credential> SqliteStoreImpl::GetCredential(std::string_view public_id) 
 StatusOr<std::vector<Credential>> SqliteStoreImpl::ListCredentials(PrincipalKind kind,
                                                                    std::string_view principal_id) {
   auto db = readers_->Acquire();
-  ASSIGN_OR_RETURN(SqliteStatement st,
-                   db->Prepare(std::string(kCredentialColumnsSql) +
-                               " WHERE principal_kind = ?1 AND principal_id = ?2"
-                               " ORDER BY created_at, rowid"));
-  st.BindText(1, PrincipalKindName(kind));
-  st.BindText(2, principal_id);
-  return ReadAll<Credential>(st, ReadCredential);
+  return ListForPrincipal(*db, kCredentialColumnsSql, kind, principal_id, ReadCredential);
 }
 
 Status SqliteStoreImpl::RevokeCredential(std::string_view public_id, UnixMicros at,
@@ -377,13 +377,7 @@ StatusOr<std::vector<Policy>> SqliteStoreImpl::ListPolicies(std::string_view vau
 StatusOr<std::vector<Policy>> SqliteStoreImpl::ListPoliciesForPrincipal(
     PrincipalKind kind, std::string_view principal_id) {
   auto db = readers_->Acquire();
-  ASSIGN_OR_RETURN(SqliteStatement st,
-                   db->Prepare(std::string(kPolicyColumnsSql) +
-                               " WHERE principal_kind = ?1 AND principal_id = ?2"
-                               " ORDER BY created_at, rowid"));
-  st.BindText(1, PrincipalKindName(kind));
-  st.BindText(2, principal_id);
-  return ReadAll<Policy>(st, ReadPolicy);
+  return ListForPrincipal(*db, kPolicyColumnsSql, kind, principal_id, ReadPolicy);
 }
 
 Status SqliteStoreImpl::DeletePolicy(std::string_view vault_id, std::string_view policy_id,

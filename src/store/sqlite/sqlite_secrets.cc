@@ -114,15 +114,8 @@ StatusOr<SecretVersion> ReadVersion(const SqliteStatement& st, bool with_ciphert
 }
 
 StatusOr<std::vector<SecretVersion>> ReadVersions(SqliteStatement& st) {
-  std::vector<SecretVersion> out;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool row, st.Step());
-    if (!row) {
-      return out;
-    }
-    ASSIGN_OR_RETURN(SecretVersion v, ReadVersion(st, /*with_ciphertext=*/false));
-    out.push_back(std::move(v));
-  }
+  return ReadAll<SecretVersion>(
+      st, [](const SqliteStatement& row) { return ReadVersion(row, /*with_ciphertext=*/false); });
 }
 
 Vault ReadVault(const SqliteStatement& st) {
