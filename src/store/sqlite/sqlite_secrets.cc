@@ -150,6 +150,30 @@ std::string VersionNotFound(int64_t version) {
   return "version " + std::to_string(version) + " not found";
 }
 
+// Inserts version `v` of its secret, every field as it is, with `ciphertext` as its value.
+Status InsertVersionRow(SqliteConnection& db, const SecretVersion& v,
+                        const std::vector<uint8_t>& ciphertext) {
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db.Prepare("INSERT INTO secret_versions (secret_id, version, type,"
+                              " metadata_json, rotation_policy_json, expires_at,"
+                              " max_access_count, access_count, disabled_at, created_at,"
+                              " created_by, ciphertext)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+  st.BindText(1, v.secret_id);
+  st.BindInt(2, v.version);
+  st.BindText(3, SecretTypeName(v.type));
+  st.BindText(4, v.metadata_json);
+  st.BindText(5, v.rotation_policy_json);
+  st.BindOptionalInt(6, v.expires_at);
+  st.BindInt(7, v.max_access_count);
+  st.BindInt(8, v.access_count);
+  st.BindOptionalInt(9, v.disabled_at);
+  st.BindInt(10, v.created_at);
+  st.BindText(11, v.created_by);
+  st.BindBlob(12, ciphertext);
+  return st.Run();
+}
+
 }  // namespace
 
 // --- vaults ----------------------------------------------------------------------------------
@@ -245,23 +269,8 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
       st.BindInt(5, header.version);
       RETURN_IF_ERROR(st.Run());
     }
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("INSERT INTO secret_versions (secret_id, version, type,"
-                                " metadata_json, rotation_policy_json, expires_at,"
-                                " max_access_count, access_count, disabled_at, created_at,"
-                                " created_by, ciphertext)"
-                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, NULL, ?8, ?9, ?10)"));
-    st.BindText(1, header.secret_id);
-    st.BindInt(2, header.version);
-    st.BindText(3, SecretTypeName(header.type));
-    st.BindText(4, header.metadata_json);
-    st.BindText(5, header.rotation_policy_json);
-    st.BindOptionalInt(6, header.expires_at);
-    st.BindInt(7, header.max_access_count);
-    st.BindInt(8, header.created_at);
-    st.BindText(9, header.created_by);
-    st.BindBlob(10, ciphertext);
-    RETURN_IF_ERROR(st.Run());
+    // A new version: header's access_count is 0 and its disabled_at empty.
+    RETURN_IF_ERROR(InsertVersionRow(db, header, ciphertext));
     if (event != nullptr) {
       event->vault_id = header.vault_id;
       event->path = header.path;
@@ -468,25 +477,8 @@ Status SqliteStoreImpl::ImportSecretVersion(const SecretVersion& v) {
         return FailedPreconditionError("store: versions must be imported in order from 1");
       }
     }
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("INSERT INTO secret_versions (secret_id, version, type,"
-                                " metadata_json, rotation_policy_json, expires_at,"
-                                " max_access_count, access_count, disabled_at, created_at,"
-                                " created_by, ciphertext)"
-                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
-    st.BindText(1, v.secret_id);
-    st.BindInt(2, v.version);
-    st.BindText(3, SecretTypeName(v.type));
-    st.BindText(4, v.metadata_json);
-    st.BindText(5, v.rotation_policy_json);
-    st.BindOptionalInt(6, v.expires_at);
-    st.BindInt(7, v.max_access_count);
-    st.BindInt(8, v.access_count);
-    st.BindOptionalInt(9, v.disabled_at);
-    st.BindInt(10, v.created_at);
-    st.BindText(11, v.created_by);
-    st.BindBlob(12, v.ciphertext);
-    return Reword(st.Run(), StatusCode::kAlreadyExists, "the version already exists");
+    return Reword(InsertVersionRow(db, v, v.ciphertext), StatusCode::kAlreadyExists,
+                  "the version already exists");
   });
 }
 
