@@ -1,0 +1,153 @@
+// SqliteStoreImpl, the SqliteStore that SqliteStore::Open returns. Its methods are defined by
+// concern, in the order of store.h: sqlite_keys.cc, sqlite_identity.cc, sqlite_audit.cc,
+// sqlite_rate_limits.cc, sqlite_secrets.cc, and sqlite_store.cc for the rest. Internal to them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/change_feed.h"
+#include "store/sqlite/group_commit_writer.h"
+#include "store/sqlite/sqlite_audit_log.h"
+#include "store/sqlite/sqlite_connection.h"
+#include "store/sqlite/sqlite_reader_pool.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/store.h"
+
+namespace coffer::sqlite_store_internal {
+
+// The body of a write operation: runs statements on the writer connection, and may complete
+// `event` (the operation's audit event, nullptr when it has none) with what only the row knows.
+using WriteBody = std::function<Status(SqliteConnection& db, AuditEvent* event)>;
+
+// Reads run on a leased read-only connection; writes are bodies handed to the group-commit
+// writer, which runs them in a shared transaction, each followed by its audit event when it has
+// one.
+class SqliteStoreImpl final : public SqliteStore {
+ public:
+  // `audit_chain` is the one the writer's rollback listener forgets.
+  SqliteStoreImpl(std::unique_ptr<SqliteAuditChain> audit_chain,
+                  std::unique_ptr<GroupCommitWriter> writer,
+                  std::unique_ptr<SqliteReaderPool> readers);
+  ~SqliteStoreImpl() override;
+
+  SqliteStoreStats Stats() const override;
+
+  // --- keyring and data key rotation (sqlite_keys.cc) --------------------------------------
+
+  StatusOr<std::vector<WrappedKey>> LoadKeys() override;
+  Status InsertKey(const WrappedKey& key) override;
+  StatusOr<std::vector<StoredCiphertext>> ListCiphertextsNotUnderKey(
+      uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
+      size_t limit) override;
+  StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) override;
+  StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
+  Status DeleteDataKey(uint32_t id) override;
+
+  // --- users, credentials, agents and policies (sqlite_identity.cc) ------------------------
+
+  Status InsertUser(const User& user, const AuditEvent* audit) override;
+  StatusOr<std::vector<User>> ListUsers() override;
+  StatusOr<User> GetUser(std::string_view id) override;
+  Status InsertCredential(const Credential& c, const AuditEvent* audit) override;
+  StatusOr<Credential> GetCredential(std::string_view public_id) override;
+  StatusOr<std::vector<Credential>> ListCredentials(PrincipalKind kind,
+                                                    std::string_view principal_id) override;
+  Status RevokeCredential(std::string_view public_id, UnixMicros at,
+                          const AuditEvent* audit) override;
+
+  Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
+                     const AuditEvent* audit) override;
+  StatusOr<Agent> GetAgent(std::string_view agent_id) override;
+  StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override;
+  Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override;
+  Status ReplaceAgentCredentials(std::string_view agent_id,
+                                 const std::vector<std::string>& expected_active,
+                                 const std::vector<Credential>& fresh, UnixMicros at,
+                                 const AuditEvent* audit) override;
+
+  Status InsertPolicy(const Policy& p, const AuditEvent* audit) override;
+  StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id) override;
+  StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id) override;
+  StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(PrincipalKind kind,
+                                                         std::string_view principal_id) override;
+  Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
+                      const AuditEvent* audit) override;
+
+  // --- audit (sqlite_audit.cc) -------------------------------------------------------------
+
+  StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override;
+  void AppendAuditAsync(std::shared_ptr<const AuditEvent> event,
+                        std::function<void(Status)> done) override;
+  StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) override;
+  Status ScanAudit(const std::function<bool(const AuditEvent&)>& visit) override;
+
+  // --- rate limits (sqlite_rate_limits.cc) -------------------------------------------------
+
+  StatusOr<RateLimitDecision> HitRateLimit(std::string_view key, UnixMicros window, int64_t limit,
+                                           UnixMicros now) override;
+
+  // --- vaults, secrets and copying a store (sqlite_secrets.cc) -----------------------------
+
+  Status InsertVault(const Vault& vault, const AuditEvent* audit) override;
+  StatusOr<Vault> GetVault(std::string_view vault_id) override;
+  StatusOr<std::vector<Vault>> ListVaults(std::optional<std::string_view> owner_id) override;
+  Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override;
+
+  StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& in, const SealFunction& seal,
+                                           const AuditEvent* audit) override;
+  StatusOr<SecretVersion> GetSecretVersion(std::string_view vault_id, std::string_view path,
+                                           VersionSelector selector) override;
+  StatusOr<std::vector<SecretVersion>> ListSecretVersions(std::string_view vault_id,
+                                                          std::string_view path) override;
+  StatusOr<SecretListPage> ListSecrets(std::string_view vault_id, std::string_view prefix,
+                                       std::string_view after, size_t limit) override;
+  Status DeleteSecret(std::string_view vault_id, std::string_view path,
+                      const AuditEvent* audit) override;
+  StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id, std::string_view path,
+                                               int64_t version, UnixMicros at,
+                                               const AuditEvent* audit) override;
+  StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
+                                        const AuditEvent* audit) override;
+
+  Status ImportSecretVersion(const SecretVersion& v) override;
+
+  // --- changes -----------------------------------------------------------------------------
+
+  // Only this process writes what the feed is about (`coffer keys` beside a server changes the
+  // keyring and ciphertexts; a second server is refused, see sqlite_store_lock.h).
+  ChangeFeed& Changes() override { return changes_; }
+
+ private:
+  // Runs `body(db, event)` as one write operation and then, when `audit` is given, appends
+  // `event` (a copy of it that `body` may complete with what only the row knows) to the audit
+  // chain in the same operation: both are kept or neither is. The appended event, with its
+  // seq and hashes, goes to `*appended` when that is not null. (sqlite_audit.cc)
+  Status Write(const AuditEvent* audit, const WriteBody& body, AuditEvent* appended = nullptr,
+               Durability durability = Durability::kSynced);
+
+  // Write's operation, on the writer thread. (sqlite_audit.cc)
+  Status WriteInOp(SqliteConnection& db, const AuditEvent* audit, const WriteBody& body,
+                   AuditEvent* appended = nullptr);
+
+  // Write, for a mutation of something the layers above may keep in memory: `change` is
+  // published once the write is over, whatever its outcome. (sqlite_store.cc)
+  Status WriteChange(const StoreChange& change, const AuditEvent* audit, const WriteBody& body);
+
+  // Declared first so it is destroyed last; used only on the writer thread (write operations
+  // and the writer's rollback listener).
+  const std::unique_ptr<SqliteAuditChain> audit_chain_;
+  std::unique_ptr<GroupCommitWriter> writer_;
+  std::unique_ptr<SqliteReaderPool> readers_;
+  ChangeFeed changes_{ChangeFeed::Writers::kThisProcess};
+};
+
+}  // namespace coffer::sqlite_store_internal
