@@ -18,16 +18,13 @@
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_migrations.h"
 #include "store/postgres/pg_pool.h"
+#include "store/postgres/pg_transaction.h"
 
 namespace coffer {
 
 namespace {
 
 using RuleClockOption = PostgresStoreOptions::RuleClock;
-
-// A transaction that failed on a serialization failure or deadlock is run again, at most this
-// many times in all.
-constexpr int kMaxAttempts = 5;
 
 // Rows of the audit chain read per round trip by ScanAudit.
 constexpr int kScanPage = 1000;
@@ -1205,49 +1202,22 @@ class PostgresStoreImpl final : public PostgresStore {
 
   // Runs `body(conn, event)` in a transaction and then, when `audit` is given, appends `event`
   // (a copy that `body` may complete with what only the row knows) in the same transaction:
-  // both commit or neither. Retried from the start on a serialization failure or deadlock.
-  // The appended event goes to `*appended` when that is not null.
+  // both commit or neither. Retried from the start as RunPgTransaction says.
   template <typename Body>
-  Status Write(const AuditEvent* audit, Body body, AuditEvent* appended = nullptr) {
-    for (int attempt = 1;; ++attempt) {
-      ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
+  Status Write(const AuditEvent* audit, Body body) {
+    return RunPgTransaction(*pool_, [&](PgConnection& conn) -> Status {
+      // A fresh copy on every attempt: a failed one may have completed it.
       std::optional<AuditEvent> event;
       if (audit != nullptr) {
         event.emplace(*audit);
       }
-      Status s = conn->ExecScript("BEGIN");
-      if (s.ok()) {
-        s = body(*conn, event.has_value() ? &*event : nullptr);
-      }
-      if (s.ok() && event.has_value()) {
-        std::vector<AuditEvent*> events = {&*event};
-        s = AppendAuditEvents(*conn, events);
-      }
-      bool committing = false;
-      if (s.ok()) {
-        committing = true;
-        s = conn->ExecScript("COMMIT");
-      }
-      if (s.ok()) {
-        if (appended != nullptr && event.has_value()) {
-          *appended = std::move(*event);
-        }
+      RETURN_IF_ERROR(body(conn, event.has_value() ? &*event : nullptr));
+      if (!event.has_value()) {
         return OkStatus();
       }
-      // A connection lost before COMMIT was sent took its transaction with it, so running it
-      // again is safe; one lost during COMMIT may or may not have committed, so it is not.
-      const bool lost_before_commit = conn->lost() && !committing;
-      const bool retry = (conn->retryable() || lost_before_commit) && attempt < kMaxAttempts;
-      if (conn->InTransaction()) {
-        (void)conn->ExecScript("ROLLBACK");
-      }
-      if (!retry) {
-        return s;
-      }
-      if (lost_before_commit) {
-        pool_->DropIdle();
-      }
-    }
+      std::vector<AuditEvent*> events = {&*event};
+      return AppendAuditEvents(conn, events);
+    });
   }
 
   std::unique_ptr<PgPool> pool_;
