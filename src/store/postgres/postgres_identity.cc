@@ -65,12 +65,9 @@ Status PostgresStoreImpl::InsertUser(const User& user, const AuditEvent* audit) 
         "INSERT INTO users (id, name, is_admin, created_at)"
         " VALUES ($1, $2, $3, $4)",
         PgParams().Text(user.id).Text(user.name).Bool(user.is_admin).Int(user.created_at));
-    if (s.code() == StatusCode::kAlreadyExists) {
-      return conn.last_error().constraint == "users_name_key"
-                 ? AlreadyExistsError("a user named '" + user.name + "' already exists")
-                 : AlreadyExistsError("a user with this id already exists");
-    }
-    return s;
+    return RewordDuplicate(std::move(s), conn, {"users_name_key"},
+                           "a user named '" + user.name + "' already exists",
+                           "a user with this id already exists");
   });
 }
 
@@ -83,14 +80,7 @@ StatusOr<std::vector<User>> PostgresStoreImpl::ListUsers() {
 }
 
 StatusOr<User> PostgresStoreImpl::GetUser(std::string_view id) {
-  return Read([&](PgConnection& conn) -> StatusOr<User> {
-    ASSIGN_OR_RETURN(PgResult r, conn.Exec(std::string(kUserColumnsSql) + " WHERE id = $1",
-                                           PgParams().Text(id)));
-    if (r.rows() == 0) {
-      return Err(NotFoundError("user not found"));
-    }
-    return ReadUser(r, 0);
-  });
+  return GetById(kUserColumnsSql, id, "user not found", ReadUser);
 }
 
 Status PostgresStoreImpl::InsertCredential(const Credential& c, const AuditEvent* audit) {
@@ -114,14 +104,7 @@ StatusOr<Credential> PostgresStoreImpl::GetCredential(std::string_view public_id
 
 StatusOr<std::vector<Credential>> PostgresStoreImpl::ListCredentials(
     PrincipalKind kind, std::string_view principal_id) {
-  return Read([&](PgConnection& conn) -> StatusOr<std::vector<Credential>> {
-    ASSIGN_OR_RETURN(PgResult r,
-                     conn.Exec(std::string(kCredentialColumnsSql) +
-                                   " WHERE principal_kind = $1 AND principal_id = $2"
-                                   " ORDER BY created_at, ord",
-                               PgParams().Text(PrincipalKindName(kind)).Text(principal_id)));
-    return ReadAll<Credential>(r, ReadCredential);
-  });
+  return ListByPrincipal(kCredentialColumnsSql, kind, principal_id, ReadCredential);
 }
 
 Status PostgresStoreImpl::RevokeCredential(std::string_view public_id, UnixMicros at,
@@ -180,12 +163,9 @@ Status PostgresStoreImpl::InsertAgent(const Agent& agent,
             .Text(agent.owner_id)
             .Int(agent.created_at)
             .OptionalInt(agent.revoked_at));
-    if (s.code() == StatusCode::kAlreadyExists) {
-      return conn.last_error().constraint == "agents_owner_name_key"
-                 ? AlreadyExistsError("an agent named '" + agent.name + "' already exists")
-                 : AlreadyExistsError("an agent with this id already exists");
-    }
-    RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(RewordDuplicate(std::move(s), conn, {"agents_owner_name_key"},
+                                    "an agent named '" + agent.name + "' already exists",
+                                    "an agent with this id already exists"));
     for (const Credential& c : credentials) {
       RETURN_IF_ERROR(InsertCredentialRow(conn, c));
     }
@@ -301,14 +281,7 @@ StatusOr<std::vector<Policy>> PostgresStoreImpl::ListPolicies(std::string_view v
 
 StatusOr<std::vector<Policy>> PostgresStoreImpl::ListPoliciesForPrincipal(
     PrincipalKind kind, std::string_view principal_id) {
-  return Read([&](PgConnection& conn) -> StatusOr<std::vector<Policy>> {
-    ASSIGN_OR_RETURN(PgResult r,
-                     conn.Exec(std::string(kPolicyColumnsSql) +
-                                   " WHERE principal_kind = $1 AND principal_id = $2"
-                                   " ORDER BY created_at, ord",
-                               PgParams().Text(PrincipalKindName(kind)).Text(principal_id)));
-    return ReadAll<Policy>(r, ReadPolicy);
-  });
+  return ListByPrincipal(kPolicyColumnsSql, kind, principal_id, ReadPolicy);
 }
 
 Status PostgresStoreImpl::DeletePolicy(std::string_view vault_id, std::string_view policy_id,

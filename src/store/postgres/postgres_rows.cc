@@ -13,6 +13,18 @@ Status Reword(Status s, StatusCode code, std::string message) {
   return Status(code, std::move(message));
 }
 
+Status RewordDuplicate(Status s, const PgConnection& conn,
+                       std::initializer_list<std::string_view> name_constraints,
+                       std::string name_taken, std::string id_taken) {
+  if (s.code() != StatusCode::kAlreadyExists) {
+    return s;
+  }
+  const std::string& constraint = conn.last_error().constraint;
+  const bool name = std::find(name_constraints.begin(), name_constraints.end(), constraint) !=
+                    name_constraints.end();
+  return AlreadyExistsError(name ? std::move(name_taken) : std::move(id_taken));
+}
+
 StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind) {
   if (name == PrincipalKindName(PrincipalKind::kUser)) {
     return PrincipalKind::kUser;

@@ -3,6 +3,7 @@
 // files include it.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -29,6 +30,13 @@ inline constexpr int kCiphertextColumn = 13;
 
 // `s` with `message` when it has `code`, else unchanged.
 Status Reword(Status s, StatusCode code, std::string message);
+
+// `s` from an INSERT into a table whose rows have a unique name besides their id: kAlreadyExists
+// becomes `name_taken` when the violated constraint (conn.last_error()) is one of
+// `name_constraints`, else `id_taken`. Any other `s` is returned as it is.
+Status RewordDuplicate(Status s, const PgConnection& conn,
+                       std::initializer_list<std::string_view> name_constraints,
+                       std::string name_taken, std::string id_taken);
 
 // The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
 StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);

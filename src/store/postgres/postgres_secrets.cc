@@ -114,13 +114,8 @@ Status PostgresStoreImpl::InsertVault(const Vault& vault, const AuditEvent* audi
             .Text(vault.description)
             .Text(vault.owner_id)
             .Int(vault.created_at));
-    if (s.code() == StatusCode::kAlreadyExists) {
-      const std::string& constraint = conn.last_error().constraint;
-      return constraint == "vaults_name_lower_key" || constraint == "vaults_owner_name_key"
-                 ? AlreadyExistsError(VaultNameTaken(vault.name))
-                 : AlreadyExistsError("a vault with this id already exists");
-    }
-    return s;
+    return RewordDuplicate(std::move(s), conn, {"vaults_name_lower_key", "vaults_owner_name_key"},
+                           VaultNameTaken(vault.name), "a vault with this id already exists");
   });
 }
 

@@ -125,6 +125,12 @@ class PostgresStoreImpl final : public PostgresStore {
                                        std::optional<std::string_view> owner_id,
                                        T (*read)(const PgResult&, int));
 
+  // The rows of `columns_sql` that name principal (`kind`, `principal_id`), in creation order.
+  template <typename T>
+  StatusOr<std::vector<T>> ListByPrincipal(std::string_view columns_sql, PrincipalKind kind,
+                                           std::string_view principal_id,
+                                           StatusOr<T> (*read)(const PgResult&, int));
+
   // Runs `body(conn)` on a pooled connection, outside any transaction (each statement commits
   // on its own).
   template <typename Body>
@@ -177,6 +183,20 @@ StatusOr<std::vector<T>> PostgresStoreImpl::ListByOwner(std::string_view columns
     }
     sql += " ORDER BY created_at, ord";
     ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
+    return ReadAll<T>(r, read);
+  });
+}
+
+template <typename T>
+StatusOr<std::vector<T>> PostgresStoreImpl::ListByPrincipal(
+    std::string_view columns_sql, PrincipalKind kind, std::string_view principal_id,
+    StatusOr<T> (*read)(const PgResult&, int)) {
+  return Read([&](PgConnection& conn) -> StatusOr<std::vector<T>> {
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        conn.Exec(std::string(columns_sql) + " WHERE principal_kind = $1 AND principal_id = $2"
+                                             " ORDER BY created_at, ord",
+                  PgParams().Text(PrincipalKindName(kind)).Text(principal_id)));
     return ReadAll<T>(r, read);
   });
 }
