@@ -4,12 +4,13 @@
 #include <algorithm>
 #include <string>
 
+#include "store/postgres/pg_transaction.h"
+
 namespace coffer {
 
 namespace {
 
 constexpr int kColumns = 16;
-constexpr int kMaxAttempts = 5;
 
 // INSERT of `n` events (kColumns parameters each) and the head's move ($n*16+1 seq, +2 hash),
 // in one statement.
@@ -125,44 +126,24 @@ StatusOr<AuditEvent> PgAuditBatcher::Append(const AuditEvent& event) {
 }
 
 Status PgAuditBatcher::Commit(std::vector<Pending*>& batch) {
-  for (int attempt = 1;; ++attempt) {
-    ASSIGN_OR_RETURN(PgPool::Lease conn, pool_.Acquire());
-    std::vector<AuditEvent> copies;
+  std::vector<AuditEvent> copies;
+  RETURN_IF_ERROR(RunPgTransaction(pool_, [&](PgConnection& conn) -> Status {
+    // Fresh copies on every attempt: the batch's events change only once one commits.
+    copies.clear();
     copies.reserve(batch.size());
-    std::vector<AuditEvent*> events;
     for (Pending* p : batch) {
       copies.push_back(p->event);
     }
+    std::vector<AuditEvent*> events;
     for (AuditEvent& e : copies) {
       events.push_back(&e);
     }
-    Status s = conn->ExecScript("BEGIN");
-    if (s.ok()) {
-      s = AppendAuditEvents(*conn, events);
-    }
-    bool committing = false;
-    if (s.ok()) {
-      committing = true;
-      s = conn->ExecScript("COMMIT");
-    }
-    if (s.ok()) {
-      for (size_t i = 0; i < batch.size(); ++i) {
-        batch[i]->event = std::move(copies[i]);
-      }
-      return OkStatus();
-    }
-    const bool lost_before_commit = conn->lost() && !committing;
-    const bool retry = (conn->retryable() || lost_before_commit) && attempt < kMaxAttempts;
-    if (conn->InTransaction()) {
-      (void)conn->ExecScript("ROLLBACK");
-    }
-    if (!retry) {
-      return s;
-    }
-    if (lost_before_commit) {
-      pool_.DropIdle();
-    }
+    return AppendAuditEvents(conn, events);
+  }));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->event = std::move(copies[i]);
   }
+  return OkStatus();
 }
 
 }  // namespace coffer

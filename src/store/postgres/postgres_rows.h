@@ -1,0 +1,70 @@
+// Reading PostgreSQL rows into the model's types, and the small helpers that more than one
+// concern of PostgresStoreImpl uses. Internal to src/store/postgres: only its postgres_*.cc
+// files include it.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "model/identity.h"
+#include "model/secret.h"
+#include "store/postgres/pg_connection.h"
+
+// The columns ReadVersion() expects, from `secrets AS s` joined with `secret_versions AS v`;
+// queries that return the value add v.ciphertext as column kCiphertextColumn.
+#define COFFER_PG_VERSION_COLUMNS                                                          \
+  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
+  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by"
+
+namespace coffer::postgres_internal {
+
+// Of those columns, the version number (NULL where a LEFT JOIN found no version row), and the
+// column of the ciphertext after them.
+inline constexpr int kVersionColumn = 3;
+inline constexpr int kCiphertextColumn = 13;
+
+// `s` with `message` when it has `code`, else unchanged.
+Status Reword(Status s, StatusCode code, std::string message);
+
+// `s` from an INSERT into a table whose rows have a unique name besides their id: kAlreadyExists
+// becomes `name_taken` when the violated constraint (conn.last_error()) is one of
+// `name_constraints`, else `id_taken`. Any other `s` is returned as it is.
+Status RewordDuplicate(Status s, const PgConnection& conn,
+                       std::initializer_list<std::string_view> name_constraints,
+                       std::string name_taken, std::string id_taken);
+
+// The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
+StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);
+
+// Readers of one row each, of the columns the SELECTs of their concern list, in order.
+StatusOr<SecretVersion> ReadVersion(const PgResult& r, int row, bool with_ciphertext);
+Vault ReadVault(const PgResult& r, int row);
+User ReadUser(const PgResult& r, int row);
+StatusOr<Credential> ReadCredential(const PgResult& r, int row);
+Agent ReadAgent(const PgResult& r, int row);
+StatusOr<Policy> ReadPolicy(const PgResult& r, int row);
+StatusOr<Sha256Digest> ReadDigest(const PgResult& r, int row, int column);
+StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row);
+
+// Every row of `r`, read by `read(r, row)` (returning T or StatusOr<T>).
+template <typename T, typename Read>
+StatusOr<std::vector<T>> ReadAll(const PgResult& r, Read read) {
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(r.rows()));
+  for (int row = 0; row < r.rows(); ++row) {
+    if constexpr (std::is_same_v<std::invoke_result_t<Read, const PgResult&, int>, T>) {
+      out.push_back(read(r, row));
+    } else {
+      ASSIGN_OR_RETURN(T value, read(r, row));
+      out.push_back(std::move(value));
+    }
+  }
+  return out;
+}
+
+}  // namespace coffer::postgres_internal

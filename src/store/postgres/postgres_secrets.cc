@@ -1,0 +1,375 @@
+// PostgresStoreImpl's vaults, secrets and their versions: dense version numbers from an
+// UPDATE … RETURNING under the secret's row lock, counted reads (ConsumeSecretAccess) that never
+// pass their limit on any server, and ImportSecretVersion for copying a store.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/ids.h"
+#include "store/postgres/postgres_store_impl.h"
+
+namespace coffer::postgres_internal {
+
+namespace {
+
+constexpr std::string_view kGetLatestEnabledSql =
+    "SELECT " COFFER_PG_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version ="
+    "  (SELECT e.version FROM secret_versions AS e"
+    "   WHERE e.secret_id = s.id AND e.disabled_at IS NULL ORDER BY e.version DESC LIMIT 1)"
+    " WHERE s.vault_id = $1 AND s.path = $2";
+constexpr std::string_view kGetLatestAnySql =
+    "SELECT " COFFER_PG_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.latest_version"
+    " WHERE s.vault_id = $1 AND s.path = $2";
+constexpr std::string_view kGetExactSql =
+    "SELECT " COFFER_PG_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = $3"
+    " WHERE s.vault_id = $1 AND s.path = $2";
+constexpr std::string_view kListVersionsSql =
+    "SELECT " COFFER_PG_VERSION_COLUMNS
+    " FROM secrets AS s JOIN secret_versions AS v ON v.secret_id = s.id"
+    " WHERE s.vault_id = $1 AND s.path = $2 ORDER BY v.version DESC";
+constexpr std::string_view kDisableSql =
+    "UPDATE secret_versions AS v SET disabled_at = COALESCE(v.disabled_at, $4)"
+    " FROM secrets AS s WHERE s.id = v.secret_id AND s.vault_id = $1 AND s.path = $2"
+    " AND v.version = $3 RETURNING " COFFER_PG_VERSION_COLUMNS;
+
+// ListSecrets: a range scan of UNIQUE (vault_id, path) from $2 (inclusive or exclusive), to the
+// exclusive upper bound $3 when there is one, else filtered by starts_with; $4 the row limit
+// (NULL: none).
+std::string ListSecretsSql(bool exclusive_lower, bool has_upper) {
+  std::string sql =
+      "SELECT " COFFER_PG_VERSION_COLUMNS
+      " FROM secrets AS s"
+      " JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.latest_version"
+      " WHERE s.vault_id = $1 AND s.path ";
+  sql += exclusive_lower ? "> $2" : ">= $2";
+  sql += has_upper ? " AND s.path < $3" : " AND starts_with(s.path, $3)";
+  sql += " ORDER BY s.path LIMIT $4";
+  return sql;
+}
+
+constexpr std::string_view kVaultColumnsSql =
+    "SELECT id, name, description, owner_id, created_at FROM vaults";
+
+// For a prefix whose last byte is ASCII below 0x7F: the prefix with that byte incremented, the
+// least string greater than every string starting with the prefix. Otherwise nullopt (the
+// query filters with starts_with instead, since incrementing a byte of a multi-byte character
+// would not be valid UTF-8).
+std::optional<std::string> PrefixUpperBound(std::string_view prefix) {
+  if (prefix.empty() || static_cast<unsigned char>(prefix.back()) >= 0x7F) {
+    return std::nullopt;
+  }
+  std::string upper(prefix);
+  upper.back() = static_cast<char>(upper.back() + 1);
+  return upper;
+}
+
+std::string VersionNotFound(int64_t version) {
+  return "version " + std::to_string(version) + " not found";
+}
+
+Status InsertVersionRow(PgConnection& conn, const SecretVersion& v,
+                        const std::vector<uint8_t>& ciphertext) {
+  return Reword(conn.Run("INSERT INTO secret_versions (secret_id, version, type, metadata_json,"
+                         " rotation_policy_json, expires_at, max_access_count, access_count,"
+                         " disabled_at, created_at, created_by, ciphertext)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         PgParams()
+                             .Text(v.secret_id)
+                             .Int(v.version)
+                             .Text(SecretTypeName(v.type))
+                             .Text(v.metadata_json)
+                             .Text(v.rotation_policy_json)
+                             .OptionalInt(v.expires_at)
+                             .Int(v.max_access_count)
+                             .Int(v.access_count)
+                             .OptionalInt(v.disabled_at)
+                             .Int(v.created_at)
+                             .Text(v.created_by)
+                             .Bytes(ciphertext)),
+                StatusCode::kAlreadyExists, "the version already exists");
+}
+
+}  // namespace
+
+// --- vaults ------------------------------------------------------------------------------------
+
+Status PostgresStoreImpl::InsertVault(const Vault& vault, const AuditEvent* audit) {
+  const StoreChange change = StoreChange::Vault(vault.id);
+  return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    Status s = conn.Run(
+        "INSERT INTO vaults (id, name, description, owner_id, created_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        PgParams()
+            .Text(vault.id)
+            .Text(vault.name)
+            .Text(vault.description)
+            .Text(vault.owner_id)
+            .Int(vault.created_at));
+    return RewordDuplicate(std::move(s), conn, {"vaults_name_lower_key", "vaults_owner_name_key"},
+                           VaultNameTaken(vault.name), "a vault with this id already exists");
+  });
+}
+
+StatusOr<Vault> PostgresStoreImpl::GetVault(std::string_view vault_id) {
+  return GetById(kVaultColumnsSql, vault_id, "vault not found", ReadVault);
+}
+
+StatusOr<std::vector<Vault>> PostgresStoreImpl::ListVaults(
+    std::optional<std::string_view> owner_id) {
+  return ListByOwner(kVaultColumnsSql, owner_id, ReadVault);
+}
+
+Status PostgresStoreImpl::DeleteVault(std::string_view vault_id, const AuditEvent* audit) {
+  const StoreChange change = StoreChange::Vault(std::string(vault_id));
+  return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    // Secrets, versions and policies go by ON DELETE CASCADE; audit events stay.
+    ASSIGN_OR_RETURN(PgResult r,
+                     conn.Exec("DELETE FROM vaults WHERE id = $1", PgParams().Text(vault_id)));
+    if (r.affected() == 0) {
+      return NotFoundError("vault not found");
+    }
+    return OkStatus();
+  });
+}
+
+// --- secrets -----------------------------------------------------------------------------------
+
+StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersion& in,
+                                                            const SealFunction& seal,
+                                                            const AuditEvent* audit) {
+  SecretVersion stored;
+  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+    SecretVersion header;
+    // The UPDATE takes the secret's row lock until commit: concurrent writers of one path,
+    // on any server, get latest_version + 1 one after another, so versions are dense and
+    // unique (PRIMARY KEY (secret_id, version) backs that up).
+    for (int round = 0; header.version == 0; ++round) {
+      if (round == 3) {
+        return AbortedError("store: the secret kept changing while it was written");
+      }
+      ASSIGN_OR_RETURN(PgResult bumped,
+                       conn.Exec("UPDATE secrets SET latest_version = latest_version + 1"
+                                 " WHERE vault_id = $1 AND path = $2"
+                                 " RETURNING id, latest_version",
+                                 PgParams().Text(in.vault_id).Text(in.path)));
+      if (bumped.rows() == 1) {
+        header.secret_id = bumped.Text(0, 0);
+        header.version = bumped.Int(0, 1);
+        break;
+      }
+      // No secret at the path yet: create it, unless another writer does first (then the
+      // INSERT does nothing once that writer commits, and the UPDATE above is tried again).
+      const std::string id = NewUuid();
+      auto created = conn.Exec(
+          "INSERT INTO secrets (id, vault_id, path, created_at, latest_version)"
+          " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (vault_id, path) DO NOTHING RETURNING id",
+          PgParams().Text(id).Text(in.vault_id).Text(in.path).Int(in.created_at));
+      if (!created.has_value()) {
+        return Reword(created.error(), StatusCode::kNotFound, "vault not found");
+      }
+      if (created->rows() == 1) {
+        header.secret_id = id;
+        header.version = 1;
+      }
+    }
+    header.vault_id = in.vault_id;
+    header.path = in.path;
+    header.type = in.type;
+    header.metadata_json = in.metadata_json;
+    header.rotation_policy_json = in.rotation_policy_json;
+    header.expires_at = in.expires_at;
+    header.max_access_count = in.max_access_count;
+    header.created_at = in.created_at;
+    header.created_by = in.created_by;
+    ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
+    RETURN_IF_ERROR(InsertVersionRow(conn, header, ciphertext));
+    if (event != nullptr) {
+      event->vault_id = header.vault_id;
+      event->path = header.path;
+      event->version = header.version;
+    }
+    stored = std::move(header);
+    return OkStatus();
+  }));
+  return stored;
+}
+
+StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersion(std::string_view vault_id,
+                                                            std::string_view path,
+                                                            VersionSelector selector) {
+  return Read([&](PgConnection& conn) -> StatusOr<SecretVersion> {
+    PgParams params;
+    params.Text(vault_id).Text(path);
+    std::string_view sql = kGetLatestEnabledSql;
+    if (selector.kind == VersionSelector::Kind::kLatestAny) {
+      sql = kGetLatestAnySql;
+    } else if (selector.kind == VersionSelector::Kind::kExact) {
+      sql = kGetExactSql;
+      params.Int(selector.version);
+    }
+    ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
+    if (r.rows() == 0) {
+      return Err(NotFoundError("secret not found"));
+    }
+    if (r.IsNull(0, kVersionColumn)) {
+      switch (selector.kind) {
+        case VersionSelector::Kind::kLatestEnabled:
+          return Err(GoneError("every version of this secret is disabled"));
+        case VersionSelector::Kind::kExact:
+          return Err(NotFoundError(VersionNotFound(selector.version)));
+        case VersionSelector::Kind::kLatestAny:
+          break;
+      }
+      return Err(DataLossError("store: a secret has no row for its latest version"));
+    }
+    return ReadVersion(r, 0, /*with_ciphertext=*/true);
+  });
+}
+
+StatusOr<std::vector<SecretVersion>> PostgresStoreImpl::ListSecretVersions(
+    std::string_view vault_id, std::string_view path) {
+  return Read([&](PgConnection& conn) -> StatusOr<std::vector<SecretVersion>> {
+    ASSIGN_OR_RETURN(PgResult r, conn.Exec(kListVersionsSql, PgParams().Text(vault_id).Text(path)));
+    if (r.rows() == 0) {
+      return Err(NotFoundError("secret not found"));
+    }
+    return ReadAll<SecretVersion>(
+        r, [](const PgResult& rr, int row) { return ReadVersion(rr, row, false); });
+  });
+}
+
+StatusOr<SecretListPage> PostgresStoreImpl::ListSecrets(std::string_view vault_id,
+                                                        std::string_view prefix,
+                                                        std::string_view after, size_t limit) {
+  const bool exclusive_lower = !after.empty() && after >= prefix;
+  const std::optional<std::string> upper = PrefixUpperBound(prefix);
+  return Read([&](PgConnection& conn) -> StatusOr<SecretListPage> {
+    PgParams params;
+    params.Text(vault_id)
+        .Text(exclusive_lower ? after : prefix)
+        .Text(upper.value_or(std::string(prefix)));
+    // One row more than asked tells whether another page follows; NULL is no limit.
+    params.OptionalInt(limit == 0 ? std::nullopt
+                                  : std::optional<int64_t>(static_cast<int64_t>(limit) + 1));
+    ASSIGN_OR_RETURN(PgResult r,
+                     conn.Exec(ListSecretsSql(exclusive_lower, upper.has_value()), params));
+    SecretListPage page;
+    ASSIGN_OR_RETURN(page.secrets, ReadAll<SecretVersion>(r, [](const PgResult& rr, int row) {
+                       return ReadVersion(rr, row, false);
+                     }));
+    if (limit != 0 && page.secrets.size() > limit) {
+      page.secrets.resize(limit);
+      page.next_after = page.secrets.back().path;
+    }
+    return page;
+  });
+}
+
+Status PostgresStoreImpl::DeleteSecret(std::string_view vault_id, std::string_view path,
+                                       const AuditEvent* audit) {
+  return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(PgResult r, conn.Exec("DELETE FROM secrets WHERE vault_id = $1 AND path = $2",
+                                           PgParams().Text(vault_id).Text(path)));
+    if (r.affected() == 0) {
+      return NotFoundError("secret not found");
+    }
+    return OkStatus();
+  });
+}
+
+StatusOr<SecretVersion> PostgresStoreImpl::DisableSecretVersion(std::string_view vault_id,
+                                                                std::string_view path,
+                                                                int64_t version, UnixMicros at,
+                                                                const AuditEvent* audit) {
+  SecretVersion result;
+  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    // COALESCE keeps the first time of a repeated disable.
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        conn.Exec(kDisableSql, PgParams().Text(vault_id).Text(path).Int(version).Int(at)));
+    if (r.rows() == 0) {
+      ASSIGN_OR_RETURN(PgResult secret,
+                       conn.Exec("SELECT 1 FROM secrets WHERE vault_id = $1 AND path = $2",
+                                 PgParams().Text(vault_id).Text(path)));
+      return NotFoundError(secret.rows() == 0 ? "secret not found" : VersionNotFound(version));
+    }
+    ASSIGN_OR_RETURN(result, ReadVersion(r, 0, /*with_ciphertext=*/false));
+    return OkStatus();
+  }));
+  return result;
+}
+
+StatusOr<int64_t> PostgresStoreImpl::ConsumeSecretAccess(std::string_view secret_id,
+                                                         int64_t version, const AuditEvent* audit) {
+  int64_t count = 0;
+  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+    // The row lock the UPDATE takes makes concurrent readers on every server count one
+    // after another; the WHERE clause is re-checked on the latest row, so no read past the
+    // limit is ever granted.
+    ASSIGN_OR_RETURN(PgResult counted,
+                     conn.Exec("UPDATE secret_versions SET access_count = access_count + 1"
+                               " WHERE secret_id = $1 AND version = $2"
+                               " AND disabled_at IS NULL AND max_access_count > 0"
+                               " AND access_count < max_access_count RETURNING access_count",
+                               PgParams().Text(secret_id).Int(version)));
+    if (counted.rows() == 1) {
+      count = counted.Int(0, 0);
+      if (event != nullptr) {
+        event->version = version;
+      }
+      return OkStatus();
+    }
+    ASSIGN_OR_RETURN(PgResult why,
+                     conn.Exec("SELECT disabled_at IS NOT NULL, max_access_count"
+                               " FROM secret_versions WHERE secret_id = $1 AND version = $2",
+                               PgParams().Text(secret_id).Int(version)));
+    if (why.rows() == 0) {
+      return NotFoundError(VersionNotFound(version));
+    }
+    if (why.Bool(0, 0)) {
+      return GoneError("this version is disabled");
+    }
+    if (why.Int(0, 1) == 0) {
+      return FailedPreconditionError("store: this version has no read limit to count against");
+    }
+    return GoneError("this version has no reads left");
+  }));
+  return count;
+}
+
+// --- copying a store (coffer migrate) ----------------------------------------------------------
+
+Status PostgresStoreImpl::ImportSecretVersion(const SecretVersion& v) {
+  return Write(nullptr, [&](PgConnection& conn, AuditEvent*) -> Status {
+    if (v.version == 1) {
+      Status s = conn.Run(
+          "INSERT INTO secrets (id, vault_id, path, created_at, latest_version)"
+          " VALUES ($1, $2, $3, $4, 1)",
+          PgParams().Text(v.secret_id).Text(v.vault_id).Text(v.path).Int(v.created_at));
+      RETURN_IF_ERROR(Reword(Reword(std::move(s), StatusCode::kNotFound, "vault not found"),
+                             StatusCode::kAlreadyExists, "the secret already exists"));
+    } else {
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          conn.Exec("UPDATE secrets SET latest_version = $2"
+                    " WHERE id = $1 AND vault_id = $3 AND path = $4"
+                    " AND latest_version = $2 - 1",
+                    PgParams().Text(v.secret_id).Int(v.version).Text(v.vault_id).Text(v.path)));
+      if (r.affected() == 0) {
+        return FailedPreconditionError("store: versions must be imported in order from 1");
+      }
+    }
+    return InsertVersionRow(conn, v, v.ciphertext);
+  });
+}
+
+}  // namespace coffer::postgres_internal

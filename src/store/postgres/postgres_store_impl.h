@@ -1,0 +1,221 @@
+// PostgresStoreImpl, the PostgresStore that PostgresStore::Open returns: its members and the
+// Read/Write helpers every method runs on. Internal to src/store/postgres: only the postgres_*.cc
+// files here include it, each defining the methods of one section of store.h.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "store/postgres/pg_audit_chain.h"
+#include "store/postgres/pg_change_listener.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_pool.h"
+#include "store/postgres/postgres_rows.h"
+#include "store/postgres/postgres_store.h"
+
+namespace coffer::postgres_internal {
+
+class PostgresStoreImpl final : public PostgresStore {
+ public:
+  PostgresStoreImpl(std::unique_ptr<PgPool> pool, PostgresStoreOptions::RuleClock rate_limit_clock);
+
+  // Starts following what other processes change (PostgresStoreOptions::follow_changes).
+  void FollowChanges(std::string conninfo, PgChangeListenerOptions options);
+
+  ChangeFeed& Changes() override { return changes_; }
+  StatusOr<UnixMicros> DatabaseNow() override;
+
+  // --- keyring (postgres_keys.cc) ------------------------------------------------------------
+  StatusOr<std::vector<WrappedKey>> LoadKeys() override;
+  Status InsertKey(const WrappedKey& key) override;
+
+  // --- data key rotation (postgres_keys.cc) --------------------------------------------------
+  StatusOr<std::vector<StoredCiphertext>> ListCiphertextsNotUnderKey(
+      uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
+      size_t limit) override;
+  StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) override;
+  StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
+  Status DeleteDataKey(uint32_t id) override;
+
+  // --- users and credentials (postgres_identity.cc) ------------------------------------------
+  Status InsertUser(const User& user, const AuditEvent* audit) override;
+  StatusOr<std::vector<User>> ListUsers() override;
+  StatusOr<User> GetUser(std::string_view id) override;
+  Status InsertCredential(const Credential& c, const AuditEvent* audit) override;
+  StatusOr<Credential> GetCredential(std::string_view public_id) override;
+  StatusOr<std::vector<Credential>> ListCredentials(PrincipalKind kind,
+                                                    std::string_view principal_id) override;
+  Status RevokeCredential(std::string_view public_id, UnixMicros at,
+                          const AuditEvent* audit) override;
+
+  // --- agents (postgres_identity.cc) ---------------------------------------------------------
+  Status InsertAgent(const Agent& agent, const std::vector<Credential>& credentials,
+                     const AuditEvent* audit) override;
+  StatusOr<Agent> GetAgent(std::string_view agent_id) override;
+  StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override;
+  Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override;
+  Status ReplaceAgentCredentials(std::string_view agent_id,
+                                 const std::vector<std::string>& expected_active,
+                                 const std::vector<Credential>& fresh, UnixMicros at,
+                                 const AuditEvent* audit) override;
+
+  // --- policies (postgres_identity.cc) -------------------------------------------------------
+  Status InsertPolicy(const Policy& p, const AuditEvent* audit) override;
+  StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id) override;
+  StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id) override;
+  StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(PrincipalKind kind,
+                                                         std::string_view principal_id) override;
+  Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
+                      const AuditEvent* audit) override;
+
+  // --- audit (postgres_audit.cc) -------------------------------------------------------------
+  StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override;
+  StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) override;
+  Status ScanAudit(const std::function<bool(const AuditEvent&)>& visit) override;
+
+  // --- rate limits (postgres_rate_limits.cc) -------------------------------------------------
+  StatusOr<RateLimitDecision> HitRateLimit(std::string_view key, UnixMicros window, int64_t limit,
+                                           UnixMicros now) override;
+
+  // --- vaults (postgres_secrets.cc) ----------------------------------------------------------
+  Status InsertVault(const Vault& vault, const AuditEvent* audit) override;
+  StatusOr<Vault> GetVault(std::string_view vault_id) override;
+  StatusOr<std::vector<Vault>> ListVaults(std::optional<std::string_view> owner_id) override;
+  Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override;
+
+  // --- secrets (postgres_secrets.cc) ---------------------------------------------------------
+  StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& in, const SealFunction& seal,
+                                           const AuditEvent* audit) override;
+  StatusOr<SecretVersion> GetSecretVersion(std::string_view vault_id, std::string_view path,
+                                           VersionSelector selector) override;
+  StatusOr<std::vector<SecretVersion>> ListSecretVersions(std::string_view vault_id,
+                                                          std::string_view path) override;
+  StatusOr<SecretListPage> ListSecrets(std::string_view vault_id, std::string_view prefix,
+                                       std::string_view after, size_t limit) override;
+  Status DeleteSecret(std::string_view vault_id, std::string_view path,
+                      const AuditEvent* audit) override;
+  StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id, std::string_view path,
+                                               int64_t version, UnixMicros at,
+                                               const AuditEvent* audit) override;
+  StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
+                                        const AuditEvent* audit) override;
+
+  // --- copying a store (postgres_secrets.cc) -------------------------------------------------
+  Status ImportSecretVersion(const SecretVersion& v) override;
+
+ private:
+  // What a write runs inside its transaction: the connection, and the copy of the audit event
+  // (nullptr for none) that it may complete with what only the row knows.
+  using WriteBody = std::function<Status(PgConnection&, AuditEvent*)>;
+
+  // The row of `columns_sql` (a SELECT … FROM table) whose id is `id`; kNotFound `not_found`.
+  template <typename T>
+  StatusOr<T> GetById(std::string_view columns_sql, std::string_view id, std::string_view not_found,
+                      T (*read)(const PgResult&, int));
+
+  // Every row of `columns_sql`, or those of `owner_id`, in creation order.
+  template <typename T>
+  StatusOr<std::vector<T>> ListByOwner(std::string_view columns_sql,
+                                       std::optional<std::string_view> owner_id,
+                                       T (*read)(const PgResult&, int));
+
+  // The rows of `columns_sql` that name principal (`kind`, `principal_id`), in creation order.
+  template <typename T>
+  StatusOr<std::vector<T>> ListByPrincipal(std::string_view columns_sql, PrincipalKind kind,
+                                           std::string_view principal_id,
+                                           StatusOr<T> (*read)(const PgResult&, int));
+
+  // Runs `body(conn)` on a pooled connection, outside any transaction (each statement commits
+  // on its own).
+  template <typename Body>
+  auto Read(Body body) -> std::invoke_result_t<Body, PgConnection&>;
+
+  // Write, for a mutation of something the layers above may keep in memory: the same
+  // transaction counts the change and announces it to every listening server (NOTIFY, sent at
+  // commit, see pg_change_listener.h); once the call is over it is published to this process's
+  // feed, whatever the outcome (a COMMIT that failed may still have happened).
+  Status WriteChange(const StoreChange& change, const AuditEvent* audit, const WriteBody& body);
+
+  // Runs `body(conn, event)` in a transaction and then, when `audit` is given, appends `event`
+  // (a copy that `body` may complete with what only the row knows) in the same transaction:
+  // both commit or neither. Retried from the start as RunPgTransaction says.
+  Status Write(const AuditEvent* audit, const WriteBody& body);
+
+  std::unique_ptr<PgPool> pool_;
+  const PostgresStoreOptions::RuleClock rate_limit_clock_;
+  PgAuditBatcher batcher_;  // standalone appends (AppendAudit)
+  ChangeFeed changes_{ChangeFeed::Writers::kShared};
+  std::unique_ptr<PgChangeListener> listener_;  // after changes_, which it publishes to
+};
+
+// The templates, here because every concern's file instantiates them.
+
+template <typename T>
+StatusOr<T> PostgresStoreImpl::GetById(std::string_view columns_sql, std::string_view id,
+                                       std::string_view not_found,
+                                       T (*read)(const PgResult&, int)) {
+  return Read([&](PgConnection& conn) -> StatusOr<T> {
+    ASSIGN_OR_RETURN(PgResult r,
+                     conn.Exec(std::string(columns_sql) + " WHERE id = $1", PgParams().Text(id)));
+    if (r.rows() == 0) {
+      return Err(NotFoundError(std::string(not_found)));
+    }
+    return read(r, 0);
+  });
+}
+
+template <typename T>
+StatusOr<std::vector<T>> PostgresStoreImpl::ListByOwner(std::string_view columns_sql,
+                                                        std::optional<std::string_view> owner_id,
+                                                        T (*read)(const PgResult&, int)) {
+  return Read([&](PgConnection& conn) -> StatusOr<std::vector<T>> {
+    std::string sql(columns_sql);
+    PgParams params;
+    if (owner_id.has_value()) {
+      sql += " WHERE owner_id = $1";
+      params.Text(*owner_id);
+    }
+    sql += " ORDER BY created_at, ord";
+    ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
+    return ReadAll<T>(r, read);
+  });
+}
+
+template <typename T>
+StatusOr<std::vector<T>> PostgresStoreImpl::ListByPrincipal(
+    std::string_view columns_sql, PrincipalKind kind, std::string_view principal_id,
+    StatusOr<T> (*read)(const PgResult&, int)) {
+  return Read([&](PgConnection& conn) -> StatusOr<std::vector<T>> {
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        conn.Exec(std::string(columns_sql) + " WHERE principal_kind = $1 AND principal_id = $2"
+                                             " ORDER BY created_at, ord",
+                  PgParams().Text(PrincipalKindName(kind)).Text(principal_id)));
+    return ReadAll<T>(r, read);
+  });
+}
+
+template <typename Body>
+auto PostgresStoreImpl::Read(Body body) -> std::invoke_result_t<Body, PgConnection&> {
+  for (int attempt = 1;; ++attempt) {
+    auto conn = pool_->Acquire();
+    if (!conn.has_value()) {
+      return Err(conn.error());
+    }
+    auto result = body(**conn);
+    // A pooled connection the server closed meanwhile (a restart, a failover, an idle
+    // timeout) fails on first use; a read is safe to run again on a fresh one.
+    if (result.has_value() || !(*conn)->lost() || attempt == 2) {
+      return result;
+    }
+    pool_->DropIdle();
+  }
+}
+
+}  // namespace coffer::postgres_internal
