@@ -43,21 +43,31 @@ std::string Str(const json::object& o, std::string_view key) {
 
 std::optional<std::string> OptStr(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) return std::nullopt;
+  if (v == nullptr || !v->is_string()) {
+    return std::nullopt;
+  }
   return std::string(v->as_string());
 }
 
 int64_t Int(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
-  if (v == nullptr) return 0;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  if (v == nullptr) {
+    return 0;
+  }
+  if (v->is_int64()) {
+    return v->as_int64();
+  }
+  if (v->is_uint64()) {
+    return static_cast<int64_t>(v->as_uint64());
+  }
   return 0;
 }
 
 std::optional<int64_t> OptInt(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
-  if (v == nullptr || !(v->is_int64() || v->is_uint64())) return std::nullopt;
+  if (v == nullptr || !(v->is_int64() || v->is_uint64())) {
+    return std::nullopt;
+  }
   return Int(o, key);
 }
 
@@ -68,7 +78,9 @@ bool Bool(const json::object& o, std::string_view key) {
 
 SecretBuffer SecretField(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) return SecretBuffer();
+  if (v == nullptr || !v->is_string()) {
+    return SecretBuffer();
+  }
   return SecretBuffer(std::string_view(v->as_string()));
 }
 
@@ -77,7 +89,9 @@ Status Unexpected(std::string_view what) {
 }
 
 StatusOr<const json::object*> ObjectOf(const WipedJson& doc) {
-  if (!doc.value().is_object()) return Err(Unexpected("expected a JSON object"));
+  if (!doc.value().is_object()) {
+    return Err(Unexpected("expected a JSON object"));
+  }
   return &doc.value().as_object();
 }
 
@@ -164,7 +178,9 @@ Policy ToPolicy(const json::object& o) {
            .json = PlainCopy(o)};
   if (const json::value* v = o.if_contains("permissions"); v != nullptr && v->is_array()) {
     for (const json::value& item : v->as_array()) {
-      if (item.is_string()) p.permissions.emplace_back(item.as_string());
+      if (item.is_string()) {
+        p.permissions.emplace_back(item.as_string());
+      }
     }
   }
   return p;
@@ -194,7 +210,9 @@ StatusOr<std::vector<T>> ListOf(const WipedJson& doc, std::string_view key, Conv
   ASSIGN_OR_RETURN(const json::array* items, ArrayField(*o, key));
   std::vector<T> out;
   for (const json::value& item : *items) {
-    if (!item.is_object()) return Err(Unexpected(fmt::format("'{}' holds a non-object", key)));
+    if (!item.is_object()) {
+      return Err(Unexpected(fmt::format("'{}' holds a non-object", key)));
+    }
     out.push_back(convert(item.as_object()));
   }
   return out;
@@ -205,7 +223,9 @@ std::string Id(std::string_view id) { return PercentEncode(id, /*keep_slash=*/fa
 std::string Serialize(const json::object& o) { return json::serialize(o); }
 
 void AddQuery(std::string& target, std::string_view name, std::string_view value) {
-  if (value.empty()) return;
+  if (value.empty()) {
+    return;
+  }
   target += target.find('?') == std::string::npos ? '?' : '&';
   target += name;
   target += '=';
@@ -282,7 +302,9 @@ StatusOr<AccessToken> CofferClient::IssueToken(const SecretBuffer& api_key) {
 StatusOr<Vault> CofferClient::CreateVault(std::string_view name, std::string_view description) {
   json::object body;
   body["name"] = name;
-  if (!description.empty()) body["description"] = description;
+  if (!description.empty()) {
+    body["description"] = description;
+  }
   ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/vaults", Serialize(body)));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
   vault_cache_.reset();
@@ -298,7 +320,9 @@ StatusOr<std::string> FindVaultByName(const std::vector<Vault>& vaults, std::str
   };
   std::vector<const Vault*> found;
   for (const Vault& v : vaults) {
-    if (same(v.name, name)) found.push_back(&v);
+    if (same(v.name, name)) {
+      found.push_back(&v);
+    }
   }
   if (found.empty()) {
     return Err(NotFoundError(fmt::format(
@@ -358,7 +382,9 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
   o["value"] = json::string(input.value.view(), body.storage());
   auto parse_object = [&](const std::optional<std::string>& text,
                           std::string_view field) -> Status {
-    if (!text.has_value()) return OkStatus();
+    if (!text.has_value()) {
+      return OkStatus();
+    }
     boost::system::error_code ec;
     json::value v = json::parse(*text, ec, body.storage());
     if (ec || !v.is_object()) {
@@ -370,8 +396,12 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
   };
   RETURN_IF_ERROR(parse_object(input.metadata_json, "metadata"));
   RETURN_IF_ERROR(parse_object(input.rotation_policy_json, "rotation_policy"));
-  if (input.expires_at.has_value()) o["expires_at"] = json::string(*input.expires_at);
-  if (input.max_access_count.has_value()) o["max_access_count"] = *input.max_access_count;
+  if (input.expires_at.has_value()) {
+    o["expires_at"] = json::string(*input.expires_at);
+  }
+  if (input.max_access_count.has_value()) {
+    o["max_access_count"] = *input.max_access_count;
+  }
   SecretBuffer text = body.Serialize();
   ASSIGN_OR_RETURN(WipedJson doc,
                    Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()));
@@ -383,7 +413,9 @@ StatusOr<SecretValue> CofferClient::ReadValue(const std::string& target) {
   ASSIGN_OR_RETURN(WipedJson doc, Call("GET", target));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
   const json::value* v = o->if_contains("value");
-  if (v == nullptr || !v->is_string()) return Err(Unexpected("no 'value' in the secret"));
+  if (v == nullptr || !v->is_string()) {
+    return Err(Unexpected("no 'value' in the secret"));
+  }
   return SecretValue{.meta = ToSecretMeta(*o), .value = SecretField(*o, "value")};
 }
 
@@ -402,7 +434,9 @@ StatusOr<SecretPage> CofferClient::ListSecrets(std::string_view vault_id, std::s
   std::string target = fmt::format("/v1/vaults/{}/secrets", Id(vault_id));
   AddQuery(target, "prefix", prefix);
   AddQuery(target, "after", after);
-  if (limit.has_value()) AddQuery(target, "limit", std::to_string(*limit));
+  if (limit.has_value()) {
+    AddQuery(target, "limit", std::to_string(*limit));
+  }
   ASSIGN_OR_RETURN(WipedJson doc, Call("GET", target));
   ASSIGN_OR_RETURN(auto secrets, ListOf<SecretMeta>(doc, "secrets", ToSecretMeta));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
@@ -415,10 +449,14 @@ StatusOr<std::vector<SecretMeta>> CofferClient::ListAllSecrets(std::string_view 
   std::string after;
   for (int page = 0; page < 100'000; ++page) {
     ASSIGN_OR_RETURN(SecretPage p, ListSecrets(vault_id, prefix, after, std::nullopt));
-    for (SecretMeta& m : p.secrets) all.push_back(std::move(m));
+    for (SecretMeta& m : p.secrets) {
+      all.push_back(std::move(m));
+    }
     // A page filtered by policy may be empty and still have a cursor (the server read as much
     // as it reads per request and found nothing visible): only a missing cursor ends the list.
-    if (!p.next_after.has_value() || p.next_after->empty() || *p.next_after == after) break;
+    if (!p.next_after.has_value() || p.next_after->empty() || *p.next_after == after) {
+      break;
+    }
     after = *p.next_after;
   }
   return all;
@@ -432,9 +470,15 @@ Status CofferClient::DeleteSecret(std::string_view vault_id, std::string_view pa
 StatusOr<SecretMeta> CofferClient::RotateSecret(std::string_view vault_id, std::string_view path,
                                                 const RotateSecretInput& input) {
   json::object body;
-  if (input.length.has_value()) body["length"] = *input.length;
-  if (input.charset.has_value()) body["charset"] = *input.charset;
-  if (input.type.has_value()) body["type"] = *input.type;
+  if (input.length.has_value()) {
+    body["length"] = *input.length;
+  }
+  if (input.charset.has_value()) {
+    body["charset"] = *input.charset;
+  }
+  if (input.type.has_value()) {
+    body["type"] = *input.type;
+  }
   ASSIGN_OR_RETURN(WipedJson doc,
                    Call("POST", SecretTarget(vault_id, "secret-rotate", path), Serialize(body)));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
@@ -508,7 +552,9 @@ StatusOr<AgentCredentials> CofferClient::CreateAgent(std::string_view name,
                                                      std::string_view description) {
   json::object body;
   body["name"] = name;
-  if (!description.empty()) body["description"] = description;
+  if (!description.empty()) {
+    body["description"] = description;
+  }
   ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/agents", Serialize(body)));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
   return AgentCredentials{.agent = ToAgent(*o),
@@ -563,9 +609,13 @@ StatusOr<Policy> CofferClient::CreatePolicy(std::string_view vault_id, const Pol
   body["principal_id"] = input.principal_id;
   body["secret_path_pattern"] = input.secret_path_pattern;
   json::array permissions;
-  for (const std::string& p : input.permissions) permissions.emplace_back(p);
+  for (const std::string& p : input.permissions) {
+    permissions.emplace_back(p);
+  }
   body["permissions"] = std::move(permissions);
-  if (input.expires_at.has_value()) body["expires_at"] = *input.expires_at;
+  if (input.expires_at.has_value()) {
+    body["expires_at"] = *input.expires_at;
+  }
   ASSIGN_OR_RETURN(WipedJson doc,
                    Call("POST", "/v1/vaults/" + Id(vault_id) + "/policies", Serialize(body)));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
@@ -599,8 +649,12 @@ StatusOr<AuditPage> CofferClient::ListAudit(const AuditQuery& query) {
   AddQuery(target, "action", query.action);
   AddQuery(target, "since", query.since);
   AddQuery(target, "until", query.until);
-  if (query.after.has_value()) AddQuery(target, "after", std::to_string(*query.after));
-  if (query.limit.has_value()) AddQuery(target, "limit", std::to_string(*query.limit));
+  if (query.after.has_value()) {
+    AddQuery(target, "after", std::to_string(*query.after));
+  }
+  if (query.limit.has_value()) {
+    AddQuery(target, "limit", std::to_string(*query.limit));
+  }
   ASSIGN_OR_RETURN(WipedJson doc, Call("GET", target));
   ASSIGN_OR_RETURN(auto events, ListOf<AuditEvent>(doc, "events", ToAuditEvent));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));

@@ -51,7 +51,9 @@ StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(const std::string& cert_f
     }
     // Read through a descriptor whose owner and mode were checked (http/tls_key_file.h).
     auto key_pem = ReadTlsPrivateKey(key_file);
-    if (!key_pem.has_value()) return Err(InvalidArgumentError(key_pem.error().message()));
+    if (!key_pem.has_value()) {
+      return Err(InvalidArgumentError(key_pem.error().message()));
+    }
     context->use_private_key(asio::buffer(key_pem->data(), key_pem->size()), ssl::context::pem, ec);
     if (ec) {
       return Err(InvalidArgumentError("cannot load the TLS private key from " + key_file + ": " +
