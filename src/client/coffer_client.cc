@@ -10,6 +10,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <type_traits>
 
 #include "client/problem.h"
 #include "common/ids.h"
@@ -218,6 +219,16 @@ StatusOr<std::vector<T>> ListOf(const WipedJson& doc, std::string_view key, Conv
   return out;
 }
 
+// The object of a call's answer read by `convert`: the call's own error, or kInternal when the
+// answer is not a JSON object.
+template <typename Convert>
+auto AnswerAs(StatusOr<WipedJson> answer, Convert convert)
+    -> StatusOr<std::invoke_result_t<Convert, const json::object&>> {
+  ASSIGN_OR_RETURN(WipedJson doc, std::move(answer));
+  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
+  return convert(*o);
+}
+
 std::string Id(std::string_view id) { return PercentEncode(id, /*keep_slash=*/false); }
 
 std::string Serialize(const json::object& o) { return json::serialize(o); }
@@ -347,9 +358,7 @@ StatusOr<std::vector<Vault>> CofferClient::ListVaults() {
 }
 
 StatusOr<Vault> CofferClient::GetVault(std::string_view vault_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/vaults/" + Id(vault_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToVault(*o);
+  return AnswerAs(Call("GET", "/v1/vaults/" + Id(vault_id)), ToVault);
 }
 
 Status CofferClient::DeleteVault(std::string_view vault_id) {
@@ -403,10 +412,7 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
     o["max_access_count"] = *input.max_access_count;
   }
   SecretBuffer text = body.Serialize();
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()));
-  ASSIGN_OR_RETURN(const json::object* meta, ObjectOf(doc));
-  return ToSecretMeta(*meta);
+  return AnswerAs(Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()), ToSecretMeta);
 }
 
 StatusOr<SecretValue> CofferClient::ReadValue(const std::string& target) {
@@ -479,10 +485,8 @@ StatusOr<SecretMeta> CofferClient::RotateSecret(std::string_view vault_id, std::
   if (input.type.has_value()) {
     body["type"] = *input.type;
   }
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("POST", SecretTarget(vault_id, "secret-rotate", path), Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToSecretMeta(*o);
+  return AnswerAs(Call("POST", SecretTarget(vault_id, "secret-rotate", path), Serialize(body)),
+                  ToSecretMeta);
 }
 
 StatusOr<VersionList> CofferClient::ListVersions(std::string_view vault_id, std::string_view path) {
@@ -497,12 +501,10 @@ StatusOr<VersionList> CofferClient::ListVersions(std::string_view vault_id, std:
 
 StatusOr<SecretMeta> CofferClient::DisableVersion(std::string_view vault_id, std::string_view path,
                                                   int64_t version) {
-  ASSIGN_OR_RETURN(
-      WipedJson doc,
+  return AnswerAs(
       Call("POST",
-           fmt::format("{}/{}/disable", SecretTarget(vault_id, "secret-version", path), version)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToSecretMeta(*o);
+           fmt::format("{}/{}/disable", SecretTarget(vault_id, "secret-version", path), version)),
+      ToSecretMeta);
 }
 
 // --- Users ----------------------------------------------------------------------------------
@@ -510,9 +512,7 @@ StatusOr<SecretMeta> CofferClient::DisableVersion(std::string_view vault_id, std
 StatusOr<User> CofferClient::CreateUser(std::string_view name) {
   json::object body;
   body["name"] = name;
-  ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/users", Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToUser(*o);
+  return AnswerAs(Call("POST", "/v1/users", Serialize(body)), ToUser);
 }
 
 StatusOr<std::vector<User>> CofferClient::ListUsers() {
@@ -521,9 +521,7 @@ StatusOr<std::vector<User>> CofferClient::ListUsers() {
 }
 
 StatusOr<User> CofferClient::GetUser(std::string_view user_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/users/" + Id(user_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToUser(*o);
+  return AnswerAs(Call("GET", "/v1/users/" + Id(user_id)), ToUser);
 }
 
 StatusOr<IssuedApiKey> CofferClient::CreateApiKey(std::string_view user_id, std::string_view name) {
@@ -568,9 +566,7 @@ StatusOr<std::vector<Agent>> CofferClient::ListAgents() {
 }
 
 StatusOr<Agent> CofferClient::GetAgent(std::string_view agent_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/agents/" + Id(agent_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToAgent(*o);
+  return AnswerAs(Call("GET", "/v1/agents/" + Id(agent_id)), ToAgent);
 }
 
 Status CofferClient::RevokeAgent(std::string_view agent_id) {
@@ -616,10 +612,8 @@ StatusOr<Policy> CofferClient::CreatePolicy(std::string_view vault_id, const Pol
   if (input.expires_at.has_value()) {
     body["expires_at"] = *input.expires_at;
   }
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("POST", "/v1/vaults/" + Id(vault_id) + "/policies", Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToPolicy(*o);
+  return AnswerAs(Call("POST", "/v1/vaults/" + Id(vault_id) + "/policies", Serialize(body)),
+                  ToPolicy);
 }
 
 StatusOr<std::vector<Policy>> CofferClient::ListPolicies(std::string_view vault_id) {
@@ -628,10 +622,8 @@ StatusOr<std::vector<Policy>> CofferClient::ListPolicies(std::string_view vault_
 }
 
 StatusOr<Policy> CofferClient::GetPolicy(std::string_view vault_id, std::string_view policy_id) {
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("GET", "/v1/vaults/" + Id(vault_id) + "/policies/" + Id(policy_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToPolicy(*o);
+  return AnswerAs(Call("GET", "/v1/vaults/" + Id(vault_id) + "/policies/" + Id(policy_id)),
+                  ToPolicy);
 }
 
 Status CofferClient::DeletePolicy(std::string_view vault_id, std::string_view policy_id) {
