@@ -45,10 +45,11 @@ if(COFFER_SANITIZE)
     # a race that TSan reports in these builds, a compiler bug rather than ours (the release
     # binary is built by gcc). Frames from plain new/delete avoid that TLS access, and let ASan
     # see their lifetimes (handler memory too, for the same reason). Asio is compiled only in
-    # http/server.cc (shared/DESIGN.md) and the files that test it through Beast, so only they
-    # change (the same value in each: no ODR mismatch).
+    # the http/server*.cc files (shared/DESIGN.md) and the files that test it through Beast, so
+    # only they change (the same value in each: no ODR mismatch).
+    file(GLOB server_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/http/server*.cc)
     set_source_files_properties(
-        ${CMAKE_SOURCE_DIR}/src/http/server.cc ${CMAKE_SOURCE_DIR}/src/http/server_test.cc
+        ${server_sources}
         PROPERTIES COMPILE_DEFINITIONS
         "BOOST_ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING;BOOST_ASIO_DISABLE_SMALL_BLOCK_RECYCLING")
   endif()

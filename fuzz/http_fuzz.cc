@@ -3,7 +3,7 @@
 // header names lower-cased, then the server's target decoding, the router and the real handlers
 // over a real service stack (fuzz_env.h). Checks FuzzEnv::CheckResponse for every request, that
 // the parser never reads past the input, and that a message it accepts has a method and target.
-// This is a fuzz-only translation unit, so it may include Beast (http/server.cc keeps it out of
+// This is a fuzz-only translation unit, so it may include Beast (http/server*.cc keep it out of
 // every header).
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http.hpp>

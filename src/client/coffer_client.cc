@@ -1,218 +1,23 @@
-// The typed calls of CofferClient: build the target and body, send, and read the JSON answer
-// into api_types.h structs. Bodies and answers that hold secrets live in wiped memory.
+// The typed calls of CofferClient for the transport, authentication, vaults and secrets: build the
+// target and body, send, and read the JSON answer into api_types.h structs. Bodies and answers that
+// hold secrets live in wiped memory. Users, agents, policies and audit: coffer_client_identity.cc.
 #include "client/coffer_client.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cctype>
 
+#include "client/api_json.h"
+#include "client/api_target.h"
 #include "client/problem.h"
 #include "common/ids.h"
 
 namespace coffer::client {
-namespace {
 
 namespace json = boost::json;
-
-// Keys whose values are secrets: never copied out of wiped memory into a struct's `json`.
-bool IsSecretKey(std::string_view key) {
-  return key == "value" || key == "api_key" || key == "rotation_secret" || key == "apiKey" ||
-         key == "rotationSecret" || key == "access_token";
-}
-
-// A copy in ordinary memory, without secret fields.
-json::object PlainCopy(const json::object& o) {
-  json::object out;
-  for (const auto& kv : o) {
-    if (!IsSecretKey(kv.key())) {
-      out[kv.key()] = json::value(kv.value(), json::storage_ptr());
-    }
-  }
-  return out;
-}
-
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::optional<std::string> OptStr(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) return std::nullopt;
-  return std::string(v->as_string());
-}
-
-int64_t Int(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return 0;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  return 0;
-}
-
-std::optional<int64_t> OptInt(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !(v->is_int64() || v->is_uint64())) return std::nullopt;
-  return Int(o, key);
-}
-
-bool Bool(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_bool() && v->as_bool();
-}
-
-SecretBuffer SecretField(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_string()) return SecretBuffer();
-  return SecretBuffer(std::string_view(v->as_string()));
-}
-
-Status Unexpected(std::string_view what) {
-  return InternalError(fmt::format("unexpected answer from the server: {}", what));
-}
-
-StatusOr<const json::object*> ObjectOf(const WipedJson& doc) {
-  if (!doc.value().is_object()) return Err(Unexpected("expected a JSON object"));
-  return &doc.value().as_object();
-}
-
-StatusOr<const json::array*> ArrayField(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_array()) {
-    return Err(Unexpected(fmt::format("no '{}' list", key)));
-  }
-  return &v->as_array();
-}
-
-Vault ToVault(const json::object& o) {
-  return Vault{.id = Str(o, "id"),
-               .name = Str(o, "name"),
-               .description = Str(o, "description"),
-               .created_by = Str(o, "created_by"),
-               .created_at = Str(o, "created_at"),
-               .json = PlainCopy(o)};
-}
-
-SecretMeta ToSecretMeta(const json::object& o) {
-  return SecretMeta{.id = Str(o, "id"),
-                    .vault_id = Str(o, "vault_id"),
-                    .path = Str(o, "path"),
-                    .type = Str(o, "type"),
-                    .version = Int(o, "version"),
-                    .created_at = Str(o, "created_at"),
-                    .expires_at = OptStr(o, "expires_at"),
-                    .max_access_count = Int(o, "max_access_count"),
-                    .access_count = Int(o, "access_count"),
-                    .is_disabled = Bool(o, "is_disabled"),
-                    .json = PlainCopy(o)};
-}
-
-VersionInfo ToVersion(const json::object& o) {
-  return VersionInfo{.version = Int(o, "version"),
-                     .type = Str(o, "type"),
-                     .is_disabled = Bool(o, "is_disabled"),
-                     .disabled_at = OptStr(o, "disabled_at"),
-                     .created_at = Str(o, "created_at"),
-                     .expires_at = OptStr(o, "expires_at"),
-                     .max_access_count = Int(o, "max_access_count"),
-                     .access_count = Int(o, "access_count"),
-                     .json = PlainCopy(o)};
-}
-
-User ToUser(const json::object& o) {
-  return User{.id = Str(o, "id"),
-              .name = Str(o, "name"),
-              .is_admin = Bool(o, "is_admin"),
-              .created_at = Str(o, "created_at"),
-              .json = PlainCopy(o)};
-}
-
-ApiKeyInfo ToApiKey(const json::object& o) {
-  return ApiKeyInfo{.id = Str(o, "id"),
-                    .name = Str(o, "name"),
-                    .created_at = Str(o, "created_at"),
-                    .revoked_at = OptStr(o, "revoked_at"),
-                    .json = PlainCopy(o)};
-}
-
-Agent ToAgent(const json::object& o) {
-  return Agent{.id = Str(o, "id"),
-               .name = Str(o, "name"),
-               .description = Str(o, "description"),
-               .created_by = Str(o, "created_by"),
-               .created_at = Str(o, "created_at"),
-               .is_revoked = Bool(o, "is_revoked"),
-               .revoked_at = OptStr(o, "revoked_at"),
-               .json = PlainCopy(o)};
-}
-
-Policy ToPolicy(const json::object& o) {
-  Policy p{.id = Str(o, "id"),
-           .vault_id = Str(o, "vault_id"),
-           .principal_type = Str(o, "principal_type"),
-           .principal_id = Str(o, "principal_id"),
-           .secret_path_pattern = Str(o, "secret_path_pattern"),
-           .permissions = {},
-           .expires_at = OptStr(o, "expires_at"),
-           .created_at = Str(o, "created_at"),
-           .created_by = Str(o, "created_by"),
-           .json = PlainCopy(o)};
-  if (const json::value* v = o.if_contains("permissions"); v != nullptr && v->is_array()) {
-    for (const json::value& item : v->as_array()) {
-      if (item.is_string()) p.permissions.emplace_back(item.as_string());
-    }
-  }
-  return p;
-}
-
-AuditEvent ToAuditEvent(const json::object& o) {
-  return AuditEvent{.seq = Int(o, "seq"),
-                    .at = Str(o, "at"),
-                    .request_id = Str(o, "request_id"),
-                    .actor_type = Str(o, "actor_type"),
-                    .actor_id = Str(o, "actor_id"),
-                    .action = Str(o, "action"),
-                    .vault_id = Str(o, "vault_id"),
-                    .path = Str(o, "path"),
-                    .version = Int(o, "version"),
-                    .client_ip = Str(o, "client_ip"),
-                    .outcome = Str(o, "outcome"),
-                    .status = Str(o, "status"),
-                    .http_status = Int(o, "http_status"),
-                    .count = std::max<int64_t>(1, Int(o, "count")),
-                    .json = PlainCopy(o)};
-}
-
-template <typename T, typename Convert>
-StatusOr<std::vector<T>> ListOf(const WipedJson& doc, std::string_view key, Convert convert) {
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  ASSIGN_OR_RETURN(const json::array* items, ArrayField(*o, key));
-  std::vector<T> out;
-  for (const json::value& item : *items) {
-    if (!item.is_object()) return Err(Unexpected(fmt::format("'{}' holds a non-object", key)));
-    out.push_back(convert(item.as_object()));
-  }
-  return out;
-}
-
-std::string Id(std::string_view id) { return PercentEncode(id, /*keep_slash=*/false); }
-
-std::string Serialize(const json::object& o) { return json::serialize(o); }
-
-void AddQuery(std::string& target, std::string_view name, std::string_view value) {
-  if (value.empty()) return;
-  target += target.find('?') == std::string::npos ? '?' : '&';
-  target += name;
-  target += '=';
-  target += PercentEncode(value, /*keep_slash=*/false);
-}
-
-}  // namespace
 
 std::string SecretTarget(std::string_view vault_id, std::string_view kind, std::string_view path) {
   return fmt::format("/v1/vaults/{}/{}/{}", Id(vault_id), kind,
@@ -282,7 +87,9 @@ StatusOr<AccessToken> CofferClient::IssueToken(const SecretBuffer& api_key) {
 StatusOr<Vault> CofferClient::CreateVault(std::string_view name, std::string_view description) {
   json::object body;
   body["name"] = name;
-  if (!description.empty()) body["description"] = description;
+  if (!description.empty()) {
+    body["description"] = description;
+  }
   ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/vaults", Serialize(body)));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
   vault_cache_.reset();
@@ -298,7 +105,9 @@ StatusOr<std::string> FindVaultByName(const std::vector<Vault>& vaults, std::str
   };
   std::vector<const Vault*> found;
   for (const Vault& v : vaults) {
-    if (same(v.name, name)) found.push_back(&v);
+    if (same(v.name, name)) {
+      found.push_back(&v);
+    }
   }
   if (found.empty()) {
     return Err(NotFoundError(fmt::format(
@@ -323,9 +132,7 @@ StatusOr<std::vector<Vault>> CofferClient::ListVaults() {
 }
 
 StatusOr<Vault> CofferClient::GetVault(std::string_view vault_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/vaults/" + Id(vault_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToVault(*o);
+  return AnswerAs(Call("GET", "/v1/vaults/" + Id(vault_id)), ToVault);
 }
 
 Status CofferClient::DeleteVault(std::string_view vault_id) {
@@ -358,7 +165,9 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
   o["value"] = json::string(input.value.view(), body.storage());
   auto parse_object = [&](const std::optional<std::string>& text,
                           std::string_view field) -> Status {
-    if (!text.has_value()) return OkStatus();
+    if (!text.has_value()) {
+      return OkStatus();
+    }
     boost::system::error_code ec;
     json::value v = json::parse(*text, ec, body.storage());
     if (ec || !v.is_object()) {
@@ -370,20 +179,23 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
   };
   RETURN_IF_ERROR(parse_object(input.metadata_json, "metadata"));
   RETURN_IF_ERROR(parse_object(input.rotation_policy_json, "rotation_policy"));
-  if (input.expires_at.has_value()) o["expires_at"] = json::string(*input.expires_at);
-  if (input.max_access_count.has_value()) o["max_access_count"] = *input.max_access_count;
+  if (input.expires_at.has_value()) {
+    o["expires_at"] = json::string(*input.expires_at);
+  }
+  if (input.max_access_count.has_value()) {
+    o["max_access_count"] = *input.max_access_count;
+  }
   SecretBuffer text = body.Serialize();
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()));
-  ASSIGN_OR_RETURN(const json::object* meta, ObjectOf(doc));
-  return ToSecretMeta(*meta);
+  return AnswerAs(Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()), ToSecretMeta);
 }
 
 StatusOr<SecretValue> CofferClient::ReadValue(const std::string& target) {
   ASSIGN_OR_RETURN(WipedJson doc, Call("GET", target));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
   const json::value* v = o->if_contains("value");
-  if (v == nullptr || !v->is_string()) return Err(Unexpected("no 'value' in the secret"));
+  if (v == nullptr || !v->is_string()) {
+    return Err(Unexpected("no 'value' in the secret"));
+  }
   return SecretValue{.meta = ToSecretMeta(*o), .value = SecretField(*o, "value")};
 }
 
@@ -402,7 +214,9 @@ StatusOr<SecretPage> CofferClient::ListSecrets(std::string_view vault_id, std::s
   std::string target = fmt::format("/v1/vaults/{}/secrets", Id(vault_id));
   AddQuery(target, "prefix", prefix);
   AddQuery(target, "after", after);
-  if (limit.has_value()) AddQuery(target, "limit", std::to_string(*limit));
+  if (limit.has_value()) {
+    AddQuery(target, "limit", std::to_string(*limit));
+  }
   ASSIGN_OR_RETURN(WipedJson doc, Call("GET", target));
   ASSIGN_OR_RETURN(auto secrets, ListOf<SecretMeta>(doc, "secrets", ToSecretMeta));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
@@ -415,10 +229,14 @@ StatusOr<std::vector<SecretMeta>> CofferClient::ListAllSecrets(std::string_view 
   std::string after;
   for (int page = 0; page < 100'000; ++page) {
     ASSIGN_OR_RETURN(SecretPage p, ListSecrets(vault_id, prefix, after, std::nullopt));
-    for (SecretMeta& m : p.secrets) all.push_back(std::move(m));
+    for (SecretMeta& m : p.secrets) {
+      all.push_back(std::move(m));
+    }
     // A page filtered by policy may be empty and still have a cursor (the server read as much
     // as it reads per request and found nothing visible): only a missing cursor ends the list.
-    if (!p.next_after.has_value() || p.next_after->empty() || *p.next_after == after) break;
+    if (!p.next_after.has_value() || p.next_after->empty() || *p.next_after == after) {
+      break;
+    }
     after = *p.next_after;
   }
   return all;
@@ -432,13 +250,17 @@ Status CofferClient::DeleteSecret(std::string_view vault_id, std::string_view pa
 StatusOr<SecretMeta> CofferClient::RotateSecret(std::string_view vault_id, std::string_view path,
                                                 const RotateSecretInput& input) {
   json::object body;
-  if (input.length.has_value()) body["length"] = *input.length;
-  if (input.charset.has_value()) body["charset"] = *input.charset;
-  if (input.type.has_value()) body["type"] = *input.type;
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("POST", SecretTarget(vault_id, "secret-rotate", path), Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToSecretMeta(*o);
+  if (input.length.has_value()) {
+    body["length"] = *input.length;
+  }
+  if (input.charset.has_value()) {
+    body["charset"] = *input.charset;
+  }
+  if (input.type.has_value()) {
+    body["type"] = *input.type;
+  }
+  return AnswerAs(Call("POST", SecretTarget(vault_id, "secret-rotate", path), Serialize(body)),
+                  ToSecretMeta);
 }
 
 StatusOr<VersionList> CofferClient::ListVersions(std::string_view vault_id, std::string_view path) {
@@ -453,169 +275,10 @@ StatusOr<VersionList> CofferClient::ListVersions(std::string_view vault_id, std:
 
 StatusOr<SecretMeta> CofferClient::DisableVersion(std::string_view vault_id, std::string_view path,
                                                   int64_t version) {
-  ASSIGN_OR_RETURN(
-      WipedJson doc,
+  return AnswerAs(
       Call("POST",
-           fmt::format("{}/{}/disable", SecretTarget(vault_id, "secret-version", path), version)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToSecretMeta(*o);
-}
-
-// --- Users ----------------------------------------------------------------------------------
-
-StatusOr<User> CofferClient::CreateUser(std::string_view name) {
-  json::object body;
-  body["name"] = name;
-  ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/users", Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToUser(*o);
-}
-
-StatusOr<std::vector<User>> CofferClient::ListUsers() {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/users"));
-  return ListOf<User>(doc, "users", ToUser);
-}
-
-StatusOr<User> CofferClient::GetUser(std::string_view user_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/users/" + Id(user_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToUser(*o);
-}
-
-StatusOr<IssuedApiKey> CofferClient::CreateApiKey(std::string_view user_id, std::string_view name) {
-  json::object body;
-  body["name"] = name;
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("POST", "/v1/users/" + Id(user_id) + "/api-keys", Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return IssuedApiKey{.info = ToApiKey(*o), .api_key = SecretField(*o, "api_key")};
-}
-
-StatusOr<std::vector<ApiKeyInfo>> CofferClient::ListApiKeys(std::string_view user_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/users/" + Id(user_id) + "/api-keys"));
-  return ListOf<ApiKeyInfo>(doc, "api_keys", ToApiKey);
-}
-
-Status CofferClient::RevokeApiKey(std::string_view user_id, std::string_view key_id) {
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("DELETE", "/v1/users/" + Id(user_id) + "/api-keys/" + Id(key_id)));
-  return OkStatus();
-}
-
-// --- Agents ---------------------------------------------------------------------------------
-
-StatusOr<AgentCredentials> CofferClient::CreateAgent(std::string_view name,
-                                                     std::string_view description) {
-  json::object body;
-  body["name"] = name;
-  if (!description.empty()) body["description"] = description;
-  ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/agents", Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return AgentCredentials{.agent = ToAgent(*o),
-                          .api_key = SecretField(*o, "api_key"),
-                          .rotation_secret = SecretField(*o, "rotation_secret")};
-}
-
-StatusOr<std::vector<Agent>> CofferClient::ListAgents() {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/agents"));
-  return ListOf<Agent>(doc, "agents", ToAgent);
-}
-
-StatusOr<Agent> CofferClient::GetAgent(std::string_view agent_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/agents/" + Id(agent_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToAgent(*o);
-}
-
-Status CofferClient::RevokeAgent(std::string_view agent_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("DELETE", "/v1/agents/" + Id(agent_id)));
-  return OkStatus();
-}
-
-StatusOr<AgentCredentials> CofferClient::RotateAgentKey(std::string_view agent_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/agents/" + Id(agent_id) + "/rotate-key"));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return AgentCredentials{.agent = ToAgent(*o),
-                          .api_key = SecretField(*o, "api_key"),
-                          .rotation_secret = SecretField(*o, "rotation_secret")};
-}
-
-StatusOr<SelfRotation> CofferClient::SelfRotateAgentKey(const SecretBuffer& rotation_secret) {
-  WipedJson body;
-  body.value() = json::object(body.storage());
-  body.value().as_object()["rotationSecret"] = json::string(rotation_secret.view(), body.storage());
-  SecretBuffer text = body.Serialize();
-  ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/agents/self/rotate-key", text.view()));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  SelfRotation out{.agent_id = Str(*o, "agentId"),
-                   .agent_name = Str(*o, "agentName"),
-                   .api_key = SecretField(*o, "apiKey"),
-                   .rotation_secret = SecretField(*o, "rotationSecret")};
-  token_ = out.api_key.Clone();  // the old key stopped working the moment the call returned
-  return out;
-}
-
-// --- Policies -------------------------------------------------------------------------------
-
-StatusOr<Policy> CofferClient::CreatePolicy(std::string_view vault_id, const PolicyInput& input) {
-  json::object body;
-  body["principal_type"] = input.principal_type;
-  body["principal_id"] = input.principal_id;
-  body["secret_path_pattern"] = input.secret_path_pattern;
-  json::array permissions;
-  for (const std::string& p : input.permissions) permissions.emplace_back(p);
-  body["permissions"] = std::move(permissions);
-  if (input.expires_at.has_value()) body["expires_at"] = *input.expires_at;
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("POST", "/v1/vaults/" + Id(vault_id) + "/policies", Serialize(body)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToPolicy(*o);
-}
-
-StatusOr<std::vector<Policy>> CofferClient::ListPolicies(std::string_view vault_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/vaults/" + Id(vault_id) + "/policies"));
-  return ListOf<Policy>(doc, "policies", ToPolicy);
-}
-
-StatusOr<Policy> CofferClient::GetPolicy(std::string_view vault_id, std::string_view policy_id) {
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("GET", "/v1/vaults/" + Id(vault_id) + "/policies/" + Id(policy_id)));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return ToPolicy(*o);
-}
-
-Status CofferClient::DeletePolicy(std::string_view vault_id, std::string_view policy_id) {
-  ASSIGN_OR_RETURN(WipedJson doc,
-                   Call("DELETE", "/v1/vaults/" + Id(vault_id) + "/policies/" + Id(policy_id)));
-  return OkStatus();
-}
-
-// --- Audit ----------------------------------------------------------------------------------
-
-StatusOr<AuditPage> CofferClient::ListAudit(const AuditQuery& query) {
-  std::string target = "/v1/audit";
-  AddQuery(target, "vault_id", query.vault_id);
-  AddQuery(target, "actor_id", query.actor_id);
-  AddQuery(target, "action", query.action);
-  AddQuery(target, "since", query.since);
-  AddQuery(target, "until", query.until);
-  if (query.after.has_value()) AddQuery(target, "after", std::to_string(*query.after));
-  if (query.limit.has_value()) AddQuery(target, "limit", std::to_string(*query.limit));
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", target));
-  ASSIGN_OR_RETURN(auto events, ListOf<AuditEvent>(doc, "events", ToAuditEvent));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return AuditPage{.events = std::move(events), .next_after = OptInt(*o, "next_after")};
-}
-
-StatusOr<AuditVerification> CofferClient::VerifyAudit() {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("GET", "/v1/audit/verify"));
-  ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
-  return AuditVerification{.ok = Bool(*o, "ok"),
-                           .events_checked = Int(*o, "events_checked"),
-                           .first_broken_seq = OptInt(*o, "first_broken_seq"),
-                           .reason = OptStr(*o, "reason"),
-                           .head_hash = Str(*o, "head_hash"),
-                           .json = PlainCopy(*o)};
+           fmt::format("{}/{}/disable", SecretTarget(vault_id, "secret-version", path), version)),
+      ToSecretMeta);
 }
 
 }  // namespace coffer::client

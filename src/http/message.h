@@ -1,5 +1,5 @@
 // Plain HTTP request and response records. Deliberately free of Beast/Asio so the api/ layer
-// and its tests compile fast; only http/server.cc sees Beast.
+// and its tests compile fast; only the http/server*.cc files see Beast.
 #pragma once
 
 #include <chrono>

@@ -3,7 +3,7 @@
 // Enforces header/body limits, unambiguous framing, read/idle/first-request timeouts and
 // connection limits (per client address and in all), assigns request ids, and shuts down
 // gracefully: on Shutdown() (or SIGTERM/SIGINT when asked) it stops accepting, lets in-flight
-// requests finish and closes idle connections. Beast and Asio stay inside server.cc.
+// requests finish and closes idle connections. Beast and Asio stay inside the server*.cc files.
 #pragma once
 
 #include <chrono>

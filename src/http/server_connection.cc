@@ -1,0 +1,452 @@
+// The connection coroutine: TLS handshake, reading each request within its deadlines under strict
+// framing rules, answering with the server's own headers, keep-alive and idle timeouts, and the
+// linger that lets a refused client see its error response.
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/beast/core/span.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "common/secret_buffer.h"
+#include "http/problem_json.h"
+#include "http/request_target.h"
+#include "http/server_internal.h"
+
+namespace coffer::http::server_internal {
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+using WipingBody = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ToLowerAscii(a) == ToLowerAscii(b);
+}
+
+// Whether a Transfer-Encoding value (all its fields joined with ", ") names exactly one transfer
+// coding, "chunked", in any case, with optional whitespace around it. Empty list elements are
+// ignored (RFC 9110 §5.6.1).
+bool IsChunkedAlone(std::string_view codings) {
+  int chunked = 0;
+  while (!codings.empty()) {
+    const size_t comma = codings.find(',');
+    std::string_view element = codings.substr(0, comma);
+    codings = comma == std::string_view::npos ? std::string_view() : codings.substr(comma + 1);
+    const size_t first = element.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+      continue;
+    }
+    element = element.substr(first, element.find_last_not_of(" \t") - first + 1);
+    if (!EqualsIgnoreCase(element, "chunked")) {
+      return false;
+    }
+    ++chunked;
+  }
+  return chunked == 1;
+}
+
+// Beast's request parser held to the framing rules of RFC 9112 §6, so that Coffer and any proxy
+// in front of it cannot disagree on where a request ends (request smuggling):
+// - Transfer-Encoding must be exactly "chunked": a coding list not ending in chunked would be
+//   read by Beast as a request without a body, and the body's bytes as the next request; other
+//   codings are not implemented; chunked twice is malformed.
+// - Transfer-Encoding never comes with Content-Length, nor in an HTTP/1.0 request.
+// - The fields of a chunked trailer are dropped: Beast would add them to the header fields,
+//   where Authorization, Content-Type or X-Forwarded-For would act as request headers.
+// A refused header fails the read with bhttp::error::bad_transfer_encoding; framing_error()
+// says why, for the problem's detail.
+class RequestParser final : public bhttp::request_parser<WipingBody, WipingAllocator<char>> {
+ public:
+  std::string_view framing_error() const { return framing_error_; }
+
+ private:
+  void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code& ec) override {
+    ec = {};
+    if (is_header_done()) {
+      return;  // a trailer field
+    }
+    if (name == bhttp::field::transfer_encoding) {
+      if (!transfer_encoding_.empty()) {
+        transfer_encoding_ += ", ";
+      }
+      transfer_encoding_.append(value.data(), value.size());
+      has_transfer_encoding_ = true;
+    } else if (name == bhttp::field::content_length) {
+      has_content_length_ = true;
+    }
+    get().insert(name, name_string, value);
+  }
+
+  void on_header_impl(beast::error_code& ec) override {
+    ec = {};
+    if (!has_transfer_encoding_) {
+      return;
+    }
+    if (get().version() < 11) {
+      framing_error_ = "Transfer-Encoding is not allowed in an HTTP/1.0 request";
+    } else if (has_content_length_) {
+      framing_error_ = "a request must not have both Transfer-Encoding and Content-Length";
+    } else if (!IsChunkedAlone(transfer_encoding_) || !chunked()) {
+      framing_error_ =
+          "Transfer-Encoding must be \"chunked\" (no other transfer coding is supported)";
+    } else {
+      return;
+    }
+    ec = bhttp::error::bad_transfer_encoding;
+  }
+
+  std::string transfer_encoding_;  // every Transfer-Encoding field of the header, joined
+  bool has_transfer_encoding_ = false;
+  bool has_content_length_ = false;
+  std::string framing_error_;
+};
+
+// The body points into Response::body, so a sensitive body is never copied before it is wiped.
+using WireResponse = bhttp::response<bhttp::span_body<const char>>;
+
+constexpr size_t kFirstReadBytes = 4096;
+// After an error response, unread input is drained for a moment so the client sees the response
+// instead of a connection reset.
+constexpr std::chrono::milliseconds kMaxLinger{2000};
+constexpr size_t kMaxLingerBytes = 8 << 20;
+constexpr size_t kMaxRequestIdLength = 64;
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+
+bool IsRequestIdChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+bool IsWellFormedRequestId(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxRequestIdLength &&
+         std::all_of(id.begin(), id.end(), IsRequestIdChar);
+}
+
+std::string NewRequestId() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::array<unsigned char, 8> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    // Request ids only correlate logs; a clock-derived id is an acceptable fallback.
+    const uint64_t t = static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
+    std::memcpy(bytes.data(), &t, bytes.size());
+  }
+  std::string id;
+  id.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 0x0f]);
+  }
+  return id;
+}
+
+// Header text a handler supplies must not be able to split the response.
+bool IsSafeHeaderText(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// Framing is the server's job; a handler cannot override these.
+bool IsServerOwnedHeader(std::string_view name) {
+  for (std::string_view owned :
+       {"content-length", "transfer-encoding", "connection", "keep-alive", "x-request-id"}) {
+    if (EqualsIgnoreCase(name, owned)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Bodies carry secret values and these headers carry credentials; what stays (method, target,
+// other headers) is what the request observer may log.
+void WipeRequest(Request& request) {
+  SecureWipe(request.body);
+  for (auto& [name, value] : request.headers) {
+    if (name == "authorization" || name == "proxy-authorization" || name == "cookie") {
+      SecureWipe(value);
+    }
+  }
+}
+
+Response BadRequestProblem(std::string_view detail) {
+  return Problem(400, "bad-request", "Bad request", detail);
+}
+
+// The response for a failed read, or nullopt when the connection should just be closed (the
+// peer went away, timed out, or sent half a request and stopped).
+std::optional<Response> ProblemForReadError(const beast::error_code& ec,
+                                            const RequestParser& parser,
+                                            const ServerOptions& options) {
+  if (!parser.framing_error().empty()) {
+    return BadRequestProblem(parser.framing_error());
+  }
+  // Beast's own checks: chunked twice, Transfer-Encoding after Content-Length or the reverse.
+  if (ec == bhttp::error::bad_transfer_encoding) {
+    return BadRequestProblem(
+        "Transfer-Encoding must be \"chunked\", once, and not with Content-Length");
+  }
+  if (ec == bhttp::error::bad_content_length || ec == bhttp::error::multiple_content_length) {
+    return BadRequestProblem(
+        "Content-Length must be one decimal number, and not with Transfer-Encoding");
+  }
+  if (ec == bhttp::error::header_limit) {
+    return Problem(
+        431, "header-too-large", "Request header fields too large",
+        "request header exceeds the " + std::to_string(options.max_header_bytes) + "-byte limit");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return Problem(
+        413, "payload-too-large", "Payload too large",
+        "request body exceeds the " + std::to_string(options.max_body_bytes) + "-byte limit");
+  }
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
+    return std::nullopt;
+  }
+  if (ec.category() == beast::error_code(bhttp::error::bad_method).category()) {
+    return BadRequestProblem("malformed HTTP request");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+template <typename Stream>
+asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id,
+                                             std::string peer_ip) {
+  // Runs when the coroutine ends or is destroyed with the io_context.
+  struct Registration {
+    BeastHttpServer* server;
+    uint64_t id;
+    ~Registration() { server->Deregister(id); }
+  } registration{this, id};
+
+  // A new connection delivers its first request header by this time, TLS handshake included,
+  // or is closed.
+  const SteadyClock::time_point first_deadline =
+      SteadyClock::now() + options_.first_request_timeout;
+  ReadBuffer buffer;
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    conn->SetIdle(true);  // nothing to lose yet: shutdown or a new client may close it
+    conn->lowest().expires_at(first_deadline);
+    auto [ec] = co_await conn->stream.async_handshake(ssl::stream_base::server, kNoThrow);
+    conn->SetIdle(false);
+    if (ec) {
+      beast::error_code ignored;
+      conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      conn->lowest().close();
+      co_return;
+    }
+  }
+  for (bool first = true;; first = false) {
+    if (draining_.load()) {
+      break;
+    }
+    if (buffer.size() == 0) {
+      buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
+      conn->SetIdle(true);
+      const SteadyClock::time_point idle_deadline = SteadyClock::now() + options_.idle_timeout;
+      conn->lowest().expires_at(first ? std::min(first_deadline, idle_deadline) : idle_deadline);
+      auto [ec, n] =
+          co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes), kNoThrow);
+      conn->SetIdle(false);
+      if (ec) {
+        break;
+      }
+      buffer.commit(n);
+    }
+    if (!co_await ServeOne(*conn, buffer, peer_ip,
+                           first ? std::optional(first_deadline) : std::nullopt)) {
+      break;
+    }
+  }
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    // close_notify, briefly: a peer that is gone or silent must not hold the connection.
+    if (conn->lowest().socket().is_open()) {
+      conn->lowest().expires_after(kTlsShutdownTimeout);
+      co_await conn->stream.async_shutdown(kNoThrow);
+    }
+  }
+  beast::error_code ignored;
+  conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  conn->lowest().close();
+}
+
+template <typename Stream>
+asio::awaitable<bool> BeastHttpServer::ServeOne(
+    Connection<Stream>& conn, ReadBuffer& buffer, const std::string& peer_ip,
+    std::optional<SteadyClock::time_point> header_deadline) {
+  const SteadyClock::time_point start = SteadyClock::now();
+  RequestParser parser;
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(options_.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+  parser.body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
+
+  // One deadline covers the whole request, so a client trickling bytes cannot hold the
+  // connection (slowloris); a connection's first header may have less time.
+  const SteadyClock::time_point request_deadline = start + options_.read_timeout;
+  conn.lowest().expires_at(header_deadline.has_value()
+                               ? std::min(*header_deadline, request_deadline)
+                               : request_deadline);
+  auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kNoThrow);
+  if (!ec && !parser.is_done()) {
+    conn.lowest().expires_at(request_deadline);
+    const auto& header = parser.get();
+    if (header.version() == 11 && EqualsIgnoreCase(header[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
+      std::tie(ec, n) = co_await bhttp::async_write(conn.stream, proceed, kNoThrow);
+    }
+    if (!ec) {
+      std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kNoThrow);
+    }
+  }
+
+  Request request;
+  request.peer_ip = peer_ip;
+  request.before_send_honoured = true;
+  {
+    // After a header or body limit error this is whatever was parsed before it (the request line
+    // and fields, for a body over the limit), which the observer may log.
+    const auto& header = parser.get();
+    request.method = std::string(header.method_string());
+    request.target = std::string(header.target());
+    for (const auto& field : header) {
+      request.headers.emplace_back(ToLowerAscii(field.name_string()), std::string(field.value()));
+    }
+  }
+  const auto incoming_id = request.Header("x-request-id");
+  request.request_id = incoming_id.has_value() && IsWellFormedRequestId(*incoming_id)
+                           ? std::string(*incoming_id)
+                           : NewRequestId();
+
+  if (ec) {
+    std::optional<Response> problem = ProblemForReadError(ec, parser, options_);
+    if (problem.has_value()) {
+      if (co_await Write(conn, *problem, 11, /*keep_alive=*/false, request.request_id)) {
+        co_await LingerAndClose(conn);
+      }
+      Observe(request, "", problem->status, start);
+    }
+    WipeRequest(request);
+    co_return false;
+  }
+
+  const unsigned version = parser.get().version();
+  const bool client_keep_alive = parser.get().keep_alive();
+  {
+    const auto& body = parser.get().body();
+    request.body.assign(body.data(), body.size());
+  }
+  // The parser's copy of headers and body is wiped as soon as it is released.
+  parser.release();
+
+  std::string route_template;
+  Response response;
+  if (std::optional<Response> bad_target = ParseRequestTarget(request.target, request)) {
+    response = std::move(*bad_target);
+  } else {
+    co_await Dispatch(request, route_template, response);
+    if (response.before_send) {
+      co_await AwaitBeforeSend(response);
+    }
+  }
+  WipeRequest(request);
+
+  const bool keep_alive = client_keep_alive && !draining_.load();
+  const bool written = co_await Write(conn, response, version, keep_alive, request.request_id);
+  if (response.sensitive) {
+    SecureWipe(response.body);
+  }
+  Observe(request, route_template, response.status, start, response.actor_id,
+          response.internal_cause);
+  const bool reusable = written && keep_alive;
+  co_return reusable;
+}
+
+template <typename Stream>
+asio::awaitable<bool> BeastHttpServer::Write(Connection<Stream>& conn, const Response& response,
+                                             unsigned version, bool keep_alive,
+                                             const std::string& request_id) {
+  WireResponse wire;
+  wire.version(version == 10 ? 10 : 11);
+  wire.result(static_cast<unsigned>(response.status));
+  for (const auto& [name, value] : response.headers) {
+    if (!name.empty() && IsSafeHeaderText(name) && IsSafeHeaderText(value) &&
+        !IsServerOwnedHeader(name)) {
+      wire.insert(name, value);
+    }
+  }
+  const bool bodyless = response.status == 204 || response.status == 304;
+  if (!bodyless && !response.content_type.empty() &&
+      wire.find(bhttp::field::content_type) == wire.end()) {
+    wire.set(bhttp::field::content_type, response.content_type);
+  }
+  if (wire.find(bhttp::field::cache_control) == wire.end()) {
+    wire.set(bhttp::field::cache_control, "no-store");
+  }
+  wire.set("X-Content-Type-Options", "nosniff");
+  wire.set(bhttp::field::server, "coffer");
+  wire.set("X-Request-Id", request_id);
+  wire.keep_alive(keep_alive);
+  if (!bodyless) {
+    wire.body() = beast::span<const char>(response.body.data(), response.body.size());
+    wire.content_length(response.body.size());
+  }
+  conn.lowest().expires_after(options_.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(conn.stream, wire, kNoThrow);
+  co_return !ec;
+}
+
+template <typename Stream>
+asio::awaitable<void> BeastHttpServer::LingerAndClose(Connection<Stream>& conn) {
+  // Reads (and discards) below TLS: the bytes are thrown away either way.
+  beast::error_code ignored;
+  conn.lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn.lowest().expires_after(
+      std::min<std::chrono::milliseconds>(options_.read_timeout, kMaxLinger));
+  std::array<char, 16384> sink;
+  size_t total = 0;
+  while (total < kMaxLingerBytes) {
+    auto [ec, n] = co_await conn.lowest().async_read_some(asio::buffer(sink), kNoThrow);
+    if (ec) {
+      break;
+    }
+    total += n;
+  }
+  SecureWipe(sink.data(), sink.size());  // the discarded bytes may be part of a secret
+}
+
+void BeastHttpServer::Observe(const Request& request, std::string_view route_template, int status,
+                              SteadyClock::time_point start, std::string_view actor_id,
+                              std::string_view internal_cause) {
+  if (!observer_) {
+    return;
+  }
+  RequestLogEntry entry{
+      &request, route_template,
+      status,   std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start),
+      actor_id, internal_cause};
+  try {
+    observer_(entry);
+  } catch (...) {
+    // Logging must never take a connection down.
+  }
+}
+
+// StartConnection (server_listener.cc) serves connections of both kinds.
+template asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<PlainStream>> conn,
+                                                      uint64_t id, std::string peer_ip);
+template asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<TlsStream>> conn,
+                                                      uint64_t id, std::string peer_ip);
+
+}  // namespace coffer::http::server_internal

@@ -1,0 +1,243 @@
+// BeastHttpServer, the HttpServer of server.h on Boost.Beast/Asio, and the connection records it
+// keeps. Only the http/server*.cc files include this header: Beast and Asio stay out of server.h
+// and of every other layer. Each group of members below names the file that defines it.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include "common/in_flight.h"
+#include "common/secret_buffer.h"
+#include "common/status.h"
+#include "http/server.h"
+
+namespace coffer::http::server_internal {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+// Every byte a request brings in (raw bytes in the read buffer, header values such as
+// Authorization, the body) lives in memory from this allocator, which wipes it on release.
+template <typename T>
+class WipingAllocator {
+ public:
+  using value_type = T;
+  using propagate_on_container_move_assignment = std::true_type;
+  using is_always_equal = std::true_type;
+
+  WipingAllocator() = default;
+  template <typename U>
+  WipingAllocator(const WipingAllocator<U>&) noexcept {}  // NOLINT: rebinding must be implicit
+
+  T* allocate(size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, size_t n) noexcept {
+    SecureWipe(p, n * sizeof(T));
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <typename U>
+  bool operator==(const WipingAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
+
+inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What graceful shutdown and the connection limit need of a connection, whatever its stream.
+struct ConnectionBase {
+  virtual ~ConnectionBase() = default;
+  // Closes the connection if it is waiting for a request (on its own strand).
+  virtual void CloseIfIdle() = 0;
+  // Waiting for a request (or, with TLS, for the handshake) since idle_since: nothing would be
+  // lost by closing. Written only on the connection's strand; read there and by the accept loop.
+  void SetIdle(bool now_idle) {
+    idle_since.store(now_idle ? SteadyClock::now().time_since_epoch().count() : kBusy);
+  }
+  bool idle() const { return idle_since.load() != kBusy; }
+  static constexpr SteadyClock::rep kBusy = -1;
+  std::atomic<SteadyClock::rep> idle_since{kBusy};
+};
+
+// One client connection. A TLS connection keeps the context it was accepted with, so a reload
+// never pulls it from under it.
+template <typename Stream>
+struct Connection final : ConnectionBase, std::enable_shared_from_this<Connection<Stream>> {
+  Connection(tcp::socket socket, std::shared_ptr<ssl::context> context)
+      : tls_context(std::move(context)), stream(MakeStream(std::move(socket), tls_context.get())) {}
+
+  static Stream MakeStream(tcp::socket socket, ssl::context* context) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return TlsStream(std::move(socket), *context);
+    } else {
+      return PlainStream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream); }
+
+  void CloseIfIdle() override {
+    auto self = this->shared_from_this();
+    asio::post(stream.get_executor(), [self] {
+      if (self->idle()) {
+        beast::error_code ignored;
+        self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        self->lowest().close();
+      }
+    });
+  }
+
+  const std::shared_ptr<ssl::context> tls_context;  // null for plain HTTP
+  Stream stream;
+};
+
+// How many connections may be open at once: `configured` (0 = no wish), but never more than the
+// open-file limit less a reserve.
+size_t ConnectionLimit(size_t configured);
+
+class BeastHttpServer final : public HttpServer {
+ public:
+  BeastHttpServer(const ServerOptions& options, const Router& router, RequestObserver observer)
+      : options_(options),
+        router_(router),
+        observer_(std::move(observer)),
+        max_connections_(ConnectionLimit(options.max_connections)),
+        workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
+        control_(asio::make_strand(ioc_)),
+        acceptor_(control_),
+        signals_(control_),
+        grace_timer_(control_) {}
+
+  ~BeastHttpServer() override;  // server.cc
+
+  Status Bind();     // server_listener.cc
+  Status LoadTls();  // server_tls.cc
+
+  uint16_t port() const override { return port_; }
+  Status Run() override;
+  void Shutdown() override;
+  Status ReloadTls() override;
+  bool tls() const override { return !options_.tls_cert_file.empty(); }
+  size_t active_connections() const override { return active_connections_.load(); }
+  size_t max_connections() const override { return max_connections_; }
+  uint64_t refused_connections() const override { return refused_connections_.load(); }
+  uint64_t evicted_connections() const override { return evicted_connections_.load(); }
+  size_t idle_connections() const override;
+
+ private:
+  // Accepting and the connection limits (server_listener.cc).
+  asio::awaitable<void> AcceptLoop();
+  void StartConnection(tcp::socket socket);
+  // Makes room for one more connection if the limits allow it: the peer's address is under
+  // its limit and, at the total limit, an idle connection is closed for it. On success the
+  // connection is registered under a new id. REQUIRES: mu_ held.
+  std::optional<uint64_t> AdmitLocked(const std::string& address,
+                                      std::shared_ptr<ConnectionBase>& evict);
+  // The connection waiting for a request the longest, not already being closed for room; null
+  // if none. REQUIRES: mu_ held.
+  std::shared_ptr<ConnectionBase> OldestIdleLocked();
+  void Deregister(uint64_t id);
+
+  // One connection, request after request (server_connection.cc).
+  template <typename Stream>
+  asio::awaitable<void> Serve(std::shared_ptr<Connection<Stream>> conn, uint64_t id,
+                              std::string peer_ip);
+  // Reads, handles and answers one request. Returns whether the connection may be reused.
+  // `header_deadline`, for a connection's first request, bounds the wait for its header.
+  template <typename Stream>
+  asio::awaitable<bool> ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
+                                 const std::string& peer_ip,
+                                 std::optional<SteadyClock::time_point> header_deadline);
+  template <typename Stream>
+  asio::awaitable<bool> Write(Connection<Stream>& conn, const Response& response, unsigned version,
+                              bool keep_alive, const std::string& request_id);
+  template <typename Stream>
+  asio::awaitable<void> LingerAndClose(Connection<Stream>& conn);
+  void Observe(const Request& request, std::string_view route_template, int status,
+               SteadyClock::time_point start, std::string_view actor_id = {},
+               std::string_view internal_cause = {});
+
+  // Handlers (server_dispatch.cc).
+  // Routes the request and runs its handler on the worker pool, filling `response` in place.
+  asio::awaitable<void> Dispatch(const Request& request, std::string& route_template,
+                                 Response& response);
+  // Runs response.before_send and resumes on the connection's strand when its continuation is
+  // called; a non-OK outcome replaces the response with its problem.
+  asio::awaitable<void> AwaitBeforeSend(Response& response);
+
+  // Lifecycle (server.cc).
+  void BeginShutdown();  // on control_
+  void StopLocked();     // REQUIRES: mu_ held
+  void InstallSignalHandlers();
+  void WaitForSignal();  // on control_
+  void RunIoThread();
+
+  const ServerOptions options_;
+  const Router router_;  // a copy, so the caller's router need not outlive the server
+  const RequestObserver observer_;
+
+  const size_t max_connections_;
+
+  struct Registered {
+    std::weak_ptr<ConnectionBase> conn;
+    std::string address;   // the peer's
+    bool evicted = false;  // being closed to make room
+  };
+  mutable std::mutex mu_;
+  // By id, the order of acceptance.
+  std::map<uint64_t, Registered> connections_;           // guarded by mu_
+  std::unordered_map<std::string, size_t> per_address_;  // guarded by mu_
+  uint64_t next_connection_id_ = 0;                      // guarded by mu_
+  bool stopped_ = false;                                 // guarded by mu_
+  std::shared_ptr<ssl::context> tls_context_;            // for new connections; guarded by mu_
+  std::atomic<size_t> active_connections_{0};
+  std::atomic<uint64_t> refused_connections_{0};
+  std::atomic<uint64_t> evicted_connections_{0};
+  InFlight before_send_in_flight_;  // before_send continuations not yet called
+
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> run_called_{false};
+  uint16_t port_ = 0;
+
+  asio::io_context ioc_;
+  asio::thread_pool workers_;  // handlers run here, never on the I/O threads
+  // Serializes the acceptor, the signal set and the grace timer.
+  asio::strand<asio::io_context::executor_type> control_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer grace_timer_;
+};
+
+}  // namespace coffer::http::server_internal
