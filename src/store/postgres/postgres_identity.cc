@@ -38,16 +38,6 @@ Status InsertCredentialRow(PgConnection& conn, const Credential& c) {
                 StatusCode::kAlreadyExists, "the credential already exists");
 }
 
-// kInvalidArgument unless every credential names agent `agent_id` as its principal.
-Status CheckAgentCredentials(std::string_view agent_id, const std::vector<Credential>& creds) {
-  for (const Credential& c : creds) {
-    if (c.principal_kind != PrincipalKind::kAgent || c.principal_id != agent_id) {
-      return InvalidArgumentError("store: a credential does not belong to the agent");
-    }
-  }
-  return OkStatus();
-}
-
 Status RevokeAgentCredentialRows(PgConnection& conn, std::string_view agent_id, UnixMicros at) {
   return conn.Run(
       "UPDATE credentials SET revoked_at = $2"

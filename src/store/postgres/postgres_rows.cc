@@ -6,13 +6,6 @@
 
 namespace coffer::postgres_internal {
 
-Status Reword(Status s, StatusCode code, std::string message) {
-  if (s.code() != code) {
-    return s;
-  }
-  return Status(code, std::move(message));
-}
-
 Status RewordDuplicate(Status s, const PgConnection& conn,
                        std::initializer_list<std::string_view> name_constraints,
                        std::string name_taken, std::string id_taken) {
@@ -23,16 +16,6 @@ Status RewordDuplicate(Status s, const PgConnection& conn,
   const bool name = std::find(name_constraints.begin(), name_constraints.end(), constraint) !=
                     name_constraints.end();
   return AlreadyExistsError(name ? std::move(name_taken) : std::move(id_taken));
-}
-
-StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind) {
-  if (name == PrincipalKindName(PrincipalKind::kUser)) {
-    return PrincipalKind::kUser;
-  }
-  if (name == PrincipalKindName(PrincipalKind::kAgent)) {
-    return PrincipalKind::kAgent;
-  }
-  return Err(DataLossError("store: a " + std::string(row_kind) + " has an unknown principal kind"));
 }
 
 StatusOr<SecretVersion> ReadVersion(const PgResult& r, int row, bool with_ciphertext) {

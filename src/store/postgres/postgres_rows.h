@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/backend_rules.h"
 #include "model/identity.h"
 #include "model/secret.h"
 #include "store/postgres/pg_connection.h"
@@ -23,13 +24,16 @@
 
 namespace coffer::postgres_internal {
 
+// Shared with the other backend (store/backend_rules.h).
+using store_internal::CheckAgentCredentials;
+using store_internal::ParsePrincipalKind;
+using store_internal::Reword;
+using store_internal::VersionNotFound;
+
 // Of those columns, the version number (NULL where a LEFT JOIN found no version row), and the
 // column of the ciphertext after them.
 inline constexpr int kVersionColumn = 3;
 inline constexpr int kCiphertextColumn = 13;
-
-// `s` with `message` when it has `code`, else unchanged.
-Status Reword(Status s, StatusCode code, std::string message);
 
 // `s` from an INSERT into a table whose rows have a unique name besides their id: kAlreadyExists
 // becomes `name_taken` when the violated constraint (conn.last_error()) is one of
@@ -37,9 +41,6 @@ Status Reword(Status s, StatusCode code, std::string message);
 Status RewordDuplicate(Status s, const PgConnection& conn,
                        std::initializer_list<std::string_view> name_constraints,
                        std::string name_taken, std::string id_taken);
-
-// The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
-StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);
 
 // Readers of one row each, of the columns the SELECTs of their concern list, in order.
 StatusOr<SecretVersion> ReadVersion(const PgResult& r, int row, bool with_ciphertext);

@@ -72,10 +72,6 @@ std::optional<std::string> PrefixUpperBound(std::string_view prefix) {
   return upper;
 }
 
-std::string VersionNotFound(int64_t version) {
-  return "version " + std::to_string(version) + " not found";
-}
-
 Status InsertVersionRow(PgConnection& conn, const SecretVersion& v,
                         const std::vector<uint8_t>& ciphertext) {
   return Reword(conn.Run("INSERT INTO secret_versions (secret_id, version, type, metadata_json,"

@@ -29,16 +29,6 @@ User ReadUser(const SqliteStatement& st) {
   return User{st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2) != 0, st.ColumnInt(3)};
 }
 
-StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind) {
-  if (name == PrincipalKindName(PrincipalKind::kUser)) {
-    return PrincipalKind::kUser;
-  }
-  if (name == PrincipalKindName(PrincipalKind::kAgent)) {
-    return PrincipalKind::kAgent;
-  }
-  return Err(DataLossError("store: a " + std::string(row_kind) + " has an unknown principal kind"));
-}
-
 StatusOr<Credential> ReadCredential(const SqliteStatement& st) {
   Credential c;
   c.public_id = st.ColumnText(0);
@@ -115,17 +105,6 @@ Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
   st.BindInt(7, c.created_at);
   st.BindOptionalInt(8, c.revoked_at);
   return Reword(st.Run(), StatusCode::kAlreadyExists, "the credential already exists");
-}
-
-// kInvalidArgument unless every credential names agent `agent_id` as its principal: the store
-// must never let an agent operation mint credentials for someone else.
-Status CheckAgentCredentials(std::string_view agent_id, const std::vector<Credential>& creds) {
-  for (const Credential& c : creds) {
-    if (c.principal_kind != PrincipalKind::kAgent || c.principal_id != agent_id) {
-      return InvalidArgumentError("store: a credential does not belong to the agent");
-    }
-  }
-  return OkStatus();
 }
 
 // Revokes, at `at`, every credential of the agent that is not revoked yet.

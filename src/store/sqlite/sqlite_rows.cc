@@ -4,13 +4,6 @@
 
 namespace coffer::sqlite_store_internal {
 
-Status Reword(Status s, StatusCode code, std::string message) {
-  if (s.code() != code) {
-    return s;
-  }
-  return Status(code, std::move(message));
-}
-
 StatusOr<bool> Exists(SqliteConnection& db, std::string_view sql, std::string_view a,
                       std::optional<std::string_view> b) {
   ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(sql));

@@ -1,6 +1,6 @@
 // Row readers and small SQL helpers that several concerns of SqliteStoreImpl share: every row of
-// a statement, a row by id, rows by owner, whether a query finds a row, and a constraint error
-// reworded. Internal to the sqlite_*.cc files of this folder.
+// a statement, a row by id, rows by owner, whether a query finds a row. Internal to the
+// sqlite_*.cc files of this folder.
 #pragma once
 
 #include <optional>
@@ -11,12 +11,16 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/backend_rules.h"
 #include "store/sqlite/sqlite_connection.h"
 
 namespace coffer::sqlite_store_internal {
 
-// Keeps `s` unless it has code `code`, in which case the message is replaced by `message`.
-Status Reword(Status s, StatusCode code, std::string message);
+// Shared with the other backend (store/backend_rules.h).
+using store_internal::CheckAgentCredentials;
+using store_internal::ParsePrincipalKind;
+using store_internal::Reword;
+using store_internal::VersionNotFound;
 
 // True when `sql` (with ?1, ?2 bound to a and b) returns a row.
 StatusOr<bool> Exists(SqliteConnection& db, std::string_view sql, std::string_view a,

@@ -146,10 +146,6 @@ StatusOr<std::optional<SecretRow>> FindSecret(SqliteConnection& db, std::string_
   return SecretRow{st.ColumnText(0), st.ColumnInt(1)};
 }
 
-std::string VersionNotFound(int64_t version) {
-  return "version " + std::to_string(version) + " not found";
-}
-
 // Inserts version `v` of its secret, every field as it is, with `ciphertext` as its value.
 Status InsertVersionRow(SqliteConnection& db, const SecretVersion& v,
                         const std::vector<uint8_t>& ciphertext) {

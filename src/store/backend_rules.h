@@ -1,0 +1,28 @@
+// What both Store backends (sqlite/, postgres/) say and check the same way, so that a caller gets
+// the same Status from either: error wording, the principal kind a row names, and the check that
+// an agent's credentials are its own. Internal to the backends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "model/identity.h"
+
+namespace coffer::store_internal {
+
+// `s` with `message` when it has `code`, else unchanged.
+Status Reword(Status s, StatusCode code, std::string message);
+
+// "version N not found".
+std::string VersionNotFound(int64_t version);
+
+// The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
+StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);
+
+// OK when every credential is an agent's, `agent_id`'s; kInvalidArgument otherwise.
+Status CheckAgentCredentials(std::string_view agent_id, const std::vector<Credential>& creds);
+
+}  // namespace coffer::store_internal
