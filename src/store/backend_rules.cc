@@ -26,6 +26,30 @@ StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_vi
   return Err(DataLossError("store: a " + std::string(row_kind) + " has an unknown principal kind"));
 }
 
+SecretVersion NewVersionRow(const NewSecretVersion& in, std::string secret_id, int64_t version) {
+  SecretVersion row;
+  row.secret_id = std::move(secret_id);
+  row.vault_id = in.vault_id;
+  row.path = in.path;
+  row.version = version;
+  row.type = in.type;
+  row.metadata_json = in.metadata_json;
+  row.rotation_policy_json = in.rotation_policy_json;
+  row.expires_at = in.expires_at;
+  row.max_access_count = in.max_access_count;
+  row.created_at = in.created_at;
+  row.created_by = in.created_by;
+  return row;
+}
+
+void NoteStoredVersion(AuditEvent* event, const SecretVersion& version) {
+  if (event != nullptr) {
+    event->vault_id = version.vault_id;
+    event->path = version.path;
+    event->version = version.version;
+  }
+}
+
 Status CheckAgentCredentials(std::string_view agent_id, const std::vector<Credential>& creds) {
   for (const Credential& c : creds) {
     if (c.principal_kind != PrincipalKind::kAgent || c.principal_id != agent_id) {

@@ -177,22 +177,10 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
         header.version = 1;
       }
     }
-    header.vault_id = in.vault_id;
-    header.path = in.path;
-    header.type = in.type;
-    header.metadata_json = in.metadata_json;
-    header.rotation_policy_json = in.rotation_policy_json;
-    header.expires_at = in.expires_at;
-    header.max_access_count = in.max_access_count;
-    header.created_at = in.created_at;
-    header.created_by = in.created_by;
+    header = NewVersionRow(in, std::move(header.secret_id), header.version);
     ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
     RETURN_IF_ERROR(InsertVersionRow(conn, header, ciphertext));
-    if (event != nullptr) {
-      event->vault_id = header.vault_id;
-      event->path = header.path;
-      event->version = header.version;
-    }
+    NoteStoredVersion(event, header);
     stored = std::move(header);
     return OkStatus();
   }));

@@ -234,18 +234,9 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
     ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, in.vault_id, in.path));
     // The writer thread runs one operation at a time, so latest_version + 1 is unique and
     // leaves no gap; PRIMARY KEY (secret_id, version) backs that up.
-    SecretVersion header;
-    header.secret_id = secret.has_value() ? secret->id : NewUuid();
-    header.vault_id = in.vault_id;
-    header.path = in.path;
-    header.version = secret.has_value() ? secret->latest_version + 1 : 1;
-    header.type = in.type;
-    header.metadata_json = in.metadata_json;
-    header.rotation_policy_json = in.rotation_policy_json;
-    header.expires_at = in.expires_at;
-    header.max_access_count = in.max_access_count;
-    header.created_at = in.created_at;
-    header.created_by = in.created_by;
+    SecretVersion header =
+        NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(),
+                      secret.has_value() ? secret->latest_version + 1 : 1);
     ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
 
     if (secret.has_value()) {
@@ -267,11 +258,7 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
     }
     // A new version: header's access_count is 0 and its disabled_at empty.
     RETURN_IF_ERROR(InsertVersionRow(db, header, ciphertext));
-    if (event != nullptr) {
-      event->vault_id = header.vault_id;
-      event->path = header.path;
-      event->version = header.version;
-    }
+    NoteStoredVersion(event, header);
     stored = std::move(header);
     return OkStatus();
   }));
