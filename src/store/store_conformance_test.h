@@ -64,9 +64,13 @@ AuditEvent MakeEvent(std::string_view action, std::string_view vault_id = "",
 Credential AgentCredential(std::string_view agent_id, std::string public_id,
                            std::string kind = "key", UnixMicros created_at = kT0);
 
-// The tests are in store_conformance_test.cc (keys, users, vaults, secrets),
-// store_conformance_identity_test.cc (credentials, agents, policies) and
-// store_conformance_audit_test.cc (audit chain, rate limits); a backend's test binary links all.
+// The tests are in store_conformance_test.cc (keyring, users, vaults),
+// store_conformance_secrets_test.cc (secrets, versions, listing, counted reads, import, reopen),
+// store_conformance_concurrency_test.cc (concurrent writers and readers),
+// store_conformance_identity_test.cc (credentials, agents, policies),
+// store_conformance_audit_test.cc (audit chain, rate limits), store_conformance_keys_test.cc
+// (data key rotation) and store_conformance_changes_test.cc (published changes); a backend's
+// test binary links all.
 class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override;     // a fresh scratch directory and store
