@@ -50,6 +50,30 @@ std::optional<SecretBuffer> LoadRootKey(const ServerConfig& config) {
   return std::move(*root_key);
 }
 
+// An initialized store with its keyring unwrapped under the root key, and that root key (to wrap
+// a new key with). The root key must be this store's: a key wrapped under another would lock
+// every server out.
+struct UnlockedStore {
+  InitializedStore opened;
+  std::unique_ptr<Keyring> ring;
+  SecretBuffer root_key;
+};
+
+// Opens the store and unwraps its keyring; the exit code after printing why not.
+std::variant<UnlockedStore, int> OpenUnlocked(const ServerConfig& config, Random& random) {
+  auto opened = OpenInitializedStore(config);
+  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
+  auto root_key = LoadRootKey(config);
+  if (!root_key.has_value()) return kExitError;
+  auto ring = Keyring::Unwrap(std::get<InitializedStore>(opened).keys, *root_key, random);
+  if (!ring.has_value()) {
+    fmt::print(stderr, "error: {}\n", ring.error().message());
+    return kExitError;
+  }
+  return UnlockedStore{std::move(std::get<InitializedStore>(opened)), std::move(*ring),
+                       std::move(*root_key)};
+}
+
 // Records a key operation in the audit chain (no actor: it ran on the server machine).
 void Audit(Store& store, const Clock& clock, std::string_view action, uint32_t key_id) {
   AuditEvent event;
@@ -93,25 +117,18 @@ int RunStatus(const ServerConfig& config) {
 }
 
 int RunRotate(const ServerConfig& config) {
-  auto opened = OpenInitializedStore(config);
-  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
-  InitializedStore& o = std::get<InitializedStore>(opened);
-  auto root_key = LoadRootKey(config);
-  if (!root_key.has_value()) return kExitError;
   SystemRandom random;
-  // The root key must be this store's: a key wrapped under another would lock every server out.
-  if (auto ring = Keyring::Unwrap(o.keys, *root_key, random); !ring.has_value()) {
-    fmt::print(stderr, "error: {}\n", ring.error().message());
-    return kExitError;
-  }
+  auto unlocked = OpenUnlocked(config, random);
+  if (std::holds_alternative<int>(unlocked)) return std::get<int>(unlocked);
+  auto& [o, ring, root_key] = std::get<UnlockedStore>(unlocked);
   uint32_t next_id = 1;
   uint32_t previous = 0;
   for (const WrappedKey& key : o.keys) {
     next_id = std::max(next_id, key.id + 1);
     if (key.purpose == kKeyPurposeData && key.active) previous = key.id;
   }
-  auto key = Keyring::CreateKey(*root_key, next_id, kKeyPurposeData, random, o.store.clock->Now());
-  root_key->Wipe();
+  auto key = Keyring::CreateKey(root_key, next_id, kKeyPurposeData, random, o.store.clock->Now());
+  root_key.Wipe();
   if (!key.has_value()) {
     fmt::print(stderr, "error: {}\n", key.error().message());
     return kExitError;
@@ -137,18 +154,11 @@ int RunReencrypt(const ServerConfig& config, size_t batch_size) {
     fmt::print(stderr, "error: {}\n", s.message());
     return kExitUsage;
   }
-  auto opened = OpenInitializedStore(config);
-  if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
-  InitializedStore& o = std::get<InitializedStore>(opened);
-  auto root_key = LoadRootKey(config);
-  if (!root_key.has_value()) return kExitError;
   SystemRandom random;
-  auto ring = Keyring::Unwrap(o.keys, *root_key, random);
-  root_key->Wipe();
-  if (!ring.has_value()) {
-    fmt::print(stderr, "error: {}\n", ring.error().message());
-    return kExitError;
-  }
+  auto unlocked = OpenUnlocked(config, random);
+  if (std::holds_alternative<int>(unlocked)) return std::get<int>(unlocked);
+  auto& [o, ring, root_key] = std::get<UnlockedStore>(unlocked);
+  root_key.Wipe();
   ReencryptOptions options;
   options.batch_size = batch_size;
   options.on_batch = [](const ReencryptProgress& p) {
@@ -162,7 +172,7 @@ int RunReencrypt(const ServerConfig& config, size_t batch_size) {
                d.vault_id, d.path, d.version,
                d.key_id == kUnreadableKeyId ? std::string("-") : std::to_string(d.key_id));
   };
-  auto result = ReencryptAll(*o.store.store, **ring, options);
+  auto result = ReencryptAll(*o.store.store, *ring, options);
   if (!result.has_value()) {
     fmt::print(stderr,
                "error: re-encryption stopped: {} (what was done is kept; run it again to "

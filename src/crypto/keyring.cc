@@ -32,6 +32,19 @@ std::vector<uint8_t> KeyAad(std::string_view purpose, uint32_t id) {
   return aad;
 }
 
+// The key `wrapped` holds, unwrapped under `root_key`. kFailedPrecondition when the root key is
+// not the one it was wrapped under, or the key has the wrong size.
+StatusOr<SecretBuffer> UnwrapKey(const SecretBuffer& root_key, const WrappedKey& wrapped) {
+  StatusOr<SecretBuffer> key =
+      AeadOpen(root_key, wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
+  if (!key.has_value()) return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
+  if (key->size() != kAeadKeySize) {
+    return Err(FailedPreconditionError(
+        fmt::format("keyring is inconsistent: key id {} has the wrong size", wrapped.id)));
+  }
+  return key;
+}
+
 bool IsKnownPurpose(std::string_view purpose) {
   return purpose == kKeyPurposeData || purpose == kKeyPurposePepper || purpose == kKeyPurposeJwt;
 }
@@ -89,27 +102,21 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
     seen.push_back(wrapped.id);
     // Every key is unwrapped, whatever its purpose, so a wrong root key is caught here and not
     // at the first read of a value.
-    StatusOr<SecretBuffer> key =
-        AeadOpen(root_key, wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
-    if (!key.has_value()) return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
-    if (key->size() != kAeadKeySize) {
-      return Err(FailedPreconditionError(
-          fmt::format("keyring is inconsistent: key id {} has the wrong size", wrapped.id)));
-    }
+    ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(root_key, wrapped));
     if (wrapped.purpose == kKeyPurposeData) {
       if (wrapped.active && wrapped.id > ring->active_data_key_id_) {
         ring->active_data_key_id_ = wrapped.id;
       }
-      ring->data_keys_.emplace(wrapped.id, std::move(*key));
+      ring->data_keys_.emplace(wrapped.id, std::move(key));
     } else if (wrapped.purpose == kKeyPurposePepper) {
       if (wrapped.active && wrapped.id > pepper_id) {
         pepper_id = wrapped.id;
-        ring->pepper_ = std::move(*key);
+        ring->pepper_ = std::move(key);
       }
     } else if (wrapped.purpose == kKeyPurposeJwt) {
       if (wrapped.active && wrapped.id > jwt_id) {
         jwt_id = wrapped.id;
-        ring->jwt_key_ = std::move(*key);
+        ring->jwt_key_ = std::move(key);
       }
     }
     // Keys of purposes this version does not know are checked above and otherwise ignored.
@@ -166,14 +173,8 @@ StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
         continue;
       }
     }
-    StatusOr<SecretBuffer> key =
-        AeadOpen(root_key, wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
-    if (!key.has_value()) return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
-    if (key->size() != kAeadKeySize) {
-      return Err(FailedPreconditionError(
-          fmt::format("keyring is inconsistent: key id {} has the wrong size", wrapped.id)));
-    }
-    fresh.emplace(wrapped.id, std::move(*key));
+    ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(root_key, wrapped));
+    fresh.emplace(wrapped.id, std::move(key));
   }
   if (active == 0) return Err(FailedPreconditionError("keyring has no active \"data\" key"));
   std::unique_lock lock(mu_);

@@ -10,18 +10,6 @@ namespace coffer {
 
 namespace {
 
-// Everything of `store` that the check compares, read the same way for source and target.
-struct Inventory {
-  int64_t keys = 0;
-  int64_t users = 0;
-  int64_t credentials = 0;
-  int64_t agents = 0;
-  int64_t vaults = 0;
-  int64_t policies = 0;
-  int64_t secrets = 0;
-  int64_t versions = 0;
-};
-
 Status Say(const std::function<void(std::string_view)>& progress, std::string_view what) {
   if (progress) {
     progress(what);
@@ -44,8 +32,9 @@ StatusOr<std::vector<SecretVersion>> AllVersions(Store& store, std::string_view 
   return out;
 }
 
-StatusOr<Inventory> Count(Store& store) {
-  Inventory n;
+// Everything of `store` that the check compares, read the same way for source and target.
+StatusOr<StoreCounts> Count(Store& store) {
+  StoreCounts n;
   ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store.LoadKeys());
   n.keys = static_cast<int64_t>(keys.size());
   ASSIGN_OR_RETURN(std::vector<User> users, store.ListUsers());
@@ -111,7 +100,7 @@ Status CheckChain(Store& to, const StoreCopyReport& report) {
 StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
                                     const std::function<void(std::string_view)>& progress) {
   {
-    ASSIGN_OR_RETURN(Inventory existing, Count(to));
+    ASSIGN_OR_RETURN(StoreCounts existing, Count(to));
     if (existing.keys != 0 || existing.users != 0 || existing.vaults != 0 || existing.agents != 0) {
       return Err(FailedPreconditionError(
           "migrate: the target store is not empty; migrate into a new, empty database"));
@@ -193,14 +182,9 @@ StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
   RETURN_IF_ERROR(copied);
 
   RETURN_IF_ERROR(Say(progress, "verifying"));
-  ASSIGN_OR_RETURN(Inventory source, Count(from));
-  ASSIGN_OR_RETURN(Inventory target, Count(to));
-  const auto same = [](const Inventory& a, const Inventory& b) {
-    return a.keys == b.keys && a.users == b.users && a.credentials == b.credentials &&
-           a.agents == b.agents && a.vaults == b.vaults && a.policies == b.policies &&
-           a.secrets == b.secrets && a.versions == b.versions;
-  };
-  if (!same(source, target) || target.versions != report.versions ||
+  ASSIGN_OR_RETURN(StoreCounts source, Count(from));
+  ASSIGN_OR_RETURN(StoreCounts target, Count(to));
+  if (source != target || target.versions != report.versions ||
       target.credentials != report.credentials) {
     return Err(DataLossError("migrate: the target's record counts differ from the source's"));
   }

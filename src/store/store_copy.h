@@ -15,7 +15,8 @@
 
 namespace coffer {
 
-struct StoreCopyReport {
+// How many records of each kind a store holds (or a copy moved).
+struct StoreCounts {
   int64_t keys = 0;
   int64_t users = 0;
   int64_t credentials = 0;
@@ -24,6 +25,12 @@ struct StoreCopyReport {
   int64_t policies = 0;
   int64_t secrets = 0;
   int64_t versions = 0;
+
+  bool operator==(const StoreCounts&) const = default;
+};
+
+// What CopyStore moved.
+struct StoreCopyReport : StoreCounts {
   int64_t audit_events = 0;
   Sha256Digest audit_head{};  // hash of the last event (zeros when there is none)
 };
