@@ -18,10 +18,10 @@
 
 namespace coffer::admin {
 
-using server::IsPostgresStore;
-using server::RootKeyProviderFor;
-using server::OpenInitializedStore;
 using server::InitializedStore;
+using server::IsPostgresStore;
+using server::OpenInitializedStore;
+using server::RootKeyProviderFor;
 
 namespace {
 

@@ -19,8 +19,8 @@
 
 namespace coffer::admin {
 
-using server::IsPostgresStore;
 using server::InitializedStore;
+using server::IsPostgresStore;
 using server::OpenStoreAndKeyring;
 
 int RunInit(const ServerConfig& config) {
@@ -48,8 +48,7 @@ int RunInit(const ServerConfig& config) {
   // A key file left by an init that failed half-way is reused; otherwise a fresh one is made.
   Status created = CreateRootKeyFile(key_file, random);
   if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
-    fmt::print(stderr, "error: cannot create root key file {}: {}\n", key_file,
-               created.message());
+    fmt::print(stderr, "error: cannot create root key file {}: {}\n", key_file, created.message());
     return kExitError;
   }
   auto root_key = NewFileKeyProvider(key_file)->LoadRootKey();

@@ -28,9 +28,9 @@
 
 namespace coffer::admin {
 
-using server::RootKeyProviderFor;
-using server::OpenInitializedStore;
 using server::InitializedStore;
+using server::OpenInitializedStore;
+using server::RootKeyProviderFor;
 
 namespace {
 
@@ -257,7 +257,8 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
       keys->add_subcommand("status", "List the data keys and how many values use each");
   registry.add_store_options(*status);
   status->callback([&registry] { registry.action = RunStatus; });
-  CLI::App* rotate = keys->add_subcommand("rotate", "Add a new data key and make it the active one");
+  CLI::App* rotate =
+      keys->add_subcommand("rotate", "Add a new data key and make it the active one");
   registry.add_store_options(*rotate);
   rotate->footer("Example:\n  coffer keys rotate --data-dir /var/lib/coffer");
   rotate->callback([&registry] { registry.action = RunRotate; });

@@ -13,10 +13,10 @@
 
 namespace coffer::admin {
 
-using server::OpenStore;
 using server::IsPostgresStore;
-using server::StoreDescription;
 using server::LockStore;
+using server::OpenStore;
+using server::StoreDescription;
 
 namespace {
 
