@@ -11,8 +11,6 @@ class App;
 
 namespace coffer::agent {
 
-struct RunOptions;
-
 class AgentCli {
  public:
   // Adds `run` and `mcp` to `app`.
