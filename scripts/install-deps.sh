@@ -19,6 +19,8 @@ if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   packages+=(python3-pytest-xdist)  # scripts/integration-tests.sh runs the suite 2-wide
   # scripts/test-sanitizers.sh: clang-16 and its sanitizer/libFuzzer runtimes (ASan+UBSan, TSan).
   packages+=(clang-16 libclang-rt-16-dev)
+  # scripts/lint.sh: the formatter and clang-tidy of the same version.
+  packages+=(clang-format-16 clang-tidy-16)
   # scripts/sqlmap.sh and tests/integration/test_sqlmap.py: SQL injection scan of the API.
   packages+=(sqlmap)
   if ! command -v npm >/dev/null 2>&1; then
