@@ -1,11 +1,14 @@
 """The version is written once, in CMakeLists.txt's project(VERSION): `coffer --version`,
-`coffer version`, the MCP server's serverInfo and the client's User-Agent all say it."""
+`coffer version`, the MCP server's serverInfo, the client's User-Agent and the served OpenAPI
+document all say it."""
 import json
 import os
 import re
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
 
 from conftest import COFFER_BIN
 
@@ -78,3 +81,13 @@ def test_client_user_agent_carries_the_project_version(tmp_path):
         thread.join(timeout=10)
     assert out.returncode != 0  # the stub refuses the key
     assert seen and all(ua == f"coffer-cli/{project_version()}" for ua in seen), seen
+
+
+def test_served_openapi_document_carries_the_project_version(server):
+    # docs/openapi.yaml is a document of its own (linted as it is), so its version is written
+    # there too: this keeps it equal to the project's.
+    r = requests.get(server.url + "/v1/openapi.yaml", timeout=10)
+    assert r.status_code == 200
+    m = re.search(r"^info:\n(?:  .*\n)*?  version: (\S+)$", r.text, re.M)
+    assert m, "the OpenAPI document has no info.version"
+    assert m.group(1) == project_version()
