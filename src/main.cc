@@ -5,12 +5,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
 #include <string_view>
 
 #include "admin/admin_cli.h"
 #include "agent/agent_cli.h"
 #include "cli/client_cli.h"
 #include "common/exit_codes.h"
+#include "common/version.h"
 #include "server/server_command.h"
 #include "server/store_options.h"
 
@@ -22,6 +24,9 @@ bool UsesServerConfig(std::string_view command) {
   return command == "init" || command == "server" || command == "backup" || command == "keys" ||
          command == "admin";
 }
+
+// What `coffer version` and `coffer --version` print.
+std::string VersionLine() { return fmt::format("coffer {}", coffer::Version()); }
 
 }  // namespace
 
@@ -37,6 +42,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{"Coffer: a secrets vault for AI agents and the people who run them"};
   app.require_subcommand(1);
+  app.set_version_flag(
+      "--version", [] { return VersionLine(); }, "Print the version and exit");
   app.footer(
       "Examples:\n"
       "  coffer init --data-dir ./coffer-data\n"
@@ -48,7 +55,7 @@ int main(int argc, char** argv) {
   admin_cli.AddBackup(app);
   admin_cli.AddMigrate(app);
   app.add_subcommand("version", "Print the version")->callback([] {
-    fmt::print("coffer 0.1.0\n");
+    fmt::print("{}\n", VersionLine());
   });
   admin_cli.AddKeys(app);
   admin_cli.AddAdmin(app);

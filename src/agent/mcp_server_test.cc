@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/version.h"
 
 namespace coffer::agent {
 namespace {
@@ -38,6 +41,7 @@ TEST_F(McpServerTest, InitializeNegotiatesTheProtocolVersion) {
   EXPECT_EQ(r.at("result").at("protocolVersion"), "2025-06-18");
   EXPECT_TRUE(r.at("result").at("capabilities").as_object().contains("tools"));
   EXPECT_EQ(r.at("result").at("serverInfo").at("name"), "coffer");
+  EXPECT_EQ(r.at("result").at("serverInfo").at("version").as_string(), Version());
 
   json::value unknown = Call(
       R"({"jsonrpc":"2.0","id":"a","method":"initialize","params":{"protocolVersion":"1999-01-01"}})");
@@ -74,6 +78,22 @@ TEST_F(McpServerTest, EveryToolHasAnObjectInputSchema) {
   }
   EXPECT_EQ(names, (std::set<std::string>{"list_vaults", "list_secrets", "get_secret", "put_secret",
                                           "rotate_secret", "list_versions", "disable_version"}));
+}
+
+TEST_F(McpServerTest, EveryListedToolIsCalled) {
+  // tools/list and tools/call read one table: every tool listed is run (here it fails on its
+  // missing arguments or the unreachable server, as a tool error), none is an unknown tool.
+  json::value r = Call(R"({"jsonrpc":"2.0","id":6,"method":"tools/list"})");
+  for (const json::value& t : r.at("result").at("tools").as_array()) {
+    json::object call{
+        {"jsonrpc", "2.0"},
+        {"id", 9},
+        {"method", "tools/call"},
+        {"params", json::object{{"name", t.at("name")}, {"arguments", json::object()}}}};
+    json::value answer = Call(json::serialize(call));
+    ASSERT_TRUE(answer.as_object().contains("result")) << json::serialize(answer);
+    EXPECT_EQ(answer.at("result").at("isError"), true) << t.at("name");
+  }
 }
 
 TEST_F(McpServerTest, ToolFailuresAreToolErrors) {

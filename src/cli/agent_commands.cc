@@ -114,14 +114,8 @@ struct AgentCommands {
 
 }  // namespace
 
-void AddAgentCommands(CLI::App& app, ClientContext& ctx) {
+void AddAgentCommands(CLI::App* agents, ClientContext& ctx) {
   auto m = std::make_shared<AgentCommands>(ctx);
-  CLI::App* agents =
-      ClientContext::Group(app, "agents", "Create, list, show, revoke and re-key agents",
-                           "  coffer agents create research-bot --description 'nightly digest'\n"
-                           "  coffer agents list\n  coffer agents get research-bot\n"
-                           "  coffer agents rotate-key research-bot\n"
-                           "  coffer agents revoke research-bot");
   CLI::App* c =
       ctx.Leaf(agents, "create", "Create an agent; prints its API key and rotation secret once",
                "coffer agents create research-bot --description 'nightly digest'",

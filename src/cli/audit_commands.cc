@@ -92,12 +92,8 @@ struct AuditCommands {
 
 }  // namespace
 
-void AddAuditCommands(CLI::App& app, ClientContext& ctx) {
+void AddAuditCommands(CLI::App* audit, ClientContext& ctx) {
   auto m = std::make_shared<AuditCommands>(ctx);
-  CLI::App* audit =
-      ClientContext::Group(app, "audit", "Read and verify the hash-chained audit trail",
-                           "  coffer audit list --vault prod --action secret.read --limit 20\n"
-                           "  coffer audit verify");
   CLI::App* c = ctx.Leaf(audit, "list", "List audit events, oldest first",
                          "coffer audit list --vault prod --since 2026-01-01T00:00:00Z",
                          [m] { return m->List(); });

@@ -91,18 +91,18 @@ struct LoginCommands {
 
 }  // namespace
 
-void AddLoginCommands(CLI::App& app, ClientContext& ctx) {
+void AddLoginCommands(CLI::App* app, ClientContext& ctx) {
   auto m = std::make_shared<LoginCommands>(ctx);
-  ctx.Leaf(&app, "login",
+  ctx.Leaf(app, "login",
            "Check an API key against the server and save it (and --addr) in "
            "~/.config/coffer/config.toml, mode 0600. The key is read hidden from "
            "the terminal, or from stdin, or COFFER_TOKEN",
            "coffer login --addr https://coffer.internal:8200 < admin-key.txt",
            [m] { return m->Login(); });
   ctx.Leaf(
-      &app, "logout", "Remove the saved token from the config file", "coffer logout",
+      app, "logout", "Remove the saved token from the config file", "coffer logout",
       [m] { return m->Logout(); }, false);
-  ctx.Leaf(&app, "whoami", "Show who the token belongs to", "coffer whoami --json",
+  ctx.Leaf(app, "whoami", "Show who the token belongs to", "coffer whoami --json",
            [m] { return m->Whoami(); });
 }
 

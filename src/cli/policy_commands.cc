@@ -100,12 +100,8 @@ struct PolicyCommands {
 
 }  // namespace
 
-void AddPolicyCommands(CLI::App& app, ClientContext& ctx) {
+void AddPolicyCommands(CLI::App* policies, ClientContext& ctx) {
   auto m = std::make_shared<PolicyCommands>(ctx);
-  CLI::App* policies = ClientContext::Group(
-      app, "policies", "Grant, list and remove access to a vault's paths",
-      "  coffer policies add prod --agent research-bot --path 'api-keys/*' --allow read,list\n"
-      "  coffer policies list prod\n  coffer policies remove prod POLICY_ID");
   CLI::App* c = ctx.Leaf(
       policies, "add", "Grant a principal permissions on paths of a vault",
       "coffer policies add prod --agent research-bot --path 'api-keys/**' --allow read,list",

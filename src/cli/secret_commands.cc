@@ -174,15 +174,8 @@ struct SecretCommands {
 
 }  // namespace
 
-void AddSecretCommands(CLI::App& app, ClientContext& ctx) {
+void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
   auto m = std::make_shared<SecretCommands>(ctx);
-  CLI::App* secrets = ClientContext::Group(
-      app, "secrets", "Store, read, list, rotate and retire secrets",
-      "  printf %s \"$OPENAI_KEY\" | coffer secrets put prod api-keys/openai --type api_key\n"
-      "  coffer secrets get prod api-keys/openai\n  coffer secrets list prod --prefix api-keys/\n"
-      "  coffer secrets rotate prod db/password --length 40 --charset alphanumeric\n"
-      "  coffer secrets versions prod db/password\n  coffer secrets disable prod db/password 2\n"
-      "  coffer secrets delete prod db/password");
   auto vault_path = [&m](CLI::App* cmd) {
     cmd->add_option("vault", m->vault, "Vault name or id")->required();
     cmd->add_option("path", m->path, "Secret path, e.g. api-keys/openai")->required();

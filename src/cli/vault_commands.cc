@@ -83,13 +83,8 @@ struct VaultCommands {
 
 }  // namespace
 
-void AddVaultCommands(CLI::App& app, ClientContext& ctx) {
+void AddVaultCommands(CLI::App* vaults, ClientContext& ctx) {
   auto m = std::make_shared<VaultCommands>(ctx);
-  CLI::App* vaults =
-      ClientContext::Group(app, "vaults", "Create, list, show and delete vaults",
-                           "  coffer vaults create prod --description 'production keys'\n"
-                           "  coffer vaults list\n  coffer vaults get prod\n"
-                           "  coffer vaults delete prod");
   CLI::App* c = ctx.Leaf(vaults, "create", "Create a vault", "coffer vaults create prod",
                          [m] { return m->Create(); });
   c->add_option("name", m->name, "Vault name")->required();

@@ -8,6 +8,8 @@
 
 #include <mutex>
 
+#include "common/version.h"
+
 namespace coffer::client {
 namespace {
 
@@ -109,7 +111,7 @@ StatusOr<HttpResponse> HttpTransport::Send(std::string_view method, std::string_
 
   HeaderList headers;
   headers.Add("Accept: application/json, application/problem+json");
-  headers.Add("User-Agent: coffer-cli/0.1.0");
+  headers.Add(fmt::format("User-Agent: coffer-cli/{}", Version()));
   if (bearer != nullptr && !bearer->empty()) {
     std::string auth = "Authorization: Bearer ";
     auth.append(bearer->view());

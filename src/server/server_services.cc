@@ -1,0 +1,117 @@
+// ServerServices: the services of `coffer server` in the order they depend on each other, the
+// alerts they raise in the log, and their routes.
+#include "server/server_services.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api/ops_routes.h"
+#include "api/routes.h"
+#include "common/time_format.h"
+#include "server/json_log.h"
+
+namespace coffer::server {
+
+namespace {
+
+// While a storage fault keeps audit events out of the store, those of requests that changed
+// nothing go to the log (journald under systemd) as ALERT lines, so reads go on, audited.
+bool LogAuditFallback(ServerTelemetry& telemetry, const AuditEvent& e) {
+  telemetry.OnAuditFallback();
+  LogAlert("audit_event_not_in_store",
+           fmt::format("\"at\":{},\"request_id\":{},\"actor_kind\":{},\"actor_id\":{},"
+                       "\"action\":{},\"vault_id\":{},\"path\":{},\"version\":{},"
+                       "\"client_ip\":{},\"outcome\":{},\"status\":{},\"http_status\":{},"
+                       "\"count\":{}",
+                       JsonString(FormatRfc3339(e.at)), JsonString(e.request_id),
+                       JsonString(e.actor_kind), JsonString(e.actor_id), JsonString(e.action),
+                       JsonString(e.vault_id), JsonString(e.path), e.version,
+                       JsonString(e.client_ip), JsonString(e.outcome), JsonString(e.status),
+                       e.http_status, e.count > 0 ? e.count : 1));
+  return true;
+}
+
+void LogIntegrityFailure(const IntegrityFailure& f) {
+  LogAlert("ciphertext_integrity_failure",
+           fmt::format("\"vault_id\":{},\"secret_id\":{},\"path\":{},\"version\":{},"
+                       "\"key_id\":{},\"key_held\":{},\"request_id\":{}",
+                       JsonString(f.vault_id), JsonString(f.secret_id), JsonString(f.path),
+                       f.version, f.key_id.has_value() ? std::to_string(*f.key_id) : "null",
+                       f.key_held, JsonString(f.request_id)));
+}
+
+AuthService::Options AuthOptions(const ServerConfig& config, ServerTelemetry& telemetry) {
+  AuthService::Options options;
+  options.token_ttl = std::chrono::seconds(config.token_ttl_seconds);
+  options.failure_limit.burst = config.auth_failure_burst;
+  options.failure_limit.per_minute = config.auth_failures_per_minute;
+  options.on_limited = [&telemetry] { telemetry.OnRateLimitRefused("auth-failures"); };
+  return options;
+}
+
+SecretServiceHooks SecretHooks(KeyringRefresher& refresher) {
+  SecretServiceHooks hooks;
+  hooks.reload_keyring = [r = &refresher] { return r->RefreshSoon(); };
+  hooks.on_integrity_failure = LogIntegrityFailure;
+  return hooks;
+}
+
+}  // namespace
+
+ServerServices::ServerServices(const ServiceInputs& in)
+    : in_(in),
+      cache_(in.observed_store),
+      authorizer_(cache_, in.clock),
+      audit_log_(in.observed_store, in.clock),
+      deps_{in.observed_store, in.clock, cache_, authorizer_, audit_log_},
+      auth_(deps_, in.keyring, AuthOptions(in.config, in.telemetry)),
+      vaults_(deps_),
+      // Another process may rotate or retire data keys (coffer keys): re-read them now and
+      // then, and at once when a read meets a key id this keyring does not hold.
+      refresher_(std::make_unique<KeyringRefresher>(in.raw_store, in.provider, in.keyring)),
+      secrets_(deps_, in.keyring, SecretHooks(*refresher_)),
+      users_(deps_, auth_, in.keyring),
+      agents_(deps_, auth_, in.keyring),
+      policies_(deps_),
+      audit_(deps_) {
+  audit_log_.SetFallback(
+      [&telemetry = in.telemetry](const AuditEvent& e) { return LogAuditFallback(telemetry, e); });
+  // Refusals past a client's budget are counted, not audited one by one: their summaries
+  // (auth.failed.summary, one per address and minute) are appended from here.
+  auth_.StartFailureSummaries(std::chrono::seconds(1), [](const Status& s) {
+    spdlog::error("cannot append the summary of refused authentications: {}", s.message());
+  });
+  refresher_->Start(kKeyringRefreshInterval, [](const StatusOr<bool>& r) {
+    if (r.has_value()) {
+      spdlog::info("data keys reloaded from the store");
+    } else {
+      spdlog::error("cannot reload the data keys: {}", r.error().message());
+    }
+  });
+}
+
+void ServerServices::RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies) {
+  api::RegisterRoutes(router, api::ApiServices{auth_, audit_log_, proxies, vaults_, secrets_,
+                                               users_, agents_, policies_, audit_});
+  api::RegisterOpsRoutes(router, api::OpsRoutes{.ready = [this] { return Ready(); },
+                                                .metrics = &in_.telemetry.registry()});
+}
+
+Status ServerServices::Ready() const {
+  auto probe = in_.raw_store.GetUser("readiness-probe");
+  if (!probe.has_value() && probe.error().code() != StatusCode::kNotFound) {
+    return UnavailableError("the store does not answer reads");
+  }
+  if (in_.keyring.active_data_key_id() == 0) {
+    return UnavailableError("the keyring has no active data key");
+  }
+  return OkStatus();
+}
+
+void ServerServices::Stop() {
+  auth_.StopFailureSummaries();    // the counts still pending go into the audit log
+  audit_log_.WaitForBackground();  // every event appended before the store closes
+  refresher_.reset();              // its thread reads the store
+}
+
+}  // namespace coffer::server

@@ -1,0 +1,79 @@
+// The services of `coffer server`, wired in order over its store, clock, keyring and telemetry,
+// with the background work they need (authentication-failure summaries, the keyring's refresh)
+// and the routes that expose them.
+#pragma once
+
+#include <memory>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "crypto/key_provider.h"
+#include "crypto/keyring.h"
+#include "http/client_ip.h"
+#include "http/router.h"
+#include "server/config.h"
+#include "server/server_telemetry.h"
+#include "service/access_cache.h"
+#include "service/agent_service.h"
+#include "service/audit_log.h"
+#include "service/audit_service.h"
+#include "service/auth_service.h"
+#include "service/authorizer.h"
+#include "service/keyring_refresher.h"
+#include "service/policy_service.h"
+#include "service/secret_service.h"
+#include "service/service_deps.h"
+#include "service/user_service.h"
+#include "service/vault_service.h"
+#include "store/store.h"
+
+namespace coffer::server {
+
+// What the services are built over. Everything named here outlives the ServerServices.
+struct ServiceInputs {
+  const ServerConfig& config;
+  Store& raw_store;       // the store itself: the keyring refresher and the readiness probe
+  Store& observed_store;  // the store as the services reach it, timed for /metrics
+  const Clock& clock;
+  KeyProvider& provider;
+  Keyring& keyring;
+  ServerTelemetry& telemetry;
+};
+
+// Not copyable or movable (the services hold references to each other).
+class ServerServices {
+ public:
+  // Builds the services and starts their background threads.
+  explicit ServerServices(const ServiceInputs& in);
+  ServerServices(const ServerServices&) = delete;
+  ServerServices& operator=(const ServerServices&) = delete;
+
+  // Adds the API routes, /v1/ready and /metrics to `router`. `proxies` outlives the router.
+  void RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies);
+
+  // Ends the background work, in the order the store needs before it closes: the failure counts
+  // still pending go into the audit log, every audit event is appended, and the keyring
+  // refresher, which reads the store, stops. Call once, after the HTTP server has stopped.
+  void Stop();
+
+ private:
+  // OK when the store answers a read (an unknown user is a fine answer) and the keyring holds
+  // an active data key; else kUnavailable saying which. Thread-safe.
+  Status Ready() const;
+
+  ServiceInputs in_;
+  AccessCache cache_;
+  Authorizer authorizer_;
+  AuditLog audit_log_;
+  ServiceDeps deps_;
+  AuthService auth_;
+  VaultService vaults_;
+  std::unique_ptr<KeyringRefresher> refresher_;
+  SecretService secrets_;
+  UserService users_;
+  AgentService agents_;
+  PolicyService policies_;
+  AuditService audit_;
+};
+
+}  // namespace coffer::server
