@@ -15,9 +15,9 @@
 
 #include "api/routes.h"
 #include "common/clock.h"
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "crypto/keyring.h"
-#include "crypto/random.h"
 #include "http/client_ip.h"
 #include "http/problem_json.h"
 #include "http/request_target.h"

@@ -11,8 +11,8 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/random.h"
 #include "crypto/keyring.h"
-#include "crypto/random.h"
 #include "service/agent_service.h"
 #include "service/audit_service.h"
 #include "service/auth_service.h"
