@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/monotonic_clock.h"
 #include "common/random.h"
 #include "crypto/keyring.h"
 #include "service/agent_service.h"
@@ -32,7 +33,7 @@ class ServiceTestEnv {
   ServiceTestEnv() : clock_(kStart) {
     dir_ = std::filesystem::temp_directory_path() / ("coffer-svc-" + NewUuid());
     std::filesystem::create_directories(dir_);
-    store_ = std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir_ / "db").string()}).value());
+    store_ = std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir_ / "db").string(), .clock = &monotonic_clock_}).value());
     root_key_ = SecretBuffer(32);
     EXPECT_TRUE(random_.Fill({root_key_.data(), root_key_.size()}).ok());
     auto boot = InitializeStore(*store_, root_key_, random_, clock_);
@@ -86,6 +87,7 @@ class ServiceTestEnv {
 
   std::filesystem::path dir_;
   FakeClock clock_;
+  FakeMonotonicClock monotonic_clock_;
   SystemRandom random_;
   SecretBuffer root_key_;
   std::unique_ptr<Store> store_;

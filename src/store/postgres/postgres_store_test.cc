@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "common/monotonic_clock.h"
 #include "store/postgres/database_clock.h"
 #include "store/postgres/pg_change_listener.h"
 #include "store/postgres/pg_connection.h"
@@ -562,6 +563,7 @@ TEST(ChangePayloadTest, RoundTripsAndRefusesAnythingElse) {
 }
 
 TEST(DatabaseClockTest, AddsMonotonicTimeToTheLastReading) {
+  FakeMonotonicClock local;
   std::atomic<int> readings = 0;
   const UnixMicros skewed = kT0;  // a database whose clock says 2023, whatever ours says
   auto clock = DatabaseClock::Start(
@@ -569,14 +571,39 @@ TEST(DatabaseClockTest, AddsMonotonicTimeToTheLastReading) {
         ++readings;
         return skewed;
       },
-      std::chrono::hours(1));
+      std::chrono::hours(1), local);
   ASSERT_TRUE(IsOk(clock));
-  const UnixMicros first = (*clock)->Now();
-  EXPECT_GE(first, skewed);
-  EXPECT_LT(first, skewed + kMicrosPerSecond);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_GE((*clock)->Now(), first + 15'000) << "time moves on between readings";
+  EXPECT_EQ((*clock)->Now(), skewed);
+  local.Advance(std::chrono::milliseconds(20));
+  EXPECT_EQ((*clock)->Now(), skewed + 20'000) << "time moves on between readings";
   EXPECT_EQ(readings.load(), 1);
+}
+
+TEST(DatabaseClockTest, EachRefreshTakesANewReadingAndAFailedOneKeepsTheLast) {
+  FakeMonotonicClock local;
+  std::atomic<UnixMicros> database = kT0;
+  std::atomic<bool> down = false;
+  auto clock = DatabaseClock::Start(
+      [&]() -> StatusOr<UnixMicros> {
+        if (down.load()) {
+          return Err(UnavailableError("down"));
+        }
+        return database.load();
+      },
+      std::chrono::seconds(1), local);
+  ASSERT_TRUE(IsOk(clock));
+  ASSERT_TRUE(local.AwaitWaiting(1));
+  database = kT0 + 60 * kMicrosPerSecond;  // the database's clock was stepped meanwhile
+  uint64_t waits = local.waits();
+  local.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(local.AwaitWaits(waits + 1));  // refreshed, and waiting for the next one
+  EXPECT_EQ((*clock)->Now(), kT0 + 60 * kMicrosPerSecond);
+
+  down = true;
+  waits = local.waits();
+  local.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(local.AwaitWaits(waits + 1));
+  EXPECT_EQ((*clock)->Now(), kT0 + 61 * kMicrosPerSecond) << "the last reading, extrapolated";
 }
 
 TEST(DatabaseClockTest, AFailedFirstReadingIsAnError) {

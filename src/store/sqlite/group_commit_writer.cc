@@ -35,10 +35,10 @@ Status RunOp(const WriteOp& op, SqliteConnection& db) {
 
 StatusOr<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(
     std::unique_ptr<SqliteConnection> db, size_t max_batch, RollbackListener on_rollback,
-    std::chrono::milliseconds sync_interval) {
+    std::chrono::milliseconds sync_interval, const MonotonicClock& clock) {
   std::unique_ptr<GroupCommitWriter> writer(
       new GroupCommitWriter(std::move(db), std::max<size_t>(max_batch, 1), std::move(on_rollback),
-                            std::max(sync_interval, std::chrono::milliseconds(1))));
+                            std::max(sync_interval, std::chrono::milliseconds(1)), clock));
   RETURN_IF_ERROR(writer->db_->Exec("PRAGMA synchronous = FULL"));
   try {
     writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
@@ -138,11 +138,10 @@ void GroupCommitWriter::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto ready = [&] { return stopping_ || !queue_.empty(); };
-      if (unsynced_since_.has_value()) {
-        sync_due = !work_cv_.wait_until(lock, *unsynced_since_ + sync_interval_, ready);
-      } else {
-        work_cv_.wait(lock, ready);
-      }
+      // Work, or the time the kWritten commits in the WAL are due for their fsync.
+      const MonotonicTime sync_at =
+          unsynced_since_.has_value() ? *unsynced_since_ + sync_interval_ : MonotonicTime::max();
+      sync_due = !clock_.WaitUntil(lock, work_cv_, sync_at, ready);
       if (!sync_due) {
         if (queue_.empty()) {
           return;  // stopping, and everything queued has run (the destructor syncs)
@@ -155,7 +154,7 @@ void GroupCommitWriter::Loop() {
     if (sync_due) {
       // A failed sync is retried at the next interval; the next synced commit covers it too.
       if (!SyncWal().ok()) {
-        unsynced_since_ = std::chrono::steady_clock::now();
+        unsynced_since_ = clock_.Now();
         sync_failed_ = true;
         std::lock_guard<std::mutex> lock(mu_);
         ++stats_.sync_failures;
@@ -174,7 +173,7 @@ void GroupCommitWriter::Loop() {
         unsynced_since_.reset();  // the commit's fsync of the WAL covered earlier frames too
         sync_failed_ = false;
       } else if (!unsynced_since_.has_value()) {
-        unsynced_since_ = std::chrono::steady_clock::now();
+        unsynced_since_ = clock_.Now();
       }
     }
     const size_t batch_size = batch.size();

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/monotonic_clock.h"
 #include "common/non_blocking.h"
 #include "store/store_conformance_test.h"
 
@@ -65,15 +66,16 @@ class GroupCommitWriterTest : public ::testing::Test {
   // Starts a writer on a fresh database; `extra_sql` runs on its connection first. The writer
   // counts its rollbacks in rollbacks_.
   void Start(std::string_view extra_sql = "",
-             std::chrono::milliseconds sync_interval = GroupCommitWriter::kDefaultSyncInterval) {
+             std::chrono::milliseconds sync_interval = GroupCommitWriter::kDefaultSyncInterval,
+             const MonotonicClock& clock = DefaultMonotonicClock()) {
     auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
     ASSERT_TRUE(IsOk(db));
     ASSERT_TRUE(IsOk((*db)->Exec(kSchema)));
     if (!extra_sql.empty()) {
       ASSERT_TRUE(IsOk((*db)->Exec(extra_sql)));
     }
-    auto writer = GroupCommitWriter::Start(std::move(db).value(), 64, [this] { ++rollbacks_; },
-                                           sync_interval);
+    auto writer = GroupCommitWriter::Start(
+        std::move(db).value(), 64, [this] { ++rollbacks_; }, sync_interval, clock);
     ASSERT_TRUE(IsOk(writer));
     writer_ = std::move(writer).value();
   }
@@ -148,6 +150,7 @@ class GroupCommitWriterTest : public ::testing::Test {
 
   std::string dir_;
   std::atomic<int> rollbacks_ = 0;  // written by the writer thread
+  FakeMonotonicClock clock_;        // for a writer started on it; outlives the writer
   std::unique_ptr<GroupCommitWriter> writer_;
 };
 
@@ -263,21 +266,27 @@ int64_t Synchronous(GroupCommitWriter& writer) {
 }
 
 TEST_F(GroupCommitWriterTest, WrittenOnlyBatchesCommitWithoutAnFsyncAndAreSyncedWithinTheInterval) {
-  Start("", std::chrono::milliseconds(1000));
+  Start("", std::chrono::milliseconds(1000), clock_);
   const GroupCommitStats before = writer_->Stats();
   ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 1), Durability::kWritten)));
   EXPECT_EQ(Synchronous(*writer_), 1) << "a batch of kWritten ops commits with synchronous=NORMAL";
   const GroupCommitStats after = writer_->Stats();
   EXPECT_EQ(after.commits - before.commits, 2u);
   EXPECT_EQ(after.syncs, before.syncs) << "no fsync of its own";
-  // The interval then syncs the WAL, once.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (writer_->Stats().syncs == before.syncs && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  // The writer waits for the interval, which began with the first commit: short of it, nothing
+  // is synced.
+  ASSERT_TRUE(clock_.AwaitWaiting(1));
+  clock_.Advance(std::chrono::milliseconds(999));
+  EXPECT_EQ(writer_->Stats().syncs, before.syncs);
+  // Reaching it syncs the WAL, once; the writer then waits again.
+  const uint64_t waits = clock_.waits();
+  clock_.Advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(clock_.AwaitWaits(waits + 1));
   EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1) << "nothing left to sync: no more fsyncs";
+  // Nothing left to sync: however long it waits, no more fsyncs.
+  clock_.Advance(std::chrono::hours(1));
+  EXPECT_EQ(clock_.waits(), waits + 1) << "still in the same wait";
+  EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1);
   EXPECT_EQ(Ids("parent"), std::vector<int64_t>{1});
 }
 
