@@ -13,6 +13,7 @@
 #include "api/routes.h"
 #include "common/clock.h"
 #include "common/exit_codes.h"
+#include "common/monotonic_clock.h"
 #include "common/process_limits.h"
 #include "common/random.h"
 #include "common/time_format.h"
@@ -162,7 +163,10 @@ int RunServer(const ServerConfig& config) {
                          e.http_status, e.count > 0 ? e.count : 1));
     return true;
   });
-  const ServiceDeps deps{*observed_store, clock, cache, authorizer, audit_log};
+  const MonotonicClock& monotonic_clock = DefaultMonotonicClock();
+  const ServiceDeps deps{
+      *observed_store, clock, cache, authorizer, audit_log, random, monotonic_clock,
+  };
   AuthService::Options auth_options;
   auth_options.token_ttl = std::chrono::seconds(config.token_ttl_seconds);
   auth_options.failure_limit.burst = config.auth_failure_burst;
