@@ -134,24 +134,25 @@ Status GroupCommitWriter::SyncWal() {
 void GroupCommitWriter::Loop() {
   std::vector<Pending*> batch;
   while (true) {
+    batch.clear();
     bool sync_due = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      auto ready = [&] { return stopping_ || !queue_.empty(); };
       // Work, or the time the kWritten commits in the WAL are due for their fsync.
       const MonotonicTime sync_at =
           unsynced_since_.has_value() ? *unsynced_since_ + sync_interval_ : MonotonicTime::max();
-      sync_due = !clock_.WaitUntil(lock, work_cv_, sync_at, ready);
-      if (!sync_due) {
-        if (queue_.empty()) {
-          return;  // stopping, and everything queued has run (the destructor syncs)
-        }
-        const size_t n = std::min(queue_.size(), max_batch_);
-        batch.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
-        queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      clock_.WaitUntil(lock, work_cv_, sync_at, [&] { return stopping_ || !queue_.empty(); });
+      // Due whether or not operations are waiting: a steady stream of them must not put the
+      // fsync off.
+      sync_due = clock_.Now() >= sync_at;
+      if (queue_.empty() && !sync_due) {
+        return;  // stopping, and everything queued has run (the destructor syncs)
       }
+      const size_t n = std::min(queue_.size(), max_batch_);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
     }
-    if (sync_due) {
+    if (batch.empty()) {
       // A failed sync is retried at the next interval; the next synced commit covers it too.
       if (!SyncWal().ok()) {
         unsynced_since_ = clock_.Now();
@@ -162,9 +163,10 @@ void GroupCommitWriter::Loop() {
       continue;
     }
     // While syncs fail, nothing is answered as written that a sync would not keep: every
-    // commit is synced (and so fails) until one succeeds.
+    // commit is synced (and so fails) until one succeeds. A batch taken when a sync is due is
+    // synced: its commit's fsync covers the earlier commits.
     const bool synced =
-        sync_failed_ || std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
+        sync_failed_ || sync_due || std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
           return p->durability == Durability::kSynced;
         });
     const uint64_t commits = RunBatch(batch, synced);

@@ -84,15 +84,18 @@ class GroupCommitWriterTest : public ::testing::Test {
   // runs as one batch afterwards.
   class Hold {
    public:
-    explicit Hold(GroupCommitWriter& writer) {
+    explicit Hold(GroupCommitWriter& writer, Durability durability = Durability::kSynced) {
       std::promise<void> entered;
-      result_ = std::async(std::launch::async, [&writer, &entered, released = released_] {
-        return writer.Run([&entered, released](SqliteConnection&) {
-          entered.set_value();
-          released.wait();
-          return OkStatus();
-        });
-      });
+      result_ =
+          std::async(std::launch::async, [&writer, &entered, durability, released = released_] {
+            return writer.Run(
+                [&entered, released](SqliteConnection&) {
+                  entered.set_value();
+                  released.wait();
+                  return OkStatus();
+                },
+                durability);
+          });
       entered.get_future().wait();
     }
     // Lets the writer go on; returns the holding operation's result.
@@ -288,6 +291,27 @@ TEST_F(GroupCommitWriterTest, WrittenOnlyBatchesCommitWithoutAnFsyncAndAreSynced
   EXPECT_EQ(clock_.waits(), waits + 1) << "still in the same wait";
   EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1);
   EXPECT_EQ(Ids("parent"), std::vector<int64_t>{1});
+}
+
+// Writes that keep coming do not put off a sync that is due: the batch taken when it is due is
+// committed with an fsync.
+TEST_F(GroupCommitWriterTest, ASyncDueWhileWritesKeepComingIsNotPutOff) {
+  Start("", std::chrono::milliseconds(1000), clock_);
+  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 1), Durability::kWritten)));
+  const uint64_t syncs = writer_->Stats().syncs;
+  Hold hold(*writer_, Durability::kWritten);
+  std::promise<uint64_t> syncs_when_done;
+  writer_->RunAsync(Insert("parent", 2), Durability::kWritten, [&](Status s) {
+    EXPECT_TRUE(IsOk(s));
+    // On the writer thread, before it takes anything else.
+    syncs_when_done.set_value(writer_->Stats().syncs);
+  });
+  WaitForPending(1);
+  clock_.Advance(std::chrono::milliseconds(1000));  // the first write is due for its fsync
+  EXPECT_TRUE(IsOk(hold.Release()));
+  EXPECT_EQ(syncs_when_done.get_future().get(), syncs + 1)
+      << "the write queued when the sync fell due was committed with an fsync";
+  EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2}));
 }
 
 TEST_F(GroupCommitWriterTest, ABatchWithOneSyncedOpIsFullySynchronous) {
