@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <barrier>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -421,15 +422,18 @@ class FeedRecorder {
  public:
   explicit FeedRecorder(ChangeFeed& feed)
       : subscription_(feed.Watch([this](const StoreChange& c) {
-          std::lock_guard lock(mu_);
-          changes_.push_back(c);
+          {
+            std::lock_guard lock(mu_);
+            changes_.push_back(c);
+          }
+          published_.notify_all();
         })) {}
 
   // True once `change` has been published, within `deadline`.
   bool Saw(const StoreChange& change,
            std::chrono::milliseconds deadline = std::chrono::milliseconds(1000)) {
-    return Within(deadline, [&] {
-      std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    return published_.wait_for(lock, deadline, [&] {
       return std::find(changes_.begin(), changes_.end(), change) != changes_.end();
     });
   }
@@ -438,7 +442,7 @@ class FeedRecorder {
     changes_.clear();
   }
 
-  // Polls `condition` until it holds or `deadline` passes.
+  // Polls `condition` (which nothing announces) until it holds or `deadline` passes.
   template <typename Condition>
   static bool Within(std::chrono::milliseconds deadline, Condition condition) {
     const auto end = std::chrono::steady_clock::now() + deadline;
@@ -453,7 +457,8 @@ class FeedRecorder {
 
  private:
   std::mutex mu_;
-  std::vector<StoreChange> changes_;  // guarded by mu_
+  std::condition_variable published_;  // a change was recorded
+  std::vector<StoreChange> changes_;   // guarded by mu_
   ChangeFeed::Subscription subscription_;
 };
 
