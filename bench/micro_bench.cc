@@ -13,11 +13,11 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "crypto/aead.h"
 #include "crypto/api_token.h"
 #include "crypto/jwt.h"
-#include "crypto/random.h"
 #include "model/path_glob.h"
 #include "service/auth_service.h"
 #include "store/postgres/pg_connection.h"

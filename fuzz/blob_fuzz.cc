@@ -14,10 +14,10 @@
 #include <span>
 #include <vector>
 
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "crypto/aead.h"
 #include "crypto/keyring.h"
-#include "crypto/random.h"
 #include "fuzz_env.h"
 
 namespace {

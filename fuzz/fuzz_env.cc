@@ -15,9 +15,10 @@
 
 #include "api/routes.h"
 #include "common/clock.h"
+#include "common/monotonic_clock.h"
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "crypto/keyring.h"
-#include "crypto/random.h"
 #include "http/client_ip.h"
 #include "http/problem_json.h"
 #include "http/request_target.h"
@@ -81,6 +82,7 @@ void Check(bool ok, const char* what) {
 struct FuzzEnv::State {
   std::filesystem::path dir;
   FakeClock clock{kStart};
+  FakeMonotonicClock monotonic_clock;
   std::unique_ptr<Random> random = NewDeterministicRandom(8);
   SecretBuffer root_key{32};
   std::unique_ptr<Store> store;
@@ -152,7 +154,9 @@ void FuzzEnv::Build() {
   std::filesystem::remove_all(s->dir, ec);
   std::filesystem::create_directories(s->dir);
   s->store = ValueOrDie(OpenSqliteStore(SqliteStoreOptions{.path = (s->dir / "db").string(),
-                                                           .reader_connections = 2}),
+                                                           .reader_connections = 2,
+                                                           .clock = &s->monotonic_clock,
+                                                           .random = s->random.get()}),
                         "open store");
   Check(s->random->Fill({s->root_key.data(), s->root_key.size()}).ok(), "root key");
   BootstrapResult boot =
@@ -165,8 +169,9 @@ void FuzzEnv::Build() {
   s->cache = std::make_unique<AccessCache>(*s->store);
   s->authorizer = std::make_unique<Authorizer>(*s->cache, s->clock);
   s->audit_log = std::make_unique<AuditLog>(*s->store, s->clock);
-  s->deps = std::make_unique<ServiceDeps>(
-      ServiceDeps{*s->store, s->clock, *s->cache, *s->authorizer, *s->audit_log});
+  s->deps =
+      std::make_unique<ServiceDeps>(ServiceDeps{*s->store, s->clock, *s->cache, *s->authorizer,
+                                                *s->audit_log, *s->random, s->monotonic_clock});
   // Every request comes from one address and some present a bad key: a budget of refused
   // credentials no run can spend, so valid keys keep reaching the handlers.
   AuthService::Options auth_options;

@@ -14,10 +14,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "crypto/api_token.h"
 #include "crypto/jwt.h"
-#include "crypto/random.h"
 #include "fuzz_env.h"
 
 namespace {

@@ -12,8 +12,8 @@
 #include "admin/offline_command.h"
 #include "common/clock.h"
 #include "common/exit_codes.h"
+#include "common/random.h"
 #include "crypto/key_provider.h"
-#include "crypto/random.h"
 #include "server/store_factory.h"
 #include "service/auth_service.h"
 

@@ -1,7 +1,5 @@
-// UUIDv4 generation from the OS's CSPRNG (OpenSSL RAND_bytes) and validation.
+// UUIDv4 generation from an injected random source, and validation.
 #include "common/ids.h"
-
-#include <openssl/rand.h>
 
 #include <array>
 #include <cstdint>
@@ -9,9 +7,9 @@
 
 namespace coffer {
 
-std::string NewUuid() {
+std::string NewUuid(Random& random) {
   std::array<uint8_t, 16> b{};
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
+  if (!random.Fill(b).ok()) {
     // Without randomness no identifier (or key) is safe to hand out.
     std::abort();
   }
@@ -27,6 +25,8 @@ std::string NewUuid() {
   }
   return out;
 }
+
+std::string NewUuid() { return NewUuid(DefaultRandom()); }
 
 bool IsUuid(std::string_view s) {
   if (s.size() != 36) return false;

@@ -26,6 +26,28 @@ TEST(IdsTest, NewUuidIsUnique) {
   EXPECT_EQ(ids.size(), 10000u);
 }
 
+TEST(IdsTest, NewUuidDrawsFromTheGivenSource) {
+  DeterministicRandom a(7);
+  DeterministicRandom b(7);
+  DeterministicRandom c(8);
+  const std::string first = NewUuid(a);
+  EXPECT_TRUE(IsUuid(first));
+  EXPECT_EQ(NewUuid(b), first) << "the same seed, the same id";
+  EXPECT_NE(NewUuid(a), first) << "the next draw differs";
+  EXPECT_NE(NewUuid(c), first);
+}
+
+// A source that always fails.
+class BrokenRandom final : public Random {
+ public:
+  Status Fill(std::span<uint8_t>) override { return InternalError("no entropy"); }
+};
+
+TEST(IdsDeathTest, NoIdWithoutRandomness) {
+  BrokenRandom broken;
+  EXPECT_DEATH((void)NewUuid(broken), "");
+}
+
 TEST(IdsTest, IsUuid) {
   EXPECT_TRUE(IsUuid("123e4567-e89b-12d3-a456-426614174000"));
   EXPECT_TRUE(IsUuid("123E4567-E89B-12D3-A456-426614174000"));

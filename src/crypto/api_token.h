@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
-#include "crypto/random.h"
 
 namespace coffer {
 

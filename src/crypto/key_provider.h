@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
-#include "crypto/random.h"
 
 namespace coffer {
 

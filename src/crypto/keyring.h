@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
-#include "crypto/random.h"
 #include "model/secret.h"
 
 namespace coffer {

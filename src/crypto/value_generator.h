@@ -5,9 +5,9 @@
 #include <optional>
 #include <string_view>
 
+#include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
-#include "crypto/random.h"
 
 namespace coffer {
 

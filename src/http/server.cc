@@ -163,6 +163,9 @@ void BeastHttpServer::StopLocked() {
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerOptions& options,
                                                          const Router& router,
                                                          RequestObserver observer) {
+  if (options.clock == nullptr || options.random == nullptr) {
+    return Err(InvalidArgumentError("HTTP server: a clock and a random source are required"));
+  }
   try {
     auto server =
         std::make_unique<server_internal::BeastHttpServer>(options, router, std::move(observer));

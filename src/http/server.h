@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "common/monotonic_clock.h"
+#include "common/random.h"
 #include "common/status.h"
 #include "http/router.h"
 
@@ -56,6 +58,12 @@ struct ServerOptions {
   std::string tls_key_file;
   // Told the outcome of every TLS reload (on the signal thread; must not block for long).
   std::function<void(const Status&)> on_tls_reload;
+  // Measures how long each request took (RequestLogEntry::duration) and how long connections
+  // have been idle. The timeouts above are Asio's timers, which run on the steady clock
+  // whatever this is. Must outlive the server; never null.
+  const MonotonicClock* clock = &DefaultMonotonicClock();
+  // Draws the request ids the server assigns. Must outlive the server; never null.
+  Random* random = &DefaultRandom();
 };
 
 // Called once per finished request (for access logs and metrics), including requests rejected
@@ -75,8 +83,8 @@ using RequestObserver = std::function<void(const RequestLogEntry&)>;
 class HttpServer {
  public:
   // Binds the listening socket. kUnavailable if the address cannot be bound; kInvalidArgument
-  // naming the file when the TLS files cannot be used (unreadable, malformed, mismatched, or a
-  // key other users could read or change). With
+  // without a clock or random source, or naming the file when the TLS files cannot be used
+  // (unreadable, malformed, mismatched, or a key other users could read or change). With
   // options.handle_signals, SIGTERM/SIGINT are caught from here on (and acted on once Run() runs).
   // The router is copied; handlers it holds must stay valid while the server lives.
   static StatusOr<std::unique_ptr<HttpServer>> Create(const ServerOptions& options,

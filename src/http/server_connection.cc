@@ -1,8 +1,6 @@
 // The connection coroutine: TLS handshake, reading each request within its deadlines under strict
 // framing rules, answering with the server's own headers, keep-alive and idle timeouts, and the
 // linger that lets a refused client see its error response.
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <array>
 #include <boost/beast/core/span.hpp>
@@ -135,17 +133,18 @@ bool IsWellFormedRequestId(std::string_view id) {
          std::all_of(id.begin(), id.end(), IsRequestIdChar);
 }
 
-std::string NewRequestId() {
+// 16 hex digits from `random`.
+std::string NewRequestId(Random& random, const MonotonicClock& clock) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::array<unsigned char, 8> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+  std::array<uint8_t, 8> bytes{};
+  if (!random.Fill(bytes).ok()) {
     // Request ids only correlate logs; a clock-derived id is an acceptable fallback.
-    const uint64_t t = static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count());
+    const uint64_t t = static_cast<uint64_t>(clock.Now().time_since_epoch().count());
     std::memcpy(bytes.data(), &t, bytes.size());
   }
   std::string id;
   id.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
+  for (const uint8_t b : bytes) {
     id.push_back(kHex[b >> 4]);
     id.push_back(kHex[b & 0x0f]);
   }
@@ -233,14 +232,13 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
 
   // A new connection delivers its first request header by this time, TLS handshake included,
   // or is closed.
-  const SteadyClock::time_point first_deadline =
-      SteadyClock::now() + options_.first_request_timeout;
+  const TimerClock::time_point first_deadline = TimerClock::now() + options_.first_request_timeout;
   ReadBuffer buffer;
   if constexpr (std::is_same_v<Stream, TlsStream>) {
-    conn->SetIdle(true);  // nothing to lose yet: shutdown or a new client may close it
+    conn->SetIdle(true, clock_);  // nothing to lose yet: shutdown or a new client may close it
     conn->lowest().expires_at(first_deadline);
     auto [ec] = co_await conn->stream.async_handshake(ssl::stream_base::server, kNoThrow);
-    conn->SetIdle(false);
+    conn->SetIdle(false, clock_);
     if (ec) {
       beast::error_code ignored;
       conn->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -254,12 +252,12 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
     }
     if (buffer.size() == 0) {
       buffer.shrink_to_fit();  // releases (and so wipes) the previous request's bytes
-      conn->SetIdle(true);
-      const SteadyClock::time_point idle_deadline = SteadyClock::now() + options_.idle_timeout;
+      conn->SetIdle(true, clock_);
+      const TimerClock::time_point idle_deadline = TimerClock::now() + options_.idle_timeout;
       conn->lowest().expires_at(first ? std::min(first_deadline, idle_deadline) : idle_deadline);
       auto [ec, n] =
           co_await conn->stream.async_read_some(buffer.prepare(kFirstReadBytes), kNoThrow);
-      conn->SetIdle(false);
+      conn->SetIdle(false, clock_);
       if (ec) {
         break;
       }
@@ -285,8 +283,8 @@ asio::awaitable<void> BeastHttpServer::Serve(std::shared_ptr<Connection<Stream>>
 template <typename Stream>
 asio::awaitable<bool> BeastHttpServer::ServeOne(
     Connection<Stream>& conn, ReadBuffer& buffer, const std::string& peer_ip,
-    std::optional<SteadyClock::time_point> header_deadline) {
-  const SteadyClock::time_point start = SteadyClock::now();
+    std::optional<TimerClock::time_point> header_deadline) {
+  const MonotonicTime start = clock_.Now();
   RequestParser parser;
   parser.header_limit(static_cast<std::uint32_t>(
       std::min<size_t>(options_.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
@@ -294,7 +292,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
 
   // One deadline covers the whole request, so a client trickling bytes cannot hold the
   // connection (slowloris); a connection's first header may have less time.
-  const SteadyClock::time_point request_deadline = start + options_.read_timeout;
+  const TimerClock::time_point request_deadline = TimerClock::now() + options_.read_timeout;
   conn.lowest().expires_at(header_deadline.has_value()
                                ? std::min(*header_deadline, request_deadline)
                                : request_deadline);
@@ -327,7 +325,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
   const auto incoming_id = request.Header("x-request-id");
   request.request_id = incoming_id.has_value() && IsWellFormedRequestId(*incoming_id)
                            ? std::string(*incoming_id)
-                           : NewRequestId();
+                           : NewRequestId(random_, clock_);
 
   if (ec) {
     std::optional<Response> problem = ProblemForReadError(ec, parser, options_);
@@ -427,14 +425,14 @@ asio::awaitable<void> BeastHttpServer::LingerAndClose(Connection<Stream>& conn) 
 }
 
 void BeastHttpServer::Observe(const Request& request, std::string_view route_template, int status,
-                              SteadyClock::time_point start, std::string_view actor_id,
+                              MonotonicTime start, std::string_view actor_id,
                               std::string_view internal_cause) {
   if (!observer_) {
     return;
   }
   RequestLogEntry entry{
       &request, route_template,
-      status,   std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start),
+      status,   std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start),
       actor_id, internal_cause};
   try {
     observer_(entry);

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,8 +23,8 @@ namespace {
 namespace bhttp = boost::beast::http;
 using std::chrono::milliseconds;
 
-// before_send: the server waits for the continuation, which comes from another thread later,
-// and sends the response only if it is OK.
+// before_send: the server waits for the continuation, which comes from another thread once
+// continuation_gate_ is open, and sends the response only if it is OK.
 class BeforeSendTest : public ServerTest {
  protected:
   BeforeSendTest() {
@@ -38,8 +39,8 @@ class BeforeSendTest : public ServerTest {
                   r.before_send = [this, ok](std::function<void(Status)> then) {
                     // Answered from a thread of its own, after the handler has long returned.
                     std::lock_guard<std::mutex> lock(threads_mu_);
-                    threads_.emplace_back([ok, then = std::move(then)] {
-                      std::this_thread::sleep_for(milliseconds(50));
+                    threads_.emplace_back([this, ok, then = std::move(then)] {
+                      continuation_gate_.Pass();
                       then(ok ? OkStatus() : UnavailableError("the audit log cannot be written"));
                     });
                   };
@@ -56,13 +57,15 @@ class BeforeSendTest : public ServerTest {
       };
       return r;
     });
+    // A handler still running until busy_gate_ opens.
     router_.Add("GET", "/v1/busy", [this](const Request&, const RouteParams&) {
-      ++busy_started_;
-      std::this_thread::sleep_for(milliseconds(20));
+      busy_gate_.Pass();
       return Text("busy")(Request(), RouteParams());
     });
   }
   ~BeforeSendTest() override {
+    continuation_gate_.Open();
+    busy_gate_.Open();
     Stop();
     JoinContinuations();
   }
@@ -84,7 +87,8 @@ class BeforeSendTest : public ServerTest {
   }
 
   std::atomic<bool> honoured_{false};
-  std::atomic<int> busy_started_{0};
+  Gate continuation_gate_;
+  Gate busy_gate_;
   std::mutex threads_mu_;
   std::vector<std::thread> threads_;               // guarded by threads_mu_
   std::vector<std::function<void(Status)>> held_;  // guarded by threads_mu_
@@ -93,16 +97,21 @@ class BeforeSendTest : public ServerTest {
 TEST_F(BeforeSendTest, AnOkContinuationSendsTheResponse) {
   Start();
   TestClient client(port());
-  const auto started = std::chrono::steady_clock::now();
-  auto r = client.Request("GET", "/v1/gated/ok");
+  auto response =
+      std::async(std::launch::async, [&] { return client.Request("GET", "/v1/gated/ok"); });
+  EXPECT_TRUE(continuation_gate_.AwaitArrivals(1));
+  EXPECT_EQ(response.wait_for(milliseconds(0)), std::future_status::timeout)
+      << "nothing is sent before the continuation is called";
+  continuation_gate_.Open();
+  auto r = response.get();
   ASSERT_TRUE(r.has_value());
   EXPECT_TRUE(honoured_.load());
-  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(50));
   EXPECT_EQ(r->result_int(), 200);
   EXPECT_EQ(r->body(), R"({"value":"gated-s3cr3t"})");
 }
 
 TEST_F(BeforeSendTest, AFailedContinuationSendsItsProblemAndNothingOfTheBody) {
+  continuation_gate_.Open();
   Start();
   TestClient client(port());
   auto r = client.Request("GET", "/v1/gated/fail");
@@ -117,6 +126,7 @@ TEST_F(BeforeSendTest, AFailedContinuationSendsItsProblemAndNothingOfTheBody) {
 }
 
 TEST_F(BeforeSendTest, ManyGatedRequestsAtOnceAllComplete) {
+  continuation_gate_.Open();
   Start();
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
@@ -143,7 +153,9 @@ TEST_F(BeforeSendTest, TheServerWaitsForContinuationsStillToComeBeforeItGoes) {
   });
   // Shut down while the request waits for its continuation: the server must not be destroyed
   // under it (the continuation posts to the server's I/O context).
-  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_TRUE(continuation_gate_.AwaitArrivals(1));
+  server_->Shutdown();
+  continuation_gate_.Open();
   Stop();
   server_.reset();
   client.join();
@@ -194,7 +206,8 @@ TEST_F(BeforeSendTest, StoppingUnderLoadManyTimesInARow) {
     const bool drains = round % 2 == 0;
     ServerOptions options = DefaultOptions();
     options.shutdown_grace = drains ? milliseconds(5000) : milliseconds(5);
-    busy_started_ = 0;
+    continuation_gate_.Reset();
+    busy_gate_.Reset();
     Start(options);
 
     std::vector<std::unique_ptr<TestClient>> idle;
@@ -217,13 +230,15 @@ TEST_F(BeforeSendTest, StoppingUnderLoadManyTimesInARow) {
         }
       });
     }
-    ASSERT_TRUE(Eventually([&] { return busy_started_.load() == kEach; }));
-    ASSERT_TRUE(Eventually([&] {
-      std::lock_guard<std::mutex> lock(threads_mu_);
-      return threads_.size() == kEach;  // every gated request is waiting for its continuation
-    }));
+    // Every busy handler is running and every gated request waits for its continuation.
+    ASSERT_TRUE(busy_gate_.AwaitArrivals(kEach));
+    ASSERT_TRUE(continuation_gate_.AwaitArrivals(kEach));
 
     server_->Shutdown();
+    // They finish while the server stops: before the grace is over when it drains, in a race
+    // with it when it does not.
+    busy_gate_.Open();
+    continuation_gate_.Open();
     run_thread_.join();
     EXPECT_TRUE(run_status_.ok());
     server_.reset();  // waits for the continuations still to come

@@ -43,7 +43,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
-using SteadyClock = std::chrono::steady_clock;
+// The clock of the sockets' deadlines: Asio's timers run on it.
+using TimerClock = asio::steady_timer::clock_type;
 
 // Every byte a request brings in (raw bytes in the read buffer, header values such as
 // Authorization, the body) lives in memory from this allocator, which wipes it on release.
@@ -81,14 +82,15 @@ struct ConnectionBase {
   virtual ~ConnectionBase() = default;
   // Closes the connection if it is waiting for a request (on its own strand).
   virtual void CloseIfIdle() = 0;
-  // Waiting for a request (or, with TLS, for the handshake) since idle_since: nothing would be
-  // lost by closing. Written only on the connection's strand; read there and by the accept loop.
-  void SetIdle(bool now_idle) {
-    idle_since.store(now_idle ? SteadyClock::now().time_since_epoch().count() : kBusy);
+  // Waiting for a request (or, with TLS, for the handshake) since idle_since (on the server's
+  // clock): nothing would be lost by closing. Written only on the connection's strand; read
+  // there and by the accept loop.
+  void SetIdle(bool now_idle, const MonotonicClock& clock) {
+    idle_since.store(now_idle ? clock.Now().time_since_epoch().count() : kBusy);
   }
   bool idle() const { return idle_since.load() != kBusy; }
-  static constexpr SteadyClock::rep kBusy = -1;
-  std::atomic<SteadyClock::rep> idle_since{kBusy};
+  static constexpr MonotonicTime::rep kBusy = -1;
+  std::atomic<MonotonicTime::rep> idle_since{kBusy};
 };
 
 // One client connection. A TLS connection keeps the context it was accepted with, so a reload
@@ -131,6 +133,8 @@ class BeastHttpServer final : public HttpServer {
  public:
   BeastHttpServer(const ServerOptions& options, const Router& router, RequestObserver observer)
       : options_(options),
+        clock_(*options.clock),
+        random_(*options.random),
         router_(router),
         observer_(std::move(observer)),
         max_connections_(ConnectionLimit(options.max_connections)),
@@ -179,14 +183,14 @@ class BeastHttpServer final : public HttpServer {
   template <typename Stream>
   asio::awaitable<bool> ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
                                  const std::string& peer_ip,
-                                 std::optional<SteadyClock::time_point> header_deadline);
+                                 std::optional<TimerClock::time_point> header_deadline);
   template <typename Stream>
   asio::awaitable<bool> Write(Connection<Stream>& conn, const Response& response, unsigned version,
                               bool keep_alive, const std::string& request_id);
   template <typename Stream>
   asio::awaitable<void> LingerAndClose(Connection<Stream>& conn);
   void Observe(const Request& request, std::string_view route_template, int status,
-               SteadyClock::time_point start, std::string_view actor_id = {},
+               MonotonicTime start, std::string_view actor_id = {},
                std::string_view internal_cause = {});
 
   // Handlers (server_dispatch.cc).
@@ -205,6 +209,8 @@ class BeastHttpServer final : public HttpServer {
   void RunIoThread();
 
   const ServerOptions options_;
+  const MonotonicClock& clock_;
+  Random& random_;
   const Router router_;  // a copy, so the caller's router need not outlive the server
   const RequestObserver observer_;
 

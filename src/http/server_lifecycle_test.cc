@@ -26,14 +26,13 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequest) {
   TestClient busy(port());
   std::optional<WireResponse> slow;
   std::thread client_thread([&] { slow = busy.Request("GET", "/v1/slow"); });
-  while (!slow_started_) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
+  EXPECT_TRUE(slow_gate_.AwaitArrivals(1));
   server_->Shutdown();
   server_->Shutdown();  // idempotent
 
   // The idle connection is closed at once; the busy one gets its answer, then is closed.
   EXPECT_TRUE(idle.WaitForClose());
+  slow_gate_.Open();
   client_thread.join();
   ASSERT_TRUE(slow.has_value());
   EXPECT_EQ(slow->result_int(), 200);
@@ -50,15 +49,20 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightRequest) {
   EXPECT_FALSE(late.connected());
 }
 
+// The grace is an Asio timer, on the steady clock: the handler must really outlast it.
 TEST_F(ServerTest, ShutdownGraceBoundsTheWait) {
+  Gate started;
+  router_.Add("GET", "/v1/outlasts-grace", [&started](const Request&, const RouteParams&) {
+    started.Open();
+    std::this_thread::sleep_for(milliseconds(300));
+    return Text("late")(Request(), RouteParams());
+  });
   ServerOptions options = DefaultOptions();
   options.shutdown_grace = milliseconds(50);
   Start(options);
   TestClient busy(port());
-  ASSERT_TRUE(busy.Send("GET /v1/slow HTTP/1.1\r\nHost: t\r\n\r\n"));
-  while (!slow_started_) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
+  ASSERT_TRUE(busy.Send("GET /v1/outlasts-grace HTTP/1.1\r\nHost: t\r\n\r\n"));
+  started.Pass();  // returns once the handler has begun
   server_->Shutdown();
   run_thread_.join();  // the grace ran out before the handler finished
   EXPECT_TRUE(run_status_.ok());

@@ -157,14 +157,14 @@ asio::awaitable<void> BeastHttpServer::AcceptLoop() {
 std::shared_ptr<ConnectionBase> BeastHttpServer::OldestIdleLocked() {
   Registered* oldest = nullptr;
   std::shared_ptr<ConnectionBase> oldest_conn;
-  SteadyClock::rep oldest_since = 0;
+  MonotonicTime::rep oldest_since = 0;
   size_t candidates = 0;
   for (auto& [id, registered] : connections_) {
     if (registered.evicted) {
       continue;
     }
     std::shared_ptr<ConnectionBase> conn = registered.conn.lock();
-    const SteadyClock::rep since =
+    const MonotonicTime::rep since =
         conn != nullptr ? conn->idle_since.load() : ConnectionBase::kBusy;
     if (since == ConnectionBase::kBusy) {
       continue;

@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "common/monotonic_clock.h"
+#include "common/random.h"
 #include "http/server_test_fixture.h"
 
 namespace coffer::http {
@@ -385,6 +389,58 @@ TEST_F(ServerTest, ObserverGetsTheCauseOfA500ThatTheClientIsNotShown) {
   EXPECT_EQ(Log(), (std::vector<std::string>{
                        "GET /v1/store-fails 500 store: select: permission denied for table x",
                        "GET /v1/throw 500 the handler threw std::runtime_error"}));
+}
+
+// 16 hex digits: the next 8 bytes of `random`.
+std::string NextRequestId(Random& random) {
+  std::array<uint8_t, 8> bytes{};
+  EXPECT_TRUE(random.Fill(bytes).ok());
+  std::string id;
+  for (const uint8_t b : bytes) {
+    id += "0123456789abcdef"[b >> 4];
+    id += "0123456789abcdef"[b & 0x0f];
+  }
+  return id;
+}
+
+TEST_F(ServerTest, DurationsAndRequestIdsComeFromTheClockAndRandomSourceItIsGiven) {
+  FakeMonotonicClock clock;
+  DeterministicRandom random(5);
+  router_.Add("GET", "/v1/takes-1500us", [&clock](const Request&, const RouteParams&) {
+    clock.Advance(std::chrono::microseconds(1500));
+    return Text("done")(Request(), RouteParams());
+  });
+  ServerOptions options = DefaultOptions();
+  options.clock = &clock;
+  options.random = &random;
+  Start(options);
+  DeterministicRandom same(5);
+  {
+    TestClient client(port());
+    for (int i = 0; i < 2; ++i) {
+      auto r = client.Request("GET", "/v1/takes-1500us");
+      ASSERT_TRUE(r.has_value());
+      EXPECT_EQ((*r)["X-Request-Id"], NextRequestId(same));
+    }
+    ASSERT_TRUE(client.Request("GET", "/v1/hello").has_value());
+  }
+  Stop();  // every observer call happens before Run() returns
+  EXPECT_EQ(Durations(), (std::vector<std::chrono::microseconds>{std::chrono::microseconds(1500),
+                                                                 std::chrono::microseconds(1500),
+                                                                 std::chrono::microseconds(0)}));
+  server_.reset();  // before the clock and the random source it was given
+}
+
+TEST(ServerCreateTest, AClockAndARandomSourceAreRequired) {
+  Router router;
+  ServerOptions options;
+  options.port = 0;
+  options.handle_signals = false;
+  options.clock = nullptr;
+  EXPECT_EQ(HttpServer::Create(options, router).error().code(), StatusCode::kInvalidArgument);
+  options.clock = &DefaultMonotonicClock();
+  options.random = nullptr;
+  EXPECT_EQ(HttpServer::Create(options, router).error().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {

@@ -1,6 +1,7 @@
 // What the HttpServer tests share: ServerTest runs a server with a set of routes on 127.0.0.1:0;
 // TestClient is plain POSIX sockets with receive timeouts, so a server bug fails a test instead of
-// hanging it (Beast's parser only decodes the responses); Eventually polls for a condition.
+// hanging it (Beast's parser only decodes the responses); Gate holds handlers until the test lets
+// them go; Eventually polls for a condition another thread brings about.
 #pragma once
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -42,6 +44,43 @@ inline bool Eventually(const std::function<bool()>& done,
   }
   return true;
 }
+
+// Where handlers wait until the test opens it; the test learns that they have arrived without
+// sleeping. The limits on waiting are a test's failure, not time it lets pass. Thread-safe.
+class Gate {
+ public:
+  // Counts the caller as arrived, then blocks until Open().
+  void Pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++arrived_;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return open_; });
+  }
+  // Whether `n` callers have arrived (within 10 s).
+  bool AwaitArrivals(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return arrived_ >= n; });
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Closed again, with no one arrived. REQUIRES: no one is passing.
+  void Reset() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+    arrived_ = 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;    // guarded by mu_
+  bool open_ = false;  // guarded by mu_
+};
 
 // A blocking client socket whose reads give up after `timeout`.
 class TestClient {
@@ -200,10 +239,9 @@ class ServerTest : public ::testing::Test {
                std::string(req.Header("x-test").value_or("-"));
       return r;
     });
+    // Answers once the test opens slow_gate_.
     router_.Add("GET", "/v1/slow", [this](const Request&, const RouteParams&) {
-      slow_started_ = true;
-      ++slow_count_;
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      slow_gate_.Pass();
       return Text("slow")(Request(), RouteParams());
     });
     router_.Add("GET", "/v1/throw", [](const Request&, const RouteParams&) -> Response {
@@ -236,7 +274,10 @@ class ServerTest : public ::testing::Test {
     });
   }
 
-  ~ServerTest() override { Stop(); }
+  ~ServerTest() override {
+    slow_gate_.Open();
+    Stop();
+  }
 
   ServerOptions DefaultOptions() {
     ServerOptions options;
@@ -257,6 +298,7 @@ class ServerTest : public ::testing::Test {
   void Start(const ServerOptions& options) {
     auto server = HttpServer::Create(options, router_, [this](const RequestLogEntry& e) {
       std::lock_guard<std::mutex> lock(log_mu_);
+      durations_.push_back(e.duration);
       log_.push_back(std::string(e.request->method) + " " + std::string(e.route_template) + " " +
                      std::to_string(e.status) +
                      (e.internal_cause.empty() ? "" : " " + std::string(e.internal_cause)));
@@ -279,6 +321,10 @@ class ServerTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(log_mu_);
     return log_;
   }
+  std::vector<std::chrono::microseconds> Durations() {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    return durations_;
+  }
 
   uint16_t port() const { return server_->port(); }
 
@@ -286,10 +332,10 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::thread run_thread_;
   Status run_status_;
-  std::atomic<bool> slow_started_{false};
-  std::atomic<int> slow_count_{0};
+  Gate slow_gate_;
   std::mutex log_mu_;
-  std::vector<std::string> log_;  // guarded by log_mu_
+  std::vector<std::string> log_;                      // guarded by log_mu_
+  std::vector<std::chrono::microseconds> durations_;  // guarded by log_mu_
 };
 
 }  // namespace coffer::http

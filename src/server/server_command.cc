@@ -15,7 +15,7 @@
 
 #include "common/exit_codes.h"
 #include "common/process_limits.h"
-#include "crypto/random.h"
+#include "common/random.h"
 #include "http/server.h"
 #include "server/json_log.h"
 #include "server/listen_check.h"
@@ -193,6 +193,7 @@ StepResult WireServices(Startup& s) {
                     .raw_store = raw_store,
                     .observed_store = *s.observed_store,
                     .clock = *s.store.clock,  // the database's on PostgreSQL: see store_factory.h
+                    .random = s.random,
                     .provider = *s.provider,
                     .keyring = *s.keyring,
                     .telemetry = s.telemetry});

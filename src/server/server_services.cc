@@ -7,6 +7,7 @@
 
 #include "api/ops_routes.h"
 #include "api/routes.h"
+#include "common/monotonic_clock.h"
 #include "common/time_format.h"
 #include "server/json_log.h"
 
@@ -63,7 +64,8 @@ ServerServices::ServerServices(const ServiceInputs& in)
       cache_(in.observed_store),
       authorizer_(cache_, in.clock),
       audit_log_(in.observed_store, in.clock),
-      deps_{in.observed_store, in.clock, cache_, authorizer_, audit_log_},
+      deps_{in.observed_store,      in.clock, cache_, authorizer_, audit_log_, in.random,
+            DefaultMonotonicClock()},
       auth_(deps_, in.keyring, AuthOptions(in.config, in.telemetry)),
       vaults_(deps_),
       // Another process may rotate or retire data keys (coffer keys): re-read them now and

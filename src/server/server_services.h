@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/clock.h"
+#include "common/random.h"
 #include "common/status.h"
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
@@ -35,6 +36,7 @@ struct ServiceInputs {
   Store& raw_store;       // the store itself: the keyring refresher and the readiness probe
   Store& observed_store;  // the store as the services reach it, timed for /metrics
   const Clock& clock;
+  Random& random;  // ids of what the services create
   KeyProvider& provider;
   Keyring& keyring;
   ServerTelemetry& telemetry;

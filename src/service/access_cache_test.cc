@@ -12,8 +12,6 @@
 namespace coffer {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
 std::string Bearer(const SecretBuffer& token) { return "Bearer " + std::string(token.view()); }
 
 Policy ReadPolicy(const std::string& vault_id, const std::string& agent_id) {
@@ -37,14 +35,14 @@ class FollowedFeedTest : public ::testing::Test {
       : cache_(*env_.store_, feed_),
         auth_(*env_.deps_, *env_.keyring_,
               AuthService::Options{.token_ttl = std::chrono::seconds(60), .changes = &feed_}) {
-    feed_.TrustUntil(SteadyClock::now() + std::chrono::hours(1));
+    feed_.TrustUntil(env_.monotonic_clock_.Now() + std::chrono::hours(1));
   }
   size_t PolicyCount(const std::string& vault_id) {
     return cache_.Policies(vault_id).value()->size();
   }
 
   ServiceTestEnv env_;
-  ChangeFeed feed_{ChangeFeed::Writers::kShared};
+  ChangeFeed feed_{ChangeFeed::Writers::kShared, env_.monotonic_clock_};
   AccessCache cache_;
   AuthService auth_;
 };
@@ -84,7 +82,7 @@ TEST_F(FollowedFeedTest, EverythingEmptiesBothCachesAndOtherChangesNone) {
 TEST_F(FollowedFeedTest, NothingIsServedFromMemoryWhileTheFeedIsNotCurrent) {
   const std::string vault_id = env_.NewVault();
   EXPECT_EQ(PolicyCount(vault_id), 0u);
-  feed_.TrustUntil(SteadyClock::time_point::min());  // e.g. the listener lost its connection
+  feed_.TrustUntil(MonotonicTime::min());  // e.g. the listener lost its connection
   ASSERT_TRUE(env_.store_->InsertPolicy(ReadPolicy(vault_id, "agent-1"), nullptr).ok());
   EXPECT_EQ(PolicyCount(vault_id), 1u);
   ASSERT_TRUE(env_.store_->InsertPolicy(ReadPolicy(vault_id, "agent-2"), nullptr).ok());
@@ -125,7 +123,7 @@ TEST_F(FollowedFeedTest, CredentialsAreReadFromTheStoreWhileTheFeedIsNotCurrent)
   auto user = env_.users_->Create(env_.AdminCtx(), "erin").value();
   auto key = env_.users_->CreateApiKey(env_.AdminCtx(), user.id, "k").value();
   ASSERT_TRUE(auth_.Authenticate(Bearer(key.token)).has_value());
-  feed_.TrustUntil(SteadyClock::now() - std::chrono::milliseconds(1));  // a promise that lapsed
+  env_.monotonic_clock_.Advance(std::chrono::hours(1));  // the promise lapsed
   ASSERT_TRUE(
       env_.store_->RevokeCredential(key.credential.public_id, ServiceTestEnv::kStart, nullptr)
           .ok());

@@ -53,7 +53,7 @@ StatusOr<AgentWithCredentials> AgentService::Create(const RequestContext& ctx,
               fmt::format("description is longer than {} characters", kMaxDescription)));
         }
         Agent agent;
-        agent.id = NewUuid();
+        agent.id = NewUuid(deps_.random);
         agent.name = std::move(request.name);
         agent.description = std::move(request.description);
         agent.owner_id = ctx.principal.id;

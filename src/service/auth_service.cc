@@ -235,8 +235,9 @@ Status AuthService::AppendFailureSummaries(bool all) {
 void AuthService::StartFailureSummaries(std::chrono::milliseconds interval,
                                         std::function<void(const Status&)> on_error) {
   summary_thread_ = std::thread([this, interval, on_error = std::move(on_error)] {
+    const MonotonicClock& clock = deps_.monotonic_clock;
     std::unique_lock lock(summary_mu_);
-    while (!summary_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+    while (!clock.WaitFor(lock, summary_cv_, interval, [this] { return stopping_; })) {
       lock.unlock();
       const Status s = AppendFailureSummaries(false);
       if (!s.ok() && on_error) on_error(s);
@@ -281,7 +282,7 @@ StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
         claims.subject = principal.id;
         claims.principal_kind = std::string(PrincipalKindName(principal.kind));
         claims.credential_id = principal.credential_id;
-        claims.token_id = NewUuid();
+        claims.token_id = NewUuid(deps_.random);
         claims.issued_at = now;
         claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
         ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
@@ -322,7 +323,7 @@ StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root
   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> keyring, Keyring::Unwrap(keys, root_key, random));
 
   User admin;
-  admin.id = NewUuid();
+  admin.id = NewUuid(random);
   admin.name = "admin";
   admin.is_admin = true;
   admin.created_at = now;
@@ -348,7 +349,7 @@ StatusOr<BootstrapResult> RecoverAdminAccess(Store& store, const Keyring& keyrin
                                                         admin->id, key_name, keyring, now));
   AuditEvent event;
   event.at = now;
-  event.request_id = "offline-" + NewUuid();
+  event.request_id = "offline-" + NewUuid(keyring.random());
   event.actor_kind = "system";
   event.actor_id = "offline";
   event.action = "admin.recovered";

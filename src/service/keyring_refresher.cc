@@ -22,7 +22,7 @@ StatusOr<bool> KeyringRefresher::RefreshNow() {
 }
 
 StatusOr<bool> KeyringRefresher::RefreshLocked() {
-  const auto start = std::chrono::steady_clock::now();
+  const MonotonicTime start = clock_.Now();
   ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
   bool changed = false;
   if (!keyring_.DataKeysMatch(keys)) {
@@ -34,7 +34,7 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
 }
 
 bool KeyringRefresher::RefreshSoon() {
-  const auto asked = std::chrono::steady_clock::now();
+  const MonotonicTime asked = clock_.Now();
   std::lock_guard lock(refresh_mu_);
   if (last_good_start_ > asked) {
     return true;  // a refresh that began after this call finished while it waited for the lock
@@ -46,7 +46,7 @@ void KeyringRefresher::Start(std::chrono::milliseconds interval,
                              std::function<void(const StatusOr<bool>&)> on_result) {
   thread_ = std::thread([this, interval, on_result = std::move(on_result)] {
     std::unique_lock lock(stop_mu_);
-    while (!stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+    while (!clock_.WaitFor(lock, stop_cv_, interval, [this] { return stopping_; })) {
       lock.unlock();
       const StatusOr<bool> result = RefreshNow();
       if (on_result && (!result.has_value() || *result)) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/monotonic_clock.h"
 #include "common/status.h"
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
@@ -20,10 +21,12 @@ inline constexpr std::chrono::seconds kKeyringRefreshInterval{2};
 
 class KeyringRefresher {
  public:
-  // `store`, `provider` and `keyring` must outlive this object. The root key is loaded from
-  // `provider` only when the store holds a data key the keyring does not, and wiped at once.
-  KeyringRefresher(Store& store, KeyProvider& provider, Keyring& keyring)
-      : store_(store), provider_(provider), keyring_(keyring) {}
+  // `store`, `provider`, `keyring` and `clock` must outlive this object. The root key is loaded
+  // from `provider` only when the store holds a data key the keyring does not, and wiped at
+  // once. `clock` orders refreshes and times the background thread's.
+  KeyringRefresher(Store& store, KeyProvider& provider, Keyring& keyring,
+                   const MonotonicClock& clock = DefaultMonotonicClock())
+      : store_(store), provider_(provider), keyring_(keyring), clock_(clock) {}
   // Stops the background thread, if started.
   ~KeyringRefresher();
   KeyringRefresher(const KeyringRefresher&) = delete;
@@ -49,13 +52,14 @@ class KeyringRefresher {
   Store& store_;
   KeyProvider& provider_;
   Keyring& keyring_;
+  const MonotonicClock& clock_;
 
   // RefreshNow with refresh_mu_ held.
   StatusOr<bool> RefreshLocked();
 
   std::mutex refresh_mu_;  // serializes refreshes; guards last_good_start_
-  // When the last successful refresh began (epoch: none yet).
-  std::chrono::steady_clock::time_point last_good_start_{};
+  // When the last successful refresh began (min: none yet).
+  MonotonicTime last_good_start_ = MonotonicTime::min();
 
   std::mutex stop_mu_;  // guards stopping_
   std::condition_variable stop_cv_;

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
+#include "common/monotonic_clock.h"
 #include "crypto/aead.h"
 #include "service/service_test_env.h"
 
@@ -89,19 +91,28 @@ TEST_F(KeyringRefresherTest, ConcurrentRefreshSoonCallsAllSeeTheNewKey) {
 }
 
 TEST_F(KeyringRefresherTest, TheBackgroundThreadFollowsTheStoreAndStopsOnDestruction) {
+  FakeMonotonicClock clock;
   std::atomic<int> changes{0};
   {
-    KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
-    refresher.Start(std::chrono::milliseconds(10), [&](const StatusOr<bool>& r) {
+    KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_, clock);
+    refresher.Start(std::chrono::seconds(2), [&](const StatusOr<bool>& r) {
       if (r.has_value() && *r) {
         ++changes;
       }
     });
+    ASSERT_TRUE(clock.AwaitWaiting(1));
     AddDataKey(9);
-    for (int i = 0; i < 500 && env_.keyring_->active_data_key_id() != 9u; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    clock.Advance(std::chrono::milliseconds(1999));
+    EXPECT_EQ(env_.keyring_->active_data_key_id(), 1u) << "not refreshed before the interval";
+    // The interval's end: one refresh, after which the thread waits for the next.
+    const uint64_t waits = clock.waits();
+    clock.Advance(std::chrono::milliseconds(1));
+    ASSERT_TRUE(clock.AwaitWaits(waits + 1));
     EXPECT_EQ(env_.keyring_->active_data_key_id(), 9u);
+    EXPECT_EQ(changes.load(), 1);
+    // The next one finds nothing new, and says nothing.
+    clock.Advance(std::chrono::seconds(2));
+    ASSERT_TRUE(clock.AwaitWaits(waits + 2));
   }
   EXPECT_EQ(changes.load(), 1);
   // A retirement in the store (key 1 unused here) drops the key at the next refresh.

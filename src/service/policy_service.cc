@@ -104,7 +104,7 @@ StatusOr<Policy> PolicyService::Create(const RequestContext& ctx, std::string_vi
         if (request.expires_at.has_value() && *request.expires_at <= deps_.clock.Now()) {
           return Err(InvalidArgumentError("expires_at must be in the future"));
         }
-        policy.id = NewUuid();
+        policy.id = NewUuid(deps_.random);
         policy.vault_id = vault.id;
         policy.principal_id = std::move(request.principal_id);
         policy.path_glob = std::move(request.path_pattern);

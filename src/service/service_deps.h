@@ -1,8 +1,11 @@
-// What every service needs: the store, the clock, cached access data, the authorizer and the
-// audit log. Owned by the caller (main wiring or a test); outlives the services.
+// What every service needs: the store, the clocks, cached access data, the authorizer, the audit
+// log and the random source of new ids. Owned by the caller (main wiring or a test); outlives the
+// services.
 #pragma once
 
 #include "common/clock.h"
+#include "common/monotonic_clock.h"
+#include "common/random.h"
 #include "service/access_cache.h"
 #include "service/audit_log.h"
 #include "service/authorizer.h"
@@ -16,6 +19,8 @@ struct ServiceDeps {
   AccessCache& cache;
   Authorizer& authorizer;
   AuditLog& audit;
+  Random& random;                         // ids of what the services create
+  const MonotonicClock& monotonic_clock;  // intervals of the services' background threads
 };
 
 }  // namespace coffer

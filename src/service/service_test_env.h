@@ -1,9 +1,10 @@
-// A service-level test environment: a real SQLite store in a temp dir, a fresh keyring, a fake
-// clock, and the admin principal from InitializeStore.
+// A service-level test environment: a real SQLite store in a temp dir, a fresh keyring, fake
+// clocks, a seeded random source, and the admin principal from InitializeStore.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
@@ -11,8 +12,9 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/monotonic_clock.h"
+#include "common/random.h"
 #include "crypto/keyring.h"
-#include "crypto/random.h"
 #include "service/agent_service.h"
 #include "service/audit_service.h"
 #include "service/auth_service.h"
@@ -28,11 +30,18 @@ class ServiceTestEnv {
  public:
   // 2026-01-01T00:00:00Z
   static constexpr UnixMicros kStart = 1'767'225'600LL * kMicrosPerSecond;
+  // Every environment draws the same keys, tokens and ids.
+  static constexpr uint64_t kSeed = 20260101;
 
   ServiceTestEnv() : clock_(kStart) {
-    dir_ = std::filesystem::temp_directory_path() / ("coffer-svc-" + NewUuid());
-    std::filesystem::create_directories(dir_);
-    store_ = std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir_ / "db").string()}).value());
+    // A directory of its own (mkdtemp): the ids are the same in every environment.
+    std::string dir = (std::filesystem::temp_directory_path() / "coffer-svc-XXXXXX").string();
+    EXPECT_NE(mkdtemp(dir.data()), nullptr);
+    dir_ = dir;
+    store_ = std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir_ / "db").string(),
+                                                          .clock = &monotonic_clock_,
+                                                          .random = &random_})
+                           .value());
     root_key_ = SecretBuffer(32);
     EXPECT_TRUE(random_.Fill({root_key_.data(), root_key_.size()}).ok());
     auto boot = InitializeStore(*store_, root_key_, random_, clock_);
@@ -44,7 +53,7 @@ class ServiceTestEnv {
     authorizer_ = std::make_unique<Authorizer>(*cache_, clock_);
     audit_ = std::make_unique<AuditLog>(*store_, clock_);
     deps_ = std::make_unique<ServiceDeps>(
-        ServiceDeps{*store_, clock_, *cache_, *authorizer_, *audit_});
+        ServiceDeps{*store_, clock_, *cache_, *authorizer_, *audit_, random_, monotonic_clock_});
     auth_ = std::make_unique<AuthService>(*deps_, *keyring_,
                                           AuthService::Options{std::chrono::seconds(60)});
     vaults_ = std::make_unique<VaultService>(*deps_);
@@ -86,7 +95,8 @@ class ServiceTestEnv {
 
   std::filesystem::path dir_;
   FakeClock clock_;
-  SystemRandom random_;
+  FakeMonotonicClock monotonic_clock_;
+  DeterministicRandom random_{kSeed};
   SecretBuffer root_key_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Keyring> keyring_;

@@ -25,7 +25,7 @@ StatusOr<User> UserService::Create(const RequestContext& ctx, std::string name) 
     if (!ctx.principal.is_admin) return Err(PermissionDeniedError("only the admin creates users"));
     RETURN_IF_ERROR(ValidateName(name, "name"));
     User user;
-    user.id = NewUuid();
+    user.id = NewUuid(deps_.random);
     user.name = std::move(name);
     user.created_at = deps_.clock.Now();
     Status s = deps_.store.InsertUser(user, AuditLog::Success(event));

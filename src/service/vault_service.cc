@@ -47,7 +47,7 @@ StatusOr<Vault> VaultService::Create(const RequestContext& ctx, CreateVaultReque
           fmt::format("description is longer than {} characters", kMaxVaultDescription)));
     }
     Vault vault;
-    vault.id = NewUuid();
+    vault.id = NewUuid(deps_.random);
     vault.name = std::move(request.name);
     vault.description = std::move(request.description);
     vault.owner_id = ctx.principal.id;

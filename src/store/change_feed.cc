@@ -29,8 +29,10 @@ void ChangeFeed::Subscription::Reset() {
   watchers_.reset();
 }
 
-ChangeFeed::ChangeFeed(Writers writers)
-    : shared_(writers == Writers::kShared), watchers_(std::make_shared<Watchers>()) {}
+ChangeFeed::ChangeFeed(Writers writers, const MonotonicClock& clock)
+    : shared_(writers == Writers::kShared),
+      clock_(clock),
+      watchers_(std::make_shared<Watchers>()) {}
 
 ChangeFeed::~ChangeFeed() = default;
 
@@ -48,8 +50,8 @@ void ChangeFeed::Publish(const StoreChange& change) {
   }
 }
 
-void ChangeFeed::TrustUntil(TimePoint until) {
-  trusted_until_.store(std::max<TimePoint::rep>(until.time_since_epoch().count(), 0),
+void ChangeFeed::TrustUntil(MonotonicTime until) {
+  trusted_until_.store(std::max<MonotonicTime::rep>(until.time_since_epoch().count(), 0),
                        std::memory_order_release);
 }
 

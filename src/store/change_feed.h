@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/monotonic_clock.h"
 #include "model/secret.h"
 
 namespace coffer {
@@ -55,7 +56,6 @@ inline constexpr std::chrono::milliseconds kMaxChangeDelay{900};
 class ChangeFeed {
  public:
   using Callback = std::function<void(const StoreChange&)>;
-  using TimePoint = std::chrono::steady_clock::time_point;
 
   // Keeps a watcher registered; unregisters it when destroyed, after which its callback is not
   // running and is never called again. May outlive the feed.
@@ -83,7 +83,8 @@ class ChangeFeed {
     kThisProcess,  // only this process writes the store: its own reports are all there is
     kShared,       // other processes write it too (PostgreSQL shared by several servers)
   };
-  explicit ChangeFeed(Writers writers);
+  // `clock` (which must outlive the feed) is the one TrustUntil's times are read on.
+  explicit ChangeFeed(Writers writers, const MonotonicClock& clock = DefaultMonotonicClock());
   ~ChangeFeed();
   ChangeFeed(const ChangeFeed&) = delete;
   ChangeFeed& operator=(const ChangeFeed&) = delete;
@@ -100,22 +101,26 @@ class ChangeFeed {
   // source went quiet stops being trusted by itself. Cheap: a load and, for kShared, a read of
   // the monotonic clock.
   bool Current() const {
-    return !shared_ || std::chrono::steady_clock::now().time_since_epoch().count() <
-                           trusted_until_.load(std::memory_order_acquire);
+    return !shared_ ||
+           clock_.Now().time_since_epoch().count() < trusted_until_.load(std::memory_order_acquire);
   }
+
+  // The clock of Current() and TrustUntil.
+  const MonotonicClock& clock() const { return clock_; }
 
   // --- for the store ---------------------------------------------------------------------------
   // Reports `change` to every watcher, on this thread, before returning.
   void Publish(const StoreChange& change);
-  // kShared: watchers may trust what they keep until `until` (monotonic clock): call it only
-  // once every change committed before `until` - kMaxChangeDelay has been published. A time in
-  // the past makes Current() false at once.
-  void TrustUntil(TimePoint until);
+  // kShared: watchers may trust what they keep until `until` (on clock()): call it only once
+  // every change committed before `until` - kMaxChangeDelay has been published. A time in the
+  // past makes Current() false at once.
+  void TrustUntil(MonotonicTime until);
 
  private:
   using Watchers = Subscription::Watchers;
   const bool shared_;
-  std::atomic<TimePoint::rep> trusted_until_{0};  // steady-clock ticks; 0: never
+  const MonotonicClock& clock_;
+  std::atomic<MonotonicTime::rep> trusted_until_{0};  // clock_ ticks; 0: never
   std::shared_ptr<Watchers> watchers_;
 };
 

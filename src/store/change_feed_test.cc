@@ -4,13 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
+#include "common/monotonic_clock.h"
+
 namespace coffer {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 TEST(ChangeFeedTest, EveryWatcherGetsEveryChangeWhileSubscribed) {
   ChangeFeed feed(ChangeFeed::Writers::kThisProcess);
@@ -45,19 +46,24 @@ TEST(ChangeFeedTest, AMovedSubscriptionStaysAndOneMayOutliveTheFeed) {
 TEST(ChangeFeedTest, OnlyThisProcessWritingIsAlwaysCurrent) {
   ChangeFeed feed(ChangeFeed::Writers::kThisProcess);
   EXPECT_TRUE(feed.Current());
-  feed.TrustUntil(Clock::time_point::min());
+  feed.TrustUntil(MonotonicTime::min());
   EXPECT_TRUE(feed.Current());
 }
 
 TEST(ChangeFeedTest, SharedIsCurrentOnlyWhileTheStoreVouchesForIt) {
-  ChangeFeed feed(ChangeFeed::Writers::kShared);
+  FakeMonotonicClock clock;
+  ChangeFeed feed(ChangeFeed::Writers::kShared, clock);
   EXPECT_FALSE(feed.Current()) << "not before the store has vouched for it once";
-  feed.TrustUntil(Clock::now() + std::chrono::hours(1));
+  feed.TrustUntil(clock.Now() + kMaxChangeDelay);
   EXPECT_TRUE(feed.Current());
-  feed.TrustUntil(Clock::now() - std::chrono::milliseconds(1));
-  EXPECT_FALSE(feed.Current()) << "a lapsed promise";
-  feed.TrustUntil(Clock::time_point::min());
-  EXPECT_FALSE(feed.Current());
+  clock.Advance(kMaxChangeDelay - std::chrono::nanoseconds(1));
+  EXPECT_TRUE(feed.Current());
+  clock.Advance(std::chrono::nanoseconds(1));
+  EXPECT_FALSE(feed.Current()) << "a promise lapses by itself";
+  feed.TrustUntil(clock.Now() + std::chrono::hours(1));
+  EXPECT_TRUE(feed.Current());
+  feed.TrustUntil(MonotonicTime::min());
+  EXPECT_FALSE(feed.Current()) << "withdrawn at once";
 }
 
 }  // namespace

@@ -25,24 +25,25 @@ bool IsStoreFailure(StatusCode code) {
 
 class ObservedStore final : public Store {
  public:
-  ObservedStore(Store& inner, StoreObserver& observer) : inner_(inner), observer_(observer) {}
+  ObservedStore(Store& inner, StoreObserver& observer, const MonotonicClock& clock)
+      : inner_(inner), observer_(observer), clock_(clock) {}
 
   // Runs `call` and reports it (Report).
   template <typename Call>
   auto Timed(std::string_view operation, const AuditEvent* audit, Call&& call) {
-    const auto start = std::chrono::steady_clock::now();
+    const MonotonicTime start = clock_.Now();
     auto result = call();
     if (NonBlockingScope::Refused()) {
       return result;  // an attempt thrown away (it would have waited), not a store failure
     }
-    Report(operation, audit, std::chrono::steady_clock::now() - start, CodeOf(result));
+    Report(operation, audit, clock_.Now() - start, CodeOf(result));
     return result;
   }
 
   // Reports a call's duration and outcome, and a failed audit write when `audit` (the event the
   // call was to make durable) is set and the call failed for a store reason.
-  void Report(std::string_view operation, const AuditEvent* audit,
-              std::chrono::steady_clock::duration elapsed, StatusCode code) {
+  void Report(std::string_view operation, const AuditEvent* audit, std::chrono::nanoseconds elapsed,
+              StatusCode code) {
     const bool ok = code == StatusCode::kOk;
     observer_.OnStoreCall(operation, elapsed, ok);
     // An appended event that did not land is a failure whatever the reason; a mutation that
@@ -146,9 +147,9 @@ class ObservedStore final : public Store {
   }
   void AppendAuditAsync(std::shared_ptr<const AuditEvent> event,
                         std::function<void(Status)> done) override {
-    const auto start = std::chrono::steady_clock::now();
+    const MonotonicTime start = clock_.Now();
     inner_.AppendAuditAsync(event, [this, start, event, done = std::move(done)](Status s) {
-      Report("AppendAudit", event.get(), std::chrono::steady_clock::now() - start, s.code());
+      Report("AppendAudit", event.get(), clock_.Now() - start, s.code());
       done(std::move(s));
     });
   }
@@ -226,12 +227,14 @@ class ObservedStore final : public Store {
  private:
   Store& inner_;
   StoreObserver& observer_;
+  const MonotonicClock& clock_;
 };
 
 }  // namespace
 
-std::unique_ptr<Store> NewObservedStore(Store& inner, StoreObserver& observer) {
-  return std::make_unique<ObservedStore>(inner, observer);
+std::unique_ptr<Store> NewObservedStore(Store& inner, StoreObserver& observer,
+                                        const MonotonicClock& clock) {
+  return std::make_unique<ObservedStore>(inner, observer, clock);
 }
 
 }  // namespace coffer

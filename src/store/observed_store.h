@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 
+#include "common/monotonic_clock.h"
 #include "store/store.h"
 
 namespace coffer {
@@ -28,7 +29,9 @@ class StoreObserver {
   virtual void OnAuditWriteFailed() = 0;
 };
 
-// Wraps `inner`; both it and `observer` must outlive the result. Thread-safe as `inner` is.
-std::unique_ptr<Store> NewObservedStore(Store& inner, StoreObserver& observer);
+// Wraps `inner`, timing calls on `clock`; `inner`, `observer` and `clock` must outlive the
+// result. Thread-safe as `inner` is.
+std::unique_ptr<Store> NewObservedStore(Store& inner, StoreObserver& observer,
+                                        const MonotonicClock& clock = DefaultMonotonicClock());
 
 }  // namespace coffer

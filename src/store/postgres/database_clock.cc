@@ -4,8 +4,9 @@
 namespace coffer {
 
 StatusOr<std::unique_ptr<DatabaseClock>> DatabaseClock::Start(Source source,
-                                                              std::chrono::milliseconds refresh) {
-  std::unique_ptr<DatabaseClock> clock(new DatabaseClock(std::move(source), refresh));
+                                                              std::chrono::milliseconds refresh,
+                                                              const MonotonicClock& local) {
+  std::unique_ptr<DatabaseClock> clock(new DatabaseClock(std::move(source), refresh, local));
   RETURN_IF_ERROR(clock->Refresh());
   clock->thread_ = std::thread([c = clock.get()] { c->RefreshLoop(); });
   return clock;
@@ -28,14 +29,14 @@ UnixMicros DatabaseClock::Now() const {
     std::lock_guard lock(mu_);
     r = reading_;
   }
-  const auto elapsed = std::chrono::steady_clock::now() - r.local;
+  const auto elapsed = local_.Now() - r.local;
   return r.database + std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
 }
 
 Status DatabaseClock::Refresh() {
-  const auto before = std::chrono::steady_clock::now();
+  const MonotonicTime before = local_.Now();
   ASSIGN_OR_RETURN(const UnixMicros database, source_());
-  const auto after = std::chrono::steady_clock::now();
+  const MonotonicTime after = local_.Now();
   // The database read its clock somewhere in the round trip; the midpoint errs by at most half
   // of it (well under a millisecond on a LAN).
   const Reading r{database, before + (after - before) / 2};
@@ -47,7 +48,7 @@ Status DatabaseClock::Refresh() {
 void DatabaseClock::RefreshLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, refresh_, [&] { return stopping_; });
+    local_.WaitFor(lock, cv_, refresh_, [&] { return stopping_; });
     if (stopping_) {
       break;
     }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/monotonic_clock.h"
 #include "common/status.h"
 
 namespace coffer {
@@ -23,9 +24,11 @@ class DatabaseClock final : public Clock {
   using Source = std::function<StatusOr<UnixMicros>()>;
 
   // Takes a first reading (the error if it fails) and starts a thread that takes another every
-  // `refresh`. A failed refresh keeps the last good reading, extrapolated.
-  static StatusOr<std::unique_ptr<DatabaseClock>> Start(Source source,
-                                                        std::chrono::milliseconds refresh);
+  // `refresh`. A failed refresh keeps the last good reading, extrapolated on `local`, which
+  // must outlive the clock.
+  static StatusOr<std::unique_ptr<DatabaseClock>> Start(
+      Source source, std::chrono::milliseconds refresh,
+      const MonotonicClock& local = DefaultMonotonicClock());
   ~DatabaseClock() override;  // stops the refresh thread
 
   // The database's time now, as of the last reading plus the monotonic time since. Thread-safe.
@@ -36,16 +39,17 @@ class DatabaseClock final : public Clock {
 
  private:
   struct Reading {
-    UnixMicros database = 0;                        // the database's time …
-    std::chrono::steady_clock::time_point local{};  // … at this monotonic instant
+    UnixMicros database = 0;  // the database's time …
+    MonotonicTime local{};    // … at this monotonic instant
   };
 
-  DatabaseClock(Source source, std::chrono::milliseconds refresh)
-      : source_(std::move(source)), refresh_(refresh) {}
+  DatabaseClock(Source source, std::chrono::milliseconds refresh, const MonotonicClock& local)
+      : source_(std::move(source)), refresh_(refresh), local_(local) {}
   void RefreshLoop();
 
   const Source source_;
   const std::chrono::milliseconds refresh_;
+  const MonotonicClock& local_;
 
   mutable std::mutex mu_;
   Reading reading_;             // guarded by mu_

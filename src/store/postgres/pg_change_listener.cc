@@ -16,8 +16,6 @@ namespace coffer {
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
 constexpr std::string_view kGenerationSql = "SELECT generation FROM change_generation";
 
 // `text` with `prefix` removed, when it starts with it.
@@ -85,6 +83,7 @@ PgChangeListener::PgChangeListener(std::string conninfo, ChangeFeed& feed,
                                    PgChangeListenerOptions options)
     : conninfo_(std::move(conninfo)),
       feed_(feed),
+      clock_(feed.clock()),
       options_(std::move(options)),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       thread_([this] { Run(); }) {}
@@ -97,9 +96,9 @@ PgChangeListener::~PgChangeListener() {
   ::close(wake_fd_);
 }
 
-PgChangeListener::Wake PgChangeListener::Wait(int fd, SteadyClock::time_point deadline) {
+PgChangeListener::Wake PgChangeListener::Wait(int fd, MonotonicTime deadline) {
   while (!stopping_.load()) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_.Now());
     if (left.count() <= 0) {
       return Wake::kTimeout;
     }
@@ -149,7 +148,7 @@ Status PgChangeListener::Follow(PgConnection& conn) {
   RETURN_IF_ERROR(
       conn.ExecScript("SET application_name = 'coffer-change-feed'; LISTEN coffer_changes"));
   while (!stopping_.load()) {
-    const SteadyClock::time_point started = SteadyClock::now();
+    const MonotonicTime started = clock_.Now();
     RETURN_IF_ERROR(conn.SendQuery(kGenerationSql));
     std::optional<int64_t> generation;
     for (bool done = false; !done;) {
@@ -185,7 +184,7 @@ Status PgChangeListener::Follow(PgConnection& conn) {
     synced_ = true;
     Report(State::kUp, OkStatus());
     feed_.TrustUntil(started + kMaxChangeDelay);
-    const SteadyClock::time_point next = started + options_.heartbeat;
+    const MonotonicTime next = started + options_.heartbeat;
     for (;;) {
       const Wake wake = Wait(conn.socket(), next);
       if (wake == Wake::kStopped) {
@@ -222,9 +221,9 @@ void PgChangeListener::Run() {
       break;
     }
     // Known to be blind from now on: stop vouching at once rather than when the trust lapses.
-    feed_.TrustUntil(SteadyClock::time_point::min());
+    feed_.TrustUntil(MonotonicTime::min());
     Report(State::kDown, ended.ok() ? UnavailableError("store: the change feed stopped") : ended);
-    (void)Wait(-1, SteadyClock::now() + options_.retry);
+    (void)Wait(-1, clock_.Now() + options_.retry);
   }
 }
 

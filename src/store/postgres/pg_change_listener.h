@@ -18,6 +18,7 @@
 #include <string_view>
 #include <thread>
 
+#include "common/monotonic_clock.h"
 #include "common/status.h"
 #include "store/change_feed.h"
 
@@ -70,11 +71,13 @@ class PgChangeListener {
   void Report(State state, const Status& why);
   // Publishes every notification `conn` has read; tracks the last generation seen.
   void Drain(PgConnection& conn);
-  // Waits for input on `fd`, the stop signal or `deadline`, whichever comes first.
-  Wake Wait(int fd, std::chrono::steady_clock::time_point deadline);
+  // Waits for input on `fd`, the stop signal or `deadline`, whichever comes first. poll()
+  // waits in real time as long as `deadline` is away on clock_.
+  Wake Wait(int fd, MonotonicTime deadline);
 
   const std::string conninfo_;
   ChangeFeed& feed_;
+  const MonotonicClock& clock_;  // the feed's: its trust is measured on it
   const PgChangeListenerOptions options_;
   const int wake_fd_;  // an eventfd written to stop the thread
   std::atomic<bool> stopping_{false};

@@ -14,7 +14,7 @@ StatusOr<PgPool::Lease> PgPool::Acquire() {
   {
     std::unique_lock lock(mu_);
     const bool ready =
-        free_cv_.wait_for(lock, wait_, [&] { return !idle_.empty() || open_ < size_; });
+        clock_.WaitFor(lock, free_cv_, wait_, [&] { return !idle_.empty() || open_ < size_; });
     if (!ready) {
       return Err(UnavailableError("store: no PostgreSQL connection became free in time (pool of " +
                                   std::to_string(size_) + ")"));

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/monotonic_clock.h"
 #include "common/status.h"
 #include "store/postgres/pg_connection.h"
 
@@ -35,9 +36,11 @@ class PgPool {
     std::unique_ptr<PgConnection> conn_;
   };
 
-  // `size` >= 1 connections at most; `wait` is how long Acquire waits for a free one.
-  PgPool(std::string conninfo, int size, std::chrono::milliseconds wait)
-      : conninfo_(std::move(conninfo)), size_(size), wait_(wait) {}
+  // `size` >= 1 connections at most; `wait` is how long Acquire waits for a free one, on
+  // `clock` (which must outlive the pool).
+  PgPool(std::string conninfo, int size, std::chrono::milliseconds wait,
+         const MonotonicClock& clock = DefaultMonotonicClock())
+      : conninfo_(std::move(conninfo)), size_(size), wait_(wait), clock_(clock) {}
 
   // A free connection, or a new one while fewer than `size` exist, else waits. kUnavailable
   // when none frees up in time or a new one cannot connect. Thread-safe.
@@ -56,6 +59,7 @@ class PgPool {
   const std::string conninfo_;
   const int size_;
   const std::chrono::milliseconds wait_;
+  const MonotonicClock& clock_;
 
   mutable std::mutex mu_;
   std::condition_variable free_cv_;                  // a connection came back, or a slot opened

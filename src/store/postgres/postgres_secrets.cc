@@ -164,7 +164,7 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
       }
       // No secret at the path yet: create it, unless another writer does first (then the
       // INSERT does nothing once that writer commits, and the UPDATE above is tried again).
-      const std::string id = NewUuid();
+      const std::string id = NewUuid(random_);
       auto created = conn.Exec(
           "INSERT INTO secrets (id, vault_id, path, created_at, latest_version)"
           " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (vault_id, path) DO NOTHING RETURNING id",

@@ -69,8 +69,13 @@ StatusOr<ParsedUrl> ParseUrl(std::string_view url) {
 namespace postgres_internal {
 
 PostgresStoreImpl::PostgresStoreImpl(std::unique_ptr<PgPool> pool,
-                                     PostgresStoreOptions::RuleClock rate_limit_clock)
-    : pool_(std::move(pool)), rate_limit_clock_(rate_limit_clock), batcher_(*pool_) {}
+                                     PostgresStoreOptions::RuleClock rate_limit_clock,
+                                     const MonotonicClock& clock, Random& random)
+    : pool_(std::move(pool)),
+      rate_limit_clock_(rate_limit_clock),
+      random_(random),
+      batcher_(*pool_),
+      changes_(ChangeFeed::Writers::kShared, clock) {}
 
 void PostgresStoreImpl::FollowChanges(std::string conninfo, PgChangeListenerOptions options) {
   listener_ = std::make_unique<PgChangeListener>(std::move(conninfo), changes_, std::move(options));
@@ -166,9 +171,9 @@ StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(const PostgresStore
     ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(url.conninfo));
     RETURN_IF_ERROR(ApplyPgMigrations(*conn, PgMigrations(), options.on_migration_notice));
   }
-  auto pool = std::make_unique<PgPool>(url.conninfo, pool_size, options.pool_wait);
-  auto store = std::make_unique<postgres_internal::PostgresStoreImpl>(std::move(pool),
-                                                                      options.rate_limit_clock);
+  auto pool = std::make_unique<PgPool>(url.conninfo, pool_size, options.pool_wait, *options.clock);
+  auto store = std::make_unique<postgres_internal::PostgresStoreImpl>(
+      std::move(pool), options.rate_limit_clock, *options.clock, *options.random);
   if (options.follow_changes) {
     store->FollowChanges(url.conninfo,
                          PgChangeListenerOptions{.on_state = options.on_follow_state});

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "common/monotonic_clock.h"
+#include "common/random.h"
 #include "common/status.h"
 #include "store/migration_step.h"
 #include "store/store.h"
@@ -38,6 +40,11 @@ struct PostgresStoreOptions {
   // Told what a schema migration changed besides the schema (e.g. vaults it renamed), once it
   // has committed, so the operator's log says so. May be empty.
   MigrationNotice on_migration_notice = {};
+  // Measures pool_wait, the change feed's heartbeats and how long it is trusted. Must outlive
+  // the store.
+  const MonotonicClock* clock = &DefaultMonotonicClock();
+  // Draws the ids of new secrets. Must outlive the store.
+  Random* random = &DefaultRandom();
 };
 
 // Store over PostgreSQL. Every Store method is thread-safe and runs on a pooled connection;

@@ -23,7 +23,9 @@ namespace coffer::postgres_internal {
 
 class PostgresStoreImpl final : public PostgresStore {
  public:
-  PostgresStoreImpl(std::unique_ptr<PgPool> pool, PostgresStoreOptions::RuleClock rate_limit_clock);
+  // `clock` is the change feed's; `random` draws the ids of new secrets.
+  PostgresStoreImpl(std::unique_ptr<PgPool> pool, PostgresStoreOptions::RuleClock rate_limit_clock,
+                    const MonotonicClock& clock, Random& random);
 
   // Starts following what other processes change (PostgresStoreOptions::follow_changes).
   void FollowChanges(std::string conninfo, PgChangeListenerOptions options);
@@ -149,8 +151,9 @@ class PostgresStoreImpl final : public PostgresStore {
 
   std::unique_ptr<PgPool> pool_;
   const PostgresStoreOptions::RuleClock rate_limit_clock_;
+  Random& random_;
   PgAuditBatcher batcher_;  // standalone appends (AppendAudit)
-  ChangeFeed changes_{ChangeFeed::Writers::kShared};
+  ChangeFeed changes_;
   std::unique_ptr<PgChangeListener> listener_;  // after changes_, which it publishes to
 };
 

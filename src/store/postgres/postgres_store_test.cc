@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <barrier>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "common/monotonic_clock.h"
 #include "store/postgres/database_clock.h"
 #include "store/postgres/pg_change_listener.h"
 #include "store/postgres/pg_connection.h"
@@ -420,15 +422,18 @@ class FeedRecorder {
  public:
   explicit FeedRecorder(ChangeFeed& feed)
       : subscription_(feed.Watch([this](const StoreChange& c) {
-          std::lock_guard lock(mu_);
-          changes_.push_back(c);
+          {
+            std::lock_guard lock(mu_);
+            changes_.push_back(c);
+          }
+          published_.notify_all();
         })) {}
 
   // True once `change` has been published, within `deadline`.
   bool Saw(const StoreChange& change,
            std::chrono::milliseconds deadline = std::chrono::milliseconds(1000)) {
-    return Within(deadline, [&] {
-      std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    return published_.wait_for(lock, deadline, [&] {
       return std::find(changes_.begin(), changes_.end(), change) != changes_.end();
     });
   }
@@ -437,7 +442,7 @@ class FeedRecorder {
     changes_.clear();
   }
 
-  // Polls `condition` until it holds or `deadline` passes.
+  // Polls `condition` (which nothing announces) until it holds or `deadline` passes.
   template <typename Condition>
   static bool Within(std::chrono::milliseconds deadline, Condition condition) {
     const auto end = std::chrono::steady_clock::now() + deadline;
@@ -452,7 +457,8 @@ class FeedRecorder {
 
  private:
   std::mutex mu_;
-  std::vector<StoreChange> changes_;  // guarded by mu_
+  std::condition_variable published_;  // a change was recorded
+  std::vector<StoreChange> changes_;   // guarded by mu_
   ChangeFeed::Subscription subscription_;
 };
 
@@ -562,6 +568,7 @@ TEST(ChangePayloadTest, RoundTripsAndRefusesAnythingElse) {
 }
 
 TEST(DatabaseClockTest, AddsMonotonicTimeToTheLastReading) {
+  FakeMonotonicClock local;
   std::atomic<int> readings = 0;
   const UnixMicros skewed = kT0;  // a database whose clock says 2023, whatever ours says
   auto clock = DatabaseClock::Start(
@@ -569,14 +576,39 @@ TEST(DatabaseClockTest, AddsMonotonicTimeToTheLastReading) {
         ++readings;
         return skewed;
       },
-      std::chrono::hours(1));
+      std::chrono::hours(1), local);
   ASSERT_TRUE(IsOk(clock));
-  const UnixMicros first = (*clock)->Now();
-  EXPECT_GE(first, skewed);
-  EXPECT_LT(first, skewed + kMicrosPerSecond);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_GE((*clock)->Now(), first + 15'000) << "time moves on between readings";
+  EXPECT_EQ((*clock)->Now(), skewed);
+  local.Advance(std::chrono::milliseconds(20));
+  EXPECT_EQ((*clock)->Now(), skewed + 20'000) << "time moves on between readings";
   EXPECT_EQ(readings.load(), 1);
+}
+
+TEST(DatabaseClockTest, EachRefreshTakesANewReadingAndAFailedOneKeepsTheLast) {
+  FakeMonotonicClock local;
+  std::atomic<UnixMicros> database = kT0;
+  std::atomic<bool> down = false;
+  auto clock = DatabaseClock::Start(
+      [&]() -> StatusOr<UnixMicros> {
+        if (down.load()) {
+          return Err(UnavailableError("down"));
+        }
+        return database.load();
+      },
+      std::chrono::seconds(1), local);
+  ASSERT_TRUE(IsOk(clock));
+  ASSERT_TRUE(local.AwaitWaiting(1));
+  database = kT0 + 60 * kMicrosPerSecond;  // the database's clock was stepped meanwhile
+  uint64_t waits = local.waits();
+  local.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(local.AwaitWaits(waits + 1));  // refreshed, and waiting for the next one
+  EXPECT_EQ((*clock)->Now(), kT0 + 60 * kMicrosPerSecond);
+
+  down = true;
+  waits = local.waits();
+  local.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(local.AwaitWaits(waits + 1));
+  EXPECT_EQ((*clock)->Now(), kT0 + 61 * kMicrosPerSecond) << "the last reading, extrapolated";
 }
 
 TEST(DatabaseClockTest, AFailedFirstReadingIsAnError) {

@@ -35,10 +35,10 @@ Status RunOp(const WriteOp& op, SqliteConnection& db) {
 
 StatusOr<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(
     std::unique_ptr<SqliteConnection> db, size_t max_batch, RollbackListener on_rollback,
-    std::chrono::milliseconds sync_interval) {
+    std::chrono::milliseconds sync_interval, const MonotonicClock& clock) {
   std::unique_ptr<GroupCommitWriter> writer(
       new GroupCommitWriter(std::move(db), std::max<size_t>(max_batch, 1), std::move(on_rollback),
-                            std::max(sync_interval, std::chrono::milliseconds(1))));
+                            std::max(sync_interval, std::chrono::milliseconds(1)), clock));
   RETURN_IF_ERROR(writer->db_->Exec("PRAGMA synchronous = FULL"));
   try {
     writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
@@ -134,28 +134,28 @@ Status GroupCommitWriter::SyncWal() {
 void GroupCommitWriter::Loop() {
   std::vector<Pending*> batch;
   while (true) {
+    batch.clear();
     bool sync_due = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      auto ready = [&] { return stopping_ || !queue_.empty(); };
-      if (unsynced_since_.has_value()) {
-        sync_due = !work_cv_.wait_until(lock, *unsynced_since_ + sync_interval_, ready);
-      } else {
-        work_cv_.wait(lock, ready);
+      // Work, or the time the kWritten commits in the WAL are due for their fsync.
+      const MonotonicTime sync_at =
+          unsynced_since_.has_value() ? *unsynced_since_ + sync_interval_ : MonotonicTime::max();
+      clock_.WaitUntil(lock, work_cv_, sync_at, [&] { return stopping_ || !queue_.empty(); });
+      // Due whether or not operations are waiting: a steady stream of them must not put the
+      // fsync off.
+      sync_due = clock_.Now() >= sync_at;
+      if (queue_.empty() && !sync_due) {
+        return;  // stopping, and everything queued has run (the destructor syncs)
       }
-      if (!sync_due) {
-        if (queue_.empty()) {
-          return;  // stopping, and everything queued has run (the destructor syncs)
-        }
-        const size_t n = std::min(queue_.size(), max_batch_);
-        batch.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
-        queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
-      }
+      const size_t n = std::min(queue_.size(), max_batch_);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
     }
-    if (sync_due) {
+    if (batch.empty()) {
       // A failed sync is retried at the next interval; the next synced commit covers it too.
       if (!SyncWal().ok()) {
-        unsynced_since_ = std::chrono::steady_clock::now();
+        unsynced_since_ = clock_.Now();
         sync_failed_ = true;
         std::lock_guard<std::mutex> lock(mu_);
         ++stats_.sync_failures;
@@ -163,9 +163,10 @@ void GroupCommitWriter::Loop() {
       continue;
     }
     // While syncs fail, nothing is answered as written that a sync would not keep: every
-    // commit is synced (and so fails) until one succeeds.
+    // commit is synced (and so fails) until one succeeds. A batch taken when a sync is due is
+    // synced: its commit's fsync covers the earlier commits.
     const bool synced =
-        sync_failed_ || std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
+        sync_failed_ || sync_due || std::any_of(batch.begin(), batch.end(), [](const Pending* p) {
           return p->durability == Durability::kSynced;
         });
     const uint64_t commits = RunBatch(batch, synced);
@@ -174,7 +175,7 @@ void GroupCommitWriter::Loop() {
         unsynced_since_.reset();  // the commit's fsync of the WAL covered earlier frames too
         sync_failed_ = false;
       } else if (!unsynced_since_.has_value()) {
-        unsynced_since_ = std::chrono::steady_clock::now();
+        unsynced_since_ = clock_.Now();
       }
     }
     const size_t batch_size = batch.size();

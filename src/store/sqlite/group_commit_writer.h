@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/monotonic_clock.h"
 #include "common/status.h"
 #include "store/sqlite/sqlite_connection.h"
 
@@ -58,11 +59,13 @@ struct GroupCommitStats {
 class GroupCommitWriter {
  public:
   // Starts the writer thread. kInternal if it cannot be started. `on_rollback` may be empty.
+  // `clock` measures the sync interval and must outlive the writer.
   // REQUIRES: `db` is a read-write connection in WAL mode with no transaction open;
   // max_batch >= 1.
   static StatusOr<std::unique_ptr<GroupCommitWriter>> Start(
       std::unique_ptr<SqliteConnection> db, size_t max_batch, RollbackListener on_rollback = {},
-      std::chrono::milliseconds sync_interval = kDefaultSyncInterval);
+      std::chrono::milliseconds sync_interval = kDefaultSyncInterval,
+      const MonotonicClock& clock = DefaultMonotonicClock());
 
   // How long a kWritten commit may stay without an fsync.
   static constexpr std::chrono::milliseconds kDefaultSyncInterval{20};
@@ -102,11 +105,13 @@ class GroupCommitWriter {
   };
 
   GroupCommitWriter(std::unique_ptr<SqliteConnection> db, size_t max_batch,
-                    RollbackListener on_rollback, std::chrono::milliseconds sync_interval)
+                    RollbackListener on_rollback, std::chrono::milliseconds sync_interval,
+                    const MonotonicClock& clock)
       : db_(std::move(db)),
         max_batch_(max_batch),
         on_rollback_(std::move(on_rollback)),
-        sync_interval_(sync_interval) {}
+        sync_interval_(sync_interval),
+        clock_(clock) {}
   void Loop();
   // Runs `batch` on db_ and sets each result. Returns the number of COMMITs done. Writer thread.
   uint64_t RunBatch(const std::vector<Pending*>& batch, bool synced);
@@ -119,6 +124,7 @@ class GroupCommitWriter {
   const size_t max_batch_;
   const RollbackListener on_rollback_;  // called only by the writer thread
   const std::chrono::milliseconds sync_interval_;
+  const MonotonicClock& clock_;
   // Writer thread only: the connection's synchronous setting, and since when commits are in the
   // WAL without an fsync (nullopt: none are).
   bool synchronous_full_ = true;
@@ -126,7 +132,7 @@ class GroupCommitWriter {
   // commit is synced, so a kWritten operation is not reported done on a WAL that cannot be
   // synced.
   bool sync_failed_ = false;
-  std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
+  std::optional<MonotonicTime> unsynced_since_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // signalled when queue_ grows or stopping_ is set

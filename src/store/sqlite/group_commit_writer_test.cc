@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/monotonic_clock.h"
 #include "common/non_blocking.h"
 #include "store/store_conformance_test.h"
 
@@ -65,15 +66,16 @@ class GroupCommitWriterTest : public ::testing::Test {
   // Starts a writer on a fresh database; `extra_sql` runs on its connection first. The writer
   // counts its rollbacks in rollbacks_.
   void Start(std::string_view extra_sql = "",
-             std::chrono::milliseconds sync_interval = GroupCommitWriter::kDefaultSyncInterval) {
+             std::chrono::milliseconds sync_interval = GroupCommitWriter::kDefaultSyncInterval,
+             const MonotonicClock& clock = DefaultMonotonicClock()) {
     auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
     ASSERT_TRUE(IsOk(db));
     ASSERT_TRUE(IsOk((*db)->Exec(kSchema)));
     if (!extra_sql.empty()) {
       ASSERT_TRUE(IsOk((*db)->Exec(extra_sql)));
     }
-    auto writer = GroupCommitWriter::Start(std::move(db).value(), 64, [this] { ++rollbacks_; },
-                                           sync_interval);
+    auto writer = GroupCommitWriter::Start(
+        std::move(db).value(), 64, [this] { ++rollbacks_; }, sync_interval, clock);
     ASSERT_TRUE(IsOk(writer));
     writer_ = std::move(writer).value();
   }
@@ -82,15 +84,18 @@ class GroupCommitWriterTest : public ::testing::Test {
   // runs as one batch afterwards.
   class Hold {
    public:
-    explicit Hold(GroupCommitWriter& writer) {
+    explicit Hold(GroupCommitWriter& writer, Durability durability = Durability::kSynced) {
       std::promise<void> entered;
-      result_ = std::async(std::launch::async, [&writer, &entered, released = released_] {
-        return writer.Run([&entered, released](SqliteConnection&) {
-          entered.set_value();
-          released.wait();
-          return OkStatus();
-        });
-      });
+      result_ =
+          std::async(std::launch::async, [&writer, &entered, durability, released = released_] {
+            return writer.Run(
+                [&entered, released](SqliteConnection&) {
+                  entered.set_value();
+                  released.wait();
+                  return OkStatus();
+                },
+                durability);
+          });
       entered.get_future().wait();
     }
     // Lets the writer go on; returns the holding operation's result.
@@ -148,6 +153,7 @@ class GroupCommitWriterTest : public ::testing::Test {
 
   std::string dir_;
   std::atomic<int> rollbacks_ = 0;  // written by the writer thread
+  FakeMonotonicClock clock_;        // for a writer started on it; outlives the writer
   std::unique_ptr<GroupCommitWriter> writer_;
 };
 
@@ -263,22 +269,49 @@ int64_t Synchronous(GroupCommitWriter& writer) {
 }
 
 TEST_F(GroupCommitWriterTest, WrittenOnlyBatchesCommitWithoutAnFsyncAndAreSyncedWithinTheInterval) {
-  Start("", std::chrono::milliseconds(1000));
+  Start("", std::chrono::milliseconds(1000), clock_);
   const GroupCommitStats before = writer_->Stats();
   ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 1), Durability::kWritten)));
   EXPECT_EQ(Synchronous(*writer_), 1) << "a batch of kWritten ops commits with synchronous=NORMAL";
   const GroupCommitStats after = writer_->Stats();
   EXPECT_EQ(after.commits - before.commits, 2u);
   EXPECT_EQ(after.syncs, before.syncs) << "no fsync of its own";
-  // The interval then syncs the WAL, once.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (writer_->Stats().syncs == before.syncs && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  // The writer waits for the interval, which began with the first commit: short of it, nothing
+  // is synced.
+  ASSERT_TRUE(clock_.AwaitWaiting(1));
+  clock_.Advance(std::chrono::milliseconds(999));
+  EXPECT_EQ(writer_->Stats().syncs, before.syncs);
+  // Reaching it syncs the WAL, once; the writer then waits again.
+  const uint64_t waits = clock_.waits();
+  clock_.Advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(clock_.AwaitWaits(waits + 1));
   EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1) << "nothing left to sync: no more fsyncs";
+  // Nothing left to sync: however long it waits, no more fsyncs.
+  clock_.Advance(std::chrono::hours(1));
+  EXPECT_EQ(clock_.waits(), waits + 1) << "still in the same wait";
+  EXPECT_EQ(writer_->Stats().syncs, before.syncs + 1);
   EXPECT_EQ(Ids("parent"), std::vector<int64_t>{1});
+}
+
+// Writes that keep coming do not put off a sync that is due: the batch taken when it is due is
+// committed with an fsync.
+TEST_F(GroupCommitWriterTest, ASyncDueWhileWritesKeepComingIsNotPutOff) {
+  Start("", std::chrono::milliseconds(1000), clock_);
+  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 1), Durability::kWritten)));
+  const uint64_t syncs = writer_->Stats().syncs;
+  Hold hold(*writer_, Durability::kWritten);
+  std::promise<uint64_t> syncs_when_done;
+  writer_->RunAsync(Insert("parent", 2), Durability::kWritten, [&](Status s) {
+    EXPECT_TRUE(IsOk(s));
+    // On the writer thread, before it takes anything else.
+    syncs_when_done.set_value(writer_->Stats().syncs);
+  });
+  WaitForPending(1);
+  clock_.Advance(std::chrono::milliseconds(1000));  // the first write is due for its fsync
+  EXPECT_TRUE(IsOk(hold.Release()));
+  EXPECT_EQ(syncs_when_done.get_future().get(), syncs + 1)
+      << "the write queued when the sync fell due was committed with an fsync";
+  EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2}));
 }
 
 TEST_F(GroupCommitWriterTest, ABatchWithOneSyncedOpIsFullySynchronous) {

@@ -234,9 +234,8 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
     ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, in.vault_id, in.path));
     // The writer thread runs one operation at a time, so latest_version + 1 is unique and
     // leaves no gap; PRIMARY KEY (secret_id, version) backs that up.
-    SecretVersion header =
-        NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(),
-                      secret.has_value() ? secret->latest_version + 1 : 1);
+    SecretVersion header = NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(random_),
+                                         secret.has_value() ? secret->latest_version + 1 : 1);
     ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
 
     if (secret.has_value()) {

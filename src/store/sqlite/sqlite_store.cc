@@ -29,8 +29,9 @@ namespace sqlite_store_internal {
 
 SqliteStoreImpl::SqliteStoreImpl(std::unique_ptr<SqliteAuditChain> audit_chain,
                                  std::unique_ptr<GroupCommitWriter> writer,
-                                 std::unique_ptr<SqliteReaderPool> readers)
-    : audit_chain_(std::move(audit_chain)),
+                                 std::unique_ptr<SqliteReaderPool> readers, Random& random)
+    : random_(random),
+      audit_chain_(std::move(audit_chain)),
       writer_(std::move(writer)),
       readers_(std::move(readers)) {}
 
@@ -143,9 +144,9 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOption
   ASSIGN_OR_RETURN(auto writer, GroupCommitWriter::Start(
                                     std::move(db), options.max_batch,
                                     [chain = audit_chain.get()] { chain->Forget(); },
-                                    options.audit_sync_interval));
+                                    options.audit_sync_interval, *options.clock));
   return std::make_unique<sqlite_store_internal::SqliteStoreImpl>(
-      std::move(audit_chain), std::move(writer), std::move(readers));
+      std::move(audit_chain), std::move(writer), std::move(readers), *options.random);
 }
 
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options) {

@@ -2,12 +2,14 @@
 // group-commits every write, and a pool of read-only connections so reads never wait for writes.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <chrono>
 #include <string>
 
+#include "common/monotonic_clock.h"
+#include "common/random.h"
 #include "common/status.h"
 #include "store/migration_step.h"
 #include "store/store.h"
@@ -23,6 +25,10 @@ struct SqliteStoreOptions {
   // Told what a schema migration changed besides the schema (e.g. vaults it renamed), once it
   // has committed, so the operator's log says so. May be empty.
   MigrationNotice on_migration_notice = {};
+  // Measures audit_sync_interval. Must outlive the store.
+  const MonotonicClock* clock = &DefaultMonotonicClock();
+  // Draws the ids of new secrets. Must outlive the store.
+  Random* random = &DefaultRandom();
 };
 
 // Counters of the group-commit writer since the store was opened.

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/random.h"
 #include "common/status.h"
 #include "store/change_feed.h"
 #include "store/sqlite/group_commit_writer.h"
@@ -33,10 +34,11 @@ using WriteBody = std::function<Status(SqliteConnection& db, AuditEvent* event)>
 // one.
 class SqliteStoreImpl final : public SqliteStore {
  public:
-  // `audit_chain` is the one the writer's rollback listener forgets.
+  // `audit_chain` is the one the writer's rollback listener forgets; `random` draws the ids of
+  // new secrets.
   SqliteStoreImpl(std::unique_ptr<SqliteAuditChain> audit_chain,
                   std::unique_ptr<GroupCommitWriter> writer,
-                  std::unique_ptr<SqliteReaderPool> readers);
+                  std::unique_ptr<SqliteReaderPool> readers, Random& random);
   ~SqliteStoreImpl() override;
 
   SqliteStoreStats Stats() const override;
@@ -142,6 +144,7 @@ class SqliteStoreImpl final : public SqliteStore {
   // published once the write is over, whatever its outcome. (sqlite_store.cc)
   Status WriteChange(const StoreChange& change, const AuditEvent* audit, const WriteBody& body);
 
+  Random& random_;
   // Declared first so it is destroyed last; used only on the writer thread (write operations
   // and the writer's rollback listener).
   const std::unique_ptr<SqliteAuditChain> audit_chain_;

@@ -1,6 +1,6 @@
 // Tests for the random sources: the deterministic stream is reproducible and seed-dependent,
 // and SystemRandom fills buffers of every size.
-#include "crypto/random.h"
+#include "common/random.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,47 @@
+// Random: the injectable source of randomness for keys, nonces, tokens, generated values and
+// identifiers. Code that needs random bytes takes a Random&, so a test can hand it a seeded one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+
+#include "common/status.h"
+
+namespace coffer {
+
+class Random {
+ public:
+  virtual ~Random() = default;
+  // Fills `out` with random bytes. kInternal if the source fails. Thread-safe.
+  virtual Status Fill(std::span<uint8_t> out) = 0;
+};
+
+// The operating system's CSPRNG through OpenSSL's RAND_bytes. Thread-safe.
+class SystemRandom final : public Random {
+ public:
+  Status Fill(std::span<uint8_t> out) override;
+};
+
+// The SystemRandom every production default refers to. It holds no state.
+Random& DefaultRandom();
+
+// A reproducible, NOT cryptographic stream for tests: the same seed gives the same bytes.
+// Thread-safe.
+class DeterministicRandom final : public Random {
+ public:
+  explicit DeterministicRandom(uint64_t seed) : state_(seed) {}
+  Status Fill(std::span<uint8_t> out) override;
+
+ private:
+  uint64_t Next();
+
+  std::mutex mu_;
+  uint64_t state_;  // guarded by mu_
+};
+
+// A DeterministicRandom seeded with `seed`.
+std::unique_ptr<Random> NewDeterministicRandom(uint64_t seed);
+
+}  // namespace coffer
