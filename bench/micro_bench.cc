@@ -134,14 +134,13 @@ struct StoreFixture {
       if (!admin.has_value() || !(*admin)->ExecScript("CREATE DATABASE " + pg_database).ok()) {
         std::abort();
       }
-      store = std::move(OpenPostgresStore(PostgresStoreOptions{
-                            .url = PostgresUrlWithDatabase(PgAdminUrl(), pg_database)})
+      store = std::move(OpenPostgresStore(PostgresStoreOptions{.url = PostgresUrlWithDatabase(
+                                                                   PgAdminUrl(), pg_database)})
                             .value());
     } else {
       dir = std::filesystem::temp_directory_path() / ("coffer-bench-" + NewUuid());
       std::filesystem::create_directories(dir);
-      store =
-          std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir / "db").string()}).value());
+      store = std::move(OpenSqliteStore(SqliteStoreOptions{.path = (dir / "db").string()}).value());
     }
     SecretBuffer root_key = RandomKey(random);
     admin_id = InitializeStore(*store, root_key, random, clock).value().admin.id;
@@ -172,7 +171,8 @@ struct StoreFixture {
     version.created_at = clock.Now();
     version.created_by = admin_id;
     auto put = store->PutSecretVersion(
-        version, [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
+        version,
+        [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
           return std::vector<uint8_t>(64, 0x5a);
         },
         nullptr);
@@ -239,7 +239,9 @@ void BM_StoreGetLatest(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_StoreGetLatest)->Setup(SetUpStoreWithSecret)->Teardown(TearDownStore)
+BENCHMARK(BM_StoreGetLatest)
+    ->Setup(SetUpStoreWithSecret)
+    ->Teardown(TearDownStore)
     ->Apply(StoreRuns);
 
 // A counted read: the read plus the durable increment of access_count.
@@ -250,8 +252,8 @@ void BM_StoreCountedGet(benchmark::State& state) {
   std::string path = "bench/counted-" + std::to_string(state.thread_index());
   SecretVersion version = g_store->Put(path, 1'000'000'000);
   for (auto _ : state) {
-    auto got = g_store->store->GetSecretVersion(g_store->vault_id, path,
-                                                VersionSelector::LatestEnabled());
+    auto got =
+        g_store->store->GetSecretVersion(g_store->vault_id, path, VersionSelector::LatestEnabled());
     auto count = g_store->store->ConsumeSecretAccess(version.secret_id, version.version, nullptr);
     benchmark::DoNotOptimize(got);
     benchmark::DoNotOptimize(count);

@@ -181,7 +181,7 @@ void FuzzEnv::Build() {
   s->auth = std::make_unique<AuthService>(*s->deps, *s->keyring, std::move(auth_options));
   s->vaults = std::make_unique<VaultService>(*s->deps);
   s->secrets = std::make_unique<SecretService>(*s->deps, *s->keyring);
-  s->users = std::make_unique<UserService>(*s->deps, *s->auth, *s->keyring);
+  s->users = std::make_unique<UserService>(*s->deps, *s->keyring);
   s->agents = std::make_unique<AgentService>(*s->deps, *s->auth, *s->keyring);
   s->policies = std::make_unique<PolicyService>(*s->deps);
   s->audit = std::make_unique<AuditService>(*s->deps);

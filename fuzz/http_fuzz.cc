@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     request.target = std::string(message.target());
     Check(!request.method.empty(), "a parsed request without a method");
     for (const auto& field : message) {
-      request.headers.emplace_back(coffer::http::ToLowerAscii(field.name_string()), std::string(field.value()));
+      request.headers.emplace_back(coffer::http::ToLowerAscii(field.name_string()),
+                                   std::string(field.value()));
     }
     request.body = message.body();
     const bool keep_alive = message.keep_alive();

@@ -193,8 +193,9 @@ class Runner {
         auto secret = s.ref.version.has_value()
                           ? client_.GetSecretVersion(s.vault_id, s.ref.path, *s.ref.version)
                           : client_.GetSecret(s.vault_id, s.ref.path);
-        if (!secret.has_value())
+        if (!secret.has_value()) {
           return Err(Status(secret.error().code(), Prefix(s, secret.error())));
+        }
         versions.push_back(secret->meta.version);
         if (!s.is_bundle) {
           RETURN_IF_ERROR(RefuseNul(s, s.var_name, secret->value.view()));

@@ -13,11 +13,11 @@ namespace {
 
 // What a successful request of each action answers; recorded in its audit event.
 int SuccessStatusFor(std::string_view action) {
-  static constexpr std::string_view kCreated[] = {
-      "user.create",   "apikey.create", "agent.create", "vault.create",
-      "policy.create", "secret.write",  "secret.rotate"};
-  static constexpr std::string_view kNoContent[] = {
-      "apikey.revoke", "agent.revoke", "vault.delete", "policy.delete", "secret.delete"};
+  static constexpr std::string_view kCreated[] = {"user.create",  "apikey.create", "agent.create",
+                                                  "vault.create", "policy.create", "secret.write",
+                                                  "secret.rotate"};
+  static constexpr std::string_view kNoContent[] = {"apikey.revoke", "agent.revoke", "vault.delete",
+                                                    "policy.delete", "secret.delete"};
   for (std::string_view a : kCreated) {
     if (a == action) return 201;
   }
@@ -29,8 +29,7 @@ int SuccessStatusFor(std::string_view action) {
 
 }  // namespace
 
-RequestContext AnonymousContext(const http::Request& request,
-                                const http::TrustedProxies& trusted) {
+RequestContext AnonymousContext(const http::Request& request, const http::TrustedProxies& trusted) {
   RequestContext ctx;
   ctx.request_id = request.request_id;
   ctx.client_ip = http::ClientIp(request, trusted);
@@ -60,14 +59,16 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
         return refused;
       }
     }
-    http::Response answer = response.has_value() ? std::move(*response)
-                                                 : http::ProblemFromStatus(response.error());
+    http::Response answer =
+        response.has_value() ? std::move(*response) : http::ProblemFromStatus(response.error());
     answer.actor_id = ctx.principal.id;  // for the access log only
     if (ctx.audit_receipt != nullptr) {
       // The request's audit event is still being appended: the server sends the answer once it
       // is written, or the audit failure's problem instead.
-      answer.before_send = [receipt = std::move(ctx.audit_receipt)](
-                               std::function<void(Status)> then) { receipt->Then(std::move(then)); };
+      answer.before_send = [receipt =
+                                std::move(ctx.audit_receipt)](std::function<void(Status)> then) {
+        receipt->Then(std::move(then));
+      };
     }
     return answer;
   };
@@ -83,8 +84,9 @@ http::Response ProblemWithRetryAfter(const Status& status, UnixMicros retry_afte
   return problem;
 }
 
-http::Handler Public(std::function<StatusOr<http::Response>(const http::Request&,
-                                                            const http::RouteParams&)> handler) {
+http::Handler Public(
+    std::function<StatusOr<http::Response>(const http::Request&, const http::RouteParams&)>
+        handler) {
   return [handler = std::move(handler)](const http::Request& request,
                                         const http::RouteParams& params) {
     auto response = handler(request, params);

@@ -6,9 +6,9 @@
 
 #include "api/json_body.h"
 #include "common/status.h"
+#include "http/client_ip.h"
 #include "http/message.h"
 #include "http/router.h"
-#include "http/client_ip.h"
 #include "service/audit_log.h"
 #include "service/auth_service.h"
 #include "service/principal.h"
@@ -39,16 +39,16 @@ struct RouteContext {
 http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler handler);
 
 // A request context with no principal yet: request id and client IP.
-RequestContext AnonymousContext(const http::Request& request,
-                                const http::TrustedProxies& trusted);
+RequestContext AnonymousContext(const http::Request& request, const http::TrustedProxies& trusted);
 
 // The problem response for `status`; with a Retry-After header (whole seconds, at least 1) when
 // it is kResourceExhausted and `retry_after` (microseconds) is set.
 http::Response ProblemWithRetryAfter(const Status& status, UnixMicros retry_after);
 
 // Runs an unauthenticated handler with the same error mapping.
-http::Handler Public(std::function<StatusOr<http::Response>(const http::Request&,
-                                                            const http::RouteParams&)> handler);
+http::Handler Public(
+    std::function<StatusOr<http::Response>(const http::Request&, const http::RouteParams&)>
+        handler);
 
 // `status` with a serialized JSON body.
 http::Response JsonResponse(int status, const boost::json::value& body);

@@ -49,15 +49,16 @@ StatusOr<std::optional<UnixMicros>> OptionalTime(const JsonBody& body, std::stri
 
 void RegisterUserRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
   UserService& users = api.users;
-  router.Add("POST", "/v1/users",
-             Authed(rc, "user.create", [&users](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
-               auto body = ParseBody(req, /*optional=*/false);
-               if (!body.has_value()) return std::move(body.error());
-               RETURN_IF_ERROR(body->AllowOnly({"name"}));
-               ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
-               ASSIGN_OR_RETURN(User user, users.Create(ctx, std::string(name)));
-               return JsonResponse(201, RenderUser(user));
-             }));
+  router.Add(
+      "POST", "/v1/users",
+      Authed(rc, "user.create", [&users](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+        auto body = ParseBody(req, /*optional=*/false);
+        if (!body.has_value()) return std::move(body.error());
+        RETURN_IF_ERROR(body->AllowOnly({"name"}));
+        ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
+        ASSIGN_OR_RETURN(User user, users.Create(ctx, std::string(name)));
+        return JsonResponse(201, RenderUser(user));
+      }));
   router.Add("GET", "/v1/users",
              Authed(rc, "user.list", [&users](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
                ASSIGN_OR_RETURN(std::vector<User> list, users.List(ctx));
@@ -67,39 +68,45 @@ void RegisterUserRoutes(http::Router& router, const ApiServices& api, const Rout
                o["users"] = std::move(items);
                return JsonResponse(200, o);
              }));
-  router.Add("GET", "/v1/users/{user_id}",
-             Authed(rc, "user.read", [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(User user, users.Get(ctx, Param(params, "user_id")));
-               return JsonResponse(200, RenderUser(user));
-             }));
+  router.Add(
+      "GET", "/v1/users/{user_id}",
+      Authed(rc, "user.read", [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(User user, users.Get(ctx, Param(params, "user_id")));
+        return JsonResponse(200, RenderUser(user));
+      }));
   router.Add("POST", "/v1/users/{user_id}/api-keys",
-             Authed(rc, "apikey.create", [&users](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               auto body = ParseBody(req, /*optional=*/false);
-               if (!body.has_value()) return std::move(body.error());
-               RETURN_IF_ERROR(body->AllowOnly({"name"}));
-               ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
-               ASSIGN_OR_RETURN(IssuedCredential key,
-                                users.CreateApiKey(ctx, Param(params, "user_id"), std::string(name)));
-               return CredentialResponse(201, [&](boost::json::object& o, WipingResource* mr) {
-                 for (auto& kv : RenderApiKey(key.credential)) o[kv.key()] = kv.value();
-                 o["api_key"] = boost::json::string(key.token.view(), mr);
-               });
-             }));
+             Authed(rc, "apikey.create",
+                    [&users](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      auto body = ParseBody(req, /*optional=*/false);
+                      if (!body.has_value()) return std::move(body.error());
+                      RETURN_IF_ERROR(body->AllowOnly({"name"}));
+                      ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
+                      ASSIGN_OR_RETURN(
+                          IssuedCredential key,
+                          users.CreateApiKey(ctx, Param(params, "user_id"), std::string(name)));
+                      return CredentialResponse(
+                          201, [&](boost::json::object& o, WipingResource* mr) {
+                            for (auto& kv : RenderApiKey(key.credential)) o[kv.key()] = kv.value();
+                            o["api_key"] = boost::json::string(key.token.view(), mr);
+                          });
+                    }));
   router.Add("GET", "/v1/users/{user_id}/api-keys",
-             Authed(rc, "apikey.list", [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto keys, users.ListApiKeys(ctx, Param(params, "user_id")));
-               boost::json::array items;
-               for (const Credential& c : keys) items.push_back(RenderApiKey(c));
-               boost::json::object o;
-               o["api_keys"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
+             Authed(rc, "apikey.list",
+                    [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(auto keys, users.ListApiKeys(ctx, Param(params, "user_id")));
+                      boost::json::array items;
+                      for (const Credential& c : keys) items.push_back(RenderApiKey(c));
+                      boost::json::object o;
+                      o["api_keys"] = std::move(items);
+                      return JsonResponse(200, o);
+                    }));
   router.Add("DELETE", "/v1/users/{user_id}/api-keys/{key_id}",
-             Authed(rc, "apikey.revoke", [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(
-                   users.RevokeApiKey(ctx, Param(params, "user_id"), Param(params, "key_id")));
-               return NoContent();
-             }));
+             Authed(rc, "apikey.revoke",
+                    [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      RETURN_IF_ERROR(users.RevokeApiKey(ctx, Param(params, "user_id"),
+                                                         Param(params, "key_id")));
+                      return NoContent();
+                    }));
 }
 
 void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
@@ -110,8 +117,7 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
              Public([&agents, &proxies](auto& req, auto&) -> StatusOr<http::Response> {
                RequestContext anonymous = AnonymousContext(req, proxies);
                auto body = JsonBody::Parse(req, /*optional=*/true);
-               StatusOr<std::optional<std::string_view>> secret =
-                   std::optional<std::string_view>();
+               StatusOr<std::optional<std::string_view>> secret = std::optional<std::string_view>();
                if (!body.has_value()) {
                  secret = Err(InvalidArgumentError(body.error().status.message()));
                } else if (Status s = body->AllowOnly({"rotationSecret"}); !s.ok()) {
@@ -125,102 +131,112 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                if (!rotated.has_value()) return ProblemWithRetryAfter(rotated.error(), retry_after);
                http::Response rotated_response =
                    CredentialResponse(200, [&](boost::json::object& o, WipingResource* mr) {
-                 o["message"] =
-                     "API key and rotation secret rotated successfully. Save both \u2014 they "
-                     "will not be shown again.";
-                 o["apiKey"] = boost::json::string(rotated->api_key.view(), mr);
-                 o["rotationSecret"] = boost::json::string(rotated->rotation_secret.view(), mr);
-                 o["agentId"] = rotated->agent.id;
-                 o["agentName"] = rotated->agent.name;
-               });
+                     o["message"] =
+                         "API key and rotation secret rotated successfully. Save both \u2014 they "
+                         "will not be shown again.";
+                     o["apiKey"] = boost::json::string(rotated->api_key.view(), mr);
+                     o["rotationSecret"] = boost::json::string(rotated->rotation_secret.view(), mr);
+                     o["agentId"] = rotated->agent.id;
+                     o["agentName"] = rotated->agent.name;
+                   });
                rotated_response.actor_id = rotated->agent.id;
                return rotated_response;
              }));
   router.Add("POST", "/v1/agents",
-             Authed(rc, "agent.create", [&agents](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
-               auto body = ParseBody(req, /*optional=*/false);
-               if (!body.has_value()) return std::move(body.error());
-               RETURN_IF_ERROR(body->AllowOnly({"name", "description"}));
-               CreateAgentRequest create;
-               ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
-               create.name = std::string(name);
-               ASSIGN_OR_RETURN(auto description, body->String("description"));
-               create.description = std::string(description.value_or(""));
-               ASSIGN_OR_RETURN(AgentWithCredentials created, agents.Create(ctx, std::move(create)));
-               return AgentWithCredentialsResponse(201, created);
-             }));
-  router.Add("GET", "/v1/agents",
-             Authed(rc, "agent.list", [&agents](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(std::vector<Agent> list, agents.List(ctx));
-               boost::json::array items;
-               for (const Agent& a : list) items.push_back(RenderAgent(a));
-               boost::json::object o;
-               o["agents"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
+             Authed(rc, "agent.create",
+                    [&agents](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+                      auto body = ParseBody(req, /*optional=*/false);
+                      if (!body.has_value()) return std::move(body.error());
+                      RETURN_IF_ERROR(body->AllowOnly({"name", "description"}));
+                      CreateAgentRequest create;
+                      ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
+                      create.name = std::string(name);
+                      ASSIGN_OR_RETURN(auto description, body->String("description"));
+                      create.description = std::string(description.value_or(""));
+                      ASSIGN_OR_RETURN(AgentWithCredentials created,
+                                       agents.Create(ctx, std::move(create)));
+                      return AgentWithCredentialsResponse(201, created);
+                    }));
+  router.Add(
+      "GET", "/v1/agents",
+      Authed(rc, "agent.list", [&agents](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(std::vector<Agent> list, agents.List(ctx));
+        boost::json::array items;
+        for (const Agent& a : list) items.push_back(RenderAgent(a));
+        boost::json::object o;
+        o["agents"] = std::move(items);
+        return JsonResponse(200, o);
+      }));
   router.Add("GET", "/v1/agents/{agent_id}",
-             Authed(rc, "agent.read", [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(Agent agent, agents.Get(ctx, Param(params, "agent_id")));
-               return JsonResponse(200, RenderAgent(agent));
-             }));
+             Authed(rc, "agent.read",
+                    [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(Agent agent, agents.Get(ctx, Param(params, "agent_id")));
+                      return JsonResponse(200, RenderAgent(agent));
+                    }));
   router.Add("DELETE", "/v1/agents/{agent_id}",
-             Authed(rc, "agent.revoke", [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(agents.Revoke(ctx, Param(params, "agent_id")));
-               return NoContent();
-             }));
+             Authed(rc, "agent.revoke",
+                    [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      RETURN_IF_ERROR(agents.Revoke(ctx, Param(params, "agent_id")));
+                      return NoContent();
+                    }));
   router.Add("POST", "/v1/agents/{agent_id}/rotate-key",
-             Authed(rc, "agent.rotate_key", [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(AgentWithCredentials rotated,
-                                agents.RotateKey(ctx, Param(params, "agent_id")));
-               return AgentWithCredentialsResponse(200, rotated);
-             }));
+             Authed(rc, "agent.rotate_key",
+                    [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(AgentWithCredentials rotated,
+                                       agents.RotateKey(ctx, Param(params, "agent_id")));
+                      return AgentWithCredentialsResponse(200, rotated);
+                    }));
 }
 
 void RegisterPolicyRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
   PolicyService& policies = api.policies;
   const std::string base = "/v1/vaults/{vault_id}/policies";
-  router.Add("POST", base,
-             Authed(rc, "policy.create", [&policies](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               auto body = ParseBody(req, /*optional=*/false);
-               if (!body.has_value()) return std::move(body.error());
-               RETURN_IF_ERROR(body->AllowOnly({"principal_type", "principal_id",
-                                                "secret_path_pattern", "permissions",
-                                                "expires_at"}));
-               CreatePolicyRequest create;
-               ASSIGN_OR_RETURN(std::string_view type, body->RequiredString("principal_type"));
-               create.principal_type = std::string(type);
-               ASSIGN_OR_RETURN(std::string_view id, body->RequiredString("principal_id"));
-               create.principal_id = std::string(id);
-               ASSIGN_OR_RETURN(std::string_view pattern,
-                                body->RequiredString("secret_path_pattern"));
-               create.path_pattern = std::string(pattern);
-               ASSIGN_OR_RETURN(create.permissions, body->StringList("permissions"));
-               ASSIGN_OR_RETURN(create.expires_at, OptionalTime(*body, "expires_at"));
-               ASSIGN_OR_RETURN(Policy policy,
-                                policies.Create(ctx, Param(params, "vault_id"), std::move(create)));
-               return JsonResponse(201, RenderPolicy(policy));
-             }));
+  router.Add(
+      "POST", base,
+      Authed(
+          rc, "policy.create",
+          [&policies](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+            auto body = ParseBody(req, /*optional=*/false);
+            if (!body.has_value()) return std::move(body.error());
+            RETURN_IF_ERROR(body->AllowOnly({"principal_type", "principal_id",
+                                             "secret_path_pattern", "permissions", "expires_at"}));
+            CreatePolicyRequest create;
+            ASSIGN_OR_RETURN(std::string_view type, body->RequiredString("principal_type"));
+            create.principal_type = std::string(type);
+            ASSIGN_OR_RETURN(std::string_view id, body->RequiredString("principal_id"));
+            create.principal_id = std::string(id);
+            ASSIGN_OR_RETURN(std::string_view pattern, body->RequiredString("secret_path_pattern"));
+            create.path_pattern = std::string(pattern);
+            ASSIGN_OR_RETURN(create.permissions, body->StringList("permissions"));
+            ASSIGN_OR_RETURN(create.expires_at, OptionalTime(*body, "expires_at"));
+            ASSIGN_OR_RETURN(Policy policy,
+                             policies.Create(ctx, Param(params, "vault_id"), std::move(create)));
+            return JsonResponse(201, RenderPolicy(policy));
+          }));
   router.Add("GET", base,
-             Authed(rc, "policy.list", [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto list, policies.List(ctx, Param(params, "vault_id")));
-               boost::json::array items;
-               for (const Policy& p : list) items.push_back(RenderPolicy(p));
-               boost::json::object o;
-               o["policies"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
+             Authed(rc, "policy.list",
+                    [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(auto list, policies.List(ctx, Param(params, "vault_id")));
+                      boost::json::array items;
+                      for (const Policy& p : list) items.push_back(RenderPolicy(p));
+                      boost::json::object o;
+                      o["policies"] = std::move(items);
+                      return JsonResponse(200, o);
+                    }));
   router.Add("GET", base + "/{policy_id}",
-             Authed(rc, "policy.read", [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(Policy policy, policies.Get(ctx, Param(params, "vault_id"),
-                                                            Param(params, "policy_id")));
-               return JsonResponse(200, RenderPolicy(policy));
-             }));
+             Authed(rc, "policy.read",
+                    [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(Policy policy, policies.Get(ctx, Param(params, "vault_id"),
+                                                                   Param(params, "policy_id")));
+                      return JsonResponse(200, RenderPolicy(policy));
+                    }));
   router.Add("DELETE", base + "/{policy_id}",
-             Authed(rc, "policy.delete", [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(policies.Delete(ctx, Param(params, "vault_id"),
-                                               Param(params, "policy_id")));
-               return NoContent();
-             }));
+             Authed(rc, "policy.delete",
+                    [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      RETURN_IF_ERROR(policies.Delete(ctx, Param(params, "vault_id"),
+                                                      Param(params, "policy_id")));
+                      return NoContent();
+                    }));
 }
 
 StatusOr<std::optional<UnixMicros>> QueryTime(const http::Request& req, std::string_view name) {
@@ -246,44 +262,45 @@ StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int6
 
 void RegisterAuditRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
   AuditService& audit = api.audit;
-  router.Add("GET", "/v1/audit",
-             Authed(rc, "audit.read", [&audit](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
-               for (const auto& [name, value] : req.query) {
-                 if (name != "vault_id" && name != "actor_id" && name != "action" &&
-                     name != "since" && name != "until" && name != "after" && name != "limit") {
-                   return Err(InvalidArgumentError(
-                       "unknown query parameter (allowed: vault_id, actor_id, action, since, "
-                       "until, after, limit)"));
-                 }
-               }
-               AuditQuery query;
-               query.vault_id = std::string(req.Query("vault_id").value_or(""));
-               query.actor_id = std::string(req.Query("actor_id").value_or(""));
-               query.action = std::string(req.Query("action").value_or(""));
-               ASSIGN_OR_RETURN(query.since, QueryTime(req, "since"));
-               ASSIGN_OR_RETURN(query.until, QueryTime(req, "until"));
-               ASSIGN_OR_RETURN(query.after_seq, QueryInt(req, "after", 0));
-               ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100));
-               if (limit < 1 || limit > static_cast<int64_t>(kMaxAuditPage)) {
-                 return Err(InvalidArgumentError(
-                     fmt::format("limit must be between 1 and {}", kMaxAuditPage)));
-               }
-               query.limit = static_cast<size_t>(limit);
-               ASSIGN_OR_RETURN(auto events, audit.List(ctx, query));
-               boost::json::array items;
-               for (const AuditEvent& e : events) items.push_back(RenderAuditEvent(e));
-               boost::json::object o;
-               o["next_after"] = events.size() == query.limit
-                                     ? boost::json::value(events.back().seq)
-                                     : boost::json::value(nullptr);
-               o["events"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
-  router.Add("GET", "/v1/audit/verify",
-             Authed(rc, "audit.verify", [&audit](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(AuditVerification v, audit.Verify(ctx));
-               return JsonResponse(200, RenderVerification(v));
-             }));
+  router.Add(
+      "GET", "/v1/audit",
+      Authed(rc, "audit.read", [&audit](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+        for (const auto& [name, value] : req.query) {
+          if (name != "vault_id" && name != "actor_id" && name != "action" && name != "since" &&
+              name != "until" && name != "after" && name != "limit") {
+            return Err(InvalidArgumentError(
+                "unknown query parameter (allowed: vault_id, actor_id, action, since, "
+                "until, after, limit)"));
+          }
+        }
+        AuditQuery query;
+        query.vault_id = std::string(req.Query("vault_id").value_or(""));
+        query.actor_id = std::string(req.Query("actor_id").value_or(""));
+        query.action = std::string(req.Query("action").value_or(""));
+        ASSIGN_OR_RETURN(query.since, QueryTime(req, "since"));
+        ASSIGN_OR_RETURN(query.until, QueryTime(req, "until"));
+        ASSIGN_OR_RETURN(query.after_seq, QueryInt(req, "after", 0));
+        ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100));
+        if (limit < 1 || limit > static_cast<int64_t>(kMaxAuditPage)) {
+          return Err(
+              InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxAuditPage)));
+        }
+        query.limit = static_cast<size_t>(limit);
+        ASSIGN_OR_RETURN(auto events, audit.List(ctx, query));
+        boost::json::array items;
+        for (const AuditEvent& e : events) items.push_back(RenderAuditEvent(e));
+        boost::json::object o;
+        o["next_after"] = events.size() == query.limit ? boost::json::value(events.back().seq)
+                                                       : boost::json::value(nullptr);
+        o["events"] = std::move(items);
+        return JsonResponse(200, o);
+      }));
+  router.Add(
+      "GET", "/v1/audit/verify",
+      Authed(rc, "audit.verify", [&audit](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(AuditVerification v, audit.Verify(ctx));
+        return JsonResponse(200, RenderVerification(v));
+      }));
 }
 
 }  // namespace

@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <new>
@@ -31,14 +31,20 @@ bool IsJsonMediaType(std::string_view ct) {
 
 std::string_view KindName(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "a boolean";
     case boost::json::kind::int64:
     case boost::json::kind::uint64:
-    case boost::json::kind::double_: return "a number";
-    case boost::json::kind::string: return "a string";
-    case boost::json::kind::array: return "an array";
-    case boost::json::kind::object: return "an object";
+    case boost::json::kind::double_:
+      return "a number";
+    case boost::json::kind::string:
+      return "a string";
+    case boost::json::kind::array:
+      return "an array";
+    case boost::json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -79,9 +85,7 @@ class DuplicateKeyCheck {
   bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) {
     return true;
   }
-  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) {
-    return true;
-  }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
   bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
     key_.append(s.data(), s.size());
     return true;
@@ -174,9 +178,7 @@ bool FindNonFiniteNumber(const boost::json::value& v, std::string& path) {
 // object key is allocated with alignment 1 and, when parsing fails after it, freed with 16).
 // Aligned new/delete must match, so every block uses at least the default alignment: both calls
 // then agree whatever Boost.JSON passes.
-std::size_t BlockAlignment(std::size_t align) {
-  return std::max(align, alignof(std::max_align_t));
-}
+std::size_t BlockAlignment(std::size_t align) { return std::max(align, alignof(std::max_align_t)); }
 
 }  // namespace
 
@@ -206,8 +208,8 @@ std::expected<JsonBody, BodyError> JsonBody::Parse(const http::Request& request,
   }
   const auto content_type = request.Header("content-type");
   if (!content_type.has_value() || !IsJsonMediaType(*content_type)) {
-    return std::unexpected(BodyError{
-        true, InvalidArgumentError("Content-Type must be application/json")});
+    return std::unexpected(
+        BodyError{true, InvalidArgumentError("Content-Type must be application/json")});
   }
   boost::json::parse_options options;
   options.max_depth = kMaxDepth;
@@ -218,8 +220,8 @@ std::expected<JsonBody, BodyError> JsonBody::Parse(const http::Request& request,
     std::string why = ec == boost::json::error::too_deep
                           ? fmt::format("nested deeper than {} levels", kMaxDepth)
                           : ec.message();
-    return std::unexpected(
-        BodyError{false, InvalidArgumentError(fmt::format("request body is not valid JSON: {}", why))});
+    return std::unexpected(BodyError{
+        false, InvalidArgumentError(fmt::format("request body is not valid JSON: {}", why))});
   }
   if (!body.value_.is_object()) {
     return std::unexpected(
@@ -266,7 +268,8 @@ StatusOr<std::optional<std::string_view>> JsonBody::String(std::string_view fiel
   const boost::json::value* v = Find(field);
   if (v == nullptr || v->is_null()) return std::optional<std::string_view>();
   if (!v->is_string()) {
-    return Err(InvalidArgumentError(fmt::format("{} must be a string, not {}", field, KindName(*v))));
+    return Err(
+        InvalidArgumentError(fmt::format("{} must be a string, not {}", field, KindName(*v))));
   }
   const auto& s = v->get_string();
   return std::optional<std::string_view>(std::string_view(s.data(), s.size()));
@@ -312,14 +315,16 @@ StatusOr<std::optional<int64_t>> JsonBody::Integer(std::string_view field) const
     }
     return Err(InvalidArgumentError(fmt::format("{} must be a whole number in range", field)));
   }
-  return Err(InvalidArgumentError(fmt::format("{} must be an integer, not {}", field, KindName(*v))));
+  return Err(
+      InvalidArgumentError(fmt::format("{} must be an integer, not {}", field, KindName(*v))));
 }
 
 StatusOr<std::optional<std::string>> JsonBody::ObjectJson(std::string_view field) const {
   const boost::json::value* v = Find(field);
   if (v == nullptr || v->is_null()) return std::optional<std::string>();
   if (!v->is_object()) {
-    return Err(InvalidArgumentError(fmt::format("{} must be an object, not {}", field, KindName(*v))));
+    return Err(
+        InvalidArgumentError(fmt::format("{} must be an object, not {}", field, KindName(*v))));
   }
   return std::optional<std::string>(boost::json::serialize(*v));
 }

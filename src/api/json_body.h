@@ -25,9 +25,7 @@ class WipingResource final : public boost::container::pmr::memory_resource {
  private:
   void* do_allocate(std::size_t bytes, std::size_t align) override;
   void do_deallocate(void* p, std::size_t bytes, std::size_t align) override;
-  bool do_is_equal(const memory_resource& other) const noexcept override {
-    return this == &other;
-  }
+  bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
 };
 
 // Why a body was refused: 415 for the media type, else a Status (400).

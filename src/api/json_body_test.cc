@@ -73,8 +73,8 @@ TEST(JsonBodyTest, NumberBeyondDoubleRangeIsRefusedAnywhereNamingItsPath) {
 }
 
 TEST(JsonBodyTest, SameKeyInDifferentObjectsIsFine) {
-  auto body = JsonBody::Parse(JsonRequest(R"({"a":{"k":1},"b":{"k":2},"c":[{"k":1},{"k":2}]})"),
-                              false);
+  auto body =
+      JsonBody::Parse(JsonRequest(R"({"a":{"k":1},"b":{"k":2},"c":[{"k":1},{"k":2}]})"), false);
   EXPECT_TRUE(body.has_value());
 }
 

@@ -177,7 +177,7 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
   o["status"] = e.status;
   // A failure's HTTP status follows from its canonical code through the one table.
   const StatusCode code = StatusCodeFromName(e.status).value_or(StatusCode::kUnknown);
-  o["http_status"] = e.http_status != 0       ? e.http_status
+  o["http_status"] = e.http_status != 0        ? e.http_status
                      : code == StatusCode::kOk ? 200
                                                : http::HttpStatusFor(code);
   o["count"] = e.count > 0 ? e.count : 1;  // requests the event stands for

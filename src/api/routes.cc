@@ -33,15 +33,16 @@ void RegisterVaultRoutes(http::Router& router, const ApiServices& api) {
                       ASSIGN_OR_RETURN(Vault vault, vaults.Create(ctx, std::move(create)));
                       return JsonResponse(201, RenderVault(vault));
                     }));
-  router.Add("GET", "/v1/vaults",
-             Authed(rc, "vault.list", [&vaults](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(std::vector<Vault> list, vaults.List(ctx));
-               boost::json::array items;
-               for (const Vault& v : list) items.push_back(RenderVault(v));
-               boost::json::object o;
-               o["vaults"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
+  router.Add(
+      "GET", "/v1/vaults",
+      Authed(rc, "vault.list", [&vaults](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(std::vector<Vault> list, vaults.List(ctx));
+        boost::json::array items;
+        for (const Vault& v : list) items.push_back(RenderVault(v));
+        boost::json::object o;
+        o["vaults"] = std::move(items);
+        return JsonResponse(200, o);
+      }));
   router.Add("GET", "/v1/vaults/{vault_id}",
              Authed(rc, "vault.read",
                     [&vaults](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
@@ -107,25 +108,30 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
                return r;
              }));
   const RouteContext rc{api.auth, api.audit_log, api.trusted_proxies};
-  router.Add("GET", "/v1/me", Authed(rc, "me.read", [](auto&, auto&, auto& ctx) {
-               boost::json::object o;
-               o["type"] = PrincipalKindName(ctx.principal.kind);
-               o["id"] = ctx.principal.id;
-               o["name"] = ctx.principal.name;
-               o["is_admin"] = ctx.principal.is_admin;
-               return StatusOr<http::Response>(JsonResponse(200, o));
-             }),
+  router.Add("GET", "/v1/me",
+             Authed(rc, "me.read",
+                    [](auto&, auto&, auto& ctx) {
+                      boost::json::object o;
+                      o["type"] = PrincipalKindName(ctx.principal.kind);
+                      o["id"] = ctx.principal.id;
+                      o["name"] = ctx.principal.name;
+                      o["is_admin"] = ctx.principal.is_admin;
+                      return StatusOr<http::Response>(JsonResponse(200, o));
+                    }),
              kReadOnIoThread);
 }
 
 }  // namespace
 
 void RegisterRoutes(http::Router& router, const ApiServices& services) {
-  router.Add("GET", "/v1/health", [](const http::Request&, const http::RouteParams&) {
-    http::Response r;
-    r.body = R"({"status":"ok"})";
-    return r;
-  }, kReadOnIoThread);
+  router.Add(
+      "GET", "/v1/health",
+      [](const http::Request&, const http::RouteParams&) {
+        http::Response r;
+        r.body = R"({"status":"ok"})";
+        return r;
+      },
+      kReadOnIoThread);
   RegisterAuthRoutes(router, services);
   RegisterVaultRoutes(router, services);
   RegisterSecretRoutes(router, services);

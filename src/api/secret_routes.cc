@@ -93,16 +93,15 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
     }
   }
   ASSIGN_OR_RETURN(auto limit, QueryInteger(request, "limit"));
-  ASSIGN_OR_RETURN(SecretListPage page,
-                   secrets.List(ctx, Param(params, "vault_id"),
-                                request.Query("prefix").value_or(""),
-                                request.Query("after").value_or(""), limit));
+  ASSIGN_OR_RETURN(SecretListPage page, secrets.List(ctx, Param(params, "vault_id"),
+                                                     request.Query("prefix").value_or(""),
+                                                     request.Query("after").value_or(""), limit));
   boost::json::array items;
   for (const SecretSummary& s : page.secrets) items.push_back(RenderSecretMeta(s));
   boost::json::object o;
   o["secrets"] = std::move(items);
-  o["next_after"] = page.next_after.empty() ? boost::json::value(nullptr)
-                                            : boost::json::value(page.next_after);
+  o["next_after"] =
+      page.next_after.empty() ? boost::json::value(nullptr) : boost::json::value(page.next_after);
   return JsonResponse(200, o);
 }
 
@@ -113,7 +112,8 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
   const RouteContext rc{api.auth, api.audit_log, api.trusted_proxies};
   const std::string base = "/v1/vaults/{vault_id}";
 
-  router.Add("GET", base + "/secrets", Authed(rc, "secret.list", [&secrets](auto& req, auto& params, auto& ctx) {
+  router.Add("GET", base + "/secrets",
+             Authed(rc, "secret.list", [&secrets](auto& req, auto& params, auto& ctx) {
                return ListSecrets(secrets, req, params, ctx);
              }));
   router.Add("PUT", base + "/secrets/{*path}",
@@ -121,50 +121,60 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
                return PutSecret(secrets, req, params, ctx);
              }));
   router.Add("GET", base + "/secrets/{*path}",
-             Authed(rc, "secret.read", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(SecretValue secret, secrets.Get(ctx, Param(params, "vault_id"),
-                                                                Param(params, "path")));
-               return ValueResponse(secret);
-             }),
+             Authed(rc, "secret.read",
+                    [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(
+                          SecretValue secret,
+                          secrets.Get(ctx, Param(params, "vault_id"), Param(params, "path")));
+                      return ValueResponse(secret);
+                    }),
              kReadOnIoThread);
   router.Add("DELETE", base + "/secrets/{*path}",
-             Authed(rc, "secret.delete", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               RETURN_IF_ERROR(
-                   secrets.Delete(ctx, Param(params, "vault_id"), Param(params, "path")));
-               return NoContent();
-             }));
+             Authed(rc, "secret.delete",
+                    [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      RETURN_IF_ERROR(
+                          secrets.Delete(ctx, Param(params, "vault_id"), Param(params, "path")));
+                      return NoContent();
+                    }));
   router.Add("POST", base + "/secret-rotate/{*path}",
              Authed(rc, "secret.rotate", [&secrets](auto& req, auto& params, auto& ctx) {
                return RotateSecret(secrets, req, params, ctx);
              }));
   router.Add("GET", base + "/secret-versions/{*path}",
-             Authed(rc, "secret.versions", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(auto versions, secrets.ListVersions(ctx, Param(params, "vault_id"),
-                                                                    Param(params, "path")));
-               boost::json::array items;
-               for (const SecretVersion& v : versions) items.push_back(RenderVersionEntry(v));
-               boost::json::object o;
-               o["id"] = versions.empty() ? "" : versions.front().secret_id;
-               o["path"] = Param(params, "path");
-               o["versions"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
+             Authed(rc, "secret.versions",
+                    [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(auto versions,
+                                       secrets.ListVersions(ctx, Param(params, "vault_id"),
+                                                            Param(params, "path")));
+                      boost::json::array items;
+                      for (const SecretVersion& v : versions) {
+                        items.push_back(RenderVersionEntry(v));
+                      }
+                      boost::json::object o;
+                      o["id"] = versions.empty() ? "" : versions.front().secret_id;
+                      o["path"] = Param(params, "path");
+                      o["versions"] = std::move(items);
+                      return JsonResponse(200, o);
+                    }));
   router.Add("GET", base + "/secret-version/{*path}/{version}",
-             Authed(rc, "secret.read", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(SecretValue secret,
-                                secrets.GetVersion(ctx, Param(params, "vault_id"),
-                                                   Param(params, "path"), Param(params, "version")));
-               return ValueResponse(secret);
-             }),
+             Authed(rc, "secret.read",
+                    [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(
+                          SecretValue secret,
+                          secrets.GetVersion(ctx, Param(params, "vault_id"), Param(params, "path"),
+                                             Param(params, "version")));
+                      return ValueResponse(secret);
+                    }),
              kReadOnIoThread);
   router.Add("POST", base + "/secret-version/{*path}/{version}/disable",
-             Authed(rc, "secret.disable", [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(SecretVersion v,
-                                secrets.DisableVersion(ctx, Param(params, "vault_id"),
-                                                       Param(params, "path"),
-                                                       Param(params, "version")));
-               return JsonResponse(200, RenderSecretMeta(v));
-             }));
+             Authed(rc, "secret.disable",
+                    [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      ASSIGN_OR_RETURN(
+                          SecretVersion v,
+                          secrets.DisableVersion(ctx, Param(params, "vault_id"),
+                                                 Param(params, "path"), Param(params, "version")));
+                      return JsonResponse(200, RenderSecretMeta(v));
+                    }));
 }
 
 }  // namespace coffer::api

@@ -64,7 +64,9 @@ class SecretBuffer {
   std::vector<uint8_t> bytes_;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const SecretBuffer&) { return os << "[redacted]"; }
+inline std::ostream& operator<<(std::ostream& os, const SecretBuffer&) {
+  return os << "[redacted]";
+}
 
 // Constant-time comparison of two byte ranges (length is not secret).
 bool ConstantTimeEquals(std::span<const uint8_t> a, std::span<const uint8_t> b);

@@ -90,9 +90,7 @@ inline Status UnimplementedError(std::string m) {
   return {StatusCode::kUnimplemented, std::move(m)};
 }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
-inline Status UnavailableError(std::string m) {
-  return {StatusCode::kUnavailable, std::move(m)};
-}
+inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status GoneError(std::string m) { return {StatusCode::kGone, std::move(m)}; }
 
@@ -134,7 +132,7 @@ Status ToStatus(const StatusOr<T>& s) {
 // ASSIGN_OR_RETURN(auto x, FunctionReturningStatusOr());
 #define ASSIGN_OR_RETURN(lhs, expr) \
   ASSIGN_OR_RETURN_IMPL(COFFER_CONCAT(coffer_statusor_, __LINE__), lhs, expr)
-#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)                 \
-  auto tmp = (expr);                                          \
+#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)                         \
+  auto tmp = (expr);                                                  \
   if (!tmp.has_value()) return ::coffer::Err(std::move(tmp).error()); \
   lhs = std::move(tmp).value()

@@ -167,6 +167,7 @@ TEST(StatusMacrosTest, MoveOnlyValues) {
 // Braces are deliberately left out: the macro must expand to exactly one statement, so that
 // the `else` binds to the `if` as written.
 TEST(StatusMacrosTest, WorksAsSingleStatementInIfElse) {
+  // NOLINTBEGIN(readability-braces-around-statements)
   const auto fn = [](bool fail) -> Status {
     if (fail)
       RETURN_IF_ERROR(InternalError("x"));
@@ -174,6 +175,7 @@ TEST(StatusMacrosTest, WorksAsSingleStatementInIfElse) {
       return OkStatus();
     return AbortedError("unreachable");
   };
+  // NOLINTEND(readability-braces-around-statements)
   EXPECT_EQ(fn(true).code(), StatusCode::kInternal);
   EXPECT_TRUE(fn(false).ok());
 }

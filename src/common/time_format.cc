@@ -37,7 +37,8 @@ bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 std::string FormatRfc3339(UnixMicros t) {
   using namespace std::chrono;
-  const int64_t secs = t >= 0 ? t / kMicrosPerSecond : -((-t + kMicrosPerSecond - 1) / kMicrosPerSecond);
+  const int64_t secs =
+      t >= 0 ? t / kMicrosPerSecond : -((-t + kMicrosPerSecond - 1) / kMicrosPerSecond);
   const int64_t frac = t - secs * kMicrosPerSecond;
   const sys_seconds tp{seconds{secs}};
   const auto day = floor<days>(tp);
@@ -128,7 +129,8 @@ StatusOr<UnixMicros> ParseRfc3339(std::string_view s) {
     return bad("time zone");
   }
   if (pos != s.size()) return bad("trailing characters");
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_secs;
   return secs * kMicrosPerSecond + micros;
 }

@@ -31,8 +31,7 @@ struct ParsedToken {
 };
 
 // kInternal if randomness or HMAC fails.
-StatusOr<MintedToken> MintToken(std::string_view kind, const SecretBuffer& pepper,
-                                Random& random);
+StatusOr<MintedToken> MintToken(std::string_view kind, const SecretBuffer& pepper, Random& random);
 
 // Checks shape and checksum. kUnauthenticated "malformed credential" otherwise (never echoing
 // the input).

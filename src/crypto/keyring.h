@@ -32,8 +32,7 @@ class Keyring {
 
   // Wraps a new key for `purpose` with id `id` (for key rotation).
   static StatusOr<WrappedKey> CreateKey(const SecretBuffer& root_key, uint32_t id,
-                                        std::string_view purpose, Random& random,
-                                        UnixMicros now);
+                                        std::string_view purpose, Random& random, UnixMicros now);
 
   // Unwraps stored keys. kFailedPrecondition "root key does not match …" when any key fails to
   // unwrap (wrong root key); kFailedPrecondition when a purpose has no active key.
@@ -45,16 +44,14 @@ class Keyring {
                                          std::span<const uint8_t> aad) const;
   // Opens a blob under whichever data key it names. kDataLoss for an unknown key id or any
   // integrity failure. Thread-safe.
-  StatusOr<SecretBuffer> Decrypt(std::span<const uint8_t> blob,
-                                 std::span<const uint8_t> aad) const;
+  StatusOr<SecretBuffer> Decrypt(std::span<const uint8_t> blob, std::span<const uint8_t> aad) const;
 
   // Brings the data keys in line with `keys` (the store's keyring, as LoadKeys returns it):
   // unwraps data keys not held yet, drops those no longer stored (retired), and makes the
   // newest active one the key for new writes. The pepper and JWT key are left as they are.
   // Returns whether anything changed. kFailedPrecondition when a new key does not unwrap under
   // `root_key` or no data key is active; the keyring is then unchanged. Thread-safe.
-  StatusOr<bool> RefreshDataKeys(const std::vector<WrappedKey>& keys,
-                                 const SecretBuffer& root_key);
+  StatusOr<bool> RefreshDataKeys(const std::vector<WrappedKey>& keys, const SecretBuffer& root_key);
   // True when every data key of `keys` is held and the active one is the one in use: a
   // refresh would change nothing, and needs no root key. Thread-safe.
   bool DataKeysMatch(const std::vector<WrappedKey>& keys) const;

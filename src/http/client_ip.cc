@@ -71,19 +71,22 @@ StatusOr<TrustedProxies> TrustedProxies::Parse(std::string_view list) {
       int value = -1;
       auto [ptr, ec] = std::from_chars(b.data(), b.data() + b.size(), value);
       if (ec != std::errc() || ptr != b.data() + b.size()) {
-        return Err(InvalidArgumentError(fmt::format("trusted proxy '{}': bad prefix length", entry)));
+        return Err(
+            InvalidArgumentError(fmt::format("trusted proxy '{}': bad prefix length", entry)));
       }
       bits = value;
     }
     bool v4 = false;
     auto parsed = ParseAddress(address, &v4);
     if (!parsed.has_value()) {
-      return Err(InvalidArgumentError(fmt::format("trusted proxy '{}' is not an IP address", entry)));
+      return Err(
+          InvalidArgumentError(fmt::format("trusted proxy '{}' is not an IP address", entry)));
     }
     const int max = v4 ? 32 : 128;
     const int prefix = bits.value_or(max);
     if (prefix < 0 || prefix > max) {
-      return Err(InvalidArgumentError(fmt::format("trusted proxy '{}': prefix out of range", entry)));
+      return Err(
+          InvalidArgumentError(fmt::format("trusted proxy '{}': prefix out of range", entry)));
     }
     result.networks_.push_back(Network{*parsed, v4 ? prefix + 96 : prefix});
   }

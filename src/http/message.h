@@ -21,7 +21,7 @@ struct Request {
   // Path segments after percent-decoding, e.g. /v1/vaults/x/secrets/a%2Fb -> {"v1","vaults",
   // "x","secrets","a/b"}.
   std::vector<std::string> segments;
-  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string peer_ip;     // the socket peer

@@ -32,8 +32,7 @@ std::string JoinSegments(const std::vector<std::string>& segments, size_t begin,
 
 }  // namespace
 
-void Router::Add(std::string method, std::string pattern, Handler handler,
-                 RouteOptions options) {
+void Router::Add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
   if (pattern.empty() || pattern.front() != '/') {
     BadPattern(pattern, "must start with '/'");
   }

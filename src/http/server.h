@@ -22,9 +22,9 @@ namespace coffer::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8200;                            // 0 picks a free port
-  int io_threads = 0;                              // 0 = one per core
-  int worker_threads = 32;                         // blocking handler pool
+  uint16_t port = 8200;     // 0 picks a free port
+  int io_threads = 0;       // 0 = one per core
+  int worker_threads = 32;  // blocking handler pool
   // Run routes marked RouteOptions::io_thread on the I/O threads (falling back to the pool when
   // they would wait). Only for a store whose reads do not wait long (SQLite, not PostgreSQL).
   bool io_thread_routes = false;

@@ -39,7 +39,7 @@ struct Policy {
   std::string vault_id;
   PrincipalKind principal_kind = PrincipalKind::kAgent;
   std::string principal_id;
-  std::string path_glob;  // see model/path_glob.h
+  std::string path_glob;    // see model/path_glob.h
   uint8_t permissions = 0;  // PermissionBits
   std::optional<UnixMicros> expires_at;
   UnixMicros created_at = 0;
@@ -58,8 +58,8 @@ struct AuditEvent {
   std::string path;
   int64_t version = 0;  // 0 when not about one version
   std::string client_ip;
-  std::string outcome;  // "success", "denied" (401/403/429), "failure" (any other error)
-  std::string status;   // the canonical status name: "OK", "PERMISSION_DENIED", "GONE", …
+  std::string outcome;      // "success", "denied" (401/403/429), "failure" (any other error)
+  std::string status;       // the canonical status name: "OK", "PERMISSION_DENIED", "GONE", …
   int32_t http_status = 0;  // the protocol's answer for a success (201, 204, …); 0 if not known
   // How many requests the event stands for when it summarises several (auth.failed.summary:
   // refusals of one client address); 0 for an event of its own request.

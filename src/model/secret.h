@@ -44,14 +44,14 @@ struct SecretVersion {
   std::string path;
   int64_t version = 0;  // 1, 2, 3 … dense per secret
   SecretType type = SecretType::kPassword;
-  std::string metadata_json = "{}";   // a JSON object, serialized
-  std::string rotation_policy_json;   // a JSON object, or empty for none
+  std::string metadata_json = "{}";  // a JSON object, serialized
+  std::string rotation_policy_json;  // a JSON object, or empty for none
   std::optional<UnixMicros> expires_at;
   int64_t max_access_count = 0;  // 0 = unlimited
   int64_t access_count = 0;      // counted reads handed out (only tracked when max > 0)
   std::optional<UnixMicros> disabled_at;
   UnixMicros created_at = 0;
-  std::string created_by;  // principal id
+  std::string created_by;           // principal id
   std::vector<uint8_t> ciphertext;  // AEAD blob, see crypto/aead.h
 
   bool is_disabled() const { return disabled_at.has_value(); }
@@ -76,7 +76,7 @@ struct Credential {
   std::string kind;       // "key" (API key), "rot" (rotation secret)
   PrincipalKind principal_kind = PrincipalKind::kUser;
   std::string principal_id;
-  std::string name;  // label chosen by its owner
+  std::string name;                  // label chosen by its owner
   std::vector<uint8_t> secret_hmac;  // HMAC-SHA256(pepper, secret part)
   UnixMicros created_at = 0;
   std::optional<UnixMicros> revoked_at;

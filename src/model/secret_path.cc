@@ -21,7 +21,8 @@ Status ValidateSegments(std::string_view path, std::string_view what) {
         if (i == path.size()) {
           return InvalidArgumentError(fmt::format("{} must not end with '/'", what));
         }
-        return InvalidArgumentError(fmt::format("{} must not contain an empty segment ('//')", what));
+        return InvalidArgumentError(
+            fmt::format("{} must not contain an empty segment ('//')", what));
       }
       ++segments;
       seg_len = 0;

@@ -4,7 +4,12 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
+#include <functional>
+#include <iterator>
+#include <string_view>
+#include <utility>
 
 #include "common/option_bounds.h"
 #include "common/regular_file.h"
@@ -42,7 +47,9 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
   for (const auto& [key, node] : table) {
     const std::string k(key.str());
     auto str = [&](std::string& out) -> Status {
-      if (!node.is_string()) return InvalidArgumentError(fmt::format("{}: {} must be a string", path, k));
+      if (!node.is_string()) {
+        return InvalidArgumentError(fmt::format("{}: {} must be a string", path, k));
+      }
       out = node.as_string()->get();
       return OkStatus();
     };
@@ -70,33 +77,42 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
       return OkStatus();
     };
     auto boolean = [&](bool& out) -> Status {
-      if (!node.is_boolean()) return InvalidArgumentError(fmt::format("{}: {} must be true or false", path, k));
+      if (!node.is_boolean()) {
+        return InvalidArgumentError(fmt::format("{}: {} must be true or false", path, k));
+      }
       out = node.as_boolean()->get();
       return OkStatus();
     };
-    Status s;
-    if (k == "data_dir") s = str(config.data_dir);
-    else if (k == "listen") s = str(config.listen);
-    else if (k == "store") s = str(config.store);
-    else if (k == "root_key_file") s = str(config.root_key_file);
-    else if (k == "log_level") s = log_level(config.log_level);
-    else if (k == "trusted_proxies") s = str(config.trusted_proxies);
-    else if (k == "tls_cert") s = str(config.tls_cert);
-    else if (k == "tls_key") s = str(config.tls_key);
-    else if (k == "insecure_listen") s = boolean(config.insecure_listen);
-    else if (k == "io_threads") s = integer(config.io_threads);
-    else if (k == "worker_threads") s = integer(config.worker_threads);
-    else if (k == "max_body_bytes") s = integer(config.max_body_bytes);
-    else if (k == "read_timeout_ms") s = integer(config.read_timeout_ms);
-    else if (k == "idle_timeout_ms") s = integer(config.idle_timeout_ms);
-    else if (k == "first_request_timeout_ms") s = integer(config.first_request_timeout_ms);
-    else if (k == "max_connections_per_address") s = integer(config.max_connections_per_address);
-    else if (k == "max_connections") s = integer(config.max_connections);
-    else if (k == "token_ttl_seconds") s = integer(config.token_ttl_seconds);
-    else if (k == "auth_failure_burst") s = integer(config.auth_failure_burst);
-    else if (k == "auth_failures_per_minute") s = integer(config.auth_failures_per_minute);
-    else return InvalidArgumentError(fmt::format("{}: unknown key '{}'", path, k));
-    RETURN_IF_ERROR(s);
+    // One row per key: its name and how its value is read into the config.
+    const std::pair<std::string_view, std::function<Status()>> keys[] = {
+        {"data_dir", [&] { return str(config.data_dir); }},
+        {"listen", [&] { return str(config.listen); }},
+        {"store", [&] { return str(config.store); }},
+        {"root_key_file", [&] { return str(config.root_key_file); }},
+        {"log_level", [&] { return log_level(config.log_level); }},
+        {"trusted_proxies", [&] { return str(config.trusted_proxies); }},
+        {"tls_cert", [&] { return str(config.tls_cert); }},
+        {"tls_key", [&] { return str(config.tls_key); }},
+        {"insecure_listen", [&] { return boolean(config.insecure_listen); }},
+        {"io_threads", [&] { return integer(config.io_threads); }},
+        {"worker_threads", [&] { return integer(config.worker_threads); }},
+        {"max_body_bytes", [&] { return integer(config.max_body_bytes); }},
+        {"read_timeout_ms", [&] { return integer(config.read_timeout_ms); }},
+        {"idle_timeout_ms", [&] { return integer(config.idle_timeout_ms); }},
+        {"first_request_timeout_ms", [&] { return integer(config.first_request_timeout_ms); }},
+        {"max_connections_per_address",
+         [&] { return integer(config.max_connections_per_address); }},
+        {"max_connections", [&] { return integer(config.max_connections); }},
+        {"token_ttl_seconds", [&] { return integer(config.token_ttl_seconds); }},
+        {"auth_failure_burst", [&] { return integer(config.auth_failure_burst); }},
+        {"auth_failures_per_minute", [&] { return integer(config.auth_failures_per_minute); }},
+    };
+    const auto* row =
+        std::find_if(std::begin(keys), std::end(keys), [&](const auto& r) { return r.first == k; });
+    if (row == std::end(keys)) {
+      return InvalidArgumentError(fmt::format("{}: unknown key '{}'", path, k));
+    }
+    RETURN_IF_ERROR(row->second());
   }
   return OkStatus();
 }

@@ -21,7 +21,7 @@ struct ServerConfig {
   int64_t max_body_bytes = 1 << 20;
   int64_t read_timeout_ms = 15'000;
   int64_t idle_timeout_ms = 60'000;
-  int64_t first_request_timeout_ms = 5'000;  // a new connection's first request header
+  int64_t first_request_timeout_ms = 5'000;   // a new connection's first request header
   int64_t max_connections_per_address = 256;  // 0: no limit
   int64_t max_connections = 0;                // 0: the open-file limit less a reserve
   int64_t token_ttl_seconds = 900;

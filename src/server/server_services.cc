@@ -72,7 +72,7 @@ ServerServices::ServerServices(const ServiceInputs& in)
       // then, and at once when a read meets a key id this keyring does not hold.
       refresher_(std::make_unique<KeyringRefresher>(in.raw_store, in.provider, in.keyring)),
       secrets_(deps_, in.keyring, SecretHooks(*refresher_)),
-      users_(deps_, auth_, in.keyring),
+      users_(deps_, in.keyring),
       agents_(deps_, auth_, in.keyring),
       policies_(deps_),
       audit_(deps_) {

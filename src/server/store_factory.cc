@@ -86,7 +86,7 @@ std::unique_ptr<KeyProvider> RootKeyProviderFor(const ServerConfig& config) {
 }
 
 std::variant<InitializedStore, int> OpenStoreAndKeyring(const ServerConfig& config, StoreUse use,
-                                                         MigrationNotice notice) {
+                                                        MigrationNotice notice) {
   auto store = OpenStore(config, use, std::move(notice));
   if (!store.has_value()) {
     fmt::print(stderr, "error: cannot open store {}: {}\n", StoreDescription(config),

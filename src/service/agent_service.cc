@@ -87,8 +87,8 @@ StatusOr<Agent> AgentService::Get(const RequestContext& ctx, std::string_view ag
 }
 
 Status AgentService::Revoke(const RequestContext& ctx, std::string_view agent_id) {
-  auto result = deps_.audit.Audited<bool>(
-      ctx, "agent.revoke", [&](AuditEvent& event) -> StatusOr<bool> {
+  auto result =
+      deps_.audit.Audited<bool>(ctx, "agent.revoke", [&](AuditEvent& event) -> StatusOr<bool> {
         ASSIGN_OR_RETURN(Agent agent, Manageable(ctx, agent_id, /*allow_self=*/false));
         Status s = deps_.store.RevokeAgent(agent.id, deps_.clock.Now(), AuditLog::Success(event));
         RETURN_IF_ERROR(s);
@@ -127,8 +127,8 @@ StatusOr<AgentWithCredentials> AgentService::SelfRotate(
   RETURN_IF_ERROR(auth_.AdmitClient(ctx.client_ip, retry_after));
   // Every request to the endpoint counts, whatever its outcome.
   const UnixMicros now = deps_.clock.Now();
-  auto decision = deps_.store.HitRateLimit("agent-self-rotate:" + ctx.client_ip,
-                                           kSelfRotateWindow, kSelfRotateLimit, now);
+  auto decision = deps_.store.HitRateLimit("agent-self-rotate:" + ctx.client_ip, kSelfRotateWindow,
+                                           kSelfRotateLimit, now);
   std::optional<VerifiedCredential> key;
   if (decision.has_value() && decision->allowed) {
     auto bearer = AuthService::BearerToken(authorization);

@@ -57,17 +57,14 @@ class AgentService {
   // secret present (kInvalidArgument), configured (kPermissionDenied) and valid
   // (kUnauthenticated). Of concurrent rotations with the same credentials exactly one succeeds;
   // the others get kUnauthenticated.
-  StatusOr<AgentWithCredentials> SelfRotate(const RequestContext& ctx,
-                                            std::optional<std::string_view> authorization,
-                                            const StatusOr<std::optional<std::string_view>>&
-                                                rotation_secret,
-                                            UnixMicros* retry_after);
+  StatusOr<AgentWithCredentials> SelfRotate(
+      const RequestContext& ctx, std::optional<std::string_view> authorization,
+      const StatusOr<std::optional<std::string_view>>& rotation_secret, UnixMicros* retry_after);
 
  private:
   // kNotFound unless the agent exists and the caller may manage it (owner or admin); an agent
   // may also read itself when `allow_self`.
-  StatusOr<Agent> Manageable(const RequestContext& ctx, std::string_view agent_id,
-                             bool allow_self);
+  StatusOr<Agent> Manageable(const RequestContext& ctx, std::string_view agent_id, bool allow_self);
   // Mints a key and a rotation secret for the agent.
   StatusOr<std::pair<IssuedCredential, IssuedCredential>> NewCredentials(const Agent& agent);
 

@@ -12,11 +12,14 @@ namespace coffer {
 
 std::string_view AuditOutcome(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "success";
+    case StatusCode::kOk:
+      return "success";
     case StatusCode::kUnauthenticated:
     case StatusCode::kPermissionDenied:
-    case StatusCode::kResourceExhausted: return "denied";
-    default: return "failure";
+    case StatusCode::kResourceExhausted:
+      return "denied";
+    default:
+      return "failure";
   }
 }
 
@@ -24,8 +27,8 @@ AuditEvent AuditLog::NewEvent(const RequestContext& ctx, std::string_view action
   AuditEvent e;
   e.at = clock_.Now();
   e.request_id = ctx.request_id;
-  e.actor_kind = ctx.principal.id.empty() ? "anonymous"
-                                          : std::string(PrincipalKindName(ctx.principal.kind));
+  e.actor_kind =
+      ctx.principal.id.empty() ? "anonymous" : std::string(PrincipalKindName(ctx.principal.kind));
   e.actor_id = ctx.principal.id;
   e.action = std::string(action);
   e.client_ip = ctx.client_ip;

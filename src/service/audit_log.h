@@ -105,7 +105,8 @@ class AuditLog {
     AuditEvent event = NewEvent(ctx, action);
     StatusOr<T> result = op(event);
     if (ctx.audited) return result;
-    RETURN_IF_ERROR(Record(ctx, std::move(event), result.has_value() ? OkStatus() : result.error()));
+    RETURN_IF_ERROR(
+        Record(ctx, std::move(event), result.has_value() ? OkStatus() : result.error()));
     return result;
   }
 

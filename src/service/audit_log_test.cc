@@ -48,7 +48,6 @@ class DeferredAuditTest : public ::testing::Test {
     return n;
   }
 
-
   ServiceTestEnv env_;
   std::string vault_ = env_.NewVault();
 };

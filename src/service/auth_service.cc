@@ -317,8 +317,7 @@ StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root
     return Err(AlreadyExistsError("this data directory is already initialized"));
   }
   const UnixMicros now = clock.Now();
-  ASSIGN_OR_RETURN(std::vector<WrappedKey> keys,
-                   Keyring::CreateInitialKeys(root_key, random, now));
+  ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, Keyring::CreateInitialKeys(root_key, random, now));
   for (const WrappedKey& key : keys) RETURN_IF_ERROR(store.InsertKey(key));
   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> keyring, Keyring::Unwrap(keys, root_key, random));
 

@@ -52,7 +52,8 @@ TEST(AuthServiceTest, JwtWorksUntilItExpires) {
   env.clock_.Advance(61 * kMicrosPerSecond);
   EXPECT_EQ(env.auth_->Authenticate(Bearer(token->token.view())).error().code(),
             StatusCode::kUnauthenticated);
-  EXPECT_EQ(env.auth_->IssueToken(RequestContext{{}, "r", "127.0.0.1"}, "not-a-key").error().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(env.auth_->IssueToken(RequestContext{{}, "r", "127.0.0.1"}, "not-a-key").error().code(),
+            StatusCode::kUnauthenticated);
 }
 
 TEST(AuthServiceTest, InitializeRefusesASecondTime) {

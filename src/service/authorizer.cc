@@ -9,22 +9,32 @@ namespace coffer {
 
 std::string_view PermissionName(Permission p) {
   switch (p) {
-    case Permission::kRead: return "read";
-    case Permission::kWrite: return "write";
-    case Permission::kRotate: return "rotate";
-    case Permission::kDelete: return "delete";
-    case Permission::kList: return "list";
+    case Permission::kRead:
+      return "read";
+    case Permission::kWrite:
+      return "write";
+    case Permission::kRotate:
+      return "rotate";
+    case Permission::kDelete:
+      return "delete";
+    case Permission::kList:
+      return "list";
   }
   return "read";
 }
 
 uint8_t PermissionBit(Permission p) {
   switch (p) {
-    case Permission::kRead: return kPermRead;
-    case Permission::kWrite: return kPermWrite;
-    case Permission::kRotate: return kPermRotate;
-    case Permission::kDelete: return kPermDelete;
-    case Permission::kList: return kPermList;
+    case Permission::kRead:
+      return kPermRead;
+    case Permission::kWrite:
+      return kPermWrite;
+    case Permission::kRotate:
+      return kPermRotate;
+    case Permission::kDelete:
+      return kPermDelete;
+    case Permission::kList:
+      return kPermList;
   }
   return 0;
 }
@@ -39,8 +49,8 @@ bool Authorizer::Applies(const Policy& policy, const Principal& principal, UnixM
          (!policy.expires_at.has_value() || *policy.expires_at > now);
 }
 
-Status Authorizer::Authorize(const Principal& principal, const Vault& vault,
-                             std::string_view path, Permission permission) {
+Status Authorizer::Authorize(const Principal& principal, const Vault& vault, std::string_view path,
+                             Permission permission) {
   if (IsOwner(principal, vault)) return OkStatus();
   ASSIGN_OR_RETURN(AccessCache::PolicyList policies, cache_.Policies(vault.id));
   const UnixMicros now = clock_.Now();

@@ -33,8 +33,7 @@ class Authorizer {
                    Permission permission);
 
   // OK when the principal may list at least some path under `prefix` ("" = the whole vault).
-  Status AuthorizeListing(const Principal& principal, const Vault& vault,
-                          std::string_view prefix);
+  Status AuthorizeListing(const Principal& principal, const Vault& vault, std::string_view prefix);
 
   // Whether the principal has any standing in the vault: owner, admin, or an unexpired policy.
   StatusOr<bool> CanSeeVault(const Principal& principal, const Vault& vault);

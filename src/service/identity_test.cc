@@ -129,9 +129,9 @@ TEST_F(IdentityTest, SelfRotationFollowsSeed003) {
   // Both old credentials are dead, the new pair works.
   EXPECT_EQ(env_.auth_->Authenticate(Bearer(agent.api_key)).error().code(),
             StatusCode::kUnauthenticated);
-  auto again = env_.agents_->SelfRotate(Anonymous("10.0.0.2"), Bearer(ok->api_key),
-                                        std::optional<std::string_view>(agent.rotation_secret.view()),
-                                        &retry);
+  auto again = env_.agents_->SelfRotate(
+      Anonymous("10.0.0.2"), Bearer(ok->api_key),
+      std::optional<std::string_view>(agent.rotation_secret.view()), &retry);
   EXPECT_EQ(again.error().code(), StatusCode::kUnauthenticated);
   auto missing = env_.agents_->SelfRotate(Anonymous("10.0.0.3"), Bearer(ok->api_key),
                                           std::optional<std::string_view>(), &retry);
@@ -249,10 +249,9 @@ TEST_F(IdentityTest, FailClosedWhenTheAuditCannotBeWritten) {
   auto version =
       env_.store_->GetSecretVersion(vault_, "counted", VersionSelector::LatestAny()).value();
   EXPECT_EQ(version.access_count, 0);
-  EXPECT_EQ(env_.store_->GetSecretVersion(vault_, "new", VersionSelector::LatestAny())
-                .error()
-                .code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      env_.store_->GetSecretVersion(vault_, "new", VersionSelector::LatestAny()).error().code(),
+      StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -130,20 +130,21 @@ StatusOr<std::vector<Policy>> PolicyService::List(const RequestContext& ctx,
 
 StatusOr<Policy> PolicyService::Get(const RequestContext& ctx, std::string_view vault_id,
                                     std::string_view policy_id) {
-  return deps_.audit.Audited<Policy>(ctx, "policy.read", [&](AuditEvent& event) -> StatusOr<Policy> {
-    AuditLog::SetTarget(event, vault_id, "");
-    ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
-    if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));
-    auto policy = deps_.store.GetPolicy(vault.id, policy_id);
-    if (!policy.has_value()) return Err(NotFoundAs(policy.error(), "policy not found"));
-    return policy;
-  });
+  return deps_.audit.Audited<Policy>(
+      ctx, "policy.read", [&](AuditEvent& event) -> StatusOr<Policy> {
+        AuditLog::SetTarget(event, vault_id, "");
+        ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
+        if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));
+        auto policy = deps_.store.GetPolicy(vault.id, policy_id);
+        if (!policy.has_value()) return Err(NotFoundAs(policy.error(), "policy not found"));
+        return policy;
+      });
 }
 
 Status PolicyService::Delete(const RequestContext& ctx, std::string_view vault_id,
                              std::string_view policy_id) {
-  auto result = deps_.audit.Audited<bool>(
-      ctx, "policy.delete", [&](AuditEvent& event) -> StatusOr<bool> {
+  auto result =
+      deps_.audit.Audited<bool>(ctx, "policy.delete", [&](AuditEvent& event) -> StatusOr<bool> {
         AuditLog::SetTarget(event, vault_id, "");
         ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
         if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));

@@ -27,8 +27,9 @@ class SecretListingTest : public ::testing::Test {
       std::snprintf(name, sizeof(name), "api-keys/k%02d-%c", i, i % 3 != 1 ? 'v' : 'h');
       all_.push_back(name);
       if (i % 3 != 1) visible_.push_back(name);
-      for (int j = 0; j < (i % 4) * 2; ++j)
+      for (int j = 0; j < (i % 4) * 2; ++j) {
         all_.push_back(std::string(name) + "/n" + std::to_string(j));
+      }
     }
     for (int i = 0; i < 10; ++i) all_.push_back("db/" + std::to_string(i));
     std::sort(all_.begin(), all_.end());

@@ -36,8 +36,7 @@ StatusOr<Vault> SecretService::Authorize(const RequestContext& ctx, std::string_
   }
   RETURN_IF_ERROR(ValidateSecretPath(path));
   Status allowed = deps_.authorizer.Authorize(ctx.principal, *vault, path, permission);
-  if (!allowed.ok() && allowed.code() == StatusCode::kPermissionDenied &&
-      alternative.has_value()) {
+  if (!allowed.ok() && allowed.code() == StatusCode::kPermissionDenied && alternative.has_value()) {
     allowed = deps_.authorizer.Authorize(ctx.principal, *vault, path, *alternative);
     if (allowed.code() == StatusCode::kPermissionDenied) {
       return Err(PermissionDeniedError(fmt::format("no '{}' or '{}' permission on this path",
@@ -94,8 +93,8 @@ StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::strin
           return Err(InvalidArgumentError("expires_at must be in the future"));
         }
         if (request.max_access_count < 0 || request.max_access_count > kMaxAccessCountLimit) {
-          return Err(InvalidArgumentError(fmt::format(
-              "max_access_count must be between 0 and {}", kMaxAccessCountLimit)));
+          return Err(InvalidArgumentError(
+              fmt::format("max_access_count must be between 0 and {}", kMaxAccessCountLimit)));
         }
         NewSecretVersion version;
         version.type = *type;
@@ -205,9 +204,8 @@ StatusOr<SecretValue> SecretService::GetVersion(const RequestContext& ctx,
       });
 }
 
-StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx,
-                                             std::string_view vault_id, std::string_view prefix,
-                                             std::string_view after,
+StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx, std::string_view vault_id,
+                                             std::string_view prefix, std::string_view after,
                                              std::optional<int64_t> limit) {
   return deps_.audit.Audited<SecretListPage>(
       ctx, "secret.list", [&](AuditEvent& event) -> StatusOr<SecretListPage> {
@@ -278,8 +276,8 @@ StatusOr<SecretListPage> SecretService::ListVisible(const RequestContext& ctx, c
 
 Status SecretService::Delete(const RequestContext& ctx, std::string_view vault_id,
                              std::string_view path) {
-  auto result = deps_.audit.Audited<bool>(
-      ctx, "secret.delete", [&](AuditEvent& event) -> StatusOr<bool> {
+  auto result =
+      deps_.audit.Audited<bool>(ctx, "secret.delete", [&](AuditEvent& event) -> StatusOr<bool> {
         AuditLog::SetTarget(event, vault_id, path);
         ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kDelete));
         RETURN_IF_ERROR(NotFoundAs(store_.DeleteSecret(vault.id, path, AuditLog::Success(event)),
@@ -290,20 +288,19 @@ Status SecretService::Delete(const RequestContext& ctx, std::string_view vault_i
   return result.has_value() ? OkStatus() : result.error();
 }
 
-StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx,
-                                              std::string_view vault_id, std::string_view path,
-                                              RotateSecretRequest request) {
+StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx, std::string_view vault_id,
+                                              std::string_view path, RotateSecretRequest request) {
   return deps_.audit.Audited<SecretVersion>(
       ctx, "secret.rotate", [&](AuditEvent& event) -> StatusOr<SecretVersion> {
         AuditLog::SetTarget(event, vault_id, path);
         // Rotation needs `rotate` or `write`.
-        ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRotate,
-                                                Permission::kWrite));
+        ASSIGN_OR_RETURN(Vault vault,
+                         Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
         const int64_t length = request.length.value_or(32);
         if (length < static_cast<int64_t>(kMinGeneratedLength) ||
             length > static_cast<int64_t>(kMaxGeneratedLength)) {
-          return Err(InvalidArgumentError(fmt::format(
-              "length must be between {} and {}", kMinGeneratedLength, kMaxGeneratedLength)));
+          return Err(InvalidArgumentError(fmt::format("length must be between {} and {}",
+                                                      kMinGeneratedLength, kMaxGeneratedLength)));
         }
         const auto charset = ParseCharset(request.charset.value_or("hex"));
         if (!charset.has_value()) {

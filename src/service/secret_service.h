@@ -140,8 +140,7 @@ class SecretService {
                                 const SecretBuffer& value, AuditEvent& event);
   // Applies expiry and read limits to a loaded version, then decrypts it; a counted read is
   // spent together with `event`.
-  StatusOr<SecretValue> Reveal(const RequestContext& ctx, SecretVersion version,
-                               AuditEvent& event);
+  StatusOr<SecretValue> Reveal(const RequestContext& ctx, SecretVersion version, AuditEvent& event);
 
   // Decrypts a loaded version; on failure reloads the keyring once if the blob names a key it
   // does not hold, raises the integrity alert and returns kDataLoss with a fixed message.

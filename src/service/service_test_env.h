@@ -58,7 +58,7 @@ class ServiceTestEnv {
                                           AuthService::Options{std::chrono::seconds(60)});
     vaults_ = std::make_unique<VaultService>(*deps_);
     secrets_ = std::make_unique<SecretService>(*deps_, *keyring_);
-    users_ = std::make_unique<UserService>(*deps_, *auth_, *keyring_);
+    users_ = std::make_unique<UserService>(*deps_, *keyring_);
     agents_ = std::make_unique<AgentService>(*deps_, *auth_, *keyring_);
     policies_ = std::make_unique<PolicyService>(*deps_);
     audit_service_ = std::make_unique<AuditService>(*deps_);

@@ -49,9 +49,8 @@ StatusOr<std::vector<User>> UserService::List(const RequestContext& ctx) {
 }
 
 StatusOr<User> UserService::Get(const RequestContext& ctx, std::string_view user_id) {
-  return deps_.audit.Audited<User>(ctx, "user.read", [&](AuditEvent&) -> StatusOr<User> {
-    return Accessible(ctx, user_id);
-  });
+  return deps_.audit.Audited<User>(
+      ctx, "user.read", [&](AuditEvent&) -> StatusOr<User> { return Accessible(ctx, user_id); });
 }
 
 StatusOr<IssuedCredential> UserService::CreateApiKey(const RequestContext& ctx,
@@ -84,8 +83,8 @@ StatusOr<std::vector<Credential>> UserService::ListApiKeys(const RequestContext&
 
 Status UserService::RevokeApiKey(const RequestContext& ctx, std::string_view user_id,
                                  std::string_view key_id) {
-  auto result = deps_.audit.Audited<bool>(
-      ctx, "apikey.revoke", [&](AuditEvent& event) -> StatusOr<bool> {
+  auto result =
+      deps_.audit.Audited<bool>(ctx, "apikey.revoke", [&](AuditEvent& event) -> StatusOr<bool> {
         ASSIGN_OR_RETURN(User user, Accessible(ctx, user_id));
         auto credential = deps_.store.GetCredential(key_id);
         if (!credential.has_value()) {

@@ -15,12 +15,11 @@ namespace coffer {
 
 class UserService {
  public:
-  UserService(const ServiceDeps& deps, AuthService& auth, const Keyring& keyring)
-      : deps_(deps), auth_(auth), keyring_(keyring) {}
+  UserService(const ServiceDeps& deps, const Keyring& keyring) : deps_(deps), keyring_(keyring) {}
 
   // Admin only. kInvalidArgument bad name; kAlreadyExists duplicate.
   StatusOr<User> Create(const RequestContext& ctx, std::string name);
-  StatusOr<std::vector<User>> List(const RequestContext& ctx);  // admin only
+  StatusOr<std::vector<User>> List(const RequestContext& ctx);              // admin only
   StatusOr<User> Get(const RequestContext& ctx, std::string_view user_id);  // admin or self
 
   // Admin or the user itself. The token is shown once.
@@ -30,8 +29,7 @@ class UserService {
                                                 std::string_view user_id);
   // kFailedPrecondition for the last active API key of an admin (see Store::RevokeCredential):
   // the deployment must keep a way in.
-  Status RevokeApiKey(const RequestContext& ctx, std::string_view user_id,
-                      std::string_view key_id);
+  Status RevokeApiKey(const RequestContext& ctx, std::string_view user_id, std::string_view key_id);
 
  private:
   // kPermissionDenied unless the caller is the admin or the user `user_id` itself; kNotFound
@@ -39,7 +37,6 @@ class UserService {
   StatusOr<User> Accessible(const RequestContext& ctx, std::string_view user_id);
 
   ServiceDeps deps_;
-  AuthService& auth_;
   const Keyring& keyring_;
 };
 

@@ -64,9 +64,8 @@ StatusOr<std::vector<Vault>> VaultService::List(const RequestContext& ctx) {
       ctx, "vault.list", [&](AuditEvent&) -> StatusOr<std::vector<Vault>> {
         if (ctx.principal.is_admin) return deps_.store.ListVaults(std::nullopt);
         ASSIGN_OR_RETURN(std::vector<Vault> all, deps_.store.ListVaults(std::nullopt));
-        ASSIGN_OR_RETURN(std::vector<Policy> grants,
-                         deps_.store.ListPoliciesForPrincipal(ctx.principal.kind,
-                                                              ctx.principal.id));
+        ASSIGN_OR_RETURN(std::vector<Policy> grants, deps_.store.ListPoliciesForPrincipal(
+                                                         ctx.principal.kind, ctx.principal.id));
         const UnixMicros now = deps_.clock.Now();
         std::set<std::string, std::less<>> granted;
         for (const Policy& p : grants) {
@@ -95,8 +94,8 @@ StatusOr<Vault> VaultService::Get(const RequestContext& ctx, std::string_view va
 }
 
 Status VaultService::Delete(const RequestContext& ctx, std::string_view vault_id) {
-  auto result = deps_.audit.Audited<bool>(
-      ctx, "vault.delete", [&](AuditEvent& event) -> StatusOr<bool> {
+  auto result =
+      deps_.audit.Audited<bool>(ctx, "vault.delete", [&](AuditEvent& event) -> StatusOr<bool> {
         AuditLog::SetTarget(event, vault_id, "");
         RETURN_IF_ERROR(ValidateVaultId(vault_id));
         auto vault = deps_.cache.GetVault(vault_id);

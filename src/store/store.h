@@ -60,9 +60,9 @@ struct SecretListPage {
 // PutSecretVersion and ConsumeSecretAccess it also fills in `version` (and for PutSecretVersion
 // `vault_id` and `path`) from the row written.
 struct AuditQuery {
-  std::string vault_id;  // empty: any
-  std::string actor_id;  // empty: any
-  std::string action;    // empty: any
+  std::string vault_id;             // empty: any
+  std::string actor_id;             // empty: any
+  std::string action;               // empty: any
   std::optional<UnixMicros> since;  // at >= since
   std::optional<UnixMicros> until;  // at < until
   int64_t after_seq = 0;            // seq > after_seq (pagination)
@@ -139,8 +139,7 @@ class Store {
   // short to name a key included), ordered by (secret_id, version), strictly after
   // (after_secret_id, after_version); pass "" and 0 to start.
   virtual StatusOr<std::vector<StoredCiphertext>> ListCiphertextsNotUnderKey(
-      uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
-      size_t limit) = 0;
+      uint32_t key_id, std::string_view after_secret_id, int64_t after_version, size_t limit) = 0;
   // Compare-and-swap of ciphertexts, all in one transaction: each row's ciphertext becomes
   // `replacement` only where it still equals `expected`; nothing else in the row changes.
   // Returns how many rows were replaced (a row changed or deleted meanwhile is skipped).
@@ -154,8 +153,8 @@ class Store {
 
   // --- users and credentials -----------------------------------------------------------------
   virtual Status InsertUser(const User& user, const AuditEvent* audit) = 0;  // kAlreadyExists: name
-  virtual StatusOr<std::vector<User>> ListUsers() = 0;  // ordered by creation
-  virtual StatusOr<User> GetUser(std::string_view id) = 0;  // kNotFound
+  virtual StatusOr<std::vector<User>> ListUsers() = 0;                       // ordered by creation
+  virtual StatusOr<User> GetUser(std::string_view id) = 0;                   // kNotFound
   virtual Status InsertCredential(const Credential& credential, const AuditEvent* audit) = 0;
   virtual StatusOr<Credential> GetCredential(std::string_view public_id) = 0;  // kNotFound
   // Every credential of a principal (revoked ones too), ordered by creation.
@@ -180,8 +179,7 @@ class Store {
   virtual StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) = 0;
   // Sets the agent's revoked_at and revokes all its credentials. Idempotent: times already set
   // (the agent's, a credential's) are kept. kNotFound.
-  virtual Status RevokeAgent(std::string_view agent_id, UnixMicros at,
-                             const AuditEvent* audit) = 0;
+  virtual Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) = 0;
   // Rotation as one compare-and-swap: succeeds only if every public id in `expected_active` is
   // a credential of the agent that is still unrevoked and the agent is not revoked; then revokes
   // every unrevoked credential of the agent and inserts `fresh`. kAborted when the expectation no
@@ -202,8 +200,8 @@ class Store {
   // Ordered by creation, as is ListPoliciesForPrincipal.
   virtual StatusOr<std::vector<Policy>> ListPolicies(std::string_view vault_id) = 0;
   // Every policy naming this principal, in any vault.
-  virtual StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(
-      PrincipalKind kind, std::string_view principal_id) = 0;
+  virtual StatusOr<std::vector<Policy>> ListPoliciesForPrincipal(PrincipalKind kind,
+                                                                 std::string_view principal_id) = 0;
   virtual Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
                               const AuditEvent* audit) = 0;  // kNotFound
 
@@ -257,8 +255,7 @@ class Store {
 
   // The selected version with its ciphertext. kNotFound when there is no secret at the path or
   // no such version; kGone for kLatestEnabled when every version is disabled.
-  virtual StatusOr<SecretVersion> GetSecretVersion(std::string_view vault_id,
-                                                   std::string_view path,
+  virtual StatusOr<SecretVersion> GetSecretVersion(std::string_view vault_id, std::string_view path,
                                                    VersionSelector selector) = 0;
 
   // Every version, newest first, without ciphertext. kNotFound when there is no secret.
@@ -268,9 +265,8 @@ class Store {
   // Secrets whose path starts with `prefix` (plain string prefix), ordered by path, after the
   // path `after` (exclusive, empty for the start), at most `limit` (0: no limit). Paths compare
   // bytewise, as memcmp does.
-  virtual StatusOr<SecretListPage> ListSecrets(std::string_view vault_id,
-                                               std::string_view prefix, std::string_view after,
-                                               size_t limit) = 0;
+  virtual StatusOr<SecretListPage> ListSecrets(std::string_view vault_id, std::string_view prefix,
+                                               std::string_view after, size_t limit) = 0;
 
   // Deletes the secret and all its versions. kNotFound.
   virtual Status DeleteSecret(std::string_view vault_id, std::string_view path,

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "store/backend_rules.h"
 #include "model/identity.h"
 #include "model/secret.h"
+#include "store/backend_rules.h"
 #include "store/postgres/pg_connection.h"
 
 // The columns ReadVersion() expects, from `secrets AS s` joined with `secret_versions AS v`;

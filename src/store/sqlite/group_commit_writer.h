@@ -77,10 +77,10 @@ class GroupCommitWriter {
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
   // Queues `op` and blocks until its batch is over. OK means its changes are committed with
-  // the given durability. Otherwise: the op's own error (its changes rolled back, the batch unaffected), or
-  // kUnavailable when the batch's transaction could not be begun or committed (nothing of the
-  // op was kept). Inside a NonBlockingScope it does not wait: it notes the refusal and returns
-  // kUnavailable at once, having queued nothing. Thread-safe.
+  // the given durability. Otherwise: the op's own error (its changes rolled back, the batch
+  // unaffected), or kUnavailable when the batch's transaction could not be begun or committed
+  // (nothing of the op was kept). Inside a NonBlockingScope it does not wait: it notes the refusal
+  // and returns kUnavailable at once, having queued nothing. Thread-safe.
   Status Run(const WriteOp& op, Durability durability = Durability::kSynced);
 
   // Queues `op` and returns at once; `done` gets what Run would have returned, once the op's

@@ -259,12 +259,14 @@ namespace {
 // Reads PRAGMA synchronous on the writer's connection (0 OFF, 1 NORMAL, 2 FULL).
 int64_t Synchronous(GroupCommitWriter& writer) {
   int64_t level = -1;
-  EXPECT_TRUE(IsOk(writer.Run([&](SqliteConnection& db) -> Status {
-    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("PRAGMA synchronous"));
-    ASSIGN_OR_RETURN(const bool row, st.Step());
-    level = row ? st.ColumnInt(0) : -1;
-    return OkStatus();
-  }, Durability::kWritten)));
+  EXPECT_TRUE(IsOk(writer.Run(
+      [&](SqliteConnection& db) -> Status {
+        ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("PRAGMA synchronous"));
+        ASSIGN_OR_RETURN(const bool row, st.Step());
+        level = row ? st.ColumnInt(0) : -1;
+        return OkStatus();
+      },
+      Durability::kWritten)));
   return level;
 }
 

@@ -33,9 +33,9 @@ struct SqliteStoreOptions {
 
 // Counters of the group-commit writer since the store was opened.
 struct SqliteStoreStats {
-  uint64_t write_ops = 0;      // write operations run, committed or not
-  uint64_t commits = 0;        // transactions committed
-  uint64_t syncs = 0;          // WAL fsyncs (durable commits and interval syncs)
+  uint64_t write_ops = 0;  // write operations run, committed or not
+  uint64_t commits = 0;    // transactions committed
+  uint64_t syncs = 0;      // WAL fsyncs (durable commits and interval syncs)
   // Interval syncs that failed: stand-alone audit events answered since the last good sync may
   // not survive a power loss. After one, every commit is synced until a sync succeeds.
   uint64_t sync_failures = 0;
