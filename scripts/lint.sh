@@ -67,4 +67,4 @@ if ((status != 0)); then
   echo "lint: clang-tidy found the problems above" >&2
   exit 1
 fi
-echo "lint: clean"
+echo "lint: clean ($SECONDS s)"
