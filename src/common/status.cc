@@ -65,4 +65,6 @@ std::string Status::ToString() const {
 
 std::ostream& operator<<(std::ostream& os, const Status& s) { return os << s.ToString(); }
 
+std::ostream& operator<<(std::ostream& os, StatusCode code) { return os << StatusCodeName(code); }
+
 }  // namespace coffer

@@ -1,6 +1,7 @@
 // Status and StatusOr<T>: errors as values, with Abseil's canonical codes plus kGone.
 // Every fallible function in Coffer returns one of these; exceptions from libraries are caught at
-// the edge that calls them. One table (api/status_http.cc) maps codes to HTTP.
+// the edge that calls them. One table (http/problem_json.cc) maps codes to HTTP. Both types are
+// must-use: a dropped result is a compile error (-Werror=unused-result).
 #pragma once
 
 #include <expected>
@@ -40,11 +41,14 @@ std::string_view StatusCodeName(StatusCode code);
 std::optional<StatusCode> StatusCodeFromName(std::string_view name);
 
 // A Status is a code and a message meant for the caller. The message must never contain a
-// secret value, key or token: it may end up in a problem+json body or a log line.
+// secret value, key or token: it may end up in a problem+json body or a log line. An OK status
+// has no message: Status(kOk, "…") is plain OK (as in Abseil).
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code) {
+    if (code != StatusCode::kOk) message_ = std::move(message);
+  }
   // Lets the RETURN_IF_ERROR / ASSIGN_OR_RETURN macros serve functions returning Status too.
   Status(std::unexpected<Status> u) : Status(std::move(u.error())) {}  // NOLINT
 
@@ -63,6 +67,8 @@ class [[nodiscard]] Status {
 };
 
 std::ostream& operator<<(std::ostream& os, const Status& s);
+// Prints the code's name ("NOT_FOUND").
+std::ostream& operator<<(std::ostream& os, StatusCode code);
 
 inline Status OkStatus() { return Status(); }
 inline Status InvalidArgumentError(std::string m) {
@@ -101,9 +107,25 @@ inline Status NotFoundAs(const Status& s, std::string_view message) {
   return s;
 }
 
-// StatusOr<T> holds a T or a non-OK Status.
+// StatusOr<T> holds a T or a non-OK Status. It is a std::expected<T, Status> (has_value(),
+// value(), error(), operator*, …) that must be used, as Status must: Abseil marks its StatusOr
+// so, since a dropped result is a failure nobody hears of.
 template <typename T>
-using StatusOr = std::expected<T, Status>;
+class [[nodiscard]] StatusOr : public std::expected<T, Status> {
+  using Base = std::expected<T, Status>;
+
+ public:
+  using Base::Base;
+  // From a plain std::expected<T, Status> (as its monadic operations return, in newer
+  // libraries): inherited constructors never take the base class itself.
+  StatusOr(Base base) : Base(std::move(base)) {}  // NOLINT
+};
+
+// Prints "OK" for a value, which is not printed (it may be a secret), else the Status.
+template <typename T>
+std::ostream& operator<<(std::ostream& os, const StatusOr<T>& s) {
+  return s.has_value() ? os << "OK" : os << s.error();
+}
 
 // Lets `return SomeError(...)` work in a function returning StatusOr<T>.
 inline std::unexpected<Status> Err(Status s) { return std::unexpected<Status>(std::move(s)); }

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <expected>
 #include <memory>
 #include <set>
 #include <sstream>
+#include <string>
+
+#include "common/status_matchers.h"
 
 namespace coffer {
 namespace {
@@ -64,12 +68,28 @@ TEST(StatusTest, ToStringAndStream) {
   std::ostringstream os;
   os << GoneError("expired");
   EXPECT_EQ(os.str(), "GONE: expired");
+  os.str("");
+  os << StatusCode::kPermissionDenied;
+  EXPECT_EQ(os.str(), "PERMISSION_DENIED");
+  // A StatusOr prints its status, never its value.
+  os.str("");
+  os << StatusOr<std::string>("canary-value") << " / "
+     << StatusOr<std::string>(Err(AbortedError("x")));
+  EXPECT_EQ(os.str(), "OK / ABORTED: x");
 }
 
 TEST(StatusTest, Equality) {
   EXPECT_EQ(NotFoundError("a"), NotFoundError("a"));
   EXPECT_NE(NotFoundError("a"), NotFoundError("b"));
   EXPECT_NE(NotFoundError("a"), InternalError("a"));
+}
+
+TEST(StatusTest, OkCarriesNoMessage) {
+  const Status ok(StatusCode::kOk, "all good");
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(ok.message(), "");
+  EXPECT_EQ(ok, OkStatus());
+  EXPECT_EQ(ok.ToString(), "OK");
 }
 
 TEST(StatusOrTest, ValueAndError) {
@@ -79,6 +99,22 @@ TEST(StatusOrTest, ValueAndError) {
   StatusOr<int> e = Err(NotFoundError("nope"));
   ASSERT_FALSE(e.has_value());
   EXPECT_EQ(e.error(), NotFoundError("nope"));
+}
+
+TEST(StatusOrTest, ConvertsLikeStdExpected) {
+  // From the plain std::expected, value or error.
+  const std::expected<int, Status> plain = 7;
+  const StatusOr<int> from_plain = plain;
+  EXPECT_EQ(from_plain.value(), 7);
+  const StatusOr<int> from_error = std::expected<int, Status>(Err(AbortedError("x")));
+  EXPECT_EQ(from_error.error(), AbortedError("x"));
+  // From a StatusOr of a convertible type, value or error.
+  const StatusOr<long> widened = StatusOr<int>(5);
+  EXPECT_EQ(widened.value(), 5L);
+  const StatusOr<long> failed = StatusOr<int>(Err(GoneError("expired")));
+  EXPECT_EQ(failed.error(), GoneError("expired"));
+  const StatusOr<void> nothing;
+  EXPECT_TRUE(nothing.has_value());
 }
 
 // --- the macros -------------------------------------------------------------------------------
@@ -159,9 +195,7 @@ TEST(StatusMacrosTest, MoveOnlyValues) {
   auto ok = MoveOnlyFn(41);
   ASSERT_TRUE(ok.has_value());
   EXPECT_EQ(*ok, 42);
-  auto bad = MoveOnlyFn(-5);
-  ASSERT_FALSE(bad.has_value());
-  EXPECT_EQ(bad.error().code(), StatusCode::kOutOfRange);
+  EXPECT_THAT(MoveOnlyFn(-5), StatusIs(StatusCode::kOutOfRange, "negative"));
 }
 
 // Braces are deliberately left out: the macro must expand to exactly one statement, so that
