@@ -4,8 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/status_matchers.h"
+
 namespace coffer::client {
 namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 Vault V(std::string id, std::string name) {
   Vault v;
@@ -25,9 +31,8 @@ TEST(FindVaultByNameTest, MatchesIgnoringCase) {
 TEST(FindVaultByNameTest, NoMatchIsNotFound) {
   const std::vector<Vault> vaults = {V("id-1", "prod")};
   auto r = FindVaultByName(vaults, "prod2");
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), StatusCode::kNotFound);
-  EXPECT_EQ(FindVaultByName({}, "prod").error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(r, StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(FindVaultByName({}, "prod"), StatusIs(StatusCode::kNotFound));
 }
 
 TEST(FindVaultByNameTest, NamesDifferingOnlyInCaseFailClosed) {
@@ -35,19 +40,16 @@ TEST(FindVaultByNameTest, NamesDifferingOnlyInCaseFailClosed) {
   const std::vector<Vault> vaults = {V("id-1", "prod"), V("id-2", "other"), V("id-3", "Prod")};
   for (const char* name : {"prod", "Prod", "PROD"}) {
     auto r = FindVaultByName(vaults, name);
-    ASSERT_FALSE(r.has_value()) << name;
-    EXPECT_EQ(r.error().code(), StatusCode::kFailedPrecondition);
-    const std::string& m = r.error().message();
-    EXPECT_NE(m.find("more than one vault"), std::string::npos) << m;
-    EXPECT_NE(m.find("id-1"), std::string::npos) << m;
-    EXPECT_NE(m.find("id-3"), std::string::npos) << m;
-    EXPECT_EQ(m.find("id-2"), std::string::npos) << m;
+    EXPECT_THAT(r, StatusIs(StatusCode::kFailedPrecondition,
+                            AllOf(HasSubstr("more than one vault"), HasSubstr("id-1"),
+                                  HasSubstr("id-3"), Not(HasSubstr("id-2")))))
+        << name;
   }
 }
 
 TEST(FindVaultByNameTest, SameNameTwiceFailsClosed) {
   const std::vector<Vault> vaults = {V("id-1", "prod"), V("id-2", "prod")};
-  EXPECT_EQ(FindVaultByName(vaults, "prod").error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(FindVaultByName(vaults, "prod"), StatusIs(StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/status_matchers.h"
+
 namespace coffer::client {
 namespace {
 
@@ -31,7 +33,7 @@ TEST(SecretReferenceTest, RefusesMalformedReferences) {
     auto r = ParseSecretReference(bad);
     EXPECT_FALSE(r.has_value()) << bad;
     if (!r.has_value()) {
-      EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << bad;
+      EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument)) << bad;
     }
   }
 }

@@ -12,8 +12,12 @@
 #include <fstream>
 #include <string>
 
+#include "common/status_matchers.h"
+
 namespace coffer {
 namespace {
+
+using ::testing::_;
 
 class RegularFileTest : public ::testing::Test {
  protected:
@@ -33,7 +37,7 @@ TEST_F(RegularFileTest, ReadsARegularFileAndALinkToOne) {
   std::filesystem::create_symlink(Path("config.toml"), Path("link.toml"));
   for (const char* name : {"config.toml", "link.toml"}) {
     auto text = ReadRegularFile(Path(name), "config file", 1024);
-    ASSERT_TRUE(text.has_value()) << text.error().message();
+    ASSERT_THAT(text, IsOk());
     EXPECT_EQ(*text, "listen = \"127.0.0.1:0\"\n");
   }
   EXPECT_TRUE(CheckRegularFile(Path("config.toml"), "config file").ok());
@@ -44,36 +48,32 @@ TEST_F(RegularFileTest, RefusesAFifoWithoutWaitingForAWriter) {
   const auto start = std::chrono::steady_clock::now();
   auto text = ReadRegularFile(Path("fifo"), "root key file", 1024);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  ASSERT_FALSE(text.has_value());
-  EXPECT_EQ(text.error().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(text.error().message(),
-            "root key file " + Path("fifo") + " is a FIFO (named pipe), not a regular file");
+  EXPECT_THAT(text, StatusIs(StatusCode::kFailedPrecondition,
+                             "root key file " + Path("fifo") +
+                                 " is a FIFO (named pipe), not a regular file"));
   EXPECT_FALSE(CheckRegularFile(Path("fifo"), "TLS key").ok());
 }
 
 TEST_F(RegularFileTest, NamesWhatItGotInstead) {
   std::filesystem::create_directories(Path("dir"));
   auto dir = ReadRegularFile(Path("dir"), "config file", 1024);
-  ASSERT_FALSE(dir.has_value());
-  EXPECT_EQ(dir.error().message(),
-            "config file " + Path("dir") + " is a directory, not a regular file");
+  EXPECT_THAT(dir,
+              StatusIs(_, "config file " + Path("dir") + " is a directory, not a regular file"));
 
   auto device = CheckRegularFile("/dev/null", "TLS certificate");
   EXPECT_EQ(device.message(),
             "TLS certificate /dev/null is a character device, not a regular file");
 
   auto missing = ReadRegularFile(Path("missing"), "config file", 1024);
-  ASSERT_FALSE(missing.has_value());
-  EXPECT_EQ(missing.error().code(), StatusCode::kNotFound);
-  EXPECT_EQ(missing.error().message(), "config file " + Path("missing") + " does not exist");
+  EXPECT_THAT(missing, StatusIs(StatusCode::kNotFound,
+                                "config file " + Path("missing") + " does not exist"));
 }
 
 TEST_F(RegularFileTest, BoundsTheSize) {
   std::ofstream(Path("big")) << std::string(20000, 'x');
   EXPECT_TRUE(ReadRegularFile(Path("big"), "config file", 20000).has_value());
   auto text = ReadRegularFile(Path("big"), "config file", 19999);
-  ASSERT_FALSE(text.has_value());
-  EXPECT_EQ(text.error().message(), "config file " + Path("big") + " is larger than 19999 bytes");
+  EXPECT_THAT(text, StatusIs(_, "config file " + Path("big") + " is larger than 19999 bytes"));
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <array>
 #include <set>
 
+#include "common/status_matchers.h"
+
 namespace coffer {
 namespace {
 
@@ -23,9 +25,7 @@ class ApiTokenTest : public ::testing::Test {
 
   void ExpectMalformed(std::string_view token) {
     auto parsed = ParseToken(token);
-    ASSERT_FALSE(parsed.has_value()) << token;
-    EXPECT_EQ(parsed.error().code(), StatusCode::kUnauthenticated);
-    EXPECT_EQ(parsed.error().message(), "malformed credential");
+    EXPECT_THAT(parsed, StatusIs(StatusCode::kUnauthenticated, "malformed credential")) << token;
   }
 
   std::unique_ptr<Random> random_ = NewDeterministicRandom(99);
@@ -118,8 +118,7 @@ TEST_F(ApiTokenTest, TokensAreUnique) {
 TEST_F(ApiTokenTest, BadKindRefusedAtMint) {
   for (const std::string_view kind : {"", "k", "abcdefghi", "Key", "k_y", "k1"}) {
     auto minted = MintToken(kind, pepper_, *random_);
-    ASSERT_FALSE(minted.has_value()) << kind;
-    EXPECT_EQ(minted.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(minted, StatusIs(StatusCode::kInvalidArgument)) << kind;
   }
 }
 
@@ -230,8 +229,7 @@ class FailingRandom final : public Random {
 TEST_F(ApiTokenTest, RandomFailureIsInternal) {
   FailingRandom random;
   auto minted = MintToken("key", pepper_, random);
-  ASSERT_FALSE(minted.has_value());
-  EXPECT_EQ(minted.error().code(), StatusCode::kInternal);
+  EXPECT_THAT(minted, StatusIs(StatusCode::kInternal));
 }
 
 }  // namespace

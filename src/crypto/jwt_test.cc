@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/status_matchers.h"
+
 namespace coffer {
 namespace {
 
@@ -75,9 +77,7 @@ class JwtTest : public ::testing::Test {
   void ExpectRefused(const std::string& token, UnixMicros now = kIssued,
                      std::string_view reason = "invalid token") {
     auto claims = VerifyJwt(token, key_, now);
-    ASSERT_FALSE(claims.has_value()) << token;
-    EXPECT_EQ(claims.error().code(), StatusCode::kUnauthenticated);
-    EXPECT_EQ(claims.error().message(), reason);
+    ASSERT_THAT(claims, StatusIs(StatusCode::kUnauthenticated, reason)) << token;
     if (token.size() > 8) {
       EXPECT_EQ(claims.error().ToString().find(token), std::string::npos);
     }
@@ -136,8 +136,7 @@ TEST_F(JwtTest, WrongKeyRefused) {
   auto token = SignJwt(Claims(), key_);
   ASSERT_TRUE(token.has_value());
   auto claims = VerifyJwt(*token, other_key_, kIssued);
-  ASSERT_FALSE(claims.has_value());
-  EXPECT_EQ(claims.error().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(claims, StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST_F(JwtTest, HandCraftedTokenAccepted) {
@@ -236,7 +235,7 @@ TEST_F(JwtTest, GarbageRefused) {
 
 TEST_F(JwtTest, EmptyKeyIsInternal) {
   SecretBuffer empty;
-  EXPECT_EQ(SignJwt(Claims(), empty).error().code(), StatusCode::kInternal);
+  EXPECT_THAT(SignJwt(Claims(), empty), StatusIs(StatusCode::kInternal));
 }
 
 }  // namespace

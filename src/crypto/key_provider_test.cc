@@ -14,8 +14,14 @@
 #include <future>
 #include <string>
 
+#include "common/status_matchers.h"
+
 namespace coffer {
 namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr std::string_view kKeyHex =
     "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
@@ -60,21 +66,17 @@ TEST_F(KeyFileTest, LoadsHexKeyWithAndWithoutNewline) {
 
 TEST_F(KeyFileTest, MissingFileIsNotFound) {
   auto key = NewFileKeyProvider(path_)->LoadRootKey();
-  ASSERT_FALSE(key.has_value());
-  EXPECT_EQ(key.error().code(), StatusCode::kNotFound);
-  EXPECT_NE(key.error().message().find(path_), std::string::npos);
+  EXPECT_THAT(key, StatusIs(StatusCode::kNotFound, HasSubstr(path_)));
 }
 
 TEST_F(KeyFileTest, RefusesFileOthersCanRead) {
   for (const mode_t mode : {0644, 0640, 0604, 0660, 0601, 0610, 0777}) {
     WriteKeyFile(kKeyHex, mode);
     auto key = NewFileKeyProvider(path_)->LoadRootKey();
-    ASSERT_FALSE(key.has_value()) << std::oct << mode;
-    EXPECT_EQ(key.error().code(), StatusCode::kFailedPrecondition);
-    const std::string& message = key.error().message();
-    EXPECT_NE(message.find("chmod 600 " + path_), std::string::npos) << message;
-    EXPECT_EQ(message.find("aabbcc"), std::string::npos);
-    EXPECT_EQ(message.find("00112233"), std::string::npos);
+    EXPECT_THAT(key, StatusIs(StatusCode::kFailedPrecondition,
+                              AllOf(HasSubstr("chmod 600 " + path_), Not(HasSubstr("aabbcc")),
+                                    Not(HasSubstr("00112233")))))
+        << std::oct << mode;
   }
 }
 
@@ -86,20 +88,17 @@ TEST_F(KeyFileTest, RefusesMalformedContent) {
         std::string(200, 'a')}) {
     WriteKeyFile(bad, 0600);
     auto key = NewFileKeyProvider(path_)->LoadRootKey();
-    ASSERT_FALSE(key.has_value()) << bad;
-    EXPECT_EQ(key.error().code(), StatusCode::kFailedPrecondition);
-    const std::string& message = key.error().message();
-    EXPECT_NE(message.find(path_), std::string::npos);
-    EXPECT_NE(message.find("64 hexadecimal"), std::string::npos);
-    EXPECT_EQ(message.find("00112233"), std::string::npos);
+    EXPECT_THAT(key, StatusIs(StatusCode::kFailedPrecondition,
+                              AllOf(HasSubstr(path_), HasSubstr("64 hexadecimal"),
+                                    Not(HasSubstr("00112233")))))
+        << bad;
   }
 }
 
 TEST_F(KeyFileTest, RefusesDirectory) {
   ASSERT_EQ(mkdir(path_.c_str(), 0700), 0);
   auto key = NewFileKeyProvider(path_)->LoadRootKey();
-  ASSERT_FALSE(key.has_value());
-  EXPECT_EQ(key.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(key, StatusIs(StatusCode::kFailedPrecondition));
 }
 
 TEST_F(KeyFileTest, RefusesFifoWithoutWaitingForAWriter) {
@@ -115,10 +114,8 @@ TEST_F(KeyFileTest, RefusesFifoWithoutWaitingForAWriter) {
     FAIL() << "LoadRootKey waited for a writer on a FIFO";
   }
   auto key = load.get();
-  ASSERT_FALSE(key.has_value());
-  EXPECT_EQ(key.error().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(key.error().message(),
-            "key file " + path_ + " is a FIFO (named pipe), not a regular file");
+  EXPECT_THAT(key, StatusIs(StatusCode::kFailedPrecondition,
+                            "key file " + path_ + " is a FIFO (named pipe), not a regular file"));
 }
 
 TEST_F(KeyFileTest, Describe) {
@@ -214,9 +211,7 @@ TEST_F(EnvKeyTest, LoadsHexKey) {
 TEST_F(EnvKeyTest, MissingIsNotFound) {
   unsetenv(kVar);
   auto key = NewEnvKeyProvider(kVar)->LoadRootKey();
-  ASSERT_FALSE(key.has_value());
-  EXPECT_EQ(key.error().code(), StatusCode::kNotFound);
-  EXPECT_NE(key.error().message().find(kVar), std::string::npos);
+  EXPECT_THAT(key, StatusIs(StatusCode::kNotFound, HasSubstr(kVar)));
 }
 
 TEST_F(EnvKeyTest, MalformedRefusedWithoutEcho) {
@@ -225,10 +220,8 @@ TEST_F(EnvKeyTest, MalformedRefusedWithoutEcho) {
         std::string(kKeyHex) + "00"}) {
     ASSERT_EQ(setenv(kVar, bad.c_str(), 1), 0);
     auto key = NewEnvKeyProvider(kVar)->LoadRootKey();
-    ASSERT_FALSE(key.has_value());
-    EXPECT_EQ(key.error().code(), StatusCode::kFailedPrecondition);
-    EXPECT_NE(key.error().message().find(kVar), std::string::npos);
-    EXPECT_EQ(key.error().message().find("00112233"), std::string::npos);
+    EXPECT_THAT(key, StatusIs(StatusCode::kFailedPrecondition,
+                              AllOf(HasSubstr(kVar), Not(HasSubstr("00112233")))));
   }
 }
 

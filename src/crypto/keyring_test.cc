@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/status_matchers.h"
 #include "crypto/aead.h"
 
 namespace coffer {
@@ -75,10 +76,10 @@ TEST_F(KeyringTest, WrongRootKeyRefused) {
   ASSERT_TRUE(keys.has_value());
   SecretBuffer other = NewRootKey();
   auto ring = Keyring::Unwrap(*keys, other, *random_);
-  ASSERT_FALSE(ring.has_value());
-  EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ring.error().message(),
-            "root key does not match this data directory (the keyring cannot be unwrapped)");
+  EXPECT_THAT(
+      ring,
+      StatusIs(StatusCode::kFailedPrecondition,
+               "root key does not match this data directory (the keyring cannot be unwrapped)"));
 }
 
 TEST_F(KeyringTest, RelabelledOrTamperedKeyRefused) {
@@ -88,8 +89,7 @@ TEST_F(KeyringTest, RelabelledOrTamperedKeyRefused) {
     auto swapped = *keys;  // the JWT key's row presented as the pepper
     std::swap(swapped[1].wrapped, swapped[2].wrapped);
     auto ring = Keyring::Unwrap(swapped, root_, *random_);
-    ASSERT_FALSE(ring.has_value());
-    EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
+    EXPECT_THAT(ring, StatusIs(StatusCode::kFailedPrecondition));
   }
   {
     auto renumbered = *keys;
@@ -110,8 +110,7 @@ TEST_F(KeyringTest, MissingPurposeRefused) {
     auto partial = *keys;
     partial.erase(partial.begin() + static_cast<ptrdiff_t>(drop));
     auto ring = Keyring::Unwrap(partial, root_, *random_);
-    ASSERT_FALSE(ring.has_value());
-    EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
+    EXPECT_THAT(ring, StatusIs(StatusCode::kFailedPrecondition));
   }
   auto inactive = *keys;
   inactive[0].active = false;
@@ -124,8 +123,7 @@ TEST_F(KeyringTest, DuplicateIdRefused) {
   ASSERT_TRUE(keys.has_value());
   keys->push_back((*keys)[0]);
   auto ring = Keyring::Unwrap(*keys, root_, *random_);
-  ASSERT_FALSE(ring.has_value());
-  EXPECT_EQ(ring.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ring, StatusIs(StatusCode::kFailedPrecondition));
 }
 
 TEST_F(KeyringTest, RotationKeepsOldKeysReadable) {
@@ -152,8 +150,7 @@ TEST_F(KeyringTest, RotationKeepsOldKeysReadable) {
 
   // The old keyring does not hold key 4.
   auto unknown = (*ring1)->Decrypt(*new_blob, aad_);
-  ASSERT_FALSE(unknown.has_value());
-  EXPECT_EQ(unknown.error().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(unknown, StatusIs(StatusCode::kDataLoss));
 }
 
 TEST_F(KeyringTest, NewestActiveKeyWinsWhenSeveralAreActive) {
@@ -177,19 +174,17 @@ TEST_F(KeyringTest, DecryptRefusesTamperingAndWrongPlace) {
     auto tampered = *blob;
     tampered[i] ^= 0x40;
     auto out = (*ring)->Decrypt(tampered, aad_);
-    ASSERT_FALSE(out.has_value()) << "byte " << i;
-    EXPECT_EQ(out.error().code(), StatusCode::kDataLoss);
+    EXPECT_THAT(out, StatusIs(StatusCode::kDataLoss)) << "byte " << i;
   }
   auto moved = (*ring)->Decrypt(*blob, SecretAad("vault", "other", 1));
-  ASSERT_FALSE(moved.has_value());
-  EXPECT_EQ(moved.error().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(moved, StatusIs(StatusCode::kDataLoss));
 }
 
 TEST_F(KeyringTest, CreateKeyRejectsBadInput) {
-  EXPECT_EQ(Keyring::CreateKey(root_, 0, kKeyPurposeData, *random_, 0).error().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(Keyring::CreateKey(root_, 5, "nonsense", *random_, 0).error().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(Keyring::CreateKey(root_, 0, kKeyPurposeData, *random_, 0),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Keyring::CreateKey(root_, 5, "nonsense", *random_, 0),
+              StatusIs(StatusCode::kInvalidArgument));
   SecretBuffer short_root(16);
   EXPECT_FALSE(Keyring::CreateKey(short_root, 5, kKeyPurposeData, *random_, 0).has_value());
 }
@@ -240,8 +235,7 @@ TEST_F(KeyringTest, RefreshAddsNewDataKeysMakesTheNewestActiveAndDropsRetiredOne
   bad.back().active = false;
   bad.push_back(*key5);
   auto refused = k.RefreshDataKeys(bad, root_);
-  ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(k.active_data_key_id(), 4u);
   EXPECT_FALSE(k.HoldsDataKey(5));
 
@@ -250,7 +244,7 @@ TEST_F(KeyringTest, RefreshAddsNewDataKeysMakesTheNewestActiveAndDropsRetiredOne
   retired.erase(retired.begin());
   ASSERT_TRUE(k.RefreshDataKeys(retired, root_).value());
   EXPECT_FALSE(k.HoldsDataKey(1));
-  EXPECT_EQ(k.Decrypt(*old_blob, aad_).error().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(k.Decrypt(*old_blob, aad_), StatusIs(StatusCode::kDataLoss));
   EXPECT_EQ(k.Decrypt(*new_blob, aad_)->view(), "new value");
   // The pepper and JWT key are not touched by a data key refresh.
   EXPECT_EQ(k.pepper().size(), 32u);

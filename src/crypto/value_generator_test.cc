@@ -9,6 +9,8 @@
 #include <set>
 #include <vector>
 
+#include "common/status_matchers.h"
+
 namespace coffer {
 namespace {
 
@@ -45,9 +47,7 @@ TEST(ValueGeneratorTest, LengthBounds) {
   auto random = NewDeterministicRandom(1);
   for (const size_t bad : {size_t{0}, size_t{7}, size_t{1025}, size_t{1} << 40}) {
     auto v = GenerateValue(Charset::kHex, bad, *random);
-    ASSERT_FALSE(v.has_value());
-    EXPECT_EQ(v.error().code(), StatusCode::kInvalidArgument);
-    EXPECT_EQ(v.error().message(), "length must be between 8 and 1024");
+    ASSERT_THAT(v, StatusIs(StatusCode::kInvalidArgument, "length must be between 8 and 1024"));
   }
   for (const size_t good : {size_t{8}, size_t{32}, size_t{1024}}) {
     auto v = GenerateValue(Charset::kAscii, good, *random);
@@ -145,8 +145,7 @@ class FailingRandom final : public Random {
 TEST(ValueGeneratorTest, RandomFailurePropagates) {
   FailingRandom random;
   auto v = GenerateValue(Charset::kHex, 32, random);
-  ASSERT_FALSE(v.has_value());
-  EXPECT_EQ(v.error().code(), StatusCode::kInternal);
+  EXPECT_THAT(v, StatusIs(StatusCode::kInternal));
 }
 
 }  // namespace

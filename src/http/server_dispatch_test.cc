@@ -149,7 +149,7 @@ TEST_F(BeforeSendTest, TheServerWaitsForContinuationsStillToComeBeforeItGoes) {
   Start();
   std::thread client([this] {
     TestClient c(port());
-    (void)c.Request("GET", "/v1/gated/ok");
+    (void)c.Request("GET", "/v1/gated/ok");  // the server's shutdown is checked, not the answer
   });
   // Shut down while the request waits for its continuation: the server must not be destroyed
   // under it (the continuation posts to the server's I/O context).

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/status_matchers.h"
 #include "http/server.h"
 #include "http/server_test_fixture.h"
 
@@ -124,8 +125,7 @@ TEST(ServerCreateTest, PortInUseIsUnavailable) {
   ASSERT_TRUE(first.has_value());
   options.port = (*first)->port();
   auto second = HttpServer::Create(options, router);
-  ASSERT_FALSE(second.has_value());
-  EXPECT_EQ(second.error().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(second, StatusIs(StatusCode::kUnavailable));
 }
 
 }  // namespace

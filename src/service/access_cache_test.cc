@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/status_matchers.h"
 #include "crypto/api_token.h"
 #include "service/service_test_env.h"
 
@@ -60,7 +61,7 @@ TEST_F(FollowedFeedTest, PoliciesAndVaultsAreServedUntilTheFeedReportsThem) {
   EXPECT_TRUE(cache_.GetVault(vault_id).has_value());
   EXPECT_EQ(PolicyCount(vault_id), 1u);
   feed_.Publish(StoreChange::Vault(vault_id));  // the vault and its policies
-  EXPECT_EQ(cache_.GetVault(vault_id).error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(cache_.GetVault(vault_id), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(PolicyCount(vault_id), 0u);
 }
 
@@ -98,7 +99,7 @@ TEST_F(FollowedFeedTest, ARevokedUserKeyWorksUntilTheFeedReportsIt) {
           .ok());
   EXPECT_TRUE(auth_.Authenticate(Bearer(key.token)).has_value()) << "from memory";
   feed_.Publish(StoreChange::Credential(key.credential.public_id));
-  EXPECT_EQ(auth_.Authenticate(Bearer(key.token)).error().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(auth_.Authenticate(Bearer(key.token)), StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST_F(FollowedFeedTest, ARevokedAgentAndItsJwtWorkUntilTheFeedReportsIt) {
@@ -111,12 +112,11 @@ TEST_F(FollowedFeedTest, ARevokedAgentAndItsJwtWorkUntilTheFeedReportsIt) {
   EXPECT_TRUE(auth_.Authenticate(Bearer(agent.api_key)).has_value()) << "from memory";
   EXPECT_TRUE(auth_.Authenticate(Bearer(jwt->token)).has_value()) << "from memory";
   feed_.Publish(StoreChange::Principal(PrincipalKind::kAgent, agent.agent.id));
-  EXPECT_EQ(auth_.Authenticate(Bearer(agent.api_key)).error().code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_THAT(auth_.Authenticate(Bearer(agent.api_key)), StatusIs(StatusCode::kPermissionDenied));
   // A JWT of a revoked agent is refused as one of a revoked credential (401).
-  EXPECT_EQ(auth_.Authenticate(Bearer(jwt->token)).error().code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(auth_.IssueToken(anonymous, agent.api_key.view()).error().code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_THAT(auth_.Authenticate(Bearer(jwt->token)), StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(auth_.IssueToken(anonymous, agent.api_key.view()),
+              StatusIs(StatusCode::kPermissionDenied));
 }
 
 TEST_F(FollowedFeedTest, CredentialsAreReadFromTheStoreWhileTheFeedIsNotCurrent) {
@@ -127,7 +127,7 @@ TEST_F(FollowedFeedTest, CredentialsAreReadFromTheStoreWhileTheFeedIsNotCurrent)
   ASSERT_TRUE(
       env_.store_->RevokeCredential(key.credential.public_id, ServiceTestEnv::kStart, nullptr)
           .ok());
-  EXPECT_EQ(auth_.Authenticate(Bearer(key.token)).error().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(auth_.Authenticate(Bearer(key.token)), StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST(AccessCacheTest, OnTheStoresOwnFeedAChangeThroughTheServicesIsSeenAtOnce) {
@@ -146,8 +146,8 @@ TEST(AccessCacheTest, OnTheStoresOwnFeedAChangeThroughTheServicesIsSeenAtOnce) {
   EXPECT_EQ(env.authorizer_->Authorize(who, vault, "x", Permission::kRead).code(),
             StatusCode::kPermissionDenied);
   ASSERT_TRUE(env.agents_->Revoke(env.AdminCtx(), agent.agent.id).ok());
-  EXPECT_EQ(env.auth_->Authenticate(Bearer(agent.api_key)).error().code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_THAT(env.auth_->Authenticate(Bearer(agent.api_key)),
+              StatusIs(StatusCode::kPermissionDenied));
 }
 
 }  // namespace

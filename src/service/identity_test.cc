@@ -6,6 +6,7 @@
 #include <barrier>
 #include <thread>
 
+#include "common/status_matchers.h"
 #include "service/service_test_env.h"
 
 namespace coffer {
@@ -51,20 +52,22 @@ TEST_F(IdentityTest, PolicyGlobsAndPermissionsAreEnforced) {
   Grant(agent.agent.id, "api-keys/*", {"read"});
   EXPECT_TRUE(env_.secrets_->Get(Ctx(p), vault_, "api-keys/openai").has_value());
   for (auto path : {"api-keys-prod/x", "api-keys/a/b", "db/x"}) {
-    EXPECT_EQ(env_.secrets_->Get(Ctx(p), vault_, path).error().code(),
-              StatusCode::kPermissionDenied)
+    EXPECT_THAT(env_.secrets_->Get(Ctx(p), vault_, path), StatusIs(StatusCode::kPermissionDenied))
         << path;
   }
   // Existing and missing paths answer alike.
-  EXPECT_EQ(env_.secrets_->Get(Ctx(p), vault_, "api-keys-prod/x").error(),
-            env_.secrets_->Get(Ctx(p), vault_, "api-keys-prod/none").error());
+  auto existing = env_.secrets_->Get(Ctx(p), vault_, "api-keys-prod/x");
+  auto missing = env_.secrets_->Get(Ctx(p), vault_, "api-keys-prod/none");
+  ASSERT_THAT(existing, StatusIs(StatusCode::kPermissionDenied));
+  ASSERT_THAT(missing, StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_EQ(existing.error(), missing.error());
   PutSecretRequest put;
   put.type = "note";
   put.value = SecretBuffer("v");
-  EXPECT_EQ(env_.secrets_->Put(Ctx(p), vault_, "api-keys/openai", std::move(put)).error().code(),
-            StatusCode::kPermissionDenied);
-  EXPECT_EQ(env_.secrets_->Rotate(Ctx(p), vault_, "api-keys/openai", {}).error().code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_THAT(env_.secrets_->Put(Ctx(p), vault_, "api-keys/openai", std::move(put)),
+              StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(env_.secrets_->Rotate(Ctx(p), vault_, "api-keys/openai", {}),
+              StatusIs(StatusCode::kPermissionDenied));
 }
 
 TEST_F(IdentityTest, RotateNeedsRotateOrWrite) {
@@ -84,7 +87,7 @@ TEST_F(IdentityTest, ExpiredAndDeletedPoliciesGrantNothing) {
   EXPECT_TRUE(env_.secrets_->Get(Ctx(p), vault_, "x").has_value());
   EXPECT_EQ(env_.vaults_->List(Ctx(p)).value().size(), 1u);
   env_.clock_.Advance(11 * kMicrosPerSecond);
-  EXPECT_EQ(env_.secrets_->Get(Ctx(p), vault_, "x").error().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(env_.secrets_->Get(Ctx(p), vault_, "x"), StatusIs(StatusCode::kPermissionDenied));
   EXPECT_TRUE(env_.vaults_->List(Ctx(p)).value().empty());
 
   Grant(agent.agent.id, "**", {"read"});
@@ -93,7 +96,7 @@ TEST_F(IdentityTest, ExpiredAndDeletedPoliciesGrantNothing) {
   for (const Policy& policy : policies) {
     ASSERT_TRUE(env_.policies_->Delete(env_.AdminCtx(), vault_, policy.id).ok());
   }
-  EXPECT_EQ(env_.secrets_->Get(Ctx(p), vault_, "x").error().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(env_.secrets_->Get(Ctx(p), vault_, "x"), StatusIs(StatusCode::kPermissionDenied));
 }
 
 TEST_F(IdentityTest, ListingShowsOnlyListablePaths) {
@@ -104,8 +107,8 @@ TEST_F(IdentityTest, ListingShowsOnlyListablePaths) {
   auto page = env_.secrets_->List(Ctx(p), vault_, "", "", std::nullopt).value();
   ASSERT_EQ(page.secrets.size(), 2u);
   EXPECT_EQ(page.secrets[0].path, "team-a/one");
-  EXPECT_EQ(env_.secrets_->List(Ctx(p), vault_, "team-b/", "", std::nullopt).error().code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_THAT(env_.secrets_->List(Ctx(p), vault_, "team-b/", "", std::nullopt),
+              StatusIs(StatusCode::kPermissionDenied));
 }
 
 TEST_F(IdentityTest, HumanRotationRefusesOldCredentialsAtOnce) {
@@ -113,8 +116,8 @@ TEST_F(IdentityTest, HumanRotationRefusesOldCredentialsAtOnce) {
   EXPECT_TRUE(env_.auth_->Authenticate(Bearer(agent.api_key)).has_value());  // now cached
   auto rotated = env_.agents_->RotateKey(env_.AdminCtx(), agent.agent.id);
   ASSERT_TRUE(rotated.has_value()) << rotated.error();
-  EXPECT_EQ(env_.auth_->Authenticate(Bearer(agent.api_key)).error().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_THAT(env_.auth_->Authenticate(Bearer(agent.api_key)),
+              StatusIs(StatusCode::kUnauthenticated));
   EXPECT_TRUE(env_.auth_->Authenticate(Bearer(rotated->api_key)).has_value());
 }
 
@@ -127,18 +130,18 @@ TEST_F(IdentityTest, SelfRotationFollowsSeed003) {
   ASSERT_TRUE(ok.has_value()) << ok.error();
   EXPECT_EQ(ok->agent.id, agent.agent.id);
   // Both old credentials are dead, the new pair works.
-  EXPECT_EQ(env_.auth_->Authenticate(Bearer(agent.api_key)).error().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_THAT(env_.auth_->Authenticate(Bearer(agent.api_key)),
+              StatusIs(StatusCode::kUnauthenticated));
   auto again = env_.agents_->SelfRotate(
       Anonymous("10.0.0.2"), Bearer(ok->api_key),
       std::optional<std::string_view>(agent.rotation_secret.view()), &retry);
-  EXPECT_EQ(again.error().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(again, StatusIs(StatusCode::kUnauthenticated));
   auto missing = env_.agents_->SelfRotate(Anonymous("10.0.0.3"), Bearer(ok->api_key),
                                           std::optional<std::string_view>(), &retry);
-  EXPECT_EQ(missing.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing, StatusIs(StatusCode::kInvalidArgument));
   auto garbage = env_.agents_->SelfRotate(Anonymous("10.0.0.4"), "Bearer nope",
                                           std::optional<std::string_view>("x"), &retry);
-  EXPECT_EQ(garbage.error().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(garbage, StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST_F(IdentityTest, SelfRotationRateLimitCountsEveryRequestPerIp) {
@@ -147,12 +150,12 @@ TEST_F(IdentityTest, SelfRotationRateLimitCountsEveryRequestPerIp) {
   for (int i = 0; i < 3; ++i) {
     auto r = env_.agents_->SelfRotate(Anonymous("10.9.9.9"), "Bearer bad",
                                       std::optional<std::string_view>("x"), &retry);
-    EXPECT_EQ(r.error().code(), StatusCode::kUnauthenticated);
+    EXPECT_THAT(r, StatusIs(StatusCode::kUnauthenticated));
   }
   auto limited = env_.agents_->SelfRotate(
       Anonymous("10.9.9.9"), Bearer(agent.api_key),
       std::optional<std::string_view>(agent.rotation_secret.view()), &retry);
-  EXPECT_EQ(limited.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(limited, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_GT(retry, 0);
   EXPECT_LE(retry, kSelfRotateWindow);
   // Another IP has its own budget; the window slides.
@@ -200,7 +203,7 @@ TEST_F(IdentityTest, RevokedAgentIsForbiddenEverywhere) {
   auto r = env_.agents_->SelfRotate(Anonymous(), Bearer(agent.api_key),
                                     std::optional<std::string_view>(agent.rotation_secret.view()),
                                     &retry);
-  EXPECT_EQ(r.error().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(r, StatusIs(StatusCode::kPermissionDenied));
 }
 
 TEST_F(IdentityTest, RevokedUserKeyStopsWorking) {
@@ -209,10 +212,9 @@ TEST_F(IdentityTest, RevokedUserKeyStopsWorking) {
   auto k2 = env_.users_->CreateApiKey(env_.AdminCtx(), user.id, "ci").value();
   auto alice = env_.auth_->Authenticate(Bearer(k1.token)).value();
   EXPECT_FALSE(alice.is_admin);
-  EXPECT_EQ(env_.users_->Create(Ctx(alice), "bob").error().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(env_.users_->Create(Ctx(alice), "bob"), StatusIs(StatusCode::kPermissionDenied));
   ASSERT_TRUE(env_.users_->RevokeApiKey(Ctx(alice), user.id, k1.credential.public_id).ok());
-  EXPECT_EQ(env_.auth_->Authenticate(Bearer(k1.token)).error().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_THAT(env_.auth_->Authenticate(Bearer(k1.token)), StatusIs(StatusCode::kUnauthenticated));
   EXPECT_TRUE(env_.auth_->Authenticate(Bearer(k2.token)).has_value());
   auto keys = env_.users_->ListApiKeys(Ctx(alice), user.id).value();
   ASSERT_EQ(keys.size(), 2u);
@@ -237,10 +239,9 @@ TEST_F(IdentityTest, FailClosedWhenTheAuditCannotBeWritten) {
   PutAsAdmin("plain", "v");
   env_.BreakAuditTable();
   auto read = env_.secrets_->Get(env_.AdminCtx(), vault_, "counted");
-  ASSERT_FALSE(read.has_value());
-  EXPECT_EQ(read.error().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(env_.secrets_->Get(env_.AdminCtx(), vault_, "plain").error().code(),
-            StatusCode::kUnavailable);
+  EXPECT_THAT(read, StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(env_.secrets_->Get(env_.AdminCtx(), vault_, "plain"),
+              StatusIs(StatusCode::kUnavailable));
   PutSecretRequest put;
   put.type = "note";
   put.value = SecretBuffer("w");

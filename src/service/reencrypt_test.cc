@@ -8,11 +8,15 @@
 #include <atomic>
 #include <thread>
 
+#include "common/status_matchers.h"
 #include "crypto/aead.h"
 #include "service/service_test_env.h"
 
 namespace coffer {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ReencryptTest : public ::testing::Test {
  protected:
@@ -200,9 +204,7 @@ TEST_F(IntegrityAlertTest, ADamagedValueFailsWithDataLossAndOneAlertNamingTheRow
   ASSERT_EQ(env_.store_->SwapCiphertexts({{a.secret_id, 1, a.ciphertext, b.ciphertext}}).value(),
             1);
   auto got = env_.secrets_->Get(env_.AdminCtx(), vault_, "a");
-  ASSERT_FALSE(got.has_value());
-  EXPECT_EQ(got.error().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(got.error().message().find("value-b"), std::string::npos);
+  EXPECT_THAT(got, StatusIs(StatusCode::kDataLoss, Not(HasSubstr("value-b"))));
   ASSERT_EQ(alerts_.size(), 1u);
   EXPECT_EQ(alerts_[0].vault_id, vault_);
   EXPECT_EQ(alerts_[0].path, "a");
@@ -244,8 +246,7 @@ TEST_F(IntegrityAlertTest, AnUnknownKeyIdReloadsTheKeyringOnceBeforeFailing) {
   bogus[4] = 0x63;  // key id 99
   ASSERT_EQ(env_.store_->SwapCiphertexts({{x.secret_id, 1, *sealed, bogus}}).value(), 1);
   auto got = env_.secrets_->Get(env_.AdminCtx(), vault_, "x");
-  ASSERT_FALSE(got.has_value());
-  EXPECT_EQ(got.error().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(got, StatusIs(StatusCode::kDataLoss));
   EXPECT_EQ(reloads, 2);
   ASSERT_EQ(alerts_.size(), 1u);
   EXPECT_EQ(alerts_[0].key_id, 99u);
@@ -263,8 +264,7 @@ TEST_F(IntegrityAlertTest, ADamagedCountedValueDoesNotSpendARead) {
   std::vector<uint8_t> truncated(row.ciphertext.begin(), row.ciphertext.begin() + 10);
   ASSERT_EQ(env_.store_->SwapCiphertexts({{row.secret_id, 1, row.ciphertext, truncated}}).value(),
             1);
-  EXPECT_EQ(env_.secrets_->Get(env_.AdminCtx(), vault_, "once").error().code(),
-            StatusCode::kDataLoss);
+  EXPECT_THAT(env_.secrets_->Get(env_.AdminCtx(), vault_, "once"), StatusIs(StatusCode::kDataLoss));
   EXPECT_EQ(alerts_.size(), 1u);
   EXPECT_EQ(
       env_.store_->GetSecretVersion(vault_, "once", VersionSelector::Exact(1)).value().access_count,

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "common/status_matchers.h"
 #include "crypto/aead.h"
 #include "service/service_test_env.h"
 
@@ -52,30 +53,29 @@ TEST_F(SecretServiceTest, ValuesAreStoredEncryptedAndBoundToTheirRow) {
   EXPECT_EQ(blob.find("plain-canary-value"), std::string::npos);
   // a's blob under b's associated data does not open.
   auto swapped = env_.keyring_->Decrypt(a.ciphertext, SecretAad(vault_, b.secret_id, b.version));
-  EXPECT_EQ(swapped.error().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(swapped, StatusIs(StatusCode::kDataLoss));
 }
 
 TEST_F(SecretServiceTest, PutValidatesEveryField) {
   auto ctx = env_.AdminCtx();
-  EXPECT_EQ(env_.secrets_->Put(ctx, vault_, "a//b", Req("x")).error().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(env_.secrets_->Put(ctx, vault_, "a", Req("x", "bogus")).error().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(env_.secrets_->Put(ctx, vault_, "a", Req("")).error().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(env_.secrets_->Put(ctx, vault_, "a//b", Req("x")),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(env_.secrets_->Put(ctx, vault_, "a", Req("x", "bogus")),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(env_.secrets_->Put(ctx, vault_, "a", Req("")),
+              StatusIs(StatusCode::kInvalidArgument));
   auto past = Req("x");
   past.expires_at = env_.clock_.Now() - 1;
-  EXPECT_EQ(env_.secrets_->Put(ctx, vault_, "a", std::move(past)).error().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(env_.secrets_->Put(ctx, vault_, "a", std::move(past)),
+              StatusIs(StatusCode::kInvalidArgument));
   auto negative = Req("x");
   negative.max_access_count = -1;
-  EXPECT_EQ(env_.secrets_->Put(ctx, vault_, "a", std::move(negative)).error().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(env_.secrets_->Put(ctx, "not-a-uuid", "a", Req("x")).error().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(env_.secrets_->Put(ctx, NewUuid(), "a", Req("x")).error().code(),
-            StatusCode::kNotFound);
-  EXPECT_EQ(env_.secrets_->Get(ctx, vault_, "a").error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(env_.secrets_->Put(ctx, vault_, "a", std::move(negative)),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(env_.secrets_->Put(ctx, "not-a-uuid", "a", Req("x")),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(env_.secrets_->Put(ctx, NewUuid(), "a", Req("x")), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(env_.secrets_->Get(ctx, vault_, "a"), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(SecretServiceTest, ExpiryUsesTheInjectedClock) {
@@ -84,9 +84,9 @@ TEST_F(SecretServiceTest, ExpiryUsesTheInjectedClock) {
   ASSERT_TRUE(env_.secrets_->Put(env_.AdminCtx(), vault_, "t", std::move(r)).has_value());
   EXPECT_TRUE(env_.secrets_->Get(env_.AdminCtx(), vault_, "t").has_value());
   env_.clock_.Advance(10 * kMicrosPerSecond);
-  EXPECT_EQ(env_.secrets_->Get(env_.AdminCtx(), vault_, "t").error().code(), StatusCode::kGone);
-  EXPECT_EQ(env_.secrets_->GetVersion(env_.AdminCtx(), vault_, "t", "1").error().code(),
-            StatusCode::kGone);
+  EXPECT_THAT(env_.secrets_->Get(env_.AdminCtx(), vault_, "t"), StatusIs(StatusCode::kGone));
+  EXPECT_THAT(env_.secrets_->GetVersion(env_.AdminCtx(), vault_, "t", "1"),
+              StatusIs(StatusCode::kGone));
 }
 
 TEST_F(SecretServiceTest, CountedReadsAreExactUnderConcurrency) {
@@ -123,17 +123,17 @@ TEST_F(SecretServiceTest, DisabledVersionsAreSkippedAndGone) {
   auto latest = env_.secrets_->Get(env_.AdminCtx(), vault_, "d");
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(latest->value.view(), "one");
-  EXPECT_EQ(env_.secrets_->GetVersion(env_.AdminCtx(), vault_, "d", "2").error().code(),
-            StatusCode::kGone);
+  EXPECT_THAT(env_.secrets_->GetVersion(env_.AdminCtx(), vault_, "d", "2"),
+              StatusIs(StatusCode::kGone));
   ASSERT_TRUE(env_.secrets_->DisableVersion(env_.AdminCtx(), vault_, "d", "1").has_value());
-  EXPECT_EQ(env_.secrets_->Get(env_.AdminCtx(), vault_, "d").error().code(), StatusCode::kGone);
+  EXPECT_THAT(env_.secrets_->Get(env_.AdminCtx(), vault_, "d"), StatusIs(StatusCode::kGone));
   auto versions = env_.secrets_->ListVersions(env_.AdminCtx(), vault_, "d").value();
   ASSERT_EQ(versions.size(), 2u);
   EXPECT_TRUE(versions[0].is_disabled() && versions[1].is_disabled());
-  EXPECT_EQ(env_.secrets_->DisableVersion(env_.AdminCtx(), vault_, "d", "0").error().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(env_.secrets_->DisableVersion(env_.AdminCtx(), vault_, "d", "7").error().code(),
-            StatusCode::kNotFound);
+  EXPECT_THAT(env_.secrets_->DisableVersion(env_.AdminCtx(), vault_, "d", "0"),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(env_.secrets_->DisableVersion(env_.AdminCtx(), vault_, "d", "7"),
+              StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(SecretServiceTest, RotateGeneratesAndInheritsButNeverReturnsTheValue) {
@@ -158,15 +158,15 @@ TEST_F(SecretServiceTest, RotateGeneratesAndInheritsButNeverReturnsTheValue) {
 
   RotateSecretRequest bad;
   bad.length = 7;
-  EXPECT_EQ(env_.secrets_->Rotate(env_.AdminCtx(), vault_, "db/pw", bad).error().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(env_.secrets_->Rotate(env_.AdminCtx(), vault_, "db/pw", bad),
+              StatusIs(StatusCode::kInvalidArgument));
   bad.length = 1025;
-  EXPECT_EQ(env_.secrets_->Rotate(env_.AdminCtx(), vault_, "db/pw", bad).error().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(env_.secrets_->Rotate(env_.AdminCtx(), vault_, "db/pw", bad),
+              StatusIs(StatusCode::kInvalidArgument));
   RotateSecretRequest charset;
   charset.charset = "unicode";
-  EXPECT_EQ(env_.secrets_->Rotate(env_.AdminCtx(), vault_, "db/pw", charset).error().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(env_.secrets_->Rotate(env_.AdminCtx(), vault_, "db/pw", charset),
+              StatusIs(StatusCode::kInvalidArgument));
 
   auto created = env_.secrets_->Rotate(env_.AdminCtx(), vault_, "fresh", {});
   ASSERT_TRUE(created.has_value());
@@ -179,13 +179,14 @@ TEST_F(SecretServiceTest, OtherUsersAreDeniedWithoutAPolicy) {
   ASSERT_TRUE(Put("x", "v").has_value());
   RequestContext stranger{{PrincipalKind::kUser, NewUuid(), "eve", false, ""}, "r", "1.2.3.4"};
   // 403 whether or not a secret exists at the path: nothing is revealed.
-  EXPECT_EQ(env_.secrets_->Get(stranger, vault_, "x").error(),
-            env_.secrets_->Get(stranger, vault_, "no-such-path").error());
-  EXPECT_EQ(env_.secrets_->Get(stranger, vault_, "x").error().code(),
-            StatusCode::kPermissionDenied);
-  EXPECT_EQ(env_.secrets_->Put(stranger, vault_, "x", Req("y")).error().code(),
-            StatusCode::kPermissionDenied);
-  EXPECT_EQ(env_.vaults_->Get(stranger, vault_).error().code(), StatusCode::kPermissionDenied);
+  auto existing = env_.secrets_->Get(stranger, vault_, "x");
+  auto missing = env_.secrets_->Get(stranger, vault_, "no-such-path");
+  ASSERT_THAT(existing, StatusIs(StatusCode::kPermissionDenied));
+  ASSERT_THAT(missing, StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_EQ(existing.error(), missing.error());
+  EXPECT_THAT(env_.secrets_->Put(stranger, vault_, "x", Req("y")),
+              StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(env_.vaults_->Get(stranger, vault_), StatusIs(StatusCode::kPermissionDenied));
   EXPECT_TRUE(env_.vaults_->List(stranger).value().empty());
 }
 
@@ -197,8 +198,8 @@ TEST_F(SecretServiceTest, ListAndDelete) {
   ASSERT_EQ(page.secrets.size(), 2u);
   EXPECT_EQ(page.secrets[0].path, "api-keys/a");
   EXPECT_TRUE(page.secrets[0].ciphertext.empty());
-  EXPECT_EQ(env_.secrets_->List(env_.AdminCtx(), vault_, "", "", 0).error().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(env_.secrets_->List(env_.AdminCtx(), vault_, "", "", 0),
+              StatusIs(StatusCode::kInvalidArgument));
   EXPECT_TRUE(env_.secrets_->Delete(env_.AdminCtx(), vault_, "db/x").ok());
   EXPECT_EQ(env_.secrets_->Delete(env_.AdminCtx(), vault_, "db/x").code(), StatusCode::kNotFound);
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer::store_testing {
@@ -44,14 +45,14 @@ TEST_P(StoreConformanceTest, AppendAuditAssignsDenseSeqsAndChainsEveryField) {
   in.seq = 999;       // the store assigns it
   in.hash[0] = 0xff;  // and the hashes
   auto first = store().AppendAudit(in);
-  ASSERT_TRUE(IsOk(first));
+  ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->seq, 1);
   EXPECT_EQ(first->prev_hash, Sha256Digest{}) << "the first event chains to zeros";
   EXPECT_EQ(first->hash, AuditChainHash(Sha256Digest{}, *first));
 
   for (int i = 2; i <= 5; ++i) {
     auto next = store().AppendAudit(MakeEvent("secret.write"));
-    ASSERT_TRUE(IsOk(next));
+    ASSERT_THAT(next, IsOk());
     EXPECT_EQ(next->seq, i);
   }
   const std::vector<AuditEvent> events = AllAudit();
@@ -72,7 +73,7 @@ TEST_P(StoreConformanceTest, AppendAuditAssignsDenseSeqsAndChainsEveryField) {
   EXPECT_EQ(stored.hash, first->hash);
 
   auto listed = store().ListAudit({});
-  ASSERT_TRUE(IsOk(listed));
+  ASSERT_THAT(listed, IsOk());
   ASSERT_EQ(listed->size(), 5u);
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ((*listed)[i].hash, events[i].hash) << "ListAudit and ScanAudit agree";
@@ -85,15 +86,15 @@ TEST_P(StoreConformanceTest, AuditEventKeepsTheCountItSummarises) {
   summary.outcome = "denied";
   summary.status = "RESOURCE_EXHAUSTED";
   summary.count = 4711;
-  ASSERT_TRUE(IsOk(store().AppendAudit(summary)));
-  ASSERT_TRUE(IsOk(store().AppendAudit(MakeEvent("auth.failed"))));
+  ASSERT_THAT(store().AppendAudit(summary), IsOk());
+  ASSERT_THAT(store().AppendAudit(MakeEvent("auth.failed")), IsOk());
   const std::vector<AuditEvent> events = AllAudit();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_TRUE(ChainIsIntact(events));
   EXPECT_EQ(events[0].count, 4711);
   EXPECT_EQ(events[1].count, 0);
   auto listed = store().ListAudit({});
-  ASSERT_TRUE(IsOk(listed));
+  ASSERT_THAT(listed, IsOk());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].count, 4711);
 }
@@ -102,7 +103,7 @@ TEST_P(StoreConformanceTest, EveryMutationAppendsItsEventInTheSameWrite) {
   const auto event = [](std::string_view action) { return MakeEvent(action); };
   std::vector<std::string> want;
   const auto expect_ok = [&](std::string_view action, const Status& s) {
-    EXPECT_TRUE(IsOk(s)) << action;
+    EXPECT_THAT(s, IsOk()) << action;
     want.emplace_back(action);
   };
   const auto append = [&](std::string_view action) {
@@ -200,48 +201,47 @@ TEST_P(StoreConformanceTest, AFailedMutationWritesNoEventAndUsesNoSeq) {
   NewSecretVersion once = NewVersion(v.id, "once");
   once.max_access_count = 1;
   auto put = store().PutSecretVersion(once, FakeSeal("x"), nullptr);
-  ASSERT_TRUE(IsOk(put));
-  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(put->secret_id, 1, nullptr)));
+  ASSERT_THAT(put, IsOk());
+  ASSERT_THAT(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), IsOk());
   const Agent agent = AddAgent("bot");
-  ASSERT_TRUE(IsOk(store().InsertUser({NewUuid(), "alice", false, kT0}, nullptr)));
+  ASSERT_THAT(store().InsertUser({NewUuid(), "alice", false, kT0}, nullptr), IsOk());
   auto before = store().AppendAudit(MakeEvent("before"));
-  ASSERT_TRUE(IsOk(before));
+  ASSERT_THAT(before, IsOk());
   ASSERT_EQ(before->seq, 1);
 
   const AuditEvent e = MakeEvent("doomed");
   const SealFunction failing_seal = [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
     return Err(UnavailableError("kms down"));
   };
-  EXPECT_TRUE(HasCode(store().PutSecretVersion(NewVersion(NewUuid(), "s"), FakeSeal("x"), &e),
-                      StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().PutSecretVersion(NewVersion(v.id, "s"), failing_seal, &e),
-                      StatusCode::kUnavailable));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1, &e), StatusCode::kGone));
-  EXPECT_TRUE(HasCode(store().InsertVault({NewUuid(), "v", "", v.owner_id, kT0}, &e),
-                      StatusCode::kAlreadyExists));
-  EXPECT_TRUE(HasCode(store().DeleteSecret(v.id, "absent", &e), StatusCode::kNotFound));
-  EXPECT_TRUE(
-      HasCode(store().DisableSecretVersion(v.id, "once", 9, kT0, &e), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().DeleteVault(NewUuid(), &e), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().InsertUser({NewUuid(), "alice", false, kT0}, &e),
-                      StatusCode::kAlreadyExists));
-  EXPECT_TRUE(HasCode(store().InsertCredential(AgentCredential(agent.id, "bot-key"), &e),
-                      StatusCode::kAlreadyExists));
-  EXPECT_TRUE(HasCode(store().RevokeCredential("absent", kT0, &e), StatusCode::kNotFound));
-  EXPECT_TRUE(
-      HasCode(store().InsertAgent({NewUuid(), "bot", "", "owner-1", kT0, std::nullopt}, {}, &e),
-              StatusCode::kAlreadyExists));
-  EXPECT_TRUE(HasCode(store().RevokeAgent(NewUuid(), kT0, &e), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(agent.id, {"not-hers"}, {}, kT0, &e),
-                      StatusCode::kAborted));
+  EXPECT_THAT(store().PutSecretVersion(NewVersion(NewUuid(), "s"), FakeSeal("x"), &e),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().PutSecretVersion(NewVersion(v.id, "s"), failing_seal, &e),
+              StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(store().ConsumeSecretAccess(put->secret_id, 1, &e), StatusIs(StatusCode::kGone));
+  EXPECT_THAT(store().InsertVault({NewUuid(), "v", "", v.owner_id, kT0}, &e),
+              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().DeleteSecret(v.id, "absent", &e), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DisableSecretVersion(v.id, "once", 9, kT0, &e),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DeleteVault(NewUuid(), &e), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().InsertUser({NewUuid(), "alice", false, kT0}, &e),
+              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().InsertCredential(AgentCredential(agent.id, "bot-key"), &e),
+              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().RevokeCredential("absent", kT0, &e), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().InsertAgent({NewUuid(), "bot", "", "owner-1", kT0, std::nullopt}, {}, &e),
+              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().RevokeAgent(NewUuid(), kT0, &e), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().ReplaceAgentCredentials(agent.id, {"not-hers"}, {}, kT0, &e),
+              StatusIs(StatusCode::kAborted));
   Policy orphan;
   orphan.id = NewUuid();
   orphan.vault_id = NewUuid();
-  EXPECT_TRUE(HasCode(store().InsertPolicy(orphan, &e), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().DeletePolicy(v.id, NewUuid(), &e), StatusCode::kNotFound));
+  EXPECT_THAT(store().InsertPolicy(orphan, &e), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DeletePolicy(v.id, NewUuid(), &e), StatusIs(StatusCode::kNotFound));
 
   auto after = store().AppendAudit(MakeEvent("after"));
-  ASSERT_TRUE(IsOk(after));
+  ASSERT_THAT(after, IsOk());
   EXPECT_EQ(after->seq, 2) << "no failed mutation took a seq";
   EXPECT_EQ(after->prev_hash, before->hash);
   const std::vector<AuditEvent> events = AllAudit();
@@ -249,7 +249,7 @@ TEST_P(StoreConformanceTest, AFailedMutationWritesNoEventAndUsesNoSeq) {
   EXPECT_TRUE(ChainIsIntact(events));
   // Nor did the failures change anything else.
   auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
-  ASSERT_TRUE(IsOk(creds));
+  ASSERT_THAT(creds, IsOk());
   ASSERT_EQ(creds->size(), 1u);
   EXPECT_FALSE((*creds)[0].revoked_at.has_value());
 }
@@ -365,7 +365,7 @@ TEST_P(StoreConformanceTest, ListAuditFiltersCombineAndPaginate) {
         MakeEvent(i % 4 < 2 ? "secret.read" : "secret.write", i % 2 == 0 ? "vault-a" : "vault-b",
                   i % 3 == 0 ? "user-1" : "agent-2", kT0 + 10 * i);
     auto stored = store().AppendAudit(e);
-    ASSERT_TRUE(IsOk(stored));
+    ASSERT_THAT(stored, IsOk());
     appended.push_back(*stored);
   }
   const auto matching = [&](const AuditQuery& q) {
@@ -415,7 +415,7 @@ TEST_P(StoreConformanceTest, ListAuditFiltersCombineAndPaginate) {
   };
   for (size_t i = 0; i < queries.size(); ++i) {
     auto got = store().ListAudit(queries[i]);
-    ASSERT_TRUE(IsOk(got)) << "query " << i;
+    ASSERT_THAT(got, IsOk()) << "query " << i;
     EXPECT_EQ(Seqs(*got), matching(queries[i])) << "query " << i;
   }
 
@@ -424,7 +424,7 @@ TEST_P(StoreConformanceTest, ListAuditFiltersCombineAndPaginate) {
   AuditQuery page = query("vault-b", "", "", std::nullopt, std::nullopt, 0, 5);
   for (int n = 0; n < 10; ++n) {
     auto got = store().ListAudit(page);
-    ASSERT_TRUE(IsOk(got));
+    ASSERT_THAT(got, IsOk());
     if (got->empty()) {
       break;
     }
@@ -439,24 +439,26 @@ TEST_P(StoreConformanceTest, ListAuditFiltersCombineAndPaginate) {
 
 TEST_P(StoreConformanceTest, ScanAuditStopsWhenVisitSaysSo) {
   int visited = 0;
-  ASSERT_TRUE(IsOk(store().ScanAudit([&](const AuditEvent&) {
+  const Status empty = store().ScanAudit([&](const AuditEvent&) {
     ++visited;
     return true;
-  })));
+  });
+  ASSERT_THAT(empty, IsOk());
   EXPECT_EQ(visited, 0) << "an empty chain";
 
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(IsOk(store().AppendAudit(MakeEvent("e" + std::to_string(i)))));
+    ASSERT_THAT(store().AppendAudit(MakeEvent("e" + std::to_string(i))), IsOk());
   }
   std::vector<int64_t> seen;
-  ASSERT_TRUE(IsOk(store().ScanAudit([&](const AuditEvent& e) {
+  const Status scanned = store().ScanAudit([&](const AuditEvent& e) {
     seen.push_back(e.seq);
     return e.seq < 4;
-  })));
+  });
+  ASSERT_THAT(scanned, IsOk());
   EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4}));
 
   // The stopped scan left nothing behind: what is appended next is seen by reads.
-  ASSERT_TRUE(IsOk(store().AppendAudit(MakeEvent("later"))));
+  ASSERT_THAT(store().AppendAudit(MakeEvent("later")), IsOk());
   const std::vector<AuditEvent> events = AllAudit();
   ASSERT_EQ(events.size(), 11u);
   EXPECT_EQ(events.back().action, "later");
@@ -465,21 +467,22 @@ TEST_P(StoreConformanceTest, ScanAuditStopsWhenVisitSaysSo) {
 
 TEST_P(StoreConformanceTest, ScanAuditSeesOneSnapshotWhileAppendsGoOn) {
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(IsOk(store().AppendAudit(MakeEvent("before"))));
+    ASSERT_THAT(store().AppendAudit(MakeEvent("before")), IsOk());
   }
   std::atomic<bool> stop = false;
   std::thread appender([&] {
     while (!stop) {
-      (void)store().AppendAudit(MakeEvent("during"));
+      (void)store().AppendAudit(MakeEvent("during"));  // only the scans' snapshots are checked
     }
   });
   int64_t violations = 0;
   for (int scan = 0; scan < 5; ++scan) {
     std::vector<AuditEvent> seen;
-    ASSERT_TRUE(IsOk(store().ScanAudit([&](const AuditEvent& e) {
+    const Status scanned = store().ScanAudit([&](const AuditEvent& e) {
       seen.push_back(e);
       return true;
-    })));
+    });
+    ASSERT_THAT(scanned, IsOk());
     if (!ChainIsIntact(seen)) {
       ++violations;
     }
@@ -493,19 +496,19 @@ TEST_P(StoreConformanceTest, ScanAuditSeesOneSnapshotWhileAppendsGoOn) {
 TEST_P(StoreConformanceTest, AuditOutlivesItsVaultAndTheChainContinuesAfterReopen) {
   const Vault v = AddVault("v");
   AuditEvent put_event = MakeEvent("secret.write");
-  ASSERT_TRUE(IsOk(store().PutSecretVersion(NewVersion(v.id, "s"), FakeSeal("x"), &put_event)));
+  ASSERT_THAT(store().PutSecretVersion(NewVersion(v.id, "s"), FakeSeal("x"), &put_event), IsOk());
   AuditEvent delete_event = MakeEvent("vault.delete", v.id);
-  ASSERT_TRUE(IsOk(store().DeleteVault(v.id, &delete_event)));
+  ASSERT_THAT(store().DeleteVault(v.id, &delete_event), IsOk());
   AuditQuery about_v_query;
   about_v_query.vault_id = v.id;
   auto about_v = store().ListAudit(about_v_query);
-  ASSERT_TRUE(IsOk(about_v));
+  ASSERT_THAT(about_v, IsOk());
   EXPECT_EQ(Actions(*about_v), (std::vector<std::string>{"secret.write", "vault.delete"}));
 
   Reopen();
 
   auto next = store().AppendAudit(MakeEvent("after.reopen"));
-  ASSERT_TRUE(IsOk(next));
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ(next->seq, 3);
   EXPECT_EQ(next->prev_hash, (*about_v)[1].hash);
   EXPECT_TRUE(ChainIsIntact(AllAudit()));
@@ -520,64 +523,64 @@ TEST_P(StoreConformanceTest, RateLimitSlidesItsWindow) {
   const auto hit = [&](UnixMicros now) { return store().HitRateLimit("ip:1", kWindow, 3, now); };
   for (const UnixMicros at : {kT0, kT0 + kMinute, kT0 + 2 * kMinute}) {
     auto d = hit(at);
-    ASSERT_TRUE(IsOk(d));
+    ASSERT_THAT(d, IsOk());
     EXPECT_TRUE(d->allowed);
     EXPECT_EQ(d->retry_after, 0);
   }
   auto refused = hit(kT0 + 3 * kMinute);
-  ASSERT_TRUE(IsOk(refused));
+  ASSERT_THAT(refused, IsOk());
   EXPECT_FALSE(refused->allowed);
   EXPECT_EQ(refused->retry_after, 12 * kMinute) << "when the kT0 hit leaves the window";
   // Refusals are not recorded, so they do not push the window along; it survives a restart.
   Reopen();
   refused = hit(kT0 + kWindow - 1);
-  ASSERT_TRUE(IsOk(refused));
+  ASSERT_THAT(refused, IsOk());
   EXPECT_FALSE(refused->allowed);
   EXPECT_EQ(refused->retry_after, 1);
 
   // At kT0 + window the first hit is out: (now - window, now].
   auto allowed = hit(kT0 + kWindow);
-  ASSERT_TRUE(IsOk(allowed));
+  ASSERT_THAT(allowed, IsOk());
   EXPECT_TRUE(allowed->allowed);
   refused = hit(kT0 + kWindow + 1);
-  ASSERT_TRUE(IsOk(refused));
+  ASSERT_THAT(refused, IsOk());
   EXPECT_FALSE(refused->allowed);
   EXPECT_EQ(refused->retry_after, kMinute - 1) << "now the kT0 + 1 min hit is the oldest";
 
   // Long after, the window is empty again.
   for (int i = 0; i < 3; ++i) {
     auto later = hit(kT0 + 10 * kWindow);
-    ASSERT_TRUE(IsOk(later));
+    ASSERT_THAT(later, IsOk());
     EXPECT_TRUE(later->allowed) << i;
   }
   auto over = hit(kT0 + 10 * kWindow);
-  ASSERT_TRUE(IsOk(over));
+  ASSERT_THAT(over, IsOk());
   EXPECT_FALSE(over->allowed);
 }
 
 TEST_P(StoreConformanceTest, RateLimitKeysAreIndependent) {
   for (int i = 0; i < 2; ++i) {
     auto a = store().HitRateLimit("rotate:10.0.0.1", kWindow, 2, kT0);
-    ASSERT_TRUE(IsOk(a));
+    ASSERT_THAT(a, IsOk());
     EXPECT_TRUE(a->allowed);
   }
   auto a = store().HitRateLimit("rotate:10.0.0.1", kWindow, 2, kT0);
-  ASSERT_TRUE(IsOk(a));
+  ASSERT_THAT(a, IsOk());
   EXPECT_FALSE(a->allowed);
   EXPECT_EQ(a->retry_after, kWindow);
   auto b = store().HitRateLimit("rotate:10.0.0.2", kWindow, 2, kT0);
-  ASSERT_TRUE(IsOk(b));
+  ASSERT_THAT(b, IsOk());
   EXPECT_TRUE(b->allowed);
   // Another window or limit on another key name is another limiter.
   auto c = store().HitRateLimit("login:10.0.0.1", kMinute, 1, kT0);
-  ASSERT_TRUE(IsOk(c));
+  ASSERT_THAT(c, IsOk());
   EXPECT_TRUE(c->allowed);
 }
 
 TEST_P(StoreConformanceTest, RateLimitRefusesNonsenseArguments) {
-  EXPECT_TRUE(HasCode(store().HitRateLimit("k", 0, 3, kT0), StatusCode::kInvalidArgument));
-  EXPECT_TRUE(HasCode(store().HitRateLimit("k", -kMinute, 3, kT0), StatusCode::kInvalidArgument));
-  EXPECT_TRUE(HasCode(store().HitRateLimit("k", kMinute, 0, kT0), StatusCode::kInvalidArgument));
+  EXPECT_THAT(store().HitRateLimit("k", 0, 3, kT0), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store().HitRateLimit("k", -kMinute, 3, kT0), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store().HitRateLimit("k", kMinute, 0, kT0), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_P(StoreConformanceTest, ConcurrentHitsAllowExactlyTheLimit) {

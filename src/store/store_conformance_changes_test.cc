@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer::store_testing {
@@ -23,7 +24,7 @@ using Changes = std::vector<StoreChange>;
 TEST_P(StoreConformanceTest, EveryMutationOfCachedRecordsIsPublishedBeforeItReturns) {
   Store& s = store();
   Vault v{NewUuid(), "v", "", "owner-1", kT0};
-  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.InsertVault(v, nullptr))); }),
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.InsertVault(v, nullptr), IsOk()); }),
             Changes{StoreChange::Vault(v.id)});
 
   Policy p;
@@ -34,38 +35,42 @@ TEST_P(StoreConformanceTest, EveryMutationOfCachedRecordsIsPublishedBeforeItRetu
   p.permissions = kPermRead;
   p.created_at = kT0;
   p.created_by = "owner-1";
-  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.InsertPolicy(p, nullptr))); }),
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.InsertPolicy(p, nullptr), IsOk()); }),
             Changes{StoreChange::Policies(v.id)});
-  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.DeletePolicy(v.id, p.id, nullptr))); }),
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.DeletePolicy(v.id, p.id, nullptr), IsOk()); }),
             Changes{StoreChange::Policies(v.id)});
 
   const std::string user_id = NewUuid();
   Credential key = AgentCredential(user_id, "user-key");
   key.principal_kind = PrincipalKind::kUser;
-  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.InsertCredential(key, nullptr))); }),
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.InsertCredential(key, nullptr), IsOk()); }),
             Changes{StoreChange::Credential("user-key")});
-  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.RevokeCredential("user-key", kT0, nullptr))); }),
-            Changes{StoreChange::Credential("user-key")});
+  EXPECT_EQ(
+      Published(s, [&] { ASSERT_THAT(s.RevokeCredential("user-key", kT0, nullptr), IsOk()); }),
+      Changes{StoreChange::Credential("user-key")});
 
   Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt};
   const StoreChange agent_change = StoreChange::Principal(PrincipalKind::kAgent, agent.id);
   EXPECT_EQ(Published(s,
                       [&] {
-                        ASSERT_TRUE(IsOk(s.InsertAgent(
-                            agent, {AgentCredential(agent.id, "agent-key-1")}, nullptr)));
+                        ASSERT_THAT(s.InsertAgent(agent, {AgentCredential(agent.id, "agent-key-1")},
+                                                  nullptr),
+                                    IsOk());
                       }),
             Changes{agent_change});
   EXPECT_EQ(Published(s,
                       [&] {
-                        ASSERT_TRUE(IsOk(s.ReplaceAgentCredentials(
-                            agent.id, {"agent-key-1"}, {AgentCredential(agent.id, "agent-key-2")},
-                            kT0 + 1, nullptr)));
+                        ASSERT_THAT(
+                            s.ReplaceAgentCredentials(agent.id, {"agent-key-1"},
+                                                      {AgentCredential(agent.id, "agent-key-2")},
+                                                      kT0 + 1, nullptr),
+                            IsOk());
                       }),
             Changes{agent_change});
-  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.RevokeAgent(agent.id, kT0 + 2, nullptr))); }),
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.RevokeAgent(agent.id, kT0 + 2, nullptr), IsOk()); }),
             Changes{agent_change});
 
-  EXPECT_EQ(Published(s, [&] { ASSERT_TRUE(IsOk(s.DeleteVault(v.id, nullptr))); }),
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.DeleteVault(v.id, nullptr), IsOk()); }),
             Changes{StoreChange::Vault(v.id)});
 }
 
@@ -75,14 +80,15 @@ TEST_P(StoreConformanceTest, AFailedMutationIsPublishedToo) {
   Store& s = store();
   EXPECT_EQ(Published(s,
                       [&] {
-                        EXPECT_TRUE(HasCode(s.RevokeCredential("no-such-key", kT0, nullptr),
-                                            StatusCode::kNotFound));
+                        EXPECT_THAT(s.RevokeCredential("no-such-key", kT0, nullptr),
+                                    StatusIs(StatusCode::kNotFound));
                       }),
             Changes{StoreChange::Credential("no-such-key")});
   const std::string missing = NewUuid();
   EXPECT_EQ(
       Published(
-          s, [&] { EXPECT_TRUE(HasCode(s.DeleteVault(missing, nullptr), StatusCode::kNotFound)); }),
+          s,
+          [&] { EXPECT_THAT(s.DeleteVault(missing, nullptr), StatusIs(StatusCode::kNotFound)); }),
       Changes{StoreChange::Vault(missing)});
 }
 
@@ -90,13 +96,13 @@ TEST_P(StoreConformanceTest, SecretsReadsAndAuditArePublishedAsNothing) {
   Store& s = store();
   const Vault v = AddVault("quiet");
   const auto seen = Published(s, [&] {
-    ASSERT_TRUE(IsOk(Put(v.id, "a/b", "value")));
-    ASSERT_TRUE(IsOk(s.GetSecretVersion(v.id, "a/b", VersionSelector::LatestEnabled())));
-    ASSERT_TRUE(IsOk(s.GetVault(v.id)));
-    ASSERT_TRUE(IsOk(s.ListPolicies(v.id)));
-    ASSERT_TRUE(IsOk(s.AppendAudit(MakeEvent("secret.read", v.id))));
-    ASSERT_TRUE(IsOk(s.InsertUser({NewUuid(), "someone", false, kT0}, nullptr)));
-    ASSERT_TRUE(IsOk(s.DeleteSecret(v.id, "a/b", nullptr)));
+    ASSERT_THAT(Put(v.id, "a/b", "value"), IsOk());
+    ASSERT_THAT(s.GetSecretVersion(v.id, "a/b", VersionSelector::LatestEnabled()), IsOk());
+    ASSERT_THAT(s.GetVault(v.id), IsOk());
+    ASSERT_THAT(s.ListPolicies(v.id), IsOk());
+    ASSERT_THAT(s.AppendAudit(MakeEvent("secret.read", v.id)), IsOk());
+    ASSERT_THAT(s.InsertUser({NewUuid(), "someone", false, kT0}, nullptr), IsOk());
+    ASSERT_THAT(s.DeleteSecret(v.id, "a/b", nullptr), IsOk());
   });
   EXPECT_TRUE(seen.empty()) << seen.size() << " changes published";
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer::store_testing {
@@ -51,12 +52,12 @@ TEST_P(StoreConformanceTest, ConcurrentPutsToOnePathGetDenseUniqueVersions) {
   EXPECT_EQ(all, want) << "versions must be exactly 1..800";
 
   auto listed = store().ListSecretVersions(v.id, "hot/path");
-  ASSERT_TRUE(IsOk(listed));
+  ASSERT_THAT(listed, IsOk());
   ASSERT_EQ(listed->size(), want.size());
   EXPECT_EQ(listed->front().version, kThreads * kPutsPerThread);
   EXPECT_EQ(listed->back().version, 1);
   auto latest = store().GetSecretVersion(v.id, "hot/path", {});
-  ASSERT_TRUE(IsOk(latest));
+  ASSERT_THAT(latest, IsOk());
   EXPECT_EQ(latest->version, kThreads * kPutsPerThread);
 }
 
@@ -67,7 +68,7 @@ TEST_P(StoreConformanceTest, ConcurrentConsumersGetExactlyTheLimit) {
   NewSecretVersion n = NewVersion(v.id, "limited");
   n.max_access_count = kLimit;
   auto put = store().PutSecretVersion(n, FakeSeal("x"), nullptr);
-  ASSERT_TRUE(IsOk(put));
+  ASSERT_THAT(put, IsOk());
 
   std::vector<std::vector<int64_t>> counts(kThreads);
   std::atomic<int> gone = 0;
@@ -101,7 +102,7 @@ TEST_P(StoreConformanceTest, ConcurrentConsumersGetExactlyTheLimit) {
   EXPECT_EQ(gone.load(), kThreads * 5 - kLimit);
   EXPECT_EQ(other.load(), 0);
   auto got = store().GetSecretVersion(v.id, "limited", {});
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->access_count, kLimit);
 }
 
@@ -143,7 +144,7 @@ TEST_P(StoreConformanceTest, FailingWritesAmongConcurrentOnesDoNotDisturbThem) {
   EXPECT_EQ(unexpected.load(), 0);
   for (int t = 0; t < kThreads; ++t) {
     auto versions = store().ListSecretVersions(v.id, "t/" + std::to_string(t));
-    ASSERT_TRUE(IsOk(versions));
+    ASSERT_THAT(versions, IsOk());
     EXPECT_EQ(versions->size(), static_cast<size_t>(kRounds));
     EXPECT_EQ(versions->front().version, kRounds);
   }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer::store_testing {
@@ -26,21 +27,21 @@ std::vector<std::string> PublicIds(const std::vector<Credential>& creds, bool on
 
 TEST_P(StoreConformanceTest, ListCredentialsIncludesRevokedOnesInCreationOrder) {
   const std::string agent_id = NewUuid();
-  ASSERT_TRUE(
-      IsOk(store().InsertCredential(AgentCredential(agent_id, "c3", "key", kT0 + 3), nullptr)));
-  ASSERT_TRUE(
-      IsOk(store().InsertCredential(AgentCredential(agent_id, "c1", "rot", kT0 + 1), nullptr)));
-  ASSERT_TRUE(
-      IsOk(store().InsertCredential(AgentCredential(agent_id, "c2", "key", kT0 + 2), nullptr)));
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent_id, "c3", "key", kT0 + 3), nullptr),
+              IsOk());
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent_id, "c1", "rot", kT0 + 1), nullptr),
+              IsOk());
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent_id, "c2", "key", kT0 + 2), nullptr),
+              IsOk());
   // Same id, other principal kind: not listed.
   Credential user_key = AgentCredential(agent_id, "u1");
   user_key.principal_kind = PrincipalKind::kUser;
-  ASSERT_TRUE(IsOk(store().InsertCredential(user_key, nullptr)));
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(NewUuid(), "other"), nullptr)));
-  ASSERT_TRUE(IsOk(store().RevokeCredential("c1", kT0 + 10, nullptr)));
+  ASSERT_THAT(store().InsertCredential(user_key, nullptr), IsOk());
+  ASSERT_THAT(store().InsertCredential(AgentCredential(NewUuid(), "other"), nullptr), IsOk());
+  ASSERT_THAT(store().RevokeCredential("c1", kT0 + 10, nullptr), IsOk());
 
   auto creds = store().ListCredentials(PrincipalKind::kAgent, agent_id);
-  ASSERT_TRUE(IsOk(creds));
+  ASSERT_THAT(creds, IsOk());
   EXPECT_EQ(PublicIds(*creds, false), (std::vector<std::string>{"c1", "c2", "c3"}));
   EXPECT_EQ((*creds)[0].revoked_at, kT0 + 10);
   EXPECT_EQ((*creds)[0].kind, "rot");
@@ -48,21 +49,21 @@ TEST_P(StoreConformanceTest, ListCredentialsIncludesRevokedOnesInCreationOrder) 
   EXPECT_FALSE((*creds)[1].revoked_at.has_value());
 
   auto users = store().ListCredentials(PrincipalKind::kUser, agent_id);
-  ASSERT_TRUE(IsOk(users));
+  ASSERT_THAT(users, IsOk());
   EXPECT_EQ(PublicIds(*users, false), std::vector<std::string>{"u1"});
   auto none = store().ListCredentials(PrincipalKind::kAgent, "nobody");
-  ASSERT_TRUE(IsOk(none));
+  ASSERT_THAT(none, IsOk());
   EXPECT_TRUE(none->empty());
 }
 
 TEST_P(StoreConformanceTest, RevokeCredentialKeepsTheFirstTime) {
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(NewUuid(), "c"), nullptr)));
-  ASSERT_TRUE(IsOk(store().RevokeCredential("c", kT0 + 5, nullptr)));
-  ASSERT_TRUE(IsOk(store().RevokeCredential("c", kT0 + 9, nullptr))) << "revoking again is OK";
+  ASSERT_THAT(store().InsertCredential(AgentCredential(NewUuid(), "c"), nullptr), IsOk());
+  ASSERT_THAT(store().RevokeCredential("c", kT0 + 5, nullptr), IsOk());
+  ASSERT_THAT(store().RevokeCredential("c", kT0 + 9, nullptr), IsOk()) << "revoking again is OK";
   auto got = store().GetCredential("c");
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->revoked_at, kT0 + 5);
-  EXPECT_TRUE(HasCode(store().RevokeCredential("nope", kT0, nullptr), StatusCode::kNotFound));
+  EXPECT_THAT(store().RevokeCredential("nope", kT0, nullptr), StatusIs(StatusCode::kNotFound));
 }
 
 // A user's API key, with a made-up HMAC.
@@ -75,52 +76,52 @@ Credential UserKey(std::string_view user_id, std::string public_id, std::string 
 TEST_P(StoreConformanceTest, TheLastAdminApiKeyIsNeverRevoked) {
   const User admin{NewUuid(), "admin", true, kT0};
   const User alice{NewUuid(), "alice", false, kT0 + 1};
-  ASSERT_TRUE(IsOk(store().InsertUser(admin, nullptr)));
-  ASSERT_TRUE(IsOk(store().InsertUser(alice, nullptr)));
+  ASSERT_THAT(store().InsertUser(admin, nullptr), IsOk());
+  ASSERT_THAT(store().InsertUser(alice, nullptr), IsOk());
   for (const Credential& c :
        {UserKey(admin.id, "admin-1"), UserKey(admin.id, "admin-2"),
         UserKey(admin.id, "admin-rot", "rot"), UserKey(alice.id, "alice-1")}) {
-    ASSERT_TRUE(IsOk(store().InsertCredential(c, nullptr)));
+    ASSERT_THAT(store().InsertCredential(c, nullptr), IsOk());
   }
   // Anyone else's last key goes (alice can be given a new one by the admin).
-  EXPECT_TRUE(IsOk(store().RevokeCredential("alice-1", kT0, nullptr)));
+  EXPECT_THAT(store().RevokeCredential("alice-1", kT0, nullptr), IsOk());
   // One of two admin keys goes; the other is then the last.
-  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-1", kT0 + 1, nullptr)));
+  EXPECT_THAT(store().RevokeCredential("admin-1", kT0 + 1, nullptr), IsOk());
   AuditEvent event = MakeEvent("apikey.revoke");
   Status last = store().RevokeCredential("admin-2", kT0 + 2, &event);
-  EXPECT_TRUE(HasCode(last, StatusCode::kFailedPrecondition));
+  EXPECT_THAT(last, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(last.message(), kLastAdminKey);
   EXPECT_TRUE(AllAudit().empty()) << "a refused revocation appends nothing";
   auto kept = store().GetCredential("admin-2");
-  ASSERT_TRUE(IsOk(kept));
+  ASSERT_THAT(kept, IsOk());
   EXPECT_FALSE(kept->revoked_at.has_value());
   // A credential that is not an API key does not count, and may go.
-  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-rot", kT0, nullptr)));
+  EXPECT_THAT(store().RevokeCredential("admin-rot", kT0, nullptr), IsOk());
   // Revoking an already revoked key changes nothing and is still fine.
-  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-1", kT0 + 9, nullptr)));
+  EXPECT_THAT(store().RevokeCredential("admin-1", kT0 + 9, nullptr), IsOk());
   // With a second admin holding a key, the first admin's last key may go.
   const User second{NewUuid(), "admin-two", true, kT0 + 2};
-  ASSERT_TRUE(IsOk(store().InsertUser(second, nullptr)));
-  ASSERT_TRUE(IsOk(store().InsertCredential(UserKey(second.id, "second-1"), nullptr)));
-  EXPECT_TRUE(IsOk(store().RevokeCredential("admin-2", kT0 + 3, nullptr)));
-  EXPECT_TRUE(HasCode(store().RevokeCredential("second-1", kT0 + 4, nullptr),
-                      StatusCode::kFailedPrecondition));
+  ASSERT_THAT(store().InsertUser(second, nullptr), IsOk());
+  ASSERT_THAT(store().InsertCredential(UserKey(second.id, "second-1"), nullptr), IsOk());
+  EXPECT_THAT(store().RevokeCredential("admin-2", kT0 + 3, nullptr), IsOk());
+  EXPECT_THAT(store().RevokeCredential("second-1", kT0 + 4, nullptr),
+              StatusIs(StatusCode::kFailedPrecondition));
 }
 
 TEST_P(StoreConformanceTest, OfConcurrentRevocationsOfTheLastAdminKeysOneIsRefused) {
   constexpr int kKeys = 4;
   constexpr int kRounds = 8;
   const User admin{NewUuid(), "admin", true, kT0};
-  ASSERT_TRUE(IsOk(store().InsertUser(admin, nullptr)));
+  ASSERT_THAT(store().InsertUser(admin, nullptr), IsOk());
   std::vector<std::string> survivors;  // the previous round's unrevoked key
   for (int round = 0; round < kRounds; ++round) {
     std::vector<std::string> ids;
     for (int k = 0; k < kKeys; ++k) {
       ids.push_back("r" + std::to_string(round) + "-" + std::to_string(k));
-      ASSERT_TRUE(IsOk(store().InsertCredential(UserKey(admin.id, ids.back()), nullptr)));
+      ASSERT_THAT(store().InsertCredential(UserKey(admin.id, ids.back()), nullptr), IsOk());
     }
     for (const std::string& id : survivors) {
-      ASSERT_TRUE(IsOk(store().RevokeCredential(id, kT0, nullptr)));
+      ASSERT_THAT(store().RevokeCredential(id, kT0, nullptr), IsOk());
     }
     std::barrier start(kKeys);
     std::atomic<int> revoked = 0;
@@ -144,7 +145,7 @@ TEST_P(StoreConformanceTest, OfConcurrentRevocationsOfTheLastAdminKeysOneIsRefus
     EXPECT_EQ(revoked.load(), kKeys - 1) << "round " << round;
     EXPECT_EQ(refused.load(), 1) << "round " << round;
     auto after = store().ListCredentials(PrincipalKind::kUser, admin.id);
-    ASSERT_TRUE(IsOk(after));
+    ASSERT_THAT(after, IsOk());
     survivors.clear();
     for (const Credential& c : *after) {
       if (!c.revoked_at.has_value()) survivors.push_back(c.public_id);
@@ -159,11 +160,13 @@ TEST_P(StoreConformanceTest, OfConcurrentRevocationsOfTheLastAdminKeysOneIsRefus
 
 TEST_P(StoreConformanceTest, AgentRoundTripWithItsFirstCredentials) {
   const Agent agent{NewUuid(), "ci-runner", "builds things", "owner-1", kT0 + 4, std::nullopt};
-  ASSERT_TRUE(IsOk(store().InsertAgent(
-      agent, {AgentCredential(agent.id, "k1"), AgentCredential(agent.id, "r1", "rot")}, nullptr)));
+  ASSERT_THAT(store().InsertAgent(
+                  agent, {AgentCredential(agent.id, "k1"), AgentCredential(agent.id, "r1", "rot")},
+                  nullptr),
+              IsOk());
 
   auto got = store().GetAgent(agent.id);
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->id, agent.id);
   EXPECT_EQ(got->name, "ci-runner");
   EXPECT_EQ(got->description, "builds things");
@@ -172,53 +175,53 @@ TEST_P(StoreConformanceTest, AgentRoundTripWithItsFirstCredentials) {
   EXPECT_FALSE(got->is_revoked());
 
   auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
-  ASSERT_TRUE(IsOk(creds));
+  ASSERT_THAT(creds, IsOk());
   EXPECT_EQ(PublicIds(*creds, true), (std::vector<std::string>{"k1", "r1"}));
-  EXPECT_TRUE(HasCode(store().GetAgent(NewUuid()), StatusCode::kNotFound));
+  EXPECT_THAT(store().GetAgent(NewUuid()), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, AgentNameIsUniquePerOwner) {
   const Agent first = AddAgent("bot", "owner-1");
   const Agent dup{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt};
   Status s = store().InsertAgent(dup, {AgentCredential(dup.id, "dup-key")}, nullptr);
-  EXPECT_TRUE(HasCode(s, StatusCode::kAlreadyExists));
+  EXPECT_THAT(s, StatusIs(StatusCode::kAlreadyExists));
   EXPECT_EQ(s.message(), "an agent named 'bot' already exists");
-  EXPECT_TRUE(HasCode(store().GetCredential("dup-key"), StatusCode::kNotFound))
+  EXPECT_THAT(store().GetCredential("dup-key"), StatusIs(StatusCode::kNotFound))
       << "the credentials went nowhere either";
   // Another owner may use the name; the same id may not be used twice.
   const Agent other{NewUuid(), "bot", "", "owner-2", kT0, std::nullopt};
-  EXPECT_TRUE(IsOk(store().InsertAgent(other, {}, nullptr)));
+  EXPECT_THAT(store().InsertAgent(other, {}, nullptr), IsOk());
   const Agent same_id{first.id, "bot-2", "", "owner-1", kT0, std::nullopt};
-  EXPECT_TRUE(HasCode(store().InsertAgent(same_id, {}, nullptr), StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().InsertAgent(same_id, {}, nullptr), StatusIs(StatusCode::kAlreadyExists));
 }
 
 TEST_P(StoreConformanceTest, InsertAgentIsAtomicWithItsCredentials) {
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(NewUuid(), "taken"), nullptr)));
+  ASSERT_THAT(store().InsertCredential(AgentCredential(NewUuid(), "taken"), nullptr), IsOk());
   const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt};
   Status s = store().InsertAgent(
       agent, {AgentCredential(agent.id, "fresh"), AgentCredential(agent.id, "taken")}, nullptr);
-  EXPECT_TRUE(HasCode(s, StatusCode::kAlreadyExists));
-  EXPECT_TRUE(HasCode(store().GetAgent(agent.id), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().GetCredential("fresh"), StatusCode::kNotFound));
+  EXPECT_THAT(s, StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().GetAgent(agent.id), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().GetCredential("fresh"), StatusIs(StatusCode::kNotFound));
   // Nothing of the failed insert is left: the same agent goes in cleanly.
-  EXPECT_TRUE(IsOk(store().InsertAgent(agent, {AgentCredential(agent.id, "fresh")}, nullptr)));
+  EXPECT_THAT(store().InsertAgent(agent, {AgentCredential(agent.id, "fresh")}, nullptr), IsOk());
 }
 
 TEST_P(StoreConformanceTest, AgentCredentialsMustNameTheAgent) {
   const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt};
   Credential users = AgentCredential(agent.id, "k");
   users.principal_kind = PrincipalKind::kUser;
-  EXPECT_TRUE(HasCode(store().InsertAgent(agent, {users}, nullptr), StatusCode::kInvalidArgument));
-  EXPECT_TRUE(HasCode(store().InsertAgent(agent, {AgentCredential(NewUuid(), "k")}, nullptr),
-                      StatusCode::kInvalidArgument));
-  EXPECT_TRUE(HasCode(store().GetAgent(agent.id), StatusCode::kNotFound));
+  EXPECT_THAT(store().InsertAgent(agent, {users}, nullptr), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store().InsertAgent(agent, {AgentCredential(NewUuid(), "k")}, nullptr),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store().GetAgent(agent.id), StatusIs(StatusCode::kNotFound));
 
-  ASSERT_TRUE(IsOk(store().InsertAgent(agent, {AgentCredential(agent.id, "k")}, nullptr)));
-  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(
-                          agent.id, {"k"}, {AgentCredential(NewUuid(), "k2")}, kT0, nullptr),
-                      StatusCode::kInvalidArgument));
+  ASSERT_THAT(store().InsertAgent(agent, {AgentCredential(agent.id, "k")}, nullptr), IsOk());
+  EXPECT_THAT(store().ReplaceAgentCredentials(agent.id, {"k"}, {AgentCredential(NewUuid(), "k2")},
+                                              kT0, nullptr),
+              StatusIs(StatusCode::kInvalidArgument));
   auto k = store().GetCredential("k");
-  ASSERT_TRUE(IsOk(k));
+  ASSERT_THAT(k, IsOk());
   EXPECT_FALSE(k->revoked_at.has_value()) << "a refused swap revokes nothing";
 }
 
@@ -228,86 +231,88 @@ TEST_P(StoreConformanceTest, ListAgentsByCreationTimeAndOwner) {
   const Agent middle = AddAgent("middle", "owner-1", kT0 + 20);
 
   auto all = store().ListAgents(std::nullopt);
-  ASSERT_TRUE(IsOk(all));
+  ASSERT_THAT(all, IsOk());
   ASSERT_EQ(all->size(), 3u);
   EXPECT_EQ((*all)[0].id, early.id);
   EXPECT_EQ((*all)[1].id, middle.id);
   EXPECT_EQ((*all)[2].id, late.id);
 
   auto mine = store().ListAgents("owner-1");
-  ASSERT_TRUE(IsOk(mine));
+  ASSERT_THAT(mine, IsOk());
   ASSERT_EQ(mine->size(), 2u);
   EXPECT_EQ((*mine)[0].id, middle.id);
   EXPECT_EQ((*mine)[1].id, late.id);
   auto none = store().ListAgents("nobody");
-  ASSERT_TRUE(IsOk(none));
+  ASSERT_THAT(none, IsOk());
   EXPECT_TRUE(none->empty());
 }
 
 TEST_P(StoreConformanceTest, RevokeAgentRevokesItsCredentialsAndIsIdempotent) {
   const Agent agent = AddAgent("bot");
   const Agent bystander = AddAgent("other");
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "old"), nullptr)));
-  ASSERT_TRUE(IsOk(store().RevokeCredential("old", kT0 + 1, nullptr)));
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "rot", "rot"), nullptr)));
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent.id, "old"), nullptr), IsOk());
+  ASSERT_THAT(store().RevokeCredential("old", kT0 + 1, nullptr), IsOk());
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent.id, "rot", "rot"), nullptr), IsOk());
 
-  ASSERT_TRUE(IsOk(store().RevokeAgent(agent.id, kT0 + 50, nullptr)));
+  ASSERT_THAT(store().RevokeAgent(agent.id, kT0 + 50, nullptr), IsOk());
   auto got = store().GetAgent(agent.id);
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->revoked_at, kT0 + 50);
   auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
-  ASSERT_TRUE(IsOk(creds));
+  ASSERT_THAT(creds, IsOk());
   ASSERT_EQ(creds->size(), 3u);
   for (const Credential& c : *creds) {
     EXPECT_EQ(c.revoked_at, c.public_id == "old" ? kT0 + 1 : kT0 + 50) << c.public_id;
   }
 
   // Again: OK, and every time stays.
-  ASSERT_TRUE(IsOk(store().RevokeAgent(agent.id, kT0 + 99, nullptr)));
+  ASSERT_THAT(store().RevokeAgent(agent.id, kT0 + 99, nullptr), IsOk());
   got = store().GetAgent(agent.id);
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->revoked_at, kT0 + 50);
   auto key = store().GetCredential("bot-key");
-  ASSERT_TRUE(IsOk(key));
+  ASSERT_THAT(key, IsOk());
   EXPECT_EQ(key->revoked_at, kT0 + 50);
 
   auto untouched = store().GetCredential("other-key");
-  ASSERT_TRUE(IsOk(untouched));
+  ASSERT_THAT(untouched, IsOk());
   EXPECT_FALSE(untouched->revoked_at.has_value());
   auto other = store().GetAgent(bystander.id);
-  ASSERT_TRUE(IsOk(other));
+  ASSERT_THAT(other, IsOk());
   EXPECT_FALSE(other->is_revoked());
-  EXPECT_TRUE(HasCode(store().RevokeAgent(NewUuid(), kT0, nullptr), StatusCode::kNotFound));
+  EXPECT_THAT(store().RevokeAgent(NewUuid(), kT0, nullptr), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, ReplaceAgentCredentialsRevokesEveryActiveOneAndInsertsTheFresh) {
   const Agent agent = AddAgent("bot");
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "bot-rot", "rot"), nullptr)));
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent.id, "bot-rot", "rot"), nullptr),
+              IsOk());
   // An active credential the caller did not mention is revoked too.
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "stray"), nullptr)));
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent.id, "stray"), nullptr), IsOk());
 
-  ASSERT_TRUE(IsOk(store().ReplaceAgentCredentials(
-      agent.id, {"bot-key", "bot-rot"},
-      {AgentCredential(agent.id, "k2", "key", kT0 + 7), AgentCredential(agent.id, "r2", "rot")},
-      kT0 + 7, nullptr)));
+  ASSERT_THAT(store().ReplaceAgentCredentials(agent.id, {"bot-key", "bot-rot"},
+                                              {AgentCredential(agent.id, "k2", "key", kT0 + 7),
+                                               AgentCredential(agent.id, "r2", "rot")},
+                                              kT0 + 7, nullptr),
+              IsOk());
 
   auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
-  ASSERT_TRUE(IsOk(creds));
+  ASSERT_THAT(creds, IsOk());
   EXPECT_EQ(PublicIds(*creds, true), (std::vector<std::string>{"r2", "k2"}))
       << "r2 was created at kT0, k2 at kT0 + 7";
   for (const std::string id : {"bot-key", "bot-rot", "stray"}) {
     auto old = store().GetCredential(id);
-    ASSERT_TRUE(IsOk(old));
+    ASSERT_THAT(old, IsOk());
     EXPECT_EQ(old->revoked_at, kT0 + 7) << id;
   }
 
   // The old expectation no longer holds.
   Status stale = store().ReplaceAgentCredentials(agent.id, {"bot-key"},
                                                  {AgentCredential(agent.id, "k3")}, kT0, nullptr);
-  EXPECT_TRUE(HasCode(stale, StatusCode::kAborted));
-  EXPECT_TRUE(HasCode(store().GetCredential("k3"), StatusCode::kNotFound));
+  EXPECT_THAT(stale, StatusIs(StatusCode::kAborted));
+  EXPECT_THAT(store().GetCredential("k3"), StatusIs(StatusCode::kNotFound));
   auto still = store().GetCredential("k2");
-  ASSERT_TRUE(IsOk(still));
+  ASSERT_THAT(still, IsOk());
   EXPECT_FALSE(still->revoked_at.has_value()) << "an aborted swap revokes nothing";
 }
 
@@ -319,35 +324,35 @@ TEST_P(StoreConformanceTest, ReplaceAgentCredentialsChecksEveryExpectedId) {
                                            kT0, nullptr);
   };
   // Another agent's credential, an unknown id, or one active and one not: all aborted.
-  EXPECT_TRUE(HasCode(replace({"other-key"}), StatusCode::kAborted));
-  EXPECT_TRUE(HasCode(replace({"bot-key", "no-such-id"}), StatusCode::kAborted));
-  ASSERT_TRUE(IsOk(store().InsertCredential(AgentCredential(agent.id, "gone"), nullptr)));
-  ASSERT_TRUE(IsOk(store().RevokeCredential("gone", kT0, nullptr)));
-  EXPECT_TRUE(HasCode(replace({"bot-key", "gone"}), StatusCode::kAborted));
-  EXPECT_TRUE(HasCode(store().GetCredential("new"), StatusCode::kNotFound));
+  EXPECT_THAT(replace({"other-key"}), StatusIs(StatusCode::kAborted));
+  EXPECT_THAT(replace({"bot-key", "no-such-id"}), StatusIs(StatusCode::kAborted));
+  ASSERT_THAT(store().InsertCredential(AgentCredential(agent.id, "gone"), nullptr), IsOk());
+  ASSERT_THAT(store().RevokeCredential("gone", kT0, nullptr), IsOk());
+  EXPECT_THAT(replace({"bot-key", "gone"}), StatusIs(StatusCode::kAborted));
+  EXPECT_THAT(store().GetCredential("new"), StatusIs(StatusCode::kNotFound));
 
   // An empty expectation is an unconditional rotation.
-  EXPECT_TRUE(IsOk(replace({})));
+  EXPECT_THAT(replace({}), IsOk());
   auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
-  ASSERT_TRUE(IsOk(creds));
+  ASSERT_THAT(creds, IsOk());
   EXPECT_EQ(PublicIds(*creds, true), std::vector<std::string>{"new"});
   auto untouched = store().GetCredential("other-key");
-  ASSERT_TRUE(IsOk(untouched));
+  ASSERT_THAT(untouched, IsOk());
   EXPECT_FALSE(untouched->revoked_at.has_value());
 }
 
 TEST_P(StoreConformanceTest, ReplaceAgentCredentialsOnARevokedOrUnknownAgent) {
   const Agent agent = AddAgent("bot");
-  ASSERT_TRUE(IsOk(store().RevokeAgent(agent.id, kT0, nullptr)));
-  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(agent.id, {}, {}, kT0, nullptr),
-                      StatusCode::kFailedPrecondition));
-  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(
-                          agent.id, {}, {AgentCredential(agent.id, "new")}, kT0, nullptr),
-                      StatusCode::kFailedPrecondition));
-  EXPECT_TRUE(HasCode(store().GetCredential("new"), StatusCode::kNotFound));
+  ASSERT_THAT(store().RevokeAgent(agent.id, kT0, nullptr), IsOk());
+  EXPECT_THAT(store().ReplaceAgentCredentials(agent.id, {}, {}, kT0, nullptr),
+              StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store().ReplaceAgentCredentials(agent.id, {}, {AgentCredential(agent.id, "new")}, kT0,
+                                              nullptr),
+              StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store().GetCredential("new"), StatusIs(StatusCode::kNotFound));
   const std::string unknown = NewUuid();
-  EXPECT_TRUE(HasCode(store().ReplaceAgentCredentials(unknown, {}, {}, kT0, nullptr),
-                      StatusCode::kNotFound));
+  EXPECT_THAT(store().ReplaceAgentCredentials(unknown, {}, {}, kT0, nullptr),
+              StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, ConcurrentSwapsWithOneExpectationHaveExactlyOneWinner) {
@@ -374,10 +379,10 @@ TEST_P(StoreConformanceTest, ConcurrentSwapsWithOneExpectationHaveExactlyOneWinn
     const int winners = static_cast<int>(results[0].ok()) + static_cast<int>(results[1].ok());
     ASSERT_EQ(winners, 1) << "round " << round << ": " << results[0] << " / " << results[1];
     const int loser = results[0].ok() ? 1 : 0;
-    EXPECT_TRUE(HasCode(results[loser], StatusCode::kAborted));
+    EXPECT_THAT(results[loser], StatusIs(StatusCode::kAborted));
 
     auto creds = store().ListCredentials(PrincipalKind::kAgent, agent.id);
-    ASSERT_TRUE(IsOk(creds));
+    ASSERT_THAT(creds, IsOk());
     const std::vector<std::string> active = PublicIds(*creds, true);
     ASSERT_EQ(active.size(), 1u) << "round " << round;
     EXPECT_EQ(active[0], "r" + std::to_string(round) + "-t" + std::to_string(1 - loser));
@@ -416,11 +421,11 @@ TEST_P(StoreConformanceTest, PolicyRoundTripListAndDelete) {
   const Policy elsewhere = MakePolicy(w.id, "agent-1", kT0);
   const Policy someone_else = MakePolicy(v.id, "agent-2", kT0 + 3);
   for (const Policy& p : {full, first, elsewhere, someone_else}) {
-    ASSERT_TRUE(IsOk(store().InsertPolicy(p, nullptr)));
+    ASSERT_THAT(store().InsertPolicy(p, nullptr), IsOk());
   }
 
   auto got = store().GetPolicy(v.id, full.id);
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->id, full.id);
   EXPECT_EQ(got->vault_id, v.id);
   EXPECT_EQ(got->principal_kind, PrincipalKind::kUser);
@@ -431,41 +436,41 @@ TEST_P(StoreConformanceTest, PolicyRoundTripListAndDelete) {
   EXPECT_EQ(got->created_at, kT0 + 2);
   EXPECT_EQ(got->created_by, "user-1");
   auto plain = store().GetPolicy(v.id, first.id);
-  ASSERT_TRUE(IsOk(plain));
+  ASSERT_THAT(plain, IsOk());
   EXPECT_FALSE(plain->expires_at.has_value());
-  EXPECT_TRUE(HasCode(store().GetPolicy(w.id, full.id), StatusCode::kNotFound))
+  EXPECT_THAT(store().GetPolicy(w.id, full.id), StatusIs(StatusCode::kNotFound))
       << "a policy is found only in its own vault";
-  EXPECT_TRUE(HasCode(store().GetPolicy(v.id, NewUuid()), StatusCode::kNotFound));
+  EXPECT_THAT(store().GetPolicy(v.id, NewUuid()), StatusIs(StatusCode::kNotFound));
 
   auto in_v = store().ListPolicies(v.id);
-  ASSERT_TRUE(IsOk(in_v));
+  ASSERT_THAT(in_v, IsOk());
   ASSERT_EQ(in_v->size(), 3u);
   EXPECT_EQ((*in_v)[0].id, first.id);
   EXPECT_EQ((*in_v)[1].id, full.id);
   EXPECT_EQ((*in_v)[2].id, someone_else.id);
 
   auto agent_1 = store().ListPoliciesForPrincipal(PrincipalKind::kAgent, "agent-1");
-  ASSERT_TRUE(IsOk(agent_1));
+  ASSERT_THAT(agent_1, IsOk());
   ASSERT_EQ(agent_1->size(), 2u) << "the kUser policy names another principal";
   EXPECT_EQ((*agent_1)[0].id, elsewhere.id);
   EXPECT_EQ((*agent_1)[1].id, first.id);
 
-  EXPECT_TRUE(HasCode(store().DeletePolicy(w.id, first.id, nullptr), StatusCode::kNotFound));
-  ASSERT_TRUE(IsOk(store().DeletePolicy(v.id, first.id, nullptr)));
-  EXPECT_TRUE(HasCode(store().GetPolicy(v.id, first.id), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().DeletePolicy(v.id, first.id, nullptr), StatusCode::kNotFound));
+  EXPECT_THAT(store().DeletePolicy(w.id, first.id, nullptr), StatusIs(StatusCode::kNotFound));
+  ASSERT_THAT(store().DeletePolicy(v.id, first.id, nullptr), IsOk());
+  EXPECT_THAT(store().GetPolicy(v.id, first.id), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DeletePolicy(v.id, first.id, nullptr), StatusIs(StatusCode::kNotFound));
   in_v = store().ListPolicies(v.id);
-  ASSERT_TRUE(IsOk(in_v));
+  ASSERT_THAT(in_v, IsOk());
   EXPECT_EQ(in_v->size(), 2u);
 }
 
 TEST_P(StoreConformanceTest, InsertPolicyNeedsItsVaultAndAFreshId) {
   const Vault v = AddVault("v");
   const Policy p = MakePolicy(v.id, "agent-1", kT0);
-  ASSERT_TRUE(IsOk(store().InsertPolicy(p, nullptr)));
-  EXPECT_TRUE(HasCode(store().InsertPolicy(p, nullptr), StatusCode::kAlreadyExists));
+  ASSERT_THAT(store().InsertPolicy(p, nullptr), IsOk());
+  EXPECT_THAT(store().InsertPolicy(p, nullptr), StatusIs(StatusCode::kAlreadyExists));
   Status missing = store().InsertPolicy(MakePolicy(NewUuid(), "agent-1", kT0), nullptr);
-  EXPECT_TRUE(HasCode(missing, StatusCode::kNotFound));
+  EXPECT_THAT(missing, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(missing.message(), "vault not found");
 }
 
@@ -474,17 +479,17 @@ TEST_P(StoreConformanceTest, DeleteVaultDeletesItsPolicies) {
   const Vault kept = AddVault("kept");
   const Policy gone = MakePolicy(doomed.id, "agent-1", kT0);
   const Policy stays = MakePolicy(kept.id, "agent-1", kT0 + 1);
-  ASSERT_TRUE(IsOk(store().InsertPolicy(gone, nullptr)));
-  ASSERT_TRUE(IsOk(store().InsertPolicy(stays, nullptr)));
+  ASSERT_THAT(store().InsertPolicy(gone, nullptr), IsOk());
+  ASSERT_THAT(store().InsertPolicy(stays, nullptr), IsOk());
 
-  ASSERT_TRUE(IsOk(store().DeleteVault(doomed.id, nullptr)));
-  EXPECT_TRUE(HasCode(store().GetPolicy(doomed.id, gone.id), StatusCode::kNotFound));
+  ASSERT_THAT(store().DeleteVault(doomed.id, nullptr), IsOk());
+  EXPECT_THAT(store().GetPolicy(doomed.id, gone.id), StatusIs(StatusCode::kNotFound));
   auto left = store().ListPoliciesForPrincipal(PrincipalKind::kAgent, "agent-1");
-  ASSERT_TRUE(IsOk(left));
+  ASSERT_THAT(left, IsOk());
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].id, stays.id);
   auto listed = store().ListPolicies(doomed.id);
-  ASSERT_TRUE(IsOk(listed));
+  ASSERT_THAT(listed, IsOk());
   EXPECT_TRUE(listed->empty());
 }
 

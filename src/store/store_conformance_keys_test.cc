@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer::store_testing {
@@ -31,7 +32,7 @@ TEST_P(StoreConformanceTest, ListsVersionsNotUnderAKeyInOrderWithTheirPlaceAndPa
     auto r = store().PutSecretVersion(
         NewVersion(v.id, path),
         [blob](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> { return blob; }, nullptr);
-    EXPECT_TRUE(IsOk(r));
+    EXPECT_THAT(r, IsOk());
     return r.has_value() ? *r : SecretVersion{};
   };
   const SecretVersion x1 = put(a, "x", Blob(1, "x1"));
@@ -41,7 +42,7 @@ TEST_P(StoreConformanceTest, ListsVersionsNotUnderAKeyInOrderWithTheirPlaceAndPa
   (void)x2;
 
   auto first = store().ListCiphertextsNotUnderKey(2, "", 0, 1000);
-  ASSERT_TRUE(IsOk(first));
+  ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->size(), 3u);
   std::vector<std::pair<std::string, int64_t>> expected = {
       {x1.secret_id, 1}, {y1.secret_id, 1}, {z1.secret_id, 1}};
@@ -63,7 +64,7 @@ TEST_P(StoreConformanceTest, ListsVersionsNotUnderAKeyInOrderWithTheirPlaceAndPa
   int64_t after_version = 0;
   for (int i = 0; i < 5; ++i) {
     auto page = store().ListCiphertextsNotUnderKey(2, after_id, after_version, 1);
-    ASSERT_TRUE(IsOk(page));
+    ASSERT_THAT(page, IsOk());
     if (page->empty()) break;
     ASSERT_EQ(page->size(), 1u);
     paged.push_back(page->front().secret_id);
@@ -73,7 +74,7 @@ TEST_P(StoreConformanceTest, ListsVersionsNotUnderAKeyInOrderWithTheirPlaceAndPa
   EXPECT_EQ(paged.size(), 3u);
   // Under key 1 only x's version 2 (and the short blob) are elsewhere.
   auto not_one = store().ListCiphertextsNotUnderKey(1, "", 0, 10);
-  ASSERT_TRUE(IsOk(not_one));
+  ASSERT_THAT(not_one, IsOk());
   EXPECT_EQ(not_one->size(), 2u);
 }
 
@@ -84,10 +85,10 @@ TEST_P(StoreConformanceTest, CountsVersionsPerKeyId) {
     auto r = store().PutSecretVersion(
         NewVersion(v.id, path),
         [blob](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> { return blob; }, nullptr);
-    ASSERT_TRUE(IsOk(r));
+    ASSERT_THAT(r, IsOk());
   }
   auto counts = store().CountCiphertextsByKey();
-  ASSERT_TRUE(IsOk(counts));
+  ASSERT_THAT(counts, IsOk());
   EXPECT_EQ(*counts, (std::map<int64_t, int64_t>{{kUnreadableKeyId, 1}, {1, 2}, {7, 1}}));
 }
 
@@ -98,20 +99,20 @@ TEST_P(StoreConformanceTest, SwapsCiphertextOnlyWhereItIsStillTheExpectedOne) {
   auto put = store().PutSecretVersion(
       n, [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> { return Blob(1, "old"); },
       nullptr);
-  ASSERT_TRUE(IsOk(put));
-  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(put->secret_id, 1, nullptr)));
+  ASSERT_THAT(put, IsOk());
+  ASSERT_THAT(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), IsOk());
 
   // A stale expectation swaps nothing; a right one swaps; an unknown row is skipped.
   auto stale = store().SwapCiphertexts({{put->secret_id, 1, Blob(1, "other"), Blob(2, "new")}});
-  ASSERT_TRUE(IsOk(stale));
+  ASSERT_THAT(stale, IsOk());
   EXPECT_EQ(*stale, 0);
   auto swapped = store().SwapCiphertexts({{put->secret_id, 1, Blob(1, "old"), Blob(2, "new")},
                                           {"no-such-secret", 1, Blob(1, "old"), Blob(2, "x")}});
-  ASSERT_TRUE(IsOk(swapped));
+  ASSERT_THAT(swapped, IsOk());
   EXPECT_EQ(*swapped, 1);
 
   auto got = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(1));
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->ciphertext, Blob(2, "new"));
   // Nothing else in the row changed.
   EXPECT_EQ(got->access_count, 1);
@@ -119,33 +120,33 @@ TEST_P(StoreConformanceTest, SwapsCiphertextOnlyWhereItIsStillTheExpectedOne) {
   EXPECT_EQ(got->created_at, put->created_at);
   // Swapping again with the old blob as expectation does nothing (idempotent rerun).
   auto again = store().SwapCiphertexts({{put->secret_id, 1, Blob(1, "old"), Blob(2, "newer")}});
-  ASSERT_TRUE(IsOk(again));
+  ASSERT_THAT(again, IsOk());
   EXPECT_EQ(*again, 0);
 }
 
 TEST_P(StoreConformanceTest, DeletesADataKeyOnlyWhenInactiveAndUnused) {
-  ASSERT_TRUE(IsOk(store().InsertKey({1, "data", {1}, kT0, true})));
-  ASSERT_TRUE(IsOk(store().InsertKey({2, "jwt", {2}, kT0, true})));
+  ASSERT_THAT(store().InsertKey({1, "data", {1}, kT0, true}), IsOk());
+  ASSERT_THAT(store().InsertKey({2, "jwt", {2}, kT0, true}), IsOk());
   const Vault v = AddVault("v");
   auto put = store().PutSecretVersion(
       NewVersion(v.id, "s"),
       [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> { return Blob(1, "x"); }, nullptr);
-  ASSERT_TRUE(IsOk(put));
+  ASSERT_THAT(put, IsOk());
 
-  EXPECT_TRUE(HasCode(store().DeleteDataKey(1), StatusCode::kFailedPrecondition));  // active
-  EXPECT_TRUE(HasCode(store().DeleteDataKey(2), StatusCode::kNotFound));  // not a data key
-  EXPECT_TRUE(HasCode(store().DeleteDataKey(9), StatusCode::kNotFound));
-  ASSERT_TRUE(IsOk(store().InsertKey({3, "data", {3}, kT0 + 1, true})));
-  EXPECT_TRUE(HasCode(store().DeleteDataKey(1), StatusCode::kFailedPrecondition));  // in use
+  EXPECT_THAT(store().DeleteDataKey(1), StatusIs(StatusCode::kFailedPrecondition));  // active
+  EXPECT_THAT(store().DeleteDataKey(2), StatusIs(StatusCode::kNotFound));  // not a data key
+  EXPECT_THAT(store().DeleteDataKey(9), StatusIs(StatusCode::kNotFound));
+  ASSERT_THAT(store().InsertKey({3, "data", {3}, kT0 + 1, true}), IsOk());
+  EXPECT_THAT(store().DeleteDataKey(1), StatusIs(StatusCode::kFailedPrecondition));  // in use
 
-  ASSERT_TRUE(IsOk(store().SwapCiphertexts({{put->secret_id, 1, Blob(1, "x"), Blob(3, "y")}})));
-  EXPECT_TRUE(IsOk(store().DeleteDataKey(1)));
+  ASSERT_THAT(store().SwapCiphertexts({{put->secret_id, 1, Blob(1, "x"), Blob(3, "y")}}), IsOk());
+  EXPECT_THAT(store().DeleteDataKey(1), IsOk());
   auto keys = store().LoadKeys();
-  ASSERT_TRUE(IsOk(keys));
+  ASSERT_THAT(keys, IsOk());
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_EQ((*keys)[0].id, 2u);
   EXPECT_EQ((*keys)[1].id, 3u);
-  EXPECT_TRUE(HasCode(store().DeleteDataKey(1), StatusCode::kNotFound));
+  EXPECT_THAT(store().DeleteDataKey(1), StatusIs(StatusCode::kNotFound));
 }
 
 }  // namespace

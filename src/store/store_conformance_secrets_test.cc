@@ -6,10 +6,13 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer::store_testing {
 namespace {
+
+using ::testing::_;
 
 using Kind = VersionSelector::Kind;
 
@@ -37,7 +40,7 @@ TEST_P(StoreConformanceTest, PutPassesAFullHeaderToSealAndStoresItsCiphertext) {
         return FakeCiphertext(h.secret_id, h.version, "sk-123");
       },
       nullptr);
-  ASSERT_TRUE(IsOk(put));
+  ASSERT_THAT(put, IsOk());
 
   EXPECT_TRUE(IsUuid(seen.secret_id));
   EXPECT_EQ(seen.vault_id, v.id);
@@ -59,7 +62,7 @@ TEST_P(StoreConformanceTest, PutPassesAFullHeaderToSealAndStoresItsCiphertext) {
   EXPECT_TRUE(put->ciphertext.empty()) << "Put returns no ciphertext";
 
   auto got = store().GetSecretVersion(v.id, "api-keys/openai", VersionSelector::LatestEnabled());
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->secret_id, seen.secret_id);
   EXPECT_EQ(got->vault_id, v.id);
   EXPECT_EQ(got->path, "api-keys/openai");
@@ -78,9 +81,9 @@ TEST_P(StoreConformanceTest, VersionsCountUpUnderOneSecretId) {
   auto first = Put(v.id, "db", "one");
   auto second = Put(v.id, "db", "two");
   auto third = Put(v.id, "db", "three");
-  ASSERT_TRUE(IsOk(first));
-  ASSERT_TRUE(IsOk(second));
-  ASSERT_TRUE(IsOk(third));
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
+  ASSERT_THAT(third, IsOk());
   EXPECT_EQ(first->version, 1);
   EXPECT_EQ(second->version, 2);
   EXPECT_EQ(third->version, 3);
@@ -88,11 +91,11 @@ TEST_P(StoreConformanceTest, VersionsCountUpUnderOneSecretId) {
   EXPECT_EQ(third->secret_id, first->secret_id);
 
   auto latest = store().GetSecretVersion(v.id, "db", VersionSelector::LatestEnabled());
-  ASSERT_TRUE(IsOk(latest));
+  ASSERT_THAT(latest, IsOk());
   EXPECT_EQ(latest->version, 3);
   EXPECT_EQ(AsString(latest->ciphertext), first->secret_id + "|3|three");
   auto exact = store().GetSecretVersion(v.id, "db", VersionSelector::Exact(2));
-  ASSERT_TRUE(IsOk(exact));
+  ASSERT_THAT(exact, IsOk());
   EXPECT_EQ(AsString(exact->ciphertext), first->secret_id + "|2|two");
 }
 
@@ -101,23 +104,23 @@ TEST_P(StoreConformanceTest, SamePathInAnotherVaultIsAnotherSecret) {
   const Vault b = AddVault("b");
   auto in_a = Put(a.id, "x");
   auto in_b = Put(b.id, "x");
-  ASSERT_TRUE(IsOk(in_a));
-  ASSERT_TRUE(IsOk(in_b));
+  ASSERT_THAT(in_a, IsOk());
+  ASSERT_THAT(in_b, IsOk());
   EXPECT_EQ(in_b->version, 1);
   EXPECT_NE(in_a->secret_id, in_b->secret_id);
 }
 
 TEST_P(StoreConformanceTest, PutIntoMissingVaultIsNotFound) {
   auto put = Put(NewUuid(), "x");
-  EXPECT_TRUE(HasCode(put, StatusCode::kNotFound));
+  EXPECT_THAT(put, StatusIs(StatusCode::kNotFound));
   if (!put.has_value()) {
-    EXPECT_EQ(put.error().message(), "vault not found");
+    EXPECT_THAT(put, StatusIs(_, "vault not found"));
   }
 }
 
 TEST_P(StoreConformanceTest, SealErrorAbortsThePut) {
   const Vault v = AddVault("v");
-  ASSERT_TRUE(IsOk(Put(v.id, "kept")));
+  ASSERT_THAT(Put(v.id, "kept"), IsOk());
   auto failed = store().PutSecretVersion(
       NewVersion(v.id, "new"),
       [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
@@ -126,7 +129,7 @@ TEST_P(StoreConformanceTest, SealErrorAbortsThePut) {
       nullptr);
   ASSERT_FALSE(failed.has_value());
   EXPECT_EQ(failed.error(), InternalError("no data key")) << "seal's own error comes back";
-  EXPECT_TRUE(HasCode(store().GetSecretVersion(v.id, "new", {}), StatusCode::kNotFound));
+  EXPECT_THAT(store().GetSecretVersion(v.id, "new", {}), StatusIs(StatusCode::kNotFound));
 
   failed = store().PutSecretVersion(
       NewVersion(v.id, "kept"),
@@ -134,12 +137,12 @@ TEST_P(StoreConformanceTest, SealErrorAbortsThePut) {
         return Err(UnavailableError("kms down"));
       },
       nullptr);
-  EXPECT_TRUE(HasCode(failed, StatusCode::kUnavailable));
+  EXPECT_THAT(failed, StatusIs(StatusCode::kUnavailable));
   // Neither failure used up a version number.
   auto next_new = Put(v.id, "new");
   auto next_kept = Put(v.id, "kept");
-  ASSERT_TRUE(IsOk(next_new));
-  ASSERT_TRUE(IsOk(next_kept));
+  ASSERT_THAT(next_new, IsOk());
+  ASSERT_THAT(next_kept, IsOk());
   EXPECT_EQ(next_new->version, 1);
   EXPECT_EQ(next_kept->version, 2);
 }
@@ -147,58 +150,58 @@ TEST_P(StoreConformanceTest, SealErrorAbortsThePut) {
 TEST_P(StoreConformanceTest, GetSelectorsAndTheirErrors) {
   const Vault v = AddVault("v");
   for (int i = 1; i <= 3; ++i) {
-    ASSERT_TRUE(IsOk(Put(v.id, "s", "v" + std::to_string(i))));
+    ASSERT_THAT(Put(v.id, "s", "v" + std::to_string(i)), IsOk());
   }
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 3, kT0 + 9, nullptr)));
+  ASSERT_THAT(store().DisableSecretVersion(v.id, "s", 3, kT0 + 9, nullptr), IsOk());
 
   auto enabled = store().GetSecretVersion(v.id, "s", VersionSelector::LatestEnabled());
-  ASSERT_TRUE(IsOk(enabled));
+  ASSERT_THAT(enabled, IsOk());
   EXPECT_EQ(enabled->version, 2) << "the disabled version 3 is skipped";
 
   auto any = store().GetSecretVersion(v.id, "s", VersionSelector::LatestAny());
-  ASSERT_TRUE(IsOk(any));
+  ASSERT_THAT(any, IsOk());
   EXPECT_EQ(any->version, 3);
   EXPECT_EQ(any->disabled_at, kT0 + 9);
   EXPECT_FALSE(any->ciphertext.empty());
 
   // An exact read returns a disabled version as it is; the service decides what to do with it.
   auto exact = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(3));
-  ASSERT_TRUE(IsOk(exact));
+  ASSERT_THAT(exact, IsOk());
   EXPECT_TRUE(exact->is_disabled());
 
   auto missing_version = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(7));
-  EXPECT_TRUE(HasCode(missing_version, StatusCode::kNotFound));
+  EXPECT_THAT(missing_version, StatusIs(StatusCode::kNotFound));
   if (!missing_version.has_value()) {
-    EXPECT_EQ(missing_version.error().message(), "version 7 not found");
+    EXPECT_THAT(missing_version, StatusIs(_, "version 7 not found"));
   }
-  EXPECT_TRUE(HasCode(store().GetSecretVersion(v.id, "s", VersionSelector::Exact(0)),
-                      StatusCode::kNotFound));
+  EXPECT_THAT(store().GetSecretVersion(v.id, "s", VersionSelector::Exact(0)),
+              StatusIs(StatusCode::kNotFound));
 
   for (const VersionSelector sel : {VersionSelector::LatestEnabled(), VersionSelector::LatestAny(),
                                     VersionSelector::Exact(1)}) {
     auto absent = store().GetSecretVersion(v.id, "other", sel);
-    EXPECT_TRUE(HasCode(absent, StatusCode::kNotFound));
+    EXPECT_THAT(absent, StatusIs(StatusCode::kNotFound));
     if (!absent.has_value()) {
-      EXPECT_EQ(absent.error().message(), "secret not found");
+      EXPECT_THAT(absent, StatusIs(_, "secret not found"));
     }
   }
 }
 
 TEST_P(StoreConformanceTest, LatestEnabledIsGoneWhenEveryVersionIsDisabled) {
   const Vault v = AddVault("v");
-  ASSERT_TRUE(IsOk(Put(v.id, "s")));
-  ASSERT_TRUE(IsOk(Put(v.id, "s")));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 1, kT0, nullptr)));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0, nullptr)));
+  ASSERT_THAT(Put(v.id, "s"), IsOk());
+  ASSERT_THAT(Put(v.id, "s"), IsOk());
+  ASSERT_THAT(store().DisableSecretVersion(v.id, "s", 1, kT0, nullptr), IsOk());
+  ASSERT_THAT(store().DisableSecretVersion(v.id, "s", 2, kT0, nullptr), IsOk());
   auto got = store().GetSecretVersion(v.id, "s", VersionSelector::LatestEnabled());
-  EXPECT_TRUE(HasCode(got, StatusCode::kGone));
+  EXPECT_THAT(got, StatusIs(StatusCode::kGone));
   if (!got.has_value()) {
-    EXPECT_EQ(got.error().message(), "every version of this secret is disabled");
+    EXPECT_THAT(got, StatusIs(_, "every version of this secret is disabled"));
   }
   // A new version makes the secret readable again.
-  ASSERT_TRUE(IsOk(Put(v.id, "s")));
+  ASSERT_THAT(Put(v.id, "s"), IsOk());
   got = store().GetSecretVersion(v.id, "s", VersionSelector::LatestEnabled());
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->version, 3);
 }
 
@@ -207,11 +210,11 @@ TEST_P(StoreConformanceTest, LatestEnabledIsGoneWhenEveryVersionIsDisabled) {
 TEST_P(StoreConformanceTest, ListSecretVersionsNewestFirstWithoutValues) {
   const Vault v = AddVault("v");
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(IsOk(Put(v.id, "s")));
+    ASSERT_THAT(Put(v.id, "s"), IsOk());
   }
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2, nullptr)));
+  ASSERT_THAT(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2, nullptr), IsOk());
   auto versions = store().ListSecretVersions(v.id, "s");
-  ASSERT_TRUE(IsOk(versions));
+  ASSERT_THAT(versions, IsOk());
   ASSERT_EQ(versions->size(), 4u);
   for (size_t i = 0; i < versions->size(); ++i) {
     const SecretVersion& sv = (*versions)[i];
@@ -221,50 +224,50 @@ TEST_P(StoreConformanceTest, ListSecretVersionsNewestFirstWithoutValues) {
     EXPECT_TRUE(sv.ciphertext.empty());
     EXPECT_EQ(sv.is_disabled(), sv.version == 2);
   }
-  EXPECT_TRUE(HasCode(store().ListSecretVersions(v.id, "t"), StatusCode::kNotFound));
+  EXPECT_THAT(store().ListSecretVersions(v.id, "t"), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, DisableIsIdempotentAndKeepsTheFirstTime) {
   const Vault v = AddVault("v");
-  ASSERT_TRUE(IsOk(Put(v.id, "s")));
+  ASSERT_THAT(Put(v.id, "s"), IsOk());
   auto first = store().DisableSecretVersion(v.id, "s", 1, kT0 + 1, nullptr);
-  ASSERT_TRUE(IsOk(first));
+  ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->disabled_at, kT0 + 1);
   EXPECT_EQ(first->version, 1);
   EXPECT_EQ(first->path, "s");
   EXPECT_TRUE(first->ciphertext.empty());
 
   auto again = store().DisableSecretVersion(v.id, "s", 1, kT0 + 99, nullptr);
-  ASSERT_TRUE(IsOk(again));
+  ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->disabled_at, kT0 + 1);
   auto stored = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(1));
-  ASSERT_TRUE(IsOk(stored));
+  ASSERT_THAT(stored, IsOk());
   EXPECT_EQ(stored->disabled_at, kT0 + 1);
 
-  EXPECT_TRUE(
-      HasCode(store().DisableSecretVersion(v.id, "s", 2, kT0, nullptr), StatusCode::kNotFound));
-  EXPECT_TRUE(
-      HasCode(store().DisableSecretVersion(v.id, "t", 1, kT0, nullptr), StatusCode::kNotFound));
+  EXPECT_THAT(store().DisableSecretVersion(v.id, "s", 2, kT0, nullptr),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DisableSecretVersion(v.id, "t", 1, kT0, nullptr),
+              StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, DeleteSecretRemovesEveryVersionAndFreesThePath) {
   const Vault v = AddVault("v");
   auto old = Put(v.id, "s");
-  ASSERT_TRUE(IsOk(old));
-  ASSERT_TRUE(IsOk(Put(v.id, "s")));
-  ASSERT_TRUE(IsOk(Put(v.id, "s2")));
+  ASSERT_THAT(old, IsOk());
+  ASSERT_THAT(Put(v.id, "s"), IsOk());
+  ASSERT_THAT(Put(v.id, "s2"), IsOk());
 
-  ASSERT_TRUE(IsOk(store().DeleteSecret(v.id, "s", nullptr)));
-  EXPECT_TRUE(HasCode(store().GetSecretVersion(v.id, "s", {}), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().ListSecretVersions(v.id, "s"), StatusCode::kNotFound));
-  EXPECT_TRUE(
-      HasCode(store().ConsumeSecretAccess(old->secret_id, 2, nullptr), StatusCode::kNotFound));
+  ASSERT_THAT(store().DeleteSecret(v.id, "s", nullptr), IsOk());
+  EXPECT_THAT(store().GetSecretVersion(v.id, "s", {}), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().ListSecretVersions(v.id, "s"), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().ConsumeSecretAccess(old->secret_id, 2, nullptr),
+              StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(ListPaths(v.id, ""), std::vector<std::string>{"s2"});
-  EXPECT_TRUE(HasCode(store().DeleteSecret(v.id, "s", nullptr), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().DeleteSecret(NewUuid(), "s2", nullptr), StatusCode::kNotFound));
+  EXPECT_THAT(store().DeleteSecret(v.id, "s", nullptr), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DeleteSecret(NewUuid(), "s2", nullptr), StatusIs(StatusCode::kNotFound));
 
   auto reborn = Put(v.id, "s");
-  ASSERT_TRUE(IsOk(reborn));
+  ASSERT_THAT(reborn, IsOk());
   EXPECT_EQ(reborn->version, 1);
   EXPECT_NE(reborn->secret_id, old->secret_id);
 }
@@ -274,16 +277,16 @@ TEST_P(StoreConformanceTest, DeleteSecretRemovesEveryVersionAndFreesThePath) {
 TEST_P(StoreConformanceTest, ListSecretsShowsEachLatestVersionWithoutValues) {
   const Vault v = AddVault("v");
   const Vault other = AddVault("other");
-  ASSERT_TRUE(IsOk(Put(v.id, "b")));
+  ASSERT_THAT(Put(v.id, "b"), IsOk());
   NewSecretVersion n = NewVersion(v.id, "b");
   n.type = SecretType::kNote;
   n.metadata_json = R"({"v":2})";
-  ASSERT_TRUE(IsOk(store().PutSecretVersion(n, FakeSeal("x"), nullptr)));
-  ASSERT_TRUE(IsOk(Put(v.id, "a")));
-  ASSERT_TRUE(IsOk(Put(other.id, "a0")));
+  ASSERT_THAT(store().PutSecretVersion(n, FakeSeal("x"), nullptr), IsOk());
+  ASSERT_THAT(Put(v.id, "a"), IsOk());
+  ASSERT_THAT(Put(other.id, "a0"), IsOk());
 
   auto page = store().ListSecrets(v.id, "", "", 100);
-  ASSERT_TRUE(IsOk(page));
+  ASSERT_THAT(page, IsOk());
   ASSERT_EQ(page->secrets.size(), 2u);
   EXPECT_TRUE(page->next_after.empty());
   EXPECT_EQ(page->secrets[0].path, "a");
@@ -306,9 +309,9 @@ TEST_P(StoreConformanceTest, ListSecretsPrefixIsAPlainStringPrefixInByteOrder) {
       "A", "A/a", "_x",  "-",   "b",     "b/a",     "z",  "z/z", "9/9", "a--",
   };
   for (const std::string& p : paths) {
-    ASSERT_TRUE(IsOk(Put(v.id, p)));
+    ASSERT_THAT(Put(v.id, p), IsOk());
   }
-  ASSERT_TRUE(IsOk(Put(other.id, "a/in-other-vault")));
+  ASSERT_THAT(Put(other.id, "a/in-other-vault"), IsOk());
 
   for (const std::string prefix : {"", "a", "a-", "a/", "a/c", "a/c/d", "a/c/d/", "aa", "A", "_",
                                    "-", "z", "z/z", "zz", "0", "a/b/c"}) {
@@ -332,10 +335,10 @@ TEST_P(StoreConformanceTest, ListSecretsPaginates) {
     char path[16];
     std::snprintf(path, sizeof(path), "p/%02d", i);
     want.push_back(path);
-    ASSERT_TRUE(IsOk(Put(v.id, path)));
+    ASSERT_THAT(Put(v.id, path), IsOk());
   }
-  ASSERT_TRUE(IsOk(Put(v.id, "o/first")));
-  ASSERT_TRUE(IsOk(Put(v.id, "q/last")));
+  ASSERT_THAT(Put(v.id, "o/first"), IsOk());
+  ASSERT_THAT(Put(v.id, "q/last"), IsOk());
 
   std::vector<std::string> seen;
   std::vector<size_t> page_sizes;
@@ -379,20 +382,20 @@ TEST_P(StoreConformanceTest, ConsumeCountsUpToTheLimitThenIsGone) {
   NewSecretVersion n = NewVersion(v.id, "once");
   n.max_access_count = 3;
   auto put = store().PutSecretVersion(n, FakeSeal("x"), nullptr);
-  ASSERT_TRUE(IsOk(put));
+  ASSERT_THAT(put, IsOk());
   for (int64_t want = 1; want <= 3; ++want) {
     auto count = store().ConsumeSecretAccess(put->secret_id, 1, nullptr);
-    ASSERT_TRUE(IsOk(count));
+    ASSERT_THAT(count, IsOk());
     EXPECT_EQ(*count, want);
   }
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusCode::kGone));
+  EXPECT_THAT(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusIs(StatusCode::kGone));
   auto got = store().GetSecretVersion(v.id, "once", {});
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->access_count, 3);
 
-  EXPECT_TRUE(
-      HasCode(store().ConsumeSecretAccess(put->secret_id, 2, nullptr), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(NewUuid(), 1, nullptr), StatusCode::kNotFound));
+  EXPECT_THAT(store().ConsumeSecretAccess(put->secret_id, 2, nullptr),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().ConsumeSecretAccess(NewUuid(), 1, nullptr), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, ConsumeOnADisabledVersionIsGone) {
@@ -400,21 +403,21 @@ TEST_P(StoreConformanceTest, ConsumeOnADisabledVersionIsGone) {
   NewSecretVersion n = NewVersion(v.id, "s");
   n.max_access_count = 5;
   auto put = store().PutSecretVersion(n, FakeSeal("x"), nullptr);
-  ASSERT_TRUE(IsOk(put));
-  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(put->secret_id, 1, nullptr)));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 1, kT0, nullptr)));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusCode::kGone));
+  ASSERT_THAT(put, IsOk());
+  ASSERT_THAT(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), IsOk());
+  ASSERT_THAT(store().DisableSecretVersion(v.id, "s", 1, kT0, nullptr), IsOk());
+  EXPECT_THAT(store().ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusIs(StatusCode::kGone));
   auto got = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(1));
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->access_count, 1);
 }
 
 TEST_P(StoreConformanceTest, ConsumeOnAnUnlimitedVersionIsAPreconditionError) {
   const Vault v = AddVault("v");
   auto put = Put(v.id, "s");
-  ASSERT_TRUE(IsOk(put));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(put->secret_id, 1, nullptr),
-                      StatusCode::kFailedPrecondition));
+  ASSERT_THAT(put, IsOk());
+  EXPECT_THAT(store().ConsumeSecretAccess(put->secret_id, 1, nullptr),
+              StatusIs(StatusCode::kFailedPrecondition));
 }
 
 // --- copying a store -----------------------------------------------------------------------
@@ -441,11 +444,11 @@ TEST_P(StoreConformanceTest, ImportSecretVersionKeepsEveryFieldAndNumberingConti
   second.access_count = 0;
   second.disabled_at = kT0 + 3;
   second.ciphertext = FakeCiphertext(first.secret_id, 2, "two");
-  ASSERT_TRUE(IsOk(store().ImportSecretVersion(first)));
-  ASSERT_TRUE(IsOk(store().ImportSecretVersion(second)));
+  ASSERT_THAT(store().ImportSecretVersion(first), IsOk());
+  ASSERT_THAT(store().ImportSecretVersion(second), IsOk());
 
   auto got = store().GetSecretVersion(v.id, "imported/key", VersionSelector::Exact(1));
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->secret_id, first.secret_id);
   EXPECT_EQ(got->type, SecretType::kSshKey);
   EXPECT_EQ(got->metadata_json, first.metadata_json);
@@ -458,71 +461,71 @@ TEST_P(StoreConformanceTest, ImportSecretVersionKeepsEveryFieldAndNumberingConti
   EXPECT_EQ(got->created_by, "user-9");
   EXPECT_EQ(got->ciphertext, first.ciphertext);
   auto latest = store().GetSecretVersion(v.id, "imported/key", VersionSelector::LatestEnabled());
-  ASSERT_TRUE(IsOk(latest));
+  ASSERT_THAT(latest, IsOk());
   EXPECT_EQ(latest->version, 1) << "version 2 came in disabled";
   auto disabled = store().GetSecretVersion(v.id, "imported/key", VersionSelector::Exact(2));
-  ASSERT_TRUE(IsOk(disabled));
+  ASSERT_THAT(disabled, IsOk());
   EXPECT_EQ(disabled->disabled_at, kT0 + 3);
   EXPECT_EQ(disabled->ciphertext, second.ciphertext);
 
   auto third = Put(v.id, "imported/key");
-  ASSERT_TRUE(IsOk(third));
+  ASSERT_THAT(third, IsOk());
   EXPECT_EQ(third->version, 3);
   EXPECT_EQ(third->secret_id, first.secret_id);
 
   SecretVersion gap = first;
   gap.version = 5;
-  EXPECT_TRUE(HasCode(store().ImportSecretVersion(gap), StatusCode::kFailedPrecondition));
-  EXPECT_TRUE(HasCode(store().ImportSecretVersion(first), StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().ImportSecretVersion(gap), StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store().ImportSecretVersion(first), StatusIs(StatusCode::kAlreadyExists));
   SecretVersion elsewhere = first;
   elsewhere.secret_id = NewUuid();
   elsewhere.vault_id = NewUuid();
-  EXPECT_TRUE(HasCode(store().ImportSecretVersion(elsewhere), StatusCode::kNotFound));
+  EXPECT_THAT(store().ImportSecretVersion(elsewhere), StatusIs(StatusCode::kNotFound));
 }
 
 // --- durability --------------------------------------------------------------------------------
 
 TEST_P(StoreConformanceTest, EverythingSurvivesReopen) {
-  ASSERT_TRUE(IsOk(store().InsertKey({1, "data", {1, 2}, kT0, true})));
+  ASSERT_THAT(store().InsertKey({1, "data", {1, 2}, kT0, true}), IsOk());
   const User user{NewUuid(), "alice", false, kT0};
-  ASSERT_TRUE(IsOk(store().InsertUser(user, nullptr)));
+  ASSERT_THAT(store().InsertUser(user, nullptr), IsOk());
   Credential cred;
   cred.public_id = "pub";
   cred.kind = "key";
   cred.principal_id = user.id;
   cred.secret_hmac = {7, 7, 7};
-  ASSERT_TRUE(IsOk(store().InsertCredential(cred, nullptr)));
+  ASSERT_THAT(store().InsertCredential(cred, nullptr), IsOk());
   const Vault v = AddVault("v");
   NewSecretVersion n = NewVersion(v.id, "s");
   n.max_access_count = 10;
   auto first = store().PutSecretVersion(n, FakeSeal("one"), nullptr);
-  ASSERT_TRUE(IsOk(first));
-  ASSERT_TRUE(IsOk(Put(v.id, "s", "two")));
-  ASSERT_TRUE(IsOk(store().ConsumeSecretAccess(first->secret_id, 1, nullptr)));
-  ASSERT_TRUE(IsOk(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2, nullptr)));
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(Put(v.id, "s", "two"), IsOk());
+  ASSERT_THAT(store().ConsumeSecretAccess(first->secret_id, 1, nullptr), IsOk());
+  ASSERT_THAT(store().DisableSecretVersion(v.id, "s", 2, kT0 + 2, nullptr), IsOk());
 
   Reopen();
 
   auto keys = store().LoadKeys();
-  ASSERT_TRUE(IsOk(keys));
+  ASSERT_THAT(keys, IsOk());
   ASSERT_EQ(keys->size(), 1u);
   EXPECT_EQ((*keys)[0].wrapped, (std::vector<uint8_t>{1, 2}));
-  EXPECT_TRUE(IsOk(store().GetUser(user.id)));
+  EXPECT_THAT(store().GetUser(user.id), IsOk());
   auto got_cred = store().GetCredential("pub");
-  ASSERT_TRUE(IsOk(got_cred));
+  ASSERT_THAT(got_cred, IsOk());
   EXPECT_EQ(got_cred->secret_hmac, (std::vector<uint8_t>{7, 7, 7}));
-  EXPECT_TRUE(IsOk(store().GetVault(v.id)));
+  EXPECT_THAT(store().GetVault(v.id), IsOk());
   auto got = store().GetSecretVersion(v.id, "s", VersionSelector::LatestEnabled());
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->version, 1);
   EXPECT_EQ(got->access_count, 1);
   EXPECT_EQ(AsString(got->ciphertext), first->secret_id + "|1|one");
   auto disabled = store().GetSecretVersion(v.id, "s", VersionSelector::Exact(2));
-  ASSERT_TRUE(IsOk(disabled));
+  ASSERT_THAT(disabled, IsOk());
   EXPECT_EQ(disabled->disabled_at, kT0 + 2);
   // Numbering continues where it stopped.
   auto third = Put(v.id, "s");
-  ASSERT_TRUE(IsOk(third));
+  ASSERT_THAT(third, IsOk());
   EXPECT_EQ(third->version, 3);
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 
 namespace coffer::store_testing {
 
@@ -19,20 +20,6 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(StoreConformanceTest);
 
 std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
   return info.param.name;
-}
-
-::testing::AssertionResult IsOk(const Status& s) {
-  if (s.ok()) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << "expected OK, got " << s;
-}
-
-::testing::AssertionResult HasCode(const Status& s, StatusCode code) {
-  if (s.code() == code) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << "expected " << StatusCodeName(code) << ", got " << s;
 }
 
 std::vector<uint8_t> FakeCiphertext(std::string_view secret_id, int64_t version,
@@ -126,7 +113,7 @@ Vault StoreConformanceTest::AddVault(std::string_view name, std::string_view own
                                      UnixMicros created_at) {
   Vault v{NewUuid(), std::string(name), "about " + std::string(name), std::string(owner_id),
           created_at};
-  EXPECT_TRUE(IsOk(store_->InsertVault(v, nullptr)));
+  EXPECT_THAT(store_->InsertVault(v, nullptr), IsOk());
   return v;
 }
 
@@ -134,17 +121,20 @@ Agent StoreConformanceTest::AddAgent(std::string_view name, std::string_view own
                                      UnixMicros created_at) {
   Agent a{NewUuid(),  std::string(name), "agent " + std::string(name), std::string(owner_id),
           created_at, std::nullopt};
-  EXPECT_TRUE(IsOk(store_->InsertAgent(
-      a, {AgentCredential(a.id, std::string(name) + "-key", "key", created_at)}, nullptr)));
+  EXPECT_THAT(
+      store_->InsertAgent(a, {AgentCredential(a.id, std::string(name) + "-key", "key", created_at)},
+                          nullptr),
+      IsOk());
   return a;
 }
 
 std::vector<AuditEvent> StoreConformanceTest::AllAudit() {
   std::vector<AuditEvent> events;
-  EXPECT_TRUE(IsOk(store_->ScanAudit([&](const AuditEvent& e) {
+  const Status scanned = store_->ScanAudit([&](const AuditEvent& e) {
     events.push_back(e);
     return true;
-  })));
+  });
+  EXPECT_THAT(scanned, IsOk());
   return events;
 }
 
@@ -169,7 +159,7 @@ std::vector<std::string> StoreConformanceTest::ListPaths(std::string_view vault_
                                                          std::string* next_after) {
   std::vector<std::string> paths;
   auto page = store_->ListSecrets(vault_id, prefix, after, limit);
-  EXPECT_TRUE(IsOk(page));
+  EXPECT_THAT(page, IsOk());
   if (!page.has_value()) {
     return paths;
   }
@@ -187,12 +177,12 @@ namespace {
 // --- keyring -----------------------------------------------------------------------------------
 
 TEST_P(StoreConformanceTest, KeysLoadOrderedByIdWithEveryField) {
-  ASSERT_TRUE(IsOk(store().InsertKey({7, "jwt", {1, 2, 3}, kT0 + 7, true})));
-  ASSERT_TRUE(IsOk(store().InsertKey({2, "data", {9, 0, 9}, kT0 + 2, false})));
-  ASSERT_TRUE(IsOk(store().InsertKey({4294967295u, "data", {}, kT0, true})));
+  ASSERT_THAT(store().InsertKey({7, "jwt", {1, 2, 3}, kT0 + 7, true}), IsOk());
+  ASSERT_THAT(store().InsertKey({2, "data", {9, 0, 9}, kT0 + 2, false}), IsOk());
+  ASSERT_THAT(store().InsertKey({4294967295u, "data", {}, kT0, true}), IsOk());
 
   auto keys = store().LoadKeys();
-  ASSERT_TRUE(IsOk(keys));
+  ASSERT_THAT(keys, IsOk());
   ASSERT_EQ(keys->size(), 3u);
   EXPECT_EQ((*keys)[0].id, 2u);
   EXPECT_EQ((*keys)[1].id, 7u);
@@ -206,14 +196,14 @@ TEST_P(StoreConformanceTest, KeysLoadOrderedByIdWithEveryField) {
 }
 
 TEST_P(StoreConformanceTest, ActiveKeyDeactivatesOnlyItsPurpose) {
-  ASSERT_TRUE(IsOk(store().InsertKey({1, "data", {1}, kT0, true})));
-  ASSERT_TRUE(IsOk(store().InsertKey({2, "jwt", {2}, kT0, true})));
-  ASSERT_TRUE(IsOk(store().InsertKey({3, "data", {3}, kT0, true})));
+  ASSERT_THAT(store().InsertKey({1, "data", {1}, kT0, true}), IsOk());
+  ASSERT_THAT(store().InsertKey({2, "jwt", {2}, kT0, true}), IsOk());
+  ASSERT_THAT(store().InsertKey({3, "data", {3}, kT0, true}), IsOk());
   // An inactive key changes nothing.
-  ASSERT_TRUE(IsOk(store().InsertKey({4, "data", {4}, kT0, false})));
+  ASSERT_THAT(store().InsertKey({4, "data", {4}, kT0, false}), IsOk());
 
   auto keys = store().LoadKeys();
-  ASSERT_TRUE(IsOk(keys));
+  ASSERT_THAT(keys, IsOk());
   ASSERT_EQ(keys->size(), 4u);
   EXPECT_FALSE((*keys)[0].active);
   EXPECT_TRUE((*keys)[1].active);
@@ -222,12 +212,12 @@ TEST_P(StoreConformanceTest, ActiveKeyDeactivatesOnlyItsPurpose) {
 }
 
 TEST_P(StoreConformanceTest, DuplicateKeyIdFailsWithoutDeactivatingAnything) {
-  ASSERT_TRUE(IsOk(store().InsertKey({1, "data", {1}, kT0, true})));
-  ASSERT_TRUE(IsOk(store().InsertKey({2, "data", {2}, kT0, true})));
-  EXPECT_TRUE(HasCode(store().InsertKey({1, "data", {5}, kT0, true}), StatusCode::kAlreadyExists));
+  ASSERT_THAT(store().InsertKey({1, "data", {1}, kT0, true}), IsOk());
+  ASSERT_THAT(store().InsertKey({2, "data", {2}, kT0, true}), IsOk());
+  EXPECT_THAT(store().InsertKey({1, "data", {5}, kT0, true}), StatusIs(StatusCode::kAlreadyExists));
 
   auto keys = store().LoadKeys();
-  ASSERT_TRUE(IsOk(keys));
+  ASSERT_THAT(keys, IsOk());
   ASSERT_EQ(keys->size(), 2u);
   EXPECT_EQ((*keys)[0].wrapped, std::vector<uint8_t>{1});
   EXPECT_TRUE((*keys)[1].active) << "the failed insert must not have deactivated key 2";
@@ -237,34 +227,34 @@ TEST_P(StoreConformanceTest, DuplicateKeyIdFailsWithoutDeactivatingAnything) {
 
 TEST_P(StoreConformanceTest, UserRoundTripAndDuplicates) {
   const User alice{NewUuid(), "alice", true, kT0};
-  ASSERT_TRUE(IsOk(store().InsertUser(alice, nullptr)));
+  ASSERT_THAT(store().InsertUser(alice, nullptr), IsOk());
   auto got = store().GetUser(alice.id);
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->id, alice.id);
   EXPECT_EQ(got->name, "alice");
   EXPECT_TRUE(got->is_admin);
   EXPECT_EQ(got->created_at, kT0);
 
   Status dup_name = store().InsertUser({NewUuid(), "alice", false, kT0}, nullptr);
-  EXPECT_TRUE(HasCode(dup_name, StatusCode::kAlreadyExists));
+  EXPECT_THAT(dup_name, StatusIs(StatusCode::kAlreadyExists));
   EXPECT_NE(dup_name.message().find("alice"), std::string::npos) << dup_name;
-  EXPECT_TRUE(HasCode(store().InsertUser({alice.id, "bob", false, kT0}, nullptr),
-                      StatusCode::kAlreadyExists));
-  EXPECT_TRUE(HasCode(store().GetUser(NewUuid()), StatusCode::kNotFound));
+  EXPECT_THAT(store().InsertUser({alice.id, "bob", false, kT0}, nullptr),
+              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(store().GetUser(NewUuid()), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, ListUsersInCreationOrder) {
   auto empty = store().ListUsers();
-  ASSERT_TRUE(IsOk(empty));
+  ASSERT_THAT(empty, IsOk());
   EXPECT_TRUE(empty->empty());
   const User carol{NewUuid(), "carol", false, kT0 + 3};
   const User alice{NewUuid(), "alice", true, kT0 + 1};
   const User bob{NewUuid(), "bob", false, kT0 + 2};
   for (const User& u : {carol, alice, bob}) {
-    ASSERT_TRUE(IsOk(store().InsertUser(u, nullptr)));
+    ASSERT_THAT(store().InsertUser(u, nullptr), IsOk());
   }
   auto users = store().ListUsers();
-  ASSERT_TRUE(IsOk(users));
+  ASSERT_THAT(users, IsOk());
   ASSERT_EQ(users->size(), 3u);
   EXPECT_EQ((*users)[0].id, alice.id);
   EXPECT_TRUE((*users)[0].is_admin);
@@ -281,17 +271,17 @@ TEST_P(StoreConformanceTest, CredentialRoundTripAndDuplicates) {
   key.name = "ci runner";
   key.secret_hmac = std::vector<uint8_t>(32, 0xab);
   key.created_at = kT0;
-  ASSERT_TRUE(IsOk(store().InsertCredential(key, nullptr)));
+  ASSERT_THAT(store().InsertCredential(key, nullptr), IsOk());
 
   Credential revoked = key;
   revoked.public_id = "pub456";
   revoked.kind = "rot";
   revoked.principal_kind = PrincipalKind::kUser;
   revoked.revoked_at = kT0 + 5;
-  ASSERT_TRUE(IsOk(store().InsertCredential(revoked, nullptr)));
+  ASSERT_THAT(store().InsertCredential(revoked, nullptr), IsOk());
 
   auto got = store().GetCredential("pub123");
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->kind, "key");
   EXPECT_EQ(got->principal_kind, PrincipalKind::kAgent);
   EXPECT_EQ(got->principal_id, key.principal_id);
@@ -301,14 +291,14 @@ TEST_P(StoreConformanceTest, CredentialRoundTripAndDuplicates) {
   EXPECT_FALSE(got->revoked_at.has_value());
 
   got = store().GetCredential("pub456");
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->principal_kind, PrincipalKind::kUser);
   EXPECT_EQ(got->revoked_at, kT0 + 5);
 
   Status dup = store().InsertCredential(key, nullptr);
-  EXPECT_TRUE(HasCode(dup, StatusCode::kAlreadyExists));
+  EXPECT_THAT(dup, StatusIs(StatusCode::kAlreadyExists));
   EXPECT_EQ(dup.message().find("\xab\xab"), std::string::npos) << "no HMAC bytes in messages";
-  EXPECT_TRUE(HasCode(store().GetCredential("nope"), StatusCode::kNotFound));
+  EXPECT_THAT(store().GetCredential("nope"), StatusIs(StatusCode::kNotFound));
 }
 
 // --- vaults ------------------------------------------------------------------------------------
@@ -316,13 +306,13 @@ TEST_P(StoreConformanceTest, CredentialRoundTripAndDuplicates) {
 TEST_P(StoreConformanceTest, VaultRoundTrip) {
   const Vault v = AddVault("prod", "owner-1", kT0 + 3);
   auto got = store().GetVault(v.id);
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->id, v.id);
   EXPECT_EQ(got->name, "prod");
   EXPECT_EQ(got->description, "about prod");
   EXPECT_EQ(got->owner_id, "owner-1");
   EXPECT_EQ(got->created_at, kT0 + 3);
-  EXPECT_TRUE(HasCode(store().GetVault(NewUuid()), StatusCode::kNotFound));
+  EXPECT_THAT(store().GetVault(NewUuid()), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_P(StoreConformanceTest, AVaultNameMeansOneVaultWhateverItsCaseAndOwner) {
@@ -330,17 +320,17 @@ TEST_P(StoreConformanceTest, AVaultNameMeansOneVaultWhateverItsCaseAndOwner) {
   for (const auto& [name, owner] : {std::pair{"prod", "owner-1"}, std::pair{"prod", "owner-2"},
                                     std::pair{"Prod", "owner-2"}, std::pair{"PROD", "owner-1"}}) {
     Status dup = store().InsertVault({NewUuid(), name, "", owner, kT0}, nullptr);
-    EXPECT_TRUE(HasCode(dup, StatusCode::kAlreadyExists)) << name << " of " << owner;
+    EXPECT_THAT(dup, StatusIs(StatusCode::kAlreadyExists)) << name << " of " << owner;
     EXPECT_EQ(dup.message(), VaultNameTaken(name));
     EXPECT_EQ(dup.message().find(prod.id), std::string::npos) << "names no other vault";
   }
-  EXPECT_TRUE(IsOk(store().InsertVault({NewUuid(), "prod-2", "", "owner-2", kT0}, nullptr)));
+  EXPECT_THAT(store().InsertVault({NewUuid(), "prod-2", "", "owner-2", kT0}, nullptr), IsOk());
   auto all = store().ListVaults(std::nullopt);
-  ASSERT_TRUE(IsOk(all));
+  ASSERT_THAT(all, IsOk());
   EXPECT_EQ(all->size(), 2u);
   // Deleting a vault frees its name, in any case.
-  ASSERT_TRUE(IsOk(store().DeleteVault(prod.id, nullptr)));
-  EXPECT_TRUE(IsOk(store().InsertVault({NewUuid(), "PROD", "", "owner-2", kT0}, nullptr)));
+  ASSERT_THAT(store().DeleteVault(prod.id, nullptr), IsOk());
+  EXPECT_THAT(store().InsertVault({NewUuid(), "PROD", "", "owner-2", kT0}, nullptr), IsOk());
 }
 
 TEST_P(StoreConformanceTest, OfConcurrentInsertsOfOneVaultNameExactlyOneWins) {
@@ -376,7 +366,7 @@ TEST_P(StoreConformanceTest, OfConcurrentInsertsOfOneVaultNameExactlyOneWins) {
     EXPECT_EQ(unexpected.load(), 0) << base;
   }
   auto all = store().ListVaults(std::nullopt);
-  ASSERT_TRUE(IsOk(all));
+  ASSERT_THAT(all, IsOk());
   EXPECT_EQ(all->size(), static_cast<size_t>(kRounds));
 }
 
@@ -386,20 +376,20 @@ TEST_P(StoreConformanceTest, ListVaultsByCreationTimeAndOwner) {
   const Vault middle = AddVault("middle", "owner-1", kT0 + 20);
 
   auto all = store().ListVaults(std::nullopt);
-  ASSERT_TRUE(IsOk(all));
+  ASSERT_THAT(all, IsOk());
   ASSERT_EQ(all->size(), 3u);
   EXPECT_EQ((*all)[0].id, early.id);
   EXPECT_EQ((*all)[1].id, middle.id);
   EXPECT_EQ((*all)[2].id, late.id);
 
   auto mine = store().ListVaults("owner-1");
-  ASSERT_TRUE(IsOk(mine));
+  ASSERT_THAT(mine, IsOk());
   ASSERT_EQ(mine->size(), 2u);
   EXPECT_EQ((*mine)[0].id, middle.id);
   EXPECT_EQ((*mine)[1].id, late.id);
 
   auto none = store().ListVaults("nobody");
-  ASSERT_TRUE(IsOk(none));
+  ASSERT_THAT(none, IsOk());
   EXPECT_TRUE(none->empty());
 }
 
@@ -407,19 +397,19 @@ TEST_P(StoreConformanceTest, DeleteVaultTakesItsSecretsAlong) {
   const Vault doomed = AddVault("doomed");
   const Vault kept = AddVault("kept");
   auto doomed_secret = Put(doomed.id, "db/password");
-  ASSERT_TRUE(IsOk(doomed_secret));
-  ASSERT_TRUE(IsOk(Put(doomed.id, "db/password")));
-  ASSERT_TRUE(IsOk(Put(kept.id, "db/password")));
+  ASSERT_THAT(doomed_secret, IsOk());
+  ASSERT_THAT(Put(doomed.id, "db/password"), IsOk());
+  ASSERT_THAT(Put(kept.id, "db/password"), IsOk());
 
-  ASSERT_TRUE(IsOk(store().DeleteVault(doomed.id, nullptr)));
-  EXPECT_TRUE(HasCode(store().GetVault(doomed.id), StatusCode::kNotFound));
-  EXPECT_TRUE(
-      HasCode(store().GetSecretVersion(doomed.id, "db/password", {}), StatusCode::kNotFound));
-  EXPECT_TRUE(HasCode(store().ConsumeSecretAccess(doomed_secret->secret_id, 1, nullptr),
-                      StatusCode::kNotFound))
+  ASSERT_THAT(store().DeleteVault(doomed.id, nullptr), IsOk());
+  EXPECT_THAT(store().GetVault(doomed.id), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().GetSecretVersion(doomed.id, "db/password", {}),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().ConsumeSecretAccess(doomed_secret->secret_id, 1, nullptr),
+              StatusIs(StatusCode::kNotFound))
       << "the versions went with the vault";
-  EXPECT_TRUE(IsOk(store().GetSecretVersion(kept.id, "db/password", {})));
-  EXPECT_TRUE(HasCode(store().DeleteVault(doomed.id, nullptr), StatusCode::kNotFound));
+  EXPECT_THAT(store().GetSecretVersion(kept.id, "db/password", {}), IsOk());
+  EXPECT_THAT(store().DeleteVault(doomed.id, nullptr), StatusIs(StatusCode::kNotFound));
 
   // The name is free again, and a new vault starts empty.
   const Vault again = AddVault("doomed");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/status_matchers.h"
 #include "model/identity.h"
 #include "store/store.h"
 
@@ -30,19 +31,6 @@ struct StoreBackend {
 
 // For INSTANTIATE_TEST_SUITE_P(…, StoreConformanceTest, ::testing::Values(backend), BackendName).
 std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info);
-
-// Gtest assertions that print the Status on failure: EXPECT_TRUE(IsOk(s)),
-// EXPECT_TRUE(HasCode(s, StatusCode::kNotFound)).
-::testing::AssertionResult IsOk(const Status& s);
-template <typename T>
-::testing::AssertionResult IsOk(const StatusOr<T>& s) {
-  return IsOk(s.has_value() ? OkStatus() : s.error());
-}
-::testing::AssertionResult HasCode(const Status& s, StatusCode code);
-template <typename T>
-::testing::AssertionResult HasCode(const StatusOr<T>& s, StatusCode code) {
-  return HasCode(s.has_value() ? OkStatus() : s.error(), code);
-}
 
 // A fixed point in time; tests never read the wall clock.
 constexpr UnixMicros kT0 = 1'700'000'000'000'000;

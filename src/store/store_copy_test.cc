@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -20,8 +21,6 @@ namespace {
 
 using store_testing::AgentCredential;
 using store_testing::FakeSeal;
-using store_testing::HasCode;
-using store_testing::IsOk;
 using store_testing::kT0;
 using store_testing::MakeEvent;
 
@@ -42,31 +41,31 @@ class StoreCopyTest : public ::testing::Test {
 
   std::unique_ptr<Store> Sqlite(const std::string& name) {
     auto store = OpenSqliteStore({.path = dir_ + "/" + name});
-    EXPECT_TRUE(IsOk(store));
+    EXPECT_THAT(store, IsOk());
     return store.has_value() ? std::move(store).value() : nullptr;
   }
 
   // A bit of everything, with audit events on the mutations.
   void Fill() {
     Store& s = *source_;
-    ASSERT_TRUE(IsOk(s.InsertKey({1, "data", {1, 2, 3}, kT0, false})));
-    ASSERT_TRUE(IsOk(s.InsertKey({2, "data", {4, 5, 6}, kT0 + 1, true})));
+    ASSERT_THAT(s.InsertKey({1, "data", {1, 2, 3}, kT0, false}), IsOk());
+    ASSERT_THAT(s.InsertKey({2, "data", {4, 5, 6}, kT0 + 1, true}), IsOk());
     const User alice{NewUuid(), "alice", true, kT0};
     AuditEvent e = MakeEvent("user.create");
-    ASSERT_TRUE(IsOk(s.InsertUser(alice, &e)));
+    ASSERT_THAT(s.InsertUser(alice, &e), IsOk());
     Credential key;
     key.public_id = "alicekey";
     key.kind = "key";
     key.principal_id = alice.id;
     key.secret_hmac = {9, 9};
     key.created_at = kT0;
-    ASSERT_TRUE(IsOk(s.InsertCredential(key, nullptr)));
+    ASSERT_THAT(s.InsertCredential(key, nullptr), IsOk());
     const Agent bot{NewUuid(), "bot", "", alice.id, kT0, std::nullopt};
-    ASSERT_TRUE(IsOk(s.InsertAgent(bot, {AgentCredential(bot.id, "botkey")}, nullptr)));
-    ASSERT_TRUE(IsOk(s.RevokeCredential("botkey", kT0 + 5, nullptr)));
+    ASSERT_THAT(s.InsertAgent(bot, {AgentCredential(bot.id, "botkey")}, nullptr), IsOk());
+    ASSERT_THAT(s.RevokeCredential("botkey", kT0 + 5, nullptr), IsOk());
     const Vault v{NewUuid(), "prod", "production", alice.id, kT0};
     e = MakeEvent("vault.create", v.id);
-    ASSERT_TRUE(IsOk(s.InsertVault(v, &e)));
+    ASSERT_THAT(s.InsertVault(v, &e), IsOk());
     Policy p;
     p.id = NewUuid();
     p.vault_id = v.id;
@@ -74,7 +73,7 @@ class StoreCopyTest : public ::testing::Test {
     p.path_glob = "db/**";
     p.permissions = kPermRead;
     p.created_at = kT0;
-    ASSERT_TRUE(IsOk(s.InsertPolicy(p, nullptr)));
+    ASSERT_THAT(s.InsertPolicy(p, nullptr), IsOk());
     NewSecretVersion n;
     n.vault_id = v.id;
     n.path = "db/password";
@@ -82,22 +81,22 @@ class StoreCopyTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       e = MakeEvent("secret.write", v.id);
       auto put = s.PutSecretVersion(n, FakeSeal("v" + std::to_string(i)), &e);
-      ASSERT_TRUE(IsOk(put));
+      ASSERT_THAT(put, IsOk());
       secret_id_ = put->secret_id;
     }
-    ASSERT_TRUE(IsOk(s.ConsumeSecretAccess(secret_id_, 1, nullptr)));
-    ASSERT_TRUE(IsOk(s.DisableSecretVersion(v.id, "db/password", 2, kT0 + 9, nullptr)));
+    ASSERT_THAT(s.ConsumeSecretAccess(secret_id_, 1, nullptr), IsOk());
+    ASSERT_THAT(s.DisableSecretVersion(v.id, "db/password", 2, kT0 + 9, nullptr), IsOk());
     n.path = "other";
-    ASSERT_TRUE(IsOk(s.PutSecretVersion(n, FakeSeal("o"), nullptr)));
+    ASSERT_THAT(s.PutSecretVersion(n, FakeSeal("o"), nullptr), IsOk());
     for (int i = 0; i < 20; ++i) {
-      ASSERT_TRUE(IsOk(s.AppendAudit(MakeEvent("secret.read", v.id))));
+      ASSERT_THAT(s.AppendAudit(MakeEvent("secret.read", v.id)), IsOk());
     }
     vault_id_ = v.id;
   }
 
   void ExpectCopied(Store& to) {
     auto report = CopyStore(*source_, to, nullptr);
-    ASSERT_TRUE(IsOk(report));
+    ASSERT_THAT(report, IsOk());
     EXPECT_EQ(report->keys, 2);
     EXPECT_EQ(report->users, 1);
     EXPECT_EQ(report->agents, 1);
@@ -109,29 +108,29 @@ class StoreCopyTest : public ::testing::Test {
     EXPECT_EQ(report->audit_events, 25);
 
     auto v1 = to.GetSecretVersion(vault_id_, "db/password", VersionSelector::Exact(1));
-    ASSERT_TRUE(IsOk(v1));
+    ASSERT_THAT(v1, IsOk());
     EXPECT_EQ(v1->secret_id, secret_id_);
     EXPECT_EQ(v1->access_count, 1);
     EXPECT_EQ(v1->ciphertext, store_testing::FakeCiphertext(secret_id_, 1, "v0"));
     auto latest = to.GetSecretVersion(vault_id_, "db/password", VersionSelector::LatestEnabled());
-    ASSERT_TRUE(IsOk(latest));
+    ASSERT_THAT(latest, IsOk());
     EXPECT_EQ(latest->version, 3);
     auto revoked = to.GetCredential("botkey");
-    ASSERT_TRUE(IsOk(revoked));
+    ASSERT_THAT(revoked, IsOk());
     EXPECT_EQ(revoked->revoked_at, kT0 + 5);
     auto keys = to.LoadKeys();
-    ASSERT_TRUE(IsOk(keys));
+    ASSERT_THAT(keys, IsOk());
     ASSERT_EQ(keys->size(), 2u);
     EXPECT_FALSE((*keys)[0].active);
     EXPECT_TRUE((*keys)[1].active);
     // The copy goes on where the source stopped.
     auto next = to.AppendAudit(MakeEvent("after.migrate"));
-    ASSERT_TRUE(IsOk(next));
+    ASSERT_THAT(next, IsOk());
     EXPECT_EQ(next->seq, 26);
     EXPECT_EQ(next->prev_hash, report->audit_head);
 
     // A second copy into the now non-empty target is refused, changing nothing.
-    EXPECT_TRUE(HasCode(CopyStore(*source_, to, nullptr), StatusCode::kFailedPrecondition));
+    EXPECT_THAT(CopyStore(*source_, to, nullptr), StatusIs(StatusCode::kFailedPrecondition));
   }
 
   std::string dir_;
@@ -155,15 +154,16 @@ TEST_F(StoreCopyTest, SqliteToPostgresCopiesEverythingAndTheChainIsIdentical) {
   Fill();
   const std::string name = "coffer_copy_" + NewUuid().substr(0, 8);
   auto conn = PgConnection::Connect(admin);
-  ASSERT_TRUE(IsOk(conn));
-  ASSERT_TRUE(IsOk((*conn)->ExecScript("CREATE DATABASE " + name)));
+  ASSERT_THAT(conn, IsOk());
+  ASSERT_THAT((*conn)->ExecScript("CREATE DATABASE " + name), IsOk());
   std::string url(admin);
   url = url.substr(0, url.rfind('/')) + "/" + name;
   {
     auto target = OpenPostgresStore({.url = url});
-    ASSERT_TRUE(IsOk(target));
+    ASSERT_THAT(target, IsOk());
     ExpectCopied(**target);
   }
+  // Cleaning up the scratch database; the test's checks are done.
   (void)(*conn)->ExecScript("DROP DATABASE " + name + " WITH (FORCE)");
 }
 
@@ -171,7 +171,7 @@ TEST_F(StoreCopyTest, AnEmptySourceCopiesToAnEmptyTarget) {
   auto target = Sqlite("target.db");
   ASSERT_NE(target, nullptr);
   auto report = CopyStore(*source_, *target, nullptr);
-  ASSERT_TRUE(IsOk(report));
+  ASSERT_THAT(report, IsOk());
   EXPECT_EQ(report->audit_events, 0);
 }
 

@@ -15,13 +15,11 @@
 
 #include "common/monotonic_clock.h"
 #include "common/non_blocking.h"
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer {
 namespace {
-
-using store_testing::HasCode;
-using store_testing::IsOk;
 
 // parent/child with a DEFERRED foreign key: a dangling child is accepted by its statement and
 // refused by COMMIT, which is how these tests make a commit fail.
@@ -69,10 +67,10 @@ class GroupCommitWriterTest : public ::testing::Test {
              std::chrono::milliseconds sync_interval = GroupCommitWriter::kDefaultSyncInterval,
              const MonotonicClock& clock = DefaultMonotonicClock()) {
     auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
-    ASSERT_TRUE(IsOk(db));
-    ASSERT_TRUE(IsOk((*db)->Exec(kSchema)));
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec(kSchema), IsOk());
     if (!extra_sql.empty()) {
-      ASSERT_TRUE(IsOk((*db)->Exec(extra_sql)));
+      ASSERT_THAT((*db)->Exec(extra_sql), IsOk());
     }
     auto writer = GroupCommitWriter::Start(
         std::move(db).value(), 64, [this] { ++rollbacks_; }, sync_interval, clock);
@@ -119,7 +117,7 @@ class GroupCommitWriterTest : public ::testing::Test {
       results.push_back(std::async(std::launch::async, [&] { return writer_->Run(op); }));
       WaitForPending(results.size());
     }
-    EXPECT_TRUE(IsOk(hold.Release()));
+    EXPECT_THAT(hold.Release(), IsOk());
     std::vector<Status> out;
     for (auto& r : results) {
       out.push_back(r.get());
@@ -138,7 +136,7 @@ class GroupCommitWriterTest : public ::testing::Test {
   // Ids in `table`, read through the writer.
   std::vector<int64_t> Ids(const std::string& table) {
     std::vector<int64_t> ids;
-    EXPECT_TRUE(IsOk(writer_->Run([&](SqliteConnection& db) -> Status {
+    const Status ran = writer_->Run([&](SqliteConnection& db) -> Status {
       ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("SELECT id FROM " + table + " ORDER BY id"));
       while (true) {
         ASSIGN_OR_RETURN(const bool row, st.Step());
@@ -147,7 +145,8 @@ class GroupCommitWriterTest : public ::testing::Test {
         }
         ids.push_back(st.ColumnInt(0));
       }
-    })));
+    });
+    EXPECT_THAT(ran, IsOk());
     return ids;
   }
 
@@ -165,8 +164,8 @@ TEST_F(GroupCommitWriterTest, AFailedCommitFailsEveryWriteThatWasInIt) {
       Insert("child", 10, /*parent_id=*/99),  // passes its statement, fails the COMMIT
       [](SqliteConnection&) { return NotFoundError("its own error"); },
   });
-  EXPECT_TRUE(HasCode(results[0], StatusCode::kUnavailable));
-  EXPECT_TRUE(HasCode(results[1], StatusCode::kUnavailable));
+  EXPECT_THAT(results[0], StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(results[1], StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(results[2], NotFoundError("its own error")) << "an op that failed keeps its error";
   EXPECT_EQ(writer_->Stats().commits - commits_before, 1u) << "only the blocker's batch";
   EXPECT_EQ(rollbacks_.load(), 1) << "the listener hears of the rolled-back batch";
@@ -174,7 +173,7 @@ TEST_F(GroupCommitWriterTest, AFailedCommitFailsEveryWriteThatWasInIt) {
   EXPECT_TRUE(Ids("parent").empty()) << "nothing of the failed batch was kept";
   EXPECT_TRUE(Ids("child").empty());
   // The writer carries on.
-  EXPECT_TRUE(IsOk(writer_->Run(Insert("parent", 2))));
+  EXPECT_THAT(writer_->Run(Insert("parent", 2)), IsOk());
   EXPECT_EQ(Ids("parent"), std::vector<int64_t>{2});
 }
 
@@ -185,13 +184,13 @@ TEST_F(GroupCommitWriterTest, TheRollbackListenerHearsOnlyOfWholeTransactions) {
       Insert("parent", 1),
       [](SqliteConnection&) { return NotFoundError("its own error"); },
   });
-  EXPECT_TRUE(IsOk(results[0]));
+  EXPECT_THAT(results[0], IsOk());
   EXPECT_EQ(rollbacks_.load(), 0);
   // A batch in which every op failed is rolled back rather than committed.
-  EXPECT_TRUE(HasCode(writer_->Run([](SqliteConnection&) { return NotFoundError("no"); }),
-                      StatusCode::kNotFound));
+  EXPECT_THAT(writer_->Run([](SqliteConnection&) { return NotFoundError("no"); }),
+              StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(rollbacks_.load(), 1);
-  EXPECT_TRUE(IsOk(writer_->Run(Insert("parent", 2))));
+  EXPECT_THAT(writer_->Run(Insert("parent", 2)), IsOk());
   EXPECT_EQ(rollbacks_.load(), 1);
 }
 
@@ -200,15 +199,15 @@ TEST_F(GroupCommitWriterTest, AThrowingOperationFailsAloneAndTheWriterSurvives) 
   const std::vector<Status> results = RunAsOneBatch({
       Insert("parent", 1),
       [](SqliteConnection& db) -> Status {
-        (void)Insert("parent", 2)(db);
+        (void)Insert("parent", 2)(db);  // a change for the throw to undo
         throw std::runtime_error("boom");
       },
       Insert("parent", 3),
   });
-  EXPECT_TRUE(IsOk(results[0]));
-  EXPECT_TRUE(HasCode(results[1], StatusCode::kInternal));
+  EXPECT_THAT(results[0], IsOk());
+  EXPECT_THAT(results[1], StatusIs(StatusCode::kInternal));
   EXPECT_EQ(results[1].message().find("boom"), std::string::npos);
-  EXPECT_TRUE(IsOk(results[2]));
+  EXPECT_THAT(results[2], IsOk());
   EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 3})) << "the thrower's insert was undone";
 }
 
@@ -223,7 +222,7 @@ TEST_F(GroupCommitWriterTest, AFullDatabaseNeverReportsALostWriteAsDone) {
       Insert("child", 3, 1, /*payload=*/1 << 20),
       Insert("parent", 4),
   });
-  EXPECT_TRUE(HasCode(results[2], StatusCode::kUnavailable)) << "SQLITE_FULL";
+  EXPECT_THAT(results[2], StatusIs(StatusCode::kUnavailable)) << "SQLITE_FULL";
   const std::vector<int64_t> kept = Ids("parent");
   for (const int64_t id : {1, 2, 4}) {
     const bool ok = results[id == 4 ? 3 : id - 1].ok();
@@ -231,22 +230,22 @@ TEST_F(GroupCommitWriterTest, AFullDatabaseNeverReportsALostWriteAsDone) {
     EXPECT_EQ(ok, present) << "parent " << id;
   }
   EXPECT_TRUE(Ids("child").empty());
-  EXPECT_TRUE(IsOk(results[3])) << "a write after the failure gets its own transaction";
+  EXPECT_THAT(results[3], IsOk()) << "a write after the failure gets its own transaction";
 }
 
 TEST_F(GroupCommitWriterTest, DestructorCheckpointsTheWal) {
   Start();
   for (int64_t id = 1; id <= 5; ++id) {
-    ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", id))));
+    ASSERT_THAT(writer_->Run(Insert("parent", id)), IsOk());
   }
   writer_.reset();
   const std::string wal = dir_ + "/w.db-wal";
   EXPECT_TRUE(!std::filesystem::exists(wal) || std::filesystem::file_size(wal) == 0);
   auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadOnly, 1000);
-  ASSERT_TRUE(IsOk(db));
+  ASSERT_THAT(db, IsOk());
   auto st = (*db)->Prepare("SELECT count(*) FROM parent");
-  ASSERT_TRUE(IsOk(st));
-  ASSERT_TRUE(IsOk(st->Step()));
+  ASSERT_THAT(st, IsOk());
+  ASSERT_THAT(st->Step(), IsOk());
   EXPECT_EQ(st->ColumnInt(0), 5);
 }
 
@@ -259,21 +258,22 @@ namespace {
 // Reads PRAGMA synchronous on the writer's connection (0 OFF, 1 NORMAL, 2 FULL).
 int64_t Synchronous(GroupCommitWriter& writer) {
   int64_t level = -1;
-  EXPECT_TRUE(IsOk(writer.Run(
-      [&](SqliteConnection& db) -> Status {
-        ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("PRAGMA synchronous"));
-        ASSIGN_OR_RETURN(const bool row, st.Step());
-        level = row ? st.ColumnInt(0) : -1;
-        return OkStatus();
-      },
-      Durability::kWritten)));
+  EXPECT_THAT(writer.Run(
+                  [&](SqliteConnection& db) -> Status {
+                    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("PRAGMA synchronous"));
+                    ASSIGN_OR_RETURN(const bool row, st.Step());
+                    level = row ? st.ColumnInt(0) : -1;
+                    return OkStatus();
+                  },
+                  Durability::kWritten),
+              IsOk());
   return level;
 }
 
 TEST_F(GroupCommitWriterTest, WrittenOnlyBatchesCommitWithoutAnFsyncAndAreSyncedWithinTheInterval) {
   Start("", std::chrono::milliseconds(1000), clock_);
   const GroupCommitStats before = writer_->Stats();
-  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 1), Durability::kWritten)));
+  ASSERT_THAT(writer_->Run(Insert("parent", 1), Durability::kWritten), IsOk());
   EXPECT_EQ(Synchronous(*writer_), 1) << "a batch of kWritten ops commits with synchronous=NORMAL";
   const GroupCommitStats after = writer_->Stats();
   EXPECT_EQ(after.commits - before.commits, 2u);
@@ -320,20 +320,21 @@ TEST_F(GroupCommitWriterTest, ABatchWithOneSyncedOpIsFullySynchronous) {
   Start();
   const GroupCommitStats before = writer_->Stats();
   const std::vector<Status> results = RunAsOneBatch({Insert("parent", 1), Insert("parent", 2)});
-  ASSERT_TRUE(IsOk(results[0]));
-  ASSERT_TRUE(IsOk(results[1]));
+  ASSERT_THAT(results[0], IsOk());
+  ASSERT_THAT(results[1], IsOk());
   const GroupCommitStats after = writer_->Stats();
   EXPECT_EQ(after.syncs - before.syncs, after.commits - before.commits)
       << "every commit holding a kSynced op is an fsync";
-  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 3), Durability::kWritten)));
-  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 4))));
+  ASSERT_THAT(writer_->Run(Insert("parent", 3), Durability::kWritten), IsOk());
+  ASSERT_THAT(writer_->Run(Insert("parent", 4)), IsOk());
   int64_t level = -1;
-  ASSERT_TRUE(IsOk(writer_->Run([&](SqliteConnection& db) -> Status {
+  const Status ran = writer_->Run([&](SqliteConnection& db) -> Status {
     ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("PRAGMA synchronous"));
     ASSIGN_OR_RETURN(const bool row, st.Step());
     level = row ? st.ColumnInt(0) : -1;
     return OkStatus();
-  })));
+  });
+  ASSERT_THAT(ran, IsOk());
   EXPECT_EQ(level, 2) << "back to FULL for a synced op";
   EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2, 3, 4}));
 }
@@ -358,10 +359,10 @@ TEST_F(GroupCommitWriterTest, RunAsyncReportsEachOperationsOwnOutcomeAfterItsBat
   auto waited = std::async(std::launch::async, [&] { return writer_->Run(Insert("parent", 2)); });
   WaitForPending(3);
   EXPECT_EQ(calls.load(), 0);  // nothing is reported before its batch has run
-  EXPECT_TRUE(IsOk(hold.Release()));
-  EXPECT_TRUE(IsOk(kept.get_future().get()));
+  EXPECT_THAT(hold.Release(), IsOk());
+  EXPECT_THAT(kept.get_future().get(), IsOk());
   EXPECT_FALSE(refused.get_future().get().ok());
-  EXPECT_TRUE(IsOk(waited.get()));
+  EXPECT_THAT(waited.get(), IsOk());
   EXPECT_EQ(calls.load(), 2);
   EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2}));
   EXPECT_GE(writer_->Stats().largest_batch, 3u);
@@ -378,9 +379,9 @@ TEST_F(GroupCommitWriterTest, RunAsyncOperationsInAFailedCommitAreReportedUnavai
   writer_->RunAsync(Insert("parent", 5), Durability::kWritten,
                     [&](Status s) { innocent.set_value(std::move(s)); });
   WaitForPending(2);
-  EXPECT_TRUE(IsOk(hold.Release()));  // its own batch, before the others were queued
-  EXPECT_TRUE(HasCode(dangling.get_future().get(), StatusCode::kUnavailable));
-  EXPECT_TRUE(HasCode(innocent.get_future().get(), StatusCode::kUnavailable));
+  EXPECT_THAT(hold.Release(), IsOk());  // its own batch, before the others were queued
+  EXPECT_THAT(dangling.get_future().get(), StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(innocent.get_future().get(), StatusIs(StatusCode::kUnavailable));
   EXPECT_TRUE(Ids("parent").empty());
 }
 
@@ -390,13 +391,13 @@ TEST_F(GroupCommitWriterTest, RunAsyncQueuedBeforeCloseStillRuns) {
   writer_->RunAsync(Insert("parent", 7), Durability::kWritten,
                     [&](Status s) { queued.set_value(std::move(s)); });
   writer_.reset();  // runs what is queued, then closes
-  EXPECT_TRUE(IsOk(queued.get_future().get()));
+  EXPECT_THAT(queued.get_future().get(), IsOk());
   auto db = SqliteConnection::Open(dir_ + "/w.db", SqliteConnection::Mode::kReadWrite, 1000);
-  ASSERT_TRUE(IsOk(db));
+  ASSERT_THAT(db, IsOk());
   auto st = (*db)->Prepare("SELECT count(*) FROM parent WHERE id = 7");
-  ASSERT_TRUE(IsOk(st));
+  ASSERT_THAT(st, IsOk());
   auto row = st->Step();
-  ASSERT_TRUE(IsOk(row));
+  ASSERT_THAT(row, IsOk());
   EXPECT_TRUE(*row);
   EXPECT_EQ(st->ColumnInt(0), 1);
 }
@@ -405,13 +406,13 @@ TEST_F(GroupCommitWriterTest, RunInsideANonBlockingScopeRefusesAndQueuesNothing)
   Start();
   {
     NonBlockingScope scope;
-    EXPECT_TRUE(HasCode(writer_->Run(Insert("parent", 1)), StatusCode::kUnavailable));
+    EXPECT_THAT(writer_->Run(Insert("parent", 1)), StatusIs(StatusCode::kUnavailable));
     EXPECT_TRUE(scope.refused());
     // RunAsync does not wait, so it is allowed.
     std::promise<Status> queued;
     writer_->RunAsync(Insert("parent", 2), Durability::kWritten,
                       [&](Status s) { queued.set_value(std::move(s)); });
-    EXPECT_TRUE(IsOk(queued.get_future().get()));
+    EXPECT_THAT(queued.get_future().get(), IsOk());
   }
   EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{2}));
 }

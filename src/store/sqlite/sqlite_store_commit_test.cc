@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_store_test.h"
 #include "store/store_conformance_test.h"
@@ -84,13 +85,13 @@ TEST_F(SqliteStoreTest, QueuedWritesCommitTogetherAndAFailingOneSpoilsNothing) {
   NewSecretVersion limited = NewVersion(v, "limited");
   limited.max_access_count = 1;
   auto put = store->PutSecretVersion(limited, FakeSeal("x"), nullptr);
-  ASSERT_TRUE(IsOk(put));
-  ASSERT_TRUE(IsOk(store->ConsumeSecretAccess(put->secret_id, 1, nullptr)));
+  ASSERT_THAT(put, IsOk());
+  ASSERT_THAT(store->ConsumeSecretAccess(put->secret_id, 1, nullptr), IsOk());
   const SqliteStoreStats before = store->Stats();
 
   WriterBlocker blocker;
   std::thread first([&] {
-    EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), nullptr)));
+    EXPECT_THAT(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), nullptr), IsOk());
   });
   blocker.WaitUntilBlocked();
 
@@ -98,12 +99,12 @@ TEST_F(SqliteStoreTest, QueuedWritesCommitTogetherAndAFailingOneSpoilsNothing) {
   std::vector<std::thread> queued;
   for (const std::string path : {"ok/1", "ok/2", "ok/3"}) {
     queued.emplace_back([&, path] {
-      EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, path), FakeSeal("x"), nullptr)));
+      EXPECT_THAT(store->PutSecretVersion(NewVersion(v, path), FakeSeal("x"), nullptr), IsOk());
     });
   }
   queued.emplace_back([&] {
-    EXPECT_TRUE(HasCode(store->InsertVault({NewUuid(), v.name, "", v.owner_id, kT0}, nullptr),
-                        StatusCode::kAlreadyExists));
+    EXPECT_THAT(store->InsertVault({NewUuid(), v.name, "", v.owner_id, kT0}, nullptr),
+                StatusIs(StatusCode::kAlreadyExists));
   });
   queued.emplace_back([&] {
     auto failed = store->PutSecretVersion(
@@ -112,10 +113,11 @@ TEST_F(SqliteStoreTest, QueuedWritesCommitTogetherAndAFailingOneSpoilsNothing) {
           return Err(InternalError("seal failed"));
         },
         nullptr);
-    EXPECT_TRUE(HasCode(failed, StatusCode::kInternal));
+    EXPECT_THAT(failed, StatusIs(StatusCode::kInternal));
   });
   queued.emplace_back([&] {
-    EXPECT_TRUE(HasCode(store->ConsumeSecretAccess(put->secret_id, 1, nullptr), StatusCode::kGone));
+    EXPECT_THAT(store->ConsumeSecretAccess(put->secret_id, 1, nullptr),
+                StatusIs(StatusCode::kGone));
   });
   WaitForPending(*store, 6);
   blocker.Release();
@@ -129,7 +131,7 @@ TEST_F(SqliteStoreTest, QueuedWritesCommitTogetherAndAFailingOneSpoilsNothing) {
   EXPECT_EQ(after.commits - before.commits, 2u) << "the blocked write, then the six together";
   EXPECT_GE(after.largest_batch, 6u);
   auto page = store->ListSecrets(v.id, "", "", 100);
-  ASSERT_TRUE(IsOk(page));
+  ASSERT_THAT(page, IsOk());
   std::vector<std::string> paths;
   for (const SecretSummary& s : page->secrets) {
     paths.push_back(s.path);
@@ -147,14 +149,15 @@ TEST_F(SqliteStoreTest, ABatchHoldsAtMostMaxBatchWrites) {
 
   WriterBlocker blocker;
   std::thread first([&] {
-    EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), nullptr)));
+    EXPECT_THAT(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), nullptr), IsOk());
   });
   blocker.WaitUntilBlocked();
   std::vector<std::thread> queued;
   for (int i = 0; i < 5; ++i) {
     queued.emplace_back([&, i] {
-      EXPECT_TRUE(IsOk(
-          store->PutSecretVersion(NewVersion(v, "q" + std::to_string(i)), FakeSeal("x"), nullptr)));
+      EXPECT_THAT(
+          store->PutSecretVersion(NewVersion(v, "q" + std::to_string(i)), FakeSeal("x"), nullptr),
+          IsOk());
     });
   }
   WaitForPending(*store, 5);
@@ -172,11 +175,11 @@ TEST_F(SqliteStoreTest, ReadsDoNotWaitForTheWriter) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
   const Vault v = AddVault(*store);
-  ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("committed"), nullptr)));
+  ASSERT_THAT(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("committed"), nullptr), IsOk());
 
   WriterBlocker blocker;
   std::thread writer([&] {
-    EXPECT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), blocker.Seal(), nullptr)));
+    EXPECT_THAT(store->PutSecretVersion(NewVersion(v, "s"), blocker.Seal(), nullptr), IsOk());
   });
   blocker.WaitUntilBlocked();
   // The writer sits inside an open write transaction; readers still see the last commit.
@@ -188,7 +191,7 @@ TEST_F(SqliteStoreTest, ReadsDoNotWaitForTheWriter) {
   writer.join();
   ASSERT_TRUE(finished) << "a read waited for the writer";
   auto got = read.get();
-  ASSERT_TRUE(IsOk(got));
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->version, 1);
 }
 
@@ -215,14 +218,14 @@ AuditEvent Poisoned() {
 TEST_F(SqliteStoreTest, AFailedCommitPutsTheCachedChainHeadBack) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("one"))));
-  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("two"))));  // the head is cached at seq 2
+  ASSERT_THAT(store->AppendAudit(MakeEvent("one")), IsOk());
+  ASSERT_THAT(store->AppendAudit(MakeEvent("two")), IsOk());  // the head is cached at seq 2
   RawExec(path_, std::string(kPoisonCommitSql));
 
   // Alone in its batch: the COMMIT fails, the event is gone.
-  EXPECT_TRUE(HasCode(store->AppendAudit(Poisoned()), StatusCode::kUnavailable));
+  EXPECT_THAT(store->AppendAudit(Poisoned()), StatusIs(StatusCode::kUnavailable));
   auto three = store->AppendAudit(MakeEvent("three"));
-  ASSERT_TRUE(IsOk(three));
+  ASSERT_THAT(three, IsOk());
   EXPECT_EQ(three->seq, 3) << "the rolled-back seq 3 is handed out again";
 
   // In a batch with others: every event of the batch is gone, mutations' included.
@@ -230,20 +233,20 @@ TEST_F(SqliteStoreTest, AFailedCommitPutsTheCachedChainHeadBack) {
   WriterBlocker blocker;
   AuditEvent blocked_event = MakeEvent("blocked.write");
   std::thread first([&] {
-    EXPECT_TRUE(
-        IsOk(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), &blocked_event)));
+    EXPECT_THAT(store->PutSecretVersion(NewVersion(v, "first"), blocker.Seal(), &blocked_event),
+                IsOk());
   });
   blocker.WaitUntilBlocked();
   std::vector<std::thread> queued;
   queued.emplace_back([&] {
-    EXPECT_TRUE(HasCode(store->AppendAudit(MakeEvent("lost")), StatusCode::kUnavailable));
+    EXPECT_THAT(store->AppendAudit(MakeEvent("lost")), StatusIs(StatusCode::kUnavailable));
   });
   queued.emplace_back(
-      [&] { EXPECT_TRUE(HasCode(store->AppendAudit(Poisoned()), StatusCode::kUnavailable)); });
+      [&] { EXPECT_THAT(store->AppendAudit(Poisoned()), StatusIs(StatusCode::kUnavailable)); });
   queued.emplace_back([&] {
     const AuditEvent e = MakeEvent("lost.write");
-    EXPECT_TRUE(HasCode(store->PutSecretVersion(NewVersion(v, "lost"), FakeSeal("x"), &e),
-                        StatusCode::kUnavailable));
+    EXPECT_THAT(store->PutSecretVersion(NewVersion(v, "lost"), FakeSeal("x"), &e),
+                StatusIs(StatusCode::kUnavailable));
   });
   WaitForPending(*store, 3);
   blocker.Release();
@@ -253,7 +256,7 @@ TEST_F(SqliteStoreTest, AFailedCommitPutsTheCachedChainHeadBack) {
   }
 
   auto after = store->AppendAudit(MakeEvent("after"));
-  ASSERT_TRUE(IsOk(after));
+  ASSERT_THAT(after, IsOk());
   EXPECT_EQ(after->seq, 5) << "3, then the blocked write's 4; the failed batch's are reused";
   const std::vector<AuditEvent> events = AllAudit(*store);
   std::vector<std::string> actions;
@@ -262,27 +265,27 @@ TEST_F(SqliteStoreTest, AFailedCommitPutsTheCachedChainHeadBack) {
   }
   EXPECT_EQ(actions, (std::vector<std::string>{"one", "two", "three", "blocked.write", "after"}));
   EXPECT_TRUE(ChainIsIntact(events));
-  EXPECT_TRUE(HasCode(store->GetSecretVersion(v.id, "lost", {}), StatusCode::kNotFound));
+  EXPECT_THAT(store->GetSecretVersion(v.id, "lost", {}), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(SqliteStoreTest, AnEventThatCannotBeWrittenFailsItsMutation) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
   const Vault v = AddVault(*store);
-  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("one"))));
+  ASSERT_THAT(store->AppendAudit(MakeEvent("one")), IsOk());
   RawExec(path_,
           "CREATE TRIGGER refuse BEFORE INSERT ON audit_events WHEN NEW.request_id = 'refuse'"
           " BEGIN SELECT RAISE(ABORT, 'refused'); END");
   AuditEvent refused = MakeEvent("secret.write");
   refused.request_id = "refuse";
   EXPECT_FALSE(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("x"), &refused).has_value());
-  EXPECT_TRUE(HasCode(store->GetSecretVersion(v.id, "s", {}), StatusCode::kNotFound))
+  EXPECT_THAT(store->GetSecretVersion(v.id, "s", {}), StatusIs(StatusCode::kNotFound))
       << "fail closed: no event, no write";
   EXPECT_FALSE(store->DeleteVault(v.id, &refused).ok());
-  EXPECT_TRUE(IsOk(store->GetVault(v.id)));
+  EXPECT_THAT(store->GetVault(v.id), IsOk());
 
   auto two = store->AppendAudit(MakeEvent("two"));
-  ASSERT_TRUE(IsOk(two));
+  ASSERT_THAT(two, IsOk());
   EXPECT_EQ(two->seq, 2);
   EXPECT_TRUE(ChainIsIntact(AllAudit(*store)));
 }
@@ -291,7 +294,7 @@ TEST_F(SqliteStoreTest, EventsAppendedByAnotherProcessAreChainedOnto) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
   auto one = store->AppendAudit(MakeEvent("one"));  // caches the head at seq 1
-  ASSERT_TRUE(IsOk(one));
+  ASSERT_THAT(one, IsOk());
   // Another process (another Coffer on the same file) appends seq 2.
   AuditEvent two = MakeEvent("from.elsewhere");
   two.seq = 2;
@@ -303,7 +306,7 @@ TEST_F(SqliteStoreTest, EventsAppendedByAnotherProcessAreChainedOnto) {
                      HexEncode(two.hash) + "', 0, 0)");
 
   auto three = store->AppendAudit(MakeEvent("three"));
-  ASSERT_TRUE(IsOk(three));
+  ASSERT_THAT(three, IsOk());
   EXPECT_EQ(three->seq, 3);
   EXPECT_EQ(three->prev_hash, two.hash);
   EXPECT_TRUE(ChainIsIntact(AllAudit(*store)));
@@ -312,7 +315,7 @@ TEST_F(SqliteStoreTest, EventsAppendedByAnotherProcessAreChainedOnto) {
 TEST_F(SqliteStoreTest, AuditRowsAreAppendOnly) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(IsOk(store->AppendAudit(MakeEvent("one"))));
+  ASSERT_THAT(store->AppendAudit(MakeEvent("one")), IsOk());
   EXPECT_NE(RawExecCode(path_, "UPDATE audit_events SET outcome = 'denied'"), SQLITE_OK);
   EXPECT_NE(RawExecCode(path_, "DELETE FROM audit_events"), SQLITE_OK);
   EXPECT_EQ(RawQuery(path_, "SELECT seq, outcome FROM audit_events"),
@@ -325,10 +328,10 @@ TEST_F(SqliteStoreTest, RateLimitHitsOutsideTheWindowAreDeleted) {
   constexpr UnixMicros kWindow = 60 * kMicrosPerSecond;
   for (int i = 0; i < 50; ++i) {
     auto d = store->HitRateLimit("k", kWindow, 3, kT0 + i * kWindow / 2);
-    ASSERT_TRUE(IsOk(d));
+    ASSERT_THAT(d, IsOk());
     EXPECT_TRUE(d->allowed) << i;
   }
-  ASSERT_TRUE(IsOk(store->HitRateLimit("other", kWindow, 3, kT0)));
+  ASSERT_THAT(store->HitRateLimit("other", kWindow, 3, kT0), IsOk());
   store.reset();
   EXPECT_EQ(RawQuery(path_, "SELECT key, count(*) FROM rate_limit_hits GROUP BY key ORDER BY key"),
             (std::vector<std::string>{"k|2", "other|1"}));

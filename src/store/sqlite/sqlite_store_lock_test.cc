@@ -9,13 +9,13 @@
 #include <string>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/store_conformance_test.h"
 
 namespace coffer {
 namespace {
 
-using store_testing::HasCode;
-using store_testing::IsOk;
+using ::testing::_;
 
 class SqliteStoreLockTest : public ::testing::Test {
  protected:
@@ -34,46 +34,46 @@ class SqliteStoreLockTest : public ::testing::Test {
 
 TEST_F(SqliteStoreLockTest, ASecondOwnerIsRefusedWithTheFirstOnesPidAndCommand) {
   auto first = SqliteStoreLock::Acquire(Db(), "coffer server");
-  ASSERT_TRUE(IsOk(first));
+  ASSERT_THAT(first, IsOk());
   EXPECT_EQ((*first)->path(), Db() + ".lock");
   // flock belongs to an open file description: a second one conflicts, even in this process.
   auto second = SqliteStoreLock::Acquire(Db(), "coffer migrate");
-  ASSERT_TRUE(HasCode(second, StatusCode::kFailedPrecondition));
-  EXPECT_EQ(second.error().message(), "the store " + Db() + " is in use by coffer server (pid " +
-                                          std::to_string(::getpid()) + ")");
+  ASSERT_THAT(second, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(second, StatusIs(_, "the store " + Db() + " is in use by coffer server (pid " +
+                                      std::to_string(::getpid()) + ")"));
 }
 
 TEST_F(SqliteStoreLockTest, TheLockIsFreeAgainOnceItsOwnerIsGone) {
   {
     auto first = SqliteStoreLock::Acquire(Db(), "coffer server");
-    ASSERT_TRUE(IsOk(first));
+    ASSERT_THAT(first, IsOk());
   }
   auto again = SqliteStoreLock::Acquire(Db(), "coffer server");
-  EXPECT_TRUE(IsOk(again));
+  EXPECT_THAT(again, IsOk());
 }
 
 TEST_F(SqliteStoreLockTest, EveryPathToOneFileTakesOneLock) {
   std::filesystem::create_directory_symlink(dir_ / "data", dir_ / "link");
   auto first = SqliteStoreLock::Acquire(Db(), "coffer server");
-  ASSERT_TRUE(IsOk(first));
+  ASSERT_THAT(first, IsOk());
   const std::string via_link = (dir_ / "link" / "coffer.db").string();
   const std::string dotted = (dir_ / "data" / "." / ".." / "data" / "coffer.db").string();
   for (const std::string& path : {via_link, dotted}) {
     auto other = SqliteStoreLock::Acquire(path, "coffer server");
-    EXPECT_TRUE(HasCode(other, StatusCode::kFailedPrecondition)) << path;
+    EXPECT_THAT(other, StatusIs(StatusCode::kFailedPrecondition)) << path;
   }
 }
 
 TEST_F(SqliteStoreLockTest, AMissingDirectoryIsNotFoundAndAnUnreadableOwnerIsStillNamed) {
-  EXPECT_TRUE(HasCode(SqliteStoreLock::Acquire((dir_ / "none" / "coffer.db").string(), "x"),
-                      StatusCode::kNotFound));
+  EXPECT_THAT(SqliteStoreLock::Acquire((dir_ / "none" / "coffer.db").string(), "x"),
+              StatusIs(StatusCode::kNotFound));
   auto first = SqliteStoreLock::Acquire(Db(), "coffer server");
-  ASSERT_TRUE(IsOk(first));
+  ASSERT_THAT(first, IsOk());
   // What an owner wrote is only a hint: garbage in the file does not hide that it is in use.
   ASSERT_EQ(::truncate((*first)->path().c_str(), 0), 0);
   auto second = SqliteStoreLock::Acquire(Db(), "coffer server");
-  ASSERT_TRUE(HasCode(second, StatusCode::kFailedPrecondition));
-  EXPECT_EQ(second.error().message(), "the store " + Db() + " is in use by another process");
+  ASSERT_THAT(second, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(second, StatusIs(_, "the store " + Db() + " is in use by another process"));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/sqlite/sqlite_migrations.h"
 #include "store/sqlite/sqlite_status.h"
 #include "store/sqlite/sqlite_store_test.h"
@@ -22,10 +23,11 @@
 namespace coffer {
 namespace {
 
+using ::testing::_;
+using ::testing::HasSubstr;
+
 using store_testing::ChainIsIntact;
 using store_testing::FakeSeal;
-using store_testing::HasCode;
-using store_testing::IsOk;
 using store_testing::kT0;
 using store_testing::MakeEvent;
 using store_testing::RawExec;
@@ -73,10 +75,8 @@ TEST_F(SqliteStoreTest, RefusesStoreFilesOtherUsersCouldReadOrChange) {
     for (const mode_t mode : {0644, 0666, 0640, 0604, 0620}) {
       ASSERT_EQ(::chmod(file.c_str(), mode), 0);
       auto store = SqliteStore::Open(SqliteStoreOptions{.path = path_});
-      ASSERT_FALSE(store.has_value()) << file << " " << std::oct << mode;
-      EXPECT_EQ(store.error().code(), StatusCode::kFailedPrecondition);
-      EXPECT_NE(store.error().message().find("chmod 600 " + file), std::string::npos)
-          << store.error().message();
+      EXPECT_THAT(store, StatusIs(StatusCode::kFailedPrecondition, HasSubstr("chmod 600 " + file)))
+          << file << " " << std::oct << mode;
     }
     ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
     if (!suffix.empty()) {
@@ -90,10 +90,8 @@ TEST_F(SqliteStoreTest, RefusesADirectoryOtherUsersCanWriteTo) {
   for (const mode_t mode : {0777, 01777, 0770}) {
     ASSERT_EQ(::chmod(dir_.c_str(), mode), 0);
     auto store = SqliteStore::Open(SqliteStoreOptions{.path = path_});
-    ASSERT_FALSE(store.has_value()) << std::oct << mode;
-    EXPECT_EQ(store.error().code(), StatusCode::kFailedPrecondition);
-    EXPECT_NE(store.error().message().find("chmod go-w " + dir_), std::string::npos)
-        << store.error().message();
+    EXPECT_THAT(store, StatusIs(StatusCode::kFailedPrecondition, HasSubstr("chmod go-w " + dir_)))
+        << std::oct << mode;
   }
   ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
   EXPECT_NE(MustOpen(), nullptr);
@@ -104,7 +102,7 @@ TEST_F(SqliteStoreTest, CloseCheckpointsTheWal) {
   ASSERT_NE(store, nullptr);
   const Vault v = AddVault(*store);
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("x"), nullptr)));
+    ASSERT_THAT(store->PutSecretVersion(NewVersion(v, "s"), FakeSeal("x"), nullptr), IsOk());
   }
   store.reset();
   const std::string wal = path_ + "-wal";
@@ -113,19 +111,19 @@ TEST_F(SqliteStoreTest, CloseCheckpointsTheWal) {
 }
 
 TEST_F(SqliteStoreTest, RejectsBadOptionsAndAMissingDirectory) {
-  EXPECT_TRUE(HasCode(SqliteStore::Open({}), StatusCode::kInvalidArgument));
-  EXPECT_TRUE(HasCode(SqliteStore::Open({.path = path_, .reader_connections = 0}),
-                      StatusCode::kInvalidArgument));
-  EXPECT_TRUE(
-      HasCode(SqliteStore::Open({.path = path_, .max_batch = 0}), StatusCode::kInvalidArgument));
-  EXPECT_TRUE(HasCode(OpenSqliteStore({.path = dir_ + "/no/such/dir/coffer.db"}),
-                      StatusCode::kFailedPrecondition));
+  EXPECT_THAT(SqliteStore::Open({}), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(SqliteStore::Open({.path = path_, .reader_connections = 0}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(SqliteStore::Open({.path = path_, .max_batch = 0}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(OpenSqliteStore({.path = dir_ + "/no/such/dir/coffer.db"}),
+              StatusIs(StatusCode::kFailedPrecondition));
 }
 
 TEST_F(SqliteStoreTest, AFileThatIsNotADatabaseIsDataLoss) {
   std::ofstream(path_) << std::string(8192, 'x');
   ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
-  EXPECT_TRUE(HasCode(SqliteStore::Open({.path = path_}), StatusCode::kDataLoss));
+  EXPECT_THAT(SqliteStore::Open({.path = path_}), StatusIs(StatusCode::kDataLoss));
 }
 
 TEST_F(SqliteStoreTest, MigrationsAreRecordedOnceAcrossReopens) {
@@ -149,8 +147,8 @@ TEST_F(SqliteStoreTest, ASchemaNewerThanTheBinaryIsRefused) {
   RawExec(path_, "INSERT INTO schema_migrations VALUES (" + std::to_string(future) +
                      ", 'from the future', 0)");
   auto store = SqliteStore::Open({.path = path_});
-  ASSERT_TRUE(HasCode(store, StatusCode::kFailedPrecondition));
-  EXPECT_NE(store.error().message().find("newer"), std::string::npos) << store.error();
+  ASSERT_THAT(store, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store, StatusIs(_, HasSubstr("newer")));
 }
 
 TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsMissing) {
@@ -160,12 +158,12 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnlyWhatIsMissing) {
   const int64_t added = next.back().version + 1;
   next.push_back({added, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY) STRICT"});
   auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
-  ASSERT_TRUE(IsOk(db));
-  ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, next, kT0)));
-  ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, next, kT0)));
+  ASSERT_THAT(db, IsOk());
+  ASSERT_THAT(ApplySqliteMigrations(**db, next, kT0), IsOk());
+  ASSERT_THAT(ApplySqliteMigrations(**db, next, kT0), IsOk());
   // The real list is now older than the file.
-  EXPECT_TRUE(HasCode(ApplySqliteMigrations(**db, SqliteMigrations(), kT0),
-                      StatusCode::kFailedPrecondition));
+  EXPECT_THAT(ApplySqliteMigrations(**db, SqliteMigrations(), kT0),
+              StatusIs(StatusCode::kFailedPrecondition));
   db->reset();
   std::vector<std::string> want;
   for (const SqliteMigration& m : next) {
@@ -181,22 +179,23 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
   // A file as a Coffer with only the first migration left it, holding a vault.
   {
     auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
-    ASSERT_TRUE(IsOk(db));
-    ASSERT_TRUE(IsOk((*db)->Exec("PRAGMA journal_mode = WAL")));
-    ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, SqliteMigrations().first(1), kT0)));
-    ASSERT_TRUE(IsOk((*db)->Exec("INSERT INTO vaults VALUES ('v-old', 'old', '', 'owner-1', 1)")));
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec("PRAGMA journal_mode = WAL"), IsOk());
+    ASSERT_THAT(ApplySqliteMigrations(**db, SqliteMigrations().first(1), kT0), IsOk());
+    ASSERT_THAT((*db)->Exec("INSERT INTO vaults VALUES ('v-old', 'old', '', 'owner-1', 1)"),
+                IsOk());
   }
   ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);  // SQLite created it with its default 0644
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
   auto vault = store->GetVault("v-old");
-  ASSERT_TRUE(IsOk(vault));
+  ASSERT_THAT(vault, IsOk());
   EXPECT_EQ(vault->name, "old");
   AuditEvent event;
   event.action = "vault.delete";
-  ASSERT_TRUE(IsOk(store->DeleteVault("v-old", &event)));
+  ASSERT_THAT(store->DeleteVault("v-old", &event), IsOk());
   auto events = store->ListAudit({});
-  ASSERT_TRUE(IsOk(events));
+  ASSERT_THAT(events, IsOk());
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].seq, 1);
   store.reset();
@@ -211,9 +210,9 @@ TEST_F(SqliteStoreTest, AnAuditChainFromBeforeTheRequestCountStillVerifies) {
   old.hash = AuditChainHash(old.prev_hash, old);
   {
     auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
-    ASSERT_TRUE(IsOk(db));
-    ASSERT_TRUE(IsOk((*db)->Exec("PRAGMA journal_mode = WAL")));
-    ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, SqliteMigrations().first(3), kT0)));
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec("PRAGMA journal_mode = WAL"), IsOk());
+    ASSERT_THAT(ApplySqliteMigrations(**db, SqliteMigrations().first(3), kT0), IsOk());
   }
   ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);  // as the store creates it
   RawExec(path_, "INSERT INTO audit_events VALUES (1, " + std::to_string(old.at) + ", '" +
@@ -224,7 +223,7 @@ TEST_F(SqliteStoreTest, AnAuditChainFromBeforeTheRequestCountStillVerifies) {
   ASSERT_NE(store, nullptr);
   AuditEvent summary = MakeEvent("auth.failed.summary");
   summary.count = 12;
-  ASSERT_TRUE(IsOk(store->AppendAudit(summary)));
+  ASSERT_THAT(store->AppendAudit(summary), IsOk());
   const std::vector<AuditEvent> events = AllAudit(*store);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].count, 0);
@@ -238,29 +237,31 @@ TEST_F(SqliteStoreTest, UpgradingMakesVaultNamesUniqueAndDropsGrantsNoOneMayMake
   // policies naming an agent made by whoever owned the vault.
   {
     auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
-    ASSERT_TRUE(IsOk(db));
-    ASSERT_TRUE(IsOk((*db)->Exec("PRAGMA journal_mode = WAL")));
-    ASSERT_TRUE(IsOk(ApplySqliteMigrations(**db, SqliteMigrations().first(4), kT0)));
-    ASSERT_TRUE(IsOk((*db)->Exec(
-        "INSERT INTO users VALUES ('admin', 'admin', 1, 1), ('alice', 'alice', 0, 2),"
-        " ('mallory', 'mallory', 0, 3);"
-        "INSERT INTO agents VALUES ('admin-bot', 'bot', '', 'admin', 1, NULL),"
-        " ('alice-bot', 'bot', '', 'alice', 1, NULL);"
-        "INSERT INTO vaults VALUES ('11111111-a', 'prod', '', 'admin', 10),"
-        " ('22222222-b', 'Prod', '', 'mallory', 20), ('33333333-c', 'PROD', '', 'alice', 20),"
-        " ('44444444-d', 'dev', '', 'alice', 5);"
-        "INSERT INTO policies VALUES"
-        " ('p-admin', '11111111-a', 'agent', 'admin-bot', '**', 1, NULL, 1, 'admin'),"
-        " ('p-owner', '44444444-d', 'agent', 'alice-bot', '**', 1, NULL, 2, 'alice'),"
-        " ('p-admin-for-alice', '44444444-d', 'agent', 'alice-bot', '**', 1, NULL, 3, 'admin'),"
-        " ('p-user', '22222222-b', 'user', 'alice', '**', 1, NULL, 4, 'mallory'),"
-        " ('p-stolen', '22222222-b', 'agent', 'admin-bot', '**', 1, NULL, 5, 'mallory')")));
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec("PRAGMA journal_mode = WAL"), IsOk());
+    ASSERT_THAT(ApplySqliteMigrations(**db, SqliteMigrations().first(4), kT0), IsOk());
+    ASSERT_THAT(
+        (*db)->Exec(
+            "INSERT INTO users VALUES ('admin', 'admin', 1, 1), ('alice', 'alice', 0, 2),"
+            " ('mallory', 'mallory', 0, 3);"
+            "INSERT INTO agents VALUES ('admin-bot', 'bot', '', 'admin', 1, NULL),"
+            " ('alice-bot', 'bot', '', 'alice', 1, NULL);"
+            "INSERT INTO vaults VALUES ('11111111-a', 'prod', '', 'admin', 10),"
+            " ('22222222-b', 'Prod', '', 'mallory', 20), ('33333333-c', 'PROD', '', 'alice', 20),"
+            " ('44444444-d', 'dev', '', 'alice', 5);"
+            "INSERT INTO policies VALUES"
+            " ('p-admin', '11111111-a', 'agent', 'admin-bot', '**', 1, NULL, 1, 'admin'),"
+            " ('p-owner', '44444444-d', 'agent', 'alice-bot', '**', 1, NULL, 2, 'alice'),"
+            " ('p-admin-for-alice', '44444444-d', 'agent', 'alice-bot', '**', 1, NULL, 3, 'admin'),"
+            " ('p-user', '22222222-b', 'user', 'alice', '**', 1, NULL, 4, 'mallory'),"
+            " ('p-stolen', '22222222-b', 'agent', 'admin-bot', '**', 1, NULL, 5, 'mallory')"),
+        IsOk());
   }
   ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);  // as the store creates it
   std::vector<std::string> notices;
   auto store = SqliteStore::Open(
       {.path = path_, .on_migration_notice = [&](std::string_view n) { notices.emplace_back(n); }});
-  ASSERT_TRUE(IsOk(store));
+  ASSERT_THAT(store, IsOk());
   // The earliest vault keeps the name; later ones (ties in insertion order) get their id's start.
   EXPECT_EQ(RawQuery(path_, "SELECT id, name FROM vaults ORDER BY id"),
             (std::vector<std::string>{"11111111-a|prod", "22222222-b|Prod-22222222",
@@ -277,14 +278,14 @@ TEST_F(SqliteStoreTest, UpgradingMakesVaultNamesUniqueAndDropsGrantsNoOneMayMake
   EXPECT_NE(notices[2].find("policy p-stolen of vault 22222222-b deleted"), std::string::npos)
       << notices[2];
   // From now on the store refuses a second vault of the name in any case.
-  EXPECT_TRUE(HasCode((*store)->InsertVault({NewUuid(), "pRoD", "", "bob", kT0}, nullptr),
-                      StatusCode::kAlreadyExists));
+  EXPECT_THAT((*store)->InsertVault({NewUuid(), "pRoD", "", "bob", kT0}, nullptr),
+              StatusIs(StatusCode::kAlreadyExists));
   store->reset();
   // Reopening changes nothing more and says nothing.
   notices.clear();
   auto again = SqliteStore::Open(
       {.path = path_, .on_migration_notice = [&](std::string_view n) { notices.emplace_back(n); }});
-  ASSERT_TRUE(IsOk(again));
+  ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(notices.empty());
 }
 
@@ -299,12 +300,12 @@ TEST_F(SqliteStoreTest, PrefixesEndingInByteFFAreListedCorrectly) {
                                           "b",
                                           "b"};
   for (const std::string& p : paths) {
-    ASSERT_TRUE(IsOk(store->PutSecretVersion(NewVersion(v, p), FakeSeal("x"), nullptr)));
+    ASSERT_THAT(store->PutSecretVersion(NewVersion(v, p), FakeSeal("x"), nullptr), IsOk());
   }
   auto list = [&](std::string_view prefix) {
     std::vector<std::string> out;
     auto page = store->ListSecrets(v.id, prefix, "", 100);
-    EXPECT_TRUE(IsOk(page));
+    EXPECT_THAT(page, IsOk());
     for (const SecretSummary& s : page->secrets) {
       out.push_back(s.path);
     }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/status_matchers.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store_conformance_test.h"
 
@@ -78,23 +79,24 @@ class SqliteStoreTest : public ::testing::Test {
   std::unique_ptr<SqliteStore> MustOpen(SqliteStoreOptions options = {}) {
     options.path = path_;
     auto store = SqliteStore::Open(options);
-    EXPECT_TRUE(IsOk(store));
+    EXPECT_THAT(store, IsOk());
     return store.has_value() ? std::move(store).value() : nullptr;
   }
 
   static Vault AddVault(Store& store, std::string name = "v") {
     Vault v{NewUuid(), std::move(name), "", "owner-1", kT0};
-    EXPECT_TRUE(IsOk(store.InsertVault(v, nullptr)));
+    EXPECT_THAT(store.InsertVault(v, nullptr), IsOk());
     return v;
   }
 
   // Every audit event in seq order.
   static std::vector<AuditEvent> AllAudit(Store& store) {
     std::vector<AuditEvent> events;
-    EXPECT_TRUE(IsOk(store.ScanAudit([&](const AuditEvent& e) {
+    EXPECT_THAT(store.ScanAudit([&](const AuditEvent& e) {
       events.push_back(e);
       return true;
-    })));
+    }),
+                IsOk());
     return events;
   }
 
