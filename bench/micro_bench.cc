@@ -153,6 +153,7 @@ struct StoreFixture {
     store.reset();
     if (!pg_database.empty()) {
       if (auto admin = PgConnection::Connect(PgAdminUrl()); admin.has_value()) {
+        // Best-effort cleanup of the benchmark's scratch database.
         (void)(*admin)->ExecScript("DROP DATABASE IF EXISTS " + pg_database + " WITH (FORCE)");
       }
     }

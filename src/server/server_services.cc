@@ -111,7 +111,10 @@ Status ServerServices::Ready() const {
 }
 
 void ServerServices::Stop() {
-  auth_.StopFailureSummaries();    // the counts still pending go into the audit log
+  // The counts still pending go into the audit log.
+  if (Status s = auth_.StopFailureSummaries(); !s.ok()) {
+    spdlog::error("cannot append the summary of refused authentications: {}", s.message());
+  }
   audit_log_.WaitForBackground();  // every event appended before the store closes
   refresher_.reset();              // its thread reads the store
 }

@@ -255,9 +255,9 @@ void AuthService::JoinSummaryThread() {
   if (summary_thread_.joinable()) summary_thread_.join();
 }
 
-void AuthService::StopFailureSummaries() {
+Status AuthService::StopFailureSummaries() {
   JoinSummaryThread();
-  (void)AppendFailureSummaries(true);
+  return AppendFailureSummaries(true);
 }
 
 StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,

@@ -98,10 +98,11 @@ class AuthService {
   Status AppendFailureSummaries(bool all);
   // Calls AppendFailureSummaries(false) every `interval` on a background thread; `on_error`
   // (may be empty) hears each failure. StopFailureSummaries ends the thread and appends what is
-  // left: call it while the store is still open. The destructor only ends the thread.
+  // left, returning that append's error: call it while the store is still open. The destructor
+  // only ends the thread.
   void StartFailureSummaries(std::chrono::milliseconds interval,
                              std::function<void(const Status&)> on_error);
-  void StopFailureSummaries();
+  Status StopFailureSummaries();
 
   // Verifies a token of `kind` ("key" or "rot") that is not revoked. kUnauthenticated otherwise.
   // A credential of a revoked agent verifies (even though revoked with it), with

@@ -162,7 +162,7 @@ TEST(AuthServiceLimitTest, PastTheBurstAnAddressIsRefusedUnauditedAndCounted) {
   // Within the minute no second summary; at shutdown what is left is appended.
   ASSERT_TRUE(auth->AppendFailureSummaries(false).ok());
   EXPECT_EQ(Count(AuditOf(env), "auth.failed.summary"), 1);
-  auth->StopFailureSummaries();
+  ASSERT_THAT(auth->StopFailureSummaries(), IsOk());
   events = AuditOf(env);
   ASSERT_EQ(Count(events, "auth.failed.summary"), 2);
   EXPECT_EQ(events.back().count, 1);

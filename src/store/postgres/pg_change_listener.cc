@@ -223,6 +223,7 @@ void PgChangeListener::Run() {
     // Known to be blind from now on: stop vouching at once rather than when the trust lapses.
     feed_.TrustUntil(MonotonicTime::min());
     Report(State::kDown, ended.ok() ? UnavailableError("store: the change feed stopped") : ended);
+    // Woken by a stop or the retry time: the loop checks which.
     (void)Wait(-1, clock_.Now() + options_.retry);
   }
 }

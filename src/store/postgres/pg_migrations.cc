@@ -308,6 +308,7 @@ Status ApplyOne(PgConnection& conn, const PgMigration& m, int64_t known, Migrati
     s = conn.ExecScript("COMMIT");
   }
   if (!s.ok() && conn.InTransaction()) {
+    // The failure that led here is what the caller gets; a failed ROLLBACK adds nothing to it.
     (void)conn.ExecScript("ROLLBACK");
   }
   return s;

@@ -32,6 +32,8 @@ Status RunPgTransaction(PgPool& pool, const std::function<Status(PgConnection&)>
     const bool lost_before_commit = conn->lost() && !committing;
     const bool retry = (conn->retryable() || lost_before_commit) && attempt < kMaxAttempts;
     if (conn->InTransaction()) {
+      // The attempt's own failure is what counts; a connection left in a transaction is not
+      // pooled again (PgPool::Release).
       (void)conn->ExecScript("ROLLBACK");
     }
     if (!retry) {

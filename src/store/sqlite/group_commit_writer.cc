@@ -57,6 +57,9 @@ GroupCommitWriter::~GroupCommitWriter() {
   if (thread_.joinable()) {
     thread_.join();
   }
+  // A destructor has no one to tell of a failure. Closing the connection then tries the same
+  // again: SQLite rolls back an open transaction and checkpoints the WAL (or keeps it, to replay
+  // on the next open).
   if (db_->InTransaction()) {
     (void)db_->ExecCached("ROLLBACK");
   }
@@ -221,7 +224,7 @@ uint64_t GroupCommitWriter::RunBatch(const std::vector<Pending*>& batch, bool sy
   // Ends the open transaction without keeping anything: the kept ops get kUnavailable.
   auto abandon = [&](const Status& cause) {
     if (db_->InTransaction()) {
-      (void)db_->ExecCached("ROLLBACK");
+      (void)db_->ExecCached("ROLLBACK");  // the ops get `cause`; nothing of theirs is kept
     }
     for (Pending* p : kept) {
       p->result = AsUnavailable(cause);

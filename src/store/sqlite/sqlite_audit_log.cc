@@ -95,7 +95,7 @@ class ReadTransaction {
   ReadTransaction& operator=(const ReadTransaction&) = delete;
   ~ReadTransaction() {
     if (db_.InTransaction()) {
-      (void)db_.Exec("ROLLBACK");
+      (void)db_.Exec("ROLLBACK");  // a read: nothing to undo, the connection ends the transaction
     }
   }
 

@@ -231,6 +231,7 @@ StatusOr<SqliteBackupResult> BackupSqliteDatabase(const std::string& source,
         fmt::format("cannot rename {} to {}: {}", temp, destination, ec.message())));
   }
   const std::filesystem::path parent = std::filesystem::absolute(destination, ec).parent_path();
+  // Best effort: the copy is synced and in place, and some file systems cannot sync a directory.
   (void)SyncPath(parent.string(), O_RDONLY | O_DIRECTORY);
   result.bytes = static_cast<int64_t>(std::filesystem::file_size(destination, ec));
   return result;

@@ -295,6 +295,7 @@ Status InWriteTransaction(SqliteConnection& db, Body body) {
     status = db.Exec("COMMIT");
   }
   if (!status.ok() && db.InTransaction()) {
+    // The failure that led here is what the caller gets; a failed ROLLBACK adds nothing to it.
     (void)db.Exec("ROLLBACK");
   }
   return status;
