@@ -1,7 +1,6 @@
 // Authenticated handler wrapper and response helpers.
 #include "api/handler.h"
 
-#include <algorithm>
 #include <boost/json/serialize.hpp>
 
 #include "common/secret_buffer.h"
@@ -41,10 +40,8 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
   return [rc, action = std::move(action), handler = std::move(handler)](
              const http::Request& request, const http::RouteParams& params) {
     RequestContext ctx = AnonymousContext(request, rc.trusted_proxies);
-    UnixMicros retry_after = 0;
-    auto principal =
-        rc.auth.AuthenticateRequest(ctx, request.Header("authorization"), &retry_after);
-    if (!principal.has_value()) return ProblemWithRetryAfter(principal.error(), retry_after);
+    auto principal = rc.auth.AuthenticateRequest(ctx, request.Header("authorization"));
+    if (!principal.has_value()) return http::ProblemFromStatus(principal.error());
     ctx.principal = std::move(*principal);
     ctx.success_status = SuccessStatusFor(action);
     ctx.defer_audit = request.before_send_honoured;
@@ -72,16 +69,6 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
     }
     return answer;
   };
-}
-
-http::Response ProblemWithRetryAfter(const Status& status, UnixMicros retry_after) {
-  http::Response problem = http::ProblemFromStatus(status);
-  if (status.code() == StatusCode::kResourceExhausted && retry_after > 0) {
-    const int64_t seconds =
-        std::max<int64_t>(1, (retry_after + kMicrosPerSecond - 1) / kMicrosPerSecond);
-    problem.headers.emplace_back("Retry-After", std::to_string(seconds));
-  }
-  return problem;
 }
 
 http::Handler Public(

@@ -41,10 +41,6 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
 // A request context with no principal yet: request id and client IP.
 RequestContext AnonymousContext(const http::Request& request, const http::TrustedProxies& trusted);
 
-// The problem response for `status`; with a Retry-After header (whole seconds, at least 1) when
-// it is kResourceExhausted and `retry_after` (microseconds) is set.
-http::Response ProblemWithRetryAfter(const Status& status, UnixMicros retry_after);
-
 // Runs an unauthenticated handler with the same error mapping.
 http::Handler Public(
     std::function<StatusOr<http::Response>(const http::Request&, const http::RouteParams&)>

@@ -125,10 +125,8 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                } else {
                  secret = body->String("rotationSecret");
                }
-               UnixMicros retry_after = 0;
-               auto rotated =
-                   agents.SelfRotate(anonymous, req.Header("authorization"), secret, &retry_after);
-               if (!rotated.has_value()) return ProblemWithRetryAfter(rotated.error(), retry_after);
+               auto rotated = agents.SelfRotate(anonymous, req.Header("authorization"), secret);
+               if (!rotated.has_value()) return Err(rotated.error());  // 429 with Retry-After
                http::Response rotated_response =
                    CredentialResponse(200, [&](boost::json::object& o, WipingResource* mr) {
                      o["message"] =

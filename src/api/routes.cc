@@ -84,15 +84,13 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
                      "api_key is required (in the body, or as the Bearer credential)");
                }
                // A refused body is audited (and limited) as a refused credential.
-               UnixMicros retry_after = 0;
                auto token = auth.IssueToken(
-                   anonymous, refused.ok() ? StatusOr<std::string_view>(api_key) : Err(refused),
-                   &retry_after);
+                   anonymous, refused.ok() ? StatusOr<std::string_view>(api_key) : Err(refused));
                if (!token.has_value()) {
                  if (!refused.ok() && !body.has_value() && token.error().code() == refused.code()) {
                    return std::move(body.error());  // its own answer (400, 415)
                  }
-                 return ProblemWithRetryAfter(token.error(), retry_after);
+                 return Err(token.error());  // 429 with Retry-After past the address's budget
                }
                WipingResource resource;
                http::Response r;

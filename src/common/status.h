@@ -4,6 +4,7 @@
 // must-use: a dropped result is a compile error (-Werror=unused-result).
 #pragma once
 
+#include <chrono>
 #include <expected>
 #include <optional>
 #include <ostream>
@@ -40,14 +41,41 @@ std::string_view StatusCodeName(StatusCode code);
 // The code whose StatusCodeName is `name`, if any.
 std::optional<StatusCode> StatusCodeFromName(std::string_view name);
 
-// A Status is a code and a message meant for the caller. The message must never contain a
-// secret value, key or token: it may end up in a problem+json body or a log line. An OK status
-// has no message: Status(kOk, "…") is plain OK (as in Abseil).
+// Why a store could not do its work (a disk or database fault, not a bug): the API answers a
+// kUnavailable that names one with 503 and a type saying which (urn:coffer:problem:storage-full,
+// …). common/storage_fault.h maps errno values and builds such a Status.
+enum class StorageFault {
+  kNone,
+  kFull,      // no space left (ENOSPC, EDQUOT, SQLITE_FULL, PostgreSQL 53100)
+  kReadOnly,  // the store cannot be written (EROFS, SQLITE_READONLY, PostgreSQL 25006)
+  kIoError,   // the device failed a read, write or sync (EIO, SQLITE_IOERR, PostgreSQL 58030)
+};
+
+// Typed details a failed Status carries beside its message, for the code that acts on a cause
+// (as Abseil's payloads, but typed: nothing is parsed back out of a message). Like the message,
+// never a secret. The default is "nothing said".
+struct StatusPayload {
+  // The storage fault behind a kUnavailable.
+  StorageFault storage_fault = StorageFault::kNone;
+  // For kResourceExhausted: how long until a retry may be admitted (the API's Retry-After).
+  std::chrono::microseconds retry_after{0};
+
+  friend bool operator==(const StatusPayload&, const StatusPayload&) = default;
+};
+
+// A Status is a code, a message meant for the caller and a payload. The message must never
+// contain a secret value, key or token: it may end up in a problem+json body or a log line.
+// An OK status has neither message nor payload: Status(kOk, "…") is plain OK (as in Abseil), and
+// SetPayload on an OK status does nothing. Two statuses are equal when code, message and payload
+// are. A copy or move carries the payload along, as do RETURN_IF_ERROR and ASSIGN_OR_RETURN.
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code) {
-    if (code != StatusCode::kOk) message_ = std::move(message);
+  Status(StatusCode code, std::string message, StatusPayload payload = {}) : code_(code) {
+    if (code != StatusCode::kOk) {
+      message_ = std::move(message);
+      payload_ = payload;
+    }
   }
   // Lets the RETURN_IF_ERROR / ASSIGN_OR_RETURN macros serve functions returning Status too.
   Status(std::unexpected<Status> u) : Status(std::move(u.error())) {}  // NOLINT
@@ -55,15 +83,21 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  const StatusPayload& payload() const { return payload_; }
+  void SetPayload(StatusPayload payload) {
+    if (!ok()) payload_ = payload;
+  }
+  // "CODE: message", or "OK". The payload is not printed (the message names a storage fault).
   std::string ToString() const;
 
   friend bool operator==(const Status& a, const Status& b) {
-    return a.code_ == b.code_ && a.message_ == b.message_;
+    return a.code_ == b.code_ && a.message_ == b.message_ && a.payload_ == b.payload_;
   }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  StatusPayload payload_;
 };
 
 std::ostream& operator<<(std::ostream& os, const Status& s);

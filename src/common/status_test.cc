@@ -84,12 +84,38 @@ TEST(StatusTest, Equality) {
   EXPECT_NE(NotFoundError("a"), InternalError("a"));
 }
 
-TEST(StatusTest, OkCarriesNoMessage) {
-  const Status ok(StatusCode::kOk, "all good");
+TEST(StatusTest, OkCarriesNoMessageNorPayload) {
+  const Status ok(StatusCode::kOk, "all good", {.storage_fault = StorageFault::kFull});
   EXPECT_TRUE(ok.ok());
   EXPECT_EQ(ok.message(), "");
+  EXPECT_EQ(ok.payload(), StatusPayload{});
   EXPECT_EQ(ok, OkStatus());
   EXPECT_EQ(ok.ToString(), "OK");
+  Status also_ok;
+  also_ok.SetPayload({.retry_after = std::chrono::seconds(3)});
+  EXPECT_EQ(also_ok.payload(), StatusPayload{});
+}
+
+TEST(StatusTest, PayloadIsPartOfTheStatus) {
+  Status limited = ResourceExhaustedError("slow down");
+  EXPECT_EQ(limited.payload(), StatusPayload{});
+  limited.SetPayload({.retry_after = std::chrono::seconds(2)});
+  EXPECT_EQ(limited.payload().retry_after, std::chrono::seconds(2));
+  EXPECT_EQ(limited.payload().storage_fault, StorageFault::kNone);
+  EXPECT_EQ(limited.ToString(), "RESOURCE_EXHAUSTED: slow down") << "the payload is not printed";
+  // Equal only with the same payload.
+  EXPECT_NE(limited, ResourceExhaustedError("slow down"));
+  EXPECT_EQ(limited, Status(StatusCode::kResourceExhausted, "slow down",
+                            {.retry_after = std::chrono::microseconds(2'000'000)}));
+  EXPECT_NE(limited, Status(StatusCode::kResourceExhausted, "slow down",
+                            {.retry_after = std::chrono::seconds(3)}));
+  // Copies and moves carry it.
+  const Status copy = limited;
+  EXPECT_EQ(copy.payload().retry_after, std::chrono::seconds(2));
+  Status moved = std::move(limited);
+  EXPECT_EQ(moved.payload().retry_after, std::chrono::seconds(2));
+  StatusOr<int> result = Err(moved);
+  EXPECT_EQ(result.error().payload().retry_after, std::chrono::seconds(2));
 }
 
 TEST(StatusOrTest, ValueAndError) {
@@ -189,6 +215,25 @@ TEST(StatusMacrosTest, InStatusOrFunction) {
   auto third = StatusOrFn(true, 6, &calls);  // 6/2 = 3 is odd: ASSIGN_OR_RETURN fails
   ASSERT_FALSE(third.has_value());
   EXPECT_EQ(third.error(), InvalidArgumentError("odd"));
+}
+
+TEST(StatusMacrosTest, PropagationKeepsThePayload) {
+  const Status full = Status(StatusCode::kUnavailable, "store: exec: disk full",
+                             {.storage_fault = StorageFault::kFull});
+  const auto fails = [&]() -> StatusOr<int> { return Err(full); };
+  const auto status_fn = [&]() -> Status {
+    RETURN_IF_ERROR(fails());
+    return OkStatus();
+  };
+  const auto status_or_fn = [&]() -> StatusOr<std::string> {
+    ASSIGN_OR_RETURN(int n, fails());
+    return std::to_string(n);
+  };
+  EXPECT_EQ(status_fn(), full);
+  EXPECT_EQ(status_fn().payload().storage_fault, StorageFault::kFull);
+  auto result = status_or_fn();
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error(), full);
 }
 
 TEST(StatusMacrosTest, MoveOnlyValues) {

@@ -1,7 +1,8 @@
-// Storage fault markers: see storage_fault.h.
+// Storage faults as a Status: see storage_fault.h.
 #include "common/storage_fault.h"
 
 #include <cerrno>
+#include <utility>
 
 namespace coffer {
 
@@ -19,14 +20,12 @@ std::string_view StorageFaultMarker(StorageFault fault) {
   return "";
 }
 
-StorageFault StorageFaultIn(std::string_view message) {
-  for (StorageFault fault :
-       {StorageFault::kFull, StorageFault::kReadOnly, StorageFault::kIoError}) {
-    if (message.find(StorageFaultMarker(fault)) != std::string_view::npos) {
-      return fault;
-    }
+Status StorageFaultError(StorageFault fault, std::string message) {
+  if (fault != StorageFault::kNone) {
+    message += ' ';
+    message += StorageFaultMarker(fault);
   }
-  return StorageFault::kNone;
+  return Status(StatusCode::kUnavailable, std::move(message), {.storage_fault = fault});
 }
 
 StorageFault StorageFaultForErrno(int error) {

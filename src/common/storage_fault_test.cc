@@ -1,4 +1,5 @@
-// Storage fault markers round-trip through a Status message and errno values map to faults.
+// A storage fault's Status names the fault in its payload and its message, and errno values map
+// to faults.
 #include "common/storage_fault.h"
 
 #include <gtest/gtest.h>
@@ -6,18 +7,23 @@
 #include <cerrno>
 #include <string>
 
+#include "common/status_matchers.h"
+
 namespace coffer {
 namespace {
 
-TEST(StorageFaultTest, MarkersRoundTrip) {
+TEST(StorageFaultTest, AFaultIsAnUnavailableThatNamesIt) {
   for (StorageFault f : {StorageFault::kFull, StorageFault::kReadOnly, StorageFault::kIoError}) {
-    const std::string message =
-        "store: exec: disk I/O error " + std::string(StorageFaultMarker(f)) + " more";
-    EXPECT_EQ(StorageFaultIn(message), f);
+    const Status s = StorageFaultError(f, "store: exec: disk I/O error");
+    EXPECT_THAT(s, StatusIs(StatusCode::kUnavailable,
+                            "store: exec: disk I/O error " + std::string(StorageFaultMarker(f))));
+    EXPECT_EQ(s.payload().storage_fault, f);
   }
+  EXPECT_EQ(StorageFaultMarker(StorageFault::kFull), "(storage full)");
   EXPECT_EQ(StorageFaultMarker(StorageFault::kNone), "");
-  EXPECT_EQ(StorageFaultIn("store: exec: database is locked"), StorageFault::kNone);
-  EXPECT_EQ(StorageFaultIn(""), StorageFault::kNone);
+  const Status none = StorageFaultError(StorageFault::kNone, "store: exec: database is locked");
+  EXPECT_THAT(none, StatusIs(StatusCode::kUnavailable, "store: exec: database is locked"));
+  EXPECT_EQ(none.payload(), StatusPayload{});
 }
 
 TEST(StorageFaultTest, ErrnoMapping) {

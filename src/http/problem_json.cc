@@ -5,9 +5,8 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <string>
-
-#include "common/storage_fault.h"
 
 namespace coffer::http {
 
@@ -143,7 +142,7 @@ Response ProblemFromStatus(const Status& status) {
   ProblemKind kind = KindFor(status.code());
   if (status.code() == StatusCode::kUnavailable) {
     // A store that cannot be written says why in the type (common/storage_fault.h).
-    switch (StorageFaultIn(status.message())) {
+    switch (status.payload().storage_fault) {
       case StorageFault::kFull:
         kind = {503, "Storage full", "storage-full", false};
         break;
@@ -163,6 +162,12 @@ Response ProblemFromStatus(const Status& status) {
   if (kind.http_status >= 500) {
     // The client gets a generic detail; the operator's log gets the cause.
     response.internal_cause = status.message().empty() ? status.ToString() : status.message();
+  }
+  const std::chrono::microseconds retry_after = status.payload().retry_after;
+  if (status.code() == StatusCode::kResourceExhausted && retry_after.count() > 0) {
+    // Whole seconds, rounded up (and so at least 1): a client that waits that long is admitted.
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(retry_after);
+    response.headers.emplace_back("Retry-After", std::to_string(seconds.count()));
   }
   return response;
 }

@@ -11,7 +11,10 @@ namespace coffer::http {
 
 // `type` URIs look like "urn:coffer:problem:not-found"; they never change once published.
 // The detail is the Status message (which by contract never holds a secret). For a 5xx the
-// message also goes to Response::internal_cause, so the access log says why.
+// message also goes to Response::internal_cause, so the access log says why. The payload
+// (common/status.h) refines the answer: a kUnavailable's storage fault names the type
+// (storage-full, storage-read-only, storage-io-error), a kResourceExhausted's retry_after becomes
+// a Retry-After header (whole seconds, rounded up).
 Response ProblemFromStatus(const Status& status);
 
 // A problem the HTTP layer itself raises (405, 413, 415, 431, …). `slug` becomes the type URI.

@@ -1,10 +1,12 @@
 // Tests for the Status -> HTTP problem table and the problem+json body: stable type URIs,
-// hidden internal messages, JSON escaping and the 401 challenge header.
+// hidden internal messages, JSON escaping, the 401 challenge header, and what a payload adds
+// (a storage fault's type, Retry-After).
 #include "http/problem_json.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -82,21 +84,48 @@ TEST(ProblemJsonTest, UnavailableKeepsTheMessage) {
 }
 
 TEST(ProblemJsonTest, StorageFaultsNameTheirCauseInTheType) {
-  const std::pair<std::string, std::string> cases[] = {
-      {"store: exec: database or disk is full (storage full)", "storage-full"},
-      {"store: query: disk I/O error (storage read-only)", "storage-read-only"},
-      {"store: exec: disk I/O error (storage I/O error)", "storage-io-error"},
+  const std::pair<StorageFault, std::string> cases[] = {
+      {StorageFault::kFull, "storage-full"},
+      {StorageFault::kReadOnly, "storage-read-only"},
+      {StorageFault::kIoError, "storage-io-error"},
   };
-  for (const auto& [message, slug] : cases) {
-    Response r = ProblemFromStatus(UnavailableError(message));
+  for (const auto& [fault, slug] : cases) {
+    Response r = ProblemFromStatus(
+        Status(StatusCode::kUnavailable, "store: exec: disk I/O error", {.storage_fault = fault}));
     EXPECT_EQ(r.status, 503);
     boost::json::object body = ParseBody(r);
     EXPECT_EQ(Field(body, "type"), "urn:coffer:problem:" + slug);
-    EXPECT_EQ(Field(body, "detail"), message);
+    EXPECT_EQ(Field(body, "detail"), "store: exec: disk I/O error");
   }
-  // Only a 503 is refined: an internal error with the marker stays a hidden 500.
-  Response r = ProblemFromStatus(InternalError("x (storage full)"));
+  // The payload says it, not the message: words alone name nothing.
+  Response plain = ProblemFromStatus(UnavailableError("store: exec: disk full (storage full)"));
+  EXPECT_EQ(Field(ParseBody(plain), "type"), "urn:coffer:problem:unavailable");
+  // Only a 503 is refined: an internal error with a fault stays a hidden 500.
+  Response r =
+      ProblemFromStatus(Status(StatusCode::kInternal, "x", {.storage_fault = StorageFault::kFull}));
   EXPECT_EQ(Field(ParseBody(r), "type"), "urn:coffer:problem:internal");
+}
+
+TEST(ProblemJsonTest, RetryAfterIsWholeSecondsRoundedUp) {
+  const std::pair<std::chrono::microseconds, std::string> cases[] = {
+      {std::chrono::microseconds(1), "1"},
+      {std::chrono::seconds(1), "1"},
+      {std::chrono::microseconds(1'000'001), "2"},
+      {std::chrono::seconds(60), "60"},
+  };
+  for (const auto& [wait, header] : cases) {
+    Response r = ProblemFromStatus(
+        Status(StatusCode::kResourceExhausted, "slow down", {.retry_after = wait}));
+    EXPECT_EQ(r.status, 429);
+    ASSERT_EQ(r.headers.size(), 1u);
+    EXPECT_EQ(r.headers[0].first, "Retry-After");
+    EXPECT_EQ(r.headers[0].second, header);
+  }
+  // None when the status says no wait, and only on a 429.
+  EXPECT_TRUE(ProblemFromStatus(ResourceExhaustedError("slow down")).headers.empty());
+  EXPECT_TRUE(ProblemFromStatus(
+                  Status(StatusCode::kUnavailable, "x", {.retry_after = std::chrono::seconds(5)}))
+                  .headers.empty());
 }
 
 TEST(ProblemJsonTest, InternalErrorsHideTheMessage) {

@@ -120,11 +120,11 @@ StatusOr<AgentWithCredentials> AgentService::RotateKey(const RequestContext& ctx
 
 StatusOr<AgentWithCredentials> AgentService::SelfRotate(
     const RequestContext& anonymous, std::optional<std::string_view> authorization,
-    const StatusOr<std::optional<std::string_view>>& rotation_secret, UnixMicros* retry_after) {
+    const StatusOr<std::optional<std::string_view>>& rotation_secret) {
   RequestContext ctx = anonymous;
   // An address over its budget of refused credentials is answered before anything is looked at
   // (not audited, counted for its summary).
-  RETURN_IF_ERROR(auth_.AdmitClient(ctx.client_ip, retry_after));
+  RETURN_IF_ERROR(auth_.AdmitClient(ctx.client_ip));
   // Every request to the endpoint counts, whatever its outcome.
   const UnixMicros now = deps_.clock.Now();
   auto decision = deps_.store.HitRateLimit("agent-self-rotate:" + ctx.client_ip, kSelfRotateWindow,
@@ -144,9 +144,10 @@ StatusOr<AgentWithCredentials> AgentService::SelfRotate(
       ctx, "agent.self_rotate_key", [&](AuditEvent& event) -> StatusOr<AgentWithCredentials> {
         if (!decision.has_value()) return Err(decision.error());
         if (!decision->allowed) {
-          if (retry_after != nullptr) *retry_after = decision->retry_after;
-          return Err(ResourceExhaustedError(fmt::format(
-              "too many rotation attempts: at most {} per 15 minutes", kSelfRotateLimit)));
+          Status limited = ResourceExhaustedError(fmt::format(
+              "too many rotation attempts: at most {} per 15 minutes", kSelfRotateLimit));
+          limited.SetPayload({.retry_after = std::chrono::microseconds(decision->retry_after)});
+          return Err(std::move(limited));
         }
         if (!key.has_value()) return Err(UnauthenticatedError("invalid API key"));
         if (key->principal_revoked) return Err(PermissionDeniedError("agent is revoked"));

@@ -51,15 +51,14 @@ class AgentService {
   // IP only); `rotation_secret` is what the body held, or why the body was refused (reported
   // only after the rate limit and the key are checked, so every request counts). Checks, in
   // order: the address's budget of refused credentials (AuthService::AdmitClient: nothing else
-  // is looked at nor audited when it is spent); the rate limit (kResourceExhausted, with
-  // `retry_after` set);
-  // the Bearer API key (kUnauthenticated); a revoked agent (kPermissionDenied); the rotation
-  // secret present (kInvalidArgument), configured (kPermissionDenied) and valid
-  // (kUnauthenticated). Of concurrent rotations with the same credentials exactly one succeeds;
-  // the others get kUnauthenticated.
+  // is looked at nor audited when it is spent); the rate limit (kResourceExhausted, with the
+  // wait in its payload's retry_after); the Bearer API key (kUnauthenticated); a revoked agent
+  // (kPermissionDenied); the rotation secret present (kInvalidArgument), configured
+  // (kPermissionDenied) and valid (kUnauthenticated). Of concurrent rotations with the same
+  // credentials exactly one succeeds; the others get kUnauthenticated.
   StatusOr<AgentWithCredentials> SelfRotate(
       const RequestContext& ctx, std::optional<std::string_view> authorization,
-      const StatusOr<std::optional<std::string_view>>& rotation_secret, UnixMicros* retry_after);
+      const StatusOr<std::optional<std::string_view>>& rotation_secret);
 
  private:
   // kNotFound unless the agent exists and the caller may manage it (owner or admin); an agent

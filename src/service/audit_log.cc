@@ -77,21 +77,16 @@ Status AuditLog::AfterAppend(const Status& appended, const AuditEvent& event) co
   if (appended.ok()) {
     return OkStatus();
   }
-  const StorageFault fault = StorageFaultIn(appended.message());
+  const StorageFault fault = appended.payload().storage_fault;
   // A stand-alone event is of a request that changed nothing (a read, a refusal, a failed
   // write): while the store cannot be written, the fallback (the server log) records it, so
   // reads go on; a write or counted read still fails, inside its own transaction.
   if (fault != StorageFault::kNone && fallback_ && fallback_(event)) {
     return OkStatus();
   }
-  // Only the storage fault's marker is passed on: it names the cause (the 503's type) without
-  // any internal detail of the store's message.
-  std::string message = "the audit log cannot be written; the request was refused";
-  if (fault != StorageFault::kNone) {
-    message += " ";
-    message += StorageFaultMarker(fault);
-  }
-  return UnavailableError(std::move(message));
+  // Only the storage fault is passed on: it names the cause (the 503's type) without any
+  // internal detail of the store's message.
+  return StorageFaultError(fault, "the audit log cannot be written; the request was refused");
 }
 
 Status AuditLog::RecordAnonymous(std::string_view request_id, std::string_view client_ip,

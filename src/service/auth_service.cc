@@ -194,12 +194,13 @@ StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
 
 AuthService::~AuthService() { JoinSummaryThread(); }
 
-Status AuthService::AdmitClient(std::string_view client_ip, UnixMicros* retry_after) {
+Status AuthService::AdmitClient(std::string_view client_ip) {
   const UnixMicros wait = failures_.Admit(client_ip, deps_.clock.Now());
   if (wait == 0) return OkStatus();
-  if (retry_after != nullptr) *retry_after = wait;
   if (options_.on_limited) options_.on_limited();
-  return Limited();
+  Status limited = Limited();
+  limited.SetPayload({.retry_after = std::chrono::microseconds(wait)});
+  return limited;
 }
 
 void AuthService::NoteResult(std::string_view client_ip, const Status& result) {
@@ -208,9 +209,8 @@ void AuthService::NoteResult(std::string_view client_ip, const Status& result) {
 }
 
 StatusOr<Principal> AuthService::AuthenticateRequest(const RequestContext& anonymous,
-                                                     std::optional<std::string_view> header,
-                                                     UnixMicros* retry_after) {
-  RETURN_IF_ERROR(AdmitClient(anonymous.client_ip, retry_after));
+                                                     std::optional<std::string_view> header) {
+  RETURN_IF_ERROR(AdmitClient(anonymous.client_ip));
   auto principal = Authenticate(header);
   if (principal.has_value()) return principal;
   Status recorded = deps_.audit.RecordAnonymous(anonymous.request_id, anonymous.client_ip,
@@ -261,9 +261,8 @@ Status AuthService::StopFailureSummaries() {
 }
 
 StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
-                                              const StatusOr<std::string_view>& api_key,
-                                              UnixMicros* retry_after) {
-  RETURN_IF_ERROR(AdmitClient(anonymous.client_ip, retry_after));
+                                              const StatusOr<std::string_view>& api_key) {
+  RETURN_IF_ERROR(AdmitClient(anonymous.client_ip));
   StatusOr<VerifiedCredential> verified =
       Err(UnauthenticatedError("api_key is not a Coffer API key"));
   if (!api_key.has_value()) {

@@ -69,25 +69,24 @@ class AuthService {
   StatusOr<Principal> Authenticate(std::optional<std::string_view> authorization_header);
 
   // Authenticate for a request from `anonymous.client_ip`, within that address's budget of
-  // refusals. kResourceExhausted, with *retry_after (microseconds, if not null), when the
-  // address is over it: answered before the credential is looked at, counted for the summary,
-  // not audited. Otherwise a refusal (401/403) is audited as auth.failed — kUnavailable if that
+  // refusals. kResourceExhausted, with the wait in its payload's retry_after, when the address
+  // is over it: answered before the credential is looked at, counted for the summary, not
+  // audited. Otherwise a refusal (401/403) is audited as auth.failed — kUnavailable if that
   // event cannot be written — and spends one of the address's tokens.
   StatusOr<Principal> AuthenticateRequest(const RequestContext& anonymous,
-                                          std::optional<std::string_view> authorization_header,
-                                          UnixMicros* retry_after);
+                                          std::optional<std::string_view> authorization_header);
 
   // Verifies an API key (or takes the request's refusal, when `api_key` holds an error) and
   // issues a JWT for its principal; audited as auth.token. Limited as AuthenticateRequest:
-  // kResourceExhausted with *retry_after when over the limit; a refusal spends a token.
+  // kResourceExhausted with retry_after when over the limit; a refusal spends a token.
   StatusOr<AccessToken> IssueToken(const RequestContext& anonymous,
-                                   const StatusOr<std::string_view>& api_key,
-                                   UnixMicros* retry_after = nullptr);
+                                   const StatusOr<std::string_view>& api_key);
 
   // For other routes that check a credential (agent self-rotation): OK when `client_ip` is
-  // within its budget; otherwise kResourceExhausted with *retry_after, and the refusal is
-  // counted for the summary (the caller must then neither look at the credential nor audit).
-  Status AdmitClient(std::string_view client_ip, UnixMicros* retry_after);
+  // within its budget; otherwise kResourceExhausted with the wait in its payload's retry_after,
+  // and the refusal is counted for the summary (the caller must then neither look at the
+  // credential nor audit).
+  Status AdmitClient(std::string_view client_ip);
   // Spends one of `client_ip`'s tokens when `result` is a refusal of the client's request
   // (invalid argument, unauthenticated, permission denied, too many requests), unless the
   // attempt is to be thrown away (NonBlockingScope::Refused: it runs again and is charged then).

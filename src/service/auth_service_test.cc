@@ -112,28 +112,26 @@ TEST(AuthServiceLimitTest, PastTheBurstAnAddressIsRefusedUnauditedAndCounted) {
   auto auth = LimitedAuth(env);
   const std::string wrong = "Bearer x";
   for (int i = 0; i < 3; ++i) {
-    UnixMicros retry = 0;
-    auto p = auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry);
+    auto p = auth->AuthenticateRequest(From("203.0.113.5"), wrong);
     ASSERT_THAT(p, StatusIs(StatusCode::kUnauthenticated));
-    EXPECT_EQ(retry, 0);
+    EXPECT_EQ(p.error().payload().retry_after.count(), 0) << "no wait for a refusal";
   }
   EXPECT_EQ(Count(AuditOf(env), "auth.failed"), 3);
   for (int i = 0; i < 50; ++i) {
-    UnixMicros retry = 0;
-    auto p = auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry);
-    EXPECT_THAT(p, StatusIs(StatusCode::kResourceExhausted));
-    EXPECT_GT(retry, 0);
-    EXPECT_LE(retry, kMicrosPerSecond);
+    auto p = auth->AuthenticateRequest(From("203.0.113.5"), wrong);
+    ASSERT_THAT(p, StatusIs(StatusCode::kResourceExhausted));
+    // The wait until the next token: the API's Retry-After.
+    EXPECT_GT(p.error().payload().retry_after.count(), 0);
+    EXPECT_LE(p.error().payload().retry_after, std::chrono::seconds(1));
   }
   // A valid key from that address is refused too: the answer must not tell a guesser which
   // credential is right.
   const std::string admin = "Bearer " + std::string(env.admin_key_.view());
-  UnixMicros retry = 0;
-  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.5"), admin, &retry),
+  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.5"), admin),
               StatusIs(StatusCode::kResourceExhausted));
   // Another address is not affected.
-  EXPECT_TRUE(auth->AuthenticateRequest(From("203.0.113.6"), admin, &retry).has_value());
-  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.6"), wrong, &retry),
+  EXPECT_TRUE(auth->AuthenticateRequest(From("203.0.113.6"), admin).has_value());
+  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.6"), wrong),
               StatusIs(StatusCode::kUnauthenticated));
   std::vector<AuditEvent> events = AuditOf(env);
   EXPECT_EQ(Count(events, "auth.failed"), 4) << "the refusals past the budget are not audited";
@@ -155,9 +153,9 @@ TEST(AuthServiceLimitTest, PastTheBurstAnAddressIsRefusedUnauditedAndCounted) {
 
   // A second later one more attempt is allowed (and audited).
   env.clock_.Advance(kMicrosPerSecond);
-  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry),
+  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.5"), wrong),
               StatusIs(StatusCode::kUnauthenticated));
-  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.5"), wrong, &retry),
+  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.5"), wrong),
               StatusIs(StatusCode::kResourceExhausted));
   // Within the minute no second summary; at shutdown what is left is appended.
   ASSERT_TRUE(auth->AppendFailureSummaries(false).ok());
@@ -173,10 +171,10 @@ TEST(AuthServiceLimitTest, SuccessesSpendNothing) {
   auto auth = LimitedAuth(env);
   const std::string admin = "Bearer " + std::string(env.admin_key_.view());
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(auth->AuthenticateRequest(From("203.0.113.7"), admin, nullptr).has_value());
+    ASSERT_TRUE(auth->AuthenticateRequest(From("203.0.113.7"), admin).has_value());
   }
   for (int i = 0; i < 3; ++i) {
-    EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.7"), "Bearer x", nullptr),
+    EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.7"), "Bearer x"),
                 StatusIs(StatusCode::kUnauthenticated));
   }
 }
@@ -189,10 +187,9 @@ TEST(AuthServiceLimitTest, TokenExchangeIsLimitedToo) {
                 StatusIs(StatusCode::kUnauthenticated));
   }
   StatusOr<std::string_view> refused_body = Err(InvalidArgumentError("request body refused"));
-  UnixMicros retry = 0;
-  EXPECT_THAT(auth->IssueToken(From("198.51.100.2"), refused_body, &retry),
-              StatusIs(StatusCode::kResourceExhausted));
-  EXPECT_GT(retry, 0);
+  auto limited = auth->IssueToken(From("198.51.100.2"), refused_body);
+  ASSERT_THAT(limited, StatusIs(StatusCode::kResourceExhausted));
+  EXPECT_GT(limited.error().payload().retry_after.count(), 0);
   EXPECT_THAT(auth->IssueToken(From("198.51.100.2"), env.admin_key_.view()),
               StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(Count(AuditOf(env), "auth.token"), 3);
@@ -207,15 +204,15 @@ TEST(AuthServiceLimitTest, AnAttemptThrownAwaySpendsNothing) {
   for (int i = 0; i < 3; ++i) {
     {
       NonBlockingScope scope;
-      auto p = auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x", nullptr);
+      auto p = auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x");
       ASSERT_FALSE(p.has_value());
       ASSERT_TRUE(scope.refused()) << "the audit append should have refused to wait";
     }
-    auto p = auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x", nullptr);
+    auto p = auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x");
     EXPECT_THAT(p, StatusIs(StatusCode::kUnauthenticated)) << i;
   }
   EXPECT_EQ(Count(AuditOf(env), "auth.failed"), 3);
-  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x", nullptr),
+  EXPECT_THAT(auth->AuthenticateRequest(From("203.0.113.8"), "Bearer x"),
               StatusIs(StatusCode::kResourceExhausted));
 }
 

@@ -123,50 +123,47 @@ TEST_F(IdentityTest, HumanRotationRefusesOldCredentialsAtOnce) {
 
 TEST_F(IdentityTest, SelfRotationFollowsSeed003) {
   auto agent = NewAgent();
-  UnixMicros retry = 0;
   auto ok = env_.agents_->SelfRotate(Anonymous("10.0.0.1"), Bearer(agent.api_key),
-                                     std::optional<std::string_view>(agent.rotation_secret.view()),
-                                     &retry);
+                                     std::optional<std::string_view>(agent.rotation_secret.view()));
   ASSERT_TRUE(ok.has_value()) << ok.error();
   EXPECT_EQ(ok->agent.id, agent.agent.id);
   // Both old credentials are dead, the new pair works.
   EXPECT_THAT(env_.auth_->Authenticate(Bearer(agent.api_key)),
               StatusIs(StatusCode::kUnauthenticated));
-  auto again = env_.agents_->SelfRotate(
-      Anonymous("10.0.0.2"), Bearer(ok->api_key),
-      std::optional<std::string_view>(agent.rotation_secret.view()), &retry);
+  auto again =
+      env_.agents_->SelfRotate(Anonymous("10.0.0.2"), Bearer(ok->api_key),
+                               std::optional<std::string_view>(agent.rotation_secret.view()));
   EXPECT_THAT(again, StatusIs(StatusCode::kUnauthenticated));
   auto missing = env_.agents_->SelfRotate(Anonymous("10.0.0.3"), Bearer(ok->api_key),
-                                          std::optional<std::string_view>(), &retry);
+                                          std::optional<std::string_view>());
   EXPECT_THAT(missing, StatusIs(StatusCode::kInvalidArgument));
   auto garbage = env_.agents_->SelfRotate(Anonymous("10.0.0.4"), "Bearer nope",
-                                          std::optional<std::string_view>("x"), &retry);
+                                          std::optional<std::string_view>("x"));
   EXPECT_THAT(garbage, StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST_F(IdentityTest, SelfRotationRateLimitCountsEveryRequestPerIp) {
   auto agent = NewAgent();
-  UnixMicros retry = 0;
   for (int i = 0; i < 3; ++i) {
     auto r = env_.agents_->SelfRotate(Anonymous("10.9.9.9"), "Bearer bad",
-                                      std::optional<std::string_view>("x"), &retry);
+                                      std::optional<std::string_view>("x"));
     EXPECT_THAT(r, StatusIs(StatusCode::kUnauthenticated));
   }
-  auto limited = env_.agents_->SelfRotate(
-      Anonymous("10.9.9.9"), Bearer(agent.api_key),
-      std::optional<std::string_view>(agent.rotation_secret.view()), &retry);
-  EXPECT_THAT(limited, StatusIs(StatusCode::kResourceExhausted));
-  EXPECT_GT(retry, 0);
-  EXPECT_LE(retry, kSelfRotateWindow);
+  auto limited =
+      env_.agents_->SelfRotate(Anonymous("10.9.9.9"), Bearer(agent.api_key),
+                               std::optional<std::string_view>(agent.rotation_secret.view()));
+  ASSERT_THAT(limited, StatusIs(StatusCode::kResourceExhausted));
+  EXPECT_GT(limited.error().payload().retry_after.count(), 0);
+  EXPECT_LE(limited.error().payload().retry_after.count(), kSelfRotateWindow);
   // Another IP has its own budget; the window slides.
-  auto other = env_.agents_->SelfRotate(
-      Anonymous("10.9.9.8"), Bearer(agent.api_key),
-      std::optional<std::string_view>(agent.rotation_secret.view()), &retry);
+  auto other =
+      env_.agents_->SelfRotate(Anonymous("10.9.9.8"), Bearer(agent.api_key),
+                               std::optional<std::string_view>(agent.rotation_secret.view()));
   ASSERT_TRUE(other.has_value()) << other.error();
   env_.clock_.Advance(kSelfRotateWindow + 1);
-  auto later = env_.agents_->SelfRotate(
-      Anonymous("10.9.9.9"), Bearer(other->api_key),
-      std::optional<std::string_view>(other->rotation_secret.view()), &retry);
+  auto later =
+      env_.agents_->SelfRotate(Anonymous("10.9.9.9"), Bearer(other->api_key),
+                               std::optional<std::string_view>(other->rotation_secret.view()));
   EXPECT_TRUE(later.has_value());
 }
 
@@ -176,10 +173,9 @@ TEST_F(IdentityTest, ConcurrentSelfRotationsExactlyOneWins) {
   std::barrier start(2);
   auto rotate = [&](std::string ip) {
     start.arrive_and_wait();
-    UnixMicros retry = 0;
-    auto r = env_.agents_->SelfRotate(Anonymous(ip), Bearer(agent.api_key),
-                                      std::optional<std::string_view>(agent.rotation_secret.view()),
-                                      &retry);
+    auto r =
+        env_.agents_->SelfRotate(Anonymous(ip), Bearer(agent.api_key),
+                                 std::optional<std::string_view>(agent.rotation_secret.view()));
     if (r.has_value()) {
       ++ok;
     } else if (r.error().code() == StatusCode::kUnauthenticated) {
@@ -199,10 +195,8 @@ TEST_F(IdentityTest, RevokedAgentIsForbiddenEverywhere) {
   Grant(agent.agent.id, "**", {"read"});
   ASSERT_TRUE(env_.agents_->Revoke(env_.AdminCtx(), agent.agent.id).ok());
   EXPECT_FALSE(env_.auth_->Authenticate(Bearer(agent.api_key)).has_value());
-  UnixMicros retry = 0;
   auto r = env_.agents_->SelfRotate(Anonymous(), Bearer(agent.api_key),
-                                    std::optional<std::string_view>(agent.rotation_secret.view()),
-                                    &retry);
+                                    std::optional<std::string_view>(agent.rotation_secret.view()));
   EXPECT_THAT(r, StatusIs(StatusCode::kPermissionDenied));
 }
 

@@ -314,16 +314,14 @@ Status PgConnection::Failure(pg_result* result, std::string_view what) {
   if (s == "53300" || s == "53400") {  // too many connections, configuration limit
     return UnavailableError(std::move(message));
   }
-  // The database cannot write: disk full, a read-only (standby) server, an I/O error. Tagged so
+  // The database cannot write: disk full, a read-only (standby) server, an I/O error. Named so
   // the API answers 503 storage-full / storage-read-only / storage-io-error.
   const StorageFault fault = s == "53100"   ? StorageFault::kFull
                              : s == "25006" ? StorageFault::kReadOnly
                              : s == "58030" ? StorageFault::kIoError
                                             : StorageFault::kNone;
   if (fault != StorageFault::kNone) {
-    message += " ";
-    message += StorageFaultMarker(fault);
-    return UnavailableError(std::move(message));
+    return StorageFaultError(fault, std::move(message));
   }
   return InternalError(std::move(message));
 }

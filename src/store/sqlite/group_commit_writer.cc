@@ -16,7 +16,7 @@ namespace coffer {
 namespace {
 
 Status AsUnavailable(const Status& cause) {
-  return Status(StatusCode::kUnavailable, cause.message());
+  return Status(StatusCode::kUnavailable, cause.message(), cause.payload());
 }
 
 // Runs one operation; an exception escaping it (it is caller code) becomes kInternal rather

@@ -156,7 +156,8 @@ StatusOr<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
   if (rc != SQLITE_OK) {
     // The SQL is the code's own text, so SQLite's detailed message is safe to pass on.
     const Status status = SqliteStatus(sqlite3_extended_errcode(db_), "prepare");
-    return Err(Status(status.code(), std::string("store: prepare: ") + sqlite3_errmsg(db_)));
+    return Err(Status(status.code(), std::string("store: prepare: ") + sqlite3_errmsg(db_),
+                      status.payload()));
   }
   if (!cache) {
     return SqliteStatement(stmt, nullptr);
@@ -182,7 +183,7 @@ Status SqliteConnection::Exec(std::string_view sql) {
     message += ")";
     sqlite3_free(error);
   }
-  return Status(status.code(), std::move(message));
+  return Status(status.code(), std::move(message), status.payload());
 }
 
 int64_t SqliteConnection::Changes() const { return sqlite3_changes64(db_); }

@@ -91,8 +91,7 @@ Status SqliteStatus(int code, std::string_view context, int system_errno) {
   message += sqlite3_errstr(code);
   const StorageFault fault = FaultFor(code, system_errno);
   if (fault != StorageFault::kNone) {
-    message += " ";
-    message += StorageFaultMarker(fault);
+    return StorageFaultError(fault, std::move(message));  // FULL, READONLY, IOERR: kUnavailable
   }
   return Status(CodeFor(code), std::move(message));
 }

@@ -17,9 +17,9 @@ namespace coffer {
 //   CONSTRAINT_UNIQUE / _PRIMARYKEY / _ROWID -> kAlreadyExists; other CONSTRAINT ->
 //   kFailedPrecondition CORRUPT, NOTADB                                -> kDataLoss TOOBIG ->
 //   kInvalidArgument; INTERRUPT -> kCancelled; anything else -> kInternal
-// FULL, READONLY and IOERR also get the StorageFault marker (common/storage_fault.h) that
-// `system_errno` (SqliteLastErrno() of the connection; 0 if unknown) or the code names, so the
-// API answers 503 storage-full / storage-read-only / storage-io-error.
+// FULL, READONLY and IOERR are storage faults (common/storage_fault.h): the payload names the
+// one that `system_errno` (SqliteLastErrno() of the connection; 0 if unknown) or the code says,
+// so the API answers 503 storage-full / storage-read-only / storage-io-error.
 Status SqliteStatus(int code, std::string_view context, int system_errno = 0);
 
 // The errno of the last failed system call on `db`'s write-ahead log, else on its database

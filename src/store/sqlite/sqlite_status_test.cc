@@ -1,5 +1,5 @@
-// SqliteStatus: result codes -> Status codes, and the storage fault marker that makes the API
-// answer 503 storage-full / storage-read-only / storage-io-error.
+// SqliteStatus: result codes -> Status codes, and the storage fault (in the payload and the
+// message) that makes the API answer 503 storage-full / storage-read-only / storage-io-error.
 #include "store/sqlite/sqlite_status.h"
 
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 namespace coffer {
 namespace {
 
-StorageFault FaultOf(const Status& s) { return StorageFaultIn(s.message()); }
+StorageFault FaultOf(const Status& s) { return s.payload().storage_fault; }
 
 TEST(SqliteStatusTest, StorageFaultsAreUnavailableAndNamed) {
   EXPECT_EQ(SqliteStatus(SQLITE_FULL, "exec").code(), StatusCode::kUnavailable);
@@ -24,9 +24,12 @@ TEST(SqliteStatusTest, StorageFaultsAreUnavailableAndNamed) {
   EXPECT_EQ(FaultOf(SqliteStatus(SQLITE_IOERR_FSYNC, "exec", EIO)), StorageFault::kIoError);
   EXPECT_EQ(FaultOf(SqliteStatus(SQLITE_IOERR_WRITE, "exec", 0)), StorageFault::kIoError);
   EXPECT_EQ(SqliteStatus(SQLITE_IOERR_WRITE, "exec", EROFS).code(), StatusCode::kUnavailable);
+  // The message says it too, for the operator.
+  EXPECT_EQ(SqliteStatus(SQLITE_FULL, "exec").message(),
+            "store: exec: database or disk is full (storage full)");
 }
 
-TEST(SqliteStatusTest, OtherFailuresCarryNoMarker) {
+TEST(SqliteStatusTest, OtherFailuresNameNoFault) {
   for (int code : {SQLITE_BUSY, SQLITE_CONSTRAINT_UNIQUE, SQLITE_CORRUPT, SQLITE_MISUSE}) {
     EXPECT_EQ(FaultOf(SqliteStatus(code, "query", EROFS)), StorageFault::kNone) << code;
   }
