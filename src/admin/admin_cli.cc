@@ -1,9 +1,13 @@
 // AdminCli: the rows of the offline commands, with their help.
 #include "admin/admin_cli.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "admin/offline_command.h"
+#include "common/exit_codes.h"
 #include "common/process_limits.h"
 #include "server/store_options.h"
 
@@ -68,7 +72,10 @@ void AdminCli::AddAdmin(CLI::App& app) { AddAdminCommand(app, *registry_); }
 bool AdminCli::selected() const { return static_cast<bool>(registry_->action); }
 
 int AdminCli::Run(const server::ServerConfig& config) {
-  DisableCoreDumps();
+  if (Status s = DisableCoreDumps(); !s.ok()) {
+    fmt::print(stderr, "error: {}; refusing to run\n", s.message());
+    return kExitError;
+  }
   return registry_->action(config);
 }
 

@@ -567,7 +567,11 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
   sigset_t original;
   ::sigprocmask(SIG_BLOCK, &blocked, &original);
   // The processes the command leaves behind are re-parented to coffer, which reaps them.
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    // The group is still stopped as a whole; only what leaves it goes to init instead.
+    fmt::print(stderr, "coffer run: warning: cannot reap the processes the command leaves: {}\n",
+               std::strerror(errno));
+  }
   const int sfd = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) {
     fmt::print(stderr, "coffer run: signalfd: {}\n", std::strerror(errno));

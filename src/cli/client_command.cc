@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <boost/json/serialize.hpp>
@@ -13,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/hidden_input.h"
 #include "client/exit_codes.h"
 #include "client/wiping_json.h"
 #include "common/ids.h"
@@ -125,28 +125,6 @@ StatusOr<SecretBuffer> ReadAllFd(int fd, std::string_view what) {
   return SecretBuffer(buffer.view());
 }
 
-// Reads one line from the terminal with echo off; `prompt` goes to stderr.
-StatusOr<SecretBuffer> ReadHidden(std::string_view prompt) {
-  fmt::print(stderr, "{}", prompt);
-  std::fflush(stderr);
-  termios old{};
-  const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
-  if (tty) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-  }
-  client::GrowingSecretBuffer line;
-  char c = 0;
-  while (::read(STDIN_FILENO, &c, 1) == 1 && c != '\n') {
-    if (c != '\r') line.Append(&c, 1);
-  }
-  c = 0;
-  if (tty) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-  fmt::print(stderr, "\n");
-  return SecretBuffer(line.view());
-}
-
 }  // namespace
 
 StatusOr<SecretBuffer> ReadSecretInput(const std::string& value_file, std::string_view prompt) {
@@ -162,7 +140,7 @@ StatusOr<SecretBuffer> ReadSecretInput(const std::string& value_file, std::strin
     if (!read.has_value()) return Err(read.error());
     value = std::move(*read);
   } else if (::isatty(STDIN_FILENO)) {
-    ASSIGN_OR_RETURN(value, ReadHidden(prompt));
+    ASSIGN_OR_RETURN(value, ReadHiddenLine(STDIN_FILENO, prompt));
   } else {
     ASSIGN_OR_RETURN(value, ReadAllFd(STDIN_FILENO, "stdin"));
     size_t n = value.size();

@@ -62,8 +62,9 @@ std::string AccessText(int64_t count, int64_t max);
 std::vector<std::string> Headers(std::initializer_list<const char*> h);
 
 // A secret from --value-file FILE (bytes as they are), or from stdin ("-" or no file): hidden
-// prompt on a terminal, else all of stdin less one trailing newline. kInvalidArgument when the
-// file cannot be opened or the value is empty.
+// prompt on a terminal (ReadHiddenLine: kFailedPrecondition, nothing read, when echo cannot be
+// turned off), else all of stdin less one trailing newline. kInvalidArgument when the file
+// cannot be opened or the value is empty.
 StatusOr<SecretBuffer> ReadSecretInput(const std::string& value_file, std::string_view prompt);
 
 // The resources' commands, added to their group command (made by client_cli.cc's table, which

@@ -7,7 +7,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <expected>
 #include <optional>
 #include <variant>
@@ -87,8 +90,13 @@ StepResult CheckListenAddress(Startup& s) {
 void RaiseOpenFileLimit() {
   struct rlimit files {};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    const rlim_t soft = files.rlim_cur;
     files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
+      // The server then sizes its connection limit by the lower soft limit.
+      spdlog::warn("cannot raise the open-file limit from {} to {}: {}", soft, files.rlim_max,
+                   std::strerror(errno));
+    }
   }
 }
 
@@ -266,7 +274,9 @@ int Report(const Failure& f) {
 }  // namespace
 
 int RunServer(const ServerConfig& config) {
-  DisableCoreDumps();
+  if (Status dumps = DisableCoreDumps(); !dumps.ok()) {
+    return Report({kExitError, dumps.message() + "; refusing to start"});
+  }
   Startup s(config);
   for (const StartupStep& step : kSteps) {
     if (StepResult r = step(s); !r.has_value()) return Report(r.error());
