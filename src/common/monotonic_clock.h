@@ -5,12 +5,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <vector>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace coffer {
 
@@ -29,16 +30,17 @@ class MonotonicClock {
   virtual MonotonicTime Now() const = 0;
 
   // Waits on `cv` until `done()` holds or Now() reaches `deadline` (MonotonicTime::max(): no
-  // deadline), like std::condition_variable::wait_until: `lock` (on a std::mutex) is held on
-  // entry and on return, released while waiting, and `done` is called with it held. Returns
-  // done(). Whoever makes done() true notifies `cv`. Thread-safe.
-  virtual bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                         MonotonicTime deadline, const std::function<bool()>& done) const = 0;
+  // deadline), like CondVar::WaitUntil: `mu` is held on entry and on return, released while
+  // waiting, and `done` is called with it held (a lambda that reads what `mu` guards says so:
+  // `[&]() COFFER_REQUIRES(mu_) { ... }`). Returns done(). Whoever makes done() true notifies
+  // `cv`. Thread-safe.
+  virtual bool WaitUntil(Mutex& mu, CondVar& cv, MonotonicTime deadline,
+                         const std::function<bool()>& done) const COFFER_REQUIRES(mu) = 0;
 
-  // WaitUntil(lock, cv, Now() + timeout, done).
-  bool WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-               std::chrono::nanoseconds timeout, const std::function<bool()>& done) const {
-    return WaitUntil(lock, cv, Now() + timeout, done);
+  // WaitUntil(mu, cv, Now() + timeout, done).
+  bool WaitFor(Mutex& mu, CondVar& cv, std::chrono::nanoseconds timeout,
+               const std::function<bool()>& done) const COFFER_REQUIRES(mu) {
+    return WaitUntil(mu, cv, Now() + timeout, done);
   }
 };
 
@@ -46,8 +48,8 @@ class MonotonicClock {
 class SystemMonotonicClock final : public MonotonicClock {
  public:
   MonotonicTime Now() const override;
-  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                 MonotonicTime deadline, const std::function<bool()>& done) const override;
+  bool WaitUntil(Mutex& mu, CondVar& cv, MonotonicTime deadline,
+                 const std::function<bool()>& done) const COFFER_REQUIRES(mu) override;
 };
 
 // The SystemMonotonicClock every production default refers to. It holds no state.
@@ -63,8 +65,8 @@ class FakeMonotonicClock final : public MonotonicClock {
       : now_(start.time_since_epoch().count()) {}
 
   MonotonicTime Now() const override;
-  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                 MonotonicTime deadline, const std::function<bool()>& done) const override;
+  bool WaitUntil(Mutex& mu, CondVar& cv, MonotonicTime deadline,
+                 const std::function<bool()>& done) const COFFER_REQUIRES(mu) override;
 
   // Moves time forward by `delta` (>= 0) and wakes every thread waiting in WaitUntil, which then
   // sees the new time. REQUIRES: the caller holds none of the waiters' mutexes.
@@ -83,23 +85,24 @@ class FakeMonotonicClock final : public MonotonicClock {
 
  private:
   struct Waiter {
-    std::mutex* mu;
-    std::condition_variable* cv;
+    Mutex* mu;
+    CondVar* cv;
   };
   // Blocks until `ready()` holds (called with events_mu_ held) or `limit` passes.
-  bool AwaitEvent(std::chrono::milliseconds limit, const std::function<bool()>& ready) const;
+  bool AwaitEvent(std::chrono::milliseconds limit, const std::function<bool()>& ready) const
+      COFFER_EXCLUDES(events_mu_);
 
   std::atomic<MonotonicTime::rep> now_;
 
   // Advance holds waiters_mu_ while it locks each waiter's mutex in turn; WaitUntil takes
   // waiters_mu_ only with its caller's mutex released, so the two never wait on each other.
-  mutable std::mutex waiters_mu_;
-  mutable std::vector<const Waiter*> waiters_;  // guarded by waiters_mu_
+  mutable Mutex waiters_mu_;
+  mutable std::vector<const Waiter*> waiters_ COFFER_GUARDED_BY(waiters_mu_);
 
-  mutable std::mutex events_mu_;  // taken last, never held while taking another
-  mutable std::condition_variable events_cv_;
-  mutable uint64_t waits_ = 0;  // guarded by events_mu_
-  mutable size_t waiting_ = 0;  // guarded by events_mu_
+  mutable Mutex events_mu_;  // taken last, never held while taking another
+  mutable CondVar events_cv_;
+  mutable uint64_t waits_ COFFER_GUARDED_BY(events_mu_) = 0;
+  mutable size_t waiting_ COFFER_GUARDED_BY(events_mu_) = 0;
 };
 
 }  // namespace coffer

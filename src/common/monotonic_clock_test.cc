@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <future>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace coffer {
 namespace {
@@ -21,25 +21,26 @@ class Waiter {
  public:
   Waiter(const MonotonicClock& clock, MonotonicTime deadline)
       : result_(std::async(std::launch::async, [this, &clock, deadline] {
-          std::unique_lock<std::mutex> lock(mu_);
-          return clock.WaitUntil(lock, cv_, deadline, [this] { return finished_; });
+          MutexLock lock(mu_);
+          return clock.WaitUntil(mu_, cv_, deadline,
+                                 [this]() COFFER_REQUIRES(mu_) { return finished_; });
         })) {}
   ~Waiter() { Finish(); }
 
   void Finish() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       finished_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   bool Returned() { return result_.wait_for(seconds(0)) == std::future_status::ready; }
   bool Result() { return result_.get(); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool finished_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  bool finished_ COFFER_GUARDED_BY(mu_) = false;
   std::future<bool> result_;
 };
 
@@ -74,12 +75,11 @@ TEST(FakeMonotonicClockTest, AWaitEndsAtOnceWhenDoneWhateverTheTime) {
 
 TEST(FakeMonotonicClockTest, ADeadlineAlreadyPastDoesNotWait) {
   FakeMonotonicClock clock;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::unique_lock<std::mutex> lock(mu);
-  EXPECT_FALSE(clock.WaitUntil(lock, cv, clock.Now(), [] { return false; }));
-  EXPECT_TRUE(clock.WaitFor(lock, cv, seconds(5), [] { return true; }));
-  EXPECT_TRUE(lock.owns_lock());
+  Mutex mu;
+  CondVar cv;
+  MutexLock lock(mu);
+  EXPECT_FALSE(clock.WaitUntil(mu, cv, clock.Now(), [] { return false; }));
+  EXPECT_TRUE(clock.WaitFor(mu, cv, seconds(5), [] { return true; }));
   EXPECT_EQ(clock.waits(), 2u);
 }
 
@@ -101,11 +101,11 @@ TEST(SystemMonotonicClockTest, WaitsAsAConditionVariableDoes) {
   const MonotonicClock& clock = DefaultMonotonicClock();
   const MonotonicTime before = clock.Now();
   EXPECT_GE(clock.Now(), before);
-  std::mutex mu;
-  std::condition_variable cv;
-  std::unique_lock<std::mutex> lock(mu);
-  EXPECT_FALSE(clock.WaitUntil(lock, cv, before, [] { return false; })) << "deadline past";
-  EXPECT_TRUE(clock.WaitUntil(lock, cv, MonotonicTime::max(), [] { return true; }));
+  Mutex mu;
+  CondVar cv;
+  MutexLock lock(mu);
+  EXPECT_FALSE(clock.WaitUntil(mu, cv, before, [] { return false; })) << "deadline past";
+  EXPECT_TRUE(clock.WaitUntil(mu, cv, MonotonicTime::max(), [] { return true; }));
   Waiter waiter(clock, MonotonicTime::max());
   waiter.Finish();
   EXPECT_TRUE(waiter.Result());

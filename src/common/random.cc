@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include "common/mutex.h"
 
 namespace coffer {
 
@@ -27,7 +28,7 @@ Random& DefaultRandom() {
 }
 
 Status DeterministicRandom::Fill(std::span<uint8_t> out) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   size_t pos = 0;
   while (pos < out.size()) {
     const uint64_t word = Next();

@@ -4,9 +4,9 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace coffer {
@@ -35,10 +35,10 @@ class DeterministicRandom final : public Random {
   Status Fill(std::span<uint8_t> out) override;
 
  private:
-  uint64_t Next();
+  uint64_t Next() COFFER_REQUIRES(mu_);
 
-  std::mutex mu_;
-  uint64_t state_;  // guarded by mu_
+  Mutex mu_;
+  uint64_t state_ COFFER_GUARDED_BY(mu_);
 };
 
 // A DeterministicRandom seeded with `seed`.

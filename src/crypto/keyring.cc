@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <mutex>
 
 #include "crypto/aead.h"
 
@@ -90,6 +89,7 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
     return Err(FailedPreconditionError("root key must be 32 bytes"));
   }
   std::unique_ptr<Keyring> ring(new Keyring(random));
+  WriterMutexLock lock(ring->mu_);  // for the analysis only: no other thread sees `ring` yet
   // Among several active keys of one purpose (a rotation half done), the newest id wins.
   uint32_t pepper_id = 0;
   uint32_t jwt_id = 0;
@@ -132,7 +132,7 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
 }
 
 bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   size_t stored = 0;
   uint32_t active = 0;
   for (const WrappedKey& wrapped : keys) {
@@ -166,7 +166,7 @@ StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
       active = wrapped.id;
     }
     {
-      std::shared_lock lock(mu_);
+      ReaderMutexLock lock(mu_);
       const auto held = data_keys_.find(wrapped.id);
       if (held != data_keys_.end()) {
         fresh.emplace(wrapped.id, held->second.Clone());
@@ -177,20 +177,20 @@ StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
     fresh.emplace(wrapped.id, std::move(key));
   }
   if (active == 0) return Err(FailedPreconditionError("keyring has no active \"data\" key"));
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   data_keys_.swap(fresh);
   active_data_key_id_ = active;
   return true;  // `fresh`, now the old keys, is wiped as it goes out of scope
 }
 
 bool Keyring::HoldsDataKey(uint32_t id) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return data_keys_.contains(id);
 }
 
 StatusOr<std::vector<uint8_t>> Keyring::Encrypt(std::span<const uint8_t> plaintext,
                                                 std::span<const uint8_t> aad) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   const auto it = data_keys_.find(active_data_key_id_);
   if (it == data_keys_.end()) return Err(InternalError("keyring has no active data key"));
   return AeadSeal(it->second, active_data_key_id_, plaintext, aad, random_);
@@ -199,7 +199,7 @@ StatusOr<std::vector<uint8_t>> Keyring::Encrypt(std::span<const uint8_t> plainte
 StatusOr<SecretBuffer> Keyring::Decrypt(std::span<const uint8_t> blob,
                                         std::span<const uint8_t> aad) const {
   ASSIGN_OR_RETURN(const uint32_t key_id, AeadBlobKeyId(blob));
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   const auto it = data_keys_.find(key_id);
   if (it == data_keys_.end()) {
     return Err(DataLossError(

@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <span>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
@@ -59,7 +59,7 @@ class Keyring {
   bool HoldsDataKey(uint32_t id) const;
 
   uint32_t active_data_key_id() const {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     return active_data_key_id_;
   }
   const SecretBuffer& pepper() const { return pepper_; }
@@ -70,9 +70,9 @@ class Keyring {
   explicit Keyring(Random& random) : random_(random) {}
 
   Random& random_;
-  mutable std::shared_mutex mu_;  // guards data_keys_ and active_data_key_id_
-  std::map<uint32_t, SecretBuffer> data_keys_;
-  uint32_t active_data_key_id_ = 0;
+  mutable SharedMutex mu_;
+  std::map<uint32_t, SecretBuffer> data_keys_ COFFER_GUARDED_BY(mu_);
+  uint32_t active_data_key_id_ COFFER_GUARDED_BY(mu_) = 0;
   SecretBuffer pepper_;
   SecretBuffer jwt_key_;
 };

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/mutex.h"
+
 namespace coffer {
 
 struct ChangeFeed::Subscription::Watchers {
-  std::mutex mu;         // held while callbacks run, so a subscription ends only between calls
-  uint64_t next_id = 1;  // guarded by mu
-  std::vector<std::pair<uint64_t, ChangeFeed::Callback>> list;  // guarded by mu
+  Mutex mu;  // held while callbacks run, so a subscription ends only between calls
+  uint64_t next_id COFFER_GUARDED_BY(mu) = 1;
+  std::vector<std::pair<uint64_t, ChangeFeed::Callback>> list COFFER_GUARDED_BY(mu);
 };
 
 ChangeFeed::Subscription& ChangeFeed::Subscription::operator=(Subscription&& other) noexcept {
@@ -23,7 +25,7 @@ ChangeFeed::Subscription& ChangeFeed::Subscription::operator=(Subscription&& oth
 
 void ChangeFeed::Subscription::Reset() {
   if (std::shared_ptr<Watchers> watchers = watchers_.lock()) {
-    std::lock_guard<std::mutex> lock(watchers->mu);
+    MutexLock lock(watchers->mu);
     std::erase_if(watchers->list, [&](const auto& entry) { return entry.first == id_; });
   }
   watchers_.reset();
@@ -37,14 +39,14 @@ ChangeFeed::ChangeFeed(Writers writers, const MonotonicClock& clock)
 ChangeFeed::~ChangeFeed() = default;
 
 ChangeFeed::Subscription ChangeFeed::Watch(Callback on_change) {
-  std::lock_guard<std::mutex> lock(watchers_->mu);
+  MutexLock lock(watchers_->mu);
   const uint64_t id = watchers_->next_id++;
   watchers_->list.emplace_back(id, std::move(on_change));
   return Subscription(watchers_, id);
 }
 
 void ChangeFeed::Publish(const StoreChange& change) {
-  std::lock_guard<std::mutex> lock(watchers_->mu);
+  MutexLock lock(watchers_->mu);
   for (const auto& [id, on_change] : watchers_->list) {
     on_change(change);
   }

@@ -14,10 +14,10 @@ StatusOr<std::unique_ptr<DatabaseClock>> DatabaseClock::Start(Source source,
 
 DatabaseClock::~DatabaseClock() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -26,7 +26,7 @@ DatabaseClock::~DatabaseClock() {
 UnixMicros DatabaseClock::Now() const {
   Reading r;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     r = reading_;
   }
   const auto elapsed = local_.Now() - r.local;
@@ -40,21 +40,21 @@ Status DatabaseClock::Refresh() {
   // The database read its clock somewhere in the round trip; the midpoint errs by at most half
   // of it (well under a millisecond on a LAN).
   const Reading r{database, before + (after - before) / 2};
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   reading_ = r;
   return OkStatus();
 }
 
 void DatabaseClock::RefreshLoop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
-    local_.WaitFor(lock, cv_, refresh_, [&] { return stopping_; });
+    local_.WaitFor(mu_, cv_, refresh_, [&]() COFFER_REQUIRES(mu_) { return stopping_; });
     if (stopping_) {
       break;
     }
-    lock.unlock();
+    lock.Unlock();
     (void)Refresh();  // on failure the last reading stays, extrapolated
-    lock.lock();
+    lock.Lock();
   }
 }
 

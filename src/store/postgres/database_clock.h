@@ -6,14 +6,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/monotonic_clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace coffer {
@@ -51,10 +50,10 @@ class DatabaseClock final : public Clock {
   const std::chrono::milliseconds refresh_;
   const MonotonicClock& local_;
 
-  mutable std::mutex mu_;
-  Reading reading_;             // guarded by mu_
-  bool stopping_ = false;       // guarded by mu_
-  std::condition_variable cv_;  // wakes the refresh thread to stop
+  mutable Mutex mu_;
+  Reading reading_ COFFER_GUARDED_BY(mu_);
+  bool stopping_ COFFER_GUARDED_BY(mu_) = false;
+  CondVar cv_;  // wakes the refresh thread to stop
   std::thread thread_;
 };
 

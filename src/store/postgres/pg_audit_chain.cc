@@ -85,10 +85,12 @@ Status AppendAuditEvents(PgConnection& conn, std::vector<AuditEvent*>& events) {
 
 StatusOr<AuditEvent> PgAuditBatcher::Append(const AuditEvent& event) {
   Pending mine{event, OkStatus(), false};
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   queue_.push_back(&mine);
   while (true) {
-    cv_.wait(lock, [&] { return mine.done || !leading_; });
+    while (!mine.done && leading_) {
+      cv_.Wait(mu_);
+    }
     if (mine.done) {
       break;
     }
@@ -99,7 +101,7 @@ StatusOr<AuditEvent> PgAuditBatcher::Append(const AuditEvent& event) {
       batch.push_back(queue_.front());
       queue_.pop_front();
     }
-    lock.unlock();
+    lock.Unlock();
     Status s = Commit(batch);
     if (!s.ok() && batch.size() > 1) {
       // Find the event at fault: each on its own.
@@ -112,12 +114,12 @@ StatusOr<AuditEvent> PgAuditBatcher::Append(const AuditEvent& event) {
         p->status = s;
       }
     }
-    lock.lock();
+    lock.Lock();
     for (Pending* p : batch) {
       p->done = true;
     }
     leading_ = false;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   if (!mine.status.ok()) {
     return Err(mine.status);

@@ -4,12 +4,11 @@
 // single transaction, so they share one wait for that lock and one commit.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "model/identity.h"
 #include "store/postgres/pg_connection.h"
@@ -47,10 +46,10 @@ class PgAuditBatcher {
   Status Commit(std::vector<Pending*>& batch);
 
   PgPool& pool_;
-  std::mutex mu_;
-  std::condition_variable cv_;  // a batch finished, or the lead was handed on
-  std::deque<Pending*> queue_;  // guarded by mu_
-  bool leading_ = false;        // guarded by mu_: a caller is committing a batch
+  Mutex mu_;
+  CondVar cv_;  // a batch finished, or the lead was handed on
+  std::deque<Pending*> queue_ COFFER_GUARDED_BY(mu_);
+  bool leading_ COFFER_GUARDED_BY(mu_) = false;  // a caller is committing a batch
 };
 
 }  // namespace coffer

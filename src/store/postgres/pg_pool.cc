@@ -12,9 +12,10 @@ PgPool::Lease::~Lease() {
 
 StatusOr<PgPool::Lease> PgPool::Acquire() {
   {
-    std::unique_lock lock(mu_);
-    const bool ready =
-        clock_.WaitFor(lock, free_cv_, wait_, [&] { return !idle_.empty() || open_ < size_; });
+    MutexLock lock(mu_);
+    const bool ready = clock_.WaitFor(mu_, free_cv_, wait_, [&]() COFFER_REQUIRES(mu_) {
+      return !idle_.empty() || open_ < size_;
+    });
     if (!ready) {
       return Err(UnavailableError("store: no PostgreSQL connection became free in time (pool of " +
                                   std::to_string(size_) + ")"));
@@ -28,9 +29,9 @@ StatusOr<PgPool::Lease> PgPool::Acquire() {
   }
   auto conn = PgConnection::Connect(conninfo_);
   if (!conn.has_value()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     --open_;
-    free_cv_.notify_one();
+    free_cv_.NotifyOne();
     return Err(conn.error());
   }
   return Lease(this, std::move(conn).value());
@@ -39,15 +40,15 @@ StatusOr<PgPool::Lease> PgPool::Acquire() {
 void PgPool::DropIdle() {
   std::vector<std::unique_ptr<PgConnection>> dropped;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     dropped.swap(idle_);
     open_ -= static_cast<int>(dropped.size());
   }
-  free_cv_.notify_all();
+  free_cv_.NotifyAll();
 }  // closed here, outside the lock
 
 int PgPool::open() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return open_;
 }
 
@@ -57,13 +58,13 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
   if (!reusable) {
     conn.reset();
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (reusable) {
     idle_.push_back(std::move(conn));
   } else {
     --open_;
   }
-  free_cv_.notify_one();
+  free_cv_.NotifyOne();
 }
 
 }  // namespace coffer

@@ -4,13 +4,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/monotonic_clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/postgres/pg_connection.h"
 
@@ -61,10 +60,10 @@ class PgPool {
   const std::chrono::milliseconds wait_;
   const MonotonicClock& clock_;
 
-  mutable std::mutex mu_;
-  std::condition_variable free_cv_;                  // a connection came back, or a slot opened
-  std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by mu_
-  int open_ = 0;                                     // guarded by mu_; leased + idle + connecting
+  mutable Mutex mu_;
+  CondVar free_cv_;  // a connection came back, or a slot opened
+  std::vector<std::unique_ptr<PgConnection>> idle_ COFFER_GUARDED_BY(mu_);
+  int open_ COFFER_GUARDED_BY(mu_) = 0;  // leased + idle + connecting
 };
 
 }  // namespace coffer

@@ -13,13 +13,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <numeric>
 #include <set>
 #include <thread>
 
 #include "common/ids.h"
 #include "common/monotonic_clock.h"
+#include "common/mutex.h"
 #include "common/status_matchers.h"
 #include "store/postgres/database_clock.h"
 #include "store/postgres/pg_change_listener.h"
@@ -65,7 +65,7 @@ class Databases : public ::testing::Environment {
       ADD_FAILURE() << created;
       return "";
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     names_.push_back(name);
     return PostgresUrlWithDatabase(AdminUrl(), name);
   }
@@ -78,7 +78,7 @@ class Databases : public ::testing::Environment {
     if (!admin.has_value()) {
       return;
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const std::string& name : names_) {
       // Best-effort cleanup of a scratch database: the cluster is thrown away after the run.
       (void)(*admin)->ExecScript("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
@@ -86,8 +86,8 @@ class Databases : public ::testing::Environment {
   }
 
  private:
-  std::mutex mu_;
-  std::vector<std::string> names_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<std::string> names_ COFFER_GUARDED_BY(mu_);
 };
 Databases* Databases::instance =
     static_cast<Databases*>(::testing::AddGlobalTestEnvironment(new Databases));
@@ -430,22 +430,22 @@ class FeedRecorder {
   explicit FeedRecorder(ChangeFeed& feed)
       : subscription_(feed.Watch([this](const StoreChange& c) {
           {
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             changes_.push_back(c);
           }
-          published_.notify_all();
+          published_.NotifyAll();
         })) {}
 
   // True once `change` has been published, within `deadline`.
   bool Saw(const StoreChange& change,
            std::chrono::milliseconds deadline = std::chrono::milliseconds(1000)) {
-    std::unique_lock lock(mu_);
-    return published_.wait_for(lock, deadline, [&] {
+    MutexLock lock(mu_);
+    return published_.WaitFor(mu_, deadline, [&]() COFFER_REQUIRES(mu_) {
       return std::find(changes_.begin(), changes_.end(), change) != changes_.end();
     });
   }
   void Clear() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     changes_.clear();
   }
 
@@ -463,9 +463,9 @@ class FeedRecorder {
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable published_;  // a change was recorded
-  std::vector<StoreChange> changes_;   // guarded by mu_
+  Mutex mu_;
+  CondVar published_;  // a change was recorded
+  std::vector<StoreChange> changes_ COFFER_GUARDED_BY(mu_);
   ChangeFeed::Subscription subscription_;
 };
 
@@ -478,19 +478,19 @@ class PgChangeFeedTest : public PostgresStoreTest {
                                       .pool_size = 4,
                                       .follow_changes = true,
                                       .on_follow_state = [this](const Status& s) {
-                                        std::lock_guard lock(mu_);
+                                        MutexLock lock(mu_);
                                         states_.push_back(s.ok());
                                       }});
     EXPECT_THAT(store, IsOk());
     return store.has_value() ? std::move(store).value() : nullptr;
   }
   std::vector<bool> States() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return states_;
   }
 
-  std::mutex mu_;
-  std::vector<bool> states_;  // guarded by mu_: true for "following", false for "lost"
+  Mutex mu_;
+  std::vector<bool> states_ COFFER_GUARDED_BY(mu_);  // true for "following", false for "lost"
 };
 
 TEST_F(PgChangeFeedTest, ChangesThroughOneServerReachAnothersFeedWithinASecond) {

@@ -50,10 +50,10 @@ StatusOr<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(
 
 GroupCommitWriter::~GroupCommitWriter() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  work_cv_.notify_all();
+  work_cv_.NotifyAll();
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -75,15 +75,17 @@ Status GroupCommitWriter::Run(const WriteOp& op, Durability durability) {
   }
   Pending pending{&op, durability, OkStatus()};
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       return UnavailableError("store: the store is closing");
     }
     queue_.push_back(&pending);
   }
-  work_cv_.notify_one();
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending.done; });
+  work_cv_.NotifyOne();
+  MutexLock lock(mu_);
+  while (!pending.done) {
+    done_cv_.Wait(mu_);
+  }
   return std::move(pending.result);
 }
 
@@ -95,7 +97,7 @@ void GroupCommitWriter::RunAsync(WriteOp op, Durability durability,
   pending->durability = durability;
   pending->on_done = std::move(done);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       queue_.push_back(pending.release());
     }
@@ -104,11 +106,11 @@ void GroupCommitWriter::RunAsync(WriteOp op, Durability durability,
     pending->on_done(UnavailableError("store: the store is closing"));
     return;
   }
-  work_cv_.notify_one();
+  work_cv_.NotifyOne();
 }
 
 GroupCommitStats GroupCommitWriter::Stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   GroupCommitStats stats = stats_;
   stats.pending = queue_.size();
   return stats;
@@ -129,7 +131,7 @@ Status GroupCommitWriter::SyncWal() {
   }
   RETURN_IF_ERROR(db_->SyncWal());
   unsynced_since_.reset();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++stats_.syncs;
   return OkStatus();
 }
@@ -140,11 +142,12 @@ void GroupCommitWriter::Loop() {
     batch.clear();
     bool sync_due = false;
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       // Work, or the time the kWritten commits in the WAL are due for their fsync.
       const MonotonicTime sync_at =
           unsynced_since_.has_value() ? *unsynced_since_ + sync_interval_ : MonotonicTime::max();
-      clock_.WaitUntil(lock, work_cv_, sync_at, [&] { return stopping_ || !queue_.empty(); });
+      clock_.WaitUntil(mu_, work_cv_, sync_at,
+                       [&]() COFFER_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       // Due whether or not operations are waiting: a steady stream of them must not put the
       // fsync off.
       sync_due = clock_.Now() >= sync_at;
@@ -160,7 +163,7 @@ void GroupCommitWriter::Loop() {
       if (!SyncWal().ok()) {
         unsynced_since_ = clock_.Now();
         sync_failed_ = true;
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         ++stats_.sync_failures;
       }
       continue;
@@ -193,7 +196,7 @@ void GroupCommitWriter::Loop() {
       return true;
     });
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       for (Pending* p : batch) {
         p->done = true;
       }
@@ -204,7 +207,7 @@ void GroupCommitWriter::Loop() {
       }
       stats_.largest_batch = std::max<uint64_t>(stats_.largest_batch, batch_size);
     }
-    done_cv_.notify_all();
+    done_cv_.NotifyAll();
     for (std::unique_ptr<Pending>& p : detached) {
       p->on_done(std::move(p->result));
     }

@@ -7,17 +7,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/monotonic_clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/sqlite/sqlite_connection.h"
 
@@ -97,7 +96,7 @@ class GroupCommitWriter {
     const WriteOp* op;
     Durability durability;
     Status result;
-    bool done = false;  // guarded by mu_
+    bool done = false;  // guarded by the writer's mu_ (unchecked: no annotation here can name it)
     // Set for RunAsync: the Pending is heap-allocated, owns its op, and is finished by calling
     // `on_done` and deleting it instead of by waking a waiter.
     WriteOp owned_op{};
@@ -134,12 +133,12 @@ class GroupCommitWriter {
   bool sync_failed_ = false;
   std::optional<MonotonicTime> unsynced_since_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // signalled when queue_ grows or stopping_ is set
-  std::condition_variable done_cv_;  // signalled when a batch's results are ready
-  std::deque<Pending*> queue_;       // guarded by mu_
-  bool stopping_ = false;            // guarded by mu_
-  GroupCommitStats stats_;           // guarded by mu_ (pending is derived from queue_)
+  mutable Mutex mu_;
+  CondVar work_cv_;  // signalled when queue_ grows or stopping_ is set
+  CondVar done_cv_;  // signalled when a batch's results are ready
+  std::deque<Pending*> queue_ COFFER_GUARDED_BY(mu_);
+  bool stopping_ COFFER_GUARDED_BY(mu_) = false;
+  GroupCommitStats stats_ COFFER_GUARDED_BY(mu_);  // pending is derived from queue_
 
   std::thread thread_;
 };

@@ -12,6 +12,7 @@ SqliteReaderPool::Lease::~Lease() {
 StatusOr<std::unique_ptr<SqliteReaderPool>> SqliteReaderPool::Open(const std::string& path,
                                                                    int size, int busy_timeout_ms) {
   std::unique_ptr<SqliteReaderPool> pool(new SqliteReaderPool());
+  MutexLock lock(pool->mu_);  // for the analysis only: no other thread sees `pool` yet
   for (int i = 0; i < size; ++i) {
     ASSIGN_OR_RETURN(
         auto db, SqliteConnection::Open(path, SqliteConnection::Mode::kReadOnly, busy_timeout_ms));
@@ -22,8 +23,10 @@ StatusOr<std::unique_ptr<SqliteReaderPool>> SqliteReaderPool::Open(const std::st
 }
 
 SqliteReaderPool::Lease SqliteReaderPool::Acquire() {
-  std::unique_lock<std::mutex> lock(mu_);
-  free_cv_.wait(lock, [&] { return !free_.empty(); });
+  MutexLock lock(mu_);
+  while (free_.empty()) {
+    free_cv_.Wait(mu_);
+  }
   SqliteConnection* db = free_.back();
   free_.pop_back();
   return Lease(this, db);
@@ -31,10 +34,10 @@ SqliteReaderPool::Lease SqliteReaderPool::Acquire() {
 
 void SqliteReaderPool::Release(SqliteConnection* db) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     free_.push_back(db);
   }
-  free_cv_.notify_one();
+  free_cv_.NotifyOne();
 }
 
 }  // namespace coffer

@@ -2,12 +2,11 @@
 // state and never waits for the writer, so reads scale with the pool size, not with writes.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/sqlite/sqlite_connection.h"
 
@@ -48,9 +47,9 @@ class SqliteReaderPool {
 
   std::vector<std::unique_ptr<SqliteConnection>> connections_;  // fixed after Open
 
-  std::mutex mu_;
-  std::condition_variable free_cv_;      // signalled when a connection returns to free_
-  std::vector<SqliteConnection*> free_;  // guarded by mu_
+  Mutex mu_;
+  CondVar free_cv_;  // signalled when a connection returns to free_
+  std::vector<SqliteConnection*> free_ COFFER_GUARDED_BY(mu_);
 };
 
 }  // namespace coffer
