@@ -1,8 +1,6 @@
 // Generation-checked caching of vaults and policies, emptied by the store's change feed.
 #include "service/access_cache.h"
 
-#include <mutex>
-
 namespace coffer {
 
 AccessCache::AccessCache(Store& store, ChangeFeed& changes)
@@ -14,14 +12,14 @@ StatusOr<Vault> AccessCache::GetVault(std::string_view vault_id) {
   const bool current = changes_.Current();
   uint64_t generation = 0;
   if (current) {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     auto it = vaults_.find(std::string(vault_id));
     if (it != vaults_.end()) return it->second;
     generation = generation_;
   }
   ASSIGN_OR_RETURN(Vault vault, store_.GetVault(vault_id));
   if (current) {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     if (generation == generation_) {
       if (vaults_.size() >= kMaxEntries) vaults_.clear();
       vaults_.emplace(vault.id, vault);
@@ -34,7 +32,7 @@ StatusOr<AccessCache::PolicyList> AccessCache::Policies(std::string_view vault_i
   const bool current = changes_.Current();
   uint64_t generation = 0;
   if (current) {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     auto it = policies_.find(std::string(vault_id));
     if (it != policies_.end()) return it->second;
     generation = generation_;
@@ -42,7 +40,7 @@ StatusOr<AccessCache::PolicyList> AccessCache::Policies(std::string_view vault_i
   ASSIGN_OR_RETURN(std::vector<Policy> list, store_.ListPolicies(vault_id));
   auto shared = std::make_shared<const std::vector<Policy>>(std::move(list));
   if (current) {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     if (generation == generation_) {
       if (policies_.size() >= kMaxEntries) policies_.clear();
       policies_.emplace(std::string(vault_id), shared);
@@ -57,7 +55,7 @@ void AccessCache::OnChange(const StoreChange& change) {
       change.kind != Kind::kEverything) {
     return;
   }
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   ++generation_;
   if (change.kind == Kind::kEverything) {
     vaults_.clear();

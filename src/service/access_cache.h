@@ -8,12 +8,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "model/identity.h"
 #include "model/secret.h"
@@ -43,13 +43,13 @@ class AccessCache {
 
   Store& store_;
   ChangeFeed& changes_;
-  std::shared_mutex mu_;
+  SharedMutex mu_;
   // Bumped by every change reported; a fill that started before a bump is not kept, so a value
   // read from the store before a change can never be cached after it.
-  uint64_t generation_ = 0;                               // guarded by mu_
-  std::unordered_map<std::string, Vault> vaults_;         // guarded by mu_
-  std::unordered_map<std::string, PolicyList> policies_;  // guarded by mu_
-  ChangeFeed::Subscription subscription_;                 // last: unsubscribed before the maps go
+  uint64_t generation_ COFFER_GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, Vault> vaults_ COFFER_GUARDED_BY(mu_);
+  std::unordered_map<std::string, PolicyList> policies_ COFFER_GUARDED_BY(mu_);
+  ChangeFeed::Subscription subscription_;  // last: unsubscribed before the maps go
 };
 
 }  // namespace coffer

@@ -5,13 +5,13 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/in_flight.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "model/identity.h"
 #include "service/principal.h"
@@ -41,30 +41,31 @@ class AuditReceipt {
   // Calls `then` once with the outcome: at once, on this thread, if it is known; otherwise on
   // the thread that completes the receipt. Call at most once.
   void Then(std::function<void(Status)> then) {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!outcome_.has_value()) {
       then_ = std::move(then);
       return;
     }
-    lock.unlock();
-    then(std::move(*outcome_));
+    Status outcome = std::move(*outcome_);
+    lock.Unlock();
+    then(std::move(outcome));
   }
   // Sets the outcome. Call once.
   void Complete(Status outcome) {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!then_) {
       outcome_ = std::move(outcome);
       return;
     }
     std::function<void(Status)> then = std::move(then_);
-    lock.unlock();
+    lock.Unlock();
     then(std::move(outcome));
   }
 
  private:
-  std::mutex mu_;
-  std::optional<Status> outcome_;     // guarded by mu_
-  std::function<void(Status)> then_;  // guarded by mu_
+  Mutex mu_;
+  std::optional<Status> outcome_ COFFER_GUARDED_BY(mu_);
+  std::function<void(Status)> then_ COFFER_GUARDED_BY(mu_);
 };
 
 class AuditLog {

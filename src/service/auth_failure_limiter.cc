@@ -47,7 +47,7 @@ AuthFailureLimiter::Client& AuthFailureLimiter::Touch(std::string_view client, U
 }
 
 UnixMicros AuthFailureLimiter::Admit(std::string_view client, UnixMicros now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = clients_.find(std::string(client));
   if (it == clients_.end()) return 0;  // never failed (or long forgotten): a full bucket
   Client& c = it->second;
@@ -65,7 +65,7 @@ UnixMicros AuthFailureLimiter::Admit(std::string_view client, UnixMicros now) {
 }
 
 void AuthFailureLimiter::NoteFailure(std::string_view client, UnixMicros now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Client& c = Touch(client, now);
   Refill(c, now);
   // Requests admitted together (one token left, several connections) all spend it: the debt is
@@ -76,7 +76,7 @@ void AuthFailureLimiter::NoteFailure(std::string_view client, UnixMicros now) {
 
 std::vector<AuthFailureLimiter::Summary> AuthFailureLimiter::TakeSummaries(UnixMicros now,
                                                                            bool all) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Summary> due = std::move(forgotten_);
   forgotten_.clear();
   if (overflow_.refused > 0) {
@@ -107,7 +107,7 @@ std::vector<AuthFailureLimiter::Summary> AuthFailureLimiter::TakeSummaries(UnixM
 }
 
 size_t AuthFailureLimiter::tracked() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return clients_.size();
 }
 

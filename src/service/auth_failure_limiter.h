@@ -10,13 +10,13 @@
 
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace coffer {
 
@@ -64,21 +64,21 @@ class AuthFailureLimiter {
     std::list<std::string>::iterator lru;
   };
 
-  // The entry of `client`, created (with a full bucket) if needed. REQUIRES: mu_ held.
-  Client& Touch(std::string_view client, UnixMicros now);
-  // Adds the tokens earned since the entry was last brought up to date. REQUIRES: mu_ held.
-  void Refill(Client& c, UnixMicros now) const;
+  // The entry of `client`, created (with a full bucket) if needed.
+  Client& Touch(std::string_view client, UnixMicros now) COFFER_REQUIRES(mu_);
+  // Adds the tokens earned since the entry was last brought up to date.
+  void Refill(Client& c, UnixMicros now) const COFFER_REQUIRES(mu_);
 
   const Options options_;
   const double tokens_per_micro_;
 
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Client> clients_;  // guarded by mu_
-  std::list<std::string> lru_;                       // guarded by mu_; least recent first
+  mutable Mutex mu_;
+  std::unordered_map<std::string, Client> clients_ COFFER_GUARDED_BY(mu_);
+  std::list<std::string> lru_ COFFER_GUARDED_BY(mu_);  // least recent first
   // Counts of forgotten addresses, reported by the next TakeSummaries; at most max_clients, the
-  // rest summed into `overflow_` (reported with no address). Guarded by mu_.
-  std::vector<Summary> forgotten_;
-  Summary overflow_;
+  // rest summed into `overflow_` (reported with no address).
+  std::vector<Summary> forgotten_ COFFER_GUARDED_BY(mu_);
+  Summary overflow_ COFFER_GUARDED_BY(mu_);
 };
 
 }  // namespace coffer

@@ -2,7 +2,6 @@
 #include "service/auth_service.h"
 
 #include <algorithm>
-#include <mutex>
 
 #include "common/ids.h"
 #include "common/non_blocking.h"
@@ -65,7 +64,7 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
   const bool current = changes_.Current();
   uint64_t generation = 0;
   if (current) {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     auto it = credentials_.find(std::string(public_id));
     if (it != credentials_.end()) {
       if (!it->second.exists) return Err(NotFoundError("unknown credential"));
@@ -80,7 +79,7 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
       // known one, so timing does not tell which ids exist.
       (void)deps_.store.GetUser(kNoSuchPrincipalId);
       if (current) {
-        std::unique_lock lock(mu_);
+        WriterMutexLock lock(mu_);
         if (generation == generation_) {
           if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
           CacheEntry absent;
@@ -107,7 +106,7 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
   }
   entry.credential = std::move(credential);
   if (current) {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(mu_);
     // Only if nothing was revoked or rotated while we read: never cache a stale "valid".
     if (generation == generation_) {
       if (credentials_.size() >= kMaxCacheEntries) credentials_.clear();
@@ -123,7 +122,7 @@ void AuthService::OnChange(const StoreChange& change) {
       change.kind != Kind::kEverything) {
     return;
   }
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   ++generation_;
   if (change.kind == Kind::kEverything) {
     credentials_.clear();
@@ -236,22 +235,23 @@ void AuthService::StartFailureSummaries(std::chrono::milliseconds interval,
                                         std::function<void(const Status&)> on_error) {
   summary_thread_ = std::thread([this, interval, on_error = std::move(on_error)] {
     const MonotonicClock& clock = deps_.monotonic_clock;
-    std::unique_lock lock(summary_mu_);
-    while (!clock.WaitFor(lock, summary_cv_, interval, [this] { return stopping_; })) {
-      lock.unlock();
+    MutexLock lock(summary_mu_);
+    while (!clock.WaitFor(summary_mu_, summary_cv_, interval,
+                          [this]() COFFER_REQUIRES(summary_mu_) { return stopping_; })) {
+      lock.Unlock();
       const Status s = AppendFailureSummaries(false);
       if (!s.ok() && on_error) on_error(s);
-      lock.lock();
+      lock.Lock();
     }
   });
 }
 
 void AuthService::JoinSummaryThread() {
   {
-    std::lock_guard lock(summary_mu_);
+    MutexLock lock(summary_mu_);
     stopping_ = true;
   }
-  summary_cv_.notify_all();
+  summary_cv_.NotifyAll();
   if (summary_thread_.joinable()) summary_thread_.join();
 }
 

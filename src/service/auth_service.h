@@ -14,17 +14,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
 #include "crypto/hmac_key.h"
@@ -139,15 +137,15 @@ class AuthService {
   Options options_;
   ChangeFeed& changes_;
 
-  std::shared_mutex mu_;
+  SharedMutex mu_;
   // Bumped by every change reported; a fill that started before a bump is not kept.
-  uint64_t generation_ = 0;                                  // guarded by mu_
-  std::unordered_map<std::string, CacheEntry> credentials_;  // guarded by mu_
+  uint64_t generation_ COFFER_GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, CacheEntry> credentials_ COFFER_GUARDED_BY(mu_);
 
   AuthFailureLimiter failures_;
-  std::mutex summary_mu_;  // guards stopping_
-  std::condition_variable summary_cv_;
-  bool stopping_ = false;
+  Mutex summary_mu_;
+  CondVar summary_cv_;
+  bool stopping_ COFFER_GUARDED_BY(summary_mu_) = false;
   std::thread summary_thread_;
 
   ChangeFeed::Subscription subscription_;  // last: unsubscribed before the map goes

@@ -7,17 +7,17 @@ namespace coffer {
 
 KeyringRefresher::~KeyringRefresher() {
   {
-    std::lock_guard lock(stop_mu_);
+    MutexLock lock(stop_mu_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
+  stop_cv_.NotifyAll();
   if (thread_.joinable()) {
     thread_.join();
   }
 }
 
 StatusOr<bool> KeyringRefresher::RefreshNow() {
-  std::lock_guard lock(refresh_mu_);
+  MutexLock lock(refresh_mu_);
   return RefreshLocked();
 }
 
@@ -35,7 +35,7 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
 
 bool KeyringRefresher::RefreshSoon() {
   const MonotonicTime asked = clock_.Now();
-  std::lock_guard lock(refresh_mu_);
+  MutexLock lock(refresh_mu_);
   if (last_good_start_ > asked) {
     return true;  // a refresh that began after this call finished while it waited for the lock
   }
@@ -45,14 +45,15 @@ bool KeyringRefresher::RefreshSoon() {
 void KeyringRefresher::Start(std::chrono::milliseconds interval,
                              std::function<void(const StatusOr<bool>&)> on_result) {
   thread_ = std::thread([this, interval, on_result = std::move(on_result)] {
-    std::unique_lock lock(stop_mu_);
-    while (!clock_.WaitFor(lock, stop_cv_, interval, [this] { return stopping_; })) {
-      lock.unlock();
+    MutexLock lock(stop_mu_);
+    while (!clock_.WaitFor(stop_mu_, stop_cv_, interval,
+                           [this]() COFFER_REQUIRES(stop_mu_) { return stopping_; })) {
+      lock.Unlock();
       const StatusOr<bool> result = RefreshNow();
       if (on_result && (!result.has_value() || *result)) {
         on_result(result);
       }
-      lock.lock();
+      lock.Lock();
     }
   });
 }

@@ -3,11 +3,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "common/monotonic_clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
@@ -55,15 +54,15 @@ class KeyringRefresher {
   const MonotonicClock& clock_;
 
   // RefreshNow with refresh_mu_ held.
-  StatusOr<bool> RefreshLocked();
+  StatusOr<bool> RefreshLocked() COFFER_REQUIRES(refresh_mu_);
 
-  std::mutex refresh_mu_;  // serializes refreshes; guards last_good_start_
+  Mutex refresh_mu_;  // serializes refreshes
   // When the last successful refresh began (min: none yet).
-  MonotonicTime last_good_start_ = MonotonicTime::min();
+  MonotonicTime last_good_start_ COFFER_GUARDED_BY(refresh_mu_) = MonotonicTime::min();
 
-  std::mutex stop_mu_;  // guards stopping_
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
+  Mutex stop_mu_;
+  CondVar stop_cv_;
+  bool stopping_ COFFER_GUARDED_BY(stop_mu_) = false;
   std::thread thread_;
 };
 
