@@ -140,13 +140,13 @@ Metric& Family<Metric>::With(std::initializer_list<std::string_view> values) {
   std::vector<std::string> key(values.begin(), values.end());
   key.resize(label_names_.size());
   {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     auto it = children_.find(key);
     if (it != children_.end()) {
       return *it->second;
     }
   }
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   auto& slot = children_[std::move(key)];
   if (!slot) {
     slot = make_();
@@ -157,7 +157,7 @@ Metric& Family<Metric>::With(std::initializer_list<std::string_view> values) {
 template <typename Metric>
 void Family<Metric>::ForEach(
     const std::function<void(const std::vector<std::string>&, const Metric&)>& visit) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   for (const auto& [labels, metric] : children_) {
     visit(labels, *metric);
   }
@@ -173,7 +173,7 @@ MetricsRegistry::Entry& MetricsRegistry::NewEntry(std::string name, std::string 
   entry->name = std::move(name);
   entry->help = std::move(help);
   entry->type = std::move(type);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   entries_.push_back(std::move(entry));
   return *entries_.back();
 }
@@ -216,7 +216,7 @@ void MetricsRegistry::AddCallback(std::string name, std::string help, std::strin
 
 std::string MetricsRegistry::Render() const {
   std::string out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& entry : entries_) {
     const Entry& e = *entry;
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", e.name, EscapeHelp(e.help), e.name, e.type);

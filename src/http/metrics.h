@@ -9,11 +9,11 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace coffer::http {
 
@@ -71,8 +71,9 @@ class Family {
  private:
   const std::vector<std::string> label_names_;
   const std::function<std::unique_ptr<Metric>()> make_;
-  mutable std::shared_mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>, std::less<>> children_;  // mu_
+  mutable SharedMutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>, std::less<>> children_
+      COFFER_GUARDED_BY(mu_);
 };
 
 using CounterFamily = Family<Counter>;
@@ -111,8 +112,8 @@ class MetricsRegistry {
   };
   Entry& NewEntry(std::string name, std::string help, std::string type);
 
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Entry>> entries_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<Entry>> entries_ COFFER_GUARDED_BY(mu_);
 };
 
 // Escapes a label value for the text format (backslash, double quote, newline).

@@ -8,7 +8,6 @@
 #include <csignal>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -26,7 +25,7 @@ BeastHttpServer::~BeastHttpServer() {
   // keeps it.
   before_send_in_flight_.WaitForNone();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopped_ = true;  // connection frames destroyed below must not touch ioc_ any more
   }
   ioc_.stop();
@@ -126,7 +125,7 @@ void BeastHttpServer::BeginShutdown() {
   signals_.cancel(ec);
   std::vector<std::shared_ptr<ConnectionBase>> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [id, registered] : connections_) {
       if (auto conn = registered.conn.lock()) {
         live.push_back(std::move(conn));
@@ -145,7 +144,7 @@ void BeastHttpServer::BeginShutdown() {
   grace_timer_.expires_after(options_.shutdown_grace);
   grace_timer_.async_wait([this](const beast::error_code& error) {
     if (!error) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       StopLocked();
     }
   });

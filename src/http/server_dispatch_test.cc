@@ -8,11 +8,11 @@
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/non_blocking.h"
 #include "http/server.h"
 #include "http/server_test_fixture.h"
@@ -38,7 +38,7 @@ class BeforeSendTest : public ServerTest {
                   const bool ok = params.at("outcome") == "ok";
                   r.before_send = [this, ok](std::function<void(Status)> then) {
                     // Answered from a thread of its own, after the handler has long returned.
-                    std::lock_guard<std::mutex> lock(threads_mu_);
+                    MutexLock lock(threads_mu_);
                     threads_.emplace_back([this, ok, then = std::move(then)] {
                       continuation_gate_.Pass();
                       then(ok ? OkStatus() : UnavailableError("the audit log cannot be written"));
@@ -52,7 +52,7 @@ class BeforeSendTest : public ServerTest {
       r.content_type = "text/plain";
       r.body = "held";
       r.before_send = [this](std::function<void(Status)> then) {
-        std::lock_guard<std::mutex> lock(threads_mu_);
+        MutexLock lock(threads_mu_);
         held_.push_back(std::move(then));
       };
       return r;
@@ -73,7 +73,7 @@ class BeforeSendTest : public ServerTest {
   void JoinContinuations() {
     std::vector<std::thread> threads;
     {
-      std::lock_guard<std::mutex> lock(threads_mu_);
+      MutexLock lock(threads_mu_);
       threads.swap(threads_);
     }
     for (std::thread& t : threads) {
@@ -82,16 +82,16 @@ class BeforeSendTest : public ServerTest {
   }
 
   size_t HeldCount() {
-    std::lock_guard<std::mutex> lock(threads_mu_);
+    MutexLock lock(threads_mu_);
     return held_.size();
   }
 
   std::atomic<bool> honoured_{false};
   Gate continuation_gate_;
   Gate busy_gate_;
-  std::mutex threads_mu_;
-  std::vector<std::thread> threads_;               // guarded by threads_mu_
-  std::vector<std::function<void(Status)>> held_;  // guarded by threads_mu_
+  Mutex threads_mu_;
+  std::vector<std::thread> threads_ COFFER_GUARDED_BY(threads_mu_);
+  std::vector<std::function<void(Status)>> held_ COFFER_GUARDED_BY(threads_mu_);
 };
 
 TEST_F(BeforeSendTest, AnOkContinuationSendsTheResponse) {
@@ -179,14 +179,14 @@ TEST_F(BeforeSendTest, AContinuationKeptPastTheServersEndHoldsNothingOfIt) {
   EXPECT_TRUE(run_status_.ok());
   std::function<void(Status)> then;
   {
-    std::lock_guard<std::mutex> lock(threads_mu_);
+    MutexLock lock(threads_mu_);
     then = held_.front();  // a copy: the one in held_ is kept as well
   }
   then(OkStatus());  // too late to be sent: the I/O threads are gone
   server_.reset();
   then = nullptr;
   {
-    std::lock_guard<std::mutex> lock(threads_mu_);
+    MutexLock lock(threads_mu_);
     held_.clear();
   }
   std::string received;

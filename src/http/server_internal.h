@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +32,7 @@
 #include <utility>
 
 #include "common/in_flight.h"
+#include "common/mutex.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
 #include "http/server.h"
@@ -166,12 +166,12 @@ class BeastHttpServer final : public HttpServer {
   void StartConnection(tcp::socket socket);
   // Makes room for one more connection if the limits allow it: the peer's address is under
   // its limit and, at the total limit, an idle connection is closed for it. On success the
-  // connection is registered under a new id. REQUIRES: mu_ held.
+  // connection is registered under a new id.
   std::optional<uint64_t> AdmitLocked(const std::string& address,
-                                      std::shared_ptr<ConnectionBase>& evict);
+                                      std::shared_ptr<ConnectionBase>& evict) COFFER_REQUIRES(mu_);
   // The connection waiting for a request the longest, not already being closed for room; null
-  // if none. REQUIRES: mu_ held.
-  std::shared_ptr<ConnectionBase> OldestIdleLocked();
+  // if none.
+  std::shared_ptr<ConnectionBase> OldestIdleLocked() COFFER_REQUIRES(mu_);
   void Deregister(uint64_t id);
 
   // One connection, request after request (server_connection.cc).
@@ -203,7 +203,7 @@ class BeastHttpServer final : public HttpServer {
 
   // Lifecycle (server.cc).
   void BeginShutdown();  // on control_
-  void StopLocked();     // REQUIRES: mu_ held
+  void StopLocked() COFFER_REQUIRES(mu_);
   void InstallSignalHandlers();
   void WaitForSignal();  // on control_
   void RunIoThread();
@@ -221,13 +221,13 @@ class BeastHttpServer final : public HttpServer {
     std::string address;   // the peer's
     bool evicted = false;  // being closed to make room
   };
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // By id, the order of acceptance.
-  std::map<uint64_t, Registered> connections_;           // guarded by mu_
-  std::unordered_map<std::string, size_t> per_address_;  // guarded by mu_
-  uint64_t next_connection_id_ = 0;                      // guarded by mu_
-  bool stopped_ = false;                                 // guarded by mu_
-  std::shared_ptr<ssl::context> tls_context_;            // for new connections; guarded by mu_
+  std::map<uint64_t, Registered> connections_ COFFER_GUARDED_BY(mu_);
+  std::unordered_map<std::string, size_t> per_address_ COFFER_GUARDED_BY(mu_);
+  uint64_t next_connection_id_ COFFER_GUARDED_BY(mu_) = 0;
+  bool stopped_ COFFER_GUARDED_BY(mu_) = false;
+  std::shared_ptr<ssl::context> tls_context_ COFFER_GUARDED_BY(mu_);  // for new connections
   std::atomic<size_t> active_connections_{0};
   std::atomic<uint64_t> refused_connections_{0};
   std::atomic<uint64_t> evicted_connections_{0};

@@ -9,7 +9,6 @@
 #include <exception>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -107,7 +106,7 @@ Status BeastHttpServer::Bind() {
 }
 
 void BeastHttpServer::Deregister(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = connections_.find(id);
   if (it != connections_.end()) {
     auto count = per_address_.find(it->second.address);
@@ -138,7 +137,7 @@ asio::awaitable<void> BeastHttpServer::AcceptLoop() {
           ec == boost::system::errc::too_many_files_open_in_system) {
         std::shared_ptr<ConnectionBase> evict;
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(mu_);
           evict = OldestIdleLocked();
         }
         if (evict) {
@@ -186,7 +185,7 @@ std::shared_ptr<ConnectionBase> BeastHttpServer::OldestIdleLocked() {
 }
 
 size_t BeastHttpServer::idle_connections() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   size_t idle = 0;
   for (const auto& [id, registered] : connections_) {
     std::shared_ptr<ConnectionBase> conn = registered.conn.lock();
@@ -227,7 +226,7 @@ void BeastHttpServer::StartConnection(tcp::socket socket) {
   std::shared_ptr<ConnectionBase> evict;
   std::shared_ptr<ssl::context> context;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     id = AdmitLocked(peer_ip, evict);
     context = tls_context_;
   }
@@ -245,7 +244,7 @@ void BeastHttpServer::StartConnection(tcp::socket socket) {
     {
       // Registered by AdmitLocked; nothing else looks at it until Serve runs, and this runs on
       // control_ like every other admission and BeginShutdown.
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       connections_.at(*id).conn = conn;
     }
     auto executor = conn->stream.get_executor();

@@ -15,16 +15,15 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "http/problem_json.h"
 #include "http/server.h"
 
@@ -51,35 +50,38 @@ class Gate {
  public:
   // Counts the caller as arrived, then blocks until Open().
   void Pass() {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++arrived_;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
+    cv_.NotifyAll();
+    while (!open_) {
+      cv_.Wait(mu_);
+    }
   }
   // Whether `n` callers have arrived (within 10 s).
   bool AwaitArrivals(int n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return arrived_ >= n; });
+    MutexLock lock(mu_);
+    return cv_.WaitFor(mu_, std::chrono::seconds(10),
+                       [&]() COFFER_REQUIRES(mu_) { return arrived_ >= n; });
   }
   void Open() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       open_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   // Closed again, with no one arrived. REQUIRES: no one is passing.
   void Reset() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     open_ = false;
     arrived_ = 0;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int arrived_ = 0;    // guarded by mu_
-  bool open_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  int arrived_ COFFER_GUARDED_BY(mu_) = 0;
+  bool open_ COFFER_GUARDED_BY(mu_) = false;
 };
 
 // A blocking client socket whose reads give up after `timeout`.
@@ -297,7 +299,7 @@ class ServerTest : public ::testing::Test {
   void Start() { Start(DefaultOptions()); }
   void Start(const ServerOptions& options) {
     auto server = HttpServer::Create(options, router_, [this](const RequestLogEntry& e) {
-      std::lock_guard<std::mutex> lock(log_mu_);
+      MutexLock lock(log_mu_);
       durations_.push_back(e.duration);
       log_.push_back(std::string(e.request->method) + " " + std::string(e.route_template) + " " +
                      std::to_string(e.status) +
@@ -318,11 +320,11 @@ class ServerTest : public ::testing::Test {
   }
 
   std::vector<std::string> Log() {
-    std::lock_guard<std::mutex> lock(log_mu_);
+    MutexLock lock(log_mu_);
     return log_;
   }
   std::vector<std::chrono::microseconds> Durations() {
-    std::lock_guard<std::mutex> lock(log_mu_);
+    MutexLock lock(log_mu_);
     return durations_;
   }
 
@@ -333,9 +335,9 @@ class ServerTest : public ::testing::Test {
   std::thread run_thread_;
   Status run_status_;
   Gate slow_gate_;
-  std::mutex log_mu_;
-  std::vector<std::string> log_;                      // guarded by log_mu_
-  std::vector<std::chrono::microseconds> durations_;  // guarded by log_mu_
+  Mutex log_mu_;
+  std::vector<std::string> log_ COFFER_GUARDED_BY(log_mu_);
+  std::vector<std::chrono::microseconds> durations_ COFFER_GUARDED_BY(log_mu_);
 };
 
 }  // namespace coffer::http

@@ -5,7 +5,6 @@
 #include <boost/asio/buffer.hpp>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
@@ -77,7 +76,7 @@ Status BeastHttpServer::LoadTls() {
   }
   ASSIGN_OR_RETURN(std::shared_ptr<ssl::context> context,
                    MakeTlsContext(options_.tls_cert_file, options_.tls_key_file));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   tls_context_ = std::move(context);
   return OkStatus();
 }
