@@ -166,22 +166,27 @@ void Family<Metric>::ForEach(
 template class Family<Counter>;
 template class Family<Histogram>;
 
-MetricsRegistry::Entry& MetricsRegistry::NewEntry(std::string name, std::string help,
-                                                  std::string type) {
+MetricsRegistry::Entry MetricsRegistry::NewEntry(std::string name, std::string help,
+                                                 std::string type) {
   CheckName(name);
-  auto entry = std::make_unique<Entry>();
-  entry->name = std::move(name);
-  entry->help = std::move(help);
-  entry->type = std::move(type);
+  Entry entry;
+  entry.name = std::move(name);
+  entry.help = std::move(help);
+  entry.type = std::move(type);
+  return entry;
+}
+
+MetricsRegistry::Entry& MetricsRegistry::Add(Entry entry) {
+  auto owned = std::make_unique<Entry>(std::move(entry));
   MutexLock lock(mu_);
-  entries_.push_back(std::move(entry));
+  entries_.push_back(std::move(owned));
   return *entries_.back();
 }
 
 Counter& MetricsRegistry::AddCounter(std::string name, std::string help) {
-  Entry& e = NewEntry(std::move(name), std::move(help), "counter");
+  Entry e = NewEntry(std::move(name), std::move(help), "counter");
   e.counter = std::make_unique<Counter>();
-  return *e.counter;
+  return *Add(std::move(e)).counter;
 }
 
 CounterFamily& MetricsRegistry::AddCounterFamily(std::string name, std::string help,
@@ -189,10 +194,10 @@ CounterFamily& MetricsRegistry::AddCounterFamily(std::string name, std::string h
   for (const std::string& label : label_names) {
     CheckName(label);
   }
-  Entry& e = NewEntry(std::move(name), std::move(help), "counter");
+  Entry e = NewEntry(std::move(name), std::move(help), "counter");
   e.counters = std::make_unique<CounterFamily>(std::move(label_names),
                                                [] { return std::make_unique<Counter>(); });
-  return *e.counters;
+  return *Add(std::move(e)).counters;
 }
 
 HistogramFamily& MetricsRegistry::AddHistogramFamily(std::string name, std::string help,
@@ -201,17 +206,18 @@ HistogramFamily& MetricsRegistry::AddHistogramFamily(std::string name, std::stri
   for (const std::string& label : label_names) {
     CheckName(label);
   }
-  Entry& e = NewEntry(std::move(name), std::move(help), "histogram");
+  Entry e = NewEntry(std::move(name), std::move(help), "histogram");
   e.histograms = std::make_unique<HistogramFamily>(
       std::move(label_names),
       [bounds = std::move(bounds)] { return std::make_unique<Histogram>(bounds); });
-  return *e.histograms;
+  return *Add(std::move(e)).histograms;
 }
 
 void MetricsRegistry::AddCallback(std::string name, std::string help, std::string type,
                                   std::function<double()> read) {
-  Entry& e = NewEntry(std::move(name), std::move(help), std::move(type));
+  Entry e = NewEntry(std::move(name), std::move(help), std::move(type));
   e.read = std::move(read);
+  Add(std::move(e));
 }
 
 std::string MetricsRegistry::Render() const {

@@ -110,7 +110,10 @@ class MetricsRegistry {
     std::unique_ptr<HistogramFamily> histograms;
     std::function<double()> read;
   };
-  Entry& NewEntry(std::string name, std::string help, std::string type);
+  // An entry of this name, not registered yet.
+  static Entry NewEntry(std::string name, std::string help, std::string type);
+  // Registers `entry`, complete: Render may read it from the moment it is in entries_.
+  Entry& Add(Entry entry);
 
   mutable Mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_ COFFER_GUARDED_BY(mu_);

@@ -1,9 +1,11 @@
 // Metrics render in the Prometheus text format: counters by label, cumulative histogram buckets,
-// escaped label values, and callbacks read at render time.
+// escaped label values, callbacks read at render time, and registration beside rendering.
 #include "http/metrics.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -72,6 +74,38 @@ TEST(MetricsTest, ConcurrentIncrementsAreAllCounted) {
   const std::string text = registry.Render();
   EXPECT_NE(text.find("t_total{k=\"even\"} 20000\n"), std::string::npos);
   EXPECT_NE(text.find("t_total{k=\"odd\"} 20000\n"), std::string::npos);
+}
+
+// A counter registered while another thread renders shows up whole or not at all: never its
+// HELP and TYPE lines without its value.
+TEST(MetricsTest, ACounterRegisteredDuringARenderIsRenderedWhole) {
+  constexpr int kCounters = 300;
+  MetricsRegistry registry;
+  std::atomic<bool> done{false};
+  std::thread registering([&] {
+    for (int i = 0; i < kCounters; ++i) {
+      registry.AddCounter("t_" + std::to_string(i) + "_total", "T.");
+      std::this_thread::yield();  // lets renders fall between registrations
+    }
+    done = true;
+  });
+  std::string incomplete;  // a render that showed a counter without its value line
+  do {
+    const std::string text = registry.Render();
+    for (size_t type = text.find("# TYPE "); type != std::string::npos;
+         type = text.find("# TYPE ", type + 1)) {
+      const size_t name_end = text.find(' ', type + 7);
+      const std::string name = text.substr(type + 7, name_end - type - 7);
+      const size_t next = text.find('\n', type) + 1;
+      if (text.compare(next, name.size() + 3, name + " 0\n") != 0) {
+        incomplete = text;
+      }
+    }
+  } while (!done.load() && incomplete.empty());
+  registering.join();
+  EXPECT_EQ(incomplete, "");
+  EXPECT_NE(registry.Render().find("t_" + std::to_string(kCounters - 1) + "_total 0\n"),
+            std::string::npos);
 }
 
 }  // namespace
