@@ -7,12 +7,12 @@
 
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/ids.h"
 #include "common/monotonic_clock.h"
+#include "common/mutex.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace coffer {
@@ -28,19 +28,19 @@ struct Call {
 class RecordingObserver final : public StoreObserver {
  public:
   void OnStoreCall(std::string_view operation, std::chrono::nanoseconds elapsed, bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     calls_.push_back({std::string(operation), elapsed, ok});
   }
   void OnRateLimitRefused(std::string_view) override {}
   void OnAuditWriteFailed() override {}
   std::vector<Call> calls() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return calls_;
   }
 
  private:
-  std::mutex mu_;
-  std::vector<Call> calls_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<Call> calls_ COFFER_GUARDED_BY(mu_);
 };
 
 TEST(ObservedStoreTest, EachCallIsTimedOnTheClockItWasGiven) {
