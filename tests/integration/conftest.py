@@ -1,10 +1,19 @@
-"""Fixtures that start the real coffer binary on port 0 in a temp data dir and stop it after."""
+"""Fixtures that start the real coffer binary on port 0 in a temp data dir and stop it after.
+
+`server` (and `api`, `vault`, `make_server` and every fixture built on them) runs each test twice,
+once per store: `[sqlite]` (coffer.db in the data dir) and `[postgres]` (a fresh database of its
+own on COFFER_TEST_PG_URL's cluster). "Stores" below says how, which tests stay SQLite-only and
+how COFFER_TEST_STORES chooses the stores of a run."""
 import os
 import re
+import shutil
 import signal
+import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
+import uuid
 
 import pytest
 import requests
@@ -16,8 +25,11 @@ KEY_RE = re.compile(r"^\s*(cfr_key_[A-Za-z0-9_]+)\s*$", re.M)
 LISTEN_RE = re.compile(r"coffer listening on (https?://\S+)")
 
 
-def init_data_dir(data_dir):
-    """Runs `coffer init` and returns the admin API key it printed."""
+def init_data_dir(data_dir, store=None):
+    """Runs `coffer init` (on `store`, a Store; SQLite in `data_dir` if None) and returns the
+    admin API key it printed."""
+    if store is not None and store.kind != "sqlite":
+        return store.init(data_dir)
     out = subprocess.run([COFFER_BIN, "init", "--data-dir", data_dir],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -27,11 +39,13 @@ def init_data_dir(data_dir):
 
 
 class Server:
-    """A running `coffer server`; use .url, .admin_key, .session(), .stop(), .kill()."""
+    """A running `coffer server`; use .url, .admin_key, .session(), .stop(), .kill().
+    .store is where it keeps its data (a Store: SQLite in data_dir unless one is given)."""
 
-    def __init__(self, data_dir, admin_key, extra_args=(), env=None, preexec_fn=None):
+    def __init__(self, data_dir, admin_key, extra_args=(), env=None, preexec_fn=None, store=None):
         self.data_dir = data_dir
         self.admin_key = admin_key
+        self.store = store or SQLITE
         self.extra_args = list(extra_args)
         self.env = env
         self.preexec_fn = preexec_fn  # run in the child before exec (e.g. to set rlimits)
@@ -46,7 +60,7 @@ class Server:
         env.update(self.env or {})
         self.proc = subprocess.Popen(
             [COFFER_BIN, "server", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
-             *self.extra_args],
+             *self.store.args, *self.extra_args],
             stdout=subprocess.PIPE, stderr=self.log, env=env, preexec_fn=self.preexec_fn)
         deadline = time.time() + 20
         line = b""
@@ -60,6 +74,11 @@ class Server:
                 return
         self.kill()
         raise RuntimeError("server did not start: " + self.read_log()[-2000:])
+
+    def sql(self, *statements):
+        """Runs `statements` in one transaction on this server's store (Store.sql)."""
+        __tracebackhide__ = True
+        return self.store.sql(self.data_dir, *statements)
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
@@ -94,6 +113,250 @@ class Server:
             self.log.close()
 
 
+# --- Stores ---------------------------------------------------------------------------------------
+# Every test that uses `server`, `make_server`, `store` or `store_kind`, directly or through another
+# fixture (`api`, `vault`, a module's `world`, ...), runs once per store kind: pytest_generate_tests
+# below parametrizes `store_kind`, so test ids end in [sqlite] or [postgres].
+#
+# A PostgreSQL store is a database of its own, never shared, on the cluster COFFER_TEST_PG_URL names
+# (its user may CREATE DATABASE; scripts/pg-cluster.sh starts one, scripts/test.sh and
+# scripts/test-sanitizers.sh do for every run). It is a copy (CREATE DATABASE ... TEMPLATE) of a
+# database that `coffer init` initialized once per test process, with that init's root key copied
+# into the data dir and its admin key: a fresh, initialized store for the price of one CREATE
+# DATABASE. It is dropped in the background once its test is done. Tests that exercise `coffer
+# init` on PostgreSQL itself: test_postgres_multi.py, test_tenancy.py.
+#
+# COFFER_TEST_STORES (comma-separated, default "sqlite,postgres") chooses the kinds a run covers;
+# tests that are not store-parametrized run whatever it says. Left unset, the [postgres] variants
+# skip, saying why, when COFFER_TEST_PG_URL is unset (a run by hand); set, every kind it names is
+# required, and naming postgres without COFFER_TEST_PG_URL stops the run before the first test.
+#
+# A test that cannot run on PostgreSQL (it edits the SQLite file, holds the store lock, ...) is
+# marked @pytest.mark.sqlite_only("why") (or by its module's pytestmark) and runs as [sqlite] only.
+
+STORE_KINDS = ("sqlite", "postgres")
+PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
+_STORES_ENV = os.environ.get("COFFER_TEST_STORES")
+STORES = [k.strip() for k in (_STORES_ENV or ",".join(STORE_KINDS)).split(",") if k.strip()]
+
+
+class Store:
+    """Where a server keeps its data: kind "sqlite", coffer.db in its data dir (coffer's default,
+    so no flag), or kind "postgres", the database at .url. .args name it to a coffer command."""
+
+    def __init__(self, kind, url=None, database=None):
+        self.kind, self.url, self.database = kind, url, database
+
+    def __repr__(self):
+        return f"<Store {self.kind}{' ' + self.database if self.database else ''}>"
+
+    @property
+    def args(self):
+        return ["--store", self.url] if self.url else []
+
+    def init(self, data_dir):
+        """Makes `data_dir` a data dir on this store; returns the admin API key."""
+        if self.kind == "sqlite":
+            return init_data_dir(data_dir)
+        template = _pg_template()
+        os.makedirs(data_dir, mode=0o700)
+        root_key = os.path.join(data_dir, "root.key")
+        shutil.copyfile(template.root_key, root_key)
+        os.chmod(root_key, 0o600)
+        return template.admin_key
+
+    def sql(self, data_dir, *statements):
+        """Runs `statements` in one transaction on the store of `data_dir` (the server's data dir,
+        for SQLite); the rows they return, each a tuple of strings (NULL is "")."""
+        __tracebackhide__ = True
+        if self.kind != "sqlite":
+            return pg_sql(*statements, url=self.url)
+        db = sqlite3.connect(os.path.join(data_dir, "coffer.db"), timeout=10)
+        try:
+            with db:
+                rows = [row for statement in statements for row in db.execute(statement)]
+        finally:
+            db.close()
+        return [tuple("" if c is None else str(c) for c in row) for row in rows]
+
+    def close(self):
+        """Drops the database (in the background); a no-op for SQLite (the data dir goes with its
+        temp dir)."""
+        if self.database:
+            _drop_database(self.database)
+            self.database = None
+
+
+SQLITE = Store("sqlite")
+
+
+def pg_sql(*statements, url=None):
+    """Runs `statements` with psql on `url` (COFFER_TEST_PG_URL's database by default), several
+    in one transaction; the rows they return, each a tuple of strings (NULL is "")."""
+    __tracebackhide__ = True
+    cmd = ["psql", "-X", "-q", "-t", "-A", "-F", "\x1f", "-R", "\x1e", "-v", "ON_ERROR_STOP=1",
+           url or PG_URL]
+    if len(statements) > 1:
+        cmd.append("--single-transaction")
+    for statement in statements:
+        cmd += ["-c", statement]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        pytest.fail(f"psql failed: {redact(out.stderr)}")
+    text = out.stdout.rstrip("\n")
+    return [tuple(row.split("\x1f")) for row in text.split("\x1e")] if text else []
+
+
+def pg_database_url(name):
+    """COFFER_TEST_PG_URL with its database replaced by `name`."""
+    return PG_URL.partition("?")[0].rsplit("/", 1)[0] + "/" + name
+
+
+def new_store(kind):
+    """A fresh store of `kind`: SQLITE, or a new database copied from the initialized template
+    (skips the test when COFFER_TEST_PG_URL is unset). Store.close() drops it."""
+    __tracebackhide__ = True
+    if kind == "sqlite":
+        return SQLITE
+    if not PG_URL:
+        pytest.skip("COFFER_TEST_PG_URL is not set (scripts/pg-cluster.sh start sets it; "
+                    "COFFER_TEST_STORES=sqlite runs the SQLite variants only)")
+    global _spare
+    failed = _reap_drops()
+    if failed:
+        pytest.fail("dropping a test database failed: " + "; ".join(failed))
+    template = _pg_template()
+    name, proc = _spare or _create_database(template)
+    _spare = None
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        pytest.fail(f"CREATE DATABASE failed: {redact(err.decode(errors='replace'))}")
+    # The next one is copied while this test runs (a copy takes up to a second on a busy machine).
+    _spare = _create_database(template)
+    return Store("postgres", pg_database_url(name), name)
+
+
+class _Template:
+    """The database `coffer init` initialized once in this process, which new_store copies."""
+
+    def __init__(self):
+        self.database = "coffer_tpl_" + uuid.uuid4().hex[:16]
+        self.dir = tempfile.mkdtemp(prefix="coffer-tpl-")
+        self.root_key = os.path.join(self.dir, "data", "root.key")
+        self.admin_key = None
+
+
+_template = None
+_spare = None  # (database, psql process): the CREATE DATABASE of the next test's store
+_drops = []  # (database, psql process) of the DROP DATABASEs still running
+
+
+def _pg_template():
+    __tracebackhide__ = True
+    global _template
+    if _template is None:
+        template = _Template()
+        pg_sql(f"CREATE DATABASE {template.database}")
+        out = subprocess.run([COFFER_BIN, "init", "--data-dir", os.path.join(template.dir, "data"),
+                              "--store", pg_database_url(template.database)],
+                             capture_output=True, text=True, timeout=60)
+        m = KEY_RE.search(out.stdout)
+        if out.returncode != 0 or not m:
+            pg_sql(f"DROP DATABASE IF EXISTS {template.database} WITH (FORCE)")
+            shutil.rmtree(template.dir, ignore_errors=True)
+            pytest.fail(f"coffer init on PostgreSQL failed ({out.returncode}): "
+                        f"{redact(out.stderr)}")
+        template.admin_key = m.group(1)
+        _template = template
+    return _template
+
+
+def _create_database(template):
+    name = "coffer_it_" + uuid.uuid4().hex[:16]
+    return name, subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", PG_URL, "-c",
+         f"CREATE DATABASE {name} TEMPLATE {template.database}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _drop_database(name):
+    _drops.append((name, subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", PG_URL, "-c",
+         f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+
+
+def _reap_drops(wait=False):
+    """Collects the finished drops (all of them if `wait`); a description of each that failed."""
+    failed, running = [], []
+    for name, proc in _drops:
+        if wait:
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.poll() is None:
+            running.append((name, proc))
+            continue
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        if proc.returncode != 0:
+            failed.append(f"{name}: {redact(err, 300)}")
+    _drops[:] = running
+    return failed
+
+
+@pytest.fixture(scope="module")
+def store_kind(request):
+    """"sqlite" or "postgres": the store kind of this variant of the test (pytest_generate_tests).
+    Module-scoped, so that module-scoped fixtures may build on it too."""
+    return request.param
+
+
+@pytest.fixture
+def store(store_kind):
+    """A fresh store of the test's kind, dropped afterwards."""
+    s = new_store(store_kind)
+    yield s
+    s.close()
+
+
+def pytest_generate_tests(metafunc):
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    only = metafunc.definition.get_closest_marker("sqlite_only")
+    if only is not None and not (only.args and str(only.args[0]).strip()):
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.sqlite_only needs "
+                                "the reason as its argument")
+    kinds = [k for k in STORES if only is None or k == "sqlite"]
+    if not kinds:
+        kinds = [pytest.param("sqlite", marks=pytest.mark.skip(
+            reason=f"SQLite only ({only.args[0]}); COFFER_TEST_STORES={_STORES_ENV} leaves it out"))]
+    metafunc.parametrize("store_kind", kinds, indirect=True, scope="module")
+
+
+def pytest_sessionfinish(session):
+    global _template, _spare
+    if _spare is not None:
+        _spare[1].communicate(timeout=120)
+        _drop_database(_spare[0])
+        _spare = None
+    failed = _reap_drops(wait=True)
+    if _template is not None:
+        out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", PG_URL, "-c",
+                              f"DROP DATABASE IF EXISTS {_template.database} WITH (FORCE)"],
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            failed.append(f"{_template.database}: {redact(out.stderr, 300)}")
+        shutil.rmtree(_template.dir, ignore_errors=True)
+        _template = None
+    for f in failed:
+        print(f"conftest.py: dropping a test database failed: {f}", file=sys.stderr)
+    if failed and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
 @pytest.fixture
 def data_dir():
     with tempfile.TemporaryDirectory(prefix="coffer-test-") as d:
@@ -101,9 +364,9 @@ def data_dir():
 
 
 @pytest.fixture
-def server(data_dir):
-    key = init_data_dir(data_dir)
-    srv = Server(data_dir, key)
+def server(data_dir, store):
+    """A server on a fresh store, once per store kind (test ids [sqlite] and [postgres])."""
+    srv = Server(data_dir, init_data_dir(data_dir, store), store=store)
     yield srv
     srv.stop()
 
@@ -364,22 +627,26 @@ def audit_pages(caller, limit=100, **params):
 
 
 @pytest.fixture
-def make_server():
-    """A factory for more servers, each in its own fresh data dir, all stopped afterwards:
-    make_server(extra_args=[...], env={...}) -> Server."""
-    started, dirs = [], []
+def make_server(store_kind):
+    """A factory for more servers, each in its own fresh data dir and store (of the test's store
+    kind), all stopped afterwards: make_server(extra_args=[...], env={...}) -> Server."""
+    started, dirs, stores = [], [], []
 
     def make(extra_args=(), env=None):
         d = tempfile.TemporaryDirectory(prefix="coffer-test-")
         dirs.append(d)
+        store = new_store(store_kind)
+        stores.append(store)
         data = os.path.join(d.name, "data")
-        srv = Server(data, init_data_dir(data), extra_args=extra_args, env=env)
+        srv = Server(data, init_data_dir(data, store), extra_args=extra_args, env=env, store=store)
         started.append(srv)
         return srv
 
     yield make
     for srv in started:
         srv.stop()
+    for store in stores:
+        store.close()
     for d in dirs:
         d.cleanup()
 
@@ -457,6 +724,15 @@ SERIAL_MODULES = {
 def pytest_configure(config):
     config.addinivalue_line("markers", "serial: runs alone, after the parallel pass "
                             "(conftest.py SERIAL_MODULES)")
+    config.addinivalue_line("markers", "sqlite_only(reason): runs as [sqlite] only, not on "
+                            "PostgreSQL (conftest.py, \"Stores\")")
+    unknown = [k for k in STORES if k not in STORE_KINDS]
+    if unknown or not STORES:
+        raise pytest.UsageError(f"COFFER_TEST_STORES={_STORES_ENV!r}: a comma-separated list of "
+                                f"{', '.join(STORE_KINDS)}")
+    if _STORES_ENV and "postgres" in STORES and not PG_URL:
+        raise pytest.UsageError("COFFER_TEST_STORES names postgres but COFFER_TEST_PG_URL is not "
+                                "set (eval \"$(scripts/pg-cluster.sh start)\" sets it)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,9 +7,13 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import COFFER_BIN, Server, admin_caller, expect
 
 
+@pytest.mark.sqlite_only("coffer backup copies the SQLite file; PostgreSQL is backed up with "
+                        "pg_dump (docs/operations.md)")
 def test_backup_during_writes_then_restore_and_read(server, tmp_path):
     admin = admin_caller(server)
     vault = expect(admin.post("/vaults", json={"name": "backed-up"}), 201).json()["id"]

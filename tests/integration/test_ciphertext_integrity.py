@@ -1,14 +1,12 @@
 """Ciphertext integrity end to end: stored blobs are damaged directly in the
-SQLite file (a second connection on the live WAL database, or with the server stopped) and each
-read must fail with a 5xx problem+json that holds no plaintext (neither the row's nor another
+store (a second connection to the live SQLite file or PostgreSQL database, or with the server
+stopped) and each read must fail with a 5xx problem+json that holds no plaintext (neither the row's nor another
 secret's), the server must keep serving the other secrets, and the log must carry one ALERT line
 (event ciphertext_integrity_failure) naming vault, path, version and key id, never a value.
 
 Blob layout (src/crypto/aead.h): format(1) | key_id(4) | nonce(12) | ciphertext | tag(16)."""
 import json
-import os
 import secrets
-import sqlite3
 import subprocess
 
 import pytest
@@ -19,31 +17,22 @@ from conftest import (COFFER_BIN, Server, check_absent, create_vault, admin_call
 HEADER, NONCE, TAG = 5, 12, 16
 
 
-def db_path(server):
-    return os.path.join(server.data_dir, "coffer.db")
-
-
 def read_blob(server, vault, path, version):
-    with sqlite3.connect(db_path(server), timeout=10) as db:
-        row = db.execute(
-            "SELECT v.ciphertext FROM secret_versions v JOIN secrets s ON s.id = v.secret_id"
-            " WHERE s.vault_id = ? AND s.path = ? AND v.version = ?",
-            (vault, path, version)).fetchone()
-    assert row is not None, f"no row for {path} v{version}"
-    return bytes(row[0])
+    hexed = "hex(v.ciphertext)" if server.store.kind == "sqlite" else "encode(v.ciphertext, 'hex')"
+    rows = server.sql(
+        f"SELECT {hexed} FROM secret_versions v JOIN secrets s ON s.id = v.secret_id"
+        f" WHERE s.vault_id = '{vault}' AND s.path = '{path}' AND v.version = {version}")
+    assert rows, f"no row for {path} v{version}"
+    return bytes.fromhex(rows[0][0])
 
 
 def write_blob(server, vault, path, version, blob):
-    db = sqlite3.connect(db_path(server), timeout=10)
-    try:
-        with db:
-            n = db.execute(
-                "UPDATE secret_versions SET ciphertext = ? WHERE version = ? AND secret_id ="
-                " (SELECT id FROM secrets WHERE vault_id = ? AND path = ?)",
-                (blob, version, vault, path)).rowcount
-        assert n == 1
-    finally:
-        db.close()
+    literal = f"X'{blob.hex()}'" if server.store.kind == "sqlite" else f"'\\x{blob.hex()}'::bytea"
+    rows = server.sql(
+        f"UPDATE secret_versions SET ciphertext = {literal} WHERE version = {version} AND"
+        f" secret_id = (SELECT id FROM secrets WHERE vault_id = '{vault}' AND path = '{path}')"
+        " RETURNING 1")
+    assert len(rows) == 1
 
 
 def alerts(server):
@@ -167,7 +156,8 @@ def test_key_id_that_does_not_exist_is_refused(world):
 
 def test_key_id_that_exists_but_is_not_the_one_used_is_refused(world):
     # A second data key (4) exists after a rotation; the blob still names key 1's ciphertext.
-    out = subprocess.run([COFFER_BIN, "keys", "rotate", "--data-dir", world.server.data_dir],
+    out = subprocess.run([COFFER_BIN, "keys", "rotate", "--data-dir", world.server.data_dir,
+                          *world.server.store.args],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     blob = bytearray(read_blob(world.server, world.a, "x", 1))

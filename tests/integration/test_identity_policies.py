@@ -19,11 +19,12 @@ def value_of(path):
 
 
 @pytest.fixture
-def server(data_dir):
+def server(data_dir, store):
     """The 401 tests here present well over a hundred refused credentials from one address: the
     budget of refused credentials is raised so each gets its 401 (the budget itself:
     test_auth_failure_limit.py)."""
-    srv = Server(data_dir, init_data_dir(data_dir), extra_args=["--auth-failure-burst", "1000"])
+    srv = Server(data_dir, init_data_dir(data_dir, store), store=store,
+                 extra_args=["--auth-failure-burst", "1000"])
     yield srv
     srv.stop()
 

@@ -9,7 +9,6 @@ import os
 import random
 import secrets
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -23,6 +22,10 @@ from conftest import (COFFER_BIN, Server, admin_caller, audit_pages, check_absen
 
 
 def keys(data_dir, *args, store=None, env=None, timeout=120):
+    """Runs `coffer keys ARGS` on `data_dir` (and `store`, a URL), or on a Server's data dir and
+    store."""
+    if isinstance(data_dir, Server):
+        data_dir, store = data_dir.data_dir, data_dir.store.url
     cmd = [COFFER_BIN, "keys", *args, "--data-dir", data_dir]
     if store:
         cmd += ["--store", store]
@@ -38,12 +41,12 @@ def ok(out):
     return out
 
 
-def sqlite_key_ids(data_dir):
-    """{(vault id, path, version): key id} of every stored version."""
-    with sqlite3.connect(os.path.join(data_dir, "coffer.db"), timeout=10) as db:
-        rows = db.execute("SELECT s.vault_id, s.path, v.version, v.ciphertext FROM secret_versions v"
-                          " JOIN secrets s ON s.id = v.secret_id").fetchall()
-    return {(v, p, n): int.from_bytes(bytes(b)[1:5], "big") for v, p, n, b in rows}
+def key_ids(server):
+    """{(vault id, path, version): key id} of every version in the server's store."""
+    blob = "hex(v.ciphertext)" if server.store.kind == "sqlite" else "encode(v.ciphertext, 'hex')"
+    rows = server.sql(f"SELECT s.vault_id, s.path, v.version, {blob} FROM secret_versions v"
+                      " JOIN secrets s ON s.id = v.secret_id")
+    return {(v, p, int(n)): int(h[2:10], 16) for v, p, n, h in rows}
 
 
 def retire(data_dir, key_id, store=None, deadline=15):
@@ -111,15 +114,15 @@ def data(server):
 
 
 def test_rotate_makes_new_writes_use_a_new_key_and_old_values_stay_readable(data):
-    d = data.server.data_dir
-    ids = sqlite_key_ids(d)
+    d = data.server
+    ids = key_ids(d)
     assert set(ids.values()) == {1}
     out = ok(keys(d, "rotate"))
     assert "Data key 4 is now active" in out.stdout
     # The running server picks the new key up without a restart (within its 2 s refresh).
-    assert wait_for_new_key(data, 4, lambda: sqlite_key_ids(d)) < 5
+    assert wait_for_new_key(data, 4, lambda: key_ids(d)) < 5
     data.put("app/s0")
-    ids = sqlite_key_ids(d)
+    ids = key_ids(d)
     assert ids[(data.vault, "app/s0", 2)] == 4
     assert ids[(data.vault, "app/s1", 1)] == 1
     data.check_all_readable()
@@ -134,13 +137,13 @@ def test_rotate_makes_new_writes_use_a_new_key_and_old_values_stay_readable(data
 
 
 def test_reencrypt_moves_every_version_then_the_old_key_is_retired(data):
-    d = data.server.data_dir
+    d = data.server
     data.put("app/s3")
     ok(keys(d, "rotate"))
     out = ok(keys(d, "reencrypt", "--batch-size", "4"))
     assert "11 moved, 0 left" in out.stdout  # 11 versions, in batches of 4: progress lines
     assert out.stdout.count("reencrypt: ") == 3
-    assert set(sqlite_key_ids(d).values()) == {4}
+    assert set(key_ids(d).values()) == {4}
     data.check_all_readable()
     # A second run finds nothing to do.
     assert "Re-encrypted 0 secret versions" in ok(keys(d, "reencrypt")).stdout
@@ -148,7 +151,7 @@ def test_reencrypt_moves_every_version_then_the_old_key_is_retired(data):
     assert "Data key 1 is retired" in out.stdout
     assert "1        " not in ok(keys(d, "status")).stdout.split("\n", 1)[1]
     # Still served, and after a restart with a keyring without key 1.
-    wait_for_new_key(data, 4, lambda: sqlite_key_ids(d))
+    wait_for_new_key(data, 4, lambda: key_ids(d))
     data.check_all_readable()
     data.server.stop()
     data.server.start()
@@ -164,7 +167,7 @@ def test_reencrypt_moves_every_version_then_the_old_key_is_retired(data):
 
 def test_reencrypt_killed_mid_run_and_rerun_leaves_everything_readable_on_the_new_key(server):
     data = Data(server, paths=250)
-    d = server.data_dir
+    d = server
     ok(keys(d, "rotate"))
     # Batches of one row (one transaction each) and a one-page stdout pipe read byte by byte up
     # to a chosen progress line (COFFER_TEST_SEED picks it): the run can then get at most one
@@ -172,7 +175,8 @@ def test_reencrypt_killed_mid_run_and_rerun_leaves_everything_readable_on_the_ne
     # (mid-transaction or between two), with rows left on both keys.
     read_fd, write_fd = os.pipe()
     fcntl.fcntl(read_fd, F_SETPIPE_SZ, 4096)
-    proc = subprocess.Popen([COFFER_BIN, "keys", "reencrypt", "--batch-size", "1", "--data-dir", d],
+    proc = subprocess.Popen([COFFER_BIN, "keys", "reencrypt", "--batch-size", "1", "--data-dir",
+                             d.data_dir, *d.store.args],
                             stdout=write_fd, stderr=subprocess.DEVNULL)
     os.close(write_fd)
     stop_after = random.Random(int(os.environ.get("COFFER_TEST_SEED", "8"))).randint(5, 50)
@@ -191,19 +195,19 @@ def test_reencrypt_killed_mid_run_and_rerun_leaves_everything_readable_on_the_ne
             proc.wait()
         os.close(read_fd)
     assert proc.returncode == -signal.SIGKILL, "reencrypt ended before it could be killed"
-    counts = collections.Counter(sqlite_key_ids(d).values())
+    counts = collections.Counter(key_ids(d).values())
     assert counts[4] >= stop_after and counts[1] > 0, f"not a mid-run kill: {dict(counts)}"
     data.check_all_readable()  # part moved, all readable
     out = ok(keys(d, "reencrypt"))
     assert "0 left" in out.stdout
-    assert set(sqlite_key_ids(d).values()) == {4}
+    assert set(key_ids(d).values()) == {4}
     assert ok(retire(d, 1)).returncode == 0
     data.check_all_readable()
 
 
 def test_reencrypt_while_the_server_writes_and_reads_loses_nothing(server):
     data = Data(server, paths=60)
-    d = server.data_dir
+    d = server
     ok(keys(d, "rotate"))
     errors, stop = [], threading.Event()
     lock = threading.Lock()
@@ -235,32 +239,30 @@ def test_reencrypt_while_the_server_writes_and_reads_loses_nothing(server):
         assert "run it again" in out.stderr
         ok(keys(d, "reencrypt"))
     ok(keys(d, "reencrypt"))
-    assert set(sqlite_key_ids(d).values()) == {4}
+    assert set(key_ids(d).values()) == {4}
     data.check_all_readable()
 
 
 def test_values_moved_to_a_new_key_are_readable_at_once_by_a_running_server(data):
     # Rotate and reencrypt as fast as possible, then read before the server's periodic refresh
     # can have run: the read meets an unknown key id and reloads the keyring on the spot.
-    d = data.server.data_dir
+    d = data.server
     for key_id in (4, 5, 6):
         ok(keys(d, "rotate"))
         ok(keys(d, "reencrypt"))
-        assert set(sqlite_key_ids(d).values()) == {key_id}
+        assert set(key_ids(d).values()) == {key_id}
         data.check_all_readable()
     assert "ciphertext_integrity_failure" not in data.server.read_log()
 
 
 def test_rotate_refuses_a_wrong_root_key_and_changes_nothing(data, tmp_path):
-    d = data.server.data_dir
+    d = data.server
     wrong = tmp_path / "wrong.key"
     wrong.write_text("cd" * 32 + "\n")
     os.chmod(wrong, 0o600)
-    out = subprocess.run([COFFER_BIN, "keys", "rotate", "--data-dir", d, "--root-key-file",
-                          str(wrong)], capture_output=True, text=True, timeout=60)
+    out = keys(d, "rotate", "--root-key-file", str(wrong), timeout=60)
     assert out.returncode != 0 and "root key does not match" in out.stderr
-    out = subprocess.run([COFFER_BIN, "keys", "reencrypt", "--data-dir", d, "--root-key-file",
-                          str(wrong)], capture_output=True, text=True, timeout=60)
+    out = keys(d, "reencrypt", "--root-key-file", str(wrong), timeout=60)
     assert out.returncode != 0 and "root key does not match" in out.stderr
     assert "4 " not in ok(keys(d, "status")).stdout
     data.check_all_readable()
