@@ -8,11 +8,6 @@
 #include "service/vault_service.h"
 
 namespace coffer {
-namespace {
-
-constexpr size_t kMaxDescription = 1024;
-
-}  // namespace
 
 StatusOr<std::pair<IssuedCredential, IssuedCredential>> AgentService::NewCredentials(
     const Agent& agent) {
@@ -48,10 +43,7 @@ StatusOr<AgentWithCredentials> AgentService::Create(const RequestContext& ctx,
           return Err(PermissionDeniedError("only users create agents"));
         }
         RETURN_IF_ERROR(ValidateName(request.name, "name"));
-        if (request.description.size() > kMaxDescription) {
-          return Err(InvalidArgumentError(
-              fmt::format("description is longer than {} characters", kMaxDescription)));
-        }
+        RETURN_IF_ERROR(ValidateDescription(request.description));
         Agent agent;
         agent.id = NewUuid(deps_.random);
         agent.name = std::move(request.name);

@@ -214,6 +214,27 @@ TEST_F(IdentityTest, RevokedUserKeyStopsWorking) {
   ASSERT_EQ(keys.size(), 2u);
 }
 
+TEST_F(IdentityTest, DescriptionsAreFreeTextWithoutNul) {
+  // Any UTF-8 up to 1024 bytes is kept; a NUL (which PostgreSQL's text cannot hold) or a longer
+  // text is refused by the service, on every store alike.
+  const std::string text = "Prod \xE2\x80\x94 'quoted'; -- not SQL";
+  EXPECT_EQ(env_.vaults_->Create(env_.AdminCtx(), {"described", text}).value().description, text);
+  EXPECT_EQ(
+      env_.agents_->Create(env_.AdminCtx(), {"described-bot", text}).value().agent.description,
+      text);
+  for (const std::string& bad : {std::string("a\0b", 3), std::string(1025, 'x')}) {
+    auto vault = env_.vaults_->Create(env_.AdminCtx(), {"refused", bad});
+    ASSERT_FALSE(vault.has_value());
+    EXPECT_EQ(vault.error().code(), StatusCode::kInvalidArgument);
+    auto agent = env_.agents_->Create(env_.AdminCtx(), {"refused-bot", bad});
+    ASSERT_FALSE(agent.has_value());
+    EXPECT_EQ(agent.error().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(
+      env_.vaults_->Create(env_.AdminCtx(), {"nul", std::string("a\0b", 3)}).error().message(),
+      "description must not contain a NUL character");
+}
+
 TEST_F(IdentityTest, AuditChainVerifiesAndNamesTheActor) {
   PutAsAdmin("a", "v");
   ASSERT_TRUE(env_.secrets_->Get(env_.AdminCtx(), vault_, "a").has_value());

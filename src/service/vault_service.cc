@@ -11,7 +11,7 @@ namespace coffer {
 namespace {
 
 constexpr size_t kMaxName = 64;
-constexpr size_t kMaxVaultDescription = 1024;
+constexpr size_t kMaxDescription = 1024;
 
 }  // namespace
 
@@ -31,6 +31,17 @@ Status ValidateName(std::string_view name, std::string_view field) {
   return OkStatus();
 }
 
+Status ValidateDescription(std::string_view description) {
+  if (description.size() > kMaxDescription) {
+    return InvalidArgumentError(
+        fmt::format("description is longer than {} characters", kMaxDescription));
+  }
+  if (description.find('\0') != std::string_view::npos) {
+    return InvalidArgumentError("description must not contain a NUL character");
+  }
+  return OkStatus();
+}
+
 Status ValidateVaultId(std::string_view id) {
   if (!IsUuid(id)) return InvalidArgumentError("vault_id must be a UUID");
   return OkStatus();
@@ -42,10 +53,7 @@ StatusOr<Vault> VaultService::Create(const RequestContext& ctx, CreateVaultReque
       return Err(PermissionDeniedError("agents cannot create vaults"));
     }
     RETURN_IF_ERROR(ValidateName(request.name, "name"));
-    if (request.description.size() > kMaxVaultDescription) {
-      return Err(InvalidArgumentError(
-          fmt::format("description is longer than {} characters", kMaxVaultDescription)));
-    }
+    RETURN_IF_ERROR(ValidateDescription(request.description));
     Vault vault;
     vault.id = NewUuid(deps_.random);
     vault.name = std::move(request.name);

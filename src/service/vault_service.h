@@ -43,4 +43,8 @@ Status ValidateVaultId(std::string_view id);
 // Names of vaults, users and agents: 1–64 of [A-Za-z0-9._-]. kInvalidArgument naming `field`.
 Status ValidateName(std::string_view name, std::string_view field);
 
+// Descriptions of vaults and agents: free text of at most 1024 bytes, without a NUL character
+// (a PostgreSQL text column cannot hold one, so no store takes it). kInvalidArgument otherwise.
+Status ValidateDescription(std::string_view description);
+
 }  // namespace coffer
