@@ -120,11 +120,16 @@ class Server:
 #
 # A PostgreSQL store is a database of its own, never shared, on the cluster COFFER_TEST_PG_URL names
 # (its user may CREATE DATABASE; scripts/pg-cluster.sh starts one, scripts/test.sh and
-# scripts/test-sanitizers.sh do for every run). It is a copy (CREATE DATABASE ... TEMPLATE) of a
-# database that `coffer init` initialized once per test process, with that init's root key copied
-# into the data dir and its admin key: a fresh, initialized store for the price of one CREATE
-# DATABASE. It is dropped in the background once its test is done. Tests that exercise `coffer
-# init` on PostgreSQL itself: test_postgres_multi.py, test_tenancy.py.
+# scripts/test-sanitizers.sh do for every run). Each test process (pytest-xdist worker) has its own
+# databases, all copies (CREATE DATABASE ... TEMPLATE) of one that `coffer init` initialized once
+# in that process; a data dir gets that init's root key and admin key. A database a test is done
+# with is not dropped but reset, in the background, to the state init left (its rows deleted and
+# init's put back, from a pg_dump of the template; its other sessions ended first), and the next
+# test gets it: PostgreSQL 15 checkpoints on every DROP DATABASE, so a drop and a copy per test
+# cost ~2 s of a busy 2-core machine's I/O, a reset ~0.1 s. One whose schema or settings the test
+# changed (Server.sql can do anything) is dropped instead; so is every one when the user is not a
+# superuser (a reset skips the audit table's append-only triggers). Tests that run `coffer init`
+# on PostgreSQL itself: test_postgres_multi.py, test_tenancy.py.
 #
 # COFFER_TEST_STORES (comma-separated, default "sqlite,postgres") chooses the kinds a run covers;
 # tests that are not store-parametrized run whatever it says. Left unset, the [postgres] variants
@@ -180,10 +185,10 @@ class Store:
         return [tuple("" if c is None else str(c) for c in row) for row in rows]
 
     def close(self):
-        """Drops the database (in the background); a no-op for SQLite (the data dir goes with its
-        temp dir)."""
+        """Gives the database back (reset or dropped in the background); a no-op for SQLite (the
+        data dir goes with its temp dir)."""
         if self.database:
-            _drop_database(self.database)
+            _release_database(self.database)
             self.database = None
 
 
@@ -213,42 +218,62 @@ def pg_database_url(name):
 
 
 def new_store(kind):
-    """A fresh store of `kind`: SQLITE, or a new database copied from the initialized template
-    (skips the test when COFFER_TEST_PG_URL is unset). Store.close() drops it."""
+    """A fresh store of `kind`: SQLITE, or a PostgreSQL database in the state `coffer init` left
+    (skips the test when COFFER_TEST_PG_URL is unset). Store.close() gives it back."""
     __tracebackhide__ = True
     if kind == "sqlite":
         return SQLITE
     if not PG_URL:
         pytest.skip("COFFER_TEST_PG_URL is not set (scripts/pg-cluster.sh start sets it; "
                     "COFFER_TEST_STORES=sqlite runs the SQLite variants only)")
-    global _spare
     failed = _reap_drops()
     if failed:
         pytest.fail("dropping a test database failed: " + "; ".join(failed))
-    template = _pg_template()
-    name, proc = _spare or _create_database(template)
-    _spare = None
-    _, err = proc.communicate(timeout=120)
-    if proc.returncode != 0:
-        pytest.fail(f"CREATE DATABASE failed: {redact(err.decode(errors='replace'))}")
-    # The next one is copied while this test runs (a copy takes up to a second on a busy machine).
-    _spare = _create_database(template)
+    name = _acquire_database()
     return Store("postgres", pg_database_url(name), name)
 
 
 class _Template:
-    """The database `coffer init` initialized once in this process, which new_store copies."""
+    """The database `coffer init` initialized once in this process, which the others copy."""
 
     def __init__(self):
         self.database = "coffer_tpl_" + uuid.uuid4().hex[:16]
+        self.url = pg_database_url(self.database)
         self.dir = tempfile.mkdtemp(prefix="coffer-tpl-")
         self.root_key = os.path.join(self.dir, "data", "root.key")
         self.admin_key = None
+        self.reset_script = None  # the psql script that resets a copy; None: copies are dropped
+        self.schema = None  # md5 of the template's schema and settings (_SCHEMA_FINGERPRINT)
+        self.content = None  # md5 of its rows and sequences (_content_fingerprint)
 
 
 _template = None
-_spare = None  # (database, psql process): the CREATE DATABASE of the next test's store
+_pool = []  # (database, psql process resetting it): databases the next tests get, oldest first
 _drops = []  # (database, psql process) of the DROP DATABASEs still running
+
+# What a reset cannot put back: the schema (tables, columns, constraints, indexes, triggers and
+# whether they are enabled, functions, privileges) and the database's settings, as one md5.
+_SCHEMA_FINGERPRINT = """SELECT md5(string_agg(x, E'\\n' ORDER BY x)) FROM (
+  SELECT 'schema ' || nspname || ' ' || coalesce(nspacl::text, '') FROM pg_namespace
+   WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
+  UNION ALL SELECT 'class ' || c.oid::regclass || ' ' || c.relkind::text || ' '
+    || coalesce(c.relacl::text, '') FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace
+  UNION ALL SELECT 'column ' || a.attrelid::regclass || ' ' || a.attname || ' '
+    || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+   WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+   WHERE connamespace = 'public'::regnamespace
+  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = 'public'::regnamespace
+  UNION ALL SELECT 'trigger ' || t.tgenabled::text || ' ' || pg_get_triggerdef(t.oid)
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+   WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal
+  UNION ALL SELECT 'function ' || oid::regprocedure || ' ' || md5(prosrc) FROM pg_proc
+   WHERE pronamespace = 'public'::regnamespace
+  UNION ALL SELECT 'setting ' || array_to_string(setconfig, ',') FROM pg_db_role_setting
+   WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+) AS s(x)"""
 
 
 def _pg_template():
@@ -257,26 +282,99 @@ def _pg_template():
     if _template is None:
         template = _Template()
         pg_sql(f"CREATE DATABASE {template.database}")
-        out = subprocess.run([COFFER_BIN, "init", "--data-dir", os.path.join(template.dir, "data"),
-                              "--store", pg_database_url(template.database)],
-                             capture_output=True, text=True, timeout=60)
-        m = KEY_RE.search(out.stdout)
-        if out.returncode != 0 or not m:
+        try:
+            out = subprocess.run([COFFER_BIN, "init", "--data-dir",
+                                  os.path.join(template.dir, "data"), "--store", template.url],
+                                 capture_output=True, text=True, timeout=60)
+            m = KEY_RE.search(out.stdout)
+            if out.returncode != 0 or not m:
+                pytest.fail(f"coffer init on PostgreSQL failed ({out.returncode}): "
+                            f"{redact(out.stderr)}")
+            template.admin_key = m.group(1)
+            if pg_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+                      url=template.url) == [("t",)]:
+                _write_reset_script(template)
+        except BaseException:
             pg_sql(f"DROP DATABASE IF EXISTS {template.database} WITH (FORCE)")
             shutil.rmtree(template.dir, ignore_errors=True)
-            pytest.fail(f"coffer init on PostgreSQL failed ({out.returncode}): "
-                        f"{redact(out.stderr)}")
-        template.admin_key = m.group(1)
+            raise
         _template = template
     return _template
 
 
-def _create_database(template):
+def _content_fingerprint(tables, sequences):
+    """A query for the md5 of every row of `tables` and the state of `sequences`."""
+    parts = [f"(SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))"
+             f" FROM public.{name} t)" for name in tables]
+    parts += [f"(SELECT last_value || ':' || is_called FROM public.{name})" for name in sequences]
+    return "SELECT md5(concat_ws(' ', " + ", ".join(parts) + "))"
+
+
+def _write_reset_script(template):
+    """The psql script that returns a copy of `template` to its state, if its schema and settings
+    are the template's: other sessions ended, rows deleted (the append-only triggers skipped),
+    the template's rows and sequence values put back (pg_dump --data-only --inserts). It prints
+    "reset|" and the content fingerprint, or "changed" (and resets nothing)."""
+    __tracebackhide__ = True
+    tables = [name for (name,) in pg_sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", url=template.url)]
+    sequences = [name for (name,) in pg_sql(
+        "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1",
+        url=template.url)]
+    content = _content_fingerprint(tables, sequences)
+    dump = subprocess.run(["pg_dump", "--data-only", "--inserts", "--no-owner", "--no-privileges",
+                           template.url], capture_output=True, text=True, timeout=60)
+    if dump.returncode != 0:
+        pytest.fail(f"pg_dump of the template failed: {redact(dump.stderr)}")
+    # \restrict and \unrestrict (newer pg_dump) guard a dump from another source; this is ours.
+    rows = "\n".join(line for line in dump.stdout.splitlines()
+                     if not line.startswith(("\\restrict", "\\unrestrict")))
+    [(template.schema,)] = pg_sql("SET search_path = ''", _SCHEMA_FINGERPRINT, url=template.url)
+    [(template.content,)] = pg_sql("SET search_path = ''", content, url=template.url)
+    path = os.path.join(template.dir, "reset.sql")
+    with open(path, "w") as f:
+        f.write("SELECT count(pg_terminate_backend(pid, 30000)) FROM pg_stat_activity\n"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid();\n"
+                f"SET search_path = '';\nSELECT ({_SCHEMA_FINGERPRINT}) = '{template.schema}'"
+                " AS coffer_same_schema \\gset\n\\if :coffer_same_schema\n"
+                "SET session_replication_role = replica;\nBEGIN;\n")
+        f.writelines(f"DELETE FROM public.{name};\n" for name in tables)
+        f.write(f"{rows}\nCOMMIT;\nSET search_path = '';\nSELECT 'reset', ({content});\n"
+                "\\else\nSELECT 'changed';\n\\endif\n")
+    template.reset_script = path
+
+
+def _acquire_database():
+    """The name of a database in the template's state: the oldest reset one, or a new copy."""
+    __tracebackhide__ = True
+    template = _pg_template()
+    while _pool:
+        name, proc = _pool.pop(0)
+        out, err = proc.communicate(timeout=120)
+        last = out.split()[-1:]
+        if proc.returncode != 0 or not last:
+            _drop_database(name)
+            pytest.fail(f"resetting test database {name} failed: {redact(err)}")
+        if last == ["changed"]:
+            _drop_database(name)  # its test changed its schema or settings: not reused
+            continue
+        if last != [f"reset|{template.content}"]:
+            _drop_database(name)
+            pytest.fail(f"the reset of test database {name} left other rows than init's")
+        return name
     name = "coffer_it_" + uuid.uuid4().hex[:16]
-    return name, subprocess.Popen(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", PG_URL, "-c",
-         f"CREATE DATABASE {name} TEMPLATE {template.database}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pg_sql(f"CREATE DATABASE {name} TEMPLATE {template.database}")
+    return name
+
+
+def _release_database(name):
+    if _template is None or _template.reset_script is None:
+        _drop_database(name)
+        return
+    _pool.append((name, subprocess.Popen(
+        ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-f", _template.reset_script,
+         pg_database_url(name)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
 
 
 def _drop_database(name):
@@ -331,17 +429,17 @@ def pytest_generate_tests(metafunc):
                                 "the reason as its argument")
     kinds = [k for k in STORES if only is None or k == "sqlite"]
     if not kinds:
-        kinds = [pytest.param("sqlite", marks=pytest.mark.skip(
-            reason=f"SQLite only ({only.args[0]}); COFFER_TEST_STORES={_STORES_ENV} leaves it out"))]
+        reason = f"SQLite only ({only.args[0]}); COFFER_TEST_STORES={_STORES_ENV} leaves it out"
+        kinds = [pytest.param("sqlite", marks=pytest.mark.skip(reason=reason))]
     metafunc.parametrize("store_kind", kinds, indirect=True, scope="module")
 
 
 def pytest_sessionfinish(session):
-    global _template, _spare
-    if _spare is not None:
-        _spare[1].communicate(timeout=120)
-        _drop_database(_spare[0])
-        _spare = None
+    global _template
+    for name, proc in _pool:
+        proc.communicate(timeout=120)
+        _drop_database(name)
+    del _pool[:]
     failed = _reap_drops(wait=True)
     if _template is not None:
         out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", PG_URL, "-c",

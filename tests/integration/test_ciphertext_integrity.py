@@ -1,6 +1,6 @@
-"""Ciphertext integrity end to end: stored blobs are damaged directly in the
-store (a second connection to the live SQLite file or PostgreSQL database, or with the server
-stopped) and each read must fail with a 5xx problem+json that holds no plaintext (neither the row's nor another
+"""Ciphertext integrity end to end: stored blobs are damaged directly in the store (a second
+connection to the live SQLite file or PostgreSQL database, or with the server stopped) and each
+read must fail with a 5xx problem+json that holds no plaintext (neither the row's nor another
 secret's), the server must keep serving the other secrets, and the log must carry one ALERT line
 (event ciphertext_integrity_failure) naming vault, path, version and key id, never a value.
 

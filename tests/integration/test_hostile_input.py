@@ -20,7 +20,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import Bag, Server, expect, init_data_dir, redact
+from conftest import Bag, Server, expect, init_data_dir, new_store, redact
 
 READ_TIMEOUT_MS = 1500
 IDLE_TIMEOUT_MS = 3000
@@ -66,10 +66,11 @@ class Watcher(threading.Thread):
 
 
 @pytest.fixture(scope="module")
-def env():
+def env(store_kind):
     tmp = tempfile.TemporaryDirectory(prefix="coffer-hostile-")
+    store = new_store(store_kind)
     data = os.path.join(tmp.name, "data")
-    srv = Server(data, init_data_dir(data), extra_args=[
+    srv = Server(data, init_data_dir(data, store), store=store, extra_args=[
         "--read-timeout-ms", str(READ_TIMEOUT_MS), "--idle-timeout-ms", str(IDLE_TIMEOUT_MS),
         "--trusted-proxies", "127.0.0.1"])
     watcher = None
@@ -98,6 +99,7 @@ def env():
             watcher.stop_event.set()
             watcher.join(15)
         srv.stop()
+        store.close()
         tmp.cleanup()
 
 
@@ -552,8 +554,25 @@ def raw_call(e, method, target, body=None):
     return rs[0] if rs else None
 
 
-def test_hostile_path_segments_everywhere(env):
+# A known PostgreSQL store bug, left for a decision: an audit event keeps the path (and vault id)
+# as the request named it, which may be any bytes (api/render.cc), and a PostgreSQL text column
+# takes only UTF-8. A request for secret path %C0%AF, or a listing with ?prefix=%FF, is then
+# refused with 503 "the audit log cannot be written" (and counted in
+# coffer_audit_write_failures_total) instead of SQLite's 400; GET /v1/audit?action=%FF (or
+# actor_id) is a 500 instead of an empty page. Strict, so the fix shows as an XPASS failure.
+NON_UTF8_ON_POSTGRES = pytest.mark.xfail(
+    strict=True, reason="PostgreSQL: non-UTF-8 bytes of a request's path or audit filter reach a "
+                        "text column (503/500 instead of 400 or an empty page)")
+
+
+def known_postgres_bug(request, e, mark):
+    if e.srv.store.kind == "postgres":
+        request.applymarker(mark)
+
+
+def test_hostile_path_segments_everywhere(env, request):
     e = env
+    known_postgres_bug(request, e, NON_UTF8_ON_POSTGRES)
     templates, defaults = path_templates(e)
     count = 0
     for method, template, body in templates:
@@ -675,8 +694,9 @@ def test_numbers_out_of_range_in_query_parameters(env):
                 check_req_problem(r, allowed=(400,), where=f"{route}?{param}={value!r}")
 
 
-def test_invalid_utf8_in_query_strings(env):
+def test_invalid_utf8_in_query_strings(env, request):
     e = env
+    known_postgres_bug(request, e, NON_UTF8_ON_POSTGRES)
     for raw in ("%FF", "%C0%AF", "%ED%A0%80", "%C3%28", "%00", "a%00b", "%", "%zz", "%%",
                 "%0d%0aSet-Cookie:x=1"):
         for route, param in ((f"/v1/vaults/{e.vault}/secrets", "prefix"),
@@ -1111,12 +1131,12 @@ def test_many_connections_at_once(env):
 
 
 @pytest.fixture
-def flood_env(tmp_path):
+def flood_env(tmp_path, store):
     """A server of its own with the default read timeout: 16 uploads of up to 1 MiB at once, on a
     loaded machine under a sanitizer, can take longer than the module server's 1.5 s, which is
     there for the slow-client tests (the connection is then closed mid-upload, as it should be)."""
     data = str(tmp_path / "data")
-    srv = Server(data, init_data_dir(data))
+    srv = Server(data, init_data_dir(data, store), store=store)
     try:
         admin = srv.session()
         base = srv.url + "/v1"

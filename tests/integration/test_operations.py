@@ -46,7 +46,8 @@ def test_ready_is_503_when_the_store_cannot_be_read(server):
     # Break the store under the running server: reads of users fail from now on.
     if server.store.kind == "sqlite":
         db = os.path.join(server.data_dir, "coffer.db")
-        subprocess.run(["sqlite3", db, "PRAGMA foreign_keys=OFF; ALTER TABLE users RENAME TO gone;"],
+        subprocess.run(["sqlite3", db,
+                        "PRAGMA foreign_keys=OFF; ALTER TABLE users RENAME TO gone;"],
                        check=True, timeout=30)
     else:
         server.sql("ALTER TABLE users RENAME TO gone")
