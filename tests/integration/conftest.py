@@ -129,7 +129,7 @@ class Server:
 # cost ~2 s of a busy 2-core machine's I/O, a reset ~0.1 s. One whose schema or settings the test
 # changed (Server.sql can do anything) is dropped instead; so is every one when the user is not a
 # superuser (a reset skips the audit table's append-only triggers). Tests that run `coffer init`
-# on PostgreSQL itself: test_postgres_multi.py, test_tenancy.py.
+# on PostgreSQL itself: test_postgres_multi.py, test_postgres_migrate.py, test_keys.py.
 #
 # COFFER_TEST_STORES (comma-separated, default "sqlite,postgres") chooses the kinds a run covers;
 # tests that are not store-parametrized run whatever it says. Left unset, the [postgres] variants

@@ -5,69 +5,35 @@ is made only by the admin or the agent's owner; the last admin API key cannot be
 import concurrent.futures
 import os
 import secrets
-import sqlite3
 import subprocess
 import uuid
 
 import pytest
 
 from cli_support import Cli
-from conftest import (COFFER_BIN, KEY_RE, UUID_RE, Bag, Caller, Server, check_absent,
+from conftest import (COFFER_BIN, KEY_RE, UUID_RE, Bag, Caller, check_absent,
                       check_credential, create_agent, create_user, create_vault, expect,
                       expect_problem, grant, public_id, put_secret, redact)
 
-PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
 
+@pytest.fixture
+def deployment(server):
+    """The `server` fixture's server, on a fresh SQLite or PostgreSQL store (conftest.py,
+    "Stores"); .sql(query) runs SQL on its store (a line per row, "|" between columns),
+    .offline(*args) runs a coffer command on the same store."""
 
-def psql(sql, url=PG_URL):
-    out = subprocess.run(["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+    def sql(query):
+        return "\n".join("|".join(row) for row in server.sql(query))
 
+    def offline(*args, env=None):
+        full_env = {k: v for k, v in os.environ.items() if k != "COFFER_ROOT_KEY"}
+        full_env.update(env or {})
+        return subprocess.run([COFFER_BIN, *args, "--data-dir", server.data_dir,
+                               *server.store.args],
+                              capture_output=True, text=True, timeout=60, env=full_env)
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def deployment(request, tmp_path):
-    """A server on a fresh SQLite data dir, or on a fresh PostgreSQL database (skipped unless
-    COFFER_TEST_PG_URL is set); .sql(query) runs SQL on its store, .offline(*args) runs a coffer
-    command on the same store."""
-    data_dir = str(tmp_path / "data")
-    store_args, url, name = [], None, None
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("COFFER_TEST_PG_URL is not set (scripts/pg-cluster.sh start sets it)")
-        name = "coffer_it_" + uuid.uuid4().hex[:16]
-        psql(f"CREATE DATABASE {name}")
-        url = PG_URL.partition("?")[0].rsplit("/", 1)[0] + "/" + name
-        store_args = ["--store", url]
-    server = None
-    try:
-        out = subprocess.run([COFFER_BIN, "init", "--data-dir", data_dir, *store_args],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, redact(out.stderr)
-        admin_key = KEY_RE.search(out.stdout).group(1)
-        server = Server(data_dir, admin_key, extra_args=store_args)
-
-        def sql(query):
-            if url:
-                return psql(query, url)
-            with sqlite3.connect(os.path.join(data_dir, "coffer.db"), timeout=10) as db:
-                rows = db.execute(query).fetchall()
-            return "\n".join("|".join(str(c) for c in row) for row in rows)
-
-        def offline(*args, env=None):
-            full_env = {k: v for k, v in os.environ.items() if k != "COFFER_ROOT_KEY"}
-            full_env.update(env or {})
-            return subprocess.run([COFFER_BIN, *args, "--data-dir", data_dir, *store_args],
-                                  capture_output=True, text=True, timeout=60, env=full_env)
-
-        yield Bag(server=server, admin=Caller(server, admin_key), data_dir=data_dir,
-                  backend=request.param, sql=sql, offline=offline)
-    finally:
-        if server is not None:
-            server.stop()
-        if name:
-            psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return Bag(server=server, admin=Caller(server, server.admin_key), data_dir=server.data_dir,
+               backend=server.store.kind, sql=sql, offline=offline)
 
 
 def run_concurrently(calls):
