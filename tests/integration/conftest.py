@@ -4,6 +4,7 @@
 once per store: `[sqlite]` (coffer.db in the data dir) and `[postgres]` (a fresh database of its
 own on COFFER_TEST_PG_URL's cluster). "Stores" below says how, which tests stay SQLite-only and
 how COFFER_TEST_STORES chooses the stores of a run."""
+import atexit
 import os
 import re
 import shutil
@@ -414,7 +415,7 @@ def store_kind(request):
 
 @pytest.fixture
 def store(store_kind):
-    """A fresh store of the test's kind, dropped afterwards."""
+    """A fresh store of the test's kind, given back afterwards (Store.close)."""
     s = new_store(store_kind)
     yield s
     s.close()
@@ -434,7 +435,10 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("store_kind", kinds, indirect=True, scope="module")
 
 
-def pytest_sessionfinish(session):
+def _drop_all():
+    """Drops this process's test databases and template; a description of each drop that failed.
+    Run at the end of the session, and at exit (a run that never reached its end, or the
+    tests/sanitizers module run on its own)."""
     global _template
     for name, proc in _pool:
         proc.communicate(timeout=120)
@@ -451,7 +455,14 @@ def pytest_sessionfinish(session):
         _template = None
     for f in failed:
         print(f"conftest.py: dropping a test database failed: {f}", file=sys.stderr)
-    if failed and session.exitstatus == 0:
+    return failed
+
+
+atexit.register(_drop_all)
+
+
+def pytest_sessionfinish(session):
+    if _drop_all() and session.exitstatus == 0:
         session.exitstatus = 1
 
 

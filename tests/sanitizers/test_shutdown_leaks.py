@@ -1,20 +1,20 @@
 """Leak check on the server's shutdown path: an AddressSanitizer build of `coffer server`, exercised
 over every kind of request and then stopped with SIGTERM, exits 0 with LeakSanitizer on and no
-report. Runs only under scripts/test-sanitizers.sh asan (COFFER_SANITIZER=asan)."""
+report, on each store (COFFER_TEST_STORES). Runs only under scripts/test-sanitizers.sh asan
+(COFFER_SANITIZER=asan)."""
 import concurrent.futures
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 
 import pytest
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from conftest import (Caller, Server, admin_caller, create_agent, create_user,  # noqa: E402
-                      create_vault, exchange, expect, grant, init_data_dir, put_secret,
-                      sanitizer_reports, self_rotate)
+from conftest import (STORES, Caller, Server, admin_caller, create_agent,  # noqa: E402
+                      create_user, create_vault, exchange, expect, grant, init_data_dir,
+                      new_store, put_secret, sanitizer_reports, self_rotate)
 
 pytestmark = pytest.mark.skipif(os.environ.get("COFFER_SANITIZER") != "asan",
                                 reason="needs the ASan build (scripts/test-sanitizers.sh asan)")
@@ -64,11 +64,13 @@ def _exercise(server):
     expect(requests.get(server.url + "/metrics", timeout=30), 200)
 
 
-def test_server_shutdown_is_leak_free():
-    with tempfile.TemporaryDirectory(prefix="coffer-leak-") as d:
-        data = os.path.join(d, "data")
+@pytest.mark.parametrize("kind", STORES)
+def test_server_shutdown_is_leak_free(kind, tmp_path):
+    store = new_store(kind)  # SQLite or a PostgreSQL database (its libpq connections included)
+    try:
+        data = str(tmp_path / "data")
         env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":" + LEAK_OPTIONS}
-        srv = Server(data, init_data_dir(data), env=env)
+        srv = Server(data, init_data_dir(data, store), env=env, store=store)
         try:
             _exercise(srv)
         finally:
@@ -80,8 +82,10 @@ def test_server_shutdown_is_leak_free():
                 srv.kill()
                 pytest.fail("the server did not stop within 60 s of SIGTERM")
             srv.stop()
-        reports = sanitizer_reports(pid)
-        log = srv.read_log()
-        assert "LeakSanitizer" not in log and "AddressSanitizer" not in log, log[-4000:]
-        assert not reports, "sanitizer report(s): " + ", ".join(map(os.path.basename, reports))
-        assert code == 0, f"the server exited {code} after SIGTERM: {log[-2000:]}"
+    finally:
+        store.close()
+    reports = sanitizer_reports(pid)
+    log = srv.read_log()
+    assert "LeakSanitizer" not in log and "AddressSanitizer" not in log, log[-4000:]
+    assert not reports, "sanitizer report(s): " + ", ".join(map(os.path.basename, reports))
+    assert code == 0, f"the server exited {code} after SIGTERM: {log[-2000:]}"
