@@ -135,7 +135,8 @@ class Server:
 # COFFER_TEST_STORES (comma-separated, default "sqlite,postgres") chooses the kinds a run covers;
 # tests that are not store-parametrized run whatever it says. Left unset, the [postgres] variants
 # skip, saying why, when COFFER_TEST_PG_URL is unset (a run by hand); set, every kind it names is
-# required, and naming postgres without COFFER_TEST_PG_URL stops the run before the first test.
+# required: naming postgres without COFFER_TEST_PG_URL stops the run before the first test. So
+# does COFFER_WITH_TEST_TOOLS (scripts/test.sh, CI) without it, as for test_faults.py's shim.
 #
 # A test that cannot run on PostgreSQL (it edits the SQLite file, holds the store lock, ...) is
 # marked @pytest.mark.sqlite_only("why") (or by its module's pytestmark) and runs as [sqlite] only.
@@ -839,9 +840,15 @@ def pytest_configure(config):
     if unknown or not STORES:
         raise pytest.UsageError(f"COFFER_TEST_STORES={_STORES_ENV!r}: a comma-separated list of "
                                 f"{', '.join(STORE_KINDS)}")
-    if _STORES_ENV and "postgres" in STORES and not PG_URL:
-        raise pytest.UsageError("COFFER_TEST_STORES names postgres but COFFER_TEST_PG_URL is not "
-                                "set (eval \"$(scripts/pg-cluster.sh start)\" sets it)")
+    # As for test_faults.py's shim: where the PostgreSQL variants must run (COFFER_TEST_STORES
+    # names postgres, or COFFER_WITH_TEST_TOOLS, which scripts/test.sh sets for CI), a missing
+    # cluster stops the run instead of skipping them.
+    required = _STORES_ENV or os.environ.get("COFFER_WITH_TEST_TOOLS")
+    if required and "postgres" in STORES and not PG_URL:
+        why = ("COFFER_TEST_STORES names postgres" if _STORES_ENV
+               else "COFFER_WITH_TEST_TOOLS is set")
+        raise pytest.UsageError(f"{why} but COFFER_TEST_PG_URL is not set (eval "
+                                "\"$(scripts/pg-cluster.sh start)\" sets it)")
 
 
 def pytest_collection_modifyitems(config, items):

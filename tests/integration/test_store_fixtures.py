@@ -1,6 +1,7 @@
 """The store fixtures themselves (conftest.py, "Stores"): a PostgreSQL database a test gave back
 is handed to the next one only in the state `coffer init` left, one whose schema a test changed is
-never handed out again, and COFFER_TEST_STORES stops a run that names a store it cannot have."""
+never handed out again, and a run that must cover PostgreSQL (COFFER_TEST_STORES names it, or
+COFFER_WITH_TEST_TOOLS: CI) stops when there is no cluster."""
 import os
 import subprocess
 
@@ -77,8 +78,16 @@ def test_a_database_given_back_is_reset_to_what_init_left(own_pool, tmp_path):
         third.close()
 
 
-def collect(stores, pg_url):
-    env = dict(os.environ, COFFER_TEST_STORES=stores, COFFER_TEST_PG_URL=pg_url)
+def collect(stores, pg_url, ci=False):
+    """pytest --collect-only of one file with COFFER_TEST_STORES=`stores` (None: unset),
+    COFFER_TEST_PG_URL=`pg_url`, and COFFER_WITH_TEST_TOOLS set if `ci`."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COFFER_TEST_STORES", "COFFER_WITH_TEST_TOOLS")}
+    env["COFFER_TEST_PG_URL"] = pg_url
+    if stores is not None:
+        env["COFFER_TEST_STORES"] = stores
+    if ci:
+        env["COFFER_WITH_TEST_TOOLS"] = "1"
     return subprocess.run(["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "--collect-only", os.path.join(HERE, "test_auth_and_vaults.py")],
                           capture_output=True, text=True, timeout=120, env=env, cwd=HERE)
@@ -95,3 +104,9 @@ def test_coffer_test_stores_chooses_the_stores_and_refuses_what_it_cannot_run():
     assert "COFFER_TEST_PG_URL is not set" in out.stderr
     out = collect("sqlite,mysql", "")
     assert out.returncode == 4 and "COFFER_TEST_STORES" in out.stderr, out.stderr
+    # Unset, both stores, the PostgreSQL variants skipping at run time without a cluster (by
+    # hand) — but not in CI (scripts/test.sh sets COFFER_WITH_TEST_TOOLS), where that stops it.
+    out = collect(None, "")
+    assert out.returncode == 0 and "[postgres]" in out.stdout, out.stdout + out.stderr
+    out = collect(None, "", ci=True)
+    assert out.returncode == 4 and "COFFER_WITH_TEST_TOOLS is set" in out.stderr, out.stderr
