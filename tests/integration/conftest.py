@@ -142,9 +142,32 @@ class Server:
 # marked @pytest.mark.sqlite_only("why") (or by its module's pytestmark) and runs as [sqlite] only.
 
 STORE_KINDS = ("sqlite", "postgres")
+
+
+def parse_stores(stores_env):
+    """The store kinds COFFER_TEST_STORES=`stores_env` names (None: both), as given."""
+    return [k.strip() for k in (stores_env or ",".join(STORE_KINDS)).split(",") if k.strip()]
+
+
+def stores_problem(stores_env, pg_url, with_test_tools):
+    """Why a run with COFFER_TEST_STORES=`stores_env` (None: unset), COFFER_TEST_PG_URL=`pg_url`
+    and COFFER_WITH_TEST_TOOLS=`with_test_tools` cannot go on, or None. As for test_faults.py's
+    shim: where the PostgreSQL variants must run (COFFER_TEST_STORES names postgres, or
+    COFFER_WITH_TEST_TOOLS, which scripts/test.sh sets for CI), a missing cluster stops the run
+    instead of skipping them."""
+    stores = parse_stores(stores_env)
+    if not stores or any(k not in STORE_KINDS for k in stores):
+        return (f"COFFER_TEST_STORES={stores_env!r}: a comma-separated list of "
+                f"{', '.join(STORE_KINDS)}")
+    if (stores_env or with_test_tools) and "postgres" in stores and not pg_url:
+        why = "COFFER_TEST_STORES names postgres" if stores_env else "COFFER_WITH_TEST_TOOLS is set"
+        return f"{why} but COFFER_TEST_PG_URL is not set (scripts/pg-cluster.sh start sets it)"
+    return None
+
+
 PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
 _STORES_ENV = os.environ.get("COFFER_TEST_STORES")
-STORES = [k.strip() for k in (_STORES_ENV or ",".join(STORE_KINDS)).split(",") if k.strip()]
+STORES = parse_stores(_STORES_ENV)
 
 
 class Store:
@@ -836,19 +859,9 @@ def pytest_configure(config):
                             "(conftest.py SERIAL_MODULES)")
     config.addinivalue_line("markers", "sqlite_only(reason): runs as [sqlite] only, not on "
                             "PostgreSQL (conftest.py, \"Stores\")")
-    unknown = [k for k in STORES if k not in STORE_KINDS]
-    if unknown or not STORES:
-        raise pytest.UsageError(f"COFFER_TEST_STORES={_STORES_ENV!r}: a comma-separated list of "
-                                f"{', '.join(STORE_KINDS)}")
-    # As for test_faults.py's shim: where the PostgreSQL variants must run (COFFER_TEST_STORES
-    # names postgres, or COFFER_WITH_TEST_TOOLS, which scripts/test.sh sets for CI), a missing
-    # cluster stops the run instead of skipping them.
-    required = _STORES_ENV or os.environ.get("COFFER_WITH_TEST_TOOLS")
-    if required and "postgres" in STORES and not PG_URL:
-        why = ("COFFER_TEST_STORES names postgres" if _STORES_ENV
-               else "COFFER_WITH_TEST_TOOLS is set")
-        raise pytest.UsageError(f"{why} but COFFER_TEST_PG_URL is not set (eval "
-                                "\"$(scripts/pg-cluster.sh start)\" sets it)")
+    problem = stores_problem(_STORES_ENV, PG_URL, os.environ.get("COFFER_WITH_TEST_TOOLS"))
+    if problem:
+        raise pytest.UsageError(problem)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -78,35 +78,37 @@ def test_a_database_given_back_is_reset_to_what_init_left(own_pool, tmp_path):
         third.close()
 
 
-def collect(stores, pg_url, ci=False):
-    """pytest --collect-only of one file with COFFER_TEST_STORES=`stores` (None: unset),
-    COFFER_TEST_PG_URL=`pg_url`, and COFFER_WITH_TEST_TOOLS set if `ci`."""
+@pytest.mark.parametrize("stores_env, pg_url, ci, problem", [
+    (None, "postgres://h/db", None, None),
+    (None, "", None, None),  # by hand, no cluster: the [postgres] variants skip, saying why
+    (None, "", "1", "COFFER_WITH_TEST_TOOLS is set but COFFER_TEST_PG_URL is not set"),
+    ("sqlite", "", "1", None),
+    ("postgres", "", None, "COFFER_TEST_STORES names postgres but COFFER_TEST_PG_URL is not set"),
+    ("sqlite,postgres", "postgres://h/db", "1", None),
+    ("sqlite,mysql", "postgres://h/db", None, "COFFER_TEST_STORES='sqlite,mysql': a comma-"),
+    (" , ", "postgres://h/db", None, "COFFER_TEST_STORES=' , ': a comma-"),
+])
+def test_which_settings_stop_a_run(stores_env, pg_url, ci, problem):
+    got = conftest.stores_problem(stores_env, pg_url, ci)
+    assert (got is None) == (problem is None) and (problem is None or got.startswith(problem)), got
+
+
+def test_coffer_test_stores_chooses_the_stores_and_a_problem_stops_the_run():
+    """End to end, in a pytest of its own: COFFER_TEST_STORES=sqlite collects no [postgres]
+    variant, and a problem (here CI without a cluster) is pytest's usage error (exit 4), not a
+    run of skipped tests."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("COFFER_TEST_STORES", "COFFER_WITH_TEST_TOOLS")}
-    env["COFFER_TEST_PG_URL"] = pg_url
-    if stores is not None:
-        env["COFFER_TEST_STORES"] = stores
-    if ci:
-        env["COFFER_WITH_TEST_TOOLS"] = "1"
-    return subprocess.run(["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--collect-only", os.path.join(HERE, "test_auth_and_vaults.py")],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=HERE)
 
+    def collect(**extra):
+        return subprocess.run(
+            ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "--collect-only", os.path.join(HERE, "test_auth_and_vaults.py")],
+            capture_output=True, text=True, timeout=120, env=dict(env, **extra), cwd=HERE)
 
-def test_coffer_test_stores_chooses_the_stores_and_refuses_what_it_cannot_run():
-    out = collect("sqlite", "")
+    out = collect(COFFER_TEST_STORES="sqlite")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "[sqlite]" in out.stdout and "[postgres]" not in out.stdout
-    # Named, PostgreSQL is required: without a cluster the run stops (pytest's usage error, 4)
-    # instead of skipping every [postgres] test.
-    out = collect("sqlite,postgres", "")
+    out = collect(COFFER_WITH_TEST_TOOLS="1", COFFER_TEST_PG_URL="")
     assert out.returncode == 4, out.stdout + out.stderr
     assert "COFFER_TEST_PG_URL is not set" in out.stderr
-    out = collect("sqlite,mysql", "")
-    assert out.returncode == 4 and "COFFER_TEST_STORES" in out.stderr, out.stderr
-    # Unset, both stores, the PostgreSQL variants skipping at run time without a cluster (by
-    # hand) — but not in CI (scripts/test.sh sets COFFER_WITH_TEST_TOOLS), where that stops it.
-    out = collect(None, "")
-    assert out.returncode == 0 and "[postgres]" in out.stdout, out.stdout + out.stderr
-    out = collect(None, "", ci=True)
-    assert out.returncode == 4 and "COFFER_WITH_TEST_TOOLS is set" in out.stderr, out.stderr
