@@ -223,16 +223,14 @@ TEST_F(IdentityTest, DescriptionsAreFreeTextWithoutNul) {
       env_.agents_->Create(env_.AdminCtx(), {"described-bot", text}).value().agent.description,
       text);
   for (const std::string& bad : {std::string("a\0b", 3), std::string(1025, 'x')}) {
-    auto vault = env_.vaults_->Create(env_.AdminCtx(), {"refused", bad});
-    ASSERT_FALSE(vault.has_value());
-    EXPECT_EQ(vault.error().code(), StatusCode::kInvalidArgument);
-    auto agent = env_.agents_->Create(env_.AdminCtx(), {"refused-bot", bad});
-    ASSERT_FALSE(agent.has_value());
-    EXPECT_EQ(agent.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(env_.vaults_->Create(env_.AdminCtx(), {"refused", bad}),
+                StatusIs(StatusCode::kInvalidArgument));
+    EXPECT_THAT(env_.agents_->Create(env_.AdminCtx(), {"refused-bot", bad}),
+                StatusIs(StatusCode::kInvalidArgument));
   }
-  EXPECT_EQ(
-      env_.vaults_->Create(env_.AdminCtx(), {"nul", std::string("a\0b", 3)}).error().message(),
-      "description must not contain a NUL character");
+  EXPECT_THAT(
+      env_.vaults_->Create(env_.AdminCtx(), {"nul", std::string("a\0b", 3)}),
+      StatusIs(StatusCode::kInvalidArgument, "description must not contain a NUL character"));
 }
 
 TEST_F(IdentityTest, AuditChainVerifiesAndNamesTheActor) {
