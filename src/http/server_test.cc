@@ -14,6 +14,7 @@
 
 #include "common/monotonic_clock.h"
 #include "common/random.h"
+#include "common/status_matchers.h"
 #include "http/server_test_fixture.h"
 
 namespace coffer::http {
@@ -437,10 +438,10 @@ TEST(ServerCreateTest, AClockAndARandomSourceAreRequired) {
   options.port = 0;
   options.handle_signals = false;
   options.clock = nullptr;
-  EXPECT_EQ(HttpServer::Create(options, router).error().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(HttpServer::Create(options, router), StatusIs(StatusCode::kInvalidArgument));
   options.clock = &DefaultMonotonicClock();
   options.random = nullptr;
-  EXPECT_EQ(HttpServer::Create(options, router).error().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(HttpServer::Create(options, router), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {

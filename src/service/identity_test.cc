@@ -263,9 +263,8 @@ TEST_F(IdentityTest, FailClosedWhenTheAuditCannotBeWritten) {
   auto version =
       env_.store_->GetSecretVersion(vault_, "counted", VersionSelector::LatestAny()).value();
   EXPECT_EQ(version.access_count, 0);
-  EXPECT_EQ(
-      env_.store_->GetSecretVersion(vault_, "new", VersionSelector::LatestAny()).error().code(),
-      StatusCode::kNotFound);
+  EXPECT_THAT(env_.store_->GetSecretVersion(vault_, "new", VersionSelector::LatestAny()),
+              StatusIs(StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -584,7 +584,7 @@ TEST(DatabaseClockTest, AddsMonotonicTimeToTheLastReading) {
         return skewed;
       },
       std::chrono::hours(1), local);
-  ASSERT_TRUE(IsOk(clock));
+  ASSERT_THAT(clock, IsOk());
   EXPECT_EQ((*clock)->Now(), skewed);
   local.Advance(std::chrono::milliseconds(20));
   EXPECT_EQ((*clock)->Now(), skewed + 20'000) << "time moves on between readings";
@@ -603,7 +603,7 @@ TEST(DatabaseClockTest, EachRefreshTakesANewReadingAndAFailedOneKeepsTheLast) {
         return database.load();
       },
       std::chrono::seconds(1), local);
-  ASSERT_TRUE(IsOk(clock));
+  ASSERT_THAT(clock, IsOk());
   ASSERT_TRUE(local.AwaitWaiting(1));
   database = kT0 + 60 * kMicrosPerSecond;  // the database's clock was stepped meanwhile
   uint64_t waits = local.waits();

@@ -74,7 +74,7 @@ class GroupCommitWriterTest : public ::testing::Test {
     }
     auto writer = GroupCommitWriter::Start(
         std::move(db).value(), 64, [this] { ++rollbacks_; }, sync_interval, clock);
-    ASSERT_TRUE(IsOk(writer));
+    ASSERT_THAT(writer, IsOk());
     writer_ = std::move(writer).value();
   }
 
@@ -299,18 +299,18 @@ TEST_F(GroupCommitWriterTest, WrittenOnlyBatchesCommitWithoutAnFsyncAndAreSynced
 // committed with an fsync.
 TEST_F(GroupCommitWriterTest, ASyncDueWhileWritesKeepComingIsNotPutOff) {
   Start("", std::chrono::milliseconds(1000), clock_);
-  ASSERT_TRUE(IsOk(writer_->Run(Insert("parent", 1), Durability::kWritten)));
+  ASSERT_THAT(writer_->Run(Insert("parent", 1), Durability::kWritten), IsOk());
   const uint64_t syncs = writer_->Stats().syncs;
   Hold hold(*writer_, Durability::kWritten);
   std::promise<uint64_t> syncs_when_done;
   writer_->RunAsync(Insert("parent", 2), Durability::kWritten, [&](Status s) {
-    EXPECT_TRUE(IsOk(s));
+    EXPECT_THAT(s, IsOk());
     // On the writer thread, before it takes anything else.
     syncs_when_done.set_value(writer_->Stats().syncs);
   });
   WaitForPending(1);
   clock_.Advance(std::chrono::milliseconds(1000));  // the first write is due for its fsync
-  EXPECT_TRUE(IsOk(hold.Release()));
+  EXPECT_THAT(hold.Release(), IsOk());
   EXPECT_EQ(syncs_when_done.get_future().get(), syncs + 1)
       << "the write queued when the sync fell due was committed with an fsync";
   EXPECT_EQ(Ids("parent"), (std::vector<int64_t>{1, 2}));
