@@ -5,6 +5,8 @@
 
 #include <set>
 
+#include "common/random.h"
+
 namespace coffer {
 namespace {
 
@@ -37,14 +39,8 @@ TEST(IdsTest, NewUuidDrawsFromTheGivenSource) {
   EXPECT_NE(NewUuid(c), first);
 }
 
-// A source that always fails.
-class BrokenRandom final : public Random {
- public:
-  Status Fill(std::span<uint8_t>) override { return InternalError("no entropy"); }
-};
-
 TEST(IdsDeathTest, NoIdWithoutRandomness) {
-  BrokenRandom broken;
+  FailingRandom broken;
   EXPECT_DEATH((void)NewUuid(broken), "");
 }
 

@@ -41,6 +41,13 @@ class DeterministicRandom final : public Random {
   uint64_t state_ COFFER_GUARDED_BY(mu_);
 };
 
+// A source whose every Fill fails, for tests of what a caller does when the system's random
+// source does.
+class FailingRandom final : public Random {
+ public:
+  Status Fill(std::span<uint8_t>) override { return InternalError("no entropy"); }
+};
+
 // A DeterministicRandom seeded with `seed`.
 std::unique_ptr<Random> NewDeterministicRandom(uint64_t seed);
 

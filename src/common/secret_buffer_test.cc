@@ -7,12 +7,10 @@
 #include <sstream>
 #include <type_traits>
 
+#include "common/bytes.h"
+
 namespace coffer {
 namespace {
-
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 TEST(SecretBufferTest, HoldsBytes) {
   const SecretBuffer b(std::string_view("hunter2"));
@@ -94,22 +92,22 @@ TEST(SecretBufferTest, PrintsRedacted) {
 
 TEST(SecretBufferTest, Equals) {
   const SecretBuffer a(std::string_view("abc"));
-  EXPECT_TRUE(a.Equals(Bytes("abc")));
-  EXPECT_FALSE(a.Equals(Bytes("abd")));
-  EXPECT_FALSE(a.Equals(Bytes("ab")));
-  EXPECT_FALSE(a.Equals(Bytes("abcd")));
+  EXPECT_TRUE(a.Equals(AsBytes("abc")));
+  EXPECT_FALSE(a.Equals(AsBytes("abd")));
+  EXPECT_FALSE(a.Equals(AsBytes("ab")));
+  EXPECT_FALSE(a.Equals(AsBytes("abcd")));
   EXPECT_TRUE(SecretBuffer().Equals({}));
 }
 
 TEST(ConstantTimeEqualsTest, Bytes) {
-  EXPECT_TRUE(ConstantTimeEquals(Bytes("same"), Bytes("same")));
-  EXPECT_FALSE(ConstantTimeEquals(Bytes("same"), Bytes("sane")));
-  EXPECT_FALSE(ConstantTimeEquals(Bytes("same"), Bytes("same!")));
-  EXPECT_TRUE(ConstantTimeEquals(Bytes(""), Bytes("")));
-  EXPECT_FALSE(ConstantTimeEquals(Bytes(""), Bytes("x")));
+  EXPECT_TRUE(ConstantTimeEquals(AsBytes("same"), AsBytes("same")));
+  EXPECT_FALSE(ConstantTimeEquals(AsBytes("same"), AsBytes("sane")));
+  EXPECT_FALSE(ConstantTimeEquals(AsBytes("same"), AsBytes("same!")));
+  EXPECT_TRUE(ConstantTimeEquals(AsBytes(""), AsBytes("")));
+  EXPECT_FALSE(ConstantTimeEquals(AsBytes(""), AsBytes("x")));
   // Differences in the first and the last byte are both found.
-  EXPECT_FALSE(ConstantTimeEquals(Bytes("xbcdef"), Bytes("abcdef")));
-  EXPECT_FALSE(ConstantTimeEquals(Bytes("abcdex"), Bytes("abcdef")));
+  EXPECT_FALSE(ConstantTimeEquals(AsBytes("xbcdef"), AsBytes("abcdef")));
+  EXPECT_FALSE(ConstantTimeEquals(AsBytes("abcdex"), AsBytes("abcdef")));
 }
 
 TEST(ConstantTimeEqualsTest, Strings) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "common/bytes.h"
 #include "common/status_matchers.h"
 
 namespace coffer {
@@ -15,10 +16,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 SecretBuffer KeyFrom(Random& random) {
   SecretBuffer key(kAeadKeySize);
@@ -39,7 +36,7 @@ void ExpectOpenFails(const StatusOr<SecretBuffer>& opened, const std::string& ex
 
 TEST_F(AeadTest, RoundTrip) {
   for (const std::string_view plaintext : {"", "x", "sk-live-1234567890", "a longer value\n\0x"}) {
-    auto blob = AeadSeal(key_, 7, Bytes(plaintext), aad_, *random_);
+    auto blob = AeadSeal(key_, 7, AsBytes(plaintext), aad_, *random_);
     ASSERT_TRUE(blob.has_value()) << blob.error();
     EXPECT_EQ(blob->size(), plaintext.size() + kBlobOverhead);
     auto opened = AeadOpen(key_, *blob, aad_);
@@ -50,7 +47,7 @@ TEST_F(AeadTest, RoundTrip) {
 
 TEST_F(AeadTest, LargeValueRoundTrip) {
   std::string plaintext(1 << 20, 'v');
-  auto blob = AeadSeal(key_, 1, Bytes(plaintext), aad_, *random_);
+  auto blob = AeadSeal(key_, 1, AsBytes(plaintext), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   auto opened = AeadOpen(key_, *blob, aad_);
   ASSERT_TRUE(opened.has_value());
@@ -58,7 +55,7 @@ TEST_F(AeadTest, LargeValueRoundTrip) {
 }
 
 TEST_F(AeadTest, BlobLayout) {
-  auto blob = AeadSeal(key_, 0x01020304, Bytes("hello"), aad_, *random_);
+  auto blob = AeadSeal(key_, 0x01020304, AsBytes("hello"), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   EXPECT_EQ((*blob)[0], kBlobFormatV1);
   EXPECT_EQ((*blob)[1], 0x01);
@@ -74,8 +71,8 @@ TEST_F(AeadTest, BlobLayout) {
 }
 
 TEST_F(AeadTest, SameInputSealsDifferently) {
-  auto a = AeadSeal(key_, 1, Bytes("same"), aad_, *random_);
-  auto b = AeadSeal(key_, 1, Bytes("same"), aad_, *random_);
+  auto a = AeadSeal(key_, 1, AsBytes("same"), aad_, *random_);
+  auto b = AeadSeal(key_, 1, AsBytes("same"), aad_, *random_);
   ASSERT_TRUE(a.has_value() && b.has_value());
   EXPECT_NE(*a, *b);
 }
@@ -112,7 +109,7 @@ TEST_F(AeadTest, NoncesUniqueOverAMillionSeals) {
 }
 
 TEST_F(AeadTest, EveryFlippedBitPositionIsRefused) {
-  auto blob = AeadSeal(key_, 5, Bytes("top secret value"), aad_, *random_);
+  auto blob = AeadSeal(key_, 5, AsBytes("top secret value"), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   auto reference = AeadOpen(key_, *blob, aad_);
   ASSERT_TRUE(reference.has_value());
@@ -131,7 +128,7 @@ TEST_F(AeadTest, EveryFlippedBitPositionIsRefused) {
 }
 
 TEST_F(AeadTest, TruncationAndExtensionRefused) {
-  auto blob = AeadSeal(key_, 5, Bytes("value"), aad_, *random_);
+  auto blob = AeadSeal(key_, 5, AsBytes("value"), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   auto empty = AeadOpen(key_, {}, aad_);
   ASSERT_THAT(empty, StatusIs(StatusCode::kDataLoss));
@@ -145,7 +142,7 @@ TEST_F(AeadTest, TruncationAndExtensionRefused) {
 }
 
 TEST_F(AeadTest, WrongKeyRefused) {
-  auto blob = AeadSeal(key_, 5, Bytes("value"), aad_, *random_);
+  auto blob = AeadSeal(key_, 5, AsBytes("value"), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   SecretBuffer other = KeyFrom(*random_);
   auto opened = AeadOpen(other, *blob, aad_);
@@ -153,7 +150,7 @@ TEST_F(AeadTest, WrongKeyRefused) {
 }
 
 TEST_F(AeadTest, BlobCopiedToAnotherPlaceRefused) {
-  auto blob = AeadSeal(key_, 5, Bytes("value"), aad_, *random_);
+  auto blob = AeadSeal(key_, 5, AsBytes("value"), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   for (const auto& other :
        {SecretAad("vault-2", "secret-1", 3), SecretAad("vault-1", "secret-2", 3),
@@ -164,7 +161,7 @@ TEST_F(AeadTest, BlobCopiedToAnotherPlaceRefused) {
 }
 
 TEST_F(AeadTest, UnknownFormatRefused) {
-  auto blob = AeadSeal(key_, 5, Bytes("value"), aad_, *random_);
+  auto blob = AeadSeal(key_, 5, AsBytes("value"), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   (*blob)[0] = 0x02;
   EXPECT_THAT(AeadOpen(key_, *blob, aad_), StatusIs(StatusCode::kDataLoss));
@@ -175,9 +172,9 @@ TEST_F(AeadTest, UnknownFormatRefused) {
 
 TEST_F(AeadTest, WrongKeySizeIsInvalidArgument) {
   SecretBuffer short_key(16);
-  EXPECT_THAT(AeadSeal(short_key, 1, Bytes("v"), aad_, *random_),
+  EXPECT_THAT(AeadSeal(short_key, 1, AsBytes("v"), aad_, *random_),
               StatusIs(StatusCode::kInvalidArgument));
-  auto blob = AeadSeal(key_, 1, Bytes("v"), aad_, *random_);
+  auto blob = AeadSeal(key_, 1, AsBytes("v"), aad_, *random_);
   ASSERT_TRUE(blob.has_value());
   EXPECT_THAT(AeadOpen(short_key, *blob, aad_), StatusIs(StatusCode::kInvalidArgument));
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <set>
 
+#include "common/random.h"
 #include "common/status_matchers.h"
 
 namespace coffer {
@@ -220,11 +221,6 @@ TEST_F(ApiTokenTest, SecretCharactersAreUniform) {
   }
   EXPECT_LT(chi2, 112.0);
 }
-
-class FailingRandom final : public Random {
- public:
-  Status Fill(std::span<uint8_t>) override { return InternalError("no entropy"); }
-};
 
 TEST_F(ApiTokenTest, RandomFailureIsInternal) {
   FailingRandom random;

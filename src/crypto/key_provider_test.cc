@@ -14,6 +14,7 @@
 #include <future>
 #include <string>
 
+#include "common/random.h"
 #include "common/status_matchers.h"
 
 namespace coffer {
@@ -183,11 +184,6 @@ TEST_F(KeyFileTest, CreateInMissingDirectoryFails) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.code(), StatusCode::kAlreadyExists);
 }
-
-class FailingRandom final : public Random {
- public:
-  Status Fill(std::span<uint8_t>) override { return InternalError("no entropy"); }
-};
 
 TEST_F(KeyFileTest, CreateWithFailingRandomLeavesNoFile) {
   FailingRandom random;

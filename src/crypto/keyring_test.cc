@@ -4,15 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include "common/bytes.h"
 #include "common/status_matchers.h"
 #include "crypto/aead.h"
 
 namespace coffer {
 namespace {
-
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
 
 class KeyringTest : public ::testing::Test {
  protected:
@@ -57,7 +54,7 @@ TEST_F(KeyringTest, UnwrapAndRoundTrip) {
   EXPECT_EQ((*ring)->jwt_key().size(), 32u);
   EXPECT_FALSE((*ring)->pepper().Equals((*ring)->jwt_key().span()));
 
-  auto blob = (*ring)->Encrypt(Bytes("hunter2"), aad_);
+  auto blob = (*ring)->Encrypt(AsBytes("hunter2"), aad_);
   ASSERT_TRUE(blob.has_value());
   EXPECT_EQ(*AeadBlobKeyId(*blob), 1u);
   auto plain = (*ring)->Decrypt(*blob, aad_);
@@ -131,7 +128,7 @@ TEST_F(KeyringTest, RotationKeepsOldKeysReadable) {
   ASSERT_TRUE(keys.has_value());
   auto ring1 = Keyring::Unwrap(*keys, root_, *random_);
   ASSERT_TRUE(ring1.has_value());
-  auto old_blob = (*ring1)->Encrypt(Bytes("old value"), aad_);
+  auto old_blob = (*ring1)->Encrypt(AsBytes("old value"), aad_);
   ASSERT_TRUE(old_blob.has_value());
 
   auto new_key = Keyring::CreateKey(root_, 4, kKeyPurposeData, *random_, 10);
@@ -142,7 +139,7 @@ TEST_F(KeyringTest, RotationKeepsOldKeysReadable) {
   ASSERT_TRUE(ring2.has_value()) << ring2.error();
   EXPECT_EQ((*ring2)->active_data_key_id(), 4u);
 
-  auto new_blob = (*ring2)->Encrypt(Bytes("new value"), aad_);
+  auto new_blob = (*ring2)->Encrypt(AsBytes("new value"), aad_);
   ASSERT_TRUE(new_blob.has_value());
   EXPECT_EQ(*AeadBlobKeyId(*new_blob), 4u);
   EXPECT_EQ((*ring2)->Decrypt(*new_blob, aad_)->view(), "new value");
@@ -168,7 +165,7 @@ TEST_F(KeyringTest, DecryptRefusesTamperingAndWrongPlace) {
   auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
   auto ring = Keyring::Unwrap(*keys, root_, *random_);
   ASSERT_TRUE(ring.has_value());
-  auto blob = (*ring)->Encrypt(Bytes("value"), aad_);
+  auto blob = (*ring)->Encrypt(AsBytes("value"), aad_);
   ASSERT_TRUE(blob.has_value());
   for (size_t i = 0; i < blob->size(); ++i) {
     auto tampered = *blob;
@@ -202,7 +199,7 @@ TEST_F(KeyringTest, RefreshAddsNewDataKeysMakesTheNewestActiveAndDropsRetiredOne
   auto ring = Keyring::Unwrap(*keys, root_, *random_);
   ASSERT_TRUE(ring.has_value());
   Keyring& k = **ring;
-  auto old_blob = k.Encrypt(Bytes("old value"), aad_);
+  auto old_blob = k.Encrypt(AsBytes("old value"), aad_);
   ASSERT_TRUE(old_blob.has_value());
   EXPECT_TRUE(k.DataKeysMatch(*keys));
   auto unchanged = k.RefreshDataKeys(*keys, root_);
@@ -223,7 +220,7 @@ TEST_F(KeyringTest, RefreshAddsNewDataKeysMakesTheNewestActiveAndDropsRetiredOne
   EXPECT_EQ(k.active_data_key_id(), 4u);
   EXPECT_TRUE(k.HoldsDataKey(1));
   EXPECT_TRUE(k.DataKeysMatch(rotated));
-  auto new_blob = k.Encrypt(Bytes("new value"), aad_);
+  auto new_blob = k.Encrypt(AsBytes("new value"), aad_);
   ASSERT_TRUE(new_blob.has_value());
   EXPECT_EQ(*AeadBlobKeyId(*new_blob), 4u);
   EXPECT_EQ(k.Decrypt(*old_blob, aad_)->view(), "old value");

@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "common/random.h"
 #include "common/status_matchers.h"
 
 namespace coffer {
@@ -137,11 +138,6 @@ TEST(ValueGeneratorTest, ReproducibleWithSeed) {
 }
 
 // A random source that fails, to check errors propagate rather than yielding a weak value.
-class FailingRandom final : public Random {
- public:
-  Status Fill(std::span<uint8_t>) override { return InternalError("no entropy"); }
-};
-
 TEST(ValueGeneratorTest, RandomFailurePropagates) {
   FailingRandom random;
   auto v = GenerateValue(Charset::kHex, 32, random);

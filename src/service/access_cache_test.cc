@@ -13,8 +13,6 @@
 namespace coffer {
 namespace {
 
-std::string Bearer(const SecretBuffer& token) { return "Bearer " + std::string(token.view()); }
-
 Policy ReadPolicy(const std::string& vault_id, const std::string& agent_id) {
   Policy p;
   p.id = NewUuid();

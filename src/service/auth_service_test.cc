@@ -16,8 +16,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Bearer(std::string_view token) { return "Bearer " + std::string(token); }
-
 TEST(AuthServiceTest, AdminKeyAuthenticates) {
   ServiceTestEnv env;
   auto p = env.auth_->Authenticate(Bearer(env.admin_key_.view()));

@@ -12,8 +12,6 @@
 namespace coffer {
 namespace {
 
-std::string Bearer(const SecretBuffer& token) { return "Bearer " + std::string(token.view()); }
-
 class IdentityTest : public ::testing::Test {
  protected:
   RequestContext Ctx(const Principal& p) { return {p, "req", "10.0.0.1"}; }

@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/monotonic_clock.h"
 #include "common/random.h"
+#include "common/secret_buffer.h"
 #include "crypto/keyring.h"
 #include "service/agent_service.h"
 #include "service/audit_service.h"
@@ -114,5 +116,9 @@ class ServiceTestEnv {
   std::unique_ptr<PolicyService> policies_;
   std::unique_ptr<AuditService> audit_service_;
 };
+
+// The Authorization header value that carries `token`.
+inline std::string Bearer(std::string_view token) { return "Bearer " + std::string(token); }
+inline std::string Bearer(const SecretBuffer& token) { return Bearer(token.view()); }
 
 }  // namespace coffer
