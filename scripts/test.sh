@@ -9,6 +9,8 @@ export COFFER_DEBUG_INFO=${COFFER_DEBUG_INFO:--g1}  # scripts/build.sh: line tab
 # The ASan+UBSan build runs in the background at nice 19 from here on, on the CPU that the gcc build
 # and tests leave idle (the integration tests mostly wait on servers); it is waited for before the
 # sanitizer stage. It has its own process group (set -m), which the EXIT trap stops on a failure.
+asan_dir=${COFFER_SANITIZER_BUILD_PREFIX:-build}-asan
+./scripts/test-sanitizers.sh configure asan  # now: the lint below reads its compile commands
 asan_log=$(mktemp /tmp/coffer-asan-build-XXXXXX)
 echo "== asan: build starts in the background at nice 19 (output below when it is done)"
 set -m
@@ -20,13 +22,14 @@ t0=$SECONDS
 ./scripts/build.sh
 build_dir=${COFFER_BUILD_DIR:-build}
 t1=$SECONDS
-# clang-format and clang-tidy (scripts/lint.sh) need only the configured build dir. They run in the
-# background on the CPU that everything else leaves idle (SCHED_IDLE, below even the nice 19
-# builds), and are waited for at the end.
+# clang-format and clang-tidy (scripts/lint.sh) need only configured build dirs: the ASan build's
+# unity batches, then what only the gcc build compiles (bench/). They run in the background on the
+# CPU that everything else leaves idle (SCHED_IDLE, below even the nice 19 builds), and are waited
+# for at the end.
 lint_log=$(mktemp /tmp/coffer-lint-XXXXXX)
 echo "== lint: starts in the background (output below when it is done)"
 set -m
-chrt --idle 0 nice -n 19 ./scripts/lint.sh "$build_dir" >"$lint_log" 2>&1 &
+chrt --idle 0 nice -n 19 ./scripts/lint.sh "$asan_dir" "$build_dir" >"$lint_log" 2>&1 &
 lint_pid=$!
 set +m
 stop_background() { kill -- -"$asan_pid" 2>/dev/null || true; kill -- -"$lint_pid" 2>/dev/null || true; }
@@ -59,7 +62,7 @@ fi
 echo "== sanitizers: ctest and tests/integration under ASan+UBSan, then TSan (scripts/test-sanitizers.sh)"
 ./scripts/test-sanitizers.sh all
 echo "== fuzzing: every fuzz/ target for 60 s, two at a time (scripts/fuzz.sh, ASan+UBSan build)"
-./scripts/fuzz.sh 60 "${COFFER_SANITIZER_BUILD_PREFIX:-build}-asan"
+./scripts/fuzz.sh 60 "$asan_dir"
 t0=$SECONDS
 lint_status=0
 wait "$lint_pid" || lint_status=$?
