@@ -54,7 +54,10 @@ echo "== lint: clang-tidy-16 over the sources of ${build_dirs[*]}"
 db_dir=$(mktemp -d /tmp/coffer-lint-db-XXXXXX)
 trap 'rm -rf "$db_dir"' EXIT
 python3 scripts/lint_compile_db.py "$db_dir/compile_commands.json" "${dbs[@]}"
-args=(-p "$db_dir" -quiet -j "$jobs" -header-filter="^$root/(src|fuzz|bench|tests)/|/layers/"
+# The config named, not looked up beside each file: a unity batch lives in the build dir, which
+# may be outside the repository.
+args=(-p "$db_dir" -quiet -j "$jobs" -config-file="$root/.clang-tidy"
+      -header-filter="^$root/(src|fuzz|bench|tests)/|/layers/"
       -extra-arg=-std=c++2b -extra-arg=-U__cpp_concepts -extra-arg=-D__cpp_concepts=202002L)
 if ((fix)); then
   args+=(-fix)

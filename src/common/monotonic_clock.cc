@@ -19,8 +19,7 @@ bool SystemMonotonicClock::WaitUntil(Mutex& mu, CondVar& cv, MonotonicTime deadl
     }
     return true;
   }
-  return cv.WaitUntil(mu, std::chrono::steady_clock::time_point(deadline.time_since_epoch()),
-                      done);
+  return cv.WaitUntil(mu, std::chrono::steady_clock::time_point(deadline.time_since_epoch()), done);
 }
 
 const MonotonicClock& DefaultMonotonicClock() {
