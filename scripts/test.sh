@@ -61,8 +61,8 @@ if ((asan_status != 0)); then
 fi
 echo "== sanitizers: ctest and tests/integration under ASan+UBSan, then TSan (scripts/test-sanitizers.sh)"
 ./scripts/test-sanitizers.sh all
-echo "== fuzzing: every fuzz/ target for 60 s, two at a time (scripts/fuzz.sh, ASan+UBSan build)"
-./scripts/fuzz.sh 60 "$asan_dir"
+echo "== fuzzing: every fuzz/ target for 30 s, two at a time (scripts/fuzz.sh, ASan+UBSan build)"
+./scripts/fuzz.sh 30 "$asan_dir"
 t0=$SECONDS
 lint_status=0
 wait "$lint_pid" || lint_status=$?
