@@ -1,14 +1,25 @@
-// GET /v1/ready, GET /metrics and GET /v1/openapi.yaml.
+// GET /v1/health, GET /v1/ready, GET /metrics and GET /v1/openapi.yaml.
 #include "api/ops_routes.h"
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <utility>
 
 #include "api/openapi_spec.h"
+#include "common/version.h"
 #include "http/problem_json.h"
 
 namespace coffer::api {
 
 void RegisterOpsRoutes(http::Router& router, OpsRoutes ops) {
+  router.Add("GET", "/v1/health",
+             [ready = ops.ready](const http::Request&, const http::RouteParams&) {
+               const bool healthy = !ready || ready().ok();
+               http::Response r;
+               r.body = boost::json::serialize(boost::json::object{
+                   {"status", healthy ? "healthy" : "degraded"}, {"version", Version()}});
+               return r;
+             });
   router.Add("GET", "/v1/ready",
              [ready = std::move(ops.ready)](const http::Request&, const http::RouteParams&) {
                Status status = ready ? ready() : OkStatus();

@@ -1,8 +1,12 @@
-// GET /v1/ready answers 503 problem+json with the reason when the readiness check fails, and
-// /metrics renders the registry it was given.
+// GET /v1/health stays 200 and says "degraded" when the readiness check fails, GET /v1/ready
+// answers 503 problem+json with the reason, and /metrics renders the registry it was given.
 #include "api/ops_routes.h"
 
 #include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/version.h"
 
 namespace coffer::api {
 namespace {
@@ -35,6 +39,25 @@ TEST(OpsRoutesTest, ReadyReportsTheFailedCheck) {
   EXPECT_EQ(down.content_type, "application/problem+json");
   EXPECT_NE(down.body.find("urn:coffer:problem:not-ready"), std::string::npos);
   EXPECT_NE(down.body.find("the store is gone"), std::string::npos);
+}
+
+TEST(OpsRoutesTest, HealthIsLivenessThatSaysWhenTheServerIsDegraded) {
+  bool healthy = true;
+  http::Router router;
+  RegisterOpsRoutes(router, OpsRoutes{.ready = [&healthy]() -> Status {
+                      return healthy ? OkStatus() : UnavailableError("the store is gone");
+                    }});
+  const std::string version(Version());
+  http::Response ok = Call(router, "/v1/health");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.content_type, "application/json");
+  EXPECT_EQ(ok.body, R"({"status":"healthy","version":")" + version + R"("})");
+  healthy = false;
+  http::Response degraded = Call(router, "/v1/health");
+  EXPECT_EQ(degraded.status, 200) << "a liveness probe must not restart it";
+  EXPECT_EQ(degraded.body, R"({"status":"degraded","version":")" + version + R"("})");
+  EXPECT_EQ(degraded.body.find("the store is gone"), std::string::npos)
+      << "the reason is /v1/ready's";
 }
 
 TEST(OpsRoutesTest, MetricsRenderTheRegistry) {

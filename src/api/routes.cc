@@ -122,14 +122,6 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
 }  // namespace
 
 void RegisterRoutes(http::Router& router, const ApiServices& services) {
-  router.Add(
-      "GET", "/v1/health",
-      [](const http::Request&, const http::RouteParams&) {
-        http::Response r;
-        r.body = R"({"status":"ok"})";
-        return r;
-      },
-      kReadOnIoThread);
   RegisterAuthRoutes(router, services);
   RegisterVaultRoutes(router, services);
   RegisterSecretRoutes(router, services);

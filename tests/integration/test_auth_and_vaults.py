@@ -91,4 +91,4 @@ def test_request_id_and_security_headers(api):
 
 def test_health_is_public(server):
     r = requests.get(server.url + "/v1/health")
-    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert r.status_code == 200 and r.json()["status"] == "healthy"

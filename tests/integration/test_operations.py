@@ -10,6 +10,7 @@ import requests
 
 from conftest import (COFFER_BIN, Caller, Server, admin_caller, check_absent, create_agent,
                       expect, expect_problem, init_data_dir, raw_request, self_rotate)
+from test_version import project_version
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -37,7 +38,7 @@ def value(samples, name, **labels):
 
 def test_health_and_ready(server):
     r = requests.get(server.url + "/v1/health", timeout=10)
-    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert r.status_code == 200 and r.json() == {"status": "healthy", "version": project_version()}
     r = requests.get(server.url + "/v1/ready", timeout=10)
     assert r.status_code == 200 and r.json() == {"status": "ready"}
 
@@ -55,8 +56,9 @@ def test_ready_is_503_when_the_store_cannot_be_read(server):
     body = expect_problem(r, 503)
     assert body["type"] == "urn:coffer:problem:not-ready"
     assert "store" in body["detail"]
-    # Liveness is unaffected.
-    assert requests.get(server.url + "/v1/health", timeout=10).status_code == 200
+    # Liveness still answers 200, and says the server is degraded.
+    r = requests.get(server.url + "/v1/health", timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "degraded"
 
 
 def test_openapi_served_is_the_documented_file(server):
