@@ -16,6 +16,7 @@ packages=(
 # node already installed, from any source, is used).
 if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   packages+=(python3 python3-pytest python3-requests postgresql)
+  packages+=(python3-jsonschema python3-yaml)  # tests/integration/spec_schema.py: the seeds' OpenAPI schemas
   packages+=(python3-pytest-xdist)  # scripts/integration-tests.sh runs the suite 2-wide
   # scripts/test-sanitizers.sh: clang-16 and its sanitizer/libFuzzer runtimes (ASan+UBSan, TSan).
   packages+=(clang-16 libclang-rt-16-dev)
