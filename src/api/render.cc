@@ -79,6 +79,7 @@ boost::json::object RenderVault(const Vault& vault) {
   o["name"] = vault.name;
   o["description"] = vault.description;
   o["created_by"] = vault.owner_id;
+  o["created_by_type"] = "user";  // only users create vaults (VaultService::Create)
   o["created_at"] = FormatRfc3339(vault.created_at);
   return o;
 }
