@@ -100,7 +100,7 @@ Status CheckAgentFields(const JsonBody& body, std::initializer_list<std::string_
     std::string takes;
     for (std::string_view f : supported) takes += (takes.empty() ? "" : ", ") + std::string(f);
     return InvalidArgumentError(fmt::format(
-        "field \"{}\" is not supported by Coffer's {} (it takes: {})", *field, route, takes));
+        "unknown field \"{}\": not supported by Coffer's {} (it takes: {})", *field, route, takes));
   }
   return OkStatus();
 }
