@@ -46,10 +46,10 @@ http::Response AgentWithCredentialsResponse(int status, const AgentWithCredentia
 // for auth_method), which is what Coffer does anyway; any other value is refused, since
 // ignoring it would leave the agent less restricted than the caller asked.
 constexpr std::string_view kOffWhenFalse[] = {
-    "intents_api_enabled",  "shroud_enabled",       "execution_intents_enabled",
+    "intents_api_enabled",  "shroud_enabled",        "execution_intents_enabled",
     "intents_require_tee",  "execution_require_tee", "cards_enabled",
-    "tx_known_tokens_only", "card_reveal_enabled",  "card_require_approval",
-    "federation_enabled",   "environment_locked",   "env_auto_resolve"};
+    "tx_known_tokens_only", "card_reveal_enabled",   "card_require_approval",
+    "federation_enabled",   "environment_locked",    "env_auto_resolve"};
 constexpr std::string_view kOffWhenEmpty[] = {"scopes",
                                               "vault_ids",
                                               "tx_to_allowlist",
@@ -208,22 +208,21 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                rotated_response.actor_id = rotated->agent.id;
                return rotated_response;
              }));
-  router.Add("POST", "/v1/agents",
-             Authed(rc, "agent.create",
-                    [&agents](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
-                      auto body = ParseBody(req, /*optional=*/false);
-                      if (!body.has_value()) return std::move(body.error());
-                      RETURN_IF_ERROR(
-                          CheckAgentFields(*body, {"name", "description"}, "POST /v1/agents"));
-                      CreateAgentRequest create;
-                      ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
-                      create.name = std::string(name);
-                      ASSIGN_OR_RETURN(auto description, body->String("description"));
-                      create.description = std::string(description.value_or(""));
-                      ASSIGN_OR_RETURN(AgentWithCredentials created,
-                                       agents.Create(ctx, std::move(create)));
-                      return AgentWithCredentialsResponse(201, created);
-                    }));
+  router.Add(
+      "POST", "/v1/agents",
+      Authed(
+          rc, "agent.create", [&agents](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+            auto body = ParseBody(req, /*optional=*/false);
+            if (!body.has_value()) return std::move(body.error());
+            RETURN_IF_ERROR(CheckAgentFields(*body, {"name", "description"}, "POST /v1/agents"));
+            CreateAgentRequest create;
+            ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
+            create.name = std::string(name);
+            ASSIGN_OR_RETURN(auto description, body->String("description"));
+            create.description = std::string(description.value_or(""));
+            ASSIGN_OR_RETURN(AgentWithCredentials created, agents.Create(ctx, std::move(create)));
+            return AgentWithCredentialsResponse(201, created);
+          }));
   router.Add(
       "GET", "/v1/agents",
       Authed(rc, "agent.list", [&agents](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
@@ -235,11 +234,12 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
         return JsonResponse(200, o);
       }));
   // Registered before /v1/agents/{agent_id} so "me" is never taken for an id.
-  router.Add("GET", "/v1/agents/me",
-             Authed(rc, "agent.read", [&agents](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
-               ASSIGN_OR_RETURN(Agent agent, agents.Self(ctx));
-               return JsonResponse(200, RenderAgent(agent));
-             }));
+  router.Add(
+      "GET", "/v1/agents/me",
+      Authed(rc, "agent.read", [&agents](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(Agent agent, agents.Self(ctx));
+        return JsonResponse(200, RenderAgent(agent));
+      }));
   router.Add("PATCH", "/v1/agents/{agent_id}",
              Authed(rc, "agent.update",
                     [&agents](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {

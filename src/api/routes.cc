@@ -83,7 +83,8 @@ http::Handler TokenExchangeRoute(AuthService& auth, const http::TrustedProxies& 
       refused = InvalidArgumentError("request body refused");
     } else {
       refused = read(req, *body, api_key, rules);
-      if (refused.ok() && !api_key.has_value()) refused = InvalidArgumentError("api_key is required");
+      if (refused.ok() && !api_key.has_value())
+        refused = InvalidArgumentError("api_key is required");
     }
     auto token = auth.IssueToken(
         anonymous, refused.ok() ? StatusOr<std::string_view>(*api_key) : Err(refused), rules);
@@ -126,32 +127,32 @@ void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
   // Coffer's own exchange: any API key, in the body ({"api_key": …}) or, failing that, as the
   // Bearer credential.
   router.Add("POST", "/v1/auth/token",
-             TokenExchangeRoute(auth, proxies, /*optional_body=*/true, /*agent_fields=*/false,
-                                [](const http::Request& req, const JsonBody& body,
-                                   std::optional<std::string_view>& api_key,
-                                   TokenExchangeRules&) -> Status {
-                                  RETURN_IF_ERROR(body.AllowOnly({"api_key"}));
-                                  RETURN_IF_ERROR(ReadApiKey(body, api_key));
-                                  if (api_key.has_value()) return OkStatus();
-                                  auto header = AuthService::BearerToken(req.Header("authorization"));
-                                  if (!header.has_value()) {
-                                    return UnauthenticatedError(
-                                        "api_key is required (in the body, or as the Bearer "
-                                        "credential)");
-                                  }
-                                  api_key = *header;
-                                  return OkStatus();
-                                }));
+             TokenExchangeRoute(
+                 auth, proxies, /*optional_body=*/true, /*agent_fields=*/false,
+                 [](const http::Request& req, const JsonBody& body,
+                    std::optional<std::string_view>& api_key, TokenExchangeRules&) -> Status {
+                   RETURN_IF_ERROR(body.AllowOnly({"api_key"}));
+                   RETURN_IF_ERROR(ReadApiKey(body, api_key));
+                   if (api_key.has_value()) return OkStatus();
+                   auto header = AuthService::BearerToken(req.Header("authorization"));
+                   if (!header.has_value()) {
+                     return UnauthenticatedError(
+                         "api_key is required (in the body, or as the Bearer "
+                         "credential)");
+                   }
+                   api_key = *header;
+                   return OkStatus();
+                 }));
   // The seeds' exchanges: a user's API key here, an agent's at agent-token.
   router.Add("POST", "/v1/auth/api-key-token",
-             TokenExchangeRoute(auth, proxies, /*optional_body=*/false, /*agent_fields=*/false,
-                                [](const http::Request&, const JsonBody& body,
-                                   std::optional<std::string_view>& api_key,
-                                   TokenExchangeRules& rules) -> Status {
-                                  RETURN_IF_ERROR(body.AllowOnly({"api_key"}));
-                                  rules.accepts = TokenExchange::kUserKey;
-                                  return ReadApiKey(body, api_key);
-                                }));
+             TokenExchangeRoute(
+                 auth, proxies, /*optional_body=*/false, /*agent_fields=*/false,
+                 [](const http::Request&, const JsonBody& body,
+                    std::optional<std::string_view>& api_key, TokenExchangeRules& rules) -> Status {
+                   RETURN_IF_ERROR(body.AllowOnly({"api_key"}));
+                   rules.accepts = TokenExchange::kUserKey;
+                   return ReadApiKey(body, api_key);
+                 }));
   router.Add(
       "POST", "/v1/auth/agent-token",
       TokenExchangeRoute(

@@ -104,7 +104,8 @@ StatusOr<std::string> SignJwt(const JwtClaims& claims, const SecretBuffer& key) 
   std::string vault_ids_json = R"({"vault_ids":[)";
   for (size_t i = 0; i < claims.vault_ids.size(); ++i) {
     const std::string& id = claims.vault_ids[i];
-    if (!std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) != 0 || c == '-'; })) {
+    if (!std::all_of(id.begin(), id.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0 || c == '-'; })) {
       return Err(InvalidArgumentError("JWT vault ids must be UUIDs"));
     }
     vault_ids_json += (i == 0 ? "\"" : ",\"") + id + "\"";

@@ -291,8 +291,8 @@ TEST_F(JwtTest, ASubjectOfAnotherKindIsRefused) {
   const std::string token = CraftHs256(
       R"({"alg":"HS256","typ":"JWT"})",
       R"({"iss":"coffer","sub":"agent:user-1","knd":"user","cid":"pub123","jti":"t-1","iat":)" +
-          std::to_string(kIssued / kMicrosPerSecond) +
-          R"(,"exp":)" + std::to_string(kExpires / kMicrosPerSecond) + "}",
+          std::to_string(kIssued / kMicrosPerSecond) + R"(,"exp":)" +
+          std::to_string(kExpires / kMicrosPerSecond) + "}",
       key_);
   ExpectRefused(token);
 }

@@ -90,8 +90,8 @@ StatusOr<Agent> AgentService::Self(const RequestContext& ctx) {
 StatusOr<Agent> AgentService::Update(const RequestContext& ctx, std::string_view agent_id,
                                      UpdateAgentRequest request) {
   const char* action = !request.is_active.has_value() ? "agent.update"
-                       : *request.is_active            ? "agent.reactivate"
-                                                       : "agent.deactivate";
+                       : *request.is_active           ? "agent.reactivate"
+                                                      : "agent.deactivate";
   return deps_.audit.Audited<Agent>(ctx, action, [&](AuditEvent& event) -> StatusOr<Agent> {
     ASSIGN_OR_RETURN(Agent agent, Manageable(ctx, agent_id, /*allow_self=*/false));
     if (agent.is_revoked()) {

@@ -172,8 +172,9 @@ namespace {
 Status RefuseInactive(bool revoked, bool deactivated) {
   if (revoked) return PermissionDeniedError("agent is revoked");
   if (deactivated) {
-    return PermissionDeniedError("agent is deactivated (is_active is false); its owner or the "
-                                 "admin can reactivate it");
+    return PermissionDeniedError(
+        "agent is deactivated (is_active is false); its owner or the "
+        "admin can reactivate it");
   }
   return OkStatus();
 }
@@ -361,8 +362,8 @@ StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind p
   return issued;
 }
 
-StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id,
-                                                  const Keyring& keyring, UnixMicros now) {
+StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, const Keyring& keyring,
+                                                  UnixMicros now) {
   ASSIGN_OR_RETURN(MintedToken minted, MintAgentApiKey(keyring.pepper(), keyring.random()));
   IssuedCredential issued;
   issued.credential.public_id = std::move(minted.public_id);

@@ -190,8 +190,8 @@ StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind p
                                           const Keyring& keyring, UnixMicros now);
 
 // A new API key for agent `agent_id`, minted in the agent-key form (`ocv_…`, kind "key").
-StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id,
-                                                  const Keyring& keyring, UnixMicros now);
+StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, const Keyring& keyring,
+                                                  UnixMicros now);
 
 // The first admin of a new data directory and its API key (shown once).
 struct BootstrapResult {
