@@ -319,6 +319,26 @@ StatusOr<std::optional<int64_t>> JsonBody::Integer(std::string_view field) const
       InvalidArgumentError(fmt::format("{} must be an integer, not {}", field, KindName(*v))));
 }
 
+std::optional<std::string> JsonBody::FirstFieldNotIn(
+    std::span<const std::string_view> allowed) const {
+  for (const auto& kv : value_.get_object()) {
+    if (std::find(allowed.begin(), allowed.end(), std::string_view(kv.key())) == allowed.end()) {
+      return ShownKey(kv.key());
+    }
+  }
+  return std::nullopt;
+}
+
+StatusOr<std::optional<bool>> JsonBody::Bool(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  if (v == nullptr || v->is_null()) return std::optional<bool>();
+  if (!v->is_bool()) {
+    return Err(
+        InvalidArgumentError(fmt::format("{} must be a boolean, not {}", field, KindName(*v))));
+  }
+  return std::optional<bool>(v->get_bool());
+}
+
 StatusOr<std::optional<std::string>> JsonBody::ObjectJson(std::string_view field) const {
   const boost::json::value* v = Find(field);
   if (v == nullptr || v->is_null()) return std::optional<std::string>();

@@ -142,6 +142,14 @@ boost::json::object RenderAgent(const Agent& agent) {
   o["created_at"] = FormatRfc3339(agent.created_at);
   o["is_revoked"] = agent.is_revoked();
   o["revoked_at"] = TimeOrNull(agent.revoked_at);
+  // The seeds' AgentResponse: Coffer agents authenticate with an API key, carry no scopes
+  // (access is by per-vault policies), and have neither the Intents API nor Shroud.
+  o["auth_method"] = "api_key";
+  o["scopes"] = boost::json::array();
+  o["is_active"] = agent.is_active();
+  o["deactivated_at"] = TimeOrNull(agent.deactivated_at);
+  o["intents_api_enabled"] = false;
+  o["shroud_enabled"] = false;
   return o;
 }
 

@@ -20,9 +20,14 @@ struct Agent {
   std::string description;
   std::string owner_id;  // the user who created it
   UnixMicros created_at = 0;
-  std::optional<UnixMicros> revoked_at;
+  std::optional<UnixMicros> revoked_at;  // deleted: for good
+  // Deactivated (PATCH is_active false) since then; nullopt while active. Unlike revocation it
+  // can be undone, and the agent's credentials are kept for when it is.
+  std::optional<UnixMicros> deactivated_at;
 
   bool is_revoked() const { return revoked_at.has_value(); }
+  // Whether the agent may authenticate at all: neither revoked nor deactivated.
+  bool is_active() const { return !revoked_at.has_value() && !deactivated_at.has_value(); }
 };
 
 // Permission bits of a policy.

@@ -112,6 +112,11 @@ class ObservedStore final : public Store {
   StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override {
     return Timed("ListAgents", nullptr, [&] { return inner_.ListAgents(owner_id); });
   }
+  Status UpdateAgent(std::string_view agent_id, const AgentUpdate& update, UnixMicros at,
+                     const AuditEvent* audit) override {
+    return Timed("UpdateAgent", audit,
+                 [&] { return inner_.UpdateAgent(agent_id, update, at, audit); });
+  }
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
     return Timed("RevokeAgent", audit, [&] { return inner_.RevokeAgent(agent_id, at, audit); });
   }

@@ -22,6 +22,14 @@
 namespace coffer {
 
 // Which version of a secret a read resolves to.
+// What UpdateAgent changes; nullopt leaves a field as it is.
+struct AgentUpdate {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  // false: sets deactivated_at (keeping an earlier time); true: clears it.
+  std::optional<bool> is_active;
+};
+
 struct VersionSelector {
   enum class Kind : uint8_t { kLatestEnabled, kLatestAny, kExact };
   Kind kind = Kind::kLatestEnabled;
@@ -177,6 +185,12 @@ class Store {
   virtual StatusOr<Agent> GetAgent(std::string_view agent_id) = 0;  // kNotFound
   // Every agent, or only those of `owner_id`; ordered by creation.
   virtual StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) = 0;
+  // Changes the agent's name, description and activation (deactivated_at = `at` when
+  // deactivated, kept if it already was; cleared when activated), atomically, publishing
+  // kPrincipal for the agent. Its credentials are untouched. kNotFound; kAlreadyExists when the
+  // owner has another agent of the new name; kFailedPrecondition when the agent is revoked.
+  virtual Status UpdateAgent(std::string_view agent_id, const AgentUpdate& update, UnixMicros at,
+                             const AuditEvent* audit) = 0;
   // Sets the agent's revoked_at and revokes all its credentials. Idempotent: times already set
   // (the agent's, a credential's) are kept. kNotFound.
   virtual Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) = 0;
@@ -297,8 +311,8 @@ class Store {
   // What the layers above may keep in memory (credentials, principals, vaults, policies) and
   // how to keep it fresh. Every mutation that changes one of those is published to the feed by
   // the time the call returns, whatever its outcome (a failed COMMIT may have committed): by
-  // InsertCredential and RevokeCredential (kCredential), InsertAgent, RevokeAgent and
-  // ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy
+  // InsertCredential and RevokeCredential (kCredential), InsertAgent, UpdateAgent, RevokeAgent
+  // and ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy
   // and DeletePolicy (kPolicies). On a store other processes write too (PostgreSQL shared by
   // several servers), their changes are published as well, within kMaxChangeDelay while the
   // feed is Current(). The feed lives as long as the store. Pure, so a wrapper store cannot

@@ -268,11 +268,18 @@ Status MakeVaultNamesUnique(PgConnection& conn, MigrationNotes& notes) {
   return conn.Run("UPDATE change_generation SET generation = generation + 1");
 }
 
+// Agents can be deactivated (PATCH /v1/agents/{id} is_active false) and reactivated; the time
+// it was deactivated, NULL while active. Self-contained, so it can be renumbered.
+constexpr std::string_view kAgentDeactivation = R"sql(
+ALTER TABLE agents ADD COLUMN deactivated_at bigint;
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
     {3, "audit events count the requests they summarise", kAuditRequestCount},
     {4, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
+    {5, "agents can be deactivated and reactivated", kAgentDeactivation},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

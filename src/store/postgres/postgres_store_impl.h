@@ -61,6 +61,8 @@ class PostgresStoreImpl final : public PostgresStore {
                      const AuditEvent* audit) override;
   StatusOr<Agent> GetAgent(std::string_view agent_id) override;
   StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override;
+  Status UpdateAgent(std::string_view agent_id, const AgentUpdate& update, UnixMicros at,
+                     const AuditEvent* audit) override;
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override;
   Status ReplaceAgentCredentials(std::string_view agent_id,
                                  const std::vector<std::string>& expected_active,

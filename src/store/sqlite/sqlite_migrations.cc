@@ -245,12 +245,19 @@ Status MakeVaultNamesUnique(SqliteConnection& db, MigrationNotes& notes) {
   return OkStatus();
 }
 
+// Agents can be deactivated (PATCH /v1/agents/{id} is_active false) and reactivated; the time
+// it was deactivated, NULL while active. Self-contained, so it can be renumbered.
+constexpr std::string_view kAgentDeactivation = R"sql(
+ALTER TABLE agents ADD COLUMN deactivated_at INTEGER;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
     {3, "audit events record the HTTP status", kAuditHttpStatus},
     {4, "audit events count the requests they summarise", kAuditRequestCount},
     {5, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
+    {6, "agents can be deactivated and reactivated", kAgentDeactivation},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
