@@ -109,8 +109,7 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
 // Disables one version (the row stays; reads of it get 410). `answer_metadata`: the seed's
 // route answers 200 with the version's metadata, the OpenAPI description's answers 204.
 auto DisableVersion(SecretService& secrets, bool answer_metadata) {
-  return [&secrets, answer_metadata](auto&, auto& params,
-                                     auto& ctx) -> StatusOr<http::Response> {
+  return [&secrets, answer_metadata](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
     ASSIGN_OR_RETURN(SecretVersion v,
                      secrets.DisableVersion(ctx, Param(params, "vault_id"), Param(params, "path"),
                                             Param(params, "version")));
