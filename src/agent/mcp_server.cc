@@ -33,7 +33,7 @@ constexpr int kInvalidParams = -32602;
 // --- the JSON Schemas of the tools' inputs
 
 constexpr std::string_view kTypeEnum =
-    R"j(["password","api_key","private_key","certificate","file","note","ssh_key","env_bundle"])j";
+    R"j(["password","api_key","private_key","certificate","file","note","ssh_key","env_bundle","generic","env"])j";
 constexpr std::string_view kVaultProp =
     R"j("vault":{"type":"string","minLength":1,"description":"Vault name or id"})j";
 constexpr std::string_view kPathProp =

@@ -385,9 +385,63 @@ void RegisterAuditRoutes(http::Router& router, const ApiServices& api, const Rou
         o["events"] = std::move(items);
         return JsonResponse(200, o);
       }));
+  // The seeds' OpenAPI description's query (queryAuditEvents), beside Coffer's own: its
+  // filters, offset paging, newest first, its AuditEvent shape. `vault_id` is Coffer's: a
+  // vault's owner who is not the admin reads that vault's events by naming it, as in /v1/audit.
+  router.Add(
+      "GET", "/v1/audit/events",
+      Authed(rc, "audit.read", [&audit](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+        for (const auto& [name, value] : req.query) {
+          if (name != "resource_id" && name != "actor_id" && name != "action" && name != "from" &&
+              name != "to" && name != "limit" && name != "offset" && name != "vault_id") {
+            return Err(InvalidArgumentError(
+                "unknown query parameter (allowed: resource_id, actor_id, action, from, to, "
+                "limit, offset, vault_id)"));
+          }
+        }
+        AuditQuery query;
+        query.vault_id = std::string(req.Query("vault_id").value_or(""));
+        query.resource_id = std::string(req.Query("resource_id").value_or(""));
+        query.actor_id = std::string(req.Query("actor_id").value_or(""));
+        query.action = std::string(req.Query("action").value_or(""));
+        ASSIGN_OR_RETURN(query.since, QueryTime(req, "from"));
+        ASSIGN_OR_RETURN(query.until, QueryTime(req, "to"));
+        ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100));
+        if (limit < 1 || limit > static_cast<int64_t>(kMaxAuditPage)) {
+          return Err(
+              InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxAuditPage)));
+        }
+        ASSIGN_OR_RETURN(int64_t offset, QueryInt(req, "offset", 0));
+        if (offset < 0) return Err(InvalidArgumentError("offset must not be negative"));
+        query.limit = static_cast<size_t>(limit);
+        query.offset = static_cast<size_t>(offset);
+        query.newest_first = true;
+        ASSIGN_OR_RETURN(auto events, audit.List(ctx, query));
+        boost::json::array items;
+        for (const AuditEvent& e : events) items.push_back(RenderSpecAuditEvent(e));
+        boost::json::object o;
+        o["count"] = items.size();  // events in this page
+        o["events"] = std::move(items);
+        return JsonResponse(200, o);
+      }));
+  // from, to and limit of the description's verifyAuditChain are checked but do not narrow
+  // the check: the whole chain is verified (events_checked says how much was).
   router.Add(
       "GET", "/v1/audit/verify",
-      Authed(rc, "audit.verify", [&audit](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+      Authed(rc, "audit.verify", [&audit](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+        for (const auto& [name, value] : req.query) {
+          if (name != "from" && name != "to" && name != "limit") {
+            return Err(InvalidArgumentError("unknown query parameter (allowed: from, to, limit)"));
+          }
+        }
+        ASSIGN_OR_RETURN(auto from, QueryTime(req, "from"));
+        ASSIGN_OR_RETURN(auto to, QueryTime(req, "to"));
+        ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 1000));
+        if (limit < 1 || limit > 10000) {
+          return Err(InvalidArgumentError("limit must be between 1 and 10000"));
+        }
+        (void)from;
+        (void)to;
         ASSIGN_OR_RETURN(AuditVerification v, audit.Verify(ctx));
         return JsonResponse(200, RenderVerification(v));
       }));

@@ -68,12 +68,17 @@ struct SecretListPage {
 // PutSecretVersion and ConsumeSecretAccess it also fills in `version` (and for PutSecretVersion
 // `vault_id` and `path`) from the row written.
 struct AuditQuery {
-  std::string vault_id;             // empty: any
+  std::string vault_id;  // empty: any
+  // Empty: any. Else events whose AuditEventResource(e).id is this (model/identity.h): a
+  // secret event's path or a vault event's vault id.
+  std::string resource_id;
   std::string actor_id;             // empty: any
   std::string action;               // empty: any
   std::optional<UnixMicros> since;  // at >= since
   std::optional<UnixMicros> until;  // at < until
   int64_t after_seq = 0;            // seq > after_seq (pagination)
+  bool newest_first = false;        // order by seq descending instead of ascending
+  size_t offset = 0;                // skip this many matching events (in the order above)
   size_t limit = 100;               // at most this many events; 0: no limit
 };
 
@@ -232,7 +237,8 @@ class Store {
     auto appended = AppendAudit(*event);
     done(appended.has_value() ? OkStatus() : std::move(appended.error()));
   }
-  // Events matching `query`, in seq order.
+  // Events matching `query`, in seq order (descending when query.newest_first). Every filter
+  // is answered from an index (seq, or one of vault_id/path/actor_id/action with seq, or at).
   virtual StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) = 0;
   // Calls `visit` for every event in seq order until it returns false. Reads a consistent
   // snapshot. `visit` must not call back into the store (it runs while a read connection and

@@ -274,12 +274,19 @@ constexpr std::string_view kAgentDeactivation = R"sql(
 ALTER TABLE agents ADD COLUMN deactivated_at bigint;
 )sql";
 
+// As SQLite's migration 7: the index behind GET /v1/audit/events?resource_id= for a secret's
+// events (their path). CONCURRENTLY is not used: migrations run in a transaction.
+constexpr std::string_view kAuditPathIndex = R"sql(
+CREATE INDEX audit_events_path_seq ON audit_events (path, seq);
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
     {3, "audit events count the requests they summarise", kAuditRequestCount},
     {4, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
     {5, "agents can be deactivated and reactivated", kAgentDeactivation},
+    {6, "audit events are found by path", kAuditPathIndex},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -251,6 +251,13 @@ constexpr std::string_view kAgentDeactivation = R"sql(
 ALTER TABLE agents ADD COLUMN deactivated_at INTEGER;
 )sql";
 
+// GET /v1/audit/events filters by resource_id, which for a secret's events is its path (the
+// path of any vault): this index serves that side of the filter as audit_events_vault_seq
+// serves the vault side.
+constexpr std::string_view kAuditPathIndex = R"sql(
+CREATE INDEX audit_events_path_seq ON audit_events (path, seq);
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -258,6 +265,7 @@ constexpr SqliteMigration kMigrations[] = {
     {4, "audit events count the requests they summarise", kAuditRequestCount},
     {5, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
     {6, "agents can be deactivated and reactivated", kAgentDeactivation},
+    {7, "audit events are found by path", kAuditPathIndex},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -200,7 +200,12 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
   EXPECT_EQ((*events)[0].seq, 1);
   store.reset();
   EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"),
-            (std::vector<std::string>{"1", "2", "3", "4", "5"}));
+            (std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7"}));
+  // Migration 7: audit events are found by path from an index.
+  EXPECT_EQ(RawQuery(path_,
+                     "SELECT name FROM sqlite_master WHERE type = 'index' AND"
+                     " name = 'audit_events_path_seq'"),
+            (std::vector<std::string>{"audit_events_path_seq"}));
 }
 
 TEST_F(SqliteStoreTest, AnAuditChainFromBeforeTheRequestCountStillVerifies) {
