@@ -14,9 +14,10 @@ namespace {
 int SuccessStatusFor(std::string_view action) {
   static constexpr std::string_view kCreated[] = {"user.create",  "apikey.create", "agent.create",
                                                   "vault.create", "policy.create", "secret.write",
-                                                  "secret.rotate"};
+                                                  "secret.rotate", "share.create"};
   static constexpr std::string_view kNoContent[] = {"apikey.revoke", "agent.revoke", "vault.delete",
-                                                    "policy.delete", "secret.delete"};
+                                                    "policy.delete", "secret.delete",
+                                                    "share.revoke"};
   for (std::string_view a : kCreated) {
     if (a == action) return 201;
   }

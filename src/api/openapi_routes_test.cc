@@ -53,7 +53,8 @@ std::set<std::string> RegisteredRoutes() {
   http::Router router;
   RegisterRoutes(router,
                  ApiServices{*env.auth_, *env.audit_, proxies, *env.vaults_, *env.secrets_,
-                             *env.users_, *env.agents_, *env.policies_, *env.audit_service_});
+                             *env.users_, *env.agents_, *env.policies_, *env.audit_service_,
+                             *env.shares_});
   http::MetricsRegistry metrics;
   RegisterOpsRoutes(router, OpsRoutes{.ready = nullptr, .metrics = &metrics});
   std::set<std::string> routes;
