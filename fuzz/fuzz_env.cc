@@ -192,8 +192,7 @@ void FuzzEnv::Build() {
       ShareService::Options{.public_base_url = [] { return std::string("http://127.0.0.1"); }});
   api::RegisterRoutes(s->router,
                       api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults, *s->secrets,
-                                       *s->users, *s->agents, *s->policies, *s->audit,
-                                       *s->shares});
+                                       *s->users, *s->agents, *s->policies, *s->audit, *s->shares});
 
   // Seeded objects: a vault with the canary secret, and an agent that may read under db/.
   const Principal admin{PrincipalKind::kUser, s->admin_id, "admin", true, ""};

@@ -17,8 +17,7 @@ namespace {
 
 StatusOr<CreateShareRequest> ParseCreateShare(const JsonBody& body) {
   RETURN_IF_ERROR(body.AllowOnly({"recipient_type", "recipient_id", "email", "permissions",
-                                  "max_access_count", "expires_at", "passphrase",
-                                  "ip_allowlist"}));
+                                  "max_access_count", "expires_at", "passphrase", "ip_allowlist"}));
   CreateShareRequest create;
   ASSIGN_OR_RETURN(std::string_view recipient_type, body.RequiredString("recipient_type"));
   create.recipient_type = std::string(recipient_type);
@@ -104,8 +103,9 @@ boost::json::object RenderShareItem(const Share& share, UnixMicros now) {
   o["created_at"] = FormatRfc3339(share.created_at);
   o["is_expired"] = share.expires_at <= now;
   o["is_revoked"] = share.is_revoked();
-  o["revoked_at"] = share.revoked_at.has_value() ? boost::json::value(FormatRfc3339(*share.revoked_at))
-                                                 : boost::json::value(nullptr);
+  o["revoked_at"] = share.revoked_at.has_value()
+                        ? boost::json::value(FormatRfc3339(*share.revoked_at))
+                        : boost::json::value(nullptr);
   return o;
 }
 
@@ -141,17 +141,17 @@ void RegisterShareRoutes(http::Router& router, const ApiServices& api) {
                       RETURN_IF_ERROR(shares.Revoke(ctx, Param(params, "share_id")));
                       return NoContent();
                     }));
-  router.Add("GET", "/v1/shares/outbound",
-             Authed(rc, "share.list",
-                    [&shares](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(std::vector<Share> list, shares.ListOutbound(ctx));
-                      const UnixMicros now = shares.clock().Now();
-                      boost::json::array items;
-                      for (const Share& s : list) items.push_back(RenderShareItem(s, now));
-                      boost::json::object o;
-                      o["shares"] = std::move(items);
-                      return JsonResponse(200, o);
-                    }));
+  router.Add(
+      "GET", "/v1/shares/outbound",
+      Authed(rc, "share.list", [&shares](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(std::vector<Share> list, shares.ListOutbound(ctx));
+        const UnixMicros now = shares.clock().Now();
+        boost::json::array items;
+        for (const Share& s : list) items.push_back(RenderShareItem(s, now));
+        boost::json::object o;
+        o["shares"] = std::move(items);
+        return JsonResponse(200, o);
+      }));
   // Coffer makes links only (anyone_with_link), never shares addressed to a user or an agent:
   // nobody has inbound shares.
   router.Add("GET", "/v1/shares/inbound",

@@ -65,9 +65,10 @@ class ServiceTestEnv {
     agents_ = std::make_unique<AgentService>(*deps_, *auth_, *keyring_);
     policies_ = std::make_unique<PolicyService>(*deps_);
     audit_service_ = std::make_unique<AuditService>(*deps_);
-    shares_ = std::make_unique<ShareService>(
-        *deps_, *keyring_, *auth_,
-        ShareService::Options{.public_base_url = [] { return std::string("https://coffer.test"); }});
+    shares_ = std::make_unique<ShareService>(*deps_, *keyring_, *auth_,
+                                             ShareService::Options{.public_base_url = [] {
+                                               return std::string("https://coffer.test");
+                                             }});
   }
   ~ServiceTestEnv() {
     shares_.reset();

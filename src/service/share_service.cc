@@ -67,9 +67,9 @@ Status CheckOptions(const CreateShareRequest& r, UnixMicros now) {
   }
   const int64_t max = r.max_access_count.value_or(0);
   if (max < 0 || max > kMaxAccessCountLimit) {
-    return InvalidArgumentError(fmt::format(
-        "max_access_count must be between 0 (no limit before expires_at) and {}",
-        kMaxAccessCountLimit));
+    return InvalidArgumentError(
+        fmt::format("max_access_count must be between 0 (no limit before expires_at) and {}",
+                    kMaxAccessCountLimit));
   }
   return OkStatus();
 }
@@ -118,7 +118,8 @@ StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::stri
       ctx, "share.create", [&](AuditEvent& event) -> StatusOr<CreatedShare> {
         const UnixMicros now = deps_.clock.Now();
         if (!IsUuid(secret_id)) return Err(NotFoundError("secret not found"));
-        auto version = deps_.store.GetSecretVersionById(secret_id, VersionSelector::LatestEnabled());
+        auto version =
+            deps_.store.GetSecretVersionById(secret_id, VersionSelector::LatestEnabled());
         if (!version.has_value()) {
           if (version.error().code() == StatusCode::kGone) {
             return Err(GoneError("every version of this secret is disabled"));
@@ -141,8 +142,7 @@ StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::stri
         if (version->expires_at.has_value() && *version->expires_at <= now) {
           return Err(GoneError("secret has expired"));
         }
-        if (version->max_access_count > 0 &&
-            version->access_count >= version->max_access_count) {
+        if (version->max_access_count > 0 && version->access_count >= version->max_access_count) {
           return Err(GoneError("secret has reached its max_access_count"));
         }
         ASSIGN_OR_RETURN(MintedToken minted,
@@ -168,35 +168,34 @@ StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::stri
 StatusOr<RedeemedShare> ShareService::Redeem(const RequestContext& anonymous,
                                              std::string_view token) {
   RETURN_IF_ERROR(auth_.AdmitClient(anonymous.client_ip));
-  auto redeemed = deps_.audit.Audited<RedeemedShare>(
-      anonymous, "share.access", [&](AuditEvent& event) -> StatusOr<RedeemedShare> {
-        // Whatever the token's shape, one HMAC and one indexed lookup: an unknown link and a
-        // malformed one cost and answer the same.
-        auto share = deps_.store.GetShareByToken(pepper_mac_.Mac(token));
-        if (!share.has_value()) return Err(NotFoundAs(share.error(), "share not found"));
-        AuditLog::SetTarget(event, share->vault_id, share->path);
-        event.version = share->version;
-        auto version =
-            deps_.store.GetSecretVersionById(share->secret_id, VersionSelector::Exact(share->version));
-        if (!version.has_value()) return Err(NotFoundAs(version.error(), "share not found"));
-        const UnixMicros now = deps_.clock.Now();
-        RETURN_IF_ERROR(CheckRedeemable(*share, *version, now));
-        // Decrypt before counting, so a damaged row never spends an access.
-        const std::vector<uint8_t> aad =
-            SecretAad(version->vault_id, version->secret_id, version->version);
-        auto value = keyring_.Decrypt(version->ciphertext, aad);
-        if (!value.has_value()) {
-          return Err(DataLossError("the stored value failed its integrity check"));
-        }
-        version->ciphertext.clear();
-        auto count = deps_.store.ConsumeShareAccess(share->id, now, AuditLog::Success(event));
-        if (!count.has_value()) return Err(NotFoundAs(count.error(), "share not found"));
-        AuditLog::MarkWritten(anonymous);
-        share->access_count = *count;
-        if (version->max_access_count > 0) ++version->access_count;
-        return RedeemedShare{std::move(*share),
-                             SecretValue{std::move(*version), std::move(*value)}};
-      });
+  auto redeemed = deps_.audit.Audited<
+      RedeemedShare>(anonymous, "share.access", [&](AuditEvent& event) -> StatusOr<RedeemedShare> {
+    // Whatever the token's shape, one HMAC and one indexed lookup: an unknown link and a
+    // malformed one cost and answer the same.
+    auto share = deps_.store.GetShareByToken(pepper_mac_.Mac(token));
+    if (!share.has_value()) return Err(NotFoundAs(share.error(), "share not found"));
+    AuditLog::SetTarget(event, share->vault_id, share->path);
+    event.version = share->version;
+    auto version =
+        deps_.store.GetSecretVersionById(share->secret_id, VersionSelector::Exact(share->version));
+    if (!version.has_value()) return Err(NotFoundAs(version.error(), "share not found"));
+    const UnixMicros now = deps_.clock.Now();
+    RETURN_IF_ERROR(CheckRedeemable(*share, *version, now));
+    // Decrypt before counting, so a damaged row never spends an access.
+    const std::vector<uint8_t> aad =
+        SecretAad(version->vault_id, version->secret_id, version->version);
+    auto value = keyring_.Decrypt(version->ciphertext, aad);
+    if (!value.has_value()) {
+      return Err(DataLossError("the stored value failed its integrity check"));
+    }
+    version->ciphertext.clear();
+    auto count = deps_.store.ConsumeShareAccess(share->id, now, AuditLog::Success(event));
+    if (!count.has_value()) return Err(NotFoundAs(count.error(), "share not found"));
+    AuditLog::MarkWritten(anonymous);
+    share->access_count = *count;
+    if (version->max_access_count > 0) ++version->access_count;
+    return RedeemedShare{std::move(*share), SecretValue{std::move(*version), std::move(*value)}};
+  });
   if (!redeemed.has_value() && redeemed.error().code() == StatusCode::kNotFound) {
     // A guessed link spends the address's budget like a guessed credential.
     auth_.NoteResult(anonymous.client_ip, PermissionDeniedError("unknown share link"));

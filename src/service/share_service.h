@@ -58,8 +58,7 @@ class ShareService {
     // a link is made. Must be thread-safe.
     std::function<std::string()> public_base_url;
   };
-  ShareService(const ServiceDeps& deps, const Keyring& keyring, AuthService& auth,
-               Options options);
+  ShareService(const ServiceDeps& deps, const Keyring& keyring, AuthService& auth, Options options);
 
   // Makes a link to the latest readable version of secret `secret_id`, for a caller who may
   // read that secret. kNotFound for an unknown secret (or one in a vault the caller cannot

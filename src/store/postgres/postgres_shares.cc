@@ -83,9 +83,9 @@ Status PostgresStoreImpl::InsertShare(const Share& share, const AuditEvent* audi
 
 StatusOr<Share> PostgresStoreImpl::GetShareByToken(const std::vector<uint8_t>& token_hmac) {
   return Read([&](PgConnection& conn) -> StatusOr<Share> {
-    ASSIGN_OR_RETURN(PgResult r, conn.Exec(std::string(kShareColumnsSql) +
-                                               " WHERE h.token_hmac = $1",
-                                           PgParams().Bytes(token_hmac)));
+    ASSIGN_OR_RETURN(PgResult r,
+                     conn.Exec(std::string(kShareColumnsSql) + " WHERE h.token_hmac = $1",
+                               PgParams().Bytes(token_hmac)));
     if (r.rows() == 0) {
       return Err(NotFoundError("share not found"));
     }
@@ -114,8 +114,7 @@ StatusOr<std::vector<Share>> PostgresStoreImpl::ListSharesByCreator(std::string_
   });
 }
 
-Status PostgresStoreImpl::RevokeShare(std::string_view id, UnixMicros at,
-                                      const AuditEvent* audit) {
+Status PostgresStoreImpl::RevokeShare(std::string_view id, UnixMicros at, const AuditEvent* audit) {
   return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
     // COALESCE keeps the first revocation's time.
     ASSIGN_OR_RETURN(PgResult r, conn.Exec("UPDATE shares SET revoked_at = COALESCE(revoked_at, $2)"

@@ -112,7 +112,8 @@ class PostgresStoreImpl final : public PostgresStore {
   StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
                                                VersionSelector selector) override;
 
-  // --- shares (postgres_shares.cc) ------------------------------------------------------------------
+  // --- shares (postgres_shares.cc)
+  // ------------------------------------------------------------------
 
   Status InsertShare(const Share& share, const AuditEvent* audit) override;
   StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) override;

@@ -123,7 +123,8 @@ class SqliteStoreImpl final : public SqliteStore {
   StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
                                                VersionSelector selector) override;
 
-  // --- shares (sqlite_shares.cc) ------------------------------------------------------------------
+  // --- shares (sqlite_shares.cc)
+  // ------------------------------------------------------------------
 
   Status InsertShare(const Share& share, const AuditEvent* audit) override;
   StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) override;
