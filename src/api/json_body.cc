@@ -247,6 +247,11 @@ const boost::json::value* JsonBody::Find(std::string_view field) const {
   return &it->value();
 }
 
+bool JsonBody::Has(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  return v != nullptr && !v->is_null();
+}
+
 Status JsonBody::AllowOnly(std::initializer_list<std::string_view> allowed) const {
   for (const auto& kv : value_.get_object()) {
     bool known = false;

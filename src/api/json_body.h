@@ -63,6 +63,8 @@ class JsonBody {
   StatusOr<std::optional<std::string>> ObjectJson(std::string_view field) const;
   // Required array of strings: kInvalidArgument when absent or not an array of strings.
   StatusOr<std::vector<std::string>> StringList(std::string_view field) const;
+  // Whether the field is present and not null.
+  bool Has(std::string_view field) const;
   // Required string: kInvalidArgument "<field> is required" when absent.
   StatusOr<std::string_view> RequiredString(std::string_view field) const;
 

@@ -17,6 +17,7 @@
 #include "common/status.h"
 #include "model/identity.h"
 #include "model/secret.h"
+#include "model/share.h"
 #include "store/change_feed.h"
 
 namespace coffer {
@@ -305,6 +306,35 @@ class Store {
   // kFailedPrecondition when the version has no read limit (max_access_count 0).
   virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                                 const AuditEvent* audit) = 0;
+
+  // The selected version of the secret whose id is `secret_id`, with its ciphertext (as
+  // GetSecretVersion). kNotFound when there is no such secret or version; kGone for
+  // kLatestEnabled when every version is disabled.
+  virtual StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
+                                                       VersionSelector selector) = 0;
+
+  // --- shares --------------------------------------------------------------------------------
+  // A share belongs to its secret: deleting the secret (or its vault) deletes its shares.
+  // Reads fill in the share's vault_id and path from its secret.
+  // Inserts a share of version (secret_id, version). kNotFound when that version does not
+  // exist; kAlreadyExists when the id or the token HMAC is taken.
+  virtual Status InsertShare(const Share& share, const AuditEvent* audit) = 0;
+  // The share whose token HMAC is `token_hmac`. kNotFound.
+  virtual StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) = 0;
+  virtual StatusOr<Share> GetShare(std::string_view id) = 0;  // kNotFound
+  // Every share `created_by` made, revoked and expired ones too, ordered by creation.
+  virtual StatusOr<std::vector<Share>> ListSharesByCreator(std::string_view created_by) = 0;
+  // Sets revoked_at (the first revocation wins; revoking again is OK). kNotFound.
+  virtual Status RevokeShare(std::string_view id, UnixMicros at, const AuditEvent* audit) = 0;
+  // Atomically counts one access through a share: succeeds only while the share is not
+  // revoked, `now` < its expires_at, and it has accesses left (max_access_count 0: any number),
+  // and while its version is enabled, not expired at `now` and has reads left — a version with
+  // a read limit is counted too, in the same transaction. Both counts are durable before this
+  // returns; of concurrent accesses, on any server, no more than the limits succeed. Returns
+  // the share's new access_count. kGone when the share or its version refuses the access;
+  // kNotFound when the share or its version no longer exists.
+  virtual StatusOr<int64_t> ConsumeShareAccess(std::string_view id, UnixMicros now,
+                                               const AuditEvent* audit) = 0;
 
   // --- copying a store (coffer migrate) ------------------------------------------------------
   // Inserts one version exactly as given (secret id, number, counters, times, ciphertext, which

@@ -562,7 +562,7 @@ AGENT_KEY_RE = re.compile(r"ocv_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}")
 ROTATION_SECRET_RE = re.compile(r"cfr_rot_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
-_SECRETISH_RE = re.compile(r"cfr_(key|rot)_[0-9A-Za-z_]+|ocv_[0-9A-Za-z_]+|eyJ[\w-]+\.[\w-]+\.[\w-]*")
+_SECRETISH_RE = re.compile(r"cfr_(key|rot|shr)_[0-9A-Za-z_]+|ocv_[0-9A-Za-z_]+|eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
 def redact(text, limit=600):

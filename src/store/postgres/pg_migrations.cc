@@ -221,6 +221,30 @@ constexpr std::string_view kUniqueVaultNames = R"sql(
 CREATE UNIQUE INDEX vaults_name_lower_key ON vaults (lower(name));
 )sql";
 
+// As SQLite's migration 8: share links, each naming one version of a secret and deleted with
+// it; only an HMAC of the link's token is kept.
+constexpr std::string_view kShares = R"sql(
+CREATE TABLE shares (
+  id text PRIMARY KEY,
+  token_hmac bytea NOT NULL CHECK (length(token_hmac) = 32),
+  secret_id text NOT NULL,
+  version bigint NOT NULL CHECK (version >= 1),
+  recipient_type text NOT NULL,
+  expires_at bigint NOT NULL,
+  max_access_count bigint NOT NULL CHECK (max_access_count >= 0),
+  access_count bigint NOT NULL DEFAULT 0 CHECK (access_count >= 0),
+  created_by text NOT NULL,
+  created_at bigint NOT NULL,
+  revoked_at bigint,
+  ord bigint GENERATED ALWAYS AS IDENTITY,
+  CONSTRAINT shares_token_hmac_key UNIQUE (token_hmac),
+  FOREIGN KEY (secret_id, version) REFERENCES secret_versions (secret_id, version)
+    ON DELETE CASCADE
+);
+CREATE INDEX shares_creator_created ON shares (created_by, created_at, ord);
+CREATE INDEX shares_secret ON shares (secret_id, version);
+)sql";
+
 // The data step of kUniqueVaultNames, as the SQLite store's migration 5 (sqlite_migrations.cc):
 // later vaults of a name are renamed `<name>-<first 8 characters of the id>`, and policies
 // naming an agent that neither its owner nor an admin created are deleted. Servers of the
@@ -287,6 +311,7 @@ constexpr PgMigration kMigrations[] = {
     {4, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
     {5, "agents can be deactivated and reactivated", kAgentDeactivation},
     {6, "audit events are found by path", kAuditPathIndex},
+    {7, "share links of secrets", kShares},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

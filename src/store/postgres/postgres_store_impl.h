@@ -111,6 +111,20 @@ class PostgresStoreImpl final : public PostgresStore {
                                         const AuditEvent* audit) override;
 
   // --- copying a store (postgres_secrets.cc) -------------------------------------------------
+  StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
+                                               VersionSelector selector) override;
+
+  // --- shares (postgres_shares.cc)
+  // ------------------------------------------------------------------
+
+  Status InsertShare(const Share& share, const AuditEvent* audit) override;
+  StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) override;
+  StatusOr<Share> GetShare(std::string_view id) override;
+  StatusOr<std::vector<Share>> ListSharesByCreator(std::string_view created_by) override;
+  Status RevokeShare(std::string_view id, UnixMicros at, const AuditEvent* audit) override;
+  StatusOr<int64_t> ConsumeShareAccess(std::string_view id, UnixMicros now,
+                                       const AuditEvent* audit) override;
+
   Status ImportSecretVersion(const SecretVersion& v) override;
 
  private:

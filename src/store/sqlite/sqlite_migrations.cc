@@ -172,6 +172,29 @@ constexpr std::string_view kUniqueVaultNames = R"sql(
 CREATE UNIQUE INDEX vaults_name_nocase ON vaults (lower(name));
 )sql";
 
+// Share links (POST /v1/secrets/{secret_id}/share): each names one version of a secret and is
+// deleted with it. Only an HMAC of the link's token is kept, unique, so a reader of the
+// database cannot redeem a link. The link's counters are checked and bumped in SQL.
+constexpr std::string_view kShares = R"sql(
+CREATE TABLE shares (
+  id TEXT PRIMARY KEY,
+  token_hmac BLOB NOT NULL UNIQUE CHECK (length(token_hmac) = 32),
+  secret_id TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version >= 1),
+  recipient_type TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  max_access_count INTEGER NOT NULL CHECK (max_access_count >= 0),
+  access_count INTEGER NOT NULL DEFAULT 0 CHECK (access_count >= 0),
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  FOREIGN KEY (secret_id, version) REFERENCES secret_versions (secret_id, version)
+    ON DELETE CASCADE
+) STRICT;
+CREATE INDEX shares_creator_created ON shares (created_by, created_at);
+CREATE INDEX shares_secret ON shares (secret_id, version);
+)sql";
+
 // The data step of kUniqueVaultNames, and the tenancy rule for policies that came with it:
 // - every vault whose name (without regard to case) an earlier vault already had is renamed
 //   `<name>-<first 8 characters of its id>` (the earliest keeps the name; the full id if that
@@ -266,6 +289,7 @@ constexpr SqliteMigration kMigrations[] = {
     {5, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
     {6, "agents can be deactivated and reactivated", kAgentDeactivation},
     {7, "audit events are found by path", kAuditPathIndex},
+    {8, "share links of secrets", kShares},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

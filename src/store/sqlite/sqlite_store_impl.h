@@ -122,6 +122,20 @@ class SqliteStoreImpl final : public SqliteStore {
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override;
 
+  StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
+                                               VersionSelector selector) override;
+
+  // --- shares (sqlite_shares.cc)
+  // ------------------------------------------------------------------
+
+  Status InsertShare(const Share& share, const AuditEvent* audit) override;
+  StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) override;
+  StatusOr<Share> GetShare(std::string_view id) override;
+  StatusOr<std::vector<Share>> ListSharesByCreator(std::string_view created_by) override;
+  Status RevokeShare(std::string_view id, UnixMicros at, const AuditEvent* audit) override;
+  StatusOr<int64_t> ConsumeShareAccess(std::string_view id, UnixMicros now,
+                                       const AuditEvent* audit) override;
+
   Status ImportSecretVersion(const SecretVersion& v) override;
 
   // --- changes -----------------------------------------------------------------------------
