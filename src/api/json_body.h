@@ -57,8 +57,6 @@ class JsonBody {
   // The first field not in `allowed`, as it may be shown in a message (control characters
   // escaped, cut short); nullopt when every field is allowed.
   std::optional<std::string> FirstFieldNotIn(std::span<const std::string_view> allowed) const;
-  // Whether the body has `field` at all (null included).
-  bool Has(std::string_view field) const { return Find(field) != nullptr; }
   // An object field, serialized back to compact JSON.
   StatusOr<std::optional<std::string>> ObjectJson(std::string_view field) const;
   // Required array of strings: kInvalidArgument when absent or not an array of strings.
