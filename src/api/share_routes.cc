@@ -51,8 +51,13 @@ http::Response CreatedShareResponse(const CreatedShare& created) {
   http::Response r;
   {
     boost::json::object o(&resource);
-    o["id"] = share.id;
-    o["share_url"] = boost::json::string(created.share_url.view(), &resource);
+    // `id` is what GET /v1/share/{share_id} takes, as the seeds' clients use it
+    // (sharing.access(share.id)): the link's token, the last segment of share_url. The share's
+    // own id, which listings show and which names it for revoking, is `share_id`.
+    const std::string_view url = created.share_url.view();
+    o["id"] = boost::json::string(url.substr(url.rfind('/') + 1), &resource);
+    o["share_id"] = share.id;
+    o["share_url"] = boost::json::string(url, &resource);
     o["recipient_type"] = share.recipient_type;
     o["expires_at"] = FormatRfc3339(share.expires_at);
     o["max_access_count"] = share.max_access_count;

@@ -58,7 +58,9 @@ def test_a_link_is_redeemed_exactly_max_access_count_times_then_410(server, vaul
     assert share["share_url"].startswith(server.url + "/v1/share/")
     assert share["recipient_type"] == "anyone_with_link" and share["max_access_count"] == 3
     token = token_of(share)
-    assert token != share["id"], "the share's id must not be the link"
+    # The official clients redeem with sharing.access(share.id): the answer's id is the link's
+    # token; the share's own id (listings, revoking) is share_id and is not the link.
+    assert token == share["id"] and share["share_id"] != token
     for n in (1, 2, 3):
         got = check_response("GET", "/v1/share/{share_id}", expect(redeem(server, token), 200), 200)
         assert got["value"] == "hunter2-original" and got["id"] == meta["id"]
@@ -68,7 +70,7 @@ def test_a_link_is_redeemed_exactly_max_access_count_times_then_410(server, vaul
     listed = check_response("GET", "/v1/shares/outbound", expect(admin.get("/shares/outbound"), 200),
                             200)
     [item] = listed["shares"]
-    assert item["id"] == share["id"] and item["secret_path"] == "db/password"
+    assert item["id"] == share["share_id"] and item["secret_path"] == "db/password"
     assert item["access_count"] == 3 and item["is_expired"] is False
     assert token not in str(listed)
 
