@@ -48,6 +48,9 @@ class JsonBody {
   // kInvalidArgument naming the first field not in `allowed`.
   Status AllowOnly(std::initializer_list<std::string_view> allowed) const;
 
+  // Whether `field` is present, null included.
+  bool Has(std::string_view field) const { return Find(field) != nullptr; }
+
   // Field readers: absent (or null, unless stated) gives nullopt; a wrong type is
   // kInvalidArgument "<field> must be a string" etc.
   StatusOr<std::optional<std::string_view>> String(std::string_view field) const;

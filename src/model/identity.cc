@@ -36,4 +36,8 @@ Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& e) 
   return Sha256({prev_hash, buf});
 }
 
+std::string_view PolicyEffectName(PolicyEffect effect) {
+  return effect == PolicyEffect::kDeny ? "deny" : "allow";
+}
+
 }  // namespace coffer
