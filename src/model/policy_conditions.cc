@@ -113,7 +113,7 @@ Status ValidateTimeWindow(const TimeWindow& window) {
   if (window.end_hour < 0 || window.end_hour > 24) {
     return InvalidArgumentError("conditions.time_window.end_hour must be between 0 and 24");
   }
-  if (window.start_hour == window.end_hour % 24) {
+  if (window.start_hour == window.end_hour) {
     return InvalidArgumentError(
         "conditions.time_window.end_hour must differ from start_hour (leave both out for the "
         "whole day)");
