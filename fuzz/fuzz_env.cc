@@ -98,6 +98,7 @@ struct FuzzEnv::State {
   std::unique_ptr<AgentService> agents;
   std::unique_ptr<PolicyService> policies;
   std::unique_ptr<AuditService> audit;
+  std::unique_ptr<ShareService> shares;
   http::TrustedProxies proxies = ValueOrDie(http::TrustedProxies::Parse("10.0.0.0/8"), "proxies");
   http::Router router;
 
@@ -115,6 +116,7 @@ struct FuzzEnv::State {
 
   ~State() {
     router = http::Router();
+    shares.reset();
     audit.reset();
     policies.reset();
     agents.reset();
@@ -185,9 +187,12 @@ void FuzzEnv::Build() {
   s->agents = std::make_unique<AgentService>(*s->deps, *s->auth, *s->keyring);
   s->policies = std::make_unique<PolicyService>(*s->deps);
   s->audit = std::make_unique<AuditService>(*s->deps);
+  s->shares = std::make_unique<ShareService>(
+      *s->deps, *s->keyring, *s->auth,
+      ShareService::Options{.public_base_url = [] { return std::string("http://127.0.0.1"); }});
   api::RegisterRoutes(s->router,
                       api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults, *s->secrets,
-                                       *s->users, *s->agents, *s->policies, *s->audit});
+                                       *s->users, *s->agents, *s->policies, *s->audit, *s->shares});
 
   // Seeded objects: a vault with the canary secret, and an agent that may read under db/.
   const Principal admin{PrincipalKind::kUser, s->admin_id, "admin", true, ""};

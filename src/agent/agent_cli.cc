@@ -15,6 +15,7 @@ namespace coffer::agent {
 struct AgentCli::Flags {
   client::ConnectionFlags conn;
   RunOptions run;
+  std::string mcp_vault;  // coffer mcp --vault
 };
 
 namespace {
@@ -92,13 +93,17 @@ AgentCli::AgentCli(CLI::App& app) : flags_(std::make_unique<Flags>()) {
   c = app.add_subcommand(
       "mcp",
       "Serve the Model Context Protocol on stdin/stdout (JSON-RPC 2.0, one message per "
-      "line) with tools to list vaults and secrets, read, put and rotate secrets, list and "
-      "disable versions, under this token");
+      "line) with tools to list, describe, read, put, rotate and delete secrets, read env "
+      "bundles, list and disable versions, create vaults, grant access and share secrets, under "
+      "this token");
   client::AddConnectionOptions(c, f.conn);
+  c->add_option("--vault", f.mcp_vault,
+                "The vault (name or id) of the secret tools when a call names none")
+      ->envname("COFFER_VAULT");
   c->footer(
-      "Example:\n  COFFER_TOKEN=$AGENT_KEY coffer mcp   (as an MCP server command in an agent's "
-      "config)");
-  c->callback([this] { action_ = [this] { return RunMcp(flags_->conn); }; });
+      "Example:\n  COFFER_TOKEN=$AGENT_KEY coffer mcp --vault prod   (as an MCP server command in "
+      "an agent's config)");
+  c->callback([this] { action_ = [this] { return RunMcp(flags_->conn, flags_->mcp_vault); }; });
 }
 
 AgentCli::~AgentCli() = default;

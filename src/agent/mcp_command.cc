@@ -36,11 +36,11 @@ bool WriteLine(std::string_view bytes) {
 
 }  // namespace
 
-int RunMcp(const ConnectionFlags& flags) {
+int RunMcp(const ConnectionFlags& flags, const std::string& default_vault) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that went away is seen as a failed write
   auto c = Connect(flags);
   if (!c.has_value()) return ReportError(c.error());
-  McpServer server(**c);
+  McpServer server(**c, default_vault);
   McpLineReader reader(kMcpMaxMessageBytes);
   // False once the client has closed its end (the answer could not be written).
   const McpLineReader::OnLine answer = [&](const McpLineReader::Line& line) {

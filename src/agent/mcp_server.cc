@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -13,6 +14,7 @@
 #include <expected>
 #include <vector>
 
+#include "client/env_bundle.h"
 #include "client/wiping_json.h"
 #include "common/version.h"
 
@@ -31,7 +33,7 @@ constexpr int kInvalidParams = -32602;
 // --- the JSON Schemas of the tools' inputs
 
 constexpr std::string_view kTypeEnum =
-    R"j(["password","api_key","private_key","certificate","file","note","ssh_key","env_bundle"])j";
+    R"j(["password","api_key","private_key","certificate","file","note","ssh_key","env_bundle","generic","env"])j";
 constexpr std::string_view kVaultProp =
     R"j("vault":{"type":"string","minLength":1,"description":"Vault name or id"})j";
 constexpr std::string_view kPathProp =
@@ -56,6 +58,15 @@ std::string TypeProp(std::string_view description) {
       R"j("type":{{"type":"string","enum":{}{}}})j", kTypeEnum,
       description.empty() ? "" : fmt::format(R"j(,"description":"{}")j", description));
 }
+
+// What a method works with: the API client, and the vault tools use when none is named.
+struct Session {
+  CofferClient& client;
+  std::string_view default_vault;
+};
+
+// A share link's default number of redemptions (share_secret without max_access_count).
+constexpr int64_t kDefaultShareAccesses = 5;
 
 // --- answers
 
@@ -88,7 +99,11 @@ const json::object& EmptyObject() {
 // A tool's arguments, checked by type as the schema says.
 class Args {
  public:
-  explicit Args(const json::object& o) : o_(o) {}
+  Args(const json::object& o, std::string_view default_vault)
+      : o_(o), default_vault_(default_vault) {}
+
+  // The vault `coffer mcp --vault` names, used when a tool's "vault" is not given (empty: none).
+  std::string_view default_vault() const { return default_vault_; }
 
   StatusOr<std::string> String(std::string_view key, bool required) const {
     const json::value* v = o_.if_contains(key);
@@ -117,8 +132,26 @@ class Args {
   }
   const json::value* Raw(std::string_view key) const { return o_.if_contains(key); }
 
+  // An array of non-empty strings (absent: `fallback`).
+  StatusOr<std::vector<std::string>> Strings(std::string_view key,
+                                             std::vector<std::string> fallback) const {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr || v->is_null()) return fallback;
+    const auto refused = [key] {
+      return InvalidArgumentError(fmt::format("'{}' must be an array of non-empty strings", key));
+    };
+    if (!v->is_array()) return Err(refused());
+    std::vector<std::string> out;
+    for (const json::value& item : v->as_array()) {
+      if (!item.is_string() || item.as_string().empty()) return Err(refused());
+      out.emplace_back(item.as_string());
+    }
+    return out;
+  }
+
  private:
   const json::object& o_;
+  std::string_view default_vault_;
 };
 
 // --- the tools' bodies: each checks its arguments, calls the API and leaves its result in `doc`
@@ -131,7 +164,14 @@ struct SecretTarget {
 };
 
 StatusOr<std::string> VaultId(CofferClient& c, const Args& args) {
-  ASSIGN_OR_RETURN(std::string vault, args.String("vault", true));
+  ASSIGN_OR_RETURN(std::string vault, args.String("vault", false));
+  if (vault.empty()) {
+    if (args.default_vault().empty()) {
+      return Err(InvalidArgumentError(
+          "'vault' is required (or start coffer mcp with --vault to give a default)"));
+    }
+    vault = args.default_vault();
+  }
   return c.ResolveVault(vault);
 }
 
@@ -225,6 +265,72 @@ Status DisableVersion(CofferClient& c, const Args& args, WipedJson& doc) {
   return SetPlain(doc, meta.json);
 }
 
+Status DescribeSecret(CofferClient& c, const Args& args, WipedJson& doc) {
+  ASSIGN_OR_RETURN(SecretTarget t, Target(c, args));
+  // The listing's entry for exactly this path: metadata without reading the value, so a describe
+  // neither spends a one-time secret nor needs the read permission.
+  ASSIGN_OR_RETURN(auto secrets, c.ListAllSecrets(t.vault_id, t.path));
+  for (const client::SecretMeta& meta : secrets) {
+    if (meta.path == t.path) return SetPlain(doc, meta.json);
+  }
+  return NotFoundError(fmt::format("no secret at '{}'", t.path));
+}
+
+Status DeleteSecret(CofferClient& c, const Args& args, WipedJson& doc) {
+  ASSIGN_OR_RETURN(SecretTarget t, Target(c, args));
+  RETURN_IF_ERROR(c.DeleteSecret(t.vault_id, t.path));
+  return SetPlain(doc, json::object{{"path", t.path}, {"deleted", true}});
+}
+
+Status GetEnvBundle(CofferClient& c, const Args& args, WipedJson& doc) {
+  ASSIGN_OR_RETURN(SecretTarget t, Target(c, args));
+  ASSIGN_OR_RETURN(client::SecretValue secret, c.GetSecret(t.vault_id, t.path));
+  ASSIGN_OR_RETURN(std::vector<client::EnvEntry> entries,
+                   client::ParseEnvBundle(secret.value.view()));
+  json::object o(doc.storage());
+  for (const client::EnvEntry& e : entries) {
+    o[e.name] = json::string(e.value.view(), doc.storage());
+  }
+  doc.value() = std::move(o);
+  return OkStatus();
+}
+
+Status CreateVault(CofferClient& c, const Args& args, WipedJson& doc) {
+  ASSIGN_OR_RETURN(std::string name, args.String("name", true));
+  ASSIGN_OR_RETURN(std::string description, args.String("description", false));
+  ASSIGN_OR_RETURN(client::Vault vault, c.CreateVault(name, description));
+  return SetPlain(doc, vault.json);
+}
+
+Status GrantAccess(CofferClient& c, const Args& args, WipedJson& doc) {
+  ASSIGN_OR_RETURN(std::string vault, args.String("vault_id", true));
+  ASSIGN_OR_RETURN(std::string vault_id, c.ResolveVault(vault));
+  client::PolicyInput input;
+  ASSIGN_OR_RETURN(input.principal_type, args.String("principal_type", true));
+  ASSIGN_OR_RETURN(input.principal_id, args.String("principal_id", true));
+  ASSIGN_OR_RETURN(input.permissions, args.Strings("permissions", {"read"}));
+  ASSIGN_OR_RETURN(input.secret_path_pattern, args.String("secret_path_pattern", false));
+  if (input.secret_path_pattern.empty()) input.secret_path_pattern = "**";
+  ASSIGN_OR_RETURN(std::string expires, args.String("expires_at", false));
+  if (!expires.empty()) input.expires_at = expires;
+  ASSIGN_OR_RETURN(client::Policy policy, c.CreatePolicy(vault_id, input));
+  return SetPlain(doc, policy.json);
+}
+
+Status ShareSecret(CofferClient& c, const Args& args, WipedJson& doc) {
+  ASSIGN_OR_RETURN(std::string secret_id, args.String("secret_id", true));
+  client::ShareInput input;
+  ASSIGN_OR_RETURN(input.recipient_type, args.String("recipient_type", true));
+  ASSIGN_OR_RETURN(std::string recipient_id, args.String("recipient_id", false));
+  if (!recipient_id.empty()) input.recipient_id = recipient_id;
+  ASSIGN_OR_RETURN(input.expires_at, args.String("expires_at", true));
+  ASSIGN_OR_RETURN(input.max_access_count, args.Integer("max_access_count", false));
+  if (!input.max_access_count.has_value()) input.max_access_count = kDefaultShareAccesses;
+  ASSIGN_OR_RETURN(WipedJson share, c.ShareSecret(secret_id, input));
+  doc = std::move(share);  // it holds the link (a capability): wiped memory all the way
+  return OkStatus();
+}
+
 // --- the tools: one row each, in the order tools/list shows them
 
 struct Tool {
@@ -297,6 +403,57 @@ const std::vector<Tool>& Tools() {
                                 R"j("description":"Version number"})j"),
                     R"j("vault","path","version")j"),
        DisableVersion},
+      {"describe_secret", "Describe a secret",
+       "A secret's metadata (type, version, expiry, access count) without its value; does not "
+       "count as an access.",
+       true, false, ObjectSchema(SecretProps(), R"j("vault","path")j"), DescribeSecret},
+      {"delete_secret", "Delete a secret",
+       "Delete a secret and all its versions; reads of it fail from then on.", false, true,
+       ObjectSchema(SecretProps(), R"j("vault","path")j"), DeleteSecret},
+      {"get_env_bundle", "Read an env bundle",
+       "Read an env_bundle secret (KEY=VALUE lines; blank lines and # comments skipped) as one "
+       "JSON object of variables. Counts as an access.",
+       true, false, ObjectSchema(SecretProps(), R"j("vault","path")j"), GetEnvBundle},
+      {"create_vault", "Create a vault",
+       "Create a vault (names are unique, without regard to case).", false, false,
+       ObjectSchema(R"j("name":{"type":"string","minLength":1,"description":"Vault name"},)j"
+                    R"j("description":{"type":"string","description":"What the vault is for"})j",
+                    R"j("name")j"),
+       CreateVault},
+      {"grant_access", "Grant access",
+       "Create a policy giving a user or agent permissions on the secrets of a vault whose paths "
+       "match a glob.",
+       false, false,
+       ObjectSchema(
+           R"j("vault_id":{"type":"string","minLength":1,"description":"Vault id or name"},)j"
+           R"j("principal_type":{"type":"string","enum":["user","agent"]},)j"
+           R"j("principal_id":{"type":"string","minLength":1,)j"
+           R"j("description":"Id of the user or agent"},)j"
+           R"j("permissions":{"type":"array","items":{"type":"string",)j"
+           R"j("enum":["read","write","rotate","delete","list"]},)j"
+           R"j("description":"Default: read only"},)j"
+           R"j("secret_path_pattern":{"type":"string",)j"
+           R"j("description":"Glob of secret paths (default ** : every secret)"},)j"
+           R"j("expires_at":{"type":"string","format":"date-time",)j"
+           R"j("description":"RFC 3339 time after which the policy no longer applies"})j",
+           R"j("vault_id","principal_type","principal_id")j"),
+       GrantAccess},
+      {"share_secret", "Share a secret",
+       "Share a secret by its id (the id field of list_secrets or describe_secret). "
+       "recipient_type anyone_with_link answers a share_url that reveals the value, without "
+       "authentication, up to max_access_count times until expires_at.",
+       false, false,
+       ObjectSchema(
+           R"j("secret_id":{"type":"string","minLength":1,"description":"The secret's id"},)j"
+           R"j("recipient_type":{"type":"string",)j"
+           R"j("enum":["anyone_with_link","user","agent","creator","external_email"]},)j"
+           R"j("recipient_id":{"type":"string","description":"For user or agent recipients"},)j"
+           R"j("expires_at":{"type":"string","format":"date-time",)j"
+           R"j("description":"RFC 3339 time after which the share is refused"},)j"
+           R"j("max_access_count":{"type":"integer","minimum":1,)j"
+           R"j("description":"How many times the share may be redeemed (default 5)"})j",
+           R"j("secret_id","recipient_type","expires_at")j"),
+       ShareSecret},
   };
   return kTools;
 }
@@ -310,7 +467,8 @@ const Tool* FindTool(std::string_view name) {
 
 // --- the methods: each answers a request with `id` and `params`
 
-SecretBuffer Initialize(CofferClient& /*c*/, const json::value& id, const json::object& params) {
+SecretBuffer Initialize(const Session& /*session*/, const json::value& id,
+                        const json::object& params) {
   std::string_view chosen = kMcpProtocolVersions[0];
   if (const json::value* v = params.if_contains("protocolVersion");
       v != nullptr && v->is_string()) {
@@ -331,18 +489,26 @@ SecretBuffer Initialize(CofferClient& /*c*/, const json::value& id, const json::
   return ResultAnswer(id, std::move(result));
 }
 
-SecretBuffer Ping(CofferClient& /*c*/, const json::value& id, const json::object& /*params*/) {
+SecretBuffer Ping(const Session& /*session*/, const json::value& id,
+                  const json::object& /*params*/) {
   return ResultAnswer(id, json::object());
 }
 
-SecretBuffer ListTools(CofferClient& /*c*/, const json::value& id, const json::object& /*params*/) {
+SecretBuffer ListTools(const Session& session, const json::value& id,
+                       const json::object& /*params*/) {
   json::array tools;
   for (const Tool& tool : Tools()) {
     json::object t;
     t["name"] = tool.name;
     t["title"] = tool.title;
     t["description"] = tool.description;
-    t["inputSchema"] = json::parse(tool.input_schema);
+    json::value schema = json::parse(tool.input_schema);
+    json::value* required = schema.as_object().if_contains("required");
+    if (required != nullptr && !session.default_vault.empty()) {
+      json::array& names = required->as_array();  // "vault" is given by --vault
+      names.erase(std::remove(names.begin(), names.end(), json::value("vault")), names.end());
+    }
+    t["inputSchema"] = std::move(schema);
     t["annotations"] = json::object{{"readOnlyHint", tool.read_only},
                                     {"destructiveHint", tool.destructive},
                                     {"openWorldHint", false}};
@@ -376,7 +542,7 @@ SecretBuffer ToolResult(const json::value& id, const Status& s, const WipedJson&
   return answer.Serialize();
 }
 
-SecretBuffer CallTool(CofferClient& c, const json::value& id, const json::object& params) {
+SecretBuffer CallTool(const Session& session, const json::value& id, const json::object& params) {
   const json::value* name = params.if_contains("name");
   if (name == nullptr || !name->is_string()) {
     return ErrorAnswer(id, kInvalidParams, "Invalid params: tools/call needs a tool name");
@@ -393,13 +559,13 @@ SecretBuffer CallTool(CofferClient& c, const json::value& id, const json::object
   const json::object& args =
       arguments != nullptr && arguments->is_object() ? arguments->as_object() : EmptyObject();
   WipedJson result_doc;
-  Status s = tool->call(c, Args(args), result_doc);
+  Status s = tool->call(session.client, Args(args, session.default_vault), result_doc);
   return ToolResult(id, s, result_doc);
 }
 
 struct Method {
   std::string_view name;
-  SecretBuffer (*answer)(CofferClient& c, const json::value& id, const json::object& params);
+  SecretBuffer (*answer)(const Session& session, const json::value& id, const json::object& params);
 };
 
 constexpr Method kMethods[] = {
@@ -462,7 +628,8 @@ std::expected<Request, Refusal> ReadRequest(const json::value& message) {
 
 }  // namespace
 
-McpServer::McpServer(CofferClient& client) : client_(client) {}
+McpServer::McpServer(CofferClient& client, std::string default_vault)
+    : client_(client), default_vault_(std::move(default_vault)) {}
 
 SecretBuffer McpServer::TooLargeAnswer(size_t max_bytes) {
   return ErrorAnswer(nullptr, kInvalidRequest,
@@ -482,7 +649,9 @@ std::optional<SecretBuffer> McpServer::HandleMessage(std::string_view line) {
     return std::nullopt;
   }
   for (const Method& m : kMethods) {
-    if (m.name == request->method) return m.answer(client_, request->id, *request->params);
+    if (m.name == request->method) {
+      return m.answer(Session{client_, default_vault_}, request->id, *request->params);
+    }
   }
   return ErrorAnswer(request->id, kMethodNotFound,
                      fmt::format("Method not found: {}", request->method));

@@ -20,7 +20,9 @@ inline constexpr std::string_view kMcpProtocolVersions[] = {"2025-11-25", "2025-
 // Not thread-safe: one message at a time.
 class McpServer {
  public:
-  explicit McpServer(client::CofferClient& client);
+  // `default_vault` (a name or id; empty: none) is the vault of the secret tools whose "vault"
+  // argument is not given.
+  explicit McpServer(client::CofferClient& client, std::string default_vault = "");
 
   // Handles one JSON-RPC message (one line). Returns the serialized answer (it may hold a secret
   // value, hence SecretBuffer), or nullopt for notifications and stray responses.
@@ -32,6 +34,7 @@ class McpServer {
 
  private:
   client::CofferClient& client_;
+  std::string default_vault_;
   bool initialized_ = false;
 };
 

@@ -77,7 +77,9 @@ TEST_F(McpServerTest, EveryToolHasAnObjectInputSchema) {
     EXPECT_FALSE(t.at("description").as_string().empty());
   }
   EXPECT_EQ(names, (std::set<std::string>{"list_vaults", "list_secrets", "get_secret", "put_secret",
-                                          "rotate_secret", "list_versions", "disable_version"}));
+                                          "rotate_secret", "list_versions", "disable_version",
+                                          "describe_secret", "delete_secret", "get_env_bundle",
+                                          "create_vault", "grant_access", "share_secret"}));
 }
 
 TEST_F(McpServerTest, EveryListedToolIsCalled) {
@@ -107,6 +109,34 @@ TEST_F(McpServerTest, ToolFailuresAreToolErrors) {
       Call(R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_vaults"}})");
   EXPECT_EQ(unreachable.at("result").at("isError"), true);
   EXPECT_EQ(unreachable.at("result").at("content").at(0).at("type"), "text");
+}
+
+TEST_F(McpServerTest, ADefaultVaultMakesTheVaultArgumentOptional) {
+  McpServer with_vault(*client_, "prod");
+  auto out = with_vault.HandleMessage(R"({"jsonrpc":"2.0","id":6,"method":"tools/list"})");
+  ASSERT_TRUE(out.has_value());
+  const json::value r = json::parse(out->view());
+  for (const json::value& t : r.at("result").at("tools").as_array()) {
+    const json::object& schema = t.at("inputSchema").as_object();
+    if (const json::value* required = schema.if_contains("required")) {
+      for (const json::value& name : required->as_array()) {
+        EXPECT_NE(name, "vault") << t.at("name");
+      }
+    }
+    if (t.at("name") == "get_secret") {
+      EXPECT_EQ(schema.at("required"), json::parse(R"(["path"])"));
+    }
+  }
+  // grant_access names its vault itself: vault_id stays required.
+  out = server_->HandleMessage(R"({"jsonrpc":"2.0","id":7,"method":"tools/list"})");
+  ASSERT_TRUE(out.has_value());
+  const json::value listed = json::parse(out->view());
+  for (const json::value& t : listed.at("result").at("tools").as_array()) {
+    if (t.at("name") == "grant_access") {
+      EXPECT_EQ(t.at("inputSchema").at("required"),
+                json::parse(R"(["vault_id","principal_type","principal_id"])"));
+    }
+  }
 }
 
 }  // namespace

@@ -29,12 +29,80 @@ http::Response CredentialResponse(int status, Fill fill) {
   return r;
 }
 
+// The agent's fields at the top level (Coffer's own shape) and again as `agent` (the seeds'
+// AgentCreatedResponse), with the credentials.
 http::Response AgentWithCredentialsResponse(int status, const AgentWithCredentials& a) {
   return CredentialResponse(status, [&](boost::json::object& o, WipingResource* mr) {
-    for (auto& kv : RenderAgent(a.agent)) o[kv.key()] = kv.value();
+    boost::json::object agent = RenderAgent(a.agent);
+    for (auto& kv : agent) o[kv.key()] = kv.value();
+    o["agent"] = std::move(agent);
     o["api_key"] = boost::json::string(a.api_key.view(), mr);
     o["rotation_secret"] = boost::json::string(a.rotation_secret.view(), mr);
   });
+}
+
+// Fields of the seeds' CreateAgentRequest / UpdateAgentRequest for features Coffer does not
+// have. Each is taken only with the value that means "off" (false, an empty list, "api_key"
+// for auth_method), which is what Coffer does anyway; any other value is refused, since
+// ignoring it would leave the agent less restricted than the caller asked.
+constexpr std::string_view kOffWhenFalse[] = {
+    "intents_api_enabled",  "shroud_enabled",        "execution_intents_enabled",
+    "intents_require_tee",  "execution_require_tee", "cards_enabled",
+    "tx_known_tokens_only", "card_reveal_enabled",   "card_require_approval",
+    "federation_enabled",   "environment_locked",    "env_auto_resolve"};
+constexpr std::string_view kOffWhenEmpty[] = {"scopes",
+                                              "vault_ids",
+                                              "tx_to_allowlist",
+                                              "tx_allowed_chains",
+                                              "tx_token_allowlist",
+                                              "xrpl_allowed_tx_types",
+                                              "solana_ata_allowlist",
+                                              "card_payto_allowlist",
+                                              "federation_audiences"};
+
+// Refuses, naming it, the first field of `body` that is neither in `supported` nor one of the
+// seeds' agent fields given its "off" value.
+Status CheckAgentFields(const JsonBody& body, std::initializer_list<std::string_view> supported,
+                        std::string_view route) {
+  for (std::string_view field : kOffWhenFalse) {
+    if (!body.Has(field)) continue;
+    ASSIGN_OR_RETURN(std::optional<bool> on, body.Bool(field));
+    if (on.value_or(false)) {
+      return InvalidArgumentError(fmt::format(
+          "{}: Coffer agents have no such feature; only false (or omitting it) is accepted",
+          field));
+    }
+  }
+  for (std::string_view field : kOffWhenEmpty) {
+    if (!body.Has(field)) continue;
+    ASSIGN_OR_RETURN(std::vector<std::string> values, body.StringList(field));
+    if (!values.empty()) {
+      return InvalidArgumentError(fmt::format(
+          "{} is not supported by Coffer: an agent's access is granted by per-vault policies "
+          "(POST /v1/vaults/{{vault_id}}/policies); send an empty list or omit it",
+          field));
+    }
+  }
+  if (body.Has("auth_method")) {
+    ASSIGN_OR_RETURN(auto method, body.String("auth_method"));
+    if (method.has_value() && *method != "api_key") {
+      return InvalidArgumentError(
+          "auth_method: Coffer agents authenticate with an API key; only \"api_key\" is "
+          "accepted");
+    }
+  }
+  // Whatever else is sent is refused by name.
+  std::vector<std::string_view> allowed(supported);
+  allowed.insert(allowed.end(), std::begin(kOffWhenFalse), std::end(kOffWhenFalse));
+  allowed.insert(allowed.end(), std::begin(kOffWhenEmpty), std::end(kOffWhenEmpty));
+  allowed.push_back("auth_method");
+  if (auto field = body.FirstFieldNotIn(allowed); field.has_value()) {
+    std::string takes;
+    for (std::string_view f : supported) takes += (takes.empty() ? "" : ", ") + std::string(f);
+    return InvalidArgumentError(fmt::format(
+        "unknown field \"{}\": not supported by Coffer's {} (it takes: {})", *field, route, takes));
+  }
+  return OkStatus();
 }
 
 void RegisterUserRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
@@ -130,21 +198,21 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                rotated_response.actor_id = rotated->agent.id;
                return rotated_response;
              }));
-  router.Add("POST", "/v1/agents",
-             Authed(rc, "agent.create",
-                    [&agents](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
-                      auto body = ParseBody(req, /*optional=*/false);
-                      if (!body.has_value()) return std::move(body.error());
-                      RETURN_IF_ERROR(body->AllowOnly({"name", "description"}));
-                      CreateAgentRequest create;
-                      ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
-                      create.name = std::string(name);
-                      ASSIGN_OR_RETURN(auto description, body->String("description"));
-                      create.description = std::string(description.value_or(""));
-                      ASSIGN_OR_RETURN(AgentWithCredentials created,
-                                       agents.Create(ctx, std::move(create)));
-                      return AgentWithCredentialsResponse(201, created);
-                    }));
+  router.Add(
+      "POST", "/v1/agents",
+      Authed(
+          rc, "agent.create", [&agents](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+            auto body = ParseBody(req, /*optional=*/false);
+            if (!body.has_value()) return std::move(body.error());
+            RETURN_IF_ERROR(CheckAgentFields(*body, {"name", "description"}, "POST /v1/agents"));
+            CreateAgentRequest create;
+            ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
+            create.name = std::string(name);
+            ASSIGN_OR_RETURN(auto description, body->String("description"));
+            create.description = std::string(description.value_or(""));
+            ASSIGN_OR_RETURN(AgentWithCredentials created, agents.Create(ctx, std::move(create)));
+            return AgentWithCredentialsResponse(201, created);
+          }));
   router.Add(
       "GET", "/v1/agents",
       Authed(rc, "agent.list", [&agents](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
@@ -155,6 +223,30 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
         o["agents"] = std::move(items);
         return JsonResponse(200, o);
       }));
+  // Registered before /v1/agents/{agent_id} so "me" is never taken for an id.
+  router.Add(
+      "GET", "/v1/agents/me",
+      Authed(rc, "agent.read", [&agents](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+        ASSIGN_OR_RETURN(Agent agent, agents.Self(ctx));
+        return JsonResponse(200, RenderAgent(agent));
+      }));
+  router.Add("PATCH", "/v1/agents/{agent_id}",
+             Authed(rc, "agent.update",
+                    [&agents](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      auto body = ParseBody(req, /*optional=*/false);
+                      if (!body.has_value()) return std::move(body.error());
+                      RETURN_IF_ERROR(CheckAgentFields(*body, {"name", "description", "is_active"},
+                                                       "PATCH /v1/agents/{agent_id}"));
+                      UpdateAgentRequest update;
+                      ASSIGN_OR_RETURN(auto name, body->String("name"));
+                      if (name.has_value()) update.name = std::string(*name);
+                      ASSIGN_OR_RETURN(auto description, body->String("description"));
+                      if (description.has_value()) update.description = std::string(*description);
+                      ASSIGN_OR_RETURN(update.is_active, body->Bool("is_active"));
+                      ASSIGN_OR_RETURN(Agent agent, agents.Update(ctx, Param(params, "agent_id"),
+                                                                  std::move(update)));
+                      return JsonResponse(200, RenderAgent(agent));
+                    }));
   router.Add("GET", "/v1/agents/{agent_id}",
              Authed(rc, "agent.read",
                     [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
@@ -232,9 +324,63 @@ void RegisterAuditRoutes(http::Router& router, const ApiServices& api, const Rou
         o["events"] = std::move(items);
         return JsonResponse(200, o);
       }));
+  // The seeds' OpenAPI description's query (queryAuditEvents), beside Coffer's own: its
+  // filters, offset paging, newest first, its AuditEvent shape. `vault_id` is Coffer's: a
+  // vault's owner who is not the admin reads that vault's events by naming it, as in /v1/audit.
+  router.Add(
+      "GET", "/v1/audit/events",
+      Authed(rc, "audit.read", [&audit](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+        for (const auto& [name, value] : req.query) {
+          if (name != "resource_id" && name != "actor_id" && name != "action" && name != "from" &&
+              name != "to" && name != "limit" && name != "offset" && name != "vault_id") {
+            return Err(InvalidArgumentError(
+                "unknown query parameter (allowed: resource_id, actor_id, action, from, to, "
+                "limit, offset, vault_id)"));
+          }
+        }
+        AuditQuery query;
+        query.vault_id = std::string(req.Query("vault_id").value_or(""));
+        query.resource_id = std::string(req.Query("resource_id").value_or(""));
+        query.actor_id = std::string(req.Query("actor_id").value_or(""));
+        query.action = std::string(req.Query("action").value_or(""));
+        ASSIGN_OR_RETURN(query.since, QueryTime(req, "from"));
+        ASSIGN_OR_RETURN(query.until, QueryTime(req, "to"));
+        ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 100));
+        if (limit < 1 || limit > static_cast<int64_t>(kMaxAuditPage)) {
+          return Err(
+              InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxAuditPage)));
+        }
+        ASSIGN_OR_RETURN(int64_t offset, QueryInt(req, "offset", 0));
+        if (offset < 0) return Err(InvalidArgumentError("offset must not be negative"));
+        query.limit = static_cast<size_t>(limit);
+        query.offset = static_cast<size_t>(offset);
+        query.newest_first = true;
+        ASSIGN_OR_RETURN(auto events, audit.List(ctx, query));
+        boost::json::array items;
+        for (const AuditEvent& e : events) items.push_back(RenderSpecAuditEvent(e));
+        boost::json::object o;
+        o["count"] = items.size();  // events in this page
+        o["events"] = std::move(items);
+        return JsonResponse(200, o);
+      }));
+  // from, to and limit of the description's verifyAuditChain are checked but do not narrow
+  // the check: the whole chain is verified (events_checked says how much was).
   router.Add(
       "GET", "/v1/audit/verify",
-      Authed(rc, "audit.verify", [&audit](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+      Authed(rc, "audit.verify", [&audit](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
+        for (const auto& [name, value] : req.query) {
+          if (name != "from" && name != "to" && name != "limit") {
+            return Err(InvalidArgumentError("unknown query parameter (allowed: from, to, limit)"));
+          }
+        }
+        ASSIGN_OR_RETURN(auto from, QueryTime(req, "from"));
+        ASSIGN_OR_RETURN(auto to, QueryTime(req, "to"));
+        ASSIGN_OR_RETURN(int64_t limit, QueryInt(req, "limit", 1000));
+        if (limit < 1 || limit > 10000) {
+          return Err(InvalidArgumentError("limit must be between 1 and 10000"));
+        }
+        (void)from;
+        (void)to;
         ASSIGN_OR_RETURN(AuditVerification v, audit.Verify(ctx));
         return JsonResponse(200, RenderVerification(v));
       }));

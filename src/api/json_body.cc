@@ -247,6 +247,11 @@ const boost::json::value* JsonBody::Find(std::string_view field) const {
   return &it->value();
 }
 
+bool JsonBody::Has(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  return v != nullptr && !v->is_null();
+}
+
 Status JsonBody::AllowOnly(std::initializer_list<std::string_view> allowed) const {
   for (const auto& kv : value_.get_object()) {
     bool known = false;
@@ -317,6 +322,26 @@ StatusOr<std::optional<int64_t>> JsonBody::Integer(std::string_view field) const
   }
   return Err(
       InvalidArgumentError(fmt::format("{} must be an integer, not {}", field, KindName(*v))));
+}
+
+std::optional<std::string> JsonBody::FirstFieldNotIn(
+    std::span<const std::string_view> allowed) const {
+  for (const auto& kv : value_.get_object()) {
+    if (std::find(allowed.begin(), allowed.end(), std::string_view(kv.key())) == allowed.end()) {
+      return ShownKey(kv.key());
+    }
+  }
+  return std::nullopt;
+}
+
+StatusOr<std::optional<bool>> JsonBody::Bool(std::string_view field) const {
+  const boost::json::value* v = Find(field);
+  if (v == nullptr || v->is_null()) return std::optional<bool>();
+  if (!v->is_bool()) {
+    return Err(
+        InvalidArgumentError(fmt::format("{} must be a boolean, not {}", field, KindName(*v))));
+  }
+  return std::optional<bool>(v->get_bool());
 }
 
 StatusOr<std::optional<std::string>> JsonBody::ObjectJson(std::string_view field) const {

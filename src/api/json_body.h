@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,17 +49,20 @@ class JsonBody {
   // kInvalidArgument naming the first field not in `allowed`.
   Status AllowOnly(std::initializer_list<std::string_view> allowed) const;
 
-  // Whether `field` is present, null included.
-  bool Has(std::string_view field) const { return Find(field) != nullptr; }
-
   // Field readers: absent (or null, unless stated) gives nullopt; a wrong type is
   // kInvalidArgument "<field> must be a string" etc.
   StatusOr<std::optional<std::string_view>> String(std::string_view field) const;
   StatusOr<std::optional<int64_t>> Integer(std::string_view field) const;
+  StatusOr<std::optional<bool>> Bool(std::string_view field) const;
+  // The first field not in `allowed`, as it may be shown in a message (control characters
+  // escaped, cut short); nullopt when every field is allowed.
+  std::optional<std::string> FirstFieldNotIn(std::span<const std::string_view> allowed) const;
   // An object field, serialized back to compact JSON.
   StatusOr<std::optional<std::string>> ObjectJson(std::string_view field) const;
   // Required array of strings: kInvalidArgument when absent or not an array of strings.
   StatusOr<std::vector<std::string>> StringList(std::string_view field) const;
+  // Whether the field is present and not null.
+  bool Has(std::string_view field) const;
   // Required string: kInvalidArgument "<field> is required" when absent.
   StatusOr<std::string_view> RequiredString(std::string_view field) const;
 

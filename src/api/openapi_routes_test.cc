@@ -51,9 +51,9 @@ std::set<std::string> RegisteredRoutes() {
   ServiceTestEnv env;
   auto proxies = http::TrustedProxies::Parse("").value();
   http::Router router;
-  RegisterRoutes(router,
-                 ApiServices{*env.auth_, *env.audit_, proxies, *env.vaults_, *env.secrets_,
-                             *env.users_, *env.agents_, *env.policies_, *env.audit_service_});
+  RegisterRoutes(router, ApiServices{*env.auth_, *env.audit_, proxies, *env.vaults_, *env.secrets_,
+                                     *env.users_, *env.agents_, *env.policies_, *env.audit_service_,
+                                     *env.shares_});
   http::MetricsRegistry metrics;
   RegisterOpsRoutes(router, OpsRoutes{.ready = nullptr, .metrics = &metrics});
   std::set<std::string> routes;

@@ -209,13 +209,13 @@ StatusOr<UpdatePolicyRequest> ParseUpdate(const JsonBody& body) {
   if (body.Has("permissions")) {
     ASSIGN_OR_RETURN(update.permissions, body.StringList("permissions"));
   }
-  if (body.Has("expires_at")) {  // null: no expiry from now on
+  if (body.Has("expires_at")) {
     ASSIGN_OR_RETURN(update.expires_at, OptionalTime(body, "expires_at"));
   }
   ASSIGN_OR_RETURN(std::optional<std::string_view> effect, body.String("effect"));
   if (effect.has_value()) update.effect = std::string(*effect);
   ASSIGN_OR_RETURN(update.priority, Priority(body));
-  if (body.Has("conditions")) {  // null, like {}: no conditions from now on
+  if (body.Has("conditions")) {  // {}: no conditions from now on
     ASSIGN_OR_RETURN(std::optional<PolicyConditions> conditions, ParseConditions(body));
     update.conditions = std::move(conditions).value_or(PolicyConditions{});
   }

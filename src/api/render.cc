@@ -79,6 +79,7 @@ boost::json::object RenderVault(const Vault& vault) {
   o["name"] = vault.name;
   o["description"] = vault.description;
   o["created_by"] = vault.owner_id;
+  o["created_by_type"] = "user";  // only users create vaults (VaultService::Create)
   o["created_at"] = FormatRfc3339(vault.created_at);
   return o;
 }
@@ -91,7 +92,10 @@ boost::json::object RenderSecretMeta(const SecretVersion& v, boost::json::storag
   o["version"] = v.version;
   o["metadata"] = ParseStored(v.metadata_json, sp);
   o["created_at"] = FormatRfc3339(v.created_at);
-  o["expires_at"] = TimeOrNull(v.expires_at);
+  o["created_by"] = v.created_by;
+  // Absent rather than null when the version never expires: the seeds' OpenAPI description
+  // types expires_at as a date-time string, which null is not.
+  if (v.expires_at.has_value()) o["expires_at"] = FormatRfc3339(*v.expires_at);
   o["vault_id"] = v.vault_id;
   o["max_access_count"] = v.max_access_count;
   o["access_count"] = v.access_count;
@@ -102,12 +106,15 @@ boost::json::object RenderSecretMeta(const SecretVersion& v, boost::json::storag
 
 boost::json::object RenderVersionEntry(const SecretVersion& v) {
   boost::json::object o;
+  o["id"] = v.secret_id;
+  o["path"] = v.path;
   o["version"] = v.version;
   o["type"] = SecretTypeName(v.type);
   o["is_disabled"] = v.is_disabled();
   o["disabled_at"] = TimeOrNull(v.disabled_at);
   o["created_at"] = FormatRfc3339(v.created_at);
-  o["expires_at"] = TimeOrNull(v.expires_at);
+  o["created_by"] = v.created_by;
+  if (v.expires_at.has_value()) o["expires_at"] = FormatRfc3339(*v.expires_at);
   o["max_access_count"] = v.max_access_count;
   o["access_count"] = v.access_count;
   o["metadata"] = ParseStored(v.metadata_json, {});
@@ -141,6 +148,14 @@ boost::json::object RenderAgent(const Agent& agent) {
   o["created_at"] = FormatRfc3339(agent.created_at);
   o["is_revoked"] = agent.is_revoked();
   o["revoked_at"] = TimeOrNull(agent.revoked_at);
+  // The seeds' AgentResponse: Coffer agents authenticate with an API key, carry no scopes
+  // (access is by per-vault policies), and have neither the Intents API nor Shroud.
+  o["auth_method"] = "api_key";
+  o["scopes"] = boost::json::array();
+  o["is_active"] = agent.is_active();
+  o["deactivated_at"] = TimeOrNull(agent.deactivated_at);
+  o["intents_api_enabled"] = false;
+  o["shroud_enabled"] = false;
   return o;
 }
 
@@ -216,8 +231,59 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
   return o;
 }
 
+boost::json::object RenderSpecAuditEvent(const AuditEvent& e) {
+  boost::json::object o;
+  o["id"] = AuditEventId(e.hash);
+  o["action"] = e.action;
+  if (!e.actor_id.empty()) o["actor_id"] = e.actor_id;
+  o["actor_type"] = e.actor_kind;
+  const AuditResource resource = AuditEventResource(e);
+  o["resource_type"] = resource.type;
+  if (!resource.id.empty()) o["resource_id"] = ValidUtf8(resource.id);
+  boost::json::object details;
+  details["seq"] = e.seq;
+  details["request_id"] = e.request_id;
+  if (!e.vault_id.empty()) details["vault_id"] = ValidUtf8(e.vault_id);
+  if (!e.path.empty()) details["path"] = ValidUtf8(e.path);
+  if (e.version != 0) details["version"] = e.version;
+  details["outcome"] = e.outcome;
+  details["status"] = e.status;
+  const StatusCode code = StatusCodeFromName(e.status).value_or(StatusCode::kUnknown);
+  details["http_status"] = e.http_status != 0        ? e.http_status
+                           : code == StatusCode::kOk ? 200
+                                                     : http::HttpStatusFor(code);
+  details["count"] = e.count > 0 ? e.count : 1;
+  o["details"] = std::move(details);
+  o["ip_address"] = e.client_ip;
+  o["created_at"] = FormatRfc3339(e.at);
+  // The chain, as in /v1/audit (the verification's scheme names these fields).
+  o["hash"] = HexEncode(e.hash);
+  o["prev_hash"] = HexEncode(e.prev_hash);
+  const std::string prev = AuditEventId(e.prev_hash);
+  o["prev_event_id"] = prev.empty() ? boost::json::value(nullptr) : boost::json::value(prev);
+  return o;
+}
+
 boost::json::object RenderVerification(const AuditVerification& v) {
   boost::json::object o;
+  // The seeds' OpenAPI description's AuditVerifyResponse…
+  o["chain_valid"] = v.ok;
+  // Events are checked in order and the check stops at the first broken one: every event
+  // checked before it verified.
+  o["events_verified"] = v.ok ? v.events_checked : v.events_checked - 1;
+  o["broken_at_event_id"] = v.first_broken_hash.has_value()
+                                ? boost::json::value(AuditEventId(*v.first_broken_hash))
+                                : boost::json::value(nullptr);
+  boost::json::object scheme;
+  scheme["algorithm"] = "SHA-256";
+  scheme["chain_structure"] =
+      "linear: events in seq order (1, 2, 3, … without gaps); each event's hash is SHA-256 of "
+      "the previous event's hash and the event's canonical encoding; the first links to 32 zero "
+      "bytes; an event's id is its hash's first 16 bytes as a version 8 UUID";
+  scheme["hash_field"] = "hash";
+  scheme["link_field"] = "prev_hash";
+  o["scheme"] = std::move(scheme);
+  // …and Coffer's own fields.
   o["ok"] = v.ok;
   o["events_checked"] = v.events_checked;
   o["first_broken_seq"] = v.first_broken_seq.has_value() ? boost::json::value(*v.first_broken_seq)

@@ -29,6 +29,10 @@ boost::json::object RenderPolicy(const Policy& policy);
 // {} without conditions; else time_window and/or ip_allowlist as the seeds' bodies write them.
 boost::json::object RenderPolicyConditions(const PolicyConditions& conditions);
 boost::json::object RenderAuditEvent(const AuditEvent& event);
+// An event as the seeds' OpenAPI description's AuditEvent (GET /v1/audit/events): id (see
+// AuditEventId), actor, resource (AuditEventResource), details, ip_address, created_at; and
+// the chain's hash, prev_hash and prev_event_id.
+boost::json::object RenderSpecAuditEvent(const AuditEvent& event);
 boost::json::object RenderVerification(const AuditVerification& verification);
 
 }  // namespace coffer::api

@@ -1,12 +1,16 @@
 // Route registration: health, auth, vaults here; secrets in secret_routes.cc; users, agents and
-// audit in identity_routes.cc; policies in policy_routes.cc.
+// audit in identity_routes.cc; policies in policy_routes.cc; share links in share_routes.cc.
 #include "api/routes.h"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <functional>
+#include <optional>
+#include <string_view>
 
 #include "api/handler.h"
 #include "api/render.h"
+#include "common/ids.h"
 #include "common/time_format.h"
 
 namespace coffer::api {
@@ -14,6 +18,7 @@ namespace coffer::api {
 void RegisterSecretRoutes(http::Router& router, const ApiServices& api);
 void RegisterIdentityRoutes(http::Router& router, const ApiServices& api);
 void RegisterPolicyRoutes(http::Router& router, const ApiServices& api);
+void RegisterShareRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -59,53 +64,117 @@ void RegisterVaultRoutes(http::Router& router, const ApiServices& api) {
                     }));
 }
 
+// Reads a token exchange's body: sets the API key (nullopt: none given) and the rules, or
+// returns why the body is refused.
+using ReadExchange = std::function<Status(const http::Request&, const JsonBody&,
+                                          std::optional<std::string_view>&, TokenExchangeRules&)>;
+
+// A token exchange route: every refusal, of the body or of the key, goes through
+// AuthService::IssueToken, so it is audited and spends the client address's budget like a wrong
+// key. `agent_fields` adds agent_id and vault_ids to the answer.
+http::Handler TokenExchangeRoute(AuthService& auth, const http::TrustedProxies& proxies,
+                                 bool optional_body, bool agent_fields, ReadExchange read) {
+  return Public([&auth, &proxies, optional_body, agent_fields, read = std::move(read)](
+                    auto& req, auto&) -> StatusOr<http::Response> {
+    RequestContext anonymous = AnonymousContext(req, proxies);
+    auto body = ParseBody(req, optional_body);
+    std::optional<std::string_view> api_key;
+    TokenExchangeRules rules;
+    Status refused;
+    if (!body.has_value()) {
+      refused = InvalidArgumentError("request body refused");
+    } else {
+      refused = read(req, *body, api_key, rules);
+      if (refused.ok() && !api_key.has_value())
+        refused = InvalidArgumentError("api_key is required");
+    }
+    auto token = auth.IssueToken(
+        anonymous, refused.ok() ? StatusOr<std::string_view>(*api_key) : Err(refused), rules);
+    if (!token.has_value()) {
+      if (!refused.ok() && !body.has_value() && token.error().code() == refused.code()) {
+        return std::move(body.error());  // its own answer (400, 415)
+      }
+      return Err(token.error());  // 429 with Retry-After past the address's budget
+    }
+    WipingResource resource;
+    http::Response r;
+    {
+      boost::json::object o(&resource);
+      o["access_token"] = boost::json::string(token->token.view(), &resource);
+      o["token_type"] = "Bearer";
+      o["expires_in"] = token->expires_in_seconds;
+      o["expires_at"] = FormatRfc3339(token->expires_at);
+      if (agent_fields) {
+        o["agent_id"] = token->principal.id;
+        boost::json::array vault_ids(&resource);
+        for (const std::string& id : token->vault_ids) vault_ids.emplace_back(id);
+        o["vault_ids"] = std::move(vault_ids);
+      }
+      r = JsonResponse(200, o);
+    }
+    r.sensitive = true;
+    return r;
+  });
+}
+
+// The api_key field, which must be a string when present.
+Status ReadApiKey(const JsonBody& body, std::optional<std::string_view>& api_key) {
+  ASSIGN_OR_RETURN(api_key, body.String("api_key"));
+  return OkStatus();
+}
+
 void RegisterAuthRoutes(http::Router& router, const ApiServices& api) {
   AuthService& auth = api.auth;
   const http::TrustedProxies& proxies = api.trusted_proxies;
-  // The API key comes in the body ({"api_key": …}) or, failing that, as the Bearer credential.
+  // Coffer's own exchange: any API key, in the body ({"api_key": …}) or, failing that, as the
+  // Bearer credential.
   router.Add("POST", "/v1/auth/token",
-             Public([&auth, &proxies](auto& req, auto&) -> StatusOr<http::Response> {
-               RequestContext anonymous = AnonymousContext(req, proxies);
-               auto body = ParseBody(req, /*optional=*/true);
-               std::string_view api_key;
-               Status refused;
-               if (!body.has_value()) {
-                 refused = InvalidArgumentError("request body refused");
-               } else if (Status s = body->AllowOnly({"api_key"}); !s.ok()) {
-                 refused = s;
-               } else if (auto key = body->String("api_key"); !key.has_value()) {
-                 refused = key.error();
-               } else if (key->has_value()) {
-                 api_key = **key;
-               } else if (auto header = AuthService::BearerToken(req.Header("authorization"));
-                          header.has_value()) {
-                 api_key = *header;
-               } else {
-                 refused = UnauthenticatedError(
-                     "api_key is required (in the body, or as the Bearer credential)");
-               }
-               // A refused body is audited (and limited) as a refused credential.
-               auto token = auth.IssueToken(
-                   anonymous, refused.ok() ? StatusOr<std::string_view>(api_key) : Err(refused));
-               if (!token.has_value()) {
-                 if (!refused.ok() && !body.has_value() && token.error().code() == refused.code()) {
-                   return std::move(body.error());  // its own answer (400, 415)
-                 }
-                 return Err(token.error());  // 429 with Retry-After past the address's budget
-               }
-               WipingResource resource;
-               http::Response r;
-               {
-                 boost::json::object o(&resource);
-                 o["access_token"] = boost::json::string(token->token.view(), &resource);
-                 o["token_type"] = "Bearer";
-                 o["expires_in"] = token->expires_in_seconds;
-                 o["expires_at"] = FormatRfc3339(token->expires_at);
-                 r = JsonResponse(200, o);
-               }
-               r.sensitive = true;
-               return r;
-             }));
+             TokenExchangeRoute(
+                 auth, proxies, /*optional_body=*/true, /*agent_fields=*/false,
+                 [](const http::Request& req, const JsonBody& body,
+                    std::optional<std::string_view>& api_key, TokenExchangeRules&) -> Status {
+                   RETURN_IF_ERROR(body.AllowOnly({"api_key"}));
+                   RETURN_IF_ERROR(ReadApiKey(body, api_key));
+                   if (api_key.has_value()) return OkStatus();
+                   auto header = AuthService::BearerToken(req.Header("authorization"));
+                   if (!header.has_value()) {
+                     return UnauthenticatedError(
+                         "api_key is required (in the body, or as the Bearer "
+                         "credential)");
+                   }
+                   api_key = *header;
+                   return OkStatus();
+                 }));
+  // The seeds' exchanges: a user's API key here, an agent's at agent-token.
+  router.Add("POST", "/v1/auth/api-key-token",
+             TokenExchangeRoute(
+                 auth, proxies, /*optional_body=*/false, /*agent_fields=*/false,
+                 [](const http::Request&, const JsonBody& body,
+                    std::optional<std::string_view>& api_key, TokenExchangeRules& rules) -> Status {
+                   RETURN_IF_ERROR(body.AllowOnly({"api_key"}));
+                   rules.accepts = TokenExchange::kUserKey;
+                   return ReadApiKey(body, api_key);
+                 }));
+  router.Add(
+      "POST", "/v1/auth/agent-token",
+      TokenExchangeRoute(
+          auth, proxies, /*optional_body=*/false, /*agent_fields=*/true,
+          [](const http::Request&, const JsonBody& body, std::optional<std::string_view>& api_key,
+             TokenExchangeRules& rules) -> Status {
+            if (body.Has("dpop_jwk")) {
+              return InvalidArgumentError(
+                  "dpop_jwk: Coffer does not issue DPoP-bound tokens; omit dpop_jwk to get a "
+                  "Bearer token");
+            }
+            RETURN_IF_ERROR(body.AllowOnly({"api_key", "agent_id"}));
+            rules.accepts = TokenExchange::kAgentKey;
+            ASSIGN_OR_RETURN(auto agent_id, body.String("agent_id"));
+            if (agent_id.has_value()) {
+              if (!IsUuid(*agent_id)) return InvalidArgumentError("agent_id must be a UUID");
+              rules.agent_id = std::string(*agent_id);
+            }
+            return ReadApiKey(body, api_key);
+          }));
   const RouteContext rc{api.auth, api.audit_log, api.trusted_proxies};
   router.Add("GET", "/v1/me",
              Authed(rc, "me.read",
@@ -128,6 +197,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterSecretRoutes(router, services);
   RegisterIdentityRoutes(router, services);
   RegisterPolicyRoutes(router, services);
+  RegisterShareRoutes(router, services);
 }
 
 }  // namespace coffer::api

@@ -8,6 +8,7 @@
 #include "service/auth_service.h"
 #include "service/policy_service.h"
 #include "service/secret_service.h"
+#include "service/share_service.h"
 #include "service/user_service.h"
 #include "service/vault_service.h"
 
@@ -23,6 +24,7 @@ struct ApiServices {
   AgentService& agents;
   PolicyService& policies;
   AuditService& audit;
+  ShareService& shares;
 };
 
 void RegisterRoutes(http::Router& router, const ApiServices& services);

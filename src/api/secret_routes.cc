@@ -33,8 +33,9 @@ StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& 
   RETURN_IF_ERROR(body->AllowOnly(
       {"type", "value", "metadata", "expires_at", "rotation_policy", "max_access_count"}));
   PutSecretRequest put;
-  ASSIGN_OR_RETURN(std::string_view type, body->RequiredString("type"));
-  put.type = std::string(type);
+  // The seeds' OpenAPI description makes `type` optional, defaulting to `generic`.
+  ASSIGN_OR_RETURN(auto type, body->String("type"));
+  put.type = std::string(type.value_or("generic"));
   ASSIGN_OR_RETURN(std::string_view value, body->RequiredString("value"));
   put.value = SecretBuffer(value);
   ASSIGN_OR_RETURN(auto metadata, body->ObjectJson("metadata"));
@@ -105,6 +106,18 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
   return JsonResponse(200, o);
 }
 
+// Disables one version (the row stays; reads of it get 410). `answer_metadata`: the seed's
+// route answers 200 with the version's metadata, the OpenAPI description's answers 204.
+auto DisableVersion(SecretService& secrets, bool answer_metadata) {
+  return [&secrets, answer_metadata](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
+    ASSIGN_OR_RETURN(SecretVersion v,
+                     secrets.DisableVersion(ctx, Param(params, "vault_id"), Param(params, "path"),
+                                            Param(params, "version")));
+    if (!answer_metadata) return NoContent();
+    return JsonResponse(200, RenderSecretMeta(v));
+  };
+}
+
 }  // namespace
 
 void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
@@ -167,14 +180,9 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
                     }),
              kReadOnIoThread);
   router.Add("POST", base + "/secret-version/{*path}/{version}/disable",
-             Authed(rc, "secret.disable",
-                    [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(
-                          SecretVersion v,
-                          secrets.DisableVersion(ctx, Param(params, "vault_id"),
-                                                 Param(params, "path"), Param(params, "version")));
-                      return JsonResponse(200, RenderSecretMeta(v));
-                    }));
+             Authed(rc, "secret.disable", DisableVersion(secrets, /*answer_metadata=*/true)));
+  router.Add("POST", base + "/secret-version-disable/{*path}/{version}",
+             Authed(rc, "secret.disable", DisableVersion(secrets, /*answer_metadata=*/false)));
 }
 
 }  // namespace coffer::api

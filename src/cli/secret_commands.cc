@@ -19,7 +19,7 @@ using client::CofferClient;
 namespace json = boost::json;
 
 constexpr std::string_view kSecretTypes =
-    "password, api_key, private_key, certificate, file, note, ssh_key, env_bundle";
+    "password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, generic, env";
 
 struct SecretCommands {
   explicit SecretCommands(ClientContext& c) : ctx(c) {}

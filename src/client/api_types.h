@@ -194,6 +194,14 @@ struct PolicyInput {
   std::optional<std::string> expires_at;
 };
 
+// POST /v1/secrets/{secret_id}/share.
+struct ShareInput {
+  std::string recipient_type;  // "anyone_with_link", "user", "agent", …
+  std::optional<std::string> recipient_id;
+  std::string expires_at;  // RFC 3339
+  std::optional<int64_t> max_access_count;
+};
+
 struct AuditQuery {
   std::string vault_id;
   std::string actor_id;

@@ -92,6 +92,10 @@ class CofferClient {
   Status DeletePolicy(std::string_view vault_id, std::string_view policy_id);
 
   // --- Audit
+  // Shares a secret by its id. The answer (id, share_url, …) is kept in wiped memory: a link
+  // share's URL is a capability.
+  StatusOr<WipedJson> ShareSecret(std::string_view secret_id, const ShareInput& input);
+
   StatusOr<AuditPage> ListAudit(const AuditQuery& query);
   StatusOr<AuditVerification> VerifyAudit();
 

@@ -138,6 +138,21 @@ Status CofferClient::DeletePolicy(std::string_view vault_id, std::string_view po
   return OkStatus();
 }
 
+// --- Sharing --------------------------------------------------------------------------------
+
+StatusOr<WipedJson> CofferClient::ShareSecret(std::string_view secret_id, const ShareInput& input) {
+  json::object body;
+  body["recipient_type"] = input.recipient_type;
+  if (input.recipient_id.has_value()) {
+    body["recipient_id"] = *input.recipient_id;
+  }
+  body["expires_at"] = input.expires_at;
+  if (input.max_access_count.has_value()) {
+    body["max_access_count"] = *input.max_access_count;
+  }
+  return Call("POST", "/v1/secrets/" + Id(secret_id) + "/share", Serialize(body));
+}
+
 // --- Audit ----------------------------------------------------------------------------------
 
 StatusOr<AuditPage> CofferClient::ListAudit(const AuditQuery& query) {

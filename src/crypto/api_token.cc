@@ -1,5 +1,6 @@
-// Minting and parsing of `cfr_<kind>_<public id>_<secret>_<crc>` credentials, and the HMAC the
-// store keeps in place of the secret.
+// Minting and parsing of `cfr_<kind>_<public id>_<secret>_<crc>` credentials and of
+// `ocv_<public id>_<secret>_<crc>` agent API keys, and the HMAC the store keeps in place of the
+// secret.
 #include "crypto/api_token.h"
 
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@ namespace coffer {
 namespace {
 
 constexpr std::string_view kPrefix = "cfr_";
+constexpr std::string_view kAgentKeyPrefix = "ocv_";
 constexpr std::string_view kBase62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 constexpr size_t kPublicIdLength = 12;
@@ -85,20 +87,15 @@ Status FillBase62(std::span<uint8_t> out, Random& random) {
   return OkStatus();
 }
 
-}  // namespace
-
-StatusOr<MintedToken> MintToken(std::string_view kind, const SecretBuffer& pepper, Random& random) {
-  if (!IsValidKind(kind)) {
-    return Err(InvalidArgumentError("token kind must be 2 to 8 lowercase letters"));
-  }
-  const size_t public_at = kPrefix.size() + kind.size() + 1;
+// A token `<head><public id>_<secret>_<crc>`, where `head` ends with its separator.
+StatusOr<MintedToken> MintWithHead(std::string_view head, const SecretBuffer& pepper,
+                                   Random& random) {
+  const size_t public_at = head.size();
   const size_t secret_at = public_at + kPublicIdLength + 1;
   const size_t crc_sep_at = secret_at + kSecretLength;
   SecretBuffer token(crc_sep_at + 1 + kCrcLength);
   uint8_t* p = token.data();
-  std::copy(kPrefix.begin(), kPrefix.end(), p);
-  std::copy(kind.begin(), kind.end(), p + kPrefix.size());
-  p[public_at - 1] = '_';
+  std::copy(head.begin(), head.end(), p);
   RETURN_IF_ERROR(FillBase62({p + public_at, kPublicIdLength}, random));
   p[secret_at - 1] = '_';
   RETURN_IF_ERROR(FillBase62({p + secret_at, kSecretLength}, random));
@@ -114,14 +111,39 @@ StatusOr<MintedToken> MintToken(std::string_view kind, const SecretBuffer& peppe
   return minted;
 }
 
+}  // namespace
+
+StatusOr<MintedToken> MintToken(std::string_view kind, const SecretBuffer& pepper, Random& random) {
+  if (!IsValidKind(kind)) {
+    return Err(InvalidArgumentError("token kind must be 2 to 8 lowercase letters"));
+  }
+  std::string head;
+  head.reserve(kPrefix.size() + kind.size() + 1);
+  head.append(kPrefix).append(kind).push_back('_');
+  return MintWithHead(head, pepper, random);
+}
+
+StatusOr<MintedToken> MintAgentApiKey(const SecretBuffer& pepper, Random& random) {
+  return MintWithHead(kAgentKeyPrefix, pepper, random);
+}
+
 StatusOr<ParsedToken> ParseToken(std::string_view token) {
   const auto malformed = [] { return Err(UnauthenticatedError(std::string(kMalformed))); };
-  if (!token.starts_with(kPrefix)) return malformed();
-  const size_t kind_end = token.find('_', kPrefix.size());
-  if (kind_end == std::string_view::npos) return malformed();
-  const std::string_view kind = token.substr(kPrefix.size(), kind_end - kPrefix.size());
-  if (!IsValidKind(kind)) return malformed();
-  const size_t public_at = kind_end + 1;
+  ParsedToken parsed;
+  size_t public_at = 0;
+  if (token.starts_with(kAgentKeyPrefix)) {
+    parsed.kind = std::string(kTokenKindApiKey);
+    parsed.agent_key_form = true;
+    public_at = kAgentKeyPrefix.size();
+  } else {
+    if (!token.starts_with(kPrefix)) return malformed();
+    const size_t kind_end = token.find('_', kPrefix.size());
+    if (kind_end == std::string_view::npos) return malformed();
+    const std::string_view kind = token.substr(kPrefix.size(), kind_end - kPrefix.size());
+    if (!IsValidKind(kind)) return malformed();
+    parsed.kind = std::string(kind);
+    public_at = kind_end + 1;
+  }
   const size_t secret_at = public_at + kPublicIdLength + 1;
   const size_t crc_sep_at = secret_at + kSecretLength;
   if (token.size() != crc_sep_at + 1 + kCrcLength || token[secret_at - 1] != '_' ||
@@ -135,14 +157,14 @@ StatusOr<ParsedToken> ParseToken(std::string_view token) {
   const std::array<char, kCrcLength> expected = EncodeCrc(Crc32(token.substr(0, crc_sep_at)));
   if (crc != std::string_view(expected.data(), expected.size())) return malformed();
 
-  ParsedToken parsed;
-  parsed.kind = std::string(kind);
   parsed.public_id = std::string(public_id);
   parsed.secret = SecretBuffer(secret);
   return parsed;
 }
 
-bool LooksLikeToken(std::string_view token) { return token.starts_with(kPrefix); }
+bool LooksLikeToken(std::string_view token) {
+  return token.starts_with(kPrefix) || token.starts_with(kAgentKeyPrefix);
+}
 
 std::vector<uint8_t> HmacSecret(const SecretBuffer& pepper, std::string_view secret) {
   // OpenSSL wants non-null pointers even for empty inputs.

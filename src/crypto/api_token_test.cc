@@ -228,5 +228,31 @@ TEST_F(ApiTokenTest, RandomFailureIsInternal) {
   EXPECT_THAT(minted, StatusIs(StatusCode::kInternal));
 }
 
+TEST_F(ApiTokenTest, AgentKeysAreOcvWithTheSamePartsAndImplyKindKey) {
+  auto minted = MintAgentApiKey(pepper_, *random_);
+  ASSERT_TRUE(minted.has_value());
+  const std::string token(minted->token.view());
+  ASSERT_EQ(token.size(), 4 + 12 + 1 + 43 + 1 + 6);
+  EXPECT_TRUE(token.starts_with("ocv_"));
+  EXPECT_EQ(token.substr(4, 12), minted->public_id);
+  EXPECT_EQ(token.substr(token.size() - 6), Base62Crc(BitwiseCrc32(token.substr(0, 60))));
+  EXPECT_TRUE(LooksLikeToken(token));
+  auto parsed = ParseToken(token);
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->kind, kTokenKindApiKey);
+  EXPECT_EQ(parsed->public_id, minted->public_id);
+  EXPECT_TRUE(parsed->agent_key_form);
+  EXPECT_EQ(HmacSecret(pepper_, parsed->secret.view()), minted->secret_hmac);
+  // The prefix is under the checksum: a cfr_ key's parts cannot be passed off as an ocv_ key's.
+  const std::string cfr = Mint();
+  EXPECT_FALSE(ParseToken(cfr)->agent_key_form);
+  ExpectMalformed("ocv_" + cfr.substr(8));
+  for (size_t i = 0; i < token.size(); ++i) {
+    std::string changed = token;
+    changed[i] = changed[i] == 'A' ? 'B' : 'A';
+    ExpectMalformed(changed);
+  }
+}
+
 }  // namespace
 }  // namespace coffer

@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -97,17 +99,31 @@ StatusOr<std::string> SignJwt(const JwtClaims& claims, const SecretBuffer& key) 
       HasNul(claims.token_id)) {
     return Err(InvalidArgumentError("JWT claims must not contain NUL characters"));
   }
+  const std::string subject = claims.principal_kind + ":" + claims.subject;
+  // Ids are UUIDs; anything that would need escaping in JSON is refused rather than escaped.
+  std::string vault_ids_json = R"({"vault_ids":[)";
+  for (size_t i = 0; i < claims.vault_ids.size(); ++i) {
+    const std::string& id = claims.vault_ids[i];
+    if (!std::all_of(id.begin(), id.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0 || c == '-'; })) {
+      return Err(InvalidArgumentError("JWT vault ids must be UUIDs"));
+    }
+    vault_ids_json += (i == 0 ? "\"" : ",\"") + id + "\"";
+  }
+  vault_ids_json += "]}";
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0 || raw == nullptr) return Err(InternalError("cannot create a JWT"));
   const JwtPtr jwt(raw);
   if (jwt_set_alg(jwt.get(), JWT_ALG_HS256, key.data(), static_cast<int>(key.size())) != 0 ||
       jwt_add_grant(jwt.get(), "iss", kIssuer) != 0 ||
-      jwt_add_grant(jwt.get(), "sub", claims.subject.c_str()) != 0 ||
+      jwt_add_grant(jwt.get(), "sub", subject.c_str()) != 0 ||
       jwt_add_grant(jwt.get(), "knd", claims.principal_kind.c_str()) != 0 ||
       jwt_add_grant(jwt.get(), "cid", claims.credential_id.c_str()) != 0 ||
       jwt_add_grant(jwt.get(), "jti", claims.token_id.c_str()) != 0 ||
       jwt_add_grant_int(jwt.get(), "iat", ToSeconds(claims.issued_at)) != 0 ||
-      jwt_add_grant_int(jwt.get(), "exp", ToSeconds(claims.expires_at)) != 0) {
+      jwt_add_grant_int(jwt.get(), "exp", ToSeconds(claims.expires_at)) != 0 ||
+      (claims.principal_kind == "agent" &&
+       jwt_add_grants_json(jwt.get(), vault_ids_json.c_str()) != 0)) {
     return Err(InternalError("cannot build a JWT"));
   }
   char* encoded = jwt_encode_str(jwt.get());
@@ -159,8 +175,17 @@ StatusOr<JwtClaims> VerifyJwt(std::string_view token, const SecretBuffer& key, U
   // seconds so that a huge exp cannot overflow the conversion to microseconds.
   if (exp <= ToSeconds(now)) return Err(UnauthenticatedError("token expired"));
 
+  // `<kind>:<id>`, or the bare id of a token signed before the kind was written there.
+  std::string_view subject = sub;
+  const std::string kind_prefix = std::string(knd) + ":";
+  if (subject.starts_with(kind_prefix)) {
+    subject.remove_prefix(kind_prefix.size());
+  } else if (subject.find(':') != std::string_view::npos) {
+    return Err(Invalid());
+  }
+
   JwtClaims claims;
-  claims.subject = sub;
+  claims.subject = std::string(subject);
   claims.principal_kind = knd;
   claims.credential_id = cid;
   claims.token_id = jti;

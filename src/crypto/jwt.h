@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/secret_buffer.h"
@@ -10,13 +11,18 @@
 
 namespace coffer {
 
+// In the token, `sub` is `<principal_kind>:<principal id>` (`agent:<uuid>`, `user:<uuid>`), as
+// the seeds' clients read it; tokens signed before that carry the bare id, and still verify.
 struct JwtClaims {
-  std::string subject;         // principal id
+  std::string subject;         // principal id (without the kind)
   std::string principal_kind;  // "user" | "agent"
   std::string credential_id;   // public id of the API key it was exchanged for
   std::string token_id;        // jti
   UnixMicros issued_at = 0;    // whole seconds in the token
   UnixMicros expires_at = 0;
+  // Signed as the `vault_ids` claim (an array of ids) when the kind is "agent"; informational
+  // for clients (access is decided by the policies at each request), so not read back.
+  std::vector<std::string> vault_ids;
 };
 
 // kInternal if signing fails.

@@ -238,5 +238,64 @@ TEST_F(JwtTest, EmptyKeyIsInternal) {
   EXPECT_THAT(SignJwt(Claims(), empty), StatusIs(StatusCode::kInternal));
 }
 
+// The JSON payload of a compact JWT (not verified).
+std::string DecodedPayload(std::string_view token) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const size_t a = token.find('.');
+  const std::string_view in = token.substr(a + 1, token.rfind('.') - a - 1);
+  std::string out;
+  uint32_t bits = 0;
+  int n = 0;
+  for (const char c : in) {
+    bits = (bits << 6) | static_cast<uint32_t>(kAlphabet.find(c));
+    n += 6;
+    if (n >= 8) {
+      n -= 8;
+      out.push_back(static_cast<char>((bits >> n) & 0xff));
+    }
+  }
+  return out;
+}
+
+TEST_F(JwtTest, SubjectNamesTheKindAndAgentsCarryTheirVaultIds) {
+  JwtClaims c = Claims();
+  c.subject = "7f1c0000-0000-4000-8000-000000000001";
+  c.principal_kind = "agent";
+  c.vault_ids = {"0a000000-0000-4000-8000-000000000001", "0b000000-0000-4000-8000-000000000002"};
+  auto token = SignJwt(c, key_);
+  ASSERT_THAT(token, IsOk());
+  const std::string payload = DecodedPayload(*token);
+  EXPECT_NE(payload.find(R"("sub":"agent:7f1c0000-0000-4000-8000-000000000001")"),
+            std::string::npos)
+      << payload;
+  EXPECT_NE(payload.find(R"("vault_ids":["0a000000-0000-4000-8000-000000000001",)"
+                         R"("0b000000-0000-4000-8000-000000000002"])"),
+            std::string::npos)
+      << payload;
+  auto claims = VerifyJwt(*token, key_, kIssued);
+  ASSERT_THAT(claims, IsOk());
+  EXPECT_EQ(claims->subject, c.subject) << "the kind is not part of the subject read back";
+
+  // A user's token has no vault_ids; a vault id that is not a UUID is refused, not escaped.
+  auto user = SignJwt(Claims(), key_);
+  ASSERT_THAT(user, IsOk());
+  EXPECT_NE(DecodedPayload(*user).find(R"("sub":"user:user-1")"), std::string::npos);
+  EXPECT_EQ(DecodedPayload(*user).find("vault_ids"), std::string::npos);
+  c.vault_ids = {R"(x","admin":true,"y":")"};
+  EXPECT_THAT(SignJwt(c, key_), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST_F(JwtTest, ASubjectOfAnotherKindIsRefused) {
+  // knd says user, sub says agent: never taken for either.
+  const std::string token = CraftHs256(
+      R"({"alg":"HS256","typ":"JWT"})",
+      R"({"iss":"coffer","sub":"agent:user-1","knd":"user","cid":"pub123","jti":"t-1","iat":)" +
+          std::to_string(kIssued / kMicrosPerSecond) + R"(,"exp":)" +
+          std::to_string(kExpires / kMicrosPerSecond) + "}",
+      key_);
+  ExpectRefused(token);
+}
+
 }  // namespace
 }  // namespace coffer

@@ -1,5 +1,8 @@
-// The audit chain's canonical encoding.
+// The audit chain's canonical encoding, and how an event is shown in the seeds' terms.
 #include "model/identity.h"
+
+#include <algorithm>
+#include <array>
 
 namespace coffer {
 namespace {
@@ -34,6 +37,28 @@ Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& e) 
   PutU64(buf, static_cast<uint64_t>(static_cast<uint32_t>(e.http_status)));
   if (e.count != 0) PutU64(buf, static_cast<uint64_t>(e.count));
   return Sha256({prev_hash, buf});
+}
+
+std::string AuditEventId(const Sha256Digest& hash) {
+  if (hash == Sha256Digest{}) return "";
+  std::array<uint8_t, 16> b{};
+  std::copy_n(hash.begin(), b.size(), b.begin());
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x80);  // version 8
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
+  const std::string hex = HexEncode(b);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+AuditResource AuditEventResource(const AuditEvent& event) {
+  const std::string_view action = event.action;
+  if (action == "secret.list" || action.starts_with("vault.")) {
+    return {"vault", event.vault_id};
+  }
+  if (action.starts_with("secret.")) {
+    return {"secret", event.path};
+  }
+  return {action.substr(0, action.find('.')), {}};
 }
 
 std::string_view PolicyEffectName(PolicyEffect effect) {

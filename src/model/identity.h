@@ -21,9 +21,14 @@ struct Agent {
   std::string description;
   std::string owner_id;  // the user who created it
   UnixMicros created_at = 0;
-  std::optional<UnixMicros> revoked_at;
+  std::optional<UnixMicros> revoked_at;  // deleted: for good
+  // Deactivated (PATCH is_active false) since then; nullopt while active. Unlike revocation it
+  // can be undone, and the agent's credentials are kept for when it is.
+  std::optional<UnixMicros> deactivated_at;
 
   bool is_revoked() const { return revoked_at.has_value(); }
+  // Whether the agent may authenticate at all: neither revoked nor deactivated.
+  bool is_active() const { return !revoked_at.has_value() && !deactivated_at.has_value(); }
 };
 
 // Permission bits of a policy.
@@ -85,5 +90,25 @@ struct AuditEvent {
 // two different events encode alike. `count` is appended only when not 0, so events written
 // before it existed keep their hashes.
 Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& event);
+
+// The event's id as the seeds' OpenAPI description shows it (AuditEvent.id, a UUID): the first
+// 16 bytes of its chain hash with RFC 9562's version 8 (custom) and variant bits set, in the
+// canonical lowercase form. Stable (a stored hash never changes) and unique within a chain
+// (the hash covers seq). All-zero `hash` (the link before the first event): empty.
+std::string AuditEventId(const Sha256Digest& hash);
+
+// What an event is about, as that description's AuditEvent names it (resource_type,
+// resource_id):
+// - a secret's events ("secret.*" but "secret.list"): "secret", its path;
+// - a vault's events ("vault.*", and "secret.list", which lists a vault): "vault", its id;
+// - anything else: the action's first word ("agent", "policy", "user", "auth", …) and no id
+//   (the event does not record which one).
+// An empty recorded path or vault id gives no id. The stores' resource_id filter
+// (AuditQuery::resource_id) follows the same rule.
+struct AuditResource {
+  std::string_view type;
+  std::string_view id;  // empty: none
+};
+AuditResource AuditEventResource(const AuditEvent& event);
 
 }  // namespace coffer

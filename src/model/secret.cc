@@ -6,7 +6,7 @@
 
 namespace coffer {
 namespace {
-constexpr std::array<std::pair<SecretType, std::string_view>, 8> kTypes = {{
+constexpr std::array<std::pair<SecretType, std::string_view>, 10> kTypes = {{
     {SecretType::kPassword, "password"},
     {SecretType::kApiKey, "api_key"},
     {SecretType::kPrivateKey, "private_key"},
@@ -15,6 +15,8 @@ constexpr std::array<std::pair<SecretType, std::string_view>, 8> kTypes = {{
     {SecretType::kNote, "note"},
     {SecretType::kSshKey, "ssh_key"},
     {SecretType::kEnvBundle, "env_bundle"},
+    {SecretType::kGeneric, "generic"},
+    {SecretType::kEnv, "env"},
 }};
 }  // namespace
 
@@ -33,7 +35,8 @@ std::optional<SecretType> ParseSecretType(std::string_view name) {
 }
 
 std::string_view SecretTypeList() {
-  return "password, api_key, private_key, certificate, file, note, ssh_key, env_bundle";
+  return "password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, generic, "
+         "env";
 }
 
 std::string_view PrincipalKindName(PrincipalKind k) {

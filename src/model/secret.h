@@ -12,7 +12,8 @@
 
 namespace coffer {
 
-// The eight secret types of the API.
+// The secret types of the API: the seeds' eight, then the two more the seeds' OpenAPI
+// description names (`generic`, its default when a write names none, and `env`). Stored by name.
 enum class SecretType : uint8_t {
   kPassword,
   kApiKey,
@@ -22,6 +23,8 @@ enum class SecretType : uint8_t {
   kNote,
   kSshKey,
   kEnvBundle,
+  kGeneric,
+  kEnv,
 };
 
 std::string_view SecretTypeName(SecretType t);
@@ -51,7 +54,7 @@ struct SecretVersion {
   int64_t access_count = 0;      // counted reads handed out (only tracked when max > 0)
   std::optional<UnixMicros> disabled_at;
   UnixMicros created_at = 0;
-  std::string created_by;           // principal id
+  std::string created_by;           // id of the principal (user or agent) who wrote this version
   std::vector<uint8_t> ciphertext;  // AEAD blob, see crypto/aead.h
 
   bool is_disabled() const { return disabled_at.has_value(); }

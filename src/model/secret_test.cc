@@ -11,6 +11,7 @@ namespace {
 constexpr SecretType kAllTypes[] = {
     SecretType::kPassword, SecretType::kApiKey, SecretType::kPrivateKey, SecretType::kCertificate,
     SecretType::kFile,     SecretType::kNote,   SecretType::kSshKey,     SecretType::kEnvBundle,
+    SecretType::kGeneric,  SecretType::kEnv,
 };
 
 TEST(SecretTypeTest, Names) {
@@ -22,6 +23,8 @@ TEST(SecretTypeTest, Names) {
   EXPECT_EQ(SecretTypeName(SecretType::kNote), "note");
   EXPECT_EQ(SecretTypeName(SecretType::kSshKey), "ssh_key");
   EXPECT_EQ(SecretTypeName(SecretType::kEnvBundle), "env_bundle");
+  EXPECT_EQ(SecretTypeName(SecretType::kGeneric), "generic");
+  EXPECT_EQ(SecretTypeName(SecretType::kEnv), "env");
 }
 
 TEST(SecretTypeTest, ParseRoundTripsEveryType) {
@@ -32,7 +35,7 @@ TEST(SecretTypeTest, ParseRoundTripsEveryType) {
     EXPECT_EQ(ParseSecretType(name), t) << name;
     EXPECT_NE(SecretTypeList().find(name), std::string_view::npos) << name;
   }
-  EXPECT_EQ(names.size(), 8u);
+  EXPECT_EQ(names.size(), 10u);
 }
 
 TEST(SecretTypeTest, ParseRefusesUnknownNames) {
@@ -42,9 +45,10 @@ TEST(SecretTypeTest, ParseRefusesUnknownNames) {
   }
 }
 
-TEST(SecretTypeTest, ListNamesAllEight) {
+TEST(SecretTypeTest, ListNamesAllTen) {
   EXPECT_EQ(SecretTypeList(),
-            "password, api_key, private_key, certificate, file, note, ssh_key, env_bundle");
+            "password, api_key, private_key, certificate, file, note, ssh_key, env_bundle, "
+            "generic, env");
 }
 
 TEST(PrincipalKindTest, Names) {

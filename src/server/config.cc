@@ -94,6 +94,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"tls_cert", [&] { return str(config.tls_cert); }},
         {"tls_key", [&] { return str(config.tls_key); }},
         {"insecure_listen", [&] { return boolean(config.insecure_listen); }},
+        {"public_url", [&] { return str(config.public_url); }},
         {"io_threads", [&] { return integer(config.io_threads); }},
         {"worker_threads", [&] { return integer(config.worker_threads); }},
         {"max_body_bytes", [&] { return integer(config.max_body_bytes); }},
@@ -136,6 +137,31 @@ Status CheckServerConfig(const ServerConfig& config) {
   }
   auto level = NormalizeLogLevel(config.log_level);
   if (!level.has_value()) return InvalidArgumentError("--log-level " + level.error().message());
+  return CheckPublicUrl(config.public_url);
+}
+
+Status CheckPublicUrl(std::string_view url) {
+  if (url.empty()) return OkStatus();
+  const Status bad = InvalidArgumentError(
+      "public_url must be an http:// or https:// URL with a host and at most a path, e.g. "
+      "https://vault.example.com");
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return bad;
+  }
+  const std::string_view host = rest.substr(0, rest.find('/'));
+  if (host.empty()) return bad;
+  for (const char c : url) {
+    // No query, fragment or user info; nothing a link could not carry as it is.
+    if (c == '?' || c == '#' || c == '@' || c == '\\' || static_cast<unsigned char>(c) <= ' ' ||
+        static_cast<unsigned char>(c) >= 0x7f) {
+      return bad;
+    }
+  }
   return OkStatus();
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -36,6 +37,9 @@ struct ServerConfig {
   std::string tls_key;
   // Allows plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
   bool insecure_listen = false;
+  // The base URL clients reach this server at ("https://vault.example.com"), for the links it
+  // makes (share links). Empty: the address it listens on, with http or https.
+  std::string public_url;
 
   std::string RootKeyFile() const;
   std::string StorePath() const;  // the SQLite file
@@ -50,6 +54,10 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config);
 // Every number of `config` within its bound and a known log level, whatever set them;
 // kInvalidArgument naming the first option at fault and its bound.
 Status CheckServerConfig(const ServerConfig& config);
+
+// OK when `url` is empty or an http(s) URL with a host and at most a path (no query, fragment or
+// user info); kInvalidArgument naming public_url otherwise.
+Status CheckPublicUrl(std::string_view url);
 
 // Splits "host:port" ("[::1]:8200" for IPv6). kInvalidArgument.
 Status ParseListen(const std::string& listen, std::string& host, uint16_t& port);

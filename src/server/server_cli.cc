@@ -88,6 +88,11 @@ CLI::App* AddServerCommand(CLI::App& app, StoreOptions& options) {
       ->add_flag("--insecure-listen", config.insecure_listen,
                  "Allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
       ->envname("COFFER_INSECURE_LISTEN");
+  server
+      ->add_option("--public-url", config.public_url,
+                   "Base URL clients reach this server at, for the share links it makes "
+                   "(default: the listen address)")
+      ->envname("COFFER_PUBLIC_URL");
   server->footer("Example:\n  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
   return server;
 }

@@ -209,6 +209,14 @@ StepResult WireServices(Startup& s) {
   return {};
 }
 
+// "http://127.0.0.1:8200": the scheme, the host as given to --listen (bracketed when IPv6) and
+// the bound port.
+std::string ListeningUrl(const Startup& s) {
+  const std::string host =
+      s.options.host.find(':') != std::string::npos ? "[" + s.options.host + "]" : s.options.host;
+  return fmt::format("{}://{}:{}", s.server->tls() ? "https" : "http", host, s.server->port());
+}
+
 StepResult Listen(Startup& s) {
   auto observer = [&telemetry = s.telemetry](const http::RequestLogEntry& e) {
     telemetry.OnRequest(e);
@@ -224,6 +232,7 @@ StepResult Listen(Startup& s) {
   }
   s.server = std::move(*server);
   s.telemetry.WatchServer(*s.server);
+  s.services->SetListeningUrl(ListeningUrl(s));
   return {};
 }
 
@@ -246,10 +255,7 @@ constexpr StartupStep kSteps[] = {
 // Serves until SIGTERM/SIGINT, then shuts down in the order the store needs. The server's
 // failure, if it stopped on one.
 Status Serve(Startup& s) {
-  const std::string shown_host =
-      s.options.host.find(':') != std::string::npos ? "[" + s.options.host + "]" : s.options.host;
-  fmt::print("coffer listening on {}://{}:{}\n", s.server->tls() ? "https" : "http", shown_host,
-             s.server->port());
+  fmt::print("coffer listening on {}\n", ListeningUrl(s));
   std::fflush(stdout);
   spdlog::info("at most {} connections at once, {} per client address", s.server->max_connections(),
                s.options.max_connections_per_address == 0

@@ -75,7 +75,9 @@ ServerServices::ServerServices(const ServiceInputs& in)
       users_(deps_, in.keyring),
       agents_(deps_, auth_, in.keyring),
       policies_(deps_),
-      audit_(deps_) {
+      audit_(deps_),
+      shares_(deps_, in.keyring, auth_,
+              ShareService::Options{.public_base_url = [this] { return PublicBaseUrl(); }}) {
   audit_log_.SetFallback(
       [&telemetry = in.telemetry](const AuditEvent& e) { return LogAuditFallback(telemetry, e); });
   // Refusals past a client's budget are counted, not audited one by one: their summaries
@@ -94,9 +96,22 @@ ServerServices::ServerServices(const ServiceInputs& in)
 
 void ServerServices::RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies) {
   api::RegisterRoutes(router, api::ApiServices{auth_, audit_log_, proxies, vaults_, secrets_,
-                                               users_, agents_, policies_, audit_});
+                                               users_, agents_, policies_, audit_, shares_});
   api::RegisterOpsRoutes(router, api::OpsRoutes{.ready = [this] { return Ready(); },
                                                 .metrics = &in_.telemetry.registry()});
+}
+
+void ServerServices::SetListeningUrl(std::string url) {
+  MutexLock lock(url_mu_);
+  listening_url_ = std::move(url);
+}
+
+std::string ServerServices::PublicBaseUrl() const {
+  std::string_view configured = in_.config.public_url;
+  while (configured.ends_with('/')) configured.remove_suffix(1);
+  if (!configured.empty()) return std::string(configured);
+  MutexLock lock(url_mu_);
+  return listening_url_;
 }
 
 Status ServerServices::Ready() const {

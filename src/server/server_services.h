@@ -4,8 +4,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/random.h"
 #include "common/status.h"
 #include "crypto/key_provider.h"
@@ -24,6 +26,7 @@
 #include "service/policy_service.h"
 #include "service/secret_service.h"
 #include "service/service_deps.h"
+#include "service/share_service.h"
 #include "service/user_service.h"
 #include "service/vault_service.h"
 #include "store/store.h"
@@ -50,6 +53,10 @@ class ServerServices {
   ServerServices(const ServerServices&) = delete;
   ServerServices& operator=(const ServerServices&) = delete;
 
+  // The URL the server listens at ("http://127.0.0.1:8200"), the base of the links it makes when
+  // no public_url is configured. Thread-safe.
+  void SetListeningUrl(std::string url);
+
   // Adds the API routes, /v1/ready and /metrics to `router`. `proxies` outlives the router.
   void RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies);
 
@@ -62,8 +69,12 @@ class ServerServices {
   // OK when the store answers a read (an unknown user is a fine answer) and the keyring holds
   // an active data key; else kUnavailable saying which. Thread-safe.
   Status Ready() const;
+  // public_url, or else the listening URL. Thread-safe.
+  std::string PublicBaseUrl() const;
 
   ServiceInputs in_;
+  mutable Mutex url_mu_;
+  std::string listening_url_ COFFER_GUARDED_BY(url_mu_);
   AccessCache cache_;
   Authorizer authorizer_;
   AuditLog audit_log_;
@@ -76,6 +87,7 @@ class ServerServices {
   AgentService agents_;
   PolicyService policies_;
   AuditService audit_;
+  ShareService shares_;
 };
 
 }  // namespace coffer::server

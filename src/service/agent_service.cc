@@ -12,8 +12,7 @@ namespace coffer {
 StatusOr<std::pair<IssuedCredential, IssuedCredential>> AgentService::NewCredentials(
     const Agent& agent) {
   const UnixMicros now = deps_.clock.Now();
-  ASSIGN_OR_RETURN(IssuedCredential key, MintCredential(kTokenKindApiKey, PrincipalKind::kAgent,
-                                                        agent.id, "api key", keyring_, now));
+  ASSIGN_OR_RETURN(IssuedCredential key, MintAgentKeyCredential(agent.id, keyring_, now));
   ASSIGN_OR_RETURN(IssuedCredential rot,
                    MintCredential(kTokenKindRotation, PrincipalKind::kAgent, agent.id,
                                   "rotation secret", keyring_, now));
@@ -75,6 +74,53 @@ StatusOr<std::vector<Agent>> AgentService::List(const RequestContext& ctx) {
 StatusOr<Agent> AgentService::Get(const RequestContext& ctx, std::string_view agent_id) {
   return deps_.audit.Audited<Agent>(ctx, "agent.read", [&](AuditEvent&) -> StatusOr<Agent> {
     return Manageable(ctx, agent_id, /*allow_self=*/true);
+  });
+}
+
+StatusOr<Agent> AgentService::Self(const RequestContext& ctx) {
+  return deps_.audit.Audited<Agent>(ctx, "agent.read", [&](AuditEvent&) -> StatusOr<Agent> {
+    if (ctx.principal.kind != PrincipalKind::kAgent) {
+      return Err(PermissionDeniedError(
+          "GET /v1/agents/me is for agents; a user has no agent record (use GET /v1/agents)"));
+    }
+    return deps_.store.GetAgent(ctx.principal.id);
+  });
+}
+
+StatusOr<Agent> AgentService::Update(const RequestContext& ctx, std::string_view agent_id,
+                                     UpdateAgentRequest request) {
+  const char* action = !request.is_active.has_value() ? "agent.update"
+                       : *request.is_active           ? "agent.reactivate"
+                                                      : "agent.deactivate";
+  return deps_.audit.Audited<Agent>(ctx, action, [&](AuditEvent& event) -> StatusOr<Agent> {
+    ASSIGN_OR_RETURN(Agent agent, Manageable(ctx, agent_id, /*allow_self=*/false));
+    if (agent.is_revoked()) {
+      return Err(FailedPreconditionError("agent is revoked (deleted); create a new one"));
+    }
+    AgentUpdate update;
+    if (request.name.has_value()) {
+      RETURN_IF_ERROR(ValidateName(*request.name, "name"));
+      update.name = std::move(request.name);
+    }
+    if (request.description.has_value()) {
+      RETURN_IF_ERROR(ValidateDescription(*request.description));
+      update.description = std::move(request.description);
+    }
+    update.is_active = request.is_active;
+    const UnixMicros now = deps_.clock.Now();
+    RETURN_IF_ERROR(deps_.store.UpdateAgent(agent.id, update, now, AuditLog::Success(event)));
+    AuditLog::MarkWritten(ctx);
+    // What the store now holds (deactivating again keeps the first time, as the store does).
+    if (update.name.has_value()) agent.name = std::move(*update.name);
+    if (update.description.has_value()) agent.description = std::move(*update.description);
+    if (update.is_active.has_value()) {
+      if (*update.is_active) {
+        agent.deactivated_at.reset();
+      } else if (!agent.deactivated_at.has_value()) {
+        agent.deactivated_at = now;
+      }
+    }
+    return agent;
   });
 }
 
@@ -143,6 +189,9 @@ StatusOr<AgentWithCredentials> AgentService::SelfRotate(
         }
         if (!key.has_value()) return Err(UnauthenticatedError("invalid API key"));
         if (key->principal_revoked) return Err(PermissionDeniedError("agent is revoked"));
+        if (key->principal_deactivated) {
+          return Err(PermissionDeniedError("agent is deactivated (is_active is false)"));
+        }
         if (!rotation_secret.has_value()) return Err(rotation_secret.error());
         if (!rotation_secret->has_value() || (*rotation_secret)->empty()) {
           return Err(InvalidArgumentError("rotationSecret is required"));

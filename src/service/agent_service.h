@@ -4,6 +4,7 @@
 // moment a rotation returns. Thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,13 @@ namespace coffer {
 struct CreateAgentRequest {
   std::string name;
   std::string description;
+};
+
+// PATCH /v1/agents/{id}: what to change (nullopt: leave as is).
+struct UpdateAgentRequest {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<bool> is_active;
 };
 
 // An agent with freshly issued credentials (shown once).
@@ -42,9 +50,18 @@ class AgentService {
   StatusOr<std::vector<Agent>> List(const RequestContext& ctx);
   // Owner, admin, or the agent itself.
   StatusOr<Agent> Get(const RequestContext& ctx, std::string_view agent_id);
+  // The calling agent's own record. kPermissionDenied for a user (who has no agent record).
+  StatusOr<Agent> Self(const RequestContext& ctx);
+  // Owner or admin: renames, describes, deactivates (is_active false: every credential and
+  // token of the agent is refused at once, on every server, until reactivated) or reactivates
+  // it. Audited as agent.deactivate / agent.reactivate when is_active is given, else
+  // agent.update. kNotFound, kAlreadyExists (the owner has an agent of that name),
+  // kInvalidArgument (name, description), kFailedPrecondition for a revoked (deleted) agent.
+  StatusOr<Agent> Update(const RequestContext& ctx, std::string_view agent_id,
+                         UpdateAgentRequest request);
   // Owner or admin. Idempotent.
   Status Revoke(const RequestContext& ctx, std::string_view agent_id);
-  // Owner or admin: new API key and rotation secret; the old ones stop working.
+  // Owner or admin: new API key (`ocv_…`) and rotation secret; the old ones stop working.
   StatusOr<AgentWithCredentials> RotateKey(const RequestContext& ctx, std::string_view agent_id);
 
   // The agent rotates its own credentials. `ctx` has no principal yet (request id and client

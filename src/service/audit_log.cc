@@ -114,6 +114,7 @@ StatusOr<AuditVerification> AuditLog::Verify() {
     if (!problem.empty()) {
       v.ok = false;
       v.first_broken_seq = expected_seq;
+      v.first_broken_hash = e.hash;
       v.reason = std::move(problem);
       return false;
     }

@@ -23,6 +23,8 @@ struct AuditVerification {
   bool ok = true;
   int64_t events_checked = 0;
   std::optional<int64_t> first_broken_seq;
+  // The stored hash of the event found where the chain broke (its AuditEventId), if one was.
+  std::optional<Sha256Digest> first_broken_hash;
   std::string reason;
   Sha256Digest head_hash{};
 };

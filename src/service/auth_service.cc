@@ -103,6 +103,7 @@ StatusOr<AuthService::CacheEntry> AuthService::Lookup(std::string_view public_id
     ASSIGN_OR_RETURN(Agent agent, deps_.store.GetAgent(credential.principal_id));
     entry.principal.name = agent.name;
     entry.principal_revoked = agent.is_revoked();
+    entry.principal_deactivated = agent.deactivated_at.has_value();
   }
   entry.credential = std::move(credential);
   if (current) {
@@ -152,17 +153,35 @@ StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::st
   if (!match || parsed->kind != kind || entry->credential.kind != kind) {
     return Err(Unauthenticated());
   }
+  // `ocv_` marks an agent's key; a user's key written that way is not one it was given.
+  if (parsed->agent_key_form && entry->credential.principal_kind != PrincipalKind::kAgent) {
+    return Err(Unauthenticated());
+  }
   // Revoking an agent revokes its credentials too; the agent's revocation is what the caller
   // is told (403), as seed 003 says.
   if (entry->credential.revoked_at.has_value() && !entry->principal_revoked) {
     return Err(Unauthenticated());
   }
   return VerifiedCredential{std::move(entry->credential), std::move(entry->principal),
-                            entry->principal_revoked};
+                            entry->principal_revoked, entry->principal_deactivated};
 }
 
+namespace {
+// Why a verified agent may not act, if it may not: 403 names the agent's state, which only the
+// holder of a valid credential learns.
+Status RefuseInactive(bool revoked, bool deactivated) {
+  if (revoked) return PermissionDeniedError("agent is revoked");
+  if (deactivated) {
+    return PermissionDeniedError(
+        "agent is deactivated (is_active is false); its owner or the "
+        "admin can reactivate it");
+  }
+  return OkStatus();
+}
+}  // namespace
+
 StatusOr<Principal> AuthService::FromVerified(const VerifiedCredential& verified) {
-  if (verified.principal_revoked) return Err(PermissionDeniedError("agent is revoked"));
+  RETURN_IF_ERROR(RefuseInactive(verified.principal_revoked, verified.principal_deactivated));
   return verified.principal;
 }
 
@@ -187,8 +206,25 @@ StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
       entry->credential.principal_id != claims.subject) {
     return Err(Unauthenticated());
   }
-  if (entry->principal_revoked) return Err(PermissionDeniedError("agent is revoked"));
+  RETURN_IF_ERROR(RefuseInactive(entry->principal_revoked, entry->principal_deactivated));
   return entry->principal;
+}
+
+StatusOr<std::vector<std::string>> AuthService::AgentVaultIds(std::string_view agent_id) {
+  ASSIGN_OR_RETURN(std::vector<Policy> policies,
+                   deps_.store.ListPoliciesForPrincipal(PrincipalKind::kAgent, agent_id));
+  const UnixMicros now = deps_.clock.Now();
+  std::vector<std::string> ids;
+  for (const Policy& p : policies) {
+    // A deny gives no standing in a vault. An allow's conditions are not weighed: the claim
+    // lists where the agent may be let in; each request is still decided on its own.
+    if (p.effect == PolicyEffect::kAllow && (!p.expires_at.has_value() || *p.expires_at > now)) {
+      ids.push_back(p.vault_id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
 AuthService::~AuthService() { JoinSummaryThread(); }
@@ -261,7 +297,8 @@ Status AuthService::StopFailureSummaries() {
 }
 
 StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
-                                              const StatusOr<std::string_view>& api_key) {
+                                              const StatusOr<std::string_view>& api_key,
+                                              const TokenExchangeRules& rules) {
   RETURN_IF_ERROR(AdmitClient(anonymous.client_ip));
   StatusOr<VerifiedCredential> verified =
       Err(UnauthenticatedError("api_key is not a Coffer API key"));
@@ -270,12 +307,30 @@ StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
   } else if (LooksLikeToken(*api_key)) {
     verified = Verify(*api_key, kTokenKindApiKey);
   }
+  // The route a key is not for: named only to its holder, since the key verified.
+  if (verified.has_value()) {
+    const PrincipalKind kind = verified->principal.kind;
+    if (rules.accepts == TokenExchange::kUserKey && kind != PrincipalKind::kUser) {
+      verified = Err(UnauthenticatedError(
+          "api_key is an agent's key: exchange it at POST /v1/auth/agent-token"));
+    } else if (rules.accepts == TokenExchange::kAgentKey && kind != PrincipalKind::kAgent) {
+      verified = Err(UnauthenticatedError(
+          "api_key is not an agent's key: exchange a user's key at POST /v1/auth/api-key-token"));
+    } else if (rules.agent_id.has_value() && *rules.agent_id != verified->principal.id) {
+      // Another agent's key: answered exactly as a wrong key, so agent ids cannot be probed.
+      verified = Err(Unauthenticated());
+    }
+  }
   RequestContext ctx = anonymous;
   if (verified.has_value()) ctx.principal = verified->principal;
   auto issued = deps_.audit.Audited<AccessToken>(
       ctx, "auth.token", [&](AuditEvent&) -> StatusOr<AccessToken> {
         if (!verified.has_value()) return Err(verified.error());
         ASSIGN_OR_RETURN(Principal principal, FromVerified(*verified));
+        std::vector<std::string> vault_ids;
+        if (principal.kind == PrincipalKind::kAgent) {
+          ASSIGN_OR_RETURN(vault_ids, AgentVaultIds(principal.id));
+        }
         const UnixMicros now = deps_.clock.Now();
         JwtClaims claims;
         claims.subject = principal.id;
@@ -284,8 +339,10 @@ StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
         claims.token_id = NewUuid(deps_.random);
         claims.issued_at = now;
         claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
+        claims.vault_ids = vault_ids;
         ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
-        AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count()};
+        AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count(),
+                          std::move(principal), std::move(vault_ids)};
         SecureWipe(jwt);
         return token;
       });
@@ -303,6 +360,21 @@ StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind p
   issued.credential.principal_kind = principal_kind;
   issued.credential.principal_id = std::string(principal_id);
   issued.credential.name = std::string(name);
+  issued.credential.secret_hmac = std::move(minted.secret_hmac);
+  issued.credential.created_at = now;
+  issued.token = std::move(minted.token);
+  return issued;
+}
+
+StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, const Keyring& keyring,
+                                                  UnixMicros now) {
+  ASSIGN_OR_RETURN(MintedToken minted, MintAgentApiKey(keyring.pepper(), keyring.random()));
+  IssuedCredential issued;
+  issued.credential.public_id = std::move(minted.public_id);
+  issued.credential.kind = std::string(kTokenKindApiKey);
+  issued.credential.principal_kind = PrincipalKind::kAgent;
+  issued.credential.principal_id = std::string(agent_id);
+  issued.credential.name = "api key";
   issued.credential.secret_hmac = std::move(minted.secret_hmac);
   issued.credential.created_at = now;
   issued.token = std::move(minted.token);

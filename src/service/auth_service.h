@@ -21,6 +21,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "common/mutex.h"
 #include "common/secret_buffer.h"
@@ -38,13 +39,32 @@ struct AccessToken {
   SecretBuffer token;
   UnixMicros expires_at = 0;
   int64_t expires_in_seconds = 0;
+  Principal principal;  // whom the token stands for
+  // For an agent: the vaults in which it holds a policy that has not expired, ordered by id
+  // (also the token's vault_ids claim). Empty for a user.
+  std::vector<std::string> vault_ids;
+};
+
+// Which API keys a token exchange takes.
+enum class TokenExchange : uint8_t {
+  kAnyKey,    // POST /v1/auth/token: a user's or an agent's
+  kUserKey,   // POST /v1/auth/api-key-token: a user's only
+  kAgentKey,  // POST /v1/auth/agent-token: an agent's only
+};
+
+struct TokenExchangeRules {
+  TokenExchange accepts = TokenExchange::kAnyKey;
+  // kAgentKey: the agent the caller says the key belongs to. A key of another agent is refused
+  // exactly as a wrong key is.
+  std::optional<std::string> agent_id;
 };
 
 // A credential whose secret matched, with the principal it belongs to.
 struct VerifiedCredential {
   Credential credential;
   Principal principal;
-  bool principal_revoked = false;  // an agent that was revoked
+  bool principal_revoked = false;      // an agent that was revoked
+  bool principal_deactivated = false;  // an agent that is deactivated (is_active false)
 };
 
 class AuthService {
@@ -62,7 +82,8 @@ class AuthService {
   ~AuthService();
 
   // Authenticates "Bearer <api key or JWT>". kUnauthenticated with a reason that never echoes
-  // the credential; kPermissionDenied for a revoked agent. Neither audited nor limited: see
+  // the credential; kPermissionDenied for a revoked or deactivated agent (a JWT included: it
+  // lives only as long as its key and its agent's activation). Neither audited nor limited: see
   // AuthenticateRequest.
   StatusOr<Principal> Authenticate(std::optional<std::string_view> authorization_header);
 
@@ -77,8 +98,12 @@ class AuthService {
   // Verifies an API key (or takes the request's refusal, when `api_key` holds an error) and
   // issues a JWT for its principal; audited as auth.token. Limited as AuthenticateRequest:
   // kResourceExhausted with retry_after when over the limit; a refusal spends a token.
+  // kUnauthenticated for a wrong key, for a key `rules` does not accept (another principal
+  // kind) and for an agent key that is not `rules.agent_id`'s (answered as a wrong key);
+  // kPermissionDenied for a revoked or deactivated agent.
   StatusOr<AccessToken> IssueToken(const RequestContext& anonymous,
-                                   const StatusOr<std::string_view>& api_key);
+                                   const StatusOr<std::string_view>& api_key,
+                                   const TokenExchangeRules& rules = {});
 
   // For other routes that check a credential (agent self-rotation): OK when `client_ip` is
   // within its budget; otherwise kResourceExhausted with the wait in its payload's retry_after,
@@ -101,9 +126,10 @@ class AuthService {
                              std::function<void(const Status&)> on_error);
   Status StopFailureSummaries();
 
-  // Verifies a token of `kind` ("key" or "rot") that is not revoked. kUnauthenticated otherwise.
-  // A credential of a revoked agent verifies (even though revoked with it), with
-  // principal_revoked set, so callers can answer 403 rather than 401.
+  // Verifies a token of `kind` ("key" or "rot") that is not revoked. kUnauthenticated otherwise
+  // (an `ocv_` key that is not an agent's included). A credential of a revoked agent verifies
+  // (even though revoked with it), with principal_revoked set, so callers can answer 403 rather
+  // than 401; so does one of a deactivated agent, with principal_deactivated set.
   StatusOr<VerifiedCredential> Verify(std::string_view token, std::string_view kind);
 
   // The Bearer credential of an Authorization header, or kUnauthenticated.
@@ -117,11 +143,14 @@ class AuthService {
     Credential credential;
     Principal principal;
     bool principal_revoked = false;
+    bool principal_deactivated = false;
   };
   // The credential with its principal, from the cache or the store. kNotFound if unknown.
   StatusOr<CacheEntry> Lookup(std::string_view public_id);
   StatusOr<Principal> FromVerified(const VerifiedCredential& verified);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
+  // The vaults of the agent's unexpired policies, ordered by id.
+  StatusOr<std::vector<std::string>> AgentVaultIds(std::string_view agent_id);
   // Forgets what `change` makes stale: a credential, every credential of a principal (and every
   // remembered unknown id, which may be one of its new ones), or everything.
   void OnChange(const StoreChange& change);
@@ -159,6 +188,10 @@ struct IssuedCredential {
 StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind principal_kind,
                                           std::string_view principal_id, std::string_view name,
                                           const Keyring& keyring, UnixMicros now);
+
+// A new API key for agent `agent_id`, minted in the agent-key form (`ocv_…`, kind "key").
+StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, const Keyring& keyring,
+                                                  UnixMicros now);
 
 // The first admin of a new data directory and its API key (shown once).
 struct BootstrapResult {

@@ -25,7 +25,8 @@ class AuthorizerTest : public ::testing::Test {
 
   Policy Grant(std::vector<std::string> permissions, std::string effect = "allow",
                PolicyConditions conditions = {}, std::string pattern = "**", int64_t priority = 0) {
-    CreatePolicyRequest r{"agent", agent_.agent.id, std::move(pattern), std::move(permissions)};
+    CreatePolicyRequest r =
+        PolicyGrant("agent", agent_.agent.id, std::move(pattern), std::move(permissions));
     r.effect = std::move(effect);
     r.conditions = std::move(conditions);
     r.priority = priority;

@@ -14,6 +14,8 @@
 
 namespace coffer {
 
+// What a new policy says. Aggregate-initialize it only with designated initializers or field by
+// field (PolicyGrant below): fields are added as the policy model grows.
 struct CreatePolicyRequest {
   std::string principal_type;  // "agent" | "user"
   std::string principal_id;
@@ -24,6 +26,19 @@ struct CreatePolicyRequest {
   int64_t priority = 0;          // >= 0
   PolicyConditions conditions;
 };
+
+// The common case: an unconditional allow of `permissions` on `pattern`.
+inline CreatePolicyRequest PolicyGrant(std::string principal_type, std::string principal_id,
+                                       std::string pattern, std::vector<std::string> permissions,
+                                       std::optional<UnixMicros> expires_at = std::nullopt) {
+  CreatePolicyRequest r;
+  r.principal_type = std::move(principal_type);
+  r.principal_id = std::move(principal_id);
+  r.path_pattern = std::move(pattern);
+  r.permissions = std::move(permissions);
+  r.expires_at = expires_at;
+  return r;
+}
 
 // What an update changes: each field present replaces the policy's, each absent one is kept.
 struct UpdatePolicyRequest {

@@ -22,6 +22,7 @@
 #include "service/auth_service.h"
 #include "service/policy_service.h"
 #include "service/secret_service.h"
+#include "service/share_service.h"
 #include "service/user_service.h"
 #include "service/vault_service.h"
 #include "store/sqlite/sqlite_store.h"
@@ -64,8 +65,13 @@ class ServiceTestEnv {
     agents_ = std::make_unique<AgentService>(*deps_, *auth_, *keyring_);
     policies_ = std::make_unique<PolicyService>(*deps_);
     audit_service_ = std::make_unique<AuditService>(*deps_);
+    shares_ = std::make_unique<ShareService>(*deps_, *keyring_, *auth_,
+                                             ShareService::Options{.public_base_url = [] {
+                                               return std::string("https://coffer.test");
+                                             }});
   }
   ~ServiceTestEnv() {
+    shares_.reset();
     audit_service_.reset();
     policies_.reset();
     agents_.reset();
@@ -115,6 +121,7 @@ class ServiceTestEnv {
   std::unique_ptr<AgentService> agents_;
   std::unique_ptr<PolicyService> policies_;
   std::unique_ptr<AuditService> audit_service_;
+  std::unique_ptr<ShareService> shares_;
 };
 
 // The Authorization header value that carries `token`.

@@ -112,6 +112,11 @@ class ObservedStore final : public Store {
   StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override {
     return Timed("ListAgents", nullptr, [&] { return inner_.ListAgents(owner_id); });
   }
+  Status UpdateAgent(std::string_view agent_id, const AgentUpdate& update, UnixMicros at,
+                     const AuditEvent* audit) override {
+    return Timed("UpdateAgent", audit,
+                 [&] { return inner_.UpdateAgent(agent_id, update, at, audit); });
+  }
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override {
     return Timed("RevokeAgent", audit, [&] { return inner_.RevokeAgent(agent_id, at, audit); });
   }
@@ -213,6 +218,32 @@ class ObservedStore final : public Store {
                                                const AuditEvent* audit) override {
     return Timed("DisableSecretVersion", audit,
                  [&] { return inner_.DisableSecretVersion(vault_id, path, version, at, audit); });
+  }
+  StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
+                                               VersionSelector selector) override {
+    return Timed("GetSecretVersionById", nullptr,
+                 [&] { return inner_.GetSecretVersionById(secret_id, selector); });
+  }
+  Status InsertShare(const Share& share, const AuditEvent* audit) override {
+    return Timed("InsertShare", audit, [&] { return inner_.InsertShare(share, audit); });
+  }
+  StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) override {
+    return Timed("GetShareByToken", nullptr, [&] { return inner_.GetShareByToken(token_hmac); });
+  }
+  StatusOr<Share> GetShare(std::string_view id) override {
+    return Timed("GetShare", nullptr, [&] { return inner_.GetShare(id); });
+  }
+  StatusOr<std::vector<Share>> ListSharesByCreator(std::string_view created_by) override {
+    return Timed("ListSharesByCreator", nullptr,
+                 [&] { return inner_.ListSharesByCreator(created_by); });
+  }
+  Status RevokeShare(std::string_view id, UnixMicros at, const AuditEvent* audit) override {
+    return Timed("RevokeShare", audit, [&] { return inner_.RevokeShare(id, at, audit); });
+  }
+  StatusOr<int64_t> ConsumeShareAccess(std::string_view id, UnixMicros now,
+                                       const AuditEvent* audit) override {
+    return Timed("ConsumeShareAccess", audit,
+                 [&] { return inner_.ConsumeShareAccess(id, now, audit); });
   }
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override {

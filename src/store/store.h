@@ -17,11 +17,20 @@
 #include "common/status.h"
 #include "model/identity.h"
 #include "model/secret.h"
+#include "model/share.h"
 #include "store/change_feed.h"
 
 namespace coffer {
 
 // Which version of a secret a read resolves to.
+// What UpdateAgent changes; nullopt leaves a field as it is.
+struct AgentUpdate {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  // false: sets deactivated_at (keeping an earlier time); true: clears it.
+  std::optional<bool> is_active;
+};
+
 struct VersionSelector {
   enum class Kind : uint8_t { kLatestEnabled, kLatestAny, kExact };
   Kind kind = Kind::kLatestEnabled;
@@ -60,12 +69,17 @@ struct SecretListPage {
 // PutSecretVersion and ConsumeSecretAccess it also fills in `version` (and for PutSecretVersion
 // `vault_id` and `path`) from the row written.
 struct AuditQuery {
-  std::string vault_id;             // empty: any
+  std::string vault_id;  // empty: any
+  // Empty: any. Else events whose AuditEventResource(e).id is this (model/identity.h): a
+  // secret event's path or a vault event's vault id.
+  std::string resource_id;
   std::string actor_id;             // empty: any
   std::string action;               // empty: any
   std::optional<UnixMicros> since;  // at >= since
   std::optional<UnixMicros> until;  // at < until
   int64_t after_seq = 0;            // seq > after_seq (pagination)
+  bool newest_first = false;        // order by seq descending instead of ascending
+  size_t offset = 0;                // skip this many matching events (in the order above)
   size_t limit = 100;               // at most this many events; 0: no limit
 };
 
@@ -177,6 +191,12 @@ class Store {
   virtual StatusOr<Agent> GetAgent(std::string_view agent_id) = 0;  // kNotFound
   // Every agent, or only those of `owner_id`; ordered by creation.
   virtual StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) = 0;
+  // Changes the agent's name, description and activation (deactivated_at = `at` when
+  // deactivated, kept if it already was; cleared when activated), atomically, publishing
+  // kPrincipal for the agent. Its credentials are untouched. kNotFound; kAlreadyExists when the
+  // owner has another agent of the new name; kFailedPrecondition when the agent is revoked.
+  virtual Status UpdateAgent(std::string_view agent_id, const AgentUpdate& update, UnixMicros at,
+                             const AuditEvent* audit) = 0;
   // Sets the agent's revoked_at and revokes all its credentials. Idempotent: times already set
   // (the agent's, a credential's) are kept. kNotFound.
   virtual Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) = 0;
@@ -222,7 +242,8 @@ class Store {
     auto appended = AppendAudit(*event);
     done(appended.has_value() ? OkStatus() : std::move(appended.error()));
   }
-  // Events matching `query`, in seq order.
+  // Events matching `query`, in seq order (descending when query.newest_first). Every filter
+  // is answered from an index (seq, or one of vault_id/path/actor_id/action with seq, or at).
   virtual StatusOr<std::vector<AuditEvent>> ListAudit(const AuditQuery& query) = 0;
   // Calls `visit` for every event in seq order until it returns false. Reads a consistent
   // snapshot. `visit` must not call back into the store (it runs while a read connection and
@@ -290,6 +311,35 @@ class Store {
   virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                                 const AuditEvent* audit) = 0;
 
+  // The selected version of the secret whose id is `secret_id`, with its ciphertext (as
+  // GetSecretVersion). kNotFound when there is no such secret or version; kGone for
+  // kLatestEnabled when every version is disabled.
+  virtual StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
+                                                       VersionSelector selector) = 0;
+
+  // --- shares --------------------------------------------------------------------------------
+  // A share belongs to its secret: deleting the secret (or its vault) deletes its shares.
+  // Reads fill in the share's vault_id and path from its secret.
+  // Inserts a share of version (secret_id, version). kNotFound when that version does not
+  // exist; kAlreadyExists when the id or the token HMAC is taken.
+  virtual Status InsertShare(const Share& share, const AuditEvent* audit) = 0;
+  // The share whose token HMAC is `token_hmac`. kNotFound.
+  virtual StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) = 0;
+  virtual StatusOr<Share> GetShare(std::string_view id) = 0;  // kNotFound
+  // Every share `created_by` made, revoked and expired ones too, ordered by creation.
+  virtual StatusOr<std::vector<Share>> ListSharesByCreator(std::string_view created_by) = 0;
+  // Sets revoked_at (the first revocation wins; revoking again is OK). kNotFound.
+  virtual Status RevokeShare(std::string_view id, UnixMicros at, const AuditEvent* audit) = 0;
+  // Atomically counts one access through a share: succeeds only while the share is not
+  // revoked, `now` < its expires_at, and it has accesses left (max_access_count 0: any number),
+  // and while its version is enabled, not expired at `now` and has reads left — a version with
+  // a read limit is counted too, in the same transaction. Both counts are durable before this
+  // returns; of concurrent accesses, on any server, no more than the limits succeed. Returns
+  // the share's new access_count. kGone when the share or its version refuses the access;
+  // kNotFound when the share or its version no longer exists.
+  virtual StatusOr<int64_t> ConsumeShareAccess(std::string_view id, UnixMicros now,
+                                               const AuditEvent* audit) = 0;
+
   // --- copying a store (coffer migrate) ------------------------------------------------------
   // Inserts one version exactly as given (secret id, number, counters, times, ciphertext, which
   // stays bound to those ids), creating the secret with version 1. Versions of a secret must
@@ -301,8 +351,8 @@ class Store {
   // What the layers above may keep in memory (credentials, principals, vaults, policies) and
   // how to keep it fresh. Every mutation that changes one of those is published to the feed by
   // the time the call returns, whatever its outcome (a failed COMMIT may have committed): by
-  // InsertCredential and RevokeCredential (kCredential), InsertAgent, RevokeAgent and
-  // ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy
+  // InsertCredential and RevokeCredential (kCredential), InsertAgent, UpdateAgent, RevokeAgent
+  // and ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy,
   // UpdatePolicy and DeletePolicy (kPolicies). On a store other processes write too (PostgreSQL
   // shared by several servers), their changes are published as well, within kMaxChangeDelay while
   // the feed is Current(). The feed lives as long as the store. Pure, so a wrapper store cannot

@@ -442,6 +442,92 @@ TEST_P(StoreConformanceTest, ListAuditFiltersCombineAndPaginate) {
   EXPECT_EQ(paged, matching(query("vault-b", "", "", std::nullopt, std::nullopt, 0, 0)));
 }
 
+// GET /v1/audit/events: resource_id follows AuditEventResource (model/identity.h), newest
+// first, offset paging; combined with the other filters.
+TEST_P(StoreConformanceTest, ListAuditByResourceNewestFirstWithOffset) {
+  struct Row {
+    std::string_view action, vault_id, path, actor;
+  };
+  const std::vector<Row> rows = {
+      {"vault.create", "vault-a", "", "user-1"},
+      {"secret.write", "vault-a", "db/pw", "user-1"},
+      {"secret.read", "vault-a", "db/pw", "agent-2"},
+      {"secret.read", "vault-b", "db/pw", "agent-2"},   // the same path in another vault
+      {"secret.list", "vault-a", "db/", "agent-2"},     // about the vault, not the prefix
+      {"secret.list", "vault-a", "vault-a", "user-1"},  // a prefix that looks like the id
+      {"policy.create", "vault-a", "", "user-1"},       // about a policy: no resource id
+      {"vault.read", "vault-b", "", "user-1"},
+      {"secret.versions", "vault-a", "vault-a", "user-1"},  // a path equal to a vault id
+      {"admin.recovered", "", "users/u/api-keys/k", ""},
+  };
+  std::vector<AuditEvent> appended;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    AuditEvent e = MakeEvent(rows[i].action, rows[i].vault_id, rows[i].actor,
+                             kT0 + 10 * static_cast<int64_t>(i));
+    e.path = std::string(rows[i].path);
+    auto stored = store().AppendAudit(e);
+    ASSERT_THAT(stored, IsOk());
+    appended.push_back(*stored);
+  }
+  const auto expected = [&](const AuditQuery& q) {
+    std::vector<int64_t> seqs;
+    for (const AuditEvent& e : appended) {
+      if ((q.resource_id.empty() || AuditEventResource(e).id == q.resource_id) &&
+          (q.actor_id.empty() || e.actor_id == q.actor_id) &&
+          (q.vault_id.empty() || e.vault_id == q.vault_id)) {
+        seqs.push_back(e.seq);
+      }
+    }
+    if (q.newest_first) std::reverse(seqs.begin(), seqs.end());
+    seqs.erase(seqs.begin(), seqs.begin() + std::min(q.offset, seqs.size()));
+    if (q.limit != 0 && seqs.size() > q.limit) seqs.resize(q.limit);
+    return seqs;
+  };
+  // (resource_id, actor_id, vault_id, newest_first, offset, limit)
+  const auto query = [](std::string resource_id, std::string actor_id, std::string vault_id,
+                        bool newest_first, size_t offset, size_t limit) {
+    AuditQuery q;
+    q.resource_id = std::move(resource_id);
+    q.actor_id = std::move(actor_id);
+    q.vault_id = std::move(vault_id);
+    q.newest_first = newest_first;
+    q.offset = offset;
+    q.limit = limit;
+    return q;
+  };
+  const std::vector<AuditQuery> queries = {
+      query("db/pw", "", "", false, 0, 100),
+      query("db/pw", "", "", true, 0, 100),
+      query("db/pw", "agent-2", "", true, 0, 100),
+      query("db/pw", "", "vault-b", true, 0, 100),
+      query("vault-a", "", "", true, 0, 100),
+      query("vault-a", "user-1", "", true, 0, 100),
+      query("vault-b", "", "", false, 0, 100),
+      query("db/", "", "", false, 0, 100),
+      query("users/u/api-keys/k", "", "", false, 0, 100),
+      query("", "", "", true, 0, 100),
+      query("", "", "", true, 3, 4),
+      query("", "", "", false, 3, 4),
+      query("", "", "", true, 9, 100),
+      query("", "", "", true, 50, 100),
+      query("db/pw", "", "", true, 1, 1),
+  };
+  for (size_t i = 0; i < queries.size(); ++i) {
+    auto got = store().ListAudit(queries[i]);
+    ASSERT_THAT(got, IsOk()) << "query " << i;
+    EXPECT_EQ(Seqs(*got), expected(queries[i])) << "query " << i;
+  }
+  // The rule itself, spelled out for the rows above.
+  auto by_path = store().ListAudit(query("db/pw", "", "", false, 0, 0));
+  ASSERT_THAT(by_path, IsOk());
+  EXPECT_EQ(Seqs(*by_path),
+            (std::vector<int64_t>{appended[1].seq, appended[2].seq, appended[3].seq}));
+  auto by_vault = store().ListAudit(query("vault-a", "", "", false, 0, 0));
+  ASSERT_THAT(by_vault, IsOk());
+  EXPECT_EQ(Seqs(*by_vault), (std::vector<int64_t>{appended[0].seq, appended[4].seq,
+                                                   appended[5].seq, appended[8].seq}));
+}
+
 TEST_P(StoreConformanceTest, ScanAuditStopsWhenVisitSaysSo) {
   int visited = 0;
   const Status empty = store().ScanAudit([&](const AuditEvent&) {

@@ -70,6 +70,12 @@ TEST_P(StoreConformanceTest, EveryMutationOfCachedRecordsIsPublishedBeforeItRetu
                             IsOk());
                       }),
             Changes{agent_change});
+  EXPECT_EQ(Published(s,
+                      [&] {
+                        ASSERT_THAT(s.UpdateAgent(agent.id, {.is_active = false}, kT0 + 2, nullptr),
+                                    IsOk());
+                      }),
+            Changes{agent_change});
   EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.RevokeAgent(agent.id, kT0 + 2, nullptr), IsOk()); }),
             Changes{agent_change});
 

@@ -283,6 +283,53 @@ TEST_P(StoreConformanceTest, RevokeAgentRevokesItsCredentialsAndIsIdempotent) {
   EXPECT_THAT(store().RevokeAgent(NewUuid(), kT0, nullptr), StatusIs(StatusCode::kNotFound));
 }
 
+TEST_P(StoreConformanceTest, UpdateAgentRenamesDeactivatesAndReactivates) {
+  const Agent agent = AddAgent("bot");
+  const Agent sibling = AddAgent("sibling");
+  ASSERT_THAT(store().UpdateAgent(agent.id, {.name = "renamed", .description = "new words"},
+                                  kT0 + 1, nullptr),
+              IsOk());
+  auto got = store().GetAgent(agent.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->name, "renamed");
+  EXPECT_EQ(got->description, "new words");
+  EXPECT_TRUE(got->is_active());
+
+  // Deactivating keeps the first time; the credentials are untouched.
+  ASSERT_THAT(store().UpdateAgent(agent.id, {.is_active = false}, kT0 + 10, nullptr), IsOk());
+  ASSERT_THAT(store().UpdateAgent(agent.id, {.is_active = false}, kT0 + 20, nullptr), IsOk());
+  got = store().GetAgent(agent.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->deactivated_at, kT0 + 10);
+  EXPECT_FALSE(got->is_active());
+  EXPECT_FALSE(got->is_revoked());
+  EXPECT_EQ(got->name, "renamed") << "fields not given stay";
+  auto key = store().GetCredential("bot-key");
+  ASSERT_THAT(key, IsOk());
+  EXPECT_FALSE(key->revoked_at.has_value());
+  auto listed = store().ListAgents(std::nullopt);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].deactivated_at, kT0 + 10);
+
+  ASSERT_THAT(store().UpdateAgent(agent.id, {.is_active = true}, kT0 + 30, nullptr), IsOk());
+  got = store().GetAgent(agent.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_FALSE(got->deactivated_at.has_value());
+
+  // The owner's other agent's name is taken; an unknown or revoked agent is refused.
+  Status taken = store().UpdateAgent(agent.id, {.name = "sibling"}, kT0, nullptr);
+  EXPECT_THAT(taken, StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_EQ(taken.message(), "an agent named 'sibling' already exists");
+  EXPECT_THAT(store().UpdateAgent(agent.id, {.name = "renamed"}, kT0, nullptr), IsOk())
+      << "keeping its own name is no clash";
+  EXPECT_THAT(store().UpdateAgent(NewUuid(), {.is_active = false}, kT0, nullptr),
+              StatusIs(StatusCode::kNotFound));
+  ASSERT_THAT(store().RevokeAgent(sibling.id, kT0 + 40, nullptr), IsOk());
+  EXPECT_THAT(store().UpdateAgent(sibling.id, {.is_active = true}, kT0, nullptr),
+              StatusIs(StatusCode::kFailedPrecondition));
+}
+
 TEST_P(StoreConformanceTest, ReplaceAgentCredentialsRevokesEveryActiveOneAndInsertsTheFresh) {
   const Agent agent = AddAgent("bot");
   ASSERT_THAT(store().InsertCredential(AgentCredential(agent.id, "bot-rot", "rot"), nullptr),

@@ -57,7 +57,8 @@ Credential AgentCredential(std::string_view agent_id, std::string public_id,
 // store_conformance_concurrency_test.cc (concurrent writers and readers),
 // store_conformance_identity_test.cc (credentials, agents, policies),
 // store_conformance_audit_test.cc (audit chain, rate limits), store_conformance_keys_test.cc
-// (data key rotation) and store_conformance_changes_test.cc (published changes); a backend's
+// (data key rotation), store_conformance_changes_test.cc (published changes) and
+// store_conformance_shares_test.cc (share links); a backend's
 // test binary links all.
 class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
  protected:

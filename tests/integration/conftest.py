@@ -557,10 +557,12 @@ def raw_request(base_url, method, target, body=None, headers=None):
 import types  # noqa: E402  (kept with the helpers below)
 
 API_KEY_RE = re.compile(r"cfr_key_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}")
+# Agent API keys: the prefix the seeds' clients recognise, the same parts and checksum.
+AGENT_KEY_RE = re.compile(r"ocv_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}")
 ROTATION_SECRET_RE = re.compile(r"cfr_rot_[0-9A-Za-z]{12}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
-_SECRETISH_RE = re.compile(r"cfr_(key|rot)_[0-9A-Za-z_]+|eyJ[\w-]+\.[\w-]+\.[\w-]*")
+_SECRETISH_RE = re.compile(r"cfr_(key|rot|shr)_[0-9A-Za-z_]+|ocv_[0-9A-Za-z_]+|eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
 def redact(text, limit=600):
@@ -596,12 +598,13 @@ def expect_problem(r, status, detail_re=None):
 
 
 def check_credential(value, kind):
-    """Fails unless `value` is a well-formed credential of `kind` ("key" or "rot")."""
+    """Fails unless `value` is a well-formed credential of `kind` ("key": a user's API key,
+    "agent": an agent's, "rot": a rotation secret)."""
     __tracebackhide__ = True
-    pattern = API_KEY_RE if kind == "key" else ROTATION_SECRET_RE
+    pattern = {"key": API_KEY_RE, "agent": AGENT_KEY_RE}.get(kind, ROTATION_SECRET_RE)
     if not isinstance(value, str) or not pattern.fullmatch(value):
         shape = f"{type(value).__name__} of length {len(value) if isinstance(value, str) else '-'}"
-        pytest.fail(f"not a cfr_{kind}_ credential ({shape}, starts {redact(str(value)[:8])!r})")
+        pytest.fail(f"not a {kind} credential ({shape}, starts {redact(str(value)[:8])!r})")
 
 
 def check_absent(text, needles, where="response"):
@@ -619,9 +622,10 @@ def check_different(a, b, what):
 
 
 def public_id(credential):
-    """The public id of a cfr_<kind>_<public id>_<secret>_<checksum> credential."""
+    """The public id of a cfr_<kind>_<public id>_<secret>_<checksum> credential or of an
+    ocv_<public id>_<secret>_<checksum> agent key."""
     __tracebackhide__ = True
-    return credential.split("_")[2]
+    return credential.split("_")[-3]
 
 
 class Bag(types.SimpleNamespace):

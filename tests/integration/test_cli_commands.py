@@ -156,7 +156,7 @@ def test_agents_and_policies(cli):
 
     out = cli.ok("agents", "create", "research-bot", "--description", "nightly digest", "--json")
     created = json.loads(out)
-    check_credential(created["api_key"], "key")
+    check_credential(created["api_key"], "agent")
     check_credential(created["rotation_secret"], "rot")
     human = cli.ok("agents", "create", "other-bot")
     assert "API key:" in human and "rotation secret:" in human
@@ -192,7 +192,7 @@ def test_agents_and_policies(cli):
 
     # rotate-key: the old key stops working, the new one works.
     rotated = json.loads(cli.ok("agents", "rotate-key", created["id"], "--json"))
-    check_credential(rotated["api_key"], "key")
+    check_credential(rotated["api_key"], "agent")
     agent.fails(EXIT_AUTH, "whoami")
     me = json.loads(Cli(cli.server, rotated["api_key"], cli.home).ok("whoami", "--json"))
     assert me["name"] == "research-bot"

@@ -30,7 +30,8 @@ def test_mcp_server_through_the_typescript_sdk_client(server, tmp_path):
     grant(admin, vault, agent["id"], "api-keys/*", ["read", "list"])
 
     env = dict(os.environ, COFFER_BIN=os.path.abspath(COFFER_BIN), COFFER_ADDR=server.url,
-               COFFER_TOKEN=server.admin_key, AGENT_TOKEN=agent["api_key"], VAULT_NAME="prod",
+               COFFER_TOKEN=server.admin_key, AGENT_TOKEN=agent["api_key"], AGENT_ID=agent["id"],
+               VAULT_NAME="prod",
                HOME=str(tmp_path))
     out = subprocess.run(["node", "--test", "--test-reporter=spec", "coffer_mcp.test.mjs"],
                          cwd=MCP_DIR, env=env, capture_output=True, text=True, timeout=300)
@@ -38,7 +39,7 @@ def test_mcp_server_through_the_typescript_sdk_client(server, tmp_path):
         pytest.fail("MCP SDK tests failed:\n" + redact(out.stdout + out.stderr, 6000))
     # node's own summary: every test ran and passed.
     summary = out.stdout
-    if "ℹ fail 0" not in summary or "ℹ pass 7" not in summary:
+    if "ℹ fail 0" not in summary or "ℹ pass 11" not in summary:
         pytest.fail("the MCP SDK tests did not all run and pass:\n" + redact(summary[-1500:]))
 
 

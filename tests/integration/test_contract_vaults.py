@@ -14,6 +14,7 @@ def test_vault_create_get_list_delete(api):
     sent = check_request("POST", "/v1/vaults", {"name": "payments", "description": "stripe keys"})
     created = check_response("POST", "/v1/vaults", api.post(api.base + "/v1/vaults", json=sent), 201)
     assert created["name"] == "payments" and created["description"] == "stripe keys"
+    assert created["created_by_type"] == "user"
     got = check_response("GET", "/v1/vaults/{vault_id}",
                          api.get(f"{api.base}/v1/vaults/{created['id']}"), 200)
     assert got["id"] == created["id"]

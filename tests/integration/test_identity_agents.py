@@ -31,7 +31,7 @@ def test_create_agent_shows_both_secrets_once(server, alice):
     assert agent["name"] == "research-bot" and agent["description"] == "reads papers"
     assert agent["created_by"] == user["id"] and RFC3339_RE.fullmatch(agent["created_at"])
     assert agent["is_revoked"] is False and agent["revoked_at"] is None
-    check_credential(agent["api_key"], "key")
+    check_credential(agent["api_key"], "agent")
     check_credential(agent["rotation_secret"], "rot")
 
     # Never again: not in GET, not in the list, not for the admin either.
@@ -118,7 +118,7 @@ def test_rotate_key_replaces_both_credentials_at_once(server, alice, rotator):
     r = expect(caller.post(f"/agents/{agent['id']}/rotate-key"), 200)
     fresh = r.json()
     assert fresh["id"] == agent["id"] and fresh["name"] == "bot"
-    check_credential(fresh["api_key"], "key")
+    check_credential(fresh["api_key"], "agent")
     check_credential(fresh["rotation_secret"], "rot")
     check_different(fresh["api_key"], agent["api_key"], "api_key")
     check_different(fresh["rotation_secret"], agent["rotation_secret"], "rotation_secret")

@@ -77,7 +77,7 @@ def story(server):
                agent["api_key"], agent["rotation_secret"], rotated["apiKey"],
                rotated["rotationSecret"]]
     # The secret parts alone, too.
-    secrets += [s.split("_")[3] for s in secrets if s.startswith("cfr_")]
+    secrets += [s.split("_")[-2] for s in secrets if s.startswith(("cfr_", "ocv_"))]
     return Bag(server=server, admin=admin, admin_id=admin_id, alice=alice, a=a,
                                  vault=vault, other=other, alice_vault=alice_vault, agent=agent,
                                  bot=Caller(server, rotated["apiKey"]), secrets=secrets)

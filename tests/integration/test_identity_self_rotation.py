@@ -51,7 +51,7 @@ def check_rotation_answer(r, agent, old_key, old_rot):
     assert set(body) == ANSWER_FIELDS, sorted(body)
     assert body["message"] == MESSAGE
     assert body["agentId"] == agent.id and body["agentName"] == agent.name
-    check_credential(body["apiKey"], "key")
+    check_credential(body["apiKey"], "agent")
     check_credential(body["rotationSecret"], "rot")
     check_different(body["apiKey"], old_key, "apiKey")
     check_different(body["rotationSecret"], old_rot, "rotationSecret")

@@ -206,7 +206,7 @@ def test_credential_formats(server):
     check_credential(a.token, "key")
     check_credential(new_key(a, alice["id"], "k")["api_key"], "key")
     agent = create_agent(a, "bot")
-    check_credential(agent["api_key"], "key")
+    check_credential(agent["api_key"], "agent")
     check_credential(agent["rotation_secret"], "rot")
     # A rotation secret is not an API key.
     expect_problem(Caller(server, agent["rotation_secret"]).me(), 401)

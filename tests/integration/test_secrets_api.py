@@ -102,7 +102,7 @@ def test_get_missing_secret_and_vault(api, vault):
 
 
 @pytest.mark.parametrize("body,detail", [
-    ({"value": "x"}, "type is required"),
+    ({"type": 5, "value": "x"}, "type must be a string"),  # type may be omitted: generic
     ({"type": "api_key"}, "value is required"),
     ({"type": "bogus", "value": "x"}, "type must be one of"),
     ({"type": "api_key", "value": 5}, "value must be a string"),

@@ -1,18 +1,19 @@
 // Drives `coffer mcp` through the official MCP TypeScript SDK client over stdio, as an agent's
 // MCP host would. Run by tests/integration/test_cli_mcp.py, which starts a Coffer server and
-// passes COFFER_BIN, COFFER_ADDR, COFFER_TOKEN (admin), AGENT_TOKEN and VAULT_NAME.
+// passes COFFER_BIN, COFFER_ADDR, COFFER_TOKEN (admin), AGENT_TOKEN, AGENT_ID and VAULT_NAME.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
-const { COFFER_BIN, COFFER_ADDR, COFFER_TOKEN, AGENT_TOKEN, VAULT_NAME } = process.env;
+const { COFFER_BIN, COFFER_ADDR, COFFER_TOKEN, AGENT_TOKEN, AGENT_ID, VAULT_NAME } = process.env;
 
-async function connect(token) {
+// `coffer mcp`, with `args` after it (e.g. ['--vault', 'prod']).
+async function connect(token, args = []) {
   const transport = new StdioClientTransport({
     command: COFFER_BIN,
-    args: ['mcp'],
+    args: ['mcp', ...args],
     env: { PATH: process.env.PATH, HOME: process.env.HOME, COFFER_ADDR, COFFER_TOKEN: token },
     stderr: 'pipe',
   });
@@ -47,8 +48,9 @@ describe('coffer mcp with the admin token', () => {
   it('lists every tool with a JSON Schema for its input', async () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
-    assert.deepEqual(names, ['disable_version', 'get_secret', 'list_secrets', 'list_vaults',
-      'list_versions', 'put_secret', 'rotate_secret']);
+    assert.deepEqual(names, ['create_vault', 'delete_secret', 'describe_secret', 'disable_version',
+      'get_env_bundle', 'get_secret', 'grant_access', 'list_secrets', 'list_vaults',
+      'list_versions', 'put_secret', 'rotate_secret', 'share_secret']);
     for (const tool of tools) {
       assert.equal(tool.inputSchema.type, 'object', tool.name);
       assert.ok(tool.description.length > 10, tool.name);
@@ -148,5 +150,85 @@ describe('coffer mcp with an agent token', () => {
       name: 'put_secret', arguments: { vault: VAULT_NAME, path: 'api-keys/openai', value: 'x' },
     });
     assert.equal(write.isError, true);
+  });
+});
+
+// The tools agents know from the seeds' MCP server, with the same argument names; the secret tools
+// take only `path` when `coffer mcp --vault` names the vault.
+describe('coffer mcp --vault with the seeds\' tools', () => {
+  let client;
+  before(async () => { client = await connect(COFFER_TOKEN, ['--vault', VAULT_NAME]); });
+  after(async () => { await client.close(); });
+
+  it('needs no vault argument and says so in the schemas', async () => {
+    const { tools } = await client.listTools();
+    const get = tools.find((t) => t.name === 'get_secret');
+    assert.deepEqual(get.inputSchema.required, ['path']);
+    const got = await call(client, 'get_secret', { path: 'api-keys/openai' });
+    assert.equal(got.value, 'sk-agent-visible');
+  });
+
+  it('describes a secret without spending an access, reads an env bundle, deletes', async () => {
+    await call(client, 'put_secret', { path: 'once/token', value: 'one-read-only', max_access_count: 1 });
+    const described = await call(client, 'describe_secret', { path: 'once/token' });
+    assert.equal(described.path, 'once/token');
+    assert.equal(described.value, undefined);
+    assert.equal((await call(client, 'describe_secret', { path: 'once/token' })).version, 1);
+    assert.equal((await call(client, 'get_secret', { path: 'once/token' })).value, 'one-read-only');
+
+    await call(client, 'put_secret', {
+      path: 'env/app', type: 'env_bundle',
+      value: '# app settings\nDATABASE_URL=postgres://db/app\n\nexport API_KEY="sk-bundle"\n',
+    });
+    assert.deepEqual(await call(client, 'get_env_bundle', { path: 'env/app' }),
+      { DATABASE_URL: 'postgres://db/app', API_KEY: 'sk-bundle' });
+
+    const deleted = await call(client, 'delete_secret', { path: 'env/app' });
+    assert.equal(deleted.deleted, true);
+    const after = await client.callTool({ name: 'describe_secret', arguments: { path: 'env/app' } });
+    assert.equal(after.isError, true);
+    assert.match(text(after), /no secret at 'env\/app'/);
+  });
+
+  it('creates a vault and grants an agent access to it', async () => {
+    const vault = await call(client, 'create_vault', { name: 'mcp-made', description: 'by a tool' });
+    assert.equal(vault.name, 'mcp-made');
+    assert.equal(vault.description, 'by a tool');
+    await call(client, 'put_secret', { vault: 'mcp-made', path: 'shared/key', value: 'sk-granted' });
+    const policy = await call(client, 'grant_access', {
+      vault_id: vault.id, principal_type: 'agent', principal_id: AGENT_ID,
+      secret_path_pattern: 'shared/*',
+    });
+    assert.deepEqual(policy.permissions, ['read']);
+    assert.equal(policy.secret_path_pattern, 'shared/*');
+    const agent = await connect(AGENT_TOKEN, ['--vault', 'mcp-made']);
+    try {
+      assert.equal((await call(agent, 'get_secret', { path: 'shared/key' })).value, 'sk-granted');
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('shares a secret as a link redeemed at most max_access_count times', async () => {
+    await call(client, 'put_secret', { path: 'handoff/key', value: 'sk-shared-by-link' });
+    const { id } = await call(client, 'describe_secret', { path: 'handoff/key' });
+    const expires = new Date(Date.now() + 3600 * 1000).toISOString();
+    const share = await call(client, 'share_secret', {
+      secret_id: id, recipient_type: 'anyone_with_link', expires_at: expires, max_access_count: 2,
+    });
+    assert.ok(share.id);
+    assert.match(share.share_url, /^https?:\/\//);
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(share.share_url);
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).value, 'sk-shared-by-link');
+    }
+    assert.equal((await fetch(share.share_url)).status, 410);
+    const refused = await client.callTool({
+      name: 'share_secret',
+      arguments: { secret_id: id, recipient_type: 'external_email', expires_at: expires },
+    });
+    assert.equal(refused.isError, true);
+    assert.match(text(refused), /HTTP 400/);
   });
 });

@@ -221,6 +221,30 @@ constexpr std::string_view kUniqueVaultNames = R"sql(
 CREATE UNIQUE INDEX vaults_name_lower_key ON vaults (lower(name));
 )sql";
 
+// As SQLite's migration 8: share links, each naming one version of a secret and deleted with
+// it; only an HMAC of the link's token is kept.
+constexpr std::string_view kShares = R"sql(
+CREATE TABLE shares (
+  id text PRIMARY KEY,
+  token_hmac bytea NOT NULL CHECK (length(token_hmac) = 32),
+  secret_id text NOT NULL,
+  version bigint NOT NULL CHECK (version >= 1),
+  recipient_type text NOT NULL,
+  expires_at bigint NOT NULL,
+  max_access_count bigint NOT NULL CHECK (max_access_count >= 0),
+  access_count bigint NOT NULL DEFAULT 0 CHECK (access_count >= 0),
+  created_by text NOT NULL,
+  created_at bigint NOT NULL,
+  revoked_at bigint,
+  ord bigint GENERATED ALWAYS AS IDENTITY,
+  CONSTRAINT shares_token_hmac_key UNIQUE (token_hmac),
+  FOREIGN KEY (secret_id, version) REFERENCES secret_versions (secret_id, version)
+    ON DELETE CASCADE
+);
+CREATE INDEX shares_creator_created ON shares (created_by, created_at, ord);
+CREATE INDEX shares_secret ON shares (secret_id, version);
+)sql";
+
 // The data step of kUniqueVaultNames, as the SQLite store's migration 5 (sqlite_migrations.cc):
 // later vaults of a name are renamed `<name>-<first 8 characters of the id>`, and policies
 // naming an agent that neither its owner nor an admin created are deleted. Servers of the
@@ -268,6 +292,18 @@ Status MakeVaultNamesUnique(PgConnection& conn, MigrationNotes& notes) {
   return conn.Run("UPDATE change_generation SET generation = generation + 1");
 }
 
+// Agents can be deactivated (PATCH /v1/agents/{id} is_active false) and reactivated; the time
+// it was deactivated, NULL while active. Self-contained, so it can be renumbered.
+constexpr std::string_view kAgentDeactivation = R"sql(
+ALTER TABLE agents ADD COLUMN deactivated_at bigint;
+)sql";
+
+// As SQLite's migration 7: the index behind GET /v1/audit/events?resource_id= for a secret's
+// events (their path). CONCURRENTLY is not used: migrations run in a transaction.
+constexpr std::string_view kAuditPathIndex = R"sql(
+CREATE INDEX audit_events_path_seq ON audit_events (path, seq);
+)sql";
+
 // Policies say whether they allow or deny, carry a priority, and may hold conditions: an
 // hour-of-day window (all four window_ columns set, or none) and an allow list of client networks
 // (canonical CIDR blocks joined by spaces, '' for any address). Existing policies become
@@ -290,7 +326,10 @@ constexpr PgMigration kMigrations[] = {
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
     {3, "audit events count the requests they summarise", kAuditRequestCount},
     {4, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
-    {5, "policies: effect, priority, time window and client network conditions",
+    {5, "agents can be deactivated and reactivated", kAgentDeactivation},
+    {6, "audit events are found by path", kAuditPathIndex},
+    {7, "share links of secrets", kShares},
+    {8, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
 };
 

@@ -37,6 +37,14 @@ StatusOr<std::vector<AuditEvent>> PostgresStoreImpl::ListAudit(const AuditQuery&
       params.Text(query.vault_id);
       sql += " AND vault_id = " + next();
     }
+    if (!query.resource_id.empty()) {
+      // AuditEventResource's rule (model/identity.h); each side of the OR is served by an
+      // index, (path, seq) or (vault_id, seq).
+      params.Text(query.resource_id);
+      sql += " AND ((path = " + next() +
+             " AND action LIKE 'secret.%' AND action <> 'secret.list') OR (vault_id = " + next() +
+             " AND (action = 'secret.list' OR action LIKE 'vault.%')))";
+    }
     if (!query.actor_id.empty()) {
       params.Text(query.actor_id);
       sql += " AND actor_id = " + next();
@@ -53,8 +61,11 @@ StatusOr<std::vector<AuditEvent>> PostgresStoreImpl::ListAudit(const AuditQuery&
       params.Int(*query.until);
       sql += " AND at < " + next();
     }
+    sql += query.newest_first ? " ORDER BY seq DESC" : " ORDER BY seq";
     params.OptionalInt(query.limit == 0 ? std::nullopt : std::optional<int64_t>(query.limit));
-    sql += " ORDER BY seq LIMIT " + next();
+    sql += " LIMIT " + next();
+    params.Int(static_cast<int64_t>(query.offset));
+    sql += " OFFSET " + next();
     ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
     return ReadAll<AuditEvent>(r, ReadEvent);
   });

@@ -17,7 +17,7 @@ constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
     " revoked_at FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
-    "SELECT id, name, description, owner_id, created_at, revoked_at FROM agents";
+    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
     " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"
@@ -159,14 +159,15 @@ Status PostgresStoreImpl::InsertAgent(const Agent& agent,
   return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
     Status s = conn.Run(
         "INSERT INTO agents (id, name, description, owner_id, created_at,"
-        " revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        " revoked_at, deactivated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         PgParams()
             .Text(agent.id)
             .Text(agent.name)
             .Text(agent.description)
             .Text(agent.owner_id)
             .Int(agent.created_at)
-            .OptionalInt(agent.revoked_at));
+            .OptionalInt(agent.revoked_at)
+            .OptionalInt(agent.deactivated_at));
     RETURN_IF_ERROR(RewordDuplicate(std::move(s), conn, {"agents_owner_name_key"},
                                     "an agent named '" + agent.name + "' already exists",
                                     "an agent with this id already exists"));
@@ -184,6 +185,45 @@ StatusOr<Agent> PostgresStoreImpl::GetAgent(std::string_view agent_id) {
 StatusOr<std::vector<Agent>> PostgresStoreImpl::ListAgents(
     std::optional<std::string_view> owner_id) {
   return ListByOwner(kAgentColumnsSql, owner_id, ReadAgent);
+}
+
+Status PostgresStoreImpl::UpdateAgent(std::string_view agent_id, const AgentUpdate& update,
+                                      UnixMicros at, const AuditEvent* audit) {
+  const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, std::string(agent_id));
+  return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    // The row lock orders this against a concurrent revocation of the agent, on any server.
+    ASSIGN_OR_RETURN(PgResult agent,
+                     conn.Exec("SELECT revoked_at IS NOT NULL FROM agents WHERE id = $1"
+                               " FOR UPDATE",
+                               PgParams().Text(agent_id)));
+    if (agent.rows() == 0) {
+      return NotFoundError("agent not found");
+    }
+    if (agent.Bool(0, 0)) {
+      return FailedPreconditionError("the agent is revoked");
+    }
+    if (update.name.has_value()) {
+      Status s = conn.Run("UPDATE agents SET name = $2 WHERE id = $1",
+                          PgParams().Text(agent_id).Text(*update.name));
+      RETURN_IF_ERROR(RewordDuplicate(std::move(s), conn, {"agents_owner_name_key"},
+                                      "an agent named '" + *update.name + "' already exists",
+                                      "an agent with this id already exists"));
+    }
+    if (update.description.has_value()) {
+      RETURN_IF_ERROR(conn.Run("UPDATE agents SET description = $2 WHERE id = $1",
+                               PgParams().Text(agent_id).Text(*update.description)));
+    }
+    if (update.is_active.has_value()) {
+      RETURN_IF_ERROR(
+          *update.is_active
+              ? conn.Run("UPDATE agents SET deactivated_at = NULL WHERE id = $1",
+                         PgParams().Text(agent_id))
+              : conn.Run("UPDATE agents SET deactivated_at = COALESCE(deactivated_at, $2)"
+                         " WHERE id = $1",
+                         PgParams().Text(agent_id).Int(at)));
+    }
+    return OkStatus();
+  });
 }
 
 Status PostgresStoreImpl::RevokeAgent(std::string_view agent_id, UnixMicros at,

@@ -72,6 +72,7 @@ Agent ReadAgent(const PgResult& r, int row) {
   a.owner_id = r.Text(row, 3);
   a.created_at = r.Int(row, 4);
   a.revoked_at = r.OptionalInt(row, 5);
+  a.deactivated_at = r.OptionalInt(row, 6);
   return a;
 }
 

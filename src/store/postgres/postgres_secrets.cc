@@ -32,6 +32,24 @@ constexpr std::string_view kGetExactSql =
     ", v.ciphertext FROM secrets AS s"
     " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = $3"
     " WHERE s.vault_id = $1 AND s.path = $2";
+// The same three selections by secret id ($1), $2 the exact version.
+constexpr std::string_view kGetByIdLatestEnabledSql =
+    "SELECT " COFFER_PG_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version ="
+    "  (SELECT e.version FROM secret_versions AS e"
+    "   WHERE e.secret_id = s.id AND e.disabled_at IS NULL ORDER BY e.version DESC LIMIT 1)"
+    " WHERE s.id = $1";
+constexpr std::string_view kGetByIdLatestAnySql =
+    "SELECT " COFFER_PG_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.latest_version"
+    " WHERE s.id = $1";
+constexpr std::string_view kGetByIdExactSql =
+    "SELECT " COFFER_PG_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = $2"
+    " WHERE s.id = $1";
 constexpr std::string_view kListVersionsSql =
     "SELECT " COFFER_PG_VERSION_COLUMNS
     " FROM secrets AS s JOIN secret_versions AS v ON v.secret_id = s.id"
@@ -198,6 +216,37 @@ StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersion(std::string_view vau
       sql = kGetLatestAnySql;
     } else if (selector.kind == VersionSelector::Kind::kExact) {
       sql = kGetExactSql;
+      params.Int(selector.version);
+    }
+    ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
+    if (r.rows() == 0) {
+      return Err(NotFoundError("secret not found"));
+    }
+    if (r.IsNull(0, kVersionColumn)) {
+      switch (selector.kind) {
+        case VersionSelector::Kind::kLatestEnabled:
+          return Err(GoneError("every version of this secret is disabled"));
+        case VersionSelector::Kind::kExact:
+          return Err(NotFoundError(VersionNotFound(selector.version)));
+        case VersionSelector::Kind::kLatestAny:
+          break;
+      }
+      return Err(DataLossError("store: a secret has no row for its latest version"));
+    }
+    return ReadVersion(r, 0, /*with_ciphertext=*/true);
+  });
+}
+
+StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersionById(std::string_view secret_id,
+                                                                VersionSelector selector) {
+  return Read([&](PgConnection& conn) -> StatusOr<SecretVersion> {
+    PgParams params;
+    params.Text(secret_id);
+    std::string_view sql = kGetByIdLatestEnabledSql;
+    if (selector.kind == VersionSelector::Kind::kLatestAny) {
+      sql = kGetByIdLatestAnySql;
+    } else if (selector.kind == VersionSelector::Kind::kExact) {
+      sql = kGetByIdExactSql;
       params.Int(selector.version);
     }
     ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));

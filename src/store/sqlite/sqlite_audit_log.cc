@@ -128,12 +128,21 @@ Status SqliteAuditChain::Append(SqliteConnection& db, AuditEvent& event) {
   }
 }
 
+// AuditEventResource's rule (model/identity.h) for resource_id ?8: each side of the OR is
+// served by an index (path, seq) or (vault_id, seq).
+constexpr std::string_view kResourceIdFilter =
+    "((path = ?8 AND action LIKE 'secret.%' AND action <> 'secret.list') OR"
+    " (vault_id = ?8 AND (action = 'secret.list' OR action LIKE 'vault.%')))";
+
 StatusOr<std::vector<AuditEvent>> QueryAuditEvents(SqliteConnection& db, const AuditQuery& query) {
   // Fixed parameter numbers, so each combination of filters is one cached statement.
   std::string sql(kSelectSql);
   sql += " WHERE seq > ?1";
   if (!query.vault_id.empty()) {
     sql += " AND vault_id = ?2";
+  }
+  if (!query.resource_id.empty()) {
+    sql += std::string(" AND ") + std::string(kResourceIdFilter);
   }
   if (!query.actor_id.empty()) {
     sql += " AND actor_id = ?3";
@@ -147,12 +156,16 @@ StatusOr<std::vector<AuditEvent>> QueryAuditEvents(SqliteConnection& db, const A
   if (query.until.has_value()) {
     sql += " AND at < ?6";
   }
-  sql += " ORDER BY seq LIMIT ?7";
+  sql += query.newest_first ? " ORDER BY seq DESC" : " ORDER BY seq";
+  sql += " LIMIT ?7 OFFSET ?9";
 
   ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(sql));
   st.BindInt(1, query.after_seq);
   if (!query.vault_id.empty()) {
     st.BindText(2, query.vault_id);
+  }
+  if (!query.resource_id.empty()) {
+    st.BindText(8, query.resource_id);
   }
   if (!query.actor_id.empty()) {
     st.BindText(3, query.actor_id);
@@ -168,6 +181,7 @@ StatusOr<std::vector<AuditEvent>> QueryAuditEvents(SqliteConnection& db, const A
   }
   // LIMIT -1 is no limit.
   st.BindInt(7, query.limit == 0 ? -1 : static_cast<int64_t>(query.limit));
+  st.BindInt(9, static_cast<int64_t>(query.offset));
   std::vector<AuditEvent> events;
   while (true) {
     ASSIGN_OR_RETURN(const bool row, st.Step());

@@ -20,7 +20,7 @@ constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
     " revoked_at FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
-    "SELECT id, name, description, owner_id, created_at, revoked_at FROM agents";
+    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
     " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"
@@ -51,6 +51,7 @@ Agent ReadAgent(const SqliteStatement& st) {
   a.owner_id = st.ColumnText(3);
   a.created_at = st.ColumnInt(4);
   a.revoked_at = st.ColumnOptionalInt(5);
+  a.deactivated_at = st.ColumnOptionalInt(6);
   return a;
 }
 
@@ -240,13 +241,15 @@ Status SqliteStoreImpl::InsertAgent(const Agent& agent, const std::vector<Creden
     {
       ASSIGN_OR_RETURN(SqliteStatement st,
                        db.Prepare("INSERT INTO agents (id, name, description, owner_id,"
-                                  " created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+                                  " created_at, revoked_at, deactivated_at)"
+                                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
       st.BindText(1, agent.id);
       st.BindText(2, agent.name);
       st.BindText(3, agent.description);
       st.BindText(4, agent.owner_id);
       st.BindInt(5, agent.created_at);
       st.BindOptionalInt(6, agent.revoked_at);
+      st.BindOptionalInt(7, agent.deactivated_at);
       RETURN_IF_ERROR(
           Reword(st.Run(), StatusCode::kAlreadyExists, "an agent with this id already exists"));
     }
@@ -265,6 +268,68 @@ StatusOr<Agent> SqliteStoreImpl::GetAgent(std::string_view agent_id) {
 StatusOr<std::vector<Agent>> SqliteStoreImpl::ListAgents(std::optional<std::string_view> owner_id) {
   auto db = readers_->Acquire();
   return ListByOwner(*db, kAgentColumnsSql, owner_id, ReadAgent);
+}
+
+Status SqliteStoreImpl::UpdateAgent(std::string_view agent_id, const AgentUpdate& update,
+                                    UnixMicros at, const AuditEvent* audit) {
+  const StoreChange change = StoreChange::Principal(PrincipalKind::kAgent, std::string(agent_id));
+  return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    std::string owner_id;
+    {
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("SELECT revoked_at IS NOT NULL, owner_id"
+                                                      " FROM agents WHERE id = ?1"));
+      st.BindText(1, agent_id);
+      ASSIGN_OR_RETURN(const bool row, st.Step());
+      if (!row) {
+        return NotFoundError("agent not found");
+      }
+      if (st.ColumnInt(0) != 0) {
+        return FailedPreconditionError("the agent is revoked");
+      }
+      owner_id = st.ColumnText(1);
+    }
+    // The writer runs one operation at a time, so nothing can change between the checks and
+    // the updates.
+    if (update.name.has_value()) {
+      {
+        ASSIGN_OR_RETURN(SqliteStatement taken,
+                         db.Prepare("SELECT 1 FROM agents WHERE owner_id = ?1 AND name = ?2"
+                                    " AND id <> ?3"));
+        taken.BindText(1, owner_id);
+        taken.BindText(2, *update.name);
+        taken.BindText(3, agent_id);
+        ASSIGN_OR_RETURN(const bool is_taken, taken.Step());
+        if (is_taken) {
+          return AlreadyExistsError("an agent named '" + *update.name + "' already exists");
+        }
+      }
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("UPDATE agents SET name = ?2 WHERE id = ?1"));
+      st.BindText(1, agent_id);
+      st.BindText(2, *update.name);
+      RETURN_IF_ERROR(st.Run());
+    }
+    if (update.description.has_value()) {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("UPDATE agents SET description = ?2 WHERE id = ?1"));
+      st.BindText(1, agent_id);
+      st.BindText(2, *update.description);
+      RETURN_IF_ERROR(st.Run());
+    }
+    if (update.is_active.has_value()) {
+      ASSIGN_OR_RETURN(
+          SqliteStatement st,
+          db.Prepare(*update.is_active
+                         ? "UPDATE agents SET deactivated_at = NULL WHERE id = ?1"
+                         : "UPDATE agents SET deactivated_at = COALESCE(deactivated_at, ?2)"
+                           " WHERE id = ?1"));
+      st.BindText(1, agent_id);
+      if (!*update.is_active) {
+        st.BindInt(2, at);
+      }
+      RETURN_IF_ERROR(st.Run());
+    }
+    return OkStatus();
+  });
 }
 
 Status SqliteStoreImpl::RevokeAgent(std::string_view agent_id, UnixMicros at,

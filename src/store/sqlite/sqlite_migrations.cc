@@ -172,6 +172,29 @@ constexpr std::string_view kUniqueVaultNames = R"sql(
 CREATE UNIQUE INDEX vaults_name_nocase ON vaults (lower(name));
 )sql";
 
+// Share links (POST /v1/secrets/{secret_id}/share): each names one version of a secret and is
+// deleted with it. Only an HMAC of the link's token is kept, unique, so a reader of the
+// database cannot redeem a link. The link's counters are checked and bumped in SQL.
+constexpr std::string_view kShares = R"sql(
+CREATE TABLE shares (
+  id TEXT PRIMARY KEY,
+  token_hmac BLOB NOT NULL UNIQUE CHECK (length(token_hmac) = 32),
+  secret_id TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version >= 1),
+  recipient_type TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  max_access_count INTEGER NOT NULL CHECK (max_access_count >= 0),
+  access_count INTEGER NOT NULL DEFAULT 0 CHECK (access_count >= 0),
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  FOREIGN KEY (secret_id, version) REFERENCES secret_versions (secret_id, version)
+    ON DELETE CASCADE
+) STRICT;
+CREATE INDEX shares_creator_created ON shares (created_by, created_at);
+CREATE INDEX shares_secret ON shares (secret_id, version);
+)sql";
+
 // The data step of kUniqueVaultNames, and the tenancy rule for policies that came with it:
 // - every vault whose name (without regard to case) an earlier vault already had is renamed
 //   `<name>-<first 8 characters of its id>` (the earliest keeps the name; the full id if that
@@ -245,6 +268,19 @@ Status MakeVaultNamesUnique(SqliteConnection& db, MigrationNotes& notes) {
   return OkStatus();
 }
 
+// Agents can be deactivated (PATCH /v1/agents/{id} is_active false) and reactivated; the time
+// it was deactivated, NULL while active. Self-contained, so it can be renumbered.
+constexpr std::string_view kAgentDeactivation = R"sql(
+ALTER TABLE agents ADD COLUMN deactivated_at INTEGER;
+)sql";
+
+// GET /v1/audit/events filters by resource_id, which for a secret's events is its path (the
+// path of any vault): this index serves that side of the filter as audit_events_vault_seq
+// serves the vault side.
+constexpr std::string_view kAuditPathIndex = R"sql(
+CREATE INDEX audit_events_path_seq ON audit_events (path, seq);
+)sql";
+
 // Policies say whether they allow or deny, carry a priority, and may hold conditions: an
 // hour-of-day window (all four window_ columns set, or none) and an allow list of client networks
 // (canonical CIDR blocks joined by spaces, '' for any address). Existing policies become
@@ -268,7 +304,10 @@ constexpr SqliteMigration kMigrations[] = {
     {3, "audit events record the HTTP status", kAuditHttpStatus},
     {4, "audit events count the requests they summarise", kAuditRequestCount},
     {5, "vault names are unique without regard to case", kUniqueVaultNames, MakeVaultNamesUnique},
-    {6, "policies: effect, priority, time window and client network conditions",
+    {6, "agents can be deactivated and reactivated", kAgentDeactivation},
+    {7, "audit events are found by path", kAuditPathIndex},
+    {8, "share links of secrets", kShares},
+    {9, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
 };
 

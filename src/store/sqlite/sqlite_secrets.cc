@@ -52,6 +52,25 @@ constexpr std::string_view kListVersionsSql =
     " JOIN secret_versions AS v ON v.secret_id = s.id"
     " WHERE s.vault_id = ?1 AND s.path = ?2 ORDER BY v.version DESC";
 
+// The same three selections by secret id (?1), ?2 the exact version.
+constexpr std::string_view kGetByIdLatestEnabledSql =
+    "SELECT " COFFER_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version ="
+    "  (SELECT e.version FROM secret_versions AS e"
+    "   WHERE e.secret_id = s.id AND e.disabled_at IS NULL ORDER BY e.version DESC LIMIT 1)"
+    " WHERE s.id = ?1";
+constexpr std::string_view kGetByIdLatestAnySql =
+    "SELECT " COFFER_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.latest_version"
+    " WHERE s.id = ?1";
+constexpr std::string_view kGetByIdExactSql =
+    "SELECT " COFFER_VERSION_COLUMNS
+    ", v.ciphertext FROM secrets AS s"
+    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ?2"
+    " WHERE s.id = ?1";
+
 // ListSecrets: a range scan of UNIQUE (vault_id, path), ?2 the lower bound (inclusive or
 // exclusive), ?3 the optional exclusive upper bound, ?4 the row limit.
 std::string ListSecretsSql(bool exclusive_lower, bool has_upper) {
@@ -279,6 +298,38 @@ StatusOr<SecretVersion> SqliteStoreImpl::GetSecretVersion(std::string_view vault
   st.BindText(2, path);
   if (selector.kind == VersionSelector::Kind::kExact) {
     st.BindInt(3, selector.version);
+  }
+  ASSIGN_OR_RETURN(const bool row, st.Step());
+  if (!row) {
+    return Err(NotFoundError("secret not found"));
+  }
+  if (st.ColumnIsNull(kVersionColumn)) {
+    switch (selector.kind) {
+      case VersionSelector::Kind::kLatestEnabled:
+        return Err(GoneError("every version of this secret is disabled"));
+      case VersionSelector::Kind::kExact:
+        return Err(NotFoundError(VersionNotFound(selector.version)));
+      case VersionSelector::Kind::kLatestAny:
+        break;
+    }
+    return Err(DataLossError("store: a secret has no row for its latest version"));
+  }
+  return ReadVersion(st, /*with_ciphertext=*/true);
+}
+
+StatusOr<SecretVersion> SqliteStoreImpl::GetSecretVersionById(std::string_view secret_id,
+                                                              VersionSelector selector) {
+  auto db = readers_->Acquire();
+  std::string_view sql = kGetByIdLatestEnabledSql;
+  if (selector.kind == VersionSelector::Kind::kLatestAny) {
+    sql = kGetByIdLatestAnySql;
+  } else if (selector.kind == VersionSelector::Kind::kExact) {
+    sql = kGetByIdExactSql;
+  }
+  ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(sql));
+  st.BindText(1, secret_id);
+  if (selector.kind == VersionSelector::Kind::kExact) {
+    st.BindInt(2, selector.version);
   }
   ASSIGN_OR_RETURN(const bool row, st.Step());
   if (!row) {

@@ -70,6 +70,8 @@ class SqliteStoreImpl final : public SqliteStore {
                      const AuditEvent* audit) override;
   StatusOr<Agent> GetAgent(std::string_view agent_id) override;
   StatusOr<std::vector<Agent>> ListAgents(std::optional<std::string_view> owner_id) override;
+  Status UpdateAgent(std::string_view agent_id, const AgentUpdate& update, UnixMicros at,
+                     const AuditEvent* audit) override;
   Status RevokeAgent(std::string_view agent_id, UnixMicros at, const AuditEvent* audit) override;
   Status ReplaceAgentCredentials(std::string_view agent_id,
                                  const std::vector<std::string>& expected_active,
@@ -120,6 +122,20 @@ class SqliteStoreImpl final : public SqliteStore {
                                                const AuditEvent* audit) override;
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override;
+
+  StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
+                                               VersionSelector selector) override;
+
+  // --- shares (sqlite_shares.cc)
+  // ------------------------------------------------------------------
+
+  Status InsertShare(const Share& share, const AuditEvent* audit) override;
+  StatusOr<Share> GetShareByToken(const std::vector<uint8_t>& token_hmac) override;
+  StatusOr<Share> GetShare(std::string_view id) override;
+  StatusOr<std::vector<Share>> ListSharesByCreator(std::string_view created_by) override;
+  Status RevokeShare(std::string_view id, UnixMicros at, const AuditEvent* audit) override;
+  StatusOr<int64_t> ConsumeShareAccess(std::string_view id, UnixMicros now,
+                                       const AuditEvent* audit) override;
 
   Status ImportSecretVersion(const SecretVersion& v) override;
 

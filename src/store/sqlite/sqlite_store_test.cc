@@ -202,6 +202,11 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
   std::vector<std::string> every;
   for (const SqliteMigration& m : SqliteMigrations()) every.push_back(std::to_string(m.version));
   EXPECT_EQ(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"), every);
+  // Migration 7: audit events are found by path from an index.
+  EXPECT_EQ(RawQuery(path_,
+                     "SELECT name FROM sqlite_master WHERE type = 'index' AND"
+                     " name = 'audit_events_path_seq'"),
+            (std::vector<std::string>{"audit_events_path_seq"}));
 }
 
 TEST_F(SqliteStoreTest, PoliciesFromBeforeEffectsAndConditionsBecomeUnconditionalAllows) {
