@@ -1,5 +1,5 @@
-// Routes for users and their API keys, agents (including self-rotation, seed 003), per-vault
-// policies, and the audit trail.
+// Routes for users and their API keys, agents (including self-rotation, seed 003), and the audit
+// trail. Per-vault policies are in policy_routes.cc.
 #include <fmt/format.h>
 
 #include <boost/json/array.hpp>
@@ -103,16 +103,6 @@ Status CheckAgentFields(const JsonBody& body, std::initializer_list<std::string_
         "unknown field \"{}\": not supported by Coffer's {} (it takes: {})", *field, route, takes));
   }
   return OkStatus();
-}
-
-StatusOr<std::optional<UnixMicros>> OptionalTime(const JsonBody& body, std::string_view field) {
-  ASSIGN_OR_RETURN(auto text, body.String(field));
-  if (!text.has_value()) return std::optional<UnixMicros>();
-  auto t = ParseRfc3339(*text);
-  if (!t.has_value()) {
-    return Err(InvalidArgumentError(fmt::format("{} {}", field, t.error().message())));
-  }
-  return std::optional<UnixMicros>(*t);
 }
 
 void RegisterUserRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
@@ -278,57 +268,6 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                     }));
 }
 
-void RegisterPolicyRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
-  PolicyService& policies = api.policies;
-  const std::string base = "/v1/vaults/{vault_id}/policies";
-  router.Add(
-      "POST", base,
-      Authed(
-          rc, "policy.create",
-          [&policies](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
-            auto body = ParseBody(req, /*optional=*/false);
-            if (!body.has_value()) return std::move(body.error());
-            RETURN_IF_ERROR(body->AllowOnly({"principal_type", "principal_id",
-                                             "secret_path_pattern", "permissions", "expires_at"}));
-            CreatePolicyRequest create;
-            ASSIGN_OR_RETURN(std::string_view type, body->RequiredString("principal_type"));
-            create.principal_type = std::string(type);
-            ASSIGN_OR_RETURN(std::string_view id, body->RequiredString("principal_id"));
-            create.principal_id = std::string(id);
-            ASSIGN_OR_RETURN(std::string_view pattern, body->RequiredString("secret_path_pattern"));
-            create.path_pattern = std::string(pattern);
-            ASSIGN_OR_RETURN(create.permissions, body->StringList("permissions"));
-            ASSIGN_OR_RETURN(create.expires_at, OptionalTime(*body, "expires_at"));
-            ASSIGN_OR_RETURN(Policy policy,
-                             policies.Create(ctx, Param(params, "vault_id"), std::move(create)));
-            return JsonResponse(201, RenderPolicy(policy));
-          }));
-  router.Add("GET", base,
-             Authed(rc, "policy.list",
-                    [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(auto list, policies.List(ctx, Param(params, "vault_id")));
-                      boost::json::array items;
-                      for (const Policy& p : list) items.push_back(RenderPolicy(p));
-                      boost::json::object o;
-                      o["policies"] = std::move(items);
-                      return JsonResponse(200, o);
-                    }));
-  router.Add("GET", base + "/{policy_id}",
-             Authed(rc, "policy.read",
-                    [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(Policy policy, policies.Get(ctx, Param(params, "vault_id"),
-                                                                   Param(params, "policy_id")));
-                      return JsonResponse(200, RenderPolicy(policy));
-                    }));
-  router.Add("DELETE", base + "/{policy_id}",
-             Authed(rc, "policy.delete",
-                    [&policies](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      RETURN_IF_ERROR(policies.Delete(ctx, Param(params, "vault_id"),
-                                                      Param(params, "policy_id")));
-                      return NoContent();
-                    }));
-}
-
 StatusOr<std::optional<UnixMicros>> QueryTime(const http::Request& req, std::string_view name) {
   auto text = req.Query(name);
   if (!text.has_value()) return std::optional<UnixMicros>();
@@ -453,7 +392,6 @@ void RegisterIdentityRoutes(http::Router& router, const ApiServices& api) {
   const RouteContext rc{api.auth, api.audit_log, api.trusted_proxies};
   RegisterUserRoutes(router, api, rc);
   RegisterAgentRoutes(router, api, rc);
-  RegisterPolicyRoutes(router, api, rc);
   RegisterAuditRoutes(router, api, rc);
 }
 

@@ -169,9 +169,39 @@ boost::json::object RenderPolicy(const Policy& p) {
   boost::json::array permissions;
   for (std::string_view name : PermissionNames(p.permissions)) permissions.emplace_back(name);
   o["permissions"] = std::move(permissions);
-  o["expires_at"] = TimeOrNull(p.expires_at);
+  o["conditions"] = RenderPolicyConditions(p.conditions);
+  // The seeds' PolicyResponse has expires_at as a date-time string: left out when there is none.
+  if (p.expires_at.has_value()) o["expires_at"] = FormatRfc3339(*p.expires_at);
+  o["effect"] = PolicyEffectName(p.effect);
+  o["priority"] = p.priority;
+  o["policy_schema_version"] = kPolicySchemaVersion;
   o["created_at"] = FormatRfc3339(p.created_at);
   o["created_by"] = p.created_by;
+  o["created_by_type"] = "user";  // only people (the vault's owner, the admin) manage policies
+  if (p.updated_at.has_value()) o["updated_at"] = FormatRfc3339(*p.updated_at);
+  return o;
+}
+
+boost::json::object RenderPolicyConditions(const PolicyConditions& c) {
+  boost::json::object o;
+  if (c.time_window.has_value()) {
+    const TimeWindow& w = *c.time_window;
+    boost::json::object window;
+    window["start_hour"] = w.start_hour;
+    window["end_hour"] = w.end_hour;
+    boost::json::array days;
+    for (int d = 0; d < 7; ++d) {
+      if ((w.days & (1u << d)) != 0) days.emplace_back(d);
+    }
+    window["days_of_week"] = std::move(days);
+    window["timezone"] = w.timezone;
+    o["time_window"] = std::move(window);
+  }
+  if (!c.ip_allowlist.empty()) {
+    boost::json::array list;
+    for (const IpNetwork& n : c.ip_allowlist) list.emplace_back(FormatIpNetwork(n));
+    o["ip_allowlist"] = std::move(list);
+  }
   return o;
 }
 

@@ -26,6 +26,8 @@ boost::json::object RenderUser(const User& user);
 boost::json::object RenderApiKey(const Credential& credential);
 boost::json::object RenderAgent(const Agent& agent);
 boost::json::object RenderPolicy(const Policy& policy);
+// {} without conditions; else time_window and/or ip_allowlist as the seeds' bodies write them.
+boost::json::object RenderPolicyConditions(const PolicyConditions& conditions);
 boost::json::object RenderAuditEvent(const AuditEvent& event);
 // An event as the seeds' OpenAPI description's AuditEvent (GET /v1/audit/events): id (see
 // AuditEventId), actor, resource (AuditEventResource), details, ip_address, created_at; and

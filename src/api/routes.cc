@@ -1,5 +1,5 @@
-// Route registration: health, auth, vaults here; secrets in secret_routes.cc; users, agents,
-// policies and audit in identity_routes.cc; share links in share_routes.cc.
+// Route registration: health, auth, vaults here; secrets in secret_routes.cc; users, agents and
+// audit in identity_routes.cc; policies in policy_routes.cc; share links in share_routes.cc.
 #include "api/routes.h"
 
 #include <boost/json/array.hpp>
@@ -17,6 +17,7 @@ namespace coffer::api {
 
 void RegisterSecretRoutes(http::Router& router, const ApiServices& api);
 void RegisterIdentityRoutes(http::Router& router, const ApiServices& api);
+void RegisterPolicyRoutes(http::Router& router, const ApiServices& api);
 void RegisterShareRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
@@ -195,6 +196,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterVaultRoutes(router, services);
   RegisterSecretRoutes(router, services);
   RegisterIdentityRoutes(router, services);
+  RegisterPolicyRoutes(router, services);
   RegisterShareRoutes(router, services);
 }
 

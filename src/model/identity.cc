@@ -61,4 +61,8 @@ AuditResource AuditEventResource(const AuditEvent& event) {
   return {action.substr(0, action.find('.')), {}};
 }
 
+std::string_view PolicyEffectName(PolicyEffect effect) {
+  return effect == PolicyEffect::kDeny ? "deny" : "allow";
+}
+
 }  // namespace coffer

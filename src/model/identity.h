@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/sha256.h"
+#include "model/policy_conditions.h"
 #include "model/secret.h"
 
 namespace coffer {
@@ -39,6 +40,14 @@ enum PermissionBits : uint8_t {
   kPermList = 1 << 4,
 };
 
+// What a policy does when it applies: an allow grants its permissions; a deny in force takes them
+// away whatever any allow grants.
+enum class PolicyEffect : uint8_t { kAllow, kDeny };
+std::string_view PolicyEffectName(PolicyEffect effect);  // "allow" | "deny"
+
+// The schema version of Coffer's policies: field matching only, no expression engine.
+inline constexpr int64_t kPolicySchemaVersion = 1;
+
 struct Policy {
   std::string id;  // UUID
   std::string vault_id;
@@ -49,6 +58,10 @@ struct Policy {
   std::optional<UnixMicros> expires_at;
   UnixMicros created_at = 0;
   std::string created_by;
+  PolicyEffect effect = PolicyEffect::kAllow;
+  int64_t priority = 0;  // >= 0; stored and shown, decides nothing (docs/policies.md)
+  PolicyConditions conditions;
+  std::optional<UnixMicros> updated_at;  // the last update, if any
 };
 
 // One audit event. Never holds a value, key or token.

@@ -135,9 +135,9 @@ TEST(AccessCacheTest, OnTheStoresOwnFeedAChangeThroughTheServicesIsSeenAtOnce) {
   const std::string vault_id = env.NewVault();
   auto agent = env.agents_->Create(env.AdminCtx(), {"reader", ""}).value();
   auto policy = env.policies_->Create(env.AdminCtx(), vault_id,
-                                      {"agent", agent.agent.id, "**", {"read"}, std::nullopt});
+                                      PolicyGrant("agent", agent.agent.id, "**", {"read"}));
   ASSERT_TRUE(policy.has_value()) << policy.error();
-  const Principal who = env.auth_->Authenticate(Bearer(agent.api_key)).value();
+  const RequestContext who{.principal = env.auth_->Authenticate(Bearer(agent.api_key)).value()};
   const Vault vault = env.cache_->GetVault(vault_id).value();
   EXPECT_TRUE(env.authorizer_->Authorize(who, vault, "x", Permission::kRead).ok());
   ASSERT_TRUE(env.policies_->Delete(env.AdminCtx(), vault_id, policy->id).ok());

@@ -216,7 +216,11 @@ StatusOr<std::vector<std::string>> AuthService::AgentVaultIds(std::string_view a
   const UnixMicros now = deps_.clock.Now();
   std::vector<std::string> ids;
   for (const Policy& p : policies) {
-    if (!p.expires_at.has_value() || *p.expires_at > now) ids.push_back(p.vault_id);
+    // A deny gives no standing in a vault. An allow's conditions are not weighed: the claim
+    // lists where the agent may be let in; each request is still decided on its own.
+    if (p.effect == PolicyEffect::kAllow && (!p.expires_at.has_value() || *p.expires_at > now)) {
+      ids.push_back(p.vault_id);
+    }
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());

@@ -25,7 +25,8 @@ class IdentityTest : public ::testing::Test {
   }
   void Grant(const std::string& agent_id, std::string pattern, std::vector<std::string> perms,
              std::optional<UnixMicros> expires = std::nullopt) {
-    CreatePolicyRequest r{"agent", agent_id, std::move(pattern), std::move(perms), expires};
+    CreatePolicyRequest r =
+        PolicyGrant("agent", agent_id, std::move(pattern), std::move(perms), expires);
     auto p = env_.policies_->Create(env_.AdminCtx(), vault_, std::move(r));
     ASSERT_TRUE(p.has_value()) << p.error();
   }

@@ -15,6 +15,33 @@ constexpr std::pair<uint8_t, std::string_view> kPermissionNames[] = {
     {kPermDelete, "delete"}, {kPermList, "list"},
 };
 
+StatusOr<uint8_t> ParsePermissions(const std::vector<std::string>& names) {
+  if (names.empty()) {
+    return Err(InvalidArgumentError("permissions must name at least one permission"));
+  }
+  uint8_t bits = 0;
+  for (const std::string& name : names) {
+    bool known = false;
+    for (const auto& [bit, n] : kPermissionNames) {
+      if (n == name) {
+        bits |= bit;
+        known = true;
+      }
+    }
+    if (!known) {
+      return Err(
+          InvalidArgumentError("permissions may contain only: read, write, rotate, delete, list"));
+    }
+  }
+  return bits;
+}
+
+StatusOr<PolicyEffect> ParseEffect(std::string_view name) {
+  if (name == "allow") return PolicyEffect::kAllow;
+  if (name == "deny") return PolicyEffect::kDeny;
+  return Err(InvalidArgumentError("effect must be \"allow\" or \"deny\""));
+}
+
 }  // namespace
 
 std::vector<std::string_view> PermissionNames(uint8_t bits) {
@@ -85,30 +112,17 @@ StatusOr<Policy> PolicyService::Create(const RequestContext& ctx, std::string_vi
         if (!glob.ok()) {
           return Err(InvalidArgumentError(fmt::format("secret_path_pattern: {}", glob.message())));
         }
-        if (request.permissions.empty()) {
-          return Err(InvalidArgumentError("permissions must name at least one permission"));
-        }
-        for (const std::string& name : request.permissions) {
-          bool known = false;
-          for (const auto& [bit, n] : kPermissionNames) {
-            if (n == name) {
-              policy.permissions |= bit;
-              known = true;
-            }
-          }
-          if (!known) {
-            return Err(InvalidArgumentError(
-                "permissions may contain only: read, write, rotate, delete, list"));
-          }
-        }
-        if (request.expires_at.has_value() && *request.expires_at <= deps_.clock.Now()) {
-          return Err(InvalidArgumentError("expires_at must be in the future"));
-        }
+        ASSIGN_OR_RETURN(policy.permissions, ParsePermissions(request.permissions));
+        ASSIGN_OR_RETURN(policy.effect, ParseEffect(request.effect));
         policy.id = NewUuid(deps_.random);
         policy.vault_id = vault.id;
         policy.principal_id = std::move(request.principal_id);
         policy.path_glob = std::move(request.path_pattern);
+        RETURN_IF_ERROR(ValidateExpiry(request.expires_at));
         policy.expires_at = request.expires_at;
+        policy.priority = request.priority;
+        policy.conditions = std::move(request.conditions);
+        RETURN_IF_ERROR(ValidateTerms(policy));
         policy.created_at = deps_.clock.Now();
         policy.created_by = ctx.principal.id;
         Status s = deps_.store.InsertPolicy(policy, AuditLog::Success(event));
@@ -137,6 +151,54 @@ StatusOr<Policy> PolicyService::Get(const RequestContext& ctx, std::string_view 
         if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));
         auto policy = deps_.store.GetPolicy(vault.id, policy_id);
         if (!policy.has_value()) return Err(NotFoundAs(policy.error(), "policy not found"));
+        return policy;
+      });
+}
+
+Status PolicyService::ValidateExpiry(std::optional<UnixMicros> expires_at) const {
+  if (expires_at.has_value() && *expires_at <= deps_.clock.Now()) {
+    return InvalidArgumentError("expires_at must be in the future");
+  }
+  return OkStatus();
+}
+
+Status PolicyService::ValidateTerms(const Policy& policy) const {
+  if (policy.priority < 0) {
+    return InvalidArgumentError("priority must be 0 or more");
+  }
+  if (policy.conditions.time_window.has_value()) {
+    RETURN_IF_ERROR(ValidateTimeWindow(*policy.conditions.time_window));
+  }
+  return OkStatus();
+}
+
+StatusOr<Policy> PolicyService::Update(const RequestContext& ctx, std::string_view vault_id,
+                                       std::string_view policy_id, UpdatePolicyRequest request) {
+  return deps_.audit.Audited<Policy>(
+      ctx, "policy.update", [&](AuditEvent& event) -> StatusOr<Policy> {
+        AuditLog::SetTarget(event, vault_id, "");
+        ASSIGN_OR_RETURN(Vault vault, OwnedVault(ctx, vault_id));
+        if (!IsUuid(policy_id)) return Err(InvalidArgumentError("policy_id must be a UUID"));
+        auto found = deps_.store.GetPolicy(vault.id, policy_id);
+        if (!found.has_value()) return Err(NotFoundAs(found.error(), "policy not found"));
+        Policy policy = std::move(*found);
+        RETURN_IF_ERROR(MayGrant(ctx, policy.principal_kind, policy.principal_id));
+        if (request.permissions.has_value()) {
+          ASSIGN_OR_RETURN(policy.permissions, ParsePermissions(*request.permissions));
+        }
+        if (request.effect.has_value()) {
+          ASSIGN_OR_RETURN(policy.effect, ParseEffect(*request.effect));
+        }
+        if (request.expires_at.has_value()) {
+          RETURN_IF_ERROR(ValidateExpiry(*request.expires_at));
+          policy.expires_at = *request.expires_at;
+        }
+        if (request.priority.has_value()) policy.priority = *request.priority;
+        if (request.conditions.has_value()) policy.conditions = std::move(*request.conditions);
+        RETURN_IF_ERROR(ValidateTerms(policy));
+        policy.updated_at = deps_.clock.Now();
+        RETURN_IF_ERROR(deps_.store.UpdatePolicy(policy, AuditLog::Success(event)));
+        AuditLog::MarkWritten(ctx);
         return policy;
       });
 }

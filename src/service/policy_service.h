@@ -14,12 +14,39 @@
 
 namespace coffer {
 
+// What a new policy says. Aggregate-initialize it only with designated initializers or field by
+// field (PolicyGrant below): fields are added as the policy model grows.
 struct CreatePolicyRequest {
   std::string principal_type;  // "agent" | "user"
   std::string principal_id;
   std::string path_pattern;
   std::vector<std::string> permissions;  // "read" "write" "rotate" "delete" "list"
   std::optional<UnixMicros> expires_at;
+  std::string effect = "allow";  // "allow" | "deny"
+  int64_t priority = 0;          // >= 0
+  PolicyConditions conditions;
+};
+
+// The common case: an unconditional allow of `permissions` on `pattern`.
+inline CreatePolicyRequest PolicyGrant(std::string principal_type, std::string principal_id,
+                                       std::string pattern, std::vector<std::string> permissions,
+                                       std::optional<UnixMicros> expires_at = std::nullopt) {
+  CreatePolicyRequest r;
+  r.principal_type = std::move(principal_type);
+  r.principal_id = std::move(principal_id);
+  r.path_pattern = std::move(pattern);
+  r.permissions = std::move(permissions);
+  r.expires_at = expires_at;
+  return r;
+}
+
+// What an update changes: each field present replaces the policy's, each absent one is kept.
+struct UpdatePolicyRequest {
+  std::optional<std::vector<std::string>> permissions;
+  std::optional<std::optional<UnixMicros>> expires_at;  // an inner nullopt: no expiry
+  std::optional<std::string> effect;
+  std::optional<int64_t> priority;
+  std::optional<PolicyConditions> conditions;  // empty conditions: none
 };
 
 // Permission names of a bit set, in canonical order.
@@ -38,12 +65,24 @@ class PolicyService {
   StatusOr<std::vector<Policy>> List(const RequestContext& ctx, std::string_view vault_id);
   StatusOr<Policy> Get(const RequestContext& ctx, std::string_view vault_id,
                        std::string_view policy_id);
+  // The policy with `request` applied, in force for every request that starts after this
+  // returns, on every server of the store (the change feed). Who may: whoever may create the
+  // policy as it stands (its vault's owner or the admin, and for an agent's policy the agent's
+  // owner or the admin). kInvalidArgument naming the field at fault; kPermissionDenied;
+  // kNotFound for a missing vault or policy.
+  StatusOr<Policy> Update(const RequestContext& ctx, std::string_view vault_id,
+                          std::string_view policy_id, UpdatePolicyRequest request);
   Status Delete(const RequestContext& ctx, std::string_view vault_id, std::string_view policy_id);
 
  private:
   StatusOr<Vault> OwnedVault(const RequestContext& ctx, std::string_view vault_id);
   // OK when the caller may name this principal in a policy (see Create).
   Status MayGrant(const RequestContext& ctx, PrincipalKind kind, std::string_view principal_id);
+  // OK when the fields every policy must satisfy hold (priority, conditions); kInvalidArgument
+  // naming the field otherwise.
+  Status ValidateTerms(const Policy& policy) const;
+  // OK unless `expires_at` is set and not in the future (kInvalidArgument).
+  Status ValidateExpiry(std::optional<UnixMicros> expires_at) const;
 
   ServiceDeps deps_;
 };

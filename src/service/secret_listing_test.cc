@@ -49,7 +49,7 @@ class SecretListingTest : public ::testing::Test {
     ASSERT_TRUE(agent.has_value()) << agent.error();
     agent_ = RequestContext{
         {PrincipalKind::kAgent, agent->agent.id, "lister", false, ""}, "req-agent", "127.0.0.1"};
-    CreatePolicyRequest grant{"agent", agent->agent.id, "api-keys/*-v", {"list"}, std::nullopt};
+    CreatePolicyRequest grant = PolicyGrant("agent", agent->agent.id, "api-keys/*-v", {"list"});
     ASSERT_TRUE(env_.policies_->Create(env_.AdminCtx(), vault_, grant).has_value());
   }
 

@@ -31,20 +31,11 @@ StatusOr<Vault> SecretService::Authorize(const RequestContext& ctx, std::string_
   if (!vault.has_value()) return Err(NotFoundAs(vault.error(), "vault not found"));
   if (permission == Permission::kList) {
     RETURN_IF_ERROR(ValidateSecretPrefix(path));
-    RETURN_IF_ERROR(deps_.authorizer.AuthorizeListing(ctx.principal, *vault, path));
+    RETURN_IF_ERROR(deps_.authorizer.AuthorizeListing(ctx, *vault, path));
     return vault;
   }
   RETURN_IF_ERROR(ValidateSecretPath(path));
-  Status allowed = deps_.authorizer.Authorize(ctx.principal, *vault, path, permission);
-  if (!allowed.ok() && allowed.code() == StatusCode::kPermissionDenied && alternative.has_value()) {
-    allowed = deps_.authorizer.Authorize(ctx.principal, *vault, path, *alternative);
-    if (allowed.code() == StatusCode::kPermissionDenied) {
-      return Err(PermissionDeniedError(fmt::format("no '{}' or '{}' permission on this path",
-                                                   PermissionName(permission),
-                                                   PermissionName(*alternative))));
-    }
-  }
-  RETURN_IF_ERROR(allowed);
+  RETURN_IF_ERROR(deps_.authorizer.Authorize(ctx, *vault, path, permission, alternative));
   return vault;
 }
 
@@ -227,7 +218,7 @@ StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx, std::str
           return store_.ListSecrets(vault.id, prefix, start, static_cast<size_t>(n));
         }
         ASSIGN_OR_RETURN(Authorizer::ListFilter visible,
-                         deps_.authorizer.ListablePaths(ctx.principal, vault));
+                         deps_.authorizer.ListablePaths(ctx, vault));
         return ListVisible(ctx, vault, prefix, start, static_cast<size_t>(n), visible);
       });
 }

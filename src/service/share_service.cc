@@ -133,10 +133,9 @@ StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::stri
         // not confirmed to exist.
         auto vault = deps_.cache.GetVault(version->vault_id);
         if (!vault.has_value()) return Err(NotFoundAs(vault.error(), "secret not found"));
-        ASSIGN_OR_RETURN(const bool sees, deps_.authorizer.CanSeeVault(ctx.principal, *vault));
+        ASSIGN_OR_RETURN(const bool sees, deps_.authorizer.CanSeeVault(ctx, *vault));
         if (!sees) return Err(NotFoundError("secret not found"));
-        RETURN_IF_ERROR(
-            deps_.authorizer.Authorize(ctx.principal, *vault, version->path, Permission::kRead));
+        RETURN_IF_ERROR(deps_.authorizer.Authorize(ctx, *vault, version->path, Permission::kRead));
         RETURN_IF_ERROR(CheckRecipient(request));
         RETURN_IF_ERROR(CheckOptions(request, now));
         if (version->expires_at.has_value() && *version->expires_at <= now) {

@@ -77,7 +77,9 @@ StatusOr<std::vector<Vault>> VaultService::List(const RequestContext& ctx) {
         const UnixMicros now = deps_.clock.Now();
         std::set<std::string, std::less<>> granted;
         for (const Policy& p : grants) {
-          if (!p.expires_at.has_value() || *p.expires_at > now) granted.insert(p.vault_id);
+          if (p.effect == PolicyEffect::kAllow && Authorizer::InForce(p, ctx, now)) {
+            granted.insert(p.vault_id);
+          }
         }
         std::vector<Vault> visible;
         for (auto& v : all) {
@@ -95,7 +97,7 @@ StatusOr<Vault> VaultService::Get(const RequestContext& ctx, std::string_view va
     RETURN_IF_ERROR(ValidateVaultId(vault_id));
     auto vault = deps_.cache.GetVault(vault_id);
     if (!vault.has_value()) return Err(NotFoundAs(vault.error(), "vault not found"));
-    ASSIGN_OR_RETURN(bool visible, deps_.authorizer.CanSeeVault(ctx.principal, *vault));
+    ASSIGN_OR_RETURN(bool visible, deps_.authorizer.CanSeeVault(ctx, *vault));
     if (!visible) return Err(PermissionDeniedError("no permission in this vault"));
     return vault;
   });

@@ -59,4 +59,43 @@ Status CheckAgentCredentials(std::string_view agent_id, const std::vector<Creden
   return OkStatus();
 }
 
+PolicyColumns PolicyColumnsOf(const Policy& policy) {
+  PolicyColumns c;
+  c.effect = std::string(PolicyEffectName(policy.effect));
+  if (policy.conditions.time_window.has_value()) {
+    const TimeWindow& w = *policy.conditions.time_window;
+    c.window_start_hour = w.start_hour;
+    c.window_end_hour = w.end_hour;
+    c.window_days = w.days;
+    c.window_timezone = w.timezone;
+  }
+  c.ip_allowlist = JoinIpAllowlist(policy.conditions.ip_allowlist);
+  return c;
+}
+
+Status SetPolicyColumns(Policy& policy, const PolicyColumns& columns) {
+  if (columns.effect == "allow") {
+    policy.effect = PolicyEffect::kAllow;
+  } else if (columns.effect == "deny") {
+    policy.effect = PolicyEffect::kDeny;
+  } else {
+    return DataLossError("store: a policy has an effect this version does not know");
+  }
+  const int set = int{columns.window_start_hour.has_value()} +
+                  int{columns.window_end_hour.has_value()} + int{columns.window_days.has_value()} +
+                  int{!columns.window_timezone.empty()};
+  if (set == 4) {
+    TimeWindow w;
+    w.start_hour = static_cast<int>(*columns.window_start_hour);
+    w.end_hour = static_cast<int>(*columns.window_end_hour);
+    w.days = static_cast<uint8_t>(*columns.window_days);
+    w.timezone = columns.window_timezone;
+    policy.conditions.time_window = std::move(w);
+  } else if (set != 0) {
+    return DataLossError("store: a policy's time window is stored in part");
+  }
+  ASSIGN_OR_RETURN(policy.conditions.ip_allowlist, SplitIpAllowlist(columns.ip_allowlist));
+  return OkStatus();
+}
+
 }  // namespace coffer::store_internal

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,5 +34,19 @@ void NoteStoredVersion(AuditEvent* event, const SecretVersion& version);
 
 // OK when every credential is an agent's, `agent_id`'s; kInvalidArgument otherwise.
 Status CheckAgentCredentials(std::string_view agent_id, const std::vector<Credential>& creds);
+
+// A policy's effect and conditions as both stores keep them (see the policy migration).
+struct PolicyColumns {
+  std::string effect;                        // "allow" | "deny"
+  std::optional<int64_t> window_start_hour;  // the four window_ values are all set, or none
+  std::optional<int64_t> window_end_hour;
+  std::optional<int64_t> window_days;
+  std::string window_timezone;  // "" without a window (stored as NULL)
+  std::string ip_allowlist;     // JoinIpAllowlist's form
+};
+PolicyColumns PolicyColumnsOf(const Policy& policy);
+// Sets policy.effect and policy.conditions from stored columns; kDataLoss for an effect this
+// binary does not know, a window stored in part, or an allow list entry that does not parse.
+Status SetPolicyColumns(Policy& policy, const PolicyColumns& columns);
 
 }  // namespace coffer::store_internal

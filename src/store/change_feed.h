@@ -25,7 +25,7 @@ struct StoreChange {
     kPrincipal,   // principal (principal_kind, id): the principal itself (an agent revoked) and
                   // any number of its credentials, old and new (created, revoked, replaced)
     kVault,       // vault `id` was created or deleted (and with it its policies)
-    kPolicies,    // a policy of vault `id` was created or deleted
+    kPolicies,    // a policy of vault `id` was created, updated or deleted
     kEverything,  // anything may have changed: the feed lost track for a while
   };
   Kind kind = Kind::kEverything;

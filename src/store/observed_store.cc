@@ -147,6 +147,9 @@ class ObservedStore final : public Store {
     return Timed("DeletePolicy", audit,
                  [&] { return inner_.DeletePolicy(vault_id, policy_id, audit); });
   }
+  Status UpdatePolicy(const Policy& policy, const AuditEvent* audit) override {
+    return Timed("UpdatePolicy", audit, [&] { return inner_.UpdatePolicy(policy, audit); });
+  }
   StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override {
     return Timed("AppendAudit", &event, [&] { return inner_.AppendAudit(event); });
   }

@@ -224,6 +224,10 @@ class Store {
                                                                  std::string_view principal_id) = 0;
   virtual Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
                               const AuditEvent* audit) = 0;  // kNotFound
+  // Replaces what an update may change — permissions, expires_at, effect, priority, conditions
+  // and updated_at — of policy (policy.vault_id, policy.id), keeping its principal, pattern and
+  // creation. kNotFound when absent or in another vault. The last of concurrent updates wins.
+  virtual Status UpdatePolicy(const Policy& policy, const AuditEvent* audit) = 0;
 
   // --- audit ---------------------------------------------------------------------------------
   // Appends one event (durable on return) and returns it with seq and hashes filled in.
@@ -348,10 +352,10 @@ class Store {
   // how to keep it fresh. Every mutation that changes one of those is published to the feed by
   // the time the call returns, whatever its outcome (a failed COMMIT may have committed): by
   // InsertCredential and RevokeCredential (kCredential), InsertAgent, UpdateAgent, RevokeAgent
-  // and ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy
-  // and DeletePolicy (kPolicies). On a store other processes write too (PostgreSQL shared by
-  // several servers), their changes are published as well, within kMaxChangeDelay while the
-  // feed is Current(). The feed lives as long as the store. Pure, so a wrapper store cannot
+  // and ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy,
+  // UpdatePolicy and DeletePolicy (kPolicies). On a store other processes write too (PostgreSQL
+  // shared by several servers), their changes are published as well, within kMaxChangeDelay while
+  // the feed is Current(). The feed lives as long as the store. Pure, so a wrapper store cannot
   // forget to pass it on.
   virtual ChangeFeed& Changes() = 0;
 };

@@ -159,6 +159,9 @@ TEST_P(StoreConformanceTest, EveryMutationAppendsItsEventInTheSameWrite) {
   policy.permissions = kPermRead;
   e = event("policy.create");
   expect_ok("policy.create", store().InsertPolicy(policy, &e));
+  policy.effect = PolicyEffect::kDeny;
+  e = event("policy.update");
+  expect_ok("policy.update", store().UpdatePolicy(policy, &e));
   e = event("policy.delete");
   expect_ok("policy.delete", store().DeletePolicy(v.id, policy.id, &e));
   e = event("agent.revoke");
@@ -239,6 +242,8 @@ TEST_P(StoreConformanceTest, AFailedMutationWritesNoEventAndUsesNoSeq) {
   orphan.vault_id = NewUuid();
   EXPECT_THAT(store().InsertPolicy(orphan, &e), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store().DeletePolicy(v.id, NewUuid(), &e), StatusIs(StatusCode::kNotFound));
+  orphan.vault_id = v.id;
+  EXPECT_THAT(store().UpdatePolicy(orphan, &e), StatusIs(StatusCode::kNotFound));
 
   auto after = store().AppendAudit(MakeEvent("after"));
   ASSERT_THAT(after, IsOk());

@@ -37,6 +37,9 @@ TEST_P(StoreConformanceTest, EveryMutationOfCachedRecordsIsPublishedBeforeItRetu
   p.created_by = "owner-1";
   EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.InsertPolicy(p, nullptr), IsOk()); }),
             Changes{StoreChange::Policies(v.id)});
+  p.effect = PolicyEffect::kDeny;
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.UpdatePolicy(p, nullptr), IsOk()); }),
+            Changes{StoreChange::Policies(v.id)});
   EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.DeletePolicy(v.id, p.id, nullptr), IsOk()); }),
             Changes{StoreChange::Policies(v.id)});
 

@@ -511,6 +511,84 @@ TEST_P(StoreConformanceTest, PolicyRoundTripListAndDelete) {
   EXPECT_EQ(in_v->size(), 2u);
 }
 
+TEST_P(StoreConformanceTest, PolicyEffectPriorityAndConditionsRoundTrip) {
+  const Vault v = AddVault("v");
+  Policy plain = MakePolicy(v.id, "agent-1", kT0);
+  Policy full = MakePolicy(v.id, "agent-1", kT0 + 1);
+  full.effect = PolicyEffect::kDeny;
+  full.priority = 42;
+  full.conditions.time_window = TimeWindow{22, 6, 0b0111110, "UTC"};
+  for (const char* text : {"10.0.0.0/8", "2001:db8::/32", "192.0.2.1"}) {
+    full.conditions.ip_allowlist.push_back(ParseIpNetwork(text).value());
+  }
+  ASSERT_THAT(store().InsertPolicy(plain, nullptr), IsOk());
+  ASSERT_THAT(store().InsertPolicy(full, nullptr), IsOk());
+
+  auto got = store().GetPolicy(v.id, full.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->effect, PolicyEffect::kDeny);
+  EXPECT_EQ(got->priority, 42);
+  EXPECT_EQ(got->conditions, full.conditions);
+  EXPECT_FALSE(got->updated_at.has_value());
+  auto listed = store().ListPolicies(v.id);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].effect, PolicyEffect::kAllow) << "the default is an allow";
+  EXPECT_EQ((*listed)[0].priority, 0);
+  EXPECT_TRUE((*listed)[0].conditions.empty());
+  EXPECT_EQ((*listed)[1].conditions, full.conditions);
+}
+
+TEST_P(StoreConformanceTest, UpdatePolicyReplacesOnlyWhatAnUpdateMayChange) {
+  const Vault v = AddVault("v");
+  const Vault w = AddVault("w");
+  const Policy original = MakePolicy(v.id, "agent-1", kT0, "db/*");
+  ASSERT_THAT(store().InsertPolicy(original, nullptr), IsOk());
+
+  Policy changed = original;
+  changed.permissions = kPermWrite;
+  changed.expires_at = kT0 + 3600;
+  changed.effect = PolicyEffect::kDeny;
+  changed.priority = 7;
+  changed.conditions.time_window = TimeWindow{9, 17, kAllDays, "UTC"};
+  changed.conditions.ip_allowlist.push_back(ParseIpNetwork("::1").value());
+  changed.updated_at = kT0 + 10;
+  // An update names neither the principal, nor the pattern, nor the creation.
+  changed.principal_id = "agent-2";
+  changed.path_glob = "**";
+  changed.created_by = "someone-else";
+  ASSERT_THAT(store().UpdatePolicy(changed, nullptr), IsOk());
+
+  auto got = store().GetPolicy(v.id, original.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->permissions, kPermWrite);
+  EXPECT_EQ(got->expires_at, kT0 + 3600);
+  EXPECT_EQ(got->effect, PolicyEffect::kDeny);
+  EXPECT_EQ(got->priority, 7);
+  EXPECT_EQ(got->conditions, changed.conditions);
+  EXPECT_EQ(got->updated_at, kT0 + 10);
+  EXPECT_EQ(got->principal_id, "agent-1");
+  EXPECT_EQ(got->path_glob, "db/*");
+  EXPECT_EQ(got->created_by, "user-1");
+  EXPECT_EQ(got->created_at, kT0);
+
+  // Clearing: no expiry, no conditions.
+  changed.expires_at.reset();
+  changed.conditions = {};
+  ASSERT_THAT(store().UpdatePolicy(changed, nullptr), IsOk());
+  got = store().GetPolicy(v.id, original.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_FALSE(got->expires_at.has_value());
+  EXPECT_TRUE(got->conditions.empty());
+
+  Policy elsewhere = changed;
+  elsewhere.vault_id = w.id;
+  EXPECT_THAT(store().UpdatePolicy(elsewhere, nullptr), StatusIs(StatusCode::kNotFound));
+  Policy unknown = changed;
+  unknown.id = NewUuid();
+  EXPECT_THAT(store().UpdatePolicy(unknown, nullptr), StatusIs(StatusCode::kNotFound));
+}
+
 TEST_P(StoreConformanceTest, InsertPolicyNeedsItsVaultAndAFreshId) {
   const Vault v = AddVault("v");
   const Policy p = MakePolicy(v.id, "agent-1", kT0);

@@ -246,6 +246,28 @@ def test_policies_added_and_removed_and_a_vault_deleted_on_one_server_hold_on_th
     enforced_within(lambda: pair.admin_b.get(f"/vaults/{vault}").status_code == 404)
 
 
+def test_a_policy_updated_on_one_server_holds_on_the_other(pair):
+    """PUT of a policy through A: B, which holds the vault's policies in memory, enforces the
+    update (here a turn to deny, then an allow list that excludes the caller) within a second."""
+    vault = new_vault(pair.admin_a)
+    put_secret(pair.admin_a, vault, "app/token", value="t")
+    agent = create_agent(pair.admin_a, "reader")
+    reader = Caller(pair.b, agent["api_key"])
+    route = f"/vaults/{vault}/secrets/app/token"
+    policy = grant(pair.admin_a, vault, agent["id"], "app/*", ["read"])
+    enforced_within(lambda: reader.get(route).status_code == 200)
+    policy_route = f"/vaults/{vault}/policies/{policy['id']}"
+    expect(pair.admin_a.put(policy_route, json={"effect": "deny"}), 200)
+    enforced_within(lambda: reader.get(route).status_code == 403)
+    expect(pair.admin_a.put(policy_route, json={"effect": "allow"}), 200)
+    enforced_within(lambda: reader.get(route).status_code == 200)
+    expect(pair.admin_a.put(policy_route, json={"conditions": {"ip_allowlist": ["10.0.0.0/8"]}}),
+           200)
+    enforced_within(lambda: reader.get(route).status_code == 403)
+    assert expect(pair.admin_b.get(policy_route), 200).json()["conditions"] == {
+        "ip_allowlist": ["10.0.0.0/8"]}
+
+
 def test_a_lost_change_feed_connection_never_lets_a_revoked_key_through(pair):
     """B's LISTEN connection is closed by the database; a revocation through A meanwhile is
     still enforced on B within a second (B reads the store until it listens again), and B

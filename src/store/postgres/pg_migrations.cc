@@ -304,6 +304,23 @@ constexpr std::string_view kAuditPathIndex = R"sql(
 CREATE INDEX audit_events_path_seq ON audit_events (path, seq);
 )sql";
 
+// Policies say whether they allow or deny, carry a priority, and may hold conditions: an
+// hour-of-day window (all four window_ columns set, or none) and an allow list of client networks
+// (canonical CIDR blocks joined by spaces, '' for any address). Existing policies become
+// unconditional allows, which is what they were. Servers of the previous version keep working
+// while this runs: they neither read nor write the new columns.
+constexpr std::string_view kPolicyEffectAndConditions = R"sql(
+ALTER TABLE policies
+  ADD COLUMN effect text NOT NULL DEFAULT 'allow' CHECK (effect IN ('allow', 'deny')),
+  ADD COLUMN priority bigint NOT NULL DEFAULT 0 CHECK (priority >= 0),
+  ADD COLUMN window_start_hour integer CHECK (window_start_hour BETWEEN 0 AND 23),
+  ADD COLUMN window_end_hour integer CHECK (window_end_hour BETWEEN 0 AND 24),
+  ADD COLUMN window_days integer CHECK (window_days BETWEEN 1 AND 127),
+  ADD COLUMN window_timezone text,
+  ADD COLUMN ip_allowlist text NOT NULL DEFAULT '',
+  ADD COLUMN updated_at bigint;
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -312,6 +329,8 @@ constexpr PgMigration kMigrations[] = {
     {5, "agents can be deactivated and reactivated", kAgentDeactivation},
     {6, "audit events are found by path", kAuditPathIndex},
     {7, "share links of secrets", kShares},
+    {8, "policies: effect, priority, time window and client network conditions",
+     kPolicyEffectAndConditions},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

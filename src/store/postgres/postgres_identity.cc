@@ -20,7 +20,21 @@ constexpr std::string_view kAgentColumnsSql =
     "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
-    " created_at, created_by FROM policies";
+    " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"
+    " window_timezone, ip_allowlist, updated_at FROM policies";
+
+// Appends effect, priority and the conditions' columns (PolicyColumns), in that order; the
+// timezone goes as "" for no window (the SQL makes that NULL).
+PgParams& AddPolicyColumns(PgParams& params, const Policy& p) {
+  const PolicyColumns c = PolicyColumnsOf(p);
+  return params.Text(c.effect)
+      .Int(p.priority)
+      .OptionalInt(c.window_start_hour)
+      .OptionalInt(c.window_end_hour)
+      .OptionalInt(c.window_days)
+      .Text(c.window_timezone)
+      .Text(c.ip_allowlist);
+}
 
 Status InsertCredentialRow(PgConnection& conn, const Credential& c) {
   return Reword(conn.Run("INSERT INTO credentials (public_id, kind, principal_kind, principal_id,"
@@ -268,20 +282,24 @@ Status PostgresStoreImpl::ReplaceAgentCredentials(std::string_view agent_id,
 Status PostgresStoreImpl::InsertPolicy(const Policy& p, const AuditEvent* audit) {
   const StoreChange change = StoreChange::Policies(p.vault_id);
   return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    PgParams params;
+    params.Text(p.id)
+        .Text(p.vault_id)
+        .Text(PrincipalKindName(p.principal_kind))
+        .Text(p.principal_id)
+        .Text(p.path_glob)
+        .Int(p.permissions)
+        .OptionalInt(p.expires_at)
+        .Int(p.created_at)
+        .Text(p.created_by);
+    AddPolicyColumns(params, p).OptionalInt(p.updated_at);
     Status s = conn.Run(
-        "INSERT INTO policies (id, vault_id, principal_kind, principal_id,"
-        " path_glob, permissions, expires_at, created_at, created_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6::integer, $7, $8, $9)",
-        PgParams()
-            .Text(p.id)
-            .Text(p.vault_id)
-            .Text(PrincipalKindName(p.principal_kind))
-            .Text(p.principal_id)
-            .Text(p.path_glob)
-            .Int(p.permissions)
-            .OptionalInt(p.expires_at)
-            .Int(p.created_at)
-            .Text(p.created_by));
+        "INSERT INTO policies (id, vault_id, principal_kind, principal_id, path_glob, permissions,"
+        " expires_at, created_at, created_by, effect, priority, window_start_hour,"
+        " window_end_hour, window_days, window_timezone, ip_allowlist, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6::integer, $7, $8, $9, $10, $11, $12::integer,"
+        " $13::integer, $14::integer, NULLIF($15, ''), $16, $17)",
+        params);
     s = Reword(std::move(s), StatusCode::kNotFound, "vault not found");
     return Reword(std::move(s), StatusCode::kAlreadyExists, "a policy with this id already exists");
   });
@@ -312,6 +330,26 @@ StatusOr<std::vector<Policy>> PostgresStoreImpl::ListPolicies(std::string_view v
 StatusOr<std::vector<Policy>> PostgresStoreImpl::ListPoliciesForPrincipal(
     PrincipalKind kind, std::string_view principal_id) {
   return ListByPrincipal(kPolicyColumnsSql, kind, principal_id, ReadPolicy);
+}
+
+Status PostgresStoreImpl::UpdatePolicy(const Policy& p, const AuditEvent* audit) {
+  const StoreChange change = StoreChange::Policies(p.vault_id);
+  return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    PgParams params;
+    params.Text(p.vault_id).Text(p.id).Int(p.permissions).OptionalInt(p.expires_at);
+    AddPolicyColumns(params, p).OptionalInt(p.updated_at);
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        conn.Exec("UPDATE policies SET permissions = $3::integer, expires_at = $4, effect = $5,"
+                  " priority = $6, window_start_hour = $7::integer, window_end_hour = $8::integer,"
+                  " window_days = $9::integer, window_timezone = NULLIF($10, ''),"
+                  " ip_allowlist = $11, updated_at = $12 WHERE id = $2 AND vault_id = $1",
+                  params));
+    if (r.affected() == 0) {
+      return NotFoundError("policy not found");
+    }
+    return OkStatus();
+  });
 }
 
 Status PostgresStoreImpl::DeletePolicy(std::string_view vault_id, std::string_view policy_id,

@@ -87,6 +87,14 @@ StatusOr<Policy> ReadPolicy(const PgResult& r, int row) {
   p.expires_at = r.OptionalInt(row, 6);
   p.created_at = r.Int(row, 7);
   p.created_by = r.Text(row, 8);
+  p.priority = r.Int(row, 10);
+  p.updated_at = r.OptionalInt(row, 16);
+  RETURN_IF_ERROR(SetPolicyColumns(p, PolicyColumns{.effect = r.Text(row, 9),
+                                                    .window_start_hour = r.OptionalInt(row, 11),
+                                                    .window_end_hour = r.OptionalInt(row, 12),
+                                                    .window_days = r.OptionalInt(row, 13),
+                                                    .window_timezone = r.Text(row, 14),
+                                                    .ip_allowlist = r.Text(row, 15)}));
   return p;
 }
 

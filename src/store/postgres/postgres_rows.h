@@ -29,7 +29,10 @@ using store_internal::CheckAgentCredentials;
 using store_internal::NewVersionRow;
 using store_internal::NoteStoredVersion;
 using store_internal::ParsePrincipalKind;
+using store_internal::PolicyColumns;
+using store_internal::PolicyColumnsOf;
 using store_internal::Reword;
+using store_internal::SetPolicyColumns;
 using store_internal::VersionNotFound;
 
 // Of those columns, the version number (NULL where a LEFT JOIN found no version row), and the

@@ -77,6 +77,7 @@ class PostgresStoreImpl final : public PostgresStore {
                                                          std::string_view principal_id) override;
   Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
                       const AuditEvent* audit) override;
+  Status UpdatePolicy(const Policy& policy, const AuditEvent* audit) override;
 
   // --- audit (postgres_audit.cc) -------------------------------------------------------------
   StatusOr<AuditEvent> AppendAudit(const AuditEvent& event) override;

@@ -23,7 +23,8 @@ constexpr std::string_view kAgentColumnsSql =
     "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
-    " created_at, created_by FROM policies";
+    " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"
+    " window_timezone, ip_allowlist, updated_at FROM policies";
 
 User ReadUser(const SqliteStatement& st) {
   return User{st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2) != 0, st.ColumnInt(3)};
@@ -65,7 +66,28 @@ StatusOr<Policy> ReadPolicy(const SqliteStatement& st) {
   p.expires_at = st.ColumnOptionalInt(6);
   p.created_at = st.ColumnInt(7);
   p.created_by = st.ColumnText(8);
+  p.priority = st.ColumnInt(10);
+  p.updated_at = st.ColumnOptionalInt(16);
+  RETURN_IF_ERROR(SetPolicyColumns(p, PolicyColumns{.effect = st.ColumnText(9),
+                                                    .window_start_hour = st.ColumnOptionalInt(11),
+                                                    .window_end_hour = st.ColumnOptionalInt(12),
+                                                    .window_days = st.ColumnOptionalInt(13),
+                                                    .window_timezone = st.ColumnText(14),
+                                                    .ip_allowlist = st.ColumnText(15)}));
   return p;
+}
+
+// Binds effect, priority and the conditions' columns (PolicyColumns) to parameters `first` to
+// first + 6, in that order; the timezone is bound as "" for no window (the SQL makes that NULL).
+void BindPolicyColumns(SqliteStatement& st, int first, const Policy& p) {
+  const PolicyColumns c = PolicyColumnsOf(p);
+  st.BindText(first, c.effect);
+  st.BindInt(first + 1, p.priority);
+  st.BindOptionalInt(first + 2, c.window_start_hour);
+  st.BindOptionalInt(first + 3, c.window_end_hour);
+  st.BindOptionalInt(first + 4, c.window_days);
+  st.BindText(first + 5, c.window_timezone);
+  st.BindText(first + 6, c.ip_allowlist);
 }
 
 // The rows of `columns_sql` (credentials or policies) that name principal (`kind`, `id`), in
@@ -379,10 +401,13 @@ Status SqliteStoreImpl::InsertPolicy(const Policy& p, const AuditEvent* audit) {
     if (!vault_exists) {
       return NotFoundError("vault not found");
     }
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("INSERT INTO policies (id, vault_id, principal_kind,"
-                                " principal_id, path_glob, permissions, expires_at, created_at,"
-                                " created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+    ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        db.Prepare("INSERT INTO policies (id, vault_id, principal_kind, principal_id, path_glob,"
+                   " permissions, expires_at, created_at, created_by, effect, priority,"
+                   " window_start_hour, window_end_hour, window_days, window_timezone,"
+                   " ip_allowlist, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                   " ?11, ?12, ?13, ?14, NULLIF(?15, ''), ?16, ?17)"));
     st.BindText(1, p.id);
     st.BindText(2, p.vault_id);
     st.BindText(3, PrincipalKindName(p.principal_kind));
@@ -392,6 +417,8 @@ Status SqliteStoreImpl::InsertPolicy(const Policy& p, const AuditEvent* audit) {
     st.BindOptionalInt(7, p.expires_at);
     st.BindInt(8, p.created_at);
     st.BindText(9, p.created_by);
+    BindPolicyColumns(st, 10, p);
+    st.BindOptionalInt(17, p.updated_at);
     return Reword(st.Run(), StatusCode::kAlreadyExists, "a policy with this id already exists");
   });
 }
@@ -422,6 +449,29 @@ StatusOr<std::vector<Policy>> SqliteStoreImpl::ListPoliciesForPrincipal(
     PrincipalKind kind, std::string_view principal_id) {
   auto db = readers_->Acquire();
   return ListForPrincipal(*db, kPolicyColumnsSql, kind, principal_id, ReadPolicy);
+}
+
+Status SqliteStoreImpl::UpdatePolicy(const Policy& p, const AuditEvent* audit) {
+  const StoreChange change = StoreChange::Policies(p.vault_id);
+  return WriteChange(change, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db.Prepare("UPDATE policies SET permissions = ?3, expires_at = ?4,"
+                                " effect = ?5, priority = ?6, window_start_hour = ?7,"
+                                " window_end_hour = ?8, window_days = ?9,"
+                                " window_timezone = NULLIF(?10, ''), ip_allowlist = ?11,"
+                                " updated_at = ?12 WHERE id = ?2 AND vault_id = ?1"));
+    st.BindText(1, p.vault_id);
+    st.BindText(2, p.id);
+    st.BindInt(3, p.permissions);
+    st.BindOptionalInt(4, p.expires_at);
+    BindPolicyColumns(st, 5, p);
+    st.BindOptionalInt(12, p.updated_at);
+    RETURN_IF_ERROR(st.Run());
+    if (db.Changes() == 0) {
+      return NotFoundError("policy not found");
+    }
+    return OkStatus();
+  });
 }
 
 Status SqliteStoreImpl::DeletePolicy(std::string_view vault_id, std::string_view policy_id,

@@ -281,6 +281,23 @@ constexpr std::string_view kAuditPathIndex = R"sql(
 CREATE INDEX audit_events_path_seq ON audit_events (path, seq);
 )sql";
 
+// Policies say whether they allow or deny, carry a priority, and may hold conditions: an
+// hour-of-day window (all four window_ columns set, or none) and an allow list of client networks
+// (canonical CIDR blocks joined by spaces, '' for any address). Existing policies become
+// unconditional allows, which is what they were.
+constexpr std::string_view kPolicyEffectAndConditions = R"sql(
+ALTER TABLE policies ADD COLUMN effect TEXT NOT NULL DEFAULT 'allow'
+  CHECK (effect IN ('allow', 'deny'));
+ALTER TABLE policies ADD COLUMN priority INTEGER NOT NULL DEFAULT 0 CHECK (priority >= 0);
+ALTER TABLE policies ADD COLUMN window_start_hour INTEGER
+  CHECK (window_start_hour BETWEEN 0 AND 23);
+ALTER TABLE policies ADD COLUMN window_end_hour INTEGER CHECK (window_end_hour BETWEEN 0 AND 24);
+ALTER TABLE policies ADD COLUMN window_days INTEGER CHECK (window_days BETWEEN 1 AND 127);
+ALTER TABLE policies ADD COLUMN window_timezone TEXT;
+ALTER TABLE policies ADD COLUMN ip_allowlist TEXT NOT NULL DEFAULT '';
+ALTER TABLE policies ADD COLUMN updated_at INTEGER;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -290,6 +307,8 @@ constexpr SqliteMigration kMigrations[] = {
     {6, "agents can be deactivated and reactivated", kAgentDeactivation},
     {7, "audit events are found by path", kAuditPathIndex},
     {8, "share links of secrets", kShares},
+    {9, "policies: effect, priority, time window and client network conditions",
+     kPolicyEffectAndConditions},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -21,7 +21,10 @@ using store_internal::CheckAgentCredentials;
 using store_internal::NewVersionRow;
 using store_internal::NoteStoredVersion;
 using store_internal::ParsePrincipalKind;
+using store_internal::PolicyColumns;
+using store_internal::PolicyColumnsOf;
 using store_internal::Reword;
+using store_internal::SetPolicyColumns;
 using store_internal::VersionNotFound;
 
 // True when `sql` (with ?1, ?2 bound to a and b) returns a row.

@@ -85,6 +85,7 @@ class SqliteStoreImpl final : public SqliteStore {
                                                          std::string_view principal_id) override;
   Status DeletePolicy(std::string_view vault_id, std::string_view policy_id,
                       const AuditEvent* audit) override;
+  Status UpdatePolicy(const Policy& policy, const AuditEvent* audit) override;
 
   // --- audit (sqlite_audit.cc) -------------------------------------------------------------
 

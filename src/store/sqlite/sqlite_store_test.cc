@@ -209,6 +209,37 @@ TEST_F(SqliteStoreTest, AVersionOneDatabaseIsUpgradedInPlace) {
             (std::vector<std::string>{"audit_events_path_seq"}));
 }
 
+TEST_F(SqliteStoreTest, PoliciesFromBeforeEffectsAndConditionsBecomeUnconditionalAllows) {
+  // A file as the migrations before the policy columns left it, with a policy.
+  size_t before = 0;
+  while (before < SqliteMigrations().size() &&
+         SqliteMigrations()[before].sql.find("ALTER TABLE policies ADD COLUMN effect") ==
+             std::string_view::npos) {
+    ++before;
+  }
+  ASSERT_LT(before, SqliteMigrations().size()) << "the policy columns' migration";
+  {
+    auto db = SqliteConnection::Open(path_, SqliteConnection::Mode::kReadWrite, 1000);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec("PRAGMA journal_mode = WAL"), IsOk());
+    ASSERT_THAT(ApplySqliteMigrations(**db, SqliteMigrations().first(before), kT0), IsOk());
+    ASSERT_THAT((*db)->Exec("INSERT INTO vaults VALUES ('v-old', 'old', '', 'owner-1', 1);"
+                            "INSERT INTO policies VALUES ('p-old', 'v-old', 'agent', 'bot', '**',"
+                            " 17, NULL, 1, 'owner-1')"),
+                IsOk());
+  }
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  auto policy = store->GetPolicy("v-old", "p-old");
+  ASSERT_THAT(policy, IsOk());
+  EXPECT_EQ(policy->permissions, 17);
+  EXPECT_EQ(policy->effect, PolicyEffect::kAllow);
+  EXPECT_EQ(policy->priority, 0);
+  EXPECT_TRUE(policy->conditions.empty());
+  EXPECT_FALSE(policy->updated_at.has_value());
+}
+
 TEST_F(SqliteStoreTest, AnAuditChainFromBeforeTheRequestCountStillVerifies) {
   // A file as migrations 1-3 left it, with an event hashed before `count` existed.
   AuditEvent old = MakeEvent("auth.failed");

@@ -1,0 +1,173 @@
+// Parsing and evaluation of policy conditions: CIDR blocks with inet_pton, hours and weekdays by
+// integer arithmetic on Unix time (UTC).
+#include "model/policy_conditions.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace coffer {
+namespace {
+
+std::optional<std::array<uint8_t, 16>> ParseAddress(std::string_view text, bool* is_v4) {
+  if (text.empty() || text.size() > 45) return std::nullopt;
+  const std::string s(text);
+  std::array<uint8_t, 16> out{};
+  in_addr v4{};
+  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
+    out[10] = 0xff;
+    out[11] = 0xff;
+    std::memcpy(out.data() + 12, &v4, 4);
+    *is_v4 = true;
+    return out;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
+    std::memcpy(out.data(), &v6, 16);
+    *is_v4 = false;
+    return out;
+  }
+  return std::nullopt;
+}
+
+// Whether the first `bits` bits of a and b agree.
+bool SamePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, int bits) {
+  const int whole = bits / 8;
+  if (std::memcmp(a.data(), b.data(), static_cast<size_t>(whole)) != 0) return false;
+  const int rest = bits % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+constexpr UnixMicros kMicrosPerHour = 3600 * kMicrosPerSecond;
+constexpr int64_t kHoursPerDay = 24;
+
+}  // namespace
+
+StatusOr<IpNetwork> ParseIpNetwork(std::string_view text) {
+  std::string_view address = text;
+  std::optional<int> bits;
+  if (const size_t slash = text.find('/'); slash != std::string_view::npos) {
+    address = text.substr(0, slash);
+    const std::string_view b = text.substr(slash + 1);
+    int value = -1;
+    auto [ptr, ec] = std::from_chars(b.data(), b.data() + b.size(), value);
+    if (b.empty() || ec != std::errc() || ptr != b.data() + b.size()) {
+      return Err(InvalidArgumentError("the prefix length after '/' must be a number"));
+    }
+    bits = value;
+  }
+  IpNetwork net;
+  auto parsed = ParseAddress(address, &net.is_v4);
+  if (!parsed.has_value()) {
+    return Err(InvalidArgumentError("not an IPv4 or IPv6 address or CIDR block"));
+  }
+  net.address = *parsed;
+  const int max_bits = net.is_v4 ? 32 : 128;
+  const int prefix = bits.value_or(max_bits);
+  if (prefix < 0 || prefix > max_bits) {
+    return Err(
+        InvalidArgumentError(fmt::format("the prefix length must be between 0 and {}", max_bits)));
+  }
+  net.prefix_bits = net.is_v4 ? prefix + 96 : prefix;
+  std::array<uint8_t, 16> masked{};
+  for (int i = 0; i < net.prefix_bits; ++i) {
+    const auto bit = static_cast<uint8_t>(0x80 >> (i % 8));
+    masked[static_cast<size_t>(i / 8)] |= net.address[static_cast<size_t>(i / 8)] & bit;
+  }
+  if (masked != net.address) {
+    return Err(InvalidArgumentError("the address has bits set beyond the prefix length"));
+  }
+  return net;
+}
+
+std::string FormatIpNetwork(const IpNetwork& network) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (network.is_v4) {
+    inet_ntop(AF_INET, network.address.data() + 12, text, sizeof(text));
+    return fmt::format("{}/{}", text, network.prefix_bits - 96);
+  }
+  inet_ntop(AF_INET6, network.address.data(), text, sizeof(text));
+  return fmt::format("{}/{}", text, network.prefix_bits);
+}
+
+bool IpNetworkContains(const IpNetwork& network, std::string_view ip) {
+  bool is_v4 = false;
+  auto address = ParseAddress(ip, &is_v4);
+  if (!address.has_value()) return false;
+  return SamePrefix(*address, network.address, network.prefix_bits);
+}
+
+bool IsIpAddress(std::string_view text) {
+  bool is_v4 = false;
+  return ParseAddress(text, &is_v4).has_value();
+}
+
+Status ValidateTimeWindow(const TimeWindow& window) {
+  if (window.start_hour < 0 || window.start_hour > 23) {
+    return InvalidArgumentError("conditions.time_window.start_hour must be between 0 and 23");
+  }
+  if (window.end_hour < 0 || window.end_hour > 24) {
+    return InvalidArgumentError("conditions.time_window.end_hour must be between 0 and 24");
+  }
+  if (window.start_hour == window.end_hour) {
+    return InvalidArgumentError(
+        "conditions.time_window.end_hour must differ from start_hour (leave both out for the "
+        "whole day)");
+  }
+  if (window.days == 0 || (window.days & ~kAllDays) != 0) {
+    return InvalidArgumentError(
+        "conditions.time_window.days_of_week must name at least one day, 0 (Sunday) to 6");
+  }
+  if (window.timezone != "UTC") {
+    return InvalidArgumentError(
+        "conditions.time_window.timezone: only \"UTC\" is supported (this server has no time "
+        "zone database); give the hours in UTC");
+  }
+  return OkStatus();
+}
+
+bool TimeWindowContains(const TimeWindow& window, UnixMicros now) {
+  // Floor division, so instants before 1970 land in the right hour and day.
+  int64_t hours = now / kMicrosPerHour;
+  if (now % kMicrosPerHour < 0) --hours;
+  int64_t days = hours / kHoursPerDay;
+  if (hours % kHoursPerDay < 0) --days;
+  const int hour = static_cast<int>(hours - days * kHoursPerDay);
+  const int weekday = static_cast<int>(((days % 7) + 7 + 4) % 7);  // 1970-01-01 was a Thursday
+  if ((window.days & (1u << weekday)) == 0) return false;
+  if (window.start_hour < window.end_hour) {
+    return hour >= window.start_hour && hour < window.end_hour;
+  }
+  return hour >= window.start_hour || hour < window.end_hour;  // wraps past midnight
+}
+
+std::string JoinIpAllowlist(const std::vector<IpNetwork>& list) {
+  std::string out;
+  for (const IpNetwork& network : list) {
+    if (!out.empty()) out += ' ';
+    out += FormatIpNetwork(network);
+  }
+  return out;
+}
+
+StatusOr<std::vector<IpNetwork>> SplitIpAllowlist(std::string_view stored) {
+  std::vector<IpNetwork> list;
+  while (!stored.empty()) {
+    const size_t space = stored.find(' ');
+    const std::string_view entry = stored.substr(0, space);
+    stored = space == std::string_view::npos ? std::string_view() : stored.substr(space + 1);
+    if (entry.empty()) continue;
+    auto network = ParseIpNetwork(entry);
+    if (!network.has_value()) {
+      return Err(DataLossError("store: a policy's ip_allowlist holds an entry that is not a CIDR"));
+    }
+    list.push_back(*network);
+  }
+  return list;
+}
+
+}  // namespace coffer
