@@ -1,12 +1,13 @@
-// Address parsing and CIDR matching with inet_pton; no Asio.
+// Trusted proxy networks and the client address behind them (common/ip_address.h); no Asio.
 #include "http/client_ip.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <charconv>
 #include <cstring>
 #include <optional>
+
+#include "common/ip_address.h"
 
 namespace coffer::http {
 namespace {
@@ -17,41 +18,12 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// IPv4 addresses map into ::ffff:0:0/96 so both families compare in one form.
-std::optional<std::array<uint8_t, 16>> ParseAddress(std::string_view text, bool* is_v4) {
+// An address as a peer or X-Forwarded-For writes it: an IPv6 one may be in brackets ("[::1]").
+std::optional<IpAddress> ParseHostAddress(std::string_view text) {
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
     text = text.substr(1, text.size() - 2);
   }
-  if (text.empty() || text.size() > 45) return std::nullopt;
-  const std::string s(text);
-  std::array<uint8_t, 16> out{};
-  in_addr v4{};
-  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
-    out[10] = 0xff;
-    out[11] = 0xff;
-    std::memcpy(out.data() + 12, &v4, 4);
-    if (is_v4 != nullptr) *is_v4 = true;
-    return out;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
-    std::memcpy(out.data(), &v6, 16);
-    if (is_v4 != nullptr) *is_v4 = false;
-    return out;
-  }
-  return std::nullopt;
-}
-
-// The canonical text of a parsed address ("2001:db8::1", "192.0.2.7"), so one client has one
-// spelling in the audit trail and one per-address rate-limit bucket.
-std::string FormatAddress(const std::array<uint8_t, 16>& address, bool is_v4) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (is_v4) {
-    inet_ntop(AF_INET, address.data() + 12, text, sizeof(text));
-  } else {
-    inet_ntop(AF_INET6, address.data(), text, sizeof(text));
-  }
-  return text;
+  return ParseIpAddress(text);
 }
 
 }  // namespace
@@ -76,35 +48,28 @@ StatusOr<TrustedProxies> TrustedProxies::Parse(std::string_view list) {
       }
       bits = value;
     }
-    bool v4 = false;
-    auto parsed = ParseAddress(address, &v4);
+    const std::optional<IpAddress> parsed = ParseHostAddress(address);
     if (!parsed.has_value()) {
       return Err(
           InvalidArgumentError(fmt::format("trusted proxy '{}' is not an IP address", entry)));
     }
+    const bool v4 = parsed->is_v4;
     const int max = v4 ? 32 : 128;
     const int prefix = bits.value_or(max);
     if (prefix < 0 || prefix > max) {
       return Err(
           InvalidArgumentError(fmt::format("trusted proxy '{}': prefix out of range", entry)));
     }
-    result.networks_.push_back(Network{*parsed, v4 ? prefix + 96 : prefix});
+    result.networks_.push_back(Network{parsed->bytes, v4 ? prefix + 96 : prefix});
   }
   return result;
 }
 
 bool TrustedProxies::Contains(std::string_view ip) const {
-  auto parsed = ParseAddress(Trim(ip), nullptr);
+  const std::optional<IpAddress> parsed = ParseHostAddress(Trim(ip));
   if (!parsed.has_value()) return false;
   for (const Network& n : networks_) {
-    const int full = n.prefix_bits / 8;
-    const int rest = n.prefix_bits % 8;
-    if (std::memcmp(parsed->data(), n.address.data(), static_cast<size_t>(full)) != 0) continue;
-    if (rest != 0) {
-      const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-      if (((*parsed)[full] & mask) != (n.address[full] & mask)) continue;
-    }
-    return true;
+    if (SameIpPrefix(parsed->bytes, n.address, n.prefix_bits)) return true;
   }
   return false;
 }
@@ -132,10 +97,9 @@ std::string ClientIp(const Request& request, const TrustedProxies& trusted) {
   // then the last trusted hop — the proxy that passed the garbage on.
   std::string candidate = request.peer_ip;
   for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-    bool v4 = false;
-    const auto address = ParseAddress(*it, &v4);
+    const std::optional<IpAddress> address = ParseHostAddress(*it);
     if (!address.has_value()) return candidate;
-    candidate = FormatAddress(*address, v4);
+    candidate = FormatIpAddress(*address);
     if (!trusted.Contains(candidate)) return candidate;
   }
   return candidate;

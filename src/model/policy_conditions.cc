@@ -1,46 +1,16 @@
-// Parsing and evaluation of policy conditions: CIDR blocks with inet_pton, hours and weekdays by
-// integer arithmetic on Unix time (UTC).
+// Parsing and evaluation of policy conditions: CIDR blocks (common/ip_address.h), hours and
+// weekdays by integer arithmetic on Unix time (UTC).
 #include "model/policy_conditions.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <charconv>
 #include <cstring>
 
+#include "common/ip_address.h"
+
 namespace coffer {
 namespace {
-
-std::optional<std::array<uint8_t, 16>> ParseAddress(std::string_view text, bool* is_v4) {
-  if (text.empty() || text.size() > 45) return std::nullopt;
-  const std::string s(text);
-  std::array<uint8_t, 16> out{};
-  in_addr v4{};
-  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
-    out[10] = 0xff;
-    out[11] = 0xff;
-    std::memcpy(out.data() + 12, &v4, 4);
-    *is_v4 = true;
-    return out;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
-    std::memcpy(out.data(), &v6, 16);
-    *is_v4 = false;
-    return out;
-  }
-  return std::nullopt;
-}
-
-// Whether the first `bits` bits of a and b agree.
-bool SamePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, int bits) {
-  const int whole = bits / 8;
-  if (std::memcmp(a.data(), b.data(), static_cast<size_t>(whole)) != 0) return false;
-  const int rest = bits % 8;
-  if (rest == 0) return true;
-  const auto mask = static_cast<uint8_t>(0xff << (8 - rest));
-  return (a[whole] & mask) == (b[whole] & mask);
-}
 
 constexpr UnixMicros kMicrosPerHour = 3600 * kMicrosPerSecond;
 constexpr int64_t kHoursPerDay = 24;
@@ -61,11 +31,12 @@ StatusOr<IpNetwork> ParseIpNetwork(std::string_view text) {
     bits = value;
   }
   IpNetwork net;
-  auto parsed = ParseAddress(address, &net.is_v4);
+  const std::optional<IpAddress> parsed = ParseIpAddress(address);
   if (!parsed.has_value()) {
     return Err(InvalidArgumentError("not an IPv4 or IPv6 address or CIDR block"));
   }
-  net.address = *parsed;
+  net.address = parsed->bytes;
+  net.is_v4 = parsed->is_v4;
   const int max_bits = net.is_v4 ? 32 : 128;
   const int prefix = bits.value_or(max_bits);
   if (prefix < 0 || prefix > max_bits) {
@@ -85,26 +56,17 @@ StatusOr<IpNetwork> ParseIpNetwork(std::string_view text) {
 }
 
 std::string FormatIpNetwork(const IpNetwork& network) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (network.is_v4) {
-    inet_ntop(AF_INET, network.address.data() + 12, text, sizeof(text));
-    return fmt::format("{}/{}", text, network.prefix_bits - 96);
-  }
-  inet_ntop(AF_INET6, network.address.data(), text, sizeof(text));
-  return fmt::format("{}/{}", text, network.prefix_bits);
+  const IpAddress address{network.address, network.is_v4};
+  return fmt::format("{}/{}", FormatIpAddress(address),
+                     network.is_v4 ? network.prefix_bits - 96 : network.prefix_bits);
 }
 
 bool IpNetworkContains(const IpNetwork& network, std::string_view ip) {
-  bool is_v4 = false;
-  auto address = ParseAddress(ip, &is_v4);
-  if (!address.has_value()) return false;
-  return SamePrefix(*address, network.address, network.prefix_bits);
+  const std::optional<IpAddress> address = ParseIpAddress(ip);
+  return address.has_value() && SameIpPrefix(address->bytes, network.address, network.prefix_bits);
 }
 
-bool IsIpAddress(std::string_view text) {
-  bool is_v4 = false;
-  return ParseAddress(text, &is_v4).has_value();
-}
+bool IsIpAddress(std::string_view text) { return ParseIpAddress(text).has_value(); }
 
 Status ValidateTimeWindow(const TimeWindow& window) {
   if (window.start_hour < 0 || window.start_hour > 23) {

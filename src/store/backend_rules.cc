@@ -16,6 +16,18 @@ std::string VersionNotFound(int64_t version) {
   return "version " + std::to_string(version) + " not found";
 }
 
+Status MissingVersionError(const VersionSelector& selector) {
+  switch (selector.kind) {
+    case VersionSelector::Kind::kLatestEnabled:
+      return GoneError("every version of this secret is disabled");
+    case VersionSelector::Kind::kExact:
+      return NotFoundError(VersionNotFound(selector.version));
+    case VersionSelector::Kind::kLatestAny:
+      break;
+  }
+  return DataLossError("store: a secret has no row for its latest version");
+}
+
 StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind) {
   if (name == PrincipalKindName(PrincipalKind::kUser)) {
     return PrincipalKind::kUser;

@@ -22,6 +22,11 @@ Status Reword(Status s, StatusCode code, std::string message);
 // "version N not found".
 std::string VersionNotFound(int64_t version);
 
+// What a read of the version `selector` names answers when the secret's row is found but the
+// version's is not: kGone when every version is disabled (kLatestEnabled), kNotFound for an
+// exact version, kDataLoss when the latest version's row is missing.
+Status MissingVersionError(const VersionSelector& selector);
+
 // The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
 StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);
 

@@ -223,15 +223,7 @@ StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersion(std::string_view vau
       return Err(NotFoundError("secret not found"));
     }
     if (r.IsNull(0, kVersionColumn)) {
-      switch (selector.kind) {
-        case VersionSelector::Kind::kLatestEnabled:
-          return Err(GoneError("every version of this secret is disabled"));
-        case VersionSelector::Kind::kExact:
-          return Err(NotFoundError(VersionNotFound(selector.version)));
-        case VersionSelector::Kind::kLatestAny:
-          break;
-      }
-      return Err(DataLossError("store: a secret has no row for its latest version"));
+      return Err(MissingVersionError(selector));
     }
     return ReadVersion(r, 0, /*with_ciphertext=*/true);
   });
@@ -254,15 +246,7 @@ StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersionById(std::string_view
       return Err(NotFoundError("secret not found"));
     }
     if (r.IsNull(0, kVersionColumn)) {
-      switch (selector.kind) {
-        case VersionSelector::Kind::kLatestEnabled:
-          return Err(GoneError("every version of this secret is disabled"));
-        case VersionSelector::Kind::kExact:
-          return Err(NotFoundError(VersionNotFound(selector.version)));
-        case VersionSelector::Kind::kLatestAny:
-          break;
-      }
-      return Err(DataLossError("store: a secret has no row for its latest version"));
+      return Err(MissingVersionError(selector));
     }
     return ReadVersion(r, 0, /*with_ciphertext=*/true);
   });

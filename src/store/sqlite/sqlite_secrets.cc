@@ -304,15 +304,7 @@ StatusOr<SecretVersion> SqliteStoreImpl::GetSecretVersion(std::string_view vault
     return Err(NotFoundError("secret not found"));
   }
   if (st.ColumnIsNull(kVersionColumn)) {
-    switch (selector.kind) {
-      case VersionSelector::Kind::kLatestEnabled:
-        return Err(GoneError("every version of this secret is disabled"));
-      case VersionSelector::Kind::kExact:
-        return Err(NotFoundError(VersionNotFound(selector.version)));
-      case VersionSelector::Kind::kLatestAny:
-        break;
-    }
-    return Err(DataLossError("store: a secret has no row for its latest version"));
+    return Err(MissingVersionError(selector));
   }
   return ReadVersion(st, /*with_ciphertext=*/true);
 }
@@ -336,15 +328,7 @@ StatusOr<SecretVersion> SqliteStoreImpl::GetSecretVersionById(std::string_view s
     return Err(NotFoundError("secret not found"));
   }
   if (st.ColumnIsNull(kVersionColumn)) {
-    switch (selector.kind) {
-      case VersionSelector::Kind::kLatestEnabled:
-        return Err(GoneError("every version of this secret is disabled"));
-      case VersionSelector::Kind::kExact:
-        return Err(NotFoundError(VersionNotFound(selector.version)));
-      case VersionSelector::Kind::kLatestAny:
-        break;
-    }
-    return Err(DataLossError("store: a secret has no row for its latest version"));
+    return Err(MissingVersionError(selector));
   }
   return ReadVersion(st, /*with_ciphertext=*/true);
 }
