@@ -83,7 +83,8 @@ void BM_JwtVerify(benchmark::State& state) {
   SecretBuffer key = RandomKey(random);
   SystemClock clock;
   UnixMicros now = clock.Now();
-  JwtClaims claims{"principal-id", "agent", "public-id", "jti", now, now + 600 * kMicrosPerSecond};
+  JwtClaims claims{
+      "principal-id", "agent", "public-id", "jti", now, now + 600 * kMicrosPerSecond, {}};
   std::string token = SignJwt(claims, key).value();
   for (auto _ : state) {
     auto verified = VerifyJwt(token, key, now);

@@ -208,7 +208,7 @@ void FuzzEnv::Build() {
   s->agent_key = std::move(agent.api_key);
   s->rotation_secret = std::move(agent.rotation_secret);
   ValueOrDie(s->policies->Create(ctx, s->vault_id,
-                                 {"agent", s->agent_id, "db/**", {"read", "list"}, std::nullopt}),
+                                 PolicyGrant("agent", s->agent_id, "db/**", {"read", "list"})),
              "policy");
   state_ = std::move(s);
 }

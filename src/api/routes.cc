@@ -85,8 +85,9 @@ http::Handler TokenExchangeRoute(AuthService& auth, const http::TrustedProxies& 
       refused = InvalidArgumentError("request body refused");
     } else {
       refused = read(req, *body, api_key, rules);
-      if (refused.ok() && !api_key.has_value())
+      if (refused.ok() && !api_key.has_value()) {
         refused = InvalidArgumentError("api_key is required");
+      }
     }
     auto token = auth.IssueToken(
         anonymous, refused.ok() ? StatusOr<std::string_view>(*api_key) : Err(refused), rules);

@@ -119,8 +119,13 @@ Vault StoreConformanceTest::AddVault(std::string_view name, std::string_view own
 
 Agent StoreConformanceTest::AddAgent(std::string_view name, std::string_view owner_id,
                                      UnixMicros created_at) {
-  Agent a{NewUuid(),  std::string(name), "agent " + std::string(name), std::string(owner_id),
-          created_at, std::nullopt};
+  Agent a{NewUuid(),
+          std::string(name),
+          "agent " + std::string(name),
+          std::string(owner_id),
+          created_at,
+          std::nullopt,
+          std::nullopt};
   EXPECT_THAT(
       store_->InsertAgent(a, {AgentCredential(a.id, std::string(name) + "-key", "key", created_at)},
                           nullptr),

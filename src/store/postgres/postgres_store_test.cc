@@ -506,7 +506,7 @@ TEST_F(PgChangeFeedTest, ChangesThroughOneServerReachAnothersFeedWithinASecond) 
   const Vault v{NewUuid(), "v", "", "owner-1", kT0};
   ASSERT_THAT(a->InsertVault(v, nullptr), IsOk());
   EXPECT_TRUE(seen.Saw(StoreChange::Vault(v.id)));
-  const Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt};
+  const Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt, std::nullopt};
   ASSERT_THAT(a->InsertAgent(agent, {store_testing::AgentCredential(agent.id, "k1")}, nullptr),
               IsOk());
   ASSERT_THAT(a->RevokeAgent(agent.id, kT0, nullptr), IsOk());
