@@ -10,6 +10,7 @@ packages=(
   libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev  # the PostgreSQL store's client library
+  libhowardhinnant-date-dev tzdata  # policy time windows in IANA time zones (date/tz.h)
 )
 # What only the tests need (scripts/test.sh sets COFFER_WITH_TEST_TOOLS=1): the PostgreSQL server
 # for a throwaway cluster, pytest, and node/npm for the OpenAPI lint and the MCP SDK client (a

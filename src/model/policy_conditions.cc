@@ -2,6 +2,7 @@
 // weekdays by integer arithmetic on Unix time (UTC).
 #include "model/policy_conditions.h"
 
+#include <date/tz.h>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -13,6 +14,20 @@ namespace coffer {
 namespace {
 
 constexpr UnixMicros kMicrosPerHour = 3600 * kMicrosPerSecond;
+
+// How far `zone`'s wall clock is ahead of UTC at `at`; nullopt for a zone the database does not
+// know. "UTC" needs no database.
+std::optional<UnixMicros> UtcOffset(std::string_view zone, UnixMicros at) {
+  if (zone == "UTC") return 0;
+  try {
+    const date::time_zone* tz = date::locate_zone(std::string(zone));
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(std::chrono::microseconds(at));
+    const date::sys_info info = tz->get_info(date::sys_seconds(seconds));
+    return std::chrono::duration_cast<std::chrono::microseconds>(info.offset).count();
+  } catch (const std::exception&) {  // unknown zone, or no database to look in
+    return std::nullopt;
+  }
+}
 constexpr int64_t kHoursPerDay = 24;
 
 }  // namespace
@@ -84,15 +99,20 @@ Status ValidateTimeWindow(const TimeWindow& window) {
     return InvalidArgumentError(
         "conditions.time_window.days_of_week must name at least one day, 0 (Sunday) to 6");
   }
-  if (window.timezone != "UTC") {
+  if (!KnownTimeZone(window.timezone)) {
     return InvalidArgumentError(
-        "conditions.time_window.timezone: only \"UTC\" is supported (this server has no time "
-        "zone database); give the hours in UTC");
+        "conditions.time_window.timezone must be an IANA time zone name, e.g. "
+        "\"America/New_York\" or \"UTC\"");
   }
   return OkStatus();
 }
 
+bool KnownTimeZone(std::string_view zone) { return UtcOffset(zone, 0).has_value(); }
+
 bool TimeWindowContains(const TimeWindow& window, UnixMicros now) {
+  const std::optional<UnixMicros> offset = UtcOffset(window.timezone, now);
+  if (!offset.has_value()) return false;
+  now += *offset;  // the zone's wall clock, as if it were UTC
   // Floor division, so instants before 1970 land in the right hour and day.
   int64_t hours = now / kMicrosPerHour;
   if (now % kMicrosPerHour < 0) --hours;

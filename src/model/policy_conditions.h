@@ -37,9 +37,8 @@ bool IpNetworkContains(const IpNetwork& network, std::string_view ip);
 // Whether `text` is an IPv4 or IPv6 address.
 bool IsIpAddress(std::string_view text);
 
-// Hours of the day on some days of the week, in UTC. Coffer keeps the spec's `timezone` field
-// but evaluates only UTC: the standard library here has no time zone database (see
-// docs/policies.md), so any other zone is refused when the policy is written.
+// Hours of the day on some days of the week, in the local time of an IANA time zone
+// ("America/New_York"; "UTC" by default), from the system's time zone database (tzdata).
 struct TimeWindow {
   int start_hour = 0;   // 0..23, the first hour in force
   int end_hour = 24;    // 1..24, the hour at which it stops; below start_hour: wraps past midnight
@@ -53,8 +52,14 @@ inline constexpr uint8_t kAllDays = 0x7f;
 
 // OK, or kInvalidArgument naming the field at fault (start_hour, end_hour, days_of_week,
 // timezone) with "conditions.time_window." before it.
+// An unknown timezone is refused.
 Status ValidateTimeWindow(const TimeWindow& window);
+
+// Whether `zone` names a time zone of the system's database ("UTC" always does).
+bool KnownTimeZone(std::string_view zone);
 // Whether `now` lies in the window.
+// Whether `now` lies in the window, read in the window's time zone: its hour and day of the week
+// there. False when the zone is unknown (KnownTimeZone tells the two apart). Thread-safe.
 bool TimeWindowContains(const TimeWindow& window, UnixMicros now);
 
 struct PolicyConditions {

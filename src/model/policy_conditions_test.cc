@@ -13,6 +13,7 @@ namespace coffer {
 namespace {
 
 constexpr UnixMicros kHour = 3600 * kMicrosPerSecond;
+constexpr UnixMicros kMinute = 60 * kMicrosPerSecond;
 // 2026-01-01T00:00:00Z, a Thursday (day 4).
 constexpr UnixMicros kThursday = 1'767'225'600LL * kMicrosPerSecond;
 
@@ -133,7 +134,9 @@ TEST(TimeWindowTest, ValidationNamesTheField) {
       {{.start_hour = 5, .end_hour = 5}, "end_hour"},
       {{.days = 0}, "days_of_week"},
       {{.days = 0x80}, "days_of_week"},
-      {{.timezone = "America/New_York"}, "timezone"},
+      {{.timezone = "Mars/Olympus_Mons"}, "timezone"},
+      {{.timezone = "../../etc/passwd"}, "timezone"},
+      {{.timezone = ""}, "timezone"},
   };
   for (const auto& [window, field] : refused) {
     Status s = ValidateTimeWindow(window);
@@ -144,6 +147,36 @@ TEST(TimeWindowTest, ValidationNamesTheField) {
   EXPECT_THAT(ValidateTimeWindow({}), IsOk());
   EXPECT_THAT(ValidateTimeWindow({.start_hour = 0, .end_hour = 24}), IsOk());
   EXPECT_THAT(ValidateTimeWindow({.start_hour = 5, .end_hour = 0}), IsOk());
+  EXPECT_THAT(ValidateTimeWindow({.timezone = "America/New_York"}), IsOk());
+  EXPECT_THAT(ValidateTimeWindow({.timezone = "Asia/Kolkata"}), IsOk());
+}
+
+TEST(TimeWindowTest, HoursAndDaysAreThoseOfTheZonesWallClockDaylightSavingIncluded) {
+  // 09:00-17:00 on weekdays in New York: UTC-5 in January, UTC-4 (daylight saving) in July.
+  const TimeWindow office{
+      .start_hour = 9, .end_hour = 17, .days = 0x3e, .timezone = "America/New_York"};
+  const UnixMicros jan15 = 1'768'435'200LL * kMicrosPerSecond;  // 2026-01-15T00:00:00Z, a Thursday
+  EXPECT_FALSE(TimeWindowContains(office, jan15 + 13 * kHour + 59 * kMinute));  // 08:59 EST
+  EXPECT_TRUE(TimeWindowContains(office, jan15 + 14 * kHour));                  // 09:00 EST
+  EXPECT_TRUE(TimeWindowContains(office, jan15 + 21 * kHour + 59 * kMinute));   // 16:59 EST
+  EXPECT_FALSE(TimeWindowContains(office, jan15 + 22 * kHour));                 // 17:00 EST
+  const UnixMicros jul16 = 1'784'160'000LL * kMicrosPerSecond;   // 2026-07-16T00:00:00Z, a Thursday
+  EXPECT_TRUE(TimeWindowContains(office, jul16 + 13 * kHour));   // 09:00 EDT
+  EXPECT_FALSE(TimeWindowContains(office, jul16 + 21 * kHour));  // 17:00 EDT
+  // Friday 02:00 UTC is still Thursday 21:00 in New York: the zone's day decides, not UTC's.
+  const TimeWindow thursday_evening{
+      .start_hour = 20, .end_hour = 23, .days = 1 << 4, .timezone = "America/New_York"};
+  EXPECT_TRUE(TimeWindowContains(thursday_evening, jan15 + 26 * kHour));
+  // Half-hour offsets: 09:00 in Kolkata is 03:30 UTC.
+  const TimeWindow kolkata{.start_hour = 9, .end_hour = 10, .timezone = "Asia/Kolkata"};
+  EXPECT_FALSE(TimeWindowContains(kolkata, jan15 + 3 * kHour + 29 * kMinute));
+  EXPECT_TRUE(TimeWindowContains(kolkata, jan15 + 3 * kHour + 30 * kMinute));
+  // An unknown zone is never in force (and KnownTimeZone says why).
+  const TimeWindow unknown{.start_hour = 0, .end_hour = 24, .timezone = "Mars/Olympus_Mons"};
+  EXPECT_FALSE(TimeWindowContains(unknown, jan15));
+  EXPECT_FALSE(KnownTimeZone("Mars/Olympus_Mons"));
+  EXPECT_TRUE(KnownTimeZone("UTC"));
+  EXPECT_TRUE(KnownTimeZone("Europe/Paris"));
 }
 
 }  // namespace

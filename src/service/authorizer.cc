@@ -49,7 +49,15 @@ bool Authorizer::InForce(const Policy& policy, const RequestContext& ctx, UnixMi
   if (policy.principal_kind != principal.kind || policy.principal_id != principal.id) return false;
   if (policy.expires_at.has_value() && *policy.expires_at <= now) return false;
   const PolicyConditions& c = policy.conditions;
-  if (c.time_window.has_value() && !TimeWindowContains(*c.time_window, now)) return false;
+  if (c.time_window.has_value()) {
+    // A zone the database no longer knows (tzdata changed under a stored policy) keeps an allow
+    // out of force and a deny in it, as an unknown client address does below.
+    if (!KnownTimeZone(c.time_window->timezone)) {
+      if (policy.effect != PolicyEffect::kDeny) return false;
+    } else if (!TimeWindowContains(*c.time_window, now)) {
+      return false;
+    }
+  }
   if (c.ip_allowlist.empty()) return true;
   // An address that matches no block, or is not known at all, keeps an allow out of force; a
   // deny stays in force unless the address is known to lie outside every block.

@@ -1,11 +1,12 @@
 """The seeds' official clients against Coffer: vault access policies (createPolicy, listPolicies,
 updatePolicy, deletePolicy). Every body sent is one the spec allows (check_request), every answer
 is validated against the spec's schema (check_response). Beyond the shape: a deny wins over any
-allow whatever the priorities, conditions (a UTC time window, a client address allow list) hold
+allow whatever the priorities, conditions (a time window in an IANA zone, a client address allow list) hold
 at every request, an update is in force for the very next request, and what Coffer cannot
 enforce (the expression engine, consensus, cron schedules, other time zones, unknown condition
 kinds) is refused with a 400 naming the field (docs/policies.md)."""
 import datetime
+import zoneinfo
 
 import pytest
 
@@ -103,7 +104,7 @@ REFUSED = [
     ({"conditions": {"time_window": {"cron_expr": "0 0 9 * * MON-FRI"}}},
      r"conditions\.time_window\.cron_expr"),
     ({"conditions": {"time_window": {"start_hour": 9, "end_hour": 17,
-                                     "timezone": "America/New_York"}}},
+                                     "timezone": "Mars/Olympus_Mons"}}},
      r"conditions\.time_window\.timezone"),
     ({"conditions": {"time_window": {"start_hour": 9, "end_hour": 9}}},
      r"conditions\.time_window\.end_hour"),
@@ -278,6 +279,34 @@ def test_a_time_window_holds_at_every_request(world):
     expect(update(w, later["id"], {"conditions": {"time_window": {"days_of_week": [today, (
         today + 1) % 7], "timezone": "Etc/UTC"}}}), 200)
     assert read(w, "api-keys/openai") == 200
+
+
+def test_a_time_window_is_read_on_its_zones_wall_clock(world):
+    w = world
+    agent = w["agent"]["id"]
+    # UTC+5:45: its hours begin at a quarter past the UTC hour.
+    kathmandu = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Kathmandu"))
+    window = {"start_hour": kathmandu.hour, "end_hour": (kathmandu.hour + 2) % 24 or 24,
+              "timezone": "Asia/Kathmandu"}
+    policy = create(w, sdk_grant(agent, ["read"], secretPathPattern="db/*",
+                                 conditions={"time_window": window}))
+    assert policy["conditions"]["time_window"]["timezone"] == "Asia/Kathmandu"
+    assert read(w, "db/main") == 200
+    later = {"start_hour": (kathmandu.hour + 2) % 24, "end_hour": (kathmandu.hour + 22) % 24,
+             "timezone": "Asia/Kathmandu"}
+    expect(update(w, policy["id"], {"conditions": {"time_window": later}}), 200)
+    assert read(w, "db/main") == 403
+    # UTC+14: for most of the day its date is a day ahead of UTC's; the zone's weekday decides.
+    kiritimati = datetime.datetime.now(zoneinfo.ZoneInfo("Pacific/Kiritimati"))
+    local_day = (kiritimati.weekday() + 1) % 7  # Sunday is 0
+    expect(update(w, policy["id"], {"conditions": {"time_window": {
+        "days_of_week": [local_day], "timezone": "Pacific/Kiritimati"}}}), 200)
+    assert read(w, "db/main") == 200
+    utc_day = (datetime.datetime.now(datetime.timezone.utc).weekday() + 1) % 7
+    if utc_day != local_day:
+        expect(update(w, policy["id"], {"conditions": {"time_window": {
+            "days_of_week": [utc_day], "timezone": "Pacific/Kiritimati"}}}), 200)
+        assert read(w, "db/main") == 403
 
 
 def test_a_deny_with_conditions_denies_only_while_they_hold(world):
