@@ -251,6 +251,48 @@ class ObservedStore final : public Store {
                  [&] { return inner_.ConsumeSecretAccess(secret_id, version, audit); });
   }
 
+  StatusOr<SecretSchedule> SetSecretSchedule(std::string_view vault_id, std::string_view path,
+                                             std::string_view policy_json, UnixMicros next_at,
+                                             const AuditEvent* audit) override {
+    return Timed("SetSecretSchedule", audit, [&] {
+      return inner_.SetSecretSchedule(vault_id, path, policy_json, next_at, audit);
+    });
+  }
+  Status DeleteSecretSchedule(std::string_view vault_id, std::string_view path,
+                              const AuditEvent* audit) override {
+    return Timed("DeleteSecretSchedule", audit,
+                 [&] { return inner_.DeleteSecretSchedule(vault_id, path, audit); });
+  }
+  StatusOr<std::optional<SecretSchedule>> GetSecretSchedule(std::string_view vault_id,
+                                                            std::string_view path) override {
+    return Timed("GetSecretSchedule", nullptr,
+                 [&] { return inner_.GetSecretSchedule(vault_id, path); });
+  }
+  StatusOr<std::vector<SecretSchedule>> ListDueSchedules(UnixMicros now, size_t limit) override {
+    return Timed("ListDueSchedules", nullptr, [&] { return inner_.ListDueSchedules(now, limit); });
+  }
+  Status AdvanceSecretSchedule(const ScheduleClaim& claim, const AuditEvent* audit) override {
+    return Timed("AdvanceSecretSchedule", audit,
+                 [&] { return inner_.AdvanceSecretSchedule(claim, audit); });
+  }
+  Status DisableScheduledVersion(std::string_view secret_id, int64_t version, UnixMicros disable_at,
+                                 UnixMicros at, const AuditEvent* audit) override {
+    return Timed("DisableScheduledVersion", audit, [&] {
+      return inner_.DisableScheduledVersion(secret_id, version, disable_at, at, audit);
+    });
+  }
+  StatusOr<std::vector<SecretVersion>> ListUnannouncedExpiries(ExpiryEvent event,
+                                                               UnixMicros expires_by,
+                                                               size_t limit) override {
+    return Timed("ListUnannouncedExpiries", nullptr,
+                 [&] { return inner_.ListUnannouncedExpiries(event, expires_by, limit); });
+  }
+  Status MarkExpiryAnnounced(std::string_view secret_id, int64_t version, ExpiryEvent event,
+                             const AuditEvent* audit) override {
+    return Timed("MarkExpiryAnnounced", audit,
+                 [&] { return inner_.MarkExpiryAnnounced(secret_id, version, event, audit); });
+  }
+
   Status ImportSecretVersion(const SecretVersion& version) override {
     return Timed("ImportSecretVersion", nullptr,
                  [&] { return inner_.ImportSecretVersion(version); });

@@ -41,6 +41,32 @@ struct VersionSelector {
   static VersionSelector Exact(int64_t v) { return {Kind::kExact, v}; }
 };
 
+// A secret's rotation schedule: its policy (a JSON object, see service/rotation_policy.h), the
+// next time it is due, and a previous version waiting to be disabled after a rotation's grace.
+struct SecretSchedule {
+  std::string secret_id;
+  std::string vault_id;
+  std::string path;
+  std::string policy_json;
+  UnixMicros next_rotation_at = 0;
+  int64_t disable_version = 0;  // 0: none waiting
+  UnixMicros disable_at = 0;    // when disable_version is due (meaningful when it is not 0)
+};
+
+// A scheduler's claim of one due time: it holds only while the secret's schedule still has
+// next_rotation_at == due_at; taking it sets next_rotation_at = next_at, so of any number of
+// claims of one due time (on any server) exactly one succeeds. With disable_previous_at set, a
+// rotation also marks the version it supersedes to be disabled at that time.
+struct ScheduleClaim {
+  std::string secret_id;
+  UnixMicros due_at = 0;
+  UnixMicros next_at = 0;
+  std::optional<UnixMicros> disable_previous_at;
+};
+
+// The time-driven events of a version, each announced once (a bit each in the store).
+enum class ExpiryEvent : uint8_t { kExpiring = 1, kExpired = 2 };
+
 // What a new version carries besides the value. secret_id/version are assigned by the store.
 struct NewSecretVersion {
   std::string vault_id;
@@ -52,6 +78,9 @@ struct NewSecretVersion {
   int64_t max_access_count = 0;
   UnixMicros created_at = 0;
   std::string created_by;
+  // A version the rotation scheduler writes: written only if the claim still holds, and the
+  // claim is taken in the same transaction (see ScheduleClaim). Empty for every other write.
+  std::optional<ScheduleClaim> schedule_claim;
 };
 
 // Called inside the write transaction once the secret id and version number are known, so the
@@ -273,7 +302,8 @@ class Store {
   // Appends the next version (1 for a new path) of the secret at (vault, path), creating the
   // secret if needed. Versions are dense and unique under any concurrency. Returns the stored
   // version without ciphertext. kNotFound if the vault does not exist; any error from `seal`
-  // aborts the write.
+  // aborts the write. With version.schedule_claim: kAborted (nothing written) unless the claim
+  // holds for this very secret; else the claim is taken in the same transaction.
   virtual StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
                                                    const SealFunction& seal,
                                                    const AuditEvent* audit) = 0;
@@ -316,6 +346,44 @@ class Store {
   // kLatestEnabled when every version is disabled.
   virtual StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
                                                        VersionSelector selector) = 0;
+
+  // --- rotation schedules (store/README.md: one row per scheduled secret) --------------------
+  // Sets the schedule of the secret at (vault, path): its policy and next due time, replacing
+  // any earlier ones (a previous version waiting to be disabled stays waiting). Returns the
+  // schedule. kNotFound when there is no such secret.
+  virtual StatusOr<SecretSchedule> SetSecretSchedule(std::string_view vault_id,
+                                                     std::string_view path,
+                                                     std::string_view policy_json,
+                                                     UnixMicros next_rotation_at,
+                                                     const AuditEvent* audit) = 0;
+  // Removes the schedule of the secret (and any pending disable). OK when it had none;
+  // kNotFound when there is no such secret. Deleting the secret removes it too.
+  virtual Status DeleteSecretSchedule(std::string_view vault_id, std::string_view path,
+                                      const AuditEvent* audit) = 0;
+  // The secret's schedule; nullopt when it has none (or there is no such secret).
+  virtual StatusOr<std::optional<SecretSchedule>> GetSecretSchedule(std::string_view vault_id,
+                                                                    std::string_view path) = 0;
+  // Schedules with something due at `now`: next_rotation_at <= now, or a pending disable with
+  // disable_at <= now; the earliest first, at most `limit`. Answered from indexes.
+  virtual StatusOr<std::vector<SecretSchedule>> ListDueSchedules(UnixMicros now, size_t limit) = 0;
+  // Takes `claim` without writing a version (a `notify` policy's due time). kAborted when the
+  // schedule no longer has next_rotation_at == claim.due_at (taken already, changed, removed).
+  virtual Status AdvanceSecretSchedule(const ScheduleClaim& claim, const AuditEvent* audit) = 0;
+  // Disables the schedule's waiting previous version (disabled_at = `at`, an earlier time kept)
+  // and clears the wait, only while the schedule still waits for exactly (version, disable_at):
+  // kAborted otherwise. Of concurrent calls for one wait exactly one succeeds.
+  virtual Status DisableScheduledVersion(std::string_view secret_id, int64_t version,
+                                         UnixMicros disable_at, UnixMicros at,
+                                         const AuditEvent* audit) = 0;
+  // Enabled versions with expires_at <= `expires_by` whose `event` was not yet announced,
+  // without ciphertext, the earliest expiry first, at most `limit`. Answered from an index.
+  virtual StatusOr<std::vector<SecretVersion>> ListUnannouncedExpiries(ExpiryEvent event,
+                                                                       UnixMicros expires_by,
+                                                                       size_t limit) = 0;
+  // Records that `event` of the version was announced. kAborted when it already was (of
+  // concurrent calls exactly one succeeds); kNotFound when the version does not exist.
+  virtual Status MarkExpiryAnnounced(std::string_view secret_id, int64_t version, ExpiryEvent event,
+                                     const AuditEvent* audit) = 0;
 
   // --- shares --------------------------------------------------------------------------------
   // A share belongs to its secret: deleting the secret (or its vault) deletes its shares.

@@ -321,6 +321,24 @@ ALTER TABLE policies
   ADD COLUMN updated_at bigint;
 )sql";
 
+// Rotation schedules, one row per scheduled secret, found by due time; and which time-driven
+// events (bit 1: expiring, bit 2: expired) each version has announced, so each fires once.
+constexpr std::string_view kRotationSchedules = R"sql(
+CREATE TABLE secret_schedules (
+  secret_id text PRIMARY KEY REFERENCES secrets (id) ON DELETE CASCADE,
+  policy_json text NOT NULL,
+  next_rotation_at bigint NOT NULL,
+  disable_version bigint NOT NULL DEFAULT 0,
+  disable_at bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX secret_schedules_due ON secret_schedules (next_rotation_at);
+CREATE INDEX secret_schedules_disable_due ON secret_schedules (disable_at)
+  WHERE disable_version <> 0;
+ALTER TABLE secret_versions ADD COLUMN expiry_events bigint NOT NULL DEFAULT 0;
+CREATE INDEX secret_versions_unannounced_expiry ON secret_versions (expires_at)
+  WHERE expires_at IS NOT NULL AND disabled_at IS NULL AND expiry_events <> 3;
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -331,6 +349,7 @@ constexpr PgMigration kMigrations[] = {
     {7, "share links of secrets", kShares},
     {8, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
+    {9, "rotation schedules and announced expiry events", kRotationSchedules},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

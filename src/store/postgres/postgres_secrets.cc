@@ -196,6 +196,9 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
       }
     }
     header = NewVersionRow(in, std::move(header.secret_id), header.version);
+    if (in.schedule_claim.has_value()) {
+      RETURN_IF_ERROR(TakeScheduleClaim(conn, *in.schedule_claim, header));
+    }
     ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
     RETURN_IF_ERROR(InsertVersionRow(conn, header, ciphertext));
     NoteStoredVersion(event, header);

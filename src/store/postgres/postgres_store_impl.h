@@ -128,6 +128,25 @@ class PostgresStoreImpl final : public PostgresStore {
 
   Status ImportSecretVersion(const SecretVersion& v) override;
 
+  // --- rotation schedules (postgres_schedules.cc) ---------------------------------------------
+
+  StatusOr<SecretSchedule> SetSecretSchedule(std::string_view vault_id, std::string_view path,
+                                             std::string_view policy_json, UnixMicros next_at,
+                                             const AuditEvent* audit) override;
+  Status DeleteSecretSchedule(std::string_view vault_id, std::string_view path,
+                              const AuditEvent* audit) override;
+  StatusOr<std::optional<SecretSchedule>> GetSecretSchedule(std::string_view vault_id,
+                                                            std::string_view path) override;
+  StatusOr<std::vector<SecretSchedule>> ListDueSchedules(UnixMicros now, size_t limit) override;
+  Status AdvanceSecretSchedule(const ScheduleClaim& claim, const AuditEvent* audit) override;
+  Status DisableScheduledVersion(std::string_view secret_id, int64_t version, UnixMicros disable_at,
+                                 UnixMicros at, const AuditEvent* audit) override;
+  StatusOr<std::vector<SecretVersion>> ListUnannouncedExpiries(ExpiryEvent event,
+                                                               UnixMicros expires_by,
+                                                               size_t limit) override;
+  Status MarkExpiryAnnounced(std::string_view secret_id, int64_t version, ExpiryEvent event,
+                             const AuditEvent* audit) override;
+
  private:
   // What a write runs inside its transaction: the connection, and the copy of the audit event
   // (nullptr for none) that it may complete with what only the row knows.
@@ -237,5 +256,11 @@ auto PostgresStoreImpl::Read(Body body) -> std::invoke_result_t<Body, PgConnecti
     pool_->DropIdle();
   }
 }
+
+// Takes a scheduler's claim inside PutSecretVersion's transaction, once `header` (the version
+// about to be written) is known: kAborted unless it holds for header's secret.
+// (postgres_schedules.cc)
+Status TakeScheduleClaim(PgConnection& conn, const ScheduleClaim& claim,
+                         const SecretVersion& header);
 
 }  // namespace coffer::postgres_internal

@@ -298,6 +298,24 @@ ALTER TABLE policies ADD COLUMN ip_allowlist TEXT NOT NULL DEFAULT '';
 ALTER TABLE policies ADD COLUMN updated_at INTEGER;
 )sql";
 
+// Rotation schedules, one row per scheduled secret, found by due time; and which time-driven
+// events (bit 1: expiring, bit 2: expired) each version has announced, so each fires once.
+constexpr std::string_view kRotationSchedules = R"sql(
+CREATE TABLE secret_schedules (
+  secret_id TEXT PRIMARY KEY REFERENCES secrets (id) ON DELETE CASCADE,
+  policy_json TEXT NOT NULL,
+  next_rotation_at INTEGER NOT NULL,
+  disable_version INTEGER NOT NULL DEFAULT 0,
+  disable_at INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX secret_schedules_due ON secret_schedules (next_rotation_at);
+CREATE INDEX secret_schedules_disable_due ON secret_schedules (disable_at)
+  WHERE disable_version <> 0;
+ALTER TABLE secret_versions ADD COLUMN expiry_events INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX secret_versions_unannounced_expiry ON secret_versions (expires_at)
+  WHERE expires_at IS NOT NULL AND disabled_at IS NULL AND expiry_events <> 3;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -309,6 +327,7 @@ constexpr SqliteMigration kMigrations[] = {
     {8, "share links of secrets", kShares},
     {9, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
+    {10, "rotation schedules and announced expiry events", kRotationSchedules},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -255,6 +255,9 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
     // leaves no gap; PRIMARY KEY (secret_id, version) backs that up.
     SecretVersion header = NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(random_),
                                          secret.has_value() ? secret->latest_version + 1 : 1);
+    if (in.schedule_claim.has_value()) {
+      RETURN_IF_ERROR(TakeScheduleClaim(db, *in.schedule_claim, header));
+    }
     ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
 
     if (secret.has_value()) {

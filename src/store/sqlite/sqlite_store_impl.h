@@ -139,6 +139,25 @@ class SqliteStoreImpl final : public SqliteStore {
 
   Status ImportSecretVersion(const SecretVersion& v) override;
 
+  // --- rotation schedules (sqlite_schedules.cc) ---------------------------------------------
+
+  StatusOr<SecretSchedule> SetSecretSchedule(std::string_view vault_id, std::string_view path,
+                                             std::string_view policy_json, UnixMicros next_at,
+                                             const AuditEvent* audit) override;
+  Status DeleteSecretSchedule(std::string_view vault_id, std::string_view path,
+                              const AuditEvent* audit) override;
+  StatusOr<std::optional<SecretSchedule>> GetSecretSchedule(std::string_view vault_id,
+                                                            std::string_view path) override;
+  StatusOr<std::vector<SecretSchedule>> ListDueSchedules(UnixMicros now, size_t limit) override;
+  Status AdvanceSecretSchedule(const ScheduleClaim& claim, const AuditEvent* audit) override;
+  Status DisableScheduledVersion(std::string_view secret_id, int64_t version, UnixMicros disable_at,
+                                 UnixMicros at, const AuditEvent* audit) override;
+  StatusOr<std::vector<SecretVersion>> ListUnannouncedExpiries(ExpiryEvent event,
+                                                               UnixMicros expires_by,
+                                                               size_t limit) override;
+  Status MarkExpiryAnnounced(std::string_view secret_id, int64_t version, ExpiryEvent event,
+                             const AuditEvent* audit) override;
+
   // --- changes -----------------------------------------------------------------------------
 
   // Only this process writes what the feed is about (`coffer keys` beside a server changes the
@@ -169,5 +188,10 @@ class SqliteStoreImpl final : public SqliteStore {
   std::unique_ptr<SqliteReaderPool> readers_;
   ChangeFeed changes_{ChangeFeed::Writers::kThisProcess};
 };
+
+// Takes a scheduler's claim inside PutSecretVersion's write, once `header` (the version about to
+// be written) is known: kAborted unless it holds for header's secret. (sqlite_schedules.cc)
+Status TakeScheduleClaim(SqliteConnection& db, const ScheduleClaim& claim,
+                         const SecretVersion& header);
 
 }  // namespace coffer::sqlite_store_internal
