@@ -56,6 +56,9 @@ struct SecretVersion {
   UnixMicros created_at = 0;
   std::string created_by;           // id of the principal (user or agent) who wrote this version
   std::vector<uint8_t> ciphertext;  // AEAD blob, see crypto/aead.h
+  // When the secret's rotation schedule is next due (service/rotation_policy.h). Not a column
+  // of the version: the service fills it in for metadata answers; empty when unscheduled.
+  std::optional<UnixMicros> next_rotation_at;
 
   bool is_disabled() const { return disabled_at.has_value(); }
 };

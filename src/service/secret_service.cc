@@ -80,6 +80,8 @@ StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::strin
           return Err(InvalidArgumentError(
               fmt::format("rotation_policy is larger than {} bytes", kMaxMetadataBytes)));
         }
+        ASSIGN_OR_RETURN(const std::optional<RotationPolicy> policy,
+                         WrittenPolicy(request.rotation_policy_json));
         if (request.expires_at.has_value() && *request.expires_at <= clock_.Now()) {
           return Err(InvalidArgumentError("expires_at must be in the future"));
         }
@@ -93,7 +95,10 @@ StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::strin
         version.rotation_policy_json = std::move(request.rotation_policy_json);
         version.expires_at = request.expires_at;
         version.max_access_count = request.max_access_count;
-        return Write(ctx, vault, path, std::move(version), request.value, event);
+        ASSIGN_OR_RETURN(SecretVersion stored,
+                         Write(ctx, vault, path, std::move(version), request.value, event));
+        RETURN_IF_ERROR(NoteSchedule(stored, policy));
+        return stored;
       });
 }
 
@@ -174,7 +179,9 @@ StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_
           }
           return Err(NotFoundAs(version.error(), "secret not found"));
         }
-        return Reveal(ctx, std::move(*version), event);
+        ASSIGN_OR_RETURN(SecretValue revealed, Reveal(ctx, std::move(*version), event));
+        RETURN_IF_ERROR(NoteSchedule(revealed.meta, std::nullopt));
+        return revealed;
       });
 }
 
@@ -323,7 +330,10 @@ StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx, std::st
         }
         ASSIGN_OR_RETURN(SecretBuffer value,
                          GenerateValue(*charset, static_cast<size_t>(length), keyring_.random()));
-        return Write(ctx, vault, path, std::move(version), value, event);
+        ASSIGN_OR_RETURN(SecretVersion stored,
+                         Write(ctx, vault, path, std::move(version), value, event));
+        RETURN_IF_ERROR(NoteSchedule(stored, std::nullopt));
+        return stored;
       });
 }
 

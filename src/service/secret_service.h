@@ -15,6 +15,7 @@
 #include "crypto/keyring.h"
 #include "model/secret.h"
 #include "service/principal.h"
+#include "service/rotation_policy.h"
 #include "service/service_deps.h"
 #include "store/store.h"
 
@@ -69,6 +70,10 @@ struct SecretServiceHooks {
   // Called (from a request thread) for every stored value that fails to decrypt, to raise an
   // alert. Must be thread-safe. May be empty.
   std::function<void(const IntegrityFailure&)> on_integrity_failure;
+  // The shortest rotation interval a rotation_policy may ask for, and whether a rotation may
+  // go to the `pending` alias (service/rotation_policy.h).
+  std::chrono::seconds min_rotation_interval = kDefaultMinRotationInterval;
+  RotationStages rotation_stages;
 };
 
 class SecretService {
@@ -121,6 +126,17 @@ class SecretService {
                                                     std::string_view vault_id,
                                                     std::string_view path);
 
+  // Sets the secret's rotation schedule from `policy_json` (service/rotation_policy.h; the
+  // schedule lives on the secret, no version is written), first due one interval (or the next
+  // cron time) from now. Audited as secret.schedule. kInvalidArgument naming the field at fault;
+  // kNotFound for a missing vault or secret; kPermissionDenied without `rotate` or `write`.
+  // (secret_schedule.cc)
+  StatusOr<SecretSchedule> Schedule(const RequestContext& ctx, std::string_view vault_id,
+                                    std::string_view path, std::string_view policy_json);
+  // Removes the secret's schedule (OK when it had none). Audited as secret.unschedule. kNotFound
+  // for a missing vault or secret; kPermissionDenied without `rotate` or `write`.
+  Status Unschedule(const RequestContext& ctx, std::string_view vault_id, std::string_view path);
+
   // Disables a version (idempotent). Reads of it get kGone from then on.
   StatusOr<SecretVersion> DisableVersion(const RequestContext& ctx, std::string_view vault_id,
                                          std::string_view path, std::string_view version);
@@ -141,6 +157,14 @@ class SecretService {
   // Applies expiry and read limits to a loaded version, then decrypts it; a counted read is
   // spent together with `event`.
   StatusOr<SecretValue> Reveal(const RequestContext& ctx, SecretVersion version, AuditEvent& event);
+
+  // The policy of a write's rotation_policy field, or nullopt for none (empty or {}).
+  // kInvalidArgument naming the field at fault. (secret_schedule.cc)
+  StatusOr<std::optional<RotationPolicy>> WrittenPolicy(std::string_view policy_json) const;
+  // After a write that carried `policy`: (re)starts the secret's schedule from now and sets
+  // version.next_rotation_at; without one, sets next_rotation_at from the stored schedule.
+  // (secret_schedule.cc)
+  Status NoteSchedule(SecretVersion& version, const std::optional<RotationPolicy>& policy);
 
   // Decrypts a loaded version; on failure reloads the keyring once if the blob names a key it
   // does not hold, raises the integrity alert and returns kDataLoss with a fixed message.
