@@ -101,6 +101,18 @@ boost::json::object RenderSecretMeta(const SecretVersion& v, boost::json::storag
   o["access_count"] = v.access_count;
   o["is_disabled"] = v.is_disabled();
   o["rotation_policy"] = ParseStored(v.rotation_policy_json, sp);
+  // The secret's schedule (docs/rotation.md): absent when it has none.
+  if (v.next_rotation_at.has_value()) o["next_rotation_at"] = FormatRfc3339(*v.next_rotation_at);
+  return o;
+}
+
+boost::json::object RenderSchedule(const SecretSchedule& s) {
+  boost::json::object o;
+  o["id"] = s.secret_id;
+  o["vault_id"] = s.vault_id;
+  o["path"] = s.path;
+  o["rotation_policy"] = ParseStored(s.policy_json, {});
+  o["next_rotation_at"] = FormatRfc3339(s.next_rotation_at);
   return o;
 }
 

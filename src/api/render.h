@@ -7,6 +7,7 @@
 #include "model/identity.h"
 #include "model/secret.h"
 #include "service/audit_log.h"
+#include "store/store.h"
 
 namespace coffer::api {
 
@@ -20,6 +21,8 @@ boost::json::object RenderSecretMeta(const SecretVersion& version,
 
 // One entry of secret-versions.
 boost::json::object RenderVersionEntry(const SecretVersion& version);
+// A secret's rotation schedule: id, vault_id, path, rotation_policy, next_rotation_at.
+boost::json::object RenderSchedule(const SecretSchedule& schedule);
 
 boost::json::object RenderUser(const User& user);
 // An API key's public record: id (its public id), name, created_at, revoked_at. Never a secret.

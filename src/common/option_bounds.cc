@@ -27,6 +27,9 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"token_ttl_seconds", 60, 86'400, "seconds"},
     {"auth_failure_burst", 1, 1'000'000, ""},
     {"auth_failures_per_minute", 1, 1'000'000, ""},
+    {"rotation_min_interval_seconds", 1, 86'400, "seconds"},
+    {"expiry_warning_seconds", 0, 31'622'400, "seconds"},  // 366 days
+    {"scheduler_interval_ms", 100, 3'600'000, "ms"},
     {"batch_size", 1, 10'000, ""},  // coffer keys reencrypt
 };
 

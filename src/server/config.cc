@@ -107,6 +107,10 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"token_ttl_seconds", [&] { return integer(config.token_ttl_seconds); }},
         {"auth_failure_burst", [&] { return integer(config.auth_failure_burst); }},
         {"auth_failures_per_minute", [&] { return integer(config.auth_failures_per_minute); }},
+        {"rotation_min_interval_seconds",
+         [&] { return integer(config.rotation_min_interval_seconds); }},
+        {"expiry_warning_seconds", [&] { return integer(config.expiry_warning_seconds); }},
+        {"scheduler_interval_ms", [&] { return integer(config.scheduler_interval_ms); }},
     };
     const auto* row =
         std::find_if(std::begin(keys), std::end(keys), [&](const auto& r) { return r.first == k; });
@@ -131,6 +135,9 @@ Status CheckServerConfig(const ServerConfig& config) {
       {"token_ttl_seconds", config.token_ttl_seconds},
       {"auth_failure_burst", config.auth_failure_burst},
       {"auth_failures_per_minute", config.auth_failures_per_minute},
+      {"rotation_min_interval_seconds", config.rotation_min_interval_seconds},
+      {"expiry_warning_seconds", config.expiry_warning_seconds},
+      {"scheduler_interval_ms", config.scheduler_interval_ms},
   };
   for (const auto& [key, value] : numbers) {
     RETURN_IF_ERROR(CheckInteger(IntegerBoundOf(key), value));

@@ -29,6 +29,12 @@ struct ServerConfig {
   // Failed authentications one client address may make at once, and how many more per minute.
   int64_t auth_failure_burst = 20;
   int64_t auth_failures_per_minute = 60;
+  // Rotation schedules (docs/rotation.md): the shortest interval a rotation_policy may ask for,
+  // how long before a version's expires_at secret.expiring is recorded, and how often the
+  // scheduler looks for due work.
+  int64_t rotation_min_interval_seconds = 60;
+  int64_t expiry_warning_seconds = 7 * 86'400;
+  int64_t scheduler_interval_ms = 1'000;
   std::string log_level = "info";  // lower case: one of kLogLevels
   // Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
   std::string trusted_proxies;

@@ -70,6 +70,25 @@ CLI::App* AddServerCommand(CLI::App& app, StoreOptions& options) {
       ->envname("COFFER_AUTH_FAILURES_PER_MINUTE")
       ->check(IntegerOption("auth_failures_per_minute"))
       ->capture_default_str();
+  server
+      ->add_option("--rotation-min-interval-seconds", config.rotation_min_interval_seconds,
+                   "Shortest rotation interval a rotation_policy may ask for (lower it only for "
+                   "tests)")
+      ->envname("COFFER_ROTATION_MIN_INTERVAL_SECONDS")
+      ->check(IntegerOption("rotation_min_interval_seconds"))
+      ->capture_default_str();
+  server
+      ->add_option("--expiry-warning-seconds", config.expiry_warning_seconds,
+                   "How long before a version's expires_at the secret.expiring event is recorded")
+      ->envname("COFFER_EXPIRY_WARNING_SECONDS")
+      ->check(IntegerOption("expiry_warning_seconds"))
+      ->capture_default_str();
+  server
+      ->add_option("--scheduler-interval-ms", config.scheduler_interval_ms,
+                   "How often the rotation scheduler looks for due rotations and expiries")
+      ->envname("COFFER_SCHEDULER_INTERVAL_MS")
+      ->check(IntegerOption("scheduler_interval_ms"))
+      ->capture_default_str();
   server->add_option("--log-level", config.log_level, "trace, debug, info, warn, error, off")
       ->envname("COFFER_LOG_LEVEL")
       ->transform(LogLevelOption())

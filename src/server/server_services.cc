@@ -50,8 +50,9 @@ AuthService::Options AuthOptions(const ServerConfig& config, ServerTelemetry& te
   return options;
 }
 
-SecretServiceHooks SecretHooks(KeyringRefresher& refresher) {
+SecretServiceHooks SecretHooks(KeyringRefresher& refresher, const ServerConfig& config) {
   SecretServiceHooks hooks;
+  hooks.min_rotation_interval = std::chrono::seconds(config.rotation_min_interval_seconds);
   hooks.reload_keyring = [r = &refresher] { return r->RefreshSoon(); };
   hooks.on_integrity_failure = LogIntegrityFailure;
   return hooks;
@@ -71,7 +72,7 @@ ServerServices::ServerServices(const ServiceInputs& in)
       // Another process may rotate or retire data keys (coffer keys): re-read them now and
       // then, and at once when a read meets a key id this keyring does not hold.
       refresher_(std::make_unique<KeyringRefresher>(in.raw_store, in.provider, in.keyring)),
-      secrets_(deps_, in.keyring, SecretHooks(*refresher_)),
+      secrets_(deps_, in.keyring, SecretHooks(*refresher_, in.config)),
       users_(deps_, in.keyring),
       agents_(deps_, auth_, in.keyring),
       policies_(deps_),
@@ -85,6 +86,11 @@ ServerServices::ServerServices(const ServiceInputs& in)
   auth_.StartFailureSummaries(std::chrono::seconds(1), [](const Status& s) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   });
+  RotationSchedulerOptions scheduling;
+  scheduling.poll_interval = std::chrono::milliseconds(in.config.scheduler_interval_ms);
+  scheduling.expiry_warning = std::chrono::seconds(in.config.expiry_warning_seconds);
+  scheduler_ = std::make_unique<RotationScheduler>(deps_, in.keyring, std::move(scheduling));
+  scheduler_->Start([](const Status& s) { spdlog::error("rotation scheduler: {}", s.message()); });
   refresher_->Start(kKeyringRefreshInterval, [](const StatusOr<bool>& r) {
     if (r.has_value()) {
       spdlog::info("data keys reloaded from the store");
@@ -126,6 +132,7 @@ Status ServerServices::Ready() const {
 }
 
 void ServerServices::Stop() {
+  scheduler_.reset();  // no scheduled write after this point
   // The counts still pending go into the audit log.
   if (Status s = auth_.StopFailureSummaries(); !s.ok()) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());

@@ -24,6 +24,7 @@
 #include "service/authorizer.h"
 #include "service/keyring_refresher.h"
 #include "service/policy_service.h"
+#include "service/rotation_scheduler.h"
 #include "service/secret_service.h"
 #include "service/service_deps.h"
 #include "service/share_service.h"
@@ -62,7 +63,8 @@ class ServerServices {
 
   // Ends the background work, in the order the store needs before it closes: the failure counts
   // still pending go into the audit log, every audit event is appended, and the keyring
-  // refresher, which reads the store, stops. Call once, after the HTTP server has stopped.
+  // refresher, which reads the store, stops (the rotation scheduler first of all). Call once, after
+  // the HTTP server has stopped.
   void Stop();
 
  private:
@@ -88,6 +90,8 @@ class ServerServices {
   PolicyService policies_;
   AuditService audit_;
   ShareService shares_;
+  // Started last and stopped first: it uses the secrets' store and keyring.
+  std::unique_ptr<RotationScheduler> scheduler_;
 };
 
 }  // namespace coffer::server
