@@ -1,5 +1,6 @@
-// `coffer secrets put|get|list|delete|versions|rotate|disable`. Values go to stdout byte for
-// byte and come from stdin, a file or a hidden prompt, never from the command line.
+// `coffer secrets put|get|list|delete|versions|rotate|disable` (and schedule|unschedule). Values go
+// to stdout byte for byte and come from stdin, a file or a hidden prompt, never from the command
+// line.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -226,6 +227,7 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
                "coffer secrets disable prod api-keys/openai 3", [m] { return m->Disable(); });
   vault_path(c);
   c->add_option("version", m->version_text, "Version number")->required();
+  AddScheduleCommands(secrets, ctx);
 }
 
 }  // namespace coffer::cli

@@ -65,6 +65,12 @@ class CofferClient {
   StatusOr<SecretMeta> RotateSecret(std::string_view vault_id, std::string_view path,
                                     const RotateSecretInput& input);
   StatusOr<VersionList> ListVersions(std::string_view vault_id, std::string_view path);
+  // Sets the secret's rotation schedule from a rotation_policy object's JSON text; returns the
+  // schedule as the server answered it (path, rotation_policy, next_rotation_at).
+  // (coffer_client_schedule.cc)
+  StatusOr<boost::json::object> ScheduleSecret(std::string_view vault_id, std::string_view path,
+                                               std::string_view policy_json);
+  Status UnscheduleSecret(std::string_view vault_id, std::string_view path);
   StatusOr<SecretMeta> DisableVersion(std::string_view vault_id, std::string_view path,
                                       int64_t version);
 

@@ -4,12 +4,14 @@ rotated by the server with a system actor, `notify`, exactly once per due time w
 on one PostgreSQL database, and a due time missed while down caught up once after a restart.
 Due times are moved into the past in the store rather than waited for, so no test waits more
 than a few seconds."""
+import json
 import os
 import tempfile
 import time
 
 import pytest
 
+from cli_support import EXIT_USAGE, cli, table_rows  # noqa: F401  (cli is a fixture)
 from conftest import Caller, Server, expect, expect_problem, put_secret
 
 FAST = ["--scheduler-interval-ms", "100", "--rotation-min-interval-seconds", "1"]
@@ -194,3 +196,24 @@ def test_two_servers_rotate_each_due_time_exactly_once(store):
         finally:
             for s in servers:
                 s.stop()
+
+
+def test_cli_schedule_and_unschedule(cli):
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "db/password", input="pw")
+    out = cli.ok("secrets", "schedule", "prod", "db/password", "--every", "30d", "--length", "40",
+                 "--charset", "alphanumeric", "--disable-previous-after", "1h")
+    assert out.startswith("Scheduled db/password: rotation next at ")
+    s = json.loads(cli.ok("secrets", "schedule", "prod", "db/password", "--cron", "0 3 * * 1",
+                          "--notify", "--json"))
+    assert s["rotation_policy"] == {"cron": "0 3 * * 1", "action": "notify"}
+    meta = json.loads(cli.ok("secrets", "get", "prod", "db/password", "--json"))
+    assert meta["next_rotation_at"] == s["next_rotation_at"]
+    bad = cli.fails(EXIT_USAGE, "secrets", "schedule", "prod", "db/password", "--every", "1s")
+    assert "rotation_policy.interval" in bad.stderr
+    cli.fails(EXIT_USAGE, "secrets", "schedule", "prod", "db/password")  # neither flag
+    assert cli.ok("secrets", "unschedule", "prod", "db/password").strip() == \
+        "Unscheduled db/password"
+    meta = json.loads(cli.ok("secrets", "get", "prod", "db/password", "--json"))
+    assert "next_rotation_at" not in meta
+    assert len(table_rows(cli.ok("secrets", "versions", "prod", "db/password"))) == 2
