@@ -2,6 +2,7 @@
 // exactly once (with or without a version written, under concurrency), scheduled disables, and
 // expiry events announced exactly once.
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -184,6 +185,50 @@ TEST_P(StoreConformanceTest, ConcurrentClaimsOfOneDueTimeWriteExactlyOneVersion)
   ASSERT_THAT(versions, IsOk());
   EXPECT_THAT(*versions, SizeIs(2));
   EXPECT_THAT(AllAudit(), SizeIs(1));
+}
+
+TEST_P(StoreConformanceTest, TwoStoresOnOneDatabaseClaimEachDueTimeOnce) {
+  if (GetParam().name != "Postgres") {
+    GTEST_SKIP() << "only PostgreSQL is shared by several store processes";
+  }
+  std::unique_ptr<Store> other = GetParam().factory(scratch_dir());  // a second server
+  ASSERT_NE(other, nullptr);
+  const Vault v = AddVault("v");
+  auto first = Put(v.id, "db");
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(store().SetSecretSchedule(v.id, "db", "{}", kT0, nullptr), IsOk());
+  constexpr int kRounds = 10;
+  std::atomic<int> won = 0;
+  std::atomic<int> other_errors = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const UnixMicros due = kT0 + round * kMinute;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&, t] {
+        Store& s = t % 2 == 0 ? store() : *other;
+        NewSecretVersion n = NewVersion(v.id, "db");
+        n.schedule_claim = ScheduleClaim{first->secret_id, due, due + kMinute, std::nullopt};
+        AuditEvent event = MakeEvent("secret.rotate", v.id, "rotation-scheduler");
+        auto r = s.PutSecretVersion(n, FakeSeal("x"), &event);
+        if (r.has_value()) {
+          ++won;
+        } else if (r.error().code() != StatusCode::kAborted) {
+          ++other_errors;
+        }
+      });
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+  }
+  EXPECT_EQ(won.load(), kRounds);
+  EXPECT_EQ(other_errors.load(), 0);
+  auto versions = store().ListSecretVersions(v.id, "db");
+  ASSERT_THAT(versions, IsOk());
+  EXPECT_THAT(*versions, SizeIs(kRounds + 1));
+  const std::vector<AuditEvent> audit = AllAudit();
+  EXPECT_THAT(audit, SizeIs(kRounds));
+  EXPECT_TRUE(ChainIsIntact(audit));
 }
 
 TEST_P(StoreConformanceTest, ExpiryEventsAreListedUntilAnnouncedOnce) {
