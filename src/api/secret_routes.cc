@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "api/check_and_set.h"
 #include "api/handler.h"
 #include "api/render.h"
 #include "api/routes.h"
@@ -31,7 +32,7 @@ StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& 
   auto body = ParseBody(request, /*optional=*/false);
   if (!body.has_value()) return std::move(body.error());
   RETURN_IF_ERROR(body->AllowOnly(
-      {"type", "value", "metadata", "expires_at", "rotation_policy", "max_access_count"}));
+      {"type", "value", "metadata", "expires_at", "rotation_policy", "max_access_count", "cas"}));
   PutSecretRequest put;
   // The seeds' OpenAPI description makes `type` optional, defaulting to `generic`.
   ASSIGN_OR_RETURN(auto type, body->String("type"));
@@ -52,9 +53,18 @@ StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& 
   }
   ASSIGN_OR_RETURN(auto max_count, body->Integer("max_access_count"));
   put.max_access_count = max_count.value_or(0);
+  ASSIGN_OR_RETURN(auto cas, body->Integer("cas"));
+  ASSIGN_OR_RETURN(put.expected_latest, ExpectedLatestVersion(request, cas));
   ASSIGN_OR_RETURN(SecretVersion stored, secrets.Put(ctx, Param(params, "vault_id"),
                                                      Param(params, "path"), std::move(put)));
-  return JsonResponse(201, RenderSecretMeta(stored));
+  return MetaResponse(201, stored);
+}
+
+// A metadata answer, with the version's ETag.
+http::Response MetaResponse(int status, const SecretVersion& version) {
+  http::Response r = JsonResponse(status, RenderSecretMeta(version));
+  SetVersionETag(r, version.version);
+  return r;
 }
 
 // A value response: built in wiped memory, and marked so the server wipes the body too.
@@ -67,6 +77,7 @@ http::Response ValueResponse(const SecretValue& secret) {
     r.body = boost::json::serialize(o);
   }
   r.sensitive = true;
+  SetVersionETag(r, secret.meta.version);
   return r;
 }
 
@@ -83,7 +94,7 @@ StatusOr<http::Response> RotateSecret(SecretService& secrets, const http::Reques
   if (type.has_value()) rotate.type = std::string(*type);
   ASSIGN_OR_RETURN(SecretVersion stored, secrets.Rotate(ctx, Param(params, "vault_id"),
                                                         Param(params, "path"), std::move(rotate)));
-  return JsonResponse(201, RenderSecretMeta(stored));
+  return MetaResponse(201, stored);
 }
 
 StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request& request,
@@ -114,7 +125,7 @@ auto DisableVersion(SecretService& secrets, bool answer_metadata) {
                      secrets.DisableVersion(ctx, Param(params, "vault_id"), Param(params, "path"),
                                             Param(params, "version")));
     if (!answer_metadata) return NoContent();
-    return JsonResponse(200, RenderSecretMeta(v));
+    return MetaResponse(200, v);
   };
 }
 

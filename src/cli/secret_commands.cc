@@ -28,6 +28,8 @@ struct SecretCommands {
   std::string argv_value;  // only to refuse it
   std::string type = "password", value_file, metadata, expires_at, rotation_policy;
   int64_t max_access_count = -1;
+  int64_t if_match = 0;
+  bool only_create = false;
   int64_t length = 0;
   std::string charset, rotate_type;
 
@@ -56,6 +58,8 @@ struct SecretCommands {
       if (!rotation_policy.empty()) input.rotation_policy_json = rotation_policy;
       if (!expires_at.empty()) input.expires_at = expires_at;
       if (max_access_count >= 0) input.max_access_count = max_access_count;
+      if (if_match > 0) input.cas = if_match;
+      if (only_create) input.cas = 0;
       ASSIGN_OR_RETURN(client::SecretMeta m, c.PutSecret(vault_id, path, std::move(input)));
       PrintMeta(m, "Stored");
       return OkStatus();
@@ -197,6 +201,13 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
   c->add_option("--max-access-count", m->max_access_count,
                 "Reads allowed before the version is spent (0: unlimited)");
   c->add_option("--rotation-policy", m->rotation_policy, "JSON object stored with the secret");
+  auto* if_match = c->add_option("--if-match", m->if_match,
+                                 "Write only if the secret's latest version is N (else exit "
+                                 "with a conflict and write nothing)")
+                       ->check(CLI::PositiveNumber);
+  c->add_flag("--only-create", m->only_create,
+              "Write only if no secret exists at the path yet")
+      ->excludes(if_match);
   // Taken only to refuse it with a reason (CLI11 would echo an unknown option's value).
   c->add_option("--value", m->argv_value, "Refused: use stdin or --value-file")->group("");
   c = ctx.Leaf(

@@ -185,6 +185,9 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
   if (input.max_access_count.has_value()) {
     o["max_access_count"] = *input.max_access_count;
   }
+  if (input.cas.has_value()) {
+    o["cas"] = *input.cas;
+  }
   SecretBuffer text = body.Serialize();
   return AnswerAs(Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()), ToSecretMeta);
 }

@@ -93,6 +93,10 @@ StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::strin
         version.rotation_policy_json = std::move(request.rotation_policy_json);
         version.expires_at = request.expires_at;
         version.max_access_count = request.max_access_count;
+        if (request.expected_latest.has_value() && *request.expected_latest < 0) {
+          return Err(InvalidArgumentError("cas must not be negative"));
+        }
+        version.expected_latest = request.expected_latest;
         return Write(ctx, vault, path, std::move(version), request.value, event);
       });
 }

@@ -36,6 +36,8 @@ struct PutSecretRequest {
   std::string rotation_policy_json;  // a serialized JSON object, or empty
   std::optional<UnixMicros> expires_at;
   int64_t max_access_count = 0;
+  // Check-and-set: write only if the latest version is this (0: only if no secret exists).
+  std::optional<int64_t> expected_latest;
 };
 
 struct RotateSecretRequest {
@@ -85,7 +87,8 @@ class SecretService {
         max_list_scan_(std::max<size_t>(1, max_list_scan)) {}
 
   // Stores a new version. kInvalidArgument naming the field at fault; kNotFound for a missing
-  // vault; kPermissionDenied without write permission.
+  // vault; kPermissionDenied without write permission; kFailedPrecondition (payload
+  // precondition_failed) when request.expected_latest does not hold.
   StatusOr<SecretVersion> Put(const RequestContext& ctx, std::string_view vault_id,
                               std::string_view path, PutSecretRequest request);
 

@@ -16,6 +16,23 @@ std::string VersionNotFound(int64_t version) {
   return "version " + std::to_string(version) + " not found";
 }
 
+Status LatestVersionMismatch(int64_t latest, int64_t expected) {
+  std::string message;
+  if (latest == 0) {
+    message = "no secret exists at this path (expected its latest version to be " +
+              std::to_string(expected) + ")";
+  } else if (expected == 0) {
+    message = "a secret already exists at this path (its latest version is " +
+              std::to_string(latest) + ")";
+  } else {
+    message = "the secret's latest version is " + std::to_string(latest) + ", not " +
+              std::to_string(expected);
+  }
+  StatusPayload payload;
+  payload.precondition_failed = true;
+  return Status(StatusCode::kFailedPrecondition, std::move(message), payload);
+}
+
 Status MissingVersionError(const VersionSelector& selector) {
   switch (selector.kind) {
     case VersionSelector::Kind::kLatestEnabled:

@@ -27,6 +27,10 @@ std::string VersionNotFound(int64_t version);
 // exact version, kDataLoss when the latest version's row is missing.
 Status MissingVersionError(const VersionSelector& selector);
 
+// PutSecretVersion's refusal when its expected_latest does not hold: kFailedPrecondition with
+// payload precondition_failed, naming the latest version (`latest` 0: no secret at the path).
+Status LatestVersionMismatch(int64_t latest, int64_t expected);
+
 // The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
 StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);
 

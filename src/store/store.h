@@ -52,6 +52,10 @@ struct NewSecretVersion {
   int64_t max_access_count = 0;
   UnixMicros created_at = 0;
   std::string created_by;
+  // Check-and-set: when set, the write happens only if the secret's latest version is this
+  // number at the moment of writing (0: only if no secret exists at the path). Checked inside
+  // the write transaction, so of concurrent writers expecting one version exactly one wins.
+  std::optional<int64_t> expected_latest;
 };
 
 // Called inside the write transaction once the secret id and version number are known, so the
@@ -272,8 +276,9 @@ class Store {
   // --- secrets -------------------------------------------------------------------------------
   // Appends the next version (1 for a new path) of the secret at (vault, path), creating the
   // secret if needed. Versions are dense and unique under any concurrency. Returns the stored
-  // version without ciphertext. kNotFound if the vault does not exist; any error from `seal`
-  // aborts the write.
+  // version without ciphertext. kNotFound if the vault does not exist; kFailedPrecondition
+  // with payload precondition_failed (LatestVersionMismatch's message) when
+  // `version.expected_latest` is set and does not hold; any error from `seal` aborts the write.
   virtual StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
                                                    const SealFunction& seal,
                                                    const AuditEvent* audit) = 0;

@@ -26,6 +26,7 @@ namespace coffer::postgres_internal {
 
 // Shared with the other backend (store/backend_rules.h).
 using store_internal::CheckAgentCredentials;
+using store_internal::LatestVersionMismatch;
 using store_internal::MissingVersionError;
 using store_internal::NewVersionRow;
 using store_internal::NoteStoredVersion;

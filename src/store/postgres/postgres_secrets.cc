@@ -178,7 +178,14 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
       if (bumped.rows() == 1) {
         header.secret_id = bumped.Text(0, 0);
         header.version = bumped.Int(0, 1);
+        // The row lock taken by the UPDATE holds until commit, so the check cannot race.
+        if (in.expected_latest.has_value() && *in.expected_latest != header.version - 1) {
+          return LatestVersionMismatch(header.version - 1, *in.expected_latest);
+        }
         break;
+      }
+      if (in.expected_latest.has_value() && *in.expected_latest != 0) {
+        return LatestVersionMismatch(0, *in.expected_latest);
       }
       // No secret at the path yet: create it, unless another writer does first (then the
       // INSERT does nothing once that writer commits, and the UPDATE above is tried again).

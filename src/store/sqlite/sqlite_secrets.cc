@@ -251,6 +251,10 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
       return NotFoundError("vault not found");
     }
     ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, in.vault_id, in.path));
+    const int64_t latest = secret.has_value() ? secret->latest_version : 0;
+    if (in.expected_latest.has_value() && *in.expected_latest != latest) {
+      return LatestVersionMismatch(latest, *in.expected_latest);
+    }
     // The writer thread runs one operation at a time, so latest_version + 1 is unique and
     // leaves no gap; PRIMARY KEY (secret_id, version) backs that up.
     SecretVersion header = NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(random_),
