@@ -97,6 +97,11 @@ StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::strin
           return Err(InvalidArgumentError("cas must not be negative"));
         }
         version.expected_latest = request.expected_latest;
+        ASSIGN_OR_RETURN(version.stage_pending, ParseStage(request.stage));
+        if (request.max_versions.has_value()) {
+          RETURN_IF_ERROR(ValidateMaxVersions(*request.max_versions));
+          version.max_versions = request.max_versions;
+        }
         return Write(ctx, vault, path, std::move(version), request.value, event);
       });
 }
@@ -137,6 +142,9 @@ StatusOr<SecretBuffer> SecretService::Open(const RequestContext& ctx,
 StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVersion version,
                                             AuditEvent& event) {
   event.version = version.version;
+  if (version.is_destroyed()) {
+    return Err(GoneError(fmt::format("version {} is destroyed", version.version)));
+  }
   if (version.is_disabled()) {
     return Err(GoneError(fmt::format("version {} is disabled", version.version)));
   }
@@ -171,7 +179,8 @@ StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_
       ctx, "secret.read", [&](AuditEvent& event) -> StatusOr<SecretValue> {
         AuditLog::SetTarget(event, vault_id, path);
         ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
-        auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestEnabled());
+        // The version `current` names when it is set, else the latest readable one.
+        auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::Current());
         if (!version.has_value()) {
           if (version.error().code() == StatusCode::kGone) {
             return Err(GoneError("every version of this secret is disabled"));
@@ -311,6 +320,7 @@ StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx, std::st
           }
         }
         NewSecretVersion version;
+        ASSIGN_OR_RETURN(version.stage_pending, ParseStage(request.stage));
         auto previous = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestAny());
         if (previous.has_value()) {
           version.type = type.value_or(previous->type);

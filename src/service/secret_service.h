@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,12 +39,18 @@ struct PutSecretRequest {
   int64_t max_access_count = 0;
   // Check-and-set: write only if the latest version is this (0: only if no secret exists).
   std::optional<int64_t> expected_latest;
+  // "current" (default) or "pending" (docs/secret-versions.md).
+  std::optional<std::string> stage;
+  // The secret's own kept-version limit (0: none); nullopt keeps what it is.
+  std::optional<int64_t> max_versions;
 };
 
 struct RotateSecretRequest {
   std::optional<int64_t> length;       // default 32
   std::optional<std::string> charset;  // default "hex"
   std::optional<std::string> type;     // default: the existing secret's type
+  // "current" (default) or "pending": the rotation scheduler rotates into "pending" with this.
+  std::optional<std::string> stage;
 };
 
 struct SecretValue {
@@ -128,6 +135,38 @@ class SecretService {
   StatusOr<SecretVersion> DisableVersion(const RequestContext& ctx, std::string_view vault_id,
                                          std::string_view path, std::string_view version);
 
+  // --- version lifecycle (secret_versions.cc; docs/secret-versions.md) ------------------------
+  // The value of the version alias `alias` names, as GetVersion reads it (kGone when disabled,
+  // destroyed, expired or spent). kInvalidArgument naming `alias` for a malformed name;
+  // kNotFound when the secret or the alias does not exist.
+  StatusOr<SecretValue> GetAlias(const RequestContext& ctx, std::string_view vault_id,
+                                 std::string_view path, std::string_view alias);
+  // Points `alias` at `version` (audited secret.alias). Needs rotate or write. kInvalidArgument
+  // naming alias or version; kNotFound (secret, version); kFailedPrecondition when the version
+  // is disabled or destroyed. Returns the secret's aliases.
+  StatusOr<std::map<std::string, int64_t>> SetAlias(const RequestContext& ctx,
+                                                    std::string_view vault_id,
+                                                    std::string_view path, std::string_view alias,
+                                                    int64_t version);
+  // Removes `alias` (audited secret.alias). kNotFound when it is not set.
+  StatusOr<std::map<std::string, int64_t>> DeleteAlias(const RequestContext& ctx,
+                                                       std::string_view vault_id,
+                                                       std::string_view path,
+                                                       std::string_view alias);
+  // pending -> current, old current -> previous (audited secret.promote); rollback is its
+  // inverse (audited secret.rollback). Needs rotate or write. kFailedPrecondition when there is
+  // nothing to promote (roll back to). Returns the secret's aliases.
+  StatusOr<std::map<std::string, int64_t>> Promote(const RequestContext& ctx,
+                                                   std::string_view vault_id,
+                                                   std::string_view path);
+  StatusOr<std::map<std::string, int64_t>> Rollback(const RequestContext& ctx,
+                                                    std::string_view vault_id,
+                                                    std::string_view path);
+  // Erases the version's value for good (audited secret.destroy_version). Needs delete or
+  // write. kNotFound; kFailedPrecondition when current or pending names it.
+  StatusOr<SecretVersion> DestroyVersion(const RequestContext& ctx, std::string_view vault_id,
+                                         std::string_view path, std::string_view version);
+
  private:
   // Loads the vault, validates `path` and checks `permission` (or else `alternative`) on it.
   // kNotFound when the vault is absent; kPermissionDenied when not allowed.
@@ -159,5 +198,12 @@ class SecretService {
 
 // Parses a version path segment: a positive decimal integer. kInvalidArgument otherwise.
 StatusOr<int64_t> ParseVersionNumber(std::string_view text);
+
+// An alias name: 1-32 of [a-z0-9_-], starting with a letter. kInvalidArgument naming `alias`.
+// (secret_versions.cc)
+Status ValidateAliasName(std::string_view alias);
+// A write's stage: nullopt or "current" -> false, "pending" -> true. kInvalidArgument naming
+// `stage` otherwise. (secret_versions.cc)
+StatusOr<bool> ParseStage(const std::optional<std::string>& stage);
 
 }  // namespace coffer

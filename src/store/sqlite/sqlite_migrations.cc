@@ -298,6 +298,22 @@ ALTER TABLE policies ADD COLUMN ip_allowlist TEXT NOT NULL DEFAULT '';
 ALTER TABLE policies ADD COLUMN updated_at INTEGER;
 )sql";
 
+// Version lifecycle: destroyed versions (ciphertext erased, row kept), kept-version limits per
+// vault and per secret (0: none), and named aliases of a secret's versions.
+constexpr std::string_view kVersionLifecycleSchema = R"sql(
+ALTER TABLE secret_versions ADD COLUMN destroyed_at INTEGER;
+ALTER TABLE secrets ADD COLUMN max_versions INTEGER NOT NULL DEFAULT 0 CHECK (max_versions >= 0);
+ALTER TABLE vaults ADD COLUMN max_versions INTEGER NOT NULL DEFAULT 0 CHECK (max_versions >= 0);
+CREATE TABLE secret_aliases (
+  secret_id TEXT NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (secret_id, alias),
+  FOREIGN KEY (secret_id, version) REFERENCES secret_versions (secret_id, version)
+    ON DELETE CASCADE
+) STRICT;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -309,6 +325,8 @@ constexpr SqliteMigration kMigrations[] = {
     {8, "share links of secrets", kShares},
     {9, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
+    {10, "version lifecycle: aliases, destroyed versions, kept-version limits",
+     kVersionLifecycleSchema},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
