@@ -30,6 +30,8 @@ struct SecretCommands {
   int64_t max_access_count = -1;
   int64_t if_match = 0;
   bool only_create = false;
+  std::string stage, alias;
+  int64_t max_versions = -1;
   int64_t length = 0;
   std::string charset, rotate_type;
 
@@ -60,6 +62,8 @@ struct SecretCommands {
       if (max_access_count >= 0) input.max_access_count = max_access_count;
       if (if_match > 0) input.cas = if_match;
       if (only_create) input.cas = 0;
+      if (!stage.empty()) input.stage = stage;
+      if (max_versions >= 0) input.max_versions = max_versions;
       ASSIGN_OR_RETURN(client::SecretMeta m, c.PutSecret(vault_id, path, std::move(input)));
       PrintMeta(m, "Stored");
       return OkStatus();
@@ -73,6 +77,8 @@ struct SecretCommands {
       if (!version_text.empty()) {
         ASSIGN_OR_RETURN(int64_t v, ParseVersion(version_text));
         got = c.GetSecretVersion(vault_id, path, v);
+      } else if (!alias.empty()) {
+        got = c.GetSecretAlias(vault_id, path, alias);
       } else {
         got = c.GetSecret(vault_id, path);
       }
@@ -155,6 +161,7 @@ struct SecretCommands {
       if (length > 0) input.length = length;
       if (!charset.empty()) input.charset = charset;
       if (!rotate_type.empty()) input.type = rotate_type;
+      if (!stage.empty()) input.stage = stage;
       ASSIGN_OR_RETURN(client::SecretMeta m, c.RotateSecret(vault_id, path, input));
       PrintMeta(m, "Rotated");
       return OkStatus();
@@ -208,13 +215,21 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
   c->add_flag("--only-create", m->only_create,
               "Write only if no secret exists at the path yet")
       ->excludes(if_match);
+  c->add_option("--stage", m->stage,
+                "current (default: the new version is what reads return) or pending (promote "
+                "it later with `coffer secrets promote`)");
+  c->add_option("--max-versions", m->max_versions,
+                "Versions this secret keeps at most; older ones are destroyed (0: no limit)");
   // Taken only to refuse it with a reason (CLI11 would echo an unknown option's value).
   c->add_option("--value", m->argv_value, "Refused: use stdin or --value-file")->group("");
   c = ctx.Leaf(
       secrets, "get", "Print a secret's value, bare (for $(…) and pipes); --json adds its metadata",
       "export OPENAI_API_KEY=$(coffer secrets get prod api-keys/openai)", [m] { return m->Get(); });
   vault_path(c);
-  c->add_option("--version,-V", m->version_text, "A specific version instead of the latest");
+  auto* by_version =
+      c->add_option("--version,-V", m->version_text, "A specific version instead of the latest");
+  c->add_option("--alias,-a", m->alias, "The version an alias (e.g. pending) names")
+      ->excludes(by_version);
   c = ctx.Leaf(secrets, "list", "List the secrets of a vault (metadata only, never values)",
                "coffer secrets list prod --prefix api-keys/", [m] { return m->List(); });
   c->add_option("vault", m->vault, "Vault name or id")->required();
@@ -233,10 +248,12 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
   c->add_option("--length,-l", m->length, "Length of the new value, 8-1024 (server default 32)");
   c->add_option("--charset,-c", m->charset, "hex, base64, alphanumeric or ascii (default hex)");
   c->add_option("--type,-t", m->rotate_type, "Change the secret's type with this version");
+  c->add_option("--stage", m->stage, "current (default) or pending");
   c = ctx.Leaf(secrets, "disable", "Disable one version: reads of it get 410, the row is kept",
                "coffer secrets disable prod api-keys/openai 3", [m] { return m->Disable(); });
   vault_path(c);
   c->add_option("version", m->version_text, "Version number")->required();
+  AddLifecycleCommands(secrets, ctx);
 }
 
 }  // namespace coffer::cli

@@ -180,12 +180,15 @@ struct PutSecretInput {
   std::optional<int64_t> max_access_count;
   // Check-and-set: write only if the latest version is this (0: only if no secret exists).
   std::optional<int64_t> cas;
+  std::optional<std::string> stage;  // "current" or "pending"
+  std::optional<int64_t> max_versions;
 };
 
 struct RotateSecretInput {
   std::optional<int64_t> length;
   std::optional<std::string> charset;
   std::optional<std::string> type;
+  std::optional<std::string> stage;  // "current" or "pending"
 };
 
 struct PolicyInput {
