@@ -53,7 +53,7 @@ StatusOr<SecretValue> SecretService::GetAlias(const RequestContext& ctx, std::st
         auto version =
             store_.GetSecretVersion(vault.id, path, VersionSelector::Alias(std::string(alias)));
         if (!version.has_value()) {
-          return Err(NotFoundAs(version.error(), "secret not found"));
+          return Err(version.error());  // "secret not found" or "alias NAME is not set"
         }
         // Counted reads, expiry, disabled and destroyed versions: exactly as by number.
         return Reveal(ctx, std::move(*version), event);
