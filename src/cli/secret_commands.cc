@@ -144,12 +144,24 @@ struct SecretCommands {
       }
       std::vector<std::vector<std::string>> rows;
       for (const auto& v : list.versions) {
-        rows.push_back({std::to_string(v.version), v.type, v.is_disabled ? "disabled" : "active",
-                        v.created_at, OrDash(v.expires_at),
+        const json::value* destroyed = v.json.if_contains("is_destroyed");
+        const bool is_destroyed = destroyed != nullptr && destroyed->is_bool() && destroyed->get_bool();
+        std::string aliases;
+        if (const json::value* a = v.json.if_contains("aliases"); a != nullptr && a->is_array()) {
+          for (const json::value& name : a->get_array()) {
+            if (!name.is_string()) continue;
+            if (!aliases.empty()) aliases += ",";
+            aliases += std::string(name.get_string());
+          }
+        }
+        rows.push_back({std::to_string(v.version), v.type,
+                        is_destroyed ? "destroyed" : (v.is_disabled ? "disabled" : "active"),
+                        aliases.empty() ? "-" : aliases, v.created_at, OrDash(v.expires_at),
                         AccessText(v.access_count, v.max_access_count)});
       }
-      fmt::print("{}",
-                 RenderTable({"VERSION", "TYPE", "STATE", "CREATED", "EXPIRES", "READS"}, rows));
+      fmt::print("{}", RenderTable({"VERSION", "TYPE", "STATE", "ALIASES", "CREATED", "EXPIRES",
+                                    "READS"},
+                                   rows));
       return OkStatus();
     });
   }
