@@ -62,9 +62,9 @@ StatusOr<std::optional<int64_t>> ExpectedLatestVersion(const http::Request& requ
         "cas must be 0 (write only if no secret exists) or the latest version expected"));
   }
   if (cas.has_value() && from_header.has_value() && *cas != *from_header) {
-    return Err(InvalidArgumentError(
-        fmt::format("cas ({}) disagrees with the {} header", *cas,
-                    if_match.has_value() ? "If-Match" : "If-None-Match")));
+    return Err(
+        InvalidArgumentError(fmt::format("cas ({}) disagrees with the {} header", *cas,
+                                         if_match.has_value() ? "If-Match" : "If-None-Match")));
   }
   return from_header.has_value() ? from_header : cas;
 }

@@ -31,9 +31,9 @@ StatusOr<http::Response> SetAlias(SecretService& secrets, const http::Request& r
   if (!version.has_value()) {
     return Err(InvalidArgumentError("version is required: the version the alias names"));
   }
-  ASSIGN_OR_RETURN(auto aliases, secrets.SetAlias(ctx, Param(params, "vault_id"),
-                                                  Param(params, "path"), Param(params, "alias"),
-                                                  *version));
+  ASSIGN_OR_RETURN(auto aliases,
+                   secrets.SetAlias(ctx, Param(params, "vault_id"), Param(params, "path"),
+                                    Param(params, "alias"), *version));
   return AliasesResponse(Param(params, "path"), aliases);
 }
 
@@ -46,7 +46,8 @@ StatusOr<http::Response> PatchVault(VaultService& vaults, const http::Request& r
   if (!max_versions.has_value()) {
     return Err(InvalidArgumentError("max_versions is required (0: no limit)"));
   }
-  ASSIGN_OR_RETURN(Vault vault, vaults.SetMaxVersions(ctx, Param(params, "vault_id"), *max_versions));
+  ASSIGN_OR_RETURN(Vault vault,
+                   vaults.SetMaxVersions(ctx, Param(params, "vault_id"), *max_versions));
   return JsonResponse(200, RenderVault(vault));
 }
 
@@ -65,10 +66,10 @@ void RegisterLifecycleRoutes(http::Router& router, const ApiServices& api) {
   router.Add("DELETE", base + "/secret-alias/{*path}/{alias}",
              Authed(rc, "secret.alias",
                     [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(auto aliases,
-                                       secrets.DeleteAlias(ctx, Param(params, "vault_id"),
-                                                           Param(params, "path"),
-                                                           Param(params, "alias")));
+                      ASSIGN_OR_RETURN(
+                          auto aliases,
+                          secrets.DeleteAlias(ctx, Param(params, "vault_id"), Param(params, "path"),
+                                              Param(params, "alias")));
                       return AliasesResponse(Param(params, "path"), aliases);
                     }));
   router.Add("POST", base + "/secret-promote/{*path}",
@@ -81,18 +82,18 @@ void RegisterLifecycleRoutes(http::Router& router, const ApiServices& api) {
   router.Add("POST", base + "/secret-rollback/{*path}",
              Authed(rc, "secret.rollback",
                     [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(auto aliases,
-                                       secrets.Rollback(ctx, Param(params, "vault_id"),
-                                                        Param(params, "path")));
+                      ASSIGN_OR_RETURN(
+                          auto aliases,
+                          secrets.Rollback(ctx, Param(params, "vault_id"), Param(params, "path")));
                       return AliasesResponse(Param(params, "path"), aliases);
                     }));
   router.Add("POST", base + "/secret-version/{*path}/{version}/destroy",
              Authed(rc, "secret.destroy_version",
                     [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(SecretVersion v, secrets.DestroyVersion(
-                                                            ctx, Param(params, "vault_id"),
-                                                            Param(params, "path"),
-                                                            Param(params, "version")));
+                      ASSIGN_OR_RETURN(
+                          SecretVersion v,
+                          secrets.DestroyVersion(ctx, Param(params, "vault_id"),
+                                                 Param(params, "path"), Param(params, "version")));
                       return JsonResponse(200, RenderSecretMeta(v));
                     }));
   router.Add("PATCH", "/v1/vaults/{vault_id}",

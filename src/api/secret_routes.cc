@@ -38,9 +38,8 @@ StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& 
                                    const http::RouteParams& params, const RequestContext& ctx) {
   auto body = ParseBody(request, /*optional=*/false);
   if (!body.has_value()) return std::move(body.error());
-  RETURN_IF_ERROR(body->AllowOnly(
-      {"type", "value", "metadata", "expires_at", "rotation_policy", "max_access_count", "cas",
-       "stage", "max_versions"}));
+  RETURN_IF_ERROR(body->AllowOnly({"type", "value", "metadata", "expires_at", "rotation_policy",
+                                   "max_access_count", "cas", "stage", "max_versions"}));
   PutSecretRequest put;
   // The seeds' OpenAPI description makes `type` optional, defaulting to `generic`.
   ASSIGN_OR_RETURN(auto type, body->String("type"));

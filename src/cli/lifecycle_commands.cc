@@ -49,10 +49,11 @@ struct LifecycleCommands {
   }
 
   int SetAlias() {
-    return Aliases("Aliases of", [&](CofferClient& c, const std::string& id) -> StatusOr<json::object> {
-      ASSIGN_OR_RETURN(int64_t v, ParseVersion(version_text));
-      return c.SetAlias(id, path, alias, v);
-    });
+    return Aliases("Aliases of",
+                   [&](CofferClient& c, const std::string& id) -> StatusOr<json::object> {
+                     ASSIGN_OR_RETURN(int64_t v, ParseVersion(version_text));
+                     return c.SetAlias(id, path, alias, v);
+                   });
   }
   int DeleteAlias() {
     return Aliases("Aliases of", [&](CofferClient& c, const std::string& id) {
@@ -60,14 +61,12 @@ struct LifecycleCommands {
     });
   }
   int Promote() {
-    return Aliases("Promoted", [&](CofferClient& c, const std::string& id) {
-      return c.Promote(id, path);
-    });
+    return Aliases("Promoted",
+                   [&](CofferClient& c, const std::string& id) { return c.Promote(id, path); });
   }
   int Rollback() {
-    return Aliases("Rolled back", [&](CofferClient& c, const std::string& id) {
-      return c.Rollback(id, path);
-    });
+    return Aliases("Rolled back",
+                   [&](CofferClient& c, const std::string& id) { return c.Rollback(id, path); });
   }
 
   int Destroy() {
@@ -93,17 +92,17 @@ void AddLifecycleCommands(CLI::App* secrets, ClientContext& ctx) {
     cmd->add_option("vault", m->vault, "Vault name or id")->required();
     cmd->add_option("path", m->path, "Secret path, e.g. db/password")->required();
   };
-  CLI::App* c = ctx.Leaf(secrets, "alias",
-                         "Point an alias (current, pending, previous or a name of your own) at "
-                         "a version; plain reads return the version `current` names",
-                         "coffer secrets alias prod db/password blue 3",
-                         [m] { return m->SetAlias(); });
+  CLI::App* c =
+      ctx.Leaf(secrets, "alias",
+               "Point an alias (current, pending, previous or a name of your own) at "
+               "a version; plain reads return the version `current` names",
+               "coffer secrets alias prod db/password blue 3", [m] { return m->SetAlias(); });
   vault_path(c);
   c->add_option("alias", m->alias, "Alias: 1-32 of a-z 0-9 _ -, starting with a letter")
       ->required();
   c->add_option("version", m->version_text, "Version number")->required();
-  c = ctx.Leaf(secrets, "unalias", "Remove an alias", "coffer secrets unalias prod db/password blue",
-               [m] { return m->DeleteAlias(); });
+  c = ctx.Leaf(secrets, "unalias", "Remove an alias",
+               "coffer secrets unalias prod db/password blue", [m] { return m->DeleteAlias(); });
   vault_path(c);
   c->add_option("alias", m->alias, "Alias to remove")->required();
   c = ctx.Leaf(secrets, "promote",

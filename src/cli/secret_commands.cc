@@ -145,7 +145,8 @@ struct SecretCommands {
       std::vector<std::vector<std::string>> rows;
       for (const auto& v : list.versions) {
         const json::value* destroyed = v.json.if_contains("is_destroyed");
-        const bool is_destroyed = destroyed != nullptr && destroyed->is_bool() && destroyed->get_bool();
+        const bool is_destroyed =
+            destroyed != nullptr && destroyed->is_bool() && destroyed->get_bool();
         std::string aliases;
         if (const json::value* a = v.json.if_contains("aliases"); a != nullptr && a->is_array()) {
           for (const json::value& name : a->get_array()) {
@@ -159,9 +160,9 @@ struct SecretCommands {
                         aliases.empty() ? "-" : aliases, v.created_at, OrDash(v.expires_at),
                         AccessText(v.access_count, v.max_access_count)});
       }
-      fmt::print("{}", RenderTable({"VERSION", "TYPE", "STATE", "ALIASES", "CREATED", "EXPIRES",
-                                    "READS"},
-                                   rows));
+      fmt::print("{}",
+                 RenderTable({"VERSION", "TYPE", "STATE", "ALIASES", "CREATED", "EXPIRES", "READS"},
+                             rows));
       return OkStatus();
     });
   }
@@ -224,8 +225,7 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
                                  "Write only if the secret's latest version is N (else exit "
                                  "with a conflict and write nothing)")
                        ->check(CLI::PositiveNumber);
-  c->add_flag("--only-create", m->only_create,
-              "Write only if no secret exists at the path yet")
+  c->add_flag("--only-create", m->only_create, "Write only if no secret exists at the path yet")
       ->excludes(if_match);
   c->add_option("--stage", m->stage,
                 "current (default: the new version is what reads return) or pending (promote "

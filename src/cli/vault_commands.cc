@@ -77,9 +77,10 @@ struct VaultCommands {
       } else if (max_versions == 0) {
         fmt::print("Secrets of vault {} keep every version\n", v.name);
       } else {
-        fmt::print("Secrets of vault {} keep at most {} versions (older ones are destroyed at "
-                   "their next write)\n",
-                   v.name, max_versions);
+        fmt::print(
+            "Secrets of vault {} keep at most {} versions (older ones are destroyed at "
+            "their next write)\n",
+            v.name, max_versions);
       }
       return OkStatus();
     });

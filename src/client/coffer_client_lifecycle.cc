@@ -28,8 +28,8 @@ std::string AliasTarget(std::string_view vault_id, std::string_view path, std::s
 
 }  // namespace
 
-StatusOr<SecretValue> CofferClient::GetSecretAlias(std::string_view vault_id,
-                                                   std::string_view path, std::string_view alias) {
+StatusOr<SecretValue> CofferClient::GetSecretAlias(std::string_view vault_id, std::string_view path,
+                                                   std::string_view alias) {
   return ReadValue(fmt::format("{}?alias={}", SecretTarget(vault_id, "secrets", path),
                                PercentEncode(alias, /*keep_slash=*/false)));
 }
@@ -62,8 +62,7 @@ StatusOr<SecretMeta> CofferClient::DestroyVersion(std::string_view vault_id, std
       ToSecretMeta);
 }
 
-StatusOr<Vault> CofferClient::SetVaultMaxVersions(std::string_view vault_id,
-                                                  int64_t max_versions) {
+StatusOr<Vault> CofferClient::SetVaultMaxVersions(std::string_view vault_id, int64_t max_versions) {
   json::object body;
   body["max_versions"] = max_versions;
   return AnswerAs(Call("PATCH", "/v1/vaults/" + Id(vault_id), Serialize(body)), ToVault);

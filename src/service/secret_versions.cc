@@ -26,9 +26,8 @@ Status ValidateAliasName(std::string_view alias) {
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
   }
   if (!ok) {
-    return InvalidArgumentError(
-        fmt::format("alias must be 1 to {} of a-z, 0-9, '_' and '-', starting with a letter",
-                    kMaxAliasLength));
+    return InvalidArgumentError(fmt::format(
+        "alias must be 1 to {} of a-z, 0-9, '_' and '-', starting with a letter", kMaxAliasLength));
   }
   return OkStatus();
 }

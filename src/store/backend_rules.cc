@@ -37,14 +37,12 @@ Status LatestVersionMismatch(int64_t latest, int64_t expected) {
 
 Status AliasTargetRefusal(int64_t version, std::string_view alias, bool disabled, bool destroyed) {
   if (destroyed) {
-    return FailedPreconditionError("version " + std::to_string(version) +
-                                   " is destroyed: alias " + std::string(alias) +
-                                   " cannot name it");
+    return FailedPreconditionError("version " + std::to_string(version) + " is destroyed: alias " +
+                                   std::string(alias) + " cannot name it");
   }
   if (disabled) {
-    return FailedPreconditionError("version " + std::to_string(version) +
-                                   " is disabled: alias " + std::string(alias) +
-                                   " cannot name it");
+    return FailedPreconditionError("version " + std::to_string(version) + " is disabled: alias " +
+                                   std::string(alias) + " cannot name it");
   }
   return OkStatus();
 }

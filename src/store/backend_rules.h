@@ -48,8 +48,7 @@ int64_t KeptVersionLimit(int64_t secret_max_versions, int64_t vault_max_versions
 // (> 0): the oldest ones, while more than `limit` are live, skipping those `current` or
 // `pending` names.
 std::vector<int64_t> RetentionVictims(const std::vector<int64_t>& live,
-                                      const std::map<std::string, int64_t>& aliases,
-                                      int64_t limit);
+                                      const std::map<std::string, int64_t>& aliases, int64_t limit);
 
 // The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
 StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);

@@ -247,7 +247,8 @@ class ObservedStore final : public Store {
   StatusOr<std::map<std::string, int64_t>> PromoteSecret(std::string_view vault_id,
                                                          std::string_view path,
                                                          const AuditEvent* audit) override {
-    return Timed("PromoteSecret", audit, [&] { return inner_.PromoteSecret(vault_id, path, audit); });
+    return Timed("PromoteSecret", audit,
+                 [&] { return inner_.PromoteSecret(vault_id, path, audit); });
   }
   StatusOr<std::map<std::string, int64_t>> RollbackSecret(std::string_view vault_id,
                                                           std::string_view path,

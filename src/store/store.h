@@ -302,9 +302,10 @@ class Store {
   // than that are not destroyed, the oldest one that neither `current` nor `pending` names is
   // destroyed (as DestroySecretVersion does; an alias naming it is removed), and, when `audit`
   // is given, a copy of it with action secret.destroy_version and that version is appended for
-  // each. Returns the stored version (with the secret's aliases) without ciphertext. kNotFound if the vault does not exist; kFailedPrecondition
-  // with payload precondition_failed (LatestVersionMismatch's message) when
-  // `version.expected_latest` is set and does not hold; any error from `seal` aborts the write.
+  // each. Returns the stored version (with the secret's aliases) without ciphertext. kNotFound if
+  // the vault does not exist; kFailedPrecondition with payload precondition_failed
+  // (LatestVersionMismatch's message) when `version.expected_latest` is set and does not hold; any
+  // error from `seal` aborts the write.
   virtual StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
                                                    const SealFunction& seal,
                                                    const AuditEvent* audit) = 0;

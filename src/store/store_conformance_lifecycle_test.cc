@@ -96,8 +96,7 @@ TEST_P(StoreConformanceTest, WritesMoveAliasesAndPromoteAndRollbackAreInverses) 
   auto promoted = store().PromoteSecret(v.id, "k", nullptr);
   ASSERT_THAT(promoted, IsOk());
   EXPECT_EQ(*promoted, (Aliases{{"current", 3}, {"previous", 2}}));
-  EXPECT_THAT(store().PromoteSecret(v.id, "k", nullptr),
-              StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store().PromoteSecret(v.id, "k", nullptr), StatusIs(StatusCode::kFailedPrecondition));
 
   auto rolled = store().RollbackSecret(v.id, "k", nullptr);
   ASSERT_THAT(rolled, IsOk());
@@ -112,8 +111,7 @@ TEST_P(StoreConformanceTest, WritesMoveAliasesAndPromoteAndRollbackAreInverses) 
 
   // A pending version disabled meanwhile is not promoted.
   ASSERT_THAT(store().DisableSecretVersion(v.id, "k", 3, kT0, nullptr), IsOk());
-  EXPECT_THAT(store().PromoteSecret(v.id, "k", nullptr),
-              StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store().PromoteSecret(v.id, "k", nullptr), StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_THAT(store().PromoteSecret(v.id, "none", nullptr), StatusIs(StatusCode::kNotFound));
 }
 

@@ -69,8 +69,8 @@ TEST_P(StoreConformanceTest, OfConcurrentCheckAndSetWritersExactlyOneWins) {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
-        auto put = PutExpecting(store(), base, round, "r" + std::to_string(round) + "t" +
-                                                          std::to_string(t));
+        auto put = PutExpecting(store(), base, round,
+                                "r" + std::to_string(round) + "t" + std::to_string(t));
         if (put.has_value()) {
           EXPECT_EQ(put->version, round + 1);
           ++won;

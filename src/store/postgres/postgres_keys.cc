@@ -57,7 +57,8 @@ StatusOr<std::vector<StoredCiphertext>> PostgresStoreImpl::ListCiphertextsNotUnd
                      conn.Exec("SELECT s.vault_id, v.secret_id, s.path, v.version, v.ciphertext"
                                " FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id"
                                " WHERE (v.secret_id, v.version) > ($1, $2)"
-                               " AND v.destroyed_at IS NULL AND substring(v.ciphertext from 2 for 4) IS DISTINCT FROM $3"
+                               " AND v.destroyed_at IS NULL AND substring(v.ciphertext from 2 for "
+                               "4) IS DISTINCT FROM $3"
                                " ORDER BY v.secret_id, v.version LIMIT $4",
                                PgParams()
                                    .Text(after_secret_id)

@@ -18,8 +18,8 @@
 
 // The columns ReadVersion() expects, from `secrets AS s` joined with `secret_versions AS v`;
 // queries that return the value add v.ciphertext as column kCiphertextColumn.
-#define COFFER_PG_VERSION_COLUMNS                                                          \
-  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
+#define COFFER_PG_VERSION_COLUMNS                                                                 \
+  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
   "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
   "v.destroyed_at, s.max_versions"
 
@@ -31,15 +31,15 @@ using store_internal::AliasNotSet;
 using store_internal::AliasTargetRefusal;
 using store_internal::CheckAgentCredentials;
 using store_internal::KeptVersionLimit;
-using store_internal::NoAliasToMove;
-using store_internal::RetentionVictims;
 using store_internal::LatestVersionMismatch;
 using store_internal::MissingVersionError;
 using store_internal::NewVersionRow;
+using store_internal::NoAliasToMove;
 using store_internal::NoteStoredVersion;
 using store_internal::ParsePrincipalKind;
 using store_internal::PolicyColumns;
 using store_internal::PolicyColumnsOf;
+using store_internal::RetentionVictims;
 using store_internal::Reword;
 using store_internal::SetPolicyColumns;
 using store_internal::VersionNotFound;

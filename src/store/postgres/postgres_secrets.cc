@@ -61,10 +61,9 @@ constexpr std::string_view kDisableSql =
 
 // GetSecretVersion(ById) for kCurrent and kAlias (the alias's name bound to $3, or $2 by id).
 std::string AliasSelectSql(bool current, bool by_id) {
-  std::string sql =
-      "SELECT " COFFER_PG_VERSION_COLUMNS
-      ", v.ciphertext FROM secrets AS s"
-      " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ";
+  std::string sql = "SELECT " COFFER_PG_VERSION_COLUMNS
+                    ", v.ciphertext FROM secrets AS s"
+                    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ";
   if (current) {
     sql +=
         "COALESCE((SELECT a.version FROM secret_aliases AS a"

@@ -57,10 +57,9 @@ Status CheckAliasTarget(PgConnection& conn, std::string_view secret_id, int64_t 
 
 // Promote (from `pending`, to_old `previous`) or rollback (from `previous`, to_old `pending`).
 // REQUIRES: the secret's row is locked.
-StatusOr<std::map<std::string, int64_t>> MoveCurrent(PgConnection& conn,
-                                                     std::string_view secret_id,
-                                                     std::string_view from,
-                                                     std::string_view to_old, AuditEvent* event) {
+StatusOr<std::map<std::string, int64_t>> MoveCurrent(PgConnection& conn, std::string_view secret_id,
+                                                     std::string_view from, std::string_view to_old,
+                                                     AuditEvent* event) {
   ASSIGN_OR_RETURN(auto aliases, LoadAliases(conn, secret_id));
   const auto source = aliases.find(std::string(from));
   if (source == aliases.end()) {
@@ -227,8 +226,9 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::DeleteSecretAlias(
   return out;
 }
 
-StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::PromoteSecret(
-    std::string_view vault_id, std::string_view path, const AuditEvent* audit) {
+StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::PromoteSecret(std::string_view vault_id,
+                                                                          std::string_view path,
+                                                                          const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
   RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));

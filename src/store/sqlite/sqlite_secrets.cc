@@ -18,8 +18,8 @@ namespace {
 
 // The columns ReadVersion() expects, from `secrets AS s` joined with `secret_versions AS v`;
 // queries that return the value add v.ciphertext as column kCiphertextColumn.
-#define COFFER_VERSION_COLUMNS                                                             \
-  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
+#define COFFER_VERSION_COLUMNS                                                                    \
+  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
   "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
   "v.destroyed_at, s.max_versions"
 constexpr int kVersionColumn = 3;
@@ -90,10 +90,9 @@ std::string ListSecretsSql(bool exclusive_lower, bool has_upper) {
 
 // GetSecretVersion(ById) for kCurrent and kAlias (the alias's name bound to ?3, or ?2 by id).
 std::string AliasSelectSql(bool current, bool by_id) {
-  std::string sql =
-      "SELECT " COFFER_VERSION_COLUMNS
-      ", v.ciphertext FROM secrets AS s"
-      " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ";
+  std::string sql = "SELECT " COFFER_VERSION_COLUMNS
+                    ", v.ciphertext FROM secrets AS s"
+                    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ";
   if (current) {
     sql +=
         "COALESCE((SELECT a.version FROM secret_aliases AS a"

@@ -70,8 +70,8 @@ Status CheckAliasTarget(SqliteConnection& db, std::string_view secret_id, int64_
 // Promote (from `pending`, to_old `previous`) or rollback (from `previous`, to_old `pending`).
 StatusOr<std::map<std::string, int64_t>> MoveCurrent(SqliteConnection& db,
                                                      std::string_view secret_id,
-                                                     std::string_view from,
-                                                     std::string_view to_old, AuditEvent* event) {
+                                                     std::string_view from, std::string_view to_old,
+                                                     AuditEvent* event) {
   ASSIGN_OR_RETURN(auto aliases, LoadAliases(db, secret_id));
   const auto source = aliases.find(std::string(from));
   if (source == aliases.end()) {
@@ -150,11 +150,10 @@ Status MoveAliasesForWrite(SqliteConnection& db, std::string_view secret_id, int
 Status DestroyVersionRow(SqliteConnection& db, std::string_view secret_id, int64_t version,
                          UnixMicros at) {
   {
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("UPDATE secret_versions SET ciphertext = x'',"
-                                " destroyed_at = COALESCE(destroyed_at, ?3),"
-                                " disabled_at = COALESCE(disabled_at, ?3)"
-                                " WHERE secret_id = ?1 AND version = ?2"));
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("UPDATE secret_versions SET ciphertext = x'',"
+                                                    " destroyed_at = COALESCE(destroyed_at, ?3),"
+                                                    " disabled_at = COALESCE(disabled_at, ?3)"
+                                                    " WHERE secret_id = ?1 AND version = ?2"));
     st.BindText(1, secret_id);
     st.BindInt(2, version);
     st.BindInt(3, at);
