@@ -199,3 +199,31 @@ def test_per_secret_and_vault_limits(api, vault):
 
 def put_raw(api, vault, path, **extra):
     return api.put(u(api, vault, "secrets", path), json={"type": "password", "value": "v", **extra})
+
+
+def test_permissions_of_the_lifecycle_routes(server, api, vault):
+    from conftest import Caller, admin_caller, create_agent, grant
+    admin = admin_caller(server)
+    put(api, vault, "perm/key", "one-value")
+    put(api, vault, "perm/key", "two-value", stage="pending")
+    reader = create_agent(admin, "reader-bot")
+    rotator = create_agent(admin, "rotator-bot")
+    grant(admin, vault, reader["id"], "perm/*", ["read"])
+    grant(admin, vault, rotator["id"], "perm/*", ["rotate"])
+    as_reader = Caller(server, reader["api_key"])
+    as_rotator = Caller(server, rotator["api_key"])
+    base = f"/vaults/{vault}"
+    # read: reads through an alias, moves nothing.
+    assert expect(as_reader.get(f"{base}/secrets/perm/key", params={"alias": "pending"}),
+                  200).json()["version"] == 2
+    for call in (lambda c: c.post(f"{base}/secret-promote/perm/key"),
+                 lambda c: c.post(f"{base}/secret-rollback/perm/key"),
+                 lambda c: c.post(f"{base}/secret-alias/perm/key/blue", json={"version": 1}),
+                 lambda c: c.post(f"{base}/secret-version/perm/key/1/destroy")):
+        expect_problem(call(as_reader), 403)
+    # rotate: moves aliases, promotes and rolls back, but does not destroy.
+    expect(as_rotator.post(f"{base}/secret-alias/perm/key/blue", json={"version": 1}), 200)
+    expect(as_rotator.post(f"{base}/secret-promote/perm/key"), 200)
+    expect(as_rotator.post(f"{base}/secret-rollback/perm/key"), 200)
+    expect_problem(as_rotator.post(f"{base}/secret-version/perm/key/1/destroy"), 403)
+    expect_problem(as_rotator.get(f"{base}/secrets/perm/key"), 403)
