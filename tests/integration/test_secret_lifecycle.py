@@ -227,3 +227,29 @@ def test_permissions_of_the_lifecycle_routes(server, api, vault):
     expect(as_rotator.post(f"{base}/secret-rollback/perm/key"), 200)
     expect_problem(as_rotator.post(f"{base}/secret-version/perm/key/1/destroy"), 403)
     expect_problem(as_rotator.get(f"{base}/secrets/perm/key"), 403)
+
+
+def test_of_concurrent_promotes_one_wins_and_the_others_get_409(server, api, vault):
+    import threading
+    put(api, vault, "race/key", "one-value")
+    for round_ in range(3):
+        put(api, vault, "race/key", f"staged-{round_}", stage="pending")
+        statuses, lock = [], threading.Lock()
+        barrier = threading.Barrier(6)
+
+        def promote():
+            s = server.session()
+            barrier.wait()
+            r = s.post(u(api, vault, "secret-promote", "race/key"))
+            with lock:
+                statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=promote) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(statuses) == [200] + [409] * 5, statuses
+        got = expect(read(api, vault, "race/key"), 200).json()
+        assert got["value"] == f"staged-{round_}"
+        assert got["aliases"] == {"current": round_ + 2, "previous": round_ + 1}
