@@ -81,6 +81,7 @@ boost::json::object RenderVault(const Vault& vault) {
   o["created_by"] = vault.owner_id;
   o["created_by_type"] = "user";  // only users create vaults (VaultService::Create)
   o["created_at"] = FormatRfc3339(vault.created_at);
+  o["max_versions"] = vault.max_versions;
   return o;
 }
 
@@ -103,6 +104,17 @@ boost::json::object RenderSecretMeta(const SecretVersion& v, boost::json::storag
   o["rotation_policy"] = ParseStored(v.rotation_policy_json, sp);
   // The secret's schedule (docs/rotation.md): absent when it has none.
   if (v.next_rotation_at.has_value()) o["next_rotation_at"] = FormatRfc3339(*v.next_rotation_at);
+  // Version lifecycle (docs/secret-versions.md): shown only when there is something to say.
+  if (!v.aliases.empty()) {
+    boost::json::object aliases(sp);
+    for (const auto& [name, version] : v.aliases) aliases[name] = version;
+    o["aliases"] = std::move(aliases);
+  }
+  if (v.secret_max_versions > 0) o["max_versions"] = v.secret_max_versions;
+  if (v.is_destroyed()) {
+    o["is_destroyed"] = true;
+    o["destroyed_at"] = FormatRfc3339(*v.destroyed_at);
+  }
   return o;
 }
 
@@ -130,6 +142,13 @@ boost::json::object RenderVersionEntry(const SecretVersion& v) {
   o["max_access_count"] = v.max_access_count;
   o["access_count"] = v.access_count;
   o["metadata"] = ParseStored(v.metadata_json, {});
+  boost::json::array aliases;
+  for (const auto& [name, version] : v.aliases) {
+    if (version == v.version) aliases.emplace_back(name);
+  }
+  o["aliases"] = std::move(aliases);
+  o["is_destroyed"] = v.is_destroyed();
+  o["destroyed_at"] = TimeOrNull(v.destroyed_at);
   return o;
 }
 

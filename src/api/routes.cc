@@ -20,6 +20,7 @@ void RegisterIdentityRoutes(http::Router& router, const ApiServices& api);
 void RegisterPolicyRoutes(http::Router& router, const ApiServices& api);
 void RegisterShareRoutes(http::Router& router, const ApiServices& api);
 void RegisterScheduleRoutes(http::Router& router, const ApiServices& api);
+void RegisterLifecycleRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -31,12 +32,14 @@ void RegisterVaultRoutes(http::Router& router, const ApiServices& api) {
                     [&vaults](auto& req, auto&, auto& ctx) -> StatusOr<http::Response> {
                       auto body = ParseBody(req, /*optional=*/false);
                       if (!body.has_value()) return std::move(body.error());
-                      RETURN_IF_ERROR(body->AllowOnly({"name", "description"}));
+                      RETURN_IF_ERROR(body->AllowOnly({"name", "description", "max_versions"}));
                       CreateVaultRequest create;
                       ASSIGN_OR_RETURN(std::string_view name, body->RequiredString("name"));
                       create.name = std::string(name);
                       ASSIGN_OR_RETURN(auto description, body->String("description"));
                       create.description = std::string(description.value_or(""));
+                      ASSIGN_OR_RETURN(auto max_versions, body->Integer("max_versions"));
+                      create.max_versions = max_versions.value_or(0);
                       ASSIGN_OR_RETURN(Vault vault, vaults.Create(ctx, std::move(create)));
                       return JsonResponse(201, RenderVault(vault));
                     }));
@@ -201,6 +204,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterPolicyRoutes(router, services);
   RegisterShareRoutes(router, services);
   RegisterScheduleRoutes(router, services);
+  RegisterLifecycleRoutes(router, services);
 }
 
 }  // namespace coffer::api

@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "api/check_and_set.h"
 #include "api/handler.h"
 #include "api/render.h"
 #include "api/routes.h"
@@ -26,12 +27,19 @@ StatusOr<std::optional<int64_t>> QueryInteger(const http::Request& request, std:
   return std::optional<int64_t>(v);
 }
 
+// A metadata answer, with the version's ETag.
+http::Response MetaResponse(int status, const SecretVersion& version) {
+  http::Response r = JsonResponse(status, RenderSecretMeta(version));
+  SetVersionETag(r, version.version);
+  return r;
+}
+
 StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& request,
                                    const http::RouteParams& params, const RequestContext& ctx) {
   auto body = ParseBody(request, /*optional=*/false);
   if (!body.has_value()) return std::move(body.error());
-  RETURN_IF_ERROR(body->AllowOnly(
-      {"type", "value", "metadata", "expires_at", "rotation_policy", "max_access_count"}));
+  RETURN_IF_ERROR(body->AllowOnly({"type", "value", "metadata", "expires_at", "rotation_policy",
+                                   "max_access_count", "cas", "stage", "max_versions"}));
   PutSecretRequest put;
   // The seeds' OpenAPI description makes `type` optional, defaulting to `generic`.
   ASSIGN_OR_RETURN(auto type, body->String("type"));
@@ -52,9 +60,14 @@ StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& 
   }
   ASSIGN_OR_RETURN(auto max_count, body->Integer("max_access_count"));
   put.max_access_count = max_count.value_or(0);
+  ASSIGN_OR_RETURN(auto stage, body->String("stage"));
+  if (stage.has_value()) put.stage = std::string(*stage);
+  ASSIGN_OR_RETURN(put.max_versions, body->Integer("max_versions"));
+  ASSIGN_OR_RETURN(auto cas, body->Integer("cas"));
+  ASSIGN_OR_RETURN(put.expected_latest, ExpectedLatestVersion(request, cas));
   ASSIGN_OR_RETURN(SecretVersion stored, secrets.Put(ctx, Param(params, "vault_id"),
                                                      Param(params, "path"), std::move(put)));
-  return JsonResponse(201, RenderSecretMeta(stored));
+  return MetaResponse(201, stored);
 }
 
 // A value response: built in wiped memory, and marked so the server wipes the body too.
@@ -67,6 +80,7 @@ http::Response ValueResponse(const SecretValue& secret) {
     r.body = boost::json::serialize(o);
   }
   r.sensitive = true;
+  SetVersionETag(r, secret.meta.version);
   return r;
 }
 
@@ -74,16 +88,18 @@ StatusOr<http::Response> RotateSecret(SecretService& secrets, const http::Reques
                                       const http::RouteParams& params, const RequestContext& ctx) {
   auto body = ParseBody(request, /*optional=*/true);
   if (!body.has_value()) return std::move(body.error());
-  RETURN_IF_ERROR(body->AllowOnly({"length", "charset", "type"}));
+  RETURN_IF_ERROR(body->AllowOnly({"length", "charset", "type", "stage"}));
   RotateSecretRequest rotate;
   ASSIGN_OR_RETURN(rotate.length, body->Integer("length"));
   ASSIGN_OR_RETURN(auto charset, body->String("charset"));
   if (charset.has_value()) rotate.charset = std::string(*charset);
   ASSIGN_OR_RETURN(auto type, body->String("type"));
   if (type.has_value()) rotate.type = std::string(*type);
+  ASSIGN_OR_RETURN(auto stage, body->String("stage"));
+  if (stage.has_value()) rotate.stage = std::string(*stage);
   ASSIGN_OR_RETURN(SecretVersion stored, secrets.Rotate(ctx, Param(params, "vault_id"),
                                                         Param(params, "path"), std::move(rotate)));
-  return JsonResponse(201, RenderSecretMeta(stored));
+  return MetaResponse(201, stored);
 }
 
 StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request& request,
@@ -106,6 +122,18 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
   return JsonResponse(200, o);
 }
 
+// GET …/secrets/{path}: the current version, or with ?alias=NAME the version the alias names.
+StatusOr<http::Response> GetSecret(SecretService& secrets, const http::Request& request,
+                                   const http::RouteParams& params, const RequestContext& ctx) {
+  const auto alias = request.Query("alias");
+  StatusOr<SecretValue> secret =
+      alias.has_value()
+          ? secrets.GetAlias(ctx, Param(params, "vault_id"), Param(params, "path"), *alias)
+          : secrets.Get(ctx, Param(params, "vault_id"), Param(params, "path"));
+  if (!secret.has_value()) return Err(std::move(secret.error()));
+  return ValueResponse(*secret);
+}
+
 // Disables one version (the row stays; reads of it get 410). `answer_metadata`: the seed's
 // route answers 200 with the version's metadata, the OpenAPI description's answers 204.
 auto DisableVersion(SecretService& secrets, bool answer_metadata) {
@@ -114,7 +142,7 @@ auto DisableVersion(SecretService& secrets, bool answer_metadata) {
                      secrets.DisableVersion(ctx, Param(params, "vault_id"), Param(params, "path"),
                                             Param(params, "version")));
     if (!answer_metadata) return NoContent();
-    return JsonResponse(200, RenderSecretMeta(v));
+    return MetaResponse(200, v);
   };
 }
 
@@ -135,11 +163,8 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
              }));
   router.Add("GET", base + "/secrets/{*path}",
              Authed(rc, "secret.read",
-                    [&secrets](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(
-                          SecretValue secret,
-                          secrets.Get(ctx, Param(params, "vault_id"), Param(params, "path")));
-                      return ValueResponse(secret);
+                    [&secrets](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      return GetSecret(secrets, req, params, ctx);
                     }),
              kReadOnIoThread);
   router.Add("DELETE", base + "/secrets/{*path}",

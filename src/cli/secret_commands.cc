@@ -29,6 +29,10 @@ struct SecretCommands {
   std::string argv_value;  // only to refuse it
   std::string type = "password", value_file, metadata, expires_at, rotation_policy;
   int64_t max_access_count = -1;
+  int64_t if_match = 0;
+  bool only_create = false;
+  std::string stage, alias;
+  int64_t max_versions = -1;
   int64_t length = 0;
   std::string charset, rotate_type;
 
@@ -57,6 +61,10 @@ struct SecretCommands {
       if (!rotation_policy.empty()) input.rotation_policy_json = rotation_policy;
       if (!expires_at.empty()) input.expires_at = expires_at;
       if (max_access_count >= 0) input.max_access_count = max_access_count;
+      if (if_match > 0) input.cas = if_match;
+      if (only_create) input.cas = 0;
+      if (!stage.empty()) input.stage = stage;
+      if (max_versions >= 0) input.max_versions = max_versions;
       ASSIGN_OR_RETURN(client::SecretMeta m, c.PutSecret(vault_id, path, std::move(input)));
       PrintMeta(m, "Stored");
       return OkStatus();
@@ -70,6 +78,8 @@ struct SecretCommands {
       if (!version_text.empty()) {
         ASSIGN_OR_RETURN(int64_t v, ParseVersion(version_text));
         got = c.GetSecretVersion(vault_id, path, v);
+      } else if (!alias.empty()) {
+        got = c.GetSecretAlias(vault_id, path, alias);
       } else {
         got = c.GetSecret(vault_id, path);
       }
@@ -135,12 +145,25 @@ struct SecretCommands {
       }
       std::vector<std::vector<std::string>> rows;
       for (const auto& v : list.versions) {
-        rows.push_back({std::to_string(v.version), v.type, v.is_disabled ? "disabled" : "active",
-                        v.created_at, OrDash(v.expires_at),
+        const json::value* destroyed = v.json.if_contains("is_destroyed");
+        const bool is_destroyed =
+            destroyed != nullptr && destroyed->is_bool() && destroyed->get_bool();
+        std::string aliases;
+        if (const json::value* a = v.json.if_contains("aliases"); a != nullptr && a->is_array()) {
+          for (const json::value& name : a->get_array()) {
+            if (!name.is_string()) continue;
+            if (!aliases.empty()) aliases += ",";
+            aliases += std::string(name.get_string());
+          }
+        }
+        rows.push_back({std::to_string(v.version), v.type,
+                        is_destroyed ? "destroyed" : (v.is_disabled ? "disabled" : "active"),
+                        aliases.empty() ? "-" : aliases, v.created_at, OrDash(v.expires_at),
                         AccessText(v.access_count, v.max_access_count)});
       }
       fmt::print("{}",
-                 RenderTable({"VERSION", "TYPE", "STATE", "CREATED", "EXPIRES", "READS"}, rows));
+                 RenderTable({"VERSION", "TYPE", "STATE", "ALIASES", "CREATED", "EXPIRES", "READS"},
+                             rows));
       return OkStatus();
     });
   }
@@ -152,6 +175,7 @@ struct SecretCommands {
       if (length > 0) input.length = length;
       if (!charset.empty()) input.charset = charset;
       if (!rotate_type.empty()) input.type = rotate_type;
+      if (!stage.empty()) input.stage = stage;
       ASSIGN_OR_RETURN(client::SecretMeta m, c.RotateSecret(vault_id, path, input));
       PrintMeta(m, "Rotated");
       return OkStatus();
@@ -198,13 +222,27 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
   c->add_option("--max-access-count", m->max_access_count,
                 "Reads allowed before the version is spent (0: unlimited)");
   c->add_option("--rotation-policy", m->rotation_policy, "JSON object stored with the secret");
+  auto* if_match = c->add_option("--if-match", m->if_match,
+                                 "Write only if the secret's latest version is N (else exit "
+                                 "with a conflict and write nothing)")
+                       ->check(CLI::PositiveNumber);
+  c->add_flag("--only-create", m->only_create, "Write only if no secret exists at the path yet")
+      ->excludes(if_match);
+  c->add_option("--stage", m->stage,
+                "current (default: the new version is what reads return) or pending (promote "
+                "it later with `coffer secrets promote`)");
+  c->add_option("--max-versions", m->max_versions,
+                "Versions this secret keeps at most; older ones are destroyed (0: no limit)");
   // Taken only to refuse it with a reason (CLI11 would echo an unknown option's value).
   c->add_option("--value", m->argv_value, "Refused: use stdin or --value-file")->group("");
   c = ctx.Leaf(
       secrets, "get", "Print a secret's value, bare (for $(…) and pipes); --json adds its metadata",
       "export OPENAI_API_KEY=$(coffer secrets get prod api-keys/openai)", [m] { return m->Get(); });
   vault_path(c);
-  c->add_option("--version,-V", m->version_text, "A specific version instead of the latest");
+  auto* by_version =
+      c->add_option("--version,-V", m->version_text, "A specific version instead of the latest");
+  c->add_option("--alias,-a", m->alias, "The version an alias (e.g. pending) names")
+      ->excludes(by_version);
   c = ctx.Leaf(secrets, "list", "List the secrets of a vault (metadata only, never values)",
                "coffer secrets list prod --prefix api-keys/", [m] { return m->List(); });
   c->add_option("vault", m->vault, "Vault name or id")->required();
@@ -223,11 +261,13 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
   c->add_option("--length,-l", m->length, "Length of the new value, 8-1024 (server default 32)");
   c->add_option("--charset,-c", m->charset, "hex, base64, alphanumeric or ascii (default hex)");
   c->add_option("--type,-t", m->rotate_type, "Change the secret's type with this version");
+  c->add_option("--stage", m->stage, "current (default) or pending");
   c = ctx.Leaf(secrets, "disable", "Disable one version: reads of it get 410, the row is kept",
                "coffer secrets disable prod api-keys/openai 3", [m] { return m->Disable(); });
   vault_path(c);
   c->add_option("version", m->version_text, "Version number")->required();
   AddScheduleCommands(secrets, ctx);
+  AddLifecycleCommands(secrets, ctx);
 }
 
 }  // namespace coffer::cli

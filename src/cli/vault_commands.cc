@@ -25,10 +25,11 @@ struct VaultCommands {
   explicit VaultCommands(ClientContext& c) : ctx(c) {}
   ClientContext& ctx;
   std::string name, description, vault;
+  int64_t max_versions = 0;
 
   int Create() {
     return ctx.WithClient([&](CofferClient& c) -> Status {
-      ASSIGN_OR_RETURN(client::Vault v, c.CreateVault(name, description));
+      ASSIGN_OR_RETURN(client::Vault v, c.CreateVault(name, description, max_versions));
       if (ctx.json_output) {
         PrintJson(v.json);
       } else {
@@ -67,6 +68,24 @@ struct VaultCommands {
     });
   }
 
+  int Retention() {
+    return ctx.WithClient([&](CofferClient& c) -> Status {
+      ASSIGN_OR_RETURN(std::string vault_id, c.ResolveVault(vault));
+      ASSIGN_OR_RETURN(client::Vault v, c.SetVaultMaxVersions(vault_id, max_versions));
+      if (ctx.json_output) {
+        PrintJson(v.json);
+      } else if (max_versions == 0) {
+        fmt::print("Secrets of vault {} keep every version\n", v.name);
+      } else {
+        fmt::print(
+            "Secrets of vault {} keep at most {} versions (older ones are destroyed at "
+            "their next write)\n",
+            v.name, max_versions);
+      }
+      return OkStatus();
+    });
+  }
+
   int Delete() {
     return ctx.WithClient([&](CofferClient& c) -> Status {
       ASSIGN_OR_RETURN(std::string vault_id, c.ResolveVault(vault));
@@ -89,10 +108,21 @@ void AddVaultCommands(CLI::App* vaults, ClientContext& ctx) {
                          [m] { return m->Create(); });
   c->add_option("name", m->name, "Vault name")->required();
   c->add_option("--description,-d", m->description, "What the vault holds");
+  c->add_option("--max-versions", m->max_versions,
+                "Versions each secret keeps at most; older ones are destroyed (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   ctx.Leaf(vaults, "list", "List the vaults you can see", "coffer vaults list --json",
            [m] { return m->List(); });
   c = ctx.Leaf(vaults, "get", "Show one vault", "coffer vaults get prod", [m] { return m->Get(); });
   c->add_option("vault", m->vault, "Vault name or id")->required();
+  c = ctx.Leaf(vaults, "retention",
+               "Set how many versions each secret of the vault keeps (0: all); older ones are "
+               "destroyed at the secret's next write",
+               "coffer vaults retention prod 1", [m] { return m->Retention(); });
+  c->add_option("vault", m->vault, "Vault name or id")->required();
+  c->add_option("max_versions", m->max_versions, "Versions kept per secret (0: no limit)")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
   c = ctx.Leaf(vaults, "delete", "Delete a vault and every secret in it",
                "coffer vaults delete staging", [m] { return m->Delete(); });
   c->add_option("vault", m->vault, "Vault name or id")->required();

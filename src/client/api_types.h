@@ -178,12 +178,17 @@ struct PutSecretInput {
   std::optional<std::string> rotation_policy_json;  // a JSON object's text
   std::optional<std::string> expires_at;            // RFC 3339
   std::optional<int64_t> max_access_count;
+  // Check-and-set: write only if the latest version is this (0: only if no secret exists).
+  std::optional<int64_t> cas;
+  std::optional<std::string> stage;  // "current" or "pending"
+  std::optional<int64_t> max_versions;
 };
 
 struct RotateSecretInput {
   std::optional<int64_t> length;
   std::optional<std::string> charset;
   std::optional<std::string> type;
+  std::optional<std::string> stage;  // "current" or "pending"
 };
 
 struct PolicyInput {

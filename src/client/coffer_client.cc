@@ -84,11 +84,15 @@ StatusOr<AccessToken> CofferClient::IssueToken(const SecretBuffer& api_key) {
 
 // --- Vaults ---------------------------------------------------------------------------------
 
-StatusOr<Vault> CofferClient::CreateVault(std::string_view name, std::string_view description) {
+StatusOr<Vault> CofferClient::CreateVault(std::string_view name, std::string_view description,
+                                          int64_t max_versions) {
   json::object body;
   body["name"] = name;
   if (!description.empty()) {
     body["description"] = description;
+  }
+  if (max_versions > 0) {
+    body["max_versions"] = max_versions;
   }
   ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/vaults", Serialize(body)));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
@@ -185,6 +189,15 @@ StatusOr<SecretMeta> CofferClient::PutSecret(std::string_view vault_id, std::str
   if (input.max_access_count.has_value()) {
     o["max_access_count"] = *input.max_access_count;
   }
+  if (input.cas.has_value()) {
+    o["cas"] = *input.cas;
+  }
+  if (input.stage.has_value()) {
+    o["stage"] = json::string(*input.stage);
+  }
+  if (input.max_versions.has_value()) {
+    o["max_versions"] = *input.max_versions;
+  }
   SecretBuffer text = body.Serialize();
   return AnswerAs(Call("PUT", SecretTarget(vault_id, "secrets", path), text.view()), ToSecretMeta);
 }
@@ -258,6 +271,9 @@ StatusOr<SecretMeta> CofferClient::RotateSecret(std::string_view vault_id, std::
   }
   if (input.type.has_value()) {
     body["type"] = *input.type;
+  }
+  if (input.stage.has_value()) {
+    body["stage"] = *input.stage;
   }
   return AnswerAs(Call("POST", SecretTarget(vault_id, "secret-rotate", path), Serialize(body)),
                   ToSecretMeta);

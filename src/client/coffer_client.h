@@ -42,7 +42,9 @@ class CofferClient {
   StatusOr<AccessToken> IssueToken(const SecretBuffer& api_key);
 
   // --- Vaults
-  StatusOr<Vault> CreateVault(std::string_view name, std::string_view description);
+  // max_versions: versions each secret keeps at most (0: no limit).
+  StatusOr<Vault> CreateVault(std::string_view name, std::string_view description,
+                              int64_t max_versions = 0);
   StatusOr<std::vector<Vault>> ListVaults();
   StatusOr<Vault> GetVault(std::string_view vault_id);
   Status DeleteVault(std::string_view vault_id);
@@ -73,6 +75,19 @@ class CofferClient {
   Status UnscheduleSecret(std::string_view vault_id, std::string_view path);
   StatusOr<SecretMeta> DisableVersion(std::string_view vault_id, std::string_view path,
                                       int64_t version);
+
+  // --- Version lifecycle (coffer_client_lifecycle.cc); alias answers are {path, aliases}
+  StatusOr<SecretValue> GetSecretAlias(std::string_view vault_id, std::string_view path,
+                                       std::string_view alias);
+  StatusOr<boost::json::object> SetAlias(std::string_view vault_id, std::string_view path,
+                                         std::string_view alias, int64_t version);
+  StatusOr<boost::json::object> DeleteAlias(std::string_view vault_id, std::string_view path,
+                                            std::string_view alias);
+  StatusOr<boost::json::object> Promote(std::string_view vault_id, std::string_view path);
+  StatusOr<boost::json::object> Rollback(std::string_view vault_id, std::string_view path);
+  StatusOr<SecretMeta> DestroyVersion(std::string_view vault_id, std::string_view path,
+                                      int64_t version);
+  StatusOr<Vault> SetVaultMaxVersions(std::string_view vault_id, int64_t max_versions);
 
   // --- Users and their API keys
   StatusOr<User> CreateUser(std::string_view name);

@@ -29,6 +29,8 @@ std::string_view ReasonPhrase(int status) {
       return "Conflict";
     case 410:
       return "Gone";
+    case 412:
+      return "Precondition failed";
     case 413:
       return "Payload too large";
     case 415:
@@ -86,6 +88,7 @@ StatusCode CodeForProblem(const Problem& problem) {
     if (slug == "already-exists") return StatusCode::kAlreadyExists;
     if (slug == "aborted") return StatusCode::kAborted;
     if (slug == "failed-precondition") return StatusCode::kFailedPrecondition;
+    if (slug == "precondition-failed") return StatusCode::kFailedPrecondition;
     if (slug == "gone") return StatusCode::kGone;
     if (slug == "resource-exhausted") return StatusCode::kResourceExhausted;
     if (slug == "unimplemented") return StatusCode::kUnimplemented;

@@ -59,6 +59,9 @@ struct StatusPayload {
   StorageFault storage_fault = StorageFault::kNone;
   // For kResourceExhausted: how long until a retry may be admitted (the API's Retry-After).
   std::chrono::microseconds retry_after{0};
+  // For kFailedPrecondition: a condition the caller stated (If-Match, If-None-Match, `cas`)
+  // does not hold; the API answers 412 instead of 409.
+  bool precondition_failed = false;
 
   friend bool operator==(const StatusPayload&, const StatusPayload&) = default;
 };

@@ -156,6 +156,9 @@ Response ProblemFromStatus(const Status& status) {
         break;
     }
   }
+  if (status.code() == StatusCode::kFailedPrecondition && status.payload().precondition_failed) {
+    kind = {412, "Precondition failed", "precondition-failed", false};
+  }
   Response response =
       Problem(kind.http_status, kind.slug, kind.title,
               kind.hide_detail ? kInternalDetail : std::string_view(status.message()));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,8 @@ struct Vault {
   std::string description;
   std::string owner_id;  // user id of the creator
   UnixMicros created_at = 0;
+  // Versions each secret of the vault keeps at most (older ones are destroyed); 0: no limit.
+  int64_t max_versions = 0;
 };
 
 // One version of a secret. Every field but `ciphertext` is metadata that may be shown.
@@ -59,8 +62,17 @@ struct SecretVersion {
   // When the secret's rotation schedule is next due (service/rotation_policy.h). Not a column
   // of the version: the service fills it in for metadata answers; empty when unscheduled.
   std::optional<UnixMicros> next_rotation_at;
+  // When the version was destroyed: its ciphertext erased for good (it is disabled too).
+  std::optional<UnixMicros> destroyed_at;
+  // Of the secret, not the version: versions it keeps at most (0: no limit of its own).
+  int64_t secret_max_versions = 0;
+  // Of the secret: its aliases (current, pending, previous, user names) and the versions they
+  // name. Filled in by the store's reads of one secret (GetSecretVersion, ListSecretVersions,
+  // PutSecretVersion, DisableSecretVersion, DestroySecretVersion); empty in listings.
+  std::map<std::string, int64_t> aliases;
 
   bool is_disabled() const { return disabled_at.has_value(); }
+  bool is_destroyed() const { return destroyed_at.has_value(); }
 };
 
 // Summary of a secret for listings: its latest version's metadata, no value.

@@ -171,8 +171,7 @@ bool IsNoRotationPolicy(std::string_view json) {
 }
 
 StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view json,
-                                             std::chrono::seconds min_interval,
-                                             RotationStages stages) {
+                                             std::chrono::seconds min_interval) {
   boost::system::error_code ec;
   const boost::json::value root = boost::json::parse(json, ec);
   if (ec || !root.is_object()) {
@@ -236,11 +235,6 @@ StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view json,
     if (name == "current") {
       p.stage = RotationPolicy::Stage::kCurrent;
     } else if (name == "pending") {
-      if (!stages.pending_available) {
-        return Err(FieldError("stage",
-                              "\"pending\" needs secret aliases, which this server "
-                              "does not have yet; use \"current\""));
-      }
       p.stage = RotationPolicy::Stage::kPending;
     } else {
       return Err(FieldError("stage", "must be \"current\" or \"pending\""));

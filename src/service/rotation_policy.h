@@ -36,12 +36,6 @@ struct RotationPolicy {
   Stage stage = Stage::kCurrent;
 };
 
-// Whether a rotation may be written to the `pending` alias instead of becoming current. Until
-// aliases exist, a policy with "stage": "pending" is refused with 400.
-struct RotationStages {
-  bool pending_available = false;
-};
-
 // Parses a rotation_policy object. kInvalidArgument whose message names the field at fault
 // ("rotation_policy.interval must be at least 60s"): unknown fields, both or neither of
 // interval/cron, an interval under `min_interval` or over kMaxRotationInterval, a cron
@@ -49,8 +43,7 @@ struct RotationStages {
 // of what secret-rotate takes, an unknown action/stage, a grace out of 0..kMaxRotationInterval.
 // An empty text or "{}" is not a policy: callers treat it as "no schedule" before calling.
 StatusOr<RotationPolicy> ParseRotationPolicy(std::string_view json,
-                                             std::chrono::seconds min_interval,
-                                             RotationStages stages = {});
+                                             std::chrono::seconds min_interval);
 
 // The policy as a JSON object with every field spelled out (interval in seconds).
 std::string RotationPolicyJson(const RotationPolicy& policy);

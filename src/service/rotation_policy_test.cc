@@ -83,7 +83,6 @@ TEST(RotationPolicyTest, RefusalsNameTheField) {
       {R"({"interval":"1h","previous":{"action":"burn"}})", "rotation_policy.previous.action"},
       {R"({"interval":"1h","previous":{"grace_seconds":5}})",
        "rotation_policy.previous.grace_seconds applies only"},
-      {R"({"interval":"1h","stage":"pending"})", "rotation_policy.stage \"pending\" needs"},
       {R"({"interval":"1h","stage":"later"})", "rotation_policy.stage must be"},
       {R"({"interval":"1h","every":"1h"})", "rotation_policy.every is not a field"},
       {R"({"interval":"1h","action":"notify","generate":{}})", "rotation_policy.action"},
@@ -100,9 +99,8 @@ TEST(RotationPolicyTest, RefusalsNameTheField) {
   }
 }
 
-TEST(RotationPolicyTest, PendingStageIsAcceptedWhereAliasesExist) {
-  auto p = ParseRotationPolicy(R"({"interval":"1h","stage":"pending"})", kMin,
-                               RotationStages{.pending_available = true});
+TEST(RotationPolicyTest, PendingStageIsAccepted) {
+  auto p = ParseRotationPolicy(R"({"interval":"1h","stage":"pending"})", kMin);
   ASSERT_THAT(p, IsOk());
   EXPECT_EQ(p->stage, RotationPolicy::Stage::kPending);
 }

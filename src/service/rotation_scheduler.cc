@@ -84,15 +84,9 @@ StatusOr<bool> RotationScheduler::Rotate(const SecretSchedule& s, const Rotation
     return keyring_.Encrypt(value.span(), aad);
   };
   AuditEvent event = SystemEvent("secret.rotate", s.vault_id, s.path, 0, now);
-  StatusOr<SecretVersion> written;
-  if (policy.stage == RotationPolicy::Stage::kPending) {
-    if (!options_.put_pending) {
-      return Err(FailedPreconditionError("a rotation into `pending` needs secret aliases"));
-    }
-    written = options_.put_pending(std::move(version), seal, &event);
-  } else {
-    written = deps_.store.PutSecretVersion(version, seal, &event);
-  }
+  // "stage": "pending" writes the version to the `pending` alias, to be promoted by a person.
+  version.stage_pending = policy.stage == RotationPolicy::Stage::kPending;
+  StatusOr<SecretVersion> written = deps_.store.PutSecretVersion(version, seal, &event);
   return Claimed(written.has_value() ? OkStatus() : written.error());
 }
 
@@ -143,7 +137,7 @@ StatusOr<SchedulerPass> RotationScheduler::RunOnce() {
       count(DisablePrevious(s, now), pass.disabled);
     }
     if (s.next_rotation_at > now) continue;
-    auto policy = ParseRotationPolicy(s.policy_json, std::chrono::seconds(1), options_.stages);
+    auto policy = ParseRotationPolicy(s.policy_json, std::chrono::seconds(1));
     if (!policy.has_value()) {
       ++pass.failed;
       continue;

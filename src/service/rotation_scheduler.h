@@ -33,13 +33,6 @@ struct RotationSchedulerOptions {
   std::chrono::milliseconds poll_interval{1000};  // between passes
   std::chrono::seconds expiry_warning = kDefaultExpiryWarning;
   size_t batch = 100;  // store rows per step of a pass
-  RotationStages stages;
-  // Writes a scheduled rotation whose policy says "stage": "pending": given the version to
-  // write (schedule_claim set), makes it land in the `pending` alias instead of becoming
-  // current, then writes it like Store::PutSecretVersion. Empty until secret aliases exist;
-  // such rotations then fail (and are retried next pass) instead of going live.
-  std::function<StatusOr<SecretVersion>(NewSecretVersion, const SealFunction&, const AuditEvent*)>
-      put_pending;
 };
 
 // What one pass did.

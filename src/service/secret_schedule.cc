@@ -18,7 +18,7 @@ StatusOr<std::optional<RotationPolicy>> SecretService::WrittenPolicy(
   }
   ASSIGN_OR_RETURN(
       RotationPolicy policy,
-      ParseRotationPolicy(policy_json, hooks_.min_rotation_interval, hooks_.rotation_stages));
+      ParseRotationPolicy(policy_json, hooks_.min_rotation_interval));
   return std::optional<RotationPolicy>(std::move(policy));
 }
 

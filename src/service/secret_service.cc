@@ -95,6 +95,15 @@ StatusOr<SecretVersion> SecretService::Put(const RequestContext& ctx, std::strin
         version.rotation_policy_json = std::move(request.rotation_policy_json);
         version.expires_at = request.expires_at;
         version.max_access_count = request.max_access_count;
+        if (request.expected_latest.has_value() && *request.expected_latest < 0) {
+          return Err(InvalidArgumentError("cas must not be negative"));
+        }
+        version.expected_latest = request.expected_latest;
+        ASSIGN_OR_RETURN(version.stage_pending, ParseStage(request.stage));
+        if (request.max_versions.has_value()) {
+          RETURN_IF_ERROR(ValidateMaxVersions(*request.max_versions));
+          version.max_versions = request.max_versions;
+        }
         ASSIGN_OR_RETURN(SecretVersion stored,
                          Write(ctx, vault, path, std::move(version), request.value, event));
         RETURN_IF_ERROR(NoteSchedule(stored, policy));
@@ -138,6 +147,9 @@ StatusOr<SecretBuffer> SecretService::Open(const RequestContext& ctx,
 StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVersion version,
                                             AuditEvent& event) {
   event.version = version.version;
+  if (version.is_destroyed()) {
+    return Err(GoneError(fmt::format("version {} is destroyed", version.version)));
+  }
   if (version.is_disabled()) {
     return Err(GoneError(fmt::format("version {} is disabled", version.version)));
   }
@@ -172,7 +184,8 @@ StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_
       ctx, "secret.read", [&](AuditEvent& event) -> StatusOr<SecretValue> {
         AuditLog::SetTarget(event, vault_id, path);
         ASSIGN_OR_RETURN(Vault vault, Authorize(ctx, vault_id, path, Permission::kRead));
-        auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestEnabled());
+        // The version `current` names when it is set, else the latest readable one.
+        auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::Current());
         if (!version.has_value()) {
           if (version.error().code() == StatusCode::kGone) {
             return Err(GoneError("every version of this secret is disabled"));
@@ -314,6 +327,7 @@ StatusOr<SecretVersion> SecretService::Rotate(const RequestContext& ctx, std::st
           }
         }
         NewSecretVersion version;
+        ASSIGN_OR_RETURN(version.stage_pending, ParseStage(request.stage));
         auto previous = store_.GetSecretVersion(vault.id, path, VersionSelector::LatestAny());
         if (previous.has_value()) {
           version.type = type.value_or(previous->type);

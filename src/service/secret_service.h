@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,12 +38,20 @@ struct PutSecretRequest {
   std::string rotation_policy_json;  // a serialized JSON object, or empty
   std::optional<UnixMicros> expires_at;
   int64_t max_access_count = 0;
+  // Check-and-set: write only if the latest version is this (0: only if no secret exists).
+  std::optional<int64_t> expected_latest;
+  // "current" (default) or "pending" (docs/secret-versions.md).
+  std::optional<std::string> stage;
+  // The secret's own kept-version limit (0: none); nullopt keeps what it is.
+  std::optional<int64_t> max_versions;
 };
 
 struct RotateSecretRequest {
   std::optional<int64_t> length;       // default 32
   std::optional<std::string> charset;  // default "hex"
   std::optional<std::string> type;     // default: the existing secret's type
+  // "current" (default) or "pending": the rotation scheduler rotates into "pending" with this.
+  std::optional<std::string> stage;
 };
 
 struct SecretValue {
@@ -70,10 +79,8 @@ struct SecretServiceHooks {
   // Called (from a request thread) for every stored value that fails to decrypt, to raise an
   // alert. Must be thread-safe. May be empty.
   std::function<void(const IntegrityFailure&)> on_integrity_failure;
-  // The shortest rotation interval a rotation_policy may ask for, and whether a rotation may
-  // go to the `pending` alias (service/rotation_policy.h).
+  // The shortest rotation interval a rotation_policy may ask for (service/rotation_policy.h).
   std::chrono::seconds min_rotation_interval = kDefaultMinRotationInterval;
-  RotationStages rotation_stages;
 };
 
 class SecretService {
@@ -90,7 +97,8 @@ class SecretService {
         max_list_scan_(std::max<size_t>(1, max_list_scan)) {}
 
   // Stores a new version. kInvalidArgument naming the field at fault; kNotFound for a missing
-  // vault; kPermissionDenied without write permission.
+  // vault; kPermissionDenied without write permission; kFailedPrecondition (payload
+  // precondition_failed) when request.expected_latest does not hold.
   StatusOr<SecretVersion> Put(const RequestContext& ctx, std::string_view vault_id,
                               std::string_view path, PutSecretRequest request);
 
@@ -141,6 +149,38 @@ class SecretService {
   StatusOr<SecretVersion> DisableVersion(const RequestContext& ctx, std::string_view vault_id,
                                          std::string_view path, std::string_view version);
 
+  // --- version lifecycle (secret_versions.cc; docs/secret-versions.md) ------------------------
+  // The value of the version alias `alias` names, as GetVersion reads it (kGone when disabled,
+  // destroyed, expired or spent). kInvalidArgument naming `alias` for a malformed name;
+  // kNotFound when the secret or the alias does not exist.
+  StatusOr<SecretValue> GetAlias(const RequestContext& ctx, std::string_view vault_id,
+                                 std::string_view path, std::string_view alias);
+  // Points `alias` at `version` (audited secret.alias). Needs rotate or write. kInvalidArgument
+  // naming alias or version; kNotFound (secret, version); kFailedPrecondition when the version
+  // is disabled or destroyed. Returns the secret's aliases.
+  StatusOr<std::map<std::string, int64_t>> SetAlias(const RequestContext& ctx,
+                                                    std::string_view vault_id,
+                                                    std::string_view path, std::string_view alias,
+                                                    int64_t version);
+  // Removes `alias` (audited secret.alias). kNotFound when it is not set.
+  StatusOr<std::map<std::string, int64_t>> DeleteAlias(const RequestContext& ctx,
+                                                       std::string_view vault_id,
+                                                       std::string_view path,
+                                                       std::string_view alias);
+  // pending -> current, old current -> previous (audited secret.promote); rollback is its
+  // inverse (audited secret.rollback). Needs rotate or write. kFailedPrecondition when there is
+  // nothing to promote (roll back to). Returns the secret's aliases.
+  StatusOr<std::map<std::string, int64_t>> Promote(const RequestContext& ctx,
+                                                   std::string_view vault_id,
+                                                   std::string_view path);
+  StatusOr<std::map<std::string, int64_t>> Rollback(const RequestContext& ctx,
+                                                    std::string_view vault_id,
+                                                    std::string_view path);
+  // Erases the version's value for good (audited secret.destroy_version). Needs delete or
+  // write. kNotFound; kFailedPrecondition when current or pending names it.
+  StatusOr<SecretVersion> DestroyVersion(const RequestContext& ctx, std::string_view vault_id,
+                                         std::string_view path, std::string_view version);
+
  private:
   // Loads the vault, validates `path` and checks `permission` (or else `alternative`) on it.
   // kNotFound when the vault is absent; kPermissionDenied when not allowed.
@@ -180,5 +220,12 @@ class SecretService {
 
 // Parses a version path segment: a positive decimal integer. kInvalidArgument otherwise.
 StatusOr<int64_t> ParseVersionNumber(std::string_view text);
+
+// An alias name: 1-32 of [a-z0-9_-], starting with a letter. kInvalidArgument naming `alias`.
+// (secret_versions.cc)
+Status ValidateAliasName(std::string_view alias);
+// A write's stage: nullopt or "current" -> false, "pending" -> true. kInvalidArgument naming
+// `stage` otherwise. (secret_versions.cc)
+StatusOr<bool> ParseStage(const std::optional<std::string>& stage);
 
 }  // namespace coffer

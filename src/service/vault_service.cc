@@ -54,12 +54,14 @@ StatusOr<Vault> VaultService::Create(const RequestContext& ctx, CreateVaultReque
     }
     RETURN_IF_ERROR(ValidateName(request.name, "name"));
     RETURN_IF_ERROR(ValidateDescription(request.description));
+    RETURN_IF_ERROR(ValidateMaxVersions(request.max_versions));
     Vault vault;
     vault.id = NewUuid(deps_.random);
     vault.name = std::move(request.name);
     vault.description = std::move(request.description);
     vault.owner_id = ctx.principal.id;
     vault.created_at = deps_.clock.Now();
+    vault.max_versions = request.max_versions;
     event.vault_id = vault.id;
     RETURN_IF_ERROR(deps_.store.InsertVault(vault, AuditLog::Success(event)));
     AuditLog::MarkWritten(ctx);

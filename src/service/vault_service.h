@@ -3,6 +3,7 @@
 // all; others see a vault only while a policy grants them something in it. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,11 @@ namespace coffer {
 struct CreateVaultRequest {
   std::string name;
   std::string description;
+  int64_t max_versions = 0;  // versions each secret keeps at most; 0: no limit
 };
+
+// The most versions a kept-version limit may name (vault or secret).
+inline constexpr int64_t kMaxKeptVersionsLimit = 1'000'000;
 
 class VaultService {
  public:
@@ -32,6 +37,11 @@ class VaultService {
   StatusOr<Vault> Get(const RequestContext& ctx, std::string_view vault_id);
   // Owner or admin only.
   Status Delete(const RequestContext& ctx, std::string_view vault_id);
+  // Sets the vault's kept-version limit (0: none), audited as vault.update. Owner or admin
+  // only (kPermissionDenied); kInvalidArgument naming max_versions when out of range;
+  // kNotFound. (vault_retention.cc)
+  StatusOr<Vault> SetMaxVersions(const RequestContext& ctx, std::string_view vault_id,
+                                 int64_t max_versions);
 
  private:
   ServiceDeps deps_;
@@ -43,6 +53,9 @@ Status ValidateVaultId(std::string_view id);
 // Names of vaults, users and agents: 1–64 of [A-Za-z0-9._-]. kInvalidArgument naming `field`.
 Status ValidateName(std::string_view name, std::string_view field);
 
+// A kept-version limit: 0 (none) to kMaxKeptVersionsLimit. kInvalidArgument naming
+// max_versions otherwise. (vault_retention.cc)
+Status ValidateMaxVersions(int64_t max_versions);
 // Descriptions of vaults and agents: free text of at most 1024 bytes, without a NUL character
 // (a PostgreSQL text column cannot hold one, so no store takes it). kInvalidArgument otherwise.
 Status ValidateDescription(std::string_view description);

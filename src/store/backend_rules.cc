@@ -1,6 +1,8 @@
 // The wording and checks both Store backends share.
 #include "store/backend_rules.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 namespace coffer::store_internal {
@@ -16,10 +18,88 @@ std::string VersionNotFound(int64_t version) {
   return "version " + std::to_string(version) + " not found";
 }
 
+Status LatestVersionMismatch(int64_t latest, int64_t expected) {
+  std::string message;
+  if (latest == 0) {
+    message = "no secret exists at this path (expected its latest version to be " +
+              std::to_string(expected) + ")";
+  } else if (expected == 0) {
+    message = "a secret already exists at this path (its latest version is " +
+              std::to_string(latest) + ")";
+  } else {
+    message = "the secret's latest version is " + std::to_string(latest) + ", not " +
+              std::to_string(expected);
+  }
+  StatusPayload payload;
+  payload.precondition_failed = true;
+  return Status(StatusCode::kFailedPrecondition, std::move(message), payload);
+}
+
+Status AliasTargetRefusal(int64_t version, std::string_view alias, bool disabled, bool destroyed) {
+  if (destroyed) {
+    return FailedPreconditionError("version " + std::to_string(version) + " is destroyed: alias " +
+                                   std::string(alias) + " cannot name it");
+  }
+  if (disabled) {
+    return FailedPreconditionError("version " + std::to_string(version) + " is disabled: alias " +
+                                   std::string(alias) + " cannot name it");
+  }
+  return OkStatus();
+}
+
+std::string NoAliasToMove(std::string_view from) {
+  return from == kAliasPending ? "no version is pending: nothing to promote"
+                               : "no previous version: nothing to roll back to";
+}
+
+std::string AliasNotSet(std::string_view alias) {
+  return "alias " + std::string(alias) + " is not set";
+}
+
+std::string AliasHoldsVersion(std::string_view alias, int64_t version) {
+  return "alias " + std::string(alias) + " names version " + std::to_string(version) +
+         ": point it at another version before destroying this one";
+}
+
+int64_t KeptVersionLimit(int64_t secret_max_versions, int64_t vault_max_versions) {
+  if (secret_max_versions <= 0) {
+    return std::max<int64_t>(vault_max_versions, 0);
+  }
+  if (vault_max_versions <= 0) {
+    return secret_max_versions;
+  }
+  return std::min(secret_max_versions, vault_max_versions);
+}
+
+std::vector<int64_t> RetentionVictims(const std::vector<int64_t>& live,
+                                      const std::map<std::string, int64_t>& aliases,
+                                      int64_t limit) {
+  std::vector<int64_t> victims;
+  auto named = [&](std::string_view alias, int64_t version) {
+    const auto it = aliases.find(std::string(alias));
+    return it != aliases.end() && it->second == version;
+  };
+  int64_t remaining = static_cast<int64_t>(live.size());
+  for (const int64_t version : live) {
+    if (remaining <= limit) {
+      break;
+    }
+    if (named(kAliasCurrent, version) || named(kAliasPending, version)) {
+      continue;
+    }
+    victims.push_back(version);
+    --remaining;
+  }
+  return victims;
+}
+
 Status MissingVersionError(const VersionSelector& selector) {
   switch (selector.kind) {
     case VersionSelector::Kind::kLatestEnabled:
+    case VersionSelector::Kind::kCurrent:
       return GoneError("every version of this secret is disabled");
+    case VersionSelector::Kind::kAlias:
+      return NotFoundError(AliasNotSet(selector.alias));
     case VersionSelector::Kind::kExact:
       return NotFoundError(VersionNotFound(selector.version));
     case VersionSelector::Kind::kLatestAny:

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,8 +25,30 @@ std::string VersionNotFound(int64_t version);
 
 // What a read of the version `selector` names answers when the secret's row is found but the
 // version's is not: kGone when every version is disabled (kLatestEnabled), kNotFound for an
-// exact version, kDataLoss when the latest version's row is missing.
+// exact version or an alias that is not set, kDataLoss when the latest version's row is missing.
 Status MissingVersionError(const VersionSelector& selector);
+
+// PutSecretVersion's refusal when its expected_latest does not hold: kFailedPrecondition with
+// payload precondition_failed, naming the latest version (`latest` 0: no secret at the path).
+Status LatestVersionMismatch(int64_t latest, int64_t expected);
+
+// --- version lifecycle (aliases, destroy, retention) -------------------------------------------
+// OK for a version that may be read; else kFailedPrecondition saying that `alias` cannot name
+// it because it is destroyed or disabled.
+Status AliasTargetRefusal(int64_t version, std::string_view alias, bool disabled, bool destroyed);
+// Promote's (from "pending") or rollback's (from "previous") message when `from` is not set.
+std::string NoAliasToMove(std::string_view from);
+// "alias NAME is not set".
+std::string AliasNotSet(std::string_view alias);
+// DestroySecretVersion's message when `current` or `pending` names the version.
+std::string AliasHoldsVersion(std::string_view alias, int64_t version);
+// The kept-version limit that applies: the smaller of the two that are not 0 (0: none).
+int64_t KeptVersionLimit(int64_t secret_max_versions, int64_t vault_max_versions);
+// Which of the `live` (not destroyed) versions, ascending, retention destroys under `limit`
+// (> 0): the oldest ones, while more than `limit` are live, skipping those `current` or
+// `pending` names.
+std::vector<int64_t> RetentionVictims(const std::vector<int64_t>& live,
+                                      const std::map<std::string, int64_t>& aliases, int64_t limit);
 
 // The principal kind a row names; kDataLoss (naming `row_kind`) for one this binary does not know.
 StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view name, std::string_view row_kind);

@@ -188,6 +188,11 @@ class ObservedStore final : public Store {
   Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) override {
     return Timed("DeleteVault", audit, [&] { return inner_.DeleteVault(vault_id, audit); });
   }
+  Status SetVaultMaxVersions(std::string_view vault_id, int64_t max_versions,
+                             const AuditEvent* audit) override {
+    return Timed("SetVaultMaxVersions", audit,
+                 [&] { return inner_.SetVaultMaxVersions(vault_id, max_versions, audit); });
+  }
   StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
                                            const SealFunction& seal,
                                            const AuditEvent* audit) override {
@@ -218,6 +223,38 @@ class ObservedStore final : public Store {
                                                const AuditEvent* audit) override {
     return Timed("DisableSecretVersion", audit,
                  [&] { return inner_.DisableSecretVersion(vault_id, path, version, at, audit); });
+  }
+  StatusOr<SecretVersion> DestroySecretVersion(std::string_view vault_id, std::string_view path,
+                                               int64_t version, UnixMicros at,
+                                               const AuditEvent* audit) override {
+    return Timed("DestroySecretVersion", audit,
+                 [&] { return inner_.DestroySecretVersion(vault_id, path, version, at, audit); });
+  }
+  StatusOr<std::map<std::string, int64_t>> SetSecretAlias(std::string_view vault_id,
+                                                          std::string_view path,
+                                                          std::string_view alias, int64_t version,
+                                                          const AuditEvent* audit) override {
+    return Timed("SetSecretAlias", audit,
+                 [&] { return inner_.SetSecretAlias(vault_id, path, alias, version, audit); });
+  }
+  StatusOr<std::map<std::string, int64_t>> DeleteSecretAlias(std::string_view vault_id,
+                                                             std::string_view path,
+                                                             std::string_view alias,
+                                                             const AuditEvent* audit) override {
+    return Timed("DeleteSecretAlias", audit,
+                 [&] { return inner_.DeleteSecretAlias(vault_id, path, alias, audit); });
+  }
+  StatusOr<std::map<std::string, int64_t>> PromoteSecret(std::string_view vault_id,
+                                                         std::string_view path,
+                                                         const AuditEvent* audit) override {
+    return Timed("PromoteSecret", audit,
+                 [&] { return inner_.PromoteSecret(vault_id, path, audit); });
+  }
+  StatusOr<std::map<std::string, int64_t>> RollbackSecret(std::string_view vault_id,
+                                                          std::string_view path,
+                                                          const AuditEvent* audit) override {
+    return Timed("RollbackSecret", audit,
+                 [&] { return inner_.RollbackSecret(vault_id, path, audit); });
   }
   StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
                                                VersionSelector selector) override {
@@ -296,6 +333,11 @@ class ObservedStore final : public Store {
   Status ImportSecretVersion(const SecretVersion& version) override {
     return Timed("ImportSecretVersion", nullptr,
                  [&] { return inner_.ImportSecretVersion(version); });
+  }
+  Status ImportSecretAlias(std::string_view secret_id, std::string_view alias,
+                           int64_t version) override {
+    return Timed("ImportSecretAlias", nullptr,
+                 [&] { return inner_.ImportSecretAlias(secret_id, alias, version); });
   }
   // Not timed: the feed is the backend's, reached without a store call.
   ChangeFeed& Changes() override { return inner_.Changes(); }

@@ -31,14 +31,19 @@ struct AgentUpdate {
   std::optional<bool> is_active;
 };
 
+// kCurrent: the version the alias `current` names when it is set, else kLatestEnabled's.
+// kAlias: the version the alias `alias` names.
 struct VersionSelector {
-  enum class Kind : uint8_t { kLatestEnabled, kLatestAny, kExact };
+  enum class Kind : uint8_t { kLatestEnabled, kLatestAny, kExact, kCurrent, kAlias };
   Kind kind = Kind::kLatestEnabled;
   int64_t version = 0;  // for kExact
+  std::string alias;    // for kAlias
 
-  static VersionSelector LatestEnabled() { return {Kind::kLatestEnabled, 0}; }
-  static VersionSelector LatestAny() { return {Kind::kLatestAny, 0}; }
-  static VersionSelector Exact(int64_t v) { return {Kind::kExact, v}; }
+  static VersionSelector LatestEnabled() { return {Kind::kLatestEnabled, 0, {}}; }
+  static VersionSelector LatestAny() { return {Kind::kLatestAny, 0, {}}; }
+  static VersionSelector Exact(int64_t v) { return {Kind::kExact, v, {}}; }
+  static VersionSelector Current() { return {Kind::kCurrent, 0, {}}; }
+  static VersionSelector Alias(std::string name) { return {Kind::kAlias, 0, std::move(name)}; }
 };
 
 // A secret's rotation schedule: its policy (a JSON object, see service/rotation_policy.h), the
@@ -67,6 +72,11 @@ struct ScheduleClaim {
 // The time-driven events of a version, each announced once (a bit each in the store).
 enum class ExpiryEvent : uint8_t { kExpiring = 1, kExpired = 2 };
 
+// The aliases every secret may have besides its users' own names.
+inline constexpr std::string_view kAliasCurrent = "current";
+inline constexpr std::string_view kAliasPending = "pending";
+inline constexpr std::string_view kAliasPrevious = "previous";
+
 // What a new version carries besides the value. secret_id/version are assigned by the store.
 struct NewSecretVersion {
   std::string vault_id;
@@ -81,6 +91,16 @@ struct NewSecretVersion {
   // A version the rotation scheduler writes: written only if the claim still holds, and the
   // claim is taken in the same transaction (see ScheduleClaim). Empty for every other write.
   std::optional<ScheduleClaim> schedule_claim;
+  // Check-and-set: when set, the write happens only if the secret's latest version is this
+  // number at the moment of writing (0: only if no secret exists at the path). Checked inside
+  // the write transaction, so of concurrent writers expecting one version exactly one wins.
+  std::optional<int64_t> expected_latest;
+  // false: when the alias `current` is set it moves to the new version and the version it named
+  // becomes `previous`. true: the new version becomes `pending` (and when `current` is not set,
+  // it is set to the version plain reads returned until now, if any), `current` stays.
+  bool stage_pending = false;
+  // When set, becomes the secret's own limit of kept versions (0: none of its own).
+  std::optional<int64_t> max_versions;
 };
 
 // Called inside the write transaction once the secret id and version number are known, so the
@@ -177,7 +197,8 @@ class Store {
 
   // --- data key rotation (coffer keys) -------------------------------------------------------
   // A blob names its data key in bytes 1..4 (big endian; see crypto/aead.h); the store reads
-  // only those bytes, never decrypts.
+  // only those bytes, never decrypts. Destroyed versions (no ciphertext left) are not listed,
+  // counted or swapped, and hold no data key in use.
   // Up to `limit` (>= 1) versions whose ciphertext does not name data key `key_id` (blobs too
   // short to name a key included), ordered by (secret_id, version), strictly after
   // (after_secret_id, after_version); pass "" and 0 to start.
@@ -297,19 +318,31 @@ class Store {
   virtual StatusOr<std::vector<Vault>> ListVaults(std::optional<std::string_view> owner_id) = 0;
   // Deletes the vault with all its secrets and versions. kNotFound.
   virtual Status DeleteVault(std::string_view vault_id, const AuditEvent* audit) = 0;
+  // Sets the vault's max_versions (0: no limit), publishing kVault. Versions beyond the new
+  // limit go at each secret's next write. kNotFound; kInvalidArgument when negative.
+  virtual Status SetVaultMaxVersions(std::string_view vault_id, int64_t max_versions,
+                                     const AuditEvent* audit) = 0;
 
   // --- secrets -------------------------------------------------------------------------------
   // Appends the next version (1 for a new path) of the secret at (vault, path), creating the
-  // secret if needed. Versions are dense and unique under any concurrency. Returns the stored
-  // version without ciphertext. kNotFound if the vault does not exist; any error from `seal`
-  // aborts the write. With version.schedule_claim: kAborted (nothing written) unless the claim
+  // secret if needed. Versions are dense and unique under any concurrency. Moves the aliases as
+  // version.stage_pending says. Then applies retention in the same transaction: the limit is the
+  // smaller of the vault's and the secret's max_versions that are not 0; while more versions
+  // than that are not destroyed, the oldest one that neither `current` nor `pending` names is
+  // destroyed (as DestroySecretVersion does; an alias naming it is removed), and, when `audit`
+  // is given, a copy of it with action secret.destroy_version and that version is appended for
+  // each. Returns the stored version (with the secret's aliases) without ciphertext. kNotFound if
+  // the vault does not exist; kFailedPrecondition with payload precondition_failed
+  // (LatestVersionMismatch's message) when `version.expected_latest` is set and does not hold; any
+  // error from `seal` aborts the write. With version.schedule_claim: kAborted (nothing written) unless the claim
   // holds for this very secret; else the claim is taken in the same transaction.
   virtual StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
                                                    const SealFunction& seal,
                                                    const AuditEvent* audit) = 0;
 
-  // The selected version with its ciphertext. kNotFound when there is no secret at the path or
-  // no such version; kGone for kLatestEnabled when every version is disabled.
+  // The selected version with its ciphertext (empty when destroyed) and the secret's aliases.
+  // kNotFound when there is no secret at the path, no such version, or (kAlias) the alias is not
+  // set; kGone for kLatestEnabled and kCurrent when every version is disabled.
   virtual StatusOr<SecretVersion> GetSecretVersion(std::string_view vault_id, std::string_view path,
                                                    VersionSelector selector) = 0;
 
@@ -332,6 +365,44 @@ class Store {
   virtual StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id,
                                                        std::string_view path, int64_t version,
                                                        UnixMicros at, const AuditEvent* audit) = 0;
+
+  // Crypto-shredding: erases the version's ciphertext for good (the row and its metadata stay),
+  // sets destroyed_at = `at` and disabled_at (when not set), and removes any alias naming it.
+  // Already destroyed: OK, time unchanged. Returns the version's metadata. kNotFound;
+  // kFailedPrecondition when `current` or `pending` names it (move the alias first).
+  virtual StatusOr<SecretVersion> DestroySecretVersion(std::string_view vault_id,
+                                                       std::string_view path, int64_t version,
+                                                       UnixMicros at, const AuditEvent* audit) = 0;
+
+  // --- aliases -------------------------------------------------------------------------------
+  // A secret's aliases go with it (DeleteSecret, DeleteVault). Each of these is one transaction
+  // that takes the secret's row lock, so alias changes of one secret never interleave on any
+  // server; each returns the secret's aliases afterwards, and fills in the audit event's
+  // version with the version the changed alias names (0 when removed).
+  // Points `alias` at `version` (creating or moving it). kNotFound for no secret or version;
+  // kFailedPrecondition when the version is disabled or destroyed.
+  virtual StatusOr<std::map<std::string, int64_t>> SetSecretAlias(std::string_view vault_id,
+                                                                  std::string_view path,
+                                                                  std::string_view alias,
+                                                                  int64_t version,
+                                                                  const AuditEvent* audit) = 0;
+  // Removes `alias`. kNotFound for no secret, or when the alias is not set.
+  virtual StatusOr<std::map<std::string, int64_t>> DeleteSecretAlias(std::string_view vault_id,
+                                                                     std::string_view path,
+                                                                     std::string_view alias,
+                                                                     const AuditEvent* audit) = 0;
+  // Promote: `pending` becomes `current`, the version `current` named (or, when it was not set,
+  // the latest enabled version, if any and another) becomes `previous`, `pending` is removed.
+  // Rollback, its inverse: `previous` becomes `current`, the version `current` named (or the
+  // latest enabled one) becomes `pending`, `previous` is removed. kNotFound for no secret;
+  // kFailedPrecondition when `pending` (`previous`) is not set, or names a disabled or
+  // destroyed version: of two concurrent promotes of one pending version, one fails so.
+  virtual StatusOr<std::map<std::string, int64_t>> PromoteSecret(std::string_view vault_id,
+                                                                 std::string_view path,
+                                                                 const AuditEvent* audit) = 0;
+  virtual StatusOr<std::map<std::string, int64_t>> RollbackSecret(std::string_view vault_id,
+                                                                  std::string_view path,
+                                                                  const AuditEvent* audit) = 0;
 
   // Atomically counts one read of a version with a read limit: succeeds only while the
   // version is enabled and access_count < max_access_count, and the new count is durable
@@ -413,7 +484,12 @@ class Store {
   // stays bound to those ids), creating the secret with version 1. Versions of a secret must
   // come in order 1, 2, 3…: kFailedPrecondition otherwise; kAlreadyExists when the version or
   // (for version 1) the secret id or path is taken; kNotFound when the vault does not exist.
+  // The secret's max_versions is set from version.secret_max_versions.
   virtual Status ImportSecretVersion(const SecretVersion& version) = 0;
+  // Sets alias `alias` of secret `secret_id` to `version` as given (no check of the version's
+  // state). kNotFound when the secret or version does not exist.
+  virtual Status ImportSecretAlias(std::string_view secret_id, std::string_view alias,
+                                   int64_t version) = 0;
 
   // --- changes -------------------------------------------------------------------------------
   // What the layers above may keep in memory (credentials, principals, vaults, policies) and

@@ -156,6 +156,12 @@ StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
         RETURN_IF_ERROR(to.ImportSecretVersion(version));
         ++report.versions;
       }
+      // The secret's aliases, as they are (every read of one secret carries them).
+      if (!versions.empty()) {
+        for (const auto& [alias, number] : versions.back().aliases) {
+          RETURN_IF_ERROR(to.ImportSecretAlias(versions.back().secret_id, alias, number));
+        }
+      }
       ++report.secrets;
     }
   }

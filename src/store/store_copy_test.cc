@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "common/ids.h"
 #include "common/status_matchers.h"
@@ -63,7 +64,7 @@ class StoreCopyTest : public ::testing::Test {
     const Agent bot{NewUuid(), "bot", "", alice.id, kT0, std::nullopt, std::nullopt};
     ASSERT_THAT(s.InsertAgent(bot, {AgentCredential(bot.id, "botkey")}, nullptr), IsOk());
     ASSERT_THAT(s.RevokeCredential("botkey", kT0 + 5, nullptr), IsOk());
-    const Vault v{NewUuid(), "prod", "production", alice.id, kT0};
+    const Vault v{NewUuid(), "prod", "production", alice.id, kT0, /*max_versions=*/5};
     e = MakeEvent("vault.create", v.id);
     ASSERT_THAT(s.InsertVault(v, &e), IsOk());
     Policy p;
@@ -86,8 +87,12 @@ class StoreCopyTest : public ::testing::Test {
     }
     ASSERT_THAT(s.ConsumeSecretAccess(secret_id_, 1, nullptr), IsOk());
     ASSERT_THAT(s.DisableSecretVersion(v.id, "db/password", 2, kT0 + 9, nullptr), IsOk());
+    ASSERT_THAT(s.SetSecretAlias(v.id, "db/password", "current", 3, nullptr), IsOk());
+    ASSERT_THAT(s.SetSecretAlias(v.id, "db/password", "blue", 1, nullptr), IsOk());
     n.path = "other";
+    n.max_versions = 4;
     ASSERT_THAT(s.PutSecretVersion(n, FakeSeal("o"), nullptr), IsOk());
+    ASSERT_THAT(s.DestroySecretVersion(v.id, "other", 1, kT0 + 7, nullptr), IsOk());
     for (int i = 0; i < 20; ++i) {
       ASSERT_THAT(s.AppendAudit(MakeEvent("secret.read", v.id)), IsOk());
     }
@@ -115,6 +120,15 @@ class StoreCopyTest : public ::testing::Test {
     auto latest = to.GetSecretVersion(vault_id_, "db/password", VersionSelector::LatestEnabled());
     ASSERT_THAT(latest, IsOk());
     EXPECT_EQ(latest->version, 3);
+    EXPECT_EQ(latest->aliases, (std::map<std::string, int64_t>{{"blue", 1}, {"current", 3}}));
+    auto other = to.GetSecretVersion(vault_id_, "other", VersionSelector::Exact(1));
+    ASSERT_THAT(other, IsOk());
+    EXPECT_EQ(other->destroyed_at, kT0 + 7);
+    EXPECT_TRUE(other->ciphertext.empty());
+    EXPECT_EQ(other->secret_max_versions, 4);
+    auto vault = to.GetVault(vault_id_);
+    ASSERT_THAT(vault, IsOk());
+    EXPECT_EQ(vault->max_versions, 5);
     auto revoked = to.GetCredential("botkey");
     ASSERT_THAT(revoked, IsOk());
     EXPECT_EQ(revoked->revoked_at, kT0 + 5);

@@ -278,8 +278,9 @@ def test_a_config_file_others_can_read_or_change_is_refused(cli):
 
 
 def test_every_command_has_help_with_an_example():
-    groups = {"vaults": ["create", "list", "get", "delete"],
-              "secrets": ["put", "get", "list", "delete", "versions", "rotate", "disable"],
+    groups = {"vaults": ["create", "list", "get", "delete", "retention"],
+              "secrets": ["put", "get", "list", "delete", "versions", "rotate", "disable",
+                          "alias", "unalias", "promote", "rollback", "destroy"],
               "agents": ["create", "list", "get", "revoke", "rotate-key"],
               "policies": ["add", "list", "remove"],
               "audit": ["list", "verify"]}

@@ -62,7 +62,7 @@ REFUSALS = [
     ({"interval": "1h", "generate": {"length": 2}}, "rotation_policy.generate.length"),
     ({"interval": "1h", "generate": {"charset": "emoji"}}, "rotation_policy.generate.charset"),
     ({"interval": "1h", "previous": {"action": "shred"}}, "rotation_policy.previous.action"),
-    ({"interval": "1h", "stage": "pending"}, "rotation_policy.stage"),
+    ({"interval": "1h", "stage": "later"}, "rotation_policy.stage"),
     ({"interval": "1h", "every": 3}, "rotation_policy.every"),
 ]
 
@@ -106,6 +106,22 @@ def test_the_server_rotates_a_due_secret_once_as_the_system(fast):
     assert rotations[0]["actor_type"] == "system"
     assert rotations[0]["actor_id"] == "rotation-scheduler"
     assert "initial" not in srv.read_log()
+
+
+def test_a_scheduled_rotation_into_pending_waits_for_a_promote(fast):
+    srv, admin = fast
+    vault = vault_of(admin)
+    meta = put_secret(admin, vault, "db/staged", "initial",
+                      rotation_policy={"interval": "1h", "stage": "pending"})
+    make_due(srv, meta["id"])
+    assert wait_until(lambda: len(versions(admin, vault, "db/staged")) == 2)
+    got = expect(admin.get(f"/vaults/{vault}/secrets/db/staged"), 200).json()
+    assert got["version"] == 1 and got["value"] == "initial"
+    assert got["aliases"] == {"current": 1, "pending": 2}
+    expect(admin.post(f"/vaults/{vault}/secret-promote/db/staged"), 200)
+    got = expect(admin.get(f"/vaults/{vault}/secrets/db/staged"), 200).json()
+    assert got["version"] == 2 and got["value"] != "initial"
+    assert got["aliases"] == {"current": 2, "previous": 1}
 
 
 def test_schedule_route_sets_and_unschedule_stops_it(fast):

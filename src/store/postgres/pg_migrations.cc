@@ -337,6 +337,22 @@ CREATE INDEX secret_schedules_disable_due ON secret_schedules (disable_at)
 ALTER TABLE secret_versions ADD COLUMN expiry_events bigint NOT NULL DEFAULT 0;
 CREATE INDEX secret_versions_unannounced_expiry ON secret_versions (expires_at)
   WHERE expires_at IS NOT NULL AND disabled_at IS NULL AND expiry_events <> 3;
+// As SQLite's version lifecycle migration: destroyed versions (ciphertext erased, row kept),
+// kept-version limits per vault and per secret (0: none), and named aliases of a secret's
+// versions. Servers of the previous version keep working while this runs (new columns have
+// defaults), though they neither honour aliases nor retention.
+constexpr std::string_view kVersionLifecycleSchema = R"sql(
+ALTER TABLE secret_versions ADD COLUMN destroyed_at bigint;
+ALTER TABLE secrets ADD COLUMN max_versions bigint NOT NULL DEFAULT 0 CHECK (max_versions >= 0);
+ALTER TABLE vaults ADD COLUMN max_versions bigint NOT NULL DEFAULT 0 CHECK (max_versions >= 0);
+CREATE TABLE secret_aliases (
+  secret_id text NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+  alias text NOT NULL,
+  version bigint NOT NULL,
+  CONSTRAINT secret_aliases_pkey PRIMARY KEY (secret_id, alias),
+  FOREIGN KEY (secret_id, version) REFERENCES secret_versions (secret_id, version)
+    ON DELETE CASCADE
+);
 )sql";
 
 constexpr PgMigration kMigrations[] = {
@@ -350,6 +366,8 @@ constexpr PgMigration kMigrations[] = {
     {8, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
     {9, "rotation schedules and announced expiry events", kRotationSchedules},
+    {10, "version lifecycle: aliases, destroyed versions, kept-version limits",
+     kVersionLifecycleSchema},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

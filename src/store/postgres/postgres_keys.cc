@@ -57,7 +57,8 @@ StatusOr<std::vector<StoredCiphertext>> PostgresStoreImpl::ListCiphertextsNotUnd
                      conn.Exec("SELECT s.vault_id, v.secret_id, s.path, v.version, v.ciphertext"
                                " FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id"
                                " WHERE (v.secret_id, v.version) > ($1, $2)"
-                               " AND substring(v.ciphertext from 2 for 4) IS DISTINCT FROM $3"
+                               " AND v.destroyed_at IS NULL AND substring(v.ciphertext from 2 for "
+                               "4) IS DISTINCT FROM $3"
                                " ORDER BY v.secret_id, v.version LIMIT $4",
                                PgParams()
                                    .Text(after_secret_id)
@@ -100,7 +101,7 @@ StatusOr<std::map<int64_t, int64_t>> PostgresStoreImpl::CountCiphertextsByKey() 
   return Read([&](PgConnection& conn) -> StatusOr<std::map<int64_t, int64_t>> {
     ASSIGN_OR_RETURN(PgResult r,
                      conn.Exec("SELECT substring(ciphertext from 2 for 4) AS k, count(*)"
-                               " FROM secret_versions GROUP BY k"));
+                               " FROM secret_versions WHERE destroyed_at IS NULL GROUP BY k"));
     std::map<int64_t, int64_t> counts;
     for (int row = 0; row < r.rows(); ++row) {
       counts[KeyIdOf(r.Bytes(row, 0))] += r.Int(row, 1);

@@ -37,6 +37,8 @@ StatusOr<SecretVersion> ReadVersion(const PgResult& r, int row, bool with_cipher
   v.disabled_at = r.OptionalInt(row, 10);
   v.created_at = r.Int(row, 11);
   v.created_by = r.Text(row, 12);
+  v.destroyed_at = r.OptionalInt(row, 13);
+  v.secret_max_versions = r.Int(row, 14);
   if (with_ciphertext) {
     v.ciphertext = r.Bytes(row, kCiphertextColumn);
   }
@@ -44,7 +46,8 @@ StatusOr<SecretVersion> ReadVersion(const PgResult& r, int row, bool with_cipher
 }
 
 Vault ReadVault(const PgResult& r, int row) {
-  return Vault{r.Text(row, 0), r.Text(row, 1), r.Text(row, 2), r.Text(row, 3), r.Int(row, 4)};
+  return Vault{r.Text(row, 0), r.Text(row, 1), r.Text(row, 2),
+               r.Text(row, 3), r.Int(row, 4),  r.Int(row, 5)};
 }
 
 User ReadUser(const PgResult& r, int row) {

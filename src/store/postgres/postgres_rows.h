@@ -18,20 +18,28 @@
 
 // The columns ReadVersion() expects, from `secrets AS s` joined with `secret_versions AS v`;
 // queries that return the value add v.ciphertext as column kCiphertextColumn.
-#define COFFER_PG_VERSION_COLUMNS                                                          \
-  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
-  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by"
+#define COFFER_PG_VERSION_COLUMNS                                                                 \
+  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
+  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
+  "v.destroyed_at, s.max_versions"
 
 namespace coffer::postgres_internal {
 
 // Shared with the other backend (store/backend_rules.h).
+using store_internal::AliasHoldsVersion;
+using store_internal::AliasNotSet;
+using store_internal::AliasTargetRefusal;
 using store_internal::CheckAgentCredentials;
+using store_internal::KeptVersionLimit;
+using store_internal::LatestVersionMismatch;
 using store_internal::MissingVersionError;
 using store_internal::NewVersionRow;
+using store_internal::NoAliasToMove;
 using store_internal::NoteStoredVersion;
 using store_internal::ParsePrincipalKind;
 using store_internal::PolicyColumns;
 using store_internal::PolicyColumnsOf;
+using store_internal::RetentionVictims;
 using store_internal::Reword;
 using store_internal::SetPolicyColumns;
 using store_internal::VersionNotFound;
@@ -39,7 +47,7 @@ using store_internal::VersionNotFound;
 // Of those columns, the version number (NULL where a LEFT JOIN found no version row), and the
 // column of the ciphertext after them.
 inline constexpr int kVersionColumn = 3;
-inline constexpr int kCiphertextColumn = 13;
+inline constexpr int kCiphertextColumn = 15;
 
 // `s` from an INSERT into a table whose rows have a unique name besides their id: kAlreadyExists
 // becomes `name_taken` when the violated constraint (conn.last_error()) is one of

@@ -59,6 +59,25 @@ constexpr std::string_view kDisableSql =
     " FROM secrets AS s WHERE s.id = v.secret_id AND s.vault_id = $1 AND s.path = $2"
     " AND v.version = $3 RETURNING " COFFER_PG_VERSION_COLUMNS;
 
+// GetSecretVersion(ById) for kCurrent and kAlias (the alias's name bound to $3, or $2 by id).
+std::string AliasSelectSql(bool current, bool by_id) {
+  std::string sql = "SELECT " COFFER_PG_VERSION_COLUMNS
+                    ", v.ciphertext FROM secrets AS s"
+                    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ";
+  if (current) {
+    sql +=
+        "COALESCE((SELECT a.version FROM secret_aliases AS a"
+        " WHERE a.secret_id = s.id AND a.alias = 'current'),"
+        " (SELECT e.version FROM secret_versions AS e"
+        " WHERE e.secret_id = s.id AND e.disabled_at IS NULL ORDER BY e.version DESC LIMIT 1))";
+  } else {
+    sql += "(SELECT a.version FROM secret_aliases AS a WHERE a.secret_id = s.id AND a.alias = ";
+    sql += by_id ? "$2)" : "$3)";
+  }
+  sql += by_id ? " WHERE s.id = $1" : " WHERE s.vault_id = $1 AND s.path = $2";
+  return sql;
+}
+
 // ListSecrets: a range scan of UNIQUE (vault_id, path) from $2 (inclusive or exclusive), to the
 // exclusive upper bound $3 when there is one, else filtered by starts_with; $4 the row limit
 // (NULL: none).
@@ -75,7 +94,7 @@ std::string ListSecretsSql(bool exclusive_lower, bool has_upper) {
 }
 
 constexpr std::string_view kVaultColumnsSql =
-    "SELECT id, name, description, owner_id, created_at FROM vaults";
+    "SELECT id, name, description, owner_id, created_at, max_versions FROM vaults";
 
 // For a prefix whose last byte is ASCII below 0x7F: the prefix with that byte incremented, the
 // least string greater than every string starting with the prefix. Otherwise nullopt (the
@@ -94,8 +113,8 @@ Status InsertVersionRow(PgConnection& conn, const SecretVersion& v,
                         const std::vector<uint8_t>& ciphertext) {
   return Reword(conn.Run("INSERT INTO secret_versions (secret_id, version, type, metadata_json,"
                          " rotation_policy_json, expires_at, max_access_count, access_count,"
-                         " disabled_at, created_at, created_by, ciphertext)"
-                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                         " disabled_at, created_at, created_by, ciphertext, destroyed_at)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                          PgParams()
                              .Text(v.secret_id)
                              .Int(v.version)
@@ -108,7 +127,8 @@ Status InsertVersionRow(PgConnection& conn, const SecretVersion& v,
                              .OptionalInt(v.disabled_at)
                              .Int(v.created_at)
                              .Text(v.created_by)
-                             .Bytes(ciphertext)),
+                             .Bytes(ciphertext)
+                             .OptionalInt(v.destroyed_at)),
                 StatusCode::kAlreadyExists, "the version already exists");
 }
 
@@ -120,14 +140,15 @@ Status PostgresStoreImpl::InsertVault(const Vault& vault, const AuditEvent* audi
   const StoreChange change = StoreChange::Vault(vault.id);
   return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
     Status s = conn.Run(
-        "INSERT INTO vaults (id, name, description, owner_id, created_at)"
-        " VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO vaults (id, name, description, owner_id, created_at, max_versions)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
         PgParams()
             .Text(vault.id)
             .Text(vault.name)
             .Text(vault.description)
             .Text(vault.owner_id)
-            .Int(vault.created_at));
+            .Int(vault.created_at)
+            .Int(vault.max_versions));
     return RewordDuplicate(std::move(s), conn, {"vaults_name_lower_key", "vaults_owner_name_key"},
                            VaultNameTaken(vault.name), "a vault with this id already exists");
   });
@@ -163,6 +184,7 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
   SecretVersion stored;
   RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     SecretVersion header;
+    std::optional<int64_t> readable_before;
     // The UPDATE takes the secret's row lock until commit: concurrent writers of one path,
     // on any server, get latest_version + 1 one after another, so versions are dense and
     // unique (PRIMARY KEY (secret_id, version) backs that up).
@@ -178,7 +200,15 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
       if (bumped.rows() == 1) {
         header.secret_id = bumped.Text(0, 0);
         header.version = bumped.Int(0, 1);
+        // The row lock taken by the UPDATE holds until commit, so the check cannot race.
+        if (in.expected_latest.has_value() && *in.expected_latest != header.version - 1) {
+          return LatestVersionMismatch(header.version - 1, *in.expected_latest);
+        }
+        ASSIGN_OR_RETURN(readable_before, LatestEnabledVersion(conn, header.secret_id));
         break;
+      }
+      if (in.expected_latest.has_value() && *in.expected_latest != 0) {
+        return LatestVersionMismatch(0, *in.expected_latest);
       }
       // No secret at the path yet: create it, unless another writer does first (then the
       // INSERT does nothing once that writer commits, and the UPDATE above is tried again).
@@ -201,7 +231,30 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
     }
     ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
     RETURN_IF_ERROR(InsertVersionRow(conn, header, ciphertext));
+    if (in.max_versions.has_value()) {
+      RETURN_IF_ERROR(conn.Run("UPDATE secrets SET max_versions = $2 WHERE id = $1",
+                               PgParams().Text(header.secret_id).Int(*in.max_versions)));
+    }
+    RETURN_IF_ERROR(MoveAliasesForWrite(conn, header.secret_id, header.version, in.stage_pending,
+                                        readable_before));
     NoteStoredVersion(event, header);
+    ASSIGN_OR_RETURN(const std::vector<int64_t> destroyed,
+                     ApplyRetention(conn, header.secret_id, header.created_at));
+    if (event != nullptr && !destroyed.empty()) {
+      // Retention's destroys are audited in the same transaction, one event each.
+      std::vector<AuditEvent> shredded(destroyed.size(), *event);
+      std::vector<AuditEvent*> events;
+      for (size_t i = 0; i < destroyed.size(); ++i) {
+        shredded[i].action = "secret.destroy_version";
+        shredded[i].version = destroyed[i];
+        events.push_back(&shredded[i]);
+      }
+      RETURN_IF_ERROR(AppendAuditEvents(conn, events));
+    }
+    ASSIGN_OR_RETURN(header.aliases, LoadAliases(conn, header.secret_id));
+    ASSIGN_OR_RETURN(PgResult limit, conn.Exec("SELECT max_versions FROM secrets WHERE id = $1",
+                                               PgParams().Text(header.secret_id)));
+    header.secret_max_versions = limit.rows() == 1 ? limit.Int(0, 0) : 0;
     stored = std::move(header);
     return OkStatus();
   }));
@@ -221,6 +274,15 @@ StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersion(std::string_view vau
       sql = kGetExactSql;
       params.Int(selector.version);
     }
+    std::string alias_sql;
+    if (selector.kind == VersionSelector::Kind::kCurrent ||
+        selector.kind == VersionSelector::Kind::kAlias) {
+      alias_sql = AliasSelectSql(selector.kind == VersionSelector::Kind::kCurrent, false);
+      sql = alias_sql;
+      if (selector.kind == VersionSelector::Kind::kAlias) {
+        params.Text(selector.alias);
+      }
+    }
     ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
     if (r.rows() == 0) {
       return Err(NotFoundError("secret not found"));
@@ -228,7 +290,9 @@ StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersion(std::string_view vau
     if (r.IsNull(0, kVersionColumn)) {
       return Err(MissingVersionError(selector));
     }
-    return ReadVersion(r, 0, /*with_ciphertext=*/true);
+    ASSIGN_OR_RETURN(SecretVersion v, ReadVersion(r, 0, /*with_ciphertext=*/true));
+    ASSIGN_OR_RETURN(v.aliases, LoadAliases(conn, v.secret_id));
+    return v;
   });
 }
 
@@ -243,6 +307,15 @@ StatusOr<SecretVersion> PostgresStoreImpl::GetSecretVersionById(std::string_view
     } else if (selector.kind == VersionSelector::Kind::kExact) {
       sql = kGetByIdExactSql;
       params.Int(selector.version);
+    }
+    std::string alias_sql;
+    if (selector.kind == VersionSelector::Kind::kCurrent ||
+        selector.kind == VersionSelector::Kind::kAlias) {
+      alias_sql = AliasSelectSql(selector.kind == VersionSelector::Kind::kCurrent, true);
+      sql = alias_sql;
+      if (selector.kind == VersionSelector::Kind::kAlias) {
+        params.Text(selector.alias);
+      }
     }
     ASSIGN_OR_RETURN(PgResult r, conn.Exec(sql, params));
     if (r.rows() == 0) {
@@ -262,8 +335,15 @@ StatusOr<std::vector<SecretVersion>> PostgresStoreImpl::ListSecretVersions(
     if (r.rows() == 0) {
       return Err(NotFoundError("secret not found"));
     }
-    return ReadAll<SecretVersion>(
-        r, [](const PgResult& rr, int row) { return ReadVersion(rr, row, false); });
+    ASSIGN_OR_RETURN(std::vector<SecretVersion> versions,
+                     ReadAll<SecretVersion>(r, [](const PgResult& rr, int row) {
+                       return ReadVersion(rr, row, false);
+                     }));
+    ASSIGN_OR_RETURN(const auto aliases, LoadAliases(conn, versions.front().secret_id));
+    for (SecretVersion& v : versions) {
+      v.aliases = aliases;
+    }
+    return versions;
   });
 }
 
@@ -323,6 +403,7 @@ StatusOr<SecretVersion> PostgresStoreImpl::DisableSecretVersion(std::string_view
       return NotFoundError(secret.rows() == 0 ? "secret not found" : VersionNotFound(version));
     }
     ASSIGN_OR_RETURN(result, ReadVersion(r, 0, /*with_ciphertext=*/false));
+    ASSIGN_OR_RETURN(result.aliases, LoadAliases(conn, result.secret_id));
     return OkStatus();
   }));
   return result;
@@ -388,7 +469,9 @@ Status PostgresStoreImpl::ImportSecretVersion(const SecretVersion& v) {
         return FailedPreconditionError("store: versions must be imported in order from 1");
       }
     }
-    return InsertVersionRow(conn, v, v.ciphertext);
+    RETURN_IF_ERROR(InsertVersionRow(conn, v, v.ciphertext));
+    return conn.Run("UPDATE secrets SET max_versions = $2 WHERE id = $1",
+                    PgParams().Text(v.secret_id).Int(v.secret_max_versions));
   });
 }
 

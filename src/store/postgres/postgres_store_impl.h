@@ -105,6 +105,28 @@ class PostgresStoreImpl final : public PostgresStore {
                                        std::string_view after, size_t limit) override;
   Status DeleteSecret(std::string_view vault_id, std::string_view path,
                       const AuditEvent* audit) override;
+  // Destroy, aliases and retention (sqlite_versions.cc / postgres_versions.cc).
+  Status SetVaultMaxVersions(std::string_view vault_id, int64_t max_versions,
+                             const AuditEvent* audit) override;
+  StatusOr<SecretVersion> DestroySecretVersion(std::string_view vault_id, std::string_view path,
+                                               int64_t version, UnixMicros at,
+                                               const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> SetSecretAlias(std::string_view vault_id,
+                                                          std::string_view path,
+                                                          std::string_view alias, int64_t version,
+                                                          const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> DeleteSecretAlias(std::string_view vault_id,
+                                                             std::string_view path,
+                                                             std::string_view alias,
+                                                             const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> PromoteSecret(std::string_view vault_id,
+                                                         std::string_view path,
+                                                         const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> RollbackSecret(std::string_view vault_id,
+                                                          std::string_view path,
+                                                          const AuditEvent* audit) override;
+  Status ImportSecretAlias(std::string_view secret_id, std::string_view alias,
+                           int64_t version) override;
   StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id, std::string_view path,
                                                int64_t version, UnixMicros at,
                                                const AuditEvent* audit) override;
@@ -192,6 +214,19 @@ class PostgresStoreImpl final : public PostgresStore {
   ChangeFeed changes_;
   std::unique_ptr<PgChangeListener> listener_;  // after changes_, which it publishes to
 };
+
+// Helpers of the secret writes, on the caller's connection (postgres_versions.cc); as SQLite's
+// (sqlite_store_impl.h).
+StatusOr<std::map<std::string, int64_t>> LoadAliases(PgConnection& conn,
+                                                     std::string_view secret_id);
+StatusOr<std::optional<int64_t>> LatestEnabledVersion(PgConnection& conn,
+                                                      std::string_view secret_id);
+Status MoveAliasesForWrite(PgConnection& conn, std::string_view secret_id, int64_t version,
+                           bool stage_pending, std::optional<int64_t> readable_before);
+Status DestroyVersionRow(PgConnection& conn, std::string_view secret_id, int64_t version,
+                         UnixMicros at);
+StatusOr<std::vector<int64_t>> ApplyRetention(PgConnection& conn, std::string_view secret_id,
+                                              UnixMicros at);
 
 // The templates, here because every concern's file instantiates them.
 

@@ -375,6 +375,44 @@ TEST_F(PostgresStoreTest, TwoServersWriteDenseVersionsCountExactlyAndExtendOneCh
   EXPECT_TRUE(ChainIsIntact(chain));
 }
 
+TEST_F(PostgresStoreTest, OfCheckAndSetWritersOnTwoServersExactlyOneWinsEachRound) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_THAT(a->InsertVault(v, nullptr), IsOk());
+  constexpr int kThreads = 8;
+  for (int64_t round = 0; round < 4; ++round) {  // round 0: a race to create
+    std::atomic<int> won = 0;
+    std::atomic<int> refused = 0;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+        NewSecretVersion n;
+        n.vault_id = v.id;
+        n.path = "cas";
+        n.expected_latest = round;
+        auto p = store.PutSecretVersion(n, FakeSeal("t"), nullptr);
+        if (p.has_value()) {
+          ++won;
+        } else if (p.error().code() == StatusCode::kFailedPrecondition) {
+          ++refused;
+        }
+      });
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+    EXPECT_EQ(won.load(), 1) << "round " << round;
+    EXPECT_EQ(refused.load(), kThreads - 1) << "round " << round;
+  }
+  auto versions = b->ListSecretVersions(v.id, "cas");
+  ASSERT_THAT(versions, IsOk());
+  EXPECT_EQ(versions->size(), 4u);
+}
+
 TEST_F(PostgresStoreTest, AuditEventsCannotBeRewritten) {
   auto store = Open();
   ASSERT_NE(store, nullptr);

@@ -63,12 +63,13 @@ Status SqliteStoreImpl::InsertKey(const WrappedKey& key) {
 StatusOr<std::vector<StoredCiphertext>> SqliteStoreImpl::ListCiphertextsNotUnderKey(
     uint32_t key_id, std::string_view after_secret_id, int64_t after_version, size_t limit) {
   auto db = readers_->Acquire();
-  ASSIGN_OR_RETURN(SqliteStatement st,
-                   db->Prepare("SELECT s.vault_id, v.secret_id, s.path, v.version, v.ciphertext"
-                               " FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id"
-                               " WHERE (v.secret_id, v.version) > (?1, ?2)"
-                               " AND substr(v.ciphertext, 2, 4) IS NOT ?3"
-                               " ORDER BY v.secret_id, v.version LIMIT ?4"));
+  ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      db->Prepare("SELECT s.vault_id, v.secret_id, s.path, v.version, v.ciphertext"
+                  " FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id"
+                  " WHERE (v.secret_id, v.version) > (?1, ?2)"
+                  " AND v.destroyed_at IS NULL AND substr(v.ciphertext, 2, 4) IS NOT ?3"
+                  " ORDER BY v.secret_id, v.version LIMIT ?4"));
   st.BindText(1, after_secret_id);
   st.BindInt(2, after_version);
   st.BindBlob(3, KeyIdBytes(key_id));
@@ -107,7 +108,8 @@ StatusOr<int64_t> SqliteStoreImpl::SwapCiphertexts(const std::vector<CiphertextS
 StatusOr<std::map<int64_t, int64_t>> SqliteStoreImpl::CountCiphertextsByKey() {
   auto db = readers_->Acquire();
   ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare("SELECT substr(ciphertext, 2, 4) AS k, count(*)"
-                                                   " FROM secret_versions GROUP BY k"));
+                                                   " FROM secret_versions"
+                                                   " WHERE destroyed_at IS NULL GROUP BY k"));
   std::map<int64_t, int64_t> counts;
   while (true) {
     ASSIGN_OR_RETURN(const bool row, st.Step());

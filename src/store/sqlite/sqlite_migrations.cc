@@ -314,6 +314,20 @@ CREATE INDEX secret_schedules_disable_due ON secret_schedules (disable_at)
 ALTER TABLE secret_versions ADD COLUMN expiry_events INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX secret_versions_unannounced_expiry ON secret_versions (expires_at)
   WHERE expires_at IS NOT NULL AND disabled_at IS NULL AND expiry_events <> 3;
+// Version lifecycle: destroyed versions (ciphertext erased, row kept), kept-version limits per
+// vault and per secret (0: none), and named aliases of a secret's versions.
+constexpr std::string_view kVersionLifecycleSchema = R"sql(
+ALTER TABLE secret_versions ADD COLUMN destroyed_at INTEGER;
+ALTER TABLE secrets ADD COLUMN max_versions INTEGER NOT NULL DEFAULT 0 CHECK (max_versions >= 0);
+ALTER TABLE vaults ADD COLUMN max_versions INTEGER NOT NULL DEFAULT 0 CHECK (max_versions >= 0);
+CREATE TABLE secret_aliases (
+  secret_id TEXT NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (secret_id, alias),
+  FOREIGN KEY (secret_id, version) REFERENCES secret_versions (secret_id, version)
+    ON DELETE CASCADE
+) STRICT;
 )sql";
 
 constexpr SqliteMigration kMigrations[] = {
@@ -328,6 +342,8 @@ constexpr SqliteMigration kMigrations[] = {
     {9, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
     {10, "rotation schedules and announced expiry events", kRotationSchedules},
+    {11, "version lifecycle: aliases, destroyed versions, kept-version limits",
+     kVersionLifecycleSchema},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

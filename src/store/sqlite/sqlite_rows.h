@@ -17,13 +17,20 @@
 namespace coffer::sqlite_store_internal {
 
 // Shared with the other backend (store/backend_rules.h).
+using store_internal::AliasHoldsVersion;
+using store_internal::AliasNotSet;
+using store_internal::AliasTargetRefusal;
 using store_internal::CheckAgentCredentials;
+using store_internal::KeptVersionLimit;
+using store_internal::LatestVersionMismatch;
 using store_internal::MissingVersionError;
 using store_internal::NewVersionRow;
+using store_internal::NoAliasToMove;
 using store_internal::NoteStoredVersion;
 using store_internal::ParsePrincipalKind;
 using store_internal::PolicyColumns;
 using store_internal::PolicyColumnsOf;
+using store_internal::RetentionVictims;
 using store_internal::Reword;
 using store_internal::SetPolicyColumns;
 using store_internal::VersionNotFound;

@@ -18,11 +18,12 @@ namespace {
 
 // The columns ReadVersion() expects, from `secrets AS s` joined with `secret_versions AS v`;
 // queries that return the value add v.ciphertext as column kCiphertextColumn.
-#define COFFER_VERSION_COLUMNS                                                             \
-  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
-  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by"
+#define COFFER_VERSION_COLUMNS                                                                    \
+  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
+  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
+  "v.destroyed_at, s.max_versions"
 constexpr int kVersionColumn = 3;
-constexpr int kCiphertextColumn = 13;
+constexpr int kCiphertextColumn = 15;
 
 // For one (vault, path): a row per secret, with v.* NULL when no version matches.
 constexpr std::string_view kGetLatestEnabledSql =
@@ -87,10 +88,29 @@ std::string ListSecretsSql(bool exclusive_lower, bool has_upper) {
   return sql;
 }
 
+// GetSecretVersion(ById) for kCurrent and kAlias (the alias's name bound to ?3, or ?2 by id).
+std::string AliasSelectSql(bool current, bool by_id) {
+  std::string sql = "SELECT " COFFER_VERSION_COLUMNS
+                    ", v.ciphertext FROM secrets AS s"
+                    " LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ";
+  if (current) {
+    sql +=
+        "COALESCE((SELECT a.version FROM secret_aliases AS a"
+        " WHERE a.secret_id = s.id AND a.alias = 'current'),"
+        " (SELECT e.version FROM secret_versions AS e"
+        " WHERE e.secret_id = s.id AND e.disabled_at IS NULL ORDER BY e.version DESC LIMIT 1))";
+  } else {
+    sql += "(SELECT a.version FROM secret_aliases AS a WHERE a.secret_id = s.id AND a.alias = ";
+    sql += by_id ? "?2)" : "?3)";
+  }
+  sql += by_id ? " WHERE s.id = ?1" : " WHERE s.vault_id = ?1 AND s.path = ?2";
+  return sql;
+}
+
 #undef COFFER_VERSION_COLUMNS
 
 constexpr std::string_view kVaultColumnsSql =
-    "SELECT id, name, description, owner_id, created_at FROM vaults";
+    "SELECT id, name, description, owner_id, created_at, max_versions FROM vaults";
 
 // The least string greater than every string that starts with `prefix` (SQLite compares TEXT
 // bytewise), or nullopt when no such string exists (empty prefix, or only 0xFF bytes).
@@ -126,6 +146,8 @@ StatusOr<SecretVersion> ReadVersion(const SqliteStatement& st, bool with_ciphert
   v.disabled_at = st.ColumnOptionalInt(10);
   v.created_at = st.ColumnInt(11);
   v.created_by = st.ColumnText(12);
+  v.destroyed_at = st.ColumnOptionalInt(13);
+  v.secret_max_versions = st.ColumnInt(14);
   if (with_ciphertext) {
     v.ciphertext = st.ColumnBlob(kCiphertextColumn);
   }
@@ -144,6 +166,7 @@ Vault ReadVault(const SqliteStatement& st) {
   v.description = st.ColumnText(2);
   v.owner_id = st.ColumnText(3);
   v.created_at = st.ColumnInt(4);
+  v.max_versions = st.ColumnInt(5);
   return v;
 }
 
@@ -172,8 +195,8 @@ Status InsertVersionRow(SqliteConnection& db, const SecretVersion& v,
                    db.Prepare("INSERT INTO secret_versions (secret_id, version, type,"
                               " metadata_json, rotation_policy_json, expires_at,"
                               " max_access_count, access_count, disabled_at, created_at,"
-                              " created_by, ciphertext)"
-                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+                              " created_by, ciphertext, destroyed_at)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
   st.BindText(1, v.secret_id);
   st.BindInt(2, v.version);
   st.BindText(3, SecretTypeName(v.type));
@@ -186,6 +209,7 @@ Status InsertVersionRow(SqliteConnection& db, const SecretVersion& v,
   st.BindInt(10, v.created_at);
   st.BindText(11, v.created_by);
   st.BindBlob(12, ciphertext);
+  st.BindOptionalInt(13, v.destroyed_at);
   return st.Run();
 }
 
@@ -203,12 +227,13 @@ Status SqliteStoreImpl::InsertVault(const Vault& vault, const AuditEvent* audit)
     }
     ASSIGN_OR_RETURN(SqliteStatement st,
                      db.Prepare("INSERT INTO vaults (id, name, description, owner_id,"
-                                " created_at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+                                " created_at, max_versions) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
     st.BindText(1, vault.id);
     st.BindText(2, vault.name);
     st.BindText(3, vault.description);
     st.BindText(4, vault.owner_id);
     st.BindInt(5, vault.created_at);
+    st.BindInt(6, vault.max_versions);
     return Reword(st.Run(), StatusCode::kAlreadyExists, "a vault with this id already exists");
   });
 }
@@ -251,6 +276,14 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
       return NotFoundError("vault not found");
     }
     ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, in.vault_id, in.path));
+    const int64_t latest = secret.has_value() ? secret->latest_version : 0;
+    if (in.expected_latest.has_value() && *in.expected_latest != latest) {
+      return LatestVersionMismatch(latest, *in.expected_latest);
+    }
+    std::optional<int64_t> readable_before;
+    if (secret.has_value()) {
+      ASSIGN_OR_RETURN(readable_before, LatestEnabledVersion(db, secret->id));
+    }
     // The writer thread runs one operation at a time, so latest_version + 1 is unique and
     // leaves no gap; PRIMARY KEY (secret_id, version) backs that up.
     SecretVersion header = NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(random_),
@@ -279,7 +312,34 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
     }
     // A new version: header's access_count is 0 and its disabled_at empty.
     RETURN_IF_ERROR(InsertVersionRow(db, header, ciphertext));
+    if (in.max_versions.has_value()) {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("UPDATE secrets SET max_versions = ?2 WHERE id = ?1"));
+      st.BindText(1, header.secret_id);
+      st.BindInt(2, *in.max_versions);
+      RETURN_IF_ERROR(st.Run());
+    }
+    RETURN_IF_ERROR(MoveAliasesForWrite(db, header.secret_id, header.version, in.stage_pending,
+                                        readable_before));
     NoteStoredVersion(event, header);
+    ASSIGN_OR_RETURN(const std::vector<int64_t> destroyed,
+                     ApplyRetention(db, header.secret_id, header.created_at));
+    for (const int64_t version : destroyed) {
+      if (event != nullptr) {
+        AuditEvent shredded = *event;
+        shredded.action = "secret.destroy_version";
+        shredded.version = version;
+        RETURN_IF_ERROR(audit_chain_->Append(db, shredded));
+      }
+    }
+    ASSIGN_OR_RETURN(header.aliases, LoadAliases(db, header.secret_id));
+    {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("SELECT max_versions FROM secrets WHERE id = ?1"));
+      st.BindText(1, header.secret_id);
+      ASSIGN_OR_RETURN(const bool row, st.Step());
+      header.secret_max_versions = row ? st.ColumnInt(0) : 0;
+    }
     stored = std::move(header);
     return OkStatus();
   }));
@@ -290,17 +350,21 @@ StatusOr<SecretVersion> SqliteStoreImpl::GetSecretVersion(std::string_view vault
                                                           std::string_view path,
                                                           VersionSelector selector) {
   auto db = readers_->Acquire();
-  std::string_view sql = kGetLatestEnabledSql;
+  std::string sql(kGetLatestEnabledSql);
   if (selector.kind == VersionSelector::Kind::kLatestAny) {
     sql = kGetLatestAnySql;
   } else if (selector.kind == VersionSelector::Kind::kExact) {
     sql = kGetExactSql;
+  } else if (selector.kind != VersionSelector::Kind::kLatestEnabled) {
+    sql = AliasSelectSql(selector.kind == VersionSelector::Kind::kCurrent, /*by_id=*/false);
   }
   ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(sql));
   st.BindText(1, vault_id);
   st.BindText(2, path);
   if (selector.kind == VersionSelector::Kind::kExact) {
     st.BindInt(3, selector.version);
+  } else if (selector.kind == VersionSelector::Kind::kAlias) {
+    st.BindText(3, selector.alias);
   }
   ASSIGN_OR_RETURN(const bool row, st.Step());
   if (!row) {
@@ -309,22 +373,28 @@ StatusOr<SecretVersion> SqliteStoreImpl::GetSecretVersion(std::string_view vault
   if (st.ColumnIsNull(kVersionColumn)) {
     return Err(MissingVersionError(selector));
   }
-  return ReadVersion(st, /*with_ciphertext=*/true);
+  ASSIGN_OR_RETURN(SecretVersion v, ReadVersion(st, /*with_ciphertext=*/true));
+  ASSIGN_OR_RETURN(v.aliases, LoadAliases(*db, v.secret_id));
+  return v;
 }
 
 StatusOr<SecretVersion> SqliteStoreImpl::GetSecretVersionById(std::string_view secret_id,
                                                               VersionSelector selector) {
   auto db = readers_->Acquire();
-  std::string_view sql = kGetByIdLatestEnabledSql;
+  std::string sql(kGetByIdLatestEnabledSql);
   if (selector.kind == VersionSelector::Kind::kLatestAny) {
     sql = kGetByIdLatestAnySql;
   } else if (selector.kind == VersionSelector::Kind::kExact) {
     sql = kGetByIdExactSql;
+  } else if (selector.kind != VersionSelector::Kind::kLatestEnabled) {
+    sql = AliasSelectSql(selector.kind == VersionSelector::Kind::kCurrent, /*by_id=*/true);
   }
   ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(sql));
   st.BindText(1, secret_id);
   if (selector.kind == VersionSelector::Kind::kExact) {
     st.BindInt(2, selector.version);
+  } else if (selector.kind == VersionSelector::Kind::kAlias) {
+    st.BindText(2, selector.alias);
   }
   ASSIGN_OR_RETURN(const bool row, st.Step());
   if (!row) {
@@ -346,6 +416,10 @@ StatusOr<std::vector<SecretVersion>> SqliteStoreImpl::ListSecretVersions(std::st
   if (versions.empty()) {
     // A secret is created with its first version and never loses its last one.
     return Err(NotFoundError("secret not found"));
+  }
+  ASSIGN_OR_RETURN(const auto aliases, LoadAliases(*db, versions.front().secret_id));
+  for (SecretVersion& v : versions) {
+    v.aliases = aliases;
   }
   return versions;
 }
@@ -418,6 +492,42 @@ StatusOr<SecretVersion> SqliteStoreImpl::DisableSecretVersion(std::string_view v
       return NotFoundError(VersionNotFound(version));
     }
     ASSIGN_OR_RETURN(result, ReadVersion(st, /*with_ciphertext=*/false));
+    ASSIGN_OR_RETURN(result.aliases, LoadAliases(db, secret->id));
+    return OkStatus();
+  }));
+  return result;
+}
+
+StatusOr<SecretVersion> SqliteStoreImpl::DestroySecretVersion(std::string_view vault_id,
+                                                              std::string_view path,
+                                                              int64_t version, UnixMicros at,
+                                                              const AuditEvent* audit) {
+  SecretVersion result;
+  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
+    ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
+    if (!secret.has_value()) {
+      return NotFoundError("secret not found");
+    }
+    ASSIGN_OR_RETURN(const auto aliases, LoadAliases(db, secret->id));
+    for (const std::string_view held : {kAliasCurrent, kAliasPending}) {
+      const auto it = aliases.find(std::string(held));
+      if (it != aliases.end() && it->second == version) {
+        return FailedPreconditionError(AliasHoldsVersion(held, version));
+      }
+    }
+    RETURN_IF_ERROR(DestroyVersionRow(db, secret->id, version, at));
+    if (event != nullptr) {
+      event->version = version;
+    }
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(kGetExactMetadataSql));
+    st.BindText(1, secret->id);
+    st.BindInt(2, version);
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) {
+      return NotFoundError(VersionNotFound(version));
+    }
+    ASSIGN_OR_RETURN(result, ReadVersion(st, /*with_ciphertext=*/false));
+    ASSIGN_OR_RETURN(result.aliases, LoadAliases(db, secret->id));
     return OkStatus();
   }));
   return result;
@@ -497,8 +607,13 @@ Status SqliteStoreImpl::ImportSecretVersion(const SecretVersion& v) {
         return FailedPreconditionError("store: versions must be imported in order from 1");
       }
     }
-    return Reword(InsertVersionRow(db, v, v.ciphertext), StatusCode::kAlreadyExists,
-                  "the version already exists");
+    RETURN_IF_ERROR(Reword(InsertVersionRow(db, v, v.ciphertext), StatusCode::kAlreadyExists,
+                           "the version already exists"));
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db.Prepare("UPDATE secrets SET max_versions = ?2 WHERE id = ?1"));
+    st.BindText(1, v.secret_id);
+    st.BindInt(2, v.secret_max_versions);
+    return st.Run();
   });
 }
 

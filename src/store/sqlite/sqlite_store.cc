@@ -114,7 +114,8 @@ Status ConfigureWriter(SqliteConnection& db) {
       return FailedPreconditionError("store: cannot switch the database to WAL mode");
     }
   }
-  return db.Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  // secure_delete: a destroyed version's erased ciphertext leaves no bytes behind in freed space.
+  return db.Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;");
 }
 
 }  // namespace

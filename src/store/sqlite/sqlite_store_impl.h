@@ -117,6 +117,28 @@ class SqliteStoreImpl final : public SqliteStore {
                                        std::string_view after, size_t limit) override;
   Status DeleteSecret(std::string_view vault_id, std::string_view path,
                       const AuditEvent* audit) override;
+  // Destroy, aliases and retention (sqlite_versions.cc / postgres_versions.cc).
+  Status SetVaultMaxVersions(std::string_view vault_id, int64_t max_versions,
+                             const AuditEvent* audit) override;
+  StatusOr<SecretVersion> DestroySecretVersion(std::string_view vault_id, std::string_view path,
+                                               int64_t version, UnixMicros at,
+                                               const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> SetSecretAlias(std::string_view vault_id,
+                                                          std::string_view path,
+                                                          std::string_view alias, int64_t version,
+                                                          const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> DeleteSecretAlias(std::string_view vault_id,
+                                                             std::string_view path,
+                                                             std::string_view alias,
+                                                             const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> PromoteSecret(std::string_view vault_id,
+                                                         std::string_view path,
+                                                         const AuditEvent* audit) override;
+  StatusOr<std::map<std::string, int64_t>> RollbackSecret(std::string_view vault_id,
+                                                          std::string_view path,
+                                                          const AuditEvent* audit) override;
+  Status ImportSecretAlias(std::string_view secret_id, std::string_view alias,
+                           int64_t version) override;
   StatusOr<SecretVersion> DisableSecretVersion(std::string_view vault_id, std::string_view path,
                                                int64_t version, UnixMicros at,
                                                const AuditEvent* audit) override;
@@ -193,5 +215,24 @@ class SqliteStoreImpl final : public SqliteStore {
 // be written) is known: kAborted unless it holds for header's secret. (sqlite_schedules.cc)
 Status TakeScheduleClaim(SqliteConnection& db, const ScheduleClaim& claim,
                          const SecretVersion& header);
+// Helpers of the secret writes, on a connection of the caller's (sqlite_versions.cc).
+// The secret's aliases and the versions they name.
+StatusOr<std::map<std::string, int64_t>> LoadAliases(SqliteConnection& db,
+                                                     std::string_view secret_id);
+// The newest version that is not disabled, if any.
+StatusOr<std::optional<int64_t>> LatestEnabledVersion(SqliteConnection& db,
+                                                      std::string_view secret_id);
+// Moves the aliases for a new `version` as NewSecretVersion::stage_pending says;
+// `readable_before` is what LatestEnabledVersion said before the version was inserted.
+Status MoveAliasesForWrite(SqliteConnection& db, std::string_view secret_id, int64_t version,
+                           bool stage_pending, std::optional<int64_t> readable_before);
+// Erases the version's ciphertext, sets destroyed_at and disabled_at (keeping earlier times) and
+// removes the aliases naming it. kNotFound.
+Status DestroyVersionRow(SqliteConnection& db, std::string_view secret_id, int64_t version,
+                         UnixMicros at);
+// Destroys what the kept-version limit no longer allows (store.h, PutSecretVersion); returns
+// the versions destroyed, ascending.
+StatusOr<std::vector<int64_t>> ApplyRetention(SqliteConnection& db, std::string_view secret_id,
+                                              UnixMicros at);
 
 }  // namespace coffer::sqlite_store_internal
