@@ -337,6 +337,8 @@ CREATE INDEX secret_schedules_disable_due ON secret_schedules (disable_at)
 ALTER TABLE secret_versions ADD COLUMN expiry_events bigint NOT NULL DEFAULT 0;
 CREATE INDEX secret_versions_unannounced_expiry ON secret_versions (expires_at)
   WHERE expires_at IS NOT NULL AND disabled_at IS NULL AND expiry_events <> 3;
+)sql";
+
 // As SQLite's version lifecycle migration: destroyed versions (ciphertext erased, row kept),
 // kept-version limits per vault and per secret (0: none), and named aliases of a secret's
 // versions. Servers of the previous version keep working while this runs (new columns have
