@@ -19,6 +19,7 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api);
 void RegisterIdentityRoutes(http::Router& router, const ApiServices& api);
 void RegisterPolicyRoutes(http::Router& router, const ApiServices& api);
 void RegisterShareRoutes(http::Router& router, const ApiServices& api);
+void RegisterWebhookRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -199,6 +200,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterIdentityRoutes(router, services);
   RegisterPolicyRoutes(router, services);
   RegisterShareRoutes(router, services);
+  RegisterWebhookRoutes(router, services);
 }
 
 }  // namespace coffer::api

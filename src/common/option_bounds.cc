@@ -28,6 +28,7 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"auth_failure_burst", 1, 1'000'000, ""},
     {"auth_failures_per_minute", 1, 1'000'000, ""},
     {"batch_size", 1, 10'000, ""},  // coffer keys reencrypt
+    {"webhook_first_retry_ms", 100, 3'600'000, "ms"},
 };
 
 // What was given, bounded and with control characters masked, for the message.
