@@ -228,3 +228,33 @@ def test_bad_requests_name_the_field_and_only_owner_or_admin_manage(guarded):
                    403)
     bot = create_agent(admin, "bot")
     expect_problem(Caller(guarded, bot["api_key"]).get(f"/vaults/{vault}/webhooks"), 403)
+
+
+def test_the_cli_adds_lists_tests_shows_deliveries_and_removes(allowed, receiver, tmp_path):
+    from cli_support import Cli
+    cli = Cli(allowed, allowed.admin_key, str(tmp_path))
+    cli.ok("vaults", "create", "clihooks")
+    out = cli.ok("webhooks", "add", "--vault", "clihooks", receiver.url,
+                 "--events", "secret.version_created,secret.rotated", "--description", "cli")
+    secret = out.strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    listed = json.loads(cli.ok("webhooks", "list", "--vault", "clihooks", "--json"))["webhooks"]
+    assert len(listed) == 1 and listed[0]["events"] == ["secret.rotated",
+                                                         "secret.version_created"]
+    hook_id = listed[0]["id"]
+    assert hook_id in cli.ok("webhooks", "list", "--vault", "clihooks")
+    cli.ok("webhooks", "test", "--vault", "clihooks", hook_id)
+    (headers, body), = receiver.wait_for(1)
+    assert json.loads(body)["type"] == "webhook.test"
+    assert verify(secret, {k.lower(): v for k, v in headers.items()}, body)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        table = cli.ok("webhooks", "deliveries", "--vault", "clihooks", hook_id)
+        if "delivered" in table:
+            break
+        time.sleep(0.1)
+    assert "webhook.test" in table and "delivered" in table
+    cli.fails(2, "webhooks", "add", "--vault", "clihooks", receiver.url, "--events", "nope")
+    cli.ok("webhooks", "rm", "--vault", "clihooks", hook_id)
+    assert json.loads(cli.ok("webhooks", "list", "--vault", "clihooks", "--json"))[
+        "webhooks"] == []
