@@ -51,9 +51,10 @@ std::set<std::string> RegisteredRoutes() {
   ServiceTestEnv env;
   auto proxies = http::TrustedProxies::Parse("").value();
   http::Router router;
+  WebhookService webhooks(*env.deps_, *env.keyring_, WebhookServiceOptions{});
   RegisterRoutes(router, ApiServices{*env.auth_, *env.audit_, proxies, *env.vaults_, *env.secrets_,
                                      *env.users_, *env.agents_, *env.policies_, *env.audit_service_,
-                                     *env.shares_});
+                                     *env.shares_, webhooks});
   http::MetricsRegistry metrics;
   RegisterOpsRoutes(router, OpsRoutes{.ready = nullptr, .metrics = &metrics});
   std::set<std::string> routes;

@@ -21,6 +21,7 @@ void RegisterPolicyRoutes(http::Router& router, const ApiServices& api);
 void RegisterShareRoutes(http::Router& router, const ApiServices& api);
 void RegisterScheduleRoutes(http::Router& router, const ApiServices& api);
 void RegisterLifecycleRoutes(http::Router& router, const ApiServices& api);
+void RegisterWebhookRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -205,6 +206,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterShareRoutes(router, services);
   RegisterScheduleRoutes(router, services);
   RegisterLifecycleRoutes(router, services);
+  RegisterWebhookRoutes(router, services);
 }
 
 }  // namespace coffer::api

@@ -11,6 +11,7 @@
 #include "service/share_service.h"
 #include "service/user_service.h"
 #include "service/vault_service.h"
+#include "service/webhook_service.h"
 
 namespace coffer::api {
 
@@ -25,6 +26,7 @@ struct ApiServices {
   PolicyService& policies;
   AuditService& audit;
   ShareService& shares;
+  WebhookService& webhooks;
 };
 
 void RegisterRoutes(http::Router& router, const ApiServices& services);

@@ -43,6 +43,12 @@ constexpr Resource kResources[] = {
      "  coffer policies add prod --agent research-bot --path 'api-keys/*' --allow read,list\n"
      "  coffer policies list prod\n  coffer policies remove prod POLICY_ID",
      AddPolicyCommands},
+    {"webhooks", "Send a vault's change events, signed, to URLs",
+     "  coffer webhooks add --vault prod https://hooks.example.com/coffer --events "
+     "secret.rotated\n"
+     "  coffer webhooks list --vault prod\n  coffer webhooks deliveries --vault prod WEBHOOK_ID\n"
+     "  coffer webhooks test --vault prod WEBHOOK_ID\n  coffer webhooks rm --vault prod WEBHOOK_ID",
+     AddWebhookCommands},
     {"audit", "Read and verify the hash-chained audit trail",
      "  coffer audit list --vault prod --action secret.read --limit 20\n"
      "  coffer audit verify",

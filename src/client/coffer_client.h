@@ -112,6 +112,17 @@ class CofferClient {
   StatusOr<Policy> GetPolicy(std::string_view vault_id, std::string_view policy_id);
   Status DeletePolicy(std::string_view vault_id, std::string_view policy_id);
 
+  // --- Webhooks (coffer_client_webhooks.cc). Answers as the API's JSON; the creation's carries
+  // the signing secret, so every answer is kept in wiped memory.
+  StatusOr<WipedJson> CreateWebhook(std::string_view vault_id, std::string_view url,
+                                    const std::vector<std::string>& events,
+                                    std::string_view description);
+  StatusOr<WipedJson> ListWebhooks(std::string_view vault_id);
+  Status DeleteWebhook(std::string_view vault_id, std::string_view webhook_id);
+  StatusOr<WipedJson> ListWebhookDeliveries(std::string_view vault_id, std::string_view webhook_id,
+                                            int64_t limit);
+  StatusOr<WipedJson> TestWebhook(std::string_view vault_id, std::string_view webhook_id);
+
   // --- Audit
   // Shares a secret by its id. The answer (id, share_url, …) is kept in wiped memory: a link
   // share's URL is a capability.

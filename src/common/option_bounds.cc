@@ -31,6 +31,7 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"expiry_warning_seconds", 0, 31'622'400, "seconds"},  // 366 days
     {"scheduler_interval_ms", 100, 3'600'000, "ms"},
     {"batch_size", 1, 10'000, ""},  // coffer keys reencrypt
+    {"webhook_first_retry_ms", 100, 3'600'000, "ms"},
 };
 
 // What was given, bounded and with control characters masked, for the message.

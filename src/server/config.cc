@@ -13,6 +13,7 @@
 
 #include "common/option_bounds.h"
 #include "common/regular_file.h"
+#include "gateway/egress_guard.h"
 
 namespace coffer::server {
 namespace {
@@ -95,6 +96,8 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"tls_key", [&] { return str(config.tls_key); }},
         {"insecure_listen", [&] { return boolean(config.insecure_listen); }},
         {"public_url", [&] { return str(config.public_url); }},
+        {"webhook_allow_http", [&] { return boolean(config.webhook_allow_http); }},
+        {"webhook_first_retry_ms", [&] { return integer(config.webhook_first_retry_ms); }},
         {"io_threads", [&] { return integer(config.io_threads); }},
         {"worker_threads", [&] { return integer(config.worker_threads); }},
         {"max_body_bytes", [&] { return integer(config.max_body_bytes); }},
@@ -138,9 +141,16 @@ Status CheckServerConfig(const ServerConfig& config) {
       {"rotation_min_interval_seconds", config.rotation_min_interval_seconds},
       {"expiry_warning_seconds", config.expiry_warning_seconds},
       {"scheduler_interval_ms", config.scheduler_interval_ms},
+      {"webhook_first_retry_ms", config.webhook_first_retry_ms},
   };
   for (const auto& [key, value] : numbers) {
     RETURN_IF_ERROR(CheckInteger(IntegerBoundOf(key), value));
+  }
+  for (const std::string& block : config.egress_allow) {
+    auto parsed = gateway::EgressGuard::ParseAllowList(block);
+    if (!parsed.has_value()) {
+      return InvalidArgumentError("--egress-allow: " + parsed.error().message());
+    }
   }
   auto level = NormalizeLogLevel(config.log_level);
   if (!level.has_value()) return InvalidArgumentError("--log-level " + level.error().message());

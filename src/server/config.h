@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -46,6 +47,12 @@ struct ServerConfig {
   // The base URL clients reach this server at ("https://vault.example.com"), for the links it
   // makes (share links). Empty: the address it listens on, with http or https.
   std::string public_url;
+  // Outbound requests (webhooks): CIDR blocks the SSRF guard lets through although they are
+  // private, loopback, … (gateway/egress_guard.h); plain http:// endpoint URLs; and the wait
+  // after a delivery's first failed attempt (docs/webhooks.md).
+  std::vector<std::string> egress_allow;
+  bool webhook_allow_http = false;
+  int64_t webhook_first_retry_ms = 5'000;
 
   std::string RootKeyFile() const;
   std::string StorePath() const;  // the SQLite file

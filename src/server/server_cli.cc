@@ -112,6 +112,23 @@ CLI::App* AddServerCommand(CLI::App& app, StoreOptions& options) {
                    "Base URL clients reach this server at, for the share links it makes "
                    "(default: the listen address)")
       ->envname("COFFER_PUBLIC_URL");
+  server
+      ->add_option("--egress-allow", config.egress_allow,
+                   "CIDR block outbound requests (webhooks) may reach although it is private, "
+                   "loopback or link-local (repeatable; env: comma-separated)")
+      ->envname("COFFER_EGRESS_ALLOW")
+      ->delimiter(',');
+  server
+      ->add_flag("--webhook-allow-http", config.webhook_allow_http,
+                 "Allow plain http:// webhook URLs (default: https:// only)")
+      ->envname("COFFER_WEBHOOK_ALLOW_HTTP");
+  server
+      ->add_option("--webhook-first-retry-ms", config.webhook_first_retry_ms,
+                   "Wait after a webhook delivery's first failed attempt (later waits: 5 min, "
+                   "30 min, 2 h, 5 h, 10 h, 10 h)")
+      ->envname("COFFER_WEBHOOK_FIRST_RETRY_MS")
+      ->check(IntegerOption("webhook_first_retry_ms"))
+      ->capture_default_str();
   server->footer("Example:\n  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
   return server;
 }

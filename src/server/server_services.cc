@@ -7,6 +7,7 @@
 
 #include "api/ops_routes.h"
 #include "api/routes.h"
+#include "common/ids.h"
 #include "common/monotonic_clock.h"
 #include "common/time_format.h"
 #include "server/json_log.h"
@@ -58,6 +59,28 @@ SecretServiceHooks SecretHooks(KeyringRefresher& refresher, const ServerConfig& 
   return hooks;
 }
 
+gateway::EgressGuard EgressGuardOf(const ServerConfig& config) {
+  std::vector<gateway::CidrBlock> allow;
+  for (const std::string& text : config.egress_allow) {
+    // Checked by CheckServerConfig before the server starts.
+    auto blocks = gateway::EgressGuard::ParseAllowList(text);
+    if (blocks.has_value()) allow.insert(allow.end(), blocks->begin(), blocks->end());
+  }
+  return gateway::EgressGuard(std::move(allow));
+}
+
+// Each attempt in the log: which delivery, and why it failed (never a body or a secret).
+void LogWebhookAttempt(const WebhookDelivery& d, const WebhookAttempt& a) {
+  if (a.state == WebhookDeliveryState::kDelivered) {
+    spdlog::info("webhook delivery {} ({}) to webhook {} delivered: HTTP {}", d.id, d.event_type,
+                 d.webhook_id, a.status_code);
+  } else {
+    spdlog::warn("webhook delivery {} ({}) to webhook {} failed (attempt {}{}): {}", d.id,
+                 d.event_type, d.webhook_id, d.attempts + 1,
+                 a.state == WebhookDeliveryState::kFailed ? ", the last" : "", a.error);
+  }
+}
+
 }  // namespace
 
 ServerServices::ServerServices(const ServiceInputs& in)
@@ -78,7 +101,9 @@ ServerServices::ServerServices(const ServiceInputs& in)
       policies_(deps_),
       audit_(deps_),
       shares_(deps_, in.keyring, auth_,
-              ShareService::Options{.public_base_url = [this] { return PublicBaseUrl(); }}) {
+              ShareService::Options{.public_base_url = [this] { return PublicBaseUrl(); }}),
+      webhooks_(deps_, in.keyring,
+                WebhookServiceOptions{.allow_http = in.config.webhook_allow_http}) {
   audit_log_.SetFallback(
       [&telemetry = in.telemetry](const AuditEvent& e) { return LogAuditFallback(telemetry, e); });
   // Refusals past a client's budget are counted, not audited one by one: their summaries
@@ -91,6 +116,16 @@ ServerServices::ServerServices(const ServiceInputs& in)
   scheduling.expiry_warning = std::chrono::seconds(in.config.expiry_warning_seconds);
   scheduler_ = std::make_unique<RotationScheduler>(deps_, in.keyring, std::move(scheduling));
   scheduler_->Start([](const Status& s) { spdlog::error("rotation scheduler: {}", s.message()); });
+  gateway::HttpClientOptions http_options;
+  http_options.allow_http = in.config.webhook_allow_http;
+  http_ = std::make_unique<gateway::CurlHttpClient>(EgressGuardOf(in.config), http_options);
+  WebhookDispatcherOptions dispatch;
+  dispatch.first_retry = std::chrono::milliseconds(in.config.webhook_first_retry_ms);
+  dispatch.sender_id = NewUuid(in.random);
+  dispatcher_ = std::make_unique<WebhookDispatcher>(in.observed_store, in.clock,
+                                                    DefaultMonotonicClock(), in.keyring, *http_,
+                                                    in.random, dispatch, LogWebhookAttempt);
+  dispatcher_->Start([](const Status& s) { spdlog::error("webhook dispatch: {}", s.message()); });
   refresher_->Start(kKeyringRefreshInterval, [](const StatusOr<bool>& r) {
     if (r.has_value()) {
       spdlog::info("data keys reloaded from the store");
@@ -101,8 +136,9 @@ ServerServices::ServerServices(const ServiceInputs& in)
 }
 
 void ServerServices::RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies) {
-  api::RegisterRoutes(router, api::ApiServices{auth_, audit_log_, proxies, vaults_, secrets_,
-                                               users_, agents_, policies_, audit_, shares_});
+  api::RegisterRoutes(
+      router, api::ApiServices{auth_, audit_log_, proxies, vaults_, secrets_, users_, agents_,
+                               policies_, audit_, shares_, webhooks_});
   api::RegisterOpsRoutes(router, api::OpsRoutes{.ready = [this] { return Ready(); },
                                                 .metrics = &in_.telemetry.registry()});
 }
@@ -137,6 +173,7 @@ void ServerServices::Stop() {
   if (Status s = auth_.StopFailureSummaries(); !s.ok()) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   }
+  dispatcher_->Stop();             // it reads and writes the store
   audit_log_.WaitForBackground();  // every event appended before the store closes
   refresher_.reset();              // its thread reads the store
 }

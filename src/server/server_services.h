@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
+#include "gateway/http_client.h"
 #include "http/client_ip.h"
 #include "http/router.h"
 #include "server/config.h"
@@ -30,6 +31,8 @@
 #include "service/share_service.h"
 #include "service/user_service.h"
 #include "service/vault_service.h"
+#include "service/webhook_dispatcher.h"
+#include "service/webhook_service.h"
 #include "store/store.h"
 
 namespace coffer::server {
@@ -63,8 +66,8 @@ class ServerServices {
 
   // Ends the background work, in the order the store needs before it closes: the failure counts
   // still pending go into the audit log, every audit event is appended, and the keyring
-  // refresher, which reads the store, stops (the rotation scheduler first of all). Call once, after
-  // the HTTP server has stopped.
+  // refresher, which reads the store, stops (after the rotation scheduler and the webhook dispatcher, which do too). Call
+  // once, after the HTTP server has stopped.
   void Stop();
 
  private:
@@ -90,6 +93,9 @@ class ServerServices {
   PolicyService policies_;
   AuditService audit_;
   ShareService shares_;
+  WebhookService webhooks_;
+  std::unique_ptr<gateway::HttpClient> http_;  // outbound, under the egress guard
+  std::unique_ptr<WebhookDispatcher> dispatcher_;
   // Started last and stopped first: it uses the secrets' store and keyring.
   std::unique_ptr<RotationScheduler> scheduler_;
 };

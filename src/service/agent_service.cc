@@ -145,6 +145,7 @@ StatusOr<AgentWithCredentials> AgentService::RotateKey(const RequestContext& ctx
           return Err(FailedPreconditionError("agent is revoked; create a new one"));
         }
         ASSIGN_OR_RETURN(auto credentials, NewCredentials(agent));
+        event.path = agent.id;  // which agent: agent.key_rotated webhooks name it
         // A human rotation replaces whatever is active, so no expectation.
         Status s = deps_.store.ReplaceAgentCredentials(
             agent.id, {}, {credentials.first.credential, credentials.second.credential},

@@ -330,6 +330,47 @@ class ObservedStore final : public Store {
                  [&] { return inner_.MarkExpiryAnnounced(secret_id, version, event, audit); });
   }
 
+  Status InsertWebhook(const WebhookEndpoint& endpoint, const AuditEvent* audit) override {
+    return Timed("InsertWebhook", audit, [&] { return inner_.InsertWebhook(endpoint, audit); });
+  }
+  StatusOr<WebhookEndpoint> GetWebhook(std::string_view vault_id, std::string_view id) override {
+    return Timed("GetWebhook", nullptr, [&] { return inner_.GetWebhook(vault_id, id); });
+  }
+  StatusOr<std::vector<WebhookEndpoint>> ListWebhooks(
+      std::optional<std::string_view> vault_id) override {
+    return Timed("ListWebhooks", nullptr, [&] { return inner_.ListWebhooks(vault_id); });
+  }
+  Status DeleteWebhook(std::string_view vault_id, std::string_view id,
+                       const AuditEvent* audit) override {
+    return Timed("DeleteWebhook", audit, [&] { return inner_.DeleteWebhook(vault_id, id, audit); });
+  }
+  StatusOr<int64_t> GetWebhookCursor() override {
+    return Timed("GetWebhookCursor", nullptr, [&] { return inner_.GetWebhookCursor(); });
+  }
+  Status EnqueueWebhookDeliveries(const std::vector<WebhookDelivery>& deliveries,
+                                  std::optional<int64_t> cursor_from, int64_t cursor_to,
+                                  const AuditEvent* audit) override {
+    return Timed("EnqueueWebhookDeliveries", audit, [&] {
+      return inner_.EnqueueWebhookDeliveries(deliveries, cursor_from, cursor_to, audit);
+    });
+  }
+  StatusOr<std::vector<WebhookDelivery>> ClaimWebhookDeliveries(std::string_view owner,
+                                                                UnixMicros now,
+                                                                UnixMicros lease_until,
+                                                                size_t limit) override {
+    return Timed("ClaimWebhookDeliveries", nullptr,
+                 [&] { return inner_.ClaimWebhookDeliveries(owner, now, lease_until, limit); });
+  }
+  Status FinishWebhookAttempt(const WebhookAttempt& attempt) override {
+    return Timed("FinishWebhookAttempt", nullptr,
+                 [&] { return inner_.FinishWebhookAttempt(attempt); });
+  }
+  StatusOr<std::vector<WebhookDelivery>> ListWebhookDeliveries(std::string_view webhook_id,
+                                                               size_t limit) override {
+    return Timed("ListWebhookDeliveries", nullptr,
+                 [&] { return inner_.ListWebhookDeliveries(webhook_id, limit); });
+  }
+
   Status ImportSecretVersion(const SecretVersion& version) override {
     return Timed("ImportSecretVersion", nullptr,
                  [&] { return inner_.ImportSecretVersion(version); });

@@ -18,6 +18,7 @@
 #include "model/identity.h"
 #include "model/secret.h"
 #include "model/share.h"
+#include "model/webhook.h"
 #include "store/change_feed.h"
 
 namespace coffer {
@@ -478,6 +479,46 @@ class Store {
   // kNotFound when the share or its version no longer exists.
   virtual StatusOr<int64_t> ConsumeShareAccess(std::string_view id, UnixMicros now,
                                                const AuditEvent* audit) = 0;
+
+  // --- webhooks (docs/webhooks.md) -------------------------------------------------------------
+  // An endpoint belongs to its vault (deleting the vault deletes it); a delivery to its endpoint.
+  // Inserts the endpoint, setting its start_after_seq to the audit chain's head at that moment.
+  // kNotFound when the vault does not exist; kAlreadyExists when the id is taken.
+  virtual Status InsertWebhook(const WebhookEndpoint& endpoint, const AuditEvent* audit) = 0;
+  // kNotFound when absent or in another vault.
+  virtual StatusOr<WebhookEndpoint> GetWebhook(std::string_view vault_id, std::string_view id) = 0;
+  // The endpoints of a vault, or of every vault (nullopt), ordered by creation.
+  virtual StatusOr<std::vector<WebhookEndpoint>> ListWebhooks(
+      std::optional<std::string_view> vault_id) = 0;
+  // Deletes the endpoint and all its deliveries. kNotFound when absent or in another vault.
+  virtual Status DeleteWebhook(std::string_view vault_id, std::string_view id,
+                               const AuditEvent* audit) = 0;
+  // The audit seq up to which events have been turned into deliveries (the dispatch cursor).
+  virtual StatusOr<int64_t> GetWebhookCursor() = 0;
+  // Queues `deliveries` (state pending, as given) and, when `cursor_from` is set, moves the
+  // dispatch cursor from *cursor_from to `cursor_to`, all in one transaction: kAborted (nothing
+  // queued) when the cursor is no longer *cursor_from, so of servers dispatching the same events
+  // exactly one queues them. A delivery whose endpoint no longer exists is skipped.
+  // kAlreadyExists when a delivery id is taken.
+  virtual Status EnqueueWebhookDeliveries(const std::vector<WebhookDelivery>& deliveries,
+                                          std::optional<int64_t> cursor_from, int64_t cursor_to,
+                                          const AuditEvent* audit) = 0;
+  // Leases up to `limit` (>= 1) pending deliveries due at `now` (next_attempt_at <= now) that
+  // nobody holds (no lease, or one that ended at or before `now`) to `owner` until
+  // `lease_until`, ordered by next_attempt_at; returns them as leased. Of concurrent claims, on
+  // any server, each delivery goes to one.
+  virtual StatusOr<std::vector<WebhookDelivery>> ClaimWebhookDeliveries(std::string_view owner,
+                                                                        UnixMicros now,
+                                                                        UnixMicros lease_until,
+                                                                        size_t limit) = 0;
+  // Records one attempt: attempts + 1, last_attempt_at, last_status_code, last_error, the new
+  // state and (pending) next_attempt_at; the lease ends. kAborted when the delivery is not
+  // pending under attempt.lease_owner's lease any more (it expired and another took it);
+  // kNotFound when the delivery no longer exists (its endpoint was deleted).
+  virtual Status FinishWebhookAttempt(const WebhookAttempt& attempt) = 0;
+  // The deliveries of an endpoint, newest first, at most `limit` (0: no limit).
+  virtual StatusOr<std::vector<WebhookDelivery>> ListWebhookDeliveries(std::string_view webhook_id,
+                                                                       size_t limit) = 0;
 
   // --- copying a store (coffer migrate) ------------------------------------------------------
   // Inserts one version exactly as given (secret id, number, counters, times, ciphertext, which

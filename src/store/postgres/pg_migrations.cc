@@ -357,6 +357,51 @@ CREATE TABLE secret_aliases (
 );
 )sql";
 
+// As SQLite's webhook migration. Webhooks (docs/webhooks.md): endpoints of a vault, deleted with it; their signing secret only
+// sealed by the keyring. webhook_deliveries is the outbox the dispatcher fills from the audit
+// chain; webhook_cursor (one row) is the audit seq dispatched so far, starting at the chain's
+// head when this runs (earlier events had no endpoint to go to).
+constexpr std::string_view kWebhookOutbox = R"sql(
+CREATE TABLE webhooks (
+  id text PRIMARY KEY,
+  vault_id text NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  url text NOT NULL,
+  description text NOT NULL,
+  events text NOT NULL,
+  sealed_secret bytea NOT NULL,
+  created_by text NOT NULL,
+  created_at bigint NOT NULL,
+  ord bigint GENERATED ALWAYS AS IDENTITY,
+  start_after_seq bigint NOT NULL
+);
+CREATE INDEX webhooks_vault_created ON webhooks (vault_id, created_at);
+CREATE TABLE webhook_deliveries (
+  id text PRIMARY KEY,
+  webhook_id text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+  vault_id text NOT NULL,
+  event_type text NOT NULL,
+  audit_seq bigint NOT NULL,
+  payload_json text NOT NULL,
+  created_at bigint NOT NULL,
+  state text NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts bigint NOT NULL DEFAULT 0,
+  next_attempt_at bigint NOT NULL,
+  last_attempt_at bigint,
+  last_status_code bigint NOT NULL DEFAULT 0,
+  last_error text NOT NULL DEFAULT '',
+  lease_owner text NOT NULL DEFAULT '',
+  lease_until bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+  WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE TABLE webhook_cursor (
+  id integer PRIMARY KEY CHECK (id = 1),
+  after_seq bigint NOT NULL
+);
+INSERT INTO webhook_cursor (id, after_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM audit_events;
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -370,6 +415,7 @@ constexpr PgMigration kMigrations[] = {
     {9, "rotation schedules and announced expiry events", kRotationSchedules},
     {10, "version lifecycle: aliases, destroyed versions, kept-version limits",
      kVersionLifecycleSchema},
+    {11, "webhooks: endpoints, delivery outbox, dispatch cursor", kWebhookOutbox},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

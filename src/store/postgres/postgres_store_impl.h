@@ -169,6 +169,26 @@ class PostgresStoreImpl final : public PostgresStore {
   Status MarkExpiryAnnounced(std::string_view secret_id, int64_t version, ExpiryEvent event,
                              const AuditEvent* audit) override;
 
+  // --- webhooks (postgres_webhooks.cc) -------------------------------------------------------
+
+  Status InsertWebhook(const WebhookEndpoint& endpoint, const AuditEvent* audit) override;
+  StatusOr<WebhookEndpoint> GetWebhook(std::string_view vault_id, std::string_view id) override;
+  StatusOr<std::vector<WebhookEndpoint>> ListWebhooks(
+      std::optional<std::string_view> vault_id) override;
+  Status DeleteWebhook(std::string_view vault_id, std::string_view id,
+                       const AuditEvent* audit) override;
+  StatusOr<int64_t> GetWebhookCursor() override;
+  Status EnqueueWebhookDeliveries(const std::vector<WebhookDelivery>& deliveries,
+                                  std::optional<int64_t> cursor_from, int64_t cursor_to,
+                                  const AuditEvent* audit) override;
+  StatusOr<std::vector<WebhookDelivery>> ClaimWebhookDeliveries(std::string_view owner,
+                                                                UnixMicros now,
+                                                                UnixMicros lease_until,
+                                                                size_t limit) override;
+  Status FinishWebhookAttempt(const WebhookAttempt& attempt) override;
+  StatusOr<std::vector<WebhookDelivery>> ListWebhookDeliveries(std::string_view webhook_id,
+                                                               size_t limit) override;
+
  private:
   // What a write runs inside its transaction: the connection, and the copy of the audit event
   // (nullptr for none) that it may complete with what only the row knows.

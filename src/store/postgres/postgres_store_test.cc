@@ -5,6 +5,7 @@
 // throwaway cluster and sets it); without it every test here is skipped, saying so.
 #include "store/postgres/postgres_store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -687,6 +689,99 @@ TEST(PostgresUrlTest, AnUnreachableDatabaseIsUnavailableAndTheMessageHasNoPasswo
       OpenPostgresStore({.url = "postgres://coffer:hunter2@127.0.0.1:1/x?connect_timeout=2"});
   ASSERT_THAT(store, StatusIs(StatusCode::kUnavailable));
   EXPECT_THAT(store, StatusIs(_, Not(HasSubstr("hunter2"))));
+}
+
+// Two servers dispatching webhook events from one database: each event is queued once, and
+// each due delivery is leased to one of them.
+TEST_F(PostgresStoreTest, TwoServersQueueEachWebhookEventOnceAndLeaseEachDeliveryOnce) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  Vault vault;
+  vault.id = NewUuid();
+  vault.name = "hooks";
+  vault.owner_id = "owner-1";
+  vault.created_at = 1;
+  ASSERT_THAT(a->InsertVault(vault, nullptr), IsOk());
+  WebhookEndpoint w;
+  w.id = NewUuid();
+  w.vault_id = vault.id;
+  w.url = "https://example.com/h";
+  w.events = {"secret.version_created"};
+  w.sealed_secret = {1};
+  w.created_by = "owner-1";
+  w.created_at = 1;
+  ASSERT_THAT(a->InsertWebhook(w, nullptr), IsOk());
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 12;
+  std::barrier start(kThreads);
+  std::atomic<int> errors = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      start.arrive_and_wait();
+      for (int round = 0; round < kRounds; ++round) {
+        auto cursor = store.GetWebhookCursor();
+        if (!cursor.has_value()) {
+          ++errors;
+          continue;
+        }
+        WebhookDelivery d;
+        d.id = fmt::format("msg_{}_{}", *cursor + 1, t);
+        d.webhook_id = w.id;
+        d.vault_id = vault.id;
+        d.event_type = "secret.version_created";
+        d.audit_seq = *cursor + 1;
+        d.payload_json = "{}";
+        d.created_at = 1;
+        d.next_attempt_at = 1;
+        Status s = store.EnqueueWebhookDeliveries({d}, *cursor, *cursor + 1, nullptr);
+        if (!s.ok() && s.code() != StatusCode::kAborted) ++errors;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(errors.load(), 0);
+  auto cursor = a->GetWebhookCursor();
+  ASSERT_THAT(cursor, IsOk());
+  auto queued = b->ListWebhookDeliveries(w.id, 0);
+  ASSERT_THAT(queued, IsOk());
+  ASSERT_EQ(static_cast<int64_t>(queued->size()), *cursor);
+  std::set<int64_t> seqs;
+  for (const WebhookDelivery& d : *queued) seqs.insert(d.audit_seq);
+  EXPECT_EQ(static_cast<int64_t>(seqs.size()), *cursor);
+
+  // Both servers claim at once, one delivery per call: every delivery goes to exactly one.
+  std::atomic<int> claimed = 0;
+  std::mutex mu;
+  std::set<std::string> ids;
+  threads.clear();
+  std::barrier claim_start(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      claim_start.arrive_and_wait();
+      for (;;) {
+        auto got = store.ClaimWebhookDeliveries(fmt::format("sender-{}", t), 10, 1000, 1);
+        if (!got.has_value()) {
+          ++errors;
+          return;
+        }
+        if (got->empty()) return;
+        std::lock_guard lock(mu);
+        for (const WebhookDelivery& d : *got) {
+          ++claimed;
+          ids.insert(d.id);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(claimed.load(), static_cast<int>(queued->size()));
+  EXPECT_EQ(ids.size(), queued->size());
 }
 
 }  // namespace

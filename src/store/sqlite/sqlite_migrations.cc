@@ -332,6 +332,50 @@ CREATE TABLE secret_aliases (
 ) STRICT;
 )sql";
 
+// Webhooks (docs/webhooks.md): endpoints of a vault, deleted with it; their signing secret only
+// sealed by the keyring. webhook_deliveries is the outbox the dispatcher fills from the audit
+// chain; webhook_cursor (one row) is the audit seq dispatched so far, starting at the chain's
+// head when this runs (earlier events had no endpoint to go to).
+constexpr std::string_view kWebhookOutbox = R"sql(
+CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY,
+  vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  url TEXT NOT NULL,
+  description TEXT NOT NULL,
+  events TEXT NOT NULL,
+  sealed_secret BLOB NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  start_after_seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhooks_vault_created ON webhooks (vault_id, created_at);
+CREATE TABLE webhook_deliveries (
+  id TEXT PRIMARY KEY,
+  webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+  vault_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  audit_seq INTEGER NOT NULL,
+  payload_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_attempt_at INTEGER,
+  last_status_code INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  lease_owner TEXT NOT NULL DEFAULT '',
+  lease_until INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+  WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE TABLE webhook_cursor (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  after_seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO webhook_cursor (id, after_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM audit_events;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -346,6 +390,7 @@ constexpr SqliteMigration kMigrations[] = {
     {10, "rotation schedules and announced expiry events", kRotationSchedules},
     {11, "version lifecycle: aliases, destroyed versions, kept-version limits",
      kVersionLifecycleSchema},
+    {12, "webhooks: endpoints, delivery outbox, dispatch cursor", kWebhookOutbox},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
