@@ -65,6 +65,14 @@ class CofferClient {
   StatusOr<SecretMeta> RotateSecret(std::string_view vault_id, std::string_view path,
                                     const RotateSecretInput& input);
   StatusOr<VersionList> ListVersions(std::string_view vault_id, std::string_view path);
+  // Long poll (coffer_client_watch.cc): GET …/secrets/{path}?wait=&after_version=. The value once
+  // a version newer than `after_version` is readable (a read like GetSecret), or nullopt when
+  // `wait_seconds` ran out (304). A server without long polls answers at once (a version not
+  // newer) or refuses the parameters (kInvalidArgument). The client's timeout must exceed the
+  // wait.
+  StatusOr<std::optional<SecretValue>> WaitForSecret(std::string_view vault_id,
+                                                     std::string_view path, int64_t after_version,
+                                                     int wait_seconds);
   StatusOr<SecretMeta> DisableVersion(std::string_view vault_id, std::string_view path,
                                       int64_t version);
 
