@@ -195,3 +195,20 @@ def test_run_watch_restarts_the_child_within_a_second_of_a_rotation(cli, child, 
         stdout, stderr = stop(proc)
     assert "prod/api-keys/openai version 1 -> 2; restarting" in stderr
     check_absent(stdout + stderr, [V1, V2, V3], "coffer run output")
+
+
+def test_cli_secrets_get_wait_prints_the_newer_value_or_exits_1(cli, tmp_path):  # noqa: F811
+    cli.ok("vaults", "create", "prod")
+    cli.ok("secrets", "put", "prod", "db/password", input=V1)
+    r = cli.run("secrets", "get", "prod", "db/password", "--wait", "1", "--after-version", "1")
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert "no version of db/password newer than 1 became readable within 1 s" in r.stderr
+    writer = in_background(lambda: (time.sleep(0.5),
+                                    cli.ok("secrets", "put", "prod", "db/password", input=V2)))
+    r = cli.run("secrets", "get", "prod", "db/password", "--wait", "20", "--after-version", "1")
+    writer.result(timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == V2
+    r = cli.run("secrets", "get", "prod", "db/password", "--wait", "5", "--version", "1")
+    assert r.returncode == 2
