@@ -212,3 +212,29 @@ def test_cli_secrets_get_wait_prints_the_newer_value_or_exits_1(cli, tmp_path): 
     assert r.stdout == V2
     r = cli.run("secrets", "get", "prod", "db/password", "--wait", "5", "--version", "1")
     assert r.returncode == 2
+
+
+def test_many_waiting_requests_do_not_starve_other_requests(server):
+    """More waiters than the server has handler threads (32): other requests are still answered
+    at once, and one write answers every waiter."""
+    admin = admin_caller(server)
+    vault = expect(admin.post("/vaults", json={"name": "w"}), 201).json()["id"]
+    put_secret(admin, vault, "shared/key", value=V1)
+    waiters = 100
+    pool = concurrent.futures.ThreadPoolExecutor(waiters)
+    try:
+        futures = [pool.submit(lambda c=Caller(server, server.admin_key): c.get(
+            f"/vaults/{vault}/secrets/shared/key", params={"wait": 30, "after_version": 1}))
+            for _ in range(waiters)]
+        time.sleep(1.0)
+        assert not any(f.done() for f in futures)
+        start = time.monotonic()
+        expect(admin.get(f"/vaults/{vault}/secrets/shared/key"), 200)
+        expect(admin.get("/vaults"), 200)
+        assert time.monotonic() - start < 1.0
+        put_secret(admin, vault, "shared/key", value=V2)
+        answers = [f.result(timeout=20) for f in futures]
+        assert [r.status_code for r in answers] == [200] * waiters
+        assert {r.json()["version"] for r in answers} == {2}
+    finally:
+        pool.shutdown(wait=False)
