@@ -161,49 +161,48 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
                                                             const SealFunction& seal,
                                                             const AuditEvent* audit) {
   SecretVersion stored;
-  RETURN_IF_ERROR(WriteChange(
-      StoreChange::Secret(in.vault_id, in.path), audit,
-      [&](PgConnection& conn, AuditEvent* event) -> Status {
-        SecretVersion header;
-        // The UPDATE takes the secret's row lock until commit: concurrent writers of one path,
-        // on any server, get latest_version + 1 one after another, so versions are dense and
-        // unique (PRIMARY KEY (secret_id, version) backs that up).
-        for (int round = 0; header.version == 0; ++round) {
-          if (round == 3) {
-            return AbortedError("store: the secret kept changing while it was written");
-          }
-          ASSIGN_OR_RETURN(PgResult bumped,
-                           conn.Exec("UPDATE secrets SET latest_version = latest_version + 1"
-                                     " WHERE vault_id = $1 AND path = $2"
-                                     " RETURNING id, latest_version",
-                                     PgParams().Text(in.vault_id).Text(in.path)));
-          if (bumped.rows() == 1) {
-            header.secret_id = bumped.Text(0, 0);
-            header.version = bumped.Int(0, 1);
-            break;
-          }
-          // No secret at the path yet: create it, unless another writer does first (then the
-          // INSERT does nothing once that writer commits, and the UPDATE above is tried again).
-          const std::string id = NewUuid(random_);
-          auto created = conn.Exec(
-              "INSERT INTO secrets (id, vault_id, path, created_at, latest_version)"
-              " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (vault_id, path) DO NOTHING RETURNING id",
-              PgParams().Text(id).Text(in.vault_id).Text(in.path).Int(in.created_at));
-          if (!created.has_value()) {
-            return Reword(created.error(), StatusCode::kNotFound, "vault not found");
-          }
-          if (created->rows() == 1) {
-            header.secret_id = id;
-            header.version = 1;
-          }
-        }
-        header = NewVersionRow(in, std::move(header.secret_id), header.version);
-        ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
-        RETURN_IF_ERROR(InsertVersionRow(conn, header, ciphertext));
-        NoteStoredVersion(event, header);
-        stored = std::move(header);
-        return OkStatus();
-      }));
+  const StoreChange change = StoreChange::Secret(in.vault_id, in.path);
+  RETURN_IF_ERROR(WriteChange(change, audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+    SecretVersion header;
+    // The UPDATE takes the secret's row lock until commit: concurrent writers of one path,
+    // on any server, get latest_version + 1 one after another, so versions are dense and
+    // unique (PRIMARY KEY (secret_id, version) backs that up).
+    for (int round = 0; header.version == 0; ++round) {
+      if (round == 3) {
+        return AbortedError("store: the secret kept changing while it was written");
+      }
+      ASSIGN_OR_RETURN(PgResult bumped,
+                       conn.Exec("UPDATE secrets SET latest_version = latest_version + 1"
+                                 " WHERE vault_id = $1 AND path = $2"
+                                 " RETURNING id, latest_version",
+                                 PgParams().Text(in.vault_id).Text(in.path)));
+      if (bumped.rows() == 1) {
+        header.secret_id = bumped.Text(0, 0);
+        header.version = bumped.Int(0, 1);
+        break;
+      }
+      // No secret at the path yet: create it, unless another writer does first (then the
+      // INSERT does nothing once that writer commits, and the UPDATE above is tried again).
+      const std::string id = NewUuid(random_);
+      auto created = conn.Exec(
+          "INSERT INTO secrets (id, vault_id, path, created_at, latest_version)"
+          " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (vault_id, path) DO NOTHING RETURNING id",
+          PgParams().Text(id).Text(in.vault_id).Text(in.path).Int(in.created_at));
+      if (!created.has_value()) {
+        return Reword(created.error(), StatusCode::kNotFound, "vault not found");
+      }
+      if (created->rows() == 1) {
+        header.secret_id = id;
+        header.version = 1;
+      }
+    }
+    header = NewVersionRow(in, std::move(header.secret_id), header.version);
+    ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
+    RETURN_IF_ERROR(InsertVersionRow(conn, header, ciphertext));
+    NoteStoredVersion(event, header);
+    stored = std::move(header);
+    return OkStatus();
+  }));
   return stored;
 }
 
@@ -295,17 +294,15 @@ StatusOr<SecretListPage> PostgresStoreImpl::ListSecrets(std::string_view vault_i
 
 Status PostgresStoreImpl::DeleteSecret(std::string_view vault_id, std::string_view path,
                                        const AuditEvent* audit) {
-  return WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
-                     [&](PgConnection& conn, AuditEvent*) -> Status {
-                       ASSIGN_OR_RETURN(
-                           PgResult r,
-                           conn.Exec("DELETE FROM secrets WHERE vault_id = $1 AND path = $2",
-                                     PgParams().Text(vault_id).Text(path)));
-                       if (r.affected() == 0) {
-                         return NotFoundError("secret not found");
-                       }
-                       return OkStatus();
-                     });
+  const StoreChange change = StoreChange::Secret(std::string(vault_id), std::string(path));
+  return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(PgResult r, conn.Exec("DELETE FROM secrets WHERE vault_id = $1 AND path = $2",
+                                           PgParams().Text(vault_id).Text(path)));
+    if (r.affected() == 0) {
+      return NotFoundError("secret not found");
+    }
+    return OkStatus();
+  });
 }
 
 StatusOr<SecretVersion> PostgresStoreImpl::DisableSecretVersion(std::string_view vault_id,
@@ -313,22 +310,21 @@ StatusOr<SecretVersion> PostgresStoreImpl::DisableSecretVersion(std::string_view
                                                                 int64_t version, UnixMicros at,
                                                                 const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(WriteChange(
-      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
-      [&](PgConnection& conn, AuditEvent*) -> Status {
-        // COALESCE keeps the first time of a repeated disable.
-        ASSIGN_OR_RETURN(
-            PgResult r,
-            conn.Exec(kDisableSql, PgParams().Text(vault_id).Text(path).Int(version).Int(at)));
-        if (r.rows() == 0) {
-          ASSIGN_OR_RETURN(PgResult secret,
-                           conn.Exec("SELECT 1 FROM secrets WHERE vault_id = $1 AND path = $2",
-                                     PgParams().Text(vault_id).Text(path)));
-          return NotFoundError(secret.rows() == 0 ? "secret not found" : VersionNotFound(version));
-        }
-        ASSIGN_OR_RETURN(result, ReadVersion(r, 0, /*with_ciphertext=*/false));
-        return OkStatus();
-      }));
+  const StoreChange change = StoreChange::Secret(std::string(vault_id), std::string(path));
+  RETURN_IF_ERROR(WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+    // COALESCE keeps the first time of a repeated disable.
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        conn.Exec(kDisableSql, PgParams().Text(vault_id).Text(path).Int(version).Int(at)));
+    if (r.rows() == 0) {
+      ASSIGN_OR_RETURN(PgResult secret,
+                       conn.Exec("SELECT 1 FROM secrets WHERE vault_id = $1 AND path = $2",
+                                 PgParams().Text(vault_id).Text(path)));
+      return NotFoundError(secret.rows() == 0 ? "secret not found" : VersionNotFound(version));
+    }
+    ASSIGN_OR_RETURN(result, ReadVersion(r, 0, /*with_ciphertext=*/false));
+    return OkStatus();
+  }));
   return result;
 }
 

@@ -244,45 +244,43 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
                                                           const SealFunction& seal,
                                                           const AuditEvent* audit) {
   SecretVersion stored;
-  RETURN_IF_ERROR(WriteChange(
-      StoreChange::Secret(in.vault_id, in.path), audit,
-      [&](SqliteConnection& db, AuditEvent* event) -> Status {
-        ASSIGN_OR_RETURN(const bool vault_exists,
-                         Exists(db, "SELECT 1 FROM vaults WHERE id = ?1", in.vault_id));
-        if (!vault_exists) {
-          return NotFoundError("vault not found");
-        }
-        ASSIGN_OR_RETURN(const std::optional<SecretRow> secret,
-                         FindSecret(db, in.vault_id, in.path));
-        // The writer thread runs one operation at a time, so latest_version + 1 is unique and
-        // leaves no gap; PRIMARY KEY (secret_id, version) backs that up.
-        SecretVersion header = NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(random_),
-                                             secret.has_value() ? secret->latest_version + 1 : 1);
-        ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
+  const StoreChange what = StoreChange::Secret(in.vault_id, in.path);  // for waiting reads
+  RETURN_IF_ERROR(WriteChange(what, audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
+    ASSIGN_OR_RETURN(const bool vault_exists,
+                     Exists(db, "SELECT 1 FROM vaults WHERE id = ?1", in.vault_id));
+    if (!vault_exists) {
+      return NotFoundError("vault not found");
+    }
+    ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, in.vault_id, in.path));
+    // The writer thread runs one operation at a time, so latest_version + 1 is unique and
+    // leaves no gap; PRIMARY KEY (secret_id, version) backs that up.
+    SecretVersion header = NewVersionRow(in, secret.has_value() ? secret->id : NewUuid(random_),
+                                         secret.has_value() ? secret->latest_version + 1 : 1);
+    ASSIGN_OR_RETURN(const std::vector<uint8_t> ciphertext, seal(header));
 
-        if (secret.has_value()) {
-          ASSIGN_OR_RETURN(SqliteStatement st,
-                           db.Prepare("UPDATE secrets SET latest_version = ?2 WHERE id = ?1"));
-          st.BindText(1, header.secret_id);
-          st.BindInt(2, header.version);
-          RETURN_IF_ERROR(st.Run());
-        } else {
-          ASSIGN_OR_RETURN(SqliteStatement st,
-                           db.Prepare("INSERT INTO secrets (id, vault_id, path, created_at,"
-                                      " latest_version) VALUES (?1, ?2, ?3, ?4, ?5)"));
-          st.BindText(1, header.secret_id);
-          st.BindText(2, header.vault_id);
-          st.BindText(3, header.path);
-          st.BindInt(4, header.created_at);
-          st.BindInt(5, header.version);
-          RETURN_IF_ERROR(st.Run());
-        }
-        // A new version: header's access_count is 0 and its disabled_at empty.
-        RETURN_IF_ERROR(InsertVersionRow(db, header, ciphertext));
-        NoteStoredVersion(event, header);
-        stored = std::move(header);
-        return OkStatus();
-      }));
+    if (secret.has_value()) {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("UPDATE secrets SET latest_version = ?2 WHERE id = ?1"));
+      st.BindText(1, header.secret_id);
+      st.BindInt(2, header.version);
+      RETURN_IF_ERROR(st.Run());
+    } else {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("INSERT INTO secrets (id, vault_id, path, created_at,"
+                                  " latest_version) VALUES (?1, ?2, ?3, ?4, ?5)"));
+      st.BindText(1, header.secret_id);
+      st.BindText(2, header.vault_id);
+      st.BindText(3, header.path);
+      st.BindInt(4, header.created_at);
+      st.BindInt(5, header.version);
+      RETURN_IF_ERROR(st.Run());
+    }
+    // A new version: header's access_count is 0 and its disabled_at empty.
+    RETURN_IF_ERROR(InsertVersionRow(db, header, ciphertext));
+    NoteStoredVersion(event, header);
+    stored = std::move(header);
+    return OkStatus();
+  }));
   return stored;
 }
 
@@ -377,19 +375,18 @@ StatusOr<SecretListPage> SqliteStoreImpl::ListSecrets(std::string_view vault_id,
 
 Status SqliteStoreImpl::DeleteSecret(std::string_view vault_id, std::string_view path,
                                      const AuditEvent* audit) {
-  return WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
-                     [&](SqliteConnection& db, AuditEvent*) -> Status {
-                       ASSIGN_OR_RETURN(
-                           SqliteStatement st,
-                           db.Prepare("DELETE FROM secrets WHERE vault_id = ?1 AND path = ?2"));
-                       st.BindText(1, vault_id);
-                       st.BindText(2, path);
-                       RETURN_IF_ERROR(st.Run());
-                       if (db.Changes() == 0) {
-                         return NotFoundError("secret not found");
-                       }
-                       return OkStatus();
-                     });
+  const StoreChange what = StoreChange::Secret(std::string(vault_id), std::string(path));
+  return WriteChange(what, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(SqliteStatement st,
+                     db.Prepare("DELETE FROM secrets WHERE vault_id = ?1 AND path = ?2"));
+    st.BindText(1, vault_id);
+    st.BindText(2, path);
+    RETURN_IF_ERROR(st.Run());
+    if (db.Changes() == 0) {
+      return NotFoundError("secret not found");
+    }
+    return OkStatus();
+  });
 }
 
 StatusOr<SecretVersion> SqliteStoreImpl::DisableSecretVersion(std::string_view vault_id,
@@ -397,34 +394,32 @@ StatusOr<SecretVersion> SqliteStoreImpl::DisableSecretVersion(std::string_view v
                                                               int64_t version, UnixMicros at,
                                                               const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(WriteChange(
-      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
-      [&](SqliteConnection& db, AuditEvent*) -> Status {
-        ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
-        if (!secret.has_value()) {
-          return NotFoundError("secret not found");
-        }
-        {
-          // `disabled_at IS NULL` keeps the first time of a repeated disable.
-          ASSIGN_OR_RETURN(SqliteStatement st,
-                           db.Prepare("UPDATE secret_versions SET disabled_at = ?3"
-                                      " WHERE secret_id = ?1 AND version = ?2"
-                                      " AND disabled_at IS NULL"));
-          st.BindText(1, secret->id);
-          st.BindInt(2, version);
-          st.BindInt(3, at);
-          RETURN_IF_ERROR(st.Run());
-        }
-        ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(kGetExactMetadataSql));
-        st.BindText(1, secret->id);
-        st.BindInt(2, version);
-        ASSIGN_OR_RETURN(const bool row, st.Step());
-        if (!row) {
-          return NotFoundError(VersionNotFound(version));
-        }
-        ASSIGN_OR_RETURN(result, ReadVersion(st, /*with_ciphertext=*/false));
-        return OkStatus();
-      }));
+  const StoreChange what = StoreChange::Secret(std::string(vault_id), std::string(path));
+  RETURN_IF_ERROR(WriteChange(what, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
+    if (!secret.has_value()) {
+      return NotFoundError("secret not found");
+    }
+    {
+      // `disabled_at IS NULL` keeps the first time of a repeated disable.
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("UPDATE secret_versions SET disabled_at = ?3"
+                                                      " WHERE secret_id = ?1 AND version = ?2"
+                                                      " AND disabled_at IS NULL"));
+      st.BindText(1, secret->id);
+      st.BindInt(2, version);
+      st.BindInt(3, at);
+      RETURN_IF_ERROR(st.Run());
+    }
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(kGetExactMetadataSql));
+    st.BindText(1, secret->id);
+    st.BindInt(2, version);
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (!row) {
+      return NotFoundError(VersionNotFound(version));
+    }
+    ASSIGN_OR_RETURN(result, ReadVersion(st, /*with_ciphertext=*/false));
+    return OkStatus();
+  }));
   return result;
 }
 
