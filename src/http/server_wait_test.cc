@@ -27,15 +27,15 @@ class WaitTest : public ServerTest {
     router_.Add("GET", "/v1/wait", [this](const Request& req, const RouteParams&) {
       auto deferred = std::make_shared<Deferred>();
       auto signal = std::make_shared<WakeSignal>();
+      auto hold = std::make_shared<int>(0);
       {
         MutexLock lock(mu_);
         signals_.push_back(signal);
+        held_ = hold;
       }
       deferred->wake = signal;
       const std::string ms(req.Query("ms").value_or("5000"));
       deferred->timeout = milliseconds(std::stoi(ms));
-      auto hold = std::make_shared<int>(0);
-      held_ = hold;
       deferred->hold = hold;
       deferred->resume = [this](bool woken) -> std::optional<Response> {
         ++resumes_;
@@ -71,9 +71,15 @@ class WaitTest : public ServerTest {
     }
   }
 
+  // Whether the last request's hold was released.
+  bool HoldReleased() {
+    MutexLock lock(mu_);
+    return held_.expired();
+  }
+
   Mutex mu_;
   std::vector<std::shared_ptr<WakeSignal>> signals_ COFFER_GUARDED_BY(mu_);
-  std::weak_ptr<int> held_;
+  std::weak_ptr<int> held_ COFFER_GUARDED_BY(mu_);
   std::atomic<int> resumes_{0};
   std::atomic<int> spurious_{0};
 };
@@ -91,7 +97,7 @@ TEST_F(WaitTest, AWakeAnswersAtOnce) {
   EXPECT_EQ(answer->body(), "woken");
   EXPECT_TRUE(answer->keep_alive());
   EXPECT_EQ(server_->waiting_requests(), 0u);
-  EXPECT_TRUE(held_.expired());  // the hold is released with the wait
+  EXPECT_TRUE(HoldReleased());  // the hold is released with the wait
   // The connection serves the next request.
   auto next = client.Request("GET", "/v1/hello");
   ASSERT_TRUE(next.has_value());
@@ -170,7 +176,7 @@ TEST_F(WaitTest, AClientThatHangsUpFreesItsWait) {
     ASSERT_TRUE(AwaitWaiting(1));
   }  // closed
   ASSERT_TRUE(AwaitWaiting(0));
-  EXPECT_TRUE(Eventually([&] { return held_.expired(); }));
+  EXPECT_TRUE(Eventually([&] { return HoldReleased(); }));
   EXPECT_EQ(resumes_.load(), 0);  // nothing answered, nothing read
   ASSERT_TRUE(Eventually([&] { return server_->active_connections() == 0; }));
   EXPECT_TRUE(Eventually([&] {
