@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/run_watch.h"
 #include "client/child_env_rules.h"
 #include "client/coffer_client.h"
 #include "client/env_bundle.h"
@@ -41,6 +42,9 @@ namespace {
 using client::CofferClient;
 using client::SecretReference;
 using Clock = std::chrono::steady_clock;
+
+// How long one long poll asks the server to wait (under the 60 s many proxies allow).
+constexpr int kLongPollSeconds = 50;
 
 constexpr int kForwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 
@@ -254,6 +258,17 @@ class Runner {
     return changed;
   }
 
+  // The unpinned sources, each with the version in use, for the long polls.
+  std::vector<SecretLongPolls::Target> LongPollTargets() const {
+    std::vector<SecretLongPolls::Target> out;
+    for (const Source& s : sources_) {
+      if (s.ref.version.has_value()) continue;
+      out.push_back(
+          {fmt::format("{}/{}", s.ref.vault, s.ref.path), s.vault_id, s.ref.path, s.version});
+    }
+    return out;
+  }
+
   bool HasWatchable() const {
     for (const Source& s : sources_) {
       if (!s.ref.version.has_value()) return true;
@@ -338,9 +353,10 @@ class Supervisor {
   }
 
   // Waits for signals and the command until it ends for good; returns its exit status.
-  // `on_poll` runs every watch interval and may call Restart or Signal.
+  // `on_poll` runs every watch interval, and at once when `wake_fd` (if not -1) is readable
+  // (after `drain_wake` emptied it); it may call Restart or Signal.
   template <typename OnPoll>
-  int Loop(OnPoll on_poll) {
+  int Loop(OnPoll on_poll, int wake_fd = -1, const std::function<void()>& drain_wake = nullptr) {
     auto next_poll = Clock::now() + Interval();
     for (;;) {
       int timeout = -1;
@@ -349,15 +365,21 @@ class Supervisor {
             std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - Clock::now());
         timeout = static_cast<int>(std::max<int64_t>(0, left.count()));
       }
-      pollfd pfd{.fd = signal_fd_, .events = POLLIN, .revents = 0};
-      const int n = ::poll(&pfd, 1, timeout);
+      pollfd pfds[2] = {{.fd = signal_fd_, .events = POLLIN, .revents = 0},
+                        {.fd = wake_fd, .events = POLLIN, .revents = 0}};
+      const int n = ::poll(pfds, wake_fd >= 0 ? 2 : 1, timeout);
       if (n < 0 && errno != EINTR) {
         fmt::print(stderr, "coffer run: poll: {}\n", std::strerror(errno));
       }
-      if (n > 0) {
+      if (n > 0 && pfds[0].revents != 0) {
         if (auto status = DrainSignals(); status.has_value()) return *status;
       }
-      if (options_.watch && !stopping_ && Clock::now() >= next_poll) {
+      bool woken = false;
+      if (n > 0 && wake_fd >= 0 && pfds[1].revents != 0) {
+        if (drain_wake) drain_wake();
+        woken = true;  // a long poll saw a newer version: look now
+      }
+      if (options_.watch && !stopping_ && (woken || Clock::now() >= next_poll)) {
         if (auto status = on_poll(); status.has_value()) return *status;
         next_poll = Clock::now() + Interval();
       }
@@ -532,6 +554,11 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
                               .token = connection->token.Clone(),
                               .ca_cert = connection->ca_cert};
   }
+  // What the long polls' clients need (a client of their own each).
+  const std::string connection_addr = connection->addr;
+  const std::string connection_ca_cert = connection->ca_cert;
+  const long connection_timeout_ms = connection->timeout_ms;
+  SecretBuffer client_token = connection->token.Clone();
   auto client =
       client::CofferClient::Create(client::ClientOptions{.addr = connection->addr,
                                                          .token = std::move(connection->token),
@@ -580,36 +607,53 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
   Supervisor supervisor(options, sfd, original);
   if (int rc = supervisor.Spawn(*env); rc != 0) return rc;
 
-  return supervisor.Loop([&]() -> std::optional<int> {
-    std::string what;
-    auto changed = runner.Changed(what);
-    if (!changed.has_value()) {
-      fmt::print(stderr, "coffer run: cannot check for new versions: {}\n",
-                 changed.error().message());
-      return std::nullopt;
-    }
-    if (!*changed) return std::nullopt;
-    auto fresh = runner.Fetch();
-    if (!fresh.has_value()) {
-      fmt::print(stderr,
-                 "coffer run: cannot fetch the new versions ({}): {}; keeping the "
-                 "running command\n",
-                 what, fresh.error().message());
-      return std::nullopt;
-    }
-    if (watch_signal != 0) {
-      fmt::print(stderr, "coffer run: {}; sending SIG{} to {}\n", what,
-                 sigabbrev_np(watch_signal) != nullptr ? sigabbrev_np(watch_signal) : "?",
-                 options.command[0]);
-      supervisor.SendToChild(watch_signal);
-      return std::nullopt;
-    }
-    fmt::print(stderr, "coffer run: {}; restarting {}\n", what, options.command[0]);
-    if (auto status = supervisor.StopChild(); status.has_value()) return status;
-    *env = std::move(*fresh);
-    if (int rc = supervisor.Spawn(*env); rc != 0) return rc;
-    return std::nullopt;
-  });
+  // The server answers a long poll the moment a secret gets a new version; the interval check
+  // stays as the fallback (a server without long polls, a long poll that failed).
+  std::optional<SecretLongPolls> long_polls;
+  if (options.watch && runner.HasWatchable()) {
+    auto token = std::make_shared<SecretBuffer>(client_token.Clone());
+    const long timeout_ms = std::max<long>(connection_timeout_ms, (kLongPollSeconds + 15) * 1000L);
+    long_polls.emplace(
+        [addr = connection_addr, ca_cert = connection_ca_cert, token, timeout_ms] {
+          return client::CofferClient::Create(client::ClientOptions{
+              .addr = addr, .token = token->Clone(), .ca_cert = ca_cert, .timeout_ms = timeout_ms});
+        },
+        runner.LongPollTargets(), kLongPollSeconds,
+        std::chrono::milliseconds(static_cast<int64_t>(options.interval_seconds * 1000)));
+  }
+
+  return supervisor.Loop(
+      [&]() -> std::optional<int> {
+        std::string what;
+        auto changed = runner.Changed(what);
+        if (!changed.has_value()) {
+          fmt::print(stderr, "coffer run: cannot check for new versions: {}\n",
+                     changed.error().message());
+          return std::nullopt;
+        }
+        if (!*changed) return std::nullopt;
+        auto fresh = runner.Fetch();
+        if (!fresh.has_value()) {
+          fmt::print(stderr,
+                     "coffer run: cannot fetch the new versions ({}): {}; keeping the "
+                     "running command\n",
+                     what, fresh.error().message());
+          return std::nullopt;
+        }
+        if (watch_signal != 0) {
+          fmt::print(stderr, "coffer run: {}; sending SIG{} to {}\n", what,
+                     sigabbrev_np(watch_signal) != nullptr ? sigabbrev_np(watch_signal) : "?",
+                     options.command[0]);
+          supervisor.SendToChild(watch_signal);
+          return std::nullopt;
+        }
+        fmt::print(stderr, "coffer run: {}; restarting {}\n", what, options.command[0]);
+        if (auto status = supervisor.StopChild(); status.has_value()) return status;
+        *env = std::move(*fresh);
+        if (int rc = supervisor.Spawn(*env); rc != 0) return rc;
+        return std::nullopt;
+      },
+      long_polls.has_value() ? long_polls->fd() : -1, [&] { long_polls->Drain(); });
 }
 
 }  // namespace coffer::agent

@@ -11,6 +11,7 @@
 #include "api/handler.h"
 #include "api/render.h"
 #include "api/routes.h"
+#include "api/watch_routes.h"
 #include "common/time_format.h"
 
 namespace coffer::api {
@@ -70,7 +71,8 @@ StatusOr<http::Response> PutSecret(SecretService& secrets, const http::Request& 
   return MetaResponse(201, stored);
 }
 
-// A value response: built in wiped memory, and marked so the server wipes the body too.
+}  // namespace
+
 http::Response ValueResponse(const SecretValue& secret) {
   WipingResource resource;
   http::Response r;
@@ -83,6 +85,19 @@ http::Response ValueResponse(const SecretValue& secret) {
   SetVersionETag(r, secret.meta.version);
   return r;
 }
+
+http::Response ListPageResponse(const SecretListPage& page, std::optional<std::string> cursor) {
+  boost::json::array items;
+  for (const SecretSummary& s : page.secrets) items.push_back(RenderSecretMeta(s));
+  boost::json::object o;
+  o["secrets"] = std::move(items);
+  o["next_after"] =
+      page.next_after.empty() ? boost::json::value(nullptr) : boost::json::value(page.next_after);
+  if (cursor.has_value()) o["cursor"] = *cursor;
+  return JsonResponse(200, o);
+}
+
+namespace {
 
 StatusOr<http::Response> RotateSecret(SecretService& secrets, const http::Request& request,
                                       const http::RouteParams& params, const RequestContext& ctx) {
@@ -104,6 +119,7 @@ StatusOr<http::Response> RotateSecret(SecretService& secrets, const http::Reques
 
 StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request& request,
                                      const http::RouteParams& params, const RequestContext& ctx) {
+  if (AsksToWait(request)) return WatchSecretList(secrets, request, params, ctx);
   for (const auto& [name, value] : request.query) {
     if (name != "prefix" && name != "after" && name != "limit") {
       return Err(InvalidArgumentError("unknown query parameter (allowed: prefix, after, limit)"));
@@ -113,13 +129,7 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
   ASSIGN_OR_RETURN(SecretListPage page, secrets.List(ctx, Param(params, "vault_id"),
                                                      request.Query("prefix").value_or(""),
                                                      request.Query("after").value_or(""), limit));
-  boost::json::array items;
-  for (const SecretSummary& s : page.secrets) items.push_back(RenderSecretMeta(s));
-  boost::json::object o;
-  o["secrets"] = std::move(items);
-  o["next_after"] =
-      page.next_after.empty() ? boost::json::value(nullptr) : boost::json::value(page.next_after);
-  return JsonResponse(200, o);
+  return ListPageResponse(page, std::nullopt);
 }
 
 // GET …/secrets/{path}: the current version, or with ?alias=NAME the version the alias names.
@@ -163,7 +173,9 @@ void RegisterSecretRoutes(http::Router& router, const ApiServices& api) {
              }));
   router.Add("GET", base + "/secrets/{*path}",
              Authed(rc, "secret.read",
-                    [&secrets](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                    [&secrets, &audit = rc.audit](auto& req, auto& params,
+                                                  auto& ctx) -> StatusOr<http::Response> {
+                      if (AsksToWait(req)) return WatchSecret(secrets, audit, req, params, ctx);
                       return GetSecret(secrets, req, params, ctx);
                     }),
              kReadOnIoThread);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <memory>
@@ -35,6 +36,7 @@ struct SecretCommands {
   int64_t max_versions = -1;
   int64_t length = 0;
   std::string charset, rotate_type;
+  int64_t wait_seconds = 0, after_version = 0;  // get --wait (a long poll, docs/watch.md)
 
   void PrintMeta(const client::SecretMeta& m, std::string_view verb) {
     if (ctx.json_output) {
@@ -72,10 +74,29 @@ struct SecretCommands {
   }
 
   int Get() {
-    return ctx.WithClient([&](CofferClient& c) -> Status {
+    if (wait_seconds > 0) {
+      if (!version_text.empty() || !alias.empty()) {
+        return client::ReportError(
+            InvalidArgumentError("--wait waits for what a plain read returns: "
+                                 "it does not go with --version or --alias"));
+      }
+      // The request is held for up to --wait seconds: the client must wait longer.
+      ctx.conn.timeout_seconds =
+          std::max(ctx.conn.timeout_seconds, static_cast<double>(wait_seconds + 15));
+    }
+    bool nothing_newer = false;
+    const int rc = ctx.WithClient([&](CofferClient& c) -> Status {
       ASSIGN_OR_RETURN(std::string vault_id, c.ResolveVault(vault));
       StatusOr<client::SecretValue> got;
-      if (!version_text.empty()) {
+      if (wait_seconds > 0) {
+        ASSIGN_OR_RETURN(auto newer, c.WaitForSecret(vault_id, path, after_version,
+                                                     static_cast<int>(wait_seconds)));
+        if (!newer.has_value()) {
+          nothing_newer = true;
+          return OkStatus();
+        }
+        got = std::move(*newer);
+      } else if (!version_text.empty()) {
         ASSIGN_OR_RETURN(int64_t v, ParseVersion(version_text));
         got = c.GetSecretVersion(vault_id, path, v);
       } else if (!alias.empty()) {
@@ -99,6 +120,13 @@ struct SecretCommands {
       }
       return OkStatus();
     });
+    if (rc == kExitOk && nothing_newer) {
+      // Nothing on stdout: a script's $(…) gets nothing and the status says why.
+      fmt::print(stderr, "coffer: no version of {} newer than {} became readable within {} s\n",
+                 path, after_version, wait_seconds);
+      return kExitError;
+    }
+    return rc;
   }
 
   int List() {
@@ -243,6 +271,12 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
       c->add_option("--version,-V", m->version_text, "A specific version instead of the latest");
   c->add_option("--alias,-a", m->alias, "The version an alias (e.g. pending) names")
       ->excludes(by_version);
+  c->add_option("--wait,-W", m->wait_seconds,
+                "Wait up to this many seconds (1-300) for a version newer than --after-version")
+      ->check(CLI::Range(1, 300));
+  c->add_option("--after-version", m->after_version,
+                "With --wait: the version you have (default 0)")
+      ->check(CLI::NonNegativeNumber);
   c = ctx.Leaf(secrets, "list", "List the secrets of a vault (metadata only, never values)",
                "coffer secrets list prod --prefix api-keys/", [m] { return m->List(); });
   c->add_option("vault", m->vault, "Vault name or id")->required();

@@ -73,6 +73,14 @@ class CofferClient {
   StatusOr<boost::json::object> ScheduleSecret(std::string_view vault_id, std::string_view path,
                                                std::string_view policy_json);
   Status UnscheduleSecret(std::string_view vault_id, std::string_view path);
+  // Long poll (coffer_client_watch.cc): GET …/secrets/{path}?wait=&after_version=. The value once
+  // a version newer than `after_version` is readable (a read like GetSecret), or nullopt when
+  // `wait_seconds` ran out (304). A server without long polls answers at once (a version not
+  // newer) or refuses the parameters (kInvalidArgument). The client's timeout must exceed the
+  // wait.
+  StatusOr<std::optional<SecretValue>> WaitForSecret(std::string_view vault_id,
+                                                     std::string_view path, int64_t after_version,
+                                                     int wait_seconds);
   StatusOr<SecretMeta> DisableVersion(std::string_view vault_id, std::string_view path,
                                       int64_t version);
 

@@ -5,12 +5,14 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace coffer::http {
@@ -36,6 +38,45 @@ struct Request {
   std::optional<std::string_view> Query(std::string_view name) const;
 };
 
+struct Response;
+
+// Told when whatever a deferred answer waits for may have happened (see Deferred). Fire() may be
+// called any number of times, from any thread, before or while the server listens; the server
+// notices a Fire() made before it started to listen. Thread-safe.
+class WakeSignal {
+ public:
+  void Fire();
+  // --- for the server -------------------------------------------------------------------------
+  // Calls `listener` on every Fire() from now on (under this signal's lock: it must be quick),
+  // and at once if a Fire() came since the last TakeFired().
+  void Listen(std::function<void()> listener);
+  // No more calls of the listener once this returns.
+  void StopListening();
+  // Whether a Fire() came since the last call; resets.
+  bool TakeFired();
+
+ private:
+  Mutex mu_;
+  bool fired_ COFFER_GUARDED_BY(mu_) = false;
+  std::function<void()> listener_ COFFER_GUARDED_BY(mu_);
+};
+
+// An answer that waits without holding a worker thread (a long poll): the server keeps the
+// connection open until `wake` fires, `timeout` runs out, the client goes away or the server
+// shuts down, then calls `resume` on a worker thread.
+struct Deferred {
+  std::shared_ptr<WakeSignal> wake;
+  std::chrono::milliseconds timeout{0};
+  // woken=true after a Fire(): the final response, or nullopt to wait on (with the same
+  // deadline) when what fired was not what the request waits for. woken=false when the time ran
+  // out or the server is shutting down: the final response (nullopt sends 304 Not Modified).
+  // Not called when the client went away.
+  std::function<std::optional<Response>(bool woken)> resume;
+  // Kept while the request waits and released (on any thread) when the wait ends: e.g. the
+  // subscription that fires `wake`.
+  std::shared_ptr<void> hold;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -55,6 +96,9 @@ struct Response {
   // so finishes without a thread waiting for it. The caller may keep the continuation (and
   // copies of it) after calling it, even past the server's end: once called it holds nothing.
   std::function<void(std::function<void(Status)>)> before_send;
+  // Only for a request with before_send_honoured: the answer comes later (see Deferred); the
+  // other fields of this response are ignored.
+  std::shared_ptr<Deferred> deferred;
 };
 
 }  // namespace coffer::http

@@ -24,6 +24,7 @@ BeastHttpServer::~BeastHttpServer() {
   // has been called holds nothing of ioc_ any more (PostResume), however long its caller
   // keeps it.
   before_send_in_flight_.WaitForNone();
+  DetachWaits();  // a WakeSignal fired from now on must not post to ioc_
   {
     MutexLock lock(mu_);
     stopped_ = true;  // connection frames destroyed below must not touch ioc_ any more
@@ -123,6 +124,7 @@ void BeastHttpServer::BeginShutdown() {
   beast::error_code ec;
   acceptor_.close(ec);
   signals_.cancel(ec);
+  EndWaits();  // waiting requests answer now (304), then their connections close
   std::vector<std::shared_ptr<ConnectionBase>> live;
   {
     MutexLock lock(mu_);

@@ -47,6 +47,10 @@ struct ServerOptions {
   // choice costs little however many are open), or is closed itself when none is idle.
   size_t max_connections = 0;
   std::chrono::milliseconds write_timeout{30'000};
+  // Requests waiting at once for a deferred answer (Response::deferred, a long poll); they hold
+  // a connection but no worker thread. Beyond it a request that would wait is answered 503 with
+  // Retry-After: 1 instead. 0 = none may wait.
+  size_t max_waiting_requests = 10'000;
   std::chrono::milliseconds shutdown_grace{25'000};  // in-flight requests get this long
   bool handle_signals = true;  // SIGTERM/SIGINT trigger graceful shutdown; SIGHUP reloads TLS
   // HTTPS when both are set: PEM files with the certificate chain (leaf first) and its private
@@ -115,6 +119,8 @@ class HttpServer {
   virtual uint64_t evicted_connections() const = 0;
   // Connections waiting for a request right now (not yet chosen to make room). Thread-safe.
   virtual size_t idle_connections() const = 0;
+  // Requests waiting for a deferred answer right now. Thread-safe.
+  virtual size_t waiting_requests() const = 0;
 };
 
 }  // namespace coffer::http

@@ -122,6 +122,8 @@ constexpr std::chrono::milliseconds kMaxLinger{2000};
 constexpr size_t kMaxLingerBytes = 8 << 20;
 constexpr size_t kMaxRequestIdLength = 64;
 constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+// Logged (never sent) for a request whose client closed the connection before its answer.
+constexpr int kClientClosedRequest = 499;
 
 bool IsRequestIdChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -354,6 +356,12 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
     response = std::move(*bad_target);
   } else {
     co_await Dispatch(request, route_template, response);
+    if (response.deferred && !co_await AwaitDeferred(conn, response)) {
+      // The client went away while its request waited: nothing to send.
+      WipeRequest(request);
+      Observe(request, route_template, kClientClosedRequest, start, response.actor_id);
+      co_return false;
+    }
     if (response.before_send) {
       co_await AwaitBeforeSend(response);
     }

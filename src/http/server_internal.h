@@ -159,6 +159,7 @@ class BeastHttpServer final : public HttpServer {
   uint64_t refused_connections() const override { return refused_connections_.load(); }
   uint64_t evicted_connections() const override { return evicted_connections_.load(); }
   size_t idle_connections() const override;
+  size_t waiting_requests() const override { return waiting_requests_.load(); }
 
  private:
   // Accepting and the connection limits (server_listener.cc).
@@ -201,6 +202,18 @@ class BeastHttpServer final : public HttpServer {
   // called; a non-OK outcome replaces the response with its problem.
   asio::awaitable<void> AwaitBeforeSend(Response& response);
 
+  // Deferred answers (server_wait.cc).
+  struct Wait;
+  // Waits for response.deferred (no worker thread held) and replaces the response with the
+  // final answer. Returns false when the client went away meanwhile (nothing to send).
+  template <typename Stream>
+  asio::awaitable<bool> AwaitDeferred(Connection<Stream>& conn, Response& response);
+  // Runs deferred.resume(woken) on the worker pool.
+  asio::awaitable<std::optional<Response>> Resume(const Deferred& deferred, bool woken);
+  // Ends every wait at once (shutdown), or detaches them from this server (destruction).
+  void EndWaits();
+  void DetachWaits();
+
   // Lifecycle (server.cc).
   void BeginShutdown();  // on control_
   void StopLocked() COFFER_REQUIRES(mu_);
@@ -232,6 +245,10 @@ class BeastHttpServer final : public HttpServer {
   std::atomic<uint64_t> refused_connections_{0};
   std::atomic<uint64_t> evicted_connections_{0};
   InFlight before_send_in_flight_;  // before_send continuations not yet called
+  std::atomic<size_t> waiting_requests_{0};
+  // Requests waiting for a deferred answer, by a number of their own.
+  std::map<uint64_t, std::shared_ptr<Wait>> waits_ COFFER_GUARDED_BY(mu_);
+  uint64_t next_wait_id_ COFFER_GUARDED_BY(mu_) = 0;
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> run_called_{false};

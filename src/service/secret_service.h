@@ -17,6 +17,7 @@
 #include "model/secret.h"
 #include "service/principal.h"
 #include "service/rotation_policy.h"
+#include "service/secret_watch.h"
 #include "service/service_deps.h"
 #include "store/store.h"
 
@@ -94,7 +95,8 @@ class SecretService {
         keyring_(keyring),
         clock_(deps.clock),
         hooks_(std::move(hooks)),
-        max_list_scan_(std::max<size_t>(1, max_list_scan)) {}
+        max_list_scan_(std::max<size_t>(1, max_list_scan)),
+        watchers_(deps.store.Changes()) {}
 
   // Stores a new version. kInvalidArgument naming the field at fault; kNotFound for a missing
   // vault; kPermissionDenied without write permission; kFailedPrecondition (payload
@@ -180,6 +182,14 @@ class SecretService {
   // write. kNotFound; kFailedPrecondition when current or pending names it.
   StatusOr<SecretVersion> DestroyVersion(const RequestContext& ctx, std::string_view vault_id,
                                          std::string_view path, std::string_view version);
+  // For long polls (service/secret_watch.cc): the number of the version a plain read of the
+  // secret at `path` returns (the one `current` names when set, else the latest not disabled), 0
+  // when there is none (no secret yet, every version disabled, `current` names a gone version), without revealing or counting a value. kNotFound for a missing vault,
+  // kPermissionDenied without read permission. Not audited: the caller audits the request.
+  StatusOr<int64_t> LatestReadableVersion(const RequestContext& ctx, std::string_view vault_id,
+                                          std::string_view path);
+  // Where a request waiting for a secret to change registers.
+  SecretWatchers& watchers() { return watchers_; }
 
  private:
   // Loads the vault, validates `path` and checks `permission` (or else `alternative`) on it.
@@ -216,6 +226,7 @@ class SecretService {
   const Clock& clock_;
   const SecretServiceHooks hooks_;
   const size_t max_list_scan_;
+  SecretWatchers watchers_;
 };
 
 // Parses a version path segment: a positive decimal integer. kInvalidArgument otherwise.

@@ -26,11 +26,14 @@ struct StoreChange {
                   // any number of its credentials, old and new (created, revoked, replaced)
     kVault,       // vault `id` was created or deleted (and with it its policies)
     kPolicies,    // a policy of vault `id` was created, updated or deleted
+    kSecret,      // the secret at `path` in vault `id` changed: a new version, a version
+                  // disabled, the secret deleted (a deleted vault is kVault)
     kEverything,  // anything may have changed: the feed lost track for a while
   };
   Kind kind = Kind::kEverything;
   PrincipalKind principal_kind = PrincipalKind::kUser;  // kPrincipal only
   std::string id;
+  std::string path;  // kSecret only
 
   static StoreChange Credential(std::string id) {
     return {Kind::kCredential, PrincipalKind::kUser, std::move(id)};
@@ -43,6 +46,9 @@ struct StoreChange {
   }
   static StoreChange Policies(std::string vault_id) {
     return {Kind::kPolicies, PrincipalKind::kUser, std::move(vault_id)};
+  }
+  static StoreChange Secret(std::string vault_id, std::string path) {
+    return {Kind::kSecret, PrincipalKind::kUser, std::move(vault_id), std::move(path)};
   }
   static StoreChange Everything() { return {}; }
 

@@ -538,8 +538,10 @@ class Store {
   // the time the call returns, whatever its outcome (a failed COMMIT may have committed): by
   // InsertCredential and RevokeCredential (kCredential), InsertAgent, UpdateAgent, RevokeAgent
   // and ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy,
-  // UpdatePolicy and DeletePolicy (kPolicies). On a store other processes write too (PostgreSQL
-  // shared by several servers), their changes are published as well, within kMaxChangeDelay while
+  // UpdatePolicy and DeletePolicy (kPolicies), PutSecretVersion, DisableSecretVersion,
+  // DestroySecretVersion, DeleteSecret, SetSecretAlias, DeleteSecretAlias, PromoteSecret and
+  // RollbackSecret (kSecret, for requests waiting on a secret). On a store other processes write
+  // too (PostgreSQL shared by several servers), their changes are published as well, within kMaxChangeDelay while
   // the feed is Current(). The feed lives as long as the store. Pure, so a wrapper store cannot
   // forget to pass it on.
   virtual ChangeFeed& Changes() = 0;

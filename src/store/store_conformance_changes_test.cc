@@ -1,6 +1,6 @@
 // Store conformance tests for the change feed: every mutation of what the layers above keep in
-// memory (credentials, agents, vaults, policies) is published to Changes() before the call
-// returns, whatever its outcome; nothing else is.
+// memory (credentials, agents, vaults, policies), and of a secret (for those waiting on it), is
+// published to Changes() before the call returns, whatever its outcome; nothing else is.
 #include <functional>
 #include <vector>
 
@@ -101,19 +101,64 @@ TEST_P(StoreConformanceTest, AFailedMutationIsPublishedToo) {
       Changes{StoreChange::Vault(missing)});
 }
 
-TEST_P(StoreConformanceTest, SecretsReadsAndAuditArePublishedAsNothing) {
+TEST_P(StoreConformanceTest, ReadsAndAuditArePublishedAsNothing) {
   Store& s = store();
   const Vault v = AddVault("quiet");
+  ASSERT_THAT(Put(v.id, "a/b", "value"), IsOk());
   const auto seen = Published(s, [&] {
-    ASSERT_THAT(Put(v.id, "a/b", "value"), IsOk());
     ASSERT_THAT(s.GetSecretVersion(v.id, "a/b", VersionSelector::LatestEnabled()), IsOk());
     ASSERT_THAT(s.GetVault(v.id), IsOk());
     ASSERT_THAT(s.ListPolicies(v.id), IsOk());
     ASSERT_THAT(s.AppendAudit(MakeEvent("secret.read", v.id)), IsOk());
     ASSERT_THAT(s.InsertUser({NewUuid(), "someone", false, kT0}, nullptr), IsOk());
-    ASSERT_THAT(s.DeleteSecret(v.id, "a/b", nullptr), IsOk());
   });
   EXPECT_TRUE(seen.empty()) << seen.size() << " changes published";
+}
+
+// For requests waiting on a secret: a new version, a disabled version and a deleted secret are
+// published as kSecret (vault id and path), failed ones too.
+TEST_P(StoreConformanceTest, EveryMutationOfASecretIsPublishedBeforeItReturns) {
+  Store& s = store();
+  const Vault v = AddVault("watched");
+  const Changes secret{StoreChange::Secret(v.id, "a/b")};
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(Put(v.id, "a/b", "one"), IsOk()); }), secret);
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(Put(v.id, "a/b", "two"), IsOk()); }), secret);
+  EXPECT_EQ(
+      Published(
+          s,
+          [&] { ASSERT_THAT(s.DisableSecretVersion(v.id, "a/b", 1, kT0 + 1, nullptr), IsOk()); }),
+      secret);
+  // What a plain read returns moves without a new version: aliases, promote, rollback, destroy.
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(Put(v.id, "a/b", "three"), IsOk()); }), secret);
+  EXPECT_EQ(
+      Published(s, [&] { ASSERT_THAT(s.SetSecretAlias(v.id, "a/b", "pending", 3, nullptr), IsOk()); }),
+      secret);
+  EXPECT_EQ(
+      Published(s, [&] { ASSERT_THAT(s.SetSecretAlias(v.id, "a/b", "current", 2, nullptr), IsOk()); }),
+      secret);
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.PromoteSecret(v.id, "a/b", nullptr), IsOk()); }),
+            secret);
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.RollbackSecret(v.id, "a/b", nullptr), IsOk()); }),
+            secret);
+  EXPECT_EQ(Published(s,
+                      [&] {
+                        ASSERT_THAT(s.DeleteSecretAlias(v.id, "a/b", "previous", nullptr), IsOk());
+                      }),
+            secret);
+  EXPECT_EQ(Published(s,
+                      [&] {
+                        ASSERT_THAT(s.DestroySecretVersion(v.id, "a/b", 1, kT0 + 2, nullptr),
+                                    IsOk());
+                      }),
+            secret);
+  EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.DeleteSecret(v.id, "a/b", nullptr), IsOk()); }),
+            secret);
+  EXPECT_EQ(Published(s,
+                      [&] {
+                        EXPECT_THAT(s.DeleteSecret(v.id, "a/b", nullptr),
+                                    StatusIs(StatusCode::kNotFound));
+                      }),
+            secret);
 }
 
 }  // namespace

@@ -51,6 +51,8 @@ std::string ChangePayload(const StoreChange& change) {
       return "vault " + change.id;
     case StoreChange::Kind::kPolicies:
       return "policies " + change.id;
+    case StoreChange::Kind::kSecret:
+      return "secret " + change.id + " " + change.path;
     case StoreChange::Kind::kEverything:
       break;
   }
@@ -69,6 +71,14 @@ std::optional<StoreChange> ParseChangePayload(std::string_view payload) {
   }
   if (auto id = After(payload, "policies "); id && IsId(*id)) {
     return StoreChange::Policies(std::string(*id));
+  }
+  if (auto rest = After(payload, "secret ")) {
+    const size_t space = rest->find(' ');
+    if (space != std::string_view::npos && IsId(rest->substr(0, space)) &&
+        IsId(rest->substr(space + 1))) {
+      return StoreChange::Secret(std::string(rest->substr(0, space)),
+                                 std::string(rest->substr(space + 1)));
+    }
   }
   for (const PrincipalKind kind : {PrincipalKind::kUser, PrincipalKind::kAgent}) {
     const std::string prefix = "principal " + std::string(PrincipalKindName(kind)) + " ";
@@ -133,7 +143,8 @@ void PgChangeListener::Drain(PgConnection& conn) {
       continue;
     }
     // Generations are notified in commit order, one by one: a gap is a notification lost.
-    if (synced_ && generation > last_seen_ + 1) {
+    // Generation 0 is a change no cache keeps (a secret's: kAnnounceUncountedChangeSql).
+    if (generation != 0 && synced_ && generation > last_seen_ + 1) {
       feed_.Publish(StoreChange::Everything());
     }
     feed_.Publish(*change);

@@ -34,7 +34,15 @@ inline constexpr std::string_view kAnnounceChangeSql =
     "WITH g AS (UPDATE change_generation SET generation = generation + 1 RETURNING generation)"
     " SELECT pg_notify('coffer_changes', g.generation::text || ' ' || $1) FROM g";
 
-// "credential ID", "principal agent ID", "vault ID", "policies ID", "everything"; and back
+// A change no cache keeps (a secret's, for those waiting on it) is announced uncounted, as
+// generation 0: it does not take change_generation's row lock, so writes of secrets on every
+// server do not queue behind one another. A listener that lost its connection reports
+// kEverything when it is back, which covers these too.
+inline constexpr std::string_view kAnnounceUncountedChangeSql =
+    "SELECT pg_notify('coffer_changes', '0 ' || $1)";
+
+// "credential ID", "principal agent ID", "vault ID", "policies ID", "secret VAULT PATH",
+// "everything"; and back
 // (nullopt for anything else).
 std::string ChangePayload(const StoreChange& change);
 std::optional<StoreChange> ParseChangePayload(std::string_view payload);

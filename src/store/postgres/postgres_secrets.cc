@@ -182,7 +182,8 @@ StatusOr<SecretVersion> PostgresStoreImpl::PutSecretVersion(const NewSecretVersi
                                                             const SealFunction& seal,
                                                             const AuditEvent* audit) {
   SecretVersion stored;
-  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+  const StoreChange change = StoreChange::Secret(in.vault_id, in.path);
+  RETURN_IF_ERROR(WriteChange(change, audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     SecretVersion header;
     std::optional<int64_t> readable_before;
     // The UPDATE takes the secret's row lock until commit: concurrent writers of one path,
@@ -376,7 +377,8 @@ StatusOr<SecretListPage> PostgresStoreImpl::ListSecrets(std::string_view vault_i
 
 Status PostgresStoreImpl::DeleteSecret(std::string_view vault_id, std::string_view path,
                                        const AuditEvent* audit) {
-  return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+  const StoreChange change = StoreChange::Secret(std::string(vault_id), std::string(path));
+  return WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
     ASSIGN_OR_RETURN(PgResult r, conn.Exec("DELETE FROM secrets WHERE vault_id = $1 AND path = $2",
                                            PgParams().Text(vault_id).Text(path)));
     if (r.affected() == 0) {
@@ -391,7 +393,8 @@ StatusOr<SecretVersion> PostgresStoreImpl::DisableSecretVersion(std::string_view
                                                                 int64_t version, UnixMicros at,
                                                                 const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+  const StoreChange change = StoreChange::Secret(std::string(vault_id), std::string(path));
+  RETURN_IF_ERROR(WriteChange(change, audit, [&](PgConnection& conn, AuditEvent*) -> Status {
     // COALESCE keeps the first time of a repeated disable.
     ASSIGN_OR_RETURN(
         PgResult r,

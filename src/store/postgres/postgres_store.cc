@@ -96,7 +96,9 @@ Status PostgresStoreImpl::WriteChange(const StoreChange& change, const AuditEven
   const std::string payload = ChangePayload(change);
   Status s = Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     RETURN_IF_ERROR(body(conn, event));
-    return conn.Run(kAnnounceChangeSql, PgParams().Text(payload));
+    return conn.Run(change.kind == StoreChange::Kind::kSecret ? kAnnounceUncountedChangeSql
+                                                              : kAnnounceChangeSql,
+                    PgParams().Text(payload));
   });
   changes_.Publish(change);
   return s;

@@ -601,15 +601,45 @@ TEST_F(PgChangeFeedTest, AKilledListeningConnectionIsDistrustedAtOnceAndReplaced
   EXPECT_TRUE(seen.Saw(StoreChange::Vault(v.id)));
 }
 
+// A secret written on server A wakes what waits on it on server B, without moving the counter
+// behind the caches (no gap, so no kEverything).
+TEST_F(PgChangeFeedTest, ASecretWrittenByAnotherServerIsReported) {
+  auto a = Open();
+  auto b = OpenFollowing();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(
+      FeedRecorder::Within(std::chrono::seconds(5), [&] { return b->Changes().Current(); }));
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_THAT(a->InsertVault(v, nullptr), IsOk());
+  FeedRecorder seen(b->Changes());
+  NewSecretVersion in;
+  in.vault_id = v.id;
+  in.path = "db/password";
+  in.type = SecretType::kPassword;
+  in.created_at = kT0;
+  in.created_by = "owner-1";
+  auto seal = [](const SecretVersion&) -> StatusOr<std::vector<uint8_t>> {
+    return std::vector<uint8_t>{1, 2, 3};
+  };
+  ASSERT_THAT(a->PutSecretVersion(in, seal, nullptr), IsOk());
+  EXPECT_TRUE(seen.Saw(StoreChange::Secret(v.id, "db/password")));
+  ASSERT_THAT(a->DisableSecretVersion(v.id, "db/password", 1, kT0 + 1, nullptr), IsOk());
+  EXPECT_TRUE(seen.Saw(StoreChange::Secret(v.id, "db/password")));
+  EXPECT_FALSE(seen.Saw(StoreChange::Everything(), std::chrono::milliseconds(0)));
+}
+
 TEST(ChangePayloadTest, RoundTripsAndRefusesAnythingElse) {
   for (const StoreChange& c :
        {StoreChange::Credential("abc123"), StoreChange::Principal(PrincipalKind::kUser, "u-1"),
         StoreChange::Principal(PrincipalKind::kAgent, "a-1"), StoreChange::Vault("v-1"),
-        StoreChange::Policies("v-2"), StoreChange::Everything()}) {
+        StoreChange::Policies("v-2"), StoreChange::Secret("v-3", "api-keys/openai"),
+        StoreChange::Everything()}) {
     EXPECT_EQ(ParseChangePayload(ChangePayload(c)), c) << ChangePayload(c);
   }
-  for (std::string_view bad : {"", "vault", "vault ", "vault a b", "principal robot x",
-                               "credential \x01", "secret s-1", "everything else"}) {
+  for (std::string_view bad :
+       {"", "vault", "vault ", "vault a b", "principal robot x", "credential \x01", "secret s-1",
+        "secret v-1 a b", "everything else"}) {
     EXPECT_EQ(ParseChangePayload(bad), std::nullopt) << bad;
   }
 }

@@ -197,7 +197,7 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::SetSecretAlias(
     std::string_view vault_id, std::string_view path, std::string_view alias, int64_t version,
     const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
     RETURN_IF_ERROR(CheckAliasTarget(conn, id, version, alias));
     RETURN_IF_ERROR(SetAliasRow(conn, id, alias, version));
@@ -214,7 +214,7 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::DeleteSecretAlias(
     std::string_view vault_id, std::string_view path, std::string_view alias,
     const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent*) -> Status {
     ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
     ASSIGN_OR_RETURN(const bool removed, RemoveAliasRow(conn, id, alias));
     if (!removed) {
@@ -230,7 +230,7 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::PromoteSecret(std::s
                                                                           std::string_view path,
                                                                           const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
     ASSIGN_OR_RETURN(out, MoveCurrent(conn, id, kAliasPending, kAliasPrevious, event));
     return OkStatus();
@@ -241,7 +241,7 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::PromoteSecret(std::s
 StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::RollbackSecret(
     std::string_view vault_id, std::string_view path, const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
     ASSIGN_OR_RETURN(out, MoveCurrent(conn, id, kAliasPrevious, kAliasPending, event));
     return OkStatus();
@@ -254,7 +254,7 @@ StatusOr<SecretVersion> PostgresStoreImpl::DestroySecretVersion(std::string_view
                                                                 int64_t version, UnixMicros at,
                                                                 const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(Write(audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
     ASSIGN_OR_RETURN(const auto aliases, LoadAliases(conn, id));
     for (const std::string_view held : {kAliasCurrent, kAliasPending}) {

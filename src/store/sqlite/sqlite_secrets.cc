@@ -269,7 +269,8 @@ StatusOr<SecretVersion> SqliteStoreImpl::PutSecretVersion(const NewSecretVersion
                                                           const SealFunction& seal,
                                                           const AuditEvent* audit) {
   SecretVersion stored;
-  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
+  const StoreChange what = StoreChange::Secret(in.vault_id, in.path);  // for waiting reads
+  RETURN_IF_ERROR(WriteChange(what, audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const bool vault_exists,
                      Exists(db, "SELECT 1 FROM vaults WHERE id = ?1", in.vault_id));
     if (!vault_exists) {
@@ -451,7 +452,8 @@ StatusOr<SecretListPage> SqliteStoreImpl::ListSecrets(std::string_view vault_id,
 
 Status SqliteStoreImpl::DeleteSecret(std::string_view vault_id, std::string_view path,
                                      const AuditEvent* audit) {
-  return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+  const StoreChange what = StoreChange::Secret(std::string(vault_id), std::string(path));
+  return WriteChange(what, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
     ASSIGN_OR_RETURN(SqliteStatement st,
                      db.Prepare("DELETE FROM secrets WHERE vault_id = ?1 AND path = ?2"));
     st.BindText(1, vault_id);
@@ -469,7 +471,8 @@ StatusOr<SecretVersion> SqliteStoreImpl::DisableSecretVersion(std::string_view v
                                                               int64_t version, UnixMicros at,
                                                               const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+  const StoreChange what = StoreChange::Secret(std::string(vault_id), std::string(path));
+  RETURN_IF_ERROR(WriteChange(what, audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
     ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
     if (!secret.has_value()) {
       return NotFoundError("secret not found");
@@ -503,7 +506,7 @@ StatusOr<SecretVersion> SqliteStoreImpl::DestroySecretVersion(std::string_view v
                                                               int64_t version, UnixMicros at,
                                                               const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
     if (!secret.has_value()) {
       return NotFoundError("secret not found");

@@ -234,7 +234,7 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::SetSecretAlias(std::st
                                                                          int64_t version,
                                                                          const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
     RETURN_IF_ERROR(CheckAliasTarget(db, id, version, alias));
     RETURN_IF_ERROR(SetAliasRow(db, id, alias, version));
@@ -251,7 +251,7 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::DeleteSecretAlias(
     std::string_view vault_id, std::string_view path, std::string_view alias,
     const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
     ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
     ASSIGN_OR_RETURN(const bool removed, RemoveAliasRow(db, id, alias));
     if (!removed) {
@@ -267,7 +267,7 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::PromoteSecret(std::str
                                                                         std::string_view path,
                                                                         const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
     ASSIGN_OR_RETURN(out, MoveCurrent(db, id, kAliasPending, kAliasPrevious, event));
     return OkStatus();
@@ -279,7 +279,7 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::RollbackSecret(std::st
                                                                          std::string_view path,
                                                                          const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
     ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
     ASSIGN_OR_RETURN(out, MoveCurrent(db, id, kAliasPrevious, kAliasPending, event));
     return OkStatus();
