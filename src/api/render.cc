@@ -71,6 +71,21 @@ std::string ValidUtf8(std::string_view s) {
   return out;
 }
 
+// Usage (docs/usage.md): this version's last read and reader, and with `with_secret` the
+// secret's over all its versions. Counts of plain reads lag by the server's flush interval.
+void AddUsage(boost::json::object& o, const SecretVersion& v, bool with_secret) {
+  o["last_read_at"] = TimeOrNull(v.last_read_at);
+  o["last_read_by"] = v.last_read_at.has_value() ? boost::json::value(v.last_read_by) : nullptr;
+  if (!with_secret) return;
+  boost::json::object usage(o.storage());
+  usage["access_count"] = v.secret_read_count;
+  usage["last_read_at"] = TimeOrNull(v.secret_last_read_at);
+  usage["last_read_by"] = v.secret_last_read_at.has_value()
+                              ? boost::json::value(v.secret_last_read_by)
+                              : boost::json::value(nullptr);
+  o["secret_usage"] = std::move(usage);
+}
+
 }  // namespace
 
 boost::json::object RenderVault(const Vault& vault) {
@@ -101,6 +116,7 @@ boost::json::object RenderSecretMeta(const SecretVersion& v, boost::json::storag
   o["access_count"] = v.access_count;
   o["is_disabled"] = v.is_disabled();
   o["rotation_policy"] = ParseStored(v.rotation_policy_json, sp);
+  AddUsage(o, v, /*with_secret=*/true);
   return o;
 }
 
@@ -118,6 +134,7 @@ boost::json::object RenderVersionEntry(const SecretVersion& v) {
   o["max_access_count"] = v.max_access_count;
   o["access_count"] = v.access_count;
   o["metadata"] = ParseStored(v.metadata_json, {});
+  AddUsage(o, v, /*with_secret=*/false);
   return o;
 }
 
@@ -154,6 +171,7 @@ boost::json::object RenderAgent(const Agent& agent) {
   o["scopes"] = boost::json::array();
   o["is_active"] = agent.is_active();
   o["deactivated_at"] = TimeOrNull(agent.deactivated_at);
+  o["last_used_at"] = TimeOrNull(agent.last_used_at);  // batched (docs/usage.md)
   o["intents_api_enabled"] = false;
   o["shroud_enabled"] = false;
   return o;

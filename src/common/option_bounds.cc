@@ -27,6 +27,7 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"token_ttl_seconds", 60, 86'400, "seconds"},
     {"auth_failure_burst", 1, 1'000'000, ""},
     {"auth_failures_per_minute", 1, 1'000'000, ""},
+    {"usage_flush_interval_ms", 10, 3'600'000, "ms"},
     {"batch_size", 1, 10'000, ""},  // coffer keys reencrypt
 };
 

@@ -107,6 +107,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"token_ttl_seconds", [&] { return integer(config.token_ttl_seconds); }},
         {"auth_failure_burst", [&] { return integer(config.auth_failure_burst); }},
         {"auth_failures_per_minute", [&] { return integer(config.auth_failures_per_minute); }},
+        {"usage_flush_interval_ms", [&] { return integer(config.usage_flush_interval_ms); }},
     };
     const auto* row =
         std::find_if(std::begin(keys), std::end(keys), [&](const auto& r) { return r.first == k; });
@@ -131,6 +132,7 @@ Status CheckServerConfig(const ServerConfig& config) {
       {"token_ttl_seconds", config.token_ttl_seconds},
       {"auth_failure_burst", config.auth_failure_burst},
       {"auth_failures_per_minute", config.auth_failures_per_minute},
+      {"usage_flush_interval_ms", config.usage_flush_interval_ms},
   };
   for (const auto& [key, value] : numbers) {
     RETURN_IF_ERROR(CheckInteger(IntegerBoundOf(key), value));

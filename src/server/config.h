@@ -29,6 +29,9 @@ struct ServerConfig {
   // Failed authentications one client address may make at once, and how many more per minute.
   int64_t auth_failure_burst = 20;
   int64_t auth_failures_per_minute = 60;
+  // How often usage counts (reads, agents' last use) kept in memory go to the store
+  // (docs/usage.md); a crash loses at most this window of counts.
+  int64_t usage_flush_interval_ms = 5'000;
   std::string log_level = "info";  // lower case: one of kLogLevels
   // Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
   std::string trusted_proxies;

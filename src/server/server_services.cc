@@ -64,8 +64,11 @@ ServerServices::ServerServices(const ServiceInputs& in)
       cache_(in.observed_store),
       authorizer_(cache_, in.clock),
       audit_log_(in.observed_store, in.clock),
-      deps_{in.observed_store,      in.clock, cache_, authorizer_, audit_log_, in.random,
-            DefaultMonotonicClock()},
+      usage_(std::make_unique<UsageRecorder>(
+          in.observed_store, DefaultMonotonicClock(),
+          std::chrono::milliseconds(in.config.usage_flush_interval_ms))),
+      deps_{in.observed_store,  in.clock, cache_, authorizer_, audit_log_, in.random,
+            DefaultMonotonicClock(), usage_.get()},
       auth_(deps_, in.keyring, AuthOptions(in.config, in.telemetry)),
       vaults_(deps_),
       // Another process may rotate or retire data keys (coffer keys): re-read them now and
@@ -84,6 +87,10 @@ ServerServices::ServerServices(const ServiceInputs& in)
   // (auth.failed.summary, one per address and minute) are appended from here.
   auth_.StartFailureSummaries(std::chrono::seconds(1), [](const Status& s) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
+  });
+  usage_->Start([](const Status& s) {
+    spdlog::error("cannot add usage counts to the store (kept for the next try): {}",
+                  s.message());
   });
   refresher_->Start(kKeyringRefreshInterval, [](const StatusOr<bool>& r) {
     if (r.has_value()) {
@@ -131,6 +138,9 @@ void ServerServices::Stop() {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   }
   audit_log_.WaitForBackground();  // every event appended before the store closes
+  if (Status s = usage_->Flush(); !s.ok()) {  // the counts since the last flush
+    spdlog::error("cannot add usage counts to the store at shutdown: {}", s.message());
+  }
   refresher_.reset();              // its thread reads the store
 }
 

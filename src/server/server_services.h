@@ -78,6 +78,7 @@ class ServerServices {
   AccessCache cache_;
   Authorizer authorizer_;
   AuditLog audit_log_;
+  std::unique_ptr<UsageRecorder> usage_;  // before deps_, which points at it
   ServiceDeps deps_;
   AuthService auth_;
   VaultService vaults_;

@@ -245,6 +245,9 @@ class ObservedStore final : public Store {
     return Timed("ConsumeShareAccess", audit,
                  [&] { return inner_.ConsumeShareAccess(id, now, audit); });
   }
+  Status ApplyUsage(const UsageBatch& batch) override {
+    return Timed("ApplyUsage", nullptr, [&] { return inner_.ApplyUsage(batch); });
+  }
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override {
     return Timed("ConsumeSecretAccess", audit,

@@ -58,6 +58,28 @@ struct NewSecretVersion {
 // ciphertext can be bound to them. `header` has every field but `ciphertext` filled in.
 using SealFunction = std::function<StatusOr<std::vector<uint8_t>>(const SecretVersion& header)>;
 
+// Reads of one version counted in memory since the last flush (service/usage_recorder.h).
+struct VersionReads {
+  std::string secret_id;
+  int64_t version = 0;
+  int64_t reads = 0;  // >= 0; added to access_count only where max_access_count is 0
+  UnixMicros last_read_at = 0;
+  std::string last_read_by;  // principal id of the read at last_read_at
+};
+
+// An agent's latest authenticated use seen since the last flush.
+struct AgentUse {
+  std::string agent_id;
+  UnixMicros last_used_at = 0;
+};
+
+// What ApplyUsage adds in one transaction.
+struct UsageBatch {
+  std::vector<VersionReads> reads;
+  std::vector<AgentUse> agents;
+  bool empty() const { return reads.empty() && agents.empty(); }
+};
+
 struct SecretListPage {
   std::vector<SecretSummary> secrets;  // ordered by path; latest version of each, no ciphertext
   std::string next_after;              // non-empty when more remain: pass as `after`
@@ -310,6 +332,14 @@ class Store {
   // kFailedPrecondition when the version has no read limit (max_access_count 0).
   virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                                 const AuditEvent* audit) = 0;
+
+  // Adds a batch of usage in one transaction, as increments, so the batches of several servers
+  // add up: per version, access_count += reads where max_access_count is 0 (a version with a
+  // read limit is counted by ConsumeSecretAccess alone), last_read_at = the later of the stored
+  // and the given time, last_read_by the reader of that later time; per secret, read_count +=
+  // reads and the same for its last read; per agent, last_used_at = the later time. Rows that
+  // no longer exist are skipped. Durable on return; nothing is applied on error.
+  virtual Status ApplyUsage(const UsageBatch& batch) = 0;
 
   // The selected version of the secret whose id is `secret_id`, with its ciphertext (as
   // GetSecretVersion). kNotFound when there is no such secret or version; kGone for

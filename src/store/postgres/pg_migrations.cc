@@ -321,6 +321,22 @@ ALTER TABLE policies
   ADD COLUMN updated_at bigint;
 )sql";
 
+// As SQLite's kUsageAndKeyGrace: usage columns (docs/usage.md) and the mark of a credential
+// whose grace (a future revoked_at) has not yet been audited as ended. Servers of the previous
+// version neither read nor write the new columns.
+constexpr std::string_view kUsageAndKeyGrace = R"sql(
+ALTER TABLE secret_versions
+  ADD COLUMN last_read_at bigint,
+  ADD COLUMN last_read_by text;
+ALTER TABLE secrets
+  ADD COLUMN read_count bigint NOT NULL DEFAULT 0,
+  ADD COLUMN last_read_at bigint,
+  ADD COLUMN last_read_by text;
+ALTER TABLE agents ADD COLUMN last_used_at bigint;
+ALTER TABLE credentials ADD COLUMN grace_pending boolean NOT NULL DEFAULT false;
+CREATE INDEX credentials_grace_pending ON credentials (revoked_at) WHERE grace_pending;
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -331,6 +347,8 @@ constexpr PgMigration kMigrations[] = {
     {7, "share links of secrets", kShares},
     {8, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
+    {9, "usage: last reads of versions and secrets, agents' last use; key grace windows",
+     kUsageAndKeyGrace},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -17,7 +17,8 @@ constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
     " revoked_at FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
-    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
+    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at,"
+    " last_used_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
     " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"

@@ -37,6 +37,11 @@ StatusOr<SecretVersion> ReadVersion(const PgResult& r, int row, bool with_cipher
   v.disabled_at = r.OptionalInt(row, 10);
   v.created_at = r.Int(row, 11);
   v.created_by = r.Text(row, 12);
+  v.last_read_at = r.OptionalInt(row, 13);
+  v.last_read_by = r.Text(row, 14);
+  v.secret_read_count = r.Int(row, 15);
+  v.secret_last_read_at = r.OptionalInt(row, 16);
+  v.secret_last_read_by = r.Text(row, 17);
   if (with_ciphertext) {
     v.ciphertext = r.Bytes(row, kCiphertextColumn);
   }
@@ -73,6 +78,7 @@ Agent ReadAgent(const PgResult& r, int row) {
   a.created_at = r.Int(row, 4);
   a.revoked_at = r.OptionalInt(row, 5);
   a.deactivated_at = r.OptionalInt(row, 6);
+  a.last_used_at = r.OptionalInt(row, 7);
   return a;
 }
 

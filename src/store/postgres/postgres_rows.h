@@ -20,7 +20,9 @@
 // queries that return the value add v.ciphertext as column kCiphertextColumn.
 #define COFFER_PG_VERSION_COLUMNS                                                          \
   "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
-  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by"
+  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
+  "v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, s.last_read_at, "           \
+  "COALESCE(s.last_read_by, '')"
 
 namespace coffer::postgres_internal {
 
@@ -39,7 +41,7 @@ using store_internal::VersionNotFound;
 // Of those columns, the version number (NULL where a LEFT JOIN found no version row), and the
 // column of the ciphertext after them.
 inline constexpr int kVersionColumn = 3;
-inline constexpr int kCiphertextColumn = 13;
+inline constexpr int kCiphertextColumn = 18;
 
 // `s` from an INSERT into a table whose rows have a unique name besides their id: kAlreadyExists
 // becomes `name_taken` when the violated constraint (conn.last_error()) is one of

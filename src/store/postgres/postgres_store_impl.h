@@ -110,6 +110,7 @@ class PostgresStoreImpl final : public PostgresStore {
                                                const AuditEvent* audit) override;
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override;
+  Status ApplyUsage(const UsageBatch& batch) override;  // (postgres_usage.cc)
 
   // --- copying a store (postgres_secrets.cc) -------------------------------------------------
   StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,

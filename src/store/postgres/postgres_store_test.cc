@@ -375,6 +375,43 @@ TEST_F(PostgresStoreTest, TwoServersWriteDenseVersionsCountExactlyAndExtendOneCh
   EXPECT_TRUE(ChainIsIntact(chain));
 }
 
+TEST_F(PostgresStoreTest, UsageFlushesFromTwoServersAddUp) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_THAT(a->InsertVault(v, nullptr), IsOk());
+  NewSecretVersion n;
+  n.vault_id = v.id;
+  n.path = "shared";
+  auto put = a->PutSecretVersion(n, FakeSeal("x"), nullptr);
+  ASSERT_THAT(put, IsOk());
+  constexpr int kThreads = 8;
+  constexpr int kFlushes = 30;
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      for (int i = 0; i < kFlushes; ++i) {
+        UsageBatch batch;
+        batch.reads.push_back({put->secret_id, 1, 3, kT0 + t * 1000 + i, "server-" +
+                                                                            std::to_string(t)});
+        if (!store.ApplyUsage(batch).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = b->GetSecretVersion(v.id, "shared", VersionSelector::Exact(1));
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->access_count, 3 * kThreads * kFlushes);  // increments, not overwrites
+  EXPECT_EQ(got->secret_read_count, 3 * kThreads * kFlushes);
+  EXPECT_EQ(got->last_read_at, kT0 + (kThreads - 1) * 1000 + kFlushes - 1);
+  EXPECT_EQ(got->last_read_by, "server-" + std::to_string(kThreads - 1));
+}
+
 TEST_F(PostgresStoreTest, AuditEventsCannotBeRewritten) {
   auto store = Open();
   ASSERT_NE(store, nullptr);

@@ -20,7 +20,8 @@ constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
     " revoked_at FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
-    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
+    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at,"
+    " last_used_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
     " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"
@@ -52,6 +53,7 @@ Agent ReadAgent(const SqliteStatement& st) {
   a.created_at = st.ColumnInt(4);
   a.revoked_at = st.ColumnOptionalInt(5);
   a.deactivated_at = st.ColumnOptionalInt(6);
+  a.last_used_at = st.ColumnOptionalInt(7);
   return a;
 }
 

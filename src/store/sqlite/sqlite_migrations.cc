@@ -298,6 +298,21 @@ ALTER TABLE policies ADD COLUMN ip_allowlist TEXT NOT NULL DEFAULT '';
 ALTER TABLE policies ADD COLUMN updated_at INTEGER;
 )sql";
 
+// Usage (batched read counts, docs/usage.md) and key grace windows: a version's and a secret's
+// last read (time and principal id) and a secret's reads over all its versions; an agent's last
+// authenticated use; a credential revoked in the future (a rotation's grace) is marked until the
+// sweep has audited the end of its grace. Existing rows start unread and unused.
+constexpr std::string_view kUsageAndKeyGrace = R"sql(
+ALTER TABLE secret_versions ADD COLUMN last_read_at INTEGER;
+ALTER TABLE secret_versions ADD COLUMN last_read_by TEXT;
+ALTER TABLE secrets ADD COLUMN read_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE secrets ADD COLUMN last_read_at INTEGER;
+ALTER TABLE secrets ADD COLUMN last_read_by TEXT;
+ALTER TABLE agents ADD COLUMN last_used_at INTEGER;
+ALTER TABLE credentials ADD COLUMN grace_pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX credentials_grace_pending ON credentials (revoked_at) WHERE grace_pending = 1;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -309,6 +324,8 @@ constexpr SqliteMigration kMigrations[] = {
     {8, "share links of secrets", kShares},
     {9, "policies: effect, priority, time window and client network conditions",
      kPolicyEffectAndConditions},
+    {10, "usage: last reads of versions and secrets, agents' last use; key grace windows",
+     kUsageAndKeyGrace},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -20,9 +20,11 @@ namespace {
 // queries that return the value add v.ciphertext as column kCiphertextColumn.
 #define COFFER_VERSION_COLUMNS                                                             \
   "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
-  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by"
+  "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
+  "v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, s.last_read_at, "           \
+  "COALESCE(s.last_read_by, '')"
 constexpr int kVersionColumn = 3;
-constexpr int kCiphertextColumn = 13;
+constexpr int kCiphertextColumn = 18;
 
 // For one (vault, path): a row per secret, with v.* NULL when no version matches.
 constexpr std::string_view kGetLatestEnabledSql =
@@ -126,6 +128,11 @@ StatusOr<SecretVersion> ReadVersion(const SqliteStatement& st, bool with_ciphert
   v.disabled_at = st.ColumnOptionalInt(10);
   v.created_at = st.ColumnInt(11);
   v.created_by = st.ColumnText(12);
+  v.last_read_at = st.ColumnOptionalInt(13);
+  v.last_read_by = st.ColumnText(14);
+  v.secret_read_count = st.ColumnInt(15);
+  v.secret_last_read_at = st.ColumnOptionalInt(16);
+  v.secret_last_read_by = st.ColumnText(17);
   if (with_ciphertext) {
     v.ciphertext = st.ColumnBlob(kCiphertextColumn);
   }

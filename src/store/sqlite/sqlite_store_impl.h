@@ -122,6 +122,7 @@ class SqliteStoreImpl final : public SqliteStore {
                                                const AuditEvent* audit) override;
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override;
+  Status ApplyUsage(const UsageBatch& batch) override;  // (sqlite_usage.cc)
 
   StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
                                                VersionSelector selector) override;
