@@ -226,6 +226,7 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
                "coffer secrets disable prod api-keys/openai 3", [m] { return m->Disable(); });
   vault_path(c);
   c->add_option("version", m->version_text, "Version number")->required();
+  AddUnusedCommand(secrets, ctx);
 }
 
 }  // namespace coffer::cli
