@@ -92,6 +92,11 @@ ServerServices::ServerServices(const ServiceInputs& in)
     spdlog::error("cannot add usage counts to the store (kept for the next try): {}",
                   s.message());
   });
+  grace_sweeper_ =
+      std::make_unique<KeyGraceSweeper>(in.observed_store, in.clock, DefaultMonotonicClock());
+  grace_sweeper_->Start(kKeyGraceSweepInterval, [](const Status& s) {
+    spdlog::error("cannot audit the end of a key's grace window (retried): {}", s.message());
+  });
   refresher_->Start(kKeyringRefreshInterval, [](const StatusOr<bool>& r) {
     if (r.has_value()) {
       spdlog::info("data keys reloaded from the store");
@@ -142,6 +147,7 @@ void ServerServices::Stop() {
     spdlog::error("cannot add usage counts to the store at shutdown: {}", s.message());
   }
   refresher_.reset();              // its thread reads the store
+  grace_sweeper_.reset();          // so does this one's
 }
 
 }  // namespace coffer::server

@@ -22,6 +22,7 @@
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/authorizer.h"
+#include "service/key_grace.h"
 #include "service/keyring_refresher.h"
 #include "service/policy_service.h"
 #include "service/secret_service.h"
@@ -89,6 +90,8 @@ class ServerServices {
   PolicyService policies_;
   AuditService audit_;
   ShareService shares_;
+  // Audits the end of rotated keys' grace windows (last: its thread uses the store only).
+  std::unique_ptr<KeyGraceSweeper> grace_sweeper_;
 };
 
 }  // namespace coffer::server

@@ -58,6 +58,9 @@ StatusOr<Credential> ReadCredential(const PgResult& r, int row);
 Agent ReadAgent(const PgResult& r, int row);
 StatusOr<Policy> ReadPolicy(const PgResult& r, int row);
 StatusOr<Sha256Digest> ReadDigest(const PgResult& r, int row, int column);
+
+// Inserts a credential row (postgres_identity.cc). kAlreadyExists when the public id is taken.
+Status InsertCredentialRow(PgConnection& conn, const Credential& c);
 StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row);
 
 // Every row of `r`, read by `read(r, row)` (returning T or StatusOr<T>).

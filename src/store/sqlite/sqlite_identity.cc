@@ -116,6 +116,8 @@ constexpr std::string_view kIsLastAdminKeySql =
     " WHERE o.public_id <> c.public_id AND o.principal_kind = 'user' AND o.kind = 'key'"
     " AND o.revoked_at IS NULL AND a.is_admin = 1)";
 
+}  // namespace
+
 Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
   ASSIGN_OR_RETURN(SqliteStatement st,
                    db.Prepare("INSERT INTO credentials (public_id, kind, principal_kind,"
@@ -131,6 +133,8 @@ Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
   st.BindOptionalInt(8, c.revoked_at);
   return Reword(st.Run(), StatusCode::kAlreadyExists, "the credential already exists");
 }
+
+namespace {
 
 // Revokes, at `at`, every credential of the agent that is not revoked yet.
 Status RevokeAgentCredentialRows(SqliteConnection& db, std::string_view agent_id, UnixMicros at) {
@@ -213,9 +217,11 @@ Status SqliteStoreImpl::RevokeCredential(std::string_view public_id, UnixMicros 
     if (last_admin_key) {
       return FailedPreconditionError(std::string(kLastAdminKey));
     }
-    // COALESCE keeps the first revocation's time.
+    // The earlier time wins: a repeated revocation keeps the first one's, and revoking a key in
+    // its grace window (revoked_at in the future) ends the window now.
     ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("UPDATE credentials SET revoked_at = COALESCE(revoked_at, ?2)"
+                     db.Prepare("UPDATE credentials SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2),"
+                                " grace_pending = CASE WHEN revoked_at <= ?2 THEN grace_pending ELSE 0 END"
                                 " WHERE public_id = ?1"));
     st.BindText(1, public_id);
     st.BindInt(2, at);
