@@ -19,29 +19,11 @@ namespace {
 using client::CofferClient;
 namespace json = boost::json;
 
-// "30d", "12h", "90m", "45s", "2w" as microseconds; or an RFC 3339 time taken as it is.
-// kInvalidArgument naming --since otherwise.
+// An RFC 3339 time taken as it is, or a duration (ParseDurationSeconds) back from `now`.
 StatusOr<UnixMicros> SinceTime(std::string_view text, UnixMicros now) {
   if (auto t = ParseRfc3339(text); t.has_value()) return *t;
-  const Status bad = InvalidArgumentError(
-      "--since must be a duration such as 30d, 12h, 90m, 45s or 2w, or an RFC 3339 time");
-  if (text.size() < 2) return Err(bad);
-  int64_t n = 0;
-  const std::string_view digits = text.substr(0, text.size() - 1);
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc() || end != digits.data() + digits.size() || n < 0 || n > 100'000) {
-    return Err(bad);
-  }
-  int64_t unit = 0;
-  switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    default: return Err(bad);
-  }
-  return now - n * unit * kMicrosPerSecond;
+  ASSIGN_OR_RETURN(const int64_t seconds, ParseDurationSeconds(text, "--since"));
+  return now - seconds * kMicrosPerSecond;
 }
 
 struct UnusedCommand {
@@ -99,6 +81,32 @@ struct UnusedCommand {
 };
 
 }  // namespace
+
+StatusOr<int64_t> ParseDurationSeconds(std::string_view text, std::string_view flag) {
+  const Status bad = InvalidArgumentError(
+      fmt::format("{} must be a duration such as 90s, 30m, 12h, 30d or 2w", flag));
+  if (text.size() < 2) return Err(bad);
+  int64_t n = 0;
+  const std::string_view digits = text.substr(0, text.size() - 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || end != digits.data() + digits.size() || n < 0 || n > 1'000'000) {
+    return Err(bad);
+  }
+  switch (text.back()) {
+    case 's':
+      return n;
+    case 'm':
+      return n * 60;
+    case 'h':
+      return n * 3600;
+    case 'd':
+      return n * 86400;
+    case 'w':
+      return n * 7 * 86400;
+    default:
+      return Err(bad);
+  }
+}
 
 void AddUnusedCommand(CLI::App* secrets, ClientContext& ctx) {
   auto m = std::make_shared<UnusedCommand>(ctx);

@@ -84,7 +84,8 @@ class CofferClient {
   StatusOr<std::vector<Agent>> ListAgents();
   StatusOr<Agent> GetAgent(std::string_view agent_id);
   Status RevokeAgent(std::string_view agent_id);
-  StatusOr<AgentCredentials> RotateAgentKey(std::string_view agent_id);
+  // `grace_seconds` > 0: the old API key keeps working that long.
+  StatusOr<AgentCredentials> RotateAgentKey(std::string_view agent_id, int64_t grace_seconds = 0);
   // POST /agents/self/rotate-key with this client's token as the agent's current key.
   StatusOr<SelfRotation> SelfRotateAgentKey(const SecretBuffer& rotation_secret);
 
