@@ -158,24 +158,23 @@ void RegisterUserRoutes(http::Router& router, const ApiServices& api, const Rout
                       o["api_keys"] = std::move(items);
                       return JsonResponse(200, o);
                     }));
-  router.Add("POST", "/v1/users/{user_id}/api-keys/{key_id}/rotate",
-             Authed(rc, "apikey.rotate",
-                    [&users](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      auto body = ParseBody(req, /*optional=*/true);
-                      if (!body.has_value()) return std::move(body.error());
-                      RETURN_IF_ERROR(body->AllowOnly({"grace_seconds"}));
-                      ASSIGN_OR_RETURN(auto grace, body->Integer("grace_seconds"));
-                      ASSIGN_OR_RETURN(IssuedCredential key,
-                                       users.RotateApiKey(ctx, Param(params, "user_id"),
-                                                          Param(params, "key_id"),
-                                                          grace.value_or(0)));
-                      return CredentialResponse(
-                          200, [&](boost::json::object& o, WipingResource* mr) {
-                            for (auto& kv : RenderApiKey(key.credential)) o[kv.key()] = kv.value();
-                            o["api_key"] = boost::json::string(key.token.view(), mr);
-                            o["replaces"] = Param(params, "key_id");
-                          });
-                    }));
+  router.Add(
+      "POST", "/v1/users/{user_id}/api-keys/{key_id}/rotate",
+      Authed(rc, "apikey.rotate",
+             [&users](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+               auto body = ParseBody(req, /*optional=*/true);
+               if (!body.has_value()) return std::move(body.error());
+               RETURN_IF_ERROR(body->AllowOnly({"grace_seconds"}));
+               ASSIGN_OR_RETURN(auto grace, body->Integer("grace_seconds"));
+               ASSIGN_OR_RETURN(IssuedCredential key,
+                                users.RotateApiKey(ctx, Param(params, "user_id"),
+                                                   Param(params, "key_id"), grace.value_or(0)));
+               return CredentialResponse(200, [&](boost::json::object& o, WipingResource* mr) {
+                 for (auto& kv : RenderApiKey(key.credential)) o[kv.key()] = kv.value();
+                 o["api_key"] = boost::json::string(key.token.view(), mr);
+                 o["replaces"] = Param(params, "key_id");
+               });
+             }));
   router.Add("DELETE", "/v1/users/{user_id}/api-keys/{key_id}",
              Authed(rc, "apikey.revoke",
                     [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {

@@ -103,10 +103,10 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
     }
     unused_since = *t;
   }
-  ASSIGN_OR_RETURN(SecretListPage page,
-                   secrets.List(ctx, Param(params, "vault_id"),
-                                request.Query("prefix").value_or(""),
-                                request.Query("after").value_or(""), limit, unused_since));
+  ASSIGN_OR_RETURN(
+      SecretListPage page,
+      secrets.List(ctx, Param(params, "vault_id"), request.Query("prefix").value_or(""),
+                   request.Query("after").value_or(""), limit, unused_since));
   boost::json::array items;
   for (const SecretSummary& s : page.secrets) items.push_back(RenderSecretMeta(s));
   boost::json::object o;

@@ -69,10 +69,10 @@ StatusOr<SecretBuffer> ReadSecretInput(const std::string& value_file, std::strin
 
 // The resources' commands, added to their group command (made by client_cli.cc's table, which
 // holds each group's help and examples), or to `coffer` itself for login, logout and whoami.
-void AddLoginCommands(CLI::App* app, ClientContext& ctx);        // login, logout, whoami
-void AddVaultCommands(CLI::App* vaults, ClientContext& ctx);     // vaults …
-void AddSecretCommands(CLI::App* secrets, ClientContext& ctx);   // secrets …
-void AddUnusedCommand(CLI::App* secrets, ClientContext& ctx);    // secrets unused
+void AddLoginCommands(CLI::App* app, ClientContext& ctx);       // login, logout, whoami
+void AddVaultCommands(CLI::App* vaults, ClientContext& ctx);    // vaults …
+void AddSecretCommands(CLI::App* secrets, ClientContext& ctx);  // secrets …
+void AddUnusedCommand(CLI::App* secrets, ClientContext& ctx);   // secrets unused
 
 // "90s", "30m", "12h", "30d", "2w" in seconds. kInvalidArgument naming `flag` otherwise.
 // (usage_commands.cc)

@@ -60,9 +60,10 @@ struct UnusedCommand {
           json::object o = s.json;
           o["vault"] = name;
           items.push_back(std::move(o));
-          rows.push_back({name, s.path, s.type, s.json.contains("created_at")
-                                                    ? std::string(s.json.at("created_at").as_string())
-                                                    : "-",
+          rows.push_back({name, s.path, s.type,
+                          s.json.contains("created_at")
+                              ? std::string(s.json.at("created_at").as_string())
+                              : "-",
                           last_read});
         }
       }
@@ -115,8 +116,9 @@ void AddUnusedCommand(CLI::App* secrets, ClientContext& ctx) {
       "List the secrets not read since a time (never-read ones included), in one vault or every "
       "vault you can list. Reads reach the server's counts within its usage flush interval",
       "coffer secrets unused --since 30d --vault prod", [m] { return m->Run(); });
-  c->add_option("--since", m->since, "A duration back from now (30d, 12h, 90m, 2w) or an RFC "
-                                        "3339 time")
+  c->add_option("--since", m->since,
+                "A duration back from now (30d, 12h, 90m, 2w) or an RFC "
+                "3339 time")
       ->capture_default_str();
   c->add_option("--vault", m->vault, "Only this vault (name or id)");
 }

@@ -209,8 +209,7 @@ StatusOr<SecretValue> CofferClient::GetSecretVersion(std::string_view vault_id,
 }
 
 StatusOr<SecretPage> CofferClient::ListSecrets(std::string_view vault_id, std::string_view prefix,
-                                               std::string_view after,
-                                               std::optional<int64_t> limit,
+                                               std::string_view after, std::optional<int64_t> limit,
                                                std::string_view unused_since) {
   std::string target = fmt::format("/v1/vaults/{}/secrets", Id(vault_id));
   AddQuery(target, "prefix", prefix);

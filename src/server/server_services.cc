@@ -67,7 +67,7 @@ ServerServices::ServerServices(const ServiceInputs& in)
       usage_(std::make_unique<UsageRecorder>(
           in.observed_store, DefaultMonotonicClock(),
           std::chrono::milliseconds(in.config.usage_flush_interval_ms))),
-      deps_{in.observed_store,  in.clock, cache_, authorizer_, audit_log_, in.random,
+      deps_{in.observed_store,       in.clock,    cache_, authorizer_, audit_log_, in.random,
             DefaultMonotonicClock(), usage_.get()},
       auth_(deps_, in.keyring, AuthOptions(in.config, in.telemetry)),
       vaults_(deps_),
@@ -89,8 +89,7 @@ ServerServices::ServerServices(const ServiceInputs& in)
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   });
   usage_->Start([](const Status& s) {
-    spdlog::error("cannot add usage counts to the store (kept for the next try): {}",
-                  s.message());
+    spdlog::error("cannot add usage counts to the store (kept for the next try): {}", s.message());
   });
   grace_sweeper_ =
       std::make_unique<KeyGraceSweeper>(in.observed_store, in.clock, DefaultMonotonicClock());
@@ -142,12 +141,12 @@ void ServerServices::Stop() {
   if (Status s = auth_.StopFailureSummaries(); !s.ok()) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   }
-  audit_log_.WaitForBackground();  // every event appended before the store closes
+  audit_log_.WaitForBackground();             // every event appended before the store closes
   if (Status s = usage_->Flush(); !s.ok()) {  // the counts since the last flush
     spdlog::error("cannot add usage counts to the store at shutdown: {}", s.message());
   }
-  refresher_.reset();              // its thread reads the store
-  grace_sweeper_.reset();          // so does this one's
+  refresher_.reset();      // its thread reads the store
+  grace_sweeper_.reset();  // so does this one's
 }
 
 }  // namespace coffer::server

@@ -18,8 +18,8 @@ Status ValidateGraceSeconds(int64_t grace_seconds) {
 
 std::string KeyAuditPath(PrincipalKind kind, std::string_view principal_id,
                          std::string_view public_id, int64_t grace_seconds, UnixMicros until) {
-  std::string path = fmt::format("{}/{}/api-keys", kind == PrincipalKind::kAgent ? "agents" : "users",
-                                 principal_id);
+  std::string path = fmt::format("{}/{}/api-keys",
+                                 kind == PrincipalKind::kAgent ? "agents" : "users", principal_id);
   if (!public_id.empty()) path += fmt::format("/{}", public_id);
   if (grace_seconds > 0) {
     path += fmt::format("?grace_seconds={}&old_key_until={}", grace_seconds, FormatRfc3339(until));

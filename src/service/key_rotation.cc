@@ -1,5 +1,6 @@
 // UserService::RotateApiKey: a user's API key replaced by a new one, the old one kept working
 // for an optional grace window (service/key_grace.h).
+#include "crypto/api_token.h"
 #include "service/auth_service.h"
 #include "service/key_grace.h"
 #include "service/user_service.h"
@@ -25,10 +26,10 @@ StatusOr<IssuedCredential> UserService::RotateApiKey(const RequestContext& ctx,
         const UnixMicros now = deps_.clock.Now();
         const UnixMicros until = now + grace_seconds * kMicrosPerSecond;
         ASSIGN_OR_RETURN(IssuedCredential fresh,
-                         MintCredential(kTokenKindApiKey, PrincipalKind::kUser, user.id,
-                                        old->name, keyring_, now));
-        event.path = KeyAuditPath(PrincipalKind::kUser, user.id, old->public_id, grace_seconds,
-                                  until);
+                         MintCredential(kTokenKindApiKey, PrincipalKind::kUser, user.id, old->name,
+                                        keyring_, now));
+        event.path =
+            KeyAuditPath(PrincipalKind::kUser, user.id, old->public_id, grace_seconds, until);
         Status s = deps_.store.RotateWithGrace(GraceRotation{.principal_kind = PrincipalKind::kUser,
                                                              .principal_id = user.id,
                                                              .old_key_id = old->public_id,

@@ -231,17 +231,15 @@ StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx, std::str
         }
         ASSIGN_OR_RETURN(Authorizer::ListFilter visible,
                          deps_.authorizer.ListablePaths(ctx, vault));
-        return ListVisible(ctx, vault, prefix, start, static_cast<size_t>(n),
-                           [&](const SecretSummary& s) {
-                             return visible.Matches(s.path) && unused(s);
-                           });
+        return ListVisible(
+            ctx, vault, prefix, start, static_cast<size_t>(n),
+            [&](const SecretSummary& s) { return visible.Matches(s.path) && unused(s); });
       });
 }
 
-StatusOr<SecretListPage> SecretService::ListVisible(const RequestContext& ctx, const Vault& vault,
-                                                    std::string_view prefix, std::string position,
-                                                    size_t limit,
-                                                    const std::function<bool(const SecretSummary&)>& keep) {
+StatusOr<SecretListPage> SecretService::ListVisible(
+    const RequestContext& ctx, const Vault& vault, std::string_view prefix, std::string position,
+    size_t limit, const std::function<bool(const SecretSummary&)>& keep) {
   // Every field of the answer, the cursor included, names only paths the caller may list: the
   // store is read in batches until `limit` visible paths are found, one more shows that more
   // remain, or the store has no more. The cursor is then the last path returned. When the scan

@@ -48,8 +48,8 @@ void UsageRecorder::RecordRead(std::string_view secret_id, int64_t version,
       ++dropped_;
       return;
     }
-    reads_.emplace(std::move(key), VersionReads{std::string(secret_id), version, 1, at,
-                                                std::string(reader_id)});
+    reads_.emplace(std::move(key),
+                   VersionReads{std::string(secret_id), version, 1, at, std::string(reader_id)});
     return;
   }
   MergeReads(it->second, VersionReads{{}, version, 1, at, std::string(reader_id)});

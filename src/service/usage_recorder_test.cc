@@ -13,7 +13,6 @@
 namespace coffer {
 namespace {
 
-
 constexpr std::chrono::milliseconds kInterval{5000};
 
 class UsageRecorderTest : public ::testing::Test {

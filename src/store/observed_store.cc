@@ -251,8 +251,7 @@ class ObservedStore final : public Store {
   StatusOr<std::optional<Credential>> NextEndedGrace(UnixMicros now) override {
     return Timed("NextEndedGrace", nullptr, [&] { return inner_.NextEndedGrace(now); });
   }
-  Status EndKeyGrace(std::string_view public_id, UnixMicros now,
-                     const AuditEvent* audit) override {
+  Status EndKeyGrace(std::string_view public_id, UnixMicros now, const AuditEvent* audit) override {
     return Timed("EndKeyGrace", audit, [&] { return inner_.EndKeyGrace(public_id, now, audit); });
   }
   Status ApplyUsage(const UsageBatch& batch) override {

@@ -32,15 +32,15 @@ TEST_P(StoreConformanceTest, AnAgentRotationWithGraceKeepsTheOldKeyUntilItsEnd) 
   ASSERT_THAT(store().InsertCredential(AgentCredential(a.id, "worker-rot", "rot"), nullptr),
               IsOk());
   AuditEvent event = MakeEvent("agent.rotate_key");
-  ASSERT_THAT(store().RotateWithGrace(GraceRotation{.principal_kind = PrincipalKind::kAgent,
-                                                    .principal_id = a.id,
-                                                    .fresh = {AgentCredential(a.id, "new-key"),
-                                                              AgentCredential(a.id, "new-rot",
-                                                                              "rot")},
-                                                    .at = kT0 + 10,
-                                                    .keys_until = kT0 + 10 + kGrace},
-                                      &event),
-              IsOk());
+  ASSERT_THAT(
+      store().RotateWithGrace(GraceRotation{.principal_kind = PrincipalKind::kAgent,
+                                            .principal_id = a.id,
+                                            .fresh = {AgentCredential(a.id, "new-key"),
+                                                      AgentCredential(a.id, "new-rot", "rot")},
+                                            .at = kT0 + 10,
+                                            .keys_until = kT0 + 10 + kGrace},
+                              &event),
+      IsOk());
   EXPECT_EQ(store().GetCredential("worker-key")->revoked_at, kT0 + 10 + kGrace);
   EXPECT_EQ(store().GetCredential("worker-rot")->revoked_at, kT0 + 10);
   EXPECT_FALSE(store().GetCredential("new-key")->revoked_at.has_value());

@@ -23,7 +23,7 @@ struct SecretReads {
 };
 
 struct FoldedUsage {
-  std::vector<SecretReads> secrets;  // by secret id
+  std::vector<SecretReads> secrets;    // by secret id
   std::vector<VersionReads> versions;  // by (secret id, version)
   std::vector<AgentUse> agents;        // by agent id
 };

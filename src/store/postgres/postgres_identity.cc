@@ -144,11 +144,11 @@ Status PostgresStoreImpl::RevokeCredential(std::string_view public_id, UnixMicro
     }
     // The earlier time wins: a repeated revocation keeps the first one's, and revoking a key in
     // its grace window (revoked_at in the future) ends the window now.
-    ASSIGN_OR_RETURN(PgResult r,
-                     conn.Exec("UPDATE credentials SET revoked_at = LEAST(revoked_at, $2),"
-                               " grace_pending = grace_pending AND COALESCE(revoked_at <= $2, false)"
-                               " WHERE public_id = $1",
-                               PgParams().Text(public_id).Int(at)));
+    ASSIGN_OR_RETURN(
+        PgResult r, conn.Exec("UPDATE credentials SET revoked_at = LEAST(revoked_at, $2),"
+                              " grace_pending = grace_pending AND COALESCE(revoked_at <= $2, false)"
+                              " WHERE public_id = $1",
+                              PgParams().Text(public_id).Int(at)));
     if (r.affected() == 0) {
       return NotFoundError("credential not found");
     }

@@ -32,11 +32,11 @@ Status PostgresStoreImpl::RotateWithGrace(const GraceRotation& r, const AuditEve
                                  PgParams().Text(r.principal_id)));
       if (a.rows() == 0) return NotFoundError("agent not found");
       if (a.Bool(0, 0)) return FailedPreconditionError("the agent is revoked");
-      RETURN_IF_ERROR(conn.Run(
-          "UPDATE credentials SET revoked_at = CASE WHEN kind = 'key' THEN $2 ELSE $3 END,"
-          " grace_pending = (kind = 'key' AND $4)"
-          " WHERE principal_kind = 'agent' AND principal_id = $1 AND revoked_at IS NULL",
-          PgParams().Text(r.principal_id).Int(r.keys_until).Int(r.at).Bool(pending)));
+      RETURN_IF_ERROR(
+          conn.Run("UPDATE credentials SET revoked_at = CASE WHEN kind = 'key' THEN $2 ELSE $3 END,"
+                   " grace_pending = (kind = 'key' AND $4)"
+                   " WHERE principal_kind = 'agent' AND principal_id = $1 AND revoked_at IS NULL",
+                   PgParams().Text(r.principal_id).Int(r.keys_until).Int(r.at).Bool(pending)));
     } else {
       ASSIGN_OR_RETURN(PgResult k,
                        conn.Exec("SELECT revoked_at IS NOT NULL FROM credentials"
@@ -47,9 +47,9 @@ Status PostgresStoreImpl::RotateWithGrace(const GraceRotation& r, const AuditEve
       if (k.Bool(0, 0)) {
         return FailedPreconditionError("the API key is already revoked (or in a grace window)");
       }
-      RETURN_IF_ERROR(
-          conn.Run("UPDATE credentials SET revoked_at = $2, grace_pending = $3 WHERE public_id = $1",
-                   PgParams().Text(r.old_key_id).Int(r.keys_until).Bool(pending)));
+      RETURN_IF_ERROR(conn.Run(
+          "UPDATE credentials SET revoked_at = $2, grace_pending = $3 WHERE public_id = $1",
+          PgParams().Text(r.old_key_id).Int(r.keys_until).Bool(pending)));
     }
     for (const Credential& c : r.fresh) {
       RETURN_IF_ERROR(InsertCredentialRow(conn, c));

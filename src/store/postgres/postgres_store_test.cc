@@ -396,8 +396,8 @@ TEST_F(PostgresStoreTest, UsageFlushesFromTwoServersAddUp) {
       Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
       for (int i = 0; i < kFlushes; ++i) {
         UsageBatch batch;
-        batch.reads.push_back({put->secret_id, 1, 3, kT0 + t * 1000 + i, "server-" +
-                                                                            std::to_string(t)});
+        batch.reads.push_back(
+            {put->secret_id, 1, 3, kT0 + t * 1000 + i, "server-" + std::to_string(t)});
         if (!store.ApplyUsage(batch).ok()) ++failures;
       }
     });

@@ -21,18 +21,19 @@ Status PostgresStoreImpl::ApplyUsage(const UsageBatch& batch) {
           PgParams().Text(s.secret_id).Int(s.reads).Int(s.last_read_at).Text(s.last_read_by)));
     }
     for (const VersionReads& v : usage.versions) {
-      RETURN_IF_ERROR(conn.Run("UPDATE secret_versions SET access_count = access_count"
-                               "  + CASE WHEN max_access_count = 0 THEN $3 ELSE 0 END,"
-                               " last_read_by = CASE WHEN last_read_at IS NULL OR last_read_at <= $4"
-                               "  THEN $5 ELSE last_read_by END,"
-                               " last_read_at = GREATEST(last_read_at, $4)"
-                               " WHERE secret_id = $1 AND version = $2",
-                               PgParams()
-                                   .Text(v.secret_id)
-                                   .Int(v.version)
-                                   .Int(v.reads)
-                                   .Int(v.last_read_at)
-                                   .Text(v.last_read_by)));
+      RETURN_IF_ERROR(
+          conn.Run("UPDATE secret_versions SET access_count = access_count"
+                   "  + CASE WHEN max_access_count = 0 THEN $3 ELSE 0 END,"
+                   " last_read_by = CASE WHEN last_read_at IS NULL OR last_read_at <= $4"
+                   "  THEN $5 ELSE last_read_by END,"
+                   " last_read_at = GREATEST(last_read_at, $4)"
+                   " WHERE secret_id = $1 AND version = $2",
+                   PgParams()
+                       .Text(v.secret_id)
+                       .Int(v.version)
+                       .Int(v.reads)
+                       .Int(v.last_read_at)
+                       .Text(v.last_read_by)));
     }
     for (const AgentUse& a : usage.agents) {
       RETURN_IF_ERROR(

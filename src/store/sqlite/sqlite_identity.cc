@@ -219,10 +219,11 @@ Status SqliteStoreImpl::RevokeCredential(std::string_view public_id, UnixMicros 
     }
     // The earlier time wins: a repeated revocation keeps the first one's, and revoking a key in
     // its grace window (revoked_at in the future) ends the window now.
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("UPDATE credentials SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2),"
-                                " grace_pending = CASE WHEN revoked_at <= ?2 THEN grace_pending ELSE 0 END"
-                                " WHERE public_id = ?1"));
+    ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        db.Prepare("UPDATE credentials SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2),"
+                   " grace_pending = CASE WHEN revoked_at <= ?2 THEN grace_pending ELSE 0 END"
+                   " WHERE public_id = ?1"));
     st.BindText(1, public_id);
     st.BindInt(2, at);
     RETURN_IF_ERROR(st.Run());

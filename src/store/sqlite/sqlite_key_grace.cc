@@ -93,9 +93,10 @@ StatusOr<std::optional<Credential>> SqliteStoreImpl::NextEndedGrace(UnixMicros n
 Status SqliteStoreImpl::EndKeyGrace(std::string_view public_id, UnixMicros now,
                                     const AuditEvent* audit) {
   return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("UPDATE credentials SET grace_pending = 0"
-                                " WHERE public_id = ?1 AND grace_pending = 1 AND revoked_at <= ?2"));
+    ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        db.Prepare("UPDATE credentials SET grace_pending = 0"
+                   " WHERE public_id = ?1 AND grace_pending = 1 AND revoked_at <= ?2"));
     st.BindText(1, public_id);
     st.BindInt(2, now);
     RETURN_IF_ERROR(st.Run());

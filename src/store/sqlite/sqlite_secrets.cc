@@ -18,10 +18,10 @@ namespace {
 
 // The columns ReadVersion() expects, from `secrets AS s` joined with `secret_versions AS v`;
 // queries that return the value add v.ciphertext as column kCiphertextColumn.
-#define COFFER_VERSION_COLUMNS                                                             \
-  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, " \
+#define COFFER_VERSION_COLUMNS                                                                    \
+  "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
   "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
-  "v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, s.last_read_at, "           \
+  "v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, s.last_read_at, "                  \
   "COALESCE(s.last_read_by, '')"
 constexpr int kVersionColumn = 3;
 constexpr int kCiphertextColumn = 18;
