@@ -195,6 +195,11 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                StatusOr<std::optional<std::string_view>> secret = std::optional<std::string_view>();
                if (!body.has_value()) {
                  secret = Err(InvalidArgumentError(body.error().status.message()));
+               } else if (body->Has("grace_seconds")) {
+                 // Seed 003: the old credentials die the moment a self-rotation returns.
+                 secret = Err(InvalidArgumentError(
+                     "grace_seconds is refused: a self-rotation has no grace window (the old key "
+                     "stops at once); the agent's owner can rotate with one"));
                } else if (Status s = body->AllowOnly({"rotationSecret"}); !s.ok()) {
                  secret = Err(s);
                } else {
