@@ -114,8 +114,8 @@ def test_cli_secrets_unused(fast, tmp_path):
     expect(admin.get(f"/vaults/{vault}/secrets/used/one"), 200)
     assert eventually(lambda: listed(admin, vault)["used/one"]["secret_usage"]["last_read_at"])
     cli = Cli(fast, fast.admin_key, str(tmp_path))
-    out = json.loads(cli.ok("--json", "secrets", "unused", "--since", "30d", "--vault",
-                            "cli-unused"))
+    out = json.loads(cli.ok("secrets", "unused", "--since", "30d", "--vault", "cli-unused",
+                            "--json"))
     assert [s["path"] for s in out["secrets"]] == ["stale/two"]
     table = cli.ok("secrets", "unused", "--since", "1h")
     assert "stale/two" in table and "never" in table and "used/one" not in table
