@@ -34,6 +34,7 @@ using ::testing::_;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+using store_testing::AgentCredential;
 using store_testing::ChainIsIntact;
 using store_testing::FakeSeal;
 using store_testing::kT0;
@@ -410,6 +411,43 @@ TEST_F(PostgresStoreTest, UsageFlushesFromTwoServersAddUp) {
   EXPECT_EQ(got->secret_read_count, 3 * kThreads * kFlushes);
   EXPECT_EQ(got->last_read_at, kT0 + (kThreads - 1) * 1000 + kFlushes - 1);
   EXPECT_EQ(got->last_read_by, "server-" + std::to_string(kThreads - 1));
+}
+
+TEST_F(PostgresStoreTest, TwoServersAuditTheEndOfAGraceWindowOnce) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Agent agent{NewUuid(), "graced", "", "owner-1", kT0};
+  ASSERT_THAT(a->InsertAgent(agent, {AgentCredential(agent.id, "old-key")}, nullptr), IsOk());
+  ASSERT_THAT(b->RotateWithGrace(GraceRotation{.principal_kind = PrincipalKind::kAgent,
+                                               .principal_id = agent.id,
+                                               .fresh = {AgentCredential(agent.id, "new-key")},
+                                               .at = kT0,
+                                               .keys_until = kT0 + 10},
+                                 nullptr),
+              IsOk());
+  std::atomic<int> ended = 0;
+  std::atomic<int> unexpected = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      AuditEvent event = MakeEvent("agent.key_grace_ended");
+      Status s = store.EndKeyGrace("old-key", kT0 + 10, &event);
+      if (s.ok()) {
+        ++ended;
+      } else if (s.code() != StatusCode::kAborted) {
+        ++unexpected;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ended.load(), 1);
+  EXPECT_EQ(unexpected.load(), 0);
+  auto events = a->ListAudit(AuditQuery{.action = "agent.key_grace_ended"});
+  ASSERT_THAT(events, IsOk());
+  EXPECT_EQ(events->size(), 1u);
 }
 
 TEST_F(PostgresStoreTest, AuditEventsCannotBeRewritten) {
