@@ -221,3 +221,16 @@ def test_user_api_key_rotation_without_grace_and_by_others(server):
                200).json()
     expect(caller.get("/me"), 401)
     expect(Caller(server, r["api_key"]).get("/me"), 200)
+
+
+def test_counts_pending_at_shutdown_are_flushed(make_server):
+    srv = make_server(extra_args=["--usage-flush-interval-ms", "3600000"])
+    admin = admin_caller(srv)
+    vault = create_vault(admin, "shutdown")
+    put_secret(admin, vault, "kept")
+    for _ in range(5):
+        expect(admin.get(f"/vaults/{vault}/secrets/kept"), 200)
+    assert listed(admin, vault)["kept"]["secret_usage"]["access_count"] == 0  # not flushed yet
+    srv.stop()  # SIGTERM: the pending counts go to the store
+    srv.start()
+    assert listed(admin_caller(srv), vault)["kept"]["secret_usage"]["access_count"] == 5
