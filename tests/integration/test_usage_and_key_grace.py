@@ -1,6 +1,6 @@
 """Usage (docs/usage.md) and key grace windows (docs/identity-and-access.md) against the real
 binary, on both stores. The server flushes usage every 100 ms here (--usage-flush-interval-ms),
-so reads show up in listings without waiting long; grace windows are 2 seconds."""
+so reads show up in listings without waiting long; grace windows are 3 seconds."""
 import json
 import time
 
@@ -124,7 +124,7 @@ def test_cli_secrets_unused(fast, tmp_path):
 
 # --- key grace windows -------------------------------------------------------------------------
 
-GRACE = 2
+GRACE = 3
 
 
 def audit(server, action):
