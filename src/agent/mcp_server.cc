@@ -206,6 +206,28 @@ Status ListSecrets(CofferClient& c, const Args& args, WipedJson& doc) {
   return SetList(doc, "secrets", secrets);
 }
 
+// Each secret's reads (docs/usage.md): path, latest version, its reads and the secret's usage;
+// with unused_since only those not read since then.
+Status ListUsage(CofferClient& c, const Args& args, WipedJson& doc) {
+  ASSIGN_OR_RETURN(std::string vault_id, VaultId(c, args));
+  ASSIGN_OR_RETURN(std::string prefix, args.String("prefix", false));
+  ASSIGN_OR_RETURN(std::string unused_since, args.String("unused_since", false));
+  ASSIGN_OR_RETURN(auto secrets, c.ListAllSecrets(vault_id, prefix, unused_since));
+  json::array items(doc.storage());
+  for (const client::SecretMeta& s : secrets) {
+    json::object o(doc.storage());
+    for (std::string_view key : {"path", "version", "access_count", "last_read_at", "last_read_by",
+                                 "secret_usage", "created_at"}) {
+      if (const json::value* v = s.json.if_contains(key)) o[key] = *v;
+    }
+    items.push_back(std::move(o));
+  }
+  json::object out(doc.storage());
+  out["secrets"] = std::move(items);
+  doc.value() = std::move(out);
+  return OkStatus();
+}
+
 Status GetSecret(CofferClient& c, const Args& args, WipedJson& doc) {
   ASSIGN_OR_RETURN(SecretTarget t, Target(c, args));
   ASSIGN_OR_RETURN(auto version, args.Integer("version", false));
@@ -355,6 +377,18 @@ const std::vector<Tool>& Tools() {
                         R"j("description":"Only paths starting with this, e.g. api-keys/"})j",
                     R"j("vault")j"),
        ListSecrets},
+      {"list_usage", "List secrets' usage",
+       "Reads of each secret of a vault: count, last read time and reader, per latest version "
+       "and over all versions; with unused_since only secrets not read since then. Counts lag "
+       "by the server's usage flush interval.",
+       true, false,
+       ObjectSchema(
+           std::string(kVaultProp) +
+               R"j(,"prefix":{"type":"string","description":"Only paths starting with this"},)j"
+               R"j("unused_since":{"type":"string","format":"date-time",)j"
+               R"j("description":"Only secrets not read since this RFC 3339 time"})j",
+           R"j("vault")j"),
+       ListUsage},
       {"get_secret", "Read a secret",
        "Read a secret's value and metadata: the latest readable version, or the given version. "
        "Counts as an access (one-time secrets are spent).",

@@ -158,6 +158,23 @@ void RegisterUserRoutes(http::Router& router, const ApiServices& api, const Rout
                       o["api_keys"] = std::move(items);
                       return JsonResponse(200, o);
                     }));
+  router.Add(
+      "POST", "/v1/users/{user_id}/api-keys/{key_id}/rotate",
+      Authed(rc, "apikey.rotate",
+             [&users](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+               auto body = ParseBody(req, /*optional=*/true);
+               if (!body.has_value()) return std::move(body.error());
+               RETURN_IF_ERROR(body->AllowOnly({"grace_seconds"}));
+               ASSIGN_OR_RETURN(auto grace, body->Integer("grace_seconds"));
+               ASSIGN_OR_RETURN(IssuedCredential key,
+                                users.RotateApiKey(ctx, Param(params, "user_id"),
+                                                   Param(params, "key_id"), grace.value_or(0)));
+               return CredentialResponse(200, [&](boost::json::object& o, WipingResource* mr) {
+                 for (auto& kv : RenderApiKey(key.credential)) o[kv.key()] = kv.value();
+                 o["api_key"] = boost::json::string(key.token.view(), mr);
+                 o["replaces"] = Param(params, "key_id");
+               });
+             }));
   router.Add("DELETE", "/v1/users/{user_id}/api-keys/{key_id}",
              Authed(rc, "apikey.revoke",
                     [&users](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
@@ -178,6 +195,11 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                StatusOr<std::optional<std::string_view>> secret = std::optional<std::string_view>();
                if (!body.has_value()) {
                  secret = Err(InvalidArgumentError(body.error().status.message()));
+               } else if (body->Has("grace_seconds")) {
+                 // Seed 003: the old credentials die the moment a self-rotation returns.
+                 secret = Err(InvalidArgumentError(
+                     "grace_seconds is refused: a self-rotation has no grace window (the old key "
+                     "stops at once); the agent's owner can rotate with one"));
                } else if (Status s = body->AllowOnly({"rotationSecret"}); !s.ok()) {
                  secret = Err(s);
                } else {
@@ -261,9 +283,14 @@ void RegisterAgentRoutes(http::Router& router, const ApiServices& api, const Rou
                     }));
   router.Add("POST", "/v1/agents/{agent_id}/rotate-key",
              Authed(rc, "agent.rotate_key",
-                    [&agents](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
-                      ASSIGN_OR_RETURN(AgentWithCredentials rotated,
-                                       agents.RotateKey(ctx, Param(params, "agent_id")));
+                    [&agents](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      auto body = ParseBody(req, /*optional=*/true);
+                      if (!body.has_value()) return std::move(body.error());
+                      RETURN_IF_ERROR(body->AllowOnly({"grace_seconds"}));
+                      ASSIGN_OR_RETURN(auto grace, body->Integer("grace_seconds"));
+                      ASSIGN_OR_RETURN(
+                          AgentWithCredentials rotated,
+                          agents.RotateKey(ctx, Param(params, "agent_id"), grace.value_or(0)));
                       return AgentWithCredentialsResponse(200, rotated);
                     }));
 }

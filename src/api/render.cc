@@ -71,6 +71,21 @@ std::string ValidUtf8(std::string_view s) {
   return out;
 }
 
+// Usage (docs/usage.md): this version's last read and reader, and with `with_secret` the
+// secret's over all its versions. Counts of plain reads lag by the server's flush interval.
+void AddUsage(boost::json::object& o, const SecretVersion& v, bool with_secret) {
+  o["last_read_at"] = TimeOrNull(v.last_read_at);
+  o["last_read_by"] = v.last_read_at.has_value() ? boost::json::value(v.last_read_by) : nullptr;
+  if (!with_secret) return;
+  boost::json::object usage(o.storage());
+  usage["access_count"] = v.secret_read_count;
+  usage["last_read_at"] = TimeOrNull(v.secret_last_read_at);
+  usage["last_read_by"] = v.secret_last_read_at.has_value()
+                              ? boost::json::value(v.secret_last_read_by)
+                              : boost::json::value(nullptr);
+  o["secret_usage"] = std::move(usage);
+}
+
 }  // namespace
 
 boost::json::object RenderVault(const Vault& vault) {
@@ -115,6 +130,7 @@ boost::json::object RenderSecretMeta(const SecretVersion& v, boost::json::storag
     o["is_destroyed"] = true;
     o["destroyed_at"] = FormatRfc3339(*v.destroyed_at);
   }
+  AddUsage(o, v, /*with_secret=*/true);
   return o;
 }
 
@@ -149,6 +165,7 @@ boost::json::object RenderVersionEntry(const SecretVersion& v) {
   o["aliases"] = std::move(aliases);
   o["is_destroyed"] = v.is_destroyed();
   o["destroyed_at"] = TimeOrNull(v.destroyed_at);
+  AddUsage(o, v, /*with_secret=*/false);
   return o;
 }
 
@@ -185,6 +202,7 @@ boost::json::object RenderAgent(const Agent& agent) {
   o["scopes"] = boost::json::array();
   o["is_active"] = agent.is_active();
   o["deactivated_at"] = TimeOrNull(agent.deactivated_at);
+  o["last_used_at"] = TimeOrNull(agent.last_used_at);  // batched (docs/usage.md)
   o["intents_api_enabled"] = false;
   o["shroud_enabled"] = false;
   return o;

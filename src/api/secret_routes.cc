@@ -121,14 +121,24 @@ StatusOr<http::Response> ListSecrets(SecretService& secrets, const http::Request
                                      const http::RouteParams& params, const RequestContext& ctx) {
   if (AsksToWait(request)) return WatchSecretList(secrets, request, params, ctx);
   for (const auto& [name, value] : request.query) {
-    if (name != "prefix" && name != "after" && name != "limit") {
-      return Err(InvalidArgumentError("unknown query parameter (allowed: prefix, after, limit)"));
+    if (name != "prefix" && name != "after" && name != "limit" && name != "unused_since") {
+      return Err(InvalidArgumentError(
+          "unknown query parameter (allowed: prefix, after, limit, unused_since)"));
     }
   }
   ASSIGN_OR_RETURN(auto limit, QueryInteger(request, "limit"));
-  ASSIGN_OR_RETURN(SecretListPage page, secrets.List(ctx, Param(params, "vault_id"),
-                                                     request.Query("prefix").value_or(""),
-                                                     request.Query("after").value_or(""), limit));
+  std::optional<UnixMicros> unused_since;
+  if (auto text = request.Query("unused_since"); text.has_value()) {
+    auto t = ParseRfc3339(*text);
+    if (!t.has_value()) {
+      return Err(InvalidArgumentError("unused_since " + t.error().message()));
+    }
+    unused_since = *t;
+  }
+  ASSIGN_OR_RETURN(
+      SecretListPage page,
+      secrets.List(ctx, Param(params, "vault_id"), request.Query("prefix").value_or(""),
+                   request.Query("after").value_or(""), limit, unused_since));
   return ListPageResponse(page, std::nullopt);
 }
 

@@ -27,7 +27,7 @@ std::vector<std::string> AgentRow(const client::Agent& a) {
 struct AgentCommands {
   explicit AgentCommands(ClientContext& c) : ctx(c) {}
   ClientContext& ctx;
-  std::string name, description, agent;
+  std::string name, description, agent, grace;
 
   void PrintCredentials(const client::AgentCredentials& a, std::string_view verb) {
     if (ctx.json_output) {
@@ -105,8 +105,15 @@ struct AgentCommands {
   int RotateKey() {
     return ctx.WithClient([&](CofferClient& c) -> Status {
       ASSIGN_OR_RETURN(std::string agent_id, AgentId(c, agent));
-      ASSIGN_OR_RETURN(client::AgentCredentials a, c.RotateAgentKey(agent_id));
+      int64_t grace_seconds = 0;
+      if (!grace.empty()) {
+        ASSIGN_OR_RETURN(grace_seconds, ParseDurationSeconds(grace, "--grace"));
+      }
+      ASSIGN_OR_RETURN(client::AgentCredentials a, c.RotateAgentKey(agent_id, grace_seconds));
       PrintCredentials(a, "Rotated the key of");
+      if (grace_seconds > 0 && !ctx.json_output) {
+        fmt::print("The old API key keeps working for {} seconds more\n", grace_seconds);
+      }
       return OkStatus();
     });
   }
@@ -132,9 +139,11 @@ void AddAgentCommands(CLI::App* agents, ClientContext& ctx) {
   c->add_option("agent", m->agent, "Agent name or id")->required();
   c = ctx.Leaf(agents, "rotate-key",
                "Give an agent a new API key and rotation secret (printed once); the old ones stop "
-               "working at once",
-               "coffer agents rotate-key research-bot", [m] { return m->RotateKey(); });
+               "working at once, or with --grace the old API key works that much longer",
+               "coffer agents rotate-key research-bot --grace 1h", [m] { return m->RotateKey(); });
   c->add_option("agent", m->agent, "Agent name or id")->required();
+  c->add_option("--grace", m->grace,
+                "How long the old API key keeps working: 90s, 30m, 1h, 7d (at most 7 days)");
 }
 
 }  // namespace coffer::cli

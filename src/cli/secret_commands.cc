@@ -302,6 +302,7 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx) {
   c->add_option("version", m->version_text, "Version number")->required();
   AddScheduleCommands(secrets, ctx);
   AddLifecycleCommands(secrets, ctx);
+  AddUnusedCommand(secrets, ctx);
 }
 
 }  // namespace coffer::cli

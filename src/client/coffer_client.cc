@@ -222,11 +222,12 @@ StatusOr<SecretValue> CofferClient::GetSecretVersion(std::string_view vault_id,
 }
 
 StatusOr<SecretPage> CofferClient::ListSecrets(std::string_view vault_id, std::string_view prefix,
-                                               std::string_view after,
-                                               std::optional<int64_t> limit) {
+                                               std::string_view after, std::optional<int64_t> limit,
+                                               std::string_view unused_since) {
   std::string target = fmt::format("/v1/vaults/{}/secrets", Id(vault_id));
   AddQuery(target, "prefix", prefix);
   AddQuery(target, "after", after);
+  AddQuery(target, "unused_since", unused_since);
   if (limit.has_value()) {
     AddQuery(target, "limit", std::to_string(*limit));
   }
@@ -237,11 +238,13 @@ StatusOr<SecretPage> CofferClient::ListSecrets(std::string_view vault_id, std::s
 }
 
 StatusOr<std::vector<SecretMeta>> CofferClient::ListAllSecrets(std::string_view vault_id,
-                                                               std::string_view prefix) {
+                                                               std::string_view prefix,
+                                                               std::string_view unused_since) {
   std::vector<SecretMeta> all;
   std::string after;
   for (int page = 0; page < 100'000; ++page) {
-    ASSIGN_OR_RETURN(SecretPage p, ListSecrets(vault_id, prefix, after, std::nullopt));
+    ASSIGN_OR_RETURN(SecretPage p,
+                     ListSecrets(vault_id, prefix, after, std::nullopt, unused_since));
     for (SecretMeta& m : p.secrets) {
       all.push_back(std::move(m));
     }

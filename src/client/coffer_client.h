@@ -59,10 +59,13 @@ class CofferClient {
   StatusOr<SecretValue> GetSecretVersion(std::string_view vault_id, std::string_view path,
                                          int64_t version);
   StatusOr<SecretPage> ListSecrets(std::string_view vault_id, std::string_view prefix,
-                                   std::string_view after, std::optional<int64_t> limit);
-  // Every page of ListSecrets.
+                                   std::string_view after, std::optional<int64_t> limit,
+                                   std::string_view unused_since = {});
+  // Every page of ListSecrets. `unused_since` (RFC 3339, empty: no filter): only secrets not
+  // read since then, never-read ones included.
   StatusOr<std::vector<SecretMeta>> ListAllSecrets(std::string_view vault_id,
-                                                   std::string_view prefix);
+                                                   std::string_view prefix,
+                                                   std::string_view unused_since = {});
   Status DeleteSecret(std::string_view vault_id, std::string_view path);
   StatusOr<SecretMeta> RotateSecret(std::string_view vault_id, std::string_view path,
                                     const RotateSecretInput& input);
@@ -110,7 +113,8 @@ class CofferClient {
   StatusOr<std::vector<Agent>> ListAgents();
   StatusOr<Agent> GetAgent(std::string_view agent_id);
   Status RevokeAgent(std::string_view agent_id);
-  StatusOr<AgentCredentials> RotateAgentKey(std::string_view agent_id);
+  // `grace_seconds` > 0: the old API key keeps working that long.
+  StatusOr<AgentCredentials> RotateAgentKey(std::string_view agent_id, int64_t grace_seconds = 0);
   // POST /agents/self/rotate-key with this client's token as the agent's current key.
   StatusOr<SelfRotation> SelfRotateAgentKey(const SecretBuffer& rotation_secret);
 

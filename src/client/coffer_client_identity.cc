@@ -80,8 +80,12 @@ Status CofferClient::RevokeAgent(std::string_view agent_id) {
   return OkStatus();
 }
 
-StatusOr<AgentCredentials> CofferClient::RotateAgentKey(std::string_view agent_id) {
-  ASSIGN_OR_RETURN(WipedJson doc, Call("POST", "/v1/agents/" + Id(agent_id) + "/rotate-key"));
+StatusOr<AgentCredentials> CofferClient::RotateAgentKey(std::string_view agent_id,
+                                                        int64_t grace_seconds) {
+  const std::string target = "/v1/agents/" + Id(agent_id) + "/rotate-key";
+  const std::string body =
+      grace_seconds > 0 ? fmt::format("{{\"grace_seconds\":{}}}", grace_seconds) : "";
+  ASSIGN_OR_RETURN(WipedJson doc, Call("POST", target, body));
   ASSIGN_OR_RETURN(const json::object* o, ObjectOf(doc));
   return AgentCredentials{.agent = ToAgent(*o),
                           .api_key = SecretField(*o, "api_key"),

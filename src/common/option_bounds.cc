@@ -30,6 +30,7 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"rotation_min_interval_seconds", 1, 86'400, "seconds"},
     {"expiry_warning_seconds", 0, 31'622'400, "seconds"},  // 366 days
     {"scheduler_interval_ms", 100, 3'600'000, "ms"},
+    {"usage_flush_interval_ms", 10, 3'600'000, "ms"},
     {"batch_size", 1, 10'000, ""},  // coffer keys reencrypt
     {"webhook_first_retry_ms", 100, 3'600'000, "ms"},
 };

@@ -25,6 +25,8 @@ struct Agent {
   // Deactivated (PATCH is_active false) since then; nullopt while active. Unlike revocation it
   // can be undone, and the agent's credentials are kept for when it is.
   std::optional<UnixMicros> deactivated_at;
+  // Its last authenticated request (batched like read counts, docs/usage.md); nullopt: never.
+  std::optional<UnixMicros> last_used_at;
 
   bool is_revoked() const { return revoked_at.has_value(); }
   // Whether the agent may authenticate at all: neither revoked nor deactivated.

@@ -54,7 +54,9 @@ struct SecretVersion {
   std::string rotation_policy_json;  // a JSON object, or empty for none
   std::optional<UnixMicros> expires_at;
   int64_t max_access_count = 0;  // 0 = unlimited
-  int64_t access_count = 0;      // counted reads handed out (only tracked when max > 0)
+  // Reads handed out: exact and durable per read when max_access_count > 0; otherwise counted
+  // in memory and added in batches (docs/usage.md), so it may lag by the unflushed window.
+  int64_t access_count = 0;
   std::optional<UnixMicros> disabled_at;
   UnixMicros created_at = 0;
   std::string created_by;           // id of the principal (user or agent) who wrote this version
@@ -70,6 +72,13 @@ struct SecretVersion {
   // name. Filled in by the store's reads of one secret (GetSecretVersion, ListSecretVersions,
   // PutSecretVersion, DisableSecretVersion, DestroySecretVersion); empty in listings.
   std::map<std::string, int64_t> aliases;
+  // Usage (batched, docs/usage.md): this version's last read and its reader's principal id, and
+  // the same over every version of its secret (reads summed, the latest read and its reader).
+  std::optional<UnixMicros> last_read_at;
+  std::string last_read_by;
+  int64_t secret_read_count = 0;
+  std::optional<UnixMicros> secret_last_read_at;
+  std::string secret_last_read_by;
 
   bool is_disabled() const { return disabled_at.has_value(); }
   bool is_destroyed() const { return destroyed_at.has_value(); }
@@ -97,7 +106,11 @@ struct Credential {
   std::string name;                  // label chosen by its owner
   std::vector<uint8_t> secret_hmac;  // HMAC-SHA256(pepper, secret part)
   UnixMicros created_at = 0;
+  // When it stops working. A time in the future is a rotation's grace window: the credential
+  // works until then (IsRevokedAt).
   std::optional<UnixMicros> revoked_at;
+
+  bool IsRevokedAt(UnixMicros now) const { return revoked_at.has_value() && *revoked_at <= now; }
 };
 
 // A data key wrapped (AES-256-GCM) under the root key. `purpose` says what it is for.

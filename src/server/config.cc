@@ -114,6 +114,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
          [&] { return integer(config.rotation_min_interval_seconds); }},
         {"expiry_warning_seconds", [&] { return integer(config.expiry_warning_seconds); }},
         {"scheduler_interval_ms", [&] { return integer(config.scheduler_interval_ms); }},
+        {"usage_flush_interval_ms", [&] { return integer(config.usage_flush_interval_ms); }},
     };
     const auto* row =
         std::find_if(std::begin(keys), std::end(keys), [&](const auto& r) { return r.first == k; });
@@ -142,6 +143,7 @@ Status CheckServerConfig(const ServerConfig& config) {
       {"expiry_warning_seconds", config.expiry_warning_seconds},
       {"scheduler_interval_ms", config.scheduler_interval_ms},
       {"webhook_first_retry_ms", config.webhook_first_retry_ms},
+      {"usage_flush_interval_ms", config.usage_flush_interval_ms},
   };
   for (const auto& [key, value] : numbers) {
     RETURN_IF_ERROR(CheckInteger(IntegerBoundOf(key), value));

@@ -36,6 +36,9 @@ struct ServerConfig {
   int64_t rotation_min_interval_seconds = 60;
   int64_t expiry_warning_seconds = 7 * 86'400;
   int64_t scheduler_interval_ms = 1'000;
+  // How often usage counts (reads, agents' last use) kept in memory go to the store
+  // (docs/usage.md); a crash loses at most this window of counts.
+  int64_t usage_flush_interval_ms = 5'000;
   std::string log_level = "info";  // lower case: one of kLogLevels
   // Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
   std::string trusted_proxies;

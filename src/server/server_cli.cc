@@ -89,6 +89,13 @@ CLI::App* AddServerCommand(CLI::App& app, StoreOptions& options) {
       ->envname("COFFER_SCHEDULER_INTERVAL_MS")
       ->check(IntegerOption("scheduler_interval_ms"))
       ->capture_default_str();
+  server
+      ->add_option("--usage-flush-interval-ms", config.usage_flush_interval_ms,
+                   "How often read counts and agents' last use go to the store (a crash loses "
+                   "at most this window of them)")
+      ->envname("COFFER_USAGE_FLUSH_INTERVAL_MS")
+      ->check(IntegerOption("usage_flush_interval_ms"))
+      ->capture_default_str();
   server->add_option("--log-level", config.log_level, "trace, debug, info, warn, error, off")
       ->envname("COFFER_LOG_LEVEL")
       ->transform(LogLevelOption())

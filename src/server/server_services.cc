@@ -88,8 +88,11 @@ ServerServices::ServerServices(const ServiceInputs& in)
       cache_(in.observed_store),
       authorizer_(cache_, in.clock),
       audit_log_(in.observed_store, in.clock),
-      deps_{in.observed_store,      in.clock, cache_, authorizer_, audit_log_, in.random,
-            DefaultMonotonicClock()},
+      usage_(std::make_unique<UsageRecorder>(
+          in.observed_store, DefaultMonotonicClock(),
+          std::chrono::milliseconds(in.config.usage_flush_interval_ms))),
+      deps_{in.observed_store,       in.clock,    cache_, authorizer_, audit_log_, in.random,
+            DefaultMonotonicClock(), usage_.get()},
       auth_(deps_, in.keyring, AuthOptions(in.config, in.telemetry)),
       vaults_(deps_),
       // Another process may rotate or retire data keys (coffer keys): re-read them now and
@@ -126,6 +129,14 @@ ServerServices::ServerServices(const ServiceInputs& in)
                                                     DefaultMonotonicClock(), in.keyring, *http_,
                                                     in.random, dispatch, LogWebhookAttempt);
   dispatcher_->Start([](const Status& s) { spdlog::error("webhook dispatch: {}", s.message()); });
+  usage_->Start([](const Status& s) {
+    spdlog::error("cannot add usage counts to the store (kept for the next try): {}", s.message());
+  });
+  grace_sweeper_ =
+      std::make_unique<KeyGraceSweeper>(in.observed_store, in.clock, DefaultMonotonicClock());
+  grace_sweeper_->Start(kKeyGraceSweepInterval, [](const Status& s) {
+    spdlog::error("cannot audit the end of a key's grace window (retried): {}", s.message());
+  });
   refresher_->Start(kKeyringRefreshInterval, [](const StatusOr<bool>& r) {
     if (r.has_value()) {
       spdlog::info("data keys reloaded from the store");
@@ -173,9 +184,13 @@ void ServerServices::Stop() {
   if (Status s = auth_.StopFailureSummaries(); !s.ok()) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   }
-  dispatcher_->Stop();             // it reads and writes the store
-  audit_log_.WaitForBackground();  // every event appended before the store closes
-  refresher_.reset();              // its thread reads the store
+  dispatcher_->Stop();                        // it reads and writes the store
+  audit_log_.WaitForBackground();             // every event appended before the store closes
+  if (Status s = usage_->Flush(); !s.ok()) {  // the counts since the last flush
+    spdlog::error("cannot add usage counts to the store at shutdown: {}", s.message());
+  }
+  refresher_.reset();      // its thread reads the store
+  grace_sweeper_.reset();  // so does this one's
 }
 
 }  // namespace coffer::server

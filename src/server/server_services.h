@@ -23,6 +23,7 @@
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/authorizer.h"
+#include "service/key_grace.h"
 #include "service/keyring_refresher.h"
 #include "service/policy_service.h"
 #include "service/rotation_scheduler.h"
@@ -83,6 +84,7 @@ class ServerServices {
   AccessCache cache_;
   Authorizer authorizer_;
   AuditLog audit_log_;
+  std::unique_ptr<UsageRecorder> usage_;  // before deps_, which points at it
   ServiceDeps deps_;
   AuthService auth_;
   VaultService vaults_;
@@ -98,6 +100,8 @@ class ServerServices {
   std::unique_ptr<WebhookDispatcher> dispatcher_;
   // Started last and stopped first: it uses the secrets' store and keyring.
   std::unique_ptr<RotationScheduler> scheduler_;
+  // Audits the end of rotated keys' grace windows (last: its thread uses the store only).
+  std::unique_ptr<KeyGraceSweeper> grace_sweeper_;
 };
 
 }  // namespace coffer::server

@@ -5,6 +5,7 @@
 
 #include "common/ids.h"
 #include "crypto/api_token.h"
+#include "service/key_grace.h"
 #include "service/vault_service.h"
 
 namespace coffer {
@@ -137,19 +138,35 @@ Status AgentService::Revoke(const RequestContext& ctx, std::string_view agent_id
 }
 
 StatusOr<AgentWithCredentials> AgentService::RotateKey(const RequestContext& ctx,
-                                                       std::string_view agent_id) {
+                                                       std::string_view agent_id,
+                                                       int64_t grace_seconds) {
   return deps_.audit.Audited<AgentWithCredentials>(
       ctx, "agent.rotate_key", [&](AuditEvent& event) -> StatusOr<AgentWithCredentials> {
         ASSIGN_OR_RETURN(Agent agent, Manageable(ctx, agent_id, /*allow_self=*/false));
         if (agent.is_revoked()) {
           return Err(FailedPreconditionError("agent is revoked; create a new one"));
         }
+        RETURN_IF_ERROR(ValidateGraceSeconds(grace_seconds));
         ASSIGN_OR_RETURN(auto credentials, NewCredentials(agent));
-        event.path = agent.id;  // which agent: agent.key_rotated webhooks name it
-        // A human rotation replaces whatever is active, so no expectation.
-        Status s = deps_.store.ReplaceAgentCredentials(
-            agent.id, {}, {credentials.first.credential, credentials.second.credential},
-            deps_.clock.Now(), AuditLog::Success(event));
+        const UnixMicros now = deps_.clock.Now();
+        Status s;
+        if (grace_seconds == 0) {
+          event.path = agent.id;  // which agent: agent.key_rotated webhooks name it
+          // A human rotation replaces whatever is active, so no expectation.
+          s = deps_.store.ReplaceAgentCredentials(
+              agent.id, {}, {credentials.first.credential, credentials.second.credential}, now,
+              AuditLog::Success(event));
+        } else {
+          const UnixMicros until = now + grace_seconds * kMicrosPerSecond;
+          event.path = KeyAuditPath(PrincipalKind::kAgent, agent.id, "", grace_seconds, until);
+          s = deps_.store.RotateWithGrace(
+              GraceRotation{.principal_kind = PrincipalKind::kAgent,
+                            .principal_id = agent.id,
+                            .fresh = {credentials.first.credential, credentials.second.credential},
+                            .at = now,
+                            .keys_until = until},
+              AuditLog::Success(event));
+        }
         RETURN_IF_ERROR(s);
         AuditLog::MarkWritten(ctx);
         return AgentWithCredentials{std::move(agent), std::move(credentials.first.token),

@@ -62,7 +62,10 @@ class AgentService {
   // Owner or admin. Idempotent.
   Status Revoke(const RequestContext& ctx, std::string_view agent_id);
   // Owner or admin: new API key (`ocv_…`) and rotation secret; the old ones stop working.
-  StatusOr<AgentWithCredentials> RotateKey(const RequestContext& ctx, std::string_view agent_id);
+  // With `grace_seconds` > 0 (at most kMaxGraceSeconds, else kInvalidArgument naming it) the
+  // old API key keeps working that long (service/key_grace.h); 0: it stops at once.
+  StatusOr<AgentWithCredentials> RotateKey(const RequestContext& ctx, std::string_view agent_id,
+                                           int64_t grace_seconds = 0);
 
   // The agent rotates its own credentials. `ctx` has no principal yet (request id and client
   // IP only); `rotation_secret` is what the body held, or why the body was refused (reported

@@ -159,7 +159,8 @@ StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::st
   }
   // Revoking an agent revokes its credentials too; the agent's revocation is what the caller
   // is told (403), as seed 003 says.
-  if (entry->credential.revoked_at.has_value() && !entry->principal_revoked) {
+  // A revocation in the future is a rotation's grace window: the key works until then.
+  if (entry->credential.IsRevokedAt(deps_.clock.Now()) && !entry->principal_revoked) {
     return Err(Unauthenticated());
   }
   return VerifiedCredential{std::move(entry->credential), std::move(entry->principal),
@@ -180,8 +181,15 @@ Status RefuseInactive(bool revoked, bool deactivated) {
 }
 }  // namespace
 
+void AuthService::NoteUse(const Principal& principal) {
+  if (deps_.usage != nullptr && principal.kind == PrincipalKind::kAgent) {
+    deps_.usage->RecordAgentUse(principal.id, deps_.clock.Now());
+  }
+}
+
 StatusOr<Principal> AuthService::FromVerified(const VerifiedCredential& verified) {
   RETURN_IF_ERROR(RefuseInactive(verified.principal_revoked, verified.principal_deactivated));
+  NoteUse(verified.principal);
   return verified.principal;
 }
 
@@ -202,11 +210,12 @@ StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
     if (entry.error().code() == StatusCode::kNotFound) return Err(Unauthenticated());
     return Err(entry.error());
   }
-  if (entry->credential.revoked_at.has_value() ||
+  if (entry->credential.IsRevokedAt(deps_.clock.Now()) ||
       entry->credential.principal_id != claims.subject) {
     return Err(Unauthenticated());
   }
   RETURN_IF_ERROR(RefuseInactive(entry->principal_revoked, entry->principal_deactivated));
+  NoteUse(entry->principal);
   return entry->principal;
 }
 

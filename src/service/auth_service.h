@@ -148,6 +148,8 @@ class AuthService {
   // The credential with its principal, from the cache or the store. kNotFound if unknown.
   StatusOr<CacheEntry> Lookup(std::string_view public_id);
   StatusOr<Principal> FromVerified(const VerifiedCredential& verified);
+  // Counts an authenticated request of an agent toward its last_used_at (deps_.usage).
+  void NoteUse(const Principal& principal);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
   // The vaults of the agent's unexpired policies, ordered by id.
   StatusOr<std::vector<std::string>> AgentVaultIds(std::string_view agent_id);

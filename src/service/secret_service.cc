@@ -175,6 +175,10 @@ StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVer
     AuditLog::MarkWritten(ctx);
     version.access_count = *count;
   }
+  if (deps_.usage != nullptr) {
+    // Counted in memory, flushed in batches: no durable write per plain read (docs/usage.md).
+    deps_.usage->RecordRead(version.secret_id, version.version, ctx.principal.id, clock_.Now());
+  }
   return SecretValue{std::move(version), std::move(value)};
 }
 
@@ -217,7 +221,8 @@ StatusOr<SecretValue> SecretService::GetVersion(const RequestContext& ctx,
 
 StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx, std::string_view vault_id,
                                              std::string_view prefix, std::string_view after,
-                                             std::optional<int64_t> limit) {
+                                             std::optional<int64_t> limit,
+                                             std::optional<UnixMicros> unused_since) {
   return deps_.audit.Audited<SecretListPage>(
       ctx, "secret.list", [&](AuditEvent& event) -> StatusOr<SecretListPage> {
         AuditLog::SetTarget(event, vault_id, prefix);
@@ -234,19 +239,27 @@ StatusOr<SecretListPage> SecretService::List(const RequestContext& ctx, std::str
           return Err(
               InvalidArgumentError(fmt::format("limit must be between 1 and {}", kMaxListLimit)));
         }
+        const auto unused = [&](const SecretSummary& s) {
+          return !unused_since.has_value() || !s.secret_last_read_at.has_value() ||
+                 *s.secret_last_read_at < *unused_since;
+        };
         if (Authorizer::IsOwner(ctx.principal, vault)) {
-          return store_.ListSecrets(vault.id, prefix, start, static_cast<size_t>(n));
+          if (!unused_since.has_value()) {
+            return store_.ListSecrets(vault.id, prefix, start, static_cast<size_t>(n));
+          }
+          return ListVisible(ctx, vault, prefix, start, static_cast<size_t>(n), unused);
         }
         ASSIGN_OR_RETURN(Authorizer::ListFilter visible,
                          deps_.authorizer.ListablePaths(ctx, vault));
-        return ListVisible(ctx, vault, prefix, start, static_cast<size_t>(n), visible);
+        return ListVisible(
+            ctx, vault, prefix, start, static_cast<size_t>(n),
+            [&](const SecretSummary& s) { return visible.Matches(s.path) && unused(s); });
       });
 }
 
-StatusOr<SecretListPage> SecretService::ListVisible(const RequestContext& ctx, const Vault& vault,
-                                                    std::string_view prefix, std::string position,
-                                                    size_t limit,
-                                                    const Authorizer::ListFilter& visible) {
+StatusOr<SecretListPage> SecretService::ListVisible(
+    const RequestContext& ctx, const Vault& vault, std::string_view prefix, std::string position,
+    size_t limit, const std::function<bool(const SecretSummary&)>& keep) {
   // Every field of the answer, the cursor included, names only paths the caller may list: the
   // store is read in batches until `limit` visible paths are found, one more shows that more
   // remain, or the store has no more. The cursor is then the last path returned. When the scan
@@ -271,7 +284,7 @@ StatusOr<SecretListPage> SecretService::ListVisible(const RequestContext& ctx, c
     for (SecretSummary& s : page.secrets) {
       ++scanned;
       position = s.path;
-      if (!visible.Matches(s.path)) continue;
+      if (!keep(s)) continue;
       if (out.secrets.size() == limit) {
         more_visible = true;
         break;

@@ -119,9 +119,12 @@ class SecretService {
   // list, and `next_after` never names another: it is the last path returned, or a sealed
   // cursor (see service/list_cursor.h) when the scan budget ran out; empty when nothing visible
   // remains. kInvalidArgument for a bad prefix, `after` or `limit`.
+  // With `unused_since`, only secrets not read since then (never-read ones included); reads
+  // are known as of the last usage flush (docs/usage.md).
   StatusOr<SecretListPage> List(const RequestContext& ctx, std::string_view vault_id,
                                 std::string_view prefix, std::string_view after,
-                                std::optional<int64_t> limit);
+                                std::optional<int64_t> limit,
+                                std::optional<UnixMicros> unused_since = std::nullopt);
 
   Status Delete(const RequestContext& ctx, std::string_view vault_id, std::string_view path);
 
@@ -197,10 +200,10 @@ class SecretService {
   StatusOr<Vault> Authorize(const RequestContext& ctx, std::string_view vault_id,
                             std::string_view path, Permission permission,
                             std::optional<Permission> alternative = std::nullopt);
-  // List for a caller who may list only some paths: those `visible` matches.
+  // List of only the secrets `keep` accepts (paths the caller may list, unused ones).
   StatusOr<SecretListPage> ListVisible(const RequestContext& ctx, const Vault& vault,
                                        std::string_view prefix, std::string position, size_t limit,
-                                       const Authorizer::ListFilter& visible);
+                                       const std::function<bool(const SecretSummary&)>& keep);
   StatusOr<SecretVersion> Write(const RequestContext& ctx, const Vault& vault,
                                 std::string_view path, NewSecretVersion version,
                                 const SecretBuffer& value, AuditEvent& event);

@@ -9,6 +9,7 @@
 #include "service/access_cache.h"
 #include "service/audit_log.h"
 #include "service/authorizer.h"
+#include "service/usage_recorder.h"
 #include "store/store.h"
 
 namespace coffer {
@@ -21,6 +22,7 @@ struct ServiceDeps {
   AuditLog& audit;
   Random& random;                         // ids of what the services create
   const MonotonicClock& monotonic_clock;  // intervals of the services' background threads
+  UsageRecorder* usage = nullptr;         // where reads and agents' use are counted; may be null
 };
 
 }  // namespace coffer

@@ -30,6 +30,13 @@ class UserService {
   // kFailedPrecondition for the last active API key of an admin (see Store::RevokeCredential):
   // the deployment must keep a way in.
   Status RevokeApiKey(const RequestContext& ctx, std::string_view user_id, std::string_view key_id);
+  // Admin or the user itself: replaces API key `key_id` with a new one of the same name (shown
+  // once). The old key keeps working `grace_seconds` (0..kMaxGraceSeconds, else
+  // kInvalidArgument naming grace_seconds), 0: it stops at once. kNotFound for a key that is not
+  // the user's; kFailedPrecondition when it is already revoked or in a grace window.
+  // (key_rotation.cc)
+  StatusOr<IssuedCredential> RotateApiKey(const RequestContext& ctx, std::string_view user_id,
+                                          std::string_view key_id, int64_t grace_seconds);
 
  private:
   // kPermissionDenied unless the caller is the admin or the user `user_id` itself; kNotFound

@@ -23,9 +23,15 @@ bool Subscribed(const WebhookEndpoint& w, std::string_view type) {
 }
 
 // The agent an agent.* audit event is about: the actor of a self-rotation, else the event's
-// path (agent.rotate_key names the rotated agent there).
+// path (agent.rotate_key names the rotated agent there: its id, or with a grace window
+// "agents/{id}/api-keys?…", service/key_grace.h).
 std::string AgentOf(const AuditEvent& event) {
   if (event.actor_kind == "agent" && event.action == "agent.self_rotate_key") return event.actor_id;
+  std::string_view path = event.path;
+  if (path.starts_with("agents/")) {
+    path.remove_prefix(std::string_view("agents/").size());
+    return std::string(path.substr(0, path.find('/')));
+  }
   return event.path;
 }
 

@@ -282,6 +282,18 @@ class ObservedStore final : public Store {
     return Timed("ConsumeShareAccess", audit,
                  [&] { return inner_.ConsumeShareAccess(id, now, audit); });
   }
+  Status RotateWithGrace(const GraceRotation& rotation, const AuditEvent* audit) override {
+    return Timed("RotateWithGrace", audit, [&] { return inner_.RotateWithGrace(rotation, audit); });
+  }
+  StatusOr<std::optional<Credential>> NextEndedGrace(UnixMicros now) override {
+    return Timed("NextEndedGrace", nullptr, [&] { return inner_.NextEndedGrace(now); });
+  }
+  Status EndKeyGrace(std::string_view public_id, UnixMicros now, const AuditEvent* audit) override {
+    return Timed("EndKeyGrace", audit, [&] { return inner_.EndKeyGrace(public_id, now, audit); });
+  }
+  Status ApplyUsage(const UsageBatch& batch) override {
+    return Timed("ApplyUsage", nullptr, [&] { return inner_.ApplyUsage(batch); });
+  }
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override {
     return Timed("ConsumeSecretAccess", audit,

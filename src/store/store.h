@@ -108,6 +108,40 @@ struct NewSecretVersion {
 // ciphertext can be bound to them. `header` has every field but `ciphertext` filled in.
 using SealFunction = std::function<StatusOr<std::vector<uint8_t>>(const SecretVersion& header)>;
 
+// Reads of one version counted in memory since the last flush (service/usage_recorder.h).
+struct VersionReads {
+  std::string secret_id;
+  int64_t version = 0;
+  int64_t reads = 0;  // >= 0; added to access_count only where max_access_count is 0
+  UnixMicros last_read_at = 0;
+  std::string last_read_by;  // principal id of the read at last_read_at
+};
+
+// An agent's latest authenticated use seen since the last flush.
+struct AgentUse {
+  std::string agent_id;
+  UnixMicros last_used_at = 0;
+};
+
+// What ApplyUsage adds in one transaction.
+struct UsageBatch {
+  std::vector<VersionReads> reads;
+  std::vector<AgentUse> agents;
+  bool empty() const { return reads.empty() && agents.empty(); }
+};
+
+// A rotation of credentials that lets the old API keys work a while (a grace window).
+struct GraceRotation {
+  PrincipalKind principal_kind = PrincipalKind::kAgent;
+  std::string principal_id;
+  // A user's rotation names the one API key it replaces; an agent's leaves it empty and retires
+  // every unrevoked credential of the agent (its API keys and its rotation secret).
+  std::string old_key_id;
+  std::vector<Credential> fresh;  // inserted; each names the principal
+  UnixMicros at = 0;              // now: a retired rotation secret stops at once
+  UnixMicros keys_until = 0;      // >= at: when the retired API keys stop working
+};
+
 struct SecretListPage {
   std::vector<SecretSummary> secrets;  // ordered by path; latest version of each, no ciphertext
   std::string next_after;              // non-empty when more remain: pass as `after`
@@ -225,13 +259,34 @@ class Store {
   // Every credential of a principal (revoked ones too), ordered by creation.
   virtual StatusOr<std::vector<Credential>> ListCredentials(PrincipalKind kind,
                                                             std::string_view principal_id) = 0;
-  // Sets revoked_at (first revocation wins; revoking again is OK). kNotFound. Never leaves the
+  // Sets revoked_at (the earliest revocation wins: revoking again is OK, and revoking a key in
+  // its grace window ends the window now, without a grace-ended event). kNotFound. Never leaves the
   // deployment without a way in: kFailedPrecondition (kLastAdminKey's message) when the
   // credential is an unrevoked API key (kind "key") of an admin user and no other unrevoked API
   // key of any admin user exists. Of concurrent revocations of the last admin keys, all but one
   // are refused, whichever store process runs them.
   virtual Status RevokeCredential(std::string_view public_id, UnixMicros at,
                                   const AuditEvent* audit) = 0;
+
+  // Credential rotation with a grace window, atomically: the retired API keys get revoked_at =
+  // keys_until (a revocation in the future: they keep working until then) and, when keys_until
+  // > at, a mark for NextEndedGrace; other retired credentials get revoked_at = at; `fresh` is
+  // inserted. An API key in its grace counts as revoked for RevokeCredential's last-admin rule
+  // (it is going away). Publishes kPrincipal for an agent, kCredential for a user's key.
+  // kNotFound when the principal (an agent) or the key (of that user) does not exist;
+  // kFailedPrecondition when the agent is revoked or the user's key is already revoked (or in
+  // a grace window); kInvalidArgument when keys_until < at or a fresh credential does not name
+  // the principal.
+  virtual Status RotateWithGrace(const GraceRotation& rotation, const AuditEvent* audit) = 0;
+  // A credential whose grace window has ended by `now` and whose end is not yet audited
+  // (EndKeyGrace), or nullopt when there is none.
+  virtual StatusOr<std::optional<Credential>> NextEndedGrace(UnixMicros now) = 0;
+  // Clears `public_id`'s grace mark and appends `audit`, in one transaction, only while the mark
+  // is set and its grace ended by `now`: kAborted otherwise (another server did it first, or
+  // the key was revoked at once meanwhile). So each grace's end is audited exactly once, by one
+  // of the servers sharing the store.
+  virtual Status EndKeyGrace(std::string_view public_id, UnixMicros now,
+                             const AuditEvent* audit) = 0;
 
   // --- agents --------------------------------------------------------------------------------
   // Inserts the agent together with its first credentials, atomically. kAlreadyExists when the
@@ -412,6 +467,14 @@ class Store {
   // kFailedPrecondition when the version has no read limit (max_access_count 0).
   virtual StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                                 const AuditEvent* audit) = 0;
+
+  // Adds a batch of usage in one transaction, as increments, so the batches of several servers
+  // add up: per version, access_count += reads where max_access_count is 0 (a version with a
+  // read limit is counted by ConsumeSecretAccess alone), last_read_at = the later of the stored
+  // and the given time, last_read_by the reader of that later time; per secret, read_count +=
+  // reads and the same for its last read; per agent, last_used_at = the later time. Rows that
+  // no longer exist are skipped. Durable on return; nothing is applied on error.
+  virtual Status ApplyUsage(const UsageBatch& batch) = 0;
 
   // The selected version of the secret whose id is `secret_id`, with its ciphertext (as
   // GetSecretVersion). kNotFound when there is no such secret or version; kGone for

@@ -49,7 +49,7 @@ describe('coffer mcp with the admin token', () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, ['create_vault', 'delete_secret', 'describe_secret', 'disable_version',
-      'get_env_bundle', 'get_secret', 'grant_access', 'list_secrets', 'list_vaults',
+      'get_env_bundle', 'get_secret', 'grant_access', 'list_secrets', 'list_usage', 'list_vaults',
       'list_versions', 'put_secret', 'rotate_secret', 'share_secret']);
     for (const tool of tools) {
       assert.equal(tool.inputSchema.type, 'object', tool.name);

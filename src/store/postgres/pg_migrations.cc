@@ -402,6 +402,22 @@ CREATE TABLE webhook_cursor (
 INSERT INTO webhook_cursor (id, after_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM audit_events;
 )sql";
 
+// As SQLite's kUsageAndKeyGrace: usage columns (docs/usage.md) and the mark of a credential
+// whose grace (a future revoked_at) has not yet been audited as ended. Servers of the previous
+// version neither read nor write the new columns.
+constexpr std::string_view kUsageAndKeyGrace = R"sql(
+ALTER TABLE secret_versions
+  ADD COLUMN last_read_at bigint,
+  ADD COLUMN last_read_by text;
+ALTER TABLE secrets
+  ADD COLUMN read_count bigint NOT NULL DEFAULT 0,
+  ADD COLUMN last_read_at bigint,
+  ADD COLUMN last_read_by text;
+ALTER TABLE agents ADD COLUMN last_used_at bigint;
+ALTER TABLE credentials ADD COLUMN grace_pending boolean NOT NULL DEFAULT false;
+CREATE INDEX credentials_grace_pending ON credentials (revoked_at) WHERE grace_pending;
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -416,6 +432,8 @@ constexpr PgMigration kMigrations[] = {
     {10, "version lifecycle: aliases, destroyed versions, kept-version limits",
      kVersionLifecycleSchema},
     {11, "webhooks: endpoints, delivery outbox, dispatch cursor", kWebhookOutbox},
+    {12, "usage: last reads of versions and secrets, agents' last use; key grace windows",
+     kUsageAndKeyGrace},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -17,7 +17,8 @@ constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
     " revoked_at FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
-    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
+    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at,"
+    " last_used_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
     " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"
@@ -36,6 +37,8 @@ PgParams& AddPolicyColumns(PgParams& params, const Policy& p) {
       .Text(c.ip_allowlist);
 }
 
+}  // namespace
+
 Status InsertCredentialRow(PgConnection& conn, const Credential& c) {
   return Reword(conn.Run("INSERT INTO credentials (public_id, kind, principal_kind, principal_id,"
                          " name, secret_hmac, created_at, revoked_at)"
@@ -51,6 +54,8 @@ Status InsertCredentialRow(PgConnection& conn, const Credential& c) {
                              .OptionalInt(c.revoked_at)),
                 StatusCode::kAlreadyExists, "the credential already exists");
 }
+
+namespace {
 
 Status RevokeAgentCredentialRows(PgConnection& conn, std::string_view agent_id, UnixMicros at) {
   return conn.Run(
@@ -137,11 +142,13 @@ Status PostgresStoreImpl::RevokeCredential(std::string_view public_id, UnixMicro
         return FailedPreconditionError(std::string(kLastAdminKey));
       }
     }
-    // COALESCE keeps the first revocation's time.
-    ASSIGN_OR_RETURN(PgResult r,
-                     conn.Exec("UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2)"
-                               " WHERE public_id = $1",
-                               PgParams().Text(public_id).Int(at)));
+    // The earlier time wins: a repeated revocation keeps the first one's, and revoking a key in
+    // its grace window (revoked_at in the future) ends the window now.
+    ASSIGN_OR_RETURN(
+        PgResult r, conn.Exec("UPDATE credentials SET revoked_at = LEAST(revoked_at, $2),"
+                              " grace_pending = grace_pending AND COALESCE(revoked_at <= $2, false)"
+                              " WHERE public_id = $1",
+                              PgParams().Text(public_id).Int(at)));
     if (r.affected() == 0) {
       return NotFoundError("credential not found");
     }

@@ -39,6 +39,11 @@ StatusOr<SecretVersion> ReadVersion(const PgResult& r, int row, bool with_cipher
   v.created_by = r.Text(row, 12);
   v.destroyed_at = r.OptionalInt(row, 13);
   v.secret_max_versions = r.Int(row, 14);
+  v.last_read_at = r.OptionalInt(row, 15);
+  v.last_read_by = r.Text(row, 16);
+  v.secret_read_count = r.Int(row, 17);
+  v.secret_last_read_at = r.OptionalInt(row, 18);
+  v.secret_last_read_by = r.Text(row, 19);
   if (with_ciphertext) {
     v.ciphertext = r.Bytes(row, kCiphertextColumn);
   }
@@ -76,6 +81,7 @@ Agent ReadAgent(const PgResult& r, int row) {
   a.created_at = r.Int(row, 4);
   a.revoked_at = r.OptionalInt(row, 5);
   a.deactivated_at = r.OptionalInt(row, 6);
+  a.last_used_at = r.OptionalInt(row, 7);
   return a;
 }
 

@@ -21,7 +21,8 @@
 #define COFFER_PG_VERSION_COLUMNS                                                                 \
   "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
   "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
-  "v.destroyed_at, s.max_versions"
+  "v.destroyed_at, s.max_versions, v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, " \
+  "s.last_read_at, COALESCE(s.last_read_by, '')"
 
 namespace coffer::postgres_internal {
 
@@ -47,7 +48,7 @@ using store_internal::VersionNotFound;
 // Of those columns, the version number (NULL where a LEFT JOIN found no version row), and the
 // column of the ciphertext after them.
 inline constexpr int kVersionColumn = 3;
-inline constexpr int kCiphertextColumn = 15;
+inline constexpr int kCiphertextColumn = 20;
 
 // `s` from an INSERT into a table whose rows have a unique name besides their id: kAlreadyExists
 // becomes `name_taken` when the violated constraint (conn.last_error()) is one of
@@ -64,6 +65,9 @@ StatusOr<Credential> ReadCredential(const PgResult& r, int row);
 Agent ReadAgent(const PgResult& r, int row);
 StatusOr<Policy> ReadPolicy(const PgResult& r, int row);
 StatusOr<Sha256Digest> ReadDigest(const PgResult& r, int row, int column);
+
+// Inserts a credential row (postgres_identity.cc). kAlreadyExists when the public id is taken.
+Status InsertCredentialRow(PgConnection& conn, const Credential& c);
 StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row);
 
 // Every row of `r`, read by `read(r, row)` (returning T or StatusOr<T>).

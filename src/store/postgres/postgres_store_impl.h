@@ -132,6 +132,12 @@ class PostgresStoreImpl final : public PostgresStore {
                                                const AuditEvent* audit) override;
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override;
+  Status ApplyUsage(const UsageBatch& batch) override;
+  // (postgres_key_grace.cc)
+  Status RotateWithGrace(const GraceRotation& rotation, const AuditEvent* audit) override;
+  StatusOr<std::optional<Credential>> NextEndedGrace(UnixMicros now) override;
+  Status EndKeyGrace(std::string_view public_id, UnixMicros now,
+                     const AuditEvent* audit) override;  // (postgres_usage.cc)
 
   // --- copying a store (postgres_secrets.cc) -------------------------------------------------
   StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,

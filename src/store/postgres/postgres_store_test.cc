@@ -36,6 +36,7 @@ using ::testing::_;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+using store_testing::AgentCredential;
 using store_testing::ChainIsIntact;
 using store_testing::FakeSeal;
 using store_testing::kT0;
@@ -812,6 +813,80 @@ TEST_F(PostgresStoreTest, TwoServersQueueEachWebhookEventOnceAndLeaseEachDeliver
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(claimed.load(), static_cast<int>(queued->size()));
   EXPECT_EQ(ids.size(), queued->size());
+}
+
+TEST_F(PostgresStoreTest, UsageFlushesFromTwoServersAddUp) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Vault v{NewUuid(), "v", "", "owner-1", kT0};
+  ASSERT_THAT(a->InsertVault(v, nullptr), IsOk());
+  NewSecretVersion n;
+  n.vault_id = v.id;
+  n.path = "shared";
+  auto put = a->PutSecretVersion(n, FakeSeal("x"), nullptr);
+  ASSERT_THAT(put, IsOk());
+  constexpr int kThreads = 8;
+  constexpr int kFlushes = 30;
+  std::atomic<int> failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      for (int i = 0; i < kFlushes; ++i) {
+        UsageBatch batch;
+        batch.reads.push_back(
+            {put->secret_id, 1, 3, kT0 + t * 1000 + i, "server-" + std::to_string(t)});
+        if (!store.ApplyUsage(batch).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = b->GetSecretVersion(v.id, "shared", VersionSelector::Exact(1));
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->access_count, 3 * kThreads * kFlushes);  // increments, not overwrites
+  EXPECT_EQ(got->secret_read_count, 3 * kThreads * kFlushes);
+  EXPECT_EQ(got->last_read_at, kT0 + (kThreads - 1) * 1000 + kFlushes - 1);
+  EXPECT_EQ(got->last_read_by, "server-" + std::to_string(kThreads - 1));
+}
+
+TEST_F(PostgresStoreTest, TwoServersAuditTheEndOfAGraceWindowOnce) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Agent agent{NewUuid(), "graced", "", "owner-1", kT0};
+  ASSERT_THAT(a->InsertAgent(agent, {AgentCredential(agent.id, "old-key")}, nullptr), IsOk());
+  ASSERT_THAT(b->RotateWithGrace(GraceRotation{.principal_kind = PrincipalKind::kAgent,
+                                               .principal_id = agent.id,
+                                               .fresh = {AgentCredential(agent.id, "new-key")},
+                                               .at = kT0,
+                                               .keys_until = kT0 + 10},
+                                 nullptr),
+              IsOk());
+  std::atomic<int> ended = 0;
+  std::atomic<int> unexpected = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      AuditEvent event = MakeEvent("agent.key_grace_ended");
+      Status s = store.EndKeyGrace("old-key", kT0 + 10, &event);
+      if (s.ok()) {
+        ++ended;
+      } else if (s.code() != StatusCode::kAborted) {
+        ++unexpected;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ended.load(), 1);
+  EXPECT_EQ(unexpected.load(), 0);
+  auto events = a->ListAudit(AuditQuery{.action = "agent.key_grace_ended"});
+  ASSERT_THAT(events, IsOk());
+  EXPECT_EQ(events->size(), 1u);
 }
 
 }  // namespace

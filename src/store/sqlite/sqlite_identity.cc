@@ -20,7 +20,8 @@ constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
     " revoked_at FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
-    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at FROM agents";
+    "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at,"
+    " last_used_at FROM agents";
 constexpr std::string_view kPolicyColumnsSql =
     "SELECT id, vault_id, principal_kind, principal_id, path_glob, permissions, expires_at,"
     " created_at, created_by, effect, priority, window_start_hour, window_end_hour, window_days,"
@@ -52,6 +53,7 @@ Agent ReadAgent(const SqliteStatement& st) {
   a.created_at = st.ColumnInt(4);
   a.revoked_at = st.ColumnOptionalInt(5);
   a.deactivated_at = st.ColumnOptionalInt(6);
+  a.last_used_at = st.ColumnOptionalInt(7);
   return a;
 }
 
@@ -114,6 +116,8 @@ constexpr std::string_view kIsLastAdminKeySql =
     " WHERE o.public_id <> c.public_id AND o.principal_kind = 'user' AND o.kind = 'key'"
     " AND o.revoked_at IS NULL AND a.is_admin = 1)";
 
+}  // namespace
+
 Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
   ASSIGN_OR_RETURN(SqliteStatement st,
                    db.Prepare("INSERT INTO credentials (public_id, kind, principal_kind,"
@@ -129,6 +133,8 @@ Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
   st.BindOptionalInt(8, c.revoked_at);
   return Reword(st.Run(), StatusCode::kAlreadyExists, "the credential already exists");
 }
+
+namespace {
 
 // Revokes, at `at`, every credential of the agent that is not revoked yet.
 Status RevokeAgentCredentialRows(SqliteConnection& db, std::string_view agent_id, UnixMicros at) {
@@ -211,10 +217,13 @@ Status SqliteStoreImpl::RevokeCredential(std::string_view public_id, UnixMicros 
     if (last_admin_key) {
       return FailedPreconditionError(std::string(kLastAdminKey));
     }
-    // COALESCE keeps the first revocation's time.
-    ASSIGN_OR_RETURN(SqliteStatement st,
-                     db.Prepare("UPDATE credentials SET revoked_at = COALESCE(revoked_at, ?2)"
-                                " WHERE public_id = ?1"));
+    // The earlier time wins: a repeated revocation keeps the first one's, and revoking a key in
+    // its grace window (revoked_at in the future) ends the window now.
+    ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        db.Prepare("UPDATE credentials SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2),"
+                   " grace_pending = CASE WHEN revoked_at <= ?2 THEN grace_pending ELSE 0 END"
+                   " WHERE public_id = ?1"));
     st.BindText(1, public_id);
     st.BindInt(2, at);
     RETURN_IF_ERROR(st.Run());

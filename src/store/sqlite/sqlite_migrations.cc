@@ -376,6 +376,21 @@ CREATE TABLE webhook_cursor (
 INSERT INTO webhook_cursor (id, after_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM audit_events;
 )sql";
 
+// Usage (batched read counts, docs/usage.md) and key grace windows: a version's and a secret's
+// last read (time and principal id) and a secret's reads over all its versions; an agent's last
+// authenticated use; a credential revoked in the future (a rotation's grace) is marked until the
+// sweep has audited the end of its grace. Existing rows start unread and unused.
+constexpr std::string_view kUsageAndKeyGrace = R"sql(
+ALTER TABLE secret_versions ADD COLUMN last_read_at INTEGER;
+ALTER TABLE secret_versions ADD COLUMN last_read_by TEXT;
+ALTER TABLE secrets ADD COLUMN read_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE secrets ADD COLUMN last_read_at INTEGER;
+ALTER TABLE secrets ADD COLUMN last_read_by TEXT;
+ALTER TABLE agents ADD COLUMN last_used_at INTEGER;
+ALTER TABLE credentials ADD COLUMN grace_pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX credentials_grace_pending ON credentials (revoked_at) WHERE grace_pending = 1;
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -391,6 +406,8 @@ constexpr SqliteMigration kMigrations[] = {
     {11, "version lifecycle: aliases, destroyed versions, kept-version limits",
      kVersionLifecycleSchema},
     {12, "webhooks: endpoints, delivery outbox, dispatch cursor", kWebhookOutbox},
+    {13, "usage: last reads of versions and secrets, agents' last use; key grace windows",
+     kUsageAndKeyGrace},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

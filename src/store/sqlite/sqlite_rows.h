@@ -86,4 +86,7 @@ StatusOr<std::vector<T>> ListByOwner(SqliteConnection& db, std::string_view colu
   return ReadAll<T>(st, read);
 }
 
+// Inserts a credential row (sqlite_identity.cc). kAlreadyExists when the public id is taken.
+Status InsertCredentialRow(SqliteConnection& db, const Credential& c);
+
 }  // namespace coffer::sqlite_store_internal

@@ -21,9 +21,10 @@ namespace {
 #define COFFER_VERSION_COLUMNS                                                                    \
   "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
   "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
-  "v.destroyed_at, s.max_versions"
+  "v.destroyed_at, s.max_versions, v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, " \
+  "s.last_read_at, COALESCE(s.last_read_by, '')"
 constexpr int kVersionColumn = 3;
-constexpr int kCiphertextColumn = 15;
+constexpr int kCiphertextColumn = 20;
 
 // For one (vault, path): a row per secret, with v.* NULL when no version matches.
 constexpr std::string_view kGetLatestEnabledSql =
@@ -148,6 +149,11 @@ StatusOr<SecretVersion> ReadVersion(const SqliteStatement& st, bool with_ciphert
   v.created_by = st.ColumnText(12);
   v.destroyed_at = st.ColumnOptionalInt(13);
   v.secret_max_versions = st.ColumnInt(14);
+  v.last_read_at = st.ColumnOptionalInt(15);
+  v.last_read_by = st.ColumnText(16);
+  v.secret_read_count = st.ColumnInt(17);
+  v.secret_last_read_at = st.ColumnOptionalInt(18);
+  v.secret_last_read_by = st.ColumnText(19);
   if (with_ciphertext) {
     v.ciphertext = st.ColumnBlob(kCiphertextColumn);
   }

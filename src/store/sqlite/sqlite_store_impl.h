@@ -144,6 +144,12 @@ class SqliteStoreImpl final : public SqliteStore {
                                                const AuditEvent* audit) override;
   StatusOr<int64_t> ConsumeSecretAccess(std::string_view secret_id, int64_t version,
                                         const AuditEvent* audit) override;
+  Status ApplyUsage(const UsageBatch& batch) override;
+  // (sqlite_key_grace.cc)
+  Status RotateWithGrace(const GraceRotation& rotation, const AuditEvent* audit) override;
+  StatusOr<std::optional<Credential>> NextEndedGrace(UnixMicros now) override;
+  Status EndKeyGrace(std::string_view public_id, UnixMicros now,
+                     const AuditEvent* audit) override;  // (sqlite_usage.cc)
 
   StatusOr<SecretVersion> GetSecretVersionById(std::string_view secret_id,
                                                VersionSelector selector) override;
