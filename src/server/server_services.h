@@ -67,8 +67,8 @@ class ServerServices {
 
   // Ends the background work, in the order the store needs before it closes: the failure counts
   // still pending go into the audit log, every audit event is appended, and the keyring
-  // refresher, which reads the store, stops (after the rotation scheduler and the webhook dispatcher, which do too). Call
-  // once, after the HTTP server has stopped.
+  // refresher, which reads the store, stops (after the rotation scheduler and the webhook
+  // dispatcher, which do too). Call once, after the HTTP server has stopped.
   void Stop();
 
  private:

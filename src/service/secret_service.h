@@ -187,8 +187,9 @@ class SecretService {
                                          std::string_view path, std::string_view version);
   // For long polls (service/secret_watch.cc): the number of the version a plain read of the
   // secret at `path` returns (the one `current` names when set, else the latest not disabled), 0
-  // when there is none (no secret yet, every version disabled, `current` names a gone version), without revealing or counting a value. kNotFound for a missing vault,
-  // kPermissionDenied without read permission. Not audited: the caller audits the request.
+  // when there is none (no secret yet, every version disabled, `current` names a gone version),
+  // without revealing or counting a value. kNotFound for a missing vault, kPermissionDenied without
+  // read permission. Not audited: the caller audits the request.
   StatusOr<int64_t> LatestReadableVersion(const RequestContext& ctx, std::string_view vault_id,
                                           std::string_view path);
   // Where a request waiting for a secret to change registers.

@@ -390,8 +390,8 @@ class Store {
   // each. Returns the stored version (with the secret's aliases) without ciphertext. kNotFound if
   // the vault does not exist; kFailedPrecondition with payload precondition_failed
   // (LatestVersionMismatch's message) when `version.expected_latest` is set and does not hold; any
-  // error from `seal` aborts the write. With version.schedule_claim: kAborted (nothing written) unless the claim
-  // holds for this very secret; else the claim is taken in the same transaction.
+  // error from `seal` aborts the write. With version.schedule_claim: kAborted (nothing written)
+  // unless the claim holds for this very secret; else the claim is taken in the same transaction.
   virtual StatusOr<SecretVersion> PutSecretVersion(const NewSecretVersion& version,
                                                    const SealFunction& seal,
                                                    const AuditEvent* audit) = 0;
@@ -604,9 +604,9 @@ class Store {
   // UpdatePolicy and DeletePolicy (kPolicies), PutSecretVersion, DisableSecretVersion,
   // DestroySecretVersion, DeleteSecret, SetSecretAlias, DeleteSecretAlias, PromoteSecret and
   // RollbackSecret (kSecret, for requests waiting on a secret). On a store other processes write
-  // too (PostgreSQL shared by several servers), their changes are published as well, within kMaxChangeDelay while
-  // the feed is Current(). The feed lives as long as the store. Pure, so a wrapper store cannot
-  // forget to pass it on.
+  // too (PostgreSQL shared by several servers), their changes are published as well, within
+  // kMaxChangeDelay while the feed is Current(). The feed lives as long as the store. Pure, so a
+  // wrapper store cannot forget to pass it on.
   virtual ChangeFeed& Changes() = 0;
 };
 

@@ -131,26 +131,30 @@ TEST_P(StoreConformanceTest, EveryMutationOfASecretIsPublishedBeforeItReturns) {
   // What a plain read returns moves without a new version: aliases, promote, rollback, destroy.
   EXPECT_EQ(Published(s, [&] { ASSERT_THAT(Put(v.id, "a/b", "three"), IsOk()); }), secret);
   EXPECT_EQ(
-      Published(s, [&] { ASSERT_THAT(s.SetSecretAlias(v.id, "a/b", "pending", 3, nullptr), IsOk()); }),
+      Published(s,
+                [&] { ASSERT_THAT(s.SetSecretAlias(v.id, "a/b", "pending", 3, nullptr), IsOk()); }),
       secret);
   EXPECT_EQ(
-      Published(s, [&] { ASSERT_THAT(s.SetSecretAlias(v.id, "a/b", "current", 2, nullptr), IsOk()); }),
+      Published(s,
+                [&] { ASSERT_THAT(s.SetSecretAlias(v.id, "a/b", "current", 2, nullptr), IsOk()); }),
       secret);
   EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.PromoteSecret(v.id, "a/b", nullptr), IsOk()); }),
             secret);
   EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.RollbackSecret(v.id, "a/b", nullptr), IsOk()); }),
             secret);
-  EXPECT_EQ(Published(s,
-                      [&] {
-                        ASSERT_THAT(s.DeleteSecretAlias(v.id, "a/b", "previous", nullptr), IsOk());
-                      }),
-            secret);
-  EXPECT_EQ(Published(s,
-                      [&] {
-                        ASSERT_THAT(s.DestroySecretVersion(v.id, "a/b", 1, kT0 + 2, nullptr),
-                                    IsOk());
-                      }),
-            secret);
+  EXPECT_EQ(
+      Published(s,
+                [&] { ASSERT_THAT(s.SetSecretAlias(v.id, "a/b", "stable", 2, nullptr), IsOk()); }),
+      secret);
+  EXPECT_EQ(
+      Published(s,
+                [&] { ASSERT_THAT(s.DeleteSecretAlias(v.id, "a/b", "stable", nullptr), IsOk()); }),
+      secret);
+  EXPECT_EQ(
+      Published(
+          s,
+          [&] { ASSERT_THAT(s.DestroySecretVersion(v.id, "a/b", 1, kT0 + 2, nullptr), IsOk()); }),
+      secret);
   EXPECT_EQ(Published(s, [&] { ASSERT_THAT(s.DeleteSecret(v.id, "a/b", nullptr), IsOk()); }),
             secret);
   EXPECT_EQ(Published(s,

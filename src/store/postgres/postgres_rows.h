@@ -21,7 +21,7 @@
 #define COFFER_PG_VERSION_COLUMNS                                                                 \
   "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
   "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
-  "v.destroyed_at, s.max_versions, v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, " \
+  "v.destroyed_at, s.max_versions, v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, "  \
   "s.last_read_at, COALESCE(s.last_read_by, '')"
 
 namespace coffer::postgres_internal {

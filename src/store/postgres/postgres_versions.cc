@@ -197,16 +197,18 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::SetSecretAlias(
     std::string_view vault_id, std::string_view path, std::string_view alias, int64_t version,
     const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
-    RETURN_IF_ERROR(CheckAliasTarget(conn, id, version, alias));
-    RETURN_IF_ERROR(SetAliasRow(conn, id, alias, version));
-    if (event != nullptr) {
-      event->version = version;
-    }
-    ASSIGN_OR_RETURN(out, LoadAliases(conn, id));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+                              [&](PgConnection& conn, AuditEvent* event) -> Status {
+                                ASSIGN_OR_RETURN(const std::string id,
+                                                 LockSecretAt(conn, vault_id, path));
+                                RETURN_IF_ERROR(CheckAliasTarget(conn, id, version, alias));
+                                RETURN_IF_ERROR(SetAliasRow(conn, id, alias, version));
+                                if (event != nullptr) {
+                                  event->version = version;
+                                }
+                                ASSIGN_OR_RETURN(out, LoadAliases(conn, id));
+                                return OkStatus();
+                              }));
   return out;
 }
 
@@ -214,15 +216,17 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::DeleteSecretAlias(
     std::string_view vault_id, std::string_view path, std::string_view alias,
     const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent*) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
-    ASSIGN_OR_RETURN(const bool removed, RemoveAliasRow(conn, id, alias));
-    if (!removed) {
-      return NotFoundError(AliasNotSet(alias));
-    }
-    ASSIGN_OR_RETURN(out, LoadAliases(conn, id));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+                  [&](PgConnection& conn, AuditEvent*) -> Status {
+                    ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
+                    ASSIGN_OR_RETURN(const bool removed, RemoveAliasRow(conn, id, alias));
+                    if (!removed) {
+                      return NotFoundError(AliasNotSet(alias));
+                    }
+                    ASSIGN_OR_RETURN(out, LoadAliases(conn, id));
+                    return OkStatus();
+                  }));
   return out;
 }
 
@@ -230,22 +234,26 @@ StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::PromoteSecret(std::s
                                                                           std::string_view path,
                                                                           const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
-    ASSIGN_OR_RETURN(out, MoveCurrent(conn, id, kAliasPending, kAliasPrevious, event));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(
+      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+      [&](PgConnection& conn, AuditEvent* event) -> Status {
+        ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
+        ASSIGN_OR_RETURN(out, MoveCurrent(conn, id, kAliasPending, kAliasPrevious, event));
+        return OkStatus();
+      }));
   return out;
 }
 
 StatusOr<std::map<std::string, int64_t>> PostgresStoreImpl::RollbackSecret(
     std::string_view vault_id, std::string_view path, const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
-    ASSIGN_OR_RETURN(out, MoveCurrent(conn, id, kAliasPrevious, kAliasPending, event));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(
+      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+      [&](PgConnection& conn, AuditEvent* event) -> Status {
+        ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
+        ASSIGN_OR_RETURN(out, MoveCurrent(conn, id, kAliasPrevious, kAliasPending, event));
+        return OkStatus();
+      }));
   return out;
 }
 
@@ -254,31 +262,33 @@ StatusOr<SecretVersion> PostgresStoreImpl::DestroySecretVersion(std::string_view
                                                                 int64_t version, UnixMicros at,
                                                                 const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](PgConnection& conn, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
-    ASSIGN_OR_RETURN(const auto aliases, LoadAliases(conn, id));
-    for (const std::string_view held : {kAliasCurrent, kAliasPending}) {
-      const auto it = aliases.find(std::string(held));
-      if (it != aliases.end() && it->second == version) {
-        return FailedPreconditionError(AliasHoldsVersion(held, version));
-      }
-    }
-    RETURN_IF_ERROR(DestroyVersionRow(conn, id, version, at));
-    if (event != nullptr) {
-      event->version = version;
-    }
-    ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT " COFFER_PG_VERSION_COLUMNS
-                                           " FROM secrets AS s JOIN secret_versions AS v"
-                                           " ON v.secret_id = s.id"
-                                           " WHERE s.id = $1 AND v.version = $2",
-                                           PgParams().Text(id).Int(version)));
-    if (r.rows() == 0) {
-      return NotFoundError(VersionNotFound(version));
-    }
-    ASSIGN_OR_RETURN(result, ReadVersion(r, 0, /*with_ciphertext=*/false));
-    ASSIGN_OR_RETURN(result.aliases, LoadAliases(conn, id));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(
+      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+      [&](PgConnection& conn, AuditEvent* event) -> Status {
+        ASSIGN_OR_RETURN(const std::string id, LockSecretAt(conn, vault_id, path));
+        ASSIGN_OR_RETURN(const auto aliases, LoadAliases(conn, id));
+        for (const std::string_view held : {kAliasCurrent, kAliasPending}) {
+          const auto it = aliases.find(std::string(held));
+          if (it != aliases.end() && it->second == version) {
+            return FailedPreconditionError(AliasHoldsVersion(held, version));
+          }
+        }
+        RETURN_IF_ERROR(DestroyVersionRow(conn, id, version, at));
+        if (event != nullptr) {
+          event->version = version;
+        }
+        ASSIGN_OR_RETURN(PgResult r, conn.Exec("SELECT " COFFER_PG_VERSION_COLUMNS
+                                               " FROM secrets AS s JOIN secret_versions AS v"
+                                               " ON v.secret_id = s.id"
+                                               " WHERE s.id = $1 AND v.version = $2",
+                                               PgParams().Text(id).Int(version)));
+        if (r.rows() == 0) {
+          return NotFoundError(VersionNotFound(version));
+        }
+        ASSIGN_OR_RETURN(result, ReadVersion(r, 0, /*with_ciphertext=*/false));
+        ASSIGN_OR_RETURN(result.aliases, LoadAliases(conn, id));
+        return OkStatus();
+      }));
   return result;
 }
 

@@ -21,7 +21,7 @@ namespace {
 #define COFFER_VERSION_COLUMNS                                                                    \
   "s.id, s.vault_id, s.path, v.version, v.type, v.metadata_json, v.rotation_policy_json, "        \
   "v.expires_at, v.max_access_count, v.access_count, v.disabled_at, v.created_at, v.created_by, " \
-  "v.destroyed_at, s.max_versions, v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, " \
+  "v.destroyed_at, s.max_versions, v.last_read_at, COALESCE(v.last_read_by, ''), s.read_count, "  \
   "s.last_read_at, COALESCE(s.last_read_by, '')"
 constexpr int kVersionColumn = 3;
 constexpr int kCiphertextColumn = 20;
@@ -512,33 +512,35 @@ StatusOr<SecretVersion> SqliteStoreImpl::DestroySecretVersion(std::string_view v
                                                               int64_t version, UnixMicros at,
                                                               const AuditEvent* audit) {
   SecretVersion result;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
-    if (!secret.has_value()) {
-      return NotFoundError("secret not found");
-    }
-    ASSIGN_OR_RETURN(const auto aliases, LoadAliases(db, secret->id));
-    for (const std::string_view held : {kAliasCurrent, kAliasPending}) {
-      const auto it = aliases.find(std::string(held));
-      if (it != aliases.end() && it->second == version) {
-        return FailedPreconditionError(AliasHoldsVersion(held, version));
-      }
-    }
-    RETURN_IF_ERROR(DestroyVersionRow(db, secret->id, version, at));
-    if (event != nullptr) {
-      event->version = version;
-    }
-    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(kGetExactMetadataSql));
-    st.BindText(1, secret->id);
-    st.BindInt(2, version);
-    ASSIGN_OR_RETURN(const bool row, st.Step());
-    if (!row) {
-      return NotFoundError(VersionNotFound(version));
-    }
-    ASSIGN_OR_RETURN(result, ReadVersion(st, /*with_ciphertext=*/false));
-    ASSIGN_OR_RETURN(result.aliases, LoadAliases(db, secret->id));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(
+      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+      [&](SqliteConnection& db, AuditEvent* event) -> Status {
+        ASSIGN_OR_RETURN(const std::optional<SecretRow> secret, FindSecret(db, vault_id, path));
+        if (!secret.has_value()) {
+          return NotFoundError("secret not found");
+        }
+        ASSIGN_OR_RETURN(const auto aliases, LoadAliases(db, secret->id));
+        for (const std::string_view held : {kAliasCurrent, kAliasPending}) {
+          const auto it = aliases.find(std::string(held));
+          if (it != aliases.end() && it->second == version) {
+            return FailedPreconditionError(AliasHoldsVersion(held, version));
+          }
+        }
+        RETURN_IF_ERROR(DestroyVersionRow(db, secret->id, version, at));
+        if (event != nullptr) {
+          event->version = version;
+        }
+        ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(kGetExactMetadataSql));
+        st.BindText(1, secret->id);
+        st.BindInt(2, version);
+        ASSIGN_OR_RETURN(const bool row, st.Step());
+        if (!row) {
+          return NotFoundError(VersionNotFound(version));
+        }
+        ASSIGN_OR_RETURN(result, ReadVersion(st, /*with_ciphertext=*/false));
+        ASSIGN_OR_RETURN(result.aliases, LoadAliases(db, secret->id));
+        return OkStatus();
+      }));
   return result;
 }
 

@@ -234,16 +234,18 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::SetSecretAlias(std::st
                                                                          int64_t version,
                                                                          const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
-    RETURN_IF_ERROR(CheckAliasTarget(db, id, version, alias));
-    RETURN_IF_ERROR(SetAliasRow(db, id, alias, version));
-    if (event != nullptr) {
-      event->version = version;
-    }
-    ASSIGN_OR_RETURN(out, LoadAliases(db, id));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+                              [&](SqliteConnection& db, AuditEvent* event) -> Status {
+                                ASSIGN_OR_RETURN(const std::string id,
+                                                 SecretIdAt(db, vault_id, path));
+                                RETURN_IF_ERROR(CheckAliasTarget(db, id, version, alias));
+                                RETURN_IF_ERROR(SetAliasRow(db, id, alias, version));
+                                if (event != nullptr) {
+                                  event->version = version;
+                                }
+                                ASSIGN_OR_RETURN(out, LoadAliases(db, id));
+                                return OkStatus();
+                              }));
   return out;
 }
 
@@ -251,15 +253,17 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::DeleteSecretAlias(
     std::string_view vault_id, std::string_view path, std::string_view alias,
     const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
-    ASSIGN_OR_RETURN(const bool removed, RemoveAliasRow(db, id, alias));
-    if (!removed) {
-      return NotFoundError(AliasNotSet(alias));
-    }
-    ASSIGN_OR_RETURN(out, LoadAliases(db, id));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+                              [&](SqliteConnection& db, AuditEvent*) -> Status {
+                                ASSIGN_OR_RETURN(const std::string id,
+                                                 SecretIdAt(db, vault_id, path));
+                                ASSIGN_OR_RETURN(const bool removed, RemoveAliasRow(db, id, alias));
+                                if (!removed) {
+                                  return NotFoundError(AliasNotSet(alias));
+                                }
+                                ASSIGN_OR_RETURN(out, LoadAliases(db, id));
+                                return OkStatus();
+                              }));
   return out;
 }
 
@@ -267,11 +271,13 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::PromoteSecret(std::str
                                                                         std::string_view path,
                                                                         const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
-    ASSIGN_OR_RETURN(out, MoveCurrent(db, id, kAliasPending, kAliasPrevious, event));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(
+      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+      [&](SqliteConnection& db, AuditEvent* event) -> Status {
+        ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
+        ASSIGN_OR_RETURN(out, MoveCurrent(db, id, kAliasPending, kAliasPrevious, event));
+        return OkStatus();
+      }));
   return out;
 }
 
@@ -279,11 +285,13 @@ StatusOr<std::map<std::string, int64_t>> SqliteStoreImpl::RollbackSecret(std::st
                                                                          std::string_view path,
                                                                          const AuditEvent* audit) {
   std::map<std::string, int64_t> out;
-  RETURN_IF_ERROR(WriteChange(StoreChange::Secret(std::string(vault_id), std::string(path)), audit, [&](SqliteConnection& db, AuditEvent* event) -> Status {
-    ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
-    ASSIGN_OR_RETURN(out, MoveCurrent(db, id, kAliasPrevious, kAliasPending, event));
-    return OkStatus();
-  }));
+  RETURN_IF_ERROR(WriteChange(
+      StoreChange::Secret(std::string(vault_id), std::string(path)), audit,
+      [&](SqliteConnection& db, AuditEvent* event) -> Status {
+        ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
+        ASSIGN_OR_RETURN(out, MoveCurrent(db, id, kAliasPrevious, kAliasPending, event));
+        return OkStatus();
+      }));
   return out;
 }
 
