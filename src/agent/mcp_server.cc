@@ -14,6 +14,7 @@
 #include <expected>
 #include <vector>
 
+#include "agent/mcp_tools.h"
 #include "client/env_bundle.h"
 #include "client/wiping_json.h"
 #include "common/version.h"
@@ -30,27 +31,20 @@ constexpr int kInvalidRequest = -32600;
 constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 
+using mcp::Args;
+using mcp::kPathProp;
+using mcp::kTypeEnum;
+using mcp::kVaultProp;
+using mcp::ObjectSchema;
+using mcp::SecretProps;
+using mcp::SecretTarget;
+using mcp::SetList;
+using mcp::SetPlain;
+using mcp::Target;
+using mcp::Tool;
+using mcp::VaultId;
+
 // --- the JSON Schemas of the tools' inputs
-
-constexpr std::string_view kTypeEnum =
-    R"j(["password","api_key","private_key","certificate","file","note","ssh_key","env_bundle","generic","env"])j";
-constexpr std::string_view kVaultProp =
-    R"j("vault":{"type":"string","minLength":1,"description":"Vault name or id"})j";
-constexpr std::string_view kPathProp =
-    R"j("path":{"type":"string","minLength":1,"description":"Secret path, e.g. api-keys/openai"})j";
-
-// An object schema with these properties (JSON members, joined) and required names (quoted,
-// joined; none: no "required"), and nothing else allowed.
-std::string ObjectSchema(std::string_view properties, std::string_view required) {
-  return fmt::format(R"j({{"type":"object","properties":{{{}}},{}"additionalProperties":false}})j",
-                     properties,
-                     required.empty() ? "" : fmt::format(R"j("required":[{}],)j", required));
-}
-
-// The properties of a tool on one secret: vault, path, then `more`.
-std::string SecretProps(std::string_view more = "") {
-  return fmt::format("{},{}{}", kVaultProp, kPathProp, more);
-}
 
 // The "type" property: one of the secret types, with this description (none when empty).
 std::string TypeProp(std::string_view description) {
@@ -96,104 +90,6 @@ const json::object& EmptyObject() {
   return kEmpty;
 }
 
-// A tool's arguments, checked by type as the schema says.
-class Args {
- public:
-  Args(const json::object& o, std::string_view default_vault)
-      : o_(o), default_vault_(default_vault) {}
-
-  // The vault `coffer mcp --vault` names, used when a tool's "vault" is not given (empty: none).
-  std::string_view default_vault() const { return default_vault_; }
-
-  StatusOr<std::string> String(std::string_view key, bool required) const {
-    const json::value* v = o_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      if (required) return Err(InvalidArgumentError(fmt::format("'{}' is required", key)));
-      return std::string();
-    }
-    if (!v->is_string() || (required && v->as_string().empty())) {
-      return Err(InvalidArgumentError(fmt::format("'{}' must be a non-empty string", key)));
-    }
-    return std::string(v->as_string());
-  }
-  StatusOr<std::optional<int64_t>> Integer(std::string_view key, bool required) const {
-    const json::value* v = o_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
-      if (required) return Err(InvalidArgumentError(fmt::format("'{}' is required", key)));
-      return std::optional<int64_t>();
-    }
-    if (v->is_int64()) return std::optional<int64_t>(v->as_int64());
-    if (v->is_uint64()) return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()));
-    if (v->is_double() &&
-        v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double()))) {
-      return std::optional<int64_t>(static_cast<int64_t>(v->as_double()));
-    }
-    return Err(InvalidArgumentError(fmt::format("'{}' must be an integer", key)));
-  }
-  const json::value* Raw(std::string_view key) const { return o_.if_contains(key); }
-
-  // An array of non-empty strings (absent: `fallback`).
-  StatusOr<std::vector<std::string>> Strings(std::string_view key,
-                                             std::vector<std::string> fallback) const {
-    const json::value* v = o_.if_contains(key);
-    if (v == nullptr || v->is_null()) return fallback;
-    const auto refused = [key] {
-      return InvalidArgumentError(fmt::format("'{}' must be an array of non-empty strings", key));
-    };
-    if (!v->is_array()) return Err(refused());
-    std::vector<std::string> out;
-    for (const json::value& item : v->as_array()) {
-      if (!item.is_string() || item.as_string().empty()) return Err(refused());
-      out.emplace_back(item.as_string());
-    }
-    return out;
-  }
-
- private:
-  const json::object& o_;
-  std::string_view default_vault_;
-};
-
-// --- the tools' bodies: each checks its arguments, calls the API and leaves its result in `doc`
-// (wiped memory: it may hold a secret value).
-
-// The secret a tool works on: its vault's id (resolved first), then its path.
-struct SecretTarget {
-  std::string vault_id;
-  std::string path;
-};
-
-StatusOr<std::string> VaultId(CofferClient& c, const Args& args) {
-  ASSIGN_OR_RETURN(std::string vault, args.String("vault", false));
-  if (vault.empty()) {
-    if (args.default_vault().empty()) {
-      return Err(InvalidArgumentError(
-          "'vault' is required (or start coffer mcp with --vault to give a default)"));
-    }
-    vault = args.default_vault();
-  }
-  return c.ResolveVault(vault);
-}
-
-StatusOr<SecretTarget> Target(CofferClient& c, const Args& args) {
-  ASSIGN_OR_RETURN(std::string vault_id, VaultId(c, args));
-  ASSIGN_OR_RETURN(std::string path, args.String("path", true));
-  return SecretTarget{std::move(vault_id), std::move(path)};
-}
-
-Status SetPlain(WipedJson& doc, const json::value& v) {
-  doc.value() = json::value(v, doc.storage());
-  return OkStatus();
-}
-
-// {key: [each item's json]}
-template <typename Items>
-Status SetList(WipedJson& doc, std::string_view key, const Items& items) {
-  json::array out;
-  for (const auto& item : items) out.push_back(item.json);
-  return SetPlain(doc, json::object{{key, std::move(out)}});
-}
-
 Status ListVaults(CofferClient& c, const Args& /*args*/, WipedJson& doc) {
   ASSIGN_OR_RETURN(auto vaults, c.ListVaults());
   return SetList(doc, "vaults", vaults);
@@ -204,28 +100,6 @@ Status ListSecrets(CofferClient& c, const Args& args, WipedJson& doc) {
   ASSIGN_OR_RETURN(std::string prefix, args.String("prefix", false));
   ASSIGN_OR_RETURN(auto secrets, c.ListAllSecrets(vault_id, prefix));
   return SetList(doc, "secrets", secrets);
-}
-
-// Each secret's reads (docs/usage.md): path, latest version, its reads and the secret's usage;
-// with unused_since only those not read since then.
-Status ListUsage(CofferClient& c, const Args& args, WipedJson& doc) {
-  ASSIGN_OR_RETURN(std::string vault_id, VaultId(c, args));
-  ASSIGN_OR_RETURN(std::string prefix, args.String("prefix", false));
-  ASSIGN_OR_RETURN(std::string unused_since, args.String("unused_since", false));
-  ASSIGN_OR_RETURN(auto secrets, c.ListAllSecrets(vault_id, prefix, unused_since));
-  json::array items(doc.storage());
-  for (const client::SecretMeta& s : secrets) {
-    json::object o(doc.storage());
-    for (std::string_view key : {"path", "version", "access_count", "last_read_at", "last_read_by",
-                                 "secret_usage", "created_at"}) {
-      if (const json::value* v = s.json.if_contains(key)) o[key] = *v;
-    }
-    items.push_back(std::move(o));
-  }
-  json::object out(doc.storage());
-  out["secrets"] = std::move(items);
-  doc.value() = std::move(out);
-  return OkStatus();
 }
 
 Status GetSecret(CofferClient& c, const Args& args, WipedJson& doc) {
@@ -355,18 +229,9 @@ Status ShareSecret(CofferClient& c, const Args& args, WipedJson& doc) {
 
 // --- the tools: one row each, in the order tools/list shows them
 
-struct Tool {
-  std::string_view name;
-  std::string_view title;
-  std::string_view description;
-  bool read_only;    // annotations.readOnlyHint
-  bool destructive;  // annotations.destructiveHint
-  std::string input_schema;
-  Status (*call)(CofferClient& c, const Args& args, WipedJson& doc);
-};
-
-const std::vector<Tool>& Tools() {
-  static const std::vector<Tool> kTools = {
+// The tools in the order tools/list shows them: these, then the lifecycle's.
+std::vector<Tool> AllTools() {
+  std::vector<Tool> tools = {
       {"list_vaults", "List vaults", "List the vaults this token can see (id, name, description).",
        true, false, ObjectSchema("", ""), ListVaults},
       {"list_secrets", "List secrets",
@@ -377,18 +242,6 @@ const std::vector<Tool>& Tools() {
                         R"j("description":"Only paths starting with this, e.g. api-keys/"})j",
                     R"j("vault")j"),
        ListSecrets},
-      {"list_usage", "List secrets' usage",
-       "Reads of each secret of a vault: count, last read time and reader, per latest version "
-       "and over all versions; with unused_since only secrets not read since then. Counts lag "
-       "by the server's usage flush interval.",
-       true, false,
-       ObjectSchema(
-           std::string(kVaultProp) +
-               R"j(,"prefix":{"type":"string","description":"Only paths starting with this"},)j"
-               R"j("unused_since":{"type":"string","format":"date-time",)j"
-               R"j("description":"Only secrets not read since this RFC 3339 time"})j",
-           R"j("vault")j"),
-       ListUsage},
       {"get_secret", "Read a secret",
        "Read a secret's value and metadata: the latest readable version, or the given version. "
        "Counts as an access (one-time secrets are spent).",
@@ -489,6 +342,13 @@ const std::vector<Tool>& Tools() {
            R"j("secret_id","recipient_type","expires_at")j"),
        ShareSecret},
   };
+  const std::vector<Tool>& lifecycle = mcp::LifecycleTools();
+  tools.insert(tools.end(), lifecycle.begin(), lifecycle.end());
+  return tools;
+}
+
+const std::vector<Tool>& Tools() {
+  static const std::vector<Tool> kTools = AllTools();
   return kTools;
 }
 

@@ -76,11 +76,11 @@ TEST_F(McpServerTest, EveryToolHasAnObjectInputSchema) {
     EXPECT_EQ(t.at("inputSchema").at("type"), "object") << t.at("name");
     EXPECT_FALSE(t.at("description").as_string().empty());
   }
-  EXPECT_EQ(names,
-            (std::set<std::string>{"list_vaults", "list_secrets", "get_secret", "put_secret",
-                                   "rotate_secret", "list_versions", "disable_version",
-                                   "describe_secret", "delete_secret", "get_env_bundle",
-                                   "create_vault", "grant_access", "share_secret", "list_usage"}));
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "list_vaults", "list_secrets", "get_secret", "put_secret", "rotate_secret",
+                       "list_versions", "disable_version", "describe_secret", "delete_secret",
+                       "get_env_bundle", "create_vault", "grant_access", "share_secret",
+                       "list_usage", "set_alias", "promote", "rollback", "schedule_rotation"}));
 }
 
 TEST_F(McpServerTest, EveryListedToolIsCalled) {

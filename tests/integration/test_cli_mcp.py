@@ -39,7 +39,7 @@ def test_mcp_server_through_the_typescript_sdk_client(server, tmp_path):
         pytest.fail("MCP SDK tests failed:\n" + redact(out.stdout + out.stderr, 6000))
     # node's own summary: every test ran and passed.
     summary = out.stdout
-    if "ℹ fail 0" not in summary or "ℹ pass 11" not in summary:
+    if "ℹ fail 0" not in summary or "ℹ pass 13" not in summary:
         pytest.fail("the MCP SDK tests did not all run and pass:\n" + redact(summary[-1500:]))
 
 

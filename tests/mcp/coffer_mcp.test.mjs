@@ -50,7 +50,8 @@ describe('coffer mcp with the admin token', () => {
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, ['create_vault', 'delete_secret', 'describe_secret', 'disable_version',
       'get_env_bundle', 'get_secret', 'grant_access', 'list_secrets', 'list_usage', 'list_vaults',
-      'list_versions', 'put_secret', 'rotate_secret', 'share_secret']);
+      'list_versions', 'promote', 'put_secret', 'rollback', 'rotate_secret', 'schedule_rotation',
+      'set_alias', 'share_secret']);
     for (const tool of tools) {
       assert.equal(tool.inputSchema.type, 'object', tool.name);
       assert.ok(tool.description.length > 10, tool.name);
@@ -207,6 +208,45 @@ describe('coffer mcp --vault with the seeds\' tools', () => {
     } finally {
       await agent.close();
     }
+  });
+
+  it('stages a version with set_alias, promotes it and rolls it back', async () => {
+    await call(client, 'put_secret', { path: 'staged/key', value: 'sk-one' });
+    await call(client, 'put_secret', { path: 'staged/key', value: 'sk-two' });
+    assert.deepEqual(await call(client, 'set_alias', { path: 'staged/key', alias: 'current',
+      version: 1 }), { path: 'staged/key', aliases: { current: 1 } });
+    await call(client, 'set_alias', { path: 'staged/key', alias: 'pending', version: 2 });
+    assert.equal((await call(client, 'get_secret', { path: 'staged/key' })).value, 'sk-one');
+    const promoted = await call(client, 'promote', { path: 'staged/key' });
+    assert.deepEqual(promoted.aliases, { current: 2, previous: 1 });
+    assert.equal((await call(client, 'get_secret', { path: 'staged/key' })).value, 'sk-two');
+    const rolled = await call(client, 'rollback', { path: 'staged/key' });
+    assert.deepEqual(rolled.aliases, { current: 1, pending: 2 });
+    assert.equal((await call(client, 'get_secret', { path: 'staged/key' })).value, 'sk-one');
+    const refused = await client.callTool({
+      name: 'set_alias', arguments: { path: 'staged/key', alias: 'current', version: 9 },
+    });
+    assert.equal(refused.isError, true);
+    assert.match(text(refused), /HTTP 404/);
+  });
+
+  it('schedules a rotation, shows when it is due, and removes it', async () => {
+    await call(client, 'put_secret', { path: 'rotated/key', value: 'sk-old' });
+    const schedule = await call(client, 'schedule_rotation', {
+      path: 'rotated/key', rotation_policy: { interval: '30d', generate: { length: 40 } },
+    });
+    assert.equal(schedule.path, 'rotated/key');
+    const due = Date.parse(schedule.next_rotation_at) - Date.now();
+    assert.ok(due > 29 * 86400e3 && due <= 30 * 86400e3, schedule.next_rotation_at);
+    const bad = await client.callTool({
+      name: 'schedule_rotation', arguments: { path: 'rotated/key', rotation_policy: { every: 1 } },
+    });
+    assert.equal(bad.isError, true);
+    assert.match(text(bad), /HTTP 400/);
+    assert.deepEqual(await call(client, 'schedule_rotation', { path: 'rotated/key',
+      rotation_policy: null }), { path: 'rotated/key', scheduled: false });
+    const { versions } = await call(client, 'list_versions', { path: 'rotated/key' });
+    assert.equal(versions.length, 1);
   });
 
   it('shares a secret as a link redeemed at most max_access_count times', async () => {
