@@ -196,6 +196,13 @@ class SecretService {
   SecretWatchers& watchers() { return watchers_; }
 
  private:
+  // An audited change of the secret's aliases: checks rotate (or write) on the path, then runs
+  // `change` with the vault and the event to append (store methods take it as their audit).
+  StatusOr<std::map<std::string, int64_t>> ChangeAliases(
+      const RequestContext& ctx, std::string_view action, std::string_view vault_id,
+      std::string_view path,
+      const std::function<StatusOr<std::map<std::string, int64_t>>(const Vault&, AuditEvent&)>&
+          change);
   // Loads the vault, validates `path` and checks `permission` (or else `alternative`) on it.
   // kNotFound when the vault is absent; kPermissionDenied when not allowed.
   StatusOr<Vault> Authorize(const RequestContext& ctx, std::string_view vault_id,

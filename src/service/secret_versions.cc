@@ -59,76 +59,59 @@ StatusOr<SecretValue> SecretService::GetAlias(const RequestContext& ctx, std::st
       });
 }
 
+StatusOr<AliasMap> SecretService::ChangeAliases(
+    const RequestContext& ctx, std::string_view action, std::string_view vault_id,
+    std::string_view path,
+    const std::function<StatusOr<AliasMap>(const Vault&, AuditEvent&)>& change) {
+  return deps_.audit.Audited<AliasMap>(ctx, action, [&](AuditEvent& event) -> StatusOr<AliasMap> {
+    AuditLog::SetTarget(event, vault_id, path);
+    ASSIGN_OR_RETURN(Vault vault,
+                     Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
+    ASSIGN_OR_RETURN(AliasMap aliases, change(vault, event));
+    AuditLog::MarkWritten(ctx);
+    return aliases;
+  });
+}
+
 StatusOr<AliasMap> SecretService::SetAlias(const RequestContext& ctx, std::string_view vault_id,
                                            std::string_view path, std::string_view alias,
                                            int64_t version) {
-  return deps_.audit.Audited<AliasMap>(
-      ctx, "secret.alias", [&](AuditEvent& event) -> StatusOr<AliasMap> {
-        AuditLog::SetTarget(event, vault_id, path);
-        ASSIGN_OR_RETURN(Vault vault,
-                         Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
-        RETURN_IF_ERROR(ValidateAliasName(alias));
-        if (version < 1) {
-          return Err(InvalidArgumentError("version must be a positive integer"));
-        }
-        event.version = version;
-        auto aliases =
-            store_.SetSecretAlias(vault.id, path, alias, version, AuditLog::Success(event));
-        if (!aliases.has_value()) {
-          return Err(aliases.error());
-        }
-        AuditLog::MarkWritten(ctx);
-        return aliases;
-      });
+  return ChangeAliases(ctx, "secret.alias", vault_id, path,
+                       [&](const Vault& vault, AuditEvent& event) -> StatusOr<AliasMap> {
+                         RETURN_IF_ERROR(ValidateAliasName(alias));
+                         if (version < 1) {
+                           return Err(InvalidArgumentError("version must be a positive integer"));
+                         }
+                         event.version = version;
+                         return store_.SetSecretAlias(vault.id, path, alias, version,
+                                                      AuditLog::Success(event));
+                       });
 }
 
 StatusOr<AliasMap> SecretService::DeleteAlias(const RequestContext& ctx, std::string_view vault_id,
                                               std::string_view path, std::string_view alias) {
-  return deps_.audit.Audited<AliasMap>(
-      ctx, "secret.alias", [&](AuditEvent& event) -> StatusOr<AliasMap> {
-        AuditLog::SetTarget(event, vault_id, path);
-        ASSIGN_OR_RETURN(Vault vault,
-                         Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
-        RETURN_IF_ERROR(ValidateAliasName(alias));
-        auto aliases = store_.DeleteSecretAlias(vault.id, path, alias, AuditLog::Success(event));
-        if (!aliases.has_value()) {
-          return Err(aliases.error());
-        }
-        AuditLog::MarkWritten(ctx);
-        return aliases;
-      });
+  return ChangeAliases(ctx, "secret.alias", vault_id, path,
+                       [&](const Vault& vault, AuditEvent& event) -> StatusOr<AliasMap> {
+                         RETURN_IF_ERROR(ValidateAliasName(alias));
+                         return store_.DeleteSecretAlias(vault.id, path, alias,
+                                                         AuditLog::Success(event));
+                       });
 }
 
 StatusOr<AliasMap> SecretService::Promote(const RequestContext& ctx, std::string_view vault_id,
                                           std::string_view path) {
-  return deps_.audit.Audited<AliasMap>(
-      ctx, "secret.promote", [&](AuditEvent& event) -> StatusOr<AliasMap> {
-        AuditLog::SetTarget(event, vault_id, path);
-        ASSIGN_OR_RETURN(Vault vault,
-                         Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
-        auto aliases = store_.PromoteSecret(vault.id, path, AuditLog::Success(event));
-        if (!aliases.has_value()) {
-          return Err(aliases.error());
-        }
-        AuditLog::MarkWritten(ctx);
-        return aliases;
-      });
+  return ChangeAliases(ctx, "secret.promote", vault_id, path,
+                       [&](const Vault& vault, AuditEvent& event) -> StatusOr<AliasMap> {
+                         return store_.PromoteSecret(vault.id, path, AuditLog::Success(event));
+                       });
 }
 
 StatusOr<AliasMap> SecretService::Rollback(const RequestContext& ctx, std::string_view vault_id,
                                            std::string_view path) {
-  return deps_.audit.Audited<AliasMap>(
-      ctx, "secret.rollback", [&](AuditEvent& event) -> StatusOr<AliasMap> {
-        AuditLog::SetTarget(event, vault_id, path);
-        ASSIGN_OR_RETURN(Vault vault,
-                         Authorize(ctx, vault_id, path, Permission::kRotate, Permission::kWrite));
-        auto aliases = store_.RollbackSecret(vault.id, path, AuditLog::Success(event));
-        if (!aliases.has_value()) {
-          return Err(aliases.error());
-        }
-        AuditLog::MarkWritten(ctx);
-        return aliases;
-      });
+  return ChangeAliases(ctx, "secret.rollback", vault_id, path,
+                       [&](const Vault& vault, AuditEvent& event) -> StatusOr<AliasMap> {
+                         return store_.RollbackSecret(vault.id, path, AuditLog::Success(event));
+                       });
 }
 
 StatusOr<SecretVersion> SecretService::DestroyVersion(const RequestContext& ctx,

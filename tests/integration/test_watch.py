@@ -69,6 +69,30 @@ def test_a_write_wakes_the_waiting_request_at_once(server):
     assert r.json()["version"] == 2 and r.json()["value"] == V2
 
 
+def test_a_rollback_and_a_promote_wake_the_waiting_request(server):
+    """What a plain read returns moves without a new version: the wait ends on any other version,
+    an older one after a rollback included, so `coffer run --watch` follows a rollback too."""
+    admin = admin_caller(server)
+    vault = expect(admin.post("/vaults", json={"name": "w"}), 201).json()["id"]
+    put_secret(admin, vault, "k", value=V1)
+    put_secret(admin, vault, "k", value=V2, stage="pending")
+    waiter = Caller(server, server.admin_key)
+    future = in_background(lambda: waiter.get(f"/vaults/{vault}/secrets/k",
+                                              params={"wait": 20, "after_version": 1}))
+    time.sleep(0.3)
+    assert not future.done()  # the pending version is not what a plain read returns
+    expect(admin.post(f"/vaults/{vault}/secret-promote/k"), 200)
+    r = expect(future.result(timeout=10), 200)
+    assert r.json()["version"] == 2 and r.json()["value"] == V2
+    future = in_background(lambda: waiter.get(f"/vaults/{vault}/secrets/k",
+                                              params={"wait": 20, "after_version": 2}))
+    time.sleep(0.3)
+    assert not future.done()
+    expect(admin.post(f"/vaults/{vault}/secret-rollback/k"), 200)
+    r = expect(future.result(timeout=10), 200)
+    assert r.json()["version"] == 1 and r.json()["value"] == V1
+
+
 def test_a_disable_that_leaves_nothing_newer_keeps_waiting(server):
     admin = admin_caller(server)
     vault = expect(admin.post("/vaults", json={"name": "w"}), 201).json()["id"]
