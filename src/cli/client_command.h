@@ -76,7 +76,7 @@ void AddSecretCommands(CLI::App* secrets, ClientContext& ctx);  // secrets …
 void AddScheduleCommands(CLI::App* secrets, ClientContext& ctx);
 // secrets alias|unalias|promote|rollback|destroy (lifecycle_commands.cc)
 void AddLifecycleCommands(CLI::App* secrets, ClientContext& ctx);
-void AddUnusedCommand(CLI::App* secrets, ClientContext& ctx);   // secrets unused
+void AddUnusedCommand(CLI::App* secrets, ClientContext& ctx);  // secrets unused
 
 // "90s", "30m", "12h", "30d", "2w" in seconds. kInvalidArgument naming `flag` otherwise.
 // (usage_commands.cc)

@@ -16,9 +16,8 @@ StatusOr<std::optional<RotationPolicy>> SecretService::WrittenPolicy(
   if (IsNoRotationPolicy(policy_json)) {
     return std::optional<RotationPolicy>();
   }
-  ASSIGN_OR_RETURN(
-      RotationPolicy policy,
-      ParseRotationPolicy(policy_json, hooks_.min_rotation_interval));
+  ASSIGN_OR_RETURN(RotationPolicy policy,
+                   ParseRotationPolicy(policy_json, hooks_.min_rotation_interval));
   return std::optional<RotationPolicy>(std::move(policy));
 }
 

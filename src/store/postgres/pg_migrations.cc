@@ -357,10 +357,10 @@ CREATE TABLE secret_aliases (
 );
 )sql";
 
-// As SQLite's webhook migration. Webhooks (docs/webhooks.md): endpoints of a vault, deleted with it; their signing secret only
-// sealed by the keyring. webhook_deliveries is the outbox the dispatcher fills from the audit
-// chain; webhook_cursor (one row) is the audit seq dispatched so far, starting at the chain's
-// head when this runs (earlier events had no endpoint to go to).
+// As SQLite's webhook migration. Webhooks (docs/webhooks.md): endpoints of a vault, deleted with
+// it; their signing secret only sealed by the keyring. webhook_deliveries is the outbox the
+// dispatcher fills from the audit chain; webhook_cursor (one row) is the audit seq dispatched so
+// far, starting at the chain's head when this runs (earlier events had no endpoint to go to).
 constexpr std::string_view kWebhookOutbox = R"sql(
 CREATE TABLE webhooks (
   id text PRIMARY KEY,
