@@ -118,8 +118,8 @@ StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::stri
       ctx, "share.create", [&](AuditEvent& event) -> StatusOr<CreatedShare> {
         const UnixMicros now = deps_.clock.Now();
         if (!IsUuid(secret_id)) return Err(NotFoundError("secret not found"));
-        auto version =
-            deps_.store.GetSecretVersionById(secret_id, VersionSelector::LatestEnabled());
+        // What a plain read returns: the version `current` names when it is set.
+        auto version = deps_.store.GetSecretVersionById(secret_id, VersionSelector::Current());
         if (!version.has_value()) {
           if (version.error().code() == StatusCode::kGone) {
             return Err(GoneError("every version of this secret is disabled"));

@@ -75,6 +75,16 @@ def test_a_link_is_redeemed_exactly_max_access_count_times_then_410(server, vaul
     assert token not in str(listed)
 
 
+def test_a_link_shares_what_a_plain_read_returns_not_a_pending_version(server, vault, shared):
+    admin, meta = shared
+    staged = put_secret(admin, vault, "db/password", value="hunter2-staged", type_="password",
+                        stage="pending")
+    assert staged["aliases"] == {"current": 1, "pending": 2}
+    share = create_share(admin, meta["id"], max_access_count=1)
+    got = expect(redeem(server, token_of(share)), 200).json()
+    assert got["value"] == "hunter2-original" and got["version"] == 1
+
+
 def test_concurrent_redemptions_never_pass_the_limit(server, shared):
     admin, meta = shared
     token = token_of(create_share(admin, meta["id"], max_access_count=5))
