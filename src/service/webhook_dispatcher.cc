@@ -130,8 +130,9 @@ WebhookAttempt WebhookDispatcher::Attempt(const WebhookDelivery& d) {
     return a;
   };
   auto endpoint = store_.GetWebhook(d.vault_id, d.webhook_id);
-  if (!endpoint.has_value())
+  if (!endpoint.has_value()) {
     return fail("the endpoint cannot be read: " + endpoint.error().message());
+  }
   auto key =
       keyring_.Decrypt(endpoint->sealed_secret, WebhookSecretAad(endpoint->vault_id, endpoint->id));
   if (!key.has_value()) return fail("the endpoint's signing secret cannot be opened");
