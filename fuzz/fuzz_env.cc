@@ -33,6 +33,7 @@
 #include "service/secret_service.h"
 #include "service/user_service.h"
 #include "service/vault_service.h"
+#include "service/webhook_service.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace coffer::fuzz {
@@ -99,6 +100,7 @@ struct FuzzEnv::State {
   std::unique_ptr<PolicyService> policies;
   std::unique_ptr<AuditService> audit;
   std::unique_ptr<ShareService> shares;
+  std::unique_ptr<WebhookService> webhooks;
   http::TrustedProxies proxies = ValueOrDie(http::TrustedProxies::Parse("10.0.0.0/8"), "proxies");
   http::Router router;
 
@@ -116,6 +118,7 @@ struct FuzzEnv::State {
 
   ~State() {
     router = http::Router();
+    webhooks.reset();
     shares.reset();
     audit.reset();
     policies.reset();
@@ -190,9 +193,10 @@ void FuzzEnv::Build() {
   s->shares = std::make_unique<ShareService>(
       *s->deps, *s->keyring, *s->auth,
       ShareService::Options{.public_base_url = [] { return std::string("http://127.0.0.1"); }});
-  api::RegisterRoutes(s->router,
-                      api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults, *s->secrets,
-                                       *s->users, *s->agents, *s->policies, *s->audit, *s->shares});
+  s->webhooks = std::make_unique<WebhookService>(*s->deps, *s->keyring, WebhookServiceOptions{});
+  api::RegisterRoutes(s->router, api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults,
+                                                  *s->secrets, *s->users, *s->agents, *s->policies,
+                                                  *s->audit, *s->shares, *s->webhooks});
 
   // Seeded objects: a vault with the canary secret, and an agent that may read under db/.
   const Principal admin{PrincipalKind::kUser, s->admin_id, "admin", true, ""};
