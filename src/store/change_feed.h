@@ -36,16 +36,16 @@ struct StoreChange {
   std::string path;  // kSecret only
 
   static StoreChange Credential(std::string id) {
-    return {Kind::kCredential, PrincipalKind::kUser, std::move(id)};
+    return {Kind::kCredential, PrincipalKind::kUser, std::move(id), ""};
   }
   static StoreChange Principal(PrincipalKind kind, std::string id) {
-    return {Kind::kPrincipal, kind, std::move(id)};
+    return {Kind::kPrincipal, kind, std::move(id), ""};
   }
   static StoreChange Vault(std::string id) {
-    return {Kind::kVault, PrincipalKind::kUser, std::move(id)};
+    return {Kind::kVault, PrincipalKind::kUser, std::move(id), ""};
   }
   static StoreChange Policies(std::string vault_id) {
-    return {Kind::kPolicies, PrincipalKind::kUser, std::move(vault_id)};
+    return {Kind::kPolicies, PrincipalKind::kUser, std::move(vault_id), ""};
   }
   static StoreChange Secret(std::string vault_id, std::string path) {
     return {Kind::kSecret, PrincipalKind::kUser, std::move(vault_id), std::move(path)};

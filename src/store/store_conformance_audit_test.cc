@@ -144,7 +144,7 @@ TEST_P(StoreConformanceTest, EveryMutationAppendsItsEventInTheSameWrite) {
   auto disabled = store().DisableSecretVersion(v.id, "db/password", 1, kT0, &e);
   expect_ok("secret.disable_version", disabled.has_value() ? OkStatus() : disabled.error());
 
-  const Agent agent{NewUuid(), "bot", "", user.id, kT0, std::nullopt, std::nullopt};
+  const Agent agent{NewUuid(), "bot", "", user.id, kT0, std::nullopt, std::nullopt, std::nullopt};
   e = event("agent.create");
   expect_ok("agent.create", store().InsertAgent(agent, {AgentCredential(agent.id, "bot-key")}, &e));
   e = event("agent.rotate_key");
@@ -232,9 +232,10 @@ TEST_P(StoreConformanceTest, AFailedMutationWritesNoEventAndUsesNoSeq) {
   EXPECT_THAT(store().InsertCredential(AgentCredential(agent.id, "bot-key"), &e),
               StatusIs(StatusCode::kAlreadyExists));
   EXPECT_THAT(store().RevokeCredential("absent", kT0, &e), StatusIs(StatusCode::kNotFound));
-  EXPECT_THAT(store().InsertAgent(
-                  {NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt}, {}, &e),
-              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(
+      store().InsertAgent(
+          {NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt, std::nullopt}, {}, &e),
+      StatusIs(StatusCode::kAlreadyExists));
   EXPECT_THAT(store().RevokeAgent(NewUuid(), kT0, &e), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store().ReplaceAgentCredentials(agent.id, {"not-hers"}, {}, kT0, &e),
               StatusIs(StatusCode::kAborted));

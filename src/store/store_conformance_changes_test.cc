@@ -52,7 +52,7 @@ TEST_P(StoreConformanceTest, EveryMutationOfCachedRecordsIsPublishedBeforeItRetu
       Published(s, [&] { ASSERT_THAT(s.RevokeCredential("user-key", kT0, nullptr), IsOk()); }),
       Changes{StoreChange::Credential("user-key")});
 
-  Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt, std::nullopt};
+  Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt, std::nullopt, std::nullopt};
   const StoreChange agent_change = StoreChange::Principal(PrincipalKind::kAgent, agent.id);
   EXPECT_EQ(Published(s,
                       [&] {

@@ -160,7 +160,7 @@ TEST_P(StoreConformanceTest, OfConcurrentRevocationsOfTheLastAdminKeysOneIsRefus
 
 TEST_P(StoreConformanceTest, AgentRoundTripWithItsFirstCredentials) {
   const Agent agent{NewUuid(), "ci-runner",  "builds things", "owner-1",
-                    kT0 + 4,   std::nullopt, std::nullopt};
+                    kT0 + 4,   std::nullopt, std::nullopt,    std::nullopt};
   ASSERT_THAT(store().InsertAgent(
                   agent, {AgentCredential(agent.id, "k1"), AgentCredential(agent.id, "r1", "rot")},
                   nullptr),
@@ -183,22 +183,23 @@ TEST_P(StoreConformanceTest, AgentRoundTripWithItsFirstCredentials) {
 
 TEST_P(StoreConformanceTest, AgentNameIsUniquePerOwner) {
   const Agent first = AddAgent("bot", "owner-1");
-  const Agent dup{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt};
+  const Agent dup{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt, std::nullopt};
   Status s = store().InsertAgent(dup, {AgentCredential(dup.id, "dup-key")}, nullptr);
   EXPECT_THAT(s, StatusIs(StatusCode::kAlreadyExists));
   EXPECT_EQ(s.message(), "an agent named 'bot' already exists");
   EXPECT_THAT(store().GetCredential("dup-key"), StatusIs(StatusCode::kNotFound))
       << "the credentials went nowhere either";
   // Another owner may use the name; the same id may not be used twice.
-  const Agent other{NewUuid(), "bot", "", "owner-2", kT0, std::nullopt, std::nullopt};
+  const Agent other{NewUuid(), "bot", "", "owner-2", kT0, std::nullopt, std::nullopt, std::nullopt};
   EXPECT_THAT(store().InsertAgent(other, {}, nullptr), IsOk());
-  const Agent same_id{first.id, "bot-2", "", "owner-1", kT0, std::nullopt, std::nullopt};
+  const Agent same_id{first.id, "bot-2",      "",           "owner-1",
+                      kT0,      std::nullopt, std::nullopt, std::nullopt};
   EXPECT_THAT(store().InsertAgent(same_id, {}, nullptr), StatusIs(StatusCode::kAlreadyExists));
 }
 
 TEST_P(StoreConformanceTest, InsertAgentIsAtomicWithItsCredentials) {
   ASSERT_THAT(store().InsertCredential(AgentCredential(NewUuid(), "taken"), nullptr), IsOk());
-  const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt};
+  const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt, std::nullopt};
   Status s = store().InsertAgent(
       agent, {AgentCredential(agent.id, "fresh"), AgentCredential(agent.id, "taken")}, nullptr);
   EXPECT_THAT(s, StatusIs(StatusCode::kAlreadyExists));
@@ -209,7 +210,7 @@ TEST_P(StoreConformanceTest, InsertAgentIsAtomicWithItsCredentials) {
 }
 
 TEST_P(StoreConformanceTest, AgentCredentialsMustNameTheAgent) {
-  const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt};
+  const Agent agent{NewUuid(), "bot", "", "owner-1", kT0, std::nullopt, std::nullopt, std::nullopt};
   Credential users = AgentCredential(agent.id, "k");
   users.principal_kind = PrincipalKind::kUser;
   EXPECT_THAT(store().InsertAgent(agent, {users}, nullptr), StatusIs(StatusCode::kInvalidArgument));

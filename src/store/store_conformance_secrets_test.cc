@@ -177,8 +177,8 @@ TEST_P(StoreConformanceTest, GetSelectorsAndTheirErrors) {
   EXPECT_THAT(store().GetSecretVersion(v.id, "s", VersionSelector::Exact(0)),
               StatusIs(StatusCode::kNotFound));
 
-  for (const VersionSelector sel : {VersionSelector::LatestEnabled(), VersionSelector::LatestAny(),
-                                    VersionSelector::Exact(1)}) {
+  for (const VersionSelector& sel : {VersionSelector::LatestEnabled(), VersionSelector::LatestAny(),
+                                     VersionSelector::Exact(1)}) {
     auto absent = store().GetSecretVersion(v.id, "other", sel);
     EXPECT_THAT(absent, StatusIs(StatusCode::kNotFound));
     if (!absent.has_value()) {

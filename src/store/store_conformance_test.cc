@@ -125,6 +125,7 @@ Agent StoreConformanceTest::AddAgent(std::string_view name, std::string_view own
           std::string(owner_id),
           created_at,
           std::nullopt,
+          std::nullopt,
           std::nullopt};
   EXPECT_THAT(
       store_->InsertAgent(a, {AgentCredential(a.id, std::string(name) + "-key", "key", created_at)},

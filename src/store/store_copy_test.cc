@@ -61,7 +61,7 @@ class StoreCopyTest : public ::testing::Test {
     key.secret_hmac = {9, 9};
     key.created_at = kT0;
     ASSERT_THAT(s.InsertCredential(key, nullptr), IsOk());
-    const Agent bot{NewUuid(), "bot", "", alice.id, kT0, std::nullopt, std::nullopt};
+    const Agent bot{NewUuid(), "bot", "", alice.id, kT0, std::nullopt, std::nullopt, std::nullopt};
     ASSERT_THAT(s.InsertAgent(bot, {AgentCredential(bot.id, "botkey")}, nullptr), IsOk());
     ASSERT_THAT(s.RevokeCredential("botkey", kT0 + 5, nullptr), IsOk());
     const Vault v{NewUuid(), "prod", "production", alice.id, kT0, /*max_versions=*/5};

@@ -547,7 +547,8 @@ TEST_F(PgChangeFeedTest, ChangesThroughOneServerReachAnothersFeedWithinASecond) 
   const Vault v{NewUuid(), "v", "", "owner-1", kT0};
   ASSERT_THAT(a->InsertVault(v, nullptr), IsOk());
   EXPECT_TRUE(seen.Saw(StoreChange::Vault(v.id)));
-  const Agent agent{NewUuid(), "worker", "", "owner-1", kT0, std::nullopt, std::nullopt};
+  const Agent agent{NewUuid(), "worker",     "",           "owner-1",
+                    kT0,       std::nullopt, std::nullopt, std::nullopt};
   ASSERT_THAT(a->InsertAgent(agent, {store_testing::AgentCredential(agent.id, "k1")}, nullptr),
               IsOk());
   ASSERT_THAT(a->RevokeAgent(agent.id, kT0, nullptr), IsOk());
@@ -857,7 +858,8 @@ TEST_F(PostgresStoreTest, TwoServersAuditTheEndOfAGraceWindowOnce) {
   auto b = Open(4);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  const Agent agent{NewUuid(), "graced", "", "owner-1", kT0};
+  const Agent agent{NewUuid(), "graced",     "",           "owner-1",
+                    kT0,       std::nullopt, std::nullopt, std::nullopt};
   ASSERT_THAT(a->InsertAgent(agent, {AgentCredential(agent.id, "old-key")}, nullptr), IsOk());
   ASSERT_THAT(b->RotateWithGrace(GraceRotation{.principal_kind = PrincipalKind::kAgent,
                                                .principal_id = agent.id,
