@@ -166,6 +166,14 @@ int RunReencrypt(const ServerConfig& config, size_t batch_size) {
     std::fflush(stdout);
   };
   options.on_damaged = [](const DamagedVersion& d) {
+    if (!d.webhook_id.empty()) {
+      fmt::print(stderr,
+                 "damaged: vault {} webhook {} signing secret (names data key {}) does not "
+                 "decrypt; left as it is\n",
+                 d.vault_id, d.webhook_id,
+                 d.key_id == kUnreadableKeyId ? std::string("-") : std::to_string(d.key_id));
+      return;
+    }
     fmt::print(stderr,
                "damaged: vault {} path {} version {} (names data key {}) does not decrypt; "
                "left as it is\n",

@@ -84,12 +84,12 @@ int RunMigrate(const std::string& from, const std::string& to) {
   }
   fmt::print(
       "done, and verified: {} keys, {} users, {} agents, {} credentials, {} vaults, {} policies, "
-      "{} secrets with {} versions (ciphertexts identical), {} audit events (chain intact, head "
-      "{})\n"
+      "{} secrets with {} versions (ciphertexts identical), {} rotation schedules, {} webhook "
+      "endpoints, {} audit events (chain intact, head {})\n"
       "Start the servers with --store {} and the same root key file.\n",
       report->keys, report->users, report->agents, report->credentials, report->vaults,
-      report->policies, report->secrets, report->versions, report->audit_events,
-      Hex(report->audit_head), target->description);
+      report->policies, report->secrets, report->versions, report->schedules, report->webhooks,
+      report->audit_events, Hex(report->audit_head), target->description);
   return kExitOk;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "crypto/aead.h"
+#include "service/webhook_service.h"
 
 namespace coffer {
 
@@ -68,6 +69,48 @@ StatusOr<ReencryptProgress> ReencryptAll(Store& store, const Keyring& keyring,
       progress.skipped += static_cast<int64_t>(swaps.size()) - swapped;
     }
     // Damaged rows stay behind, so they stay counted as left.
+    processed += static_cast<int64_t>(rows.size());
+    progress.left = std::max<int64_t>(initial_left - processed, 0) + progress.failed;
+    if (options.on_batch) {
+      options.on_batch(progress);
+    }
+  }
+  // Webhook endpoints' signing secrets, the same way, each bound to its vault and endpoint id.
+  std::string after_webhook_id;
+  while (true) {
+    ASSIGN_OR_RETURN(
+        std::vector<StoredWebhookSecret> rows,
+        store.ListWebhookSecretsNotUnderKey(progress.target_key_id, after_webhook_id, batch_size));
+    if (rows.empty()) {
+      break;
+    }
+    after_webhook_id = rows.back().webhook_id;
+    std::vector<WebhookSecretSwap> swaps;
+    swaps.reserve(rows.size());
+    for (StoredWebhookSecret& row : rows) {
+      const std::vector<uint8_t> aad = WebhookSecretAad(row.vault_id, row.webhook_id);
+      StatusOr<SecretBuffer> value = keyring.Decrypt(row.sealed_secret, aad);
+      if (!value.has_value()) {
+        ++progress.failed;
+        if (options.on_damaged) {
+          const auto key_id = AeadBlobKeyId(row.sealed_secret);
+          DamagedVersion damaged;
+          damaged.vault_id = row.vault_id;
+          damaged.webhook_id = row.webhook_id;
+          damaged.key_id = key_id.has_value() ? int64_t{*key_id} : kUnreadableKeyId;
+          options.on_damaged(damaged);
+        }
+        continue;
+      }
+      ASSIGN_OR_RETURN(std::vector<uint8_t> sealed, keyring.Encrypt(value->span(), aad));
+      swaps.push_back(
+          WebhookSecretSwap{row.webhook_id, std::move(row.sealed_secret), std::move(sealed)});
+    }
+    if (!swaps.empty()) {
+      ASSIGN_OR_RETURN(const int64_t swapped, store.SwapWebhookSecrets(swaps));
+      progress.moved += swapped;
+      progress.skipped += static_cast<int64_t>(swaps.size()) - swapped;
+    }
     processed += static_cast<int64_t>(rows.size());
     progress.left = std::max<int64_t>(initial_left - processed, 0) + progress.failed;
     if (options.on_batch) {

@@ -23,12 +23,14 @@ struct ReencryptProgress {
   int64_t left = 0;            // versions not yet under the target key (estimate while running)
 };
 
-// A version that failed to decrypt: where it is, never any of its bytes.
+// A version (or a webhook endpoint's signing secret) that failed to decrypt: where it is, never
+// any of its bytes.
 struct DamagedVersion {
   std::string vault_id;
   std::string path;
   int64_t version = 0;
-  int64_t key_id = 0;  // kUnreadableKeyId when the blob is too short to name one
+  int64_t key_id = 0;      // kUnreadableKeyId when the blob is too short to name one
+  std::string webhook_id;  // set for a webhook signing secret (path empty, version 0)
 };
 
 struct ReencryptOptions {
@@ -41,7 +43,9 @@ struct ReencryptOptions {
 
 // Re-encrypts, under `keyring`'s active data key, every version whose blob names another key:
 // decrypt with the associated data of its row (vault id, secret id, version), seal again with the
-// same associated data, and swap the blob only if it is still the one read. Nothing else in the
+// same associated data, and swap the blob only if it is still the one read. Then the same for
+// webhook endpoints' signing secrets (associated data: WebhookSecretAad(vault id, webhook id));
+// the counts of ReencryptProgress include them. Nothing else in the
 // row changes. Returns the final counts (`left` recounted from the store at the end: versions
 // written meanwhile by a server that had not yet seen the rotation, or damaged ones); the
 // store's error if a read or a batch fails (what was committed stays; a rerun resumes).

@@ -69,6 +69,15 @@ class ObservedStore final : public Store {
   StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) override {
     return Timed("SwapCiphertexts", nullptr, [&] { return inner_.SwapCiphertexts(swaps); });
   }
+  StatusOr<std::vector<StoredWebhookSecret>> ListWebhookSecretsNotUnderKey(
+      uint32_t key_id, std::string_view after_webhook_id, size_t limit) override {
+    return Timed("ListWebhookSecretsNotUnderKey", nullptr, [&] {
+      return inner_.ListWebhookSecretsNotUnderKey(key_id, after_webhook_id, limit);
+    });
+  }
+  StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) override {
+    return Timed("SwapWebhookSecrets", nullptr, [&] { return inner_.SwapWebhookSecrets(swaps); });
+  }
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override {
     return Timed("CountCiphertextsByKey", nullptr, [&] { return inner_.CountCiphertextsByKey(); });
   }

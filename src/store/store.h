@@ -189,6 +189,21 @@ struct CiphertextSwap {
   std::vector<uint8_t> replacement;
 };
 
+// One webhook endpoint's sealed signing secret and what binds it to its row (for re-encryption;
+// the associated data is service/webhook_service.h's WebhookSecretAad(vault_id, webhook_id)).
+struct StoredWebhookSecret {
+  std::string vault_id;
+  std::string webhook_id;
+  std::vector<uint8_t> sealed_secret;
+};
+
+// Replace one endpoint's sealed secret, only if it still is `expected`.
+struct WebhookSecretSwap {
+  std::string webhook_id;
+  std::vector<uint8_t> expected;
+  std::vector<uint8_t> replacement;
+};
+
 // Key of CountCiphertextsByKey for blobs too short to name a data key.
 inline constexpr int64_t kUnreadableKeyId = -1;
 
@@ -206,6 +221,16 @@ inline int64_t KeyIdOf(const std::vector<uint8_t>& bytes) {
   }
   return (int64_t{bytes[0]} << 24) | (int64_t{bytes[1]} << 16) | (int64_t{bytes[2]} << 8) |
          int64_t{bytes[3]};
+}
+
+// The message of DeleteDataKey's kFailedPrecondition for a key still in use.
+inline std::string DataKeyInUse(uint32_t id, int64_t versions, int64_t webhook_secrets) {
+  std::string what = std::to_string(versions) + " secret versions";
+  if (webhook_secrets > 0) {
+    what += " and " + std::to_string(webhook_secrets) + " webhook signing secrets";
+  }
+  return what + " are still encrypted under data key " + std::to_string(id) +
+         "; run coffer keys reencrypt";
 }
 
 // The message of RevokeCredential's kFailedPrecondition for the last admin API key.
@@ -243,11 +268,21 @@ class Store {
   // `replacement` only where it still equals `expected`; nothing else in the row changes.
   // Returns how many rows were replaced (a row changed or deleted meanwhile is skipped).
   virtual StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) = 0;
-  // How many versions name each data key id (kUnreadableKeyId: blobs too short to name one).
+  // Webhook endpoints' sealed signing secrets are sealed under data keys too: up to `limit`
+  // (>= 1) of them whose blob does not name data key `key_id` (too short ones included),
+  // ordered by webhook id, strictly after `after_webhook_id` ("" to start).
+  virtual StatusOr<std::vector<StoredWebhookSecret>> ListWebhookSecretsNotUnderKey(
+      uint32_t key_id, std::string_view after_webhook_id, size_t limit) = 0;
+  // As SwapCiphertexts, for webhook secrets: all in one transaction, each endpoint's
+  // sealed_secret becomes `replacement` only where it still equals `expected`; returns how many
+  // were replaced (an endpoint deleted or changed meanwhile is skipped).
+  virtual StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) = 0;
+  // How many blobs name each data key id (kUnreadableKeyId: blobs too short to name one):
+  // versions and webhook endpoints' sealed secrets together.
   virtual StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() = 0;
-  // Deletes data key `id`, atomically checking that it is inactive and that no version names
-  // it. kNotFound when there is no data key `id`; kFailedPrecondition when it is active or
-  // still in use (the message says how many versions).
+  // Deletes data key `id`, atomically checking that it is inactive and that no version and no
+  // webhook secret names it. kNotFound when there is no data key `id`; kFailedPrecondition when
+  // it is active or still in use (the message says how many versions and webhook secrets).
   virtual Status DeleteDataKey(uint32_t id) = 0;
 
   // --- users and credentials -----------------------------------------------------------------

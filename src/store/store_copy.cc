@@ -58,8 +58,13 @@ StatusOr<StoreCounts> Count(Store& store) {
     n.secrets += static_cast<int64_t>(page.secrets.size());
     for (const SecretSummary& s : page.secrets) {
       n.versions += s.version;  // versions are dense from 1
+      ASSIGN_OR_RETURN(std::optional<SecretSchedule> schedule,
+                       store.GetSecretSchedule(v.id, s.path));
+      n.schedules += schedule.has_value() ? 1 : 0;
     }
   }
+  ASSIGN_OR_RETURN(std::vector<WebhookEndpoint> webhooks, store.ListWebhooks(std::nullopt));
+  n.webhooks = static_cast<int64_t>(webhooks.size());
   return n;
 }
 
@@ -162,6 +167,17 @@ StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
           RETURN_IF_ERROR(to.ImportSecretAlias(versions.back().secret_id, alias, number));
         }
       }
+      // Its rotation schedule: the policy and the next due time, as they are.
+      ASSIGN_OR_RETURN(std::optional<SecretSchedule> schedule,
+                       from.GetSecretSchedule(v.id, s.path));
+      if (schedule.has_value()) {
+        auto set = to.SetSecretSchedule(v.id, s.path, schedule->policy_json,
+                                        schedule->next_rotation_at, nullptr);
+        if (!set.has_value()) {
+          return Err(set.error());
+        }
+        ++report.schedules;
+      }
       ++report.secrets;
     }
   }
@@ -187,6 +203,15 @@ StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
   }));
   RETURN_IF_ERROR(copied);
 
+  // Webhook endpoints after the chain, so each starts from its head (no event is delivered
+  // again); the signing secret stays sealed as it is (bound to the same vault and endpoint id).
+  RETURN_IF_ERROR(Say(progress, "webhook endpoints"));
+  ASSIGN_OR_RETURN(std::vector<WebhookEndpoint> webhooks, from.ListWebhooks(std::nullopt));
+  for (const WebhookEndpoint& w : webhooks) {
+    RETURN_IF_ERROR(to.InsertWebhook(w, nullptr));
+    ++report.webhooks;
+  }
+
   RETURN_IF_ERROR(Say(progress, "verifying"));
   ASSIGN_OR_RETURN(StoreCounts source, Count(from));
   ASSIGN_OR_RETURN(StoreCounts target, Count(to));
@@ -209,6 +234,12 @@ StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
           return Err(DataLossError("migrate: a secret version differs after the copy"));
         }
       }
+    }
+  }
+  for (const WebhookEndpoint& w : webhooks) {
+    ASSIGN_OR_RETURN(WebhookEndpoint got, to.GetWebhook(w.vault_id, w.id));
+    if (got.sealed_secret != w.sealed_secret || got.url != w.url || got.events != w.events) {
+      return Err(DataLossError("migrate: a webhook endpoint differs after the copy"));
     }
   }
   RETURN_IF_ERROR(CheckChain(to, report));

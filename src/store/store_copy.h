@@ -25,6 +25,8 @@ struct StoreCounts {
   int64_t policies = 0;
   int64_t secrets = 0;
   int64_t versions = 0;
+  int64_t schedules = 0;  // rotation schedules (policy and next due time)
+  int64_t webhooks = 0;   // webhook endpoints (their deliveries are not copied)
 
   bool operator==(const StoreCounts&) const = default;
 };
@@ -38,9 +40,12 @@ struct StoreCopyReport : StoreCounts {
 // Copies every record of `from` into `to`, then reads `to` back and checks it against `from`:
 // the same counts, byte-identical ciphertexts, and an audit chain that recomputes and ends in
 // the same hash. `progress` (may be null) is told what is being copied. Rate-limit hits are not
-// copied (they expire within their window). kFailedPrecondition when `to` is not empty;
-// kDataLoss when the check finds a difference; any error of either store otherwise.
-// REQUIRES: nothing writes to `from` meanwhile (stop its servers).
+// copied (they expire within their window). Rotation schedules are copied with their policy and
+// next due time (a previous version still waiting to be disabled is not). Webhook endpoints are
+// copied with their sealed signing secret as it is, after the audit chain, so they start from
+// its head: their deliveries (the log and anything not yet sent) are not copied.
+// kFailedPrecondition when `to` is not empty; kDataLoss when the check finds a difference; any
+// error of either store otherwise. REQUIRES: nothing writes to `from` meanwhile (stop its servers).
 StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
                                     const std::function<void(std::string_view)>& progress);
 

@@ -93,6 +93,27 @@ class StoreCopyTest : public ::testing::Test {
     n.max_versions = 4;
     ASSERT_THAT(s.PutSecretVersion(n, FakeSeal("o"), nullptr), IsOk());
     ASSERT_THAT(s.DestroySecretVersion(v.id, "other", 1, kT0 + 7, nullptr), IsOk());
+    ASSERT_THAT(s.SetSecretSchedule(v.id, "db/password", R"({"interval_seconds":86400})", kT0 + 100,
+                                    nullptr),
+                IsOk());
+    webhook_.id = NewUuid();
+    webhook_.vault_id = v.id;
+    webhook_.url = "https://hooks.example.com/in";
+    webhook_.description = "ci";
+    webhook_.events = {"secret.rotated", "secret.version_created"};
+    webhook_.sealed_secret = {1, 0, 0, 0, 2, 7, 7, 7};
+    webhook_.created_by = alice.id;
+    webhook_.created_at = kT0 + 3;
+    ASSERT_THAT(s.InsertWebhook(webhook_, nullptr), IsOk());
+    WebhookDelivery d;
+    d.id = "msg_1";
+    d.webhook_id = webhook_.id;
+    d.vault_id = v.id;
+    d.event_type = "webhook.test";
+    d.payload_json = "{}";
+    d.created_at = kT0;
+    d.next_attempt_at = kT0;
+    ASSERT_THAT(s.EnqueueWebhookDeliveries({d}, std::nullopt, 0, nullptr), IsOk());
     for (int i = 0; i < 20; ++i) {
       ASSERT_THAT(s.AppendAudit(MakeEvent("secret.read", v.id)), IsOk());
     }
@@ -111,6 +132,31 @@ class StoreCopyTest : public ::testing::Test {
     EXPECT_EQ(report->secrets, 2);
     EXPECT_EQ(report->versions, 4);
     EXPECT_EQ(report->audit_events, 25);
+    EXPECT_EQ(report->schedules, 1);
+    EXPECT_EQ(report->webhooks, 1);
+    // The schedule's policy and next due time; the endpoint with its sealed secret as it was,
+    // starting from the copied chain's head; its deliveries are not copied.
+    auto schedule = to.GetSecretSchedule(vault_id_, "db/password");
+    ASSERT_THAT(schedule, IsOk());
+    ASSERT_TRUE(schedule->has_value());
+    EXPECT_EQ((*schedule)->secret_id, secret_id_);
+    EXPECT_EQ((*schedule)->policy_json, R"({"interval_seconds":86400})");
+    EXPECT_EQ((*schedule)->next_rotation_at, kT0 + 100);
+    auto unscheduled = to.GetSecretSchedule(vault_id_, "other");
+    ASSERT_THAT(unscheduled, IsOk());
+    EXPECT_FALSE(unscheduled->has_value());
+    auto hook = to.GetWebhook(vault_id_, webhook_.id);
+    ASSERT_THAT(hook, IsOk());
+    EXPECT_EQ(hook->sealed_secret, webhook_.sealed_secret);
+    EXPECT_EQ(hook->url, webhook_.url);
+    EXPECT_EQ(hook->description, webhook_.description);
+    EXPECT_EQ(hook->events, webhook_.events);
+    EXPECT_EQ(hook->created_by, webhook_.created_by);
+    EXPECT_EQ(hook->created_at, webhook_.created_at);
+    EXPECT_EQ(hook->start_after_seq, 25);
+    auto deliveries = to.ListWebhookDeliveries(webhook_.id, 0);
+    ASSERT_THAT(deliveries, IsOk());
+    EXPECT_TRUE(deliveries->empty());
 
     auto v1 = to.GetSecretVersion(vault_id_, "db/password", VersionSelector::Exact(1));
     ASSERT_THAT(v1, IsOk());
@@ -148,6 +194,7 @@ class StoreCopyTest : public ::testing::Test {
   }
 
   std::string dir_;
+  WebhookEndpoint webhook_;
   std::unique_ptr<Store> source_;
   std::string vault_id_;
   std::string secret_id_;

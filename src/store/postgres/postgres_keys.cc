@@ -97,11 +97,52 @@ StatusOr<int64_t> PostgresStoreImpl::SwapCiphertexts(const std::vector<Ciphertex
   return swapped;
 }
 
+StatusOr<std::vector<StoredWebhookSecret>> PostgresStoreImpl::ListWebhookSecretsNotUnderKey(
+    uint32_t key_id, std::string_view after_webhook_id, size_t limit) {
+  return Read([&](PgConnection& conn) -> StatusOr<std::vector<StoredWebhookSecret>> {
+    ASSIGN_OR_RETURN(PgResult r,
+                     conn.Exec("SELECT vault_id, id, sealed_secret FROM webhooks WHERE id > $1"
+                               " AND substring(sealed_secret from 2 for 4) IS DISTINCT FROM $2"
+                               " ORDER BY id LIMIT $3",
+                               PgParams()
+                                   .Text(after_webhook_id)
+                                   .Bytes(KeyIdBytes(key_id))
+                                   .Int(static_cast<int64_t>(std::max<size_t>(limit, 1)))));
+    return ReadAll<StoredWebhookSecret>(r, [](const PgResult& rr, int row) {
+      StoredWebhookSecret w;
+      w.vault_id = rr.Text(row, 0);
+      w.webhook_id = rr.Text(row, 1);
+      w.sealed_secret = rr.Bytes(row, 2);
+      return w;
+    });
+  });
+}
+
+StatusOr<int64_t> PostgresStoreImpl::SwapWebhookSecrets(
+    const std::vector<WebhookSecretSwap>& swaps) {
+  int64_t swapped = 0;
+  RETURN_IF_ERROR(Write(nullptr, [&](PgConnection& conn, AuditEvent*) -> Status {
+    swapped = 0;
+    for (const WebhookSecretSwap& swap : swaps) {
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          conn.Exec("UPDATE webhooks SET sealed_secret = $3"
+                    " WHERE id = $1 AND sealed_secret = $2",
+                    PgParams().Text(swap.webhook_id).Bytes(swap.expected).Bytes(swap.replacement)));
+      swapped += r.affected();
+    }
+    return OkStatus();
+  }));
+  return swapped;
+}
+
 StatusOr<std::map<int64_t, int64_t>> PostgresStoreImpl::CountCiphertextsByKey() {
   return Read([&](PgConnection& conn) -> StatusOr<std::map<int64_t, int64_t>> {
     ASSIGN_OR_RETURN(PgResult r,
                      conn.Exec("SELECT substring(ciphertext from 2 for 4) AS k, count(*)"
-                               " FROM secret_versions WHERE destroyed_at IS NULL GROUP BY k"));
+                               " FROM secret_versions WHERE destroyed_at IS NULL GROUP BY k"
+                               " UNION ALL SELECT substring(sealed_secret from 2 for 4) AS k,"
+                               " count(*) FROM webhooks GROUP BY k"));
     std::map<int64_t, int64_t> counts;
     for (int row = 0; row < r.rows(); ++row) {
       counts[KeyIdOf(r.Bytes(row, 0))] += r.Int(row, 1);
@@ -123,14 +164,17 @@ Status PostgresStoreImpl::DeleteDataKey(uint32_t id) {
       return FailedPreconditionError("data key " + std::to_string(id) +
                                      " is the active key; rotate first");
     }
-    ASSIGN_OR_RETURN(PgResult used, conn.Exec("SELECT count(*) FROM secret_versions"
-                                              " WHERE substring(ciphertext from 2 for 4) = $1",
-                                              PgParams().Bytes(KeyIdBytes(id))));
-    const int64_t in_use = used.rows() == 1 ? used.Int(0, 0) : 0;
-    if (in_use > 0) {
-      return FailedPreconditionError(std::to_string(in_use) +
-                                     " secret versions are still encrypted under data key " +
-                                     std::to_string(id) + "; run coffer keys reencrypt");
+    ASSIGN_OR_RETURN(
+        PgResult used,
+        conn.Exec(
+            "SELECT (SELECT count(*) FROM secret_versions"
+            " WHERE substring(ciphertext from 2 for 4) = $1),"
+            " (SELECT count(*) FROM webhooks WHERE substring(sealed_secret from 2 for 4) = $1)",
+            PgParams().Bytes(KeyIdBytes(id))));
+    const int64_t versions = used.rows() == 1 ? used.Int(0, 0) : 0;
+    const int64_t webhooks = used.rows() == 1 ? used.Int(0, 1) : 0;
+    if (versions > 0 || webhooks > 0) {
+      return FailedPreconditionError(DataKeyInUse(id, versions, webhooks));
     }
     return conn.Run("DELETE FROM keys WHERE id = $1", PgParams().Int(id));
   });

@@ -42,6 +42,9 @@ class PostgresStoreImpl final : public PostgresStore {
       uint32_t key_id, std::string_view after_secret_id, int64_t after_version,
       size_t limit) override;
   StatusOr<int64_t> SwapCiphertexts(const std::vector<CiphertextSwap>& swaps) override;
+  StatusOr<std::vector<StoredWebhookSecret>> ListWebhookSecretsNotUnderKey(
+      uint32_t key_id, std::string_view after_webhook_id, size_t limit) override;
+  StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) override;
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
   Status DeleteDataKey(uint32_t id) override;
 

@@ -105,11 +105,50 @@ StatusOr<int64_t> SqliteStoreImpl::SwapCiphertexts(const std::vector<CiphertextS
   return swapped;
 }
 
+StatusOr<std::vector<StoredWebhookSecret>> SqliteStoreImpl::ListWebhookSecretsNotUnderKey(
+    uint32_t key_id, std::string_view after_webhook_id, size_t limit) {
+  auto db = readers_->Acquire();
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db->Prepare("SELECT vault_id, id, sealed_secret FROM webhooks"
+                               " WHERE id > ?1 AND substr(sealed_secret, 2, 4) IS NOT ?2"
+                               " ORDER BY id LIMIT ?3"));
+  st.BindText(1, after_webhook_id);
+  st.BindBlob(2, KeyIdBytes(key_id));
+  st.BindInt(3, static_cast<int64_t>(std::max<size_t>(limit, 1)));
+  return ReadAll<StoredWebhookSecret>(st, [](const SqliteStatement& row) {
+    StoredWebhookSecret w;
+    w.vault_id = row.ColumnText(0);
+    w.webhook_id = row.ColumnText(1);
+    w.sealed_secret = row.ColumnBlob(2);
+    return w;
+  });
+}
+
+StatusOr<int64_t> SqliteStoreImpl::SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) {
+  int64_t swapped = 0;
+  RETURN_IF_ERROR(Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    swapped = 0;
+    for (const WebhookSecretSwap& swap : swaps) {
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("UPDATE webhooks SET sealed_secret = ?3"
+                                                      " WHERE id = ?1 AND sealed_secret = ?2"));
+      st.BindText(1, swap.webhook_id);
+      st.BindBlob(2, swap.expected);
+      st.BindBlob(3, swap.replacement);
+      RETURN_IF_ERROR(st.Run());
+      swapped += db.Changes();
+    }
+    return OkStatus();
+  }));
+  return swapped;
+}
+
 StatusOr<std::map<int64_t, int64_t>> SqliteStoreImpl::CountCiphertextsByKey() {
   auto db = readers_->Acquire();
   ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare("SELECT substr(ciphertext, 2, 4) AS k, count(*)"
                                                    " FROM secret_versions"
-                                                   " WHERE destroyed_at IS NULL GROUP BY k"));
+                                                   " WHERE destroyed_at IS NULL GROUP BY k"
+                                                   " UNION ALL SELECT substr(sealed_secret, 2, 4)"
+                                                   " AS k, count(*) FROM webhooks GROUP BY k"));
   std::map<int64_t, int64_t> counts;
   while (true) {
     ASSIGN_OR_RETURN(const bool row, st.Step());
@@ -136,15 +175,17 @@ Status SqliteStoreImpl::DeleteDataKey(uint32_t id) {
       }
     }
     {
-      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("SELECT count(*) FROM secret_versions"
-                                                      " WHERE substr(ciphertext, 2, 4) = ?1"));
+      ASSIGN_OR_RETURN(
+          SqliteStatement st,
+          db.Prepare("SELECT (SELECT count(*) FROM secret_versions"
+                     " WHERE substr(ciphertext, 2, 4) = ?1),"
+                     " (SELECT count(*) FROM webhooks WHERE substr(sealed_secret, 2, 4) = ?1)"));
       st.BindBlob(1, KeyIdBytes(id));
       ASSIGN_OR_RETURN(const bool row, st.Step());
-      const int64_t in_use = row ? st.ColumnInt(0) : 0;
-      if (in_use > 0) {
-        return FailedPreconditionError(std::to_string(in_use) +
-                                       " secret versions are still encrypted under data key " +
-                                       std::to_string(id) + "; run coffer keys reencrypt");
+      const int64_t versions = row ? st.ColumnInt(0) : 0;
+      const int64_t webhooks = row ? st.ColumnInt(1) : 0;
+      if (versions > 0 || webhooks > 0) {
+        return FailedPreconditionError(DataKeyInUse(id, versions, webhooks));
       }
     }
     ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM keys WHERE id = ?1"));
