@@ -55,7 +55,7 @@ StatusOr<ReencryptProgress> ReencryptAll(Store& store, const Keyring& keyring,
           const auto key_id = AeadBlobKeyId(row.ciphertext);
           options.on_damaged(
               DamagedVersion{row.vault_id, row.path, row.version,
-                             key_id.has_value() ? int64_t{*key_id} : kUnreadableKeyId});
+                             key_id.has_value() ? int64_t{*key_id} : kUnreadableKeyId, ""});
         }
         continue;
       }
