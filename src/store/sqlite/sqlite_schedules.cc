@@ -31,19 +31,6 @@ SecretSchedule ReadSchedule(const SqliteStatement& st) {
   return s;
 }
 
-StatusOr<std::optional<std::string>> SecretIdAt(SqliteConnection& db, std::string_view vault_id,
-                                                std::string_view path) {
-  ASSIGN_OR_RETURN(SqliteStatement st,
-                   db.Prepare("SELECT id FROM secrets WHERE vault_id = ?1 AND path = ?2"));
-  st.BindText(1, vault_id);
-  st.BindText(2, path);
-  ASSIGN_OR_RETURN(const bool row, st.Step());
-  if (!row) {
-    return std::optional<std::string>();
-  }
-  return std::optional<std::string>(st.ColumnText(0));
-}
-
 StatusOr<std::optional<SecretSchedule>> ScheduleOf(SqliteConnection& db, std::string_view vault_id,
                                                    std::string_view path) {
   ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare(std::string(kScheduleColumnsSql) +
@@ -99,10 +86,7 @@ StatusOr<SecretSchedule> SqliteStoreImpl::SetSecretSchedule(std::string_view vau
                                                             const AuditEvent* audit) {
   SecretSchedule result;
   RETURN_IF_ERROR(Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
-    ASSIGN_OR_RETURN(const std::optional<std::string> id, SecretIdAt(db, vault_id, path));
-    if (!id.has_value()) {
-      return NotFoundError("secret not found");
-    }
+    ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
     {
       ASSIGN_OR_RETURN(SqliteStatement st,
                        db.Prepare("INSERT INTO secret_schedules (secret_id, policy_json,"
@@ -110,7 +94,7 @@ StatusOr<SecretSchedule> SqliteStoreImpl::SetSecretSchedule(std::string_view vau
                                   " ON CONFLICT (secret_id) DO UPDATE SET"
                                   " policy_json = excluded.policy_json,"
                                   " next_rotation_at = excluded.next_rotation_at"));
-      st.BindText(1, *id);
+      st.BindText(1, id);
       st.BindText(2, policy_json);
       st.BindInt(3, next_at);
       RETURN_IF_ERROR(st.Run());
@@ -128,13 +112,10 @@ StatusOr<SecretSchedule> SqliteStoreImpl::SetSecretSchedule(std::string_view vau
 Status SqliteStoreImpl::DeleteSecretSchedule(std::string_view vault_id, std::string_view path,
                                              const AuditEvent* audit) {
   return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
-    ASSIGN_OR_RETURN(const std::optional<std::string> id, SecretIdAt(db, vault_id, path));
-    if (!id.has_value()) {
-      return NotFoundError("secret not found");
-    }
+    ASSIGN_OR_RETURN(const std::string id, SecretIdAt(db, vault_id, path));
     ASSIGN_OR_RETURN(SqliteStatement st,
                      db.Prepare("DELETE FROM secret_schedules WHERE secret_id = ?1"));
-    st.BindText(1, *id);
+    st.BindText(1, id);
     return st.Run();
   });
 }

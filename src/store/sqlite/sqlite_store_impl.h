@@ -245,6 +245,9 @@ class SqliteStoreImpl final : public SqliteStore {
 Status TakeScheduleClaim(SqliteConnection& db, const ScheduleClaim& claim,
                          const SecretVersion& header);
 // Helpers of the secret writes, on a connection of the caller's (sqlite_versions.cc).
+// The id of the secret at (vault, path). kNotFound "secret not found".
+StatusOr<std::string> SecretIdAt(SqliteConnection& db, std::string_view vault_id,
+                                 std::string_view path);
 // The secret's aliases and the versions they name.
 StatusOr<std::map<std::string, int64_t>> LoadAliases(SqliteConnection& db,
                                                      std::string_view secret_id);

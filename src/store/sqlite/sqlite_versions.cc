@@ -16,19 +16,6 @@ namespace coffer::sqlite_store_internal {
 
 namespace {
 
-StatusOr<std::string> SecretIdAt(SqliteConnection& db, std::string_view vault_id,
-                                 std::string_view path) {
-  ASSIGN_OR_RETURN(SqliteStatement st,
-                   db.Prepare("SELECT id FROM secrets WHERE vault_id = ?1 AND path = ?2"));
-  st.BindText(1, vault_id);
-  st.BindText(2, path);
-  ASSIGN_OR_RETURN(const bool row, st.Step());
-  if (!row) {
-    return Err(NotFoundError("secret not found"));
-  }
-  return st.ColumnText(0);
-}
-
 Status SetAliasRow(SqliteConnection& db, std::string_view secret_id, std::string_view alias,
                    int64_t version) {
   ASSIGN_OR_RETURN(SqliteStatement st,
@@ -98,6 +85,19 @@ StatusOr<std::map<std::string, int64_t>> MoveCurrent(SqliteConnection& db,
 }
 
 }  // namespace
+
+StatusOr<std::string> SecretIdAt(SqliteConnection& db, std::string_view vault_id,
+                                 std::string_view path) {
+  ASSIGN_OR_RETURN(SqliteStatement st,
+                   db.Prepare("SELECT id FROM secrets WHERE vault_id = ?1 AND path = ?2"));
+  st.BindText(1, vault_id);
+  st.BindText(2, path);
+  ASSIGN_OR_RETURN(const bool row, st.Step());
+  if (!row) {
+    return Err(NotFoundError("secret not found"));
+  }
+  return st.ColumnText(0);
+}
 
 // --- helpers of the secret writes -------------------------------------------------------------
 
