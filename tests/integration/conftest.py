@@ -565,6 +565,13 @@ RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d
 _SECRETISH_RE = re.compile(r"cfr_(key|rot|shr)_[0-9A-Za-z_]+|ocv_[0-9A-Za-z_]+|eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
+def when(rfc3339):
+    """An RFC 3339 time as a datetime. Coffer leaves out a fraction of zero, so its time strings
+    do not sort as strings ("...:49Z" would follow "...:49.5Z")."""
+    import datetime
+    return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+
+
 def redact(text, limit=600):
     """`text` with anything that looks like a credential or JWT masked, cut to `limit`."""
     __tracebackhide__ = True
