@@ -5,6 +5,7 @@ once per store: `[sqlite]` (coffer.db in the data dir) and `[postgres]` (a fresh
 own on COFFER_TEST_PG_URL's cluster). "Stores" below says how, which tests stay SQLite-only and
 how COFFER_TEST_STORES chooses the stores of a run."""
 import atexit
+import datetime
 import os
 import re
 import shutil
@@ -568,7 +569,6 @@ _SECRETISH_RE = re.compile(r"cfr_(key|rot|shr)_[0-9A-Za-z_]+|ocv_[0-9A-Za-z_]+|e
 def when(rfc3339):
     """An RFC 3339 time as a datetime. Coffer leaves out a fraction of zero, so its time strings
     do not sort as strings ("...:49Z" would follow "...:49.5Z")."""
-    import datetime
     return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
 
 

@@ -2,7 +2,6 @@
 action names, filters and pagination of GET /audit, no value, key or token in any event, the
 hash chain checked by GET /audit/verify (and broken by editing the database), and what a
 non-admin may see (docs/identity-and-access.md: "Audit")."""
-import datetime
 import os
 import re
 import sqlite3
@@ -11,7 +10,7 @@ import pytest
 
 from conftest import (RFC3339_RE, Bag, Caller, admin_caller, audit_pages, check_absent,
                       create_agent, create_user, create_vault, exchange, expect, expect_problem,
-                      put_secret, redact, self_rotate)
+                      put_secret, redact, self_rotate, when)
 
 EVENT_FIELDS = {"seq", "at", "request_id", "actor_type", "actor_id", "action", "vault_id", "path",
                 "version", "client_ip", "outcome", "status", "http_status"}
@@ -19,10 +18,6 @@ CANARY = "CANARY-audit-7d3f9b-must-never-appear"
 BAD_TOKEN = "not-a-key-CANARY-401-e4b1"
 # Canonical status names the contract implies for the HTTP statuses these tests provoke.
 STATUS_NAMES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 410: "GONE"}
-
-
-def parse_time(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def show(event):
@@ -101,8 +96,8 @@ def test_events_have_the_documented_fields(story):
         assert not missing, (e["seq"], sorted(missing))
         assert RFC3339_RE.fullmatch(e["at"]), e["at"]
         if previous:
-            assert parse_time(e["at"]) >= previous, e["seq"]
-        previous = parse_time(e["at"])
+            assert when(e["at"]) >= previous, e["seq"]
+        previous = when(e["at"])
         assert isinstance(e["request_id"], str) and e["request_id"]
         assert e["actor_type"] in ("user", "agent", "anonymous")
         assert e["outcome"] in ("success", "denied", "failure"), show(e)
@@ -279,16 +274,16 @@ def test_since_and_until(story):
     pivot = events[len(events) // 2]
     since = [e for e in all_events(s.admin, since=pivot["at"]) if e["seq"] <= last]
     until = [e for e in all_events(s.admin, until=pivot["at"]) if e["seq"] <= last]
-    t = parse_time(pivot["at"])
+    t = when(pivot["at"])
     assert pivot["seq"] in [e["seq"] for e in since]
-    assert all(parse_time(e["at"]) >= t for e in since)
+    assert all(when(e["at"]) >= t for e in since)
     assert pivot["seq"] not in [e["seq"] for e in until]
-    assert all(parse_time(e["at"]) < t for e in until)
+    assert all(when(e["at"]) < t for e in until)
     # Together they are every event up to `last`, each once.
     assert sorted(e["seq"] for e in since + until) == list(range(1, last + 1))
     # A window of both.
     window = all_events(s.admin, since=events[1]["at"], until=pivot["at"])
-    assert window and all(parse_time(events[1]["at"]) <= parse_time(e["at"]) < t for e in window)
+    assert window and all(when(events[1]["at"]) <= when(e["at"]) < t for e in window)
     assert all_events(s.admin, until="2000-01-01T00:00:00Z") == []
     assert all_events(s.admin, since="2999-01-01T00:00:00Z") == []
 
