@@ -32,11 +32,20 @@ std::vector<uint8_t> KeyAad(std::string_view purpose, uint32_t id) {
 }
 
 // The key `wrapped` holds, unwrapped under `root_key`. kFailedPrecondition when the root key is
-// not the one it was wrapped under, or the key has the wrong size.
-StatusOr<SecretBuffer> UnwrapKey(const SecretBuffer& root_key, const WrappedKey& wrapped) {
-  StatusOr<SecretBuffer> key =
-      AeadOpen(root_key, wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
-  if (!key.has_value()) return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
+// not the one it was wrapped under, or the key has the wrong size; kUnavailable (as the root key
+// said it) when the root key cannot be reached.
+StatusOr<SecretBuffer> UnwrapKey(RootKey& root_key, const WrappedKey& wrapped) {
+  StatusOr<SecretBuffer> key = root_key.Open(wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
+  if (!key.has_value()) {
+    if (key.error().code() == StatusCode::kUnavailable) return Err(key.error());
+    if (SealedRootKind(wrapped.wrapped) != root_key.kind()) {
+      return Err(FailedPreconditionError(fmt::format(
+          "{}: key id {} is sealed by a {} root key, and the root key given is {}",
+          kRootKeyMismatch, wrapped.id, RootKeyKindName(SealedRootKind(wrapped.wrapped)),
+          root_key.Describe())));
+    }
+    return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
+  }
   if (key->size() != kAeadKeySize) {
     return Err(FailedPreconditionError(
         fmt::format("keyring is inconsistent: key id {} has the wrong size", wrapped.id)));
@@ -48,10 +57,61 @@ bool IsKnownPurpose(std::string_view purpose) {
   return purpose == kKeyPurposeData || purpose == kKeyPurposePepper || purpose == kKeyPurposeJwt;
 }
 
+// A root key held as bytes, for the SecretBuffer overloads. The bytes are copied and wiped
+// with it.
+StatusOr<std::unique_ptr<RootKey>> BytesRoot(const SecretBuffer& root_key, Random& random) {
+  if (root_key.size() != kAeadKeySize) {
+    return Err(FailedPreconditionError("root key must be 32 bytes"));
+  }
+  return NewBytesRootKey(root_key.Clone(), random, "the root key");
+}
+
 }  // namespace
 
 StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(const SecretBuffer& root_key,
                                                              Random& random, UnixMicros now) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random));
+  return CreateInitialKeys(*root, random, now);
+}
+
+StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t id,
+                                        std::string_view purpose, Random& random, UnixMicros now) {
+  if (root_key.size() != kAeadKeySize) {
+    return Err(InvalidArgumentError("root key must be 32 bytes"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random));
+  return CreateKey(*root, id, purpose, random, now);
+}
+
+StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>& keys,
+                                                   const SecretBuffer& root_key, Random& random) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random));
+  return Unwrap(keys, *root, random);
+}
+
+StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
+                                        const SecretBuffer& root_key) {
+  if (DataKeysMatch(keys)) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random_));
+  return RefreshDataKeys(keys, *root);
+}
+
+StatusOr<WrappedKey> Keyring::Reseal(const WrappedKey& wrapped, RootKey& from, RootKey& to) {
+  ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(from, wrapped));
+  WrappedKey out = wrapped;
+  ASSIGN_OR_RETURN(out.wrapped, to.Seal(key, KeyAad(wrapped.purpose, wrapped.id)));
+  return out;
+}
+
+Status Keyring::Verify(const WrappedKey& wrapped, RootKey& root_key) {
+  ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(root_key, wrapped));
+  return OkStatus();
+}
+
+StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(RootKey& root_key, Random& random,
+                                                             UnixMicros now) {
   std::vector<WrappedKey> keys;
   uint32_t id = 1;
   for (const std::string_view purpose : {kKeyPurposeData, kKeyPurposePepper, kKeyPurposeJwt}) {
@@ -61,19 +121,15 @@ StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(const SecretBuffer&
   return keys;
 }
 
-StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t id,
-                                        std::string_view purpose, Random& random, UnixMicros now) {
+StatusOr<WrappedKey> Keyring::CreateKey(RootKey& root_key, uint32_t id, std::string_view purpose,
+                                        Random& random, UnixMicros now) {
   if (id == kRootKeyId) return Err(InvalidArgumentError("key id 0 is reserved for the root key"));
   if (!IsKnownPurpose(purpose)) {
     return Err(InvalidArgumentError(fmt::format("unknown key purpose \"{}\"", purpose)));
   }
-  if (root_key.size() != kAeadKeySize) {
-    return Err(InvalidArgumentError("root key must be 32 bytes"));
-  }
   SecretBuffer key(kAeadKeySize);
   RETURN_IF_ERROR(random.Fill({key.data(), key.size()}));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
-                   AeadSeal(root_key, kRootKeyId, key.span(), KeyAad(purpose, id), random));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped, root_key.Seal(key, KeyAad(purpose, id)));
   WrappedKey out;
   out.id = id;
   out.purpose = std::string(purpose);
@@ -84,10 +140,7 @@ StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t i
 }
 
 StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>& keys,
-                                                   const SecretBuffer& root_key, Random& random) {
-  if (root_key.size() != kAeadKeySize) {
-    return Err(FailedPreconditionError("root key must be 32 bytes"));
-  }
+                                                   RootKey& root_key, Random& random) {
   std::unique_ptr<Keyring> ring(new Keyring(random));
   WriterMutexLock lock(ring->mu_);  // for the analysis only: no other thread sees `ring` yet
   // Among several active keys of one purpose (a rotation half done), the newest id wins.
@@ -151,7 +204,7 @@ bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
 }
 
 StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
-                                        const SecretBuffer& root_key) {
+                                        RootKey& root_key) {
   if (DataKeysMatch(keys)) {
     return false;
   }
