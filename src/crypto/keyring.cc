@@ -39,10 +39,10 @@ StatusOr<SecretBuffer> UnwrapKey(RootKey& root_key, const WrappedKey& wrapped) {
   if (!key.has_value()) {
     if (key.error().code() == StatusCode::kUnavailable) return Err(key.error());
     if (SealedRootKind(wrapped.wrapped) != root_key.kind()) {
-      return Err(FailedPreconditionError(fmt::format(
-          "{}: key id {} is sealed by a {} root key, and the root key given is {}",
-          kRootKeyMismatch, wrapped.id, RootKeyKindName(SealedRootKind(wrapped.wrapped)),
-          root_key.Describe())));
+      return Err(FailedPreconditionError(
+          fmt::format("{}: key id {} is sealed by a {} root key, and the root key given is {}",
+                      kRootKeyMismatch, wrapped.id,
+                      RootKeyKindName(SealedRootKind(wrapped.wrapped)), root_key.Describe())));
     }
     return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
   }
@@ -203,8 +203,7 @@ bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
   return stored == data_keys_.size() && active == active_data_key_id_;
 }
 
-StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
-                                        RootKey& root_key) {
+StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys, RootKey& root_key) {
   if (DataKeysMatch(keys)) {
     return false;
   }

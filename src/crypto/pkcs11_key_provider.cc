@@ -50,10 +50,33 @@ struct Module {
   ck_function_list* f = nullptr;
 };
 
+Mutex& ModulesMutex() {
+  static Mutex* mu = new Mutex();
+  return *mu;
+}
+
+ck_rv_t InitializeModule(ck_function_list* f) {
+  ck_c_initialize_args args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  return f->C_Initialize(&args);
+}
+
+// Finalizes and initializes `module` again, so it scans its slots afresh: a token that went away
+// (its store unreadable, a device unplugged) is found again only then. Every session of the
+// module is closed by it; their owners open new ones on their next attempt.
+Status ReinitializeModule(Module& module) {
+  MutexLock lock(ModulesMutex());
+  (void)module.f->C_Finalize(nullptr);  // not initialized any more is fine too
+  const ck_rv_t rv = InitializeModule(module.f);
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    return Unavailable("the PKCS#11 module failed to initialize again: " + RvText(rv));
+  }
+  return OkStatus();
+}
+
 StatusOr<Module*> LoadModule(const std::string& path) {
-  static Mutex mu;
   static std::map<std::string, Module>* modules = new std::map<std::string, Module>();
-  MutexLock lock(mu);
+  MutexLock lock(ModulesMutex());
   if (const auto it = modules->find(path); it != modules->end()) return &it->second;
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
@@ -66,13 +89,11 @@ StatusOr<Module*> LoadModule(const std::string& path) {
     ::dlclose(handle);
     return Err(Unavailable(fmt::format("{} is not a PKCS#11 module", path)));
   }
-  ck_c_initialize_args args{};
-  args.flags = CKF_OS_LOCKING_OK;
-  const ck_rv_t rv = f->C_Initialize(&args);
+  const ck_rv_t rv = InitializeModule(f);
   if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
     ::dlclose(handle);
-    return Err(Unavailable(fmt::format("PKCS#11 module {} failed to initialize: {}", path,
-                                       RvText(rv))));
+    return Err(
+        Unavailable(fmt::format("PKCS#11 module {} failed to initialize: {}", path, RvText(rv))));
   }
   return &modules->emplace(path, Module{handle, f}).first->second;
 }
@@ -157,8 +178,8 @@ class Pkcs11RootKey final : public RootKey {
     CloseSession();
     last_failure_ = Now();
     failed_ = true;
-    return Unavailable(fmt::format("the root key's {} cannot be reached: {}", Describe(),
-                                   cause.message()));
+    return Unavailable(
+        fmt::format("the root key's {} cannot be reached: {}", Describe(), cause.message()));
   }
 
   bool SessionAlive() COFFER_REQUIRES(mu_) {
@@ -213,8 +234,7 @@ class Pkcs11RootKey final : public RootKey {
     FdCloser closer(fd);
     RETURN_IF_ERROR(CheckOwnerOnlyFile(st, "PIN file", uri_.pin_file));
     SecretBuffer buf(kMaxPinSize + 1);
-    ASSIGN_OR_RETURN(size_t got,
-                     ReadUpTo(fd, {buf.data(), buf.size()}, "PIN file", uri_.pin_file));
+    ASSIGN_OR_RETURN(size_t got, ReadUpTo(fd, {buf.data(), buf.size()}, "PIN file", uri_.pin_file));
     if (got > kMaxPinSize) {
       return Err(FailedPreconditionError(fmt::format("PIN file {} is too long", uri_.pin_file)));
     }
@@ -273,8 +293,9 @@ class Pkcs11RootKey final : public RootKey {
   // one found is not a sensitive, non-extractable AES-256 key.
   StatusOr<ck_object_handle_t> FindKey() COFFER_REQUIRES(mu_) {
     ck_object_class_t cls = CKO_SECRET_KEY;
-    ck_attribute find[] = {Attr(CKA_CLASS, &cls, sizeof(cls)),
-                           Attr(CKA_LABEL, const_cast<char*>(uri_.object.data()), uri_.object.size())};
+    ck_attribute find[] = {
+        Attr(CKA_CLASS, &cls, sizeof(cls)),
+        Attr(CKA_LABEL, const_cast<char*>(uri_.object.data()), uri_.object.size())};
     ck_rv_t rv = module_->f->C_FindObjectsInit(session_, find, 2);
     if (rv != CKR_OK) return Err(Unavailable("cannot search the token: " + RvText(rv)));
     ck_object_handle_t found[2] = {0, 0};
@@ -297,8 +318,7 @@ class Pkcs11RootKey final : public RootKey {
                             Attr(CKA_EXTRACTABLE, &extractable, sizeof(extractable))};
     rv = module_->f->C_GetAttributeValue(session_, found[0], check, 4);
     if (rv != CKR_OK) return Err(Unavailable("cannot read the key's attributes: " + RvText(rv)));
-    if (type != CKK_AES || len != kRootKeySize || sensitive != kTrue ||
-        extractable != kFalse) {
+    if (type != CKK_AES || len != kRootKeySize || sensitive != kTrue || extractable != kFalse) {
       return Err(FailedPreconditionError(fmt::format(
           "the key {} in PKCS#11 token {} must be a sensitive, non-extractable AES-256 key",
           uri_.object, uri_.token)));
@@ -329,9 +349,8 @@ class Pkcs11RootKey final : public RootKey {
     const ck_rv_t rv =
         module_->f->C_GenerateKey(session_, &mech, t, sizeof(t) / sizeof(t[0]), &key);
     if (rv != CKR_OK) {
-      return Err(FailedPreconditionError(
-          fmt::format("cannot generate the root key in PKCS#11 token {}: {}", uri_.token,
-                      RvText(rv))));
+      return Err(FailedPreconditionError(fmt::format(
+          "cannot generate the root key in PKCS#11 token {}: {}", uri_.token, RvText(rv))));
     }
     return key;
   }
@@ -340,13 +359,20 @@ class Pkcs11RootKey final : public RootKey {
     if (module_ == nullptr) {
       ASSIGN_OR_RETURN(module_, LoadModule(uri_.module_path));
     }
-    ASSIGN_OR_RETURN(const ck_slot_id_t slot, FindSlot());
+    StatusOr<ck_slot_id_t> found = FindSlot();
+    if (!found.has_value() && failed_) {
+      // After a failure the module may hold a stale view of its tokens.
+      RETURN_IF_ERROR(ReinitializeModule(*module_));
+      found = FindSlot();
+    }
+    if (!found.has_value()) return found.error();
+    const ck_slot_id_t slot = *found;
     ck_rv_t rv = module_->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
                                            nullptr, &session_);
     if (rv != CKR_OK) {
       session_ = 0;
-      return Unavailable(fmt::format("cannot open a session with PKCS#11 token {}: {}",
-                                     uri_.token, RvText(rv)));
+      return Unavailable(
+          fmt::format("cannot open a session with PKCS#11 token {}: {}", uri_.token, RvText(rv)));
     }
     {
       ASSIGN_OR_RETURN(SecretBuffer pin, ReadPin());
@@ -390,8 +416,8 @@ class Pkcs11RootKey final : public RootKey {
     return tag;
   }
 
-  StatusOr<std::vector<uint8_t>> SealWrapPad(const SecretBuffer& key,
-                                             std::span<const uint8_t> aad) COFFER_REQUIRES(mu_) {
+  StatusOr<std::vector<uint8_t>> SealWrapPad(const SecretBuffer& key, std::span<const uint8_t> aad)
+      COFFER_REQUIRES(mu_) {
     ck_object_class_t cls = CKO_SECRET_KEY;
     ck_key_type_t type = CKK_AES;
     unsigned char yes = kTrue;
@@ -423,8 +449,8 @@ class Pkcs11RootKey final : public RootKey {
     return out;
   }
 
-  StatusOr<SecretBuffer> OpenWrapPad(std::span<const uint8_t> sealed,
-                                     std::span<const uint8_t> aad) COFFER_REQUIRES(mu_) {
+  StatusOr<SecretBuffer> OpenWrapPad(std::span<const uint8_t> sealed, std::span<const uint8_t> aad)
+      COFFER_REQUIRES(mu_) {
     if (sealed.size() < 2 + 8 + kBindTagSize) return Err(NotSealedHere());
     std::span<const uint8_t> wrapped = sealed.subspan(2, sealed.size() - 2 - kBindTagSize);
     std::span<const uint8_t> tag = sealed.last(kBindTagSize);
@@ -437,9 +463,9 @@ class Pkcs11RootKey final : public RootKey {
                         Attr(CKA_EXTRACTABLE, &yes, 1)};
     ck_mechanism mech{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
     ck_object_handle_t obj = 0;
-    ck_rv_t rv = module_->f->C_UnwrapKey(session_, &mech, key_,
-                                         const_cast<uint8_t*>(wrapped.data()), wrapped.size(), t,
-                                         sizeof(t) / sizeof(t[0]), &obj);
+    ck_rv_t rv =
+        module_->f->C_UnwrapKey(session_, &mech, key_, const_cast<uint8_t*>(wrapped.data()),
+                                wrapped.size(), t, sizeof(t) / sizeof(t[0]), &obj);
     if (rv != CKR_OK) return Err(NotSealedHere());
     SecretBuffer key(kRootKeySize);
     ck_attribute v = Attr(CKA_VALUE, key.data(), key.size());

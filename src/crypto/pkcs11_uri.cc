@@ -73,8 +73,8 @@ StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri) {
   const std::string_view query = q == std::string_view::npos ? "" : uri.substr(q + 1);
   Pkcs11Uri out;
   std::string type;
-  RETURN_IF_ERROR(ForEachAttribute(
-      path, ';', "path", [&](std::string_view name, std::string value) -> Status {
+  RETURN_IF_ERROR(
+      ForEachAttribute(path, ';', "path", [&](std::string_view name, std::string value) -> Status {
         if (name == "token") {
           out.token = std::move(value);
         } else if (name == "object") {
@@ -85,8 +85,8 @@ StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri) {
           type = std::move(value);
         } else if (name == "manufacturer" || name == "model" || name == "library-manufacturer" ||
                    name == "library-description" || name == "library-version" ||
-                   name == "slot-description" || name == "slot-manufacturer" ||
-                   name == "slot-id" || name == "id") {
+                   name == "slot-description" || name == "slot-manufacturer" || name == "slot-id" ||
+                   name == "id") {
           // Accepted and not used: the token label and the object label identify the key.
         } else {
           return InvalidArgumentError(
