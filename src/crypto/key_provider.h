@@ -60,6 +60,12 @@ class KeyProvider {
   // bytes just read (drop it to wipe them); for PKCS#11, the provider's one long-lived handle.
   // `random` must outlive the result.
   virtual StatusOr<std::shared_ptr<RootKey>> OpenRootKey(Random& random);
+  // Whether the root key can be used now. A provider whose device can fail (a PKCS#11 token)
+  // checks it, and re-opens its session after a failure (rate-limited); kUnavailable (payload
+  // key_provider_unavailable) saying why when it cannot. Others answer OK. Thread-safe.
+  virtual Status CheckReachable() { return OkStatus(); }
+  // How many times the root key could not be reached, for /metrics. Thread-safe.
+  virtual uint64_t failure_count() const { return 0; }
   // "key file /var/lib/coffer/root.key", for messages.
   virtual std::string Describe() const = 0;
 };

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -128,6 +129,17 @@ class Pkcs11RootKey final : public RootKey {
     return EnsureSession();
   }
 
+  // Checks an open session still reaches the key (closing it when not), then as Check.
+  Status CheckReachable() {
+    MutexLock lock(mu_);
+    if (session_ != 0 && !SessionAlive()) {
+      return Failed(UnavailableError("the session no longer reaches the key"));
+    }
+    return EnsureSession();
+  }
+
+  uint64_t failure_count() const { return failures_.load(std::memory_order_relaxed); }
+
   StatusOr<std::vector<uint8_t>> Seal(const SecretBuffer& key,
                                       std::span<const uint8_t> aad) override {
     MutexLock lock(mu_);
@@ -178,6 +190,7 @@ class Pkcs11RootKey final : public RootKey {
     CloseSession();
     last_failure_ = Now();
     failed_ = true;
+    failures_.fetch_add(1, std::memory_order_relaxed);
     return Unavailable(
         fmt::format("the root key's {} cannot be reached: {}", Describe(), cause.message()));
   }
@@ -213,6 +226,7 @@ class Pkcs11RootKey final : public RootKey {
       CloseSession();
       last_failure_ = Now();
       failed_ = true;
+      failures_.fetch_add(1, std::memory_order_relaxed);
       if (opened.code() == StatusCode::kUnavailable) return opened;
       return Unavailable(opened.message());
     }
@@ -545,6 +559,7 @@ class Pkcs11RootKey final : public RootKey {
   uint8_t mech_ COFFER_GUARDED_BY(mu_) = 0;
   bool failed_ COFFER_GUARDED_BY(mu_) = false;
   Clock::time_point last_failure_ COFFER_GUARDED_BY(mu_);
+  std::atomic<uint64_t> failures_{0};
 };
 
 class Pkcs11KeyProvider final : public KeyProvider {
@@ -563,6 +578,8 @@ class Pkcs11KeyProvider final : public KeyProvider {
   }
 
   std::string Describe() const override { return root_->Describe(); }
+  Status CheckReachable() override { return root_->CheckReachable(); }
+  uint64_t failure_count() const override { return root_->failure_count(); }
 
  private:
   std::shared_ptr<Pkcs11RootKey> root_;

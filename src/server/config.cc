@@ -90,6 +90,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"listen", [&] { return str(config.listen); }},
         {"store", [&] { return str(config.store); }},
         {"root_key_file", [&] { return str(config.root_key_file); }},
+        {"root_key_uri", [&] { return str(config.root_key_uri); }},
         {"log_level", [&] { return log_level(config.log_level); }},
         {"trusted_proxies", [&] { return str(config.trusted_proxies); }},
         {"tls_cert", [&] { return str(config.tls_cert); }},

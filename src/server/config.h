@@ -16,6 +16,9 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8200";
   std::string store;          // empty: SQLite at <data_dir>/coffer.db
   std::string root_key_file;  // empty: <data_dir>/root.key (unless COFFER_ROOT_KEY is set)
+  // file:PATH or an RFC 7512 pkcs11: URI (docs/operations.md, "Root key in an HSM"); when set,
+  // it names the root key instead of root_key_file and COFFER_ROOT_KEY.
+  std::string root_key_uri;
   // Numbers are 64-bit whatever their use, so a value from any source is checked against its
   // bound (common/option_bounds.h) before it is narrowed.
   int64_t io_threads = 0;  // 0: one per core

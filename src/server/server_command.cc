@@ -51,7 +51,9 @@ struct Startup {
   const ServerConfig& config;
   http::ServerOptions options;
   std::unique_ptr<KeyProvider> provider;
-  SecretBuffer root_key;  // wiped once the keyring is unwrapped
+  // Dropped once the keyring is unwrapped (a key file's bytes are wiped with it; a PKCS#11 root
+  // key stays with its provider, for the keyring refresher).
+  std::shared_ptr<RootKey> root_key;
   std::unique_ptr<SqliteStoreLock> lock;
   OpenedStore store;
   std::vector<WrappedKey> wrapped_keys;
@@ -125,8 +127,12 @@ StepResult SetServerOptions(Startup& s) {
 }
 
 StepResult LoadRootKey(Startup& s) {
-  s.provider = RootKeyProviderFor(s.config);
-  auto root_key = s.provider->LoadRootKey();
+  auto provider = RootKeyProviderFor(s.config);
+  if (!provider.has_value()) {
+    return std::unexpected(Failure{kExitError, provider.error().message()});
+  }
+  s.provider = std::move(*provider);
+  auto root_key = s.provider->OpenRootKey(s.random);
   if (!root_key.has_value()) {
     return std::unexpected(
         Failure{kExitError,
@@ -169,8 +175,8 @@ StepResult OpenTheStore(Startup& s) {
 }
 
 StepResult UnwrapKeyring(Startup& s) {
-  auto keyring = Keyring::Unwrap(s.wrapped_keys, s.root_key, s.random);
-  s.root_key.Wipe();
+  auto keyring = Keyring::Unwrap(s.wrapped_keys, *s.root_key, s.random);
+  s.root_key.reset();
   if (!keyring.has_value()) {
     return std::unexpected(Failure{
         kExitError, fmt::format("{} ({})", keyring.error().message(), s.provider->Describe())});

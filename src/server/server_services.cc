@@ -55,6 +55,7 @@ SecretServiceHooks SecretHooks(KeyringRefresher& refresher, const ServerConfig& 
   SecretServiceHooks hooks;
   hooks.min_rotation_interval = std::chrono::seconds(config.rotation_min_interval_seconds);
   hooks.reload_keyring = [r = &refresher] { return r->RefreshSoon(); };
+  hooks.key_provider_failure = [r = &refresher] { return r->ProviderFailure(); };
   hooks.on_integrity_failure = LogIntegrityFailure;
   return hooks;
 }
@@ -107,6 +108,7 @@ ServerServices::ServerServices(const ServiceInputs& in)
               ShareService::Options{.public_base_url = [this] { return PublicBaseUrl(); }}),
       webhooks_(deps_, in.keyring,
                 WebhookServiceOptions{.allow_http = in.config.webhook_allow_http}) {
+  in.telemetry.WatchKeyProvider(in.provider);
   audit_log_.SetFallback(
       [&telemetry = in.telemetry](const AuditEvent& e) { return LogAuditFallback(telemetry, e); });
   // Refusals past a client's budget are counted, not audited one by one: their summaries
@@ -174,6 +176,9 @@ Status ServerServices::Ready() const {
   }
   if (in_.keyring.active_data_key_id() == 0) {
     return UnavailableError("the keyring has no active data key");
+  }
+  if (Status provider = refresher_->ProviderFailure(); !provider.ok()) {
+    return provider;  // names the token and why (never a PIN)
   }
   return OkStatus();
 }

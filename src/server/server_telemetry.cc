@@ -102,6 +102,14 @@ void ServerTelemetry::WatchServer(const http::HttpServer& server) {
       "counter", [&server] { return static_cast<double>(server.evicted_connections()); });
 }
 
+void ServerTelemetry::WatchKeyProvider(const KeyProvider& provider) {
+  registry_.AddCallback(
+      "coffer_key_provider_failures_total",
+      "Times the root key's provider (a PKCS#11 token) could not be reached: an operation or a "
+      "check failed, or re-opening the session did.",
+      "counter", [&provider] { return static_cast<double>(provider.failure_count()); });
+}
+
 void ServerTelemetry::WatchSqliteStore(const SqliteStore& store) {
   registry_.AddCallback("coffer_store_write_ops_total",
                         "Write operations run by the SQLite group-commit writer.", "counter",

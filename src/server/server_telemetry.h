@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string_view>
 
+#include "crypto/key_provider.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "store/observed_store.h"
@@ -32,6 +33,9 @@ class ServerTelemetry final : public StoreObserver {
   void WatchServer(const http::HttpServer& server);
   // Adds the group-commit writer's counters. Same lifetime requirement.
   void WatchSqliteStore(const SqliteStore& store);
+  // Adds the count of times the root key's provider (a PKCS#11 token) could not be reached.
+  // Same lifetime requirement.
+  void WatchKeyProvider(const KeyProvider& provider);
 
   const http::MetricsRegistry& registry() const { return registry_; }
 

@@ -392,6 +392,15 @@ StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, con
 
 StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root_key,
                                           Random& random, const Clock& clock) {
+  if (root_key.size() != kRootKeySize) {
+    return Err(FailedPreconditionError("root key must be 32 bytes"));
+  }
+  std::unique_ptr<RootKey> root = NewBytesRootKey(root_key.Clone(), random, "the root key");
+  return InitializeStore(store, *root, random, clock);
+}
+
+StatusOr<BootstrapResult> InitializeStore(Store& store, RootKey& root_key, Random& random,
+                                          const Clock& clock) {
   ASSIGN_OR_RETURN(std::vector<WrappedKey> existing, store.LoadKeys());
   if (!existing.empty()) {
     return Err(AlreadyExistsError("this data directory is already initialized"));

@@ -203,6 +203,10 @@ struct BootstrapResult {
 
 // Stores a fresh keyring (wrapped under `root_key`) and creates the admin user with one API key.
 // kAlreadyExists when the store already holds a keyring.
+// `root_key` seals the keyring (a key file's bytes or a PKCS#11 token's key); the SecretBuffer
+// overload is the same with a 32-byte root key held in memory.
+StatusOr<BootstrapResult> InitializeStore(Store& store, RootKey& root_key, Random& random,
+                                          const Clock& clock);
 StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root_key,
                                           Random& random, const Clock& clock);
 

@@ -20,9 +20,10 @@ inline constexpr std::chrono::seconds kKeyringRefreshInterval{2};
 
 class KeyringRefresher {
  public:
-  // `store`, `provider`, `keyring` and `clock` must outlive this object. The root key is loaded
-  // from `provider` only when the store holds a data key the keyring does not, and wiped at
-  // once. `clock` orders refreshes and times the background thread's.
+  // `store`, `provider`, `keyring` and `clock` must outlive this object. The root key is opened
+  // through `provider` only when the store holds a data key the keyring does not (a key file's
+  // is read and wiped at once; a PKCS#11 token's stays in the token). A token that cannot be
+  // reached fails the refresh with kUnavailable (payload key_provider_unavailable). `clock` orders refreshes and times the background thread's.
   KeyringRefresher(Store& store, KeyProvider& provider, Keyring& keyring,
                    const MonotonicClock& clock = DefaultMonotonicClock())
       : store_(store), provider_(provider), keyring_(keyring), clock_(clock) {}
@@ -42,8 +43,14 @@ class KeyringRefresher {
   // worth retrying. Never skips a refresh the caller needs (a rotation just made elsewhere).
   bool RefreshSoon();
 
+  // Why the root key's provider could not be reached at the last refresh or check (kUnavailable
+  // with payload key_provider_unavailable), or OK. Thread-safe, never waits on a refresh.
+  Status ProviderFailure() const;
+
   // Calls RefreshNow every `interval` on a background thread until destruction; `on_result`
-  // (may be empty) hears each result that changed something or failed.
+  // (may be empty) hears each result that changed something or failed. Each round also checks
+  // that the provider can be reached (KeyProvider::CheckReachable), so a token that went away is
+  // noticed, and one that came back is used again, without waiting for a new key.
   void Start(std::chrono::milliseconds interval,
              std::function<void(const StatusOr<bool>&)> on_result);
 
@@ -59,6 +66,12 @@ class KeyringRefresher {
   Mutex refresh_mu_;  // serializes refreshes
   // When the last successful refresh began (min: none yet).
   MonotonicTime last_good_start_ COFFER_GUARDED_BY(refresh_mu_) = MonotonicTime::min();
+
+  // Records the outcome of a use of the provider for ProviderFailure.
+  void NoteProvider(const Status& status);
+
+  mutable Mutex failure_mu_;
+  Status provider_failure_ COFFER_GUARDED_BY(failure_mu_);
 
   Mutex stop_mu_;
   CondVar stop_cv_;

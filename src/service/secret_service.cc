@@ -126,6 +126,9 @@ StatusOr<SecretBuffer> SecretService::Open(const RequestContext& ctx,
       return value;
     }
   }
+  if (key_id.has_value() && !keyring_.HoldsDataKey(*key_id) && hooks_.key_provider_failure) {
+    if (Status provider = hooks_.key_provider_failure(); !provider.ok()) return Err(provider);
+  }
   if (hooks_.on_integrity_failure) {
     IntegrityFailure failure;
     failure.vault_id = version.vault_id;

@@ -77,6 +77,11 @@ struct SecretServiceHooks {
   // hold, before the read is declared failed: re-reads the keyring (another process may have
   // rotated it) and returns true when the read is worth trying again. May be empty.
   std::function<bool()> reload_keyring;
+  // Called when reload_keyring did not help: why the root key's provider (a PKCS#11 token)
+  // cannot be reached, or OK. A read then fails with that kUnavailable (503
+  // key-provider-unavailable: nothing is lost, the value opens once the token is back) rather
+  // than as damaged. May be empty.
+  std::function<Status()> key_provider_failure;
   // Called (from a request thread) for every stored value that fails to decrypt, to raise an
   // alert. Must be thread-safe. May be empty.
   std::function<void(const IntegrityFailure&)> on_integrity_failure;

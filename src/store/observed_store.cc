@@ -81,6 +81,11 @@ class ObservedStore final : public Store {
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override {
     return Timed("CountCiphertextsByKey", nullptr, [&] { return inner_.CountCiphertextsByKey(); });
   }
+  Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                            const std::vector<uint8_t>& wrapped) override {
+    return Timed("ReplaceKeyWrapping", nullptr,
+                 [&] { return inner_.ReplaceKeyWrapping(id, expected, wrapped); });
+  }
   Status DeleteDataKey(uint32_t id) override {
     return Timed("DeleteDataKey", nullptr, [&] { return inner_.DeleteDataKey(id); });
   }

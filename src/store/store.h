@@ -254,6 +254,11 @@ class Store {
   // kAlreadyExists if the id is taken. When `key.active`, other keys of its purpose become
   // inactive in the same transaction.
   virtual Status InsertKey(const WrappedKey& key) = 0;
+  // Compare-and-swap of one key's sealed form (coffer keys migrate-root: the same key sealed by
+  // another root key): `wrapped` replaces it only where it still equals `expected`. kNotFound
+  // when there is no key `id`; kAborted when its sealed form changed meanwhile.
+  virtual Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                                    const std::vector<uint8_t>& wrapped) = 0;
 
   // --- data key rotation (coffer keys) -------------------------------------------------------
   // A blob names its data key in bytes 1..4 (big endian; see crypto/aead.h); the store reads

@@ -1,6 +1,7 @@
 // SqliteStoreImpl's keyring (the wrapped keys Coffer loads at start) and data key rotation
 // (`coffer keys`): finding ciphertexts not under a key, swapping them for re-encrypted ones,
-// counting them by key and deleting a data key nothing uses any more.
+// counting them by key and deleting a data key nothing uses any more; sealing a key again under
+// another root key (`coffer keys migrate-root`).
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -190,6 +191,27 @@ Status SqliteStoreImpl::DeleteDataKey(uint32_t id) {
     }
     ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM keys WHERE id = ?1"));
     st.BindInt(1, id);
+    return st.Run();
+  });
+}
+
+Status SqliteStoreImpl::ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                                           const std::vector<uint8_t>& wrapped) {
+  return Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    {
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("SELECT wrapped FROM keys WHERE id = ?1"));
+      st.BindInt(1, id);
+      ASSIGN_OR_RETURN(const bool found, st.Step());
+      if (!found) {
+        return NotFoundError("there is no key " + std::to_string(id));
+      }
+      if (st.ColumnBlob(0) != expected) {
+        return AbortedError("key " + std::to_string(id) + " was sealed again meanwhile");
+      }
+    }
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("UPDATE keys SET wrapped = ?2 WHERE id = ?1"));
+    st.BindInt(1, id);
+    st.BindBlob(2, wrapped);
     return st.Run();
   });
 }

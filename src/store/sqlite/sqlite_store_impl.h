@@ -56,6 +56,8 @@ class SqliteStoreImpl final : public SqliteStore {
   StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) override;
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
   Status DeleteDataKey(uint32_t id) override;
+  Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                            const std::vector<uint8_t>& wrapped) override;
 
   // --- users, credentials, agents and policies (sqlite_identity.cc) ------------------------
 
