@@ -90,11 +90,11 @@ int RunInit(const ServerConfig& config) {
       "  {}\n"
       "\n",
       config.data_dir,
-      pkcs11 ? fmt::format("{} (generated in the token; it never leaves it)",
-                           (*root_key)->Describe())
-             : fmt::format("{} (mode 0600; back it up: without it nothing stored can be "
-                           "decrypted)",
-                           key_file),
+      pkcs11
+          ? fmt::format("{} (generated in the token; it never leaves it)", (*root_key)->Describe())
+          : fmt::format("{} (mode 0600; back it up: without it nothing stored can be "
+                        "decrypted)",
+                        key_file),
       store.description, result->api_key.view());
   std::fflush(stdout);
   return kExitOk;

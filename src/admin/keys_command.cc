@@ -301,8 +301,8 @@ int RunMigrateRoot(const ServerConfig& config, const std::string& to_uri) {
     }
     auto resealed = Keyring::Reseal(key, *from, *to);
     if (!resealed.has_value()) {
-      fmt::print(stderr, "error: key {} ({}): {} (nothing more was changed)\n", key.id,
-                 key.purpose, resealed.error().message());
+      fmt::print(stderr, "error: key {} ({}): {} (nothing more was changed)\n", key.id, key.purpose,
+                 resealed.error().message());
       return kExitError;
     }
     if (Status s = o.store.store->ReplaceKeyWrapping(key.id, key.wrapped, resealed->wrapped);
@@ -407,9 +407,7 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
       "'pkcs11:token=coffer;object=root?module-path=/usr/lib/softhsm/libsofthsm2.so&"
       "pin-source=file:/etc/coffer/pin'");
   migrate->callback([&registry, o] {
-    registry.action = [o](const ServerConfig& config) {
-      return RunMigrateRoot(config, o->to_uri);
-    };
+    registry.action = [o](const ServerConfig& config) { return RunMigrateRoot(config, o->to_uri); };
   });
 }
 

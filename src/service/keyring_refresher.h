@@ -23,7 +23,8 @@ class KeyringRefresher {
   // `store`, `provider`, `keyring` and `clock` must outlive this object. The root key is opened
   // through `provider` only when the store holds a data key the keyring does not (a key file's
   // is read and wiped at once; a PKCS#11 token's stays in the token). A token that cannot be
-  // reached fails the refresh with kUnavailable (payload key_provider_unavailable). `clock` orders refreshes and times the background thread's.
+  // reached fails the refresh with kUnavailable (payload key_provider_unavailable). `clock` orders
+  // refreshes and times the background thread's.
   KeyringRefresher(Store& store, KeyProvider& provider, Keyring& keyring,
                    const MonotonicClock& clock = DefaultMonotonicClock())
       : store_(store), provider_(provider), keyring_(keyring), clock_(clock) {}
