@@ -123,6 +123,30 @@ TEST_F(Pkcs11Test, RefusesAMissingKeyUnlessAskedToCreateIt) {
   EXPECT_FALSE(provider->LoadRootKey().has_value());  // the bytes never leave the token
 }
 
+TEST_F(Pkcs11Test, ReadsThePinFromAnOwnerOnlyFileAndNeverSaysIt) {
+  char tmpl[] = "/tmp/coffer-pin-XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  const std::filesystem::path pin = dir / "pin";
+  std::ofstream(pin) << "4321\n";
+  const std::string uri =
+      fmt::format("pkcs11:token={};object=pin-file?module-path={}&pin-source=file:{}", kToken,
+                  kModule, pin.string());
+  auto parsed = ParsePkcs11Uri(uri);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  Pkcs11Options options;
+  options.create_if_missing = true;
+  options.reopen_interval = std::chrono::milliseconds(0);
+  ASSERT_EQ(::chmod(pin.c_str(), 0644), 0);
+  auto refused = NewPkcs11KeyProvider(*parsed, options)->OpenRootKey(random_);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("PIN file"), std::string::npos) << refused.error();
+  EXPECT_EQ(refused.error().message().find("4321"), std::string::npos);
+  ASSERT_EQ(::chmod(pin.c_str(), 0600), 0);
+  auto root = NewPkcs11KeyProvider(*parsed, options)->OpenRootKey(random_);
+  EXPECT_TRUE(root.has_value()) << root.error();
+  std::filesystem::remove_all(dir);
+}
+
 void ExpectSealsAndOpens(Pkcs11Mechanism mechanism, std::string_view object, Random& random) {
   Pkcs11Options options;
   options.create_if_missing = true;
