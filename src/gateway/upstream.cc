@@ -283,7 +283,9 @@ void Engine::Run() {
       auto* call = reinterpret_cast<CurlCall*>(user);
       if (call != nullptr && active_.contains(call)) End(call, Outcome(*call, rc));
     }
-    (void)curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    // A call that ended may have freed a place for a queued one: no wait then.
+    (void)curl_multi_poll(multi_, nullptr, 0, finished.empty() && cancelling.empty() ? 1000 : 0,
+                          nullptr);
   }
   // Stopping: every call ends now.
   while (!active_.empty()) {
