@@ -38,7 +38,8 @@ class Upstream:
                 n = int(self.headers.get("Content-Length", "0") or "0")
                 body = self.rfile.read(n) if n else b""
                 with outer.lock:
-                    outer.requests.append((self.command, self.path, dict(self.headers.items()),
+                    outer.requests.append((self.command, self.path,
+                                           {k.lower(): v for k, v in self.headers.items()},
                                            body))
                 return body
 
@@ -228,7 +229,8 @@ def test_execute_attaches_the_credential_and_redacts_its_echo(gw, upstream):
     assert body["redactions_applied"] >= 1
     # The upstream got the real credential, not the agent's.
     method, path, headers, _ = upstream.requests[-1]
-    assert headers["Authorization"] == "Bearer " + VALUE
+    assert headers["authorization"] == "Bearer " + VALUE
+    assert headers["x-extra"] == "ok"
     assert method == "POST"
 
     events = expect(s.agent.get(f"/agents/{s.agent_id}/executions"), 200).json()["events"]
