@@ -275,6 +275,7 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
                      : code == StatusCode::kOk ? 200
                                                : http::HttpStatusFor(code);
   o["count"] = e.count > 0 ? e.count : 1;  // requests the event stands for
+  if (!e.details.empty()) o["details"] = ParseStored(e.details, {});  // what else it records
   o["prev_hash"] = HexEncode(e.prev_hash);
   o["hash"] = HexEncode(e.hash);
   return o;
@@ -302,6 +303,13 @@ boost::json::object RenderSpecAuditEvent(const AuditEvent& e) {
                            : code == StatusCode::kOk ? 200
                                                      : http::HttpStatusFor(code);
   details["count"] = e.count > 0 ? e.count : 1;
+  // What else the event records (a gateway call's binding, method, upstream status…), as more
+  // members of `details`; the fields above keep their meaning if a name repeats.
+  if (const boost::json::value extra = ParseStored(e.details, {}); extra.is_object()) {
+    for (const auto& member : extra.get_object()) {
+      if (!details.contains(member.key())) details[member.key()] = member.value();
+    }
+  }
   o["details"] = std::move(details);
   o["ip_address"] = e.client_ip;
   o["created_at"] = FormatRfc3339(e.at);
