@@ -17,6 +17,7 @@
 #include "common/mutex.h"
 #include "common/secret_buffer.h"
 #include "gateway/curl_transfer.h"
+#include "gateway/forward_headers.h"
 #include "gateway/http_client.h"
 #include "gateway/text_encoding.h"
 
@@ -326,6 +327,11 @@ void Engine::Begin(const std::shared_ptr<CurlCall>& call) {
 Status Engine::Configure(CurlCall& call) {
   UpstreamRequest& r = call.request;
   RETURN_IF_ERROR(ValidateOutboundUrl(r.url, r.allow_http));
+  // What goes on the request line and in the head must not be able to break out of it.
+  if (!CheckHeaderText(r.method, "").ok()) {
+    return InvalidArgumentError("the method is not a valid HTTP method");
+  }
+  for (const auto& [name, value] : r.headers) RETURN_IF_ERROR(CheckHeaderText(name, value));
   call.host = HostOfUrl(r.url);
   call.easy.reset(curl_easy_init());
   if (!call.easy) return InternalError("cannot start an outbound call");

@@ -17,6 +17,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "common/mutex.h"
@@ -379,6 +380,18 @@ TEST(CurlUpstreamClientTest, RefusedUrlsAndUnreachableUpstreams) {
   plain.allow_http = false;
   client->Start(std::move(plain), https_only);
   EXPECT_THAT(https_only->Wait(), StatusIs(StatusCode::kInvalidArgument));
+
+  for (auto [method, name, value] :
+       {std::tuple<std::string, std::string, std::string>{"GET /x HTTP/1.1\r\nX:", "x-ok", "v"},
+        {"GET", "x-ok", "v\r\nx-injected: 1"},
+        {"GET", "bad name", "v"}}) {
+    auto bad = std::make_shared<RecordingSink>();
+    UpstreamRequest request = Get("http://127.0.0.1:1/x");
+    request.method = method;
+    request.headers = {{name, value}};
+    client->Start(std::move(request), bad);
+    EXPECT_THAT(bad->Wait(), StatusIs(StatusCode::kInvalidArgument)) << name;
+  }
 
   // A port nothing listens on: bound, then closed.
   int port = 0;
