@@ -35,7 +35,7 @@ std::string ChunkSizeLine(size_t size) {
 
 template <typename Stream>
 asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std::string header,
-                                                   const std::shared_ptr<BodyStream>& body,
+                                                   std::shared_ptr<BodyStream> body,
                                                    Framing framing) {
   auto wait = std::make_shared<Wait>(conn.stream.get_executor());
   uint64_t stream_id = 0;
@@ -50,7 +50,7 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     BeastHttpServer* server;
     std::shared_ptr<Wait> wait;
     uint64_t id;
-    const std::shared_ptr<BodyStream>& body;
+    std::shared_ptr<BodyStream> body;  // a copy: the caller's frame may go first
     std::deque<std::string>& chunks;
     std::string& header;
     ~Cleanup() {
@@ -174,11 +174,11 @@ void BeastHttpServer::DetachStreams() {
 
 template asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<PlainStream>& conn,
                                                             std::string header,
-                                                            const std::shared_ptr<BodyStream>& body,
+                                                            std::shared_ptr<BodyStream> body,
                                                             Framing framing);
 template asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<TlsStream>& conn,
                                                             std::string header,
-                                                            const std::shared_ptr<BodyStream>& body,
+                                                            std::shared_ptr<BodyStream> body,
                                                             Framing framing);
 
 }  // namespace coffer::http::server_internal
