@@ -133,8 +133,11 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     }
     if (state == BodyStream::State::kFailed && framing == Framing::kUntilClose) {
       // Without chunks the client could take the close for the body's end: reset instead.
+      wait->done = true;
       beast::error_code ignored;
       conn.lowest().socket().set_option(tcp::socket::linger(true, 0), ignored);
+      conn.lowest().socket().close(ignored);  // now: a shutdown would send an orderly end first
+      co_return false;
     }
     if (state != BodyStream::State::kOpen || wait->gone || wait->ending) {
       break;  // failed, abandoned, the client went away or the server is stopping

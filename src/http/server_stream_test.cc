@@ -1,8 +1,9 @@
 // Tests for streamed response bodies (Response::stream): each write arrives as a chunk before the
 // next is made, HTTP/1.0 gets the bytes until the close, a failed body ends without its last
-// chunk, a client going away abandons the stream, the connection serves the next request after
-// a finished one, a deferred answer may stream, a refused before_send abandons the stream, no
-// worker thread waits for a producer, and shutdown abandons streams once the grace runs out.
+// chunk (HTTP/1.0: with a reset), a client going away or not reading abandons the stream, the
+// connection serves the next request after a finished one, a deferred answer may stream, a refused
+// before_send abandons the stream, no worker thread waits for a producer, and shutdown abandons
+// streams once the grace runs out.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -199,6 +200,37 @@ TEST_F(StreamTest, AClientGoingAwayAbandonsTheStream) {
   EXPECT_TRUE(Eventually([&] { return server_->active_connections() == 0; }));
   EXPECT_TRUE(Eventually([&] { return LogCount("GET /v1/stream 200") == 1; }));
   EXPECT_EQ(abandoned_.load(), 1);
+}
+
+TEST_F(StreamTest, AClientThatStopsReadingTimesOutAWrite) {
+  ServerOptions options = DefaultOptions();
+  options.write_timeout = milliseconds(200);
+  Start(options);
+  TestClient client(port());
+  ASSERT_TRUE(client.Send("GET /v1/stream HTTP/1.1\r\nHost: test\r\n\r\n"));
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").has_value());
+  std::shared_ptr<BodyStream> body = Body();
+  ASSERT_NE(body, nullptr);
+  // More than the socket buffers hold, never read: a write waits past its time limit.
+  const std::string megabyte(1 << 20, 'x');
+  for (int i = 0; i < 64 && body->Write(megabyte); ++i) {
+  }
+  EXPECT_TRUE(Eventually([&] { return abandoned_.load() == 1; }));
+  EXPECT_FALSE(body->Write("more"));
+}
+
+TEST_F(StreamTest, AFailedHttp10BodyResetsTheConnection) {
+  Start();
+  TestClient client(port());
+  ASSERT_TRUE(client.Send("GET /v1/stream HTTP/1.0\r\n\r\n"));
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").has_value());
+  std::shared_ptr<BodyStream> body = Body();
+  ASSERT_NE(body, nullptr);
+  ASSERT_TRUE(body->Write("abc"));
+  EXPECT_EQ(client.ReadUntil("abc"), "abc");
+  body->Fail();
+  // Not an orderly end of the body: a reset, which a clean close could not be told from.
+  EXPECT_TRUE(client.WaitForReset());
 }
 
 TEST_F(StreamTest, ABodylessStatusSendsNoBody) {

@@ -178,6 +178,21 @@ class TestClient {
     }
   }
 
+  // True if the server resets the connection (rather than closing it in order) before the read
+  // timeout; bytes that arrive meanwhile are discarded.
+  bool WaitForReset() {
+    for (;;) {
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n == 0) {
+        return false;
+      }
+      if (n < 0) {
+        return errno == ECONNRESET;
+      }
+    }
+  }
+
   std::optional<WireResponse> Request(std::string_view method, std::string_view target,
                                       std::string_view body = "",
                                       std::string_view extra_headers = "") {
