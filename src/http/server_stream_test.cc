@@ -313,5 +313,25 @@ TEST_F(StreamTest, ShutdownAbandonsStreamsWhenTheGraceRunsOut) {
   EXPECT_FALSE(body->Write("after"));
 }
 
+TEST_F(StreamTest, AStreamFinishedDuringShutdownEndsItWithoutTheGrace) {
+  ServerOptions options = DefaultOptions();
+  options.shutdown_grace = milliseconds(10000);
+  Start(options);
+  TestClient client(port());
+  ASSERT_TRUE(client.Send("GET /v1/stream HTTP/1.1\r\nHost: test\r\n\r\n"));
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").has_value());
+  std::shared_ptr<BodyStream> body = Body();
+  ASSERT_NE(body, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  server_->Shutdown();
+  ASSERT_TRUE(body->Write("last"));
+  body->Finish();
+  EXPECT_EQ(client.ReadUntil("0\r\n\r\n"), "4\r\nlast\r\n0\r\n\r\n");
+  EXPECT_TRUE(client.WaitForClose());  // not kept alive while the server drains
+  run_thread_.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(5000));  // not the grace
+  EXPECT_EQ(abandoned_.load(), 0);
+}
+
 }  // namespace
 }  // namespace coffer::http
