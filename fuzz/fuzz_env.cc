@@ -76,8 +76,8 @@ void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
 // The gateway's upstream: a fuzzer never reaches out, every call ends unreachable.
 class NoUpstream : public gateway::UpstreamClient {
  public:
-  std::shared_ptr<gateway::UpstreamCall> Start(gateway::UpstreamRequest,
-                                               std::shared_ptr<gateway::UpstreamSink> sink) override {
+  std::shared_ptr<gateway::UpstreamCall> Start(
+      gateway::UpstreamRequest, std::shared_ptr<gateway::UpstreamSink> sink) override {
     sink->OnDone(UnavailableError("no outbound calls in the fuzzer"));
     return nullptr;
   }
@@ -217,10 +217,10 @@ void FuzzEnv::Build() {
                                                  s->upstream.get());
   s->gateway =
       std::make_unique<GatewayService>(*s->deps, *s->secrets, *s->upstream, GatewayOptions{});
-  api::RegisterRoutes(s->router, api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults,
-                                                  *s->secrets, *s->users, *s->agents, *s->policies,
-                                                  *s->audit, *s->shares, *s->webhooks,
-                                                  *s->bindings, *s->gateway});
+  api::RegisterRoutes(s->router,
+                      api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults, *s->secrets,
+                                       *s->users, *s->agents, *s->policies, *s->audit, *s->shares,
+                                       *s->webhooks, *s->bindings, *s->gateway});
 
   // Seeded objects: a vault with the canary secret, and an agent that may read under db/.
   const Principal admin{PrincipalKind::kUser, s->admin_id, "admin", true, ""};

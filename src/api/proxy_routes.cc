@@ -42,8 +42,7 @@ http::Response RefusalProblem(const Status& why) {
     const auto retry = why.payload().retry_after;
     if (retry.count() > 0) {
       r.headers.emplace_back(
-          "Retry-After",
-          std::to_string(std::chrono::ceil<std::chrono::seconds>(retry).count()));
+          "Retry-After", std::to_string(std::chrono::ceil<std::chrono::seconds>(retry).count()));
     }
     return r;
   }
@@ -54,7 +53,9 @@ http::Response RefusalProblem(const Status& why) {
 // request; the body goes into the stream.
 class ProxyBridge : public GatewayStreamSink {
  public:
-  ProxyBridge() : wake_(std::make_shared<http::WakeSignal>()), stream_(std::make_shared<http::BodyStream>()) {}
+  ProxyBridge()
+      : wake_(std::make_shared<http::WakeSignal>()),
+        stream_(std::make_shared<http::BodyStream>()) {}
 
   void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
     {

@@ -116,8 +116,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"scheduler_interval_ms", [&] { return integer(config.scheduler_interval_ms); }},
         {"usage_flush_interval_ms", [&] { return integer(config.usage_flush_interval_ms); }},
         {"gateway_agent_rpm", [&] { return integer(config.gateway_agent_rpm); }},
-        {"gateway_agent_daily_budget",
-         [&] { return integer(config.gateway_agent_daily_budget); }},
+        {"gateway_agent_daily_budget", [&] { return integer(config.gateway_agent_daily_budget); }},
     };
     const auto* row =
         std::find_if(std::begin(keys), std::end(keys), [&](const auto& r) { return r.first == k; });

@@ -130,8 +130,8 @@ ServerServices::ServerServices(const ServiceInputs& in)
                                                     in.random, dispatch, LogWebhookAttempt);
   dispatcher_->Start([](const Status& s) { spdlog::error("webhook dispatch: {}", s.message()); });
   upstream_ = gateway::NewCurlUpstreamClient(EgressGuardOf(in.config));
-  bindings_ = std::make_unique<BindingService>(deps_, secrets_, EgressGuardOf(in.config),
-                                               upstream_.get());
+  bindings_ =
+      std::make_unique<BindingService>(deps_, secrets_, EgressGuardOf(in.config), upstream_.get());
   gateway_ = std::make_unique<GatewayService>(
       deps_, secrets_, *upstream_,
       GatewayOptions{.agent_rpm = in.config.gateway_agent_rpm,
@@ -192,7 +192,7 @@ void ServerServices::Stop() {
   if (Status s = auth_.StopFailureSummaries(); !s.ok()) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   }
-  dispatcher_->Stop();                        // it reads and writes the store
+  dispatcher_->Stop();  // it reads and writes the store
   // Calls still in flight end (cancelled) and their records are written.
   upstream_.reset();
   gateway_->Stop();
