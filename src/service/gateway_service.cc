@@ -416,6 +416,7 @@ Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& 
   details["redactions"] = record.redactions;
   details["mode"] = record.mode;
   event.details = boost::json::serialize(details);
+  if (options_.on_record) options_.on_record(record);
   Status written = deps_.store.InsertExecution(record, &event);
   if (written.ok()) AuditLog::MarkWritten(ctx);
   return written;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,8 @@ struct GatewayOptions {
   int64_t agent_rpm = 600;                       // --gateway-agent-rpm
   int64_t agent_daily_budget = 100000;           // --gateway-agent-daily-budget
   std::chrono::milliseconds poll_interval{250};  // how often calls in flight are re-checked
+  // Told of every call's record as it is written (metrics). Thread-safe; may be empty.
+  std::function<void(const ExecutionRecord&)> on_record;
 };
 
 // A call an agent asks for.

@@ -124,8 +124,9 @@ class GatewayServiceTest : public ::testing::Test {
                 IsOk());
     bindings_ = std::make_unique<BindingService>(*env_.deps_, *env_.secrets_,
                                                  gateway::EgressGuard(), &upstream_);
-    gateway_ = std::make_unique<GatewayService>(*env_.deps_, *env_.secrets_, upstream_,
-                                                GatewayOptions{.agent_rpm = 5});
+    GatewayOptions options;
+    options.agent_rpm = 5;
+    gateway_ = std::make_unique<GatewayService>(*env_.deps_, *env_.secrets_, upstream_, options);
     gateway_->Start();
     CreateBindingRequest create;
     create.name = "openai";
