@@ -139,6 +139,8 @@ Status ParseBaseUrl(std::string_view url, BindingConfig& c) {
     const size_t colon = authority.find(':');
     host = authority.substr(0, colon);
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    // "localhost." is "localhost": the root's dot is dropped, so the name means what it says.
+    if (host.size() > 1 && host.ends_with('.')) host.remove_suffix(1);
     if (host.empty() || host.size() > 253 ||
         !std::all_of(host.begin(), host.end(), [](unsigned char ch) {
           return std::isalnum(ch) != 0 || ch == '-' || ch == '.';
@@ -173,7 +175,9 @@ Status ParseBaseUrl(std::string_view url, BindingConfig& c) {
   }
   c.host = Lower(host);
   c.base_path = std::string(path);
-  c.base_url = fmt::format("{}://{}{}", c.scheme, Lower(authority), c.base_path);
+  const bool bracketed = authority.front() == '[';
+  c.base_url = fmt::format("{}://{}{}{}{}{}{}", c.scheme, bracketed ? "[" : "", c.host,
+                           bracketed ? "]" : "", port.empty() ? "" : ":", port, c.base_path);
   return OkStatus();
 }
 

@@ -273,6 +273,8 @@ TEST(UpstreamPathTest, NormalisesOrRefuses) {
     EXPECT_THAT(NormaliseUpstreamPath(bad), StatusIs(StatusCode::kInvalidArgument)) << bad;
   }
   EXPECT_THAT(ValidateUpstreamQuery("a=1&b=%20"), IsOk());
+  EXPECT_EQ(DropQueryParam("key=a&x=1&k%65y=b&key", "key"), "x=1");
+  EXPECT_EQ(DropQueryParam("", "key"), "");
   EXPECT_THAT(ValidateUpstreamQuery("a=1\r\nHost: x"), StatusIs(StatusCode::kInvalidArgument));
 }
 
