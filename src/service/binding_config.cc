@@ -240,10 +240,9 @@ StatusOr<int64_t> IntField(const boost::json::object& o, std::string_view field,
 }
 
 Status ValidateGlob(std::string_view glob) {
-  if (glob.empty() || glob.size() > 512)
-    return GuardrailError("allowed_paths",
-                          "has an empty or "
-                          "too long glob");
+  if (glob.empty() || glob.size() > 512) {
+    return GuardrailError("allowed_paths", "has an empty or too long glob");
+  }
   for (unsigned char ch : glob) {
     if (ch <= 0x20 || ch >= 0x7f || ch == '?' || ch == '#' || ch == '\\') {
       return GuardrailError("allowed_paths",
