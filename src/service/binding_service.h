@@ -75,7 +75,8 @@ class BindingService {
   StatusOr<BindingTestResult> Test(const RequestContext& ctx, std::string_view agent_id,
                                    std::string_view binding_id, std::chrono::milliseconds timeout);
   // Writes `credential` as a new version of the referenced secret (needs write on it; its type
-  // kept). Audited binding.rotate_credential, beside the secret's own secret.write.
+  // kept). Audited as the secret's own write (secret.write, with the version), the one event of
+  // the request; a refusal before the write as binding.rotate_credential.
   StatusOr<Binding> RotateCredential(const RequestContext& ctx, std::string_view agent_id,
                                      std::string_view binding_id, SecretBuffer credential);
 
