@@ -21,6 +21,8 @@ Modes, by the first path segment:
                  other request, so a test sees whether it was followed.
   /slow/...      streams `data: {"n": i}` events, `slow_interval` seconds apart, up to
                  `slow_events`, until the client goes away; `stream_ended` says how it ended.
+  /split/...     answers text/plain "before <token> after" (the token from Authorization or
+                 x-api-key) in two chunks split inside the token, 50 ms apart.
   /status/NNN    answers NNN with a small JSON body.
 Every request is recorded in `requests` (method, path, query, lower-cased headers, body), for
 tests asserting which credential reached the upstream and which never did."""
@@ -192,6 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if mode == "slow":
             return self._slow()
+        if mode == "split":
+            return self._split(headers)
         if mode == "status":
             code = int(path.split("/")[2])
             return self._send_json(code, {"status": code})
@@ -257,6 +261,20 @@ class _Handler(BaseHTTPRequestHandler):
                   "token_pct": urllib.parse.quote(secret, safe="")}
         extra = [("X-Echo-Auth", auth or api_key), ("Set-Cookie", "session=fake; Path=/")]
         return self._send_json(200, echoed, extra)
+
+    def _split(self, headers):
+        auth = headers.get("authorization", "")
+        token = (auth.split(" ", 1)[1] if " " in auth else auth) or headers.get("x-api-key", "")
+        body = f"before {token} after".encode()
+        cut = len("before ") + len(token) // 2
+        self._start_chunked("text/plain")
+        try:
+            self._chunk(body[:cut])
+            time.sleep(0.05)
+            self._chunk(body[cut:])
+            self._end_chunked()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _slow(self):
         self._start_chunked()
