@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import (COFFER_BIN, Caller, admin_caller, create_agent, create_user, expect,
-                      expect_problem, grant, put_secret, redact)
+from conftest import (COFFER_BIN, create_user, expect, expect_problem, grant, put_secret,
+                      redact)
 from fake_llm import FakeLLM
 from gateway_support import (LOOPBACK_ALLOW, check_never_upstream, create_binding, make_world,
                              proxy)
@@ -67,10 +67,6 @@ def world(make_server, fake):
     """A server that may reach 127.0.0.1 (the fake) and nothing else internal."""
     server = make_server(extra_args=LOOPBACK_ALLOW)
     return make_world(server, fake)
-
-
-def binding_id(resp):
-    return resp.json()["id"]
 
 
 def execute(caller, agent_id, binding, method="GET", path="/", **params):
