@@ -75,3 +75,18 @@ def check_never_upstream(fake, needles, what="a Coffer credential"):
         for i, needle in enumerate(needles):
             if needle and any(needle in b for b in blobs):
                 pytest.fail(f"{what} (#{i}) reached the upstream in {rec!r}")
+
+
+def check_header(rec, name, expected):
+    """Fails unless upstream request `rec` carried header `name` = `expected` (a credential form);
+    the message names neither value."""
+    __tracebackhide__ = True
+    if rec.headers.get(name) != expected:
+        pytest.fail(f"{rec!r}: {name} is {'another value' if name in rec.headers else 'absent'}, "
+                    "not the binding's credential")
+
+
+def check_no_header(rec, name):
+    __tracebackhide__ = True
+    if name in rec.headers:
+        pytest.fail(f"{rec!r} carried {name}")
