@@ -1,6 +1,8 @@
 """Helpers shared by the gateway tests (test_gateway_sdk.py, test_gateway_attacks.py): a world of
 one vault, a secret, an agent allowed only to `use` it, and bindings to a loopback fake upstream
 (fake_llm.py); binding creation and proxy calls. Nothing here prints a credential."""
+import os
+
 import pytest
 import requests
 
@@ -10,6 +12,8 @@ from conftest import (Bag, Caller, TransportError, admin_caller, create_agent, c
 # The server must be told loopback is a destination on purpose (item 6 of the issue).
 LOOPBACK_ALLOW = ["--egress-allow", "127.0.0.1/32"]
 REAL_SECRET = "sk-real-upstream-0123456789abcdefABCDEF"
+# The kill switch's bound (the issue: within 1 s); a sanitizer build runs several times slower.
+KILL_WITHIN_S = 3.0 if os.environ.get("COFFER_SANITIZER") else 1.0
 
 
 def binding_body(name, base_url, vault, path, config=None, guardrails=None):

@@ -23,7 +23,8 @@ def ensure_sdks():
             os.path.isdir(os.path.join(GATEWAY_DIR, "node_modules", "@anthropic-ai", "sdk"))):
         return
     if shutil.which("npm") is None:
-        pytest.fail("npm is needed for the SDK clients (COFFER_WITH_TEST_TOOLS=1 scripts/install-deps.sh installs it)")
+        pytest.fail("npm is needed for the SDK clients "
+                    "(COFFER_WITH_TEST_TOOLS=1 scripts/install-deps.sh installs it)")
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=GATEWAY_DIR,
                    check=True, timeout=600)
 
