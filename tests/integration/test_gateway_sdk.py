@@ -113,3 +113,26 @@ def test_x_api_key_auth_and_query_kept(world):
     check_header(rec, "authorization", "Bearer " + world.secret)
     check_no_header(rec, "x-api-key")
     check_never_upstream(fake, [world.agent_key])
+
+
+def test_jwt_auth_and_request_bodies(world):
+    """The agent's JWT (from POST /auth/token) authenticates like its key; a request body reaches
+    the upstream whole, and one over the binding's max_request_bytes is refused before it goes."""
+    from conftest import exchange
+    fake = world.fake
+    jwt = exchange(world.server, world.agent_key)
+    r = proxy(world.server, "openai", "v1/models", key=jwt)
+    assert r.status_code == 200, redact(r.text)
+    body = bytes(range(256)) * 2048  # 512 KiB, every byte value
+    r = proxy(world.server, "openai", "v1/upload", method="POST", key=world.agent_key, data=body,
+              headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 200, redact(r.text)
+    assert r.json()["body_bytes"] == len(body)
+    assert fake.calls("/v1/upload")[0].body == body
+    create_binding(world.admin, world.agent_id, "small", fake.url, world.vault, "llm/openai",
+                   guardrails={"max_request_bytes": 1024})
+    r = proxy(world.server, "small", "v1/upload2", method="POST", key=world.agent_key,
+              data=b"x" * 4096)
+    assert r.status_code in (400, 403, 413), r.status_code
+    assert fake.calls("/v1/upload2") == []
+    check_never_upstream(fake, [world.agent_key, jwt])
