@@ -2,6 +2,7 @@
 one vault, a secret, an agent allowed only to `use` it, and bindings to a loopback fake upstream
 (fake_llm.py); binding creation and proxy calls. Nothing here prints a credential."""
 import os
+import time
 
 import pytest
 import requests
@@ -94,3 +95,14 @@ def check_no_header(rec, name):
     __tracebackhide__ = True
     if name in rec.headers:
         pytest.fail(f"{rec!r} carried {name}")
+
+
+def eventually(fetch, done, timeout=5.0):
+    """fetch() until done(result) or `timeout` s pass; returns the last result. For what the
+    gateway records when a call ends, which may be just after the client has its answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fetch()
+        if done(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)

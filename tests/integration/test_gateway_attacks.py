@@ -18,7 +18,7 @@ from conftest import (COFFER_BIN, check_absent, create_user, expect, expect_prob
                       put_secret, redact)
 from fake_llm import FakeLLM
 from gateway_support import (KILL_WITHIN_S, LOOPBACK_ALLOW, check_header, check_never_upstream,
-                             check_no_header, create_binding, make_world, proxy)
+                             check_no_header, create_binding, eventually, make_world, proxy)
 
 ECHO_SECRET = "sk-echo/0123+abcdef=XYZ-9876543210"
 BASIC_SECRET = "gw-user:pa55-w0rd/secret+9876543210"
@@ -577,7 +577,9 @@ def test_echoed_credential_is_redacted_and_counted(world):
     assert body["redactions_applied"] >= 3, body["redactions_applied"]
     assert "set-cookie" not in {k.lower() for k in body["result"]["headers"]}
 
-    events = expect(world.agent.get(f"/agents/{world.agent_id}/executions"), 200).json()["events"]
+    events = eventually(
+        lambda: expect(world.agent.get(f"/agents/{world.agent_id}/executions"), 200).json()[
+            "events"], lambda found: len(found) >= 2)
     assert len(events) == 2
     assert all(ev["redactions_applied"] >= 3 for ev in events), events
     check_redacted("executions", json.dumps(events), forms)

@@ -12,7 +12,7 @@ import pytest
 from conftest import redact
 from fake_llm import FakeLLM
 from gateway_support import (LOOPBACK_ALLOW, check_header, check_never_upstream, check_no_header,
-                             create_binding, make_world, proxy)
+                             create_binding, eventually, make_world, proxy)
 
 GATEWAY_DIR = os.path.join(os.path.dirname(__file__), "..", "gateway")
 STREAM_DELAY_MS = 500
@@ -136,3 +136,22 @@ def test_jwt_auth_and_request_bodies(world):
     assert r.status_code in (400, 403, 413), r.status_code
     assert fake.calls("/v1/upload2") == []
     check_never_upstream(fake, [world.agent_key, jwt])
+
+
+def test_each_use_is_audited_without_the_credential(world):
+    from conftest import audit_pages, check_absent
+    r = proxy(world.server, "openai", "v1/models?limit=2", key=world.agent_key)
+    assert r.status_code == 200
+    # The record is written when the call ends, which may be just after the client has its answer.
+    events, texts = eventually(lambda: audit_pages(world.admin),
+                               lambda got: any(e.get("action") == "binding.use" for e in got[0]))
+    uses = [e for e in events if e.get("action") == "binding.use"]
+    assert len(uses) == 1, sorted({e.get("action") for e in events})
+    use = uses[0]
+    details = use.get("details") or {}
+    assert details.get("binding") == "openai" and details.get("method") == "GET"
+    assert details.get("upstream_path") == "/v1/models", details.get("upstream_path")
+    assert details.get("upstream_status") == 200 and details.get("mode") == "proxy"
+    assert use.get("path") == "llm/openai" and use.get("vault_id") == world.vault
+    for text in texts:
+        check_absent(text, [world.secret, world.agent_key], "audit log")
