@@ -229,7 +229,7 @@ Status ShareSecret(CofferClient& c, const Args& args, WipedJson& doc) {
 
 // --- the tools: one row each, in the order tools/list shows them
 
-// The tools in the order tools/list shows them: these, then the lifecycle's.
+// The tools in the order tools/list shows them: these, then the lifecycle's and the gateway's.
 std::vector<Tool> AllTools() {
   std::vector<Tool> tools = {
       {"list_vaults", "List vaults", "List the vaults this token can see (id, name, description).",
@@ -344,6 +344,8 @@ std::vector<Tool> AllTools() {
   };
   const std::vector<Tool>& lifecycle = mcp::LifecycleTools();
   tools.insert(tools.end(), lifecycle.begin(), lifecycle.end());
+  const std::vector<Tool>& gateway = mcp::GatewayTools();
+  tools.insert(tools.end(), gateway.begin(), gateway.end());
   return tools;
 }
 
