@@ -24,7 +24,8 @@
 
 namespace coffer {
 
-enum class Permission : uint8_t { kRead, kWrite, kRotate, kDelete, kList };
+// kUse: call through a gateway binding with the secret as the credential, never reading it.
+enum class Permission : uint8_t { kRead, kWrite, kRotate, kDelete, kList, kUse };
 std::string_view PermissionName(Permission p);
 uint8_t PermissionBit(Permission p);
 
