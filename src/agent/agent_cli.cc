@@ -100,8 +100,8 @@ AgentCli::AgentCli(CLI::App& app) : flags_(std::make_unique<Flags>()) {
       "mcp",
       "Serve the Model Context Protocol on stdin/stdout (JSON-RPC 2.0, one message per "
       "line) with tools to list, describe, read, put, rotate and delete secrets, read env "
-      "bundles, list and disable versions, create vaults, grant access and share secrets, under "
-      "this token");
+      "bundles, list and disable versions, create vaults, grant access, share secrets, and list "
+      "the agent's bindings and call APIs through them (execute_http), under this token");
   client::AddConnectionOptions(c, f.conn);
   c->add_option("--vault", f.mcp_vault,
                 "The vault (name or id) of the secret tools when a call names none")
