@@ -482,6 +482,9 @@ struct BindingCommands {
           WriteStdout(json::serialize(*body));
         }
       }
+      if (result.contains("body_base64")) {
+        fmt::print(stderr, "(the body is not UTF-8 text: --json shows it as body_base64)\n");
+      }
       return OkStatus();
     });
   }
@@ -541,6 +544,7 @@ void AddBindingCommands(CLI::App* bindings, ClientContext& ctx) {
   agent_option(c, true);
   c->add_option("--name,-n", m->name, "Binding name: letters, digits, '-' and '_'")->required();
   config_options(c);
+  c->get_option("--base-url")->required();
   c = ctx.Leaf(bindings, "update",
                "Change a binding: only the settings given change (--inactive stops its calls "
                "at once)",
