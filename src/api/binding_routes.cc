@@ -35,8 +35,8 @@ StatusOr<CredentialSource> ParseCredentialSource(const std::string& json) {
   const boost::json::object& o = v.as_object();
   for (const auto& [key, value] : o) {
     if (key != "type" && key != "vault_id" && key != "path") {
-      return Err(InvalidArgumentError(fmt::format("credential_source.{} is not a field",
-                                                  std::string_view(key).substr(0, 64))));
+      return Err(InvalidArgumentError(
+          fmt::format("credential_source.{} is not a field", std::string_view(key).substr(0, 64))));
     }
   }
   const auto* type = o.if_contains("type");
@@ -54,8 +54,7 @@ StatusOr<CredentialSource> ParseCredentialSource(const std::string& json) {
   return CredentialSource{std::string(vault_id->as_string()), std::string(path->as_string())};
 }
 
-Status QueryInteger(const http::Request& req, std::string_view name,
-                    std::optional<int64_t>& out) {
+Status QueryInteger(const http::Request& req, std::string_view name, std::optional<int64_t>& out) {
   auto text = req.Query(name);
   if (!text.has_value()) return OkStatus();
   int64_t v = 0;
@@ -94,8 +93,8 @@ Status ReadParams(const std::string& json, GatewayCallRequest& call) {
   if (ec || !v.is_object()) return InvalidArgumentError("params must be an object");
   const boost::json::object& o = v.as_object();
   for (const auto& [key, value] : o) {
-    if (key != "method" && key != "path" && key != "query" && key != "headers" &&
-        key != "body" && key != "url") {
+    if (key != "method" && key != "path" && key != "query" && key != "headers" && key != "body" &&
+        key != "url") {
       return InvalidArgumentError(
           fmt::format("params.{} is not a field", std::string_view(key).substr(0, 64)));
     }
@@ -161,7 +160,8 @@ void RegisterBindingRoutes(http::Router& router, const ApiServices& api) {
              [&bindings](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
                auto body = ParseBody(req, /*optional=*/false);
                if (!body.has_value()) return std::move(body.error());
-               if (body->Has("credential")) return Err(InvalidArgumentError(std::string(kInlineCredential)));
+               if (body->Has("credential"))
+                 return Err(InvalidArgumentError(std::string(kInlineCredential)));
                RETURN_IF_ERROR(body->AllowOnly(
                    {"name", "binding_type", "config", "guardrails", "credential_source"}));
                CreateBindingRequest create;
@@ -205,32 +205,32 @@ void RegisterBindingRoutes(http::Router& router, const ApiServices& api) {
                                                                Param(params, "binding_id")));
                       return JsonResponse(200, RenderBinding(b));
                     }));
-  router.Add(
-      "PATCH", "/v1/agents/{agent_id}/bindings/{binding_id}",
-      Authed(rc, "binding.update",
-             [&bindings](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               auto body = ParseBody(req, /*optional=*/false);
-               if (!body.has_value()) return std::move(body.error());
-               if (body->Has("credential")) return Err(InvalidArgumentError(std::string(kInlineCredential)));
-               RETURN_IF_ERROR(body->AllowOnly(
-                   {"name", "config", "guardrails", "is_active", "credential_source"}));
-               UpdateBindingRequest update;
-               ASSIGN_OR_RETURN(auto name, body->String("name"));
-               if (name.has_value()) update.name = std::string(*name);
-               ASSIGN_OR_RETURN(update.config_json, body->ObjectJson("config"));
-               ASSIGN_OR_RETURN(update.guardrails_json, body->ObjectJson("guardrails"));
-               ASSIGN_OR_RETURN(update.is_active, body->Bool("is_active"));
-               ASSIGN_OR_RETURN(auto source, body->ObjectJson("credential_source"));
-               if (source.has_value()) {
-                 ASSIGN_OR_RETURN(CredentialSource cs, ParseCredentialSource(*source));
-                 update.vault_id = std::move(cs.vault_id);
-                 update.path = std::move(cs.path);
-               }
-               ASSIGN_OR_RETURN(Binding b, bindings.Update(ctx, Param(params, "agent_id"),
-                                                           Param(params, "binding_id"),
-                                                           std::move(update)));
-               return JsonResponse(200, RenderBinding(b));
-             }));
+  router.Add("PATCH", "/v1/agents/{agent_id}/bindings/{binding_id}",
+             Authed(rc, "binding.update",
+                    [&bindings](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      auto body = ParseBody(req, /*optional=*/false);
+                      if (!body.has_value()) return std::move(body.error());
+                      if (body->Has("credential"))
+                        return Err(InvalidArgumentError(std::string(kInlineCredential)));
+                      RETURN_IF_ERROR(body->AllowOnly(
+                          {"name", "config", "guardrails", "is_active", "credential_source"}));
+                      UpdateBindingRequest update;
+                      ASSIGN_OR_RETURN(auto name, body->String("name"));
+                      if (name.has_value()) update.name = std::string(*name);
+                      ASSIGN_OR_RETURN(update.config_json, body->ObjectJson("config"));
+                      ASSIGN_OR_RETURN(update.guardrails_json, body->ObjectJson("guardrails"));
+                      ASSIGN_OR_RETURN(update.is_active, body->Bool("is_active"));
+                      ASSIGN_OR_RETURN(auto source, body->ObjectJson("credential_source"));
+                      if (source.has_value()) {
+                        ASSIGN_OR_RETURN(CredentialSource cs, ParseCredentialSource(*source));
+                        update.vault_id = std::move(cs.vault_id);
+                        update.path = std::move(cs.path);
+                      }
+                      ASSIGN_OR_RETURN(Binding b, bindings.Update(ctx, Param(params, "agent_id"),
+                                                                  Param(params, "binding_id"),
+                                                                  std::move(update)));
+                      return JsonResponse(200, RenderBinding(b));
+                    }));
   router.Add("DELETE", "/v1/agents/{agent_id}/bindings/{binding_id}",
              Authed(rc, "binding.delete",
                     [&bindings](auto&, auto& params, auto& ctx) -> StatusOr<http::Response> {
@@ -238,25 +238,24 @@ void RegisterBindingRoutes(http::Router& router, const ApiServices& api) {
                                                       Param(params, "binding_id")));
                       return NoContent();
                     }));
-  router.Add(
-      "POST", "/v1/agents/{agent_id}/bindings/{binding_id}/test",
-      Authed(rc, "binding.test",
-             [&bindings](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               auto body = ParseBody(req, /*optional=*/true);
-               if (!body.has_value()) return std::move(body.error());
-               RETURN_IF_ERROR(body->AllowOnly({"timeout_ms"}));
-               ASSIGN_OR_RETURN(auto timeout, body->Integer("timeout_ms"));
-               ASSIGN_OR_RETURN(BindingTestResult result,
-                                bindings.Test(ctx, Param(params, "agent_id"),
-                                              Param(params, "binding_id"),
-                                              std::chrono::milliseconds(timeout.value_or(5000))));
-               boost::json::object o;
-               o["success"] = result.success;
-               o["latency_ms"] = result.latency_ms;
-               o["error"] = result.error.empty() ? boost::json::value(nullptr)
-                                                 : boost::json::value(result.error);
-               return JsonResponse(200, o);
-             }));
+  router.Add("POST", "/v1/agents/{agent_id}/bindings/{binding_id}/test",
+             Authed(rc, "binding.test",
+                    [&bindings](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+                      auto body = ParseBody(req, /*optional=*/true);
+                      if (!body.has_value()) return std::move(body.error());
+                      RETURN_IF_ERROR(body->AllowOnly({"timeout_ms"}));
+                      ASSIGN_OR_RETURN(auto timeout, body->Integer("timeout_ms"));
+                      ASSIGN_OR_RETURN(
+                          BindingTestResult result,
+                          bindings.Test(ctx, Param(params, "agent_id"), Param(params, "binding_id"),
+                                        std::chrono::milliseconds(timeout.value_or(5000))));
+                      boost::json::object o;
+                      o["success"] = result.success;
+                      o["latency_ms"] = result.latency_ms;
+                      o["error"] = result.error.empty() ? boost::json::value(nullptr)
+                                                        : boost::json::value(result.error);
+                      return JsonResponse(200, o);
+                    }));
   router.Add(
       "POST", "/v1/agents/{agent_id}/bindings/{binding_id}/rotate-credential",
       Authed(rc, "binding.rotate_credential",
@@ -277,9 +276,9 @@ void RegisterBindingRoutes(http::Router& router, const ApiServices& api) {
                  SecureWipe(*object);
                }
                if (credential.empty()) return Err(InvalidArgumentError("credential is empty"));
-               ASSIGN_OR_RETURN(Binding b, bindings.RotateCredential(
-                                               ctx, Param(params, "agent_id"),
-                                               Param(params, "binding_id"), std::move(credential)));
+               ASSIGN_OR_RETURN(Binding b, bindings.RotateCredential(ctx, Param(params, "agent_id"),
+                                                                     Param(params, "binding_id"),
+                                                                     std::move(credential)));
                return JsonResponse(200, RenderBinding(b));
              }));
   router.Add(
@@ -315,27 +314,26 @@ void RegisterBindingRoutes(http::Router& router, const ApiServices& api) {
              }));
   router.Add(
       "GET", "/v1/agents/{agent_id}/executions",
-      Authed(rc, "execution.list",
-             [&gateway](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
-               for (const auto& [name, value] : req.query) {
-                 if (name != "limit" && name != "offset") {
-                   return Err(InvalidArgumentError(
-                       "unknown query parameter (known: limit, offset)"));
-                 }
-               }
-               std::optional<int64_t> limit;
-               std::optional<int64_t> offset;
-               RETURN_IF_ERROR(QueryInteger(req, "limit", limit));
-               RETURN_IF_ERROR(QueryInteger(req, "offset", offset));
-               ASSIGN_OR_RETURN(std::vector<ExecutionRecord> records,
-                                gateway.ListExecutions(ctx, Param(params, "agent_id"), limit,
-                                                       offset));
-               boost::json::array items;
-               for (const ExecutionRecord& r : records) items.push_back(RenderExecution(r));
-               boost::json::object o;
-               o["events"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
+      Authed(
+          rc, "execution.list",
+          [&gateway](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
+            for (const auto& [name, value] : req.query) {
+              if (name != "limit" && name != "offset") {
+                return Err(InvalidArgumentError("unknown query parameter (known: limit, offset)"));
+              }
+            }
+            std::optional<int64_t> limit;
+            std::optional<int64_t> offset;
+            RETURN_IF_ERROR(QueryInteger(req, "limit", limit));
+            RETURN_IF_ERROR(QueryInteger(req, "offset", offset));
+            ASSIGN_OR_RETURN(std::vector<ExecutionRecord> records,
+                             gateway.ListExecutions(ctx, Param(params, "agent_id"), limit, offset));
+            boost::json::array items;
+            for (const ExecutionRecord& r : records) items.push_back(RenderExecution(r));
+            boost::json::object o;
+            o["events"] = std::move(items);
+            return JsonResponse(200, o);
+          }));
 }
 
 }  // namespace coffer::api

@@ -42,8 +42,7 @@ http::Response RefusalProblem(const Status& why) {
     const auto retry = why.payload().retry_after;
     if (retry.count() > 0) {
       r.headers.emplace_back(
-          "Retry-After",
-          std::to_string(std::chrono::ceil<std::chrono::seconds>(retry).count()));
+          "Retry-After", std::to_string(std::chrono::ceil<std::chrono::seconds>(retry).count()));
     }
     return r;
   }
@@ -54,7 +53,9 @@ http::Response RefusalProblem(const Status& why) {
 // request; the body goes into the stream.
 class ProxyBridge : public GatewayStreamSink {
  public:
-  ProxyBridge() : wake_(std::make_shared<http::WakeSignal>()), stream_(std::make_shared<http::BodyStream>()) {}
+  ProxyBridge()
+      : wake_(std::make_shared<http::WakeSignal>()),
+        stream_(std::make_shared<http::BodyStream>()) {}
 
   void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
     {
@@ -142,11 +143,15 @@ class ProxyBridge : public GatewayStreamSink {
 
 // Cancels the call when the wait for its head ends without the answer being sent (the client
 // went away, the server stopped).
-struct WaitGuard {
-  std::shared_ptr<ProxyBridge> bridge;
-  ~WaitGuard() {
-    if (bridge != nullptr) bridge->CancelUnlessDelivered();
-  }
+class WaitGuard {
+ public:
+  explicit WaitGuard(std::shared_ptr<ProxyBridge> bridge) : bridge_(std::move(bridge)) {}
+  WaitGuard(const WaitGuard&) = delete;
+  WaitGuard& operator=(const WaitGuard&) = delete;
+  ~WaitGuard() { bridge_->CancelUnlessDelivered(); }
+
+ private:
+  const std::shared_ptr<ProxyBridge> bridge_;
 };
 
 // The raw path after the binding and the raw query of a proxied request's target.
@@ -210,7 +215,7 @@ http::Response Proxy(const ApiServices& api, const http::Request& req,
   r.deferred = std::make_shared<http::Deferred>();
   r.deferred->wake = bridge->wake();
   r.deferred->timeout = kHeadWait;
-  r.deferred->hold = std::make_shared<WaitGuard>(WaitGuard{bridge});
+  r.deferred->hold = std::make_shared<WaitGuard>(bridge);
   r.deferred->resume = [bridge](bool woken) -> std::optional<http::Response> {
     if (auto answer = bridge->Answer()) return answer;
     if (woken) return std::nullopt;

@@ -254,14 +254,6 @@ boost::json::object RenderPolicyConditions(const PolicyConditions& c) {
   return o;
 }
 
-// An event's recorded details (a JSON object text written by the services).
-static boost::json::object DetailsObject(std::string_view text) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.as_object());
-}
-
 boost::json::object RenderAuditEvent(const AuditEvent& e) {
   boost::json::object o;
   o["seq"] = e.seq;
@@ -283,7 +275,7 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
                      : code == StatusCode::kOk ? 200
                                                : http::HttpStatusFor(code);
   o["count"] = e.count > 0 ? e.count : 1;  // requests the event stands for
-  if (!e.details.empty()) o["details"] = DetailsObject(e.details);
+  if (!e.details.empty()) o["details"] = ParseStored(e.details, {});  // what else it records
   o["prev_hash"] = HexEncode(e.prev_hash);
   o["hash"] = HexEncode(e.hash);
   return o;
@@ -311,8 +303,12 @@ boost::json::object RenderSpecAuditEvent(const AuditEvent& e) {
                            : code == StatusCode::kOk ? 200
                                                      : http::HttpStatusFor(code);
   details["count"] = e.count > 0 ? e.count : 1;
-  if (!e.details.empty()) {
-    for (const auto& [key, value] : DetailsObject(e.details)) details[key] = value;
+  // What else the event records (a gateway call's binding, method, upstream status…), as more
+  // members of `details`; the fields above keep their meaning if a name repeats.
+  if (const boost::json::value extra = ParseStored(e.details, {}); extra.is_object()) {
+    for (const auto& member : extra.get_object()) {
+      if (!details.contains(member.key())) details[member.key()] = member.value();
+    }
   }
   o["details"] = std::move(details);
   o["ip_address"] = e.client_ip;

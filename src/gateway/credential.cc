@@ -11,14 +11,6 @@ namespace coffer::gateway {
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  });
-  return out;
-}
-
 bool SafeInHeader(std::string_view secret) {
   return secret.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
@@ -26,7 +18,7 @@ bool SafeInHeader(std::string_view secret) {
 void SetHeader(std::vector<std::pair<std::string, std::string>>& headers, std::string name,
                std::string value) {
   std::erase_if(headers, [&name](auto& h) {
-    if (Lower(h.first) != name) return false;
+    if (AsciiLower(h.first) != name) return false;
     SecureWipe(h.second);
     return true;
   });
@@ -38,7 +30,7 @@ void SetHeader(std::vector<std::pair<std::string, std::string>>& headers, std::s
 Status AttachCredential(const AuthSpec& spec, std::string_view secret, std::string& url,
                         std::vector<std::pair<std::string, std::string>>& headers) {
   if (secret.empty()) return InvalidArgumentError("the credential is empty");
-  const std::string type = spec.type.empty() ? "bearer" : Lower(spec.type);
+  const std::string type = spec.type.empty() ? "bearer" : AsciiLower(spec.type);
   if (type == "query") {
     if (spec.query_param.empty()) {
       return InvalidArgumentError("auth_query_param is required for auth_type query");
@@ -89,9 +81,10 @@ Status AttachCredential(const AuthSpec& spec, std::string_view secret, std::stri
   }
   std::string name = "authorization";
   if (type == "header") {
-    if (spec.header.empty())
+    if (spec.header.empty()) {
       return InvalidArgumentError("auth_header is required for auth_type header");
-    name = Lower(spec.header);
+    }
+    name = AsciiLower(spec.header);
     if (!CheckHeaderText(name, "").ok()) {
       return InvalidArgumentError("auth_header is not a valid header name");
     }

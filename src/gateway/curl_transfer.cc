@@ -45,10 +45,6 @@ curl_socket_t OpenSocket(void* data, curlsocktype purpose, curl_sockaddr* addres
   return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
-struct CurlUrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-
 }  // namespace
 
 void CurlSlistDeleter::operator()(curl_slist* list) const {

@@ -26,6 +26,9 @@ struct SocketGuard {
   std::optional<Status> refused;
 };
 
+struct CurlUrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
 struct CurlEasyDeleter {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
 };

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "gateway/text_encoding.h"
+
 namespace coffer::gateway {
 
 namespace {
@@ -14,19 +16,11 @@ bool IsTokenChar(unsigned char c) {
   return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  });
-  return out;
-}
-
 // The lower-cased names a Connection header lists ("close, X-Foo" → close, x-foo).
 std::vector<std::string> ConnectionNames(const HeaderList& headers) {
   std::vector<std::string> names;
   for (const auto& [name, value] : headers) {
-    if (Lower(name) != "connection") continue;
+    if (AsciiLower(name) != "connection") continue;
     std::string_view rest = value;
     while (!rest.empty()) {
       const size_t comma = rest.find(',');
@@ -34,7 +28,7 @@ std::vector<std::string> ConnectionNames(const HeaderList& headers) {
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
       while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (!item.empty()) names.push_back(Lower(item));
+      if (!item.empty()) names.push_back(AsciiLower(item));
     }
   }
   return names;
@@ -60,7 +54,7 @@ Status CheckHeaderText(std::string_view name, std::string_view value) {
   }
   if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
     return InvalidArgumentError(
-        fmt::format("the value of header {} holds CR, LF or NUL", Lower(name)));
+        fmt::format("the value of header {} holds CR, LF or NUL", AsciiLower(name)));
   }
   return OkStatus();
 }
@@ -86,7 +80,7 @@ StatusOr<HeaderList> FilterRequestHeaders(const HeaderList& headers) {
   HeaderList out;
   out.reserve(headers.size());
   for (const auto& [name, value] : headers) {
-    std::string lower = Lower(name);
+    std::string lower = AsciiLower(name);
     if (std::ranges::find(kDropped, lower) != std::end(kDropped) || lower.starts_with("proxy-") ||
         lower.starts_with("x-forwarded-") || Listed(listed, lower)) {
       continue;
@@ -101,7 +95,7 @@ HeaderList FilterResponseHeaders(const HeaderList& headers,
   const std::vector<std::string> listed = ConnectionNames(headers);
   HeaderList out;
   for (const auto& [name, value] : headers) {
-    std::string lower = Lower(name);
+    std::string lower = AsciiLower(name);
     if (lower == "set-cookie" || lower == "set-cookie2" || lower == "content-length" ||
         IsHopByHop(lower) || Listed(listed, lower) || !CheckHeaderText(lower, value).ok()) {
       continue;

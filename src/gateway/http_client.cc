@@ -33,10 +33,6 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-struct CurlUrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-
 bool HasPart(CURLU* url, CURLUPart part) {
   char* value = nullptr;
   const CURLUcode rc = curl_url_get(url, part, &value, 0);

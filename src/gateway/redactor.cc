@@ -82,11 +82,24 @@ size_t Redactor::Scan(std::string_view data, size_t limit, std::string& out) {
   return pos;
 }
 
+size_t Redactor::HoldFrom(std::string_view data) const {
+  // Only a tail that may still become an occurrence waits for more bytes: an event stream's
+  // small chunks pass at once unless they end like the start of a form.
+  const size_t from = data.size() > max_held() ? data.size() - max_held() : 0;
+  for (size_t p = from; p < data.size(); ++p) {
+    const std::string_view tail = data.substr(p);
+    for (const std::string& form : forms_) {
+      if (tail.size() < form.size() && std::string_view(form).starts_with(tail)) return p;
+    }
+  }
+  return data.size();
+}
+
 std::string Redactor::Feed(std::string_view bytes) {
   if (forms_.empty()) return std::string(bytes);
   std::string out;
   if (held_.empty()) {
-    const size_t limit = bytes.size() > max_held() ? bytes.size() - max_held() : 0;
+    const size_t limit = HoldFrom(bytes);
     out.reserve(limit + kRedactedText.size());
     const size_t rest = Scan(bytes, limit, out);
     held_.assign(bytes.substr(rest));
@@ -95,7 +108,7 @@ std::string Redactor::Feed(std::string_view bytes) {
   std::string work = held_;
   work.append(bytes);
   SecureWipe(held_);
-  const size_t limit = work.size() > max_held() ? work.size() - max_held() : 0;
+  const size_t limit = HoldFrom(work);
   out.reserve(limit + kRedactedText.size());
   const size_t rest = Scan(work, limit, out);
   held_.assign(std::string_view(work).substr(rest));

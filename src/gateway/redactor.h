@@ -41,6 +41,9 @@ class Redactor {
   // Replaces the occurrences in `data` that start before `limit` (leftmost first, the longest
   // form at a tie), appending to `out`; returns where the unprocessed rest begins (≥ limit).
   size_t Scan(std::string_view data, size_t limit, std::string& out);
+  // Where the tail Feed holds back begins: the first position, within max_held() of the end,
+  // from which the rest is a proper prefix of a form (data.size() when there is none).
+  size_t HoldFrom(std::string_view data) const;
 
   std::vector<std::string> forms_;
   size_t longest_ = 0;

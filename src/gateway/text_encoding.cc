@@ -1,4 +1,4 @@
-// Base64, percent-encoding and JSON string escaping, byte by byte.
+// Base64, percent-encoding, JSON string escaping and ASCII lower-casing, byte by byte.
 #include "gateway/text_encoding.h"
 
 #include <cstdint>
@@ -92,6 +92,14 @@ std::string JsonEscape(std::string_view text, bool escape_slash) {
           out.push_back(ch);
         }
     }
+  }
+  return out;
+}
+
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
   }
   return out;
 }

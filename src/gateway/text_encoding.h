@@ -1,6 +1,7 @@
 // The encodings a credential goes through on its way out (Basic authorization, a query
 // parameter) and the ones an upstream might echo it back in (base64, percent-encoding, a JSON
-// string), for credential.h and redactor.h. Pure functions, thread-safe.
+// string), for credential.h and redactor.h; and the lower-casing of header names. Pure
+// functions, thread-safe.
 #pragma once
 
 #include <string>
@@ -21,5 +22,8 @@ std::string PercentEncode(std::string_view bytes, bool lower_hex = false);
 // The text of a JSON string literal holding `text`, without the quotes: ", \ and control
 // characters escaped (\n, \t, … or \u00XX); "/" as "\/" when `escape_slash`.
 std::string JsonEscape(std::string_view text, bool escape_slash = false);
+
+// `text` with A-Z turned to a-z (header names), other bytes as they are.
+std::string AsciiLower(std::string_view text);
 
 }  // namespace coffer::gateway

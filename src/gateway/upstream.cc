@@ -17,7 +17,9 @@
 #include "common/mutex.h"
 #include "common/secret_buffer.h"
 #include "gateway/curl_transfer.h"
+#include "gateway/forward_headers.h"
 #include "gateway/http_client.h"
+#include "gateway/text_encoding.h"
 
 namespace coffer::gateway {
 
@@ -200,11 +202,8 @@ size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
   }
   const size_t colon = line.find(':');
   if (colon == std::string_view::npos || colon == 0) return n;
-  std::string name(Trim(line.substr(0, colon)));
-  std::ranges::transform(name, name.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  });
-  call.head.emplace_back(std::move(name), std::string(Trim(line.substr(colon + 1))));
+  call.head.emplace_back(AsciiLower(Trim(line.substr(0, colon))),
+                         std::string(Trim(line.substr(colon + 1))));
   return n;
 }
 
@@ -233,11 +232,8 @@ size_t OnBodyBytes(char* data, size_t size, size_t count, void* user) {
 }
 
 bool HasHeader(const HeaderList& headers, std::string_view name) {
-  return std::ranges::any_of(headers, [name](const auto& h) {
-    return std::ranges::equal(h.first, name, [](unsigned char a, unsigned char b) {
-      return (a >= 'A' && a <= 'Z' ? a + 32 : a) == b;
-    });
-  });
+  return std::ranges::any_of(headers,
+                             [name](const auto& h) { return AsciiLower(h.first) == name; });
 }
 
 void Engine::Run() {
@@ -331,6 +327,11 @@ void Engine::Begin(const std::shared_ptr<CurlCall>& call) {
 Status Engine::Configure(CurlCall& call) {
   UpstreamRequest& r = call.request;
   RETURN_IF_ERROR(ValidateOutboundUrl(r.url, r.allow_http));
+  // What goes on the request line and in the head must not be able to break out of it.
+  if (!CheckHeaderText(r.method, "").ok()) {
+    return InvalidArgumentError("the method is not a valid HTTP method");
+  }
+  for (const auto& [name, value] : r.headers) RETURN_IF_ERROR(CheckHeaderText(name, value));
   call.host = HostOfUrl(r.url);
   call.easy.reset(curl_easy_init());
   if (!call.easy) return InternalError("cannot start an outbound call");

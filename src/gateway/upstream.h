@@ -35,7 +35,8 @@ struct UpstreamRequest {
 // OnBody any number of times, OnDone exactly once (OK: the body is complete; else why:
 // kDeadlineExceeded, kResourceExhausted for a response over the bound, kCancelled,
 // kUnavailable when no connection could be made or it broke, kPermissionDenied by the egress
-// guard, kInvalidArgument for a URL ValidateOutboundUrl refuses). Must not block for long: every
+// guard, kInvalidArgument for a URL ValidateOutboundUrl refuses, a method that is not an HTTP
+// token or a header CheckHeaderText refuses). Must not block for long: every
 // call of the client waits meanwhile. May call Cancel or Start.
 class UpstreamSink {
  public:

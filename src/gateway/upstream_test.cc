@@ -17,6 +17,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "common/mutex.h"
@@ -275,6 +276,33 @@ TEST(CurlUpstreamClientTest, InterimHeadsAreSkippedAndAGetSendsNoBody) {
   EXPECT_THAT(server.first_request(), ::testing::EndsWith("\r\n\r\n"));
 }
 
+TEST(CurlUpstreamClientTest, HeadSendsNoBodyAndDeleteWithoutABodyNoLength) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Seen: 1\r\n\r\n");
+  });
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  auto head = std::make_shared<RecordingSink>();
+  UpstreamRequest request = Get(server.url());
+  request.method = "HEAD";
+  client->Start(std::move(request), head);
+  ASSERT_THAT(head->Wait(), IsOk());
+  EXPECT_EQ(head->status(), 200);
+  EXPECT_EQ(head->body(), "");
+  EXPECT_THAT(server.first_request(), ::testing::StartsWith("HEAD /v1/things HTTP/1.1\r\n"));
+
+  LoopbackServer second(
+      [](int fd, const std::string&) { SendAll(fd, "HTTP/1.1 204 No Content\r\n\r\n"); });
+  auto del = std::make_shared<RecordingSink>();
+  request = Get(second.url());
+  request.method = "DELETE";
+  client->Start(std::move(request), del);
+  ASSERT_THAT(del->Wait(), IsOk());
+  EXPECT_EQ(del->status(), 204);
+  EXPECT_EQ(del->heads(), 1);
+  EXPECT_THAT(second.first_request(), ::testing::StartsWith("DELETE /v1/things HTTP/1.1\r\n"));
+  EXPECT_THAT(second.first_request(), Not(HasSubstr("Content-Length")));
+}
+
 TEST(CurlUpstreamClientTest, AResponseOverTheBoundEndsTheCall) {
   LoopbackServer server([](int fd, const std::string&) {
     SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'));
@@ -379,6 +407,18 @@ TEST(CurlUpstreamClientTest, RefusedUrlsAndUnreachableUpstreams) {
   plain.allow_http = false;
   client->Start(std::move(plain), https_only);
   EXPECT_THAT(https_only->Wait(), StatusIs(StatusCode::kInvalidArgument));
+
+  for (auto [method, name, value] :
+       {std::tuple<std::string, std::string, std::string>{"GET /x HTTP/1.1\r\nX:", "x-ok", "v"},
+        {"GET", "x-ok", "v\r\nx-injected: 1"},
+        {"GET", "bad name", "v"}}) {
+    auto bad = std::make_shared<RecordingSink>();
+    UpstreamRequest request = Get("http://127.0.0.1:1/x");
+    request.method = method;
+    request.headers = {{name, value}};
+    client->Start(std::move(request), bad);
+    EXPECT_THAT(bad->Wait(), StatusIs(StatusCode::kInvalidArgument)) << name;
+  }
 
   // A port nothing listens on: bound, then closed.
   int port = 0;

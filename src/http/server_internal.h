@@ -254,7 +254,7 @@ class BeastHttpServer final : public HttpServer {
   // was finished and all of it sent. The stream is abandoned if it was not finished.
   template <typename Stream>
   asio::awaitable<bool> WriteStream(Connection<Stream>& conn, std::string header,
-                                    const std::shared_ptr<BodyStream>& body, Framing framing);
+                                    std::shared_ptr<BodyStream> body, Framing framing);
   // Abandons every streamed body (the shutdown's grace ran out), or stops listening to them
   // (destruction).
   void EndStreams();

@@ -35,7 +35,7 @@ std::string ChunkSizeLine(size_t size) {
 
 template <typename Stream>
 asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std::string header,
-                                                   const std::shared_ptr<BodyStream>& body,
+                                                   std::shared_ptr<BodyStream> body,
                                                    Framing framing) {
   auto wait = std::make_shared<Wait>(conn.stream.get_executor());
   uint64_t stream_id = 0;
@@ -50,7 +50,7 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     BeastHttpServer* server;
     std::shared_ptr<Wait> wait;
     uint64_t id;
-    const std::shared_ptr<BodyStream>& body;
+    std::shared_ptr<BodyStream> body;  // a copy: the caller's frame may go first
     std::deque<std::string>& chunks;
     std::string& header;
     ~Cleanup() {
@@ -133,8 +133,11 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     }
     if (state == BodyStream::State::kFailed && framing == Framing::kUntilClose) {
       // Without chunks the client could take the close for the body's end: reset instead.
+      wait->done = true;
       beast::error_code ignored;
       conn.lowest().socket().set_option(tcp::socket::linger(true, 0), ignored);
+      conn.lowest().socket().close(ignored);  // now: a shutdown would send an orderly end first
+      co_return false;
     }
     if (state != BodyStream::State::kOpen || wait->gone || wait->ending) {
       break;  // failed, abandoned, the client went away or the server is stopping
@@ -174,11 +177,11 @@ void BeastHttpServer::DetachStreams() {
 
 template asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<PlainStream>& conn,
                                                             std::string header,
-                                                            const std::shared_ptr<BodyStream>& body,
+                                                            std::shared_ptr<BodyStream> body,
                                                             Framing framing);
 template asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<TlsStream>& conn,
                                                             std::string header,
-                                                            const std::shared_ptr<BodyStream>& body,
+                                                            std::shared_ptr<BodyStream> body,
                                                             Framing framing);
 
 }  // namespace coffer::http::server_internal

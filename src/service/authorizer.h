@@ -24,7 +24,8 @@
 
 namespace coffer {
 
-// kUse: call through a gateway binding with the secret as the credential, never reading it.
+// kUse: call through the caller's gateway bindings with the secret as the credential, without
+// reading its value (routes that return a value keep requiring kRead).
 enum class Permission : uint8_t { kRead, kWrite, kRotate, kDelete, kList, kUse };
 std::string_view PermissionName(Permission p);
 uint8_t PermissionBit(Permission p);

@@ -184,8 +184,7 @@ StatusOr<Binding> BindingService::Update(const RequestContext& ctx, std::string_
         }
         ASSIGN_OR_RETURN(Binding b, FindOwned(*agent, binding_id));
         if (request.vault_id.has_value() != request.path.has_value()) {
-          return Err(InvalidArgumentError(
-              "credential_source must give both vault_id and path"));
+          return Err(InvalidArgumentError("credential_source must give both vault_id and path"));
         }
         if (request.name.has_value()) b.name = std::move(*request.name);
         if (request.config_json.has_value()) b.config_json = std::move(*request.config_json);
@@ -199,8 +198,8 @@ StatusOr<Binding> BindingService::Update(const RequestContext& ctx, std::string_
         }
         AuditLog::SetTarget(event, b.vault_id, b.path);
         const bool owner = ctx.principal.id == agent->owner_id;
-        const bool only_state = !request.name && !request.config_json && !request.guardrails_json &&
-                                !request.vault_id;
+        const bool only_state =
+            !request.name && !request.config_json && !request.guardrails_json && !request.vault_id;
         if (only_state && (owner || ctx.principal.is_admin)) {
           // Switching a binding off or on (the kill switch) is the agent owner's to do.
           RETURN_IF_ERROR(ValidateBindingName(b.name));
@@ -223,8 +222,8 @@ StatusOr<Binding> BindingService::Update(const RequestContext& ctx, std::string_
 
 Status BindingService::Delete(const RequestContext& ctx, std::string_view agent_id,
                               std::string_view binding_id) {
-  auto done = deps_.audit.Audited<bool>(
-      ctx, "binding.delete", [&](AuditEvent& event) -> StatusOr<bool> {
+  auto done =
+      deps_.audit.Audited<bool>(ctx, "binding.delete", [&](AuditEvent& event) -> StatusOr<bool> {
         if (ctx.principal.kind != PrincipalKind::kUser) {
           return Err(PermissionDeniedError("agents cannot delete bindings"));
         }
@@ -284,11 +283,10 @@ StatusOr<Binding> BindingService::RotateCredential(const RequestContext& ctx,
                                                    std::string_view binding_id,
                                                    SecretBuffer credential) {
   if (ctx.principal.kind != PrincipalKind::kUser) {
-    return deps_.audit.Audited<Binding>(ctx, "binding.rotate_credential",
-                                        [](AuditEvent&) -> StatusOr<Binding> {
-                                          return Err(PermissionDeniedError(
-                                              "agents cannot rotate a binding's credential"));
-                                        });
+    return deps_.audit.Audited<Binding>(
+        ctx, "binding.rotate_credential", [](AuditEvent&) -> StatusOr<Binding> {
+          return Err(PermissionDeniedError("agents cannot rotate a binding's credential"));
+        });
   }
   auto agent = VisibleAgent(ctx, agent_id, /*allow_self=*/false);
   StatusOr<Binding> binding =

@@ -64,8 +64,7 @@ StatusOr<std::string> NormaliseUpstreamPath(std::string_view path) {
         }
         const int v = HexValue(segment[i + 1]) * 16 + HexValue(segment[i + 2]);
         if (v < 0x20 || v == 0x7f || v == '/' || v == '\\') {
-          return Err(InvalidArgumentError(
-              "path must not encode '/', '\\' or control characters"));
+          return Err(InvalidArgumentError("path must not encode '/', '\\' or control characters"));
         }
         decoded.push_back(static_cast<char>(v));
         i += 2;
@@ -225,10 +224,10 @@ GatewayService::~GatewayService() { Stop(); }
 
 void GatewayService::Start() {
   subscription_.emplace(deps_.store.Changes().Watch([this](const StoreChange& change) {
-    const bool relevant =
-        change.kind == StoreChange::Kind::kBinding || change.kind == StoreChange::Kind::kEverything ||
-        (change.kind == StoreChange::Kind::kPrincipal &&
-         change.principal_kind == PrincipalKind::kAgent);
+    const bool relevant = change.kind == StoreChange::Kind::kBinding ||
+                          change.kind == StoreChange::Kind::kEverything ||
+                          (change.kind == StoreChange::Kind::kPrincipal &&
+                           change.principal_kind == PrincipalKind::kAgent);
     if (!relevant) return;
     MutexLock lock(mu_);
     if (in_flight_.empty()) return;
@@ -362,8 +361,8 @@ void GatewayService::CheckInFlight() {
   }
 }
 
-Status GatewayService::CountUse(const Binding& binding, int64_t rpm,
-                                std::optional<int64_t> per_day, const std::string& agent_id) {
+Status GatewayService::CountUse(const Binding& binding, int64_t rpm, std::optional<int64_t> per_day,
+                                const std::string& agent_id) {
   const UnixMicros now = deps_.clock.Now();
   const UnixMicros minute = now - now % kMinute;
   const UnixMicros day = now - now % kDay;

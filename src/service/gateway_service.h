@@ -33,8 +33,8 @@
 namespace coffer {
 
 struct GatewayOptions {
-  int64_t agent_rpm = 600;               // --gateway-agent-rpm
-  int64_t agent_daily_budget = 100000;   // --gateway-agent-daily-budget
+  int64_t agent_rpm = 600;                       // --gateway-agent-rpm
+  int64_t agent_daily_budget = 100000;           // --gateway-agent-daily-budget
   std::chrono::milliseconds poll_interval{250};  // how often calls in flight are re-checked
 };
 
@@ -45,7 +45,7 @@ struct GatewayCallRequest {
   // The upstream path after base_url's path, as sent (percent-encoding kept); a leading '/'
   // is optional. No '.'/'..' segments, no empty segments, no CR/LF or other control bytes.
   std::string path;
-  std::string query;  // as sent, without '?'
+  std::string query;                                         // as sent, without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // the caller's; filtered
   std::string body;
   std::string mode = "vault";  // "vault" (execute, MCP) or "proxy"
@@ -87,8 +87,8 @@ class GatewayCall {
 
 class GatewayService {
  public:
-  GatewayService(const ServiceDeps& deps, SecretService& secrets,
-                 gateway::UpstreamClient& upstream, GatewayOptions options);
+  GatewayService(const ServiceDeps& deps, SecretService& secrets, gateway::UpstreamClient& upstream,
+                 GatewayOptions options);
   // Stops the watch thread and cancels calls still in flight.
   ~GatewayService();
   GatewayService(const GatewayService&) = delete;
@@ -124,8 +124,8 @@ class GatewayService {
   // Calls in flight now (for tests and metrics).
   size_t InFlight() const;
 
-  struct Prepared;    // a call checked and ready to start (gateway_service.cc)
-  class CallState;    // a started call (gateway_service.cc)
+  struct Prepared;  // a call checked and ready to start (gateway_service.cc)
+  class CallState;  // a started call (gateway_service.cc)
 
  private:
   // Checks a call and builds its upstream request. A refusal after the binding was found is
