@@ -65,8 +65,9 @@ Status ExecuteHttp(CofferClient& c, const Args& args, WipedJson& doc) {
   }
   if (const json::value* result = a->if_contains("result");
       result != nullptr && result->is_object()) {
-    for (const auto& kv : result->as_object())
+    for (const auto& kv : result->as_object()) {
       out[kv.key()] = json::value(kv.value(), doc.storage());
+    }
   }
   doc.value() = std::move(out);
   return OkStatus();
