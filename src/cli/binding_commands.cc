@@ -521,8 +521,8 @@ void AddBindingCommands(CLI::App* bindings, ClientContext& ctx) {
                   "A method the agent may use (repeatable; default all)")
         ->allow_extra_args(false);
     c->add_option("--allow-path", m->allow_paths,
-                  "A path glob the agent may call, after base_url's path: * one segment, ** any "
-                  "depth (repeatable; default **)")
+                  "A path glob the agent may call, after base_url's path: * within a segment, ** "
+                  "any depth (repeatable; default **)")
         ->allow_extra_args(false);
     c->add_option("--rpm", m->rpm, "Calls per minute at most (default 60)");
     c->add_option("--max-duration-ms", m->max_duration_ms,
