@@ -160,8 +160,9 @@ void RegisterBindingRoutes(http::Router& router, const ApiServices& api) {
              [&bindings](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
                auto body = ParseBody(req, /*optional=*/false);
                if (!body.has_value()) return std::move(body.error());
-               if (body->Has("credential"))
+               if (body->Has("credential")) {
                  return Err(InvalidArgumentError(std::string(kInlineCredential)));
+               }
                RETURN_IF_ERROR(body->AllowOnly(
                    {"name", "binding_type", "config", "guardrails", "credential_source"}));
                CreateBindingRequest create;
@@ -210,8 +211,9 @@ void RegisterBindingRoutes(http::Router& router, const ApiServices& api) {
                     [&bindings](auto& req, auto& params, auto& ctx) -> StatusOr<http::Response> {
                       auto body = ParseBody(req, /*optional=*/false);
                       if (!body.has_value()) return std::move(body.error());
-                      if (body->Has("credential"))
+                      if (body->Has("credential")) {
                         return Err(InvalidArgumentError(std::string(kInlineCredential)));
+                      }
                       RETURN_IF_ERROR(body->AllowOnly(
                           {"name", "config", "guardrails", "is_active", "credential_source"}));
                       UpdateBindingRequest update;

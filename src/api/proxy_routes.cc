@@ -115,6 +115,9 @@ class ProxyBridge : public GatewayStreamSink {
       for (auto& [name, value] : headers_) {
         if (name == "content-type") {
           r.content_type = value;
+        } else if (name == "x-request-id") {
+          // The server's own X-Request-Id names this request; the upstream's keeps its value.
+          r.headers.emplace_back("x-upstream-request-id", value);
         } else {
           r.headers.emplace_back(name, value);
         }

@@ -135,7 +135,10 @@ ServerServices::ServerServices(const ServiceInputs& in)
   gateway_ = std::make_unique<GatewayService>(
       deps_, secrets_, *upstream_,
       GatewayOptions{.agent_rpm = in.config.gateway_agent_rpm,
-                     .agent_daily_budget = in.config.gateway_agent_daily_budget});
+                     .agent_daily_budget = in.config.gateway_agent_daily_budget,
+                     .on_record = [&telemetry = in.telemetry](const ExecutionRecord& r) {
+                       telemetry.OnGatewayCall(r.mode, r.status);
+                     }});
   gateway_->Start();
   usage_->Start([](const Status& s) {
     spdlog::error("cannot add usage counts to the store (kept for the next try): {}", s.message());

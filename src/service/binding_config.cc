@@ -139,6 +139,8 @@ Status ParseBaseUrl(std::string_view url, BindingConfig& c) {
     const size_t colon = authority.find(':');
     host = authority.substr(0, colon);
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    // "localhost." is "localhost": the root's dot is dropped, so the name means what it says.
+    if (host.size() > 1 && host.ends_with('.')) host.remove_suffix(1);
     if (host.empty() || host.size() > 253 ||
         !std::all_of(host.begin(), host.end(), [](unsigned char ch) {
           return std::isalnum(ch) != 0 || ch == '-' || ch == '.';
@@ -173,7 +175,9 @@ Status ParseBaseUrl(std::string_view url, BindingConfig& c) {
   }
   c.host = Lower(host);
   c.base_path = std::string(path);
-  c.base_url = fmt::format("{}://{}{}", c.scheme, Lower(authority), c.base_path);
+  const bool bracketed = authority.front() == '[';
+  c.base_url = fmt::format("{}://{}{}{}{}{}{}", c.scheme, bracketed ? "[" : "", c.host,
+                           bracketed ? "]" : "", port.empty() ? "" : ":", port, c.base_path);
   return OkStatus();
 }
 
@@ -236,10 +240,9 @@ StatusOr<int64_t> IntField(const boost::json::object& o, std::string_view field,
 }
 
 Status ValidateGlob(std::string_view glob) {
-  if (glob.empty() || glob.size() > 512)
-    return GuardrailError("allowed_paths",
-                          "has an empty or "
-                          "too long glob");
+  if (glob.empty() || glob.size() > 512) {
+    return GuardrailError("allowed_paths", "has an empty or too long glob");
+  }
   for (unsigned char ch : glob) {
     if (ch <= 0x20 || ch >= 0x7f || ch == '?' || ch == '#' || ch == '\\') {
       return GuardrailError("allowed_paths",

@@ -25,74 +25,9 @@ constexpr UnixMicros kDay = 86400 * kMicrosPerSecond;
 constexpr int64_t kDefaultExecutionsLimit = 50;
 constexpr int64_t kMaxExecutionsLimit = 1000;
 
-bool IsHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  return (std::tolower(static_cast<unsigned char>(c)) - 'a') + 10;
-}
-
 std::string AuthOutcomeStatus(const Status& s) { return std::string(StatusCodeName(s.code())); }
 
 }  // namespace
-
-StatusOr<std::string> NormaliseUpstreamPath(std::string_view path) {
-  if (path.starts_with("/")) path.remove_prefix(1);
-  if (path.size() > 4096) return Err(InvalidArgumentError("path is too long"));
-  std::string out;
-  out.reserve(path.size());
-  if (path.empty()) return out;
-  for (size_t start = 0; start <= path.size();) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const std::string_view segment = path.substr(start, end - start);
-    // Empty segments are kept only at the end ("v1/models/" is a path some APIs want).
-    if (segment.empty() && end != path.size()) {
-      return Err(InvalidArgumentError("path must not hold an empty segment ('//')"));
-    }
-    std::string decoded;
-    for (size_t i = 0; i < segment.size(); ++i) {
-      const unsigned char c = static_cast<unsigned char>(segment[i]);
-      if (c <= 0x20 || c >= 0x7f || c == '#' || c == '?' || c == '\\') {
-        return Err(InvalidArgumentError(
-            "path must be printable ASCII without spaces, '#', '?' or '\\' (percent-encode "
-            "them)"));
-      }
-      if (c == '%') {
-        if (i + 2 >= segment.size() + 0 || !IsHex(segment[i + 1]) || !IsHex(segment[i + 2])) {
-          return Err(InvalidArgumentError("path has a malformed percent-escape"));
-        }
-        const int v = HexValue(segment[i + 1]) * 16 + HexValue(segment[i + 2]);
-        if (v < 0x20 || v == 0x7f || v == '/' || v == '\\') {
-          return Err(InvalidArgumentError("path must not encode '/', '\\' or control characters"));
-        }
-        decoded.push_back(static_cast<char>(v));
-        i += 2;
-      } else {
-        decoded.push_back(static_cast<char>(c));
-      }
-    }
-    if (decoded == "." || decoded == "..") {
-      return Err(InvalidArgumentError("path must not hold '.' or '..' segments"));
-    }
-    if (!out.empty() || start > 0) out.push_back('/');
-    out += segment;
-    start = end + 1;
-    if (end == path.size()) break;
-  }
-  return out;
-}
-
-Status ValidateUpstreamQuery(std::string_view query) {
-  if (query.size() > 8192) return InvalidArgumentError("query is too long");
-  for (unsigned char c : query) {
-    if (c <= 0x20 || c >= 0x7f || c == '#') {
-      return InvalidArgumentError(
-          "query must be printable ASCII without spaces or '#' (percent-encode them)");
-    }
-  }
-  return OkStatus();
-}
 
 // A call checked and ready to start.
 struct GatewayService::Prepared {
@@ -416,6 +351,7 @@ Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& 
   details["redactions"] = record.redactions;
   details["mode"] = record.mode;
   event.details = boost::json::serialize(details);
+  if (options_.on_record) options_.on_record(record);
   Status written = deps_.store.InsertExecution(record, &event);
   if (written.ok()) AuditLog::MarkWritten(ctx);
   return written;
@@ -524,6 +460,9 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
   gateway::UpstreamRequest& up = p->upstream;
   up.method = request.method;
   up.url = p->config.base_url + "/" + *path;
+  if (p->config.auth_type == "query") {
+    request.query = DropQueryParam(request.query, p->config.auth_query_param);
+  }
   if (!request.query.empty()) up.url += "?" + request.query;
   up.headers = std::move(*headers);
   for (const auto& [name, value] : p->config.headers) {

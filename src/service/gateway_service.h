@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include "gateway/egress_guard.h"
 #include "gateway/upstream.h"
 #include "model/binding.h"
+#include "service/gateway_paths.h"
 #include "service/principal.h"
 #include "service/secret_service.h"
 #include "service/service_deps.h"
@@ -36,6 +38,8 @@ struct GatewayOptions {
   int64_t agent_rpm = 600;                       // --gateway-agent-rpm
   int64_t agent_daily_budget = 100000;           // --gateway-agent-daily-budget
   std::chrono::milliseconds poll_interval{250};  // how often calls in flight are re-checked
+  // Told of every call's record as it is written (metrics). Thread-safe; may be empty.
+  std::function<void(const ExecutionRecord&)> on_record;
 };
 
 // A call an agent asks for.
@@ -177,12 +181,5 @@ class GatewayService {
   std::optional<ChangeFeed::Subscription> subscription_;
   std::thread watcher_;
 };
-
-// The upstream URL of a call: base_url + "/" + path (+ "?" + query). kInvalidArgument naming
-// `path` (or `query`) for an empty or '.'/'..' segment, '//', a control byte, a space, '#',
-// '\', a malformed or encoded '/', '\' or control percent-escape; the query may not hold '#',
-// spaces or control bytes. The path returned is the normalised one (no leading '/').
-StatusOr<std::string> NormaliseUpstreamPath(std::string_view path);
-Status ValidateUpstreamQuery(std::string_view query);
 
 }  // namespace coffer

@@ -124,8 +124,9 @@ class GatewayServiceTest : public ::testing::Test {
                 IsOk());
     bindings_ = std::make_unique<BindingService>(*env_.deps_, *env_.secrets_,
                                                  gateway::EgressGuard(), &upstream_);
-    gateway_ = std::make_unique<GatewayService>(*env_.deps_, *env_.secrets_, upstream_,
-                                                GatewayOptions{.agent_rpm = 5});
+    GatewayOptions options;
+    options.agent_rpm = 5;
+    gateway_ = std::make_unique<GatewayService>(*env_.deps_, *env_.secrets_, upstream_, options);
     gateway_->Start();
     CreateBindingRequest create;
     create.name = "openai";
@@ -272,6 +273,8 @@ TEST(UpstreamPathTest, NormalisesOrRefuses) {
     EXPECT_THAT(NormaliseUpstreamPath(bad), StatusIs(StatusCode::kInvalidArgument)) << bad;
   }
   EXPECT_THAT(ValidateUpstreamQuery("a=1&b=%20"), IsOk());
+  EXPECT_EQ(DropQueryParam("key=a&x=1&k%65y=b&key", "key"), "x=1");
+  EXPECT_EQ(DropQueryParam("", "key"), "");
   EXPECT_THAT(ValidateUpstreamQuery("a=1\r\nHost: x"), StatusIs(StatusCode::kInvalidArgument));
 }
 
