@@ -22,6 +22,7 @@ void RegisterShareRoutes(http::Router& router, const ApiServices& api);
 void RegisterScheduleRoutes(http::Router& router, const ApiServices& api);
 void RegisterLifecycleRoutes(http::Router& router, const ApiServices& api);
 void RegisterWebhookRoutes(http::Router& router, const ApiServices& api);
+void RegisterTokenKeyRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -207,6 +208,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterScheduleRoutes(router, services);
   RegisterLifecycleRoutes(router, services);
   RegisterWebhookRoutes(router, services);
+  RegisterTokenKeyRoutes(router, services);
 }
 
 }  // namespace coffer::api

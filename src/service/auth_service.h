@@ -132,6 +132,11 @@ class AuthService {
   // than 401; so does one of a deactivated agent, with principal_deactivated set.
   StatusOr<VerifiedCredential> Verify(std::string_view token, std::string_view kind);
 
+  // The token signing keys a token is verified with now (current first), for JWKS.
+  std::vector<PublicTokenKey> TokenPublicKeys() const;
+  // How long an access token lives (and a replaced signing key keeps verifying), in µs.
+  UnixMicros TokenLifetime() const;
+
   // The Bearer credential of an Authorization header, or kUnauthenticated.
   static StatusOr<std::string_view> BearerToken(std::optional<std::string_view> header);
 
