@@ -266,8 +266,7 @@ int RunRotateTokenKey(const ServerConfig& config) {
                s.code() == StatusCode::kAlreadyExists ? " (another rotation ran; try again)" : "");
     return kExitError;
   }
-  Audit(*o.store.store, *o.store.clock, "keys.rotate_token_key", next_id,
-        kKeyPurposeTokenSigning);
+  Audit(*o.store.store, *o.store.clock, "keys.rotate_token_key", next_id, kKeyPurposeTokenSigning);
   // Each replaced key verifies for one token lifetime after the key that replaced it was made.
   const UnixMicros lifetime = config.token_ttl_seconds * kMicrosPerSecond;
   std::vector<const WrappedKey*> token_keys;
@@ -332,9 +331,10 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
       return RunReencrypt(config, o->batch_size);
     };
   });
-  CLI::App* rotate_token = keys->add_subcommand(
-      "rotate-token-key", "Make a new Ed25519 token signing key current (the old one verifies "
-                          "its tokens until they expire)");
+  CLI::App* rotate_token =
+      keys->add_subcommand("rotate-token-key",
+                           "Make a new Ed25519 token signing key current (the old one verifies "
+                           "its tokens until they expire)");
   registry.add_store_options(*rotate_token);
   rotate_token->footer("Example:\n  coffer keys rotate-token-key --data-dir /var/lib/coffer");
   rotate_token->callback([&registry] { registry.action = RunRotateTokenKey; });

@@ -91,8 +91,8 @@ void RegisterTokenKeyRoutes(http::Router& router, const ApiServices& api) {
                o["subject_types_supported"] = boost::json::array{"public"};
                o["id_token_signing_alg_values_supported"] = boost::json::array{"EdDSA"};
                o["token_endpoint_auth_methods_supported"] = boost::json::array{"none"};
-               o["claims_supported"] = boost::json::array{"iss", "sub", "knd", "cid", "jti",
-                                                          "iat", "exp", "vault_ids"};
+               o["claims_supported"] =
+                   boost::json::array{"iss", "sub", "knd", "cid", "jti", "iat", "exp", "vault_ids"};
                return Cacheable(JsonResponse(200, o));
              }));
 }

@@ -105,8 +105,8 @@ bool Ed25519Verify(std::span<const uint8_t> public_key, std::string_view signing
   if (public_key.size() != kEd25519KeySize || signature.size() != kEd25519SignatureSize) {
     return false;
   }
-  const PkeyPtr pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(),
-                                                 public_key.size()));
+  const PkeyPtr pkey(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(), public_key.size()));
   const MdCtxPtr ctx(EVP_MD_CTX_new());
   if (pkey == nullptr || ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) {
@@ -119,8 +119,7 @@ bool Ed25519Verify(std::span<const uint8_t> public_key, std::string_view signing
 
 PkeyPtr PrivateKey(const SecretBuffer& seed) {
   if (seed.size() != kEd25519KeySize) return nullptr;
-  return PkeyPtr(
-      EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
+  return PkeyPtr(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
 }
 
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
@@ -209,8 +208,7 @@ StatusOr<std::string> SignJwt(const JwtClaims& claims, std::string_view kid,
   const MdCtxPtr ctx(EVP_MD_CTX_new());
   uint8_t sig[kEd25519SignatureSize];
   size_t sig_len = sizeof(sig);
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1 ||
+  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1 ||
       EVP_DigestSign(ctx.get(), sig, &sig_len, Bytes(input).data(), input.size()) != 1 ||
       sig_len != sizeof(sig)) {
     return Err(InternalError("cannot sign a JWT"));

@@ -57,13 +57,13 @@ std::string CraftEdDsa(std::string_view header_json, std::string_view payload_js
   return input + "." + Base64UrlNoPad({sig, len});
 }
 
-std::string CraftHmac(const EVP_MD* md, std::string_view header_json,
-                      std::string_view payload_json, std::span<const uint8_t> key) {
+std::string CraftHmac(const EVP_MD* md, std::string_view header_json, std::string_view payload_json,
+                      std::span<const uint8_t> key) {
   const std::string input = B64Url(header_json) + "." + B64Url(payload_json);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const uint8_t*>(input.data()), input.size(), mac, &len);
+  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const uint8_t*>(input.data()),
+       input.size(), mac, &len);
   return input + "." + Base64UrlNoPad({mac, len});
 }
 
@@ -265,8 +265,9 @@ TEST_F(JwtTest, WrongIssuerOrMissingClaimsRefused) {
                            R"({"iss":"coffer","sub":"","knd":"user","cid":"c","jti":"j",)"
                            R"("iat":1,"exp":1771000900})",
                            key_.seed));
-  ExpectRefused(CraftEdDsa(Header(), R"({"iss":"coffer","sub":"u","knd":"user","cid":"c",)"
-                                     R"("jti":"j","iat":1,"exp":"1771000900"})",
+  ExpectRefused(CraftEdDsa(Header(),
+                           R"({"iss":"coffer","sub":"u","knd":"user","cid":"c",)"
+                           R"("jti":"j","iat":1,"exp":"1771000900"})",
                            key_.seed));
   ExpectRefused(CraftEdDsa(Header(), "not json", key_.seed));
   ExpectRefused(CraftEdDsa("not json", Payload(), key_.seed));

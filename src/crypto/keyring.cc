@@ -123,9 +123,8 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
     }
     // Keys of purposes this version does not know are checked above and otherwise ignored.
   }
-  for (const auto& [purpose, id] :
-       {std::pair{kKeyPurposeData, ring->active_data_key_id_},
-        std::pair{kKeyPurposePepper, pepper_id}}) {
+  for (const auto& [purpose, id] : {std::pair{kKeyPurposeData, ring->active_data_key_id_},
+                                    std::pair{kKeyPurposePepper, pepper_id}}) {
     if (id == 0) {
       return Err(FailedPreconditionError(fmt::format("keyring has no active \"{}\" key", purpose)));
     }
@@ -137,7 +136,7 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
 }
 
 StatusOr<Keyring::TokenKey> Keyring::UnwrapTokenKey(const SecretBuffer& root_key,
-                                                     const WrappedKey& wrapped) {
+                                                    const WrappedKey& wrapped) {
   ASSIGN_OR_RETURN(SecretBuffer seed, UnwrapKey(root_key, wrapped));
   ASSIGN_OR_RETURN(std::vector<uint8_t> public_key, Ed25519PublicKey(seed));
   TokenKey key;

@@ -61,7 +61,6 @@ void KeyringRefresher::Start(std::chrono::milliseconds interval,
   });
 }
 
-
 StatusOr<bool> EnsureTokenSigningKey(Store& store, const SecretBuffer& root_key, Random& random,
                                      UnixMicros now, std::vector<WrappedKey>& keys) {
   for (int attempt = 0; attempt < 3; ++attempt) {
