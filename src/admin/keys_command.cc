@@ -302,14 +302,18 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* keys = app.add_subcommand(
-      "keys", "Data keys: status, rotate, reencrypt, retire (on the store; servers may run)");
+      "keys",
+      "Data keys: status, rotate, reencrypt, retire; the token signing key: rotate-token-key "
+      "(on the store; servers may run)");
   keys->require_subcommand(1);
   keys->footer(
       "Rotation: `keys rotate` adds a data key that new writes use (old ones stay readable);\n"
       "`keys reencrypt` moves every stored value to it (batched, safe to interrupt and rerun);\n"
       "`keys retire --key-id N` then deletes the old key. Running servers pick up a new key\n"
       "within 2 s. rotate and reencrypt need the root key (root.key in --data-dir,\n"
-      "--root-key-file or COFFER_ROOT_KEY). See docs/operations.md, \"Data key rotation\".");
+      "--root-key-file or COFFER_ROOT_KEY). See docs/operations.md, \"Data key rotation\".\n"
+      "`keys rotate-token-key` makes a new Ed25519 key sign access tokens; the old one verifies\n"
+      "the tokens it signed until they expire (docs/operations.md, \"Rotating server keys\").");
   CLI::App* status =
       keys->add_subcommand("status", "List the data keys and how many values use each");
   registry.add_store_options(*status);
