@@ -24,6 +24,7 @@
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
 #include "server/store_factory.h"
+#include "service/auth_service.h"
 #include "service/keyring_refresher.h"
 #include "service/reencrypt.h"
 
@@ -268,7 +269,8 @@ int RunRotateTokenKey(const ServerConfig& config) {
   }
   Audit(*o.store.store, *o.store.clock, "keys.rotate_token_key", next_id, kKeyPurposeTokenSigning);
   // Each replaced key verifies for one token lifetime after the key that replaced it was made.
-  const UnixMicros lifetime = config.token_ttl_seconds * kMicrosPerSecond;
+  const UnixMicros lifetime =
+      (config.token_ttl_seconds + kReplacedTokenKeySlack.count()) * kMicrosPerSecond;
   std::vector<const WrappedKey*> token_keys;
   for (const WrappedKey& k : o.keys) {
     if (k.purpose == kKeyPurposeTokenSigning) token_keys.push_back(&k);

@@ -203,7 +203,7 @@ StatusOr<Principal> AuthService::Authenticate(std::optional<std::string_view> he
 }
 
 StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
-  ASSIGN_OR_RETURN(JwtClaims claims, keyring_.VerifyToken(jwt, deps_.clock.Now(), TokenLifetime()));
+  ASSIGN_OR_RETURN(JwtClaims claims, keyring_.VerifyToken(jwt, deps_.clock.Now(), KeyWindow()));
   // The token lives only as long as the key it was exchanged for.
   auto entry = Lookup(claims.credential_id);
   if (!entry.has_value()) {
@@ -242,8 +242,13 @@ UnixMicros AuthService::TokenLifetime() const {
   return std::chrono::duration_cast<std::chrono::microseconds>(options_.token_ttl).count();
 }
 
+UnixMicros AuthService::KeyWindow() const {
+  return TokenLifetime() +
+         std::chrono::duration_cast<std::chrono::microseconds>(kReplacedTokenKeySlack).count();
+}
+
 std::vector<PublicTokenKey> AuthService::TokenPublicKeys() const {
-  return keyring_.TokenPublicKeys(deps_.clock.Now(), TokenLifetime());
+  return keyring_.TokenPublicKeys(deps_.clock.Now(), KeyWindow());
 }
 
 Status AuthService::AdmitClient(std::string_view client_ip) {
