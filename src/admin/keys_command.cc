@@ -1,4 +1,5 @@
-// `coffer keys`: show, rotate, re-encrypt under and retire data keys. Runs against the store
+// `coffer keys`: show, rotate, re-encrypt under and retire data keys, and rotate the token
+// signing key. Runs against the store
 // directly (like init and backup), with the root key; running servers notice a new or retired
 // key within kKeyringRefreshInterval, and at once when a read names a key they do not hold.
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include "crypto/key_provider.h"
 #include "crypto/keyring.h"
 #include "server/store_factory.h"
+#include "service/auth_service.h"
 #include "service/keyring_refresher.h"
 #include "service/reencrypt.h"
 
@@ -75,13 +77,14 @@ std::variant<UnlockedStore, int> OpenUnlocked(const ServerConfig& config, Random
 }
 
 // Records a key operation in the audit chain (no actor: it ran on the server machine).
-void Audit(Store& store, const Clock& clock, std::string_view action, uint32_t key_id) {
+void Audit(Store& store, const Clock& clock, std::string_view action, uint32_t key_id,
+           std::string_view purpose = kKeyPurposeData) {
   AuditEvent event;
   event.at = clock.Now();
   event.request_id = "cli-" + NewUuid();
   event.actor_kind = "anonymous";
   event.action = std::string(action);
-  event.path = fmt::format("keyring/data/{}", key_id);
+  event.path = fmt::format("keyring/{}/{}", purpose, key_id);
   event.client_ip = "local";
   event.outcome = "success";
   event.status = "OK";
@@ -243,6 +246,54 @@ int RunRetire(const ServerConfig& config, uint32_t key_id) {
   return kExitOk;
 }
 
+// A new token signing key becomes current; replaced keys whose tokens have all expired (their
+// successor is older than the token lifetime) are deleted.
+int RunRotateTokenKey(const ServerConfig& config) {
+  SystemRandom random;
+  auto unlocked = OpenUnlocked(config, random);
+  if (std::holds_alternative<int>(unlocked)) return std::get<int>(unlocked);
+  auto& [o, ring, root_key] = std::get<UnlockedStore>(unlocked);
+  const UnixMicros now = o.store.clock->Now();
+  uint32_t next_id = 1;
+  for (const WrappedKey& key : o.keys) next_id = std::max(next_id, key.id + 1);
+  auto key = Keyring::CreateKey(root_key, next_id, kKeyPurposeTokenSigning, random, now);
+  root_key.Wipe();
+  if (!key.has_value()) {
+    fmt::print(stderr, "error: {}\n", key.error().message());
+    return kExitError;
+  }
+  if (Status s = o.store.store->InsertKey(*key); !s.ok()) {
+    fmt::print(stderr, "error: cannot store the new token signing key: {}{}\n", s.message(),
+               s.code() == StatusCode::kAlreadyExists ? " (another rotation ran; try again)" : "");
+    return kExitError;
+  }
+  Audit(*o.store.store, *o.store.clock, "keys.rotate_token_key", next_id, kKeyPurposeTokenSigning);
+  // Each replaced key verifies for one token lifetime after the key that replaced it was made.
+  const UnixMicros lifetime =
+      (config.token_ttl_seconds + kReplacedTokenKeySlack.count()) * kMicrosPerSecond;
+  std::vector<const WrappedKey*> token_keys;
+  for (const WrappedKey& k : o.keys) {
+    if (k.purpose == kKeyPurposeTokenSigning) token_keys.push_back(&k);
+  }
+  token_keys.push_back(&*key);
+  int dropped = 0;
+  for (size_t i = 0; i + 1 < token_keys.size(); ++i) {
+    if (token_keys[i + 1]->created_at + lifetime > now) continue;
+    if (Status s = o.store.store->DeleteInactiveKey(token_keys[i]->id, kKeyPurposeTokenSigning);
+        !s.ok() && s.code() != StatusCode::kNotFound) {
+      fmt::print(stderr, "warning: cannot drop token signing key {}: {}\n", token_keys[i]->id,
+                 s.message());
+      continue;
+    }
+    ++dropped;
+  }
+  fmt::print(
+      "Token signing key {} now signs new tokens; the previous key verifies the tokens it signed\n"
+      "until they expire ({} s). Running servers switch within {} s. {} expired key(s) dropped.\n",
+      next_id, config.token_ttl_seconds, kKeyringRefreshInterval.count(), dropped);
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
@@ -253,14 +304,18 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* keys = app.add_subcommand(
-      "keys", "Data keys: status, rotate, reencrypt, retire (on the store; servers may run)");
+      "keys",
+      "Data keys: status, rotate, reencrypt, retire; the token signing key: rotate-token-key "
+      "(on the store; servers may run)");
   keys->require_subcommand(1);
   keys->footer(
       "Rotation: `keys rotate` adds a data key that new writes use (old ones stay readable);\n"
       "`keys reencrypt` moves every stored value to it (batched, safe to interrupt and rerun);\n"
       "`keys retire --key-id N` then deletes the old key. Running servers pick up a new key\n"
       "within 2 s. rotate and reencrypt need the root key (root.key in --data-dir,\n"
-      "--root-key-file or COFFER_ROOT_KEY). See docs/operations.md, \"Data key rotation\".");
+      "--root-key-file or COFFER_ROOT_KEY). See docs/operations.md, \"Data key rotation\".\n"
+      "`keys rotate-token-key` makes a new Ed25519 key sign access tokens; the old one verifies\n"
+      "the tokens it signed until they expire (docs/operations.md, \"Rotating server keys\").");
   CLI::App* status =
       keys->add_subcommand("status", "List the data keys and how many values use each");
   registry.add_store_options(*status);
@@ -282,6 +337,13 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
       return RunReencrypt(config, o->batch_size);
     };
   });
+  CLI::App* rotate_token =
+      keys->add_subcommand("rotate-token-key",
+                           "Make a new Ed25519 token signing key current (the old one verifies "
+                           "its tokens until they expire)");
+  registry.add_store_options(*rotate_token);
+  rotate_token->footer("Example:\n  coffer keys rotate-token-key --data-dir /var/lib/coffer");
+  rotate_token->callback([&registry] { registry.action = RunRotateTokenKey; });
   CLI::App* retire =
       keys->add_subcommand("retire", "Delete an old data key once no stored value uses it");
   registry.add_store_options(*retire);

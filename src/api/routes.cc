@@ -25,6 +25,7 @@ void RegisterLifecycleRoutes(http::Router& router, const ApiServices& api);
 void RegisterWebhookRoutes(http::Router& router, const ApiServices& api);
 void RegisterBindingRoutes(http::Router& router, const ApiServices& api);
 void RegisterProxyRoutes(http::Router& router, const ApiServices& api);
+void RegisterTokenKeyRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -212,6 +213,7 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterWebhookRoutes(router, services);
   RegisterBindingRoutes(router, services);
   RegisterProxyRoutes(router, services);
+  RegisterTokenKeyRoutes(router, services);
 }
 
 }  // namespace coffer::api

@@ -1,6 +1,7 @@
 // KeyringRefresher: periodic and on-demand re-reading of the store's keyring.
 #include "service/keyring_refresher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace coffer {
@@ -25,9 +26,11 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
   const MonotonicTime start = clock_.Now();
   ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
   bool changed = false;
-  if (!keyring_.DataKeysMatch(keys)) {
+  if (!keyring_.DataKeysMatch(keys) || !keyring_.TokenKeysMatch(keys)) {
     ASSIGN_OR_RETURN(SecretBuffer root_key, provider_.LoadRootKey());
-    ASSIGN_OR_RETURN(changed, keyring_.RefreshDataKeys(keys, root_key));
+    ASSIGN_OR_RETURN(const bool data_changed, keyring_.RefreshDataKeys(keys, root_key));
+    ASSIGN_OR_RETURN(const bool token_changed, keyring_.RefreshTokenKeys(keys, root_key));
+    changed = data_changed || token_changed;
   }  // root_key is wiped as it goes out of scope
   last_good_start_ = start;
   return changed;
@@ -56,6 +59,32 @@ void KeyringRefresher::Start(std::chrono::milliseconds interval,
       lock.Lock();
     }
   });
+}
+
+StatusOr<bool> EnsureTokenSigningKey(Store& store, const SecretBuffer& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    uint32_t next_id = 1;
+    for (const WrappedKey& key : keys) {
+      if (key.purpose == kKeyPurposeTokenSigning && key.active) {
+        return false;
+      }
+      next_id = std::max(next_id, key.id + 1);
+    }
+    ASSIGN_OR_RETURN(WrappedKey key,
+                     Keyring::CreateKey(root_key, next_id, kKeyPurposeTokenSigning, random, now));
+    const Status inserted = store.InsertKey(key);
+    if (inserted.ok()) {
+      keys.push_back(std::move(key));
+      return true;
+    }
+    if (inserted.code() != StatusCode::kAlreadyExists) {
+      return Err(inserted);
+    }
+    // Another server took the id first (perhaps adding the key itself): read again.
+    ASSIGN_OR_RETURN(keys, store.LoadKeys());
+  }
+  return Err(UnavailableError("cannot add a token signing key: the keyring keeps changing"));
 }
 
 }  // namespace coffer

@@ -1,5 +1,6 @@
-// KeyringRefresher: keeps a running server's data keys in line with the store's keyring, so a
-// `coffer keys rotate` (or retire) done by another process takes effect without a restart.
+// KeyringRefresher: keeps a running server's data and token signing keys in line with the
+// store's keyring, so a `coffer keys rotate` (or retire, or rotate-token-key) done by another
+// process takes effect without a restart.
 #pragma once
 
 #include <chrono>
@@ -65,5 +66,11 @@ class KeyringRefresher {
   bool stopping_ COFFER_GUARDED_BY(stop_mu_) = false;
   std::thread thread_;
 };
+
+// Adds an active token signing key to the store when `keys` (the store's keyring) has none — a
+// store from before tokens were signed with Ed25519 — and appends it to `keys`. Returns whether
+// it added one. Safe against another process adding one at the same moment.
+StatusOr<bool> EnsureTokenSigningKey(Store& store, const SecretBuffer& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys);
 
 }  // namespace coffer

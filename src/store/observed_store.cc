@@ -84,6 +84,10 @@ class ObservedStore final : public Store {
   Status DeleteDataKey(uint32_t id) override {
     return Timed("DeleteDataKey", nullptr, [&] { return inner_.DeleteDataKey(id); });
   }
+  Status DeleteInactiveKey(uint32_t id, std::string_view purpose) override {
+    return Timed("DeleteInactiveKey", nullptr,
+                 [&] { return inner_.DeleteInactiveKey(id, purpose); });
+  }
   Status InsertUser(const User& user, const AuditEvent* audit) override {
     return Timed("InsertUser", audit, [&] { return inner_.InsertUser(user, audit); });
   }

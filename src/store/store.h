@@ -302,6 +302,9 @@ class Store {
   // webhook secret names it. kNotFound when there is no data key `id`; kFailedPrecondition when
   // it is active or still in use (the message says how many versions and webhook secrets).
   virtual Status DeleteDataKey(uint32_t id) = 0;
+  // Deletes key `id` of `purpose` (not "data": see DeleteDataKey) if it is inactive. kNotFound
+  // when there is no such key; kFailedPrecondition when it is active.
+  virtual Status DeleteInactiveKey(uint32_t id, std::string_view purpose) = 0;
 
   // --- users and credentials -----------------------------------------------------------------
   virtual Status InsertUser(const User& user, const AuditEvent* audit) = 0;  // kAlreadyExists: name

@@ -49,6 +49,7 @@ class PostgresStoreImpl final : public PostgresStore {
   StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) override;
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
   Status DeleteDataKey(uint32_t id) override;
+  Status DeleteInactiveKey(uint32_t id, std::string_view purpose) override;
 
   // --- users and credentials (postgres_identity.cc) ------------------------------------------
   Status InsertUser(const User& user, const AuditEvent* audit) override;

@@ -58,6 +58,7 @@ class SqliteStoreImpl final : public SqliteStore {
   StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) override;
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
   Status DeleteDataKey(uint32_t id) override;
+  Status DeleteInactiveKey(uint32_t id, std::string_view purpose) override;
 
   // --- users, credentials, agents and policies (sqlite_identity.cc) ------------------------
 
