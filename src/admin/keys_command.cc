@@ -1,4 +1,5 @@
-// `coffer keys`: show, rotate, re-encrypt under and retire data keys. Runs against the store
+// `coffer keys`: show, rotate, re-encrypt under and retire data keys, and rotate the token
+// signing key. Runs against the store
 // directly (like init and backup), with the root key; running servers notice a new or retired
 // key within kKeyringRefreshInterval, and at once when a read names a key they do not hold.
 #include <fmt/format.h>
@@ -24,6 +25,7 @@
 #include "crypto/keyring.h"
 #include "crypto/pkcs11_key_provider.h"
 #include "server/store_factory.h"
+#include "service/auth_service.h"
 #include "service/keyring_refresher.h"
 #include "service/reencrypt.h"
 
@@ -79,7 +81,13 @@ std::variant<UnlockedStore, int> OpenUnlocked(const ServerConfig& config, Random
                        std::move(root_key)};
 }
 
-// Records a key operation in the audit chain (no actor: it ran on the server machine).
+// The audit path of key `key_id` of `purpose`.
+std::string KeyPath(uint32_t key_id, std::string_view purpose = kKeyPurposeData) {
+  return fmt::format("keyring/{}/{}", purpose, key_id);
+}
+
+// Records a key operation in the audit chain (no actor: it ran on the server machine). `path`
+// names what it touched: "keyring/<purpose>/<key id>", or "keyring/root".
 void Audit(Store& store, const Clock& clock, std::string_view action, std::string path) {
   AuditEvent event;
   event.at = clock.Now();
@@ -94,10 +102,6 @@ void Audit(Store& store, const Clock& clock, std::string_view action, std::strin
     fmt::print(stderr, "warning: the audit event {} could not be written: {}\n", action,
                appended.error().message());
   }
-}
-
-void Audit(Store& store, const Clock& clock, std::string_view action, uint32_t key_id) {
-  Audit(store, clock, action, fmt::format("keyring/data/{}", key_id));
 }
 
 int RunStatus(const ServerConfig& config) {
@@ -147,7 +151,7 @@ int RunRotate(const ServerConfig& config) {
                s.code() == StatusCode::kAlreadyExists ? " (another rotation ran; try again)" : "");
     return kExitError;
   }
-  Audit(*o.store.store, *o.store.clock, "keys.rotate", next_id);
+  Audit(*o.store.store, *o.store.clock, "keys.rotate", KeyPath(next_id));
   fmt::print(
       "Data key {} is now active for new writes (data key {} stays readable).\n"
       "Running servers switch to it within {} s. Next: `coffer keys reencrypt` to move existing\n"
@@ -197,7 +201,7 @@ int RunReencrypt(const ServerConfig& config, size_t batch_size) {
                result.error().ToString());
     return kExitError;
   }
-  Audit(*o.store.store, *o.store.clock, "keys.reencrypt", result->target_key_id);
+  Audit(*o.store.store, *o.store.clock, "keys.reencrypt", KeyPath(result->target_key_id));
   fmt::print(
       "Re-encrypted {} secret versions under data key {}; {} changed meanwhile, {} do not "
       "decrypt, {} not under data key {}.\n",
@@ -247,7 +251,7 @@ int RunRetire(const ServerConfig& config, uint32_t key_id) {
     fmt::print(stderr, "error: cannot retire data key {}: {}\n", key_id, s.message());
     return kExitError;
   }
-  Audit(*o.store.store, *o.store.clock, "keys.retire", key_id);
+  Audit(*o.store.store, *o.store.clock, "keys.retire", KeyPath(key_id));
   fmt::print("Data key {} is retired (deleted from the keyring).\n", key_id);
   return kExitOk;
 }
@@ -339,6 +343,55 @@ int RunMigrateRoot(const ServerConfig& config, const std::string& to_uri) {
   return kExitOk;
 }
 
+// A new token signing key becomes current; replaced keys whose tokens have all expired (their
+// successor is older than the token lifetime) are deleted.
+int RunRotateTokenKey(const ServerConfig& config) {
+  SystemRandom random;
+  auto unlocked = OpenUnlocked(config, random);
+  if (std::holds_alternative<int>(unlocked)) return std::get<int>(unlocked);
+  auto& [o, ring, root_key] = std::get<UnlockedStore>(unlocked);
+  const UnixMicros now = o.store.clock->Now();
+  uint32_t next_id = 1;
+  for (const WrappedKey& key : o.keys) next_id = std::max(next_id, key.id + 1);
+  auto key = Keyring::CreateKey(*root_key, next_id, kKeyPurposeTokenSigning, random, now);
+  root_key.reset();
+  if (!key.has_value()) {
+    fmt::print(stderr, "error: {}\n", key.error().message());
+    return kExitError;
+  }
+  if (Status s = o.store.store->InsertKey(*key); !s.ok()) {
+    fmt::print(stderr, "error: cannot store the new token signing key: {}{}\n", s.message(),
+               s.code() == StatusCode::kAlreadyExists ? " (another rotation ran; try again)" : "");
+    return kExitError;
+  }
+  Audit(*o.store.store, *o.store.clock, "keys.rotate_token_key",
+        KeyPath(next_id, kKeyPurposeTokenSigning));
+  // Each replaced key verifies for one token lifetime after the key that replaced it was made.
+  const UnixMicros lifetime =
+      (config.token_ttl_seconds + kReplacedTokenKeySlack.count()) * kMicrosPerSecond;
+  std::vector<const WrappedKey*> token_keys;
+  for (const WrappedKey& k : o.keys) {
+    if (k.purpose == kKeyPurposeTokenSigning) token_keys.push_back(&k);
+  }
+  token_keys.push_back(&*key);
+  int dropped = 0;
+  for (size_t i = 0; i + 1 < token_keys.size(); ++i) {
+    if (token_keys[i + 1]->created_at + lifetime > now) continue;
+    if (Status s = o.store.store->DeleteInactiveKey(token_keys[i]->id, kKeyPurposeTokenSigning);
+        !s.ok() && s.code() != StatusCode::kNotFound) {
+      fmt::print(stderr, "warning: cannot drop token signing key {}: {}\n", token_keys[i]->id,
+                 s.message());
+      continue;
+    }
+    ++dropped;
+  }
+  fmt::print(
+      "Token signing key {} now signs new tokens; the previous key verifies the tokens it signed\n"
+      "until they expire ({} s). Running servers switch within {} s. {} expired key(s) dropped.\n",
+      next_id, config.token_ttl_seconds, kKeyringRefreshInterval.count(), dropped);
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
@@ -351,7 +404,8 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
   auto o = std::make_shared<Options>();
   CLI::App* keys = app.add_subcommand(
       "keys",
-      "Data keys: status, rotate, reencrypt, retire, migrate-root (on the store; servers may run)");
+      "Data keys: status, rotate, reencrypt, retire, migrate-root; the token signing key:\n"
+      "rotate-token-key (on the store; servers may run)");
   keys->require_subcommand(1);
   keys->footer(
       "Rotation: `keys rotate` adds a data key that new writes use (old ones stay readable);\n"
@@ -360,7 +414,9 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
       "within 2 s. rotate and reencrypt need the root key (root.key in --data-dir,\n"
       "--root-key-file, COFFER_ROOT_KEY or --root-key-uri). `keys migrate-root --to URI` moves\n"
       "the keyring between a key file and a PKCS#11 token. See docs/operations.md, \"Data key\n"
-      "rotation\" and \"Root key in an HSM\".");
+      "rotation\" and \"Root key in an HSM\".\n"
+      "`keys rotate-token-key` makes a new Ed25519 key sign access tokens; the old one verifies\n"
+      "the tokens it signed until they expire (docs/operations.md, \"Rotating server keys\").");
   CLI::App* status =
       keys->add_subcommand("status", "List the data keys and how many values use each");
   registry.add_store_options(*status);
@@ -382,6 +438,13 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
       return RunReencrypt(config, o->batch_size);
     };
   });
+  CLI::App* rotate_token =
+      keys->add_subcommand("rotate-token-key",
+                           "Make a new Ed25519 token signing key current (the old one verifies "
+                           "its tokens until they expire)");
+  registry.add_store_options(*rotate_token);
+  rotate_token->footer("Example:\n  coffer keys rotate-token-key --data-dir /var/lib/coffer");
+  rotate_token->callback([&registry] { registry.action = RunRotateTokenKey; });
   CLI::App* retire =
       keys->add_subcommand("retire", "Delete an old data key once no stored value uses it");
   registry.add_store_options(*retire);

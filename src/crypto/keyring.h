@@ -1,7 +1,8 @@
 // Keyring: the data keys, each wrapped under the root key, with ids. Encrypts new values with
 // the active data key and opens values sealed under any key it holds. Also holds the HMAC pepper
-// for credentials and the JWT signing key. Safe for concurrent use once built; the data keys can
-// be refreshed from the store while in use (key rotation), the pepper and JWT key cannot.
+// for credentials and the Ed25519 token signing keys (the current one signs; the ones it
+// replaced verify until every token they signed has expired). Safe for concurrent use once
+// built; the data and token keys can be refreshed from the store while in use (key rotation).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
+#include "crypto/jwt.h"
 #include "crypto/key_provider.h"
 #include "model/secret.h"
 
@@ -22,7 +24,18 @@ namespace coffer {
 
 inline constexpr std::string_view kKeyPurposeData = "data";
 inline constexpr std::string_view kKeyPurposePepper = "hmac-pepper";
+// The HS256 key of earlier versions: still unwrapped (so a wrong root key is caught), unused.
 inline constexpr std::string_view kKeyPurposeJwt = "jwt";
+// An Ed25519 seed that signs access tokens (EdDSA).
+inline constexpr std::string_view kKeyPurposeTokenSigning = "jwt-ed25519";
+
+// A token signing key as published (JWKS): kid, raw public key, and whether it signs new tokens.
+struct PublicTokenKey {
+  uint32_t id = 0;
+  std::string kid;
+  std::vector<uint8_t> public_key;
+  bool current = false;
+};
 
 class Keyring {
  public:
@@ -30,7 +43,7 @@ class Keyring {
   // bytes, or a PKCS#11 token); the `SecretBuffer` overloads are the same with a 32-byte root key
   // held in memory. A root key that cannot be reached answers kUnavailable (passed on as is).
 
-  // Fresh keys for a new data directory (one active key per purpose, ids 1..3), wrapped under
+  // Fresh keys for a new data directory (data, pepper, token signing: ids 1..3), wrapped under
   // `root_key`, to be stored.
   static StatusOr<std::vector<WrappedKey>> CreateInitialKeys(RootKey& root_key, Random& random,
                                                              UnixMicros now);
@@ -51,7 +64,9 @@ class Keyring {
   static Status Verify(const WrappedKey& wrapped, RootKey& root_key);
 
   // Unwraps stored keys. kFailedPrecondition "root key does not match …" when any key fails to
-  // unwrap (wrong root key); kFailedPrecondition when a purpose has no active key.
+  // unwrap (wrong root key); kFailedPrecondition when the data or pepper purpose has no active
+  // key. Without a token signing key (a store from before they existed) tokens cannot be signed
+  // until one is added (EnsureTokenSigningKey) and refreshed in.
   static StatusOr<std::unique_ptr<Keyring>> Unwrap(const std::vector<WrappedKey>& keys,
                                                    RootKey& root_key, Random& random);
   static StatusOr<std::unique_ptr<Keyring>> Unwrap(const std::vector<WrappedKey>& keys,
@@ -77,12 +92,28 @@ class Keyring {
   // Whether a data key of this id is held. Thread-safe.
   bool HoldsDataKey(uint32_t id) const;
 
+  // As RefreshDataKeys, for the token signing keys: unwraps new ones, drops those no longer
+  // stored, and signs with the newest active one. Thread-safe.
+  StatusOr<bool> RefreshTokenKeys(const std::vector<WrappedKey>& keys, RootKey& root_key);
+  StatusOr<bool> RefreshTokenKeys(const std::vector<WrappedKey>& keys,
+                                  const SecretBuffer& root_key);
+  // True when the token signing keys held are exactly those of `keys`. Thread-safe.
+  bool TokenKeysMatch(const std::vector<WrappedKey>& keys) const;
+
+  // Signs `claims` with the current token signing key. kFailedPrecondition when there is none.
+  StatusOr<std::string> SignToken(const JwtClaims& claims) const;
+  // Verifies a token signed by the current key, or by a key it replaced less than
+  // `token_lifetime` microseconds before `now`. Thread-safe.
+  StatusOr<JwtClaims> VerifyToken(std::string_view token, UnixMicros now,
+                                  UnixMicros token_lifetime) const;
+  // The keys VerifyToken accepts at `now`, current first. Thread-safe.
+  std::vector<PublicTokenKey> TokenPublicKeys(UnixMicros now, UnixMicros token_lifetime) const;
+
   uint32_t active_data_key_id() const {
     ReaderMutexLock lock(mu_);
     return active_data_key_id_;
   }
   const SecretBuffer& pepper() const { return pepper_; }
-  const SecretBuffer& jwt_key() const { return jwt_key_; }
   Random& random() const { return random_; }
 
  private:
@@ -92,8 +123,20 @@ class Keyring {
   mutable SharedMutex mu_;
   std::map<uint32_t, SecretBuffer> data_keys_ COFFER_GUARDED_BY(mu_);
   uint32_t active_data_key_id_ COFFER_GUARDED_BY(mu_) = 0;
+  struct TokenKey {
+    SecretBuffer seed;
+    PublicTokenKey published;
+    UnixMicros created_at = 0;
+  };
+  // The held token keys' verification keys for `now` (lock held).
+  std::vector<JwtVerificationKey> AcceptedLocked(UnixMicros now, UnixMicros token_lifetime) const
+      COFFER_REQUIRES_SHARED(mu_);
+  // Unwraps one token signing key.
+  static StatusOr<TokenKey> UnwrapTokenKey(RootKey& root_key, const WrappedKey& wrapped);
+
   SecretBuffer pepper_;
-  SecretBuffer jwt_key_;
+  std::map<uint32_t, TokenKey> token_keys_ COFFER_GUARDED_BY(mu_);
+  uint32_t current_token_key_id_ COFFER_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace coffer

@@ -59,6 +59,10 @@ struct ServerConfig {
   std::vector<std::string> egress_allow;
   bool webhook_allow_http = false;
   int64_t webhook_first_retry_ms = 5'000;
+  // The agent gateway: calls per agent per minute, and per agent per day (UTC), across every
+  // server sharing the store.
+  int64_t gateway_agent_rpm = 600;
+  int64_t gateway_agent_daily_budget = 100'000;
 
   std::string RootKeyFile() const;
   std::string StorePath() const;  // the SQLite file

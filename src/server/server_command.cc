@@ -25,6 +25,7 @@
 #include "server/server_services.h"
 #include "server/server_telemetry.h"
 #include "server/store_factory.h"
+#include "service/keyring_refresher.h"
 #include "store/observed_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -175,6 +176,15 @@ StepResult OpenTheStore(Startup& s) {
 }
 
 StepResult UnwrapKeyring(Startup& s) {
+  // A store from before Ed25519 token keys gets one now (old HS256 tokens stop verifying).
+  auto added = EnsureTokenSigningKey(*s.store.store, *s.root_key, s.random, s.store.clock->Now(),
+                                     s.wrapped_keys);
+  if (!added.has_value()) {
+    s.root_key.reset();
+    return std::unexpected(Failure{
+        kExitError, fmt::format("cannot add a token signing key: {}", added.error().message())});
+  }
+  if (*added) spdlog::info("added an Ed25519 token signing key to the keyring");
   auto keyring = Keyring::Unwrap(s.wrapped_keys, *s.root_key, s.random);
   s.root_key.reset();
   if (!keyring.has_value()) {

@@ -53,7 +53,12 @@ ServerTelemetry::ServerTelemetry()
           "coffer_audit_fallback_events_total",
           "Audit events of requests that changed nothing, written to the server log (an ALERT "
           "line audit_event_not_in_store) because a storage fault kept them out of the store; "
-          "they are not in the hash chain.")) {
+          "they are not in the hash chain.")),
+      gateway_calls_(registry_.AddCounterFamily(
+          "coffer_gateway_calls_total",
+          "Calls agents made through their bindings, by mode (vault: execute; proxy) and status "
+          "(success, error, denied, cancelled).",
+          {"mode", "status"})) {
   const auto started = std::chrono::system_clock::now();
   registry_.AddCallback(
       "coffer_start_time_seconds", "When this server started (Unix time).", "gauge",
@@ -86,6 +91,10 @@ void ServerTelemetry::OnRateLimitRefused(std::string_view limit) {
 void ServerTelemetry::OnAuditWriteFailed() { audit_failures_.Inc(); }
 
 void ServerTelemetry::OnAuditFallback() { audit_fallbacks_.Inc(); }
+
+void ServerTelemetry::OnGatewayCall(std::string_view mode, std::string_view status) {
+  gateway_calls_.With({mode, status}).Inc();
+}
 
 void ServerTelemetry::WatchServer(const http::HttpServer& server) {
   registry_.AddCallback("coffer_http_active_connections", "Client connections open right now.",

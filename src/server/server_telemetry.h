@@ -27,6 +27,8 @@ class ServerTelemetry final : public StoreObserver {
   void OnAuditWriteFailed() override;
   // An audit event the store refused (storage fault) went to the log instead. Thread-safe.
   void OnAuditFallback();
+  // A call through an agent's binding ended (or was refused), by mode and status. Thread-safe.
+  void OnGatewayCall(std::string_view mode, std::string_view status);
 
   // Adds gauges read from `server` (active connections). REQUIRES: `server` outlives every
   // Render() of the registry, i.e. the server is the last thing serving /metrics.
@@ -48,6 +50,7 @@ class ServerTelemetry final : public StoreObserver {
   http::CounterFamily& rate_limit_refusals_;
   http::Counter& audit_failures_;
   http::Counter& audit_fallbacks_;
+  http::CounterFamily& gateway_calls_;
 };
 
 }  // namespace coffer::server

@@ -1,6 +1,7 @@
 // KeyringRefresher: periodic and on-demand re-reading of the store's keyring.
 #include "service/keyring_refresher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace coffer {
@@ -25,15 +26,21 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
   const MonotonicTime start = clock_.Now();
   ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
   bool changed = false;
-  if (!keyring_.DataKeysMatch(keys)) {
+  if (!keyring_.DataKeysMatch(keys) || !keyring_.TokenKeysMatch(keys)) {
     auto root_key = provider_.OpenRootKey(keyring_.random());
     if (!root_key.has_value()) {
       NoteProvider(root_key.error());
       return Err(root_key.error());
     }
-    auto refreshed = keyring_.RefreshDataKeys(keys, **root_key);
-    NoteProvider(refreshed.has_value() ? OkStatus() : refreshed.error());
-    ASSIGN_OR_RETURN(changed, std::move(refreshed));
+    auto data_changed = keyring_.RefreshDataKeys(keys, **root_key);
+    if (!data_changed.has_value()) {
+      NoteProvider(data_changed.error());
+      return Err(data_changed.error());
+    }
+    auto token_changed = keyring_.RefreshTokenKeys(keys, **root_key);
+    NoteProvider(token_changed.has_value() ? OkStatus() : token_changed.error());
+    if (!token_changed.has_value()) return Err(token_changed.error());
+    changed = *data_changed || *token_changed;
   }  // a key file's root key is wiped as it goes out of scope
   last_good_start_ = start;
   return changed;
@@ -80,6 +87,48 @@ void KeyringRefresher::Start(std::chrono::milliseconds interval,
       lock.Lock();
     }
   });
+}
+
+namespace {
+
+// EnsureTokenSigningKey, for either kind of root key (a RootKey, or a key file's bytes).
+template <typename Root>
+StatusOr<bool> EnsureTokenSigningKeyUnder(Store& store, Root& root_key, Random& random,
+                                          UnixMicros now, std::vector<WrappedKey>& keys) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    uint32_t next_id = 1;
+    for (const WrappedKey& key : keys) {
+      if (key.purpose == kKeyPurposeTokenSigning && key.active) {
+        return false;
+      }
+      next_id = std::max(next_id, key.id + 1);
+    }
+    ASSIGN_OR_RETURN(WrappedKey key,
+                     Keyring::CreateKey(root_key, next_id, kKeyPurposeTokenSigning, random, now));
+    const Status inserted = store.InsertKey(key);
+    if (inserted.ok()) {
+      keys.push_back(std::move(key));
+      return true;
+    }
+    if (inserted.code() != StatusCode::kAlreadyExists) {
+      return Err(inserted);
+    }
+    // Another server took the id first (perhaps adding the key itself): read again.
+    ASSIGN_OR_RETURN(keys, store.LoadKeys());
+  }
+  return Err(UnavailableError("cannot add a token signing key: the keyring keeps changing"));
+}
+
+}  // namespace
+
+StatusOr<bool> EnsureTokenSigningKey(Store& store, RootKey& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys) {
+  return EnsureTokenSigningKeyUnder(store, root_key, random, now, keys);
+}
+
+StatusOr<bool> EnsureTokenSigningKey(Store& store, const SecretBuffer& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys) {
+  return EnsureTokenSigningKeyUnder(store, root_key, random, now, keys);
 }
 
 }  // namespace coffer

@@ -205,6 +205,26 @@ StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_
       });
 }
 
+StatusOr<SecretValue> SecretService::UseForBinding(const RequestContext& ctx,
+                                                   std::string_view vault_id,
+                                                   std::string_view path) {
+  ASSIGN_OR_RETURN(Vault vault,
+                   Authorize(ctx, vault_id, path, Permission::kUse, Permission::kRead));
+  auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::Current());
+  if (!version.has_value()) {
+    if (version.error().code() == StatusCode::kGone) {
+      return Err(GoneError("every version of the binding's secret is disabled"));
+    }
+    return Err(NotFoundAs(version.error(), "the binding's secret does not exist"));
+  }
+  // A counted read's event is written with the count; the caller's context stays unaudited so
+  // that the call's own binding.use event follows.
+  RequestContext use = ctx;
+  AuditEvent event = deps_.audit.NewEvent(use, "secret.use");
+  AuditLog::SetTarget(event, vault.id, path);
+  return Reveal(use, std::move(*version), event);
+}
+
 StatusOr<SecretValue> SecretService::GetVersion(const RequestContext& ctx,
                                                 std::string_view vault_id, std::string_view path,
                                                 std::string_view version_text) {

@@ -197,6 +197,13 @@ class SecretService {
   // read permission. Not audited: the caller audits the request.
   StatusOr<int64_t> LatestReadableVersion(const RequestContext& ctx, std::string_view vault_id,
                                           std::string_view path);
+  // For the agent gateway (service/gateway_service.h): the value a binding attaches to an
+  // upstream call, the one a plain read returns, for a caller with `use` or `read` on the path.
+  // Not audited here: the call's `binding.use` event (written when the call ends, with this
+  // version) is its record. A counted secret (max_access_count) spends one read per use, with an
+  // event of its own (secret.use). kNotFound, kPermissionDenied, kGone as Get.
+  StatusOr<SecretValue> UseForBinding(const RequestContext& ctx, std::string_view vault_id,
+                                      std::string_view path);
   // Where a request waiting for a secret to change registers.
   SecretWatchers& watchers() { return watchers_; }
 

@@ -1,8 +1,10 @@
 """The root key in a PKCS#11 token (SoftHSM2, a token initialised here in a temp dir): `coffer
 init --root-key-uri pkcs11:…` generates the key in the token and secrets work across a restart;
 `coffer keys migrate-root` moves a key-file deployment into the token and back while a server
-runs; and a token that cannot be reached answers 503 key-provider-unavailable to reads that need
-it, shows in /v1/ready and /metrics, and the server recovers by itself when it is back."""
+runs; `coffer keys rotate-token-key` seals the new token signing key in the token and a running
+server takes it up; and a token that cannot be reached answers 503 key-provider-unavailable to
+reads that need it, shows in /v1/ready and /metrics, and the server recovers by itself when it
+is back."""
 import os
 import shutil
 import subprocess
@@ -221,3 +223,25 @@ def test_an_unreachable_token_is_a_503_and_the_server_recovers(token, data_dir):
     finally:
         srv.stop()
     assert PIN not in srv.read_log()
+
+
+def test_rotate_token_key_with_the_root_key_in_the_token(token, data_dir):
+    out = ok(coffer("init", "--data-dir", data_dir, "--root-key-uri", token.uri(), env=token.env))
+    admin_key = KEY_RE.search(out.stdout).group(1)
+    args = ["--root-key-uri", token.uri()]
+    srv = Server(data_dir, admin_key, extra_args=args, env=token.env)
+    try:
+        def jwks():
+            return expect(requests.get(srv.url + "/.well-known/jwks.json", timeout=30),
+                          200).json()["keys"]
+        assert len(jwks()) == 1
+        # The new signing key is sealed in the token; the running server unwraps it there.
+        ok(coffer("keys", "rotate-token-key", "--data-dir", data_dir, *args, env=token.env))
+        end = time.time() + 15
+        while len(jwks()) != 2 and time.time() < end:
+            time.sleep(0.2)
+        assert len(jwks()) == 2
+        admin = admin_caller(srv)
+        create_vault(admin, "after-token-key-rotation")
+    finally:
+        srv.stop()

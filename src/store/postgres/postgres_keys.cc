@@ -197,4 +197,22 @@ Status PostgresStoreImpl::ReplaceKeyWrapping(uint32_t id, const std::vector<uint
   });
 }
 
+Status PostgresStoreImpl::DeleteInactiveKey(uint32_t id, std::string_view purpose) {
+  if (purpose == "data") {
+    return InvalidArgumentError("data keys are retired with DeleteDataKey");
+  }
+  return Write(nullptr, [&](PgConnection& conn, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(PgResult key, conn.Exec("SELECT active FROM keys WHERE id = $1"
+                                             " AND purpose = $2 FOR UPDATE",
+                                             PgParams().Int(id).Text(purpose)));
+    if (key.rows() == 0) {
+      return NotFoundError("there is no such key " + std::to_string(id));
+    }
+    if (key.Bool(0, 0)) {
+      return FailedPreconditionError("key " + std::to_string(id) + " is active");
+    }
+    return conn.Run("DELETE FROM keys WHERE id = $1", PgParams().Int(id));
+  });
+}
+
 }  // namespace coffer::postgres_internal

@@ -216,4 +216,28 @@ Status SqliteStoreImpl::ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_
   });
 }
 
+Status SqliteStoreImpl::DeleteInactiveKey(uint32_t id, std::string_view purpose) {
+  if (purpose == "data") {
+    return InvalidArgumentError("data keys are retired with DeleteDataKey");
+  }
+  return Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("SELECT active FROM keys WHERE id = ?1 AND purpose = ?2"));
+      st.BindInt(1, id);
+      st.BindText(2, purpose);
+      ASSIGN_OR_RETURN(const bool found, st.Step());
+      if (!found) {
+        return NotFoundError("there is no such key " + std::to_string(id));
+      }
+      if (st.ColumnInt(0) != 0) {
+        return FailedPreconditionError("key " + std::to_string(id) + " is active");
+      }
+    }
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM keys WHERE id = ?1"));
+    st.BindInt(1, id);
+    return st.Run();
+  });
+}
+
 }  // namespace coffer::sqlite_store_internal
