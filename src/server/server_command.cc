@@ -176,6 +176,15 @@ StepResult OpenTheStore(Startup& s) {
 }
 
 StepResult UnwrapKeyring(Startup& s) {
+  // The root key must open the keys already there before a key sealed by it is added: a wrong
+  // root key would otherwise leave a key behind that the right one cannot open.
+  if (!s.wrapped_keys.empty()) {
+    if (Status opened = Keyring::Verify(s.wrapped_keys.front(), *s.root_key); !opened.ok()) {
+      s.root_key.reset();
+      return std::unexpected(
+          Failure{kExitError, fmt::format("{} ({})", opened.message(), s.provider->Describe())});
+    }
+  }
   // A store from before Ed25519 token keys gets one now (old HS256 tokens stop verifying).
   auto added = EnsureTokenSigningKey(*s.store.store, *s.root_key, s.random, s.store.clock->Now(),
                                      s.wrapped_keys);

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import (COFFER_BIN, KEY_RE, Caller, Server, admin_caller, audit_pages, exchange,
-                      expect, redact)
+                      expect, init_data_dir, redact)
 
 JOSE_DIR = os.path.join(os.path.dirname(__file__), "..", "jose")
 PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
@@ -203,6 +203,25 @@ def test_a_store_without_a_token_key_gets_one_when_the_server_starts(server):
     expect(Caller(server, token).me(), 200)
     assert len(jwks(server)) == 1
     assert "error" not in jose_verify(server, token)
+    assert len(server.sql("SELECT id FROM keys WHERE purpose = 'jwt-ed25519'")) == 1
+
+
+def test_a_wrong_root_key_adds_no_token_key(server):
+    """A server started with another root key on a store from before Ed25519 tokens refuses to
+    start and leaves nothing behind that the right root key could not open."""
+    server.stop()
+    server.sql("DELETE FROM keys WHERE purpose = 'jwt-ed25519'")
+    key_file = os.path.join(server.data_dir, "root.key")
+    with tempfile.TemporaryDirectory(prefix="coffer-other-") as other:
+        init_data_dir(os.path.join(other, "d"))
+        shutil.copy2(key_file, os.path.join(other, "right.key"))
+        shutil.copy2(os.path.join(other, "d", "root.key"), key_file)
+        with pytest.raises(RuntimeError):
+            server.start()
+        assert server.sql("SELECT id FROM keys WHERE purpose = 'jwt-ed25519'") == []
+        shutil.copy2(os.path.join(other, "right.key"), key_file)
+    server.start()
+    expect(Caller(server, exchange(server, server.admin_key)).me(), 200)
     assert len(server.sql("SELECT id FROM keys WHERE purpose = 'jwt-ed25519'")) == 1
 
 
