@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 
 import requests
 
@@ -30,6 +31,18 @@ def parse_metrics(text):
         labels = dict(LABEL_RE.findall(m.group(3) or ""))
         samples.setdefault(m.group(1), []).append((labels, float(m.group(4))))
     return samples
+
+
+def metrics_once(server, settled, timeout=5.0):
+    """GET /metrics once `settled(samples)` holds (or the time is up): a request is counted just
+    after its answer is sent, so the answer can reach the test before the count is made."""
+    deadline = time.time() + timeout
+    while True:
+        r = requests.get(server.url + "/metrics", timeout=10)
+        samples = parse_metrics(r.text)
+        if settled(samples) or time.time() > deadline:
+            return r, samples
+        time.sleep(0.02)
 
 
 def value(samples, name, **labels):
@@ -79,11 +92,11 @@ def test_metrics_count_requests_by_route_template(server, vault):
     expect(admin.get(f"/vaults/{vault}/secrets/no-such"), 404)
     raw_request(server.url, "GET", "/v1/no-such-route/metric-canary")
 
-    r = requests.get(server.url + "/metrics", timeout=10)
+    r, samples = metrics_once(server, lambda s: value(s, "coffer_http_requests_total",
+                                                       route="unmatched", status="404") >= 1)
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = r.text
-    samples = parse_metrics(text)
     route = "/v1/vaults/{vault_id}/secrets/{*path}"
     assert value(samples, "coffer_http_requests_total", method="GET", route=route,
                  status="200") == 3
@@ -123,7 +136,9 @@ def test_metrics_count_rate_limit_refusals(server):
     statuses = [self_rotate(server, agent["api_key"], "cfr_rot_wrong").status_code
                 for _ in range(4)]
     assert statuses[-1] == 429
-    samples = parse_metrics(requests.get(server.url + "/metrics", timeout=10).text)
+    _, samples = metrics_once(server, lambda s: value(s, "coffer_http_requests_total",
+                                                       route="/v1/agents/self/rotate-key",
+                                                       status="429") >= 1)
     assert value(samples, "coffer_rate_limit_refusals_total", limit="agent-self-rotate") == 1
     assert value(samples, "coffer_http_requests_total",
                  route="/v1/agents/self/rotate-key", status="429") == 1
