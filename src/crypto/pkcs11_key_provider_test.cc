@@ -3,6 +3,7 @@
 // between a key file's root key and the token's, and failure and recovery of the token.
 #include "crypto/pkcs11_key_provider.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
