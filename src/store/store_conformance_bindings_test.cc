@@ -16,7 +16,7 @@
 namespace coffer::store_testing {
 namespace {
 
-constexpr UnixMicros kMinute = 60'000'000;
+constexpr UnixMicros kUseWindow = 60'000'000;
 
 Binding MakeBinding(std::string_view agent_id, std::string_view name) {
   Binding b;
@@ -54,7 +54,7 @@ ExecutionRecord MakeExecution(std::string_view agent_id, const Binding& b, UnixM
 }
 
 UseCounter Counter(std::string key, UnixMicros start, int64_t limit) {
-  return UseCounter{std::move(key), start, start + kMinute, limit};
+  return UseCounter{std::move(key), start, start + kUseWindow, limit};
 }
 
 void ExpectSameBinding(const Binding& got, const Binding& want) {
@@ -273,7 +273,7 @@ TEST_P(StoreConformanceTest, CountUseCountsAllOrNothing) {
   ASSERT_THAT(refused, IsOk());
   EXPECT_FALSE(refused->allowed);
   EXPECT_EQ(refused->refused_index, 0u);
-  EXPECT_EQ(refused->retry_at, w + kMinute);
+  EXPECT_EQ(refused->retry_at, w + kUseWindow);
   // The refusal counted nothing for the agent: it has one use left, which another binding takes.
   std::vector<UseCounter> second = {Counter("binding:b2", w, 10), Counter("agent:a1", w, 3)};
   auto d = s.CountUse(second);
@@ -283,11 +283,11 @@ TEST_P(StoreConformanceTest, CountUseCountsAllOrNothing) {
   ASSERT_THAT(d, IsOk());
   EXPECT_FALSE(d->allowed);
   EXPECT_EQ(d->refused_index, 1u);
-  EXPECT_EQ(d->retry_at, w + kMinute);
+  EXPECT_EQ(d->retry_at, w + kUseWindow);
   // b2's refused use was not counted either (it has 1): under a lower limit and a fresh agent
   // window, one more fits.
   std::vector<UseCounter> next_minute = {Counter("binding:b2", w, 2),
-                                         Counter("agent:a1", w + kMinute, 3)};
+                                         Counter("agent:a1", w + kUseWindow, 3)};
   d = s.CountUse(next_minute);
   ASSERT_THAT(d, IsOk());
   EXPECT_TRUE(d->allowed);
@@ -309,7 +309,7 @@ TEST_P(StoreConformanceTest, CountUseCountsAllOrNothing) {
 TEST_P(StoreConformanceTest, CountUseStartsAfreshInEachWindow) {
   Store& s = store();
   for (int window = 0; window < 70; ++window) {  // past a sweep of ended windows
-    const UnixMicros start = kT0 + window * kMinute;
+    const UnixMicros start = kT0 + window * kUseWindow;
     const std::vector<UseCounter> counters = {Counter("binding:b1", start, 1)};
     auto d = s.CountUse(counters);
     ASSERT_THAT(d, IsOk());
@@ -317,13 +317,13 @@ TEST_P(StoreConformanceTest, CountUseStartsAfreshInEachWindow) {
     d = s.CountUse(counters);
     ASSERT_THAT(d, IsOk());
     EXPECT_FALSE(d->allowed) << window;
-    EXPECT_EQ(d->retry_at, start + kMinute);
+    EXPECT_EQ(d->retry_at, start + kUseWindow);
   }
   // A daily window alongside keeps counting across the minutes.
-  const UnixMicros day = 24 * 60 * kMinute;
+  const UnixMicros day = 24 * 60 * kUseWindow;
   int allowed = 0;
   for (int minute = 0; minute < 5; ++minute) {
-    const std::vector<UseCounter> counters = {Counter("binding:b2", kT0 + minute * kMinute, 100),
+    const std::vector<UseCounter> counters = {Counter("binding:b2", kT0 + minute * kUseWindow, 100),
                                               UseCounter{"binding-day:b2", kT0, kT0 + day, 3}};
     auto d = s.CountUse(counters);
     ASSERT_THAT(d, IsOk());
