@@ -29,6 +29,8 @@
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/authorizer.h"
+#include "service/binding_service.h"
+#include "service/gateway_service.h"
 #include "service/policy_service.h"
 #include "service/secret_service.h"
 #include "service/user_service.h"
@@ -71,6 +73,16 @@ void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
   }
 }
 
+// The gateway's upstream: a fuzzer never reaches out, every call ends unreachable.
+class NoUpstream : public gateway::UpstreamClient {
+ public:
+  std::shared_ptr<gateway::UpstreamCall> Start(
+      gateway::UpstreamRequest, std::shared_ptr<gateway::UpstreamSink> sink) override {
+    sink->OnDone(UnavailableError("no outbound calls in the fuzzer"));
+    return nullptr;
+  }
+};
+
 }  // namespace
 
 void Check(bool ok, const char* what) {
@@ -101,6 +113,9 @@ struct FuzzEnv::State {
   std::unique_ptr<AuditService> audit;
   std::unique_ptr<ShareService> shares;
   std::unique_ptr<WebhookService> webhooks;
+  std::unique_ptr<gateway::UpstreamClient> upstream;
+  std::unique_ptr<BindingService> bindings;
+  std::unique_ptr<GatewayService> gateway;
   http::TrustedProxies proxies = ValueOrDie(http::TrustedProxies::Parse("10.0.0.0/8"), "proxies");
   http::Router router;
 
@@ -118,6 +133,9 @@ struct FuzzEnv::State {
 
   ~State() {
     router = http::Router();
+    gateway.reset();
+    bindings.reset();
+    upstream.reset();
     webhooks.reset();
     shares.reset();
     audit.reset();
@@ -194,9 +212,15 @@ void FuzzEnv::Build() {
       *s->deps, *s->keyring, *s->auth,
       ShareService::Options{.public_base_url = [] { return std::string("http://127.0.0.1"); }});
   s->webhooks = std::make_unique<WebhookService>(*s->deps, *s->keyring, WebhookServiceOptions{});
-  api::RegisterRoutes(s->router, api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults,
-                                                  *s->secrets, *s->users, *s->agents, *s->policies,
-                                                  *s->audit, *s->shares, *s->webhooks});
+  s->upstream = std::make_unique<NoUpstream>();
+  s->bindings = std::make_unique<BindingService>(*s->deps, *s->secrets, gateway::EgressGuard(),
+                                                 s->upstream.get());
+  s->gateway =
+      std::make_unique<GatewayService>(*s->deps, *s->secrets, *s->upstream, GatewayOptions{});
+  api::RegisterRoutes(s->router,
+                      api::ApiServices{*s->auth, *s->audit_log, s->proxies, *s->vaults, *s->secrets,
+                                       *s->users, *s->agents, *s->policies, *s->audit, *s->shares,
+                                       *s->webhooks, *s->bindings, *s->gateway});
 
   // Seeded objects: a vault with the canary secret, and an agent that may read under db/.
   const Principal admin{PrincipalKind::kUser, s->admin_id, "admin", true, ""};

@@ -4,13 +4,14 @@
 //    the one fixed message, so it never echoes the input;
 //  - a minted token parses back to its public id and a secret whose HMAC is the stored one, and
 //    any one character of it changed (position and character from the input) is refused;
-//  - VerifyJwt on the input: never accepted (it would need the HS256 key), refused with one of
+//  - VerifyJwt on the input: never accepted (it would need the Ed25519 key), refused with one of
 //    two fixed messages;
 //  - a JWT signed over claims taken from the input verifies to exactly those claims before its
 //    expiry, and is refused after it, under another key, or with any one character changed.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -35,7 +36,15 @@ struct Keys {
   coffer::SecretBuffer pepper{32};
   coffer::SecretBuffer jwt_key{32};
   coffer::SecretBuffer other_key{32};
+  coffer::JwtVerificationKey verify;        // jwt_key's
+  coffer::JwtVerificationKey other_verify;  // other_key's
 };
+
+coffer::JwtVerificationKey VerificationKey(const coffer::SecretBuffer& seed) {
+  auto pub = coffer::Ed25519PublicKey(seed);
+  Check(pub.has_value(), "Ed25519 public key");
+  return {coffer::Ed25519Thumbprint(*pub), *pub};
+}
 
 Keys& GetKeys() {
   static Keys* keys = [] {
@@ -43,6 +52,8 @@ Keys& GetKeys() {
     for (coffer::SecretBuffer* b : {&k->pepper, &k->jwt_key, &k->other_key}) {
       Check(k->random->Fill({b->data(), b->size()}).ok(), "random");
     }
+    k->verify = VerificationKey(k->jwt_key);
+    k->other_verify = VerificationKey(k->other_key);
     return k;
   }();
   return *keys;
@@ -113,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The input as a JWT.
   {
-    auto verified = coffer::VerifyJwt(input, keys.jwt_key, kNow);
+    auto verified = coffer::VerifyJwt(input, std::span(&keys.verify, 1), kNow);
     Check(!verified.has_value(), "an unsigned input verified as a JWT");
     const std::string& why = verified.error().message();
     Check(why == "invalid token" || why == "token expired",
@@ -129,10 +140,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   claims.token_id = ClaimText(input.substr(3 * quarter), 'j');
   claims.issued_at = kNow - static_cast<coffer::UnixMicros>(position) * coffer::kMicrosPerSecond;
   claims.expires_at = kNow + (1 + replacement) * coffer::kMicrosPerSecond;
-  auto jwt = coffer::SignJwt(claims, keys.jwt_key);
+  auto jwt = coffer::SignJwt(claims, keys.verify.kid, keys.jwt_key);
   Check(jwt.has_value(), "SignJwt failed on printable claims");
   {
-    auto verified = coffer::VerifyJwt(*jwt, keys.jwt_key, kNow);
+    auto verified = coffer::VerifyJwt(*jwt, std::span(&keys.verify, 1), kNow);
     Check(verified.has_value(), "a freshly signed JWT did not verify");
     Check(verified->subject == claims.subject &&
               verified->principal_kind == claims.principal_kind &&
@@ -141,9 +152,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               verified->expires_at == claims.expires_at,
           "JWT claims did not round trip");
   }
-  Check(!coffer::VerifyJwt(*jwt, keys.jwt_key, claims.expires_at).has_value(),
+  Check(!coffer::VerifyJwt(*jwt, std::span(&keys.verify, 1), claims.expires_at).has_value(),
         "a JWT verified at its expiry");
-  Check(!coffer::VerifyJwt(*jwt, keys.other_key, kNow).has_value(),
+  Check(!coffer::VerifyJwt(*jwt, std::span(&keys.other_verify, 1), kNow).has_value(),
         "a JWT verified under another key");
   {
     // Flip the most significant of the 6 bits one base64url character carries: that bit is
@@ -153,7 +164,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t value = kBase64Url.find(c);
     if (value != std::string_view::npos) {
       c = kBase64Url[value ^ 32];
-      Check(!coffer::VerifyJwt(changed, keys.jwt_key, kNow).has_value(),
+      Check(!coffer::VerifyJwt(changed, std::span(&keys.verify, 1), kNow).has_value(),
             "a JWT with one character changed verified");
     }
   }

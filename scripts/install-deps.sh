@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev  # the PostgreSQL store's client library
   libhowardhinnant-date-dev tzdata  # policy time windows in IANA time zones (date/tz.h)
+  libp11-kit-dev  # the PKCS#11 header (p11-kit/pkcs11.h) for a root key in an HSM
 )
 # What only the tests need (scripts/test.sh sets COFFER_WITH_TEST_TOOLS=1): the PostgreSQL server
 # for a throwaway cluster, pytest, and node/npm for the OpenAPI lint and the MCP SDK client (a
@@ -19,6 +20,9 @@ if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   packages+=(python3 python3-pytest python3-requests postgresql)
   packages+=(python3-jsonschema python3-yaml)  # tests/integration/spec_schema.py: the seeds' OpenAPI schemas
   packages+=(python3-pytest-xdist)  # scripts/integration-tests.sh runs the suite 2-wide
+  # The PKCS#11 root key's tests: a software token (src/crypto/pkcs11_key_provider_test.cc,
+  # tests/integration/test_pkcs11.py) and softhsm2-util to initialise it.
+  packages+=(softhsm2 libsofthsm2)
   # scripts/test-sanitizers.sh: clang-16 and its sanitizer/libFuzzer runtimes (ASan+UBSan, TSan).
   packages+=(clang-16 libclang-rt-16-dev)
   # scripts/lint.sh: the formatter and clang-tidy of the same version.

@@ -87,6 +87,12 @@ fi
 if [[ ! -d tests/mcp/node_modules ]]; then
   (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [[ ! -d tests/gateway/node_modules ]]; then
+  (cd tests/gateway && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [[ ! -d tests/jose/node_modules ]]; then
+  (cd tests/jose && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 supp=$root/tests/sanitizers
 # Every report is fatal (halt_on_error) and exits 66, which no Coffer exit code uses.

@@ -42,6 +42,10 @@ echo "== OpenAPI lint"
 (cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error && npm run --silent lint)
 echo "== MCP SDK test client (tests/mcp, used by tests/integration/test_cli_mcp.py)"
 (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+echo "== OpenAI and Anthropic SDK clients (tests/gateway, used by tests/integration/test_gateway_sdk.py)"
+(cd tests/gateway && npm ci --no-audit --no-fund --loglevel=error)
+echo "== jose token verifier (tests/jose, used by tests/integration/test_token_keys.py)"
+(cd tests/jose && npm ci --no-audit --no-fund --loglevel=error)
 echo "== unit tests"
 t2=$SECONDS
 (cd "$build_dir" && ctest --output-on-failure -j2 --timeout 600)

@@ -35,19 +35,23 @@ int RunRecover(const ServerConfig& config) {
   if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
   auto& [store, keys] = std::get<InitializedStore>(opened);
   auto provider = RootKeyProviderFor(config);
-  auto root_key = provider->LoadRootKey();
+  if (!provider.has_value()) {
+    fmt::print(stderr, "error: {}; nothing was changed\n", provider.error().message());
+    return kExitError;
+  }
+  SystemRandom random;
+  auto root_key = (*provider)->OpenRootKey(random);
   if (!root_key.has_value()) {
     fmt::print(stderr, "error: cannot load the root key from {}: {}; nothing was changed\n",
-               provider->Describe(), root_key.error().message());
+               (*provider)->Describe(), root_key.error().message());
     return kExitError;
   }
   // Only the holder of this store's root key may mint an admin key: the keyring must unwrap.
-  SystemRandom random;
-  auto keyring = Keyring::Unwrap(keys, *root_key, random);
-  root_key->Wipe();
+  auto keyring = Keyring::Unwrap(keys, **root_key, random);
+  root_key->reset();
   if (!keyring.has_value()) {
     fmt::print(stderr, "error: {} ({}); nothing was changed\n", keyring.error().message(),
-               provider->Describe());
+               (*provider)->Describe());
     return kExitError;
   }
   auto recovered = RecoverAdminAccess(*store.store, **keyring, *store.clock, "recovered admin key");

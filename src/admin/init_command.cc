@@ -14,6 +14,7 @@
 #include "common/exit_codes.h"
 #include "common/random.h"
 #include "crypto/key_provider.h"
+#include "crypto/pkcs11_key_provider.h"
 #include "server/store_factory.h"
 #include "service/auth_service.h"
 
@@ -34,7 +35,12 @@ int RunInit(const ServerConfig& config) {
   ::chmod(config.data_dir.c_str(), 0700);
 
   SystemRandom random;
-  const std::string key_file = config.RootKeyFile();
+  std::string key_file = config.RootKeyFile();
+  const bool pkcs11 = config.root_key_uri.starts_with("pkcs11:");
+  if (config.root_key_uri.starts_with("file:")) {
+    key_file = config.root_key_uri.substr(5);
+    if (key_file.starts_with("//")) key_file = key_file.substr(2);
+  }
   auto opened = OpenStoreAndKeyring(config);
   if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
   auto& [store, keys] = std::get<InitializedStore>(opened);
@@ -45,32 +51,51 @@ int RunInit(const ServerConfig& config) {
                IsPostgresStore(config) ? store.description : config.data_dir);
     return kExitError;
   }
-  // A key file left by an init that failed half-way is reused; otherwise a fresh one is made.
-  Status created = CreateRootKeyFile(key_file, random);
-  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
-    fmt::print(stderr, "error: cannot create root key file {}: {}\n", key_file, created.message());
-    return kExitError;
+  std::unique_ptr<KeyProvider> provider;
+  if (pkcs11) {
+    // The key is generated in the token, or the token's key of that label is used.
+    auto uri = ParsePkcs11Uri(config.root_key_uri);
+    if (!uri.has_value()) {
+      fmt::print(stderr, "error: {}\n", uri.error().message());
+      return kExitUsage;
+    }
+    provider = NewPkcs11KeyProvider(std::move(*uri), Pkcs11Options{.create_if_missing = true});
+  } else {
+    // A key file left by an init that failed half-way is reused; otherwise a fresh one is made.
+    Status created = CreateRootKeyFile(key_file, random);
+    if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
+      fmt::print(stderr, "error: cannot create root key file {}: {}\n", key_file,
+                 created.message());
+      return kExitError;
+    }
+    provider = NewFileKeyProvider(key_file);
   }
-  auto root_key = NewFileKeyProvider(key_file)->LoadRootKey();
+  auto root_key = provider->OpenRootKey(random);
   if (!root_key.has_value()) {
     fmt::print(stderr, "error: {}\n", root_key.error().message());
     return kExitError;
   }
-  auto result = InitializeStore(*store.store, *root_key, random, *store.clock);
+  auto result = InitializeStore(*store.store, **root_key, random, *store.clock);
   if (!result.has_value()) {
     fmt::print(stderr, "error: cannot initialize the store: {}\n", result.error().ToString());
     return kExitError;
   }
   fmt::print(
       "Initialized Coffer data directory {}\n"
-      "  root key:  {} (mode 0600; back it up: without it nothing stored can be decrypted)\n"
+      "  root key:  {}\n"
       "  store:     {}\n"
       "\n"
       "Admin API key (shown only this once; store it somewhere safe):\n"
       "\n"
       "  {}\n"
       "\n",
-      config.data_dir, key_file, store.description, result->api_key.view());
+      config.data_dir,
+      pkcs11
+          ? fmt::format("{} (generated in the token; it never leaves it)", (*root_key)->Describe())
+          : fmt::format("{} (mode 0600; back it up: without it nothing stored can be "
+                        "decrypted)",
+                        key_file),
+      store.description, result->api_key.view());
   std::fflush(stdout);
   return kExitOk;
 }

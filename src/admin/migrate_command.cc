@@ -85,11 +85,11 @@ int RunMigrate(const std::string& from, const std::string& to) {
   fmt::print(
       "done, and verified: {} keys, {} users, {} agents, {} credentials, {} vaults, {} policies, "
       "{} secrets with {} versions (ciphertexts identical), {} rotation schedules, {} webhook "
-      "endpoints, {} audit events (chain intact, head {})\n"
+      "endpoints, {} gateway bindings, {} audit events (chain intact, head {})\n"
       "Start the servers with --store {} and the same root key file.\n",
       report->keys, report->users, report->agents, report->credentials, report->vaults,
       report->policies, report->secrets, report->versions, report->schedules, report->webhooks,
-      report->audit_events, Hex(report->audit_head), target->description);
+      report->bindings, report->audit_events, Hex(report->audit_head), target->description);
   return kExitOk;
 }
 

@@ -75,6 +75,11 @@ AgentCli::AgentCli(CLI::App& app) : flags_(std::make_unique<Flags>()) {
   c->add_flag("--pass-token", f.run.pass_token,
               "Give the command coffer's own COFFER_TOKEN (with COFFER_ADDR and COFFER_CA_CERT); "
               "without it COFFER_TOKEN is removed from the command's environment");
+  c->add_option("--binding", f.run.bindings,
+                "NAME[=VAR_PREFIX] of one of the agent's bindings: sets <PREFIX>_BASE_URL to the "
+                "server's /v1/proxy/NAME and <PREFIX>_API_KEY to coffer's own token (never the "
+                "secret); the prefix defaults to NAME upper-cased (repeatable; docs/gateway.md)")
+      ->allow_extra_args(false);
   c->add_option("command", f.run.command, "The command and its arguments, after --")->required();
   c->positionals_at_end();  // everything from the command on is the command's
   c->footer(
@@ -82,7 +87,8 @@ AgentCli::AgentCli(CLI::App& app) : flags_(std::make_unique<Flags>()) {
       "  OPENAI_API_KEY=coffer://prod/api-keys/openai coffer run -- ./agent.py\n"
       "  coffer run --bundle prod/env/agent --watch --interval 10 -- ./agent.py\n"
       "  DB_PASSWORD=coffer://prod/db/password#3 coffer run -- psql\n"
-      "  coffer run --bundle prod/env/build --allow-env JAVA_TOOL_OPTIONS -- ./gradlew build\n\n"
+      "  coffer run --bundle prod/env/build --allow-env JAVA_TOOL_OPTIONS -- ./gradlew build\n"
+      "  COFFER_TOKEN=$AGENT_KEY coffer run --binding openai=OPENAI -- python agent.py\n\n"
       "A secret (a reference or a bundle line) may not set a variable that changes how the\n"
       "command starts or which code it loads, unless --allow-env names it; nothing runs if one\n"
       "does. COFFER_TOKEN is removed from the command's environment unless --pass-token.\n"
@@ -94,8 +100,8 @@ AgentCli::AgentCli(CLI::App& app) : flags_(std::make_unique<Flags>()) {
       "mcp",
       "Serve the Model Context Protocol on stdin/stdout (JSON-RPC 2.0, one message per "
       "line) with tools to list, describe, read, put, rotate and delete secrets, read env "
-      "bundles, list and disable versions, create vaults, grant access and share secrets, under "
-      "this token");
+      "bundles, list and disable versions, create vaults, grant access, share secrets, and list "
+      "the agent's bindings and call APIs through them (execute_http), under this token");
   client::AddConnectionOptions(c, f.conn);
   c->add_option("--vault", f.mcp_vault,
                 "The vault (name or id) of the secret tools when a call names none")

@@ -229,7 +229,7 @@ Status ShareSecret(CofferClient& c, const Args& args, WipedJson& doc) {
 
 // --- the tools: one row each, in the order tools/list shows them
 
-// The tools in the order tools/list shows them: these, then the lifecycle's.
+// The tools in the order tools/list shows them: these, then the lifecycle's and the gateway's.
 std::vector<Tool> AllTools() {
   std::vector<Tool> tools = {
       {"list_vaults", "List vaults", "List the vaults this token can see (id, name, description).",
@@ -317,7 +317,7 @@ std::vector<Tool> AllTools() {
            R"j("principal_id":{"type":"string","minLength":1,)j"
            R"j("description":"Id of the user or agent"},)j"
            R"j("permissions":{"type":"array","items":{"type":"string",)j"
-           R"j("enum":["read","write","rotate","delete","list"]},)j"
+           R"j("enum":["read","write","rotate","delete","list","use"]},)j"
            R"j("description":"Default: read only"},)j"
            R"j("secret_path_pattern":{"type":"string",)j"
            R"j("description":"Glob of secret paths (default ** : every secret)"},)j"
@@ -344,6 +344,8 @@ std::vector<Tool> AllTools() {
   };
   const std::vector<Tool>& lifecycle = mcp::LifecycleTools();
   tools.insert(tools.end(), lifecycle.begin(), lifecycle.end());
+  const std::vector<Tool>& gateway = mcp::GatewayTools();
+  tools.insert(tools.end(), gateway.begin(), gateway.end());
   return tools;
 }
 
@@ -379,7 +381,8 @@ SecretBuffer Initialize(const Session& /*session*/, const json::value& id,
       "Coffer keeps secrets (API keys, passwords, certificates) in vaults. Name a vault by its "
       "name or id and a secret by its path (segments of letters, digits, '-' and '_' joined by "
       "'/'). Values are returned only by get_secret; prefer rotate_secret over inventing "
-      "values.";
+      "values. To call an API with a credential you are not given, use execute_http with one "
+      "of the bindings list_bindings shows.";
   return ResultAnswer(id, std::move(result));
 }
 

@@ -77,10 +77,11 @@ TEST_F(McpServerTest, EveryToolHasAnObjectInputSchema) {
     EXPECT_FALSE(t.at("description").as_string().empty());
   }
   EXPECT_EQ(names, (std::set<std::string>{
-                       "list_vaults", "list_secrets", "get_secret", "put_secret", "rotate_secret",
-                       "list_versions", "disable_version", "describe_secret", "delete_secret",
-                       "get_env_bundle", "create_vault", "grant_access", "share_secret",
-                       "list_usage", "set_alias", "promote", "rollback", "schedule_rotation"}));
+                       "list_vaults",   "list_secrets",      "get_secret",      "put_secret",
+                       "rotate_secret", "list_versions",     "disable_version", "describe_secret",
+                       "delete_secret", "get_env_bundle",    "create_vault",    "grant_access",
+                       "share_secret",  "list_usage",        "set_alias",       "promote",
+                       "rollback",      "schedule_rotation", "execute_http",    "list_bindings"}));
 }
 
 TEST_F(McpServerTest, EveryListedToolIsCalled) {

@@ -135,4 +135,7 @@ struct Tool {
 // rollback, rotation schedules; tools/list shows them after the others.
 const std::vector<Tool>& LifecycleTools();
 
+// The gateway's tools (mcp_gateway_tools.cc): execute_http and list_bindings, shown last.
+const std::vector<Tool>& GatewayTools();
+
 }  // namespace coffer::agent::mcp

@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/run_bindings.h"
 #include "agent/run_watch.h"
 #include "client/child_env_rules.h"
 #include "client/coffer_client.h"
@@ -128,11 +129,13 @@ struct PassedConnection {
 class Runner {
  public:
   // `passed`: set with --pass-token, else nullopt (COFFER_TOKEN is then removed).
-  Runner(CofferClient& client, const RunOptions& options, std::optional<PassedConnection> passed)
+  Runner(CofferClient& client, const RunOptions& options, std::optional<PassedConnection> passed,
+         ProxyVariables proxy)
       : client_(client),
         options_(options),
         allowed_(options.allow_env.begin(), options.allow_env.end()),
-        passed_(std::move(passed)) {}
+        passed_(std::move(passed)),
+        proxy_(std::move(proxy)) {}
 
   // Reads the references from the environment and the --bundle options. kInvalidArgument, also
   // for a reference in a variable a secret may not set.
@@ -189,6 +192,8 @@ class Runner {
       if (!passed_->token.empty()) env.Set(client::kTokenVariable, passed_->token.view());
       if (!passed_->ca_cert.empty()) env.Set("COFFER_CA_CERT", passed_->ca_cert);
     }
+    for (const auto& [name, url] : proxy_.urls) env.Set(name, url);
+    for (const std::string& name : proxy_.key_names) env.Set(name, proxy_.key.view());
     std::vector<int64_t> versions;
     // References first (they replace their own variable), then bundles in the order given.
     for (int pass = 0; pass < 2; ++pass) {
@@ -296,6 +301,7 @@ class Runner {
   const RunOptions& options_;
   const std::set<std::string, std::less<>> allowed_;
   const std::optional<PassedConnection> passed_;
+  const ProxyVariables proxy_;
   std::vector<std::pair<std::string, std::string>> plain_;
   std::vector<Source> sources_;
 };
@@ -546,6 +552,15 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
       return kExitUsage;
     }
   }
+  std::vector<BindingSpec> binding_specs;
+  for (const std::string& b : options.bindings) {
+    auto spec = ParseBindingSpec(b);
+    if (!spec.has_value()) {
+      fmt::print(stderr, "coffer run: {}\n", spec.error().message());
+      return kExitUsage;
+    }
+    binding_specs.push_back(std::move(*spec));
+  }
   auto connection = ResolveConnection(flags);
   if (!connection.has_value()) return ReportError(connection.error());
   std::optional<PassedConnection> passed;
@@ -559,16 +574,19 @@ int RunRun(const ConnectionFlags& flags, const RunOptions& options) {
   const std::string connection_ca_cert = connection->ca_cert;
   const long connection_timeout_ms = connection->timeout_ms;
   SecretBuffer client_token = connection->token.Clone();
+  ProxyVariables proxy = MakeProxyVariables(connection->addr, binding_specs, client_token);
   auto client =
       client::CofferClient::Create(client::ClientOptions{.addr = connection->addr,
                                                          .token = std::move(connection->token),
                                                          .ca_cert = connection->ca_cert,
                                                          .timeout_ms = connection->timeout_ms});
   if (!client.has_value()) return ReportError(client.error());
-  Runner runner(**client, options, std::move(passed));
-  if (Status s = runner.Collect(); !s.ok()) {
+  Runner runner(**client, options, std::move(passed), std::move(proxy));
+  Status ready = CheckAgentHasBindings(**client, binding_specs);
+  if (ready.ok()) ready = runner.Collect();
+  if (!ready.ok()) {
     fmt::print(stderr, "coffer run: ");
-    const int rc = ReportError(s);
+    const int rc = ReportError(ready);
     fmt::print(stderr, "coffer run: {} was not started\n", options.command[0]);
     return rc;
   }

@@ -20,6 +20,9 @@ struct RunOptions {
   // Give the command coffer's own connection: COFFER_TOKEN (removed otherwise), COFFER_ADDR and
   // COFFER_CA_CERT as coffer resolved them (--pass-token).
   bool pass_token = false;
+  // NAME[=VAR_PREFIX] of the agent's bindings: <PREFIX>_BASE_URL and <PREFIX>_API_KEY point the
+  // command at the gateway's proxy (--binding, agent/run_bindings.h).
+  std::vector<std::string> bindings;
   std::vector<std::string> command;
 };
 

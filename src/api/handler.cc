@@ -12,12 +12,12 @@ namespace {
 
 // What a successful request of each action answers; recorded in its audit event.
 int SuccessStatusFor(std::string_view action) {
-  static constexpr std::string_view kCreated[] = {"user.create",   "apikey.create", "agent.create",
-                                                  "vault.create",  "policy.create", "secret.write",
-                                                  "secret.rotate", "share.create"};
-  static constexpr std::string_view kNoContent[] = {"apikey.revoke", "agent.revoke",
-                                                    "vault.delete",  "policy.delete",
-                                                    "secret.delete", "share.revoke"};
+  static constexpr std::string_view kCreated[] = {
+      "user.create",  "apikey.create", "agent.create", "vault.create",  "policy.create",
+      "secret.write", "secret.rotate", "share.create", "binding.create"};
+  static constexpr std::string_view kNoContent[] = {
+      "apikey.revoke", "agent.revoke", "vault.delete",  "policy.delete",
+      "secret.delete", "share.revoke", "binding.delete"};
   for (std::string_view a : kCreated) {
     if (a == action) return 201;
   }

@@ -52,9 +52,14 @@ std::set<std::string> RegisteredRoutes() {
   auto proxies = http::TrustedProxies::Parse("").value();
   http::Router router;
   WebhookService webhooks(*env.deps_, *env.keyring_, WebhookServiceOptions{});
+  // Never started: registering routes makes no outbound call.
+  std::unique_ptr<gateway::UpstreamClient> upstream =
+      gateway::NewCurlUpstreamClient(gateway::EgressGuard());
+  BindingService bindings(*env.deps_, *env.secrets_, gateway::EgressGuard(), upstream.get());
+  GatewayService gateway(*env.deps_, *env.secrets_, *upstream, GatewayOptions{});
   RegisterRoutes(router, ApiServices{*env.auth_, *env.audit_, proxies, *env.vaults_, *env.secrets_,
                                      *env.users_, *env.agents_, *env.policies_, *env.audit_service_,
-                                     *env.shares_, webhooks});
+                                     *env.shares_, webhooks, bindings, gateway});
   http::MetricsRegistry metrics;
   RegisterOpsRoutes(router, OpsRoutes{.ready = nullptr, .metrics = &metrics});
   std::set<std::string> routes;

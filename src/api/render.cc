@@ -275,6 +275,7 @@ boost::json::object RenderAuditEvent(const AuditEvent& e) {
                      : code == StatusCode::kOk ? 200
                                                : http::HttpStatusFor(code);
   o["count"] = e.count > 0 ? e.count : 1;  // requests the event stands for
+  if (!e.details.empty()) o["details"] = ParseStored(e.details, {});  // what else it records
   o["prev_hash"] = HexEncode(e.prev_hash);
   o["hash"] = HexEncode(e.hash);
   return o;
@@ -302,6 +303,13 @@ boost::json::object RenderSpecAuditEvent(const AuditEvent& e) {
                            : code == StatusCode::kOk ? 200
                                                      : http::HttpStatusFor(code);
   details["count"] = e.count > 0 ? e.count : 1;
+  // What else the event records (a gateway call's binding, method, upstream status…), as more
+  // members of `details`; the fields above keep their meaning if a name repeats.
+  if (const boost::json::value extra = ParseStored(e.details, {}); extra.is_object()) {
+    for (const auto& member : extra.get_object()) {
+      if (!details.contains(member.key())) details[member.key()] = member.value();
+    }
+  }
   o["details"] = std::move(details);
   o["ip_address"] = e.client_ip;
   o["created_at"] = FormatRfc3339(e.at);
@@ -339,6 +347,116 @@ boost::json::object RenderVerification(const AuditVerification& v) {
                                                          : boost::json::value(nullptr);
   o["reason"] = v.reason.empty() ? boost::json::value(nullptr) : boost::json::value(v.reason);
   o["head_hash"] = HexEncode(v.head_hash);
+  return o;
+}
+
+}  // namespace coffer::api
+
+namespace coffer::api {
+
+namespace {
+
+boost::json::value ParsedOrEmpty(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return boost::json::object();
+  return v;
+}
+
+bool IsUtf8(std::string_view s) { return ValidUtf8(s) == s; }
+
+std::string Base64Encode(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) n |= static_cast<uint8_t>(in[i + 2]);
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back(i + 2 < in.size() ? kAlphabet[n & 63] : '=');
+  }
+  return out;
+}
+
+}  // namespace
+
+boost::json::object RenderBinding(const Binding& b) {
+  boost::json::object o;
+  o["id"] = b.id;
+  o["agent_id"] = b.agent_id;
+  o["binding_type"] = b.binding_type;
+  o["name"] = b.name;
+  o["config"] = ParsedOrEmpty(b.config_json);
+  o["guardrails"] = ParsedOrEmpty(b.guardrails_json);
+  o["is_active"] = b.is_active;
+  o["credential_set"] = !b.vault_id.empty();
+  o["credential_source_type"] = "vault_ref";
+  o["credential_vault_id"] = b.vault_id;
+  o["credential_path"] = b.path;
+  o["created_by"] = b.created_by;
+  o["created_at"] = FormatRfc3339(b.created_at);
+  o["updated_at"] = FormatRfc3339(b.updated_at);
+  return o;
+}
+
+boost::json::object RenderExecution(const ExecutionRecord& r) {
+  boost::json::object o;
+  o["id"] = r.id;
+  o["agent_id"] = r.agent_id;
+  o["binding_id"] = r.binding_id;
+  o["binding_name"] = r.binding_name;
+  o["intent_type"] = r.intent_type;
+  o["execution_mode"] = r.mode;
+  o["status"] = r.status;
+  o["duration_ms"] = r.duration_ms;
+  o["redactions_applied"] = r.redactions;
+  o["created_at"] = FormatRfc3339(r.created_at);
+  o["request_summary"] = boost::json::object{
+      {"method", r.method}, {"path", ValidUtf8(r.path)}, {"request_bytes", r.request_bytes}};
+  boost::json::object result{{"response_bytes", r.response_bytes}};
+  result["status_code"] =
+      r.upstream_status == 0 ? boost::json::value(nullptr) : boost::json::value(r.upstream_status);
+  o["result_summary"] = std::move(result);
+  o["secret_version"] = r.secret_version;
+  o["error_message"] = r.error_message.empty() ? boost::json::value(nullptr)
+                                               : boost::json::value(ValidUtf8(r.error_message));
+  o["cost_cents"] = nullptr;
+  return o;
+}
+
+boost::json::object RenderExecuteResult(const GatewayCallResult& r) {
+  boost::json::object o;
+  o["execution_id"] = r.execution_id;
+  o["status"] = r.status;
+  if (r.status_code != 0) {
+    boost::json::object result;
+    result["status_code"] = r.status_code;
+    boost::json::object headers;
+    for (const auto& [name, value] : r.headers) {
+      if (!headers.contains(name)) headers[name] = ValidUtf8(value);
+    }
+    result["headers"] = std::move(headers);
+    if (IsUtf8(r.body)) {
+      result["body"] = r.body;
+      boost::system::error_code ec;
+      boost::json::value parsed = boost::json::parse(r.body, ec);
+      if (!ec && !r.body.empty()) result["json"] = std::move(parsed);
+    } else {
+      result["body"] = nullptr;
+      result["body_base64"] = Base64Encode(r.body);
+    }
+    o["result"] = std::move(result);
+  } else {
+    o["result"] = nullptr;
+  }
+  o["error"] = r.error.empty() ? boost::json::value(nullptr) : boost::json::value(r.error);
+  o["duration_ms"] = r.duration_ms;
+  o["redactions_applied"] = r.redactions;
+  o["execution_surface"] = "vault";
   return o;
 }
 

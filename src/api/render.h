@@ -4,9 +4,11 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "model/binding.h"
 #include "model/identity.h"
 #include "model/secret.h"
 #include "service/audit_log.h"
+#include "service/gateway_service.h"
 #include "store/store.h"
 
 namespace coffer::api {
@@ -37,5 +39,15 @@ boost::json::object RenderAuditEvent(const AuditEvent& event);
 // the chain's hash, prev_hash and prev_event_id.
 boost::json::object RenderSpecAuditEvent(const AuditEvent& event);
 boost::json::object RenderVerification(const AuditVerification& verification);
+
+// The seeds' BindingResponse: id, agent_id, binding_type, name, config, guardrails, is_active,
+// credential_set, credential_source_type "vault_ref", credential_vault_id, credential_path,
+// created_at, updated_at. Never a value.
+boost::json::object RenderBinding(const Binding& binding);
+// The seeds' ExecutionEventResponse, with request_summary and result_summary.
+boost::json::object RenderExecution(const ExecutionRecord& record);
+// The seeds' ExecuteResponse. The body is a string when it is UTF-8 (and `json` its parse when
+// it parses), else `body_base64`.
+boost::json::object RenderExecuteResult(const GatewayCallResult& result);
 
 }  // namespace coffer::api

@@ -1,5 +1,6 @@
 // Route registration: health, auth, vaults here; secrets in secret_routes.cc; users, agents and
-// audit in identity_routes.cc; policies in policy_routes.cc; share links in share_routes.cc.
+// audit in identity_routes.cc; policies in policy_routes.cc; share links in share_routes.cc;
+// the agent gateway's bindings in binding_routes.cc and its proxy in proxy_routes.cc.
 #include "api/routes.h"
 
 #include <boost/json/array.hpp>
@@ -22,6 +23,9 @@ void RegisterShareRoutes(http::Router& router, const ApiServices& api);
 void RegisterScheduleRoutes(http::Router& router, const ApiServices& api);
 void RegisterLifecycleRoutes(http::Router& router, const ApiServices& api);
 void RegisterWebhookRoutes(http::Router& router, const ApiServices& api);
+void RegisterBindingRoutes(http::Router& router, const ApiServices& api);
+void RegisterProxyRoutes(http::Router& router, const ApiServices& api);
+void RegisterTokenKeyRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -207,6 +211,9 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterScheduleRoutes(router, services);
   RegisterLifecycleRoutes(router, services);
   RegisterWebhookRoutes(router, services);
+  RegisterBindingRoutes(router, services);
+  RegisterProxyRoutes(router, services);
+  RegisterTokenKeyRoutes(router, services);
 }
 
 }  // namespace coffer::api

@@ -6,6 +6,8 @@
 #include "service/agent_service.h"
 #include "service/audit_service.h"
 #include "service/auth_service.h"
+#include "service/binding_service.h"
+#include "service/gateway_service.h"
 #include "service/policy_service.h"
 #include "service/secret_service.h"
 #include "service/share_service.h"
@@ -27,6 +29,8 @@ struct ApiServices {
   AuditService& audit;
   ShareService& shares;
   WebhookService& webhooks;
+  BindingService& bindings;
+  GatewayService& gateway;
 };
 
 void RegisterRoutes(http::Router& router, const ApiServices& services);

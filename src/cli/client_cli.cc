@@ -49,6 +49,14 @@ constexpr Resource kResources[] = {
      "  coffer webhooks list --vault prod\n  coffer webhooks deliveries --vault prod WEBHOOK_ID\n"
      "  coffer webhooks test --vault prod WEBHOOK_ID\n  coffer webhooks rm --vault prod WEBHOOK_ID",
      AddWebhookCommands},
+    {"bindings", "Let agents use secrets at APIs without reading them (the gateway)",
+     "  coffer bindings create --agent research-bot --name openai --base-url "
+     "https://api.openai.com/v1 --secret prod/api-keys/openai\n"
+     "  coffer bindings list --agent research-bot\n"
+     "  coffer bindings update --agent research-bot openai --inactive\n"
+     "  coffer bindings executions --agent research-bot\n"
+     "  COFFER_TOKEN=$AGENT_KEY coffer bindings execute openai GET models",
+     AddBindingCommands},
     {"audit", "Read and verify the hash-chained audit trail",
      "  coffer audit list --vault prod --action secret.read --limit 20\n"
      "  coffer audit verify",

@@ -88,4 +88,7 @@ void AddAuditCommands(CLI::App* audit, ClientContext& ctx);      // audit …
 // webhooks add|list|rm|deliveries|test (webhook_commands.cc)
 void AddWebhookCommands(CLI::App* webhooks, ClientContext& ctx);
 
+// bindings list|get|create|update|delete|test|executions|execute (binding_commands.cc)
+void AddBindingCommands(CLI::App* bindings, ClientContext& ctx);
+
 }  // namespace coffer::cli

@@ -113,7 +113,8 @@ void AddPolicyCommands(CLI::App* policies, ClientContext& ctx) {
                 "Path pattern: * within a segment, ** any depth (e.g. api-keys/*)")
       ->required();
   c->add_option("--allow,--permissions", m->permissions,
-                "read, write, rotate, delete, list (comma-separated or repeated)")
+                "read, write, rotate, delete, list, use (comma-separated or repeated; use: only "
+                "through the agent's bindings, never the value)")
       ->required();
   c->add_option("--expires-at", m->expires_at, "RFC 3339 time after which it grants nothing");
   c = ctx.Leaf(policies, "list", "List a vault's policies", "coffer policies list prod",

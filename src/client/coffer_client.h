@@ -135,6 +135,24 @@ class CofferClient {
                                             int64_t limit);
   StatusOr<WipedJson> TestWebhook(std::string_view vault_id, std::string_view webhook_id);
 
+  // --- Gateway (coffer_client_bindings.cc, docs/gateway.md). `agent_id` may be "self" for the
+  // calling agent. Bodies are JSON object text; answers are the API's JSON in wiped memory.
+  StatusOr<WipedJson> ListBindings(std::string_view agent_id);
+  StatusOr<WipedJson> GetBinding(std::string_view agent_id, std::string_view binding_id);
+  StatusOr<WipedJson> CreateBinding(std::string_view agent_id, std::string_view body_json);
+  StatusOr<WipedJson> UpdateBinding(std::string_view agent_id, std::string_view binding_id,
+                                    std::string_view body_json);
+  Status DeleteBinding(std::string_view agent_id, std::string_view binding_id);
+  // `timeout_ms` 0: the server's default.
+  StatusOr<WipedJson> TestBinding(std::string_view agent_id, std::string_view binding_id,
+                                  int64_t timeout_ms);
+  // POST …/execute with `request` ({binding, intent_type, params}); the ExecuteResponse.
+  StatusOr<WipedJson> Execute(std::string_view agent_id, const WipedJson& request);
+  // `limit`/`offset` 0: the server's default.
+  StatusOr<WipedJson> ListExecutions(std::string_view agent_id, int64_t limit, int64_t offset);
+  // The id of the agent's binding whose name or id is `name_or_id`; kNotFound.
+  StatusOr<std::string> ResolveBinding(std::string_view agent_id, std::string_view name_or_id);
+
   // --- Audit
   // Shares a secret by its id. The answer (id, share_url, …) is kept in wiped memory: a link
   // share's URL is a capability.

@@ -33,6 +33,8 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"usage_flush_interval_ms", 10, 3'600'000, "ms"},
     {"batch_size", 1, 10'000, ""},  // coffer keys reencrypt
     {"webhook_first_retry_ms", 100, 3'600'000, "ms"},
+    {"gateway_agent_rpm", 1, 1'000'000, ""},
+    {"gateway_agent_daily_budget", 1, 1'000'000'000, ""},
 };
 
 // What was given, bounded and with control characters masked, for the message.

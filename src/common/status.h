@@ -62,6 +62,9 @@ struct StatusPayload {
   // For kFailedPrecondition: a condition the caller stated (If-Match, If-None-Match, `cas`)
   // does not hold; the API answers 412 instead of 409.
   bool precondition_failed = false;
+  // For kUnavailable: the root key's provider (a PKCS#11 token) cannot be reached; the API
+  // answers 503 urn:coffer:problem:key-provider-unavailable.
+  bool key_provider_unavailable = false;
 
   friend bool operator==(const StatusPayload&, const StatusPayload&) = default;
 };

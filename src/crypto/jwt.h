@@ -1,6 +1,9 @@
-// Short-lived access tokens: HS256 JWTs (libjwt) signed with the keyring's JWT key.
+// Short-lived access tokens: EdDSA (Ed25519) JWTs signed with the keyring's token signing key,
+// whose `kid` names the key, so that anyone holding the published public keys can verify them.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,11 +28,34 @@ struct JwtClaims {
   std::vector<std::string> vault_ids;
 };
 
-// kInternal if signing fails.
-StatusOr<std::string> SignJwt(const JwtClaims& claims, const SecretBuffer& key);
+// The `iss` of every token.
+inline constexpr std::string_view kJwtIssuer = "coffer";
+// Ed25519 seeds (private keys) and public keys are 32 bytes.
+inline constexpr size_t kEd25519KeySize = 32;
 
-// Verifies signature (HS256 only; "none" and every other alg refused), issuer, and expiry
-// against `now`. kUnauthenticated with a reason that never includes the token.
-StatusOr<JwtClaims> VerifyJwt(std::string_view token, const SecretBuffer& key, UnixMicros now);
+// A key a token may be verified with: its kid and raw Ed25519 public key.
+struct JwtVerificationKey {
+  std::string kid;
+  std::vector<uint8_t> public_key;
+};
+
+// The raw public key of an Ed25519 seed. kInvalidArgument for a seed of the wrong size.
+StatusOr<std::vector<uint8_t>> Ed25519PublicKey(const SecretBuffer& seed);
+// The RFC 7638 JWK thumbprint of an Ed25519 public key (base64url SHA-256 of the canonical
+// JWK), used as its `kid`.
+std::string Ed25519Thumbprint(std::span<const uint8_t> public_key);
+// base64url without padding (RFC 7515).
+std::string Base64UrlNoPad(std::span<const uint8_t> in);
+
+// Signs `claims` with the Ed25519 `seed`, naming `kid` in the header. kInternal if signing
+// fails; kInvalidArgument for claims that cannot be written.
+StatusOr<std::string> SignJwt(const JwtClaims& claims, std::string_view kid,
+                              const SecretBuffer& seed);
+
+// Verifies the signature (alg EdDSA with a kid among `keys` only; "none", HS256 and every other
+// alg refused), issuer, and expiry against `now`. kUnauthenticated with a reason that never
+// includes the token.
+StatusOr<JwtClaims> VerifyJwt(std::string_view token, std::span<const JwtVerificationKey> keys,
+                              UnixMicros now);
 
 }  // namespace coffer

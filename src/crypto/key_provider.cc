@@ -1,4 +1,5 @@
-// Root key providers: a 0600 key file holding 64 hex characters, or an environment variable.
+// Root key providers: a 0600 key file holding 64 hex characters, or an environment variable; the
+// root key held as bytes (AES-256-GCM), and the choice of provider from a --root-key-uri.
 // Messages name the file or variable and the fix, and never contain key material.
 #include "crypto/key_provider.h"
 
@@ -14,6 +15,8 @@
 
 #include "common/file_mode.h"
 #include "common/regular_file.h"
+#include "crypto/aead.h"
+#include "crypto/pkcs11_key_provider.h"
 
 namespace coffer {
 namespace {
@@ -132,7 +135,84 @@ bool WriteAll(int fd, std::span<const uint8_t> data) {
   return true;
 }
 
+class BytesRootKey final : public RootKey {
+ public:
+  BytesRootKey(SecretBuffer key, Random& random, std::string describe)
+      : key_(std::move(key)), random_(random), describe_(std::move(describe)) {}
+
+  StatusOr<std::vector<uint8_t>> Seal(const SecretBuffer& key,
+                                      std::span<const uint8_t> aad) override {
+    // Key id 0 names the root key in the blob header.
+    return AeadSeal(key_, 0, key.span(), aad, random_);
+  }
+
+  StatusOr<SecretBuffer> Open(std::span<const uint8_t> sealed,
+                              std::span<const uint8_t> aad) override {
+    StatusOr<SecretBuffer> key = AeadOpen(key_, sealed, aad);
+    if (!key.has_value()) {
+      return Err(FailedPreconditionError(
+          fmt::format("a keyring key does not open under the root key of {}", describe_)));
+    }
+    return key;
+  }
+
+  RootKeyKind kind() const override { return RootKeyKind::kBytes; }
+  std::string Describe() const override { return describe_; }
+
+ private:
+  const SecretBuffer key_;
+  Random& random_;
+  const std::string describe_;
+};
+
 }  // namespace
+
+RootKeyKind SealedRootKind(std::span<const uint8_t> sealed) {
+  if (sealed.empty()) return RootKeyKind::kUnknown;
+  if (sealed[0] == kBlobFormatV1) return RootKeyKind::kBytes;
+  if (sealed[0] == kSealedByPkcs11) return RootKeyKind::kPkcs11;
+  return RootKeyKind::kUnknown;
+}
+
+std::string_view RootKeyKindName(RootKeyKind kind) {
+  switch (kind) {
+    case RootKeyKind::kBytes:
+      return "file";
+    case RootKeyKind::kPkcs11:
+      return "pkcs11";
+    case RootKeyKind::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::unique_ptr<RootKey> NewBytesRootKey(SecretBuffer key, Random& random, std::string describe) {
+  return std::make_unique<BytesRootKey>(std::move(key), random, std::move(describe));
+}
+
+StatusOr<std::shared_ptr<RootKey>> KeyProvider::OpenRootKey(Random& random) {
+  ASSIGN_OR_RETURN(SecretBuffer key, LoadRootKey());
+  if (key.size() != kRootKeySize) return Err(FailedPreconditionError("root key must be 32 bytes"));
+  return std::shared_ptr<RootKey>(NewBytesRootKey(std::move(key), random, Describe()));
+}
+
+StatusOr<std::unique_ptr<KeyProvider>> KeyProviderForUri(const std::string& uri) {
+  if (uri.starts_with("file:")) {
+    std::string path = uri.substr(5);
+    // "file:///var/lib/…" (RFC 8089) and "file:/var/lib/…" both name a local path.
+    if (path.starts_with("//")) path = path.substr(2);
+    if (path.empty()) return Err(InvalidArgumentError("root key URI file: names no path"));
+    return NewFileKeyProvider(std::move(path));
+  }
+  if (uri.starts_with("pkcs11:")) {
+    ASSIGN_OR_RETURN(Pkcs11Uri parsed, ParsePkcs11Uri(uri));
+    return NewPkcs11KeyProvider(std::move(parsed));
+  }
+  return Err(InvalidArgumentError(
+      "root key URI must be file:PATH or a pkcs11: URI (RFC 7512), e.g. "
+      "pkcs11:token=coffer;object=root?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source="
+      "file:/etc/coffer/pin"));
+}
 
 std::unique_ptr<KeyProvider> NewFileKeyProvider(std::string path) {
   return std::make_unique<FileKeyProvider>(std::move(path));

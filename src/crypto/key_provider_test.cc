@@ -138,6 +138,30 @@ TEST_F(KeyFileTest, CreateThenLoad) {
   EXPECT_FALSE(key->Equals(SecretBuffer(kRootKeySize).span()));
 }
 
+TEST_F(KeyFileTest, TheRootKeyOfAFileSealsAndOpensKeyringKeys) {
+  SystemRandom random;
+  ASSERT_TRUE(CreateRootKeyFile(path_, random).ok());
+  auto provider = KeyProviderForUri("file:" + path_);
+  ASSERT_TRUE(provider.has_value()) << provider.error();
+  auto root = (*provider)->OpenRootKey(random);
+  ASSERT_TRUE(root.has_value()) << root.error();
+  EXPECT_EQ((*root)->kind(), RootKeyKind::kBytes);
+  EXPECT_TRUE((*provider)->CheckReachable().ok());
+  SecretBuffer key(kRootKeySize);
+  ASSERT_TRUE(random.Fill({key.data(), key.size()}).ok());
+  const std::vector<uint8_t> aad = {'a'};
+  auto sealed = (*root)->Seal(key, aad);
+  ASSERT_TRUE(sealed.has_value()) << sealed.error();
+  EXPECT_EQ(SealedRootKind(*sealed), RootKeyKind::kBytes);
+  auto opened = (*root)->Open(*sealed, aad);
+  ASSERT_TRUE(opened.has_value()) << opened.error();
+  EXPECT_TRUE(opened->Equals(key.span()));
+  EXPECT_THAT((*root)->Open(*sealed, std::vector<uint8_t>{'b'}),
+              StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_EQ(SealedRootKind(std::vector<uint8_t>{0x50, 1}), RootKeyKind::kPkcs11);
+  EXPECT_EQ(SealedRootKind(std::vector<uint8_t>{}), RootKeyKind::kUnknown);
+}
+
 TEST_F(KeyFileTest, CreateWritesTheRandomKey) {
   auto random = NewDeterministicRandom(11);
   ASSERT_TRUE(CreateRootKeyFile(path_, *random).ok());

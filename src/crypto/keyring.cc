@@ -1,5 +1,5 @@
-// Keyring: creates, wraps and unwraps the data, pepper and JWT keys under the root key, and
-// encrypts and decrypts stored values with the data keys.
+// Keyring: creates, wraps and unwraps the data, pepper and token signing keys under the root
+// key, encrypts and decrypts stored values with the data keys, and signs and verifies tokens.
 #include "crypto/keyring.h"
 
 #include <fmt/format.h>
@@ -32,11 +32,20 @@ std::vector<uint8_t> KeyAad(std::string_view purpose, uint32_t id) {
 }
 
 // The key `wrapped` holds, unwrapped under `root_key`. kFailedPrecondition when the root key is
-// not the one it was wrapped under, or the key has the wrong size.
-StatusOr<SecretBuffer> UnwrapKey(const SecretBuffer& root_key, const WrappedKey& wrapped) {
-  StatusOr<SecretBuffer> key =
-      AeadOpen(root_key, wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
-  if (!key.has_value()) return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
+// not the one it was wrapped under, or the key has the wrong size; kUnavailable (as the root key
+// said it) when the root key cannot be reached.
+StatusOr<SecretBuffer> UnwrapKey(RootKey& root_key, const WrappedKey& wrapped) {
+  StatusOr<SecretBuffer> key = root_key.Open(wrapped.wrapped, KeyAad(wrapped.purpose, wrapped.id));
+  if (!key.has_value()) {
+    if (key.error().code() == StatusCode::kUnavailable) return Err(key.error());
+    if (SealedRootKind(wrapped.wrapped) != root_key.kind()) {
+      return Err(FailedPreconditionError(
+          fmt::format("{}: key id {} is sealed by a {} root key, and the root key given is {}",
+                      kRootKeyMismatch, wrapped.id,
+                      RootKeyKindName(SealedRootKind(wrapped.wrapped)), root_key.Describe())));
+    }
+    return Err(FailedPreconditionError(std::string(kRootKeyMismatch)));
+  }
   if (key->size() != kAeadKeySize) {
     return Err(FailedPreconditionError(
         fmt::format("keyring is inconsistent: key id {} has the wrong size", wrapped.id)));
@@ -45,35 +54,84 @@ StatusOr<SecretBuffer> UnwrapKey(const SecretBuffer& root_key, const WrappedKey&
 }
 
 bool IsKnownPurpose(std::string_view purpose) {
-  return purpose == kKeyPurposeData || purpose == kKeyPurposePepper || purpose == kKeyPurposeJwt;
+  return purpose == kKeyPurposeData || purpose == kKeyPurposePepper || purpose == kKeyPurposeJwt ||
+         purpose == kKeyPurposeTokenSigning;
+}
+
+// A root key held as bytes, for the SecretBuffer overloads. The bytes are copied and wiped
+// with it.
+StatusOr<std::unique_ptr<RootKey>> BytesRoot(const SecretBuffer& root_key, Random& random) {
+  if (root_key.size() != kAeadKeySize) {
+    return Err(FailedPreconditionError("root key must be 32 bytes"));
+  }
+  return NewBytesRootKey(root_key.Clone(), random, "the root key");
 }
 
 }  // namespace
 
 StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(const SecretBuffer& root_key,
                                                              Random& random, UnixMicros now) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random));
+  return CreateInitialKeys(*root, random, now);
+}
+
+StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t id,
+                                        std::string_view purpose, Random& random, UnixMicros now) {
+  if (root_key.size() != kAeadKeySize) {
+    return Err(InvalidArgumentError("root key must be 32 bytes"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random));
+  return CreateKey(*root, id, purpose, random, now);
+}
+
+StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>& keys,
+                                                   const SecretBuffer& root_key, Random& random) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random));
+  return Unwrap(keys, *root, random);
+}
+
+StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
+                                        const SecretBuffer& root_key) {
+  if (DataKeysMatch(keys)) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random_));
+  return RefreshDataKeys(keys, *root);
+}
+
+StatusOr<WrappedKey> Keyring::Reseal(const WrappedKey& wrapped, RootKey& from, RootKey& to) {
+  ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(from, wrapped));
+  WrappedKey out = wrapped;
+  ASSIGN_OR_RETURN(out.wrapped, to.Seal(key, KeyAad(wrapped.purpose, wrapped.id)));
+  return out;
+}
+
+Status Keyring::Verify(const WrappedKey& wrapped, RootKey& root_key) {
+  ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(root_key, wrapped));
+  return OkStatus();
+}
+
+StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(RootKey& root_key, Random& random,
+                                                             UnixMicros now) {
   std::vector<WrappedKey> keys;
   uint32_t id = 1;
-  for (const std::string_view purpose : {kKeyPurposeData, kKeyPurposePepper, kKeyPurposeJwt}) {
+  for (const std::string_view purpose :
+       {kKeyPurposeData, kKeyPurposePepper, kKeyPurposeTokenSigning}) {
     ASSIGN_OR_RETURN(WrappedKey key, CreateKey(root_key, id++, purpose, random, now));
     keys.push_back(std::move(key));
   }
   return keys;
 }
 
-StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t id,
-                                        std::string_view purpose, Random& random, UnixMicros now) {
+StatusOr<WrappedKey> Keyring::CreateKey(RootKey& root_key, uint32_t id, std::string_view purpose,
+                                        Random& random, UnixMicros now) {
   if (id == kRootKeyId) return Err(InvalidArgumentError("key id 0 is reserved for the root key"));
   if (!IsKnownPurpose(purpose)) {
     return Err(InvalidArgumentError(fmt::format("unknown key purpose \"{}\"", purpose)));
   }
-  if (root_key.size() != kAeadKeySize) {
-    return Err(InvalidArgumentError("root key must be 32 bytes"));
-  }
   SecretBuffer key(kAeadKeySize);
   RETURN_IF_ERROR(random.Fill({key.data(), key.size()}));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped,
-                   AeadSeal(root_key, kRootKeyId, key.span(), KeyAad(purpose, id), random));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> wrapped, root_key.Seal(key, KeyAad(purpose, id)));
   WrappedKey out;
   out.id = id;
   out.purpose = std::string(purpose);
@@ -84,15 +142,11 @@ StatusOr<WrappedKey> Keyring::CreateKey(const SecretBuffer& root_key, uint32_t i
 }
 
 StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>& keys,
-                                                   const SecretBuffer& root_key, Random& random) {
-  if (root_key.size() != kAeadKeySize) {
-    return Err(FailedPreconditionError("root key must be 32 bytes"));
-  }
+                                                   RootKey& root_key, Random& random) {
   std::unique_ptr<Keyring> ring(new Keyring(random));
   WriterMutexLock lock(ring->mu_);  // for the analysis only: no other thread sees `ring` yet
   // Among several active keys of one purpose (a rotation half done), the newest id wins.
   uint32_t pepper_id = 0;
-  uint32_t jwt_id = 0;
   std::vector<uint32_t> seen;
   for (const WrappedKey& wrapped : keys) {
     if (std::find(seen.begin(), seen.end(), wrapped.id) != seen.end()) {
@@ -113,22 +167,156 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
         pepper_id = wrapped.id;
         ring->pepper_ = std::move(key);
       }
-    } else if (wrapped.purpose == kKeyPurposeJwt) {
-      if (wrapped.active && wrapped.id > jwt_id) {
-        jwt_id = wrapped.id;
-        ring->jwt_key_ = std::move(key);
+    } else if (wrapped.purpose == kKeyPurposeTokenSigning) {
+      ASSIGN_OR_RETURN(TokenKey token_key, UnwrapTokenKey(root_key, wrapped));
+      if (wrapped.active && wrapped.id > ring->current_token_key_id_) {
+        ring->current_token_key_id_ = wrapped.id;
       }
+      ring->token_keys_.emplace(wrapped.id, std::move(token_key));
     }
     // Keys of purposes this version does not know are checked above and otherwise ignored.
   }
-  for (const auto& [purpose, id] :
-       {std::pair{kKeyPurposeData, ring->active_data_key_id_},
-        std::pair{kKeyPurposePepper, pepper_id}, std::pair{kKeyPurposeJwt, jwt_id}}) {
+  for (const auto& [purpose, id] : {std::pair{kKeyPurposeData, ring->active_data_key_id_},
+                                    std::pair{kKeyPurposePepper, pepper_id}}) {
     if (id == 0) {
       return Err(FailedPreconditionError(fmt::format("keyring has no active \"{}\" key", purpose)));
     }
   }
+  for (auto& [id, token_key] : ring->token_keys_) {
+    token_key.published.current = id == ring->current_token_key_id_;
+  }
   return ring;
+}
+
+StatusOr<Keyring::TokenKey> Keyring::UnwrapTokenKey(RootKey& root_key, const WrappedKey& wrapped) {
+  ASSIGN_OR_RETURN(SecretBuffer seed, UnwrapKey(root_key, wrapped));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> public_key, Ed25519PublicKey(seed));
+  TokenKey key;
+  key.seed = std::move(seed);
+  key.published.id = wrapped.id;
+  key.published.kid = Ed25519Thumbprint(public_key);
+  key.published.public_key = std::move(public_key);
+  key.created_at = wrapped.created_at;
+  return key;
+}
+
+bool Keyring::TokenKeysMatch(const std::vector<WrappedKey>& keys) const {
+  ReaderMutexLock lock(mu_);
+  size_t stored = 0;
+  uint32_t current = 0;
+  for (const WrappedKey& wrapped : keys) {
+    if (wrapped.purpose != kKeyPurposeTokenSigning) {
+      continue;
+    }
+    ++stored;
+    if (!token_keys_.contains(wrapped.id)) {
+      return false;
+    }
+    if (wrapped.active && wrapped.id > current) {
+      current = wrapped.id;
+    }
+  }
+  return stored == token_keys_.size() && current == current_token_key_id_;
+}
+
+StatusOr<bool> Keyring::RefreshTokenKeys(const std::vector<WrappedKey>& keys,
+                                         const SecretBuffer& root_key) {
+  if (TokenKeysMatch(keys)) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random_));
+  return RefreshTokenKeys(keys, *root);
+}
+
+StatusOr<bool> Keyring::RefreshTokenKeys(const std::vector<WrappedKey>& keys, RootKey& root_key) {
+  if (TokenKeysMatch(keys)) {
+    return false;
+  }
+  std::map<uint32_t, TokenKey> fresh;
+  uint32_t current = 0;
+  for (const WrappedKey& wrapped : keys) {
+    if (wrapped.purpose != kKeyPurposeTokenSigning) {
+      continue;
+    }
+    if (wrapped.active && wrapped.id > current) {
+      current = wrapped.id;
+    }
+    {
+      ReaderMutexLock lock(mu_);
+      const auto held = token_keys_.find(wrapped.id);
+      if (held != token_keys_.end()) {
+        TokenKey copy;
+        copy.seed = held->second.seed.Clone();
+        copy.published = held->second.published;
+        copy.created_at = held->second.created_at;
+        fresh.emplace(wrapped.id, std::move(copy));
+        continue;
+      }
+    }
+    ASSIGN_OR_RETURN(TokenKey key, UnwrapTokenKey(root_key, wrapped));
+    fresh.emplace(wrapped.id, std::move(key));
+  }
+  for (auto& [id, token_key] : fresh) {
+    token_key.published.current = id == current;
+  }
+  WriterMutexLock lock(mu_);
+  token_keys_.swap(fresh);
+  current_token_key_id_ = current;
+  return true;
+}
+
+std::vector<JwtVerificationKey> Keyring::AcceptedLocked(UnixMicros now,
+                                                        UnixMicros token_lifetime) const {
+  std::vector<JwtVerificationKey> accepted;
+  for (auto it = token_keys_.begin(); it != token_keys_.end(); ++it) {
+    const auto next = std::next(it);
+    if (it->first != current_token_key_id_) {
+      // Replaced when the next newer key was made: good for one token lifetime after that.
+      if (next == token_keys_.end() || next->second.created_at + token_lifetime <= now) {
+        continue;
+      }
+    }
+    JwtVerificationKey key{it->second.published.kid, it->second.published.public_key};
+    if (it->first == current_token_key_id_) {
+      accepted.insert(accepted.begin(), std::move(key));
+    } else {
+      accepted.push_back(std::move(key));
+    }
+  }
+  return accepted;
+}
+
+StatusOr<std::string> Keyring::SignToken(const JwtClaims& claims) const {
+  ReaderMutexLock lock(mu_);
+  const auto it = token_keys_.find(current_token_key_id_);
+  if (it == token_keys_.end()) {
+    return Err(FailedPreconditionError("the keyring has no token signing key"));
+  }
+  return SignJwt(claims, it->second.published.kid, it->second.seed);
+}
+
+StatusOr<JwtClaims> Keyring::VerifyToken(std::string_view token, UnixMicros now,
+                                         UnixMicros token_lifetime) const {
+  std::vector<JwtVerificationKey> accepted;
+  {
+    ReaderMutexLock lock(mu_);
+    accepted = AcceptedLocked(now, token_lifetime);
+  }
+  return VerifyJwt(token, accepted, now);
+}
+
+std::vector<PublicTokenKey> Keyring::TokenPublicKeys(UnixMicros now,
+                                                     UnixMicros token_lifetime) const {
+  ReaderMutexLock lock(mu_);
+  std::vector<PublicTokenKey> out;
+  for (const JwtVerificationKey& key : AcceptedLocked(now, token_lifetime)) {
+    for (const auto& [id, token_key] : token_keys_) {
+      if (token_key.published.kid == key.kid) {
+        out.push_back(token_key.published);
+      }
+    }
+  }
+  return out;
 }
 
 bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
@@ -150,8 +338,7 @@ bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
   return stored == data_keys_.size() && active == active_data_key_id_;
 }
 
-StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys,
-                                        const SecretBuffer& root_key) {
+StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys, RootKey& root_key) {
   if (DataKeysMatch(keys)) {
     return false;
   }

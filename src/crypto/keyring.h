@@ -1,7 +1,8 @@
 // Keyring: the data keys, each wrapped under the root key, with ids. Encrypts new values with
 // the active data key and opens values sealed under any key it holds. Also holds the HMAC pepper
-// for credentials and the JWT signing key. Safe for concurrent use once built; the data keys can
-// be refreshed from the store while in use (key rotation), the pepper and JWT key cannot.
+// for credentials and the Ed25519 token signing keys (the current one signs; the ones it
+// replaced verify until every token they signed has expired). Safe for concurrent use once
+// built; the data and token keys can be refreshed from the store while in use (key rotation).
 #pragma once
 
 #include <cstdint>
@@ -15,27 +16,59 @@
 #include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
+#include "crypto/jwt.h"
+#include "crypto/key_provider.h"
 #include "model/secret.h"
 
 namespace coffer {
 
 inline constexpr std::string_view kKeyPurposeData = "data";
 inline constexpr std::string_view kKeyPurposePepper = "hmac-pepper";
+// The HS256 key of earlier versions: still unwrapped (so a wrong root key is caught), unused.
 inline constexpr std::string_view kKeyPurposeJwt = "jwt";
+// An Ed25519 seed that signs access tokens (EdDSA).
+inline constexpr std::string_view kKeyPurposeTokenSigning = "jwt-ed25519";
+
+// A token signing key as published (JWKS): kid, raw public key, and whether it signs new tokens.
+struct PublicTokenKey {
+  uint32_t id = 0;
+  std::string kid;
+  std::vector<uint8_t> public_key;
+  bool current = false;
+};
 
 class Keyring {
  public:
-  // Fresh keys for a new data directory (one active key per purpose, ids 1..3), wrapped under
+  // Each function taking a `RootKey&` seals or opens the keyring's keys through it (a key file's
+  // bytes, or a PKCS#11 token); the `SecretBuffer` overloads are the same with a 32-byte root key
+  // held in memory. A root key that cannot be reached answers kUnavailable (passed on as is).
+
+  // Fresh keys for a new data directory (data, pepper, token signing: ids 1..3), wrapped under
   // `root_key`, to be stored.
+  static StatusOr<std::vector<WrappedKey>> CreateInitialKeys(RootKey& root_key, Random& random,
+                                                             UnixMicros now);
   static StatusOr<std::vector<WrappedKey>> CreateInitialKeys(const SecretBuffer& root_key,
                                                              Random& random, UnixMicros now);
 
   // Wraps a new key for `purpose` with id `id` (for key rotation).
+  static StatusOr<WrappedKey> CreateKey(RootKey& root_key, uint32_t id, std::string_view purpose,
+                                        Random& random, UnixMicros now);
   static StatusOr<WrappedKey> CreateKey(const SecretBuffer& root_key, uint32_t id,
                                         std::string_view purpose, Random& random, UnixMicros now);
 
+  // Opens `wrapped` under `from` and seals it again under `to` (coffer keys migrate-root); the
+  // result is the same key, id and purpose. kFailedPrecondition when it does not open under
+  // `from`.
+  static StatusOr<WrappedKey> Reseal(const WrappedKey& wrapped, RootKey& from, RootKey& to);
+  // Whether `wrapped` opens under `root_key`, to a key of the right size.
+  static Status Verify(const WrappedKey& wrapped, RootKey& root_key);
+
   // Unwraps stored keys. kFailedPrecondition "root key does not match …" when any key fails to
-  // unwrap (wrong root key); kFailedPrecondition when a purpose has no active key.
+  // unwrap (wrong root key); kFailedPrecondition when the data or pepper purpose has no active
+  // key. Without a token signing key (a store from before they existed) tokens cannot be signed
+  // until one is added (EnsureTokenSigningKey) and refreshed in.
+  static StatusOr<std::unique_ptr<Keyring>> Unwrap(const std::vector<WrappedKey>& keys,
+                                                   RootKey& root_key, Random& random);
   static StatusOr<std::unique_ptr<Keyring>> Unwrap(const std::vector<WrappedKey>& keys,
                                                    const SecretBuffer& root_key, Random& random);
 
@@ -51,6 +84,7 @@ class Keyring {
   // newest active one the key for new writes. The pepper and JWT key are left as they are.
   // Returns whether anything changed. kFailedPrecondition when a new key does not unwrap under
   // `root_key` or no data key is active; the keyring is then unchanged. Thread-safe.
+  StatusOr<bool> RefreshDataKeys(const std::vector<WrappedKey>& keys, RootKey& root_key);
   StatusOr<bool> RefreshDataKeys(const std::vector<WrappedKey>& keys, const SecretBuffer& root_key);
   // True when every data key of `keys` is held and the active one is the one in use: a
   // refresh would change nothing, and needs no root key. Thread-safe.
@@ -58,12 +92,28 @@ class Keyring {
   // Whether a data key of this id is held. Thread-safe.
   bool HoldsDataKey(uint32_t id) const;
 
+  // As RefreshDataKeys, for the token signing keys: unwraps new ones, drops those no longer
+  // stored, and signs with the newest active one. Thread-safe.
+  StatusOr<bool> RefreshTokenKeys(const std::vector<WrappedKey>& keys, RootKey& root_key);
+  StatusOr<bool> RefreshTokenKeys(const std::vector<WrappedKey>& keys,
+                                  const SecretBuffer& root_key);
+  // True when the token signing keys held are exactly those of `keys`. Thread-safe.
+  bool TokenKeysMatch(const std::vector<WrappedKey>& keys) const;
+
+  // Signs `claims` with the current token signing key. kFailedPrecondition when there is none.
+  StatusOr<std::string> SignToken(const JwtClaims& claims) const;
+  // Verifies a token signed by the current key, or by a key it replaced less than
+  // `token_lifetime` microseconds before `now`. Thread-safe.
+  StatusOr<JwtClaims> VerifyToken(std::string_view token, UnixMicros now,
+                                  UnixMicros token_lifetime) const;
+  // The keys VerifyToken accepts at `now`, current first. Thread-safe.
+  std::vector<PublicTokenKey> TokenPublicKeys(UnixMicros now, UnixMicros token_lifetime) const;
+
   uint32_t active_data_key_id() const {
     ReaderMutexLock lock(mu_);
     return active_data_key_id_;
   }
   const SecretBuffer& pepper() const { return pepper_; }
-  const SecretBuffer& jwt_key() const { return jwt_key_; }
   Random& random() const { return random_; }
 
  private:
@@ -73,8 +123,20 @@ class Keyring {
   mutable SharedMutex mu_;
   std::map<uint32_t, SecretBuffer> data_keys_ COFFER_GUARDED_BY(mu_);
   uint32_t active_data_key_id_ COFFER_GUARDED_BY(mu_) = 0;
+  struct TokenKey {
+    SecretBuffer seed;
+    PublicTokenKey published;
+    UnixMicros created_at = 0;
+  };
+  // The held token keys' verification keys for `now` (lock held).
+  std::vector<JwtVerificationKey> AcceptedLocked(UnixMicros now, UnixMicros token_lifetime) const
+      COFFER_REQUIRES_SHARED(mu_);
+  // Unwraps one token signing key.
+  static StatusOr<TokenKey> UnwrapTokenKey(RootKey& root_key, const WrappedKey& wrapped);
+
   SecretBuffer pepper_;
-  SecretBuffer jwt_key_;
+  std::map<uint32_t, TokenKey> token_keys_ COFFER_GUARDED_BY(mu_);
+  uint32_t current_token_key_id_ COFFER_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace coffer

@@ -33,7 +33,7 @@ TEST_F(KeyringTest, InitialKeys) {
   EXPECT_EQ((*keys)[1].id, 2u);
   EXPECT_EQ((*keys)[1].purpose, kKeyPurposePepper);
   EXPECT_EQ((*keys)[2].id, 3u);
-  EXPECT_EQ((*keys)[2].purpose, kKeyPurposeJwt);
+  EXPECT_EQ((*keys)[2].purpose, kKeyPurposeTokenSigning);
   for (const WrappedKey& k : *keys) {
     EXPECT_TRUE(k.active);
     EXPECT_EQ(k.created_at, 1234);
@@ -51,8 +51,7 @@ TEST_F(KeyringTest, UnwrapAndRoundTrip) {
   ASSERT_TRUE(ring.has_value()) << ring.error();
   EXPECT_EQ((*ring)->active_data_key_id(), 1u);
   EXPECT_EQ((*ring)->pepper().size(), 32u);
-  EXPECT_EQ((*ring)->jwt_key().size(), 32u);
-  EXPECT_FALSE((*ring)->pepper().Equals((*ring)->jwt_key().span()));
+  EXPECT_EQ((*ring)->TokenPublicKeys(0, 0).size(), 1u);
 
   auto blob = (*ring)->Encrypt(AsBytes("hunter2"), aad_);
   ASSERT_TRUE(blob.has_value());
@@ -103,7 +102,9 @@ TEST_F(KeyringTest, RelabelledOrTamperedKeyRefused) {
 TEST_F(KeyringTest, MissingPurposeRefused) {
   auto keys = Keyring::CreateInitialKeys(root_, *random_, 0);
   ASSERT_TRUE(keys.has_value());
-  for (size_t drop = 0; drop < 3; ++drop) {
+  // The data key and the pepper are required; a missing token key is added at server start
+  // (AKeyringWithoutATokenKeyCannotSign).
+  for (size_t drop = 0; drop < 2; ++drop) {
     auto partial = *keys;
     partial.erase(partial.begin() + static_cast<ptrdiff_t>(drop));
     auto ring = Keyring::Unwrap(partial, root_, *random_);
@@ -243,9 +244,9 @@ TEST_F(KeyringTest, RefreshAddsNewDataKeysMakesTheNewestActiveAndDropsRetiredOne
   EXPECT_FALSE(k.HoldsDataKey(1));
   EXPECT_THAT(k.Decrypt(*old_blob, aad_), StatusIs(StatusCode::kDataLoss));
   EXPECT_EQ(k.Decrypt(*new_blob, aad_)->view(), "new value");
-  // The pepper and JWT key are not touched by a data key refresh.
+  // The pepper and token keys are not touched by a data key refresh.
   EXPECT_EQ(k.pepper().size(), 32u);
-  EXPECT_EQ(k.jwt_key().size(), 32u);
+  EXPECT_EQ(k.TokenPublicKeys(0, 0).size(), 1u);
 }
 
 TEST_F(KeyringTest, RefreshRefusesAKeyringWithoutAnActiveDataKey) {
@@ -258,6 +259,92 @@ TEST_F(KeyringTest, RefreshRefusesAKeyringWithoutAnActiveDataKey) {
   auto refused = (*ring)->RefreshDataKeys(none, root_);
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ((*ring)->active_data_key_id(), 1u);
+}
+
+JwtClaims TestClaims(UnixMicros now) {
+  JwtClaims c;
+  c.subject = "u-1";
+  c.principal_kind = "user";
+  c.credential_id = "pub";
+  c.token_id = "t";
+  c.issued_at = now;
+  c.expires_at = now + 900 * kMicrosPerSecond;
+  return c;
+}
+
+TEST_F(KeyringTest, TokenKeyRotationKeepsThePreviousKeyForOneTokenLifetime) {
+  constexpr UnixMicros kLifetime = 900 * kMicrosPerSecond;
+  auto keys = Keyring::CreateInitialKeys(root_, *random_, 1000);
+  ASSERT_TRUE(keys.has_value());
+  auto ring = Keyring::Unwrap(*keys, root_, *random_);
+  ASSERT_TRUE(ring.has_value());
+  Keyring& k = **ring;
+  // Rotation at t1: key 4 becomes current (the store deactivates key 3). The old token was
+  // signed just before, and lives (as a token signed with a longer lifetime would) past the
+  // window its key is kept for.
+  const UnixMicros t1 = 10 * kMicrosPerSecond;
+  const UnixMicros t0 = t1 - kMicrosPerSecond;
+  JwtClaims old_claims = TestClaims(t0);
+  old_claims.expires_at = t1 + 2 * kLifetime;
+  auto old_token = k.SignToken(old_claims);
+  ASSERT_THAT(old_token, IsOk());
+  const std::string old_kid = k.TokenPublicKeys(t0, kLifetime).at(0).kid;
+
+  auto rotated = *keys;
+  auto added = Keyring::CreateKey(root_, 4, kKeyPurposeTokenSigning, *random_, t1);
+  ASSERT_TRUE(added.has_value());
+  rotated[2].active = false;
+  rotated.push_back(*added);
+  EXPECT_FALSE(k.TokenKeysMatch(rotated));
+  ASSERT_TRUE(k.RefreshTokenKeys(rotated, root_).value());
+  EXPECT_TRUE(k.TokenKeysMatch(rotated));
+  EXPECT_FALSE(k.RefreshTokenKeys(rotated, root_).value());
+
+  auto published = k.TokenPublicKeys(t1, kLifetime);
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_TRUE(published[0].current);
+  EXPECT_EQ(published[0].id, 4u);
+  EXPECT_NE(published[0].kid, old_kid);
+  EXPECT_EQ(published[1].kid, old_kid);
+  EXPECT_FALSE(published[1].current);
+
+  // New tokens carry the new kid; the old token still verifies until the lifetime has passed.
+  auto new_token = k.SignToken(TestClaims(t1));
+  ASSERT_THAT(new_token, IsOk());
+  EXPECT_THAT(k.VerifyToken(*new_token, t1, kLifetime), IsOk());
+  EXPECT_THAT(k.VerifyToken(*old_token, t1, kLifetime), IsOk());
+  EXPECT_THAT(k.VerifyToken(*old_token, t1 + kLifetime - 1, kLifetime), IsOk());
+  // After one lifetime the old key is no longer accepted nor published: no token it signed
+  // outlives it, whatever its expiry says.
+  EXPECT_THAT(k.VerifyToken(*old_token, t1 + kLifetime, kLifetime),
+              StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_EQ(k.TokenPublicKeys(t1 + kLifetime, kLifetime).size(), 1u);
+
+  // Dropped from the store: dropped from the keyring.
+  rotated.erase(rotated.begin() + 2);
+  ASSERT_TRUE(k.RefreshTokenKeys(rotated, root_).value());
+  EXPECT_THAT(k.VerifyToken(*old_token, t1, kLifetime), StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(k.VerifyToken(*new_token, t1, kLifetime), IsOk());
+}
+
+TEST_F(KeyringTest, AKeyringWithoutATokenKeyCannotSign) {
+  // A store from before Ed25519 tokens: data, pepper and the old HS256 key.
+  std::vector<WrappedKey> keys;
+  uint32_t id = 1;
+  for (const std::string_view purpose : {kKeyPurposeData, kKeyPurposePepper, kKeyPurposeJwt}) {
+    auto key = Keyring::CreateKey(root_, id++, purpose, *random_, 0);
+    ASSERT_TRUE(key.has_value());
+    keys.push_back(*key);
+  }
+  auto ring = Keyring::Unwrap(keys, root_, *random_);
+  ASSERT_TRUE(ring.has_value()) << ring.error();
+  EXPECT_THAT((*ring)->SignToken(TestClaims(0)), StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_TRUE((*ring)->TokenPublicKeys(0, 0).empty());
+  auto added = Keyring::CreateKey(root_, 4, kKeyPurposeTokenSigning, *random_, 0);
+  ASSERT_TRUE(added.has_value());
+  keys.push_back(*added);
+  ASSERT_TRUE((*ring)->RefreshTokenKeys(keys, root_).value());
+  EXPECT_THAT((*ring)->SignToken(TestClaims(0)), IsOk());
 }
 
 }  // namespace

@@ -1,57 +1,24 @@
-// CurlHttpClient: one libcurl easy handle per request, the EgressGuard consulted from the
-// open-socket callback with the address libcurl resolved, and libcurl's errors mapped to the
-// codes HttpClient promises.
+// CurlHttpClient: one libcurl easy handle per request, made safe by curl_transfer.h (the
+// EgressGuard consulted from the open-socket callback with the address libcurl resolved), and
+// libcurl's errors mapped to the codes HttpClient promises.
 #include "gateway/http_client.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <memory>
-#include <mutex>
-#include <optional>
+
+#include "gateway/curl_transfer.h"
 
 namespace coffer::gateway {
 
 namespace {
 
 struct Transfer {
-  const EgressGuard* guard = nullptr;
-  std::optional<Status> refused;  // the last address the guard refused
+  SocketGuard socket_guard;
   OutboundResponse response;
   size_t max_bytes = 0;
 };
-
-std::optional<IpAddress> AddressOf(const curl_sockaddr* address) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (address->family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&address->addr);
-    if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof text) == nullptr) return std::nullopt;
-  } else if (address->family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address->addr);
-    if (inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text) == nullptr) return std::nullopt;
-  } else {
-    return std::nullopt;
-  }
-  return ParseIpAddress(text);
-}
-
-curl_socket_t OpenSocket(void* data, curlsocktype purpose, curl_sockaddr* address) {
-  auto* transfer = static_cast<Transfer*>(data);
-  if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
-  const std::optional<IpAddress> ip = AddressOf(address);
-  if (!ip.has_value()) {
-    transfer->refused = PermissionDeniedError("connecting to a non-IP address is refused");
-    return CURL_SOCKET_BAD;
-  }
-  if (Status s = transfer->guard->Check(*ip); !s.ok()) {
-    transfer->refused = std::move(s);
-    return CURL_SOCKET_BAD;
-  }
-  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-}
 
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -65,16 +32,6 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   transfer->response.body.append(data, n);
   return n;
 }
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct CurlUrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 bool HasPart(CURLU* url, CURLUPart part) {
   char* value = nullptr;
@@ -121,45 +78,27 @@ Status ValidateOutboundUrl(std::string_view url, bool allow_http) {
 
 CurlHttpClient::CurlHttpClient(EgressGuard guard, HttpClientOptions options)
     : guard_(std::move(guard)), options_(options) {
-  static std::once_flag global_init;
-  std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  InitCurlOnce();
 }
 
 StatusOr<OutboundResponse> CurlHttpClient::Send(const OutboundRequest& request) {
   RETURN_IF_ERROR(ValidateOutboundUrl(request.url, options_.allow_http));
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  std::unique_ptr<CURL, CurlEasyDeleter> curl(curl_easy_init());
   if (!curl) return Err(InternalError("cannot start an outbound request"));
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  for (const auto& [name, value] : request.headers) {
-    curl_slist* next = curl_slist_append(headers.get(), fmt::format("{}: {}", name, value).c_str());
-    if (next == nullptr) return Err(InternalError("cannot build the request headers"));
-    (void)headers.release();
-    headers.reset(next);
-  }
-  // Without this, libcurl adds "Expect: 100-continue" to larger bodies and waits for it.
-  curl_slist* no_expect = curl_slist_append(headers.get(), "Expect:");
-  if (no_expect == nullptr) return Err(InternalError("cannot build the request headers"));
-  (void)headers.release();
-  headers.reset(no_expect);
+  // Without "Expect:", libcurl adds "Expect: 100-continue" to larger bodies and waits for it.
+  ASSIGN_OR_RETURN(CurlHeaderList headers, BuildCurlHeaderList(request.headers, {"Expect:"}));
 
   Transfer transfer;
-  transfer.guard = &guard_;
+  transfer.socket_guard.guard = &guard_;
   transfer.max_bytes = options_.max_response_bytes;
   char error_buffer[CURL_ERROR_SIZE] = {};
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, options_.allow_http ? "http,https" : "https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_PROXY, "");  // never a proxy from the environment
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  SetSafeTransferOptions(c, options_.allow_http, &transfer.socket_guard);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
-  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, &OpenSocket);
-  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
@@ -178,9 +117,9 @@ StatusOr<OutboundResponse> CurlHttpClient::Send(const OutboundRequest& request) 
   if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && transfer.response.truncated)) {
     return std::move(transfer.response);
   }
-  if (transfer.refused.has_value() &&
+  if (transfer.socket_guard.refused.has_value() &&
       (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT)) {
-    return Err(std::move(*transfer.refused));
+    return Err(std::move(*transfer.socket_guard.refused));
   }
   const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
   if (rc == CURLE_OPERATION_TIMEDOUT) {

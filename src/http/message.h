@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -39,6 +40,58 @@ struct Request {
 };
 
 struct Response;
+
+// A response body produced while it is sent (Response::stream). The producer calls Write, Finish
+// and Fail from any thread; the server sends each Write as it comes (HTTP/1.1: chunked; HTTP/1.0:
+// until the connection closes). Write never blocks: bytes queue until the connection takes them,
+// and every queued buffer is wiped when released. Thread-safe.
+class BodyStream {
+ public:
+  // Where the body stands, for the server.
+  enum class State { kOpen, kFinished, kFailed, kAbandoned };
+
+  BodyStream() = default;
+  ~BodyStream();
+  BodyStream(const BodyStream&) = delete;
+  BodyStream& operator=(const BodyStream&) = delete;
+
+  // Queues `bytes` (a copy). False once the client has gone or the body ended: stop producing.
+  bool Write(std::string_view bytes);
+  // The body is complete: what was written is sent, then its end.
+  void Finish();
+  // The body broke: the connection is closed without the body's end, so the client sees it cut.
+  void Fail();
+  // Called once (on any thread, never under this stream's lock) when the client goes away or the
+  // server stops before Finish or Fail; at once if that already happened. Replaces an earlier
+  // callback.
+  void OnAbandoned(std::function<void()> callback);
+
+  // --- for the server -------------------------------------------------------------------------
+  // Moves the bytes written so far to the back of `chunks` (which the caller wipes once sent,
+  // e.g. with WipeChunks) and returns the state. Bytes written before Finish or Fail still come
+  // out before the state says so.
+  State Take(std::deque<std::string>& chunks);
+  // Calls `listener` on every Write, Finish and Fail from now on (under this stream's lock: it
+  // must be quick), and at once if bytes or an end are waiting to be taken.
+  void Listen(std::function<void()> listener);
+  // No more calls of the listener once this returns.
+  void StopListening();
+  // The client went away or the server stops: from now on Write returns false, and the bytes
+  // still queued are wiped. Fires the OnAbandoned callback unless the producer had ended. Any
+  // number of calls.
+  void Abandon();
+
+  // Wipes and empties `chunks`.
+  static void WipeChunks(std::deque<std::string>& chunks);
+
+ private:
+  mutable Mutex mu_;
+  std::deque<std::string> queued_ COFFER_GUARDED_BY(mu_);
+  State state_ COFFER_GUARDED_BY(mu_) = State::kOpen;
+  bool callback_due_ COFFER_GUARDED_BY(mu_) = false;  // abandoned, the callback not yet called
+  std::function<void()> on_abandoned_ COFFER_GUARDED_BY(mu_);
+  std::function<void()> listener_ COFFER_GUARDED_BY(mu_);
+};
 
 // Told when whatever a deferred answer waits for may have happened (see Deferred). Fire() may be
 // called any number of times, from any thread, before or while the server listens; the server
@@ -99,6 +152,10 @@ struct Response {
   // Only for a request with before_send_honoured: the answer comes later (see Deferred); the
   // other fields of this response are ignored.
   std::shared_ptr<Deferred> deferred;
+  // When set, the body is produced while it is sent (see BodyStream) and `body` is ignored. The
+  // status and headers go out at once; the server abandons the stream if it sends something
+  // else instead (a before_send refusal) or cannot send it all.
+  std::shared_ptr<BodyStream> stream;
 };
 
 }  // namespace coffer::http

@@ -155,6 +155,9 @@ Response ProblemFromStatus(const Status& status) {
       case StorageFault::kNone:
         break;
     }
+    if (status.payload().key_provider_unavailable) {
+      kind = {503, "Key provider unavailable", "key-provider-unavailable", false};
+    }
   }
   if (status.code() == StatusCode::kFailedPrecondition && status.payload().precondition_failed) {
     kind = {412, "Precondition failed", "precondition-failed", false};

@@ -106,6 +106,16 @@ TEST(ProblemJsonTest, StorageFaultsNameTheirCauseInTheType) {
   EXPECT_EQ(Field(ParseBody(r), "type"), "urn:coffer:problem:internal");
 }
 
+TEST(ProblemJsonTest, AnUnreachableKeyProviderIsA503OfItsOwnType) {
+  Response r = ProblemFromStatus(
+      Status(StatusCode::kUnavailable, "the root key's PKCS#11 token t, object o cannot be reached",
+             {.key_provider_unavailable = true}));
+  EXPECT_EQ(r.status, 503);
+  boost::json::object body = ParseBody(r);
+  EXPECT_EQ(Field(body, "type"), "urn:coffer:problem:key-provider-unavailable");
+  EXPECT_EQ(Field(body, "title"), "Key provider unavailable");
+}
+
 TEST(ProblemJsonTest, RetryAfterIsWholeSecondsRoundedUp) {
   const std::pair<std::chrono::microseconds, std::string> cases[] = {
       {std::chrono::microseconds(1), "1"},

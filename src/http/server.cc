@@ -24,7 +24,8 @@ BeastHttpServer::~BeastHttpServer() {
   // has been called holds nothing of ioc_ any more (PostResume), however long its caller
   // keeps it.
   before_send_in_flight_.WaitForNone();
-  DetachWaits();  // a WakeSignal fired from now on must not post to ioc_
+  DetachWaits();    // a WakeSignal fired from now on must not post to ioc_
+  DetachStreams();  // nor a streamed body written
   {
     MutexLock lock(mu_);
     stopped_ = true;  // connection frames destroyed below must not touch ioc_ any more
@@ -139,13 +140,15 @@ void BeastHttpServer::BeginShutdown() {
     }
   }
   // A connection that is not idle here is reading or handling a request; it sees draining_
-  // before it would wait for another one, and answers with "Connection: close".
+  // before it would wait for another one, and answers with "Connection: close". A streamed body
+  // may go on until the grace runs out.
   for (auto& conn : live) {
     conn->CloseIfIdle();
   }
   grace_timer_.expires_after(options_.shutdown_grace);
   grace_timer_.async_wait([this](const beast::error_code& error) {
     if (!error) {
+      EndStreams();  // their producers stop now, not when the server is destroyed
       MutexLock lock(mu_);
       StopLocked();
     }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -178,6 +179,48 @@ void WipeRequest(Request& request) {
       SecureWipe(value);
     }
   }
+}
+
+// 204 and 304 never have a body.
+bool IsBodyless(int status) { return status == 204 || status == 304; }
+
+// The status line and header fields of `response`: the handler's headers that are safe, then
+// the server's own.
+template <typename Body>
+void SetHeader(bhttp::response<Body>& wire, const Response& response, unsigned version,
+               bool keep_alive, const std::string& request_id) {
+  wire.version(version == 10 ? 10 : 11);
+  wire.result(static_cast<unsigned>(response.status));
+  for (const auto& [name, value] : response.headers) {
+    if (!name.empty() && IsSafeHeaderText(name) && IsSafeHeaderText(value) &&
+        !IsServerOwnedHeader(name)) {
+      wire.insert(name, value);
+    }
+  }
+  if (!IsBodyless(response.status) && !response.content_type.empty() &&
+      wire.find(bhttp::field::content_type) == wire.end()) {
+    wire.set(bhttp::field::content_type, response.content_type);
+  }
+  if (wire.find(bhttp::field::cache_control) == wire.end()) {
+    wire.set(bhttp::field::cache_control, "no-store");
+  }
+  wire.set("X-Content-Type-Options", "nosniff");
+  wire.set(bhttp::field::server, "coffer");
+  wire.set("X-Request-Id", request_id);
+  wire.keep_alive(keep_alive);
+}
+
+// The serialized header of a streamed response.
+std::string StreamHeader(const Response& response, unsigned version, bool keep_alive,
+                         const std::string& request_id, bool chunked) {
+  bhttp::response<bhttp::empty_body> wire;
+  SetHeader(wire, response, version, keep_alive, request_id);
+  if (chunked) {
+    wire.chunked(true);
+  }
+  std::ostringstream out;
+  out << wire.base();
+  return std::move(out).str();
 }
 
 Response BadRequestProblem(std::string_view detail) {
@@ -352,6 +395,16 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
 
   std::string route_template;
   Response response;
+  // A streamed body not sent (this frame destroyed with the server, say) is abandoned; once sent,
+  // or abandoned already, this does nothing.
+  struct AbandonUnsent {
+    Response& response;
+    ~AbandonUnsent() {
+      if (response.stream) {
+        response.stream->Abandon();
+      }
+    }
+  } abandon_unsent{response};
   if (std::optional<Response> bad_target = ParseRequestTarget(request.target, request)) {
     response = std::move(*bad_target);
   } else {
@@ -368,8 +421,23 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
   }
   WipeRequest(request);
 
-  const bool keep_alive = client_keep_alive && !draining_.load();
-  const bool written = co_await Write(conn, response, version, keep_alive, request.request_id);
+  bool keep_alive = client_keep_alive && !draining_.load();
+  bool written = false;
+  if (response.stream) {
+    Framing framing = Framing::kChunked;
+    if (IsBodyless(response.status) || request.method == "HEAD") {
+      framing = Framing::kNone;
+    } else if (version == 10) {
+      framing = Framing::kUntilClose;
+      keep_alive = false;
+    }
+    written = co_await WriteStream(conn,
+                                   StreamHeader(response, version, keep_alive, request.request_id,
+                                                framing == Framing::kChunked),
+                                   response.stream, framing);
+  } else {
+    written = co_await Write(conn, response, version, keep_alive, request.request_id);
+  }
   if (response.sensitive) {
     SecureWipe(response.body);
   }
@@ -384,27 +452,8 @@ asio::awaitable<bool> BeastHttpServer::Write(Connection<Stream>& conn, const Res
                                              unsigned version, bool keep_alive,
                                              const std::string& request_id) {
   WireResponse wire;
-  wire.version(version == 10 ? 10 : 11);
-  wire.result(static_cast<unsigned>(response.status));
-  for (const auto& [name, value] : response.headers) {
-    if (!name.empty() && IsSafeHeaderText(name) && IsSafeHeaderText(value) &&
-        !IsServerOwnedHeader(name)) {
-      wire.insert(name, value);
-    }
-  }
-  const bool bodyless = response.status == 204 || response.status == 304;
-  if (!bodyless && !response.content_type.empty() &&
-      wire.find(bhttp::field::content_type) == wire.end()) {
-    wire.set(bhttp::field::content_type, response.content_type);
-  }
-  if (wire.find(bhttp::field::cache_control) == wire.end()) {
-    wire.set(bhttp::field::cache_control, "no-store");
-  }
-  wire.set("X-Content-Type-Options", "nosniff");
-  wire.set(bhttp::field::server, "coffer");
-  wire.set("X-Request-Id", request_id);
-  wire.keep_alive(keep_alive);
-  if (!bodyless) {
+  SetHeader(wire, response, version, keep_alive, request_id);
+  if (!IsBodyless(response.status)) {
     wire.body() = beast::span<const char>(response.body.data(), response.body.size());
     wire.content_length(response.body.size());
   }

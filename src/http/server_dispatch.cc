@@ -22,10 +22,14 @@ namespace {
 
 constexpr size_t kMaxMethodInDetail = 16;
 
-// Replaces `response`, wiping its body first if it holds a secret, so that never lingers unsent.
+// Replaces `response`, wiping its body first if it holds a secret, so that never lingers unsent,
+// and abandoning its streamed body, which will not be sent.
 void ReplaceResponse(Response& response, Response replacement) {
   if (response.sensitive) {
     SecureWipe(response.body);
+  }
+  if (response.stream) {
+    response.stream->Abandon();
   }
   response = std::move(replacement);
 }

@@ -202,8 +202,36 @@ class BeastHttpServer final : public HttpServer {
   // called; a non-OK outcome replaces the response with its problem.
   asio::awaitable<void> AwaitBeforeSend(Response& response);
 
+  // A request waiting on its connection's strand, holding no thread: for a deferred answer
+  // (server_wait.cc) or for the next bytes of a streamed body (server_stream.cc). The flags are
+  // touched on the connection's strand only.
+  struct Wait {
+    explicit Wait(asio::any_io_executor ex) : executor(ex), timer(ex) {}
+    asio::any_io_executor executor;      // the connection's strand
+    asio::steady_timer timer;            // cancelled by every reason to look again
+    std::shared_ptr<WakeSignal> signal;  // a deferred answer's
+    bool woken = false;                  // the signal fired, or the stream has something to take
+    bool gone = false;                   // the client closed its connection
+    bool ending = false;                 // the server is shutting down
+    bool done = false;                   // the wait is over: late completions do nothing
+  };
+  // Posts `apply` to the wait's strand, then cancels its timer so the waiting coroutine looks.
+  template <typename Apply>
+  static void Nudge(const std::shared_ptr<Wait>& wait, Apply apply) {
+    asio::post(wait->executor, [wait, apply] {
+      if (!wait->done) {
+        apply(*wait);
+        wait->timer.cancel();
+      }
+    });
+  }
+  // Watches the socket for the client going away while its request waits (sets `gone`): readable
+  // with nothing to read (end of stream), an error, or a TLS alert (close_notify) first in line.
+  // Bytes of a pipelined request stay unread for the connection; watching then stops
+  // (server_wait.cc).
+  static void WatchForHangUp(const std::shared_ptr<Wait>& wait, tcp::socket& socket, bool tls);
+
   // Deferred answers (server_wait.cc).
-  struct Wait;
   // Waits for response.deferred (no worker thread held) and replaces the response with the
   // final answer. Returns false when the client went away meanwhile (nothing to send).
   template <typename Stream>
@@ -213,6 +241,24 @@ class BeastHttpServer final : public HttpServer {
   // Ends every wait at once (shutdown), or detaches them from this server (destruction).
   void EndWaits();
   void DetachWaits();
+
+  // Streamed bodies (server_stream.cc).
+  // How a streamed body is framed on the wire.
+  enum class Framing {
+    kChunked,     // HTTP/1.1: chunked, the connection may be reused after the last chunk
+    kUntilClose,  // HTTP/1.0: the bytes as they are, the end of the body closes the connection
+    kNone,        // no body may be sent (HEAD, 204, 304): the bytes are discarded
+  };
+  // Sends `header` (the serialized response header) and then `body` as its producer writes it,
+  // waiting for it on the connection's strand without a worker thread. Returns whether the body
+  // was finished and all of it sent. The stream is abandoned if it was not finished.
+  template <typename Stream>
+  asio::awaitable<bool> WriteStream(Connection<Stream>& conn, std::string header,
+                                    std::shared_ptr<BodyStream> body, Framing framing);
+  // Abandons every streamed body (the shutdown's grace ran out), or stops listening to them
+  // (destruction).
+  void EndStreams();
+  void DetachStreams();
 
   // Lifecycle (server.cc).
   void BeginShutdown();  // on control_
@@ -249,6 +295,13 @@ class BeastHttpServer final : public HttpServer {
   // Requests waiting for a deferred answer, by a number of their own.
   std::map<uint64_t, std::shared_ptr<Wait>> waits_ COFFER_GUARDED_BY(mu_);
   uint64_t next_wait_id_ COFFER_GUARDED_BY(mu_) = 0;
+  // Bodies being streamed, by a number of their own.
+  struct Streaming {
+    std::shared_ptr<Wait> wait;
+    std::shared_ptr<BodyStream> body;
+  };
+  std::map<uint64_t, Streaming> streams_ COFFER_GUARDED_BY(mu_);
+  uint64_t next_stream_id_ COFFER_GUARDED_BY(mu_) = 0;
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> run_called_{false};

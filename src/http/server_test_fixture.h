@@ -159,6 +159,40 @@ class TestClient {
     return parser.release();
   }
 
+  // Reads until `marker` has arrived and returns what came up to and including it (the rest
+  // stays pending); nullopt if the connection closed or the read timed out first.
+  std::optional<std::string> ReadUntil(std::string_view marker) {
+    for (;;) {
+      const size_t at = pending_.find(marker);
+      if (at != std::string::npos) {
+        std::string out = pending_.substr(0, at + marker.size());
+        pending_.erase(0, at + marker.size());
+        return out;
+      }
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        return std::nullopt;
+      }
+      pending_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  // True if the server resets the connection (rather than closing it in order) before the read
+  // timeout; bytes that arrive meanwhile are discarded.
+  bool WaitForReset() {
+    for (;;) {
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n == 0) {
+        return false;
+      }
+      if (n < 0) {
+        return errno == ECONNRESET;
+      }
+    }
+  }
+
   std::optional<WireResponse> Request(std::string_view method, std::string_view target,
                                       std::string_view body = "",
                                       std::string_view extra_headers = "") {

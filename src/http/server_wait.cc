@@ -37,36 +37,8 @@ Response TooManyWaiting() {
 
 }  // namespace
 
-// One waiting request. The flags are touched on the connection's strand only.
-struct BeastHttpServer::Wait {
-  explicit Wait(asio::any_io_executor ex) : executor(ex), timer(ex) {}
-  asio::any_io_executor executor;  // the connection's strand
-  asio::steady_timer timer;        // cancelled by every reason to look again
-  std::shared_ptr<WakeSignal> signal;
-  bool woken = false;   // the signal fired
-  bool gone = false;    // the client closed its connection
-  bool ending = false;  // the server is shutting down
-  bool done = false;    // the wait is over: late completions do nothing
-};
-
-namespace {
-
-// Posts `apply` to the wait's strand, then cancels its timer so the waiting coroutine looks.
-template <typename Wait, typename Apply>
-void Nudge(const std::shared_ptr<Wait>& wait, Apply apply) {
-  asio::post(wait->executor, [wait, apply] {
-    if (!wait->done) {
-      apply(*wait);
-      wait->timer.cancel();
-    }
-  });
-}
-
-// Watches the socket for the client going away while its request waits: readable with nothing
-// to read (end of stream), an error, or a TLS alert (close_notify) first in line. Bytes of a
-// pipelined request stay unread for the connection; watching then stops.
-template <typename Wait>
-void WatchForHangUp(const std::shared_ptr<Wait>& wait, tcp::socket& socket, bool tls) {
+void BeastHttpServer::WatchForHangUp(const std::shared_ptr<Wait>& wait, tcp::socket& socket,
+                                     bool tls) {
   socket.async_wait(
       tcp::socket::wait_read,
       asio::bind_executor(wait->executor, [wait, &socket, tls](const beast::error_code& ec) {
@@ -87,12 +59,13 @@ void WatchForHangUp(const std::shared_ptr<Wait>& wait, tcp::socket& socket, bool
       }));
 }
 
-}  // namespace
-
 template <typename Stream>
 asio::awaitable<bool> BeastHttpServer::AwaitDeferred(Connection<Stream>& conn, Response& response) {
   const std::shared_ptr<Deferred> deferred = std::move(response.deferred);
   const std::string actor_id = std::move(response.actor_id);  // for the access log
+  if (response.stream) {
+    response.stream->Abandon();  // the other fields of a deferring response are ignored
+  }
   response = Response();
   response.actor_id = actor_id;
   if (!deferred->wake || !deferred->resume) {

@@ -36,6 +36,11 @@ Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& e) 
   PutString(buf, e.status);
   PutU64(buf, static_cast<uint64_t>(static_cast<uint32_t>(e.http_status)));
   if (e.count != 0) PutU64(buf, static_cast<uint64_t>(e.count));
+  if (!e.details.empty()) {
+    // Tagged, so an event with details never encodes like one with a count and none.
+    PutString(buf, "details");
+    PutString(buf, e.details);
+  }
   return Sha256({prev_hash, buf});
 }
 

@@ -40,6 +40,9 @@ enum PermissionBits : uint8_t {
   kPermRotate = 1 << 2,
   kPermDelete = 1 << 3,
   kPermList = 1 << 4,
+  // Call through the agent's gateway bindings with the secret as the credential, never reading
+  // its value.
+  kPermUse = 1 << 5,
 };
 
 // What a policy does when it applies: an allow grants its permissions; a deny in force takes them
@@ -84,13 +87,16 @@ struct AuditEvent {
   // How many requests the event stands for when it summarises several (auth.failed.summary:
   // refusals of one client address); 0 for an event of its own request.
   int64_t count = 0;
+  // What else the event records, as a compact JSON object text (e.g. a gateway call's binding,
+  // method and upstream status); empty for nothing. Never a value, key or token.
+  std::string details;
   Sha256Digest prev_hash{};  // hash of event seq-1 (zeros for the first)
   Sha256Digest hash{};       // AuditChainHash(prev_hash, this)
 };
 
 // SHA-256(prev_hash || canonical encoding of every field but the hashes). Length-prefixed so no
-// two different events encode alike. `count` is appended only when not 0, so events written
-// before it existed keep their hashes.
+// two different events encode alike. `count` is appended only when not 0, and `details` only
+// when not empty, so events written before they existed keep their hashes.
 Sha256Digest AuditChainHash(const Sha256Digest& prev_hash, const AuditEvent& event);
 
 // The event's id as the seeds' OpenAPI description shows it (AuditEvent.id, a UUID): the first

@@ -60,6 +60,21 @@ TEST(AuditChainHashTest, CountIsPartOfTheHashWhenSet) {
   EXPECT_NE(AuditChainHash(prev, a), AuditChainHash(prev, b));
 }
 
+TEST(AuditChainHashTest, DetailsArePartOfTheHashWhenSet) {
+  AuditEvent a = SampleEvent();
+  a.action = "binding.use";
+  AuditEvent b = a;
+  a.details = R"({"binding":"openai","upstream_status":200})";
+  b.details = R"({"binding":"openai","upstream_status":500})";
+  const Sha256Digest prev{};
+  EXPECT_NE(AuditChainHash(prev, a), AuditChainHash(prev, b));
+  b.details.clear();
+  EXPECT_NE(AuditChainHash(prev, a), AuditChainHash(prev, b));
+  // Not the same encoding as a count, whatever the count.
+  b.count = 7;
+  EXPECT_NE(AuditChainHash(prev, a), AuditChainHash(prev, b));
+}
+
 TEST(AuditEventIdTest, IsTheHashsFirstSixteenBytesAsAVersion8Uuid) {
   Sha256Digest hash{};
   for (size_t i = 0; i < hash.size(); ++i) hash[i] = static_cast<uint8_t>(0xf0 + i % 16);

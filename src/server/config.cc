@@ -90,6 +90,7 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"listen", [&] { return str(config.listen); }},
         {"store", [&] { return str(config.store); }},
         {"root_key_file", [&] { return str(config.root_key_file); }},
+        {"root_key_uri", [&] { return str(config.root_key_uri); }},
         {"log_level", [&] { return log_level(config.log_level); }},
         {"trusted_proxies", [&] { return str(config.trusted_proxies); }},
         {"tls_cert", [&] { return str(config.tls_cert); }},
@@ -115,6 +116,8 @@ Status LoadTomlConfig(const std::string& path, ServerConfig& config) {
         {"expiry_warning_seconds", [&] { return integer(config.expiry_warning_seconds); }},
         {"scheduler_interval_ms", [&] { return integer(config.scheduler_interval_ms); }},
         {"usage_flush_interval_ms", [&] { return integer(config.usage_flush_interval_ms); }},
+        {"gateway_agent_rpm", [&] { return integer(config.gateway_agent_rpm); }},
+        {"gateway_agent_daily_budget", [&] { return integer(config.gateway_agent_daily_budget); }},
     };
     const auto* row =
         std::find_if(std::begin(keys), std::end(keys), [&](const auto& r) { return r.first == k; });
@@ -144,6 +147,8 @@ Status CheckServerConfig(const ServerConfig& config) {
       {"scheduler_interval_ms", config.scheduler_interval_ms},
       {"webhook_first_retry_ms", config.webhook_first_retry_ms},
       {"usage_flush_interval_ms", config.usage_flush_interval_ms},
+      {"gateway_agent_rpm", config.gateway_agent_rpm},
+      {"gateway_agent_daily_budget", config.gateway_agent_daily_budget},
   };
   for (const auto& [key, value] : numbers) {
     RETURN_IF_ERROR(CheckInteger(IntegerBoundOf(key), value));

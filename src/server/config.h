@@ -16,6 +16,9 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8200";
   std::string store;          // empty: SQLite at <data_dir>/coffer.db
   std::string root_key_file;  // empty: <data_dir>/root.key (unless COFFER_ROOT_KEY is set)
+  // file:PATH or an RFC 7512 pkcs11: URI (docs/operations.md, "Root key in an HSM"); when set,
+  // it names the root key instead of root_key_file and COFFER_ROOT_KEY.
+  std::string root_key_uri;
   // Numbers are 64-bit whatever their use, so a value from any source is checked against its
   // bound (common/option_bounds.h) before it is narrowed.
   int64_t io_threads = 0;  // 0: one per core
@@ -56,6 +59,10 @@ struct ServerConfig {
   std::vector<std::string> egress_allow;
   bool webhook_allow_http = false;
   int64_t webhook_first_retry_ms = 5'000;
+  // The agent gateway: calls per agent per minute, and per agent per day (UTC), across every
+  // server sharing the store.
+  int64_t gateway_agent_rpm = 600;
+  int64_t gateway_agent_daily_budget = 100'000;
 
   std::string RootKeyFile() const;
   std::string StorePath() const;  // the SQLite file

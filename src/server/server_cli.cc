@@ -136,6 +136,19 @@ CLI::App* AddServerCommand(CLI::App& app, StoreOptions& options) {
       ->envname("COFFER_WEBHOOK_FIRST_RETRY_MS")
       ->check(IntegerOption("webhook_first_retry_ms"))
       ->capture_default_str();
+  server
+      ->add_option("--gateway-agent-rpm", config.gateway_agent_rpm,
+                   "Calls one agent may make through its bindings per minute, on every server "
+                   "sharing the store")
+      ->envname("COFFER_GATEWAY_AGENT_RPM")
+      ->check(IntegerOption("gateway_agent_rpm"))
+      ->capture_default_str();
+  server
+      ->add_option("--gateway-agent-daily-budget", config.gateway_agent_daily_budget,
+                   "Calls one agent may make through its bindings per day (UTC)")
+      ->envname("COFFER_GATEWAY_AGENT_DAILY_BUDGET")
+      ->check(IntegerOption("gateway_agent_daily_budget"))
+      ->capture_default_str();
   server->footer("Example:\n  coffer server --data-dir ./coffer-data --listen 127.0.0.1:8200");
   return server;
 }

@@ -25,6 +25,7 @@
 #include "server/server_services.h"
 #include "server/server_telemetry.h"
 #include "server/store_factory.h"
+#include "service/keyring_refresher.h"
 #include "store/observed_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -51,7 +52,9 @@ struct Startup {
   const ServerConfig& config;
   http::ServerOptions options;
   std::unique_ptr<KeyProvider> provider;
-  SecretBuffer root_key;  // wiped once the keyring is unwrapped
+  // Dropped once the keyring is unwrapped (a key file's bytes are wiped with it; a PKCS#11 root
+  // key stays with its provider, for the keyring refresher).
+  std::shared_ptr<RootKey> root_key;
   std::unique_ptr<SqliteStoreLock> lock;
   OpenedStore store;
   std::vector<WrappedKey> wrapped_keys;
@@ -125,8 +128,12 @@ StepResult SetServerOptions(Startup& s) {
 }
 
 StepResult LoadRootKey(Startup& s) {
-  s.provider = RootKeyProviderFor(s.config);
-  auto root_key = s.provider->LoadRootKey();
+  auto provider = RootKeyProviderFor(s.config);
+  if (!provider.has_value()) {
+    return std::unexpected(Failure{kExitError, provider.error().message()});
+  }
+  s.provider = std::move(*provider);
+  auto root_key = s.provider->OpenRootKey(s.random);
   if (!root_key.has_value()) {
     return std::unexpected(
         Failure{kExitError,
@@ -169,8 +176,26 @@ StepResult OpenTheStore(Startup& s) {
 }
 
 StepResult UnwrapKeyring(Startup& s) {
-  auto keyring = Keyring::Unwrap(s.wrapped_keys, s.root_key, s.random);
-  s.root_key.Wipe();
+  // The root key must open the keys already there before a key sealed by it is added: a wrong
+  // root key would otherwise leave a key behind that the right one cannot open.
+  if (!s.wrapped_keys.empty()) {
+    if (Status opened = Keyring::Verify(s.wrapped_keys.front(), *s.root_key); !opened.ok()) {
+      s.root_key.reset();
+      return std::unexpected(
+          Failure{kExitError, fmt::format("{} ({})", opened.message(), s.provider->Describe())});
+    }
+  }
+  // A store from before Ed25519 token keys gets one now (old HS256 tokens stop verifying).
+  auto added = EnsureTokenSigningKey(*s.store.store, *s.root_key, s.random, s.store.clock->Now(),
+                                     s.wrapped_keys);
+  if (!added.has_value()) {
+    s.root_key.reset();
+    return std::unexpected(Failure{
+        kExitError, fmt::format("cannot add a token signing key: {}", added.error().message())});
+  }
+  if (*added) spdlog::info("added an Ed25519 token signing key to the keyring");
+  auto keyring = Keyring::Unwrap(s.wrapped_keys, *s.root_key, s.random);
+  s.root_key.reset();
   if (!keyring.has_value()) {
     return std::unexpected(Failure{
         kExitError, fmt::format("{} ({})", keyring.error().message(), s.provider->Describe())});

@@ -55,6 +55,7 @@ SecretServiceHooks SecretHooks(KeyringRefresher& refresher, const ServerConfig& 
   SecretServiceHooks hooks;
   hooks.min_rotation_interval = std::chrono::seconds(config.rotation_min_interval_seconds);
   hooks.reload_keyring = [r = &refresher] { return r->RefreshSoon(); };
+  hooks.key_provider_failure = [r = &refresher] { return r->ProviderFailure(); };
   hooks.on_integrity_failure = LogIntegrityFailure;
   return hooks;
 }
@@ -107,6 +108,7 @@ ServerServices::ServerServices(const ServiceInputs& in)
               ShareService::Options{.public_base_url = [this] { return PublicBaseUrl(); }}),
       webhooks_(deps_, in.keyring,
                 WebhookServiceOptions{.allow_http = in.config.webhook_allow_http}) {
+  in.telemetry.WatchKeyProvider(in.provider);
   audit_log_.SetFallback(
       [&telemetry = in.telemetry](const AuditEvent& e) { return LogAuditFallback(telemetry, e); });
   // Refusals past a client's budget are counted, not audited one by one: their summaries
@@ -129,6 +131,17 @@ ServerServices::ServerServices(const ServiceInputs& in)
                                                     DefaultMonotonicClock(), in.keyring, *http_,
                                                     in.random, dispatch, LogWebhookAttempt);
   dispatcher_->Start([](const Status& s) { spdlog::error("webhook dispatch: {}", s.message()); });
+  upstream_ = gateway::NewCurlUpstreamClient(EgressGuardOf(in.config));
+  bindings_ =
+      std::make_unique<BindingService>(deps_, secrets_, EgressGuardOf(in.config), upstream_.get());
+  gateway_ = std::make_unique<GatewayService>(
+      deps_, secrets_, *upstream_,
+      GatewayOptions{.agent_rpm = in.config.gateway_agent_rpm,
+                     .agent_daily_budget = in.config.gateway_agent_daily_budget,
+                     .on_record = [&telemetry = in.telemetry](const ExecutionRecord& r) {
+                       telemetry.OnGatewayCall(r.mode, r.status);
+                     }});
+  gateway_->Start();
   usage_->Start([](const Status& s) {
     spdlog::error("cannot add usage counts to the store (kept for the next try): {}", s.message());
   });
@@ -149,7 +162,7 @@ ServerServices::ServerServices(const ServiceInputs& in)
 void ServerServices::RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies) {
   api::RegisterRoutes(
       router, api::ApiServices{auth_, audit_log_, proxies, vaults_, secrets_, users_, agents_,
-                               policies_, audit_, shares_, webhooks_});
+                               policies_, audit_, shares_, webhooks_, *bindings_, *gateway_});
   api::RegisterOpsRoutes(router, api::OpsRoutes{.ready = [this] { return Ready(); },
                                                 .metrics = &in_.telemetry.registry()});
 }
@@ -175,6 +188,9 @@ Status ServerServices::Ready() const {
   if (in_.keyring.active_data_key_id() == 0) {
     return UnavailableError("the keyring has no active data key");
   }
+  if (Status provider = refresher_->ProviderFailure(); !provider.ok()) {
+    return provider;  // names the token and why (never a PIN)
+  }
   return OkStatus();
 }
 
@@ -184,7 +200,10 @@ void ServerServices::Stop() {
   if (Status s = auth_.StopFailureSummaries(); !s.ok()) {
     spdlog::error("cannot append the summary of refused authentications: {}", s.message());
   }
-  dispatcher_->Stop();                        // it reads and writes the store
+  dispatcher_->Stop();  // it reads and writes the store
+  // Calls still in flight end (cancelled) and their records are written.
+  upstream_.reset();
+  gateway_->Stop();
   audit_log_.WaitForBackground();             // every event appended before the store closes
   if (Status s = usage_->Flush(); !s.ok()) {  // the counts since the last flush
     spdlog::error("cannot add usage counts to the store at shutdown: {}", s.message());

@@ -23,6 +23,8 @@
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/authorizer.h"
+#include "service/binding_service.h"
+#include "service/gateway_service.h"
 #include "service/key_grace.h"
 #include "service/keyring_refresher.h"
 #include "service/policy_service.h"
@@ -98,6 +100,10 @@ class ServerServices {
   WebhookService webhooks_;
   std::unique_ptr<gateway::HttpClient> http_;  // outbound, under the egress guard
   std::unique_ptr<WebhookDispatcher> dispatcher_;
+  // The agent gateway: one streaming client for every call, under the same egress guard.
+  std::unique_ptr<gateway::UpstreamClient> upstream_;
+  std::unique_ptr<BindingService> bindings_;
+  std::unique_ptr<GatewayService> gateway_;
   // Started last and stopped first: it uses the secrets' store and keyring.
   std::unique_ptr<RotationScheduler> scheduler_;
   // Audits the end of rotated keys' grace windows (last: its thread uses the store only).

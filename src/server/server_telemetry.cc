@@ -53,7 +53,12 @@ ServerTelemetry::ServerTelemetry()
           "coffer_audit_fallback_events_total",
           "Audit events of requests that changed nothing, written to the server log (an ALERT "
           "line audit_event_not_in_store) because a storage fault kept them out of the store; "
-          "they are not in the hash chain.")) {
+          "they are not in the hash chain.")),
+      gateway_calls_(registry_.AddCounterFamily(
+          "coffer_gateway_calls_total",
+          "Calls agents made through their bindings, by mode (vault: execute; proxy) and status "
+          "(success, error, denied, cancelled).",
+          {"mode", "status"})) {
   const auto started = std::chrono::system_clock::now();
   registry_.AddCallback(
       "coffer_start_time_seconds", "When this server started (Unix time).", "gauge",
@@ -87,6 +92,10 @@ void ServerTelemetry::OnAuditWriteFailed() { audit_failures_.Inc(); }
 
 void ServerTelemetry::OnAuditFallback() { audit_fallbacks_.Inc(); }
 
+void ServerTelemetry::OnGatewayCall(std::string_view mode, std::string_view status) {
+  gateway_calls_.With({mode, status}).Inc();
+}
+
 void ServerTelemetry::WatchServer(const http::HttpServer& server) {
   registry_.AddCallback("coffer_http_active_connections", "Client connections open right now.",
                         "gauge",
@@ -100,6 +109,14 @@ void ServerTelemetry::WatchServer(const http::HttpServer& server) {
       "coffer_http_connections_evicted_total",
       "Idle connections closed to make room for a new one at the total connection limit.",
       "counter", [&server] { return static_cast<double>(server.evicted_connections()); });
+}
+
+void ServerTelemetry::WatchKeyProvider(const KeyProvider& provider) {
+  registry_.AddCallback(
+      "coffer_key_provider_failures_total",
+      "Times the root key's provider (a PKCS#11 token) could not be reached: an operation or a "
+      "check failed, or re-opening the session did.",
+      "counter", [&provider] { return static_cast<double>(provider.failure_count()); });
 }
 
 void ServerTelemetry::WatchSqliteStore(const SqliteStore& store) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string_view>
 
+#include "crypto/key_provider.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "store/observed_store.h"
@@ -26,12 +27,17 @@ class ServerTelemetry final : public StoreObserver {
   void OnAuditWriteFailed() override;
   // An audit event the store refused (storage fault) went to the log instead. Thread-safe.
   void OnAuditFallback();
+  // A call through an agent's binding ended (or was refused), by mode and status. Thread-safe.
+  void OnGatewayCall(std::string_view mode, std::string_view status);
 
   // Adds gauges read from `server` (active connections). REQUIRES: `server` outlives every
   // Render() of the registry, i.e. the server is the last thing serving /metrics.
   void WatchServer(const http::HttpServer& server);
   // Adds the group-commit writer's counters. Same lifetime requirement.
   void WatchSqliteStore(const SqliteStore& store);
+  // Adds the count of times the root key's provider (a PKCS#11 token) could not be reached.
+  // Same lifetime requirement.
+  void WatchKeyProvider(const KeyProvider& provider);
 
   const http::MetricsRegistry& registry() const { return registry_; }
 
@@ -44,6 +50,7 @@ class ServerTelemetry final : public StoreObserver {
   http::CounterFamily& rate_limit_refusals_;
   http::Counter& audit_failures_;
   http::Counter& audit_fallbacks_;
+  http::CounterFamily& gateway_calls_;
 };
 
 }  // namespace coffer::server

@@ -78,7 +78,8 @@ StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use, Migrat
   return opened;
 }
 
-std::unique_ptr<KeyProvider> RootKeyProviderFor(const ServerConfig& config) {
+StatusOr<std::unique_ptr<KeyProvider>> RootKeyProviderFor(const ServerConfig& config) {
+  if (!config.root_key_uri.empty()) return KeyProviderForUri(config.root_key_uri);
   if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
     return NewEnvKeyProvider("COFFER_ROOT_KEY");
   }

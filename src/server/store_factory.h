@@ -58,9 +58,10 @@ StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use = Store
 StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
                                                      std::string_view holder);
 
-// Where the root key comes from: COFFER_ROOT_KEY when it is set and no key file is named, else
-// the key file (root.key in the data directory unless --root-key-file).
-std::unique_ptr<KeyProvider> RootKeyProviderFor(const ServerConfig& config);
+// Where the root key comes from: --root-key-uri when given (a key file or a PKCS#11 token);
+// else COFFER_ROOT_KEY when it is set and no key file is named, else the key file (root.key in
+// the data directory unless --root-key-file). kInvalidArgument for a malformed URI.
+StatusOr<std::unique_ptr<KeyProvider>> RootKeyProviderFor(const ServerConfig& config);
 
 // A store with its keyring as stored (empty until `coffer init` has initialized it): what the
 // server and the offline commands work on.

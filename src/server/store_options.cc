@@ -47,6 +47,16 @@ void StoreOptions::AddTo(CLI::App& cmd) {
   cmd.add_option("--root-key-file", config_.root_key_file,
                  "Root key file (default <data-dir>/root.key)")
       ->envname("COFFER_ROOT_KEY_FILE");
+  cmd.add_option("--root-key-uri", config_.root_key_uri,
+                 "Root key: file:PATH, or a PKCS#11 URI pkcs11:token=…;object=…?module-path=…&"
+                 "pin-source=file:PATH|env:NAME (the PIN never on the command line)")
+      ->envname("COFFER_ROOT_KEY_URI")
+      ->check(CLI::Validator(
+          [](const std::string& uri) -> std::string {
+            auto provider = KeyProviderForUri(uri);
+            return provider.has_value() ? "" : provider.error().message();
+          },
+          "URI"));
 }
 
 void StoreOptions::Finish() {

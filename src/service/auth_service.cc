@@ -203,7 +203,7 @@ StatusOr<Principal> AuthService::Authenticate(std::optional<std::string_view> he
 }
 
 StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
-  ASSIGN_OR_RETURN(JwtClaims claims, VerifyJwt(jwt, keyring_.jwt_key(), deps_.clock.Now()));
+  ASSIGN_OR_RETURN(JwtClaims claims, keyring_.VerifyToken(jwt, deps_.clock.Now(), KeyWindow()));
   // The token lives only as long as the key it was exchanged for.
   auto entry = Lookup(claims.credential_id);
   if (!entry.has_value()) {
@@ -237,6 +237,19 @@ StatusOr<std::vector<std::string>> AuthService::AgentVaultIds(std::string_view a
 }
 
 AuthService::~AuthService() { JoinSummaryThread(); }
+
+UnixMicros AuthService::TokenLifetime() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(options_.token_ttl).count();
+}
+
+UnixMicros AuthService::KeyWindow() const {
+  return TokenLifetime() +
+         std::chrono::duration_cast<std::chrono::microseconds>(kReplacedTokenKeySlack).count();
+}
+
+std::vector<PublicTokenKey> AuthService::TokenPublicKeys() const {
+  return keyring_.TokenPublicKeys(deps_.clock.Now(), KeyWindow());
+}
 
 Status AuthService::AdmitClient(std::string_view client_ip) {
   const UnixMicros wait = failures_.Admit(client_ip, deps_.clock.Now());
@@ -349,7 +362,7 @@ StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
         claims.issued_at = now;
         claims.expires_at = now + options_.token_ttl.count() * kMicrosPerSecond;
         claims.vault_ids = vault_ids;
-        ASSIGN_OR_RETURN(std::string jwt, SignJwt(claims, keyring_.jwt_key()));
+        ASSIGN_OR_RETURN(std::string jwt, keyring_.SignToken(claims));
         AccessToken token{SecretBuffer(jwt), claims.expires_at, options_.token_ttl.count(),
                           std::move(principal), std::move(vault_ids)};
         SecureWipe(jwt);
@@ -392,6 +405,15 @@ StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, con
 
 StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root_key,
                                           Random& random, const Clock& clock) {
+  if (root_key.size() != kRootKeySize) {
+    return Err(FailedPreconditionError("root key must be 32 bytes"));
+  }
+  std::unique_ptr<RootKey> root = NewBytesRootKey(root_key.Clone(), random, "the root key");
+  return InitializeStore(store, *root, random, clock);
+}
+
+StatusOr<BootstrapResult> InitializeStore(Store& store, RootKey& root_key, Random& random,
+                                          const Clock& clock) {
   ASSIGN_OR_RETURN(std::vector<WrappedKey> existing, store.LoadKeys());
   if (!existing.empty()) {
     return Err(AlreadyExistsError("this data directory is already initialized"));

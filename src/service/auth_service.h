@@ -35,6 +35,10 @@
 
 namespace coffer {
 
+// A replaced token signing key verifies for a token lifetime plus this long: other servers
+// sign with it until their next keyring refresh (kKeyringRefreshInterval).
+inline constexpr std::chrono::seconds kReplacedTokenKeySlack{10};
+
 struct AccessToken {
   SecretBuffer token;
   UnixMicros expires_at = 0;
@@ -132,6 +136,14 @@ class AuthService {
   // than 401; so does one of a deactivated agent, with principal_deactivated set.
   StatusOr<VerifiedCredential> Verify(std::string_view token, std::string_view kind);
 
+  // The token signing keys a token is verified with now (current first), for JWKS.
+  std::vector<PublicTokenKey> TokenPublicKeys() const;
+  // How long an access token lives, in µs.
+  UnixMicros TokenLifetime() const;
+  // How long after its replacement a token signing key keeps verifying: a token lifetime, plus
+  // kReplacedTokenKeySlack for servers that signed with it until they refreshed, in µs.
+  UnixMicros KeyWindow() const;
+
   // The Bearer credential of an Authorization header, or kUnauthenticated.
   static StatusOr<std::string_view> BearerToken(std::optional<std::string_view> header);
 
@@ -203,6 +215,10 @@ struct BootstrapResult {
 
 // Stores a fresh keyring (wrapped under `root_key`) and creates the admin user with one API key.
 // kAlreadyExists when the store already holds a keyring.
+// `root_key` seals the keyring (a key file's bytes or a PKCS#11 token's key); the SecretBuffer
+// overload is the same with a 32-byte root key held in memory.
+StatusOr<BootstrapResult> InitializeStore(Store& store, RootKey& root_key, Random& random,
+                                          const Clock& clock);
 StatusOr<BootstrapResult> InitializeStore(Store& store, const SecretBuffer& root_key,
                                           Random& random, const Clock& clock);
 

@@ -19,6 +19,8 @@ std::string_view PermissionName(Permission p) {
       return "delete";
     case Permission::kList:
       return "list";
+    case Permission::kUse:
+      return "use";
   }
   return "read";
 }
@@ -35,6 +37,8 @@ uint8_t PermissionBit(Permission p) {
       return kPermDelete;
     case Permission::kList:
       return kPermList;
+    case Permission::kUse:
+      return kPermUse;
   }
   return 0;
 }

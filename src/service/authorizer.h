@@ -24,7 +24,9 @@
 
 namespace coffer {
 
-enum class Permission : uint8_t { kRead, kWrite, kRotate, kDelete, kList };
+// kUse: call through the caller's gateway bindings with the secret as the credential, without
+// reading its value (routes that return a value keep requiring kRead).
+enum class Permission : uint8_t { kRead, kWrite, kRotate, kDelete, kList, kUse };
 std::string_view PermissionName(Permission p);
 uint8_t PermissionBit(Permission p);
 

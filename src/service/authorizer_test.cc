@@ -115,6 +115,23 @@ TEST_F(AuthorizerTest, ADenyOnEitherAlternativeRefuses) {
       IsOk());
 }
 
+TEST_F(AuthorizerTest, UseAloneAllowsUsingABindingButNotReadingTheValue) {
+  const Policy policy = Grant({"use"});
+  EXPECT_EQ(PermissionNames(policy.permissions), (std::vector<std::string_view>{"use"}));
+  const RequestContext ctx = From("192.0.2.1");
+  EXPECT_THAT(
+      env_.authorizer_->Authorize(ctx, Vault(), "db/main", Permission::kUse, Permission::kRead),
+      IsOk());
+  Status read = Read(ctx);
+  EXPECT_THAT(read, StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_NE(read.message().find("'read'"), std::string::npos);
+  // And read alone is enough to use one.
+  Grant({"read"}, "allow", {}, "other/**");
+  EXPECT_THAT(
+      env_.authorizer_->Authorize(ctx, Vault(), "other/x", Permission::kUse, Permission::kRead),
+      IsOk());
+}
+
 TEST_F(AuthorizerTest, ADenyWithAnAddressConditionHoldsWhenTheAddressIsUnknown) {
   Grant({"read"});
   Grant({"read"}, "deny", Networks({"10.0.0.0/8"}));

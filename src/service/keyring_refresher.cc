@@ -1,6 +1,7 @@
 // KeyringRefresher: periodic and on-demand re-reading of the store's keyring.
 #include "service/keyring_refresher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace coffer {
@@ -25,10 +26,22 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
   const MonotonicTime start = clock_.Now();
   ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
   bool changed = false;
-  if (!keyring_.DataKeysMatch(keys)) {
-    ASSIGN_OR_RETURN(SecretBuffer root_key, provider_.LoadRootKey());
-    ASSIGN_OR_RETURN(changed, keyring_.RefreshDataKeys(keys, root_key));
-  }  // root_key is wiped as it goes out of scope
+  if (!keyring_.DataKeysMatch(keys) || !keyring_.TokenKeysMatch(keys)) {
+    auto root_key = provider_.OpenRootKey(keyring_.random());
+    if (!root_key.has_value()) {
+      NoteProvider(root_key.error());
+      return Err(root_key.error());
+    }
+    auto data_changed = keyring_.RefreshDataKeys(keys, **root_key);
+    if (!data_changed.has_value()) {
+      NoteProvider(data_changed.error());
+      return Err(data_changed.error());
+    }
+    auto token_changed = keyring_.RefreshTokenKeys(keys, **root_key);
+    NoteProvider(token_changed.has_value() ? OkStatus() : token_changed.error());
+    if (!token_changed.has_value()) return Err(token_changed.error());
+    changed = *data_changed || *token_changed;
+  }  // a key file's root key is wiped as it goes out of scope
   last_good_start_ = start;
   return changed;
 }
@@ -42,6 +55,18 @@ bool KeyringRefresher::RefreshSoon() {
   return RefreshLocked().has_value();
 }
 
+void KeyringRefresher::NoteProvider(const Status& status) {
+  MutexLock lock(failure_mu_);
+  if (status.ok() || status.payload().key_provider_unavailable) {
+    provider_failure_ = status;
+  }
+}
+
+Status KeyringRefresher::ProviderFailure() const {
+  MutexLock lock(failure_mu_);
+  return provider_failure_;
+}
+
 void KeyringRefresher::Start(std::chrono::milliseconds interval,
                              std::function<void(const StatusOr<bool>&)> on_result) {
   thread_ = std::thread([this, interval, on_result = std::move(on_result)] {
@@ -49,6 +74,12 @@ void KeyringRefresher::Start(std::chrono::milliseconds interval,
     while (!clock_.WaitFor(stop_mu_, stop_cv_, interval,
                            [this]() COFFER_REQUIRES(stop_mu_) { return stopping_; })) {
       lock.Unlock();
+      if (Status reachable = provider_.CheckReachable(); !reachable.ok()) {
+        NoteProvider(reachable);
+        if (on_result) on_result(Err(reachable));
+      } else {
+        NoteProvider(OkStatus());
+      }
       const StatusOr<bool> result = RefreshNow();
       if (on_result && (!result.has_value() || *result)) {
         on_result(result);
@@ -56,6 +87,48 @@ void KeyringRefresher::Start(std::chrono::milliseconds interval,
       lock.Lock();
     }
   });
+}
+
+namespace {
+
+// EnsureTokenSigningKey, for either kind of root key (a RootKey, or a key file's bytes).
+template <typename Root>
+StatusOr<bool> EnsureTokenSigningKeyUnder(Store& store, Root& root_key, Random& random,
+                                          UnixMicros now, std::vector<WrappedKey>& keys) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    uint32_t next_id = 1;
+    for (const WrappedKey& key : keys) {
+      if (key.purpose == kKeyPurposeTokenSigning && key.active) {
+        return false;
+      }
+      next_id = std::max(next_id, key.id + 1);
+    }
+    ASSIGN_OR_RETURN(WrappedKey key,
+                     Keyring::CreateKey(root_key, next_id, kKeyPurposeTokenSigning, random, now));
+    const Status inserted = store.InsertKey(key);
+    if (inserted.ok()) {
+      keys.push_back(std::move(key));
+      return true;
+    }
+    if (inserted.code() != StatusCode::kAlreadyExists) {
+      return Err(inserted);
+    }
+    // Another server took the id first (perhaps adding the key itself): read again.
+    ASSIGN_OR_RETURN(keys, store.LoadKeys());
+  }
+  return Err(UnavailableError("cannot add a token signing key: the keyring keeps changing"));
+}
+
+}  // namespace
+
+StatusOr<bool> EnsureTokenSigningKey(Store& store, RootKey& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys) {
+  return EnsureTokenSigningKeyUnder(store, root_key, random, now, keys);
+}
+
+StatusOr<bool> EnsureTokenSigningKey(Store& store, const SecretBuffer& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys) {
+  return EnsureTokenSigningKeyUnder(store, root_key, random, now, keys);
 }
 
 }  // namespace coffer

@@ -1,5 +1,6 @@
-// KeyringRefresher: keeps a running server's data keys in line with the store's keyring, so a
-// `coffer keys rotate` (or retire) done by another process takes effect without a restart.
+// KeyringRefresher: keeps a running server's data and token signing keys in line with the
+// store's keyring, so a `coffer keys rotate` (or retire, or rotate-token-key) done by another
+// process takes effect without a restart.
 #pragma once
 
 #include <chrono>
@@ -20,9 +21,11 @@ inline constexpr std::chrono::seconds kKeyringRefreshInterval{2};
 
 class KeyringRefresher {
  public:
-  // `store`, `provider`, `keyring` and `clock` must outlive this object. The root key is loaded
-  // from `provider` only when the store holds a data key the keyring does not, and wiped at
-  // once. `clock` orders refreshes and times the background thread's.
+  // `store`, `provider`, `keyring` and `clock` must outlive this object. The root key is opened
+  // through `provider` only when the store holds a data or token signing key the keyring does not
+  // (a key file's is read and wiped at once; a PKCS#11 token's stays in the token). A token that
+  // cannot be reached fails the refresh with kUnavailable (payload key_provider_unavailable).
+  // `clock` orders refreshes and times the background thread's.
   KeyringRefresher(Store& store, KeyProvider& provider, Keyring& keyring,
                    const MonotonicClock& clock = DefaultMonotonicClock())
       : store_(store), provider_(provider), keyring_(keyring), clock_(clock) {}
@@ -31,9 +34,10 @@ class KeyringRefresher {
   KeyringRefresher(const KeyringRefresher&) = delete;
   KeyringRefresher& operator=(const KeyringRefresher&) = delete;
 
-  // Reads the keyring from the store and applies it (Keyring::RefreshDataKeys). Returns whether
-  // the data keys changed; the store's or the provider's error otherwise (the keyring is then
-  // unchanged). Thread-safe: concurrent calls run one after another.
+  // Reads the keyring from the store and applies it (Keyring::RefreshDataKeys, then
+  // RefreshTokenKeys). Returns whether the data or token signing keys changed; the store's or the
+  // provider's error otherwise (the keys that failed to refresh are then unchanged). Thread-safe:
+  // concurrent calls run one after another.
   StatusOr<bool> RefreshNow();
 
   // For a read that met a key id the keyring does not hold: makes sure a refresh that began
@@ -42,8 +46,14 @@ class KeyringRefresher {
   // worth retrying. Never skips a refresh the caller needs (a rotation just made elsewhere).
   bool RefreshSoon();
 
+  // Why the root key's provider could not be reached at the last refresh or check (kUnavailable
+  // with payload key_provider_unavailable), or OK. Thread-safe, never waits on a refresh.
+  Status ProviderFailure() const;
+
   // Calls RefreshNow every `interval` on a background thread until destruction; `on_result`
-  // (may be empty) hears each result that changed something or failed.
+  // (may be empty) hears each result that changed something or failed. Each round also checks
+  // that the provider can be reached (KeyProvider::CheckReachable), so a token that went away is
+  // noticed, and one that came back is used again, without waiting for a new key.
   void Start(std::chrono::milliseconds interval,
              std::function<void(const StatusOr<bool>&)> on_result);
 
@@ -60,10 +70,26 @@ class KeyringRefresher {
   // When the last successful refresh began (min: none yet).
   MonotonicTime last_good_start_ COFFER_GUARDED_BY(refresh_mu_) = MonotonicTime::min();
 
+  // Records the outcome of a use of the provider for ProviderFailure.
+  void NoteProvider(const Status& status);
+
+  mutable Mutex failure_mu_;
+  Status provider_failure_ COFFER_GUARDED_BY(failure_mu_);
+
   Mutex stop_mu_;
   CondVar stop_cv_;
   bool stopping_ COFFER_GUARDED_BY(stop_mu_) = false;
   std::thread thread_;
 };
+
+// Adds an active token signing key to the store when `keys` (the store's keyring) has none — a
+// store from before tokens were signed with Ed25519 — and appends it to `keys`. Returns whether
+// it added one. Safe against another process adding one at the same moment. The key is sealed
+// through `root_key` (a key file's bytes, or a PKCS#11 token); the SecretBuffer overload is the
+// same with a 32-byte root key held in memory.
+StatusOr<bool> EnsureTokenSigningKey(Store& store, RootKey& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys);
+StatusOr<bool> EnsureTokenSigningKey(Store& store, const SecretBuffer& root_key, Random& random,
+                                     UnixMicros now, std::vector<WrappedKey>& keys);
 
 }  // namespace coffer

@@ -22,14 +22,21 @@ class FakeKeyProvider final : public KeyProvider {
   explicit FakeKeyProvider(const SecretBuffer& key) : key_(key.Clone()) {}
   StatusOr<SecretBuffer> LoadRootKey() override {
     ++loads_;
+    if (unreachable_) {
+      StatusPayload payload;
+      payload.key_provider_unavailable = true;
+      return Err(Status(StatusCode::kUnavailable, "fake token removed", payload));
+    }
     return key_.Clone();
   }
   std::string Describe() const override { return "fake"; }
   int loads() const { return loads_; }
+  void set_unreachable(bool unreachable) { unreachable_ = unreachable; }
 
  private:
   SecretBuffer key_;
   std::atomic<int> loads_{0};
+  std::atomic<bool> unreachable_{false};
 };
 
 class KeyringRefresherTest : public ::testing::Test {
@@ -43,6 +50,27 @@ class KeyringRefresherTest : public ::testing::Test {
   ServiceTestEnv env_;
   FakeKeyProvider provider_{env_.root_key_};
 };
+
+TEST_F(KeyringRefresherTest, AnUnreachableProviderIsReportedUntilARefreshSucceeds) {
+  KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);
+  EXPECT_TRUE(refresher.ProviderFailure().ok());
+  AddDataKey(9);
+  provider_.set_unreachable(true);
+  auto failed = refresher.RefreshNow();
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), StatusCode::kUnavailable);
+  const Status why = refresher.ProviderFailure();
+  EXPECT_EQ(why.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(why.payload().key_provider_unavailable);
+  EXPECT_FALSE(env_.keyring_->HoldsDataKey(9));  // unchanged, nothing lost
+
+  provider_.set_unreachable(false);
+  auto recovered = refresher.RefreshNow();
+  ASSERT_TRUE(recovered.has_value()) << recovered.error();
+  EXPECT_TRUE(*recovered);
+  EXPECT_TRUE(refresher.ProviderFailure().ok());
+  EXPECT_TRUE(env_.keyring_->HoldsDataKey(9));
+}
 
 TEST_F(KeyringRefresherTest, RefreshNowPicksUpARotationAndLoadsTheRootKeyOnlyThen) {
   KeyringRefresher refresher(*env_.store_, provider_, *env_.keyring_);

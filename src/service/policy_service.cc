@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::pair<uint8_t, std::string_view> kPermissionNames[] = {
     {kPermRead, "read"},     {kPermWrite, "write"}, {kPermRotate, "rotate"},
-    {kPermDelete, "delete"}, {kPermList, "list"},
+    {kPermDelete, "delete"}, {kPermList, "list"},   {kPermUse, "use"},
 };
 
 StatusOr<uint8_t> ParsePermissions(const std::vector<std::string>& names) {
@@ -29,8 +29,8 @@ StatusOr<uint8_t> ParsePermissions(const std::vector<std::string>& names) {
       }
     }
     if (!known) {
-      return Err(
-          InvalidArgumentError("permissions may contain only: read, write, rotate, delete, list"));
+      return Err(InvalidArgumentError(
+          "permissions may contain only: read, write, rotate, delete, list, use"));
     }
   }
   return bits;

@@ -126,6 +126,9 @@ StatusOr<SecretBuffer> SecretService::Open(const RequestContext& ctx,
       return value;
     }
   }
+  if (key_id.has_value() && !keyring_.HoldsDataKey(*key_id) && hooks_.key_provider_failure) {
+    if (Status provider = hooks_.key_provider_failure(); !provider.ok()) return Err(provider);
+  }
   if (hooks_.on_integrity_failure) {
     IntegrityFailure failure;
     failure.vault_id = version.vault_id;
@@ -200,6 +203,26 @@ StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_
         RETURN_IF_ERROR(NoteSchedule(revealed.meta, std::nullopt));
         return revealed;
       });
+}
+
+StatusOr<SecretValue> SecretService::UseForBinding(const RequestContext& ctx,
+                                                   std::string_view vault_id,
+                                                   std::string_view path) {
+  ASSIGN_OR_RETURN(Vault vault,
+                   Authorize(ctx, vault_id, path, Permission::kUse, Permission::kRead));
+  auto version = store_.GetSecretVersion(vault.id, path, VersionSelector::Current());
+  if (!version.has_value()) {
+    if (version.error().code() == StatusCode::kGone) {
+      return Err(GoneError("every version of the binding's secret is disabled"));
+    }
+    return Err(NotFoundAs(version.error(), "the binding's secret does not exist"));
+  }
+  // A counted read's event is written with the count; the caller's context stays unaudited so
+  // that the call's own binding.use event follows.
+  RequestContext use = ctx;
+  AuditEvent event = deps_.audit.NewEvent(use, "secret.use");
+  AuditLog::SetTarget(event, vault.id, path);
+  return Reveal(use, std::move(*version), event);
 }
 
 StatusOr<SecretValue> SecretService::GetVersion(const RequestContext& ctx,

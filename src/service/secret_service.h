@@ -77,6 +77,11 @@ struct SecretServiceHooks {
   // hold, before the read is declared failed: re-reads the keyring (another process may have
   // rotated it) and returns true when the read is worth trying again. May be empty.
   std::function<bool()> reload_keyring;
+  // Called when reload_keyring did not help: why the root key's provider (a PKCS#11 token)
+  // cannot be reached, or OK. A read then fails with that kUnavailable (503
+  // key-provider-unavailable: nothing is lost, the value opens once the token is back) rather
+  // than as damaged. May be empty.
+  std::function<Status()> key_provider_failure;
   // Called (from a request thread) for every stored value that fails to decrypt, to raise an
   // alert. Must be thread-safe. May be empty.
   std::function<void(const IntegrityFailure&)> on_integrity_failure;
@@ -192,6 +197,13 @@ class SecretService {
   // read permission. Not audited: the caller audits the request.
   StatusOr<int64_t> LatestReadableVersion(const RequestContext& ctx, std::string_view vault_id,
                                           std::string_view path);
+  // For the agent gateway (service/gateway_service.h): the value a binding attaches to an
+  // upstream call, the one a plain read returns, for a caller with `use` or `read` on the path.
+  // Not audited here: the call's `binding.use` event (written when the call ends, with this
+  // version) is its record. A counted secret (max_access_count) spends one read per use, with an
+  // event of its own (secret.use). kNotFound, kPermissionDenied, kGone as Get.
+  StatusOr<SecretValue> UseForBinding(const RequestContext& ctx, std::string_view vault_id,
+                                      std::string_view path);
   // Where a request waiting for a secret to change registers.
   SecretWatchers& watchers() { return watchers_; }
 

@@ -28,27 +28,32 @@ struct StoreChange {
     kPolicies,    // a policy of vault `id` was created, updated or deleted
     kSecret,      // the secret at `path` in vault `id` changed: a new version, a version
                   // disabled, the secret deleted (a deleted vault is kVault)
+    kBinding,     // gateway binding `id` of agent `agent_id` was created, changed or deleted
     kEverything,  // anything may have changed: the feed lost track for a while
   };
   Kind kind = Kind::kEverything;
   PrincipalKind principal_kind = PrincipalKind::kUser;  // kPrincipal only
   std::string id;
-  std::string path;  // kSecret only
+  std::string path;      // kSecret only
+  std::string agent_id;  // kBinding only
 
   static StoreChange Credential(std::string id) {
-    return {Kind::kCredential, PrincipalKind::kUser, std::move(id), ""};
+    return {Kind::kCredential, PrincipalKind::kUser, std::move(id), "", ""};
   }
   static StoreChange Principal(PrincipalKind kind, std::string id) {
-    return {Kind::kPrincipal, kind, std::move(id), ""};
+    return {Kind::kPrincipal, kind, std::move(id), "", ""};
   }
   static StoreChange Vault(std::string id) {
-    return {Kind::kVault, PrincipalKind::kUser, std::move(id), ""};
+    return {Kind::kVault, PrincipalKind::kUser, std::move(id), "", ""};
   }
   static StoreChange Policies(std::string vault_id) {
-    return {Kind::kPolicies, PrincipalKind::kUser, std::move(vault_id), ""};
+    return {Kind::kPolicies, PrincipalKind::kUser, std::move(vault_id), "", ""};
   }
   static StoreChange Secret(std::string vault_id, std::string path) {
-    return {Kind::kSecret, PrincipalKind::kUser, std::move(vault_id), std::move(path)};
+    return {Kind::kSecret, PrincipalKind::kUser, std::move(vault_id), std::move(path), ""};
+  }
+  static StoreChange Binding(std::string binding_id, std::string agent_id) {
+    return {Kind::kBinding, PrincipalKind::kUser, std::move(binding_id), "", std::move(agent_id)};
   }
   static StoreChange Everything() { return {}; }
 

@@ -81,8 +81,17 @@ class ObservedStore final : public Store {
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override {
     return Timed("CountCiphertextsByKey", nullptr, [&] { return inner_.CountCiphertextsByKey(); });
   }
+  Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                            const std::vector<uint8_t>& wrapped) override {
+    return Timed("ReplaceKeyWrapping", nullptr,
+                 [&] { return inner_.ReplaceKeyWrapping(id, expected, wrapped); });
+  }
   Status DeleteDataKey(uint32_t id) override {
     return Timed("DeleteDataKey", nullptr, [&] { return inner_.DeleteDataKey(id); });
+  }
+  Status DeleteInactiveKey(uint32_t id, std::string_view purpose) override {
+    return Timed("DeleteInactiveKey", nullptr,
+                 [&] { return inner_.DeleteInactiveKey(id, purpose); });
   }
   Status InsertUser(const User& user, const AuditEvent* audit) override {
     return Timed("InsertUser", audit, [&] { return inner_.InsertUser(user, audit); });
@@ -390,6 +399,36 @@ class ObservedStore final : public Store {
                                                                size_t limit) override {
     return Timed("ListWebhookDeliveries", nullptr,
                  [&] { return inner_.ListWebhookDeliveries(webhook_id, limit); });
+  }
+
+  Status InsertBinding(const Binding& b, const AuditEvent* audit) override {
+    return Timed("InsertBinding", audit, [&] { return inner_.InsertBinding(b, audit); });
+  }
+  StatusOr<Binding> GetBinding(std::string_view binding_id) override {
+    return Timed("GetBinding", nullptr, [&] { return inner_.GetBinding(binding_id); });
+  }
+  StatusOr<Binding> FindBinding(std::string_view agent_id, std::string_view id_or_name) override {
+    return Timed("FindBinding", nullptr, [&] { return inner_.FindBinding(agent_id, id_or_name); });
+  }
+  StatusOr<std::vector<Binding>> ListBindings(std::string_view agent_id) override {
+    return Timed("ListBindings", nullptr, [&] { return inner_.ListBindings(agent_id); });
+  }
+  Status UpdateBinding(const Binding& b, const AuditEvent* audit) override {
+    return Timed("UpdateBinding", audit, [&] { return inner_.UpdateBinding(b, audit); });
+  }
+  Status DeleteBinding(std::string_view binding_id, const AuditEvent* audit) override {
+    return Timed("DeleteBinding", audit, [&] { return inner_.DeleteBinding(binding_id, audit); });
+  }
+  Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) override {
+    return Timed("InsertExecution", audit, [&] { return inner_.InsertExecution(e, audit); });
+  }
+  StatusOr<std::vector<ExecutionRecord>> ListExecutions(std::string_view agent_id, size_t limit,
+                                                        size_t offset) override {
+    return Timed("ListExecutions", nullptr,
+                 [&] { return inner_.ListExecutions(agent_id, limit, offset); });
+  }
+  StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) override {
+    return Timed("CountUse", nullptr, [&] { return inner_.CountUse(counters); });
   }
 
   Status ImportSecretVersion(const SecretVersion& version) override {

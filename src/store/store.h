@@ -9,12 +9,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "model/binding.h"
 #include "model/identity.h"
 #include "model/secret.h"
 #include "model/share.h"
@@ -172,6 +174,22 @@ struct RateLimitDecision {
   UnixMicros retry_after = 0;  // when refused: how long until a hit would be allowed
 };
 
+// A fixed-window counter of CountUse: at most `limit` uses of `key` in [window_start, window_end).
+struct UseCounter {
+  std::string key;
+  UnixMicros window_start = 0;
+  UnixMicros window_end = 0;
+  int64_t limit = 0;
+};
+
+// CountUse's answer: allowed (every counter counted one more), or refused because counter
+// `refused_index` is full until `retry_at` (its window's end).
+struct UseDecision {
+  bool allowed = false;
+  size_t refused_index = 0;
+  UnixMicros retry_at = 0;
+};
+
 // One stored version's ciphertext and what binds it to its row (for re-encryption).
 struct StoredCiphertext {
   std::string vault_id;
@@ -254,6 +272,11 @@ class Store {
   // kAlreadyExists if the id is taken. When `key.active`, other keys of its purpose become
   // inactive in the same transaction.
   virtual Status InsertKey(const WrappedKey& key) = 0;
+  // Compare-and-swap of one key's sealed form (coffer keys migrate-root: the same key sealed by
+  // another root key): `wrapped` replaces it only where it still equals `expected`. kNotFound
+  // when there is no key `id`; kAborted when its sealed form changed meanwhile.
+  virtual Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                                    const std::vector<uint8_t>& wrapped) = 0;
 
   // --- data key rotation (coffer keys) -------------------------------------------------------
   // A blob names its data key in bytes 1..4 (big endian; see crypto/aead.h); the store reads
@@ -284,6 +307,9 @@ class Store {
   // webhook secret names it. kNotFound when there is no data key `id`; kFailedPrecondition when
   // it is active or still in use (the message says how many versions and webhook secrets).
   virtual Status DeleteDataKey(uint32_t id) = 0;
+  // Deletes key `id` of `purpose` (not "data": see DeleteDataKey) if it is inactive. kNotFound
+  // when there is no such key; kFailedPrecondition when it is active.
+  virtual Status DeleteInactiveKey(uint32_t id, std::string_view purpose) = 0;
 
   // --- users and credentials -----------------------------------------------------------------
   virtual Status InsertUser(const User& user, const AuditEvent* audit) = 0;  // kAlreadyExists: name
@@ -618,6 +644,35 @@ class Store {
   virtual StatusOr<std::vector<WebhookDelivery>> ListWebhookDeliveries(std::string_view webhook_id,
                                                                        size_t limit) = 0;
 
+  // --- gateway bindings (model/binding.h); revoking an agent deletes its bindings -------------
+  // kAlreadyExists when the agent already has a binding of that name (or the id is taken).
+  virtual Status InsertBinding(const Binding& b, const AuditEvent* audit) = 0;
+  virtual StatusOr<Binding> GetBinding(std::string_view binding_id) = 0;  // kNotFound
+  // The agent's binding whose id or name is `id_or_name`; kNotFound.
+  virtual StatusOr<Binding> FindBinding(std::string_view agent_id, std::string_view id_or_name) = 0;
+  // The agent's bindings, ordered by name.
+  virtual StatusOr<std::vector<Binding>> ListBindings(std::string_view agent_id) = 0;
+  // Replaces every field but id, agent_id, created_*; kNotFound; kAlreadyExists on a name clash.
+  virtual Status UpdateBinding(const Binding& b, const AuditEvent* audit) = 0;
+  virtual Status DeleteBinding(std::string_view binding_id,
+                               const AuditEvent* audit) = 0;  // kNotFound
+
+  // --- executions ------------------------------------------------------------------------------
+  // The record and its audit event in one transaction (the event fails the write if it fails).
+  // kAlreadyExists when the id is taken.
+  virtual Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) = 0;
+  // The agent's records, newest first, `offset` skipped, at most `limit` (0: no limit).
+  virtual StatusOr<std::vector<ExecutionRecord>> ListExecutions(std::string_view agent_id,
+                                                                size_t limit, size_t offset) = 0;
+
+  // --- use counters (gateway rate limits and budgets, shared by every server on the store) ---
+  // Fixed windows: each counter is (key, window_start); atomically, if every counter's count in
+  // its window is below its limit, increments them all and allows; otherwise changes nothing
+  // and names the first full one (index) and when its window ends. Counters of windows that
+  // ended are deleted now and then. Needs no fsync of its own (a crash may forget the last
+  // counts). kInvalidArgument when a counter has limit < 0 or window_end <= window_start.
+  virtual StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) = 0;
+
   // --- copying a store (coffer migrate) ------------------------------------------------------
   // Inserts one version exactly as given (secret id, number, counters, times, ciphertext, which
   // stays bound to those ids), creating the secret with version 1. Versions of a secret must
@@ -638,7 +693,8 @@ class Store {
   // and ReplaceAgentCredentials (kPrincipal), InsertVault and DeleteVault (kVault), InsertPolicy,
   // UpdatePolicy and DeletePolicy (kPolicies), PutSecretVersion, DisableSecretVersion,
   // DestroySecretVersion, DeleteSecret, SetSecretAlias, DeleteSecretAlias, PromoteSecret and
-  // RollbackSecret (kSecret, for requests waiting on a secret). On a store other processes write
+  // RollbackSecret (kSecret, for requests waiting on a secret), InsertBinding, UpdateBinding
+  // and DeleteBinding (kBinding). On a store other processes write
   // too (PostgreSQL shared by several servers), their changes are published as well, within
   // kMaxChangeDelay while the feed is Current(). The feed lives as long as the store. Pure, so a
   // wrapper store cannot forget to pass it on.

@@ -1,5 +1,7 @@
-// Conformance tests for data key rotation in the store (coffer keys): listing the versions not
-// under a key, compare-and-swap of ciphertexts, counting versions per key, deleting a key.
+// Conformance tests for key rotation in the store (coffer keys): listing the versions not
+// under a key, compare-and-swap of ciphertexts, counting versions per key, deleting a data key,
+// deleting a replaced key of another purpose (token signing keys), and sealing a key again under
+// another root key.
 // The store reads only bytes 1..4 of a blob (the key id, see crypto/aead.h).
 #include <algorithm>
 #include <map>
@@ -147,6 +149,40 @@ TEST_P(StoreConformanceTest, DeletesADataKeyOnlyWhenInactiveAndUnused) {
   EXPECT_EQ((*keys)[0].id, 2u);
   EXPECT_EQ((*keys)[1].id, 3u);
   EXPECT_THAT(store().DeleteDataKey(1), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_P(StoreConformanceTest, ReplacesAKeysSealedFormOnlyWhereItIsStillTheExpectedOne) {
+  ASSERT_THAT(store().InsertKey({1, "data", {1, 1}, kT0, true}), IsOk());
+  ASSERT_THAT(store().InsertKey({2, "jwt", {2, 2}, kT0, true}), IsOk());
+  EXPECT_THAT(store().ReplaceKeyWrapping(1, {1, 1}, {0x50, 7, 7}), IsOk());
+  // A second attempt from the old form (another migration got there first) changes nothing.
+  EXPECT_THAT(store().ReplaceKeyWrapping(1, {1, 1}, {0x50, 8, 8}), StatusIs(StatusCode::kAborted));
+  EXPECT_THAT(store().ReplaceKeyWrapping(9, {1}, {2}), StatusIs(StatusCode::kNotFound));
+  auto keys = store().LoadKeys();
+  ASSERT_THAT(keys, IsOk());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].wrapped, (std::vector<uint8_t>{0x50, 7, 7}));
+  EXPECT_EQ((*keys)[0].purpose, "data");
+  EXPECT_TRUE((*keys)[0].active);
+  EXPECT_EQ((*keys)[1].wrapped, (std::vector<uint8_t>{2, 2}));
+}
+
+TEST_P(StoreConformanceTest, DeletesAnInactiveKeyOfAnotherPurpose) {
+  ASSERT_THAT(store().InsertKey({1, "data", {1}, kT0, true}), IsOk());
+  ASSERT_THAT(store().InsertKey({2, "jwt-ed25519", {2}, kT0, true}), IsOk());
+  EXPECT_THAT(store().DeleteInactiveKey(2, "jwt-ed25519"),
+              StatusIs(StatusCode::kFailedPrecondition));  // active
+  ASSERT_THAT(store().InsertKey({3, "jwt-ed25519", {3}, kT0 + 1, true}), IsOk());
+  EXPECT_THAT(store().DeleteInactiveKey(2, "hmac-pepper"), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DeleteInactiveKey(9, "jwt-ed25519"), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store().DeleteInactiveKey(1, "data"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store().DeleteInactiveKey(2, "jwt-ed25519"), IsOk());
+  auto keys = store().LoadKeys();
+  ASSERT_THAT(keys, IsOk());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].id, 1u);
+  EXPECT_EQ((*keys)[1].id, 3u);
+  EXPECT_TRUE((*keys)[1].active);
 }
 
 }  // namespace

@@ -59,8 +59,9 @@ Credential AgentCredential(std::string_view agent_id, std::string public_id,
 // store_conformance_audit_test.cc (audit chain, rate limits), store_conformance_keys_test.cc
 // (data key rotation), store_conformance_changes_test.cc (published changes) and
 // store_conformance_shares_test.cc (share links), store_conformance_versions_test.cc
-// (check-and-set writes) and store_conformance_lifecycle_test.cc (aliases, destroy, retention);
-// a backend's
+// (check-and-set writes), store_conformance_lifecycle_test.cc (aliases, destroy, retention)
+// and store_conformance_bindings_test.cc (gateway bindings, executions, use counters); a
+// backend's
 // test binary links all.
 class StoreConformanceTest : public ::testing::TestWithParam<StoreBackend> {
  protected:

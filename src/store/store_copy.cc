@@ -1,5 +1,6 @@
-// CopyStore: a copy pass in dependency order (keys, users, agents, credentials, vaults, policies,
-// secrets, audit), then a verification pass that reads the target back.
+// CopyStore: a copy pass in dependency order (keys, users, agents with their credentials and
+// bindings, vaults, policies, secrets, audit), then a verification pass that reads the target
+// back.
 #include "store/store_copy.h"
 
 #include <algorithm>
@@ -48,6 +49,8 @@ StatusOr<StoreCounts> Count(Store& store) {
   for (const Agent& a : agents) {
     ASSIGN_OR_RETURN(auto creds, store.ListCredentials(PrincipalKind::kAgent, a.id));
     n.credentials += static_cast<int64_t>(creds.size());
+    ASSIGN_OR_RETURN(std::vector<Binding> bindings, store.ListBindings(a.id));
+    n.bindings += static_cast<int64_t>(bindings.size());
   }
   ASSIGN_OR_RETURN(std::vector<Vault> vaults, store.ListVaults(std::nullopt));
   n.vaults = static_cast<int64_t>(vaults.size());
@@ -142,6 +145,12 @@ StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,
     RETURN_IF_ERROR(to.InsertAgent(a, {}, nullptr));
     ++report.agents;
     RETURN_IF_ERROR(CopyCredentials(from, to, PrincipalKind::kAgent, a.id, report));
+    // Its gateway bindings (not the executions made through them, nor the use counters).
+    ASSIGN_OR_RETURN(std::vector<Binding> bindings, from.ListBindings(a.id));
+    for (const Binding& b : bindings) {
+      RETURN_IF_ERROR(to.InsertBinding(b, nullptr));
+      ++report.bindings;
+    }
   }
 
   RETURN_IF_ERROR(Say(progress, "vaults, policies and secrets"));

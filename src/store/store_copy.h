@@ -27,6 +27,7 @@ struct StoreCounts {
   int64_t versions = 0;
   int64_t schedules = 0;  // rotation schedules (policy and next due time)
   int64_t webhooks = 0;   // webhook endpoints (their deliveries are not copied)
+  int64_t bindings = 0;   // gateway bindings (not their executions or use counters)
 
   bool operator==(const StoreCounts&) const = default;
 };
@@ -43,7 +44,9 @@ struct StoreCopyReport : StoreCounts {
 // copied (they expire within their window). Rotation schedules are copied with their policy and
 // next due time (a previous version still waiting to be disabled is not). Webhook endpoints are
 // copied with their sealed signing secret as it is, after the audit chain, so they start from
-// its head: their deliveries (the log and anything not yet sent) are not copied.
+// its head: their deliveries (the log and anything not yet sent) are not copied. Gateway
+// bindings are copied; the record of calls made through them (executions) and the gateway's
+// use counters (which expire with their windows) are not.
 // kFailedPrecondition when `to` is not empty; kDataLoss when the check finds a difference; any
 // error of either store otherwise. REQUIRES: nothing writes to `from` meanwhile (stop its servers).
 StatusOr<StoreCopyReport> CopyStore(Store& from, Store& to,

@@ -115,8 +115,29 @@ class StoreCopyTest : public ::testing::Test {
     d.next_attempt_at = kT0;
     ASSERT_THAT(s.EnqueueWebhookDeliveries({d}, std::nullopt, 0, nullptr), IsOk());
     for (int i = 0; i < 20; ++i) {
-      ASSERT_THAT(s.AppendAudit(MakeEvent("secret.read", v.id)), IsOk());
+      AuditEvent read = MakeEvent("secret.read", v.id);
+      if (i == 0) read.details = R"({"mode":"proxy"})";  // details are copied and hashed
+      ASSERT_THAT(s.AppendAudit(read), IsOk());
     }
+    // A gateway binding is copied; the calls made through it and the use counters are not.
+    binding_.id = NewUuid();
+    binding_.agent_id = bot.id;
+    binding_.name = "openai";
+    binding_.config_json = R"({"base_url":"https://api.openai.com/v1"})";
+    binding_.vault_id = v.id;
+    binding_.path = "db/password";
+    binding_.created_by = alice.id;
+    binding_.created_at = kT0 + 4;
+    binding_.updated_at = kT0 + 6;
+    ASSERT_THAT(s.InsertBinding(binding_, nullptr), IsOk());
+    ExecutionRecord call;
+    call.id = NewUuid();
+    call.agent_id = bot.id;
+    call.binding_id = binding_.id;
+    call.created_at = kT0 + 8;
+    ASSERT_THAT(s.InsertExecution(call, nullptr), IsOk());
+    const std::vector<UseCounter> counters = {UseCounter{"agent:bot", kT0, kT0 + 60, 5}};
+    ASSERT_THAT(s.CountUse(counters), IsOk());
     vault_id_ = v.id;
   }
 
@@ -134,6 +155,24 @@ class StoreCopyTest : public ::testing::Test {
     EXPECT_EQ(report->audit_events, 25);
     EXPECT_EQ(report->schedules, 1);
     EXPECT_EQ(report->webhooks, 1);
+    EXPECT_EQ(report->bindings, 1);
+    auto binding = to.FindBinding(binding_.agent_id, "openai");
+    ASSERT_THAT(binding, IsOk());
+    EXPECT_EQ(binding->id, binding_.id);
+    EXPECT_EQ(binding->config_json, binding_.config_json);
+    EXPECT_EQ(binding->path, binding_.path);
+    EXPECT_EQ(binding->created_at, binding_.created_at);
+    EXPECT_EQ(binding->updated_at, binding_.updated_at);
+    auto calls = to.ListExecutions(binding_.agent_id, 0, 0);
+    ASSERT_THAT(calls, IsOk());
+    EXPECT_TRUE(calls->empty());
+    AuditQuery reads;
+    reads.action = "secret.read";
+    reads.limit = 1;
+    auto first_read = to.ListAudit(reads);
+    ASSERT_THAT(first_read, IsOk());
+    ASSERT_EQ(first_read->size(), 1u);
+    EXPECT_EQ((*first_read)[0].details, R"({"mode":"proxy"})");
     // The schedule's policy and next due time; the endpoint with its sealed secret as it was,
     // starting from the copied chain's head; its deliveries are not copied.
     auto schedule = to.GetSecretSchedule(vault_id_, "db/password");
@@ -195,6 +234,7 @@ class StoreCopyTest : public ::testing::Test {
 
   std::string dir_;
   WebhookEndpoint webhook_;
+  Binding binding_;
   std::unique_ptr<Store> source_;
   std::string vault_id_;
   std::string secret_id_;

@@ -1,7 +1,10 @@
 """Helpers for the client-command tests: run `coffer <client command>` against a test server with
 a private config dir, and check its outcome without printing credentials on failure."""
+import http.server
+import json
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -71,3 +74,45 @@ def table_rows(text):
     import re
     lines = [line for line in text.splitlines() if line.strip()]
     return [re.split(r"\s{2,}", line.strip()) for line in lines]
+
+
+class EchoUpstream:
+    """A loopback HTTP server answering every request with JSON describing it, the Authorization
+    header included (an upstream that echoes the credential), and recording what it saw."""
+
+    def __init__(self):
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode(errors="replace") if length else ""
+                record = {"method": self.command, "path": self.path,
+                          "authorization": self.headers.get("Authorization", ""),
+                          "x_test": self.headers.get("X-Test", ""), "body": body}
+                seen.append(record)
+                data = json.dumps(record).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = answer
+
+            def do_HEAD(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

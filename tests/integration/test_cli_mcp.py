@@ -6,9 +6,13 @@ import subprocess
 
 import pytest
 
-from conftest import COFFER_BIN, create_agent, create_vault, admin_caller, grant, put_secret, redact
+from cli_support import EchoUpstream
+from conftest import (COFFER_BIN, admin_caller, create_agent, create_vault, expect, grant,
+                      put_secret, redact)
 
 MCP_DIR = os.path.join(os.path.dirname(__file__), "..", "mcp")
+# The credential of the agent's binding: the tools may use it, never show it.
+UPSTREAM_SECRET = "sk-upstream-mcp-Qw71x-credential"
 
 
 def ensure_sdk():
@@ -20,26 +24,37 @@ def ensure_sdk():
                    check=True, timeout=600)
 
 
-def test_mcp_server_through_the_typescript_sdk_client(server, tmp_path):
+def test_mcp_server_through_the_typescript_sdk_client(make_server, tmp_path):
     ensure_sdk()
+    # The gateway's tools call a loopback upstream, which the server must be allowed to reach.
+    server = make_server(extra_args=["--egress-allow", "127.0.0.1/32"])
     admin = admin_caller(server)
     vault = create_vault(admin, "prod")
     put_secret(admin, vault, "api-keys/openai", value="sk-agent-visible")
     put_secret(admin, vault, "db/password", value="not-for-the-agent", type_="password")
+    put_secret(admin, vault, "gateway/echo", value=UPSTREAM_SECRET)
     agent = create_agent(admin, "mcp-bot")
     grant(admin, vault, agent["id"], "api-keys/*", ["read", "list"])
-
-    env = dict(os.environ, COFFER_BIN=os.path.abspath(COFFER_BIN), COFFER_ADDR=server.url,
-               COFFER_TOKEN=server.admin_key, AGENT_TOKEN=agent["api_key"], AGENT_ID=agent["id"],
-               VAULT_NAME="prod",
-               HOME=str(tmp_path))
-    out = subprocess.run(["node", "--test", "--test-reporter=spec", "coffer_mcp.test.mjs"],
-                         cwd=MCP_DIR, env=env, capture_output=True, text=True, timeout=300)
+    grant(admin, vault, agent["id"], "gateway/*", ["use"])
+    upstream = EchoUpstream()
+    try:
+        expect(admin.post(f"/agents/{agent['id']}/bindings", json={
+            "name": "echo", "binding_type": "http", "config": {"base_url": upstream.url},
+            "credential_source": {"type": "vault_ref", "vault_id": vault,
+                                  "path": "gateway/echo"}}), 201)
+        env = dict(os.environ, COFFER_BIN=os.path.abspath(COFFER_BIN), COFFER_ADDR=server.url,
+                   COFFER_TOKEN=server.admin_key, AGENT_TOKEN=agent["api_key"],
+                   AGENT_ID=agent["id"], VAULT_NAME="prod", UPSTREAM_URL=upstream.url,
+                   UPSTREAM_SECRET=UPSTREAM_SECRET, HOME=str(tmp_path))
+        out = subprocess.run(["node", "--test", "--test-reporter=spec", "coffer_mcp.test.mjs"],
+                             cwd=MCP_DIR, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        upstream.close()
     if out.returncode != 0:
         pytest.fail("MCP SDK tests failed:\n" + redact(out.stdout + out.stderr, 6000))
     # node's own summary: every test ran and passed.
     summary = out.stdout
-    if "ℹ fail 0" not in summary or "ℹ pass 13" not in summary:
+    if "ℹ fail 0" not in summary or "ℹ pass 14" not in summary:
         pytest.fail("the MCP SDK tests did not all run and pass:\n" + redact(summary[-1500:]))
 
 

@@ -1,13 +1,18 @@
 // Drives `coffer mcp` through the official MCP TypeScript SDK client over stdio, as an agent's
 // MCP host would. Run by tests/integration/test_cli_mcp.py, which starts a Coffer server and
-// passes COFFER_BIN, COFFER_ADDR, COFFER_TOKEN (admin), AGENT_TOKEN, AGENT_ID and VAULT_NAME.
+// passes COFFER_BIN, COFFER_ADDR, COFFER_TOKEN (admin), AGENT_TOKEN, AGENT_ID and VAULT_NAME, and
+// UPSTREAM_URL and UPSTREAM_SECRET: the agent's binding "echo" to a loopback upstream that answers
+// with JSON describing the request (its Authorization header included), with that credential.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
-const { COFFER_BIN, COFFER_ADDR, COFFER_TOKEN, AGENT_TOKEN, AGENT_ID, VAULT_NAME } = process.env;
+const {
+  COFFER_BIN, COFFER_ADDR, COFFER_TOKEN, AGENT_TOKEN, AGENT_ID, VAULT_NAME, UPSTREAM_URL,
+  UPSTREAM_SECRET,
+} = process.env;
 
 // `coffer mcp`, with `args` after it (e.g. ['--vault', 'prod']).
 async function connect(token, args = []) {
@@ -49,9 +54,9 @@ describe('coffer mcp with the admin token', () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, ['create_vault', 'delete_secret', 'describe_secret', 'disable_version',
-      'get_env_bundle', 'get_secret', 'grant_access', 'list_secrets', 'list_usage', 'list_vaults',
-      'list_versions', 'promote', 'put_secret', 'rollback', 'rotate_secret', 'schedule_rotation',
-      'set_alias', 'share_secret']);
+      'execute_http', 'get_env_bundle', 'get_secret', 'grant_access', 'list_bindings',
+      'list_secrets', 'list_usage', 'list_vaults', 'list_versions', 'promote', 'put_secret',
+      'rollback', 'rotate_secret', 'schedule_rotation', 'set_alias', 'share_secret']);
     for (const tool of tools) {
       assert.equal(tool.inputSchema.type, 'object', tool.name);
       assert.ok(tool.description.length > 10, tool.name);
@@ -152,6 +157,41 @@ describe('coffer mcp with an agent token', () => {
     });
     assert.equal(write.isError, true);
   });
+
+  it('lists its bindings and calls through one with execute_http, never seeing the credential',
+    async () => {
+      const listed = await client.callTool({ name: 'list_bindings', arguments: {} });
+      assert.ok(!text(listed).includes(UPSTREAM_SECRET));
+      const { bindings } = JSON.parse(text(listed));
+      assert.deepEqual(bindings.map((b) => b.name), ['echo']);
+      assert.equal(bindings[0].base_url, UPSTREAM_URL);
+      assert.equal(bindings[0].is_active, true);
+
+      const result = await client.callTool({
+        name: 'execute_http',
+        arguments: {
+          binding: 'echo', method: 'POST', path: 'v1/echo', query: { q: 'a b' },
+          headers: { 'x-test': 'mcp' }, body: { hello: 'world' },
+        },
+      });
+      assert.notEqual(result.isError, true, text(result));
+      assert.ok(!text(result).includes(UPSTREAM_SECRET), 'the credential reached the tool result');
+      const out = JSON.parse(text(result));
+      assert.equal(out.status, 'success');
+      assert.equal(out.status_code, 200);
+      assert.ok(out.redactions_applied >= 1);
+      const echoed = out.json ?? JSON.parse(out.body);
+      assert.equal(echoed.method, 'POST');
+      assert.ok(echoed.path.startsWith('/v1/echo?q='), echoed.path);
+      assert.equal(echoed.x_test, 'mcp');
+      assert.deepEqual(JSON.parse(echoed.body), { hello: 'world' });
+      assert.match(echoed.authorization, /\[REDACTED\]/);
+
+      const missing = await client.callTool({
+        name: 'execute_http', arguments: { binding: 'nope', method: 'GET', path: 'x' },
+      });
+      assert.equal(missing.isError, true);
+    });
 });
 
 // The tools agents know from the seeds' MCP server, with the same argument names; the secret tools
@@ -236,8 +276,9 @@ describe('coffer mcp --vault with the seeds\' tools', () => {
       path: 'rotated/key', rotation_policy: { interval: '30d', generate: { length: 40 } },
     });
     assert.equal(schedule.path, 'rotated/key');
+    // The server's clock and this process's may differ by a few milliseconds: allow a second.
     const due = Date.parse(schedule.next_rotation_at) - Date.now();
-    assert.ok(due > 29 * 86400e3 && due <= 30 * 86400e3, schedule.next_rotation_at);
+    assert.ok(due > 29 * 86400e3 && due <= 30 * 86400e3 + 1000, schedule.next_rotation_at);
     const bad = await client.callTool({
       name: 'schedule_rotation', arguments: { path: 'rotated/key', rotation_policy: { every: 1 } },
     });

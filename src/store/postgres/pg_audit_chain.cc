@@ -10,15 +10,15 @@ namespace coffer {
 
 namespace {
 
-constexpr int kColumns = 16;
+constexpr int kColumns = 17;
 
-// INSERT of `n` events (kColumns parameters each) and the head's move ($n*16+1 seq, +2 hash),
+// INSERT of `n` events (kColumns parameters each) and the head's move ($n*17+1 seq, +2 hash),
 // in one statement.
 std::string InsertSql(size_t n) {
   std::string sql =
       "WITH e AS (INSERT INTO audit_events (seq, at, request_id, actor_kind, actor_id, action,"
       " vault_id, path, version, client_ip, outcome, status, prev_hash, hash, http_status,"
-      " request_count)"
+      " request_count, details)"
       " VALUES ";
   int p = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -72,7 +72,8 @@ Status AppendAuditEvents(PgConnection& conn, std::vector<AuditEvent*>& events) {
         .Bytes(e.prev_hash)
         .Bytes(e.hash)
         .Int(e.http_status)
-        .Int(e.count);
+        .Int(e.count)
+        .Text(e.details);
     chained.push_back(std::move(e));
   }
   params.Int(seq).Bytes(prev);

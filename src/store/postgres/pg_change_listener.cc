@@ -53,6 +53,8 @@ std::string ChangePayload(const StoreChange& change) {
       return "policies " + change.id;
     case StoreChange::Kind::kSecret:
       return "secret " + change.id + " " + change.path;
+    case StoreChange::Kind::kBinding:
+      return "binding " + change.id + " " + change.agent_id;
     case StoreChange::Kind::kEverything:
       break;
   }
@@ -78,6 +80,14 @@ std::optional<StoreChange> ParseChangePayload(std::string_view payload) {
         IsId(rest->substr(space + 1))) {
       return StoreChange::Secret(std::string(rest->substr(0, space)),
                                  std::string(rest->substr(space + 1)));
+    }
+  }
+  if (auto rest = After(payload, "binding ")) {
+    const size_t space = rest->find(' ');
+    if (space != std::string_view::npos && IsId(rest->substr(0, space)) &&
+        IsId(rest->substr(space + 1))) {
+      return StoreChange::Binding(std::string(rest->substr(0, space)),
+                                  std::string(rest->substr(space + 1)));
     }
   }
   for (const PrincipalKind kind : {PrincipalKind::kUser, PrincipalKind::kAgent}) {

@@ -42,7 +42,7 @@ inline constexpr std::string_view kAnnounceUncountedChangeSql =
     "SELECT pg_notify('coffer_changes', '0 ' || $1)";
 
 // "credential ID", "principal agent ID", "vault ID", "policies ID", "secret VAULT PATH",
-// "everything"; and back
+// "binding ID AGENT_ID", "everything"; and back
 // (nullopt for anything else).
 std::string ChangePayload(const StoreChange& change);
 std::optional<StoreChange> ParseChangePayload(std::string_view payload);

@@ -418,6 +418,57 @@ ALTER TABLE credentials ADD COLUMN grace_pending boolean NOT NULL DEFAULT false;
 CREATE INDEX credentials_grace_pending ON credentials (revoked_at) WHERE grace_pending;
 )sql";
 
+// As SQLite's kGateway: audit events' details, agents' bindings, the record of each call made
+// through one, and the gateway's fixed-window use counters (written without a synchronous
+// commit of their own, see postgres_bindings.cc).
+constexpr std::string_view kGateway = R"sql(
+ALTER TABLE audit_events ADD COLUMN details text NOT NULL DEFAULT '';
+CREATE TABLE bindings (
+  id text PRIMARY KEY,
+  agent_id text NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+  name text NOT NULL,
+  binding_type text NOT NULL,
+  config_json text NOT NULL,
+  guardrails_json text NOT NULL,
+  vault_id text NOT NULL,
+  path text NOT NULL,
+  is_active boolean NOT NULL,
+  created_by text NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  UNIQUE (agent_id, name)
+);
+CREATE TABLE executions (
+  ord bigint GENERATED ALWAYS AS IDENTITY,
+  id text PRIMARY KEY,
+  agent_id text NOT NULL,
+  binding_id text NOT NULL,
+  binding_name text NOT NULL,
+  intent_type text NOT NULL,
+  mode text NOT NULL,
+  status text NOT NULL,
+  method text NOT NULL,
+  path text NOT NULL,
+  upstream_status integer NOT NULL,
+  secret_version bigint NOT NULL,
+  duration_ms bigint NOT NULL,
+  request_bytes bigint NOT NULL,
+  response_bytes bigint NOT NULL,
+  redactions bigint NOT NULL,
+  error_message text NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE INDEX executions_agent_created ON executions (agent_id, created_at);
+CREATE TABLE use_counters (
+  key text NOT NULL,
+  window_start bigint NOT NULL,
+  window_end bigint NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (key, window_start)
+);
+CREATE INDEX use_counters_window_end ON use_counters (window_end);
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -434,6 +485,7 @@ constexpr PgMigration kMigrations[] = {
     {11, "webhooks: endpoints, delivery outbox, dispatch cursor", kWebhookOutbox},
     {12, "usage: last reads of versions and secrets, agents' last use; key grace windows",
      kUsageAndKeyGrace},
+    {13, "gateway: audit details, bindings, executions, use counters", kGateway},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -16,7 +16,7 @@ constexpr int kScanPage = 1000;
 
 #define COFFER_PG_AUDIT_COLUMNS                                                             \
   "seq, at, request_id, actor_kind, actor_id, action, vault_id, path, version, client_ip, " \
-  "outcome, status, prev_hash, hash, http_status, request_count"
+  "outcome, status, prev_hash, hash, http_status, request_count, details"
 constexpr std::string_view kAuditSelectSql = "SELECT " COFFER_PG_AUDIT_COLUMNS " FROM audit_events";
 #undef COFFER_PG_AUDIT_COLUMNS
 

@@ -243,6 +243,9 @@ Status PostgresStoreImpl::RevokeAgent(std::string_view agent_id, UnixMicros at,
     if (r.affected() == 0) {
       return NotFoundError("agent not found");
     }
+    // A revoked agent is gone for good: so are its gateway bindings.
+    RETURN_IF_ERROR(
+        conn.Run("DELETE FROM bindings WHERE agent_id = $1", PgParams().Text(agent_id)));
     return RevokeAgentCredentialRows(conn, agent_id, at);
   });
 }

@@ -1,5 +1,6 @@
 // PostgresStoreImpl's keyring (the wrapped keys) and data key rotation: listing and swapping
-// ciphertexts by the data key they name, counting them, and deleting a key no version uses.
+// ciphertexts by the data key they name, counting them, and deleting a key no version uses;
+// sealing a key again under another root key (`coffer keys migrate-root`).
 // SQL compares the 4 bytes that name the key (substring from 2 for 4); nothing is decrypted.
 #include <algorithm>
 #include <map>
@@ -175,6 +176,40 @@ Status PostgresStoreImpl::DeleteDataKey(uint32_t id) {
     const int64_t webhooks = used.rows() == 1 ? used.Int(0, 1) : 0;
     if (versions > 0 || webhooks > 0) {
       return FailedPreconditionError(DataKeyInUse(id, versions, webhooks));
+    }
+    return conn.Run("DELETE FROM keys WHERE id = $1", PgParams().Int(id));
+  });
+}
+
+Status PostgresStoreImpl::ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                                             const std::vector<uint8_t>& wrapped) {
+  return Write(nullptr, [&](PgConnection& conn, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(PgResult key, conn.Exec("SELECT wrapped FROM keys WHERE id = $1 FOR UPDATE",
+                                             PgParams().Int(id)));
+    if (key.rows() == 0) {
+      return NotFoundError("there is no key " + std::to_string(id));
+    }
+    if (key.Bytes(0, 0) != expected) {
+      return AbortedError("key " + std::to_string(id) + " was sealed again meanwhile");
+    }
+    return conn.Run("UPDATE keys SET wrapped = $2 WHERE id = $1",
+                    PgParams().Int(id).Bytes(wrapped));
+  });
+}
+
+Status PostgresStoreImpl::DeleteInactiveKey(uint32_t id, std::string_view purpose) {
+  if (purpose == "data") {
+    return InvalidArgumentError("data keys are retired with DeleteDataKey");
+  }
+  return Write(nullptr, [&](PgConnection& conn, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(PgResult key, conn.Exec("SELECT active FROM keys WHERE id = $1"
+                                             " AND purpose = $2 FOR UPDATE",
+                                             PgParams().Int(id).Text(purpose)));
+    if (key.rows() == 0) {
+      return NotFoundError("there is no such key " + std::to_string(id));
+    }
+    if (key.Bool(0, 0)) {
+      return FailedPreconditionError("key " + std::to_string(id) + " is active");
     }
     return conn.Run("DELETE FROM keys WHERE id = $1", PgParams().Int(id));
   });

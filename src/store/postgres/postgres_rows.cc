@@ -135,6 +135,7 @@ StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row) {
   ASSIGN_OR_RETURN(e.hash, ReadDigest(r, row, 13));
   e.http_status = static_cast<int32_t>(r.Int(row, 14));
   e.count = r.Int(row, 15);
+  e.details = r.Text(row, 16);
   return e;
 }
 

@@ -3,10 +3,12 @@
 // files here include it, each defining the methods of one section of store.h.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -47,6 +49,9 @@ class PostgresStoreImpl final : public PostgresStore {
   StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) override;
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
   Status DeleteDataKey(uint32_t id) override;
+  Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                            const std::vector<uint8_t>& wrapped) override;
+  Status DeleteInactiveKey(uint32_t id, std::string_view purpose) override;
 
   // --- users and credentials (postgres_identity.cc) ------------------------------------------
   Status InsertUser(const User& user, const AuditEvent* audit) override;
@@ -198,6 +203,18 @@ class PostgresStoreImpl final : public PostgresStore {
   StatusOr<std::vector<WebhookDelivery>> ListWebhookDeliveries(std::string_view webhook_id,
                                                                size_t limit) override;
 
+  // --- gateway bindings, executions and use counters (postgres_bindings.cc) ------------------
+  Status InsertBinding(const Binding& b, const AuditEvent* audit) override;
+  StatusOr<Binding> GetBinding(std::string_view binding_id) override;
+  StatusOr<Binding> FindBinding(std::string_view agent_id, std::string_view id_or_name) override;
+  StatusOr<std::vector<Binding>> ListBindings(std::string_view agent_id) override;
+  Status UpdateBinding(const Binding& b, const AuditEvent* audit) override;
+  Status DeleteBinding(std::string_view binding_id, const AuditEvent* audit) override;
+  Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) override;
+  StatusOr<std::vector<ExecutionRecord>> ListExecutions(std::string_view agent_id, size_t limit,
+                                                        size_t offset) override;
+  StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) override;
+
  private:
   // What a write runs inside its transaction: the connection, and the copy of the audit event
   // (nullptr for none) that it may complete with what only the row knows.
@@ -242,6 +259,7 @@ class PostgresStoreImpl final : public PostgresStore {
   PgAuditBatcher batcher_;  // standalone appends (AppendAudit)
   ChangeFeed changes_;
   std::unique_ptr<PgChangeListener> listener_;  // after changes_, which it publishes to
+  std::atomic<uint64_t> use_calls_{0};  // CountUse calls, for sweeping ended windows now and then
 };
 
 // Helpers of the secret writes, on the caller's connection (postgres_versions.cc); as SQLite's

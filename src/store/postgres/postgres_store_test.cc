@@ -308,6 +308,48 @@ TEST_F(PostgresStoreTest, ConcurrentRateLimitHitsFromTwoServersShareOneBudget) {
   EXPECT_EQ(allowed.load(), 3);
 }
 
+TEST_F(PostgresStoreTest, CountUseFromTwoServersSharesEveryCounterAllOrNothing) {
+  auto a = Open(4);
+  auto b = Open(4);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  constexpr int kThreads = 8;
+  constexpr int kTries = 20;
+  constexpr int64_t kAgentLimit = 45;
+  constexpr UnixMicros kMinute = 60'000'000;
+  std::barrier start(kThreads);
+  std::atomic<int> allowed = 0;
+  std::atomic<int> errors = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& store = t % 2 == 0 ? static_cast<Store&>(*a) : *b;
+      start.arrive_and_wait();
+      for (int i = 0; i < kTries; ++i) {
+        // Each thread's own binding counter and the agent's shared one, in either order.
+        std::vector<UseCounter> counters = {
+            UseCounter{"agent:a1", kT0, kT0 + kMinute, kAgentLimit},
+            UseCounter{"binding:b" + std::to_string(t), kT0, kT0 + kMinute, 1000}};
+        if (i % 2 == 1) std::swap(counters[0], counters[1]);
+        auto d = store.CountUse(counters);
+        if (!d.has_value()) {
+          ++errors;
+        } else if (d->allowed) {
+          ++allowed;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(allowed.load(), kAgentLimit);
+  auto counts = Raw("SELECT sum(count)::bigint FROM use_counters WHERE key LIKE 'binding:%'");
+  ASSERT_THAT(counts, IsOk());
+  EXPECT_EQ(counts->Int(0, 0), kAgentLimit);  // a refused call counted for no binding either
+}
+
 TEST_F(PostgresStoreTest, TwoServersWriteDenseVersionsCountExactlyAndExtendOneChain) {
   auto a = Open(4);
   auto b = Open(4);
@@ -636,12 +678,12 @@ TEST(ChangePayloadTest, RoundTripsAndRefusesAnythingElse) {
        {StoreChange::Credential("abc123"), StoreChange::Principal(PrincipalKind::kUser, "u-1"),
         StoreChange::Principal(PrincipalKind::kAgent, "a-1"), StoreChange::Vault("v-1"),
         StoreChange::Policies("v-2"), StoreChange::Secret("v-3", "api-keys/openai"),
-        StoreChange::Everything()}) {
+        StoreChange::Binding("b-1", "a-1"), StoreChange::Everything()}) {
     EXPECT_EQ(ParseChangePayload(ChangePayload(c)), c) << ChangePayload(c);
   }
   for (std::string_view bad :
        {"", "vault", "vault ", "vault a b", "principal robot x", "credential \x01", "secret s-1",
-        "secret v-1 a b", "everything else"}) {
+        "secret v-1 a b", "binding b-1", "everything else"}) {
     EXPECT_EQ(ParseChangePayload(bad), std::nullopt) << bad;
   }
 }

@@ -13,11 +13,11 @@ namespace {
 // The columns ReadEvent() expects, in order.
 #define COFFER_AUDIT_COLUMNS                                                                \
   "seq, at, request_id, actor_kind, actor_id, action, vault_id, path, version, client_ip, " \
-  "outcome, status, prev_hash, hash, http_status, request_count"
+  "outcome, status, prev_hash, hash, http_status, request_count, details"
 
 constexpr std::string_view kInsertSql =
     "INSERT INTO audit_events (" COFFER_AUDIT_COLUMNS
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 constexpr std::string_view kSelectSql = "SELECT " COFFER_AUDIT_COLUMNS " FROM audit_events";
 
 #undef COFFER_AUDIT_COLUMNS
@@ -50,6 +50,7 @@ StatusOr<AuditEvent> ReadEvent(const SqliteStatement& st) {
   ASSIGN_OR_RETURN(e.hash, ReadDigest(st, 13));
   e.http_status = static_cast<int32_t>(st.ColumnInt(14));
   e.count = st.ColumnInt(15);
+  e.details = st.ColumnText(16);
   return e;
 }
 
@@ -83,6 +84,7 @@ Status InsertEvent(SqliteConnection& db, const AuditEvent& e) {
   st.BindBlob(14, e.hash);
   st.BindInt(15, e.http_status);
   st.BindInt(16, e.count);
+  st.BindText(17, e.details);
   return st.Run();
 }
 

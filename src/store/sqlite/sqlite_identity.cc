@@ -356,6 +356,12 @@ Status SqliteStoreImpl::RevokeAgent(std::string_view agent_id, UnixMicros at,
         return NotFoundError("agent not found");
       }
     }
+    {
+      // A revoked agent is gone for good: so are its gateway bindings.
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM bindings WHERE agent_id = ?1"));
+      st.BindText(1, agent_id);
+      RETURN_IF_ERROR(st.Run());
+    }
     return RevokeAgentCredentialRows(db, agent_id, at);
   });
 }

@@ -1,6 +1,7 @@
 // SqliteStoreImpl's keyring (the wrapped keys Coffer loads at start) and data key rotation
 // (`coffer keys`): finding ciphertexts not under a key, swapping them for re-encrypted ones,
-// counting them by key and deleting a data key nothing uses any more.
+// counting them by key and deleting a data key nothing uses any more; sealing a key again under
+// another root key (`coffer keys migrate-root`).
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -186,6 +187,51 @@ Status SqliteStoreImpl::DeleteDataKey(uint32_t id) {
       const int64_t webhooks = row ? st.ColumnInt(1) : 0;
       if (versions > 0 || webhooks > 0) {
         return FailedPreconditionError(DataKeyInUse(id, versions, webhooks));
+      }
+    }
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM keys WHERE id = ?1"));
+    st.BindInt(1, id);
+    return st.Run();
+  });
+}
+
+Status SqliteStoreImpl::ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                                           const std::vector<uint8_t>& wrapped) {
+  return Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    {
+      ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("SELECT wrapped FROM keys WHERE id = ?1"));
+      st.BindInt(1, id);
+      ASSIGN_OR_RETURN(const bool found, st.Step());
+      if (!found) {
+        return NotFoundError("there is no key " + std::to_string(id));
+      }
+      if (st.ColumnBlob(0) != expected) {
+        return AbortedError("key " + std::to_string(id) + " was sealed again meanwhile");
+      }
+    }
+    ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("UPDATE keys SET wrapped = ?2 WHERE id = ?1"));
+    st.BindInt(1, id);
+    st.BindBlob(2, wrapped);
+    return st.Run();
+  });
+}
+
+Status SqliteStoreImpl::DeleteInactiveKey(uint32_t id, std::string_view purpose) {
+  if (purpose == "data") {
+    return InvalidArgumentError("data keys are retired with DeleteDataKey");
+  }
+  return Write(nullptr, [&](SqliteConnection& db, AuditEvent*) -> Status {
+    {
+      ASSIGN_OR_RETURN(SqliteStatement st,
+                       db.Prepare("SELECT active FROM keys WHERE id = ?1 AND purpose = ?2"));
+      st.BindInt(1, id);
+      st.BindText(2, purpose);
+      ASSIGN_OR_RETURN(const bool found, st.Step());
+      if (!found) {
+        return NotFoundError("there is no such key " + std::to_string(id));
+      }
+      if (st.ColumnInt(0) != 0) {
+        return FailedPreconditionError("key " + std::to_string(id) + " is active");
       }
     }
     ASSIGN_OR_RETURN(SqliteStatement st, db.Prepare("DELETE FROM keys WHERE id = ?1"));

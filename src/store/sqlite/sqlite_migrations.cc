@@ -391,6 +391,57 @@ ALTER TABLE credentials ADD COLUMN grace_pending INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX credentials_grace_pending ON credentials (revoked_at) WHERE grace_pending = 1;
 )sql";
 
+// The API gateway: audit events' details (compact JSON, '' for none; hashed when not empty),
+// agents' bindings (a credential, as a secret's vault and path, and where it may be sent; a
+// name unique per agent), the record of each call made through one, and the fixed-window use
+// counters of the gateway's rate limits and budgets.
+constexpr std::string_view kGateway = R"sql(
+ALTER TABLE audit_events ADD COLUMN details TEXT NOT NULL DEFAULT '';
+CREATE TABLE bindings (
+  id TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  binding_type TEXT NOT NULL,
+  config_json TEXT NOT NULL,
+  guardrails_json TEXT NOT NULL,
+  vault_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  is_active INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (agent_id, name)
+) STRICT;
+CREATE TABLE executions (
+  id TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  binding_id TEXT NOT NULL,
+  binding_name TEXT NOT NULL,
+  intent_type TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  status TEXT NOT NULL,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  upstream_status INTEGER NOT NULL,
+  secret_version INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  request_bytes INTEGER NOT NULL,
+  response_bytes INTEGER NOT NULL,
+  redactions INTEGER NOT NULL,
+  error_message TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX executions_agent_created ON executions (agent_id, created_at);
+CREATE TABLE use_counters (
+  key TEXT NOT NULL,
+  window_start INTEGER NOT NULL,
+  window_end INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (key, window_start)
+) STRICT;
+CREATE INDEX use_counters_window_end ON use_counters (window_end);
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -408,6 +459,7 @@ constexpr SqliteMigration kMigrations[] = {
     {12, "webhooks: endpoints, delivery outbox, dispatch cursor", kWebhookOutbox},
     {13, "usage: last reads of versions and secrets, agents' last use; key grace windows",
      kUsageAndKeyGrace},
+    {14, "gateway: audit details, bindings, executions, use counters", kGateway},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -303,7 +303,7 @@ TEST_F(SqliteStoreTest, EventsAppendedByAnotherProcessAreChainedOnto) {
   RawExec(path_, "INSERT INTO audit_events VALUES (2, " + std::to_string(two.at) + ", '" +
                      two.request_id + "', 'user', 'user-1', 'from.elsewhere', '', '', 0, '" +
                      two.client_ip + "', 'success', 'OK', X'" + HexEncode(two.prev_hash) + "', X'" +
-                     HexEncode(two.hash) + "', 0, 0)");
+                     HexEncode(two.hash) + "', 0, 0, '')");
 
   auto three = store->AppendAudit(MakeEvent("three"));
   ASSERT_THAT(three, IsOk());

@@ -3,12 +3,14 @@
 // sqlite_rate_limits.cc, sqlite_secrets.cc, and sqlite_store.cc for the rest. Internal to them.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +58,9 @@ class SqliteStoreImpl final : public SqliteStore {
   StatusOr<int64_t> SwapWebhookSecrets(const std::vector<WebhookSecretSwap>& swaps) override;
   StatusOr<std::map<int64_t, int64_t>> CountCiphertextsByKey() override;
   Status DeleteDataKey(uint32_t id) override;
+  Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
+                            const std::vector<uint8_t>& wrapped) override;
+  Status DeleteInactiveKey(uint32_t id, std::string_view purpose) override;
 
   // --- users, credentials, agents and policies (sqlite_identity.cc) ------------------------
 
@@ -209,6 +214,19 @@ class SqliteStoreImpl final : public SqliteStore {
   StatusOr<std::vector<WebhookDelivery>> ListWebhookDeliveries(std::string_view webhook_id,
                                                                size_t limit) override;
 
+  // --- gateway bindings, executions and use counters (sqlite_bindings.cc) -------------------
+
+  Status InsertBinding(const Binding& b, const AuditEvent* audit) override;
+  StatusOr<Binding> GetBinding(std::string_view binding_id) override;
+  StatusOr<Binding> FindBinding(std::string_view agent_id, std::string_view id_or_name) override;
+  StatusOr<std::vector<Binding>> ListBindings(std::string_view agent_id) override;
+  Status UpdateBinding(const Binding& b, const AuditEvent* audit) override;
+  Status DeleteBinding(std::string_view binding_id, const AuditEvent* audit) override;
+  Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) override;
+  StatusOr<std::vector<ExecutionRecord>> ListExecutions(std::string_view agent_id, size_t limit,
+                                                        size_t offset) override;
+  StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) override;
+
   // --- changes -----------------------------------------------------------------------------
 
   // Only this process writes what the feed is about (`coffer keys` beside a server changes the
@@ -238,6 +256,7 @@ class SqliteStoreImpl final : public SqliteStore {
   std::unique_ptr<GroupCommitWriter> writer_;
   std::unique_ptr<SqliteReaderPool> readers_;
   ChangeFeed changes_{ChangeFeed::Writers::kThisProcess};
+  std::atomic<uint64_t> use_calls_{0};  // CountUse calls, for sweeping ended windows now and then
 };
 
 // Takes a scheduler's claim inside PutSecretVersion's write, once `header` (the version about to

@@ -1,0 +1,245 @@
+// The transparent proxy: ANY /v1/proxy/{binding}/{*path}. An agent's unmodified HTTP or LLM SDK
+// points its base URL here and authenticates with its own Coffer key or JWT (Authorization:
+// Bearer, or x-api-key as the Anthropic SDK sends it); the call goes to the binding's base_url
+// with the agent's credential removed and the real one attached. The answer waits for the
+// upstream's head without holding a worker thread (a Deferred), then streams back (a
+// BodyStream) as the upstream sends it, redacted. Refusals before the upstream answers are
+// problem+json: 404 (no binding), 403 (not usable, egress refused), 429 (Retry-After), 502, 504.
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/handler.h"
+#include "api/routes.h"
+#include "common/mutex.h"
+#include "http/problem_json.h"
+
+namespace coffer::api {
+namespace {
+
+constexpr std::string_view kPrefix = "/v1/proxy/";
+// The longest a proxied call waits for its head past the longest a binding allows.
+constexpr std::chrono::milliseconds kHeadWait{610'000};
+
+// The problem for a call that ended before its head came.
+http::Response UpstreamProblem(const Status& why) {
+  switch (why.code()) {
+    case StatusCode::kDeadlineExceeded:
+      return http::Problem(504, "upstream-timeout", "Upstream timed out", why.message());
+    case StatusCode::kPermissionDenied:
+      return http::Problem(403, "egress-refused", "Destination refused", why.message());
+    case StatusCode::kCancelled:
+      return http::Problem(403, "binding-stopped", "Call stopped", why.message());
+    default:
+      return http::Problem(502, "bad-gateway", "Upstream unreachable", why.message());
+  }
+}
+
+// A refusal before the call started.
+http::Response RefusalProblem(const Status& why) {
+  if (why.code() == StatusCode::kResourceExhausted) {
+    http::Response r = http::Problem(429, "rate-limited", "Rate limited", why.message());
+    const auto retry = why.payload().retry_after;
+    if (retry.count() > 0) {
+      r.headers.emplace_back(
+          "Retry-After", std::to_string(std::chrono::ceil<std::chrono::seconds>(retry).count()));
+    }
+    return r;
+  }
+  return http::ProblemFromStatus(why);
+}
+
+// Between the gateway's call (upstream thread) and the HTTP server: the head wakes the waiting
+// request; the body goes into the stream.
+class ProxyBridge : public GatewayStreamSink {
+ public:
+  ProxyBridge()
+      : wake_(std::make_shared<http::WakeSignal>()),
+        stream_(std::make_shared<http::BodyStream>()) {}
+
+  void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
+    {
+      MutexLock lock(mu_);
+      status_ = status;
+      headers_ = std::move(headers);
+    }
+    wake_->Fire();
+  }
+  bool OnBody(std::string_view bytes) override { return stream_->Write(bytes); }
+  void OnDone(Status status) override {
+    bool head = false;
+    {
+      MutexLock lock(mu_);
+      head = status_ != 0;
+      done_ = status;
+    }
+    if (head) {
+      if (status.ok()) {
+        stream_->Finish();
+      } else {
+        stream_->Fail();
+      }
+    }
+    wake_->Fire();
+  }
+
+  void SetCall(std::shared_ptr<GatewayCall> call) {
+    MutexLock lock(mu_);
+    call_ = std::move(call);
+  }
+  void CancelUnlessDelivered() {
+    std::shared_ptr<GatewayCall> call;
+    {
+      MutexLock lock(mu_);
+      if (delivered_) return;
+      call = call_;
+    }
+    if (call != nullptr) call->Cancel();
+  }
+  void Cancel() {
+    std::shared_ptr<GatewayCall> call;
+    {
+      MutexLock lock(mu_);
+      call = call_;
+    }
+    if (call != nullptr) call->Cancel();
+  }
+
+  // The answer, once the head came or the call ended; nullopt while neither.
+  std::optional<http::Response> Answer() {
+    MutexLock lock(mu_);
+    if (status_ != 0) {
+      http::Response r;
+      r.status = status_;
+      r.content_type.clear();
+      for (auto& [name, value] : headers_) {
+        if (name == "content-type") {
+          r.content_type = value;
+        } else if (name == "x-request-id") {
+          // The server's own X-Request-Id names this request; the upstream's keeps its value.
+          r.headers.emplace_back("x-upstream-request-id", value);
+        } else {
+          r.headers.emplace_back(name, value);
+        }
+      }
+      r.stream = stream_;
+      delivered_ = true;
+      return r;
+    }
+    if (done_.has_value()) return UpstreamProblem(*done_);
+    return std::nullopt;
+  }
+
+  std::shared_ptr<http::WakeSignal> wake() const { return wake_; }
+  std::shared_ptr<http::BodyStream> stream() const { return stream_; }
+
+ private:
+  const std::shared_ptr<http::WakeSignal> wake_;
+  const std::shared_ptr<http::BodyStream> stream_;
+  Mutex mu_;
+  int status_ COFFER_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<std::string, std::string>> headers_ COFFER_GUARDED_BY(mu_);
+  std::optional<Status> done_ COFFER_GUARDED_BY(mu_);
+  std::shared_ptr<GatewayCall> call_ COFFER_GUARDED_BY(mu_);
+  bool delivered_ COFFER_GUARDED_BY(mu_) = false;
+};
+
+// Cancels the call when the wait for its head ends without the answer being sent (the client
+// went away, the server stopped).
+class WaitGuard {
+ public:
+  explicit WaitGuard(std::shared_ptr<ProxyBridge> bridge) : bridge_(std::move(bridge)) {}
+  WaitGuard(const WaitGuard&) = delete;
+  WaitGuard& operator=(const WaitGuard&) = delete;
+  ~WaitGuard() { bridge_->CancelUnlessDelivered(); }
+
+ private:
+  const std::shared_ptr<ProxyBridge> bridge_;
+};
+
+// The raw path after the binding and the raw query of a proxied request's target.
+void SplitTarget(std::string_view target, std::string& path, std::string& query) {
+  const size_t q = target.find('?');
+  if (q != std::string_view::npos) {
+    query = std::string(target.substr(q + 1));
+    target = target.substr(0, q);
+  }
+  if (target.starts_with(kPrefix)) target.remove_prefix(kPrefix.size());
+  const size_t slash = target.find('/');
+  path = slash == std::string_view::npos ? "" : std::string(target.substr(slash + 1));
+}
+
+http::Response Proxy(const ApiServices& api, const http::Request& req,
+                     const http::RouteParams& params) {
+  RequestContext ctx = AnonymousContext(req, api.trusted_proxies);
+  std::optional<std::string_view> authorization = req.Header("authorization");
+  std::string from_api_key;
+  if (!authorization.has_value()) {
+    if (auto key = req.Header("x-api-key")) {
+      from_api_key = "Bearer " + std::string(*key);
+      authorization = from_api_key;
+    }
+  }
+  auto principal = api.auth.AuthenticateRequest(ctx, authorization);
+  SecureWipe(from_api_key);
+  if (!principal.has_value()) return http::ProblemFromStatus(principal.error());
+  ctx.principal = std::move(*principal);
+  const auto refuse = [&](const Status& why) {
+    if (!ctx.audited) {
+      Status recorded = api.audit_log.Record(ctx, api.audit_log.NewEvent(ctx, "binding.use"), why);
+      if (!recorded.ok()) return http::ProblemFromStatus(recorded);
+    }
+    http::Response r = RefusalProblem(why);
+    r.actor_id = ctx.principal.id;
+    return r;
+  };
+  if (ctx.principal.kind != PrincipalKind::kAgent) {
+    return refuse(PermissionDeniedError("the proxy is for agents: authenticate with an agent key"));
+  }
+  if (!req.before_send_honoured) {
+    return refuse(UnimplementedError("the proxy needs a streaming HTTP server"));
+  }
+  GatewayCallRequest call;
+  call.binding = Param(params, "binding");
+  call.method = req.method;
+  SplitTarget(req.target, call.path, call.query);
+  call.headers = req.headers;
+  call.body = req.body;
+  call.mode = "proxy";
+  auto bridge = std::make_shared<ProxyBridge>();
+  auto started = api.gateway.Stream(ctx, std::move(call), bridge);
+  if (!started.has_value()) return refuse(started.error());
+  bridge->SetCall(*started);
+  bridge->stream()->OnAbandoned([weak = std::weak_ptr<ProxyBridge>(bridge)] {
+    if (auto b = weak.lock()) b->Cancel();
+  });
+  http::Response r;
+  r.actor_id = ctx.principal.id;
+  r.deferred = std::make_shared<http::Deferred>();
+  r.deferred->wake = bridge->wake();
+  r.deferred->timeout = kHeadWait;
+  r.deferred->hold = std::make_shared<WaitGuard>(bridge);
+  r.deferred->resume = [bridge](bool woken) -> std::optional<http::Response> {
+    if (auto answer = bridge->Answer()) return answer;
+    if (woken) return std::nullopt;
+    bridge->Cancel();
+    return http::Problem(504, "upstream-timeout", "Upstream timed out",
+                         "no answer from the upstream in time");
+  };
+  return r;
+}
+
+}  // namespace
+
+void RegisterProxyRoutes(http::Router& router, const ApiServices& api) {
+  for (const char* method : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    // ApiServices holds references only: a copy outlives the registration's argument.
+    const auto handler = [api](const http::Request& req, const http::RouteParams& params) {
+      return Proxy(api, req, params);
+    };
+    router.Add(method, "/v1/proxy/{binding}/{*path}", handler);
+    router.Add(method, "/v1/proxy/{binding}", handler);
+  }
+}
+
+}  // namespace coffer::api

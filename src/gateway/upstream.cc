@@ -1,0 +1,443 @@
+// CurlUpstreamClient: every call is a libcurl easy handle on one multi handle, driven by one
+// transfer thread. Start and Cancel hand work to that thread through a locked queue and
+// curl_multi_wakeup; everything else about a call (its handle, its sink) is touched by the
+// transfer thread only.
+#include "gateway/upstream.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <deque>
+#include <thread>
+#include <unordered_map>
+
+#include "common/mutex.h"
+#include "common/secret_buffer.h"
+#include "gateway/curl_transfer.h"
+#include "gateway/forward_headers.h"
+#include "gateway/http_client.h"
+#include "gateway/text_encoding.h"
+
+namespace coffer::gateway {
+
+namespace {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// A head larger than this ends the call with kResourceExhausted.
+constexpr size_t kMaxHeadBytes = 256 * 1024;
+constexpr std::chrono::milliseconds kMaxConnectTime{5000};
+
+class Engine;
+
+class CurlCall final : public UpstreamCall, public std::enable_shared_from_this<CurlCall> {
+ public:
+  CurlCall(UpstreamRequest r, std::shared_ptr<UpstreamSink> s, std::weak_ptr<Engine> e)
+      : request(std::move(r)), sink(std::move(s)), engine_(std::move(e)) {}
+  ~CurlCall() override { WipeRequest(); }
+  CurlCall(const CurlCall&) = delete;
+  CurlCall& operator=(const CurlCall&) = delete;
+
+  void Cancel() override;
+
+  bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
+
+  // The request may carry the credential (a header, the query): gone once the call ends.
+  void WipeRequest() {
+    SecureWipe(request.url);
+    SecureWipe(request.body);
+    for (auto& [name, value] : request.headers) SecureWipe(value);
+    request.headers.clear();
+  }
+
+  // --- the transfer thread's ---
+  UpstreamRequest request;
+  std::shared_ptr<UpstreamSink> sink;
+  std::string host;  // for error messages
+  std::unique_ptr<CURL, CurlEasyDeleter> easy;
+  CurlHeaderList header_list;
+  SocketGuard socket_guard;
+  int status = 0;
+  HeaderList head;
+  size_t head_bytes = 0;
+  bool head_sent = false;
+  size_t received = 0;
+  bool over_bound = false;
+  bool sink_stopped = false;
+
+ private:
+  std::atomic<bool> cancel_requested_{false};
+  const std::weak_ptr<Engine> engine_;
+};
+
+class Engine {
+ public:
+  Engine(EgressGuard guard, size_t max_concurrent)
+      : guard_(std::move(guard)), max_concurrent_(std::max<size_t>(max_concurrent, 1)) {
+    InitCurlOnce();
+    multi_ = curl_multi_init();
+    if (multi_ == nullptr) std::abort();  // out of memory at start-up
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Engine() { curl_multi_cleanup(multi_); }
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Ends every call with kCancelled and joins the transfer thread.
+  void Stop() {
+    {
+      MutexLock lock(mu_);
+      stopping_ = true;
+    }
+    (void)curl_multi_wakeup(multi_);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Enqueue(std::shared_ptr<CurlCall> call) {
+    {
+      MutexLock lock(mu_);
+      pending_.push_back(std::move(call));
+    }
+    (void)curl_multi_wakeup(multi_);
+  }
+
+  void RequestCancel(std::shared_ptr<CurlCall> call) {
+    {
+      MutexLock lock(mu_);
+      cancels_.push_back(std::move(call));
+    }
+    (void)curl_multi_wakeup(multi_);
+  }
+
+ private:
+  void Run();
+  void Begin(const std::shared_ptr<CurlCall>& call);
+  Status Configure(CurlCall& call);
+  // Removes the call from the multi handle and tells its sink.
+  void End(CurlCall* call, Status status);
+  static void Tell(CurlCall& call, Status status);
+  Status Outcome(CurlCall& call, CURLcode rc);
+
+  const EgressGuard guard_;
+  const size_t max_concurrent_;
+  CURLM* multi_ = nullptr;
+  Mutex mu_;
+  std::deque<std::shared_ptr<CurlCall>> pending_ COFFER_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<CurlCall>> cancels_ COFFER_GUARDED_BY(mu_);
+  bool stopping_ COFFER_GUARDED_BY(mu_) = false;
+  // The transfer thread's: the calls on the multi handle.
+  std::unordered_map<CurlCall*, std::shared_ptr<CurlCall>> active_;
+  std::thread thread_;
+};
+
+void CurlCall::Cancel() {
+  if (cancel_requested_.exchange(true, std::memory_order_acq_rel)) return;
+  if (std::shared_ptr<Engine> engine = engine_.lock()) engine->RequestCancel(shared_from_this());
+}
+
+Status CancelledError(const CurlCall& call) {
+  return {StatusCode::kCancelled, fmt::format("the call to {} was cancelled",
+                                              call.host.empty() ? "the upstream" : call.host)};
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+void SendHead(CurlCall& call) {
+  call.head_sent = true;
+  if (call.status == 0) {
+    long code = 0;
+    curl_easy_getinfo(call.easy.get(), CURLINFO_RESPONSE_CODE, &code);
+    call.status = static_cast<int>(code);
+  }
+  call.sink->OnHead(call.status, std::move(call.head));
+  call.head.clear();
+}
+
+// One line of a head: the status line, a field, or the blank line that ends it. libcurl passes
+// every head, the interim 1xx ones too, and then any trailers.
+size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
+  auto& call = *static_cast<CurlCall*>(user);
+  const size_t n = size * count;
+  if (call.head_sent) return n;  // trailers: not passed on
+  call.head_bytes += n;
+  if (call.head_bytes > kMaxHeadBytes) {
+    call.over_bound = true;
+    return 0;
+  }
+  const std::string_view line = Trim(std::string_view(data, n));
+  if (line.starts_with("HTTP/")) {
+    call.head.clear();
+    call.status = 0;
+    const size_t space = line.find(' ');
+    if (space != std::string_view::npos) {
+      for (char c : line.substr(space + 1, 3)) {
+        if (c < '0' || c > '9') break;
+        call.status = call.status * 10 + (c - '0');
+      }
+    }
+    return n;
+  }
+  if (line.empty()) {
+    if (call.status >= 100 && call.status < 200) {  // an interim head: wait for the final one
+      call.head.clear();
+      call.status = 0;
+      return n;
+    }
+    SendHead(call);
+    return n;
+  }
+  if ((data[0] == ' ' || data[0] == '\t') && !call.head.empty()) {  // an obsolete folded line
+    call.head.back().second.append(" ").append(line);
+    return n;
+  }
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return n;
+  call.head.emplace_back(AsciiLower(Trim(line.substr(0, colon))),
+                         std::string(Trim(line.substr(colon + 1))));
+  return n;
+}
+
+size_t OnBodyBytes(char* data, size_t size, size_t count, void* user) {
+  auto& call = *static_cast<CurlCall*>(user);
+  const size_t n = size * count;
+  if (call.cancel_requested()) {
+    call.sink_stopped = true;
+    return 0;
+  }
+  if (!call.head_sent) SendHead(call);
+  const size_t room = call.request.max_response_bytes - call.received;
+  const size_t give = std::min(n, room);
+  if (give > 0) {
+    call.received += give;
+    if (!call.sink->OnBody(std::string_view(data, give))) {
+      call.sink_stopped = true;
+      return 0;
+    }
+  }
+  if (n > room) {
+    call.over_bound = true;
+    return 0;  // stops the transfer: the rest is not read
+  }
+  return n;
+}
+
+bool HasHeader(const HeaderList& headers, std::string_view name) {
+  return std::ranges::any_of(headers,
+                             [name](const auto& h) { return AsciiLower(h.first) == name; });
+}
+
+void Engine::Run() {
+  for (;;) {
+    std::vector<std::shared_ptr<CurlCall>> starting;
+    std::vector<std::shared_ptr<CurlCall>> cancelling;
+    {
+      MutexLock lock(mu_);
+      if (stopping_) break;
+      while (!pending_.empty() && active_.size() + starting.size() < max_concurrent_) {
+        starting.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      cancelling.swap(cancels_);
+    }
+    for (const auto& call : starting) Begin(call);
+    for (const auto& call : cancelling) {
+      if (active_.contains(call.get())) {
+        End(call.get(), CancelledError(*call));
+        continue;
+      }
+      bool queued = false;
+      {
+        MutexLock lock(mu_);
+        auto it = std::ranges::find(pending_, call);
+        if (it != pending_.end()) {
+          pending_.erase(it);
+          queued = true;
+        }
+      }
+      if (queued) Tell(*call, CancelledError(*call));  // else: it had ended already
+    }
+    int running = 0;
+    (void)curl_multi_perform(multi_, &running);
+    std::vector<std::pair<CURL*, CURLcode>> finished;
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg == CURLMSG_DONE) finished.emplace_back(msg->easy_handle, msg->data.result);
+    }
+    for (const auto& [easy, rc] : finished) {
+      char* user = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &user);
+      auto* call = reinterpret_cast<CurlCall*>(user);
+      if (call != nullptr && active_.contains(call)) End(call, Outcome(*call, rc));
+    }
+    // A call that ended may have freed a place for a queued one: no wait then.
+    (void)curl_multi_poll(multi_, nullptr, 0, finished.empty() && cancelling.empty() ? 1000 : 0,
+                          nullptr);
+  }
+  // Stopping: every call ends now.
+  while (!active_.empty()) {
+    CurlCall* call = active_.begin()->first;
+    End(call, CancelledError(*call));
+  }
+  std::deque<std::shared_ptr<CurlCall>> queued;
+  {
+    MutexLock lock(mu_);
+    queued.swap(pending_);
+    cancels_.clear();
+  }
+  for (const auto& call : queued) Tell(*call, CancelledError(*call));
+}
+
+void Engine::Tell(CurlCall& call, Status status) {
+  call.WipeRequest();
+  // The sink goes with the call's end: a sink that holds its call makes no cycle.
+  std::shared_ptr<UpstreamSink> sink = std::move(call.sink);
+  if (sink) sink->OnDone(std::move(status));
+}
+
+void Engine::Begin(const std::shared_ptr<CurlCall>& call) {
+  if (call->cancel_requested()) {
+    Tell(*call, CancelledError(*call));
+    return;
+  }
+  if (Status s = Configure(*call); !s.ok()) {
+    call->easy.reset();
+    call->header_list.reset();
+    Tell(*call, std::move(s));
+    return;
+  }
+  if (curl_multi_add_handle(multi_, call->easy.get()) != CURLM_OK) {
+    call->easy.reset();
+    call->header_list.reset();
+    Tell(*call, InternalError("cannot start an outbound call"));
+    return;
+  }
+  active_.emplace(call.get(), call);
+}
+
+Status Engine::Configure(CurlCall& call) {
+  UpstreamRequest& r = call.request;
+  RETURN_IF_ERROR(ValidateOutboundUrl(r.url, r.allow_http));
+  // What goes on the request line and in the head must not be able to break out of it.
+  if (!CheckHeaderText(r.method, "").ok()) {
+    return InvalidArgumentError("the method is not a valid HTTP method");
+  }
+  for (const auto& [name, value] : r.headers) RETURN_IF_ERROR(CheckHeaderText(name, value));
+  call.host = HostOfUrl(r.url);
+  call.easy.reset(curl_easy_init());
+  if (!call.easy) return InternalError("cannot start an outbound call");
+  const bool get = r.method == "GET";
+  const bool head = r.method == "HEAD";
+  const bool send_body =
+      !get && !head &&
+      (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH");
+  // libcurl's own headers, unless the request has its own: "Expect: 100-continue" (which waits
+  // for the upstream), "Accept: */*", and a form Content-Type for a body.
+  std::vector<std::string_view> removals;
+  if (!HasHeader(r.headers, "expect")) removals.emplace_back("Expect:");
+  if (!HasHeader(r.headers, "accept")) removals.emplace_back("Accept:");
+  if (send_body && !HasHeader(r.headers, "content-type")) removals.emplace_back("Content-Type:");
+  ASSIGN_OR_RETURN(call.header_list, BuildCurlHeaderList(r.headers, removals));
+
+  const auto total = std::max(r.max_duration, std::chrono::milliseconds(1));
+  CURL* c = call.easy.get();
+  call.socket_guard.guard = &guard_;
+  SetSafeTransferOptions(c, r.allow_http, &call.socket_guard);
+  curl_easy_setopt(c, CURLOPT_URL, r.url.c_str());
+  curl_easy_setopt(c, CURLOPT_PRIVATE, &call);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(total.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(total, kMaxConnectTime).count()));
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &call);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBodyBytes);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &call);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, call.header_list.get());
+  if (get) {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (head) {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    if (send_body) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, r.body.data());
+    }
+  }
+  return OkStatus();
+}
+
+Status Engine::Outcome(CurlCall& call, CURLcode rc) {
+  if (call.over_bound) {
+    return ResourceExhaustedError(
+        call.head_bytes > kMaxHeadBytes
+            ? fmt::format("the response head from {} is larger than {} bytes", call.host,
+                          kMaxHeadBytes)
+            : fmt::format("the response from {} is larger than {} bytes", call.host,
+                          call.request.max_response_bytes));
+  }
+  if (call.sink_stopped) return CancelledError(call);
+  if (rc == CURLE_OK) {
+    if (!call.head_sent) SendHead(call);
+    return OkStatus();
+  }
+  if (call.socket_guard.refused.has_value() &&
+      (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT)) {
+    return *call.socket_guard.refused;
+  }
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return {StatusCode::kDeadlineExceeded,
+            fmt::format("the call to {} did not complete within {} ms", call.host,
+                        call.request.max_duration.count())};
+  }
+  // curl_easy_strerror, not the error buffer: a generic text that cannot repeat the URL.
+  return UnavailableError(
+      fmt::format("the call to {} failed: {}", call.host, curl_easy_strerror(rc)));
+}
+
+void Engine::End(CurlCall* call, Status status) {
+  auto it = active_.find(call);
+  if (it == active_.end()) return;
+  std::shared_ptr<CurlCall> keep = std::move(it->second);
+  active_.erase(it);
+  (void)curl_multi_remove_handle(multi_, keep->easy.get());
+  keep->easy.reset();
+  keep->header_list.reset();
+  Tell(*keep, std::move(status));
+}
+
+class CurlUpstreamClient final : public UpstreamClient {
+ public:
+  CurlUpstreamClient(EgressGuard guard, size_t max_concurrent)
+      : engine_(std::make_shared<Engine>(std::move(guard), max_concurrent)) {}
+  ~CurlUpstreamClient() override { engine_->Stop(); }
+  CurlUpstreamClient(const CurlUpstreamClient&) = delete;
+  CurlUpstreamClient& operator=(const CurlUpstreamClient&) = delete;
+
+  std::shared_ptr<UpstreamCall> Start(UpstreamRequest request,
+                                      std::shared_ptr<UpstreamSink> sink) override {
+    auto call = std::make_shared<CurlCall>(std::move(request), std::move(sink), engine_);
+    engine_->Enqueue(call);
+    return call;
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+};
+
+}  // namespace
+
+std::unique_ptr<UpstreamClient> NewCurlUpstreamClient(EgressGuard guard, size_t max_concurrent) {
+  return std::make_unique<CurlUpstreamClient>(std::move(guard), max_concurrent);
+}
+
+}  // namespace coffer::gateway

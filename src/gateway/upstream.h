@@ -1,0 +1,77 @@
+// Streaming outbound calls for the agent gateway: an UpstreamClient starts a request and hands
+// the answer to an UpstreamSink piece by piece as it arrives (head, body chunks, end), so a
+// proxied response is passed on while the upstream is still sending it. The libcurl client
+// drives every call from one transfer thread (libcurl's multi interface), under the same rules
+// as http_client.h: the EgressGuard checked on the address actually connected, no redirects,
+// no proxy, TLS verified, bounded time and response size.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "gateway/egress_guard.h"
+
+namespace coffer::gateway {
+
+struct UpstreamRequest {
+  std::string method;  // GET, HEAD, POST, PUT, PATCH, DELETE, … (sent as it is)
+  std::string url;     // absolute, query included; validated by ValidateOutboundUrl
+  // Sent as they are (gateway/forward_headers.h filters them first). libcurl adds Host and
+  // Content-Length only: no Accept, no Expect, no User-Agent, no Content-Type of its own.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // not sent for GET and HEAD
+  bool allow_http = false;
+  std::chrono::milliseconds max_duration{30000};  // the whole call; connecting: at most 5 s
+  size_t max_response_bytes = 10 << 20;
+};
+
+// Called on the client's transfer thread, in this order: OnHead once (if an answer came),
+// OnBody any number of times, OnDone exactly once (OK: the body is complete; else why:
+// kDeadlineExceeded, kResourceExhausted for a response over the bound, kCancelled,
+// kUnavailable when no connection could be made or it broke, kPermissionDenied by the egress
+// guard, kInvalidArgument for a URL ValidateOutboundUrl refuses, a method that is not an HTTP
+// token or a header CheckHeaderText refuses). Must not block for long: every
+// call of the client waits meanwhile. May call Cancel or Start.
+class UpstreamSink {
+ public:
+  virtual ~UpstreamSink() = default;
+  // The final head (1xx interim heads are skipped); header names lower-case, values trimmed.
+  virtual void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) = 0;
+  // Returns false to stop: the call then ends with OnDone(kCancelled).
+  virtual bool OnBody(std::string_view bytes) = 0;
+  virtual void OnDone(Status status) = 0;
+};
+
+// A call in progress. Thread-safe.
+class UpstreamCall {
+ public:
+  virtual ~UpstreamCall() = default;
+  // Stops the call from any thread: OnDone(kCancelled) follows within ~100 ms, unless the call
+  // had already ended (then nothing happens).
+  virtual void Cancel() = 0;
+};
+
+class UpstreamClient {
+ public:
+  virtual ~UpstreamClient() = default;
+  // Starts `request`; its outcome goes to `sink`, whose calls may begin before Start returns.
+  // Never fails itself: every error reaches OnDone.
+  // Thread-safe. Destroying the client cancels every call (OnDone(kCancelled)) and waits.
+  virtual std::shared_ptr<UpstreamCall> Start(UpstreamRequest request,
+                                              std::shared_ptr<UpstreamSink> sink) = 0;
+};
+
+// libcurl's multi interface on one transfer thread. At most `max_concurrent` calls are in
+// flight; more wait their turn (their max_duration counts from when they start). Error messages
+// name the host only: never a header, a body, the path or the query (which may hold a
+// credential).
+std::unique_ptr<UpstreamClient> NewCurlUpstreamClient(EgressGuard guard,
+                                                      size_t max_concurrent = 1024);
+
+}  // namespace coffer::gateway

@@ -1,0 +1,455 @@
+// CurlUpstreamClient against a loopback server in the test (port 0, one thread per
+// connection): the head and each body chunk reach the sink as they arrive, interim heads are
+// skipped, the response is bounded, time runs out, a call is cancelled mid-stream, the guard
+// refuses loopback unless allowed, a redirect is not followed, and 64 calls run at once.
+#include "gateway/upstream.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "common/mutex.h"
+#include "common/status_matchers.h"
+
+namespace coffer::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+void SendAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n <= 0) return;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Reads one request (head and a Content-Length body); empty when the peer went away first.
+std::string ReadRequest(int fd) {
+  std::string request;
+  char buf[4096];
+  for (;;) {
+    const size_t end = request.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      const size_t cl = request.find("Content-Length: ");
+      const size_t want = cl == std::string::npos ? 0 : std::stoul(request.substr(cl + 16));
+      if (request.size() >= end + 4 + want) return request;
+    }
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return {};
+    request.append(buf, static_cast<size_t>(n));
+  }
+}
+
+// Blocks until the peer closes the connection (or 10 s pass, so a broken test cannot hang).
+void WaitForClose(int fd) {
+  timeval tv{.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[256];
+  while (read(fd, buf, sizeof buf) > 0) {
+  }
+}
+
+// Serves 127.0.0.1:0: each connection on its own thread, `handler(fd, request)` answering.
+class LoopbackServer {
+ public:
+  using Handler = std::function<void(int fd, const std::string& request)>;
+  explicit LoopbackServer(Handler handler) : handler_(std::move(handler)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(fd_, 128), 0);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        connections_.fetch_add(1);
+        MutexLock lock(mu_);
+        workers_.emplace_back([this, c] {
+          const std::string request = ReadRequest(c);
+          {
+            MutexLock lock(mu_);
+            requests_.push_back(request);
+          }
+          if (!request.empty()) handler_(c, request);
+          close(c);
+        });
+      }
+    });
+  }
+  ~LoopbackServer() {
+    shutdown(fd_, SHUT_RDWR);
+    acceptor_.join();
+    std::vector<std::thread> workers;
+    {
+      MutexLock lock(mu_);
+      workers.swap(workers_);
+    }
+    for (auto& w : workers) w.join();
+    close(fd_);
+  }
+  std::string url(std::string_view path = "/v1/things") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  int connections() const { return connections_.load(); }
+  std::string first_request() {
+    MutexLock lock(mu_);
+    return requests_.empty() ? std::string() : requests_.front();
+  }
+
+ private:
+  Handler handler_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> connections_{0};
+  std::thread acceptor_;
+  Mutex mu_;
+  std::vector<std::thread> workers_ COFFER_GUARDED_BY(mu_);
+  std::vector<std::string> requests_ COFFER_GUARDED_BY(mu_);
+};
+
+// Records what the client hands over.
+class RecordingSink final : public UpstreamSink {
+ public:
+  std::function<bool(std::string_view)> on_body;  // set before Start
+
+  void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
+    MutexLock lock(mu_);
+    ++heads_;
+    status_ = status;
+    headers_ = std::move(headers);
+  }
+  bool OnBody(std::string_view bytes) override {
+    {
+      MutexLock lock(mu_);
+      body_.append(bytes);
+      ++chunks_;
+    }
+    cv_.NotifyAll();
+    return on_body ? on_body(bytes) : true;
+  }
+  void OnDone(Status status) override {
+    {
+      MutexLock lock(mu_);
+      ++dones_;
+      done_ = std::move(status);
+    }
+    cv_.NotifyAll();
+  }
+  // The final status, once OnDone came (within 10 s, or the test fails).
+  Status Wait() {
+    MutexLock lock(mu_);
+    if (!cv_.WaitFor(mu_, 10s, [&]() COFFER_REQUIRES(mu_) { return dones_ > 0; })) {
+      return InternalError("no OnDone within 10 s");
+    }
+    return done_;
+  }
+  bool WaitForBody() {
+    MutexLock lock(mu_);
+    return cv_.WaitFor(mu_, 10s, [&]() COFFER_REQUIRES(mu_) { return chunks_ > 0; });
+  }
+  int status() {
+    MutexLock lock(mu_);
+    return status_;
+  }
+  int heads() {
+    MutexLock lock(mu_);
+    return heads_;
+  }
+  int dones() {
+    MutexLock lock(mu_);
+    return dones_;
+  }
+  std::string body() {
+    MutexLock lock(mu_);
+    return body_;
+  }
+  std::vector<std::pair<std::string, std::string>> headers() {
+    MutexLock lock(mu_);
+    return headers_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  int heads_ COFFER_GUARDED_BY(mu_) = 0;
+  int status_ COFFER_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<std::string, std::string>> headers_ COFFER_GUARDED_BY(mu_);
+  std::string body_ COFFER_GUARDED_BY(mu_);
+  int chunks_ COFFER_GUARDED_BY(mu_) = 0;
+  int dones_ COFFER_GUARDED_BY(mu_) = 0;
+  Status done_ COFFER_GUARDED_BY(mu_);
+};
+
+EgressGuard LoopbackAllowed() { return EgressGuard({ParseCidrBlock("127.0.0.1/32").value()}); }
+
+UpstreamRequest Get(std::string url) {
+  UpstreamRequest r;
+  r.method = "GET";
+  r.url = std::move(url);
+  r.allow_http = true;
+  r.max_duration = 10s;
+  return r;
+}
+
+TEST(CurlUpstreamClientTest, HeadAndChunksReachTheSinkAsTheyArrive) {
+  std::promise<void> first_seen;
+  std::atomic<bool> sent_end_after_first{false};
+  LoopbackServer server([&](int fd, const std::string&) {
+    SendAll(fd,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Upstream: A\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+    // The end is sent only once the sink has had the first chunk.
+    if (first_seen.get_future().wait_for(10s) == std::future_status::ready) {
+      sent_end_after_first = true;
+    }
+    SendAll(fd, "6\r\nsecond\r\n0\r\n\r\n");
+  });
+  auto sink = std::make_shared<RecordingSink>();
+  std::atomic<bool> once{false};
+  sink->on_body = [&](std::string_view) {
+    if (!once.exchange(true)) first_seen.set_value();
+    return true;
+  };
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  UpstreamRequest request = Get(server.url("/v1/chat?x=1"));
+  request.method = "POST";
+  request.headers = {{"authorization", "Bearer upstream-token"}, {"x-trace", "t1"}};
+  request.body = "hello";
+  client->Start(std::move(request), sink);
+  ASSERT_THAT(sink->Wait(), IsOk());
+  EXPECT_TRUE(sent_end_after_first);
+  EXPECT_EQ(sink->heads(), 1);
+  EXPECT_EQ(sink->dones(), 1);
+  EXPECT_EQ(sink->status(), 200);
+  EXPECT_EQ(sink->body(), "firstsecond");
+  EXPECT_THAT(sink->headers(), ::testing::Contains(std::pair<std::string, std::string>(
+                                   "content-type", "text/plain")));
+  EXPECT_THAT(sink->headers(),
+              ::testing::Contains(std::pair<std::string, std::string>("x-upstream", "A")));
+  const std::string seen = server.first_request();
+  EXPECT_THAT(seen, ::testing::StartsWith("POST /v1/chat?x=1 HTTP/1.1\r\n"));
+  EXPECT_THAT(seen, HasSubstr("authorization: Bearer upstream-token\r\n"));
+  EXPECT_THAT(seen, HasSubstr("x-trace: t1\r\n"));
+  EXPECT_THAT(seen, HasSubstr("Content-Length: 5\r\n"));
+  EXPECT_THAT(seen, ::testing::EndsWith("\r\n\r\nhello"));
+  for (const char* absent : {"Expect:", "Accept:", "Content-Type:", "User-Agent:"}) {
+    EXPECT_THAT(seen, Not(HasSubstr(absent))) << absent;
+  }
+}
+
+TEST(CurlUpstreamClientTest, InterimHeadsAreSkippedAndAGetSendsNoBody) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd,
+            "HTTP/1.1 100 Continue\r\n\r\n"
+            "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+  });
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  UpstreamRequest request = Get(server.url());
+  request.body = "ignored";
+  client->Start(std::move(request), sink);
+  ASSERT_THAT(sink->Wait(), IsOk());
+  EXPECT_EQ(sink->heads(), 1);
+  EXPECT_EQ(sink->status(), 201);
+  EXPECT_EQ(sink->body(), "ok");
+  EXPECT_THAT(server.first_request(), ::testing::StartsWith("GET /v1/things HTTP/1.1\r\n"));
+  EXPECT_THAT(server.first_request(), ::testing::EndsWith("\r\n\r\n"));
+}
+
+TEST(CurlUpstreamClientTest, HeadSendsNoBodyAndDeleteWithoutABodyNoLength) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Seen: 1\r\n\r\n");
+  });
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  auto head = std::make_shared<RecordingSink>();
+  UpstreamRequest request = Get(server.url());
+  request.method = "HEAD";
+  client->Start(std::move(request), head);
+  ASSERT_THAT(head->Wait(), IsOk());
+  EXPECT_EQ(head->status(), 200);
+  EXPECT_EQ(head->body(), "");
+  EXPECT_THAT(server.first_request(), ::testing::StartsWith("HEAD /v1/things HTTP/1.1\r\n"));
+
+  LoopbackServer second(
+      [](int fd, const std::string&) { SendAll(fd, "HTTP/1.1 204 No Content\r\n\r\n"); });
+  auto del = std::make_shared<RecordingSink>();
+  request = Get(second.url());
+  request.method = "DELETE";
+  client->Start(std::move(request), del);
+  ASSERT_THAT(del->Wait(), IsOk());
+  EXPECT_EQ(del->status(), 204);
+  EXPECT_EQ(del->heads(), 1);
+  EXPECT_THAT(second.first_request(), ::testing::StartsWith("DELETE /v1/things HTTP/1.1\r\n"));
+  EXPECT_THAT(second.first_request(), Not(HasSubstr("Content-Length")));
+}
+
+TEST(CurlUpstreamClientTest, AResponseOverTheBoundEndsTheCall) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'));
+  });
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  UpstreamRequest request = Get(server.url());
+  request.max_response_bytes = 16;
+  client->Start(std::move(request), sink);
+  EXPECT_THAT(sink->Wait(), StatusIs(StatusCode::kResourceExhausted));
+  EXPECT_EQ(sink->body(), std::string(16, 'x'));
+  EXPECT_EQ(sink->dones(), 1);
+}
+
+TEST(CurlUpstreamClientTest, AnUpstreamThatDoesNotAnswerRunsOutOfTime) {
+  LoopbackServer server([](int fd, const std::string&) { WaitForClose(fd); });
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  UpstreamRequest request = Get(server.url("/x?api_key=query-credential"));
+  request.max_duration = 150ms;
+  client->Start(std::move(request), sink);
+  const Status s = sink->Wait();
+  EXPECT_THAT(s, StatusIs(StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(s.message(), HasSubstr("127.0.0.1"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("query-credential")));
+  EXPECT_EQ(sink->heads(), 0);
+}
+
+TEST(CurlUpstreamClientTest, CancelStopsACallMidStream) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+    WaitForClose(fd);
+  });
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  std::shared_ptr<UpstreamCall> call = client->Start(Get(server.url()), sink);
+  ASSERT_TRUE(sink->WaitForBody());
+  const auto before = std::chrono::steady_clock::now();
+  call->Cancel();
+  EXPECT_THAT(sink->Wait(), StatusIs(StatusCode::kCancelled));
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
+  call->Cancel();  // after the end: nothing happens
+  EXPECT_EQ(sink->dones(), 1);
+  EXPECT_EQ(sink->body(), "first");
+}
+
+TEST(CurlUpstreamClientTest, ASinkThatStopsEndsTheCallCancelled) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+    WaitForClose(fd);
+  });
+  auto sink = std::make_shared<RecordingSink>();
+  sink->on_body = [](std::string_view) { return false; };
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  client->Start(Get(server.url()), sink);
+  EXPECT_THAT(sink->Wait(), StatusIs(StatusCode::kCancelled));
+}
+
+TEST(CurlUpstreamClientTest, DestroyingTheClientCancelsItsCalls) {
+  LoopbackServer server([](int fd, const std::string&) { WaitForClose(fd); });
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  std::shared_ptr<UpstreamCall> call = client->Start(Get(server.url()), sink);
+  client.reset();
+  EXPECT_THAT(sink->Wait(), StatusIs(StatusCode::kCancelled));
+  call->Cancel();  // the client is gone: nothing happens
+  EXPECT_EQ(sink->dones(), 1);
+}
+
+TEST(CurlUpstreamClientTest, LoopbackIsRefusedWithoutTheAllowList) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(EgressGuard());
+  client->Start(Get(server.url("/x?api_key=query-credential")), sink);
+  const Status s = sink->Wait();
+  EXPECT_THAT(s, StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(s.message(), HasSubstr("loopback"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("query-credential")));
+  EXPECT_EQ(sink->heads(), 0);
+  EXPECT_EQ(server.connections(), 0);
+}
+
+TEST(CurlUpstreamClientTest, ARedirectIsPassedOnNotFollowed) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 5\r\n\r\nmoved");
+  });
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  client->Start(Get(server.url()), sink);
+  ASSERT_THAT(sink->Wait(), IsOk());
+  EXPECT_EQ(sink->status(), 302);
+  EXPECT_EQ(sink->body(), "moved");
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(CurlUpstreamClientTest, RefusedUrlsAndUnreachableUpstreams) {
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  auto https_only = std::make_shared<RecordingSink>();
+  UpstreamRequest plain = Get("http://127.0.0.1:1/x");
+  plain.allow_http = false;
+  client->Start(std::move(plain), https_only);
+  EXPECT_THAT(https_only->Wait(), StatusIs(StatusCode::kInvalidArgument));
+
+  for (auto [method, name, value] :
+       {std::tuple<std::string, std::string, std::string>{"GET /x HTTP/1.1\r\nX:", "x-ok", "v"},
+        {"GET", "x-ok", "v\r\nx-injected: 1"},
+        {"GET", "bad name", "v"}}) {
+    auto bad = std::make_shared<RecordingSink>();
+    UpstreamRequest request = Get("http://127.0.0.1:1/x");
+    request.method = method;
+    request.headers = {{name, value}};
+    client->Start(std::move(request), bad);
+    EXPECT_THAT(bad->Wait(), StatusIs(StatusCode::kInvalidArgument)) << name;
+  }
+
+  // A port nothing listens on: bound, then closed.
+  int port = 0;
+  {
+    LoopbackServer gone([](int, const std::string&) {});
+    port = std::stoi(gone.url().substr(std::string("http://127.0.0.1:").size()));
+  }
+  auto refused = std::make_shared<RecordingSink>();
+  client->Start(Get("http://127.0.0.1:" + std::to_string(port) + "/x"), refused);
+  EXPECT_THAT(refused->Wait(), StatusIs(StatusCode::kUnavailable));
+}
+
+TEST(CurlUpstreamClientTest, SixtyFourCallsAtOnceAllComplete) {
+  LoopbackServer server([](int fd, const std::string& request) {
+    const size_t start = request.find(' ') + 1;
+    const std::string path = request.substr(start, request.find(' ', start) - start);
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(path.size()) + "\r\n\r\n" +
+                    path);
+  });
+  auto client = NewCurlUpstreamClient(LoopbackAllowed(), /*max_concurrent=*/16);
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (int i = 0; i < 64; ++i) {
+    sinks.push_back(std::make_shared<RecordingSink>());
+    client->Start(Get(server.url("/call/" + std::to_string(i))), sinks.back());
+  }
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_THAT(sinks[i]->Wait(), IsOk()) << i;
+    EXPECT_EQ(sinks[i]->status(), 200);
+    EXPECT_EQ(sinks[i]->body(), "/call/" + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace coffer::gateway

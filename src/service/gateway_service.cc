@@ -1,0 +1,600 @@
+// GatewayService: a call's checks and its upstream request (Prepare), the started call that
+// redacts what comes back (CallState), its record, and the watch over calls in flight (the
+// kill switch).
+#include "service/gateway_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <condition_variable>
+#include <mutex>
+
+#include "common/ids.h"
+#include "gateway/credential.h"
+#include "gateway/forward_headers.h"
+#include "gateway/redactor.h"
+#include "service/binding_config.h"
+
+namespace coffer {
+namespace {
+
+constexpr UnixMicros kMinute = 60 * kMicrosPerSecond;
+constexpr UnixMicros kDay = 86400 * kMicrosPerSecond;
+constexpr int64_t kDefaultExecutionsLimit = 50;
+constexpr int64_t kMaxExecutionsLimit = 1000;
+
+std::string AuthOutcomeStatus(const Status& s) { return std::string(StatusCodeName(s.code())); }
+
+}  // namespace
+
+// A call checked and ready to start.
+struct GatewayService::Prepared {
+  RequestContext ctx;
+  Binding binding;
+  BindingConfig config;
+  ExecutionRecord record;
+  gateway::UpstreamRequest upstream;
+  std::unique_ptr<gateway::Redactor> redactor;
+  MonotonicTime start{};
+};
+
+// A started call: the upstream's sink, which redacts and passes on what comes back.
+class GatewayService::CallState : public gateway::UpstreamSink,
+                                  public GatewayCall,
+                                  public std::enable_shared_from_this<CallState> {
+ public:
+  CallState(GatewayService& service, std::unique_ptr<Prepared> prepared,
+            std::shared_ptr<GatewayStreamSink> sink, bool record_async)
+      : service_(service),
+        prepared_(std::move(prepared)),
+        sink_(std::move(sink)),
+        record_async_(record_async) {}
+
+  const std::string& execution_id() const override { return prepared_->record.id; }
+  const std::string& agent_id() const { return prepared_->record.agent_id; }
+  const std::string& binding_id() const { return prepared_->record.binding_id; }
+  uint64_t serial = 0;
+
+  void Begin(gateway::UpstreamClient& client, gateway::UpstreamRequest request) {
+    auto call = client.Start(std::move(request), shared_from_this());
+    MutexLock lock(mu_);
+    call_ = std::move(call);
+    if (cancel_reason_.has_value() && call_ != nullptr) {
+      auto c = call_;
+      lock.Unlock();
+      c->Cancel();
+    }
+  }
+
+  void Cancel() override { Stop("stopped by the client"); }
+
+  // Stops the call, saying why in its record.
+  void Stop(std::string reason) {
+    MutexLock lock(mu_);
+    if (!cancel_reason_.has_value()) cancel_reason_ = std::move(reason);
+    auto call = call_;
+    lock.Unlock();
+    if (call != nullptr) call->Cancel();
+  }
+
+  void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
+    std::vector<std::pair<std::string, std::string>> passed =
+        gateway::FilterResponseHeaders(headers, prepared_->config.pass_response_headers);
+    for (auto& [name, value] : passed) value = prepared_->redactor->RedactHeaderValue(value);
+    prepared_->record.upstream_status = status;
+    head_ = true;
+    sink_->OnHead(status, std::move(passed));
+  }
+
+  bool OnBody(std::string_view bytes) override {
+    prepared_->record.response_bytes += static_cast<int64_t>(bytes.size());
+    std::string out = prepared_->redactor->Feed(bytes);
+    if (out.empty()) return true;
+    const bool more = sink_->OnBody(out);
+    SecureWipe(out);
+    return more;
+  }
+
+  void OnDone(Status status) override {
+    ExecutionRecord& r = prepared_->record;
+    std::string tail = prepared_->redactor->Finish();
+    if (!tail.empty() && head_ && status.ok()) {
+      (void)sink_->OnBody(tail);
+    }
+    SecureWipe(tail);
+    r.redactions = prepared_->redactor->count();
+    r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        service_.deps_.monotonic_clock.Now() - prepared_->start)
+                        .count();
+    std::optional<std::string> reason;
+    {
+      MutexLock lock(mu_);
+      reason = cancel_reason_;
+      call_.reset();
+    }
+    if (status.code() == StatusCode::kCancelled && reason.has_value()) {
+      r.status = "cancelled";
+      r.error_message = *reason;
+    } else if (status.code() == StatusCode::kCancelled) {
+      r.status = "cancelled";
+      r.error_message = "cancelled";
+    } else if (head_) {
+      r.status = "success";
+      if (!status.ok()) r.error_message = std::string(status.message());
+    } else {
+      r.status = "error";
+      r.error_message = std::string(status.message());
+    }
+    Status outcome = status;
+    if (status.code() == StatusCode::kCancelled && reason.has_value()) {
+      outcome = Status(StatusCode::kCancelled, *reason);
+    }
+    service_.Unregister(serial);
+    if (record_async_) {
+      service_.EnqueueRecord(prepared_->ctx, r, prepared_->binding, status);
+    }
+    sink_->OnDone(outcome);
+  }
+
+  Prepared& prepared() { return *prepared_; }
+
+ private:
+  GatewayService& service_;
+  std::unique_ptr<Prepared> prepared_;
+  std::shared_ptr<GatewayStreamSink> sink_;
+  const bool record_async_;
+  bool head_ = false;  // on the transfer thread only
+  Mutex mu_;
+  std::shared_ptr<gateway::UpstreamCall> call_ COFFER_GUARDED_BY(mu_);
+  std::optional<std::string> cancel_reason_ COFFER_GUARDED_BY(mu_);
+};
+
+GatewayService::GatewayService(const ServiceDeps& deps, SecretService& secrets,
+                               gateway::UpstreamClient& upstream, GatewayOptions options)
+    : deps_(deps), secrets_(secrets), upstream_(upstream), options_(options) {}
+
+GatewayService::~GatewayService() { Stop(); }
+
+void GatewayService::Start() {
+  subscription_.emplace(deps_.store.Changes().Watch([this](const StoreChange& change) {
+    const bool relevant = change.kind == StoreChange::Kind::kBinding ||
+                          change.kind == StoreChange::Kind::kEverything ||
+                          (change.kind == StoreChange::Kind::kPrincipal &&
+                           change.principal_kind == PrincipalKind::kAgent);
+    if (!relevant) return;
+    MutexLock lock(mu_);
+    if (in_flight_.empty()) return;
+    recheck_ = true;
+    wake_.NotifyAll();
+  }));
+  watcher_ = std::thread([this] { WatchLoop(); });
+}
+
+void GatewayService::Stop() {
+  subscription_.reset();
+  {
+    MutexLock lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+    wake_.NotifyAll();
+  }
+  if (watcher_.joinable()) watcher_.join();
+  std::vector<std::shared_ptr<CallState>> calls;
+  {
+    MutexLock lock(mu_);
+    for (auto& [serial, weak] : in_flight_) {
+      if (auto call = weak.lock()) calls.push_back(std::move(call));
+    }
+  }
+  for (auto& call : calls) call->Stop("the server is stopping");
+  DrainRecords();
+}
+
+size_t GatewayService::InFlight() const {
+  MutexLock lock(mu_);
+  return in_flight_.size();
+}
+
+void GatewayService::Register(const std::shared_ptr<CallState>& call) {
+  MutexLock lock(mu_);
+  call->serial = next_serial_++;
+  in_flight_[call->serial] = call;
+}
+
+void GatewayService::Unregister(uint64_t serial) {
+  MutexLock lock(mu_);
+  in_flight_.erase(serial);
+}
+
+void GatewayService::EnqueueRecord(const RequestContext& ctx, const ExecutionRecord& record,
+                                   const Binding& binding, const Status& outcome) {
+  MutexLock lock(mu_);
+  pending_records_.push_back(PendingRecord{ctx, record, binding.vault_id, binding.path, outcome});
+  wake_.NotifyAll();
+}
+
+void GatewayService::DrainRecords() {
+  std::vector<PendingRecord> records;
+  {
+    MutexLock lock(mu_);
+    records.swap(pending_records_);
+  }
+  for (const PendingRecord& p : records) {
+    // The answer has been sent: a record that cannot be written is lost, not the answer.
+    (void)Record(p.ctx, p.record, p.vault_id, p.path, p.outcome);
+  }
+}
+
+void GatewayService::WatchLoop() {
+  MonotonicTime next_poll = deps_.monotonic_clock.Now() + options_.poll_interval;
+  while (true) {
+    bool check = false;
+    {
+      MutexLock lock(mu_);
+      if (stop_) return;
+      if (pending_records_.empty() && !recheck_) {
+        (void)wake_.WaitFor(mu_, options_.poll_interval, [this]() COFFER_REQUIRES(mu_) {
+          return stop_ || recheck_ || !pending_records_.empty();
+        });
+      }
+      if (stop_) return;
+      check = recheck_;
+      recheck_ = false;
+    }
+    DrainRecords();
+    const MonotonicTime now = deps_.monotonic_clock.Now();
+    if (check || now >= next_poll) {
+      next_poll = now + options_.poll_interval;
+      CheckInFlight();
+    }
+  }
+}
+
+void GatewayService::CheckInFlight() {
+  std::vector<std::shared_ptr<CallState>> calls;
+  {
+    MutexLock lock(mu_);
+    for (auto& [serial, weak] : in_flight_) {
+      if (auto call = weak.lock()) calls.push_back(std::move(call));
+    }
+  }
+  if (calls.empty()) return;
+  std::unordered_map<std::string, std::optional<std::string>> agents;    // id -> why stopped
+  std::unordered_map<std::string, std::optional<std::string>> bindings;  // id -> why stopped
+  for (const auto& call : calls) {
+    if (!agents.contains(call->agent_id())) {
+      auto agent = deps_.store.GetAgent(call->agent_id());
+      std::optional<std::string> why;
+      if (!agent.has_value()) {
+        if (agent.error().code() == StatusCode::kNotFound) why = "the agent was deleted";
+      } else if (agent->is_revoked()) {
+        why = "the agent was revoked";
+      } else if (!agent->is_active()) {
+        why = "the agent was deactivated";
+      }
+      agents[call->agent_id()] = why;
+    }
+    if (!bindings.contains(call->binding_id())) {
+      auto binding = deps_.store.GetBinding(call->binding_id());
+      std::optional<std::string> why;
+      if (!binding.has_value()) {
+        if (binding.error().code() == StatusCode::kNotFound) why = "the binding was deleted";
+      } else if (!binding->is_active) {
+        why = "the binding was deactivated";
+      }
+      bindings[call->binding_id()] = why;
+    }
+    const auto& agent_why = agents[call->agent_id()];
+    const auto& binding_why = bindings[call->binding_id()];
+    if (agent_why.has_value()) {
+      call->Stop(*agent_why);
+    } else if (binding_why.has_value()) {
+      call->Stop(*binding_why);
+    }
+  }
+}
+
+Status GatewayService::CountUse(const Binding& binding, int64_t rpm, std::optional<int64_t> per_day,
+                                const std::string& agent_id) {
+  const UnixMicros now = deps_.clock.Now();
+  const UnixMicros minute = now - now % kMinute;
+  const UnixMicros day = now - now % kDay;
+  std::vector<UseCounter> counters;
+  std::vector<std::string> names;
+  counters.push_back(UseCounter{"binding-minute:" + binding.id, minute, minute + kMinute, rpm});
+  names.push_back(fmt::format("the binding's max_requests_per_minute ({})", rpm));
+  if (per_day.has_value()) {
+    counters.push_back(UseCounter{"binding-day:" + binding.id, day, day + kDay, *per_day});
+    names.push_back(fmt::format("the binding's max_requests_per_day ({})", *per_day));
+  }
+  counters.push_back(
+      UseCounter{"agent-minute:" + agent_id, minute, minute + kMinute, options_.agent_rpm});
+  names.push_back(fmt::format("the agent's requests per minute ({})", options_.agent_rpm));
+  counters.push_back(
+      UseCounter{"agent-day:" + agent_id, day, day + kDay, options_.agent_daily_budget});
+  names.push_back(fmt::format("the agent's daily budget ({})", options_.agent_daily_budget));
+  ASSIGN_OR_RETURN(const UseDecision decision, deps_.store.CountUse(counters));
+  if (decision.allowed) return OkStatus();
+  const size_t i = std::min(decision.refused_index, names.size() - 1);
+  Status refused = ResourceExhaustedError(fmt::format("rate limited: {} is spent", names[i]));
+  refused.SetPayload(StatusPayload{
+      .retry_after = std::chrono::microseconds(std::max<UnixMicros>(1, decision.retry_at - now))});
+  return refused;
+}
+
+Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& record,
+                              std::string_view vault_id, std::string_view secret_path,
+                              const Status& outcome) {
+  AuditEvent event = deps_.audit.NewEvent(ctx, "binding.use");
+  AuditLog::SetTarget(event, vault_id, secret_path);
+  event.version = record.secret_version;
+  if (record.status == "denied") {
+    event.outcome = std::string(AuditOutcome(outcome.code()));
+    event.status = AuthOutcomeStatus(outcome);
+  } else if (record.status == "success") {
+    event.outcome = "success";
+    event.status = "OK";
+  } else {
+    event.outcome = "failure";
+    event.status = AuthOutcomeStatus(outcome.ok() ? Status(StatusCode::kUnknown, "") : outcome);
+  }
+  boost::json::object details;
+  details["binding_id"] = record.binding_id;
+  details["binding"] = record.binding_name;
+  details["method"] = record.method;
+  details["upstream_path"] = record.path;
+  details["upstream_status"] = record.upstream_status;
+  details["request_bytes"] = record.request_bytes;
+  details["response_bytes"] = record.response_bytes;
+  details["redactions"] = record.redactions;
+  details["mode"] = record.mode;
+  event.details = boost::json::serialize(details);
+  if (options_.on_record) options_.on_record(record);
+  Status written = deps_.store.InsertExecution(record, &event);
+  if (written.ok()) AuditLog::MarkWritten(ctx);
+  return written;
+}
+
+Status GatewayService::RecordRefusal(const RequestContext& ctx, const Binding& binding,
+                                     const GatewayCallRequest& request, const Status& refusal) {
+  ExecutionRecord r;
+  r.id = NewUuid(deps_.random);
+  r.agent_id = binding.agent_id;
+  r.binding_id = binding.id;
+  r.binding_name = binding.name;
+  r.mode = request.mode;
+  r.status = refusal.code() == StatusCode::kPermissionDenied ||
+                     refusal.code() == StatusCode::kResourceExhausted
+                 ? "denied"
+                 : "error";
+  r.method = request.method;
+  auto path = NormaliseUpstreamPath(request.path);
+  r.path = path.has_value() ? "/" + *path : "";
+  r.request_bytes = static_cast<int64_t>(request.body.size());
+  r.error_message = std::string(refusal.message());
+  r.created_at = deps_.clock.Now();
+  Status written = Record(ctx, r, binding.vault_id, binding.path, refusal);
+  if (!written.ok()) return UnavailableError("the call's audit record could not be written");
+  return refusal;
+}
+
+StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
+    const RequestContext& ctx, GatewayCallRequest& request) {
+  if (ctx.principal.kind != PrincipalKind::kAgent) {
+    return Err(PermissionDeniedError("only an agent calls through its bindings"));
+  }
+  const std::string& agent_id = ctx.principal.id;
+  auto agent = deps_.store.GetAgent(agent_id);
+  if (!agent.has_value()) return Err(NotFoundAs(agent.error(), "agent not found"));
+  if (!agent->is_active()) return Err(PermissionDeniedError("the agent is not active"));
+  if (request.binding.empty() || request.binding.size() > 64) {
+    return Err(NotFoundError("binding not found"));
+  }
+  auto binding = deps_.store.FindBinding(agent_id, request.binding);
+  if (!binding.has_value()) return Err(NotFoundAs(binding.error(), "binding not found"));
+  const auto refuse = [&](const Status& why) -> Status {
+    return RecordRefusal(ctx, *binding, request, why);
+  };
+  if (!binding->is_active) return Err(refuse(PermissionDeniedError("the binding is deactivated")));
+  auto config = ParseBindingConfig(binding->config_json);
+  auto guardrails = ParseBindingGuardrails(binding->guardrails_json);
+  if (!config.has_value() || !guardrails.has_value()) {
+    return Err(refuse(FailedPreconditionError("the binding's stored config no longer validates")));
+  }
+  std::transform(request.method.begin(), request.method.end(), request.method.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (std::find(guardrails->allowed_methods.begin(), guardrails->allowed_methods.end(),
+                request.method) == guardrails->allowed_methods.end()) {
+    return Err(refuse(PermissionDeniedError(fmt::format(
+        "method {} is not allowed by the binding's guardrails", request.method.substr(0, 16)))));
+  }
+  auto path = NormaliseUpstreamPath(request.path);
+  if (!path.has_value()) return Err(refuse(path.error()));
+  if (Status q = ValidateUpstreamQuery(request.query); !q.ok()) return Err(refuse(q));
+  const bool path_allowed =
+      std::any_of(guardrails->allowed_paths.begin(), guardrails->allowed_paths.end(),
+                  [&](const std::string& glob) { return BindingPathMatches(glob, *path); });
+  if (!path_allowed) {
+    return Err(refuse(PermissionDeniedError("path is not allowed by the binding's guardrails")));
+  }
+  if (static_cast<int64_t>(request.body.size()) > guardrails->max_request_bytes) {
+    return Err(refuse(InvalidArgumentError(fmt::format(
+        "body exceeds the binding's max_request_bytes ({})", guardrails->max_request_bytes))));
+  }
+  auto headers = gateway::FilterRequestHeaders(request.headers);
+  if (!headers.has_value()) return Err(refuse(headers.error()));
+  if (Status counted = CountUse(*binding, guardrails->max_requests_per_minute,
+                                guardrails->max_requests_per_day, agent_id);
+      !counted.ok()) {
+    return Err(refuse(counted));
+  }
+  auto secret = secrets_.UseForBinding(ctx, binding->vault_id, binding->path);
+  if (!secret.has_value()) {
+    Status why = secret.error();
+    if (why.code() == StatusCode::kPermissionDenied) {
+      why = PermissionDeniedError(
+          "the agent may not use the binding's secret (it needs use or read on its path)");
+    }
+    return Err(refuse(why));
+  }
+
+  auto p = std::make_unique<Prepared>();
+  p->ctx = ctx;
+  p->start = deps_.monotonic_clock.Now();
+  p->binding = *binding;
+  p->config = std::move(*config);
+  ExecutionRecord& r = p->record;
+  r.id = NewUuid(deps_.random);
+  r.agent_id = agent_id;
+  r.binding_id = binding->id;
+  r.binding_name = binding->name;
+  r.mode = request.mode;
+  r.method = request.method;
+  r.path = p->config.base_path + "/" + *path;
+  r.secret_version = secret->meta.version;
+  r.request_bytes = static_cast<int64_t>(request.body.size());
+  r.created_at = deps_.clock.Now();
+
+  gateway::UpstreamRequest& up = p->upstream;
+  up.method = request.method;
+  up.url = p->config.base_url + "/" + *path;
+  if (p->config.auth_type == "query") {
+    request.query = DropQueryParam(request.query, p->config.auth_query_param);
+  }
+  if (!request.query.empty()) up.url += "?" + request.query;
+  up.headers = std::move(*headers);
+  for (const auto& [name, value] : p->config.headers) {
+    std::erase_if(up.headers, [&name](const auto& h) { return h.first == name; });
+    up.headers.emplace_back(name, value);
+  }
+  up.body = std::move(request.body);
+  up.allow_http = p->config.scheme == "http";
+  up.max_duration = std::chrono::milliseconds(guardrails->max_duration_ms);
+  up.max_response_bytes = static_cast<size_t>(guardrails->max_response_bytes);
+  gateway::AuthSpec auth{.type = p->config.auth_type,
+                         .header = p->config.auth_header,
+                         .prefix = p->config.auth_prefix,
+                         .query_param = p->config.auth_query_param,
+                         .basic_user = p->config.basic_user};
+  const std::string_view value(reinterpret_cast<const char*>(secret->value.data()),
+                               secret->value.size());
+  if (Status attached = gateway::AttachCredential(auth, value, up.url, up.headers);
+      !attached.ok()) {
+    return Err(refuse(attached));
+  }
+  p->redactor = std::make_unique<gateway::Redactor>(value, p->config.basic_user);
+  return p;
+}
+
+std::shared_ptr<GatewayService::CallState> GatewayService::Launch(
+    std::unique_ptr<Prepared> prepared, std::shared_ptr<GatewayStreamSink> sink,
+    bool record_async) {
+  gateway::UpstreamRequest request = std::move(prepared->upstream);
+  auto state =
+      std::make_shared<CallState>(*this, std::move(prepared), std::move(sink), record_async);
+  Register(state);
+  state->Begin(upstream_, std::move(request));
+  return state;
+}
+
+namespace {
+
+// Collects a whole answer for Execute.
+class CollectSink : public GatewayStreamSink {
+ public:
+  void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
+    std::lock_guard lock(mu_);
+    status_ = status;
+    headers_ = std::move(headers);
+  }
+  bool OnBody(std::string_view bytes) override {
+    std::lock_guard lock(mu_);
+    body_.append(bytes);
+    return true;
+  }
+  void OnDone(Status status) override {
+    std::lock_guard lock(mu_);
+    done_ = std::move(status);
+    cv_.notify_all();
+  }
+  Status Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return done_.has_value(); });
+    return *done_;
+  }
+  // After Wait.
+  int status_ = 0;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string body_;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Status> done_;
+};
+
+}  // namespace
+
+StatusOr<GatewayCallResult> GatewayService::Execute(const RequestContext& ctx,
+                                                    std::string_view agent_id,
+                                                    GatewayCallRequest request) {
+  if (ctx.principal.kind != PrincipalKind::kAgent ||
+      (agent_id != "self" && agent_id != ctx.principal.id)) {
+    return Err(PermissionDeniedError("only the agent itself executes through its bindings"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Prepared> prepared, Prepare(ctx, request));
+  const std::string vault_id = prepared->binding.vault_id;
+  const std::string secret_path = prepared->binding.path;
+  auto sink = std::make_shared<CollectSink>();
+  auto state = Launch(std::move(prepared), sink, /*record_async=*/false);
+  const Status done = sink->Wait();
+  const ExecutionRecord& r = state->prepared().record;
+  RETURN_IF_ERROR(Record(ctx, r, vault_id, secret_path, done));
+  GatewayCallResult result;
+  result.execution_id = r.id;
+  result.status = r.status == "success" ? "success" : "error";
+  result.status_code = sink->status_;
+  result.headers = std::move(sink->headers_);
+  result.body = std::move(sink->body_);
+  result.error = r.error_message;
+  result.duration_ms = r.duration_ms;
+  result.redactions = r.redactions;
+  return result;
+}
+
+StatusOr<std::shared_ptr<GatewayCall>> GatewayService::Stream(
+    const RequestContext& ctx, GatewayCallRequest request,
+    std::shared_ptr<GatewayStreamSink> sink) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Prepared> prepared, Prepare(ctx, request));
+  return std::shared_ptr<GatewayCall>(Launch(std::move(prepared), std::move(sink), true));
+}
+
+StatusOr<std::vector<ExecutionRecord>> GatewayService::ListExecutions(
+    const RequestContext& ctx, std::string_view agent_id, std::optional<int64_t> limit,
+    std::optional<int64_t> offset) {
+  return deps_.audit.Audited<std::vector<ExecutionRecord>>(
+      ctx, "execution.list", [&](AuditEvent&) -> StatusOr<std::vector<ExecutionRecord>> {
+        const Principal& p = ctx.principal;
+        std::string id(agent_id);
+        if (id == "self" && p.kind == PrincipalKind::kAgent) id = p.id;
+        if (!IsUuid(id)) return Err(InvalidArgumentError("agent_id must be a UUID or \"self\""));
+        auto agent = deps_.store.GetAgent(id);
+        if (!agent.has_value()) return Err(NotFoundAs(agent.error(), "agent not found"));
+        const bool owner = p.kind == PrincipalKind::kUser && p.id == agent->owner_id;
+        const bool self = p.kind == PrincipalKind::kAgent && p.id == agent->id;
+        if (!p.is_admin && !owner && !self) return Err(NotFoundError("agent not found"));
+        const int64_t n = limit.value_or(kDefaultExecutionsLimit);
+        if (n < 1 || n > kMaxExecutionsLimit) {
+          return Err(InvalidArgumentError(
+              fmt::format("limit must be between 1 and {}", kMaxExecutionsLimit)));
+        }
+        const int64_t skip = offset.value_or(0);
+        if (skip < 0) return Err(InvalidArgumentError("offset must not be negative"));
+        return deps_.store.ListExecutions(agent->id, static_cast<size_t>(n),
+                                          static_cast<size_t>(skip));
+      });
+}
+
+}  // namespace coffer
