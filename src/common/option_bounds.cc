@@ -22,6 +22,7 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"read_timeout_ms", 100, 3'600'000, "ms"},
     {"idle_timeout_ms", 100, 3'600'000, "ms"},
     {"first_request_timeout_ms", 100, 3'600'000, "ms"},
+    {"key_provider_timeout_ms", 10, 600'000, "ms"},
     {"max_connections_per_address", 0, 1'000'000, ""},  // 0: no limit
     {"max_connections", 0, 10'000'000, ""},             // 0: the open-file limit less a reserve
     {"token_ttl_seconds", 60, 86'400, "seconds"},

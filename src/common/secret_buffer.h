@@ -27,14 +27,18 @@ class SecretBuffer {
   SecretBuffer(const uint8_t* data, size_t size) : bytes_(data, data + size) {}
   ~SecretBuffer() { Wipe(); }
 
-  SecretBuffer(SecretBuffer&& other) noexcept : bytes_(std::move(other.bytes_)) {
+  SecretBuffer(SecretBuffer&& other) noexcept
+      : bytes_(std::move(other.bytes_)), locked_(other.locked_) {
     other.bytes_.clear();
+    other.locked_ = false;
   }
   SecretBuffer& operator=(SecretBuffer&& other) noexcept {
     if (this != &other) {
       Wipe();
       bytes_ = std::move(other.bytes_);
+      locked_ = other.locked_;
       other.bytes_.clear();
+      other.locked_ = false;
     }
     return *this;
   }
@@ -58,10 +62,19 @@ class SecretBuffer {
   // Constant-time equality.
   bool Equals(std::span<const uint8_t> other) const;
 
+  // Wipes the bytes, and lets go of the lock on their memory (Lock).
   void Wipe();
+
+  // Locks the bytes' memory into RAM (mlock), so they are never written to swap, until they are
+  // wiped or destroyed; for long-lived keys (the keyring's), not per-request values. Pages are
+  // counted, so buffers sharing one stay locked while any of them is. False when the system
+  // refused (RLIMIT_MEMLOCK): the bytes are then kept as before, unlocked. Idempotent.
+  bool Lock();
+  bool locked() const { return locked_; }
 
  private:
   std::vector<uint8_t> bytes_;
+  bool locked_ = false;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const SecretBuffer&) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
 #include <type_traits>
 
@@ -126,6 +127,41 @@ TEST(SecureWipeTest, String) {
   EXPECT_TRUE(s.empty());
   for (size_t i = 0; i < 8; ++i) EXPECT_EQ(p[i], '\0') << i;
   SecureWipe(nullptr, 0);  // harmless
+}
+
+// The process's locked memory, in kB (VmLck of /proc/self/status).
+long LockedKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmLck:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+TEST(SecretBufferTest, LockKeepsPagesLockedWhileAnyBufferOnThemIsAndWipeLetsGo) {
+  const long before = LockedKb();
+  SecretBuffer a(32);
+  SecretBuffer b(32);
+  if (!a.Lock()) {
+    GTEST_SKIP() << "mlock refused here (RLIMIT_MEMLOCK)";
+  }
+  EXPECT_TRUE(a.Lock());  // idempotent
+  ASSERT_TRUE(b.Lock());
+  EXPECT_GT(LockedKb(), before);
+  // A move carries the lock with the bytes.
+  SecretBuffer moved = std::move(a);
+  EXPECT_TRUE(moved.locked());
+  EXPECT_FALSE(a.locked());  // NOLINT(bugprone-use-after-move): moved-from is specified empty
+  moved.Wipe();
+  EXPECT_FALSE(moved.locked());
+  EXPECT_TRUE(b.locked());
+  b.Wipe();
+  EXPECT_EQ(LockedKb(), before);
+  // A clone is a new allocation, not locked until asked.
+  SecretBuffer c(std::string_view("key"));
+  ASSERT_TRUE(c.Lock());
+  EXPECT_FALSE(c.Clone().locked());
 }
 
 }  // namespace

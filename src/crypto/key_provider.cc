@@ -196,7 +196,8 @@ StatusOr<std::shared_ptr<RootKey>> KeyProvider::OpenRootKey(Random& random) {
   return std::shared_ptr<RootKey>(NewBytesRootKey(std::move(key), random, Describe()));
 }
 
-StatusOr<std::unique_ptr<KeyProvider>> KeyProviderForUri(const std::string& uri) {
+StatusOr<std::unique_ptr<KeyProvider>> KeyProviderForUri(const std::string& uri,
+                                                         std::chrono::milliseconds call_timeout) {
   if (uri.starts_with("file:")) {
     std::string path = uri.substr(5);
     // "file:///var/lib/…" (RFC 8089) and "file:/var/lib/…" both name a local path.
@@ -206,7 +207,9 @@ StatusOr<std::unique_ptr<KeyProvider>> KeyProviderForUri(const std::string& uri)
   }
   if (uri.starts_with("pkcs11:")) {
     ASSIGN_OR_RETURN(Pkcs11Uri parsed, ParsePkcs11Uri(uri));
-    return NewPkcs11KeyProvider(std::move(parsed));
+    Pkcs11Options options;
+    options.call_timeout = call_timeout;
+    return NewPkcs11KeyProvider(std::move(parsed), std::move(options));
   }
   return Err(InvalidArgumentError(
       "root key URI must be file:PATH or a pkcs11: URI (RFC 7512), e.g. "

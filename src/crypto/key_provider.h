@@ -2,6 +2,7 @@
 // seals and opens its keys under it. The root key never touches the store.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -77,9 +78,14 @@ std::unique_ptr<KeyProvider> NewFileKeyProvider(std::string path);
 // An environment variable holding the key as 64 hex characters.
 std::unique_ptr<KeyProvider> NewEnvKeyProvider(std::string variable);
 
+// How long a request waits on a call into a key provider's device (--key-provider-timeout).
+inline constexpr std::chrono::milliseconds kDefaultKeyProviderTimeout{2000};
+
 // The provider a --root-key-uri names: "file:PATH" (a key file) or an RFC 7512 "pkcs11:" URI
-// (crypto/pkcs11_key_provider.h). kInvalidArgument for anything else, naming what is accepted.
-StatusOr<std::unique_ptr<KeyProvider>> KeyProviderForUri(const std::string& uri);
+// (crypto/pkcs11_key_provider.h), whose calls into the token wait at most `call_timeout`.
+// kInvalidArgument for anything else, naming what is accepted.
+StatusOr<std::unique_ptr<KeyProvider>> KeyProviderForUri(
+    const std::string& uri, std::chrono::milliseconds call_timeout = kDefaultKeyProviderTimeout);
 
 // Creates `path` with a fresh random key, mode 0600, failing with kAlreadyExists if it exists
 // (never overwrites a root key).

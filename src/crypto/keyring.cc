@@ -53,6 +53,13 @@ StatusOr<SecretBuffer> UnwrapKey(RootKey& root_key, const WrappedKey& wrapped) {
   return key;
 }
 
+// A key the keyring keeps for its life: locked into RAM (never swapped out), wiped when dropped.
+// Best effort: where RLIMIT_MEMLOCK refuses, the key is kept unlocked (core dumps are off).
+SecretBuffer Held(SecretBuffer key) {
+  (void)key.Lock();
+  return key;
+}
+
 bool IsKnownPurpose(std::string_view purpose) {
   return purpose == kKeyPurposeData || purpose == kKeyPurposePepper || purpose == kKeyPurposeJwt ||
          purpose == kKeyPurposeTokenSigning;
@@ -161,11 +168,11 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
       if (wrapped.active && wrapped.id > ring->active_data_key_id_) {
         ring->active_data_key_id_ = wrapped.id;
       }
-      ring->data_keys_.emplace(wrapped.id, std::move(key));
+      ring->data_keys_.emplace(wrapped.id, Held(std::move(key)));
     } else if (wrapped.purpose == kKeyPurposePepper) {
       if (wrapped.active && wrapped.id > pepper_id) {
         pepper_id = wrapped.id;
-        ring->pepper_ = std::move(key);
+        ring->pepper_ = Held(std::move(key));
       }
     } else if (wrapped.purpose == kKeyPurposeTokenSigning) {
       ASSIGN_OR_RETURN(TokenKey token_key, UnwrapTokenKey(root_key, wrapped));
@@ -192,7 +199,7 @@ StatusOr<Keyring::TokenKey> Keyring::UnwrapTokenKey(RootKey& root_key, const Wra
   ASSIGN_OR_RETURN(SecretBuffer seed, UnwrapKey(root_key, wrapped));
   ASSIGN_OR_RETURN(std::vector<uint8_t> public_key, Ed25519PublicKey(seed));
   TokenKey key;
-  key.seed = std::move(seed);
+  key.seed = Held(std::move(seed));
   key.published.id = wrapped.id;
   key.published.kid = Ed25519Thumbprint(public_key);
   key.published.public_key = std::move(public_key);
@@ -246,7 +253,7 @@ StatusOr<bool> Keyring::RefreshTokenKeys(const std::vector<WrappedKey>& keys, Ro
       const auto held = token_keys_.find(wrapped.id);
       if (held != token_keys_.end()) {
         TokenKey copy;
-        copy.seed = held->second.seed.Clone();
+        copy.seed = Held(held->second.seed.Clone());
         copy.published = held->second.published;
         copy.created_at = held->second.created_at;
         fresh.emplace(wrapped.id, std::move(copy));
@@ -356,12 +363,12 @@ StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys, Roo
       ReaderMutexLock lock(mu_);
       const auto held = data_keys_.find(wrapped.id);
       if (held != data_keys_.end()) {
-        fresh.emplace(wrapped.id, held->second.Clone());
+        fresh.emplace(wrapped.id, Held(held->second.Clone()));
         continue;
       }
     }
     ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(root_key, wrapped));
-    fresh.emplace(wrapped.id, std::move(key));
+    fresh.emplace(wrapped.id, Held(std::move(key)));
   }
   if (active == 0) return Err(FailedPreconditionError("keyring has no active \"data\" key"));
   WriterMutexLock lock(mu_);

@@ -1,7 +1,8 @@
 // PKCS#11 root key: loads the module named by the URI (dlopen), logs in with the PIN from a file
 // or an environment variable, finds (or generates) a non-extractable AES-256 key and seals keyring
 // keys with it inside the token — AES key wrap with padding when the token has it, else AES-GCM.
-// A failure closes the session; the next attempt, rate-limited, opens it again.
+// A failure closes the session; the next attempt, rate-limited, opens it again. Every call into
+// the module runs on one worker thread that owns the session, within a deadline.
 #define CRYPTOKI_GNU 1  // the header's own names (no compatibility macros such as `value`)
 #include "crypto/pkcs11_key_provider.h"
 
@@ -18,7 +19,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 
+#include "common/deadline_worker.h"
 #include "common/file_mode.h"
 #include "common/mutex.h"
 #include "common/regular_file.h"
@@ -40,6 +43,10 @@ Status Unavailable(std::string message) {
   StatusPayload payload;
   payload.key_provider_unavailable = true;
   return Status(StatusCode::kUnavailable, std::move(message), payload);
+}
+
+Status OkOrError(const StatusOr<bool>& result) {
+  return result.has_value() ? OkStatus() : result.error();
 }
 
 std::string RvText(ck_rv_t rv) { return fmt::format("PKCS#11 error 0x{:x}", rv); }
@@ -114,10 +121,15 @@ ck_attribute Attr(ck_attribute_type_t type, void* value, size_t size) {
   return a;
 }
 
-class Pkcs11RootKey final : public RootKey {
+class Pkcs11RootKey final : public RootKey, public std::enable_shared_from_this<Pkcs11RootKey> {
  public:
   Pkcs11RootKey(Pkcs11Uri uri, Pkcs11Options options)
-      : uri_(std::move(uri)), options_(std::move(options)) {}
+      : uri_(std::move(uri)),
+        options_(std::move(options)),
+        worker_(options_.call_timeout,
+                options_.clock != nullptr ? *options_.clock : DefaultMonotonicClock()) {}
+  // Runs when no call is queued or running (each holds a reference), on the worker thread when
+  // the last reference was a call's.
   ~Pkcs11RootKey() override {
     MutexLock lock(mu_);
     CloseSession();
@@ -125,29 +137,40 @@ class Pkcs11RootKey final : public RootKey {
 
   // Opens the session now (or reports why it cannot).
   Status Check() {
-    MutexLock lock(mu_);
-    return EnsureSession();
+    return OkOrError(OnWorker<bool>([](Pkcs11RootKey& k) -> StatusOr<bool> {
+      MutexLock lock(k.mu_);
+      RETURN_IF_ERROR(k.EnsureSession());
+      return true;
+    }));
   }
 
   // Checks an open session still reaches the key (closing it when not), then as Check.
   Status CheckReachable() {
-    MutexLock lock(mu_);
-    if (session_ != 0 && !SessionAlive()) {
-      return Failed(UnavailableError("the session no longer reaches the key"));
-    }
-    return EnsureSession();
+    return OkOrError(OnWorker<bool>([](Pkcs11RootKey& k) -> StatusOr<bool> {
+      MutexLock lock(k.mu_);
+      if (k.session_ != 0 && !k.SessionAlive()) {
+        return Err(k.Failed(UnavailableError("the session no longer reaches the key")));
+      }
+      RETURN_IF_ERROR(k.EnsureSession());
+      return true;
+    }));
   }
 
   uint64_t failure_count() const { return failures_.load(std::memory_order_relaxed); }
 
   StatusOr<std::vector<uint8_t>> Seal(const SecretBuffer& key,
                                       std::span<const uint8_t> aad) override {
-    MutexLock lock(mu_);
-    RETURN_IF_ERROR(EnsureSession());
-    StatusOr<std::vector<uint8_t>> sealed =
-        mech_ == kMechWrapPad ? SealWrapPad(key, aad) : SealGcm(key, aad);
-    if (!sealed.has_value()) return Err(Failed(sealed.error()));
-    return sealed;
+    // The job owns copies: a caller that timed out is gone by the time it runs.
+    return OnWorker<std::vector<uint8_t>>([key = std::make_shared<SecretBuffer>(key.Clone()),
+                                           aad = std::vector<uint8_t>(aad.begin(), aad.end())](
+                                              Pkcs11RootKey& k) -> StatusOr<std::vector<uint8_t>> {
+      MutexLock lock(k.mu_);
+      RETURN_IF_ERROR(k.EnsureSession());
+      StatusOr<std::vector<uint8_t>> sealed =
+          k.mech_ == kMechWrapPad ? k.SealWrapPad(*key, aad) : k.SealGcm(*key, aad);
+      if (!sealed.has_value()) return Err(k.Failed(sealed.error()));
+      return sealed;
+    });
   }
 
   StatusOr<SecretBuffer> Open(std::span<const uint8_t> sealed,
@@ -156,15 +179,19 @@ class Pkcs11RootKey final : public RootKey {
         (sealed[1] != kMechWrapPad && sealed[1] != kMechGcm)) {
       return Err(NotSealedHere());
     }
-    MutexLock lock(mu_);
-    RETURN_IF_ERROR(EnsureSession());
-    StatusOr<SecretBuffer> key =
-        sealed[1] == kMechWrapPad ? OpenWrapPad(sealed, aad) : OpenGcm(sealed, aad);
-    if (key.has_value()) return key;
-    if (key.error().code() == StatusCode::kFailedPrecondition && SessionAlive()) {
-      return Err(key.error());
-    }
-    return Err(Failed(key.error()));
+    return OnWorker<SecretBuffer>([sealed = std::vector<uint8_t>(sealed.begin(), sealed.end()),
+                                   aad = std::vector<uint8_t>(aad.begin(), aad.end())](
+                                      Pkcs11RootKey& k) -> StatusOr<SecretBuffer> {
+      MutexLock lock(k.mu_);
+      RETURN_IF_ERROR(k.EnsureSession());
+      StatusOr<SecretBuffer> key =
+          sealed[1] == kMechWrapPad ? k.OpenWrapPad(sealed, aad) : k.OpenGcm(sealed, aad);
+      if (key.has_value()) return key;
+      if (key.error().code() == StatusCode::kFailedPrecondition && k.SessionAlive()) {
+        return Err(key.error());
+      }
+      return Err(k.Failed(key.error()));
+    });
   }
 
   RootKeyKind kind() const override { return RootKeyKind::kPkcs11; }
@@ -176,6 +203,29 @@ class Pkcs11RootKey final : public RootKey {
   using Clock = std::chrono::steady_clock;
 
   Clock::time_point Now() const { return options_.now ? options_.now() : Clock::now(); }
+
+  // Runs `body` on the worker thread that owns the session and waits for it at most
+  // call_timeout: kUnavailable (key_provider_unavailable) when it does not answer in time, or
+  // at once while an earlier call still overruns. `body` owns what it touches.
+  template <typename T, typename Body>
+  StatusOr<T> OnWorker(Body body) {
+    auto result = std::make_shared<std::optional<StatusOr<T>>>();
+    const DeadlineWorker::Outcome outcome =
+        worker_.Run([self = shared_from_this(), result, body = std::move(body)]() mutable {
+          if (self->options_.before_call) self->options_.before_call();
+          result->emplace(body(*self));
+        });
+    if (outcome == DeadlineWorker::Outcome::kDone) return std::move(**result);
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(worker_.timeout());
+    if (outcome == DeadlineWorker::Outcome::kTimedOut) {
+      return Err(Unavailable(
+          fmt::format("the root key's {} did not answer within {} ms", Describe(), ms.count())));
+    }
+    return Err(Unavailable(fmt::format(
+        "the root key's {} cannot be reached: a call to it has not returned after {} ms",
+        Describe(), ms.count())));
+  }
 
   Status NotSealedHere() const {
     return FailedPreconditionError(
@@ -560,6 +610,7 @@ class Pkcs11RootKey final : public RootKey {
   bool failed_ COFFER_GUARDED_BY(mu_) = false;
   Clock::time_point last_failure_ COFFER_GUARDED_BY(mu_);
   std::atomic<uint64_t> failures_{0};
+  DeadlineWorker worker_;  // last: stopped before the members its calls use are destroyed
 };
 
 class Pkcs11KeyProvider final : public KeyProvider {

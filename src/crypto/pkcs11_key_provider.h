@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "common/monotonic_clock.h"
 #include "crypto/key_provider.h"
 
 namespace coffer {
@@ -43,13 +44,22 @@ struct Pkcs11Options {
   std::chrono::milliseconds reopen_interval{1000};
   // Time source for the rate limit (tests inject one); empty: steady_clock.
   std::function<std::chrono::steady_clock::time_point()> now;
+  // Every call into the module runs on one thread that owns the session; a caller waits for it
+  // at most this long and then gets kUnavailable (key_provider_unavailable). A call that overran
+  // cannot be cancelled: it runs on, and until it returns every call fails at once.
+  std::chrono::milliseconds call_timeout = kDefaultKeyProviderTimeout;
+  // Times those waits (tests inject a FakeMonotonicClock); null: the system's. Must outlive the
+  // provider.
+  const MonotonicClock* clock = nullptr;
+  // Called on that thread before each call into the module (tests make the token slow with it).
+  std::function<void()> before_call;
 };
 
 // A provider for the key `uri` names. The module is loaded (dlopen) and the session opened on
 // first use, and opened again after a failure (rate-limited by reopen_interval). LoadRootKey
 // answers kFailedPrecondition (the key never leaves the token); OpenRootKey answers the one
 // long-lived RootKey, whose operations fail with kUnavailable (payload key_provider_unavailable)
-// while the token cannot be reached.
+// while the token cannot be reached or does not answer within options.call_timeout.
 std::unique_ptr<KeyProvider> NewPkcs11KeyProvider(Pkcs11Uri uri, Pkcs11Options options = {});
 
 }  // namespace coffer

@@ -19,6 +19,11 @@ struct ServerConfig {
   // file:PATH or an RFC 7512 pkcs11: URI (docs/operations.md, "Root key in an HSM"); when set,
   // it names the root key instead of root_key_file and COFFER_ROOT_KEY.
   std::string root_key_uri;
+  // A second root key the keyring may be sealed by (the target of a `coffer keys migrate-root`
+  // under way): keys it sealed are opened with it, so running servers follow a migration.
+  std::string next_root_key_uri;
+  // How long a request waits on a call into the root key's device (a PKCS#11 token).
+  int64_t key_provider_timeout_ms = 2'000;
   // Numbers are 64-bit whatever their use, so a value from any source is checked against its
   // bound (common/option_bounds.h) before it is narrowed.
   int64_t io_threads = 0;  // 0: one per core

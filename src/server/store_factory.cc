@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "common/exit_codes.h"
+#include "crypto/migrating_key_provider.h"
 #include "store/postgres/database_clock.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -78,12 +79,27 @@ StatusOr<OpenedStore> OpenStore(const ServerConfig& config, StoreUse use, Migrat
   return opened;
 }
 
-StatusOr<std::unique_ptr<KeyProvider>> RootKeyProviderFor(const ServerConfig& config) {
-  if (!config.root_key_uri.empty()) return KeyProviderForUri(config.root_key_uri);
+namespace {
+
+// The provider of --root-key-uri, COFFER_ROOT_KEY or the key file, as RootKeyProviderFor says.
+StatusOr<std::unique_ptr<KeyProvider>> CurrentRootKeyProvider(const ServerConfig& config) {
+  const std::chrono::milliseconds timeout(config.key_provider_timeout_ms);
+  if (!config.root_key_uri.empty()) return KeyProviderForUri(config.root_key_uri, timeout);
   if (std::getenv("COFFER_ROOT_KEY") != nullptr && config.root_key_file.empty()) {
     return NewEnvKeyProvider("COFFER_ROOT_KEY");
   }
   return NewFileKeyProvider(config.RootKeyFile());
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<KeyProvider>> RootKeyProviderFor(const ServerConfig& config) {
+  ASSIGN_OR_RETURN(std::unique_ptr<KeyProvider> current, CurrentRootKeyProvider(config));
+  if (config.next_root_key_uri.empty()) return current;
+  ASSIGN_OR_RETURN(std::unique_ptr<KeyProvider> next,
+                   KeyProviderForUri(config.next_root_key_uri,
+                                     std::chrono::milliseconds(config.key_provider_timeout_ms)));
+  return NewMigratingKeyProvider(std::move(current), std::move(next));
 }
 
 std::variant<InitializedStore, int> OpenStoreAndKeyring(const ServerConfig& config, StoreUse use,

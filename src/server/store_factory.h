@@ -60,7 +60,8 @@ StatusOr<std::unique_ptr<SqliteStoreLock>> LockStore(const ServerConfig& config,
 
 // Where the root key comes from: --root-key-uri when given (a key file or a PKCS#11 token);
 // else COFFER_ROOT_KEY when it is set and no key file is named, else the key file (root.key in
-// the data directory unless --root-key-file). kInvalidArgument for a malformed URI.
+// the data directory unless --root-key-file). With --next-root-key-uri, both root keys (crypto/
+// migrating_key_provider.h). kInvalidArgument for a malformed URI.
 StatusOr<std::unique_ptr<KeyProvider>> RootKeyProviderFor(const ServerConfig& config);
 
 // A store with its keyring as stored (empty until `coffer init` has initialized it): what the

@@ -3,9 +3,23 @@
 
 #include <cstdlib>
 
+#include "common/option_bounds.h"
 #include "server/store_factory.h"
 
 namespace coffer::server {
+namespace {
+
+// A root key URI (--root-key-uri, --next-root-key-uri) that names a provider.
+CLI::Validator RootKeyUriValidator() {
+  return CLI::Validator(
+      [](const std::string& uri) -> std::string {
+        auto provider = KeyProviderForUri(uri);
+        return provider.has_value() ? "" : provider.error().message();
+      },
+      "URI");
+}
+
+}  // namespace
 
 Status StoreOptions::LoadConfigFile(int argc, char** argv) {
   std::string path;
@@ -51,12 +65,19 @@ void StoreOptions::AddTo(CLI::App& cmd) {
                  "Root key: file:PATH, or a PKCS#11 URI pkcs11:token=…;object=…?module-path=…&"
                  "pin-source=file:PATH|env:NAME (the PIN never on the command line)")
       ->envname("COFFER_ROOT_KEY_URI")
-      ->check(CLI::Validator(
-          [](const std::string& uri) -> std::string {
-            auto provider = KeyProviderForUri(uri);
-            return provider.has_value() ? "" : provider.error().message();
-          },
-          "URI"));
+      ->check(RootKeyUriValidator());
+  cmd.add_option("--next-root-key-uri", config_.next_root_key_uri,
+                 "The root key a `coffer keys migrate-root --to URI` moves the keyring to (file: "
+                 "or pkcs11:, as --root-key-uri): keys sealed by it are opened with it, so this "
+                 "process follows the migration without a restart")
+      ->envname("COFFER_NEXT_ROOT_KEY_URI")
+      ->check(RootKeyUriValidator());
+  cmd.add_option("--key-provider-timeout-ms", config_.key_provider_timeout_ms,
+                 "How long a request waits on a call into the root key's PKCS#11 token before "
+                 "it is answered 503 key-provider-unavailable")
+      ->envname("COFFER_KEY_PROVIDER_TIMEOUT_MS")
+      ->check(IntegerOption("key_provider_timeout_ms"))
+      ->capture_default_str();
 }
 
 void StoreOptions::Finish() {

@@ -6,6 +6,24 @@
 
 namespace coffer {
 
+namespace {
+
+// A new data key that does not open under this server's root key was sealed by another one (a
+// `coffer keys migrate-root` this server was not told of): the reads that need it cannot be
+// served, as when a token is gone, and /v1/ready says what to do.
+Status SealedByAnotherRoot(const Status& failed) {
+  if (failed.code() != StatusCode::kFailedPrecondition) return failed;
+  StatusPayload payload;
+  payload.key_provider_unavailable = true;
+  return Status(StatusCode::kUnavailable,
+                failed.message() +
+                    " (if `coffer keys migrate-root` moved the keyring, name the new root key "
+                    "with --next-root-key-uri, or --root-key-uri, and restart)",
+                payload);
+}
+
+}  // namespace
+
 KeyringRefresher::~KeyringRefresher() {
   {
     MutexLock lock(stop_mu_);
@@ -34,8 +52,9 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
     }
     auto data_changed = keyring_.RefreshDataKeys(keys, **root_key);
     if (!data_changed.has_value()) {
-      NoteProvider(data_changed.error());
-      return Err(data_changed.error());
+      const Status failed = SealedByAnotherRoot(data_changed.error());
+      NoteProvider(failed);
+      return Err(failed);
     }
     auto token_changed = keyring_.RefreshTokenKeys(keys, **root_key);
     NoteProvider(token_changed.has_value() ? OkStatus() : token_changed.error());

@@ -1,0 +1,93 @@
+// DeadlineWorker: see deadline_worker.h.
+#include "common/deadline_worker.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace coffer {
+
+DeadlineWorker::DeadlineWorker(std::chrono::nanoseconds timeout, const MonotonicClock& clock)
+    : timeout_(timeout), clock_(clock), shared_(std::make_shared<Shared>()) {
+  thread_ = std::thread([shared = shared_] { Loop(shared); });
+}
+
+DeadlineWorker::~DeadlineWorker() {
+  {
+    MutexLock lock(shared_->mu);
+    shared_->stopping = true;
+  }
+  shared_->cv.NotifyAll();
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();
+  } else {
+    thread_.join();
+  }
+}
+
+void DeadlineWorker::Loop(const std::shared_ptr<Shared>& shared) {
+  MutexLock lock(shared->mu);
+  while (true) {
+    while (shared->queue.empty() && !shared->stopping) {
+      shared->cv.Wait(shared->mu);
+    }
+    if (shared->queue.empty()) {
+      return;  // stopping, and nothing left to run
+    }
+    std::shared_ptr<Job> job = std::move(shared->queue.front());
+    shared->queue.pop_front();
+    if (job->abandoned) {
+      continue;
+    }
+    shared->running = job;
+    std::function<void()> call = std::move(job->call);
+    lock.Unlock();
+    call();
+    lock.Lock();
+    job->done = true;
+    shared->running.reset();
+    shared->cv.NotifyAll();
+    // What the call captured is released without the lock: it may hold the last reference to
+    // the worker's owner, whose destruction takes the lock.
+    lock.Unlock();
+    call = nullptr;
+    job.reset();
+    lock.Lock();
+  }
+}
+
+DeadlineWorker::Outcome DeadlineWorker::Run(std::function<void()> call) {
+  Shared& s = *shared_;
+  MutexLock lock(s.mu);
+  if (s.running != nullptr && s.running->abandoned) {
+    return Outcome::kStuck;
+  }
+  auto job = std::make_shared<Job>();
+  job->call = std::move(call);
+  s.queue.push_back(job);
+  s.cv.NotifyAll();
+  bool stuck = false;
+  const bool done = clock_.WaitFor(s.mu, s.cv, timeout_, [&]() COFFER_REQUIRES(s.mu) {
+    // A call ahead of this one overran its deadline: fail now rather than wait behind it.
+    stuck = !job->done && s.running != nullptr && s.running != job && s.running->abandoned;
+    return job->done || stuck;
+  });
+  if (done && !stuck) {
+    return Outcome::kDone;
+  }
+  job->abandoned = true;
+  const auto queued = std::find(s.queue.begin(), s.queue.end(), job);
+  if (queued != s.queue.end()) {
+    s.queue.erase(queued);
+  }
+  if (s.running == job) {
+    s.cv.NotifyAll();  // callers queued behind it fail at once
+  }
+  return stuck ? Outcome::kStuck : Outcome::kTimedOut;
+}
+
+bool DeadlineWorker::stuck() const {
+  MutexLock lock(shared_->mu);
+  return shared_->running != nullptr && shared_->running->abandoned;
+}
+
+}  // namespace coffer
