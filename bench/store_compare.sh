@@ -29,51 +29,7 @@ admin_url=$COFFER_TEST_PG_URL
 base_url=${admin_url%/*}
 psql -X -q "$admin_url" -c "CREATE DATABASE coffer_bench" -c "CREATE DATABASE pgbench"
 
-start() {  # start NAME [STORE_URL] -> url, key, vault in $work/NAME.*
-  local name=$1 store=${2:-} dir=$work/$1
-  local args=(--data-dir "$dir")
-  [[ -n "$store" ]] && args+=(--store "$store")
-  "$bin" init "${args[@]}" > "$work/$name.init" 2>&1
-  local key; key=$(grep -o 'cfr_key_[A-Za-z0-9_]*' "$work/$name.init")
-  "$bin" server "${args[@]}" --listen 127.0.0.1:0 --log-level warn > "$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
-  local url; url=$(grep -o 'http://[0-9.:]*' "$work/$name.out")
-  local vault; vault=$(curl -sf -X POST "$url/v1/vaults" -H "Authorization: Bearer $key" \
-    -H 'Content-Type: application/json' -d '{"name":"bench"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
-  curl -sf -X PUT "$url/v1/vaults/$vault/secrets/api-keys/openai" -H "Authorization: Bearer $key" \
-    -H 'Content-Type: application/json' -d '{"type":"api_key","value":"sk-bench-0123456789abcdef"}' >/dev/null
-  echo "$url" > "$work/$name.url"; echo "$key" > "$work/$name.key"; echo "$vault" > "$work/$name.vault"
-}
-
-# PUTs spread over 1000 paths, so the figure is the store's write path, not one row's lock.
-cat > "$work/put.lua" <<'LUA'
-local n = 0
-wrk.headers["Content-Type"] = "application/json"  -- beside -H Authorization
-request = function()
-  n = n + 1
-  return wrk.format("PUT", wrk.path .. (n % 1000), nil,
-                    '{"type":"password","value":"bench-value-' .. n .. '"}')
-end
-LUA
-
-wrk_run() {  # wrk_run NAME get|put CONNECTIONS -> "rps p99ms"
-  local name=$1 op=$2 c=$3 threads=2
-  [[ $c -lt 2 ]] && threads=1
-  local url; url=$(cat "$work/$name.url"); local vault; vault=$(cat "$work/$name.vault")
-  local args=(-t"$threads" -c"$c" -d"${duration}s" --latency -H "Authorization: Bearer $(cat "$work/$name.key")")
-  local out
-  if [[ $op == get ]]; then
-    out=$(wrk "${args[@]}" "$url/v1/vaults/$vault/secrets/api-keys/openai")
-  else
-    out=$(wrk "${args[@]}" -s "$work/put.lua" "$url/v1/vaults/$vault/secrets/bench/p")
-  fi
-  if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx answers from $name $op" >&2; echo "$out" >&2; exit 1; fi
-  local rps p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
-  echo "$rps $p99"
-}
+source bench/compare_lib.sh
 
 pgbench_run() {  # pgbench_run select-only|simple-update CLIENTS -> tps
   local threads=2; [[ $2 -lt 2 ]] && threads=1
@@ -81,8 +37,8 @@ pgbench_run() {  # pgbench_run select-only|simple-update CLIENTS -> tps
     | awk '/^tps/ {print $3; exit}'
 }
 
-start sqlite
-start pg "$base_url/coffer_bench"
+start sqlite "$bin"
+start pg "$bin" --store "$base_url/coffer_bench"
 pgbench -q -i -s 10 "$base_url/pgbench" >/dev/null 2>&1
 
 printf '%-4s %5s | %10s %8s | %10s %8s | %7s | %10s %8s\n' op conns "SQLite r/s" "p99 ms" "PG r/s" \

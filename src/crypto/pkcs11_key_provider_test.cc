@@ -14,7 +14,7 @@
 #include <future>
 
 #include "common/monotonic_clock.h"
-#include "common/mutex.h"
+#include "common/test_gate.h"
 #include "crypto/keyring.h"
 
 namespace coffer {
@@ -275,56 +275,27 @@ TEST_F(Pkcs11Test, AnUnreachableTokenIsUnavailableAndRecoversByItself) {
   ASSERT_TRUE(later.has_value()) << later.error();
 }
 
-// A token that stops answering: each call into the module waits while `slow` holds.
-class SlowToken {
- public:
-  std::function<void()> Hook() {
-    return [this] {
-      calls_.fetch_add(1);
-      MutexLock lock(mu_);
-      while (slow_) {
-        cv_.Wait(mu_);
-      }
-    };
-  }
-  void SetSlow(bool slow) {
-    {
-      MutexLock lock(mu_);
-      slow_ = slow;
-    }
-    cv_.NotifyAll();
-  }
-  int calls() const { return calls_.load(); }
-
- private:
-  Mutex mu_;
-  CondVar cv_;
-  bool slow_ COFFER_GUARDED_BY(mu_) = false;
-  std::atomic<int> calls_{0};
-};
-
+// A token that stops answering: each call into the module waits while the gate is closed.
 TEST_F(Pkcs11Test, ASlowTokenIsUnavailableAtTheDeadlineFailsFastAndRecovers) {
   FakeMonotonicClock clock;
-  SlowToken token;
+  TestGate token(/*open=*/true);
   Pkcs11Options options;
   options.create_if_missing = true;
   options.call_timeout = std::chrono::seconds(2);
   options.clock = &clock;
-  options.before_call = token.Hook();
+  options.before_call = token.Call();
   std::unique_ptr<KeyProvider> provider = Provider("slow", options);
   auto root = provider->OpenRootKey(random_);
   ASSERT_TRUE(root.has_value()) << root.error();
   auto keys = Keyring::CreateInitialKeys(**root, random_, 1);
   ASSERT_TRUE(keys.has_value()) << keys.error();
 
-  token.SetSlow(true);
-  const int calls = token.calls();
+  token.Set(false);
+  const int calls = token.entered();
   auto waiting =
       std::async(std::launch::async, [&] { return Keyring::Verify(keys->front(), **root); });
   ASSERT_TRUE(clock.AwaitWaiting(1));
-  while (token.calls() == calls) {
-    std::this_thread::yield();  // until the call is in the module, not queued for it
-  }
+  token.AwaitEntered(calls);  // in the module, not queued for it
   clock.Advance(std::chrono::seconds(2));
   const Status timed_out = waiting.get();
   EXPECT_EQ(timed_out.code(), StatusCode::kUnavailable);
@@ -338,7 +309,7 @@ TEST_F(Pkcs11Test, ASlowTokenIsUnavailableAtTheDeadlineFailsFastAndRecovers) {
   EXPECT_NE(fast.message().find("has not returned"), std::string::npos) << fast.message();
   EXPECT_EQ(provider->failure_count(), 2u);
   // The token answers again: the stuck call ends, the session is whole, calls succeed.
-  token.SetSlow(false);
+  token.Set(true);
   Status again = provider->CheckReachable();
   while (!again.ok() && again.message().find("has not returned") != std::string::npos) {
     std::this_thread::yield();
@@ -349,23 +320,23 @@ TEST_F(Pkcs11Test, ASlowTokenIsUnavailableAtTheDeadlineFailsFastAndRecovers) {
 }
 
 TEST_F(Pkcs11Test, DataKeysAreUnwrappedOnceAndNotPerValue) {
-  SlowToken token;  // never slow: counts the calls into the module
+  TestGate token(/*open=*/true);  // never closed: counts the calls into the module
   Pkcs11Options options;
   options.create_if_missing = true;
-  options.before_call = token.Hook();
+  options.before_call = token.Call();
   auto root = Provider("per-request", options)->OpenRootKey(random_);
   ASSERT_TRUE(root.has_value()) << root.error();
   auto keys = Keyring::CreateInitialKeys(**root, random_, 1);
   ASSERT_TRUE(keys.has_value()) << keys.error();
   auto ring = Keyring::Unwrap(*keys, **root, random_);
   ASSERT_TRUE(ring.has_value()) << ring.error();
-  const int after_unwrap = token.calls();
+  const int after_unwrap = token.entered();
   for (int i = 0; i < 100; ++i) {
     auto blob = (*ring)->Encrypt(std::vector<uint8_t>{'v'}, {});
     ASSERT_TRUE(blob.has_value());
     ASSERT_TRUE((*ring)->Decrypt(*blob, {}).has_value());
   }
-  EXPECT_EQ(token.calls(), after_unwrap);
+  EXPECT_EQ(token.entered(), after_unwrap);
 }
 
 }  // namespace

@@ -4,17 +4,11 @@ while `coffer keys migrate-root` moves the keyring into the token, take up a dat
 token after it (a `coffer keys rotate`), and the same the other way back to the key file."""
 import os
 import shutil
-import time
 
 import pytest
 
 from conftest import Caller, Server, create_vault, expect, new_store, put_secret
-from test_pkcs11 import PIN, Token, coffer, ok
-
-
-@pytest.fixture
-def token(tmp_path):
-    return Token(str(tmp_path / "hsm"))
+from test_pkcs11 import PIN, coffer, ok, token, wait_for  # noqa: F401 (token: a fixture)
 
 
 @pytest.fixture
@@ -22,15 +16,6 @@ def pg_store():
     store = new_store("postgres")  # skips without COFFER_TEST_PG_URL
     yield store
     store.close()
-
-
-def wait_for(predicate, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_two_servers_follow_migrate_root_to_the_token_and_back(token, pg_store, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from conftest import (COFFER_BIN, KEY_RE, Server, admin_caller, create_vault, expect, put_secret)
-from test_pkcs11 import MODULE, PIN, Token, coffer, ok
+from test_pkcs11 import MODULE, PIN, coffer, ok, token, wait_for  # noqa: F401 (token: a fixture)
 
 SLOW_MODULE = os.environ.get("COFFER_SLOW_PKCS11",
                              os.path.join(os.path.dirname(os.path.abspath(COFFER_BIN)),
@@ -20,20 +20,6 @@ pytestmark = pytest.mark.skipif(
     reason=f"{SLOW_MODULE} not built (tests/fault, COFFER_BUILD_TESTS=ON)")
 
 TIMEOUT_MS = 300
-
-
-@pytest.fixture
-def token(tmp_path):
-    return Token(str(tmp_path / "hsm"))
-
-
-def wait_for(predicate, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_slow_token_is_a_503_at_the_deadline_and_the_server_recovers(token, data_dir, tmp_path):
