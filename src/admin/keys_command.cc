@@ -336,9 +336,10 @@ int RunMigrateRoot(const ServerConfig& config, const std::string& to_uri) {
   Audit(*o.store.store, *o.store.clock, "keys.migrate-root", "keyring/root");
   fmt::print(
       "The keyring is sealed by {} ({} keys sealed anew, {} already were).\n"
-      "Running servers keep serving with the keys they hold; give them --root-key-uri (or\n"
-      "COFFER_ROOT_KEY_URI) naming the new root key and restart them one at a time, before the\n"
-      "next `coffer keys rotate`.\n",
+      "Running servers keep serving with the keys they hold. Those started with\n"
+      "--next-root-key-uri naming the new root key take up keys sealed by it from now on; give\n"
+      "the others --root-key-uri (or COFFER_ROOT_KEY_URI) naming it and restart them one at a\n"
+      "time, before the next `coffer keys rotate`.\n",
       to->Describe(), moved, already);
   return kExitOk;
 }
