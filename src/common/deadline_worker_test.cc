@@ -15,13 +15,20 @@ namespace {
 using Outcome = DeadlineWorker::Outcome;
 using std::chrono::seconds;
 
+// Runs the gate's call on `worker` from another thread; returns once it runs (is not queued).
+std::future<Outcome> RunStuck(DeadlineWorker& worker, TestGate& gate,
+                              const FakeMonotonicClock& clock) {
+  auto result = std::async(std::launch::async, [&] { return worker.Run(gate.Call()); });
+  EXPECT_TRUE(clock.AwaitWaiting(1));
+  gate.AwaitEntered(0);
+  return result;
+}
+
 TEST(DeadlineWorkerTest, ACallStillQueuedAtItsDeadlineNeverRuns) {
   FakeMonotonicClock clock;
   TestGate gate(/*open=*/false);
   DeadlineWorker worker(seconds(2), clock);
-  auto first = std::async(std::launch::async, [&] { return worker.Run(gate.Call()); });
-  ASSERT_TRUE(clock.AwaitWaiting(1));
-  gate.AwaitEntered(0);
+  auto first = RunStuck(worker, gate, clock);
   int ran = 0;
   auto second = std::async(std::launch::async, [&] { return worker.Run([&] { ++ran; }); });
   ASSERT_TRUE(clock.AwaitWaiting(2));
@@ -50,9 +57,7 @@ TEST(DeadlineWorkerTest, AStuckCallTimesOutFailsFastAfterwardsAndRecovers) {
   TestGate gate(/*open=*/false);
   {
     DeadlineWorker worker(seconds(2), clock);
-    auto first = std::async(std::launch::async, [&] { return worker.Run(gate.Call()); });
-    ASSERT_TRUE(clock.AwaitWaiting(1));
-    gate.AwaitEntered(0);
+    auto first = RunStuck(worker, gate, clock);
     clock.Advance(seconds(1));
     // A second caller queues behind the slow one (its deadline a second after the first's) ...
     auto second = std::async(std::launch::async, [&] { return worker.Run([] {}); });
