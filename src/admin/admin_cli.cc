@@ -25,8 +25,8 @@ void AdminCli::AddInit(CLI::App& app) {
       app.add_subcommand("init", "Create a data directory and the first admin API key");
   registry_->add_store_options(*init);
   init->add_option("--unseal-shares", unseal_shares_,
-                    "Split the root key into this many unseal shares (2-255) instead of writing "
-                    "it to a file; the server then starts sealed")
+                   "Split the root key into this many unseal shares (2-255) instead of writing "
+                   "it to a file; the server then starts sealed")
       ->check(CLI::Range(2, 255));
   init->add_option("--unseal-threshold", unseal_threshold_,
                    "How many of the unseal shares open the server (2 to --unseal-shares)")

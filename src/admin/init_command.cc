@@ -76,13 +76,9 @@ StatusOr<SplitRootKey> SplitNewRootKey(const ServerConfig& config, const UnsealS
 
 void PrintShares(const UnsealSplit& split, const std::vector<SecretBuffer>& shares) {
   fmt::print(
-      "Unseal shares: the root key is split into {} shares, any {} of which unseal the server.
-"
-      "It is not stored anywhere. Store these separately (one per key holder); you will not see
-"
-      "them again, and with fewer than {} of them nothing stored can ever be read.
-
-",
+      "Unseal shares: the root key is split into {} shares, any {} of which unseal the server.\n"
+      "It is not stored anywhere. Store these separately (one per key holder); you will not see\n"
+      "them again, and with fewer than {} of them nothing stored can ever be read.\n\n",
       split.shares, split.threshold, split.threshold);
   for (const SecretBuffer& share : shares) fmt::print("  {}\n", share.view());
   fmt::print("\nThe server starts sealed: unseal it with `coffer operator unseal` ({} times).\n\n",

@@ -54,19 +54,19 @@ void RegisterUnsealRoutes(http::Router& router, const SealControl& control,
 }
 
 void RegisterSealRoute(http::Router& router, const RouteContext& rc, const SealControl& control) {
-  router.Add("POST", "/v1/sys/seal",
-             Authed(rc, "sys.seal", [&control, &rc](auto&, auto&, auto& ctx)
-                                        -> StatusOr<http::Response> {
-               if (!ctx.principal.is_admin) {
-                 RETURN_IF_ERROR(rc.audit.Record(ctx, rc.audit.NewEvent(ctx, "sys.seal"),
-                                                 PermissionDeniedError("not an admin")));
-                 return Err(PermissionDeniedError("only an admin may seal the server"));
-               }
-               // Audited before the keys go: once sealed, nothing can be written.
-               RETURN_IF_ERROR(rc.audit.Record(ctx, rc.audit.NewEvent(ctx, "sys.seal"), OkStatus()));
-               RETURN_IF_ERROR(control.seal());
-               return StatusResponse(control.status());
-             }));
+  router.Add(
+      "POST", "/v1/sys/seal",
+      Authed(rc, "sys.seal", [&control, &rc](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+        if (!ctx.principal.is_admin) {
+          RETURN_IF_ERROR(rc.audit.Record(ctx, rc.audit.NewEvent(ctx, "sys.seal"),
+                                          PermissionDeniedError("not an admin")));
+          return Err(PermissionDeniedError("only an admin may seal the server"));
+        }
+        // Audited before the keys go: once sealed, nothing can be written.
+        RETURN_IF_ERROR(rc.audit.Record(ctx, rc.audit.NewEvent(ctx, "sys.seal"), OkStatus()));
+        RETURN_IF_ERROR(control.seal());
+        return StatusResponse(control.status());
+      }));
 }
 
 }  // namespace coffer::api

@@ -26,8 +26,8 @@ void PrintSealStatus(const ClientContext& ctx, const client::SealStatus& s) {
 }  // namespace
 
 void AddOperatorCommands(CLI::App* op, ClientContext& ctx) {
-  ctx.Leaf(op, "seal-status", "Whether the server is sealed, and how many shares it has", "coffer operator seal-status",
-           [&ctx] {
+  ctx.Leaf(op, "seal-status", "Whether the server is sealed, and how many shares it has",
+           "coffer operator seal-status", [&ctx] {
              return ctx.WithClient([&](CofferClient& c) -> Status {
                ASSIGN_OR_RETURN(client::SealStatus s, c.GetSealStatus());
                PrintSealStatus(ctx, s);
@@ -58,7 +58,8 @@ void AddOperatorCommands(CLI::App* op, ClientContext& ctx) {
         });
       });
   unseal->add_flag("--reset", *reset, "Forget the shares given so far instead of giving one");
-  ctx.Leaf(op, "seal", "Seal the server: it drops its keys and serves nothing until unsealed (admin)",
+  ctx.Leaf(op, "seal",
+           "Seal the server: it drops its keys and serves nothing until unsealed (admin)",
            "coffer operator seal", [&ctx] {
              return ctx.WithClient([&](CofferClient& c) -> Status {
                ASSIGN_OR_RETURN(client::SealStatus s, c.Seal());

@@ -32,8 +32,8 @@ StatusOr<SealStatus> CofferClient::GetSealStatus() {
 StatusOr<SealStatus> CofferClient::Unseal(const SecretBuffer& share) {
   // A share is letters, digits and '_': anything else is refused here rather than escaped.
   for (const char c : share.view()) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) {
       return Err(InvalidArgumentError(
           "not an unseal share: a share reads cfr_share_<index>_<hexadecimal digits>"));

@@ -92,8 +92,7 @@ StatusOr<std::vector<ShamirShare>> ShamirSplit(const SecretBuffer& secret, int s
         value = static_cast<uint8_t>(GfMultiply(value, share.x) ^
                                      coefficients.data()[(c - 1) * size + byte]);
       }
-      share.y.data()[byte] =
-          static_cast<uint8_t>(GfMultiply(value, share.x) ^ secret.data()[byte]);
+      share.y.data()[byte] = static_cast<uint8_t>(GfMultiply(value, share.x) ^ secret.data()[byte]);
     }
     out.push_back(std::move(share));
   }

@@ -53,7 +53,9 @@ TEST(GaloisFieldTest, IsAFieldForEveryElement) {
   for (int a = 0; a < 256; ++a) {
     EXPECT_EQ(GfMultiply(static_cast<uint8_t>(a), 1), a);
     EXPECT_EQ(GfMultiply(static_cast<uint8_t>(a), 0), 0);
-    if (a != 0) EXPECT_EQ(GfMultiply(static_cast<uint8_t>(a), GfInverse(static_cast<uint8_t>(a))), 1);
+    if (a != 0) {
+      EXPECT_EQ(GfMultiply(static_cast<uint8_t>(a), GfInverse(static_cast<uint8_t>(a))), 1);
+    }
     for (int b = 0; b < 256; b += 7) {
       EXPECT_EQ(GfMultiply(static_cast<uint8_t>(a), static_cast<uint8_t>(b)),
                 GfMultiply(static_cast<uint8_t>(b), static_cast<uint8_t>(a)));

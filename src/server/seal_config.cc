@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json/object.hpp>
@@ -52,8 +53,8 @@ StatusOr<std::optional<SealConfig>> ReadSealConfig(const std::string& path) {
   const auto* shares = o.if_contains("shares");
   const auto* threshold = o.if_contains("threshold");
   const auto* split = o.if_contains("split_id");
-  if (shares == nullptr || !shares->is_int64() || threshold == nullptr ||
-      !threshold->is_int64() || split == nullptr || !split->is_string()) {
+  if (shares == nullptr || !shares->is_int64() || threshold == nullptr || !threshold->is_int64() ||
+      split == nullptr || !split->is_string()) {
     return Err(Malformed(path, "a field is missing or of the wrong type"));
   }
   SealConfig seal;

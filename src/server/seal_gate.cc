@@ -113,9 +113,9 @@ http::Response SealGate::Dispatch(const http::Request& request) {
       if (state == nullptr) return api::SealedProblem();
       return http::ProblemFromStatus(NotFoundError("no route for " + request.method.substr(0, 16)));
     case http::RouteMatch::Kind::kMethodNotAllowed: {
-      http::Response r = http::Problem(405, "method-not-allowed", "Method not allowed",
-                                       "method " + request.method.substr(0, 16) +
-                                           " is not allowed here");
+      http::Response r =
+          http::Problem(405, "method-not-allowed", "Method not allowed",
+                        "method " + request.method.substr(0, 16) + " is not allowed here");
       r.headers.emplace_back("Allow", match.allow);
       return r;
     }
@@ -199,9 +199,9 @@ StatusOr<api::SealStatus> SealGate::AddShare(std::string_view text, const Reques
   }
   for (const ShamirShare& given : given_) {
     if (given.x == parsed->share.x) {
-      Status twice = InvalidArgumentError(fmt::format(
-          "share {} was already given; it counts once (progress {} of {})", given.x,
-          given_.size(), in_.seal.threshold));
+      Status twice = InvalidArgumentError(
+          fmt::format("share {} was already given; it counts once (progress {} of {})", given.x,
+                      given_.size(), in_.seal.threshold));
       Remember(ctx, twice);
       return Err(twice);
     }
@@ -216,7 +216,8 @@ StatusOr<api::SealStatus> SealGate::AddShare(std::string_view text, const Reques
   auto root = ShamirCombine(given_);
   given_.clear();
   StatusOr<std::shared_ptr<Unsealed>> opened =
-      root.has_value() ? Open(std::move(*root)) : StatusOr<std::shared_ptr<Unsealed>>(Err(root.error()));
+      root.has_value() ? Open(std::move(*root))
+                       : StatusOr<std::shared_ptr<Unsealed>>(Err(root.error()));
   if (!opened.has_value()) {
     Remember(ctx, opened.error());
     spdlog::warn("unseal failed, progress reset: {}", opened.error().message());
@@ -249,26 +250,26 @@ StatusOr<std::shared_ptr<SealGate::Unsealed>> SealGate::Open(SecretBuffer root_k
       NewBytesRootKey(root_key.Clone(), in_.random, "the root key combined from unseal shares");
   if (!Keyring::Verify(keys.front(), *root).ok()) {
     // A wrong share (of this store, well formed) gives a wrong key: nothing is changed.
-    return Err(FailedPreconditionError(
-        std::string(kSharesDoNotOpen) + "; progress is reset: give the shares again"));
+    return Err(FailedPreconditionError(std::string(kSharesDoNotOpen) +
+                                       "; progress is reset: give the shares again"));
   }
-  ASSIGN_OR_RETURN(const bool added, EnsureTokenSigningKey(in_.raw_store, *root, in_.random,
-                                                           in_.clock.Now(), keys));
+  ASSIGN_OR_RETURN(const bool added,
+                   EnsureTokenSigningKey(in_.raw_store, *root, in_.random, in_.clock.Now(), keys));
   if (added) spdlog::info("added an Ed25519 token signing key to the keyring");
   ASSIGN_OR_RETURN(std::unique_ptr<Keyring> keyring, Keyring::Unwrap(keys, *root, in_.random));
   root.reset();
   provider_->Set(std::move(root_key));
   auto state = std::make_shared<Unsealed>();
   state->keyring = std::move(keyring);
-  state->services = std::make_unique<ServerServices>(
-      ServiceInputs{.config = in_.config,
-                    .raw_store = in_.raw_store,
-                    .observed_store = in_.observed_store,
-                    .clock = in_.clock,
-                    .random = in_.random,
-                    .provider = *provider_,
-                    .keyring = *state->keyring,
-                    .telemetry = in_.telemetry});
+  state->services =
+      std::make_unique<ServerServices>(ServiceInputs{.config = in_.config,
+                                                     .raw_store = in_.raw_store,
+                                                     .observed_store = in_.observed_store,
+                                                     .clock = in_.clock,
+                                                     .random = in_.random,
+                                                     .provider = *provider_,
+                                                     .keyring = *state->keyring,
+                                                     .telemetry = in_.telemetry});
   api::RegisterUnsealRoutes(state->router, control_, in_.proxies);
   state->services->RegisterSealRoute(state->router, in_.proxies, control_);
   state->services->RegisterRoutes(state->router, in_.proxies);

@@ -139,9 +139,10 @@ StepResult LoadRootKey(Startup& s) {
     if (!seal.has_value()) return std::unexpected(Failure{kExitError, seal.error().message()});
     if (seal->has_value()) {
       s.seal = **seal;
-      spdlog::info("the root key is split into {} unseal shares, {} of which open it: starting "
-                   "sealed",
-                   s.seal->shares, s.seal->threshold);
+      spdlog::info(
+          "the root key is split into {} unseal shares, {} of which open it: starting "
+          "sealed",
+          s.seal->shares, s.seal->threshold);
       return {};
     }
   }

@@ -68,7 +68,8 @@ class ServerServices {
   // Adds the API routes, /v1/ready and /metrics to `router`. `proxies` outlives the router.
   void RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies);
 
-  // Adds POST /v1/sys/seal (an admin seals a server started from unseal shares; server/seal_gate.h).
+  // Adds POST /v1/sys/seal (an admin seals a server started from unseal shares;
+  // server/seal_gate.h).
   void RegisterSealRoute(http::Router& router, const http::TrustedProxies& proxies,
                          const api::SealControl& control);
   // The audit log, for events of requests the services did not answer (unseal attempts).
