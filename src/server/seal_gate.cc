@@ -122,13 +122,9 @@ http::Response SealGate::Dispatch(const http::Request& request) {
     case http::RouteMatch::Kind::kFound:
       break;
   }
-  http::Response response = (*match.handler)(request, match.params);
-  if (response.before_send && state != nullptr) {
-    // What runs before sending (an audit append) keeps the services alive too.
-    response.before_send = [state, next = std::move(response.before_send)](
-                               std::function<void(Status)> send) { next(std::move(send)); };
-  }
-  return response;
+  // `state` keeps the services alive while their handler runs. What it leaves to run before
+  // sending (an audit append) is waited for by ServerServices::Stop before they go.
+  return (*match.handler)(request, match.params);
 }
 
 bool SealGate::sealed() {
