@@ -56,7 +56,7 @@ void RegisterUnsealRoutes(http::Router& router, const SealControl& control,
 void RegisterSealRoute(http::Router& router, const RouteContext& rc, const SealControl& control) {
   router.Add(
       "POST", "/v1/sys/seal",
-      Authed(rc, "sys.seal", [&control, &rc](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
+      Authed(rc, "sys.seal", [&control, rc](auto&, auto&, auto& ctx) -> StatusOr<http::Response> {
         if (!ctx.principal.is_admin) {
           RETURN_IF_ERROR(rc.audit.Record(ctx, rc.audit.NewEvent(ctx, "sys.seal"),
                                           PermissionDeniedError("not an admin")));
