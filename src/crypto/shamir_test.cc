@@ -32,6 +32,13 @@ SecretBuffer Bytes(std::initializer_list<uint8_t> bytes) {
   return SecretBuffer(v.data(), v.size());
 }
 
+// A fresh random root key.
+SecretBuffer RandomKey(Random& random) {
+  SecretBuffer key(kRootKeySize);
+  EXPECT_TRUE(random.Fill({key.data(), key.size()}).ok());
+  return key;
+}
+
 std::vector<ShamirShare> Pick(const std::vector<ShamirShare>& all, std::vector<size_t> which) {
   std::vector<ShamirShare> out;
   for (const size_t i : which) out.push_back({all[i].x, all[i].y.Clone()});
@@ -80,8 +87,7 @@ TEST(ShamirTest, MatchesASplitComputedByHand) {
 
 TEST(ShamirTest, AnyKOfNGiveTheSecretBack) {
   SystemRandom random;
-  SecretBuffer secret(kRootKeySize);
-  ASSERT_TRUE(random.Fill({secret.data(), secret.size()}).ok());
+  const SecretBuffer secret = RandomKey(random);
   auto shares = ShamirSplit(secret, 5, 3, random);
   ASSERT_TRUE(shares.has_value());
   for (size_t a = 0; a < 5; ++a) {
@@ -119,8 +125,7 @@ TEST(ShamirTest, BoundsOfKAndN) {
 
 TEST(ShamirTest, FewerThanKSharesGiveAKeyThatDoesNotOpenTheKeyring) {
   SystemRandom random;
-  SecretBuffer root(kRootKeySize);
-  ASSERT_TRUE(random.Fill({root.data(), root.size()}).ok());
+  const SecretBuffer root = RandomKey(random);
   auto keys = Keyring::CreateInitialKeys(root, random, 1);
   ASSERT_TRUE(keys.has_value());
   auto shares = ShamirSplit(root, 5, 3, random);
@@ -150,8 +155,7 @@ TEST(ShamirTest, FewerThanKSharesGiveAKeyThatDoesNotOpenTheKeyring) {
 
 TEST(UnsealShareTest, RoundTripsAndCatchesMistypes) {
   SystemRandom random;
-  SecretBuffer root(kRootKeySize);
-  ASSERT_TRUE(random.Fill({root.data(), root.size()}).ok());
+  const SecretBuffer root = RandomKey(random);
   auto shares = ShamirSplit(root, 12, 2, random);
   ASSERT_TRUE(shares.has_value());
   const SplitId split{0xde, 0xad, 0xbe, 0xef};
