@@ -26,9 +26,8 @@ struct SealControl {
   std::function<SealStatus()> status;
   // Adds one share (its printable text) for the request `ctx`; the status after it.
   // kInvalidArgument for a malformed share, one of another store, or one already given (progress
-  // unchanged); kFailedPrecondition "the shares do not open this store" when the threshold was
-  // reached with a wrong share (progress reset); kResourceExhausted when the address tries too
-  // often.
+  // unchanged), and "the shares do not open this store" when the threshold was reached with a
+  // wrong share (progress reset); kResourceExhausted when the address tries too often.
   std::function<StatusOr<SealStatus>(std::string_view share, const RequestContext& ctx)> unseal;
   // Forgets the shares given so far.
   std::function<SealStatus()> reset;

@@ -246,8 +246,8 @@ StatusOr<std::shared_ptr<SealGate::Unsealed>> SealGate::Open(SecretBuffer root_k
       NewBytesRootKey(root_key.Clone(), in_.random, "the root key combined from unseal shares");
   if (!Keyring::Verify(keys.front(), *root).ok()) {
     // A wrong share (of this store, well formed) gives a wrong key: nothing is changed.
-    return Err(FailedPreconditionError(std::string(kSharesDoNotOpen) +
-                                       "; progress is reset: give the shares again"));
+    return Err(InvalidArgumentError(std::string(kSharesDoNotOpen) +
+                                    "; progress is reset: give the shares again"));
   }
   ASSIGN_OR_RETURN(const bool added,
                    EnsureTokenSigningKey(in_.raw_store, *root, in_.random, in_.clock.Now(), keys));

@@ -3,6 +3,7 @@ prints five shares and writes no root key; the server starts sealed and answers 
 every route but health, readiness, metrics, the OpenAPI document, the seal status and unseal;
 three shares (through the API or `coffer operator unseal`) unseal it; a seal or a restart seals
 it again; a wrong, mistyped or repeated share does not count."""
+import hashlib
 import os
 import re
 import subprocess
@@ -70,6 +71,16 @@ def documented_routes():
         if m and path:
             routes.append((m.group(1).upper(), path))
     return routes
+
+
+def forge_share(real, x):
+    """A share of `real`'s split with index `x`, random digits and a valid check (the check
+    catches typos, not forgery: the keyring does)."""
+    digits = real.rsplit("_", 1)[1]
+    split_id = bytes.fromhex(digits[:8])
+    y = os.urandom(len(digits) // 2 - 8)
+    check = hashlib.sha256(b"coffer-unseal-share-v1" + split_id + bytes([x]) + y).digest()[:4]
+    return f"cfr_share_{x}_{(split_id + y + check).hex()}"
 
 
 def unseal(caller, share):
@@ -169,6 +180,13 @@ def test_shares_of_another_store_do_not_open_it(split, tmp_path):
         prefix, digits = share.rsplit("_", 1)
         forged_x = "cfr_share_4_" + digits  # another index with share 5's digits: check fails
         expect_problem(unseal(anon, forged_x), 400)
+        # A share forged with this store's split id and a valid check passes every test a share
+        # can pass alone; combined with two real ones it gives a key that does not open the
+        # keyring: refused, progress reset, nothing changed.
+        expect(unseal(anon, forge_share(split.shares[0], 5)), 200)
+        expect(unseal(anon, split.shares[0]), 200)
+        expect_problem(unseal(anon, split.shares[1]), 400, "the shares do not open this store")
+        assert status(anon) == {"sealed": True, "threshold": 3, "shares": 5, "progress": 0}
         expect(unseal(anon, split.shares[0]), 200)
         expect(unseal(anon, split.shares[1]), 200)
         assert status(anon)["progress"] == 2
