@@ -222,3 +222,18 @@ def test_unseal_with_the_cli(split):
         assert status(anon)["sealed"] is True
     finally:
         srv.stop()
+
+
+def test_unseal_attempts_are_rate_limited_per_address(split):
+    srv = Server(split.data_dir, split.admin_key, store=split.store)
+    try:
+        anon = Caller(srv)
+        for _ in range(30):
+            expect_problem(unseal(anon, "cfr_share_1_00"), 400)
+        body = expect_problem(unseal(anon, split.shares[0]), 429)
+        check_absent(str(body), split.shares)
+        assert status(anon)["progress"] == 0  # the refused share was not looked at
+        metrics = anon.http.get(srv.url + "/metrics", timeout=30).text
+        assert 'coffer_rate_limit_refusals_total{limit="unseal"} 1' in metrics
+    finally:
+        srv.stop()
