@@ -59,6 +59,14 @@ def split(store_kind, tmp_path):
         pg_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture
+def sealed_server(split):
+    """A server on `split`'s data dir, sealed as it starts."""
+    srv = Server(split.data_dir, split.admin_key, store=split.store)
+    yield srv
+    srv.stop()
+
+
 def documented_routes():
     """(method, path) of every operation of docs/openapi.yaml, parameters filled in."""
     routes, path = [], None
@@ -196,44 +204,38 @@ def test_shares_of_another_store_do_not_open_it(split, tmp_path):
         srv.stop()
 
 
-def test_unseal_with_the_cli(split):
-    srv = Server(split.data_dir, split.admin_key, store=split.store)
-    try:
-        env = dict(os.environ, COFFER_ADDR=srv.url)
-        env.pop("COFFER_TOKEN", None)
-        env["HOME"] = split.data_dir  # no login config
+def test_unseal_with_the_cli(split, sealed_server):
+    srv = sealed_server
+    env = dict(os.environ, COFFER_ADDR=srv.url)
+    env.pop("COFFER_TOKEN", None)
+    env["HOME"] = split.data_dir  # no login config
 
-        def run(*args, env_token=None, **kw):
-            call_env = dict(env, COFFER_TOKEN=env_token) if env_token else env
-            return subprocess.run([COFFER_BIN, "operator", *args], env=call_env,
-                                  capture_output=True, text=True, timeout=60, **kw)
-        out = run("seal-status", "--json")
+    def run(*args, env_token=None, **kw):
+        call_env = dict(env, COFFER_TOKEN=env_token) if env_token else env
+        return subprocess.run([COFFER_BIN, "operator", *args], env=call_env,
+                              capture_output=True, text=True, timeout=60, **kw)
+    out = run("seal-status", "--json")
+    assert out.returncode == 0, redact(out.stderr)
+    assert '"sealed":true' in out.stdout
+    for share in split.shares[1:4]:
+        out = run("unseal", input=share + "\n")
         assert out.returncode == 0, redact(out.stderr)
-        assert '"sealed":true' in out.stdout
-        for i, share in enumerate(split.shares[1:4]):
-            out = run("unseal", input=share + "\n")
-            assert out.returncode == 0, redact(out.stderr)
-            check_absent(out.stdout + out.stderr, split.shares, "CLI output")
-        assert "Sealed:    false" in out.stdout
-        anon = Caller(srv)
-        assert status(anon)["sealed"] is False
-        out = run("seal", env_token=srv.admin_key)
-        assert out.returncode == 0, redact(out.stderr)
-        assert status(anon)["sealed"] is True
-    finally:
-        srv.stop()
+        check_absent(out.stdout + out.stderr, split.shares, "CLI output")
+    assert "Sealed:    false" in out.stdout
+    anon = Caller(srv)
+    assert status(anon)["sealed"] is False
+    out = run("seal", env_token=srv.admin_key)
+    assert out.returncode == 0, redact(out.stderr)
+    assert status(anon)["sealed"] is True
 
 
-def test_unseal_attempts_are_rate_limited_per_address(split):
-    srv = Server(split.data_dir, split.admin_key, store=split.store)
-    try:
-        anon = Caller(srv)
-        for _ in range(30):
-            expect_problem(unseal(anon, "cfr_share_1_00"), 400)
-        body = expect_problem(unseal(anon, split.shares[0]), 429)
-        check_absent(str(body), split.shares)
-        assert status(anon)["progress"] == 0  # the refused share was not looked at
-        metrics = anon.http.get(srv.url + "/metrics", timeout=30).text
-        assert 'coffer_rate_limit_refusals_total{limit="unseal"} 1' in metrics
-    finally:
-        srv.stop()
+def test_unseal_attempts_are_rate_limited_per_address(split, sealed_server):
+    srv = sealed_server
+    anon = Caller(srv)
+    for _ in range(30):
+        expect_problem(unseal(anon, "cfr_share_1_00"), 400)
+    body = expect_problem(unseal(anon, split.shares[0]), 429)
+    check_absent(str(body), split.shares)
+    assert status(anon)["progress"] == 0  # the refused share was not looked at
+    metrics = anon.http.get(srv.url + "/metrics", timeout=30).text
+    assert 'coffer_rate_limit_refusals_total{limit="unseal"} 1' in metrics
