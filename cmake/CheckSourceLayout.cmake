@@ -27,7 +27,7 @@ set(allowed_agent client common)
 set(allowed_main server admin cli agent common)
 # Of server/, the offline commands use only how a configuration names and opens a store; main.cc
 # only what starts the server and the store options.
-set(admin_server_headers config.h store_options.h store_factory.h)
+set(admin_server_headers config.h store_options.h store_factory.h seal_config.h)
 set(main_server_headers server_command.h store_options.h)
 
 set(problems "")

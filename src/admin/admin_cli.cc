@@ -24,8 +24,21 @@ void AdminCli::AddInit(CLI::App& app) {
   CLI::App* init =
       app.add_subcommand("init", "Create a data directory and the first admin API key");
   registry_->add_store_options(*init);
-  init->footer("Example:\n  coffer init --data-dir ./coffer-data");
-  init->callback([this] { registry_->action = RunInit; });
+  init->add_option("--unseal-shares", unseal_shares_,
+                   "Split the root key into this many unseal shares (2-255) instead of writing "
+                   "it to a file; the server then starts sealed")
+      ->check(CLI::Range(2, 255));
+  init->add_option("--unseal-threshold", unseal_threshold_,
+                   "How many of the unseal shares open the server (2 to --unseal-shares)")
+      ->check(CLI::Range(2, 255));
+  init->footer(
+      "Example:\n  coffer init --data-dir ./coffer-data\n"
+      "  coffer init --data-dir ./coffer-data --unseal-shares 5 --unseal-threshold 3");
+  init->callback([this] {
+    registry_->action = [this](const ServerConfig& config) {
+      return RunInit(config, UnsealSplit{.shares = unseal_shares_, .threshold = unseal_threshold_});
+    };
+  });
 }
 
 void AdminCli::AddBackup(CLI::App& app) {

@@ -42,6 +42,8 @@ class AdminCli {
   std::string backup_out_;
   std::string migrate_from_;
   std::string migrate_to_;
+  int unseal_shares_ = 0;  // 0: a root key file (or token), not shares
+  int unseal_threshold_ = 0;
 };
 
 }  // namespace coffer::admin

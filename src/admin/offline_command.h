@@ -29,9 +29,16 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry);
 // `coffer admin recover` (admin_command.cc).
 void AddAdminCommand(CLI::App& app, OfflineRegistry& registry);
 
-// Creates the data dir (0700), root key file (0600), store schema and keyring, and the first
-// admin API key, which it prints once.
-int RunInit(const ServerConfig& config);
+// With `shares` set (2-255), the root key is split into that many unseal shares, `threshold` of
+// which open the server, instead of being written to a file (docs/operations.md, "Unseal").
+struct UnsealSplit {
+  int shares = 0;
+  int threshold = 0;
+};
+
+// Creates the data dir (0700), root key file (0600) — or unseal.json and the unseal shares —,
+// store schema and keyring, and the first admin API key; prints the key (and shares) once.
+int RunInit(const ServerConfig& config, const UnsealSplit& split = {});
 
 // Copies the embedded store to `out` (a new file) while a server may be running: one consistent
 // snapshot, integrity-checked. The root key is not included.

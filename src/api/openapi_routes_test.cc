@@ -10,6 +10,7 @@
 #include "api/openapi_spec.h"
 #include "api/ops_routes.h"
 #include "api/routes.h"
+#include "api/seal_routes.h"
 #include "http/metrics.h"
 #include "service/service_test_env.h"
 
@@ -62,6 +63,10 @@ std::set<std::string> RegisteredRoutes() {
                                      *env.shares_, webhooks, bindings, gateway});
   http::MetricsRegistry metrics;
   RegisterOpsRoutes(router, OpsRoutes{.ready = nullptr, .metrics = &metrics});
+  // A server started from unseal shares adds these (server/seal_gate.h).
+  const SealControl seal;
+  RegisterUnsealRoutes(router, seal, proxies);
+  RegisterSealRoute(router, RouteContext{*env.auth_, *env.audit_, proxies}, seal);
   std::set<std::string> routes;
   for (auto [method, pattern] : router.Routes()) {
     // The router's rest parameter {*path} is written {path} in OpenAPI.

@@ -61,6 +61,10 @@ constexpr Resource kResources[] = {
      "  coffer audit list --vault prod --action secret.read --limit 20\n"
      "  coffer audit verify",
      AddAuditCommands},
+    {"operator", "Unseal, seal and ask the seal status of a server started from unseal shares",
+     "  coffer operator seal-status\n  coffer operator unseal      # once per share, any k of n\n"
+     "  coffer operator seal",
+     AddOperatorCommands},
 };
 
 }  // namespace

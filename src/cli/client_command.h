@@ -90,5 +90,7 @@ void AddWebhookCommands(CLI::App* webhooks, ClientContext& ctx);
 
 // bindings list|get|create|update|delete|test|executions|execute (binding_commands.cc)
 void AddBindingCommands(CLI::App* bindings, ClientContext& ctx);
+// operator unseal|seal-status|seal (operator_commands.cc)
+void AddOperatorCommands(CLI::App* op, ClientContext& ctx);
 
 }  // namespace coffer::cli

@@ -163,6 +163,15 @@ struct AuditVerification {
   boost::json::object json;
 };
 
+// GET /v1/sys/seal-status.
+struct SealStatus {
+  bool sealed = false;
+  int64_t threshold = 0;
+  int64_t shares = 0;
+  int64_t progress = 0;
+  boost::json::object json;
+};
+
 struct AccessToken {
   SecretBuffer token;
   int64_t expires_in = 0;

@@ -161,6 +161,15 @@ class CofferClient {
   StatusOr<AuditPage> ListAudit(const AuditQuery& query);
   StatusOr<AuditVerification> VerifyAudit();
 
+  // --- Seal (a server whose root key is split into unseal shares; coffer_client_seal.cc)
+  StatusOr<SealStatus> GetSealStatus();
+  // Gives one unseal share (no credentials needed); the status after it.
+  StatusOr<SealStatus> Unseal(const SecretBuffer& share);
+  // Forgets the shares given so far.
+  StatusOr<SealStatus> ResetUnseal();
+  // Seals the server (an admin).
+  StatusOr<SealStatus> Seal();
+
  private:
   CofferClient(std::unique_ptr<HttpTransport> transport, SecretBuffer token);
 

@@ -22,6 +22,8 @@
 #include "http/server.h"
 #include "server/json_log.h"
 #include "server/listen_check.h"
+#include "server/seal_config.h"
+#include "server/seal_gate.h"
 #include "server/server_services.h"
 #include "server/server_telemetry.h"
 #include "server/store_factory.h"
@@ -64,6 +66,10 @@ struct Startup {
   ServerTelemetry telemetry;
   std::unique_ptr<Store> observed_store;
   std::unique_ptr<ServerServices> services;
+  // A root key split into unseal shares (unseal.json): the server starts sealed, and the gate
+  // builds the services once unsealed (`services` stays empty).
+  std::optional<SealConfig> seal;
+  std::unique_ptr<SealGate> gate;
   http::Router router;
   std::unique_ptr<http::HttpServer> server;
 };
@@ -128,6 +134,18 @@ StepResult SetServerOptions(Startup& s) {
 }
 
 StepResult LoadRootKey(Startup& s) {
+  if (!NamesRootKey(s.config)) {
+    auto seal = ReadSealConfig(SealConfigPath(s.config));
+    if (!seal.has_value()) return std::unexpected(Failure{kExitError, seal.error().message()});
+    if (seal->has_value()) {
+      s.seal = **seal;
+      spdlog::info(
+          "the root key is split into {} unseal shares, {} of which open it: starting "
+          "sealed",
+          s.seal->shares, s.seal->threshold);
+      return {};
+    }
+  }
   auto provider = RootKeyProviderFor(s.config);
   if (!provider.has_value()) {
     return std::unexpected(Failure{kExitError, provider.error().message()});
@@ -176,6 +194,7 @@ StepResult OpenTheStore(Startup& s) {
 }
 
 StepResult UnwrapKeyring(Startup& s) {
+  if (s.seal.has_value()) return {};  // done by the gate once unsealed
   // The root key must open the keys already there before a key sealed by it is added: a wrong
   // root key would otherwise leave a key behind that the right one cannot open.
   if (!s.wrapped_keys.empty()) {
@@ -221,6 +240,19 @@ StepResult WireServices(Startup& s) {
     s.options.io_thread_routes = true;
   }
   s.observed_store = NewObservedStore(raw_store, s.telemetry);
+  if (s.seal.has_value()) {
+    s.gate = std::make_unique<SealGate>(SealGateInputs{.config = s.config,
+                                                       .seal = *s.seal,
+                                                       .raw_store = raw_store,
+                                                       .observed_store = *s.observed_store,
+                                                       .clock = *s.store.clock,
+                                                       .random = s.random,
+                                                       .telemetry = s.telemetry,
+                                                       .proxies = *s.proxies,
+                                                       .monotonic = DefaultMonotonicClock()});
+    s.gate->RegisterRoutes(s.router);
+    return {};
+  }
   s.services = std::make_unique<ServerServices>(
       ServiceInputs{.config = s.config,
                     .raw_store = raw_store,
@@ -257,7 +289,11 @@ StepResult Listen(Startup& s) {
   }
   s.server = std::move(*server);
   s.telemetry.WatchServer(*s.server);
-  s.services->SetListeningUrl(ListeningUrl(s));
+  if (s.gate != nullptr) {
+    s.gate->SetListeningUrl(ListeningUrl(s));
+  } else {
+    s.services->SetListeningUrl(ListeningUrl(s));
+  }
   return {};
 }
 
@@ -288,7 +324,11 @@ Status Serve(Startup& s) {
                    : std::to_string(s.options.max_connections_per_address));
   Status run = s.server->Run();
   s.server.reset();
-  s.services->Stop();
+  if (s.gate != nullptr) {
+    s.gate->Stop();
+  } else {
+    s.services->Stop();
+  }
   s.store.clock.reset();  // it may read the store
   s.store.store.reset();  // drains pending writes and closes the database cleanly
   return run;

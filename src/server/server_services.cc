@@ -167,6 +167,11 @@ void ServerServices::RegisterRoutes(http::Router& router, const http::TrustedPro
                                                 .metrics = &in_.telemetry.registry()});
 }
 
+void ServerServices::RegisterSealRoute(http::Router& router, const http::TrustedProxies& proxies,
+                                       const api::SealControl& control) {
+  api::RegisterSealRoute(router, api::RouteContext{auth_, audit_log_, proxies}, control);
+}
+
 void ServerServices::SetListeningUrl(std::string url) {
   MutexLock lock(url_mu_);
   listening_url_ = std::move(url);

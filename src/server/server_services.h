@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "api/seal_routes.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/random.h"
@@ -66,6 +67,13 @@ class ServerServices {
 
   // Adds the API routes, /v1/ready and /metrics to `router`. `proxies` outlives the router.
   void RegisterRoutes(http::Router& router, const http::TrustedProxies& proxies);
+
+  // Adds POST /v1/sys/seal (an admin seals a server started from unseal shares;
+  // server/seal_gate.h).
+  void RegisterSealRoute(http::Router& router, const http::TrustedProxies& proxies,
+                         const api::SealControl& control);
+  // The audit log, for events of requests the services did not answer (unseal attempts).
+  AuditLog& audit_log() { return audit_log_; }
 
   // Ends the background work, in the order the store needs before it closes: the failure counts
   // still pending go into the audit log, every audit event is appended, and the keyring

@@ -112,6 +112,8 @@ void ServerTelemetry::WatchServer(const http::HttpServer& server) {
 }
 
 void ServerTelemetry::WatchKeyProvider(const KeyProvider& provider) {
+  if (watched_provider_ == &provider) return;
+  watched_provider_ = &provider;
   registry_.AddCallback(
       "coffer_key_provider_failures_total",
       "Times the root key's provider (a PKCS#11 token) could not be reached: an operation or a "

@@ -36,7 +36,7 @@ class ServerTelemetry final : public StoreObserver {
   // Adds the group-commit writer's counters. Same lifetime requirement.
   void WatchSqliteStore(const SqliteStore& store);
   // Adds the count of times the root key's provider (a PKCS#11 token) could not be reached.
-  // Same lifetime requirement.
+  // Same lifetime requirement. Once per provider.
   void WatchKeyProvider(const KeyProvider& provider);
 
   const http::MetricsRegistry& registry() const { return registry_; }
@@ -51,6 +51,9 @@ class ServerTelemetry final : public StoreObserver {
   http::Counter& audit_failures_;
   http::Counter& audit_fallbacks_;
   http::CounterFamily& gateway_calls_;
+  // The provider WatchKeyProvider watches: a second call for it (the services built again after
+  // an unseal) adds nothing.
+  const KeyProvider* watched_provider_ = nullptr;
 };
 
 }  // namespace coffer::server

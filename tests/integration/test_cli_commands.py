@@ -283,7 +283,8 @@ def test_every_command_has_help_with_an_example():
                           "alias", "unalias", "promote", "rollback", "destroy"],
               "agents": ["create", "list", "get", "revoke", "rotate-key"],
               "policies": ["add", "list", "remove"],
-              "audit": ["list", "verify"]}
+              "audit": ["list", "verify"],
+              "operator": ["unseal", "seal-status", "seal"]}
     commands = [[g, c] for g, cs in groups.items() for c in cs] + [[g] for g in groups]
     commands += [["login"], ["logout"], ["whoami"], ["run"], ["mcp"]]
     for cmd in commands:
