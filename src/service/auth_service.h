@@ -209,6 +209,9 @@ class AuthService {
   // Counts an authenticated request of an agent toward its last_used_at (deps_.usage).
   void NoteUse(const Principal& principal);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
+  // A sign-in's API key verified (or the request's refusal it carries): kUnauthenticated for
+  // anything that is not a valid, unrevoked API key.
+  StatusOr<VerifiedCredential> VerifyApiKey(const StatusOr<std::string_view>& api_key);
   // The principal of a credential that still stands (not revoked, its principal active) and
   // belongs to `principal_id`: what a JWT or a session carries. kUnauthenticated otherwise.
   StatusOr<Principal> PrincipalOfCredential(std::string_view credential_id,

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "common/sha256.h"
-#include "crypto/api_token.h"
 #include "crypto/hmac_key.h"
 #include "crypto/jwt.h"
 #include "service/auth_service.h"
@@ -79,13 +78,7 @@ StatusOr<Principal> AuthService::AuthenticateSession(std::string_view cookie,
 StatusOr<UiSessionView> AuthService::CreateSession(const RequestContext& anonymous,
                                                    const StatusOr<std::string_view>& api_key) {
   RETURN_IF_ERROR(AdmitClient(anonymous.client_ip));
-  StatusOr<VerifiedCredential> verified =
-      Err(UnauthenticatedError("api_key is not a Coffer API key"));
-  if (!api_key.has_value()) {
-    verified = Err(api_key.error());
-  } else if (LooksLikeToken(*api_key)) {
-    verified = Verify(*api_key, kTokenKindApiKey);
-  }
+  StatusOr<VerifiedCredential> verified = VerifyApiKey(api_key);
   RequestContext ctx = anonymous;
   if (verified.has_value()) ctx.principal = verified->principal;
   auto created = deps_.audit.Audited<UiSessionView>(
