@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 
+#include "common/bytes.h"
 #include "common/sha256.h"
 #include "crypto/hmac_key.h"
 #include "crypto/jwt.h"
@@ -19,11 +20,7 @@ constexpr size_t kCookieBytes = 32;       // 256 random bits
 constexpr size_t kMaxCookieLength = 128;  // a longer value is not one of ours: not looked up
 constexpr std::string_view kCsrfLabel = "coffer dashboard csrf token v1";
 
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-std::string TokenHash(std::string_view cookie) { return HexEncode(Sha256({Bytes(cookie)})); }
+std::string TokenHash(std::string_view cookie) { return HexEncode(Sha256({AsBytes(cookie)})); }
 
 std::string CsrfTokenOf(std::string_view cookie) {
   const HmacSha256Key key{SecretBuffer(cookie)};
