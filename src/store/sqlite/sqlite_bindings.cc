@@ -191,33 +191,37 @@ Status SqliteStoreImpl::DeleteBinding(std::string_view binding_id, const AuditEv
 }
 
 Status SqliteStoreImpl::InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) {
-  return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
-    ASSIGN_OR_RETURN(
-        SqliteStatement st,
-        db.Prepare("INSERT INTO executions (id, agent_id, binding_id, binding_name, intent_type,"
-                   " mode, status, method, path, upstream_status, secret_version, duration_ms,"
-                   " request_bytes, response_bytes, redactions, error_message, created_at)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                   " ?16, ?17)"));
-    st.BindText(1, e.id);
-    st.BindText(2, e.agent_id);
-    st.BindText(3, e.binding_id);
-    st.BindText(4, e.binding_name);
-    st.BindText(5, e.intent_type);
-    st.BindText(6, e.mode);
-    st.BindText(7, e.status);
-    st.BindText(8, e.method);
-    st.BindText(9, e.path);
-    st.BindInt(10, e.upstream_status);
-    st.BindInt(11, e.secret_version);
-    st.BindInt(12, e.duration_ms);
-    st.BindInt(13, e.request_bytes);
-    st.BindInt(14, e.response_bytes);
-    st.BindInt(15, e.redactions);
-    st.BindText(16, e.error_message);
-    st.BindInt(17, e.created_at);
-    return Reword(st.Run(), StatusCode::kAlreadyExists, "an execution with this id exists");
-  });
+  return Write(
+      audit,
+      [&](SqliteConnection& db, AuditEvent*) -> Status {
+        ASSIGN_OR_RETURN(
+            SqliteStatement st,
+            db.Prepare(
+                "INSERT INTO executions (id, agent_id, binding_id, binding_name, intent_type,"
+                " mode, status, method, path, upstream_status, secret_version, duration_ms,"
+                " request_bytes, response_bytes, redactions, error_message, created_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                " ?16, ?17)"));
+        st.BindText(1, e.id);
+        st.BindText(2, e.agent_id);
+        st.BindText(3, e.binding_id);
+        st.BindText(4, e.binding_name);
+        st.BindText(5, e.intent_type);
+        st.BindText(6, e.mode);
+        st.BindText(7, e.status);
+        st.BindText(8, e.method);
+        st.BindText(9, e.path);
+        st.BindInt(10, e.upstream_status);
+        st.BindInt(11, e.secret_version);
+        st.BindInt(12, e.duration_ms);
+        st.BindInt(13, e.request_bytes);
+        st.BindInt(14, e.response_bytes);
+        st.BindInt(15, e.redactions);
+        st.BindText(16, e.error_message);
+        st.BindInt(17, e.created_at);
+        return Reword(st.Run(), StatusCode::kAlreadyExists, "an execution with this id exists");
+      },
+      nullptr, Durability::kWritten);  // a use changes nothing stored: AppendAudit's durability
 }
 
 StatusOr<std::vector<ExecutionRecord>> SqliteStoreImpl::ListExecutions(std::string_view agent_id,
@@ -236,8 +240,9 @@ StatusOr<std::vector<ExecutionRecord>> SqliteStoreImpl::ListExecutions(std::stri
 
 StatusOr<UseDecision> SqliteStoreImpl::CountUse(std::span<const UseCounter> counters) {
   for (const UseCounter& c : counters) {
-    if (c.limit < 0 || c.window_end <= c.window_start) {
-      return Err(InvalidArgumentError("store: a use counter needs a window and a limit >= 0"));
+    if (c.limit < 0 || c.amount < 1 || c.window_end <= c.window_start) {
+      return Err(InvalidArgumentError(
+          "store: a use counter needs a window, a limit >= 0 and an amount >= 1"));
     }
   }
   if (counters.empty()) return UseDecision{true, 0, 0};
@@ -255,7 +260,7 @@ StatusOr<UseDecision> SqliteStoreImpl::CountUse(std::span<const UseCounter> coun
           st.BindInt(2, counters[i].window_start);
           ASSIGN_OR_RETURN(const bool row, st.Step());
           const int64_t count = row ? st.ColumnInt(0) : 0;
-          if (count >= counters[i].limit) {
+          if (count > counters[i].limit - counters[i].amount) {
             decision = UseDecision{false, i, counters[i].window_end};
             break;
           }
@@ -264,11 +269,12 @@ StatusOr<UseDecision> SqliteStoreImpl::CountUse(std::span<const UseCounter> coun
           for (const UseCounter& c : counters) {
             ASSIGN_OR_RETURN(SqliteStatement st,
                              db.Prepare("INSERT INTO use_counters (key, window_start, window_end,"
-                                        " count) VALUES (?1, ?2, ?3, 1) ON CONFLICT (key,"
-                                        " window_start) DO UPDATE SET count = count + 1"));
+                                        " count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key,"
+                                        " window_start) DO UPDATE SET count = count + ?4"));
             st.BindText(1, c.key);
             st.BindInt(2, c.window_start);
             st.BindInt(3, c.window_end);
+            st.BindInt(4, c.amount);
             RETURN_IF_ERROR(st.Run());
           }
         }
