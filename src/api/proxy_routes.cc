@@ -23,6 +23,10 @@ constexpr std::string_view kPrefix = "/v1/proxy/";
 // The longest a proxied call waits for its head past the longest a binding allows.
 constexpr std::chrono::milliseconds kHeadWait{610'000};
 
+http::Response TooLargeProblem(const Status& why) {
+  return http::Problem(413, "payload-too-large", "Payload too large", why.message());
+}
+
 // The problem for a call that ended before its head came.
 http::Response UpstreamProblem(const Status& why) {
   switch (why.code()) {
@@ -37,10 +41,6 @@ http::Response UpstreamProblem(const Status& why) {
     default:
       return http::Problem(502, "bad-gateway", "Upstream unreachable", why.message());
   }
-}
-
-http::Response TooLargeProblem(const Status& why) {
-  return http::Problem(413, "payload-too-large", "Payload too large", why.message());
 }
 
 // A refusal before the call started.
