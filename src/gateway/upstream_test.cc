@@ -513,7 +513,7 @@ TEST(CurlUpstreamClientTest, AStreamedBodyReachesTheUpstreamAsItArrives) {
     bool told = false;
     char buf[16384];
     for (;;) {
-      if (!told && seen.find(first) != std::string::npos) {
+      if (!told && seen.find(first.substr(0, 4096)) != std::string::npos) {
         first_arrived.set_value();  // before the rest exists
         told = true;
       }

@@ -218,7 +218,8 @@ void GatewayService::EnqueueRecord(const RequestContext& ctx, const ExecutionRec
                                    const Binding& binding, const Status& outcome) {
   MutexLock lock(mu_);
   pending_records_.push_back(PendingRecord{ctx, record, binding.vault_id, binding.path, outcome});
-  wake_.NotifyAll();
+  // The watch thread drains every record queued by then: only the first one needs to wake it.
+  if (pending_records_.size() == 1) wake_.NotifyAll();
 }
 
 void GatewayService::DrainRecords() {
