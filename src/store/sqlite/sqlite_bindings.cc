@@ -191,37 +191,35 @@ Status SqliteStoreImpl::DeleteBinding(std::string_view binding_id, const AuditEv
 }
 
 Status SqliteStoreImpl::InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) {
-  return Write(
-      audit,
-      [&](SqliteConnection& db, AuditEvent*) -> Status {
-        ASSIGN_OR_RETURN(
-            SqliteStatement st,
-            db.Prepare(
-                "INSERT INTO executions (id, agent_id, binding_id, binding_name, intent_type,"
-                " mode, status, method, path, upstream_status, secret_version, duration_ms,"
-                " request_bytes, response_bytes, redactions, error_message, created_at)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                " ?16, ?17)"));
-        st.BindText(1, e.id);
-        st.BindText(2, e.agent_id);
-        st.BindText(3, e.binding_id);
-        st.BindText(4, e.binding_name);
-        st.BindText(5, e.intent_type);
-        st.BindText(6, e.mode);
-        st.BindText(7, e.status);
-        st.BindText(8, e.method);
-        st.BindText(9, e.path);
-        st.BindInt(10, e.upstream_status);
-        st.BindInt(11, e.secret_version);
-        st.BindInt(12, e.duration_ms);
-        st.BindInt(13, e.request_bytes);
-        st.BindInt(14, e.response_bytes);
-        st.BindInt(15, e.redactions);
-        st.BindText(16, e.error_message);
-        st.BindInt(17, e.created_at);
-        return Reword(st.Run(), StatusCode::kAlreadyExists, "an execution with this id exists");
-      },
-      nullptr, Durability::kWritten);  // a use changes nothing stored: AppendAudit's durability
+  // A use changes nothing else stored: written with AppendAudit's durability.
+  const WriteBody insert = [&](SqliteConnection& db, AuditEvent*) -> Status {
+    ASSIGN_OR_RETURN(
+        SqliteStatement st,
+        db.Prepare("INSERT INTO executions (id, agent_id, binding_id, binding_name, intent_type,"
+                   " mode, status, method, path, upstream_status, secret_version, duration_ms,"
+                   " request_bytes, response_bytes, redactions, error_message, created_at)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                   " ?16, ?17)"));
+    st.BindText(1, e.id);
+    st.BindText(2, e.agent_id);
+    st.BindText(3, e.binding_id);
+    st.BindText(4, e.binding_name);
+    st.BindText(5, e.intent_type);
+    st.BindText(6, e.mode);
+    st.BindText(7, e.status);
+    st.BindText(8, e.method);
+    st.BindText(9, e.path);
+    st.BindInt(10, e.upstream_status);
+    st.BindInt(11, e.secret_version);
+    st.BindInt(12, e.duration_ms);
+    st.BindInt(13, e.request_bytes);
+    st.BindInt(14, e.response_bytes);
+    st.BindInt(15, e.redactions);
+    st.BindText(16, e.error_message);
+    st.BindInt(17, e.created_at);
+    return Reword(st.Run(), StatusCode::kAlreadyExists, "an execution with this id exists");
+  };
+  return Write(audit, insert, nullptr, Durability::kWritten);
 }
 
 StatusOr<std::vector<ExecutionRecord>> SqliteStoreImpl::ListExecutions(std::string_view agent_id,
