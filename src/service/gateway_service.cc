@@ -310,17 +310,17 @@ Status GatewayService::CountUse(const Binding& binding, int64_t rpm, std::option
   const UnixMicros day = now - now % kDay;
   std::vector<UseCounter> counters;
   std::vector<std::string> names;
-  counters.push_back(UseCounter{"binding-minute:" + binding.id, minute, minute + kMinute, rpm});
+  counters.push_back(UseCounter{"binding-minute:" + binding.id, minute, minute + kMinute, rpm, 1});
   names.push_back(fmt::format("the binding's max_requests_per_minute ({})", rpm));
   if (per_day.has_value()) {
-    counters.push_back(UseCounter{"binding-day:" + binding.id, day, day + kDay, *per_day});
+    counters.push_back(UseCounter{"binding-day:" + binding.id, day, day + kDay, *per_day, 1});
     names.push_back(fmt::format("the binding's max_requests_per_day ({})", *per_day));
   }
   counters.push_back(
-      UseCounter{"agent-minute:" + agent_id, minute, minute + kMinute, options_.agent_rpm});
+      UseCounter{"agent-minute:" + agent_id, minute, minute + kMinute, options_.agent_rpm, 1});
   names.push_back(fmt::format("the agent's requests per minute ({})", options_.agent_rpm));
   counters.push_back(
-      UseCounter{"agent-day:" + agent_id, day, day + kDay, options_.agent_daily_budget});
+      UseCounter{"agent-day:" + agent_id, day, day + kDay, options_.agent_daily_budget, 1});
   names.push_back(fmt::format("the agent's daily budget ({})", options_.agent_daily_budget));
   ASSIGN_OR_RETURN(const UseDecision decision, CountLeased(counters));
   if (decision.allowed) return OkStatus();

@@ -54,7 +54,7 @@ ExecutionRecord MakeExecution(std::string_view agent_id, const Binding& b, UnixM
 }
 
 UseCounter Counter(std::string key, UnixMicros start, int64_t limit) {
-  return UseCounter{std::move(key), start, start + kUseWindow, limit};
+  return UseCounter{std::move(key), start, start + kUseWindow, limit, 1};
 }
 
 void ExpectSameBinding(const Binding& got, const Binding& want) {
@@ -301,7 +301,7 @@ TEST_P(StoreConformanceTest, CountUseCountsAllOrNothing) {
   d = s.CountUse(none);
   ASSERT_THAT(d, IsOk());
   EXPECT_FALSE(d->allowed);
-  const std::vector<UseCounter> bad = {UseCounter{"k", w, w, 1}};
+  const std::vector<UseCounter> bad = {UseCounter{"k", w, w, 1, 1}};
   EXPECT_THAT(s.CountUse(bad), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(s.CountUse({}), IsOk());
 }
@@ -324,7 +324,7 @@ TEST_P(StoreConformanceTest, CountUseStartsAfreshInEachWindow) {
   int allowed = 0;
   for (int minute = 0; minute < 5; ++minute) {
     const std::vector<UseCounter> counters = {Counter("binding:b2", kT0 + minute * kUseWindow, 100),
-                                              UseCounter{"binding-day:b2", kT0, kT0 + day, 3}};
+                                              UseCounter{"binding-day:b2", kT0, kT0 + day, 3, 1}};
     auto d = s.CountUse(counters);
     ASSERT_THAT(d, IsOk());
     allowed += d->allowed ? 1 : 0;
