@@ -5,6 +5,7 @@
 // upstream's head without holding a worker thread (a Deferred), then streams back (a
 // BodyStream) as the upstream sends it, redacted. Refusals before the upstream answers are
 // problem+json: 404 (no binding), 403 (not usable, egress refused), 429 (Retry-After), 502, 504.
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "api/routes.h"
 #include "common/mutex.h"
 #include "http/problem_json.h"
+#include "http/request_body.h"
 
 namespace coffer::api {
 namespace {
@@ -20,6 +22,10 @@ namespace {
 constexpr std::string_view kPrefix = "/v1/proxy/";
 // The longest a proxied call waits for its head past the longest a binding allows.
 constexpr std::chrono::milliseconds kHeadWait{610'000};
+
+http::Response TooLargeProblem(const Status& why) {
+  return http::Problem(413, "payload-too-large", "Payload too large", why.message());
+}
 
 // The problem for a call that ended before its head came.
 http::Response UpstreamProblem(const Status& why) {
@@ -30,6 +36,8 @@ http::Response UpstreamProblem(const Status& why) {
       return http::Problem(403, "egress-refused", "Destination refused", why.message());
     case StatusCode::kCancelled:
       return http::Problem(403, "binding-stopped", "Call stopped", why.message());
+    case StatusCode::kOutOfRange:  // the streamed request body grew over a limit
+      return TooLargeProblem(why);
     default:
       return http::Problem(502, "bad-gateway", "Upstream unreachable", why.message());
   }
@@ -37,6 +45,7 @@ http::Response UpstreamProblem(const Status& why) {
 
 // A refusal before the call started.
 http::Response RefusalProblem(const Status& why) {
+  if (why.code() == StatusCode::kOutOfRange) return TooLargeProblem(why);
   if (why.code() == StatusCode::kResourceExhausted) {
     http::Response r = http::Problem(429, "rate-limited", "Rate limited", why.message());
     const auto retry = why.payload().retry_after;
@@ -48,6 +57,46 @@ http::Response RefusalProblem(const Status& why) {
   }
   return http::ProblemFromStatus(why);
 }
+
+// The agent's request body as the server reads it, for the upstream call: Read never blocks;
+// the server reads on from the client as Read makes room.
+class StreamedBody final : public gateway::UpstreamBodySource {
+ public:
+  explicit StreamedBody(std::shared_ptr<http::RequestBodyStream> body) : body_(std::move(body)) {}
+  ~StreamedBody() override { body_->StopListening(); }
+  StreamedBody(const StreamedBody&) = delete;
+  StreamedBody& operator=(const StreamedBody&) = delete;
+
+  Result Read(char* out, size_t max, size_t* n) override {
+    const http::RequestBodyStream::State state = body_->Take(out, max, n);
+    taken_.fetch_add(*n, std::memory_order_relaxed);
+    if (*n > 0) return Result::kData;
+    switch (state) {
+      case http::RequestBodyStream::State::kComplete:
+        return Result::kEnd;
+      case http::RequestBodyStream::State::kFailed:
+        return Result::kFailed;
+      case http::RequestBodyStream::State::kOpen:
+        break;
+    }
+    return Result::kWait;
+  }
+  void SetWake(std::function<void()> wake) override {
+    if (wake) {
+      body_->Listen(std::move(wake));
+    } else {
+      body_->StopListening();
+    }
+  }
+  Status failure() const override { return body_->failure(); }
+  void Close() override { body_->Abandon(); }
+  std::optional<uint64_t> length() const override { return body_->declared_length(); }
+  uint64_t taken() const override { return taken_.load(std::memory_order_relaxed); }
+
+ private:
+  const std::shared_ptr<http::RequestBodyStream> body_;
+  std::atomic<uint64_t> taken_{0};
+};
 
 // Between the gateway's call (upstream thread) and the HTTP server: the head wakes the waiting
 // request; the body goes into the stream.
@@ -205,10 +254,15 @@ http::Response Proxy(const ApiServices& api, const http::Request& req,
   SplitTarget(req.target, call.path, call.query);
   call.headers = req.headers;
   call.body = req.body;
+  if (req.body_stream) call.body_source = std::make_shared<StreamedBody>(req.body_stream);
   call.mode = "proxy";
   auto bridge = std::make_shared<ProxyBridge>();
+  std::shared_ptr<gateway::UpstreamBodySource> body_source = call.body_source;
   auto started = api.gateway.Stream(ctx, std::move(call), bridge);
-  if (!started.has_value()) return refuse(started.error());
+  if (!started.has_value()) {
+    if (body_source) body_source->Close();  // the server stops reading what will not be sent
+    return refuse(started.error());
+  }
   bridge->SetCall(*started);
   bridge->stream()->OnAbandoned([weak = std::weak_ptr<ProxyBridge>(bridge)] {
     if (auto b = weak.lock()) b->Cancel();
@@ -237,8 +291,10 @@ void RegisterProxyRoutes(http::Router& router, const ApiServices& api) {
     const auto handler = [api](const http::Request& req, const http::RouteParams& params) {
       return Proxy(api, req, params);
     };
-    router.Add(method, "/v1/proxy/{binding}/{*path}", handler);
-    router.Add(method, "/v1/proxy/{binding}", handler);
+    // The body streams to the upstream as it arrives.
+    const http::RouteOptions streamed{.stream_body = true};
+    router.Add(method, "/v1/proxy/{binding}/{*path}", handler, streamed);
+    router.Add(method, "/v1/proxy/{binding}", handler, streamed);
   }
 }
 

@@ -44,6 +44,7 @@ class CurlCall final : public UpstreamCall, public std::enable_shared_from_this<
   void Cancel() override;
 
   bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
+  std::weak_ptr<Engine> engine() const { return engine_; }
 
   // The request may carry the credential (a header, the query): gone once the call ends.
   void WipeRequest() {
@@ -67,6 +68,11 @@ class CurlCall final : public UpstreamCall, public std::enable_shared_from_this<
   size_t received = 0;
   bool over_bound = false;
   bool sink_stopped = false;
+  // A streamed request body (request.body_source).
+  size_t sent = 0;
+  bool upload_paused = false;
+  bool upload_too_large = false;
+  std::optional<Status> upload_failed;
 
  private:
   std::atomic<bool> cancel_requested_{false};
@@ -104,6 +110,15 @@ class Engine {
     (void)curl_multi_wakeup(multi_);
   }
 
+  // The call's body source may have more: resume its paused upload.
+  void RequestUnpause(std::shared_ptr<CurlCall> call) {
+    {
+      MutexLock lock(mu_);
+      unpauses_.push_back(std::move(call));
+    }
+    (void)curl_multi_wakeup(multi_);
+  }
+
   void RequestCancel(std::shared_ptr<CurlCall> call) {
     {
       MutexLock lock(mu_);
@@ -127,6 +142,7 @@ class Engine {
   Mutex mu_;
   std::deque<std::shared_ptr<CurlCall>> pending_ COFFER_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<CurlCall>> cancels_ COFFER_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<CurlCall>> unpauses_ COFFER_GUARDED_BY(mu_);
   bool stopping_ COFFER_GUARDED_BY(mu_) = false;
   // The transfer thread's: the calls on the multi handle.
   std::unordered_map<CurlCall*, std::shared_ptr<CurlCall>> active_;
@@ -231,6 +247,31 @@ size_t OnBodyBytes(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// The next bytes of a streamed request body: as many as have come, or a pause until more do.
+size_t OnUploadBytes(char* out, size_t size, size_t count, void* user) {
+  auto& call = *static_cast<CurlCall*>(user);
+  if (call.cancel_requested()) return CURL_READFUNC_ABORT;
+  size_t n = 0;
+  switch (call.request.body_source->Read(out, size * count, &n)) {
+    case UpstreamBodySource::Result::kData:
+      call.sent += n;
+      if (call.sent > call.request.max_request_bytes) {
+        call.upload_too_large = true;
+        return CURL_READFUNC_ABORT;
+      }
+      return n;
+    case UpstreamBodySource::Result::kWait:
+      call.upload_paused = true;
+      return CURL_READFUNC_PAUSE;
+    case UpstreamBodySource::Result::kEnd:
+      return 0;
+    case UpstreamBodySource::Result::kFailed:
+      call.upload_failed = call.request.body_source->failure();
+      return CURL_READFUNC_ABORT;
+  }
+  return CURL_READFUNC_ABORT;
+}
+
 bool HasHeader(const HeaderList& headers, std::string_view name) {
   return std::ranges::any_of(headers,
                              [name](const auto& h) { return AsciiLower(h.first) == name; });
@@ -240,6 +281,7 @@ void Engine::Run() {
   for (;;) {
     std::vector<std::shared_ptr<CurlCall>> starting;
     std::vector<std::shared_ptr<CurlCall>> cancelling;
+    std::vector<std::shared_ptr<CurlCall>> unpausing;
     {
       MutexLock lock(mu_);
       if (stopping_) break;
@@ -248,8 +290,15 @@ void Engine::Run() {
         pending_.pop_front();
       }
       cancelling.swap(cancels_);
+      unpausing.swap(unpauses_);
     }
     for (const auto& call : starting) Begin(call);
+    for (const auto& call : unpausing) {
+      if (active_.contains(call.get()) && call->upload_paused) {
+        call->upload_paused = false;
+        (void)curl_easy_pause(call->easy.get(), CURLPAUSE_CONT);  // may read at once
+      }
+    }
     for (const auto& call : cancelling) {
       if (active_.contains(call.get())) {
         End(call.get(), CancelledError(*call));
@@ -298,6 +347,10 @@ void Engine::Run() {
 }
 
 void Engine::Tell(CurlCall& call, Status status) {
+  if (call.request.body_source) {
+    call.request.body_source->SetWake(nullptr);
+    call.request.body_source->Close();
+  }
   call.WipeRequest();
   // The sink goes with the call's end: a sink that holds its call makes no cycle.
   std::shared_ptr<UpstreamSink> sink = std::move(call.sink);
@@ -322,6 +375,15 @@ void Engine::Begin(const std::shared_ptr<CurlCall>& call) {
     return;
   }
   active_.emplace(call.get(), call);
+  if (call->request.body_source) {
+    std::weak_ptr<CurlCall> weak = call;
+    std::weak_ptr<Engine> engine = call->engine();
+    call->request.body_source->SetWake([weak, engine] {
+      std::shared_ptr<CurlCall> c = weak.lock();
+      std::shared_ptr<Engine> e = engine.lock();
+      if (c && e) e->RequestUnpause(std::move(c));
+    });
+  }
 }
 
 Status Engine::Configure(CurlCall& call) {
@@ -337,9 +399,9 @@ Status Engine::Configure(CurlCall& call) {
   if (!call.easy) return InternalError("cannot start an outbound call");
   const bool get = r.method == "GET";
   const bool head = r.method == "HEAD";
-  const bool send_body =
-      !get && !head &&
-      (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH");
+  const bool send_body = !get && !head &&
+                         (r.body_source || !r.body.empty() || r.method == "POST" ||
+                          r.method == "PUT" || r.method == "PATCH");
   // libcurl's own headers, unless the request has its own: "Expect: 100-continue" (which waits
   // for the upstream), "Accept: */*", and a form Content-Type for a body.
   std::vector<std::string_view> removals;
@@ -368,7 +430,16 @@ Status Engine::Configure(CurlCall& call) {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-    if (send_body) {
+    if (send_body && r.body_source) {
+      // Sent as it arrives: chunked unless its length is known.
+      const std::optional<uint64_t> length = r.body_source->length();
+      curl_easy_setopt(c, CURLOPT_POST, 1L);
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, &OnUploadBytes);
+      curl_easy_setopt(c, CURLOPT_READDATA, &call);
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                       length.has_value() ? static_cast<curl_off_t>(*length) : curl_off_t{-1});
+      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    } else if (send_body) {
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, r.body.data());
     }
@@ -385,6 +456,11 @@ Status Engine::Outcome(CurlCall& call, CURLcode rc) {
             : fmt::format("the response from {} is larger than {} bytes", call.host,
                           call.request.max_response_bytes));
   }
+  if (call.upload_too_large) {
+    return OutOfRangeError(fmt::format("the request body is larger than the binding's {} bytes",
+                                       call.request.max_request_bytes));
+  }
+  if (call.upload_failed.has_value()) return *call.upload_failed;
   if (call.sink_stopped) return CancelledError(call);
   if (rc == CURLE_OK) {
     if (!call.head_sent) SendHead(call);

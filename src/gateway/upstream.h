@@ -8,7 +8,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +22,29 @@
 
 namespace coffer::gateway {
 
+// A request body sent while it still arrives (the proxy passes an agent's upload on as it comes).
+// Thread-safe; Read is called on the client's transfer thread.
+class UpstreamBodySource {
+ public:
+  virtual ~UpstreamBodySource() = default;
+  enum class Result {
+    kData,    // `*n` bytes (> 0) were written to `out`
+    kWait,    // nothing yet: the wake callback is called when there may be
+    kEnd,     // the body is complete
+    kFailed,  // the body broke: failure() says why
+  };
+  virtual Result Read(char* out, size_t max, size_t* n) = 0;
+  // Called (any thread, quick) when Read may have something new after kWait. Empty: none.
+  virtual void SetWake(std::function<void()> wake) = 0;
+  virtual Status failure() const = 0;
+  // The call ended: nothing more will be read.
+  virtual void Close() = 0;
+  // The body's size when known in advance (Content-Length).
+  virtual std::optional<uint64_t> length() const = 0;
+  // Bytes Read has given so far.
+  virtual uint64_t taken() const = 0;
+};
+
 struct UpstreamRequest {
   std::string method;  // GET, HEAD, POST, PUT, PATCH, DELETE, … (sent as it is)
   std::string url;     // absolute, query included; validated by ValidateOutboundUrl
@@ -26,6 +52,10 @@ struct UpstreamRequest {
   // Content-Length only: no Accept, no Expect, no User-Agent, no Content-Type of its own.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // not sent for GET and HEAD
+  // When set, the body comes from here instead of `body`, as it arrives (chunked unless its
+  // length is known); more than `max_request_bytes` of it ends the call with kOutOfRange.
+  std::shared_ptr<UpstreamBodySource> body_source;
+  size_t max_request_bytes = 1 << 20;
   bool allow_http = false;
   std::chrono::milliseconds max_duration{30000};  // the whole call; connecting: at most 5 s
   size_t max_response_bytes = 10 << 20;
@@ -33,7 +63,8 @@ struct UpstreamRequest {
 
 // Called on the client's transfer thread, in this order: OnHead once (if an answer came),
 // OnBody any number of times, OnDone exactly once (OK: the body is complete; else why:
-// kDeadlineExceeded, kResourceExhausted for a response over the bound, kCancelled,
+// kDeadlineExceeded, kResourceExhausted for a response over the bound, kOutOfRange for a
+// streamed request body over its bound, the body source's failure when it broke, kCancelled,
 // kUnavailable when no connection could be made or it broke, kPermissionDenied by the egress
 // guard, kInvalidArgument for a URL ValidateOutboundUrl refuses, a method that is not an HTTP
 // token or a header CheckHeaderText refuses). Must not block for long: every

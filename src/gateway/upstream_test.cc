@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -449,6 +451,128 @@ TEST(CurlUpstreamClientTest, SixtyFourCallsAtOnceAllComplete) {
     EXPECT_EQ(sinks[i]->status(), 200);
     EXPECT_EQ(sinks[i]->body(), "/call/" + std::to_string(i));
   }
+}
+
+// A request body the test hands over piece by piece.
+class TestBodySource final : public UpstreamBodySource {
+ public:
+  void Push(std::string_view bytes, bool end = false) {
+    std::function<void()> wake;
+    {
+      MutexLock lock(mu_);
+      data_.append(bytes);
+      ended_ = ended_ || end;
+      wake = wake_;
+    }
+    if (wake) wake();
+  }
+  Result Read(char* out, size_t max, size_t* n) override {
+    MutexLock lock(mu_);
+    *n = std::min(max, data_.size());
+    std::copy_n(data_.data(), *n, out);
+    data_.erase(0, *n);
+    taken_ += *n;
+    if (*n > 0) return Result::kData;
+    return ended_ ? Result::kEnd : Result::kWait;
+  }
+  void SetWake(std::function<void()> wake) override {
+    MutexLock lock(mu_);
+    wake_ = std::move(wake);
+  }
+  Status failure() const override { return OkStatus(); }
+  void Close() override {
+    MutexLock lock(mu_);
+    closed_ = true;
+  }
+  std::optional<uint64_t> length() const override { return std::nullopt; }
+  uint64_t taken() const override {
+    MutexLock lock(mu_);
+    return taken_;
+  }
+  bool closed() const {
+    MutexLock lock(mu_);
+    return closed_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::string data_ COFFER_GUARDED_BY(mu_);
+  bool ended_ COFFER_GUARDED_BY(mu_) = false;
+  bool closed_ COFFER_GUARDED_BY(mu_) = false;
+  uint64_t taken_ COFFER_GUARDED_BY(mu_) = 0;
+  std::function<void()> wake_ COFFER_GUARDED_BY(mu_);
+};
+
+TEST(CurlUpstreamClientTest, AStreamedBodyReachesTheUpstreamAsItArrives) {
+  const std::string first(64 * 1024, 'a');
+  const std::string second(64 * 1024, 'b');
+  std::promise<void> first_arrived;
+  std::string received;  // what the upstream read after the head, chunk framing included
+  LoopbackServer server([&](int fd, const std::string& request) {
+    std::string seen = request.substr(request.find("\r\n\r\n") + 4);
+    bool told = false;
+    char buf[16384];
+    for (;;) {
+      if (!told && seen.find(first.substr(0, 4096)) != std::string::npos) {
+        first_arrived.set_value();  // before the rest exists
+        told = true;
+      }
+      if (seen.ends_with("\r\n0\r\n\r\n")) break;
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    received = seen;
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  auto source = std::make_shared<TestBodySource>();
+  source->Push(first);
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  UpstreamRequest request = Get(server.url("/v1/upload"));
+  request.method = "PUT";
+  request.body_source = source;
+  client->Start(std::move(request), sink);
+  // The upstream has the first part while the rest has not been written yet.
+  ASSERT_EQ(first_arrived.get_future().wait_for(10s), std::future_status::ready);
+  source->Push(second, /*end=*/true);
+  ASSERT_THAT(sink->Wait(), IsOk());
+  EXPECT_EQ(sink->status(), 200);
+  EXPECT_EQ(sink->body(), "ok");
+  EXPECT_EQ(source->taken(), first.size() + second.size());
+  EXPECT_TRUE(source->closed());
+  const std::string head = server.first_request();
+  EXPECT_THAT(head, ::testing::StartsWith("PUT /v1/upload HTTP/1.1\r\n"));
+  EXPECT_THAT(head, HasSubstr("Transfer-Encoding: chunked\r\n"));
+  EXPECT_THAT(head, Not(HasSubstr("Expect:")));
+  std::string body;  // the chunks, unframed
+  for (size_t at = 0;;) {
+    const size_t eol = received.find("\r\n", at);
+    ASSERT_NE(eol, std::string::npos);
+    const size_t size = std::stoul(received.substr(at, eol - at), nullptr, 16);
+    if (size == 0) break;
+    body += received.substr(eol + 2, size);
+    at = eol + 2 + size + 2;
+  }
+  EXPECT_EQ(body, first + second);
+}
+
+TEST(CurlUpstreamClientTest, AStreamedBodyOverItsBoundEndsTheCall) {
+  LoopbackServer server([](int fd, const std::string&) { WaitForClose(fd); });
+  auto source = std::make_shared<TestBodySource>();
+  source->Push(std::string(100, 'x'));
+  auto sink = std::make_shared<RecordingSink>();
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  UpstreamRequest request = Get(server.url("/v1/upload"));
+  request.method = "POST";
+  request.body_source = source;
+  request.max_request_bytes = 64;
+  client->Start(std::move(request), sink);
+  source->Push(std::string(100, 'y'), /*end=*/true);
+  const Status done = sink->Wait();
+  EXPECT_EQ(done.code(), StatusCode::kOutOfRange) << done;
+  EXPECT_EQ(sink->heads(), 0);
+  EXPECT_TRUE(source->closed());
 }
 
 }  // namespace

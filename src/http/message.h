@@ -18,6 +18,8 @@
 
 namespace coffer::http {
 
+class RequestBodyStream;  // http/request_body.h
+
 struct Request {
   std::string method;  // "GET", "PUT", …
   std::string target;  // as received: path and query, still percent-encoded
@@ -32,6 +34,9 @@ struct Request {
   // Set by a server that honours Response::before_send; a handler called without it (a test,
   // a fuzzer) must give a response that is final as returned.
   bool before_send_honoured = false;
+  // For a route with RouteOptions::stream_body whose request has a body: the body as it arrives
+  // (`body` stays empty). Null otherwise.
+  std::shared_ptr<RequestBodyStream> body_stream;
 
   // First header of that (lower-case) name.
   std::optional<std::string_view> Header(std::string_view lower_name) const;

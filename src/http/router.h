@@ -24,6 +24,9 @@ struct RouteOptions {
   // and runs the handler again on its worker pool. So the handler must leave no trace before
   // its first wait (the store's writer and the audit log see to that).
   bool io_thread = false;
+  // The handler runs once the request's header is read; its body, if any, arrives through
+  // Request::body_stream while the handler and its answer proceed (http/request_body.h).
+  bool stream_body = false;
 };
 
 struct RouteMatch {

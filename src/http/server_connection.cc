@@ -3,6 +3,7 @@
 // linger that lets a refused client see its error response.
 #include <algorithm>
 #include <array>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core/span.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -27,6 +28,7 @@ namespace coffer::http::server_internal {
 namespace {
 
 namespace bhttp = boost::beast::http;
+using namespace boost::asio::experimental::awaitable_operators;  // NOLINT: operator&& of awaitables
 
 using WipingBody = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
 
@@ -117,6 +119,8 @@ class RequestParser final : public bhttp::request_parser<WipingBody, WipingAlloc
 using WireResponse = bhttp::response<bhttp::span_body<const char>>;
 
 constexpr size_t kFirstReadBytes = 4096;
+// The most bytes of a streamed request body read ahead of its consumer.
+constexpr size_t kStreamedBodyBuffer = 256 * 1024;
 // After an error response, unread input is drained for a moment so the client sees the response
 // instead of a connection reset.
 constexpr std::chrono::milliseconds kMaxLinger{2000};
@@ -343,6 +347,15 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
                                ? std::min(*header_deadline, request_deadline)
                                : request_deadline);
   auto [ec, n] = co_await bhttp::async_read_header(conn.stream, buffer, parser, kNoThrow);
+  // Whether the request's route reads its body as it arrives (RouteOptions::stream_body).
+  const auto streams_body = [this](const RequestParser& p) {
+    Request probe;
+    if (ParseRequestTarget(std::string(p.get().target()), probe).has_value()) {
+      return false;  // answered as a bad target, after the body was read
+    }
+    const RouteMatch match = router_.Match(std::string(p.get().method_string()), probe.segments);
+    return match.kind == RouteMatch::Kind::kFound && match.options.stream_body;
+  };
   if (!ec && !parser.is_done()) {
     conn.lowest().expires_at(request_deadline);
     const auto& header = parser.get();
@@ -350,7 +363,7 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
       bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
       std::tie(ec, n) = co_await bhttp::async_write(conn.stream, proceed, kNoThrow);
     }
-    if (!ec) {
+    if (!ec && !streams_body(parser)) {
       std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kNoThrow);
     }
   }
@@ -387,13 +400,23 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
 
   const unsigned version = parser.get().version();
   const bool client_keep_alive = parser.get().keep_alive();
+  if (!parser.is_done()) {  // a route that streams its body: read beside the answer
+    co_return co_await AnswerStreamingBody(conn, buffer, parser, request, version,
+                                           client_keep_alive, start, request_deadline);
+  }
   {
     const auto& body = parser.get().body();
     request.body.assign(body.data(), body.size());
   }
   // The parser's copy of headers and body is wiped as soon as it is released.
   parser.release();
+  co_return co_await Answer(conn, request, version, client_keep_alive, start);
+}
 
+template <typename Stream>
+asio::awaitable<bool> BeastHttpServer::Answer(Connection<Stream>& conn, Request& request,
+                                              unsigned version, bool client_keep_alive,
+                                              MonotonicTime start) {
   std::string route_template;
   Response response;
   // A streamed body not sent (this frame destroyed with the server, say) is abandoned; once sent,
@@ -447,6 +470,115 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
           response.internal_cause);
   const bool reusable = written && keep_alive;
   co_return reusable;
+}
+
+template <typename Stream, typename Parser>
+asio::awaitable<bool> BeastHttpServer::AnswerStreamingBody(Connection<Stream>& conn,
+                                                           ReadBuffer& buffer, Parser& parser,
+                                                           Request& request, unsigned version,
+                                                           bool client_keep_alive,
+                                                           MonotonicTime start,
+                                                           TimerClock::time_point deadline) {
+  std::optional<uint64_t> length;
+  if (const auto declared = parser.content_length(); declared && !parser.chunked()) {
+    length = *declared;
+  }
+  auto body = std::make_shared<RequestBodyStream>(kStreamedBodyBuffer, length);
+  request.body_stream = body;
+  auto pump = std::make_shared<Wait>(conn.stream.get_executor());
+  conn.reading_body = true;
+  // The answer and the body's reading run side by side on the connection's strand.
+  const auto answer = [&]() -> asio::awaitable<bool> {
+    const bool reusable = co_await Answer(conn, request, version, client_keep_alive, start);
+    if (!pump->done) {  // answered before the body was all read: stop reading it
+      pump->ending = true;
+      beast::error_code ignored;
+      conn.lowest().socket().cancel(ignored);
+      pump->timer.cancel();
+    }
+    co_return reusable;
+  };
+  const bool reusable = co_await (PumpBody(conn, buffer, parser, body, pump, deadline) && answer());
+  request.body_stream.reset();
+  body->Abandon();  // wipes what no one took
+  parser.release();
+  if (pump->gone && conn.lowest().socket().is_open()) {
+    // The rest of the body is not read: drain it for a moment so that the client, still
+    // sending, sees the answer rather than a reset.
+    co_await LingerAndClose(conn);
+  }
+  co_return reusable && !pump->gone;
+}
+
+template <typename Stream, typename Parser>
+asio::awaitable<void> BeastHttpServer::PumpBody(Connection<Stream>& conn, ReadBuffer& buffer,
+                                                Parser& parser,
+                                                std::shared_ptr<RequestBodyStream> body,
+                                                std::shared_ptr<Wait> wait,
+                                                TimerClock::time_point deadline) {
+  std::weak_ptr<Wait> weak = wait;
+  body->OnRoom([weak] {
+    if (std::shared_ptr<Wait> w = weak.lock()) {
+      Nudge(w, [](Wait& x) { x.woken = true; });
+    }
+  });
+  // The whole body arrives by the request's deadline however the answer sets the stream's
+  // own timeouts meanwhile.
+  auto timed_out = std::make_shared<bool>(false);
+  auto guard = std::make_shared<asio::steady_timer>(conn.stream.get_executor(), deadline);
+  guard->async_wait([timed_out, self = conn.shared_from_this()](beast::error_code ec) {
+    if (!ec) {
+      *timed_out = true;
+      beast::error_code ignored;
+      self->lowest().socket().cancel(ignored);
+    }
+  });
+  bool complete = false;
+  while (!wait->ending && !body->abandoned()) {
+    wait->woken = false;
+    if (!body->HasRoom()) {  // the consumer is behind: stop reading the client
+      wait->timer.expires_at(TimerClock::time_point::max());
+      co_await wait->timer.async_wait(kNoThrow);
+      continue;
+    }
+    auto [ec, n] = co_await bhttp::async_read_some(conn.stream, buffer, parser, kNoThrow);
+    auto& piece = parser.get().body();
+    if (!piece.empty()) {
+      (void)body->Push(std::string_view(piece.data(), piece.size()));
+      SecureWipe(piece.data(), piece.size());
+      piece.clear();
+    }
+    if (ec) {
+      const bool parse_error =
+          ec.category() == beast::error_code(bhttp::error::bad_method).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+      if (*timed_out) {
+        body->Fail(
+            Status(StatusCode::kDeadlineExceeded, "the request body did not arrive in time"));
+      } else if (ec == bhttp::error::body_limit) {
+        body->Fail(OutOfRangeError("request body exceeds the " +
+                                   std::to_string(options_.max_body_bytes) + "-byte limit"));
+      } else if (parse_error) {
+        body->Fail(InvalidArgumentError("malformed request body"));
+      } else {
+        body->Fail(Status(StatusCode::kCancelled, "the client went away before sending its body"));
+      }
+      break;
+    }
+    if (parser.is_done()) {
+      complete = true;
+      body->Finish();
+      break;
+    }
+  }
+  if (!complete) {
+    body->Fail(Status(StatusCode::kCancelled, "the body was not read"));  // unless it failed
+  }
+  guard->cancel();
+  body->OnRoom(nullptr);
+  conn.reading_body = false;
+  wait->gone = !complete;
+  wait->done = true;
 }
 
 template <typename Stream>

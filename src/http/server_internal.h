@@ -35,6 +35,7 @@
 #include "common/mutex.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
+#include "http/request_body.h"
 #include "http/server.h"
 
 namespace coffer::http::server_internal {
@@ -91,6 +92,9 @@ struct ConnectionBase {
   bool idle() const { return idle_since.load() != kBusy; }
   static constexpr MonotonicTime::rep kBusy = -1;
   std::atomic<MonotonicTime::rep> idle_since{kBusy};
+  // A streamed request body is being read beside the answer (on the connection's strand): the
+  // hang-up watch must neither read nor cancel the socket meanwhile.
+  bool reading_body = false;
 };
 
 // One client connection. A TLS connection keeps the context it was accepted with, so a reload
@@ -185,6 +189,10 @@ class BeastHttpServer final : public HttpServer {
   asio::awaitable<bool> ServeOne(Connection<Stream>& conn, ReadBuffer& buffer,
                                  const std::string& peer_ip,
                                  std::optional<TimerClock::time_point> header_deadline);
+  // Everything after the read: routes the request, waits for its answer and sends it.
+  template <typename Stream>
+  asio::awaitable<bool> Answer(Connection<Stream>& conn, Request& request, unsigned version,
+                               bool client_keep_alive, MonotonicTime start);
   template <typename Stream>
   // `head`: the answer to a HEAD request, sent with the body's Content-Length but not the body.
   asio::awaitable<bool> Write(Connection<Stream>& conn, const Response& response, unsigned version,
@@ -231,6 +239,20 @@ class BeastHttpServer final : public HttpServer {
   // Bytes of a pipelined request stay unread for the connection; watching then stops
   // (server_wait.cc).
   static void WatchForHangUp(const std::shared_ptr<Wait>& wait, tcp::socket& socket, bool tls);
+
+  // Streamed request bodies.
+  // A request whose route streams its body (RouteOptions::stream_body): reads the body into
+  // `body` beside Answer, then stops reading if the answer went out before the body was all
+  // read (the connection is then not reused) (server_connection.cc).
+  template <typename Stream, typename Parser>
+  asio::awaitable<bool> AnswerStreamingBody(Connection<Stream>& conn, ReadBuffer& buffer,
+                                            Parser& parser, Request& request, unsigned version,
+                                            bool client_keep_alive, MonotonicTime start,
+                                            TimerClock::time_point deadline);
+  template <typename Stream, typename Parser>
+  asio::awaitable<void> PumpBody(Connection<Stream>& conn, ReadBuffer& buffer, Parser& parser,
+                                 std::shared_ptr<RequestBodyStream> body,
+                                 std::shared_ptr<Wait> wait, TimerClock::time_point deadline);
 
   // Deferred answers (server_wait.cc).
   // Waits for response.deferred (no worker thread held) and replaces the response with the

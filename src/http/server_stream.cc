@@ -80,7 +80,11 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
   if (header_ec) {
     co_return false;
   }
-  WatchForHangUp(wait, conn.lowest().socket(), std::is_same_v<Stream, TlsStream>);
+  // While a streamed request body is read beside, its reader sees the client go away instead.
+  const bool watching = !conn.reading_body;
+  if (watching) {
+    WatchForHangUp(wait, conn.lowest().socket(), std::is_same_v<Stream, TlsStream>);
+  }
 
   bool complete = false;
   for (;;) {
@@ -148,8 +152,10 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     }
   }
   wait->done = true;
-  beast::error_code ignored;
-  conn.lowest().socket().cancel(ignored);  // the hang-up watch
+  if (watching) {
+    beast::error_code ignored;
+    conn.lowest().socket().cancel(ignored);  // the hang-up watch
+  }
   co_return complete;
 }
 

@@ -111,7 +111,11 @@ asio::awaitable<bool> BeastHttpServer::AwaitDeferred(Connection<Stream>& conn, R
       Nudge(w, [](Wait& x) { x.woken = true; });
     }
   });
-  WatchForHangUp(wait, conn.lowest().socket(), std::is_same_v<Stream, TlsStream>);
+  // While a streamed request body is read beside, its reader sees the client go away instead.
+  const bool watching = !conn.reading_body;
+  if (watching) {
+    WatchForHangUp(wait, conn.lowest().socket(), std::is_same_v<Stream, TlsStream>);
+  }
 
   const TimerClock::time_point deadline = TimerClock::now() + deferred->timeout;
   std::optional<Response> answer;
@@ -143,8 +147,10 @@ asio::awaitable<bool> BeastHttpServer::AwaitDeferred(Connection<Stream>& conn, R
     }
   }
   wait->done = true;
-  beast::error_code ignored;
-  conn.lowest().socket().cancel(ignored);  // the hang-up watch
+  if (watching) {
+    beast::error_code ignored;
+    conn.lowest().socket().cancel(ignored);  // the hang-up watch
+  }
   if (!answer.has_value()) {
     co_return false;  // the client went away
   }

@@ -29,6 +29,8 @@ std::string AuthOutcomeStatus(const Status& s) { return std::string(StatusCodeNa
 
 }  // namespace
 
+int64_t LeaseBlock(int64_t limit) { return std::clamp<int64_t>(limit / 10, 1, 50); }
+
 // A call checked and ready to start.
 struct GatewayService::Prepared {
   RequestContext ctx;
@@ -37,6 +39,7 @@ struct GatewayService::Prepared {
   ExecutionRecord record;
   gateway::UpstreamRequest upstream;
   std::unique_ptr<gateway::Redactor> redactor;
+  std::shared_ptr<gateway::UpstreamBodySource> body_source;  // a streamed request body
   MonotonicTime start{};
 };
 
@@ -105,6 +108,9 @@ class GatewayService::CallState : public gateway::UpstreamSink,
     }
     SecureWipe(tail);
     r.redactions = prepared_->redactor->count();
+    if (prepared_->body_source) {
+      r.request_bytes = static_cast<int64_t>(prepared_->body_source->taken());
+    }
     r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         service_.deps_.monotonic_clock.Now() - prepared_->start)
                         .count();
@@ -212,7 +218,8 @@ void GatewayService::EnqueueRecord(const RequestContext& ctx, const ExecutionRec
                                    const Binding& binding, const Status& outcome) {
   MutexLock lock(mu_);
   pending_records_.push_back(PendingRecord{ctx, record, binding.vault_id, binding.path, outcome});
-  wake_.NotifyAll();
+  // The watch thread drains every record queued by then: only the first one needs to wake it.
+  if (pending_records_.size() == 1) wake_.NotifyAll();
 }
 
 void GatewayService::DrainRecords() {
@@ -303,25 +310,75 @@ Status GatewayService::CountUse(const Binding& binding, int64_t rpm, std::option
   const UnixMicros day = now - now % kDay;
   std::vector<UseCounter> counters;
   std::vector<std::string> names;
-  counters.push_back(UseCounter{"binding-minute:" + binding.id, minute, minute + kMinute, rpm});
+  counters.push_back(UseCounter{"binding-minute:" + binding.id, minute, minute + kMinute, rpm, 1});
   names.push_back(fmt::format("the binding's max_requests_per_minute ({})", rpm));
   if (per_day.has_value()) {
-    counters.push_back(UseCounter{"binding-day:" + binding.id, day, day + kDay, *per_day});
+    counters.push_back(UseCounter{"binding-day:" + binding.id, day, day + kDay, *per_day, 1});
     names.push_back(fmt::format("the binding's max_requests_per_day ({})", *per_day));
   }
   counters.push_back(
-      UseCounter{"agent-minute:" + agent_id, minute, minute + kMinute, options_.agent_rpm});
+      UseCounter{"agent-minute:" + agent_id, minute, minute + kMinute, options_.agent_rpm, 1});
   names.push_back(fmt::format("the agent's requests per minute ({})", options_.agent_rpm));
   counters.push_back(
-      UseCounter{"agent-day:" + agent_id, day, day + kDay, options_.agent_daily_budget});
+      UseCounter{"agent-day:" + agent_id, day, day + kDay, options_.agent_daily_budget, 1});
   names.push_back(fmt::format("the agent's daily budget ({})", options_.agent_daily_budget));
-  ASSIGN_OR_RETURN(const UseDecision decision, deps_.store.CountUse(counters));
+  ASSIGN_OR_RETURN(const UseDecision decision, CountLeased(counters));
   if (decision.allowed) return OkStatus();
   const size_t i = std::min(decision.refused_index, names.size() - 1);
   Status refused = ResourceExhaustedError(fmt::format("rate limited: {} is spent", names[i]));
   refused.SetPayload(StatusPayload{
       .retry_after = std::chrono::microseconds(std::max<UnixMicros>(1, decision.retry_at - now))});
   return refused;
+}
+
+StatusOr<UseDecision> GatewayService::CountLeased(const std::vector<UseCounter>& counters) {
+  std::vector<size_t> leased;  // spent from a lease
+  std::vector<size_t> needed;  // to take from the store
+  {
+    MutexLock lock(lease_mu_);
+    for (size_t i = 0; i < counters.size(); ++i) {
+      auto it = leases_.find(counters[i].key);
+      if (it != leases_.end() && it->second.window_start == counters[i].window_start &&
+          it->second.left > 0) {
+        --it->second.left;
+        leased.push_back(i);
+      } else {
+        needed.push_back(i);
+      }
+    }
+  }
+  if (needed.empty()) return UseDecision{true, 0, 0};
+  std::vector<UseCounter> ask;
+  ask.reserve(needed.size());
+  bool blocks = false;
+  for (size_t i : needed) {
+    ask.push_back(counters[i]);
+    ask.back().amount = LeaseBlock(counters[i].limit);
+    blocks = blocks || ask.back().amount > 1;
+  }
+  auto decision = deps_.store.CountUse(ask);
+  if (decision.has_value() && !decision->allowed && blocks) {
+    for (UseCounter& c : ask) c.amount = 1;  // near the limit: one use at a time
+    decision = deps_.store.CountUse(ask);
+  }
+  MutexLock lock(lease_mu_);
+  if (decision.has_value() && decision->allowed) {
+    for (const UseCounter& c : ask) {
+      Lease& lease = leases_[c.key];
+      if (lease.window_start != c.window_start) lease = Lease{c.window_start, 0};
+      lease.left += c.amount - 1;
+    }
+    return decision;
+  }
+  for (size_t i : leased) {  // not spent after all
+    auto it = leases_.find(counters[i].key);
+    if (it != leases_.end() && it->second.window_start == counters[i].window_start) {
+      ++it->second.left;
+    }
+  }
+  if (!decision.has_value()) return decision;
+  decision->refused_index = needed[std::min(decision->refused_index, needed.size() - 1)];
+  return decision;
 }
 
 Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& record,
@@ -419,8 +476,10 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
   if (!path_allowed) {
     return Err(refuse(PermissionDeniedError("path is not allowed by the binding's guardrails")));
   }
-  if (static_cast<int64_t>(request.body.size()) > guardrails->max_request_bytes) {
-    return Err(refuse(InvalidArgumentError(fmt::format(
+  const std::optional<uint64_t> declared =
+      request.body_source ? request.body_source->length() : std::optional(request.body.size());
+  if (declared.has_value() && *declared > static_cast<uint64_t>(guardrails->max_request_bytes)) {
+    return Err(refuse(OutOfRangeError(fmt::format(
         "body exceeds the binding's max_request_bytes ({})", guardrails->max_request_bytes))));
   }
   auto headers = gateway::FilterRequestHeaders(request.headers);
@@ -470,6 +529,9 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
     up.headers.emplace_back(name, value);
   }
   up.body = std::move(request.body);
+  up.body_source = request.body_source;
+  p->body_source = request.body_source;
+  up.max_request_bytes = static_cast<size_t>(guardrails->max_request_bytes);
   up.allow_http = p->config.scheme == "http";
   up.max_duration = std::chrono::milliseconds(guardrails->max_duration_ms);
   up.max_response_bytes = static_cast<size_t>(guardrails->max_response_bytes);

@@ -1,7 +1,8 @@
 // GatewayService: calls an agent makes through its bindings with a credential it never holds.
 // Each call is checked (the agent and the binding active, the binding's guardrails, the
 // binding's and the agent's rate limits and daily budget, shared by every server on the store
-// through Store::CountUse), the secret's current readable version attached on the way out
+// through Store::CountUse, leased in blocks: see LeaseBlock), the secret's current readable version
+// attached on the way out
 // (`use` or `read` on its path), whatever the upstream echoes of it redacted on the way back,
 // and recorded at its end: an ExecutionRecord and a `binding.use` audit event, in one write.
 // Calls in flight stop within a second when their agent or binding is deactivated or deleted:
@@ -34,6 +35,12 @@
 
 namespace coffer {
 
+// How many uses of a limit a server takes from the store at once: min(10% of the limit, 50),
+// at least 1. The store never counts more than the limit, so all servers together never make
+// more calls than the limit in a window; a server may refuse while up to LeaseBlock − 1 uses
+// per other server sit unspent in those servers' leases (docs/gateway.md).
+int64_t LeaseBlock(int64_t limit);
+
 struct GatewayOptions {
   int64_t agent_rpm = 600;                       // --gateway-agent-rpm
   int64_t agent_daily_budget = 100000;           // --gateway-agent-daily-budget
@@ -52,6 +59,8 @@ struct GatewayCallRequest {
   std::string query;                                         // as sent, without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // the caller's; filtered
   std::string body;
+  // When set, the body arrives through this while the call runs (the proxy); `body` is unused.
+  std::shared_ptr<gateway::UpstreamBodySource> body_source;
   std::string mode = "vault";  // "vault" (execute, MCP) or "proxy"
 };
 
@@ -107,8 +116,8 @@ class GatewayService {
   // its id or "self"). Before the upstream is reached: kPermissionDenied (not the agent, the
   // binding inactive, a guardrail, no `use`/`read` on the secret), kNotFound (no such binding),
   // kResourceExhausted with retry_after (a rate limit or budget), kInvalidArgument (the path,
-  // a header, the body's size), kGone (no readable version). An upstream that does not answer
-  // is a result with status "error". Blocks until the call ends.
+  // a header), kOutOfRange (the body is over max_request_bytes), kGone (no readable version). An
+  // upstream that does not answer is a result with status "error". Blocks until the call ends.
   StatusOr<GatewayCallResult> Execute(const RequestContext& ctx, std::string_view agent_id,
                                       GatewayCallRequest request);
 
@@ -148,6 +157,10 @@ class GatewayService {
                        const GatewayCallRequest& request, const Status& refusal);
   Status CountUse(const Binding& binding, int64_t rpm, std::optional<int64_t> per_day,
                   const std::string& agent_id);
+  // Counts one use of each counter: from this server's leases where they have some left, the
+  // rest from the store, which leases a block of LeaseBlock(limit) at once (one use at a time
+  // when no block fits any more).
+  StatusOr<UseDecision> CountLeased(const std::vector<UseCounter>& counters);
 
   struct PendingRecord {
     RequestContext ctx;
@@ -178,6 +191,13 @@ class GatewayService {
   uint64_t next_serial_ COFFER_GUARDED_BY(mu_) = 1;
   std::unordered_map<uint64_t, std::weak_ptr<CallState>> in_flight_ COFFER_GUARDED_BY(mu_);
   std::vector<PendingRecord> pending_records_ COFFER_GUARDED_BY(mu_);
+  // Uses taken from the store and not yet spent, by counter key (one window at a time).
+  struct Lease {
+    UnixMicros window_start = 0;
+    int64_t left = 0;
+  };
+  Mutex lease_mu_;
+  std::unordered_map<std::string, Lease> leases_ COFFER_GUARDED_BY(lease_mu_);
   std::optional<ChangeFeed::Subscription> subscription_;
   std::thread watcher_;
 };

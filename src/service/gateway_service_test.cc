@@ -226,6 +226,41 @@ TEST_F(GatewayServiceTest, RefusalsAreRecordedAndTheRateLimitSaysWhenToRetry) {
   EXPECT_EQ(denied, 3);  // path, method, rate (the bad path is "error")
 }
 
+TEST(LeaseBlockTest, ATenthOfTheLimitUpTo50) {
+  EXPECT_EQ(LeaseBlock(0), 1);
+  EXPECT_EQ(LeaseBlock(3), 1);
+  EXPECT_EQ(LeaseBlock(19), 1);
+  EXPECT_EQ(LeaseBlock(40), 4);
+  EXPECT_EQ(LeaseBlock(600), 50);
+  EXPECT_EQ(LeaseBlock(100000), 50);
+}
+
+TEST_F(GatewayServiceTest, TwoServersLeasingUsesNeverPassTheSharedLimit) {
+  CreateBindingRequest create;
+  create.name = "leased";
+  create.config_json = R"({"base_url":"https://api.example.com/v1"})";
+  create.guardrails_json = R"({"allowed_paths":["chat/*"],"max_requests_per_minute":40})";
+  create.vault_id = vault_;
+  create.path = "openai/key";
+  ASSERT_THAT(bindings_->Create(env_.AdminCtx(), agent_id_, std::move(create)), IsOk());
+  GatewayOptions options;
+  options.agent_rpm = 1000;  // the binding's 40 a minute (blocks of 4) is the limit that counts
+  GatewayService a(*env_.deps_, *env_.secrets_, upstream_, options);
+  GatewayService b(*env_.deps_, *env_.secrets_, upstream_, options);
+  int allowed = 0;
+  for (int i = 0; i < 60; ++i) {
+    GatewayCallRequest call = Call("chat/x");
+    call.binding = "leased";
+    auto result = (i % 2 == 0 ? a : b).Execute(AgentCtx(), "self", std::move(call));
+    if (result.has_value()) {
+      ++allowed;
+    } else {
+      EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
+    }
+  }
+  EXPECT_EQ(allowed, 40);  // both spent their blocks: exactly the limit, never more
+}
+
 TEST_F(GatewayServiceTest, DeactivatingTheBindingStopsACallInFlight) {
   auto sink = std::make_shared<Collect>();
   auto call = gateway_->Stream(AgentCtx(), Call("hold"), sink);

@@ -181,6 +181,7 @@ struct UseCounter {
   UnixMicros window_start = 0;
   UnixMicros window_end = 0;
   int64_t limit = 0;
+  int64_t amount = 1;  // how many uses to count at once (a gateway server leases a block)
 };
 
 // CountUse's answer: allowed (every counter counted one more), or refused because counter
@@ -659,7 +660,8 @@ class Store : public SessionStore {  // dashboard sessions: store/session_store.
                                const AuditEvent* audit) = 0;  // kNotFound
 
   // --- executions ------------------------------------------------------------------------------
-  // The record and its audit event in one transaction (the event fails the write if it fails).
+  // The record and its audit event in one transaction (the event fails the write if it fails),
+  // with the durability of AppendAudit (a call changes nothing else stored).
   // kAlreadyExists when the id is taken.
   virtual Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) = 0;
   // The agent's records, newest first, `offset` skipped, at most `limit` (0: no limit).
@@ -668,10 +670,12 @@ class Store : public SessionStore {  // dashboard sessions: store/session_store.
 
   // --- use counters (gateway rate limits and budgets, shared by every server on the store) ---
   // Fixed windows: each counter is (key, window_start); atomically, if every counter's count in
-  // its window is below its limit, increments them all and allows; otherwise changes nothing
-  // and names the first full one (index) and when its window ends. Counters of windows that
+  // its window plus its amount is within its limit, adds each one's amount and allows;
+  // otherwise changes nothing and names the first one without room (index) and when its window
+  // ends. Counters of windows that
   // ended are deleted now and then. Needs no fsync of its own (a crash may forget the last
-  // counts). kInvalidArgument when a counter has limit < 0 or window_end <= window_start.
+  // counts). kInvalidArgument when a counter has limit < 0, amount < 1 or
+  // window_end <= window_start.
   virtual StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) = 0;
 
   // --- copying a store (coffer migrate) ------------------------------------------------------

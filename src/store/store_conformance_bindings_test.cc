@@ -54,7 +54,7 @@ ExecutionRecord MakeExecution(std::string_view agent_id, const Binding& b, UnixM
 }
 
 UseCounter Counter(std::string key, UnixMicros start, int64_t limit) {
-  return UseCounter{std::move(key), start, start + kUseWindow, limit};
+  return UseCounter{std::move(key), start, start + kUseWindow, limit, 1};
 }
 
 void ExpectSameBinding(const Binding& got, const Binding& want) {
@@ -301,7 +301,7 @@ TEST_P(StoreConformanceTest, CountUseCountsAllOrNothing) {
   d = s.CountUse(none);
   ASSERT_THAT(d, IsOk());
   EXPECT_FALSE(d->allowed);
-  const std::vector<UseCounter> bad = {UseCounter{"k", w, w, 1}};
+  const std::vector<UseCounter> bad = {UseCounter{"k", w, w, 1, 1}};
   EXPECT_THAT(s.CountUse(bad), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(s.CountUse({}), IsOk());
 }
@@ -324,7 +324,7 @@ TEST_P(StoreConformanceTest, CountUseStartsAfreshInEachWindow) {
   int allowed = 0;
   for (int minute = 0; minute < 5; ++minute) {
     const std::vector<UseCounter> counters = {Counter("binding:b2", kT0 + minute * kUseWindow, 100),
-                                              UseCounter{"binding-day:b2", kT0, kT0 + day, 3}};
+                                              UseCounter{"binding-day:b2", kT0, kT0 + day, 3, 1}};
     auto d = s.CountUse(counters);
     ASSERT_THAT(d, IsOk());
     allowed += d->allowed ? 1 : 0;
@@ -334,6 +334,35 @@ TEST_P(StoreConformanceTest, CountUseStartsAfreshInEachWindow) {
     }
   }
   EXPECT_EQ(allowed, 3);
+}
+
+TEST_P(StoreConformanceTest, CountUseTakesABlockOnlyWhenItAllFits) {
+  Store& s = store();
+  const UnixMicros w = kT0;
+  std::vector<UseCounter> block = {Counter("binding:lease", w, 10), Counter("agent:lease", w, 8)};
+  block[0].amount = 4;
+  block[1].amount = 4;
+  auto d = s.CountUse(block);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_TRUE(d->allowed);  // 4 of 10, 4 of 8
+  d = s.CountUse(block);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_TRUE(d->allowed);  // 8 of 10, 8 of 8
+  block[1].amount = 1;
+  d = s.CountUse(block);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_FALSE(d->allowed);  // 4 more would pass 10; nothing counted
+  EXPECT_EQ(d->refused_index, 0u);
+  const std::vector<UseCounter> rest = {UseCounter{"binding:lease", w, w + kUseWindow, 10, 2}};
+  d = s.CountUse(rest);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_TRUE(d->allowed);  // exactly 10
+  const std::vector<UseCounter> one = {Counter("binding:lease", w, 10)};
+  d = s.CountUse(one);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_FALSE(d->allowed);
+  const std::vector<UseCounter> zero = {UseCounter{"k", w, w + kUseWindow, 1, 0}};
+  EXPECT_THAT(s.CountUse(zero), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_P(StoreConformanceTest, ConcurrentCountUseNeverPassesALimit) {

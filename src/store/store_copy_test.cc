@@ -136,7 +136,7 @@ class StoreCopyTest : public ::testing::Test {
     call.binding_id = binding_.id;
     call.created_at = kT0 + 8;
     ASSERT_THAT(s.InsertExecution(call, nullptr), IsOk());
-    const std::vector<UseCounter> counters = {UseCounter{"agent:bot", kT0, kT0 + 60, 5}};
+    const std::vector<UseCounter> counters = {UseCounter{"agent:bot", kT0, kT0 + 60, 5, 1}};
     ASSERT_THAT(s.CountUse(counters), IsOk());
     vault_id_ = v.id;
   }

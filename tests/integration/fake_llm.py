@@ -124,6 +124,21 @@ def chat_chunk(model, delta, finish=None):
                          "finish_reason": finish}]}
 
 
+def read_chunked(rfile, on_chunk=None):
+    """A chunked request body from `rfile`; `on_chunk(bytes_so_far)` after each chunk."""
+    out = b""
+    while True:
+        size = int(rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return out
+        out += rfile.read(size)
+        rfile.readline()
+        if on_chunk is not None:
+            on_chunk(len(out))
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -135,15 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- plumbing ---------------------------------------------------------------------------
     def _read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            out = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return out
-                out += self.rfile.read(size)
-                self.rfile.readline()
+            return read_chunked(self.rfile)
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 

@@ -2,8 +2,9 @@
 --egress-allow 127.0.0.1/32): binding CRUD and who may make one, server-side execution with the
 credential attached and its echo redacted, the transparent proxy streaming server-sent events as
 the upstream sends them, 429 with Retry-After past a binding's rate, an agent deactivated
-mid-stream cut off within a second, and an agent with `use` alone refused the value but able to
-call through its binding."""
+mid-stream cut off within a second, an agent with `use` alone refused the value but able to
+call through its binding, and a chunked upload passed on while the agent still sends it (413 past
+the binding's max_request_bytes)."""
 import http.client
 import http.server
 import json
@@ -15,6 +16,8 @@ import pytest
 
 from conftest import (Caller, Server, create_agent, create_user, create_vault, expect,
                       expect_problem, grant, init_data_dir, put_secret)
+from fake_llm import read_chunked
+from gateway_support import eventually
 
 VALUE = "sk-gateway-test-7d1f0c9e4b2a"  # the credential: must never reach the agent
 
@@ -29,14 +32,19 @@ class Upstream:
         self.lock = threading.Lock()
         self.release = threading.Event()
         self.step = threading.Semaphore(0)
+        self.first_upload_bytes = threading.Event()  # a chunked upload's first chunk came
+        self.upload_arrivals = []  # (monotonic time, bytes so far) per chunk of an upload
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.0"
 
             def _record(self):
-                n = int(self.headers.get("Content-Length", "0") or "0")
-                body = self.rfile.read(n) if n else b""
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    body = read_chunked(self.rfile, outer.upload_arrived)
+                else:
+                    n = int(self.headers.get("Content-Length", "0") or "0")
+                    body = self.rfile.read(n) if n else b""
                 with outer.lock:
                     outer.requests.append((self.command, self.path,
                                            {k.lower(): v for k, v in self.headers.items()},
@@ -95,6 +103,11 @@ class Upstream:
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def upload_arrived(self, so_far):
+        with self.lock:
+            self.upload_arrivals.append((time.monotonic(), so_far))
+        self.first_upload_bytes.set()
 
     def close(self):
         self.release.set()
@@ -338,3 +351,77 @@ def test_deactivating_the_agent_stops_a_call_in_flight_within_a_second(gw, upstr
     r = Caller(gw).http.get(proxy_url(gw, "openai/v1/echo"),
                             headers={"Authorization": "Bearer " + s.agent_key}, timeout=30)
     assert r.status_code in (401, 403)
+
+
+def send_chunked_upload(server, key, path, first, rest_chunks, before_rest=None):
+    """Sends a chunked POST by hand: its header and `first` chunk, then (after `before_rest()`)
+    the other chunks and the end. Returns (status, headers, body) of the answer."""
+    import socket
+    parsed = urllib.parse.urlsplit(server.url)
+    sock = socket.create_connection((parsed.hostname, parsed.port), timeout=15)
+    try:
+        sock.sendall((f"POST {path} HTTP/1.1\r\nHost: coffer\r\n"
+                      f"Authorization: Bearer {key}\r\n"
+                      "Content-Type: application/octet-stream\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n").encode())
+        sock.sendall(b"%x\r\n%s\r\n" % (len(first), first))
+        if before_rest is not None:
+            before_rest()
+        try:
+            for chunk in rest_chunks:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered (and stopped reading) before the end
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        sock.close()
+
+
+def test_a_chunked_upload_reaches_the_upstream_while_the_agent_still_sends_it(gw, upstream):
+    s = Setup(gw, upstream)
+    first = b"a" * 65536
+    rest = [b"b" * 65536, b"c" * 65536]
+    sent_rest_at = []
+
+    def wait_for_upstream():
+        # The upstream has the first chunk before the agent has sent the rest.
+        assert upstream.first_upload_bytes.wait(10), "the upstream never saw the first chunk"
+        sent_rest_at.append(time.monotonic())
+
+    status, _, body = send_chunked_upload(gw, s.agent_key, "/v1/proxy/openai/v1/upload", first,
+                                          rest, before_rest=wait_for_upstream)
+    assert status == 200, body
+    echoed = json.loads(body)
+    assert echoed["body"] == (first + b"".join(rest)).decode()
+    assert echoed["authorization"] == "Bearer [REDACTED]"
+    with upstream.lock:
+        arrivals = list(upstream.upload_arrivals)
+    assert arrivals[0][0] < sent_rest_at[0] and arrivals[0][1] > 0, arrivals[:2]
+    assert arrivals[-1][1] == len(first) + sum(len(c) for c in rest)
+    # The record is written when the call ends, which may be just after the answer went out.
+    total = len(first) + sum(len(c) for c in rest)
+    events = eventually(lambda: expect(s.agent.get("/agents/self/executions"), 200).json(),
+                        lambda got: bool(got["events"]))["events"]
+    assert events[0]["request_summary"]["request_bytes"] == total
+
+
+def test_a_streamed_upload_past_max_request_bytes_is_413(gw, upstream):
+    s = Setup(gw, upstream, guardrails={"max_request_bytes": 1024})
+    status, headers, body = send_chunked_upload(gw, s.agent_key, "/v1/proxy/openai/v1/upload",
+                                                b"x" * 512, [b"y" * 1024, b"z" * 1024])
+    assert status == 413, body
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert json.loads(body)["type"] == "urn:coffer:problem:payload-too-large"
+    # A declared length over the bound is refused before the upstream is called.
+    r = Caller(gw).http.post(proxy_url(gw, "openai/v1/upload2"), data=b"x" * 4096,
+                             headers={"Authorization": "Bearer " + s.agent_key}, timeout=30)
+    assert r.status_code == 413, r.text
+    with upstream.lock:
+        assert not [q for q in upstream.requests if q[1].startswith("/v1/upload2")]
+    # Other routes read their bodies whole as before: the server's own limit still holds.
+    r = Caller(gw).http.post(f"{gw.url}/v1/vaults", data=b"x" * (2 << 20),
+                             headers={"Authorization": "Bearer " + s.agent_key}, timeout=30)
+    assert r.status_code == 413

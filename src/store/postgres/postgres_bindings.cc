@@ -233,8 +233,9 @@ StatusOr<std::vector<ExecutionRecord>> PostgresStoreImpl::ListExecutions(std::st
 
 StatusOr<UseDecision> PostgresStoreImpl::CountUse(std::span<const UseCounter> counters) {
   for (const UseCounter& c : counters) {
-    if (c.limit < 0 || c.window_end <= c.window_start) {
-      return Err(InvalidArgumentError("store: a use counter needs a window and a limit >= 0"));
+    if (c.limit < 0 || c.amount < 1 || c.window_end <= c.window_start) {
+      return Err(InvalidArgumentError(
+          "store: a use counter needs a window, a limit >= 0 and an amount >= 1"));
     }
   }
   if (counters.empty()) return UseDecision{true, 0, 0};
@@ -272,6 +273,8 @@ StatusOr<UseDecision> PostgresStoreImpl::CountUse(std::span<const UseCounter> co
       keys + ") ORDER BY key, window_start FOR UPDATE";
   const std::string update_sql =
       "UPDATE use_counters SET count = count + 1 WHERE (key, window_start) IN (" + keys + ")";
+  const bool one_each =
+      std::ranges::all_of(counters, [](const UseCounter& c) { return c.amount == 1; });
   const bool sweep = use_calls_.fetch_add(1, std::memory_order_relaxed) % kSweepEvery == 0;
   UseDecision decision;
   RETURN_IF_ERROR(RunPgTransaction(*pool_, [&](PgConnection& conn) -> Status {
@@ -285,13 +288,20 @@ StatusOr<UseDecision> PostgresStoreImpl::CountUse(std::span<const UseCounter> co
     decision = UseDecision{true, 0, 0};
     for (size_t i = 0; i < counters.size(); ++i) {
       const auto it = counts.find({counters[i].key, counters[i].window_start});
-      if ((it == counts.end() ? 0 : it->second) >= counters[i].limit) {
+      if ((it == counts.end() ? 0 : it->second) > counters[i].limit - counters[i].amount) {
         decision = UseDecision{false, i, counters[i].window_end};
         break;
       }
     }
-    if (decision.allowed) {
+    if (decision.allowed && one_each) {
       RETURN_IF_ERROR(conn.Run(update_sql, ids));
+    } else if (decision.allowed) {
+      for (size_t i : order) {  // a lease: each counter by its own amount
+        const UseCounter& c = counters[i];
+        RETURN_IF_ERROR(conn.Run(
+            "UPDATE use_counters SET count = count + $3 WHERE key = $1 AND window_start = $2",
+            PgParams().Text(c.key).Int(c.window_start).Int(c.amount)));
+      }
     }
     if (sweep) {
       // Every window holds the present, so a window that ended by the latest start has ended.

@@ -328,8 +328,8 @@ TEST_F(PostgresStoreTest, CountUseFromTwoServersSharesEveryCounterAllOrNothing) 
       for (int i = 0; i < kTries; ++i) {
         // Each thread's own binding counter and the agent's shared one, in either order.
         std::vector<UseCounter> counters = {
-            UseCounter{"agent:a1", kT0, kT0 + kMinute, kAgentLimit},
-            UseCounter{"binding:b" + std::to_string(t), kT0, kT0 + kMinute, 1000}};
+            UseCounter{"agent:a1", kT0, kT0 + kMinute, kAgentLimit, 1},
+            UseCounter{"binding:b" + std::to_string(t), kT0, kT0 + kMinute, 1000, 1}};
         if (i % 2 == 1) std::swap(counters[0], counters[1]);
         auto d = store.CountUse(counters);
         if (!d.has_value()) {

@@ -191,7 +191,8 @@ Status SqliteStoreImpl::DeleteBinding(std::string_view binding_id, const AuditEv
 }
 
 Status SqliteStoreImpl::InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) {
-  return Write(audit, [&](SqliteConnection& db, AuditEvent*) -> Status {
+  // A use changes nothing else stored: written with AppendAudit's durability.
+  const WriteBody insert = [&](SqliteConnection& db, AuditEvent*) -> Status {
     ASSIGN_OR_RETURN(
         SqliteStatement st,
         db.Prepare("INSERT INTO executions (id, agent_id, binding_id, binding_name, intent_type,"
@@ -217,7 +218,8 @@ Status SqliteStoreImpl::InsertExecution(const ExecutionRecord& e, const AuditEve
     st.BindText(16, e.error_message);
     st.BindInt(17, e.created_at);
     return Reword(st.Run(), StatusCode::kAlreadyExists, "an execution with this id exists");
-  });
+  };
+  return Write(audit, insert, nullptr, Durability::kWritten);
 }
 
 StatusOr<std::vector<ExecutionRecord>> SqliteStoreImpl::ListExecutions(std::string_view agent_id,
@@ -236,8 +238,9 @@ StatusOr<std::vector<ExecutionRecord>> SqliteStoreImpl::ListExecutions(std::stri
 
 StatusOr<UseDecision> SqliteStoreImpl::CountUse(std::span<const UseCounter> counters) {
   for (const UseCounter& c : counters) {
-    if (c.limit < 0 || c.window_end <= c.window_start) {
-      return Err(InvalidArgumentError("store: a use counter needs a window and a limit >= 0"));
+    if (c.limit < 0 || c.amount < 1 || c.window_end <= c.window_start) {
+      return Err(InvalidArgumentError(
+          "store: a use counter needs a window, a limit >= 0 and an amount >= 1"));
     }
   }
   if (counters.empty()) return UseDecision{true, 0, 0};
@@ -255,7 +258,7 @@ StatusOr<UseDecision> SqliteStoreImpl::CountUse(std::span<const UseCounter> coun
           st.BindInt(2, counters[i].window_start);
           ASSIGN_OR_RETURN(const bool row, st.Step());
           const int64_t count = row ? st.ColumnInt(0) : 0;
-          if (count >= counters[i].limit) {
+          if (count > counters[i].limit - counters[i].amount) {
             decision = UseDecision{false, i, counters[i].window_end};
             break;
           }
@@ -264,11 +267,12 @@ StatusOr<UseDecision> SqliteStoreImpl::CountUse(std::span<const UseCounter> coun
           for (const UseCounter& c : counters) {
             ASSIGN_OR_RETURN(SqliteStatement st,
                              db.Prepare("INSERT INTO use_counters (key, window_start, window_end,"
-                                        " count) VALUES (?1, ?2, ?3, 1) ON CONFLICT (key,"
-                                        " window_start) DO UPDATE SET count = count + 1"));
+                                        " count) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key,"
+                                        " window_start) DO UPDATE SET count = count + ?4"));
             st.BindText(1, c.key);
             st.BindInt(2, c.window_start);
             st.BindInt(3, c.window_end);
+            st.BindInt(4, c.amount);
             RETURN_IF_ERROR(st.Run());
           }
         }
