@@ -50,8 +50,8 @@ test("a secret's whole life in the browser", async ({ page, coffer, watch, conte
   await signIn(page, coffer);
   await page.goto(`/ui/#/vaults/${v.id}`);
   await page.getByRole("button", { name: "New secret" }).click();
-  await page.getByLabel("Path").fill("svc/token");
-  await page.getByLabel("Type").selectOption("api_key");
+  await page.getByLabel("Path", { exact: true }).fill("svc/token");
+  await page.getByLabel("Type", { exact: true }).selectOption("api_key");
   const input = page.getByLabel("Value", { exact: true });
   await expect(input).toHaveAttribute("type", "password");
   await input.fill(value);
@@ -96,8 +96,8 @@ test("a secret's whole life in the browser", async ({ page, coffer, watch, conte
 
   // Server-side rotation with length and charset.
   await page.getByRole("button", { name: "Rotate…" }).click();
-  await page.getByLabel("Length").fill("48");
-  await page.getByLabel("Characters").selectOption("hex");
+  await page.getByLabel("Length", { exact: true }).fill("48");
+  await page.getByLabel("Characters", { exact: true }).selectOption("hex");
   await page.getByRole("button", { name: "Rotate now" }).click();
   await expect(page.getByTestId("version-3")).toBeVisible();
   const v3 = await coffer.api<{ value: string; version: number }>("GET", `/v1/vaults/${v.id}/secrets/svc/token`);
@@ -130,7 +130,7 @@ test("a secret's whole life in the browser", async ({ page, coffer, watch, conte
   await expect(page.getByText(/scheduled, next/)).toBeVisible();
   await page.getByRole("button", { name: "Schedule…" }).click();
   await page.getByRole("button", { name: "Remove schedule" }).click();
-  await expect(page.getByText("not scheduled")).toBeVisible();
+  await expect(page.getByTestId("rotation")).toHaveText("not scheduled");
 
   // Usage: the reveal and the copy were reads.
   await expect(page.getByTestId("usage")).toBeVisible();

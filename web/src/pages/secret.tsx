@@ -225,7 +225,7 @@ function RotateForm({ vaultId, path, onDone }: { vaultId: string; path: string; 
   );
 }
 
-function ScheduleForm({ vaultId, path, meta, onDone }: { vaultId: string; path: string; meta: SecretMeta; onDone: () => void }) {
+function ScheduleForm({ vaultId, path, next, onDone }: { vaultId: string; path: string; next: string | null; onDone: (next: string | null) => void }) {
   const [msg, run] = useAction();
   const [every, setEvery] = useState("30d");
   const [action, setAction] = useState("rotate");
@@ -244,14 +244,14 @@ function ScheduleForm({ vaultId, path, meta, onDone }: { vaultId: string; path: 
           interval: every,
           action,
           generate: { length: Number(length), charset },
-          previous: { action: prev, grace_seconds: Number(grace) },
+          previous: prev === "disable" ? { action: prev, grace_seconds: Number(grace) } : { action: prev },
         };
-        if (await run(() => put(url, body), "Schedule saved.")) onDone();
+        await run(async () => onDone((await put<{ next_rotation_at: string }>(url, body)).next_rotation_at), "Schedule saved.");
       }}
     >
       <h3 id="sch-title">Rotation schedule</h3>
       <p data-testid="schedule-state">
-        {meta.next_rotation_at ? `Next rotation: ${fmtTime(meta.next_rotation_at)}` : "No schedule."}
+        {next ? `Next rotation: ${fmtTime(next)}` : "No schedule known."}
       </p>
       <label for="sch-interval">Interval (e.g. 30d, 12h)</label>
       <input id="sch-interval" value={every} onInput={(e) => setEvery(e.currentTarget.value)} required />
@@ -277,7 +277,7 @@ function ScheduleForm({ vaultId, path, meta, onDone }: { vaultId: string; path: 
       <input id="sch-grace" type="number" min={0} value={grace} onInput={(e) => setGrace(e.currentTarget.value)} />
       <div class="row">
         <button type="submit">Save schedule</button>
-        <button type="button" onClick={async () => (await run(() => del(url), "Schedule removed.")) && onDone()}>
+        <button type="button" onClick={async () => (await run(() => del(url), "Schedule removed.")) && onDone(null)}>
           Remove schedule
         </button>
       </div>
@@ -332,6 +332,8 @@ export function SecretPage({ vaultId, path }: { vaultId: string; path: string })
   const [form, setForm] = useState<"" | "version" | "rotate" | "schedule">("");
   const [confirm, setConfirm] = useState<null | { kind: "delete" } | { kind: "destroy"; version: number }>(null);
   const [aliasName, setAliasName] = useState("");
+  // The schedule as last saved here (undefined: as the metadata says; null: removed).
+  const [schedule, setSchedule] = useState<string | null | undefined>(undefined);
   const [aliasVersion, setAliasVersion] = useState("");
   const reload = () => {
     meta.reload();
@@ -341,6 +343,10 @@ export function SecretPage({ vaultId, path }: { vaultId: string; path: string })
   const act = (fn: () => Promise<unknown>, ok: string) => run(fn, ok).then((done) => done && reload());
   const base = `/v1/vaults/${vaultId}`;
   const m = meta.data;
+  const nextRotation = schedule === undefined ? m?.next_rotation_at ?? null : schedule;
+  // The aliases, from the versions (each names its aliases) or else the secret's metadata.
+  const aliases: Record<string, number> = { ...(m?.aliases ?? {}) };
+  for (const v of versions.data?.versions ?? []) for (const a of v.aliases ?? []) aliases[a] = v.version;
   return (
     <section>
       <p class="crumbs">
@@ -357,8 +363,8 @@ export function SecretPage({ vaultId, path }: { vaultId: string; path: string })
           <dd>{m.version}</dd>
           <dt>Aliases</dt>
           <dd data-testid="aliases">
-            {m.aliases && Object.keys(m.aliases).length
-              ? Object.entries(m.aliases).map(([a, v]) => (
+            {Object.keys(aliases).length
+              ? Object.entries(aliases).map(([a, v]) => (
                   <span key={a} class="alias">
                     {a} → v{v}{" "}
                     <button type="button" class="link" aria-label={`Remove alias ${a}`} onClick={() => act(() => del(`${base}/secret-alias/${encPath(path)}/${a}`), `Alias ${a} removed.`)}>
@@ -381,7 +387,7 @@ export function SecretPage({ vaultId, path }: { vaultId: string; path: string })
             {m.secret_usage ? `${m.secret_usage.access_count}, last ${fmtTime(m.secret_usage.last_read_at)}` : m.access_count}
           </dd>
           <dt>Rotation</dt>
-          <dd>{m.next_rotation_at ? `scheduled, next ${fmtTime(m.next_rotation_at)}` : "not scheduled"}</dd>
+          <dd data-testid="rotation">{nextRotation ? `scheduled, next ${fmtTime(nextRotation)}` : schedule === null ? "not scheduled" : "no schedule known (set one to see its next time)"}</dd>
           <dt>Versions kept</dt>
           <dd>{m.max_versions ? m.max_versions : "vault default"}</dd>
         </dl>
@@ -410,7 +416,9 @@ export function SecretPage({ vaultId, path }: { vaultId: string; path: string })
       </div>
       {form === "version" && <ValueForm vaultId={vaultId} path={path} type={m?.type} onDone={() => (setForm(""), reload())} />}
       {form === "rotate" && <RotateForm vaultId={vaultId} path={path} onDone={() => (setForm(""), reload())} />}
-      {form === "schedule" && m && <ScheduleForm vaultId={vaultId} path={path} meta={m} onDone={() => (setForm(""), reload())} />}
+      {form === "schedule" && (
+        <ScheduleForm vaultId={vaultId} path={path} next={nextRotation} onDone={(next) => (setSchedule(next), setForm(""), reload())} />
+      )}
       <h2>Versions</h2>
       <LoadError error={versions.error} />
       {versions.data && (
