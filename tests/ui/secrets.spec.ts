@@ -34,11 +34,31 @@ test("list with filter and paging", async ({ page, coffer }) => {
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(rows).toHaveCount(2);
   await expect(page.getByRole("link", { name: "db/password" })).toBeVisible();
-  await shot(page, "secrets");
-  mkdirSync(join(ARTIFACTS, "..", "..", "..", "docs", "img"), { recursive: true });
+  await shot(page, "secrets-filtered");
   await page.getByLabel("Path prefix").fill("");
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(rows).toHaveCount(21);
+});
+
+test("the secrets page (the README's picture)", async ({ page, coffer }) => {
+  const v = await coffer.api<{ id: string }>("POST", "/v1/vaults", { name: "production", description: "Keys the agents in production use" });
+  const items: [string, string][] = [
+    ["api-keys/anthropic", "api_key"],
+    ["api-keys/openai", "api_key"],
+    ["db/postgres-main", "password"],
+    ["db/redis", "password"],
+    ["ssh/deploy", "ssh_key"],
+    ["tls/api-example-com", "certificate"],
+  ];
+  for (const [p, type] of items) await coffer.api("PUT", `/v1/vaults/${v.id}/secrets/${p}`, { value: "example", type, metadata: { team: "platform" } });
+  await coffer.api("POST", `/v1/vaults/${v.id}/secret-rotate/db/postgres-main`, { length: 32, charset: "alphanumeric" });
+  await coffer.api("GET", `/v1/vaults/${v.id}/secrets/api-keys/openai`);
+  await signIn(page, coffer);
+  await page.goto(`/ui/#/vaults/${v.id}`);
+  await expect(page.getByRole("link", { name: "tls/api-example-com" })).toBeVisible();
+  await shot(page, "secrets");
+  mkdirSync(join(ARTIFACTS, "..", "..", "..", "docs", "img"), { recursive: true });
+  await page.setViewportSize({ width: 1100, height: 560 });
   await page.screenshot({ path: join(ARTIFACTS, "..", "..", "..", "docs", "img", "dashboard-secrets.png") });
 });
 
