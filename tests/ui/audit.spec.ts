@@ -1,6 +1,8 @@
 // The audit trail: filter by action, vault, actor and time, page through it, verify the chain;
 // and the vault's activity picture.
-import { expect, shot, signIn, test, uniq } from "./fixtures";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { expect, shot, signIn, startServer, stopServer, test, uniq } from "./fixtures";
 
 test("audit: filters, paging and chain verification", async ({ page, coffer }) => {
   const v = await coffer.api<{ id: string; name: string }>("POST", "/v1/vaults", { name: uniq("aud") });
@@ -45,4 +47,42 @@ test("vault activity per hour", async ({ page, coffer }) => {
   await page.getByLabel("Period").selectOption("24");
   await expect(chart.locator("title").first()).toContainText("over 24 hours");
   await shot(page, "activity");
+});
+
+// Its own server: the test stops it, edits one audit event in the database file the way someone
+// with the file could (the append-only triggers dropped for the edit and put back), and starts it
+// again on the same data dir.
+test("verify chain shows where a tampered trail breaks", async ({ page }) => {
+  const first = await startServer();
+  const { dataDir, adminKey } = first.coffer;
+  let current = first;
+  try {
+    const v = await first.coffer.api<{ id: string }>("POST", "/v1/vaults", { name: "tamper" });
+    await first.coffer.api("PUT", `/v1/vaults/${v.id}/secrets/a`, { value: "v", type: "api_key" });
+    await stopServer(first.proc, dataDir, true);
+    const db = join(dataDir, "coffer.db");
+    const triggers = spawnSync("sqlite3", [db, "SELECT sql || ';' FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"], { encoding: "utf8" });
+    expect(triggers.status).toBe(0);
+    const names = spawnSync("sqlite3", [db, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"], { encoding: "utf8" });
+    const script = [
+      "BEGIN;",
+      ...names.stdout.split("\n").filter(Boolean).map((n) => `DROP TRIGGER "${n}";`),
+      "UPDATE audit_events SET action = 'x' WHERE seq = 2;\nSELECT changes();",
+      triggers.stdout,
+      "COMMIT;",
+    ].join("\n");
+    const edit = spawnSync("sqlite3", [db], { input: script, encoding: "utf8" });
+    expect(edit.status, edit.stderr).toBe(0);
+    expect(edit.stdout.trim()).toBe("1"); // one event changed
+    current = await startServer({ dataDir, adminKey });
+    await page.goto(`${current.coffer.url}/ui/`);
+    await page.getByLabel("Your API key").fill(adminKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("link", { name: "Audit" }).click();
+    await page.getByRole("button", { name: "Verify chain" }).click();
+    await expect(page.getByTestId("verify-result")).toContainText("The chain breaks at event 2");
+    await shot(page, "audit-broken");
+  } finally {
+    await stopServer(current.proc, dataDir);
+  }
 });

@@ -23,13 +23,19 @@ export interface Coffer {
   api<T = any>(method: string, path: string, body?: unknown, key?: string): Promise<T>;
 }
 
-async function startServer(): Promise<{ coffer: Coffer; proc: ChildProcess }> {
+/** `coffer init` in a new temp dir: the dir and the admin API key init printed. */
+export function initDataDir(): { dataDir: string; adminKey: string } {
   const dataDir = mkdtempSync(join(tmpdir(), "coffer-ui-"));
   const init = spawnSync(BIN, ["init", "--data-dir", dataDir], { encoding: "utf8", timeout: 60_000 });
   if (init.status !== 0) throw new Error(`coffer init failed (exit ${init.status})`);
   const m = KEY_RE.exec(init.stdout);
   if (!m) throw new Error("coffer init printed no admin API key");
-  const adminKey = m[1];
+  return { dataDir, adminKey: m[1] };
+}
+
+/** Starts `coffer server` on 127.0.0.1 port 0 over `dataDir` (a fresh one when absent). */
+export async function startServer(existing?: { dataDir: string; adminKey: string }): Promise<{ coffer: Coffer; proc: ChildProcess }> {
+  const { dataDir, adminKey } = existing ?? initDataDir();
   const log = openSync(join(dataDir, "server.log"), "a");
   const proc = spawn(BIN, ["server", "--data-dir", dataDir, "--listen", "127.0.0.1:0"], {
     stdio: ["ignore", "pipe", log],
@@ -60,7 +66,8 @@ async function startServer(): Promise<{ coffer: Coffer; proc: ChildProcess }> {
   return { coffer: { url, adminKey, dataDir, api }, proc };
 }
 
-async function stopServer(proc: ChildProcess, dataDir: string) {
+/** Stops the server (SIGTERM, then SIGKILL after 20 s); removes `dataDir` unless `keep`. */
+export async function stopServer(proc: ChildProcess, dataDir: string, keep = false) {
   if (proc.exitCode === null) {
     const exited = new Promise((r) => proc.once("exit", r));
     proc.kill("SIGTERM");
@@ -68,7 +75,7 @@ async function stopServer(proc: ChildProcess, dataDir: string) {
     await exited;
     clearTimeout(t);
   }
-  rmSync(dataDir, { recursive: true, force: true });
+  if (!keep) rmSync(dataDir, { recursive: true, force: true });
 }
 
 /** What a page did that a test checks afterwards. */
