@@ -114,6 +114,7 @@ test("policies: live preview of matching secrets, add, remove", async ({ page, c
   await page.getByLabel("Secret path pattern").fill("api-keys/*");
   await expect(preview).toContainText("2 matching secrets");
   await page.getByLabel("list").check();
+  await shot(page, "policy-preview");
   await page.getByRole("button", { name: "Add policy" }).click();
   await expect(page.getByText("Policy added.")).toBeVisible();
   await expect(page.getByRole("cell", { name: "api-keys/*", exact: true })).toBeVisible();

@@ -60,3 +60,26 @@ test("sign in, reload keeps the session, sign out ends it on the server", async 
   await expect(page.getByLabel("Your API key")).toBeVisible();
   expect(watch.cspViolations).toEqual([]);
 });
+
+test("keyboard only: sign in, land on the heading, open a dialog and leave it", async ({ page, coffer }) => {
+  await coffer.api("POST", "/v1/vaults", { name: uniq("kbd") });
+  await page.goto("/ui/");
+  await expect(page.getByLabel("Your API key")).toBeFocused();
+  await page.keyboard.type(coffer.adminKey);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Vaults", level: 1 })).toBeFocused();
+  await page.keyboard.press("Tab");
+  await expect(page.getByLabel("Name")).toBeFocused();
+  // Every form field on the page has an accessible name.
+  const unnamed = await page.locator("input, select, textarea").evaluateAll((els) =>
+    els.filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute("aria-label")).map((e) => e.outerHTML),
+  );
+  expect(unnamed).toEqual([]);
+  const del = page.getByRole("button", { name: /^Delete vault/ }).first();
+  await del.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("dialog")).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("dialog")).toHaveCount(0);
+  await expect(del).toBeFocused();
+});
