@@ -187,3 +187,37 @@ export function ShownOnce({ items, onDismiss }: { items: { label: string; value:
     </section>
   );
 }
+
+/** A table with a caption for screen readers and column headers. */
+export function DataTable({ caption, cols, testId, children }: { caption: string; cols: string[]; testId?: string; children: ComponentChildren }) {
+  return (
+    <table data-testid={testId}>
+      <caption class="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          {cols.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}
+
+/** Previous/next paging over a cursor-paged list. */
+export function Pager({ page, hasNext, onPrev, onNext }: { page: number; hasNext: boolean; onPrev: () => void; onNext: () => void }) {
+  return (
+    <div class="row" aria-label="Pages">
+      <button type="button" disabled={page < 2} onClick={onPrev}>
+        Previous page
+      </button>
+      <span>Page {page}</span>
+      <button type="button" disabled={!hasNext} onClick={onNext}>
+        Next page
+      </button>
+    </div>
+  );
+}

@@ -3,7 +3,7 @@
 // off/on, test, delete).
 import { useState } from "preact/hooks";
 import { del, get, patch, post, type Agent, type Binding, type Vault } from "../api";
-import { ConfirmDialog, fmtTime, href, LoadError, Message, ShownOnce, useAction, useLoad } from "../ui";
+import { ConfirmDialog, DataTable, fmtTime, href, LoadError, Message, ShownOnce, useAction, useLoad } from "../ui";
 
 interface Credentials {
   api_key: string;
@@ -54,18 +54,7 @@ export function AgentsPage() {
       )}
       {data && data.agents.length === 0 && <p>No agents yet.</p>}
       {data && data.agents.length > 0 && (
-        <table>
-          <caption class="sr-only">Agents</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">State</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="Agents" cols={["Name", "State", "Created", "Last used", "Actions"]}>
             {data.agents.map((a) => (
               <tr key={a.id} data-testid={`agent-${a.name}`}>
                 <td>
@@ -98,8 +87,7 @@ export function AgentsPage() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
       {rotating && (
         <ConfirmDialog
@@ -164,18 +152,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
       <Message msg={msg} />
       {bindings.data && bindings.data.bindings.length === 0 && <p>No bindings.</p>}
       {bindings.data && bindings.data.bindings.length > 0 && (
-        <table>
-          <caption class="sr-only">Bindings</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Base URL</th>
-              <th scope="col">Credential</th>
-              <th scope="col">State</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="Bindings" cols={["Name", "Base URL", "Credential", "State", "Actions"]}>
             {bindings.data.bindings.map((b) => (
               <tr key={b.id} data-testid={`binding-${b.name}`}>
                 <td>{b.name}</td>
@@ -212,8 +189,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
       <form
         class="stack-form"

@@ -2,7 +2,7 @@
 // chain (the result, and where it breaks). The admin sees everything; a user must pick a vault.
 import { useState } from "preact/hooks";
 import { get, query, type AuditEvent, type AuditVerification, type Session, type Vault } from "../api";
-import { fmtTime, LoadError, Message, useAction, useLoad } from "../ui";
+import { DataTable, fmtTime, LoadError, Message, Pager, useAction, useLoad } from "../ui";
 
 const PAGE = 50;
 
@@ -75,19 +75,7 @@ export function AuditPage({ session }: { session: Session }) {
       {mustPickVault && <p>Choose one of your vaults to see its events.</p>}
       <LoadError error={error} />
       {data && (
-        <table data-testid="audit-table">
-          <caption class="sr-only">Audit events</caption>
-          <thead>
-            <tr>
-              <th scope="col">Seq</th>
-              <th scope="col">At</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Vault / path</th>
-              <th scope="col">Outcome</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="Audit events" testId="audit-table" cols={["Seq", "At", "Actor", "Action", "Vault / path", "Outcome"]}>
             {data.events.map((e) => (
               <tr key={e.seq} class={e.outcome === "success" ? "" : "refused"}>
                 <td>{e.seq}</td>
@@ -105,18 +93,9 @@ export function AuditPage({ session }: { session: Session }) {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
-      <div class="row" aria-label="Pages">
-        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Previous page
-        </button>
-        <span>Page {cursors.length}</span>
-        <button type="button" disabled={!data?.next_after} onClick={() => data?.next_after && setCursors([...cursors, data.next_after])}>
-          Next page
-        </button>
-      </div>
+      <Pager page={cursors.length} hasNext={!!data?.next_after} onPrev={() => setCursors(cursors.slice(0, -1))} onNext={() => data?.next_after && setCursors([...cursors, data.next_after])} />
       <h2>Hash chain</h2>
       <button type="button" onClick={() => run(async () => setVerify(await get<AuditVerification>("/v1/audit/verify")))}>
         Verify chain

@@ -16,7 +16,7 @@ import {
   type VersionEntry,
 } from "../api";
 import { Timeline } from "../charts";
-import { ConfirmDialog, CopyButton, fmtTime, href, LoadError, Message, useAction, useLoad, type Msg } from "../ui";
+import { ConfirmDialog, CopyButton, DataTable, fmtTime, href, LoadError, Message, type Msg, useAction, useLoad } from "../ui";
 
 export const REVEAL_MS = 30_000;
 const TYPES = ["password", "api_key", "private_key", "certificate", "file", "note", "ssh_key", "env_bundle", "generic", "env"];
@@ -424,19 +424,7 @@ export function SecretPage({ vaultId, path }: { vaultId: string; path: string })
       {versions.data && (
         <>
           <Timeline versions={versions.data.versions} events={events.data ?? []} />
-          <table>
-            <caption class="sr-only">Versions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Reads</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
+          <DataTable caption="Versions" cols={["Version", "State", "Created", "Expires", "Reads", "Actions"]}>
               {versions.data.versions.map((v) => (
                 <tr key={v.version} data-testid={`version-${v.version}`}>
                   <td>v{v.version}</td>
@@ -465,8 +453,7 @@ export function SecretPage({ vaultId, path }: { vaultId: string; path: string })
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
+            </DataTable>
           <form
             class="inline-form"
             aria-label="Point an alias at a version"

@@ -2,7 +2,7 @@
 // keys. A non-admin sees a plain "not allowed" from the API's own 403.
 import { useState } from "preact/hooks";
 import { del, get, post, type ApiKey, type Session, type User } from "../api";
-import { ConfirmDialog, fmtTime, href, LoadError, Message, ShownOnce, useAction, useLoad } from "../ui";
+import { ConfirmDialog, DataTable, fmtTime, href, LoadError, Message, ShownOnce, useAction, useLoad } from "../ui";
 
 export function UsersPage({ session, userId }: { session: Session; userId?: string }) {
   return userId ? <UserKeys userId={userId} /> : <UserList session={session} />;
@@ -35,16 +35,7 @@ function UserList({ session }: { session: Session }) {
       )}
       <Message msg={msg} />
       {data && (
-        <table>
-          <caption class="sr-only">Users</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="Users" cols={["Name", "Role", "Created"]}>
             {data.users.map((u) => (
               <tr key={u.id}>
                 <td>
@@ -54,8 +45,7 @@ function UserList({ session }: { session: Session }) {
                 <td>{fmtTime(u.created_at)}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
     </section>
   );
@@ -96,18 +86,7 @@ function UserKeys({ userId }: { userId: string }) {
       <Message msg={msg} />
       {shown && <ShownOnce items={[{ label: "API key", value: shown }]} onDismiss={() => setShown(null)} />}
       {data && (
-        <table>
-          <caption class="sr-only">API keys</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Id</th>
-              <th scope="col">Created</th>
-              <th scope="col">Revoked</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="API keys" cols={["Name", "Id", "Created", "Revoked", "Actions"]}>
             {data.api_keys.map((k) => (
               <tr key={k.id} data-testid={`key-${k.name}`}>
                 <td>{k.name}</td>
@@ -140,8 +119,7 @@ function UserKeys({ userId }: { userId: string }) {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
       {revoking && (
         <ConfirmDialog

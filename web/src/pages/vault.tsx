@@ -16,7 +16,7 @@ import {
   type Vault,
 } from "../api";
 import { ActivityChart } from "../charts";
-import { fmtTime, href, LoadError, Message, useAction, useLoad } from "../ui";
+import { DataTable, fmtTime, href, LoadError, Message, Pager, useAction, useLoad } from "../ui";
 import { ValueForm } from "./secret";
 
 const PAGE = 20;
@@ -95,19 +95,7 @@ function SecretsTab({ vaultId }: { vaultId: string }) {
       <LoadError error={error} />
       {data && data.secrets.length === 0 && <p>No secrets here.</p>}
       {data && data.secrets.length > 0 && (
-        <table>
-          <caption class="sr-only">Secrets</caption>
-          <thead>
-            <tr>
-              <th scope="col">Path</th>
-              <th scope="col">Type</th>
-              <th scope="col">Version</th>
-              <th scope="col">State</th>
-              <th scope="col">Updated</th>
-              <th scope="col">Reads</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="Secrets" cols={["Path", "Type", "Version", "State", "Updated", "Reads"]}>
             {data.secrets.map((s) => (
               <tr key={s.id}>
                 <td>
@@ -120,18 +108,9 @@ function SecretsTab({ vaultId }: { vaultId: string }) {
                 <td>{s.secret_usage?.access_count ?? s.access_count}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
-      <div class="row" aria-label="Pages">
-        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Previous page
-        </button>
-        <span>Page {cursors.length}</span>
-        <button type="button" disabled={!data?.next_after} onClick={() => data?.next_after && setCursors([...cursors, data.next_after])}>
-          Next page
-        </button>
-      </div>
+      <Pager page={cursors.length} hasNext={!!data?.next_after} onPrev={() => setCursors(cursors.slice(0, -1))} onNext={() => data?.next_after && setCursors([...cursors, data.next_after])} />
       {creating ? (
         <ValueForm
           vaultId={vaultId}
@@ -196,19 +175,7 @@ function PoliciesTab({ vaultId, session }: { vaultId: string; session: Session }
       <LoadError error={error} />
       {data && data.policies.length === 0 && <p>No policies.</p>}
       {data && data.policies.length > 0 && (
-        <table>
-          <caption class="sr-only">Policies</caption>
-          <thead>
-            <tr>
-              <th scope="col">Who</th>
-              <th scope="col">Paths</th>
-              <th scope="col">Permissions</th>
-              <th scope="col">Effect</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="Policies" cols={["Who", "Paths", "Permissions", "Effect", "Expires", "Actions"]}>
             {data.policies.map((p) => (
               <tr key={p.id}>
                 <td>
@@ -232,8 +199,7 @@ function PoliciesTab({ vaultId, session }: { vaultId: string; session: Session }
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
       <form
         class="stack-form"

@@ -1,7 +1,7 @@
 // The vaults page: the vaults the caller may see, create one, delete one (typed confirmation).
 import { useState } from "preact/hooks";
 import { del, get, post, type Vault } from "../api";
-import { ConfirmDialog, fmtTime, href, LoadError, Message, useAction, useLoad } from "../ui";
+import { ConfirmDialog, DataTable, fmtTime, href, LoadError, Message, useAction, useLoad } from "../ui";
 
 export function VaultsPage() {
   const { data, error, reload } = useLoad(() => get<{ vaults: Vault[] }>("/v1/vaults"), []);
@@ -34,17 +34,7 @@ export function VaultsPage() {
       <Message msg={msg} />
       {data && data.vaults.length === 0 && <p>No vaults yet.</p>}
       {data && data.vaults.length > 0 && (
-        <table>
-          <caption class="sr-only">Vaults</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Description</th>
-              <th scope="col">Created</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
+        <DataTable caption="Vaults" cols={["Name", "Description", "Created", "Actions"]}>
             {data.vaults.map((v) => (
               <tr key={v.id}>
                 <td>
@@ -59,8 +49,7 @@ export function VaultsPage() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </DataTable>
       )}
       {deleting && (
         <ConfirmDialog
