@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 export COFFER_WITH_TEST_TOOLS=1
 export COFFER_DEBUG_INFO=${COFFER_DEBUG_INFO:--g1}  # scripts/build.sh: line tables, not full -g
 ./scripts/install-deps.sh  # first: the background build below must not race apt for its lock
+# The dashboard's assets (web/ -> web/dist) once, here: the gcc and ASan builds below both embed
+# web/dist, and would otherwise both find it stale and take turns running npm.
+./scripts/build-web.sh
 # The ASan+UBSan build runs in the background at nice 19 from here on, on the CPU that the gcc build
 # and tests leave idle (the integration tests mostly wait on servers); it is waited for before the
 # sanitizer stage. It has its own process group (set -m), which the EXIT trap stops on a failure.

@@ -2,6 +2,8 @@
 #include "api/handler.h"
 
 #include <boost/json/serialize.hpp>
+#include <charconv>
+#include <string>
 
 #include "common/secret_buffer.h"
 #include "http/problem_json.h"
@@ -16,8 +18,8 @@ int SuccessStatusFor(std::string_view action) {
       "user.create",  "apikey.create", "agent.create", "vault.create",  "policy.create",
       "secret.write", "secret.rotate", "share.create", "binding.create"};
   static constexpr std::string_view kNoContent[] = {
-      "apikey.revoke", "agent.revoke", "vault.delete",  "policy.delete",
-      "secret.delete", "share.revoke", "binding.delete"};
+      "apikey.revoke", "agent.revoke", "vault.delete",   "policy.delete",
+      "secret.delete", "share.revoke", "binding.delete", "session.delete"};
   for (std::string_view a : kCreated) {
     if (a == action) return 201;
   }
@@ -27,7 +29,38 @@ int SuccessStatusFor(std::string_view action) {
   return 200;
 }
 
+// A refused authentication's problem; a session cookie without its CSRF token gets a type of its
+// own, so the dashboard can tell it from a refusal of the person.
+http::Response AuthenticationProblem(const RequestCredentials& credentials, const Status& status) {
+  if (status.code() == StatusCode::kPermissionDenied && !credentials.authorization.has_value() &&
+      credentials.session_cookie.has_value() &&
+      (!credentials.csrf_token.has_value() || credentials.csrf_token->empty())) {
+    return http::Problem(403, "csrf-token-missing", "CSRF token missing", status.message());
+  }
+  return http::ProblemFromStatus(status);
+}
+
 }  // namespace
+
+std::optional<std::string_view> SessionCookie(const http::Request& request) {
+  for (const auto& [name, value] : request.headers) {
+    if (name != "cookie") continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const size_t end = rest.find(';');
+      std::string_view pair = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      if (pair.starts_with(kSessionCookieName) && pair.size() > kSessionCookieName.size() &&
+          pair[kSessionCookieName.size()] == '=') {
+        pair.remove_prefix(kSessionCookieName.size() + 1);
+        while (!pair.empty() && pair.back() == ' ') pair.remove_suffix(1);
+        return pair;
+      }
+    }
+  }
+  return std::nullopt;
+}
 
 RequestContext AnonymousContext(const http::Request& request, const http::TrustedProxies& trusted) {
   RequestContext ctx;
@@ -41,8 +74,11 @@ http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler h
   return [rc, action = std::move(action), handler = std::move(handler)](
              const http::Request& request, const http::RouteParams& params) {
     RequestContext ctx = AnonymousContext(request, rc.trusted_proxies);
-    auto principal = rc.auth.AuthenticateRequest(ctx, request.Header("authorization"));
-    if (!principal.has_value()) return http::ProblemFromStatus(principal.error());
+    const RequestCredentials credentials{.authorization = request.Header("authorization"),
+                                         .session_cookie = SessionCookie(request),
+                                         .csrf_token = request.Header("x-csrf-token")};
+    auto principal = rc.auth.AuthenticateRequest(ctx, credentials);
+    if (!principal.has_value()) return AuthenticationProblem(credentials, principal.error());
     ctx.principal = std::move(*principal);
     ctx.success_status = SuccessStatusFor(action);
     ctx.defer_audit = request.before_send_honoured;
@@ -111,6 +147,18 @@ std::expected<JsonBody, http::Response> ParseBody(const http::Request& request, 
                                          body.error().status.message()));
   }
   return std::unexpected(http::ProblemFromStatus(body.error().status));
+}
+
+StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t fallback) {
+  auto text = req.Query(name);
+  if (!text.has_value()) return fallback;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (text->empty() || ec != std::errc() || ptr != text->data() + text->size()) {
+    return Err(
+        InvalidArgumentError("query parameter " + std::string(name) + " must be an integer"));
+  }
+  return v;
 }
 
 }  // namespace coffer::api

@@ -38,6 +38,12 @@ struct RouteContext {
 // written for `action`; if that fails the answer is 503 (fail closed).
 http::Handler Authed(const RouteContext& rc, std::string action, AuthedHandler handler);
 
+// The dashboard's session cookie (docs/dashboard.md).
+inline constexpr std::string_view kSessionCookieName = "coffer_session";
+
+// The value of the request's coffer_session cookie, if it carries one.
+std::optional<std::string_view> SessionCookie(const http::Request& request);
+
 // A request context with no principal yet: request id and client IP.
 RequestContext AnonymousContext(const http::Request& request, const http::TrustedProxies& trusted);
 
@@ -51,6 +57,10 @@ http::Response JsonResponse(int status, const boost::json::value& body);
 
 // A route parameter ("" when absent).
 const std::string& Param(const http::RouteParams& params, std::string_view name);
+
+// The integer query parameter `name`, `fallback` when absent; kInvalidArgument when it is not
+// an integer.
+StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t fallback);
 
 // 204 No Content.
 http::Response NoContent();

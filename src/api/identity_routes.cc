@@ -305,17 +305,6 @@ StatusOr<std::optional<UnixMicros>> QueryTime(const http::Request& req, std::str
   return std::optional<UnixMicros>(*t);
 }
 
-StatusOr<int64_t> QueryInt(const http::Request& req, std::string_view name, int64_t fallback) {
-  auto text = req.Query(name);
-  if (!text.has_value()) return fallback;
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (text->empty() || ec != std::errc() || ptr != text->data() + text->size()) {
-    return Err(InvalidArgumentError(fmt::format("query parameter {} must be an integer", name)));
-  }
-  return v;
-}
-
 void RegisterAuditRoutes(http::Router& router, const ApiServices& api, const RouteContext& rc) {
   AuditService& audit = api.audit;
   router.Add(

@@ -26,6 +26,8 @@ void RegisterWebhookRoutes(http::Router& router, const ApiServices& api);
 void RegisterBindingRoutes(http::Router& router, const ApiServices& api);
 void RegisterProxyRoutes(http::Router& router, const ApiServices& api);
 void RegisterTokenKeyRoutes(http::Router& router, const ApiServices& api);
+void RegisterSessionRoutes(http::Router& router, const ApiServices& api);
+void RegisterDashboardRoutes(http::Router& router, const ApiServices& api);
 
 namespace {
 
@@ -214,6 +216,8 @@ void RegisterRoutes(http::Router& router, const ApiServices& services) {
   RegisterBindingRoutes(router, services);
   RegisterProxyRoutes(router, services);
   RegisterTokenKeyRoutes(router, services);
+  RegisterSessionRoutes(router, services);
+  RegisterDashboardRoutes(router, services);
 }
 
 }  // namespace coffer::api

@@ -25,6 +25,7 @@ constexpr IntegerBound kIntegerBounds[] = {
     {"max_connections_per_address", 0, 1'000'000, ""},  // 0: no limit
     {"max_connections", 0, 10'000'000, ""},             // 0: the open-file limit less a reserve
     {"token_ttl_seconds", 60, 86'400, "seconds"},
+    {"ui_session_ttl_seconds", 60, 7 * 86'400, "seconds"},
     {"auth_failure_burst", 1, 1'000'000, ""},
     {"auth_failures_per_minute", 1, 1'000'000, ""},
     {"rotation_min_interval_seconds", 1, 86'400, "seconds"},

@@ -175,7 +175,8 @@ bool IsServerOwnedHeader(std::string_view name) {
 void WipeRequest(Request& request) {
   SecureWipe(request.body);
   for (auto& [name, value] : request.headers) {
-    if (name == "authorization" || name == "proxy-authorization" || name == "cookie") {
+    if (name == "authorization" || name == "proxy-authorization" || name == "cookie" ||
+        name == "x-csrf-token") {
       SecureWipe(value);
     }
   }
@@ -436,7 +437,8 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
                                                 framing == Framing::kChunked),
                                    response.stream, framing);
   } else {
-    written = co_await Write(conn, response, version, keep_alive, request.request_id);
+    written = co_await Write(conn, response, version, keep_alive, request.request_id,
+                             request.method == "HEAD");
   }
   if (response.sensitive) {
     SecureWipe(response.body);
@@ -450,11 +452,13 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
 template <typename Stream>
 asio::awaitable<bool> BeastHttpServer::Write(Connection<Stream>& conn, const Response& response,
                                              unsigned version, bool keep_alive,
-                                             const std::string& request_id) {
+                                             const std::string& request_id, bool head) {
   WireResponse wire;
   SetHeader(wire, response, version, keep_alive, request_id);
   if (!IsBodyless(response.status)) {
-    wire.body() = beast::span<const char>(response.body.data(), response.body.size());
+    if (!head) {
+      wire.body() = beast::span<const char>(response.body.data(), response.body.size());
+    }
     wire.content_length(response.body.size());
   }
   conn.lowest().expires_after(options_.write_timeout);

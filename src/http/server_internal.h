@@ -186,8 +186,9 @@ class BeastHttpServer final : public HttpServer {
                                  const std::string& peer_ip,
                                  std::optional<TimerClock::time_point> header_deadline);
   template <typename Stream>
+  // `head`: the answer to a HEAD request, sent with the body's Content-Length but not the body.
   asio::awaitable<bool> Write(Connection<Stream>& conn, const Response& response, unsigned version,
-                              bool keep_alive, const std::string& request_id);
+                              bool keep_alive, const std::string& request_id, bool head = false);
   template <typename Stream>
   asio::awaitable<void> LingerAndClose(Connection<Stream>& conn);
   void Observe(const Request& request, std::string_view route_template, int status,

@@ -30,6 +30,7 @@ struct ServerConfig {
   int64_t max_connections_per_address = 256;  // 0: no limit
   int64_t max_connections = 0;                // 0: the open-file limit less a reserve
   int64_t token_ttl_seconds = 900;
+  int64_t ui_session_ttl_seconds = 3600;  // a dashboard session's life from sign-in
   // Failed authentications one client address may make at once, and how many more per minute.
   int64_t auth_failure_burst = 20;
   int64_t auth_failures_per_minute = 60;

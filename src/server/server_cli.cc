@@ -59,6 +59,12 @@ CLI::App* AddServerCommand(CLI::App& app, StoreOptions& options) {
       ->check(IntegerOption("token_ttl_seconds"))
       ->capture_default_str();
   server
+      ->add_option("--ui-session-ttl-seconds,--ui-session-ttl", config.ui_session_ttl_seconds,
+                   "Lifetime of a dashboard session from sign-in (absolute)")
+      ->envname("COFFER_UI_SESSION_TTL_SECONDS")
+      ->check(IntegerOption("ui_session_ttl_seconds"))
+      ->capture_default_str();
+  server
       ->add_option("--auth-failure-burst", config.auth_failure_burst,
                    "Failed authentications a client address may make at once before 429")
       ->envname("COFFER_AUTH_FAILURE_BURST")

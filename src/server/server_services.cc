@@ -7,9 +7,11 @@
 
 #include "api/ops_routes.h"
 #include "api/routes.h"
+#include "api/ui_routes.h"
 #include "common/ids.h"
 #include "common/monotonic_clock.h"
 #include "common/time_format.h"
+#include "server/embedded_ui.h"
 #include "server/json_log.h"
 
 namespace coffer::server {
@@ -45,6 +47,8 @@ void LogIntegrityFailure(const IntegrityFailure& f) {
 AuthService::Options AuthOptions(const ServerConfig& config, ServerTelemetry& telemetry) {
   AuthService::Options options;
   options.token_ttl = std::chrono::seconds(config.token_ttl_seconds);
+  options.session_ttl = std::chrono::seconds(config.ui_session_ttl_seconds);
+  options.secure_session_cookie = !config.tls_cert.empty();
   options.failure_limit.burst = config.auth_failure_burst;
   options.failure_limit.per_minute = config.auth_failures_per_minute;
   options.on_limited = [&telemetry] { telemetry.OnRateLimitRefused("auth-failures"); };
@@ -165,6 +169,7 @@ void ServerServices::RegisterRoutes(http::Router& router, const http::TrustedPro
                                policies_, audit_, shares_, webhooks_, *bindings_, *gateway_});
   api::RegisterOpsRoutes(router, api::OpsRoutes{.ready = [this] { return Ready(); },
                                                 .metrics = &in_.telemetry.registry()});
+  api::RegisterUiRoutes(router, EmbeddedUiAssets(), {.tls = !in_.config.tls_cert.empty()});
 }
 
 void ServerServices::SetListeningUrl(std::string url) {

@@ -205,13 +205,18 @@ StatusOr<Principal> AuthService::Authenticate(std::optional<std::string_view> he
 StatusOr<Principal> AuthService::AuthenticateJwt(std::string_view jwt) {
   ASSIGN_OR_RETURN(JwtClaims claims, keyring_.VerifyToken(jwt, deps_.clock.Now(), KeyWindow()));
   // The token lives only as long as the key it was exchanged for.
-  auto entry = Lookup(claims.credential_id);
+  return PrincipalOfCredential(claims.credential_id, claims.subject);
+}
+
+StatusOr<Principal> AuthService::PrincipalOfCredential(std::string_view credential_id,
+                                                       std::string_view principal_id) {
+  auto entry = Lookup(credential_id);
   if (!entry.has_value()) {
     if (entry.error().code() == StatusCode::kNotFound) return Err(Unauthenticated());
     return Err(entry.error());
   }
   if (entry->credential.IsRevokedAt(deps_.clock.Now()) ||
-      entry->credential.principal_id != claims.subject) {
+      entry->credential.principal_id != principal_id) {
     return Err(Unauthenticated());
   }
   RETURN_IF_ERROR(RefuseInactive(entry->principal_revoked, entry->principal_deactivated));
@@ -267,8 +272,19 @@ void AuthService::NoteResult(std::string_view client_ip, const Status& result) {
 
 StatusOr<Principal> AuthService::AuthenticateRequest(const RequestContext& anonymous,
                                                      std::optional<std::string_view> header) {
+  return AuthenticateRequest(anonymous, RequestCredentials{.authorization = header,
+                                                           .session_cookie = std::nullopt,
+                                                           .csrf_token = std::nullopt});
+}
+
+StatusOr<Principal> AuthService::AuthenticateRequest(const RequestContext& anonymous,
+                                                     const RequestCredentials& credentials) {
   RETURN_IF_ERROR(AdmitClient(anonymous.client_ip));
-  auto principal = Authenticate(header);
+  const bool by_cookie =
+      !credentials.authorization.has_value() && credentials.session_cookie.has_value();
+  auto principal = by_cookie
+                       ? AuthenticateSession(*credentials.session_cookie, credentials.csrf_token)
+                       : Authenticate(credentials.authorization);
   if (principal.has_value()) return principal;
   Status recorded = deps_.audit.RecordAnonymous(anonymous.request_id, anonymous.client_ip,
                                                 "auth.failed", principal.error());

@@ -29,6 +29,7 @@
 #include "crypto/hmac_key.h"
 #include "crypto/keyring.h"
 #include "model/identity.h"
+#include "model/ui_session.h"
 #include "service/auth_failure_limiter.h"
 #include "service/principal.h"
 #include "service/service_deps.h"
@@ -63,6 +64,23 @@ struct TokenExchangeRules {
   std::optional<std::string> agent_id;
 };
 
+// The credentials a request may carry: an Authorization header, or a dashboard session's cookie
+// with the X-CSRF-Token header that must come with it (auth_session.cc).
+struct RequestCredentials {
+  std::optional<std::string_view> authorization;
+  std::optional<std::string_view> session_cookie;  // the coffer_session cookie's value
+  std::optional<std::string_view> csrf_token;      // the X-CSRF-Token header
+};
+
+// A dashboard session as its holder sees it.
+struct UiSessionView {
+  SecretBuffer cookie;     // the cookie's value: set only by CreateSession (shown once)
+  std::string csrf_token;  // the same for the session's whole life
+  UnixMicros expires_at = 0;
+  int64_t max_age_seconds = 0;  // from now until expires_at, for the cookie's Max-Age
+  Principal principal;
+};
+
 // A credential whose secret matched, with the principal it belongs to.
 struct VerifiedCredential {
   Credential credential;
@@ -75,12 +93,16 @@ class AuthService {
  public:
   struct Options {
     std::chrono::seconds token_ttl{900};
+    // How long a dashboard session lives from sign-in (absolute, however it is used).
+    std::chrono::seconds session_ttl{3600};
     // The feed the credential cache follows; null: the store's own (a test may report changes
     // by hand instead). Must outlive the service.
     ChangeFeed* changes = nullptr;
     AuthFailureLimiter::Options failure_limit{};
     // Hears each request refused because its address is over the limit (e.g. for metrics).
     std::function<void()> on_limited{};
+    // The server serves HTTPS: dashboard session cookies carry Secure.
+    bool secure_session_cookie = false;
   };
   AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options);
   ~AuthService();
@@ -98,6 +120,30 @@ class AuthService {
   // event cannot be written — and spends one of the address's tokens.
   StatusOr<Principal> AuthenticateRequest(const RequestContext& anonymous,
                                           std::optional<std::string_view> authorization_header);
+
+  // As above for every credential a request may carry: the Authorization header when present
+  // (the cookie is then ignored), else a dashboard session's cookie, which counts only with the
+  // session's CSRF token in `csrf_token`. A session that ended or expired, or whose API key was
+  // revoked: kUnauthenticated; a missing or wrong CSRF token: kPermissionDenied. Limited and
+  // audited as above.
+  StatusOr<Principal> AuthenticateRequest(const RequestContext& anonymous,
+                                          const RequestCredentials& credentials);
+
+  // --- dashboard sessions (auth_session.cc) ---------------------------------------------------
+  // Signs a person in with an API key (a user's, the admin's): a new session, stored as its
+  // cookie's hash with the session.create audit event, living Options::session_ttl. Limited as
+  // IssueToken; kUnauthenticated for a wrong key; kPermissionDenied for an agent's key ("the
+  // dashboard is for people"); kUnavailable when the store or the audit log fails.
+  StatusOr<UiSessionView> CreateSession(const RequestContext& anonymous,
+                                        const StatusOr<std::string_view>& api_key);
+  // The session of `cookie` (its cookie left empty), for a page that reloads. kUnauthenticated
+  // when it ended, expired or never was (audited as auth.failed and limited, as a wrong key).
+  StatusOr<UiSessionView> GetSession(const RequestContext& anonymous, std::string_view cookie);
+  // Ends the session of `cookie`, which must be `ctx.principal`'s, on every server of the store;
+  // audited as session.delete. kNotFound when there is no such session of that principal.
+  Status DeleteSession(const RequestContext& ctx, std::string_view cookie);
+  // Whether session cookies are to be marked Secure (the server serves HTTPS).
+  bool SecureSessionCookie() const { return options_.secure_session_cookie; }
 
   // Verifies an API key (or takes the request's refusal, when `api_key` holds an error) and
   // issues a JWT for its principal; audited as auth.token. Limited as AuthenticateRequest:
@@ -163,6 +209,17 @@ class AuthService {
   // Counts an authenticated request of an agent toward its last_used_at (deps_.usage).
   void NoteUse(const Principal& principal);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
+  // The principal of a credential that still stands (not revoked, its principal active) and
+  // belongs to `principal_id`: what a JWT or a session carries. kUnauthenticated otherwise.
+  StatusOr<Principal> PrincipalOfCredential(std::string_view credential_id,
+                                            std::string_view principal_id);
+  // The principal of a dashboard session's cookie and CSRF token (see AuthenticateRequest).
+  StatusOr<Principal> AuthenticateSession(std::string_view cookie,
+                                          std::optional<std::string_view> csrf_token);
+  // The stored session of `cookie`, not yet expired; kUnauthenticated otherwise.
+  StatusOr<UiSession> LiveSession(std::string_view cookie);
+  // What the holder of `session` is shown (no cookie).
+  UiSessionView ViewOf(const UiSession& session, std::string_view cookie, Principal principal);
   // The vaults of the agent's unexpired policies, ordered by id.
   StatusOr<std::vector<std::string>> AgentVaultIds(std::string_view agent_id);
   // Forgets what `change` makes stale: a credential, every credential of a principal (and every

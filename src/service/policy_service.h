@@ -49,6 +49,13 @@ struct UpdatePolicyRequest {
   std::optional<PolicyConditions> conditions;  // empty conditions: none
 };
 
+// The secret paths of a vault that a policy's path pattern matches (the dashboard's preview).
+struct PolicyPreview {
+  std::vector<std::string> matches;  // ordered by path, at most kMaxPolicyPreview
+  bool truncated = false;            // more paths match than are listed
+};
+inline constexpr size_t kMaxPolicyPreview = 200;
+
 // Permission names of a bit set, in canonical order.
 std::vector<std::string_view> PermissionNames(uint8_t bits);
 
@@ -73,6 +80,12 @@ class PolicyService {
   StatusOr<Policy> Update(const RequestContext& ctx, std::string_view vault_id,
                           std::string_view policy_id, UpdatePolicyRequest request);
   Status Delete(const RequestContext& ctx, std::string_view vault_id, std::string_view policy_id);
+  // The vault's secret paths that `pattern` matches, with the matcher the policies use
+  // (policy_preview.cc). Who may: whoever may create a policy in the vault (its owner, the
+  // admin). kInvalidArgument naming the pattern when it is not a valid glob; kNotFound for a
+  // missing vault; kPermissionDenied.
+  StatusOr<PolicyPreview> Preview(const RequestContext& ctx, std::string_view vault_id,
+                                  std::string_view pattern);
 
  private:
   StatusOr<Vault> OwnedVault(const RequestContext& ctx, std::string_view vault_id);

@@ -401,6 +401,16 @@ class ObservedStore final : public Store {
                  [&] { return inner_.ListWebhookDeliveries(webhook_id, limit); });
   }
 
+  Status InsertUiSession(const UiSession& session, const AuditEvent* audit) override {
+    return Timed("InsertUiSession", audit, [&] { return inner_.InsertUiSession(session, audit); });
+  }
+  StatusOr<UiSession> GetUiSession(std::string_view token_hash) override {
+    return Timed("GetUiSession", nullptr, [&] { return inner_.GetUiSession(token_hash); });
+  }
+  Status DeleteUiSession(std::string_view token_hash, const AuditEvent* audit) override {
+    return Timed("DeleteUiSession", audit,
+                 [&] { return inner_.DeleteUiSession(token_hash, audit); });
+  }
   Status InsertBinding(const Binding& b, const AuditEvent* audit) override {
     return Timed("InsertBinding", audit, [&] { return inner_.InsertBinding(b, audit); });
   }

@@ -22,6 +22,7 @@
 #include "model/share.h"
 #include "model/webhook.h"
 #include "store/change_feed.h"
+#include "store/session_store.h"
 
 namespace coffer {
 
@@ -262,9 +263,9 @@ inline std::string VaultNameTaken(std::string_view name) {
          "' already exists (vault names are unique, compared without regard to case)";
 }
 
-class Store {
+class Store : public SessionStore {  // dashboard sessions: store/session_store.h
  public:
-  virtual ~Store() = default;
+  ~Store() override = default;
 
   // --- keyring -------------------------------------------------------------------------------
   // Every wrapped key, ordered by id.

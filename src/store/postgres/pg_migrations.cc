@@ -469,6 +469,21 @@ CREATE TABLE use_counters (
 CREATE INDEX use_counters_window_end ON use_counters (window_end);
 )sql";
 
+// Dashboard sessions (store/session_store.h): the SHA-256 of the cookie, never the cookie.
+constexpr std::string_view kUiSessions = R"sql(
+CREATE TABLE ui_sessions (
+  token_hash text PRIMARY KEY,
+  user_id text NOT NULL,
+  credential_id text NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
+)sql";
+
+// Version 14 is the pepper rotation's; a tree without it takes this no-op in its place.
+constexpr std::string_view kReservedForPepperRotation = "SELECT 1";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -486,6 +501,8 @@ constexpr PgMigration kMigrations[] = {
     {12, "usage: last reads of versions and secrets, agents' last use; key grace windows",
      kUsageAndKeyGrace},
     {13, "gateway: audit details, bindings, executions, use counters", kGateway},
+    {14, "reserved for the pepper rotation", kReservedForPepperRotation},
+    {15, "dashboard sessions", kUiSessions},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -215,6 +215,11 @@ class PostgresStoreImpl final : public PostgresStore {
                                                         size_t offset) override;
   StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) override;
 
+  // --- dashboard sessions (postgres_sessions.cc) ---
+  Status InsertUiSession(const UiSession& session, const AuditEvent* audit) override;
+  StatusOr<UiSession> GetUiSession(std::string_view token_hash) override;
+  Status DeleteUiSession(std::string_view token_hash, const AuditEvent* audit) override;
+
  private:
   // What a write runs inside its transaction: the connection, and the copy of the audit event
   // (nullptr for none) that it may complete with what only the row knows.

@@ -442,6 +442,21 @@ CREATE TABLE use_counters (
 CREATE INDEX use_counters_window_end ON use_counters (window_end);
 )sql";
 
+// Dashboard sessions (store/session_store.h): the SHA-256 of the cookie, never the cookie.
+constexpr std::string_view kUiSessions = R"sql(
+CREATE TABLE ui_sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  credential_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
+)sql";
+
+// Version 15 is the pepper rotation's; a tree without it takes this no-op in its place.
+constexpr std::string_view kReservedForPepperRotation = "SELECT 1";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "agents, policies, audit chain, rate limits", kIdentityAndAuditSchema},
@@ -460,6 +475,8 @@ constexpr SqliteMigration kMigrations[] = {
     {13, "usage: last reads of versions and secrets, agents' last use; key grace windows",
      kUsageAndKeyGrace},
     {14, "gateway: audit details, bindings, executions, use counters", kGateway},
+    {15, "reserved for the pepper rotation", kReservedForPepperRotation},
+    {16, "dashboard sessions", kUiSessions},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

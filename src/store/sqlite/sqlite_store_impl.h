@@ -227,6 +227,11 @@ class SqliteStoreImpl final : public SqliteStore {
                                                         size_t offset) override;
   StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) override;
 
+  // --- dashboard sessions (sqlite_sessions.cc) ---
+  Status InsertUiSession(const UiSession& session, const AuditEvent* audit) override;
+  StatusOr<UiSession> GetUiSession(std::string_view token_hash) override;
+  Status DeleteUiSession(std::string_view token_hash, const AuditEvent* audit) override;
+
   // --- changes -----------------------------------------------------------------------------
 
   // Only this process writes what the feed is about (`coffer keys` beside a server changes the
