@@ -34,7 +34,7 @@ test("agents: credentials shown once, rotate, deactivate, reactivate, revoke; bi
   const vault = await coffer.api<{ id: string; name: string }>("POST", "/v1/vaults", { name: uniq("gw") });
   await coffer.api("PUT", `/v1/vaults/${vault.id}/secrets/api-keys/upstream`, { value: "upstream-cred", type: "api_key" });
   await signIn(page, coffer);
-  await page.getByRole("link", { name: "Agents" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Agents" }).click();
   const name = uniq("bot");
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Create agent" }).click();
@@ -87,7 +87,7 @@ test("agents: credentials shown once, rotate, deactivate, reactivate, revoke; bi
   await page.getByRole("dialog").getByRole("button", { name: "Delete binding" }).click();
   await expect(b).toHaveCount(0);
 
-  await page.getByRole("link", { name: "Agents" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Agents" }).click();
   await row.getByRole("button", { name: `Revoke ${name}` }).click();
   await page.getByRole("dialog").getByLabel(/Type/).fill(name);
   await page.getByRole("dialog").getByRole("button", { name: "Revoke agent" }).click();
@@ -126,7 +126,7 @@ test("policies: live preview of matching secrets, add, remove", async ({ page, c
 
 test("users and API keys (admin); a user sees only what she may", async ({ page, coffer, browser }) => {
   await signIn(page, coffer);
-  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
   const name = uniq("alice");
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Create user" }).click();
@@ -150,7 +150,7 @@ test("users and API keys (admin); a user sees only what she may", async ({ page,
   const alice = await ctx.newPage();
   await signIn(alice, coffer, key2);
   await expect(alice.getByText("No vaults yet.")).toBeVisible();
-  await expect(alice.getByRole("link", { name: "Users" })).toHaveCount(0);
+  await expect(alice.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" })).toHaveCount(0);
   await alice.goto(`/ui/#/vaults/${secret.id}`);
   await expect(alice.getByRole("alert").first()).toContainText(/Not allowed|not found/i);
   await shot(alice, "user-refused");

@@ -10,7 +10,7 @@ test("audit: filters, paging and chain verification", async ({ page, coffer }) =
   for (let i = 0; i < 55; i++) await coffer.api("GET", `/v1/vaults/${v.id}/secrets/a/b`);
   const me = await coffer.api<{ id: string }>("GET", "/v1/me");
   await signIn(page, coffer);
-  await page.getByRole("link", { name: "Audit" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
   await expect(page.getByRole("heading", { name: "Audit trail" })).toBeVisible();
   await page.getByLabel("Action").fill("secret.read");
   await page.getByLabel("Vault").selectOption(v.id);
@@ -78,7 +78,7 @@ test("verify chain shows where a tampered trail breaks", async ({ page }) => {
     await page.goto(`${current.coffer.url}/ui/`);
     await page.getByLabel("Your API key").fill(adminKey);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("link", { name: "Audit" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
     await page.getByRole("button", { name: "Verify chain" }).click();
     await expect(page.getByTestId("verify-result")).toContainText("The chain breaks at event 2");
     await shot(page, "audit-broken");
