@@ -293,13 +293,15 @@ function ActivityTab({ vaultId }: { vaultId: string }) {
   return (
     <div>
       <h2>Activity per hour</h2>
-      <label for="act-hours">Period</label>
-      <select id="act-hours" value={hours} onChange={(e) => setHours(Number(e.currentTarget.value))}>
-        <option value={24}>last day</option>
-        <option value={72}>last 3 days</option>
-        <option value={168}>last 7 days</option>
-        <option value={720}>last 30 days</option>
-      </select>
+      <div class="inline-form">
+        <label for="act-hours">Period</label>
+        <select id="act-hours" value={hours} onChange={(e) => setHours(Number(e.currentTarget.value))}>
+          <option value={24}>last day</option>
+          <option value={72}>last 3 days</option>
+          <option value={168}>last 7 days</option>
+          <option value={720}>last 30 days</option>
+        </select>
+      </div>
       <LoadError error={error} />
       {data && <ActivityChart buckets={data.buckets} />}
     </div>
