@@ -99,11 +99,13 @@ test("policies: live preview of matching secrets, add, remove", async ({ page, c
   for (const p of ["api-keys/openai", "api-keys/anthropic", "db/main"]) {
     await coffer.api("PUT", `/v1/vaults/${vault.id}/secrets/${p}`, { value: "v", type: "api_key" });
   }
-  const agent = await coffer.api<{ id: string; name: string; agent: { name: string } }>("POST", "/v1/agents", { name: uniq("reader") });
+  const agent = await coffer.api<{ id: string; name: string }>("POST", "/v1/agents", { name: uniq("reader") });
   await signIn(page, coffer);
   await page.goto(`/ui/#/vaults/${vault.id}/policies`);
   await expect(page.getByRole("heading", { name: "Policies" })).toBeVisible();
-  await page.getByLabel("Principal", { exact: true }).selectOption({ label: agent.name ?? agent.agent.name });
+  const principal = page.getByLabel("Principal", { exact: true });
+  await expect(principal.locator("option", { hasText: agent.name })).toHaveCount(1); // the agents have loaded
+  await principal.selectOption({ label: agent.name });
   await page.getByLabel("Secret path pattern").fill("api-keys/*");
   const preview = page.getByTestId("policy-preview");
   await expect(preview).toContainText("2 matching secrets");
