@@ -2,6 +2,7 @@
 #include "api/ui_routes.h"
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "http/problem_json.h"

@@ -334,17 +334,19 @@ Status AuthService::StopFailureSummaries() {
   return AppendFailureSummaries(true);
 }
 
+StatusOr<VerifiedCredential> AuthService::VerifyApiKey(const StatusOr<std::string_view>& api_key) {
+  if (!api_key.has_value()) return Err(api_key.error());
+  if (!LooksLikeToken(*api_key)) {
+    return Err(UnauthenticatedError("api_key is not a Coffer API key"));
+  }
+  return Verify(*api_key, kTokenKindApiKey);
+}
+
 StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
                                               const StatusOr<std::string_view>& api_key,
                                               const TokenExchangeRules& rules) {
   RETURN_IF_ERROR(AdmitClient(anonymous.client_ip));
-  StatusOr<VerifiedCredential> verified =
-      Err(UnauthenticatedError("api_key is not a Coffer API key"));
-  if (!api_key.has_value()) {
-    verified = Err(api_key.error());
-  } else if (LooksLikeToken(*api_key)) {
-    verified = Verify(*api_key, kTokenKindApiKey);
-  }
+  StatusOr<VerifiedCredential> verified = VerifyApiKey(api_key);
   // The route a key is not for: named only to its holder, since the key verified.
   if (verified.has_value()) {
     const PrincipalKind kind = verified->principal.kind;

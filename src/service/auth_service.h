@@ -209,6 +209,14 @@ class AuthService {
   // Counts an authenticated request of an agent toward its last_used_at (deps_.usage).
   void NoteUse(const Principal& principal);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
+  // The vaults of the agent's unexpired policies, ordered by id.
+  StatusOr<std::vector<std::string>> AgentVaultIds(std::string_view agent_id);
+  // Forgets what `change` makes stale: a credential, every credential of a principal (and every
+  // remembered unknown id, which may be one of its new ones), or everything.
+  void OnChange(const StoreChange& change);
+  // A sign-in's API key verified (or the request's refusal it carries): kUnauthenticated for
+  // anything that is not a valid, unrevoked API key.
+  StatusOr<VerifiedCredential> VerifyApiKey(const StatusOr<std::string_view>& api_key);
   // The principal of a credential that still stands (not revoked, its principal active) and
   // belongs to `principal_id`: what a JWT or a session carries. kUnauthenticated otherwise.
   StatusOr<Principal> PrincipalOfCredential(std::string_view credential_id,
@@ -220,11 +228,6 @@ class AuthService {
   StatusOr<UiSession> LiveSession(std::string_view cookie);
   // What the holder of `session` is shown (no cookie).
   UiSessionView ViewOf(const UiSession& session, std::string_view cookie, Principal principal);
-  // The vaults of the agent's unexpired policies, ordered by id.
-  StatusOr<std::vector<std::string>> AgentVaultIds(std::string_view agent_id);
-  // Forgets what `change` makes stale: a credential, every credential of a principal (and every
-  // remembered unknown id, which may be one of its new ones), or everything.
-  void OnChange(const StoreChange& change);
 
   static constexpr size_t kMaxCacheEntries = 100'000;
 

@@ -6,8 +6,8 @@
 #include <span>
 #include <string>
 
+#include "common/bytes.h"
 #include "common/sha256.h"
-#include "crypto/api_token.h"
 #include "crypto/hmac_key.h"
 #include "crypto/jwt.h"
 #include "service/auth_service.h"
@@ -20,11 +20,7 @@ constexpr size_t kCookieBytes = 32;       // 256 random bits
 constexpr size_t kMaxCookieLength = 128;  // a longer value is not one of ours: not looked up
 constexpr std::string_view kCsrfLabel = "coffer dashboard csrf token v1";
 
-std::span<const uint8_t> Bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-std::string TokenHash(std::string_view cookie) { return HexEncode(Sha256({Bytes(cookie)})); }
+std::string TokenHash(std::string_view cookie) { return HexEncode(Sha256({AsBytes(cookie)})); }
 
 std::string CsrfTokenOf(std::string_view cookie) {
   const HmacSha256Key key{SecretBuffer(cookie)};
@@ -79,13 +75,7 @@ StatusOr<Principal> AuthService::AuthenticateSession(std::string_view cookie,
 StatusOr<UiSessionView> AuthService::CreateSession(const RequestContext& anonymous,
                                                    const StatusOr<std::string_view>& api_key) {
   RETURN_IF_ERROR(AdmitClient(anonymous.client_ip));
-  StatusOr<VerifiedCredential> verified =
-      Err(UnauthenticatedError("api_key is not a Coffer API key"));
-  if (!api_key.has_value()) {
-    verified = Err(api_key.error());
-  } else if (LooksLikeToken(*api_key)) {
-    verified = Verify(*api_key, kTokenKindApiKey);
-  }
+  StatusOr<VerifiedCredential> verified = VerifyApiKey(api_key);
   RequestContext ctx = anonymous;
   if (verified.has_value()) ctx.principal = verified->principal;
   auto created = deps_.audit.Audited<UiSessionView>(

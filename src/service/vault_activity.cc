@@ -22,7 +22,7 @@ constexpr std::array<std::string_view, 12> kWriteActions = {
     "secret.disable", "secret.disable_version", "secret.destroy_version", "secret.alias",
     "secret.promote", "secret.rollback",        "secret.schedule",        "secret.unschedule"};
 
-void Count(const AuditEvent& e, ActivityBucket& bucket) {
+void CountInto(const AuditEvent& e, ActivityBucket& bucket) {
   if (e.outcome == "denied") {
     ++bucket.refusals;
     return;
@@ -76,7 +76,7 @@ StatusOr<VaultActivity> AuditService::Activity(const RequestContext& ctx, std::s
             if (index >= activity.buckets.size()) continue;
             // Those who may list only some paths see only the events of those paths.
             if (!everything && (e.path.empty() || !listable.Matches(e.path))) continue;
-            Count(e, activity.buckets[index]);
+            CountInto(e, activity.buckets[index]);
           }
           if (events.size() < kAuditPage) return activity;
           query.after_seq = events.back().seq;

@@ -11,7 +11,7 @@ namespace coffer::postgres_internal {
 
 namespace {
 // The most ended sessions one sign-in deletes, so a sign-in after a long quiet stays quick.
-constexpr int64_t kSweepLimit = 500;
+constexpr int64_t kEndedSessionSweepLimit = 500;
 
 UiSession ReadUiSession(const PgResult& r, int row) {
   UiSession s;
@@ -29,7 +29,7 @@ Status PostgresStoreImpl::InsertUiSession(const UiSession& session, const AuditE
     RETURN_IF_ERROR(
         conn.Run("DELETE FROM ui_sessions WHERE token_hash IN (SELECT token_hash FROM ui_sessions"
                  " WHERE expires_at <= $1 LIMIT $2)",
-                 PgParams().Int(session.created_at).Int(kSweepLimit)));
+                 PgParams().Int(session.created_at).Int(kEndedSessionSweepLimit)));
     Status s = conn.Run(
         "INSERT INTO ui_sessions (token_hash, user_id, credential_id, created_at, expires_at)"
         " VALUES ($1, $2, $3, $4, $5)",

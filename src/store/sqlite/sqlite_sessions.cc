@@ -10,7 +10,7 @@ namespace coffer::sqlite_store_internal {
 
 namespace {
 // The most ended sessions one sign-in deletes, so a sign-in after a long quiet stays quick.
-constexpr int64_t kSweepLimit = 500;
+constexpr int64_t kEndedSessionSweepLimit = 500;
 }  // namespace
 
 Status SqliteStoreImpl::InsertUiSession(const UiSession& session, const AuditEvent* audit) {
@@ -19,7 +19,7 @@ Status SqliteStoreImpl::InsertUiSession(const UiSession& session, const AuditEve
                      db.Prepare("DELETE FROM ui_sessions WHERE token_hash IN (SELECT token_hash"
                                 " FROM ui_sessions WHERE expires_at <= ?1 LIMIT ?2)"));
     sweep.BindInt(1, session.created_at);
-    sweep.BindInt(2, kSweepLimit);
+    sweep.BindInt(2, kEndedSessionSweepLimit);
     RETURN_IF_ERROR(sweep.Run());
     ASSIGN_OR_RETURN(SqliteStatement st,
                      db.Prepare("INSERT INTO ui_sessions (token_hash, user_id, credential_id,"
