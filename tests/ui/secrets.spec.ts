@@ -3,7 +3,7 @@
 // file, server-side rotation, disable, aliases, promote, rollback, schedule, usage, retention,
 // the timeline, delete. The value must never reach the URL, storage, console or request URLs.
 import { join } from "node:path";
-import { writeFileSync, mkdtempSync, copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ARTIFACTS, expect, expectNotLeaked, shot, signIn, test, uniq, type Coffer } from "./fixtures";
 
@@ -118,6 +118,7 @@ test("a secret's whole life in the browser", async ({ page, coffer, watch, conte
   await page.getByLabel("File (at most 512 KiB)").setInputFiles(file);
   await page.getByRole("button", { name: "Store new version" }).click();
   await expect(page.getByTestId("version-2")).toBeVisible();
+  rmSync(dir, { recursive: true, force: true });
   const v2 = await coffer.api<{ value: string }>("GET", `/v1/vaults/${v.id}/secrets/svc/token`);
   expect(v2.value).toContain("BEGIN TEST");
 
