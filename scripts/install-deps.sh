@@ -29,6 +29,8 @@ if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   packages+=(clang-format-16 clang-tidy-16)
   # scripts/sqlmap.sh and tests/integration/test_sqlmap.py: SQL injection scan of the API.
   packages+=(sqlmap)
+  # tests/ui (scripts/test.sh): Playwright drives Debian's Chromium headless against the dashboard.
+  packages+=(chromium)
   if ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
   fi

@@ -55,6 +55,8 @@ t2=$SECONDS
 t3=$SECONDS
 echo "== integration tests (two passes: 2-wide, then the serial tests; scripts/integration-tests.sh)"
 COFFER_BIN="$PWD/$build_dir/coffer" ./scripts/integration-tests.sh tests/integration
+echo "== dashboard end-to-end tests (Playwright, Debian's Chromium; tests/ui/run.sh)"
+COFFER_BIN="$PWD/$build_dir/coffer" ./tests/ui/run.sh
 echo "== gcc: build $((t1 - t0)) s, unit tests $((t3 - t2)) s, integration tests $((SECONDS - t3)) s"
 t0=$SECONDS
 asan_status=0
