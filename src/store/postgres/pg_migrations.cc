@@ -469,6 +469,17 @@ CREATE TABLE use_counters (
 CREATE INDEX use_counters_window_end ON use_counters (window_end);
 )sql";
 
+// Pepper rotation: each stored HMAC names the pepper chain that made it (crypto/keyring.h); the
+// rows of before were all made under the active pepper.
+constexpr std::string_view kPepperChains = R"sql(
+ALTER TABLE credentials ADD COLUMN pepper_ids text NOT NULL DEFAULT '';
+ALTER TABLE shares ADD COLUMN pepper_ids text NOT NULL DEFAULT '';
+UPDATE credentials SET pepper_ids = COALESCE((SELECT MAX(id)::text FROM keys
+  WHERE purpose = 'hmac-pepper' AND active), '');
+UPDATE shares SET pepper_ids = COALESCE((SELECT MAX(id)::text FROM keys
+  WHERE purpose = 'hmac-pepper' AND active), '');
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
     {2, "change_generation: the counter behind the servers' change feed", kChangeGeneration},
@@ -486,6 +497,7 @@ constexpr PgMigration kMigrations[] = {
     {12, "usage: last reads of versions and secrets, agents' last use; key grace windows",
      kUsageAndKeyGrace},
     {13, "gateway: audit details, bindings, executions, use counters", kGateway},
+    {14, "pepper rotation: stored HMACs name their pepper chain", kPepperChains},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
