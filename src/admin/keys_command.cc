@@ -94,6 +94,16 @@ void Audit(Store& store, const Clock& clock, std::string_view action, std::strin
   }
 }
 
+int CheckBatchSize(size_t batch_size) {
+  if (Status s = CheckInteger(IntegerBoundOf("batch_size"),
+                              static_cast<int64_t>(std::min<size_t>(batch_size, INT64_MAX)));
+      !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
 namespace {
 
 int RunStatus(const ServerConfig& config) {
@@ -153,12 +163,7 @@ int RunRotate(const ServerConfig& config) {
 }
 
 int RunReencrypt(const ServerConfig& config, size_t batch_size) {
-  if (Status s = CheckInteger(IntegerBoundOf("batch_size"),
-                              static_cast<int64_t>(std::min<size_t>(batch_size, INT64_MAX)));
-      !s.ok()) {
-    fmt::print(stderr, "error: {}\n", s.message());
-    return kExitUsage;
-  }
+  if (const int bad = CheckBatchSize(batch_size); bad != kExitOk) return bad;
   SystemRandom random;
   auto unlocked = OpenUnlocked(config, random);
   if (std::holds_alternative<int>(unlocked)) return std::get<int>(unlocked);

@@ -37,6 +37,9 @@ std::string KeyPath(uint32_t key_id, std::string_view purpose = kKeyPurposeData)
 // names what it touched: "keyring/<purpose>/<key id>", or "keyring/root".
 void Audit(Store& store, const Clock& clock, std::string_view action, std::string path);
 
+// kExitOk when `batch_size` is within its bounds; else prints why and returns kExitUsage.
+int CheckBatchSize(size_t batch_size);
+
 // `coffer keys rotate-pepper|rewrap-pepper|pepper-status|retire-pepper` (pepper_command.cc),
 // added to the `keys` command.
 void AddPepperCommands(CLI::App& keys, OfflineRegistry& registry);

@@ -17,7 +17,6 @@
 
 #include "admin/keys_support.h"
 #include "common/exit_codes.h"
-#include "common/option_bounds.h"
 #include "common/time_format.h"
 #include "service/keyring_refresher.h"
 
@@ -147,12 +146,7 @@ Status RewrapKind(Store& store, const Keyring& ring, PepperHashKind kind, uint32
 }
 
 int RunRewrapPepper(const ServerConfig& config, size_t batch_size) {
-  if (Status s = CheckInteger(IntegerBoundOf("batch_size"),
-                              static_cast<int64_t>(std::min<size_t>(batch_size, INT64_MAX)));
-      !s.ok()) {
-    fmt::print(stderr, "error: {}\n", s.message());
-    return kExitUsage;
-  }
+  if (const int bad = CheckBatchSize(batch_size); bad != kExitOk) return bad;
   SystemRandom random;
   auto unlocked = OpenUnlocked(config, random);
   if (std::holds_alternative<int>(unlocked)) return std::get<int>(unlocked);

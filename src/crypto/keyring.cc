@@ -68,6 +68,28 @@ StatusOr<std::unique_ptr<RootKey>> BytesRoot(const SecretBuffer& root_key, Rando
   return NewBytesRootKey(root_key.Clone(), random, "the root key");
 }
 
+// Whether `held` (keys by id) holds exactly the keys of `purpose` in `keys`, and `held_active` is
+// the newest active one of them.
+template <typename Map>
+bool HoldsExactly(const std::vector<WrappedKey>& keys, std::string_view purpose, const Map& held,
+                  uint32_t held_active) {
+  size_t stored = 0;
+  uint32_t active = 0;
+  for (const WrappedKey& wrapped : keys) {
+    if (wrapped.purpose != purpose) {
+      continue;
+    }
+    ++stored;
+    if (!held.contains(wrapped.id)) {
+      return false;
+    }
+    if (wrapped.active && wrapped.id > active) {
+      active = wrapped.id;
+    }
+  }
+  return stored == held.size() && active == held_active;
+}
+
 }  // namespace
 
 StatusOr<std::vector<WrappedKey>> Keyring::CreateInitialKeys(const SecretBuffer& root_key,
@@ -193,21 +215,7 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
 
 bool Keyring::PeppersMatch(const std::vector<WrappedKey>& keys) const {
   ReaderMutexLock lock(mu_);
-  size_t stored = 0;
-  uint32_t active = 0;
-  for (const WrappedKey& wrapped : keys) {
-    if (wrapped.purpose != kKeyPurposePepper) {
-      continue;
-    }
-    ++stored;
-    if (!peppers_.contains(wrapped.id)) {
-      return false;
-    }
-    if (wrapped.active && wrapped.id > active) {
-      active = wrapped.id;
-    }
-  }
-  return stored == peppers_.size() && active == active_pepper_id_;
+  return HoldsExactly(keys, kKeyPurposePepper, peppers_, active_pepper_id_);
 }
 
 StatusOr<bool> Keyring::RefreshPeppers(const std::vector<WrappedKey>& keys,
@@ -315,21 +323,7 @@ StatusOr<Keyring::TokenKey> Keyring::UnwrapTokenKey(RootKey& root_key, const Wra
 
 bool Keyring::TokenKeysMatch(const std::vector<WrappedKey>& keys) const {
   ReaderMutexLock lock(mu_);
-  size_t stored = 0;
-  uint32_t current = 0;
-  for (const WrappedKey& wrapped : keys) {
-    if (wrapped.purpose != kKeyPurposeTokenSigning) {
-      continue;
-    }
-    ++stored;
-    if (!token_keys_.contains(wrapped.id)) {
-      return false;
-    }
-    if (wrapped.active && wrapped.id > current) {
-      current = wrapped.id;
-    }
-  }
-  return stored == token_keys_.size() && current == current_token_key_id_;
+  return HoldsExactly(keys, kKeyPurposeTokenSigning, token_keys_, current_token_key_id_);
 }
 
 StatusOr<bool> Keyring::RefreshTokenKeys(const std::vector<WrappedKey>& keys,
@@ -434,21 +428,7 @@ std::vector<PublicTokenKey> Keyring::TokenPublicKeys(UnixMicros now,
 
 bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
   ReaderMutexLock lock(mu_);
-  size_t stored = 0;
-  uint32_t active = 0;
-  for (const WrappedKey& wrapped : keys) {
-    if (wrapped.purpose != kKeyPurposeData) {
-      continue;
-    }
-    ++stored;
-    if (!data_keys_.contains(wrapped.id)) {
-      return false;
-    }
-    if (wrapped.active && wrapped.id > active) {
-      active = wrapped.id;
-    }
-  }
-  return stored == data_keys_.size() && active == active_data_key_id_;
+  return HoldsExactly(keys, kKeyPurposeData, data_keys_, active_data_key_id_);
 }
 
 StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys, RootKey& root_key) {

@@ -7,17 +7,15 @@ every key still working. On PostgreSQL two servers on one database both honour t
 without a restart. Audited as keys.rotate_pepper, keys.rewrap_pepper, keys.retire_pepper."""
 import datetime
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 
 import pytest
 import requests
 
-from conftest import (COFFER_BIN, Caller, Server, admin_caller, audit_pages, create_agent,
-                      create_user, create_vault, expect, public_id, put_secret, redact,
-                      self_rotate)
+from conftest import (COFFER_BIN, Caller, admin_caller, audit_pages, create_agent, create_user,
+                      create_vault, expect, public_id, put_secret, redact, self_rotate,
+                      two_servers)
 
 PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
 
@@ -209,37 +207,28 @@ def test_a_retired_peppers_keys_stop_working(server):
 def test_two_servers_on_one_postgres_database_honour_a_pepper_rotation(store):
     if store.kind != "postgres":
         pytest.skip("two servers share one PostgreSQL database")
-    with tempfile.TemporaryDirectory(prefix="coffer-pg-") as d:
-        a_dir, b_dir = os.path.join(d, "a"), os.path.join(d, "b")
-        admin_key = store.init(a_dir)
-        os.makedirs(b_dir, mode=0o700)
-        shutil.copy2(os.path.join(a_dir, "root.key"), os.path.join(b_dir, "root.key"))
-        a = Server(a_dir, admin_key, store=store)
-        b = Server(b_dir, admin_key, store=store)
-        try:
-            _, user = create_user(a, "pepper-pg")
-            agent = create_agent(admin_caller(a), "pepper-pg-bot")
-            old = active_pepper(a)
-            keys_command(a, "rotate-pepper")
-            new = active_pepper(a)
-            # A key used on one server moves; the other server verifies it where it moved.
-            def moved():
-                assert works(a, user.token) and works(b, agent["api_key"])
-                return credential_chain(a, user.token) == str(new) and \
-                    credential_chain(a, agent["api_key"]) == str(new)
-            wait_for(moved, "the keys to move to the new pepper")
-            for srv in (a, b):
-                assert works(srv, user.token) and works(srv, agent["api_key"])
-                assert works(srv, admin_key)
-            # A key minted on b is under the new pepper, and a verifies it.
-            fresh = create_agent(admin_caller(b), "pepper-pg-fresh")
-            assert credential_chain(a, fresh["api_key"]) == str(new)
-            assert works(a, fresh["api_key"])
-            keys_command(a, "rewrap-pepper")
-            keys_command(a, "retire-pepper", "--key-id", str(old), "--force")
-            for srv in (a, b):
-                wait_for(lambda: works(srv, fresh["api_key"]) and works(srv, user.token),
-                         "the keys to work after the retirement")
-        finally:
-            a.stop()
-            b.stop()
+    with two_servers(store) as (a, b, admin_key):
+        _, user = create_user(a, "pepper-pg")
+        agent = create_agent(admin_caller(a), "pepper-pg-bot")
+        old = active_pepper(a)
+        keys_command(a, "rotate-pepper")
+        new = active_pepper(a)
+
+        # A key used on one server moves; the other server verifies it where it moved.
+        def moved():
+            assert works(a, user.token) and works(b, agent["api_key"])
+            return credential_chain(a, user.token) == str(new) and \
+                credential_chain(a, agent["api_key"]) == str(new)
+        wait_for(moved, "the keys to move to the new pepper")
+        for srv in (a, b):
+            assert works(srv, user.token) and works(srv, agent["api_key"])
+            assert works(srv, admin_key)
+        # A key minted on b is under the new pepper, and a verifies it.
+        fresh = create_agent(admin_caller(b), "pepper-pg-fresh")
+        assert credential_chain(a, fresh["api_key"]) == str(new)
+        assert works(a, fresh["api_key"])
+        keys_command(a, "rewrap-pepper")
+        keys_command(a, "retire-pepper", "--key-id", str(old), "--force")
+        for srv in (a, b):
+            wait_for(lambda: works(srv, fresh["api_key"]) and works(srv, user.token),
+                     "the keys to work after the retirement")

@@ -4,33 +4,15 @@
 #include <string_view>
 #include <vector>
 
+#include "store/backend_rules.h"
 #include "store/sqlite/sqlite_rows.h"
 #include "store/sqlite/sqlite_store_impl.h"
 
 namespace coffer::sqlite_store_internal {
 
-namespace {
-
-// The table of `kind`, its id column and its HMAC column.
-struct PepperTable {
-  std::string_view table;
-  std::string_view id;
-  std::string_view hmac;
-};
-
-PepperTable TableOf(PepperHashKind kind) {
-  return kind == PepperHashKind::kCredential
-             ? PepperTable{"credentials", "public_id", "secret_hmac"}
-             : PepperTable{"shares", "id", "token_hmac"};
-}
-
-// The rows of `kind` that can still be presented at ?1 / $1.
-std::string_view LiveSql(PepperHashKind kind) {
-  return kind == PepperHashKind::kCredential ? "(revoked_at IS NULL OR revoked_at > ?1)"
-                                             : "(revoked_at IS NULL AND expires_at > ?1)";
-}
-
-}  // namespace
+using store_internal::PepperLiveSql;
+using store_internal::PepperTable;
+using store_internal::PepperTableOf;
 
 std::string PepperIdsOrActiveSql(std::string_view param) {
   return "COALESCE(NULLIF(" + std::string(param) +
@@ -42,7 +24,7 @@ Status SqliteStoreImpl::ReplacePepperHash(PepperHashKind kind, std::string_view 
                                           const std::vector<uint8_t>& expected,
                                           const std::vector<uint8_t>& hmac,
                                           const std::vector<uint32_t>& pepper_ids) {
-  const PepperTable t = TableOf(kind);
+  const PepperTable t = PepperTableOf(kind);
   const auto body = [&](SqliteConnection& db, AuditEvent*) -> Status {
     ASSIGN_OR_RETURN(SqliteStatement st,
                      db.Prepare("UPDATE " + std::string(t.table) + " SET " + std::string(t.hmac) +
@@ -72,7 +54,7 @@ Status SqliteStoreImpl::ReplacePepperHash(PepperHashKind kind, std::string_view 
 StatusOr<std::vector<PepperHash>> SqliteStoreImpl::ListPepperHashes(PepperHashKind kind,
                                                                     std::string_view after_id,
                                                                     size_t limit) {
-  const PepperTable t = TableOf(kind);
+  const PepperTable t = PepperTableOf(kind);
   auto db = readers_->Acquire();
   ASSIGN_OR_RETURN(
       SqliteStatement st,
@@ -92,8 +74,8 @@ StatusOr<std::vector<PepperHashCount>> SqliteStoreImpl::CountPepperHashes(UnixMi
   std::vector<PepperHashCount> out;
   for (const PepperHashKind kind : {PepperHashKind::kCredential, PepperHashKind::kShare}) {
     ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare("SELECT pepper_ids, COUNT(*) FROM " +
-                                                     std::string(TableOf(kind).table) + " WHERE " +
-                                                     std::string(LiveSql(kind)) +
+                                                     std::string(PepperTableOf(kind).table) +
+                                                     " WHERE " + PepperLiveSql(kind, "?1") +
                                                      " GROUP BY pepper_ids ORDER BY pepper_ids"));
     st.BindInt(1, now);
     ASSIGN_OR_RETURN(
