@@ -17,6 +17,7 @@
 
 #include "admin/keys_support.h"
 #include "common/exit_codes.h"
+#include "common/option_bounds.h"
 #include "common/time_format.h"
 #include "service/keyring_refresher.h"
 
