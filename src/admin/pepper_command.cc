@@ -229,14 +229,6 @@ int RunRetirePepper(const ServerConfig& config, uint32_t key_id, bool force) {
                key_id);
     return kExitError;
   }
-  const UnixMicros since = o.store.clock->Now() - (active == nullptr ? 0 : active->created_at);
-  if (since < kPepperRetireGrace) {
-    fmt::print(stderr,
-               "error: the rotation is {} ms old; a running server may still hash new keys under "
-               "pepper {}: try again in {} ms\n",
-               since / 1000, key_id, (kPepperRetireGrace - since) / 1000 + 1);
-    return kExitError;
-  }
   auto counts = o.store.store->CountPepperHashes(o.store.clock->Now());
   if (!counts.has_value()) {
     fmt::print(stderr, "error: {}\n", counts.error().ToString());
@@ -252,6 +244,14 @@ int RunRetirePepper(const ServerConfig& config, uint32_t key_id, bool force) {
       fmt::print(stderr, "Retire it anyway with --force: those keys and links stop working.\n");
       return kExitError;
     }
+  }
+  const UnixMicros since = o.store.clock->Now() - (active == nullptr ? 0 : active->created_at);
+  if (since < kPepperRetireGrace) {
+    fmt::print(stderr,
+               "error: the rotation is {} ms old; a running server may still hash new keys under "
+               "pepper {}: try again in {} ms\n",
+               since / 1000, key_id, (kPepperRetireGrace - since) / 1000 + 1);
+    return kExitError;
   }
   if (Status s = o.store.store->DeleteInactiveKey(key_id, kKeyPurposePepper); !s.ok()) {
     fmt::print(stderr, "error: cannot retire pepper {}: {}\n", key_id, s.message());

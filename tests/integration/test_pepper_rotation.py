@@ -164,11 +164,11 @@ def test_rotate_pepper_while_the_server_runs(server):
     # Every key still works once the servers dropped the old pepper.
     def all_work():
         return all(works(server, k) for k in (server.admin_key, user_key, fresh["api_key"],
-                                              rotated[0]["api_key"], rotated[1]["api_key"]))
+                                              rotated[0]["apiKey"], rotated[1]["apiKey"]))
     wait_for(all_work, "every key to work")
     expect(redeem(server, used_link), 200)
     expect(redeem(server, idle_link), 200)
-    assert credential_chain(server, rotated[0]["rotation_secret"]) == str(new)
+    assert credential_chain(server, rotated[0]["rotationSecret"]) == str(new)
 
     events, texts = audit_pages(admin)
     actions = [e["action"] for e in events]
@@ -185,7 +185,11 @@ def test_rotate_pepper_while_the_server_runs(server):
 
 def test_a_retired_peppers_keys_stop_working(server):
     admin = admin_caller(server)
-    _, user = create_user(server, "pepper-gone")
+    user, _ = create_user(server, "pepper-gone")
+    # Keys never used after the rotation: each is used once, as a probe, below (a key used while
+    # the server still holds the old pepper moves off it).
+    probes = [expect(admin.post(f"/users/{user['id']}/api-keys", json={"name": f"probe-{i}"}),
+                     201).json()["api_key"] for i in range(12)]
     old = active_pepper(server)
     keys_command(server, "rotate-pepper")
     # Retiring before the servers may have switched is refused.
@@ -197,10 +201,16 @@ def test_a_retired_peppers_keys_stop_working(server):
         return out.returncode == 0 and out
     out = wait_for(retired, "the forced retirement to be allowed")
     assert "still need" in out.stderr
-    # The admin key, never used since, was on the old pepper: it stops working.
-    wait_for(lambda: Caller(server, user.token).me().status_code == 401,
-             "the user's key to be refused")
-    assert admin.me().status_code == 401
+    # Once the server has dropped the old pepper, the keys still on it are refused.
+    remaining = list(probes)
+
+    def refused():
+        return Caller(server, remaining.pop(0)).me().status_code == 401
+    wait_for(refused, "a key on the retired pepper to be refused", deadline=10)
+    assert remaining, "more probes than the refresh took"
+    for key in remaining:
+        expect(Caller(server, key).me(), 401)
+    expect(admin.me(), 401)
 
 
 @pytest.mark.skipif(not PG_URL, reason="COFFER_TEST_PG_URL is not set")
