@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "admin/keys_support.h"
 #include "admin/offline_command.h"
 #include "common/exit_codes.h"
 #include "common/ids.h"
@@ -57,16 +58,8 @@ std::shared_ptr<RootKey> OpenRootKey(StatusOr<std::unique_ptr<KeyProvider>> prov
   return std::move(*root_key);
 }
 
-// An initialized store with its keyring unwrapped under the root key, and that root key (to wrap
-// a new key with). The root key must be this store's: a key wrapped under another would lock
-// every server out.
-struct UnlockedStore {
-  InitializedStore opened;
-  std::unique_ptr<Keyring> ring;
-  std::shared_ptr<RootKey> root_key;
-};
+}  // namespace
 
-// Opens the store and unwraps its keyring; the exit code after printing why not.
 std::variant<UnlockedStore, int> OpenUnlocked(const ServerConfig& config, Random& random) {
   auto opened = OpenInitializedStore(config);
   if (std::holds_alternative<int>(opened)) return std::get<int>(opened);
@@ -81,13 +74,10 @@ std::variant<UnlockedStore, int> OpenUnlocked(const ServerConfig& config, Random
                        std::move(root_key)};
 }
 
-// The audit path of key `key_id` of `purpose`.
-std::string KeyPath(uint32_t key_id, std::string_view purpose = kKeyPurposeData) {
+std::string KeyPath(uint32_t key_id, std::string_view purpose) {
   return fmt::format("keyring/{}/{}", purpose, key_id);
 }
 
-// Records a key operation in the audit chain (no actor: it ran on the server machine). `path`
-// names what it touched: "keyring/<purpose>/<key id>", or "keyring/root".
 void Audit(Store& store, const Clock& clock, std::string_view action, std::string path) {
   AuditEvent event;
   event.at = clock.Now();
@@ -103,6 +93,18 @@ void Audit(Store& store, const Clock& clock, std::string_view action, std::strin
                appended.error().message());
   }
 }
+
+int CheckBatchSize(size_t batch_size) {
+  if (Status s = CheckInteger(IntegerBoundOf("batch_size"),
+                              static_cast<int64_t>(std::min<size_t>(batch_size, INT64_MAX)));
+      !s.ok()) {
+    fmt::print(stderr, "error: {}\n", s.message());
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+namespace {
 
 int RunStatus(const ServerConfig& config) {
   auto opened = OpenInitializedStore(config);
@@ -161,12 +163,7 @@ int RunRotate(const ServerConfig& config) {
 }
 
 int RunReencrypt(const ServerConfig& config, size_t batch_size) {
-  if (Status s = CheckInteger(IntegerBoundOf("batch_size"),
-                              static_cast<int64_t>(std::min<size_t>(batch_size, INT64_MAX)));
-      !s.ok()) {
-    fmt::print(stderr, "error: {}\n", s.message());
-    return kExitUsage;
-  }
+  if (const int bad = CheckBatchSize(batch_size); bad != kExitOk) return bad;
   SystemRandom random;
   auto unlocked = OpenUnlocked(config, random);
   if (std::holds_alternative<int>(unlocked)) return std::get<int>(unlocked);
@@ -406,7 +403,8 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
   CLI::App* keys = app.add_subcommand(
       "keys",
       "Data keys: status, rotate, reencrypt, retire, migrate-root; the token signing key:\n"
-      "rotate-token-key (on the store; servers may run)");
+      "rotate-token-key; the pepper: rotate-pepper, rewrap-pepper, pepper-status,\n"
+      "retire-pepper (on the store; servers may run)");
   keys->require_subcommand(1);
   keys->footer(
       "Rotation: `keys rotate` adds a data key that new writes use (old ones stay readable);\n"
@@ -417,7 +415,10 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
       "the keyring between a key file and a PKCS#11 token. See docs/operations.md, \"Data key\n"
       "rotation\" and \"Root key in an HSM\".\n"
       "`keys rotate-token-key` makes a new Ed25519 key sign access tokens; the old one verifies\n"
-      "the tokens it signed until they expire (docs/operations.md, \"Rotating server keys\").");
+      "the tokens it signed until they expire (docs/operations.md, \"Rotating server keys\").\n"
+      "`keys rotate-pepper` adds a pepper for API-key and share-link hashes; `keys\n"
+      "rewrap-pepper` chains every stored hash under it (docs/operations.md, \"Rotating the\n"
+      "pepper\").");
   CLI::App* status =
       keys->add_subcommand("status", "List the data keys and how many values use each");
   registry.add_store_options(*status);
@@ -446,6 +447,7 @@ void AddKeysCommand(CLI::App& app, OfflineRegistry& registry) {
   registry.add_store_options(*rotate_token);
   rotate_token->footer("Example:\n  coffer keys rotate-token-key --data-dir /var/lib/coffer");
   rotate_token->callback([&registry] { registry.action = RunRotateTokenKey; });
+  AddPepperCommands(*keys, registry);
   CLI::App* retire =
       keys->add_subcommand("retire", "Delete an old data key once no stored value uses it");
   registry.add_store_options(*retire);

@@ -1,5 +1,6 @@
 // Keyring: creates, wraps and unwraps the data, pepper and token signing keys under the root
-// key, encrypts and decrypts stored values with the data keys, and signs and verifies tokens.
+// key, encrypts and decrypts stored values with the data keys, computes (chained) HMACs under
+// the peppers, and signs and verifies tokens.
 #include "crypto/keyring.h"
 
 #include <fmt/format.h>
@@ -72,6 +73,28 @@ StatusOr<std::unique_ptr<RootKey>> BytesRoot(const SecretBuffer& root_key, Rando
     return Err(FailedPreconditionError("root key must be 32 bytes"));
   }
   return NewBytesRootKey(root_key.Clone(), random, "the root key");
+}
+
+// Whether `held` (keys by id) holds exactly the keys of `purpose` in `keys`, and `held_active` is
+// the newest active one of them.
+template <typename Map>
+bool HoldsExactly(const std::vector<WrappedKey>& keys, std::string_view purpose, const Map& held,
+                  uint32_t held_active) {
+  size_t stored = 0;
+  uint32_t active = 0;
+  for (const WrappedKey& wrapped : keys) {
+    if (wrapped.purpose != purpose) {
+      continue;
+    }
+    ++stored;
+    if (!held.contains(wrapped.id)) {
+      return false;
+    }
+    if (wrapped.active && wrapped.id > active) {
+      active = wrapped.id;
+    }
+  }
+  return stored == held.size() && active == held_active;
 }
 
 }  // namespace
@@ -172,8 +195,9 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
     } else if (wrapped.purpose == kKeyPurposePepper) {
       if (wrapped.active && wrapped.id > pepper_id) {
         pepper_id = wrapped.id;
-        ring->pepper_ = Held(std::move(key));
       }
+      ring->peppers_.emplace(
+          wrapped.id, std::make_shared<const Pepper>(Held(std::move(key)), wrapped.created_at));
     } else if (wrapped.purpose == kKeyPurposeTokenSigning) {
       ASSIGN_OR_RETURN(TokenKey token_key, UnwrapTokenKey(root_key, wrapped));
       if (wrapped.active && wrapped.id > ring->current_token_key_id_) {
@@ -189,10 +213,108 @@ StatusOr<std::unique_ptr<Keyring>> Keyring::Unwrap(const std::vector<WrappedKey>
       return Err(FailedPreconditionError(fmt::format("keyring has no active \"{}\" key", purpose)));
     }
   }
+  ring->active_pepper_id_ = pepper_id;
   for (auto& [id, token_key] : ring->token_keys_) {
     token_key.published.current = id == ring->current_token_key_id_;
   }
   return ring;
+}
+
+bool Keyring::PeppersMatch(const std::vector<WrappedKey>& keys) const {
+  ReaderMutexLock lock(mu_);
+  return HoldsExactly(keys, kKeyPurposePepper, peppers_, active_pepper_id_);
+}
+
+StatusOr<bool> Keyring::RefreshPeppers(const std::vector<WrappedKey>& keys,
+                                       const SecretBuffer& root_key) {
+  if (PeppersMatch(keys)) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RootKey> root, BytesRoot(root_key, random_));
+  return RefreshPeppers(keys, *root);
+}
+
+StatusOr<bool> Keyring::RefreshPeppers(const std::vector<WrappedKey>& keys, RootKey& root_key) {
+  if (PeppersMatch(keys)) {
+    return false;
+  }
+  std::map<uint32_t, std::shared_ptr<const Pepper>> fresh;
+  uint32_t active = 0;
+  for (const WrappedKey& wrapped : keys) {
+    if (wrapped.purpose != kKeyPurposePepper) {
+      continue;
+    }
+    if (wrapped.active && wrapped.id > active) {
+      active = wrapped.id;
+    }
+    {
+      ReaderMutexLock lock(mu_);
+      const auto held = peppers_.find(wrapped.id);
+      if (held != peppers_.end()) {
+        fresh.emplace(wrapped.id, held->second);
+        continue;
+      }
+    }
+    ASSIGN_OR_RETURN(SecretBuffer key, UnwrapKey(root_key, wrapped));
+    fresh.emplace(wrapped.id,
+                  std::make_shared<const Pepper>(Held(std::move(key)), wrapped.created_at));
+  }
+  if (active == 0) {
+    return Err(FailedPreconditionError("keyring has no active \"hmac-pepper\" key"));
+  }
+  WriterMutexLock lock(mu_);
+  peppers_.swap(fresh);
+  active_pepper_id_ = active;
+  return true;
+}
+
+StatusOr<std::vector<uint8_t>> Keyring::PepperMac(std::span<const uint32_t> pepper_ids,
+                                                  std::string_view data) const {
+  if (pepper_ids.empty()) {
+    return Err(InvalidArgumentError("an HMAC names no pepper"));
+  }
+  std::vector<std::shared_ptr<const Pepper>> chain;
+  {
+    ReaderMutexLock lock(mu_);
+    for (const uint32_t id : pepper_ids) {
+      const auto it = peppers_.find(id);
+      if (it == peppers_.end()) {
+        return Err(NotFoundError(fmt::format("the keyring holds no pepper {}", id)));
+      }
+      chain.push_back(it->second);
+    }
+  }
+  std::vector<uint8_t> mac = chain.front()->mac.Mac(data);
+  for (size_t i = 1; i < chain.size(); ++i) {
+    mac =
+        chain[i]->mac.Mac(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+  }
+  return mac;
+}
+
+uint32_t Keyring::WritingPepperId(UnixMicros now) const {
+  ReaderMutexLock lock(mu_);
+  for (auto it = peppers_.rbegin(); it != peppers_.rend(); ++it) {
+    if (it->first <= active_pepper_id_ && it->second->created_at + kPepperSettle <= now) {
+      return it->first;
+    }
+  }
+  return peppers_.empty() ? 0 : peppers_.begin()->first;
+}
+
+SecretBuffer Keyring::PepperKey(uint32_t id) const {
+  ReaderMutexLock lock(mu_);
+  const auto it = peppers_.find(id);
+  return it == peppers_.end() ? SecretBuffer() : it->second->key.Clone();
+}
+
+std::vector<uint32_t> Keyring::PepperIds() const {
+  ReaderMutexLock lock(mu_);
+  std::vector<uint32_t> ids;
+  for (const auto& [id, pepper] : peppers_) {
+    ids.push_back(id);
+  }
+  return ids;
 }
 
 StatusOr<Keyring::TokenKey> Keyring::UnwrapTokenKey(RootKey& root_key, const WrappedKey& wrapped) {
@@ -209,21 +331,7 @@ StatusOr<Keyring::TokenKey> Keyring::UnwrapTokenKey(RootKey& root_key, const Wra
 
 bool Keyring::TokenKeysMatch(const std::vector<WrappedKey>& keys) const {
   ReaderMutexLock lock(mu_);
-  size_t stored = 0;
-  uint32_t current = 0;
-  for (const WrappedKey& wrapped : keys) {
-    if (wrapped.purpose != kKeyPurposeTokenSigning) {
-      continue;
-    }
-    ++stored;
-    if (!token_keys_.contains(wrapped.id)) {
-      return false;
-    }
-    if (wrapped.active && wrapped.id > current) {
-      current = wrapped.id;
-    }
-  }
-  return stored == token_keys_.size() && current == current_token_key_id_;
+  return HoldsExactly(keys, kKeyPurposeTokenSigning, token_keys_, current_token_key_id_);
 }
 
 StatusOr<bool> Keyring::RefreshTokenKeys(const std::vector<WrappedKey>& keys,
@@ -328,21 +436,7 @@ std::vector<PublicTokenKey> Keyring::TokenPublicKeys(UnixMicros now,
 
 bool Keyring::DataKeysMatch(const std::vector<WrappedKey>& keys) const {
   ReaderMutexLock lock(mu_);
-  size_t stored = 0;
-  uint32_t active = 0;
-  for (const WrappedKey& wrapped : keys) {
-    if (wrapped.purpose != kKeyPurposeData) {
-      continue;
-    }
-    ++stored;
-    if (!data_keys_.contains(wrapped.id)) {
-      return false;
-    }
-    if (wrapped.active && wrapped.id > active) {
-      active = wrapped.id;
-    }
-  }
-  return stored == data_keys_.size() && active == active_data_key_id_;
+  return HoldsExactly(keys, kKeyPurposeData, data_keys_, active_data_key_id_);
 }
 
 StatusOr<bool> Keyring::RefreshDataKeys(const std::vector<WrappedKey>& keys, RootKey& root_key) {

@@ -16,6 +16,7 @@
 #include "common/random.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
+#include "crypto/hmac_key.h"
 #include "crypto/jwt.h"
 #include "crypto/key_provider.h"
 #include "model/secret.h"
@@ -28,6 +29,21 @@ inline constexpr std::string_view kKeyPurposePepper = "hmac-pepper";
 inline constexpr std::string_view kKeyPurposeJwt = "jwt";
 // An Ed25519 seed that signs access tokens (EdDSA).
 inline constexpr std::string_view kKeyPurposeTokenSigning = "jwt-ed25519";
+
+// Pepper rotation (docs/operations.md, "Rotating the pepper"). The keyring holds every stored
+// pepper: the active one (the newest active key of purpose hmac-pepper) and those it replaced.
+// Each stored HMAC (a credential's secret, a share link's token) names the pepper ids that made
+// it, innermost first: [p] is HMAC(p, secret); [p, q] is HMAC(q, HMAC(p, secret)), the form
+// `coffer keys rewrap-pepper` gives a row without its plaintext, so every stored hash depends on
+// the new pepper at once. A credential is checked under the chain its row names (one row per
+// public id: the cost of a wrong secret does not depend on the pepper); a share link, looked up by
+// its HMAC, under each chain the held peppers allow, active first, so an unknown link costs the
+// same whichever pepper a real one is on. A verify under anything but [writing pepper] stores the
+// plain hash under the writing pepper (conditional on the old hash: racing servers do no harm).
+// An inner pepper of a chain must stay held until no row names it: chaining hides the old pepper
+// behind the new one, it does not make it unnecessary. A new pepper is written with only after
+// it is kPepperSettle old, so every server holds it (refresh interval) before any row needs it.
+inline constexpr UnixMicros kPepperSettle = 10 * kMicrosPerSecond;
 
 // A token signing key as published (JWKS): kid, raw public key, and whether it signs new tokens.
 struct PublicTokenKey {
@@ -100,6 +116,29 @@ class Keyring {
   // True when the token signing keys held are exactly those of `keys`. Thread-safe.
   bool TokenKeysMatch(const std::vector<WrappedKey>& keys) const;
 
+  // As RefreshDataKeys, for the peppers: unwraps new ones, drops those no longer stored, and
+  // makes the newest active one the active pepper. Thread-safe.
+  StatusOr<bool> RefreshPeppers(const std::vector<WrappedKey>& keys, RootKey& root_key);
+  StatusOr<bool> RefreshPeppers(const std::vector<WrappedKey>& keys, const SecretBuffer& root_key);
+  // True when the peppers held are exactly those of `keys`, with the same one active.
+  bool PeppersMatch(const std::vector<WrappedKey>& keys) const;
+  // The chained HMAC of `data` under `pepper_ids` (innermost first; see the top of this file).
+  // kNotFound when a pepper named is not held (retired, or not refreshed in yet);
+  // kInvalidArgument for an empty chain. Thread-safe.
+  StatusOr<std::vector<uint8_t>> PepperMac(std::span<const uint32_t> pepper_ids,
+                                           std::string_view data) const;
+  // The pepper new hashes are made under at `now`: the newest held pepper at least kPepperSettle
+  // old, or the oldest held when none is (a new store). Thread-safe.
+  uint32_t WritingPepperId(UnixMicros now) const;
+  // A copy of the pepper of id `id` (empty when not held). Thread-safe.
+  SecretBuffer PepperKey(uint32_t id) const;
+  // The ids of the peppers held, ascending. Thread-safe.
+  std::vector<uint32_t> PepperIds() const;
+  uint32_t active_pepper_id() const {
+    ReaderMutexLock lock(mu_);
+    return active_pepper_id_;
+  }
+
   // Signs `claims` with the current token signing key. kFailedPrecondition when there is none.
   StatusOr<std::string> SignToken(const JwtClaims& claims) const;
   // Verifies a token signed by the current key, or by a key it replaced less than
@@ -113,7 +152,8 @@ class Keyring {
     ReaderMutexLock lock(mu_);
     return active_data_key_id_;
   }
-  const SecretBuffer& pepper() const { return pepper_; }
+  // A copy of the active pepper.
+  SecretBuffer pepper() const { return PepperKey(active_pepper_id()); }
   Random& random() const { return random_; }
 
  private:
@@ -134,7 +174,14 @@ class Keyring {
   // Unwraps one token signing key.
   static StatusOr<TokenKey> UnwrapTokenKey(RootKey& root_key, const WrappedKey& wrapped);
 
-  SecretBuffer pepper_;
+  struct Pepper {
+    explicit Pepper(SecretBuffer k, UnixMicros at) : key(std::move(k)), mac(key), created_at(at) {}
+    SecretBuffer key;
+    HmacSha256Key mac;
+    UnixMicros created_at = 0;
+  };
+  std::map<uint32_t, std::shared_ptr<const Pepper>> peppers_ COFFER_GUARDED_BY(mu_);
+  uint32_t active_pepper_id_ COFFER_GUARDED_BY(mu_) = 0;
   std::map<uint32_t, TokenKey> token_keys_ COFFER_GUARDED_BY(mu_);
   uint32_t current_token_key_id_ COFFER_GUARDED_BY(mu_) = 0;
 };

@@ -1,7 +1,8 @@
-// Names of secret types and principal kinds.
+// Names of secret types and principal kinds; pepper chains as stored.
 #include "model/secret.h"
 
 #include <array>
+#include <charconv>
 #include <utility>
 
 namespace coffer {
@@ -41,6 +42,39 @@ std::string_view SecretTypeList() {
 
 std::string_view PrincipalKindName(PrincipalKind k) {
   return k == PrincipalKind::kAgent ? "agent" : "user";
+}
+
+std::string FormatPepperIds(const std::vector<uint32_t>& ids) {
+  std::string out;
+  for (const uint32_t id : ids) {
+    if (!out.empty()) {
+      out.push_back(',');
+    }
+    out += std::to_string(id);
+  }
+  return out;
+}
+
+std::vector<uint32_t> ParsePepperIds(std::string_view text) {
+  std::vector<uint32_t> ids;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    const std::string_view part = text.substr(0, comma);
+    uint32_t id = 0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), id);
+    if (ec != std::errc() || end != part.data() + part.size() || id == 0) {
+      return {};
+    }
+    ids.push_back(id);
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(comma + 1);
+    if (text.empty()) {
+      return {};
+    }
+  }
+  return ids;
 }
 
 }  // namespace coffer

@@ -110,8 +110,16 @@ struct Credential {
   // works until then (IsRevokedAt).
   std::optional<UnixMicros> revoked_at;
 
+  // The pepper key ids secret_hmac was made under, innermost first (crypto/keyring.h).
+  std::vector<uint32_t> pepper_ids;
+
   bool IsRevokedAt(UnixMicros now) const { return revoked_at.has_value() && *revoked_at <= now; }
 };
+
+// A pepper chain as stored ("2", "2,5"), and back; ParsePepperIds gives an empty chain for text
+// that is not one.
+std::string FormatPepperIds(const std::vector<uint32_t>& ids);
+std::vector<uint32_t> ParsePepperIds(std::string_view text);
 
 // A data key wrapped (AES-256-GCM) under the root key. `purpose` says what it is for.
 struct WrappedKey {

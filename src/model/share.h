@@ -29,6 +29,7 @@ struct Share {
   std::string created_by;        // principal id of the creator
   UnixMicros created_at = 0;
   std::optional<UnixMicros> revoked_at;
+  std::vector<uint32_t> pepper_ids;  // the peppers token_hmac was made under, innermost first
 
   bool is_revoked() const { return revoked_at.has_value(); }
 };

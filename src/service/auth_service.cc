@@ -12,6 +12,7 @@ namespace coffer {
 namespace {
 
 constexpr std::string_view kBearer = "Bearer ";
+constexpr size_t kHmacSize = 32;  // HMAC-SHA256
 
 Status Unauthenticated() { return UnauthenticatedError("invalid credentials"); }
 
@@ -32,7 +33,6 @@ bool IsRefusal(StatusCode code) {
 AuthService::AuthService(const ServiceDeps& deps, const Keyring& keyring, Options options)
     : deps_(deps),
       keyring_(keyring),
-      pepper_mac_(keyring.pepper()),
       options_(std::move(options)),
       changes_(options_.changes != nullptr ? *options_.changes : deps.store.Changes()),
       failures_(options_.failure_limit),
@@ -140,16 +140,26 @@ void AuthService::OnChange(const StoreChange& change) {
 StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::string_view kind) {
   auto parsed = ParseToken(token);
   if (!parsed.has_value()) return Err(parsed.error());
-  const std::vector<uint8_t> presented = pepper_mac_.Mac(parsed->secret.view());
+  const uint32_t writing = keyring_.WritingPepperId(deps_.clock.Now());
   auto entry = Lookup(parsed->public_id);
   if (!entry.has_value()) {
     if (entry.error().code() != StatusCode::kNotFound) return Err(entry.error());
-    // Same work as a wrong secret: a constant-time compare against a dummy of the same size.
-    const std::vector<uint8_t> dummy(presented.size(), 0);
-    (void)ConstantTimeEquals(presented, dummy);
+    // Same work as a wrong secret: one HMAC, and a constant-time compare against a dummy.
+    const std::vector<uint32_t> chain{writing};
+    auto presented = keyring_.PepperMac(chain, parsed->secret.view());
+    const std::vector<uint8_t> dummy(kHmacSize, 0);
+    (void)ConstantTimeEquals(presented.has_value() ? *presented : dummy, dummy);
     return Err(Unauthenticated());
   }
-  const bool match = ConstantTimeEquals(presented, entry->credential.secret_hmac);
+  // Under the pepper chain the row names (crypto/keyring.h): one row per public id, so a wrong
+  // secret costs the same whichever pepper the key is on. A pepper no longer held (retired)
+  // refuses the key.
+  const std::vector<uint32_t> chain = entry->credential.pepper_ids.empty()
+                                          ? std::vector<uint32_t>{keyring_.active_pepper_id()}
+                                          : entry->credential.pepper_ids;
+  auto presented = keyring_.PepperMac(chain, parsed->secret.view());
+  const bool match =
+      presented.has_value() && ConstantTimeEquals(*presented, entry->credential.secret_hmac);
   if (!match || parsed->kind != kind || entry->credential.kind != kind) {
     return Err(Unauthenticated());
   }
@@ -162,6 +172,9 @@ StatusOr<VerifiedCredential> AuthService::Verify(std::string_view token, std::st
   // A revocation in the future is a rotation's grace window: the key works until then.
   if (entry->credential.IsRevokedAt(deps_.clock.Now()) && !entry->principal_revoked) {
     return Err(Unauthenticated());
+  }
+  if (chain.size() != 1 || chain.front() != writing) {
+    RehashCredential(*entry, parsed->secret.view(), writing);
   }
   return VerifiedCredential{std::move(entry->credential), std::move(entry->principal),
                             entry->principal_revoked, entry->principal_deactivated};
@@ -390,10 +403,27 @@ StatusOr<AccessToken> AuthService::IssueToken(const RequestContext& anonymous,
   return issued;
 }
 
+void AuthService::RehashCredential(CacheEntry& entry, std::string_view secret, uint32_t writing) {
+  const std::vector<uint32_t> chain{writing};
+  auto rehashed = keyring_.PepperMac(chain, secret);
+  if (!rehashed.has_value()) return;
+  // Conditional on the HMAC read: a server that rehashed it first wins, and this one's write is
+  // refused (kAborted) and dropped. A failure leaves the key where it was, still verifying.
+  if (deps_.store
+          .ReplacePepperHash(PepperHashKind::kCredential, entry.credential.public_id,
+                             entry.credential.secret_hmac, *rehashed, chain)
+          .ok()) {
+    entry.credential.secret_hmac = std::move(*rehashed);
+    entry.credential.pepper_ids = chain;
+  }
+}
+
 StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind principal_kind,
                                           std::string_view principal_id, std::string_view name,
                                           const Keyring& keyring, UnixMicros now) {
-  ASSIGN_OR_RETURN(MintedToken minted, MintToken(kind, keyring.pepper(), keyring.random()));
+  const uint32_t pepper_id = keyring.WritingPepperId(now);
+  ASSIGN_OR_RETURN(MintedToken minted,
+                   MintToken(kind, keyring.PepperKey(pepper_id), keyring.random()));
   IssuedCredential issued;
   issued.credential.public_id = std::move(minted.public_id);
   issued.credential.kind = std::string(kind);
@@ -401,6 +431,7 @@ StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind p
   issued.credential.principal_id = std::string(principal_id);
   issued.credential.name = std::string(name);
   issued.credential.secret_hmac = std::move(minted.secret_hmac);
+  issued.credential.pepper_ids = {pepper_id};
   issued.credential.created_at = now;
   issued.token = std::move(minted.token);
   return issued;
@@ -408,7 +439,9 @@ StatusOr<IssuedCredential> MintCredential(std::string_view kind, PrincipalKind p
 
 StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, const Keyring& keyring,
                                                   UnixMicros now) {
-  ASSIGN_OR_RETURN(MintedToken minted, MintAgentApiKey(keyring.pepper(), keyring.random()));
+  const uint32_t pepper_id = keyring.WritingPepperId(now);
+  ASSIGN_OR_RETURN(MintedToken minted,
+                   MintAgentApiKey(keyring.PepperKey(pepper_id), keyring.random()));
   IssuedCredential issued;
   issued.credential.public_id = std::move(minted.public_id);
   issued.credential.kind = std::string(kTokenKindApiKey);
@@ -416,6 +449,7 @@ StatusOr<IssuedCredential> MintAgentKeyCredential(std::string_view agent_id, con
   issued.credential.principal_id = std::string(agent_id);
   issued.credential.name = "api key";
   issued.credential.secret_hmac = std::move(minted.secret_hmac);
+  issued.credential.pepper_ids = {pepper_id};
   issued.credential.created_at = now;
   issued.token = std::move(minted.token);
   return issued;

@@ -26,7 +26,6 @@
 #include "common/mutex.h"
 #include "common/secret_buffer.h"
 #include "common/status.h"
-#include "crypto/hmac_key.h"
 #include "crypto/keyring.h"
 #include "model/identity.h"
 #include "model/ui_session.h"
@@ -209,6 +208,9 @@ class AuthService {
   // Counts an authenticated request of an agent toward its last_used_at (deps_.usage).
   void NoteUse(const Principal& principal);
   StatusOr<Principal> AuthenticateJwt(std::string_view jwt);
+  // Stores the HMAC of a verified `secret` under the writing pepper `writing` in place of the
+  // one `entry` holds (made under an older pepper or a chain), if no one changed it meanwhile.
+  void RehashCredential(CacheEntry& entry, std::string_view secret, uint32_t writing);
   // The vaults of the agent's unexpired policies, ordered by id.
   StatusOr<std::vector<std::string>> AgentVaultIds(std::string_view agent_id);
   // Forgets what `change` makes stale: a credential, every credential of a principal (and every
@@ -236,7 +238,6 @@ class AuthService {
 
   ServiceDeps deps_;
   const Keyring& keyring_;
-  const HmacSha256Key pepper_mac_;  // HMAC under the pepper, which never changes while running
   Options options_;
   ChangeFeed& changes_;
 

@@ -44,7 +44,8 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
   const MonotonicTime start = clock_.Now();
   ASSIGN_OR_RETURN(std::vector<WrappedKey> keys, store_.LoadKeys());
   bool changed = false;
-  if (!keyring_.DataKeysMatch(keys) || !keyring_.TokenKeysMatch(keys)) {
+  if (!keyring_.DataKeysMatch(keys) || !keyring_.TokenKeysMatch(keys) ||
+      !keyring_.PeppersMatch(keys)) {
     auto root_key = provider_.OpenRootKey(keyring_.random());
     if (!root_key.has_value()) {
       NoteProvider(root_key.error());
@@ -57,9 +58,14 @@ StatusOr<bool> KeyringRefresher::RefreshLocked() {
       return Err(failed);
     }
     auto token_changed = keyring_.RefreshTokenKeys(keys, **root_key);
-    NoteProvider(token_changed.has_value() ? OkStatus() : token_changed.error());
-    if (!token_changed.has_value()) return Err(token_changed.error());
-    changed = *data_changed || *token_changed;
+    if (!token_changed.has_value()) {
+      NoteProvider(token_changed.error());
+      return Err(token_changed.error());
+    }
+    auto peppers_changed = keyring_.RefreshPeppers(keys, **root_key);
+    NoteProvider(peppers_changed.has_value() ? OkStatus() : peppers_changed.error());
+    if (!peppers_changed.has_value()) return Err(peppers_changed.error());
+    changed = *data_changed || *token_changed || *peppers_changed;
   }  // a key file's root key is wiped as it goes out of scope
   last_good_start_ = start;
   return changed;

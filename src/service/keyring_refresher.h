@@ -1,6 +1,6 @@
-// KeyringRefresher: keeps a running server's data and token signing keys in line with the
-// store's keyring, so a `coffer keys rotate` (or retire, or rotate-token-key) done by another
-// process takes effect without a restart.
+// KeyringRefresher: keeps a running server's data keys, token signing keys and peppers in line
+// with the store's keyring, so a `coffer keys rotate` (or retire, rotate-token-key,
+// rotate-pepper, retire-pepper) done by another process takes effect without a restart.
 #pragma once
 
 #include <chrono>
@@ -35,7 +35,8 @@ class KeyringRefresher {
   KeyringRefresher& operator=(const KeyringRefresher&) = delete;
 
   // Reads the keyring from the store and applies it (Keyring::RefreshDataKeys, then
-  // RefreshTokenKeys). Returns whether the data or token signing keys changed; the store's or the
+  // RefreshTokenKeys, RefreshPeppers). Returns whether the data or token signing keys or the
+  // peppers changed; the store's or the
   // provider's error otherwise (the keys that failed to refresh are then unchanged). Thread-safe:
   // concurrent calls run one after another.
   StatusOr<bool> RefreshNow();

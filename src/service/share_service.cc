@@ -106,11 +106,7 @@ SecretBuffer ShareService::ShareUrl(const SecretBuffer& token) const {
 
 ShareService::ShareService(const ServiceDeps& deps, const Keyring& keyring, AuthService& auth,
                            Options options)
-    : deps_(deps),
-      keyring_(keyring),
-      auth_(auth),
-      pepper_mac_(keyring.pepper()),
-      options_(std::move(options)) {}
+    : deps_(deps), keyring_(keyring), auth_(auth), options_(std::move(options)) {}
 
 StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::string_view secret_id,
                                             CreateShareRequest request) {
@@ -144,11 +140,14 @@ StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::stri
         if (version->max_access_count > 0 && version->access_count >= version->max_access_count) {
           return Err(GoneError("secret has reached its max_access_count"));
         }
+        const uint32_t pepper_id = keyring_.WritingPepperId(now);
         ASSIGN_OR_RETURN(MintedToken minted,
-                         MintToken(kTokenKindShare, keyring_.pepper(), deps_.random));
+                         MintToken(kTokenKindShare, keyring_.PepperKey(pepper_id), deps_.random));
         Share share;
         share.id = NewUuid(deps_.random);
-        share.token_hmac = pepper_mac_.Mac(minted.token.view());
+        const std::vector<uint32_t> chain{pepper_id};
+        ASSIGN_OR_RETURN(share.token_hmac, keyring_.PepperMac(chain, minted.token.view()));
+        share.pepper_ids = chain;
         share.secret_id = version->secret_id;
         share.version = version->version;
         share.vault_id = version->vault_id;
@@ -164,14 +163,52 @@ StatusOr<CreatedShare> ShareService::Create(const RequestContext& ctx, std::stri
       });
 }
 
+StatusOr<Share> ShareService::FindByToken(std::string_view token) {
+  const uint32_t writing = keyring_.WritingPepperId(deps_.clock.Now());
+  // The chains a stored link can be under: [writing] first, then each other held pepper alone,
+  // then each pair a rewrap made (inner older than outer).
+  const std::vector<uint32_t> held = keyring_.PepperIds();
+  std::vector<std::vector<uint32_t>> chains{{writing}};
+  for (const uint32_t id : held) {
+    if (id != writing) chains.push_back({id});
+  }
+  for (size_t i = 0; i < held.size(); ++i) {
+    for (size_t j = i + 1; j < held.size(); ++j) chains.push_back({held[i], held[j]});
+  }
+  for (const std::vector<uint32_t>& chain : chains) {
+    auto mac = keyring_.PepperMac(chain, token);
+    if (!mac.has_value()) continue;
+    auto share = deps_.store.GetShareByToken(*mac);
+    if (!share.has_value()) {
+      if (share.error().code() != StatusCode::kNotFound) return Err(share.error());
+      continue;
+    }
+    if (!share->pepper_ids.empty() && share->pepper_ids != chain) continue;
+    if (chain.size() != 1 || chain.front() != writing) {
+      const std::vector<uint32_t> to{writing};
+      auto rehashed = keyring_.PepperMac(to, token);
+      // Conditional on the HMAC found: a server that moved it first wins; a failure leaves the
+      // link where it was, still found.
+      if (rehashed.has_value() &&
+          deps_.store.ReplacePepperHash(PepperHashKind::kShare, share->id, *mac, *rehashed, to)
+              .ok()) {
+        share->token_hmac = std::move(*rehashed);
+        share->pepper_ids = to;
+      }
+    }
+    return share;
+  }
+  return Err(NotFoundError("share not found"));
+}
+
 StatusOr<RedeemedShare> ShareService::Redeem(const RequestContext& anonymous,
                                              std::string_view token) {
   RETURN_IF_ERROR(auth_.AdmitClient(anonymous.client_ip));
   auto redeemed = deps_.audit.Audited<
       RedeemedShare>(anonymous, "share.access", [&](AuditEvent& event) -> StatusOr<RedeemedShare> {
-    // Whatever the token's shape, one HMAC and one indexed lookup: an unknown link and a
+    // Whatever the token's shape, the same HMACs and indexed lookups: an unknown link and a
     // malformed one cost and answer the same.
-    auto share = deps_.store.GetShareByToken(pepper_mac_.Mac(token));
+    auto share = FindByToken(token);
     if (!share.has_value()) return Err(NotFoundAs(share.error(), "share not found"));
     AuditLog::SetTarget(event, share->vault_id, share->path);
     event.version = share->version;
@@ -205,9 +242,8 @@ StatusOr<RedeemedShare> ShareService::Redeem(const RequestContext& anonymous,
 Status ShareService::Revoke(const RequestContext& ctx, std::string_view id_or_token) {
   auto revoked =
       deps_.audit.Audited<bool>(ctx, "share.revoke", [&](AuditEvent& event) -> StatusOr<bool> {
-        auto share = IsUuid(id_or_token)
-                         ? deps_.store.GetShare(id_or_token)
-                         : deps_.store.GetShareByToken(pepper_mac_.Mac(id_or_token));
+        auto share =
+            IsUuid(id_or_token) ? deps_.store.GetShare(id_or_token) : FindByToken(id_or_token);
         if (!share.has_value()) return Err(NotFoundAs(share.error(), "share not found"));
         // Someone else's share is not confirmed to exist.
         if (share->created_by != ctx.principal.id && !ctx.principal.is_admin) {

@@ -190,4 +190,16 @@ Status SetPolicyColumns(Policy& policy, const PolicyColumns& columns) {
   return OkStatus();
 }
 
+PepperTable PepperTableOf(PepperHashKind kind) {
+  return kind == PepperHashKind::kCredential
+             ? PepperTable{"credentials", "public_id", "secret_hmac"}
+             : PepperTable{"shares", "id", "token_hmac"};
+}
+
+std::string PepperLiveSql(PepperHashKind kind, std::string_view param) {
+  const std::string p(param);
+  return kind == PepperHashKind::kCredential ? "(revoked_at IS NULL OR revoked_at > " + p + ")"
+                                             : "(revoked_at IS NULL AND expires_at > " + p + ")";
+}
+
 }  // namespace coffer::store_internal

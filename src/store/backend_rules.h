@@ -77,4 +77,15 @@ PolicyColumns PolicyColumnsOf(const Policy& policy);
 // binary does not know, a window stored in part, or an allow list entry that does not parse.
 Status SetPolicyColumns(Policy& policy, const PolicyColumns& columns);
 
+// The table holding stored HMACs of `kind` (pepper rotation), its id column and its HMAC column.
+struct PepperTable {
+  std::string_view table;
+  std::string_view id;
+  std::string_view hmac;
+};
+PepperTable PepperTableOf(PepperHashKind kind);
+// The condition on a row of `kind` that can still be presented at the time bound to `param`
+// (CountPepperHashes).
+std::string PepperLiveSql(PepperHashKind kind, std::string_view param);
+
 }  // namespace coffer::store_internal

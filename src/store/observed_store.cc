@@ -93,6 +93,20 @@ class ObservedStore final : public Store {
     return Timed("DeleteInactiveKey", nullptr,
                  [&] { return inner_.DeleteInactiveKey(id, purpose); });
   }
+  Status ReplacePepperHash(PepperHashKind kind, std::string_view id,
+                           const std::vector<uint8_t>& expected, const std::vector<uint8_t>& hmac,
+                           const std::vector<uint32_t>& pepper_ids) override {
+    return Timed("ReplacePepperHash", nullptr,
+                 [&] { return inner_.ReplacePepperHash(kind, id, expected, hmac, pepper_ids); });
+  }
+  StatusOr<std::vector<PepperHash>> ListPepperHashes(PepperHashKind kind, std::string_view after_id,
+                                                     size_t limit) override {
+    return Timed("ListPepperHashes", nullptr,
+                 [&] { return inner_.ListPepperHashes(kind, after_id, limit); });
+  }
+  StatusOr<std::vector<PepperHashCount>> CountPepperHashes(UnixMicros now) override {
+    return Timed("CountPepperHashes", nullptr, [&] { return inner_.CountPepperHashes(now); });
+  }
   Status InsertUser(const User& user, const AuditEvent* audit) override {
     return Timed("InsertUser", audit, [&] { return inner_.InsertUser(user, audit); });
   }

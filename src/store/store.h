@@ -243,6 +243,22 @@ inline int64_t KeyIdOf(const std::vector<uint8_t>& bytes) {
          int64_t{bytes[3]};
 }
 
+// A stored HMAC under the pepper (pepper rotation): a credential's secret or a share link's
+// token, by the credential's public id or the share's id.
+enum class PepperHashKind : uint8_t { kCredential, kShare };
+struct PepperHash {
+  PepperHashKind kind = PepperHashKind::kCredential;
+  std::string id;
+  std::vector<uint8_t> hmac;
+  std::vector<uint32_t> pepper_ids;
+};
+// How many stored HMACs of `kind` were made under the pepper chain `pepper_ids`.
+struct PepperHashCount {
+  PepperHashKind kind = PepperHashKind::kCredential;
+  std::vector<uint32_t> pepper_ids;
+  int64_t count = 0;
+};
+
 // The message of DeleteDataKey's kFailedPrecondition for a key still in use.
 inline std::string DataKeyInUse(uint32_t id, int64_t versions, int64_t webhook_secrets) {
   std::string what = std::to_string(versions) + " secret versions";
@@ -312,6 +328,22 @@ class Store : public SessionStore {  // dashboard sessions: store/session_store.
   // Deletes key `id` of `purpose` (not "data": see DeleteDataKey) if it is inactive. kNotFound
   // when there is no such key; kFailedPrecondition when it is active.
   virtual Status DeleteInactiveKey(uint32_t id, std::string_view purpose) = 0;
+  // Pepper rotation. Replaces the HMAC of the credential or share `id` with `hmac` made under
+  // `pepper_ids`, if the stored HMAC is still `expected` (a server rehashing on use, or
+  // `coffer keys rewrap-pepper`, racing another). kAborted when it changed meanwhile; kNotFound
+  // when there is no such row. Publishes kCredential for a credential.
+  virtual Status ReplacePepperHash(PepperHashKind kind, std::string_view id,
+                                   const std::vector<uint8_t>& expected,
+                                   const std::vector<uint8_t>& hmac,
+                                   const std::vector<uint32_t>& pepper_ids) = 0;
+  // Up to `limit` stored HMACs of `kind` with an id after `after_id`, ordered by id.
+  virtual StatusOr<std::vector<PepperHash>> ListPepperHashes(PepperHashKind kind,
+                                                             std::string_view after_id,
+                                                             size_t limit) = 0;
+  // How many stored HMACs that can still be presented at `now` each pepper chain has made, per
+  // kind (ordered by kind, then chain): credentials not revoked by `now` (a grace window counts),
+  // share links neither revoked nor expired.
+  virtual StatusOr<std::vector<PepperHashCount>> CountPepperHashes(UnixMicros now) = 0;
 
   // --- users and credentials -----------------------------------------------------------------
   virtual Status InsertUser(const User& user, const AuditEvent* audit) = 0;  // kAlreadyExists: name

@@ -5,6 +5,7 @@ once per store: `[sqlite]` (coffer.db in the data dir) and `[postgres]` (a fresh
 own on COFFER_TEST_PG_URL's cluster). "Stores" below says how, which tests stay SQLite-only and
 how COFFER_TEST_STORES chooses the stores of a run."""
 import atexit
+import contextlib
 import datetime
 import os
 import re
@@ -696,6 +697,28 @@ class Caller:
 def admin_caller(server):
     __tracebackhide__ = True
     return Caller(server, server.admin_key)
+
+
+@contextlib.contextmanager
+def two_servers(store):
+    """Two servers on one store (a PostgreSQL database), each with its own data dir holding the
+    same root key; yields (a, b, admin_key) and stops both."""
+    with tempfile.TemporaryDirectory(prefix="coffer-pg-") as d:
+        a_dir, b_dir = os.path.join(d, "a"), os.path.join(d, "b")
+        admin_key = store.init(a_dir)
+        os.makedirs(b_dir, mode=0o700)
+        shutil.copy2(os.path.join(a_dir, "root.key"), os.path.join(b_dir, "root.key"))
+        a = Server(a_dir, admin_key, store=store)
+        try:
+            b = Server(b_dir, admin_key, store=store)
+        except BaseException:
+            a.stop()
+            raise
+        try:
+            yield a, b, admin_key
+        finally:
+            a.stop()
+            b.stop()
 
 
 def create_user(server, name):

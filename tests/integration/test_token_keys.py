@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from conftest import (COFFER_BIN, KEY_RE, Caller, Server, admin_caller, audit_pages, exchange,
-                      expect, init_data_dir, redact)
+from conftest import (COFFER_BIN, KEY_RE, Caller, admin_caller, audit_pages, exchange,
+                      expect, init_data_dir, redact, two_servers)
 
 JOSE_DIR = os.path.join(os.path.dirname(__file__), "..", "jose")
 PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
@@ -229,26 +229,16 @@ def test_a_wrong_root_key_adds_no_token_key(server):
 def test_two_servers_on_one_postgres_database_see_a_token_key_rotation(store):
     if store.kind != "postgres":
         pytest.skip("two servers share one PostgreSQL database")
-    with tempfile.TemporaryDirectory(prefix="coffer-pg-") as d:
-        a_dir, b_dir = os.path.join(d, "a"), os.path.join(d, "b")
-        admin_key = store.init(a_dir)
-        os.makedirs(b_dir, mode=0o700)
-        shutil.copy2(os.path.join(a_dir, "root.key"), os.path.join(b_dir, "root.key"))
-        a = Server(a_dir, admin_key, store=store)
-        b = Server(b_dir, admin_key, store=store)
-        try:
-            old_token = exchange(a, admin_key)
-            old_kid = header_of(old_token)["kid"]
-            expect(Caller(b, old_token).me(), 200)
-            keys_command(a, "rotate-token-key")
-            for srv in (a, b):
-                wait_for(lambda: len(jwks(srv)) == 2, "both servers to list both keys")
-            new_token = exchange(b, admin_key)
-            assert header_of(new_token)["kid"] != old_kid
-            for srv in (a, b):
-                expect(Caller(srv, old_token).me(), 200)
-                expect(Caller(srv, new_token).me(), 200)
-            assert "error" not in jose_verify(a, new_token)
-        finally:
-            a.stop()
-            b.stop()
+    with two_servers(store) as (a, b, admin_key):
+        old_token = exchange(a, admin_key)
+        old_kid = header_of(old_token)["kid"]
+        expect(Caller(b, old_token).me(), 200)
+        keys_command(a, "rotate-token-key")
+        for srv in (a, b):
+            wait_for(lambda: len(jwks(srv)) == 2, "both servers to list both keys")
+        new_token = exchange(b, admin_key)
+        assert header_of(new_token)["kid"] != old_kid
+        for srv in (a, b):
+            expect(Caller(srv, old_token).me(), 200)
+            expect(Caller(srv, new_token).me(), 200)
+        assert "error" not in jose_verify(a, new_token)

@@ -469,6 +469,17 @@ CREATE TABLE use_counters (
 CREATE INDEX use_counters_window_end ON use_counters (window_end);
 )sql";
 
+// Pepper rotation: each stored HMAC names the pepper chain that made it (crypto/keyring.h); the
+// rows of before were all made under the active pepper.
+constexpr std::string_view kPepperChains = R"sql(
+ALTER TABLE credentials ADD COLUMN pepper_ids text NOT NULL DEFAULT '';
+ALTER TABLE shares ADD COLUMN pepper_ids text NOT NULL DEFAULT '';
+UPDATE credentials SET pepper_ids = COALESCE((SELECT MAX(id)::text FROM keys
+  WHERE purpose = 'hmac-pepper' AND active), '');
+UPDATE shares SET pepper_ids = COALESCE((SELECT MAX(id)::text FROM keys
+  WHERE purpose = 'hmac-pepper' AND active), '');
+)sql";
+
 // Dashboard sessions (store/session_store.h): the SHA-256 of the cookie, never the cookie.
 constexpr std::string_view kUiSessions = R"sql(
 CREATE TABLE ui_sessions (
@@ -480,9 +491,6 @@ CREATE TABLE ui_sessions (
 );
 CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
 )sql";
-
-// Version 14 is the pepper rotation's; a tree without it takes this no-op in its place.
-constexpr std::string_view kReservedForPepperRotation = "SELECT 1";
 
 constexpr PgMigration kMigrations[] = {
     {1, "initial schema: secrets, identities, audit chain, rate limits", kInitialSchema},
@@ -501,7 +509,7 @@ constexpr PgMigration kMigrations[] = {
     {12, "usage: last reads of versions and secrets, agents' last use; key grace windows",
      kUsageAndKeyGrace},
     {13, "gateway: audit details, bindings, executions, use counters", kGateway},
-    {14, "reserved for the pepper rotation", kReservedForPepperRotation},
+    {14, "pepper rotation: stored HMACs name their pepper chain", kPepperChains},
     {15, "dashboard sessions", kUiSessions},
 };
 

@@ -15,7 +15,7 @@ namespace {
 constexpr std::string_view kUserColumnsSql = "SELECT id, name, is_admin, created_at FROM users";
 constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
-    " revoked_at FROM credentials";
+    " revoked_at, pepper_ids FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
     "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at,"
     " last_used_at FROM agents";
@@ -41,8 +41,9 @@ PgParams& AddPolicyColumns(PgParams& params, const Policy& p) {
 
 Status InsertCredentialRow(PgConnection& conn, const Credential& c) {
   return Reword(conn.Run("INSERT INTO credentials (public_id, kind, principal_kind, principal_id,"
-                         " name, secret_hmac, created_at, revoked_at)"
-                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         " name, secret_hmac, created_at, revoked_at, pepper_ids)"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, " +
+                             PepperIdsOrActiveSql("$9") + ")",
                          PgParams()
                              .Text(c.public_id)
                              .Text(c.kind)
@@ -51,7 +52,8 @@ Status InsertCredentialRow(PgConnection& conn, const Credential& c) {
                              .Text(c.name)
                              .Bytes(c.secret_hmac)
                              .Int(c.created_at)
-                             .OptionalInt(c.revoked_at)),
+                             .OptionalInt(c.revoked_at)
+                             .Text(FormatPepperIds(c.pepper_ids))),
                 StatusCode::kAlreadyExists, "the credential already exists");
 }
 

@@ -69,6 +69,7 @@ StatusOr<Credential> ReadCredential(const PgResult& r, int row) {
   c.secret_hmac = r.Bytes(row, 5);
   c.created_at = r.Int(row, 6);
   c.revoked_at = r.OptionalInt(row, 7);
+  c.pepper_ids = ParsePepperIds(r.Text(row, 8));
   return c;
 }
 

@@ -68,6 +68,9 @@ StatusOr<Sha256Digest> ReadDigest(const PgResult& r, int row, int column);
 
 // Inserts a credential row (postgres_identity.cc). kAlreadyExists when the public id is taken.
 Status InsertCredentialRow(PgConnection& conn, const Credential& c);
+// The SQL of a stored pepper chain from parameter `param` (FormatPepperIds): the active pepper's
+// id when the chain is empty (a row written without one).
+std::string PepperIdsOrActiveSql(std::string_view param);
 StatusOr<AuditEvent> ReadEvent(const PgResult& r, int row);
 
 // Every row of `r`, read by `read(r, row)` (returning T or StatusOr<T>).

@@ -16,7 +16,7 @@ namespace {
 constexpr std::string_view kShareColumnsSql =
     "SELECT h.id, h.token_hmac, h.secret_id, h.version, s.vault_id, s.path, h.recipient_type,"
     " h.expires_at, h.max_access_count, h.access_count, h.created_by, h.created_at,"
-    " h.revoked_at FROM shares AS h JOIN secrets AS s ON s.id = h.secret_id";
+    " h.revoked_at, h.pepper_ids FROM shares AS h JOIN secrets AS s ON s.id = h.secret_id";
 
 Share ReadShare(const PgResult& r, int row) {
   Share h;
@@ -33,6 +33,7 @@ Share ReadShare(const PgResult& r, int row) {
   h.created_by = r.Text(row, 10);
   h.created_at = r.Int(row, 11);
   h.revoked_at = r.OptionalInt(row, 12);
+  h.pepper_ids = ParsePepperIds(r.Text(row, 13));
   return h;
 }
 
@@ -61,8 +62,9 @@ Status PostgresStoreImpl::InsertShare(const Share& share, const AuditEvent* audi
   return Write(audit, [&](PgConnection& conn, AuditEvent*) -> Status {
     Status s = conn.Run(
         "INSERT INTO shares (id, token_hmac, secret_id, version, recipient_type, expires_at,"
-        " max_access_count, access_count, created_by, created_at, revoked_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        " max_access_count, access_count, created_by, created_at, revoked_at, pepper_ids)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, " +
+            PepperIdsOrActiveSql("$12") + ")",
         PgParams()
             .Text(share.id)
             .Bytes(share.token_hmac)
@@ -74,7 +76,8 @@ Status PostgresStoreImpl::InsertShare(const Share& share, const AuditEvent* audi
             .Int(share.access_count)
             .Text(share.created_by)
             .Int(share.created_at)
-            .OptionalInt(share.revoked_at));
+            .OptionalInt(share.revoked_at)
+            .Text(FormatPepperIds(share.pepper_ids)));
     // A foreign key violation (no such version) reads as kNotFound.
     return Reword(Reword(std::move(s), StatusCode::kNotFound, VersionNotFound(share.version)),
                   StatusCode::kAlreadyExists, "a share with this id or token exists");

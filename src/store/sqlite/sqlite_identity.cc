@@ -18,7 +18,7 @@ namespace {
 constexpr std::string_view kUserColumnsSql = "SELECT id, name, is_admin, created_at FROM users";
 constexpr std::string_view kCredentialColumnsSql =
     "SELECT public_id, kind, principal_kind, principal_id, name, secret_hmac, created_at,"
-    " revoked_at FROM credentials";
+    " revoked_at, pepper_ids FROM credentials";
 constexpr std::string_view kAgentColumnsSql =
     "SELECT id, name, description, owner_id, created_at, revoked_at, deactivated_at,"
     " last_used_at FROM agents";
@@ -41,6 +41,7 @@ StatusOr<Credential> ReadCredential(const SqliteStatement& st) {
   c.secret_hmac = st.ColumnBlob(5);
   c.created_at = st.ColumnInt(6);
   c.revoked_at = st.ColumnOptionalInt(7);
+  c.pepper_ids = ParsePepperIds(st.ColumnText(8));
   return c;
 }
 
@@ -121,8 +122,9 @@ constexpr std::string_view kIsLastAdminKeySql =
 Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
   ASSIGN_OR_RETURN(SqliteStatement st,
                    db.Prepare("INSERT INTO credentials (public_id, kind, principal_kind,"
-                              " principal_id, name, secret_hmac, created_at, revoked_at)"
-                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+                              " principal_id, name, secret_hmac, created_at, revoked_at,"
+                              " pepper_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, " +
+                              PepperIdsOrActiveSql("?9") + ")"));
   st.BindText(1, c.public_id);
   st.BindText(2, c.kind);
   st.BindText(3, PrincipalKindName(c.principal_kind));
@@ -131,6 +133,7 @@ Status InsertCredentialRow(SqliteConnection& db, const Credential& c) {
   st.BindBlob(6, c.secret_hmac);
   st.BindInt(7, c.created_at);
   st.BindOptionalInt(8, c.revoked_at);
+  st.BindText(9, FormatPepperIds(c.pepper_ids));
   return Reword(st.Run(), StatusCode::kAlreadyExists, "the credential already exists");
 }
 

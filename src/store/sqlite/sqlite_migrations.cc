@@ -442,6 +442,17 @@ CREATE TABLE use_counters (
 CREATE INDEX use_counters_window_end ON use_counters (window_end);
 )sql";
 
+// Pepper rotation: each stored HMAC names the pepper chain that made it (crypto/keyring.h); the
+// rows of before were all made under the active pepper.
+constexpr std::string_view kPepperChains = R"sql(
+ALTER TABLE credentials ADD COLUMN pepper_ids TEXT NOT NULL DEFAULT '';
+ALTER TABLE shares ADD COLUMN pepper_ids TEXT NOT NULL DEFAULT '';
+UPDATE credentials SET pepper_ids = COALESCE((SELECT CAST(MAX(id) AS TEXT) FROM keys
+  WHERE purpose = 'hmac-pepper' AND active = 1), '');
+UPDATE shares SET pepper_ids = COALESCE((SELECT CAST(MAX(id) AS TEXT) FROM keys
+  WHERE purpose = 'hmac-pepper' AND active = 1), '');
+)sql";
+
 // Dashboard sessions (store/session_store.h): the SHA-256 of the cookie, never the cookie.
 constexpr std::string_view kUiSessions = R"sql(
 CREATE TABLE ui_sessions (
@@ -453,9 +464,6 @@ CREATE TABLE ui_sessions (
 ) STRICT;
 CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
 )sql";
-
-// Version 15 is the pepper rotation's; a tree without it takes this no-op in its place.
-constexpr std::string_view kReservedForPepperRotation = "SELECT 1";
 
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
@@ -475,7 +483,7 @@ constexpr SqliteMigration kMigrations[] = {
     {13, "usage: last reads of versions and secrets, agents' last use; key grace windows",
      kUsageAndKeyGrace},
     {14, "gateway: audit details, bindings, executions, use counters", kGateway},
-    {15, "reserved for the pepper rotation", kReservedForPepperRotation},
+    {15, "pepper rotation: stored HMACs name their pepper chain", kPepperChains},
     {16, "dashboard sessions", kUiSessions},
 };
 

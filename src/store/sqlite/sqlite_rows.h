@@ -88,5 +88,8 @@ StatusOr<std::vector<T>> ListByOwner(SqliteConnection& db, std::string_view colu
 
 // Inserts a credential row (sqlite_identity.cc). kAlreadyExists when the public id is taken.
 Status InsertCredentialRow(SqliteConnection& db, const Credential& c);
+// The SQL of a stored pepper chain from parameter `param` (FormatPepperIds): the active pepper's
+// id when the chain is empty (a row written without one).
+std::string PepperIdsOrActiveSql(std::string_view param);
 
 }  // namespace coffer::sqlite_store_internal

@@ -17,7 +17,7 @@ namespace {
 constexpr std::string_view kShareColumnsSql =
     "SELECT h.id, h.token_hmac, h.secret_id, h.version, s.vault_id, s.path, h.recipient_type,"
     " h.expires_at, h.max_access_count, h.access_count, h.created_by, h.created_at,"
-    " h.revoked_at FROM shares AS h JOIN secrets AS s ON s.id = h.secret_id";
+    " h.revoked_at, h.pepper_ids FROM shares AS h JOIN secrets AS s ON s.id = h.secret_id";
 
 Share ReadShare(const SqliteStatement& st) {
   Share h;
@@ -34,6 +34,7 @@ Share ReadShare(const SqliteStatement& st) {
   h.created_by = st.ColumnText(10);
   h.created_at = st.ColumnInt(11);
   h.revoked_at = st.ColumnOptionalInt(12);
+  h.pepper_ids = ParsePepperIds(st.ColumnText(13));
   return h;
 }
 
@@ -78,8 +79,9 @@ Status SqliteStoreImpl::InsertShare(const Share& share, const AuditEvent* audit)
     ASSIGN_OR_RETURN(SqliteStatement st,
                      db.Prepare("INSERT INTO shares (id, token_hmac, secret_id, version,"
                                 " recipient_type, expires_at, max_access_count, access_count,"
-                                " created_by, created_at, revoked_at)"
-                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+                                " created_by, created_at, revoked_at, pepper_ids)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, " +
+                                PepperIdsOrActiveSql("?12") + ")"));
     st.BindText(1, share.id);
     st.BindBlob(2, share.token_hmac);
     st.BindText(3, share.secret_id);
@@ -91,6 +93,7 @@ Status SqliteStoreImpl::InsertShare(const Share& share, const AuditEvent* audit)
     st.BindText(9, share.created_by);
     st.BindInt(10, share.created_at);
     st.BindOptionalInt(11, share.revoked_at);
+    st.BindText(12, FormatPepperIds(share.pepper_ids));
     return Reword(st.Run(), StatusCode::kAlreadyExists, "a share with this id or token exists");
   });
 }

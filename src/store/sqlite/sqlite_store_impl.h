@@ -61,6 +61,12 @@ class SqliteStoreImpl final : public SqliteStore {
   Status ReplaceKeyWrapping(uint32_t id, const std::vector<uint8_t>& expected,
                             const std::vector<uint8_t>& wrapped) override;
   Status DeleteInactiveKey(uint32_t id, std::string_view purpose) override;
+  Status ReplacePepperHash(PepperHashKind kind, std::string_view id,
+                           const std::vector<uint8_t>& expected, const std::vector<uint8_t>& hmac,
+                           const std::vector<uint32_t>& pepper_ids) override;
+  StatusOr<std::vector<PepperHash>> ListPepperHashes(PepperHashKind kind, std::string_view after_id,
+                                                     size_t limit) override;
+  StatusOr<std::vector<PepperHashCount>> CountPepperHashes(UnixMicros now) override;
 
   // --- users, credentials, agents and policies (sqlite_identity.cc) ------------------------
 
