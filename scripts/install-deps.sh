@@ -14,8 +14,7 @@ packages=(
   libp11-kit-dev  # the PKCS#11 header (p11-kit/pkcs11.h) for a root key in an HSM
 )
 # What only the tests need (scripts/test.sh sets COFFER_WITH_TEST_TOOLS=1): the PostgreSQL server
-# for a throwaway cluster, pytest, and node/npm for the OpenAPI lint and the MCP SDK client (a
-# node already installed, from any source, is used).
+# for a throwaway cluster, pytest, the sanitizers' compiler, the linters, and a browser.
 if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   packages+=(python3 python3-pytest python3-requests postgresql)
   packages+=(python3-jsonschema python3-yaml)  # tests/integration/spec_schema.py: the seeds' OpenAPI schemas
@@ -31,9 +30,11 @@ if [[ "${COFFER_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   packages+=(sqlmap)
   # tests/ui (scripts/test.sh): Playwright drives Debian's Chromium headless against the dashboard.
   packages+=(chromium)
-  if ! command -v npm >/dev/null 2>&1; then
-    packages+=(nodejs npm)
-  fi
+fi
+# node/npm build the dashboard (scripts/build-web.sh, run by every build) and run the tests' JS
+# clients; a node already installed, from any source, is used.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
 fi
 if [[ "${COFFER_WITH_LOAD_TOOLS:-0}" == 1 ]]; then
   packages+=(wrk nginx-light)
