@@ -132,16 +132,18 @@ class ProxyBridge : public GatewayStreamSink {
     wake_->Fire();
   }
 
-  void SetCall(std::shared_ptr<GatewayCall> call) {
+  // Weak: the call holds this bridge as its sink, and the upstream holds the call while it runs;
+  // a strong reference back would keep both alive for ever once the call ended.
+  void SetCall(const std::shared_ptr<GatewayCall>& call) {
     MutexLock lock(mu_);
-    call_ = std::move(call);
+    call_ = call;
   }
   void CancelUnlessDelivered() {
     std::shared_ptr<GatewayCall> call;
     {
       MutexLock lock(mu_);
       if (delivered_) return;
-      call = call_;
+      call = call_.lock();
     }
     if (call != nullptr) call->Cancel();
   }
@@ -149,7 +151,7 @@ class ProxyBridge : public GatewayStreamSink {
     std::shared_ptr<GatewayCall> call;
     {
       MutexLock lock(mu_);
-      call = call_;
+      call = call_.lock();
     }
     if (call != nullptr) call->Cancel();
   }
@@ -189,7 +191,7 @@ class ProxyBridge : public GatewayStreamSink {
   int status_ COFFER_GUARDED_BY(mu_) = 0;
   std::vector<std::pair<std::string, std::string>> headers_ COFFER_GUARDED_BY(mu_);
   std::optional<Status> done_ COFFER_GUARDED_BY(mu_);
-  std::shared_ptr<GatewayCall> call_ COFFER_GUARDED_BY(mu_);
+  std::weak_ptr<GatewayCall> call_ COFFER_GUARDED_BY(mu_);
   bool delivered_ COFFER_GUARDED_BY(mu_) = false;
 };
 
