@@ -6,9 +6,15 @@
 
 namespace coffer {
 
-DeadlineWorker::DeadlineWorker(std::chrono::nanoseconds timeout, const MonotonicClock& clock)
+DeadlineWorker::DeadlineWorker(std::chrono::nanoseconds timeout, const MonotonicClock& clock,
+                               std::function<void()> at_thread_exit)
     : timeout_(timeout), clock_(clock), shared_(std::make_shared<Shared>()) {
-  thread_ = std::thread([shared = shared_] { Loop(shared); });
+  thread_ = std::thread([shared = shared_, at_exit = std::move(at_thread_exit)] {
+    RunJobs(shared);
+    if (at_exit) {
+      at_exit();
+    }
+  });
 }
 
 DeadlineWorker::~DeadlineWorker() {
@@ -24,7 +30,7 @@ DeadlineWorker::~DeadlineWorker() {
   }
 }
 
-void DeadlineWorker::Loop(const std::shared_ptr<Shared>& shared) {
+void DeadlineWorker::RunJobs(const std::shared_ptr<Shared>& shared) {
   MutexLock lock(shared->mu);
   while (true) {
     while (shared->queue.empty() && !shared->stopping) {
@@ -42,14 +48,17 @@ void DeadlineWorker::Loop(const std::shared_ptr<Shared>& shared) {
     std::function<void()> call = std::move(job->call);
     lock.Unlock();
     call();
+    // What the call captured is released before its caller learns that it is done, so that a
+    // caller still waiting holds the last reference to the worker's owner and destroys it (and
+    // joins this thread) on its own thread; released here, the owner would be destroyed on this
+    // thread, which must then detach and could outlive the process's exit cleanup. Without the
+    // lock: the owner's destruction takes it.
+    call = nullptr;
     lock.Lock();
     job->done = true;
     shared->running.reset();
     shared->cv.NotifyAll();
-    // What the call captured is released without the lock: it may hold the last reference to
-    // the worker's owner, whose destruction takes the lock.
     lock.Unlock();
-    call = nullptr;
     job.reset();
     lock.Lock();
   }

@@ -25,8 +25,12 @@ class DeadlineWorker {
 
   // `timeout` bounds each Run, time spent queued behind other calls included. `clock` (which
   // must outlive the worker) times the waits; tests inject a FakeMonotonicClock.
+  // `at_thread_exit`, when set, runs on the worker thread as its last act (a library's
+  // per-thread state freed there, deterministically, rather than by a thread-exit hook that
+  // the library may have dropped by then).
   explicit DeadlineWorker(std::chrono::nanoseconds timeout,
-                          const MonotonicClock& clock = DefaultMonotonicClock());
+                          const MonotonicClock& clock = DefaultMonotonicClock(),
+                          std::function<void()> at_thread_exit = {});
   // Lets the thread finish what is queued and stop. Waits for it, unless it runs on the worker
   // thread itself (a call held the last reference to the worker's owner): it is then detached
   // and exits on its own.
@@ -57,7 +61,7 @@ class DeadlineWorker {
     std::shared_ptr<Job> running COFFER_GUARDED_BY(mu);
     bool stopping COFFER_GUARDED_BY(mu) = false;
   };
-  static void Loop(const std::shared_ptr<Shared>& shared);
+  static void RunJobs(const std::shared_ptr<Shared>& shared);
 
   const std::chrono::nanoseconds timeout_;
   const MonotonicClock& clock_;

@@ -127,7 +127,11 @@ class Pkcs11RootKey final : public RootKey, public std::enable_shared_from_this<
       : uri_(std::move(uri)),
         options_(std::move(options)),
         worker_(options_.call_timeout,
-                options_.clock != nullptr ? *options_.clock : DefaultMonotonicClock()) {}
+                options_.clock != nullptr ? *options_.clock : DefaultMonotonicClock(),
+                // The module (SoftHSM2 among others) uses OpenSSL on this thread: its per-thread
+                // state (error queue, random generators) is freed here, before the thread ends,
+                // not by a thread-exit hook that OpenSSL's own cleanup at exit may have removed.
+                [] { OPENSSL_thread_stop(); }) {}
   // Runs when no call is queued or running (each holds a reference), on the worker thread when
   // the last reference was a call's.
   ~Pkcs11RootKey() override {
