@@ -139,12 +139,13 @@ long LockedKb() {
   return -1;
 }
 
-// AddressSanitizer's mlock answers success and locks nothing (its shadow memory makes real locks
-// impractical), so the kernel's count of locked memory is checked only without it.
-#if defined(__SANITIZE_ADDRESS__)
+// The sanitizers' runtimes (ASan, TSan) intercept mlock: it answers success and locks nothing
+// (their shadow memory makes real locks impractical), so the kernel's count of locked memory is
+// checked only without them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kKernelCountsLocks = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 constexpr bool kKernelCountsLocks = false;
 #else
 constexpr bool kKernelCountsLocks = true;
