@@ -578,6 +578,33 @@ def redact(text, limit=600):
     __tracebackhide__ = True
     return _SECRETISH_RE.sub(lambda m: m.group(0)[:8] + "<redacted>", str(text))[:limit]
 
+def run_keys(server, *args):
+    """`coffer keys ARGS` on a running server's data dir and store; the completed process."""
+    cmd = [COFFER_BIN, "keys", *args, "--data-dir", server.data_dir, *server.store.args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def keys_command(server, *args):
+    """run_keys that must succeed: a failure fails the test, its stderr redacted."""
+    __tracebackhide__ = True
+    out = run_keys(server, *args)
+    if out.returncode != 0:
+        pytest.fail(f"coffer keys {args[0]} failed ({out.returncode}): {redact(out.stderr)}")
+    return out
+
+
+def wait_for(predicate, what, deadline=15):
+    """predicate()'s first truthy value, polled until `deadline` seconds have passed."""
+    __tracebackhide__ = True
+    end = time.time() + deadline
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 
 def expect(r, *statuses):
     """Fails unless the response status is one of `statuses`; returns the response."""

@@ -7,41 +7,19 @@ every key still working. On PostgreSQL two servers on one database both honour t
 without a restart. Audited as keys.rotate_pepper, keys.rewrap_pepper, keys.retire_pepper."""
 import datetime
 import os
-import subprocess
-import time
 
 import pytest
 import requests
 
-from conftest import (COFFER_BIN, Caller, admin_caller, audit_pages, create_agent, create_user,
+from conftest import (Caller, admin_caller, audit_pages, create_agent, create_user,
                       create_vault, expect, public_id, put_secret, redact, self_rotate,
-                      two_servers)
+                      keys_command, run_keys, two_servers, wait_for)
 
 PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
 
 
-def run_keys(server, *args):
-    cmd = [COFFER_BIN, "keys", *args, "--data-dir", server.data_dir, *server.store.args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
-def keys_command(server, *args):
-    __tracebackhide__ = True
-    out = run_keys(server, *args)
-    if out.returncode != 0:
-        pytest.fail(f"coffer keys {args[0]} failed ({out.returncode}): {redact(out.stderr)}")
-    return out
-
-
-def wait_for(predicate, what, deadline=40):
-    __tracebackhide__ = True
-    end = time.time() + deadline
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+# Keyring refreshes, rehashes on use and two servers take their time on a loaded machine.
+WAIT = 40
 
 
 def retire_when_allowed(server, pepper, *flags):
@@ -54,7 +32,7 @@ def retire_when_allowed(server, pepper, *flags):
         if out.returncode != 0 and "try again" not in out.stderr:
             pytest.fail("coffer keys retire-pepper failed: " + redact(out.stderr))
         return out.returncode == 0 and out
-    return wait_for(attempt, "the old pepper to be retired")
+    return wait_for(attempt, "the old pepper to be retired", WAIT)
 
 
 def peppers(server):
@@ -133,7 +111,7 @@ def test_rotate_pepper_while_the_server_runs(server):
         return all(credential_chain(server, k) == str(new)
                    for k in (server.admin_key, user_key, used["api_key"])) and \
             str(new) in share_chains(server)
-    wait_for(moved, "the used keys to move to the new pepper")
+    wait_for(moved, "the used keys to move to the new pepper", WAIT)
     for key in (server.admin_key, user_key, used["api_key"]):
         assert works(server, key)
     expect(redeem(server, used_link), 200)
@@ -174,7 +152,7 @@ def test_rotate_pepper_while_the_server_runs(server):
     def all_work():
         return all(works(server, k) for k in (server.admin_key, user_key, fresh["api_key"],
                                               rotated[0]["apiKey"], rotated[1]["apiKey"]))
-    wait_for(all_work, "every key to work")
+    wait_for(all_work, "every key to work", WAIT)
     expect(redeem(server, used_link), 200)
     expect(redeem(server, idle_link), 200)
     assert credential_chain(server, rotated[0]["rotationSecret"]) == str(new)
@@ -235,7 +213,7 @@ def test_two_servers_on_one_postgres_database_honour_a_pepper_rotation(store):
             assert works(a, user.token) and works(b, agent["api_key"])
             return credential_chain(a, user.token) == str(new) and \
                 credential_chain(a, agent["api_key"]) == str(new)
-        wait_for(moved, "the keys to move to the new pepper")
+        wait_for(moved, "the keys to move to the new pepper", WAIT)
         for srv in (a, b):
             assert works(srv, user.token) and works(srv, agent["api_key"])
             assert works(srv, admin_key)
@@ -247,4 +225,4 @@ def test_two_servers_on_one_postgres_database_honour_a_pepper_rotation(store):
         retire_when_allowed(a, old, "--force")
         for srv in (a, b):
             wait_for(lambda: works(srv, fresh["api_key"]) and works(srv, user.token),
-                     "the keys to work after the retirement")
+                     "the keys to work after the retirement", WAIT)

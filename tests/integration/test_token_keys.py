@@ -13,12 +13,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-from conftest import (COFFER_BIN, KEY_RE, Caller, admin_caller, audit_pages, exchange,
-                      expect, init_data_dir, redact, two_servers)
+from conftest import (KEY_RE, Caller, admin_caller, audit_pages, exchange,
+                      expect, init_data_dir, keys_command, redact, two_servers, wait_for)
 
 JOSE_DIR = os.path.join(os.path.dirname(__file__), "..", "jose")
 PG_URL = os.environ.get("COFFER_TEST_PG_URL", "")
@@ -67,24 +66,6 @@ def jwks(server):
     r = get(server, "/.well-known/jwks.json")
     assert r.status_code == 200, r.text
     return r.json()["keys"]
-
-
-def keys_command(server, *args):
-    cmd = [COFFER_BIN, "keys", *args, "--data-dir", server.data_dir, *server.store.args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        pytest.fail(f"coffer keys {args[0]} failed ({out.returncode}): {redact(out.stderr)}")
-    return out
-
-
-def wait_for(predicate, what, deadline=15):
-    end = time.time() + deadline
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_a_token_verifies_with_jose_against_the_published_keys(server):
