@@ -13,6 +13,7 @@
 #include "api/handler.h"
 #include "api/routes.h"
 #include "common/mutex.h"
+#include "common/non_blocking.h"
 #include "http/problem_json.h"
 #include "http/request_body.h"
 
@@ -99,7 +100,8 @@ class StreamedBody final : public gateway::UpstreamBodySource {
 };
 
 // Between the gateway's call (upstream thread) and the HTTP server: the head wakes the waiting
-// request; the body goes into the stream.
+// request once the bytes that came with it are in the stream too (OnIdle), so that the server
+// sends them together; the body goes into the stream.
 class ProxyBridge : public GatewayStreamSink {
  public:
   ProxyBridge()
@@ -107,14 +109,19 @@ class ProxyBridge : public GatewayStreamSink {
         stream_(std::make_shared<http::BodyStream>()) {}
 
   void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
+    MutexLock lock(mu_);
+    status_ = status;
+    headers_ = std::move(headers);
+  }
+  bool OnBody(std::string_view bytes) override { return stream_->Write(bytes); }
+  void OnIdle() override {
     {
       MutexLock lock(mu_);
-      status_ = status;
-      headers_ = std::move(headers);
+      if (announced_ || status_ == 0) return;
+      announced_ = true;
     }
     wake_->Fire();
   }
-  bool OnBody(std::string_view bytes) override { return stream_->Write(bytes); }
   void OnDone(Status status) override {
     bool head = false;
     {
@@ -193,6 +200,7 @@ class ProxyBridge : public GatewayStreamSink {
   std::optional<Status> done_ COFFER_GUARDED_BY(mu_);
   std::weak_ptr<GatewayCall> call_ COFFER_GUARDED_BY(mu_);
   bool delivered_ COFFER_GUARDED_BY(mu_) = false;
+  bool announced_ COFFER_GUARDED_BY(mu_) = false;  // the head's wake fired
 };
 
 // Cancels the call when the wait for its head ends without the answer being sent (the client
@@ -262,7 +270,9 @@ http::Response Proxy(const ApiServices& api, const http::Request& req,
   std::shared_ptr<gateway::UpstreamBodySource> body_source = call.body_source;
   auto started = api.gateway.Stream(ctx, std::move(call), bridge);
   if (!started.has_value()) {
-    if (body_source) body_source->Close();  // the server stops reading what will not be sent
+    // The server stops reading what will not be sent; but an attempt thrown away (it runs again
+    // on a worker thread) leaves the body as it was.
+    if (body_source && !NonBlockingScope::Refused()) body_source->Close();
     return refuse(started.error());
   }
   bridge->SetCall(*started);
@@ -275,6 +285,7 @@ http::Response Proxy(const ApiServices& api, const http::Request& req,
   r.deferred->wake = bridge->wake();
   r.deferred->timeout = kHeadWait;
   r.deferred->hold = std::make_shared<WaitGuard>(bridge);
+  r.deferred->quick = true;  // Answer and Cancel only take a lock
   r.deferred->resume = [bridge](bool woken) -> std::optional<http::Response> {
     if (auto answer = bridge->Answer()) return answer;
     if (woken) return std::nullopt;
@@ -293,8 +304,10 @@ void RegisterProxyRoutes(http::Router& router, const ApiServices& api) {
     const auto handler = [api](const http::Request& req, const http::RouteParams& params) {
       return Proxy(api, req, params);
     };
-    // The body streams to the upstream as it arrives.
-    const http::RouteOptions streamed{.stream_body = true};
+    // The body streams to the upstream as it arrives. The handler waits for nothing but the
+    // store's reads (and its writer when a limit's lease runs out or a call is refused: it then
+    // runs again on a worker thread), so it may run on the I/O thread.
+    const http::RouteOptions streamed{.io_thread = true, .stream_body = true};
     router.Add(method, "/v1/proxy/{binding}/{*path}", handler, streamed);
     router.Add(method, "/v1/proxy/{binding}", handler, streamed);
   }

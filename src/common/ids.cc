@@ -7,14 +7,18 @@
 
 namespace coffer {
 
-std::string NewUuid(Random& random) {
+namespace {
+
+std::array<uint8_t, 16> RandomBytes(Random& random) {
   std::array<uint8_t, 16> b{};
   if (!random.Fill(b).ok()) {
     // Without randomness no identifier (or key) is safe to hand out.
     std::abort();
   }
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  return b;
+}
+
+std::string Canonical(const std::array<uint8_t, 16>& b) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
@@ -24,6 +28,24 @@ std::string NewUuid(Random& random) {
     out.push_back(kHex[b[i] & 0x0f]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string NewUuid(Random& random) {
+  std::array<uint8_t, 16> b = RandomBytes(random);
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  return Canonical(b);
+}
+
+std::string NewUuidV7(Random& random, int64_t unix_micros) {
+  std::array<uint8_t, 16> b = RandomBytes(random);
+  const auto millis = static_cast<uint64_t>(std::max<int64_t>(unix_micros, 0) / 1000);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(millis >> (8 * (5 - i)));
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x70);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  return Canonical(b);
 }
 
 std::string NewUuid() { return NewUuid(DefaultRandom()); }

@@ -1,4 +1,4 @@
-// Tests for UUIDv4 generation and validation.
+// Tests for UUIDv4 and UUIDv7 generation and validation.
 #include "common/ids.h"
 
 #include <gtest/gtest.h>
@@ -39,9 +39,31 @@ TEST(IdsTest, NewUuidDrawsFromTheGivenSource) {
   EXPECT_NE(NewUuid(c), first);
 }
 
+TEST(IdsTest, NewUuidV7CarriesItsMillisecondAndSortsByIt) {
+  DeterministicRandom random(3);
+  // 1796438400123 ms (2026-12-05T02:40:00.123Z) = 0x01a2 4412 9c7b.
+  const int64_t micros = 1'796'438'400'123'456;
+  const std::string id = NewUuidV7(random, micros);
+  ASSERT_TRUE(IsUuid(id)) << id;
+  EXPECT_EQ(id.substr(0, 13), "01a24412-9c7b") << id;
+  EXPECT_EQ(id[14], '7') << "version nibble: " << id;
+  EXPECT_NE(std::string_view("89ab").find(id[19]), std::string_view::npos) << id;
+  // Later milliseconds sort later, as text too; within one millisecond the rest is random.
+  std::string previous = NewUuidV7(random, micros);
+  for (int64_t ms = 1; ms < 2000; ms += 7) {
+    const std::string next = NewUuidV7(random, micros + ms * 1000);
+    EXPECT_LT(previous, next);
+    previous = next;
+  }
+  std::set<std::string> same_ms;
+  for (int i = 0; i < 1000; ++i) same_ms.insert(NewUuidV7(random, micros));
+  EXPECT_EQ(same_ms.size(), 1000u);
+}
+
 TEST(IdsDeathTest, NoIdWithoutRandomness) {
   FailingRandom broken;
   EXPECT_DEATH((void)NewUuid(broken), "");
+  EXPECT_DEATH((void)NewUuidV7(broken, 0), "");
 }
 
 TEST(IdsTest, IsUuid) {

@@ -73,6 +73,7 @@ class CurlCall final : public UpstreamCall, public std::enable_shared_from_this<
   bool upload_paused = false;
   bool upload_too_large = false;
   std::optional<Status> upload_failed;
+  bool touched = false;  // the sink was told something in this round of the transfer loop
 
  private:
   std::atomic<bool> cancel_requested_{false};
@@ -146,6 +147,12 @@ class Engine {
   bool stopping_ COFFER_GUARDED_BY(mu_) = false;
   // The transfer thread's: the calls on the multi handle.
   std::unordered_map<CurlCall*, std::shared_ptr<CurlCall>> active_;
+
+ public:
+  // The transfer thread's: calls whose sink was told something in this round (OnIdle is due).
+  std::vector<CurlCall*> touched_;
+
+ private:
   std::thread thread_;
 };
 
@@ -168,7 +175,15 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// Notes that the call's sink is due an OnIdle at the end of this round.
+void Touch(CurlCall& call) {
+  if (call.touched) return;
+  call.touched = true;
+  if (std::shared_ptr<Engine> engine = call.engine().lock()) engine->touched_.push_back(&call);
+}
+
 void SendHead(CurlCall& call) {
+  Touch(call);
   call.head_sent = true;
   if (call.status == 0) {
     long code = 0;
@@ -235,6 +250,7 @@ size_t OnBodyBytes(char* data, size_t size, size_t count, void* user) {
   const size_t give = std::min(n, room);
   if (give > 0) {
     call.received += give;
+    Touch(call);
     if (!call.sink->OnBody(std::string_view(data, give))) {
       call.sink_stopped = true;
       return 0;
@@ -327,6 +343,16 @@ void Engine::Run() {
       curl_easy_getinfo(easy, CURLINFO_PRIVATE, &user);
       auto* call = reinterpret_cast<CurlCall*>(user);
       if (call != nullptr && active_.contains(call)) End(call, Outcome(*call, rc));
+    }
+    // A call that ended was told so (End clears its mark): the others hear that this round's
+    // head and bytes are all passed on.
+    std::vector<CurlCall*> touched;
+    touched.swap(touched_);
+    for (CurlCall* call : touched) {
+      if (active_.contains(call) && call->touched) {  // (an ended call may be gone)
+        call->touched = false;
+        if (call->sink) call->sink->OnIdle();
+      }
     }
     // A call that ended may have freed a place for a queued one: no wait then.
     (void)curl_multi_poll(multi_, nullptr, 0, finished.empty() && cancelling.empty() ? 1000 : 0,
@@ -485,6 +511,7 @@ void Engine::End(CurlCall* call, Status status) {
   if (it == active_.end()) return;
   std::shared_ptr<CurlCall> keep = std::move(it->second);
   active_.erase(it);
+  keep->touched = false;  // OnDone says it all
   (void)curl_multi_remove_handle(multi_, keep->easy.get());
   keep->easy.reset();
   keep->header_list.reset();

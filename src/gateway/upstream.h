@@ -77,6 +77,10 @@ class UpstreamSink {
   // Returns false to stop: the call then ends with OnDone(kCancelled).
   virtual bool OnBody(std::string_view bytes) = 0;
   virtual void OnDone(Status status) = 0;
+  // What the upstream sent has all been passed on (OnHead, OnBody) for now: called after the
+  // head or body bytes that one read from the upstream brought (not after OnDone), so a sink may
+  // announce them together (a head and the first bytes that came with it) instead of one by one.
+  virtual void OnIdle() {}
 };
 
 // A call in progress. Thread-safe.

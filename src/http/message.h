@@ -130,6 +130,9 @@ struct Deferred {
   // out or the server is shutting down: the final response (nullopt sends 304 Not Modified).
   // Not called when the client went away.
   std::function<std::optional<Response>(bool woken)> resume;
+  // `resume` is quick and never waits (it takes a lock at most): the server calls it on the I/O
+  // thread instead of handing it to the worker pool and back.
+  bool quick = false;
   // Kept while the request waits and released (on any thread) when the wait ends: e.g. the
   // subscription that fires `wake`.
   std::shared_ptr<void> hold;

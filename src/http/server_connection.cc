@@ -121,6 +121,9 @@ using WireResponse = bhttp::response<bhttp::span_body<const char>>;
 constexpr size_t kFirstReadBytes = 4096;
 // The most bytes of a streamed request body read ahead of its consumer.
 constexpr size_t kStreamedBodyBuffer = 256 * 1024;
+// A body declared (Content-Length) at most this long is read whole before the handler runs, on
+// a route that streams its body too.
+constexpr size_t kWholeBodyBytes = 64 * 1024;
 // After an error response, unread input is drained for a moment so the client sees the response
 // instead of a connection reset.
 constexpr std::chrono::milliseconds kMaxLinger{2000};
@@ -363,7 +366,11 @@ asio::awaitable<bool> BeastHttpServer::ServeOne(
       bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
       std::tie(ec, n) = co_await bhttp::async_write(conn.stream, proceed, kNoThrow);
     }
-    if (!ec && !streams_body(parser)) {
+    // A body of a known, small size is read whole even for a route that streams its body: it
+    // is all in flight at once, and the handler then has it in one piece.
+    const auto length = parser.content_length();
+    const bool small = length.has_value() && !parser.chunked() && *length <= kWholeBodyBytes;
+    if (!ec && (small || !streams_body(parser))) {
       std::tie(ec, n) = co_await bhttp::async_read(conn.stream, buffer, parser, kNoThrow);
     }
   }

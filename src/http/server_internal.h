@@ -261,6 +261,8 @@ class BeastHttpServer final : public HttpServer {
   asio::awaitable<bool> AwaitDeferred(Connection<Stream>& conn, Response& response);
   // Runs deferred.resume(woken) on the worker pool.
   asio::awaitable<std::optional<Response>> Resume(const Deferred& deferred, bool woken);
+  // Calls deferred.resume on the calling thread (a quick one's, on the I/O thread).
+  static std::optional<Response> ResumeHere(const Deferred& deferred, bool woken);
   // Ends every wait at once (shutdown), or detaches them from this server (destruction).
   void EndWaits();
   void DetachWaits();

@@ -1,6 +1,7 @@
-// Streamed response bodies (Response::stream): the connection sends the header at once, then
-// each piece of the body as its producer writes it, waiting on its strand (no worker thread) for
-// the next; the client going away or the end of the shutdown's grace abandons the stream.
+// Streamed response bodies (Response::stream): the connection sends the header at once (with
+// whatever of the body is there already), then each piece of the body as its producer writes
+// it, waiting on its strand (no worker thread) for the next; the client going away or the end of
+// the shutdown's grace abandons the stream.
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
@@ -73,18 +74,21 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     }
   });
 
-  conn.lowest().expires_after(options_.write_timeout);
-  auto [header_ec, header_n] =
-      co_await asio::async_write(conn.stream, asio::buffer(header), kNoThrow);
-  conn.lowest().expires_never();  // a producer taking its time is not the client's fault
-  if (header_ec) {
-    co_return false;
-  }
+  // The header goes out with whatever of the body is there already (a proxied head and the
+  // bytes that came with it: one write), else alone at once.
+  bool header_sent = false;
+  // (Written out at each use: no coroutine lambda, and no co_await in a conditional expression,
+  // which GCC 12 miscompiles.)
+  const auto with_header = [&](std::vector<asio::const_buffer>& buffers) {
+    if (!header_sent) {
+      buffers.insert(buffers.begin(), asio::buffer(header));
+      header_sent = true;
+    }
+    conn.lowest().expires_after(options_.write_timeout);
+  };
   // While a streamed request body is read beside, its reader sees the client go away instead.
   const bool watching = !conn.reading_body;
-  if (watching) {
-    WatchForHangUp(wait, conn.lowest().socket(), std::is_same_v<Stream, TlsStream>);
-  }
+  bool watch_started = false;
 
   bool complete = false;
   for (;;) {
@@ -97,7 +101,7 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
       }
       const std::string size_line = ChunkSizeLine(size);
       std::vector<asio::const_buffer> buffers;
-      buffers.reserve(chunks.size() + 3);
+      buffers.reserve(chunks.size() + 4);
       if (framing == Framing::kChunked) {
         buffers.push_back(asio::buffer(size_line));
       }
@@ -110,9 +114,9 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
           buffers.push_back(asio::buffer(kLastChunk));  // the end goes with the last bytes
         }
       }
-      conn.lowest().expires_after(options_.write_timeout);
+      with_header(buffers);
       auto [ec, n] = co_await asio::async_write(conn.stream, buffers, kNoThrow);
-      conn.lowest().expires_never();
+      conn.lowest().expires_never();  // a producer taking its time is not the client's fault
       BodyStream::WipeChunks(chunks);
       if (ec) {
         break;
@@ -125,15 +129,28 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     }
     BodyStream::WipeChunks(chunks);  // nothing to send them in, or no one to send them to
     if (state == BodyStream::State::kFinished) {
+      std::vector<asio::const_buffer> end;
       if (framing == Framing::kChunked) {
-        conn.lowest().expires_after(options_.write_timeout);
-        auto [ec, n] = co_await asio::async_write(conn.stream, asio::buffer(kLastChunk), kNoThrow);
+        end.push_back(asio::buffer(kLastChunk));
+      }
+      complete = true;
+      if (!header_sent || !end.empty()) {
+        with_header(end);
+        auto [ec, n] = co_await asio::async_write(conn.stream, end, kNoThrow);
         conn.lowest().expires_never();
         complete = !ec;
-      } else {
-        complete = true;
       }
       break;
+    }
+    if (!header_sent) {
+      // Nothing to go with it: the header alone, at once.
+      std::vector<asio::const_buffer> alone;
+      with_header(alone);
+      auto [ec, n] = co_await asio::async_write(conn.stream, alone, kNoThrow);
+      conn.lowest().expires_never();
+      if (ec) {
+        break;
+      }
     }
     if (state == BodyStream::State::kFailed && framing == Framing::kUntilClose) {
       // Without chunks the client could take the close for the body's end: reset instead.
@@ -146,13 +163,17 @@ asio::awaitable<bool> BeastHttpServer::WriteStream(Connection<Stream>& conn, std
     if (state != BodyStream::State::kOpen || wait->gone || wait->ending) {
       break;  // failed, abandoned, the client went away or the server is stopping
     }
+    if (watching && !watch_started) {
+      watch_started = true;
+      WatchForHangUp(wait, conn.lowest().socket(), std::is_same_v<Stream, TlsStream>);
+    }
     if (!wait->woken) {
       wait->timer.expires_at(TimerClock::time_point::max());
       co_await wait->timer.async_wait(kNoThrow);
     }
   }
   wait->done = true;
-  if (watching) {
+  if (watch_started) {
     beast::error_code ignored;
     conn.lowest().socket().cancel(ignored);  // the hang-up watch
   }

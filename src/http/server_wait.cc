@@ -136,14 +136,19 @@ asio::awaitable<bool> BeastHttpServer::AwaitDeferred(Connection<Stream>& conn, R
     if (woken) {
       (void)wait->signal->TakeFired();  // a Fire() from here on wakes again
     }
-    if (woken) {
+    // (No co_await inside a conditional expression: GCC 12 miscompiles that.)
+    if (woken && deferred->quick) {
+      answer = ResumeHere(*deferred, true);
+    } else if (woken) {
       answer = co_await Resume(*deferred, true);
     }
-    if (!answer.has_value() && over) {
+    if (!answer.has_value() && over && deferred->quick) {
+      answer = ResumeHere(*deferred, false);
+    } else if (!answer.has_value() && over) {
       answer = co_await Resume(*deferred, false);
-      if (!answer.has_value()) {
-        answer = NotModified();
-      }
+    }
+    if (!answer.has_value() && over) {
+      answer = NotModified();
     }
   }
   wait->done = true;
@@ -162,18 +167,22 @@ asio::awaitable<bool> BeastHttpServer::AwaitDeferred(Connection<Stream>& conn, R
   co_return true;
 }
 
+std::optional<Response> BeastHttpServer::ResumeHere(const Deferred& deferred, bool woken) {
+  try {
+    return deferred.resume(woken);
+  } catch (...) {
+    // The type is not named: this is a handler's bug, as in Dispatch.
+    return ProblemFromStatus(InternalError("a deferred answer threw"));
+  }
+}
+
 asio::awaitable<std::optional<Response>> BeastHttpServer::Resume(const Deferred& deferred,
                                                                  bool woken) {
   std::optional<Response> answer;
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
       [&](auto resume) {
         asio::post(workers_, [&, resume = std::move(resume)]() mutable {
-          try {
-            answer = deferred.resume(woken);
-          } catch (...) {
-            // The type is not named: this is a handler's bug, as in Dispatch.
-            answer = ProblemFromStatus(InternalError("a deferred answer threw"));
-          }
+          answer = ResumeHere(deferred, woken);
           auto executor = asio::get_associated_executor(resume);
           asio::post(executor, std::move(resume));
         });

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "common/ids.h"
+#include "common/non_blocking.h"
 #include "gateway/credential.h"
 #include "gateway/forward_headers.h"
 #include "gateway/redactor.h"
@@ -28,6 +29,11 @@ constexpr int64_t kMaxExecutionsLimit = 1000;
 std::string AuthOutcomeStatus(const Status& s) { return std::string(StatusCodeName(s.code())); }
 
 }  // namespace
+
+// A call's record waits at most this long, or until this many are queued, to be written with
+// others.
+constexpr std::chrono::milliseconds kRecordGather{5};
+constexpr size_t kRecordBatch = 128;
 
 int64_t LeaseBlock(int64_t limit) { return std::clamp<int64_t>(limit / 10, 1, 50); }
 
@@ -100,6 +106,8 @@ class GatewayService::CallState : public gateway::UpstreamSink,
     return more;
   }
 
+  void OnIdle() override { sink_->OnIdle(); }
+
   void OnDone(Status status) override {
     ExecutionRecord& r = prepared_->record;
     std::string tail = prepared_->redactor->Finish();
@@ -164,21 +172,80 @@ GatewayService::GatewayService(const ServiceDeps& deps, SecretService& secrets,
 GatewayService::~GatewayService() { Stop(); }
 
 void GatewayService::Start() {
-  subscription_.emplace(deps_.store.Changes().Watch([this](const StoreChange& change) {
-    const bool relevant = change.kind == StoreChange::Kind::kBinding ||
-                          change.kind == StoreChange::Kind::kEverything ||
-                          (change.kind == StoreChange::Kind::kPrincipal &&
-                           change.principal_kind == PrincipalKind::kAgent);
-    if (!relevant) return;
-    MutexLock lock(mu_);
-    if (in_flight_.empty()) return;
-    recheck_ = true;
-    wake_.NotifyAll();
-  }));
+  subscription_.emplace(
+      deps_.store.Changes().Watch([this](const StoreChange& change) { OnStoreChange(change); }));
+  caching_.store(true, std::memory_order_release);
   watcher_ = std::thread([this] { WatchLoop(); });
 }
 
+void GatewayService::OnStoreChange(const StoreChange& change) {
+  const bool agent = change.kind == StoreChange::Kind::kPrincipal &&
+                     change.principal_kind == PrincipalKind::kAgent;
+  const bool relevant = change.kind == StoreChange::Kind::kBinding ||
+                        change.kind == StoreChange::Kind::kEverything || agent;
+  if (!relevant) return;
+  {
+    WriterMutexLock lock(cache_mu_);
+    ++cache_generation_;
+    if (change.kind == StoreChange::Kind::kEverything) {
+      agents_.clear();
+    } else {
+      // A binding's change may move a name from one binding to another: the agent's whole
+      // entry goes.
+      agents_.erase(agent ? change.id : change.agent_id);
+    }
+  }
+  MutexLock lock(mu_);
+  if (in_flight_.empty()) return;
+  recheck_ = true;
+  wake_.NotifyAll();
+}
+
+StatusOr<std::shared_ptr<const GatewayService::ResolvedBinding>> GatewayService::Resolve(
+    const std::string& agent_id, const std::string& ref) {
+  const bool current = caching_.load(std::memory_order_acquire) && deps_.store.Changes().Current();
+  uint64_t generation = 0;
+  if (current) {
+    ReaderMutexLock lock(cache_mu_);
+    auto a = agents_.find(agent_id);
+    if (a != agents_.end()) {
+      if (!a->second.active) return Err(PermissionDeniedError("the agent is not active"));
+      auto b = a->second.bindings.find(ref);
+      if (b != a->second.bindings.end()) return b->second;
+    }
+    generation = cache_generation_;
+  }
+  auto agent = deps_.store.GetAgent(agent_id);
+  if (!agent.has_value()) return Err(NotFoundAs(agent.error(), "agent not found"));
+  const bool active = agent->is_active();
+  std::shared_ptr<const ResolvedBinding> resolved;
+  if (active) {
+    auto binding = deps_.store.FindBinding(agent_id, ref);
+    if (!binding.has_value()) return Err(NotFoundAs(binding.error(), "binding not found"));
+    auto config = ParseBindingConfig(binding->config_json);
+    auto guardrails = ParseBindingGuardrails(binding->guardrails_json);
+    resolved = std::make_shared<const ResolvedBinding>(ResolvedBinding{
+        .binding = std::move(*binding),
+        .config = config.has_value() ? std::optional(std::move(*config)) : std::nullopt,
+        .guardrails =
+            guardrails.has_value() ? std::optional(std::move(*guardrails)) : std::nullopt});
+  }
+  if (current) {
+    WriterMutexLock lock(cache_mu_);
+    if (generation == cache_generation_) {  // nothing changed while the store was read
+      constexpr size_t kMaxCachedAgents = 10000;
+      if (agents_.size() >= kMaxCachedAgents && !agents_.contains(agent_id)) agents_.clear();
+      CachedAgent& entry = agents_[agent_id];
+      entry.active = active;
+      if (resolved != nullptr) entry.bindings[ref] = resolved;
+    }
+  }
+  if (!active) return Err(PermissionDeniedError("the agent is not active"));
+  return resolved;
+}
+
 void GatewayService::Stop() {
+  caching_.store(false, std::memory_order_release);
   subscription_.reset();
   {
     MutexLock lock(mu_);
@@ -195,7 +262,7 @@ void GatewayService::Stop() {
     }
   }
   for (auto& call : calls) call->Stop("the server is stopping");
-  DrainRecords();
+  AwaitRecords();
 }
 
 size_t GatewayService::InFlight() const {
@@ -218,8 +285,13 @@ void GatewayService::EnqueueRecord(const RequestContext& ctx, const ExecutionRec
                                    const Binding& binding, const Status& outcome) {
   MutexLock lock(mu_);
   pending_records_.push_back(PendingRecord{ctx, record, binding.vault_id, binding.path, outcome});
-  // The watch thread drains every record queued by then: only the first one needs to wake it.
-  if (pending_records_.size() == 1) wake_.NotifyAll();
+  // The first record starts the gathering; a full batch ends it.
+  if (pending_records_.size() == 1) {
+    records_since_ = std::chrono::steady_clock::now();
+    wake_.NotifyAll();
+  } else if (pending_records_.size() == kRecordBatch) {
+    wake_.NotifyAll();
+  }
 }
 
 void GatewayService::DrainRecords() {
@@ -227,30 +299,58 @@ void GatewayService::DrainRecords() {
   {
     MutexLock lock(mu_);
     records.swap(pending_records_);
+    records_writing_ += records.size();
   }
-  for (const PendingRecord& p : records) {
-    // The answer has been sent: a record that cannot be written is lost, not the answer.
-    (void)Record(p.ctx, p.record, p.vault_id, p.path, p.outcome);
+  // Queued together, the records share the store's commits. The answers have been sent: a
+  // record that cannot be written is lost, not the answer.
+  for (PendingRecord& p : records) {
+    auto event = std::make_shared<const AuditEvent>(
+        RecordEvent(p.ctx, p.record, p.vault_id, p.path, p.outcome));
+    if (options_.on_record) options_.on_record(p.record);
+    deps_.store.InsertExecutionAsync(std::make_shared<const ExecutionRecord>(std::move(p.record)),
+                                     std::move(event), [this](const Status&) {
+                                       MutexLock lock(mu_);
+                                       if (--records_writing_ == 0) records_written_.NotifyAll();
+                                     });
   }
+}
+
+void GatewayService::AwaitRecords() {
+  DrainRecords();
+  MutexLock lock(mu_);
+  while (records_writing_ > 0) records_written_.Wait(mu_);
 }
 
 void GatewayService::WatchLoop() {
   MonotonicTime next_poll = deps_.monotonic_clock.Now() + options_.poll_interval;
   while (true) {
     bool check = false;
+    bool drain = false;
     {
       MutexLock lock(mu_);
       if (stop_) return;
-      if (pending_records_.empty() && !recheck_) {
-        (void)wake_.WaitFor(mu_, options_.poll_interval, [this]() COFFER_REQUIRES(mu_) {
-          return stop_ || recheck_ || !pending_records_.empty();
+      // Records are gathered for a moment, so that many share a commit (and its pages).
+      const auto records_due = [this]() COFFER_REQUIRES(mu_) {
+        return pending_records_.size() >= kRecordBatch ||
+               (!pending_records_.empty() &&
+                std::chrono::steady_clock::now() >= records_since_ + kRecordGather);
+      };
+      if (!recheck_ && !records_due()) {
+        const auto timeout =
+            pending_records_.empty()
+                ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      options_.poll_interval)
+                : records_since_ + kRecordGather - std::chrono::steady_clock::now();
+        (void)wake_.WaitFor(mu_, timeout, [this]() COFFER_REQUIRES(mu_) {
+          return stop_ || recheck_ || pending_records_.size() >= kRecordBatch;
         });
       }
       if (stop_) return;
       check = recheck_;
       recheck_ = false;
+      drain = records_due();
     }
-    DrainRecords();
+    if (drain) DrainRecords();
     const MonotonicTime now = deps_.monotonic_clock.Now();
     if (check || now >= next_poll) {
       next_poll = now + options_.poll_interval;
@@ -304,7 +404,7 @@ void GatewayService::CheckInFlight() {
 }
 
 Status GatewayService::CountUse(const Binding& binding, int64_t rpm, std::optional<int64_t> per_day,
-                                const std::string& agent_id) {
+                                const std::string& agent_id, std::vector<UseCounter>* counted) {
   const UnixMicros now = deps_.clock.Now();
   const UnixMicros minute = now - now % kMinute;
   const UnixMicros day = now - now % kDay;
@@ -323,7 +423,10 @@ Status GatewayService::CountUse(const Binding& binding, int64_t rpm, std::option
       UseCounter{"agent-day:" + agent_id, day, day + kDay, options_.agent_daily_budget, 1});
   names.push_back(fmt::format("the agent's daily budget ({})", options_.agent_daily_budget));
   ASSIGN_OR_RETURN(const UseDecision decision, CountLeased(counters));
-  if (decision.allowed) return OkStatus();
+  if (decision.allowed) {
+    *counted = std::move(counters);
+    return OkStatus();
+  }
   const size_t i = std::min(decision.refused_index, names.size() - 1);
   Status refused = ResourceExhaustedError(fmt::format("rate limited: {} is spent", names[i]));
   refused.SetPayload(StatusPayload{
@@ -381,9 +484,9 @@ StatusOr<UseDecision> GatewayService::CountLeased(const std::vector<UseCounter>&
   return decision;
 }
 
-Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& record,
-                              std::string_view vault_id, std::string_view secret_path,
-                              const Status& outcome) {
+AuditEvent GatewayService::RecordEvent(const RequestContext& ctx, const ExecutionRecord& record,
+                                       std::string_view vault_id, std::string_view secret_path,
+                                       const Status& outcome) {
   AuditEvent event = deps_.audit.NewEvent(ctx, "binding.use");
   AuditLog::SetTarget(event, vault_id, secret_path);
   event.version = record.secret_version;
@@ -408,8 +511,24 @@ Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& 
   details["redactions"] = record.redactions;
   details["mode"] = record.mode;
   event.details = boost::json::serialize(details);
-  if (options_.on_record) options_.on_record(record);
+  return event;
+}
+
+void GatewayService::GiveBack(const std::vector<UseCounter>& counters) {
+  MutexLock lock(lease_mu_);
+  for (const UseCounter& c : counters) {
+    auto it = leases_.find(c.key);
+    if (it != leases_.end() && it->second.window_start == c.window_start) ++it->second.left;
+  }
+}
+
+Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& record,
+                              std::string_view vault_id, std::string_view secret_path,
+                              const Status& outcome) {
+  const AuditEvent event = RecordEvent(ctx, record, vault_id, secret_path, outcome);
   Status written = deps_.store.InsertExecution(record, &event);
+  // An attempt thrown away (it runs again) is not a call.
+  if (options_.on_record && !NonBlockingScope::Refused()) options_.on_record(record);
   if (written.ok()) AuditLog::MarkWritten(ctx);
   return written;
 }
@@ -417,7 +536,8 @@ Status GatewayService::Record(const RequestContext& ctx, const ExecutionRecord& 
 Status GatewayService::RecordRefusal(const RequestContext& ctx, const Binding& binding,
                                      const GatewayCallRequest& request, const Status& refusal) {
   ExecutionRecord r;
-  r.id = NewUuid(deps_.random);
+  r.created_at = deps_.clock.Now();
+  r.id = NewUuidV7(deps_.random, r.created_at);  // records are written in time order
   r.agent_id = binding.agent_id;
   r.binding_id = binding.id;
   r.binding_name = binding.name;
@@ -431,7 +551,6 @@ Status GatewayService::RecordRefusal(const RequestContext& ctx, const Binding& b
   r.path = path.has_value() ? "/" + *path : "";
   r.request_bytes = static_cast<int64_t>(request.body.size());
   r.error_message = std::string(refusal.message());
-  r.created_at = deps_.clock.Now();
   Status written = Record(ctx, r, binding.vault_id, binding.path, refusal);
   if (!written.ok()) return UnavailableError("the call's audit record could not be written");
   return refusal;
@@ -443,20 +562,18 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
     return Err(PermissionDeniedError("only an agent calls through its bindings"));
   }
   const std::string& agent_id = ctx.principal.id;
-  auto agent = deps_.store.GetAgent(agent_id);
-  if (!agent.has_value()) return Err(NotFoundAs(agent.error(), "agent not found"));
-  if (!agent->is_active()) return Err(PermissionDeniedError("the agent is not active"));
   if (request.binding.empty() || request.binding.size() > 64) {
     return Err(NotFoundError("binding not found"));
   }
-  auto binding = deps_.store.FindBinding(agent_id, request.binding);
-  if (!binding.has_value()) return Err(NotFoundAs(binding.error(), "binding not found"));
+  ASSIGN_OR_RETURN(const std::shared_ptr<const ResolvedBinding> resolved,
+                   Resolve(agent_id, request.binding));
+  const Binding* binding = &resolved->binding;
   const auto refuse = [&](const Status& why) -> Status {
     return RecordRefusal(ctx, *binding, request, why);
   };
   if (!binding->is_active) return Err(refuse(PermissionDeniedError("the binding is deactivated")));
-  auto config = ParseBindingConfig(binding->config_json);
-  auto guardrails = ParseBindingGuardrails(binding->guardrails_json);
+  const std::optional<BindingConfig>& config = resolved->config;
+  const std::optional<BindingGuardrails>& guardrails = resolved->guardrails;
   if (!config.has_value() || !guardrails.has_value()) {
     return Err(refuse(FailedPreconditionError("the binding's stored config no longer validates")));
   }
@@ -484,11 +601,19 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
   }
   auto headers = gateway::FilterRequestHeaders(request.headers);
   if (!headers.has_value()) return Err(refuse(headers.error()));
-  if (Status counted = CountUse(*binding, guardrails->max_requests_per_minute,
-                                guardrails->max_requests_per_day, agent_id);
-      !counted.ok()) {
-    return Err(refuse(counted));
+  std::vector<UseCounter> counted;
+  if (Status count = CountUse(*binding, guardrails->max_requests_per_minute,
+                              guardrails->max_requests_per_day, agent_id, &counted);
+      !count.ok()) {
+    return Err(refuse(count));
   }
+  // From here a refusal on an I/O thread that would have to wait (to write its record) throws
+  // this attempt away, and it runs again on a worker thread: what it counted goes back first.
+  const auto refuse_counted = [&](const Status& why) -> Status {
+    Status refused = refuse(why);
+    if (NonBlockingScope::Refused()) GiveBack(counted);
+    return refused;
+  };
   auto secret = secrets_.UseForBinding(ctx, binding->vault_id, binding->path);
   if (!secret.has_value()) {
     Status why = secret.error();
@@ -496,16 +621,17 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
       why = PermissionDeniedError(
           "the agent may not use the binding's secret (it needs use or read on its path)");
     }
-    return Err(refuse(why));
+    return Err(refuse_counted(why));
   }
 
   auto p = std::make_unique<Prepared>();
   p->ctx = ctx;
   p->start = deps_.monotonic_clock.Now();
   p->binding = *binding;
-  p->config = std::move(*config);
+  p->config = *config;
   ExecutionRecord& r = p->record;
-  r.id = NewUuid(deps_.random);
+  r.created_at = deps_.clock.Now();
+  r.id = NewUuidV7(deps_.random, r.created_at);  // records are written in time order
   r.agent_id = agent_id;
   r.binding_id = binding->id;
   r.binding_name = binding->name;
@@ -514,7 +640,6 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
   r.path = p->config.base_path + "/" + *path;
   r.secret_version = secret->meta.version;
   r.request_bytes = static_cast<int64_t>(request.body.size());
-  r.created_at = deps_.clock.Now();
 
   gateway::UpstreamRequest& up = p->upstream;
   up.method = request.method;
@@ -544,9 +669,10 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
                                secret->value.size());
   if (Status attached = gateway::AttachCredential(auth, value, up.url, up.headers);
       !attached.ok()) {
-    return Err(refuse(attached));
+    return Err(refuse_counted(attached));
   }
   p->redactor = std::make_unique<gateway::Redactor>(value, p->config.basic_user);
+  secrets_.NoteBindingUse(ctx, secret->meta);
   return p;
 }
 

@@ -10,6 +10,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -27,6 +28,7 @@
 #include "gateway/egress_guard.h"
 #include "gateway/upstream.h"
 #include "model/binding.h"
+#include "service/binding_config.h"
 #include "service/gateway_paths.h"
 #include "service/principal.h"
 #include "service/secret_service.h"
@@ -88,6 +90,9 @@ class GatewayStreamSink {
   // Returns false to stop the call (the client went away).
   virtual bool OnBody(std::string_view bytes) = 0;
   virtual void OnDone(Status status) = 0;
+  // What came so far has all been passed on (gateway::UpstreamSink::OnIdle): a head and the
+  // bytes that came with it may be announced together.
+  virtual void OnIdle() {}
 };
 
 // A call in flight. Thread-safe.
@@ -141,6 +146,19 @@ class GatewayService {
   class CallState;  // a started call (gateway_service.cc)
 
  private:
+  // A binding as stored, with its config and guardrails parsed (nullopt: no longer valid).
+  struct ResolvedBinding {
+    Binding binding;
+    std::optional<BindingConfig> config;
+    std::optional<BindingGuardrails> guardrails;
+  };
+  // The calling agent's binding named (or with the id) `ref`: kNotFound for the agent or the
+  // binding, kPermissionDenied for an agent not active. Served from a cache kept while the
+  // store's change feed is current (as AuthService's), so a changed, deactivated or deleted
+  // binding or agent is read afresh; the store otherwise.
+  StatusOr<std::shared_ptr<const ResolvedBinding>> Resolve(const std::string& agent_id,
+                                                           const std::string& ref);
+  void OnStoreChange(const StoreChange& change);
   // Checks a call and builds its upstream request. A refusal after the binding was found is
   // recorded (status "denied") before it is returned.
   StatusOr<std::unique_ptr<Prepared>> Prepare(const RequestContext& ctx,
@@ -149,18 +167,27 @@ class GatewayService {
   // ends (the proxy); otherwise the caller writes it (Execute).
   std::shared_ptr<CallState> Launch(std::unique_ptr<Prepared> prepared,
                                     std::shared_ptr<GatewayStreamSink> sink, bool record_async);
+  // A call's audit event (binding.use).
+  AuditEvent RecordEvent(const RequestContext& ctx, const ExecutionRecord& record,
+                         std::string_view vault_id, std::string_view secret_path,
+                         const Status& outcome);
   // Writes a call's record and its audit event. Status of the store's write.
   Status Record(const RequestContext& ctx, const ExecutionRecord& record, std::string_view vault_id,
                 std::string_view secret_path, const Status& outcome);
   // A refused call's record (status "denied" or "error"); returns `refusal`.
   Status RecordRefusal(const RequestContext& ctx, const Binding& binding,
                        const GatewayCallRequest& request, const Status& refusal);
+  // Counts one use of the binding's and the agent's limits; on success `*counted` holds the
+  // counters (for GiveBack).
   Status CountUse(const Binding& binding, int64_t rpm, std::optional<int64_t> per_day,
-                  const std::string& agent_id);
+                  const std::string& agent_id, std::vector<UseCounter>* counted);
   // Counts one use of each counter: from this server's leases where they have some left, the
   // rest from the store, which leases a block of LeaseBlock(limit) at once (one use at a time
   // when no block fits any more).
   StatusOr<UseDecision> CountLeased(const std::vector<UseCounter>& counters);
+  // Returns uses counted from this server's leases to them: an attempt on an I/O thread that is
+  // thrown away (common/non_blocking.h) takes nothing from the store, only from its leases.
+  void GiveBack(const std::vector<UseCounter>& counters);
 
   struct PendingRecord {
     RequestContext ctx;
@@ -171,7 +198,10 @@ class GatewayService {
   };
   void EnqueueRecord(const RequestContext& ctx, const ExecutionRecord& record,
                      const Binding& binding, const Status& outcome);
+  // Hands the queued records to the store (which writes them without being waited for).
   void DrainRecords();
+  // DrainRecords, then waits until every record handed to the store is written.
+  void AwaitRecords();
   void Register(const std::shared_ptr<CallState>& call);
   void Unregister(uint64_t serial);
   // Re-checks the agents and bindings of the calls in flight; cancels the calls of those no
@@ -191,6 +221,10 @@ class GatewayService {
   uint64_t next_serial_ COFFER_GUARDED_BY(mu_) = 1;
   std::unordered_map<uint64_t, std::weak_ptr<CallState>> in_flight_ COFFER_GUARDED_BY(mu_);
   std::vector<PendingRecord> pending_records_ COFFER_GUARDED_BY(mu_);
+  // When the oldest of pending_records_ was queued.
+  std::chrono::steady_clock::time_point records_since_ COFFER_GUARDED_BY(mu_);
+  size_t records_writing_ COFFER_GUARDED_BY(mu_) = 0;  // handed to the store, not yet written
+  CondVar records_written_;                            // records_writing_ fell to 0
   // Uses taken from the store and not yet spent, by counter key (one window at a time).
   struct Lease {
     UnixMicros window_start = 0;
@@ -198,6 +232,17 @@ class GatewayService {
   };
   Mutex lease_mu_;
   std::unordered_map<std::string, Lease> leases_ COFFER_GUARDED_BY(lease_mu_);
+  // Resolve's cache, by agent id: whether the agent is active, and its bindings by the ref they
+  // were asked for. `cache_generation_` grows with every change reported, so that what was read
+  // from the store before a change is not kept after it.
+  struct CachedAgent {
+    bool active = false;
+    std::unordered_map<std::string, std::shared_ptr<const ResolvedBinding>> bindings;
+  };
+  SharedMutex cache_mu_;
+  std::unordered_map<std::string, CachedAgent> agents_ COFFER_GUARDED_BY(cache_mu_);
+  uint64_t cache_generation_ COFFER_GUARDED_BY(cache_mu_) = 0;
+  std::atomic<bool> caching_{false};  // only while the change feed is watched (Start to Stop)
   std::optional<ChangeFeed::Subscription> subscription_;
   std::thread watcher_;
 };

@@ -148,7 +148,7 @@ StatusOr<SecretBuffer> SecretService::Open(const RequestContext& ctx,
 }
 
 StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVersion version,
-                                            AuditEvent& event) {
+                                            AuditEvent& event, bool count_read) {
   event.version = version.version;
   if (version.is_destroyed()) {
     return Err(GoneError(fmt::format("version {} is destroyed", version.version)));
@@ -178,11 +178,17 @@ StatusOr<SecretValue> SecretService::Reveal(const RequestContext& ctx, SecretVer
     AuditLog::MarkWritten(ctx);
     version.access_count = *count;
   }
-  if (deps_.usage != nullptr) {
+  if (count_read && deps_.usage != nullptr) {
     // Counted in memory, flushed in batches: no durable write per plain read (docs/usage.md).
     deps_.usage->RecordRead(version.secret_id, version.version, ctx.principal.id, clock_.Now());
   }
   return SecretValue{std::move(version), std::move(value)};
+}
+
+void SecretService::NoteBindingUse(const RequestContext& ctx, const SecretVersion& used) {
+  if (deps_.usage != nullptr) {
+    deps_.usage->RecordRead(used.secret_id, used.version, ctx.principal.id, clock_.Now());
+  }
 }
 
 StatusOr<SecretValue> SecretService::Get(const RequestContext& ctx, std::string_view vault_id,
@@ -222,7 +228,7 @@ StatusOr<SecretValue> SecretService::UseForBinding(const RequestContext& ctx,
   RequestContext use = ctx;
   AuditEvent event = deps_.audit.NewEvent(use, "secret.use");
   AuditLog::SetTarget(event, vault.id, path);
-  return Reveal(use, std::move(*version), event);
+  return Reveal(use, std::move(*version), event, /*count_read=*/false);
 }
 
 StatusOr<SecretValue> SecretService::GetVersion(const RequestContext& ctx,

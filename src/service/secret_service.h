@@ -201,9 +201,13 @@ class SecretService {
   // upstream call, the one a plain read returns, for a caller with `use` or `read` on the path.
   // Not audited here: the call's `binding.use` event (written when the call ends, with this
   // version) is its record. A counted secret (max_access_count) spends one read per use, with an
-  // event of its own (secret.use). kNotFound, kPermissionDenied, kGone as Get.
+  // event of its own (secret.use). kNotFound, kPermissionDenied, kGone as Get. The read is
+  // counted in the usage statistics by NoteBindingUse, once the call is sure to start (so an
+  // attempt thrown away on an I/O thread, see common/non_blocking.h, is not counted).
   StatusOr<SecretValue> UseForBinding(const RequestContext& ctx, std::string_view vault_id,
                                       std::string_view path);
+  // Counts a binding's use of `used` (what UseForBinding returned) in the usage statistics.
+  void NoteBindingUse(const RequestContext& ctx, const SecretVersion& used);
   // Where a request waiting for a secret to change registers.
   SecretWatchers& watchers() { return watchers_; }
 
@@ -228,8 +232,9 @@ class SecretService {
                                 std::string_view path, NewSecretVersion version,
                                 const SecretBuffer& value, AuditEvent& event);
   // Applies expiry and read limits to a loaded version, then decrypts it; a counted read is
-  // spent together with `event`.
-  StatusOr<SecretValue> Reveal(const RequestContext& ctx, SecretVersion version, AuditEvent& event);
+  // spent together with `event`. `count_read`: the read goes into the usage statistics.
+  StatusOr<SecretValue> Reveal(const RequestContext& ctx, SecretVersion version, AuditEvent& event,
+                               bool count_read = true);
 
   // The policy of a write's rotation_policy field, or nullopt for none (empty or {}).
   // kInvalidArgument naming the field at fault. (secret_schedule.cc)

@@ -446,6 +446,16 @@ class ObservedStore final : public Store {
   Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) override {
     return Timed("InsertExecution", audit, [&] { return inner_.InsertExecution(e, audit); });
   }
+  void InsertExecutionAsync(std::shared_ptr<const ExecutionRecord> e,
+                            std::shared_ptr<const AuditEvent> audit,
+                            std::function<void(Status)> done) override {
+    const MonotonicTime start = clock_.Now();
+    inner_.InsertExecutionAsync(e, audit, [this, start, audit, done = std::move(done)](Status s) {
+      Report("InsertExecution", audit.get(), clock_.Now() - start, s.code());
+      done(std::move(s));
+    });
+  }
+
   StatusOr<std::vector<ExecutionRecord>> ListExecutions(std::string_view agent_id, size_t limit,
                                                         size_t offset) override {
     return Timed("ListExecutions", nullptr,

@@ -696,6 +696,16 @@ class Store : public SessionStore {  // dashboard sessions: store/session_store.
   // with the durability of AppendAudit (a call changes nothing else stored).
   // kAlreadyExists when the id is taken.
   virtual Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) = 0;
+  // InsertExecution without waiting (a call's record written after its answer was sent):
+  // `done` gets the outcome InsertExecution would have had, once, on whichever thread finishes
+  // the write — possibly the caller's, before this returns. `done` must be quick, must not throw
+  // and must not call back into the store. Records queued together share a commit. The default
+  // inserts at once with InsertExecution.
+  virtual void InsertExecutionAsync(std::shared_ptr<const ExecutionRecord> e,
+                                    std::shared_ptr<const AuditEvent> audit,
+                                    std::function<void(Status)> done) {
+    done(InsertExecution(*e, audit.get()));
+  }
   // The agent's records, newest first, `offset` skipped, at most `limit` (0: no limit).
   virtual StatusOr<std::vector<ExecutionRecord>> ListExecutions(std::string_view agent_id,
                                                                 size_t limit, size_t offset) = 0;

@@ -118,15 +118,21 @@ StatusOr<Binding> SqliteStoreImpl::GetBinding(std::string_view binding_id) {
 StatusOr<Binding> SqliteStoreImpl::FindBinding(std::string_view agent_id,
                                                std::string_view id_or_name) {
   auto db = readers_->Acquire();
-  // An id match wins over a name match (a binding may be named like another's id).
-  ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(std::string(kBindingColumnsSql) +
-                                                   " WHERE agent_id = ?1 AND (id = ?2 OR name = ?2)"
-                                                   " ORDER BY id = ?2 DESC LIMIT 1"));
-  st.BindText(1, agent_id);
-  st.BindText(2, id_or_name);
-  ASSIGN_OR_RETURN(const bool row, st.Step());
-  if (!row) return Err(NotFoundError("binding not found"));
-  return ReadBinding(st);
+  // An id match wins over a name match (a binding may be named like another's id). Two lookups,
+  // each on its own index (the primary key, then (agent_id, name)): an OR of both would scan
+  // every binding of the agent.
+  static const std::string by_id =
+      std::string(kBindingColumnsSql) + " WHERE id = ?2 AND agent_id = ?1";
+  static const std::string by_name =
+      std::string(kBindingColumnsSql) + " WHERE agent_id = ?1 AND name = ?2";
+  for (const std::string* sql : {&by_id, &by_name}) {
+    ASSIGN_OR_RETURN(SqliteStatement st, db->Prepare(*sql));
+    st.BindText(1, agent_id);
+    st.BindText(2, id_or_name);
+    ASSIGN_OR_RETURN(const bool row, st.Step());
+    if (row) return ReadBinding(st);
+  }
+  return Err(NotFoundError("binding not found"));
 }
 
 StatusOr<std::vector<Binding>> SqliteStoreImpl::ListBindings(std::string_view agent_id) {
@@ -190,36 +196,55 @@ Status SqliteStoreImpl::DeleteBinding(std::string_view binding_id, const AuditEv
   return s;
 }
 
+namespace {
+
+Status InsertExecutionRow(SqliteConnection& db, const ExecutionRecord& e) {
+  ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      db.Prepare("INSERT INTO executions (id, agent_id, binding_id, binding_name, intent_type,"
+                 " mode, status, method, path, upstream_status, secret_version, duration_ms,"
+                 " request_bytes, response_bytes, redactions, error_message, created_at)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                 " ?16, ?17)"));
+  st.BindText(1, e.id);
+  st.BindText(2, e.agent_id);
+  st.BindText(3, e.binding_id);
+  st.BindText(4, e.binding_name);
+  st.BindText(5, e.intent_type);
+  st.BindText(6, e.mode);
+  st.BindText(7, e.status);
+  st.BindText(8, e.method);
+  st.BindText(9, e.path);
+  st.BindInt(10, e.upstream_status);
+  st.BindInt(11, e.secret_version);
+  st.BindInt(12, e.duration_ms);
+  st.BindInt(13, e.request_bytes);
+  st.BindInt(14, e.response_bytes);
+  st.BindInt(15, e.redactions);
+  st.BindText(16, e.error_message);
+  st.BindInt(17, e.created_at);
+  return Reword(st.Run(), StatusCode::kAlreadyExists, "an execution with this id exists");
+}
+
+}  // namespace
+
 Status SqliteStoreImpl::InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) {
   // A use changes nothing else stored: written with AppendAudit's durability.
-  const WriteBody insert = [&](SqliteConnection& db, AuditEvent*) -> Status {
-    ASSIGN_OR_RETURN(
-        SqliteStatement st,
-        db.Prepare("INSERT INTO executions (id, agent_id, binding_id, binding_name, intent_type,"
-                   " mode, status, method, path, upstream_status, secret_version, duration_ms,"
-                   " request_bytes, response_bytes, redactions, error_message, created_at)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                   " ?16, ?17)"));
-    st.BindText(1, e.id);
-    st.BindText(2, e.agent_id);
-    st.BindText(3, e.binding_id);
-    st.BindText(4, e.binding_name);
-    st.BindText(5, e.intent_type);
-    st.BindText(6, e.mode);
-    st.BindText(7, e.status);
-    st.BindText(8, e.method);
-    st.BindText(9, e.path);
-    st.BindInt(10, e.upstream_status);
-    st.BindInt(11, e.secret_version);
-    st.BindInt(12, e.duration_ms);
-    st.BindInt(13, e.request_bytes);
-    st.BindInt(14, e.response_bytes);
-    st.BindInt(15, e.redactions);
-    st.BindText(16, e.error_message);
-    st.BindInt(17, e.created_at);
-    return Reword(st.Run(), StatusCode::kAlreadyExists, "an execution with this id exists");
-  };
-  return Write(audit, insert, nullptr, Durability::kWritten);
+  return Write(
+      audit, [&](SqliteConnection& db, AuditEvent*) { return InsertExecutionRow(db, e); }, nullptr,
+      Durability::kWritten);
+}
+
+void SqliteStoreImpl::InsertExecutionAsync(std::shared_ptr<const ExecutionRecord> e,
+                                           std::shared_ptr<const AuditEvent> audit,
+                                           std::function<void(Status)> done) {
+  writer_->RunAsync(
+      [this, e = std::move(e), audit = std::move(audit)](SqliteConnection& db) {
+        return WriteInOp(db, audit.get(), [&e](SqliteConnection& conn, AuditEvent*) {
+          return InsertExecutionRow(conn, *e);
+        });
+      },
+      Durability::kWritten, std::move(done));
 }
 
 StatusOr<std::vector<ExecutionRecord>> SqliteStoreImpl::ListExecutions(std::string_view agent_id,

@@ -229,6 +229,9 @@ class SqliteStoreImpl final : public SqliteStore {
   Status UpdateBinding(const Binding& b, const AuditEvent* audit) override;
   Status DeleteBinding(std::string_view binding_id, const AuditEvent* audit) override;
   Status InsertExecution(const ExecutionRecord& e, const AuditEvent* audit) override;
+  void InsertExecutionAsync(std::shared_ptr<const ExecutionRecord> e,
+                            std::shared_ptr<const AuditEvent> audit,
+                            std::function<void(Status)> done) override;
   StatusOr<std::vector<ExecutionRecord>> ListExecutions(std::string_view agent_id, size_t limit,
                                                         size_t offset) override;
   StatusOr<UseDecision> CountUse(std::span<const UseCounter> counters) override;
