@@ -23,6 +23,8 @@ class COFFER_CAPABILITY("mutex") Mutex {
 
   void Lock() COFFER_ACQUIRE() { mu_.lock(); }
   void Unlock() COFFER_RELEASE() { mu_.unlock(); }
+  // Takes the lock if no one holds it; true if it did. (Not for a lock the caller holds.)
+  bool TryLock() COFFER_TRY_ACQUIRE(true) { return mu_.try_lock(); }
 
  private:
   friend class CondVar;

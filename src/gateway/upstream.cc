@@ -1,14 +1,23 @@
-// CurlUpstreamClient: every call is a libcurl easy handle on one multi handle, driven by one
-// transfer thread. Start and Cancel hand work to that thread through a locked queue and
-// curl_multi_wakeup; everything else about a call (its handle, its sink) is touched by the
-// transfer thread only.
+// CurlUpstreamClient: every call is a libcurl easy handle on one multi handle, driven through
+// libcurl's socket interface (curl_multi_socket_action) under one lock. A transfer thread waits
+// (epoll) on the sockets libcurl names, its timer (a timerfd) and a wake-up (an eventfd); Start
+// drives the multi handle itself when the lock is free, so a call's request leaves from the
+// caller's thread without waiting for the transfer thread to wake. Cancel and a streamed body's
+// "more came" go through a locked queue. A call's handle and sink are touched only under the
+// lock.
 #include "gateway/upstream.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <deque>
 #include <thread>
@@ -86,10 +95,28 @@ class Engine {
       : guard_(std::move(guard)), max_concurrent_(std::max<size_t>(max_concurrent, 1)) {
     InitCurlOnce();
     multi_ = curl_multi_init();
-    if (multi_ == nullptr) std::abort();  // out of memory at start-up
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (multi_ == nullptr || epoll_ < 0 || wake_ < 0 || timer_ < 0) {
+      std::abort();  // out of memory or descriptors at start-up
+    }
+    for (int fd : {wake_, timer_}) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = fd;
+      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) std::abort();
+    }
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Engine::OnSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Engine::OnTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     thread_ = std::thread([this] { Run(); });
   }
-  ~Engine() { curl_multi_cleanup(multi_); }
+  ~Engine() {
+    curl_multi_cleanup(multi_);
+    for (int fd : {epoll_, wake_, timer_}) close(fd);
+  }
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -99,16 +126,36 @@ class Engine {
       MutexLock lock(mu_);
       stopping_ = true;
     }
-    (void)curl_multi_wakeup(multi_);
+    Wake();
     if (thread_.joinable()) thread_.join();
   }
 
-  void Enqueue(std::shared_ptr<CurlCall> call) {
+  // Starts the call at once on the calling thread when no one else is driving the transfers (so
+  // the request leaves without waiting for the transfer thread to wake), else through the
+  // transfer thread's queue.
+  void Start(std::shared_ptr<CurlCall> call) {
+    if (!driving_ && xfer_mu_.TryLock()) {
+      bool queued = false;
+      {
+        MutexLock lock(mu_);
+        queued = stopping_ || !pending_.empty() || active_.size() >= max_concurrent_;
+        if (queued) pending_.push_back(call);
+      }
+      if (!queued) {
+        driving_ = true;
+        Begin(call);
+        DriveDue();
+        driving_ = false;
+      }
+      xfer_mu_.Unlock();
+      if (queued) Wake();
+      return;
+    }
     {
       MutexLock lock(mu_);
       pending_.push_back(std::move(call));
     }
-    (void)curl_multi_wakeup(multi_);
+    Wake();
   }
 
   // The call's body source may have more: resume its paused upload.
@@ -117,7 +164,7 @@ class Engine {
       MutexLock lock(mu_);
       unpauses_.push_back(std::move(call));
     }
-    (void)curl_multi_wakeup(multi_);
+    Wake();
   }
 
   void RequestCancel(std::shared_ptr<CurlCall> call) {
@@ -125,36 +172,59 @@ class Engine {
       MutexLock lock(mu_);
       cancels_.push_back(std::move(call));
     }
-    (void)curl_multi_wakeup(multi_);
+    Wake();
   }
+
+  // Calls whose sink was told something in this round (OnIdle is due). Under xfer_mu_.
+  std::vector<CurlCall*> touched_;
 
  private:
   void Run();
+  void Wake() {
+    const uint64_t one = 1;
+    (void)!write(wake_, &one, sizeof one);
+  }
+  // --- under xfer_mu_ ---
   void Begin(const std::shared_ptr<CurlCall>& call);
+  // Runs libcurl's due timeouts (a call just begun sends its request), then Settle.
+  void DriveDue();
+  // Ends the calls libcurl finished and tells the others' sinks that this round is over.
+  void Settle();
   Status Configure(CurlCall& call);
   // Removes the call from the multi handle and tells its sink.
   void End(CurlCall* call, Status status);
   static void Tell(CurlCall& call, Status status);
   Status Outcome(CurlCall& call, CURLcode rc);
+  // libcurl's socket and timer callbacks: the sockets it waits on go into epoll_, its next
+  // timeout into timer_ (both take effect for a transfer thread already waiting).
+  static int OnSocket(CURL* easy, curl_socket_t s, int what, void* engine, void* socketp);
+  static int OnTimer(CURLM* multi, long timeout_ms, void* engine);
 
   const EgressGuard guard_;
   const size_t max_concurrent_;
   CURLM* multi_ = nullptr;
+  int epoll_ = -1;  // the sockets libcurl waits on, wake_ and timer_
+  int wake_ = -1;   // an eventfd: the queues below have something
+  int timer_ = -1;  // a timerfd: libcurl's next timeout
   Mutex mu_;
   std::deque<std::shared_ptr<CurlCall>> pending_ COFFER_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<CurlCall>> cancels_ COFFER_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<CurlCall>> unpauses_ COFFER_GUARDED_BY(mu_);
   bool stopping_ COFFER_GUARDED_BY(mu_) = false;
-  // The transfer thread's: the calls on the multi handle.
+  // Held by whichever thread drives the transfers: the multi handle, every call's transfer
+  // state and active_. Never taken while mu_ is held.
+  Mutex xfer_mu_;
+  // True while this thread drives (a sink's callback that starts a call queues it instead of
+  // taking xfer_mu_ again).
+  static thread_local bool driving_;
+  // libcurl asked for a timeout now (0 ms) while a caller's thread drove: that caller runs it.
+  bool timeout_now_ = false;
+  // The calls on the multi handle.
   std::unordered_map<CurlCall*, std::shared_ptr<CurlCall>> active_;
-
- public:
-  // The transfer thread's: calls whose sink was told something in this round (OnIdle is due).
-  std::vector<CurlCall*> touched_;
-
- private:
   std::thread thread_;
 };
+
+thread_local bool Engine::driving_ = false;
 
 void CurlCall::Cancel() {
   if (cancel_requested_.exchange(true, std::memory_order_acq_rel)) return;
@@ -294,19 +364,37 @@ bool HasHeader(const HeaderList& headers, std::string_view name) {
 }
 
 void Engine::Run() {
+  std::array<epoll_event, 64> events{};
   for (;;) {
+    // Waits for a socket libcurl waits on, its timer, or the queues (wake_). A caller's thread
+    // may drive the transfers meanwhile (Start): its socket and timer changes reach this wait.
+    const int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+    if (n < 0 && errno != EINTR) std::abort();  // epoll_ is ours: this cannot fail otherwise
+    MutexLock xfer(xfer_mu_);
+    driving_ = true;
     std::vector<std::shared_ptr<CurlCall>> starting;
     std::vector<std::shared_ptr<CurlCall>> cancelling;
     std::vector<std::shared_ptr<CurlCall>> unpausing;
+    bool stopping = false;
+    for (int i = 0; i < n; ++i) {
+      uint64_t count = 0;
+      if (events[i].data.fd == wake_ || events[i].data.fd == timer_) {
+        (void)!read(events[i].data.fd, &count, sizeof count);  // re-armed
+      }
+    }
     {
       MutexLock lock(mu_);
-      if (stopping_) break;
-      while (!pending_.empty() && active_.size() + starting.size() < max_concurrent_) {
+      stopping = stopping_;
+      while (!stopping && !pending_.empty() && active_.size() + starting.size() < max_concurrent_) {
         starting.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
       cancelling.swap(cancels_);
       unpausing.swap(unpauses_);
+    }
+    if (stopping) {
+      driving_ = false;
+      break;
     }
     for (const auto& call : starting) Begin(call);
     for (const auto& call : unpausing) {
@@ -332,33 +420,29 @@ void Engine::Run() {
       if (queued) Tell(*call, CancelledError(*call));  // else: it had ended already
     }
     int running = 0;
-    (void)curl_multi_perform(multi_, &running);
-    std::vector<std::pair<CURL*, CURLcode>> finished;
-    int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-      if (msg->msg == CURLMSG_DONE) finished.emplace_back(msg->easy_handle, msg->data.result);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_ || fd == timer_) continue;
+      int flags = 0;
+      if ((events[i].events & EPOLLIN) != 0) flags |= CURL_CSELECT_IN;
+      if ((events[i].events & EPOLLOUT) != 0) flags |= CURL_CSELECT_OUT;
+      if ((events[i].events & (EPOLLERR | EPOLLHUP)) != 0) flags |= CURL_CSELECT_ERR;
+      (void)curl_multi_socket_action(multi_, fd, flags, &running);
     }
-    for (const auto& [easy, rc] : finished) {
-      char* user = nullptr;
-      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &user);
-      auto* call = reinterpret_cast<CurlCall*>(user);
-      if (call != nullptr && active_.contains(call)) End(call, Outcome(*call, rc));
+    // Timeouts due (libcurl may ask for one at once after any action), then the round's end.
+    DriveDue();
+    bool more = false;
+    {
+      MutexLock lock(mu_);
+      // A call that ended may have freed a place for a queued one.
+      more = !pending_.empty() && active_.size() < max_concurrent_;
     }
-    // A call that ended was told so (End clears its mark): the others hear that this round's
-    // head and bytes are all passed on.
-    std::vector<CurlCall*> touched;
-    touched.swap(touched_);
-    for (CurlCall* call : touched) {
-      if (active_.contains(call) && call->touched) {  // (an ended call may be gone)
-        call->touched = false;
-        if (call->sink) call->sink->OnIdle();
-      }
-    }
-    // A call that ended may have freed a place for a queued one: no wait then.
-    (void)curl_multi_poll(multi_, nullptr, 0, finished.empty() && cancelling.empty() ? 1000 : 0,
-                          nullptr);
+    driving_ = false;
+    if (more) Wake();
   }
   // Stopping: every call ends now.
+  MutexLock xfer(xfer_mu_);
+  driving_ = true;
   while (!active_.empty()) {
     CurlCall* call = active_.begin()->first;
     End(call, CancelledError(*call));
@@ -370,6 +454,90 @@ void Engine::Run() {
     cancels_.clear();
   }
   for (const auto& call : queued) Tell(*call, CancelledError(*call));
+  driving_ = false;
+}
+
+void Engine::DriveDue() {
+  // Every timeout due, a call just begun included (libcurl asks for one at once when a handle
+  // is added): this sends its request.
+  int running = 0;
+  timeout_now_ = false;
+  (void)curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  if (timeout_now_) {  // libcurl wants another round at once
+    timeout_now_ = false;
+    (void)curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+  if (timeout_now_) {  // still: the transfer thread takes it
+    timeout_now_ = false;
+    itimerspec soon{};
+    soon.it_value.tv_nsec = 1;
+    (void)timerfd_settime(timer_, 0, &soon, nullptr);
+  }
+  Settle();
+}
+
+void Engine::Settle() {
+  std::vector<std::pair<CURL*, CURLcode>> finished;
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg == CURLMSG_DONE) finished.emplace_back(msg->easy_handle, msg->data.result);
+  }
+  for (const auto& [easy, rc] : finished) {
+    char* user = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &user);
+    auto* call = reinterpret_cast<CurlCall*>(user);
+    if (call != nullptr && active_.contains(call)) End(call, Outcome(*call, rc));
+  }
+  // A call that ended was told so (End clears its mark): the others hear that this round's
+  // head and bytes are all passed on.
+  std::vector<CurlCall*> touched;
+  touched.swap(touched_);
+  for (CurlCall* call : touched) {
+    if (active_.contains(call) && call->touched) {  // (an ended call may be gone)
+      call->touched = false;
+      if (call->sink) call->sink->OnIdle();
+    }
+  }
+}
+
+int Engine::OnSocket(CURL* /*easy*/, curl_socket_t s, int what, void* engine, void* socketp) {
+  auto& e = *static_cast<Engine*>(engine);
+  if (what == CURL_POLL_REMOVE) {
+    (void)epoll_ctl(e.epoll_, EPOLL_CTL_DEL, s, nullptr);
+    (void)curl_multi_assign(e.multi_, s, nullptr);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.data.fd = s;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
+  if (socketp == nullptr) {
+    // A descriptor libcurl closed without telling (it may reuse its number) is added afresh.
+    if (epoll_ctl(e.epoll_, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) {
+      (void)epoll_ctl(e.epoll_, EPOLL_CTL_MOD, s, &ev);
+    }
+    (void)curl_multi_assign(e.multi_, s, &e);  // any non-null mark: "registered"
+  } else if (epoll_ctl(e.epoll_, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
+    (void)epoll_ctl(e.epoll_, EPOLL_CTL_ADD, s, &ev);
+  }
+  return 0;
+}
+
+int Engine::OnTimer(CURLM* /*multi*/, long timeout_ms, void* engine) {
+  auto& e = *static_cast<Engine*>(engine);
+  itimerspec when{};  // zero: disarmed (timeout_ms -1: no timeout)
+  if (timeout_ms == 0) {
+    // At once: whoever drives now runs it before letting go (DriveDue), without waking the
+    // transfer thread for it.
+    e.timeout_now_ = true;
+    return 0;
+  }
+  if (timeout_ms > 0) {
+    when.it_value.tv_sec = timeout_ms / 1000;
+    when.it_value.tv_nsec = (timeout_ms % 1000) * 1'000'000;
+  }
+  (void)timerfd_settime(e.timer_, 0, &when, nullptr);
+  return 0;
 }
 
 void Engine::Tell(CurlCall& call, Status status) {
@@ -529,7 +697,7 @@ class CurlUpstreamClient final : public UpstreamClient {
   std::shared_ptr<UpstreamCall> Start(UpstreamRequest request,
                                       std::shared_ptr<UpstreamSink> sink) override {
     auto call = std::make_shared<CurlCall>(std::move(request), std::move(sink), engine_);
-    engine_->Enqueue(call);
+    engine_->Start(call);
     return call;
   }
 
