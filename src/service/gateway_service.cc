@@ -35,7 +35,7 @@ std::string AuthOutcomeStatus(const Status& s) { return std::string(StatusCodeNa
 constexpr std::chrono::milliseconds kRecordGather{5};
 constexpr size_t kRecordBatch = 128;
 
-int64_t LeaseBlock(int64_t limit) { return std::clamp<int64_t>(limit / 10, 1, 50); }
+int64_t LeaseBlock(int64_t limit) { return std::clamp<int64_t>(limit / 10, 1, 500); }
 
 // A call checked and ready to start.
 struct GatewayService::Prepared {

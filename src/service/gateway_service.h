@@ -37,7 +37,7 @@
 
 namespace coffer {
 
-// How many uses of a limit a server takes from the store at once: min(10% of the limit, 50),
+// How many uses of a limit a server takes from the store at once: min(10% of the limit, 500),
 // at least 1. The store never counts more than the limit, so all servers together never make
 // more calls than the limit in a window; a server may refuse while up to LeaseBlock − 1 uses
 // per other server sit unspent in those servers' leases (docs/gateway.md).

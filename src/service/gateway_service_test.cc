@@ -226,13 +226,14 @@ TEST_F(GatewayServiceTest, RefusalsAreRecordedAndTheRateLimitSaysWhenToRetry) {
   EXPECT_EQ(denied, 3);  // path, method, rate (the bad path is "error")
 }
 
-TEST(LeaseBlockTest, ATenthOfTheLimitUpTo50) {
+TEST(LeaseBlockTest, ATenthOfTheLimitUpTo500) {
   EXPECT_EQ(LeaseBlock(0), 1);
   EXPECT_EQ(LeaseBlock(3), 1);
   EXPECT_EQ(LeaseBlock(19), 1);
   EXPECT_EQ(LeaseBlock(40), 4);
-  EXPECT_EQ(LeaseBlock(600), 50);
-  EXPECT_EQ(LeaseBlock(100000), 50);
+  EXPECT_EQ(LeaseBlock(600), 60);
+  EXPECT_EQ(LeaseBlock(5000), 500);
+  EXPECT_EQ(LeaseBlock(100000), 500);
 }
 
 TEST_F(GatewayServiceTest, TwoServersLeasingUsesNeverPassTheSharedLimit) {

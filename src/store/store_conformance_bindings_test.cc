@@ -2,9 +2,14 @@
 // found by id or name, deleted with a revoked agent, published on every change), executions
 // (newest first, written with their audit event), the use counters (all or nothing, fixed
 // windows, never past a limit under concurrency) and audit events' details.
+#include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -257,6 +262,52 @@ TEST_P(StoreConformanceTest, ExecutionsListNewestFirstAndAreWrittenWithTheirAudi
   AuditEvent event = MakeEvent("binding.use");
   EXPECT_THAT(s.InsertExecution(written[0], &event), StatusIs(StatusCode::kAlreadyExists));
   EXPECT_EQ(AllAudit().size(), before + 5);
+}
+
+TEST_P(StoreConformanceTest, ExecutionsWrittenWithoutWaitingAreKeptWithTheirEventsInOrder) {
+  Store& s = store();
+  const Agent agent = AddAgent("worker");
+  const Binding b = MakeBinding(agent.id, "openai");
+  ASSERT_THAT(s.InsertBinding(b, nullptr), IsOk());
+  const size_t before = AllAudit().size();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Status> outcomes;
+  const auto done = [&](Status st) {
+    std::lock_guard lock(mu);
+    outcomes.push_back(std::move(st));
+    cv.notify_all();
+  };
+  std::vector<ExecutionRecord> written;
+  for (int i = 0; i < 20; ++i) {
+    written.push_back(MakeExecution(agent.id, b, kT0 + i));
+    AuditEvent event = MakeEvent("binding.use", "vault-1", agent.id);
+    event.details = "{\"n\":" + std::to_string(i) + "}";
+    s.InsertExecutionAsync(std::make_shared<const ExecutionRecord>(written.back()),
+                           std::make_shared<const AuditEvent>(event), done);
+  }
+  // The same id again: refused, and its event with it.
+  s.InsertExecutionAsync(std::make_shared<const ExecutionRecord>(written[3]),
+                         std::make_shared<const AuditEvent>(MakeEvent("binding.use")), done);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return outcomes.size() == 21; }));
+  }
+  EXPECT_EQ(
+      std::count_if(outcomes.begin(), outcomes.end(), [](const Status& st) { return st.ok(); }),
+      20);
+  EXPECT_EQ(std::count_if(outcomes.begin(), outcomes.end(),
+                          [](const Status& st) { return st.code() == StatusCode::kAlreadyExists; }),
+            1);
+  auto all = s.ListExecutions(agent.id, 0, 0);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), 20u);
+  for (size_t i = 0; i < 20; ++i) EXPECT_EQ((*all)[i].id, written[19 - i].id) << i;
+  const std::vector<AuditEvent> audit = AllAudit();
+  ASSERT_EQ(audit.size(), before + 20);
+  for (size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(audit[before + i].details, "{\"n\":" + std::to_string(i) + "}") << i;
+  }
 }
 
 TEST_P(StoreConformanceTest, CountUseCountsAllOrNothing) {
