@@ -1,6 +1,6 @@
 // CurlUpstreamClient: every call is a libcurl easy handle on one multi handle, driven through
 // libcurl's socket interface (curl_multi_socket_action) under one lock. A transfer thread waits
-// (epoll) on the sockets libcurl names, its timer (a timerfd) and a wake-up (an eventfd); Start
+// (gateway/curl_socket_loop.h: epoll on the sockets libcurl names, its timer and a wake-up); Start
 // drives the multi handle itself when the lock is free, so a call's request leaves from the
 // caller's thread without waiting for the transfer thread to wake. Cancel and a streamed body's
 // "more came" go through a locked queue. A call's handle and sink are touched only under the
@@ -9,22 +9,18 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <cerrno>
 #include <cstdlib>
 #include <deque>
+#include <memory>
 #include <thread>
 #include <unordered_map>
 
 #include "common/mutex.h"
 #include "common/secret_buffer.h"
+#include "gateway/curl_socket_loop.h"
 #include "gateway/curl_transfer.h"
 #include "gateway/forward_headers.h"
 #include "gateway/http_client.h"
@@ -95,27 +91,13 @@ class Engine {
       : guard_(std::move(guard)), max_concurrent_(std::max<size_t>(max_concurrent, 1)) {
     InitCurlOnce();
     multi_ = curl_multi_init();
-    epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (multi_ == nullptr || epoll_ < 0 || wake_ < 0 || timer_ < 0) {
-      std::abort();  // out of memory or descriptors at start-up
-    }
-    for (int fd : {wake_, timer_}) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.fd = fd;
-      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) std::abort();
-    }
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Engine::OnSocket);
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Engine::OnTimer);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    if (multi_ == nullptr) std::abort();  // out of memory at start-up
+    loop_ = std::make_unique<CurlSocketLoop>(multi_);
     thread_ = std::thread([this] { Run(); });
   }
   ~Engine() {
-    curl_multi_cleanup(multi_);
-    for (int fd : {epoll_, wake_, timer_}) close(fd);
+    curl_multi_cleanup(multi_);  // (may still tell the loop of sockets it drops)
+    loop_.reset();
   }
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -180,10 +162,7 @@ class Engine {
 
  private:
   void Run();
-  void Wake() {
-    const uint64_t one = 1;
-    (void)!write(wake_, &one, sizeof one);
-  }
+  void Wake() { loop_->Wake(); }
   // --- under xfer_mu_ ---
   void Begin(const std::shared_ptr<CurlCall>& call);
   // Runs libcurl's due timeouts (a call just begun sends its request), then Settle.
@@ -195,17 +174,11 @@ class Engine {
   void End(CurlCall* call, Status status);
   static void Tell(CurlCall& call, Status status);
   Status Outcome(CurlCall& call, CURLcode rc);
-  // libcurl's socket and timer callbacks: the sockets it waits on go into epoll_, its next
-  // timeout into timer_ (both take effect for a transfer thread already waiting).
-  static int OnSocket(CURL* easy, curl_socket_t s, int what, void* engine, void* socketp);
-  static int OnTimer(CURLM* multi, long timeout_ms, void* engine);
 
   const EgressGuard guard_;
   const size_t max_concurrent_;
   CURLM* multi_ = nullptr;
-  int epoll_ = -1;  // the sockets libcurl waits on, wake_ and timer_
-  int wake_ = -1;   // an eventfd: the queues below have something
-  int timer_ = -1;  // a timerfd: libcurl's next timeout
+  std::unique_ptr<CurlSocketLoop> loop_;  // what the transfer thread waits on
   Mutex mu_;
   std::deque<std::shared_ptr<CurlCall>> pending_ COFFER_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<CurlCall>> cancels_ COFFER_GUARDED_BY(mu_);
@@ -217,8 +190,6 @@ class Engine {
   // True while this thread drives (a sink's callback that starts a call queues it instead of
   // taking xfer_mu_ again).
   static thread_local bool driving_;
-  // libcurl asked for a timeout now (0 ms) while a caller's thread drove: that caller runs it.
-  bool timeout_now_ = false;
   // The calls on the multi handle.
   std::unordered_map<CurlCall*, std::shared_ptr<CurlCall>> active_;
   std::thread thread_;
@@ -364,24 +335,16 @@ bool HasHeader(const HeaderList& headers, std::string_view name) {
 }
 
 void Engine::Run() {
-  std::array<epoll_event, 64> events{};
   for (;;) {
-    // Waits for a socket libcurl waits on, its timer, or the queues (wake_). A caller's thread
-    // may drive the transfers meanwhile (Start): its socket and timer changes reach this wait.
-    const int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
-    if (n < 0 && errno != EINTR) std::abort();  // epoll_ is ours: this cannot fail otherwise
+    // Waits for a socket libcurl waits on, its timer, or the queues. A caller's thread may drive
+    // the transfers meanwhile (Start): its socket and timer changes reach this wait.
+    const std::vector<std::pair<curl_socket_t, int>> ready = loop_->Wait();
     MutexLock xfer(xfer_mu_);
     driving_ = true;
     std::vector<std::shared_ptr<CurlCall>> starting;
     std::vector<std::shared_ptr<CurlCall>> cancelling;
     std::vector<std::shared_ptr<CurlCall>> unpausing;
     bool stopping = false;
-    for (int i = 0; i < n; ++i) {
-      uint64_t count = 0;
-      if (events[i].data.fd == wake_ || events[i].data.fd == timer_) {
-        (void)!read(events[i].data.fd, &count, sizeof count);  // re-armed
-      }
-    }
     {
       MutexLock lock(mu_);
       stopping = stopping_;
@@ -420,13 +383,7 @@ void Engine::Run() {
       if (queued) Tell(*call, CancelledError(*call));  // else: it had ended already
     }
     int running = 0;
-    for (int i = 0; i < n; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == wake_ || fd == timer_) continue;
-      int flags = 0;
-      if ((events[i].events & EPOLLIN) != 0) flags |= CURL_CSELECT_IN;
-      if ((events[i].events & EPOLLOUT) != 0) flags |= CURL_CSELECT_OUT;
-      if ((events[i].events & (EPOLLERR | EPOLLHUP)) != 0) flags |= CURL_CSELECT_ERR;
+    for (const auto& [fd, flags] : ready) {
       (void)curl_multi_socket_action(multi_, fd, flags, &running);
     }
     // Timeouts due (libcurl may ask for one at once after any action), then the round's end.
@@ -461,18 +418,12 @@ void Engine::DriveDue() {
   // Every timeout due, a call just begun included (libcurl asks for one at once when a handle
   // is added): this sends its request.
   int running = 0;
-  timeout_now_ = false;
+  (void)loop_->TakeTimeoutNow();
   (void)curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-  if (timeout_now_) {  // libcurl wants another round at once
-    timeout_now_ = false;
+  if (loop_->TakeTimeoutNow()) {  // libcurl wants another round at once
     (void)curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
   }
-  if (timeout_now_) {  // still: the transfer thread takes it
-    timeout_now_ = false;
-    itimerspec soon{};
-    soon.it_value.tv_nsec = 1;
-    (void)timerfd_settime(timer_, 0, &soon, nullptr);
-  }
+  if (loop_->TakeTimeoutNow()) loop_->TimeoutSoon();  // still: the transfer thread takes it
   Settle();
 }
 
@@ -498,46 +449,6 @@ void Engine::Settle() {
       if (call->sink) call->sink->OnIdle();
     }
   }
-}
-
-int Engine::OnSocket(CURL* /*easy*/, curl_socket_t s, int what, void* engine, void* socketp) {
-  auto& e = *static_cast<Engine*>(engine);
-  if (what == CURL_POLL_REMOVE) {
-    (void)epoll_ctl(e.epoll_, EPOLL_CTL_DEL, s, nullptr);
-    (void)curl_multi_assign(e.multi_, s, nullptr);
-    return 0;
-  }
-  epoll_event ev{};
-  ev.data.fd = s;
-  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
-  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
-  if (socketp == nullptr) {
-    // A descriptor libcurl closed without telling (it may reuse its number) is added afresh.
-    if (epoll_ctl(e.epoll_, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST) {
-      (void)epoll_ctl(e.epoll_, EPOLL_CTL_MOD, s, &ev);
-    }
-    (void)curl_multi_assign(e.multi_, s, &e);  // any non-null mark: "registered"
-  } else if (epoll_ctl(e.epoll_, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
-    (void)epoll_ctl(e.epoll_, EPOLL_CTL_ADD, s, &ev);
-  }
-  return 0;
-}
-
-int Engine::OnTimer(CURLM* /*multi*/, long timeout_ms, void* engine) {
-  auto& e = *static_cast<Engine*>(engine);
-  itimerspec when{};  // zero: disarmed (timeout_ms -1: no timeout)
-  if (timeout_ms == 0) {
-    // At once: whoever drives now runs it before letting go (DriveDue), without waking the
-    // transfer thread for it.
-    e.timeout_now_ = true;
-    return 0;
-  }
-  if (timeout_ms > 0) {
-    when.it_value.tv_sec = timeout_ms / 1000;
-    when.it_value.tv_nsec = (timeout_ms % 1000) * 1'000'000;
-  }
-  (void)timerfd_settime(e.timer_, 0, &when, nullptr);
-  return 0;
 }
 
 void Engine::Tell(CurlCall& call, Status status) {

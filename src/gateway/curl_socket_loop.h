@@ -1,0 +1,47 @@
+// CurlSocketLoop: what a libcurl multi handle driven through its socket interface
+// (curl_multi_socket_action) waits on. An epoll set holds the sockets libcurl names (its socket
+// callback), a timerfd for its timer (its timer callback) and an eventfd to wake the waiting
+// thread. Changes made by any thread reach a thread already waiting. Internal to gateway/.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <utility>
+#include <vector>
+
+namespace coffer::gateway {
+
+class CurlSocketLoop {
+ public:
+  // Creates the descriptors and installs the callbacks on `multi` (which must outlive the loop).
+  // Aborts if the process is out of descriptors at start-up.
+  explicit CurlSocketLoop(CURLM* multi);
+  ~CurlSocketLoop();
+  CurlSocketLoop(const CurlSocketLoop&) = delete;
+  CurlSocketLoop& operator=(const CurlSocketLoop&) = delete;
+
+  // Blocks until a socket is ready, libcurl's timer runs out or Wake() is called. Returns each
+  // ready socket with its CURL_CSELECT_* flags, for curl_multi_socket_action.
+  std::vector<std::pair<curl_socket_t, int>> Wait();
+  // Ends a Wait() (now or the next one). Any thread.
+  void Wake();
+
+  // --- under the lock that serialises every call on the multi handle ---
+  // Whether libcurl asked for a timeout at once (a 0 ms timer) since the last call; resets.
+  // Such a timeout does not wake the waiting thread: the caller driving the handle runs it.
+  bool TakeTimeoutNow();
+  // Lets the waiting thread run libcurl's timeouts as soon as it can (one it did not run).
+  void TimeoutSoon();
+
+ private:
+  static int OnSocket(CURL* easy, curl_socket_t s, int what, void* loop, void* socketp);
+  static int OnTimer(CURLM* multi, long timeout_ms, void* loop);
+
+  CURLM* const multi_;
+  int epoll_ = -1;  // the sockets libcurl waits on, wake_ and timer_
+  int wake_ = -1;   // an eventfd
+  int timer_ = -1;  // a timerfd: libcurl's next timeout
+  bool timeout_now_ = false;
+};
+
+}  // namespace coffer::gateway
