@@ -259,10 +259,8 @@ class BeastHttpServer final : public HttpServer {
   // final answer. Returns false when the client went away meanwhile (nothing to send).
   template <typename Stream>
   asio::awaitable<bool> AwaitDeferred(Connection<Stream>& conn, Response& response);
-  // Runs deferred.resume(woken) on the worker pool.
+  // Runs deferred.resume(woken) on the worker pool, or here on the I/O thread when it is quick.
   asio::awaitable<std::optional<Response>> Resume(const Deferred& deferred, bool woken);
-  // Calls deferred.resume on the calling thread (a quick one's, on the I/O thread).
-  static std::optional<Response> ResumeHere(const Deferred& deferred, bool woken);
   // Ends every wait at once (shutdown), or detaches them from this server (destruction).
   void EndWaits();
   void DetachWaits();

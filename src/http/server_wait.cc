@@ -35,6 +35,16 @@ Response TooManyWaiting() {
   return r;
 }
 
+// deferred.resume(woken) on the calling thread; a throw becomes a 500 problem.
+std::optional<Response> ResumeHere(const Deferred& deferred, bool woken) {
+  try {
+    return deferred.resume(woken);
+  } catch (...) {
+    // The type is not named: this is a handler's bug, as in Dispatch.
+    return ProblemFromStatus(InternalError("a deferred answer threw"));
+  }
+}
+
 }  // namespace
 
 void BeastHttpServer::WatchForHangUp(const std::shared_ptr<Wait>& wait, tcp::socket& socket,
@@ -136,19 +146,14 @@ asio::awaitable<bool> BeastHttpServer::AwaitDeferred(Connection<Stream>& conn, R
     if (woken) {
       (void)wait->signal->TakeFired();  // a Fire() from here on wakes again
     }
-    // (No co_await inside a conditional expression: GCC 12 miscompiles that.)
-    if (woken && deferred->quick) {
-      answer = ResumeHere(*deferred, true);
-    } else if (woken) {
+    if (woken) {
       answer = co_await Resume(*deferred, true);
     }
-    if (!answer.has_value() && over && deferred->quick) {
-      answer = ResumeHere(*deferred, false);
-    } else if (!answer.has_value() && over) {
-      answer = co_await Resume(*deferred, false);
-    }
     if (!answer.has_value() && over) {
-      answer = NotModified();
+      answer = co_await Resume(*deferred, false);
+      if (!answer.has_value()) {
+        answer = NotModified();
+      }
     }
   }
   wait->done = true;
@@ -167,17 +172,11 @@ asio::awaitable<bool> BeastHttpServer::AwaitDeferred(Connection<Stream>& conn, R
   co_return true;
 }
 
-std::optional<Response> BeastHttpServer::ResumeHere(const Deferred& deferred, bool woken) {
-  try {
-    return deferred.resume(woken);
-  } catch (...) {
-    // The type is not named: this is a handler's bug, as in Dispatch.
-    return ProblemFromStatus(InternalError("a deferred answer threw"));
-  }
-}
-
 asio::awaitable<std::optional<Response>> BeastHttpServer::Resume(const Deferred& deferred,
                                                                  bool woken) {
+  if (deferred.quick) {
+    co_return ResumeHere(deferred, woken);  // no hand-off to the pool and back
+  }
   std::optional<Response> answer;
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
       [&](auto resume) {

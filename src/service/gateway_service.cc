@@ -30,8 +30,10 @@ constexpr size_t kRecordBatch = 128;
 // A call checked and ready to start.
 struct GatewayService::Prepared {
   RequestContext ctx;
-  Binding binding;
-  BindingConfig config;
+  // The binding as resolved (shared with the cache, not copied); its config is valid.
+  std::shared_ptr<const ResolvedBinding> resolved;
+  const Binding& binding() const { return resolved->binding; }
+  const BindingConfig& config() const { return *resolved->config; }
   ExecutionRecord record;
   gateway::UpstreamRequest upstream;
   std::unique_ptr<gateway::Redactor> redactor;
@@ -80,7 +82,7 @@ class GatewayService::CallState : public gateway::UpstreamSink,
 
   void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
     std::vector<std::pair<std::string, std::string>> passed =
-        gateway::FilterResponseHeaders(headers, prepared_->config.pass_response_headers);
+        gateway::FilterResponseHeaders(headers, prepared_->config().pass_response_headers);
     for (auto& [name, value] : passed) value = prepared_->redactor->RedactHeaderValue(value);
     prepared_->record.upstream_status = status;
     head_ = true;
@@ -137,7 +139,7 @@ class GatewayService::CallState : public gateway::UpstreamSink,
     }
     service_.Unregister(serial);
     if (record_async_) {
-      service_.EnqueueRecord(prepared_->ctx, r, prepared_->binding, status);
+      service_.EnqueueRecord(prepared_->ctx, r, prepared_->binding(), status);
     }
     sink_->OnDone(outcome);
   }
@@ -437,8 +439,7 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
   auto p = std::make_unique<Prepared>();
   p->ctx = ctx;
   p->start = deps_.monotonic_clock.Now();
-  p->binding = *binding;
-  p->config = *config;
+  p->resolved = resolved;
   ExecutionRecord& r = p->record;
   r.created_at = deps_.clock.Now();
   r.id = NewUuidV7(deps_.random, r.created_at);  // records are written in time order
@@ -447,19 +448,19 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
   r.binding_name = binding->name;
   r.mode = request.mode;
   r.method = request.method;
-  r.path = p->config.base_path + "/" + *path;
+  r.path = config->base_path + "/" + *path;
   r.secret_version = secret->meta.version;
   r.request_bytes = static_cast<int64_t>(request.body.size());
 
   gateway::UpstreamRequest& up = p->upstream;
   up.method = request.method;
-  up.url = p->config.base_url + "/" + *path;
-  if (p->config.auth_type == "query") {
-    request.query = DropQueryParam(request.query, p->config.auth_query_param);
+  up.url = config->base_url + "/" + *path;
+  if (config->auth_type == "query") {
+    request.query = DropQueryParam(request.query, config->auth_query_param);
   }
   if (!request.query.empty()) up.url += "?" + request.query;
   up.headers = std::move(*headers);
-  for (const auto& [name, value] : p->config.headers) {
+  for (const auto& [name, value] : config->headers) {
     std::erase_if(up.headers, [&name](const auto& h) { return h.first == name; });
     up.headers.emplace_back(name, value);
   }
@@ -467,21 +468,21 @@ StatusOr<std::unique_ptr<GatewayService::Prepared>> GatewayService::Prepare(
   up.body_source = request.body_source;
   p->body_source = request.body_source;
   up.max_request_bytes = static_cast<size_t>(guardrails->max_request_bytes);
-  up.allow_http = p->config.scheme == "http";
+  up.allow_http = config->scheme == "http";
   up.max_duration = std::chrono::milliseconds(guardrails->max_duration_ms);
   up.max_response_bytes = static_cast<size_t>(guardrails->max_response_bytes);
-  gateway::AuthSpec auth{.type = p->config.auth_type,
-                         .header = p->config.auth_header,
-                         .prefix = p->config.auth_prefix,
-                         .query_param = p->config.auth_query_param,
-                         .basic_user = p->config.basic_user};
+  gateway::AuthSpec auth{.type = config->auth_type,
+                         .header = config->auth_header,
+                         .prefix = config->auth_prefix,
+                         .query_param = config->auth_query_param,
+                         .basic_user = config->basic_user};
   const std::string_view value(reinterpret_cast<const char*>(secret->value.data()),
                                secret->value.size());
   if (Status attached = gateway::AttachCredential(auth, value, up.url, up.headers);
       !attached.ok()) {
     return Err(refuse_counted(attached));
   }
-  p->redactor = std::make_unique<gateway::Redactor>(value, p->config.basic_user);
+  p->redactor = std::make_unique<gateway::Redactor>(value, config->basic_user);
   secrets_.NoteBindingUse(ctx, secret->meta);
   return p;
 }
@@ -543,8 +544,8 @@ StatusOr<GatewayCallResult> GatewayService::Execute(const RequestContext& ctx,
     return Err(PermissionDeniedError("only the agent itself executes through its bindings"));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Prepared> prepared, Prepare(ctx, request));
-  const std::string vault_id = prepared->binding.vault_id;
-  const std::string secret_path = prepared->binding.path;
+  const std::string vault_id = prepared->binding().vault_id;
+  const std::string secret_path = prepared->binding().path;
   auto sink = std::make_shared<CollectSink>();
   auto state = Launch(std::move(prepared), sink, /*record_async=*/false);
   const Status done = sink->Wait();
