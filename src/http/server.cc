@@ -20,21 +20,50 @@ namespace coffer::http {
 namespace server_internal {
 
 BeastHttpServer::~BeastHttpServer() {
-  // A before_send continuation still to come posts to ioc_: it must find it alive. One that
-  // has been called holds nothing of ioc_ any more (PostResume), however long its caller
+  // A before_send continuation still to come posts to an io_context: it must find it alive. One
+  // that has been called holds nothing of it any more (PostResume), however long its caller
   // keeps it.
   before_send_in_flight_.WaitForNone();
-  DetachWaits();    // a WakeSignal fired from now on must not post to ioc_
+  DetachWaits();    // a WakeSignal fired from now on must not post to an io_context
   DetachStreams();  // nor a streamed body written
   {
     MutexLock lock(mu_);
-    stopped_ = true;  // connection frames destroyed below must not touch ioc_ any more
+    stopped_ = true;  // connection frames destroyed below must not touch the io_contexts any more
   }
-  ioc_.stop();
+  for (auto& context : contexts_) {
+    context->stop();
+  }
   workers_.stop();
   workers_.join();
-  // Members go in reverse order: the worker pool before ioc_ (its queued work refers to ioc_),
-  // ioc_ (and the connection frames it owns) before mu_ and connections_.
+  // Members go in reverse order: the worker pool before the io_contexts (its queued work refers
+  // to them), the io_contexts (and the connection frames they own) before mu_ and connections_.
+  // A connection's frame refers to its own io_context only; the accept loop's, on the first,
+  // holds the others by their plain executors, which destroying does not touch.
+}
+
+BeastHttpServer::Contexts BeastHttpServer::MakeContexts(int io_threads) {
+  if (io_threads <= 0) {
+    io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  Contexts contexts;
+  for (int i = 0; i < io_threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));  // run by one thread
+  }
+  return contexts;
+}
+
+BeastHttpServer::KeepRunningGuards BeastHttpServer::KeepRunning(const Contexts& contexts) {
+  KeepRunningGuards guards;
+  for (const auto& context : contexts) {
+    guards.push_back(asio::make_work_guard(*context));
+  }
+  return guards;
+}
+
+asio::io_context& BeastHttpServer::NextContext() {
+  asio::io_context& context = *contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % contexts_.size();
+  return context;
 }
 
 Status BeastHttpServer::Run() {
@@ -43,19 +72,25 @@ Status BeastHttpServer::Run() {
   }
   asio::co_spawn(control_, AcceptLoop(), [](std::exception_ptr) {});
 
-  int io_threads = options_.io_threads;
-  if (io_threads <= 0) {
-    io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
   std::vector<std::thread> threads;
-  for (int i = 1; i < io_threads; ++i) {
+  for (size_t i = 1; i < contexts_.size(); ++i) {
     try {
-      threads.emplace_back([this] { RunIoThread(); });
+      threads.emplace_back([this, &context = *contexts_[i]] { RunIoThread(context); });
     } catch (const std::exception&) {
-      break;  // fewer threads still serve
+      // Every io_context needs its thread: without it, its connections would never be served.
+      // Stop those already running and report.
+      for (auto& context : contexts_) {
+        context->stop();
+      }
+      for (std::thread& t : threads) {
+        t.join();
+      }
+      workers_.stop();
+      workers_.join();
+      return UnavailableError("cannot start the HTTP server's I/O threads");
     }
   }
-  RunIoThread();
+  RunIoThread(*contexts_.front());
   for (std::thread& t : threads) {
     t.join();
   }
@@ -103,10 +138,10 @@ void BeastHttpServer::WaitForSignal() {
   });
 }
 
-void BeastHttpServer::RunIoThread() {
+void BeastHttpServer::RunIoThread(asio::io_context& context) {
   for (;;) {
     try {
-      ioc_.run();
+      context.run();
       return;
     } catch (...) {
       // A completion handler threw; the failing connection is gone, the rest keep running.
@@ -158,7 +193,9 @@ void BeastHttpServer::BeginShutdown() {
 void BeastHttpServer::StopLocked() {
   if (!stopped_) {
     stopped_ = true;
-    ioc_.stop();
+    for (auto& context : contexts_) {
+      context->stop();
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -30,6 +31,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "common/in_flight.h"
 #include "common/mutex.h"
@@ -142,8 +144,10 @@ class BeastHttpServer final : public HttpServer {
         router_(router),
         observer_(std::move(observer)),
         max_connections_(ConnectionLimit(options.max_connections)),
+        contexts_(MakeContexts(options.io_threads)),
+        keep_running_(KeepRunning(contexts_)),
         workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
-        control_(asio::make_strand(ioc_)),
+        control_(asio::make_strand(*contexts_.front())),
         acceptor_(control_),
         signals_(control_),
         grace_timer_(control_) {}
@@ -288,7 +292,15 @@ class BeastHttpServer final : public HttpServer {
   void StopLocked() COFFER_REQUIRES(mu_);
   void InstallSignalHandlers();
   void WaitForSignal();  // on control_
-  void RunIoThread();
+  void RunIoThread(asio::io_context& context);
+  // One io_context for each I/O thread (`io_threads`, 0: one per core), and what keeps each
+  // running while it has nothing to do.
+  using Contexts = std::vector<std::unique_ptr<asio::io_context>>;
+  using KeepRunningGuards = std::vector<asio::executor_work_guard<asio::io_context::executor_type>>;
+  static Contexts MakeContexts(int io_threads);
+  static KeepRunningGuards KeepRunning(const Contexts& contexts);
+  // The io_context a new connection is served on: each in turn (on control_).
+  asio::io_context& NextContext();
 
   const ServerOptions options_;
   const MonotonicClock& clock_;
@@ -330,9 +342,17 @@ class BeastHttpServer final : public HttpServer {
   std::atomic<bool> run_called_{false};
   uint16_t port_ = 0;
 
-  asio::io_context ioc_;
-  asio::thread_pool workers_;  // handlers run here, never on the I/O threads
-  // Serializes the acceptor, the signal set and the grace timer.
+  // Each I/O thread runs an io_context of its own, and a connection stays on the one it was
+  // accepted onto: its reads, writes, timers and resumed handlers never wait for another thread
+  // to pick them up. (One io_context shared by every thread hands events between threads; each
+  // hand-off costs a wake-up, which on a quiet server is most of the time a request takes.)
+  Contexts contexts_;
+  KeepRunningGuards keep_running_;
+  size_t next_context_ = 0;  // on control_
+  // Handlers run here, never on the I/O threads. Destroyed before the io_contexts: its queued
+  // work refers to them.
+  asio::thread_pool workers_;
+  // Serializes the acceptor, the signal set and the grace timer (on the first io_context).
   asio::strand<asio::io_context::executor_type> control_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;

@@ -70,7 +70,7 @@ size_t ConnectionLimit(size_t configured) {
 
 Status BeastHttpServer::Bind() {
   beast::error_code ec;
-  tcp::resolver resolver(ioc_);
+  tcp::resolver resolver(*contexts_.front());
   auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port),
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   const std::string where = options_.host + ":" + std::to_string(options_.port);
@@ -123,8 +123,10 @@ void BeastHttpServer::Deregister(uint64_t id) {
 
 asio::awaitable<void> BeastHttpServer::AcceptLoop() {
   for (;;) {
-    tcp::socket socket(asio::make_strand(ioc_));
-    auto [ec] = co_await acceptor_.async_accept(socket, kNoThrow);
+    // The new connection's io_context is its thread: no strand is needed, nothing else runs
+    // its handlers.
+    auto [ec, socket] = co_await acceptor_.async_accept(
+        asio::any_io_executor(NextContext().get_executor()), kNoThrow);
     if (draining_.load() || !acceptor_.is_open()) {
       co_return;
     }
