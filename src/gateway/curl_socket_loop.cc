@@ -36,9 +36,9 @@ CurlSocketLoop::~CurlSocketLoop() {
   for (int fd : {epoll_, wake_, timer_}) close(fd);
 }
 
-std::vector<std::pair<curl_socket_t, int>> CurlSocketLoop::Wait() {
+std::vector<std::pair<curl_socket_t, int>> CurlSocketLoop::Wait(int timeout_ms) {
   std::array<epoll_event, 64> events{};
-  const int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+  const int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), timeout_ms);
   if (n < 0 && errno != EINTR) std::abort();  // epoll_ is ours: this cannot fail otherwise
   std::vector<std::pair<curl_socket_t, int>> ready;
   for (int i = 0; i < n; ++i) {

@@ -20,9 +20,13 @@ class CurlSocketLoop {
   CurlSocketLoop(const CurlSocketLoop&) = delete;
   CurlSocketLoop& operator=(const CurlSocketLoop&) = delete;
 
-  // Blocks until a socket is ready, libcurl's timer runs out or Wake() is called. Returns each
-  // ready socket with its CURL_CSELECT_* flags, for curl_multi_socket_action.
-  std::vector<std::pair<curl_socket_t, int>> Wait();
+  // Blocks until a socket is ready, libcurl's timer runs out or Wake() is called (at most
+  // `timeout_ms`; -1: no bound, 0: only looks). Returns each ready socket with its CURL_CSELECT_*
+  // flags, for curl_multi_socket_action.
+  std::vector<std::pair<curl_socket_t, int>> Wait(int timeout_ms = -1);
+  // Readable whenever Wait would return at once: for a thread that waits on it among other
+  // descriptors instead of calling Wait(-1).
+  int fd() const { return epoll_; }
   // Ends a Wait() (now or the next one). Any thread.
   void Wake();
 

@@ -1,14 +1,17 @@
-// CurlUpstreamClient: every call is a libcurl easy handle on one multi handle, driven through
-// libcurl's socket interface (curl_multi_socket_action) under one lock. A transfer thread waits
-// (gateway/curl_socket_loop.h: epoll on the sockets libcurl names, its timer and a wake-up); Start
-// drives the multi handle itself when the lock is free, so a call's request leaves from the
-// caller's thread without waiting for the transfer thread to wake. Cancel and a streamed body's
-// "more came" go through a locked queue. A call's handle and sink are touched only under the
-// lock.
+// CurlUpstreamClient: every call is a libcurl easy handle on a multi handle (an Engine), driven
+// through libcurl's socket interface (curl_multi_socket_action) under the engine's lock. What an
+// engine waits on (gateway/curl_socket_loop.h: epoll on the sockets libcurl names, its timer and
+// a wake-up) is either waited on by a transfer thread of its own, or watched by the ThreadLoop of
+// the thread that started its calls (common/thread_loop.h): an HTTP server's I/O thread then
+// sends the request, reads the answer and hands it to the connection itself, with no other thread
+// woken. Start drives the multi handle itself when the lock is free, so a call's request leaves
+// from the caller's thread. Cancel and a streamed body's "more came" go through a locked queue
+// and the engine's wake-up. A call's handle and sink are touched only under the lock.
 #include "gateway/upstream.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +23,7 @@
 
 #include "common/mutex.h"
 #include "common/secret_buffer.h"
+#include "common/thread_loop.h"
 #include "gateway/curl_socket_loop.h"
 #include "gateway/curl_transfer.h"
 #include "gateway/forward_headers.h"
@@ -35,6 +39,7 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 // A head larger than this ends the call with kResourceExhausted.
 constexpr size_t kMaxHeadBytes = 256 * 1024;
 constexpr std::chrono::milliseconds kMaxConnectTime{5000};
+constexpr long kMaxIdleConnections = 256;  // per multi handle
 
 class Engine;
 
@@ -87,13 +92,21 @@ class CurlCall final : public UpstreamCall, public std::enable_shared_from_this<
 
 class Engine {
  public:
-  Engine(EgressGuard guard, size_t max_concurrent)
-      : guard_(std::move(guard)), max_concurrent_(std::max<size_t>(max_concurrent, 1)) {
+  // Who waits for the transfers: a thread of the engine's own, or the thread loop that polls
+  // fd() (Poll) whenever it is readable.
+  enum class Driver { kOwnThread, kThreadLoop };
+
+  Engine(const EgressGuard& guard, size_t max_concurrent, Driver driver)
+      : guard_(guard), max_concurrent_(std::max<size_t>(max_concurrent, 1)) {
     InitCurlOnce();
     multi_ = curl_multi_init();
     if (multi_ == nullptr) std::abort();  // out of memory at start-up
+    // Idle connections kept for reuse. libcurl's default (four per handle on the multi handle)
+    // follows the calls in flight: each dip in load closed connections the next rise opened
+    // again (one call in eight connected afresh at 64 calls in flight).
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, kMaxIdleConnections);
     loop_ = std::make_unique<CurlSocketLoop>(multi_);
-    thread_ = std::thread([this] { Run(); });
+    if (driver == Driver::kOwnThread) thread_ = std::thread([this] { Run(); });
   }
   ~Engine() {
     curl_multi_cleanup(multi_);  // (may still tell the loop of sockets it drops)
@@ -102,15 +115,24 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Ends every call with kCancelled and joins the transfer thread.
+  // Ends every call with kCancelled (and joins the transfer thread).
   void Stop() {
     {
       MutexLock lock(mu_);
       stopping_ = true;
     }
     Wake();
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      thread_.join();
+    } else {
+      EndAll();  // the thread loop's next Poll sees stopping_ and stops watching
+    }
   }
+
+  // Driven by a thread loop: one round of what is ready now. False once stopping (stop
+  // watching).
+  bool Poll() { return Round(loop_->Wait(0)); }
+  int fd() const { return loop_->fd(); }
 
   // Starts the call at once on the calling thread when no one else is driving the transfers (so
   // the request leaves without waiting for the transfer thread to wake), else through the
@@ -162,6 +184,11 @@ class Engine {
 
  private:
   void Run();
+  // One round of the transfers: the queues, the ready sockets, the timeouts. False when
+  // stopping (nothing done).
+  bool Round(const std::vector<std::pair<curl_socket_t, int>>& ready);
+  // Ends every call and every queued one with kCancelled.
+  void EndAll();
   void Wake() { loop_->Wake(); }
   // --- under xfer_mu_ ---
   void Begin(const std::shared_ptr<CurlCall>& call);
@@ -335,69 +362,75 @@ bool HasHeader(const HeaderList& headers, std::string_view name) {
 }
 
 void Engine::Run() {
-  for (;;) {
-    // Waits for a socket libcurl waits on, its timer, or the queues. A caller's thread may drive
-    // the transfers meanwhile (Start): its socket and timer changes reach this wait.
-    const std::vector<std::pair<curl_socket_t, int>> ready = loop_->Wait();
-    MutexLock xfer(xfer_mu_);
-    driving_ = true;
-    std::vector<std::shared_ptr<CurlCall>> starting;
-    std::vector<std::shared_ptr<CurlCall>> cancelling;
-    std::vector<std::shared_ptr<CurlCall>> unpausing;
-    bool stopping = false;
-    {
-      MutexLock lock(mu_);
-      stopping = stopping_;
-      while (!stopping && !pending_.empty() && active_.size() + starting.size() < max_concurrent_) {
-        starting.push_back(std::move(pending_.front()));
-        pending_.pop_front();
-      }
-      cancelling.swap(cancels_);
-      unpausing.swap(unpauses_);
-    }
-    if (stopping) {
-      driving_ = false;
-      break;
-    }
-    for (const auto& call : starting) Begin(call);
-    for (const auto& call : unpausing) {
-      if (active_.contains(call.get()) && call->upload_paused) {
-        call->upload_paused = false;
-        (void)curl_easy_pause(call->easy.get(), CURLPAUSE_CONT);  // may read at once
-      }
-    }
-    for (const auto& call : cancelling) {
-      if (active_.contains(call.get())) {
-        End(call.get(), CancelledError(*call));
-        continue;
-      }
-      bool queued = false;
-      {
-        MutexLock lock(mu_);
-        auto it = std::ranges::find(pending_, call);
-        if (it != pending_.end()) {
-          pending_.erase(it);
-          queued = true;
-        }
-      }
-      if (queued) Tell(*call, CancelledError(*call));  // else: it had ended already
-    }
-    int running = 0;
-    for (const auto& [fd, flags] : ready) {
-      (void)curl_multi_socket_action(multi_, fd, flags, &running);
-    }
-    // Timeouts due (libcurl may ask for one at once after any action), then the round's end.
-    DriveDue();
-    bool more = false;
-    {
-      MutexLock lock(mu_);
-      // A call that ended may have freed a place for a queued one.
-      more = !pending_.empty() && active_.size() < max_concurrent_;
-    }
-    driving_ = false;
-    if (more) Wake();
+  // Waits for a socket libcurl waits on, its timer, or the queues. A caller's thread may drive
+  // the transfers meanwhile (Start): its socket and timer changes reach this wait.
+  while (Round(loop_->Wait())) {
   }
-  // Stopping: every call ends now.
+  EndAll();
+}
+
+bool Engine::Round(const std::vector<std::pair<curl_socket_t, int>>& ready) {
+  MutexLock xfer(xfer_mu_);
+  driving_ = true;
+  std::vector<std::shared_ptr<CurlCall>> starting;
+  std::vector<std::shared_ptr<CurlCall>> cancelling;
+  std::vector<std::shared_ptr<CurlCall>> unpausing;
+  bool stopping = false;
+  {
+    MutexLock lock(mu_);
+    stopping = stopping_;
+    while (!stopping && !pending_.empty() && active_.size() + starting.size() < max_concurrent_) {
+      starting.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    cancelling.swap(cancels_);
+    unpausing.swap(unpauses_);
+  }
+  if (stopping) {
+    driving_ = false;
+    return false;
+  }
+  for (const auto& call : starting) Begin(call);
+  for (const auto& call : unpausing) {
+    if (active_.contains(call.get()) && call->upload_paused) {
+      call->upload_paused = false;
+      (void)curl_easy_pause(call->easy.get(), CURLPAUSE_CONT);  // may read at once
+    }
+  }
+  for (const auto& call : cancelling) {
+    if (active_.contains(call.get())) {
+      End(call.get(), CancelledError(*call));
+      continue;
+    }
+    bool queued = false;
+    {
+      MutexLock lock(mu_);
+      auto it = std::ranges::find(pending_, call);
+      if (it != pending_.end()) {
+        pending_.erase(it);
+        queued = true;
+      }
+    }
+    if (queued) Tell(*call, CancelledError(*call));  // else: it had ended already
+  }
+  int running = 0;
+  for (const auto& [fd, flags] : ready) {
+    (void)curl_multi_socket_action(multi_, fd, flags, &running);
+  }
+  // Timeouts due (libcurl may ask for one at once after any action), then the round's end.
+  DriveDue();
+  bool more = false;
+  {
+    MutexLock lock(mu_);
+    // A call that ended may have freed a place for a queued one.
+    more = !pending_.empty() && active_.size() < max_concurrent_;
+  }
+  driving_ = false;
+  if (more) Wake();
+  return true;
+}
+
+void Engine::EndAll() {
   MutexLock xfer(xfer_mu_);
   driving_ = true;
   while (!active_.empty()) {
@@ -600,20 +633,56 @@ void Engine::End(CurlCall* call, Status status) {
 class CurlUpstreamClient final : public UpstreamClient {
  public:
   CurlUpstreamClient(EgressGuard guard, size_t max_concurrent)
-      : engine_(std::make_shared<Engine>(std::move(guard), max_concurrent)) {}
-  ~CurlUpstreamClient() override { engine_->Stop(); }
+      : guard_(std::move(guard)),
+        max_concurrent_(max_concurrent),
+        engine_(std::make_shared<Engine>(guard_, max_concurrent, Engine::Driver::kOwnThread)) {}
+  ~CurlUpstreamClient() override {
+    engine_->Stop();
+    std::unordered_map<uint64_t, std::shared_ptr<Engine>> looped;
+    {
+      MutexLock lock(mu_);
+      looped.swap(looped_);
+    }
+    for (auto& [id, engine] : looped) engine->Stop();
+  }
   CurlUpstreamClient(const CurlUpstreamClient&) = delete;
   CurlUpstreamClient& operator=(const CurlUpstreamClient&) = delete;
 
   std::shared_ptr<UpstreamCall> Start(UpstreamRequest request,
                                       std::shared_ptr<UpstreamSink> sink) override {
-    auto call = std::make_shared<CurlCall>(std::move(request), std::move(sink), engine_);
-    engine_->Start(call);
+    std::shared_ptr<Engine> engine = EngineHere();
+    auto call = std::make_shared<CurlCall>(std::move(request), std::move(sink), engine);
+    engine->Start(call);
     return call;
   }
 
  private:
-  std::shared_ptr<Engine> engine_;
+  // The engine of the calling thread's loop (made on its first call), so the call is driven
+  // there; else the one with a transfer thread of its own.
+  std::shared_ptr<Engine> EngineHere() {
+    ThreadLoop* loop = ThreadLoop::Current();
+    if (loop == nullptr) return engine_;
+    MutexLock lock(mu_);
+    std::shared_ptr<Engine>& engine = looped_[loop->id()];
+    if (engine == nullptr) {
+      engine = std::make_shared<Engine>(guard_, max_concurrent_, Engine::Driver::kThreadLoop);
+      const int fd = ::dup(engine->fd());
+      if (fd < 0) {  // out of descriptors: this call goes to the transfer thread
+        looped_.erase(loop->id());
+        return engine_;
+      }
+      // The loop keeps the engine until a Poll says it has stopped: Stop wakes it for that.
+      loop->Watch(fd, [engine] { return engine->Poll(); });
+    }
+    return engine;
+  }
+
+  const EgressGuard guard_;
+  const size_t max_concurrent_;
+  const std::shared_ptr<Engine> engine_;  // driven by its own transfer thread
+  Mutex mu_;
+  // By ThreadLoop id: driven by that loop's thread.
+  std::unordered_map<uint64_t, std::shared_ptr<Engine>> looped_ COFFER_GUARDED_BY(mu_);
 };
 
 }  // namespace

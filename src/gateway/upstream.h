@@ -1,9 +1,11 @@
 // Streaming outbound calls for the agent gateway: an UpstreamClient starts a request and hands
 // the answer to an UpstreamSink piece by piece as it arrives (head, body chunks, end), so a
 // proxied response is passed on while the upstream is still sending it. The libcurl client
-// drives every call from one transfer thread (libcurl's multi interface), under the same rules
-// as http_client.h: the EgressGuard checked on the address actually connected, no redirects,
-// no proxy, TLS verified, bounded time and response size.
+// drives a call started on a thread that runs a ThreadLoop (common/thread_loop.h: the HTTP
+// server's I/O threads) on that thread, and every other call on a transfer thread of its own
+// (libcurl's multi interface), under the same rules as http_client.h: the EgressGuard checked
+// on the address actually connected, no redirects, no proxy, TLS verified, bounded time and
+// response size.
 #pragma once
 
 #include <chrono>
@@ -23,7 +25,7 @@
 namespace coffer::gateway {
 
 // A request body sent while it still arrives (the proxy passes an agent's upload on as it comes).
-// Thread-safe; Read is called on the client's transfer thread.
+// Thread-safe; Read is called on the thread that drives the call.
 class UpstreamBodySource {
  public:
   virtual ~UpstreamBodySource() = default;
@@ -61,7 +63,8 @@ struct UpstreamRequest {
   size_t max_response_bytes = 10 << 20;
 };
 
-// Called on the client's transfer thread, in this order: OnHead once (if an answer came),
+// Called on the thread that drives the call (the ThreadLoop's that started it, else the client's
+// transfer thread), in this order: OnHead once (if an answer came),
 // OnBody any number of times, OnDone exactly once (OK: the body is complete; else why:
 // kDeadlineExceeded, kResourceExhausted for a response over the bound, kOutOfRange for a
 // streamed request body over its bound, the body source's failure when it broke, kCancelled,
@@ -102,8 +105,10 @@ class UpstreamClient {
                                               std::shared_ptr<UpstreamSink> sink) = 0;
 };
 
-// libcurl's multi interface on one transfer thread. At most `max_concurrent` calls are in
-// flight; more wait their turn (their max_duration counts from when they start). Error messages
+// libcurl's multi interface: one multi handle (and its connections) for each ThreadLoop that
+// starts calls, driven by the loop's thread, and one on a transfer thread for the other callers.
+// At most `max_concurrent` calls are in flight on each; more wait their turn (their max_duration
+// counts from when they start). Error messages
 // name the host only: never a header, a body, the path or the query (which may hold a
 // credential).
 std::unique_ptr<UpstreamClient> NewCurlUpstreamClient(EgressGuard guard,

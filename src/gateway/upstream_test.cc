@@ -8,12 +8,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <future>
 #include <optional>
@@ -24,6 +27,7 @@
 
 #include "common/mutex.h"
 #include "common/status_matchers.h"
+#include "common/thread_loop.h"
 
 namespace coffer::gateway {
 namespace {
@@ -129,13 +133,105 @@ class LoopbackServer {
   std::vector<std::string> requests_ COFFER_GUARDED_BY(mu_);
 };
 
+// A ThreadLoop on a thread of the test's: poll() on the watched descriptors and an eventfd for
+// the functions Run hands it.
+class PollThreadLoop final : public ThreadLoop {
+ public:
+  PollThreadLoop() : wake_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    thread_ = std::thread([this] {
+      SetCurrent(this);
+      Loop();
+      SetCurrent(nullptr);
+    });
+  }
+  ~PollThreadLoop() override {
+    Run([this] { stop_ = true; });
+    thread_.join();
+    for (const auto& w : watches_) close(w.fd);
+    close(wake_);
+  }
+  PollThreadLoop(const PollThreadLoop&) = delete;
+  PollThreadLoop& operator=(const PollThreadLoop&) = delete;
+
+  void Watch(int fd, std::function<bool()> ready) override {
+    watches_.push_back({fd, std::move(ready)});
+  }
+
+  // Runs `f` on the loop's thread and waits for it.
+  void Run(const std::function<void()>& f) {
+    std::promise<void> done;
+    {
+      MutexLock lock(mu_);
+      tasks_.emplace_back([&] {
+        f();
+        done.set_value();
+      });
+    }
+    const uint64_t one = 1;
+    (void)!write(wake_, &one, sizeof one);
+    done.get_future().wait();
+  }
+  std::thread::id thread_id() const { return thread_.get_id(); }
+  // Descriptors still watched (on the loop's thread).
+  size_t watching() {
+    size_t n = 0;
+    Run([&] { n = watches_.size(); });
+    return n;
+  }
+
+ private:
+  struct Watched {
+    int fd;
+    std::function<bool()> ready;
+  };
+  void Loop() {
+    while (!stop_) {
+      std::vector<pollfd> fds{{.fd = wake_, .events = POLLIN, .revents = 0}};
+      for (const auto& w : watches_) fds.push_back({.fd = w.fd, .events = POLLIN, .revents = 0});
+      (void)poll(fds.data(), fds.size(), -1);
+      if ((fds[0].revents & POLLIN) != 0) {
+        uint64_t count = 0;
+        (void)!read(wake_, &count, sizeof count);
+        std::deque<std::function<void()>> tasks;
+        {
+          MutexLock lock(mu_);
+          tasks.swap(tasks_);
+        }
+        for (auto& task : tasks) task();
+      }
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        auto it =
+            std::ranges::find_if(watches_, [&](const Watched& w) { return w.fd == fds[i].fd; });
+        if (it != watches_.end() && !it->ready()) {
+          close(it->fd);
+          watches_.erase(it);
+        }
+      }
+    }
+  }
+
+  const int wake_;
+  std::vector<Watched> watches_;  // the loop's thread's
+  bool stop_ = false;             // the loop's thread's
+  Mutex mu_;
+  std::deque<std::function<void()>> tasks_ COFFER_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
 // Records what the client hands over.
 class RecordingSink final : public UpstreamSink {
  public:
   std::function<bool(std::string_view)> on_body;  // set before Start
+  // Threads the sink was called on.
+  std::vector<std::thread::id> threads() {
+    MutexLock lock(mu_);
+    return threads_;
+  }
 
   void OnHead(int status, std::vector<std::pair<std::string, std::string>> headers) override {
     MutexLock lock(mu_);
+    threads_.push_back(std::this_thread::get_id());
     ++heads_;
     status_ = status;
     headers_ = std::move(headers);
@@ -143,6 +239,7 @@ class RecordingSink final : public UpstreamSink {
   bool OnBody(std::string_view bytes) override {
     {
       MutexLock lock(mu_);
+      threads_.push_back(std::this_thread::get_id());
       body_.append(bytes);
       ++chunks_;
     }
@@ -152,6 +249,7 @@ class RecordingSink final : public UpstreamSink {
   void OnDone(Status status) override {
     {
       MutexLock lock(mu_);
+      threads_.push_back(std::this_thread::get_id());
       ++dones_;
       done_ = std::move(status);
     }
@@ -200,6 +298,7 @@ class RecordingSink final : public UpstreamSink {
   int chunks_ COFFER_GUARDED_BY(mu_) = 0;
   int dones_ COFFER_GUARDED_BY(mu_) = 0;
   Status done_ COFFER_GUARDED_BY(mu_);
+  std::vector<std::thread::id> threads_ COFFER_GUARDED_BY(mu_);
 };
 
 EgressGuard LoopbackAllowed() { return EgressGuard({ParseCidrBlock("127.0.0.1/32").value()}); }
@@ -573,6 +672,123 @@ TEST(CurlUpstreamClientTest, AStreamedBodyOverItsBoundEndsTheCall) {
   EXPECT_EQ(done.code(), StatusCode::kOutOfRange) << done;
   EXPECT_EQ(sink->heads(), 0);
   EXPECT_TRUE(source->closed());
+}
+
+// A call started on a thread that runs a ThreadLoop is driven by that thread: the sink hears
+// everything there, a stream's later chunks and libcurl's timer included, and a cancel or the
+// client's end from another thread still reaches it.
+TEST(CurlUpstreamClientTest, ACallStartedOnAThreadLoopIsDrivenByThatThread) {
+  std::promise<void> first_seen;
+  std::shared_future<void> seen = first_seen.get_future().share();  // every call waits for it
+  LoopbackServer server([&](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+    (void)seen.wait_for(10s);
+    SendAll(fd, "6\r\nsecond\r\n0\r\n\r\n");
+  });
+  PollThreadLoop loop;
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  auto sink = std::make_shared<RecordingSink>();
+  std::atomic<bool> once{false};
+  sink->on_body = [&](std::string_view) {
+    if (!once.exchange(true)) first_seen.set_value();
+    return true;
+  };
+  loop.Run([&] { client->Start(Get(server.url()), sink); });
+  ASSERT_THAT(sink->Wait(), IsOk());
+  EXPECT_EQ(sink->body(), "firstsecond");
+  const std::vector<std::thread::id> threads = sink->threads();
+  ASSERT_FALSE(threads.empty());
+  for (const auto& id : threads) EXPECT_EQ(id, loop.thread_id());
+  EXPECT_EQ(loop.watching(), 1u);  // the loop's engine, kept for the next call
+
+  // The next call from the loop reuses the engine and its connection-pool.
+  auto again = std::make_shared<RecordingSink>();
+  loop.Run([&] { client->Start(Get(server.url()), again); });
+  ASSERT_THAT(again->Wait(), IsOk());
+  EXPECT_EQ(loop.watching(), 1u);
+
+  // A call from a thread without a loop goes to the client's transfer thread.
+  auto elsewhere = std::make_shared<RecordingSink>();
+  client->Start(Get(server.url()), elsewhere);
+  ASSERT_THAT(elsewhere->Wait(), IsOk());
+  for (const auto& id : elsewhere->threads()) EXPECT_NE(id, loop.thread_id());
+}
+
+TEST(CurlUpstreamClientTest, OnAThreadLoopTimeCancelAndTheClientsEndStillWork) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+    WaitForClose(fd);
+  });
+  PollThreadLoop loop;
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+
+  // libcurl's timer fires on the loop: the call runs out of time.
+  auto timed = std::make_shared<RecordingSink>();
+  UpstreamRequest request = Get(server.url());
+  request.max_duration = 300ms;
+  loop.Run([&] { client->Start(std::move(request), timed); });
+  EXPECT_THAT(timed->Wait(), StatusIs(StatusCode::kDeadlineExceeded));
+
+  // Cancelled from this thread (as the kill switch does), mid-stream.
+  auto cancelled = std::make_shared<RecordingSink>();
+  std::shared_ptr<UpstreamCall> call;
+  loop.Run([&] { call = client->Start(Get(server.url()), cancelled); });
+  ASSERT_TRUE(cancelled->WaitForBody());
+  const auto before = std::chrono::steady_clock::now();
+  call->Cancel();
+  EXPECT_THAT(cancelled->Wait(), StatusIs(StatusCode::kCancelled));
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
+
+  // The client goes while a call on the loop is in flight: the call ends, and the loop stops
+  // watching the engine's descriptor.
+  auto orphan = std::make_shared<RecordingSink>();
+  loop.Run([&] { client->Start(Get(server.url()), orphan); });
+  ASSERT_TRUE(orphan->WaitForBody());
+  client.reset();
+  EXPECT_THAT(orphan->Wait(), StatusIs(StatusCode::kCancelled));
+  EXPECT_EQ(orphan->dones(), 1);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (loop.watching() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(loop.watching(), 0u);
+}
+
+TEST(CurlUpstreamClientTest, AStreamedBodyOnAThreadLoopIsSentAsItArrives) {
+  std::promise<void> first_arrived;
+  LoopbackServer server([&](int fd, const std::string& request) {
+    std::string seen = request.substr(request.find("\r\n\r\n") + 4);
+    bool told = false;
+    char buf[4096];
+    while (!seen.ends_with("\r\n0\r\n\r\n")) {
+      if (!told && seen.find("hello") != std::string::npos) {
+        first_arrived.set_value();  // before "world" exists
+        told = true;
+      }
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) return;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    const bool both =
+        seen.find("hello") != std::string::npos && seen.find("world") != std::string::npos;
+    SendAll(fd, std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n") + (both ? "ok" : "no"));
+  });
+  PollThreadLoop loop;
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  auto source = std::make_shared<TestBodySource>();
+  auto sink = std::make_shared<RecordingSink>();
+  UpstreamRequest request = Get(server.url());
+  request.method = "POST";
+  request.body_source = source;
+  loop.Run([&] { client->Start(std::move(request), sink); });
+  source->Push("hello");  // wakes the paused upload on the loop
+  ASSERT_EQ(first_arrived.get_future().wait_for(10s), std::future_status::ready);
+  source->Push("world", /*end=*/true);
+  ASSERT_THAT(sink->Wait(), IsOk());
+  EXPECT_EQ(sink->body(), "ok");
+  EXPECT_EQ(source->taken(), 10u);
+  EXPECT_TRUE(source->closed());
+  for (const auto& id : sink->threads()) EXPECT_EQ(id, loop.thread_id());
 }
 
 }  // namespace

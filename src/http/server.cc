@@ -5,19 +5,61 @@
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <csignal>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/thread_loop.h"
 #include "http/server_internal.h"
 
 namespace coffer::http {
 
 namespace server_internal {
+
+namespace {
+
+// An I/O thread's io_context, offered to other layers as the thread's ThreadLoop.
+class IoThreadLoop final : public ThreadLoop {
+ public:
+  explicit IoThreadLoop(asio::io_context& context) : context_(context) { SetCurrent(this); }
+  ~IoThreadLoop() override { SetCurrent(nullptr); }
+  IoThreadLoop(const IoThreadLoop&) = delete;
+  IoThreadLoop& operator=(const IoThreadLoop&) = delete;
+
+  void Watch(int fd, std::function<bool()> ready) override {
+    auto descriptor = std::make_shared<asio::posix::stream_descriptor>(context_, fd);
+    Arm(std::move(descriptor), std::make_shared<std::function<bool()>>(std::move(ready)));
+  }
+
+ private:
+  // Each wait re-registers the descriptor with the reactor, which reports it at once if it is
+  // still readable: nothing `ready` left unread is lost to the edge-triggered reactor.
+  static void Arm(std::shared_ptr<asio::posix::stream_descriptor> descriptor,
+                  std::shared_ptr<std::function<bool()>> ready) {
+    auto& d = *descriptor;
+    d.async_wait(asio::posix::stream_descriptor::wait_read,
+                 [descriptor = std::move(descriptor),
+                  ready = std::move(ready)](const beast::error_code& error) mutable {
+                   if (error) return;  // the io_context is going: the descriptor closes with it
+                   if (!(*ready)()) {
+                     beast::error_code ignored;
+                     descriptor->close(ignored);
+                     return;
+                   }
+                   Arm(std::move(descriptor), std::move(ready));
+                 });
+  }
+
+  asio::io_context& context_;
+};
+
+}  // namespace
 
 BeastHttpServer::~BeastHttpServer() {
   // A before_send continuation still to come posts to an io_context: it must find it alive. One
@@ -139,6 +181,7 @@ void BeastHttpServer::WaitForSignal() {
 }
 
 void BeastHttpServer::RunIoThread(asio::io_context& context) {
+  IoThreadLoop loop(context);
   for (;;) {
     try {
       context.run();

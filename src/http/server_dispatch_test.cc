@@ -1,6 +1,7 @@
 // Tests for how HttpServer gets a handler's response onto the wire: before_send continuations
 // (awaited, failing, outliving the server, stopped under load) and routes tried on the I/O thread.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/beast/http.hpp>
@@ -14,6 +15,7 @@
 
 #include "common/mutex.h"
 #include "common/non_blocking.h"
+#include "common/thread_loop.h"
 #include "http/server.h"
 #include "http/server_test_fixture.h"
 
@@ -326,6 +328,83 @@ TEST_F(IoThreadRouteTest, WithoutTheOptionEveryRouteRunsOnTheWorkerPool) {
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(w->body(), "second attempt");
   EXPECT_EQ(wait_calls_.load(), 1);
+}
+
+// An I/O thread offers its event loop (common/thread_loop.h): a descriptor a handler on it
+// watches is reported on that same thread; a worker thread has none.
+class ThreadLoopTest : public ServerTest {
+ protected:
+  ThreadLoopTest() {
+    router_.Add(
+        "GET", "/v1/loop",
+        [this](const Request&, const RouteParams&) {
+          Response r;
+          r.content_type = "text/plain";
+          ThreadLoop* loop = ThreadLoop::Current();
+          if (loop == nullptr) {
+            r.body = "none";
+            return r;
+          }
+          int fds[2];
+          if (pipe(fds) != 0) {
+            r.status = 500;
+            return r;
+          }
+          {
+            MutexLock lock(mu_);
+            handler_thread_ = std::this_thread::get_id();
+          }
+          loop->Watch(fds[0], [this, fd = fds[0]] {
+            char byte = 0;
+            const bool got = read(fd, &byte, 1) == 1;
+            MutexLock lock(mu_);
+            watch_thread_ = std::this_thread::get_id();
+            ++ready_calls_;
+            return !got;  // watching stops once the byte is read (the loop closes fd)
+          });
+          (void)!write(fds[1], "x", 1);
+          close(fds[1]);
+          r.body = "loop";
+          return r;
+        },
+        RouteOptions{.io_thread = true});
+  }
+  Mutex mu_;
+  std::thread::id handler_thread_ COFFER_GUARDED_BY(mu_);
+  std::thread::id watch_thread_ COFFER_GUARDED_BY(mu_);
+  int ready_calls_ COFFER_GUARDED_BY(mu_) = 0;
+};
+
+TEST_F(ThreadLoopTest, AWatchedDescriptorIsReportedOnTheHandlersIoThread) {
+  ServerOptions options = DefaultOptions();
+  options.io_thread_routes = true;
+  options.io_threads = 2;
+  Start(options);
+  TestClient client(port());
+  auto r = client.Request("GET", "/v1/loop");
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->body(), "loop");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    {
+      MutexLock lock(mu_);
+      if (ready_calls_ > 0) {
+        EXPECT_EQ(watch_thread_, handler_thread_);
+        EXPECT_EQ(ready_calls_, 1);
+        break;
+      }
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the watch was never called";
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+}
+
+TEST_F(ThreadLoopTest, AWorkerThreadHasNoLoop) {
+  Start();  // without io_thread_routes every handler runs on the worker pool
+  TestClient client(port());
+  auto r = client.Request("GET", "/v1/loop");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "none");
 }
 
 }  // namespace
