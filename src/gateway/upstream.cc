@@ -1,644 +1,39 @@
-// CurlUpstreamClient: every call is a libcurl easy handle on a multi handle (an Engine), driven
-// through libcurl's socket interface (curl_multi_socket_action) under the engine's lock. What an
-// engine waits on (gateway/curl_socket_loop.h: epoll on the sockets libcurl names, its timer and
-// a wake-up) is either waited on by a transfer thread of its own, or watched by the ThreadLoop of
-// the thread that started its calls (common/thread_loop.h): an HTTP server's I/O thread then
-// sends the request, reads the answer and hands it to the connection itself, with no other thread
-// woken. Start drives the multi handle itself when the lock is free, so a call's request leaves
-// from the caller's thread. Cancel and a streamed body's "more came" go through a locked queue
-// and the engine's wake-up. A call's handle and sink are touched only under the lock.
+// CurlUpstreamClient: every call is a libcurl easy handle on a multi handle (a CurlEngine,
+// gateway/curl_engine.h), driven through libcurl's socket interface (curl_multi_socket_action)
+// under the engine's lock. What an engine waits on (gateway/curl_socket_loop.h: epoll on the
+// sockets libcurl names, its timer and a wake-up) is either waited on by a transfer thread of its
+// own, or watched by the ThreadLoop of the thread that started its calls (common/thread_loop.h): an
+// HTTP server's I/O thread then sends the request, reads the answer and hands it to the connection
+// itself, with no other thread woken; the calls it starts in one pass over its ready connections
+// are queued and leave together when it is back in its loop. On the transfer thread's engine, Start
+// drives the multi handle itself when the lock is free, so a call's request leaves from the
+// caller's thread. Cancel and a streamed body's "more came" go through a locked queue and the
+// engine's wake-up. A call's handle and sink are touched only under the lock.
 #include "gateway/upstream.h"
 
-#include <curl/curl.h>
-#include <fmt/format.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cstdlib>
-#include <deque>
 #include <memory>
-#include <thread>
 #include <unordered_map>
 
 #include "common/mutex.h"
-#include "common/secret_buffer.h"
 #include "common/thread_loop.h"
-#include "gateway/curl_socket_loop.h"
-#include "gateway/curl_transfer.h"
-#include "gateway/forward_headers.h"
-#include "gateway/http_client.h"
-#include "gateway/text_encoding.h"
+#include "gateway/curl_engine.h"
 
 namespace coffer::gateway {
 
 namespace {
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
-
-// A head larger than this ends the call with kResourceExhausted.
-constexpr size_t kMaxHeadBytes = 256 * 1024;
-constexpr std::chrono::milliseconds kMaxConnectTime{5000};
-constexpr long kMaxIdleConnections = 256;  // per multi handle
-
-class Engine;
-
-class CurlCall final : public UpstreamCall, public std::enable_shared_from_this<CurlCall> {
- public:
-  CurlCall(UpstreamRequest r, std::shared_ptr<UpstreamSink> s, std::weak_ptr<Engine> e)
-      : request(std::move(r)), sink(std::move(s)), engine_(std::move(e)) {}
-  ~CurlCall() override { WipeRequest(); }
-  CurlCall(const CurlCall&) = delete;
-  CurlCall& operator=(const CurlCall&) = delete;
-
-  void Cancel() override;
-
-  bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
-  std::weak_ptr<Engine> engine() const { return engine_; }
-
-  // The request may carry the credential (a header, the query): gone once the call ends.
-  void WipeRequest() {
-    SecureWipe(request.url);
-    SecureWipe(request.body);
-    for (auto& [name, value] : request.headers) SecureWipe(value);
-    request.headers.clear();
-  }
-
-  // --- the transfer thread's ---
-  UpstreamRequest request;
-  std::shared_ptr<UpstreamSink> sink;
-  std::string host;  // for error messages
-  std::unique_ptr<CURL, CurlEasyDeleter> easy;
-  CurlHeaderList header_list;
-  SocketGuard socket_guard;
-  int status = 0;
-  HeaderList head;
-  size_t head_bytes = 0;
-  bool head_sent = false;
-  size_t received = 0;
-  bool over_bound = false;
-  bool sink_stopped = false;
-  // A streamed request body (request.body_source).
-  size_t sent = 0;
-  bool upload_paused = false;
-  bool upload_too_large = false;
-  std::optional<Status> upload_failed;
-  bool touched = false;  // the sink was told something in this round of the transfer loop
-
- private:
-  std::atomic<bool> cancel_requested_{false};
-  const std::weak_ptr<Engine> engine_;
-};
-
-class Engine {
- public:
-  // Who waits for the transfers: a thread of the engine's own, or the thread loop that polls
-  // fd() (Poll) whenever it is readable.
-  enum class Driver { kOwnThread, kThreadLoop };
-
-  Engine(const EgressGuard& guard, size_t max_concurrent, Driver driver)
-      : guard_(guard), max_concurrent_(std::max<size_t>(max_concurrent, 1)) {
-    InitCurlOnce();
-    multi_ = curl_multi_init();
-    if (multi_ == nullptr) std::abort();  // out of memory at start-up
-    // Idle connections kept for reuse. libcurl's default (four per handle on the multi handle)
-    // follows the calls in flight: each dip in load closed connections the next rise opened
-    // again (one call in eight connected afresh at 64 calls in flight).
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, kMaxIdleConnections);
-    loop_ = std::make_unique<CurlSocketLoop>(multi_);
-    if (driver == Driver::kOwnThread) thread_ = std::thread([this] { Run(); });
-  }
-  ~Engine() {
-    curl_multi_cleanup(multi_);  // (may still tell the loop of sockets it drops)
-    loop_.reset();
-  }
-  Engine(const Engine&) = delete;
-  Engine& operator=(const Engine&) = delete;
-
-  // Ends every call with kCancelled (and joins the transfer thread).
-  void Stop() {
-    {
-      MutexLock lock(mu_);
-      stopping_ = true;
-    }
-    Wake();
-    if (thread_.joinable()) {
-      thread_.join();
-    } else {
-      EndAll();  // the thread loop's next Poll sees stopping_ and stops watching
-    }
-  }
-
-  // Driven by a thread loop: one round of what is ready now. False once stopping (stop
-  // watching).
-  bool Poll() { return Round(loop_->Wait(0)); }
-  int fd() const { return loop_->fd(); }
-
-  // Starts the call at once on the calling thread when no one else is driving the transfers (so
-  // the request leaves without waiting for the transfer thread to wake), else through the
-  // transfer thread's queue.
-  void Start(std::shared_ptr<CurlCall> call) {
-    if (!driving_ && xfer_mu_.TryLock()) {
-      bool queued = false;
-      {
-        MutexLock lock(mu_);
-        queued = stopping_ || !pending_.empty() || active_.size() >= max_concurrent_;
-        if (queued) pending_.push_back(call);
-      }
-      if (!queued) {
-        driving_ = true;
-        Begin(call);
-        DriveDue();
-        driving_ = false;
-      }
-      xfer_mu_.Unlock();
-      if (queued) Wake();
-      return;
-    }
-    {
-      MutexLock lock(mu_);
-      pending_.push_back(std::move(call));
-    }
-    Wake();
-  }
-
-  // The call's body source may have more: resume its paused upload.
-  void RequestUnpause(std::shared_ptr<CurlCall> call) {
-    {
-      MutexLock lock(mu_);
-      unpauses_.push_back(std::move(call));
-    }
-    Wake();
-  }
-
-  void RequestCancel(std::shared_ptr<CurlCall> call) {
-    {
-      MutexLock lock(mu_);
-      cancels_.push_back(std::move(call));
-    }
-    Wake();
-  }
-
-  // Calls whose sink was told something in this round (OnIdle is due). Under xfer_mu_.
-  std::vector<CurlCall*> touched_;
-
- private:
-  void Run();
-  // One round of the transfers: the queues, the ready sockets, the timeouts. False when
-  // stopping (nothing done).
-  bool Round(const std::vector<std::pair<curl_socket_t, int>>& ready);
-  // Ends every call and every queued one with kCancelled.
-  void EndAll();
-  void Wake() { loop_->Wake(); }
-  // --- under xfer_mu_ ---
-  void Begin(const std::shared_ptr<CurlCall>& call);
-  // Runs libcurl's due timeouts (a call just begun sends its request), then Settle.
-  void DriveDue();
-  // Ends the calls libcurl finished and tells the others' sinks that this round is over.
-  void Settle();
-  Status Configure(CurlCall& call);
-  // Removes the call from the multi handle and tells its sink.
-  void End(CurlCall* call, Status status);
-  static void Tell(CurlCall& call, Status status);
-  Status Outcome(CurlCall& call, CURLcode rc);
-
-  const EgressGuard guard_;
-  const size_t max_concurrent_;
-  CURLM* multi_ = nullptr;
-  std::unique_ptr<CurlSocketLoop> loop_;  // what the transfer thread waits on
-  Mutex mu_;
-  std::deque<std::shared_ptr<CurlCall>> pending_ COFFER_GUARDED_BY(mu_);
-  std::vector<std::shared_ptr<CurlCall>> cancels_ COFFER_GUARDED_BY(mu_);
-  std::vector<std::shared_ptr<CurlCall>> unpauses_ COFFER_GUARDED_BY(mu_);
-  bool stopping_ COFFER_GUARDED_BY(mu_) = false;
-  // Held by whichever thread drives the transfers: the multi handle, every call's transfer
-  // state and active_. Never taken while mu_ is held.
-  Mutex xfer_mu_;
-  // True while this thread drives (a sink's callback that starts a call queues it instead of
-  // taking xfer_mu_ again).
-  static thread_local bool driving_;
-  // The calls on the multi handle.
-  std::unordered_map<CurlCall*, std::shared_ptr<CurlCall>> active_;
-  std::thread thread_;
-};
-
-thread_local bool Engine::driving_ = false;
-
-void CurlCall::Cancel() {
-  if (cancel_requested_.exchange(true, std::memory_order_acq_rel)) return;
-  if (std::shared_ptr<Engine> engine = engine_.lock()) engine->RequestCancel(shared_from_this());
-}
-
-Status CancelledError(const CurlCall& call) {
-  return {StatusCode::kCancelled, fmt::format("the call to {} was cancelled",
-                                              call.host.empty() ? "the upstream" : call.host)};
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Notes that the call's sink is due an OnIdle at the end of this round.
-void Touch(CurlCall& call) {
-  if (call.touched) return;
-  call.touched = true;
-  if (std::shared_ptr<Engine> engine = call.engine().lock()) engine->touched_.push_back(&call);
-}
-
-void SendHead(CurlCall& call) {
-  Touch(call);
-  call.head_sent = true;
-  if (call.status == 0) {
-    long code = 0;
-    curl_easy_getinfo(call.easy.get(), CURLINFO_RESPONSE_CODE, &code);
-    call.status = static_cast<int>(code);
-  }
-  call.sink->OnHead(call.status, std::move(call.head));
-  call.head.clear();
-}
-
-// One line of a head: the status line, a field, or the blank line that ends it. libcurl passes
-// every head, the interim 1xx ones too, and then any trailers.
-size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
-  auto& call = *static_cast<CurlCall*>(user);
-  const size_t n = size * count;
-  if (call.head_sent) return n;  // trailers: not passed on
-  call.head_bytes += n;
-  if (call.head_bytes > kMaxHeadBytes) {
-    call.over_bound = true;
-    return 0;
-  }
-  const std::string_view line = Trim(std::string_view(data, n));
-  if (line.starts_with("HTTP/")) {
-    call.head.clear();
-    call.status = 0;
-    const size_t space = line.find(' ');
-    if (space != std::string_view::npos) {
-      for (char c : line.substr(space + 1, 3)) {
-        if (c < '0' || c > '9') break;
-        call.status = call.status * 10 + (c - '0');
-      }
-    }
-    return n;
-  }
-  if (line.empty()) {
-    if (call.status >= 100 && call.status < 200) {  // an interim head: wait for the final one
-      call.head.clear();
-      call.status = 0;
-      return n;
-    }
-    SendHead(call);
-    return n;
-  }
-  if ((data[0] == ' ' || data[0] == '\t') && !call.head.empty()) {  // an obsolete folded line
-    call.head.back().second.append(" ").append(line);
-    return n;
-  }
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return n;
-  call.head.emplace_back(AsciiLower(Trim(line.substr(0, colon))),
-                         std::string(Trim(line.substr(colon + 1))));
-  return n;
-}
-
-size_t OnBodyBytes(char* data, size_t size, size_t count, void* user) {
-  auto& call = *static_cast<CurlCall*>(user);
-  const size_t n = size * count;
-  if (call.cancel_requested()) {
-    call.sink_stopped = true;
-    return 0;
-  }
-  if (!call.head_sent) SendHead(call);
-  const size_t room = call.request.max_response_bytes - call.received;
-  const size_t give = std::min(n, room);
-  if (give > 0) {
-    call.received += give;
-    Touch(call);
-    if (!call.sink->OnBody(std::string_view(data, give))) {
-      call.sink_stopped = true;
-      return 0;
-    }
-  }
-  if (n > room) {
-    call.over_bound = true;
-    return 0;  // stops the transfer: the rest is not read
-  }
-  return n;
-}
-
-// The next bytes of a streamed request body: as many as have come, or a pause until more do.
-size_t OnUploadBytes(char* out, size_t size, size_t count, void* user) {
-  auto& call = *static_cast<CurlCall*>(user);
-  if (call.cancel_requested()) return CURL_READFUNC_ABORT;
-  size_t n = 0;
-  switch (call.request.body_source->Read(out, size * count, &n)) {
-    case UpstreamBodySource::Result::kData:
-      call.sent += n;
-      if (call.sent > call.request.max_request_bytes) {
-        call.upload_too_large = true;
-        return CURL_READFUNC_ABORT;
-      }
-      return n;
-    case UpstreamBodySource::Result::kWait:
-      call.upload_paused = true;
-      return CURL_READFUNC_PAUSE;
-    case UpstreamBodySource::Result::kEnd:
-      return 0;
-    case UpstreamBodySource::Result::kFailed:
-      call.upload_failed = call.request.body_source->failure();
-      return CURL_READFUNC_ABORT;
-  }
-  return CURL_READFUNC_ABORT;
-}
-
-bool HasHeader(const HeaderList& headers, std::string_view name) {
-  return std::ranges::any_of(headers,
-                             [name](const auto& h) { return AsciiLower(h.first) == name; });
-}
-
-void Engine::Run() {
-  // Waits for a socket libcurl waits on, its timer, or the queues. A caller's thread may drive
-  // the transfers meanwhile (Start): its socket and timer changes reach this wait.
-  while (Round(loop_->Wait())) {
-  }
-  EndAll();
-}
-
-bool Engine::Round(const std::vector<std::pair<curl_socket_t, int>>& ready) {
-  MutexLock xfer(xfer_mu_);
-  driving_ = true;
-  std::vector<std::shared_ptr<CurlCall>> starting;
-  std::vector<std::shared_ptr<CurlCall>> cancelling;
-  std::vector<std::shared_ptr<CurlCall>> unpausing;
-  bool stopping = false;
-  {
-    MutexLock lock(mu_);
-    stopping = stopping_;
-    while (!stopping && !pending_.empty() && active_.size() + starting.size() < max_concurrent_) {
-      starting.push_back(std::move(pending_.front()));
-      pending_.pop_front();
-    }
-    cancelling.swap(cancels_);
-    unpausing.swap(unpauses_);
-  }
-  if (stopping) {
-    driving_ = false;
-    return false;
-  }
-  for (const auto& call : starting) Begin(call);
-  for (const auto& call : unpausing) {
-    if (active_.contains(call.get()) && call->upload_paused) {
-      call->upload_paused = false;
-      (void)curl_easy_pause(call->easy.get(), CURLPAUSE_CONT);  // may read at once
-    }
-  }
-  for (const auto& call : cancelling) {
-    if (active_.contains(call.get())) {
-      End(call.get(), CancelledError(*call));
-      continue;
-    }
-    bool queued = false;
-    {
-      MutexLock lock(mu_);
-      auto it = std::ranges::find(pending_, call);
-      if (it != pending_.end()) {
-        pending_.erase(it);
-        queued = true;
-      }
-    }
-    if (queued) Tell(*call, CancelledError(*call));  // else: it had ended already
-  }
-  int running = 0;
-  for (const auto& [fd, flags] : ready) {
-    (void)curl_multi_socket_action(multi_, fd, flags, &running);
-  }
-  // Timeouts due (libcurl may ask for one at once after any action), then the round's end.
-  DriveDue();
-  bool more = false;
-  {
-    MutexLock lock(mu_);
-    // A call that ended may have freed a place for a queued one.
-    more = !pending_.empty() && active_.size() < max_concurrent_;
-  }
-  driving_ = false;
-  if (more) Wake();
-  return true;
-}
-
-void Engine::EndAll() {
-  MutexLock xfer(xfer_mu_);
-  driving_ = true;
-  while (!active_.empty()) {
-    CurlCall* call = active_.begin()->first;
-    End(call, CancelledError(*call));
-  }
-  std::deque<std::shared_ptr<CurlCall>> queued;
-  {
-    MutexLock lock(mu_);
-    queued.swap(pending_);
-    cancels_.clear();
-  }
-  for (const auto& call : queued) Tell(*call, CancelledError(*call));
-  driving_ = false;
-}
-
-void Engine::DriveDue() {
-  // Every timeout due, a call just begun included (libcurl asks for one at once when a handle
-  // is added): this sends its request.
-  int running = 0;
-  (void)loop_->TakeTimeoutNow();
-  (void)curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-  if (loop_->TakeTimeoutNow()) {  // libcurl wants another round at once
-    (void)curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-  }
-  if (loop_->TakeTimeoutNow()) loop_->TimeoutSoon();  // still: the transfer thread takes it
-  Settle();
-}
-
-void Engine::Settle() {
-  std::vector<std::pair<CURL*, CURLcode>> finished;
-  int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-    if (msg->msg == CURLMSG_DONE) finished.emplace_back(msg->easy_handle, msg->data.result);
-  }
-  for (const auto& [easy, rc] : finished) {
-    char* user = nullptr;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &user);
-    auto* call = reinterpret_cast<CurlCall*>(user);
-    if (call != nullptr && active_.contains(call)) End(call, Outcome(*call, rc));
-  }
-  // A call that ended was told so (End clears its mark): the others hear that this round's
-  // head and bytes are all passed on.
-  std::vector<CurlCall*> touched;
-  touched.swap(touched_);
-  for (CurlCall* call : touched) {
-    if (active_.contains(call) && call->touched) {  // (an ended call may be gone)
-      call->touched = false;
-      if (call->sink) call->sink->OnIdle();
-    }
-  }
-}
-
-void Engine::Tell(CurlCall& call, Status status) {
-  if (call.request.body_source) {
-    call.request.body_source->SetWake(nullptr);
-    call.request.body_source->Close();
-  }
-  call.WipeRequest();
-  // The sink goes with the call's end: a sink that holds its call makes no cycle.
-  std::shared_ptr<UpstreamSink> sink = std::move(call.sink);
-  if (sink) sink->OnDone(std::move(status));
-}
-
-void Engine::Begin(const std::shared_ptr<CurlCall>& call) {
-  if (call->cancel_requested()) {
-    Tell(*call, CancelledError(*call));
-    return;
-  }
-  if (Status s = Configure(*call); !s.ok()) {
-    call->easy.reset();
-    call->header_list.reset();
-    Tell(*call, std::move(s));
-    return;
-  }
-  if (curl_multi_add_handle(multi_, call->easy.get()) != CURLM_OK) {
-    call->easy.reset();
-    call->header_list.reset();
-    Tell(*call, InternalError("cannot start an outbound call"));
-    return;
-  }
-  active_.emplace(call.get(), call);
-  if (call->request.body_source) {
-    std::weak_ptr<CurlCall> weak = call;
-    std::weak_ptr<Engine> engine = call->engine();
-    call->request.body_source->SetWake([weak, engine] {
-      std::shared_ptr<CurlCall> c = weak.lock();
-      std::shared_ptr<Engine> e = engine.lock();
-      if (c && e) e->RequestUnpause(std::move(c));
-    });
-  }
-}
-
-Status Engine::Configure(CurlCall& call) {
-  UpstreamRequest& r = call.request;
-  RETURN_IF_ERROR(ValidateOutboundUrl(r.url, r.allow_http));
-  // What goes on the request line and in the head must not be able to break out of it.
-  if (!CheckHeaderText(r.method, "").ok()) {
-    return InvalidArgumentError("the method is not a valid HTTP method");
-  }
-  for (const auto& [name, value] : r.headers) RETURN_IF_ERROR(CheckHeaderText(name, value));
-  call.host = HostOfUrl(r.url);
-  call.easy.reset(curl_easy_init());
-  if (!call.easy) return InternalError("cannot start an outbound call");
-  const bool get = r.method == "GET";
-  const bool head = r.method == "HEAD";
-  const bool send_body = !get && !head &&
-                         (r.body_source || !r.body.empty() || r.method == "POST" ||
-                          r.method == "PUT" || r.method == "PATCH");
-  // libcurl's own headers, unless the request has its own: "Expect: 100-continue" (which waits
-  // for the upstream), "Accept: */*", and a form Content-Type for a body.
-  std::vector<std::string_view> removals;
-  if (!HasHeader(r.headers, "expect")) removals.emplace_back("Expect:");
-  if (!HasHeader(r.headers, "accept")) removals.emplace_back("Accept:");
-  if (send_body && !HasHeader(r.headers, "content-type")) removals.emplace_back("Content-Type:");
-  ASSIGN_OR_RETURN(call.header_list, BuildCurlHeaderList(r.headers, removals));
-
-  const auto total = std::max(r.max_duration, std::chrono::milliseconds(1));
-  CURL* c = call.easy.get();
-  call.socket_guard.guard = &guard_;
-  SetSafeTransferOptions(c, r.allow_http, &call.socket_guard);
-  curl_easy_setopt(c, CURLOPT_URL, r.url.c_str());
-  curl_easy_setopt(c, CURLOPT_PRIVATE, &call);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(total.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(total, kMaxConnectTime).count()));
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &call);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBodyBytes);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &call);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, call.header_list.get());
-  if (get) {
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  } else if (head) {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-    if (send_body && r.body_source) {
-      // Sent as it arrives: chunked unless its length is known.
-      const std::optional<uint64_t> length = r.body_source->length();
-      curl_easy_setopt(c, CURLOPT_POST, 1L);
-      curl_easy_setopt(c, CURLOPT_READFUNCTION, &OnUploadBytes);
-      curl_easy_setopt(c, CURLOPT_READDATA, &call);
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                       length.has_value() ? static_cast<curl_off_t>(*length) : curl_off_t{-1});
-      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-    } else if (send_body) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, r.body.data());
-    }
-  }
-  return OkStatus();
-}
-
-Status Engine::Outcome(CurlCall& call, CURLcode rc) {
-  if (call.over_bound) {
-    return ResourceExhaustedError(
-        call.head_bytes > kMaxHeadBytes
-            ? fmt::format("the response head from {} is larger than {} bytes", call.host,
-                          kMaxHeadBytes)
-            : fmt::format("the response from {} is larger than {} bytes", call.host,
-                          call.request.max_response_bytes));
-  }
-  if (call.upload_too_large) {
-    return OutOfRangeError(fmt::format("the request body is larger than the binding's {} bytes",
-                                       call.request.max_request_bytes));
-  }
-  if (call.upload_failed.has_value()) return *call.upload_failed;
-  if (call.sink_stopped) return CancelledError(call);
-  if (rc == CURLE_OK) {
-    if (!call.head_sent) SendHead(call);
-    return OkStatus();
-  }
-  if (call.socket_guard.refused.has_value() &&
-      (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT)) {
-    return *call.socket_guard.refused;
-  }
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return {StatusCode::kDeadlineExceeded,
-            fmt::format("the call to {} did not complete within {} ms", call.host,
-                        call.request.max_duration.count())};
-  }
-  // curl_easy_strerror, not the error buffer: a generic text that cannot repeat the URL.
-  return UnavailableError(
-      fmt::format("the call to {} failed: {}", call.host, curl_easy_strerror(rc)));
-}
-
-void Engine::End(CurlCall* call, Status status) {
-  auto it = active_.find(call);
-  if (it == active_.end()) return;
-  std::shared_ptr<CurlCall> keep = std::move(it->second);
-  active_.erase(it);
-  keep->touched = false;  // OnDone says it all
-  (void)curl_multi_remove_handle(multi_, keep->easy.get());
-  keep->easy.reset();
-  keep->header_list.reset();
-  Tell(*keep, std::move(status));
-}
 
 class CurlUpstreamClient final : public UpstreamClient {
  public:
   CurlUpstreamClient(EgressGuard guard, size_t max_concurrent)
       : guard_(std::move(guard)),
         max_concurrent_(max_concurrent),
-        engine_(std::make_shared<Engine>(guard_, max_concurrent, Engine::Driver::kOwnThread)) {}
+        engine_(
+            std::make_shared<CurlEngine>(guard_, max_concurrent, CurlEngine::Driver::kOwnThread)) {}
   ~CurlUpstreamClient() override {
     engine_->Stop();
-    std::unordered_map<uint64_t, std::shared_ptr<Engine>> looped;
+    std::unordered_map<uint64_t, std::shared_ptr<CurlEngine>> looped;
     {
       MutexLock lock(mu_);
       looped.swap(looped_);
@@ -650,7 +45,7 @@ class CurlUpstreamClient final : public UpstreamClient {
 
   std::shared_ptr<UpstreamCall> Start(UpstreamRequest request,
                                       std::shared_ptr<UpstreamSink> sink) override {
-    std::shared_ptr<Engine> engine = EngineHere();
+    std::shared_ptr<CurlEngine> engine = EngineHere();
     auto call = std::make_shared<CurlCall>(std::move(request), std::move(sink), engine);
     engine->Start(call);
     return call;
@@ -659,13 +54,14 @@ class CurlUpstreamClient final : public UpstreamClient {
  private:
   // The engine of the calling thread's loop (made on its first call), so the call is driven
   // there; else the one with a transfer thread of its own.
-  std::shared_ptr<Engine> EngineHere() {
+  std::shared_ptr<CurlEngine> EngineHere() {
     ThreadLoop* loop = ThreadLoop::Current();
     if (loop == nullptr) return engine_;
     MutexLock lock(mu_);
-    std::shared_ptr<Engine>& engine = looped_[loop->id()];
+    std::shared_ptr<CurlEngine>& engine = looped_[loop->id()];
     if (engine == nullptr) {
-      engine = std::make_shared<Engine>(guard_, max_concurrent_, Engine::Driver::kThreadLoop);
+      engine =
+          std::make_shared<CurlEngine>(guard_, max_concurrent_, CurlEngine::Driver::kThreadLoop);
       const int fd = ::dup(engine->fd());
       if (fd < 0) {  // out of descriptors: this call goes to the transfer thread
         looped_.erase(loop->id());
@@ -679,10 +75,10 @@ class CurlUpstreamClient final : public UpstreamClient {
 
   const EgressGuard guard_;
   const size_t max_concurrent_;
-  const std::shared_ptr<Engine> engine_;  // driven by its own transfer thread
+  const std::shared_ptr<CurlEngine> engine_;  // driven by its own transfer thread
   Mutex mu_;
   // By ThreadLoop id: driven by that loop's thread.
-  std::unordered_map<uint64_t, std::shared_ptr<Engine>> looped_ COFFER_GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, std::shared_ptr<CurlEngine>> looped_ COFFER_GUARDED_BY(mu_);
 };
 
 }  // namespace
