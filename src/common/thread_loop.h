@@ -14,8 +14,9 @@ class ThreadLoop {
   virtual ~ThreadLoop() = default;
 
   // Calls `ready` on this loop's thread whenever `fd` may be readable (a call with nothing to
-  // read is possible), until `ready` returns false. The loop owns `fd` (pass a duplicate to keep
-  // one's own) and closes it then, or when the loop itself ends. Only on this loop's thread.
+  // read is possible), until `ready` returns false (one that throws is called again next time).
+  // The loop owns `fd` (pass a duplicate to keep one's own) and closes it then, or when the loop
+  // itself ends. Only on this loop's thread.
   virtual void Watch(int fd, std::function<bool()> ready) = 0;
 
   // Unique among the loops of this process, even after a loop ends.

@@ -47,7 +47,13 @@ class IoThreadLoop final : public ThreadLoop {
                  [descriptor = std::move(descriptor),
                   ready = std::move(ready)](const beast::error_code& error) mutable {
                    if (error) return;  // the io_context is going: the descriptor closes with it
-                   if (!(*ready)()) {
+                   bool more = true;
+                   try {
+                     more = (*ready)();
+                   } catch (...) {
+                     // Watching goes on: what failed was one round, not the descriptor.
+                   }
+                   if (!more) {
                      beast::error_code ignored;
                      descriptor->close(ignored);
                      return;
