@@ -44,8 +44,9 @@ thread_local bool CurlEngine::driving_ = false;
 
 void CurlCall::Cancel() {
   if (cancel_requested_.exchange(true, std::memory_order_acq_rel)) return;
-  if (std::shared_ptr<CurlEngine> engine = engine_.lock())
+  if (std::shared_ptr<CurlEngine> engine = engine_.lock()) {
     engine->RequestCancel(shared_from_this());
+  }
 }
 
 namespace {

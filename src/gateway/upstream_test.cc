@@ -1,7 +1,8 @@
 // CurlUpstreamClient against a loopback server in the test (port 0, one thread per
 // connection): the head and each body chunk reach the sink as they arrive, interim heads are
 // skipped, the response is bounded, time runs out, a call is cancelled mid-stream, the guard
-// refuses loopback unless allowed, a redirect is not followed, and 64 calls run at once.
+// refuses loopback unless allowed, a redirect is not followed, 64 calls run at once, and a call
+// started on a thread that runs a ThreadLoop is driven by that thread.
 #include "gateway/upstream.h"
 
 #include <arpa/inet.h>
