@@ -53,7 +53,7 @@ class CurlCall final : public UpstreamCall, public std::enable_shared_from_this<
     request.headers.clear();
   }
 
-  // --- the transfer thread's ---
+  // --- the driving thread's (under the engine's xfer_mu_) ---
   UpstreamRequest request;
   std::shared_ptr<UpstreamSink> sink;
   std::string host;  // for error messages
@@ -109,9 +109,10 @@ class CurlEngine {
   bool Poll() { return Round(loop_->Wait(0)); }
   int fd() const { return loop_->fd(); }
 
-  // Starts the call at once on the calling thread when no one else is driving the transfers (so
-  // the request leaves without waiting for the transfer thread to wake), else through the
-  // transfer thread's queue.
+  // Starts the call. On a thread loop's engine (called on the loop's thread) it is queued for
+  // the loop's next round. On the transfer thread's, it starts at once on the calling thread
+  // when no one else is driving the transfers (so the request leaves without waiting for the
+  // transfer thread to wake), else through the transfer thread's queue.
   void Start(std::shared_ptr<CurlCall> call) {
     if (driver_ == Driver::kThreadLoop) {
       // Started on the loop's own thread, which runs the queue as soon as it is back in its
@@ -194,7 +195,7 @@ class CurlEngine {
   const size_t max_concurrent_;
   const Driver driver_;
   CURLM* multi_ = nullptr;
-  std::unique_ptr<CurlSocketLoop> loop_;  // what the transfer thread waits on
+  std::unique_ptr<CurlSocketLoop> loop_;  // what the transfer thread (or the thread loop) waits on
   Mutex mu_;
   std::deque<std::shared_ptr<CurlCall>> pending_ COFFER_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<CurlCall>> cancels_ COFFER_GUARDED_BY(mu_);
