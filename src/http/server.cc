@@ -33,15 +33,14 @@ class IoThreadLoop final : public ThreadLoop {
   IoThreadLoop& operator=(const IoThreadLoop&) = delete;
 
   void Watch(int fd, std::function<bool()> ready) override {
-    auto descriptor = std::make_shared<asio::posix::stream_descriptor>(context_, fd);
-    Arm(std::move(descriptor), std::make_shared<std::function<bool()>>(std::move(ready)));
+    Arm(std::make_shared<asio::posix::stream_descriptor>(context_, fd), std::move(ready));
   }
 
  private:
   // Each wait re-registers the descriptor with the reactor, which reports it at once if it is
   // still readable: nothing `ready` left unread is lost to the edge-triggered reactor.
   static void Arm(std::shared_ptr<asio::posix::stream_descriptor> descriptor,
-                  std::shared_ptr<std::function<bool()>> ready) {
+                  std::function<bool()> ready) {
     auto& d = *descriptor;
     d.async_wait(asio::posix::stream_descriptor::wait_read,
                  [descriptor = std::move(descriptor),
@@ -49,7 +48,7 @@ class IoThreadLoop final : public ThreadLoop {
                    if (error) return;  // the io_context is going: the descriptor closes with it
                    bool more = true;
                    try {
-                     more = (*ready)();
+                     more = ready();
                    } catch (...) {
                      // Watching goes on: what failed was one round, not the descriptor.
                    }
@@ -76,10 +75,7 @@ BeastHttpServer::~BeastHttpServer() {
   DetachStreams();  // nor a streamed body written
   {
     MutexLock lock(mu_);
-    stopped_ = true;  // connection frames destroyed below must not touch the io_contexts any more
-  }
-  for (auto& context : contexts_) {
-    context->stop();
+    StopLocked();  // connection frames destroyed below must not touch the io_contexts any more
   }
   workers_.stop();
   workers_.join();
@@ -121,24 +117,21 @@ Status BeastHttpServer::Run() {
   asio::co_spawn(control_, AcceptLoop(), [](std::exception_ptr) {});
 
   std::vector<std::thread> threads;
-  for (size_t i = 1; i < contexts_.size(); ++i) {
+  bool started = true;
+  for (size_t i = 1; i < contexts_.size() && started; ++i) {
     try {
       threads.emplace_back([this, &context = *contexts_[i]] { RunIoThread(context); });
     } catch (const std::exception&) {
       // Every io_context needs its thread: without it, its connections would never be served.
-      // Stop those already running and report.
-      for (auto& context : contexts_) {
-        context->stop();
-      }
-      for (std::thread& t : threads) {
-        t.join();
-      }
-      workers_.stop();
-      workers_.join();
-      return UnavailableError("cannot start the HTTP server's I/O threads");
+      // Those already running stop, and Run reports.
+      started = false;
+      MutexLock lock(mu_);
+      StopLocked();
     }
   }
-  RunIoThread(*contexts_.front());
+  if (started) {
+    RunIoThread(*contexts_.front());
+  }
   for (std::thread& t : threads) {
     t.join();
   }
@@ -146,7 +139,7 @@ Status BeastHttpServer::Run() {
   // are dropped.
   workers_.stop();
   workers_.join();
-  return OkStatus();
+  return started ? OkStatus() : UnavailableError("cannot start the HTTP server's I/O threads");
 }
 
 void BeastHttpServer::InstallSignalHandlers() {
