@@ -26,17 +26,17 @@ CurlEngine::CurlEngine(const EgressGuard& guard, size_t max_concurrent, Driver d
     : guard_(guard), max_concurrent_(std::max<size_t>(max_concurrent, 1)), driver_(driver) {
   InitCurlOnce();
   multi_ = curl_multi_init();
-  if (multi_ == nullptr) std::abort();  // out of memory at start-up
+  if (multi_ == nullptr) return;  // out of memory: not ok()
   // Idle connections kept for reuse. libcurl's default (four per handle on the multi handle)
   // follows the calls in flight: each dip in load closed connections the next rise opened
   // again (one call in eight connected afresh at 64 calls in flight).
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, kMaxIdleConnections);
-  loop_ = std::make_unique<CurlSocketLoop>(multi_);
-  if (driver == Driver::kOwnThread) thread_ = std::thread([this] { Run(); });
+  loop_ = CurlSocketLoop::Open(multi_);
+  if (loop_ != nullptr && driver == Driver::kOwnThread) thread_ = std::thread([this] { Run(); });
 }
 
 CurlEngine::~CurlEngine() {
-  curl_multi_cleanup(multi_);  // (may still tell the loop of sockets it drops)
+  if (multi_ != nullptr) curl_multi_cleanup(multi_);  // (may still tell the loop of sockets)
   loop_.reset();
 }
 

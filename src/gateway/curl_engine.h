@@ -85,10 +85,12 @@ class CurlEngine {
   // fd() (Poll) whenever it is readable.
   enum class Driver { kOwnThread, kThreadLoop };
 
+  // Check ok() before anything else: false when the process was out of memory or descriptors.
   CurlEngine(const EgressGuard& guard, size_t max_concurrent, Driver driver);
   ~CurlEngine();
   CurlEngine(const CurlEngine&) = delete;
   CurlEngine& operator=(const CurlEngine&) = delete;
+  bool ok() const { return loop_ != nullptr; }
 
   // Ends every call with kCancelled (and joins the transfer thread).
   void Stop() {

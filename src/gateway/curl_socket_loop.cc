@@ -10,22 +10,32 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 
 namespace coffer::gateway {
 
-CurlSocketLoop::CurlSocketLoop(CURLM* multi) : multi_(multi) {
-  epoll_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (epoll_ < 0 || wake_ < 0 || timer_ < 0) {
-    std::abort();  // out of descriptors at start-up
-  }
-  for (int fd : {wake_, timer_}) {
+std::unique_ptr<CurlSocketLoop> CurlSocketLoop::Open(CURLM* multi) {
+  const int epoll = epoll_create1(EPOLL_CLOEXEC);
+  const int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  const int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  bool ok = epoll >= 0 && wake >= 0 && timer >= 0;
+  for (int fd : {wake, timer}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) std::abort();
+    ok = ok && epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev) == 0;
   }
+  if (!ok) {
+    for (int fd : {epoll, wake, timer}) {
+      if (fd >= 0) close(fd);
+    }
+    return nullptr;
+  }
+  return std::unique_ptr<CurlSocketLoop>(new CurlSocketLoop(multi, epoll, wake, timer));
+}
+
+CurlSocketLoop::CurlSocketLoop(CURLM* multi, int epoll, int wake, int timer)
+    : multi_(multi), epoll_(epoll), wake_(wake), timer_(timer) {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlSocketLoop::OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlSocketLoop::OnTimer);

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -13,9 +14,9 @@ namespace coffer::gateway {
 
 class CurlSocketLoop {
  public:
-  // Creates the descriptors and installs the callbacks on `multi` (which must outlive the loop).
-  // Aborts if the process is out of descriptors at start-up.
-  explicit CurlSocketLoop(CURLM* multi);
+  // Creates the descriptors and installs the callbacks on `multi` (which must outlive the loop);
+  // null when the process is out of descriptors.
+  static std::unique_ptr<CurlSocketLoop> Open(CURLM* multi);
   ~CurlSocketLoop();
   CurlSocketLoop(const CurlSocketLoop&) = delete;
   CurlSocketLoop& operator=(const CurlSocketLoop&) = delete;
@@ -38,13 +39,14 @@ class CurlSocketLoop {
   void TimeoutSoon();
 
  private:
+  CurlSocketLoop(CURLM* multi, int epoll, int wake, int timer);
   static int OnSocket(CURL* easy, curl_socket_t s, int what, void* loop, void* socketp);
   static int OnTimer(CURLM* multi, long timeout_ms, void* loop);
 
   CURLM* const multi_;
-  int epoll_ = -1;  // the sockets libcurl waits on, wake_ and timer_
-  int wake_ = -1;   // an eventfd
-  int timer_ = -1;  // a timerfd: libcurl's next timeout
+  const int epoll_;  // the sockets libcurl waits on, wake_ and timer_
+  const int wake_;   // an eventfd
+  const int timer_;  // a timerfd: libcurl's next timeout
   bool timeout_now_ = false;
 };
 

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <unordered_map>
 
@@ -30,7 +31,9 @@ class CurlUpstreamClient final : public UpstreamClient {
       : guard_(std::move(guard)),
         max_concurrent_(max_concurrent),
         engine_(
-            std::make_shared<CurlEngine>(guard_, max_concurrent, CurlEngine::Driver::kOwnThread)) {}
+            std::make_shared<CurlEngine>(guard_, max_concurrent, CurlEngine::Driver::kOwnThread)) {
+    if (!engine_->ok()) std::abort();  // out of memory or descriptors at start-up
+  }
   ~CurlUpstreamClient() override {
     engine_->Stop();
     std::unordered_map<uint64_t, std::shared_ptr<CurlEngine>> looped;
@@ -62,8 +65,8 @@ class CurlUpstreamClient final : public UpstreamClient {
     if (engine == nullptr) {
       engine =
           std::make_shared<CurlEngine>(guard_, max_concurrent_, CurlEngine::Driver::kThreadLoop);
-      const int fd = ::dup(engine->fd());
-      if (fd < 0) {  // out of descriptors: this call goes to the transfer thread
+      const int fd = engine->ok() ? ::dup(engine->fd()) : -1;
+      if (fd < 0) {  // out of descriptors or memory: this call goes to the transfer thread
         looped_.erase(loop->id());
         return engine_;
       }

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -790,6 +791,41 @@ TEST(CurlUpstreamClientTest, AStreamedBodyOnAThreadLoopIsSentAsItArrives) {
   EXPECT_EQ(source->taken(), 10u);
   EXPECT_TRUE(source->closed());
   for (const auto& id : sink->threads()) EXPECT_EQ(id, loop.thread_id());
+}
+
+// A thread loop's engine is made on the loop's first call, long after start-up: when the process
+// is out of descriptors then, the call goes to the transfer thread instead of ending the process.
+TEST(CurlUpstreamClientTest, OutOfDescriptorsACallOnAThreadLoopGoesToTheTransferThread) {
+  LoopbackServer server([](int fd, const std::string&) {
+    SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  PollThreadLoop loop;
+  auto client = NewCurlUpstreamClient(LoopbackAllowed());
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Every descriptor but two is taken: the call's socket and the server's accept need them, an
+  // engine (a multi handle, an epoll set, an eventfd, a timerfd) needs more.
+  const int probe = dup(0);
+  ASSERT_GE(probe, 0);
+  close(probe);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(probe) + 64;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> taken;
+  for (int fd = dup(0); fd >= 0; fd = dup(0)) taken.push_back(fd);
+  for (int i = 0; i < 2 && !taken.empty(); ++i) {
+    close(taken.back());
+    taken.pop_back();
+  }
+  auto sink = std::make_shared<RecordingSink>();
+  loop.Run([&] { client->Start(Get(server.url()), sink); });
+  const Status done = sink->Wait();
+  for (int fd : taken) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(sink->body(), "ok");
+  for (const auto& id : sink->threads()) EXPECT_NE(id, loop.thread_id());
+  EXPECT_EQ(loop.watching(), 0u);
 }
 
 }  // namespace
