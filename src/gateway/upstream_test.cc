@@ -161,17 +161,20 @@ class PollThreadLoop final : public ThreadLoop {
 
   // Runs `f` on the loop's thread and waits for it.
   void Run(const std::function<void()>& f) {
-    std::promise<void> done;
+    // The task owns the promise: the caller, woken by set_value, may return (and would destroy a
+    // promise of its own) while set_value is still running on the loop's thread.
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> finished = done->get_future();
     {
       MutexLock lock(mu_);
-      tasks_.emplace_back([&] {
+      tasks_.emplace_back([&f, done] {
         f();
-        done.set_value();
+        done->set_value();
       });
     }
     const uint64_t one = 1;
     (void)!write(wake_, &one, sizeof one);
-    done.get_future().wait();
+    finished.wait();
   }
   std::thread::id thread_id() const { return thread_.get_id(); }
   // Descriptors still watched (on the loop's thread).
